@@ -1,0 +1,121 @@
+# rediskit: the everyday entry points. CMake does the building; this file
+# only names the usual builds and runs. `make help` lists the targets.
+#
+#   make            build in build/ (RelWithDebInfo)
+#   make test       build, then run every test
+#   make demo       run examples/tour against a throwaway redis-server
+#
+# Variables: WERROR=1 (warnings are errors), JOBS=N (default: all cores),
+# PREFIX=/usr/local (make install), FUZZ_TIME=60 (seconds, make fuzz),
+# BENCH_ARGS=... (passed to rk-bench-compare), CC=clang (compiler).
+# RK_SKIP_DEPS=1 skips the Debian package check.
+
+MAKEFLAGS += --no-print-directory
+
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+PREFIX ?= /usr/local
+FUZZ_TIME ?= 60
+BENCH_ARGS ?=
+WERROR ?= 0
+
+BASE_PKGS := cmake make gcc pkg-config libssl-dev libcmocka-dev libhiredis-dev \
+             redis-server redis-tools redis-sentinel openssl
+CLANG_PKGS := clang libclang-rt-14-dev
+DEPS := scripts/deps.sh
+WITH_REDIS := scripts/with-redis.sh
+VERSION := $(shell sed -n 's/^project.rediskit VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+
+# Options every configuration gets. The compiler is passed on only when the
+# user chose one (make's built-in default for CC is "cc").
+CMAKE_OPTS := -DRK_WERROR=$(if $(filter 1 ON yes,$(WERROR)),ON,OFF)
+ifneq ($(filter environment command line,$(origin CC)),)
+CMAKE_OPTS += -DCMAKE_C_COMPILER=$(CC)
+SAN_PKGS := $(if $(findstring clang,$(CC)),$(CLANG_PKGS))
+endif
+
+# $(call configure,DIR,BUILD_TYPE,EXTRA_OPTIONS); write $(comma) for a comma.
+comma := ,
+configure = cmake -S . -B $(1) -DCMAKE_BUILD_TYPE=$(2) $(CMAKE_OPTS) $(3)
+
+.PHONY: all build test demo bench fuzz asan install format format-check docs clean help
+
+all: build
+
+build:
+	@$(DEPS) cmake make gcc pkg-config libssl-dev libcmocka-dev
+	$(call configure,build,RelWithDebInfo)
+	cmake --build build -j $(JOBS)
+
+test:
+	@$(DEPS) $(BASE_PKGS)
+	$(call configure,build,RelWithDebInfo)
+	cmake --build build -j $(JOBS)
+	ctest --test-dir build --output-on-failure -j2
+
+demo:
+	@$(DEPS) $(BASE_PKGS)
+	$(call configure,build,RelWithDebInfo)
+	cmake --build build -j $(JOBS)
+	$(WITH_REDIS) build/examples/tour
+
+bench:
+	@$(DEPS) $(BASE_PKGS)
+	$(call configure,build-release,Release,-DRK_BUILD_BENCH=ON -DRK_BUILD_TESTS=OFF)
+	cmake --build build-release -j $(JOBS) --target rk-bench-compare
+	$(WITH_REDIS) build-release/bench/rk-bench-compare $(BENCH_ARGS)
+
+# libFuzzer writes new inputs into build-fuzz/corpus (a copy of the seeds)
+# and only reads the seed corpus fuzz/corpus; crashes land in build-fuzz/.
+fuzz:
+	@$(DEPS) $(BASE_PKGS) $(CLANG_PKGS)
+	$(call configure,build-fuzz,RelWithDebInfo,-DCMAKE_C_COMPILER=clang -DRK_BUILD_FUZZ=ON \
+	    -DRK_BUILD_TESTS=OFF -DRK_BUILD_EXAMPLES=OFF -DRK_BUILD_TOOLS=OFF -DRK_BUILD_BENCH=OFF)
+	cmake --build build-fuzz -j $(JOBS)
+	mkdir -p build-fuzz/corpus
+	if [ -d fuzz/corpus ]; then cp -R fuzz/corpus/. build-fuzz/corpus/; fi
+	build-fuzz/fuzz/fuzz_reader -max_total_time=$(FUZZ_TIME) -artifact_prefix=build-fuzz/ \
+	    $(if $(wildcard fuzz/fuzz_reader.dict),-dict=fuzz/fuzz_reader.dict) \
+	    build-fuzz/corpus $(wildcard fuzz/corpus)
+
+asan:
+	@$(DEPS) $(BASE_PKGS) $(SAN_PKGS)
+	$(call configure,build-asan,Debug,-DRK_SANITIZE=address$(comma)undefined -DRK_BUILD_BENCH=OFF)
+	cmake --build build-asan -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    ctest --test-dir build-asan --output-on-failure -j2
+
+install: build
+	cmake --install build --prefix $(PREFIX)
+
+SOURCES = $(shell find include src tests bench fuzz examples tools -name '*.[ch]' 2>/dev/null)
+
+format:
+	clang-format -i $(SOURCES)
+
+format-check:
+	clang-format --dry-run -Werror $(SOURCES)
+
+docs:
+	@$(DEPS) doxygen
+	mkdir -p build/docs
+	RK_VERSION=$(VERSION) doxygen docs/Doxyfile
+	@echo "docs: build/docs/html/index.html (warnings in build/docs/warnings.log)"
+	@if [ -s build/docs/warnings.log ]; then cat build/docs/warnings.log; fi
+
+clean:
+	rm -rf build build-release build-asan build-fuzz
+
+help:
+	@echo "make / make build   build in build/ (RelWithDebInfo)"
+	@echo "make test           build and run all tests (ctest)"
+	@echo "make demo           run examples/tour against a throwaway redis-server"
+	@echo "make bench          rediskit vs hiredis (Release, build-release/); BENCH_ARGS=..."
+	@echo "make fuzz           fuzz the RESP reader for FUZZ_TIME seconds (clang)"
+	@echo "make asan           build and test with ASan + UBSan (build-asan/)"
+	@echo "make install        install to PREFIX (default /usr/local)"
+	@echo "make format         clang-format every source file in place"
+	@echo "make format-check   fail if a source file is not formatted"
+	@echo "make docs           API reference with doxygen (build/docs/html)"
+	@echo "make clean          remove every build directory"
+	@echo "Variables: WERROR=1 JOBS=N PREFIX=DIR FUZZ_TIME=S BENCH_ARGS=... CC=clang"
