@@ -1,0 +1,92 @@
+/** @file rediskit/reader.h
+ * rediskit: the RESP2/RESP3 reader.
+ *
+ * The reader is fed bytes and yields complete replies; it does no I/O. It
+ * may stop in the middle of any token and resumes when more bytes arrive, so
+ * the replies are the same whatever the split of the input. A reply is
+ * scanned once to check it is complete and well formed and to measure it,
+ * then built into one block (see reply.h).
+ *
+ * Any malformed input or crossed limit is RK_EPROTO with a message naming
+ * what and where (rk_error_last()); the reader then refuses all further
+ * input: the connection it reads must be dropped. */
+#ifndef RK_READER_H
+#define RK_READER_H
+
+#include <stddef.h>
+
+#include "reply.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Default limits; each can be changed in rk_reader_opts. */
+#define RK_READER_MAX_BULK (512u * 1024 * 1024)    /**< 512 MiB, as the server */
+#define RK_READER_MAX_ELEMENTS 0xffffffffu         /**< per aggregate */
+#define RK_READER_MAX_DEPTH 64u                    /**< nesting levels */
+#define RK_READER_MAX_BUFFER (1024u * 1024 * 1024) /**< 1 GiB unconsumed */
+
+/** Reader options; a zeroed field means the default named beside it. */
+typedef struct rk_reader_opts {
+    size_t max_bulk;     /**< Longest bulk/verbatim/blob error, or streamed
+                              string in total. Default RK_READER_MAX_BULK. */
+    size_t max_elements; /**< Most elements in one aggregate (a map counts
+                              its pairs). Default RK_READER_MAX_ELEMENTS. */
+    unsigned max_depth;  /**< Deepest nesting of aggregates (a top-level
+                              array is depth 1). Default RK_READER_MAX_DEPTH,
+                              at most 4096. */
+    size_t max_buffer;   /**< Most bytes one reply may take in the read
+                              buffer (a top-level bulk of 64 KiB or more is
+                              received into its own block and bounded by
+                              max_bulk instead). Default
+                              RK_READER_MAX_BUFFER. */
+} rk_reader_opts;
+
+typedef struct rk_reader rk_reader;
+
+/** A new reader (opts may be NULL for the defaults), or NULL on RK_ENOMEM
+ *  or RK_EINVAL (see rk_error_last()). Free it with rk_reader_free. */
+rk_reader *rk_reader_new(const rk_reader_opts *opts);
+
+/** Frees the reader and anything it still buffers. NULL is allowed. */
+void rk_reader_free(rk_reader *reader);
+
+/** Copies len bytes into the reader. Returns RK_OK, RK_ENOMEM, or
+ *  RK_EPROTO if the reader has failed before. Invalidates borrowed
+ *  replies. */
+int rk_reader_feed(rk_reader *reader, const void *buf, size_t len);
+
+/** Zero-copy feeding, for reading from a socket straight into the reader:
+ *  rk_reader_space returns a writable area and its size in *avail, then
+ *  rk_reader_commit tells how many bytes were written into it. The area is
+ *  at least `want` bytes, except while a large bulk string (64 KiB or more)
+ *  is being received straight into its reply's own block: the area is then
+ *  the rest of that bulk, which may be less. Always read at most *avail.
+ *  Returns NULL on RK_ENOMEM or RK_EPROTO. Invalidates borrowed replies. */
+void *rk_reader_space(rk_reader *reader, size_t want, size_t *avail);
+int rk_reader_commit(rk_reader *reader, size_t n);
+
+/** Takes the next complete reply into *out, which the caller then owns
+ *  (release it with rk_reply_free). Returns 1 when a reply was stored, 0
+ *  when more bytes are needed (*out is then nil), or RK_EPROTO /
+ *  RK_ENOMEM (*out is nil). */
+int rk_reader_next(rk_reader *reader, rk_reply *out);
+
+/** As rk_reader_next, but the reply's strings point into the reader's
+ *  buffer and its elements into storage the reader reuses: no allocation
+ *  and no copy of bulk data. The reply stays valid until the next call
+ *  on this reader (next, next_borrowed, feed, space, reset, free); do not
+ *  rk_reply_free it (that is a no-op), and use rk_reply_dup to keep it. */
+int rk_reader_next_borrowed(rk_reader *reader, rk_reply *out);
+
+/** Bytes buffered and not yet returned as replies. */
+size_t rk_reader_buffered(const rk_reader *reader);
+
+/** Drops everything buffered and any failure, as for a new connection. */
+void rk_reader_reset(rk_reader *reader);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,16 @@
+/** @file rediskit/rediskit.h
+ * rediskit: a complete Redis client library for C.
+ *
+ * Include this header to get the whole public API; each concept also has
+ * a header of its own under rediskit/. */
+#ifndef RK_REDISKIT_H
+#define RK_REDISKIT_H
+
+#include "alloc.h"
+#include "error.h"
+#include "reader.h"
+#include "reply.h"
+#include "version.h"
+#include "writer.h"
+
+#endif

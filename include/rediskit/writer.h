@@ -1,0 +1,89 @@
+/** @file rediskit/writer.h
+ * rediskit: the RESP writer.
+ *
+ * Encodes commands (and, for tests and fake servers, replies) into an output
+ * queue without intermediate heap strings: lengths and integers are written
+ * straight into the buffer. Arguments of ref_threshold bytes or more are not
+ * copied but referenced, so the queue is a list of iovecs to hand to
+ * writev(2); such arguments must stay valid and unchanged until
+ * rk_writer_consume has passed them (or rk_writer_clear is called).
+ *
+ * Every encode call is all or nothing: on failure the queue is unchanged. */
+#ifndef RK_WRITER_H
+#define RK_WRITER_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/uio.h>
+
+#include "reply.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Default size from which arguments are referenced instead of copied. */
+#define RK_WRITER_REF_THRESHOLD (16u * 1024)
+
+/** Writer options; a zeroed field means the default named beside it. */
+typedef struct rk_writer_opts {
+    size_t ref_threshold; /**< Arguments this long or longer are referenced.
+                               Default RK_WRITER_REF_THRESHOLD; SIZE_MAX
+                               copies everything. */
+} rk_writer_opts;
+
+typedef struct rk_writer rk_writer;
+
+/** A new, empty writer (opts may be NULL), or NULL on RK_ENOMEM. */
+rk_writer *rk_writer_new(const rk_writer_opts *opts);
+
+/** Frees the writer and its queue. NULL is allowed. */
+void rk_writer_free(rk_writer *writer);
+
+/** Queues a command from argc arguments, each argv[i] of argvlen[i] bytes
+ *  (binary safe). With argvlen NULL, each argv[i] is a C string. Returns
+ *  RK_OK, RK_EINVAL (argc < 1, a NULL argument) or RK_ENOMEM. */
+int rk_writer_argv(rk_writer *writer, int argc, const char *const *argv, const size_t *argvlen);
+
+/** Queues a command from C strings, the list ended by NULL:
+ *  rk_writer_args(w, "SET", "k", "v", NULL). */
+int rk_writer_args(rk_writer *writer, const char *arg0, ...);
+int rk_writer_vargs(rk_writer *writer, const char *arg0, va_list ap);
+
+/** Queues a command from a printf-style format, as hiredis does: spaces
+ *  separate arguments; %s is a C string, %b a binary string given as a
+ *  pointer and a size_t, %d %i %u %x %ld %lld %lu %llu %zu %zd (and the
+ *  other C integer conversions) and %f %g %e (doubles) format numbers, %%
+ *  is a percent sign; text and conversions without a space between them
+ *  form one argument ("key:%d" -> "key:42"). An unknown conversion is
+ *  RK_EINVAL. */
+int rk_writer_format(rk_writer *writer, const char *fmt, ...);
+int rk_writer_vformat(rk_writer *writer, const char *fmt, va_list ap);
+
+/** Queues bytes as they are (no encoding). */
+int rk_writer_raw(rk_writer *writer, const void *data, size_t len);
+
+/** Queues the wire form of a reply tree (with its attributes). With
+ *  protocol 3 every kind is encoded as itself; with protocol 2 the RESP3
+ *  kinds are lowered as a RESP2 server does (maps and sets to arrays,
+ *  doubles and big numbers to bulk strings, booleans to integers, verbatim
+ *  to bulk, nil to a null bulk, attributes dropped). */
+int rk_writer_reply(rk_writer *writer, const rk_reply *reply, int protocol);
+
+/** Bytes queued and not yet consumed. */
+size_t rk_writer_pending(const rk_writer *writer);
+
+/** Fills up to max iovecs describing the queue from its start and returns
+ *  how many were filled (0 when the queue is empty). */
+int rk_writer_iov(const rk_writer *writer, struct iovec *iov, int max);
+
+/** Drops the first n queued bytes (n <= pending), after they were sent. */
+void rk_writer_consume(rk_writer *writer, size_t n);
+
+/** Empties the queue, keeping its memory for reuse. */
+void rk_writer_clear(rk_writer *writer);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,127 @@
+/* Locale-independent number parsing and formatting for RESP. */
+#define _GNU_SOURCE
+#include <limits.h>
+#include <locale.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "resp/resp_int.h"
+
+int rk_parse_ll(const char *s, size_t len, long long *out) {
+    size_t i = 0;
+    int neg = 0;
+    if (len > 0 && s[0] == '-') {
+        neg = 1;
+        i = 1;
+    }
+    if (i == len || len - i > 19)
+        return -1;
+    unsigned long long v = 0;
+    for (; i < len; i++) {
+        unsigned d = (unsigned char)s[i] - '0';
+        if (d > 9)
+            return -1;
+        v = v * 10 + d;
+    }
+    if (neg) {
+        if (v > (unsigned long long)LLONG_MAX + 1)
+            return -1;
+        *out = v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v;
+    } else {
+        if (v > (unsigned long long)LLONG_MAX)
+            return -1;
+        *out = (long long)v;
+    }
+    return 0;
+}
+
+static locale_t c_locale;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+
+static void make_c_locale(void) {
+    c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+}
+
+static int word_is(const char *s, size_t len, const char *w) {
+    return strlen(w) == len && strncasecmp(s, w, len) == 0;
+}
+
+int rk_parse_double(const char *s, size_t len, double *out) {
+    if (word_is(s, len, "inf") || word_is(s, len, "+inf")) {
+        *out = INFINITY;
+        return 0;
+    }
+    if (word_is(s, len, "-inf")) {
+        *out = -INFINITY;
+        return 0;
+    }
+    if (word_is(s, len, "nan") || word_is(s, len, "-nan")) {
+        *out = NAN;
+        return 0;
+    }
+    /* Only plain decimal and exponent forms; strtod alone would also take
+     * spaces, hex floats and words. */
+    char tmp[352];
+    if (len == 0 || len >= sizeof(tmp))
+        return -1;
+    int digits = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c >= '0' && c <= '9')
+            digits = 1;
+        else if (c != '-' && c != '+' && c != '.' && c != 'e' && c != 'E')
+            return -1;
+    }
+    if (!digits)
+        return -1;
+    memcpy(tmp, s, len);
+    tmp[len] = '\0';
+    pthread_once(&c_locale_once, make_c_locale);
+    char *end;
+    double d = c_locale ? strtod_l(tmp, &end, c_locale) : strtod(tmp, &end);
+    if (end != tmp + len)
+        return -1;
+    *out = d;
+    return 0;
+}
+
+size_t rk_digits_ull(unsigned long long v) {
+    size_t n = 1;
+    while (v >= 10) {
+        v /= 10;
+        n++;
+    }
+    return n;
+}
+
+size_t rk_fmt_ull(char *dst, unsigned long long v) {
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+                                "25262728293031323334353637383940414243444546474849"
+                                "50515253545556575859606162636465666768697071727374"
+                                "75767778798081828384858687888990919293949596979899";
+    size_t n = rk_digits_ull(v);
+    char *p = dst + n;
+    while (v >= 100) {
+        unsigned i = (unsigned)(v % 100) * 2;
+        v /= 100;
+        *--p = pairs[i + 1];
+        *--p = pairs[i];
+    }
+    if (v >= 10) {
+        *--p = pairs[v * 2 + 1];
+        *--p = pairs[v * 2];
+    } else {
+        *--p = (char)('0' + v);
+    }
+    return n;
+}
+
+size_t rk_fmt_ll(char *dst, long long v) {
+    if (v >= 0)
+        return rk_fmt_ull(dst, (unsigned long long)v);
+    dst[0] = '-';
+    return 1 + rk_fmt_ull(dst + 1, 0ULL - (unsigned long long)v);
+}

@@ -1,0 +1,930 @@
+/* The RESP2/RESP3 reader: bytes in, complete replies out, no I/O.
+ *
+ * A reply is handled in two passes over the buffered bytes. The scan pass
+ * (scan_reply) walks tokens as they arrive, checks every one, and counts the
+ * nodes and string bytes the reply will need; it keeps its state between
+ * calls, so a reply split anywhere costs no rescanning. When the scan reaches
+ * the end of the reply, the build pass (build_reply) walks the same, now
+ * known-good bytes once more and fills one block of exactly the counted
+ * size. Scalars at the top level skip both and are parsed directly.
+ *
+ * A top-level bulk string too large to wait for in the buffer is received
+ * straight into its own final block ("direct" mode), so its bytes are copied
+ * once, or never when the caller reads through rk_reader_space. */
+#define _GNU_SOURCE
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rediskit/reader.h"
+#include "resp/reply_int.h"
+#include "resp/resp_int.h"
+#include "util/common.h"
+
+#define INITIAL_BUFFER (16u * 1024)
+#define MAX_DEPTH_LIMIT 4096u
+/* A top-level bulk at least this large, not yet complete, goes direct. */
+#define DIRECT_THRESHOLD (64u * 1024)
+/* A length or count line longer than this cannot be valid. */
+#define MAX_NUMBER_LINE 21
+/* A double's text longer than this is refused (see rk_parse_double). */
+#define MAX_DOUBLE_LINE 352
+
+/* An aggregate being scanned or built. */
+typedef struct frame {
+    uint8_t type;   /* RK_REPLY_ARRAY, _MAP, _SET, _PUSH or _ATTR */
+    bool streamed;  /* "*?" form, ended by "." */
+    uint64_t count; /* scan: children still to come, or seen (streamed) */
+    size_t slot;    /* scan: where a streamed count goes in sizes[] */
+    rk_reply *node; /* build: the aggregate's node */
+    size_t next;    /* build: index of the next child to fill */
+} frame;
+
+struct rk_reader {
+    rk_reader_opts lim;
+
+    char *buf; /* bytes [rpos, wpos) are buffered input */
+    size_t cap;
+    size_t rpos; /* start of the reply being scanned */
+    size_t wpos;
+    size_t spos;   /* scan position, rpos <= spos <= wpos */
+    size_t crscan; /* where the search for the current line's CR resumes */
+    uint64_t base; /* stream offset of buf[0], for error messages */
+
+    /* Scan state of the reply in [rpos, spos). */
+    bool attr_pending;  /* an attribute ended; its reply comes next */
+    bool in_stream_str; /* inside "$?" chunks */
+    size_t stream_slot; /* sizes[] index of that string's length */
+    uint64_t stream_len;
+    unsigned depth;
+    frame *stack;            /* lim.max_depth frames */
+    size_t nodes;            /* nodes below the top-level reply */
+    size_t strbytes;         /* string storage for an owned reply */
+    size_t streambytes;      /* storage for streamed strings (borrowed) */
+    uint64_t *sizes;         /* lengths of streamed strings and aggregates */
+    size_t nsizes, capsizes; /* in wire order, for the build pass */
+
+    /* Direct mode: a large top-level bulk received into its own block. */
+    char *direct;
+    size_t direct_len; /* payload bytes expected */
+    size_t direct_got; /* bytes received, CRLF included */
+    size_t direct_hdr; /* bytes of its "$<len>\r\n" header */
+    bool space_direct; /* the last rk_reader_space pointed into it */
+
+    /* Storage lent to the last borrowed reply. */
+    rk_reply *bnodes;
+    size_t bnodes_cap;
+    char *bstr;
+    size_t bstr_cap;
+    char *lent_block;
+
+    int failed; /* sticky RK_EPROTO / RK_ENOMEM once set */
+    char failmsg[200];
+};
+
+/* ---- errors ---------------------------------------------------------- */
+
+static int fail(rk_reader *rd, int code, const char *fmt, ...) RK_PRINTF(3, 4);
+
+static int fail(rk_reader *rd, int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rd->failmsg, sizeof(rd->failmsg), fmt, ap);
+    va_end(ap);
+    rd->failed = code;
+    return rk_fail(code, "%s", rd->failmsg);
+}
+
+static int proto(rk_reader *rd, size_t at, const char *what) {
+    unsigned char c = at < rd->wpos ? (unsigned char)rd->buf[at] : 0;
+    return fail(rd, RK_EPROTO, "protocol error: %s at offset %llu (byte 0x%02x)", what,
+                (unsigned long long)(rd->base + at), c);
+}
+
+/* A reply needs more than max_buffer bytes of buffer (a top-level bulk
+ * received into its own block does not count: max_bulk bounds it). */
+static int over_max_buffer(rk_reader *rd) {
+    return fail(rd, RK_EPROTO,
+                "protocol error: reply larger than the max_buffer limit of %zu bytes",
+                rd->lim.max_buffer);
+}
+
+static int refuse_if_failed(const rk_reader *rd) {
+    if (rd->failed)
+        return rk_fail(rd->failed, "reader failed earlier: %s", rd->failmsg);
+    return RK_OK;
+}
+
+/* ---- life cycle ------------------------------------------------------ */
+
+rk_reader *rk_reader_new(const rk_reader_opts *opts) {
+    rk_reader_opts lim = opts ? *opts : (rk_reader_opts){0};
+    if (lim.max_bulk == 0)
+        lim.max_bulk = RK_READER_MAX_BULK;
+    if (lim.max_elements == 0)
+        lim.max_elements = RK_READER_MAX_ELEMENTS;
+    if (lim.max_depth == 0)
+        lim.max_depth = RK_READER_MAX_DEPTH;
+    if (lim.max_buffer == 0)
+        lim.max_buffer = RK_READER_MAX_BUFFER;
+    if (lim.max_depth > MAX_DEPTH_LIMIT) {
+        rk_fail(RK_EINVAL, "rk_reader_new: max_depth %u is over %u", lim.max_depth,
+                MAX_DEPTH_LIMIT);
+        return NULL;
+    }
+    rk_reader *rd = rk_calloc(1, sizeof(*rd));
+    frame *stack = rk_calloc(lim.max_depth, sizeof(frame));
+    if (rd == NULL || stack == NULL) {
+        rk_free(rd);
+        rk_free(stack);
+        rk_fail(RK_ENOMEM, "out of memory creating a reader");
+        return NULL;
+    }
+    rd->lim = lim;
+    rd->stack = stack;
+    return rd;
+}
+
+void rk_reader_free(rk_reader *rd) {
+    if (rd == NULL)
+        return;
+    rk_free(rd->buf);
+    rk_free(rd->stack);
+    rk_free(rd->sizes);
+    rk_free(rd->direct);
+    rk_free(rd->bnodes);
+    rk_free(rd->bstr);
+    rk_free(rd->lent_block);
+    rk_free(rd);
+}
+
+static void reset_scan(rk_reader *rd) {
+    rd->attr_pending = false;
+    rd->in_stream_str = false;
+    rd->stream_len = 0;
+    rd->depth = 0;
+    rd->nodes = 0;
+    rd->strbytes = 0;
+    rd->streambytes = 0;
+    rd->nsizes = 0;
+}
+
+void rk_reader_reset(rk_reader *rd) {
+    reset_scan(rd);
+    rk_free(rd->direct);
+    rd->direct = NULL;
+    rk_free(rd->lent_block);
+    rd->lent_block = NULL;
+    rd->base += rd->wpos;
+    rd->rpos = rd->wpos = rd->spos = rd->crscan = 0;
+    rd->direct_len = rd->direct_got = 0;
+    rd->failed = 0;
+    rd->failmsg[0] = '\0';
+}
+
+size_t rk_reader_buffered(const rk_reader *rd) {
+    size_t n = rd->wpos - rd->rpos;
+    if (rd->direct)
+        n += rd->direct_hdr + rd->direct_got;
+    return n;
+}
+
+/* Called at the start of every call that may invalidate borrowed replies. */
+static void end_loan(rk_reader *rd) {
+    if (rd->lent_block) {
+        rk_free(rd->lent_block);
+        rd->lent_block = NULL;
+    }
+}
+
+/* ---- feeding ------------------------------------------------------- */
+
+/* Moves the unread bytes to the front of the buffer. */
+static void compact(rk_reader *rd) {
+    size_t used = rd->wpos - rd->rpos;
+    if (rd->rpos == 0)
+        return;
+    memmove(rd->buf, rd->buf + rd->rpos, used);
+    rd->base += rd->rpos;
+    rd->spos -= rd->rpos;
+    rd->crscan -= RK_MIN(rd->crscan, rd->rpos);
+    rd->wpos = used;
+    rd->rpos = 0;
+}
+
+/* Makes room for want more bytes after wpos, compacting first when that
+ * frees enough, growing the buffer otherwise. */
+static int reserve(rk_reader *rd, size_t want) {
+    if (rd->cap - rd->wpos >= want)
+        return RK_OK;
+    size_t used = rd->wpos - rd->rpos;
+    compact(rd);
+    if (rd->cap - used >= want)
+        return RK_OK;
+    if (want > rd->lim.max_buffer || used > rd->lim.max_buffer - want)
+        want = rd->lim.max_buffer - RK_MIN(used, rd->lim.max_buffer) + 1;
+    size_t cap = rd->cap ? rd->cap : INITIAL_BUFFER;
+    while (cap < used + want)
+        cap *= 2;
+    char *nb = rk_realloc(rd->buf, cap);
+    if (nb == NULL)
+        return fail(rd, RK_ENOMEM, "out of memory growing the read buffer to %zu bytes", cap);
+    rd->buf = nb;
+    rd->cap = cap;
+    return RK_OK;
+}
+
+static bool direct_open(const rk_reader *rd) {
+    return rd->direct && rd->direct_got < rd->direct_len + 2;
+}
+
+void *rk_reader_space(rk_reader *rd, size_t want, size_t *avail) {
+    if (refuse_if_failed(rd) != RK_OK)
+        return NULL;
+    end_loan(rd);
+    rd->space_direct = direct_open(rd);
+    if (rd->space_direct) {
+        *avail = rd->direct_len + 2 - rd->direct_got;
+        return rd->direct + rd->direct_got;
+    }
+    if (rd->rpos == rd->wpos) { /* nothing unread: start over at the front */
+        rd->base += rd->wpos;
+        rd->rpos = rd->wpos = rd->spos = rd->crscan = 0;
+    }
+    /* Ask for a good amount so that one read can take a lot. */
+    if (reserve(rd, RK_MAX(RK_MAX(want, 1), rd->cap ? 1 : INITIAL_BUFFER)) != RK_OK)
+        return NULL;
+    *avail = rd->cap - rd->wpos;
+    return rd->buf + rd->wpos;
+}
+
+int rk_reader_commit(rk_reader *rd, size_t n) {
+    int rc = refuse_if_failed(rd);
+    if (rc != RK_OK)
+        return rc;
+    if (rd->space_direct) {
+        if (n > rd->direct_len + 2 - rd->direct_got)
+            return rk_fail(RK_EINVAL, "rk_reader_commit: more bytes than the space given");
+        rd->direct_got += n;
+        return RK_OK;
+    }
+    if (n > rd->cap - rd->wpos)
+        return rk_fail(RK_EINVAL, "rk_reader_commit: more bytes than the space given");
+    rd->wpos += n;
+    return RK_OK;
+}
+
+int rk_reader_feed(rk_reader *rd, const void *data, size_t len) {
+    const char *p = data;
+    int rc = refuse_if_failed(rd);
+    while (rc == RK_OK && len > 0) {
+        size_t avail;
+        char *dst = rk_reader_space(rd, len, &avail);
+        if (dst == NULL)
+            return rk_error_last()->code;
+        size_t n = RK_MIN(avail, len);
+        memcpy(dst, p, n);
+        rc = rk_reader_commit(rd, n);
+        p += n;
+        len -= n;
+    }
+    return rc;
+}
+
+/* ---- tokens -------------------------------------------------------- */
+
+/* The longest line a type can have before its CR, type byte included:
+ * lengths and integers fit in 21 bytes, a double's text in the parser's
+ * buffer; strings, errors and big numbers are bounded by max_buffer only. */
+static size_t max_line(char type) {
+    switch (type) {
+    case '+':
+    case '-':
+    case '(': return SIZE_MAX;
+    case ',': return MAX_DOUBLE_LINE;
+    default: return MAX_NUMBER_LINE;
+    }
+}
+
+/* Finds the CR that ends the line whose type byte is at p. Returns its
+ * index, 0 when more bytes are needed (a CR is never at index 0 of a line),
+ * or SIZE_MAX after recording a protocol error. */
+static size_t line_end(rk_reader *rd, size_t p) {
+    size_t from = RK_MAX(p + 1, rd->crscan);
+    const char *cr = memchr(rd->buf + from, '\r', rd->wpos - from);
+    if (cr == NULL) {
+        if (memchr(rd->buf + from, '\n', rd->wpos - from) != NULL) {
+            proto(rd, p, "line ended by LF without CR");
+            return SIZE_MAX;
+        }
+        rd->crscan = rd->wpos;
+        if (rd->wpos - p > max_line(rd->buf[p])) {
+            proto(rd, p, "length or number line too long");
+            return SIZE_MAX;
+        }
+        return 0;
+    }
+    size_t at = (size_t)(cr - rd->buf);
+    if (at + 1 >= rd->wpos) {
+        rd->crscan = at;
+        return 0;
+    }
+    if (rd->buf[at + 1] != '\n') {
+        proto(rd, at + 1, "expected LF after CR");
+        return SIZE_MAX;
+    }
+    return at;
+}
+
+/* The length on a bulk or aggregate header line: >= 0, -1 for null, -2
+ * for "?" (streamed). Returns RK_OK or a recorded error. */
+static int parse_length(rk_reader *rd, size_t p, size_t cr, long long *out) {
+    const char *s = rd->buf + p + 1;
+    size_t n = cr - (p + 1);
+    if (n == 1 && s[0] == '?') {
+        *out = -2;
+        return RK_OK;
+    }
+    if (rk_parse_ll(s, n, out) != 0)
+        return proto(rd, p + 1, "invalid length");
+    if (*out < -1)
+        return proto(rd, p + 1, "negative length");
+    return RK_OK;
+}
+
+static bool is_bignum(const char *s, size_t n) {
+    size_t i = (n > 0 && s[0] == '-') ? 1 : 0;
+    if (i == n)
+        return false;
+    for (; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+/* Checks a line-only scalar (between the type byte at p and the CR). */
+static int check_line_scalar(rk_reader *rd, size_t p, size_t cr) {
+    const char *s = rd->buf + p + 1;
+    size_t n = cr - (p + 1);
+    long long ll;
+    double d;
+    switch (rd->buf[p]) {
+    case '+':
+    case '-': return memchr(s, '\n', n) ? proto(rd, p + 1, "LF inside a simple string") : RK_OK;
+    case ':': return rk_parse_ll(s, n, &ll) == 0 ? RK_OK : proto(rd, p + 1, "invalid integer");
+    case ',': return rk_parse_double(s, n, &d) == 0 ? RK_OK : proto(rd, p + 1, "invalid double");
+    case '#':
+        if (n == 1 && (s[0] == 't' || s[0] == 'f'))
+            return RK_OK;
+        return proto(rd, p + 1, "invalid boolean");
+    case '_': return n == 0 ? RK_OK : proto(rd, p + 1, "invalid null");
+    case '(': return is_bignum(s, n) ? RK_OK : proto(rd, p + 1, "invalid big number");
+    default: return proto(rd, p, "unknown type byte");
+    }
+}
+
+static rk_type type_of(char c) {
+    switch (c) {
+    case '+': return RK_REPLY_STATUS;
+    case '-':
+    case '!': return RK_REPLY_ERROR;
+    case ':': return RK_REPLY_INTEGER;
+    case ',': return RK_REPLY_DOUBLE;
+    case '#': return RK_REPLY_BOOL;
+    case '(': return RK_REPLY_BIGNUM;
+    case '$': return RK_REPLY_STRING;
+    case '=': return RK_REPLY_VERBATIM;
+    case '*': return RK_REPLY_ARRAY;
+    case '%': return RK_REPLY_MAP;
+    case '~': return RK_REPLY_SET;
+    case '>': return RK_REPLY_PUSH;
+    case '|': return RK_REPLY_ATTR;
+    default: return RK_REPLY_NIL;
+    }
+}
+
+/* ---- scan pass ----------------------------------------------------- */
+
+enum { SCAN_MORE = 0, SCAN_STEP = 1, SCAN_DONE = 2 };
+
+static int push_size(rk_reader *rd, size_t *slot) {
+    if (rd->nsizes == rd->capsizes) {
+        size_t cap = rd->capsizes ? rd->capsizes * 2 : 16;
+        uint64_t *ns = rk_realloc(rd->sizes, cap * sizeof(*ns));
+        if (ns == NULL)
+            return fail(rd, RK_ENOMEM, "out of memory reading a streamed reply");
+        rd->sizes = ns;
+        rd->capsizes = cap;
+    }
+    *slot = rd->nsizes;
+    rd->sizes[rd->nsizes++] = 0;
+    return RK_OK;
+}
+
+/* An element (a scalar, or an aggregate just closed) ended: count it in
+ * its parent and close every aggregate that completes. Returns SCAN_DONE
+ * when that completed the top-level reply, else SCAN_STEP. */
+static int element_done(rk_reader *rd) {
+    while (rd->depth > 0) {
+        frame *f = &rd->stack[rd->depth - 1];
+        if (f->streamed) {
+            f->count++;
+            rd->nodes++;
+            uint64_t n = f->type == RK_REPLY_MAP ? f->count / 2 : f->count;
+            if (n > rd->lim.max_elements)
+                return proto(rd, rd->spos, "aggregate larger than the max_elements limit");
+            return SCAN_STEP;
+        }
+        if (--f->count > 0)
+            return SCAN_STEP;
+        rd->depth--;
+        if (f->type == RK_REPLY_ATTR) {
+            rd->attr_pending = true; /* not an element: its reply follows */
+            return SCAN_STEP;
+        }
+    }
+    return rd->attr_pending ? SCAN_STEP : SCAN_DONE;
+}
+
+static int scan_aggregate(rk_reader *rd, size_t p, size_t cr) {
+    rk_type type = type_of(rd->buf[p]);
+    long long n;
+    int rc = parse_length(rd, p, cr, &n);
+    if (rc != RK_OK)
+        return rc;
+    if (n == -1 && type != RK_REPLY_ARRAY)
+        return proto(rd, p + 1, "null length on a RESP3 aggregate");
+    if (n == -2 && (type == RK_REPLY_ATTR || type == RK_REPLY_PUSH))
+        return proto(rd, p + 1, "streamed length on an attribute or push");
+    if (n > 0 && (unsigned long long)n > rd->lim.max_elements)
+        return proto(rd, p + 1, "aggregate larger than the max_elements limit");
+    if (n != -1 && rd->depth >= rd->lim.max_depth)
+        return proto(rd, p, "nesting deeper than the max_depth limit");
+    if (type == RK_REPLY_ATTR && rd->attr_pending)
+        return proto(rd, p, "two attributes in a row");
+    if (type == RK_REPLY_ATTR)
+        rd->nodes++; /* the attribute's own node */
+    else
+        rd->attr_pending = false;
+    if (n == -1)
+        return element_done(rd);
+    frame f = {.type = (uint8_t)type, .streamed = n == -2};
+    if (f.streamed) {
+        if ((rc = push_size(rd, &f.slot)) != RK_OK)
+            return rc;
+    } else {
+        f.count = (uint64_t)n * ((type == RK_REPLY_MAP || type == RK_REPLY_ATTR) ? 2 : 1);
+        rd->nodes += f.count;
+        if (f.count == 0) {
+            if (type != RK_REPLY_ATTR)
+                return element_done(rd);
+            rd->attr_pending = true;
+            return SCAN_STEP;
+        }
+    }
+    rd->stack[rd->depth++] = f;
+    return SCAN_STEP;
+}
+
+static int scan_stream_end(rk_reader *rd, size_t p, size_t cr) {
+    if (rd->depth == 0 || !rd->stack[rd->depth - 1].streamed)
+        return proto(rd, p, "'.' outside a streamed aggregate");
+    if (cr != p + 1)
+        return proto(rd, p + 1, "invalid end of a streamed aggregate");
+    if (rd->attr_pending)
+        return proto(rd, p, "attribute not followed by a reply");
+    frame *f = &rd->stack[--rd->depth];
+    if (f->type == RK_REPLY_MAP && f->count % 2 != 0)
+        return proto(rd, p, "streamed map ended after a key without a value");
+    rd->sizes[f->slot] = f->count;
+    return element_done(rd);
+}
+
+/* Starts direct mode for the top-level bulk whose header ends at cr. */
+static int go_direct(rk_reader *rd, size_t cr, size_t len) {
+    char *block = rk_malloc(len + 2);
+    if (block == NULL)
+        return fail(rd, RK_ENOMEM, "out of memory for a %zu byte reply", len);
+    size_t have = rd->wpos - (cr + 2);
+    memcpy(block, rd->buf + cr + 2, have);
+    rd->direct = block;
+    rd->direct_len = len;
+    rd->direct_got = have;
+    rd->direct_hdr = cr + 2 - rd->rpos;
+    rd->base += rd->wpos;
+    rd->rpos = rd->wpos = rd->spos = rd->crscan = 0;
+    return SCAN_MORE;
+}
+
+/* A bulk string, blob error or verbatim string: header line and payload. */
+static int scan_bulk(rk_reader *rd, size_t p, size_t cr, size_t *next) {
+    char t = rd->buf[p];
+    long long n;
+    int rc = parse_length(rd, p, cr, &n);
+    if (rc != RK_OK)
+        return rc;
+    rd->attr_pending = false;
+    if (n == -1) {
+        if (t != '$')
+            return proto(rd, p + 1, "null length on a blob error or verbatim string");
+        return element_done(rd);
+    }
+    if (n == -2) {
+        if (t != '$')
+            return proto(rd, p + 1, "streamed length on a blob error or verbatim string");
+        if ((rc = push_size(rd, &rd->stream_slot)) != RK_OK)
+            return rc;
+        rd->in_stream_str = true;
+        rd->stream_len = 0;
+        return SCAN_STEP;
+    }
+    size_t len = (size_t)n;
+    if ((unsigned long long)n > rd->lim.max_bulk)
+        return proto(rd, p + 1, "bulk length over the max_bulk limit");
+    if (t == '=' && (len < 4 || (rd->wpos - (cr + 2) > 3 && rd->buf[cr + 2 + 3] != ':')))
+        return proto(rd, cr + 2, "verbatim string without a 3-byte format and ':'");
+    size_t end = cr + 2 + len;
+    bool direct_ok = t == '$' && rd->depth == 0 && rd->rpos == p && len >= DIRECT_THRESHOLD;
+    if (!direct_ok && end + 2 - rd->rpos > rd->lim.max_buffer)
+        return over_max_buffer(rd);
+    if (rd->wpos - (cr + 2) < len + 2) {
+        if (rd->wpos > end && rd->buf[end] != '\r')
+            return proto(rd, end, "bulk string not followed by CRLF");
+        if (direct_ok)
+            return go_direct(rd, cr, len);
+        return SCAN_MORE;
+    }
+    if (rd->buf[end] != '\r' || rd->buf[end + 1] != '\n')
+        return proto(rd, end, "bulk string not followed by CRLF");
+    rd->strbytes += rk_str_storage(t == '=' ? len - 4 : len);
+    *next = end + 2;
+    return element_done(rd);
+}
+
+/* One chunk of a streamed string: ";len" and len bytes, ";0" ends it. */
+static int scan_chunk(rk_reader *rd, size_t p, size_t cr, size_t *next) {
+    if (rd->buf[p] != ';')
+        return proto(rd, p, "expected ';' chunk in a streamed string");
+    long long n;
+    if (rk_parse_ll(rd->buf + p + 1, cr - (p + 1), &n) != 0 || n < 0)
+        return proto(rd, p + 1, "invalid chunk length");
+    if ((unsigned long long)n > rd->lim.max_bulk - rd->stream_len)
+        return proto(rd, p + 1, "streamed string over the max_bulk limit");
+    if (n == 0) {
+        rd->in_stream_str = false;
+        rd->sizes[rd->stream_slot] = rd->stream_len;
+        rd->strbytes += rk_str_storage(rd->stream_len);
+        rd->streambytes += rd->stream_len + 1;
+        return element_done(rd);
+    }
+    size_t len = (size_t)n;
+    if (rd->wpos - (cr + 2) < len + 2)
+        return SCAN_MORE;
+    size_t end = cr + 2 + len;
+    if (rd->buf[end] != '\r' || rd->buf[end + 1] != '\n')
+        return proto(rd, end, "chunk not followed by CRLF");
+    rd->stream_len += len;
+    *next = end + 2;
+    return SCAN_STEP;
+}
+
+static int scan_token(rk_reader *rd, size_t p, size_t cr, size_t *next) {
+    if (rd->in_stream_str)
+        return scan_chunk(rd, p, cr, next);
+    switch (rd->buf[p]) {
+    case '$':
+    case '!':
+    case '=': return scan_bulk(rd, p, cr, next);
+    case '*':
+    case '%':
+    case '~':
+    case '>':
+    case '|': return scan_aggregate(rd, p, cr);
+    case '.': return scan_stream_end(rd, p, cr);
+    default: {
+        int rc = check_line_scalar(rd, p, cr);
+        if (rc != RK_OK)
+            return rc;
+        rd->attr_pending = false;
+        char t = rd->buf[p];
+        if (t == '+' || t == '-' || t == ',' || t == '(')
+            rd->strbytes += rk_str_storage(cr - (p + 1));
+        return element_done(rd);
+    }
+    }
+}
+
+/* Scans from spos. Returns SCAN_DONE when the reply [rpos, spos) is
+ * complete, SCAN_MORE when more bytes are needed, or an error. */
+static int scan(rk_reader *rd) {
+    for (;;) {
+        size_t p = rd->spos;
+        if (p >= rd->wpos)
+            return SCAN_MORE;
+        if (!rd->in_stream_str && type_of(rd->buf[p]) == RK_REPLY_NIL && rd->buf[p] != '_' &&
+            rd->buf[p] != '.')
+            return proto(rd, p, "unknown type byte");
+        size_t cr = line_end(rd, p);
+        if (cr == SIZE_MAX)
+            return rd->failed;
+        if (cr == 0)
+            return SCAN_MORE;
+        size_t next = cr + 2;
+        int rc = scan_token(rd, p, cr, &next);
+        if (rc == SCAN_MORE && rd->direct)
+            return SCAN_MORE;
+        if (rc < 0 || rc == SCAN_MORE)
+            return rc;
+        rd->spos = next;
+        rd->crscan = next;
+        if (next - rd->rpos > rd->lim.max_buffer && !rd->direct)
+            return over_max_buffer(rd);
+        if (rc == SCAN_DONE)
+            return SCAN_DONE;
+    }
+}
+
+/* ---- build pass ---------------------------------------------------- */
+
+/* Where the build pass takes nodes and string bytes from. */
+typedef struct builder {
+    rk_reader *rd;
+    bool borrowed;
+    rk_reply *node; /* next free node */
+    char *str;      /* next free string byte */
+    size_t isize;   /* next entry of rd->sizes */
+} builder;
+
+/* Stores a string into a node: copied (owned), or pointed to in place
+ * with the CR after it overwritten by a NUL (borrowed). */
+static void put_str(builder *b, rk_reply *slot, char *s, size_t len) {
+    if (!b->borrowed) {
+        rk_str_set(slot, s, len, &b->str);
+        return;
+    }
+    s[len] = '\0';
+    slot->str_ = s;
+    slot->len_ = len;
+}
+
+/* Gathers the chunks of a streamed string starting at q; returns the index
+ * after its ";0" line. */
+static size_t put_streamed_str(builder *b, rk_reply *slot, size_t q) {
+    char *buf = b->rd->buf;
+    size_t total = (size_t)b->rd->sizes[b->isize++];
+    char *dst = total <= RK_INLINE_MAX ? slot->u_.inl : b->str;
+    if (total <= RK_INLINE_MAX)
+        slot->flags_ |= RK_RF_INLINE;
+    else
+        slot->str_ = dst, b->str += total + 1;
+    slot->len_ = total;
+    for (;;) {
+        char *cr = memchr(buf + q, '\r', b->rd->spos - q);
+        long long n = 0;
+        rk_parse_ll(buf + q + 1, (size_t)(cr - (buf + q + 1)), &n);
+        q = (size_t)(cr - buf) + 2;
+        if (n == 0)
+            break;
+        memcpy(dst, buf + q, (size_t)n);
+        dst += n;
+        q += (size_t)n + 2;
+    }
+    *dst = '\0';
+    return q;
+}
+
+/* Fills slot from the scalar token at q (line ends at cr); returns the
+ * index after the token. */
+static size_t put_scalar(builder *b, rk_reply *slot, size_t q, size_t cr) {
+    char *buf = b->rd->buf;
+    char t = buf[q];
+    char *s = buf + q + 1;
+    size_t n = cr - (q + 1);
+    long long len;
+    slot->type_ = (uint8_t)type_of(t);
+    switch (t) {
+    case ':': rk_parse_ll(s, n, &slot->u_.integer); break;
+    case '#': slot->u_.integer = s[0] == 't'; break;
+    case '_': break;
+    case '$':
+    case '!':
+    case '=':
+        if (s[0] == '?')
+            return put_streamed_str(b, slot, cr + 2);
+        rk_parse_ll(s, n, &len);
+        if (len == -1) {
+            slot->type_ = RK_REPLY_NIL;
+            break;
+        }
+        s = buf + cr + 2;
+        if (t == '=') {
+            memcpy(slot->format_, s, 3);
+            s += 4;
+            len -= 4;
+        }
+        put_str(b, slot, s, (size_t)len);
+        return (size_t)(s - buf) + (size_t)len + 2;
+    default: /* + - , ( */ put_str(b, slot, s, n); break;
+    }
+    return cr + 2;
+}
+
+/* Fills slot from an aggregate header; returns the frame to push, or a
+ * frame with node NULL when the aggregate is already complete (empty). */
+static frame put_aggregate(builder *b, rk_reply *slot, size_t q, size_t cr) {
+    char *buf = b->rd->buf;
+    long long n = -2;
+    if (buf[q + 1] != '?')
+        rk_parse_ll(buf + q + 1, cr - (q + 1), &n);
+    frame f = {.type = (uint8_t)type_of(buf[q])};
+    if (n == -1) {
+        slot->type_ = RK_REPLY_NIL;
+        return f;
+    }
+    bool pairs = f.type == RK_REPLY_MAP || f.type == RK_REPLY_ATTR;
+    size_t children;
+    if (n == -2) {
+        f.streamed = true;
+        children = (size_t)b->rd->sizes[b->isize++];
+        slot->len_ = pairs ? children / 2 : children;
+    } else {
+        children = (size_t)n * (pairs ? 2 : 1);
+        slot->len_ = (size_t)n;
+    }
+    slot->type_ = f.type;
+    if (children > 0) {
+        slot->u_.elem = b->node;
+        b->node += children;
+    }
+    if (children > 0 || f.streamed)
+        f.node = slot;
+    return f;
+}
+
+/* Builds the reply whose bytes [rpos, spos) the scan pass accepted. Cannot
+ * fail: every byte was checked and the storage counted by the scan. */
+static void build(builder *b, rk_reply *root) {
+    rk_reader *rd = b->rd;
+    char *buf = rd->buf;
+    frame *stack = rd->stack;
+    unsigned depth = 0;
+    rk_reply *attr = NULL; /* attribute waiting for its reply */
+    size_t q = rd->rpos;
+    for (;;) {
+        frame *top = depth ? &stack[depth - 1] : NULL;
+        size_t cr = (size_t)((char *)memchr(buf + q, '\r', rd->spos - q) - buf);
+        char t = buf[q];
+        if (t == '.') { /* end of a streamed aggregate */
+            q = cr + 2;
+            depth--;
+        } else {
+            rk_reply *slot = top ? &top->node->u_.elem[top->next] : root;
+            if (t == '|') {
+                slot = b->node++;
+                *slot = (rk_reply){0};
+            } else {
+                *slot = (rk_reply){.attr_ = attr};
+                attr = NULL;
+            }
+            frame f = {0};
+            if (rk_is_aggregate(type_of(t))) {
+                f = put_aggregate(b, slot, q, cr);
+                q = cr + 2;
+            } else {
+                q = put_scalar(b, slot, q, cr);
+            }
+            if (f.node) {
+                stack[depth++] = f;
+                continue;
+            }
+            if (t == '|') {
+                attr = slot;
+                continue;
+            }
+        }
+        /* An element is complete: advance the parents it completes. */
+        for (;;) {
+            if (depth == 0) {
+                if (attr == NULL)
+                    return;
+                break;
+            }
+            frame *f = &stack[depth - 1];
+            f->next++;
+            if (f->streamed || f->next < rk_child_count(f->node))
+                break;
+            depth--;
+            if (f->type == RK_REPLY_ATTR) {
+                attr = f->node;
+                break;
+            }
+        }
+    }
+}
+
+/* ---- taking replies ------------------------------------------------ */
+
+/* Hands out the direct-mode bulk once all of it has arrived. */
+static int take_direct(rk_reader *rd, rk_reply *out, bool borrowed) {
+    size_t len = rd->direct_len;
+    if (rd->direct_got < len + 2)
+        return 0;
+    char *block = rd->direct;
+    rd->direct = NULL;
+    rd->direct_got = 0;
+    if (block[len] != '\r' || block[len + 1] != '\n') {
+        rk_free(block);
+        return fail(rd, RK_EPROTO, "protocol error: bulk string of %zu bytes not followed by CRLF",
+                    len);
+    }
+    block[len] = '\0';
+    out->type_ = RK_REPLY_STRING;
+    out->str_ = block;
+    out->len_ = len;
+    if (borrowed) {
+        out->flags_ = RK_RF_BORROWED;
+        rd->lent_block = block;
+    } else {
+        out->flags_ = RK_RF_OWNED;
+    }
+    return 1;
+}
+
+/* Grows a reusable scratch area to at least n bytes. */
+static int grow_scratch(rk_reader *rd, void **area, size_t *cap, size_t n) {
+    if (*cap >= n)
+        return RK_OK;
+    size_t c = RK_MAX(n, *cap * 2);
+    void *na = rk_realloc(*area, c);
+    if (na == NULL)
+        return fail(rd, RK_ENOMEM, "out of memory for a reply of %zu bytes", n);
+    *area = na;
+    *cap = c;
+    return RK_OK;
+}
+
+/* Sets up where the build pass puts nodes and strings. */
+static int prepare(rk_reader *rd, builder *b, void **block) {
+    size_t node_bytes;
+    if (__builtin_mul_overflow(rd->nodes, sizeof(rk_reply), &node_bytes))
+        return fail(rd, RK_ENOMEM, "reply too large");
+    *block = NULL;
+    if (b->borrowed) {
+        int rc = grow_scratch(rd, (void **)&rd->bnodes, &rd->bnodes_cap, node_bytes);
+        if (rc == RK_OK)
+            rc = grow_scratch(rd, (void **)&rd->bstr, &rd->bstr_cap, rd->streambytes);
+        b->node = rd->bnodes;
+        b->str = rd->bstr;
+        return rc;
+    }
+    size_t total = node_bytes + rd->strbytes;
+    if (total < node_bytes)
+        return fail(rd, RK_ENOMEM, "reply too large");
+    if (total == 0)
+        return RK_OK;
+    *block = rk_malloc(total);
+    if (*block == NULL)
+        return fail(rd, RK_ENOMEM, "out of memory for a reply of %zu bytes", total);
+    b->node = *block;
+    b->str = (char *)*block + node_bytes;
+    return RK_OK;
+}
+
+static int next_reply(rk_reader *rd, rk_reply *out, bool borrowed) {
+    memset(out, 0, sizeof(*out));
+    int rc = refuse_if_failed(rd);
+    if (rc != RK_OK)
+        return rc;
+    end_loan(rd);
+    if (rd->direct)
+        return take_direct(rd, out, borrowed);
+    rc = scan(rd);
+    if (rc < 0)
+        return rc;
+    if (rc == SCAN_MORE && rd->direct)
+        return take_direct(rd, out, borrowed);
+    if (rc == SCAN_MORE && rd->wpos - rd->rpos > rd->lim.max_buffer)
+        return over_max_buffer(rd);
+    if (rc == SCAN_MORE)
+        return 0;
+    builder b = {.rd = rd, .borrowed = borrowed};
+    void *block;
+    if ((rc = prepare(rd, &b, &block)) != RK_OK)
+        return rc;
+    build(&b, out);
+    if (block)
+        out->flags_ |= RK_RF_OWNED;
+    if (borrowed)
+        out->flags_ |= RK_RF_BORROWED;
+    rd->rpos = rd->spos;
+    reset_scan(rd);
+    return 1;
+}
+
+int rk_reader_next(rk_reader *rd, rk_reply *out) {
+    return next_reply(rd, out, false);
+}
+
+int rk_reader_next_borrowed(rk_reader *rd, rk_reply *out) {
+    return next_reply(rd, out, true);
+}

@@ -1,0 +1,28 @@
+/* Internal number parsing and formatting shared by the protocol layer.
+ * Locale independent: RESP numbers always use '.' and ASCII digits. */
+#ifndef RK_RESP_INT_H
+#define RK_RESP_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#pragma GCC visibility push(hidden)
+
+/* Parses a whole signed decimal integer of len bytes ("-12"); no sign
+ * other than one leading '-', no spaces, no overflow. 0 on success. */
+int rk_parse_ll(const char *s, size_t len, long long *out);
+
+/* Parses a RESP3 double of len bytes: a decimal or exponent form, "inf",
+ * "-inf" or "nan". 0 on success. */
+int rk_parse_double(const char *s, size_t len, double *out);
+
+/* Writes v in decimal at dst (room for 20 bytes); returns the length. */
+size_t rk_fmt_ll(char *dst, long long v);
+size_t rk_fmt_ull(char *dst, unsigned long long v);
+
+/* Number of decimal digits of v (1 for 0). */
+size_t rk_digits_ull(unsigned long long v);
+
+#pragma GCC visibility pop
+
+#endif

@@ -1,0 +1,589 @@
+/* The RESP writer: commands (and replies) to wire bytes, no I/O.
+ *
+ * The queue is one byte buffer plus a list of references to large caller
+ * arguments, each anchored at the buffer offset where it belongs on the
+ * wire. rk_writer_iov interleaves them into iovecs for writev(2);
+ * rk_writer_consume walks the same order as bytes are sent.
+ *
+ * Every encoder measures first, reserves, then writes, so that a failure
+ * leaves the queue as it was and the write itself cannot fail. */
+#define _GNU_SOURCE
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rediskit/writer.h"
+#include "resp/reply_int.h"
+#include "resp/resp_int.h"
+#include "util/common.h"
+
+/* A referenced argument, sent after buf[off - 1] and before buf[off]. */
+typedef struct ref {
+    size_t off;
+    const char *ptr;
+    size_t len;
+} ref;
+
+/* One argument of a format command: bytes in the scratch area, or a
+ * caller's buffer taken as it is (a lone %s or %b). */
+typedef struct span {
+    const char *direct;
+    size_t off;
+    size_t len;
+} span;
+
+struct rk_writer {
+    size_t threshold;
+    char *buf; /* queued bytes are [head, len) */
+    size_t len, cap;
+    size_t head;
+    ref *refs; /* unsent references are [rhead, nrefs) */
+    size_t nrefs, caprefs;
+    size_t rhead;
+    size_t rsent;   /* bytes of refs[rhead] already sent */
+    size_t pending; /* total unsent bytes */
+
+    char *scratch; /* format arguments, reused between calls */
+    size_t scratch_len, scratch_cap;
+    span *spans;
+    size_t nspans, capspans;
+};
+
+rk_writer *rk_writer_new(const rk_writer_opts *opts) {
+    rk_writer *w = rk_calloc(1, sizeof(*w));
+    if (w == NULL) {
+        rk_fail(RK_ENOMEM, "out of memory creating a writer");
+        return NULL;
+    }
+    w->threshold = (opts && opts->ref_threshold) ? opts->ref_threshold : RK_WRITER_REF_THRESHOLD;
+    return w;
+}
+
+void rk_writer_free(rk_writer *w) {
+    if (w == NULL)
+        return;
+    rk_free(w->buf);
+    rk_free(w->refs);
+    rk_free(w->scratch);
+    rk_free(w->spans);
+    rk_free(w);
+}
+
+void rk_writer_clear(rk_writer *w) {
+    w->len = w->head = 0;
+    w->nrefs = w->rhead = w->rsent = 0;
+    w->pending = 0;
+}
+
+size_t rk_writer_pending(const rk_writer *w) {
+    return w->pending;
+}
+
+/* ---- storage ------------------------------------------------------- */
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap)
+        return RK_OK;
+    size_t c = *cap ? *cap : 64;
+    while (c < need)
+        c *= 2;
+    size_t bytes;
+    if (__builtin_mul_overflow(c, elem, &bytes))
+        return rk_fail(RK_ENOMEM, "writer buffer too large");
+    void *np = rk_realloc(*p, bytes);
+    if (np == NULL)
+        return rk_fail(RK_ENOMEM, "out of memory growing the write buffer to %zu bytes", bytes);
+    *p = np;
+    *cap = c;
+    return RK_OK;
+}
+
+/* Room for n more bytes and r more references. Moves the unsent bytes to
+ * the front first when everything before them was sent. */
+/* Moves the unsent bytes and references to the front, once the sent part
+ * is most of the buffer, so a queue that never quite empties cannot grow
+ * without bound. */
+static void compact(rk_writer *w) {
+    if (w->head == 0 || w->head < w->len / 2)
+        return;
+    memmove(w->buf, w->buf + w->head, w->len - w->head);
+    if (w->rhead > 0)
+        memmove(w->refs, w->refs + w->rhead, (w->nrefs - w->rhead) * sizeof(ref));
+    w->nrefs -= w->rhead;
+    w->rhead = 0;
+    for (size_t i = 0; i < w->nrefs; i++)
+        w->refs[i].off -= w->head;
+    w->len -= w->head;
+    w->head = 0;
+}
+
+static int reserve(rk_writer *w, size_t n, size_t r) {
+    if (w->pending == 0)
+        rk_writer_clear(w);
+    else
+        compact(w);
+    if (w->len + n < n)
+        return rk_fail(RK_ENOMEM, "command too large");
+    int rc = grow((void **)&w->buf, &w->cap, w->len + n, 1);
+    if (rc == RK_OK && r)
+        rc = grow((void **)&w->refs, &w->caprefs, w->nrefs + r, sizeof(ref));
+    return rc;
+}
+
+static char *put_header(char *p, char type, size_t n) {
+    *p++ = type;
+    p += rk_fmt_ull(p, n);
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+/* Bytes of "<type><n>\r\n". */
+static size_t header_size(size_t n) {
+    return 3 + rk_digits_ull(n);
+}
+
+/* ---- commands ------------------------------------------------------ */
+
+/* The argument source shared by argv, args and format encoders. */
+typedef struct args {
+    size_t count;
+    /* Argument i and its length; *may_ref says whether the bytes are the
+     * caller's (and so may be referenced rather than copied). */
+    const char *(*get)(const struct args *a, size_t i, size_t *len, bool *may_ref);
+    const char *const *argv;
+    const size_t *argvlen;
+    const rk_writer *w; /* format: spans */
+} args;
+
+/* Queues "*N" and each argument, copying the short ones and referencing
+ * the long ones. The arguments are measured first. */
+static int encode_command(rk_writer *w, const args *a) {
+    if (a->count == 0)
+        return rk_fail(RK_EINVAL, "a command needs at least one argument");
+    size_t bytes = header_size(a->count), nref = 0;
+    for (size_t i = 0; i < a->count; i++) {
+        size_t len;
+        bool may_ref;
+        if (a->get(a, i, &len, &may_ref) == NULL)
+            return rk_fail(RK_EINVAL, "command argument %zu is NULL", i);
+        bytes += header_size(len) + 2;
+        if (may_ref && len >= w->threshold)
+            nref++;
+        else
+            bytes += len;
+    }
+    int rc = reserve(w, bytes, nref);
+    if (rc != RK_OK)
+        return rc;
+    char *p = put_header(w->buf + w->len, '*', a->count);
+    for (size_t i = 0; i < a->count; i++) {
+        size_t len;
+        bool may_ref;
+        const char *s = a->get(a, i, &len, &may_ref);
+        p = put_header(p, '$', len);
+        if (may_ref && len >= w->threshold) {
+            w->refs[w->nrefs++] = (ref){.off = (size_t)(p - w->buf), .ptr = s, .len = len};
+        } else {
+            memcpy(p, s, len);
+            p += len;
+        }
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    w->len = (size_t)(p - w->buf);
+    w->pending += bytes;
+    for (size_t i = w->nrefs - nref; i < w->nrefs; i++)
+        w->pending += w->refs[i].len;
+    return RK_OK;
+}
+
+static const char *get_argv(const args *a, size_t i, size_t *len, bool *may_ref) {
+    const char *s = a->argv[i];
+    *may_ref = true;
+    if (s)
+        *len = a->argvlen ? a->argvlen[i] : strlen(s);
+    return s;
+}
+
+int rk_writer_argv(rk_writer *w, int argc, const char *const *argv, const size_t *argvlen) {
+    if (argc < 1 || argv == NULL)
+        return rk_fail(RK_EINVAL, "rk_writer_argv: a command needs at least one argument");
+    args a = {.count = (size_t)argc, .get = get_argv, .argv = argv, .argvlen = argvlen};
+    return encode_command(w, &a);
+}
+
+int rk_writer_vargs(rk_writer *w, const char *arg0, va_list ap) {
+    const char *stack[64];
+    size_t n = 0, cap = RK_ARRAY_LEN(stack);
+    const char **list = stack;
+    for (const char *s = arg0; s != NULL; s = va_arg(ap, const char *)) {
+        if (n == cap) {
+            const char **nl = rk_malloc(2 * cap * sizeof(*nl));
+            if (nl == NULL) {
+                if (list != stack)
+                    rk_free(list);
+                return rk_fail(RK_ENOMEM, "out of memory for a command of %zu arguments", n);
+            }
+            memcpy(nl, list, n * sizeof(*nl));
+            if (list != stack)
+                rk_free(list);
+            list = nl;
+            cap *= 2;
+        }
+        list[n++] = s;
+    }
+    args a = {.count = n, .get = get_argv, .argv = list};
+    int rc = encode_command(w, &a);
+    if (list != stack)
+        rk_free(list);
+    return rc;
+}
+
+int rk_writer_args(rk_writer *w, const char *arg0, ...) {
+    va_list ap;
+    va_start(ap, arg0);
+    int rc = rk_writer_vargs(w, arg0, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* ---- printf-style commands ------------------------------------------ */
+
+static int scratch_put(rk_writer *w, const char *s, size_t n) {
+    int rc = grow((void **)&w->scratch, &w->scratch_cap, w->scratch_len + n, 1);
+    if (rc != RK_OK)
+        return rc;
+    memcpy(w->scratch + w->scratch_len, s, n);
+    w->scratch_len += n;
+    return RK_OK;
+}
+
+static int span_open(rk_writer *w) {
+    int rc = grow((void **)&w->spans, &w->capspans, w->nspans + 1, sizeof(span));
+    if (rc != RK_OK)
+        return rc;
+    w->spans[w->nspans++] = (span){.off = w->scratch_len};
+    return RK_OK;
+}
+
+/* Appends s to the argument being built. A lone %s or %b (whole) stays a
+ * reference to the caller's bytes until something else joins it. */
+static int span_add(rk_writer *w, const char *s, size_t n, bool whole) {
+    span *sp = &w->spans[w->nspans - 1];
+    if (whole && sp->direct == NULL && sp->len == 0) {
+        sp->direct = s;
+        sp->len = n;
+        return RK_OK;
+    }
+    int rc = RK_OK;
+    if (sp->direct) {
+        const char *d = sp->direct;
+        size_t dl = sp->len;
+        *sp = (span){.off = w->scratch_len};
+        rc = scratch_put(w, d, dl);
+    }
+    if (rc == RK_OK)
+        rc = scratch_put(w, s, n);
+    sp->len = w->scratch_len - sp->off;
+    return rc;
+}
+
+/* The conversion is checked by add_conversion before it gets here. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+/* Formats one numeric conversion (spec is "%...c" with its length
+ * modifiers) into the current argument. */
+static int add_number(rk_writer *w, const char *spec, size_t speclen, va_list *ap) {
+    char fmt[32], out[512];
+    if (speclen >= sizeof(fmt))
+        return rk_fail(RK_EINVAL, "format conversion too long");
+    memcpy(fmt, spec, speclen);
+    fmt[speclen] = '\0';
+    char conv = spec[speclen - 1];
+    const char *mod = spec + 1;
+    while (strchr("#0- +'123456789.", *mod))
+        mod++;
+    size_t modlen = (size_t)(spec + speclen - 1 - mod);
+    int n;
+    if (strchr("eEfFgGaA", conv)) {
+        if (modlen == 1 && mod[0] == 'L')
+            n = snprintf(out, sizeof(out), fmt, va_arg(*ap, long double));
+        else
+            n = snprintf(out, sizeof(out), fmt, va_arg(*ap, double));
+    } else if (modlen == 0 || (modlen == 1 && mod[0] == 'h') || (modlen == 2 && mod[0] == 'h')) {
+        n = snprintf(out, sizeof(out), fmt, va_arg(*ap, int));
+    } else if (modlen == 1 && mod[0] == 'l') {
+        n = snprintf(out, sizeof(out), fmt, va_arg(*ap, long));
+    } else if (modlen == 2 && mod[0] == 'l') {
+        n = snprintf(out, sizeof(out), fmt, va_arg(*ap, long long));
+    } else if (modlen == 1 && mod[0] == 'z') {
+        n = snprintf(out, sizeof(out), fmt, va_arg(*ap, size_t));
+    } else if (modlen == 1 && mod[0] == 't') {
+        n = snprintf(out, sizeof(out), fmt, va_arg(*ap, ptrdiff_t));
+    } else if (modlen == 1 && mod[0] == 'j') {
+        n = snprintf(out, sizeof(out), fmt, va_arg(*ap, intmax_t));
+    } else {
+        return rk_fail(RK_EINVAL, "unsupported length modifier in format conversion %s", fmt);
+    }
+    if (n < 0 || (size_t)n >= sizeof(out))
+        return rk_fail(RK_EINVAL, "format conversion %s produced too much text", fmt);
+    return span_add(w, out, (size_t)n, false);
+}
+#pragma GCC diagnostic pop
+
+/* Handles the conversion at *f (just after '%'); advances *f past it. */
+static int add_conversion(rk_writer *w, const char **f, va_list *ap) {
+    const char *start = *f - 1, *p = *f;
+    if (*p == '%') {
+        *f = p + 1;
+        return span_add(w, "%", 1, false);
+    }
+    if (*p == 's') {
+        *f = p + 1;
+        const char *s = va_arg(*ap, const char *);
+        if (s == NULL)
+            return rk_fail(RK_EINVAL, "NULL string for %%s in a command format");
+        return span_add(w, s, strlen(s), true);
+    }
+    if (*p == 'b') {
+        *f = p + 1;
+        const char *s = va_arg(*ap, const char *);
+        size_t n = va_arg(*ap, size_t);
+        if (s == NULL && n > 0)
+            return rk_fail(RK_EINVAL, "NULL pointer for %%b in a command format");
+        return span_add(w, s ? s : "", n, true);
+    }
+    while (*p && strchr("#0- +'123456789.", *p))
+        p++;
+    while (*p && strchr("hlzjtL", *p))
+        p++;
+    if (*p == '\0' || !strchr("diouxXeEfFgGaAc", *p))
+        return rk_fail(RK_EINVAL, "unknown conversion '%%%.*s' in a command format",
+                       (int)(p - *f + (*p != '\0')), *f);
+    *f = p + 1;
+    return add_number(w, start, (size_t)(p + 1 - start), ap);
+}
+
+static const char *get_span(const args *a, size_t i, size_t *len, bool *may_ref) {
+    const span *sp = &a->w->spans[i];
+    *len = sp->len;
+    *may_ref = sp->direct != NULL;
+    return sp->direct ? sp->direct : a->w->scratch + sp->off;
+}
+
+int rk_writer_vformat(rk_writer *w, const char *fmt, va_list ap) {
+    if (fmt == NULL)
+        return rk_fail(RK_EINVAL, "rk_writer_format: NULL format");
+    va_list aq;
+    va_copy(aq, ap);
+    w->scratch_len = 0;
+    w->nspans = 0;
+    bool in_arg = false;
+    int rc = RK_OK;
+    for (const char *f = fmt; *f && rc == RK_OK;) {
+        if (*f == ' ') {
+            in_arg = false;
+            f++;
+            continue;
+        }
+        if (!in_arg && (rc = span_open(w)) != RK_OK)
+            break;
+        in_arg = true;
+        if (*f == '%') {
+            f++;
+            rc = add_conversion(w, &f, &aq);
+        } else {
+            const char *e = f;
+            while (*e && *e != ' ' && *e != '%')
+                e++;
+            rc = span_add(w, f, (size_t)(e - f), false);
+            f = e;
+        }
+    }
+    va_end(aq);
+    if (rc != RK_OK)
+        return rc;
+    args a = {.count = w->nspans, .get = get_span, .w = w};
+    return encode_command(w, &a);
+}
+
+int rk_writer_format(rk_writer *w, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = rk_writer_vformat(w, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int rk_writer_raw(rk_writer *w, const void *data, size_t len) {
+    int rc = reserve(w, len, 0);
+    if (rc != RK_OK)
+        return rc;
+    memcpy(w->buf + w->len, data, len);
+    w->len += len;
+    w->pending += len;
+    return RK_OK;
+}
+
+/* ---- sending ------------------------------------------------------- */
+
+int rk_writer_iov(const rk_writer *w, struct iovec *iov, int max) {
+    int n = 0;
+    size_t at = w->head;
+    for (size_t r = w->rhead; r < w->nrefs && n < max; r++) {
+        const ref *x = &w->refs[r];
+        if (x->off > at)
+            iov[n++] = (struct iovec){.iov_base = w->buf + at, .iov_len = x->off - at};
+        size_t skip = r == w->rhead ? w->rsent : 0;
+        if (n < max && x->len > skip)
+            iov[n++] =
+                (struct iovec){.iov_base = (void *)(x->ptr + skip), .iov_len = x->len - skip};
+        at = x->off;
+    }
+    if (n < max && w->len > at)
+        iov[n++] = (struct iovec){.iov_base = w->buf + at, .iov_len = w->len - at};
+    return n;
+}
+
+void rk_writer_consume(rk_writer *w, size_t n) {
+    n = RK_MIN(n, w->pending);
+    w->pending -= n;
+    while (n > 0) {
+        size_t stop = w->rhead < w->nrefs ? w->refs[w->rhead].off : w->len;
+        size_t k = RK_MIN(n, stop - w->head);
+        w->head += k;
+        n -= k;
+        if (n == 0 || w->rhead >= w->nrefs)
+            break;
+        ref *x = &w->refs[w->rhead];
+        k = RK_MIN(n, x->len - w->rsent);
+        w->rsent += k;
+        n -= k;
+        if (w->rsent == x->len) {
+            w->rhead++;
+            w->rsent = 0;
+        }
+    }
+    if (w->pending == 0)
+        rk_writer_clear(w);
+}
+
+/* ---- replies --------------------------------------------------------- */
+
+/* How a reply kind goes on the wire for a protocol: its type byte, and
+ * whether it is a line ("+OK") or a length-prefixed blob ("$2\r\nOK"). */
+typedef struct wire {
+    char type;
+    bool blob;
+    size_t count; /* elements following an aggregate header */
+} wire;
+
+static bool has_crlf(const char *s, size_t n) {
+    return memchr(s, '\r', n) != NULL || memchr(s, '\n', n) != NULL;
+}
+
+static wire wire_of(const rk_reply *r, int proto) {
+    const char *s = rk_str_ptr(r);
+    size_t n = r->len_;
+    bool v3 = proto == 3;
+    switch (r->type_) {
+    case RK_REPLY_NIL: return (wire){v3 ? '_' : '$', false, 0};
+    case RK_REPLY_STATUS: return has_crlf(s, n) ? (wire){'$', true, 0} : (wire){'+', false, 0};
+    case RK_REPLY_ERROR:
+        if (!has_crlf(s, n))
+            return (wire){'-', false, 0};
+        return v3 ? (wire){'!', true, 0} : (wire){'$', true, 0};
+    case RK_REPLY_INTEGER: return (wire){':', false, 0};
+    case RK_REPLY_STRING: return (wire){'$', true, 0};
+    case RK_REPLY_DOUBLE: return v3 ? (wire){',', false, 0} : (wire){'$', true, 0};
+    case RK_REPLY_BOOL: return (wire){v3 ? '#' : ':', false, 0};
+    case RK_REPLY_BIGNUM: return v3 ? (wire){'(', false, 0} : (wire){'$', true, 0};
+    case RK_REPLY_VERBATIM: return v3 ? (wire){'=', true, 0} : (wire){'$', true, 0};
+    case RK_REPLY_ARRAY: return (wire){'*', false, r->len_};
+    case RK_REPLY_MAP: return (wire){v3 ? '%' : '*', false, v3 ? r->len_ : 2 * r->len_};
+    case RK_REPLY_SET: return (wire){v3 ? '~' : '*', false, r->len_};
+    case RK_REPLY_PUSH: return (wire){v3 ? '>' : '*', false, r->len_};
+    default: return (wire){'|', false, r->len_};
+    }
+}
+
+/* Bytes of the scalar's payload: the line text, or the blob contents. */
+static size_t scalar_bytes(const rk_reply *r, int proto) {
+    switch (r->type_) {
+    case RK_REPLY_NIL: return proto == 3 ? 0 : 2; /* "-1" */
+    case RK_REPLY_INTEGER: {
+        char tmp[24];
+        return rk_fmt_ll(tmp, r->u_.integer);
+    }
+    case RK_REPLY_BOOL: return 1;
+    case RK_REPLY_VERBATIM: return r->len_ + (proto == 3 ? 4 : 0);
+    default: return r->len_;
+    }
+}
+
+static size_t reply_size(const rk_reply *r, int proto) {
+    size_t n = 0;
+    if (r->attr_ && proto == 3)
+        n += reply_size(r->attr_, proto);
+    wire wi = wire_of(r, proto);
+    if (rk_is_aggregate(r->type_)) {
+        n += header_size(wi.count);
+        for (size_t i = 0; i < rk_child_count(r); i++)
+            n += reply_size(&r->u_.elem[i], proto);
+        return n;
+    }
+    size_t body = scalar_bytes(r, proto);
+    return n + (wi.blob ? header_size(body) : 1) + body + 2;
+}
+
+static char *put_reply(char *p, const rk_reply *r, int proto) {
+    if (r->attr_ && proto == 3)
+        p = put_reply(p, r->attr_, proto);
+    wire wi = wire_of(r, proto);
+    if (rk_is_aggregate(r->type_)) {
+        p = put_header(p, wi.type, wi.count);
+        for (size_t i = 0; i < rk_child_count(r); i++)
+            p = put_reply(p, &r->u_.elem[i], proto);
+        return p;
+    }
+    if (wi.blob)
+        p = put_header(p, wi.type, scalar_bytes(r, proto));
+    else
+        *p++ = wi.type;
+    switch (r->type_) {
+    case RK_REPLY_NIL:
+        if (proto != 3)
+            *p++ = '-', *p++ = '1';
+        break;
+    case RK_REPLY_INTEGER: p += rk_fmt_ll(p, r->u_.integer); break;
+    case RK_REPLY_BOOL:
+        *p++ = proto == 3 ? (r->u_.integer ? 't' : 'f') : (r->u_.integer ? '1' : '0');
+        break;
+    case RK_REPLY_VERBATIM:
+        if (proto == 3) {
+            memcpy(p, r->format_, 3);
+            p[3] = ':';
+            p += 4;
+        }
+        /* fall through */
+    default: memcpy(p, rk_str_ptr(r), r->len_); p += r->len_;
+    }
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+int rk_writer_reply(rk_writer *w, const rk_reply *r, int protocol) {
+    if (r == NULL || (protocol != 2 && protocol != 3))
+        return rk_fail(RK_EINVAL, "rk_writer_reply: needs a reply and protocol 2 or 3");
+    size_t n = reply_size(r, protocol);
+    int rc = reserve(w, n, 0);
+    if (rc != RK_OK)
+        return rc;
+    put_reply(w->buf + w->len, r, protocol);
+    w->len += n;
+    w->pending += n;
+    return RK_OK;
+}

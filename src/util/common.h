@@ -1,0 +1,47 @@
+/* Internal helpers shared by every layer: error recording, allocation
+ * shorthands, time, and small macros. Not installed; never included by a
+ * public header. */
+#ifndef RK_COMMON_H
+#define RK_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rediskit/alloc.h"
+#include "rediskit/error.h"
+
+#pragma GCC visibility push(hidden)
+
+#define RK_UNUSED(x) ((void)(x))
+#define RK_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define RK_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define RK_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#if defined(__GNUC__)
+#define RK_LIKELY(x) __builtin_expect(!!(x), 1)
+#define RK_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define RK_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define RK_LIKELY(x) (x)
+#define RK_UNLIKELY(x) (x)
+#define RK_PRINTF(f, a)
+#endif
+
+/* Records a failure on this thread and returns code, so that callers can
+ * write `return rk_fail(RK_EINVAL, "bad port %d", port);`. */
+int rk_fail(int code, const char *fmt, ...) RK_PRINTF(2, 3);
+int rk_vfail(int code, const char *fmt, va_list ap) RK_PRINTF(2, 0);
+
+/* Records a server error reply (msg of len bytes, e.g. "WRONGTYPE Op...")
+ * as RK_ESERVER, or as `code` when the caller classifies it otherwise
+ * (RK_EAUTH, RK_EREDIRECT...). The prefix is the message's first word. */
+int rk_fail_server(int code, const char *msg, size_t len);
+
+/* Monotonic clock in milliseconds and microseconds. */
+int64_t rk_now_ms(void);
+int64_t rk_now_us(void);
+
+#pragma GCC visibility pop
+
+#endif

@@ -1,0 +1,15 @@
+/* Monotonic time for deadlines and timeouts. */
+#define _POSIX_C_SOURCE 200809L
+#include <time.h>
+
+#include "util/common.h"
+
+int64_t rk_now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t rk_now_ms(void) {
+    return rk_now_us() / 1000;
+}
