@@ -7,7 +7,10 @@
 #define RK_REDISKIT_H
 
 #include "alloc.h"
+#include "client.h"
+#include "conn.h"
 #include "error.h"
+#include "options.h"
 #include "reader.h"
 #include "reply.h"
 #include "version.h"

@@ -1,0 +1,128 @@
+/* A tour of rediskit: run it with `make demo`, which starts a throwaway
+ * redis-server and sets REDIS_URL (or set REDIS_URL yourself).
+ *
+ * Each step prints what it does and what came back, so the output reads as
+ * a walk through the library: the protocol engine on its own, then a client
+ * connecting by URL, commands and replies, a server error, and a retry that
+ * survives a dropped connection. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rediskit/rediskit.h>
+
+static void step(const char *title) {
+    printf("\n== %s\n", title);
+}
+
+/* Prints a reply as redis-cli would. */
+static void show(const char *what, const rk_reply *r) {
+    char *text = rk_reply_format(r, 0, NULL);
+    printf("%s\n%s", what, text ? text : "(out of memory)\n");
+    rk_free(text);
+}
+
+static int fail(const char *what) {
+    const rk_error *e = rk_error_last();
+    fprintf(stderr, "tour: %s failed: %s (%s)\n", what, e->message, rk_strerror(e->code));
+    return 1;
+}
+
+/* The protocol engine needs no server: bytes in, replies out. */
+static int tour_protocol(void) {
+    step("1. The protocol engine: feed bytes, take replies");
+    const char wire[] = "*2\r\n$5\r\nhello\r\n%1\r\n+pi\r\n,3.14159\r\n";
+    rk_reader *rd = rk_reader_new(NULL);
+    if (rd == NULL)
+        return fail("rk_reader_new");
+    for (size_t i = 0; i < sizeof(wire) - 1; i++) /* one byte at a time */
+        rk_reader_feed(rd, wire + i, 1);
+    rk_reply r;
+    if (rk_reader_next(rd, &r) == 1) {
+        show("fed one byte at a time, read back as:", &r);
+        rk_reply_free(&r);
+    }
+    rk_reader_free(rd);
+
+    rk_writer *w = rk_writer_new(NULL);
+    rk_writer_format(w, "SET greeting:%d %s", 1, "hi");
+    struct iovec iov[4];
+    int n = rk_writer_iov(w, iov, 4);
+    printf("SET greeting:%%d %%s encodes to %zu bytes in %d iovec(s)\n", rk_writer_pending(w), n);
+    rk_writer_free(w);
+    return 0;
+}
+
+static void on_retry(void *userdata, int attempt, int delay_ms, int error) {
+    (void)userdata;
+    printf("   (retry: attempt %d after %d ms, because: %s)\n", attempt, delay_ms,
+           rk_strerror(error));
+}
+
+static int tour_client(const char *url) {
+    step("2. A client, configured from a URL");
+    rk_options base = {.client_name = "rediskit-tour", .retry = {.on_retry = on_retry}};
+    rk_client *c = rk_client_new_url(url, &base);
+    if (c == NULL)
+        return fail("rk_client_new_url");
+    printf("rk_client_new_url(\"%s\")\n", url);
+
+    step("3. Commands and replies");
+    rk_reply r;
+    if (rk_client_call(c, &r, "SET %s %s", "tour:greeting", "hello from rediskit") != RK_OK)
+        return fail("SET");
+    show("SET tour:greeting \"hello from rediskit\" ->", &r);
+    rk_reply_free(&r);
+    if (rk_client_call(c, &r, "GET tour:greeting") != RK_OK)
+        return fail("GET");
+    show("GET tour:greeting ->", &r);
+    rk_reply_free(&r);
+    rk_client_call(c, NULL, "HSET tour:hash field1 one field2 two");
+    if (rk_client_call(c, &r, "HGETALL tour:hash") != RK_OK)
+        return fail("HGETALL");
+    show("HGETALL tour:hash -> (a map, the connection speaks RESP3)", &r);
+    rk_reply_free(&r);
+
+    step("4. A server error is a reply, not a transport failure");
+    int rc = rk_client_call(c, &r, "INCR tour:greeting");
+    printf("INCR on a string: rk_client_call returned %s; prefix \"%s\"\n", rk_strerror(rc),
+           rk_error_last()->prefix);
+    show("the error reply:", &r);
+    rk_reply_free(&r);
+
+    step("5. A dropped connection: a read-only command is retried");
+    if (rk_client_call(c, &r, "CLIENT ID") != RK_OK)
+        return fail("CLIENT ID");
+    long long id = rk_reply_int(&r);
+    rk_reply_free(&r);
+    rk_client *killer = rk_client_new_url(url, NULL);
+    rc = rk_client_call(killer, NULL, "CLIENT KILL ID %lld", id);
+    printf("another client killed our connection %lld: %s\n", id, rk_strerror(rc));
+    rk_client_free(killer);
+    if (rk_client_call(c, &r, "GET tour:greeting") != RK_OK)
+        return fail("GET after the kill");
+    show("GET tour:greeting on a new connection ->", &r);
+    rk_reply_free(&r);
+
+    rk_pool_stats st;
+    rk_client_pool_stats(c, &st);
+    printf("pool: %zu created, %zu closed, %zu idle\n", st.created, st.closed, st.idle);
+    rk_client_call(c, NULL, "DEL tour:greeting tour:hash");
+    rk_client_free(c);
+    return 0;
+}
+
+int main(void) {
+    printf("rediskit %s\n", rk_version());
+    if (tour_protocol() != 0)
+        return 1;
+    const char *url = getenv("REDIS_URL");
+    if (url == NULL || *url == '\0') {
+        printf("\nREDIS_URL is not set: run `make demo` to start a server for the rest.\n");
+        return 0;
+    }
+    if (tour_client(url) != 0)
+        return 1;
+    printf("\nThe tour is over.\n");
+    return 0;
+}

@@ -1,0 +1,100 @@
+/** @file rediskit/client.h
+ * rediskit: the client, what most programs hold.
+ *
+ * An rk_client is thread safe: any number of threads may call it at once.
+ * Each call takes a connection from the client's pool (opening one when
+ * none is idle and the pool is not full, waiting otherwise), runs the
+ * command, and gives the connection back. Connections are opened lazily;
+ * a broken one is discarded; one idle for long is checked before use.
+ * Failed commands are retried according to the retry policy in rk_options,
+ * never repeating a command that may have run unless it is safe to. */
+#ifndef RK_CLIENT_H
+#define RK_CLIENT_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "conn.h"
+#include "options.h"
+#include "reply.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rk_client rk_client;
+
+/** A client from options (NULL for every default). No connection is made
+ *  yet. Returns NULL with rk_error_last() on bad options or RK_ENOMEM. */
+rk_client *rk_client_new(const rk_options *opts);
+
+/** A client from a URL, as redis-py's from_url:
+ *  - `redis://[[user]:password@]host[:port][/db][?option=value&...]`
+ *  - `rediss://...` the same over TLS;
+ *  - `unix://[[user]:password@]/path/to.sock[?db=N&...]`.
+ *  IPv6 hosts go in brackets (`redis://[::1]:6380`); user and password are
+ *  percent-decoded. Options: db, protocol (2|3), client_name (or name),
+ *  connect_timeout and socket_timeout (seconds, decimals allowed),
+ *  pool_size (or max_connections), pool_timeout (seconds),
+ *  health_check_interval (seconds), retry_attempts, keepalive (seconds),
+ *  ssl_ca_certs, ssl_ca_path, ssl_certfile, ssl_keyfile,
+ *  ssl_cert_reqs=none (insecure), ssl_server_name.
+ *  A malformed URL or an unknown option is RK_EINVAL with a message
+ *  saying what is wrong. `base` (may be NULL) supplies everything the URL
+ *  does not say, e.g. callbacks. */
+rk_client *rk_client_new_url(const char *url, const rk_options *base);
+
+/** Closes every connection and frees the client. No call may be running. */
+void rk_client_free(rk_client *client);
+
+/** Per-call settings for rk_client_callv; NULL means all defaults. */
+typedef struct rk_call_opts {
+    bool idempotent; /**< Safe to repeat even if it may have run. */
+    bool no_retry;   /**< Never retry this call. */
+    int timeout_ms;  /**< Overrides the command timeout; 0: keep it. */
+} rk_call_opts;
+
+/** Runs one command and hands over its reply. Returns RK_OK with the
+ *  reply in *reply (NULL discards it), RK_ESERVER when the server answered
+ *  with an error (the error reply is in *reply; rk_error_last() has its
+ *  text and prefix, e.g. "WRONGTYPE"), or a failure with *reply nil:
+ *  RK_EIO, RK_ETIMEOUT, RK_ECONNECT, RK_EAUTH, RK_EPOOL (no connection
+ *  became free in time), RK_EPROTO... Variants: printf style (see
+ *  rk_writer_format), NULL-terminated C strings, argv with lengths. */
+int rk_client_call(rk_client *client, rk_reply *reply, const char *fmt, ...);
+int rk_client_vcall(rk_client *client, rk_reply *reply, const char *fmt, va_list ap);
+int rk_client_call_args(rk_client *client, rk_reply *reply, const char *arg0, ...);
+int rk_client_call_argv(rk_client *client, rk_reply *reply, int argc, const char *const *argv,
+                        const size_t *argvlen);
+int rk_client_callv(rk_client *client, rk_reply *reply, const rk_call_opts *opts, int argc,
+                    const char *const *argv, const size_t *argvlen);
+
+/** Takes a connection out of the pool for exclusive use (e.g. a pipeline
+ *  or WATCH); give it back with rk_client_release. Blocks up to the pool
+ *  timeout: RK_EPOOL when none became free. The connection is connected. */
+int rk_client_acquire(rk_client *client, rk_conn **conn);
+
+/** Returns a connection from rk_client_acquire; a broken one (or one with
+ *  replies still unread) is closed instead of being pooled. */
+void rk_client_release(rk_client *client, rk_conn *conn);
+
+/** Pool counters. */
+typedef struct rk_pool_stats {
+    size_t in_use;   /**< Connections taken right now. */
+    size_t idle;     /**< Connections waiting in the pool. */
+    size_t created;  /**< Connections opened since the client was made. */
+    size_t closed;   /**< Connections closed or discarded since. */
+    size_t waits;    /**< Calls that had to wait for a connection. */
+    size_t timeouts; /**< Waits that ended in RK_EPOOL. */
+} rk_pool_stats;
+
+void rk_client_pool_stats(rk_client *client, rk_pool_stats *stats);
+
+/** The options in force (strings owned by the client). */
+const rk_options *rk_client_options(const rk_client *client);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,123 @@
+/** @file rediskit/conn.h
+ * rediskit: one connection to one server.
+ *
+ * An rk_conn is a socket, a reply reader and a write queue, plus the
+ * handshake that makes it usable (HELLO, AUTH, SELECT, CLIENT SETNAME,
+ * CLIENT SETINFO). It belongs to one thread at a time. Most programs use
+ * rk_client (client.h), which keeps a pool of these; use rk_conn directly
+ * for a dedicated connection or to drive one from an event loop.
+ *
+ * After an I/O error, a timeout or a protocol error the connection is
+ * broken: every later call fails with RK_ECLOSED, and the half-read reply
+ * or half-sent command it held is never reused. */
+#ifndef RK_CONN_H
+#define RK_CONN_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "options.h"
+#include "reply.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rk_conn rk_conn;
+
+/** A new, unconnected connection (no I/O), or NULL with rk_error_last()
+ *  (RK_EINVAL for bad options, RK_ENOMEM). opts may be NULL. */
+rk_conn *rk_conn_new(const rk_options *opts);
+
+/** Closes the socket and frees everything. NULL is allowed. */
+void rk_conn_free(rk_conn *conn);
+
+/** Connects and runs the handshake, blocking up to the connect timeout.
+ *  Errors: RK_ERESOLVE, RK_ECONNECT, RK_ETIMEOUT, RK_ETLS, RK_EAUTH (wrong
+ *  password or user), RK_ESERVER (e.g. SELECT refused), RK_EIO. A connection
+ *  that is already connected is left as it is. */
+int rk_conn_connect(rk_conn *conn);
+
+/** Closes the socket (the connection can connect again); replies not yet
+ *  read are lost. */
+void rk_conn_close(rk_conn *conn);
+
+/* ---- one command at a time ------------------------------------------- */
+
+/** Sends a command and waits for its reply, within the command timeout.
+ *  Connects first if needed. Returns RK_OK with the reply in *reply (NULL
+ *  to discard it), RK_ESERVER when the server answered with an error (the
+ *  error reply is in *reply, its text and prefix in rk_error_last()), or a
+ *  transport failure with *reply nil. Variants as in writer.h: printf
+ *  style, NULL-terminated C strings, argv with lengths. */
+int rk_conn_call(rk_conn *conn, rk_reply *reply, const char *fmt, ...);
+int rk_conn_vcall(rk_conn *conn, rk_reply *reply, const char *fmt, va_list ap);
+int rk_conn_call_args(rk_conn *conn, rk_reply *reply, const char *arg0, ...);
+int rk_conn_call_argv(rk_conn *conn, rk_reply *reply, int argc, const char *const *argv,
+                      const size_t *argvlen);
+
+/* ---- many commands in flight (pipelining) ---------------------------- */
+
+/** Queue a command without sending it. RK_EINVAL (bad format or
+ *  arguments), RK_ENOMEM, RK_ECLOSED. Arguments of 16 KiB or more are
+ *  referenced, not copied: keep them unchanged until rk_conn_flush. */
+int rk_conn_append(rk_conn *conn, const char *fmt, ...);
+int rk_conn_vappend(rk_conn *conn, const char *fmt, va_list ap);
+int rk_conn_append_args(rk_conn *conn, const char *arg0, ...);
+int rk_conn_append_argv(rk_conn *conn, int argc, const char *const *argv, const size_t *argvlen);
+
+/** Sends everything queued (connecting first if needed), blocking up to the
+ *  command timeout. */
+int rk_conn_flush(rk_conn *conn);
+
+/** Reads the next reply (flushing first if anything is queued), blocking up
+ *  to the command timeout. Push messages met on the way go to the push
+ *  callback. Return values as rk_conn_call. */
+int rk_conn_read(rk_conn *conn, rk_reply *reply);
+
+/** Replies still expected for commands sent or queued. */
+size_t rk_conn_pending(const rk_conn *conn);
+
+/* ---- state ----------------------------------------------------------- */
+
+/** True once connected and the handshake succeeded, until broken/closed. */
+bool rk_conn_is_ready(const rk_conn *conn);
+
+/** True after a failure that made the connection unusable. */
+bool rk_conn_is_broken(const rk_conn *conn);
+
+/** The protocol the handshake settled on (2 or 3), 0 before it. */
+int rk_conn_protocol(const rk_conn *conn);
+
+/** The socket, or -1. */
+int rk_conn_fd(const rk_conn *conn);
+
+/** Changes the command timeout (ms, 0 = none) of later calls. */
+void rk_conn_set_timeout(rk_conn *conn, int timeout_ms);
+
+/* ---- non-blocking use, for event loops -------------------------------
+ * rk_conn_start begins connecting; while it or rk_conn_step returns
+ * RK_EAGAIN, wait until rk_conn_fd() is ready for rk_conn_want() and call
+ * rk_conn_step again. Once ready, rk_conn_write_some sends what is queued
+ * (RK_EAGAIN: wait for rk_conn_want() and call again), rk_conn_read_some
+ * reads what the socket has, and rk_conn_next takes complete replies. */
+
+/** Readiness to wait for. */
+enum { RK_WANT_READ = 1, RK_WANT_WRITE = 2 };
+
+int rk_conn_start(rk_conn *conn);
+int rk_conn_step(rk_conn *conn);
+int rk_conn_want(const rk_conn *conn);
+int rk_conn_write_some(rk_conn *conn);
+int rk_conn_read_some(rk_conn *conn);
+
+/** Takes the next complete reply already read: 1 with *reply set, 0 if none
+ *  is complete yet, or a failure. With borrowed true the reply points into
+ *  the connection's buffer, valid until the next call on the connection. */
+int rk_conn_next(rk_conn *conn, rk_reply *reply, bool borrowed);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

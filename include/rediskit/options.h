@@ -1,0 +1,154 @@
+/** @file rediskit/options.h
+ * rediskit: how to reach a server and how to behave there.
+ *
+ * One options struct serves rk_conn_new (which ignores the pool fields) and
+ * rk_client_new. Fill it with designated initializers; every zeroed field
+ * means the default written beside it:
+ *
+ *     rk_client *c = rk_client_new(&(rk_options){
+ *         .host = "cache.local", .password = "s3cret", .db = 2,
+ *         .command_timeout_ms = 500, .pool_size = 32});
+ *
+ * The same can be said as a URL (see rk_client_new_url in client.h).
+ * Strings are copied by the function that takes the options. */
+#ifndef RK_OPTIONS_H
+#define RK_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "reader.h"
+#include "reply.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Defaults of the fields below. */
+#define RK_DEFAULT_HOST "127.0.0.1"
+#define RK_DEFAULT_PORT 6379
+#define RK_DEFAULT_CONNECT_TIMEOUT_MS 5000
+#define RK_DEFAULT_KEEPALIVE_S 60
+#define RK_DEFAULT_HEALTH_CHECK_MS 30000
+#define RK_DEFAULT_POOL_SIZE 16
+#define RK_DEFAULT_POOL_TIMEOUT_MS 5000
+#define RK_DEFAULT_RETRY_ATTEMPTS 3
+#define RK_DEFAULT_RETRY_BASE_MS 8
+#define RK_DEFAULT_RETRY_CAP_MS 512
+
+/** TLS settings. The server's certificate is verified, and its name
+ *  checked, unless `insecure` is set explicitly. TLS 1.2 or newer. */
+typedef struct rk_tls_options {
+    bool enabled;            /**< Use TLS (a rediss:// URL sets it). */
+    const char *ca_file;     /**< PEM file of trusted CAs; default: ca_dir,
+                                  or the system's trust store. */
+    const char *ca_dir;      /**< Hashed directory of trusted CAs. */
+    const char *cert_file;   /**< Client certificate, for mutual TLS. */
+    const char *key_file;    /**< Its private key; set both or neither. */
+    const char *server_name; /**< SNI and the name verified; default the
+                                  host. */
+    bool insecure;           /**< No certificate or name check at all. */
+} rk_tls_options;
+
+/** The kinds of delay between retries (see rk_backoff_delay). */
+typedef enum rk_backoff {
+    RK_BACKOFF_DEFAULT = 0,        /**< RK_BACKOFF_EQUAL_JITTER. */
+    RK_BACKOFF_NONE,               /**< Retry at once. */
+    RK_BACKOFF_CONSTANT,           /**< Always base. */
+    RK_BACKOFF_EXPONENTIAL,        /**< base * 2^n, at most cap. */
+    RK_BACKOFF_FULL_JITTER,        /**< random in [0, exponential]. */
+    RK_BACKOFF_EQUAL_JITTER,       /**< exponential/2 + random in
+                                        [0, exponential/2]. */
+    RK_BACKOFF_DECORRELATED_JITTER /**< random in [base, 3 * previous],
+                                        at most cap. */
+} rk_backoff;
+
+/** Server error replies that may be retried (the command did not run). */
+enum {
+    RK_RETRY_LOADING = 1,         /**< LOADING: the server is loading its data. */
+    RK_RETRY_MASTERDOWN = 2,      /**< MASTERDOWN: a replica lost its master. */
+    RK_RETRY_TRYAGAIN = 4,        /**< TRYAGAIN (cluster, during resharding). */
+    RK_RETRY_NO_ERRORS = 1u << 30 /**< Retry on none of them. */
+};
+
+/** When and how to retry a command that failed.
+ *
+ *  A command that was never sent (the connection could not be made or was
+ *  found broken before writing) is always safe to retry. A command whose
+ *  bytes were sent but whose reply never came is retried only if it is
+ *  read-only or the call marked it idempotent; otherwise its error is
+ *  returned and it is never repeated behind the caller's back. */
+typedef struct rk_retry {
+    int attempts;       /**< Tries in all, the first included; default
+                             RK_DEFAULT_RETRY_ATTEMPTS, 1 = never retry. */
+    rk_backoff backoff; /**< Default RK_BACKOFF_EQUAL_JITTER. */
+    int base_ms;        /**< Default RK_DEFAULT_RETRY_BASE_MS. */
+    int cap_ms;         /**< Default RK_DEFAULT_RETRY_CAP_MS. */
+    unsigned on_errors; /**< RK_RETRY_* mask; default LOADING |
+                             MASTERDOWN | TRYAGAIN. */
+    /** Called before each retry (attempt is 2 for the first retry), with
+     *  the delay about to be slept and the error that caused it. */
+    void (*on_retry)(void *userdata, int attempt, int delay_ms, int error);
+    void *userdata; /**< Passed to on_retry. */
+} rk_retry;
+
+/** Called at every connect for a user name and password, e.g. to fetch a
+ *  short-lived token. Write NUL-terminated strings into the buffers (leave
+ *  user empty for the default user) and return 0, or return non-zero to
+ *  fail the connect with RK_EAUTH. */
+typedef int (*rk_credentials_fn)(void *userdata, char *user, size_t user_size, char *password,
+                                 size_t password_size);
+
+/** Called with each RESP3 push message (for example a client-tracking
+ *  invalidation) that arrives on a connection outside pub/sub. The push is
+ *  borrowed for the duration of the call. Runs on the thread reading. */
+typedef void (*rk_push_fn)(void *userdata, const rk_reply *push);
+
+/** Connection, client and pool settings. */
+typedef struct rk_options {
+    const char *host;              /**< Default RK_DEFAULT_HOST; IPv4, IPv6 or name. */
+    int port;                      /**< Default RK_DEFAULT_PORT. */
+    const char *unix_path;         /**< Connect to this Unix socket instead. */
+    const char *username;          /**< ACL user; default: the default user. */
+    const char *password;          /**< Password; default none. */
+    rk_credentials_fn credentials; /**< Overrides username/password. */
+    void *credentials_userdata;
+    int db;                  /**< Database selected on connect; default 0. */
+    int protocol;            /**< 2 or 3; default 3 (RESP3), falling back
+                                  to 2 on a server without HELLO. */
+    const char *client_name; /**< CLIENT SETNAME on connect; default none. */
+    int connect_timeout_ms;  /**< Default RK_DEFAULT_CONNECT_TIMEOUT_MS;
+                                  negative: no limit. */
+    int command_timeout_ms;  /**< Limit for sending a command and reading
+                                  its reply; default 0: no limit. */
+    bool no_tcp_nodelay;     /**< Leave Nagle's algorithm on. */
+    int keepalive_s;         /**< TCP keepalive idle time; default
+                                  RK_DEFAULT_KEEPALIVE_S; negative: off. */
+    int health_check_ms;     /**< PING a connection idle longer than this
+                                  before using it; default
+                                  RK_DEFAULT_HEALTH_CHECK_MS; negative:
+                                  never. */
+    rk_tls_options tls;      /**< TLS; off by default. */
+    rk_reader_opts limits;   /**< Reply size limits (see reader.h). */
+    rk_push_fn on_push;      /**< Push messages; default: dropped. */
+    void *push_userdata;
+
+    /* Client only. */
+    int pool_size;       /**< Most connections open at once; default
+                              RK_DEFAULT_POOL_SIZE. */
+    int pool_timeout_ms; /**< How long to wait for a free connection
+                              before RK_EPOOL; default
+                              RK_DEFAULT_POOL_TIMEOUT_MS; negative: no
+                              limit. */
+    rk_retry retry;      /**< Retry policy; see rk_retry. */
+} rk_options;
+
+/** The delay before retry number `attempt` (1 for the first retry) under
+ *  the policy, given the previous delay (for decorrelated jitter) and a
+ *  random seed updated in place. Never negative, never over the cap. */
+int rk_backoff_delay(const rk_retry *policy, int attempt, int previous_ms, unsigned *seed);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

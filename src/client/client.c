@@ -1,0 +1,327 @@
+/* rk_client: a thread-safe client over a connection pool, with retries.
+ *
+ * A call takes a connection (idle, or newly opened in a free slot), encodes
+ * the command into it, waits for the reply and gives the connection back,
+ * or drops it when broken. Around that, the retry loop decides from what
+ * happened whether trying again is safe: never when the command may have
+ * run and repeating it could change the result. */
+#define _GNU_SOURCE
+#include <string.h>
+#include <time.h>
+
+#include "client/pool.h"
+#include "client/url.h"
+#include "commands/safe.h"
+#include "conn/conn_int.h"
+#include "conn/options_int.h"
+#include "resp/reply_int.h"
+#include "util/common.h"
+
+struct rk_client {
+    rk_options o; /* settled */
+    char *storage;
+    rk_tls_ctx *tls;
+    rk_pool pool;
+};
+
+/* ---- life cycle ------------------------------------------------------ */
+
+rk_client *rk_client_new(const rk_options *opts) {
+    rk_client *c = rk_calloc(1, sizeof(*c));
+    if (c == NULL) {
+        rk_fail(RK_ENOMEM, "out of memory creating a client");
+        return NULL;
+    }
+    int rc = rk_options_settle(opts, &c->o, &c->storage);
+    if (rc == RK_OK && c->o.tls.enabled) {
+        rk_tls_opts t = {.ca_file = c->o.tls.ca_file,
+                         .ca_dir = c->o.tls.ca_dir,
+                         .cert_file = c->o.tls.cert_file,
+                         .key_file = c->o.tls.key_file,
+                         .insecure = c->o.tls.insecure};
+        rc = rk_tls_ctx_new(&t, &c->tls);
+    }
+    if (rc == RK_OK)
+        rc = rk_pool_init(&c->pool, (size_t)c->o.pool_size);
+    if (rc != RK_OK) {
+        rk_tls_ctx_free(c->tls);
+        rk_free(c->storage);
+        rk_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+rk_client *rk_client_new_url(const char *url, const rk_options *base) {
+    if (url == NULL) {
+        rk_fail(RK_EINVAL, "rk_client_new_url: NULL URL");
+        return NULL;
+    }
+    rk_options o = base ? *base : (rk_options){0};
+    char *storage;
+    if (rk_url_parse(url, &o, &storage) != RK_OK)
+        return NULL;
+    rk_client *c = rk_client_new(&o);
+    rk_free(storage);
+    return c;
+}
+
+void rk_client_free(rk_client *c) {
+    if (c == NULL)
+        return;
+    rk_pool_destroy(&c->pool);
+    rk_tls_ctx_free(c->tls);
+    rk_free(c->storage);
+    rk_free(c);
+}
+
+const rk_options *rk_client_options(const rk_client *c) {
+    return &c->o;
+}
+
+void rk_client_pool_stats(rk_client *c, rk_pool_stats *stats) {
+    rk_pool_get_stats(&c->pool, stats);
+}
+
+/* ---- connections ----------------------------------------------------- */
+
+int rk_client_acquire(rk_client *c, rk_conn **out) {
+    *out = NULL;
+    for (;;) {
+        rk_conn *conn;
+        int rc = rk_pool_take(&c->pool, c->o.pool_timeout_ms, &conn);
+        if (rc != RK_OK)
+            return rc;
+        if (conn != NULL) {
+            if (rk_conn_check_idle(conn) == RK_OK) {
+                *out = conn;
+                return RK_OK;
+            }
+            rk_pool_drop(&c->pool, conn); /* went bad while idle: next */
+            continue;
+        }
+        conn = rk_conn_new_shared(&c->o, c->tls);
+        if (conn == NULL) {
+            rk_pool_drop(&c->pool, NULL);
+            return rk_error_last()->code;
+        }
+        rk_pool_created(&c->pool, conn);
+        rc = rk_conn_connect(conn);
+        if (rc != RK_OK) {
+            rk_pool_drop(&c->pool, conn);
+            return rc;
+        }
+        *out = conn;
+        return RK_OK;
+    }
+}
+
+void rk_client_release(rk_client *c, rk_conn *conn) {
+    if (conn == NULL)
+        return;
+    if (!rk_conn_is_ready(conn) || rk_conn_pending(conn) > 0 ||
+        rk_writer_pending(rk_conn_writer(conn)) > 0) {
+        rk_pool_drop(&c->pool, conn);
+        return;
+    }
+    rk_conn_touch(conn);
+    rk_pool_put(&c->pool, conn);
+}
+
+/* ---- retry decisions ------------------------------------------------- */
+
+static bool reply_prefix(const rk_reply *r, const char *prefix) {
+    size_t n = strlen(prefix);
+    return rk_reply_len(r) > n && memcmp(rk_reply_str(r), prefix, n) == 0 &&
+           rk_reply_str(r)[n] == ' ';
+}
+
+/* Errors from the server that mean the command did not run. */
+static bool retryable_reply(const rk_client *c, const rk_reply *r) {
+    unsigned on = c->o.retry.on_errors;
+    if (on & RK_RETRY_NO_ERRORS)
+        return false;
+    return ((on & RK_RETRY_LOADING) && reply_prefix(r, "LOADING")) ||
+           ((on & RK_RETRY_MASTERDOWN) && reply_prefix(r, "MASTERDOWN")) ||
+           ((on & RK_RETRY_TRYAGAIN) && reply_prefix(r, "TRYAGAIN"));
+}
+
+/* Failures of the connection rather than of the command. */
+static bool connection_failure(int rc) {
+    return rc == RK_EIO || rc == RK_ETIMEOUT || rc == RK_ECONNECT || rc == RK_ECLOSED;
+}
+
+/* What one attempt did, for deciding on the next. */
+typedef struct attempt {
+    int rc;
+    bool sent; /* some bytes of the command reached the socket */
+} attempt;
+
+static bool should_retry(const rk_client *c, const attempt *a, const rk_reply *reply, bool safe) {
+    if (a->rc == RK_ESERVER)
+        return retryable_reply(c, reply);
+    if (!connection_failure(a->rc))
+        return false;
+    return !a->sent || safe;
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static unsigned *jitter_seed(void) {
+    static _Thread_local unsigned seed;
+    if (seed == 0)
+        seed = (unsigned)rk_now_us() ^ (unsigned)(uintptr_t)&seed;
+    return &seed;
+}
+
+/* ---- calls ----------------------------------------------------------- */
+
+/* How a call's command is encoded; called again for every attempt. */
+typedef struct encoder {
+    int (*encode)(const struct encoder *e, rk_writer *w);
+    int argc;
+    const char *const *argv;
+    const size_t *argvlen;
+    const char *fmt;
+    va_list *ap;
+} encoder;
+
+static int encode_argv(const encoder *e, rk_writer *w) {
+    return rk_writer_argv(w, e->argc, e->argv, e->argvlen);
+}
+
+static int encode_format(const encoder *e, rk_writer *w) {
+    va_list aq;
+    va_copy(aq, *e->ap);
+    int rc = rk_writer_vformat(w, e->fmt, aq);
+    va_end(aq);
+    return rc;
+}
+
+/* One attempt: take a connection, send, read, give it back. */
+static attempt try_once(rk_client *c, const encoder *e, rk_reply *reply, int timeout_ms) {
+    attempt a = {0};
+    rk_conn *conn;
+    a.rc = rk_client_acquire(c, &conn);
+    if (a.rc != RK_OK)
+        return a;
+    uint64_t before = rk_conn_bytes_sent(conn);
+    a.rc = e->encode(e, rk_conn_writer(conn));
+    if (a.rc == RK_OK) {
+        rk_conn_queued(conn, 1);
+        a.rc = rk_conn_roundtrip(conn, reply, rk_conn_deadline(conn, timeout_ms));
+    }
+    a.sent = rk_conn_bytes_sent(conn) != before;
+    rk_client_release(c, conn);
+    return a;
+}
+
+static int call(rk_client *c, rk_reply *reply, const rk_call_opts *opts, const encoder *e,
+                bool safe) {
+    rk_reply tmp;
+    rk_reply *out = reply ? reply : &tmp;
+    const rk_retry *policy = &c->o.retry;
+    int attempts = (opts && opts->no_retry) ? 1 : policy->attempts;
+    int timeout = opts ? opts->timeout_ms : 0;
+    safe = safe || (opts && opts->idempotent);
+    int delay = 0;
+    attempt a;
+    for (int n = 1;; n++) {
+        memset(out, 0, sizeof(*out));
+        a = try_once(c, e, out, timeout);
+        if (n >= attempts || !should_retry(c, &a, out, safe))
+            break;
+        rk_reply_free(out);
+        delay = rk_backoff_delay(policy, n, delay, jitter_seed());
+        if (policy->on_retry)
+            policy->on_retry(policy->userdata, n + 1, delay, a.rc);
+        if (delay > 0)
+            sleep_ms(delay);
+    }
+    if (out == &tmp)
+        rk_reply_free(&tmp);
+    return a.rc;
+}
+
+int rk_client_callv(rk_client *c, rk_reply *reply, const rk_call_opts *opts, int argc,
+                    const char *const *argv, const size_t *argvlen) {
+    if (argc < 1 || argv == NULL) {
+        if (reply)
+            memset(reply, 0, sizeof(*reply));
+        return rk_fail(RK_EINVAL, "a command needs at least one argument");
+    }
+    encoder e = {.encode = encode_argv, .argc = argc, .argv = argv, .argvlen = argvlen};
+    return call(c, reply, opts, &e, rk_command_is_safe(argc, argv, argvlen));
+}
+
+int rk_client_call_argv(rk_client *c, rk_reply *reply, int argc, const char *const *argv,
+                        const size_t *argvlen) {
+    return rk_client_callv(c, reply, NULL, argc, argv, argvlen);
+}
+
+int rk_client_call_args(rk_client *c, rk_reply *reply, const char *arg0, ...) {
+    const char *argv[64];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, arg0);
+    for (const char *s = arg0; s != NULL; s = va_arg(ap, const char *)) {
+        if (argc == (int)RK_ARRAY_LEN(argv)) {
+            va_end(ap);
+            if (reply)
+                memset(reply, 0, sizeof(*reply));
+            return rk_fail(RK_EINVAL, "rk_client_call_args takes at most 64 arguments; "
+                                      "use rk_client_call_argv");
+        }
+        argv[argc++] = s;
+    }
+    va_end(ap);
+    return rk_client_callv(c, reply, NULL, argc, argv, NULL);
+}
+
+/* The literal command name (and subcommand) at the start of a format, to
+ * judge retry safety; a name given by a conversion counts as unsafe. */
+static bool format_is_safe(const char *fmt) {
+    char words[2][64];
+    const char *argv[2];
+    int argc = 0;
+    const char *p = fmt;
+    while (argc < 2) {
+        while (*p == ' ')
+            p++;
+        size_t n = strcspn(p, " %");
+        if (n == 0 || n >= sizeof(words[0]) || (p[n] == '%'))
+            break;
+        memcpy(words[argc], p, n);
+        words[argc][n] = '\0';
+        argv[argc] = words[argc];
+        argc++;
+        p += n;
+    }
+    return argc > 0 && rk_command_is_safe(argc, argv, NULL);
+}
+
+int rk_client_vcall(rk_client *c, rk_reply *reply, const char *fmt, va_list ap) {
+    if (fmt == NULL) {
+        if (reply)
+            memset(reply, 0, sizeof(*reply));
+        return rk_fail(RK_EINVAL, "NULL command format");
+    }
+    va_list aq;
+    va_copy(aq, ap);
+    encoder e = {.encode = encode_format, .fmt = fmt, .ap = &aq};
+    int rc = call(c, reply, NULL, &e, format_is_safe(fmt));
+    va_end(aq);
+    return rc;
+}
+
+int rk_client_call(rk_client *c, rk_reply *reply, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = rk_client_vcall(c, reply, fmt, ap);
+    va_end(ap);
+    return rc;
+}

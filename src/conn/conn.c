@@ -1,0 +1,746 @@
+/* rk_conn: one socket, one reader, one write queue, and the handshake.
+ *
+ * The connection is a state machine that never blocks by itself:
+ * CLOSED -> CONNECTING (TCP/Unix) -> TLS -> HANDSHAKE (HELLO and friends,
+ * pipelined in one round trip) -> READY, or BROKEN from anywhere. Event
+ * loops drive it through rk_conn_start/step/write_some/read_some/next; the
+ * blocking calls below are loops over the same steps with poll() and a
+ * deadline. A broken connection keeps nothing: its buffers are dropped so
+ * a half-read reply can never be mistaken for the next one. */
+#define _GNU_SOURCE
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conn/conn_int.h"
+#include "conn/options_int.h"
+#include "rediskit/reader.h"
+#include "rediskit/version.h"
+#include "resp/reply_int.h"
+#include "util/common.h"
+
+enum conn_state { CLOSED, CONNECTING, TLS, HANDSHAKE, READY, BROKEN };
+
+/* Replies the handshake waits for, in the order its commands were sent. */
+enum hs_step { HS_HELLO, HS_AUTH, HS_SETNAME, HS_SELECT, HS_SETINFO };
+
+#define HS_MAX 8
+/* Idle this long and a pooled connection is polled before use. */
+#define IDLE_POLL_MS 100
+
+struct rk_conn {
+    const rk_options *o; /* settled options (own, or the client's) */
+    rk_options own;
+    char *own_storage;
+    rk_tls_ctx *tls;
+    bool own_tls;
+
+    rk_transport *t;
+    rk_reader *rd;
+    rk_writer *wr;
+    enum conn_state state;
+    int proto;
+    size_t pending; /* replies expected by the user */
+
+    uint8_t hs[HS_MAX]; /* handshake replies still expected */
+    int nhs, ihs;
+    bool hs_fallback; /* HELLO is unknown: redo with AUTH/SETNAME */
+    int hs_error;     /* first handshake failure, reported at the end */
+    char user[256];
+    char pass[4096];
+
+    int timeout_ms;
+    int64_t deadline; /* of the connect in progress */
+    int64_t last_used;
+    uint64_t sent;
+    unsigned tag;
+};
+
+/* ---- life cycle ------------------------------------------------------ */
+
+static rk_conn *conn_alloc(void) {
+    rk_conn *c = rk_calloc(1, sizeof(*c));
+    if (c == NULL) {
+        rk_fail(RK_ENOMEM, "out of memory creating a connection");
+        return NULL;
+    }
+    return c;
+}
+
+rk_conn *rk_conn_new_shared(const rk_options *o, rk_tls_ctx *tls) {
+    rk_conn *c = conn_alloc();
+    if (c == NULL)
+        return NULL;
+    c->o = o;
+    c->tls = tls;
+    c->timeout_ms = o->command_timeout_ms;
+    c->rd = rk_reader_new(&o->limits);
+    c->wr = rk_writer_new(NULL);
+    if (c->rd == NULL || c->wr == NULL) {
+        rk_conn_free(c);
+        rk_fail(RK_ENOMEM, "out of memory creating a connection");
+        return NULL;
+    }
+    return c;
+}
+
+static int make_tls_ctx(const rk_options *o, rk_tls_ctx **out) {
+    *out = NULL;
+    if (!o->tls.enabled)
+        return RK_OK;
+    rk_tls_opts t = {.ca_file = o->tls.ca_file,
+                     .ca_dir = o->tls.ca_dir,
+                     .cert_file = o->tls.cert_file,
+                     .key_file = o->tls.key_file,
+                     .insecure = o->tls.insecure};
+    return rk_tls_ctx_new(&t, out);
+}
+
+rk_conn *rk_conn_new(const rk_options *opts) {
+    rk_options settled;
+    char *storage;
+    rk_tls_ctx *tls = NULL;
+    if (rk_options_settle(opts, &settled, &storage) != RK_OK)
+        return NULL;
+    if (make_tls_ctx(&settled, &tls) != RK_OK) {
+        rk_free(storage);
+        return NULL;
+    }
+    rk_conn *c = conn_alloc();
+    if (c == NULL) {
+        rk_tls_ctx_free(tls);
+        rk_free(storage);
+        return NULL;
+    }
+    c->own = settled;
+    c->own_storage = storage;
+    c->own_tls = true;
+    rk_conn *shared = rk_conn_new_shared(&c->own, tls);
+    rk_free(c);
+    if (shared == NULL) {
+        rk_tls_ctx_free(tls);
+        rk_free(storage);
+        return NULL;
+    }
+    /* Move ownership into the real object, whose own copy is stable. */
+    shared->own = settled;
+    shared->o = &shared->own;
+    shared->own_storage = storage;
+    shared->own_tls = true;
+    return shared;
+}
+
+static void drop_socket(rk_conn *c) {
+    rk_transport_close(c->t);
+    c->t = NULL;
+    rk_reader_reset(c->rd);
+    rk_writer_clear(c->wr);
+    c->pending = 0;
+    c->nhs = c->ihs = 0;
+}
+
+void rk_conn_close(rk_conn *c) {
+    if (c == NULL)
+        return;
+    drop_socket(c);
+    c->state = CLOSED;
+}
+
+void rk_conn_free(rk_conn *c) {
+    if (c == NULL)
+        return;
+    rk_transport_close(c->t);
+    rk_reader_free(c->rd);
+    rk_writer_free(c->wr);
+    if (c->own_tls)
+        rk_tls_ctx_free(c->tls);
+    rk_free(c->own_storage);
+    rk_free(c);
+}
+
+/* Breaks the connection after a failure and passes the code through. */
+static int broken(rk_conn *c, int code) {
+    drop_socket(c);
+    c->state = BROKEN;
+    return code;
+}
+
+/* ---- state ----------------------------------------------------------- */
+
+bool rk_conn_is_ready(const rk_conn *c) {
+    return c->state == READY;
+}
+
+bool rk_conn_is_broken(const rk_conn *c) {
+    return c->state == BROKEN;
+}
+
+int rk_conn_protocol(const rk_conn *c) {
+    return c->state == READY ? c->proto : 0;
+}
+
+int rk_conn_fd(const rk_conn *c) {
+    return c->t ? rk_transport_fd(c->t) : -1;
+}
+
+size_t rk_conn_pending(const rk_conn *c) {
+    return c->pending;
+}
+
+void rk_conn_set_timeout(rk_conn *c, int timeout_ms) {
+    c->timeout_ms = timeout_ms < 0 ? 0 : timeout_ms;
+}
+
+uint64_t rk_conn_bytes_sent(const rk_conn *c) {
+    return c->sent;
+}
+
+unsigned rk_conn_tag(const rk_conn *c) {
+    return c->tag;
+}
+
+void rk_conn_set_tag(rk_conn *c, unsigned tag) {
+    c->tag = tag;
+}
+
+void rk_conn_touch(rk_conn *c) {
+    c->last_used = rk_now_ms();
+}
+
+rk_writer *rk_conn_writer(rk_conn *c) {
+    return c->wr;
+}
+
+void rk_conn_queued(rk_conn *c, size_t commands) {
+    c->pending += commands;
+}
+
+int rk_conn_want(const rk_conn *c) {
+    if (c->t == NULL)
+        return 0;
+    if (c->state == CONNECTING)
+        return RK_WANT_WRITE;
+    if (c->state == TLS)
+        return rk_transport_want(c->t) == RK_NET_WRITE ? RK_WANT_WRITE : RK_WANT_READ;
+    if (rk_writer_pending(c->wr) > 0)
+        return RK_WANT_WRITE | RK_WANT_READ;
+    return RK_WANT_READ;
+}
+
+int64_t rk_conn_deadline(const rk_conn *c, int timeout_ms) {
+    return rk_net_deadline(timeout_ms > 0 ? timeout_ms : c->timeout_ms);
+}
+
+int rk_conn_server_error(const rk_reply *r) {
+    const char *s = rk_reply_str(r);
+    size_t n = rk_reply_len(r);
+    int code = RK_ESERVER;
+    if ((n >= 6 && memcmp(s, "NOAUTH", 6) == 0) || (n >= 9 && memcmp(s, "WRONGPASS", 9) == 0))
+        code = RK_EAUTH;
+    else if ((n >= 6 && memcmp(s, "MOVED ", 6) == 0) || (n >= 4 && memcmp(s, "ASK ", 4) == 0))
+        code = RK_EREDIRECT;
+    return rk_fail_server(code, s, n);
+}
+
+/* ---- raw I/O --------------------------------------------------------- */
+
+int rk_conn_write_some(rk_conn *c) {
+    if (c->t == NULL)
+        return rk_fail(RK_ECLOSED, "connection is not open");
+    for (;;) {
+        struct iovec iov[64];
+        int n = rk_writer_iov(c->wr, iov, (int)RK_ARRAY_LEN(iov));
+        if (n == 0)
+            return RK_OK;
+        ssize_t w = rk_transport_writev(c->t, iov, n);
+        if (w == RK_EAGAIN)
+            return RK_EAGAIN;
+        if (w < 0)
+            return broken(c, (int)w);
+        rk_writer_consume(c->wr, (size_t)w);
+        c->sent += (uint64_t)w;
+    }
+}
+
+int rk_conn_read_some(rk_conn *c) {
+    if (c->t == NULL)
+        return rk_fail(RK_ECLOSED, "connection is not open");
+    size_t avail;
+    void *space = rk_reader_space(c->rd, 16 * 1024, &avail);
+    if (space == NULL)
+        return broken(c, rk_error_last()->code);
+    ssize_t n = rk_transport_read(c->t, space, avail);
+    if (n == RK_EAGAIN)
+        return RK_EAGAIN;
+    if (n < 0)
+        return broken(c, (int)n);
+    int rc = rk_reader_commit(c->rd, (size_t)n);
+    return rc == RK_OK ? RK_OK : broken(c, rc);
+}
+
+/* Takes the next reply, delivering pushes to the push callback. */
+static int next_reply(rk_conn *c, rk_reply *out, bool borrowed) {
+    for (;;) {
+        int rc = borrowed ? rk_reader_next_borrowed(c->rd, out) : rk_reader_next(c->rd, out);
+        if (rc <= 0)
+            return rc < 0 ? broken(c, rc) : 0;
+        if (out->type_ != RK_REPLY_PUSH || c->proto != 3)
+            return 1;
+        if (c->o->on_push)
+            c->o->on_push(c->o->push_userdata, out);
+        rk_reply_free(out);
+    }
+}
+
+/* Waits for the socket, or fails the connection at the deadline. */
+static int wait_ready(rk_conn *c, int events, int64_t deadline) {
+    int rc = rk_transport_wait(c->t, events, deadline);
+    if (rc == RK_ETIMEOUT)
+        return broken(c,
+                      rk_fail(RK_ETIMEOUT, "timed out waiting for %s on %s",
+                              events & RK_NET_WRITE ? "write" : "reply", rk_transport_peer(c->t)));
+    return rc == RK_OK ? RK_OK : broken(c, rc);
+}
+
+/* ---- handshake ------------------------------------------------------- */
+
+static int load_credentials(rk_conn *c) {
+    c->user[0] = c->pass[0] = '\0';
+    const rk_options *o = c->o;
+    if (o->credentials) {
+        if (o->credentials(o->credentials_userdata, c->user, sizeof(c->user), c->pass,
+                           sizeof(c->pass)) != 0)
+            return rk_fail(RK_EAUTH, "the credentials callback failed");
+        c->user[sizeof(c->user) - 1] = c->pass[sizeof(c->pass) - 1] = '\0';
+        return RK_OK;
+    }
+    if (o->username)
+        snprintf(c->user, sizeof(c->user), "%s", o->username);
+    if (o->password)
+        snprintf(c->pass, sizeof(c->pass), "%s", o->password);
+    return RK_OK;
+}
+
+static int hs_queue(rk_conn *c, enum hs_step step, int argc, const char **argv) {
+    int rc = rk_writer_argv(c->wr, argc, argv, NULL);
+    if (rc == RK_OK)
+        c->hs[c->nhs++] = (uint8_t)step;
+    return rc;
+}
+
+/* Queues the handshake. The first round is one HELLO that also
+ * authenticates and names the connection; a server without HELLO gets a
+ * second round with AUTH and CLIENT SETNAME. SELECT and CLIENT SETINFO
+ * ride in the same round trip. */
+static int hs_begin(rk_conn *c, bool fallback) {
+    const rk_options *o = c->o;
+    const char *argv[8];
+    int argc = 0, rc = RK_OK;
+    char proto[2] = {(char)('0' + o->protocol), 0};
+    c->nhs = c->ihs = 0;
+    c->hs_fallback = false;
+    c->hs_error = RK_OK;
+    if (!fallback) {
+        argv[argc++] = "HELLO";
+        argv[argc++] = proto;
+        if (c->pass[0]) {
+            argv[argc++] = "AUTH";
+            argv[argc++] = c->user[0] ? c->user : "default";
+            argv[argc++] = c->pass;
+        }
+        if (o->client_name) {
+            argv[argc++] = "SETNAME";
+            argv[argc++] = o->client_name;
+        }
+        rc = hs_queue(c, HS_HELLO, argc, argv);
+    } else {
+        if (c->pass[0] && c->user[0])
+            rc = hs_queue(c, HS_AUTH, 3, (const char *[]){"AUTH", c->user, c->pass});
+        else if (c->pass[0])
+            rc = hs_queue(c, HS_AUTH, 2, (const char *[]){"AUTH", c->pass});
+        if (rc == RK_OK && o->client_name)
+            rc = hs_queue(c, HS_SETNAME, 3, (const char *[]){"CLIENT", "SETNAME", o->client_name});
+    }
+    if (rc == RK_OK && o->db) {
+        char db[16];
+        snprintf(db, sizeof(db), "%d", o->db);
+        rc = hs_queue(c, HS_SELECT, 2, (const char *[]){"SELECT", db});
+    }
+    if (rc == RK_OK && !fallback) {
+        rc = hs_queue(c, HS_SETINFO, 4,
+                      (const char *[]){"CLIENT", "SETINFO", "LIB-NAME", "rediskit"});
+        if (rc == RK_OK)
+            rc = hs_queue(c, HS_SETINFO, 4,
+                          (const char *[]){"CLIENT", "SETINFO", "LIB-VER", RK_VERSION_STRING});
+    }
+    c->proto = fallback ? 2 : o->protocol;
+    c->state = HANDSHAKE;
+    return rc;
+}
+
+static bool error_has(const rk_reply *r, const char *needle) {
+    return r->type_ == RK_REPLY_ERROR && strstr(rk_reply_str(r), needle) != NULL;
+}
+
+/* Judges one handshake reply. Keeps the first failure in hs_error. */
+static void hs_reply(rk_conn *c, enum hs_step step, const rk_reply *r) {
+    if (r->type_ != RK_REPLY_ERROR || c->hs_error != RK_OK || c->hs_fallback)
+        return;
+    switch (step) {
+    case HS_HELLO:
+        if (error_has(r, "unknown command") || strncmp(rk_reply_str(r), "NOPROTO", 7) == 0) {
+            c->hs_fallback = true; /* a server before 6.0, or no RESP3 */
+            return;
+        }
+        /* fall through */
+    case HS_AUTH: {
+        int code = rk_conn_server_error(r);
+        c->hs_error = code == RK_ESERVER && (error_has(r, "password") || error_has(r, "AUTH"))
+                          ? rk_fail(RK_EAUTH, "%s", rk_reply_str(r))
+                          : code;
+        return;
+    }
+    case HS_SETINFO: return; /* servers before 7.2 do not know it; that is fine */
+    default: c->hs_error = rk_conn_server_error(r); return;
+    }
+}
+
+/* Reads handshake replies as they come. RK_OK once done, RK_EAGAIN. */
+static int hs_progress(rk_conn *c) {
+    int rc = rk_conn_write_some(c);
+    if (rc != RK_OK)
+        return rc;
+    for (;;) {
+        while (c->ihs < c->nhs) {
+            rk_reply r;
+            rc = next_reply(c, &r, true);
+            if (rc < 0)
+                return rc;
+            if (rc == 0)
+                break;
+            hs_reply(c, (enum hs_step)c->hs[c->ihs++], &r);
+        }
+        if (c->ihs < c->nhs) {
+            rc = rk_conn_read_some(c);
+            if (rc != RK_OK)
+                return rc;
+            continue;
+        }
+        if (c->hs_error != RK_OK)
+            return broken(c, c->hs_error);
+        if (!c->hs_fallback)
+            break;
+        if ((rc = hs_begin(c, true)) != RK_OK)
+            return broken(c, rc);
+        if ((rc = rk_conn_write_some(c)) != RK_OK)
+            return rc;
+    }
+    memset(c->pass, 0, sizeof(c->pass));
+    c->state = READY;
+    c->last_used = rk_now_ms();
+    return RK_OK;
+}
+
+/* ---- connecting, non-blocking ---------------------------------------- */
+
+static rk_net_opts net_opts(const rk_conn *c) {
+    const rk_options *o = c->o;
+    return (rk_net_opts){
+        .connect_timeout_ms = o->connect_timeout_ms,
+        .tcp_nodelay = !o->no_tcp_nodelay,
+        .keepalive = o->keepalive_s > 0,
+        .keepalive_idle_s = o->keepalive_s > 0 ? o->keepalive_s : 0,
+        .tls_server_name = o->tls.server_name,
+    };
+}
+
+int rk_conn_start(rk_conn *c) {
+    if (c->state == READY)
+        return RK_OK;
+    drop_socket(c);
+    c->state = CLOSED;
+    int rc = load_credentials(c);
+    if (rc != RK_OK)
+        return broken(c, rc);
+    c->deadline = rk_net_deadline(c->o->connect_timeout_ms);
+    rk_net_opts no = net_opts(c);
+    rc = c->o->unix_path ? rk_net_unix_start(c->o->unix_path, &no, &c->t)
+                         : rk_net_tcp_start(c->o->host, c->o->port, &no, &c->t);
+    if (rc != RK_OK && rc != RK_EAGAIN)
+        return broken(c, rc);
+    c->state = CONNECTING;
+    return rc == RK_EAGAIN ? RK_EAGAIN : rk_conn_step(c);
+}
+
+int rk_conn_step(rk_conn *c) {
+    int rc;
+    switch (c->state) {
+    case CONNECTING:
+        rc = rk_net_connect_finish(c->t);
+        if (rc != RK_OK)
+            return rc == RK_EAGAIN ? rc : broken(c, rc);
+        if (c->o->tls.enabled) {
+            const char *name = c->o->tls.server_name ? c->o->tls.server_name
+                               : c->o->unix_path     ? NULL
+                                                     : c->o->host;
+            if ((rc = rk_net_tls_start(c->t, c->tls, name)) != RK_OK)
+                return broken(c, rc);
+            c->state = TLS;
+            return rk_conn_step(c);
+        }
+        if ((rc = hs_begin(c, false)) != RK_OK)
+            return broken(c, rc);
+        return hs_progress(c);
+    case TLS:
+        rc = rk_net_tls_handshake(c->t);
+        if (rc != RK_OK)
+            return rc == RK_EAGAIN ? rc : broken(c, rc);
+        if ((rc = hs_begin(c, false)) != RK_OK)
+            return broken(c, rc);
+        return hs_progress(c);
+    case HANDSHAKE: return hs_progress(c);
+    case READY: return RK_OK;
+    default: return rk_fail(RK_ECLOSED, "connection is not connecting");
+    }
+}
+
+/* ---- blocking wrappers ----------------------------------------------- */
+
+static int want_events(const rk_conn *c) {
+    int w = rk_conn_want(c), ev = 0;
+    if (w & RK_WANT_READ)
+        ev |= RK_NET_READ;
+    if (w & RK_WANT_WRITE)
+        ev |= RK_NET_WRITE;
+    return ev;
+}
+
+int rk_conn_connect(rk_conn *c) {
+    if (c->state == READY)
+        return RK_OK;
+    int rc = rk_conn_start(c);
+    while (rc == RK_EAGAIN) {
+        int w = rk_transport_wait(c->t, want_events(c), c->deadline);
+        if (w == RK_ETIMEOUT)
+            return broken(
+                c, rk_fail(RK_ETIMEOUT, "timed out connecting to %s", rk_transport_peer(c->t)));
+        if (w != RK_OK)
+            return broken(c, w);
+        rc = rk_conn_step(c);
+    }
+    return rc;
+}
+
+/* Makes sure the connection can take a command. */
+static int ensure_ready(rk_conn *c) {
+    if (c->state == READY)
+        return RK_OK;
+    if (c->state == BROKEN)
+        return rk_fail(RK_ECLOSED, "connection is broken; close it and connect again");
+    return rk_conn_connect(c);
+}
+
+static int flush_until(rk_conn *c, int64_t deadline) {
+    for (;;) {
+        int rc = rk_conn_write_some(c);
+        if (rc != RK_EAGAIN)
+            return rc;
+        int ev = rk_transport_want(c->t) == RK_NET_READ ? RK_NET_READ : RK_NET_WRITE;
+        if ((rc = wait_ready(c, ev, deadline)) != RK_OK)
+            return rc;
+    }
+}
+
+int rk_conn_flush(rk_conn *c) {
+    int rc = ensure_ready(c);
+    return rc == RK_OK ? flush_until(c, rk_conn_deadline(c, 0)) : rc;
+}
+
+/* Reads the next reply for the user, waiting up to the deadline. */
+static int read_until(rk_conn *c, rk_reply *out, int64_t deadline) {
+    if (c->pending == 0)
+        return rk_fail(RK_EINVAL, "no reply is expected on this connection");
+    int rc;
+    if (rk_writer_pending(c->wr) && (rc = flush_until(c, deadline)) != RK_OK)
+        return rc;
+    for (;;) {
+        rc = next_reply(c, out, false);
+        if (rc < 0)
+            return rc;
+        if (rc == 1)
+            break;
+        rc = rk_conn_read_some(c);
+        if (rc == RK_EAGAIN)
+            rc = wait_ready(c, RK_NET_READ, deadline);
+        if (rc != RK_OK)
+            return rc;
+    }
+    c->pending--;
+    c->last_used = rk_now_ms();
+    return out->type_ == RK_REPLY_ERROR ? rk_conn_server_error(out) : RK_OK;
+}
+
+int rk_conn_read(rk_conn *c, rk_reply *reply) {
+    rk_reply tmp;
+    rk_reply *out = reply ? reply : &tmp;
+    memset(out, 0, sizeof(*out));
+    int rc = ensure_ready(c);
+    if (rc == RK_OK)
+        rc = read_until(c, out, rk_conn_deadline(c, 0));
+    if (out == &tmp)
+        rk_reply_free(&tmp);
+    return rc;
+}
+
+int rk_conn_roundtrip(rk_conn *c, rk_reply *reply, int64_t deadline) {
+    rk_reply tmp;
+    rk_reply *out = reply ? reply : &tmp;
+    memset(out, 0, sizeof(*out));
+    int rc = read_until(c, out, deadline);
+    if (out == &tmp)
+        rk_reply_free(&tmp);
+    return rc;
+}
+
+int rk_conn_next(rk_conn *c, rk_reply *reply, bool borrowed) {
+    memset(reply, 0, sizeof(*reply));
+    if (c->state != READY)
+        return c->state == BROKEN ? rk_fail(RK_ECLOSED, "connection is broken") : 0;
+    int rc = next_reply(c, reply, borrowed);
+    if (rc == 1) {
+        if (c->pending == 0) {
+            rk_reply_free(reply);
+            return broken(c, rk_fail(RK_EPROTO, "protocol error: a reply nobody asked for"));
+        }
+        c->pending--;
+    }
+    return rc;
+}
+
+/* ---- commands -------------------------------------------------------- */
+
+/* Queues one command encoded by the caller's rk_writer_* call result. */
+static int queued(rk_conn *c, int rc) {
+    if (rc == RK_OK)
+        c->pending++;
+    return rc;
+}
+
+static int check_open(rk_conn *c) {
+    if (c->state == BROKEN)
+        return rk_fail(RK_ECLOSED, "connection is broken; close it and connect again");
+    return RK_OK;
+}
+
+int rk_conn_vappend(rk_conn *c, const char *fmt, va_list ap) {
+    int rc = check_open(c);
+    return rc == RK_OK ? queued(c, rk_writer_vformat(c->wr, fmt, ap)) : rc;
+}
+
+int rk_conn_append(rk_conn *c, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = rk_conn_vappend(c, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int rk_conn_append_args(rk_conn *c, const char *arg0, ...) {
+    int rc = check_open(c);
+    if (rc != RK_OK)
+        return rc;
+    va_list ap;
+    va_start(ap, arg0);
+    rc = queued(c, rk_writer_vargs(c->wr, arg0, ap));
+    va_end(ap);
+    return rc;
+}
+
+int rk_conn_append_argv(rk_conn *c, int argc, const char *const *argv, const size_t *argvlen) {
+    int rc = check_open(c);
+    return rc == RK_OK ? queued(c, rk_writer_argv(c->wr, argc, argv, argvlen)) : rc;
+}
+
+/* Runs the command queued last (after everything queued before it). */
+static int call_queued(rk_conn *c, rk_reply *reply, int rc) {
+    if (rc != RK_OK) {
+        if (reply)
+            memset(reply, 0, sizeof(*reply));
+        return rc;
+    }
+    int64_t deadline = rk_conn_deadline(c, 0);
+    rc = ensure_ready(c);
+    if (rc != RK_OK) {
+        if (reply)
+            memset(reply, 0, sizeof(*reply));
+        return rc;
+    }
+    /* Replies to commands queued before this one are read and dropped. */
+    while (c->pending > 1 && rc == RK_OK)
+        rc = rk_conn_roundtrip(c, NULL, deadline);
+    if (rc != RK_OK && rc != RK_ESERVER && rk_conn_is_broken(c)) {
+        if (reply)
+            memset(reply, 0, sizeof(*reply));
+        return rc;
+    }
+    return rk_conn_roundtrip(c, reply, deadline);
+}
+
+int rk_conn_vcall(rk_conn *c, rk_reply *reply, const char *fmt, va_list ap) {
+    return call_queued(c, reply, rk_conn_vappend(c, fmt, ap));
+}
+
+int rk_conn_call(rk_conn *c, rk_reply *reply, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = rk_conn_vcall(c, reply, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int rk_conn_call_args(rk_conn *c, rk_reply *reply, const char *arg0, ...) {
+    int rc = check_open(c);
+    if (rc == RK_OK) {
+        va_list ap;
+        va_start(ap, arg0);
+        rc = queued(c, rk_writer_vargs(c->wr, arg0, ap));
+        va_end(ap);
+    }
+    return call_queued(c, reply, rc);
+}
+
+int rk_conn_call_argv(rk_conn *c, rk_reply *reply, int argc, const char *const *argv,
+                      const size_t *argvlen) {
+    return call_queued(c, reply, rk_conn_append_argv(c, argc, argv, argvlen));
+}
+
+/* ---- pooled connections --------------------------------------------- */
+
+int rk_conn_check_idle(rk_conn *c) {
+    if (c->state != READY)
+        return rk_fail(RK_ECLOSED, "connection is not ready");
+    int64_t idle = rk_now_ms() - c->last_used;
+    if (idle < IDLE_POLL_MS)
+        return RK_OK;
+    struct pollfd p = {.fd = rk_transport_fd(c->t), .events = POLLIN | POLLRDHUP};
+    if (poll(&p, 1, 0) > 0 || rk_transport_pending(c->t)) {
+        /* Something arrived while idle: pushes are fine, anything else
+         * (end of file, an error, a stray reply) is not. */
+        int rc = rk_conn_read_some(c);
+        if (rc != RK_OK && rc != RK_EAGAIN)
+            return rc;
+        rk_reply r;
+        rc = next_reply(c, &r, true);
+        if (rc != 0)
+            return rc < 0 ? rc
+                          : broken(c, rk_fail(RK_EPROTO, "unexpected data on an idle connection"));
+    }
+    if (c->o->health_check_ms > 0 && idle >= c->o->health_check_ms) {
+        int rc = queued(c, rk_writer_args(c->wr, "PING", NULL));
+        if (rc == RK_OK)
+            rc = rk_conn_roundtrip(c, NULL, rk_conn_deadline(c, c->o->connect_timeout_ms));
+        if (rc != RK_OK)
+            return rk_conn_is_broken(c) ? rc : broken(c, rc);
+    }
+    return RK_OK;
+}

@@ -1,0 +1,55 @@
+/* Internal side of rk_conn for the client layer (pool, retry, pipelines):
+ * creating connections that share the client's settled options and TLS
+ * context, and the facts retry decisions need. */
+#ifndef RK_CONN_INT_H
+#define RK_CONN_INT_H
+
+#include <stdint.h>
+
+#include "net/net.h"
+#include "rediskit/conn.h"
+#include "rediskit/writer.h"
+
+#pragma GCC visibility push(hidden)
+
+/* A connection using settled options `o` and TLS context `tls` (may be
+ * NULL), both owned by the caller and outliving the connection. */
+rk_conn *rk_conn_new_shared(const rk_options *o, rk_tls_ctx *tls);
+
+/* Bytes this connection ever sent: a call whose count did not move was
+ * never sent, and is always safe to retry. */
+uint64_t rk_conn_bytes_sent(const rk_conn *conn);
+
+/* Makes sure an idle pooled connection is still good before use: reads
+ * whatever arrived while idle (a closed socket, or pushes), and PINGs when
+ * idle longer than the health-check interval. RK_OK, or the failure that
+ * broke it. */
+int rk_conn_check_idle(rk_conn *conn);
+
+/* A number the pool stores in its connections (its fork generation). */
+unsigned rk_conn_tag(const rk_conn *conn);
+void rk_conn_set_tag(rk_conn *conn, unsigned tag);
+
+/* Marks the connection as just used (for idle checks). */
+void rk_conn_touch(rk_conn *conn);
+
+/* The write queue, to encode a command into directly; count it with
+ * rk_conn_queued(conn, 1) once encoded. */
+rk_writer *rk_conn_writer(rk_conn *conn);
+void rk_conn_queued(rk_conn *conn, size_t commands);
+
+/* Sends what is queued and reads the next reply, with an absolute
+ * deadline (rk_net_deadline). Returns as rk_conn_call. */
+int rk_conn_roundtrip(rk_conn *conn, rk_reply *reply, int64_t deadline_ms);
+
+/* The command timeout as an absolute deadline, or timeout_ms when > 0. */
+int64_t rk_conn_deadline(const rk_conn *conn, int timeout_ms);
+
+/* Classifies a server error reply as the code a call returns (RK_EAUTH for
+ * NOAUTH/WRONGPASS, RK_EREDIRECT for MOVED/ASK, else RK_ESERVER) and
+ * records it for rk_error_last(). */
+int rk_conn_server_error(const rk_reply *reply);
+
+#pragma GCC visibility pop
+
+#endif

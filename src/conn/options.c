@@ -1,0 +1,105 @@
+/* Settling options: defaults filled in, values checked, strings copied.
+ *
+ * Connections and clients keep a settled copy, so that no code below has
+ * to know which zero means which default, and the caller's strings may go
+ * away as soon as rk_conn_new / rk_client_new returns. */
+#include <string.h>
+
+#include "conn/options_int.h"
+#include "util/common.h"
+
+/* The string fields of rk_options, for copying them in one loop. */
+static const char **string_field(rk_options *o, int i) {
+    const char **fields[] = {
+        &o->host,        &o->unix_path,  &o->username,      &o->password,     &o->client_name,
+        &o->tls.ca_file, &o->tls.ca_dir, &o->tls.cert_file, &o->tls.key_file, &o->tls.server_name,
+    };
+    return i < (int)RK_ARRAY_LEN(fields) ? fields[i] : NULL;
+}
+
+static int copy_strings(rk_options *o, char **storage) {
+    size_t total = 0;
+    const char **f;
+    for (int i = 0; (f = string_field(o, i)) != NULL; i++)
+        if (*f)
+            total += strlen(*f) + 1;
+    *storage = NULL;
+    if (total == 0)
+        return RK_OK;
+    char *p = rk_malloc(total);
+    if (p == NULL)
+        return rk_fail(RK_ENOMEM, "out of memory copying options");
+    *storage = p;
+    for (int i = 0; (f = string_field(o, i)) != NULL; i++) {
+        if (*f == NULL)
+            continue;
+        size_t n = strlen(*f) + 1;
+        memcpy(p, *f, n);
+        *f = p;
+        p += n;
+    }
+    return RK_OK;
+}
+
+static int check(const rk_options *o) {
+    if (o->port < 1 || o->port > 65535)
+        return rk_fail(RK_EINVAL, "options: port %d is not in 1..65535", o->port);
+    if (o->db < 0)
+        return rk_fail(RK_EINVAL, "options: db %d is negative", o->db);
+    if (o->protocol != 2 && o->protocol != 3)
+        return rk_fail(RK_EINVAL, "options: protocol must be 2 or 3, not %d", o->protocol);
+    if (o->host[0] == '\0' && o->unix_path == NULL)
+        return rk_fail(RK_EINVAL, "options: empty host");
+    if (o->unix_path && o->unix_path[0] == '\0')
+        return rk_fail(RK_EINVAL, "options: empty unix_path");
+    if ((o->tls.cert_file == NULL) != (o->tls.key_file == NULL))
+        return rk_fail(RK_EINVAL, "options: tls.cert_file and tls.key_file go together");
+    if (o->pool_size < 0)
+        return rk_fail(RK_EINVAL, "options: pool_size %d is negative", o->pool_size);
+    if (o->command_timeout_ms < 0)
+        return rk_fail(RK_EINVAL, "options: command_timeout_ms is negative");
+    if (o->retry.attempts < 0 || o->retry.base_ms < 0 || o->retry.cap_ms < 0)
+        return rk_fail(RK_EINVAL, "options: retry values must not be negative");
+    if (o->client_name && strpbrk(o->client_name, " \r\n"))
+        return rk_fail(RK_EINVAL, "options: client_name must not contain spaces or newlines");
+    return RK_OK;
+}
+
+static void fill_defaults(rk_options *o) {
+    if (o->host == NULL)
+        o->host = RK_DEFAULT_HOST;
+    if (o->port == 0)
+        o->port = RK_DEFAULT_PORT;
+    if (o->protocol == 0)
+        o->protocol = 3;
+    if (o->connect_timeout_ms == 0)
+        o->connect_timeout_ms = RK_DEFAULT_CONNECT_TIMEOUT_MS;
+    if (o->keepalive_s == 0)
+        o->keepalive_s = RK_DEFAULT_KEEPALIVE_S;
+    if (o->health_check_ms == 0)
+        o->health_check_ms = RK_DEFAULT_HEALTH_CHECK_MS;
+    if (o->pool_size == 0)
+        o->pool_size = RK_DEFAULT_POOL_SIZE;
+    if (o->pool_timeout_ms == 0)
+        o->pool_timeout_ms = RK_DEFAULT_POOL_TIMEOUT_MS;
+    if (o->retry.attempts == 0)
+        o->retry.attempts = RK_DEFAULT_RETRY_ATTEMPTS;
+    if (o->retry.base_ms == 0)
+        o->retry.base_ms = RK_DEFAULT_RETRY_BASE_MS;
+    if (o->retry.cap_ms == 0)
+        o->retry.cap_ms = RK_DEFAULT_RETRY_CAP_MS;
+    if (o->retry.backoff == RK_BACKOFF_DEFAULT)
+        o->retry.backoff = RK_BACKOFF_EQUAL_JITTER;
+    if (o->retry.on_errors == 0)
+        o->retry.on_errors = RK_RETRY_LOADING | RK_RETRY_MASTERDOWN | RK_RETRY_TRYAGAIN;
+}
+
+int rk_options_settle(const rk_options *src, rk_options *dst, char **storage) {
+    *dst = src ? *src : (rk_options){0};
+    *storage = NULL;
+    fill_defaults(dst);
+    int rc = check(dst);
+    if (rc == RK_OK)
+        rc = copy_strings(dst, storage);
+    return rc;
+}

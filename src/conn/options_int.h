@@ -1,0 +1,18 @@
+/* Internal: turning a caller's rk_options into the settled copy that a
+ * connection or client keeps (defaults filled in, strings owned). */
+#ifndef RK_OPTIONS_INT_H
+#define RK_OPTIONS_INT_H
+
+#include "rediskit/options.h"
+
+#pragma GCC visibility push(hidden)
+
+/* Copies src (NULL: all defaults) into *dst with every default filled in
+ * and every string copied into one block returned in *storage (free it
+ * with rk_free when dst is no longer used). Checks the values: RK_EINVAL
+ * with a message naming the bad field. */
+int rk_options_settle(const rk_options *src, rk_options *dst, char **storage);
+
+#pragma GCC visibility pop
+
+#endif
