@@ -1001,10 +1001,16 @@ static void test_free_of_borrowed_large_bulk_releases_nothing(void **state) {
 
 /* ---- allocation counts --------------------------------------------- */
 
-/* Allocation calls rk_reader_next makes to hand out the one reply in wire
- * (fed beforehand, so that the read buffer is not counted). */
+/* Allocation calls rk_reader_next makes to hand out the one reply in wire,
+ * in steady state: the same reply is read once first, so that what the
+ * reader keeps and reuses (its read buffer, its token tape) is not counted,
+ * as it is not per reply. */
 static size_t allocations_to_read(const char *wire, size_t len) {
     rk_reader *rd = reader_with(NULL);
+    rk_reply warm;
+    assert_int_equal(rk_reader_feed(rd, wire, len), RK_OK);
+    assert_int_equal(rk_reader_next(rd, &warm), 1);
+    rk_reply_free(&warm);
     assert_int_equal(rk_reader_feed(rd, wire, len), RK_OK);
     size_t before = rkt_alloc_calls();
     rk_reply r;

@@ -23,6 +23,8 @@
 
 #define INITIAL_BUFFER (16u * 1024)
 #define MAX_DEPTH_LIMIT 4096u
+/* Tokens the tape holds before it first grows. */
+#define INITIAL_TAPE 64
 /* A top-level bulk at least this large, not yet complete, goes direct. */
 #define DIRECT_THRESHOLD (64u * 1024)
 /* A length or count line longer than this cannot be valid. */
@@ -30,12 +32,24 @@
 /* A double's text longer than this is refused (see rk_parse_double). */
 #define MAX_DOUBLE_LINE 352
 
+/* One accepted token of the reply being read. The scan pass writes them,
+ * the build pass reads them, so no byte is parsed twice. */
+typedef struct token {
+    char wire;     /* the type byte (';' for a streamed string's chunk) */
+    uint8_t flags; /* TOK_* */
+    size_t pos;    /* strings: where the data starts, from the reply start */
+    uint64_t val;  /* strings: length; ':' '#': value; aggregates: count
+                      (children once known when streamed) */
+} token;
+
+enum { TOK_NIL = 1, TOK_STREAMED = 2 };
+
 /* An aggregate being scanned or built. */
 typedef struct frame {
     uint8_t type;   /* RK_REPLY_ARRAY, _MAP, _SET, _PUSH or _ATTR */
     bool streamed;  /* "*?" form, ended by "." */
     uint64_t count; /* scan: children still to come, or seen (streamed) */
-    size_t slot;    /* scan: where a streamed count goes in sizes[] */
+    size_t slot;    /* scan: its header's index on the tape */
     rk_reply *node; /* build: the aggregate's node */
     size_t next;    /* build: index of the next child to fill */
 } frame;
@@ -54,15 +68,15 @@ struct rk_reader {
     /* Scan state of the reply in [rpos, spos). */
     bool attr_pending;  /* an attribute ended; its reply comes next */
     bool in_stream_str; /* inside "$?" chunks */
-    size_t stream_slot; /* sizes[] index of that string's length */
+    size_t stream_slot; /* tape index of that string's header */
     uint64_t stream_len;
     unsigned depth;
-    frame *stack;            /* lim.max_depth frames */
-    size_t nodes;            /* nodes below the top-level reply */
-    size_t strbytes;         /* string storage for an owned reply */
-    size_t streambytes;      /* storage for streamed strings (borrowed) */
-    uint64_t *sizes;         /* lengths of streamed strings and aggregates */
-    size_t nsizes, capsizes; /* in wire order, for the build pass */
+    frame *stack;       /* lim.max_depth frames */
+    size_t nodes;       /* nodes below the top-level reply */
+    size_t strbytes;    /* string storage for an owned reply */
+    size_t streambytes; /* storage for streamed strings (borrowed) */
+    token *tape;        /* accepted tokens, for the build pass */
+    size_t ntape, captape;
 
     /* Direct mode: a large top-level bulk received into its own block. */
     char *direct;
@@ -134,14 +148,18 @@ rk_reader *rk_reader_new(const rk_reader_opts *opts) {
     }
     rk_reader *rd = rk_calloc(1, sizeof(*rd));
     frame *stack = rk_calloc(lim.max_depth, sizeof(frame));
-    if (rd == NULL || stack == NULL) {
+    token *tape = rk_malloc(INITIAL_TAPE * sizeof(token));
+    if (rd == NULL || stack == NULL || tape == NULL) {
         rk_free(rd);
         rk_free(stack);
+        rk_free(tape);
         rk_fail(RK_ENOMEM, "out of memory creating a reader");
         return NULL;
     }
     rd->lim = lim;
     rd->stack = stack;
+    rd->tape = tape;
+    rd->captape = INITIAL_TAPE;
     return rd;
 }
 
@@ -150,7 +168,7 @@ void rk_reader_free(rk_reader *rd) {
         return;
     rk_free(rd->buf);
     rk_free(rd->stack);
-    rk_free(rd->sizes);
+    rk_free(rd->tape);
     rk_free(rd->direct);
     rk_free(rd->bnodes);
     rk_free(rd->bstr);
@@ -166,7 +184,7 @@ static void reset_scan(rk_reader *rd) {
     rd->nodes = 0;
     rd->strbytes = 0;
     rd->streambytes = 0;
-    rd->nsizes = 0;
+    rd->ntape = 0;
 }
 
 void rk_reader_reset(rk_reader *rd) {
@@ -372,7 +390,10 @@ static int check_line_scalar(rk_reader *rd, size_t p, size_t cr) {
     case '+':
     case '-': return memchr(s, '\n', n) ? proto(rd, p + 1, "LF inside a simple string") : RK_OK;
     case ':': return rk_parse_ll(s, n, &ll) == 0 ? RK_OK : proto(rd, p + 1, "invalid integer");
-    case ',': return rk_parse_double(s, n, &d) == 0 ? RK_OK : proto(rd, p + 1, "invalid double");
+    case ',':
+        if (rk_double_syntax_ok(s, n) || rk_parse_double(s, n, &d) == 0)
+            return RK_OK;
+        return proto(rd, p + 1, "invalid double");
     case '#':
         if (n == 1 && (s[0] == 't' || s[0] == 'f'))
             return RK_OK;
@@ -407,17 +428,19 @@ static rk_type type_of(char c) {
 
 enum { SCAN_MORE = 0, SCAN_STEP = 1, SCAN_DONE = 2 };
 
-static int push_size(rk_reader *rd, size_t *slot) {
-    if (rd->nsizes == rd->capsizes) {
-        size_t cap = rd->capsizes ? rd->capsizes * 2 : 16;
-        uint64_t *ns = rk_realloc(rd->sizes, cap * sizeof(*ns));
-        if (ns == NULL)
-            return fail(rd, RK_ENOMEM, "out of memory reading a streamed reply");
-        rd->sizes = ns;
-        rd->capsizes = cap;
+/* Records an accepted token on the tape. pos is an offset from the start
+ * of the reply, so the tape survives the buffer being moved. */
+static int put_token(rk_reader *rd, char wire, uint8_t flags, size_t pos, uint64_t val) {
+    if (rd->ntape == rd->captape) {
+        size_t cap = rd->captape ? rd->captape * 2 : 64;
+        token *nt = rk_realloc(rd->tape, cap * sizeof(*nt));
+        if (nt == NULL)
+            return fail(rd, RK_ENOMEM, "out of memory reading a reply");
+        rd->tape = nt;
+        rd->captape = cap;
     }
-    *slot = rd->nsizes;
-    rd->sizes[rd->nsizes++] = 0;
+    rd->tape[rd->ntape++] =
+        (token){.wire = wire, .flags = flags, .pos = pos - rd->rpos, .val = val};
     return RK_OK;
 }
 
@@ -462,17 +485,17 @@ static int scan_aggregate(rk_reader *rd, size_t p, size_t cr) {
         return proto(rd, p, "nesting deeper than the max_depth limit");
     if (type == RK_REPLY_ATTR && rd->attr_pending)
         return proto(rd, p, "two attributes in a row");
+    uint8_t flags = n == -1 ? TOK_NIL : n == -2 ? TOK_STREAMED : 0;
+    if ((rc = put_token(rd, rd->buf[p], flags, p, n < 0 ? 0 : (uint64_t)n)) != RK_OK)
+        return rc;
     if (type == RK_REPLY_ATTR)
         rd->nodes++; /* the attribute's own node */
     else
         rd->attr_pending = false;
     if (n == -1)
         return element_done(rd);
-    frame f = {.type = (uint8_t)type, .streamed = n == -2};
-    if (f.streamed) {
-        if ((rc = push_size(rd, &f.slot)) != RK_OK)
-            return rc;
-    } else {
+    frame f = {.type = (uint8_t)type, .streamed = n == -2, .slot = rd->ntape - 1};
+    if (!f.streamed) {
         f.count = (uint64_t)n * ((type == RK_REPLY_MAP || type == RK_REPLY_ATTR) ? 2 : 1);
         rd->nodes += f.count;
         if (f.count == 0) {
@@ -493,10 +516,14 @@ static int scan_stream_end(rk_reader *rd, size_t p, size_t cr) {
         return proto(rd, p + 1, "invalid end of a streamed aggregate");
     if (rd->attr_pending)
         return proto(rd, p, "attribute not followed by a reply");
-    frame *f = &rd->stack[--rd->depth];
+    frame *f = &rd->stack[rd->depth - 1];
     if (f->type == RK_REPLY_MAP && f->count % 2 != 0)
         return proto(rd, p, "streamed map ended after a key without a value");
-    rd->sizes[f->slot] = f->count;
+    int rc = put_token(rd, '.', 0, p, 0);
+    if (rc != RK_OK)
+        return rc;
+    rd->tape[f->slot].val = f->count; /* children, now known */
+    rd->depth--;
     return element_done(rd);
 }
 
@@ -523,18 +550,18 @@ static int scan_bulk(rk_reader *rd, size_t p, size_t cr, size_t *next) {
     int rc = parse_length(rd, p, cr, &n);
     if (rc != RK_OK)
         return rc;
-    rd->attr_pending = false;
-    if (n == -1) {
-        if (t != '$')
-            return proto(rd, p + 1, "null length on a blob error or verbatim string");
-        return element_done(rd);
-    }
-    if (n == -2) {
-        if (t != '$')
-            return proto(rd, p + 1, "streamed length on a blob error or verbatim string");
-        if ((rc = push_size(rd, &rd->stream_slot)) != RK_OK)
+    if (n == -1 && t != '$')
+        return proto(rd, p + 1, "null length on a blob error or verbatim string");
+    if (n == -2 && t != '$')
+        return proto(rd, p + 1, "streamed length on a blob error or verbatim string");
+    if (n < 0) {
+        if ((rc = put_token(rd, t, n == -1 ? TOK_NIL : TOK_STREAMED, p, 0)) != RK_OK)
             return rc;
+        rd->attr_pending = false;
+        if (n == -1)
+            return element_done(rd);
         rd->in_stream_str = true;
+        rd->stream_slot = rd->ntape - 1;
         rd->stream_len = 0;
         return SCAN_STEP;
     }
@@ -556,7 +583,11 @@ static int scan_bulk(rk_reader *rd, size_t p, size_t cr, size_t *next) {
     }
     if (rd->buf[end] != '\r' || rd->buf[end + 1] != '\n')
         return proto(rd, end, "bulk string not followed by CRLF");
-    rd->strbytes += rk_str_storage(t == '=' ? len - 4 : len);
+    size_t skip = t == '=' ? 4 : 0; /* verbatim: the data after "txt:" */
+    if ((rc = put_token(rd, t, 0, cr + 2 + skip, len - skip)) != RK_OK)
+        return rc;
+    rd->attr_pending = false;
+    rd->strbytes += rk_str_storage(len - skip);
     *next = end + 2;
     return element_done(rd);
 }
@@ -570,22 +601,50 @@ static int scan_chunk(rk_reader *rd, size_t p, size_t cr, size_t *next) {
         return proto(rd, p + 1, "invalid chunk length");
     if ((unsigned long long)n > rd->lim.max_bulk - rd->stream_len)
         return proto(rd, p + 1, "streamed string over the max_bulk limit");
-    if (n == 0) {
-        rd->in_stream_str = false;
-        rd->sizes[rd->stream_slot] = rd->stream_len;
-        rd->strbytes += rk_str_storage(rd->stream_len);
-        rd->streambytes += rd->stream_len + 1;
-        return element_done(rd);
+    size_t len = (size_t)n, end = cr + 2 + len;
+    if (len > 0) {
+        if (rd->wpos - (cr + 2) < len + 2)
+            return SCAN_MORE;
+        if (rd->buf[end] != '\r' || rd->buf[end + 1] != '\n')
+            return proto(rd, end, "chunk not followed by CRLF");
+        *next = end + 2;
     }
-    size_t len = (size_t)n;
-    if (rd->wpos - (cr + 2) < len + 2)
-        return SCAN_MORE;
-    size_t end = cr + 2 + len;
-    if (rd->buf[end] != '\r' || rd->buf[end + 1] != '\n')
-        return proto(rd, end, "chunk not followed by CRLF");
-    rd->stream_len += len;
-    *next = end + 2;
-    return SCAN_STEP;
+    int rc = put_token(rd, ';', 0, cr + 2, len);
+    if (rc != RK_OK)
+        return rc;
+    if (len > 0) {
+        rd->stream_len += len;
+        return SCAN_STEP;
+    }
+    rd->in_stream_str = false;
+    rd->tape[rd->stream_slot].val = rd->stream_len;
+    rd->strbytes += rk_str_storage(rd->stream_len);
+    rd->streambytes += rd->stream_len + 1;
+    return element_done(rd);
+}
+
+/* A scalar that is one line: status, error, integer, double, boolean,
+ * null, big number. */
+static int scan_line(rk_reader *rd, size_t p, size_t cr) {
+    int rc = check_line_scalar(rd, p, cr);
+    if (rc != RK_OK)
+        return rc;
+    char t = rd->buf[p];
+    size_t len = cr - (p + 1);
+    uint64_t val = len;
+    if (t == ':') {
+        long long ll;
+        rk_parse_ll(rd->buf + p + 1, len, &ll);
+        val = (uint64_t)ll;
+    } else if (t == '#') {
+        val = rd->buf[p + 1] == 't';
+    } else if (t != '_') {
+        rd->strbytes += rk_str_storage(len);
+    }
+    if ((rc = put_token(rd, t, 0, p + 1, val)) != RK_OK)
+        return rc;
+    rd->attr_pending = false;
+    return element_done(rd);
 }
 
 static int scan_token(rk_reader *rd, size_t p, size_t cr, size_t *next) {
@@ -601,16 +660,7 @@ static int scan_token(rk_reader *rd, size_t p, size_t cr, size_t *next) {
     case '>':
     case '|': return scan_aggregate(rd, p, cr);
     case '.': return scan_stream_end(rd, p, cr);
-    default: {
-        int rc = check_line_scalar(rd, p, cr);
-        if (rc != RK_OK)
-            return rc;
-        rd->attr_pending = false;
-        char t = rd->buf[p];
-        if (t == '+' || t == '-' || t == ',' || t == '(')
-            rd->strbytes += rk_str_storage(cr - (p + 1));
-        return element_done(rd);
-    }
+    default: return scan_line(rd, p, cr);
     }
 }
 
@@ -648,16 +698,17 @@ static int scan(rk_reader *rd) {
 
 /* Where the build pass takes nodes and string bytes from. */
 typedef struct builder {
-    rk_reader *rd;
+    char *base; /* the reply's first byte in the read buffer */
     bool borrowed;
     rk_reply *node; /* next free node */
     char *str;      /* next free string byte */
-    size_t isize;   /* next entry of rd->sizes */
 } builder;
 
 /* Stores a string into a node: copied (owned), or pointed to in place
  * with the CR after it overwritten by a NUL (borrowed). */
-static void put_str(builder *b, rk_reply *slot, char *s, size_t len) {
+static void put_str(builder *b, rk_reply *slot, const token *tk) {
+    char *s = b->base + tk->pos;
+    size_t len = (size_t)tk->val;
     if (!b->borrowed) {
         rk_str_set(slot, s, len, &b->str);
         return;
@@ -667,91 +718,64 @@ static void put_str(builder *b, rk_reply *slot, char *s, size_t len) {
     slot->len_ = len;
 }
 
-/* Gathers the chunks of a streamed string starting at q; returns the index
- * after its ";0" line. */
-static size_t put_streamed_str(builder *b, rk_reply *slot, size_t q) {
-    char *buf = b->rd->buf;
-    size_t total = (size_t)b->rd->sizes[b->isize++];
-    char *dst = total <= RK_INLINE_MAX ? slot->u_.inl : b->str;
-    if (total <= RK_INLINE_MAX)
+/* Gathers a streamed string from the chunk tokens after tk; returns the
+ * last token it used (the ";0"). */
+static const token *put_streamed_str(builder *b, rk_reply *slot, const token *tk) {
+    size_t total = (size_t)tk->val;
+    char *dst;
+    if (total <= RK_INLINE_MAX) {
+        dst = slot->u_.inl;
         slot->flags_ |= RK_RF_INLINE;
-    else
-        slot->str_ = dst, b->str += total + 1;
+    } else {
+        dst = b->str;
+        slot->str_ = dst;
+        b->str += total + 1;
+    }
     slot->len_ = total;
-    for (;;) {
-        char *cr = memchr(buf + q, '\r', b->rd->spos - q);
-        long long n = 0;
-        rk_parse_ll(buf + q + 1, (size_t)(cr - (buf + q + 1)), &n);
-        q = (size_t)(cr - buf) + 2;
-        if (n == 0)
-            break;
-        memcpy(dst, buf + q, (size_t)n);
-        dst += n;
-        q += (size_t)n + 2;
+    for (tk++; tk->val > 0; tk++) {
+        memcpy(dst, b->base + tk->pos, (size_t)tk->val);
+        dst += tk->val;
     }
     *dst = '\0';
-    return q;
+    return tk;
 }
 
-/* Fills slot from the scalar token at q (line ends at cr); returns the
- * index after the token. */
-static size_t put_scalar(builder *b, rk_reply *slot, size_t q, size_t cr) {
-    char *buf = b->rd->buf;
-    char t = buf[q];
-    char *s = buf + q + 1;
-    size_t n = cr - (q + 1);
-    long long len;
-    slot->type_ = (uint8_t)type_of(t);
-    switch (t) {
-    case ':': rk_parse_ll(s, n, &slot->u_.integer); break;
-    case '#': slot->u_.integer = s[0] == 't'; break;
-    case '_': break;
-    case '$':
-    case '!':
-    case '=':
-        if (s[0] == '?')
-            return put_streamed_str(b, slot, cr + 2);
-        rk_parse_ll(s, n, &len);
-        if (len == -1) {
-            slot->type_ = RK_REPLY_NIL;
-            break;
-        }
-        s = buf + cr + 2;
-        if (t == '=') {
-            memcpy(slot->format_, s, 3);
-            s += 4;
-            len -= 4;
-        }
-        put_str(b, slot, s, (size_t)len);
-        return (size_t)(s - buf) + (size_t)len + 2;
-    default: /* + - , ( */ put_str(b, slot, s, n); break;
+/* Fills slot from a scalar token; returns the last token used. */
+static const token *put_scalar(builder *b, rk_reply *slot, const token *tk) {
+    slot->type_ = (uint8_t)type_of(tk->wire);
+    if (tk->flags & TOK_NIL) {
+        slot->type_ = RK_REPLY_NIL;
+        return tk;
     }
-    return cr + 2;
+    switch (tk->wire) {
+    case ':':
+    case '#': slot->u_.integer = (long long)tk->val; break;
+    case '_': break;
+    case '=':
+        memcpy(slot->format_, b->base + tk->pos - 4, 3);
+        put_str(b, slot, tk);
+        break;
+    case '$':
+        if (tk->flags & TOK_STREAMED)
+            return put_streamed_str(b, slot, tk);
+        /* fall through */
+    default: put_str(b, slot, tk); break;
+    }
+    return tk;
 }
 
-/* Fills slot from an aggregate header; returns the frame to push, or a
- * frame with node NULL when the aggregate is already complete (empty). */
-static frame put_aggregate(builder *b, rk_reply *slot, size_t q, size_t cr) {
-    char *buf = b->rd->buf;
-    long long n = -2;
-    if (buf[q + 1] != '?')
-        rk_parse_ll(buf + q + 1, cr - (q + 1), &n);
-    frame f = {.type = (uint8_t)type_of(buf[q])};
-    if (n == -1) {
+/* Fills slot from an aggregate header token; returns the frame to push,
+ * or one with node NULL when the aggregate is already complete. */
+static frame put_aggregate(builder *b, rk_reply *slot, const token *tk) {
+    frame f = {.type = (uint8_t)type_of(tk->wire), .streamed = (tk->flags & TOK_STREAMED) != 0};
+    if (tk->flags & TOK_NIL) {
         slot->type_ = RK_REPLY_NIL;
         return f;
     }
     bool pairs = f.type == RK_REPLY_MAP || f.type == RK_REPLY_ATTR;
-    size_t children;
-    if (n == -2) {
-        f.streamed = true;
-        children = (size_t)b->rd->sizes[b->isize++];
-        slot->len_ = pairs ? children / 2 : children;
-    } else {
-        children = (size_t)n * (pairs ? 2 : 1);
-        slot->len_ = (size_t)n;
-    }
+    size_t children = f.streamed ? (size_t)tk->val : (size_t)tk->val * (pairs ? 2 : 1);
     slot->type_ = f.type;
+    slot->len_ = pairs ? children / 2 : children;
     if (children > 0) {
         slot->u_.elem = b->node;
         b->node += children;
@@ -761,54 +785,43 @@ static frame put_aggregate(builder *b, rk_reply *slot, size_t q, size_t cr) {
     return f;
 }
 
-/* Builds the reply whose bytes [rpos, spos) the scan pass accepted. Cannot
- * fail: every byte was checked and the storage counted by the scan. */
-static void build(builder *b, rk_reply *root) {
-    rk_reader *rd = b->rd;
-    char *buf = rd->buf;
+/* Builds the reply from the tape the scan pass wrote. Cannot fail: every
+ * token was checked and the storage counted by the scan. */
+static void build(rk_reader *rd, builder *b, rk_reply *root) {
     frame *stack = rd->stack;
     unsigned depth = 0;
     rk_reply *attr = NULL; /* attribute waiting for its reply */
-    size_t q = rd->rpos;
-    for (;;) {
-        frame *top = depth ? &stack[depth - 1] : NULL;
-        size_t cr = (size_t)((char *)memchr(buf + q, '\r', rd->spos - q) - buf);
-        char t = buf[q];
-        if (t == '.') { /* end of a streamed aggregate */
-            q = cr + 2;
+    const token *tk = rd->tape, *end = rd->tape + rd->ntape;
+    for (; tk < end; tk++) {
+        if (tk->wire == '.') { /* end of a streamed aggregate */
             depth--;
         } else {
+            frame *top = depth ? &stack[depth - 1] : NULL;
             rk_reply *slot = top ? &top->node->u_.elem[top->next] : root;
-            if (t == '|') {
+            bool is_attr = tk->wire == '|';
+            if (is_attr) {
                 slot = b->node++;
                 *slot = (rk_reply){0};
             } else {
                 *slot = (rk_reply){.attr_ = attr};
                 attr = NULL;
             }
-            frame f = {0};
-            if (rk_is_aggregate(type_of(t))) {
-                f = put_aggregate(b, slot, q, cr);
-                q = cr + 2;
+            if (rk_is_aggregate(type_of(tk->wire))) {
+                frame f = put_aggregate(b, slot, tk);
+                if (f.node) {
+                    stack[depth++] = f;
+                    continue;
+                }
             } else {
-                q = put_scalar(b, slot, q, cr);
+                tk = put_scalar(b, slot, tk);
             }
-            if (f.node) {
-                stack[depth++] = f;
-                continue;
-            }
-            if (t == '|') {
+            if (is_attr) {
                 attr = slot;
                 continue;
             }
         }
         /* An element is complete: advance the parents it completes. */
-        for (;;) {
-            if (depth == 0) {
-                if (attr == NULL)
-                    return;
-                break;
-            }
+        while (depth > 0) {
             frame *f = &stack[depth - 1];
             f->next++;
             if (f->streamed || f->next < rk_child_count(f->node))
@@ -820,6 +833,66 @@ static void build(builder *b, rk_reply *root) {
             }
         }
     }
+}
+
+/* ---- one-token replies ----------------------------------------------- */
+
+/* A whole reply that is one status, error, integer or bulk string, with
+ * all its bytes buffered, is taken in one step without scan or build: the
+ * commonest replies (+OK, :1, $5 hello, $-1) cost no more than parsing
+ * them. Returns 1 with *out set, 0 to leave it to the general path, or
+ * RK_ENOMEM. */
+static int take_simple(rk_reader *rd, rk_reply *out, bool borrowed) {
+    size_t p = rd->rpos;
+    char *buf = rd->buf;
+    char t = buf[p];
+    if (t != '+' && t != ':' && t != '$' && t != '-')
+        return 0;
+    size_t lim = RK_MIN(rd->wpos, p + MAX_NUMBER_LINE + 1), cr = p + 1;
+    if (t == '+' || t == '-')
+        lim = RK_MIN(rd->wpos, p + 1024);
+    while (cr < lim && buf[cr] != '\r' && buf[cr] != '\n')
+        cr++;
+    if (cr + 1 >= rd->wpos || buf[cr] != '\r' || buf[cr + 1] != '\n')
+        return 0;
+    char *s = buf + p + 1;
+    size_t n = cr - p - 1, next = cr + 2;
+    if (t == ':') {
+        if (rk_parse_ll(s, n, &out->u_.integer) != 0)
+            return 0;
+        out->type_ = RK_REPLY_INTEGER;
+    } else if (t == '$') {
+        long long len;
+        if (rk_parse_ll(s, n, &len) != 0 || len < -1 || (unsigned long long)len > rd->lim.max_bulk)
+            return 0;
+        if (len >= 0) {
+            if (rd->wpos - next < (size_t)len + 2 ||
+                (size_t)len + next + 2 - p > rd->lim.max_buffer)
+                return 0;
+            s = buf + next;
+            n = (size_t)len;
+            if (buf[next + n] != '\r' || buf[next + n + 1] != '\n')
+                return 0;
+            next += n + 2;
+            out->type_ = RK_REPLY_STRING;
+        }
+    } else {
+        out->type_ = t == '+' ? RK_REPLY_STATUS : RK_REPLY_ERROR;
+    }
+    if (rk_has_str(out->type_)) {
+        builder b = {.borrowed = borrowed};
+        token tk = {.pos = (size_t)(s - buf), .val = n};
+        b.base = buf;
+        if (!borrowed && n > RK_INLINE_MAX && (b.str = rk_malloc(n + 1)) == NULL)
+            return fail(rd, RK_ENOMEM, "out of memory for a reply of %zu bytes", n + 1);
+        put_str(&b, out, &tk);
+        if (!borrowed && n > RK_INLINE_MAX)
+            out->flags_ |= RK_RF_OWNED;
+    }
+    if (borrowed)
+        out->flags_ |= RK_RF_BORROWED;
+    rd->rpos = rd->spos = rd->crscan = next;
+    return 1;
 }
 
 /* ---- taking replies ------------------------------------------------ */
@@ -898,6 +971,8 @@ static int next_reply(rk_reader *rd, rk_reply *out, bool borrowed) {
     end_loan(rd);
     if (rd->direct)
         return take_direct(rd, out, borrowed);
+    if (rd->spos == rd->rpos && rd->rpos < rd->wpos && (rc = take_simple(rd, out, borrowed)) != 0)
+        return rc;
     rc = scan(rd);
     if (rc < 0)
         return rc;
@@ -907,11 +982,11 @@ static int next_reply(rk_reader *rd, rk_reply *out, bool borrowed) {
         return over_max_buffer(rd);
     if (rc == SCAN_MORE)
         return 0;
-    builder b = {.rd = rd, .borrowed = borrowed};
+    builder b = {.base = rd->buf + rd->rpos, .borrowed = borrowed};
     void *block;
     if ((rc = prepare(rd, &b, &block)) != RK_OK)
         return rc;
-    build(&b, out);
+    build(rd, &b, out);
     if (block)
         out->flags_ |= RK_RF_OWNED;
     if (borrowed)

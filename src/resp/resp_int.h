@@ -3,6 +3,7 @@
 #ifndef RK_RESP_INT_H
 #define RK_RESP_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,6 +16,10 @@ int rk_parse_ll(const char *s, size_t len, long long *out);
 /* Parses a RESP3 double of len bytes: a decimal or exponent form, "inf",
  * "-inf" or "nan". 0 on success. */
 int rk_parse_double(const char *s, size_t len, double *out);
+
+/* Whether s is a plain decimal or exponent number ("-1.5e3"), checked
+ * without converting it (a fast accept for rk_parse_double's forms). */
+bool rk_double_syntax_ok(const char *s, size_t len);
 
 /* Writes v in decimal at dst (room for 20 bytes); returns the length. */
 size_t rk_fmt_ll(char *dst, long long v);
