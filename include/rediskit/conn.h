@@ -27,7 +27,8 @@ extern "C" {
 typedef struct rk_conn rk_conn;
 
 /** A new, unconnected connection (no I/O), or NULL with rk_error_last()
- *  (RK_EINVAL for bad options, RK_ENOMEM). opts may be NULL. */
+ *  (RK_EINVAL for bad options, RK_ETLS when a TLS file does not load,
+ *  RK_ENOMEM). opts may be NULL. */
 rk_conn *rk_conn_new(const rk_options *opts);
 
 /** Closes the socket and frees everything. NULL is allowed. */
@@ -49,8 +50,9 @@ void rk_conn_close(rk_conn *conn);
  *  Connects first if needed. Returns RK_OK with the reply in *reply (NULL
  *  to discard it), RK_ESERVER when the server answered with an error (the
  *  error reply is in *reply, its text and prefix in rk_error_last()), or a
- *  transport failure with *reply nil. Variants as in writer.h: printf
- *  style, NULL-terminated C strings, argv with lengths. */
+ *  transport failure with *reply nil. Replies of commands appended before
+ *  and not yet read are read first and dropped. Variants as in writer.h:
+ *  printf style, NULL-terminated C strings, argv with lengths. */
 int rk_conn_call(rk_conn *conn, rk_reply *reply, const char *fmt, ...);
 int rk_conn_vcall(rk_conn *conn, rk_reply *reply, const char *fmt, va_list ap);
 int rk_conn_call_args(rk_conn *conn, rk_reply *reply, const char *arg0, ...);

@@ -37,7 +37,8 @@ struct rk_conn {
 
     rk_transport *t;
     rk_reader *rd;
-    rk_writer *wr;
+    rk_writer *wr;    /* the user's commands, sent once READY */
+    rk_writer *hs_wr; /* the handshake's commands, sent before any of wr's */
     enum conn_state state;
     int proto;
     size_t pending; /* replies expected by the user */
@@ -54,6 +55,7 @@ struct rk_conn {
     int64_t last_used;
     uint64_t sent;
     unsigned tag;
+    bool pubsub; /* pushes and unasked replies go to rk_conn_next */
 };
 
 /* ---- life cycle ------------------------------------------------------ */
@@ -75,8 +77,13 @@ rk_conn *rk_conn_new_shared(const rk_options *o, rk_tls_ctx *tls) {
     c->tls = tls;
     c->timeout_ms = o->command_timeout_ms;
     c->rd = rk_reader_new(&o->limits);
+    if (c->rd == NULL) { /* RK_EINVAL for bad limits, or RK_ENOMEM: kept */
+        rk_conn_free(c);
+        return NULL;
+    }
     c->wr = rk_writer_new(NULL);
-    if (c->rd == NULL || c->wr == NULL) {
+    c->hs_wr = rk_writer_new(NULL);
+    if (c->wr == NULL || c->hs_wr == NULL) {
         rk_conn_free(c);
         rk_fail(RK_ENOMEM, "out of memory creating a connection");
         return NULL;
@@ -130,19 +137,27 @@ rk_conn *rk_conn_new(const rk_options *opts) {
     return shared;
 }
 
+/* Closes the socket and forgets what was read and the handshake. Commands
+ * the user queued are kept: they go out after the next handshake. */
 static void drop_socket(rk_conn *c) {
     rk_transport_close(c->t);
     c->t = NULL;
     rk_reader_reset(c->rd);
+    rk_writer_clear(c->hs_wr);
+    c->nhs = c->ihs = 0;
+}
+
+/* drop_socket, and the user's queued commands and expected replies too. */
+static void drop_all(rk_conn *c) {
+    drop_socket(c);
     rk_writer_clear(c->wr);
     c->pending = 0;
-    c->nhs = c->ihs = 0;
 }
 
 void rk_conn_close(rk_conn *c) {
     if (c == NULL)
         return;
-    drop_socket(c);
+    drop_all(c);
     c->state = CLOSED;
 }
 
@@ -152,6 +167,7 @@ void rk_conn_free(rk_conn *c) {
     rk_transport_close(c->t);
     rk_reader_free(c->rd);
     rk_writer_free(c->wr);
+    rk_writer_free(c->hs_wr);
     if (c->own_tls)
         rk_tls_ctx_free(c->tls);
     rk_free(c->own_storage);
@@ -160,7 +176,7 @@ void rk_conn_free(rk_conn *c) {
 
 /* Breaks the connection after a failure and passes the code through. */
 static int broken(rk_conn *c, int code) {
-    drop_socket(c);
+    drop_all(c);
     c->state = BROKEN;
     return code;
 }
@@ -195,6 +211,10 @@ uint64_t rk_conn_bytes_sent(const rk_conn *c) {
     return c->sent;
 }
 
+void rk_conn_set_pubsub(rk_conn *c, bool on) {
+    c->pubsub = on;
+}
+
 unsigned rk_conn_tag(const rk_conn *c) {
     return c->tag;
 }
@@ -215,6 +235,11 @@ void rk_conn_queued(rk_conn *c, size_t commands) {
     c->pending += commands;
 }
 
+/* The queue being sent: the handshake's until READY, then the user's. */
+static rk_writer *out_queue(const rk_conn *c) {
+    return c->state == READY ? c->wr : c->hs_wr;
+}
+
 int rk_conn_want(const rk_conn *c) {
     if (c->t == NULL)
         return 0;
@@ -222,7 +247,7 @@ int rk_conn_want(const rk_conn *c) {
         return RK_WANT_WRITE;
     if (c->state == TLS)
         return rk_transport_want(c->t) == RK_NET_WRITE ? RK_WANT_WRITE : RK_WANT_READ;
-    if (rk_writer_pending(c->wr) > 0)
+    if (rk_writer_pending(out_queue(c)) > 0)
         return RK_WANT_WRITE | RK_WANT_READ;
     return RK_WANT_READ;
 }
@@ -247,9 +272,10 @@ int rk_conn_server_error(const rk_reply *r) {
 int rk_conn_write_some(rk_conn *c) {
     if (c->t == NULL)
         return rk_fail(RK_ECLOSED, "connection is not open");
+    rk_writer *wr = out_queue(c);
     for (;;) {
         struct iovec iov[64];
-        int n = rk_writer_iov(c->wr, iov, (int)RK_ARRAY_LEN(iov));
+        int n = rk_writer_iov(wr, iov, (int)RK_ARRAY_LEN(iov));
         if (n == 0)
             return RK_OK;
         ssize_t w = rk_transport_writev(c->t, iov, n);
@@ -257,25 +283,35 @@ int rk_conn_write_some(rk_conn *c) {
             return RK_EAGAIN;
         if (w < 0)
             return broken(c, (int)w);
-        rk_writer_consume(c->wr, (size_t)w);
+        rk_writer_consume(wr, (size_t)w);
         c->sent += (uint64_t)w;
     }
 }
 
+/* Reads once, and again while TLS still holds decrypted bytes: the space
+ * the reader gives may be smaller than a TLS record (the tail of a bulk
+ * received directly), and poll() cannot see what OpenSSL kept, so an event
+ * loop would wait forever for bytes already here. */
 int rk_conn_read_some(rk_conn *c) {
     if (c->t == NULL)
         return rk_fail(RK_ECLOSED, "connection is not open");
-    size_t avail;
-    void *space = rk_reader_space(c->rd, 16 * 1024, &avail);
-    if (space == NULL)
-        return broken(c, rk_error_last()->code);
-    ssize_t n = rk_transport_read(c->t, space, avail);
-    if (n == RK_EAGAIN)
-        return RK_EAGAIN;
-    if (n < 0)
-        return broken(c, (int)n);
-    int rc = rk_reader_commit(c->rd, (size_t)n);
-    return rc == RK_OK ? RK_OK : broken(c, rc);
+    bool got = false;
+    do {
+        size_t avail;
+        void *space = rk_reader_space(c->rd, 16 * 1024, &avail);
+        if (space == NULL)
+            return broken(c, rk_error_last()->code);
+        ssize_t n = rk_transport_read(c->t, space, avail);
+        if (n == RK_EAGAIN)
+            return got ? RK_OK : RK_EAGAIN;
+        if (n < 0)
+            return broken(c, (int)n);
+        int rc = rk_reader_commit(c->rd, (size_t)n);
+        if (rc != RK_OK)
+            return broken(c, rc);
+        got = true;
+    } while (rk_transport_pending(c->t));
+    return RK_OK;
 }
 
 /* Takes the next reply, delivering pushes to the push callback. */
@@ -284,7 +320,7 @@ static int next_reply(rk_conn *c, rk_reply *out, bool borrowed) {
         int rc = borrowed ? rk_reader_next_borrowed(c->rd, out) : rk_reader_next(c->rd, out);
         if (rc <= 0)
             return rc < 0 ? broken(c, rc) : 0;
-        if (out->type_ != RK_REPLY_PUSH || c->proto != 3)
+        if (out->type_ != RK_REPLY_PUSH || c->proto != 3 || c->pubsub)
             return 1;
         if (c->o->on_push)
             c->o->on_push(c->o->push_userdata, out);
@@ -322,7 +358,7 @@ static int load_credentials(rk_conn *c) {
 }
 
 static int hs_queue(rk_conn *c, enum hs_step step, int argc, const char **argv) {
-    int rc = rk_writer_argv(c->wr, argc, argv, NULL);
+    int rc = rk_writer_argv(c->hs_wr, argc, argv, NULL);
     if (rc == RK_OK)
         c->hs[c->nhs++] = (uint8_t)step;
     return rc;
@@ -607,7 +643,10 @@ int rk_conn_next(rk_conn *c, rk_reply *reply, bool borrowed) {
     if (c->state != READY)
         return c->state == BROKEN ? rk_fail(RK_ECLOSED, "connection is broken") : 0;
     int rc = next_reply(c, reply, borrowed);
-    if (rc == 1) {
+    if (rc == 1 && c->pubsub) {
+        if (c->pending > 0)
+            c->pending--;
+    } else if (rc == 1) {
         if (c->pending == 0) {
             rk_reply_free(reply);
             return broken(c, rk_fail(RK_EPROTO, "protocol error: a reply nobody asked for"));
@@ -743,4 +782,31 @@ int rk_conn_check_idle(rk_conn *c) {
             return rk_conn_is_broken(c) ? rc : broken(c, rc);
     }
     return RK_OK;
+}
+
+/* ---- for pipelines --------------------------------------------------- */
+
+int rk_conn_send_iov(rk_conn *c, const struct iovec *iov, int n, size_t *written) {
+    *written = 0;
+    if (c->state != READY)
+        return rk_fail(RK_ECLOSED, "connection is not ready");
+    ssize_t w = rk_transport_writev(c->t, iov, n);
+    if (w == RK_EAGAIN)
+        return RK_EAGAIN;
+    if (w < 0)
+        return broken(c, (int)w);
+    *written = (size_t)w;
+    c->sent += (uint64_t)w;
+    return RK_OK;
+}
+
+int rk_conn_wait(rk_conn *c, int want, int64_t deadline) {
+    int ev = 0;
+    if (want & RK_WANT_READ)
+        ev |= RK_NET_READ;
+    if (want & RK_WANT_WRITE)
+        ev |= RK_NET_WRITE;
+    if (c->t && (want & RK_WANT_WRITE) && rk_transport_want(c->t) == RK_NET_READ)
+        ev |= RK_NET_READ; /* TLS may need to read before it can write */
+    return wait_ready(c, ev, deadline);
 }

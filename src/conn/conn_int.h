@@ -26,6 +26,20 @@ uint64_t rk_conn_bytes_sent(const rk_conn *conn);
  * broke it. */
 int rk_conn_check_idle(rk_conn *conn);
 
+/* Writes as much of iov as the socket takes now, without blocking, and
+ * counts it as sent: RK_OK with *written (maybe 0 when iov is empty),
+ * RK_EAGAIN, or a failure that broke the connection. */
+int rk_conn_send_iov(rk_conn *conn, const struct iovec *iov, int n, size_t *written);
+
+/* Waits until the socket is ready for want (RK_WANT_READ|RK_WANT_WRITE),
+ * or breaks the connection with RK_ETIMEOUT at the deadline. */
+int rk_conn_wait(rk_conn *conn, int want, int64_t deadline);
+
+/* Pub/sub mode: push replies (RESP3) and replies no command asked for
+ * (RESP2 messages) are returned by rk_conn_next, instead of going to the
+ * push callback or breaking the connection. */
+void rk_conn_set_pubsub(rk_conn *conn, bool on);
+
 /* A number the pool stores in its connections (its fork generation). */
 unsigned rk_conn_tag(const rk_conn *conn);
 void rk_conn_set_tag(rk_conn *conn, unsigned tag);

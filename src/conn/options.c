@@ -60,6 +60,8 @@ static int check(const rk_options *o) {
         return rk_fail(RK_EINVAL, "options: command_timeout_ms is negative");
     if (o->retry.attempts < 0 || o->retry.base_ms < 0 || o->retry.cap_ms < 0)
         return rk_fail(RK_EINVAL, "options: retry values must not be negative");
+    if (o->limits.max_depth > 4096) /* the reader's ceiling (reader.h) */
+        return rk_fail(RK_EINVAL, "options: limits.max_depth %u is over 4096", o->limits.max_depth);
     if (o->client_name && strpbrk(o->client_name, " \r\n"))
         return rk_fail(RK_EINVAL, "options: client_name must not contain spaces or newlines");
     return RK_OK;

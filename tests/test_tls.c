@@ -1,0 +1,584 @@
+/* Integration tests of TLS connections against real redis-server processes:
+ * verified connections, untrusted CAs and wrong names refused, insecure
+ * mode, mutual TLS, option checks, rediss:// URLs, IPv6 and non-blocking
+ * driving. Certificates are made at test time (rkt_tls.h). Needs
+ * redis-server and openssl; skips without them. */
+#define _GNU_SOURCE
+
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rediskit/rediskit.h"
+#include "rkt_proxy.h"
+#include "rkt_server.h"
+#include "rkt_tls.h"
+
+#define MIB (1024u * 1024u)
+
+/* A TLS server, and a mutual-TLS one using the same certificates. */
+static rkt_server g_tls;
+static rkt_server g_mtls;
+static bool g_up;
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static void need_servers(void) {
+    if (!g_up)
+        skip();
+}
+
+static const rkt_tls_files *files(void) {
+    return rkt_server_tls_files(&g_tls);
+}
+
+/* Options for a verified TLS connection to the TLS server. */
+static rk_options tls_opts(void) {
+    return (rk_options){.host = "127.0.0.1",
+                        .port = rkt_server_tls_port(&g_tls),
+                        .tls = {.enabled = true, .ca_file = files()->ca_cert}};
+}
+
+static rk_conn *new_conn(const rk_options *o) {
+    rk_conn *c = rk_conn_new(o);
+    if (c == NULL)
+        fail_msg("rk_conn_new: %s", rk_error_last()->message);
+    return c;
+}
+
+static void connect_ok(rk_conn *c) {
+    int rc = rk_conn_connect(c);
+    if (rc != RK_OK)
+        fail_msg("rk_conn_connect: %s (%s)", rk_strerror(rc), rk_error_last()->message);
+}
+
+static void expect_pong(rk_conn *c) {
+    rk_reply r;
+    int rc = rk_conn_call(c, &r, "PING");
+    if (rc != RK_OK)
+        fail_msg("PING: %s (%s)", rk_strerror(rc), rk_error_last()->message);
+    assert_int_equal(rk_reply_type(&r), RK_REPLY_STATUS);
+    assert_string_equal(rk_reply_str(&r), "PONG");
+    rk_reply_free(&r);
+}
+
+static void assert_bytes(const rk_reply *r, const void *data, size_t len) {
+    assert_int_equal(rk_reply_type(r), RK_REPLY_STRING);
+    assert_int_equal(rk_reply_len(r), len);
+    assert_memory_equal(rk_reply_str(r), data, len);
+}
+
+/* Connecting fails with `code`; the connection is left unusable. */
+static void expect_connect_fails(const rk_options *o, int code) {
+    rk_conn *c = new_conn(o);
+    int rc = rk_conn_connect(c);
+    if (rc != code)
+        fail_msg("expected %s, got %s (%s)", rk_strerror(code), rk_strerror(rc),
+                 rk_error_last()->message);
+    assert_int_equal(rk_error_last()->code, code);
+    assert_true(rk_error_last()->message[0] != '\0');
+    assert_false(rk_conn_is_ready(c));
+    assert_true(rk_conn_is_broken(c));
+    rk_conn_free(c);
+}
+
+static char *pattern(size_t n, unsigned seed) {
+    char *p = malloc(n);
+    assert_non_null(p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (char)((i * 131u + seed + (i >> 9)) & 0xff);
+    return p;
+}
+
+static void wait_conn(rk_conn *c) {
+    int want = rk_conn_want(c);
+    struct pollfd p = {.fd = rk_conn_fd(c), .events = 0};
+    assert_true(p.fd >= 0);
+    assert_true(want != 0);
+    if (want & RK_WANT_READ)
+        p.events |= POLLIN;
+    if (want & RK_WANT_WRITE)
+        p.events |= POLLOUT;
+    assert_int_equal(poll(&p, 1, 10000), 1);
+}
+
+/* ---- verified connections ------------------------------------------------- */
+
+static void test_verified_tls_connection_answers_ping(void **state) {
+    (void)state;
+    need_servers();
+    rk_options o = tls_opts();
+    rk_conn *c = new_conn(&o);
+    connect_ok(c);
+    assert_int_equal(rk_conn_protocol(c), 3);
+    expect_pong(c);
+    rk_conn_free(c);
+}
+
+static void check_value_round_trip(size_t size) {
+    need_servers();
+    rk_options o = tls_opts();
+    rk_conn *c = new_conn(&o);
+    char *value = pattern(size, (unsigned)size);
+    char key[32];
+    snprintf(key, sizeof(key), "tls:big:%zu", size);
+    const char *set[] = {"SET", key, value};
+    size_t lens[] = {3, strlen(key), size};
+    rk_reply r;
+    assert_int_equal(rk_conn_call_argv(c, &r, 3, set, lens), RK_OK);
+    rk_reply_free(&r);
+    assert_int_equal(rk_conn_call(c, &r, "GET %s", key), RK_OK);
+    assert_bytes(&r, value, size);
+    rk_reply_free(&r);
+    expect_pong(c);
+    free(value);
+    rk_conn_free(c);
+}
+
+static void test_tls_1mib_value_round_trips(void **state) {
+    (void)state;
+    check_value_round_trip(MIB);
+}
+
+static void test_tls_3mib_value_round_trips(void **state) {
+    (void)state;
+    check_value_round_trip(3 * MIB + 5);
+}
+
+static void test_tls_pipelined_1000_replies_come_in_order(void **state) {
+    (void)state;
+    need_servers();
+    rk_options o = tls_opts();
+    rk_conn *c = new_conn(&o);
+    connect_ok(c);
+    rk_reply r;
+    assert_int_equal(rk_conn_call(c, &r, "DEL tls:counter"), RK_OK);
+    rk_reply_free(&r);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(rk_conn_append(c, "INCR tls:counter"), RK_OK);
+    assert_int_equal(rk_conn_pending(c), 1000);
+    for (long long i = 1; i <= 1000; i++) {
+        assert_int_equal(rk_conn_read(c, &r), RK_OK);
+        assert_int_equal(rk_reply_int(&r), i);
+        rk_reply_free(&r);
+    }
+    assert_int_equal(rk_conn_pending(c), 0);
+    rk_conn_free(c);
+}
+
+static void test_server_name_option_is_the_name_verified(void **state) {
+    (void)state;
+    need_servers();
+    rk_options o = tls_opts();
+    o.tls.server_name = "localhost"; /* the certificate's DNS name */
+    rk_conn *c = new_conn(&o);
+    connect_ok(c);
+    expect_pong(c);
+    rk_conn_free(c);
+}
+
+static void test_tls_over_ipv6_loopback(void **state) {
+    (void)state;
+    need_servers();
+    if (!rkt_have_ipv6_loopback())
+        skip();
+    rk_options o = tls_opts();
+    o.host = "::1"; /* the certificate carries IP:::1 */
+    rk_conn *c = new_conn(&o);
+    connect_ok(c);
+    expect_pong(c);
+    rk_conn_free(c);
+}
+
+/* ---- refused servers -------------------------------------------------------- */
+
+static void test_server_signed_by_another_ca_is_etls(void **state) {
+    (void)state;
+    need_servers();
+    rk_options o = tls_opts();
+    o.tls.ca_file = files()->other_ca_cert;
+    expect_connect_fails(&o, RK_ETLS);
+}
+
+static void test_hostname_mismatch_is_etls(void **state) {
+    (void)state;
+    need_servers();
+    rk_options o = tls_opts();
+    o.tls.server_name = "wrong.example";
+    expect_connect_fails(&o, RK_ETLS);
+}
+
+static void test_insecure_connects_to_an_untrusted_server(void **state) {
+    (void)state;
+    need_servers();
+    rk_options o = tls_opts();
+    o.tls.ca_file = files()->other_ca_cert;
+    o.tls.server_name = "wrong.example";
+    o.tls.insecure = true;
+    rk_conn *c = new_conn(&o);
+    connect_ok(c);
+    expect_pong(c);
+    rk_conn_free(c);
+}
+
+static void test_plain_client_on_tls_port_fails_to_connect(void **state) {
+    (void)state;
+    need_servers();
+    rk_options o = tls_opts();
+    o.tls.enabled = false;
+    o.connect_timeout_ms = 2000;
+    rk_conn *c = new_conn(&o);
+    assert_int_not_equal(rk_conn_connect(c), RK_OK);
+    assert_false(rk_conn_is_ready(c));
+    rk_conn_free(c);
+}
+
+static void test_tls_handshake_that_never_answers_times_out(void **state) {
+    (void)state;
+    need_servers();
+    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_tls_port(&g_tls));
+    assert_non_null(p);
+    rkt_proxy_set_mode(p, RKT_PROXY_BLACKHOLE, 0);
+    rk_options o = tls_opts();
+    o.port = rkt_proxy_port(p);
+    o.connect_timeout_ms = 300;
+    expect_connect_fails(&o, RK_ETIMEOUT);
+    rkt_proxy_stop(p);
+}
+
+static void test_client_reports_etls_for_an_untrusted_server(void **state) {
+    (void)state;
+    need_servers();
+    rk_options o = tls_opts();
+    o.tls.ca_file = files()->other_ca_cert;
+    rk_client *cl = rk_client_new(&o);
+    assert_non_null(cl);
+    rk_reply r;
+    assert_int_equal(rk_client_call(cl, &r, "PING"), RK_ETLS);
+    assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
+    rk_client_free(cl);
+}
+
+/* The server's TLS stream stops in the middle of a large reply. */
+static void test_tls_server_dying_mid_reply_is_eio(void **state) {
+    (void)state;
+    need_servers();
+    size_t n = MIB;
+    char *value = pattern(n, 11);
+    rk_options o = tls_opts();
+    rk_conn *c = new_conn(&o);
+    rk_reply r;
+    assert_int_equal(rk_conn_call(c, &r, "SET tls:cut %b", value, n), RK_OK);
+    rk_reply_free(&r);
+    rk_conn_free(c);
+
+    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_tls_port(&g_tls));
+    assert_non_null(p);
+    rkt_proxy_set_mode(p, RKT_PROXY_CUT, 100000); /* past the handshake */
+    o.port = rkt_proxy_port(p);
+    c = new_conn(&o);
+    connect_ok(c);
+    int rc = rk_conn_call(c, &r, "GET tls:cut");
+    if (rc != RK_EIO)
+        fail_msg("expected RK_EIO, got %s (%s)", rk_strerror(rc), rk_error_last()->message);
+    assert_true(rk_conn_is_broken(c));
+
+    rkt_proxy_set_mode(p, RKT_PROXY_PASS, 0);
+    rk_conn_close(c);
+    connect_ok(c);
+    assert_int_equal(rk_conn_call(c, &r, "GET tls:cut"), RK_OK);
+    assert_bytes(&r, value, n);
+    rk_reply_free(&r);
+    rk_conn_free(c);
+    rkt_proxy_stop(p);
+    free(value);
+}
+
+/* ---- mutual TLS ----------------------------------------------------------------- */
+
+static rk_options mtls_opts(void) {
+    rk_options o = tls_opts();
+    o.port = rkt_server_tls_port(&g_mtls);
+    return o;
+}
+
+static void test_mutual_tls_with_client_certificate_works(void **state) {
+    (void)state;
+    need_servers();
+    rk_options o = mtls_opts();
+    o.tls.cert_file = files()->client_cert;
+    o.tls.key_file = files()->client_key;
+    rk_conn *c = new_conn(&o);
+    connect_ok(c);
+    expect_pong(c);
+    rk_conn_free(c);
+}
+
+/* With TLS 1.3 the server may refuse only after the client finished its
+ * side of the handshake: then the connect, or at the latest the first
+ * command, fails. Either way no command gets through. */
+static void test_mutual_tls_without_client_certificate_is_refused(void **state) {
+    (void)state;
+    need_servers();
+    rk_options o = mtls_opts();
+    o.command_timeout_ms = 5000;
+    rk_conn *c = new_conn(&o);
+    int rc = rk_conn_connect(c);
+    if (rc == RK_OK) {
+        rk_reply r;
+        rc = rk_conn_call(c, &r, "PING");
+        rk_reply_free(&r);
+    }
+    assert_int_not_equal(rc, RK_OK);
+    assert_true(rc == RK_ETLS || rc == RK_EIO);
+    assert_true(rk_conn_is_broken(c));
+    rk_conn_free(c);
+}
+
+/* ---- options --------------------------------------------------------------------- */
+
+static void test_certificate_without_key_is_einval_for_conn(void **state) {
+    (void)state;
+    need_servers();
+    rk_options o = mtls_opts();
+    o.tls.cert_file = files()->client_cert;
+    assert_null(rk_conn_new(&o));
+    assert_int_equal(rk_error_last()->code, RK_EINVAL);
+}
+
+static void test_certificate_without_key_is_einval_for_client(void **state) {
+    (void)state;
+    need_servers();
+    rk_options o = mtls_opts();
+    o.tls.cert_file = files()->client_cert;
+    assert_null(rk_client_new(&o));
+    assert_int_equal(rk_error_last()->code, RK_EINVAL);
+}
+
+static void test_key_without_certificate_is_einval(void **state) {
+    (void)state;
+    need_servers();
+    rk_options o = mtls_opts();
+    o.tls.key_file = files()->client_key;
+    assert_null(rk_conn_new(&o));
+    assert_int_equal(rk_error_last()->code, RK_EINVAL);
+}
+
+static void test_key_not_matching_certificate_fails_at_new(void **state) {
+    (void)state;
+    need_servers();
+    rk_options o = mtls_opts();
+    o.tls.cert_file = files()->client_cert;
+    o.tls.key_file = files()->server_key;
+    assert_null(rk_conn_new(&o));
+    assert_int_equal(rk_error_last()->code, RK_ETLS);
+}
+
+/* ---- the client and URLs --------------------------------------------------------- */
+
+static void test_rediss_url_with_ssl_ca_certs_works(void **state) {
+    (void)state;
+    need_servers();
+    char url[1024];
+    snprintf(url, sizeof(url), "rediss://127.0.0.1:%d/0?ssl_ca_certs=%s",
+             rkt_server_tls_port(&g_tls), files()->ca_cert);
+    rk_client *cl = rk_client_new_url(url, NULL);
+    if (cl == NULL)
+        fail_msg("rk_client_new_url: %s", rk_error_last()->message);
+    rk_reply r;
+    assert_int_equal(rk_client_call(cl, &r, "SET tls:url %s", "yes"), RK_OK);
+    rk_reply_free(&r);
+    assert_int_equal(rk_client_call(cl, &r, "GET tls:url"), RK_OK);
+    assert_bytes(&r, "yes", 3);
+    rk_reply_free(&r);
+    rk_client_free(cl);
+}
+
+static void test_rediss_url_with_client_certificate_for_mutual_tls(void **state) {
+    (void)state;
+    need_servers();
+    char url[2048];
+    snprintf(
+        url, sizeof(url), "rediss://127.0.0.1:%d?ssl_ca_certs=%s&ssl_certfile=%s&ssl_keyfile=%s",
+        rkt_server_tls_port(&g_mtls), files()->ca_cert, files()->client_cert, files()->client_key);
+    rk_client *cl = rk_client_new_url(url, NULL);
+    if (cl == NULL)
+        fail_msg("rk_client_new_url: %s", rk_error_last()->message);
+    rk_reply r;
+    assert_int_equal(rk_client_call(cl, &r, "PING"), RK_OK);
+    assert_string_equal(rk_reply_str(&r), "PONG");
+    rk_reply_free(&r);
+    rk_client_free(cl);
+}
+
+static void test_client_connections_share_tls_settings(void **state) {
+    (void)state;
+    need_servers();
+    rk_options o = tls_opts();
+    o.pool_size = 4;
+    rk_client *cl = rk_client_new(&o);
+    assert_non_null(cl);
+    rk_conn *conns[3];
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(rk_client_acquire(cl, &conns[i]), RK_OK);
+        expect_pong(conns[i]);
+    }
+    for (int i = 0; i < 3; i++)
+        rk_client_release(cl, conns[i]);
+    rk_pool_stats st;
+    rk_client_pool_stats(cl, &st);
+    assert_int_equal(st.created, 3);
+    assert_int_equal(st.idle, 3);
+    rk_client_free(cl);
+}
+
+/* ---- non-blocking ------------------------------------------------------------------ */
+
+static void test_nonblocking_connect_and_command_over_tls(void **state) {
+    (void)state;
+    need_servers();
+    rk_options o = tls_opts();
+    rk_conn *c = new_conn(&o);
+    int rc = rk_conn_start(c);
+    while (rc == RK_EAGAIN) {
+        wait_conn(c);
+        rc = rk_conn_step(c);
+    }
+    if (rc != RK_OK)
+        fail_msg("non-blocking connect: %s (%s)", rk_strerror(rc), rk_error_last()->message);
+    assert_true(rk_conn_is_ready(c));
+
+    size_t n = MIB;
+    char *value = pattern(n, 9);
+    const char *set[] = {"SET", "tls:nb", value};
+    size_t lens[] = {3, 6, n};
+    assert_int_equal(rk_conn_append_argv(c, 3, set, lens), RK_OK);
+    assert_int_equal(rk_conn_append(c, "GET tls:nb"), RK_OK);
+    rk_reply replies[2];
+    int got = 0;
+    while (got < 2) {
+        rc = rk_conn_next(c, &replies[got], false);
+        if (rc == 1) {
+            got++;
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        rc = rk_conn_write_some(c);
+        assert_true(rc == RK_OK || rc == RK_EAGAIN);
+        rc = rk_conn_read_some(c); /* until it would block: TLS may buffer */
+        if (rc == RK_EAGAIN)
+            wait_conn(c);
+        else
+            assert_int_equal(rc, RK_OK);
+    }
+    assert_int_equal(rk_reply_type(&replies[0]), RK_REPLY_STATUS);
+    assert_string_equal(rk_reply_str(&replies[0]), "OK");
+    assert_bytes(&replies[1], value, n);
+    rk_reply_free(&replies[0]);
+    rk_reply_free(&replies[1]);
+    assert_int_equal(rk_conn_pending(c), 0);
+    free(value);
+    rk_conn_free(c);
+}
+
+/* An event loop reads once per readiness. The tail of a large bulk is read
+ * straight into its reply, into a space smaller than a TLS record; the
+ * rest of that record (here PING's reply) must not stay hidden inside
+ * OpenSSL, where poll() cannot see it. */
+static void test_one_read_per_readiness_gets_every_reply_over_tls(void **state) {
+    (void)state;
+    need_servers();
+    rk_options o = tls_opts();
+    rk_conn *c = new_conn(&o);
+    connect_ok(c);
+    size_t n = 100001;
+    char *value = pattern(n, 5);
+    rk_reply r;
+    assert_int_equal(rk_conn_call(c, &r, "SET tls:tail %b", value, n), RK_OK);
+    rk_reply_free(&r);
+    assert_int_equal(rk_conn_append(c, "GET tls:tail"), RK_OK);
+    assert_int_equal(rk_conn_append(c, "PING"), RK_OK);
+    assert_int_equal(rk_conn_flush(c), RK_OK);
+    rk_reply replies[2];
+    int got = 0;
+    while (got < 2) {
+        int rc = rk_conn_next(c, &replies[got], false);
+        if (rc == 1) {
+            got++;
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        struct pollfd p = {.fd = rk_conn_fd(c), .events = POLLIN};
+        if (poll(&p, 1, 5000) != 1)
+            fail_msg("no readiness after %d of 2 replies: bytes are stuck", got);
+        rc = rk_conn_read_some(c);
+        assert_true(rc == RK_OK || rc == RK_EAGAIN);
+    }
+    assert_bytes(&replies[0], value, n);
+    assert_string_equal(rk_reply_str(&replies[1]), "PONG");
+    rk_reply_free(&replies[0]);
+    rk_reply_free(&replies[1]);
+    free(value);
+    rk_conn_free(c);
+}
+
+/* ---- main ---------------------------------------------------------------------------- */
+
+static int group_setup(void **state) {
+    (void)state;
+    if (!rkt_require_binaries("redis-server", "openssl", NULL))
+        return 0; /* every test skips */
+    rkt_server_opts tls = {.tls = true};
+    if (rkt_server_start(&g_tls, &tls) != 0)
+        return -1;
+    rkt_server_opts mtls = {.tls = true, .tls_auth_clients = true, .tls_files = files()};
+    if (rkt_server_start(&g_mtls, &mtls) != 0)
+        return -1;
+    g_up = true;
+    return 0;
+}
+
+static int group_teardown(void **state) {
+    (void)state;
+    rkt_server_stop(&g_mtls);
+    rkt_server_stop(&g_tls);
+    return 0;
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_verified_tls_connection_answers_ping),
+        cmocka_unit_test(test_tls_1mib_value_round_trips),
+        cmocka_unit_test(test_tls_3mib_value_round_trips),
+        cmocka_unit_test(test_tls_pipelined_1000_replies_come_in_order),
+        cmocka_unit_test(test_server_name_option_is_the_name_verified),
+        cmocka_unit_test(test_tls_over_ipv6_loopback),
+        cmocka_unit_test(test_server_signed_by_another_ca_is_etls),
+        cmocka_unit_test(test_hostname_mismatch_is_etls),
+        cmocka_unit_test(test_insecure_connects_to_an_untrusted_server),
+        cmocka_unit_test(test_plain_client_on_tls_port_fails_to_connect),
+        cmocka_unit_test(test_tls_handshake_that_never_answers_times_out),
+        cmocka_unit_test(test_client_reports_etls_for_an_untrusted_server),
+        cmocka_unit_test(test_tls_server_dying_mid_reply_is_eio),
+        cmocka_unit_test(test_mutual_tls_with_client_certificate_works),
+        cmocka_unit_test(test_mutual_tls_without_client_certificate_is_refused),
+        cmocka_unit_test(test_certificate_without_key_is_einval_for_conn),
+        cmocka_unit_test(test_certificate_without_key_is_einval_for_client),
+        cmocka_unit_test(test_key_without_certificate_is_einval),
+        cmocka_unit_test(test_key_not_matching_certificate_fails_at_new),
+        cmocka_unit_test(test_rediss_url_with_ssl_ca_certs_works),
+        cmocka_unit_test(test_rediss_url_with_client_certificate_for_mutual_tls),
+        cmocka_unit_test(test_client_connections_share_tls_settings),
+        cmocka_unit_test(test_nonblocking_connect_and_command_over_tls),
+        cmocka_unit_test(test_one_read_per_readiness_gets_every_reply_over_tls),
+    };
+    return cmocka_run_group_tests_name("tls", tests, group_setup, group_teardown);
+}
