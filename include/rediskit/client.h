@@ -35,7 +35,8 @@ rk_client *rk_client_new(const rk_options *opts);
  *  - `unix://[[user]:password@]/path/to.sock[?db=N&...]`.
  *  IPv6 hosts go in brackets (`redis://[::1]:6380`); user and password are
  *  percent-decoded. Options: db, protocol (2|3), client_name (or name),
- *  connect_timeout and socket_timeout (seconds, decimals allowed),
+ *  connect_timeout (or socket_connect_timeout) and socket_timeout
+ *  (seconds, decimals allowed),
  *  pool_size (or max_connections), pool_timeout (seconds),
  *  health_check_interval (seconds), retry_attempts, keepalive (seconds),
  *  ssl_ca_certs, ssl_ca_path, ssl_certfile, ssl_keyfile,

@@ -77,6 +77,11 @@ size_t rk_writer_pending(const rk_writer *writer);
  *  how many were filled (0 when the queue is empty). */
 int rk_writer_iov(const rk_writer *writer, struct iovec *iov, int max);
 
+/** As rk_writer_iov, but starting `offset` bytes into the queue (offset
+ *  <= pending): for sending a queue without consuming it, to be able to
+ *  send it again. */
+int rk_writer_iov_at(const rk_writer *writer, size_t offset, struct iovec *iov, int max);
+
 /** Drops the first n queued bytes (n <= pending), after they were sent. */
 void rk_writer_consume(rk_writer *writer, size_t n);
 

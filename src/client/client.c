@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "client/client_int.h"
 #include "client/pool.h"
 #include "client/url.h"
 #include "commands/safe.h"
@@ -125,6 +126,7 @@ void rk_client_release(rk_client *c, rk_conn *conn) {
         return;
     }
     rk_conn_touch(conn);
+    rk_conn_set_timeout(conn, c->o.command_timeout_ms); /* undo a borrower's */
     rk_pool_put(&c->pool, conn);
 }
 
@@ -282,28 +284,6 @@ int rk_client_call_args(rk_client *c, rk_reply *reply, const char *arg0, ...) {
     return rk_client_callv(c, reply, NULL, argc, argv, NULL);
 }
 
-/* The literal command name (and subcommand) at the start of a format, to
- * judge retry safety; a name given by a conversion counts as unsafe. */
-static bool format_is_safe(const char *fmt) {
-    char words[2][64];
-    const char *argv[2];
-    int argc = 0;
-    const char *p = fmt;
-    while (argc < 2) {
-        while (*p == ' ')
-            p++;
-        size_t n = strcspn(p, " %");
-        if (n == 0 || n >= sizeof(words[0]) || (p[n] == '%'))
-            break;
-        memcpy(words[argc], p, n);
-        words[argc][n] = '\0';
-        argv[argc] = words[argc];
-        argc++;
-        p += n;
-    }
-    return argc > 0 && rk_command_is_safe(argc, argv, NULL);
-}
-
 int rk_client_vcall(rk_client *c, rk_reply *reply, const char *fmt, va_list ap) {
     if (fmt == NULL) {
         if (reply)
@@ -313,7 +293,7 @@ int rk_client_vcall(rk_client *c, rk_reply *reply, const char *fmt, va_list ap) 
     va_list aq;
     va_copy(aq, ap);
     encoder e = {.encode = encode_format, .fmt = fmt, .ap = &aq};
-    int rc = call(c, reply, NULL, &e, format_is_safe(fmt));
+    int rc = call(c, reply, NULL, &e, rk_format_is_safe(fmt));
     va_end(aq);
     return rc;
 }
@@ -324,4 +304,11 @@ int rk_client_call(rk_client *c, rk_reply *reply, const char *fmt, ...) {
     int rc = rk_client_vcall(c, reply, fmt, ap);
     va_end(ap);
     return rc;
+}
+
+/* ---- internal accessors (client/client_int.h) ------------------------ */
+
+void rk_client_settled(const rk_client *c, const rk_options **opts, rk_tls_ctx **tls) {
+    *opts = &c->o;
+    *tls = c->tls;
 }

@@ -182,3 +182,23 @@ bool rk_command_is_safe(int argc, const char *const *argv, const size_t *argvlen
         return false;
     return lookup(name);
 }
+
+bool rk_format_is_safe(const char *fmt) {
+    char words[2][64];
+    const char *argv[2];
+    int argc = 0;
+    const char *p = fmt;
+    while (argc < 2) {
+        while (*p == ' ')
+            p++;
+        size_t n = strcspn(p, " %");
+        if (n == 0 || n >= sizeof(words[0]) || p[n] == '%')
+            break;
+        memcpy(words[argc], p, n);
+        words[argc][n] = '\0';
+        argv[argc] = words[argc];
+        argc++;
+        p += n;
+    }
+    return argc > 0 && rk_command_is_safe(argc, argv, NULL);
+}

@@ -11,6 +11,10 @@
  * as OBJECT ENCODING) only reads, so sending it twice is harmless. */
 bool rk_command_is_safe(int argc, const char *const *argv, const size_t *argvlen);
 
+/* The same for a printf-style command format, judged by its literal
+ * command name (and subcommand); a name given by a conversion is unsafe. */
+bool rk_format_is_safe(const char *fmt);
+
 #pragma GCC visibility pop
 
 #endif

@@ -429,22 +429,37 @@ int rk_writer_raw(rk_writer *w, const void *data, size_t len) {
 
 /* ---- sending ------------------------------------------------------- */
 
-int rk_writer_iov(const rk_writer *w, struct iovec *iov, int max) {
+/* Adds the segment [s, s + len) to iov after skipping what remains of
+ * *skip; returns false once iov is full. */
+static bool add_segment(struct iovec *iov, int max, int *n, const char *s, size_t len,
+                        size_t *skip) {
+    size_t k = RK_MIN(*skip, len);
+    *skip -= k;
+    if (len == k)
+        return true;
+    if (*n == max)
+        return false;
+    iov[(*n)++] = (struct iovec){.iov_base = (void *)(s + k), .iov_len = len - k};
+    return true;
+}
+
+int rk_writer_iov_at(const rk_writer *w, size_t offset, struct iovec *iov, int max) {
     int n = 0;
-    size_t at = w->head;
-    for (size_t r = w->rhead; r < w->nrefs && n < max; r++) {
+    size_t at = w->head, skip = offset;
+    for (size_t r = w->rhead; r < w->nrefs; r++) {
         const ref *x = &w->refs[r];
-        if (x->off > at)
-            iov[n++] = (struct iovec){.iov_base = w->buf + at, .iov_len = x->off - at};
-        size_t skip = r == w->rhead ? w->rsent : 0;
-        if (n < max && x->len > skip)
-            iov[n++] =
-                (struct iovec){.iov_base = (void *)(x->ptr + skip), .iov_len = x->len - skip};
+        size_t sent = r == w->rhead ? w->rsent : 0;
+        if (!add_segment(iov, max, &n, w->buf + at, x->off - at, &skip) ||
+            !add_segment(iov, max, &n, x->ptr + sent, x->len - sent, &skip))
+            return n;
         at = x->off;
     }
-    if (n < max && w->len > at)
-        iov[n++] = (struct iovec){.iov_base = w->buf + at, .iov_len = w->len - at};
+    add_segment(iov, max, &n, w->buf + at, w->len - at, &skip);
     return n;
+}
+
+int rk_writer_iov(const rk_writer *w, struct iovec *iov, int max) {
+    return rk_writer_iov_at(w, 0, iov, max);
 }
 
 void rk_writer_consume(rk_writer *w, size_t n) {

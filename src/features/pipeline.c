@@ -1,0 +1,529 @@
+/* rk_pipeline: many commands in one go, and MULTI/EXEC transactions.
+ *
+ * Queued commands are encoded once, into the pipeline's own writer, and
+ * sent from there without being copied or consumed (so a failed run can
+ * be sent again). Sending and reading are interleaved on a non-blocking
+ * connection: whatever the socket takes is written, whatever arrived is
+ * read, and the loop waits only when neither made progress. A transaction
+ * is the same stream with MULTI before and EXEC after; its results are
+ * views into the EXEC reply. */
+#include <string.h>
+#include <time.h>
+
+#include "commands/safe.h"
+#include "conn/conn_int.h"
+#include "rediskit/pipeline.h"
+#include "resp/reply_int.h"
+#include "util/common.h"
+
+static const char MULTI[] = "*1\r\n$5\r\nMULTI\r\n";
+static const char EXEC[] = "*1\r\n$4\r\nEXEC\r\n";
+#define MULTI_LEN (sizeof(MULTI) - 1)
+#define EXEC_LEN (sizeof(EXEC) - 1)
+
+#define DEFAULT_TX_ATTEMPTS 16
+
+struct rk_pipeline {
+    rk_client *client;
+    rk_pipeline_opts o;
+    rk_writer *queue; /* the encoded commands */
+    size_t count;     /* commands queued */
+    bool unsafe;      /* some queued command is not safe to repeat */
+
+    rk_reply *replies; /* results of the last exec */
+    int *status;
+    size_t nresults, cap;
+    rk_reply exec_reply; /* a transaction's EXEC reply, viewed by replies */
+
+    rk_conn *conn; /* held from watch to exec or reset */
+    bool watching;
+    bool multi;
+};
+
+/* ---- life cycle ------------------------------------------------------ */
+
+rk_pipeline *rk_pipeline_new(rk_client *client, const rk_pipeline_opts *opts) {
+    rk_pipeline *p = rk_calloc(1, sizeof(*p));
+    if (p != NULL)
+        p->queue = rk_writer_new(&(rk_writer_opts){0});
+    if (p == NULL || p->queue == NULL) {
+        rk_free(p);
+        rk_fail(RK_ENOMEM, "out of memory creating a pipeline");
+        return NULL;
+    }
+    p->client = client;
+    if (opts)
+        p->o = *opts;
+    return p;
+}
+
+static void clear_results(rk_pipeline *p) {
+    if (p->exec_reply.type_ == RK_REPLY_NIL) {
+        for (size_t i = 0; i < p->nresults; i++)
+            rk_reply_free(&p->replies[i]);
+    } else {
+        for (size_t i = 0; i < p->nresults; i++) /* views, or queueing errors */
+            if (p->replies[i].flags_ & RK_RF_OWNED)
+                rk_reply_free(&p->replies[i]);
+        rk_reply_free(&p->exec_reply);
+    }
+    p->nresults = 0;
+}
+
+/* Gives back the held connection; a watch on it is dropped first. */
+static void let_go(rk_pipeline *p) {
+    if (p->conn == NULL)
+        return;
+    if (p->watching && rk_conn_is_ready(p->conn))
+        rk_conn_call_args(p->conn, NULL, "UNWATCH", NULL);
+    rk_client_release(p->client, p->conn);
+    p->conn = NULL;
+    p->watching = false;
+}
+
+void rk_pipeline_reset(rk_pipeline *p) {
+    let_go(p);
+    clear_results(p);
+    rk_writer_clear(p->queue);
+    p->count = 0;
+    p->unsafe = false;
+    p->multi = false;
+}
+
+void rk_pipeline_free(rk_pipeline *p) {
+    if (p == NULL)
+        return;
+    rk_pipeline_reset(p);
+    rk_writer_free(p->queue);
+    rk_free(p->replies);
+    rk_free(p->status);
+    rk_free(p);
+}
+
+size_t rk_pipeline_size(const rk_pipeline *p) {
+    return p->count;
+}
+
+size_t rk_pipeline_replies(const rk_pipeline *p) {
+    return p->nresults;
+}
+
+const rk_reply *rk_pipeline_reply(const rk_pipeline *p, size_t i) {
+    return i < p->nresults ? &p->replies[i] : NULL;
+}
+
+int rk_pipeline_status(const rk_pipeline *p, size_t i) {
+    return i < p->nresults ? p->status[i] : RK_EINVAL;
+}
+
+/* ---- queueing -------------------------------------------------------- */
+
+static int can_queue(const rk_pipeline *p) {
+    if (p->watching && !p->multi)
+        return rk_fail(RK_EINVAL, "watching: call rk_pipeline_multi before queueing commands "
+                                  "(or rk_pipeline_call to run one now)");
+    return RK_OK;
+}
+
+static int queued(rk_pipeline *p, int rc, bool safe) {
+    if (rc == RK_OK) {
+        p->count++;
+        p->unsafe |= !safe;
+    }
+    return rc;
+}
+
+int rk_pipeline_vappend(rk_pipeline *p, const char *fmt, va_list ap) {
+    int rc = can_queue(p);
+    if (rc != RK_OK)
+        return rc;
+    if (fmt == NULL)
+        return rk_fail(RK_EINVAL, "NULL command format");
+    return queued(p, rk_writer_vformat(p->queue, fmt, ap), rk_format_is_safe(fmt));
+}
+
+int rk_pipeline_append(rk_pipeline *p, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = rk_pipeline_vappend(p, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int rk_pipeline_append_argv(rk_pipeline *p, int argc, const char *const *argv,
+                            const size_t *argvlen) {
+    int rc = can_queue(p);
+    if (rc != RK_OK)
+        return rc;
+    rc = rk_writer_argv(p->queue, argc, argv, argvlen);
+    return queued(p, rc, rc == RK_OK && rk_command_is_safe(argc, argv, argvlen));
+}
+
+int rk_pipeline_append_args(rk_pipeline *p, const char *arg0, ...) {
+    const char *argv[64];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, arg0);
+    for (const char *s = arg0; s != NULL; s = va_arg(ap, const char *)) {
+        if (argc == (int)RK_ARRAY_LEN(argv)) {
+            va_end(ap);
+            return rk_fail(RK_EINVAL, "rk_pipeline_append_args takes at most 64 arguments; "
+                                      "use rk_pipeline_append_argv");
+        }
+        argv[argc++] = s;
+    }
+    va_end(ap);
+    return rk_pipeline_append_argv(p, argc, argv, NULL);
+}
+
+/* ---- running --------------------------------------------------------- */
+
+/* The bytes one run sends: [MULTI] queue [EXEC]. */
+typedef struct stream {
+    const rk_pipeline *p;
+    bool tx;
+    size_t total;
+} stream;
+
+/* Fills iov with the stream from offset on; returns how many. */
+static int stream_iov(const stream *s, size_t offset, struct iovec *iov, int max) {
+    int n = 0;
+    size_t body = rk_writer_pending(s->p->queue);
+    if (s->tx && offset < MULTI_LEN) {
+        iov[n++] = (struct iovec){.iov_base = (void *)(MULTI + offset),
+                                  .iov_len = MULTI_LEN - offset};
+        offset = 0;
+    } else if (s->tx) {
+        offset -= MULTI_LEN;
+    }
+    if (offset < body) {
+        n += rk_writer_iov_at(s->p->queue, offset, iov + n, max - n - 1);
+        offset = 0;
+    } else {
+        offset -= body;
+    }
+    if (s->tx && n < max && offset < EXEC_LEN)
+        iov[n++] = (struct iovec){.iov_base = (void *)(EXEC + offset), .iov_len = EXEC_LEN - offset};
+    return n;
+}
+
+/* Where reply number r of a run goes. For a transaction: MULTI's reply is
+ * dropped, the queueing replies go to the commands' slots, and EXEC's is
+ * kept aside. */
+static rk_reply *reply_slot(rk_pipeline *p, bool tx, size_t r) {
+    if (!tx)
+        return &p->replies[r];
+    if (r == 0)
+        return NULL;
+    if (r <= p->count)
+        return &p->replies[r - 1];
+    return &p->exec_reply;
+}
+
+static void store(rk_pipeline *p, bool tx, size_t r, rk_reply *reply) {
+    rk_reply *slot = reply_slot(p, tx, r);
+    if (slot == NULL) {
+        rk_reply_free(reply);
+        return;
+    }
+    *slot = *reply;
+    if (!tx)
+        p->status[r] = reply->type_ == RK_REPLY_ERROR ? RK_ESERVER : RK_OK;
+}
+
+/* One run on conn: sends the stream and reads its replies. *got says how
+ * many replies came. */
+static int run(rk_pipeline *p, rk_conn *conn, bool tx, size_t *got) {
+    stream s = {.p = p, .tx = tx};
+    s.total = rk_writer_pending(p->queue) + (tx ? MULTI_LEN + EXEC_LEN : 0);
+    size_t expected = p->count + (tx ? 2 : 0), sent = 0;
+    int64_t deadline = rk_conn_deadline(conn, 0);
+    rk_conn_queued(conn, expected);
+    *got = 0;
+    while (*got < expected) {
+        bool progress = false;
+        if (sent < s.total) {
+            struct iovec iov[64];
+            size_t w;
+            int rc = rk_conn_send_iov(conn, iov, stream_iov(&s, sent, iov, 64), &w);
+            if (rc != RK_OK && rc != RK_EAGAIN)
+                return rc;
+            sent += w;
+            progress = w > 0;
+        }
+        int rc = rk_conn_read_some(conn);
+        if (rc != RK_OK && rc != RK_EAGAIN)
+            return rc;
+        rk_reply r;
+        while (*got < expected && (rc = rk_conn_next(conn, &r, false)) == 1) {
+            store(p, tx, (*got)++, &r);
+            progress = true;
+        }
+        if (rc < 0)
+            return rc;
+        if (progress) {
+            deadline = rk_conn_deadline(conn, 0);
+        } else if (*got < expected) {
+            int want = RK_WANT_READ | (sent < s.total ? RK_WANT_WRITE : 0);
+            if ((rc = rk_conn_wait(conn, want, deadline)) != RK_OK)
+                return rc;
+        }
+    }
+    return RK_OK;
+}
+
+/* Turns a transaction's replies into per-command results. */
+static int settle_transaction(rk_pipeline *p) {
+    const rk_reply *ex = &p->exec_reply;
+    if (ex->type_ == RK_REPLY_NIL) {
+        for (size_t i = 0; i < p->count; i++) {
+            rk_reply_free(&p->replies[i]);
+            p->status[i] = RK_EWATCH;
+        }
+        return rk_fail(RK_EWATCH, "transaction aborted: a watched key changed");
+    }
+    if (ex->type_ == RK_REPLY_ERROR) {
+        size_t culprit = p->count;
+        for (size_t i = 0; i < p->count; i++) {
+            bool refused = p->replies[i].type_ == RK_REPLY_ERROR;
+            p->status[i] = refused ? RK_ESERVER : RK_EEXECABORT;
+            if (refused && culprit == p->count)
+                culprit = i;
+            if (!refused)
+                rk_reply_free(&p->replies[i]); /* "QUEUED" */
+        }
+        if (culprit < p->count)
+            return rk_fail(RK_EEXECABORT, "transaction aborted: command %zu refused: %s", culprit,
+                           rk_reply_str(&p->replies[culprit]));
+        return rk_fail(RK_EEXECABORT, "transaction aborted: %s", rk_reply_str(ex));
+    }
+    for (size_t i = 0; i < p->count; i++) {
+        rk_reply_free(&p->replies[i]); /* "QUEUED" */
+        const rk_reply *e = rk_reply_at(ex, i);
+        if (e == NULL) {
+            p->status[i] = RK_EPROTO;
+            continue;
+        }
+        p->replies[i] = *e;
+        p->replies[i].flags_ &= (uint8_t)~RK_RF_OWNED;
+        p->status[i] = e->type_ == RK_REPLY_ERROR ? RK_ESERVER : RK_OK;
+    }
+    return RK_OK;
+}
+
+/* Makes room for the results of count commands, all nil for now. */
+static int prepare_results(rk_pipeline *p) {
+    if (p->count > p->cap) {
+        rk_reply *r = rk_realloc(p->replies, p->count * sizeof(*r));
+        if (r != NULL)
+            p->replies = r;
+        int *st = r ? rk_realloc(p->status, p->count * sizeof(*st)) : NULL;
+        if (st == NULL)
+            return rk_fail(RK_ENOMEM, "out of memory for %zu replies", p->count);
+        p->status = st;
+        p->cap = p->count;
+    }
+    memset(p->replies, 0, p->count * sizeof(*p->replies));
+    memset(&p->exec_reply, 0, sizeof(p->exec_reply));
+    p->nresults = p->count;
+    return RK_OK;
+}
+
+/* Replies that never came get the failure as their status. */
+static void mark_unanswered(rk_pipeline *p, bool tx, size_t got, int rc) {
+    size_t first = tx ? 0 : got; /* a transaction without EXEC's reply: all */
+    for (size_t i = first; i < p->count; i++) {
+        if (tx)
+            rk_reply_free(&p->replies[i]);
+        p->status[i] = rc;
+    }
+    if (tx)
+        rk_reply_free(&p->exec_reply);
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+/* Whether a failed run may be run again on a new connection. */
+static bool may_retry(const rk_pipeline *p, bool tx, int rc, bool sent) {
+    if (p->watching || !(rc == RK_EIO || rc == RK_ETIMEOUT || rc == RK_ECONNECT || rc == RK_ECLOSED))
+        return false;
+    return !sent || (!tx && (!p->unsafe || p->o.allow_retry));
+}
+
+/* One attempt: a connection (the held one, or one from the pool), a run,
+ * the connection given back. */
+static int attempt(rk_pipeline *p, bool tx, bool *sent) {
+    rk_conn *conn = p->conn;
+    int rc = conn ? RK_OK : rk_client_acquire(p->client, &conn);
+    *sent = false;
+    if (rc != RK_OK)
+        return rc;
+    p->conn = NULL;
+    uint64_t before = rk_conn_bytes_sent(conn);
+    size_t got = 0;
+    rc = run(p, conn, tx, &got);
+    *sent = rk_conn_bytes_sent(conn) != before;
+    if (rc != RK_OK)
+        mark_unanswered(p, tx, got, rc);
+    rk_client_release(p->client, conn);
+    return rc;
+}
+
+int rk_pipeline_exec(rk_pipeline *p) {
+    clear_results(p);
+    bool tx = p->o.transaction || p->multi;
+    if (p->watching && !p->multi)
+        return rk_fail(RK_EINVAL, "watching: call rk_pipeline_multi before rk_pipeline_exec");
+    int rc = prepare_results(p);
+    if (rc != RK_OK || (p->count == 0 && !tx))
+        return rc;
+    const rk_retry *policy = &rk_client_options(p->client)->retry;
+    unsigned seed = (unsigned)rk_now_us();
+    bool sent;
+    int delay = 0;
+    for (int n = 1;; n++) {
+        rc = attempt(p, tx, &sent);
+        if (rc == RK_OK || n >= policy->attempts || !may_retry(p, tx, rc, sent))
+            break;
+        delay = rk_backoff_delay(policy, n, delay, &seed);
+        if (policy->on_retry)
+            policy->on_retry(policy->userdata, n + 1, delay, rc);
+        if (delay > 0)
+            sleep_ms(delay);
+        clear_results(p); /* what the failed run got is run again */
+        p->nresults = p->count;
+        memset(p->replies, 0, p->count * sizeof(*p->replies));
+    }
+    p->watching = p->multi = false; /* EXEC ends a watch, so does failing */
+    if (rc == RK_OK && tx)
+        rc = settle_transaction(p);
+    if (rc == RK_OK && p->o.stop_on_error) {
+        for (size_t i = 0; i < p->count; i++)
+            if (p->status[i] != RK_OK) {
+                rc = rk_conn_server_error(&p->replies[i]);
+                rk_fail(rc, "pipeline command %zu of %zu failed: %s", i, p->count,
+                        rk_reply_str(&p->replies[i]));
+                break;
+            }
+    }
+    rk_writer_clear(p->queue);
+    p->count = 0;
+    p->unsafe = false;
+    return rc;
+}
+
+/* ---- WATCH ------------------------------------------------------------ */
+
+int rk_pipeline_watch(rk_pipeline *p, size_t count, const char *const *keys, const size_t *lens) {
+    if (count == 0 || keys == NULL)
+        return rk_fail(RK_EINVAL, "rk_pipeline_watch needs at least one key");
+    if (p->multi)
+        return rk_fail(RK_EINVAL, "WATCH after MULTI is not allowed");
+    int rc = p->conn ? RK_OK : rk_client_acquire(p->client, &p->conn);
+    if (rc != RK_OK)
+        return rc;
+    const char *argv[1 + 64];
+    size_t lv[1 + 64];
+    for (size_t done = 0; done < count && rc == RK_OK;) {
+        size_t n = RK_MIN(count - done, (size_t)64);
+        argv[0] = "WATCH";
+        lv[0] = 5;
+        for (size_t i = 0; i < n; i++) {
+            argv[1 + i] = keys[done + i];
+            lv[1 + i] = lens ? lens[done + i] : strlen(keys[done + i]);
+        }
+        rc = rk_conn_call_argv(p->conn, NULL, (int)(1 + n), argv, lv);
+        done += n;
+    }
+    if (rc != RK_OK) {
+        let_go(p);
+        return rc;
+    }
+    p->watching = true;
+    return RK_OK;
+}
+
+int rk_pipeline_unwatch(rk_pipeline *p) {
+    if (p->conn == NULL)
+        return RK_OK;
+    int rc = rk_conn_call_args(p->conn, NULL, "UNWATCH", NULL);
+    p->watching = false;
+    return rc;
+}
+
+static int check_immediate(const rk_pipeline *p) {
+    if (!p->watching || p->conn == NULL)
+        return rk_fail(RK_EINVAL, "rk_pipeline_call runs commands only while watching");
+    if (p->multi)
+        return rk_fail(RK_EINVAL, "rk_pipeline_call after rk_pipeline_multi: append instead");
+    return RK_OK;
+}
+
+int rk_pipeline_call_argv(rk_pipeline *p, rk_reply *reply, int argc, const char *const *argv,
+                          const size_t *argvlen) {
+    int rc = check_immediate(p);
+    if (rc != RK_OK) {
+        if (reply)
+            memset(reply, 0, sizeof(*reply));
+        return rc;
+    }
+    return rk_conn_call_argv(p->conn, reply, argc, argv, argvlen);
+}
+
+int rk_pipeline_call(rk_pipeline *p, rk_reply *reply, const char *fmt, ...) {
+    int rc = check_immediate(p);
+    if (rc != RK_OK) {
+        if (reply)
+            memset(reply, 0, sizeof(*reply));
+        return rc;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    rc = rk_conn_vcall(p->conn, reply, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int rk_pipeline_multi(rk_pipeline *p) {
+    if (p->multi)
+        return rk_fail(RK_EINVAL, "rk_pipeline_multi called twice");
+    if (p->count > 0)
+        return rk_fail(RK_EINVAL, "rk_pipeline_multi after commands were queued");
+    p->multi = true;
+    return RK_OK;
+}
+
+/* ---- the transaction helper ------------------------------------------ */
+
+int rk_transaction(rk_client *client, size_t count, const char *const *keys, const size_t *lens,
+                   rk_transaction_fn fn, void *userdata, const rk_transaction_opts *opts,
+                   rk_pipeline **result) {
+    if (result)
+        *result = NULL;
+    if (fn == NULL)
+        return rk_fail(RK_EINVAL, "rk_transaction needs a function");
+    int attempts = (opts && opts->max_attempts > 0) ? opts->max_attempts : DEFAULT_TX_ATTEMPTS;
+    rk_pipeline *p = rk_pipeline_new(client, &(rk_pipeline_opts){.transaction = true});
+    if (p == NULL)
+        return rk_error_last()->code;
+    int rc = RK_EWATCH;
+    for (int n = 0; n < attempts && rc == RK_EWATCH; n++) {
+        rk_pipeline_reset(p);
+        if (count > 0 && (rc = rk_pipeline_watch(p, count, keys, lens)) != RK_OK)
+            break;
+        if ((rc = fn(p, userdata)) != 0)
+            break;
+        if (p->watching && !p->multi)
+            rk_pipeline_multi(p);
+        rc = rk_pipeline_exec(p);
+    }
+    if (rc == RK_OK && result)
+        *result = p;
+    else
+        rk_pipeline_free(p);
+    return rc;
+}
