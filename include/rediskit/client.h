@@ -56,7 +56,12 @@ typedef struct rk_call_opts {
     int timeout_ms;  /**< Overrides the command timeout; 0: keep it. */
 } rk_call_opts;
 
-/** Runs one command and hands over its reply. Returns RK_OK with the
+/** Runs one command and hands over its reply. Commands that change the
+ *  state of the connection they run on (MULTI, EXEC, DISCARD, WATCH,
+ *  UNWATCH, SELECT, AUTH, HELLO, RESET, QUIT, MONITOR, CLIENT REPLY and the
+ *  SUBSCRIBE family) are refused with RK_EINVAL: on a pooled connection
+ *  they would leak into later calls; use rk_pipeline, rk_pubsub, the
+ *  options, or rk_client_acquire. Returns RK_OK with the
  *  reply in *reply (NULL discards it), RK_ESERVER when the server answered
  *  with an error (the error reply is in *reply; rk_error_last() has its
  *  text and prefix, e.g. "WRONGTYPE"), or a failure with *reply nil:
@@ -77,7 +82,9 @@ int rk_client_callv(rk_client *client, rk_reply *reply, const rk_call_opts *opts
 int rk_client_acquire(rk_client *client, rk_conn **conn);
 
 /** Returns a connection from rk_client_acquire; a broken one (or one with
- *  replies still unread) is closed instead of being pooled. */
+ *  replies still unread) is closed instead of being pooled. Give it back in
+ *  the state it was taken in (no open MULTI, WATCH or subscription, the
+ *  same db), or rk_conn_close it first to have it discarded. */
 void rk_client_release(rk_client *client, rk_conn *conn);
 
 /** Pool counters. */

@@ -249,6 +249,18 @@ static int call(rk_client *c, rk_reply *reply, const rk_call_opts *opts, const e
     return a.rc;
 }
 
+/* A one-shot call runs on whichever pooled connection is free, so a
+ * command that changes its connection's state would leak into later
+ * calls (MULTI would make them QUEUED, SELECT move them to another db). */
+static int refuse_stateful(rk_reply *reply) {
+    if (reply)
+        memset(reply, 0, sizeof(*reply));
+    return rk_fail(RK_EINVAL, "this command changes the state of its connection and cannot run "
+                              "on a pooled call: use rk_pipeline for MULTI/EXEC and WATCH, "
+                              "rk_pubsub for subscriptions, options for AUTH/SELECT/HELLO, or "
+                              "rk_client_acquire for a connection of your own");
+}
+
 int rk_client_callv(rk_client *c, rk_reply *reply, const rk_call_opts *opts, int argc,
                     const char *const *argv, const size_t *argvlen) {
     if (argc < 1 || argv == NULL) {
@@ -256,6 +268,8 @@ int rk_client_callv(rk_client *c, rk_reply *reply, const rk_call_opts *opts, int
             memset(reply, 0, sizeof(*reply));
         return rk_fail(RK_EINVAL, "a command needs at least one argument");
     }
+    if (rk_command_is_stateful(argc, argv, argvlen))
+        return refuse_stateful(reply);
     encoder e = {.encode = encode_argv, .argc = argc, .argv = argv, .argvlen = argvlen};
     return call(c, reply, opts, &e, rk_command_is_safe(argc, argv, argvlen));
 }
@@ -290,6 +304,8 @@ int rk_client_vcall(rk_client *c, rk_reply *reply, const char *fmt, va_list ap) 
             memset(reply, 0, sizeof(*reply));
         return rk_fail(RK_EINVAL, "NULL command format");
     }
+    if (rk_format_is_stateful(fmt))
+        return refuse_stateful(reply);
     va_list aq;
     va_copy(aq, ap);
     encoder e = {.encode = encode_format, .fmt = fmt, .ap = &aq};

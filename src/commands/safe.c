@@ -1,159 +1,188 @@
-/* Commands that are safe to send again: they change nothing, so a retry
- * after a lost reply cannot run them twice to any effect.
+/* What the client must know of a command before sending it.
  *
- * The list is the Redis 7.0 commands flagged "readonly" (and not "write")
- * in COMMAND INFO, plus server commands that only read (PING, INFO...).
+ * Safe: it changes nothing, so a retry after a lost reply cannot run it
+ * twice to any effect. These are the Redis 7.0 commands flagged "readonly"
+ * (and not "write") in COMMAND INFO, plus server commands that only read
+ * (PING, INFO...).
+ * Stateful: it changes the state of the connection it runs on (MULTI,
+ * WATCH, SELECT, SUBSCRIBE, AUTH...), which the next user of a pooled
+ * connection would inherit.
  * Subcommands are "container|sub", as COMMAND INFO names them. */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "commands/safe.h"
 
-static const char *const safe_commands[] = {
-    "acl|cat",
-    "acl|getuser",
-    "acl|list",
-    "acl|users",
-    "acl|whoami",
-    "bitcount",
-    "bitfield_ro",
-    "bitpos",
-    "client|getname",
-    "client|id",
-    "client|info",
-    "client|list",
-    "cluster|countkeysinslot",
-    "cluster|getkeysinslot",
-    "cluster|info",
-    "cluster|keyslot",
-    "cluster|myid",
-    "cluster|nodes",
-    "cluster|shards",
-    "cluster|slots",
-    "command",
-    "command|count",
-    "command|docs",
-    "command|getkeys",
-    "command|info",
-    "command|list",
-    "config|get",
-    "dbsize",
-    "dump",
-    "echo",
-    "eval_ro",
-    "evalsha_ro",
-    "exists",
-    "expiretime",
-    "fcall_ro",
-    "function|dump",
-    "function|list",
-    "function|stats",
-    "geodist",
-    "geohash",
-    "geopos",
-    "georadius_ro",
-    "georadiusbymember_ro",
-    "geosearch",
-    "get",
-    "getbit",
-    "getrange",
-    "hexists",
-    "hget",
-    "hgetall",
-    "hkeys",
-    "hlen",
-    "hmget",
-    "hrandfield",
-    "hscan",
-    "hstrlen",
-    "hvals",
-    "info",
-    "keys",
-    "lastsave",
-    "latency|history",
-    "latency|latest",
-    "lcs",
-    "lindex",
-    "llen",
-    "lolwut",
-    "lpos",
-    "lrange",
-    "memory|doctor",
-    "memory|stats",
-    "memory|usage",
-    "mget",
-    "module|list",
-    "object|encoding",
-    "object|freq",
-    "object|idletime",
-    "object|refcount",
-    "pexpiretime",
-    "pfcount",
-    "ping",
-    "pttl",
-    "pubsub|channels",
-    "pubsub|numpat",
-    "pubsub|numsub",
-    "pubsub|shardchannels",
-    "pubsub|shardnumsub",
-    "randomkey",
-    "role",
-    "scan",
-    "scard",
-    "script|exists",
-    "sdiff",
-    "sinter",
-    "sintercard",
-    "sismember",
-    "slowlog|get",
-    "slowlog|len",
-    "smembers",
-    "smismember",
-    "sort_ro",
-    "srandmember",
-    "sscan",
-    "strlen",
-    "substr",
-    "sunion",
-    "time",
-    "touch",
-    "ttl",
-    "type",
-    "xinfo|consumers",
-    "xinfo|groups",
-    "xinfo|stream",
-    "xlen",
-    "xpending",
-    "xrange",
-    "xread",
-    "xrevrange",
-    "zcard",
-    "zcount",
-    "zdiff",
-    "zinter",
-    "zintercard",
-    "zlexcount",
-    "zmscore",
-    "zrandmember",
-    "zrange",
-    "zrangebylex",
-    "zrangebyscore",
-    "zrank",
-    "zrevrange",
-    "zrevrangebylex",
-    "zrevrangebyscore",
-    "zrevrank",
-    "zscan",
-    "zscore",
-    "zunion",
+enum { CMD_SAFE = 1, CMD_STATEFUL = 2 };
+
+typedef struct command_class {
+    const char *name;
+    unsigned flags;
+} command_class;
+
+/* Sorted by name, for bsearch. */
+static const command_class commands[] = {
+    {"acl|cat", CMD_SAFE},
+    {"acl|getuser", CMD_SAFE},
+    {"acl|list", CMD_SAFE},
+    {"acl|users", CMD_SAFE},
+    {"acl|whoami", CMD_SAFE},
+    {"auth", CMD_STATEFUL},
+    {"bitcount", CMD_SAFE},
+    {"bitfield_ro", CMD_SAFE},
+    {"bitpos", CMD_SAFE},
+    {"client|getname", CMD_SAFE},
+    {"client|id", CMD_SAFE},
+    {"client|info", CMD_SAFE},
+    {"client|list", CMD_SAFE},
+    {"client|reply", CMD_STATEFUL},
+    {"cluster|countkeysinslot", CMD_SAFE},
+    {"cluster|getkeysinslot", CMD_SAFE},
+    {"cluster|info", CMD_SAFE},
+    {"cluster|keyslot", CMD_SAFE},
+    {"cluster|myid", CMD_SAFE},
+    {"cluster|nodes", CMD_SAFE},
+    {"cluster|shards", CMD_SAFE},
+    {"cluster|slots", CMD_SAFE},
+    {"command", CMD_SAFE},
+    {"command|count", CMD_SAFE},
+    {"command|docs", CMD_SAFE},
+    {"command|getkeys", CMD_SAFE},
+    {"command|info", CMD_SAFE},
+    {"command|list", CMD_SAFE},
+    {"config|get", CMD_SAFE},
+    {"dbsize", CMD_SAFE},
+    {"discard", CMD_STATEFUL},
+    {"dump", CMD_SAFE},
+    {"echo", CMD_SAFE},
+    {"eval_ro", CMD_SAFE},
+    {"evalsha_ro", CMD_SAFE},
+    {"exec", CMD_STATEFUL},
+    {"exists", CMD_SAFE},
+    {"expiretime", CMD_SAFE},
+    {"fcall_ro", CMD_SAFE},
+    {"function|dump", CMD_SAFE},
+    {"function|list", CMD_SAFE},
+    {"function|stats", CMD_SAFE},
+    {"geodist", CMD_SAFE},
+    {"geohash", CMD_SAFE},
+    {"geopos", CMD_SAFE},
+    {"georadius_ro", CMD_SAFE},
+    {"georadiusbymember_ro", CMD_SAFE},
+    {"geosearch", CMD_SAFE},
+    {"get", CMD_SAFE},
+    {"getbit", CMD_SAFE},
+    {"getrange", CMD_SAFE},
+    {"hello", CMD_STATEFUL},
+    {"hexists", CMD_SAFE},
+    {"hget", CMD_SAFE},
+    {"hgetall", CMD_SAFE},
+    {"hkeys", CMD_SAFE},
+    {"hlen", CMD_SAFE},
+    {"hmget", CMD_SAFE},
+    {"hrandfield", CMD_SAFE},
+    {"hscan", CMD_SAFE},
+    {"hstrlen", CMD_SAFE},
+    {"hvals", CMD_SAFE},
+    {"info", CMD_SAFE},
+    {"keys", CMD_SAFE},
+    {"lastsave", CMD_SAFE},
+    {"latency|history", CMD_SAFE},
+    {"latency|latest", CMD_SAFE},
+    {"lcs", CMD_SAFE},
+    {"lindex", CMD_SAFE},
+    {"llen", CMD_SAFE},
+    {"lolwut", CMD_SAFE},
+    {"lpos", CMD_SAFE},
+    {"lrange", CMD_SAFE},
+    {"memory|doctor", CMD_SAFE},
+    {"memory|stats", CMD_SAFE},
+    {"memory|usage", CMD_SAFE},
+    {"mget", CMD_SAFE},
+    {"module|list", CMD_SAFE},
+    {"monitor", CMD_STATEFUL},
+    {"multi", CMD_STATEFUL},
+    {"object|encoding", CMD_SAFE},
+    {"object|freq", CMD_SAFE},
+    {"object|idletime", CMD_SAFE},
+    {"object|refcount", CMD_SAFE},
+    {"pexpiretime", CMD_SAFE},
+    {"pfcount", CMD_SAFE},
+    {"ping", CMD_SAFE},
+    {"psubscribe", CMD_STATEFUL},
+    {"pttl", CMD_SAFE},
+    {"pubsub|channels", CMD_SAFE},
+    {"pubsub|numpat", CMD_SAFE},
+    {"pubsub|numsub", CMD_SAFE},
+    {"pubsub|shardchannels", CMD_SAFE},
+    {"pubsub|shardnumsub", CMD_SAFE},
+    {"punsubscribe", CMD_STATEFUL},
+    {"quit", CMD_STATEFUL},
+    {"randomkey", CMD_SAFE},
+    {"reset", CMD_STATEFUL},
+    {"role", CMD_SAFE},
+    {"scan", CMD_SAFE},
+    {"scard", CMD_SAFE},
+    {"script|exists", CMD_SAFE},
+    {"sdiff", CMD_SAFE},
+    {"select", CMD_STATEFUL},
+    {"sinter", CMD_SAFE},
+    {"sintercard", CMD_SAFE},
+    {"sismember", CMD_SAFE},
+    {"slowlog|get", CMD_SAFE},
+    {"slowlog|len", CMD_SAFE},
+    {"smembers", CMD_SAFE},
+    {"smismember", CMD_SAFE},
+    {"sort_ro", CMD_SAFE},
+    {"srandmember", CMD_SAFE},
+    {"sscan", CMD_SAFE},
+    {"ssubscribe", CMD_STATEFUL},
+    {"strlen", CMD_SAFE},
+    {"subscribe", CMD_STATEFUL},
+    {"substr", CMD_SAFE},
+    {"sunion", CMD_SAFE},
+    {"sunsubscribe", CMD_STATEFUL},
+    {"time", CMD_SAFE},
+    {"touch", CMD_SAFE},
+    {"ttl", CMD_SAFE},
+    {"type", CMD_SAFE},
+    {"unsubscribe", CMD_STATEFUL},
+    {"unwatch", CMD_STATEFUL},
+    {"watch", CMD_STATEFUL},
+    {"xinfo|consumers", CMD_SAFE},
+    {"xinfo|groups", CMD_SAFE},
+    {"xinfo|stream", CMD_SAFE},
+    {"xlen", CMD_SAFE},
+    {"xpending", CMD_SAFE},
+    {"xrange", CMD_SAFE},
+    {"xread", CMD_SAFE},
+    {"xrevrange", CMD_SAFE},
+    {"zcard", CMD_SAFE},
+    {"zcount", CMD_SAFE},
+    {"zdiff", CMD_SAFE},
+    {"zinter", CMD_SAFE},
+    {"zintercard", CMD_SAFE},
+    {"zlexcount", CMD_SAFE},
+    {"zmscore", CMD_SAFE},
+    {"zrandmember", CMD_SAFE},
+    {"zrange", CMD_SAFE},
+    {"zrangebylex", CMD_SAFE},
+    {"zrangebyscore", CMD_SAFE},
+    {"zrank", CMD_SAFE},
+    {"zrevrange", CMD_SAFE},
+    {"zrevrangebylex", CMD_SAFE},
+    {"zrevrangebyscore", CMD_SAFE},
+    {"zrevrank", CMD_SAFE},
+    {"zscan", CMD_SAFE},
+    {"zscore", CMD_SAFE},
+    {"zunion", CMD_SAFE},
 };
 
 static int compare(const void *key, const void *elem) {
-    return strcmp(key, *(const char *const *)elem);
+    return strcmp(key, ((const command_class *)elem)->name);
 }
 
-/* Lower-cases argv[i] into dst (size n); false if it does not fit. */
+/* Lower-cases s into dst (size n); false if it does not fit. */
 static bool lower(char *dst, size_t n, const char *s, size_t len) {
     if (len >= n)
         return false;
@@ -163,29 +192,38 @@ static bool lower(char *dst, size_t n, const char *s, size_t len) {
     return true;
 }
 
-static bool lookup(const char *name) {
-    return bsearch(name, safe_commands, sizeof(safe_commands) / sizeof(safe_commands[0]),
-                   sizeof(safe_commands[0]), compare) != NULL;
+static unsigned lookup(const char *name) {
+    const command_class *c = bsearch(name, commands, sizeof(commands) / sizeof(commands[0]),
+                                     sizeof(commands[0]), compare);
+    return c ? c->flags : 0;
 }
 
-bool rk_command_is_safe(int argc, const char *const *argv, const size_t *argvlen) {
+/* The command's flags, by its name, or by "name|subcommand". */
+static unsigned classify(int argc, const char *const *argv, const size_t *argvlen) {
     char name[64];
     if (argc < 1 || !lower(name, sizeof(name), argv[0], argvlen ? argvlen[0] : strlen(argv[0])))
-        return false;
-    if (lookup(name))
-        return true;
-    size_t n = strlen(name);
-    if (argc < 2 || n + 1 >= sizeof(name))
-        return false;
-    name[n] = '|';
-    if (!lower(name + n + 1, sizeof(name) - n - 1, argv[1], argvlen ? argvlen[1] : strlen(argv[1])))
-        return false;
+        return 0;
+    unsigned flags = lookup(name);
+    size_t k = strlen(name);
+    if (flags || argc < 2 || k + 1 >= sizeof(name))
+        return flags;
+    name[k] = '|';
+    if (!lower(name + k + 1, sizeof(name) - k - 1, argv[1], argvlen ? argvlen[1] : strlen(argv[1])))
+        return 0;
     return lookup(name);
 }
 
-bool rk_format_is_safe(const char *fmt) {
-    char words[2][64];
-    const char *argv[2];
+bool rk_command_is_safe(int argc, const char *const *argv, const size_t *argvlen) {
+    return classify(argc, argv, argvlen) & CMD_SAFE;
+}
+
+bool rk_command_is_stateful(int argc, const char *const *argv, const size_t *argvlen) {
+    return classify(argc, argv, argvlen) & CMD_STATEFUL;
+}
+
+/* The literal command name and subcommand at the start of a format; a name
+ * given by a conversion is not literal and ends the words. */
+static int format_words(const char *fmt, char words[2][64], const char *argv[2]) {
     int argc = 0;
     const char *p = fmt;
     while (argc < 2) {
@@ -200,5 +238,19 @@ bool rk_format_is_safe(const char *fmt) {
         argc++;
         p += n;
     }
+    return argc;
+}
+
+bool rk_format_is_safe(const char *fmt) {
+    char words[2][64];
+    const char *argv[2];
+    int argc = format_words(fmt, words, argv);
     return argc > 0 && rk_command_is_safe(argc, argv, NULL);
+}
+
+bool rk_format_is_stateful(const char *fmt) {
+    char words[2][64];
+    const char *argv[2];
+    int argc = format_words(fmt, words, argv);
+    return argc > 0 && rk_command_is_stateful(argc, argv, NULL);
 }

@@ -1,4 +1,6 @@
-/* Internal: which commands can be repeated without effect (retry safety). */
+/* Internal: what the client must know of a command before sending it:
+ * whether it can be repeated without effect (retry safety), and whether it
+ * changes its connection's state (not for pooled one-shot calls). */
 #ifndef RK_SAFE_H
 #define RK_SAFE_H
 
@@ -14,6 +16,12 @@ bool rk_command_is_safe(int argc, const char *const *argv, const size_t *argvlen
 /* The same for a printf-style command format, judged by its literal
  * command name (and subcommand); a name given by a conversion is unsafe. */
 bool rk_format_is_safe(const char *fmt);
+
+/* True when the command changes the state of the connection it runs on
+ * (MULTI, WATCH, SELECT, SUBSCRIBE, AUTH...), so that it must not run on a
+ * pooled connection through a one-shot call. */
+bool rk_command_is_stateful(int argc, const char *const *argv, const size_t *argvlen);
+bool rk_format_is_stateful(const char *fmt);
 
 #pragma GCC visibility pop
 

@@ -1,0 +1,19 @@
+/* Internal side of rk_client for the features built on it (pub/sub):
+ * what a dedicated connection outside the pool needs to be made exactly as
+ * the pool makes its own. */
+#ifndef RK_CLIENT_INT_H
+#define RK_CLIENT_INT_H
+
+#include "net/net.h"
+#include "rediskit/client.h"
+
+#pragma GCC visibility push(hidden)
+
+/* The client's settled options and its TLS context (NULL without TLS),
+ * both owned by the client and valid until rk_client_free: pass them to
+ * rk_conn_new_shared. */
+void rk_client_settled(const rk_client *client, const rk_options **opts, rk_tls_ctx **tls);
+
+#pragma GCC visibility pop
+
+#endif
