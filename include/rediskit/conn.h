@@ -101,9 +101,15 @@ void rk_conn_set_timeout(rk_conn *conn, int timeout_ms);
 /* ---- non-blocking use, for event loops -------------------------------
  * rk_conn_start begins connecting; while it or rk_conn_step returns
  * RK_EAGAIN, wait until rk_conn_fd() is ready for rk_conn_want() and call
- * rk_conn_step again. Once ready, rk_conn_write_some sends what is queued
- * (RK_EAGAIN: wait for rk_conn_want() and call again), rk_conn_read_some
- * reads what the socket has, and rk_conn_next takes complete replies. */
+ * rk_conn_step again. Read rk_conn_fd() again after each step: when an
+ * address fails and the next is tried, the socket changes. rk_conn_step
+ * fails with RK_ETIMEOUT once the connect timeout has passed, so an event
+ * loop should also call it when its own timer for that timeout fires.
+ * Once ready, rk_conn_write_some sends what is queued (RK_EAGAIN: wait for
+ * rk_conn_want() and call again), rk_conn_read_some reads what the socket
+ * has (over TLS, also what OpenSSL already decrypted, which poll cannot
+ * see), and rk_conn_next takes complete replies. Each rk_conn_new builds
+ * its own TLS context; rk_client shares one among its connections. */
 
 /** Readiness to wait for. */
 enum { RK_WANT_READ = 1, RK_WANT_WRITE = 2 };

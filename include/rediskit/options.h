@@ -143,6 +143,15 @@ typedef struct rk_options {
     rk_retry retry;      /**< Retry policy; see rk_retry. */
 } rk_options;
 
+/** Reads a redis://, rediss:// or unix:// URL (the forms and options listed
+ *  above rk_client_new_url in client.h) into *opts, which the caller fills
+ *  with a base first (zeroes for the defaults): the URL overrides only
+ *  what it says. The strings it sets point into one block returned in
+ *  *storage: rk_free it once done with *opts (NULL when none was needed).
+ *  RK_EINVAL with a message saying what is wrong, or RK_ENOMEM; *opts is
+ *  untouched then. */
+int rk_options_from_url(const char *url, rk_options *opts, char **storage);
+
 /** The delay before retry number `attempt` (1 for the first retry) under
  *  the policy, given the previous delay (for decorrelated jitter) and a
  *  random seed updated in place. Never negative, never over the cap. */

@@ -573,3 +573,7 @@ int rk_url_parse(const char *url, rk_options *out, char **storage) {
     int rc = parse_url(&ps);
     return rc != RK_OK ? rc : commit(&ps, out, storage);
 }
+
+int rk_options_from_url(const char *url, rk_options *opts, char **storage) {
+    return rk_url_parse(url, opts, storage);
+}

@@ -510,6 +510,10 @@ int rk_conn_start(rk_conn *c) {
 
 int rk_conn_step(rk_conn *c) {
     int rc;
+    bool connecting = c->state == CONNECTING || c->state == TLS || c->state == HANDSHAKE;
+    if (connecting && c->deadline >= 0 && rk_now_ms() >= c->deadline)
+        return broken(c, rk_fail(RK_ETIMEOUT, "timed out connecting to %s",
+                                 c->t ? rk_transport_peer(c->t) : "the server"));
     switch (c->state) {
     case CONNECTING:
         rc = rk_net_connect_finish(c->t);
