@@ -11,6 +11,8 @@
 #include "conn.h"
 #include "error.h"
 #include "options.h"
+#include "pipeline.h"
+#include "pubsub.h"
 #include "reader.h"
 #include "reply.h"
 #include "version.h"

@@ -1,0 +1,182 @@
+/** @file rediskit/pubsub.h
+ * rediskit: publish/subscribe.
+ *
+ * An rk_pubsub owns one dedicated connection (made with the client's
+ * options, outside its pool) on which it subscribes to channels (SUBSCRIBE),
+ * patterns (PSUBSCRIBE) and shard channels (SSUBSCRIBE). Messages are read
+ * with rk_pubsub_get_message, or dispatched to handlers registered per
+ * channel or pattern, by the caller's loop or by a background thread.
+ * Works over RESP2 and RESP3 (where messages are push replies).
+ *
+ * When the connection is lost (an error, end of file, or a health check
+ * PING left unanswered), rk_pubsub reconnects with the client's backoff and
+ * subscribes again to everything it was subscribed to, in one pipelined
+ * round, then reports an RK_MSG_RECONNECTED message. Messages published
+ * while the connection was down are lost: that is Redis pub/sub's
+ * at-most-once delivery, not something a client can repair (use streams
+ * for that).
+ *
+ * Publish through the client: rk_client_call(c, NULL, "PUBLISH %s %b", ...)
+ * (or SPUBLISH); PUBSUB CHANNELS / NUMSUB / NUMPAT / SHARDCHANNELS likewise.
+ *
+ * An rk_pubsub belongs to one thread at a time; while its background thread
+ * runs, only rk_pubsub_stop_thread, the (un)subscribe calls, rk_pubsub_on,
+ * rk_pubsub_on_pattern and rk_pubsub_ping, which are then safe from other
+ * threads, may be used on it (the counts rk_pubsub_channels... are safe
+ * from any thread at any time). */
+#ifndef RK_PUBSUB_H
+#define RK_PUBSUB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "client.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rk_pubsub rk_pubsub;
+
+/** What a message is. */
+typedef enum rk_msg_kind {
+    RK_MSG_MESSAGE = 1,  /**< A message on a subscribed channel. */
+    RK_MSG_PMESSAGE,     /**< A message matching a subscribed pattern. */
+    RK_MSG_SMESSAGE,     /**< A message on a subscribed shard channel. */
+    RK_MSG_SUBSCRIBE,    /**< Confirmation of SUBSCRIBE (one per channel). */
+    RK_MSG_UNSUBSCRIBE,  /**< Confirmation of UNSUBSCRIBE. */
+    RK_MSG_PSUBSCRIBE,   /**< Confirmation of PSUBSCRIBE. */
+    RK_MSG_PUNSUBSCRIBE, /**< Confirmation of PUNSUBSCRIBE. */
+    RK_MSG_SSUBSCRIBE,   /**< Confirmation of SSUBSCRIBE. */
+    RK_MSG_SUNSUBSCRIBE, /**< Confirmation of SUNSUBSCRIBE. */
+    RK_MSG_PONG,         /**< Answer to rk_pubsub_ping. */
+    RK_MSG_RECONNECTED   /**< The connection was lost and is back, with every
+                              subscription restored (the confirmations of
+                              that restore are not reported). Messages on
+                              restored subscriptions may come just before
+                              it, within that round trip. */
+} rk_msg_kind;
+
+/** A message. Every pointer is borrowed: valid until the next call on the
+ *  rk_pubsub (or, in a handler, until the handler returns). Strings are
+ *  binary safe with their lengths, and NUL-terminated. */
+typedef struct rk_message {
+    rk_msg_kind kind;
+    const char *channel; /**< Channel (or for (un)subscribe confirmations
+                              the channel or pattern; NULL when an
+                              unsubscribe found nothing to drop); NULL for
+                              PONG and RECONNECTED. */
+    size_t channel_len;
+    const char *pattern; /**< For PMESSAGE, the pattern that matched;
+                              else NULL. */
+    size_t pattern_len;
+    const char *data; /**< Payload of a message, or the PONG's payload
+                           ("" for a PING without one); else NULL. */
+    size_t data_len;
+    long long count; /**< For confirmations: subscriptions of the
+                          connection after it. */
+} rk_message;
+
+/** Called for a message; see rk_pubsub_on. */
+typedef void (*rk_message_fn)(void *userdata, const rk_message *msg);
+
+/** Pub/sub options; zeroed fields mean the defaults beside them. */
+typedef struct rk_pubsub_opts {
+    bool ignore_confirmations; /**< Do not report (un)subscribe
+                                    confirmations. */
+    int health_check_ms;       /**< PING the server when nothing arrived for
+                                    this long, and take the connection for
+                                    dead (reconnect) when that PING is not
+                                    answered within as long again; default
+                                    0: the client's health_check_ms (30 s by
+                                    default); negative: never. */
+} rk_pubsub_opts;
+
+/** A pub/sub object using the client's connection options (host, auth,
+ *  TLS, protocol, retry backoff). No connection is made until the first
+ *  subscription. NULL with rk_error_last() on failure. The client must
+ *  outlive it. */
+rk_pubsub *rk_pubsub_new(rk_client *client, const rk_pubsub_opts *opts);
+
+/** Stops the background thread if running, closes the connection, frees.
+ *  Not from a handler. NULL is allowed. */
+void rk_pubsub_free(rk_pubsub *ps);
+
+/** Subscribe to / unsubscribe from count channels (binary safe with lens,
+ *  or C strings with lens NULL). Unsubscribing with count 0 drops every
+ *  subscription of that kind; unsubscribing also drops the handlers of
+ *  those channels or patterns. Returns once the command is sent
+ *  (confirmations arrive as messages), blocking up to the command timeout.
+ *
+ *  The first command connects, in the calling thread: its failures (e.g.
+ *  RK_ECONNECT, RK_EAUTH) are returned and nothing is recorded. Later, the
+ *  command is only queued, and sent by the thread that reads messages,
+ *  when the connection is down (after the reconnect), when called from a
+ *  handler, or while the background thread runs. If the connection fails
+ *  while sending, the subscription is restored with the others. */
+int rk_pubsub_subscribe(rk_pubsub *ps, size_t count, const char *const *channels,
+                        const size_t *lens);
+int rk_pubsub_unsubscribe(rk_pubsub *ps, size_t count, const char *const *channels,
+                          const size_t *lens);
+int rk_pubsub_psubscribe(rk_pubsub *ps, size_t count, const char *const *patterns,
+                         const size_t *lens);
+int rk_pubsub_punsubscribe(rk_pubsub *ps, size_t count, const char *const *patterns,
+                           const size_t *lens);
+int rk_pubsub_ssubscribe(rk_pubsub *ps, size_t count, const char *const *channels,
+                         const size_t *lens);
+int rk_pubsub_sunsubscribe(rk_pubsub *ps, size_t count, const char *const *channels,
+                           const size_t *lens);
+
+/** Registers a handler for messages on a channel (also used for its shard
+ *  channel messages), or for a pattern's messages, and subscribes to it
+ *  (as rk_pubsub_subscribe / psubscribe); a second call replaces the
+ *  handler. A message with a handler is given to the handler, not returned
+ *  by rk_pubsub_get_message. Handlers run in the thread reading messages;
+ *  they may (un)subscribe and ping, but not read messages, stop the thread
+ *  or free the rk_pubsub. fn NULL is RK_EINVAL. */
+int rk_pubsub_on(rk_pubsub *ps, const char *channel, rk_message_fn fn, void *userdata);
+int rk_pubsub_on_pattern(rk_pubsub *ps, const char *pattern, rk_message_fn fn, void *userdata);
+
+/** Sends a PING on the subscribed connection (answered by an RK_MSG_PONG
+ *  message carrying `payload`, which may be NULL), as the subscribe calls
+ *  send their commands. */
+int rk_pubsub_ping(rk_pubsub *ps, const char *payload);
+
+/** Waits up to timeout_ms (0 polls, negative waits forever) for the next
+ *  message that has no handler, dispatching those that have one on the
+ *  way. Returns 1 with *msg filled (valid until the next call on ps), 0
+ *  when the time ran out, or a failure.
+ *
+ *  Reconnects as needed, without blocking past timeout_ms: a connect in
+ *  progress carries over to the next call. Connection failures are retried
+ *  with the client's backoff for as long as it takes; failures retrying
+ *  will not repair are returned (RK_EAUTH, RK_ETLS, RK_ESERVER for an
+ *  error reply such as NOPERM, with rk_error_last() saying which), and the
+ *  next call tries again after the backoff. RK_EINVAL while the background
+ *  thread runs, or with a negative timeout when nothing is subscribed. */
+int rk_pubsub_get_message(rk_pubsub *ps, int timeout_ms, rk_message *msg);
+
+/** Subscriptions the connection holds now, as confirmed by the server:
+ *  channels, patterns and shard channels. Any thread may ask. */
+size_t rk_pubsub_channels(const rk_pubsub *ps);
+size_t rk_pubsub_patterns(const rk_pubsub *ps);
+size_t rk_pubsub_shard_channels(const rk_pubsub *ps);
+
+/** Starts a background thread that reads and dispatches every message to
+ *  its handler (messages without a handler, confirmations unless ignored,
+ *  PONGs and RK_MSG_RECONNECTED go to `fallback`, which may be NULL to drop
+ *  them), as redis-py's run_in_thread. It reconnects like
+ *  rk_pubsub_get_message, retrying with the backoff even the failures
+ *  it cannot report (such as RK_EAUTH). RK_EINVAL if one already runs. */
+int rk_pubsub_start_thread(rk_pubsub *ps, rk_message_fn fallback, void *userdata);
+
+/** Asks the background thread to stop and joins it (returns within about
+ *  100 ms plus the time a handler takes); then the calling thread owns the
+ *  rk_pubsub again. RK_OK also when no thread runs; RK_EINVAL from a
+ *  handler. */
+int rk_pubsub_stop_thread(rk_pubsub *ps);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

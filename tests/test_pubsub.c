@@ -1,0 +1,827 @@
+/* rk_pubsub against real servers, on RESP2 and RESP3: channels, patterns
+ * and shard channels, binary payloads, confirmations, PING, handlers,
+ * polling, reconnecting after a server restart or a silent server, the
+ * background thread and subscribing from other threads while it runs.
+ * Needs redis-server; the tests skip without it. */
+#define _GNU_SOURCE
+
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "rediskit/client.h"
+#include "rediskit/error.h"
+#include "rediskit/pubsub.h"
+#include "rkt_alloc.h"
+#include "rkt_proxy.h"
+#include "rkt_server.h"
+
+/* How long a test waits for something that should come at once; only a
+ * bound against hanging, never a timing assertion. */
+#define WAIT_MS 10000
+
+/* The server most tests share, and one a test may own (restart, freeze). */
+static rkt_server shared, own;
+static bool have_shared;
+
+/* ---- helpers --------------------------------------------------------- */
+
+static rk_client *client_for(const rkt_server *srv, int proto) {
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_server_port(srv), .protocol = proto});
+    assert_non_null(c);
+    return c;
+}
+
+static rk_pubsub *pubsub_for(rk_client *c, const rk_pubsub_opts *opts) {
+    rk_pubsub *ps = rk_pubsub_new(c, opts);
+    if (ps == NULL)
+        fail_msg("rk_pubsub_new: %s", rk_error_last()->message);
+    return ps;
+}
+
+/* A name unique to the test and protocol, e.g. "two:3". */
+static const char *name(char *buf, size_t size, const char *base, int proto) {
+    snprintf(buf, size, "%s:%d", base, proto);
+    return buf;
+}
+
+/* The next message the caller gets; fails the test if none comes. */
+static rk_message next_message(rk_pubsub *ps) {
+    rk_message m;
+    int rc = rk_pubsub_get_message(ps, WAIT_MS, &m);
+    if (rc != 1)
+        fail_msg("rk_pubsub_get_message: %d (%s)", rc, rk_error_last()->message);
+    return m;
+}
+
+static bool bytes_equal(const char *s, size_t n, const char *want, size_t want_len) {
+    return s != NULL && n == want_len && memcmp(s, want, n) == 0;
+}
+
+/* The next message is of this kind on this channel (NULL: any). */
+static rk_message expect(rk_pubsub *ps, rk_msg_kind kind, const char *channel) {
+    rk_message m = next_message(ps);
+    assert_int_equal(m.kind, kind);
+    if (channel != NULL && !bytes_equal(m.channel, m.channel_len, channel, strlen(channel)))
+        fail_msg("message on %.*s, expected %s", (int)m.channel_len,
+                 m.channel ? m.channel : "(null)", channel);
+    return m;
+}
+
+static void subscribe_one(rk_pubsub *ps, const char *channel) {
+    assert_int_equal(rk_pubsub_subscribe(ps, 1, &channel, NULL), RK_OK);
+    expect(ps, RK_MSG_SUBSCRIBE, channel);
+}
+
+/* PUBLISH (or SPUBLISH); returns how many subscribers got it. */
+static long long publish(rk_client *c, const char *cmd, const char *channel, const void *data,
+                         size_t len) {
+    rk_reply r;
+    const char *argv[] = {cmd, channel, data};
+    size_t lens[] = {strlen(cmd), strlen(channel), len};
+    assert_int_equal(rk_client_call_argv(c, &r, 3, argv, lens), RK_OK);
+    long long n = rk_reply_int(&r);
+    rk_reply_free(&r);
+    return n;
+}
+
+/* The count PUBSUB `sub` (NUMSUB or SHARDNUMSUB) reports for a channel. */
+static long long numsub(rk_client *c, const char *sub, const char *channel) {
+    rk_reply r;
+    const char *argv[] = {"PUBSUB", sub, channel};
+    assert_int_equal(rk_client_call_argv(c, &r, 3, argv, NULL), RK_OK);
+    const rk_reply *v =
+        rk_reply_type(&r) == RK_REPLY_MAP ? rk_reply_map_value(&r, 0) : rk_reply_at(&r, 1);
+    assert_non_null(v);
+    long long n = rk_reply_int(v);
+    rk_reply_free(&r);
+    return n;
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Messages a handler received, shared with the thread calling handlers. */
+typedef struct inbox {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int count;
+    rk_msg_kind last_kind;
+    char last_data[64];
+    pthread_t last_thread;
+} inbox;
+
+static void inbox_init(inbox *b) {
+    memset(b, 0, sizeof(*b));
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->cv, NULL);
+}
+
+static void inbox_destroy(inbox *b) {
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->cv);
+}
+
+static void inbox_put(void *userdata, const rk_message *m) {
+    inbox *b = userdata;
+    pthread_mutex_lock(&b->mu);
+    b->count++;
+    b->last_kind = m->kind;
+    snprintf(b->last_data, sizeof(b->last_data), "%.*s", (int)m->data_len, m->data ? m->data : "");
+    b->last_thread = pthread_self();
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* Waits until the inbox holds at least n messages; false after WAIT_MS. */
+static bool inbox_wait(inbox *b, int n) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += WAIT_MS / 1000;
+    pthread_mutex_lock(&b->mu);
+    int rc = 0;
+    while (b->count < n && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&b->cv, &b->mu, &until);
+    bool ok = b->count >= n;
+    pthread_mutex_unlock(&b->mu);
+    return ok;
+}
+
+static void need_shared(void) {
+    if (!have_shared)
+        skip();
+}
+
+/* Every test runs on both protocols: BOTH(x) makes test_x_resp2/resp3. */
+#define BOTH(name)                                                                                 \
+    static void test_##name##_resp2(void **state) {                                                \
+        (void)state;                                                                               \
+        name(2);                                                                                   \
+    }                                                                                              \
+    static void test_##name##_resp3(void **state) {                                                \
+        (void)state;                                                                               \
+        name(3);                                                                                   \
+    }
+#define BOTH_TESTS(name)                                                                           \
+    cmocka_unit_test(test_##name##_resp2), cmocka_unit_test(test_##name##_resp3)
+#define BOTH_OWN_TESTS(name)                                                                       \
+    cmocka_unit_test_setup_teardown(test_##name##_resp2, start_own, stop_own),                     \
+        cmocka_unit_test_setup_teardown(test_##name##_resp3, start_own, stop_own)
+
+/* ---- messages -------------------------------------------------------- */
+
+static void two_subscribers_both_get_the_message(int proto) {
+    need_shared();
+    char ch[32];
+    name(ch, sizeof ch, "two", proto);
+    rk_client *c = client_for(&shared, proto);
+    rk_pubsub *a = pubsub_for(c, NULL), *b = pubsub_for(c, NULL);
+    subscribe_one(a, ch);
+    subscribe_one(b, ch);
+    assert_int_equal(publish(c, "PUBLISH", ch, "hello", 5), 2);
+    rk_message m = expect(a, RK_MSG_MESSAGE, ch);
+    assert_true(bytes_equal(m.data, m.data_len, "hello", 5));
+    m = expect(b, RK_MSG_MESSAGE, ch);
+    assert_true(bytes_equal(m.data, m.data_len, "hello", 5));
+    rk_pubsub_free(a);
+    rk_pubsub_free(b);
+    rk_client_free(c);
+}
+BOTH(two_subscribers_both_get_the_message)
+
+static void pattern_message_carries_pattern_and_channel(int proto) {
+    need_shared();
+    char pat[32], ch[32];
+    name(pat, sizeof pat, "news.*", proto);
+    snprintf(ch, sizeof ch, "news.sport:%d", proto);
+    const char *p = pat;
+    rk_client *c = client_for(&shared, proto);
+    rk_pubsub *ps = pubsub_for(c, NULL);
+    assert_int_equal(rk_pubsub_psubscribe(ps, 1, &p, NULL), RK_OK);
+    rk_message m = expect(ps, RK_MSG_PSUBSCRIBE, pat);
+    assert_int_equal(m.count, 1);
+    assert_int_equal(publish(c, "PUBLISH", ch, "goal", 4), 1);
+    m = expect(ps, RK_MSG_PMESSAGE, ch);
+    assert_true(bytes_equal(m.pattern, m.pattern_len, pat, strlen(pat)));
+    assert_true(bytes_equal(m.data, m.data_len, "goal", 4));
+    assert_int_equal(rk_pubsub_patterns(ps), 1);
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+}
+BOTH(pattern_message_carries_pattern_and_channel)
+
+static void shard_channel_message_arrives(int proto) {
+    need_shared();
+    char ch[32];
+    const char *p = name(ch, sizeof ch, "shard", proto);
+    rk_client *c = client_for(&shared, proto);
+    rk_pubsub *ps = pubsub_for(c, NULL);
+    assert_int_equal(rk_pubsub_ssubscribe(ps, 1, &p, NULL), RK_OK);
+    expect(ps, RK_MSG_SSUBSCRIBE, ch);
+    assert_int_equal(rk_pubsub_shard_channels(ps), 1);
+    assert_int_equal(numsub(c, "SHARDNUMSUB", ch), 1);
+    assert_int_equal(publish(c, "SPUBLISH", ch, "s-data", 6), 1);
+    rk_message m = expect(ps, RK_MSG_SMESSAGE, ch);
+    assert_true(bytes_equal(m.data, m.data_len, "s-data", 6));
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+}
+BOTH(shard_channel_message_arrives)
+
+static void binary_payload_with_nul_bytes_arrives_whole(int proto) {
+    need_shared();
+    const char chan[] = {'b', 0, 'i', 'n', (char)('0' + proto)};
+    const char data[] = {0, 'a', 0, '\r', '\n', (char)0xff, 0};
+    const char *names[] = {chan};
+    size_t lens[] = {sizeof chan};
+    rk_client *c = client_for(&shared, proto);
+    rk_pubsub *ps = pubsub_for(c, NULL);
+    assert_int_equal(rk_pubsub_subscribe(ps, 1, names, lens), RK_OK);
+    rk_message m = next_message(ps);
+    assert_true(bytes_equal(m.channel, m.channel_len, chan, sizeof chan));
+    rk_reply r;
+    const char *argv[] = {"PUBLISH", chan, data};
+    size_t argl[] = {7, sizeof chan, sizeof data};
+    assert_int_equal(rk_client_call_argv(c, &r, 3, argv, argl), RK_OK);
+    assert_int_equal(rk_reply_int(&r), 1);
+    rk_reply_free(&r);
+    m = next_message(ps);
+    assert_int_equal(m.kind, RK_MSG_MESSAGE);
+    assert_true(bytes_equal(m.channel, m.channel_len, chan, sizeof chan));
+    assert_true(bytes_equal(m.data, m.data_len, data, sizeof data));
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+}
+BOTH(binary_payload_with_nul_bytes_arrives_whole)
+
+/* ---- confirmations --------------------------------------------------- */
+
+static void confirmations_count_subscriptions(int proto) {
+    need_shared();
+    char a[32], b[32], p[32];
+    const char *chans[] = {name(a, sizeof a, "cnt-a", proto), name(b, sizeof b, "cnt-b", proto)};
+    const char *pat = name(p, sizeof p, "cnt-*", proto);
+    rk_client *c = client_for(&shared, proto);
+    rk_pubsub *ps = pubsub_for(c, NULL);
+    assert_int_equal(rk_pubsub_subscribe(ps, 2, chans, NULL), RK_OK);
+    assert_int_equal(rk_pubsub_psubscribe(ps, 1, &pat, NULL), RK_OK);
+    assert_int_equal(expect(ps, RK_MSG_SUBSCRIBE, a).count, 1);
+    assert_int_equal(expect(ps, RK_MSG_SUBSCRIBE, b).count, 2);
+    assert_int_equal(expect(ps, RK_MSG_PSUBSCRIBE, p).count, 3);
+    assert_int_equal(rk_pubsub_channels(ps), 2);
+    assert_int_equal(rk_pubsub_patterns(ps), 1);
+    assert_int_equal(rk_pubsub_unsubscribe(ps, 1, chans, NULL), RK_OK);
+    assert_int_equal(expect(ps, RK_MSG_UNSUBSCRIBE, a).count, 2);
+    assert_int_equal(rk_pubsub_channels(ps), 1);
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+}
+BOTH(confirmations_count_subscriptions)
+
+static void ignored_confirmations_are_not_returned(int proto) {
+    need_shared();
+    char ch[32];
+    const char *p = name(ch, sizeof ch, "quiet", proto);
+    rk_client *c = client_for(&shared, proto);
+    rk_pubsub *ps = pubsub_for(c, &(rk_pubsub_opts){.ignore_confirmations = true});
+    assert_int_equal(rk_pubsub_subscribe(ps, 1, &p, NULL), RK_OK);
+    /* The PONG comes after the confirmation: once it is here, the
+     * confirmation was read and skipped. */
+    assert_int_equal(rk_pubsub_ping(ps, "after"), RK_OK);
+    rk_message m = expect(ps, RK_MSG_PONG, NULL);
+    assert_true(bytes_equal(m.data, m.data_len, "after", 5));
+    assert_int_equal(rk_pubsub_channels(ps), 1);
+    assert_int_equal(publish(c, "PUBLISH", ch, "x", 1), 1);
+    expect(ps, RK_MSG_MESSAGE, ch);
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+}
+BOTH(ignored_confirmations_are_not_returned)
+
+static void unsubscribe_all_drops_every_channel(int proto) {
+    need_shared();
+    char a[32], b[32];
+    const char *chans[] = {name(a, sizeof a, "all-a", proto), name(b, sizeof b, "all-b", proto)};
+    rk_client *c = client_for(&shared, proto);
+    rk_pubsub *ps = pubsub_for(c, NULL);
+    assert_int_equal(rk_pubsub_subscribe(ps, 2, chans, NULL), RK_OK);
+    expect(ps, RK_MSG_SUBSCRIBE, a);
+    expect(ps, RK_MSG_SUBSCRIBE, b);
+    assert_int_equal(rk_pubsub_unsubscribe(ps, 0, NULL, NULL), RK_OK);
+    expect(ps, RK_MSG_UNSUBSCRIBE, NULL);
+    assert_int_equal(expect(ps, RK_MSG_UNSUBSCRIBE, NULL).count, 0);
+    assert_int_equal(rk_pubsub_channels(ps), 0);
+    assert_int_equal(numsub(c, "NUMSUB", a), 0);
+    assert_int_equal(publish(c, "PUBLISH", b, "x", 1), 0);
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+}
+BOTH(unsubscribe_all_drops_every_channel)
+
+static void many_channels_are_counted_as_confirmed(int proto) {
+    need_shared();
+    enum { N = 300 };
+    static char bufs[N][32];
+    const char *chans[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(bufs[i], sizeof bufs[i], "many:%d:%d", proto, i);
+        chans[i] = bufs[i];
+    }
+    rk_client *c = client_for(&shared, proto);
+    rk_pubsub *ps = pubsub_for(c, &(rk_pubsub_opts){.ignore_confirmations = true});
+    assert_int_equal(rk_pubsub_subscribe(ps, N, chans, NULL), RK_OK);
+    for (int i = 0; i < N; i += 2) /* every other one, in one call each */
+        assert_int_equal(rk_pubsub_unsubscribe(ps, 1, &chans[i], NULL), RK_OK);
+    assert_int_equal(rk_pubsub_ping(ps, NULL), RK_OK);
+    expect(ps, RK_MSG_PONG, NULL);
+    assert_int_equal(rk_pubsub_channels(ps), N / 2);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(numsub(c, "NUMSUB", chans[i]), i % 2);
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+}
+BOTH(many_channels_are_counted_as_confirmed)
+
+/* ---- ping, handlers, polling ----------------------------------------- */
+
+static void ping_is_answered_by_pong_with_payload(int proto) {
+    need_shared();
+    char ch[32];
+    rk_client *c = client_for(&shared, proto);
+    rk_pubsub *ps = pubsub_for(c, NULL);
+    subscribe_one(ps, name(ch, sizeof ch, "ping", proto));
+    assert_int_equal(rk_pubsub_ping(ps, "payload"), RK_OK);
+    rk_message m = expect(ps, RK_MSG_PONG, NULL);
+    assert_true(bytes_equal(m.data, m.data_len, "payload", 7));
+    assert_int_equal(rk_pubsub_ping(ps, NULL), RK_OK);
+    m = expect(ps, RK_MSG_PONG, NULL);
+    assert_true(bytes_equal(m.data, m.data_len, "", 0));
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+}
+BOTH(ping_is_answered_by_pong_with_payload)
+
+static void handler_gets_its_messages_instead_of_get_message(int proto) {
+    need_shared();
+    char h[32], plain[32];
+    name(h, sizeof h, "handled", proto);
+    rk_client *c = client_for(&shared, proto);
+    rk_pubsub *ps = pubsub_for(c, NULL);
+    inbox box;
+    inbox_init(&box);
+    assert_int_equal(rk_pubsub_on(ps, h, inbox_put, &box), RK_OK);
+    expect(ps, RK_MSG_SUBSCRIBE, h);
+    subscribe_one(ps, name(plain, sizeof plain, "plain", proto));
+    assert_int_equal(publish(c, "PUBLISH", h, "to-handler", 10), 1);
+    assert_int_equal(publish(c, "PUBLISH", plain, "to-caller", 9), 1);
+    rk_message m = expect(ps, RK_MSG_MESSAGE, plain);
+    assert_true(bytes_equal(m.data, m.data_len, "to-caller", 9));
+    assert_int_equal(box.count, 1);
+    assert_string_equal(box.last_data, "to-handler");
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+    inbox_destroy(&box);
+}
+BOTH(handler_gets_its_messages_instead_of_get_message)
+
+static void pattern_handler_gets_matching_messages(int proto) {
+    need_shared();
+    char pat[32], ch[32], done[32];
+    name(pat, sizeof pat, "ph.*", proto);
+    snprintf(ch, sizeof ch, "ph.x:%d", proto);
+    rk_client *c = client_for(&shared, proto);
+    rk_pubsub *ps = pubsub_for(c, NULL);
+    inbox box;
+    inbox_init(&box);
+    assert_int_equal(rk_pubsub_on_pattern(ps, pat, inbox_put, &box), RK_OK);
+    expect(ps, RK_MSG_PSUBSCRIBE, pat);
+    subscribe_one(ps, name(done, sizeof done, "ph-done", proto));
+    assert_int_equal(publish(c, "PUBLISH", ch, "matched", 7), 1);
+    assert_int_equal(publish(c, "PUBLISH", done, "end", 3), 1);
+    expect(ps, RK_MSG_MESSAGE, done);
+    assert_int_equal(box.count, 1);
+    assert_int_equal(box.last_kind, RK_MSG_PMESSAGE);
+    assert_string_equal(box.last_data, "matched");
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+    inbox_destroy(&box);
+}
+BOTH(pattern_handler_gets_matching_messages)
+
+/* A handler that subscribes to the channel named by the message. */
+typedef struct chain {
+    rk_pubsub *ps;
+    int rc;
+    char next[32];
+} chain;
+
+static void subscribe_to_payload(void *userdata, const rk_message *m) {
+    chain *ch = userdata;
+    snprintf(ch->next, sizeof ch->next, "%.*s", (int)m->data_len, m->data);
+    const char *p = ch->next;
+    ch->rc = rk_pubsub_subscribe(ch->ps, 1, &p, NULL);
+}
+
+static void handler_may_subscribe_from_inside(int proto) {
+    need_shared();
+    char first[32], second[32];
+    name(first, sizeof first, "chain-1", proto);
+    name(second, sizeof second, "chain-2", proto);
+    rk_client *c = client_for(&shared, proto);
+    rk_pubsub *ps = pubsub_for(c, NULL);
+    chain ch = {.ps = ps, .rc = -100};
+    assert_int_equal(rk_pubsub_on(ps, first, subscribe_to_payload, &ch), RK_OK);
+    expect(ps, RK_MSG_SUBSCRIBE, first);
+    assert_int_equal(publish(c, "PUBLISH", first, second, strlen(second)), 1);
+    expect(ps, RK_MSG_SUBSCRIBE, second); /* sent once the handler returned */
+    assert_int_equal(ch.rc, RK_OK);
+    assert_int_equal(publish(c, "PUBLISH", second, "x", 1), 1);
+    expect(ps, RK_MSG_MESSAGE, second);
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+}
+BOTH(handler_may_subscribe_from_inside)
+
+static void zero_timeout_polls_and_returns_zero_when_idle(int proto) {
+    need_shared();
+    char ch[32];
+    rk_client *c = client_for(&shared, proto);
+    rk_pubsub *ps = pubsub_for(c, NULL);
+    subscribe_one(ps, name(ch, sizeof ch, "poll", proto));
+    rk_message m;
+    assert_int_equal(rk_pubsub_get_message(ps, 0, &m), 0);
+    assert_int_equal(publish(c, "PUBLISH", ch, "polled", 6), 1);
+    int rc = 0;
+    for (int i = 0; i < WAIT_MS && rc == 0; i++) {
+        rc = rk_pubsub_get_message(ps, 0, &m);
+        if (rc == 0)
+            sleep_ms(1);
+    }
+    assert_int_equal(rc, 1);
+    assert_true(bytes_equal(m.data, m.data_len, "polled", 6));
+    assert_int_equal(rk_pubsub_get_message(ps, 0, &m), 0);
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+}
+BOTH(zero_timeout_polls_and_returns_zero_when_idle)
+
+static void test_bad_arguments_are_einval(void **state) {
+    (void)state;
+    need_shared();
+    rk_client *c = client_for(&shared, 3);
+    rk_pubsub *ps = pubsub_for(c, NULL);
+    rk_message m;
+    /* Nothing subscribed: waiting forever would never end. */
+    assert_int_equal(rk_pubsub_get_message(ps, -1, &m), RK_EINVAL);
+    assert_int_equal(rk_pubsub_subscribe(ps, 1, NULL, NULL), RK_EINVAL);
+    const char *null_name[] = {NULL};
+    assert_int_equal(rk_pubsub_subscribe(ps, 1, null_name, NULL), RK_EINVAL);
+    assert_int_equal(rk_pubsub_on(ps, "x", NULL, NULL), RK_EINVAL);
+    assert_null(rk_pubsub_new(NULL, NULL));
+    assert_int_equal(rk_pubsub_channels(ps), 0);
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+}
+
+/* ---- reconnecting ---------------------------------------------------- */
+
+static int start_own(void **state) {
+    (void)state;
+    if (!rkt_require_binaries("redis-server", NULL))
+        return 0;
+    return rkt_server_start(&own, &(rkt_server_opts){.requirepass = "pw1"});
+}
+
+static int stop_own(void **state) {
+    (void)state;
+    rkt_server_thaw(&own);
+    rkt_server_stop(&own);
+    memset(&own, 0, sizeof own);
+    return 0;
+}
+
+static rk_client *own_client(int proto, int port, int health_ms) {
+    rk_client *c = rk_client_new(&(rk_options){.port = port,
+                                               .protocol = proto,
+                                               .password = "pw1",
+                                               .connect_timeout_ms = 500,
+                                               .health_check_ms = health_ms});
+    assert_non_null(c);
+    return c;
+}
+
+/* Reads until RK_MSG_RECONNECTED; fails on an error or after 20 tries. */
+static void expect_reconnected(rk_pubsub *ps) {
+    for (int i = 0; i < 20; i++) {
+        rk_message m;
+        int rc = rk_pubsub_get_message(ps, WAIT_MS, &m);
+        if (rc < 0)
+            fail_msg("rk_pubsub_get_message: %d (%s)", rc, rk_error_last()->message);
+        if (rc == 1 && m.kind == RK_MSG_RECONNECTED)
+            return;
+    }
+    fail_msg("no RK_MSG_RECONNECTED");
+}
+
+static void restart_restores_every_subscription(int proto) {
+    if (own.pid == 0)
+        skip();
+    char ch[32], pat[32], sh[32];
+    const char *c_ch = name(ch, sizeof ch, "rpc", proto),
+               *c_pat = name(pat, sizeof pat, "rp*", proto),
+               *c_sh = name(sh, sizeof sh, "rsh", proto);
+    rk_client *c = own_client(proto, rkt_server_port(&own), 0);
+    rk_pubsub *ps = pubsub_for(c, &(rk_pubsub_opts){.ignore_confirmations = true});
+    assert_int_equal(rk_pubsub_subscribe(ps, 1, &c_ch, NULL), RK_OK);
+    assert_int_equal(rk_pubsub_psubscribe(ps, 1, &c_pat, NULL), RK_OK);
+    assert_int_equal(rk_pubsub_ssubscribe(ps, 1, &c_sh, NULL), RK_OK);
+    assert_int_equal(rk_pubsub_ping(ps, NULL), RK_OK);
+    expect(ps, RK_MSG_PONG, NULL);
+    assert_int_equal(rkt_server_restart(&own), 0);
+    expect_reconnected(ps);
+    assert_int_equal(numsub(c, "NUMSUB", ch), 1);
+    assert_int_equal(numsub(c, "SHARDNUMSUB", sh), 1);
+    assert_int_equal(rk_pubsub_channels(ps), 1);
+    assert_int_equal(rk_pubsub_patterns(ps), 1);
+    assert_int_equal(rk_pubsub_shard_channels(ps), 1);
+    assert_int_equal(publish(c, "PUBLISH", ch, "after", 5), 2); /* channel and pattern */
+    expect(ps, RK_MSG_MESSAGE, ch);
+    expect(ps, RK_MSG_PMESSAGE, ch);
+    assert_int_equal(publish(c, "SPUBLISH", sh, "shard", 5), 1);
+    expect(ps, RK_MSG_SMESSAGE, sh);
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+}
+BOTH(restart_restores_every_subscription)
+
+static void wrong_password_fails_first_subscribe_with_eauth(int proto) {
+    if (own.pid == 0)
+        skip();
+    rk_client *c = rk_client_new(
+        &(rk_options){.port = rkt_server_port(&own), .protocol = proto, .password = "wrong"});
+    assert_non_null(c);
+    rk_pubsub *ps = pubsub_for(c, NULL);
+    const char *ch = "never";
+    assert_int_equal(rk_pubsub_subscribe(ps, 1, &ch, NULL), RK_EAUTH);
+    assert_int_equal(rk_pubsub_channels(ps), 0);
+    rk_message m;
+    assert_int_equal(rk_pubsub_get_message(ps, -1, &m), RK_EINVAL); /* nothing recorded */
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+}
+BOTH(wrong_password_fails_first_subscribe_with_eauth)
+
+static void refused_password_on_reconnect_is_eauth(int proto) {
+    if (own.pid == 0)
+        skip();
+    char ch[32];
+    rk_client *c = own_client(proto, rkt_server_port(&own), 0);
+    rk_pubsub *ps = pubsub_for(c, NULL);
+    subscribe_one(ps, name(ch, sizeof ch, "auth", proto));
+    assert_int_equal(rk_client_call(c, NULL, "CONFIG SET requirepass pw2"), RK_OK);
+    assert_int_equal(rk_client_call(c, NULL, "CLIENT KILL TYPE pubsub"), RK_OK);
+    rk_message m;
+    int rc = rk_pubsub_get_message(ps, WAIT_MS, &m);
+    assert_int_equal(rc, RK_EAUTH);
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+}
+BOTH(refused_password_on_reconnect_is_eauth)
+
+/* A frozen server keeps the connection open but answers nothing: only the
+ * health check can tell. The proxy counts the connections made. */
+static void health_check_replaces_silent_connection(int proto) {
+    if (own.pid == 0)
+        skip();
+    char ch[32];
+    rkt_proxy *px = rkt_proxy_start("127.0.0.1", rkt_server_port(&own));
+    assert_non_null(px);
+    rk_client *c = own_client(proto, rkt_proxy_port(px), 0);
+    rk_pubsub *ps = pubsub_for(c, &(rk_pubsub_opts){.health_check_ms = 100});
+    subscribe_one(ps, name(ch, sizeof ch, "health", proto));
+    rkt_server_freeze(&own);
+    rkt_proxy_stats st = {0};
+    for (int i = 0; i < WAIT_MS / 50 && st.accepted < 2; i++) {
+        rk_message m;
+        assert_int_equal(rk_pubsub_get_message(ps, 50, &m), 0);
+        rkt_proxy_get_stats(px, &st);
+    }
+    rkt_server_thaw(&own);
+    assert_true(st.accepted >= 2);
+    expect_reconnected(ps);
+    assert_int_equal(rk_pubsub_channels(ps), 1);
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+    rkt_proxy_stop(px);
+}
+BOTH(health_check_replaces_silent_connection)
+
+/* ---- the background thread ------------------------------------------- */
+
+static void thread_dispatches_to_handlers_and_stops(int proto) {
+    need_shared();
+    char h[32], other[32];
+    name(h, sizeof h, "thr", proto);
+    const char *o = name(other, sizeof other, "thr-other", proto);
+    rk_client *c = client_for(&shared, proto);
+    rk_pubsub *ps = pubsub_for(c, &(rk_pubsub_opts){.ignore_confirmations = true});
+    inbox handled, fallback;
+    inbox_init(&handled);
+    inbox_init(&fallback);
+    assert_int_equal(rk_pubsub_on(ps, h, inbox_put, &handled), RK_OK);
+    assert_int_equal(rk_pubsub_subscribe(ps, 1, &o, NULL), RK_OK);
+    assert_int_equal(rk_pubsub_start_thread(ps, inbox_put, &fallback), RK_OK);
+    assert_int_equal(rk_pubsub_ping(ps, "sync"), RK_OK); /* both subscribed once it is back */
+    assert_true(inbox_wait(&fallback, 1));
+    assert_int_equal(fallback.last_kind, RK_MSG_PONG);
+    assert_int_equal(publish(c, "PUBLISH", h, "one", 3), 1);
+    assert_int_equal(publish(c, "PUBLISH", other, "two", 3), 1);
+    assert_true(inbox_wait(&handled, 1));
+    assert_true(inbox_wait(&fallback, 2));
+    assert_string_equal(handled.last_data, "one");
+    assert_string_equal(fallback.last_data, "two");
+    assert_false(pthread_equal(handled.last_thread, pthread_self()));
+    rk_message m;
+    assert_int_equal(rk_pubsub_get_message(ps, 0, &m), RK_EINVAL); /* the thread reads */
+    assert_int_equal(rk_pubsub_stop_thread(ps), RK_OK);
+    assert_int_equal(publish(c, "PUBLISH", other, "three", 5), 1);
+    expect(ps, RK_MSG_MESSAGE, other); /* the caller reads again */
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+    inbox_destroy(&handled);
+    inbox_destroy(&fallback);
+}
+BOTH(thread_dispatches_to_handlers_and_stops)
+
+typedef struct subscriber_job {
+    rk_pubsub *ps;
+    inbox *box;
+    int proto, first, count;
+} subscriber_job;
+
+static void *subscribe_many(void *arg) {
+    subscriber_job *j = arg;
+    for (int i = j->first; i < j->first + j->count; i++) {
+        char ch[32];
+        snprintf(ch, sizeof ch, "mt:%d:%d", j->proto, i);
+        if (rk_pubsub_on(j->ps, ch, inbox_put, j->box) != RK_OK)
+            return j; /* non-NULL: failed */
+    }
+    return NULL;
+}
+
+static void other_threads_subscribe_while_thread_runs(int proto) {
+    need_shared();
+    enum { PER_THREAD = 50 };
+    rk_client *c = client_for(&shared, proto);
+    rk_pubsub *ps = pubsub_for(c, &(rk_pubsub_opts){.ignore_confirmations = true});
+    inbox box, fallback;
+    inbox_init(&box);
+    inbox_init(&fallback);
+    assert_int_equal(rk_pubsub_start_thread(ps, inbox_put, &fallback), RK_OK);
+    pthread_t t[2];
+    subscriber_job jobs[2] = {{ps, &box, proto, 0, PER_THREAD},
+                              {ps, &box, proto, PER_THREAD, PER_THREAD}};
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, subscribe_many, &jobs[i]), 0);
+    for (int i = 0; i < 2; i++) {
+        void *err;
+        pthread_join(t[i], &err);
+        assert_null(err);
+    }
+    assert_int_equal(rk_pubsub_ping(ps, "sync"), RK_OK);
+    assert_true(inbox_wait(&fallback, 1)); /* every SUBSCRIBE went before it */
+    assert_int_equal(rk_pubsub_channels(ps), 2 * PER_THREAD);
+    for (int i = 0; i < 2 * PER_THREAD; i++) {
+        char ch[32];
+        snprintf(ch, sizeof ch, "mt:%d:%d", proto, i);
+        assert_int_equal(publish(c, "PUBLISH", ch, "m", 1), 1);
+    }
+    assert_true(inbox_wait(&box, 2 * PER_THREAD));
+    assert_int_equal(rk_pubsub_stop_thread(ps), RK_OK);
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+    inbox_destroy(&box);
+    inbox_destroy(&fallback);
+}
+BOTH(other_threads_subscribe_while_thread_runs)
+
+static void test_free_with_thread_running_stops_it(void **state) {
+    (void)state;
+    need_shared();
+    rk_client *c = client_for(&shared, 3);
+    rk_pubsub *ps = pubsub_for(c, NULL);
+    const char *ch = "free-running";
+    assert_int_equal(rk_pubsub_subscribe(ps, 1, &ch, NULL), RK_OK);
+    assert_int_equal(rk_pubsub_start_thread(ps, NULL, NULL), RK_OK);
+    assert_int_equal(rk_pubsub_start_thread(ps, NULL, NULL), RK_EINVAL);
+    rk_pubsub_free(ps); /* joins the thread; sanitizers see any leak */
+    rk_client_free(c);
+}
+
+/* ---- memory ---------------------------------------------------------- */
+
+/* One pass: everything a subscriber does, then free. RK_OK, or the first
+ * failure (an allocation refused on purpose). */
+static int subscriber_pass(rk_client *c) {
+    rk_pubsub *ps = rk_pubsub_new(c, NULL);
+    if (ps == NULL)
+        return rk_error_last()->code;
+    char bufs[20][16];
+    const char *chans[20];
+    for (int i = 0; i < 20; i++) {
+        snprintf(bufs[i], sizeof bufs[i], "oom:%d", i);
+        chans[i] = bufs[i];
+    }
+    int rc = rk_pubsub_subscribe(ps, 20, chans, NULL);
+    if (rc == RK_OK)
+        rc = rk_pubsub_unsubscribe(ps, 5, chans, NULL);
+    rk_message m;
+    for (int i = 0; i < 25 && rc == RK_OK; i++) {
+        int got = rk_pubsub_get_message(ps, 2000, &m);
+        rc = got == 1 ? RK_OK : got == 0 ? RK_ETIMEOUT : got;
+    }
+    rk_pubsub_free(ps);
+    return rc;
+}
+
+static void test_out_of_memory_fails_cleanly(void **state) {
+    (void)state;
+    need_shared();
+    rk_client *c = client_for(&shared, 3);
+    rkt_alloc_install();
+    bool passed = false;
+    for (size_t n = 1; n < 400 && !passed; n++) {
+        size_t failed = rkt_alloc_stats_now().failed;
+        rkt_alloc_fail_nth(n);
+        int rc = subscriber_pass(c);
+        passed = rkt_alloc_stats_now().failed == failed; /* n was past the last */
+        if (passed)
+            assert_int_equal(rc, RK_OK);
+        rkt_alloc_fail_nth(0);
+        assert_int_equal(rkt_alloc_live(), 0);
+    }
+    rkt_alloc_uninstall();
+    assert_true(passed);
+    rk_client_free(c);
+}
+
+/* ---- main ------------------------------------------------------------ */
+
+static int start_shared(void **state) {
+    (void)state;
+    if (!rkt_require_binaries("redis-server", NULL))
+        return 0;
+    if (rkt_server_start(&shared, NULL) != 0)
+        return -1;
+    have_shared = true;
+    return 0;
+}
+
+static int stop_shared(void **state) {
+    (void)state;
+    if (have_shared)
+        rkt_server_stop(&shared);
+    have_shared = false;
+    return 0;
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        BOTH_TESTS(two_subscribers_both_get_the_message),
+        BOTH_TESTS(pattern_message_carries_pattern_and_channel),
+        BOTH_TESTS(shard_channel_message_arrives),
+        BOTH_TESTS(binary_payload_with_nul_bytes_arrives_whole),
+        BOTH_TESTS(confirmations_count_subscriptions),
+        BOTH_TESTS(ignored_confirmations_are_not_returned),
+        BOTH_TESTS(unsubscribe_all_drops_every_channel),
+        BOTH_TESTS(many_channels_are_counted_as_confirmed),
+        BOTH_TESTS(ping_is_answered_by_pong_with_payload),
+        BOTH_TESTS(handler_gets_its_messages_instead_of_get_message),
+        BOTH_TESTS(pattern_handler_gets_matching_messages),
+        BOTH_TESTS(handler_may_subscribe_from_inside),
+        BOTH_TESTS(zero_timeout_polls_and_returns_zero_when_idle),
+        cmocka_unit_test(test_bad_arguments_are_einval),
+        BOTH_OWN_TESTS(restart_restores_every_subscription),
+        BOTH_OWN_TESTS(wrong_password_fails_first_subscribe_with_eauth),
+        BOTH_OWN_TESTS(refused_password_on_reconnect_is_eauth),
+        BOTH_OWN_TESTS(health_check_replaces_silent_connection),
+        BOTH_TESTS(thread_dispatches_to_handlers_and_stops),
+        BOTH_TESTS(other_threads_subscribe_while_thread_runs),
+        cmocka_unit_test(test_free_with_thread_running_stops_it),
+        cmocka_unit_test(test_out_of_memory_fails_cleanly),
+    };
+    return cmocka_run_group_tests(tests, start_shared, stop_shared);
+}
