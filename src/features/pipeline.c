@@ -125,6 +125,9 @@ static int can_queue(const rk_pipeline *p) {
     return RK_OK;
 }
 
+/* Counts a command just encoded. `safe` says whether it may be repeated;
+ * once the pipeline holds an unsafe command the callers skip the lookup
+ * (a third of an append's cost) and pass true. */
 static int queued(rk_pipeline *p, int rc, bool safe) {
     if (rc == RK_OK) {
         p->count++;
@@ -139,7 +142,8 @@ int rk_pipeline_vappend(rk_pipeline *p, const char *fmt, va_list ap) {
         return rc;
     if (fmt == NULL)
         return rk_fail(RK_EINVAL, "NULL command format");
-    return queued(p, rk_writer_vformat(p->queue, fmt, ap), rk_format_is_safe(fmt));
+    rc = rk_writer_vformat(p->queue, fmt, ap);
+    return queued(p, rc, rc == RK_OK && (p->unsafe || rk_format_is_safe(fmt)));
 }
 
 int rk_pipeline_append(rk_pipeline *p, const char *fmt, ...) {
@@ -156,7 +160,7 @@ int rk_pipeline_append_argv(rk_pipeline *p, int argc, const char *const *argv,
     if (rc != RK_OK)
         return rc;
     rc = rk_writer_argv(p->queue, argc, argv, argvlen);
-    return queued(p, rc, rc == RK_OK && rk_command_is_safe(argc, argv, argvlen));
+    return queued(p, rc, rc == RK_OK && (p->unsafe || rk_command_is_safe(argc, argv, argvlen)));
 }
 
 int rk_pipeline_append_args(rk_pipeline *p, const char *arg0, ...) {
@@ -197,7 +201,13 @@ static int stream_iov(const stream *s, size_t offset, struct iovec *iov, int max
         offset -= MULTI_LEN;
     }
     if (offset < body) {
-        n += rk_writer_iov_at(s->p->queue, offset, iov + n, max - n - 1);
+        int k = rk_writer_iov_at(s->p->queue, offset, iov + n, max - n - 1);
+        size_t covered = 0;
+        for (int i = n; i < n + k; i++)
+            covered += iov[i].iov_len;
+        n += k;
+        if (covered < body - offset)
+            return n; /* the iovecs ran out: EXEC only after the whole body */
         offset = 0;
     } else {
         offset -= body;
@@ -296,6 +306,14 @@ static int settle_transaction(rk_pipeline *p) {
             return rk_fail(RK_EEXECABORT, "transaction aborted: command %zu refused: %s", culprit,
                            rk_reply_str(&p->replies[culprit]));
         return rk_fail(RK_EEXECABORT, "transaction aborted: %s", rk_reply_str(ex));
+    }
+    if (ex->type_ != RK_REPLY_ARRAY || rk_reply_len(ex) != p->count) {
+        for (size_t i = 0; i < p->count; i++) {
+            rk_reply_free(&p->replies[i]); /* "QUEUED" */
+            p->status[i] = RK_EPROTO;
+        }
+        return rk_fail(RK_EPROTO, "EXEC answered a %s of %zu for %zu commands",
+                       rk_type_name(rk_reply_type(ex)), rk_reply_len(ex), p->count);
     }
     for (size_t i = 0; i < p->count; i++) {
         rk_reply_free(&p->replies[i]); /* "QUEUED" */
@@ -426,6 +444,10 @@ int rk_pipeline_watch(rk_pipeline *p, size_t count, const char *const *keys, con
     int rc = p->conn ? RK_OK : rk_client_acquire(p->client, &p->conn);
     if (rc != RK_OK)
         return rc;
+    /* Watching from the first batch on: if a later one fails, let_go
+     * UNWATCHes the keys the earlier ones watched before pooling the
+     * connection. */
+    p->watching = true;
     const char *argv[1 + 64];
     size_t lv[1 + 64];
     for (size_t done = 0; done < count && rc == RK_OK;) {
@@ -439,12 +461,9 @@ int rk_pipeline_watch(rk_pipeline *p, size_t count, const char *const *keys, con
         rc = rk_conn_call_argv(p->conn, NULL, (int)(1 + n), argv, lv);
         done += n;
     }
-    if (rc != RK_OK) {
+    if (rc != RK_OK)
         let_go(p);
-        return rc;
-    }
-    p->watching = true;
-    return RK_OK;
+    return rc;
 }
 
 int rk_pipeline_unwatch(rk_pipeline *p) {
