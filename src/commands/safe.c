@@ -8,7 +8,8 @@
  * WATCH, SELECT, SUBSCRIBE, AUTH...), which the next user of a pooled
  * connection would inherit.
  * Subcommands are "container|sub", as COMMAND INFO names them. */
-#include <stdlib.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "commands/safe.h"
@@ -20,7 +21,7 @@ typedef struct command_class {
     unsigned flags;
 } command_class;
 
-/* Sorted by name, for bsearch. */
+/* Sorted by name (kept so for reading; the lookup is hashed). */
 static const command_class commands[] = {
     {"acl|cat", CMD_SAFE},
     {"acl|getuser", CMD_SAFE},
@@ -178,39 +179,75 @@ static const command_class commands[] = {
     {"zunion", CMD_SAFE},
 };
 
-static int compare(const void *key, const void *elem) {
-    return strcmp(key, ((const command_class *)elem)->name);
+/* An open-addressing hash of the table above, built once: a lookup hashes
+ * the name lower-cased on the fly, with no copy and no string search. */
+#define HASH_SLOTS 512 /* a power of two, over twice the table */
+
+static const command_class *slots[HASH_SLOTS];
+static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
+
+static unsigned char lower(unsigned char c) {
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
 }
 
-/* Lower-cases s into dst (size n); false if it does not fit. */
-static bool lower(char *dst, size_t n, const char *s, size_t len) {
-    if (len >= n)
+/* FNV-1a of name, lower-cased, then of "|sub" when sub is not NULL. */
+static uint32_t hash_name(const char *name, size_t n, const char *sub, size_t m) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ lower((unsigned char)name[i])) * 16777619u;
+    if (sub) {
+        h = (h ^ '|') * 16777619u;
+        for (size_t i = 0; i < m; i++)
+            h = (h ^ lower((unsigned char)sub[i])) * 16777619u;
+    }
+    return h;
+}
+
+static void build_slots(void) {
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        const char *name = commands[i].name, *bar = strchr(name, '|');
+        uint32_t h = bar ? hash_name(name, (size_t)(bar - name), bar + 1, strlen(bar + 1))
+                         : hash_name(name, strlen(name), NULL, 0);
+        size_t at = h & (HASH_SLOTS - 1);
+        while (slots[at])
+            at = (at + 1) & (HASH_SLOTS - 1);
+        slots[at] = &commands[i];
+    }
+}
+
+/* Whether entry e is name (and "|sub"), ignoring the case of the input. */
+static bool same(const char *e, const char *name, size_t n, const char *sub, size_t m) {
+    for (size_t i = 0; i < n; i++, e++)
+        if (*e != (char)lower((unsigned char)name[i]))
+            return false;
+    if (sub == NULL)
+        return *e == '\0';
+    if (*e++ != '|')
         return false;
-    for (size_t i = 0; i < len; i++)
-        dst[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 : s[i]);
-    dst[len] = '\0';
-    return true;
+    for (size_t i = 0; i < m; i++, e++)
+        if (*e != (char)lower((unsigned char)sub[i]))
+            return false;
+    return *e == '\0';
 }
 
-static unsigned lookup(const char *name) {
-    const command_class *c = bsearch(name, commands, sizeof(commands) / sizeof(commands[0]),
-                                     sizeof(commands[0]), compare);
-    return c ? c->flags : 0;
+static unsigned lookup(const char *name, size_t n, const char *sub, size_t m) {
+    size_t at = hash_name(name, n, sub, m) & (HASH_SLOTS - 1);
+    for (; slots[at]; at = (at + 1) & (HASH_SLOTS - 1))
+        if (same(slots[at]->name, name, n, sub, m))
+            return slots[at]->flags;
+    return 0;
 }
 
 /* The command's flags, by its name, or by "name|subcommand". */
 static unsigned classify(int argc, const char *const *argv, const size_t *argvlen) {
-    char name[64];
-    if (argc < 1 || !lower(name, sizeof(name), argv[0], argvlen ? argvlen[0] : strlen(argv[0])))
+    if (argc < 1 || argv[0] == NULL)
         return 0;
-    unsigned flags = lookup(name);
-    size_t k = strlen(name);
-    if (flags || argc < 2 || k + 1 >= sizeof(name))
+    pthread_once(&slots_once, build_slots);
+    size_t n = argvlen ? argvlen[0] : strlen(argv[0]);
+    unsigned flags = lookup(argv[0], n, NULL, 0);
+    if (flags || argc < 2 || argv[1] == NULL)
         return flags;
-    name[k] = '|';
-    if (!lower(name + k + 1, sizeof(name) - k - 1, argv[1], argvlen ? argvlen[1] : strlen(argv[1])))
-        return 0;
-    return lookup(name);
+    return lookup(argv[0], n, argv[1], argvlen ? argvlen[1] : strlen(argv[1]));
 }
 
 bool rk_command_is_safe(int argc, const char *const *argv, const size_t *argvlen) {
