@@ -1,0 +1,662 @@
+/* rk-bench-compare, group "net": rediskit and hiredis over one connection
+ * each to the same local redis-server (REDIS_URL), and redis-benchmark,
+ * the server's own load tool, as the bound a client can hope to reach.
+ *
+ * The workload is SET and GET of 32-byte values on keys drawn from a space
+ * of 1000 (the keys redis-benchmark -r 1000 makes), one command at a time
+ * and in pipelines of 100. Every reply is checked. Besides the rates, the
+ * client's own CPU time per command (getrusage of this thread, user + sys)
+ * says how much of a machine each library costs at the same work. */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+#include <rediskit/client.h>
+#include <rediskit/conn.h>
+#include <rediskit/error.h>
+#include <rediskit/version.h>
+
+#include "bench.h"
+
+#define DEPTH 100       /* commands per pipeline */
+#define KEYS 1000       /* key space, as redis-benchmark -r 1000 */
+#define VALUE_LEN 32    /* bytes per value, as redis-benchmark -d 32 */
+#define KEY_SEQ 4096    /* precomputed random key order, a power of two */
+#define SPLIT 3         /* each --reps repetition becomes SPLIT shorter runs */
+#define MAX_RB_REPS 9   /* redis-benchmark runs, at most */
+#define PLAIN_RB_REPS 3 /* runs of the informational plain redis-benchmark */
+
+static const char *const workloads[] = {"net_unpipelined", "net_pipelined",
+                                        "net_vs_redis_benchmark", NULL};
+
+/* ---- the workload ------------------------------------------------------- */
+
+typedef struct command {
+    int argc;
+    const char *argv[3];
+    size_t len[3];
+} command;
+
+/* Keys, the value, the commands on them, and a random order to use them
+ * in. Read only once built, so every side can share it. */
+typedef struct workload {
+    char keys[KEYS][20]; /* "key:000000000042", redis-benchmark's form */
+    char value[VALUE_LEN];
+    command set[KEYS], get[KEYS];
+    uint16_t order[KEY_SEQ];
+} workload;
+
+static void workload_init(workload *w) {
+    memset(w->value, 'x', sizeof(w->value)); /* redis-benchmark's data */
+    for (int i = 0; i < KEYS; i++) {
+        size_t n = (size_t)snprintf(w->keys[i], sizeof(w->keys[i]), "key:%012d", i);
+        w->set[i] = (command){3, {"SET", w->keys[i], w->value}, {3, n, VALUE_LEN}};
+        w->get[i] = (command){2, {"GET", w->keys[i], NULL}, {3, n, 0}};
+    }
+    uint64_t s = 0x9e3779b97f4a7c15u;
+    for (int i = 0; i < KEY_SEQ; i++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        w->order[i] = (uint16_t)((s >> 16) % KEYS);
+    }
+}
+
+/* Where the server is, from REDIS_URL (redis://host:port[/...]). */
+typedef struct server {
+    char host[128];
+    int port;
+} server;
+
+static int parse_url(const char *url, server *s) {
+    const char *p = strncmp(url, "redis://", 8) == 0 ? url + 8 : NULL;
+    if (p == NULL)
+        return -1;
+    const char *at = strchr(p, '@'); /* no credentials expected, but skip them */
+    if (at)
+        p = at + 1;
+    size_t n;
+    if (*p == '[') {
+        n = strcspn(++p, "]");
+        if (p[n] != ']')
+            return -1;
+    } else {
+        n = strcspn(p, ":/?");
+    }
+    if (n == 0 || n >= sizeof(s->host))
+        return -1;
+    memcpy(s->host, p, n);
+    s->host[n] = '\0';
+    p += n + (p[n] == ']');
+    s->port = *p == ':' ? atoi(p + 1) : 6379;
+    /* The host goes into a shell command line (redis-benchmark): plain
+     * names and addresses only. */
+    if (strspn(s->host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:-") != n)
+        return -1;
+    return s->port > 0 && s->port < 65536 ? 0 : -1;
+}
+
+/* ---- the connections ----------------------------------------------------- */
+
+/* Everything the sides share: the workload and one connection per way of
+ * calling (the pooled client, a bare rk_conn, a hiredis context). */
+typedef struct net_env {
+    const bench_opts *opts;
+    const workload *w;
+    rk_client *client;
+    rk_conn *conn;
+    redisContext *hi;
+    unsigned pos;    /* next entry of w->order */
+    uint64_t errors; /* replies that were not what the command gives */
+} net_env;
+
+static const command *next_command(net_env *e, bool set) {
+    unsigned k = e->w->order[e->pos++ & (KEY_SEQ - 1)];
+    return set ? &e->w->set[k] : &e->w->get[k];
+}
+
+static void rk_die(const char *what) {
+    const rk_error *err = rk_error_last();
+    bench_die("rediskit %s: %s (%s)", what, err->message, rk_strerror(err->code));
+}
+
+/* A SET answers +OK, a GET the 32-byte value (every key is set first). */
+static bool rk_reply_right(const rk_reply *r, bool set) {
+    if (set)
+        return rk_reply_type(r) == RK_REPLY_STATUS && rk_reply_len(r) == 2;
+    return rk_reply_type(r) == RK_REPLY_STRING && rk_reply_len(r) == VALUE_LEN;
+}
+
+static bool hi_reply_right(const redisReply *r, bool set) {
+    if (set)
+        return r->type == REDIS_REPLY_STATUS && r->len == 2;
+    return r->type == REDIS_REPLY_STRING && r->len == VALUE_LEN;
+}
+
+static void env_connect(net_env *e, const server *s) {
+    e->client = rk_client_new(&(rk_options){.host = s->host, .port = s->port, .pool_size = 1});
+    if (e->client == NULL)
+        rk_die("rk_client_new");
+    e->conn = rk_conn_new(&(rk_options){.host = s->host, .port = s->port});
+    if (e->conn == NULL)
+        rk_die("rk_conn_new");
+    if (rk_conn_connect(e->conn) != RK_OK)
+        rk_die("rk_conn_connect");
+    e->hi = redisConnect(s->host, s->port);
+    if (e->hi == NULL || e->hi->err)
+        bench_die("hiredis redisConnect %s:%d: %s", s->host, s->port,
+                  e->hi ? e->hi->errstr : "out of memory");
+}
+
+static void env_close(net_env *e) {
+    rk_client_free(e->client);
+    rk_conn_free(e->conn);
+    redisFree(e->hi);
+}
+
+/* Sets every key once, so that each GET finds its value. */
+static void env_fill(net_env *e) {
+    for (int i = 0; i < KEYS; i++)
+        if (rk_conn_append_argv(e->conn, 3, e->w->set[i].argv, e->w->set[i].len) != RK_OK)
+            rk_die("rk_conn_append_argv");
+    for (int i = 0; i < KEYS; i++)
+        if (rk_conn_read(e->conn, NULL) != RK_OK)
+            rk_die("SET while filling the key space");
+}
+
+/* ---- one command at a time ---------------------------------------------- */
+
+/* Each round is a SET then a GET of one random key: two commands. */
+static uint64_t rk_client_round_trips(net_env *e, uint64_t rounds) {
+    for (uint64_t i = 0; i < rounds; i++) {
+        for (int set = 1; set >= 0; set--) {
+            const command *c = next_command(e, set);
+            rk_reply r;
+            if (rk_client_call_argv(e->client, &r, c->argc, c->argv, c->len) != RK_OK)
+                rk_die("rk_client_call_argv");
+            e->errors += !rk_reply_right(&r, set);
+            rk_reply_free(&r);
+        }
+    }
+    return 2 * rounds;
+}
+
+static uint64_t rk_conn_round_trips(net_env *e, uint64_t rounds) {
+    for (uint64_t i = 0; i < rounds; i++) {
+        for (int set = 1; set >= 0; set--) {
+            const command *c = next_command(e, set);
+            rk_reply r;
+            if (rk_conn_call_argv(e->conn, &r, c->argc, c->argv, c->len) != RK_OK)
+                rk_die("rk_conn_call_argv");
+            e->errors += !rk_reply_right(&r, set);
+            rk_reply_free(&r);
+        }
+    }
+    return 2 * rounds;
+}
+
+static uint64_t hi_round_trips(net_env *e, uint64_t rounds) {
+    for (uint64_t i = 0; i < rounds; i++) {
+        for (int set = 1; set >= 0; set--) {
+            const command *c = next_command(e, set);
+            redisReply *r = redisCommandArgv(e->hi, c->argc, (const char **)c->argv, c->len);
+            if (r == NULL)
+                bench_die("hiredis redisCommandArgv: %s", e->hi->errstr);
+            e->errors += !hi_reply_right(r, set);
+            freeReplyObject(r);
+        }
+    }
+    return 2 * rounds;
+}
+
+/* ---- pipelines ----------------------------------------------------------- */
+
+/* Each round is a pipeline of DEPTH SETs, then one of DEPTH GETs, as
+ * redis-benchmark -P DEPTH -t set,get runs them. */
+static uint64_t rk_pipelines(net_env *e, uint64_t rounds) {
+    for (uint64_t i = 0; i < rounds; i++) {
+        for (int set = 1; set >= 0; set--) {
+            for (int k = 0; k < DEPTH; k++) {
+                const command *c = next_command(e, set);
+                if (rk_conn_append_argv(e->conn, c->argc, c->argv, c->len) != RK_OK)
+                    rk_die("rk_conn_append_argv");
+            }
+            for (int k = 0; k < DEPTH; k++) {
+                rk_reply r;
+                if (rk_conn_read(e->conn, &r) != RK_OK)
+                    rk_die("rk_conn_read");
+                e->errors += !rk_reply_right(&r, set);
+                rk_reply_free(&r);
+            }
+        }
+    }
+    return 2 * DEPTH * rounds;
+}
+
+static uint64_t hi_pipelines(net_env *e, uint64_t rounds) {
+    for (uint64_t i = 0; i < rounds; i++) {
+        for (int set = 1; set >= 0; set--) {
+            for (int k = 0; k < DEPTH; k++) {
+                const command *c = next_command(e, set);
+                if (redisAppendCommandArgv(e->hi, c->argc, (const char **)c->argv, c->len) !=
+                    REDIS_OK)
+                    bench_die("hiredis redisAppendCommandArgv: %s", e->hi->errstr);
+            }
+            for (int k = 0; k < DEPTH; k++) {
+                void *r;
+                if (redisGetReply(e->hi, &r) != REDIS_OK)
+                    bench_die("hiredis redisGetReply: %s", e->hi->errstr);
+                e->errors += !hi_reply_right(r, set);
+                freeReplyObject(r);
+            }
+        }
+    }
+    return 2 * DEPTH * rounds;
+}
+
+/* ---- measuring ----------------------------------------------------------- */
+
+/* CPU seconds this thread has used, user + system. */
+static double thread_cpu(void) {
+    struct rusage u;
+    getrusage(RUSAGE_THREAD, &u);
+    return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+
+/* One way of calling, as a side of bench_compare, which also keeps the
+ * least CPU time per command over its runs (the calibration's first, very
+ * short runs do not count; its last ones, warm, do). */
+typedef struct net_side {
+    net_env *env;
+    uint64_t (*body)(net_env *e, uint64_t rounds);
+    double cpu_per_op; /* best, seconds; 0 until measured */
+} net_side;
+
+static uint64_t side_rounds(void *ctx, uint64_t rounds) {
+    net_side *s = ctx;
+    double t0 = bench_now(), c0 = thread_cpu();
+    uint64_t ops = s->body(s->env, rounds);
+    double cpu = (thread_cpu() - c0) / (double)ops;
+    if (bench_now() - t0 >= s->env->opts->rep_time / 20 &&
+        (s->cpu_per_op == 0 || cpu < s->cpu_per_op))
+        s->cpu_per_op = cpu;
+    return ops;
+}
+
+/* Allocation calls per command, warm. */
+static double allocs_per_op(net_side *s, uint64_t rounds) {
+    s->body(s->env, rounds);
+    bench_alloc_start();
+    uint64_t ops = s->body(s->env, rounds);
+    uint64_t n = bench_alloc_stop();
+    return n == UINT64_MAX ? -1 : (double)n / (double)ops;
+}
+
+static void check_errors(const net_env *e) {
+    if (e->errors > 0)
+        bench_die("%" PRIu64 " replies were not what SET or GET answer", e->errors);
+}
+
+/* "CPU per command: rediskit 1.23 us, hiredis 2.34 us" */
+static const char *cpu_note(char *buf, size_t size, const char *a, double ca, const char *b,
+                            double cb) {
+    snprintf(buf, size, "client CPU per command: %s %.3f us, %s %.3f us", a, ca * 1e6, b, cb * 1e6);
+    return buf;
+}
+
+static void measure_unpipelined(net_env *e) {
+    net_side client = {e, rk_client_round_trips, 0}, conn = {e, rk_conn_round_trips, 0},
+             hi = {e, hi_round_trips, 0};
+    double a_client = allocs_per_op(&client, 200), a_conn = allocs_per_op(&conn, 200),
+           a_hi = allocs_per_op(&hi, 200);
+    bench_side sides[3] = {
+        {side_rounds, &client, 0}, {side_rounds, &hi, 0}, {side_rounds, &conn, 0}};
+    bench_compare(e->opts, sides, 3);
+    check_errors(e);
+    char note[160];
+    bench_table_row(&(bench_row){.name = "net_unpipelined",
+                                 .unit = "commands",
+                                 .rk_rate = sides[0].rate,
+                                 .hi_rate = sides[1].rate,
+                                 .rk_allocs = a_client,
+                                 .hi_allocs = a_hi,
+                                 .ratio = true,
+                                 .target_ratio = 1.0,
+                                 .target_allocs = -1,
+                                 .note = cpu_note(note, sizeof(note), "rk_client",
+                                                  client.cpu_per_op, "hiredis", hi.cpu_per_op)});
+    bench_table_row(&(bench_row){.name = "  bare rk_conn",
+                                 .unit = "commands",
+                                 .rk_rate = sides[2].rate,
+                                 .hi_rate = sides[1].rate,
+                                 .rk_allocs = a_conn,
+                                 .hi_allocs = a_hi,
+                                 .target_allocs = -1,
+                                 .note = cpu_note(note, sizeof(note), "rk_conn", conn.cpu_per_op,
+                                                  "hiredis", hi.cpu_per_op)});
+}
+
+/* Measures the pipelines; returns rediskit's best rate. */
+static double measure_pipelined(net_env *e) {
+    net_side rk = {e, rk_pipelines, 0}, hi = {e, hi_pipelines, 0};
+    double a_rk = allocs_per_op(&rk, 10), a_hi = allocs_per_op(&hi, 10);
+    bench_side sides[2] = {{side_rounds, &rk, 0}, {side_rounds, &hi, 0}};
+    bench_compare(e->opts, sides, 2);
+    check_errors(e);
+    char note[160];
+    bench_table_row(&(bench_row){.name = "net_pipelined",
+                                 .unit = "commands",
+                                 .rk_rate = sides[0].rate,
+                                 .hi_rate = sides[1].rate,
+                                 .rk_allocs = a_rk,
+                                 .hi_allocs = a_hi,
+                                 .ratio = true,
+                                 .target_ratio = 1.1,
+                                 .target_allocs = -1});
+    /* As rates, commands per CPU second, so that the ratio is hiredis's
+     * CPU per command over rediskit's. */
+    bench_table_row(&(bench_row){
+        .name = "net_pipelined_cpu",
+        .unit = "commands per CPU s",
+        .rk_rate = rk.cpu_per_op > 0 ? 1 / rk.cpu_per_op : 0,
+        .hi_rate = hi.cpu_per_op > 0 ? 1 / hi.cpu_per_op : 0,
+        .rk_allocs = -1,
+        .hi_allocs = -1,
+        .ratio = true,
+        .target_ratio = 1.4,
+        .target_allocs = -1,
+        .note = cpu_note(note, sizeof(note), "rediskit", rk.cpu_per_op, "hiredis", hi.cpu_per_op)});
+    return sides[0].rate;
+}
+
+/* ---- redis-benchmark ------------------------------------------------------ */
+
+/* What one redis-benchmark run said, and the CPU it used. */
+typedef struct rb_result {
+    double set, get; /* requests per second */
+    double cpu;      /* seconds, user + system */
+} rb_result;
+
+/* The rate after the last "NAME: " that is followed by "<rate> requests
+ * per second" (redis-benchmark -q overwrites progress lines with \r). */
+static double rb_rate(const char *out, const char *name) {
+    char pat[32];
+    snprintf(pat, sizeof(pat), "%s: ", name);
+    double rate = 0;
+    for (const char *p = strstr(out, pat); p; p = strstr(p + 1, pat)) {
+        char *end;
+        double v = strtod(p + strlen(pat), &end);
+        if (strncmp(end, " requests per second", 20) == 0)
+            rate = v;
+    }
+    return rate;
+}
+
+static double children_cpu(void) {
+    struct rusage u;
+    getrusage(RUSAGE_CHILDREN, &u);
+    return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+
+/* Runs `redis-benchmark -h HOST -p PORT -q -c 1 -t set,get -n N EXTRA`. */
+static int run_redis_benchmark(const server *s, uint64_t n, const char *extra, rb_result *res) {
+    char cmd[512], out[8192];
+    snprintf(cmd, sizeof(cmd),
+             "redis-benchmark -h %s -p %d -q -c 1 -t set,get -n %" PRIu64 " %s 2>&1", s->host,
+             s->port, n, extra);
+    fflush(stdout);
+    double c0 = children_cpu();
+    FILE *f = popen(cmd, "r");
+    if (f == NULL)
+        return -1;
+    size_t len = fread(out, 1, sizeof(out) - 1, f);
+    while (fread(cmd, 1, sizeof(cmd), f) > 0) /* the rest, unread */
+        ;
+    int status = pclose(f);
+    out[len] = '\0';
+    res->cpu = children_cpu() - c0;
+    res->set = rb_rate(out, "SET");
+    res->get = rb_rate(out, "GET");
+    if (status != 0 || res->set <= 0 || res->get <= 0) {
+        printf("  redis-benchmark failed (status %d):\n%s\n", status, out);
+        return -1;
+    }
+    return 0;
+}
+
+/* The rate of n SETs then n GETs, given each one's rate. */
+static double mixed_rate(double set, double get) {
+    return 2 / (1 / set + 1 / get);
+}
+
+/* rediskit's pipelines and redis-benchmark's, interleaved, on the same
+ * number of commands; the best of each. */
+static int measure_vs_redis_benchmark(net_env *e, const server *s, double rk_rate) {
+    if (rk_rate <= 0) { /* pipelines not measured in this run: estimate */
+        double t0 = bench_now();
+        uint64_t ops = rk_pipelines(e, 20);
+        rk_rate = (double)ops / (bench_now() - t0);
+    }
+    /* n SETs and n GETs, about two repetitions' worth: long enough for
+     * redis-benchmark's millisecond clock. */
+    double want = rk_rate * e->opts->rep_time * 2;
+    uint64_t n = want < 20000 ? 20000 : want > 2e6 ? 2000000 : (uint64_t)want;
+    n -= n % DEPTH;
+    int reps = e->opts->reps < MAX_RB_REPS ? e->opts->reps : MAX_RB_REPS;
+    char matched[64], plain[16];
+    snprintf(matched, sizeof(matched), "-P %d -d %d -r %d", DEPTH, VALUE_LEN, KEYS);
+    snprintf(plain, sizeof(plain), "-P %d", DEPTH);
+    rb_result best = {0}, literal = {0}, r;
+    double best_rb = 0, best_literal = 0, best_rk = 0, rk_cpu = 0;
+    for (int i = 0; i < reps; i++) {
+        if (run_redis_benchmark(s, n, matched, &r) != 0)
+            return -1;
+        if (mixed_rate(r.set, r.get) > best_rb)
+            best_rb = mixed_rate(r.set, r.get), best = r;
+        double t0 = bench_now(), c0 = thread_cpu();
+        uint64_t ops = rk_pipelines(e, n / DEPTH);
+        double dt = bench_now() - t0, cpu = (thread_cpu() - c0) / (double)ops;
+        if ((double)ops / dt > best_rk)
+            best_rk = (double)ops / dt;
+        if (rk_cpu == 0 || cpu < rk_cpu)
+            rk_cpu = cpu;
+        if (i >= PLAIN_RB_REPS)
+            continue;
+        if (run_redis_benchmark(s, n, plain, &r) != 0)
+            return -1;
+        if (mixed_rate(r.set, r.get) > best_literal)
+            best_literal = mixed_rate(r.set, r.get), literal = r;
+    }
+    check_errors(e);
+    char note[3][200];
+    snprintf(note[0], sizeof(note[0]),
+             "second column: redis-benchmark -c 1 %s -t set,get -n %" PRIu64
+             " (SET %.0f/s, GET %.0f/s)",
+             matched, n, best.set, best.get);
+    snprintf(note[1], sizeof(note[1]),
+             "redis-benchmark's whole process, CPU per command: %.3f us; rediskit's %.3f us",
+             best.cpu / (double)(2 * n) * 1e6, rk_cpu * 1e6);
+    snprintf(note[2], sizeof(note[2]),
+             "redis-benchmark -c 1 -P %d -t set,get -n %" PRIu64
+             " (3-byte value, one key): SET %.0f/s, GET %.0f/s",
+             DEPTH, n, literal.set, literal.get);
+    bench_table_row(&(bench_row){.name = "net_vs_redis_benchmark",
+                                 .unit = "commands",
+                                 .rk_rate = best_rk,
+                                 .hi_rate = best_rb,
+                                 .rk_allocs = -1,
+                                 .hi_allocs = -1,
+                                 .ratio = true,
+                                 .target_ratio = 0.95,
+                                 .target_allocs = -1,
+                                 .note = note[0]});
+    bench_note("%-22s %s", "", note[1]);
+    bench_table_row(&(bench_row){.name = "  rb, plain -P 100",
+                                 .unit = "commands",
+                                 .rk_rate = best_rk,
+                                 .hi_rate = best_literal,
+                                 .rk_allocs = -1,
+                                 .hi_allocs = -1,
+                                 .target_allocs = -1,
+                                 .note = note[2]});
+    return 0;
+}
+
+/* ---- callgrind ------------------------------------------------------------ */
+
+typedef struct cg_job {
+    net_env *env;
+    uint64_t (*body)(net_env *e, uint64_t rounds);
+    uint64_t rounds;
+} cg_job;
+
+static void cg_run(void *arg) {
+    cg_job *j = arg;
+    j->body(j->env, j->rounds);
+}
+
+/* Child mode, also handy under perf (needs REDIS_URL):
+ * PROG --child net pipelined|unpipelined rk|rk-client|hi ROUNDS */
+static int net_child(int argc, char **argv) {
+    const char *url = getenv("REDIS_URL");
+    server s;
+    if (argc != 3 || url == NULL || parse_url(url, &s) != 0)
+        return 2;
+    bool piped = strcmp(argv[0], "pipelined") == 0;
+    static workload w;
+    workload_init(&w);
+    bench_opts opts = {.rep_time = 1};
+    net_env e = {.opts = &opts, .w = &w};
+    env_connect(&e, &s);
+    env_fill(&e);
+    cg_job job = {.env = &e, .rounds = (uint64_t)atoll(argv[2])};
+    if (strcmp(argv[1], "hi") == 0)
+        job.body = piped ? hi_pipelines : hi_round_trips;
+    else if (strcmp(argv[1], "rk-client") == 0 && !piped)
+        job.body = rk_client_round_trips;
+    else
+        job.body = piped ? rk_pipelines : rk_conn_round_trips;
+    job.body(&e, job.rounds / 10 + 1); /* warm-up, not counted */
+    bench_cg_region(cg_run, &job);
+    check_errors(&e);
+    env_close(&e);
+    return 0;
+}
+
+/* Instructions per command on the client side, or -1. */
+static double cg_per_op(const char *mode, const char *lib, uint64_t rounds, uint64_t ops) {
+    char n[32];
+    snprintf(n, sizeof(n), "%" PRIu64, rounds);
+    const char *args[] = {mode, lib, n, NULL};
+    uint64_t instr;
+    if (bench_callgrind("net", args, &instr) != 0)
+        return -1;
+    return (double)instr / (double)ops;
+}
+
+static void callgrind_rows(const bench_opts *opts, bool unpiped, bool piped) {
+    unpiped = unpiped && opts->cg_all;
+    if (!unpiped && !piped)
+        return;
+    printf("\n  callgrind: client instructions per command (user space: library, libc; the\n"
+           "  kernel's part of each system call is not counted)\n");
+    printf("  %-22s %13s %13s %8s\n", "workload", "rediskit", "hiredis", "hi/rk");
+    if (piped) {
+        double rk = cg_per_op("pipelined", "rk", 50, 50 * 2 * DEPTH);
+        double hi = cg_per_op("pipelined", "hi", 50, 50 * 2 * DEPTH);
+        if (rk > 0 && hi > 0)
+            printf("  %-22s %13.1f %13.1f %7.2fx\n", "net_pipelined", rk, hi, hi / rk);
+    }
+    if (unpiped) {
+        double rk = cg_per_op("unpipelined", "rk-client", 1000, 2000);
+        double conn = cg_per_op("unpipelined", "rk", 1000, 2000);
+        double hi = cg_per_op("unpipelined", "hi", 1000, 2000);
+        if (rk > 0 && conn > 0 && hi > 0) {
+            printf("  %-22s %13.1f %13.1f %7.2fx\n", "net_unpipelined", rk, hi, hi / rk);
+            printf("  %-22s %13.1f %13s %7.2fx\n", "  bare rk_conn", conn, "", hi / conn);
+        }
+    }
+}
+
+/* ---- the group ------------------------------------------------------------ */
+
+#define STR2(x) #x
+#define STR(x) STR2(x)
+#define HIREDIS_VERSION STR(HIREDIS_MAJOR) "." STR(HIREDIS_MINOR) "." STR(HIREDIS_PATCH)
+
+static const bench_group net_group;
+
+static void describe(const bench_opts *fine, const server *s) {
+    bench_note("one connection per library to %s:%d; SET and GET of %d-byte values on %d keys "
+               "(key:%%012d),",
+               s->host, s->port, VALUE_LEN, KEYS);
+    bench_note("random order; every reply checked and freed. Rates in commands per second.");
+    bench_note("  unpipelined: a SET then a GET, each waiting for its reply");
+    bench_note(
+        "    rediskit: rk_client (pool_size 1) rk_client_call_argv; info row: a bare rk_conn "
+        "with");
+    bench_note("              rk_conn_call_argv. hiredis: redisCommandArgv (blocking context)");
+    bench_note("  pipelined: %d SETs, then %d GETs, per round trip", DEPTH, DEPTH);
+    bench_note("    rediskit: rk_conn_append_argv x%d, rk_conn_read x%d", DEPTH, DEPTH);
+    bench_note("    hiredis : redisAppendCommandArgv x%d, redisGetReply x%d", DEPTH, DEPTH);
+    bench_note("  timing: %d interleaved runs of ~%.3f s per side (each repetition split in %d), "
+               "best rate;",
+               fine->reps, fine->rep_time, SPLIT);
+    bench_note("    CPU: getrusage(RUSAGE_THREAD) user + sys around each run, the least per "
+               "command");
+    bench_note("  vs redis-benchmark: rediskit's pipelines and redis-benchmark runs interleaved, "
+               "the same");
+    bench_note("    commands (n SETs, n GETs); its rate for the mix: 2 / (1/SET + 1/GET)");
+}
+
+static int net_run(const bench_opts *opts, const char *url) {
+    server s;
+    if (parse_url(url, &s) != 0) {
+        printf("  REDIS_URL=%s: expected redis://host:port\n", url);
+        return -1;
+    }
+    bool unpiped = bench_selected(opts, &net_group, "net_unpipelined");
+    bool piped = bench_selected(opts, &net_group, "net_pipelined");
+    bool vs_rb = bench_selected(opts, &net_group, "net_vs_redis_benchmark");
+    /* A loopback round trip is at the scheduler's mercy: more, shorter
+     * interleaved runs give each side a better chance of a quiet one. */
+    bench_opts fine = *opts;
+    fine.reps *= SPLIT;
+    fine.rep_time /= SPLIT;
+    static workload w;
+    workload_init(&w);
+    net_env e = {.opts = &fine, .w = &w};
+    env_connect(&e, &s);
+    env_fill(&e);
+    describe(&fine, &s);
+
+    int status = 0;
+    double rk_rate = 0;
+    if (unpiped)
+        measure_unpipelined(&e);
+    if (piped)
+        rk_rate = measure_pipelined(&e);
+    if (vs_rb && measure_vs_redis_benchmark(&e, &s, rk_rate) != 0)
+        status = -1;
+    env_close(&e);
+    if (opts->callgrind)
+        callgrind_rows(opts, unpiped, piped);
+    return status;
+}
+
+static const bench_group net_group = {
+    .name = "net",
+    .order = 20,
+    .title = "net: one connection to a local redis-server (rediskit " RK_VERSION_STRING
+             " vs hiredis " HIREDIS_VERSION ", and redis-benchmark)",
+    .workloads = workloads,
+    .needs_server = true,
+    .run = net_run,
+    .child = net_child,
+};
+BENCH_GROUP(net_group)
