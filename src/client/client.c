@@ -268,10 +268,11 @@ int rk_client_callv(rk_client *c, rk_reply *reply, const rk_call_opts *opts, int
             memset(reply, 0, sizeof(*reply));
         return rk_fail(RK_EINVAL, "a command needs at least one argument");
     }
-    if (rk_command_is_stateful(argc, argv, argvlen))
+    unsigned flags = rk_command_flags(argc, argv, argvlen);
+    if (flags & RK_CMD_STATEFUL)
         return refuse_stateful(reply);
     encoder e = {.encode = encode_argv, .argc = argc, .argv = argv, .argvlen = argvlen};
-    return call(c, reply, opts, &e, rk_command_is_safe(argc, argv, argvlen));
+    return call(c, reply, opts, &e, flags & RK_CMD_SAFE);
 }
 
 int rk_client_call_argv(rk_client *c, rk_reply *reply, int argc, const char *const *argv,
@@ -304,12 +305,13 @@ int rk_client_vcall(rk_client *c, rk_reply *reply, const char *fmt, va_list ap) 
             memset(reply, 0, sizeof(*reply));
         return rk_fail(RK_EINVAL, "NULL command format");
     }
-    if (rk_format_is_stateful(fmt))
+    unsigned flags = rk_format_flags(fmt);
+    if (flags & RK_CMD_STATEFUL)
         return refuse_stateful(reply);
     va_list aq;
     va_copy(aq, ap);
     encoder e = {.encode = encode_format, .fmt = fmt, .ap = &aq};
-    int rc = call(c, reply, NULL, &e, rk_format_is_safe(fmt));
+    int rc = call(c, reply, NULL, &e, flags & RK_CMD_SAFE);
     va_end(aq);
     return rc;
 }

@@ -131,7 +131,10 @@ int rk_pool_take(rk_pool *p, int timeout_ms, rk_conn **out) {
                 deadline = &dl;
             }
         }
-        if (!wait_until(p, deadline) && p->nidle == 0 && p->open >= p->max) {
+        p->waiting++;
+        bool woken = wait_until(p, deadline);
+        p->waiting--;
+        if (!woken && p->nidle == 0 && p->open >= p->max) {
             p->stats.timeouts++;
             pthread_mutex_unlock(&p->mu);
             return rk_fail(RK_EPOOL, "no connection became free within %d ms (pool of %zu)",
@@ -159,7 +162,8 @@ void rk_pool_put(rk_pool *p, rk_conn *conn) {
     pthread_mutex_lock(&p->mu);
     p->idle[p->nidle++] = conn;
     p->stats.in_use--;
-    pthread_cond_signal(&p->cv);
+    if (p->waiting > 0)
+        pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -171,7 +175,8 @@ void rk_pool_drop(rk_pool *p, rk_conn *conn) {
     p->stats.in_use--;
     if (conn)
         p->stats.closed++;
-    pthread_cond_signal(&p->cv);
+    if (p->waiting > 0)
+        pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
     rk_conn_free(conn);
 }

@@ -180,10 +180,19 @@ static const command_class commands[] = {
 };
 
 /* An open-addressing hash of the table above, built once: a lookup hashes
- * the name lower-cased on the fly, with no copy and no string search. */
-#define HASH_SLOTS 512 /* a power of two, over twice the table */
+ * the name lower-cased on the fly, with no copy and no string search. A
+ * container command ("client" of "client|reply") is entered too, marked,
+ * so that a subcommand is looked up only after a container. */
+#define HASH_SLOTS 512 /* a power of two, over twice the entries */
+#define CMD_CONTAINER 4
 
-static const command_class *slots[HASH_SLOTS];
+typedef struct slot {
+    const char *name; /* "get", "client|reply", or a container's prefix */
+    size_t len;       /* bytes of name that count */
+    unsigned flags;
+} slot;
+
+static slot slots[HASH_SLOTS];
 static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
 
 static unsigned char lower(unsigned char c) {
@@ -203,51 +212,67 @@ static uint32_t hash_name(const char *name, size_t n, const char *sub, size_t m)
     return h;
 }
 
+/* Whether entry e is name (and "|sub"), ignoring the case of the input. */
+static bool same(const slot *e, const char *name, size_t n, const char *sub, size_t m) {
+    size_t want = n + (sub ? m + 1 : 0);
+    if (e->len != want)
+        return false;
+    const char *p = e->name;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != (char)lower((unsigned char)name[i]))
+            return false;
+    if (sub == NULL)
+        return true;
+    if (p[n] != '|')
+        return false;
+    for (size_t i = 0; i < m; i++)
+        if (p[n + 1 + i] != (char)lower((unsigned char)sub[i]))
+            return false;
+    return true;
+}
+
+static slot *find(const char *name, size_t n, const char *sub, size_t m) {
+    size_t at = hash_name(name, n, sub, m) & (HASH_SLOTS - 1);
+    for (; slots[at].name; at = (at + 1) & (HASH_SLOTS - 1))
+        if (same(&slots[at], name, n, sub, m))
+            return &slots[at];
+    return &slots[at]; /* the empty slot where it would go */
+}
+
+static void add(const char *name, size_t len, unsigned flags) {
+    const char *bar = memchr(name, '|', len);
+    slot *e = bar ? find(name, (size_t)(bar - name), bar + 1, len - (size_t)(bar - name) - 1)
+                  : find(name, len, NULL, 0);
+    if (e->name == NULL)
+        *e = (slot){.name = name, .len = len};
+    e->flags |= flags;
+}
+
 static void build_slots(void) {
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         const char *name = commands[i].name, *bar = strchr(name, '|');
-        uint32_t h = bar ? hash_name(name, (size_t)(bar - name), bar + 1, strlen(bar + 1))
-                         : hash_name(name, strlen(name), NULL, 0);
-        size_t at = h & (HASH_SLOTS - 1);
-        while (slots[at])
-            at = (at + 1) & (HASH_SLOTS - 1);
-        slots[at] = &commands[i];
+        add(name, strlen(name), commands[i].flags);
+        if (bar)
+            add(name, (size_t)(bar - name), CMD_CONTAINER);
     }
 }
 
-/* Whether entry e is name (and "|sub"), ignoring the case of the input. */
-static bool same(const char *e, const char *name, size_t n, const char *sub, size_t m) {
-    for (size_t i = 0; i < n; i++, e++)
-        if (*e != (char)lower((unsigned char)name[i]))
-            return false;
-    if (sub == NULL)
-        return *e == '\0';
-    if (*e++ != '|')
-        return false;
-    for (size_t i = 0; i < m; i++, e++)
-        if (*e != (char)lower((unsigned char)sub[i]))
-            return false;
-    return *e == '\0';
-}
-
-static unsigned lookup(const char *name, size_t n, const char *sub, size_t m) {
-    size_t at = hash_name(name, n, sub, m) & (HASH_SLOTS - 1);
-    for (; slots[at]; at = (at + 1) & (HASH_SLOTS - 1))
-        if (same(slots[at]->name, name, n, sub, m))
-            return slots[at]->flags;
-    return 0;
-}
-
-/* The command's flags, by its name, or by "name|subcommand". */
+/* The command's flags, by its name, or by "name|subcommand" for a
+ * container command. */
 static unsigned classify(int argc, const char *const *argv, const size_t *argvlen) {
     if (argc < 1 || argv[0] == NULL)
         return 0;
     pthread_once(&slots_once, build_slots);
     size_t n = argvlen ? argvlen[0] : strlen(argv[0]);
-    unsigned flags = lookup(argv[0], n, NULL, 0);
-    if (flags || argc < 2 || argv[1] == NULL)
+    unsigned flags = find(argv[0], n, NULL, 0)->flags;
+    if (!(flags & CMD_CONTAINER) || argc < 2 || argv[1] == NULL)
         return flags;
-    return lookup(argv[0], n, argv[1], argvlen ? argvlen[1] : strlen(argv[1]));
+    return flags | find(argv[0], n, argv[1], argvlen ? argvlen[1] : strlen(argv[1]))->flags;
+}
+
+unsigned rk_command_flags(int argc, const char *const *argv, const size_t *argvlen) {
+    unsigned f = classify(argc, argv, argvlen);
+    return (f & CMD_SAFE ? RK_CMD_SAFE : 0) | (f & CMD_STATEFUL ? RK_CMD_STATEFUL : 0);
 }
 
 bool rk_command_is_safe(int argc, const char *const *argv, const size_t *argvlen) {
@@ -278,16 +303,13 @@ static int format_words(const char *fmt, char words[2][64], const char *argv[2])
     return argc;
 }
 
-bool rk_format_is_safe(const char *fmt) {
+unsigned rk_format_flags(const char *fmt) {
     char words[2][64];
     const char *argv[2];
     int argc = format_words(fmt, words, argv);
-    return argc > 0 && rk_command_is_safe(argc, argv, NULL);
+    return argc > 0 ? rk_command_flags(argc, argv, NULL) : 0;
 }
 
-bool rk_format_is_stateful(const char *fmt) {
-    char words[2][64];
-    const char *argv[2];
-    int argc = format_words(fmt, words, argv);
-    return argc > 0 && rk_command_is_stateful(argc, argv, NULL);
+bool rk_format_is_safe(const char *fmt) {
+    return rk_format_flags(fmt) & RK_CMD_SAFE;
 }

@@ -474,6 +474,7 @@ static int hs_progress(rk_conn *c) {
     memset(c->pass, 0, sizeof(c->pass));
     c->state = READY;
     c->last_used = rk_now_ms();
+    rk_transport_set_blocking(c->t); /* plain sockets: see read_blocking */
     return RK_OK;
 }
 
@@ -596,6 +597,51 @@ int rk_conn_flush(rk_conn *c) {
     return rc == RK_OK ? flush_until(c, rk_conn_deadline(c, 0)) : rc;
 }
 
+/* Blocking reads round their timeout up to this, so that a steady command
+ * timeout gives the same SO_RCVTIMEO call after call (set once). */
+#define RCVTIMEO_QUANTUM_MS 10
+
+/* Waits in recv itself for more bytes (plain sockets once connected): one
+ * system call where poll and read take two. */
+static int read_blocking(rk_conn *c, int64_t deadline) {
+    int timeout = 0;
+    if (deadline >= 0) {
+        int64_t left = deadline - rk_now_ms();
+        if (left <= 0)
+            return broken(c, rk_fail(RK_ETIMEOUT, "timed out waiting for reply on %s",
+                                     rk_transport_peer(c->t)));
+        timeout =
+            (int)((left + RCVTIMEO_QUANTUM_MS - 1) / RCVTIMEO_QUANTUM_MS) * RCVTIMEO_QUANTUM_MS;
+    }
+    size_t avail;
+    void *space = rk_reader_space(c->rd, 16 * 1024, &avail);
+    if (space == NULL)
+        return broken(c, rk_error_last()->code);
+    ssize_t n = rk_transport_read_block(c->t, space, avail, timeout);
+    if (n < 0)
+        return broken(c, (int)n);
+    int rc = rk_reader_commit(c->rd, (size_t)n);
+    return rc == RK_OK ? RK_OK : broken(c, rc);
+}
+
+/* Waits up to the deadline for more bytes and reads them. fresh says that
+ * nothing was read since the request went out, so an attempt to read
+ * before waiting would only find nothing. */
+static int read_more(rk_conn *c, int64_t deadline, bool fresh) {
+    if (c->t->blocking)
+        return read_blocking(c, deadline);
+    int rc;
+    if (!fresh || rk_transport_pending(c->t)) {
+        rc = rk_conn_read_some(c);
+        if (rc != RK_EAGAIN)
+            return rc;
+    }
+    if ((rc = wait_ready(c, RK_NET_READ, deadline)) != RK_OK)
+        return rc;
+    rc = rk_conn_read_some(c);
+    return rc == RK_EAGAIN ? RK_OK : rc;
+}
+
 /* Reads the next reply for the user, waiting up to the deadline. */
 static int read_until(rk_conn *c, rk_reply *out, int64_t deadline) {
     if (c->pending == 0)
@@ -603,20 +649,19 @@ static int read_until(rk_conn *c, rk_reply *out, int64_t deadline) {
     int rc;
     if (rk_writer_pending(c->wr) && (rc = flush_until(c, deadline)) != RK_OK)
         return rc;
+    bool fresh = true; /* nothing read since the flush: no use trying */
     for (;;) {
         rc = next_reply(c, out, false);
         if (rc < 0)
             return rc;
         if (rc == 1)
             break;
-        rc = rk_conn_read_some(c);
-        if (rc == RK_EAGAIN)
-            rc = wait_ready(c, RK_NET_READ, deadline);
-        if (rc != RK_OK)
+        if ((rc = read_more(c, deadline, fresh)) != RK_OK)
             return rc;
+        fresh = false;
     }
-    c->pending--;
-    c->last_used = rk_now_ms();
+    if (--c->pending == 0)
+        c->last_used = rk_now_ms();
     return out->type_ == RK_REPLY_ERROR ? rk_conn_server_error(out) : RK_OK;
 }
 

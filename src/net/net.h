@@ -68,7 +68,9 @@ typedef struct rk_transport {
     int connect_errno;                  /* the last address's failure, for the message */
     bool nodelay, keepalive;
     int ka_idle, ka_interval, ka_count;
-    char peer[300]; /* "host:port", "[v6]:port" or the socket path */
+    bool blocking;   /* O_NONBLOCK cleared (plain sockets, once connected) */
+    int rcvtimeo_ms; /* SO_RCVTIMEO last set, 0 = none */
+    char peer[300];  /* "host:port", "[v6]:port" or the socket path */
 } rk_transport;
 
 /* ---- connecting, non-blocking -------------------------------------------
@@ -122,6 +124,16 @@ int rk_net_connect_unix(const char *path, const rk_net_opts *o, rk_transport **o
  * as it does when the caller keeps its unsent output queued. */
 ssize_t rk_transport_read(rk_transport *t, void *buf, size_t n);
 ssize_t rk_transport_writev(rk_transport *t, const struct iovec *iov, int iovcnt);
+
+/* Blocking reads for synchronous callers. rk_transport_set_blocking clears
+ * O_NONBLOCK on a connected plain socket (TLS ones stay non-blocking: a
+ * no-op); read and writev above still never block, as they pass
+ * MSG_DONTWAIT. rk_transport_read_block then waits in recv itself, up to
+ * timeout_ms (0: no limit; set with SO_RCVTIMEO, only when it changes):
+ * one system call where poll + read take two. > 0 bytes, RK_ETIMEOUT,
+ * RK_EIO, or RK_EAGAIN when the transport is not blocking (use poll). */
+int rk_transport_set_blocking(rk_transport *t);
+ssize_t rk_transport_read_block(rk_transport *t, void *buf, size_t n, int timeout_ms);
 
 /* Which readiness the last RK_EAGAIN waits for: RK_NET_READ/RK_NET_WRITE. */
 int rk_transport_want(const rk_transport *t);

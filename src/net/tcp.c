@@ -6,6 +6,7 @@
  * ones in tls.c, and the poll()-based blocking helpers serve both. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -320,7 +322,7 @@ int rk_net_connect_unix(const char *path, const rk_net_opts *o, rk_transport **o
 
 static ssize_t plain_read(rk_transport *t, void *buf, size_t n) {
     for (;;) {
-        ssize_t r = recv(t->fd, buf, n, 0);
+        ssize_t r = recv(t->fd, buf, n, MSG_DONTWAIT);
         if (r > 0)
             return r;
         if (r == 0)
@@ -341,7 +343,7 @@ static ssize_t plain_writev(rk_transport *t, const struct iovec *iov, int iovcnt
     m.msg_iov = (struct iovec *)iov; /* sendmsg does not write to it */
     m.msg_iovlen = (size_t)RK_MIN(iovcnt, IOV_MAX);
     for (;;) {
-        ssize_t r = sendmsg(t->fd, &m, MSG_NOSIGNAL);
+        ssize_t r = sendmsg(t->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (r >= 0)
             return r;
         if (errno == EINTR)
@@ -351,6 +353,39 @@ static ssize_t plain_writev(rk_transport *t, const struct iovec *iov, int iovcnt
             return RK_EAGAIN;
         }
         return sys_fail(RK_EIO, errno, "write to", t->peer);
+    }
+}
+
+int rk_transport_set_blocking(rk_transport *t) {
+    if (t->ssl != NULL || t->blocking)
+        return RK_OK;
+    int fl = fcntl(t->fd, F_GETFL);
+    if (fl < 0 || fcntl(t->fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+        return sys_fail(RK_EIO, errno, "fcntl on", t->peer);
+    t->blocking = true;
+    return RK_OK;
+}
+
+ssize_t rk_transport_read_block(rk_transport *t, void *buf, size_t n, int timeout_ms) {
+    if (!t->blocking)
+        return RK_EAGAIN;
+    if (timeout_ms != t->rcvtimeo_ms) {
+        struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+        if (setsockopt(t->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
+            return sys_fail(RK_EIO, errno, "setsockopt SO_RCVTIMEO on", t->peer);
+        t->rcvtimeo_ms = timeout_ms;
+    }
+    for (;;) {
+        ssize_t r = recv(t->fd, buf, n, 0);
+        if (r > 0)
+            return r;
+        if (r == 0)
+            return rk_fail(RK_EIO, "connection closed by server (%s)", t->peer);
+        if (errno == EINTR)
+            continue;
+        if (RK_WOULD_BLOCK(errno))
+            return rk_fail(RK_ETIMEOUT, "timed out waiting for a reply from %s", t->peer);
+        return sys_fail(RK_EIO, errno, "read from", t->peer);
     }
 }
 

@@ -63,7 +63,7 @@ static int bio_write(BIO *b, const char *data, int len) {
     rk_transport *t = BIO_get_data(b);
     BIO_clear_retry_flags(b);
     for (;;) {
-        ssize_t r = send(t->fd, data, (size_t)len, MSG_NOSIGNAL);
+        ssize_t r = send(t->fd, data, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (r >= 0)
             return (int)r;
         if (errno == EINTR)
@@ -80,7 +80,7 @@ static int bio_read(BIO *b, char *buf, int len) {
     rk_transport *t = BIO_get_data(b);
     BIO_clear_retry_flags(b);
     for (;;) {
-        ssize_t r = recv(t->fd, buf, (size_t)len, 0);
+        ssize_t r = recv(t->fd, buf, (size_t)len, MSG_DONTWAIT);
         if (r > 0)
             return (int)r;
         if (r == 0) {
