@@ -59,6 +59,76 @@ static void on_retry(void *userdata, int attempt, int delay_ms, int error) {
            rk_strerror(error));
 }
 
+/* A pipeline sends many commands in one go; each keeps its own reply. */
+static int tour_pipeline(rk_client *c) {
+    step("6. A pipeline: 1000 commands, one round trip's worth of waiting");
+    rk_pipeline *p = rk_pipeline_new(c, NULL);
+    if (p == NULL)
+        return fail("rk_pipeline_new");
+    for (int i = 0; i < 1000; i++)
+        rk_pipeline_append(p, "INCR tour:counter");
+    rk_pipeline_append(p, "LPUSH tour:counter oops"); /* an error in its own slot */
+    int rc = rk_pipeline_exec(p);
+    printf("exec: %s; %zu replies; the 1000th INCR says %lld\n", rk_strerror(rc),
+           rk_pipeline_replies(p), rk_reply_int(rk_pipeline_reply(p, 999)));
+    printf("command 1001 failed alone: %s\n", rk_reply_str(rk_pipeline_reply(p, 1000)));
+    rk_pipeline_free(p);
+    return rc == RK_OK ? 0 : fail("rk_pipeline_exec");
+}
+
+/* An optimistic transaction: read, decide, write only if nothing changed. */
+static int take_one(rk_pipeline *p, void *userdata) {
+    int *runs = userdata;
+    rk_reply r;
+    if (rk_pipeline_call(p, &r, "GET tour:stock") != RK_OK)
+        return -1;
+    long long stock = rk_reply_str(&r) ? atoll(rk_reply_str(&r)) : 0;
+    rk_reply_free(&r);
+    if (++*runs == 1) { /* someone else buys one meanwhile: we must rerun */
+        rk_client *other = rk_client_new_url(getenv("REDIS_URL"), NULL);
+        rk_client_call(other, NULL, "DECR tour:stock");
+        rk_client_free(other);
+    }
+    rk_pipeline_multi(p);
+    rk_pipeline_append(p, "SET tour:stock %lld", stock - 1);
+    return 0;
+}
+
+static int tour_transaction(rk_client *c) {
+    step("7. A transaction with WATCH, rerun when a watched key changed");
+    rk_client_call(c, NULL, "SET tour:stock 10");
+    int runs = 0;
+    const char *keys[] = {"tour:stock"};
+    int rc = rk_transaction(c, 1, keys, NULL, take_one, &runs, NULL, NULL);
+    rk_reply r;
+    rk_client_call(c, &r, "GET tour:stock");
+    printf("rk_transaction: %s after %d runs; stock 10 - 2 sold = %s\n", rk_strerror(rc), runs,
+           rk_reply_str(&r));
+    rk_reply_free(&r);
+    return rc == RK_OK ? 0 : fail("rk_transaction");
+}
+
+/* A subscriber on its own connection, and a publisher through the client. */
+static int tour_pubsub(rk_client *c) {
+    step("8. Pub/sub: a subscriber and a publisher");
+    rk_pubsub *ps = rk_pubsub_new(c, &(rk_pubsub_opts){.ignore_confirmations = true});
+    const char *channels[] = {"tour:news"};
+    if (ps == NULL || rk_pubsub_subscribe(ps, 1, channels, NULL) != RK_OK)
+        return fail("rk_pubsub_subscribe");
+    rk_message m;
+    rk_pubsub_get_message(ps, 200, &m); /* let the subscription settle */
+    rk_reply r;
+    rk_client_call(c, &r, "PUBLISH tour:news %s", "hello, subscribers");
+    printf("PUBLISH reached %lld subscriber(s)\n", rk_reply_int(&r));
+    rk_reply_free(&r);
+    int got = rk_pubsub_get_message(ps, 2000, &m);
+    if (got == 1)
+        printf("the subscriber got on %.*s: %.*s\n", (int)m.channel_len, m.channel,
+               (int)m.data_len, m.data);
+    rk_pubsub_free(ps);
+    return got == 1 ? 0 : fail("rk_pubsub_get_message");
+}
+
 static int tour_client(const char *url) {
     step("2. A client, configured from a URL");
     rk_options base = {.client_name = "rediskit-tour", .retry = {.on_retry = on_retry}};
@@ -107,9 +177,15 @@ static int tour_client(const char *url) {
     rk_pool_stats st;
     rk_client_pool_stats(c, &st);
     printf("pool: %zu created, %zu closed, %zu idle\n", st.created, st.closed, st.idle);
-    rk_client_call(c, NULL, "DEL tour:greeting tour:hash");
+
+    int rc2 = tour_pipeline(c);
+    if (rc2 == 0)
+        rc2 = tour_transaction(c);
+    if (rc2 == 0)
+        rc2 = tour_pubsub(c);
+    rk_client_call(c, NULL, "DEL tour:greeting tour:hash tour:counter tour:stock");
     rk_client_free(c);
-    return 0;
+    return rc2;
 }
 
 int main(void) {
