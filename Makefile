@@ -61,8 +61,9 @@ demo:
 bench:
 	@$(DEPS) $(BASE_PKGS)
 	$(call configure,build-release,Release,-DRK_BUILD_BENCH=ON -DRK_BUILD_TESTS=OFF)
-	cmake --build build-release -j $(JOBS) --target rk-bench-compare
+	cmake --build build-release -j $(JOBS) --target rk-bench-compare rk-bench
 	$(WITH_REDIS) build-release/bench/rk-bench-compare $(BENCH_ARGS)
+	$(WITH_REDIS) bench/rkbench_vs_redis_benchmark.sh build-release/tools/rk-bench
 
 # libFuzzer writes new inputs into build-fuzz/corpus (a copy of the seeds)
 # and only reads the seed corpus fuzz/corpus; crashes land in build-fuzz/.
