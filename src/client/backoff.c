@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdint.h>
 
+#include "client/client_int.h"
 #include "rediskit/options.h"
 #include "util/common.h"
 
@@ -69,4 +70,12 @@ int rk_backoff_delay(const rk_retry *policy, int attempt, int previous_ms, unsig
     case RK_BACKOFF_EQUAL_JITTER:
     default: return exp / 2 + random_between(seed, 0, exp - exp / 2);
     }
+}
+
+void rk_retry_pause(const rk_retry *policy, int attempt, int *delay, unsigned *seed, int error) {
+    *delay = rk_backoff_delay(policy, attempt, *delay, seed);
+    if (policy->on_retry)
+        policy->on_retry(policy->userdata, attempt + 1, *delay, error);
+    if (*delay > 0)
+        rk_sleep_ms(*delay);
 }

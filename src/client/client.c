@@ -7,7 +7,6 @@
  * run and repeating it could change the result. */
 #define _GNU_SOURCE
 #include <string.h>
-#include <time.h>
 
 #include "client/client_int.h"
 #include "client/pool.h"
@@ -167,12 +166,6 @@ static bool should_retry(const rk_client *c, const attempt *a, const rk_reply *r
     return !a->sent || safe;
 }
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
 static unsigned *jitter_seed(void) {
     static _Thread_local unsigned seed;
     if (seed == 0)
@@ -238,11 +231,7 @@ static int call(rk_client *c, rk_reply *reply, const rk_call_opts *opts, const e
         if (n >= attempts || !should_retry(c, &a, out, safe))
             break;
         rk_reply_free(out);
-        delay = rk_backoff_delay(policy, n, delay, jitter_seed());
-        if (policy->on_retry)
-            policy->on_retry(policy->userdata, n + 1, delay, a.rc);
-        if (delay > 0)
-            sleep_ms(delay);
+        rk_retry_pause(policy, n, &delay, jitter_seed(), a.rc);
     }
     if (out == &tmp)
         rk_reply_free(&tmp);
@@ -282,20 +271,15 @@ int rk_client_call_argv(rk_client *c, rk_reply *reply, int argc, const char *con
 
 int rk_client_call_args(rk_client *c, rk_reply *reply, const char *arg0, ...) {
     const char *argv[64];
-    int argc = 0;
     va_list ap;
     va_start(ap, arg0);
-    for (const char *s = arg0; s != NULL; s = va_arg(ap, const char *)) {
-        if (argc == (int)RK_ARRAY_LEN(argv)) {
-            va_end(ap);
-            if (reply)
-                memset(reply, 0, sizeof(*reply));
-            return rk_fail(RK_EINVAL, "rk_client_call_args takes at most 64 arguments; "
-                                      "use rk_client_call_argv");
-        }
-        argv[argc++] = s;
-    }
+    int argc = rk_collect_args(arg0, ap, argv, (int)RK_ARRAY_LEN(argv));
     va_end(ap);
+    if (argc < 0) {
+        if (reply)
+            memset(reply, 0, sizeof(*reply));
+        return argc;
+    }
     return rk_client_callv(c, reply, NULL, argc, argv, NULL);
 }
 

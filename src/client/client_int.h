@@ -1,6 +1,6 @@
-/* Internal side of rk_client for the features built on it (pub/sub):
- * what a dedicated connection outside the pool needs to be made exactly as
- * the pool makes its own. */
+/* Internal side of rk_client for the features built on it (pipelines,
+ * pub/sub): what a dedicated connection outside the pool needs to be made
+ * exactly as the pool makes its own, and the pause between retries. */
 #ifndef RK_CLIENT_INT_H
 #define RK_CLIENT_INT_H
 
@@ -13,6 +13,11 @@
  * both owned by the client and valid until rk_client_free: pass them to
  * rk_conn_new_shared. */
 void rk_client_settled(const rk_client *client, const rk_options **opts, rk_tls_ctx **tls);
+
+/* Before retry number `attempt` (1 for the first): takes the next delay of
+ * the policy into *delay (given the previous one there), tells on_retry,
+ * and sleeps it. error is what made the attempt fail. */
+void rk_retry_pause(const rk_retry *policy, int attempt, int *delay, unsigned *seed, int error);
 
 #pragma GCC visibility pop
 

@@ -22,7 +22,7 @@ typedef struct rk_pool {
     size_t open; /* connections counted against max: idle, in use,
                     and being opened */
     size_t max;
-    size_t waiting;       /* threads blocked in rk_pool_take */
+    size_t waiting;      /* threads blocked in rk_pool_take */
     unsigned generation; /* fork generation the pool belongs to */
     rk_pool_stats stats;
 } rk_pool;

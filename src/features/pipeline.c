@@ -8,8 +8,8 @@
  * is the same stream with MULTI before and EXEC after; its results are
  * views into the EXEC reply. */
 #include <string.h>
-#include <time.h>
 
+#include "client/client_int.h"
 #include "commands/safe.h"
 #include "conn/conn_int.h"
 #include "rediskit/pipeline.h"
@@ -165,19 +165,11 @@ int rk_pipeline_append_argv(rk_pipeline *p, int argc, const char *const *argv,
 
 int rk_pipeline_append_args(rk_pipeline *p, const char *arg0, ...) {
     const char *argv[64];
-    int argc = 0;
     va_list ap;
     va_start(ap, arg0);
-    for (const char *s = arg0; s != NULL; s = va_arg(ap, const char *)) {
-        if (argc == (int)RK_ARRAY_LEN(argv)) {
-            va_end(ap);
-            return rk_fail(RK_EINVAL, "rk_pipeline_append_args takes at most 64 arguments; "
-                                      "use rk_pipeline_append_argv");
-        }
-        argv[argc++] = s;
-    }
+    int argc = rk_collect_args(arg0, ap, argv, (int)RK_ARRAY_LEN(argv));
     va_end(ap);
-    return rk_pipeline_append_argv(p, argc, argv, NULL);
+    return argc < 0 ? argc : rk_pipeline_append_argv(p, argc, argv, NULL);
 }
 
 /* ---- running --------------------------------------------------------- */
@@ -194,8 +186,8 @@ static int stream_iov(const stream *s, size_t offset, struct iovec *iov, int max
     int n = 0;
     size_t body = rk_writer_pending(s->p->queue);
     if (s->tx && offset < MULTI_LEN) {
-        iov[n++] = (struct iovec){.iov_base = (void *)(MULTI + offset),
-                                  .iov_len = MULTI_LEN - offset};
+        iov[n++] =
+            (struct iovec){.iov_base = (void *)(MULTI + offset), .iov_len = MULTI_LEN - offset};
         offset = 0;
     } else if (s->tx) {
         offset -= MULTI_LEN;
@@ -213,7 +205,8 @@ static int stream_iov(const stream *s, size_t offset, struct iovec *iov, int max
         offset -= body;
     }
     if (s->tx && n < max && offset < EXEC_LEN)
-        iov[n++] = (struct iovec){.iov_base = (void *)(EXEC + offset), .iov_len = EXEC_LEN - offset};
+        iov[n++] =
+            (struct iovec){.iov_base = (void *)(EXEC + offset), .iov_len = EXEC_LEN - offset};
     return n;
 }
 
@@ -359,15 +352,10 @@ static void mark_unanswered(rk_pipeline *p, bool tx, size_t got, int rc) {
         rk_reply_free(&p->exec_reply);
 }
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
 /* Whether a failed run may be run again on a new connection. */
 static bool may_retry(const rk_pipeline *p, bool tx, int rc, bool sent) {
-    if (p->watching || !(rc == RK_EIO || rc == RK_ETIMEOUT || rc == RK_ECONNECT || rc == RK_ECLOSED))
+    if (p->watching ||
+        !(rc == RK_EIO || rc == RK_ETIMEOUT || rc == RK_ECONNECT || rc == RK_ECLOSED))
         return false;
     return !sent || (!tx && (!p->unsafe || p->o.allow_retry));
 }
@@ -407,11 +395,7 @@ int rk_pipeline_exec(rk_pipeline *p) {
         rc = attempt(p, tx, &sent);
         if (rc == RK_OK || n >= policy->attempts || !may_retry(p, tx, rc, sent))
             break;
-        delay = rk_backoff_delay(policy, n, delay, &seed);
-        if (policy->on_retry)
-            policy->on_retry(policy->userdata, n + 1, delay, rc);
-        if (delay > 0)
-            sleep_ms(delay);
+        rk_retry_pause(policy, n, &delay, &seed, rc);
         clear_results(p); /* what the failed run got is run again */
         p->nresults = p->count;
         memset(p->replies, 0, p->count * sizeof(*p->replies));

@@ -42,6 +42,13 @@ int rk_fail_server(int code, const char *msg, size_t len);
 int64_t rk_now_ms(void);
 int64_t rk_now_us(void);
 
+/* Sleeps ms milliseconds, resuming after signals. */
+void rk_sleep_ms(int ms);
+
+/* Puts the NULL-terminated list arg0, ap... into argv (room for max) and
+ * returns how many, or RK_EINVAL when there are more than max. */
+int rk_collect_args(const char *arg0, va_list ap, const char **argv, int max);
+
 #pragma GCC visibility pop
 
 #endif

@@ -13,3 +13,9 @@ int64_t rk_now_us(void) {
 int64_t rk_now_ms(void) {
     return rk_now_us() / 1000;
 }
+
+void rk_sleep_ms(int ms) {
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
