@@ -21,6 +21,7 @@
 
 #include "rediskit/rediskit.h"
 #include "rkt_alloc.h"
+#include "rkt_resp.h"
 
 /* A string literal and its length, binary safe. */
 #define LIT(s) s, sizeof(s) - 1
@@ -34,17 +35,6 @@ static rk_reader *reader_with(const rk_reader_opts *opts) {
     rk_reader *rd = rk_reader_new(opts);
     assert_non_null(rd);
     return rd;
-}
-
-/* Parses wire with a fresh default reader: exactly one reply, nothing left. */
-static void parse(const char *wire, size_t len, rk_reply *out) {
-    rk_reader *rd = reader_with(NULL);
-    assert_int_equal(rk_reader_feed(rd, wire, len), RK_OK);
-    assert_int_equal(rk_reader_next(rd, out), 1);
-    assert_int_equal(rk_reader_buffered(rd), 0);
-    rk_reply extra;
-    assert_int_equal(rk_reader_next(rd, &extra), 0);
-    rk_reader_free(rd);
 }
 
 /* What the first rk_reader_next says about wire fed whole to a fresh
@@ -100,38 +90,6 @@ static void assert_refuses_until_reset(rk_reader *rd) {
     rk_reply_free(&r);
 }
 
-/* Structural equality: kind, length, string bytes (and their NUL), values,
- * verbatim format, attributes and children. */
-static bool same_reply(const rk_reply *a, const rk_reply *b) {
-    rk_type t = rk_reply_type(a);
-    size_t len = rk_reply_len(a);
-    if (t != rk_reply_type(b) || len != rk_reply_len(b))
-        return false;
-    if (rk_reply_int(a) != rk_reply_int(b))
-        return false;
-    const rk_reply *aa = rk_reply_attr(a), *ab = rk_reply_attr(b);
-    if ((aa == NULL) != (ab == NULL) || (aa && !same_reply(aa, ab)))
-        return false;
-    const char *sa = rk_reply_str(a), *sb = rk_reply_str(b);
-    if ((sa == NULL) != (sb == NULL))
-        return false;
-    if (sa && (memcmp(sa, sb, len) != 0 || sa[len] != '\0' || sb[len] != '\0'))
-        return false;
-    const char *fa = rk_reply_verbatim_format(a), *fb = rk_reply_verbatim_format(b);
-    if ((fa == NULL) != (fb == NULL) || (fa && strcmp(fa, fb) != 0))
-        return false;
-    for (size_t i = 0; sa == NULL && i < len; i++) {
-        if (t == RK_REPLY_MAP || t == RK_REPLY_ATTR) {
-            if (!same_reply(rk_reply_map_key(a, i), rk_reply_map_key(b, i)) ||
-                !same_reply(rk_reply_map_value(a, i), rk_reply_map_value(b, i)))
-                return false;
-        } else if (!same_reply(rk_reply_at(a, i), rk_reply_at(b, i))) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* A growable byte string for building wire input. */
 typedef struct text {
     char *data;
@@ -177,36 +135,12 @@ static void text_random_bulk(text *t, size_t len, uint64_t seed) {
     text_puts(t, "\r\n");
 }
 
-/* The wire bytes rk_writer_reply(..., 3) gives for r, in a malloc'd buffer. */
-static char *encode(const rk_reply *r, size_t *len) {
-    rk_writer *w = rk_writer_new(NULL);
-    assert_non_null(w);
-    assert_int_equal(rk_writer_reply(w, r, 3), RK_OK);
-    *len = rk_writer_pending(w);
-    char *out = malloc(*len + 1);
-    assert_non_null(out);
-    struct iovec iov[8];
-    size_t at = 0;
-    for (int n; (n = rk_writer_iov(w, iov, 8)) > 0;) {
-        size_t sent = 0;
-        for (int i = 0; i < n; i++) {
-            memcpy(out + at + sent, iov[i].iov_base, iov[i].iov_len);
-            sent += iov[i].iov_len;
-        }
-        rk_writer_consume(w, sent);
-        at += sent;
-    }
-    assert_int_equal(at, *len);
-    rk_writer_free(w);
-    return out;
-}
-
 /* ---- every type ---------------------------------------------------- */
 
 static void test_reader_parses_simple_string(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT("+OK\r\n"), &r);
+    rkt_parse(LIT("+OK\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_STATUS);
     assert_string_equal(rk_reply_str(&r), "OK");
     assert_int_equal(rk_reply_len(&r), 2);
@@ -216,7 +150,7 @@ static void test_reader_parses_simple_string(void **state) {
 static void test_reader_parses_simple_error(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT("-WRONGTYPE Operation against a key\r\n"), &r);
+    rkt_parse(LIT("-WRONGTYPE Operation against a key\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_ERROR);
     assert_true(rk_reply_is_error(&r));
     assert_string_equal(rk_reply_str(&r), "WRONGTYPE Operation against a key");
@@ -226,7 +160,7 @@ static void test_reader_parses_simple_error(void **state) {
 static void test_reader_parses_integer(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT(":-1234\r\n"), &r);
+    rkt_parse(LIT(":-1234\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_INTEGER);
     assert_true(rk_reply_int(&r) == -1234);
     rk_reply_free(&r);
@@ -235,10 +169,10 @@ static void test_reader_parses_integer(void **state) {
 static void test_reader_parses_integer_limits(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT(":-9223372036854775808\r\n"), &r);
+    rkt_parse(LIT(":-9223372036854775808\r\n"), &r);
     assert_true(rk_reply_int(&r) == LLONG_MIN);
     rk_reply_free(&r);
-    parse(LIT(":9223372036854775807\r\n"), &r);
+    rkt_parse(LIT(":9223372036854775807\r\n"), &r);
     assert_true(rk_reply_int(&r) == LLONG_MAX);
     rk_reply_free(&r);
 }
@@ -246,7 +180,7 @@ static void test_reader_parses_integer_limits(void **state) {
 static void test_reader_parses_bulk_string(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT("$11\r\nhello world\r\n"), &r);
+    rkt_parse(LIT("$11\r\nhello world\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_STRING);
     assert_string_equal(rk_reply_str(&r), "hello world");
     assert_int_equal(rk_reply_len(&r), 11);
@@ -256,7 +190,7 @@ static void test_reader_parses_bulk_string(void **state) {
 static void test_reader_parses_empty_bulk_string(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT("$0\r\n\r\n"), &r);
+    rkt_parse(LIT("$0\r\n\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_STRING);
     assert_string_equal(rk_reply_str(&r), "");
     assert_int_equal(rk_reply_len(&r), 0);
@@ -266,7 +200,7 @@ static void test_reader_parses_empty_bulk_string(void **state) {
 static void test_reader_parses_binary_bulk_with_nul_and_crlf(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT("$10\r\na\0b\r\nc\r\n\0d\r\n"), &r);
+    rkt_parse(LIT("$10\r\na\0b\r\nc\r\n\0d\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_STRING);
     assert_int_equal(rk_reply_len(&r), 10);
     assert_memory_equal(rk_reply_str(&r), "a\0b\r\nc\r\n\0d", 11);
@@ -276,7 +210,7 @@ static void test_reader_parses_binary_bulk_with_nul_and_crlf(void **state) {
 static void test_reader_parses_null_bulk_as_nil(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT("$-1\r\n"), &r);
+    rkt_parse(LIT("$-1\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     assert_null(rk_reply_str(&r));
     rk_reply_free(&r);
@@ -285,7 +219,7 @@ static void test_reader_parses_null_bulk_as_nil(void **state) {
 static void test_reader_parses_array(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT("*3\r\n:1\r\n$3\r\nfoo\r\n*1\r\n+bar\r\n"), &r);
+    rkt_parse(LIT("*3\r\n:1\r\n$3\r\nfoo\r\n*1\r\n+bar\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_ARRAY);
     assert_int_equal(rk_reply_len(&r), 3);
     assert_true(rk_reply_int(rk_reply_at(&r, 0)) == 1);
@@ -299,7 +233,7 @@ static void test_reader_parses_array(void **state) {
 static void test_reader_parses_null_array_as_nil(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT("*-1\r\n"), &r);
+    rkt_parse(LIT("*-1\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     rk_reply_free(&r);
 }
@@ -307,7 +241,7 @@ static void test_reader_parses_null_array_as_nil(void **state) {
 static void test_reader_parses_empty_array(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT("*0\r\n"), &r);
+    rkt_parse(LIT("*0\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_ARRAY);
     assert_int_equal(rk_reply_len(&r), 0);
     assert_null(rk_reply_at(&r, 0));
@@ -317,7 +251,7 @@ static void test_reader_parses_empty_array(void **state) {
 static void test_reader_parses_resp3_null(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT("_\r\n"), &r);
+    rkt_parse(LIT("_\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     rk_reply_free(&r);
 }
@@ -335,7 +269,7 @@ static void test_reader_parses_double_keeping_its_text(void **state) {
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         rk_reply r;
-        parse(cases[i].wire, strlen(cases[i].wire), &r);
+        rkt_parse(cases[i].wire, strlen(cases[i].wire), &r);
         assert_int_equal(rk_reply_type(&r), RK_REPLY_DOUBLE);
         assert_string_equal(rk_reply_str(&r), cases[i].text);
         assert_true(rk_reply_double(&r) == cases[i].value);
@@ -346,12 +280,12 @@ static void test_reader_parses_double_keeping_its_text(void **state) {
 static void test_reader_parses_double_infinities(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT(",inf\r\n"), &r);
+    rkt_parse(LIT(",inf\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_DOUBLE);
     assert_string_equal(rk_reply_str(&r), "inf");
     assert_true(isinf(rk_reply_double(&r)) && rk_reply_double(&r) > 0);
     rk_reply_free(&r);
-    parse(LIT(",-inf\r\n"), &r);
+    rkt_parse(LIT(",-inf\r\n"), &r);
     assert_string_equal(rk_reply_str(&r), "-inf");
     assert_true(isinf(rk_reply_double(&r)) && rk_reply_double(&r) < 0);
     rk_reply_free(&r);
@@ -360,7 +294,7 @@ static void test_reader_parses_double_infinities(void **state) {
 static void test_reader_parses_double_nan(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT(",nan\r\n"), &r);
+    rkt_parse(LIT(",nan\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_DOUBLE);
     assert_string_equal(rk_reply_str(&r), "nan");
     assert_true(isnan(rk_reply_double(&r)));
@@ -370,12 +304,12 @@ static void test_reader_parses_double_nan(void **state) {
 static void test_reader_parses_booleans(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT("#t\r\n"), &r);
+    rkt_parse(LIT("#t\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_BOOL);
     assert_true(rk_reply_bool(&r));
     assert_int_equal(rk_reply_int(&r), 1);
     rk_reply_free(&r);
-    parse(LIT("#f\r\n"), &r);
+    rkt_parse(LIT("#f\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_BOOL);
     assert_false(rk_reply_bool(&r));
     assert_int_equal(rk_reply_int(&r), 0);
@@ -385,7 +319,7 @@ static void test_reader_parses_booleans(void **state) {
 static void test_reader_parses_big_number(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT("(3492890328409238509324850943850943825024385\r\n"), &r);
+    rkt_parse(LIT("(3492890328409238509324850943850943825024385\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_BIGNUM);
     assert_string_equal(rk_reply_str(&r), "3492890328409238509324850943850943825024385");
     rk_reply_free(&r);
@@ -394,7 +328,7 @@ static void test_reader_parses_big_number(void **state) {
 static void test_reader_parses_blob_error(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT("!21\r\nSYNTAX invalid syntax\r\n"), &r);
+    rkt_parse(LIT("!21\r\nSYNTAX invalid syntax\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_ERROR);
     assert_true(rk_reply_is_error(&r));
     assert_string_equal(rk_reply_str(&r), "SYNTAX invalid syntax");
@@ -405,7 +339,7 @@ static void test_reader_parses_blob_error(void **state) {
 static void test_reader_parses_verbatim_txt_without_its_prefix(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT("=15\r\ntxt:Some string\r\n"), &r);
+    rkt_parse(LIT("=15\r\ntxt:Some string\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_VERBATIM);
     assert_string_equal(rk_reply_verbatim_format(&r), "txt");
     assert_string_equal(rk_reply_str(&r), "Some string");
@@ -416,7 +350,7 @@ static void test_reader_parses_verbatim_txt_without_its_prefix(void **state) {
 static void test_reader_parses_verbatim_mkd(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT("=9\r\nmkd:# Hi!\r\n"), &r);
+    rkt_parse(LIT("=9\r\nmkd:# Hi!\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_VERBATIM);
     assert_string_equal(rk_reply_verbatim_format(&r), "mkd");
     assert_string_equal(rk_reply_str(&r), "# Hi!");
@@ -426,7 +360,7 @@ static void test_reader_parses_verbatim_mkd(void **state) {
 static void test_reader_parses_map(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT("%2\r\n+first\r\n:1\r\n$6\r\nsecond\r\n*1\r\n:2\r\n"), &r);
+    rkt_parse(LIT("%2\r\n+first\r\n:1\r\n$6\r\nsecond\r\n*1\r\n:2\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_MAP);
     assert_int_equal(rk_reply_len(&r), 2);
     assert_string_equal(rk_reply_str(rk_reply_map_key(&r, 0)), "first");
@@ -442,7 +376,7 @@ static void test_reader_parses_map(void **state) {
 static void test_reader_parses_set(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT("~3\r\n+orange\r\n+apple\r\n#t\r\n"), &r);
+    rkt_parse(LIT("~3\r\n+orange\r\n+apple\r\n#t\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_SET);
     assert_int_equal(rk_reply_len(&r), 3);
     assert_string_equal(rk_reply_str(rk_reply_at(&r, 1)), "apple");
@@ -453,7 +387,7 @@ static void test_reader_parses_set(void **state) {
 static void test_reader_parses_push(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT(">3\r\n$7\r\nmessage\r\n$4\r\nchan\r\n$5\r\nhello\r\n"), &r);
+    rkt_parse(LIT(">3\r\n$7\r\nmessage\r\n$4\r\nchan\r\n$5\r\nhello\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_PUSH);
     assert_int_equal(rk_reply_len(&r), 3);
     assert_string_equal(rk_reply_str(rk_reply_at(&r, 0)), "message");
@@ -464,9 +398,9 @@ static void test_reader_parses_push(void **state) {
 static void test_reader_attaches_attribute_to_the_next_top_level_reply(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT("|1\r\n+key-popularity\r\n%2\r\n$1\r\na\r\n,0.1923\r\n$1\r\nb\r\n,0.0012\r\n"
-              "*2\r\n:2039123\r\n:9543892\r\n"),
-          &r);
+    rkt_parse(LIT("|1\r\n+key-popularity\r\n%2\r\n$1\r\na\r\n,0.1923\r\n$1\r\nb\r\n,0.0012\r\n"
+                  "*2\r\n:2039123\r\n:9543892\r\n"),
+              &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_ARRAY);
     assert_int_equal(rk_reply_len(&r), 2);
     assert_true(rk_reply_int(rk_reply_at(&r, 1)) == 9543892);
@@ -484,7 +418,7 @@ static void test_reader_attaches_attribute_to_the_next_top_level_reply(void **st
 static void test_reader_attaches_attribute_inside_an_array(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT("*2\r\n|1\r\n+ttl\r\n:3600\r\n$3\r\nval\r\n:7\r\n"), &r);
+    rkt_parse(LIT("*2\r\n|1\r\n+ttl\r\n:3600\r\n$3\r\nval\r\n:7\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_ARRAY);
     assert_int_equal(rk_reply_len(&r), 2);
     assert_null(rk_reply_attr(&r));
@@ -519,7 +453,7 @@ static void test_reader_rejects_two_attributes_in_a_row(void **state) {
 static void test_reader_parses_streamed_string(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT("$?\r\n;4\r\nHell\r\n;5\r\no wor\r\n;2\r\nld\r\n;0\r\n"), &r);
+    rkt_parse(LIT("$?\r\n;4\r\nHell\r\n;5\r\no wor\r\n;2\r\nld\r\n;0\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_STRING);
     assert_string_equal(rk_reply_str(&r), "Hello world");
     assert_int_equal(rk_reply_len(&r), 11);
@@ -529,7 +463,7 @@ static void test_reader_parses_streamed_string(void **state) {
 static void test_reader_parses_streamed_array(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT("*?\r\n:1\r\n$3\r\nfoo\r\n.\r\n"), &r);
+    rkt_parse(LIT("*?\r\n:1\r\n$3\r\nfoo\r\n.\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_ARRAY);
     assert_int_equal(rk_reply_len(&r), 2);
     assert_string_equal(rk_reply_str(rk_reply_at(&r, 1)), "foo");
@@ -539,7 +473,7 @@ static void test_reader_parses_streamed_array(void **state) {
 static void test_reader_parses_streamed_map(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT("%?\r\n+a\r\n:1\r\n+b\r\n:2\r\n.\r\n"), &r);
+    rkt_parse(LIT("%?\r\n+a\r\n:1\r\n+b\r\n:2\r\n.\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_MAP);
     assert_int_equal(rk_reply_len(&r), 2);
     assert_true(rk_reply_int(rk_reply_map_get(&r, "b")) == 2);
@@ -549,7 +483,7 @@ static void test_reader_parses_streamed_map(void **state) {
 static void test_reader_parses_streamed_set(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT("~?\r\n+x\r\n+y\r\n+z\r\n.\r\n"), &r);
+    rkt_parse(LIT("~?\r\n+x\r\n+y\r\n+z\r\n.\r\n"), &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_SET);
     assert_int_equal(rk_reply_len(&r), 3);
     assert_string_equal(rk_reply_str(rk_reply_at(&r, 2)), "z");
@@ -559,9 +493,9 @@ static void test_reader_parses_streamed_set(void **state) {
 static void test_reader_parses_nested_streamed_aggregates(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT("*?\r\n~?\r\n:1\r\n.\r\n%?\r\n+k\r\n$?\r\n;3\r\nabc\r\n;5\r\ndefgh\r\n;0\r\n.\r\n"
-              "*?\r\n.\r\n.\r\n"),
-          &r);
+    rkt_parse(LIT("*?\r\n~?\r\n:1\r\n.\r\n%?\r\n+k\r\n$?\r\n;3\r\nabc\r\n;5\r\ndefgh\r\n;0\r\n.\r\n"
+                  "*?\r\n.\r\n.\r\n"),
+              &r);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_ARRAY);
     assert_int_equal(rk_reply_len(&r), 3);
     const rk_reply *set = rk_reply_at(&r, 0);
@@ -791,10 +725,10 @@ static int corpus_teardown(void **state) {
 static void check_corpus_reply(const rk_reply *r, size_t i) {
     if (i >= cp.count)
         fail_msg("more replies than the corpus holds (%zu)", cp.count);
-    if (i >= cp.parsed || !same_reply(r, &cp.expected[i]))
+    if (i >= cp.parsed || !rkt_same_reply(r, &cp.expected[i]))
         fail_msg("reply %zu differs from the corpus fed whole", i);
     size_t len;
-    char *bytes = encode(r, &len);
+    char *bytes = rkt_encode(r, 3, &len);
     if (len != cp.canon_len[i] || memcmp(bytes, cp.canon[i], len) != 0)
         fail_msg("reply %zu re-encodes to %zu bytes \"%.60s\", expected %zu \"%.60s\"", i, len,
                  bytes, cp.canon_len[i], cp.canon[i]);
@@ -1162,15 +1096,15 @@ static void test_reader_reads_100_nested_arrays_with_max_depth_128(void **state)
 static void test_reader_reads_a_command_docs_shape(void **state) {
     (void)state;
     rk_reply r;
-    parse(LIT("%1\r\n$6\r\nclient\r\n"
-              "%2\r\n+summary\r\n+A container\r\n+subcommands\r\n"
-              "%1\r\n$11\r\nclient|kill\r\n"
-              "%2\r\n+summary\r\n+Terminates open connections.\r\n+arguments\r\n"
-              "*1\r\n%3\r\n+name\r\n+filter\r\n+type\r\n+oneof\r\n+arguments\r\n"
-              "*1\r\n%3\r\n+name\r\n+new-format\r\n+type\r\n+oneof\r\n+arguments\r\n"
-              "*2\r\n%2\r\n+name\r\n+skipme\r\n+type\r\n+block\r\n"
-              "%3\r\n+name\r\n+maxage\r\n+type\r\n+integer\r\n+since\r\n+7.4.0\r\n"),
-          &r);
+    rkt_parse(LIT("%1\r\n$6\r\nclient\r\n"
+                  "%2\r\n+summary\r\n+A container\r\n+subcommands\r\n"
+                  "%1\r\n$11\r\nclient|kill\r\n"
+                  "%2\r\n+summary\r\n+Terminates open connections.\r\n+arguments\r\n"
+                  "*1\r\n%3\r\n+name\r\n+filter\r\n+type\r\n+oneof\r\n+arguments\r\n"
+                  "*1\r\n%3\r\n+name\r\n+new-format\r\n+type\r\n+oneof\r\n+arguments\r\n"
+                  "*2\r\n%2\r\n+name\r\n+skipme\r\n+type\r\n+block\r\n"
+                  "%3\r\n+name\r\n+maxage\r\n+type\r\n+integer\r\n+since\r\n+7.4.0\r\n"),
+              &r);
     const rk_reply *kill = rk_reply_map_get(
         rk_reply_map_get(rk_reply_map_get(&r, "client"), "subcommands"), "client|kill");
     const rk_reply *filter = rk_reply_at(rk_reply_map_get(kill, "arguments"), 0);
@@ -1442,7 +1376,7 @@ static void test_reader_survives_random_garbage(void **state) {
             at += n;
             rk_reply r;
             while (rc >= 0 && (rc = rk_reader_next(rd, &r)) == 1) {
-                assert_true(same_reply(&r, &r));
+                assert_true(rkt_same_reply(&r, &r));
                 rk_reply_free(&r);
             }
         }
@@ -1475,7 +1409,7 @@ static void test_reader_survives_mutated_replies(void **state) {
         int rc = rk_reader_feed(rd, buf, len);
         rk_reply r;
         while (rc >= 0 && (rc = rk_reader_next(rd, &r)) == 1) {
-            assert_true(same_reply(&r, &r));
+            assert_true(rkt_same_reply(&r, &r));
             rk_reply_free(&r);
         }
         assert_true(rc == 0 || rc == RK_EPROTO);

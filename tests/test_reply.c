@@ -16,49 +16,18 @@
 
 #include "rediskit/rediskit.h"
 #include "rkt_alloc.h"
+#include "rkt_resp.h"
 
 /* A string literal and its length, binary safe. */
 #define LIT(s) s, sizeof(s) - 1
 
 #define TEST(f) cmocka_unit_test_setup_teardown(f, rkt_alloc_setup, rkt_alloc_teardown)
 
-static void parse(const char *wire, size_t len, rk_reply *out) {
-    rk_reader *rd = rk_reader_new(NULL);
-    assert_non_null(rd);
-    assert_int_equal(rk_reader_feed(rd, wire, len), RK_OK);
-    assert_int_equal(rk_reader_next(rd, out), 1);
-    assert_int_equal(rk_reader_buffered(rd), 0);
-    rk_reader_free(rd);
-}
-
-#define PARSE(lit, out) parse(LIT(lit), out)
-
-/* The RESP3 wire form of r (as rk_writer_reply gives it), malloc'd. */
-static char *encode(const rk_reply *r, size_t *len) {
-    rk_writer *w = rk_writer_new(NULL);
-    assert_non_null(w);
-    assert_int_equal(rk_writer_reply(w, r, 3), RK_OK);
-    *len = rk_writer_pending(w);
-    char *out = malloc(*len + 1);
-    assert_non_null(out);
-    struct iovec iov[8];
-    size_t at = 0;
-    for (int n; (n = rk_writer_iov(w, iov, 8)) > 0;) {
-        size_t sent = 0;
-        for (int i = 0; i < n; i++) {
-            memcpy(out + at + sent, iov[i].iov_base, iov[i].iov_len);
-            sent += iov[i].iov_len;
-        }
-        rk_writer_consume(w, sent);
-        at += sent;
-    }
-    rk_writer_free(w);
-    return out;
-}
+#define PARSE(lit, out) rkt_parse(LIT(lit), out)
 
 static void assert_encodes_to(const rk_reply *r, const char *wire, size_t len) {
     size_t got_len;
-    char *got = encode(r, &got_len);
+    char *got = rkt_encode(r, 3, &got_len);
     if (got_len != len || memcmp(got, wire, len) != 0)
         fail_msg("reply encodes to \"%.80s\", expected \"%.80s\"", got, wire);
     free(got);
@@ -264,7 +233,7 @@ static const char nested[] = "|1\r\n+source\r\n$7\r\nreplica\r\n"
 static void test_dup_of_nested_reply_with_attributes_is_equal(void **state) {
     (void)state;
     rk_reply r, copy;
-    parse(LIT(nested), &r);
+    rkt_parse(LIT(nested), &r);
     assert_int_equal(rk_reply_dup(&copy, &r), RK_OK);
     assert_encodes_to(&copy, LIT(nested));
     const rk_reply *tags = rk_reply_map_get(rk_reply_at(&copy, 0), "tags");
@@ -278,7 +247,7 @@ static void test_dup_of_nested_reply_with_attributes_is_equal(void **state) {
 static void test_dup_is_one_allocation(void **state) {
     (void)state;
     rk_reply r, copy;
-    parse(LIT(nested), &r);
+    rkt_parse(LIT(nested), &r);
     size_t before = rkt_alloc_calls();
     assert_int_equal(rk_reply_dup(&copy, &r), RK_OK);
     assert_int_equal(rkt_alloc_calls() - before, 1);
@@ -289,7 +258,7 @@ static void test_dup_is_one_allocation(void **state) {
 static void test_dup_outlives_the_original(void **state) {
     (void)state;
     rk_reply r, copy;
-    parse(LIT(nested), &r);
+    rkt_parse(LIT(nested), &r);
     assert_int_equal(rk_reply_dup(&copy, &r), RK_OK);
     rk_reply_free(&r);
     assert_encodes_to(&copy, LIT(nested));

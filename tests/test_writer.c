@@ -19,6 +19,7 @@
 
 #include "rediskit/rediskit.h"
 #include "rkt_alloc.h"
+#include "rkt_resp.h"
 
 /* A string literal and its length, binary safe. */
 #define LIT(s) s, sizeof(s) - 1
@@ -34,33 +35,9 @@ static rk_writer *writer_with(size_t ref_threshold) {
     return w;
 }
 
-/* Sends everything queued the way a writev loop would, into a malloc'd
- * buffer; the queue is empty afterwards. */
-static char *drain(rk_writer *w, size_t *len) {
-    size_t total = rk_writer_pending(w);
-    char *out = malloc(total + 1);
-    assert_non_null(out);
-    struct iovec iov[16];
-    size_t at = 0;
-    for (int n; (n = rk_writer_iov(w, iov, 16)) > 0;) {
-        size_t sent = 0;
-        for (int i = 0; i < n; i++) {
-            assert_true(at + sent + iov[i].iov_len <= total);
-            memcpy(out + at + sent, iov[i].iov_base, iov[i].iov_len);
-            sent += iov[i].iov_len;
-        }
-        rk_writer_consume(w, sent);
-        at += sent;
-    }
-    assert_int_equal(at, total);
-    assert_int_equal(rk_writer_pending(w), 0);
-    *len = at;
-    return out;
-}
-
 static void assert_drains_to(rk_writer *w, const char *expected, size_t len) {
     size_t got_len;
-    char *got = drain(w, &got_len);
+    char *got = rkt_drain(w, &got_len);
     if (got_len != len || memcmp(got, expected, len) != 0)
         fail_msg("queued %zu bytes \"%.80s\", expected %zu \"%.80s\"", got_len, got, len, expected);
     free(got);
@@ -115,20 +92,11 @@ static void put_bulk(char *out, size_t *at, const char *data, size_t len) {
     *at += 2;
 }
 
-static void parse(const char *wire, size_t len, rk_reply *out) {
-    rk_reader *rd = rk_reader_new(NULL);
-    assert_non_null(rd);
-    assert_int_equal(rk_reader_feed(rd, wire, len), RK_OK);
-    assert_int_equal(rk_reader_next(rd, out), 1);
-    assert_int_equal(rk_reader_buffered(rd), 0);
-    rk_reader_free(rd);
-}
-
 /* The bytes rk_writer_reply gives for the reply parsed from wire. */
 static void assert_reply_encodes_to(const char *wire, size_t len, int protocol,
                                     const char *expected, size_t expected_len) {
     rk_reply r;
-    parse(wire, len, &r);
+    rkt_parse(wire, len, &r);
     rk_writer *w = writer_with(0);
     assert_int_equal(rk_writer_reply(w, &r, protocol), RK_OK);
     assert_drains_to(w, expected, expected_len);
