@@ -27,11 +27,19 @@ typedef struct rk_allocator {
  *  function pointer is missing. */
 int rk_set_allocator(const rk_allocator *allocator);
 
-/** Allocation through the installed table; rk_free releases what rediskit
- *  handed to the caller as plain memory (for example rk_reply_format). */
+/** As malloc(3), through the installed table. NULL on failure, with no
+ *  rk_error_last() set. */
 void *rk_malloc(size_t size);
+
+/** As calloc(3), through the installed table. */
 void *rk_calloc(size_t count, size_t size);
+
+/** As realloc(3), through the installed table. */
 void *rk_realloc(void *ptr, size_t size);
+
+/** Releases memory from the functions above, and what rediskit handed to
+ *  the caller as plain memory (for example rk_reply_format). NULL is
+ *  allowed. */
 void rk_free(void *ptr);
 
 #ifdef __cplusplus

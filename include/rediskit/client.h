@@ -23,6 +23,8 @@
 extern "C" {
 #endif
 
+/** A client: a pool of connections to one server, that any number of
+ *  threads may call at once. */
 typedef struct rk_client rk_client;
 
 /** A client from options (NULL for every default). No connection is made
@@ -66,17 +68,27 @@ typedef struct rk_call_opts {
  *  with an error (the error reply is in *reply; rk_error_last() has its
  *  text and prefix, e.g. "WRONGTYPE"), or a failure with *reply nil:
  *  RK_EIO, RK_ETIMEOUT, RK_ECONNECT, RK_EAUTH, RK_EPOOL (no connection
- *  became free in time), RK_EPROTO... Variants: printf style (see
- *  rk_writer_format), NULL-terminated C strings, argv with lengths. */
+ *  became free in time), RK_EPROTO... The command is a printf-style format
+ *  (see rk_writer_format); the variants below take it in other forms. */
 int rk_client_call(rk_client *client, rk_reply *reply, const char *fmt, ...);
+
+/** As rk_client_call(), with a va_list. */
 int rk_client_vcall(rk_client *client, rk_reply *reply, const char *fmt, va_list ap);
+
+/** As rk_client_call(), with the arguments as C strings ended by NULL: at
+ *  most 64 of them (more is RK_EINVAL; use rk_client_call_argv). */
 int rk_client_call_args(rk_client *client, rk_reply *reply, const char *arg0, ...);
+
+/** As rk_client_call(), with argc arguments of argvlen[i] bytes each (binary
+ *  safe), or C strings when argvlen is NULL. */
 int rk_client_call_argv(rk_client *client, rk_reply *reply, int argc, const char *const *argv,
                         const size_t *argvlen);
+
+/** As rk_client_call_argv(), with per-call settings (NULL: the defaults). */
 int rk_client_callv(rk_client *client, rk_reply *reply, const rk_call_opts *opts, int argc,
                     const char *const *argv, const size_t *argvlen);
 
-/** Takes a connection out of the pool for exclusive use (e.g. a pipeline
+/** Takes a connection out of the pool for exclusive use, such as a pipeline
  *  or WATCH); give it back with rk_client_release. Blocks up to the pool
  *  timeout: RK_EPOOL when none became free. The connection is connected. */
 int rk_client_acquire(rk_client *client, rk_conn **conn);
@@ -97,6 +109,8 @@ typedef struct rk_pool_stats {
     size_t timeouts; /**< Waits that ended in RK_EPOOL. */
 } rk_pool_stats;
 
+/** Fills *stats with the pool's counters at this moment. Any thread may
+ *  ask. */
 void rk_client_pool_stats(rk_client *client, rk_pool_stats *stats);
 
 /** The options in force (strings owned by the client). */

@@ -24,6 +24,7 @@
 extern "C" {
 #endif
 
+/** A connection to one server, used by one thread at a time. */
 typedef struct rk_conn rk_conn;
 
 /** A new, unconnected connection (no I/O), or NULL with rk_error_last()
@@ -51,11 +52,19 @@ void rk_conn_close(rk_conn *conn);
  *  to discard it), RK_ESERVER when the server answered with an error (the
  *  error reply is in *reply, its text and prefix in rk_error_last()), or a
  *  transport failure with *reply nil. Replies of commands appended before
- *  and not yet read are read first and dropped. Variants as in writer.h:
- *  printf style, NULL-terminated C strings, argv with lengths. */
+ *  and not yet read are read first and dropped. The command is a
+ *  printf-style format (see rk_writer_format); the variants below take it
+ *  in other forms. */
 int rk_conn_call(rk_conn *conn, rk_reply *reply, const char *fmt, ...);
+
+/** As rk_conn_call(), with a va_list. */
 int rk_conn_vcall(rk_conn *conn, rk_reply *reply, const char *fmt, va_list ap);
+
+/** As rk_conn_call(), with the arguments as C strings ended by NULL. */
 int rk_conn_call_args(rk_conn *conn, rk_reply *reply, const char *arg0, ...);
+
+/** As rk_conn_call(), with argc arguments of argvlen[i] bytes each (binary
+ *  safe), or C strings when argvlen is NULL. */
 int rk_conn_call_argv(rk_conn *conn, rk_reply *reply, int argc, const char *const *argv,
                       const size_t *argvlen);
 
@@ -63,10 +72,18 @@ int rk_conn_call_argv(rk_conn *conn, rk_reply *reply, int argc, const char *cons
 
 /** Queue a command without sending it. RK_EINVAL (bad format or
  *  arguments), RK_ENOMEM, RK_ECLOSED. Arguments of 16 KiB or more are
- *  referenced, not copied: keep them unchanged until rk_conn_flush. */
+ *  referenced, not copied: keep them unchanged until rk_conn_flush. The
+ *  command is a printf-style format, as for rk_conn_call(). */
 int rk_conn_append(rk_conn *conn, const char *fmt, ...);
+
+/** As rk_conn_append(), with a va_list. */
 int rk_conn_vappend(rk_conn *conn, const char *fmt, va_list ap);
+
+/** As rk_conn_append(), with the arguments as C strings ended by NULL. */
 int rk_conn_append_args(rk_conn *conn, const char *arg0, ...);
+
+/** As rk_conn_append(), with argc arguments of argvlen[i] bytes each (binary
+ *  safe), or C strings when argvlen is NULL. */
 int rk_conn_append_argv(rk_conn *conn, int argc, const char *const *argv, const size_t *argvlen);
 
 /** Sends everything queued (connecting first if needed), blocking up to the
@@ -114,10 +131,30 @@ void rk_conn_set_timeout(rk_conn *conn, int timeout_ms);
 /** Readiness to wait for. */
 enum { RK_WANT_READ = 1, RK_WANT_WRITE = 2 };
 
+/** Begins connecting without blocking: RK_OK when ready at once (or
+ *  already), RK_EAGAIN to go on with rk_conn_step, or a failure as
+ *  rk_conn_connect's. A connect already in progress starts over. */
 int rk_conn_start(rk_conn *conn);
+
+/** Takes the connect begun by rk_conn_start as far as it can without
+ *  blocking: RK_OK once connected and the handshake done, RK_EAGAIN while
+ *  it must wait, or a failure (RK_ETIMEOUT past the connect timeout) that
+ *  leaves the connection broken. */
 int rk_conn_step(rk_conn *conn);
+
+/** What rk_conn_fd() must be ready for before the next step, write or
+ *  read: RK_WANT_READ, RK_WANT_WRITE or both; 0 when there is no socket. */
 int rk_conn_want(const rk_conn *conn);
+
+/** Sends what is queued without blocking: RK_OK once all of it is sent,
+ *  RK_EAGAIN when the socket is full, RK_ECLOSED without a socket, or an
+ *  I/O failure that leaves the connection broken. */
 int rk_conn_write_some(rk_conn *conn);
+
+/** Reads what the socket has without blocking: RK_OK when bytes came
+ *  (take the replies with rk_conn_next), RK_EAGAIN when none did,
+ *  RK_ECLOSED without a socket, or a failure that leaves the connection
+ *  broken (RK_EIO when the server closed it). */
 int rk_conn_read_some(rk_conn *conn);
 
 /** Takes the next complete reply already read: 1 with *reply set, 0 if none

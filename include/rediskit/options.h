@@ -24,17 +24,17 @@
 extern "C" {
 #endif
 
-/** Defaults of the fields below. */
-#define RK_DEFAULT_HOST "127.0.0.1"
-#define RK_DEFAULT_PORT 6379
-#define RK_DEFAULT_CONNECT_TIMEOUT_MS 5000
-#define RK_DEFAULT_KEEPALIVE_S 60
-#define RK_DEFAULT_HEALTH_CHECK_MS 30000
-#define RK_DEFAULT_POOL_SIZE 16
-#define RK_DEFAULT_POOL_TIMEOUT_MS 5000
-#define RK_DEFAULT_RETRY_ATTEMPTS 3
-#define RK_DEFAULT_RETRY_BASE_MS 8
-#define RK_DEFAULT_RETRY_CAP_MS 512
+/* Defaults of the fields below. */
+#define RK_DEFAULT_HOST "127.0.0.1"        /**< Default of rk_options.host. */
+#define RK_DEFAULT_PORT 6379               /**< Default of rk_options.port. */
+#define RK_DEFAULT_CONNECT_TIMEOUT_MS 5000 /**< Default of rk_options.connect_timeout_ms. */
+#define RK_DEFAULT_KEEPALIVE_S 60          /**< Default of rk_options.keepalive_s. */
+#define RK_DEFAULT_HEALTH_CHECK_MS 30000   /**< Default of rk_options.health_check_ms. */
+#define RK_DEFAULT_POOL_SIZE 16            /**< Default of rk_options.pool_size. */
+#define RK_DEFAULT_POOL_TIMEOUT_MS 5000    /**< Default of rk_options.pool_timeout_ms. */
+#define RK_DEFAULT_RETRY_ATTEMPTS 3        /**< Default of rk_retry.attempts. */
+#define RK_DEFAULT_RETRY_BASE_MS 8         /**< Default of rk_retry.base_ms. */
+#define RK_DEFAULT_RETRY_CAP_MS 512        /**< Default of rk_retry.cap_ms. */
 
 /** TLS settings. The server's certificate is verified, and its name
  *  checked, unless `insecure` is set explicitly. TLS 1.2 or newer. */
@@ -112,6 +112,7 @@ typedef struct rk_options {
     const char *username;          /**< ACL user; default: the default user. */
     const char *password;          /**< Password; default none. */
     rk_credentials_fn credentials; /**< Overrides username/password. */
+    /** Passed to credentials. */
     void *credentials_userdata;
     int db;                  /**< Database selected on connect; default 0. */
     int protocol;            /**< 2 or 3; default 3 (RESP3), falling back
@@ -131,7 +132,7 @@ typedef struct rk_options {
     rk_tls_options tls;      /**< TLS; off by default. */
     rk_reader_opts limits;   /**< Reply size limits (see reader.h). */
     rk_push_fn on_push;      /**< Push messages; default: dropped. */
-    void *push_userdata;
+    void *push_userdata;     /**< Passed to on_push. */
 
     /* Client only. */
     int pool_size;       /**< Most connections open at once; default

@@ -37,6 +37,8 @@
 extern "C" {
 #endif
 
+/** A pipeline (or transaction) of commands for one client, used by one
+ *  thread. */
 typedef struct rk_pipeline rk_pipeline;
 
 /** Pipeline options; zeroed fields mean the defaults beside them. */
@@ -66,8 +68,16 @@ void rk_pipeline_free(rk_pipeline *p);
  *  pipeline has run. RK_EINVAL for a bad command, or while watching before
  *  rk_pipeline_multi. */
 int rk_pipeline_append(rk_pipeline *p, const char *fmt, ...);
+
+/** As rk_pipeline_append(), with a va_list. */
 int rk_pipeline_vappend(rk_pipeline *p, const char *fmt, va_list ap);
+
+/** As rk_pipeline_append(), with the arguments as C strings ended by NULL:
+ *  at most 64 of them (more is RK_EINVAL; use rk_pipeline_append_argv). */
 int rk_pipeline_append_args(rk_pipeline *p, const char *arg0, ...);
+
+/** As rk_pipeline_append(), with argc arguments of argvlen[i] bytes each
+ *  (binary safe), or C strings when argvlen is NULL. */
 int rk_pipeline_append_argv(rk_pipeline *p, int argc, const char *const *argv,
                             const size_t *argvlen);
 
@@ -118,6 +128,9 @@ int rk_pipeline_unwatch(rk_pipeline *p);
  *  hands over its reply (returns as rk_client_call). RK_EINVAL when not
  *  watching or after rk_pipeline_multi. */
 int rk_pipeline_call(rk_pipeline *p, rk_reply *reply, const char *fmt, ...);
+
+/** As rk_pipeline_call(), with argc arguments of argvlen[i] bytes each
+ *  (binary safe), or C strings when argvlen is NULL. */
 int rk_pipeline_call_argv(rk_pipeline *p, rk_reply *reply, int argc, const char *const *argv,
                           const size_t *argvlen);
 

@@ -36,6 +36,9 @@
 extern "C" {
 #endif
 
+/** A subscriber with a connection of its own, used by one thread at a
+ *  time except for the calls pubsub.h names as safe while its background
+ *  thread runs. */
 typedef struct rk_pubsub rk_pubsub;
 
 /** What a message is. */
@@ -61,20 +64,20 @@ typedef enum rk_msg_kind {
  *  rk_pubsub (or, in a handler, until the handler returns). Strings are
  *  binary safe with their lengths, and NUL-terminated. */
 typedef struct rk_message {
-    rk_msg_kind kind;
+    rk_msg_kind kind;    /**< What the message is. */
     const char *channel; /**< Channel (or for (un)subscribe confirmations
                               the channel or pattern; NULL when an
                               unsubscribe found nothing to drop); NULL for
                               PONG and RECONNECTED. */
-    size_t channel_len;
+    size_t channel_len;  /**< Bytes of channel. */
     const char *pattern; /**< For PMESSAGE, the pattern that matched;
                               else NULL. */
-    size_t pattern_len;
-    const char *data; /**< Payload of a message, or the PONG's payload
-                           ("" for a PING without one); else NULL. */
-    size_t data_len;
-    long long count; /**< For confirmations: subscriptions of the
-                          connection after it. */
+    size_t pattern_len;  /**< Bytes of pattern. */
+    const char *data;    /**< Payload of a message, or the PONG's payload
+                              ("" for a PING without one); else NULL. */
+    size_t data_len;     /**< Bytes of data. */
+    long long count;     /**< For confirmations: subscriptions of the
+                              connection after it. */
 } rk_message;
 
 /** Called for a message; see rk_pubsub_on. */
@@ -102,8 +105,9 @@ rk_pubsub *rk_pubsub_new(rk_client *client, const rk_pubsub_opts *opts);
  *  Not from a handler. NULL is allowed. */
 void rk_pubsub_free(rk_pubsub *ps);
 
-/** Subscribe to / unsubscribe from count channels (binary safe with lens,
- *  or C strings with lens NULL). Unsubscribing with count 0 drops every
+/** Subscribe to count channels (binary safe with lens, or C strings with
+ *  lens NULL); all that follows holds as well for the unsubscribe, pattern
+ *  and shard channel calls. Unsubscribing with count 0 drops every
  *  subscription of that kind; unsubscribing also drops the handlers of
  *  those channels or patterns. Returns once the command is sent
  *  (confirmations arrive as messages), blocking up to the command timeout.
@@ -116,14 +120,25 @@ void rk_pubsub_free(rk_pubsub *ps);
  *  while sending, the subscription is restored with the others. */
 int rk_pubsub_subscribe(rk_pubsub *ps, size_t count, const char *const *channels,
                         const size_t *lens);
+
+/** UNSUBSCRIBE, as rk_pubsub_subscribe(): count 0 drops every channel. */
 int rk_pubsub_unsubscribe(rk_pubsub *ps, size_t count, const char *const *channels,
                           const size_t *lens);
+
+/** PSUBSCRIBE to patterns, as rk_pubsub_subscribe(). */
 int rk_pubsub_psubscribe(rk_pubsub *ps, size_t count, const char *const *patterns,
                          const size_t *lens);
+
+/** PUNSUBSCRIBE, as rk_pubsub_subscribe(): count 0 drops every pattern. */
 int rk_pubsub_punsubscribe(rk_pubsub *ps, size_t count, const char *const *patterns,
                            const size_t *lens);
+
+/** SSUBSCRIBE to shard channels, as rk_pubsub_subscribe(). */
 int rk_pubsub_ssubscribe(rk_pubsub *ps, size_t count, const char *const *channels,
                          const size_t *lens);
+
+/** SUNSUBSCRIBE, as rk_pubsub_subscribe(): count 0 drops every shard
+ *  channel. */
 int rk_pubsub_sunsubscribe(rk_pubsub *ps, size_t count, const char *const *channels,
                            const size_t *lens);
 
@@ -135,6 +150,8 @@ int rk_pubsub_sunsubscribe(rk_pubsub *ps, size_t count, const char *const *chann
  *  they may (un)subscribe and ping, but not read messages, stop the thread
  *  or free the rk_pubsub. fn NULL is RK_EINVAL. */
 int rk_pubsub_on(rk_pubsub *ps, const char *channel, rk_message_fn fn, void *userdata);
+
+/** As rk_pubsub_on(), for the messages matching a pattern (PSUBSCRIBE). */
 int rk_pubsub_on_pattern(rk_pubsub *ps, const char *pattern, rk_message_fn fn, void *userdata);
 
 /** Sends a PING on the subscribed connection (answered by an RK_MSG_PONG
@@ -156,10 +173,14 @@ int rk_pubsub_ping(rk_pubsub *ps, const char *payload);
  *  thread runs, or with a negative timeout when nothing is subscribed. */
 int rk_pubsub_get_message(rk_pubsub *ps, int timeout_ms, rk_message *msg);
 
-/** Subscriptions the connection holds now, as confirmed by the server:
- *  channels, patterns and shard channels. Any thread may ask. */
+/** Channels the connection is subscribed to now, as confirmed by the
+ *  server. Any thread may ask. */
 size_t rk_pubsub_channels(const rk_pubsub *ps);
+
+/** Patterns subscribed to, as rk_pubsub_channels(). */
 size_t rk_pubsub_patterns(const rk_pubsub *ps);
+
+/** Shard channels subscribed to, as rk_pubsub_channels(). */
 size_t rk_pubsub_shard_channels(const rk_pubsub *ps);
 
 /** Starts a background thread that reads and dispatches every message to

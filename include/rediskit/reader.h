@@ -43,6 +43,8 @@ typedef struct rk_reader_opts {
                               RK_READER_MAX_BUFFER. */
 } rk_reader_opts;
 
+/** A reader of one byte stream (one connection), used by one thread at a
+ *  time. */
 typedef struct rk_reader rk_reader;
 
 /** A new reader (opts may be NULL for the defaults), or NULL on RK_ENOMEM
@@ -65,6 +67,10 @@ int rk_reader_feed(rk_reader *reader, const void *buf, size_t len);
  *  the rest of that bulk, which may be less. Always read at most *avail.
  *  Returns NULL on RK_ENOMEM or RK_EPROTO. Invalidates borrowed replies. */
 void *rk_reader_space(rk_reader *reader, size_t want, size_t *avail);
+
+/** Adds the n bytes just written into the area rk_reader_space returned.
+ *  RK_EINVAL when n is more than that area, RK_EPROTO if the reader has
+ *  failed before. */
 int rk_reader_commit(rk_reader *reader, size_t n);
 
 /** Takes the next complete reply into *out, which the caller then owns

@@ -50,19 +50,19 @@ typedef enum rk_type {
 /** A reply node. Private fields: use the accessors below. A zeroed
  *  rk_reply is a valid nil reply that owns nothing. */
 typedef struct rk_reply {
-    uint8_t type_;   /* rk_type */
-    uint8_t flags_;  /* RK_RF_* in src/resp/reply_int.h */
-    char format_[4]; /* verbatim format, NUL-terminated */
-    uint16_t pad_;
-    size_t len_;      /* string bytes, elements, or map pairs */
-    const char *str_; /* string data when not inline */
+    uint8_t type_;    /**< Private: the rk_type. */
+    uint8_t flags_;   /**< Private: RK_RF_* in src/resp/reply_int.h. */
+    char format_[4];  /**< Private: verbatim format, NUL-terminated. */
+    uint16_t pad_;    /**< Private: padding. */
+    size_t len_;      /**< Private: string bytes, elements, or map pairs. */
+    const char *str_; /**< Private: string data when not inline. */
     union {
         long long integer;
         double number;
         struct rk_reply *elem;
-        char inl[8]; /* strings of up to 7 bytes, NUL-terminated */
-    } u_;
-    struct rk_reply *attr_; /* attribute map that preceded it, or NULL */
+        char inl[8];        /* strings of up to 7 bytes, NUL-terminated */
+    } u_;                   /**< Private: the value or the elements. */
+    struct rk_reply *attr_; /**< Private: attribute map that preceded it, or NULL. */
 } rk_reply;
 
 /** Releases what a top-level reply owns and leaves it a nil reply. Safe
@@ -104,8 +104,11 @@ bool rk_reply_bool(const rk_reply *reply);
  *  reply is of another kind (maps use rk_reply_map_key/value). */
 const rk_reply *rk_reply_at(const rk_reply *reply, size_t i);
 
-/** Key / value of pair i of a MAP or ATTR; NULL when out of range. */
+/** Key of pair i of a MAP or ATTR; NULL when out of range or when the
+ *  reply is of another kind. */
 const rk_reply *rk_reply_map_key(const rk_reply *reply, size_t i);
+
+/** Value of pair i, as rk_reply_map_key(). */
 const rk_reply *rk_reply_map_value(const rk_reply *reply, size_t i);
 
 /** The value under the string key `key` in a MAP or ATTR, or NULL. */

@@ -32,6 +32,7 @@ typedef struct rk_writer_opts {
                                copies everything. */
 } rk_writer_opts;
 
+/** A writer: the queue of encoded bytes waiting to be sent. */
 typedef struct rk_writer rk_writer;
 
 /** A new, empty writer (opts may be NULL), or NULL on RK_ENOMEM. */
@@ -48,6 +49,8 @@ int rk_writer_argv(rk_writer *writer, int argc, const char *const *argv, const s
 /** Queues a command from C strings, the list ended by NULL:
  *  rk_writer_args(w, "SET", "k", "v", NULL). */
 int rk_writer_args(rk_writer *writer, const char *arg0, ...);
+
+/** As rk_writer_args(), with a va_list. */
 int rk_writer_vargs(rk_writer *writer, const char *arg0, va_list ap);
 
 /** Queues a command from a printf-style format, as hiredis does: spaces
@@ -58,6 +61,8 @@ int rk_writer_vargs(rk_writer *writer, const char *arg0, va_list ap);
  *  form one argument ("key:%d" -> "key:42"). An unknown conversion is
  *  RK_EINVAL. */
 int rk_writer_format(rk_writer *writer, const char *fmt, ...);
+
+/** As rk_writer_format(), with a va_list. */
 int rk_writer_vformat(rk_writer *writer, const char *fmt, va_list ap);
 
 /** Queues bytes as they are (no encoding). */
