@@ -89,7 +89,7 @@ int rk_client_callv(rk_client *client, rk_reply *reply, const rk_call_opts *opts
                     const char *const *argv, const size_t *argvlen);
 
 /** Takes a connection out of the pool for exclusive use, such as a pipeline
- *  or WATCH); give it back with rk_client_release. Blocks up to the pool
+ *  or WATCH; give it back with rk_client_release. Blocks up to the pool
  *  timeout: RK_EPOOL when none became free. The connection is connected. */
 int rk_client_acquire(rk_client *client, rk_conn **conn);
 
