@@ -22,18 +22,12 @@
 #include "rkt_alloc.h"
 #include "rkt_proxy.h"
 #include "rkt_server.h"
+#include "rkt_shared.h"
 
 /* The server every test shares (TCP and a Unix socket), or none. */
-static rkt_server shared;
-static bool have_shared;
-
-static void need_shared(void) {
-    if (!have_shared)
-        skip();
-}
 
 static rk_client *shared_client(void) {
-    rk_client *c = rk_client_new(&(rk_options){.port = rkt_server_port(&shared)});
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared)});
     assert_non_null(c);
     return c;
 }
@@ -52,7 +46,7 @@ static rk_client *client_from_url(const char *fmt, ...) {
 
 /* A raw reply from the shared server in database db, or NULL. */
 static char *raw_in_db(int db, const char *arg0, const char *arg1) {
-    int fd = rkt_server_connect(&shared);
+    int fd = rkt_server_connect(&rkt_shared);
     assert_true(fd >= 0);
     char dbs[16];
     snprintf(dbs, sizeof dbs, "%d", db);
@@ -82,9 +76,9 @@ static void client_info_field(rk_client *c, const char *field, char *out, size_t
 
 static void test_url_path_selects_database(void **state) {
     (void)state;
-    need_shared();
+    rkt_shared_need();
     rk_client *c =
-        client_from_url("redis://127.0.0.1:%d/2?client_name=x", rkt_server_port(&shared));
+        client_from_url("redis://127.0.0.1:%d/2?client_name=x", rkt_server_port(&rkt_shared));
     assert_int_equal(rk_client_call(c, NULL, "SET url-db-key in-two"), RK_OK);
     char db[16];
     client_info_field(c, "db", db, sizeof db);
@@ -100,9 +94,9 @@ static void test_url_path_selects_database(void **state) {
 
 static void test_url_client_name_names_connection(void **state) {
     (void)state;
-    need_shared();
+    rkt_shared_need();
     rk_client *c =
-        client_from_url("redis://127.0.0.1:%d/2?client_name=x", rkt_server_port(&shared));
+        client_from_url("redis://127.0.0.1:%d/2?client_name=x", rkt_server_port(&rkt_shared));
     rk_reply r;
     assert_int_equal(rk_client_call(c, &r, "CLIENT GETNAME"), RK_OK);
     assert_string_equal(rk_reply_str(&r), "x");
@@ -112,8 +106,8 @@ static void test_url_client_name_names_connection(void **state) {
 
 static void test_unix_url_connects_over_unix_socket(void **state) {
     (void)state;
-    need_shared();
-    rk_client *c = client_from_url("unix://%s?db=3", rkt_server_unix_path(&shared));
+    rkt_shared_need();
+    rk_client *c = client_from_url("unix://%s?db=3", rkt_server_unix_path(&rkt_shared));
     char flags[32], db[16];
     client_info_field(c, "flags", flags, sizeof flags);
     assert_non_null(strchr(flags, 'U')); /* the server sees a Unix socket client */
@@ -183,7 +177,7 @@ static void assert_reply_bytes(const rk_reply *r, const char *bytes, size_t len)
 
 static void test_call_variants_give_the_same_reply(void **state) {
     (void)state;
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client();
     static const char value[] = "bin\0ary value";
     const size_t vlen = sizeof value - 1;
@@ -204,12 +198,12 @@ static void test_call_variants_give_the_same_reply(void **state) {
 
 static void test_argv_lengths_send_binary_arguments(void **state) {
     (void)state;
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client();
     const char *argv[] = {"SET", "argv-bin", "a\0b\r\nc"};
     const size_t lens[] = {3, 8, 6};
     assert_int_equal(rk_client_call_argv(c, NULL, 3, argv, lens), RK_OK);
-    char *raw = rkt_server_cmd(&shared, "STRLEN", "argv-bin", NULL);
+    char *raw = rkt_server_cmd(&rkt_shared, "STRLEN", "argv-bin", NULL);
     assert_string_equal(raw, ":6\r\n");
     free(raw);
     rk_client_free(c);
@@ -231,7 +225,7 @@ static void test_call_without_arguments_is_einval(void **state) {
 
 static void test_wrongtype_reply_is_eserver_with_prefix(void **state) {
     (void)state;
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client();
     assert_int_equal(rk_client_call(c, NULL, "SET wt-string x"), RK_OK);
     rk_reply r;
@@ -251,8 +245,9 @@ static void test_wrongtype_reply_is_eserver_with_prefix(void **state) {
  * in every spelling and call form, and the connection stays clean. */
 static void test_state_changing_commands_are_refused_on_pooled_calls(void **state) {
     (void)state;
-    need_shared();
-    rk_client *c = rk_client_new(&(rk_options){.port = rkt_server_port(&shared), .pool_size = 1});
+    rkt_shared_need();
+    rk_client *c =
+        rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared), .pool_size = 1});
     assert_non_null(c);
     rk_reply r;
     assert_int_equal(rk_client_call(c, &r, "MULTI"), RK_EINVAL);
@@ -277,7 +272,7 @@ static void test_state_changing_commands_are_refused_on_pooled_calls(void **stat
 
 static void test_err_reply_is_eserver_with_err_prefix(void **state) {
     (void)state;
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client();
     assert_int_equal(rk_client_call(c, NULL, "SET err-string abc"), RK_OK);
     rk_reply r;
@@ -291,8 +286,8 @@ static void test_err_reply_is_eserver_with_err_prefix(void **state) {
 
 static void test_transport_failure_has_own_code_and_nil_reply(void **state) {
     (void)state;
-    need_shared();
-    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&shared));
+    rkt_shared_need();
+    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
     assert_non_null(p);
     rkt_proxy_set_mode(p, RKT_PROXY_CLOSE, 0); /* EOF as soon as connected */
     rk_client *c =
@@ -310,7 +305,7 @@ static void test_transport_failure_has_own_code_and_nil_reply(void **state) {
 
 static void test_null_reply_pointer_discards_reply(void **state) {
     (void)state;
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client();
     char big[4096];
     memset(big, 'v', sizeof big - 1);
@@ -327,25 +322,8 @@ static void test_null_reply_pointer_discards_reply(void **state) {
 
 /* ---- main --------------------------------------------------------------- */
 
-static int start_shared(void **state) {
-    (void)state;
-    if (!rkt_require_binaries("redis-server", NULL))
-        return 0;
-    if (rkt_server_start(&shared, &(rkt_server_opts){.unix_socket = true}) != 0)
-        return -1;
-    have_shared = true;
-    return 0;
-}
-
-static int stop_shared(void **state) {
-    (void)state;
-    if (have_shared)
-        rkt_server_stop(&shared);
-    have_shared = false;
-    return 0;
-}
-
 int main(void) {
+    rkt_shared_opts.unix_socket = true; /* for the unix:// URL test */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_path_selects_database),
         cmocka_unit_test(test_url_client_name_names_connection),
@@ -363,5 +341,5 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_null_reply_pointer_discards_reply, rkt_alloc_setup,
                                         rkt_alloc_teardown),
     };
-    return cmocka_run_group_tests(tests, start_shared, stop_shared);
+    return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);
 }

@@ -31,10 +31,9 @@
 #include "rkt_fakeserver.h"
 #include "rkt_proxy.h"
 #include "rkt_server.h"
+#include "rkt_shared.h"
 
 /* The server every test shares, or none. */
-static rkt_server shared;
-static bool have_shared;
 
 /* What a test set up that must go away even when it fails (the teardown
  * stops them): a proxy and a server of its own. */
@@ -104,11 +103,6 @@ static int proto(void **state) {
     return *(const int *)*state;
 }
 
-static void need_shared(void) {
-    if (!have_shared)
-        skip();
-}
-
 /* A client of 127.0.0.1:port speaking `protocol`, with this retry policy. */
 static rk_client *client_at(int port, int protocol, rk_retry retry) {
     rk_client *c = rk_client_new(&(rk_options){.port = port, .protocol = protocol, .retry = retry});
@@ -118,7 +112,7 @@ static rk_client *client_at(int port, int protocol, rk_retry retry) {
 }
 
 static rk_client *shared_client(void **state) {
-    return client_at(rkt_server_port(&shared), proto(state), (rk_retry){0});
+    return client_at(rkt_server_port(&rkt_shared), proto(state), (rk_retry){0});
 }
 
 static rk_pipeline *pipeline_on(rk_client *c, rk_pipeline_opts opts) {
@@ -135,7 +129,7 @@ static size_t in_use(rk_client *c) {
 
 /* The raw RESP reply of GET key on the shared server (free it). */
 static char *server_get(const char *key) {
-    char *raw = rkt_server_cmd(&shared, "GET", key, NULL);
+    char *raw = rkt_server_cmd(&rkt_shared, "GET", key, NULL);
     assert_non_null(raw);
     return raw;
 }
@@ -152,11 +146,11 @@ static long long server_int_of(const rkt_server *srv, const char *key) {
 }
 
 static long long server_int(const char *key) {
-    return server_int_of(&shared, key);
+    return server_int_of(&rkt_shared, key);
 }
 
 static bool server_has(const char *key) {
-    char *raw = rkt_server_cmd(&shared, "EXISTS", key, NULL);
+    char *raw = rkt_server_cmd(&rkt_shared, "EXISTS", key, NULL);
     assert_non_null(raw);
     bool has = strcmp(raw, ":1\r\n") == 0;
     free(raw);
@@ -164,7 +158,7 @@ static bool server_has(const char *key) {
 }
 
 static void server_set(const char *key, const char *value) {
-    char *raw = rkt_server_cmd(&shared, "SET", key, value, NULL);
+    char *raw = rkt_server_cmd(&rkt_shared, "SET", key, value, NULL);
     assert_non_null(raw);
     assert_string_equal(raw, "+OK\r\n");
     free(raw);
@@ -224,7 +218,7 @@ static void assert_error_reply(const rk_pipeline *p, size_t i, const char *prefi
 /* ---- sizes and order ------------------------------------------------- */
 
 static void test_one_command_pipeline_returns_its_reply(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
     append_ok(p, "INCR one");
@@ -236,7 +230,7 @@ static void test_one_command_pipeline_returns_its_reply(void **state) {
 }
 
 static void test_thousand_sets_and_gets_reply_in_order(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
     for (int i = 0; i < 1000; i++) {
@@ -256,7 +250,7 @@ static void test_thousand_sets_and_gets_reply_in_order(void **state) {
 }
 
 static void test_hundred_thousand_incrs_reply_in_order(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
     const int n = 100000, keys = 10;
@@ -273,7 +267,7 @@ static void test_hundred_thousand_incrs_reply_in_order(void **state) {
 }
 
 static void test_size_counts_queue_and_exec_empties_it(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
     assert_int_equal(rk_pipeline_size(p), 0);
@@ -293,7 +287,7 @@ static void test_size_counts_queue_and_exec_empties_it(void **state) {
 }
 
 static void test_out_of_range_reply_is_null_and_status_einval(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
     append_ok(p, "PING");
@@ -306,7 +300,7 @@ static void test_out_of_range_reply_is_null_and_status_einval(void **state) {
 }
 
 static void test_reused_pipeline_replaces_previous_results(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
     append_ok(p, "SET reuse first-value");
@@ -325,7 +319,7 @@ static void test_reused_pipeline_replaces_previous_results(void **state) {
 }
 
 static void test_reset_drops_queue_and_results_unsent(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
     append_ok(p, "INCR before");
@@ -344,7 +338,7 @@ static void test_reset_drops_queue_and_results_unsent(void **state) {
 /* Replies are as the connection's protocol sends them: a map on RESP3, a
  * flat array on RESP2 (so the tests really run on both). */
 static void test_replies_keep_connection_protocol(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
     append_ok(p, "HSET h f v");
@@ -371,7 +365,7 @@ static void test_replies_keep_connection_protocol(void **state) {
  * commands twice (e.g. copying them into the connection's write queue)
  * would cross that line by about 18 MB. */
 static void test_million_commands_are_held_once(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
     const size_t n = 1000000;
@@ -398,7 +392,7 @@ static void test_million_commands_are_held_once(void **state) {
 /* ---- error replies ---------------------------------------------------- */
 
 static void test_error_reply_stays_in_its_slot(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
     append_ok(p, "SET s 1");
@@ -413,7 +407,7 @@ static void test_error_reply_stays_in_its_slot(void **state) {
 }
 
 static void test_stop_on_error_returns_first_error_and_names_command(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){.stop_on_error = true});
     append_ok(p, "SET s word");
@@ -436,7 +430,7 @@ static void test_stop_on_error_returns_first_error_and_names_command(void **stat
 /* ---- transactions ------------------------------------------------------ */
 
 static void test_transaction_gives_each_command_its_result(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){.transaction = true});
     append_ok(p, "SET t 10");
@@ -453,7 +447,7 @@ static void test_transaction_gives_each_command_its_result(void **state) {
 }
 
 static void test_runtime_error_in_transaction_fails_only_that_command(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){.transaction = true});
     append_ok(p, "RPUSH list x");
@@ -469,7 +463,7 @@ static void test_runtime_error_in_transaction_fails_only_that_command(void **sta
 }
 
 static void test_refused_command_aborts_transaction_and_nothing_runs(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){.transaction = true});
     append_ok(p, "SET a 1");
@@ -545,7 +539,7 @@ static void assert_large_replies(const rk_pipeline *p, const char *values) {
 }
 
 static void test_large_values_round_trip(void **state) {
-    need_shared();
+    rkt_shared_need();
     char *values = large_values();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
@@ -560,7 +554,7 @@ static void test_large_values_round_trip(void **state) {
 /* EXEC goes after the last queued command, however many writes the
  * commands take. */
 static void test_transaction_of_large_values_runs_whole(void **state) {
-    need_shared();
+    rkt_shared_need();
     char *values = large_values();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){.transaction = true});
@@ -577,7 +571,7 @@ static void test_transaction_of_large_values_runs_whole(void **state) {
 static const char *const watched[] = {"w"};
 
 static void test_watch_call_multi_exec_succeeds(void **state) {
-    need_shared();
+    rkt_shared_need();
     server_set("w", "5");
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
@@ -598,7 +592,7 @@ static void test_watch_call_multi_exec_succeeds(void **state) {
 }
 
 static void test_watched_key_changed_elsewhere_is_ewatch_and_nothing_runs(void **state) {
-    need_shared();
+    rkt_shared_need();
     server_set("w", "5");
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
@@ -623,7 +617,7 @@ static void test_watched_key_changed_elsewhere_is_ewatch_and_nothing_runs(void *
 }
 
 static void test_unwatch_lets_exec_succeed_after_change(void **state) {
-    need_shared();
+    rkt_shared_need();
     server_set("w", "5");
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
@@ -642,7 +636,7 @@ static void test_unwatch_lets_exec_succeed_after_change(void **state) {
 }
 
 static void test_append_while_watching_before_multi_is_einval(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
     assert_int_equal(rk_pipeline_watch(p, 1, watched, NULL), RK_OK);
@@ -654,7 +648,7 @@ static void test_append_while_watching_before_multi_is_einval(void **state) {
 }
 
 static void test_call_when_not_watching_is_einval(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
     rk_reply r;
@@ -665,7 +659,7 @@ static void test_call_when_not_watching_is_einval(void **state) {
 }
 
 static void test_call_after_unwatch_is_einval(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
     assert_int_equal(rk_pipeline_watch(p, 1, watched, NULL), RK_OK);
@@ -678,7 +672,7 @@ static void test_call_after_unwatch_is_einval(void **state) {
 }
 
 static void test_call_after_multi_is_einval(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
     assert_int_equal(rk_pipeline_watch(p, 1, watched, NULL), RK_OK);
@@ -763,7 +757,7 @@ static void *increment_200(void *arg) {
 }
 
 static void test_transaction_counter_from_four_threads_ends_at_800(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     incrementer inc[4];
     pthread_t threads[4];
@@ -801,7 +795,7 @@ static int racing_body(rk_pipeline *p, void *userdata) {
     if (rc != RK_OK)
         return rc;
     if (log->runs <= log->changes) {
-        char *raw = rkt_server_cmd(&shared, "SET", "w", "other", NULL);
+        char *raw = rkt_server_cmd(&rkt_shared, "SET", "w", "other", NULL);
         free(raw);
     }
     if ((rc = rk_pipeline_multi(p)) != RK_OK)
@@ -810,7 +804,7 @@ static int racing_body(rk_pipeline *p, void *userdata) {
 }
 
 static void test_transaction_reruns_body_after_watched_key_changes(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     body_log log = {.changes = 1};
     rk_pipeline *result;
@@ -827,7 +821,7 @@ static void test_transaction_reruns_body_after_watched_key_changes(void **state)
 }
 
 static void test_transaction_body_error_value_aborts(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     body_log log = {.give_up = 42};
     rk_pipeline *result = (rk_pipeline *)&log; /* must be set to NULL */
@@ -839,7 +833,7 @@ static void test_transaction_body_error_value_aborts(void **state) {
 }
 
 static void test_transaction_gives_up_with_ewatch_after_max_attempts(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     body_log log = {.changes = 1000};
     rk_pipeline *result;
@@ -887,7 +881,7 @@ static rk_retry retry_logged(int attempts, retry_log *log) {
  * number of command replies. The connection's id in the HELLO reply may
  * gain or lose a digit between connections: cuts leave 2 bytes of slack. */
 static long handshake_bytes(int protocol) {
-    fx_proxy = rkt_proxy_start("127.0.0.1", rkt_server_port(&shared));
+    fx_proxy = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
     assert_non_null(fx_proxy);
     rkt_proxy_stats before, after;
     rkt_proxy_get_stats(fx_proxy, &before);
@@ -931,7 +925,7 @@ static void assert_cut_after(const rk_pipeline *p, size_t answered, int rc) {
 }
 
 static void test_cut_keeps_answered_replies_and_fails_the_rest(void **state) {
-    need_shared();
+    rkt_shared_need();
     long hs = handshake_bytes(proto(state));
     cut_after_ok_replies(hs, 40);
     rk_client *c = proxied_client(state, (rk_retry){.attempts = 1});
@@ -949,7 +943,7 @@ static void test_cut_keeps_answered_replies_and_fails_the_rest(void **state) {
 /* The cut comes while the client is still writing: the replies that
  * arrived before it are kept all the same. */
 static void test_cut_while_sending_large_pipeline_keeps_answered_replies(void **state) {
-    need_shared();
+    rkt_shared_need();
     long hs = handshake_bytes(proto(state));
     cut_after_ok_replies(hs, 1000);
     rk_client *c = proxied_client(state, (rk_retry){.attempts = 1});
@@ -965,7 +959,7 @@ static void test_cut_while_sending_large_pipeline_keeps_answered_replies(void **
 }
 
 static void test_read_only_pipeline_is_retried_after_cut(void **state) {
-    need_shared();
+    rkt_shared_need();
     server_set("ro", "value");
     long hs = handshake_bytes(proto(state));
     rkt_proxy_set_mode(fx_proxy, RKT_PROXY_CUT, hs + 30);
@@ -984,7 +978,7 @@ static void test_read_only_pipeline_is_retried_after_cut(void **state) {
 }
 
 static void test_incr_pipeline_is_not_retried_after_cut(void **state) {
-    need_shared();
+    rkt_shared_need();
     long hs = handshake_bytes(proto(state));
     rkt_proxy_set_mode(fx_proxy, RKT_PROXY_CUT, hs + 30);
     retry_log log = {.pass_on_retry = true};
@@ -1003,7 +997,7 @@ static void test_incr_pipeline_is_not_retried_after_cut(void **state) {
 }
 
 static void test_allow_retry_reruns_incr_pipeline_after_cut(void **state) {
-    need_shared();
+    rkt_shared_need();
     long hs = handshake_bytes(proto(state));
     rkt_proxy_set_mode(fx_proxy, RKT_PROXY_CUT, hs + 30);
     retry_log log = {.pass_on_retry = true};
@@ -1024,7 +1018,7 @@ static void test_allow_retry_reruns_incr_pipeline_after_cut(void **state) {
 }
 
 static void test_transaction_is_not_retried_after_cut_even_with_allow_retry(void **state) {
-    need_shared();
+    rkt_shared_need();
     long hs = handshake_bytes(proto(state));
     rkt_proxy_set_mode(fx_proxy, RKT_PROXY_CUT, hs + 5 + 9 * 3 + 2); /* +OK, 3 +QUEUED */
     retry_log log = {.pass_on_retry = true};
@@ -1109,7 +1103,7 @@ static void test_unanswered_pipeline_times_out_every_command(void **state) {
 /* ---- the pool connection --------------------------------------------- */
 
 static void test_exec_gives_connection_back(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
     append_ok(p, "PING");
@@ -1120,7 +1114,7 @@ static void test_exec_gives_connection_back(void **state) {
 }
 
 static void test_failed_exec_gives_connection_back(void **state) {
-    need_shared();
+    rkt_shared_need();
     long hs = handshake_bytes(proto(state));
     cut_after_ok_replies(hs, 1);
     rk_client *c = proxied_client(state, (rk_retry){.attempts = 1});
@@ -1134,7 +1128,7 @@ static void test_failed_exec_gives_connection_back(void **state) {
 }
 
 static void test_exec_after_watch_gives_connection_back(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
     assert_int_equal(rk_pipeline_watch(p, 1, watched, NULL), RK_OK);
@@ -1148,7 +1142,7 @@ static void test_exec_after_watch_gives_connection_back(void **state) {
 }
 
 static void test_reset_gives_back_watched_connection(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
     assert_int_equal(rk_pipeline_watch(p, 1, watched, NULL), RK_OK);
@@ -1160,7 +1154,7 @@ static void test_reset_gives_back_watched_connection(void **state) {
 }
 
 static void test_free_gives_back_watched_connection(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
     assert_int_equal(rk_pipeline_watch(p, 1, watched, NULL), RK_OK);
@@ -1173,7 +1167,7 @@ static void test_free_gives_back_watched_connection(void **state) {
 /* The connection a reset gives back no longer watches: a transaction run
  * on it afterwards is not aborted by a change of the old watched key. */
 static void test_reset_drops_watch_before_pooling_connection(void **state) {
-    need_shared();
+    rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
     assert_int_equal(rk_pipeline_watch(p, 1, watched, NULL), RK_OK);
@@ -1194,8 +1188,8 @@ static void test_reset_drops_watch_before_pooling_connection(void **state) {
 
 static int flush_shared(void **state) {
     (void)state;
-    if (have_shared)
-        free(rkt_server_cmd(&shared, "FLUSHALL", NULL));
+    if (rkt_shared_running())
+        free(rkt_server_cmd(&rkt_shared, "FLUSHALL", NULL));
     return 0;
 }
 
@@ -1206,24 +1200,6 @@ static int cleanup(void **state) {
     rkt_server_thaw(&fx_server);
     rkt_server_stop(&fx_server);
     memset(&fx_server, 0, sizeof fx_server);
-    return 0;
-}
-
-static int start_shared(void **state) {
-    (void)state;
-    if (!rkt_require_binaries("redis-server", NULL))
-        return 0;
-    if (rkt_server_start(&shared, NULL) != 0)
-        return -1;
-    have_shared = true;
-    return 0;
-}
-
-static int stop_shared(void **state) {
-    (void)state;
-    if (have_shared)
-        rkt_server_stop(&shared);
-    have_shared = false;
     return 0;
 }
 
@@ -1281,5 +1257,5 @@ int main(void) {
         BOTH(test_free_gives_back_watched_connection),
         BOTH(test_reset_drops_watch_before_pooling_connection),
     };
-    return cmocka_run_group_tests(tests, start_shared, stop_shared);
+    return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);
 }

@@ -26,10 +26,9 @@
 #include "rediskit/reply.h"
 #include "rkt_proxy.h"
 #include "rkt_server.h"
+#include "rkt_shared.h"
 
 /* The server most tests share (started by the group setup), or none. */
-static rkt_server shared;
-static bool have_shared;
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -42,11 +41,6 @@ static long long now_ms(void) {
 static void sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
-}
-
-static void need_shared(void) {
-    if (!have_shared)
-        skip();
 }
 
 static rk_client *pooled_client(int port, int pool_size, int pool_timeout_ms) {
@@ -148,8 +142,8 @@ static void *worker_main(void *arg) {
 }
 
 static void run_threads_sharing_client(int pool_size) {
-    need_shared();
-    rk_client *c = pooled_client(rkt_server_port(&shared), pool_size, 30000);
+    rkt_shared_need();
+    rk_client *c = pooled_client(rkt_server_port(&rkt_shared), pool_size, 30000);
     worker w[THREADS];
     for (int i = 0; i < THREADS; i++) {
         w[i] = (worker){.client = c, .id = i};
@@ -186,8 +180,8 @@ static void test_threads_share_a_pool_of_16(void **state) {
 
 static void test_exhausted_pool_fails_with_epool_after_timeout(void **state) {
     (void)state;
-    need_shared();
-    rk_client *c = pooled_client(rkt_server_port(&shared), 2, 300);
+    rkt_shared_need();
+    rk_client *c = pooled_client(rkt_server_port(&rkt_shared), 2, 300);
     rk_conn *a, *b;
     assert_int_equal(rk_client_acquire(c, &a), RK_OK);
     assert_int_equal(rk_client_acquire(c, &b), RK_OK);
@@ -209,8 +203,8 @@ static void test_exhausted_pool_fails_with_epool_after_timeout(void **state) {
 
 static void test_acquire_on_exhausted_pool_fails_with_epool(void **state) {
     (void)state;
-    need_shared();
-    rk_client *c = pooled_client(rkt_server_port(&shared), 1, 100);
+    rkt_shared_need();
+    rk_client *c = pooled_client(rkt_server_port(&rkt_shared), 1, 100);
     rk_conn *a, *b = (rk_conn *)&b;
     assert_int_equal(rk_client_acquire(c, &a), RK_OK);
     assert_int_equal(rk_client_acquire(c, &b), RK_EPOOL);
@@ -221,8 +215,8 @@ static void test_acquire_on_exhausted_pool_fails_with_epool(void **state) {
 
 static void test_release_wakes_a_waiting_call(void **state) {
     (void)state;
-    need_shared();
-    rk_client *c = pooled_client(rkt_server_port(&shared), 1, 20000);
+    rkt_shared_need();
+    rk_client *c = pooled_client(rkt_server_port(&rkt_shared), 1, 20000);
     rk_conn *only;
     assert_int_equal(rk_client_acquire(c, &only), RK_OK);
     bg_call call;
@@ -239,7 +233,7 @@ static void test_release_wakes_a_waiting_call(void **state) {
     assert_int_equal(st.timeouts, 0);
     assert_int_equal(st.in_use, 0);
     assert_int_equal(st.idle, 1);
-    char *raw = rkt_server_cmd(&shared, "GET", "waiter", NULL);
+    char *raw = rkt_server_cmd(&rkt_shared, "GET", "waiter", NULL);
     assert_string_equal(raw, "$4\r\nwoke\r\n");
     free(raw);
     rk_client_free(c);
@@ -249,8 +243,8 @@ static void test_release_wakes_a_waiting_call(void **state) {
 
 static void test_new_client_opens_no_connection(void **state) {
     (void)state;
-    need_shared();
-    rk_client *c = pooled_client(rkt_server_port(&shared), 4, 0);
+    rkt_shared_need();
+    rk_client *c = pooled_client(rkt_server_port(&rkt_shared), 4, 0);
     rk_pool_stats st = stats_of(c);
     assert_int_equal(st.created, 0);
     assert_int_equal(st.idle, 0);
@@ -260,8 +254,8 @@ static void test_new_client_opens_no_connection(void **state) {
 
 static void test_stats_count_connections_in_use_and_idle(void **state) {
     (void)state;
-    need_shared();
-    rk_client *c = pooled_client(rkt_server_port(&shared), 4, 0);
+    rkt_shared_need();
+    rk_client *c = pooled_client(rkt_server_port(&rkt_shared), 4, 0);
     rk_conn *a, *b;
     assert_int_equal(rk_client_acquire(c, &a), RK_OK);
     assert_int_equal(rk_client_acquire(c, &b), RK_OK);
@@ -287,8 +281,8 @@ static void test_stats_count_connections_in_use_and_idle(void **state) {
 
 static void test_most_recently_used_connection_is_taken_first(void **state) {
     (void)state;
-    need_shared();
-    rk_client *c = pooled_client(rkt_server_port(&shared), 4, 0);
+    rkt_shared_need();
+    rk_client *c = pooled_client(rkt_server_port(&rkt_shared), 4, 0);
     rk_conn *a, *b;
     assert_int_equal(rk_client_acquire(c, &a), RK_OK);
     assert_int_equal(rk_client_acquire(c, &b), RK_OK);
@@ -301,8 +295,8 @@ static void test_most_recently_used_connection_is_taken_first(void **state) {
 
 static void test_closed_connection_is_not_pooled(void **state) {
     (void)state;
-    need_shared();
-    rk_client *c = pooled_client(rkt_server_port(&shared), 4, 0);
+    rkt_shared_need();
+    rk_client *c = pooled_client(rkt_server_port(&rkt_shared), 4, 0);
     rk_conn *a;
     assert_int_equal(rk_client_acquire(c, &a), RK_OK);
     rk_conn_close(a);
@@ -316,8 +310,8 @@ static void test_closed_connection_is_not_pooled(void **state) {
 
 static void test_connection_with_unread_reply_is_not_pooled(void **state) {
     (void)state;
-    need_shared();
-    rk_client *c = pooled_client(rkt_server_port(&shared), 4, 0);
+    rkt_shared_need();
+    rk_client *c = pooled_client(rkt_server_port(&rkt_shared), 4, 0);
     rk_conn *a;
     assert_int_equal(rk_client_acquire(c, &a), RK_OK);
     long long id_a = conn_id(a);
@@ -331,7 +325,7 @@ static void test_connection_with_unread_reply_is_not_pooled(void **state) {
 
 /* How many PINGs the shared server has run since its stats were reset. */
 static long server_pings(void) {
-    char *info = rkt_server_cmd(&shared, "INFO", "commandstats", NULL);
+    char *info = rkt_server_cmd(&rkt_shared, "INFO", "commandstats", NULL);
     assert_non_null(info);
     const char *at = strstr(info, "cmdstat_ping:calls=");
     long n = at ? atol(at + strlen("cmdstat_ping:calls=")) : 0;
@@ -341,9 +335,9 @@ static long server_pings(void) {
 
 static void test_connection_idle_past_health_check_is_pinged_first(void **state) {
     (void)state;
-    need_shared();
+    rkt_shared_need();
     rk_client *c =
-        rk_client_new(&(rk_options){.port = rkt_server_port(&shared), .health_check_ms = 1000});
+        rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared), .health_check_ms = 1000});
     assert_non_null(c);
     long long id = client_id(c);
     long before = server_pings();
@@ -359,8 +353,8 @@ static void test_connection_idle_past_health_check_is_pinged_first(void **state)
  * pool's later calls get the client's command timeout again. */
 static void test_timeout_set_on_acquired_connection_ends_at_release(void **state) {
     (void)state;
-    need_shared();
-    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&shared));
+    rkt_shared_need();
+    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
     assert_non_null(p);
     rkt_proxy_set_mode(p, RKT_PROXY_DELAY, 100); /* a round trip takes >= 200 ms */
     rk_client *c = rk_client_new(&(rk_options){.port = rkt_proxy_port(p),
@@ -380,12 +374,12 @@ static void test_timeout_set_on_acquired_connection_ends_at_release(void **state
 
 static void test_killed_connection_is_discarded_not_reused(void **state) {
     (void)state;
-    need_shared();
-    rk_client *c = pooled_client(rkt_server_port(&shared), 4, 0);
+    rkt_shared_need();
+    rk_client *c = pooled_client(rkt_server_port(&rkt_shared), 4, 0);
     long long first = client_id(c);
     char id[32];
     snprintf(id, sizeof id, "%lld", first);
-    char *killed = rkt_server_cmd(&shared, "CLIENT", "KILL", "ID", id, NULL);
+    char *killed = rkt_server_cmd(&rkt_shared, "CLIENT", "KILL", "ID", id, NULL);
     assert_string_equal(killed, ":1\r\n");
     free(killed);
     long long second = client_id(c);
@@ -454,8 +448,8 @@ static int fork_and_check(rk_client *c, long long parent_id, rk_conn *release_in
 
 static void test_forked_child_uses_its_own_connection(void **state) {
     (void)state;
-    need_shared();
-    rk_client *c = pooled_client(rkt_server_port(&shared), 4, 0);
+    rkt_shared_need();
+    rk_client *c = pooled_client(rkt_server_port(&rkt_shared), 4, 0);
     long long parent_id = client_id(c); /* now idle in the pool */
     assert_int_equal(fork_and_check(c, parent_id, NULL), CHILD_OK);
     rk_client_free(c);
@@ -463,8 +457,8 @@ static void test_forked_child_uses_its_own_connection(void **state) {
 
 static void test_parent_connection_survives_forked_child(void **state) {
     (void)state;
-    need_shared();
-    rk_client *c = pooled_client(rkt_server_port(&shared), 4, 0);
+    rkt_shared_need();
+    rk_client *c = pooled_client(rkt_server_port(&rkt_shared), 4, 0);
     long long parent_id = client_id(c);
     assert_int_equal(fork_and_check(c, parent_id, NULL), CHILD_OK);
     /* Same connection, still in sync: the child never wrote to it or closed
@@ -479,7 +473,7 @@ static void test_parent_connection_survives_forked_child(void **state) {
     char id[32], want[64];
     snprintf(id, sizeof id, "%lld", parent_id);
     snprintf(want, sizeof want, "id=%lld ", parent_id);
-    char *list = rkt_server_cmd(&shared, "CLIENT", "LIST", "ID", id, NULL);
+    char *list = rkt_server_cmd(&rkt_shared, "CLIENT", "LIST", "ID", id, NULL);
     assert_non_null(strstr(list, want));
     assert_non_null(strstr(list, " cmd=client|id "));
     free(list);
@@ -488,8 +482,8 @@ static void test_parent_connection_survives_forked_child(void **state) {
 
 static void test_child_freeing_the_client_leaves_parent_connection_alone(void **state) {
     (void)state;
-    need_shared();
-    rk_client *c = pooled_client(rkt_server_port(&shared), 4, 0);
+    rkt_shared_need();
+    rk_client *c = pooled_client(rkt_server_port(&rkt_shared), 4, 0);
     long long parent_id = client_id(c);
     fflush(NULL);
     pid_t pid = fork();
@@ -508,8 +502,8 @@ static void test_child_freeing_the_client_leaves_parent_connection_alone(void **
 
 static void test_connection_acquired_before_fork_is_closed_when_child_releases_it(void **state) {
     (void)state;
-    need_shared();
-    rk_client *c = pooled_client(rkt_server_port(&shared), 4, 0);
+    rkt_shared_need();
+    rk_client *c = pooled_client(rkt_server_port(&rkt_shared), 4, 0);
     rk_conn *held;
     assert_int_equal(rk_client_acquire(c, &held), RK_OK);
     long long held_id = conn_id(held);
@@ -522,24 +516,6 @@ static void test_connection_acquired_before_fork_is_closed_when_child_releases_i
 }
 
 /* ---- main --------------------------------------------------------------- */
-
-static int start_shared(void **state) {
-    (void)state;
-    if (!rkt_require_binaries("redis-server", NULL))
-        return 0;
-    if (rkt_server_start(&shared, NULL) != 0)
-        return -1;
-    have_shared = true;
-    return 0;
-}
-
-static int stop_shared(void **state) {
-    (void)state;
-    if (have_shared)
-        rkt_server_stop(&shared);
-    have_shared = false;
-    return 0;
-}
 
 int main(void) {
     const struct CMUnitTest tests[] = {
@@ -562,5 +538,5 @@ int main(void) {
         cmocka_unit_test(test_child_freeing_the_client_leaves_parent_connection_alone),
         cmocka_unit_test(test_connection_acquired_before_fork_is_closed_when_child_releases_it),
     };
-    return cmocka_run_group_tests(tests, start_shared, stop_shared);
+    return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);
 }

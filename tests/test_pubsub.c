@@ -25,14 +25,14 @@
 #include "rkt_alloc.h"
 #include "rkt_proxy.h"
 #include "rkt_server.h"
+#include "rkt_shared.h"
 
 /* How long a test waits for something that should come at once; only a
  * bound against hanging, never a timing assertion. */
 #define WAIT_MS 10000
 
 /* The server most tests share, and one a test may own (restart, freeze). */
-static rkt_server shared, own;
-static bool have_shared;
+static rkt_server own;
 
 /* ---- helpers --------------------------------------------------------- */
 
@@ -113,7 +113,7 @@ static void sleep_ms(int ms) {
     nanosleep(&ts, NULL);
 }
 
-/* Messages a handler received, shared with the thread calling handlers. */
+/* Messages a handler received, rkt_shared with the thread calling handlers. */
 typedef struct inbox {
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -159,11 +159,6 @@ static bool inbox_wait(inbox *b, int n) {
     return ok;
 }
 
-static void need_shared(void) {
-    if (!have_shared)
-        skip();
-}
-
 /* Every test runs on both protocols: BOTH(x) makes test_x_resp2/resp3. */
 #define BOTH(name)                                                                                 \
     static void test_##name##_resp2(void **state) {                                                \
@@ -183,10 +178,10 @@ static void need_shared(void) {
 /* ---- messages -------------------------------------------------------- */
 
 static void two_subscribers_both_get_the_message(int proto) {
-    need_shared();
+    rkt_shared_need();
     char ch[32];
     name(ch, sizeof ch, "two", proto);
-    rk_client *c = client_for(&shared, proto);
+    rk_client *c = client_for(&rkt_shared, proto);
     rk_pubsub *a = pubsub_for(c, NULL), *b = pubsub_for(c, NULL);
     subscribe_one(a, ch);
     subscribe_one(b, ch);
@@ -202,12 +197,12 @@ static void two_subscribers_both_get_the_message(int proto) {
 BOTH(two_subscribers_both_get_the_message)
 
 static void pattern_message_carries_pattern_and_channel(int proto) {
-    need_shared();
+    rkt_shared_need();
     char pat[32], ch[32];
     name(pat, sizeof pat, "news.*", proto);
     snprintf(ch, sizeof ch, "news.sport:%d", proto);
     const char *p = pat;
-    rk_client *c = client_for(&shared, proto);
+    rk_client *c = client_for(&rkt_shared, proto);
     rk_pubsub *ps = pubsub_for(c, NULL);
     assert_int_equal(rk_pubsub_psubscribe(ps, 1, &p, NULL), RK_OK);
     rk_message m = expect(ps, RK_MSG_PSUBSCRIBE, pat);
@@ -223,10 +218,10 @@ static void pattern_message_carries_pattern_and_channel(int proto) {
 BOTH(pattern_message_carries_pattern_and_channel)
 
 static void shard_channel_message_arrives(int proto) {
-    need_shared();
+    rkt_shared_need();
     char ch[32];
     const char *p = name(ch, sizeof ch, "shard", proto);
-    rk_client *c = client_for(&shared, proto);
+    rk_client *c = client_for(&rkt_shared, proto);
     rk_pubsub *ps = pubsub_for(c, NULL);
     assert_int_equal(rk_pubsub_ssubscribe(ps, 1, &p, NULL), RK_OK);
     expect(ps, RK_MSG_SSUBSCRIBE, ch);
@@ -241,12 +236,12 @@ static void shard_channel_message_arrives(int proto) {
 BOTH(shard_channel_message_arrives)
 
 static void binary_payload_with_nul_bytes_arrives_whole(int proto) {
-    need_shared();
+    rkt_shared_need();
     const char chan[] = {'b', 0, 'i', 'n', (char)('0' + proto)};
     const char data[] = {0, 'a', 0, '\r', '\n', (char)0xff, 0};
     const char *names[] = {chan};
     size_t lens[] = {sizeof chan};
-    rk_client *c = client_for(&shared, proto);
+    rk_client *c = client_for(&rkt_shared, proto);
     rk_pubsub *ps = pubsub_for(c, NULL);
     assert_int_equal(rk_pubsub_subscribe(ps, 1, names, lens), RK_OK);
     rk_message m = next_message(ps);
@@ -269,11 +264,11 @@ BOTH(binary_payload_with_nul_bytes_arrives_whole)
 /* ---- confirmations --------------------------------------------------- */
 
 static void confirmations_count_subscriptions(int proto) {
-    need_shared();
+    rkt_shared_need();
     char a[32], b[32], p[32];
     const char *chans[] = {name(a, sizeof a, "cnt-a", proto), name(b, sizeof b, "cnt-b", proto)};
     const char *pat = name(p, sizeof p, "cnt-*", proto);
-    rk_client *c = client_for(&shared, proto);
+    rk_client *c = client_for(&rkt_shared, proto);
     rk_pubsub *ps = pubsub_for(c, NULL);
     assert_int_equal(rk_pubsub_subscribe(ps, 2, chans, NULL), RK_OK);
     assert_int_equal(rk_pubsub_psubscribe(ps, 1, &pat, NULL), RK_OK);
@@ -291,10 +286,10 @@ static void confirmations_count_subscriptions(int proto) {
 BOTH(confirmations_count_subscriptions)
 
 static void ignored_confirmations_are_not_returned(int proto) {
-    need_shared();
+    rkt_shared_need();
     char ch[32];
     const char *p = name(ch, sizeof ch, "quiet", proto);
-    rk_client *c = client_for(&shared, proto);
+    rk_client *c = client_for(&rkt_shared, proto);
     rk_pubsub *ps = pubsub_for(c, &(rk_pubsub_opts){.ignore_confirmations = true});
     assert_int_equal(rk_pubsub_subscribe(ps, 1, &p, NULL), RK_OK);
     /* The PONG comes after the confirmation: once it is here, the
@@ -311,10 +306,10 @@ static void ignored_confirmations_are_not_returned(int proto) {
 BOTH(ignored_confirmations_are_not_returned)
 
 static void unsubscribe_all_drops_every_channel(int proto) {
-    need_shared();
+    rkt_shared_need();
     char a[32], b[32];
     const char *chans[] = {name(a, sizeof a, "all-a", proto), name(b, sizeof b, "all-b", proto)};
-    rk_client *c = client_for(&shared, proto);
+    rk_client *c = client_for(&rkt_shared, proto);
     rk_pubsub *ps = pubsub_for(c, NULL);
     assert_int_equal(rk_pubsub_subscribe(ps, 2, chans, NULL), RK_OK);
     expect(ps, RK_MSG_SUBSCRIBE, a);
@@ -331,7 +326,7 @@ static void unsubscribe_all_drops_every_channel(int proto) {
 BOTH(unsubscribe_all_drops_every_channel)
 
 static void many_channels_are_counted_as_confirmed(int proto) {
-    need_shared();
+    rkt_shared_need();
     enum { N = 300 };
     static char bufs[N][32];
     const char *chans[N];
@@ -339,7 +334,7 @@ static void many_channels_are_counted_as_confirmed(int proto) {
         snprintf(bufs[i], sizeof bufs[i], "many:%d:%d", proto, i);
         chans[i] = bufs[i];
     }
-    rk_client *c = client_for(&shared, proto);
+    rk_client *c = client_for(&rkt_shared, proto);
     rk_pubsub *ps = pubsub_for(c, &(rk_pubsub_opts){.ignore_confirmations = true});
     assert_int_equal(rk_pubsub_subscribe(ps, N, chans, NULL), RK_OK);
     for (int i = 0; i < N; i += 2) /* every other one, in one call each */
@@ -357,9 +352,9 @@ BOTH(many_channels_are_counted_as_confirmed)
 /* ---- ping, handlers, polling ----------------------------------------- */
 
 static void ping_is_answered_by_pong_with_payload(int proto) {
-    need_shared();
+    rkt_shared_need();
     char ch[32];
-    rk_client *c = client_for(&shared, proto);
+    rk_client *c = client_for(&rkt_shared, proto);
     rk_pubsub *ps = pubsub_for(c, NULL);
     subscribe_one(ps, name(ch, sizeof ch, "ping", proto));
     assert_int_equal(rk_pubsub_ping(ps, "payload"), RK_OK);
@@ -374,10 +369,10 @@ static void ping_is_answered_by_pong_with_payload(int proto) {
 BOTH(ping_is_answered_by_pong_with_payload)
 
 static void handler_gets_its_messages_instead_of_get_message(int proto) {
-    need_shared();
+    rkt_shared_need();
     char h[32], plain[32];
     name(h, sizeof h, "handled", proto);
-    rk_client *c = client_for(&shared, proto);
+    rk_client *c = client_for(&rkt_shared, proto);
     rk_pubsub *ps = pubsub_for(c, NULL);
     inbox box;
     inbox_init(&box);
@@ -397,11 +392,11 @@ static void handler_gets_its_messages_instead_of_get_message(int proto) {
 BOTH(handler_gets_its_messages_instead_of_get_message)
 
 static void pattern_handler_gets_matching_messages(int proto) {
-    need_shared();
+    rkt_shared_need();
     char pat[32], ch[32], done[32];
     name(pat, sizeof pat, "ph.*", proto);
     snprintf(ch, sizeof ch, "ph.x:%d", proto);
-    rk_client *c = client_for(&shared, proto);
+    rk_client *c = client_for(&rkt_shared, proto);
     rk_pubsub *ps = pubsub_for(c, NULL);
     inbox box;
     inbox_init(&box);
@@ -435,11 +430,11 @@ static void subscribe_to_payload(void *userdata, const rk_message *m) {
 }
 
 static void handler_may_subscribe_from_inside(int proto) {
-    need_shared();
+    rkt_shared_need();
     char first[32], second[32];
     name(first, sizeof first, "chain-1", proto);
     name(second, sizeof second, "chain-2", proto);
-    rk_client *c = client_for(&shared, proto);
+    rk_client *c = client_for(&rkt_shared, proto);
     rk_pubsub *ps = pubsub_for(c, NULL);
     chain ch = {.ps = ps, .rc = -100};
     assert_int_equal(rk_pubsub_on(ps, first, subscribe_to_payload, &ch), RK_OK);
@@ -455,9 +450,9 @@ static void handler_may_subscribe_from_inside(int proto) {
 BOTH(handler_may_subscribe_from_inside)
 
 static void zero_timeout_polls_and_returns_zero_when_idle(int proto) {
-    need_shared();
+    rkt_shared_need();
     char ch[32];
-    rk_client *c = client_for(&shared, proto);
+    rk_client *c = client_for(&rkt_shared, proto);
     rk_pubsub *ps = pubsub_for(c, NULL);
     subscribe_one(ps, name(ch, sizeof ch, "poll", proto));
     rk_message m;
@@ -479,8 +474,8 @@ BOTH(zero_timeout_polls_and_returns_zero_when_idle)
 
 static void test_bad_arguments_are_einval(void **state) {
     (void)state;
-    need_shared();
-    rk_client *c = client_for(&shared, 3);
+    rkt_shared_need();
+    rk_client *c = client_for(&rkt_shared, 3);
     rk_pubsub *ps = pubsub_for(c, NULL);
     rk_message m;
     /* Nothing subscribed: waiting forever would never end. */
@@ -631,11 +626,11 @@ BOTH(health_check_replaces_silent_connection)
 /* ---- the background thread ------------------------------------------- */
 
 static void thread_dispatches_to_handlers_and_stops(int proto) {
-    need_shared();
+    rkt_shared_need();
     char h[32], other[32];
     name(h, sizeof h, "thr", proto);
     const char *o = name(other, sizeof other, "thr-other", proto);
-    rk_client *c = client_for(&shared, proto);
+    rk_client *c = client_for(&rkt_shared, proto);
     rk_pubsub *ps = pubsub_for(c, &(rk_pubsub_opts){.ignore_confirmations = true});
     inbox handled, fallback;
     inbox_init(&handled);
@@ -683,9 +678,9 @@ static void *subscribe_many(void *arg) {
 }
 
 static void other_threads_subscribe_while_thread_runs(int proto) {
-    need_shared();
+    rkt_shared_need();
     enum { PER_THREAD = 50 };
-    rk_client *c = client_for(&shared, proto);
+    rk_client *c = client_for(&rkt_shared, proto);
     rk_pubsub *ps = pubsub_for(c, &(rk_pubsub_opts){.ignore_confirmations = true});
     inbox box, fallback;
     inbox_init(&box);
@@ -720,8 +715,8 @@ BOTH(other_threads_subscribe_while_thread_runs)
 
 static void test_free_with_thread_running_stops_it(void **state) {
     (void)state;
-    need_shared();
-    rk_client *c = client_for(&shared, 3);
+    rkt_shared_need();
+    rk_client *c = client_for(&rkt_shared, 3);
     rk_pubsub *ps = pubsub_for(c, NULL);
     const char *ch = "free-running";
     assert_int_equal(rk_pubsub_subscribe(ps, 1, &ch, NULL), RK_OK);
@@ -759,8 +754,8 @@ static int subscriber_pass(rk_client *c) {
 
 static void test_out_of_memory_fails_cleanly(void **state) {
     (void)state;
-    need_shared();
-    rk_client *c = client_for(&shared, 3);
+    rkt_shared_need();
+    rk_client *c = client_for(&rkt_shared, 3);
     rkt_alloc_install();
     bool passed = false;
     for (size_t n = 1; n < 400 && !passed; n++) {
@@ -779,24 +774,6 @@ static void test_out_of_memory_fails_cleanly(void **state) {
 }
 
 /* ---- main ------------------------------------------------------------ */
-
-static int start_shared(void **state) {
-    (void)state;
-    if (!rkt_require_binaries("redis-server", NULL))
-        return 0;
-    if (rkt_server_start(&shared, NULL) != 0)
-        return -1;
-    have_shared = true;
-    return 0;
-}
-
-static int stop_shared(void **state) {
-    (void)state;
-    if (have_shared)
-        rkt_server_stop(&shared);
-    have_shared = false;
-    return 0;
-}
 
 int main(void) {
     const struct CMUnitTest tests[] = {
@@ -823,5 +800,5 @@ int main(void) {
         cmocka_unit_test(test_free_with_thread_running_stops_it),
         cmocka_unit_test(test_out_of_memory_fails_cleanly),
     };
-    return cmocka_run_group_tests(tests, start_shared, stop_shared);
+    return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);
 }

@@ -27,14 +27,13 @@
 #include "rkt_fakeserver.h"
 #include "rkt_proxy.h"
 #include "rkt_server.h"
+#include "rkt_shared.h"
 
 /* Internal (src/commands/safe.h): true when the command only reads. */
 bool rk_command_is_safe(int argc, const char *const *argv, const size_t *argvlen);
 bool rk_format_is_safe(const char *fmt);
 
 /* The server most tests share (started by the group setup), or none. */
-static rkt_server shared;
-static bool have_shared;
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -68,11 +67,6 @@ static void freeze(rkt_server *srv) {
     }
     rkt_server_thaw(srv);
     fail_msg("server %d did not stop", (int)rkt_server_pid(srv));
-}
-
-static void need_shared(void) {
-    if (!have_shared)
-        skip();
 }
 
 /* What the on_retry hook saw, in order. */
@@ -179,7 +173,7 @@ static void join_dropper(dropper *d) {
 /* A proxy to the shared server and a client through it with one warm
  * pooled connection (so that the next command is sent at once). */
 static rk_client *client_via_proxy(rkt_proxy **p, rk_retry policy, retry_log *log) {
-    *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&shared));
+    *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
     assert_non_null(*p);
     rk_client *c = client_at(rkt_proxy_port(*p), policy, log);
     assert_int_equal(rk_client_call(c, NULL, "PING"), RK_OK);
@@ -292,21 +286,21 @@ static void test_unsent_command_is_retried_even_if_not_idempotent(void **state) 
  * before the command is written, so even an INCR goes through, once. */
 static void test_dead_idle_connection_is_replaced_before_sending(void **state) {
     (void)state;
-    need_shared();
-    server_del(&shared, "idle-incr");
+    rkt_shared_need();
+    server_del(&rkt_shared, "idle-incr");
     retry_log log = {0};
-    rk_client *c = client_at(rkt_server_port(&shared), (rk_retry){0}, &log);
+    rk_client *c = client_at(rkt_server_port(&rkt_shared), (rk_retry){0}, &log);
     rk_reply r;
     assert_int_equal(rk_client_call(c, &r, "CLIENT ID"), RK_OK);
     char id[32];
     snprintf(id, sizeof id, "%lld", rk_reply_int(&r));
-    char *killed = rkt_server_cmd(&shared, "CLIENT", "KILL", "ID", id, NULL);
+    char *killed = rkt_server_cmd(&rkt_shared, "CLIENT", "KILL", "ID", id, NULL);
     assert_string_equal(killed, ":1\r\n");
     free(killed);
     sleep_ms(150); /* idle past the 100 ms after which a connection is polled */
     assert_int_equal(rk_client_call(c, &r, "INCR idle-incr"), RK_OK);
     assert_int_equal(rk_reply_int(&r), 1);
-    assert_int_equal(server_int(&shared, "idle-incr"), 1);
+    assert_int_equal(server_int(&rkt_shared, "idle-incr"), 1);
     rk_pool_stats st;
     rk_client_pool_stats(c, &st);
     assert_int_equal(st.created, 2);
@@ -317,13 +311,13 @@ static void test_dead_idle_connection_is_replaced_before_sending(void **state) {
 
 static void test_read_only_command_is_retried_after_connection_drop(void **state) {
     (void)state;
-    need_shared();
-    free(rkt_server_cmd(&shared, "SET", "ro-key", "kept", NULL));
+    rkt_shared_need();
+    free(rkt_server_cmd(&rkt_shared, "SET", "ro-key", "kept", NULL));
     retry_log log = {0};
     rkt_proxy *p;
     rk_client *c = client_via_proxy(&p, (rk_retry){.backoff = RK_BACKOFF_NONE}, &log);
     dropper d;
-    arm_dropper(&d, p, &shared);
+    arm_dropper(&d, p, &rkt_shared);
     rk_reply r;
     int rc = rk_client_call(c, &r, "GET %s", "ro-key");
     join_dropper(&d);
@@ -338,13 +332,13 @@ static void test_read_only_command_is_retried_after_connection_drop(void **state
 
 static void test_lost_reply_of_incr_is_not_repeated(void **state) {
     (void)state;
-    need_shared();
-    server_del(&shared, "lost-incr");
+    rkt_shared_need();
+    server_del(&rkt_shared, "lost-incr");
     retry_log log = {0};
     rkt_proxy *p;
     rk_client *c = client_via_proxy(&p, (rk_retry){.backoff = RK_BACKOFF_NONE}, &log);
     dropper d;
-    arm_dropper(&d, p, &shared);
+    arm_dropper(&d, p, &rkt_shared);
     rk_reply r;
     int rc = rk_client_call(c, &r, "INCR lost-incr");
     join_dropper(&d);
@@ -352,22 +346,22 @@ static void test_lost_reply_of_incr_is_not_repeated(void **state) {
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     assert_int_equal(log.n, 0);
     /* The server ran it (once thawed), and only once. */
-    assert_int_equal(await_server_int(&shared, "lost-incr", 1), 1);
+    assert_int_equal(await_server_int(&rkt_shared, "lost-incr", 1), 1);
     sleep_ms(50);
-    assert_int_equal(server_int(&shared, "lost-incr"), 1);
+    assert_int_equal(server_int(&rkt_shared, "lost-incr"), 1);
     rk_client_free(c);
     rkt_proxy_stop(p);
 }
 
 static void test_idempotent_call_is_retried_after_lost_reply(void **state) {
     (void)state;
-    need_shared();
-    server_del(&shared, "idem-incr");
+    rkt_shared_need();
+    server_del(&rkt_shared, "idem-incr");
     retry_log log = {0};
     rkt_proxy *p;
     rk_client *c = client_via_proxy(&p, (rk_retry){.backoff = RK_BACKOFF_NONE}, &log);
     dropper d;
-    arm_dropper(&d, p, &shared);
+    arm_dropper(&d, p, &rkt_shared);
     const char *argv[] = {"INCR", "idem-incr"};
     rk_call_opts opts = {.idempotent = true};
     rk_reply r;
@@ -378,19 +372,19 @@ static void test_idempotent_call_is_retried_after_lost_reply(void **state) {
     assert_int_equal(log.n, 1);
     assert_int_equal(log.error[0], RK_EIO);
     /* The caller said repeating is fine: it ran twice. */
-    assert_int_equal(await_server_int(&shared, "idem-incr", 2), 2);
+    assert_int_equal(await_server_int(&rkt_shared, "idem-incr", 2), 2);
     rk_client_free(c);
     rkt_proxy_stop(p);
 }
 
 static void test_no_retry_call_option_keeps_read_only_command_failed(void **state) {
     (void)state;
-    need_shared();
+    rkt_shared_need();
     retry_log log = {0};
     rkt_proxy *p;
     rk_client *c = client_via_proxy(&p, (rk_retry){.backoff = RK_BACKOFF_NONE}, &log);
     dropper d;
-    arm_dropper(&d, p, &shared);
+    arm_dropper(&d, p, &rkt_shared);
     const char *argv[] = {"GET", "whatever"};
     rk_call_opts opts = {.no_retry = true};
     int rc = rk_client_callv(c, NULL, &opts, 2, argv, NULL);
@@ -492,44 +486,44 @@ static void test_error_outside_mask_is_not_retried(void **state) {
 
 static void test_command_timeout_on_frozen_server_is_not_retried_for_incr(void **state) {
     (void)state;
-    need_shared();
-    server_del(&shared, "frozen-incr");
+    rkt_shared_need();
+    server_del(&rkt_shared, "frozen-incr");
     retry_log log = {0};
     rk_client *c = rk_client_new(&(rk_options){
-        .port = rkt_server_port(&shared),
+        .port = rkt_server_port(&rkt_shared),
         .command_timeout_ms = 200,
         .retry = {.backoff = RK_BACKOFF_NONE, .on_retry = record_retry, .userdata = &log}});
     assert_non_null(c);
     assert_int_equal(rk_client_call(c, NULL, "PING"), RK_OK); /* connected */
-    freeze(&shared);
+    freeze(&rkt_shared);
     long long start = now_ms();
     rk_reply r;
     int rc = rk_client_call(c, &r, "INCR frozen-incr");
     long long elapsed = now_ms() - start;
-    rkt_server_thaw(&shared);
+    rkt_server_thaw(&rkt_shared);
     assert_int_equal(rc, RK_ETIMEOUT);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     assert_true(elapsed >= 200);
     assert_int_equal(log.n, 0);
     /* It was sent, so it runs once the server wakes up, and only once. */
-    assert_int_equal(await_server_int(&shared, "frozen-incr", 1), 1);
+    assert_int_equal(await_server_int(&rkt_shared, "frozen-incr", 1), 1);
     rk_client_free(c);
 }
 
 static void test_call_timeout_overrides_longer_command_timeout(void **state) {
     (void)state;
-    need_shared();
-    rk_client *c =
-        rk_client_new(&(rk_options){.port = rkt_server_port(&shared), .command_timeout_ms = 60000});
+    rkt_shared_need();
+    rk_client *c = rk_client_new(
+        &(rk_options){.port = rkt_server_port(&rkt_shared), .command_timeout_ms = 60000});
     assert_non_null(c);
     assert_int_equal(rk_client_call(c, NULL, "PING"), RK_OK);
-    freeze(&shared);
+    freeze(&rkt_shared);
     const char *argv[] = {"INCR", "override-incr"};
     rk_call_opts opts = {.timeout_ms = 200};
     long long start = now_ms();
     int rc = rk_client_callv(c, NULL, &opts, 2, argv, NULL);
     long long elapsed = now_ms() - start;
-    rkt_server_thaw(&shared);
+    rkt_server_thaw(&rkt_shared);
     assert_int_equal(rc, RK_ETIMEOUT);
     assert_true(elapsed >= 200);
     assert_true(elapsed < 20000); /* far from the client's 60 s */
@@ -538,8 +532,8 @@ static void test_call_timeout_overrides_longer_command_timeout(void **state) {
 
 static void test_call_timeout_overrides_shorter_command_timeout(void **state) {
     (void)state;
-    need_shared();
-    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&shared));
+    rkt_shared_need();
+    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
     assert_non_null(p);
     rkt_proxy_set_mode(p, RKT_PROXY_DELAY, 150); /* a round trip takes >= 300 ms */
     rk_client *c = rk_client_new(&(rk_options){
@@ -667,8 +661,8 @@ static void check_command_flags(const rk_reply *info, int *checked) {
 
 static void test_safe_table_agrees_with_server_command_flags(void **state) {
     (void)state;
-    need_shared();
-    rk_client *c = rk_client_new(&(rk_options){.port = rkt_server_port(&shared)});
+    rkt_shared_need();
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared)});
     assert_non_null(c);
     rk_reply r;
     assert_int_equal(rk_client_call(c, &r, "COMMAND INFO"), RK_OK);
@@ -682,24 +676,6 @@ static void test_safe_table_agrees_with_server_command_flags(void **state) {
 }
 
 /* ---- main --------------------------------------------------------------- */
-
-static int start_shared(void **state) {
-    (void)state;
-    if (!rkt_require_binaries("redis-server", NULL))
-        return 0;
-    if (rkt_server_start(&shared, NULL) != 0)
-        return -1;
-    have_shared = true;
-    return 0;
-}
-
-static int stop_shared(void **state) {
-    (void)state;
-    if (have_shared)
-        rkt_server_stop(&shared);
-    have_shared = false;
-    return 0;
-}
 
 int main(void) {
     const struct CMUnitTest tests[] = {
@@ -730,5 +706,5 @@ int main(void) {
         cmocka_unit_test(test_format_is_judged_by_its_literal_command_name),
         cmocka_unit_test(test_safe_table_agrees_with_server_command_flags),
     };
-    return cmocka_run_group_tests(tests, start_shared, stop_shared);
+    return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);
 }
