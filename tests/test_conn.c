@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "rediskit/rediskit.h"
+#include "rkt_check.h"
 #include "rkt_fakeserver.h"
 #include "rkt_proxy.h"
 #include "rkt_server.h"
@@ -62,69 +63,11 @@ static rk_conn *new_conn(const rk_options *o) {
     return c;
 }
 
-static void connect_ok(rk_conn *c) {
-    int rc = rk_conn_connect(c);
-    if (rc != RK_OK)
-        fail_msg("rk_conn_connect: %s (%s)", rk_strerror(rc), rk_error_last()->message);
-}
-
-static void assert_bytes(const rk_reply *r, const void *data, size_t len) {
-    assert_int_equal(rk_reply_type(r), RK_REPLY_STRING);
-    assert_int_equal(rk_reply_len(r), len);
-    assert_memory_equal(rk_reply_str(r), data, len);
-}
-
-static void assert_text(const rk_reply *r, rk_type type, const char *text) {
-    assert_int_equal(rk_reply_type(r), type);
-    assert_string_equal(rk_reply_str(r), text);
-}
-
-/* Runs a command that must succeed; returns its reply. */
-static rk_reply call_ok(rk_conn *c, const char *fmt, ...) {
-    rk_reply r;
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = rk_conn_vcall(c, &r, fmt, ap);
-    va_end(ap);
-    if (rc != RK_OK)
-        fail_msg("'%s': %s (%s)", fmt, rk_strerror(rc), rk_error_last()->message);
-    return r;
-}
-
-static void expect_pong(rk_conn *c) {
-    rk_reply r = call_ok(c, "PING");
-    assert_text(&r, RK_REPLY_STATUS, "PONG");
-    rk_reply_free(&r);
-}
-
-/* A buffer of n bytes with every byte value, NULs included. */
-static char *pattern(size_t n, unsigned seed) {
-    char *p = malloc(n);
-    assert_non_null(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = (char)((i * 131u + seed + (i >> 9)) & 0xff);
-    return p;
-}
-
-/* Waits (10 s at most) until the connection's socket is ready for what it
- * wants. */
-static void wait_conn(rk_conn *c) {
-    int want = rk_conn_want(c);
-    struct pollfd p = {.fd = rk_conn_fd(c), .events = 0};
-    assert_true(p.fd >= 0);
-    assert_true(want != 0);
-    if (want & RK_WANT_READ)
-        p.events |= POLLIN;
-    if (want & RK_WANT_WRITE)
-        p.events |= POLLOUT;
-    assert_int_equal(poll(&p, 1, 10000), 1);
-}
-
 /* Connects with rk_conn_start/step and poll() only. */
 static void drive_connect(rk_conn *c) {
     int rc = rk_conn_start(c);
     while (rc == RK_EAGAIN) {
-        wait_conn(c);
+        rkt_wait_conn(c);
         rc = rk_conn_step(c);
     }
     if (rc != RK_OK)
@@ -144,7 +87,7 @@ static void drive_reply(rk_conn *c, rk_reply *out) {
         assert_true(rc == RK_OK || rc == RK_EAGAIN);
         rc = rk_conn_read_some(c);
         if (rc == RK_EAGAIN)
-            wait_conn(c);
+            rkt_wait_conn(c);
         else
             assert_int_equal(rc, RK_OK);
     }
@@ -170,13 +113,13 @@ static rk_options transport_opts(const char *kind) {
 static void set_get_round_trip(const char *kind) {
     rk_options o = transport_opts(kind);
     rk_conn *c = new_conn(&o);
-    connect_ok(c);
+    rkt_connect_ok(c);
     assert_true(rk_conn_is_ready(c));
-    rk_reply r = call_ok(c, "SET %s:greeting hello", kind);
-    assert_text(&r, RK_REPLY_STATUS, "OK");
+    rk_reply r = rkt_call_ok(c, "SET %s:greeting hello", kind);
+    rkt_assert_text(&r, RK_REPLY_STATUS, "OK");
     rk_reply_free(&r);
-    r = call_ok(c, "GET %s:greeting", kind);
-    assert_bytes(&r, "hello", 5);
+    r = rkt_call_ok(c, "GET %s:greeting", kind);
+    rkt_assert_bytes(&r, "hello", 5);
     rk_reply_free(&r);
     rk_conn_free(c);
 }
@@ -185,10 +128,10 @@ static void binary_value_round_trip(const char *kind) {
     rk_options o = transport_opts(kind);
     rk_conn *c = new_conn(&o);
     static const char value[] = "a\0b\r\n\0\xff\x00z";
-    rk_reply r = call_ok(c, "SET %s:bin %b", kind, value, sizeof(value));
+    rk_reply r = rkt_call_ok(c, "SET %s:bin %b", kind, value, sizeof(value));
     rk_reply_free(&r);
-    r = call_ok(c, "GET %s:bin", kind);
-    assert_bytes(&r, value, sizeof(value));
+    r = rkt_call_ok(c, "GET %s:bin", kind);
+    rkt_assert_bytes(&r, value, sizeof(value));
     rk_reply_free(&r);
     rk_conn_free(c);
 }
@@ -196,7 +139,7 @@ static void binary_value_round_trip(const char *kind) {
 static void large_value_round_trip(const char *kind, size_t size) {
     rk_options o = transport_opts(kind);
     rk_conn *c = new_conn(&o);
-    char *value = pattern(size, (unsigned)size);
+    char *value = rkt_pattern(size, (unsigned)size);
     char key[64];
     snprintf(key, sizeof(key), "%s:big:%zu", kind, size);
     rk_reply r;
@@ -204,11 +147,11 @@ static void large_value_round_trip(const char *kind, size_t size) {
     size_t set_len[] = {3, strlen(key), size};
     assert_int_equal(rk_conn_call_argv(c, &r, 3, set, set_len), RK_OK);
     rk_reply_free(&r);
-    r = call_ok(c, "GET %s", key);
-    assert_bytes(&r, value, size);
+    r = rkt_call_ok(c, "GET %s", key);
+    rkt_assert_bytes(&r, value, size);
     rk_reply_free(&r);
     /* The connection is in step afterwards: the next reply is its own. */
-    expect_pong(c);
+    rkt_expect_pong(c);
     free(value);
     rk_conn_free(c);
 }
@@ -216,10 +159,10 @@ static void large_value_round_trip(const char *kind, size_t size) {
 static void pipeline_replies_in_order(const char *kind) {
     rk_options o = transport_opts(kind);
     rk_conn *c = new_conn(&o);
-    connect_ok(c);
+    rkt_connect_ok(c);
     char key[64];
     snprintf(key, sizeof(key), "%s:counter", kind);
-    rk_reply r = call_ok(c, "DEL %s", key);
+    rk_reply r = rkt_call_ok(c, "DEL %s", key);
     rk_reply_free(&r);
     for (int i = 0; i < 1000; i++)
         assert_int_equal(rk_conn_append_args(c, "INCR", key, NULL), RK_OK);
@@ -236,7 +179,7 @@ static void pipeline_replies_in_order(const char *kind) {
 static void pending_counts(const char *kind) {
     rk_options o = transport_opts(kind);
     rk_conn *c = new_conn(&o);
-    connect_ok(c);
+    rkt_connect_ok(c);
     assert_int_equal(rk_conn_pending(c), 0);
     assert_int_equal(rk_conn_append(c, "PING"), RK_OK);
     assert_int_equal(rk_conn_append(c, "ECHO two"), RK_OK);
@@ -246,14 +189,14 @@ static void pending_counts(const char *kind) {
     assert_int_equal(rk_conn_pending(c), 3);
     rk_reply r;
     assert_int_equal(rk_conn_read(c, &r), RK_OK);
-    assert_text(&r, RK_REPLY_STATUS, "PONG");
+    rkt_assert_text(&r, RK_REPLY_STATUS, "PONG");
     rk_reply_free(&r);
     assert_int_equal(rk_conn_pending(c), 2);
     assert_int_equal(rk_conn_read(c, &r), RK_OK);
-    assert_bytes(&r, "two", 3);
+    rkt_assert_bytes(&r, "two", 3);
     rk_reply_free(&r);
     assert_int_equal(rk_conn_read(c, &r), RK_OK);
-    assert_bytes(&r, "three", 5);
+    rkt_assert_bytes(&r, "three", 5);
     rk_reply_free(&r);
     assert_int_equal(rk_conn_pending(c), 0);
     /* Nothing more is expected: reading is a misuse, not a hang. */
@@ -308,7 +251,7 @@ static void test_call_connects_first_when_not_connected(void **state) {
     rk_conn *c = new_conn(&o);
     assert_false(rk_conn_is_ready(c));
     assert_int_equal(rk_conn_protocol(c), 0);
-    expect_pong(c);
+    rkt_expect_pong(c);
     assert_true(rk_conn_is_ready(c));
     rk_conn_free(c);
 }
@@ -323,10 +266,10 @@ static void test_commands_appended_before_connect_are_sent_after_handshake(void 
     assert_int_equal(rk_conn_pending(c), 2);
     rk_reply r;
     assert_int_equal(rk_conn_read(c, &r), RK_OK);
-    assert_text(&r, RK_REPLY_STATUS, "OK");
+    rkt_assert_text(&r, RK_REPLY_STATUS, "OK");
     rk_reply_free(&r);
     assert_int_equal(rk_conn_read(c, &r), RK_OK);
-    assert_bytes(&r, "v1", 2);
+    rkt_assert_bytes(&r, "v1", 2);
     rk_reply_free(&r);
     assert_int_equal(rk_conn_pending(c), 0);
     rk_conn_free(c);
@@ -337,12 +280,12 @@ static void test_connect_on_a_ready_connection_keeps_it(void **state) {
     need_servers();
     rk_options o = plain_tcp();
     rk_conn *c = new_conn(&o);
-    connect_ok(c);
-    rk_reply r = call_ok(c, "CLIENT ID");
+    rkt_connect_ok(c);
+    rk_reply r = rkt_call_ok(c, "CLIENT ID");
     long long id = rk_reply_int(&r);
     rk_reply_free(&r);
-    connect_ok(c);
-    r = call_ok(c, "CLIENT ID");
+    rkt_connect_ok(c);
+    r = rkt_call_ok(c, "CLIENT ID");
     assert_int_equal(rk_reply_int(&r), id);
     rk_reply_free(&r);
     rk_conn_free(c);
@@ -355,17 +298,17 @@ static void test_protocol_3_is_the_default_and_hgetall_is_a_map(void **state) {
     need_servers();
     rk_options o = plain_tcp();
     rk_conn *c = new_conn(&o);
-    connect_ok(c);
+    rkt_connect_ok(c);
     assert_int_equal(rk_conn_protocol(c), 3);
-    rk_reply r = call_ok(c, "DEL hs:resp3");
+    rk_reply r = rkt_call_ok(c, "DEL hs:resp3");
     rk_reply_free(&r);
-    r = call_ok(c, "HSET hs:resp3 a 1 b 2");
+    r = rkt_call_ok(c, "HSET hs:resp3 a 1 b 2");
     rk_reply_free(&r);
-    r = call_ok(c, "HGETALL hs:resp3");
+    r = rkt_call_ok(c, "HGETALL hs:resp3");
     assert_int_equal(rk_reply_type(&r), RK_REPLY_MAP);
     assert_int_equal(rk_reply_len(&r), 2);
-    assert_bytes(rk_reply_map_get(&r, "a"), "1", 1);
-    assert_bytes(rk_reply_map_get(&r, "b"), "2", 1);
+    rkt_assert_bytes(rk_reply_map_get(&r, "a"), "1", 1);
+    rkt_assert_bytes(rk_reply_map_get(&r, "b"), "2", 1);
     rk_reply_free(&r);
     rk_conn_free(c);
 }
@@ -376,13 +319,13 @@ static void test_protocol_2_when_asked_and_hgetall_is_an_array(void **state) {
     rk_options o = plain_tcp();
     o.protocol = 2;
     rk_conn *c = new_conn(&o);
-    connect_ok(c);
+    rkt_connect_ok(c);
     assert_int_equal(rk_conn_protocol(c), 2);
-    rk_reply r = call_ok(c, "DEL hs:resp2");
+    rk_reply r = rkt_call_ok(c, "DEL hs:resp2");
     rk_reply_free(&r);
-    r = call_ok(c, "HSET hs:resp2 a 1 b 2");
+    r = rkt_call_ok(c, "HSET hs:resp2 a 1 b 2");
     rk_reply_free(&r);
-    r = call_ok(c, "HGETALL hs:resp2");
+    r = rkt_call_ok(c, "HGETALL hs:resp2");
     assert_int_equal(rk_reply_type(&r), RK_REPLY_ARRAY);
     assert_int_equal(rk_reply_len(&r), 4);
     rk_reply_free(&r);
@@ -395,18 +338,18 @@ static void test_db_option_selects_the_database(void **state) {
     rk_options o = plain_tcp();
     o.db = 2;
     rk_conn *db2 = new_conn(&o);
-    rk_reply r = call_ok(db2, "CLIENT INFO");
+    rk_reply r = rkt_call_ok(db2, "CLIENT INFO");
     assert_non_null(strstr(rk_reply_str(&r), " db=2 "));
     rk_reply_free(&r);
-    r = call_ok(db2, "SET only:in:db2 yes");
+    r = rkt_call_ok(db2, "SET only:in:db2 yes");
     rk_reply_free(&r);
 
     rk_options o0 = plain_tcp();
     rk_conn *db0 = new_conn(&o0);
-    r = call_ok(db0, "EXISTS only:in:db2");
+    r = rkt_call_ok(db0, "EXISTS only:in:db2");
     assert_int_equal(rk_reply_int(&r), 0);
     rk_reply_free(&r);
-    r = call_ok(db2, "EXISTS only:in:db2");
+    r = rkt_call_ok(db2, "EXISTS only:in:db2");
     assert_int_equal(rk_reply_int(&r), 1);
     rk_reply_free(&r);
     rk_conn_free(db0);
@@ -419,8 +362,8 @@ static void test_client_name_is_set_on_connect(void **state) {
     rk_options o = plain_tcp();
     o.client_name = "conn-test-name";
     rk_conn *c = new_conn(&o);
-    rk_reply r = call_ok(c, "CLIENT GETNAME");
-    assert_bytes(&r, "conn-test-name", 14);
+    rk_reply r = rkt_call_ok(c, "CLIENT GETNAME");
+    rkt_assert_bytes(&r, "conn-test-name", 14);
     rk_reply_free(&r);
     rk_conn_free(c);
 }
@@ -432,14 +375,14 @@ static void test_client_setinfo_error_does_not_fail_connect(void **state) {
     need_servers();
     rk_options o = plain_tcp();
     rk_conn *c = new_conn(&o);
-    connect_ok(c);
+    rkt_connect_ok(c);
     assert_true(rk_conn_is_ready(c));
-    rk_reply r = call_ok(c, "CLIENT INFO");
+    rk_reply r = rkt_call_ok(c, "CLIENT INFO");
     const char *lib = strstr(rk_reply_str(&r), "lib-name=");
     if (lib != NULL)
         assert_memory_equal(lib, "lib-name=rediskit ", 18);
     rk_reply_free(&r);
-    expect_pong(c);
+    rkt_expect_pong(c);
     rk_conn_free(c);
 }
 
@@ -448,7 +391,7 @@ static void test_client_setinfo_sends_library_name_and_version(void **state) {
     rkt_fake *f = rkt_fake_start(NULL, 0, NULL);
     assert_non_null(f);
     rk_conn *c = new_conn(&(rk_options){.host = "127.0.0.1", .port = rkt_fake_port(f)});
-    connect_ok(c);
+    rkt_connect_ok(c);
     rk_conn_free(c);
     rkt_fake_stop(f);
     assert_int_equal(rkt_fake_commands(f), 3);
@@ -476,10 +419,10 @@ static void check_hello_fallback(const char *hello_error) {
                     .client_name = "nm",
                     .db = 3};
     rk_conn *c = new_conn(&o);
-    connect_ok(c);
+    rkt_connect_ok(c);
     assert_int_equal(rk_conn_protocol(c), 2);
-    rk_reply r = call_ok(c, "GET k");
-    assert_bytes(&r, "v", 1);
+    rk_reply r = rkt_call_ok(c, "GET k");
+    rkt_assert_bytes(&r, "v", 1);
     rk_reply_free(&r);
     rk_conn_free(c);
     rkt_fake_stop(f);
@@ -524,8 +467,8 @@ static void test_right_password_authenticates(void **state) {
     rk_options o = auth_tcp();
     o.password = "s3cret";
     rk_conn *c = new_conn(&o);
-    connect_ok(c);
-    expect_pong(c);
+    rkt_connect_ok(c);
+    rkt_expect_pong(c);
     rk_conn_free(c);
 }
 
@@ -563,8 +506,8 @@ static void test_acl_user_with_right_password_authenticates(void **state) {
     o.username = "alice";
     o.password = "alice-pw";
     rk_conn *c = new_conn(&o);
-    rk_reply r = call_ok(c, "ACL WHOAMI");
-    assert_bytes(&r, "alice", 5);
+    rk_reply r = rkt_call_ok(c, "ACL WHOAMI");
+    rkt_assert_bytes(&r, "alice", 5);
     rk_reply_free(&r);
     rk_conn_free(c);
 }
@@ -605,15 +548,15 @@ static void test_credentials_callback_is_called_at_every_connect(void **state) {
     o.credentials = give_alice;
     o.credentials_userdata = &cr;
     rk_conn *c = new_conn(&o);
-    connect_ok(c);
+    rkt_connect_ok(c);
     assert_int_equal(cr.calls, 1);
-    rk_reply r = call_ok(c, "ACL WHOAMI");
-    assert_bytes(&r, "alice", 5);
+    rk_reply r = rkt_call_ok(c, "ACL WHOAMI");
+    rkt_assert_bytes(&r, "alice", 5);
     rk_reply_free(&r);
     rk_conn_close(c);
-    connect_ok(c);
+    rkt_connect_ok(c);
     assert_int_equal(cr.calls, 2);
-    expect_pong(c);
+    rkt_expect_pong(c);
     rk_conn_free(c);
 }
 
@@ -663,12 +606,12 @@ static void test_tracking_invalidation_goes_to_on_push_not_to_the_caller(void **
     o.on_push = record_push;
     o.push_userdata = &log;
     rk_conn *c = new_conn(&o);
-    rk_reply r = call_ok(c, "SET tracked:k before");
+    rk_reply r = rkt_call_ok(c, "SET tracked:k before");
     rk_reply_free(&r);
-    r = call_ok(c, "CLIENT TRACKING ON");
+    r = rkt_call_ok(c, "CLIENT TRACKING ON");
     rk_reply_free(&r);
-    r = call_ok(c, "GET tracked:k");
-    assert_bytes(&r, "before", 6);
+    r = rkt_call_ok(c, "GET tracked:k");
+    rkt_assert_bytes(&r, "before", 6);
     rk_reply_free(&r);
     assert_int_equal(log.count, 0);
 
@@ -679,8 +622,8 @@ static void test_tracking_invalidation_goes_to_on_push_not_to_the_caller(void **
     assert_string_equal(raw, "+OK\r\n");
     free(raw);
 
-    r = call_ok(c, "ECHO mine");
-    assert_bytes(&r, "mine", 4);
+    r = rkt_call_ok(c, "ECHO mine");
+    rkt_assert_bytes(&r, "mine", 4);
     rk_reply_free(&r);
     assert_int_equal(log.count, 1);
     assert_int_equal(log.other_type, 0);
@@ -756,7 +699,7 @@ static void test_command_timeout_is_etimeout_and_breaks_connection(void **state)
     assert_int_equal(rkt_server_start(&srv, NULL), 0);
     rk_conn *c = new_conn(&(rk_options){
         .host = "127.0.0.1", .port = rkt_server_port(&srv), .command_timeout_ms = 300});
-    expect_pong(c);
+    rkt_expect_pong(c);
     rkt_server_freeze(&srv);
     rk_reply r;
     long long t0 = now_ms();
@@ -780,7 +723,7 @@ static void test_set_timeout_applies_to_later_calls(void **state) {
     assert_non_null(p);
     rkt_proxy_set_mode(p, RKT_PROXY_DELAY, 400);
     rk_conn *c = new_conn(&(rk_options){.host = "127.0.0.1", .port = rkt_proxy_port(p)});
-    expect_pong(c); /* no timeout: the delayed reply comes */
+    rkt_expect_pong(c); /* no timeout: the delayed reply comes */
     rk_conn_set_timeout(c, 100);
     rk_reply r;
     assert_int_equal(rk_conn_call(c, &r, "PING"), RK_ETIMEOUT);
@@ -796,7 +739,7 @@ static void test_broken_connection_says_eclosed_until_reconnected(void **state) 
     assert_non_null(p);
     rk_conn *c = new_conn(
         &(rk_options){.host = "127.0.0.1", .port = rkt_proxy_port(p), .command_timeout_ms = 5000});
-    expect_pong(c);
+    rkt_expect_pong(c);
     rkt_proxy_drop_all(p); /* the server side goes away */
     rk_reply r;
     int rc = rk_conn_call(c, &r, "PING");
@@ -813,8 +756,8 @@ static void test_broken_connection_says_eclosed_until_reconnected(void **state) 
 
     rk_conn_close(c);
     assert_false(rk_conn_is_broken(c));
-    connect_ok(c);
-    expect_pong(c);
+    rkt_connect_ok(c);
+    rkt_expect_pong(c);
     rk_conn_free(c);
     rkt_proxy_stop(p);
 }
@@ -822,7 +765,7 @@ static void test_broken_connection_says_eclosed_until_reconnected(void **state) 
 /* A 1 MiB value is stored; a proxy hands on only the first 64 KiB the
  * server sends, then closes. */
 static rkt_proxy *cutting_proxy(const char *key, char **value) {
-    *value = pattern(MIB, 7);
+    *value = rkt_pattern(MIB, 7);
     rk_options o = plain_tcp();
     rk_conn *setter = new_conn(&o);
     rk_reply r;
@@ -842,7 +785,7 @@ static void check_dying_mid_reply(rkt_proxy_mode mode) {
     rkt_proxy *p = cutting_proxy("cut:big", &value);
     rkt_proxy_set_mode(p, mode, 64 * 1024);
     rk_conn *c = new_conn(&(rk_options){.host = "127.0.0.1", .port = rkt_proxy_port(p)});
-    connect_ok(c); /* the handshake's replies fit in the first bytes */
+    rkt_connect_ok(c); /* the handshake's replies fit in the first bytes */
     rk_reply r;
     assert_int_equal(rk_conn_call(c, &r, "GET cut:big"), RK_EIO);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
@@ -852,12 +795,12 @@ static void check_dying_mid_reply(rkt_proxy_mode mode) {
     /* Reconnected, nothing of the half-read reply is left over. */
     rkt_proxy_set_mode(p, RKT_PROXY_PASS, 0);
     rk_conn_close(c);
-    connect_ok(c);
-    r = call_ok(c, "ECHO fresh");
-    assert_bytes(&r, "fresh", 5);
+    rkt_connect_ok(c);
+    r = rkt_call_ok(c, "ECHO fresh");
+    rkt_assert_bytes(&r, "fresh", 5);
     rk_reply_free(&r);
-    r = call_ok(c, "GET cut:big");
-    assert_bytes(&r, value, MIB);
+    r = rkt_call_ok(c, "GET cut:big");
+    rkt_assert_bytes(&r, value, MIB);
     rk_reply_free(&r);
     rk_conn_free(c);
     rkt_proxy_stop(p);
@@ -880,7 +823,7 @@ static void test_connect_after_server_restart_works(void **state) {
     rkt_server srv;
     assert_int_equal(rkt_server_start(&srv, NULL), 0);
     rk_conn *c = new_conn(&(rk_options){.host = "127.0.0.1", .port = rkt_server_port(&srv)});
-    expect_pong(c);
+    rkt_expect_pong(c);
     assert_int_equal(rkt_server_restart(&srv), 0);
 
     /* The old socket is dead: the call fails and breaks the connection. */
@@ -890,8 +833,8 @@ static void test_connect_after_server_restart_works(void **state) {
     assert_true(rk_conn_is_broken(c));
 
     rk_conn_close(c);
-    connect_ok(c);
-    expect_pong(c);
+    rkt_connect_ok(c);
+    rkt_expect_pong(c);
     rk_conn_free(c);
     rkt_server_stop(&srv);
 }
@@ -903,7 +846,7 @@ static void test_write_that_cannot_complete_times_out(void **state) {
     assert_int_equal(rkt_server_start(&srv, NULL), 0);
     rk_conn *c = new_conn(&(rk_options){
         .host = "127.0.0.1", .port = rkt_server_port(&srv), .command_timeout_ms = 300});
-    expect_pong(c);
+    rkt_expect_pong(c);
     rkt_server_freeze(&srv);
     /* Far more than the socket buffers hold while nobody reads. */
     size_t n = 64 * MIB;
@@ -938,10 +881,10 @@ static void test_nonblocking_connect_and_command_with_poll(void **state) {
     assert_int_equal(rk_conn_append(c, "ECHO %s", "second"), RK_OK);
     rk_reply r;
     drive_reply(c, &r);
-    assert_bytes(&r, "nonblocking", 11);
+    rkt_assert_bytes(&r, "nonblocking", 11);
     rk_reply_free(&r);
     drive_reply(c, &r);
-    assert_bytes(&r, "second", 6);
+    rkt_assert_bytes(&r, "second", 6);
     rk_reply_free(&r);
     assert_int_equal(rk_conn_pending(c), 0);
     rk_conn_free(c);
@@ -954,14 +897,14 @@ static void test_nonblocking_large_value_with_borrowed_replies(void **state) {
     rk_conn *c = new_conn(&o);
     drive_connect(c);
     size_t n = 2 * MIB;
-    char *value = pattern(n, 3);
+    char *value = rkt_pattern(n, 3);
     const char *set[] = {"SET", "nb:big", value};
     size_t lens[] = {3, 6, n};
     assert_int_equal(rk_conn_append_argv(c, 3, set, lens), RK_OK);
     assert_int_equal(rk_conn_append(c, "GET nb:big"), RK_OK);
     rk_reply r;
     drive_reply(c, &r);
-    assert_text(&r, RK_REPLY_STATUS, "OK");
+    rkt_assert_text(&r, RK_REPLY_STATUS, "OK");
     rk_reply_free(&r);
     for (;;) { /* the same loop, taking the reply borrowed */
         int rc = rk_conn_next(c, &r, true);
@@ -970,11 +913,11 @@ static void test_nonblocking_large_value_with_borrowed_replies(void **state) {
         assert_int_equal(rc, 0);
         rc = rk_conn_read_some(c);
         if (rc == RK_EAGAIN)
-            wait_conn(c);
+            rkt_wait_conn(c);
         else
             assert_int_equal(rc, RK_OK);
     }
-    assert_bytes(&r, value, n);
+    rkt_assert_bytes(&r, value, n);
     assert_int_equal(rk_conn_pending(c), 0);
     free(value);
     rk_conn_free(c);
@@ -1002,7 +945,7 @@ static void test_bulk_over_max_bulk_is_eproto_and_breaks_connection(void **state
     rk_options o = plain_tcp();
     o.limits.max_bulk = 1000;
     rk_conn *c = new_conn(&o);
-    char *value = pattern(2000, 1);
+    char *value = rkt_pattern(2000, 1);
     rk_reply r;
     assert_int_equal(rk_conn_call(c, &r, "SET limits:big %b", value, (size_t)2000), RK_OK);
     rk_reply_free(&r);

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "rediskit/rediskit.h"
+#include "rkt_check.h"
 #include "rkt_proxy.h"
 #include "rkt_server.h"
 #include "rkt_tls.h"
@@ -54,28 +55,6 @@ static rk_conn *new_conn(const rk_options *o) {
     return c;
 }
 
-static void connect_ok(rk_conn *c) {
-    int rc = rk_conn_connect(c);
-    if (rc != RK_OK)
-        fail_msg("rk_conn_connect: %s (%s)", rk_strerror(rc), rk_error_last()->message);
-}
-
-static void expect_pong(rk_conn *c) {
-    rk_reply r;
-    int rc = rk_conn_call(c, &r, "PING");
-    if (rc != RK_OK)
-        fail_msg("PING: %s (%s)", rk_strerror(rc), rk_error_last()->message);
-    assert_int_equal(rk_reply_type(&r), RK_REPLY_STATUS);
-    assert_string_equal(rk_reply_str(&r), "PONG");
-    rk_reply_free(&r);
-}
-
-static void assert_bytes(const rk_reply *r, const void *data, size_t len) {
-    assert_int_equal(rk_reply_type(r), RK_REPLY_STRING);
-    assert_int_equal(rk_reply_len(r), len);
-    assert_memory_equal(rk_reply_str(r), data, len);
-}
-
 /* Connecting fails with `code`; the connection is left unusable. */
 static void expect_connect_fails(const rk_options *o, int code) {
     rk_conn *c = new_conn(o);
@@ -90,26 +69,6 @@ static void expect_connect_fails(const rk_options *o, int code) {
     rk_conn_free(c);
 }
 
-static char *pattern(size_t n, unsigned seed) {
-    char *p = malloc(n);
-    assert_non_null(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = (char)((i * 131u + seed + (i >> 9)) & 0xff);
-    return p;
-}
-
-static void wait_conn(rk_conn *c) {
-    int want = rk_conn_want(c);
-    struct pollfd p = {.fd = rk_conn_fd(c), .events = 0};
-    assert_true(p.fd >= 0);
-    assert_true(want != 0);
-    if (want & RK_WANT_READ)
-        p.events |= POLLIN;
-    if (want & RK_WANT_WRITE)
-        p.events |= POLLOUT;
-    assert_int_equal(poll(&p, 1, 10000), 1);
-}
-
 /* ---- verified connections ------------------------------------------------- */
 
 static void test_verified_tls_connection_answers_ping(void **state) {
@@ -117,9 +76,9 @@ static void test_verified_tls_connection_answers_ping(void **state) {
     need_servers();
     rk_options o = tls_opts();
     rk_conn *c = new_conn(&o);
-    connect_ok(c);
+    rkt_connect_ok(c);
     assert_int_equal(rk_conn_protocol(c), 3);
-    expect_pong(c);
+    rkt_expect_pong(c);
     rk_conn_free(c);
 }
 
@@ -127,7 +86,7 @@ static void check_value_round_trip(size_t size) {
     need_servers();
     rk_options o = tls_opts();
     rk_conn *c = new_conn(&o);
-    char *value = pattern(size, (unsigned)size);
+    char *value = rkt_pattern(size, (unsigned)size);
     char key[32];
     snprintf(key, sizeof(key), "tls:big:%zu", size);
     const char *set[] = {"SET", key, value};
@@ -136,9 +95,9 @@ static void check_value_round_trip(size_t size) {
     assert_int_equal(rk_conn_call_argv(c, &r, 3, set, lens), RK_OK);
     rk_reply_free(&r);
     assert_int_equal(rk_conn_call(c, &r, "GET %s", key), RK_OK);
-    assert_bytes(&r, value, size);
+    rkt_assert_bytes(&r, value, size);
     rk_reply_free(&r);
-    expect_pong(c);
+    rkt_expect_pong(c);
     free(value);
     rk_conn_free(c);
 }
@@ -158,7 +117,7 @@ static void test_tls_pipelined_1000_replies_come_in_order(void **state) {
     need_servers();
     rk_options o = tls_opts();
     rk_conn *c = new_conn(&o);
-    connect_ok(c);
+    rkt_connect_ok(c);
     rk_reply r;
     assert_int_equal(rk_conn_call(c, &r, "DEL tls:counter"), RK_OK);
     rk_reply_free(&r);
@@ -180,8 +139,8 @@ static void test_server_name_option_is_the_name_verified(void **state) {
     rk_options o = tls_opts();
     o.tls.server_name = "localhost"; /* the certificate's DNS name */
     rk_conn *c = new_conn(&o);
-    connect_ok(c);
-    expect_pong(c);
+    rkt_connect_ok(c);
+    rkt_expect_pong(c);
     rk_conn_free(c);
 }
 
@@ -193,8 +152,8 @@ static void test_tls_over_ipv6_loopback(void **state) {
     rk_options o = tls_opts();
     o.host = "::1"; /* the certificate carries IP:::1 */
     rk_conn *c = new_conn(&o);
-    connect_ok(c);
-    expect_pong(c);
+    rkt_connect_ok(c);
+    rkt_expect_pong(c);
     rk_conn_free(c);
 }
 
@@ -224,8 +183,8 @@ static void test_insecure_connects_to_an_untrusted_server(void **state) {
     o.tls.server_name = "wrong.example";
     o.tls.insecure = true;
     rk_conn *c = new_conn(&o);
-    connect_ok(c);
-    expect_pong(c);
+    rkt_connect_ok(c);
+    rkt_expect_pong(c);
     rk_conn_free(c);
 }
 
@@ -272,7 +231,7 @@ static void test_tls_server_dying_mid_reply_is_eio(void **state) {
     (void)state;
     need_servers();
     size_t n = MIB;
-    char *value = pattern(n, 11);
+    char *value = rkt_pattern(n, 11);
     rk_options o = tls_opts();
     rk_conn *c = new_conn(&o);
     rk_reply r;
@@ -285,7 +244,7 @@ static void test_tls_server_dying_mid_reply_is_eio(void **state) {
     rkt_proxy_set_mode(p, RKT_PROXY_CUT, 100000); /* past the handshake */
     o.port = rkt_proxy_port(p);
     c = new_conn(&o);
-    connect_ok(c);
+    rkt_connect_ok(c);
     int rc = rk_conn_call(c, &r, "GET tls:cut");
     if (rc != RK_EIO)
         fail_msg("expected RK_EIO, got %s (%s)", rk_strerror(rc), rk_error_last()->message);
@@ -293,9 +252,9 @@ static void test_tls_server_dying_mid_reply_is_eio(void **state) {
 
     rkt_proxy_set_mode(p, RKT_PROXY_PASS, 0);
     rk_conn_close(c);
-    connect_ok(c);
+    rkt_connect_ok(c);
     assert_int_equal(rk_conn_call(c, &r, "GET tls:cut"), RK_OK);
-    assert_bytes(&r, value, n);
+    rkt_assert_bytes(&r, value, n);
     rk_reply_free(&r);
     rk_conn_free(c);
     rkt_proxy_stop(p);
@@ -317,8 +276,8 @@ static void test_mutual_tls_with_client_certificate_works(void **state) {
     o.tls.cert_file = files()->client_cert;
     o.tls.key_file = files()->client_key;
     rk_conn *c = new_conn(&o);
-    connect_ok(c);
-    expect_pong(c);
+    rkt_connect_ok(c);
+    rkt_expect_pong(c);
     rk_conn_free(c);
 }
 
@@ -397,7 +356,7 @@ static void test_rediss_url_with_ssl_ca_certs_works(void **state) {
     assert_int_equal(rk_client_call(cl, &r, "SET tls:url %s", "yes"), RK_OK);
     rk_reply_free(&r);
     assert_int_equal(rk_client_call(cl, &r, "GET tls:url"), RK_OK);
-    assert_bytes(&r, "yes", 3);
+    rkt_assert_bytes(&r, "yes", 3);
     rk_reply_free(&r);
     rk_client_free(cl);
 }
@@ -429,7 +388,7 @@ static void test_client_connections_share_tls_settings(void **state) {
     rk_conn *conns[3];
     for (int i = 0; i < 3; i++) {
         assert_int_equal(rk_client_acquire(cl, &conns[i]), RK_OK);
-        expect_pong(conns[i]);
+        rkt_expect_pong(conns[i]);
     }
     for (int i = 0; i < 3; i++)
         rk_client_release(cl, conns[i]);
@@ -449,7 +408,7 @@ static void test_nonblocking_connect_and_command_over_tls(void **state) {
     rk_conn *c = new_conn(&o);
     int rc = rk_conn_start(c);
     while (rc == RK_EAGAIN) {
-        wait_conn(c);
+        rkt_wait_conn(c);
         rc = rk_conn_step(c);
     }
     if (rc != RK_OK)
@@ -457,7 +416,7 @@ static void test_nonblocking_connect_and_command_over_tls(void **state) {
     assert_true(rk_conn_is_ready(c));
 
     size_t n = MIB;
-    char *value = pattern(n, 9);
+    char *value = rkt_pattern(n, 9);
     const char *set[] = {"SET", "tls:nb", value};
     size_t lens[] = {3, 6, n};
     assert_int_equal(rk_conn_append_argv(c, 3, set, lens), RK_OK);
@@ -475,13 +434,13 @@ static void test_nonblocking_connect_and_command_over_tls(void **state) {
         assert_true(rc == RK_OK || rc == RK_EAGAIN);
         rc = rk_conn_read_some(c); /* until it would block: TLS may buffer */
         if (rc == RK_EAGAIN)
-            wait_conn(c);
+            rkt_wait_conn(c);
         else
             assert_int_equal(rc, RK_OK);
     }
     assert_int_equal(rk_reply_type(&replies[0]), RK_REPLY_STATUS);
     assert_string_equal(rk_reply_str(&replies[0]), "OK");
-    assert_bytes(&replies[1], value, n);
+    rkt_assert_bytes(&replies[1], value, n);
     rk_reply_free(&replies[0]);
     rk_reply_free(&replies[1]);
     assert_int_equal(rk_conn_pending(c), 0);
@@ -498,9 +457,9 @@ static void test_one_read_per_readiness_gets_every_reply_over_tls(void **state) 
     need_servers();
     rk_options o = tls_opts();
     rk_conn *c = new_conn(&o);
-    connect_ok(c);
+    rkt_connect_ok(c);
     size_t n = 100001;
-    char *value = pattern(n, 5);
+    char *value = rkt_pattern(n, 5);
     rk_reply r;
     assert_int_equal(rk_conn_call(c, &r, "SET tls:tail %b", value, n), RK_OK);
     rk_reply_free(&r);
@@ -522,7 +481,7 @@ static void test_one_read_per_readiness_gets_every_reply_over_tls(void **state) 
         rc = rk_conn_read_some(c);
         assert_true(rc == RK_OK || rc == RK_EAGAIN);
     }
-    assert_bytes(&replies[0], value, n);
+    rkt_assert_bytes(&replies[0], value, n);
     assert_string_equal(rk_reply_str(&replies[1]), "PONG");
     rk_reply_free(&replies[0]);
     rk_reply_free(&replies[1]);
