@@ -98,6 +98,15 @@ int rk_conn_read(rk_conn *conn, rk_reply *reply);
 /** Replies still expected for commands sent or queued. */
 size_t rk_conn_pending(const rk_conn *conn);
 
+/** Subscriber mode, for SUBSCRIBE, MONITOR and the like on a connection of
+ *  your own: replies that no command asked for (pushes on RESP3, messages
+ *  and MONITOR lines on RESP2) are returned by rk_conn_read and
+ *  rk_conn_next, in the order they arrive, instead of going to the push
+ *  callback or breaking the connection as an unexpected reply does.
+ *  rk_pubsub (pubsub.h) uses it and adds subscriptions, handlers and
+ *  reconnection on top. */
+void rk_conn_set_pubsub(rk_conn *conn, bool on);
+
 /* ---- state ----------------------------------------------------------- */
 
 /** True once connected and the handshake succeeded, until broken/closed. */

@@ -644,7 +644,7 @@ static int read_more(rk_conn *c, int64_t deadline, bool fresh) {
 
 /* Reads the next reply for the user, waiting up to the deadline. */
 static int read_until(rk_conn *c, rk_reply *out, int64_t deadline) {
-    if (c->pending == 0)
+    if (c->pending == 0 && !c->pubsub)
         return rk_fail(RK_EINVAL, "no reply is expected on this connection");
     int rc;
     if (rk_writer_pending(c->wr) && (rc = flush_until(c, deadline)) != RK_OK)
@@ -660,7 +660,7 @@ static int read_until(rk_conn *c, rk_reply *out, int64_t deadline) {
             return rc;
         fresh = false;
     }
-    if (--c->pending == 0)
+    if (c->pending > 0 && --c->pending == 0)
         c->last_used = rk_now_ms();
     return out->type_ == RK_REPLY_ERROR ? rk_conn_server_error(out) : RK_OK;
 }

@@ -35,11 +35,6 @@ int rk_conn_send_iov(rk_conn *conn, const struct iovec *iov, int n, size_t *writ
  * or breaks the connection with RK_ETIMEOUT at the deadline. */
 int rk_conn_wait(rk_conn *conn, int want, int64_t deadline);
 
-/* Pub/sub mode: push replies (RESP3) and replies no command asked for
- * (RESP2 messages) are returned by rk_conn_next, instead of going to the
- * push callback or breaking the connection. */
-void rk_conn_set_pubsub(rk_conn *conn, bool on);
-
 /* A number the pool stores in its connections (its fork generation). */
 unsigned rk_conn_tag(const rk_conn *conn);
 void rk_conn_set_tag(rk_conn *conn, unsigned tag);
