@@ -10,6 +10,7 @@
 #include "client.h"
 #include "conn.h"
 #include "error.h"
+#include "lock.h"
 #include "options.h"
 #include "pipeline.h"
 #include "pubsub.h"

@@ -596,8 +596,8 @@ int rkt_resp_field(const char *reply, const char *field, char *out, size_t out_s
     if (reply[0] == '*')
         count /= 2;
     for (long long i = 0; i < count; i++) {
-        const char *k, *v;
-        size_t kn, vn;
+        const char *k = NULL, *v = NULL;
+        size_t kn = 0, vn = 0;
         if (!next_scalar(reply, len, &pos, &k, &kn) || !next_scalar(reply, len, &pos, &v, &vn))
             return -1;
         if (kn != strlen(field) || memcmp(k, field, kn) != 0 || vn == SIZE_MAX)

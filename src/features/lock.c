@@ -1,0 +1,788 @@
+/* Distributed locks: rk_lock on one server (redis-py's Lock, plus a
+ * watchdog thread that keeps a held lock alive and fencing tokens) and
+ * rk_redlock over several independent servers (the Redlock algorithm).
+ * Whatever must check the owner's token runs as a Lua script, by EVALSHA,
+ * falling back to EVAL (which also caches it) when the server answers
+ * NOSCRIPT. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/random.h>
+#endif
+
+#include "rediskit/lock.h"
+#include "util/common.h"
+
+#define TOKEN_SIZE (RK_LOCK_TOKEN_LEN + 1)
+
+/* ---- scripts ------------------------------------------------------------ */
+
+/* A Lua script and the SHA-1 of its text (the server's cache key).
+ * test_lock.c checks that each sha matches: a wrong one would only cost an
+ * EVAL on every call. */
+typedef struct lua_script {
+    const char *sha;
+    const char *src;
+} lua_script;
+
+/* KEYS[1] lock, ARGV[1] token. 1: deleted; 0: the token is not there. */
+static const lua_script release_script = {
+    "67a3bcc8cdae00f34d63c8f1b801da8f0bc8b614",
+    "if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+    "redis.call('del', KEYS[1])\n"
+    "return 1\n"};
+
+/* KEYS[1] lock, ARGV[1] token, ARGV[2] ms, ARGV[3] "1": set the time left
+ * to ms, "0": add ms to it. 1: done; 0: the token is not there; 2: the key
+ * has no TTL (someone PERSISTed it), nothing done. */
+static const lua_script extend_script = {
+    "a850b30f1152687eec3894ce9d2fffd8134511b8",
+    "if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+    "local left = redis.call('pttl', KEYS[1])\n"
+    "if left < 0 then return 2 end\n"
+    "local ttl = tonumber(ARGV[2])\n"
+    "if ARGV[3] == '0' then ttl = ttl + left end\n"
+    "redis.call('pexpire', KEYS[1], ttl)\n"
+    "return 1\n"};
+
+/* KEYS[1] lock, KEYS[2] fence counter, ARGV[1] token, ARGV[2] TTL in ms
+ * ("0": none). The fencing token, or 0 when the lock is held. */
+static const lua_script acquire_script = {
+    "52618bd45d13b9e26b9b4f9e2cd435e446b30561",
+    "local ok\n"
+    "if ARGV[2] == '0' then\n"
+    "  ok = redis.call('set', KEYS[1], ARGV[1], 'NX')\n"
+    "else\n"
+    "  ok = redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])\n"
+    "end\n"
+    "if not ok then return 0 end\n"
+    "return redis.call('incr', KEYS[2])\n"};
+
+/* Most keys plus arguments a script here takes. */
+#define SCRIPT_MAX_ARGS 6
+
+static bool is_noscript(const rk_reply *r) {
+    return rk_reply_type(r) == RK_REPLY_ERROR && rk_reply_len(r) >= 8 &&
+           memcmp(rk_reply_str(r), "NOSCRIPT", 8) == 0;
+}
+
+/* Runs s with args[0..nkeys-1] as its keys and the rest of the argc args
+ * as its arguments; the reply goes to *reply, as rk_client_callv's. */
+static int script_run(rk_client *c, const rk_call_opts *o, const lua_script *s, int argc,
+                      const char *const *args, int nkeys, rk_reply *reply) {
+    const char *argv[3 + SCRIPT_MAX_ARGS];
+    char nk[12];
+    snprintf(nk, sizeof nk, "%d", nkeys);
+    argv[0] = "EVALSHA";
+    argv[1] = s->sha;
+    argv[2] = nk;
+    memcpy(argv + 3, args, (size_t)argc * sizeof(*args));
+    int rc = rk_client_callv(c, reply, o, argc + 3, argv, NULL);
+    if (rc != RK_ESERVER || !is_noscript(reply))
+        return rc;
+    rk_reply_free(reply);
+    argv[0] = "EVAL";
+    argv[1] = s->src;
+    return rk_client_callv(c, reply, o, argc + 3, argv, NULL);
+}
+
+/* script_run for scripts that answer an integer, into *out. */
+static int script_int(rk_client *c, const rk_call_opts *o, const lua_script *s, int argc,
+                      const char *const *args, int nkeys, long long *out) {
+    rk_reply r;
+    int rc = script_run(c, o, s, argc, args, nkeys, &r);
+    if (rc == RK_OK && rk_reply_type(&r) != RK_REPLY_INTEGER)
+        rc = rk_fail(RK_EPROTO, "lock script answered a %s, not an integer",
+                     rk_type_name(rk_reply_type(&r)));
+    if (rc == RK_OK)
+        *out = rk_reply_int(&r);
+    rk_reply_free(&r);
+    return rc;
+}
+
+/* Runs the extend script for key/token: ms and replace as rk_lock_extend.
+ * Returns its answer (0, 1, 2) in *answer. */
+static int run_extend(rk_client *c, const rk_call_opts *o, const char *key, const char *token,
+                      long long ms, bool replace, long long *answer) {
+    char num[24];
+    snprintf(num, sizeof num, "%lld", ms);
+    const char *args[] = {key, token, num, replace ? "1" : "0"};
+    return script_int(c, o, &extend_script, 4, args, 1, answer);
+}
+
+static int run_release(rk_client *c, const rk_call_opts *o, const char *key, const char *token,
+                       long long *answer) {
+    const char *args[] = {key, token};
+    return script_int(c, o, &release_script, 2, args, 1, answer);
+}
+
+/* ---- randomness --------------------------------------------------------- */
+
+static int urandom_bytes(unsigned char *buf, size_t n) {
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return rk_fail(RK_EIO, "cannot open /dev/urandom: %s", strerror(errno));
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = read(fd, buf + got, n - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            close(fd);
+            return rk_fail(RK_EIO, "cannot read /dev/urandom");
+        }
+        got += (size_t)k;
+    }
+    close(fd);
+    return RK_OK;
+}
+
+/* n bytes from the kernel's random source (getrandom(2), else
+ * /dev/urandom). */
+static int random_bytes(void *buf, size_t n) {
+#ifdef __linux__
+    unsigned char *p = buf;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = getrandom(p + got, n - got, 0);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return urandom_bytes(p + got, n - got); /* ENOSYS: an old kernel */
+        got += (size_t)k;
+    }
+    return RK_OK;
+#else
+    return urandom_bytes(buf, n);
+#endif
+}
+
+/* A new token: 128 random bits as 32 lowercase hex characters. */
+static int new_token(char out[TOKEN_SIZE]) {
+    static const char hex[] = "0123456789abcdef";
+    unsigned char bits[RK_LOCK_TOKEN_LEN / 2];
+    int rc = random_bytes(bits, sizeof bits);
+    if (rc != RK_OK)
+        return rc;
+    for (size_t i = 0; i < sizeof bits; i++) {
+        out[2 * i] = hex[bits[i] >> 4];
+        out[2 * i + 1] = hex[bits[i] & 15];
+    }
+    out[RK_LOCK_TOKEN_LEN] = '\0';
+    return RK_OK;
+}
+
+/* A random pause in [max/2, max] ms. */
+static void random_pause(int max_ms) {
+    unsigned r = 0;
+    if (random_bytes(&r, sizeof r) != RK_OK)
+        r = (unsigned)rk_now_us();
+    int half = max_ms / 2;
+    rk_sleep_ms(half + (int)(r % (unsigned)(max_ms - half + 1)));
+}
+
+/* ---- rk_lock ------------------------------------------------------------ */
+
+/* The watchdog's thread and how to stop it. Only the owner's thread
+ * starts and joins it; `stop` is shared, under mu. */
+typedef struct watchdog {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* CLOCK_MONOTONIC, as rk_now_ms */
+    bool ready;        /* mu and cv initialised */
+    bool started;      /* a thread runs, or ended and is not yet joined */
+    bool stop;
+} watchdog;
+
+/* While the object holds the lock, token is non-empty and the fields the
+ * watchdog reads (token, acquired_ms, name, o) do not change: the owner's
+ * thread changes them only with the watchdog stopped. */
+struct rk_lock {
+    rk_client *client;
+    rk_lock_opts o; /* settled; o.fence_key points into the block below */
+    const char *name;
+    char token[TOKEN_SIZE]; /* "" when not held */
+    long long fence;        /* of this acquisition; 0 without fencing */
+    int64_t acquired_ms;    /* when the winning SET was sent */
+    atomic_bool lost;       /* set by the watchdog */
+    watchdog wd;
+    /* name and fence key follow, NUL-terminated */
+};
+
+static bool held(const rk_lock *l) {
+    return l->token[0] != '\0';
+}
+
+static int not_owner(const rk_lock *l) {
+    return rk_fail(RK_ENOTOWNER, "lock \"%s\" is not held by this owner (it expired or was taken)",
+                   l->name);
+}
+
+/* Redis Cluster hashes only what lies between the first '{' and the next
+ * '}', when that is not empty. */
+static bool has_hash_tag(const char *key) {
+    const char *open = strchr(key, '{');
+    const char *close = open ? strchr(open + 1, '}') : NULL;
+    return close != NULL && close > open + 1;
+}
+
+/* Writes the default fence key of name into out (room for len(name) + 9):
+ * "{name}:fence", so that it shares the lock's slot, unless name has a tag
+ * already, or a '}' that would cut the tag short: then "name:fence". */
+static void default_fence_key(const char *name, char *out, size_t size) {
+    if (has_hash_tag(name) || strchr(name, '}') != NULL)
+        snprintf(out, size, "%s:fence", name);
+    else
+        snprintf(out, size, "{%s}:fence", name);
+}
+
+static int settle_lock_opts(rk_lock_opts *o) {
+    if (o->ttl_ms == 0)
+        o->ttl_ms = RK_LOCK_DEFAULT_TTL_MS;
+    if (o->sleep_ms <= 0)
+        o->sleep_ms = RK_LOCK_DEFAULT_SLEEP_MS;
+    if (o->blocking_timeout_ms < 0)
+        return rk_fail(RK_EINVAL, "lock blocking_timeout_ms must not be negative");
+    if (o->watchdog && o->ttl_ms < 3)
+        return rk_fail(RK_EINVAL, "a lock watchdog needs a TTL of 3 ms or more");
+    return RK_OK;
+}
+
+static int watchdog_init(watchdog *w) {
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0)
+        return rk_fail(RK_ENOMEM, "cannot make the lock watchdog's condition");
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    int err = pthread_cond_init(&w->cv, &attr);
+    pthread_condattr_destroy(&attr);
+    if (err != 0)
+        return rk_fail(RK_ENOMEM, "cannot make the lock watchdog's condition");
+    if (pthread_mutex_init(&w->mu, NULL) != 0) {
+        pthread_cond_destroy(&w->cv);
+        return rk_fail(RK_ENOMEM, "cannot make the lock watchdog's mutex");
+    }
+    w->ready = true;
+    return RK_OK;
+}
+
+rk_lock *rk_lock_new(rk_client *client, const char *name, const rk_lock_opts *opts) {
+    rk_lock_opts o = opts ? *opts : (rk_lock_opts){0};
+    if (client == NULL || name == NULL || name[0] == '\0') {
+        rk_fail(RK_EINVAL, "a lock needs a client and a non-empty name");
+        return NULL;
+    }
+    if (settle_lock_opts(&o) != RK_OK)
+        return NULL;
+    size_t name_size = strlen(name) + 1;
+    size_t fence_size = o.fence_key ? strlen(o.fence_key) + 1 : name_size + 8;
+    rk_lock *l = rk_calloc(1, sizeof(*l) + name_size + fence_size);
+    if (l == NULL) {
+        rk_fail(RK_ENOMEM, "out of memory making a lock");
+        return NULL;
+    }
+    char *name_copy = (char *)(l + 1), *fence_copy = name_copy + name_size;
+    memcpy(name_copy, name, name_size);
+    if (o.fence_key)
+        memcpy(fence_copy, o.fence_key, fence_size);
+    else
+        default_fence_key(name, fence_copy, fence_size);
+    o.fence_key = fence_copy;
+    l->client = client;
+    l->o = o;
+    l->name = name_copy;
+    atomic_init(&l->lost, false);
+    if (o.watchdog && watchdog_init(&l->wd) != RK_OK) {
+        rk_free(l);
+        return NULL;
+    }
+    return l;
+}
+
+/* ---- the watchdog ---- */
+
+/* Sleeps until at_ms (rk_now_ms's clock) or a stop request; false on stop. */
+static bool watchdog_wait(watchdog *w, int64_t at_ms) {
+    struct timespec at = {.tv_sec = (time_t)(at_ms / 1000),
+                          .tv_nsec = (long)(at_ms % 1000) * 1000000L};
+    pthread_mutex_lock(&w->mu);
+    while (!w->stop && pthread_cond_timedwait(&w->cv, &w->mu, &at) != ETIMEDOUT)
+        ;
+    bool go = !w->stop;
+    pthread_mutex_unlock(&w->mu);
+    return go;
+}
+
+static void watchdog_lose(rk_lock *l, int error) {
+    atomic_store(&l->lost, true);
+    if (l->o.on_lost)
+        l->o.on_lost(l->o.lost_userdata, l, error);
+}
+
+/* Resets the TTL every third of it. The lock is known to be held until
+ * valid_until (the last successful reset's send time + TTL); a failed
+ * reset is tried again every tenth of the TTL until then, each bounded by
+ * the time left. A refusal (the token is gone), or reaching valid_until,
+ * means it is lost. A key someone PERSISTed (answer 2) is still ours. */
+static void *watchdog_main(void *arg) {
+    rk_lock *l = arg;
+    int64_t ttl = l->o.ttl_ms;
+    int64_t valid_until = l->acquired_ms + ttl;
+    int64_t next = l->acquired_ms + ttl / 3;
+    while (watchdog_wait(&l->wd, next)) {
+        int64_t sent = rk_now_ms();
+        int rc = RK_ETIMEOUT;
+        long long answer = 0;
+        if (sent < valid_until) {
+            rk_call_opts o = {.no_retry = true, .timeout_ms = (int)(valid_until - sent)};
+            rc = run_extend(l->client, &o, l->name, l->token, ttl, true, &answer);
+        }
+        if (rc == RK_OK && answer != 0) {
+            valid_until = sent + ttl;
+            next = sent + ttl / 3;
+            continue;
+        }
+        if (rc == RK_OK || rk_now_ms() >= valid_until) {
+            watchdog_lose(l, rc == RK_OK ? RK_ENOTOWNER : rc);
+            break;
+        }
+        next = rk_now_ms() + RK_MAX(ttl / 10, 1);
+    }
+    return NULL;
+}
+
+static int watchdog_start(rk_lock *l) {
+    l->wd.stop = false;
+    if (pthread_create(&l->wd.thread, NULL, watchdog_main, l) != 0)
+        return RK_ENOMEM;
+    l->wd.started = true;
+    return RK_OK;
+}
+
+/* Stops the watchdog, if one runs, and waits for its thread to end. */
+static void watchdog_stop(rk_lock *l) {
+    if (!l->wd.started)
+        return;
+    pthread_mutex_lock(&l->wd.mu);
+    l->wd.stop = true;
+    pthread_cond_signal(&l->wd.cv);
+    pthread_mutex_unlock(&l->wd.mu);
+    pthread_join(l->wd.thread, NULL);
+    l->wd.started = false;
+}
+
+/* Stops the watchdog and drops this acquisition's state. */
+static void forget(rk_lock *l) {
+    watchdog_stop(l);
+    l->token[0] = '\0';
+    l->fence = 0;
+    atomic_store(&l->lost, false);
+}
+
+void rk_lock_free(rk_lock *l) {
+    if (l == NULL)
+        return;
+    forget(l);
+    if (l->wd.ready) {
+        pthread_mutex_destroy(&l->wd.mu);
+        pthread_cond_destroy(&l->wd.cv);
+    }
+    rk_free(l);
+}
+
+/* ---- acquire ---- */
+
+/* One try: RK_OK (with *fence), RK_ELOCKED, or a failure. */
+static int try_acquire(rk_lock *l, const char *token, long long *fence) {
+    char ttl[24];
+    snprintf(ttl, sizeof ttl, "%d", l->o.ttl_ms > 0 ? l->o.ttl_ms : 0);
+    if (l->o.fencing) {
+        const char *args[] = {l->name, l->o.fence_key, token, ttl};
+        int rc = script_int(l->client, NULL, &acquire_script, 4, args, 2, fence);
+        return rc == RK_OK && *fence == 0 ? RK_ELOCKED : rc;
+    }
+    const char *argv[] = {"SET", l->name, token, "NX", "PX", ttl};
+    rk_reply r;
+    int rc = rk_client_callv(l->client, &r, NULL, l->o.ttl_ms > 0 ? 6 : 4, argv, NULL);
+    if (rc == RK_OK && rk_reply_type(&r) == RK_REPLY_NIL)
+        rc = RK_ELOCKED;
+    rk_reply_free(&r);
+    *fence = 0;
+    return rc;
+}
+
+/* Failures after which a command may have run: it was sent, and no
+ * reply came back. */
+static bool may_have_run(int rc) {
+    return rc == RK_EIO || rc == RK_ETIMEOUT || rc == RK_ECLOSED || rc == RK_EPROTO;
+}
+
+/* After a failed SET: when it may still have run, deletes the key if it
+ * holds token, keeping the original failure as this thread's last error. */
+static int abandon(rk_lock *l, const char *token, int rc) {
+    if (!may_have_run(rc))
+        return rc;
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s", rk_error_last()->message);
+    long long answer;
+    rk_call_opts o = {.no_retry = true};
+    run_release(l->client, &o, l->name, token, &answer);
+    return rk_fail(rc, "%s", msg);
+}
+
+static int locked_elsewhere(const rk_lock *l) {
+    if (l->o.non_blocking)
+        return rk_fail(RK_ELOCKED, "lock \"%s\" is held by another owner", l->name);
+    return rk_fail(RK_ELOCKED, "lock \"%s\" was still held by another owner after %d ms", l->name,
+                   l->o.blocking_timeout_ms);
+}
+
+/* The lock is ours: records it and starts the watchdog. Without a
+ * watchdog thread the lock is given back, as a caller counting on one must
+ * not hold it. */
+static int won(rk_lock *l, const char *token, long long fence, int64_t sent_ms) {
+    memcpy(l->token, token, TOKEN_SIZE);
+    l->fence = fence;
+    l->acquired_ms = sent_ms;
+    if (!l->o.watchdog || watchdog_start(l) == RK_OK)
+        return RK_OK;
+    long long answer;
+    run_release(l->client, NULL, l->name, token, &answer);
+    forget(l);
+    return rk_fail(RK_ENOMEM, "cannot start the watchdog thread of lock \"%s\"", l->name);
+}
+
+int rk_lock_acquire(rk_lock *l) {
+    if (held(l) && !atomic_load(&l->lost))
+        return rk_fail(RK_EINVAL, "lock \"%s\" is held by this object already", l->name);
+    forget(l);
+    char token[TOKEN_SIZE];
+    int rc = new_token(token);
+    if (rc != RK_OK)
+        return rc;
+    int64_t deadline = l->o.blocking_timeout_ms ? rk_now_ms() + l->o.blocking_timeout_ms : 0;
+    for (;;) {
+        int64_t sent = rk_now_ms();
+        long long fence;
+        rc = try_acquire(l, token, &fence);
+        if (rc == RK_OK)
+            return won(l, token, fence, sent);
+        if (rc != RK_ELOCKED)
+            return abandon(l, token, rc);
+        int64_t now = rk_now_ms();
+        if (l->o.non_blocking || (deadline && now >= deadline))
+            return locked_elsewhere(l);
+        rk_sleep_ms(deadline ? (int)RK_MIN(l->o.sleep_ms, deadline - now) : l->o.sleep_ms);
+    }
+}
+
+/* ---- release, extend, queries ---- */
+
+int rk_lock_release(rk_lock *l) {
+    watchdog_stop(l);
+    if (!held(l))
+        return rk_fail(RK_ENOTOWNER, "lock \"%s\" is not held by this object", l->name);
+    char token[TOKEN_SIZE];
+    memcpy(token, l->token, TOKEN_SIZE);
+    forget(l);
+    long long answer;
+    int rc = run_release(l->client, NULL, l->name, token, &answer);
+    if (rc != RK_OK)
+        return rc;
+    return answer == 1 ? RK_OK : not_owner(l);
+}
+
+static int extend(rk_lock *l, long long ms, bool replace) {
+    if (l->o.ttl_ms < 0)
+        return rk_fail(RK_EINVAL, "lock \"%s\" has no TTL to extend", l->name);
+    if (ms <= 0)
+        return rk_fail(RK_EINVAL, "a lock is extended by a positive time, not %lld ms", ms);
+    if (!held(l))
+        return not_owner(l);
+    long long answer;
+    int rc = run_extend(l->client, NULL, l->name, l->token, ms, replace, &answer);
+    if (rc != RK_OK)
+        return rc;
+    if (answer == 2)
+        return rk_fail(RK_EINVAL, "lock \"%s\" lost its TTL (PERSIST?); not extended", l->name);
+    return answer == 1 ? RK_OK : not_owner(l);
+}
+
+int rk_lock_extend(rk_lock *l, int ms, bool replace_ttl) {
+    return extend(l, ms, replace_ttl);
+}
+
+int rk_lock_reacquire(rk_lock *l) {
+    return extend(l, l->o.ttl_ms, true);
+}
+
+int rk_lock_owned(rk_lock *l, bool *owned) {
+    *owned = false;
+    if (!held(l) || atomic_load(&l->lost))
+        return RK_OK;
+    rk_reply r;
+    int rc = rk_client_call_args(l->client, &r, "GET", l->name, NULL);
+    if (rc == RK_OK)
+        *owned = rk_reply_type(&r) == RK_REPLY_STRING && strcmp(rk_reply_str(&r), l->token) == 0;
+    rk_reply_free(&r);
+    return rc;
+}
+
+/* Runs `cmd name`, which answers an integer, into *out. */
+static int key_int(rk_lock *l, const char *cmd, long long *out) {
+    rk_reply r;
+    int rc = rk_client_call_args(l->client, &r, cmd, l->name, NULL);
+    if (rc == RK_OK && rk_reply_type(&r) != RK_REPLY_INTEGER)
+        rc = rk_fail(RK_EPROTO, "%s answered a %s", cmd, rk_type_name(rk_reply_type(&r)));
+    if (rc == RK_OK)
+        *out = rk_reply_int(&r);
+    rk_reply_free(&r);
+    return rc;
+}
+
+int rk_lock_locked(rk_lock *l, bool *locked) {
+    long long n = 0;
+    int rc = key_int(l, "EXISTS", &n);
+    *locked = n > 0;
+    return rc;
+}
+
+int rk_lock_ttl(rk_lock *l, long long *ttl_ms) {
+    *ttl_ms = -2;
+    return key_int(l, "PTTL", ttl_ms);
+}
+
+long long rk_lock_fence(const rk_lock *l) {
+    return l->fence;
+}
+
+const char *rk_lock_token(const rk_lock *l) {
+    return held(l) ? l->token : NULL;
+}
+
+const char *rk_lock_name(const rk_lock *l) {
+    return l->name;
+}
+
+/* ---- rk_redlock --------------------------------------------------------- */
+
+struct rk_redlock {
+    rk_client **clients;
+    size_t n;
+    rk_redlock_opts o;
+    const char *name;
+    char token[TOKEN_SIZE]; /* "" when not held */
+    int *status;            /* per instance, of the last operation */
+    int *scratch;           /* statuses of a clean-up after a failed round */
+    /* clients, status, scratch and name follow */
+};
+
+rk_redlock *rk_redlock_new(rk_client *const *clients, size_t n, const char *name,
+                           const rk_redlock_opts *opts) {
+    rk_redlock_opts o = opts ? *opts : (rk_redlock_opts){0};
+    if (clients == NULL || n == 0 || name == NULL || name[0] == '\0' || o.ttl_ms < 0) {
+        rk_fail(RK_EINVAL, "a redlock needs clients, a non-empty name and a positive TTL");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (clients[i] == NULL) {
+            rk_fail(RK_EINVAL, "redlock client %zu is NULL", i);
+            return NULL;
+        }
+    }
+    o.ttl_ms = o.ttl_ms ? o.ttl_ms : RK_LOCK_DEFAULT_TTL_MS;
+    o.instance_timeout_ms =
+        o.instance_timeout_ms > 0 ? o.instance_timeout_ms : RK_REDLOCK_DEFAULT_INSTANCE_TIMEOUT_MS;
+    o.attempts = o.attempts > 0 ? o.attempts : RK_REDLOCK_DEFAULT_ATTEMPTS;
+    o.retry_delay_ms = o.retry_delay_ms > 0 ? o.retry_delay_ms : RK_REDLOCK_DEFAULT_RETRY_DELAY_MS;
+    size_t name_size = strlen(name) + 1;
+    rk_redlock *rl =
+        rk_calloc(1, sizeof(*rl) + n * (sizeof(rk_client *) + 2 * sizeof(int)) + name_size);
+    if (rl == NULL) {
+        rk_fail(RK_ENOMEM, "out of memory making a redlock");
+        return NULL;
+    }
+    rl->clients = (rk_client **)(rl + 1);
+    rl->status = (int *)(rl->clients + n);
+    rl->scratch = rl->status + n;
+    char *name_copy = (char *)(rl->scratch + n);
+    memcpy(rl->clients, clients, n * sizeof(*clients));
+    memcpy(name_copy, name, name_size);
+    rl->n = n;
+    rl->o = o;
+    rl->name = name_copy;
+    return rl;
+}
+
+void rk_redlock_free(rk_redlock *rl) {
+    rk_free(rl);
+}
+
+static size_t quorum(const rk_redlock *rl) {
+    return rl->n / 2 + 1;
+}
+
+static rk_call_opts instance_opts(const rk_redlock *rl) {
+    return (rk_call_opts){.no_retry = true, .timeout_ms = rl->o.instance_timeout_ms};
+}
+
+/* SET NX PX on instance i: RK_OK, RK_ELOCKED or its failure. */
+static int instance_set(rk_redlock *rl, size_t i, const char *token) {
+    char ttl[24];
+    snprintf(ttl, sizeof ttl, "%d", rl->o.ttl_ms);
+    const char *argv[] = {"SET", rl->name, token, "NX", "PX", ttl};
+    rk_call_opts o = instance_opts(rl);
+    rk_reply r;
+    int rc = rk_client_callv(rl->clients[i], &r, &o, 6, argv, NULL);
+    if (rc == RK_OK && rk_reply_type(&r) == RK_REPLY_NIL)
+        rc = RK_ELOCKED;
+    rk_reply_free(&r);
+    return rc;
+}
+
+/* A script's answer on instance i as a status: 1 is RK_OK, 0 (the token is
+ * gone) RK_ENOTOWNER, 2 (no TTL) RK_EINVAL. */
+static int answer_status(int rc, long long answer) {
+    if (rc != RK_OK)
+        return rc;
+    return answer == 1 ? RK_OK : answer == 0 ? RK_ENOTOWNER : RK_EINVAL;
+}
+
+/* Releases token on every instance; the statuses go to status (n of them).
+ * Returns how many released it. */
+static size_t release_all(rk_redlock *rl, const char *token, int *status) {
+    rk_call_opts o = instance_opts(rl);
+    size_t released = 0;
+    for (size_t i = 0; i < rl->n; i++) {
+        long long answer = 0;
+        int rc = run_release(rl->clients[i], &o, rl->name, token, &answer);
+        status[i] = answer_status(rc, answer);
+        released += status[i] == RK_OK;
+    }
+    return released;
+}
+
+/* The validity left after a round that began at start_us, for a key set
+ * with ttl_ms: the TTL less the time spent and the clock drift allowed. */
+static long long validity_after(int64_t start_us, int ttl_ms) {
+    long long spent_ms = (long long)(rk_now_us() - start_us + 999) / 1000;
+    return (long long)ttl_ms - spent_ms - (ttl_ms / 100 + 2);
+}
+
+/* Why a round with `ok` successes failed, as one code with a message: a
+ * refusal by some instance wins over transport failures. */
+static int round_failure(const rk_redlock *rl, const char *what, size_t ok, long long validity) {
+    int refusal = RK_OK, failure = RK_OK;
+    size_t refused = 0, failed = 0;
+    for (size_t i = 0; i < rl->n; i++) {
+        int s = rl->status[i];
+        if (s == RK_ELOCKED || s == RK_ENOTOWNER) {
+            refusal = s;
+            refused++;
+        } else if (s != RK_OK) {
+            failure = s;
+            failed++;
+        }
+    }
+    int code = ok >= quorum(rl) ? RK_ETIMEOUT : refusal ? refusal : failure ? failure : RK_ELOCKED;
+    return rk_fail(code,
+                   "redlock \"%s\": %s on %zu of %zu instances (quorum %zu), %zu refused, "
+                   "%zu failed (last: %s), validity %lld ms",
+                   rl->name, what, ok, rl->n, quorum(rl), refused, failed, rk_strerror(failure),
+                   validity);
+}
+
+/* One round of acquisition with token; on failure it is released again. */
+static int acquire_round(rk_redlock *rl, const char *token, long long *validity) {
+    int64_t start = rk_now_us();
+    size_t ok = 0;
+    for (size_t i = 0; i < rl->n; i++) {
+        rl->status[i] = instance_set(rl, i, token);
+        ok += rl->status[i] == RK_OK;
+    }
+    *validity = validity_after(start, rl->o.ttl_ms);
+    if (ok >= quorum(rl) && *validity > 0)
+        return RK_OK;
+    release_all(rl, token, rl->scratch); /* rl->status stays the round's */
+    return round_failure(rl, "acquired", ok, *validity);
+}
+
+int rk_redlock_acquire(rk_redlock *rl, long long *validity_ms) {
+    if (rl->token[0] != '\0')
+        return rk_fail(RK_EINVAL, "redlock \"%s\" is held by this object already", rl->name);
+    int rc = RK_ELOCKED;
+    for (int attempt = 1; attempt <= rl->o.attempts; attempt++) {
+        if (attempt > 1)
+            random_pause(rl->o.retry_delay_ms);
+        char token[TOKEN_SIZE];
+        long long validity;
+        rc = new_token(token);
+        if (rc == RK_OK)
+            rc = acquire_round(rl, token, &validity);
+        if (rc == RK_OK) {
+            memcpy(rl->token, token, TOKEN_SIZE);
+            if (validity_ms)
+                *validity_ms = validity;
+            return RK_OK;
+        }
+    }
+    return rc;
+}
+
+int rk_redlock_extend(rk_redlock *rl, int ttl_ms, long long *validity_ms) {
+    if (ttl_ms < 0)
+        return rk_fail(RK_EINVAL, "a redlock TTL must be positive, not %d ms", ttl_ms);
+    ttl_ms = ttl_ms ? ttl_ms : rl->o.ttl_ms;
+    if (rl->token[0] == '\0')
+        return rk_fail(RK_ENOTOWNER, "redlock \"%s\" is not held by this object", rl->name);
+    rk_call_opts o = instance_opts(rl);
+    int64_t start = rk_now_us();
+    size_t ok = 0;
+    for (size_t i = 0; i < rl->n; i++) {
+        long long answer = 0;
+        int rc = run_extend(rl->clients[i], &o, rl->name, rl->token, ttl_ms, true, &answer);
+        rl->status[i] = answer_status(rc, answer);
+        ok += rl->status[i] == RK_OK;
+    }
+    long long validity = validity_after(start, ttl_ms);
+    if (ok < quorum(rl) || validity <= 0)
+        return round_failure(rl, "extended", ok, validity);
+    if (validity_ms)
+        *validity_ms = validity;
+    return RK_OK;
+}
+
+int rk_redlock_release(rk_redlock *rl) {
+    if (rl->token[0] == '\0')
+        return rk_fail(RK_ENOTOWNER, "redlock \"%s\" is not held by this object", rl->name);
+    char token[TOKEN_SIZE];
+    memcpy(token, rl->token, TOKEN_SIZE);
+    rl->token[0] = '\0';
+    size_t released = release_all(rl, token, rl->status);
+    if (released >= quorum(rl))
+        return RK_OK;
+    size_t refused = 0;
+    int failure = RK_OK;
+    for (size_t i = 0; i < rl->n; i++) {
+        refused += rl->status[i] == RK_ENOTOWNER;
+        failure = rl->status[i] != RK_OK && rl->status[i] != RK_ENOTOWNER ? rl->status[i] : failure;
+    }
+    /* Too few had the token: it expired, unless failures hid the answer. */
+    int code = failure != RK_OK && released + refused < quorum(rl) ? failure : RK_ENOTOWNER;
+    return rk_fail(code, "redlock \"%s\": released on %zu of %zu instances (quorum %zu)", rl->name,
+                   released, rl->n, quorum(rl));
+}
+
+int rk_redlock_instance_status(const rk_redlock *rl, size_t i) {
+    return i < rl->n ? rl->status[i] : RK_EINVAL;
+}
+
+const char *rk_redlock_token(const rk_redlock *rl) {
+    return rl->token[0] != '\0' ? rl->token : NULL;
+}
