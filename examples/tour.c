@@ -123,10 +123,29 @@ static int tour_pubsub(rk_client *c) {
     rk_reply_free(&r);
     int got = rk_pubsub_get_message(ps, 2000, &m);
     if (got == 1)
-        printf("the subscriber got on %.*s: %.*s\n", (int)m.channel_len, m.channel,
-               (int)m.data_len, m.data);
+        printf("the subscriber got on %.*s: %.*s\n", (int)m.channel_len, m.channel, (int)m.data_len,
+               m.data);
     rk_pubsub_free(ps);
     return got == 1 ? 0 : fail("rk_pubsub_get_message");
+}
+
+/* A distributed lock: one owner at a time, with a fencing token. */
+static int tour_lock(rk_client *c) {
+    step("9. A distributed lock, with a fencing token");
+    rk_lock *mine = rk_lock_new(c, "tour:lock", &(rk_lock_opts){.ttl_ms = 5000, .fencing = true});
+    rk_lock *theirs = rk_lock_new(c, "tour:lock", &(rk_lock_opts){.non_blocking = true});
+    if (mine == NULL || theirs == NULL)
+        return fail("rk_lock_new");
+    int rc = rk_lock_acquire(mine);
+    printf("we acquire tour:lock: %s (fencing token %lld)\n", rk_strerror(rc), rk_lock_fence(mine));
+    printf("another owner tries at once: %s\n", rk_strerror(rk_lock_acquire(theirs)));
+    printf("they try to release it: %s\n", rk_strerror(rk_lock_release(theirs)));
+    printf("we release it: %s\n", rk_strerror(rk_lock_release(mine)));
+    printf("now they acquire it: %s\n", rk_strerror(rk_lock_acquire(theirs)));
+    rk_lock_release(theirs);
+    rk_lock_free(theirs);
+    rk_lock_free(mine);
+    return rc == RK_OK ? 0 : fail("rk_lock_acquire");
 }
 
 static int tour_client(const char *url) {
@@ -183,7 +202,10 @@ static int tour_client(const char *url) {
         rc2 = tour_transaction(c);
     if (rc2 == 0)
         rc2 = tour_pubsub(c);
-    rk_client_call(c, NULL, "DEL tour:greeting tour:hash tour:counter tour:stock");
+    if (rc2 == 0)
+        rc2 = tour_lock(c);
+    rk_client_call(c, NULL,
+                   "DEL tour:greeting tour:hash tour:counter tour:stock {tour:lock}:fence");
     rk_client_free(c);
     return rc2;
 }
