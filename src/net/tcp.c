@@ -320,6 +320,21 @@ int rk_net_connect_unix(const char *path, const rk_net_opts *o, rk_transport **o
 
 /* ---- I/O ------------------------------------------------------------------- */
 
+static ssize_t plain_send(rk_transport *t, const void *buf, size_t n) {
+    for (;;) {
+        ssize_t r = send(t->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (r >= 0)
+            return r;
+        if (errno == EINTR)
+            continue;
+        if (RK_WOULD_BLOCK(errno)) {
+            t->want = RK_NET_WRITE;
+            return RK_EAGAIN;
+        }
+        return sys_fail(RK_EIO, errno, "write to", t->peer);
+    }
+}
+
 static ssize_t plain_read(rk_transport *t, void *buf, size_t n) {
     for (;;) {
         ssize_t r = recv(t->fd, buf, n, MSG_DONTWAIT);
@@ -338,6 +353,8 @@ static ssize_t plain_read(rk_transport *t, void *buf, size_t n) {
 }
 
 static ssize_t plain_writev(rk_transport *t, const struct iovec *iov, int iovcnt) {
+    if (iovcnt == 1) /* the common case: send spares the kernel a msghdr */
+        return plain_send(t, iov->iov_base, iov->iov_len);
     struct msghdr m;
     memset(&m, 0, sizeof(m));
     m.msg_iov = (struct iovec *)iov; /* sendmsg does not write to it */
