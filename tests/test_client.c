@@ -32,6 +32,8 @@ static rk_client *shared_client(void) {
     return c;
 }
 
+static rk_client *client_from_url(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static rk_client *client_from_url(const char *fmt, ...) {
     char url[512];
     va_list ap;
