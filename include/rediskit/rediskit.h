@@ -16,6 +16,8 @@
 #include "pubsub.h"
 #include "reader.h"
 #include "reply.h"
+#include "scan.h"
+#include "script.h"
 #include "version.h"
 #include "writer.h"
 

@@ -1,9 +1,8 @@
 /* Distributed locks: rk_lock on one server (redis-py's Lock, plus a
  * watchdog thread that keeps a held lock alive and fencing tokens) and
  * rk_redlock over several independent servers (the Redlock algorithm).
- * Whatever must check the owner's token runs as a Lua script, by EVALSHA,
- * falling back to EVAL (which also caches it) when the server answers
- * NOSCRIPT. */
+ * Whatever must check the owner's token runs as a Lua script through
+ * rk_script_run (EVALSHA, falling back to EVAL on NOSCRIPT). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +16,7 @@
 #include <sys/random.h>
 #endif
 
+#include "commands/script_int.h"
 #include "rediskit/lock.h"
 #include "util/common.h"
 
@@ -24,38 +24,25 @@
 
 /* ---- scripts ------------------------------------------------------------ */
 
-/* A Lua script and the SHA-1 of its text (the server's cache key).
- * test_lock.c checks that each sha matches: a wrong one would only cost an
- * EVAL on every call. */
-typedef struct lua_script {
-    const char *sha;
-    const char *src;
-} lua_script;
-
 /* KEYS[1] lock, ARGV[1] token. 1: deleted; 0: the token is not there. */
-static const lua_script release_script = {
-    "67a3bcc8cdae00f34d63c8f1b801da8f0bc8b614",
-    "if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end\n"
-    "redis.call('del', KEYS[1])\n"
-    "return 1\n"};
+static const char release_src[] = "if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+                                  "redis.call('del', KEYS[1])\n"
+                                  "return 1\n";
 
 /* KEYS[1] lock, ARGV[1] token, ARGV[2] ms, ARGV[3] "1": set the time left
  * to ms, "0": add ms to it. 1: done; 0: the token is not there; 2: the key
  * has no TTL (someone PERSISTed it), nothing done. */
-static const lua_script extend_script = {
-    "a850b30f1152687eec3894ce9d2fffd8134511b8",
-    "if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end\n"
-    "local left = redis.call('pttl', KEYS[1])\n"
-    "if left < 0 then return 2 end\n"
-    "local ttl = tonumber(ARGV[2])\n"
-    "if ARGV[3] == '0' then ttl = ttl + left end\n"
-    "redis.call('pexpire', KEYS[1], ttl)\n"
-    "return 1\n"};
+static const char extend_src[] = "if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+                                 "local left = redis.call('pttl', KEYS[1])\n"
+                                 "if left < 0 then return 2 end\n"
+                                 "local ttl = tonumber(ARGV[2])\n"
+                                 "if ARGV[3] == '0' then ttl = ttl + left end\n"
+                                 "redis.call('pexpire', KEYS[1], ttl)\n"
+                                 "return 1\n";
 
 /* KEYS[1] lock, KEYS[2] fence counter, ARGV[1] token, ARGV[2] TTL in ms
  * ("0": none). The fencing token, or 0 when the lock is held. */
-static const lua_script acquire_script = {
-    "52618bd45d13b9e26b9b4f9e2cd435e446b30561",
+static const char acquire_src[] =
     "local ok\n"
     "if ARGV[2] == '0' then\n"
     "  ok = redis.call('set', KEYS[1], ARGV[1], 'NX')\n"
@@ -63,41 +50,25 @@ static const lua_script acquire_script = {
     "  ok = redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])\n"
     "end\n"
     "if not ok then return 0 end\n"
-    "return redis.call('incr', KEYS[2])\n"};
+    "return redis.call('incr', KEYS[2])\n";
 
-/* Most keys plus arguments a script here takes. */
-#define SCRIPT_MAX_ARGS 6
+/* The scripts above, named (SHA-1) once per process. */
+static rk_script release_script, extend_script, acquire_script;
+static pthread_once_t scripts_once = PTHREAD_ONCE_INIT;
 
-static bool is_noscript(const rk_reply *r) {
-    return rk_reply_type(r) == RK_REPLY_ERROR && rk_reply_len(r) >= 8 &&
-           memcmp(rk_reply_str(r), "NOSCRIPT", 8) == 0;
+static void scripts_init(void) {
+    rk_script_init(&release_script, release_src, sizeof release_src - 1);
+    rk_script_init(&extend_script, extend_src, sizeof extend_src - 1);
+    rk_script_init(&acquire_script, acquire_src, sizeof acquire_src - 1);
 }
 
 /* Runs s with args[0..nkeys-1] as its keys and the rest of the argc args
- * as its arguments; the reply goes to *reply, as rk_client_callv's. */
-static int script_run(rk_client *c, const rk_call_opts *o, const lua_script *s, int argc,
-                      const char *const *args, int nkeys, rk_reply *reply) {
-    const char *argv[3 + SCRIPT_MAX_ARGS];
-    char nk[12];
-    snprintf(nk, sizeof nk, "%d", nkeys);
-    argv[0] = "EVALSHA";
-    argv[1] = s->sha;
-    argv[2] = nk;
-    memcpy(argv + 3, args, (size_t)argc * sizeof(*args));
-    int rc = rk_client_callv(c, reply, o, argc + 3, argv, NULL);
-    if (rc != RK_ESERVER || !is_noscript(reply))
-        return rc;
-    rk_reply_free(reply);
-    argv[0] = "EVAL";
-    argv[1] = s->src;
-    return rk_client_callv(c, reply, o, argc + 3, argv, NULL);
-}
-
-/* script_run for scripts that answer an integer, into *out. */
-static int script_int(rk_client *c, const rk_call_opts *o, const lua_script *s, int argc,
+ * as its arguments (rk_script_run_opts); its integer answer goes to *out. */
+static int script_int(rk_client *c, const rk_call_opts *o, const rk_script *s, int argc,
                       const char *const *args, int nkeys, long long *out) {
+    pthread_once(&scripts_once, scripts_init);
     rk_reply r;
-    int rc = script_run(c, o, s, argc, args, nkeys, &r);
+    int rc = rk_script_run_opts(c, s, o, nkeys, args, NULL, argc - nkeys, args + nkeys, NULL, &r);
     if (rc == RK_OK && rk_reply_type(&r) != RK_REPLY_INTEGER)
         rc = rk_fail(RK_EPROTO, "lock script answered a %s, not an integer",
                      rk_type_name(rk_reply_type(&r)));

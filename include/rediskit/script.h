@@ -1,0 +1,119 @@
+/** @file rediskit/script.h
+ * rediskit: Lua scripts (EVAL, EVALSHA) and functions (FCALL).
+ *
+ * An rk_script is a Lua script and the SHA-1 of its text, the name the
+ * server's script cache knows it by. rk_script_run follows redis-py's
+ * Script: it sends EVALSHA, and only when the server answers NOSCRIPT (the
+ * script was never loaded, or SCRIPT FLUSH or a restart emptied the cache)
+ * sends the whole text with EVAL, which runs it and caches it again.
+ *
+ *     static const char src[] = "return redis.call('incrby', KEYS[1], ARGV[1])";
+ *     rk_script *s = rk_script_new(src, sizeof src - 1);
+ *     const char *keys[] = {"counter"}, *args[] = {"5"};
+ *     rk_reply r;
+ *     if (rk_script_run(client, s, 1, keys, NULL, 1, args, NULL, &r) == RK_OK)
+ *         printf("%lld\n", rk_reply_int(&r));
+ *     rk_reply_free(&r);
+ *     rk_script_free(s);
+ *
+ * Keys and arguments come as arrays of pointers with an array of lengths
+ * (binary safe), or C strings when the lengths are NULL; either array may
+ * be NULL when its count is 0. Functions (Redis 7) are loaded once per
+ * library with rk_function_load and called by name with rk_fcall.
+ *
+ * An rk_script does not change once made: any number of threads may use
+ * one at once. */
+#ifndef RK_SCRIPT_H
+#define RK_SCRIPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "client.h"
+#include "pipeline.h"
+#include "reply.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A Lua script and its SHA-1, immutable once made. */
+typedef struct rk_script rk_script;
+
+/** A script from `len` bytes of Lua source (copied; need not end in NUL).
+ *  Its SHA-1 is computed here, with no call to the server. NULL with
+ *  rk_error_last() on RK_ENOMEM, or RK_EINVAL when source is NULL. */
+rk_script *rk_script_new(const char *source, size_t len);
+
+/** Frees the script. NULL is allowed. */
+void rk_script_free(rk_script *s);
+
+/** The script's SHA-1: 40 lowercase hex digits, NUL-terminated, owned by
+ *  the script. */
+const char *rk_script_sha(const rk_script *s);
+
+/** The script's source (owned by the script, NUL-terminated); its length
+ *  goes to *len unless len is NULL. */
+const char *rk_script_source(const rk_script *s, size_t *len);
+
+/** Runs the script with nkeys keys and nargs arguments: EVALSHA, then
+ *  EVAL when the server answers NOSCRIPT (caching the script again).
+ *  Returns as rk_client_call: RK_OK with the script's reply in *reply,
+ *  RK_ESERVER with the error reply (a script that raised an error, or
+ *  returned redis.error_reply) in *reply and rk_error_last(), or a failure
+ *  (RK_EIO, RK_ETIMEOUT, RK_EINVAL for negative counts...) with *reply
+ *  nil. A script may write, so a call that may have run is not retried;
+ *  see rk_script_run_opts. */
+int rk_script_run(rk_client *c, const rk_script *s, int nkeys, const char *const *keys,
+                  const size_t *keylens, int nargs, const char *const *args, const size_t *arglens,
+                  rk_reply *reply);
+
+/** As rk_script_run(), with per-call settings (NULL: the defaults): mark
+ *  a script that only reads, or is safe to repeat, `idempotent` to have it
+ *  retried after a connection failure. */
+int rk_script_run_opts(rk_client *c, const rk_script *s, const rk_call_opts *opts, int nkeys,
+                       const char *const *keys, const size_t *keylens, int nargs,
+                       const char *const *args, const size_t *arglens, rk_reply *reply);
+
+/** Loads the script into the server's cache (SCRIPT LOAD) without running
+ *  it, and checks that the server names it by the same SHA-1: RK_EPROTO
+ *  when it does not. Returns RK_OK, RK_ESERVER (e.g. a Lua syntax error,
+ *  its text in rk_error_last()) or a failure. */
+int rk_script_load(rk_client *c, const rk_script *s);
+
+/** Queues the script in a pipeline, by EVALSHA only. A pipeline cannot
+ *  fall back to EVAL on NOSCRIPT midway (later commands may depend on the
+ *  script having run), so call rk_script_load first, as redis-py's
+ *  pipelines load their scripts before executing: an unloaded script's
+ *  command gets a NOSCRIPT error reply (status RK_ESERVER). Keys and
+ *  arguments of 16 KiB or more are referenced, not copied, as in
+ *  rk_pipeline_append. Returns RK_OK, or RK_EINVAL / RK_ENOMEM. */
+int rk_script_append(rk_pipeline *p, const rk_script *s, int nkeys, const char *const *keys,
+                     const size_t *keylens, int nargs, const char *const *args,
+                     const size_t *arglens);
+
+/** Calls the function `function` of a loaded library (FCALL) with nkeys
+ *  keys and nargs arguments. Returns as rk_client_call; a function that is
+ *  not loaded is RK_ESERVER. */
+int rk_fcall(rk_client *c, const char *function, int nkeys, const char *const *keys,
+             const size_t *keylens, int nargs, const char *const *args, const size_t *arglens,
+             rk_reply *reply);
+
+/** As rk_fcall(), by FCALL_RO: only for functions registered with the
+ *  no-writes flag; the server refuses others. Being read-only, the call is
+ *  retried as any read. */
+int rk_fcall_ro(rk_client *c, const char *function, int nkeys, const char *const *keys,
+                const size_t *keylens, int nargs, const char *const *args, const size_t *arglens,
+                rk_reply *reply);
+
+/** Loads a library of functions (FUNCTION LOAD), its code starting with a
+ *  shebang such as `#!lua name=mylib`. With replace, a library of the same
+ *  name is replaced; without, that is RK_ESERVER. Returns as
+ *  rk_client_call; on RK_OK *reply (NULL discards it) holds the library's
+ *  name. */
+int rk_function_load(rk_client *c, const char *code, bool replace, rk_reply *reply);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
