@@ -551,6 +551,48 @@ static void test_call_timeout_overrides_shorter_command_timeout(void **state) {
     rkt_proxy_stop(p);
 }
 
+/* A per-call timeout bounds connecting too: a server that never answers
+ * the SYN cannot hold the call for the client's (long) connect timeout. */
+static void test_call_timeout_bounds_connecting(void **state) {
+    (void)state;
+    rkt_blackhole *b = rkt_blackhole_start();
+    assert_non_null(b);
+    rk_client *c = rk_client_new(&(rk_options){
+        .port = rkt_blackhole_port(b), .connect_timeout_ms = 30000, .retry = {.attempts = 1}});
+    assert_non_null(c);
+    const char *argv[] = {"PING"};
+    rk_call_opts opts = {.timeout_ms = 300};
+    long long start = now_ms();
+    int rc = rk_client_callv(c, NULL, &opts, 1, argv, NULL);
+    long long elapsed = now_ms() - start;
+    assert_int_equal(rc, RK_ETIMEOUT);
+    assert_true(elapsed >= 300);
+    assert_true(elapsed < 15000); /* far from the 30 s connect timeout */
+    rk_client_free(c);
+    rkt_blackhole_stop(b);
+}
+
+/* ... and waiting for a pooled connection. */
+static void test_call_timeout_bounds_waiting_for_the_pool(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_client *c = rk_client_new(&(rk_options){
+        .port = rkt_server_port(&rkt_shared), .pool_size = 1, .pool_timeout_ms = 30000});
+    assert_non_null(c);
+    rk_conn *held;
+    assert_int_equal(rk_client_acquire(c, &held), RK_OK);
+    const char *argv[] = {"PING"};
+    rk_call_opts opts = {.timeout_ms = 300};
+    long long start = now_ms();
+    int rc = rk_client_callv(c, NULL, &opts, 1, argv, NULL);
+    long long elapsed = now_ms() - start;
+    assert_int_equal(rc, RK_EPOOL);
+    assert_true(elapsed >= 250);
+    assert_true(elapsed < 15000); /* far from the 30 s pool timeout */
+    rk_client_release(c, held);
+    rk_client_free(c);
+}
+
 /* ---- the retry-safety table (no server) --------------------------------- */
 
 static bool is_safe(const char *a0, const char *a1) {
@@ -697,6 +739,8 @@ int main(void) {
         cmocka_unit_test(test_command_timeout_on_frozen_server_is_not_retried_for_incr),
         cmocka_unit_test(test_call_timeout_overrides_longer_command_timeout),
         cmocka_unit_test(test_call_timeout_overrides_shorter_command_timeout),
+        cmocka_unit_test(test_call_timeout_bounds_connecting),
+        cmocka_unit_test(test_call_timeout_bounds_waiting_for_the_pool),
         cmocka_unit_test(test_safe_read_only_commands),
         cmocka_unit_test(test_safe_ignores_case),
         cmocka_unit_test(test_safe_container_needs_read_only_subcommand),

@@ -55,7 +55,11 @@ void rk_client_free(rk_client *client);
 typedef struct rk_call_opts {
     bool idempotent; /**< Safe to repeat even if it may have run. */
     bool no_retry;   /**< Never retry this call. */
-    int timeout_ms;  /**< Overrides the command timeout; 0: keep it. */
+    int timeout_ms;  /**< Bounds each attempt of this call as a whole:
+                          waiting for a pooled connection, connecting and
+                          the round trip (instead of the command timeout,
+                          which starts once the command is sent); 0: keep
+                          the client's timeouts. */
 } rk_call_opts;
 
 /** Runs one command and hands over its reply. Commands that change the

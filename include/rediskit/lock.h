@@ -218,15 +218,12 @@ typedef struct rk_redlock rk_redlock;
 typedef struct rk_redlock_opts {
     int ttl_ms;              /**< The key's TTL on every instance; default
                                   RK_LOCK_DEFAULT_TTL_MS; must be positive. */
-    int instance_timeout_ms; /**< Limit on each instance's round trip, far
-                                  below the TTL, so that a dead instance
-                                  costs little; default
-                                  RK_REDLOCK_DEFAULT_INSTANCE_TIMEOUT_MS.
-                                  It bounds the command on a connected
-                                  connection: connecting is bounded by that
-                                  client's connect_timeout_ms and waiting for
-                                  a pooled connection by its pool_timeout_ms,
-                                  so give Redlock's clients short ones. */
+    int instance_timeout_ms; /**< Limit on each instance, far below the
+                                  TTL, so that a dead instance costs little:
+                                  it bounds waiting for a pooled connection,
+                                  connecting and the round trip together
+                                  (rk_call_opts.timeout_ms); default
+                                  RK_REDLOCK_DEFAULT_INSTANCE_TIMEOUT_MS. */
     int attempts;            /**< Rounds of acquisition in all, the first
                                   included; default
                                   RK_REDLOCK_DEFAULT_ATTEMPTS; 1: no retry. */

@@ -85,11 +85,23 @@ void rk_client_pool_stats(rk_client *c, rk_pool_stats *stats) {
 
 /* ---- connections ----------------------------------------------------- */
 
-int rk_client_acquire(rk_client *c, rk_conn **out) {
+/* How long to wait for a pooled connection: the pool timeout, or less when
+ * the call's deadline comes first. */
+static int pool_wait(const rk_client *c, int64_t deadline) {
+    int wait = c->o.pool_timeout_ms;
+    if (deadline < 0)
+        return wait;
+    int64_t left = RK_MAX(deadline - rk_now_ms(), 0);
+    return (wait < 0 || left < wait) ? (int)left : wait;
+}
+
+/* rk_client_acquire within deadline (an absolute rk_now_ms time; negative:
+ * only the pool and connect timeouts apply). */
+static int acquire_until(rk_client *c, rk_conn **out, int64_t deadline) {
     *out = NULL;
     for (;;) {
         rk_conn *conn;
-        int rc = rk_pool_take(&c->pool, c->o.pool_timeout_ms, &conn);
+        int rc = rk_pool_take(&c->pool, pool_wait(c, deadline), &conn);
         if (rc != RK_OK)
             return rc;
         if (conn != NULL) {
@@ -106,7 +118,7 @@ int rk_client_acquire(rk_client *c, rk_conn **out) {
             return rk_error_last()->code;
         }
         rk_pool_created(&c->pool, conn);
-        rc = rk_conn_connect(conn);
+        rc = rk_conn_connect_until(conn, deadline);
         if (rc != RK_OK) {
             rk_pool_drop(&c->pool, conn);
             return rc;
@@ -114,6 +126,10 @@ int rk_client_acquire(rk_client *c, rk_conn **out) {
         *out = conn;
         return RK_OK;
     }
+}
+
+int rk_client_acquire(rk_client *c, rk_conn **out) {
+    return acquire_until(c, out, -1);
 }
 
 void rk_client_release(rk_client *c, rk_conn *conn) {
@@ -197,18 +213,21 @@ static int encode_format(const encoder *e, rk_writer *w) {
     return rc;
 }
 
-/* One attempt: take a connection, send, read, give it back. */
+/* One attempt: take a connection, send, read, give it back. A per-call
+ * timeout bounds all of it, waiting for the pool and connecting included;
+ * the command timeout starts when the command is sent. */
 static attempt try_once(rk_client *c, const encoder *e, rk_reply *reply, int timeout_ms) {
     attempt a = {0};
     rk_conn *conn;
-    a.rc = rk_client_acquire(c, &conn);
+    int64_t deadline = timeout_ms > 0 ? rk_net_deadline(timeout_ms) : -1;
+    a.rc = acquire_until(c, &conn, deadline);
     if (a.rc != RK_OK)
         return a;
     uint64_t before = rk_conn_bytes_sent(conn);
     a.rc = e->encode(e, rk_conn_writer(conn));
     if (a.rc == RK_OK) {
         rk_conn_queued(conn, 1);
-        a.rc = rk_conn_roundtrip(conn, reply, rk_conn_deadline(conn, timeout_ms));
+        a.rc = rk_conn_roundtrip(conn, reply, deadline >= 0 ? deadline : rk_conn_deadline(conn, 0));
     }
     a.sent = rk_conn_bytes_sent(conn) != before;
     rk_client_release(c, conn);

@@ -557,9 +557,15 @@ static int want_events(const rk_conn *c) {
 }
 
 int rk_conn_connect(rk_conn *c) {
+    return rk_conn_connect_until(c, -1);
+}
+
+int rk_conn_connect_until(rk_conn *c, int64_t deadline) {
     if (c->state == READY)
         return RK_OK;
     int rc = rk_conn_start(c);
+    if (deadline >= 0 && (c->deadline < 0 || deadline < c->deadline))
+        c->deadline = deadline;
     while (rc == RK_EAGAIN) {
         int w = rk_transport_wait(c->t, want_events(c), c->deadline);
         if (w == RK_ETIMEOUT)

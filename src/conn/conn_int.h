@@ -16,6 +16,10 @@
  * NULL), both owned by the caller and outliving the connection. */
 rk_conn *rk_conn_new_shared(const rk_options *o, rk_tls_ctx *tls);
 
+/* rk_conn_connect, but giving up at deadline (an absolute rk_now_ms time;
+ * negative: only the connect timeout applies) if that comes first. */
+int rk_conn_connect_until(rk_conn *conn, int64_t deadline);
+
 /* Bytes this connection ever sent: a call whose count did not move was
  * never sent, and is always safe to retry. */
 uint64_t rk_conn_bytes_sent(const rk_conn *conn);
