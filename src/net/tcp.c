@@ -320,24 +320,11 @@ int rk_net_connect_unix(const char *path, const rk_net_opts *o, rk_transport **o
 
 /* ---- I/O ------------------------------------------------------------------- */
 
-static ssize_t plain_send(rk_transport *t, const void *buf, size_t n) {
+/* Reads into buf with recv flags: > 0 bytes, RK_EAGAIN when it would
+ * block (or when a blocking read's SO_RCVTIMEO ran out), or a failure. */
+static ssize_t plain_recv(rk_transport *t, void *buf, size_t n, int flags) {
     for (;;) {
-        ssize_t r = send(t->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (r >= 0)
-            return r;
-        if (errno == EINTR)
-            continue;
-        if (RK_WOULD_BLOCK(errno)) {
-            t->want = RK_NET_WRITE;
-            return RK_EAGAIN;
-        }
-        return sys_fail(RK_EIO, errno, "write to", t->peer);
-    }
-}
-
-static ssize_t plain_read(rk_transport *t, void *buf, size_t n) {
-    for (;;) {
-        ssize_t r = recv(t->fd, buf, n, MSG_DONTWAIT);
+        ssize_t r = recv(t->fd, buf, n, flags);
         if (r > 0)
             return r;
         if (r == 0)
@@ -353,14 +340,15 @@ static ssize_t plain_read(rk_transport *t, void *buf, size_t n) {
 }
 
 static ssize_t plain_writev(rk_transport *t, const struct iovec *iov, int iovcnt) {
-    if (iovcnt == 1) /* the common case: send spares the kernel a msghdr */
-        return plain_send(t, iov->iov_base, iov->iov_len);
     struct msghdr m;
     memset(&m, 0, sizeof(m));
     m.msg_iov = (struct iovec *)iov; /* sendmsg does not write to it */
     m.msg_iovlen = (size_t)RK_MIN(iovcnt, IOV_MAX);
     for (;;) {
-        ssize_t r = sendmsg(t->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+        /* One iovec is the common case; send spares the kernel a msghdr. */
+        ssize_t r = iovcnt == 1
+                        ? send(t->fd, iov->iov_base, iov->iov_len, MSG_NOSIGNAL | MSG_DONTWAIT)
+                        : sendmsg(t->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (r >= 0)
             return r;
         if (errno == EINTR)
@@ -392,18 +380,10 @@ ssize_t rk_transport_read_block(rk_transport *t, void *buf, size_t n, int timeou
             return sys_fail(RK_EIO, errno, "setsockopt SO_RCVTIMEO on", t->peer);
         t->rcvtimeo_ms = timeout_ms;
     }
-    for (;;) {
-        ssize_t r = recv(t->fd, buf, n, 0);
-        if (r > 0)
-            return r;
-        if (r == 0)
-            return rk_fail(RK_EIO, "connection closed by server (%s)", t->peer);
-        if (errno == EINTR)
-            continue;
-        if (RK_WOULD_BLOCK(errno))
-            return rk_fail(RK_ETIMEOUT, "timed out waiting for a reply from %s", t->peer);
-        return sys_fail(RK_EIO, errno, "read from", t->peer);
-    }
+    ssize_t r = plain_recv(t, buf, n, 0);
+    if (r == RK_EAGAIN)
+        return rk_fail(RK_ETIMEOUT, "timed out waiting for a reply from %s", t->peer);
+    return r;
 }
 
 static int check_open(const rk_transport *t) {
@@ -418,7 +398,7 @@ ssize_t rk_transport_read(rk_transport *t, void *buf, size_t n) {
         return rc;
     if (n == 0)
         return rk_fail(RK_EINVAL, "read into an empty buffer");
-    return t->ssl ? rk_net_tls_read(t, buf, n) : plain_read(t, buf, n);
+    return t->ssl ? rk_net_tls_read(t, buf, n) : plain_recv(t, buf, n, MSG_DONTWAIT);
 }
 
 ssize_t rk_transport_writev(rk_transport *t, const struct iovec *iov, int iovcnt) {
