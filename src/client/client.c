@@ -33,14 +33,8 @@ rk_client *rk_client_new(const rk_options *opts) {
         return NULL;
     }
     int rc = rk_options_settle(opts, &c->o, &c->storage);
-    if (rc == RK_OK && c->o.tls.enabled) {
-        rk_tls_opts t = {.ca_file = c->o.tls.ca_file,
-                         .ca_dir = c->o.tls.ca_dir,
-                         .cert_file = c->o.tls.cert_file,
-                         .key_file = c->o.tls.key_file,
-                         .insecure = c->o.tls.insecure};
-        rc = rk_tls_ctx_new(&t, &c->tls);
-    }
+    if (rc == RK_OK)
+        rc = rk_options_tls_ctx(&c->o, &c->tls);
     if (rc == RK_OK)
         rc = rk_pool_init(&c->pool, (size_t)c->o.pool_size);
     if (rc != RK_OK) {

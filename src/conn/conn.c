@@ -60,19 +60,12 @@ struct rk_conn {
 
 /* ---- life cycle ------------------------------------------------------ */
 
-static rk_conn *conn_alloc(void) {
+rk_conn *rk_conn_new_shared(const rk_options *o, rk_tls_ctx *tls) {
     rk_conn *c = rk_calloc(1, sizeof(*c));
     if (c == NULL) {
         rk_fail(RK_ENOMEM, "out of memory creating a connection");
         return NULL;
     }
-    return c;
-}
-
-rk_conn *rk_conn_new_shared(const rk_options *o, rk_tls_ctx *tls) {
-    rk_conn *c = conn_alloc();
-    if (c == NULL)
-        return NULL;
     c->o = o;
     c->tls = tls;
     c->timeout_ms = o->command_timeout_ms;
@@ -91,50 +84,27 @@ rk_conn *rk_conn_new_shared(const rk_options *o, rk_tls_ctx *tls) {
     return c;
 }
 
-static int make_tls_ctx(const rk_options *o, rk_tls_ctx **out) {
-    *out = NULL;
-    if (!o->tls.enabled)
-        return RK_OK;
-    rk_tls_opts t = {.ca_file = o->tls.ca_file,
-                     .ca_dir = o->tls.ca_dir,
-                     .cert_file = o->tls.cert_file,
-                     .key_file = o->tls.key_file,
-                     .insecure = o->tls.insecure};
-    return rk_tls_ctx_new(&t, out);
-}
-
 rk_conn *rk_conn_new(const rk_options *opts) {
     rk_options settled;
     char *storage;
-    rk_tls_ctx *tls = NULL;
+    rk_tls_ctx *tls;
     if (rk_options_settle(opts, &settled, &storage) != RK_OK)
         return NULL;
-    if (make_tls_ctx(&settled, &tls) != RK_OK) {
+    if (rk_options_tls_ctx(&settled, &tls) != RK_OK) {
         rk_free(storage);
         return NULL;
     }
-    rk_conn *c = conn_alloc();
+    rk_conn *c = rk_conn_new_shared(&settled, tls);
     if (c == NULL) {
         rk_tls_ctx_free(tls);
         rk_free(storage);
         return NULL;
     }
-    c->own = settled;
+    c->own = settled; /* from now on the connection owns its options */
+    c->o = &c->own;
     c->own_storage = storage;
     c->own_tls = true;
-    rk_conn *shared = rk_conn_new_shared(&c->own, tls);
-    rk_free(c);
-    if (shared == NULL) {
-        rk_tls_ctx_free(tls);
-        rk_free(storage);
-        return NULL;
-    }
-    /* Move ownership into the real object, whose own copy is stable. */
-    shared->own = settled;
-    shared->o = &shared->own;
-    shared->own_storage = storage;
-    shared->own_tls = true;
-    return shared;
+    return c;
 }
 
 /* Closes the socket and forgets what was read and the handshake. Commands
@@ -288,6 +258,24 @@ int rk_conn_write_some(rk_conn *c) {
     }
 }
 
+/* Reads once from the socket straight into the reader: without blocking,
+ * or (block) waiting in recv up to timeout_ms (0: no limit). RK_OK,
+ * RK_EAGAIN, or a failure that broke the connection. */
+static int fill(rk_conn *c, bool block, int timeout_ms) {
+    size_t avail;
+    void *space = rk_reader_space(c->rd, 16 * 1024, &avail);
+    if (space == NULL)
+        return broken(c, rk_error_last()->code);
+    ssize_t n = block ? rk_transport_read_block(c->t, space, avail, timeout_ms)
+                      : rk_transport_read(c->t, space, avail);
+    if (n == RK_EAGAIN)
+        return RK_EAGAIN;
+    if (n < 0)
+        return broken(c, (int)n);
+    int rc = rk_reader_commit(c->rd, (size_t)n);
+    return rc == RK_OK ? RK_OK : broken(c, rc);
+}
+
 /* Reads once, and again while TLS still holds decrypted bytes: the space
  * the reader gives may be smaller than a TLS record (the tail of a bulk
  * received directly), and poll() cannot see what OpenSSL kept, so an event
@@ -295,23 +283,11 @@ int rk_conn_write_some(rk_conn *c) {
 int rk_conn_read_some(rk_conn *c) {
     if (c->t == NULL)
         return rk_fail(RK_ECLOSED, "connection is not open");
-    bool got = false;
-    do {
-        size_t avail;
-        void *space = rk_reader_space(c->rd, 16 * 1024, &avail);
-        if (space == NULL)
-            return broken(c, rk_error_last()->code);
-        ssize_t n = rk_transport_read(c->t, space, avail);
-        if (n == RK_EAGAIN)
-            return got ? RK_OK : RK_EAGAIN;
-        if (n < 0)
-            return broken(c, (int)n);
-        int rc = rk_reader_commit(c->rd, (size_t)n);
-        if (rc != RK_OK)
-            return broken(c, rc);
-        got = true;
-    } while (rk_transport_pending(c->t));
-    return RK_OK;
+    int rc = fill(c, false, 0);
+    bool got = rc == RK_OK;
+    while (rc == RK_OK && rk_transport_pending(c->t))
+        rc = fill(c, false, 0);
+    return rc == RK_EAGAIN && got ? RK_OK : rc;
 }
 
 /* Takes the next reply, delivering pushes to the push callback. */
@@ -619,15 +595,7 @@ static int read_blocking(rk_conn *c, int64_t deadline) {
         timeout =
             (int)((left + RCVTIMEO_QUANTUM_MS - 1) / RCVTIMEO_QUANTUM_MS) * RCVTIMEO_QUANTUM_MS;
     }
-    size_t avail;
-    void *space = rk_reader_space(c->rd, 16 * 1024, &avail);
-    if (space == NULL)
-        return broken(c, rk_error_last()->code);
-    ssize_t n = rk_transport_read_block(c->t, space, avail, timeout);
-    if (n < 0)
-        return broken(c, (int)n);
-    int rc = rk_reader_commit(c->rd, (size_t)n);
-    return rc == RK_OK ? RK_OK : broken(c, rc);
+    return fill(c, true, timeout);
 }
 
 /* Waits up to the deadline for more bytes and reads them. fresh says that
@@ -666,8 +634,8 @@ static int read_until(rk_conn *c, rk_reply *out, int64_t deadline) {
             return rc;
         fresh = false;
     }
-    if (c->pending > 0 && --c->pending == 0)
-        c->last_used = rk_now_ms();
+    if (c->pending > 0)
+        c->pending--;
     return out->type_ == RK_REPLY_ERROR ? rk_conn_server_error(out) : RK_OK;
 }
 

@@ -105,3 +105,15 @@ int rk_options_settle(const rk_options *src, rk_options *dst, char **storage) {
         rc = copy_strings(dst, storage);
     return rc;
 }
+
+int rk_options_tls_ctx(const rk_options *o, rk_tls_ctx **out) {
+    *out = NULL;
+    if (!o->tls.enabled)
+        return RK_OK;
+    rk_tls_opts t = {.ca_file = o->tls.ca_file,
+                     .ca_dir = o->tls.ca_dir,
+                     .cert_file = o->tls.cert_file,
+                     .key_file = o->tls.key_file,
+                     .insecure = o->tls.insecure};
+    return rk_tls_ctx_new(&t, out);
+}

@@ -3,6 +3,7 @@
 #ifndef RK_OPTIONS_INT_H
 #define RK_OPTIONS_INT_H
 
+#include "net/net.h"
 #include "rediskit/options.h"
 
 #pragma GCC visibility push(hidden)
@@ -12,6 +13,10 @@
  * with rk_free when dst is no longer used). Checks the values: RK_EINVAL
  * with a message naming the bad field. */
 int rk_options_settle(const rk_options *src, rk_options *dst, char **storage);
+
+/* The TLS context settled options ask for (*out NULL when TLS is off),
+ * for the connections made with them to share. RK_ETLS, RK_EINVAL. */
+int rk_options_tls_ctx(const rk_options *o, rk_tls_ctx **out);
 
 #pragma GCC visibility pop
 
