@@ -239,8 +239,8 @@ static int reserve(rk_reader *rd, size_t want) {
     compact(rd);
     if (rd->cap - used >= want)
         return RK_OK;
-    if (want > rd->lim.max_buffer || used > rd->lim.max_buffer - want)
-        want = rd->lim.max_buffer - RK_MIN(used, rd->lim.max_buffer) + 1;
+    if (used + want < used || used + want > SIZE_MAX / 2)
+        return fail(rd, RK_ENOMEM, "read buffer of %zu + %zu bytes is too large", used, want);
     size_t cap = rd->cap ? rd->cap : INITIAL_BUFFER;
     while (cap < used + want)
         cap *= 2;
