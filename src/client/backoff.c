@@ -79,3 +79,7 @@ void rk_retry_pause(const rk_retry *policy, int attempt, int *delay, unsigned *s
     if (*delay > 0)
         rk_sleep_ms(*delay);
 }
+
+bool rk_connection_failure(int rc) {
+    return rc == RK_EIO || rc == RK_ETIMEOUT || rc == RK_ECONNECT || rc == RK_ECLOSED;
+}

@@ -157,11 +157,6 @@ static bool retryable_reply(const rk_client *c, const rk_reply *r) {
            ((on & RK_RETRY_TRYAGAIN) && reply_prefix(r, "TRYAGAIN"));
 }
 
-/* Failures of the connection rather than of the command. */
-static bool connection_failure(int rc) {
-    return rc == RK_EIO || rc == RK_ETIMEOUT || rc == RK_ECONNECT || rc == RK_ECLOSED;
-}
-
 /* What one attempt did, for deciding on the next. */
 typedef struct attempt {
     int rc;
@@ -171,7 +166,7 @@ typedef struct attempt {
 static bool should_retry(const rk_client *c, const attempt *a, const rk_reply *reply, bool safe) {
     if (a->rc == RK_ESERVER)
         return retryable_reply(c, reply);
-    if (!connection_failure(a->rc))
+    if (!rk_connection_failure(a->rc))
         return false;
     return !a->sent || safe;
 }

@@ -19,6 +19,10 @@ void rk_client_settled(const rk_client *client, const rk_options **opts, rk_tls_
  * and sleeps it. error is what made the attempt fail. */
 void rk_retry_pause(const rk_retry *policy, int attempt, int *delay, unsigned *seed, int error);
 
+/* Failures of the connection rather than of the command (I/O error,
+ * timeout, refused, closed): the ones a retry may cure. */
+bool rk_connection_failure(int rc);
+
 #pragma GCC visibility pop
 
 #endif

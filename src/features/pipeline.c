@@ -354,8 +354,7 @@ static void mark_unanswered(rk_pipeline *p, bool tx, size_t got, int rc) {
 
 /* Whether a failed run may be run again on a new connection. */
 static bool may_retry(const rk_pipeline *p, bool tx, int rc, bool sent) {
-    if (p->watching ||
-        !(rc == RK_EIO || rc == RK_ETIMEOUT || rc == RK_ECONNECT || rc == RK_ECLOSED))
+    if (p->watching || !rk_connection_failure(rc))
         return false;
     return !sent || (!tx && (!p->unsafe || p->o.allow_retry));
 }
