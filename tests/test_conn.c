@@ -7,6 +7,9 @@
  * Needs redis-server; skips without it. TLS is in test_tls.c. */
 #define _GNU_SOURCE
 
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -61,6 +65,14 @@ static rk_conn *new_conn(const rk_options *o) {
     if (c == NULL)
         fail_msg("rk_conn_new: %s", rk_error_last()->message);
     return c;
+}
+
+/* An integer socket option of the connection's socket. */
+static int sockopt(const rk_conn *c, int level, int name) {
+    int v = -1;
+    socklen_t n = sizeof(v);
+    assert_int_equal(getsockopt(rk_conn_fd(c), level, name, &v, &n), 0);
+    return v;
 }
 
 /* Connects with rk_conn_start/step and poll() only. */
@@ -1028,6 +1040,39 @@ static int group_teardown(void **state) {
     return 0;
 }
 
+/* ---- socket options --------------------------------------------------- */
+
+static void test_socket_is_close_on_exec_nodelay_and_keepalive_by_default(void **state) {
+    (void)state;
+    need_servers();
+    rk_options o = plain_tcp();
+    rk_conn *c = new_conn(&o);
+    rkt_connect_ok(c);
+    assert_true(fcntl(rk_conn_fd(c), F_GETFD) & FD_CLOEXEC);
+    assert_int_equal(sockopt(c, IPPROTO_TCP, TCP_NODELAY), 1);
+    assert_int_equal(sockopt(c, SOL_SOCKET, SO_KEEPALIVE), 1);
+    assert_int_equal(sockopt(c, IPPROTO_TCP, TCP_KEEPIDLE), RK_DEFAULT_KEEPALIVE_S);
+    rk_conn_free(c);
+}
+
+static void test_socket_options_follow_the_options(void **state) {
+    (void)state;
+    need_servers();
+    rk_options o = plain_tcp();
+    o.keepalive_s = 7;
+    o.no_tcp_nodelay = true;
+    rk_conn *c = new_conn(&o);
+    rkt_connect_ok(c);
+    assert_int_equal(sockopt(c, IPPROTO_TCP, TCP_NODELAY), 0);
+    assert_int_equal(sockopt(c, IPPROTO_TCP, TCP_KEEPIDLE), 7);
+    rk_conn_free(c);
+    o.keepalive_s = -1;
+    c = new_conn(&o);
+    rkt_connect_ok(c);
+    assert_int_equal(sockopt(c, SOL_SOCKET, SO_KEEPALIVE), 0);
+    rk_conn_free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         TRANSPORT_TEST_LIST(ipv4),
@@ -1064,6 +1109,8 @@ int main(void) {
         cmocka_unit_test(test_server_dying_mid_reply_is_eio_and_nothing_half_read_is_reused),
         cmocka_unit_test(test_connection_reset_mid_reply_is_eio),
         cmocka_unit_test(test_connect_after_server_restart_works),
+        cmocka_unit_test(test_socket_is_close_on_exec_nodelay_and_keepalive_by_default),
+        cmocka_unit_test(test_socket_options_follow_the_options),
         cmocka_unit_test(test_write_that_cannot_complete_times_out),
         cmocka_unit_test(test_nonblocking_connect_and_command_with_poll),
         cmocka_unit_test(test_nonblocking_large_value_with_borrowed_replies),

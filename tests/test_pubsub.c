@@ -196,6 +196,50 @@ static void two_subscribers_both_get_the_message(int proto) {
 }
 BOTH(two_subscribers_both_get_the_message)
 
+/* Whether an array reply holds the string s. */
+static bool array_has(const rk_reply *r, const char *s) {
+    for (size_t i = 0; i < rk_reply_len(r); i++) {
+        const rk_reply *e = rk_reply_at(r, i);
+        if (bytes_equal(rk_reply_str(e), rk_reply_len(e), s, strlen(s)))
+            return true;
+    }
+    return false;
+}
+
+/* PUBSUB CHANNELS, NUMSUB, NUMPAT and SHARDCHANNELS go through the client
+ * and see what an rk_pubsub subscribed to. */
+static void pubsub_introspection_sees_the_subscriptions(int proto) {
+    rkt_shared_need();
+    char ch[32], pat[32], sch[32];
+    name(ch, sizeof ch, "intro", proto);
+    name(pat, sizeof pat, "intro-pat*", proto);
+    name(sch, sizeof sch, "intro-shard", proto);
+    rk_client *c = client_for(&rkt_shared, proto);
+    rk_pubsub *ps = pubsub_for(c, NULL);
+    subscribe_one(ps, ch);
+    const char *pats[] = {pat}, *shards[] = {sch};
+    assert_int_equal(rk_pubsub_psubscribe(ps, 1, pats, NULL), RK_OK);
+    expect(ps, RK_MSG_PSUBSCRIBE, pat);
+    assert_int_equal(rk_pubsub_ssubscribe(ps, 1, shards, NULL), RK_OK);
+    expect(ps, RK_MSG_SSUBSCRIBE, sch);
+
+    rk_reply r;
+    assert_int_equal(rk_client_call(c, &r, "PUBSUB CHANNELS intro*"), RK_OK);
+    assert_true(array_has(&r, ch));
+    rk_reply_free(&r);
+    assert_int_equal(numsub(c, "NUMSUB", ch), 1);
+    assert_int_equal(rk_client_call(c, &r, "PUBSUB NUMPAT"), RK_OK);
+    assert_true(rk_reply_int(&r) >= 1);
+    rk_reply_free(&r);
+    assert_int_equal(rk_client_call(c, &r, "PUBSUB SHARDCHANNELS intro*"), RK_OK);
+    assert_true(array_has(&r, sch));
+    rk_reply_free(&r);
+
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+}
+BOTH(pubsub_introspection_sees_the_subscriptions)
+
 static void pattern_message_carries_pattern_and_channel(int proto) {
     rkt_shared_need();
     char pat[32], ch[32];
@@ -778,6 +822,7 @@ static void test_out_of_memory_fails_cleanly(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         BOTH_TESTS(two_subscribers_both_get_the_message),
+        BOTH_TESTS(pubsub_introspection_sees_the_subscriptions),
         BOTH_TESTS(pattern_message_carries_pattern_and_channel),
         BOTH_TESTS(shard_channel_message_arrives),
         BOTH_TESTS(binary_payload_with_nul_bytes_arrives_whole),
