@@ -4,6 +4,7 @@
 #   make            build in build/ (RelWithDebInfo)
 #   make test       build, then run every test
 #   make demo       run examples/tour against a throwaway redis-server
+#   make commands   regenerate the typed commands from a throwaway server
 #
 # Variables: WERROR=1 (warnings are errors), JOBS=N (default: all cores),
 # PREFIX=/usr/local (make install), FUZZ_TIME=60 (seconds, make fuzz),
@@ -37,7 +38,7 @@ endif
 comma := ,
 configure = cmake -S . -B $(1) -DCMAKE_BUILD_TYPE=$(2) $(CMAKE_OPTS) $(3)
 
-.PHONY: all build test demo bench fuzz asan install format format-check docs clean help
+.PHONY: all build test demo bench fuzz asan install format format-check docs commands clean help
 
 all: build
 
@@ -97,6 +98,10 @@ format:
 format-check:
 	clang-format --dry-run -Werror $(SOURCES)
 
+commands:
+	@$(DEPS) python3 clang-format redis-server redis-tools
+	$(WITH_REDIS) scripts/gen-commands.sh
+
 docs:
 	@$(DEPS) doxygen
 	mkdir -p build/docs
@@ -118,5 +123,6 @@ help:
 	@echo "make format         clang-format every source file in place"
 	@echo "make format-check   fail if a source file is not formatted"
 	@echo "make docs           API reference with doxygen (build/docs/html)"
+	@echo "make commands       regenerate the typed commands from a throwaway server"
 	@echo "make clean          remove every build directory"
 	@echo "Variables: WERROR=1 JOBS=N PREFIX=DIR FUZZ_TIME=S BENCH_ARGS=... CC=clang"

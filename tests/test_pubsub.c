@@ -255,7 +255,7 @@ static void pattern_message_carries_pattern_and_channel(int proto) {
     m = expect(ps, RK_MSG_PMESSAGE, ch);
     assert_true(bytes_equal(m.pattern, m.pattern_len, pat, strlen(pat)));
     assert_true(bytes_equal(m.data, m.data_len, "goal", 4));
-    assert_int_equal(rk_pubsub_patterns(ps), 1);
+    assert_int_equal(rk_pubsub_pattern_count(ps), 1);
     rk_pubsub_free(ps);
     rk_client_free(c);
 }
@@ -269,7 +269,7 @@ static void shard_channel_message_arrives(int proto) {
     rk_pubsub *ps = pubsub_for(c, NULL);
     assert_int_equal(rk_pubsub_ssubscribe(ps, 1, &p, NULL), RK_OK);
     expect(ps, RK_MSG_SSUBSCRIBE, ch);
-    assert_int_equal(rk_pubsub_shard_channels(ps), 1);
+    assert_int_equal(rk_pubsub_shard_channel_count(ps), 1);
     assert_int_equal(numsub(c, "SHARDNUMSUB", ch), 1);
     assert_int_equal(publish(c, "SPUBLISH", ch, "s-data", 6), 1);
     rk_message m = expect(ps, RK_MSG_SMESSAGE, ch);
@@ -319,11 +319,11 @@ static void confirmations_count_subscriptions(int proto) {
     assert_int_equal(expect(ps, RK_MSG_SUBSCRIBE, a).count, 1);
     assert_int_equal(expect(ps, RK_MSG_SUBSCRIBE, b).count, 2);
     assert_int_equal(expect(ps, RK_MSG_PSUBSCRIBE, p).count, 3);
-    assert_int_equal(rk_pubsub_channels(ps), 2);
-    assert_int_equal(rk_pubsub_patterns(ps), 1);
+    assert_int_equal(rk_pubsub_channel_count(ps), 2);
+    assert_int_equal(rk_pubsub_pattern_count(ps), 1);
     assert_int_equal(rk_pubsub_unsubscribe(ps, 1, chans, NULL), RK_OK);
     assert_int_equal(expect(ps, RK_MSG_UNSUBSCRIBE, a).count, 2);
-    assert_int_equal(rk_pubsub_channels(ps), 1);
+    assert_int_equal(rk_pubsub_channel_count(ps), 1);
     rk_pubsub_free(ps);
     rk_client_free(c);
 }
@@ -341,7 +341,7 @@ static void ignored_confirmations_are_not_returned(int proto) {
     assert_int_equal(rk_pubsub_ping(ps, "after"), RK_OK);
     rk_message m = expect(ps, RK_MSG_PONG, NULL);
     assert_true(bytes_equal(m.data, m.data_len, "after", 5));
-    assert_int_equal(rk_pubsub_channels(ps), 1);
+    assert_int_equal(rk_pubsub_channel_count(ps), 1);
     assert_int_equal(publish(c, "PUBLISH", ch, "x", 1), 1);
     expect(ps, RK_MSG_MESSAGE, ch);
     rk_pubsub_free(ps);
@@ -361,7 +361,7 @@ static void unsubscribe_all_drops_every_channel(int proto) {
     assert_int_equal(rk_pubsub_unsubscribe(ps, 0, NULL, NULL), RK_OK);
     expect(ps, RK_MSG_UNSUBSCRIBE, NULL);
     assert_int_equal(expect(ps, RK_MSG_UNSUBSCRIBE, NULL).count, 0);
-    assert_int_equal(rk_pubsub_channels(ps), 0);
+    assert_int_equal(rk_pubsub_channel_count(ps), 0);
     assert_int_equal(numsub(c, "NUMSUB", a), 0);
     assert_int_equal(publish(c, "PUBLISH", b, "x", 1), 0);
     rk_pubsub_free(ps);
@@ -385,7 +385,7 @@ static void many_channels_are_counted_as_confirmed(int proto) {
         assert_int_equal(rk_pubsub_unsubscribe(ps, 1, &chans[i], NULL), RK_OK);
     assert_int_equal(rk_pubsub_ping(ps, NULL), RK_OK);
     expect(ps, RK_MSG_PONG, NULL);
-    assert_int_equal(rk_pubsub_channels(ps), N / 2);
+    assert_int_equal(rk_pubsub_channel_count(ps), N / 2);
     for (int i = 0; i < N; i++)
         assert_int_equal(numsub(c, "NUMSUB", chans[i]), i % 2);
     rk_pubsub_free(ps);
@@ -529,7 +529,7 @@ static void test_bad_arguments_are_einval(void **state) {
     assert_int_equal(rk_pubsub_subscribe(ps, 1, null_name, NULL), RK_EINVAL);
     assert_int_equal(rk_pubsub_on(ps, "x", NULL, NULL), RK_EINVAL);
     assert_null(rk_pubsub_new(NULL, NULL));
-    assert_int_equal(rk_pubsub_channels(ps), 0);
+    assert_int_equal(rk_pubsub_channel_count(ps), 0);
     rk_pubsub_free(ps);
     rk_client_free(c);
 }
@@ -592,9 +592,9 @@ static void restart_restores_every_subscription(int proto) {
     expect_reconnected(ps);
     assert_int_equal(numsub(c, "NUMSUB", ch), 1);
     assert_int_equal(numsub(c, "SHARDNUMSUB", sh), 1);
-    assert_int_equal(rk_pubsub_channels(ps), 1);
-    assert_int_equal(rk_pubsub_patterns(ps), 1);
-    assert_int_equal(rk_pubsub_shard_channels(ps), 1);
+    assert_int_equal(rk_pubsub_channel_count(ps), 1);
+    assert_int_equal(rk_pubsub_pattern_count(ps), 1);
+    assert_int_equal(rk_pubsub_shard_channel_count(ps), 1);
     assert_int_equal(publish(c, "PUBLISH", ch, "after", 5), 2); /* channel and pattern */
     expect(ps, RK_MSG_MESSAGE, ch);
     expect(ps, RK_MSG_PMESSAGE, ch);
@@ -614,7 +614,7 @@ static void wrong_password_fails_first_subscribe_with_eauth(int proto) {
     rk_pubsub *ps = pubsub_for(c, NULL);
     const char *ch = "never";
     assert_int_equal(rk_pubsub_subscribe(ps, 1, &ch, NULL), RK_EAUTH);
-    assert_int_equal(rk_pubsub_channels(ps), 0);
+    assert_int_equal(rk_pubsub_channel_count(ps), 0);
     rk_message m;
     assert_int_equal(rk_pubsub_get_message(ps, -1, &m), RK_EINVAL); /* nothing recorded */
     rk_pubsub_free(ps);
@@ -660,7 +660,7 @@ static void health_check_replaces_silent_connection(int proto) {
     rkt_server_thaw(&own);
     assert_true(st.accepted >= 2);
     expect_reconnected(ps);
-    assert_int_equal(rk_pubsub_channels(ps), 1);
+    assert_int_equal(rk_pubsub_channel_count(ps), 1);
     rk_pubsub_free(ps);
     rk_client_free(c);
     rkt_proxy_stop(px);
@@ -742,7 +742,7 @@ static void other_threads_subscribe_while_thread_runs(int proto) {
     }
     assert_int_equal(rk_pubsub_ping(ps, "sync"), RK_OK);
     assert_true(inbox_wait(&fallback, 1)); /* every SUBSCRIBE went before it */
-    assert_int_equal(rk_pubsub_channels(ps), 2 * PER_THREAD);
+    assert_int_equal(rk_pubsub_channel_count(ps), 2 * PER_THREAD);
     for (int i = 0; i < 2 * PER_THREAD; i++) {
         char ch[32];
         snprintf(ch, sizeof ch, "mt:%d:%d", proto, i);

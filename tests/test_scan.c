@@ -1,4 +1,4 @@
-/* rk_scan: the SCAN, SSCAN, HSCAN and ZSCAN iterators against a real
+/* rk_scanner: the SCAN, SSCAN, HSCAN and ZSCAN iterators against a real
  * server on RESP2 and RESP3 (whole walks, filters, scores, binary keys,
  * errors, resuming from a cursor), and against a scripted fake server for
  * malformed batches and RESP3 double scores. */
@@ -59,10 +59,10 @@ static void fill(rk_client *c, int n, const char *body) {
     call_ok(c, "EVAL %s 0", script);
 }
 
-static rk_scan *scan_new(rk_client *c, rk_scan_opts opts) {
-    rk_scan *it = rk_scan_new(c, &opts);
+static rk_scanner *scan_new(rk_client *c, rk_scanner_opts opts) {
+    rk_scanner *it = rk_scanner_new(c, &opts);
     if (it == NULL)
-        fail_msg("rk_scan_new: %s", rk_error_last()->message);
+        fail_msg("rk_scanner_new: %s", rk_error_last()->message);
     return it;
 }
 
@@ -82,11 +82,11 @@ static long number_after(const char *prefix, const char *s, size_t len) {
 
 /* Walks it to the end, marking seen[k] for each "<prefix>k" (k < n);
  * fails on anything else. Returns the number of items (with repeats). */
-static size_t drain_numbered(rk_scan *it, const char *prefix, bool *seen, long n) {
+static size_t drain_numbered(rk_scanner *it, const char *prefix, bool *seen, long n) {
     rk_scan_item item;
     size_t items = 0;
     int rc;
-    while ((rc = rk_scan_next(it, &item)) == 1) {
+    while ((rc = rk_scanner_next(it, &item)) == 1) {
         long k = number_after(prefix, item.str, item.len);
         if (k < 0 || k >= n)
             fail_msg("unexpected element %.*s", (int)item.len, item.str);
@@ -94,7 +94,7 @@ static size_t drain_numbered(rk_scan *it, const char *prefix, bool *seen, long n
         items++;
     }
     if (rc != 0)
-        fail_msg("rk_scan_next: %d %s", rc, rk_error_last()->message);
+        fail_msg("rk_scanner_next: %d %s", rc, rk_error_last()->message);
     return items;
 }
 
@@ -123,11 +123,11 @@ static void test_scan_count_10_returns_each_of_1000_keys(void **state) {
     rkt_shared_need();
     rk_client *c = shared_client(state);
     fill(c, 1000, "redis.call('SET', 'k:' .. i, i)");
-    rk_scan *it = scan_new(c, (rk_scan_opts){.count = 10});
+    rk_scanner *it = scan_new(c, (rk_scanner_opts){.count = 10});
     bool seen[1000] = {false};
     assert_true(drain_numbered(it, "k:", seen, 1000) >= 1000);
     assert_all_seen(seen, 1000);
-    rk_scan_free(it);
+    rk_scanner_free(it);
     rk_client_free(c);
 }
 
@@ -135,11 +135,11 @@ static void test_scan_match_returns_only_matching_keys(void **state) {
     rkt_shared_need();
     rk_client *c = shared_client(state);
     fill(c, 200, "redis.call('SET', 'in:' .. i, i); redis.call('SET', 'out:' .. i, i)");
-    rk_scan *it = scan_new(c, (rk_scan_opts){.match = "in:*", .count = 50});
+    rk_scanner *it = scan_new(c, (rk_scanner_opts){.match = "in:*", .count = 50});
     bool seen[200] = {false};
     drain_numbered(it, "in:", seen, 200); /* fails on any out: key */
     assert_all_seen(seen, 200);
-    rk_scan_free(it);
+    rk_scanner_free(it);
     rk_client_free(c);
 }
 
@@ -147,23 +147,23 @@ static void test_scan_type_returns_only_hashes(void **state) {
     rkt_shared_need();
     rk_client *c = shared_client(state);
     fill(c, 100, "redis.call('HSET', 'h:' .. i, 'f', i); redis.call('SET', 's:' .. i, i)");
-    rk_scan *it = scan_new(c, (rk_scan_opts){.type = "hash", .count = 20});
+    rk_scanner *it = scan_new(c, (rk_scanner_opts){.type = "hash", .count = 20});
     bool seen[100] = {false};
     drain_numbered(it, "h:", seen, 100);
     assert_all_seen(seen, 100);
-    rk_scan_free(it);
+    rk_scanner_free(it);
     rk_client_free(c);
 }
 
 static void test_scan_of_empty_database_ends_at_once(void **state) {
     rkt_shared_need();
     rk_client *c = shared_client(state);
-    rk_scan *it = scan_new(c, (rk_scan_opts){0});
+    rk_scanner *it = scan_new(c, (rk_scanner_opts){0});
     rk_scan_item item;
-    assert_int_equal(rk_scan_next(it, &item), 0);
-    assert_int_equal(rk_scan_next(it, &item), 0); /* and stays over */
-    assert_int_equal(rk_scan_cursor(it), 0);
-    rk_scan_free(it);
+    assert_int_equal(rk_scanner_next(it, &item), 0);
+    assert_int_equal(rk_scanner_next(it, &item), 0); /* and stays over */
+    assert_int_equal(rk_scanner_cursor(it), 0);
+    rk_scanner_free(it);
     rk_client_free(c);
 }
 
@@ -173,11 +173,11 @@ static void test_sscan_returns_each_of_500_members(void **state) {
     rkt_shared_need();
     rk_client *c = shared_client(state);
     fill(c, 500, "redis.call('SADD', 'set', 'm' .. i)");
-    rk_scan *it = scan_new(c, (rk_scan_opts){.kind = RK_SCAN_SET, .key = "set", .count = 10});
+    rk_scanner *it = scan_new(c, (rk_scanner_opts){.kind = RK_SCAN_SET, .key = "set", .count = 10});
     bool seen[500] = {false};
     drain_numbered(it, "m", seen, 500);
     assert_all_seen(seen, 500);
-    rk_scan_free(it);
+    rk_scanner_free(it);
     rk_client_free(c);
 }
 
@@ -185,11 +185,12 @@ static void test_hscan_pairs_each_of_300_fields_with_its_value(void **state) {
     rkt_shared_need();
     rk_client *c = shared_client(state);
     fill(c, 300, "redis.call('HSET', 'hash', 'f' .. i, 'v' .. i)");
-    rk_scan *it = scan_new(c, (rk_scan_opts){.kind = RK_SCAN_HASH, .key = "hash", .count = 10});
+    rk_scanner *it =
+        scan_new(c, (rk_scanner_opts){.kind = RK_SCAN_HASH, .key = "hash", .count = 10});
     bool seen[300] = {false};
     rk_scan_item item;
     int rc;
-    while ((rc = rk_scan_next(it, &item)) == 1) {
+    while ((rc = rk_scanner_next(it, &item)) == 1) {
         long k = number_after("f", item.str, item.len);
         assert_true(k >= 0 && k < 300);
         assert_int_equal(number_after("v", item.value, item.value_len), k);
@@ -197,7 +198,7 @@ static void test_hscan_pairs_each_of_300_fields_with_its_value(void **state) {
     }
     assert_int_equal(rc, 0);
     assert_all_seen(seen, 300);
-    rk_scan_free(it);
+    rk_scanner_free(it);
     rk_client_free(c);
 }
 
@@ -229,11 +230,11 @@ static void add_zscores(rk_client *c, const char *key, int padding) {
 /* Walks a ZSCAN of key and checks every member of zscores has its exact
  * score and each padding member p<i> the score i. */
 static void check_zscores(rk_client *c, const char *key, int padding) {
-    rk_scan *it = scan_new(c, (rk_scan_opts){.kind = RK_SCAN_ZSET, .key = key, .count = 10});
+    rk_scanner *it = scan_new(c, (rk_scanner_opts){.kind = RK_SCAN_ZSET, .key = key, .count = 10});
     size_t n = sizeof zscores / sizeof zscores[0], found = 0;
     rk_scan_item item;
     int rc;
-    while ((rc = rk_scan_next(it, &item)) == 1) {
+    while ((rc = rk_scanner_next(it, &item)) == 1) {
         long p = number_after("p", item.str, item.len);
         if (p >= 0) {
             assert_true(p < padding && item.score == (double)p);
@@ -249,7 +250,7 @@ static void check_zscores(rk_client *c, const char *key, int padding) {
     }
     assert_int_equal(rc, 0);
     assert_true(found >= n);
-    rk_scan_free(it);
+    rk_scanner_free(it);
 }
 
 static void test_zscan_small_zset_gives_exact_scores(void **state) {
@@ -273,10 +274,10 @@ static void test_small_hash_comes_in_one_batch(void **state) {
     rk_client *c = shared_client(state);
     call_ok(c, "HSET small a 1 b 2 c 3");
     call_ok(c, "CONFIG RESETSTAT");
-    rk_scan *it = scan_new(c, (rk_scan_opts){.kind = RK_SCAN_HASH, .key = "small"});
+    rk_scanner *it = scan_new(c, (rk_scanner_opts){.kind = RK_SCAN_HASH, .key = "small"});
     rk_scan_item item;
     int items = 0;
-    while (rk_scan_next(it, &item) == 1) {
+    while (rk_scanner_next(it, &item) == 1) {
         assert_int_equal(item.len, 1);
         assert_int_equal(item.value_len, 1);
         assert_int_equal(item.value[0] - '1', item.str[0] - 'a');
@@ -284,7 +285,7 @@ static void test_small_hash_comes_in_one_batch(void **state) {
     }
     assert_int_equal(items, 3);
     assert_int_equal(calls_of(c, "hscan"), 1);
-    rk_scan_free(it);
+    rk_scanner_free(it);
     rk_client_free(c);
 }
 
@@ -293,10 +294,10 @@ static void test_missing_key_ends_at_once(void **state) {
     rk_client *c = shared_client(state);
     rk_scan_kind kinds[] = {RK_SCAN_SET, RK_SCAN_HASH, RK_SCAN_ZSET};
     for (size_t i = 0; i < 3; i++) {
-        rk_scan *it = scan_new(c, (rk_scan_opts){.kind = kinds[i], .key = "nothing-here"});
+        rk_scanner *it = scan_new(c, (rk_scanner_opts){.kind = kinds[i], .key = "nothing-here"});
         rk_scan_item item;
-        assert_int_equal(rk_scan_next(it, &item), 0);
-        rk_scan_free(it);
+        assert_int_equal(rk_scanner_next(it, &item), 0);
+        rk_scanner_free(it);
     }
     rk_client_free(c);
 }
@@ -310,22 +311,22 @@ static void test_binary_keys_with_nul_bytes_round_trip(void **state) {
     assert_int_equal(rk_client_call(c, NULL, "HSET %b %b %b", key, sizeof key - 1, field,
                                     sizeof field - 1, value, sizeof value - 1),
                      RK_OK);
-    rk_scan *keys = scan_new(c, (rk_scan_opts){.match = "b*"});
+    rk_scanner *keys = scan_new(c, (rk_scanner_opts){.match = "b*"});
     rk_scan_item item;
-    assert_int_equal(rk_scan_next(keys, &item), 1);
+    assert_int_equal(rk_scanner_next(keys, &item), 1);
     assert_memory_equal(item.str, key, sizeof key);
     assert_int_equal(item.len, sizeof key - 1);
-    assert_int_equal(rk_scan_next(keys, &item), 0);
-    rk_scan_free(keys);
-    rk_scan *h =
-        scan_new(c, (rk_scan_opts){.kind = RK_SCAN_HASH, .key = key, .key_len = sizeof key - 1});
-    assert_int_equal(rk_scan_next(h, &item), 1);
+    assert_int_equal(rk_scanner_next(keys, &item), 0);
+    rk_scanner_free(keys);
+    rk_scanner *h =
+        scan_new(c, (rk_scanner_opts){.kind = RK_SCAN_HASH, .key = key, .key_len = sizeof key - 1});
+    assert_int_equal(rk_scanner_next(h, &item), 1);
     assert_int_equal(item.len, sizeof field - 1);
     assert_memory_equal(item.str, field, sizeof field - 1);
     assert_int_equal(item.value_len, sizeof value - 1);
     assert_memory_equal(item.value, value, sizeof value - 1);
-    assert_int_equal(rk_scan_next(h, &item), 0);
-    rk_scan_free(h);
+    assert_int_equal(rk_scanner_next(h, &item), 0);
+    rk_scanner_free(h);
     rk_client_free(c);
 }
 
@@ -335,11 +336,11 @@ static void test_sscan_of_string_is_eserver_wrongtype(void **state) {
     rkt_shared_need();
     rk_client *c = shared_client(state);
     call_ok(c, "SET str v");
-    rk_scan *it = scan_new(c, (rk_scan_opts){.kind = RK_SCAN_SET, .key = "str"});
+    rk_scanner *it = scan_new(c, (rk_scanner_opts){.kind = RK_SCAN_SET, .key = "str"});
     rk_scan_item item;
-    assert_int_equal(rk_scan_next(it, &item), RK_ESERVER);
+    assert_int_equal(rk_scanner_next(it, &item), RK_ESERVER);
     assert_string_equal(rk_error_last()->prefix, "WRONGTYPE");
-    rk_scan_free(it);
+    rk_scanner_free(it);
     rk_client_free(c);
 }
 
@@ -347,22 +348,22 @@ static void test_failed_batch_is_fetched_again_on_next_call(void **state) {
     rkt_shared_need();
     rk_client *c = shared_client(state);
     call_ok(c, "SET s v");
-    rk_scan *it = scan_new(c, (rk_scan_opts){.kind = RK_SCAN_SET, .key = "s"});
+    rk_scanner *it = scan_new(c, (rk_scanner_opts){.kind = RK_SCAN_SET, .key = "s"});
     rk_scan_item item;
-    assert_int_equal(rk_scan_next(it, &item), RK_ESERVER);
+    assert_int_equal(rk_scanner_next(it, &item), RK_ESERVER);
     call_ok(c, "DEL s");
     call_ok(c, "SADD s only");
-    assert_int_equal(rk_scan_next(it, &item), 1);
+    assert_int_equal(rk_scanner_next(it, &item), 1);
     assert_memory_equal(item.str, "only", 5);
-    assert_int_equal(rk_scan_next(it, &item), 0);
-    rk_scan_free(it);
+    assert_int_equal(rk_scanner_next(it, &item), 0);
+    rk_scanner_free(it);
     rk_client_free(c);
 }
 
 static void test_bad_options_are_einval(void **state) {
     (void)state;
     rk_client *c = client_at(6379, 2); /* never connects */
-    const rk_scan_opts bad[] = {
+    const rk_scanner_opts bad[] = {
         {.kind = RK_SCAN_KEYS, .key = "k"},
         {.kind = RK_SCAN_HASH},
         {.kind = RK_SCAN_SET, .key = "k", .type = "set"},
@@ -371,11 +372,11 @@ static void test_bad_options_are_einval(void **state) {
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         rk_error_clear();
-        assert_null(rk_scan_new(c, &bad[i]));
+        assert_null(rk_scanner_new(c, &bad[i]));
         assert_int_equal(rk_error_last()->code, RK_EINVAL);
     }
-    assert_null(rk_scan_new(c, NULL));
-    assert_null(rk_scan_new(NULL, &(rk_scan_opts){0}));
+    assert_null(rk_scanner_new(c, NULL));
+    assert_null(rk_scanner_new(NULL, &(rk_scanner_opts){0}));
     rk_client_free(c);
 }
 
@@ -385,24 +386,24 @@ static void test_resuming_mid_batch_from_cursor_misses_no_key(void **state) {
     rkt_shared_need();
     rk_client *c = shared_client(state);
     fill(c, 1000, "redis.call('SET', 'k:' .. i, i)");
-    rk_scan_opts opts = {.match = "k:*", .count = 10};
-    rk_scan *first = scan_new(c, opts);
+    rk_scanner_opts opts = {.match = "k:*", .count = 10};
+    rk_scanner *first = scan_new(c, opts);
     bool seen[1000] = {false};
     rk_scan_item item;
     for (int i = 0; i < 25; i++) { /* into the third batch or so */
-        assert_int_equal(rk_scan_next(first, &item), 1);
+        assert_int_equal(rk_scanner_next(first, &item), 1);
         long k = number_after("k:", item.str, item.len);
         assert_true(k >= 0 && k < 1000);
         seen[k] = true;
     }
-    opts.cursor = rk_scan_cursor(first);
+    opts.cursor = rk_scanner_cursor(first);
     assert_true(opts.cursor != 0);
-    rk_scan_free(first);
-    rk_scan *rest = scan_new(c, opts);
+    rk_scanner_free(first);
+    rk_scanner *rest = scan_new(c, opts);
     drain_numbered(rest, "k:", seen, 1000);
     assert_all_seen(seen, 1000);
-    assert_int_equal(rk_scan_cursor(rest), 0);
-    rk_scan_free(rest);
+    assert_int_equal(rk_scanner_cursor(rest), 0);
+    rk_scanner_free(rest);
     rk_client_free(c);
 }
 
@@ -429,11 +430,11 @@ static void test_malformed_batch_is_eproto(void **state) {
     for (size_t i = 0; i < sizeof replies / sizeof replies[0]; i++) {
         rkt_fake *f = fake_with(replies[i]);
         rk_client *c = client_at(rkt_fake_port(f), proto(state));
-        rk_scan *it = scan_new(c, (rk_scan_opts){.kind = RK_SCAN_HASH, .key = "h"});
+        rk_scanner *it = scan_new(c, (rk_scanner_opts){.kind = RK_SCAN_HASH, .key = "h"});
         rk_scan_item item;
-        if (rk_scan_next(it, &item) != RK_EPROTO)
+        if (rk_scanner_next(it, &item) != RK_EPROTO)
             fail_msg("reply %zu was not refused", i);
-        rk_scan_free(it);
+        rk_scanner_free(it);
         rk_client_free(c);
         rkt_fake_free(f);
     }
@@ -442,14 +443,14 @@ static void test_malformed_batch_is_eproto(void **state) {
 static void test_zscan_scores_may_be_resp3_doubles(void **state) {
     rkt_fake *f = fake_with("*2\r\n$1\r\n0\r\n*4\r\n$1\r\na\r\n,-2.5\r\n$1\r\nb\r\n,inf\r\n");
     rk_client *c = client_at(rkt_fake_port(f), proto(state));
-    rk_scan *it = scan_new(c, (rk_scan_opts){.kind = RK_SCAN_ZSET, .key = "z"});
+    rk_scanner *it = scan_new(c, (rk_scanner_opts){.kind = RK_SCAN_ZSET, .key = "z"});
     rk_scan_item item;
-    assert_int_equal(rk_scan_next(it, &item), 1);
+    assert_int_equal(rk_scanner_next(it, &item), 1);
     assert_true(item.score == -2.5);
-    assert_int_equal(rk_scan_next(it, &item), 1);
+    assert_int_equal(rk_scanner_next(it, &item), 1);
     assert_true(isinf(item.score) && item.score > 0);
-    assert_int_equal(rk_scan_next(it, &item), 0);
-    rk_scan_free(it);
+    assert_int_equal(rk_scanner_next(it, &item), 0);
+    rk_scanner_free(it);
     rk_client_free(c);
     rkt_fake_free(f);
 }
@@ -457,13 +458,13 @@ static void test_zscan_scores_may_be_resp3_doubles(void **state) {
 static void test_options_are_sent_in_order(void **state) {
     rkt_fake *f = fake_with("*2\r\n$1\r\n0\r\n*0\r\n");
     rk_client *c = client_at(rkt_fake_port(f), proto(state));
-    rk_scan *it =
-        scan_new(c, (rk_scan_opts){.match = "a*", .count = 7, .type = "zset", .cursor = 42});
+    rk_scanner *it =
+        scan_new(c, (rk_scanner_opts){.match = "a*", .count = 7, .type = "zset", .cursor = 42});
     rk_scan_item item;
-    assert_int_equal(rk_scan_next(it, &item), 0);
+    assert_int_equal(rk_scanner_next(it, &item), 0);
     size_t n = rkt_fake_commands(f);
     assert_string_equal(rkt_fake_command(f, n - 1), "SCAN 42 MATCH a* COUNT 7 TYPE zset");
-    rk_scan_free(it);
+    rk_scanner_free(it);
     rk_client_free(c);
     rkt_fake_free(f);
 }

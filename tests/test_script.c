@@ -17,8 +17,8 @@
 #include "rediskit/client.h"
 #include "rediskit/error.h"
 #include "rediskit/pipeline.h"
+#include "rediskit/rediskit.h"
 #include "rediskit/reply.h"
-#include "rediskit/script.h"
 #include "rkt_shared.h"
 #include "util/sha1.h"
 
@@ -263,7 +263,7 @@ static void test_script_load_caches_script_under_same_sha(void **state) {
     rk_client *c = client_resp(3);
     rk_script *s = script_of(echo_src);
     server_run("SCRIPT", "FLUSH");
-    assert_int_equal(rk_script_load(c, s), RK_OK);
+    assert_int_equal(rk_script_preload(c, s), RK_OK);
     assert_true(script_cached(rk_script_sha(s)));
     server_run("CONFIG", "RESETSTAT");
     run_echo(c, s, "loaded");
@@ -276,7 +276,7 @@ static void test_script_load_of_bad_lua_is_eserver(void **state) {
     (void)state;
     rk_client *c = client_resp(3);
     rk_script *s = script_of("return (");
-    assert_int_equal(rk_script_load(c, s), RK_ESERVER);
+    assert_int_equal(rk_script_preload(c, s), RK_ESERVER);
     rk_script_free(s);
     rk_client_free(c);
 }
@@ -289,7 +289,7 @@ static void test_pipeline_runs_loaded_script_by_evalsha(void **state) {
         rk_client *c = client_resp(protocol);
         rk_script *s = script_of("return {KEYS[1], ARGV[1]}");
         server_run("SCRIPT", "FLUSH");
-        assert_int_equal(rk_script_load(c, s), RK_OK);
+        assert_int_equal(rk_script_preload(c, s), RK_OK);
         rk_pipeline *p = rk_pipeline_new(c, NULL);
         assert_non_null(p);
         const char *keys[] = {"k"}, *a1[] = {"one"}, *a2[] = {"two"};
@@ -308,7 +308,7 @@ static void test_pipeline_runs_loaded_script_by_evalsha(void **state) {
     }
 }
 
-/* Without rk_script_load, a pipeline cannot fall back: NOSCRIPT. */
+/* Without rk_script_preload, a pipeline cannot fall back: NOSCRIPT. */
 static void test_pipeline_script_not_loaded_answers_noscript(void **state) {
     (void)state;
     rk_client *c = client_resp(3);
@@ -330,10 +330,14 @@ static void test_pipeline_script_not_loaded_answers_noscript(void **state) {
 /* ---- functions ---------------------------------------------------------- */
 
 static void load_lib(rk_client *c) {
-    rk_reply r;
-    assert_int_equal(rk_function_load(c, lib_src, true, &r), RK_OK);
-    assert_reply_string(&r, "rkt_lib", 7);
-    rk_reply_free(&r);
+    char *name;
+    size_t len;
+    assert_int_equal(
+        rk_function_load(c, lib_src, &(rk_function_load_opts){.replace = true}, &name, &len),
+        RK_OK);
+    assert_string_equal(name, "rkt_lib");
+    assert_int_equal(len, 7);
+    rk_free(name);
 }
 
 static void test_fcall_runs_function_of_loaded_library(void **state) {
@@ -343,7 +347,7 @@ static void test_fcall_runs_function_of_loaded_library(void **state) {
         load_lib(c);
         const char *args[] = {"hello"};
         rk_reply r;
-        assert_int_equal(rk_fcall(c, "myfunc", 0, NULL, NULL, 1, args, NULL, &r), RK_OK);
+        assert_int_equal(rk_fcall(c, "myfunc", NULL, 0, args, 1, &r), RK_OK);
         assert_reply_string(&r, "hello", 5);
         rk_reply_free(&r);
         rk_client_free(c);
@@ -357,7 +361,7 @@ static void test_fcall_ro_runs_no_writes_function(void **state) {
     assert_int_equal(rk_client_call_args(c, NULL, "SET", "rkt-fro", "stored", NULL), RK_OK);
     const char *keys[] = {"rkt-fro"};
     rk_reply r;
-    assert_int_equal(rk_fcall_ro(c, "myfunc_ro", 1, keys, NULL, 0, NULL, NULL, &r), RK_OK);
+    assert_int_equal(rk_fcall_ro(c, "myfunc_ro", keys, 1, NULL, 0, &r), RK_OK);
     assert_reply_string(&r, "stored", 6);
     rk_reply_free(&r);
     rk_client_free(c);
@@ -369,7 +373,7 @@ static void test_fcall_ro_of_writing_function_is_eserver(void **state) {
     load_lib(c);
     const char *args[] = {"x"};
     rk_reply r;
-    assert_int_equal(rk_fcall_ro(c, "myfunc", 0, NULL, NULL, 1, args, NULL, &r), RK_ESERVER);
+    assert_int_equal(rk_fcall_ro(c, "myfunc", NULL, 0, args, 1, &r), RK_ESERVER);
     rk_reply_free(&r);
     rk_client_free(c);
 }
@@ -378,7 +382,7 @@ static void test_fcall_of_unknown_function_is_eserver(void **state) {
     (void)state;
     rk_client *c = client_resp(3);
     rk_reply r;
-    assert_int_equal(rk_fcall(c, "rkt_no_such_fn", 0, NULL, NULL, 0, NULL, NULL, &r), RK_ESERVER);
+    assert_int_equal(rk_fcall(c, "rkt_no_such_fn", NULL, 0, NULL, 0, &r), RK_ESERVER);
     rk_reply_free(&r);
     rk_client_free(c);
 }
@@ -387,10 +391,10 @@ static void test_function_load_without_replace_refuses_existing_library(void **s
     (void)state;
     rk_client *c = client_resp(3);
     load_lib(c);
-    rk_reply r;
-    assert_int_equal(rk_function_load(c, lib_src, false, &r), RK_ESERVER);
+    char *name = NULL;
+    assert_int_equal(rk_function_load(c, lib_src, NULL, &name, NULL), RK_ESERVER);
     assert_non_null(strstr(rk_error_last()->message, "already exists"));
-    rk_reply_free(&r);
+    assert_null(name);
     rk_client_free(c);
 }
 

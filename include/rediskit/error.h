@@ -4,7 +4,11 @@
  * Every fallible function returns an int: RK_OK (0) or a negative RK_E...
  * code naming the kind of failure. The human detail (a message, and for a
  * server's error reply its prefix such as "WRONGTYPE") is kept per thread
- * and read with rk_error_last(), as libgit2 does. */
+ * and read with rk_error_last(), as libgit2 does.
+ *
+ * One positive code exists: a typed command whose output is a single
+ * value (rk_get, rk_zscore...) returns RK_NIL when the server answered nil
+ * (no such key or member). It is not a failure: test `rc < 0` for those. */
 #ifndef RK_ERROR_H
 #define RK_ERROR_H
 
@@ -12,8 +16,10 @@
 extern "C" {
 #endif
 
-/** Status codes. Zero is success; every failure is negative. */
+/** Status codes. Zero is success; every failure is negative; RK_NIL
+ *  (positive) says a typed command's single value was nil. */
 typedef enum rk_status {
+    RK_NIL = 1,          /**< Not a failure: a typed command's value is nil. */
     RK_OK = 0,           /**< Success. */
     RK_EIO = -1,         /**< Socket read or write failed, or the peer closed. */
     RK_ETIMEOUT = -2,    /**< A connect, read or write timeout expired. */

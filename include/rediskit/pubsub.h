@@ -22,7 +22,7 @@
  * An rk_pubsub belongs to one thread at a time; while its background thread
  * runs, only rk_pubsub_stop_thread, the (un)subscribe calls, rk_pubsub_on,
  * rk_pubsub_on_pattern and rk_pubsub_ping, which are then safe from other
- * threads, may be used on it (the counts rk_pubsub_channels... are safe
+ * threads, may be used on it (the counts rk_pubsub_channel_count... are safe
  * from any thread at any time). */
 #ifndef RK_PUBSUB_H
 #define RK_PUBSUB_H
@@ -175,13 +175,13 @@ int rk_pubsub_get_message(rk_pubsub *ps, int timeout_ms, rk_message *msg);
 
 /** Channels the connection is subscribed to now, as confirmed by the
  *  server. Any thread may ask. */
-size_t rk_pubsub_channels(const rk_pubsub *ps);
+size_t rk_pubsub_channel_count(const rk_pubsub *ps);
 
-/** Patterns subscribed to, as rk_pubsub_channels(). */
-size_t rk_pubsub_patterns(const rk_pubsub *ps);
+/** Patterns subscribed to, as rk_pubsub_channel_count(). */
+size_t rk_pubsub_pattern_count(const rk_pubsub *ps);
 
-/** Shard channels subscribed to, as rk_pubsub_channels(). */
-size_t rk_pubsub_shard_channels(const rk_pubsub *ps);
+/** Shard channels subscribed to, as rk_pubsub_channel_count(). */
+size_t rk_pubsub_shard_channel_count(const rk_pubsub *ps);
 
 /** Starts a background thread that reads and dispatches every message to
  *  its handler (messages without a handler, confirmations unless ignored,

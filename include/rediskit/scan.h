@@ -1,18 +1,18 @@
 /** @file rediskit/scan.h
  * rediskit: cursor iterators over SCAN, SSCAN, HSCAN and ZSCAN.
  *
- * An rk_scan walks the whole keyspace (or one set, hash or sorted set) a
+ * An rk_scanner walks the whole keyspace (or one set, hash or sorted set) a
  * batch at a time, fetching the next batch when the current one is used
  * up, as redis-py's scan_iter, sscan_iter, hscan_iter and zscan_iter do:
  *
- *     rk_scan *it = rk_scan_new(client, &(rk_scan_opts){
+ *     rk_scanner *it = rk_scanner_new(client, &(rk_scanner_opts){
  *         .kind = RK_SCAN_HASH, .key = "user:42", .count = 100});
  *     rk_scan_item item;
  *     int rc;
- *     while ((rc = rk_scan_next(it, &item)) == 1)
+ *     while ((rc = rk_scanner_next(it, &item)) == 1)
  *         printf("%.*s = %.*s\n", (int)item.len, item.str,
  *                (int)item.value_len, item.value);
- *     rk_scan_free(it);
+ *     rk_scanner_free(it);
  *
  * What the server guarantees (and so what the iterator gives): every
  * element present for the whole walk is returned at least once; an element
@@ -21,7 +21,7 @@
  * TYPE filter after the server has picked a batch, so a batch may be empty
  * while the walk goes on; the iterator then fetches the next one itself.
  *
- * An rk_scan belongs to one thread at a time; the client it uses may be
+ * An rk_scanner belongs to one thread at a time; the client it uses may be
  * shared. Each batch is one command on whichever pooled connection is
  * free, which SCAN allows: the cursor holds all the state. */
 #ifndef RK_SCAN_H
@@ -44,8 +44,8 @@ typedef enum rk_scan_kind {
 } rk_scan_kind;
 
 /** What to iterate. Zeroed fields mean the defaults written next to them;
- *  the strings are copied, so they may go away after rk_scan_new. */
-typedef struct rk_scan_opts {
+ *  the strings are copied, so they may go away after rk_scanner_new. */
+typedef struct rk_scanner_opts {
     rk_scan_kind kind;         /**< RK_SCAN_KEYS. */
     const char *key;           /**< The set, hash or sorted set (required for
                                     those kinds; must be NULL for RK_SCAN_KEYS). */
@@ -57,11 +57,11 @@ typedef struct rk_scan_opts {
     const char *type;          /**< TYPE filter, e.g. "hash" (RK_SCAN_KEYS only);
                                     NULL: keys of every type. */
     unsigned long long cursor; /**< Where to start: 0 for the beginning, or
-                                    a value of rk_scan_cursor() to resume. */
-} rk_scan_opts;
+                                    a value of rk_scanner_cursor() to resume. */
+} rk_scanner_opts;
 
 /** One element. The strings are borrowed from the iterator: valid until
- *  the next rk_scan_next or rk_scan_free on it. They are NUL-terminated
+ *  the next rk_scanner_next or rk_scanner_free on it. They are NUL-terminated
  *  and binary safe with their lengths. */
 typedef struct rk_scan_item {
     const char *str;   /**< The key, set member, hash field or zset member. */
@@ -73,13 +73,13 @@ typedef struct rk_scan_item {
 } rk_scan_item;
 
 /** An iterator: a cursor and the batch it fetched last. */
-typedef struct rk_scan rk_scan;
+typedef struct rk_scanner rk_scanner;
 
 /** An iterator over what opts says, using client (which must outlive it).
  *  Nothing is sent yet. Returns NULL with rk_error_last() set: RK_EINVAL
  *  when opts is NULL, a key is missing (or given to RK_SCAN_KEYS), type is
  *  given to another kind or count is negative; RK_ENOMEM. */
-rk_scan *rk_scan_new(rk_client *client, const rk_scan_opts *opts);
+rk_scanner *rk_scanner_new(rk_client *client, const rk_scanner_opts *opts);
 
 /** The next element into *item. Returns 1 with an element; 0 when the
  *  walk is over (the server's cursor came back to 0 and its last batch is
@@ -90,18 +90,18 @@ rk_scan *rk_scan_new(rk_client *client, const rk_scan_opts *opts);
  *  (RK_EIO, RK_ETIMEOUT...). After a failure the iterator may be called
  *  again: it fetches the failed batch once more (repeating a SCAN is safe).
  *  A missing key is an empty walk. Blocks while a batch is fetched. */
-int rk_scan_next(rk_scan *it, rk_scan_item *item);
+int rk_scanner_next(rk_scanner *it, rk_scan_item *item);
 
-/** A cursor from which a new iterator (rk_scan_opts.cursor, same kind, key
+/** A cursor from which a new iterator (rk_scanner_opts.cursor, same kind, key
  *  and filters) continues this walk without missing an element: the cursor
  *  of the next batch once the current one is used up, else the cursor that
  *  fetched the current batch, whose elements already returned will then be
  *  returned again. 0 both before a walk from the start and after its end:
- *  rk_scan_next() returning 0 is what says the walk is over. */
-unsigned long long rk_scan_cursor(const rk_scan *it);
+ *  rk_scanner_next() returning 0 is what says the walk is over. */
+unsigned long long rk_scanner_cursor(const rk_scanner *it);
 
 /** Frees the iterator and its batch. Safe on NULL. */
-void rk_scan_free(rk_scan *it);
+void rk_scanner_free(rk_scanner *it);
 
 #ifdef __cplusplus
 }

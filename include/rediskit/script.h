@@ -19,7 +19,8 @@
  * Keys and arguments come as arrays of pointers with an array of lengths
  * (binary safe), or C strings when the lengths are NULL; either array may
  * be NULL when its count is 0. Functions (Redis 7) are loaded once per
- * library with rk_function_load and called by name with rk_fcall.
+ * library with rk_function_load and called by name with rk_fcall (both
+ * generated, in rediskit/commands/scripting.h).
  *
  * An rk_script does not change once made: any number of threads may use
  * one at once. */
@@ -79,11 +80,11 @@ int rk_script_run_opts(rk_client *c, const rk_script *s, const rk_call_opts *opt
  *  it, and checks that the server names it by the same SHA-1: RK_EPROTO
  *  when it does not. Returns RK_OK, RK_ESERVER (e.g. a Lua syntax error,
  *  its text in rk_error_last()) or a failure. */
-int rk_script_load(rk_client *c, const rk_script *s);
+int rk_script_preload(rk_client *c, const rk_script *s);
 
 /** Queues the script in a pipeline, by EVALSHA only. A pipeline cannot
  *  fall back to EVAL on NOSCRIPT midway (later commands may depend on the
- *  script having run), so call rk_script_load first, as redis-py's
+ *  script having run), so call rk_script_preload first, as redis-py's
  *  pipelines load their scripts before executing: an unloaded script's
  *  command gets a NOSCRIPT error reply (status RK_ESERVER). Keys and
  *  arguments of 16 KiB or more are referenced, not copied, as in
@@ -91,27 +92,6 @@ int rk_script_load(rk_client *c, const rk_script *s);
 int rk_script_append(rk_pipeline *p, const rk_script *s, int nkeys, const char *const *keys,
                      const size_t *keylens, int nargs, const char *const *args,
                      const size_t *arglens);
-
-/** Calls the function `function` of a loaded library (FCALL) with nkeys
- *  keys and nargs arguments. Returns as rk_client_call; a function that is
- *  not loaded is RK_ESERVER. */
-int rk_fcall(rk_client *c, const char *function, int nkeys, const char *const *keys,
-             const size_t *keylens, int nargs, const char *const *args, const size_t *arglens,
-             rk_reply *reply);
-
-/** As rk_fcall(), by FCALL_RO: only for functions registered with the
- *  no-writes flag; the server refuses others. Being read-only, the call is
- *  retried as any read. */
-int rk_fcall_ro(rk_client *c, const char *function, int nkeys, const char *const *keys,
-                const size_t *keylens, int nargs, const char *const *args, const size_t *arglens,
-                rk_reply *reply);
-
-/** Loads a library of functions (FUNCTION LOAD), its code starting with a
- *  shebang such as `#!lua name=mylib`. With replace, a library of the same
- *  name is replaced; without, that is RK_ESERVER. Returns as
- *  rk_client_call; on RK_OK *reply (NULL discards it) holds the library's
- *  name. */
-int rk_function_load(rk_client *c, const char *code, bool replace, rk_reply *reply);
 
 #ifdef __cplusplus
 }

@@ -16,7 +16,7 @@
  * passed check_batch; sent is the cursor that fetched it, cursor the one
  * it returned (0: it was the last), pos the next element of elems. When
  * not have_batch, batch is nil and cursor is the next batch to fetch. */
-struct rk_scan {
+struct rk_scanner {
     rk_client *client;
     rk_scan_kind kind;
     long count;
@@ -36,9 +36,9 @@ static size_t step_of(rk_scan_kind kind) {
     return kind == RK_SCAN_HASH || kind == RK_SCAN_ZSET ? 2 : 1;
 }
 
-static int check_opts(const rk_scan_opts *o) {
+static int check_opts(const rk_scanner_opts *o) {
     if (o == NULL)
-        return rk_fail(RK_EINVAL, "rk_scan_new needs options");
+        return rk_fail(RK_EINVAL, "rk_scanner_new needs options");
     if ((unsigned)o->kind > RK_SCAN_ZSET)
         return rk_fail(RK_EINVAL, "unknown scan kind %d", (int)o->kind);
     if (o->kind == RK_SCAN_KEYS && o->key != NULL)
@@ -68,9 +68,9 @@ static const char *copy_to(char **at, const char *s, size_t len) {
 }
 
 /* The iterator and copies of its strings, in one allocation. */
-rk_scan *rk_scan_new(rk_client *client, const rk_scan_opts *opts) {
+rk_scanner *rk_scanner_new(rk_client *client, const rk_scanner_opts *opts) {
     if (client == NULL) {
-        rk_fail(RK_EINVAL, "rk_scan_new needs a client");
+        rk_fail(RK_EINVAL, "rk_scanner_new needs a client");
         return NULL;
     }
     if (check_opts(opts) != RK_OK)
@@ -78,18 +78,18 @@ rk_scan *rk_scan_new(rk_client *client, const rk_scan_opts *opts) {
     size_t key_len = len_or_strlen(opts->key, opts->key_len);
     size_t match_len = len_or_strlen(opts->match, opts->match_len);
     size_t type_len = len_or_strlen(opts->type, 0);
-    rk_scan *it = rk_malloc(sizeof *it + key_len + match_len + type_len + 3);
+    rk_scanner *it = rk_malloc(sizeof *it + key_len + match_len + type_len + 3);
     if (it == NULL) {
         rk_fail(RK_ENOMEM, "out of memory for a scan iterator");
         return NULL;
     }
-    *it = (rk_scan){.client = client,
-                    .kind = opts->kind,
-                    .count = opts->count,
-                    .key_len = key_len,
-                    .match_len = match_len,
-                    .type_len = type_len,
-                    .cursor = opts->cursor};
+    *it = (rk_scanner){.client = client,
+                       .kind = opts->kind,
+                       .count = opts->count,
+                       .key_len = key_len,
+                       .match_len = match_len,
+                       .type_len = type_len,
+                       .cursor = opts->cursor};
     char *at = (char *)(it + 1);
     it->key = copy_to(&at, opts->key, key_len);
     it->match = copy_to(&at, opts->match, match_len);
@@ -97,14 +97,14 @@ rk_scan *rk_scan_new(rk_client *client, const rk_scan_opts *opts) {
     return it;
 }
 
-void rk_scan_free(rk_scan *it) {
+void rk_scanner_free(rk_scanner *it) {
     if (it == NULL)
         return;
     rk_reply_free(&it->batch);
     rk_free(it);
 }
 
-unsigned long long rk_scan_cursor(const rk_scan *it) {
+unsigned long long rk_scanner_cursor(const rk_scanner *it) {
     if (it->have_batch && it->pos < rk_reply_len(it->elems))
         return it->sent;
     return it->cursor;
@@ -157,7 +157,7 @@ static bool elements_ok(rk_scan_kind kind, const rk_reply *elems) {
 }
 
 /* Checks the shape [cursor, [elements...]] and takes the cursor. */
-static int check_batch(rk_scan *it, unsigned long long *next) {
+static int check_batch(rk_scanner *it, unsigned long long *next) {
     const rk_reply *r = &it->batch;
     const char *cmd = commands[it->kind];
     if (rk_reply_type(r) != RK_REPLY_ARRAY)
@@ -179,7 +179,7 @@ static int check_batch(rk_scan *it, unsigned long long *next) {
 }
 
 /* Sends the command for it->cursor into it->batch. */
-static int send_batch(rk_scan *it) {
+static int send_batch(rk_scanner *it) {
     const char *argv[9];
     size_t lens[9];
     int argc = 0;
@@ -208,7 +208,7 @@ static int send_batch(rk_scan *it) {
 
 /* Replaces the batch with the next one. On failure the iterator is left
  * with no batch and the same cursor, so the next call fetches it again. */
-static int fetch(rk_scan *it) {
+static int fetch(rk_scanner *it) {
     rk_reply_free(&it->batch);
     it->have_batch = false;
     unsigned long long next = 0;
@@ -228,7 +228,7 @@ static int fetch(rk_scan *it) {
 }
 
 /* Fills *item from the elements at it->pos and moves past them. */
-static void take_item(rk_scan *it, rk_scan_item *item) {
+static void take_item(rk_scanner *it, rk_scan_item *item) {
     const rk_reply *e = rk_reply_at(it->elems, it->pos);
     *item = (rk_scan_item){.str = rk_reply_str(e), .len = rk_reply_len(e)};
     if (it->kind == RK_SCAN_HASH) {
@@ -243,7 +243,7 @@ static void take_item(rk_scan *it, rk_scan_item *item) {
 
 /* Fetches until a batch has elements (MATCH and TYPE may leave batches
  * empty) or the server's cursor is back to 0. */
-int rk_scan_next(rk_scan *it, rk_scan_item *item) {
+int rk_scanner_next(rk_scanner *it, rk_scan_item *item) {
     for (;;) {
         if (it->have_batch && it->pos < rk_reply_len(it->elems)) {
             take_item(it, item);

@@ -180,7 +180,7 @@ int rk_script_run(rk_client *c, const rk_script *s, int nkeys, const char *const
     return rk_script_run_opts(c, s, NULL, nkeys, keys, keylens, nargs, args, arglens, reply);
 }
 
-int rk_script_load(rk_client *c, const rk_script *s) {
+int rk_script_preload(rk_client *c, const rk_script *s) {
     const char *argv[] = {"SCRIPT", "LOAD", s->src};
     const size_t lens[] = {6, 4, s->len};
     rk_reply r;
@@ -203,41 +203,4 @@ int rk_script_append(rk_pipeline *p, const rk_script *s, int nkeys, const char *
         rc = rk_pipeline_append_argv(p, a.argc, a.argv, a.lens);
     argv_release(&a);
     return rc;
-}
-
-/* ---- functions ---------------------------------------------------------- */
-
-static int fcall(rk_client *c, const char *cmd, const char *function, const strs *keys,
-                 const strs *args, rk_reply *reply) {
-    if (function == NULL)
-        return rk_fail(RK_EINVAL, "%s needs a function name", cmd);
-    call_argv a;
-    int rc = argv_build(&a, cmd, function, strlen(function), keys, args);
-    if (rc == RK_OK)
-        rc = rk_client_callv(c, reply, NULL, a.argc, a.argv, a.lens);
-    argv_release(&a);
-    return rc;
-}
-
-int rk_fcall(rk_client *c, const char *function, int nkeys, const char *const *keys,
-             const size_t *keylens, int nargs, const char *const *args, const size_t *arglens,
-             rk_reply *reply) {
-    strs k = {nkeys, keys, keylens}, v = {nargs, args, arglens};
-    return fcall(c, "FCALL", function, &k, &v, reply);
-}
-
-int rk_fcall_ro(rk_client *c, const char *function, int nkeys, const char *const *keys,
-                const size_t *keylens, int nargs, const char *const *args, const size_t *arglens,
-                rk_reply *reply) {
-    strs k = {nkeys, keys, keylens}, v = {nargs, args, arglens};
-    return fcall(c, "FCALL_RO", function, &k, &v, reply);
-}
-
-int rk_function_load(rk_client *c, const char *code, bool replace, rk_reply *reply) {
-    if (code == NULL)
-        return rk_fail(RK_EINVAL, "FUNCTION LOAD needs the library's code");
-    const char *argv[] = {"FUNCTION", "LOAD", "REPLACE", code};
-    if (!replace)
-        argv[2] = code;
-    return rk_client_callv(c, reply, NULL, replace ? 4 : 3, argv, NULL);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "client/client_int.h"
+#include "commands/cmd_int.h"
 #include "commands/safe.h"
 #include "conn/conn_int.h"
 #include "rediskit/pipeline.h"
@@ -26,9 +27,11 @@ static const char EXEC[] = "*1\r\n$4\r\nEXEC\r\n";
 struct rk_pipeline {
     rk_client *client;
     rk_pipeline_opts o;
-    rk_writer *queue; /* the encoded commands */
-    size_t count;     /* commands queued */
-    bool unsafe;      /* some queued command is not safe to repeat */
+    rk_writer *queue;    /* the encoded commands */
+    size_t count;        /* commands queued */
+    bool unsafe;         /* some queued command is not safe to repeat */
+    const char **shapes; /* per queued command: its reply's shape or NULL */
+    size_t shapes_cap;   /* entries in shapes; past it, no shapes */
 
     rk_reply *replies; /* results of the last exec */
     int *status;
@@ -39,6 +42,8 @@ struct rk_pipeline {
     bool watching;
     bool multi;
 };
+
+static void forget_queue(rk_pipeline *p);
 
 /* ---- life cycle ------------------------------------------------------ */
 
@@ -84,9 +89,7 @@ static void let_go(rk_pipeline *p) {
 void rk_pipeline_reset(rk_pipeline *p) {
     let_go(p);
     clear_results(p);
-    rk_writer_clear(p->queue);
-    p->count = 0;
-    p->unsafe = false;
+    forget_queue(p);
     p->multi = false;
 }
 
@@ -95,6 +98,7 @@ void rk_pipeline_free(rk_pipeline *p) {
         return;
     rk_pipeline_reset(p);
     rk_writer_free(p->queue);
+    rk_free(p->shapes);
     rk_free(p->replies);
     rk_free(p->status);
     rk_free(p);
@@ -161,6 +165,48 @@ int rk_pipeline_append_argv(rk_pipeline *p, int argc, const char *const *argv,
         return rc;
     rc = rk_writer_argv(p->queue, argc, argv, argvlen);
     return queued(p, rc, rc == RK_OK && (p->unsafe || rk_command_is_safe(argc, argv, argvlen)));
+}
+
+/* Typed commands (commands/cmd.c) queue with the shape their reply takes
+ * after the run; commands queued without one keep theirs as they come. */
+int rk_pipeline_append_shaped(rk_pipeline *p, int argc, const char *const *argv,
+                              const size_t *argvlen, const char *shape) {
+    size_t at = p->count;
+    if (shape != NULL && at >= p->shapes_cap) {
+        size_t cap = p->shapes_cap ? p->shapes_cap * 2 : 16;
+        while (cap <= at)
+            cap *= 2;
+        const char **s = rk_realloc(p->shapes, cap * sizeof(*s));
+        if (s == NULL)
+            return rk_fail(RK_ENOMEM, "out of memory queueing a command");
+        memset(s + p->shapes_cap, 0, (cap - p->shapes_cap) * sizeof(*s));
+        p->shapes = s;
+        p->shapes_cap = cap;
+    }
+    int rc = rk_pipeline_append_argv(p, argc, argv, argvlen);
+    if (rc == RK_OK && at < p->shapes_cap)
+        p->shapes[at] = shape;
+    return rc;
+}
+
+/* Gives the replies of typed commands their shape. */
+static void shape_results(rk_pipeline *p) {
+    size_t n = p->count < p->shapes_cap ? p->count : p->shapes_cap;
+    for (size_t i = 0; i < n; i++) {
+        if (p->shapes[i] == NULL || p->status[i] != RK_OK)
+            continue;
+        int rc = rk_reshape(&p->replies[i], p->shapes[i]);
+        if (rc != RK_OK)
+            p->status[i] = rc;
+    }
+}
+
+static void forget_queue(rk_pipeline *p) {
+    rk_writer_clear(p->queue);
+    if (p->shapes)
+        memset(p->shapes, 0, p->shapes_cap * sizeof(*p->shapes));
+    p->count = 0;
+    p->unsafe = false;
 }
 
 int rk_pipeline_append_args(rk_pipeline *p, const char *arg0, ...) {
@@ -402,6 +448,8 @@ int rk_pipeline_exec(rk_pipeline *p) {
     p->watching = p->multi = false; /* EXEC ends a watch, so does failing */
     if (rc == RK_OK && tx)
         rc = settle_transaction(p);
+    if (rc == RK_OK)
+        shape_results(p);
     if (rc == RK_OK && p->o.stop_on_error) {
         for (size_t i = 0; i < p->count; i++)
             if (p->status[i] != RK_OK) {
@@ -411,9 +459,7 @@ int rk_pipeline_exec(rk_pipeline *p) {
                 break;
             }
     }
-    rk_writer_clear(p->queue);
-    p->count = 0;
-    p->unsafe = false;
+    forget_queue(p);
     return rc;
 }
 

@@ -235,15 +235,15 @@ void rk_pubsub_free(rk_pubsub *ps) {
     rk_free(ps);
 }
 
-size_t rk_pubsub_channels(const rk_pubsub *ps) {
+size_t rk_pubsub_channel_count(const rk_pubsub *ps) {
     return atomic_load(&ps->counts[CHANNELS]);
 }
 
-size_t rk_pubsub_patterns(const rk_pubsub *ps) {
+size_t rk_pubsub_pattern_count(const rk_pubsub *ps) {
     return atomic_load(&ps->counts[PATTERNS]);
 }
 
-size_t rk_pubsub_shard_channels(const rk_pubsub *ps) {
+size_t rk_pubsub_shard_channel_count(const rk_pubsub *ps) {
     return atomic_load(&ps->counts[SHARDS]);
 }
 

@@ -69,6 +69,7 @@ int rk_fail_server(int code, const char *msg, size_t len) {
 const char *rk_strerror(int code) {
     switch (code) {
     case RK_OK: return "success";
+    case RK_NIL: return "nil value";
     case RK_EIO: return "I/O error";
     case RK_ETIMEOUT: return "timeout";
     case RK_EPROTO: return "protocol error";

@@ -1,0 +1,91 @@
+/** @file rediskit/commands/common.h
+ * rediskit: what every typed command function has in common.
+ *
+ * Every command and subcommand of Redis has a function named after it:
+ * rk_set, rk_hgetall, rk_xinfo_stream, rk_config_get (TYPE is rk_key_type,
+ * since rk_type names reply kinds). They are generated from the server's
+ * own description of its commands (see tools/gen-commands), one header per
+ * command group, all included by rediskit/commands.h.
+ *
+ * Arguments. Required arguments are parameters: keys and values as C
+ * strings, integers as long long, doubles as double, a choice between
+ * tokens as a C enum (RK_LEFT / RK_RIGHT...). Lists are an array and a
+ * count (`keys, nkeys`), even when they may be empty; pairs and groups of
+ * arguments are arrays of small structs
+ * (`(rk_hset_field_value){"f", 0, "v", 0}`, where a length of 0 means
+ * NUL-terminated). Optional arguments and flags go in an options struct,
+ * NULL for none, best filled with designated initializers:
+ *
+ *     rk_set(c, "k", "v", &(rk_set_opts){.ex = 10, .nx = true}, &reply);
+ *
+ * An optional number is sent when it is not 0, or when its `_set`
+ * companion is true (`.block = 0, .block_set = true` blocks for ever). A
+ * group of optional arguments is a pointer to its struct, NULL when not
+ * sent (`.limit = &(rk_zrange_limit){0, 10}`).
+ *
+ * Binary data. Each function taking strings has a `_bin` twin whose
+ * string parameters come with their lengths, and whose lists come with an
+ * array of lengths (NULL: NUL-terminated). Options' strings are C strings.
+ *
+ * Checks. Combinations the command refuses (NX with XX, EX with PX, an
+ * enum value out of range, a NULL required string, keys without ids) are
+ * RK_EINVAL with a message before anything is sent.
+ *
+ * Results. A command returning one plain value has a typed output: a long
+ * long for counts and integers, a double for scores, a copied string
+ * (free it with rk_free) for GET and the like; when the server answers nil
+ * the function returns RK_NIL (positive, not a failure). Other commands
+ * hand over their rk_reply in one shape whichever protocol the connection
+ * speaks, as RESP3 would send it: HGETALL and CONFIG GET are maps,
+ * SMEMBERS a set, ZSCORE-like values doubles, WITHSCORES replies arrays of
+ * [member, score] pairs, XREAD a map of stream to entries, INFO a map of
+ * sections, each a map of fields. Errors are as for rk_client_callv():
+ * RK_ESERVER for an error reply (rk_error_last() has it), RK_EIO,
+ * RK_ETIMEOUT...; retries follow the client's policy.
+ *
+ * Pipelines. Each function also has an rk_pipe_ twin that queues the
+ * command in an rk_pipeline (or a transaction); its reply, shaped the same
+ * way, is read with rk_pipeline_reply() after rk_pipeline_exec().
+ *
+ * Connection state. Commands that change the connection they run on
+ * (SELECT, AUTH, HELLO, WATCH, MULTI, CLIENT TRACKING...) take an rk_conn
+ * the caller holds (rk_client_acquire or rk_conn_new) instead of the
+ * pooled client; the SUBSCRIBE family is rk_pubsub's. Blocking commands
+ * (BLPOP, XREAD BLOCK...) stretch the call's timeout by their own. */
+#ifndef RK_COMMANDS_COMMON_H
+#define RK_COMMANDS_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "rediskit/alloc.h"
+#include "rediskit/client.h"
+#include "rediskit/commands/enums.h"
+#include "rediskit/conn.h"
+#include "rediskit/error.h"
+#include "rediskit/pipeline.h"
+#include "rediskit/reply.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** CLIENT REPLY modes. */
+typedef enum rk_client_reply_mode {
+    RK_CLIENT_REPLY_ON = 1, /**< Replies are sent (the default). */
+    RK_CLIENT_REPLY_OFF,    /**< No replies until ON. */
+    RK_CLIENT_REPLY_SKIP    /**< No reply to the next command. */
+} rk_client_reply_mode;
+
+/** CLIENT REPLY: switches the server's replies on a held connection on or
+ *  off. With OFF and SKIP the server sends no reply, so none is read: the
+ *  caller must not wait for replies it turned off. Hand-written (the
+ *  generated form would wait for a reply that never comes). Returns RK_OK,
+ *  RK_EINVAL for a bad mode, or as rk_conn_call_argv(). */
+int rk_client_reply(rk_conn *conn, rk_client_reply_mode mode);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

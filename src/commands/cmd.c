@@ -1,0 +1,315 @@
+/* Building and running the typed commands (see cmd_int.h).
+ *
+ * The argument vector lives in the rk_cmd on the caller's stack while it
+ * has at most RK_CMD_INLINE_ARGS entries, then moves to the heap. Numbers
+ * are formatted into rk_cmd.nums and, past that, into chunks that never
+ * move, so argv may point at them. */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands/cmd_int.h"
+#include "conn/conn_int.h"
+#include "resp/reply_int.h"
+#include "resp/resp_int.h"
+#include "util/common.h"
+
+struct rk_cmd_chunk {
+    rk_cmd_chunk *next;
+    size_t used;
+    char data[1024];
+};
+
+/* Longest formatted number: "%.17g" of a double, or a long long. */
+#define NUM_MAX 32
+
+void rk_cmd_init(rk_cmd *cmd, const char *name) {
+    cmd->argc = 0;
+    cmd->cap = RK_CMD_INLINE_ARGS;
+    cmd->argv = cmd->argv_inline;
+    cmd->lens = cmd->lens_inline;
+    cmd->err = RK_OK;
+    cmd->name = name;
+    cmd->shape = NULL;
+    cmd->block_ms = 0;
+    cmd->nums_used = 0;
+    cmd->spill = NULL;
+}
+
+void rk_cmd_release(rk_cmd *cmd) {
+    if (cmd->argv != cmd->argv_inline) {
+        rk_free(cmd->argv);
+        rk_free(cmd->lens);
+    }
+    while (cmd->spill) {
+        rk_cmd_chunk *next = cmd->spill->next;
+        rk_free(cmd->spill);
+        cmd->spill = next;
+    }
+    cmd->argv = cmd->argv_inline;
+    cmd->lens = cmd->lens_inline;
+    cmd->argc = 0;
+}
+
+static void fail(rk_cmd *cmd, int code, const char *msg) {
+    if (cmd->err != RK_OK)
+        return;
+    cmd->err = code;
+    rk_fail(code, "%s: %s", cmd->name, msg);
+}
+
+void rk_cmd_invalid(rk_cmd *cmd, const char *msg) {
+    fail(cmd, RK_EINVAL, msg);
+}
+
+static bool grow(rk_cmd *cmd) {
+    int cap = cmd->cap * 2;
+    const char **argv = rk_malloc((size_t)cap * sizeof(*argv));
+    size_t *lens = rk_malloc((size_t)cap * sizeof(*lens));
+    if (argv == NULL || lens == NULL) {
+        rk_free(argv);
+        rk_free(lens);
+        fail(cmd, RK_ENOMEM, "out of memory building the command");
+        return false;
+    }
+    memcpy(argv, cmd->argv, (size_t)cmd->argc * sizeof(*argv));
+    memcpy(lens, cmd->lens, (size_t)cmd->argc * sizeof(*lens));
+    if (cmd->argv != cmd->argv_inline) {
+        rk_free(cmd->argv);
+        rk_free(cmd->lens);
+    }
+    cmd->argv = argv;
+    cmd->lens = lens;
+    cmd->cap = cap;
+    return true;
+}
+
+void rk_cmd_str(rk_cmd *cmd, const char *s, size_t len) {
+    if (cmd->err != RK_OK)
+        return;
+    if (s == NULL) {
+        fail(cmd, RK_EINVAL, "a required string argument is NULL");
+        return;
+    }
+    if (cmd->argc == cmd->cap && !grow(cmd))
+        return;
+    cmd->argv[cmd->argc] = s;
+    cmd->lens[cmd->argc] = len == RK_CSTR ? strlen(s) : len;
+    cmd->argc++;
+}
+
+/* Room for one formatted number that stays where it is. */
+static char *num_room(rk_cmd *cmd) {
+    if (cmd->nums_used + NUM_MAX <= sizeof(cmd->nums)) {
+        char *p = cmd->nums + cmd->nums_used;
+        cmd->nums_used += NUM_MAX;
+        return p;
+    }
+    if (cmd->spill == NULL || cmd->spill->used + NUM_MAX > sizeof(cmd->spill->data)) {
+        rk_cmd_chunk *c = rk_malloc(sizeof(*c));
+        if (c == NULL) {
+            fail(cmd, RK_ENOMEM, "out of memory building the command");
+            return NULL;
+        }
+        c->next = cmd->spill;
+        c->used = 0;
+        cmd->spill = c;
+    }
+    char *p = cmd->spill->data + cmd->spill->used;
+    cmd->spill->used += NUM_MAX;
+    return p;
+}
+
+void rk_cmd_int(rk_cmd *cmd, long long v) {
+    char *p = cmd->err == RK_OK ? num_room(cmd) : NULL;
+    if (p != NULL)
+        rk_cmd_str(cmd, p, rk_fmt_ll(p, v));
+}
+
+void rk_cmd_uint(rk_cmd *cmd, size_t v) {
+    char *p = cmd->err == RK_OK ? num_room(cmd) : NULL;
+    if (p != NULL)
+        rk_cmd_str(cmd, p, rk_fmt_ull(p, v));
+}
+
+/* Doubles go out in the shortest form that reads back the same, and
+ * infinities as Redis spells them. NaN is refused: no command takes it. */
+void rk_cmd_double(rk_cmd *cmd, double v) {
+    if (cmd->err != RK_OK)
+        return;
+    if (isnan(v)) {
+        fail(cmd, RK_EINVAL, "NaN is not a valid number argument");
+        return;
+    }
+    if (isinf(v)) {
+        rk_cmd_str(cmd, v > 0 ? "+inf" : "-inf", 4);
+        return;
+    }
+    char *p = num_room(cmd);
+    if (p == NULL)
+        return;
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(p, NUM_MAX, "%.*g", prec, v);
+        if (strtod(p, NULL) == v)
+            break;
+    }
+    rk_cmd_str(cmd, p, (size_t)n);
+}
+
+void rk_cmd_choice(rk_cmd *cmd, int v, const char *const *tokens, int n, const char *what) {
+    if (v < 1 || v > n) {
+        if (cmd->err == RK_OK) {
+            cmd->err = RK_EINVAL;
+            rk_fail(RK_EINVAL, "%s: %d is not a valid %s", cmd->name, v, what);
+        }
+        return;
+    }
+    rk_cmd_str(cmd, tokens[v - 1], RK_CSTR);
+}
+
+long long rk_cmd_block_seconds(double timeout) {
+    return timeout > 0 ? (long long)ceil(timeout * 1000) : -1;
+}
+
+long long rk_cmd_block_ms(long long ms, bool given) {
+    if (ms == 0 && !given)
+        return 0;
+    return ms > 0 ? ms : -1;
+}
+
+/* ---- running ---------------------------------------------------------- */
+
+/* A blocking command may hold its reply back for block_ms: the call's
+ * timeout, when the client has one, is stretched by that much. */
+static int call_timeout(rk_client *client, const rk_cmd *cmd) {
+    int base = rk_client_options(client)->command_timeout_ms;
+    if (cmd->block_ms == 0 || base <= 0)
+        return 0;
+    if (cmd->block_ms < 0 || cmd->block_ms > INT_MAX - base)
+        return INT_MAX;
+    return base + (int)cmd->block_ms;
+}
+
+/* Sends cmd and reads its reply into *reply (never NULL here). */
+static int run(rk_target t, rk_cmd *cmd, rk_reply *reply) {
+    int rc;
+    if (t.conn != NULL) {
+        rc = rk_conn_call_argv(t.conn, reply, cmd->argc, cmd->argv, cmd->lens);
+    } else {
+        rk_call_opts opts = {.timeout_ms = call_timeout(t.client, cmd)};
+        rc = rk_client_callv(t.client, reply, &opts, cmd->argc, cmd->argv, cmd->lens);
+    }
+    if (rc == RK_OK && cmd->shape != NULL)
+        rc = rk_reshape(reply, cmd->shape);
+    return rc;
+}
+
+int rk_cmd_reply(rk_target t, rk_cmd *cmd, int rc, rk_reply *reply) {
+    rk_reply tmp;
+    rk_reply *out = reply ? reply : &tmp;
+    memset(out, 0, sizeof(*out));
+    if (rc == RK_OK)
+        rc = run(t, cmd, out);
+    rk_cmd_release(cmd);
+    if (out == &tmp)
+        rk_reply_free(&tmp);
+    return rc;
+}
+
+/* A reply of a type the command never sends. */
+static int unexpected(const rk_cmd *cmd, const rk_reply *r, const char *want) {
+    return rk_fail(RK_EPROTO, "%s: expected %s, got a %s reply", cmd->name, want,
+                   rk_type_name(rk_reply_type(r)));
+}
+
+int rk_cmd_ok(rk_target t, rk_cmd *cmd, int rc) {
+    rk_reply r = {0};
+    if (rc == RK_OK)
+        rc = run(t, cmd, &r);
+    if (rc == RK_OK && r.type_ != RK_REPLY_STATUS)
+        rc = unexpected(cmd, &r, "a status");
+    rk_cmd_release(cmd);
+    rk_reply_free(&r);
+    return rc;
+}
+
+int rk_cmd_integer(rk_target t, rk_cmd *cmd, int rc, long long *out, bool nullable) {
+    rk_reply r = {0};
+    if (rc == RK_OK)
+        rc = run(t, cmd, &r);
+    if (rc == RK_OK) {
+        if (r.type_ == RK_REPLY_INTEGER) {
+            if (out)
+                *out = r.u_.integer;
+        } else if (r.type_ == RK_REPLY_NIL && nullable) {
+            rc = RK_NIL;
+        } else {
+            rc = unexpected(cmd, &r, "an integer");
+        }
+    }
+    rk_cmd_release(cmd);
+    rk_reply_free(&r);
+    return rc;
+}
+
+int rk_cmd_number(rk_target t, rk_cmd *cmd, int rc, double *out) {
+    rk_reply r = {0};
+    if (rc == RK_OK)
+        rc = run(t, cmd, &r);
+    if (rc == RK_OK) {
+        if (r.type_ == RK_REPLY_NIL) {
+            rc = RK_NIL;
+        } else if (r.type_ == RK_REPLY_DOUBLE || r.type_ == RK_REPLY_INTEGER) {
+            if (out)
+                *out = rk_reply_double(&r);
+        } else {
+            rc = unexpected(cmd, &r, "a number");
+        }
+    }
+    rk_cmd_release(cmd);
+    rk_reply_free(&r);
+    return rc;
+}
+
+int rk_cmd_string(rk_target t, rk_cmd *cmd, int rc, char **out, size_t *len) {
+    rk_reply r = {0};
+    if (out)
+        *out = NULL;
+    if (len)
+        *len = 0;
+    if (rc == RK_OK)
+        rc = run(t, cmd, &r);
+    if (rc == RK_OK) {
+        if (r.type_ == RK_REPLY_NIL) {
+            rc = RK_NIL;
+        } else if (r.type_ == RK_REPLY_STRING || r.type_ == RK_REPLY_STATUS ||
+                   r.type_ == RK_REPLY_VERBATIM) {
+            if (len)
+                *len = r.len_;
+            if (out) {
+                *out = rk_malloc(r.len_ + 1);
+                if (*out == NULL) {
+                    rc = rk_fail(RK_ENOMEM, "out of memory copying a %zu-byte reply", r.len_);
+                } else {
+                    memcpy(*out, rk_str_ptr(&r), r.len_);
+                    (*out)[r.len_] = '\0';
+                }
+            }
+        } else {
+            rc = unexpected(cmd, &r, "a string");
+        }
+    }
+    rk_cmd_release(cmd);
+    rk_reply_free(&r);
+    return rc;
+}
+
+int rk_cmd_queue(rk_pipeline *p, rk_cmd *cmd, int rc) {
+    if (rc == RK_OK)
+        rc = rk_pipeline_append_shaped(p, cmd->argc, cmd->argv, cmd->lens, cmd->shape);
+    rk_cmd_release(cmd);
+    return rc;
+}

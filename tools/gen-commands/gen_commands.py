@@ -1,0 +1,1038 @@
+#!/usr/bin/env python3
+"""Generates rediskit's typed command functions from a running server.
+
+    gen_commands.py [--url redis://host:port] [--docs FILE --info FILE] OUTDIR
+
+Reads COMMAND DOCS (arguments, tokens, flags, summaries) and COMMAND INFO
+(flags such as readonly, write, blocking) through redis-cli, adds the
+hand-written facts in spec.py, and writes into OUTDIR:
+
+    include/rediskit/commands/<group>.h   declarations, one header per group
+    include/rediskit/commands.h           includes them all
+    src/commands/gen/<group>.c            the functions
+    src/commands/gen/table.c              every command with its function
+
+Everything is emitted in sorted order, so a rerun against the same server
+writes the same bytes. docs/DESIGN.md section 13 says how arguments map to
+C parameters and options.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import spec  # noqa: E402
+
+C_KEYWORDS = set(
+    """auto break case char const continue default do double else enum extern
+    float for goto if inline int long register restrict return short signed
+    sizeof static struct switch typedef union unsigned void volatile while bool
+    true false""".split()
+)
+
+GROUP_FILES = {
+    "bitmap": "bitmap",
+    "cluster": "cluster",
+    "connection": "connection",
+    "generic": "generic",
+    "geo": "geo",
+    "hash": "hash",
+    "hyperloglog": "hyperloglog",
+    "list": "list",
+    "pubsub": "pubsub",
+    "scripting": "scripting",
+    "server": "server",
+    "set": "set",
+    "sorted-set": "sorted_set",
+    "stream": "stream",
+    "string": "string",
+    "transactions": "transactions",
+}
+
+
+class Unsupported(Exception):
+    pass
+
+
+def cident(name):
+    s = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    if not s:
+        s = "arg"
+    if s[0].isdigit():
+        s = "_" + s
+    return s + "_" if s in C_KEYWORDS else s
+
+
+def plural(name):
+    if name.endswith("s") or name.endswith("x"):
+        return name + "es"
+    if name.endswith("y") and not name.endswith("ey"):
+        return name[:-1] + "ies"
+    return name + "s"
+
+
+def cstr(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def wrap_comment(text, width=76, indent=" *  "):
+    words, lines, line = text.split(), [], ""
+    for w in words:
+        if line and len(line) + 1 + len(w) > width:
+            lines.append(line)
+            line = w
+        else:
+            line = (line + " " + w) if line else w
+    if line:
+        lines.append(line)
+    return [indent + l if l else indent.rstrip() for l in lines]
+
+
+# ------------------------------------------------------------------ reading
+
+
+def redis_cli(url, *args):
+    cmd = ["redis-cli", "-u", url, "-3", "--json"] + list(args)
+    return json.loads(subprocess.check_output(cmd))
+
+
+def leaves(docs, info):
+    """[(name, doc, flags)] for every command that is called as such:
+    commands without subcommands, and subcommands."""
+    flags = {}
+
+    def walk(entries):
+        for e in entries:
+            flags[e[0]] = e[2]
+            if len(e) > 9:
+                walk(e[9])
+
+    walk(info)
+    out = []
+    for name, doc in docs.items():
+        subs = doc.get("subcommands")
+        if subs:
+            for sname, sdoc in subs.items():
+                out.append((sname, sdoc, flags.get(sname, [])))
+        else:
+            out.append((name, doc, flags.get(name, [])))
+    return sorted(out, key=lambda t: t[0])
+
+
+# ------------------------------------------------------------ syntax line
+
+
+def syntax(name, args):
+    def one(a):
+        t = a["type"]
+        tok = a.get("token")
+        if t == "pure-token":
+            s = tok
+        elif t == "oneof":
+            s = " | ".join(one(x) for x in a["arguments"])
+            s = (tok + " " if tok else "") + "<" + s + ">"
+        elif t == "block":
+            s = " ".join(one(x) for x in a["arguments"])
+            s = (tok + " " if tok else "") + s
+        else:
+            s = (tok + " " if tok else "") + a["name"]
+        f = a.get("flags", [])
+        if "multiple" in f:
+            s = s + " [" + s + " ...]" if "multiple_token" not in f else s + " [" + s + " ...]"
+        if "optional" in f:
+            s = "[" + s + "]"
+        return s
+
+    return " ".join([name.replace("|", " ").upper()] + [one(a) for a in args])
+
+
+# ------------------------------------------------------------- the model
+#
+# Each documented argument becomes a Field. A field knows how it is
+# declared (as a function parameter or as a struct member), how to test
+# whether the caller set it, and the C that appends it to the command.
+
+
+class Ctx:
+    """Where fields are declared: the function's parameters, the options
+    struct, or a block struct. Names are unique within one Ctx."""
+
+    def __init__(self, gen, cmd, kind, ctype=None):
+        self.gen, self.cmd, self.kind, self.ctype = gen, cmd, kind, ctype
+        self.names = set()
+        self.fields = []  # declared fields in order
+        self.checks = []  # (condition, message) over this ctx's fields
+
+    def name(self, want):
+        n = want
+        i = 2
+        reserved = ("cmd", "o", "b", "c", "p", "conn", "reply", "out", "len", "opts", "i", "rc")
+        while n in self.names or (self.kind == "param" and n in reserved):
+            n = "%s%d" % (want, i)
+            i += 1
+        self.names.add(n)
+        return n
+
+    def src(self, f):
+        return {"param": "", "opts": "o->", "block": "b->"}[self.kind] + f
+
+
+def scalar_type(gen, cmd, a, parent):
+    t = spec.TYPE.get((cmd, a["name"]), a["type"])
+    if t in ("key", "string", "pattern"):
+        return "str"
+    if t in ("integer", "unix-time"):
+        return "int"
+    if t == "double":
+        return "dbl"
+    raise Unsupported("type " + t)
+
+
+class Field:
+    """A scalar value: string, integer or double, maybe behind a token,
+    maybe a list."""
+
+    def __init__(self, ctx, a, optional, base=None):
+        self.ctx, self.a, self.optional = ctx, a, optional
+        self.t = scalar_type(ctx.gen, ctx.cmd, a, None)
+        self.token = a.get("token")
+        f = a.get("flags", [])
+        self.multiple = "multiple" in f
+        self.mtoken = "multiple_token" in f
+        want = base or cident(self.token if self.token else a["name"])
+        if self.multiple and not self.token:
+            want = plural(want)
+        self.name = ctx.name(want)
+        self.count = ctx.name("n" + self.name) if self.multiple else None
+        self.lens = ctx.name(self.name + "_lens") if self.multiple and self.t == "str" else None
+        self.slen = ctx.name(self.name + "_len") if (not self.multiple and self.t == "str" and ctx.kind != "opts") else None
+        self.isset = ctx.name(self.name + "_set") if (optional and not self.multiple and self.t in ("int", "dbl") and ctx.kind != "param") else None
+
+    def label(self):
+        return self.token or self.a["name"]
+
+    ctypes = {"str": "const char *", "int": "long long ", "dbl": "double "}
+
+    def decls(self, binary):
+        """Declarations as parameters (no ';') or members."""
+        k = self.ctx.kind
+        if self.multiple:
+            el = {"str": "const char *const *", "int": "const long long *", "dbl": "const double *"}[self.t]
+            out = [(el + self.name, "The %s list." % self.a["name"])]
+            if self.lens and (k != "param" or binary):
+                out.append(("const size_t *" + self.lens, "Their lengths; NULL: NUL-terminated." if k == "param" else "Their lengths; NULL: NUL-terminated."))
+            out.append(("size_t " + self.count, "How many."))
+            return out
+        out = [(self.ctypes[self.t] + self.name, self.doc())]
+        if self.slen and (k == "block" or binary):
+            out.append(("size_t " + self.slen, "Its length; 0: NUL-terminated." if k == "block" else None))
+        if self.isset:
+            out.append(("bool " + self.isset, "Send %s even when it is 0." % self.label()))
+        return out
+
+    def doc(self):
+        tok = self.token + " " if self.token else ""
+        what = "%s%s" % (tok, self.a["name"])
+        if self.optional:
+            unset = {"str": "NULL", "int": "0", "dbl": "0"}[self.t]
+            return "%s; %s: not sent." % (what, unset)
+        return what
+
+    def present(self):
+        s = self.ctx.src
+        if self.multiple:
+            return "%s > 0" % s(self.count)
+        if self.t == "str":
+            return "%s != NULL" % s(self.name)
+        if self.isset:
+            return "%s != 0 || %s" % (s(self.name), s(self.isset))
+        return "%s != 0" % s(self.name)
+
+    def value(self, v, ln):
+        if self.t == "str":
+            return "rk_cmd_str(cmd, %s, %s);" % (v, ln)
+        if self.t == "int":
+            return "rk_cmd_int(cmd, %s);" % v
+        return "rk_cmd_double(cmd, %s);" % v
+
+    def emit(self):
+        s = self.ctx.src
+        lines = []
+        if self.multiple:
+            if self.token and not self.mtoken:
+                lines.append("rk_cmd_lit(cmd, %s);" % cstr(self.token))
+            lines.append("for (size_t i = 0; i < %s; i++) {" % s(self.count))
+            if self.mtoken:
+                lines.append("    rk_cmd_lit(cmd, %s);" % cstr(self.token))
+            if self.t == "str":
+                ln = "%s ? %s[i] : RK_CSTR" % (s(self.lens), s(self.lens))
+            else:
+                ln = None
+            lines.append("    " + self.value("%s[i]" % s(self.name), ln))
+            lines.append("}")
+            lines = ["if (%s > 0 && %s == NULL)" % (s(self.count), s(self.name)),
+                     "    rk_cmd_invalid(cmd, %s);" % cstr(self.a["name"] + " list is NULL")] + lines
+            if not self.optional:
+                lines = ["if (%s == 0)" % s(self.count),
+                         "    rk_cmd_invalid(cmd, %s);" % cstr("needs at least one " + self.a["name"])] + lines
+            else:
+                lines = ["if (%s) {" % self.present()] + ["    " + l for l in lines] + ["}"]
+            return lines
+        if self.token:
+            lines.append("rk_cmd_lit(cmd, %s);" % cstr(self.token))
+        ln = None
+        if self.t == "str":
+            ln = s(self.slen) if (self.slen and (self.ctx.kind != "opts")) else "RK_CSTR"
+            if self.ctx.kind == "block":
+                ln = "%s ? %s : RK_CSTR" % (s(self.slen), s(self.slen))
+        lines.append(self.value(s(self.name), ln))
+        if self.optional:
+            return ["if (%s) {" % self.present()] + ["    " + l for l in lines] + ["}"]
+        if self.t == "str" and self.ctx.kind != "param":
+            return ["if (%s == NULL)" % s(self.name),
+                    "    rk_cmd_invalid(cmd, %s);" % cstr(self.a["name"] + " is required")] + lines
+        return lines
+
+
+class Flag:
+    """An optional pure token: a bool."""
+
+    def __init__(self, ctx, a, name=None):
+        self.ctx, self.a, self.token = ctx, a, a["token"]
+        self.name = ctx.name(name or cident(a["name"] if a["token"] in ("=", "~", "*", "") else a["token"]))
+
+    def label(self):
+        return self.token
+
+    def decls(self, binary):
+        return [("bool " + self.name, "Send %s." % self.token)]
+
+    def present(self):
+        return self.ctx.src(self.name)
+
+    def emit(self):
+        return ["if (%s)" % self.present(), "    rk_cmd_lit(cmd, %s);" % cstr(self.token)]
+
+
+class Lit:
+    """A required pure token: always sent."""
+
+    def __init__(self, ctx, tokens):
+        self.tokens = tokens
+
+    def decls(self, binary):
+        return []
+
+    def emit(self):
+        return ["rk_cmd_lit(cmd, %s);" % cstr(t) for t in self.tokens]
+
+
+class Enum:
+    """A required choice between pure tokens: a C enum."""
+
+    def __init__(self, ctx, a):
+        self.ctx, self.a = ctx, a
+        toks = tuple(x["token"] for x in a["arguments"])
+        self.tokens = toks
+        cmdid = cident(ctx.cmd)
+        self.name = ctx.name(cident(a["name"]))
+        if toks in spec.ENUM:
+            self.type, consts = spec.ENUM[toks]
+            self.consts = [consts[t] for t in toks]
+            self.shared = True
+        else:
+            self.type = "rk_%s_%s" % (cmdid, cident(a["name"]))
+            self.consts = ["RK_%s_%s_%s" % (cmdid.upper(), cident(a["name"]).upper(), cident(t).upper()) for t in toks]
+            self.shared = False
+        ctx.gen.enums[self.type] = (self, toks)
+
+    def decls(self, binary):
+        return [(self.type + " " + self.name, " | ".join(self.tokens))]
+
+    def emit(self):
+        s = self.ctx.src(self.name)
+        return ["rk_cmd_choice(cmd, (int)%s, %s_tokens, %d, %s);" % (s, self.type, len(self.tokens), cstr(self.a["name"]))]
+
+
+class BlockRef:
+    """A block of arguments: a struct, passed by pointer when optional or
+    as an array when it repeats."""
+
+    def __init__(self, ctx, a, optional, multiple):
+        self.ctx, self.a, self.optional, self.multiple = ctx, a, optional, multiple
+        self.token = a.get("token")
+        kids = a["arguments"]
+        base = self.token or (kids[0].get("token") if kids and kids[0].get("token") and kids[0]["type"] != "pure-token" else None) or a["name"]
+        if base in ("options", "arguments", "args") and kids:
+            base = kids[0]["name"]
+        want = cident(base)
+        self.type = "rk_%s_%s" % (cident(ctx.cmd), want)
+        gen = ctx.gen
+        while self.type in gen.structs and gen.structs[self.type] is not None:
+            self.type += "_"
+        gen.structs[self.type] = None
+        self.name = ctx.name(plural(want) if multiple else want)
+        self.count = ctx.name("n" + self.name) if multiple else None
+        self.inner = Ctx(gen, ctx.cmd, "block", self.type)
+        self.body = lower_list(self.inner, kids, in_block=True)
+        gen.structs[self.type] = self
+
+    def label(self):
+        return self.token or self.a["name"]
+
+    def decls(self, binary):
+        if self.multiple:
+            return [("const %s *%s" % (self.type, self.name), "The %s list." % self.a["name"]),
+                    ("size_t " + self.count, "How many.")]
+        return [("const %s *%s" % (self.type, self.name), "%s; NULL: not sent." % self.label())]
+
+    def present(self):
+        s = self.ctx.src
+        return ("%s > 0" % s(self.count)) if self.multiple else ("%s != NULL" % s(self.name))
+
+    def emit(self):
+        s = self.ctx.src
+        fn = "emit_" + self.type[3:]
+        if self.multiple:
+            lines = ["if (%s > 0 && %s == NULL)" % (s(self.count), s(self.name)),
+                     "    rk_cmd_invalid(cmd, %s);" % cstr(self.a["name"] + " list is NULL"),
+                     "else",
+                     "    for (size_t i = 0; i < %s; i++)" % s(self.count),
+                     "        %s(cmd, &%s[i]);" % (fn, s(self.name))]
+            if not self.optional:
+                return ["if (%s == 0)" % s(self.count),
+                        "    rk_cmd_invalid(cmd, %s);" % cstr("needs at least one " + self.a["name"])] + lines
+            return lines
+        lines = ["if (%s)" % self.present(), "    %s(cmd, %s);" % (fn, s(self.name))]
+        if not self.optional:
+            return ["if (%s == NULL)" % s(self.name),
+                    "    rk_cmd_invalid(cmd, %s);" % cstr(self.label() + " is required")] + lines
+        return lines
+
+
+class TokenOr:
+    """A required choice between a pure token and one string, as XADD's
+    <* | id>: the string, with NULL meaning the token."""
+
+    def __init__(self, ctx, a, tok, val):
+        self.ctx, self.tok = ctx, tok
+        self.f = Field(ctx, val, False)
+
+    def decls(self, binary):
+        d = self.f.decls(binary)
+        name, _ = d[0]
+        d[0] = (name, "%s; NULL: %s." % (self.f.a["name"], self.tok["token"] or '""'))
+        return d
+
+    def emit(self):
+        s = self.ctx.src
+        ln = "RK_CSTR"
+        if self.f.slen and self.ctx.kind == "param":
+            ln = s(self.f.slen)
+        elif self.f.slen:
+            ln = "%s ? %s : RK_CSTR" % (s(self.f.slen), s(self.f.slen))
+        return ["if (%s)" % s(self.f.name),
+                "    rk_cmd_str(cmd, %s, %s);" % (s(self.f.name), ln),
+                "else",
+                "    rk_cmd_lit(cmd, %s);" % cstr(self.tok["token"])]
+
+
+def alt_label(x):
+    if x.get("token"):
+        return x["token"]
+    if x["type"] == "block" and x["arguments"] and x["arguments"][0].get("token"):
+        return x["arguments"][0]["token"]
+    return x["name"]
+
+
+def lower_choice(ctx, a, optional, in_block, params, opts):
+    """A oneof. Returns the items that emit it, in order."""
+    alts = a["arguments"]
+    tok = a.get("token")
+    allpure = all(x["type"] == "pure-token" for x in alts)
+    if "multiple" in a.get("flags", []):
+        raise Unsupported("repeated choice")
+    if allpure and not optional:
+        target = ctx if in_block else params
+        items = ([Lit(target, [tok])] if tok else []) + [Enum(target, a)]
+        return items, target
+    if (not optional and len(alts) == 2 and alts[0]["type"] == "pure-token"
+            and alts[1]["type"] in ("string", "key") and not alts[1].get("token")):
+        target = ctx if in_block else params
+        return [TokenOr(target, a, alts[0], alts[1])], target
+    if (not optional and len(alts) == 2 and alts[1]["type"] == "pure-token"
+            and alts[0]["type"] in ("string", "key") and not alts[0].get("token")):
+        target = ctx if in_block else params
+        return [TokenOr(target, a, alts[1], alts[0])], target
+    # Each alternative becomes its own optional field; at most (or, when
+    # required, exactly) one may be set.
+    target = ctx if in_block else opts
+    fields = []
+    for x in alts:
+        if x["type"] == "pure-token":
+            fields.append(Flag(target, x))
+        elif x["type"] == "block":
+            if all(y["type"] == "pure-token" for y in x["arguments"]):
+                fl = Flag(target, {"name": x["name"], "token": " ".join(y["token"] for y in x["arguments"])}, cident(x["name"]))
+                fl.tokens = [y["token"] for y in x["arguments"]]
+                fl.emit = (lambda fl=fl: ["if (%s) {" % fl.present()] + ["    rk_cmd_lit(cmd, %s);" % cstr(t) for t in fl.tokens] + ["}"])
+                fields.append(fl)
+            else:
+                fields.append(BlockRef(target, x, True, "multiple" in x.get("flags", [])))
+        elif x["type"] == "oneof":
+            raise Unsupported("nested choice")
+        else:
+            fields.append(Field(target, x, True))
+    labels = [alt_label(x) for x in alts]
+    cond = " + ".join("(%s)" % f.present() for f in fields)
+    if optional:
+        target.checks.append(("%s > 1" % cond, "at most one of %s" % ", ".join(labels)))
+    else:
+        target.checks.append(("%s != 1" % cond, "needs exactly one of %s" % ", ".join(labels)))
+    items = []
+    if tok:
+        anyset = " || ".join("(%s)" % f.present() for f in fields)
+        items.append(Cond(target, anyset, [Lit(target, [tok])]))
+    items.extend(fields)
+    return items, target
+
+
+class Cond:
+    def __init__(self, ctx, cond, items):
+        self.cond, self.items = cond, items
+
+    def decls(self, binary):
+        return []
+
+    def emit(self):
+        inner = [l for it in self.items for l in it.emit()]
+        return ["if (%s) {" % self.cond] + ["    " + l for l in inner] + ["}"]
+
+
+def lower_list(ctx, args, in_block=False, opts=None):
+    """Items for a list of arguments. At the top level (in_block False),
+    ctx is the params Ctx and opts the options Ctx."""
+    items = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        f = a.get("flags", [])
+        optional = "optional" in f
+        multiple = "multiple" in f
+        t = a["type"]
+        # Positional lists are parameters even when they may be empty.
+        positional_list = multiple and not a.get("token") and t not in ("block", "oneof")
+        target = ctx if (in_block or not optional or positional_list) else opts
+        # numkeys followed by the keys: the count is the list's length.
+        if (t == "integer" and a["name"] == "numkeys" and i + 1 < len(args)
+                and "multiple" in args[i + 1].get("flags", [])):
+            nxt = args[i + 1]
+            nopt = "optional" in nxt.get("flags", [])
+            ktarget = ctx
+            keys = Field(ktarget, nxt, nopt)
+            items.append(NumKeys(keys))
+            items.append(keys)
+            i += 2
+            continue
+        if t == "pure-token":
+            items.append(Flag(target, a) if optional else Lit(target, [a["token"]]))
+        elif t == "oneof":
+            its, _ = lower_choice(ctx, a, optional, in_block, ctx, opts)
+            items.extend(its)
+        elif t == "block" and len(a["arguments"]) == 1 and not a.get("token") and \
+                a["arguments"][0]["type"] not in ("block", "oneof", "pure-token") and \
+                not a["arguments"][0].get("flags"):
+            # A block of one argument is that argument.
+            one = dict(a["arguments"][0])
+            one["flags"] = f
+            items.append(Field(target, one, optional))
+        elif t == "block":
+            kids = a["arguments"]
+            if all(k["type"] == "pure-token" for k in kids) and not multiple:
+                toks = ([a["token"]] if a.get("token") else []) + [k["token"] for k in kids]
+                if optional:
+                    fl = Flag(target, {"name": a["name"], "token": " ".join(toks)}, cident(a["name"]))
+                    fl.tokens = toks
+                    fl.emit = (lambda fl=fl: ["if (%s) {" % fl.present()] + ["    rk_cmd_lit(cmd, %s);" % cstr(x) for x in fl.tokens] + ["}"])
+                    items.append(fl)
+                else:
+                    items.append(Lit(target, toks))
+            elif not optional and not multiple and not in_block:
+                # A required block is just its arguments, in line.
+                if a.get("token"):
+                    items.append(Lit(ctx, [a["token"]]))
+                sub = lower_list(ctx, kids, False, opts)
+                lists = [x for x in sub if isinstance(x, Field) and x.multiple and not x.optional]
+                if len(lists) == 2:
+                    items.append(SameCount(ctx, lists[0], lists[1]))
+                items.extend(sub)
+            else:
+                items.append(BlockRef(target, a, optional, multiple))
+        else:
+            items.append(Field(target, a, optional))
+        i += 1
+    return items
+
+
+class NumKeys:
+    def __init__(self, keys):
+        self.keys = keys
+
+    def decls(self, binary):
+        return []
+
+    def emit(self):
+        return ["rk_cmd_uint(cmd, %s);" % self.keys.ctx.src(self.keys.count)]
+
+
+class SameCount:
+    def __init__(self, ctx, a, b):
+        self.ctx, self.a, self.b = ctx, a, b
+
+    def decls(self, binary):
+        return []
+
+    def emit(self):
+        s = self.ctx.src
+        return ["if (%s != %s)" % (s(self.a.count), s(self.b.count)),
+                "    rk_cmd_invalid(cmd, %s);" % cstr("needs as many %s as %s" % (plural(self.b.a["name"]), plural(self.a.a["name"])))]
+
+
+# --------------------------------------------------------------- commands
+
+
+class Command:
+    def __init__(self, gen, name, doc, flags):
+        self.gen, self.name, self.doc, self.flags = gen, name, doc, flags
+        self.cid = cident(spec.RENAME.get(name, name.replace("|", "_")))
+        self.fn = "rk_" + self.cid
+        self.group = GROUP_FILES.get(doc.get("group"), "server")
+        self.words = name.upper().split("|")
+        self.params = Ctx(gen, name, "param")
+        self.opts = Ctx(gen, name, "opts", "rk_%s_opts" % self.cid)
+        self.raw = False
+        try:
+            self.items = lower_list(self.params, doc.get("arguments", []), False, self.opts)
+        except Unsupported as e:
+            self.raw = True
+            self.why = str(e)
+            self.params = Ctx(gen, name, "param")
+            self.opts = Ctx(gen, name, "opts", None)
+            self.items = [Field(self.params, {"name": "arg", "type": "string", "flags": ["multiple"]}, True)]
+        self.output = spec.OUTPUT.get(name, "reply")
+        self.shape = spec.SHAPE.get(name)
+        if self.shape is None and self.output == "double":
+            self.shape = '"d"'
+        self.conn = name in spec.CONNECTION
+        self.blocking = "blocking" in flags
+
+    def has_opts(self):
+        return bool(self.opts_fields())
+
+    def opts_fields(self):
+        return [it for it in self.all_items() if getattr(it, "ctx", None) is self.opts and it.decls(True)]
+
+    def all_items(self):
+        for it in self.items:
+            yield it
+            if isinstance(it, Cond):
+                yield from it.items
+
+    def param_fields(self):
+        return [it for it in self.items if getattr(it, "ctx", None) is self.params and it.decls(True)]
+
+    def needs_bin(self):
+        return any(isinstance(f, (Field, TokenOr)) and ((getattr(f, "t", None) == "str") or
+                   (isinstance(f, TokenOr))) for f in self.param_fields())
+
+    def param_decls(self, binary):
+        out = []
+        for f in self.param_fields():
+            for d, _ in f.decls(binary):
+                out.append(d)
+        return out
+
+    def build_args(self, binary):
+        """The arguments a variant passes to build_<cmd>."""
+        out = []
+        for f in self.param_fields():
+            if isinstance(f, TokenOr):
+                f = f.f
+            if isinstance(f, Field):
+                if f.multiple:
+                    out.append(f.name)
+                    if f.lens:
+                        out.append(f.lens if binary else "NULL")
+                    out.append(f.count)
+                else:
+                    out.append(f.name)
+                    if f.slen:
+                        out.append(f.slen if binary else "RK_CSTR")
+            elif isinstance(f, BlockRef):
+                out.append(f.name)
+                if f.multiple:
+                    out.append(f.count)
+            else:
+                out.append(f.name)
+        if self.has_opts():
+            out.append("opts")
+        return out
+
+    def summary_comment(self):
+        d = self.doc
+        lines = ["/** " + self.name.replace("|", " ").upper() + ": " + d.get("summary", "").rstrip(".") + "."]
+        body = []
+        body.append("Syntax: " + syntax(self.name, d.get("arguments", [])))
+        if d.get("complexity"):
+            body.append("Complexity: " + d["complexity"])
+        body.append("Since Redis %s (%s group)." % (d.get("since", "?"), d.get("group", "?")))
+        if "deprecated_since" in d:
+            body.append("Deprecated since %s; use %s." % (d["deprecated_since"], d.get("replaced_by", "").replace("`", "")))
+        if self.raw:
+            body.append("The arguments after the command name are passed as they are.")
+        out = {
+            "ok": "Returns RK_OK when the server answered OK.",
+            "int": "Stores the integer reply in *out (NULL to ignore it).",
+            "nint": "Stores the integer reply in *out; returns RK_NIL when the server replied nil.",
+            "double": "Stores the reply as a double in *out; returns RK_NIL when the server replied nil.",
+            "str": "Stores the reply in *out (NUL-terminated, free it with rk_free) and its length in *len (may be NULL); returns RK_NIL when the server replied nil.",
+            "reply": "Hands the reply to *reply%s." % (" (shape " + self.shape_doc() + ")" if self.shape else ""),
+        }[self.output]
+        body.append(out + " Errors as rk_client_callv()" + (" (on the held connection)." if self.conn else "."))
+        text = []
+        for b in body:
+            text.extend(wrap_comment(b))
+        return [lines[0]] + text + [" */"]
+
+    def shape_doc(self):
+        s = self.shape
+        m = re.findall(r'"([^"]*)"', s)
+        return " or ".join('"%s"' % x for x in m if x != ".") or s
+
+
+# --------------------------------------------------------------- emitting
+
+HEADER_TOP = """/** @file rediskit/commands/%(group)s.h
+ * rediskit: typed commands of the %(title)s group. Generated by
+ * tools/gen-commands from Redis %(version)s; do not edit (make commands).
+ *
+ * See rediskit/commands.h for the conventions every function follows. */
+#ifndef RK_COMMANDS_%(GROUP)s_H
+#define RK_COMMANDS_%(GROUP)s_H
+
+#include "rediskit/commands/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+"""
+
+HEADER_END = """
+#ifdef __cplusplus
+}
+#endif
+
+#endif
+"""
+
+
+class Gen:
+    def __init__(self, docs, info, version):
+        self.enums = {}
+        self.structs = {}
+        self.version = version
+        self.commands = []
+        for name, doc, flags in leaves(docs, info):
+            if name in spec.HAND:
+                continue
+            self.commands.append(Command(self, name, doc, flags))
+        self.all_names = [n for n, _, _ in leaves(docs, info)]
+        self.flags = {n: f for n, _, f in leaves(docs, info)}
+
+    # -- headers
+
+    def struct_decl(self, ctype, fields, comment):
+        out = ["", "/** %s */" % comment, "typedef struct %s {" % ctype]
+        for f in fields:
+            for d, doc in f.decls(True):
+                out.append("    %s; %s" % (d, ("/**< %s */" % doc) if doc else ""))
+        out.append("} %s;" % ctype)
+        return [l.rstrip() for l in out]
+
+    def enum_decl(self, e):
+        out = ["", "/** %s */" % " | ".join(e.tokens), "typedef enum %s {" % e.type]
+        for i, c in enumerate(e.consts):
+            out.append("    %s = %d, /**< %s */" % (c, i + 1, e.tokens[i]))
+        out.append("} %s;" % e.type)
+        return out
+
+    def prototypes(self, c):
+        target = "rk_conn *conn" if c.conn else "rk_client *c"
+        tail = {
+            "ok": [],
+            "int": ["long long *out"],
+            "nint": ["long long *out"],
+            "double": ["double *out"],
+            "str": ["char **out", "size_t *len"],
+            "reply": ["rk_reply *reply"],
+        }[c.output]
+        opts = ["const %s *opts" % c.opts.ctype] if c.has_opts() else []
+        protos = []
+        variants = [False, True] if c.needs_bin() else [False]
+        for binary in variants:
+            suffix = "_bin" if binary else ""
+            protos.append(("int %s%s(%s)" % (c.fn, suffix, ", ".join([target] + c.param_decls(binary) + opts + tail)), binary, False))
+        if not c.conn:
+            for binary in variants:
+                suffix = "_bin" if binary else ""
+                protos.append(("int rk_pipe_%s%s(%s)" % (c.cid, suffix, ", ".join(["rk_pipeline *p"] + c.param_decls(binary) + opts)), binary, True))
+        return protos
+
+    def header(self, group, cmds):
+        out = [HEADER_TOP % {"group": group, "title": group.replace("_", " "), "GROUP": group.upper(), "version": self.version}]
+        for c in cmds:
+            body = []
+            seen = set()
+
+            def add_struct(t):
+                s = self.structs[t]
+                for it in s.body:
+                    if isinstance(it, BlockRef) and it.type not in seen:
+                        add_struct(it.type)
+                for it in s.body:
+                    if isinstance(it, Enum) and ("e:" + it.type) not in seen and not it.shared:
+                        seen.add("e:" + it.type)
+                        body.extend(self.enum_decl(it))
+                seen.add(t)
+                fields = [it for it in s.body if it.decls(True)]
+                body.extend(self.struct_decl(t, fields, "%s: the %s block." % (c.name.replace("|", " ").upper(), s.label())))
+
+            for it in c.all_items():
+                if isinstance(it, Enum) and not it.shared and ("e:" + it.type) not in seen:
+                    seen.add("e:" + it.type)
+                    body.extend(self.enum_decl(it))
+                if isinstance(it, BlockRef) and it.type not in seen:
+                    add_struct(it.type)
+            if c.has_opts():
+                body.extend(self.struct_decl(c.opts.ctype, c.opts_fields(), "Options of %s; NULL or zeroed: none." % c.name.replace("|", " ").upper()))
+            body.append("")
+            body.extend(c.summary_comment())
+            protos = self.prototypes(c)
+            for i, (p, binary, pipe) in enumerate(protos):
+                if i > 0:
+                    if pipe:
+                        body.append("/** Queues %s%s in a pipeline; its reply%s is read after rk_pipeline_exec(). */" % (
+                            c.name.replace("|", " ").upper(), " (binary-safe form)" if binary else "",
+                            " gets the same shape" if c.shape else ""))
+                    else:
+                        body.append("/** As %s(), with lengths for the strings (binary safe). */" % c.fn)
+                body.append(p + ";")
+            out.extend(body)
+        out.append(HEADER_END)
+        return "\n".join(out)
+
+    def common_enums_header(self):
+        out = []
+        for t in sorted(self.enums):
+            e, toks = self.enums[t]
+            if e.shared:
+                out.extend(self.enum_decl(e))
+        return out
+
+    # -- sources
+
+    def emit_struct_fn(self, t, done, out):
+        if t in done:
+            return
+        done.add(t)
+        s = self.structs[t]
+        for it in s.body:
+            if isinstance(it, BlockRef):
+                self.emit_struct_fn(it.type, done, out)
+        out.append("")
+        out.append("static void emit_%s(rk_cmd *cmd, const %s *b) {" % (t[3:], t))
+        for cond, msg in s.inner.checks:
+            out.append("    if (%s)" % cond)
+            out.append("        rk_cmd_invalid(cmd, %s);" % cstr(msg))
+        for it in s.body:
+            for l in it.emit():
+                out.append("    " + l)
+        out.append("}")
+
+    def source(self, group, cmds):
+        out = ["/* Typed commands of the %s group. Generated by tools/gen-commands from" % group.replace("_", " "),
+               " * Redis %s; do not edit (make commands). */" % self.version,
+               '#include "commands/cmd_int.h"',
+               '#include "rediskit/commands/%s.h"' % group]
+        used = set()
+
+        def walk_enums(items):
+            for it in items:
+                if isinstance(it, Enum):
+                    used.add(it.type)
+                if isinstance(it, BlockRef):
+                    walk_enums(it.body)
+                if isinstance(it, Cond):
+                    walk_enums(it.items)
+
+        for c in cmds:
+            walk_enums(c.items)
+        if used:
+            out.append("")
+        for t in sorted(used):
+            e, toks = self.enums[t]
+            out.append("static const char *const %s_tokens[] = {%s};" % (t, ", ".join(cstr(x) for x in toks)))
+        done = set()
+        for c in cmds:
+            for it in c.all_items():
+                if isinstance(it, BlockRef):
+                    self.emit_struct_fn(it.type, done, out)
+            # build
+            bparams = ["rk_cmd *cmd"]
+            for d in c.param_decls(True):
+                bparams.append(d)
+            if c.has_opts():
+                bparams.append("const %s *o" % c.opts.ctype)
+            out.append("")
+            out.append("static int build_%s(%s) {" % (c.cid, ", ".join(bparams)))
+            if c.has_opts():
+                out.append("    static const %s none;" % c.opts.ctype)
+                out.append("    if (o == NULL)")
+                out.append("        o = &none;")
+            out.append("    " + " ".join("rk_cmd_lit(cmd, %s);" % cstr(w) for w in c.words))
+            for cond, msg in c.opts.checks + c.params.checks:
+                out.append("    if (%s)" % cond)
+                out.append("        rk_cmd_invalid(cmd, %s);" % cstr(msg))
+            for cond, msg in spec.RULES.get(c.name, []):
+                out.append("    if (%s)" % cond)
+                out.append("        rk_cmd_invalid(cmd, %s);" % cstr(msg))
+            for it in c.items:
+                for l in it.emit():
+                    out.append("    " + l)
+            if c.shape:
+                out.append("    cmd->shape = %s;" % c.shape)
+            if c.name in spec.BLOCK:
+                out.append("    cmd->block_ms = %s;" % spec.BLOCK[c.name])
+            out.append("    return cmd->err;")
+            out.append("}")
+            # variants
+            call = {
+                "ok": "rk_cmd_ok(%s, &cmd, rc)",
+                "int": "rk_cmd_integer(%s, &cmd, rc, out, false)",
+                "nint": "rk_cmd_integer(%s, &cmd, rc, out, true)",
+                "double": "rk_cmd_number(%s, &cmd, rc, out)",
+                "str": "rk_cmd_string(%s, &cmd, rc, out, len)",
+                "reply": "rk_cmd_reply(%s, &cmd, rc, reply)",
+            }[c.output]
+            target = ("RK_TARGET_CONN(conn)" if c.conn else "RK_TARGET_CLIENT(c)")
+            for proto, binary, pipe in self.prototypes(c):
+                out.append("")
+                out.append(proto + " {")
+                out.append("    rk_cmd cmd;")
+                out.append("    rk_cmd_init(&cmd, %s);" % cstr(c.name.replace("|", " ").upper()))
+                out.append("    int rc = build_%s(%s);" % (c.cid, ", ".join(["&cmd"] + c.build_args(binary))))
+                if pipe:
+                    out.append("    return rk_cmd_queue(p, &cmd, rc);")
+                else:
+                    out.append("    return " + call % target + ";")
+                out.append("}")
+        out.append("")
+        return "\n".join(out)
+
+    def table(self):
+        out = ["/* Every command of Redis %s and the function that runs it. Generated by" % self.version,
+               " * tools/gen-commands; do not edit (make commands). */",
+               '#include "commands/table.h"', '#include "rediskit/rediskit.h"', "",
+               "const rk_command_entry rk_command_table[] = {"]
+        fns = {c.name: c for c in self.commands}
+        for n in self.all_names:
+            f = self.flags.get(n, [])
+            bits = []
+            if "readonly" in f and "write" not in f:
+                bits.append("RK_CMDF_READONLY")
+            if "write" in f:
+                bits.append("RK_CMDF_WRITE")
+            if "blocking" in f:
+                bits.append("RK_CMDF_BLOCKING")
+            if n in spec.CONNECTION or n in spec.HAND:
+                bits.append("RK_CMDF_CONNECTION")
+            fn = fns[n].fn if n in fns else spec.HAND[n]
+            kind = "conn" if (n in fns and fns[n].conn) else ("hand" if n in spec.HAND else "client")
+            out.append("    {%s, %s, %s, %s, (rk_command_fn)%s}," % (cstr(n), cstr(fn), cstr(kind), " | ".join(bits) or "0", fn))
+        out.append("};")
+        out.append("")
+        out.append("const size_t rk_command_table_len = sizeof(rk_command_table) / sizeof(rk_command_table[0]);")
+        out.append("")
+        return "\n".join(out)
+
+    def tokens_source(self):
+        out = []
+        for t in sorted(self.enums):
+            e, toks = self.enums[t]
+            out.append("const char *const %s_tokens[] = {%s};" % (t, ", ".join(cstr(x) for x in toks)))
+        return out
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    old = None
+    if os.path.exists(path):
+        with open(path) as f:
+            old = f.read()
+    if old != text:
+        with open(path, "w") as f:
+            f.write(text)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379"))
+    ap.add_argument("--docs")
+    ap.add_argument("--info")
+    ap.add_argument("--version")
+    ap.add_argument("outdir")
+    a = ap.parse_args()
+    if a.docs:
+        docs = json.load(open(a.docs))
+        info = json.load(open(a.info))
+        version = a.version or "7.0"
+    else:
+        docs = redis_cli(a.url, "COMMAND", "DOCS")
+        info = redis_cli(a.url, "COMMAND", "INFO")
+        hello = redis_cli(a.url, "HELLO", "3")
+        version = hello["version"]
+    g = Gen(docs, info, version)
+    groups = {}
+    for c in g.commands:
+        groups.setdefault(c.group, []).append(c)
+    inc = os.path.join(a.outdir, "include", "rediskit", "commands")
+    src = os.path.join(a.outdir, "src", "commands", "gen")
+    for group, cmds in sorted(groups.items()):
+        write(os.path.join(inc, group + ".h"), g.header(group, cmds))
+        write(os.path.join(src, group + ".c"), g.source(group, cmds))
+    # shared enums and token tables
+    enums = ["/** @file rediskit/commands/enums.h",
+             " * rediskit: choices shared by several typed commands. Generated by",
+             " * tools/gen-commands from Redis %s; do not edit (make commands). */" % version,
+             "#ifndef RK_COMMANDS_ENUMS_H", "#define RK_COMMANDS_ENUMS_H"] + g.common_enums_header() + ["", "#endif", ""]
+    write(os.path.join(inc, "enums.h"), "\n".join(enums))
+    write(os.path.join(src, "table.c"), g.table())
+    umbrella = ["/** @file rediskit/commands.h",
+                " * rediskit: every Redis command as a typed C function. Generated by",
+                " * tools/gen-commands from Redis %s; do not edit (make commands)." % version,
+                " *",
+                " * See rediskit/commands/common.h for the conventions. */",
+                "#ifndef RK_COMMANDS_H", "#define RK_COMMANDS_H", ""]
+    umbrella += ['#include "rediskit/commands/%s.h"' % grp for grp in sorted(groups)]
+    umbrella += ["", "#endif", ""]
+    write(os.path.join(a.outdir, "include", "rediskit", "commands.h"), "\n".join(umbrella))
+    raw = [c.name for c in g.commands if c.raw]
+    print("gen-commands: %d commands (%d generated, %d hand-written, %d with raw arguments: %s)" % (
+        len(g.all_names), len(g.commands), len(spec.HAND), len(raw), " ".join(raw)), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+# What the server's COMMAND DOCS cannot say, written by hand for the
+# generator (gen_commands.py). Everything else comes from the server.
+#
+# Keys are command names as COMMAND DOCS spells them ("set",
+# "config|get"). docs/DESIGN.md section 13 explains each table.
+
+# Typed outputs. A command not listed returns its reply (an rk_reply *).
+#   ok     - status reply; no output parameter
+#   int    - long long *
+#   double - double * (RK_NIL when the server says nil)
+#   str    - char ** + size_t * (RK_NIL when nil), freed with rk_free
+#   nint   - long long *, RK_NIL when nil
+OUTPUT = {}
+
+
+def _out(kind, names):
+    for n in names.split():
+        OUTPUT[n] = kind
+
+
+_out("ok", """
+    flushall flushdb mset rename lset ltrim setex psetex restore restore-asking
+    hmset pfmerge xsetid xgroup|setid client|setname client|pause client|unpause
+    client|no-evict config|set config|resetstat config|rewrite script|flush
+    function|flush function|delete function|restore function|kill script|kill
+    swapdb slowlog|reset latency|reset memory|purge acl|setuser acl|save acl|load
+    cluster|addslots cluster|addslotsrange cluster|delslots cluster|delslotsrange
+    cluster|flushslots cluster|forget cluster|meet cluster|replicate cluster|reset
+    cluster|saveconfig cluster|set-config-epoch cluster|setslot cluster|failover
+    readonly readwrite asking select auth multi discard watch unwatch quit
+    module|load module|loadex module|unload failover replicaof slaveof save
+    xgroup|create
+""")
+_out("int", """
+    append bitcount bitop bitpos dbsize decr decrby del exists expire expireat
+    pexpire pexpireat persist ttl pttl expiretime pexpiretime touch unlink
+    hdel hexists hincrby hlen hset hsetnx hstrlen incr incrby linsert llen lpush
+    lpushx lrem move msetnx pfadd pfcount publish spublish rpush rpushx sadd scard
+    sdiffstore setnx setrange sinterstore sismember smove srem strlen sunionstore
+    zcard zcount zlexcount zrem zremrangebylex zremrangebyrank zremrangebyscore
+    zdiffstore zinterstore zunionstore zrangestore zintercard sintercard
+    xack xdel xlen xtrim geoadd copy renamenx lastsave getbit setbit wait
+    client|id client|unblock client|getredir
+    xgroup|createconsumer xgroup|delconsumer xgroup|destroy cluster|countkeysinslot
+    cluster|keyslot cluster|count-failure-reports pubsub|numpat acl|deluser
+    command|count object|freq object|idletime object|refcount
+    slowlog|len
+""")
+_out("nint", "zrank zrevrank memory|usage")
+_out("double", "zscore zincrby incrbyfloat hincrbyfloat geodist")
+_out("str", """
+    get getdel getex getset getrange substr hget lindex lmove rpoplpush echo
+    randomkey type dump object|encoding client|getname client|list client|info
+    memory|doctor memory|malloc-stats latency|doctor latency|graph lolwut
+    cluster|nodes cluster|info cluster|myid script|load function|load
+    acl|whoami acl|genpass acl|dryrun bgsave bgrewriteaof cluster|bumpepoch
+    xadd
+""")
+
+# Reply shapes, applied to the reply on RESP2 and RESP3 alike (see
+# src/commands/shape.c for the notation). A value is either a shape or a C
+# expression choosing one at build time from the options struct `o`.
+SHAPE = {
+    "hgetall": '"m.."',
+    "config|get": '"m.."',
+    "memory|stats": '"m.."',
+    "function|stats": '"m.."',
+    "function|list": '"am.."',
+    "module|list": '"am.."',
+    "acl|getuser": '"m.."',
+    "acl|log": '"am.."',
+    "client|trackinginfo": '"m.."',
+    "xinfo|stream": '"m.."',
+    "xinfo|groups": '"am.."',
+    "xinfo|consumers": '"am.."',
+    "command|docs": '"m.."',
+    "lcs": '"m.."',
+    "pubsub|numsub": '"m.."',
+    "pubsub|shardnumsub": '"m.."',
+    "hello": '"m.."',
+    "cluster|shards": '"am.."',
+    "zmscore": '"ad"',
+    "geopos": '"a(dd)"',
+    "smembers": '"s"',
+    "sinter": '"s"',
+    "sunion": '"s"',
+    "sdiff": '"s"',
+    "info": '"i"',
+    "xrange": '"a(.m..)"',
+    "xrevrange": '"a(.m..)"',
+    "xclaim": '"a(.m..)"',
+    "xautoclaim": '"(.a(.m..).)"',
+    "xread": '"k.a(.m..)"',
+    "xreadgroup": '"k.a(.m..)"',
+    "zpopmin": '"p.d"',
+    "zpopmax": '"p.d"',
+    "bzpopmin": '"(..d)"',
+    "bzpopmax": '"(..d)"',
+    "zmpop": '"(.p.d)"',
+    "bzmpop": '"(.p.d)"',
+    "zrange": 'o->withscores ? "p.d" : "."',
+    "zrangebyscore": 'o->withscores ? "p.d" : "."',
+    "zrevrange": 'o->withscores ? "p.d" : "."',
+    "zrevrangebyscore": 'o->withscores ? "p.d" : "."',
+    "zunion": 'o->withscores ? "p.d" : "."',
+    "zinter": 'o->withscores ? "p.d" : "."',
+    "zdiff": 'o->withscores ? "p.d" : "."',
+    "zrandmember": 'o->count && o->count->withscores ? "p.d" : "."',
+    "hrandfield": 'o->count && o->count->withvalues ? "p.." : "."',
+    "zadd": 'o->incr ? "d" : "."',
+    "georadius": "rk_geo_shape(o->withcoord, o->withdist, o->withhash)",
+    "georadius_ro": "rk_geo_shape(o->withcoord, o->withdist, o->withhash)",
+    "georadiusbymember": "rk_geo_shape(o->withcoord, o->withdist, o->withhash)",
+    "georadiusbymember_ro": "rk_geo_shape(o->withcoord, o->withdist, o->withhash)",
+    "geosearch": "rk_geo_shape(o->withcoord, o->withdist, o->withhash)",
+}
+
+# Argument types the documentation gets wrong for a C caller: score
+# bounds take "(1.5", "-inf" and "+inf"; weights are floats.
+TYPE = {
+    ("zcount", "min"): "string",
+    ("zcount", "max"): "string",
+    ("zrangebyscore", "min"): "string",
+    ("zrangebyscore", "max"): "string",
+    ("zrevrangebyscore", "min"): "string",
+    ("zrevrangebyscore", "max"): "string",
+    ("zremrangebyscore", "min"): "string",
+    ("zremrangebyscore", "max"): "string",
+    ("zinter", "weight"): "double",
+    ("zunion", "weight"): "double",
+    ("zinterstore", "weight"): "double",
+    ("zunionstore", "weight"): "double",
+}
+
+# Enums shared by every command whose choice has these tokens.
+ENUM = {
+    ("LEFT", "RIGHT"): ("rk_side", {"LEFT": "RK_LEFT", "RIGHT": "RK_RIGHT"}),
+    ("M", "KM", "FT", "MI"): (
+        "rk_geo_unit",
+        {"M": "RK_GEO_M", "KM": "RK_GEO_KM", "FT": "RK_GEO_FT", "MI": "RK_GEO_MI"},
+    ),
+    ("MAXLEN", "MINID"): ("rk_trim", {"MAXLEN": "RK_TRIM_MAXLEN", "MINID": "RK_TRIM_MINID"}),
+    ("MIN", "MAX"): ("rk_minmax", {"MIN": "RK_MIN", "MAX": "RK_MAX"}),
+}
+
+# Function names that would collide with another public name.
+RENAME = {
+    "type": "key_type",  # rk_type is the reply-kind enum
+}
+
+# Combinations the server refuses that the documentation's grammar allows.
+# (C condition over the options struct `o`, message.)
+RULES = {
+    "zadd": [
+        ("o->nx && (o->gt || o->lt)", "GT, LT and NX cannot be combined"),
+    ],
+    "zrange": [
+        ("o->limit && !o->byscore && !o->bylex", "LIMIT needs BYSCORE or BYLEX"),
+    ],
+    "zrangestore": [
+        ("o->limit && !o->byscore && !o->bylex", "LIMIT needs BYSCORE or BYLEX"),
+    ],
+    "lcs": [
+        ("o->len && o->idx", "LEN and IDX cannot be combined"),
+    ],
+}
+
+# Commands that change the state of the connection they run on. They are
+# generated for an rk_conn the caller holds (rk_client_acquire or
+# rk_conn_new), not for the pooled client or a pipeline.
+CONNECTION = set(
+    """
+    auth hello select multi exec discard watch unwatch reset quit monitor
+    readonly readwrite asking client|tracking client|caching client|no-evict
+    sync psync replconf
+""".split()
+)
+
+# Commands with a hand-written function instead of a generated one, and
+# where it is. The coverage test checks these names exist too.
+HAND = {
+    "subscribe": "rk_pubsub_subscribe",
+    "unsubscribe": "rk_pubsub_unsubscribe",
+    "psubscribe": "rk_pubsub_psubscribe",
+    "punsubscribe": "rk_pubsub_punsubscribe",
+    "ssubscribe": "rk_pubsub_ssubscribe",
+    "sunsubscribe": "rk_pubsub_sunsubscribe",
+    "client|reply": "rk_client_reply",
+}
+
+# How long a blocking command may keep the server from answering, in ms
+# (negative: for ever), as a C expression over the build function's
+# parameters and options `o`. The call's own timeout is stretched by it.
+BLOCK = {
+    "blpop": "rk_cmd_block_seconds(timeout)",
+    "brpop": "rk_cmd_block_seconds(timeout)",
+    "blmove": "rk_cmd_block_seconds(timeout)",
+    "brpoplpush": "rk_cmd_block_seconds(timeout)",
+    "blmpop": "rk_cmd_block_seconds(timeout)",
+    "bzpopmin": "rk_cmd_block_seconds(timeout)",
+    "bzpopmax": "rk_cmd_block_seconds(timeout)",
+    "bzmpop": "rk_cmd_block_seconds(timeout)",
+    "xread": "rk_cmd_block_ms(o->block, o->block_set)",
+    "xreadgroup": "rk_cmd_block_ms(o->block, o->block_set)",
+    "wait": "rk_cmd_block_ms(timeout, true)",
+}
