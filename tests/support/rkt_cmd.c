@@ -1,0 +1,62 @@
+/* Helpers for the typed-command tests; see rkt_cmd.h. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rkt_cmd.h"
+
+const int rkt_resp2 = 2, rkt_resp3 = 3;
+
+int rkt_cmd_protocol(void **state) {
+    return *(const int *)*state;
+}
+
+rk_client *rkt_cmd_client(void **state) {
+    rkt_shared_need();
+    rk_client *c = rk_client_new(
+        &(rk_options){.port = rkt_server_port(&rkt_shared), .protocol = rkt_cmd_protocol(state)});
+    if (c == NULL)
+        fail_msg("rk_client_new: %s", rk_error_last()->message);
+    return c;
+}
+
+int rkt_cmd_flush(void **state) {
+    (void)state;
+    if (rkt_shared_running())
+        free(rkt_server_cmd(&rkt_shared, "FLUSHALL", NULL));
+    return 0;
+}
+
+void rkt_expect_rc(int rc, int want, const char *what, const char *file, int line) {
+    if (rc == want)
+        return;
+    print_error("%s:%d: %s: returned %d (%s), wanted %d; last error: %s\n", file, line, what, rc,
+                rk_strerror(rc), want, rk_error_last()->message);
+    _fail(file, line);
+}
+
+const rk_reply *rkt_map_expect(const rk_reply *map, const char *key, const char *value) {
+    if (rk_reply_type(map) != RK_REPLY_MAP)
+        fail_msg("expected a map, got a %s", rk_type_name(rk_reply_type(map)));
+    const rk_reply *v = rk_reply_map_get(map, key);
+    if (v == NULL)
+        fail_msg("map has no key \"%s\"", key);
+    if (value != NULL) {
+        const char *s = rk_reply_str(v);
+        if (s == NULL || strcmp(s, value) != 0)
+            fail_msg("map[\"%s\"] is \"%s\", wanted \"%s\"", key, s ? s : "(not a string)", value);
+    }
+    return v;
+}
+
+void rkt_expect_shape(const rk_reply *r, rk_type type, size_t n) {
+    if (rk_reply_type(r) != type)
+        fail_msg("expected a %s, got a %s", rk_type_name(type), rk_type_name(rk_reply_type(r)));
+    if (rk_reply_len(r) != n)
+        fail_msg("expected %zu elements, got %zu", n, rk_reply_len(r));
+}
