@@ -20,7 +20,7 @@ BENCH_ARGS ?=
 WERROR ?= 0
 
 BASE_PKGS := cmake make gcc pkg-config libssl-dev libcmocka-dev libhiredis-dev \
-             redis-server redis-tools redis-sentinel openssl
+             redis-server redis-tools redis-sentinel openssl python3 clang-format
 CLANG_PKGS := clang libclang-rt-14-dev
 DEPS := scripts/deps.sh
 WITH_REDIS := scripts/with-redis.sh

@@ -64,9 +64,11 @@ typedef struct rk_call_opts {
 
 /** Runs one command and hands over its reply. Commands that change the
  *  state of the connection they run on (MULTI, EXEC, DISCARD, WATCH,
- *  UNWATCH, SELECT, AUTH, HELLO, RESET, QUIT, MONITOR, CLIENT REPLY and the
- *  SUBSCRIBE family) are refused with RK_EINVAL: on a pooled connection
- *  they would leak into later calls; use rk_pipeline, rk_pubsub, the
+ *  UNWATCH, SELECT, AUTH, HELLO, RESET, QUIT, MONITOR, READONLY, READWRITE,
+ *  ASKING, CLIENT REPLY / TRACKING / CACHING / NO-EVICT, SYNC, PSYNC,
+ *  REPLCONF and the SUBSCRIBE family) are refused with RK_EINVAL: on a
+ *  pooled connection they would leak into later calls; use rk_pipeline,
+ *  rk_pubsub, the typed functions on a held connection, the
  *  options, or rk_client_acquire. Returns RK_OK with the
  *  reply in *reply (NULL discards it), RK_ESERVER when the server answered
  *  with an error (the error reply is in *reply; rk_error_last() has its

@@ -102,11 +102,12 @@ def redis_cli(url, *args):
 def leaves(docs, info):
     """[(name, doc, flags)] for every command that is called as such:
     commands without subcommands, and subcommands."""
-    flags = {}
+    flags, arity = {}, {}
 
     def walk(entries):
         for e in entries:
             flags[e[0]] = e[2]
+            arity[e[0]] = e[1]
             if len(e) > 9:
                 walk(e[9])
 
@@ -117,6 +118,9 @@ def leaves(docs, info):
         if subs:
             for sname, sdoc in subs.items():
                 out.append((sname, sdoc, flags.get(sname, [])))
+            if arity.get(name) == -1:  # callable on its own too (COMMAND)
+                bare = {k: v for k, v in doc.items() if k != "subcommands"}
+                out.append((name, bare, flags.get(name, [])))
         else:
             out.append((name, doc, flags.get(name, [])))
     return sorted(out, key=lambda t: t[0])

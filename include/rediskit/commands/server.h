@@ -226,6 +226,16 @@ int rk_bgsave(rk_client *c, const rk_bgsave_opts *opts, char **out, size_t *len)
 /** Queues BGSAVE in a pipeline; its reply is read after rk_pipeline_exec(). */
 int rk_pipe_bgsave(rk_pipeline *p, const rk_bgsave_opts *opts);
 
+/** COMMAND: Get array of Redis command details.
+ *  Syntax: COMMAND
+ *  Complexity: O(N) where N is the total number of Redis commands
+ *  Since Redis 2.8.13 (server group).
+ *  Hands the reply to *reply. Errors as rk_client_callv().
+ */
+int rk_command(rk_client *c, rk_reply *reply);
+/** Queues COMMAND in a pipeline; its reply is read after rk_pipeline_exec(). */
+int rk_pipe_command(rk_pipeline *p);
+
 /** COMMAND COUNT: Get total number of Redis commands.
  *  Syntax: COMMAND COUNT
  *  Complexity: O(1)

@@ -428,6 +428,25 @@ int rk_pipe_bgsave(rk_pipeline *p, const rk_bgsave_opts *opts) {
     return rk_cmd_queue(p, &cmd, rc);
 }
 
+static int build_command(rk_cmd *cmd) {
+    rk_cmd_lit(cmd, "COMMAND");
+    return cmd->err;
+}
+
+int rk_command(rk_client *c, rk_reply *reply) {
+    rk_cmd cmd;
+    rk_cmd_init(&cmd, "COMMAND");
+    int rc = build_command(&cmd);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+}
+
+int rk_pipe_command(rk_pipeline *p) {
+    rk_cmd cmd;
+    rk_cmd_init(&cmd, "COMMAND");
+    int rc = build_command(&cmd);
+    return rk_cmd_queue(p, &cmd, rc);
+}
+
 static int build_command_count(rk_cmd *cmd) {
     rk_cmd_lit(cmd, "COMMAND");
     rk_cmd_lit(cmd, "COUNT");

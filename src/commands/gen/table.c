@@ -93,6 +93,7 @@ const rk_command_entry rk_command_table[] = {
     {"cluster|shards", "rk_cluster_shards", "client", 0, (rk_command_fn)rk_cluster_shards},
     {"cluster|slaves", "rk_cluster_slaves", "client", 0, (rk_command_fn)rk_cluster_slaves},
     {"cluster|slots", "rk_cluster_slots", "client", 0, (rk_command_fn)rk_cluster_slots},
+    {"command", "rk_command", "client", 0, (rk_command_fn)rk_command},
     {"command|count", "rk_command_count", "client", 0, (rk_command_fn)rk_command_count},
     {"command|docs", "rk_command_docs", "client", 0, (rk_command_fn)rk_command_docs},
     {"command|getkeys", "rk_command_getkeys", "client", 0, (rk_command_fn)rk_command_getkeys},

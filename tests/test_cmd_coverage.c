@@ -1,0 +1,144 @@
+/* Typed commands: every command the server reports has a function, and the
+ * generated table agrees with the client's own command classes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "commands/safe.h"
+#include "commands/table.h"
+#include "rkt_cmd.h"
+
+static const rk_command_entry *find(const char *name, size_t len) {
+    for (size_t i = 0; i < rk_command_table_len; i++)
+        if (strlen(rk_command_table[i].name) == len &&
+            memcmp(rk_command_table[i].name, name, len) == 0)
+            return &rk_command_table[i];
+    return NULL;
+}
+
+/* Calls fn(name) for each command COMMAND reports that is called as such:
+ * commands without subcommands, and every subcommand ("config|get"). */
+static size_t each_server_command(rk_client *c, void (*fn)(const rk_reply *name, void *),
+                                  void *arg) {
+    rk_reply all;
+    RKT_OK(rk_command(c, &all));
+    size_t n = 0;
+    for (size_t i = 0; i < rk_reply_len(&all); i++) {
+        const rk_reply *cmd = rk_reply_at(&all, i);
+        const rk_reply *subs = rk_reply_at(cmd, 9);
+        if (subs != NULL && rk_reply_len(subs) > 0) {
+            for (size_t j = 0; j < rk_reply_len(subs); j++, n++)
+                fn(rk_reply_at(rk_reply_at(subs, j), 0), arg);
+        } else {
+            fn(rk_reply_at(cmd, 0), arg);
+            n++;
+        }
+    }
+    rk_reply_free(&all);
+    return n;
+}
+
+typedef struct missing {
+    char names[4096];
+    size_t count;
+} missing;
+
+static void check_has_function(const rk_reply *name, void *arg) {
+    missing *m = arg;
+    const rk_command_entry *e = find(rk_reply_str(name), rk_reply_len(name));
+    if (e != NULL && e->fn != NULL)
+        return;
+    m->count++;
+    size_t used = strlen(m->names);
+    snprintf(m->names + used, sizeof(m->names) - used, " %s", rk_reply_str(name));
+}
+
+static void test_every_server_command_has_a_function(void **state) {
+    rk_client *c = rkt_cmd_client(state);
+    missing m = {{0}, 0};
+    size_t n = each_server_command(c, check_has_function, &m);
+    if (m.count > 0)
+        fail_msg("%zu of %zu commands have no function:%s", m.count, n, m.names);
+    print_message("%zu server commands, each with a function\n", n);
+    assert_true(n >= 350);
+    rk_client_free(c);
+}
+
+/* rk_set for "set", rk_config_get for "config|get": the name says which
+ * command a function runs. */
+static void test_function_names_follow_the_command_names(void **state) {
+    (void)state;
+    for (size_t i = 0; i < rk_command_table_len; i++) {
+        const rk_command_entry *e = &rk_command_table[i];
+        if (strcmp(e->kind, "hand") == 0 || strcmp(e->name, "type") == 0)
+            continue;
+        char want[64] = "rk_";
+        for (size_t k = 0; e->name[k] && k < sizeof(want) - 4; k++) {
+            char ch = e->name[k];
+            want[3 + k] = (ch == '|' || ch == '-') ? '_' : ch;
+        }
+        assert_string_equal(e->function, want);
+    }
+}
+
+static void split(const char *name, const char *argv[2], size_t lens[2], int *argc) {
+    const char *bar = strchr(name, '|');
+    argv[0] = name;
+    lens[0] = bar ? (size_t)(bar - name) : strlen(name);
+    *argc = 1;
+    if (bar) {
+        argv[1] = bar + 1;
+        lens[1] = strlen(bar + 1);
+        *argc = 2;
+    }
+}
+
+/* The client refuses connection-state commands on pooled calls; exactly
+ * those are generated for a held connection (or hand-written). */
+static void test_connection_commands_match_the_clients_stateful_set(void **state) {
+    (void)state;
+    for (size_t i = 0; i < rk_command_table_len; i++) {
+        const rk_command_entry *e = &rk_command_table[i];
+        const char *argv[2];
+        size_t lens[2];
+        int argc;
+        split(e->name, argv, lens, &argc);
+        bool stateful = rk_command_is_stateful(argc, argv, lens);
+        bool held = (e->flags & RK_CMDF_CONNECTION) != 0;
+        if (stateful != held)
+            fail_msg("%s: the client says %s, the table %s", e->name,
+                     stateful ? "stateful" : "stateless", held ? "held connection" : "pooled");
+    }
+}
+
+/* What COMMAND INFO flags readonly is what the client retries freely. */
+static void test_readonly_commands_are_safe_to_retry(void **state) {
+    (void)state;
+    for (size_t i = 0; i < rk_command_table_len; i++) {
+        const rk_command_entry *e = &rk_command_table[i];
+        if (!(e->flags & RK_CMDF_READONLY))
+            continue;
+        const char *argv[2];
+        size_t lens[2];
+        int argc;
+        split(e->name, argv, lens, &argc);
+        if (!rk_command_is_safe(argc, argv, lens))
+            fail_msg("%s is read-only but the client would not retry it", e->name);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        RKT_BOTH(test_every_server_command_has_a_function),
+        cmocka_unit_test(test_function_names_follow_the_command_names),
+        cmocka_unit_test(test_connection_commands_match_the_clients_stateful_set),
+        cmocka_unit_test(test_readonly_commands_are_safe_to_retry),
+    };
+    return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);
+}
