@@ -3,8 +3,9 @@
  *
  * Each step prints what it does and what came back, so the output reads as
  * a walk through the library: the protocol engine on its own, then a client
- * connecting by URL, commands and replies, a server error, and a retry that
- * survives a dropped connection. */
+ * connecting by URL, commands and replies, typed commands, a server error,
+ * a retry that survives a dropped connection, pipelines, transactions,
+ * pub/sub and locks. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +62,7 @@ static void on_retry(void *userdata, int attempt, int delay_ms, int error) {
 
 /* A pipeline sends many commands in one go; each keeps its own reply. */
 static int tour_pipeline(rk_client *c) {
-    step("6. A pipeline: 1000 commands, one round trip's worth of waiting");
+    step("7. A pipeline: 1000 commands, one round trip's worth of waiting");
     rk_pipeline *p = rk_pipeline_new(c, NULL);
     if (p == NULL)
         return fail("rk_pipeline_new");
@@ -95,7 +96,7 @@ static int take_one(rk_pipeline *p, void *userdata) {
 }
 
 static int tour_transaction(rk_client *c) {
-    step("7. A transaction with WATCH, rerun when a watched key changed");
+    step("8. A transaction with WATCH, rerun when a watched key changed");
     rk_client_call(c, NULL, "SET tour:stock 10");
     int runs = 0;
     const char *keys[] = {"tour:stock"};
@@ -110,7 +111,7 @@ static int tour_transaction(rk_client *c) {
 
 /* A subscriber on its own connection, and a publisher through the client. */
 static int tour_pubsub(rk_client *c) {
-    step("8. Pub/sub: a subscriber and a publisher");
+    step("9. Pub/sub: a subscriber and a publisher");
     rk_pubsub *ps = rk_pubsub_new(c, &(rk_pubsub_opts){.ignore_confirmations = true});
     const char *channels[] = {"tour:news"};
     if (ps == NULL || rk_pubsub_subscribe(ps, 1, channels, NULL) != RK_OK)
@@ -131,7 +132,7 @@ static int tour_pubsub(rk_client *c) {
 
 /* A distributed lock: one owner at a time, with a fencing token. */
 static int tour_lock(rk_client *c) {
-    step("9. A distributed lock, with a fencing token");
+    step("10. A distributed lock, with a fencing token");
     rk_lock *mine = rk_lock_new(c, "tour:lock", &(rk_lock_opts){.ttl_ms = 5000, .fencing = true});
     rk_lock *theirs = rk_lock_new(c, "tour:lock", &(rk_lock_opts){.non_blocking = true});
     if (mine == NULL || theirs == NULL)
@@ -146,6 +147,73 @@ static int tour_lock(rk_client *c) {
     rk_lock_free(theirs);
     rk_lock_free(mine);
     return rc == RK_OK ? 0 : fail("rk_lock_acquire");
+}
+
+/* Every command is also a typed C function: arguments as parameters and
+ * an options struct, checks before sending, and replies of one shape
+ * whichever protocol the connection speaks. */
+static int tour_typed(rk_client *c, const char *url) {
+    step("4. Typed commands");
+    long long n;
+    rk_reply r;
+    int rc = rk_set(c, "tour:typed", "v", &(rk_set_opts){.nx = true, .xx = true}, NULL);
+    printf("rk_set with NX and XX: %s (%s), nothing sent\n", rk_strerror(rc),
+           rk_error_last()->message);
+    if (rk_set(c, "tour:typed", "41", &(rk_set_opts){.ex = 60}, NULL) != RK_OK)
+        return fail("rk_set");
+    if (rk_incr(c, "tour:typed", &n) != RK_OK)
+        return fail("rk_incr");
+    printf("rk_set(EX 60) then rk_incr -> %lld (a long long, no reply to walk)\n", n);
+    char *value;
+    if (rk_get(c, "tour:missing", &value, NULL) == RK_NIL)
+        printf("rk_get of a missing key -> RK_NIL\n");
+
+    const rk_zadd_score_member players[] = {{1500.5, "ada", 0}, {1320, "bob", 0}};
+    rk_zadd(c, "tour:scores", players, 2, NULL, NULL);
+    double score;
+    if (rk_zscore(c, "tour:scores", "ada", &score) != RK_OK)
+        return fail("rk_zscore");
+    printf("rk_zscore -> %.1f (a double on RESP2 too)\n", score);
+
+    /* The same calls on a RESP2 connection give the same shapes. */
+    char url2[512];
+    snprintf(url2, sizeof url2, "%s%sprotocol=2", url, strchr(url, '?') ? "&" : "?");
+    rk_client *c2 = rk_client_new_url(url2, NULL);
+    if (c2 == NULL)
+        return fail("rk_client_new_url (RESP2)");
+    if (rk_zrange(c2, "tour:scores", "0", "-1", &(rk_zrange_opts){.withscores = true}, &r) != RK_OK)
+        return fail("rk_zrange");
+    show("rk_zrange WITHSCORES over RESP2 -> [member, score] pairs:", &r);
+    rk_reply_free(&r);
+    const rk_hset_field_value fields[] = {{"lang", 0, "C", 0}, {"since", 0, "2026", 0}};
+    rk_hset(c2, "tour:typed:hash", fields, 2, NULL);
+    if (rk_hgetall(c2, "tour:typed:hash", &r) != RK_OK)
+        return fail("rk_hgetall");
+    show("rk_hgetall over RESP2 -> a map, as on RESP3:", &r);
+    rk_reply_free(&r);
+    const char *section[] = {"server"};
+    if (rk_info(c2, section, 1, &r) != RK_OK)
+        return fail("rk_info");
+    const rk_reply *server = rk_reply_map_get(&r, "Server");
+    printf("rk_info -> a map of sections; Server.redis_version = %s\n",
+           rk_reply_str(rk_reply_map_get(server, "redis_version")));
+    rk_reply_free(&r);
+    rk_client_free(c2);
+
+    rk_pipeline *p = rk_pipeline_new(c, NULL);
+    rk_pipe_incrbyfloat(p, "tour:float", 0.5);
+    rk_pipe_zscore(p, "tour:scores", "bob");
+    rk_pipe_hgetall(p, "tour:typed:hash");
+    rc = rk_pipeline_exec(p);
+    printf("rk_pipe_incrbyfloat, rk_pipe_zscore, rk_pipe_hgetall in a pipeline: %s; "
+           "replies are a %s, a %s and a %s\n",
+           rk_strerror(rc), rk_type_name(rk_reply_type(rk_pipeline_reply(p, 0))),
+           rk_type_name(rk_reply_type(rk_pipeline_reply(p, 1))),
+           rk_type_name(rk_reply_type(rk_pipeline_reply(p, 2))));
+    rk_pipeline_free(p);
+    const char *keys[] = {"tour:typed", "tour:scores", "tour:typed:hash", "tour:float"};
+    rk_del(c, keys, 4, NULL);
+    return rc == RK_OK ? 0 : fail("typed pipeline");
 }
 
 static int tour_client(const char *url) {
@@ -172,14 +240,17 @@ static int tour_client(const char *url) {
     show("HGETALL tour:hash -> (a map, the connection speaks RESP3)", &r);
     rk_reply_free(&r);
 
-    step("4. A server error is a reply, not a transport failure");
+    if (tour_typed(c, url) != 0)
+        return 1;
+
+    step("5. A server error is a reply, not a transport failure");
     int rc = rk_client_call(c, &r, "INCR tour:greeting");
     printf("INCR on a string: rk_client_call returned %s; prefix \"%s\"\n", rk_strerror(rc),
            rk_error_last()->prefix);
     show("the error reply:", &r);
     rk_reply_free(&r);
 
-    step("5. A dropped connection: a read-only command is retried");
+    step("6. A dropped connection: a read-only command is retried");
     if (rk_client_call(c, &r, "CLIENT ID") != RK_OK)
         return fail("CLIENT ID");
     long long id = rk_reply_int(&r);
