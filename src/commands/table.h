@@ -13,6 +13,7 @@ enum {
     RK_CMDF_WRITE = 2,      /* flagged write */
     RK_CMDF_BLOCKING = 4,   /* may block the connection */
     RK_CMDF_CONNECTION = 8, /* changes its connection's state */
+    RK_CMDF_SAFE = 16,      /* only reads: safe to repeat after a lost reply */
 };
 
 typedef void (*rk_command_fn)(void);

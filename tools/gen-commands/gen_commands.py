@@ -957,6 +957,8 @@ class Gen:
             bits = []
             if "readonly" in f and "write" not in f:
                 bits.append("RK_CMDF_READONLY")
+            if ("readonly" in f and "write" not in f) or n in spec.READS:
+                bits.append("RK_CMDF_SAFE")
             if "write" in f:
                 bits.append("RK_CMDF_WRITE")
             if "blocking" in f:

@@ -204,3 +204,20 @@ BLOCK = {
     "xreadgroup": "rk_cmd_block_ms(o->block, o->block_set)",
     "wait": "rk_cmd_block_ms(timeout, true)",
 }
+
+# Commands that only read although COMMAND INFO does not flag them
+# readonly (server and connection introspection). With the readonly ones
+# they are safe to retry after a lost reply (RK_CMDF_SAFE in the table).
+READS = set(
+    """
+    acl|cat acl|getuser acl|list acl|users acl|whoami client|getname client|id
+    client|info client|list cluster|countkeysinslot cluster|getkeysinslot
+    cluster|info cluster|keyslot cluster|myid cluster|nodes cluster|shards
+    cluster|slots command command|count command|docs command|getkeys
+    command|info command|list config|get echo function|dump function|list
+    function|stats info lastsave latency|history latency|latest memory|doctor
+    memory|stats module|list ping pubsub|channels pubsub|numpat pubsub|numsub
+    pubsub|shardchannels pubsub|shardnumsub role script|exists slowlog|get
+    slowlog|len time
+""".split()
+)
