@@ -1,12 +1,11 @@
 /* Lua scripts and functions: rk_script (source plus SHA-1), run by EVALSHA
  * with a fallback to EVAL on NOSCRIPT, as redis-py's Script; SCRIPT LOAD;
- * EVALSHA queued in pipelines; FCALL, FCALL_RO and FUNCTION LOAD. Every
- * call is built into one argv (command, name, key count, keys, arguments)
- * and handed to rk_client_callv or rk_pipeline_append_argv. */
-#include <limits.h>
-#include <stdio.h>
+ * EVALSHA queued in pipelines. Every call is built into one rk_cmd
+ * (command, name, key count, keys, arguments) and handed to
+ * rk_client_callv or rk_pipeline_append_argv. */
 #include <string.h>
 
+#include "commands/cmd_int.h"
 #include "commands/script_int.h"
 #include "util/common.h"
 
@@ -58,82 +57,26 @@ typedef struct strs {
     const size_t *lens;
 } strs;
 
-/* Calls with up to this many words build their argv on the stack. */
-#define SMALL_ARGC 16
-
-/* The argv of `CMD name nkeys keys... args...`. argv and lens point at
- * the inline arrays, or at one allocation for a longer call. */
-typedef struct call_argv {
-    int argc;
-    const char **argv;
-    size_t *lens;
-    char nkeys[12];
-    const char *small_argv[SMALL_ARGC];
-    size_t small_lens[SMALL_ARGC];
-} call_argv;
-
-static int check_strs(const strs *s, const char *what) {
-    if (s->n < 0)
-        return rk_fail(RK_EINVAL, "a script call needs a count of %s of 0 or more, not %d", what,
-                       s->n);
-    if (s->n > 0 && s->v == NULL)
-        return rk_fail(RK_EINVAL, "a script call has %d %s but no array of them", s->n, what);
-    return RK_OK;
-}
-
-/* Points argv and lens at room for argc words. */
-static int argv_room(call_argv *a, int argc) {
-    a->argc = argc;
-    a->argv = a->small_argv;
-    a->lens = a->small_lens;
-    if (argc <= SMALL_ARGC)
-        return RK_OK;
-    size_t n = (size_t)argc;
-    void *block = rk_malloc(n * (sizeof(*a->argv) + sizeof(*a->lens)));
-    if (block == NULL)
-        return rk_fail(RK_ENOMEM, "out of memory building a script call of %d words", argc);
-    a->lens = block;
-    a->argv = (const char **)(a->lens + n);
-    return RK_OK;
-}
-
-static void put_strs(call_argv *a, int at, const strs *s) {
-    for (int i = 0; i < s->n; i++) {
-        a->argv[at + i] = s->v[i];
-        a->lens[at + i] = s->lens ? s->lens[i] : strlen(s->v[i]);
+static void put_strs(rk_cmd *cmd, const strs *s, const char *what) {
+    if (s->n < 0 || (s->n > 0 && s->v == NULL)) {
+        rk_cmd_invalid(cmd, what);
+        return;
     }
+    for (int i = 0; i < s->n; i++)
+        rk_cmd_str(cmd, s->v[i], s->lens ? s->lens[i] : RK_CSTR);
 }
 
-/* Builds `cmd name nkeys keys... args...` into *a; free it with
- * argv_release, also after a failure. */
-static int argv_build(call_argv *a, const char *cmd, const char *name, size_t name_len,
-                      const strs *keys, const strs *args) {
-    a->argv = a->small_argv; /* for argv_release after an early failure */
-    int rc = check_strs(keys, "keys");
-    if (rc == RK_OK)
-        rc = check_strs(args, "arguments");
-    if (rc == RK_OK && keys->n > INT_MAX - 3 - args->n)
-        rc = rk_fail(RK_EINVAL, "a script call of %d keys and %d arguments is too long", keys->n,
-                     args->n);
-    if (rc == RK_OK)
-        rc = argv_room(a, 3 + keys->n + args->n);
-    if (rc != RK_OK)
-        return rc;
-    snprintf(a->nkeys, sizeof a->nkeys, "%d", keys->n);
-    a->argv[0] = cmd;
-    a->lens[0] = strlen(cmd);
-    a->argv[1] = name;
-    a->lens[1] = name_len;
-    a->argv[2] = a->nkeys;
-    a->lens[2] = strlen(a->nkeys);
-    put_strs(a, 3, keys);
-    put_strs(a, 3 + keys->n, args);
-    return RK_OK;
-}
-
-static void argv_release(call_argv *a) {
-    if (a->argv != a->small_argv)
-        rk_free(a->lens); /* the block starts with lens */
+/* Builds `word name nkeys keys... args...`; release it with
+ * rk_cmd_release, also after a failure. */
+static int build(rk_cmd *cmd, const char *word, const char *name, size_t name_len, const strs *keys,
+                 const strs *args) {
+    rk_cmd_init(cmd, word);
+    rk_cmd_str(cmd, word, RK_CSTR);
+    rk_cmd_str(cmd, name, name_len);
+    rk_cmd_int(cmd, keys->n);
+    put_strs(cmd, keys, "needs a key count of 0 or more, and the keys");
+    put_strs(cmd, args, "needs an argument count of 0 or more, and the arguments");
+    return cmd->err;
 }
 
 /* ---- running scripts ---------------------------------------------------- */
@@ -146,20 +89,20 @@ static bool is_noscript(const rk_reply *r) {
 /* EVALSHA; on NOSCRIPT, EVAL with the same keys and arguments. */
 static int run_script(rk_client *c, const rk_script *s, const rk_call_opts *o, const strs *keys,
                       const strs *args, rk_reply *reply) {
-    call_argv a;
-    int rc = argv_build(&a, "EVALSHA", s->sha, RK_SHA1_HEX_LEN, keys, args);
+    rk_cmd cmd;
+    int rc = build(&cmd, "EVALSHA", s->sha, RK_SHA1_HEX_LEN, keys, args);
     rk_reply r = {0}; /* the caller's reply may be NULL; NOSCRIPT must be seen */
     if (rc == RK_OK)
-        rc = rk_client_callv(c, &r, o, a.argc, a.argv, a.lens);
+        rc = rk_client_callv(c, &r, o, cmd.argc, cmd.argv, cmd.lens);
     if (rc == RK_ESERVER && is_noscript(&r)) {
         rk_reply_free(&r);
-        a.argv[0] = "EVAL";
-        a.lens[0] = 4;
-        a.argv[1] = s->src;
-        a.lens[1] = s->len;
-        rc = rk_client_callv(c, &r, o, a.argc, a.argv, a.lens);
+        cmd.argv[0] = "EVAL";
+        cmd.lens[0] = 4;
+        cmd.argv[1] = s->src;
+        cmd.lens[1] = s->len;
+        rc = rk_client_callv(c, &r, o, cmd.argc, cmd.argv, cmd.lens);
     }
-    argv_release(&a);
+    rk_cmd_release(&cmd);
     if (reply)
         *reply = r;
     else
@@ -197,10 +140,10 @@ int rk_script_append(rk_pipeline *p, const rk_script *s, int nkeys, const char *
                      const size_t *keylens, int nargs, const char *const *args,
                      const size_t *arglens) {
     strs k = {nkeys, keys, keylens}, v = {nargs, args, arglens};
-    call_argv a;
-    int rc = argv_build(&a, "EVALSHA", s->sha, RK_SHA1_HEX_LEN, &k, &v);
+    rk_cmd cmd;
+    int rc = build(&cmd, "EVALSHA", s->sha, RK_SHA1_HEX_LEN, &k, &v);
     if (rc == RK_OK)
-        rc = rk_pipeline_append_argv(p, a.argc, a.argv, a.lens);
-    argv_release(&a);
+        rc = rk_pipeline_append_argv(p, cmd.argc, cmd.argv, cmd.lens);
+    rk_cmd_release(&cmd);
     return rc;
 }
