@@ -128,7 +128,7 @@ void rk_cmd_int(rk_cmd *cmd, long long v) {
         rk_cmd_str(cmd, p, rk_fmt_ll(p, v));
 }
 
-void rk_cmd_uint(rk_cmd *cmd, size_t v) {
+void rk_cmd_uint(rk_cmd *cmd, unsigned long long v) {
     char *p = cmd->err == RK_OK ? num_room(cmd) : NULL;
     if (p != NULL)
         rk_cmd_str(cmd, p, rk_fmt_ull(p, v));

@@ -59,7 +59,7 @@ void rk_cmd_release(rk_cmd *cmd);
 void rk_cmd_str(rk_cmd *cmd, const char *s, size_t len); /* len RK_CSTR: strlen */
 #define rk_cmd_lit(cmd, s) rk_cmd_str((cmd), (s), sizeof(s) - 1)
 void rk_cmd_int(rk_cmd *cmd, long long v);
-void rk_cmd_uint(rk_cmd *cmd, size_t v);
+void rk_cmd_uint(rk_cmd *cmd, unsigned long long v);
 void rk_cmd_double(rk_cmd *cmd, double v);
 /* Appends tokens[v - 1]; v outside 1..n is RK_EINVAL naming what. */
 void rk_cmd_choice(rk_cmd *cmd, int v, const char *const *tokens, int n, const char *what);

@@ -1,6 +1,9 @@
 /* Hand-written connection commands: those whose reply the generated form
  * would get wrong. */
+#include <string.h>
+
 #include "commands/cmd_int.h"
+#include "conn/conn_int.h"
 #include "rediskit/commands.h"
 #include "util/common.h"
 
@@ -9,8 +12,23 @@ int rk_client_reply(rk_conn *conn, rk_client_reply_mode mode) {
     if (conn == NULL || mode < RK_CLIENT_REPLY_ON || mode > RK_CLIENT_REPLY_SKIP)
         return rk_fail(RK_EINVAL, "CLIENT REPLY: needs a connection and a mode");
     const char *argv[] = {"CLIENT", "REPLY", modes[mode - 1]};
-    if (mode == RK_CLIENT_REPLY_ON)
-        return rk_conn_call_argv(conn, NULL, 3, argv, NULL);
-    int rc = rk_conn_append_argv(conn, 3, argv, NULL);
-    return rc == RK_OK ? rk_conn_flush(conn) : rc;
+    rk_conn_reply_mode(conn, (int)mode); /* the same numbering */
+    return rk_conn_call_argv(conn, NULL, 3, argv, NULL);
+}
+
+/* The server's RESET forgets the protocol, user, database and name the
+ * connection was set up with (and ends subscriptions, MULTI, WATCH and
+ * CLIENT REPLY OFF); the connection then sets itself up again. */
+int rk_reset(rk_conn *conn) {
+    if (conn == NULL)
+        return rk_fail(RK_EINVAL, "RESET: needs a connection");
+    const char *argv[] = {"RESET"};
+    rk_reply r;
+    rk_conn_reply_mode(conn, RK_REPLIES_ON);
+    int rc = rk_conn_call_argv(conn, &r, 1, argv, NULL);
+    if (rc == RK_OK && (rk_reply_type(&r) != RK_REPLY_STATUS || strcmp(rk_reply_str(&r), "RESET")))
+        rc = rk_fail(RK_EPROTO, "RESET: expected +RESET, got a %s reply",
+                     rk_type_name(rk_reply_type(&r)));
+    rk_reply_free(&r);
+    return rc == RK_OK ? rk_conn_redo_handshake(conn) : rc;
 }

@@ -10,6 +10,14 @@
  *   aX     an array (or set) whose every element has shape X
  *   mKV    a map: a flat array [k1, v1, k2, v2...] becomes one; keys get
  *          shape K and values shape V
+ *   {k=X,..} a map as with m, where the value of key k gets shape X and
+ *          other values are left ({} is a map of plain values); a key
+ *          ending in * matches every key it starts
+ *   SX     a set (an array becomes one) whose every element has shape X
+ *   $N     the named shape N, for replies that nest themselves:
+ *          $A  COMMAND DOCS arguments    a{flags=s,arguments=$A}
+ *          $D  one command's COMMAND DOCS {arguments=$A,subcommands=m.$D}
+ *          $I  one command's COMMAND INFO (..s...ssS{...}S$I)
  *   kKV    a map from a list of [key, value] arrays (RESP2's XREAD)
  *   pXY    a list of pairs: a flat array [x1, y1, x2, y2...] becomes
  *          [[x1, y1], [x2, y2]...]; each pair's parts get X and Y
@@ -61,10 +69,22 @@ static void arena_free(arena *a) {
     rk_free(a->blocks);
 }
 
+/* Shapes of replies that contain themselves, by the letter after '$'. */
+static const char *named(char name) {
+    switch (name) {
+    case 'A': return "a{flags=s,arguments=$A}";
+    case 'D': return "{arguments=$A,subcommands=m.$D}";
+    case 'I': return "(..s...ssS{flags=s,begin_search={spec={}},find_keys={spec={}}}S$I)";
+    default: return NULL;
+    }
+}
+
 /* The shape after the one that starts at s. */
 static const char *skip(const char *s) {
     switch (*s) {
-    case 'a': return skip(s + 1);
+    case '$': return s[1] ? s + 2 : s + 1;
+    case 'a':
+    case 'S': return skip(s + 1);
     case 'm':
     case 'k':
     case 'p': return skip(skip(s + 1));
@@ -72,6 +92,16 @@ static const char *skip(const char *s) {
         s++;
         while (*s && *s != ')')
             s = skip(s);
+        return *s ? s + 1 : s;
+    case '{':
+        s++;
+        while (*s && *s != '}') {
+            s += strcspn(s, "=}");
+            if (*s == '=')
+                s = skip(s + 1);
+            if (*s == ',')
+                s++;
+        }
         return *s ? s + 1 : s;
     case '\0': return s;
     default: return s + 1;
@@ -108,15 +138,67 @@ static rk_reply *view_children(const rk_reply *kids, size_t n, const char *const
 static bool view_map(rk_reply *dst, const rk_reply *src, const char *shape, arena *a) {
     const char *kv[2] = {shape, skip(shape)};
     *dst = *src;
+    bool retagged = false;
     if (src->type_ == RK_REPLY_ARRAY && src->len_ % 2 == 0) {
         dst->type_ = RK_REPLY_MAP;
         dst->len_ = src->len_ / 2;
+        retagged = true;
     } else if (src->type_ != RK_REPLY_MAP) {
         return false;
     }
     bool changed;
     dst->u_.elem = view_children(src->u_.elem, dst->len_ * 2, kv, 2, a, &changed);
-    return true;
+    return retagged || changed;
+}
+
+/* The shape for the value of key in a "{k=X,...}" shape, or NULL. */
+static const char *keyed_shape(const char *shape, const rk_reply *key) {
+    if (key->type_ != RK_REPLY_STRING && key->type_ != RK_REPLY_STATUS)
+        return NULL;
+    const char *k = rk_str_ptr(key);
+    for (const char *s = shape + 1; *s && *s != '}';) {
+        size_t n = strcspn(s, "=}");
+        if (s[n] != '=')
+            return NULL;
+        bool prefix = n > 0 && s[n - 1] == '*';
+        if (prefix ? key->len_ >= n - 1 && memcmp(s, k, n - 1) == 0
+                   : n == key->len_ && memcmp(s, k, n) == 0)
+            return s + n + 1;
+        s = skip(s + n + 1);
+        if (*s == ',')
+            s++;
+    }
+    return NULL;
+}
+
+/* A map whose values get shapes by their key (see the top). */
+static bool view_fields(rk_reply *dst, const rk_reply *src, const char *shape, arena *a) {
+    *dst = *src;
+    bool retagged = false;
+    if (src->type_ == RK_REPLY_ARRAY && src->len_ % 2 == 0) {
+        dst->type_ = RK_REPLY_MAP;
+        dst->len_ = src->len_ / 2;
+        retagged = true;
+    } else if (src->type_ != RK_REPLY_MAP) {
+        return false;
+    }
+    rk_reply *out = NULL;
+    for (size_t i = 0; i < dst->len_; i++) {
+        const char *vs = keyed_shape(shape, &src->u_.elem[2 * i]);
+        rk_reply tmp;
+        if (vs == NULL || !view(&tmp, &src->u_.elem[2 * i + 1], vs, a))
+            continue;
+        if (out == NULL) {
+            out = arena_nodes(a, dst->len_ * 2);
+            if (out == NULL)
+                return false;
+            memcpy(out, src->u_.elem, dst->len_ * 2 * sizeof(*out));
+        }
+        out[2 * i + 1] = tmp;
+    }
+    if (out != NULL)
+        dst->u_.elem = out;
+    return retagged || out != NULL;
 }
 
 /* [[k, v]...] (RESP2) to a map; a map (RESP3) keeps its form. */
@@ -293,16 +375,26 @@ static bool view(rk_reply *dst, const rk_reply *src, const char *shape, arena *a
         *dst = *src;
         dst->type_ = RK_REPLY_SET;
         return true;
-    case 'a': {
+    case 'a':
+    case 'S': {
         if (!is_list(src))
             return false;
         const char *el[1] = {shape + 1};
         bool changed;
         *dst = *src;
         dst->u_.elem = view_children(src->u_.elem, src->len_, el, 1, a, &changed);
+        if (*shape == 'S' && src->type_ == RK_REPLY_ARRAY) {
+            dst->type_ = RK_REPLY_SET;
+            return true;
+        }
         return changed;
     }
+    case '$': {
+        const char *n = named(shape[1]);
+        return n != NULL && view(dst, src, n, a);
+    }
     case 'm': return view_map(dst, src, shape + 1, a);
+    case '{': return view_fields(dst, src, shape, a);
     case 'k': return view_keyed(dst, src, shape + 1, a);
     case 'p': return view_pairs(dst, src, shape + 1, a);
     case '(': return view_tuple(dst, src, shape, a);

@@ -56,6 +56,11 @@ struct rk_conn {
     uint64_t sent;
     unsigned tag;
     bool pubsub; /* pushes and unasked replies go to rk_conn_next */
+    /* CLIENT REPLY: while replies_off, commands get no reply; the next
+     * `unreplied` commands get none either (SKIP and the one after it).
+     * last_unreplied says the command queued last expects no reply. */
+    bool replies_off, last_unreplied;
+    unsigned unreplied;
 };
 
 /* ---- life cycle ------------------------------------------------------ */
@@ -122,6 +127,8 @@ static void drop_all(rk_conn *c) {
     drop_socket(c);
     rk_writer_clear(c->wr);
     c->pending = 0;
+    c->replies_off = c->last_unreplied = false; /* a new connection replies */
+    c->unreplied = 0;
 }
 
 void rk_conn_close(rk_conn *c) {
@@ -201,8 +208,23 @@ rk_writer *rk_conn_writer(rk_conn *c) {
     return c->wr;
 }
 
+/* Counts the reply a command just queued will get, if it gets one. */
+static void expect_reply(rk_conn *c) {
+    c->last_unreplied = c->replies_off || c->unreplied > 0;
+    if (c->unreplied > 0)
+        c->unreplied--;
+    if (!c->last_unreplied)
+        c->pending++;
+}
+
 void rk_conn_queued(rk_conn *c, size_t commands) {
-    c->pending += commands;
+    for (size_t i = 0; i < commands; i++)
+        expect_reply(c);
+}
+
+void rk_conn_reply_mode(rk_conn *c, int mode) {
+    c->replies_off = mode == RK_REPLIES_OFF;
+    c->unreplied = mode == RK_REPLIES_SKIP ? 2 : 0; /* SKIP itself and the next */
 }
 
 /* The queue being sent: the handshake's until READY, then the user's. */
@@ -536,12 +558,33 @@ int rk_conn_connect(rk_conn *c) {
     return rk_conn_connect_until(c, -1);
 }
 
+static int drive_to_ready(rk_conn *c, int rc);
+
 int rk_conn_connect_until(rk_conn *c, int64_t deadline) {
     if (c->state == READY)
         return RK_OK;
     int rc = rk_conn_start(c);
     if (deadline >= 0 && (c->deadline < 0 || deadline < c->deadline))
         c->deadline = deadline;
+    return drive_to_ready(c, rc);
+}
+
+/* After RESET the server has forgotten the connection's setup (protocol,
+ * user, database, name): the handshake runs again on the same socket. */
+int rk_conn_redo_handshake(rk_conn *c) {
+    if (c->state != READY)
+        return rk_fail(RK_ECLOSED, "the connection is not ready");
+    c->pubsub = c->replies_off = false;
+    c->unreplied = 0;
+    c->deadline = rk_net_deadline(c->o->connect_timeout_ms);
+    int rc = hs_begin(c, false);
+    if (rc != RK_OK)
+        return broken(c, rc);
+    return drive_to_ready(c, hs_progress(c));
+}
+
+/* Steps a connecting connection until it is ready or fails. */
+static int drive_to_ready(rk_conn *c, int rc) {
     while (rc == RK_EAGAIN) {
         int w = rk_transport_wait(c->t, want_events(c), c->deadline);
         if (w == RK_ETIMEOUT)
@@ -684,7 +727,7 @@ int rk_conn_next(rk_conn *c, rk_reply *reply, bool borrowed) {
 /* Queues one command encoded by the caller's rk_writer_* call result. */
 static int queued(rk_conn *c, int rc) {
     if (rc == RK_OK)
-        c->pending++;
+        expect_reply(c);
     return rc;
 }
 
@@ -732,10 +775,10 @@ static int call_queued(rk_conn *c, rk_reply *reply, int rc) {
     }
     int64_t deadline = rk_conn_deadline(c, 0);
     rc = ensure_ready(c);
-    if (rc != RK_OK) {
+    if (rc != RK_OK || c->last_unreplied) { /* CLIENT REPLY OFF or SKIP: send only */
         if (reply)
             memset(reply, 0, sizeof(*reply));
-        return rc;
+        return rc == RK_OK ? rk_conn_flush(c) : rc;
     }
     /* Replies to commands queued before this one are read and dropped. */
     while (c->pending > 1 && rc == RK_OK)

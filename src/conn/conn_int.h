@@ -51,6 +51,16 @@ void rk_conn_touch(rk_conn *conn);
 rk_writer *rk_conn_writer(rk_conn *conn);
 void rk_conn_queued(rk_conn *conn, size_t commands);
 
+/* CLIENT REPLY as the connection must know it, set just before the CLIENT
+ * REPLY command is queued: with OFF no command gets a reply (that one
+ * included) until ON; SKIP takes the replies of itself and the next. */
+enum { RK_REPLIES_ON = 1, RK_REPLIES_OFF, RK_REPLIES_SKIP };
+void rk_conn_reply_mode(rk_conn *conn, int mode);
+
+/* Runs the connection's handshake again (after RESET), on the same
+ * socket: protocol, credentials, database and name as configured. */
+int rk_conn_redo_handshake(rk_conn *conn);
+
 /* Sends what is queued and reads the next reply, with an absolute
  * deadline (rk_net_deadline). Returns as rk_conn_call. */
 int rk_conn_roundtrip(rk_conn *conn, rk_reply *reply, int64_t deadline_ms);

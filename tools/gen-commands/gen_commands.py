@@ -190,6 +190,8 @@ def scalar_type(gen, cmd, a, parent):
         return "str"
     if t in ("integer", "unix-time"):
         return "int"
+    if t == "cursor":
+        return "uns"
     if t == "double":
         return "dbl"
     raise Unsupported("type " + t)
@@ -213,18 +215,19 @@ class Field:
         self.count = ctx.name("n" + self.name) if self.multiple else None
         self.lens = ctx.name(self.name + "_lens") if self.multiple and self.t == "str" else None
         self.slen = ctx.name(self.name + "_len") if (not self.multiple and self.t == "str" and ctx.kind != "opts") else None
-        self.isset = ctx.name(self.name + "_set") if (optional and not self.multiple and self.t in ("int", "dbl") and ctx.kind != "param") else None
+        self.isset = ctx.name(self.name + "_set") if (optional and not self.multiple and self.t in ("int", "dbl", "uns") and ctx.kind != "param") else None
 
     def label(self):
         return self.token or self.a["name"]
 
-    ctypes = {"str": "const char *", "int": "long long ", "dbl": "double "}
+    ctypes = {"str": "const char *", "int": "long long ", "dbl": "double ", "uns": "unsigned long long "}
 
     def decls(self, binary):
         """Declarations as parameters (no ';') or members."""
         k = self.ctx.kind
         if self.multiple:
-            el = {"str": "const char *const *", "int": "const long long *", "dbl": "const double *"}[self.t]
+            el = {"str": "const char *const *", "int": "const long long *", "dbl": "const double *",
+                  "uns": "const unsigned long long *"}[self.t]
             out = [(el + self.name, "The %s list." % self.a["name"])]
             if self.lens and (k != "param" or binary):
                 out.append(("const size_t *" + self.lens, "Their lengths; NULL: NUL-terminated." if k == "param" else "Their lengths; NULL: NUL-terminated."))
@@ -241,7 +244,7 @@ class Field:
         tok = self.token + " " if self.token else ""
         what = "%s%s" % (tok, self.a["name"])
         if self.optional:
-            unset = {"str": "NULL", "int": "0", "dbl": "0"}[self.t]
+            unset = {"str": "NULL", "int": "0", "dbl": "0", "uns": "0"}[self.t]
             return "%s; %s: not sent." % (what, unset)
         return what
 
@@ -260,6 +263,8 @@ class Field:
             return "rk_cmd_str(cmd, %s, %s);" % (v, ln)
         if self.t == "int":
             return "rk_cmd_int(cmd, %s);" % v
+        if self.t == "uns":
+            return "rk_cmd_uint(cmd, %s);" % v
         return "rk_cmd_double(cmd, %s);" % v
 
     def emit(self):
@@ -278,7 +283,8 @@ class Field:
             lines.append("    " + self.value("%s[i]" % s(self.name), ln))
             lines.append("}")
             lines = ["if (%s > 0 && %s == NULL)" % (s(self.count), s(self.name)),
-                     "    rk_cmd_invalid(cmd, %s);" % cstr(self.a["name"] + " list is NULL")] + lines
+                     "    rk_cmd_invalid(cmd, %s);" % cstr(self.a["name"] + " list is NULL"),
+                     "else {"] + ["    " + l for l in lines] + ["}"]
             if not self.optional:
                 lines = ["if (%s == 0)" % s(self.count),
                          "    rk_cmd_invalid(cmd, %s);" % cstr("needs at least one " + self.a["name"])] + lines
@@ -335,43 +341,64 @@ class Lit:
 
 
 class Enum:
-    """A required choice between pure tokens: a C enum."""
+    """A choice between pure tokens: a C enum. A required one is always
+    sent; an optional one (a field, 0: not sent) is sent after its own
+    token, if it has one (AGGREGATE SUM|MIN|MAX)."""
 
-    def __init__(self, ctx, a):
-        self.ctx, self.a = ctx, a
+    def __init__(self, ctx, a, optional=False):
+        self.ctx, self.a, self.optional = ctx, a, optional
+        self.token = a.get("token") if optional else None
         toks = tuple(x["token"] for x in a["arguments"])
         self.tokens = toks
         cmdid = cident(ctx.cmd)
-        self.name = ctx.name(cident(a["name"]))
+        base = cident(self.token) if self.token else cident(a["name"])
+        self.name = ctx.name(base)
         if toks in spec.ENUM:
             self.type, consts = spec.ENUM[toks]
             self.consts = [consts[t] for t in toks]
             self.shared = True
         else:
-            self.type = "rk_%s_%s" % (cmdid, cident(a["name"]))
-            self.consts = ["RK_%s_%s_%s" % (cmdid.upper(), cident(a["name"]).upper(), cident(t).upper()) for t in toks]
+            self.type = "rk_%s_%s" % (cmdid, base)
+            self.consts = ["RK_%s_%s_%s" % (cmdid.upper(), base.upper(), cident(t).upper()) for t in toks]
             self.shared = False
         ctx.gen.enums[self.type] = (self, toks)
 
     def decls(self, binary):
-        return [(self.type + " " + self.name, " | ".join(self.tokens))]
+        doc = " | ".join(self.tokens)
+        if self.optional:
+            doc = "%s%s; 0: not sent." % (self.token + " " if self.token else "", doc)
+        return [(self.type + " " + self.name, doc)]
+
+    def present(self):
+        return "%s != 0" % self.ctx.src(self.name)
+
+    def label(self):
+        return self.token or self.a["name"]
 
     def emit(self):
         s = self.ctx.src(self.name)
-        return ["rk_cmd_choice(cmd, (int)%s, %s_tokens, %d, %s);" % (s, self.type, len(self.tokens), cstr(self.a["name"]))]
+        line = "rk_cmd_choice(cmd, (int)%s, %s_tokens, %d, %s);" % (s, self.type, len(self.tokens), cstr(self.a["name"]))
+        if not self.optional:
+            return [line]
+        tok = ["    rk_cmd_lit(cmd, %s);" % cstr(self.token)] if self.token else []
+        return ["if (%s) {" % self.present()] + tok + ["    " + line, "}"]
 
 
 class BlockRef:
     """A block of arguments: a struct, passed by pointer when optional or
     as an array when it repeats."""
 
-    def __init__(self, ctx, a, optional, multiple):
+    def __init__(self, ctx, a, optional, multiple, choice=False):
         self.ctx, self.a, self.optional, self.multiple = ctx, a, optional, multiple
         self.token = a.get("token")
         kids = a["arguments"]
-        base = self.token or (kids[0].get("token") if kids and kids[0].get("token") and kids[0]["type"] != "pure-token" else None) or a["name"]
+        first = kids[0] if kids else {}
+        scalar_first = first.get("token") and first["type"] not in ("pure-token", "oneof", "block")
+        base = self.token or (first["token"] if scalar_first else None) or a["name"]
         if base in ("options", "arguments", "args") and kids:
             base = kids[0]["name"]
+        if choice:
+            base = spec.NAMES.get((ctx.cmd, a["name"]), a["name"])
         want = cident(base)
         self.type = "rk_%s_%s" % (cident(ctx.cmd), want)
         gen = ctx.gen
@@ -381,7 +408,21 @@ class BlockRef:
         self.name = ctx.name(plural(want) if multiple else want)
         self.count = ctx.name("n" + self.name) if multiple else None
         self.inner = Ctx(gen, ctx.cmd, "block", self.type)
-        self.body = lower_list(self.inner, kids, in_block=True)
+        if not choice:
+            self.body = lower_list(self.inner, kids, in_block=True)
+        else:
+            # A repeated choice: each element sets exactly one alternative.
+            self.body, present, labels = [], [], []
+            for x in kids:
+                alt = dict(x)
+                alt["flags"] = sorted(set(x.get("flags", [])) | {"optional"})
+                items = lower_list(self.inner, [alt], in_block=True)
+                self.body.extend(items)
+                ps = [it.present() for it in items if it.decls(True)]
+                present.append("(%s)" % " || ".join(ps))
+                labels.append(alt_label(x))
+            self.inner.checks.append(("%s != 1" % " + ".join(present),
+                                      "each %s needs exactly one of %s" % (a["name"], ", ".join(labels))))
         gen.structs[self.type] = self
 
     def label(self):
@@ -400,17 +441,20 @@ class BlockRef:
     def emit(self):
         s = self.ctx.src
         fn = "emit_" + self.type[3:]
+        tok = ["rk_cmd_lit(cmd, %s);" % cstr(self.token)] if self.token else []
         if self.multiple:
-            lines = ["if (%s > 0 && %s == NULL)" % (s(self.count), s(self.name)),
+            each_token = "multiple_token" in self.a.get("flags", [])
+            each = (tok if each_token else []) + ["%s(cmd, &%s[i]);" % (fn, s(self.name))]
+            body = ([] if each_token else tok) + ["for (size_t i = 0; i < %s; i++) {" % s(self.count)]
+            body += ["    " + l for l in each] + ["}"]
+            lines = ["if (%s > 0 && %s == NULL) {" % (s(self.count), s(self.name)),
                      "    rk_cmd_invalid(cmd, %s);" % cstr(self.a["name"] + " list is NULL"),
-                     "else",
-                     "    for (size_t i = 0; i < %s; i++)" % s(self.count),
-                     "        %s(cmd, &%s[i]);" % (fn, s(self.name))]
+                     "} else if (%s > 0) {" % s(self.count)] + ["    " + l for l in body] + ["}"]
             if not self.optional:
                 return ["if (%s == 0)" % s(self.count),
                         "    rk_cmd_invalid(cmd, %s);" % cstr("needs at least one " + self.a["name"])] + lines
             return lines
-        lines = ["if (%s)" % self.present(), "    %s(cmd, %s);" % (fn, s(self.name))]
+        lines = ["if (%s) {" % self.present()] + ["    " + l for l in tok + ["%s(cmd, %s);" % (fn, s(self.name))]] + ["}"]
         if not self.optional:
             return ["if (%s == NULL)" % s(self.name),
                     "    rk_cmd_invalid(cmd, %s);" % cstr(self.label() + " is required")] + lines
@@ -454,15 +498,26 @@ def alt_label(x):
 
 def lower_choice(ctx, a, optional, in_block, params, opts):
     """A oneof. Returns the items that emit it, in order."""
-    alts = a["arguments"]
+    alts = [x for x in a["arguments"] if "deprecated_since" not in x] or a["arguments"]
     tok = a.get("token")
     allpure = all(x["type"] == "pure-token" for x in alts)
     if "multiple" in a.get("flags", []):
-        raise Unsupported("repeated choice")
+        if tok:
+            raise Unsupported("repeated choice with a token")
+        target = ctx if (in_block or not optional) else params
+        return [BlockRef(target, a, optional, True, choice=True)], target
+    if len(alts) == 1 and not optional:
+        # Only one form left (the others are deprecated): it is required.
+        return lower_list(ctx if in_block else params, alts, in_block, opts), ctx
     if allpure and not optional:
         target = ctx if in_block else params
         items = ([Lit(target, [tok])] if tok else []) + [Enum(target, a)]
         return items, target
+    if allpure and (tok or tuple(x["token"] for x in alts) in spec.ENUM):
+        # An optional choice with a name of its own (AGGREGATE) or a shared
+        # enum (units): an enum field, 0 for none.
+        target = ctx if in_block else opts
+        return [Enum(target, a, optional=True)], target
     if (not optional and len(alts) == 2 and alts[0]["type"] == "pure-token"
             and alts[1]["type"] in ("string", "key") and not alts[1].get("token")):
         target = ctx if in_block else params
@@ -492,7 +547,9 @@ def lower_choice(ctx, a, optional, in_block, params, opts):
             fields.append(Field(target, x, True))
     labels = [alt_label(x) for x in alts]
     cond = " + ".join("(%s)" % f.present() for f in fields)
-    if optional:
+    if (ctx.cmd, a["name"]) in spec.LOOSE:
+        pass
+    elif optional:
         target.checks.append(("%s > 1" % cond, "at most one of %s" % ", ".join(labels)))
     else:
         target.checks.append(("%s != 1" % cond, "needs exactly one of %s" % ", ".join(labels)))
@@ -523,6 +580,10 @@ def lower_list(ctx, args, in_block=False, opts=None):
     i = 0
     while i < len(args):
         a = args[i]
+        toks = spec.CHOICE.get((ctx.cmd, a["name"]))
+        if toks:
+            a = {"name": a["name"], "type": "oneof", "flags": a.get("flags", []),
+                 "arguments": [{"name": t.lower(), "type": "pure-token", "token": t} for t in toks]}
         f = a.get("flags", [])
         optional = "optional" in f
         multiple = "multiple" in f
@@ -546,12 +607,19 @@ def lower_list(ctx, args, in_block=False, opts=None):
         elif t == "oneof":
             its, _ = lower_choice(ctx, a, optional, in_block, ctx, opts)
             items.extend(its)
-        elif t == "block" and len(a["arguments"]) == 1 and not a.get("token") and \
+        elif t == "block" and len(a["arguments"]) == 1 and \
                 a["arguments"][0]["type"] not in ("block", "oneof", "pure-token") and \
-                not a["arguments"][0].get("flags"):
-            # A block of one argument is that argument.
-            one = dict(a["arguments"][0])
-            one["flags"] = f
+                not (a.get("token") and a["arguments"][0].get("token")) and \
+                not (multiple and "multiple" in a["arguments"][0].get("flags", [])):
+            # A block of one argument is that argument (CLIENT LIST's
+            # [ID id...] is a tokened list, CONFIG GET's parameters a list).
+            kid = a["arguments"][0]
+            one = dict(kid)
+            one["flags"] = sorted(set(f) | (set(kid.get("flags", [])) & {"multiple"}))
+            if a.get("token"):
+                one["token"] = a["token"]
+            if optional and "multiple" in one["flags"] and one.get("token"):
+                target = opts if not in_block else ctx
             items.append(Field(target, one, optional))
         elif t == "block":
             kids = a["arguments"]
@@ -619,7 +687,8 @@ class Command:
         self.opts = Ctx(gen, name, "opts", "rk_%s_opts" % self.cid)
         self.raw = False
         try:
-            self.items = lower_list(self.params, doc.get("arguments", []), False, self.opts)
+            args = spec.ARGS.get(name, doc.get("arguments", []))
+            self.items = lower_list(self.params, args, False, self.opts)
         except Unsupported as e:
             self.raw = True
             self.why = str(e)
@@ -687,34 +756,86 @@ class Command:
 
     def summary_comment(self):
         d = self.doc
-        lines = ["/** " + self.name.replace("|", " ").upper() + ": " + d.get("summary", "").rstrip(".") + "."]
-        body = []
-        body.append("Syntax: " + syntax(self.name, d.get("arguments", [])))
-        if d.get("complexity"):
-            body.append("Complexity: " + d["complexity"])
-        body.append("Since Redis %s (%s group)." % (d.get("since", "?"), d.get("group", "?")))
+        head = self.name.replace("|", " ").upper() + ": " + d.get("summary", "").rstrip(".") + "."
+        paras = [
+            "Syntax: " + syntax(self.name, d.get("arguments", [])),
+            ("Complexity: %s. " % d["complexity"].rstrip(".") if d.get("complexity") else "")
+            + "Since Redis %s (%s group)." % (d.get("since", "?"), d.get("group", "?")),
+        ]
         if "deprecated_since" in d:
-            body.append("Deprecated since %s; use %s." % (d["deprecated_since"], d.get("replaced_by", "").replace("`", "")))
-        if self.raw:
-            body.append("The arguments after the command name are passed as they are.")
+            paras.append("Deprecated since %s; use %s instead." % (
+                d["deprecated_since"], d.get("replaced_by", "").replace("`", "")))
         out = {
             "ok": "Returns RK_OK when the server answered OK.",
             "int": "Stores the integer reply in *out (NULL to ignore it).",
             "nint": "Stores the integer reply in *out; returns RK_NIL when the server replied nil.",
-            "double": "Stores the reply as a double in *out; returns RK_NIL when the server replied nil.",
-            "str": "Stores the reply in *out (NUL-terminated, free it with rk_free) and its length in *len (may be NULL); returns RK_NIL when the server replied nil.",
-            "reply": "Hands the reply to *reply%s." % (" (shape " + self.shape_doc() + ")" if self.shape else ""),
+            "double": "Stores the reply as a double in *out; returns RK_NIL when the server "
+                      "replied nil.",
+            "str": "Stores the reply in *out (NUL-terminated; free it with rk_free) and its "
+                   "length in *len (may be NULL); returns RK_NIL when the server replied nil.",
+            "reply": "Hands the reply to *reply (NULL discards it)%s." % (
+                ", " + self.shape_doc() + " on either protocol" if self.shape else ""),
         }[self.output]
-        body.append(out + " Errors as rk_client_callv()" + (" (on the held connection)." if self.conn else "."))
-        text = []
-        for b in body:
-            text.extend(wrap_comment(b))
-        return [lines[0]] + text + [" */"]
+        paras.append(out + " Errors as rk_client_callv()" +
+                     (", on the held connection." if self.conn else "."))
+        lines = wrap_comment(head, width=92, indent="")
+        out_lines = ["/** " + lines[0]] + [" *  " + l for l in lines[1:]]
+        for p in paras:
+            out_lines.append(" *")
+            out_lines.extend(wrap_comment(p, width=92))
+        return out_lines + [" */"]
 
     def shape_doc(self):
-        s = self.shape
-        m = re.findall(r'"([^"]*)"', s)
-        return " or ".join('"%s"' % x for x in m if x != ".") or s
+        found = re.findall(r'"([^"]*)"', self.shape)
+        if not found:
+            return "shaped by its options"
+        texts = [describe_shape(x)[0] for x in found if x != "."]
+        if len(found) > 1:
+            return " or ".join(texts) + " depending on the options"
+        return texts[0]
+
+
+def describe_shape(s):
+    """English for a shape string (see src/commands/shape.c); returns the
+    text and the rest of the string."""
+    c, rest = s[0], s[1:]
+    if c == ".":
+        return "as sent", rest
+    if c == "d":
+        return "a double", rest
+    if c == "s":
+        return "a set", rest
+    if c == "S":
+        _, rest = describe_shape(rest)
+        return "a set", rest
+    if c == "$":
+        return {"A": "a list of argument maps", "D": "a map", "I": "an array"}.get(rest[:1], "a reply"), rest[1:]
+    if c == "i":
+        return "a map of INFO sections, each a map of fields", rest
+    if c == "a":
+        el, rest = describe_shape(rest)
+        return ("an array" if el == "as sent" else "an array, each element " + el), rest
+    if c in "mk":
+        _, rest = describe_shape(rest)
+        _, rest = describe_shape(rest)
+        return "a map", rest
+    if c == "p":
+        x, rest = describe_shape(rest)
+        y, rest = describe_shape(rest)
+        return "an array of pairs [member, %s]" % ("score" if y == "a double" else "value"), rest
+    if c == "{":
+        depth = 1
+        while rest and depth:
+            depth += {"{": 1, "}": -1}.get(rest[0], 0)
+            rest = rest[1:]
+        return "a map", rest
+    if c == "(":
+        parts = []
+        while rest and rest[0] != ")":
+            t, rest = describe_shape(rest)
+            parts.append(t)
+        return "an array [%s]" % ", ".join(parts), rest[1:]
+    return s, ""
 
 
 # --------------------------------------------------------------- emitting
@@ -828,9 +949,9 @@ class Gen:
             for i, (p, binary, pipe) in enumerate(protos):
                 if i > 0:
                     if pipe:
-                        body.append("/** Queues %s%s in a pipeline; its reply%s is read after rk_pipeline_exec(). */" % (
+                        body.append("/** Queues %s%s in a pipeline; read its reply%s after rk_pipeline_exec(). */" % (
                             c.name.replace("|", " ").upper(), " (binary-safe form)" if binary else "",
-                            " gets the same shape" if c.shape else ""))
+                            " (same shape)" if c.shape else ""))
                     else:
                         body.append("/** As %s(), with lengths for the strings (binary safe). */" % c.fn)
                 body.append(p + ";")

@@ -23,7 +23,7 @@ _out("ok", """
     hmset pfmerge xsetid xgroup|setid client|setname client|pause client|unpause
     client|no-evict config|set config|resetstat config|rewrite script|flush
     function|flush function|delete function|restore function|kill script|kill
-    swapdb slowlog|reset latency|reset memory|purge acl|setuser acl|save acl|load
+    swapdb slowlog|reset memory|purge acl|setuser acl|save acl|load
     cluster|addslots cluster|addslotsrange cluster|delslots cluster|delslotsrange
     cluster|flushslots cluster|forget cluster|meet cluster|replicate cluster|reset
     cluster|saveconfig cluster|set-config-epoch cluster|setslot cluster|failover
@@ -39,17 +39,18 @@ _out("int", """
     sdiffstore setnx setrange sinterstore sismember smove srem strlen sunionstore
     zcard zcount zlexcount zrem zremrangebylex zremrangebyrank zremrangebyscore
     zdiffstore zinterstore zunionstore zrangestore zintercard sintercard
-    xack xdel xlen xtrim geoadd copy renamenx lastsave getbit setbit wait
+    xack xdel xlen xtrim geoadd geosearchstore copy renamenx lastsave getbit setbit wait
     client|id client|unblock client|getredir
-    xgroup|createconsumer xgroup|delconsumer xgroup|destroy cluster|countkeysinslot
+    client|kill xgroup|createconsumer xgroup|delconsumer xgroup|destroy cluster|countkeysinslot
     cluster|keyslot cluster|count-failure-reports pubsub|numpat acl|deluser
-    command|count object|freq object|idletime object|refcount
+    command|count latency|reset
     slowlog|len
 """)
-_out("nint", "zrank zrevrank memory|usage")
+_out("nint", "zrank zrevrank memory|usage object|freq object|idletime object|refcount")
 _out("double", "zscore zincrby incrbyfloat hincrbyfloat geodist")
 _out("str", """
     get getdel getex getset getrange substr hget lindex lmove rpoplpush echo
+    blmove brpoplpush
     randomkey type dump object|encoding client|getname client|list client|info
     memory|doctor memory|malloc-stats latency|doctor latency|graph lolwut
     cluster|nodes cluster|info cluster|myid script|load function|load
@@ -63,23 +64,30 @@ _out("str", """
 SHAPE = {
     "hgetall": '"m.."',
     "config|get": '"m.."',
-    "memory|stats": '"m.."',
-    "function|stats": '"m.."',
-    "function|list": '"am.."',
-    "module|list": '"am.."',
-    "acl|getuser": '"m.."',
-    "acl|log": '"am.."',
-    "client|trackinginfo": '"m.."',
-    "xinfo|stream": '"m.."',
+    "memory|stats": '"{db.*={},dataset.percentage=d,peak.percentage=d,allocator-fragmentation.ratio=d,'
+    'allocator-rss.ratio=d,rss-overhead.ratio=d,fragmentation=d}"',
+    "function|stats": '"{running_script={},engines=m.{}}"',
+    "function|list": '"a{functions=a{flags=s}}"',
+    "module|list": '"a{}"',
+    "acl|getuser": '"{flags=s,selectors=a{}}"',
+    "acl|log": '"a{age-seconds=d}"',
+    "client|trackinginfo": '"{flags=s}"',
+    "xinfo|stream": 'o->full ? "{entries=a(.m..),groups=a{consumers=a{}}}" '
+    ': "{first-entry=(.m..),last-entry=(.m..)}"',
     "xinfo|groups": '"am.."',
     "xinfo|consumers": '"am.."',
-    "command|docs": '"m.."',
+    "command|docs": '"m.$D"',
+    "command|info": '"a$I"',
+    "command": '"a$I"',
+    "command|getkeysandflags": '"a(.s)"',
     "lcs": '"m.."',
     "pubsub|numsub": '"m.."',
     "pubsub|shardnumsub": '"m.."',
-    "hello": '"m.."',
-    "cluster|shards": '"am.."',
+    "hello": '"{modules=a{}}"',
+    "cluster|shards": '"a{nodes=a{}}"',
     "zmscore": '"ad"',
+    "zscan": '"(.p.d)"',
+    "hscan": '"(.m..)"',
     "geopos": '"a(dd)"',
     "smembers": '"s"',
     "sinter": '"s"',
@@ -108,6 +116,7 @@ SHAPE = {
     "zrandmember": 'o->count && o->count->withscores ? "p.d" : "."',
     "hrandfield": 'o->count && o->count->withvalues ? "p.." : "."',
     "zadd": 'o->incr ? "d" : "."',
+    "spop": 'o->count != 0 || o->count_set ? "s" : "."',
     "georadius": "rk_geo_shape(o->withcoord, o->withdist, o->withhash)",
     "georadius_ro": "rk_geo_shape(o->withcoord, o->withdist, o->withhash)",
     "georadiusbymember": "rk_geo_shape(o->withcoord, o->withdist, o->withhash)",
@@ -130,6 +139,25 @@ TYPE = {
     ("zunion", "weight"): "double",
     ("zinterstore", "weight"): "double",
     ("zunionstore", "weight"): "double",
+    ("zincrby", "increment"): "double",
+    ("scan", "cursor"): "cursor",
+    ("sscan", "cursor"): "cursor",
+    ("hscan", "cursor"): "cursor",
+    ("zscan", "cursor"): "cursor",
+}
+
+# Arguments documented as free strings that are really a choice of tokens.
+CHOICE = {
+    ("bitop", "operation"): ("AND", "OR", "XOR", "NOT"),
+}
+
+# Choices the documentation calls "one of" but the server lets combine
+# (EXPIRE XX GT is fine); RULES below says what it does refuse.
+LOOSE = {
+    ("expire", "condition"),
+    ("pexpire", "condition"),
+    ("expireat", "condition"),
+    ("pexpireat", "condition"),
 }
 
 # Enums shared by every command whose choice has these tokens.
@@ -141,6 +169,20 @@ ENUM = {
     ),
     ("MAXLEN", "MINID"): ("rk_trim", {"MAXLEN": "RK_TRIM_MAXLEN", "MINID": "RK_TRIM_MINID"}),
     ("MIN", "MAX"): ("rk_minmax", {"MIN": "RK_MIN", "MAX": "RK_MAX"}),
+    ("SUM", "MIN", "MAX"): (
+        "rk_aggregate",
+        {"SUM": "RK_AGGREGATE_SUM", "MIN": "RK_AGGREGATE_MIN", "MAX": "RK_AGGREGATE_MAX"},
+    ),
+    ("AND", "OR", "XOR", "NOT"): (
+        "rk_bitop_op",
+        {"AND": "RK_BITOP_AND", "OR": "RK_BITOP_OR", "XOR": "RK_BITOP_XOR", "NOT": "RK_BITOP_NOT"},
+    ),
+}
+
+# Names for repeated choices, whose documentation names are poor.
+NAMES = {
+    ("client|kill", "new-format"): "filter",
+    ("bitfield", "operation"): "operation",
 }
 
 # Function names that would collide with another public name.
@@ -163,6 +205,22 @@ RULES = {
     "lcs": [
         ("o->len && o->idx", "LEN and IDX cannot be combined"),
     ],
+    "expire": [
+        ("o->nx && (o->xx || o->gt || o->lt)", "NX cannot be combined with XX, GT or LT"),
+        ("o->gt && o->lt", "GT and LT cannot be combined"),
+    ],
+    "pexpire": [
+        ("o->nx && (o->xx || o->gt || o->lt)", "NX cannot be combined with XX, GT or LT"),
+        ("o->gt && o->lt", "GT and LT cannot be combined"),
+    ],
+    "expireat": [
+        ("o->nx && (o->xx || o->gt || o->lt)", "NX cannot be combined with XX, GT or LT"),
+        ("o->gt && o->lt", "GT and LT cannot be combined"),
+    ],
+    "pexpireat": [
+        ("o->nx && (o->xx || o->gt || o->lt)", "NX cannot be combined with XX, GT or LT"),
+        ("o->gt && o->lt", "GT and LT cannot be combined"),
+    ],
 }
 
 # Commands that change the state of the connection they run on. They are
@@ -170,8 +228,9 @@ RULES = {
 # rk_conn_new), not for the pooled client or a pipeline.
 CONNECTION = set(
     """
-    auth hello select multi exec discard watch unwatch reset quit monitor
+    auth hello select multi exec discard watch unwatch quit monitor
     readonly readwrite asking client|tracking client|caching client|no-evict
+    client|setname
     sync psync replconf
 """.split()
 )
@@ -186,6 +245,7 @@ HAND = {
     "ssubscribe": "rk_pubsub_ssubscribe",
     "sunsubscribe": "rk_pubsub_sunsubscribe",
     "client|reply": "rk_client_reply",
+    "reset": "rk_reset",
 }
 
 # How long a blocking command may keep the server from answering, in ms
@@ -221,3 +281,15 @@ READS = set(
     slowlog|len time
 """.split()
 )
+
+# Arguments COMMAND DOCS leaves out.
+ARGS = {
+    "command|getkeys": [
+        {"name": "command", "type": "string"},
+        {"name": "arg", "type": "string", "flags": ["optional", "multiple"]},
+    ],
+    "command|getkeysandflags": [
+        {"name": "command", "type": "string"},
+        {"name": "arg", "type": "string", "flags": ["optional", "multiple"]},
+    ],
+}

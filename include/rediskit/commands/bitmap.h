@@ -26,41 +26,87 @@ typedef struct rk_bitcount_opts {
 } rk_bitcount_opts;
 
 /** BITCOUNT: Count set bits in a string.
+ *
  *  Syntax: BITCOUNT key [start end [<BYTE | BIT>]]
- *  Complexity: O(N)
- *  Since Redis 2.6.0 (bitmap group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(N). Since Redis 2.6.0 (bitmap group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_bitcount(rk_client *c, const char *key, const rk_bitcount_opts *opts, long long *out);
 /** As rk_bitcount(), with lengths for the strings (binary safe). */
 int rk_bitcount_bin(rk_client *c, const char *key, size_t key_len, const rk_bitcount_opts *opts,
                     long long *out);
-/** Queues BITCOUNT in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues BITCOUNT in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_bitcount(rk_pipeline *p, const char *key, const rk_bitcount_opts *opts);
-/** Queues BITCOUNT (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues BITCOUNT (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_bitcount_bin(rk_pipeline *p, const char *key, size_t key_len,
                          const rk_bitcount_opts *opts);
 
+/** BITFIELD: the GET block. */
+typedef struct rk_bitfield_get {
+    const char *encoding; /**< encoding */
+    size_t encoding_len;  /**< Its length; 0: NUL-terminated. */
+    long long offset;     /**< offset */
+} rk_bitfield_get;
+
+/** BITFIELD: the SET block. */
+typedef struct rk_bitfield_set {
+    const char *encoding; /**< encoding */
+    size_t encoding_len;  /**< Its length; 0: NUL-terminated. */
+    long long offset;     /**< offset */
+    long long value;      /**< value */
+} rk_bitfield_set;
+
+/** BITFIELD: the INCRBY block. */
+typedef struct rk_bitfield_incrby {
+    const char *encoding; /**< encoding */
+    size_t encoding_len;  /**< Its length; 0: NUL-terminated. */
+    long long offset;     /**< offset */
+    long long increment;  /**< increment */
+} rk_bitfield_incrby;
+
+/** WRAP | SAT | FAIL */
+typedef enum rk_bitfield_overflow {
+    RK_BITFIELD_OVERFLOW_WRAP = 1, /**< WRAP */
+    RK_BITFIELD_OVERFLOW_SAT = 2,  /**< SAT */
+    RK_BITFIELD_OVERFLOW_FAIL = 3, /**< FAIL */
+} rk_bitfield_overflow;
+
+/** BITFIELD: the write block. */
+typedef struct rk_bitfield_write {
+    rk_bitfield_overflow overflow;    /**< OVERFLOW WRAP | SAT | FAIL; 0: not sent. */
+    const rk_bitfield_set *set;       /**< SET; NULL: not sent. */
+    const rk_bitfield_incrby *incrby; /**< INCRBY; NULL: not sent. */
+} rk_bitfield_write;
+
+/** BITFIELD: the operation block. */
+typedef struct rk_bitfield_operation {
+    const rk_bitfield_get *get;     /**< GET; NULL: not sent. */
+    const rk_bitfield_write *write; /**< write; NULL: not sent. */
+} rk_bitfield_operation;
+
 /** BITFIELD: Perform arbitrary bitfield integer operations on strings.
- *  Syntax: BITFIELD key [<GET encoding offset | [OVERFLOW <WRAP | SAT | FAIL>]
- *  <SET encoding offset value | INCRBY encoding offset increment>> [<GET
- *  encoding offset | [OVERFLOW <WRAP | SAT | FAIL>] <SET encoding offset value
- *  | INCRBY encoding offset increment>> ...]]
- *  Complexity: O(1) for each subcommand specified
- *  Since Redis 3.2.0 (bitmap group).
- *  The arguments after the command name are passed as they are.
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Syntax: BITFIELD key [<GET encoding offset | [OVERFLOW <WRAP | SAT | FAIL>] <SET encoding
+ *  offset value | INCRBY encoding offset increment>> [<GET encoding offset | [OVERFLOW <WRAP |
+ *  SAT | FAIL>] <SET encoding offset value | INCRBY encoding offset increment>> ...]]
+ *
+ *  Complexity: O(1) for each subcommand specified. Since Redis 3.2.0 (bitmap group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
-int rk_bitfield(rk_client *c, const char *const *args, size_t nargs, rk_reply *reply);
+int rk_bitfield(rk_client *c, const char *key, const rk_bitfield_operation *operations,
+                size_t noperations, rk_reply *reply);
 /** As rk_bitfield(), with lengths for the strings (binary safe). */
-int rk_bitfield_bin(rk_client *c, const char *const *args, const size_t *args_lens, size_t nargs,
-                    rk_reply *reply);
-/** Queues BITFIELD in a pipeline; its reply is read after rk_pipeline_exec(). */
-int rk_pipe_bitfield(rk_pipeline *p, const char *const *args, size_t nargs);
-/** Queues BITFIELD (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
-int rk_pipe_bitfield_bin(rk_pipeline *p, const char *const *args, const size_t *args_lens,
-                         size_t nargs);
+int rk_bitfield_bin(rk_client *c, const char *key, size_t key_len,
+                    const rk_bitfield_operation *operations, size_t noperations, rk_reply *reply);
+/** Queues BITFIELD in a pipeline; read its reply after rk_pipeline_exec(). */
+int rk_pipe_bitfield(rk_pipeline *p, const char *key, const rk_bitfield_operation *operations,
+                     size_t noperations);
+/** Queues BITFIELD (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
+int rk_pipe_bitfield_bin(rk_pipeline *p, const char *key, size_t key_len,
+                         const rk_bitfield_operation *operations, size_t noperations);
 
 /** BITFIELD_RO: the GET block. */
 typedef struct rk_bitfield_ro_get {
@@ -76,41 +122,44 @@ typedef struct rk_bitfield_ro_opts {
 } rk_bitfield_ro_opts;
 
 /** BITFIELD_RO: Perform arbitrary bitfield integer operations on strings. Read-only variant of
- * BITFIELD. Syntax: BITFIELD_RO key [GET encoding offset [GET encoding offset ...]] Complexity:
- * O(1) for each subcommand specified Since Redis 6.0.0 (bitmap group). Hands the reply to *reply.
- * Errors as rk_client_callv().
+ *  BITFIELD.
+ *
+ *  Syntax: BITFIELD_RO key [GET encoding offset [GET encoding offset ...]]
+ *
+ *  Complexity: O(1) for each subcommand specified. Since Redis 6.0.0 (bitmap group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_bitfield_ro(rk_client *c, const char *key, const rk_bitfield_ro_opts *opts, rk_reply *reply);
 /** As rk_bitfield_ro(), with lengths for the strings (binary safe). */
 int rk_bitfield_ro_bin(rk_client *c, const char *key, size_t key_len,
                        const rk_bitfield_ro_opts *opts, rk_reply *reply);
-/** Queues BITFIELD_RO in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues BITFIELD_RO in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_bitfield_ro(rk_pipeline *p, const char *key, const rk_bitfield_ro_opts *opts);
-/** Queues BITFIELD_RO (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues BITFIELD_RO (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_bitfield_ro_bin(rk_pipeline *p, const char *key, size_t key_len,
                             const rk_bitfield_ro_opts *opts);
 
 /** BITOP: Perform bitwise operations between strings.
+ *
  *  Syntax: BITOP operation destkey key [key ...]
- *  Complexity: O(N)
- *  Since Redis 2.6.0 (bitmap group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(N). Since Redis 2.6.0 (bitmap group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
-int rk_bitop(rk_client *c, const char *operation, const char *destkey, const char *const *keys,
+int rk_bitop(rk_client *c, rk_bitop_op operation, const char *destkey, const char *const *keys,
              size_t nkeys, long long *out);
 /** As rk_bitop(), with lengths for the strings (binary safe). */
-int rk_bitop_bin(rk_client *c, const char *operation, size_t operation_len, const char *destkey,
-                 size_t destkey_len, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                 long long *out);
-/** Queues BITOP in a pipeline; its reply is read after rk_pipeline_exec(). */
-int rk_pipe_bitop(rk_pipeline *p, const char *operation, const char *destkey,
+int rk_bitop_bin(rk_client *c, rk_bitop_op operation, const char *destkey, size_t destkey_len,
+                 const char *const *keys, const size_t *keys_lens, size_t nkeys, long long *out);
+/** Queues BITOP in a pipeline; read its reply after rk_pipeline_exec(). */
+int rk_pipe_bitop(rk_pipeline *p, rk_bitop_op operation, const char *destkey,
                   const char *const *keys, size_t nkeys);
-/** Queues BITOP (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
-int rk_pipe_bitop_bin(rk_pipeline *p, const char *operation, size_t operation_len,
-                      const char *destkey, size_t destkey_len, const char *const *keys,
-                      const size_t *keys_lens, size_t nkeys);
+/** Queues BITOP (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
+int rk_pipe_bitop_bin(rk_pipeline *p, rk_bitop_op operation, const char *destkey,
+                      size_t destkey_len, const char *const *keys, const size_t *keys_lens,
+                      size_t nkeys);
 
 /** BITPOS: the end_index block. */
 typedef struct rk_bitpos_end_index {
@@ -131,52 +180,55 @@ typedef struct rk_bitpos_opts {
 } rk_bitpos_opts;
 
 /** BITPOS: Find first bit set or clear in a string.
+ *
  *  Syntax: BITPOS key bit [start [end [<BYTE | BIT>]]]
- *  Complexity: O(N)
- *  Since Redis 2.8.7 (bitmap group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(N). Since Redis 2.8.7 (bitmap group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_bitpos(rk_client *c, const char *key, long long bit, const rk_bitpos_opts *opts,
               long long *out);
 /** As rk_bitpos(), with lengths for the strings (binary safe). */
 int rk_bitpos_bin(rk_client *c, const char *key, size_t key_len, long long bit,
                   const rk_bitpos_opts *opts, long long *out);
-/** Queues BITPOS in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues BITPOS in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_bitpos(rk_pipeline *p, const char *key, long long bit, const rk_bitpos_opts *opts);
-/** Queues BITPOS (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues BITPOS (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_bitpos_bin(rk_pipeline *p, const char *key, size_t key_len, long long bit,
                        const rk_bitpos_opts *opts);
 
 /** GETBIT: Returns the bit value at offset in the string value stored at key.
+ *
  *  Syntax: GETBIT key offset
- *  Complexity: O(1)
- *  Since Redis 2.2.0 (bitmap group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.2.0 (bitmap group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_getbit(rk_client *c, const char *key, long long offset, long long *out);
 /** As rk_getbit(), with lengths for the strings (binary safe). */
 int rk_getbit_bin(rk_client *c, const char *key, size_t key_len, long long offset, long long *out);
-/** Queues GETBIT in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues GETBIT in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_getbit(rk_pipeline *p, const char *key, long long offset);
-/** Queues GETBIT (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues GETBIT (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_getbit_bin(rk_pipeline *p, const char *key, size_t key_len, long long offset);
 
 /** SETBIT: Sets or clears the bit at offset in the string value stored at key.
+ *
  *  Syntax: SETBIT key offset value
- *  Complexity: O(1)
- *  Since Redis 2.2.0 (bitmap group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.2.0 (bitmap group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_setbit(rk_client *c, const char *key, long long offset, long long value, long long *out);
 /** As rk_setbit(), with lengths for the strings (binary safe). */
 int rk_setbit_bin(rk_client *c, const char *key, size_t key_len, long long offset, long long value,
                   long long *out);
-/** Queues SETBIT in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SETBIT in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_setbit(rk_pipeline *p, const char *key, long long offset, long long value);
-/** Queues SETBIT (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SETBIT (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_setbit_bin(rk_pipeline *p, const char *key, size_t key_len, long long offset,
                        long long value);
 

@@ -13,22 +13,27 @@ extern "C" {
 #endif
 
 /** ASKING: Sent by cluster clients after an -ASK redirect.
+ *
  *  Syntax: ASKING
- *  Complexity: O(1)
- *  Since Redis 3.0.0 (cluster group).
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv() (on
- *  the held connection).
+ *
+ *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
+ *
+ *  Returns RK_OK when the server answered OK. Errors as rk_client_callv(), on the held
+ *  connection.
  */
 int rk_asking(rk_conn *conn);
 
 /** CLUSTER ADDSLOTS: Assign new hash slots to receiving node.
+ *
  *  Syntax: CLUSTER ADDSLOTS slot [slot ...]
- *  Complexity: O(N) where N is the total number of hash slot arguments
- *  Since Redis 3.0.0 (cluster group).
+ *
+ *  Complexity: O(N) where N is the total number of hash slot arguments. Since Redis 3.0.0
+ *  (cluster group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_cluster_addslots(rk_client *c, const long long *slots, size_t nslots);
-/** Queues CLUSTER ADDSLOTS in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLUSTER ADDSLOTS in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_addslots(rk_pipeline *p, const long long *slots, size_t nslots);
 
 /** CLUSTER ADDSLOTSRANGE: the start-slot_end-slot block. */
@@ -38,70 +43,78 @@ typedef struct rk_cluster_addslotsrange_start_slot_end_slot {
 } rk_cluster_addslotsrange_start_slot_end_slot;
 
 /** CLUSTER ADDSLOTSRANGE: Assign new hash slots to receiving node.
+ *
  *  Syntax: CLUSTER ADDSLOTSRANGE start-slot end-slot [start-slot end-slot ...]
- *  Complexity: O(N) where N is the total number of the slots between the start
- *  slot and end slot arguments.
- *  Since Redis 7.0.0 (cluster group).
+ *
+ *  Complexity: O(N) where N is the total number of the slots between the start slot and end
+ *  slot arguments. Since Redis 7.0.0 (cluster group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_cluster_addslotsrange(
     rk_client *c, const rk_cluster_addslotsrange_start_slot_end_slot *start_slot_end_slots,
     size_t nstart_slot_end_slots);
-/** Queues CLUSTER ADDSLOTSRANGE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLUSTER ADDSLOTSRANGE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_addslotsrange(
     rk_pipeline *p, const rk_cluster_addslotsrange_start_slot_end_slot *start_slot_end_slots,
     size_t nstart_slot_end_slots);
 
 /** CLUSTER BUMPEPOCH: Advance the cluster config epoch.
+ *
  *  Syntax: CLUSTER BUMPEPOCH
- *  Complexity: O(1)
- *  Since Redis 3.0.0 (cluster group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_cluster_bumpepoch(rk_client *c, char **out, size_t *len);
-/** Queues CLUSTER BUMPEPOCH in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLUSTER BUMPEPOCH in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_bumpepoch(rk_pipeline *p);
 
 /** CLUSTER COUNT-FAILURE-REPORTS: Return the number of failure reports active for a given node.
+ *
  *  Syntax: CLUSTER COUNT-FAILURE-REPORTS node-id
- *  Complexity: O(N) where N is the number of failure reports
- *  Since Redis 3.0.0 (cluster group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of failure reports. Since Redis 3.0.0 (cluster
+ *  group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_cluster_count_failure_reports(rk_client *c, const char *node_id, long long *out);
 /** As rk_cluster_count_failure_reports(), with lengths for the strings (binary safe). */
 int rk_cluster_count_failure_reports_bin(rk_client *c, const char *node_id, size_t node_id_len,
                                          long long *out);
-/** Queues CLUSTER COUNT-FAILURE-REPORTS in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues CLUSTER COUNT-FAILURE-REPORTS in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_count_failure_reports(rk_pipeline *p, const char *node_id);
-/** Queues CLUSTER COUNT-FAILURE-REPORTS (binary-safe form) in a pipeline; its reply is read after
+/** Queues CLUSTER COUNT-FAILURE-REPORTS (binary-safe form) in a pipeline; read its reply after
  * rk_pipeline_exec(). */
 int rk_pipe_cluster_count_failure_reports_bin(rk_pipeline *p, const char *node_id,
                                               size_t node_id_len);
 
 /** CLUSTER COUNTKEYSINSLOT: Return the number of local keys in the specified hash slot.
+ *
  *  Syntax: CLUSTER COUNTKEYSINSLOT slot
- *  Complexity: O(1)
- *  Since Redis 3.0.0 (cluster group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_cluster_countkeysinslot(rk_client *c, long long slot, long long *out);
-/** Queues CLUSTER COUNTKEYSINSLOT in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLUSTER COUNTKEYSINSLOT in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_countkeysinslot(rk_pipeline *p, long long slot);
 
 /** CLUSTER DELSLOTS: Set hash slots as unbound in receiving node.
+ *
  *  Syntax: CLUSTER DELSLOTS slot [slot ...]
- *  Complexity: O(N) where N is the total number of hash slot arguments
- *  Since Redis 3.0.0 (cluster group).
+ *
+ *  Complexity: O(N) where N is the total number of hash slot arguments. Since Redis 3.0.0
+ *  (cluster group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_cluster_delslots(rk_client *c, const long long *slots, size_t nslots);
-/** Queues CLUSTER DELSLOTS in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLUSTER DELSLOTS in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_delslots(rk_pipeline *p, const long long *slots, size_t nslots);
 
 /** CLUSTER DELSLOTSRANGE: the start-slot_end-slot block. */
@@ -111,16 +124,18 @@ typedef struct rk_cluster_delslotsrange_start_slot_end_slot {
 } rk_cluster_delslotsrange_start_slot_end_slot;
 
 /** CLUSTER DELSLOTSRANGE: Set hash slots as unbound in receiving node.
+ *
  *  Syntax: CLUSTER DELSLOTSRANGE start-slot end-slot [start-slot end-slot ...]
- *  Complexity: O(N) where N is the total number of the slots between the start
- *  slot and end slot arguments.
- *  Since Redis 7.0.0 (cluster group).
+ *
+ *  Complexity: O(N) where N is the total number of the slots between the start slot and end
+ *  slot arguments. Since Redis 7.0.0 (cluster group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_cluster_delslotsrange(
     rk_client *c, const rk_cluster_delslotsrange_start_slot_end_slot *start_slot_end_slots,
     size_t nstart_slot_end_slots);
-/** Queues CLUSTER DELSLOTSRANGE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLUSTER DELSLOTSRANGE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_delslotsrange(
     rk_pipeline *p, const rk_cluster_delslotsrange_start_slot_end_slot *start_slot_end_slots,
     size_t nstart_slot_end_slots);
@@ -132,96 +147,113 @@ typedef struct rk_cluster_failover_opts {
 } rk_cluster_failover_opts;
 
 /** CLUSTER FAILOVER: Forces a replica to perform a manual failover of its master.
+ *
  *  Syntax: CLUSTER FAILOVER [<FORCE | TAKEOVER>]
- *  Complexity: O(1)
- *  Since Redis 3.0.0 (cluster group).
+ *
+ *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_cluster_failover(rk_client *c, const rk_cluster_failover_opts *opts);
-/** Queues CLUSTER FAILOVER in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLUSTER FAILOVER in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_failover(rk_pipeline *p, const rk_cluster_failover_opts *opts);
 
 /** CLUSTER FLUSHSLOTS: Delete a node's own slots information.
+ *
  *  Syntax: CLUSTER FLUSHSLOTS
- *  Complexity: O(1)
- *  Since Redis 3.0.0 (cluster group).
+ *
+ *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_cluster_flushslots(rk_client *c);
-/** Queues CLUSTER FLUSHSLOTS in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLUSTER FLUSHSLOTS in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_flushslots(rk_pipeline *p);
 
 /** CLUSTER FORGET: Remove a node from the nodes table.
+ *
  *  Syntax: CLUSTER FORGET node-id
- *  Complexity: O(1)
- *  Since Redis 3.0.0 (cluster group).
+ *
+ *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_cluster_forget(rk_client *c, const char *node_id);
 /** As rk_cluster_forget(), with lengths for the strings (binary safe). */
 int rk_cluster_forget_bin(rk_client *c, const char *node_id, size_t node_id_len);
-/** Queues CLUSTER FORGET in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLUSTER FORGET in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_forget(rk_pipeline *p, const char *node_id);
-/** Queues CLUSTER FORGET (binary-safe form) in a pipeline; its reply is read after
- * rk_pipeline_exec(). */
+/** Queues CLUSTER FORGET (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
+ */
 int rk_pipe_cluster_forget_bin(rk_pipeline *p, const char *node_id, size_t node_id_len);
 
 /** CLUSTER GETKEYSINSLOT: Return local key names in the specified hash slot.
+ *
  *  Syntax: CLUSTER GETKEYSINSLOT slot count
- *  Complexity: O(log(N)) where N is the number of requested keys
- *  Since Redis 3.0.0 (cluster group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(log(N)) where N is the number of requested keys. Since Redis 3.0.0 (cluster
+ *  group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_cluster_getkeysinslot(rk_client *c, long long slot, long long count, rk_reply *reply);
-/** Queues CLUSTER GETKEYSINSLOT in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLUSTER GETKEYSINSLOT in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_getkeysinslot(rk_pipeline *p, long long slot, long long count);
 
 /** CLUSTER HELP: Show helpful text about the different subcommands.
+ *
  *  Syntax: CLUSTER HELP
- *  Complexity: O(1)
- *  Since Redis 5.0.0 (cluster group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 5.0.0 (cluster group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_cluster_help(rk_client *c, rk_reply *reply);
-/** Queues CLUSTER HELP in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLUSTER HELP in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_help(rk_pipeline *p);
 
 /** CLUSTER INFO: Provides info about Redis Cluster node state.
+ *
  *  Syntax: CLUSTER INFO
- *  Complexity: O(1)
- *  Since Redis 3.0.0 (cluster group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_cluster_info(rk_client *c, char **out, size_t *len);
-/** Queues CLUSTER INFO in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLUSTER INFO in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_info(rk_pipeline *p);
 
 /** CLUSTER KEYSLOT: Returns the hash slot of the specified key.
+ *
  *  Syntax: CLUSTER KEYSLOT key
- *  Complexity: O(N) where N is the number of bytes in the key
- *  Since Redis 3.0.0 (cluster group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of bytes in the key. Since Redis 3.0.0 (cluster
+ *  group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_cluster_keyslot(rk_client *c, const char *key, long long *out);
 /** As rk_cluster_keyslot(), with lengths for the strings (binary safe). */
 int rk_cluster_keyslot_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues CLUSTER KEYSLOT in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLUSTER KEYSLOT in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_keyslot(rk_pipeline *p, const char *key);
-/** Queues CLUSTER KEYSLOT (binary-safe form) in a pipeline; its reply is read after
+/** Queues CLUSTER KEYSLOT (binary-safe form) in a pipeline; read its reply after
  * rk_pipeline_exec(). */
 int rk_pipe_cluster_keyslot_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** CLUSTER LINKS: Returns a list of all TCP links to and from peer nodes in cluster.
+ *
  *  Syntax: CLUSTER LINKS
- *  Complexity: O(N) where N is the total number of Cluster nodes
- *  Since Redis 7.0.0 (cluster group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the total number of Cluster nodes. Since Redis 7.0.0 (cluster
+ *  group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_cluster_links(rk_client *c, rk_reply *reply);
-/** Queues CLUSTER LINKS in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLUSTER LINKS in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_links(rk_pipeline *p);
 
 /** Options of CLUSTER MEET; NULL or zeroed: none. */
@@ -231,74 +263,83 @@ typedef struct rk_cluster_meet_opts {
 } rk_cluster_meet_opts;
 
 /** CLUSTER MEET: Force a node cluster to handshake with another node.
+ *
  *  Syntax: CLUSTER MEET ip port [cluster_bus_port]
- *  Complexity: O(1)
- *  Since Redis 3.0.0 (cluster group).
+ *
+ *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_cluster_meet(rk_client *c, const char *ip, long long port, const rk_cluster_meet_opts *opts);
 /** As rk_cluster_meet(), with lengths for the strings (binary safe). */
 int rk_cluster_meet_bin(rk_client *c, const char *ip, size_t ip_len, long long port,
                         const rk_cluster_meet_opts *opts);
-/** Queues CLUSTER MEET in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLUSTER MEET in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_meet(rk_pipeline *p, const char *ip, long long port,
                          const rk_cluster_meet_opts *opts);
-/** Queues CLUSTER MEET (binary-safe form) in a pipeline; its reply is read after
- * rk_pipeline_exec(). */
+/** Queues CLUSTER MEET (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
+ */
 int rk_pipe_cluster_meet_bin(rk_pipeline *p, const char *ip, size_t ip_len, long long port,
                              const rk_cluster_meet_opts *opts);
 
 /** CLUSTER MYID: Return the node id.
+ *
  *  Syntax: CLUSTER MYID
- *  Complexity: O(1)
- *  Since Redis 3.0.0 (cluster group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_cluster_myid(rk_client *c, char **out, size_t *len);
-/** Queues CLUSTER MYID in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLUSTER MYID in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_myid(rk_pipeline *p);
 
 /** CLUSTER NODES: Get Cluster config for the node.
+ *
  *  Syntax: CLUSTER NODES
- *  Complexity: O(N) where N is the total number of Cluster nodes
- *  Since Redis 3.0.0 (cluster group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the total number of Cluster nodes. Since Redis 3.0.0 (cluster
+ *  group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_cluster_nodes(rk_client *c, char **out, size_t *len);
-/** Queues CLUSTER NODES in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLUSTER NODES in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_nodes(rk_pipeline *p);
 
 /** CLUSTER REPLICAS: List replica nodes of the specified master node.
+ *
  *  Syntax: CLUSTER REPLICAS node-id
- *  Complexity: O(1)
- *  Since Redis 5.0.0 (cluster group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 5.0.0 (cluster group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_cluster_replicas(rk_client *c, const char *node_id, rk_reply *reply);
 /** As rk_cluster_replicas(), with lengths for the strings (binary safe). */
 int rk_cluster_replicas_bin(rk_client *c, const char *node_id, size_t node_id_len, rk_reply *reply);
-/** Queues CLUSTER REPLICAS in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLUSTER REPLICAS in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_replicas(rk_pipeline *p, const char *node_id);
-/** Queues CLUSTER REPLICAS (binary-safe form) in a pipeline; its reply is read after
+/** Queues CLUSTER REPLICAS (binary-safe form) in a pipeline; read its reply after
  * rk_pipeline_exec(). */
 int rk_pipe_cluster_replicas_bin(rk_pipeline *p, const char *node_id, size_t node_id_len);
 
 /** CLUSTER REPLICATE: Reconfigure a node as a replica of the specified master node.
+ *
  *  Syntax: CLUSTER REPLICATE node-id
- *  Complexity: O(1)
- *  Since Redis 3.0.0 (cluster group).
+ *
+ *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_cluster_replicate(rk_client *c, const char *node_id);
 /** As rk_cluster_replicate(), with lengths for the strings (binary safe). */
 int rk_cluster_replicate_bin(rk_client *c, const char *node_id, size_t node_id_len);
-/** Queues CLUSTER REPLICATE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLUSTER REPLICATE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_replicate(rk_pipeline *p, const char *node_id);
-/** Queues CLUSTER REPLICATE (binary-safe form) in a pipeline; its reply is read after
+/** Queues CLUSTER REPLICATE (binary-safe form) in a pipeline; read its reply after
  * rk_pipeline_exec(). */
 int rk_pipe_cluster_replicate_bin(rk_pipeline *p, const char *node_id, size_t node_id_len);
 
@@ -309,34 +350,40 @@ typedef struct rk_cluster_reset_opts {
 } rk_cluster_reset_opts;
 
 /** CLUSTER RESET: Reset a Redis Cluster node.
+ *
  *  Syntax: CLUSTER RESET [<HARD | SOFT>]
- *  Complexity: O(N) where N is the number of known nodes. The command may
- *  execute a FLUSHALL as a side effect.
- *  Since Redis 3.0.0 (cluster group).
+ *
+ *  Complexity: O(N) where N is the number of known nodes. The command may execute a FLUSHALL as
+ *  a side effect. Since Redis 3.0.0 (cluster group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_cluster_reset(rk_client *c, const rk_cluster_reset_opts *opts);
-/** Queues CLUSTER RESET in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLUSTER RESET in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_reset(rk_pipeline *p, const rk_cluster_reset_opts *opts);
 
 /** CLUSTER SAVECONFIG: Forces the node to save cluster state on disk.
+ *
  *  Syntax: CLUSTER SAVECONFIG
- *  Complexity: O(1)
- *  Since Redis 3.0.0 (cluster group).
+ *
+ *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_cluster_saveconfig(rk_client *c);
-/** Queues CLUSTER SAVECONFIG in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLUSTER SAVECONFIG in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_saveconfig(rk_pipeline *p);
 
 /** CLUSTER SET-CONFIG-EPOCH: Set the configuration epoch in a new node.
+ *
  *  Syntax: CLUSTER SET-CONFIG-EPOCH config-epoch
- *  Complexity: O(1)
- *  Since Redis 3.0.0 (cluster group).
+ *
+ *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_cluster_set_config_epoch(rk_client *c, long long config_epoch);
-/** Queues CLUSTER SET-CONFIG-EPOCH in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLUSTER SET-CONFIG-EPOCH in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_set_config_epoch(rk_pipeline *p, long long config_epoch);
 
 /** Options of CLUSTER SETSLOT; NULL or zeroed: none. */
@@ -348,69 +395,84 @@ typedef struct rk_cluster_setslot_opts {
 } rk_cluster_setslot_opts;
 
 /** CLUSTER SETSLOT: Bind a hash slot to a specific node.
- *  Syntax: CLUSTER SETSLOT slot <IMPORTING node-id | MIGRATING node-id | NODE
- *  node-id | STABLE>
- *  Complexity: O(1)
- *  Since Redis 3.0.0 (cluster group).
+ *
+ *  Syntax: CLUSTER SETSLOT slot <IMPORTING node-id | MIGRATING node-id | NODE node-id | STABLE>
+ *
+ *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_cluster_setslot(rk_client *c, long long slot, const rk_cluster_setslot_opts *opts);
-/** Queues CLUSTER SETSLOT in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLUSTER SETSLOT in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_setslot(rk_pipeline *p, long long slot, const rk_cluster_setslot_opts *opts);
 
 /** CLUSTER SHARDS: Get array of cluster slots to node mappings.
+ *
  *  Syntax: CLUSTER SHARDS
- *  Complexity: O(N) where N is the total number of cluster nodes
- *  Since Redis 7.0.0 (cluster group).
- *  Hands the reply to *reply (shape "am.."). Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the total number of cluster nodes. Since Redis 7.0.0 (cluster
+ *  group).
+ *
+ *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
+ *  protocol. Errors as rk_client_callv().
  */
 int rk_cluster_shards(rk_client *c, rk_reply *reply);
-/** Queues CLUSTER SHARDS in a pipeline; its reply gets the same shape is read after
- * rk_pipeline_exec(). */
+/** Queues CLUSTER SHARDS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_cluster_shards(rk_pipeline *p);
 
 /** CLUSTER SLAVES: List replica nodes of the specified master node.
+ *
  *  Syntax: CLUSTER SLAVES node-id
- *  Complexity: O(1)
- *  Since Redis 3.0.0 (cluster group).
- *  Deprecated since 5.0.0; use CLUSTER REPLICAS.
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
+ *
+ *  Deprecated since 5.0.0; use CLUSTER REPLICAS instead.
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_cluster_slaves(rk_client *c, const char *node_id, rk_reply *reply);
 /** As rk_cluster_slaves(), with lengths for the strings (binary safe). */
 int rk_cluster_slaves_bin(rk_client *c, const char *node_id, size_t node_id_len, rk_reply *reply);
-/** Queues CLUSTER SLAVES in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLUSTER SLAVES in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_slaves(rk_pipeline *p, const char *node_id);
-/** Queues CLUSTER SLAVES (binary-safe form) in a pipeline; its reply is read after
- * rk_pipeline_exec(). */
+/** Queues CLUSTER SLAVES (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
+ */
 int rk_pipe_cluster_slaves_bin(rk_pipeline *p, const char *node_id, size_t node_id_len);
 
 /** CLUSTER SLOTS: Get array of Cluster slot to node mappings.
+ *
  *  Syntax: CLUSTER SLOTS
- *  Complexity: O(N) where N is the total number of Cluster nodes
- *  Since Redis 3.0.0 (cluster group).
- *  Deprecated since 7.0.0; use CLUSTER SHARDS.
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the total number of Cluster nodes. Since Redis 3.0.0 (cluster
+ *  group).
+ *
+ *  Deprecated since 7.0.0; use CLUSTER SHARDS instead.
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_cluster_slots(rk_client *c, rk_reply *reply);
-/** Queues CLUSTER SLOTS in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLUSTER SLOTS in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_slots(rk_pipeline *p);
 
 /** READONLY: Enables read queries for a connection to a cluster replica node.
+ *
  *  Syntax: READONLY
- *  Complexity: O(1)
- *  Since Redis 3.0.0 (cluster group).
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv() (on
- *  the held connection).
+ *
+ *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
+ *
+ *  Returns RK_OK when the server answered OK. Errors as rk_client_callv(), on the held
+ *  connection.
  */
 int rk_readonly(rk_conn *conn);
 
 /** READWRITE: Disables read queries for a connection to a cluster replica node.
+ *
  *  Syntax: READWRITE
- *  Complexity: O(1)
- *  Since Redis 3.0.0 (cluster group).
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv() (on
- *  the held connection).
+ *
+ *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
+ *
+ *  Returns RK_OK when the server answered OK. Errors as rk_client_callv(), on the held
+ *  connection.
  */
 int rk_readwrite(rk_conn *conn);
 

@@ -78,11 +78,20 @@ typedef enum rk_client_reply_mode {
 } rk_client_reply_mode;
 
 /** CLIENT REPLY: switches the server's replies on a held connection on or
- *  off. With OFF and SKIP the server sends no reply, so none is read: the
- *  caller must not wait for replies it turned off. Hand-written (the
- *  generated form would wait for a reply that never comes). Returns RK_OK,
- *  RK_EINVAL for a bad mode, or as rk_conn_call_argv(). */
+ *  off. The connection knows: while replies are OFF (and for SKIP and the
+ *  command after it) calls on it send their command and return RK_OK with
+ *  a nil reply at once, without waiting for a reply that never comes; ON
+ *  waits for the server's OK. Hand-written, since the generated form would
+ *  wait. Returns RK_OK, RK_EINVAL for a bad mode, or as rk_conn_call_argv(). */
 int rk_client_reply(rk_conn *conn, rk_client_reply_mode mode);
+
+/** RESET: resets a held connection's server-side state (ends MULTI, WATCH,
+ *  subscriptions, CLIENT REPLY OFF, tracking) and then sets the connection
+ *  up again as its options say, since the server also forgets the
+ *  protocol, user, database and name: after it, the connection is as
+ *  freshly connected. Hand-written for that second step. Returns RK_OK,
+ *  or as rk_conn_call_argv() and rk_conn_connect(). */
+int rk_reset(rk_conn *conn);
 
 #ifdef __cplusplus
 }

@@ -18,11 +18,14 @@ typedef struct rk_auth_opts {
 } rk_auth_opts;
 
 /** AUTH: Authenticate to the server.
+ *
  *  Syntax: AUTH [username] password
- *  Complexity: O(N) where N is the number of passwords defined for the user
- *  Since Redis 1.0.0 (connection group).
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv() (on
- *  the held connection).
+ *
+ *  Complexity: O(N) where N is the number of passwords defined for the user. Since Redis 1.0.0
+ *  (connection group).
+ *
+ *  Returns RK_OK when the server answered OK. Errors as rk_client_callv(), on the held
+ *  connection.
  */
 int rk_auth(rk_conn *conn, const char *password, const rk_auth_opts *opts);
 /** As rk_auth(), with lengths for the strings (binary safe). */
@@ -35,118 +38,147 @@ typedef enum rk_client_caching_mode {
 } rk_client_caching_mode;
 
 /** CLIENT CACHING: Instruct the server about tracking or not keys in the next request.
+ *
  *  Syntax: CLIENT CACHING <YES | NO>
- *  Complexity: O(1)
- *  Since Redis 6.0.0 (connection group).
- *  Hands the reply to *reply. Errors as rk_client_callv() (on the held
- *  connection).
+ *
+ *  Complexity: O(1). Since Redis 6.0.0 (connection group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv(), on the held
+ *  connection.
  */
 int rk_client_caching(rk_conn *conn, rk_client_caching_mode mode, rk_reply *reply);
 
 /** CLIENT GETNAME: Get the current connection name.
+ *
  *  Syntax: CLIENT GETNAME
- *  Complexity: O(1)
- *  Since Redis 2.6.9 (connection group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.6.9 (connection group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_client_getname(rk_client *c, char **out, size_t *len);
-/** Queues CLIENT GETNAME in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLIENT GETNAME in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_client_getname(rk_pipeline *p);
 
 /** CLIENT GETREDIR: Get tracking notifications redirection client ID if any.
+ *
  *  Syntax: CLIENT GETREDIR
- *  Complexity: O(1)
- *  Since Redis 6.0.0 (connection group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 6.0.0 (connection group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_client_getredir(rk_client *c, long long *out);
-/** Queues CLIENT GETREDIR in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLIENT GETREDIR in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_client_getredir(rk_pipeline *p);
 
 /** CLIENT HELP: Show helpful text about the different subcommands.
+ *
  *  Syntax: CLIENT HELP
- *  Complexity: O(1)
- *  Since Redis 5.0.0 (connection group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 5.0.0 (connection group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_client_help(rk_client *c, rk_reply *reply);
-/** Queues CLIENT HELP in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLIENT HELP in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_client_help(rk_pipeline *p);
 
 /** CLIENT ID: Returns the client ID for the current connection.
+ *
  *  Syntax: CLIENT ID
- *  Complexity: O(1)
- *  Since Redis 5.0.0 (connection group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 5.0.0 (connection group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_client_id(rk_client *c, long long *out);
-/** Queues CLIENT ID in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLIENT ID in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_client_id(rk_pipeline *p);
 
 /** CLIENT INFO: Returns information about the current client connection.
+ *
  *  Syntax: CLIENT INFO
- *  Complexity: O(1)
- *  Since Redis 6.2.0 (connection group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 6.2.0 (connection group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_client_info(rk_client *c, char **out, size_t *len);
-/** Queues CLIENT INFO in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLIENT INFO in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_client_info(rk_pipeline *p);
 
-/** CLIENT KILL: Kill the connection of a client.
- *  Syntax: CLIENT KILL <ip:port | <[ID client-id] | [TYPE <NORMAL | MASTER |
- *  SLAVE | REPLICA | PUBSUB>] | [USER username] | [ADDR ip:port] | [LADDR
- *  ip:port] | [SKIPME yes/no]> [<[ID client-id] | [TYPE <NORMAL | MASTER |
- *  SLAVE | REPLICA | PUBSUB>] | [USER username] | [ADDR ip:port] | [LADDR
- *  ip:port] | [SKIPME yes/no]> ...]>
- *  Complexity: O(N) where N is the number of client connections
- *  Since Redis 2.4.0 (connection group).
- *  The arguments after the command name are passed as they are.
- *  Hands the reply to *reply. Errors as rk_client_callv().
- */
-int rk_client_kill(rk_client *c, const char *const *args, size_t nargs, rk_reply *reply);
-/** As rk_client_kill(), with lengths for the strings (binary safe). */
-int rk_client_kill_bin(rk_client *c, const char *const *args, const size_t *args_lens, size_t nargs,
-                       rk_reply *reply);
-/** Queues CLIENT KILL in a pipeline; its reply is read after rk_pipeline_exec(). */
-int rk_pipe_client_kill(rk_pipeline *p, const char *const *args, size_t nargs);
-/** Queues CLIENT KILL (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
-int rk_pipe_client_kill_bin(rk_pipeline *p, const char *const *args, const size_t *args_lens,
-                            size_t nargs);
+/** NORMAL | MASTER | SLAVE | REPLICA | PUBSUB */
+typedef enum rk_client_kill_type {
+    RK_CLIENT_KILL_TYPE_NORMAL = 1,  /**< NORMAL */
+    RK_CLIENT_KILL_TYPE_MASTER = 2,  /**< MASTER */
+    RK_CLIENT_KILL_TYPE_SLAVE = 3,   /**< SLAVE */
+    RK_CLIENT_KILL_TYPE_REPLICA = 4, /**< REPLICA */
+    RK_CLIENT_KILL_TYPE_PUBSUB = 5,  /**< PUBSUB */
+} rk_client_kill_type;
 
-/** CLIENT LIST: the ID block. */
-typedef struct rk_client_list_id {
-    const long long *client_ids; /**< The client-id list. */
-    size_t nclient_ids;          /**< How many. */
-} rk_client_list_id;
+/** CLIENT KILL: the new-format block. */
+typedef struct rk_client_kill_filter {
+    long long id;             /**< ID client-id; 0: not sent. */
+    bool id_set;              /**< Send ID even when it is 0. */
+    rk_client_kill_type type; /**< TYPE NORMAL | MASTER | SLAVE | REPLICA | PUBSUB; 0: not sent. */
+    const char *user;         /**< USER username; NULL: not sent. */
+    size_t user_len;          /**< Its length; 0: NUL-terminated. */
+    const char *addr;         /**< ADDR ip:port; NULL: not sent. */
+    size_t addr_len;          /**< Its length; 0: NUL-terminated. */
+    const char *laddr;        /**< LADDR ip:port; NULL: not sent. */
+    size_t laddr_len;         /**< Its length; 0: NUL-terminated. */
+    const char *skipme;       /**< SKIPME yes/no; NULL: not sent. */
+    size_t skipme_len;        /**< Its length; 0: NUL-terminated. */
+} rk_client_kill_filter;
+
+/** CLIENT KILL: Kill the connection of a client.
+ *
+ *  Syntax: CLIENT KILL <ip:port | <[ID client-id] | [TYPE <NORMAL | MASTER | SLAVE | REPLICA |
+ *  PUBSUB>] | [USER username] | [ADDR ip:port] | [LADDR ip:port] | [SKIPME yes/no]> [<[ID
+ *  client-id] | [TYPE <NORMAL | MASTER | SLAVE | REPLICA | PUBSUB>] | [USER username] | [ADDR
+ *  ip:port] | [LADDR ip:port] | [SKIPME yes/no]> ...]>
+ *
+ *  Complexity: O(N) where N is the number of client connections. Since Redis 2.4.0 (connection
+ *  group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ */
+int rk_client_kill(rk_client *c, const rk_client_kill_filter *filters, size_t nfilters,
+                   long long *out);
+/** Queues CLIENT KILL in a pipeline; read its reply after rk_pipeline_exec(). */
+int rk_pipe_client_kill(rk_pipeline *p, const rk_client_kill_filter *filters, size_t nfilters);
+
+/** NORMAL | MASTER | REPLICA | PUBSUB */
+typedef enum rk_client_list_type {
+    RK_CLIENT_LIST_TYPE_NORMAL = 1,  /**< NORMAL */
+    RK_CLIENT_LIST_TYPE_MASTER = 2,  /**< MASTER */
+    RK_CLIENT_LIST_TYPE_REPLICA = 3, /**< REPLICA */
+    RK_CLIENT_LIST_TYPE_PUBSUB = 4,  /**< PUBSUB */
+} rk_client_list_type;
 
 /** Options of CLIENT LIST; NULL or zeroed: none. */
 typedef struct rk_client_list_opts {
-    bool normal;                 /**< Send NORMAL. */
-    bool master;                 /**< Send MASTER. */
-    bool replica;                /**< Send REPLICA. */
-    bool pubsub;                 /**< Send PUBSUB. */
-    const rk_client_list_id *id; /**< ID; NULL: not sent. */
+    rk_client_list_type type; /**< TYPE NORMAL | MASTER | REPLICA | PUBSUB; 0: not sent. */
+    const long long *id;      /**< The client-id list. */
+    size_t nid;               /**< How many. */
 } rk_client_list_opts;
 
 /** CLIENT LIST: Get the list of client connections.
- *  Syntax: CLIENT LIST [TYPE <NORMAL | MASTER | REPLICA | PUBSUB>] [ID
- *  client-id [client-id ...]]
- *  Complexity: O(N) where N is the number of client connections
- *  Since Redis 2.4.0 (connection group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Syntax: CLIENT LIST [TYPE <NORMAL | MASTER | REPLICA | PUBSUB>] [ID client-id [client-id
+ *  ...]]
+ *
+ *  Complexity: O(N) where N is the number of client connections. Since Redis 2.4.0 (connection
+ *  group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_client_list(rk_client *c, const rk_client_list_opts *opts, char **out, size_t *len);
-/** Queues CLIENT LIST in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLIENT LIST in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_client_list(rk_pipeline *p, const rk_client_list_opts *opts);
 
 /** ON | OFF */
@@ -156,11 +188,13 @@ typedef enum rk_client_no_evict_enabled {
 } rk_client_no_evict_enabled;
 
 /** CLIENT NO-EVICT: Set client eviction mode for the current connection.
+ *
  *  Syntax: CLIENT NO-EVICT <ON | OFF>
- *  Complexity: O(1)
- *  Since Redis 7.0.0 (connection group).
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv() (on
- *  the held connection).
+ *
+ *  Complexity: O(1). Since Redis 7.0.0 (connection group).
+ *
+ *  Returns RK_OK when the server answered OK. Errors as rk_client_callv(), on the held
+ *  connection.
  */
 int rk_client_no_evict(rk_conn *conn, rk_client_no_evict_enabled enabled);
 
@@ -171,30 +205,29 @@ typedef struct rk_client_pause_opts {
 } rk_client_pause_opts;
 
 /** CLIENT PAUSE: Stop processing commands from clients for some time.
+ *
  *  Syntax: CLIENT PAUSE timeout [<WRITE | ALL>]
- *  Complexity: O(1)
- *  Since Redis 2.9.50 (connection group).
+ *
+ *  Complexity: O(1). Since Redis 2.9.50 (connection group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_client_pause(rk_client *c, long long timeout, const rk_client_pause_opts *opts);
-/** Queues CLIENT PAUSE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLIENT PAUSE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_client_pause(rk_pipeline *p, long long timeout, const rk_client_pause_opts *opts);
 
 /** CLIENT SETNAME: Set the current connection name.
+ *
  *  Syntax: CLIENT SETNAME connection-name
- *  Complexity: O(1)
- *  Since Redis 2.6.9 (connection group).
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.6.9 (connection group).
+ *
+ *  Returns RK_OK when the server answered OK. Errors as rk_client_callv(), on the held
+ *  connection.
  */
-int rk_client_setname(rk_client *c, const char *connection_name);
+int rk_client_setname(rk_conn *conn, const char *connection_name);
 /** As rk_client_setname(), with lengths for the strings (binary safe). */
-int rk_client_setname_bin(rk_client *c, const char *connection_name, size_t connection_name_len);
-/** Queues CLIENT SETNAME in a pipeline; its reply is read after rk_pipeline_exec(). */
-int rk_pipe_client_setname(rk_pipeline *p, const char *connection_name);
-/** Queues CLIENT SETNAME (binary-safe form) in a pipeline; its reply is read after
- * rk_pipeline_exec(). */
-int rk_pipe_client_setname_bin(rk_pipeline *p, const char *connection_name,
-                               size_t connection_name_len);
+int rk_client_setname_bin(rk_conn *conn, const char *connection_name, size_t connection_name_len);
 
 /** ON | OFF */
 typedef enum rk_client_tracking_status {
@@ -216,23 +249,32 @@ typedef struct rk_client_tracking_opts {
 } rk_client_tracking_opts;
 
 /** CLIENT TRACKING: Enable or disable server assisted client side caching support.
- *  Syntax: CLIENT TRACKING <ON | OFF> [REDIRECT client-id] [PREFIX prefix
- *  [PREFIX prefix ...]] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]
- *  Complexity: O(1). Some options may introduce additional complexity.
- *  Since Redis 6.0.0 (connection group).
- *  Hands the reply to *reply. Errors as rk_client_callv() (on the held
- *  connection).
+ *
+ *  Syntax: CLIENT TRACKING <ON | OFF> [REDIRECT client-id] [PREFIX prefix [PREFIX prefix ...]]
+ *  [BCAST] [OPTIN] [OPTOUT] [NOLOOP]
+ *
+ *  Complexity: O(1). Some options may introduce additional complexity. Since Redis 6.0.0
+ *  (connection group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv(), on the held
+ *  connection.
  */
 int rk_client_tracking(rk_conn *conn, rk_client_tracking_status status,
                        const rk_client_tracking_opts *opts, rk_reply *reply);
 
 /** CLIENT TRACKINGINFO: Return information about server assisted client side caching for the
- * current connection. Syntax: CLIENT TRACKINGINFO Complexity: O(1) Since Redis 6.2.0 (connection
- * group). Hands the reply to *reply (shape "m.."). Errors as rk_client_callv().
+ *  current connection.
+ *
+ *  Syntax: CLIENT TRACKINGINFO
+ *
+ *  Complexity: O(1). Since Redis 6.2.0 (connection group).
+ *
+ *  Hands the reply to *reply (NULL discards it), a map on either protocol. Errors as
+ *  rk_client_callv().
  */
 int rk_client_trackinginfo(rk_client *c, rk_reply *reply);
-/** Queues CLIENT TRACKINGINFO in a pipeline; its reply gets the same shape is read after
- * rk_pipeline_exec(). */
+/** Queues CLIENT TRACKINGINFO in a pipeline; read its reply (same shape) after rk_pipeline_exec().
+ */
 int rk_pipe_client_trackinginfo(rk_pipeline *p);
 
 /** Options of CLIENT UNBLOCK; NULL or zeroed: none. */
@@ -242,41 +284,47 @@ typedef struct rk_client_unblock_opts {
 } rk_client_unblock_opts;
 
 /** CLIENT UNBLOCK: Unblock a client blocked in a blocking command from a different connection.
+ *
  *  Syntax: CLIENT UNBLOCK client-id [<TIMEOUT | ERROR>]
- *  Complexity: O(log N) where N is the number of client connections
- *  Since Redis 5.0.0 (connection group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(log N) where N is the number of client connections. Since Redis 5.0.0
+ *  (connection group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_client_unblock(rk_client *c, long long client_id, const rk_client_unblock_opts *opts,
                       long long *out);
-/** Queues CLIENT UNBLOCK in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLIENT UNBLOCK in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_client_unblock(rk_pipeline *p, long long client_id, const rk_client_unblock_opts *opts);
 
 /** CLIENT UNPAUSE: Resume processing of clients that were paused.
+ *
  *  Syntax: CLIENT UNPAUSE
- *  Complexity: O(N) Where N is the number of paused clients
- *  Since Redis 6.2.0 (connection group).
+ *
+ *  Complexity: O(N) Where N is the number of paused clients. Since Redis 6.2.0 (connection
+ *  group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_client_unpause(rk_client *c);
-/** Queues CLIENT UNPAUSE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CLIENT UNPAUSE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_client_unpause(rk_pipeline *p);
 
 /** ECHO: Echo the given string.
+ *
  *  Syntax: ECHO message
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (connection group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (connection group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_echo(rk_client *c, const char *message, char **out, size_t *len);
 /** As rk_echo(), with lengths for the strings (binary safe). */
 int rk_echo_bin(rk_client *c, const char *message, size_t message_len, char **out, size_t *len);
-/** Queues ECHO in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ECHO in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_echo(rk_pipeline *p, const char *message);
-/** Queues ECHO (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ECHO (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_echo_bin(rk_pipeline *p, const char *message, size_t message_len);
 
 /** HELLO: the AUTH block. */
@@ -301,11 +349,13 @@ typedef struct rk_hello_opts {
 } rk_hello_opts;
 
 /** HELLO: Handshake with Redis.
+ *
  *  Syntax: HELLO [protover [AUTH username password] [SETNAME clientname]]
- *  Complexity: O(1)
- *  Since Redis 6.0.0 (connection group).
- *  Hands the reply to *reply (shape "m.."). Errors as rk_client_callv() (on the
- *  held connection).
+ *
+ *  Complexity: O(1). Since Redis 6.0.0 (connection group).
+ *
+ *  Hands the reply to *reply (NULL discards it), a map on either protocol. Errors as
+ *  rk_client_callv(), on the held connection.
  */
 int rk_hello(rk_conn *conn, const rk_hello_opts *opts, rk_reply *reply);
 
@@ -315,39 +365,36 @@ typedef struct rk_ping_opts {
 } rk_ping_opts;
 
 /** PING: Ping the server.
+ *
  *  Syntax: PING [message]
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (connection group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (connection group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_ping(rk_client *c, const rk_ping_opts *opts, rk_reply *reply);
-/** Queues PING in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues PING in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_ping(rk_pipeline *p, const rk_ping_opts *opts);
 
 /** QUIT: Close the connection.
+ *
  *  Syntax: QUIT
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (connection group).
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv() (on
- *  the held connection).
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (connection group).
+ *
+ *  Returns RK_OK when the server answered OK. Errors as rk_client_callv(), on the held
+ *  connection.
  */
 int rk_quit(rk_conn *conn);
 
-/** RESET: Reset the connection.
- *  Syntax: RESET
- *  Complexity: O(1)
- *  Since Redis 6.2.0 (connection group).
- *  Hands the reply to *reply. Errors as rk_client_callv() (on the held
- *  connection).
- */
-int rk_reset(rk_conn *conn, rk_reply *reply);
-
 /** SELECT: Change the selected database for the current connection.
+ *
  *  Syntax: SELECT index
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (connection group).
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv() (on
- *  the held connection).
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (connection group).
+ *
+ *  Returns RK_OK when the server answered OK. Errors as rk_client_callv(), on the held
+ *  connection.
  */
 int rk_select(rk_conn *conn, long long index);
 

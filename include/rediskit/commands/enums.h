@@ -4,6 +4,21 @@
 #ifndef RK_COMMANDS_ENUMS_H
 #define RK_COMMANDS_ENUMS_H
 
+/** SUM | MIN | MAX */
+typedef enum rk_aggregate {
+    RK_AGGREGATE_SUM = 1, /**< SUM */
+    RK_AGGREGATE_MIN = 2, /**< MIN */
+    RK_AGGREGATE_MAX = 3, /**< MAX */
+} rk_aggregate;
+
+/** AND | OR | XOR | NOT */
+typedef enum rk_bitop_op {
+    RK_BITOP_AND = 1, /**< AND */
+    RK_BITOP_OR = 2,  /**< OR */
+    RK_BITOP_XOR = 3, /**< XOR */
+    RK_BITOP_NOT = 4, /**< NOT */
+} rk_bitop_op;
+
 /** M | KM | FT | MI */
 typedef enum rk_geo_unit {
     RK_GEO_M = 1,  /**< M */

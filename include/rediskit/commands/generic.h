@@ -20,77 +20,81 @@ typedef struct rk_copy_opts {
 } rk_copy_opts;
 
 /** COPY: Copy a key.
+ *
  *  Syntax: COPY source destination [DB destination-db] [REPLACE]
- *  Complexity: O(N) worst case for collections, where N is the number of nested
- *  items. O(1) for string values.
- *  Since Redis 6.2.0 (generic group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(N) worst case for collections, where N is the number of nested items. O(1) for
+ *  string values. Since Redis 6.2.0 (generic group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_copy(rk_client *c, const char *source, const char *destination, const rk_copy_opts *opts,
             long long *out);
 /** As rk_copy(), with lengths for the strings (binary safe). */
 int rk_copy_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
                 size_t destination_len, const rk_copy_opts *opts, long long *out);
-/** Queues COPY in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues COPY in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_copy(rk_pipeline *p, const char *source, const char *destination,
                  const rk_copy_opts *opts);
-/** Queues COPY (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues COPY (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_copy_bin(rk_pipeline *p, const char *source, size_t source_len, const char *destination,
                      size_t destination_len, const rk_copy_opts *opts);
 
 /** DEL: Delete a key.
+ *
  *  Syntax: DEL key [key ...]
- *  Complexity: O(N) where N is the number of keys that will be removed. When a
- *  key to remove holds a value other than a string, the individual complexity
- *  for this key is O(M) where M is the number of elements in the list, set,
- *  sorted set or hash. Removing a single key that holds a string value is O(1).
- *  Since Redis 1.0.0 (generic group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of keys that will be removed. When a key to remove
+ *  holds a value other than a string, the individual complexity for this key is O(M) where M is
+ *  the number of elements in the list, set, sorted set or hash. Removing a single key that
+ *  holds a string value is O(1). Since Redis 1.0.0 (generic group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_del(rk_client *c, const char *const *keys, size_t nkeys, long long *out);
 /** As rk_del(), with lengths for the strings (binary safe). */
 int rk_del_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                long long *out);
-/** Queues DEL in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues DEL in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_del(rk_pipeline *p, const char *const *keys, size_t nkeys);
-/** Queues DEL (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues DEL (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_del_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens, size_t nkeys);
 
 /** DUMP: Return a serialized version of the value stored at the specified key.
+ *
  *  Syntax: DUMP key
- *  Complexity: O(1) to access the key and additional O(N*M) to serialize it,
- *  where N is the number of Redis objects composing the value and M their
- *  average size. For small string values the time complexity is thus
- *  O(1)+O(1*M) where M is small, so simply O(1).
- *  Since Redis 2.6.0 (generic group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(1) to access the key and additional O(N*M) to serialize it, where N is the
+ *  number of Redis objects composing the value and M their average size. For small string
+ *  values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). Since Redis
+ *  2.6.0 (generic group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_dump(rk_client *c, const char *key, char **out, size_t *len);
 /** As rk_dump(), with lengths for the strings (binary safe). */
 int rk_dump_bin(rk_client *c, const char *key, size_t key_len, char **out, size_t *len);
-/** Queues DUMP in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues DUMP in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_dump(rk_pipeline *p, const char *key);
-/** Queues DUMP (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues DUMP (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_dump_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** EXISTS: Determine if a key exists.
+ *
  *  Syntax: EXISTS key [key ...]
- *  Complexity: O(N) where N is the number of keys to check.
- *  Since Redis 1.0.0 (generic group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of keys to check. Since Redis 1.0.0 (generic group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_exists(rk_client *c, const char *const *keys, size_t nkeys, long long *out);
 /** As rk_exists(), with lengths for the strings (binary safe). */
 int rk_exists_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                   long long *out);
-/** Queues EXISTS in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues EXISTS in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_exists(rk_pipeline *p, const char *const *keys, size_t nkeys);
-/** Queues EXISTS (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues EXISTS (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_exists_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                        size_t nkeys);
 
@@ -103,20 +107,21 @@ typedef struct rk_expire_opts {
 } rk_expire_opts;
 
 /** EXPIRE: Set a key's time to live in seconds.
+ *
  *  Syntax: EXPIRE key seconds [<NX | XX | GT | LT>]
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (generic group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (generic group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_expire(rk_client *c, const char *key, long long seconds, const rk_expire_opts *opts,
               long long *out);
 /** As rk_expire(), with lengths for the strings (binary safe). */
 int rk_expire_bin(rk_client *c, const char *key, size_t key_len, long long seconds,
                   const rk_expire_opts *opts, long long *out);
-/** Queues EXPIRE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues EXPIRE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_expire(rk_pipeline *p, const char *key, long long seconds, const rk_expire_opts *opts);
-/** Queues EXPIRE (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues EXPIRE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_expire_bin(rk_pipeline *p, const char *key, size_t key_len, long long seconds,
                        const rk_expire_opts *opts);
 
@@ -129,54 +134,57 @@ typedef struct rk_expireat_opts {
 } rk_expireat_opts;
 
 /** EXPIREAT: Set the expiration for a key as a UNIX timestamp.
+ *
  *  Syntax: EXPIREAT key unix-time-seconds [<NX | XX | GT | LT>]
- *  Complexity: O(1)
- *  Since Redis 1.2.0 (generic group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.2.0 (generic group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_expireat(rk_client *c, const char *key, long long unix_time_seconds,
                 const rk_expireat_opts *opts, long long *out);
 /** As rk_expireat(), with lengths for the strings (binary safe). */
 int rk_expireat_bin(rk_client *c, const char *key, size_t key_len, long long unix_time_seconds,
                     const rk_expireat_opts *opts, long long *out);
-/** Queues EXPIREAT in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues EXPIREAT in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_expireat(rk_pipeline *p, const char *key, long long unix_time_seconds,
                      const rk_expireat_opts *opts);
-/** Queues EXPIREAT (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues EXPIREAT (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_expireat_bin(rk_pipeline *p, const char *key, size_t key_len,
                          long long unix_time_seconds, const rk_expireat_opts *opts);
 
 /** EXPIRETIME: Get the expiration Unix timestamp for a key.
+ *
  *  Syntax: EXPIRETIME key
- *  Complexity: O(1)
- *  Since Redis 7.0.0 (generic group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 7.0.0 (generic group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_expiretime(rk_client *c, const char *key, long long *out);
 /** As rk_expiretime(), with lengths for the strings (binary safe). */
 int rk_expiretime_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues EXPIRETIME in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues EXPIRETIME in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_expiretime(rk_pipeline *p, const char *key);
-/** Queues EXPIRETIME (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues EXPIRETIME (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_expiretime_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** KEYS: Find all keys matching the given pattern.
+ *
  *  Syntax: KEYS pattern
- *  Complexity: O(N) with N being the number of keys in the database, under the
- *  assumption that the key names in the database and the given pattern have
- *  limited length.
- *  Since Redis 1.0.0 (generic group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) with N being the number of keys in the database, under the assumption that
+ *  the key names in the database and the given pattern have limited length. Since Redis 1.0.0
+ *  (generic group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_keys(rk_client *c, const char *pattern, rk_reply *reply);
 /** As rk_keys(), with lengths for the strings (binary safe). */
 int rk_keys_bin(rk_client *c, const char *pattern, size_t pattern_len, rk_reply *reply);
-/** Queues KEYS in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues KEYS in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_keys(rk_pipeline *p, const char *pattern);
-/** Queues KEYS (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues KEYS (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_keys_bin(rk_pipeline *p, const char *pattern, size_t pattern_len);
 
 /** MIGRATE: the AUTH2 block. */
@@ -199,14 +207,15 @@ typedef struct rk_migrate_opts {
 } rk_migrate_opts;
 
 /** MIGRATE: Atomically transfer a key from a Redis instance to another one.
- *  Syntax: MIGRATE host port <key | > destination-db timeout [COPY] [REPLACE]
- *  [<[AUTH password] | [AUTH2 username password]>] [KEYS key [KEYS key ...]]
- *  Complexity: This command actually executes a DUMP+DEL in the source
- *  instance, and a RESTORE in the target instance. See the pages of these
- *  commands for time complexity. Also an O(N) data transfer between the two
- *  instances is performed.
- *  Since Redis 2.6.0 (generic group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Syntax: MIGRATE host port <key | > destination-db timeout [COPY] [REPLACE] [<[AUTH password]
+ *  | [AUTH2 username password]>] [KEYS key [KEYS key ...]]
+ *
+ *  Complexity: This command actually executes a DUMP+DEL in the source instance, and a RESTORE
+ *  in the target instance. See the pages of these commands for time complexity. Also an O(N)
+ *  data transfer between the two instances is performed. Since Redis 2.6.0 (generic group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_migrate(rk_client *c, const char *host, long long port, const char *key,
                long long destination_db, long long timeout, const rk_migrate_opts *opts,
@@ -215,117 +224,127 @@ int rk_migrate(rk_client *c, const char *host, long long port, const char *key,
 int rk_migrate_bin(rk_client *c, const char *host, size_t host_len, long long port, const char *key,
                    size_t key_len, long long destination_db, long long timeout,
                    const rk_migrate_opts *opts, rk_reply *reply);
-/** Queues MIGRATE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues MIGRATE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_migrate(rk_pipeline *p, const char *host, long long port, const char *key,
                     long long destination_db, long long timeout, const rk_migrate_opts *opts);
-/** Queues MIGRATE (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues MIGRATE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_migrate_bin(rk_pipeline *p, const char *host, size_t host_len, long long port,
                         const char *key, size_t key_len, long long destination_db,
                         long long timeout, const rk_migrate_opts *opts);
 
 /** MOVE: Move a key to another database.
+ *
  *  Syntax: MOVE key db
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (generic group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (generic group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_move(rk_client *c, const char *key, long long db, long long *out);
 /** As rk_move(), with lengths for the strings (binary safe). */
 int rk_move_bin(rk_client *c, const char *key, size_t key_len, long long db, long long *out);
-/** Queues MOVE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues MOVE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_move(rk_pipeline *p, const char *key, long long db);
-/** Queues MOVE (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues MOVE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_move_bin(rk_pipeline *p, const char *key, size_t key_len, long long db);
 
 /** OBJECT ENCODING: Inspect the internal encoding of a Redis object.
+ *
  *  Syntax: OBJECT ENCODING key
- *  Complexity: O(1)
- *  Since Redis 2.2.3 (generic group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.2.3 (generic group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_object_encoding(rk_client *c, const char *key, char **out, size_t *len);
 /** As rk_object_encoding(), with lengths for the strings (binary safe). */
 int rk_object_encoding_bin(rk_client *c, const char *key, size_t key_len, char **out, size_t *len);
-/** Queues OBJECT ENCODING in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues OBJECT ENCODING in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_object_encoding(rk_pipeline *p, const char *key);
-/** Queues OBJECT ENCODING (binary-safe form) in a pipeline; its reply is read after
+/** Queues OBJECT ENCODING (binary-safe form) in a pipeline; read its reply after
  * rk_pipeline_exec(). */
 int rk_pipe_object_encoding_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** OBJECT FREQ: Get the logarithmic access frequency counter of a Redis object.
+ *
  *  Syntax: OBJECT FREQ key
- *  Complexity: O(1)
- *  Since Redis 4.0.0 (generic group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
+ *
+ *  Complexity: O(1). Since Redis 4.0.0 (generic group).
+ *
+ *  Stores the integer reply in *out; returns RK_NIL when the server replied nil. Errors as
  *  rk_client_callv().
  */
 int rk_object_freq(rk_client *c, const char *key, long long *out);
 /** As rk_object_freq(), with lengths for the strings (binary safe). */
 int rk_object_freq_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues OBJECT FREQ in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues OBJECT FREQ in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_object_freq(rk_pipeline *p, const char *key);
-/** Queues OBJECT FREQ (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues OBJECT FREQ (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_object_freq_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** OBJECT HELP: Show helpful text about the different subcommands.
+ *
  *  Syntax: OBJECT HELP
- *  Complexity: O(1)
- *  Since Redis 6.2.0 (generic group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 6.2.0 (generic group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_object_help(rk_client *c, rk_reply *reply);
-/** Queues OBJECT HELP in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues OBJECT HELP in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_object_help(rk_pipeline *p);
 
 /** OBJECT IDLETIME: Get the time since a Redis object was last accessed.
+ *
  *  Syntax: OBJECT IDLETIME key
- *  Complexity: O(1)
- *  Since Redis 2.2.3 (generic group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
+ *
+ *  Complexity: O(1). Since Redis 2.2.3 (generic group).
+ *
+ *  Stores the integer reply in *out; returns RK_NIL when the server replied nil. Errors as
  *  rk_client_callv().
  */
 int rk_object_idletime(rk_client *c, const char *key, long long *out);
 /** As rk_object_idletime(), with lengths for the strings (binary safe). */
 int rk_object_idletime_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues OBJECT IDLETIME in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues OBJECT IDLETIME in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_object_idletime(rk_pipeline *p, const char *key);
-/** Queues OBJECT IDLETIME (binary-safe form) in a pipeline; its reply is read after
+/** Queues OBJECT IDLETIME (binary-safe form) in a pipeline; read its reply after
  * rk_pipeline_exec(). */
 int rk_pipe_object_idletime_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** OBJECT REFCOUNT: Get the number of references to the value of the key.
+ *
  *  Syntax: OBJECT REFCOUNT key
- *  Complexity: O(1)
- *  Since Redis 2.2.3 (generic group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
+ *
+ *  Complexity: O(1). Since Redis 2.2.3 (generic group).
+ *
+ *  Stores the integer reply in *out; returns RK_NIL when the server replied nil. Errors as
  *  rk_client_callv().
  */
 int rk_object_refcount(rk_client *c, const char *key, long long *out);
 /** As rk_object_refcount(), with lengths for the strings (binary safe). */
 int rk_object_refcount_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues OBJECT REFCOUNT in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues OBJECT REFCOUNT in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_object_refcount(rk_pipeline *p, const char *key);
-/** Queues OBJECT REFCOUNT (binary-safe form) in a pipeline; its reply is read after
+/** Queues OBJECT REFCOUNT (binary-safe form) in a pipeline; read its reply after
  * rk_pipeline_exec(). */
 int rk_pipe_object_refcount_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** PERSIST: Remove the expiration from a key.
+ *
  *  Syntax: PERSIST key
- *  Complexity: O(1)
- *  Since Redis 2.2.0 (generic group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.2.0 (generic group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_persist(rk_client *c, const char *key, long long *out);
 /** As rk_persist(), with lengths for the strings (binary safe). */
 int rk_persist_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues PERSIST in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues PERSIST in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_persist(rk_pipeline *p, const char *key);
-/** Queues PERSIST (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues PERSIST (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_persist_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** Options of PEXPIRE; NULL or zeroed: none. */
@@ -337,21 +356,22 @@ typedef struct rk_pexpire_opts {
 } rk_pexpire_opts;
 
 /** PEXPIRE: Set a key's time to live in milliseconds.
+ *
  *  Syntax: PEXPIRE key milliseconds [<NX | XX | GT | LT>]
- *  Complexity: O(1)
- *  Since Redis 2.6.0 (generic group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.6.0 (generic group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_pexpire(rk_client *c, const char *key, long long milliseconds, const rk_pexpire_opts *opts,
                long long *out);
 /** As rk_pexpire(), with lengths for the strings (binary safe). */
 int rk_pexpire_bin(rk_client *c, const char *key, size_t key_len, long long milliseconds,
                    const rk_pexpire_opts *opts, long long *out);
-/** Queues PEXPIRE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues PEXPIRE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_pexpire(rk_pipeline *p, const char *key, long long milliseconds,
                     const rk_pexpire_opts *opts);
-/** Queues PEXPIRE (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues PEXPIRE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_pexpire_bin(rk_pipeline *p, const char *key, size_t key_len, long long milliseconds,
                         const rk_pexpire_opts *opts);
 
@@ -364,11 +384,12 @@ typedef struct rk_pexpireat_opts {
 } rk_pexpireat_opts;
 
 /** PEXPIREAT: Set the expiration for a key as a UNIX timestamp specified in milliseconds.
+ *
  *  Syntax: PEXPIREAT key unix-time-milliseconds [<NX | XX | GT | LT>]
- *  Complexity: O(1)
- *  Since Redis 2.6.0 (generic group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.6.0 (generic group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_pexpireat(rk_client *c, const char *key, long long unix_time_milliseconds,
                  const rk_pexpireat_opts *opts, long long *out);
@@ -376,87 +397,91 @@ int rk_pexpireat(rk_client *c, const char *key, long long unix_time_milliseconds
 int rk_pexpireat_bin(rk_client *c, const char *key, size_t key_len,
                      long long unix_time_milliseconds, const rk_pexpireat_opts *opts,
                      long long *out);
-/** Queues PEXPIREAT in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues PEXPIREAT in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_pexpireat(rk_pipeline *p, const char *key, long long unix_time_milliseconds,
                       const rk_pexpireat_opts *opts);
-/** Queues PEXPIREAT (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues PEXPIREAT (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_pexpireat_bin(rk_pipeline *p, const char *key, size_t key_len,
                           long long unix_time_milliseconds, const rk_pexpireat_opts *opts);
 
 /** PEXPIRETIME: Get the expiration Unix timestamp for a key in milliseconds.
+ *
  *  Syntax: PEXPIRETIME key
- *  Complexity: O(1)
- *  Since Redis 7.0.0 (generic group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 7.0.0 (generic group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_pexpiretime(rk_client *c, const char *key, long long *out);
 /** As rk_pexpiretime(), with lengths for the strings (binary safe). */
 int rk_pexpiretime_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues PEXPIRETIME in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues PEXPIRETIME in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_pexpiretime(rk_pipeline *p, const char *key);
-/** Queues PEXPIRETIME (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues PEXPIRETIME (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_pexpiretime_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** PTTL: Get the time to live for a key in milliseconds.
+ *
  *  Syntax: PTTL key
- *  Complexity: O(1)
- *  Since Redis 2.6.0 (generic group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.6.0 (generic group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_pttl(rk_client *c, const char *key, long long *out);
 /** As rk_pttl(), with lengths for the strings (binary safe). */
 int rk_pttl_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues PTTL in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues PTTL in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_pttl(rk_pipeline *p, const char *key);
-/** Queues PTTL (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues PTTL (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_pttl_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** RANDOMKEY: Return a random key from the keyspace.
+ *
  *  Syntax: RANDOMKEY
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (generic group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (generic group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_randomkey(rk_client *c, char **out, size_t *len);
-/** Queues RANDOMKEY in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues RANDOMKEY in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_randomkey(rk_pipeline *p);
 
 /** RENAME: Rename a key.
+ *
  *  Syntax: RENAME key newkey
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (generic group).
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (generic group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_rename(rk_client *c, const char *key, const char *newkey);
 /** As rk_rename(), with lengths for the strings (binary safe). */
 int rk_rename_bin(rk_client *c, const char *key, size_t key_len, const char *newkey,
                   size_t newkey_len);
-/** Queues RENAME in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues RENAME in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_rename(rk_pipeline *p, const char *key, const char *newkey);
-/** Queues RENAME (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues RENAME (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_rename_bin(rk_pipeline *p, const char *key, size_t key_len, const char *newkey,
                        size_t newkey_len);
 
 /** RENAMENX: Rename a key, only if the new key does not exist.
+ *
  *  Syntax: RENAMENX key newkey
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (generic group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (generic group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_renamenx(rk_client *c, const char *key, const char *newkey, long long *out);
 /** As rk_renamenx(), with lengths for the strings (binary safe). */
 int rk_renamenx_bin(rk_client *c, const char *key, size_t key_len, const char *newkey,
                     size_t newkey_len, long long *out);
-/** Queues RENAMENX in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues RENAMENX in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_renamenx(rk_pipeline *p, const char *key, const char *newkey);
-/** Queues RENAMENX (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues RENAMENX (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_renamenx_bin(rk_pipeline *p, const char *key, size_t key_len, const char *newkey,
                          size_t newkey_len);
 
@@ -471,15 +496,16 @@ typedef struct rk_restore_opts {
 } rk_restore_opts;
 
 /** RESTORE: Create a key using the provided serialized value, previously obtained using DUMP.
- *  Syntax: RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME
- *  seconds] [FREQ frequency]
- *  Complexity: O(1) to create the new key and additional O(N*M) to reconstruct
- *  the serialized value, where N is the number of Redis objects composing the
- *  value and M their average size. For small string values the time complexity
- *  is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set
- *  values the complexity is O(N*M*log(N)) because inserting values into sorted
- *  sets is O(log(N)).
- *  Since Redis 2.6.0 (generic group).
+ *
+ *  Syntax: RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ
+ *  frequency]
+ *
+ *  Complexity: O(1) to create the new key and additional O(N*M) to reconstruct the serialized
+ *  value, where N is the number of Redis objects composing the value and M their average size.
+ *  For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply
+ *  O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values
+ *  into sorted sets is O(log(N)). Since Redis 2.6.0 (generic group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_restore(rk_client *c, const char *key, long long ttl, const char *serialized_value,
@@ -488,10 +514,10 @@ int rk_restore(rk_client *c, const char *key, long long ttl, const char *seriali
 int rk_restore_bin(rk_client *c, const char *key, size_t key_len, long long ttl,
                    const char *serialized_value, size_t serialized_value_len,
                    const rk_restore_opts *opts);
-/** Queues RESTORE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues RESTORE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_restore(rk_pipeline *p, const char *key, long long ttl, const char *serialized_value,
                     const rk_restore_opts *opts);
-/** Queues RESTORE (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues RESTORE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_restore_bin(rk_pipeline *p, const char *key, size_t key_len, long long ttl,
                         const char *serialized_value, size_t serialized_value_len,
                         const rk_restore_opts *opts);
@@ -505,16 +531,18 @@ typedef struct rk_scan_opts {
 } rk_scan_opts;
 
 /** SCAN: Incrementally iterate the keys space.
+ *
  *  Syntax: SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
- *  Complexity: O(1) for every call. O(N) for a complete iteration, including
- *  enough command calls for the cursor to return back to 0. N is the number of
- *  elements inside the collection.
+ *
+ *  Complexity: O(1) for every call. O(N) for a complete iteration, including enough command
+ *  calls for the cursor to return back to 0. N is the number of elements inside the collection.
  *  Since Redis 2.8.0 (generic group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
-int rk_scan(rk_client *c, long long cursor, const rk_scan_opts *opts, rk_reply *reply);
-/** Queues SCAN in a pipeline; its reply is read after rk_pipeline_exec(). */
-int rk_pipe_scan(rk_pipeline *p, long long cursor, const rk_scan_opts *opts);
+int rk_scan(rk_client *c, unsigned long long cursor, const rk_scan_opts *opts, rk_reply *reply);
+/** Queues SCAN in a pipeline; read its reply after rk_pipeline_exec(). */
+int rk_pipe_scan(rk_pipeline *p, unsigned long long cursor, const rk_scan_opts *opts);
 
 /** SORT: the LIMIT block. */
 typedef struct rk_sort_limit {
@@ -536,21 +564,23 @@ typedef struct rk_sort_opts {
 } rk_sort_opts;
 
 /** SORT: Sort the elements in a list, set or sorted set.
- *  Syntax: SORT key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern
- *  ...]] [<ASC | DESC>] [ALPHA] [STORE destination]
- *  Complexity: O(N+M*log(M)) where N is the number of elements in the list or
- *  set to sort, and M the number of returned elements. When the elements are
- *  not sorted, complexity is O(N).
+ *
+ *  Syntax: SORT key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [<ASC |
+ *  DESC>] [ALPHA] [STORE destination]
+ *
+ *  Complexity: O(N+M*log(M)) where N is the number of elements in the list or set to sort, and
+ *  M the number of returned elements. When the elements are not sorted, complexity is O(N).
  *  Since Redis 1.0.0 (generic group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_sort(rk_client *c, const char *key, const rk_sort_opts *opts, rk_reply *reply);
 /** As rk_sort(), with lengths for the strings (binary safe). */
 int rk_sort_bin(rk_client *c, const char *key, size_t key_len, const rk_sort_opts *opts,
                 rk_reply *reply);
-/** Queues SORT in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SORT in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_sort(rk_pipeline *p, const char *key, const rk_sort_opts *opts);
-/** Queues SORT (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SORT (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_sort_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_sort_opts *opts);
 
 /** SORT_RO: the LIMIT block. */
@@ -572,94 +602,111 @@ typedef struct rk_sort_ro_opts {
 } rk_sort_ro_opts;
 
 /** SORT_RO: Sort the elements in a list, set or sorted set. Read-only variant of SORT.
- *  Syntax: SORT_RO key [BY pattern] [LIMIT offset count] [GET pattern [GET
- *  pattern ...]] [<ASC | DESC>] [ALPHA]
- *  Complexity: O(N+M*log(M)) where N is the number of elements in the list or
- *  set to sort, and M the number of returned elements. When the elements are
- *  not sorted, complexity is O(N).
+ *
+ *  Syntax: SORT_RO key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [<ASC
+ *  | DESC>] [ALPHA]
+ *
+ *  Complexity: O(N+M*log(M)) where N is the number of elements in the list or set to sort, and
+ *  M the number of returned elements. When the elements are not sorted, complexity is O(N).
  *  Since Redis 7.0.0 (generic group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_sort_ro(rk_client *c, const char *key, const rk_sort_ro_opts *opts, rk_reply *reply);
 /** As rk_sort_ro(), with lengths for the strings (binary safe). */
 int rk_sort_ro_bin(rk_client *c, const char *key, size_t key_len, const rk_sort_ro_opts *opts,
                    rk_reply *reply);
-/** Queues SORT_RO in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SORT_RO in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_sort_ro(rk_pipeline *p, const char *key, const rk_sort_ro_opts *opts);
-/** Queues SORT_RO (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SORT_RO (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_sort_ro_bin(rk_pipeline *p, const char *key, size_t key_len,
                         const rk_sort_ro_opts *opts);
 
-/** TOUCH: Alters the last access time of a key(s). Returns the number of existing keys specified.
+/** TOUCH: Alters the last access time of a key(s). Returns the number of existing keys
+ *  specified.
+ *
  *  Syntax: TOUCH key [key ...]
- *  Complexity: O(N) where N is the number of keys that will be touched.
- *  Since Redis 3.2.1 (generic group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of keys that will be touched. Since Redis 3.2.1
+ *  (generic group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_touch(rk_client *c, const char *const *keys, size_t nkeys, long long *out);
 /** As rk_touch(), with lengths for the strings (binary safe). */
 int rk_touch_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                  long long *out);
-/** Queues TOUCH in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues TOUCH in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_touch(rk_pipeline *p, const char *const *keys, size_t nkeys);
-/** Queues TOUCH (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues TOUCH (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_touch_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                       size_t nkeys);
 
 /** TTL: Get the time to live for a key in seconds.
+ *
  *  Syntax: TTL key
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (generic group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (generic group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_ttl(rk_client *c, const char *key, long long *out);
 /** As rk_ttl(), with lengths for the strings (binary safe). */
 int rk_ttl_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues TTL in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues TTL in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_ttl(rk_pipeline *p, const char *key);
-/** Queues TTL (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues TTL (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_ttl_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** TYPE: Determine the type stored at key.
+ *
  *  Syntax: TYPE key
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (generic group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (generic group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_key_type(rk_client *c, const char *key, char **out, size_t *len);
 /** As rk_key_type(), with lengths for the strings (binary safe). */
 int rk_key_type_bin(rk_client *c, const char *key, size_t key_len, char **out, size_t *len);
-/** Queues TYPE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues TYPE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_key_type(rk_pipeline *p, const char *key);
-/** Queues TYPE (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues TYPE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_key_type_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** UNLINK: Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non
- * blocking. Syntax: UNLINK key [key ...] Complexity: O(1) for each key removed regardless of its
- * size. Then the command does O(N) work in a different thread in order to reclaim memory, where N
- * is the number of allocations the deleted objects where composed of. Since Redis 4.0.0 (generic
- * group). Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  blocking.
+ *
+ *  Syntax: UNLINK key [key ...]
+ *
+ *  Complexity: O(1) for each key removed regardless of its size. Then the command does O(N)
+ *  work in a different thread in order to reclaim memory, where N is the number of allocations
+ *  the deleted objects where composed of. Since Redis 4.0.0 (generic group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_unlink(rk_client *c, const char *const *keys, size_t nkeys, long long *out);
 /** As rk_unlink(), with lengths for the strings (binary safe). */
 int rk_unlink_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                   long long *out);
-/** Queues UNLINK in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues UNLINK in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_unlink(rk_pipeline *p, const char *const *keys, size_t nkeys);
-/** Queues UNLINK (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues UNLINK (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_unlink_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                        size_t nkeys);
 
-/** WAIT: Wait for the synchronous replication of all the write commands sent in the context of the
- * current connection. Syntax: WAIT numreplicas timeout Complexity: O(1) Since Redis 3.0.0 (generic
- * group). Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+/** WAIT: Wait for the synchronous replication of all the write commands sent in the context of
+ *  the current connection.
+ *
+ *  Syntax: WAIT numreplicas timeout
+ *
+ *  Complexity: O(1). Since Redis 3.0.0 (generic group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_wait(rk_client *c, long long numreplicas, long long timeout, long long *out);
-/** Queues WAIT in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues WAIT in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_wait(rk_pipeline *p, long long numreplicas, long long timeout);
 
 #ifdef __cplusplus

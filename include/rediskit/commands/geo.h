@@ -27,14 +27,16 @@ typedef struct rk_geoadd_opts {
     bool ch; /**< Send CH. */
 } rk_geoadd_opts;
 
-/** GEOADD: Add one or more geospatial items in the geospatial index represented using a sorted set.
- *  Syntax: GEOADD key [<NX | XX>] [CH] longitude latitude member [longitude
- *  latitude member ...]
- *  Complexity: O(log(N)) for each item added, where N is the number of elements
- *  in the sorted set.
- *  Since Redis 3.2.0 (geo group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+/** GEOADD: Add one or more geospatial items in the geospatial index represented using a sorted
+ *  set.
+ *
+ *  Syntax: GEOADD key [<NX | XX>] [CH] longitude latitude member [longitude latitude member
+ *  ...]
+ *
+ *  Complexity: O(log(N)) for each item added, where N is the number of elements in the sorted
+ *  set. Since Redis 3.2.0 (geo group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_geoadd(rk_client *c, const char *key,
               const rk_geoadd_longitude_latitude_member *longitude_latitude_members,
@@ -43,29 +45,28 @@ int rk_geoadd(rk_client *c, const char *key,
 int rk_geoadd_bin(rk_client *c, const char *key, size_t key_len,
                   const rk_geoadd_longitude_latitude_member *longitude_latitude_members,
                   size_t nlongitude_latitude_members, const rk_geoadd_opts *opts, long long *out);
-/** Queues GEOADD in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues GEOADD in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_geoadd(rk_pipeline *p, const char *key,
                    const rk_geoadd_longitude_latitude_member *longitude_latitude_members,
                    size_t nlongitude_latitude_members, const rk_geoadd_opts *opts);
-/** Queues GEOADD (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues GEOADD (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_geoadd_bin(rk_pipeline *p, const char *key, size_t key_len,
                        const rk_geoadd_longitude_latitude_member *longitude_latitude_members,
                        size_t nlongitude_latitude_members, const rk_geoadd_opts *opts);
 
 /** Options of GEODIST; NULL or zeroed: none. */
 typedef struct rk_geodist_opts {
-    bool m;  /**< Send M. */
-    bool km; /**< Send KM. */
-    bool ft; /**< Send FT. */
-    bool mi; /**< Send MI. */
+    rk_geo_unit unit; /**< M | KM | FT | MI; 0: not sent. */
 } rk_geodist_opts;
 
 /** GEODIST: Returns the distance between two members of a geospatial index.
+ *
  *  Syntax: GEODIST key member1 member2 [<M | KM | FT | MI>]
- *  Complexity: O(log(N))
- *  Since Redis 3.2.0 (geo group).
- *  Stores the reply as a double in *out; returns RK_NIL when the server replied
- *  nil. Errors as rk_client_callv().
+ *
+ *  Complexity: O(log(N)). Since Redis 3.2.0 (geo group).
+ *
+ *  Stores the reply as a double in *out; returns RK_NIL when the server replied nil. Errors as
+ *  rk_client_callv().
  */
 int rk_geodist(rk_client *c, const char *key, const char *member1, const char *member2,
                const rk_geodist_opts *opts, double *out);
@@ -73,47 +74,52 @@ int rk_geodist(rk_client *c, const char *key, const char *member1, const char *m
 int rk_geodist_bin(rk_client *c, const char *key, size_t key_len, const char *member1,
                    size_t member1_len, const char *member2, size_t member2_len,
                    const rk_geodist_opts *opts, double *out);
-/** Queues GEODIST in a pipeline; its reply gets the same shape is read after rk_pipeline_exec(). */
+/** Queues GEODIST in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_geodist(rk_pipeline *p, const char *key, const char *member1, const char *member2,
                     const rk_geodist_opts *opts);
-/** Queues GEODIST (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues GEODIST (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_geodist_bin(rk_pipeline *p, const char *key, size_t key_len, const char *member1,
                         size_t member1_len, const char *member2, size_t member2_len,
                         const rk_geodist_opts *opts);
 
 /** GEOHASH: Returns members of a geospatial index as standard geohash strings.
+ *
  *  Syntax: GEOHASH key member [member ...]
- *  Complexity: O(log(N)) for each member requested, where N is the number of
- *  elements in the sorted set.
- *  Since Redis 3.2.0 (geo group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(log(N)) for each member requested, where N is the number of elements in the
+ *  sorted set. Since Redis 3.2.0 (geo group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_geohash(rk_client *c, const char *key, const char *const *members, size_t nmembers,
                rk_reply *reply);
 /** As rk_geohash(), with lengths for the strings (binary safe). */
 int rk_geohash_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
                    const size_t *members_lens, size_t nmembers, rk_reply *reply);
-/** Queues GEOHASH in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues GEOHASH in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_geohash(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers);
-/** Queues GEOHASH (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues GEOHASH (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_geohash_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
                         const size_t *members_lens, size_t nmembers);
 
 /** GEOPOS: Returns longitude and latitude of members of a geospatial index.
+ *
  *  Syntax: GEOPOS key member [member ...]
- *  Complexity: O(N) where N is the number of members requested.
- *  Since Redis 3.2.0 (geo group).
- *  Hands the reply to *reply (shape "a(dd)"). Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of members requested. Since Redis 3.2.0 (geo group).
+ *
+ *  Hands the reply to *reply (NULL discards it), an array, each element an array [a double, a
+ *  double] on either protocol. Errors as rk_client_callv().
  */
 int rk_geopos(rk_client *c, const char *key, const char *const *members, size_t nmembers,
               rk_reply *reply);
 /** As rk_geopos(), with lengths for the strings (binary safe). */
 int rk_geopos_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
                   const size_t *members_lens, size_t nmembers, rk_reply *reply);
-/** Queues GEOPOS in a pipeline; its reply gets the same shape is read after rk_pipeline_exec(). */
+/** Queues GEOPOS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_geopos(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers);
-/** Queues GEOPOS (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues GEOPOS (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_geopos_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
                        const size_t *members_lens, size_t nmembers);
@@ -136,18 +142,20 @@ typedef struct rk_georadius_opts {
     const char *storedist;           /**< STOREDIST key; NULL: not sent. */
 } rk_georadius_opts;
 
-/** GEORADIUS: Query a sorted set representing a geospatial index to fetch members matching a given
- * maximum distance from a point. Syntax: GEORADIUS key longitude latitude radius <M | KM | FT | MI>
- *  [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [<ASC | DESC>] [STORE
- *  key] [STOREDIST key]
- *  Complexity: O(N+log(M)) where N is the number of elements inside the
- *  bounding box of the circular area delimited by center and radius and M is
- *  the number of items inside the index.
+/** GEORADIUS: Query a sorted set representing a geospatial index to fetch members matching a
+ *  given maximum distance from a point.
+ *
+ *  Syntax: GEORADIUS key longitude latitude radius <M | KM | FT | MI> [WITHCOORD] [WITHDIST]
+ *  [WITHHASH] [COUNT count [ANY]] [<ASC | DESC>] [STORE key] [STOREDIST key]
+ *
+ *  Complexity: O(N+log(M)) where N is the number of elements inside the bounding box of the
+ *  circular area delimited by center and radius and M is the number of items inside the index.
  *  Since Redis 3.2.0 (geo group).
- *  Deprecated since 6.2.0; use GEOSEARCH and GEOSEARCHSTORE with the BYRADIUS
- *  argument.
- *  Hands the reply to *reply (shape rk_geo_shape(o->withcoord, o->withdist,
- *  o->withhash)). Errors as rk_client_callv().
+ *
+ *  Deprecated since 6.2.0; use GEOSEARCH and GEOSEARCHSTORE with the BYRADIUS argument instead.
+ *
+ *  Hands the reply to *reply (NULL discards it), shaped by its options on either protocol.
+ *  Errors as rk_client_callv().
  */
 int rk_georadius(rk_client *c, const char *key, double longitude, double latitude, double radius,
                  rk_geo_unit unit, const rk_georadius_opts *opts, rk_reply *reply);
@@ -155,11 +163,10 @@ int rk_georadius(rk_client *c, const char *key, double longitude, double latitud
 int rk_georadius_bin(rk_client *c, const char *key, size_t key_len, double longitude,
                      double latitude, double radius, rk_geo_unit unit,
                      const rk_georadius_opts *opts, rk_reply *reply);
-/** Queues GEORADIUS in a pipeline; its reply gets the same shape is read after rk_pipeline_exec().
- */
+/** Queues GEORADIUS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_georadius(rk_pipeline *p, const char *key, double longitude, double latitude,
                       double radius, rk_geo_unit unit, const rk_georadius_opts *opts);
-/** Queues GEORADIUS (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues GEORADIUS (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_georadius_bin(rk_pipeline *p, const char *key, size_t key_len, double longitude,
                           double latitude, double radius, rk_geo_unit unit,
@@ -182,15 +189,18 @@ typedef struct rk_georadius_ro_opts {
 } rk_georadius_ro_opts;
 
 /** GEORADIUS_RO: A read-only variant for GEORADIUS.
- *  Syntax: GEORADIUS_RO key longitude latitude radius <M | KM | FT | MI>
- *  [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [<ASC | DESC>]
- *  Complexity: O(N+log(M)) where N is the number of elements inside the
- *  bounding box of the circular area delimited by center and radius and M is
- *  the number of items inside the index.
+ *
+ *  Syntax: GEORADIUS_RO key longitude latitude radius <M | KM | FT | MI> [WITHCOORD] [WITHDIST]
+ *  [WITHHASH] [COUNT count [ANY]] [<ASC | DESC>]
+ *
+ *  Complexity: O(N+log(M)) where N is the number of elements inside the bounding box of the
+ *  circular area delimited by center and radius and M is the number of items inside the index.
  *  Since Redis 3.2.10 (geo group).
- *  Deprecated since 6.2.0; use GEOSEARCH with the BYRADIUS argument.
- *  Hands the reply to *reply (shape rk_geo_shape(o->withcoord, o->withdist,
- *  o->withhash)). Errors as rk_client_callv().
+ *
+ *  Deprecated since 6.2.0; use GEOSEARCH with the BYRADIUS argument instead.
+ *
+ *  Hands the reply to *reply (NULL discards it), shaped by its options on either protocol.
+ *  Errors as rk_client_callv().
  */
 int rk_georadius_ro(rk_client *c, const char *key, double longitude, double latitude, double radius,
                     rk_geo_unit unit, const rk_georadius_ro_opts *opts, rk_reply *reply);
@@ -198,12 +208,11 @@ int rk_georadius_ro(rk_client *c, const char *key, double longitude, double lati
 int rk_georadius_ro_bin(rk_client *c, const char *key, size_t key_len, double longitude,
                         double latitude, double radius, rk_geo_unit unit,
                         const rk_georadius_ro_opts *opts, rk_reply *reply);
-/** Queues GEORADIUS_RO in a pipeline; its reply gets the same shape is read after
- * rk_pipeline_exec(). */
+/** Queues GEORADIUS_RO in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_georadius_ro(rk_pipeline *p, const char *key, double longitude, double latitude,
                          double radius, rk_geo_unit unit, const rk_georadius_ro_opts *opts);
-/** Queues GEORADIUS_RO (binary-safe form) in a pipeline; its reply gets the same shape is read
- * after rk_pipeline_exec(). */
+/** Queues GEORADIUS_RO (binary-safe form) in a pipeline; read its reply (same shape) after
+ * rk_pipeline_exec(). */
 int rk_pipe_georadius_ro_bin(rk_pipeline *p, const char *key, size_t key_len, double longitude,
                              double latitude, double radius, rk_geo_unit unit,
                              const rk_georadius_ro_opts *opts);
@@ -226,14 +235,21 @@ typedef struct rk_georadiusbymember_opts {
     const char *storedist;                   /**< STOREDIST key; NULL: not sent. */
 } rk_georadiusbymember_opts;
 
-/** GEORADIUSBYMEMBER: Query a sorted set representing a geospatial index to fetch members matching
- * a given maximum distance from a member. Syntax: GEORADIUSBYMEMBER key member radius <M | KM | FT
- * | MI> [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [<ASC | DESC>] [STORE key] [STOREDIST
- * key] Complexity: O(N+log(M)) where N is the number of elements inside the bounding box of the
- * circular area delimited by center and radius and M is the number of items inside the index. Since
- * Redis 3.2.0 (geo group). Deprecated since 6.2.0; use GEOSEARCH and GEOSEARCHSTORE with the
- * BYRADIUS and FROMMEMBER arguments. Hands the reply to *reply (shape rk_geo_shape(o->withcoord,
- * o->withdist, o->withhash)). Errors as rk_client_callv().
+/** GEORADIUSBYMEMBER: Query a sorted set representing a geospatial index to fetch members
+ *  matching a given maximum distance from a member.
+ *
+ *  Syntax: GEORADIUSBYMEMBER key member radius <M | KM | FT | MI> [WITHCOORD] [WITHDIST]
+ *  [WITHHASH] [COUNT count [ANY]] [<ASC | DESC>] [STORE key] [STOREDIST key]
+ *
+ *  Complexity: O(N+log(M)) where N is the number of elements inside the bounding box of the
+ *  circular area delimited by center and radius and M is the number of items inside the index.
+ *  Since Redis 3.2.0 (geo group).
+ *
+ *  Deprecated since 6.2.0; use GEOSEARCH and GEOSEARCHSTORE with the BYRADIUS and FROMMEMBER
+ *  arguments instead.
+ *
+ *  Hands the reply to *reply (NULL discards it), shaped by its options on either protocol.
+ *  Errors as rk_client_callv().
  */
 int rk_georadiusbymember(rk_client *c, const char *key, const char *member, double radius,
                          rk_geo_unit unit, const rk_georadiusbymember_opts *opts, rk_reply *reply);
@@ -241,12 +257,11 @@ int rk_georadiusbymember(rk_client *c, const char *key, const char *member, doub
 int rk_georadiusbymember_bin(rk_client *c, const char *key, size_t key_len, const char *member,
                              size_t member_len, double radius, rk_geo_unit unit,
                              const rk_georadiusbymember_opts *opts, rk_reply *reply);
-/** Queues GEORADIUSBYMEMBER in a pipeline; its reply gets the same shape is read after
- * rk_pipeline_exec(). */
+/** Queues GEORADIUSBYMEMBER in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_georadiusbymember(rk_pipeline *p, const char *key, const char *member, double radius,
                               rk_geo_unit unit, const rk_georadiusbymember_opts *opts);
-/** Queues GEORADIUSBYMEMBER (binary-safe form) in a pipeline; its reply gets the same shape is read
- * after rk_pipeline_exec(). */
+/** Queues GEORADIUSBYMEMBER (binary-safe form) in a pipeline; read its reply (same shape) after
+ * rk_pipeline_exec(). */
 int rk_pipe_georadiusbymember_bin(rk_pipeline *p, const char *key, size_t key_len,
                                   const char *member, size_t member_len, double radius,
                                   rk_geo_unit unit, const rk_georadiusbymember_opts *opts);
@@ -268,16 +283,18 @@ typedef struct rk_georadiusbymember_ro_opts {
 } rk_georadiusbymember_ro_opts;
 
 /** GEORADIUSBYMEMBER_RO: A read-only variant for GEORADIUSBYMEMBER.
- *  Syntax: GEORADIUSBYMEMBER_RO key member radius <M | KM | FT | MI>
- *  [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [<ASC | DESC>]
- *  Complexity: O(N+log(M)) where N is the number of elements inside the
- *  bounding box of the circular area delimited by center and radius and M is
- *  the number of items inside the index.
+ *
+ *  Syntax: GEORADIUSBYMEMBER_RO key member radius <M | KM | FT | MI> [WITHCOORD] [WITHDIST]
+ *  [WITHHASH] [COUNT count [ANY]] [<ASC | DESC>]
+ *
+ *  Complexity: O(N+log(M)) where N is the number of elements inside the bounding box of the
+ *  circular area delimited by center and radius and M is the number of items inside the index.
  *  Since Redis 3.2.10 (geo group).
- *  Deprecated since 6.2.0; use GEOSEARCH with the BYRADIUS and FROMMEMBER
- *  arguments.
- *  Hands the reply to *reply (shape rk_geo_shape(o->withcoord, o->withdist,
- *  o->withhash)). Errors as rk_client_callv().
+ *
+ *  Deprecated since 6.2.0; use GEOSEARCH with the BYRADIUS and FROMMEMBER arguments instead.
+ *
+ *  Hands the reply to *reply (NULL discards it), shaped by its options on either protocol.
+ *  Errors as rk_client_callv().
  */
 int rk_georadiusbymember_ro(rk_client *c, const char *key, const char *member, double radius,
                             rk_geo_unit unit, const rk_georadiusbymember_ro_opts *opts,
@@ -286,12 +303,12 @@ int rk_georadiusbymember_ro(rk_client *c, const char *key, const char *member, d
 int rk_georadiusbymember_ro_bin(rk_client *c, const char *key, size_t key_len, const char *member,
                                 size_t member_len, double radius, rk_geo_unit unit,
                                 const rk_georadiusbymember_ro_opts *opts, rk_reply *reply);
-/** Queues GEORADIUSBYMEMBER_RO in a pipeline; its reply gets the same shape is read after
- * rk_pipeline_exec(). */
+/** Queues GEORADIUSBYMEMBER_RO in a pipeline; read its reply (same shape) after rk_pipeline_exec().
+ */
 int rk_pipe_georadiusbymember_ro(rk_pipeline *p, const char *key, const char *member, double radius,
                                  rk_geo_unit unit, const rk_georadiusbymember_ro_opts *opts);
-/** Queues GEORADIUSBYMEMBER_RO (binary-safe form) in a pipeline; its reply gets the same shape is
- * read after rk_pipeline_exec(). */
+/** Queues GEORADIUSBYMEMBER_RO (binary-safe form) in a pipeline; read its reply (same shape) after
+ * rk_pipeline_exec(). */
 int rk_pipe_georadiusbymember_ro_bin(rk_pipeline *p, const char *key, size_t key_len,
                                      const char *member, size_t member_len, double radius,
                                      rk_geo_unit unit, const rk_georadiusbymember_ro_opts *opts);
@@ -335,25 +352,27 @@ typedef struct rk_geosearch_opts {
     bool withhash;                             /**< Send WITHHASH. */
 } rk_geosearch_opts;
 
-/** GEOSEARCH: Query a sorted set representing a geospatial index to fetch members inside an area of
- * a box or a circle. Syntax: GEOSEARCH key <FROMMEMBER member | FROMLONLAT longitude latitude>
- *  <BYRADIUS radius <M | KM | FT | MI> | BYBOX width height <M | KM | FT | MI>>
- *  [<ASC | DESC>] [COUNT count [ANY]] [WITHCOORD] [WITHDIST] [WITHHASH]
- *  Complexity: O(N+log(M)) where N is the number of elements in the
- *  grid-aligned bounding box area around the shape provided as the filter and M
- *  is the number of items inside the shape
+/** GEOSEARCH: Query a sorted set representing a geospatial index to fetch members inside an
+ *  area of a box or a circle.
+ *
+ *  Syntax: GEOSEARCH key <FROMMEMBER member | FROMLONLAT longitude latitude> <BYRADIUS radius
+ *  <M | KM | FT | MI> | BYBOX width height <M | KM | FT | MI>> [<ASC | DESC>] [COUNT count
+ *  [ANY]] [WITHCOORD] [WITHDIST] [WITHHASH]
+ *
+ *  Complexity: O(N+log(M)) where N is the number of elements in the grid-aligned bounding box
+ *  area around the shape provided as the filter and M is the number of items inside the shape.
  *  Since Redis 6.2.0 (geo group).
- *  Hands the reply to *reply (shape rk_geo_shape(o->withcoord, o->withdist,
- *  o->withhash)). Errors as rk_client_callv().
+ *
+ *  Hands the reply to *reply (NULL discards it), shaped by its options on either protocol.
+ *  Errors as rk_client_callv().
  */
 int rk_geosearch(rk_client *c, const char *key, const rk_geosearch_opts *opts, rk_reply *reply);
 /** As rk_geosearch(), with lengths for the strings (binary safe). */
 int rk_geosearch_bin(rk_client *c, const char *key, size_t key_len, const rk_geosearch_opts *opts,
                      rk_reply *reply);
-/** Queues GEOSEARCH in a pipeline; its reply gets the same shape is read after rk_pipeline_exec().
- */
+/** Queues GEOSEARCH in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_geosearch(rk_pipeline *p, const char *key, const rk_geosearch_opts *opts);
-/** Queues GEOSEARCH (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues GEOSEARCH (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_geosearch_bin(rk_pipeline *p, const char *key, size_t key_len,
                           const rk_geosearch_opts *opts);
@@ -395,27 +414,30 @@ typedef struct rk_geosearchstore_opts {
     bool storedist;                                 /**< Send STOREDIST. */
 } rk_geosearchstore_opts;
 
-/** GEOSEARCHSTORE: Query a sorted set representing a geospatial index to fetch members inside an
- * area of a box or a circle, and store the result in another key. Syntax: GEOSEARCHSTORE
- * destination source <FROMMEMBER member | FROMLONLAT longitude latitude> <BYRADIUS radius <M | KM |
- * FT | MI> | BYBOX width height <M | KM | FT | MI>> [<ASC | DESC>] [COUNT count [ANY]] [STOREDIST]
- *  Complexity: O(N+log(M)) where N is the number of elements in the
- *  grid-aligned bounding box area around the shape provided as the filter and M
- *  is the number of items inside the shape
+/** GEOSEARCHSTORE: Query a sorted set representing a geospatial index to fetch members inside
+ *  an area of a box or a circle, and store the result in another key.
+ *
+ *  Syntax: GEOSEARCHSTORE destination source <FROMMEMBER member | FROMLONLAT longitude
+ *  latitude> <BYRADIUS radius <M | KM | FT | MI> | BYBOX width height <M | KM | FT | MI>> [<ASC
+ *  | DESC>] [COUNT count [ANY]] [STOREDIST]
+ *
+ *  Complexity: O(N+log(M)) where N is the number of elements in the grid-aligned bounding box
+ *  area around the shape provided as the filter and M is the number of items inside the shape.
  *  Since Redis 6.2.0 (geo group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_geosearchstore(rk_client *c, const char *destination, const char *source,
-                      const rk_geosearchstore_opts *opts, rk_reply *reply);
+                      const rk_geosearchstore_opts *opts, long long *out);
 /** As rk_geosearchstore(), with lengths for the strings (binary safe). */
 int rk_geosearchstore_bin(rk_client *c, const char *destination, size_t destination_len,
                           const char *source, size_t source_len, const rk_geosearchstore_opts *opts,
-                          rk_reply *reply);
-/** Queues GEOSEARCHSTORE in a pipeline; its reply is read after rk_pipeline_exec(). */
+                          long long *out);
+/** Queues GEOSEARCHSTORE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_geosearchstore(rk_pipeline *p, const char *destination, const char *source,
                            const rk_geosearchstore_opts *opts);
-/** Queues GEOSEARCHSTORE (binary-safe form) in a pipeline; its reply is read after
- * rk_pipeline_exec(). */
+/** Queues GEOSEARCHSTORE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
+ */
 int rk_pipe_geosearchstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
                                const char *source, size_t source_len,
                                const rk_geosearchstore_opts *opts);

@@ -13,154 +13,169 @@ extern "C" {
 #endif
 
 /** HDEL: Delete one or more hash fields.
+ *
  *  Syntax: HDEL key field [field ...]
- *  Complexity: O(N) where N is the number of fields to be removed.
- *  Since Redis 2.0.0 (hash group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of fields to be removed. Since Redis 2.0.0 (hash
+ *  group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_hdel(rk_client *c, const char *key, const char *const *fields, size_t nfields,
             long long *out);
 /** As rk_hdel(), with lengths for the strings (binary safe). */
 int rk_hdel_bin(rk_client *c, const char *key, size_t key_len, const char *const *fields,
                 const size_t *fields_lens, size_t nfields, long long *out);
-/** Queues HDEL in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues HDEL in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_hdel(rk_pipeline *p, const char *key, const char *const *fields, size_t nfields);
-/** Queues HDEL (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues HDEL (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_hdel_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *fields,
                      const size_t *fields_lens, size_t nfields);
 
 /** HEXISTS: Determine if a hash field exists.
+ *
  *  Syntax: HEXISTS key field
- *  Complexity: O(1)
- *  Since Redis 2.0.0 (hash group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.0.0 (hash group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_hexists(rk_client *c, const char *key, const char *field, long long *out);
 /** As rk_hexists(), with lengths for the strings (binary safe). */
 int rk_hexists_bin(rk_client *c, const char *key, size_t key_len, const char *field,
                    size_t field_len, long long *out);
-/** Queues HEXISTS in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues HEXISTS in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_hexists(rk_pipeline *p, const char *key, const char *field);
-/** Queues HEXISTS (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues HEXISTS (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_hexists_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
                         size_t field_len);
 
 /** HGET: Get the value of a hash field.
+ *
  *  Syntax: HGET key field
- *  Complexity: O(1)
- *  Since Redis 2.0.0 (hash group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.0.0 (hash group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_hget(rk_client *c, const char *key, const char *field, char **out, size_t *len);
 /** As rk_hget(), with lengths for the strings (binary safe). */
 int rk_hget_bin(rk_client *c, const char *key, size_t key_len, const char *field, size_t field_len,
                 char **out, size_t *len);
-/** Queues HGET in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues HGET in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_hget(rk_pipeline *p, const char *key, const char *field);
-/** Queues HGET (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues HGET (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_hget_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
                      size_t field_len);
 
 /** HGETALL: Get all the fields and values in a hash.
+ *
  *  Syntax: HGETALL key
- *  Complexity: O(N) where N is the size of the hash.
- *  Since Redis 2.0.0 (hash group).
- *  Hands the reply to *reply (shape "m.."). Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the size of the hash. Since Redis 2.0.0 (hash group).
+ *
+ *  Hands the reply to *reply (NULL discards it), a map on either protocol. Errors as
+ *  rk_client_callv().
  */
 int rk_hgetall(rk_client *c, const char *key, rk_reply *reply);
 /** As rk_hgetall(), with lengths for the strings (binary safe). */
 int rk_hgetall_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply);
-/** Queues HGETALL in a pipeline; its reply gets the same shape is read after rk_pipeline_exec(). */
+/** Queues HGETALL in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_hgetall(rk_pipeline *p, const char *key);
-/** Queues HGETALL (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues HGETALL (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_hgetall_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** HINCRBY: Increment the integer value of a hash field by the given number.
+ *
  *  Syntax: HINCRBY key field increment
- *  Complexity: O(1)
- *  Since Redis 2.0.0 (hash group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.0.0 (hash group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_hincrby(rk_client *c, const char *key, const char *field, long long increment,
                long long *out);
 /** As rk_hincrby(), with lengths for the strings (binary safe). */
 int rk_hincrby_bin(rk_client *c, const char *key, size_t key_len, const char *field,
                    size_t field_len, long long increment, long long *out);
-/** Queues HINCRBY in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues HINCRBY in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_hincrby(rk_pipeline *p, const char *key, const char *field, long long increment);
-/** Queues HINCRBY (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues HINCRBY (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_hincrby_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
                         size_t field_len, long long increment);
 
 /** HINCRBYFLOAT: Increment the float value of a hash field by the given amount.
+ *
  *  Syntax: HINCRBYFLOAT key field increment
- *  Complexity: O(1)
- *  Since Redis 2.6.0 (hash group).
- *  Stores the reply as a double in *out; returns RK_NIL when the server replied
- *  nil. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.6.0 (hash group).
+ *
+ *  Stores the reply as a double in *out; returns RK_NIL when the server replied nil. Errors as
+ *  rk_client_callv().
  */
 int rk_hincrbyfloat(rk_client *c, const char *key, const char *field, double increment,
                     double *out);
 /** As rk_hincrbyfloat(), with lengths for the strings (binary safe). */
 int rk_hincrbyfloat_bin(rk_client *c, const char *key, size_t key_len, const char *field,
                         size_t field_len, double increment, double *out);
-/** Queues HINCRBYFLOAT in a pipeline; its reply gets the same shape is read after
- * rk_pipeline_exec(). */
+/** Queues HINCRBYFLOAT in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_hincrbyfloat(rk_pipeline *p, const char *key, const char *field, double increment);
-/** Queues HINCRBYFLOAT (binary-safe form) in a pipeline; its reply gets the same shape is read
- * after rk_pipeline_exec(). */
+/** Queues HINCRBYFLOAT (binary-safe form) in a pipeline; read its reply (same shape) after
+ * rk_pipeline_exec(). */
 int rk_pipe_hincrbyfloat_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
                              size_t field_len, double increment);
 
 /** HKEYS: Get all the fields in a hash.
+ *
  *  Syntax: HKEYS key
- *  Complexity: O(N) where N is the size of the hash.
- *  Since Redis 2.0.0 (hash group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the size of the hash. Since Redis 2.0.0 (hash group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_hkeys(rk_client *c, const char *key, rk_reply *reply);
 /** As rk_hkeys(), with lengths for the strings (binary safe). */
 int rk_hkeys_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply);
-/** Queues HKEYS in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues HKEYS in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_hkeys(rk_pipeline *p, const char *key);
-/** Queues HKEYS (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues HKEYS (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_hkeys_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** HLEN: Get the number of fields in a hash.
+ *
  *  Syntax: HLEN key
- *  Complexity: O(1)
- *  Since Redis 2.0.0 (hash group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.0.0 (hash group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_hlen(rk_client *c, const char *key, long long *out);
 /** As rk_hlen(), with lengths for the strings (binary safe). */
 int rk_hlen_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues HLEN in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues HLEN in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_hlen(rk_pipeline *p, const char *key);
-/** Queues HLEN (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues HLEN (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_hlen_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** HMGET: Get the values of all the given hash fields.
+ *
  *  Syntax: HMGET key field [field ...]
- *  Complexity: O(N) where N is the number of fields being requested.
- *  Since Redis 2.0.0 (hash group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of fields being requested. Since Redis 2.0.0 (hash
+ *  group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_hmget(rk_client *c, const char *key, const char *const *fields, size_t nfields,
              rk_reply *reply);
 /** As rk_hmget(), with lengths for the strings (binary safe). */
 int rk_hmget_bin(rk_client *c, const char *key, size_t key_len, const char *const *fields,
                  const size_t *fields_lens, size_t nfields, rk_reply *reply);
-/** Queues HMGET in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues HMGET in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_hmget(rk_pipeline *p, const char *key, const char *const *fields, size_t nfields);
-/** Queues HMGET (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues HMGET (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_hmget_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *fields,
                       const size_t *fields_lens, size_t nfields);
 
@@ -173,10 +188,13 @@ typedef struct rk_hmset_field_value {
 } rk_hmset_field_value;
 
 /** HMSET: Set multiple hash fields to multiple values.
+ *
  *  Syntax: HMSET key field value [field value ...]
- *  Complexity: O(N) where N is the number of fields being set.
- *  Since Redis 2.0.0 (hash group).
- *  Deprecated since 4.0.0; use HSET with multiple field-value pairs.
+ *
+ *  Complexity: O(N) where N is the number of fields being set. Since Redis 2.0.0 (hash group).
+ *
+ *  Deprecated since 4.0.0; use HSET with multiple field-value pairs instead.
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_hmset(rk_client *c, const char *key, const rk_hmset_field_value *field_values,
@@ -184,10 +202,10 @@ int rk_hmset(rk_client *c, const char *key, const rk_hmset_field_value *field_va
 /** As rk_hmset(), with lengths for the strings (binary safe). */
 int rk_hmset_bin(rk_client *c, const char *key, size_t key_len,
                  const rk_hmset_field_value *field_values, size_t nfield_values);
-/** Queues HMSET in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues HMSET in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_hmset(rk_pipeline *p, const char *key, const rk_hmset_field_value *field_values,
                   size_t nfield_values);
-/** Queues HMSET (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues HMSET (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_hmset_bin(rk_pipeline *p, const char *key, size_t key_len,
                       const rk_hmset_field_value *field_values, size_t nfield_values);
 
@@ -203,19 +221,21 @@ typedef struct rk_hrandfield_opts {
 } rk_hrandfield_opts;
 
 /** HRANDFIELD: Get one or multiple random fields from a hash.
+ *
  *  Syntax: HRANDFIELD key [count [WITHVALUES]]
- *  Complexity: O(N) where N is the number of fields returned
- *  Since Redis 6.2.0 (hash group).
- *  Hands the reply to *reply (shape "p.."). Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of fields returned. Since Redis 6.2.0 (hash group).
+ *
+ *  Hands the reply to *reply (NULL discards it), an array of pairs [member, value] depending on
+ *  the options on either protocol. Errors as rk_client_callv().
  */
 int rk_hrandfield(rk_client *c, const char *key, const rk_hrandfield_opts *opts, rk_reply *reply);
 /** As rk_hrandfield(), with lengths for the strings (binary safe). */
 int rk_hrandfield_bin(rk_client *c, const char *key, size_t key_len, const rk_hrandfield_opts *opts,
                       rk_reply *reply);
-/** Queues HRANDFIELD in a pipeline; its reply gets the same shape is read after rk_pipeline_exec().
- */
+/** Queues HRANDFIELD in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_hrandfield(rk_pipeline *p, const char *key, const rk_hrandfield_opts *opts);
-/** Queues HRANDFIELD (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues HRANDFIELD (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_hrandfield_bin(rk_pipeline *p, const char *key, size_t key_len,
                            const rk_hrandfield_opts *opts);
@@ -228,22 +248,27 @@ typedef struct rk_hscan_opts {
 } rk_hscan_opts;
 
 /** HSCAN: Incrementally iterate hash fields and associated values.
+ *
  *  Syntax: HSCAN key cursor [MATCH pattern] [COUNT count]
- *  Complexity: O(1) for every call. O(N) for a complete iteration, including
- *  enough command calls for the cursor to return back to 0. N is the number of
- *  elements inside the collection..
+ *
+ *  Complexity: O(1) for every call. O(N) for a complete iteration, including enough command
+ *  calls for the cursor to return back to 0. N is the number of elements inside the collection.
  *  Since Redis 2.8.0 (hash group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Hands the reply to *reply (NULL discards it), an array [as sent, a map] on either protocol.
+ *  Errors as rk_client_callv().
  */
-int rk_hscan(rk_client *c, const char *key, long long cursor, const rk_hscan_opts *opts,
+int rk_hscan(rk_client *c, const char *key, unsigned long long cursor, const rk_hscan_opts *opts,
              rk_reply *reply);
 /** As rk_hscan(), with lengths for the strings (binary safe). */
-int rk_hscan_bin(rk_client *c, const char *key, size_t key_len, long long cursor,
+int rk_hscan_bin(rk_client *c, const char *key, size_t key_len, unsigned long long cursor,
                  const rk_hscan_opts *opts, rk_reply *reply);
-/** Queues HSCAN in a pipeline; its reply is read after rk_pipeline_exec(). */
-int rk_pipe_hscan(rk_pipeline *p, const char *key, long long cursor, const rk_hscan_opts *opts);
-/** Queues HSCAN (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
-int rk_pipe_hscan_bin(rk_pipeline *p, const char *key, size_t key_len, long long cursor,
+/** Queues HSCAN in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
+int rk_pipe_hscan(rk_pipeline *p, const char *key, unsigned long long cursor,
+                  const rk_hscan_opts *opts);
+/** Queues HSCAN (binary-safe form) in a pipeline; read its reply (same shape) after
+ * rk_pipeline_exec(). */
+int rk_pipe_hscan_bin(rk_pipeline *p, const char *key, size_t key_len, unsigned long long cursor,
                       const rk_hscan_opts *opts);
 
 /** HSET: the field_value block. */
@@ -255,72 +280,76 @@ typedef struct rk_hset_field_value {
 } rk_hset_field_value;
 
 /** HSET: Set the string value of a hash field.
+ *
  *  Syntax: HSET key field value [field value ...]
- *  Complexity: O(1) for each field/value pair added, so O(N) to add N
- *  field/value pairs when the command is called with multiple field/value
- *  pairs.
- *  Since Redis 2.0.0 (hash group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1) for each field/value pair added, so O(N) to add N field/value pairs when
+ *  the command is called with multiple field/value pairs. Since Redis 2.0.0 (hash group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_hset(rk_client *c, const char *key, const rk_hset_field_value *field_values,
             size_t nfield_values, long long *out);
 /** As rk_hset(), with lengths for the strings (binary safe). */
 int rk_hset_bin(rk_client *c, const char *key, size_t key_len,
                 const rk_hset_field_value *field_values, size_t nfield_values, long long *out);
-/** Queues HSET in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues HSET in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_hset(rk_pipeline *p, const char *key, const rk_hset_field_value *field_values,
                  size_t nfield_values);
-/** Queues HSET (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues HSET (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_hset_bin(rk_pipeline *p, const char *key, size_t key_len,
                      const rk_hset_field_value *field_values, size_t nfield_values);
 
 /** HSETNX: Set the value of a hash field, only if the field does not exist.
+ *
  *  Syntax: HSETNX key field value
- *  Complexity: O(1)
- *  Since Redis 2.0.0 (hash group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.0.0 (hash group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_hsetnx(rk_client *c, const char *key, const char *field, const char *value, long long *out);
 /** As rk_hsetnx(), with lengths for the strings (binary safe). */
 int rk_hsetnx_bin(rk_client *c, const char *key, size_t key_len, const char *field,
                   size_t field_len, const char *value, size_t value_len, long long *out);
-/** Queues HSETNX in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues HSETNX in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_hsetnx(rk_pipeline *p, const char *key, const char *field, const char *value);
-/** Queues HSETNX (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues HSETNX (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_hsetnx_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
                        size_t field_len, const char *value, size_t value_len);
 
 /** HSTRLEN: Get the length of the value of a hash field.
+ *
  *  Syntax: HSTRLEN key field
- *  Complexity: O(1)
- *  Since Redis 3.2.0 (hash group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 3.2.0 (hash group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_hstrlen(rk_client *c, const char *key, const char *field, long long *out);
 /** As rk_hstrlen(), with lengths for the strings (binary safe). */
 int rk_hstrlen_bin(rk_client *c, const char *key, size_t key_len, const char *field,
                    size_t field_len, long long *out);
-/** Queues HSTRLEN in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues HSTRLEN in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_hstrlen(rk_pipeline *p, const char *key, const char *field);
-/** Queues HSTRLEN (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues HSTRLEN (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_hstrlen_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
                         size_t field_len);
 
 /** HVALS: Get all the values in a hash.
+ *
  *  Syntax: HVALS key
- *  Complexity: O(N) where N is the size of the hash.
- *  Since Redis 2.0.0 (hash group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the size of the hash. Since Redis 2.0.0 (hash group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_hvals(rk_client *c, const char *key, rk_reply *reply);
 /** As rk_hvals(), with lengths for the strings (binary safe). */
 int rk_hvals_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply);
-/** Queues HVALS in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues HVALS in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_hvals(rk_pipeline *p, const char *key);
-/** Queues HVALS (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues HVALS (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_hvals_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 #ifdef __cplusplus

@@ -13,61 +13,70 @@ extern "C" {
 #endif
 
 /** PFADD: Adds the specified elements to the specified HyperLogLog.
+ *
  *  Syntax: PFADD key [element [element ...]]
- *  Complexity: O(1) to add every element.
- *  Since Redis 2.8.9 (hyperloglog group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1) to add every element. Since Redis 2.8.9 (hyperloglog group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_pfadd(rk_client *c, const char *key, const char *const *elements, size_t nelements,
              long long *out);
 /** As rk_pfadd(), with lengths for the strings (binary safe). */
 int rk_pfadd_bin(rk_client *c, const char *key, size_t key_len, const char *const *elements,
                  const size_t *elements_lens, size_t nelements, long long *out);
-/** Queues PFADD in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues PFADD in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_pfadd(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements);
-/** Queues PFADD (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues PFADD (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_pfadd_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *elements,
                       const size_t *elements_lens, size_t nelements);
 
 /** PFCOUNT: Return the approximated cardinality of the set(s) observed by the HyperLogLog at
- * key(s). Syntax: PFCOUNT key [key ...] Complexity: O(1) with a very small average constant time
- * when called with a single key. O(N) with N being the number of keys, and much bigger constant
- *  times, when called with multiple keys.
- *  Since Redis 2.8.9 (hyperloglog group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *  key(s).
+ *
+ *  Syntax: PFCOUNT key [key ...]
+ *
+ *  Complexity: O(1) with a very small average constant time when called with a single key. O(N)
+ *  with N being the number of keys, and much bigger constant times, when called with multiple
+ *  keys. Since Redis 2.8.9 (hyperloglog group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_pfcount(rk_client *c, const char *const *keys, size_t nkeys, long long *out);
 /** As rk_pfcount(), with lengths for the strings (binary safe). */
 int rk_pfcount_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                    long long *out);
-/** Queues PFCOUNT in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues PFCOUNT in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_pfcount(rk_pipeline *p, const char *const *keys, size_t nkeys);
-/** Queues PFCOUNT (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues PFCOUNT (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_pfcount_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                         size_t nkeys);
 
 /** PFDEBUG: Internal commands for debugging HyperLogLog values.
+ *
  *  Syntax: PFDEBUG subcommand key
- *  Complexity: N/A
- *  Since Redis 2.8.9 (hyperloglog group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: N/A. Since Redis 2.8.9 (hyperloglog group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_pfdebug(rk_client *c, const char *subcommand, const char *key, rk_reply *reply);
 /** As rk_pfdebug(), with lengths for the strings (binary safe). */
 int rk_pfdebug_bin(rk_client *c, const char *subcommand, size_t subcommand_len, const char *key,
                    size_t key_len, rk_reply *reply);
-/** Queues PFDEBUG in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues PFDEBUG in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_pfdebug(rk_pipeline *p, const char *subcommand, const char *key);
-/** Queues PFDEBUG (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues PFDEBUG (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_pfdebug_bin(rk_pipeline *p, const char *subcommand, size_t subcommand_len,
                         const char *key, size_t key_len);
 
 /** PFMERGE: Merge N different HyperLogLogs into a single one.
+ *
  *  Syntax: PFMERGE destkey sourcekey [sourcekey ...]
- *  Complexity: O(N) to merge N HyperLogLogs, but with high constant times.
- *  Since Redis 2.8.9 (hyperloglog group).
+ *
+ *  Complexity: O(N) to merge N HyperLogLogs, but with high constant times. Since Redis 2.8.9
+ *  (hyperloglog group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_pfmerge(rk_client *c, const char *destkey, const char *const *sourcekeys,
@@ -76,22 +85,24 @@ int rk_pfmerge(rk_client *c, const char *destkey, const char *const *sourcekeys,
 int rk_pfmerge_bin(rk_client *c, const char *destkey, size_t destkey_len,
                    const char *const *sourcekeys, const size_t *sourcekeys_lens,
                    size_t nsourcekeys);
-/** Queues PFMERGE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues PFMERGE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_pfmerge(rk_pipeline *p, const char *destkey, const char *const *sourcekeys,
                     size_t nsourcekeys);
-/** Queues PFMERGE (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues PFMERGE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_pfmerge_bin(rk_pipeline *p, const char *destkey, size_t destkey_len,
                         const char *const *sourcekeys, const size_t *sourcekeys_lens,
                         size_t nsourcekeys);
 
 /** PFSELFTEST: An internal command for testing HyperLogLog values.
+ *
  *  Syntax: PFSELFTEST
- *  Complexity: N/A
- *  Since Redis 2.8.9 (hyperloglog group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: N/A. Since Redis 2.8.9 (hyperloglog group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_pfselftest(rk_client *c, rk_reply *reply);
-/** Queues PFSELFTEST in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues PFSELFTEST in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_pfselftest(rk_pipeline *p);
 
 #ifdef __cplusplus

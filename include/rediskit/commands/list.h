@@ -12,20 +12,26 @@
 extern "C" {
 #endif
 
-/** BLMOVE: Pop an element from a list, push it to another list and return it; or block until one is
- * available. Syntax: BLMOVE source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout Complexity:
- * O(1) Since Redis 6.2.0 (list group). Hands the reply to *reply. Errors as rk_client_callv().
+/** BLMOVE: Pop an element from a list, push it to another list and return it; or block until
+ *  one is available.
+ *
+ *  Syntax: BLMOVE source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout
+ *
+ *  Complexity: O(1). Since Redis 6.2.0 (list group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_blmove(rk_client *c, const char *source, const char *destination, rk_side wherefrom,
-              rk_side whereto, double timeout, rk_reply *reply);
+              rk_side whereto, double timeout, char **out, size_t *len);
 /** As rk_blmove(), with lengths for the strings (binary safe). */
 int rk_blmove_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
                   size_t destination_len, rk_side wherefrom, rk_side whereto, double timeout,
-                  rk_reply *reply);
-/** Queues BLMOVE in a pipeline; its reply is read after rk_pipeline_exec(). */
+                  char **out, size_t *len);
+/** Queues BLMOVE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_blmove(rk_pipeline *p, const char *source, const char *destination, rk_side wherefrom,
                    rk_side whereto, double timeout);
-/** Queues BLMOVE (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues BLMOVE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_blmove_bin(rk_pipeline *p, const char *source, size_t source_len,
                        const char *destination, size_t destination_len, rk_side wherefrom,
                        rk_side whereto, double timeout);
@@ -37,91 +43,104 @@ typedef struct rk_blmpop_opts {
 } rk_blmpop_opts;
 
 /** BLMPOP: Pop elements from a list, or block until one is available.
+ *
  *  Syntax: BLMPOP timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]
- *  Complexity: O(N+M) where N is the number of provided keys and M is the
- *  number of elements returned.
- *  Since Redis 7.0.0 (list group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N+M) where N is the number of provided keys and M is the number of elements
+ *  returned. Since Redis 7.0.0 (list group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_blmpop(rk_client *c, double timeout, const char *const *keys, size_t nkeys, rk_side where,
               const rk_blmpop_opts *opts, rk_reply *reply);
 /** As rk_blmpop(), with lengths for the strings (binary safe). */
 int rk_blmpop_bin(rk_client *c, double timeout, const char *const *keys, const size_t *keys_lens,
                   size_t nkeys, rk_side where, const rk_blmpop_opts *opts, rk_reply *reply);
-/** Queues BLMPOP in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues BLMPOP in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_blmpop(rk_pipeline *p, double timeout, const char *const *keys, size_t nkeys,
                    rk_side where, const rk_blmpop_opts *opts);
-/** Queues BLMPOP (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues BLMPOP (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_blmpop_bin(rk_pipeline *p, double timeout, const char *const *keys,
                        const size_t *keys_lens, size_t nkeys, rk_side where,
                        const rk_blmpop_opts *opts);
 
 /** BLPOP: Remove and get the first element in a list, or block until one is available.
+ *
  *  Syntax: BLPOP key [key ...] timeout
- *  Complexity: O(N) where N is the number of provided keys.
- *  Since Redis 2.0.0 (list group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of provided keys. Since Redis 2.0.0 (list group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_blpop(rk_client *c, const char *const *keys, size_t nkeys, double timeout, rk_reply *reply);
 /** As rk_blpop(), with lengths for the strings (binary safe). */
 int rk_blpop_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                  double timeout, rk_reply *reply);
-/** Queues BLPOP in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues BLPOP in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_blpop(rk_pipeline *p, const char *const *keys, size_t nkeys, double timeout);
-/** Queues BLPOP (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues BLPOP (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_blpop_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                       size_t nkeys, double timeout);
 
 /** BRPOP: Remove and get the last element in a list, or block until one is available.
+ *
  *  Syntax: BRPOP key [key ...] timeout
- *  Complexity: O(N) where N is the number of provided keys.
- *  Since Redis 2.0.0 (list group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of provided keys. Since Redis 2.0.0 (list group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_brpop(rk_client *c, const char *const *keys, size_t nkeys, double timeout, rk_reply *reply);
 /** As rk_brpop(), with lengths for the strings (binary safe). */
 int rk_brpop_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                  double timeout, rk_reply *reply);
-/** Queues BRPOP in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues BRPOP in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_brpop(rk_pipeline *p, const char *const *keys, size_t nkeys, double timeout);
-/** Queues BRPOP (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues BRPOP (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_brpop_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                       size_t nkeys, double timeout);
 
-/** BRPOPLPUSH: Pop an element from a list, push it to another list and return it; or block until
- * one is available. Syntax: BRPOPLPUSH source destination timeout Complexity: O(1) Since
- * Redis 2.2.0 (list group). Deprecated since 6.2.0; use BLMOVE with the RIGHT and LEFT arguments.
- *  Hands the reply to *reply. Errors as rk_client_callv().
+/** BRPOPLPUSH: Pop an element from a list, push it to another list and return it; or block
+ *  until one is available.
+ *
+ *  Syntax: BRPOPLPUSH source destination timeout
+ *
+ *  Complexity: O(1). Since Redis 2.2.0 (list group).
+ *
+ *  Deprecated since 6.2.0; use BLMOVE with the RIGHT and LEFT arguments instead.
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_brpoplpush(rk_client *c, const char *source, const char *destination, double timeout,
-                  rk_reply *reply);
+                  char **out, size_t *len);
 /** As rk_brpoplpush(), with lengths for the strings (binary safe). */
 int rk_brpoplpush_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
-                      size_t destination_len, double timeout, rk_reply *reply);
-/** Queues BRPOPLPUSH in a pipeline; its reply is read after rk_pipeline_exec(). */
+                      size_t destination_len, double timeout, char **out, size_t *len);
+/** Queues BRPOPLPUSH in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_brpoplpush(rk_pipeline *p, const char *source, const char *destination, double timeout);
-/** Queues BRPOPLPUSH (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues BRPOPLPUSH (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_brpoplpush_bin(rk_pipeline *p, const char *source, size_t source_len,
                            const char *destination, size_t destination_len, double timeout);
 
 /** LINDEX: Get an element from a list by its index.
+ *
  *  Syntax: LINDEX key index
- *  Complexity: O(N) where N is the number of elements to traverse to get to the
- *  element at index. This makes asking for the first or the last element of the
- *  list O(1).
- *  Since Redis 1.0.0 (list group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of elements to traverse to get to the element at
+ *  index. This makes asking for the first or the last element of the list O(1). Since Redis
+ *  1.0.0 (list group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_lindex(rk_client *c, const char *key, long long index, char **out, size_t *len);
 /** As rk_lindex(), with lengths for the strings (binary safe). */
 int rk_lindex_bin(rk_client *c, const char *key, size_t key_len, long long index, char **out,
                   size_t *len);
-/** Queues LINDEX in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LINDEX in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_lindex(rk_pipeline *p, const char *key, long long index);
-/** Queues LINDEX (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LINDEX (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_lindex_bin(rk_pipeline *p, const char *key, size_t key_len, long long index);
 
 /** BEFORE | AFTER */
@@ -131,14 +150,15 @@ typedef enum rk_linsert_where {
 } rk_linsert_where;
 
 /** LINSERT: Insert an element before or after another element in a list.
+ *
  *  Syntax: LINSERT key <BEFORE | AFTER> pivot element
- *  Complexity: O(N) where N is the number of elements to traverse before seeing
- *  the value pivot. This means that inserting somewhere on the left end on the
- *  list (head) can be considered O(1) and inserting somewhere on the right end
- *  (tail) is O(N).
- *  Since Redis 2.2.0 (list group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of elements to traverse before seeing the value
+ *  pivot. This means that inserting somewhere on the left end on the list (head) can be
+ *  considered O(1) and inserting somewhere on the right end (tail) is O(N). Since Redis 2.2.0
+ *  (list group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_linsert(rk_client *c, const char *key, rk_linsert_where where, const char *pivot,
                const char *element, long long *out);
@@ -146,36 +166,38 @@ int rk_linsert(rk_client *c, const char *key, rk_linsert_where where, const char
 int rk_linsert_bin(rk_client *c, const char *key, size_t key_len, rk_linsert_where where,
                    const char *pivot, size_t pivot_len, const char *element, size_t element_len,
                    long long *out);
-/** Queues LINSERT in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LINSERT in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_linsert(rk_pipeline *p, const char *key, rk_linsert_where where, const char *pivot,
                     const char *element);
-/** Queues LINSERT (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LINSERT (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_linsert_bin(rk_pipeline *p, const char *key, size_t key_len, rk_linsert_where where,
                         const char *pivot, size_t pivot_len, const char *element,
                         size_t element_len);
 
 /** LLEN: Get the length of a list.
+ *
  *  Syntax: LLEN key
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (list group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (list group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_llen(rk_client *c, const char *key, long long *out);
 /** As rk_llen(), with lengths for the strings (binary safe). */
 int rk_llen_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues LLEN in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LLEN in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_llen(rk_pipeline *p, const char *key);
-/** Queues LLEN (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LLEN (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_llen_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** LMOVE: Pop an element from a list, push it to another list and return it.
+ *
  *  Syntax: LMOVE source destination <LEFT | RIGHT> <LEFT | RIGHT>
- *  Complexity: O(1)
- *  Since Redis 6.2.0 (list group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 6.2.0 (list group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_lmove(rk_client *c, const char *source, const char *destination, rk_side wherefrom,
              rk_side whereto, char **out, size_t *len);
@@ -183,10 +205,10 @@ int rk_lmove(rk_client *c, const char *source, const char *destination, rk_side 
 int rk_lmove_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
                  size_t destination_len, rk_side wherefrom, rk_side whereto, char **out,
                  size_t *len);
-/** Queues LMOVE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LMOVE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_lmove(rk_pipeline *p, const char *source, const char *destination, rk_side wherefrom,
                   rk_side whereto);
-/** Queues LMOVE (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LMOVE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_lmove_bin(rk_pipeline *p, const char *source, size_t source_len,
                       const char *destination, size_t destination_len, rk_side wherefrom,
                       rk_side whereto);
@@ -198,21 +220,23 @@ typedef struct rk_lmpop_opts {
 } rk_lmpop_opts;
 
 /** LMPOP: Pop elements from a list.
+ *
  *  Syntax: LMPOP numkeys key [key ...] <LEFT | RIGHT> [COUNT count]
- *  Complexity: O(N+M) where N is the number of provided keys and M is the
- *  number of elements returned.
- *  Since Redis 7.0.0 (list group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N+M) where N is the number of provided keys and M is the number of elements
+ *  returned. Since Redis 7.0.0 (list group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_lmpop(rk_client *c, const char *const *keys, size_t nkeys, rk_side where,
              const rk_lmpop_opts *opts, rk_reply *reply);
 /** As rk_lmpop(), with lengths for the strings (binary safe). */
 int rk_lmpop_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                  rk_side where, const rk_lmpop_opts *opts, rk_reply *reply);
-/** Queues LMPOP in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LMPOP in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_lmpop(rk_pipeline *p, const char *const *keys, size_t nkeys, rk_side where,
                   const rk_lmpop_opts *opts);
-/** Queues LMPOP (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LMPOP (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_lmpop_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                       size_t nkeys, rk_side where, const rk_lmpop_opts *opts);
 
@@ -223,18 +247,20 @@ typedef struct rk_lpop_opts {
 } rk_lpop_opts;
 
 /** LPOP: Remove and get the first elements in a list.
+ *
  *  Syntax: LPOP key [count]
- *  Complexity: O(N) where N is the number of elements returned
- *  Since Redis 1.0.0 (list group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of elements returned. Since Redis 1.0.0 (list group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_lpop(rk_client *c, const char *key, const rk_lpop_opts *opts, rk_reply *reply);
 /** As rk_lpop(), with lengths for the strings (binary safe). */
 int rk_lpop_bin(rk_client *c, const char *key, size_t key_len, const rk_lpop_opts *opts,
                 rk_reply *reply);
-/** Queues LPOP in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LPOP in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_lpop(rk_pipeline *p, const char *key, const rk_lpop_opts *opts);
-/** Queues LPOP (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LPOP (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_lpop_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_lpop_opts *opts);
 
 /** Options of LPOS; NULL or zeroed: none. */
@@ -248,129 +274,139 @@ typedef struct rk_lpos_opts {
 } rk_lpos_opts;
 
 /** LPOS: Return the index of matching elements on a list.
+ *
  *  Syntax: LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]
- *  Complexity: O(N) where N is the number of elements in the list, for the
- *  average case. When searching for elements near the head or the tail of the
- *  list, or when the MAXLEN option is provided, the command may run in constant
- *  time.
- *  Since Redis 6.0.6 (list group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of elements in the list, for the average case. When
+ *  searching for elements near the head or the tail of the list, or when the MAXLEN option is
+ *  provided, the command may run in constant time. Since Redis 6.0.6 (list group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_lpos(rk_client *c, const char *key, const char *element, const rk_lpos_opts *opts,
             rk_reply *reply);
 /** As rk_lpos(), with lengths for the strings (binary safe). */
 int rk_lpos_bin(rk_client *c, const char *key, size_t key_len, const char *element,
                 size_t element_len, const rk_lpos_opts *opts, rk_reply *reply);
-/** Queues LPOS in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LPOS in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_lpos(rk_pipeline *p, const char *key, const char *element, const rk_lpos_opts *opts);
-/** Queues LPOS (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LPOS (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_lpos_bin(rk_pipeline *p, const char *key, size_t key_len, const char *element,
                      size_t element_len, const rk_lpos_opts *opts);
 
 /** LPUSH: Prepend one or multiple elements to a list.
+ *
  *  Syntax: LPUSH key element [element ...]
- *  Complexity: O(1) for each element added, so O(N) to add N elements when the
- *  command is called with multiple arguments.
- *  Since Redis 1.0.0 (list group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1) for each element added, so O(N) to add N elements when the command is
+ *  called with multiple arguments. Since Redis 1.0.0 (list group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_lpush(rk_client *c, const char *key, const char *const *elements, size_t nelements,
              long long *out);
 /** As rk_lpush(), with lengths for the strings (binary safe). */
 int rk_lpush_bin(rk_client *c, const char *key, size_t key_len, const char *const *elements,
                  const size_t *elements_lens, size_t nelements, long long *out);
-/** Queues LPUSH in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LPUSH in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_lpush(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements);
-/** Queues LPUSH (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LPUSH (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_lpush_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *elements,
                       const size_t *elements_lens, size_t nelements);
 
 /** LPUSHX: Prepend an element to a list, only if the list exists.
+ *
  *  Syntax: LPUSHX key element [element ...]
- *  Complexity: O(1) for each element added, so O(N) to add N elements when the
- *  command is called with multiple arguments.
- *  Since Redis 2.2.0 (list group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1) for each element added, so O(N) to add N elements when the command is
+ *  called with multiple arguments. Since Redis 2.2.0 (list group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_lpushx(rk_client *c, const char *key, const char *const *elements, size_t nelements,
               long long *out);
 /** As rk_lpushx(), with lengths for the strings (binary safe). */
 int rk_lpushx_bin(rk_client *c, const char *key, size_t key_len, const char *const *elements,
                   const size_t *elements_lens, size_t nelements, long long *out);
-/** Queues LPUSHX in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LPUSHX in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_lpushx(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements);
-/** Queues LPUSHX (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LPUSHX (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_lpushx_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *elements,
                        const size_t *elements_lens, size_t nelements);
 
 /** LRANGE: Get a range of elements from a list.
+ *
  *  Syntax: LRANGE key start stop
- *  Complexity: O(S+N) where S is the distance of start offset from HEAD for
- *  small lists, from nearest end (HEAD or TAIL) for large lists; and N is the
- *  number of elements in the specified range.
- *  Since Redis 1.0.0 (list group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(S+N) where S is the distance of start offset from HEAD for small lists, from
+ *  nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified
+ *  range. Since Redis 1.0.0 (list group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_lrange(rk_client *c, const char *key, long long start, long long stop, rk_reply *reply);
 /** As rk_lrange(), with lengths for the strings (binary safe). */
 int rk_lrange_bin(rk_client *c, const char *key, size_t key_len, long long start, long long stop,
                   rk_reply *reply);
-/** Queues LRANGE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LRANGE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_lrange(rk_pipeline *p, const char *key, long long start, long long stop);
-/** Queues LRANGE (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LRANGE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_lrange_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
                        long long stop);
 
 /** LREM: Remove elements from a list.
+ *
  *  Syntax: LREM key count element
- *  Complexity: O(N+M) where N is the length of the list and M is the number of
- *  elements removed.
- *  Since Redis 1.0.0 (list group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(N+M) where N is the length of the list and M is the number of elements
+ *  removed. Since Redis 1.0.0 (list group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_lrem(rk_client *c, const char *key, long long count, const char *element, long long *out);
 /** As rk_lrem(), with lengths for the strings (binary safe). */
 int rk_lrem_bin(rk_client *c, const char *key, size_t key_len, long long count, const char *element,
                 size_t element_len, long long *out);
-/** Queues LREM in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LREM in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_lrem(rk_pipeline *p, const char *key, long long count, const char *element);
-/** Queues LREM (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LREM (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_lrem_bin(rk_pipeline *p, const char *key, size_t key_len, long long count,
                      const char *element, size_t element_len);
 
 /** LSET: Set the value of an element in a list by its index.
+ *
  *  Syntax: LSET key index element
- *  Complexity: O(N) where N is the length of the list. Setting either the first
- *  or the last element of the list is O(1).
- *  Since Redis 1.0.0 (list group).
+ *
+ *  Complexity: O(N) where N is the length of the list. Setting either the first or the last
+ *  element of the list is O(1). Since Redis 1.0.0 (list group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_lset(rk_client *c, const char *key, long long index, const char *element);
 /** As rk_lset(), with lengths for the strings (binary safe). */
 int rk_lset_bin(rk_client *c, const char *key, size_t key_len, long long index, const char *element,
                 size_t element_len);
-/** Queues LSET in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LSET in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_lset(rk_pipeline *p, const char *key, long long index, const char *element);
-/** Queues LSET (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LSET (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_lset_bin(rk_pipeline *p, const char *key, size_t key_len, long long index,
                      const char *element, size_t element_len);
 
 /** LTRIM: Trim a list to the specified range.
+ *
  *  Syntax: LTRIM key start stop
- *  Complexity: O(N) where N is the number of elements to be removed by the
- *  operation.
- *  Since Redis 1.0.0 (list group).
+ *
+ *  Complexity: O(N) where N is the number of elements to be removed by the operation. Since
+ *  Redis 1.0.0 (list group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_ltrim(rk_client *c, const char *key, long long start, long long stop);
 /** As rk_ltrim(), with lengths for the strings (binary safe). */
 int rk_ltrim_bin(rk_client *c, const char *key, size_t key_len, long long start, long long stop);
-/** Queues LTRIM in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LTRIM in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_ltrim(rk_pipeline *p, const char *key, long long start, long long stop);
-/** Queues LTRIM (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LTRIM (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_ltrim_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
                       long long stop);
 
@@ -381,76 +417,81 @@ typedef struct rk_rpop_opts {
 } rk_rpop_opts;
 
 /** RPOP: Remove and get the last elements in a list.
+ *
  *  Syntax: RPOP key [count]
- *  Complexity: O(N) where N is the number of elements returned
- *  Since Redis 1.0.0 (list group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of elements returned. Since Redis 1.0.0 (list group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_rpop(rk_client *c, const char *key, const rk_rpop_opts *opts, rk_reply *reply);
 /** As rk_rpop(), with lengths for the strings (binary safe). */
 int rk_rpop_bin(rk_client *c, const char *key, size_t key_len, const rk_rpop_opts *opts,
                 rk_reply *reply);
-/** Queues RPOP in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues RPOP in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_rpop(rk_pipeline *p, const char *key, const rk_rpop_opts *opts);
-/** Queues RPOP (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues RPOP (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_rpop_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_rpop_opts *opts);
 
 /** RPOPLPUSH: Remove the last element in a list, prepend it to another list and return it.
+ *
  *  Syntax: RPOPLPUSH source destination
- *  Complexity: O(1)
- *  Since Redis 1.2.0 (list group).
- *  Deprecated since 6.2.0; use LMOVE with the RIGHT and LEFT arguments.
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.2.0 (list group).
+ *
+ *  Deprecated since 6.2.0; use LMOVE with the RIGHT and LEFT arguments instead.
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_rpoplpush(rk_client *c, const char *source, const char *destination, char **out,
                  size_t *len);
 /** As rk_rpoplpush(), with lengths for the strings (binary safe). */
 int rk_rpoplpush_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
                      size_t destination_len, char **out, size_t *len);
-/** Queues RPOPLPUSH in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues RPOPLPUSH in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_rpoplpush(rk_pipeline *p, const char *source, const char *destination);
-/** Queues RPOPLPUSH (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues RPOPLPUSH (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_rpoplpush_bin(rk_pipeline *p, const char *source, size_t source_len,
                           const char *destination, size_t destination_len);
 
 /** RPUSH: Append one or multiple elements to a list.
+ *
  *  Syntax: RPUSH key element [element ...]
- *  Complexity: O(1) for each element added, so O(N) to add N elements when the
- *  command is called with multiple arguments.
- *  Since Redis 1.0.0 (list group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1) for each element added, so O(N) to add N elements when the command is
+ *  called with multiple arguments. Since Redis 1.0.0 (list group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_rpush(rk_client *c, const char *key, const char *const *elements, size_t nelements,
              long long *out);
 /** As rk_rpush(), with lengths for the strings (binary safe). */
 int rk_rpush_bin(rk_client *c, const char *key, size_t key_len, const char *const *elements,
                  const size_t *elements_lens, size_t nelements, long long *out);
-/** Queues RPUSH in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues RPUSH in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_rpush(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements);
-/** Queues RPUSH (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues RPUSH (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_rpush_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *elements,
                       const size_t *elements_lens, size_t nelements);
 
 /** RPUSHX: Append an element to a list, only if the list exists.
+ *
  *  Syntax: RPUSHX key element [element ...]
- *  Complexity: O(1) for each element added, so O(N) to add N elements when the
- *  command is called with multiple arguments.
- *  Since Redis 2.2.0 (list group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1) for each element added, so O(N) to add N elements when the command is
+ *  called with multiple arguments. Since Redis 2.2.0 (list group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_rpushx(rk_client *c, const char *key, const char *const *elements, size_t nelements,
               long long *out);
 /** As rk_rpushx(), with lengths for the strings (binary safe). */
 int rk_rpushx_bin(rk_client *c, const char *key, size_t key_len, const char *const *elements,
                   const size_t *elements_lens, size_t nelements, long long *out);
-/** Queues RPUSHX in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues RPUSHX in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_rpushx(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements);
-/** Queues RPUSHX (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues RPUSHX (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_rpushx_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *elements,
                        const size_t *elements_lens, size_t nelements);
 

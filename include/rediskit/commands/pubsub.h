@@ -13,21 +13,22 @@ extern "C" {
 #endif
 
 /** PUBLISH: Post a message to a channel.
+ *
  *  Syntax: PUBLISH channel message
- *  Complexity: O(N+M) where N is the number of clients subscribed to the
- *  receiving channel and M is the total number of subscribed patterns (by any
- *  client).
- *  Since Redis 2.0.0 (pubsub group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(N+M) where N is the number of clients subscribed to the receiving channel and
+ *  M is the total number of subscribed patterns (by any client). Since Redis 2.0.0 (pubsub
+ *  group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_publish(rk_client *c, const char *channel, const char *message, long long *out);
 /** As rk_publish(), with lengths for the strings (binary safe). */
 int rk_publish_bin(rk_client *c, const char *channel, size_t channel_len, const char *message,
                    size_t message_len, long long *out);
-/** Queues PUBLISH in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues PUBLISH in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_publish(rk_pipeline *p, const char *channel, const char *message);
-/** Queues PUBLISH (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues PUBLISH (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_publish_bin(rk_pipeline *p, const char *channel, size_t channel_len,
                         const char *message, size_t message_len);
 
@@ -37,53 +38,60 @@ typedef struct rk_pubsub_channels_opts {
 } rk_pubsub_channels_opts;
 
 /** PUBSUB CHANNELS: List active channels.
+ *
  *  Syntax: PUBSUB CHANNELS [pattern]
- *  Complexity: O(N) where N is the number of active channels, and assuming
- *  constant time pattern matching (relatively short channels and patterns)
- *  Since Redis 2.8.0 (pubsub group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of active channels, and assuming constant time
+ *  pattern matching (relatively short channels and patterns). Since Redis 2.8.0 (pubsub group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_pubsub_channels(rk_client *c, const rk_pubsub_channels_opts *opts, rk_reply *reply);
-/** Queues PUBSUB CHANNELS in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues PUBSUB CHANNELS in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_pubsub_channels(rk_pipeline *p, const rk_pubsub_channels_opts *opts);
 
 /** PUBSUB HELP: Show helpful text about the different subcommands.
+ *
  *  Syntax: PUBSUB HELP
- *  Complexity: O(1)
- *  Since Redis 6.2.0 (pubsub group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 6.2.0 (pubsub group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_pubsub_help(rk_client *c, rk_reply *reply);
-/** Queues PUBSUB HELP in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues PUBSUB HELP in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_pubsub_help(rk_pipeline *p);
 
 /** PUBSUB NUMPAT: Get the count of unique patterns pattern subscriptions.
+ *
  *  Syntax: PUBSUB NUMPAT
- *  Complexity: O(1)
- *  Since Redis 2.8.0 (pubsub group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.8.0 (pubsub group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_pubsub_numpat(rk_client *c, long long *out);
-/** Queues PUBSUB NUMPAT in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues PUBSUB NUMPAT in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_pubsub_numpat(rk_pipeline *p);
 
 /** PUBSUB NUMSUB: Get the count of subscribers for channels.
+ *
  *  Syntax: PUBSUB NUMSUB [channel [channel ...]]
- *  Complexity: O(N) for the NUMSUB subcommand, where N is the number of
- *  requested channels
+ *
+ *  Complexity: O(N) for the NUMSUB subcommand, where N is the number of requested channels.
  *  Since Redis 2.8.0 (pubsub group).
- *  Hands the reply to *reply (shape "m.."). Errors as rk_client_callv().
+ *
+ *  Hands the reply to *reply (NULL discards it), a map on either protocol. Errors as
+ *  rk_client_callv().
  */
 int rk_pubsub_numsub(rk_client *c, const char *const *channels, size_t nchannels, rk_reply *reply);
 /** As rk_pubsub_numsub(), with lengths for the strings (binary safe). */
 int rk_pubsub_numsub_bin(rk_client *c, const char *const *channels, const size_t *channels_lens,
                          size_t nchannels, rk_reply *reply);
-/** Queues PUBSUB NUMSUB in a pipeline; its reply gets the same shape is read after
- * rk_pipeline_exec(). */
+/** Queues PUBSUB NUMSUB in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_pubsub_numsub(rk_pipeline *p, const char *const *channels, size_t nchannels);
-/** Queues PUBSUB NUMSUB (binary-safe form) in a pipeline; its reply gets the same shape is read
- * after rk_pipeline_exec(). */
+/** Queues PUBSUB NUMSUB (binary-safe form) in a pipeline; read its reply (same shape) after
+ * rk_pipeline_exec(). */
 int rk_pipe_pubsub_numsub_bin(rk_pipeline *p, const char *const *channels,
                               const size_t *channels_lens, size_t nchannels);
 
@@ -93,23 +101,28 @@ typedef struct rk_pubsub_shardchannels_opts {
 } rk_pubsub_shardchannels_opts;
 
 /** PUBSUB SHARDCHANNELS: List active shard channels.
+ *
  *  Syntax: PUBSUB SHARDCHANNELS [pattern]
- *  Complexity: O(N) where N is the number of active shard channels, and
- *  assuming constant time pattern matching (relatively short shard channels).
- *  Since Redis 7.0.0 (pubsub group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of active shard channels, and assuming constant time
+ *  pattern matching (relatively short shard channels). Since Redis 7.0.0 (pubsub group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_pubsub_shardchannels(rk_client *c, const rk_pubsub_shardchannels_opts *opts,
                             rk_reply *reply);
-/** Queues PUBSUB SHARDCHANNELS in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues PUBSUB SHARDCHANNELS in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_pubsub_shardchannels(rk_pipeline *p, const rk_pubsub_shardchannels_opts *opts);
 
 /** PUBSUB SHARDNUMSUB: Get the count of subscribers for shard channels.
+ *
  *  Syntax: PUBSUB SHARDNUMSUB [shardchannel [shardchannel ...]]
- *  Complexity: O(N) for the SHARDNUMSUB subcommand, where N is the number of
- *  requested shard channels
- *  Since Redis 7.0.0 (pubsub group).
- *  Hands the reply to *reply (shape "m.."). Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard
+ *  channels. Since Redis 7.0.0 (pubsub group).
+ *
+ *  Hands the reply to *reply (NULL discards it), a map on either protocol. Errors as
+ *  rk_client_callv().
  */
 int rk_pubsub_shardnumsub(rk_client *c, const char *const *shardchannels, size_t nshardchannels,
                           rk_reply *reply);
@@ -117,30 +130,31 @@ int rk_pubsub_shardnumsub(rk_client *c, const char *const *shardchannels, size_t
 int rk_pubsub_shardnumsub_bin(rk_client *c, const char *const *shardchannels,
                               const size_t *shardchannels_lens, size_t nshardchannels,
                               rk_reply *reply);
-/** Queues PUBSUB SHARDNUMSUB in a pipeline; its reply gets the same shape is read after
- * rk_pipeline_exec(). */
+/** Queues PUBSUB SHARDNUMSUB in a pipeline; read its reply (same shape) after rk_pipeline_exec().
+ */
 int rk_pipe_pubsub_shardnumsub(rk_pipeline *p, const char *const *shardchannels,
                                size_t nshardchannels);
-/** Queues PUBSUB SHARDNUMSUB (binary-safe form) in a pipeline; its reply gets the same shape is
- * read after rk_pipeline_exec(). */
+/** Queues PUBSUB SHARDNUMSUB (binary-safe form) in a pipeline; read its reply (same shape) after
+ * rk_pipeline_exec(). */
 int rk_pipe_pubsub_shardnumsub_bin(rk_pipeline *p, const char *const *shardchannels,
                                    const size_t *shardchannels_lens, size_t nshardchannels);
 
 /** SPUBLISH: Post a message to a shard channel.
+ *
  *  Syntax: SPUBLISH shardchannel message
- *  Complexity: O(N) where N is the number of clients subscribed to the
- *  receiving shard channel.
+ *
+ *  Complexity: O(N) where N is the number of clients subscribed to the receiving shard channel.
  *  Since Redis 7.0.0 (pubsub group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_spublish(rk_client *c, const char *shardchannel, const char *message, long long *out);
 /** As rk_spublish(), with lengths for the strings (binary safe). */
 int rk_spublish_bin(rk_client *c, const char *shardchannel, size_t shardchannel_len,
                     const char *message, size_t message_len, long long *out);
-/** Queues SPUBLISH in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SPUBLISH in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_spublish(rk_pipeline *p, const char *shardchannel, const char *message);
-/** Queues SPUBLISH (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SPUBLISH (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_spublish_bin(rk_pipeline *p, const char *shardchannel, size_t shardchannel_len,
                          const char *message, size_t message_len);
 

@@ -13,10 +13,12 @@ extern "C" {
 #endif
 
 /** EVAL: Execute a Lua script server side.
+ *
  *  Syntax: EVAL script numkeys [key [key ...]] [arg [arg ...]]
- *  Complexity: Depends on the script that is executed.
- *  Since Redis 2.6.0 (scripting group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: Depends on the script that is executed. Since Redis 2.6.0 (scripting group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_eval(rk_client *c, const char *script, const char *const *keys, size_t nkeys,
             const char *const *args, size_t nargs, rk_reply *reply);
@@ -24,19 +26,21 @@ int rk_eval(rk_client *c, const char *script, const char *const *keys, size_t nk
 int rk_eval_bin(rk_client *c, const char *script, size_t script_len, const char *const *keys,
                 const size_t *keys_lens, size_t nkeys, const char *const *args,
                 const size_t *args_lens, size_t nargs, rk_reply *reply);
-/** Queues EVAL in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues EVAL in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_eval(rk_pipeline *p, const char *script, const char *const *keys, size_t nkeys,
                  const char *const *args, size_t nargs);
-/** Queues EVAL (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues EVAL (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_eval_bin(rk_pipeline *p, const char *script, size_t script_len, const char *const *keys,
                      const size_t *keys_lens, size_t nkeys, const char *const *args,
                      const size_t *args_lens, size_t nargs);
 
 /** EVAL_RO: Execute a read-only Lua script server side.
+ *
  *  Syntax: EVAL_RO script numkeys [key [key ...]] [arg [arg ...]]
- *  Complexity: Depends on the script that is executed.
- *  Since Redis 7.0.0 (scripting group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: Depends on the script that is executed. Since Redis 7.0.0 (scripting group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_eval_ro(rk_client *c, const char *script, const char *const *keys, size_t nkeys,
                const char *const *args, size_t nargs, rk_reply *reply);
@@ -44,19 +48,21 @@ int rk_eval_ro(rk_client *c, const char *script, const char *const *keys, size_t
 int rk_eval_ro_bin(rk_client *c, const char *script, size_t script_len, const char *const *keys,
                    const size_t *keys_lens, size_t nkeys, const char *const *args,
                    const size_t *args_lens, size_t nargs, rk_reply *reply);
-/** Queues EVAL_RO in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues EVAL_RO in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_eval_ro(rk_pipeline *p, const char *script, const char *const *keys, size_t nkeys,
                     const char *const *args, size_t nargs);
-/** Queues EVAL_RO (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues EVAL_RO (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_eval_ro_bin(rk_pipeline *p, const char *script, size_t script_len,
                         const char *const *keys, const size_t *keys_lens, size_t nkeys,
                         const char *const *args, const size_t *args_lens, size_t nargs);
 
 /** EVALSHA: Execute a Lua script server side.
+ *
  *  Syntax: EVALSHA sha1 numkeys [key [key ...]] [arg [arg ...]]
- *  Complexity: Depends on the script that is executed.
- *  Since Redis 2.6.0 (scripting group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: Depends on the script that is executed. Since Redis 2.6.0 (scripting group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_evalsha(rk_client *c, const char *sha1, const char *const *keys, size_t nkeys,
                const char *const *args, size_t nargs, rk_reply *reply);
@@ -64,19 +70,21 @@ int rk_evalsha(rk_client *c, const char *sha1, const char *const *keys, size_t n
 int rk_evalsha_bin(rk_client *c, const char *sha1, size_t sha1_len, const char *const *keys,
                    const size_t *keys_lens, size_t nkeys, const char *const *args,
                    const size_t *args_lens, size_t nargs, rk_reply *reply);
-/** Queues EVALSHA in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues EVALSHA in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_evalsha(rk_pipeline *p, const char *sha1, const char *const *keys, size_t nkeys,
                     const char *const *args, size_t nargs);
-/** Queues EVALSHA (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues EVALSHA (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_evalsha_bin(rk_pipeline *p, const char *sha1, size_t sha1_len, const char *const *keys,
                         const size_t *keys_lens, size_t nkeys, const char *const *args,
                         const size_t *args_lens, size_t nargs);
 
 /** EVALSHA_RO: Execute a read-only Lua script server side.
+ *
  *  Syntax: EVALSHA_RO sha1 numkeys [key [key ...]] [arg [arg ...]]
- *  Complexity: Depends on the script that is executed.
- *  Since Redis 7.0.0 (scripting group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: Depends on the script that is executed. Since Redis 7.0.0 (scripting group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_evalsha_ro(rk_client *c, const char *sha1, const char *const *keys, size_t nkeys,
                   const char *const *args, size_t nargs, rk_reply *reply);
@@ -84,20 +92,21 @@ int rk_evalsha_ro(rk_client *c, const char *sha1, const char *const *keys, size_
 int rk_evalsha_ro_bin(rk_client *c, const char *sha1, size_t sha1_len, const char *const *keys,
                       const size_t *keys_lens, size_t nkeys, const char *const *args,
                       const size_t *args_lens, size_t nargs, rk_reply *reply);
-/** Queues EVALSHA_RO in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues EVALSHA_RO in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_evalsha_ro(rk_pipeline *p, const char *sha1, const char *const *keys, size_t nkeys,
                        const char *const *args, size_t nargs);
-/** Queues EVALSHA_RO (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues EVALSHA_RO (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_evalsha_ro_bin(rk_pipeline *p, const char *sha1, size_t sha1_len,
                            const char *const *keys, const size_t *keys_lens, size_t nkeys,
                            const char *const *args, const size_t *args_lens, size_t nargs);
 
 /** FCALL: Invoke a function.
+ *
  *  Syntax: FCALL function numkeys [key [key ...]] [arg [arg ...]]
- *  Complexity: Depends on the function that is executed.
- *  Since Redis 7.0.0 (scripting group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: Depends on the function that is executed. Since Redis 7.0.0 (scripting group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_fcall(rk_client *c, const char *function, const char *const *keys, size_t nkeys,
              const char *const *args, size_t nargs, rk_reply *reply);
@@ -105,19 +114,21 @@ int rk_fcall(rk_client *c, const char *function, const char *const *keys, size_t
 int rk_fcall_bin(rk_client *c, const char *function, size_t function_len, const char *const *keys,
                  const size_t *keys_lens, size_t nkeys, const char *const *args,
                  const size_t *args_lens, size_t nargs, rk_reply *reply);
-/** Queues FCALL in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues FCALL in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_fcall(rk_pipeline *p, const char *function, const char *const *keys, size_t nkeys,
                   const char *const *args, size_t nargs);
-/** Queues FCALL (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues FCALL (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_fcall_bin(rk_pipeline *p, const char *function, size_t function_len,
                       const char *const *keys, const size_t *keys_lens, size_t nkeys,
                       const char *const *args, const size_t *args_lens, size_t nargs);
 
 /** FCALL_RO: Invoke a read-only function.
+ *
  *  Syntax: FCALL_RO function numkeys [key [key ...]] [arg [arg ...]]
- *  Complexity: Depends on the function that is executed.
- *  Since Redis 7.0.0 (scripting group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: Depends on the function that is executed. Since Redis 7.0.0 (scripting group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_fcall_ro(rk_client *c, const char *function, const char *const *keys, size_t nkeys,
                 const char *const *args, size_t nargs, rk_reply *reply);
@@ -126,37 +137,41 @@ int rk_fcall_ro_bin(rk_client *c, const char *function, size_t function_len,
                     const char *const *keys, const size_t *keys_lens, size_t nkeys,
                     const char *const *args, const size_t *args_lens, size_t nargs,
                     rk_reply *reply);
-/** Queues FCALL_RO in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues FCALL_RO in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_fcall_ro(rk_pipeline *p, const char *function, const char *const *keys, size_t nkeys,
                      const char *const *args, size_t nargs);
-/** Queues FCALL_RO (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues FCALL_RO (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_fcall_ro_bin(rk_pipeline *p, const char *function, size_t function_len,
                          const char *const *keys, const size_t *keys_lens, size_t nkeys,
                          const char *const *args, const size_t *args_lens, size_t nargs);
 
 /** FUNCTION DELETE: Delete a function by name.
+ *
  *  Syntax: FUNCTION DELETE library-name
- *  Complexity: O(1)
- *  Since Redis 7.0.0 (scripting group).
+ *
+ *  Complexity: O(1). Since Redis 7.0.0 (scripting group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_function_delete(rk_client *c, const char *library_name);
 /** As rk_function_delete(), with lengths for the strings (binary safe). */
 int rk_function_delete_bin(rk_client *c, const char *library_name, size_t library_name_len);
-/** Queues FUNCTION DELETE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues FUNCTION DELETE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_function_delete(rk_pipeline *p, const char *library_name);
-/** Queues FUNCTION DELETE (binary-safe form) in a pipeline; its reply is read after
+/** Queues FUNCTION DELETE (binary-safe form) in a pipeline; read its reply after
  * rk_pipeline_exec(). */
 int rk_pipe_function_delete_bin(rk_pipeline *p, const char *library_name, size_t library_name_len);
 
 /** FUNCTION DUMP: Dump all functions into a serialized binary payload.
+ *
  *  Syntax: FUNCTION DUMP
- *  Complexity: O(N) where N is the number of functions
- *  Since Redis 7.0.0 (scripting group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of functions. Since Redis 7.0.0 (scripting group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_function_dump(rk_client *c, rk_reply *reply);
-/** Queues FUNCTION DUMP in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues FUNCTION DUMP in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_function_dump(rk_pipeline *p);
 
 /** Options of FUNCTION FLUSH; NULL or zeroed: none. */
@@ -166,33 +181,40 @@ typedef struct rk_function_flush_opts {
 } rk_function_flush_opts;
 
 /** FUNCTION FLUSH: Deleting all functions.
+ *
  *  Syntax: FUNCTION FLUSH [<ASYNC | SYNC>]
- *  Complexity: O(N) where N is the number of functions deleted
- *  Since Redis 7.0.0 (scripting group).
+ *
+ *  Complexity: O(N) where N is the number of functions deleted. Since Redis 7.0.0 (scripting
+ *  group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_function_flush(rk_client *c, const rk_function_flush_opts *opts);
-/** Queues FUNCTION FLUSH in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues FUNCTION FLUSH in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_function_flush(rk_pipeline *p, const rk_function_flush_opts *opts);
 
 /** FUNCTION HELP: Show helpful text about the different subcommands.
+ *
  *  Syntax: FUNCTION HELP
- *  Complexity: O(1)
- *  Since Redis 7.0.0 (scripting group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 7.0.0 (scripting group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_function_help(rk_client *c, rk_reply *reply);
-/** Queues FUNCTION HELP in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues FUNCTION HELP in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_function_help(rk_pipeline *p);
 
 /** FUNCTION KILL: Kill the function currently in execution.
+ *
  *  Syntax: FUNCTION KILL
- *  Complexity: O(1)
- *  Since Redis 7.0.0 (scripting group).
+ *
+ *  Complexity: O(1). Since Redis 7.0.0 (scripting group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_function_kill(rk_client *c);
-/** Queues FUNCTION KILL in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues FUNCTION KILL in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_function_kill(rk_pipeline *p);
 
 /** Options of FUNCTION LIST; NULL or zeroed: none. */
@@ -202,14 +224,16 @@ typedef struct rk_function_list_opts {
 } rk_function_list_opts;
 
 /** FUNCTION LIST: List information about all the functions.
+ *
  *  Syntax: FUNCTION LIST [LIBRARYNAME library-name-pattern] [WITHCODE]
- *  Complexity: O(N) where N is the number of functions
- *  Since Redis 7.0.0 (scripting group).
- *  Hands the reply to *reply (shape "am.."). Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of functions. Since Redis 7.0.0 (scripting group).
+ *
+ *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
+ *  protocol. Errors as rk_client_callv().
  */
 int rk_function_list(rk_client *c, const rk_function_list_opts *opts, rk_reply *reply);
-/** Queues FUNCTION LIST in a pipeline; its reply gets the same shape is read after
- * rk_pipeline_exec(). */
+/** Queues FUNCTION LIST in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_function_list(rk_pipeline *p, const rk_function_list_opts *opts);
 
 /** Options of FUNCTION LOAD; NULL or zeroed: none. */
@@ -218,23 +242,25 @@ typedef struct rk_function_load_opts {
 } rk_function_load_opts;
 
 /** FUNCTION LOAD: Create a function with the given arguments (name, code, description).
+ *
  *  Syntax: FUNCTION LOAD [REPLACE] function-code
- *  Complexity: O(1) (considering compilation time is redundant)
- *  Since Redis 7.0.0 (scripting group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(1) (considering compilation time is redundant). Since Redis 7.0.0 (scripting
+ *  group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_function_load(rk_client *c, const char *function_code, const rk_function_load_opts *opts,
                      char **out, size_t *len);
 /** As rk_function_load(), with lengths for the strings (binary safe). */
 int rk_function_load_bin(rk_client *c, const char *function_code, size_t function_code_len,
                          const rk_function_load_opts *opts, char **out, size_t *len);
-/** Queues FUNCTION LOAD in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues FUNCTION LOAD in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_function_load(rk_pipeline *p, const char *function_code,
                           const rk_function_load_opts *opts);
-/** Queues FUNCTION LOAD (binary-safe form) in a pipeline; its reply is read after
- * rk_pipeline_exec(). */
+/** Queues FUNCTION LOAD (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
+ */
 int rk_pipe_function_load_bin(rk_pipeline *p, const char *function_code, size_t function_code_len,
                               const rk_function_load_opts *opts);
 
@@ -246,9 +272,12 @@ typedef struct rk_function_restore_opts {
 } rk_function_restore_opts;
 
 /** FUNCTION RESTORE: Restore all the functions on the given payload.
+ *
  *  Syntax: FUNCTION RESTORE serialized-value [<FLUSH | APPEND | REPLACE>]
- *  Complexity: O(N) where N is the number of functions on the payload
- *  Since Redis 7.0.0 (scripting group).
+ *
+ *  Complexity: O(N) where N is the number of functions on the payload. Since Redis 7.0.0
+ *  (scripting group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_function_restore(rk_client *c, const char *serialized_value,
@@ -256,21 +285,26 @@ int rk_function_restore(rk_client *c, const char *serialized_value,
 /** As rk_function_restore(), with lengths for the strings (binary safe). */
 int rk_function_restore_bin(rk_client *c, const char *serialized_value, size_t serialized_value_len,
                             const rk_function_restore_opts *opts);
-/** Queues FUNCTION RESTORE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues FUNCTION RESTORE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_function_restore(rk_pipeline *p, const char *serialized_value,
                              const rk_function_restore_opts *opts);
-/** Queues FUNCTION RESTORE (binary-safe form) in a pipeline; its reply is read after
+/** Queues FUNCTION RESTORE (binary-safe form) in a pipeline; read its reply after
  * rk_pipeline_exec(). */
 int rk_pipe_function_restore_bin(rk_pipeline *p, const char *serialized_value,
                                  size_t serialized_value_len, const rk_function_restore_opts *opts);
 
 /** FUNCTION STATS: Return information about the function currently running (name, description,
- * duration). Syntax: FUNCTION STATS Complexity: O(1) Since Redis 7.0.0 (scripting group). Hands the
- * reply to *reply (shape "m.."). Errors as rk_client_callv().
+ *  duration).
+ *
+ *  Syntax: FUNCTION STATS
+ *
+ *  Complexity: O(1). Since Redis 7.0.0 (scripting group).
+ *
+ *  Hands the reply to *reply (NULL discards it), a map on either protocol. Errors as
+ *  rk_client_callv().
  */
 int rk_function_stats(rk_client *c, rk_reply *reply);
-/** Queues FUNCTION STATS in a pipeline; its reply gets the same shape is read after
- * rk_pipeline_exec(). */
+/** Queues FUNCTION STATS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_function_stats(rk_pipeline *p);
 
 /** YES | SYNC | NO */
@@ -281,30 +315,34 @@ typedef enum rk_script_debug_mode {
 } rk_script_debug_mode;
 
 /** SCRIPT DEBUG: Set the debug mode for executed scripts.
+ *
  *  Syntax: SCRIPT DEBUG <YES | SYNC | NO>
- *  Complexity: O(1)
- *  Since Redis 3.2.0 (scripting group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 3.2.0 (scripting group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_script_debug(rk_client *c, rk_script_debug_mode mode, rk_reply *reply);
-/** Queues SCRIPT DEBUG in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SCRIPT DEBUG in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_script_debug(rk_pipeline *p, rk_script_debug_mode mode);
 
 /** SCRIPT EXISTS: Check existence of scripts in the script cache.
+ *
  *  Syntax: SCRIPT EXISTS sha1 [sha1 ...]
- *  Complexity: O(N) with N being the number of scripts to check (so checking a
- *  single script is an O(1) operation).
- *  Since Redis 2.6.0 (scripting group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) with N being the number of scripts to check (so checking a single script is
+ *  an O(1) operation). Since Redis 2.6.0 (scripting group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_script_exists(rk_client *c, const char *const *sha1s, size_t nsha1s, rk_reply *reply);
 /** As rk_script_exists(), with lengths for the strings (binary safe). */
 int rk_script_exists_bin(rk_client *c, const char *const *sha1s, const size_t *sha1s_lens,
                          size_t nsha1s, rk_reply *reply);
-/** Queues SCRIPT EXISTS in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SCRIPT EXISTS in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_script_exists(rk_pipeline *p, const char *const *sha1s, size_t nsha1s);
-/** Queues SCRIPT EXISTS (binary-safe form) in a pipeline; its reply is read after
- * rk_pipeline_exec(). */
+/** Queues SCRIPT EXISTS (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
+ */
 int rk_pipe_script_exists_bin(rk_pipeline *p, const char *const *sha1s, const size_t *sha1s_lens,
                               size_t nsha1s);
 
@@ -315,51 +353,59 @@ typedef struct rk_script_flush_opts {
 } rk_script_flush_opts;
 
 /** SCRIPT FLUSH: Remove all the scripts from the script cache.
+ *
  *  Syntax: SCRIPT FLUSH [<ASYNC | SYNC>]
- *  Complexity: O(N) with N being the number of scripts in cache
- *  Since Redis 2.6.0 (scripting group).
+ *
+ *  Complexity: O(N) with N being the number of scripts in cache. Since Redis 2.6.0 (scripting
+ *  group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_script_flush(rk_client *c, const rk_script_flush_opts *opts);
-/** Queues SCRIPT FLUSH in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SCRIPT FLUSH in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_script_flush(rk_pipeline *p, const rk_script_flush_opts *opts);
 
 /** SCRIPT HELP: Show helpful text about the different subcommands.
+ *
  *  Syntax: SCRIPT HELP
- *  Complexity: O(1)
- *  Since Redis 5.0.0 (scripting group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 5.0.0 (scripting group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_script_help(rk_client *c, rk_reply *reply);
-/** Queues SCRIPT HELP in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SCRIPT HELP in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_script_help(rk_pipeline *p);
 
 /** SCRIPT KILL: Kill the script currently in execution.
+ *
  *  Syntax: SCRIPT KILL
- *  Complexity: O(1)
- *  Since Redis 2.6.0 (scripting group).
+ *
+ *  Complexity: O(1). Since Redis 2.6.0 (scripting group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_script_kill(rk_client *c);
-/** Queues SCRIPT KILL in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SCRIPT KILL in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_script_kill(rk_pipeline *p);
 
 /** SCRIPT LOAD: Load the specified Lua script into the script cache.
+ *
  *  Syntax: SCRIPT LOAD script
- *  Complexity: O(N) with N being the length in bytes of the script body.
- *  Since Redis 2.6.0 (scripting group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) with N being the length in bytes of the script body. Since Redis 2.6.0
+ *  (scripting group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_script_load(rk_client *c, const char *script, char **out, size_t *len);
 /** As rk_script_load(), with lengths for the strings (binary safe). */
 int rk_script_load_bin(rk_client *c, const char *script, size_t script_len, char **out,
                        size_t *len);
-/** Queues SCRIPT LOAD in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SCRIPT LOAD in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_script_load(rk_pipeline *p, const char *script);
-/** Queues SCRIPT LOAD (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues SCRIPT LOAD (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_script_load_bin(rk_pipeline *p, const char *script, size_t script_len);
 
 #ifdef __cplusplus

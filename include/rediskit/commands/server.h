@@ -18,37 +18,46 @@ typedef struct rk_acl_cat_opts {
 } rk_acl_cat_opts;
 
 /** ACL CAT: List the ACL categories or the commands inside a category.
+ *
  *  Syntax: ACL CAT [categoryname]
- *  Complexity: O(1) since the categories and commands are a fixed set.
- *  Since Redis 6.0.0 (server group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1) since the categories and commands are a fixed set. Since Redis 6.0.0
+ *  (server group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_acl_cat(rk_client *c, const rk_acl_cat_opts *opts, rk_reply *reply);
-/** Queues ACL CAT in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ACL CAT in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_acl_cat(rk_pipeline *p, const rk_acl_cat_opts *opts);
 
 /** ACL DELUSER: Remove the specified ACL users and the associated rules.
+ *
  *  Syntax: ACL DELUSER username [username ...]
- *  Complexity: O(1) amortized time considering the typical user.
- *  Since Redis 6.0.0 (server group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1) amortized time considering the typical user. Since Redis 6.0.0 (server
+ *  group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_acl_deluser(rk_client *c, const char *const *usernames, size_t nusernames, long long *out);
 /** As rk_acl_deluser(), with lengths for the strings (binary safe). */
 int rk_acl_deluser_bin(rk_client *c, const char *const *usernames, const size_t *usernames_lens,
                        size_t nusernames, long long *out);
-/** Queues ACL DELUSER in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ACL DELUSER in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_acl_deluser(rk_pipeline *p, const char *const *usernames, size_t nusernames);
-/** Queues ACL DELUSER (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues ACL DELUSER (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_acl_deluser_bin(rk_pipeline *p, const char *const *usernames,
                             const size_t *usernames_lens, size_t nusernames);
 
 /** ACL DRYRUN: Returns whether the user can execute the given command without executing the
- * command. Syntax: ACL DRYRUN username command [arg [arg ...]] Complexity: O(1). Since Redis 7.0.0
- * (server group). Stores the reply in *out (NUL-terminated, free it with rk_free) and its length in
- * *len (may be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  command.
+ *
+ *  Syntax: ACL DRYRUN username command [arg [arg ...]]
+ *
+ *  Complexity: O(1). Since Redis 7.0.0 (server group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_acl_dryrun(rk_client *c, const char *username, const char *command, const char *const *args,
                   size_t nargs, char **out, size_t *len);
@@ -56,11 +65,10 @@ int rk_acl_dryrun(rk_client *c, const char *username, const char *command, const
 int rk_acl_dryrun_bin(rk_client *c, const char *username, size_t username_len, const char *command,
                       size_t command_len, const char *const *args, const size_t *args_lens,
                       size_t nargs, char **out, size_t *len);
-/** Queues ACL DRYRUN in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ACL DRYRUN in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_acl_dryrun(rk_pipeline *p, const char *username, const char *command,
                        const char *const *args, size_t nargs);
-/** Queues ACL DRYRUN (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues ACL DRYRUN (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_acl_dryrun_bin(rk_pipeline *p, const char *username, size_t username_len,
                            const char *command, size_t command_len, const char *const *args,
                            const size_t *args_lens, size_t nargs);
@@ -72,62 +80,73 @@ typedef struct rk_acl_genpass_opts {
 } rk_acl_genpass_opts;
 
 /** ACL GENPASS: Generate a pseudorandom secure password to use for ACL users.
+ *
  *  Syntax: ACL GENPASS [bits]
- *  Complexity: O(1)
- *  Since Redis 6.0.0 (server group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 6.0.0 (server group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_acl_genpass(rk_client *c, const rk_acl_genpass_opts *opts, char **out, size_t *len);
-/** Queues ACL GENPASS in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ACL GENPASS in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_acl_genpass(rk_pipeline *p, const rk_acl_genpass_opts *opts);
 
 /** ACL GETUSER: Get the rules for a specific ACL user.
+ *
  *  Syntax: ACL GETUSER username
- *  Complexity: O(N). Where N is the number of password, command and pattern
- *  rules that the user has.
- *  Since Redis 6.0.0 (server group).
- *  Hands the reply to *reply (shape "m.."). Errors as rk_client_callv().
+ *
+ *  Complexity: O(N). Where N is the number of password, command and pattern rules that the user
+ *  has. Since Redis 6.0.0 (server group).
+ *
+ *  Hands the reply to *reply (NULL discards it), a map on either protocol. Errors as
+ *  rk_client_callv().
  */
 int rk_acl_getuser(rk_client *c, const char *username, rk_reply *reply);
 /** As rk_acl_getuser(), with lengths for the strings (binary safe). */
 int rk_acl_getuser_bin(rk_client *c, const char *username, size_t username_len, rk_reply *reply);
-/** Queues ACL GETUSER in a pipeline; its reply gets the same shape is read after
- * rk_pipeline_exec(). */
+/** Queues ACL GETUSER in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_acl_getuser(rk_pipeline *p, const char *username);
-/** Queues ACL GETUSER (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues ACL GETUSER (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_acl_getuser_bin(rk_pipeline *p, const char *username, size_t username_len);
 
 /** ACL HELP: Show helpful text about the different subcommands.
+ *
  *  Syntax: ACL HELP
- *  Complexity: O(1)
- *  Since Redis 6.0.0 (server group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 6.0.0 (server group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_acl_help(rk_client *c, rk_reply *reply);
-/** Queues ACL HELP in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ACL HELP in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_acl_help(rk_pipeline *p);
 
 /** ACL LIST: List the current ACL rules in ACL config file format.
+ *
  *  Syntax: ACL LIST
- *  Complexity: O(N). Where N is the number of configured users.
- *  Since Redis 6.0.0 (server group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N). Where N is the number of configured users. Since Redis 6.0.0 (server
+ *  group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_acl_list(rk_client *c, rk_reply *reply);
-/** Queues ACL LIST in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ACL LIST in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_acl_list(rk_pipeline *p);
 
 /** ACL LOAD: Reload the ACLs from the configured ACL file.
+ *
  *  Syntax: ACL LOAD
- *  Complexity: O(N). Where N is the number of configured users.
- *  Since Redis 6.0.0 (server group).
+ *
+ *  Complexity: O(N). Where N is the number of configured users. Since Redis 6.0.0 (server
+ *  group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_acl_load(rk_client *c);
-/** Queues ACL LOAD in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ACL LOAD in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_acl_load(rk_pipeline *p);
 
 /** Options of ACL LOG; NULL or zeroed: none. */
@@ -138,75 +157,87 @@ typedef struct rk_acl_log_opts {
 } rk_acl_log_opts;
 
 /** ACL LOG: List latest events denied because of ACLs in place.
+ *
  *  Syntax: ACL LOG [<count | RESET>]
- *  Complexity: O(N) with N being the number of entries shown.
- *  Since Redis 6.0.0 (server group).
- *  Hands the reply to *reply (shape "am.."). Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) with N being the number of entries shown. Since Redis 6.0.0 (server group).
+ *
+ *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
+ *  protocol. Errors as rk_client_callv().
  */
 int rk_acl_log(rk_client *c, const rk_acl_log_opts *opts, rk_reply *reply);
-/** Queues ACL LOG in a pipeline; its reply gets the same shape is read after rk_pipeline_exec(). */
+/** Queues ACL LOG in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_acl_log(rk_pipeline *p, const rk_acl_log_opts *opts);
 
 /** ACL SAVE: Save the current ACL rules in the configured ACL file.
+ *
  *  Syntax: ACL SAVE
- *  Complexity: O(N). Where N is the number of configured users.
- *  Since Redis 6.0.0 (server group).
+ *
+ *  Complexity: O(N). Where N is the number of configured users. Since Redis 6.0.0 (server
+ *  group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_acl_save(rk_client *c);
-/** Queues ACL SAVE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ACL SAVE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_acl_save(rk_pipeline *p);
 
 /** ACL SETUSER: Modify or create the rules for a specific ACL user.
+ *
  *  Syntax: ACL SETUSER username [rule [rule ...]]
- *  Complexity: O(N). Where N is the number of rules provided.
- *  Since Redis 6.0.0 (server group).
+ *
+ *  Complexity: O(N). Where N is the number of rules provided. Since Redis 6.0.0 (server group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_acl_setuser(rk_client *c, const char *username, const char *const *rules, size_t nrules);
 /** As rk_acl_setuser(), with lengths for the strings (binary safe). */
 int rk_acl_setuser_bin(rk_client *c, const char *username, size_t username_len,
                        const char *const *rules, const size_t *rules_lens, size_t nrules);
-/** Queues ACL SETUSER in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ACL SETUSER in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_acl_setuser(rk_pipeline *p, const char *username, const char *const *rules,
                         size_t nrules);
-/** Queues ACL SETUSER (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues ACL SETUSER (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_acl_setuser_bin(rk_pipeline *p, const char *username, size_t username_len,
                             const char *const *rules, const size_t *rules_lens, size_t nrules);
 
 /** ACL USERS: List the username of all the configured ACL rules.
+ *
  *  Syntax: ACL USERS
- *  Complexity: O(N). Where N is the number of configured users.
- *  Since Redis 6.0.0 (server group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N). Where N is the number of configured users. Since Redis 6.0.0 (server
+ *  group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_acl_users(rk_client *c, rk_reply *reply);
-/** Queues ACL USERS in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ACL USERS in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_acl_users(rk_pipeline *p);
 
 /** ACL WHOAMI: Return the name of the user associated to the current connection.
+ *
  *  Syntax: ACL WHOAMI
- *  Complexity: O(1)
- *  Since Redis 6.0.0 (server group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 6.0.0 (server group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_acl_whoami(rk_client *c, char **out, size_t *len);
-/** Queues ACL WHOAMI in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ACL WHOAMI in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_acl_whoami(rk_pipeline *p);
 
 /** BGREWRITEAOF: Asynchronously rewrite the append-only file.
+ *
  *  Syntax: BGREWRITEAOF
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (server group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (server group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_bgrewriteaof(rk_client *c, char **out, size_t *len);
-/** Queues BGREWRITEAOF in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues BGREWRITEAOF in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_bgrewriteaof(rk_pipeline *p);
 
 /** Options of BGSAVE; NULL or zeroed: none. */
@@ -215,101 +246,145 @@ typedef struct rk_bgsave_opts {
 } rk_bgsave_opts;
 
 /** BGSAVE: Asynchronously save the dataset to disk.
+ *
  *  Syntax: BGSAVE [SCHEDULE]
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (server group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (server group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_bgsave(rk_client *c, const rk_bgsave_opts *opts, char **out, size_t *len);
-/** Queues BGSAVE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues BGSAVE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_bgsave(rk_pipeline *p, const rk_bgsave_opts *opts);
 
 /** COMMAND: Get array of Redis command details.
+ *
  *  Syntax: COMMAND
- *  Complexity: O(N) where N is the total number of Redis commands
- *  Since Redis 2.8.13 (server group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the total number of Redis commands. Since Redis 2.8.13 (server
+ *  group).
+ *
+ *  Hands the reply to *reply (NULL discards it), an array, each element an array on either
+ *  protocol. Errors as rk_client_callv().
  */
 int rk_command(rk_client *c, rk_reply *reply);
-/** Queues COMMAND in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues COMMAND in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_command(rk_pipeline *p);
 
 /** COMMAND COUNT: Get total number of Redis commands.
+ *
  *  Syntax: COMMAND COUNT
- *  Complexity: O(1)
- *  Since Redis 2.8.13 (server group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.8.13 (server group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_command_count(rk_client *c, long long *out);
-/** Queues COMMAND COUNT in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues COMMAND COUNT in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_command_count(rk_pipeline *p);
 
 /** COMMAND DOCS: Get array of specific Redis command documentation.
+ *
  *  Syntax: COMMAND DOCS [command-name [command-name ...]]
- *  Complexity: O(N) where N is the number of commands to look up
- *  Since Redis 7.0.0 (server group).
- *  Hands the reply to *reply (shape "m.."). Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of commands to look up. Since Redis 7.0.0 (server
+ *  group).
+ *
+ *  Hands the reply to *reply (NULL discards it), a map on either protocol. Errors as
+ *  rk_client_callv().
  */
 int rk_command_docs(rk_client *c, const char *const *command_names, size_t ncommand_names,
                     rk_reply *reply);
 /** As rk_command_docs(), with lengths for the strings (binary safe). */
 int rk_command_docs_bin(rk_client *c, const char *const *command_names,
                         const size_t *command_names_lens, size_t ncommand_names, rk_reply *reply);
-/** Queues COMMAND DOCS in a pipeline; its reply gets the same shape is read after
- * rk_pipeline_exec(). */
+/** Queues COMMAND DOCS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_command_docs(rk_pipeline *p, const char *const *command_names, size_t ncommand_names);
-/** Queues COMMAND DOCS (binary-safe form) in a pipeline; its reply gets the same shape is read
- * after rk_pipeline_exec(). */
+/** Queues COMMAND DOCS (binary-safe form) in a pipeline; read its reply (same shape) after
+ * rk_pipeline_exec(). */
 int rk_pipe_command_docs_bin(rk_pipeline *p, const char *const *command_names,
                              const size_t *command_names_lens, size_t ncommand_names);
 
 /** COMMAND GETKEYS: Extract keys given a full Redis command.
+ *
  *  Syntax: COMMAND GETKEYS
- *  Complexity: O(N) where N is the number of arguments to the command
- *  Since Redis 2.8.13 (server group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of arguments to the command. Since Redis 2.8.13
+ *  (server group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
-int rk_command_getkeys(rk_client *c, rk_reply *reply);
-/** Queues COMMAND GETKEYS in a pipeline; its reply is read after rk_pipeline_exec(). */
-int rk_pipe_command_getkeys(rk_pipeline *p);
+int rk_command_getkeys(rk_client *c, const char *command, const char *const *args, size_t nargs,
+                       rk_reply *reply);
+/** As rk_command_getkeys(), with lengths for the strings (binary safe). */
+int rk_command_getkeys_bin(rk_client *c, const char *command, size_t command_len,
+                           const char *const *args, const size_t *args_lens, size_t nargs,
+                           rk_reply *reply);
+/** Queues COMMAND GETKEYS in a pipeline; read its reply after rk_pipeline_exec(). */
+int rk_pipe_command_getkeys(rk_pipeline *p, const char *command, const char *const *args,
+                            size_t nargs);
+/** Queues COMMAND GETKEYS (binary-safe form) in a pipeline; read its reply after
+ * rk_pipeline_exec(). */
+int rk_pipe_command_getkeys_bin(rk_pipeline *p, const char *command, size_t command_len,
+                                const char *const *args, const size_t *args_lens, size_t nargs);
 
 /** COMMAND GETKEYSANDFLAGS: Extract keys and access flags given a full Redis command.
+ *
  *  Syntax: COMMAND GETKEYSANDFLAGS
- *  Complexity: O(N) where N is the number of arguments to the command
- *  Since Redis 7.0.0 (server group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of arguments to the command. Since Redis 7.0.0
+ *  (server group).
+ *
+ *  Hands the reply to *reply (NULL discards it), an array, each element an array [as sent, a
+ *  set] on either protocol. Errors as rk_client_callv().
  */
-int rk_command_getkeysandflags(rk_client *c, rk_reply *reply);
-/** Queues COMMAND GETKEYSANDFLAGS in a pipeline; its reply is read after rk_pipeline_exec(). */
-int rk_pipe_command_getkeysandflags(rk_pipeline *p);
+int rk_command_getkeysandflags(rk_client *c, const char *command, const char *const *args,
+                               size_t nargs, rk_reply *reply);
+/** As rk_command_getkeysandflags(), with lengths for the strings (binary safe). */
+int rk_command_getkeysandflags_bin(rk_client *c, const char *command, size_t command_len,
+                                   const char *const *args, const size_t *args_lens, size_t nargs,
+                                   rk_reply *reply);
+/** Queues COMMAND GETKEYSANDFLAGS in a pipeline; read its reply (same shape) after
+ * rk_pipeline_exec(). */
+int rk_pipe_command_getkeysandflags(rk_pipeline *p, const char *command, const char *const *args,
+                                    size_t nargs);
+/** Queues COMMAND GETKEYSANDFLAGS (binary-safe form) in a pipeline; read its reply (same shape)
+ * after rk_pipeline_exec(). */
+int rk_pipe_command_getkeysandflags_bin(rk_pipeline *p, const char *command, size_t command_len,
+                                        const char *const *args, const size_t *args_lens,
+                                        size_t nargs);
 
 /** COMMAND HELP: Show helpful text about the different subcommands.
+ *
  *  Syntax: COMMAND HELP
- *  Complexity: O(1)
- *  Since Redis 5.0.0 (server group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 5.0.0 (server group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_command_help(rk_client *c, rk_reply *reply);
-/** Queues COMMAND HELP in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues COMMAND HELP in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_command_help(rk_pipeline *p);
 
 /** COMMAND INFO: Get array of specific Redis command details, or all when no argument is given.
+ *
  *  Syntax: COMMAND INFO [command-name [command-name ...]]
- *  Complexity: O(N) where N is the number of commands to look up
- *  Since Redis 2.8.13 (server group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of commands to look up. Since Redis 2.8.13 (server
+ *  group).
+ *
+ *  Hands the reply to *reply (NULL discards it), an array, each element an array on either
+ *  protocol. Errors as rk_client_callv().
  */
 int rk_command_info(rk_client *c, const char *const *command_names, size_t ncommand_names,
                     rk_reply *reply);
 /** As rk_command_info(), with lengths for the strings (binary safe). */
 int rk_command_info_bin(rk_client *c, const char *const *command_names,
                         const size_t *command_names_lens, size_t ncommand_names, rk_reply *reply);
-/** Queues COMMAND INFO in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues COMMAND INFO in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_command_info(rk_pipeline *p, const char *const *command_names, size_t ncommand_names);
-/** Queues COMMAND INFO (binary-safe form) in a pipeline; its reply is read after
+/** Queues COMMAND INFO (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_command_info_bin(rk_pipeline *p, const char *const *command_names,
                              const size_t *command_names_lens, size_t ncommand_names);
@@ -322,62 +397,73 @@ typedef struct rk_command_list_opts {
 } rk_command_list_opts;
 
 /** COMMAND LIST: Get an array of Redis command names.
- *  Syntax: COMMAND LIST [FILTERBY <MODULE module-name | ACLCAT category |
- *  PATTERN pattern>]
- *  Complexity: O(N) where N is the total number of Redis commands
- *  Since Redis 7.0.0 (server group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Syntax: COMMAND LIST [FILTERBY <MODULE module-name | ACLCAT category | PATTERN pattern>]
+ *
+ *  Complexity: O(N) where N is the total number of Redis commands. Since Redis 7.0.0 (server
+ *  group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_command_list(rk_client *c, const rk_command_list_opts *opts, rk_reply *reply);
-/** Queues COMMAND LIST in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues COMMAND LIST in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_command_list(rk_pipeline *p, const rk_command_list_opts *opts);
 
 /** CONFIG GET: Get the values of configuration parameters.
+ *
  *  Syntax: CONFIG GET parameter [parameter ...]
- *  Complexity: O(N) when N is the number of configuration parameters provided
- *  Since Redis 2.0.0 (server group).
- *  Hands the reply to *reply (shape "m.."). Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) when N is the number of configuration parameters provided. Since Redis
+ *  2.0.0 (server group).
+ *
+ *  Hands the reply to *reply (NULL discards it), a map on either protocol. Errors as
+ *  rk_client_callv().
  */
 int rk_config_get(rk_client *c, const char *const *parameters, size_t nparameters, rk_reply *reply);
 /** As rk_config_get(), with lengths for the strings (binary safe). */
 int rk_config_get_bin(rk_client *c, const char *const *parameters, const size_t *parameters_lens,
                       size_t nparameters, rk_reply *reply);
-/** Queues CONFIG GET in a pipeline; its reply gets the same shape is read after rk_pipeline_exec().
- */
+/** Queues CONFIG GET in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_config_get(rk_pipeline *p, const char *const *parameters, size_t nparameters);
-/** Queues CONFIG GET (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues CONFIG GET (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_config_get_bin(rk_pipeline *p, const char *const *parameters,
                            const size_t *parameters_lens, size_t nparameters);
 
 /** CONFIG HELP: Show helpful text about the different subcommands.
+ *
  *  Syntax: CONFIG HELP
- *  Complexity: O(1)
- *  Since Redis 5.0.0 (server group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 5.0.0 (server group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_config_help(rk_client *c, rk_reply *reply);
-/** Queues CONFIG HELP in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CONFIG HELP in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_config_help(rk_pipeline *p);
 
 /** CONFIG RESETSTAT: Reset the stats returned by INFO.
+ *
  *  Syntax: CONFIG RESETSTAT
- *  Complexity: O(1)
- *  Since Redis 2.0.0 (server group).
+ *
+ *  Complexity: O(1). Since Redis 2.0.0 (server group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_config_resetstat(rk_client *c);
-/** Queues CONFIG RESETSTAT in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CONFIG RESETSTAT in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_config_resetstat(rk_pipeline *p);
 
 /** CONFIG REWRITE: Rewrite the configuration file with the in memory configuration.
+ *
  *  Syntax: CONFIG REWRITE
- *  Complexity: O(1)
- *  Since Redis 2.8.0 (server group).
+ *
+ *  Complexity: O(1). Since Redis 2.8.0 (server group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_config_rewrite(rk_client *c);
-/** Queues CONFIG REWRITE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CONFIG REWRITE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_config_rewrite(rk_pipeline *p);
 
 /** CONFIG SET: the parameter_value block. */
@@ -389,36 +475,42 @@ typedef struct rk_config_set_parameter_value {
 } rk_config_set_parameter_value;
 
 /** CONFIG SET: Set configuration parameters to the given values.
+ *
  *  Syntax: CONFIG SET parameter value [parameter value ...]
- *  Complexity: O(N) when N is the number of configuration parameters provided
- *  Since Redis 2.0.0 (server group).
+ *
+ *  Complexity: O(N) when N is the number of configuration parameters provided. Since Redis
+ *  2.0.0 (server group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_config_set(rk_client *c, const rk_config_set_parameter_value *parameter_values,
                   size_t nparameter_values);
-/** Queues CONFIG SET in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues CONFIG SET in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_config_set(rk_pipeline *p, const rk_config_set_parameter_value *parameter_values,
                        size_t nparameter_values);
 
 /** DBSIZE: Return the number of keys in the selected database.
+ *
  *  Syntax: DBSIZE
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (server group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (server group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_dbsize(rk_client *c, long long *out);
-/** Queues DBSIZE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues DBSIZE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_dbsize(rk_pipeline *p);
 
 /** DEBUG: A container for debugging commands.
+ *
  *  Syntax: DEBUG
- *  Complexity: Depends on subcommand.
- *  Since Redis 1.0.0 (server group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: Depends on subcommand. Since Redis 1.0.0 (server group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_debug(rk_client *c, rk_reply *reply);
-/** Queues DEBUG in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues DEBUG in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_debug(rk_pipeline *p);
 
 /** FAILOVER: the TO block. */
@@ -438,13 +530,15 @@ typedef struct rk_failover_opts {
 } rk_failover_opts;
 
 /** FAILOVER: Start a coordinated failover between this server and one of its replicas.
+ *
  *  Syntax: FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds]
- *  Complexity: O(1)
- *  Since Redis 6.2.0 (server group).
+ *
+ *  Complexity: O(1). Since Redis 6.2.0 (server group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_failover(rk_client *c, const rk_failover_opts *opts);
-/** Queues FAILOVER in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues FAILOVER in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_failover(rk_pipeline *p, const rk_failover_opts *opts);
 
 /** Options of FLUSHALL; NULL or zeroed: none. */
@@ -454,13 +548,16 @@ typedef struct rk_flushall_opts {
 } rk_flushall_opts;
 
 /** FLUSHALL: Remove all keys from all databases.
+ *
  *  Syntax: FLUSHALL [<ASYNC | SYNC>]
- *  Complexity: O(N) where N is the total number of keys in all databases
- *  Since Redis 1.0.0 (server group).
+ *
+ *  Complexity: O(N) where N is the total number of keys in all databases. Since Redis 1.0.0
+ *  (server group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_flushall(rk_client *c, const rk_flushall_opts *opts);
-/** Queues FLUSHALL in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues FLUSHALL in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_flushall(rk_pipeline *p, const rk_flushall_opts *opts);
 
 /** Options of FLUSHDB; NULL or zeroed: none. */
@@ -470,139 +567,161 @@ typedef struct rk_flushdb_opts {
 } rk_flushdb_opts;
 
 /** FLUSHDB: Remove all keys from the current database.
+ *
  *  Syntax: FLUSHDB [<ASYNC | SYNC>]
- *  Complexity: O(N) where N is the number of keys in the selected database
- *  Since Redis 1.0.0 (server group).
+ *
+ *  Complexity: O(N) where N is the number of keys in the selected database. Since Redis 1.0.0
+ *  (server group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_flushdb(rk_client *c, const rk_flushdb_opts *opts);
-/** Queues FLUSHDB in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues FLUSHDB in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_flushdb(rk_pipeline *p, const rk_flushdb_opts *opts);
 
 /** INFO: Get information and statistics about the server.
+ *
  *  Syntax: INFO [section [section ...]]
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (server group).
- *  Hands the reply to *reply (shape "i"). Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (server group).
+ *
+ *  Hands the reply to *reply (NULL discards it), a map of INFO sections, each a map of fields
+ *  on either protocol. Errors as rk_client_callv().
  */
 int rk_info(rk_client *c, const char *const *sections, size_t nsections, rk_reply *reply);
 /** As rk_info(), with lengths for the strings (binary safe). */
 int rk_info_bin(rk_client *c, const char *const *sections, const size_t *sections_lens,
                 size_t nsections, rk_reply *reply);
-/** Queues INFO in a pipeline; its reply gets the same shape is read after rk_pipeline_exec(). */
+/** Queues INFO in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_info(rk_pipeline *p, const char *const *sections, size_t nsections);
-/** Queues INFO (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues INFO (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_info_bin(rk_pipeline *p, const char *const *sections, const size_t *sections_lens,
                      size_t nsections);
 
 /** LASTSAVE: Get the UNIX time stamp of the last successful save to disk.
+ *
  *  Syntax: LASTSAVE
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (server group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (server group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_lastsave(rk_client *c, long long *out);
-/** Queues LASTSAVE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LASTSAVE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_lastsave(rk_pipeline *p);
 
 /** LATENCY DOCTOR: Return a human readable latency analysis report.
+ *
  *  Syntax: LATENCY DOCTOR
- *  Complexity: O(1)
- *  Since Redis 2.8.13 (server group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.8.13 (server group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_latency_doctor(rk_client *c, char **out, size_t *len);
-/** Queues LATENCY DOCTOR in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LATENCY DOCTOR in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_latency_doctor(rk_pipeline *p);
 
 /** LATENCY GRAPH: Return a latency graph for the event.
+ *
  *  Syntax: LATENCY GRAPH event
- *  Complexity: O(1)
- *  Since Redis 2.8.13 (server group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.8.13 (server group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_latency_graph(rk_client *c, const char *event, char **out, size_t *len);
 /** As rk_latency_graph(), with lengths for the strings (binary safe). */
 int rk_latency_graph_bin(rk_client *c, const char *event, size_t event_len, char **out,
                          size_t *len);
-/** Queues LATENCY GRAPH in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LATENCY GRAPH in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_latency_graph(rk_pipeline *p, const char *event);
-/** Queues LATENCY GRAPH (binary-safe form) in a pipeline; its reply is read after
- * rk_pipeline_exec(). */
+/** Queues LATENCY GRAPH (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
+ */
 int rk_pipe_latency_graph_bin(rk_pipeline *p, const char *event, size_t event_len);
 
 /** LATENCY HELP: Show helpful text about the different subcommands.
+ *
  *  Syntax: LATENCY HELP
- *  Complexity: O(1)
- *  Since Redis 2.8.13 (server group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.8.13 (server group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_latency_help(rk_client *c, rk_reply *reply);
-/** Queues LATENCY HELP in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LATENCY HELP in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_latency_help(rk_pipeline *p);
 
-/** LATENCY HISTOGRAM: Return the cumulative distribution of latencies of a subset of commands or
- * all. Syntax: LATENCY HISTOGRAM [command [command ...]] Complexity: O(N) where N is the number of
- * commands with latency information being retrieved. Since Redis 7.0.0 (server group). Hands the
- * reply to *reply. Errors as rk_client_callv().
+/** LATENCY HISTOGRAM: Return the cumulative distribution of latencies of a subset of commands
+ *  or all.
+ *
+ *  Syntax: LATENCY HISTOGRAM [command [command ...]]
+ *
+ *  Complexity: O(N) where N is the number of commands with latency information being retrieved.
+ *  Since Redis 7.0.0 (server group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_latency_histogram(rk_client *c, const char *const *commands, size_t ncommands,
                          rk_reply *reply);
 /** As rk_latency_histogram(), with lengths for the strings (binary safe). */
 int rk_latency_histogram_bin(rk_client *c, const char *const *commands, const size_t *commands_lens,
                              size_t ncommands, rk_reply *reply);
-/** Queues LATENCY HISTOGRAM in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LATENCY HISTOGRAM in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_latency_histogram(rk_pipeline *p, const char *const *commands, size_t ncommands);
-/** Queues LATENCY HISTOGRAM (binary-safe form) in a pipeline; its reply is read after
+/** Queues LATENCY HISTOGRAM (binary-safe form) in a pipeline; read its reply after
  * rk_pipeline_exec(). */
 int rk_pipe_latency_histogram_bin(rk_pipeline *p, const char *const *commands,
                                   const size_t *commands_lens, size_t ncommands);
 
 /** LATENCY HISTORY: Return timestamp-latency samples for the event.
+ *
  *  Syntax: LATENCY HISTORY event
- *  Complexity: O(1)
- *  Since Redis 2.8.13 (server group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.8.13 (server group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_latency_history(rk_client *c, const char *event, rk_reply *reply);
 /** As rk_latency_history(), with lengths for the strings (binary safe). */
 int rk_latency_history_bin(rk_client *c, const char *event, size_t event_len, rk_reply *reply);
-/** Queues LATENCY HISTORY in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LATENCY HISTORY in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_latency_history(rk_pipeline *p, const char *event);
-/** Queues LATENCY HISTORY (binary-safe form) in a pipeline; its reply is read after
+/** Queues LATENCY HISTORY (binary-safe form) in a pipeline; read its reply after
  * rk_pipeline_exec(). */
 int rk_pipe_latency_history_bin(rk_pipeline *p, const char *event, size_t event_len);
 
 /** LATENCY LATEST: Return the latest latency samples for all events.
+ *
  *  Syntax: LATENCY LATEST
- *  Complexity: O(1)
- *  Since Redis 2.8.13 (server group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.8.13 (server group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_latency_latest(rk_client *c, rk_reply *reply);
-/** Queues LATENCY LATEST in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LATENCY LATEST in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_latency_latest(rk_pipeline *p);
 
 /** LATENCY RESET: Reset latency data for one or more events.
+ *
  *  Syntax: LATENCY RESET [event [event ...]]
- *  Complexity: O(1)
- *  Since Redis 2.8.13 (server group).
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.8.13 (server group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
-int rk_latency_reset(rk_client *c, const char *const *events, size_t nevents);
+int rk_latency_reset(rk_client *c, const char *const *events, size_t nevents, long long *out);
 /** As rk_latency_reset(), with lengths for the strings (binary safe). */
 int rk_latency_reset_bin(rk_client *c, const char *const *events, const size_t *events_lens,
-                         size_t nevents);
-/** Queues LATENCY RESET in a pipeline; its reply is read after rk_pipeline_exec(). */
+                         size_t nevents, long long *out);
+/** Queues LATENCY RESET in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_latency_reset(rk_pipeline *p, const char *const *events, size_t nevents);
-/** Queues LATENCY RESET (binary-safe form) in a pipeline; its reply is read after
- * rk_pipeline_exec(). */
+/** Queues LATENCY RESET (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
+ */
 int rk_pipe_latency_reset_bin(rk_pipeline *p, const char *const *events, const size_t *events_lens,
                               size_t nevents);
 
@@ -613,69 +732,81 @@ typedef struct rk_lolwut_opts {
 } rk_lolwut_opts;
 
 /** LOLWUT: Display some computer art and the Redis version.
+ *
  *  Syntax: LOLWUT [VERSION version]
+ *
  *  Since Redis 5.0.0 (server group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_lolwut(rk_client *c, const rk_lolwut_opts *opts, char **out, size_t *len);
-/** Queues LOLWUT in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues LOLWUT in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_lolwut(rk_pipeline *p, const rk_lolwut_opts *opts);
 
 /** MEMORY DOCTOR: Outputs memory problems report.
+ *
  *  Syntax: MEMORY DOCTOR
- *  Complexity: O(1)
- *  Since Redis 4.0.0 (server group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 4.0.0 (server group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_memory_doctor(rk_client *c, char **out, size_t *len);
-/** Queues MEMORY DOCTOR in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues MEMORY DOCTOR in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_memory_doctor(rk_pipeline *p);
 
 /** MEMORY HELP: Show helpful text about the different subcommands.
+ *
  *  Syntax: MEMORY HELP
- *  Complexity: O(1)
- *  Since Redis 4.0.0 (server group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 4.0.0 (server group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_memory_help(rk_client *c, rk_reply *reply);
-/** Queues MEMORY HELP in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues MEMORY HELP in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_memory_help(rk_pipeline *p);
 
 /** MEMORY MALLOC-STATS: Show allocator internal stats.
+ *
  *  Syntax: MEMORY MALLOC-STATS
- *  Complexity: Depends on how much memory is allocated, could be slow
- *  Since Redis 4.0.0 (server group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: Depends on how much memory is allocated, could be slow. Since Redis 4.0.0
+ *  (server group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_memory_malloc_stats(rk_client *c, char **out, size_t *len);
-/** Queues MEMORY MALLOC-STATS in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues MEMORY MALLOC-STATS in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_memory_malloc_stats(rk_pipeline *p);
 
 /** MEMORY PURGE: Ask the allocator to release memory.
+ *
  *  Syntax: MEMORY PURGE
- *  Complexity: Depends on how much memory is allocated, could be slow
- *  Since Redis 4.0.0 (server group).
+ *
+ *  Complexity: Depends on how much memory is allocated, could be slow. Since Redis 4.0.0
+ *  (server group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_memory_purge(rk_client *c);
-/** Queues MEMORY PURGE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues MEMORY PURGE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_memory_purge(rk_pipeline *p);
 
 /** MEMORY STATS: Show memory usage details.
+ *
  *  Syntax: MEMORY STATS
- *  Complexity: O(1)
- *  Since Redis 4.0.0 (server group).
- *  Hands the reply to *reply (shape "m.."). Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 4.0.0 (server group).
+ *
+ *  Hands the reply to *reply (NULL discards it), a map on either protocol. Errors as
+ *  rk_client_callv().
  */
 int rk_memory_stats(rk_client *c, rk_reply *reply);
-/** Queues MEMORY STATS in a pipeline; its reply gets the same shape is read after
- * rk_pipeline_exec(). */
+/** Queues MEMORY STATS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_memory_stats(rk_pipeline *p);
 
 /** Options of MEMORY USAGE; NULL or zeroed: none. */
@@ -685,59 +816,66 @@ typedef struct rk_memory_usage_opts {
 } rk_memory_usage_opts;
 
 /** MEMORY USAGE: Estimate the memory usage of a key.
+ *
  *  Syntax: MEMORY USAGE key [SAMPLES count]
- *  Complexity: O(N) where N is the number of samples.
- *  Since Redis 4.0.0 (server group).
- *  Stores the integer reply in *out; returns RK_NIL when the server replied
- *  nil. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of samples. Since Redis 4.0.0 (server group).
+ *
+ *  Stores the integer reply in *out; returns RK_NIL when the server replied nil. Errors as
+ *  rk_client_callv().
  */
 int rk_memory_usage(rk_client *c, const char *key, const rk_memory_usage_opts *opts,
                     long long *out);
 /** As rk_memory_usage(), with lengths for the strings (binary safe). */
 int rk_memory_usage_bin(rk_client *c, const char *key, size_t key_len,
                         const rk_memory_usage_opts *opts, long long *out);
-/** Queues MEMORY USAGE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues MEMORY USAGE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_memory_usage(rk_pipeline *p, const char *key, const rk_memory_usage_opts *opts);
-/** Queues MEMORY USAGE (binary-safe form) in a pipeline; its reply is read after
- * rk_pipeline_exec(). */
+/** Queues MEMORY USAGE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
+ */
 int rk_pipe_memory_usage_bin(rk_pipeline *p, const char *key, size_t key_len,
                              const rk_memory_usage_opts *opts);
 
 /** MODULE HELP: Show helpful text about the different subcommands.
+ *
  *  Syntax: MODULE HELP
- *  Complexity: O(1)
- *  Since Redis 5.0.0 (server group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 5.0.0 (server group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_module_help(rk_client *c, rk_reply *reply);
-/** Queues MODULE HELP in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues MODULE HELP in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_module_help(rk_pipeline *p);
 
 /** MODULE LIST: List all modules loaded by the server.
+ *
  *  Syntax: MODULE LIST
- *  Complexity: O(N) where N is the number of loaded modules.
- *  Since Redis 4.0.0 (server group).
- *  Hands the reply to *reply (shape "am.."). Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of loaded modules. Since Redis 4.0.0 (server group).
+ *
+ *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
+ *  protocol. Errors as rk_client_callv().
  */
 int rk_module_list(rk_client *c, rk_reply *reply);
-/** Queues MODULE LIST in a pipeline; its reply gets the same shape is read after
- * rk_pipeline_exec(). */
+/** Queues MODULE LIST in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_module_list(rk_pipeline *p);
 
 /** MODULE LOAD: Load a module.
+ *
  *  Syntax: MODULE LOAD path [arg [arg ...]]
- *  Complexity: O(1)
- *  Since Redis 4.0.0 (server group).
+ *
+ *  Complexity: O(1). Since Redis 4.0.0 (server group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_module_load(rk_client *c, const char *path, const char *const *args, size_t nargs);
 /** As rk_module_load(), with lengths for the strings (binary safe). */
 int rk_module_load_bin(rk_client *c, const char *path, size_t path_len, const char *const *args,
                        const size_t *args_lens, size_t nargs);
-/** Queues MODULE LOAD in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues MODULE LOAD in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_module_load(rk_pipeline *p, const char *path, const char *const *args, size_t nargs);
-/** Queues MODULE LOAD (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues MODULE LOAD (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_module_load_bin(rk_pipeline *p, const char *path, size_t path_len,
                             const char *const *args, const size_t *args_lens, size_t nargs);
 
@@ -749,66 +887,71 @@ typedef struct rk_module_loadex_config {
     size_t value_len;  /**< Its length; 0: NUL-terminated. */
 } rk_module_loadex_config;
 
-/** MODULE LOADEX: the ARGS block. */
-typedef struct rk_module_loadex_args {
-    const char *arg; /**< arg */
-    size_t arg_len;  /**< Its length; 0: NUL-terminated. */
-} rk_module_loadex_args;
-
 /** Options of MODULE LOADEX; NULL or zeroed: none. */
 typedef struct rk_module_loadex_opts {
     const rk_module_loadex_config *configs; /**< The configs list. */
     size_t nconfigs;                        /**< How many. */
-    const rk_module_loadex_args *argses;    /**< The args list. */
-    size_t nargses;                         /**< How many. */
+    const char *const *args;                /**< The arg list. */
+    const size_t *args_lens;                /**< Their lengths; NULL: NUL-terminated. */
+    size_t nargs;                           /**< How many. */
 } rk_module_loadex_opts;
 
 /** MODULE LOADEX: Load a module with extended parameters.
- *  Syntax: MODULE LOADEX path [CONFIG name value [CONFIG name value ...]] [ARGS
- *  arg [ARGS arg ...]]
- *  Complexity: O(1)
- *  Since Redis 7.0.0 (server group).
+ *
+ *  Syntax: MODULE LOADEX path [CONFIG name value [CONFIG name value ...]] [ARGS arg [ARGS arg
+ *  ...]]
+ *
+ *  Complexity: O(1). Since Redis 7.0.0 (server group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_module_loadex(rk_client *c, const char *path, const rk_module_loadex_opts *opts);
 /** As rk_module_loadex(), with lengths for the strings (binary safe). */
 int rk_module_loadex_bin(rk_client *c, const char *path, size_t path_len,
                          const rk_module_loadex_opts *opts);
-/** Queues MODULE LOADEX in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues MODULE LOADEX in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_module_loadex(rk_pipeline *p, const char *path, const rk_module_loadex_opts *opts);
-/** Queues MODULE LOADEX (binary-safe form) in a pipeline; its reply is read after
- * rk_pipeline_exec(). */
+/** Queues MODULE LOADEX (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
+ */
 int rk_pipe_module_loadex_bin(rk_pipeline *p, const char *path, size_t path_len,
                               const rk_module_loadex_opts *opts);
 
 /** MODULE UNLOAD: Unload a module.
+ *
  *  Syntax: MODULE UNLOAD name
- *  Complexity: O(1)
- *  Since Redis 4.0.0 (server group).
+ *
+ *  Complexity: O(1). Since Redis 4.0.0 (server group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_module_unload(rk_client *c, const char *name);
 /** As rk_module_unload(), with lengths for the strings (binary safe). */
 int rk_module_unload_bin(rk_client *c, const char *name, size_t name_len);
-/** Queues MODULE UNLOAD in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues MODULE UNLOAD in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_module_unload(rk_pipeline *p, const char *name);
-/** Queues MODULE UNLOAD (binary-safe form) in a pipeline; its reply is read after
- * rk_pipeline_exec(). */
+/** Queues MODULE UNLOAD (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
+ */
 int rk_pipe_module_unload_bin(rk_pipeline *p, const char *name, size_t name_len);
 
 /** MONITOR: Listen for all requests received by the server in real time.
+ *
  *  Syntax: MONITOR
+ *
  *  Since Redis 1.0.0 (server group).
- *  Hands the reply to *reply. Errors as rk_client_callv() (on the held
- *  connection).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv(), on the held
+ *  connection.
  */
 int rk_monitor(rk_conn *conn, rk_reply *reply);
 
 /** PSYNC: Internal command used for replication.
+ *
  *  Syntax: PSYNC replicationid offset
+ *
  *  Since Redis 2.8.0 (server group).
- *  Hands the reply to *reply. Errors as rk_client_callv() (on the held
- *  connection).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv(), on the held
+ *  connection.
  */
 int rk_psync(rk_conn *conn, const char *replicationid, long long offset, rk_reply *reply);
 /** As rk_psync(), with lengths for the strings (binary safe). */
@@ -816,11 +959,13 @@ int rk_psync_bin(rk_conn *conn, const char *replicationid, size_t replicationid_
                  long long offset, rk_reply *reply);
 
 /** REPLCONF: An internal command for configuring the replication stream.
+ *
  *  Syntax: REPLCONF
- *  Complexity: O(1)
- *  Since Redis 3.0.0 (server group).
- *  Hands the reply to *reply. Errors as rk_client_callv() (on the held
- *  connection).
+ *
+ *  Complexity: O(1). Since Redis 3.0.0 (server group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv(), on the held
+ *  connection.
  */
 int rk_replconf(rk_conn *conn, rk_reply *reply);
 
@@ -838,13 +983,15 @@ typedef struct rk_replicaof_opts {
 } rk_replicaof_opts;
 
 /** REPLICAOF: Make the server a replica of another instance, or promote it as master.
+ *
  *  Syntax: REPLICAOF <host port | NO ONE>
- *  Complexity: O(1)
- *  Since Redis 5.0.0 (server group).
+ *
+ *  Complexity: O(1). Since Redis 5.0.0 (server group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_replicaof(rk_client *c, const rk_replicaof_opts *opts);
-/** Queues REPLICAOF in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues REPLICAOF in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_replicaof(rk_pipeline *p, const rk_replicaof_opts *opts);
 
 /** Options of RESTORE-ASKING; NULL or zeroed: none. */
@@ -858,15 +1005,16 @@ typedef struct rk_restore_asking_opts {
 } rk_restore_asking_opts;
 
 /** RESTORE-ASKING: An internal command for migrating keys in a cluster.
- *  Syntax: RESTORE-ASKING key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME
- *  seconds] [FREQ frequency]
- *  Complexity: O(1) to create the new key and additional O(N*M) to reconstruct
- *  the serialized value, where N is the number of Redis objects composing the
- *  value and M their average size. For small string values the time complexity
- *  is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set
- *  values the complexity is O(N*M*log(N)) because inserting values into sorted
- *  sets is O(log(N)).
- *  Since Redis 3.0.0 (server group).
+ *
+ *  Syntax: RESTORE-ASKING key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ
+ *  frequency]
+ *
+ *  Complexity: O(1) to create the new key and additional O(N*M) to reconstruct the serialized
+ *  value, where N is the number of Redis objects composing the value and M their average size.
+ *  For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply
+ *  O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values
+ *  into sorted sets is O(log(N)). Since Redis 3.0.0 (server group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_restore_asking(rk_client *c, const char *key, long long ttl, const char *serialized_value,
@@ -875,33 +1023,38 @@ int rk_restore_asking(rk_client *c, const char *key, long long ttl, const char *
 int rk_restore_asking_bin(rk_client *c, const char *key, size_t key_len, long long ttl,
                           const char *serialized_value, size_t serialized_value_len,
                           const rk_restore_asking_opts *opts);
-/** Queues RESTORE-ASKING in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues RESTORE-ASKING in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_restore_asking(rk_pipeline *p, const char *key, long long ttl,
                            const char *serialized_value, const rk_restore_asking_opts *opts);
-/** Queues RESTORE-ASKING (binary-safe form) in a pipeline; its reply is read after
- * rk_pipeline_exec(). */
+/** Queues RESTORE-ASKING (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
+ */
 int rk_pipe_restore_asking_bin(rk_pipeline *p, const char *key, size_t key_len, long long ttl,
                                const char *serialized_value, size_t serialized_value_len,
                                const rk_restore_asking_opts *opts);
 
 /** ROLE: Return the role of the instance in the context of replication.
+ *
  *  Syntax: ROLE
- *  Complexity: O(1)
- *  Since Redis 2.8.12 (server group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.8.12 (server group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_role(rk_client *c, rk_reply *reply);
-/** Queues ROLE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ROLE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_role(rk_pipeline *p);
 
 /** SAVE: Synchronously save the dataset to disk.
+ *
  *  Syntax: SAVE
- *  Complexity: O(N) where N is the total number of keys in all databases
- *  Since Redis 1.0.0 (server group).
+ *
+ *  Complexity: O(N) where N is the total number of keys in all databases. Since Redis 1.0.0
+ *  (server group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_save(rk_client *c);
-/** Queues SAVE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SAVE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_save(rk_pipeline *p);
 
 /** Options of SHUTDOWN; NULL or zeroed: none. */
@@ -914,14 +1067,16 @@ typedef struct rk_shutdown_opts {
 } rk_shutdown_opts;
 
 /** SHUTDOWN: Synchronously save the dataset to disk and then shut down the server.
+ *
  *  Syntax: SHUTDOWN [<NOSAVE | SAVE>] [NOW] [FORCE] [ABORT]
- *  Complexity: O(N) when saving, where N is the total number of keys in all
- *  databases when saving data, otherwise O(1)
- *  Since Redis 1.0.0 (server group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) when saving, where N is the total number of keys in all databases when
+ *  saving data, otherwise O(1). Since Redis 1.0.0 (server group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_shutdown(rk_client *c, const rk_shutdown_opts *opts, rk_reply *reply);
-/** Queues SHUTDOWN in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SHUTDOWN in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_shutdown(rk_pipeline *p, const rk_shutdown_opts *opts);
 
 /** SLAVEOF: the host-port block. */
@@ -938,14 +1093,17 @@ typedef struct rk_slaveof_opts {
 } rk_slaveof_opts;
 
 /** SLAVEOF: Make the server a replica of another instance, or promote it as master.
+ *
  *  Syntax: SLAVEOF <host port | NO ONE>
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (server group).
- *  Deprecated since 5.0.0; use REPLICAOF.
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (server group).
+ *
+ *  Deprecated since 5.0.0; use REPLICAOF instead.
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_slaveof(rk_client *c, const rk_slaveof_opts *opts);
-/** Queues SLAVEOF in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SLAVEOF in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_slaveof(rk_pipeline *p, const rk_slaveof_opts *opts);
 
 /** Options of SLOWLOG GET; NULL or zeroed: none. */
@@ -955,73 +1113,89 @@ typedef struct rk_slowlog_get_opts {
 } rk_slowlog_get_opts;
 
 /** SLOWLOG GET: Get the slow log's entries.
+ *
  *  Syntax: SLOWLOG GET [count]
- *  Complexity: O(N) where N is the number of entries returned
- *  Since Redis 2.2.12 (server group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of entries returned. Since Redis 2.2.12 (server
+ *  group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_slowlog_get(rk_client *c, const rk_slowlog_get_opts *opts, rk_reply *reply);
-/** Queues SLOWLOG GET in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SLOWLOG GET in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_slowlog_get(rk_pipeline *p, const rk_slowlog_get_opts *opts);
 
 /** SLOWLOG HELP: Show helpful text about the different subcommands.
+ *
  *  Syntax: SLOWLOG HELP
- *  Complexity: O(1)
- *  Since Redis 6.2.0 (server group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 6.2.0 (server group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_slowlog_help(rk_client *c, rk_reply *reply);
-/** Queues SLOWLOG HELP in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SLOWLOG HELP in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_slowlog_help(rk_pipeline *p);
 
 /** SLOWLOG LEN: Get the slow log's length.
+ *
  *  Syntax: SLOWLOG LEN
- *  Complexity: O(1)
- *  Since Redis 2.2.12 (server group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.2.12 (server group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_slowlog_len(rk_client *c, long long *out);
-/** Queues SLOWLOG LEN in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SLOWLOG LEN in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_slowlog_len(rk_pipeline *p);
 
 /** SLOWLOG RESET: Clear all entries from the slow log.
+ *
  *  Syntax: SLOWLOG RESET
- *  Complexity: O(N) where N is the number of entries in the slowlog
- *  Since Redis 2.2.12 (server group).
+ *
+ *  Complexity: O(N) where N is the number of entries in the slowlog. Since Redis 2.2.12 (server
+ *  group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_slowlog_reset(rk_client *c);
-/** Queues SLOWLOG RESET in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SLOWLOG RESET in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_slowlog_reset(rk_pipeline *p);
 
 /** SWAPDB: Swaps two Redis databases.
+ *
  *  Syntax: SWAPDB index1 index2
- *  Complexity: O(N) where N is the count of clients watching or blocking on
- *  keys from both databases.
- *  Since Redis 4.0.0 (server group).
+ *
+ *  Complexity: O(N) where N is the count of clients watching or blocking on keys from both
+ *  databases. Since Redis 4.0.0 (server group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_swapdb(rk_client *c, long long index1, long long index2);
-/** Queues SWAPDB in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SWAPDB in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_swapdb(rk_pipeline *p, long long index1, long long index2);
 
 /** SYNC: Internal command used for replication.
+ *
  *  Syntax: SYNC
+ *
  *  Since Redis 1.0.0 (server group).
- *  Hands the reply to *reply. Errors as rk_client_callv() (on the held
- *  connection).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv(), on the held
+ *  connection.
  */
 int rk_sync(rk_conn *conn, rk_reply *reply);
 
 /** TIME: Return the current server time.
+ *
  *  Syntax: TIME
- *  Complexity: O(1)
- *  Since Redis 2.6.0 (server group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.6.0 (server group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_time(rk_client *c, rk_reply *reply);
-/** Queues TIME in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues TIME in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_time(rk_pipeline *p);
 
 #ifdef __cplusplus

@@ -13,62 +13,70 @@ extern "C" {
 #endif
 
 /** SADD: Add one or more members to a set.
+ *
  *  Syntax: SADD key member [member ...]
- *  Complexity: O(1) for each element added, so O(N) to add N elements when the
- *  command is called with multiple arguments.
- *  Since Redis 1.0.0 (set group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1) for each element added, so O(N) to add N elements when the command is
+ *  called with multiple arguments. Since Redis 1.0.0 (set group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_sadd(rk_client *c, const char *key, const char *const *members, size_t nmembers,
             long long *out);
 /** As rk_sadd(), with lengths for the strings (binary safe). */
 int rk_sadd_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
                 const size_t *members_lens, size_t nmembers, long long *out);
-/** Queues SADD in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SADD in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_sadd(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers);
-/** Queues SADD (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SADD (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_sadd_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
                      const size_t *members_lens, size_t nmembers);
 
 /** SCARD: Get the number of members in a set.
+ *
  *  Syntax: SCARD key
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (set group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (set group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_scard(rk_client *c, const char *key, long long *out);
 /** As rk_scard(), with lengths for the strings (binary safe). */
 int rk_scard_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues SCARD in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SCARD in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_scard(rk_pipeline *p, const char *key);
-/** Queues SCARD (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SCARD (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_scard_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** SDIFF: Subtract multiple sets.
+ *
  *  Syntax: SDIFF key [key ...]
- *  Complexity: O(N) where N is the total number of elements in all given sets.
- *  Since Redis 1.0.0 (set group).
- *  Hands the reply to *reply (shape "s"). Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the total number of elements in all given sets. Since Redis
+ *  1.0.0 (set group).
+ *
+ *  Hands the reply to *reply (NULL discards it), a set on either protocol. Errors as
+ *  rk_client_callv().
  */
 int rk_sdiff(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply);
 /** As rk_sdiff(), with lengths for the strings (binary safe). */
 int rk_sdiff_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                  rk_reply *reply);
-/** Queues SDIFF in a pipeline; its reply gets the same shape is read after rk_pipeline_exec(). */
+/** Queues SDIFF in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_sdiff(rk_pipeline *p, const char *const *keys, size_t nkeys);
-/** Queues SDIFF (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues SDIFF (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_sdiff_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                       size_t nkeys);
 
 /** SDIFFSTORE: Subtract multiple sets and store the resulting set in a key.
+ *
  *  Syntax: SDIFFSTORE destination key [key ...]
- *  Complexity: O(N) where N is the total number of elements in all given sets.
- *  Since Redis 1.0.0 (set group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the total number of elements in all given sets. Since Redis
+ *  1.0.0 (set group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_sdiffstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                   long long *out);
@@ -76,28 +84,30 @@ int rk_sdiffstore(rk_client *c, const char *destination, const char *const *keys
 int rk_sdiffstore_bin(rk_client *c, const char *destination, size_t destination_len,
                       const char *const *keys, const size_t *keys_lens, size_t nkeys,
                       long long *out);
-/** Queues SDIFFSTORE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SDIFFSTORE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_sdiffstore(rk_pipeline *p, const char *destination, const char *const *keys,
                        size_t nkeys);
-/** Queues SDIFFSTORE (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues SDIFFSTORE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_sdiffstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
                            const char *const *keys, const size_t *keys_lens, size_t nkeys);
 
 /** SINTER: Intersect multiple sets.
+ *
  *  Syntax: SINTER key [key ...]
- *  Complexity: O(N*M) worst case where N is the cardinality of the smallest set
- *  and M is the number of sets.
- *  Since Redis 1.0.0 (set group).
- *  Hands the reply to *reply (shape "s"). Errors as rk_client_callv().
+ *
+ *  Complexity: O(N*M) worst case where N is the cardinality of the smallest set and M is the
+ *  number of sets. Since Redis 1.0.0 (set group).
+ *
+ *  Hands the reply to *reply (NULL discards it), a set on either protocol. Errors as
+ *  rk_client_callv().
  */
 int rk_sinter(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply);
 /** As rk_sinter(), with lengths for the strings (binary safe). */
 int rk_sinter_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                   rk_reply *reply);
-/** Queues SINTER in a pipeline; its reply gets the same shape is read after rk_pipeline_exec(). */
+/** Queues SINTER in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_sinter(rk_pipeline *p, const char *const *keys, size_t nkeys);
-/** Queues SINTER (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues SINTER (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_sinter_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                        size_t nkeys);
@@ -109,33 +119,34 @@ typedef struct rk_sintercard_opts {
 } rk_sintercard_opts;
 
 /** SINTERCARD: Intersect multiple sets and return the cardinality of the result.
+ *
  *  Syntax: SINTERCARD numkeys key [key ...] [LIMIT limit]
- *  Complexity: O(N*M) worst case where N is the cardinality of the smallest set
- *  and M is the number of sets.
- *  Since Redis 7.0.0 (set group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(N*M) worst case where N is the cardinality of the smallest set and M is the
+ *  number of sets. Since Redis 7.0.0 (set group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_sintercard(rk_client *c, const char *const *keys, size_t nkeys,
                   const rk_sintercard_opts *opts, long long *out);
 /** As rk_sintercard(), with lengths for the strings (binary safe). */
 int rk_sintercard_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                       const rk_sintercard_opts *opts, long long *out);
-/** Queues SINTERCARD in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SINTERCARD in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_sintercard(rk_pipeline *p, const char *const *keys, size_t nkeys,
                        const rk_sintercard_opts *opts);
-/** Queues SINTERCARD (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues SINTERCARD (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_sintercard_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                            size_t nkeys, const rk_sintercard_opts *opts);
 
 /** SINTERSTORE: Intersect multiple sets and store the resulting set in a key.
+ *
  *  Syntax: SINTERSTORE destination key [key ...]
- *  Complexity: O(N*M) worst case where N is the cardinality of the smallest set
- *  and M is the number of sets.
- *  Since Redis 1.0.0 (set group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(N*M) worst case where N is the cardinality of the smallest set and M is the
+ *  number of sets. Since Redis 1.0.0 (set group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_sinterstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                    long long *out);
@@ -143,83 +154,86 @@ int rk_sinterstore(rk_client *c, const char *destination, const char *const *key
 int rk_sinterstore_bin(rk_client *c, const char *destination, size_t destination_len,
                        const char *const *keys, const size_t *keys_lens, size_t nkeys,
                        long long *out);
-/** Queues SINTERSTORE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SINTERSTORE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_sinterstore(rk_pipeline *p, const char *destination, const char *const *keys,
                         size_t nkeys);
-/** Queues SINTERSTORE (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues SINTERSTORE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_sinterstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
                             const char *const *keys, const size_t *keys_lens, size_t nkeys);
 
 /** SISMEMBER: Determine if a given value is a member of a set.
+ *
  *  Syntax: SISMEMBER key member
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (set group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (set group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_sismember(rk_client *c, const char *key, const char *member, long long *out);
 /** As rk_sismember(), with lengths for the strings (binary safe). */
 int rk_sismember_bin(rk_client *c, const char *key, size_t key_len, const char *member,
                      size_t member_len, long long *out);
-/** Queues SISMEMBER in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SISMEMBER in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_sismember(rk_pipeline *p, const char *key, const char *member);
-/** Queues SISMEMBER (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues SISMEMBER (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_sismember_bin(rk_pipeline *p, const char *key, size_t key_len, const char *member,
                           size_t member_len);
 
 /** SMEMBERS: Get all the members in a set.
+ *
  *  Syntax: SMEMBERS key
- *  Complexity: O(N) where N is the set cardinality.
- *  Since Redis 1.0.0 (set group).
- *  Hands the reply to *reply (shape "s"). Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the set cardinality. Since Redis 1.0.0 (set group).
+ *
+ *  Hands the reply to *reply (NULL discards it), a set on either protocol. Errors as
+ *  rk_client_callv().
  */
 int rk_smembers(rk_client *c, const char *key, rk_reply *reply);
 /** As rk_smembers(), with lengths for the strings (binary safe). */
 int rk_smembers_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply);
-/** Queues SMEMBERS in a pipeline; its reply gets the same shape is read after rk_pipeline_exec().
- */
+/** Queues SMEMBERS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_smembers(rk_pipeline *p, const char *key);
-/** Queues SMEMBERS (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues SMEMBERS (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_smembers_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** SMISMEMBER: Returns the membership associated with the given elements for a set.
+ *
  *  Syntax: SMISMEMBER key member [member ...]
- *  Complexity: O(N) where N is the number of elements being checked for
- *  membership
- *  Since Redis 6.2.0 (set group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of elements being checked for membership. Since Redis
+ *  6.2.0 (set group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_smismember(rk_client *c, const char *key, const char *const *members, size_t nmembers,
                   rk_reply *reply);
 /** As rk_smismember(), with lengths for the strings (binary safe). */
 int rk_smismember_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
                       const size_t *members_lens, size_t nmembers, rk_reply *reply);
-/** Queues SMISMEMBER in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SMISMEMBER in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_smismember(rk_pipeline *p, const char *key, const char *const *members,
                        size_t nmembers);
-/** Queues SMISMEMBER (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues SMISMEMBER (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_smismember_bin(rk_pipeline *p, const char *key, size_t key_len,
                            const char *const *members, const size_t *members_lens, size_t nmembers);
 
 /** SMOVE: Move a member from one set to another.
+ *
  *  Syntax: SMOVE source destination member
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (set group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (set group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_smove(rk_client *c, const char *source, const char *destination, const char *member,
              long long *out);
 /** As rk_smove(), with lengths for the strings (binary safe). */
 int rk_smove_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
                  size_t destination_len, const char *member, size_t member_len, long long *out);
-/** Queues SMOVE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SMOVE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_smove(rk_pipeline *p, const char *source, const char *destination, const char *member);
-/** Queues SMOVE (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SMOVE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_smove_bin(rk_pipeline *p, const char *source, size_t source_len,
                       const char *destination, size_t destination_len, const char *member,
                       size_t member_len);
@@ -231,19 +245,23 @@ typedef struct rk_spop_opts {
 } rk_spop_opts;
 
 /** SPOP: Remove and return one or multiple random members from a set.
+ *
  *  Syntax: SPOP key [count]
- *  Complexity: Without the count argument O(1), otherwise O(N) where N is the
- *  value of the passed count.
- *  Since Redis 1.0.0 (set group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: Without the count argument O(1), otherwise O(N) where N is the value of the
+ *  passed count. Since Redis 1.0.0 (set group).
+ *
+ *  Hands the reply to *reply (NULL discards it), a set depending on the options on either
+ *  protocol. Errors as rk_client_callv().
  */
 int rk_spop(rk_client *c, const char *key, const rk_spop_opts *opts, rk_reply *reply);
 /** As rk_spop(), with lengths for the strings (binary safe). */
 int rk_spop_bin(rk_client *c, const char *key, size_t key_len, const rk_spop_opts *opts,
                 rk_reply *reply);
-/** Queues SPOP in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SPOP in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_spop(rk_pipeline *p, const char *key, const rk_spop_opts *opts);
-/** Queues SPOP (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SPOP (binary-safe form) in a pipeline; read its reply (same shape) after
+ * rk_pipeline_exec(). */
 int rk_pipe_spop_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_spop_opts *opts);
 
 /** Options of SRANDMEMBER; NULL or zeroed: none. */
@@ -253,38 +271,41 @@ typedef struct rk_srandmember_opts {
 } rk_srandmember_opts;
 
 /** SRANDMEMBER: Get one or multiple random members from a set.
+ *
  *  Syntax: SRANDMEMBER key [count]
- *  Complexity: Without the count argument O(1), otherwise O(N) where N is the
- *  absolute value of the passed count.
- *  Since Redis 1.0.0 (set group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: Without the count argument O(1), otherwise O(N) where N is the absolute value of
+ *  the passed count. Since Redis 1.0.0 (set group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_srandmember(rk_client *c, const char *key, const rk_srandmember_opts *opts, rk_reply *reply);
 /** As rk_srandmember(), with lengths for the strings (binary safe). */
 int rk_srandmember_bin(rk_client *c, const char *key, size_t key_len,
                        const rk_srandmember_opts *opts, rk_reply *reply);
-/** Queues SRANDMEMBER in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SRANDMEMBER in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_srandmember(rk_pipeline *p, const char *key, const rk_srandmember_opts *opts);
-/** Queues SRANDMEMBER (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues SRANDMEMBER (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_srandmember_bin(rk_pipeline *p, const char *key, size_t key_len,
                             const rk_srandmember_opts *opts);
 
 /** SREM: Remove one or more members from a set.
+ *
  *  Syntax: SREM key member [member ...]
- *  Complexity: O(N) where N is the number of members to be removed.
- *  Since Redis 1.0.0 (set group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of members to be removed. Since Redis 1.0.0 (set
+ *  group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_srem(rk_client *c, const char *key, const char *const *members, size_t nmembers,
             long long *out);
 /** As rk_srem(), with lengths for the strings (binary safe). */
 int rk_srem_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
                 const size_t *members_lens, size_t nmembers, long long *out);
-/** Queues SREM in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SREM in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_srem(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers);
-/** Queues SREM (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SREM (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_srem_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
                      const size_t *members_lens, size_t nmembers);
 
@@ -296,47 +317,56 @@ typedef struct rk_sscan_opts {
 } rk_sscan_opts;
 
 /** SSCAN: Incrementally iterate Set elements.
+ *
  *  Syntax: SSCAN key cursor [MATCH pattern] [COUNT count]
- *  Complexity: O(1) for every call. O(N) for a complete iteration, including
- *  enough command calls for the cursor to return back to 0. N is the number of
- *  elements inside the collection..
+ *
+ *  Complexity: O(1) for every call. O(N) for a complete iteration, including enough command
+ *  calls for the cursor to return back to 0. N is the number of elements inside the collection.
  *  Since Redis 2.8.0 (set group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
-int rk_sscan(rk_client *c, const char *key, long long cursor, const rk_sscan_opts *opts,
+int rk_sscan(rk_client *c, const char *key, unsigned long long cursor, const rk_sscan_opts *opts,
              rk_reply *reply);
 /** As rk_sscan(), with lengths for the strings (binary safe). */
-int rk_sscan_bin(rk_client *c, const char *key, size_t key_len, long long cursor,
+int rk_sscan_bin(rk_client *c, const char *key, size_t key_len, unsigned long long cursor,
                  const rk_sscan_opts *opts, rk_reply *reply);
-/** Queues SSCAN in a pipeline; its reply is read after rk_pipeline_exec(). */
-int rk_pipe_sscan(rk_pipeline *p, const char *key, long long cursor, const rk_sscan_opts *opts);
-/** Queues SSCAN (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
-int rk_pipe_sscan_bin(rk_pipeline *p, const char *key, size_t key_len, long long cursor,
+/** Queues SSCAN in a pipeline; read its reply after rk_pipeline_exec(). */
+int rk_pipe_sscan(rk_pipeline *p, const char *key, unsigned long long cursor,
+                  const rk_sscan_opts *opts);
+/** Queues SSCAN (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
+int rk_pipe_sscan_bin(rk_pipeline *p, const char *key, size_t key_len, unsigned long long cursor,
                       const rk_sscan_opts *opts);
 
 /** SUNION: Add multiple sets.
+ *
  *  Syntax: SUNION key [key ...]
- *  Complexity: O(N) where N is the total number of elements in all given sets.
- *  Since Redis 1.0.0 (set group).
- *  Hands the reply to *reply (shape "s"). Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the total number of elements in all given sets. Since Redis
+ *  1.0.0 (set group).
+ *
+ *  Hands the reply to *reply (NULL discards it), a set on either protocol. Errors as
+ *  rk_client_callv().
  */
 int rk_sunion(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply);
 /** As rk_sunion(), with lengths for the strings (binary safe). */
 int rk_sunion_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                   rk_reply *reply);
-/** Queues SUNION in a pipeline; its reply gets the same shape is read after rk_pipeline_exec(). */
+/** Queues SUNION in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_sunion(rk_pipeline *p, const char *const *keys, size_t nkeys);
-/** Queues SUNION (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues SUNION (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_sunion_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                        size_t nkeys);
 
 /** SUNIONSTORE: Add multiple sets and store the resulting set in a key.
+ *
  *  Syntax: SUNIONSTORE destination key [key ...]
- *  Complexity: O(N) where N is the total number of elements in all given sets.
- *  Since Redis 1.0.0 (set group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the total number of elements in all given sets. Since Redis
+ *  1.0.0 (set group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_sunionstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                    long long *out);
@@ -344,11 +374,10 @@ int rk_sunionstore(rk_client *c, const char *destination, const char *const *key
 int rk_sunionstore_bin(rk_client *c, const char *destination, size_t destination_len,
                        const char *const *keys, const size_t *keys_lens, size_t nkeys,
                        long long *out);
-/** Queues SUNIONSTORE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SUNIONSTORE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_sunionstore(rk_pipeline *p, const char *destination, const char *const *keys,
                         size_t nkeys);
-/** Queues SUNIONSTORE (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues SUNIONSTORE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_sunionstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
                             const char *const *keys, const size_t *keys_lens, size_t nkeys);
 

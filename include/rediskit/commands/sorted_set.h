@@ -18,60 +18,74 @@ typedef struct rk_bzmpop_opts {
     bool count_set;  /**< Send COUNT even when it is 0. */
 } rk_bzmpop_opts;
 
-/** BZMPOP: Remove and return members with scores in a sorted set or block until one is available.
+/** BZMPOP: Remove and return members with scores in a sorted set or block until one is
+ *  available.
+ *
  *  Syntax: BZMPOP timeout numkeys key [key ...] <MIN | MAX> [COUNT count]
- *  Complexity: O(K) + O(M*log(N)) where K is the number of provided keys, N
- *  being the number of elements in the sorted set, and M being the number of
- *  elements popped.
- *  Since Redis 7.0.0 (sorted-set group).
- *  Hands the reply to *reply (shape "(.p.d)"). Errors as rk_client_callv().
+ *
+ *  Complexity: O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of
+ *  elements in the sorted set, and M being the number of elements popped. Since Redis 7.0.0
+ *  (sorted-set group).
+ *
+ *  Hands the reply to *reply (NULL discards it), an array [as sent, an array of pairs [member,
+ *  score]] on either protocol. Errors as rk_client_callv().
  */
 int rk_bzmpop(rk_client *c, double timeout, const char *const *keys, size_t nkeys, rk_minmax where,
               const rk_bzmpop_opts *opts, rk_reply *reply);
 /** As rk_bzmpop(), with lengths for the strings (binary safe). */
 int rk_bzmpop_bin(rk_client *c, double timeout, const char *const *keys, const size_t *keys_lens,
                   size_t nkeys, rk_minmax where, const rk_bzmpop_opts *opts, rk_reply *reply);
-/** Queues BZMPOP in a pipeline; its reply gets the same shape is read after rk_pipeline_exec(). */
+/** Queues BZMPOP in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_bzmpop(rk_pipeline *p, double timeout, const char *const *keys, size_t nkeys,
                    rk_minmax where, const rk_bzmpop_opts *opts);
-/** Queues BZMPOP (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues BZMPOP (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_bzmpop_bin(rk_pipeline *p, double timeout, const char *const *keys,
                        const size_t *keys_lens, size_t nkeys, rk_minmax where,
                        const rk_bzmpop_opts *opts);
 
-/** BZPOPMAX: Remove and return the member with the highest score from one or more sorted sets, or
- * block until one is available. Syntax: BZPOPMAX key [key ...] timeout Complexity: O(log(N)) with N
- * being the number of elements in the sorted set. Since Redis 5.0.0 (sorted-set group). Hands the
- * reply to *reply (shape "(..d)"). Errors as rk_client_callv().
+/** BZPOPMAX: Remove and return the member with the highest score from one or more sorted sets,
+ *  or block until one is available.
+ *
+ *  Syntax: BZPOPMAX key [key ...] timeout
+ *
+ *  Complexity: O(log(N)) with N being the number of elements in the sorted set. Since Redis
+ *  5.0.0 (sorted-set group).
+ *
+ *  Hands the reply to *reply (NULL discards it), an array [as sent, as sent, a double] on
+ *  either protocol. Errors as rk_client_callv().
  */
 int rk_bzpopmax(rk_client *c, const char *const *keys, size_t nkeys, double timeout,
                 rk_reply *reply);
 /** As rk_bzpopmax(), with lengths for the strings (binary safe). */
 int rk_bzpopmax_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                     double timeout, rk_reply *reply);
-/** Queues BZPOPMAX in a pipeline; its reply gets the same shape is read after rk_pipeline_exec().
- */
+/** Queues BZPOPMAX in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_bzpopmax(rk_pipeline *p, const char *const *keys, size_t nkeys, double timeout);
-/** Queues BZPOPMAX (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues BZPOPMAX (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_bzpopmax_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                          size_t nkeys, double timeout);
 
-/** BZPOPMIN: Remove and return the member with the lowest score from one or more sorted sets, or
- * block until one is available. Syntax: BZPOPMIN key [key ...] timeout Complexity: O(log(N)) with N
- * being the number of elements in the sorted set. Since Redis 5.0.0 (sorted-set group). Hands the
- * reply to *reply (shape "(..d)"). Errors as rk_client_callv().
+/** BZPOPMIN: Remove and return the member with the lowest score from one or more sorted sets,
+ *  or block until one is available.
+ *
+ *  Syntax: BZPOPMIN key [key ...] timeout
+ *
+ *  Complexity: O(log(N)) with N being the number of elements in the sorted set. Since Redis
+ *  5.0.0 (sorted-set group).
+ *
+ *  Hands the reply to *reply (NULL discards it), an array [as sent, as sent, a double] on
+ *  either protocol. Errors as rk_client_callv().
  */
 int rk_bzpopmin(rk_client *c, const char *const *keys, size_t nkeys, double timeout,
                 rk_reply *reply);
 /** As rk_bzpopmin(), with lengths for the strings (binary safe). */
 int rk_bzpopmin_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                     double timeout, rk_reply *reply);
-/** Queues BZPOPMIN in a pipeline; its reply gets the same shape is read after rk_pipeline_exec().
- */
+/** Queues BZPOPMIN in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_bzpopmin(rk_pipeline *p, const char *const *keys, size_t nkeys, double timeout);
-/** Queues BZPOPMIN (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues BZPOPMIN (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_bzpopmin_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                          size_t nkeys, double timeout);
@@ -94,12 +108,14 @@ typedef struct rk_zadd_opts {
 } rk_zadd_opts;
 
 /** ZADD: Add one or more members to a sorted set, or update its score if it already exists.
- *  Syntax: ZADD key [<NX | XX>] [<GT | LT>] [CH] [INCR] score member [score
- *  member ...]
- *  Complexity: O(log(N)) for each item added, where N is the number of elements
- *  in the sorted set.
- *  Since Redis 1.2.0 (sorted-set group).
- *  Hands the reply to *reply (shape "d"). Errors as rk_client_callv().
+ *
+ *  Syntax: ZADD key [<NX | XX>] [<GT | LT>] [CH] [INCR] score member [score member ...]
+ *
+ *  Complexity: O(log(N)) for each item added, where N is the number of elements in the sorted
+ *  set. Since Redis 1.2.0 (sorted-set group).
+ *
+ *  Hands the reply to *reply (NULL discards it), a double depending on the options on either
+ *  protocol. Errors as rk_client_callv().
  */
 int rk_zadd(rk_client *c, const char *key, const rk_zadd_score_member *score_members,
             size_t nscore_members, const rk_zadd_opts *opts, rk_reply *reply);
@@ -107,44 +123,47 @@ int rk_zadd(rk_client *c, const char *key, const rk_zadd_score_member *score_mem
 int rk_zadd_bin(rk_client *c, const char *key, size_t key_len,
                 const rk_zadd_score_member *score_members, size_t nscore_members,
                 const rk_zadd_opts *opts, rk_reply *reply);
-/** Queues ZADD in a pipeline; its reply gets the same shape is read after rk_pipeline_exec(). */
+/** Queues ZADD in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_zadd(rk_pipeline *p, const char *key, const rk_zadd_score_member *score_members,
                  size_t nscore_members, const rk_zadd_opts *opts);
-/** Queues ZADD (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues ZADD (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_zadd_bin(rk_pipeline *p, const char *key, size_t key_len,
                      const rk_zadd_score_member *score_members, size_t nscore_members,
                      const rk_zadd_opts *opts);
 
 /** ZCARD: Get the number of members in a sorted set.
+ *
  *  Syntax: ZCARD key
- *  Complexity: O(1)
- *  Since Redis 1.2.0 (sorted-set group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.2.0 (sorted-set group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_zcard(rk_client *c, const char *key, long long *out);
 /** As rk_zcard(), with lengths for the strings (binary safe). */
 int rk_zcard_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues ZCARD in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ZCARD in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zcard(rk_pipeline *p, const char *key);
-/** Queues ZCARD (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ZCARD (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zcard_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** ZCOUNT: Count the members in a sorted set with scores within the given values.
+ *
  *  Syntax: ZCOUNT key min max
- *  Complexity: O(log(N)) with N being the number of elements in the sorted set.
- *  Since Redis 2.0.0 (sorted-set group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(log(N)) with N being the number of elements in the sorted set. Since Redis
+ *  2.0.0 (sorted-set group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_zcount(rk_client *c, const char *key, const char *min, const char *max, long long *out);
 /** As rk_zcount(), with lengths for the strings (binary safe). */
 int rk_zcount_bin(rk_client *c, const char *key, size_t key_len, const char *min, size_t min_len,
                   const char *max, size_t max_len, long long *out);
-/** Queues ZCOUNT in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ZCOUNT in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zcount(rk_pipeline *p, const char *key, const char *min, const char *max);
-/** Queues ZCOUNT (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ZCOUNT (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zcount_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
                        size_t min_len, const char *max, size_t max_len);
 
@@ -154,33 +173,37 @@ typedef struct rk_zdiff_opts {
 } rk_zdiff_opts;
 
 /** ZDIFF: Subtract multiple sorted sets.
+ *
  *  Syntax: ZDIFF numkeys key [key ...] [WITHSCORES]
- *  Complexity: O(L + (N-K)log(N)) worst case where L is the total number of
- *  elements in all the sets, N is the size of the first set, and K is the size
- *  of the result set.
- *  Since Redis 6.2.0 (sorted-set group).
- *  Hands the reply to *reply (shape "p.d"). Errors as rk_client_callv().
+ *
+ *  Complexity: O(L + (N-K)log(N)) worst case where L is the total number of elements in all the
+ *  sets, N is the size of the first set, and K is the size of the result set. Since Redis 6.2.0
+ *  (sorted-set group).
+ *
+ *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
+ *  the options on either protocol. Errors as rk_client_callv().
  */
 int rk_zdiff(rk_client *c, const char *const *keys, size_t nkeys, const rk_zdiff_opts *opts,
              rk_reply *reply);
 /** As rk_zdiff(), with lengths for the strings (binary safe). */
 int rk_zdiff_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                  const rk_zdiff_opts *opts, rk_reply *reply);
-/** Queues ZDIFF in a pipeline; its reply gets the same shape is read after rk_pipeline_exec(). */
+/** Queues ZDIFF in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_zdiff(rk_pipeline *p, const char *const *keys, size_t nkeys, const rk_zdiff_opts *opts);
-/** Queues ZDIFF (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues ZDIFF (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_zdiff_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                       size_t nkeys, const rk_zdiff_opts *opts);
 
 /** ZDIFFSTORE: Subtract multiple sorted sets and store the resulting sorted set in a new key.
+ *
  *  Syntax: ZDIFFSTORE destination numkeys key [key ...]
- *  Complexity: O(L + (N-K)log(N)) worst case where L is the total number of
- *  elements in all the sets, N is the size of the first set, and K is the size
- *  of the result set.
- *  Since Redis 6.2.0 (sorted-set group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(L + (N-K)log(N)) worst case where L is the total number of elements in all the
+ *  sets, N is the size of the first set, and K is the size of the result set. Since Redis 6.2.0
+ *  (sorted-set group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_zdiffstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                   long long *out);
@@ -188,60 +211,63 @@ int rk_zdiffstore(rk_client *c, const char *destination, const char *const *keys
 int rk_zdiffstore_bin(rk_client *c, const char *destination, size_t destination_len,
                       const char *const *keys, const size_t *keys_lens, size_t nkeys,
                       long long *out);
-/** Queues ZDIFFSTORE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ZDIFFSTORE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zdiffstore(rk_pipeline *p, const char *destination, const char *const *keys,
                        size_t nkeys);
-/** Queues ZDIFFSTORE (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues ZDIFFSTORE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zdiffstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
                            const char *const *keys, const size_t *keys_lens, size_t nkeys);
 
 /** ZINCRBY: Increment the score of a member in a sorted set.
+ *
  *  Syntax: ZINCRBY key increment member
- *  Complexity: O(log(N)) where N is the number of elements in the sorted set.
- *  Since Redis 1.2.0 (sorted-set group).
- *  Stores the reply as a double in *out; returns RK_NIL when the server replied
- *  nil. Errors as rk_client_callv().
+ *
+ *  Complexity: O(log(N)) where N is the number of elements in the sorted set. Since Redis 1.2.0
+ *  (sorted-set group).
+ *
+ *  Stores the reply as a double in *out; returns RK_NIL when the server replied nil. Errors as
+ *  rk_client_callv().
  */
-int rk_zincrby(rk_client *c, const char *key, long long increment, const char *member, double *out);
+int rk_zincrby(rk_client *c, const char *key, double increment, const char *member, double *out);
 /** As rk_zincrby(), with lengths for the strings (binary safe). */
-int rk_zincrby_bin(rk_client *c, const char *key, size_t key_len, long long increment,
+int rk_zincrby_bin(rk_client *c, const char *key, size_t key_len, double increment,
                    const char *member, size_t member_len, double *out);
-/** Queues ZINCRBY in a pipeline; its reply gets the same shape is read after rk_pipeline_exec(). */
-int rk_pipe_zincrby(rk_pipeline *p, const char *key, long long increment, const char *member);
-/** Queues ZINCRBY (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues ZINCRBY in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
+int rk_pipe_zincrby(rk_pipeline *p, const char *key, double increment, const char *member);
+/** Queues ZINCRBY (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
-int rk_pipe_zincrby_bin(rk_pipeline *p, const char *key, size_t key_len, long long increment,
+int rk_pipe_zincrby_bin(rk_pipeline *p, const char *key, size_t key_len, double increment,
                         const char *member, size_t member_len);
 
 /** Options of ZINTER; NULL or zeroed: none. */
 typedef struct rk_zinter_opts {
-    const double *weights; /**< The weight list. */
-    size_t nweights;       /**< How many. */
-    bool sum;              /**< Send SUM. */
-    bool min;              /**< Send MIN. */
-    bool max;              /**< Send MAX. */
-    bool withscores;       /**< Send WITHSCORES. */
+    const double *weights;  /**< The weight list. */
+    size_t nweights;        /**< How many. */
+    rk_aggregate aggregate; /**< AGGREGATE SUM | MIN | MAX; 0: not sent. */
+    bool withscores;        /**< Send WITHSCORES. */
 } rk_zinter_opts;
 
 /** ZINTER: Intersect multiple sorted sets.
- *  Syntax: ZINTER numkeys key [key ...] [WEIGHTS weight [WEIGHTS weight ...]]
- *  [AGGREGATE <SUM | MIN | MAX>] [WITHSCORES]
- *  Complexity: O(N*K)+O(M*log(M)) worst case with N being the smallest input
- *  sorted set, K being the number of input sorted sets and M being the number
- *  of elements in the resulting sorted set.
- *  Since Redis 6.2.0 (sorted-set group).
- *  Hands the reply to *reply (shape "p.d"). Errors as rk_client_callv().
+ *
+ *  Syntax: ZINTER numkeys key [key ...] [WEIGHTS weight [WEIGHTS weight ...]] [AGGREGATE <SUM |
+ *  MIN | MAX>] [WITHSCORES]
+ *
+ *  Complexity: O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K
+ *  being the number of input sorted sets and M being the number of elements in the resulting
+ *  sorted set. Since Redis 6.2.0 (sorted-set group).
+ *
+ *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
+ *  the options on either protocol. Errors as rk_client_callv().
  */
 int rk_zinter(rk_client *c, const char *const *keys, size_t nkeys, const rk_zinter_opts *opts,
               rk_reply *reply);
 /** As rk_zinter(), with lengths for the strings (binary safe). */
 int rk_zinter_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                   const rk_zinter_opts *opts, rk_reply *reply);
-/** Queues ZINTER in a pipeline; its reply gets the same shape is read after rk_pipeline_exec(). */
+/** Queues ZINTER in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_zinter(rk_pipeline *p, const char *const *keys, size_t nkeys,
                    const rk_zinter_opts *opts);
-/** Queues ZINTER (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues ZINTER (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_zinter_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                        size_t nkeys, const rk_zinter_opts *opts);
@@ -253,44 +279,43 @@ typedef struct rk_zintercard_opts {
 } rk_zintercard_opts;
 
 /** ZINTERCARD: Intersect multiple sorted sets and return the cardinality of the result.
+ *
  *  Syntax: ZINTERCARD numkeys key [key ...] [LIMIT limit]
- *  Complexity: O(N*K) worst case with N being the smallest input sorted set, K
- *  being the number of input sorted sets.
- *  Since Redis 7.0.0 (sorted-set group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(N*K) worst case with N being the smallest input sorted set, K being the number
+ *  of input sorted sets. Since Redis 7.0.0 (sorted-set group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_zintercard(rk_client *c, const char *const *keys, size_t nkeys,
                   const rk_zintercard_opts *opts, long long *out);
 /** As rk_zintercard(), with lengths for the strings (binary safe). */
 int rk_zintercard_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                       const rk_zintercard_opts *opts, long long *out);
-/** Queues ZINTERCARD in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ZINTERCARD in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zintercard(rk_pipeline *p, const char *const *keys, size_t nkeys,
                        const rk_zintercard_opts *opts);
-/** Queues ZINTERCARD (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues ZINTERCARD (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zintercard_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                            size_t nkeys, const rk_zintercard_opts *opts);
 
 /** Options of ZINTERSTORE; NULL or zeroed: none. */
 typedef struct rk_zinterstore_opts {
-    const double *weights; /**< The weight list. */
-    size_t nweights;       /**< How many. */
-    bool sum;              /**< Send SUM. */
-    bool min;              /**< Send MIN. */
-    bool max;              /**< Send MAX. */
+    const double *weights;  /**< The weight list. */
+    size_t nweights;        /**< How many. */
+    rk_aggregate aggregate; /**< AGGREGATE SUM | MIN | MAX; 0: not sent. */
 } rk_zinterstore_opts;
 
 /** ZINTERSTORE: Intersect multiple sorted sets and store the resulting sorted set in a new key.
- *  Syntax: ZINTERSTORE destination numkeys key [key ...] [WEIGHTS weight
- *  [WEIGHTS weight ...]] [AGGREGATE <SUM | MIN | MAX>]
- *  Complexity: O(N*K)+O(M*log(M)) worst case with N being the smallest input
- *  sorted set, K being the number of input sorted sets and M being the number
- *  of elements in the resulting sorted set.
- *  Since Redis 2.0.0 (sorted-set group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Syntax: ZINTERSTORE destination numkeys key [key ...] [WEIGHTS weight [WEIGHTS weight ...]]
+ *  [AGGREGATE <SUM | MIN | MAX>]
+ *
+ *  Complexity: O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K
+ *  being the number of input sorted sets and M being the number of elements in the resulting
+ *  sorted set. Since Redis 2.0.0 (sorted-set group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_zinterstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                    const rk_zinterstore_opts *opts, long long *out);
@@ -298,30 +323,31 @@ int rk_zinterstore(rk_client *c, const char *destination, const char *const *key
 int rk_zinterstore_bin(rk_client *c, const char *destination, size_t destination_len,
                        const char *const *keys, const size_t *keys_lens, size_t nkeys,
                        const rk_zinterstore_opts *opts, long long *out);
-/** Queues ZINTERSTORE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ZINTERSTORE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zinterstore(rk_pipeline *p, const char *destination, const char *const *keys,
                         size_t nkeys, const rk_zinterstore_opts *opts);
-/** Queues ZINTERSTORE (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues ZINTERSTORE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zinterstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
                             const char *const *keys, const size_t *keys_lens, size_t nkeys,
                             const rk_zinterstore_opts *opts);
 
-/** ZLEXCOUNT: Count the number of members in a sorted set between a given lexicographical range.
+/** ZLEXCOUNT: Count the number of members in a sorted set between a given lexicographical
+ *  range.
+ *
  *  Syntax: ZLEXCOUNT key min max
- *  Complexity: O(log(N)) with N being the number of elements in the sorted set.
- *  Since Redis 2.8.9 (sorted-set group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(log(N)) with N being the number of elements in the sorted set. Since Redis
+ *  2.8.9 (sorted-set group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_zlexcount(rk_client *c, const char *key, const char *min, const char *max, long long *out);
 /** As rk_zlexcount(), with lengths for the strings (binary safe). */
 int rk_zlexcount_bin(rk_client *c, const char *key, size_t key_len, const char *min, size_t min_len,
                      const char *max, size_t max_len, long long *out);
-/** Queues ZLEXCOUNT in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ZLEXCOUNT in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zlexcount(rk_pipeline *p, const char *key, const char *min, const char *max);
-/** Queues ZLEXCOUNT (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues ZLEXCOUNT (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zlexcount_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
                           size_t min_len, const char *max, size_t max_len);
 
@@ -332,40 +358,47 @@ typedef struct rk_zmpop_opts {
 } rk_zmpop_opts;
 
 /** ZMPOP: Remove and return members with scores in a sorted set.
+ *
  *  Syntax: ZMPOP numkeys key [key ...] <MIN | MAX> [COUNT count]
- *  Complexity: O(K) + O(M*log(N)) where K is the number of provided keys, N
- *  being the number of elements in the sorted set, and M being the number of
- *  elements popped.
- *  Since Redis 7.0.0 (sorted-set group).
- *  Hands the reply to *reply (shape "(.p.d)"). Errors as rk_client_callv().
+ *
+ *  Complexity: O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of
+ *  elements in the sorted set, and M being the number of elements popped. Since Redis 7.0.0
+ *  (sorted-set group).
+ *
+ *  Hands the reply to *reply (NULL discards it), an array [as sent, an array of pairs [member,
+ *  score]] on either protocol. Errors as rk_client_callv().
  */
 int rk_zmpop(rk_client *c, const char *const *keys, size_t nkeys, rk_minmax where,
              const rk_zmpop_opts *opts, rk_reply *reply);
 /** As rk_zmpop(), with lengths for the strings (binary safe). */
 int rk_zmpop_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                  rk_minmax where, const rk_zmpop_opts *opts, rk_reply *reply);
-/** Queues ZMPOP in a pipeline; its reply gets the same shape is read after rk_pipeline_exec(). */
+/** Queues ZMPOP in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_zmpop(rk_pipeline *p, const char *const *keys, size_t nkeys, rk_minmax where,
                   const rk_zmpop_opts *opts);
-/** Queues ZMPOP (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues ZMPOP (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_zmpop_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                       size_t nkeys, rk_minmax where, const rk_zmpop_opts *opts);
 
 /** ZMSCORE: Get the score associated with the given members in a sorted set.
+ *
  *  Syntax: ZMSCORE key member [member ...]
- *  Complexity: O(N) where N is the number of members being requested.
- *  Since Redis 6.2.0 (sorted-set group).
- *  Hands the reply to *reply (shape "ad"). Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of members being requested. Since Redis 6.2.0
+ *  (sorted-set group).
+ *
+ *  Hands the reply to *reply (NULL discards it), an array, each element a double on either
+ *  protocol. Errors as rk_client_callv().
  */
 int rk_zmscore(rk_client *c, const char *key, const char *const *members, size_t nmembers,
                rk_reply *reply);
 /** As rk_zmscore(), with lengths for the strings (binary safe). */
 int rk_zmscore_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
                    const size_t *members_lens, size_t nmembers, rk_reply *reply);
-/** Queues ZMSCORE in a pipeline; its reply gets the same shape is read after rk_pipeline_exec(). */
+/** Queues ZMSCORE in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_zmscore(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers);
-/** Queues ZMSCORE (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues ZMSCORE (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_zmscore_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
                         const size_t *members_lens, size_t nmembers);
@@ -377,19 +410,22 @@ typedef struct rk_zpopmax_opts {
 } rk_zpopmax_opts;
 
 /** ZPOPMAX: Remove and return members with the highest scores in a sorted set.
+ *
  *  Syntax: ZPOPMAX key [count]
- *  Complexity: O(log(N)*M) with N being the number of elements in the sorted
- *  set, and M being the number of elements popped.
- *  Since Redis 5.0.0 (sorted-set group).
- *  Hands the reply to *reply (shape "p.d"). Errors as rk_client_callv().
+ *
+ *  Complexity: O(log(N)*M) with N being the number of elements in the sorted set, and M being
+ *  the number of elements popped. Since Redis 5.0.0 (sorted-set group).
+ *
+ *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] on either
+ *  protocol. Errors as rk_client_callv().
  */
 int rk_zpopmax(rk_client *c, const char *key, const rk_zpopmax_opts *opts, rk_reply *reply);
 /** As rk_zpopmax(), with lengths for the strings (binary safe). */
 int rk_zpopmax_bin(rk_client *c, const char *key, size_t key_len, const rk_zpopmax_opts *opts,
                    rk_reply *reply);
-/** Queues ZPOPMAX in a pipeline; its reply gets the same shape is read after rk_pipeline_exec(). */
+/** Queues ZPOPMAX in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_zpopmax(rk_pipeline *p, const char *key, const rk_zpopmax_opts *opts);
-/** Queues ZPOPMAX (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues ZPOPMAX (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_zpopmax_bin(rk_pipeline *p, const char *key, size_t key_len,
                         const rk_zpopmax_opts *opts);
@@ -401,19 +437,22 @@ typedef struct rk_zpopmin_opts {
 } rk_zpopmin_opts;
 
 /** ZPOPMIN: Remove and return members with the lowest scores in a sorted set.
+ *
  *  Syntax: ZPOPMIN key [count]
- *  Complexity: O(log(N)*M) with N being the number of elements in the sorted
- *  set, and M being the number of elements popped.
- *  Since Redis 5.0.0 (sorted-set group).
- *  Hands the reply to *reply (shape "p.d"). Errors as rk_client_callv().
+ *
+ *  Complexity: O(log(N)*M) with N being the number of elements in the sorted set, and M being
+ *  the number of elements popped. Since Redis 5.0.0 (sorted-set group).
+ *
+ *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] on either
+ *  protocol. Errors as rk_client_callv().
  */
 int rk_zpopmin(rk_client *c, const char *key, const rk_zpopmin_opts *opts, rk_reply *reply);
 /** As rk_zpopmin(), with lengths for the strings (binary safe). */
 int rk_zpopmin_bin(rk_client *c, const char *key, size_t key_len, const rk_zpopmin_opts *opts,
                    rk_reply *reply);
-/** Queues ZPOPMIN in a pipeline; its reply gets the same shape is read after rk_pipeline_exec(). */
+/** Queues ZPOPMIN in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_zpopmin(rk_pipeline *p, const char *key, const rk_zpopmin_opts *opts);
-/** Queues ZPOPMIN (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues ZPOPMIN (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_zpopmin_bin(rk_pipeline *p, const char *key, size_t key_len,
                         const rk_zpopmin_opts *opts);
@@ -430,19 +469,22 @@ typedef struct rk_zrandmember_opts {
 } rk_zrandmember_opts;
 
 /** ZRANDMEMBER: Get one or multiple random elements from a sorted set.
+ *
  *  Syntax: ZRANDMEMBER key [count [WITHSCORES]]
- *  Complexity: O(N) where N is the number of elements returned
- *  Since Redis 6.2.0 (sorted-set group).
- *  Hands the reply to *reply (shape "p.d"). Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of elements returned. Since Redis 6.2.0 (sorted-set
+ *  group).
+ *
+ *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
+ *  the options on either protocol. Errors as rk_client_callv().
  */
 int rk_zrandmember(rk_client *c, const char *key, const rk_zrandmember_opts *opts, rk_reply *reply);
 /** As rk_zrandmember(), with lengths for the strings (binary safe). */
 int rk_zrandmember_bin(rk_client *c, const char *key, size_t key_len,
                        const rk_zrandmember_opts *opts, rk_reply *reply);
-/** Queues ZRANDMEMBER in a pipeline; its reply gets the same shape is read after
- * rk_pipeline_exec(). */
+/** Queues ZRANDMEMBER in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_zrandmember(rk_pipeline *p, const char *key, const rk_zrandmember_opts *opts);
-/** Queues ZRANDMEMBER (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues ZRANDMEMBER (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_zrandmember_bin(rk_pipeline *p, const char *key, size_t key_len,
                             const rk_zrandmember_opts *opts);
@@ -463,12 +505,14 @@ typedef struct rk_zrange_opts {
 } rk_zrange_opts;
 
 /** ZRANGE: Return a range of members in a sorted set.
- *  Syntax: ZRANGE key start stop [<BYSCORE | BYLEX>] [REV] [LIMIT offset count]
- *  [WITHSCORES]
- *  Complexity: O(log(N)+M) with N being the number of elements in the sorted
- *  set and M the number of elements returned.
- *  Since Redis 1.2.0 (sorted-set group).
- *  Hands the reply to *reply (shape "p.d"). Errors as rk_client_callv().
+ *
+ *  Syntax: ZRANGE key start stop [<BYSCORE | BYLEX>] [REV] [LIMIT offset count] [WITHSCORES]
+ *
+ *  Complexity: O(log(N)+M) with N being the number of elements in the sorted set and M the
+ *  number of elements returned. Since Redis 1.2.0 (sorted-set group).
+ *
+ *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
+ *  the options on either protocol. Errors as rk_client_callv().
  */
 int rk_zrange(rk_client *c, const char *key, const char *start, const char *stop,
               const rk_zrange_opts *opts, rk_reply *reply);
@@ -476,10 +520,10 @@ int rk_zrange(rk_client *c, const char *key, const char *start, const char *stop
 int rk_zrange_bin(rk_client *c, const char *key, size_t key_len, const char *start,
                   size_t start_len, const char *stop, size_t stop_len, const rk_zrange_opts *opts,
                   rk_reply *reply);
-/** Queues ZRANGE in a pipeline; its reply gets the same shape is read after rk_pipeline_exec(). */
+/** Queues ZRANGE in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_zrange(rk_pipeline *p, const char *key, const char *start, const char *stop,
                    const rk_zrange_opts *opts);
-/** Queues ZRANGE (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues ZRANGE (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_zrange_bin(rk_pipeline *p, const char *key, size_t key_len, const char *start,
                        size_t start_len, const char *stop, size_t stop_len,
@@ -497,14 +541,16 @@ typedef struct rk_zrangebylex_opts {
 } rk_zrangebylex_opts;
 
 /** ZRANGEBYLEX: Return a range of members in a sorted set, by lexicographical range.
+ *
  *  Syntax: ZRANGEBYLEX key min max [LIMIT offset count]
- *  Complexity: O(log(N)+M) with N being the number of elements in the sorted
- *  set and M the number of elements being returned. If M is constant (e.g.
- *  always asking for the first 10 elements with LIMIT), you can consider it
- *  O(log(N)).
- *  Since Redis 2.8.9 (sorted-set group).
- *  Deprecated since 6.2.0; use ZRANGE with the BYLEX argument.
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(log(N)+M) with N being the number of elements in the sorted set and M the
+ *  number of elements being returned. If M is constant (e.g. always asking for the first 10
+ *  elements with LIMIT), you can consider it O(log(N)). Since Redis 2.8.9 (sorted-set group).
+ *
+ *  Deprecated since 6.2.0; use ZRANGE with the BYLEX argument instead.
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_zrangebylex(rk_client *c, const char *key, const char *min, const char *max,
                    const rk_zrangebylex_opts *opts, rk_reply *reply);
@@ -512,11 +558,10 @@ int rk_zrangebylex(rk_client *c, const char *key, const char *min, const char *m
 int rk_zrangebylex_bin(rk_client *c, const char *key, size_t key_len, const char *min,
                        size_t min_len, const char *max, size_t max_len,
                        const rk_zrangebylex_opts *opts, rk_reply *reply);
-/** Queues ZRANGEBYLEX in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ZRANGEBYLEX in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zrangebylex(rk_pipeline *p, const char *key, const char *min, const char *max,
                         const rk_zrangebylex_opts *opts);
-/** Queues ZRANGEBYLEX (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues ZRANGEBYLEX (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zrangebylex_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
                             size_t min_len, const char *max, size_t max_len,
                             const rk_zrangebylex_opts *opts);
@@ -534,14 +579,17 @@ typedef struct rk_zrangebyscore_opts {
 } rk_zrangebyscore_opts;
 
 /** ZRANGEBYSCORE: Return a range of members in a sorted set, by score.
+ *
  *  Syntax: ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count]
- *  Complexity: O(log(N)+M) with N being the number of elements in the sorted
- *  set and M the number of elements being returned. If M is constant (e.g.
- *  always asking for the first 10 elements with LIMIT), you can consider it
- *  O(log(N)).
- *  Since Redis 1.0.5 (sorted-set group).
- *  Deprecated since 6.2.0; use ZRANGE with the BYSCORE argument.
- *  Hands the reply to *reply (shape "p.d"). Errors as rk_client_callv().
+ *
+ *  Complexity: O(log(N)+M) with N being the number of elements in the sorted set and M the
+ *  number of elements being returned. If M is constant (e.g. always asking for the first 10
+ *  elements with LIMIT), you can consider it O(log(N)). Since Redis 1.0.5 (sorted-set group).
+ *
+ *  Deprecated since 6.2.0; use ZRANGE with the BYSCORE argument instead.
+ *
+ *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
+ *  the options on either protocol. Errors as rk_client_callv().
  */
 int rk_zrangebyscore(rk_client *c, const char *key, const char *min, const char *max,
                      const rk_zrangebyscore_opts *opts, rk_reply *reply);
@@ -549,12 +597,11 @@ int rk_zrangebyscore(rk_client *c, const char *key, const char *min, const char 
 int rk_zrangebyscore_bin(rk_client *c, const char *key, size_t key_len, const char *min,
                          size_t min_len, const char *max, size_t max_len,
                          const rk_zrangebyscore_opts *opts, rk_reply *reply);
-/** Queues ZRANGEBYSCORE in a pipeline; its reply gets the same shape is read after
- * rk_pipeline_exec(). */
+/** Queues ZRANGEBYSCORE in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_zrangebyscore(rk_pipeline *p, const char *key, const char *min, const char *max,
                           const rk_zrangebyscore_opts *opts);
-/** Queues ZRANGEBYSCORE (binary-safe form) in a pipeline; its reply gets the same shape is read
- * after rk_pipeline_exec(). */
+/** Queues ZRANGEBYSCORE (binary-safe form) in a pipeline; read its reply (same shape) after
+ * rk_pipeline_exec(). */
 int rk_pipe_zrangebyscore_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
                               size_t min_len, const char *max, size_t max_len,
                               const rk_zrangebyscore_opts *opts);
@@ -574,13 +621,13 @@ typedef struct rk_zrangestore_opts {
 } rk_zrangestore_opts;
 
 /** ZRANGESTORE: Store a range of members from sorted set into another key.
- *  Syntax: ZRANGESTORE dst src min max [<BYSCORE | BYLEX>] [REV] [LIMIT offset
- *  count]
- *  Complexity: O(log(N)+M) with N being the number of elements in the sorted
- *  set and M the number of elements stored into the destination key.
- *  Since Redis 6.2.0 (sorted-set group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Syntax: ZRANGESTORE dst src min max [<BYSCORE | BYLEX>] [REV] [LIMIT offset count]
+ *
+ *  Complexity: O(log(N)+M) with N being the number of elements in the sorted set and M the
+ *  number of elements stored into the destination key. Since Redis 6.2.0 (sorted-set group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_zrangestore(rk_client *c, const char *dst, const char *src, const char *min, const char *max,
                    const rk_zrangestore_opts *opts, long long *out);
@@ -588,107 +635,112 @@ int rk_zrangestore(rk_client *c, const char *dst, const char *src, const char *m
 int rk_zrangestore_bin(rk_client *c, const char *dst, size_t dst_len, const char *src,
                        size_t src_len, const char *min, size_t min_len, const char *max,
                        size_t max_len, const rk_zrangestore_opts *opts, long long *out);
-/** Queues ZRANGESTORE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ZRANGESTORE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zrangestore(rk_pipeline *p, const char *dst, const char *src, const char *min,
                         const char *max, const rk_zrangestore_opts *opts);
-/** Queues ZRANGESTORE (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues ZRANGESTORE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zrangestore_bin(rk_pipeline *p, const char *dst, size_t dst_len, const char *src,
                             size_t src_len, const char *min, size_t min_len, const char *max,
                             size_t max_len, const rk_zrangestore_opts *opts);
 
 /** ZRANK: Determine the index of a member in a sorted set.
+ *
  *  Syntax: ZRANK key member
- *  Complexity: O(log(N))
- *  Since Redis 2.0.0 (sorted-set group).
- *  Stores the integer reply in *out; returns RK_NIL when the server replied
- *  nil. Errors as rk_client_callv().
+ *
+ *  Complexity: O(log(N)). Since Redis 2.0.0 (sorted-set group).
+ *
+ *  Stores the integer reply in *out; returns RK_NIL when the server replied nil. Errors as
+ *  rk_client_callv().
  */
 int rk_zrank(rk_client *c, const char *key, const char *member, long long *out);
 /** As rk_zrank(), with lengths for the strings (binary safe). */
 int rk_zrank_bin(rk_client *c, const char *key, size_t key_len, const char *member,
                  size_t member_len, long long *out);
-/** Queues ZRANK in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ZRANK in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zrank(rk_pipeline *p, const char *key, const char *member);
-/** Queues ZRANK (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ZRANK (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zrank_bin(rk_pipeline *p, const char *key, size_t key_len, const char *member,
                       size_t member_len);
 
 /** ZREM: Remove one or more members from a sorted set.
+ *
  *  Syntax: ZREM key member [member ...]
- *  Complexity: O(M*log(N)) with N being the number of elements in the sorted
- *  set and M the number of elements to be removed.
- *  Since Redis 1.2.0 (sorted-set group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(M*log(N)) with N being the number of elements in the sorted set and M the
+ *  number of elements to be removed. Since Redis 1.2.0 (sorted-set group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_zrem(rk_client *c, const char *key, const char *const *members, size_t nmembers,
             long long *out);
 /** As rk_zrem(), with lengths for the strings (binary safe). */
 int rk_zrem_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
                 const size_t *members_lens, size_t nmembers, long long *out);
-/** Queues ZREM in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ZREM in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zrem(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers);
-/** Queues ZREM (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ZREM (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zrem_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
                      const size_t *members_lens, size_t nmembers);
 
 /** ZREMRANGEBYLEX: Remove all members in a sorted set between the given lexicographical range.
+ *
  *  Syntax: ZREMRANGEBYLEX key min max
- *  Complexity: O(log(N)+M) with N being the number of elements in the sorted
- *  set and M the number of elements removed by the operation.
- *  Since Redis 2.8.9 (sorted-set group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(log(N)+M) with N being the number of elements in the sorted set and M the
+ *  number of elements removed by the operation. Since Redis 2.8.9 (sorted-set group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_zremrangebylex(rk_client *c, const char *key, const char *min, const char *max,
                       long long *out);
 /** As rk_zremrangebylex(), with lengths for the strings (binary safe). */
 int rk_zremrangebylex_bin(rk_client *c, const char *key, size_t key_len, const char *min,
                           size_t min_len, const char *max, size_t max_len, long long *out);
-/** Queues ZREMRANGEBYLEX in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ZREMRANGEBYLEX in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zremrangebylex(rk_pipeline *p, const char *key, const char *min, const char *max);
-/** Queues ZREMRANGEBYLEX (binary-safe form) in a pipeline; its reply is read after
- * rk_pipeline_exec(). */
+/** Queues ZREMRANGEBYLEX (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
+ */
 int rk_pipe_zremrangebylex_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
                                size_t min_len, const char *max, size_t max_len);
 
 /** ZREMRANGEBYRANK: Remove all members in a sorted set within the given indexes.
+ *
  *  Syntax: ZREMRANGEBYRANK key start stop
- *  Complexity: O(log(N)+M) with N being the number of elements in the sorted
- *  set and M the number of elements removed by the operation.
- *  Since Redis 2.0.0 (sorted-set group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(log(N)+M) with N being the number of elements in the sorted set and M the
+ *  number of elements removed by the operation. Since Redis 2.0.0 (sorted-set group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_zremrangebyrank(rk_client *c, const char *key, long long start, long long stop,
                        long long *out);
 /** As rk_zremrangebyrank(), with lengths for the strings (binary safe). */
 int rk_zremrangebyrank_bin(rk_client *c, const char *key, size_t key_len, long long start,
                            long long stop, long long *out);
-/** Queues ZREMRANGEBYRANK in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ZREMRANGEBYRANK in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zremrangebyrank(rk_pipeline *p, const char *key, long long start, long long stop);
-/** Queues ZREMRANGEBYRANK (binary-safe form) in a pipeline; its reply is read after
+/** Queues ZREMRANGEBYRANK (binary-safe form) in a pipeline; read its reply after
  * rk_pipeline_exec(). */
 int rk_pipe_zremrangebyrank_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
                                 long long stop);
 
 /** ZREMRANGEBYSCORE: Remove all members in a sorted set within the given scores.
+ *
  *  Syntax: ZREMRANGEBYSCORE key min max
- *  Complexity: O(log(N)+M) with N being the number of elements in the sorted
- *  set and M the number of elements removed by the operation.
- *  Since Redis 1.2.0 (sorted-set group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(log(N)+M) with N being the number of elements in the sorted set and M the
+ *  number of elements removed by the operation. Since Redis 1.2.0 (sorted-set group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_zremrangebyscore(rk_client *c, const char *key, const char *min, const char *max,
                         long long *out);
 /** As rk_zremrangebyscore(), with lengths for the strings (binary safe). */
 int rk_zremrangebyscore_bin(rk_client *c, const char *key, size_t key_len, const char *min,
                             size_t min_len, const char *max, size_t max_len, long long *out);
-/** Queues ZREMRANGEBYSCORE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ZREMRANGEBYSCORE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zremrangebyscore(rk_pipeline *p, const char *key, const char *min, const char *max);
-/** Queues ZREMRANGEBYSCORE (binary-safe form) in a pipeline; its reply is read after
+/** Queues ZREMRANGEBYSCORE (binary-safe form) in a pipeline; read its reply after
  * rk_pipeline_exec(). */
 int rk_pipe_zremrangebyscore_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
                                  size_t min_len, const char *max, size_t max_len);
@@ -698,22 +750,28 @@ typedef struct rk_zrevrange_opts {
     bool withscores; /**< Send WITHSCORES. */
 } rk_zrevrange_opts;
 
-/** ZREVRANGE: Return a range of members in a sorted set, by index, with scores ordered from high to
- * low. Syntax: ZREVRANGE key start stop [WITHSCORES] Complexity: O(log(N)+M) with N being the
- * number of elements in the sorted set and M the number of elements returned. Since Redis 1.2.0
- * (sorted-set group). Deprecated since 6.2.0; use ZRANGE with the REV argument. Hands the reply to
- * *reply (shape "p.d"). Errors as rk_client_callv().
+/** ZREVRANGE: Return a range of members in a sorted set, by index, with scores ordered from
+ *  high to low.
+ *
+ *  Syntax: ZREVRANGE key start stop [WITHSCORES]
+ *
+ *  Complexity: O(log(N)+M) with N being the number of elements in the sorted set and M the
+ *  number of elements returned. Since Redis 1.2.0 (sorted-set group).
+ *
+ *  Deprecated since 6.2.0; use ZRANGE with the REV argument instead.
+ *
+ *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
+ *  the options on either protocol. Errors as rk_client_callv().
  */
 int rk_zrevrange(rk_client *c, const char *key, long long start, long long stop,
                  const rk_zrevrange_opts *opts, rk_reply *reply);
 /** As rk_zrevrange(), with lengths for the strings (binary safe). */
 int rk_zrevrange_bin(rk_client *c, const char *key, size_t key_len, long long start, long long stop,
                      const rk_zrevrange_opts *opts, rk_reply *reply);
-/** Queues ZREVRANGE in a pipeline; its reply gets the same shape is read after rk_pipeline_exec().
- */
+/** Queues ZREVRANGE in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_zrevrange(rk_pipeline *p, const char *key, long long start, long long stop,
                       const rk_zrevrange_opts *opts);
-/** Queues ZREVRANGE (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues ZREVRANGE (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_zrevrange_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
                           long long stop, const rk_zrevrange_opts *opts);
@@ -730,11 +788,17 @@ typedef struct rk_zrevrangebylex_opts {
 } rk_zrevrangebylex_opts;
 
 /** ZREVRANGEBYLEX: Return a range of members in a sorted set, by lexicographical range, ordered
- * from higher to lower strings. Syntax: ZREVRANGEBYLEX key max min [LIMIT offset count] Complexity:
- * O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements
- * being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you
- * can consider it O(log(N)). Since Redis 2.8.9 (sorted-set group). Deprecated since 6.2.0; use
- * ZRANGE with the REV and BYLEX arguments. Hands the reply to *reply. Errors as rk_client_callv().
+ *  from higher to lower strings.
+ *
+ *  Syntax: ZREVRANGEBYLEX key max min [LIMIT offset count]
+ *
+ *  Complexity: O(log(N)+M) with N being the number of elements in the sorted set and M the
+ *  number of elements being returned. If M is constant (e.g. always asking for the first 10
+ *  elements with LIMIT), you can consider it O(log(N)). Since Redis 2.8.9 (sorted-set group).
+ *
+ *  Deprecated since 6.2.0; use ZRANGE with the REV and BYLEX arguments instead.
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_zrevrangebylex(rk_client *c, const char *key, const char *max, const char *min,
                       const rk_zrevrangebylex_opts *opts, rk_reply *reply);
@@ -742,11 +806,11 @@ int rk_zrevrangebylex(rk_client *c, const char *key, const char *max, const char
 int rk_zrevrangebylex_bin(rk_client *c, const char *key, size_t key_len, const char *max,
                           size_t max_len, const char *min, size_t min_len,
                           const rk_zrevrangebylex_opts *opts, rk_reply *reply);
-/** Queues ZREVRANGEBYLEX in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ZREVRANGEBYLEX in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zrevrangebylex(rk_pipeline *p, const char *key, const char *max, const char *min,
                            const rk_zrevrangebylex_opts *opts);
-/** Queues ZREVRANGEBYLEX (binary-safe form) in a pipeline; its reply is read after
- * rk_pipeline_exec(). */
+/** Queues ZREVRANGEBYLEX (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
+ */
 int rk_pipe_zrevrangebylex_bin(rk_pipeline *p, const char *key, size_t key_len, const char *max,
                                size_t max_len, const char *min, size_t min_len,
                                const rk_zrevrangebylex_opts *opts);
@@ -763,13 +827,19 @@ typedef struct rk_zrevrangebyscore_opts {
     const rk_zrevrangebyscore_limit *limit; /**< LIMIT; NULL: not sent. */
 } rk_zrevrangebyscore_opts;
 
-/** ZREVRANGEBYSCORE: Return a range of members in a sorted set, by score, with scores ordered from
- * high to low. Syntax: ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT offset count] Complexity:
- * O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements
- * being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you
- * can consider it O(log(N)). Since Redis 2.2.0 (sorted-set group). Deprecated since 6.2.0; use
- * ZRANGE with the REV and BYSCORE arguments. Hands the reply to *reply (shape "p.d"). Errors as
- * rk_client_callv().
+/** ZREVRANGEBYSCORE: Return a range of members in a sorted set, by score, with scores ordered
+ *  from high to low.
+ *
+ *  Syntax: ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT offset count]
+ *
+ *  Complexity: O(log(N)+M) with N being the number of elements in the sorted set and M the
+ *  number of elements being returned. If M is constant (e.g. always asking for the first 10
+ *  elements with LIMIT), you can consider it O(log(N)). Since Redis 2.2.0 (sorted-set group).
+ *
+ *  Deprecated since 6.2.0; use ZRANGE with the REV and BYSCORE arguments instead.
+ *
+ *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
+ *  the options on either protocol. Errors as rk_client_callv().
  */
 int rk_zrevrangebyscore(rk_client *c, const char *key, const char *max, const char *min,
                         const rk_zrevrangebyscore_opts *opts, rk_reply *reply);
@@ -777,30 +847,32 @@ int rk_zrevrangebyscore(rk_client *c, const char *key, const char *max, const ch
 int rk_zrevrangebyscore_bin(rk_client *c, const char *key, size_t key_len, const char *max,
                             size_t max_len, const char *min, size_t min_len,
                             const rk_zrevrangebyscore_opts *opts, rk_reply *reply);
-/** Queues ZREVRANGEBYSCORE in a pipeline; its reply gets the same shape is read after
- * rk_pipeline_exec(). */
+/** Queues ZREVRANGEBYSCORE in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_zrevrangebyscore(rk_pipeline *p, const char *key, const char *max, const char *min,
                              const rk_zrevrangebyscore_opts *opts);
-/** Queues ZREVRANGEBYSCORE (binary-safe form) in a pipeline; its reply gets the same shape is read
- * after rk_pipeline_exec(). */
+/** Queues ZREVRANGEBYSCORE (binary-safe form) in a pipeline; read its reply (same shape) after
+ * rk_pipeline_exec(). */
 int rk_pipe_zrevrangebyscore_bin(rk_pipeline *p, const char *key, size_t key_len, const char *max,
                                  size_t max_len, const char *min, size_t min_len,
                                  const rk_zrevrangebyscore_opts *opts);
 
-/** ZREVRANK: Determine the index of a member in a sorted set, with scores ordered from high to low.
+/** ZREVRANK: Determine the index of a member in a sorted set, with scores ordered from high to
+ *  low.
+ *
  *  Syntax: ZREVRANK key member
- *  Complexity: O(log(N))
- *  Since Redis 2.0.0 (sorted-set group).
- *  Stores the integer reply in *out; returns RK_NIL when the server replied
- *  nil. Errors as rk_client_callv().
+ *
+ *  Complexity: O(log(N)). Since Redis 2.0.0 (sorted-set group).
+ *
+ *  Stores the integer reply in *out; returns RK_NIL when the server replied nil. Errors as
+ *  rk_client_callv().
  */
 int rk_zrevrank(rk_client *c, const char *key, const char *member, long long *out);
 /** As rk_zrevrank(), with lengths for the strings (binary safe). */
 int rk_zrevrank_bin(rk_client *c, const char *key, size_t key_len, const char *member,
                     size_t member_len, long long *out);
-/** Queues ZREVRANK in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ZREVRANK in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zrevrank(rk_pipeline *p, const char *key, const char *member);
-/** Queues ZREVRANK (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ZREVRANK (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zrevrank_bin(rk_pipeline *p, const char *key, size_t key_len, const char *member,
                          size_t member_len);
 
@@ -812,90 +884,99 @@ typedef struct rk_zscan_opts {
 } rk_zscan_opts;
 
 /** ZSCAN: Incrementally iterate sorted sets elements and associated scores.
+ *
  *  Syntax: ZSCAN key cursor [MATCH pattern] [COUNT count]
- *  Complexity: O(1) for every call. O(N) for a complete iteration, including
- *  enough command calls for the cursor to return back to 0. N is the number of
- *  elements inside the collection..
+ *
+ *  Complexity: O(1) for every call. O(N) for a complete iteration, including enough command
+ *  calls for the cursor to return back to 0. N is the number of elements inside the collection.
  *  Since Redis 2.8.0 (sorted-set group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Hands the reply to *reply (NULL discards it), an array [as sent, an array of pairs [member,
+ *  score]] on either protocol. Errors as rk_client_callv().
  */
-int rk_zscan(rk_client *c, const char *key, long long cursor, const rk_zscan_opts *opts,
+int rk_zscan(rk_client *c, const char *key, unsigned long long cursor, const rk_zscan_opts *opts,
              rk_reply *reply);
 /** As rk_zscan(), with lengths for the strings (binary safe). */
-int rk_zscan_bin(rk_client *c, const char *key, size_t key_len, long long cursor,
+int rk_zscan_bin(rk_client *c, const char *key, size_t key_len, unsigned long long cursor,
                  const rk_zscan_opts *opts, rk_reply *reply);
-/** Queues ZSCAN in a pipeline; its reply is read after rk_pipeline_exec(). */
-int rk_pipe_zscan(rk_pipeline *p, const char *key, long long cursor, const rk_zscan_opts *opts);
-/** Queues ZSCAN (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
-int rk_pipe_zscan_bin(rk_pipeline *p, const char *key, size_t key_len, long long cursor,
+/** Queues ZSCAN in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
+int rk_pipe_zscan(rk_pipeline *p, const char *key, unsigned long long cursor,
+                  const rk_zscan_opts *opts);
+/** Queues ZSCAN (binary-safe form) in a pipeline; read its reply (same shape) after
+ * rk_pipeline_exec(). */
+int rk_pipe_zscan_bin(rk_pipeline *p, const char *key, size_t key_len, unsigned long long cursor,
                       const rk_zscan_opts *opts);
 
 /** ZSCORE: Get the score associated with the given member in a sorted set.
+ *
  *  Syntax: ZSCORE key member
- *  Complexity: O(1)
- *  Since Redis 1.2.0 (sorted-set group).
- *  Stores the reply as a double in *out; returns RK_NIL when the server replied
- *  nil. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.2.0 (sorted-set group).
+ *
+ *  Stores the reply as a double in *out; returns RK_NIL when the server replied nil. Errors as
+ *  rk_client_callv().
  */
 int rk_zscore(rk_client *c, const char *key, const char *member, double *out);
 /** As rk_zscore(), with lengths for the strings (binary safe). */
 int rk_zscore_bin(rk_client *c, const char *key, size_t key_len, const char *member,
                   size_t member_len, double *out);
-/** Queues ZSCORE in a pipeline; its reply gets the same shape is read after rk_pipeline_exec(). */
+/** Queues ZSCORE in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_zscore(rk_pipeline *p, const char *key, const char *member);
-/** Queues ZSCORE (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues ZSCORE (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_zscore_bin(rk_pipeline *p, const char *key, size_t key_len, const char *member,
                        size_t member_len);
 
 /** Options of ZUNION; NULL or zeroed: none. */
 typedef struct rk_zunion_opts {
-    const double *weights; /**< The weight list. */
-    size_t nweights;       /**< How many. */
-    bool sum;              /**< Send SUM. */
-    bool min;              /**< Send MIN. */
-    bool max;              /**< Send MAX. */
-    bool withscores;       /**< Send WITHSCORES. */
+    const double *weights;  /**< The weight list. */
+    size_t nweights;        /**< How many. */
+    rk_aggregate aggregate; /**< AGGREGATE SUM | MIN | MAX; 0: not sent. */
+    bool withscores;        /**< Send WITHSCORES. */
 } rk_zunion_opts;
 
 /** ZUNION: Add multiple sorted sets.
- *  Syntax: ZUNION numkeys key [key ...] [WEIGHTS weight [WEIGHTS weight ...]]
- *  [AGGREGATE <SUM | MIN | MAX>] [WITHSCORES]
- *  Complexity: O(N)+O(M*log(M)) with N being the sum of the sizes of the input
- *  sorted sets, and M being the number of elements in the resulting sorted set.
- *  Since Redis 6.2.0 (sorted-set group).
- *  Hands the reply to *reply (shape "p.d"). Errors as rk_client_callv().
+ *
+ *  Syntax: ZUNION numkeys key [key ...] [WEIGHTS weight [WEIGHTS weight ...]] [AGGREGATE <SUM |
+ *  MIN | MAX>] [WITHSCORES]
+ *
+ *  Complexity: O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and
+ *  M being the number of elements in the resulting sorted set. Since Redis 6.2.0 (sorted-set
+ *  group).
+ *
+ *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
+ *  the options on either protocol. Errors as rk_client_callv().
  */
 int rk_zunion(rk_client *c, const char *const *keys, size_t nkeys, const rk_zunion_opts *opts,
               rk_reply *reply);
 /** As rk_zunion(), with lengths for the strings (binary safe). */
 int rk_zunion_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                   const rk_zunion_opts *opts, rk_reply *reply);
-/** Queues ZUNION in a pipeline; its reply gets the same shape is read after rk_pipeline_exec(). */
+/** Queues ZUNION in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_zunion(rk_pipeline *p, const char *const *keys, size_t nkeys,
                    const rk_zunion_opts *opts);
-/** Queues ZUNION (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues ZUNION (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_zunion_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                        size_t nkeys, const rk_zunion_opts *opts);
 
 /** Options of ZUNIONSTORE; NULL or zeroed: none. */
 typedef struct rk_zunionstore_opts {
-    const double *weights; /**< The weight list. */
-    size_t nweights;       /**< How many. */
-    bool sum;              /**< Send SUM. */
-    bool min;              /**< Send MIN. */
-    bool max;              /**< Send MAX. */
+    const double *weights;  /**< The weight list. */
+    size_t nweights;        /**< How many. */
+    rk_aggregate aggregate; /**< AGGREGATE SUM | MIN | MAX; 0: not sent. */
 } rk_zunionstore_opts;
 
 /** ZUNIONSTORE: Add multiple sorted sets and store the resulting sorted set in a new key.
- *  Syntax: ZUNIONSTORE destination numkeys key [key ...] [WEIGHTS weight
- *  [WEIGHTS weight ...]] [AGGREGATE <SUM | MIN | MAX>]
- *  Complexity: O(N)+O(M log(M)) with N being the sum of the sizes of the input
- *  sorted sets, and M being the number of elements in the resulting sorted set.
- *  Since Redis 2.0.0 (sorted-set group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Syntax: ZUNIONSTORE destination numkeys key [key ...] [WEIGHTS weight [WEIGHTS weight ...]]
+ *  [AGGREGATE <SUM | MIN | MAX>]
+ *
+ *  Complexity: O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and
+ *  M being the number of elements in the resulting sorted set. Since Redis 2.0.0 (sorted-set
+ *  group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_zunionstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                    const rk_zunionstore_opts *opts, long long *out);
@@ -903,11 +984,10 @@ int rk_zunionstore(rk_client *c, const char *destination, const char *const *key
 int rk_zunionstore_bin(rk_client *c, const char *destination, size_t destination_len,
                        const char *const *keys, const size_t *keys_lens, size_t nkeys,
                        const rk_zunionstore_opts *opts, long long *out);
-/** Queues ZUNIONSTORE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues ZUNIONSTORE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zunionstore(rk_pipeline *p, const char *destination, const char *const *keys,
                         size_t nkeys, const rk_zunionstore_opts *opts);
-/** Queues ZUNIONSTORE (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec().
- */
+/** Queues ZUNIONSTORE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zunionstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
                             const char *const *keys, const size_t *keys_lens, size_t nkeys,
                             const rk_zunionstore_opts *opts);

@@ -12,22 +12,26 @@
 extern "C" {
 #endif
 
-/** XACK: Marks a pending message as correctly processed, effectively removing it from the pending
- * entries list of the consumer group. Return value of the command is the number of messages
- * successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL. Syntax:
- * XACK key group id [id ...] Complexity: O(1) for each message ID processed. Since Redis 5.0.0
- * (stream group). Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+/** XACK: Marks a pending message as correctly processed, effectively removing it from the
+ *  pending entries list of the consumer group. Return value of the command is the number of
+ *  messages successfully acknowledged, that is, the IDs we were actually able to resolve in the
+ *  PEL.
+ *
+ *  Syntax: XACK key group id [id ...]
+ *
+ *  Complexity: O(1) for each message ID processed. Since Redis 5.0.0 (stream group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_xack(rk_client *c, const char *key, const char *group, const char *const *ids, size_t nids,
             long long *out);
 /** As rk_xack(), with lengths for the strings (binary safe). */
 int rk_xack_bin(rk_client *c, const char *key, size_t key_len, const char *group, size_t group_len,
                 const char *const *ids, const size_t *ids_lens, size_t nids, long long *out);
-/** Queues XACK in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues XACK in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_xack(rk_pipeline *p, const char *key, const char *group, const char *const *ids,
                  size_t nids);
-/** Queues XACK (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues XACK (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_xack_bin(rk_pipeline *p, const char *key, size_t key_len, const char *group,
                      size_t group_len, const char *const *ids, const size_t *ids_lens, size_t nids);
 
@@ -57,14 +61,15 @@ typedef struct rk_xadd_opts {
 } rk_xadd_opts;
 
 /** XADD: Appends a new entry to a stream.
- *  Syntax: XADD key [NOMKSTREAM] [<MAXLEN | MINID> [<= | ~>] threshold [LIMIT
- *  count]] <* | id> field value [field value ...]
- *  Complexity: O(1) when adding a new entry, O(N) when trimming where N being
- *  the number of entries evicted.
- *  Since Redis 5.0.0 (stream group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Syntax: XADD key [NOMKSTREAM] [<MAXLEN | MINID> [<= | ~>] threshold [LIMIT count]] <* | id>
+ *  field value [field value ...]
+ *
+ *  Complexity: O(1) when adding a new entry, O(N) when trimming where N being the number of
+ *  entries evicted. Since Redis 5.0.0 (stream group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_xadd(rk_client *c, const char *key, const char *id, const rk_xadd_field_value *field_values,
             size_t nfield_values, const rk_xadd_opts *opts, char **out, size_t *len);
@@ -72,11 +77,11 @@ int rk_xadd(rk_client *c, const char *key, const char *id, const rk_xadd_field_v
 int rk_xadd_bin(rk_client *c, const char *key, size_t key_len, const char *id, size_t id_len,
                 const rk_xadd_field_value *field_values, size_t nfield_values,
                 const rk_xadd_opts *opts, char **out, size_t *len);
-/** Queues XADD in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues XADD in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_xadd(rk_pipeline *p, const char *key, const char *id,
                  const rk_xadd_field_value *field_values, size_t nfield_values,
                  const rk_xadd_opts *opts);
-/** Queues XADD (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues XADD (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_xadd_bin(rk_pipeline *p, const char *key, size_t key_len, const char *id, size_t id_len,
                      const rk_xadd_field_value *field_values, size_t nfield_values,
                      const rk_xadd_opts *opts);
@@ -88,10 +93,15 @@ typedef struct rk_xautoclaim_opts {
     bool justid;     /**< Send JUSTID. */
 } rk_xautoclaim_opts;
 
-/** XAUTOCLAIM: Changes (or acquires) ownership of messages in a consumer group, as if the messages
- * were delivered to the specified consumer. Syntax: XAUTOCLAIM key group consumer min-idle-time
- * start [COUNT count] [JUSTID] Complexity: O(1) if COUNT is small. Since Redis 6.2.0 (stream
- * group). Hands the reply to *reply (shape "(.a(.m..).)"). Errors as rk_client_callv().
+/** XAUTOCLAIM: Changes (or acquires) ownership of messages in a consumer group, as if the
+ *  messages were delivered to the specified consumer.
+ *
+ *  Syntax: XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]
+ *
+ *  Complexity: O(1) if COUNT is small. Since Redis 6.2.0 (stream group).
+ *
+ *  Hands the reply to *reply (NULL discards it), an array [as sent, an array, each element an
+ *  array [as sent, a map], as sent] on either protocol. Errors as rk_client_callv().
  */
 int rk_xautoclaim(rk_client *c, const char *key, const char *group, const char *consumer,
                   const char *min_idle_time, const char *start, const rk_xautoclaim_opts *opts,
@@ -101,12 +111,11 @@ int rk_xautoclaim_bin(rk_client *c, const char *key, size_t key_len, const char 
                       size_t group_len, const char *consumer, size_t consumer_len,
                       const char *min_idle_time, size_t min_idle_time_len, const char *start,
                       size_t start_len, const rk_xautoclaim_opts *opts, rk_reply *reply);
-/** Queues XAUTOCLAIM in a pipeline; its reply gets the same shape is read after rk_pipeline_exec().
- */
+/** Queues XAUTOCLAIM in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_xautoclaim(rk_pipeline *p, const char *key, const char *group, const char *consumer,
                        const char *min_idle_time, const char *start,
                        const rk_xautoclaim_opts *opts);
-/** Queues XAUTOCLAIM (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues XAUTOCLAIM (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_xautoclaim_bin(rk_pipeline *p, const char *key, size_t key_len, const char *group,
                            size_t group_len, const char *consumer, size_t consumer_len,
@@ -126,13 +135,17 @@ typedef struct rk_xclaim_opts {
     const char *lastid;   /**< LASTID id; NULL: not sent. */
 } rk_xclaim_opts;
 
-/** XCLAIM: Changes (or acquires) ownership of a message in a consumer group, as if the message was
- * delivered to the specified consumer. Syntax: XCLAIM key group consumer min-idle-time id [id ...]
- * [IDLE ms] [TIME unix-time-milliseconds] [RETRYCOUNT count] [FORCE] [JUSTID] [LASTID id]
- *  Complexity: O(log N) with N being the number of messages in the PEL of the
- *  consumer group.
+/** XCLAIM: Changes (or acquires) ownership of a message in a consumer group, as if the message
+ *  was delivered to the specified consumer.
+ *
+ *  Syntax: XCLAIM key group consumer min-idle-time id [id ...] [IDLE ms] [TIME
+ *  unix-time-milliseconds] [RETRYCOUNT count] [FORCE] [JUSTID] [LASTID id]
+ *
+ *  Complexity: O(log N) with N being the number of messages in the PEL of the consumer group.
  *  Since Redis 5.0.0 (stream group).
- *  Hands the reply to *reply (shape "a(.m..)"). Errors as rk_client_callv().
+ *
+ *  Hands the reply to *reply (NULL discards it), an array, each element an array [as sent, a
+ *  map] on either protocol. Errors as rk_client_callv().
  */
 int rk_xclaim(rk_client *c, const char *key, const char *group, const char *consumer,
               const char *min_idle_time, const char *const *ids, size_t nids,
@@ -142,11 +155,11 @@ int rk_xclaim_bin(rk_client *c, const char *key, size_t key_len, const char *gro
                   size_t group_len, const char *consumer, size_t consumer_len,
                   const char *min_idle_time, size_t min_idle_time_len, const char *const *ids,
                   const size_t *ids_lens, size_t nids, const rk_xclaim_opts *opts, rk_reply *reply);
-/** Queues XCLAIM in a pipeline; its reply gets the same shape is read after rk_pipeline_exec(). */
+/** Queues XCLAIM in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_xclaim(rk_pipeline *p, const char *key, const char *group, const char *consumer,
                    const char *min_idle_time, const char *const *ids, size_t nids,
                    const rk_xclaim_opts *opts);
-/** Queues XCLAIM (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues XCLAIM (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_xclaim_bin(rk_pipeline *p, const char *key, size_t key_len, const char *group,
                        size_t group_len, const char *consumer, size_t consumer_len,
@@ -154,21 +167,23 @@ int rk_pipe_xclaim_bin(rk_pipeline *p, const char *key, size_t key_len, const ch
                        const size_t *ids_lens, size_t nids, const rk_xclaim_opts *opts);
 
 /** XDEL: Removes the specified entries from the stream. Returns the number of items actually
- * deleted, that may be different from the number of IDs passed in case certain IDs do not exist.
+ *  deleted, that may be different from the number of IDs passed in case certain IDs do not
+ *  exist.
+ *
  *  Syntax: XDEL key id [id ...]
- *  Complexity: O(1) for each single item to delete in the stream, regardless of
- *  the stream size.
- *  Since Redis 5.0.0 (stream group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1) for each single item to delete in the stream, regardless of the stream
+ *  size. Since Redis 5.0.0 (stream group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_xdel(rk_client *c, const char *key, const char *const *ids, size_t nids, long long *out);
 /** As rk_xdel(), with lengths for the strings (binary safe). */
 int rk_xdel_bin(rk_client *c, const char *key, size_t key_len, const char *const *ids,
                 const size_t *ids_lens, size_t nids, long long *out);
-/** Queues XDEL in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues XDEL in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_xdel(rk_pipeline *p, const char *key, const char *const *ids, size_t nids);
-/** Queues XDEL (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues XDEL (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_xdel_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *ids,
                      const size_t *ids_lens, size_t nids);
 
@@ -180,10 +195,11 @@ typedef struct rk_xgroup_create_opts {
 } rk_xgroup_create_opts;
 
 /** XGROUP CREATE: Create a consumer group.
- *  Syntax: XGROUP CREATE key groupname <id | $> [MKSTREAM] [ENTRIESREAD
- *  entries_read]
- *  Complexity: O(1)
- *  Since Redis 5.0.0 (stream group).
+ *
+ *  Syntax: XGROUP CREATE key groupname <id | $> [MKSTREAM] [ENTRIESREAD entries_read]
+ *
+ *  Complexity: O(1). Since Redis 5.0.0 (stream group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_xgroup_create(rk_client *c, const char *key, const char *groupname, const char *id,
@@ -192,21 +208,22 @@ int rk_xgroup_create(rk_client *c, const char *key, const char *groupname, const
 int rk_xgroup_create_bin(rk_client *c, const char *key, size_t key_len, const char *groupname,
                          size_t groupname_len, const char *id, size_t id_len,
                          const rk_xgroup_create_opts *opts);
-/** Queues XGROUP CREATE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues XGROUP CREATE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_xgroup_create(rk_pipeline *p, const char *key, const char *groupname, const char *id,
                           const rk_xgroup_create_opts *opts);
-/** Queues XGROUP CREATE (binary-safe form) in a pipeline; its reply is read after
- * rk_pipeline_exec(). */
+/** Queues XGROUP CREATE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
+ */
 int rk_pipe_xgroup_create_bin(rk_pipeline *p, const char *key, size_t key_len,
                               const char *groupname, size_t groupname_len, const char *id,
                               size_t id_len, const rk_xgroup_create_opts *opts);
 
 /** XGROUP CREATECONSUMER: Create a consumer in a consumer group.
+ *
  *  Syntax: XGROUP CREATECONSUMER key groupname consumername
- *  Complexity: O(1)
- *  Since Redis 6.2.0 (stream group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 6.2.0 (stream group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_xgroup_createconsumer(rk_client *c, const char *key, const char *groupname,
                              const char *consumername, long long *out);
@@ -214,21 +231,22 @@ int rk_xgroup_createconsumer(rk_client *c, const char *key, const char *groupnam
 int rk_xgroup_createconsumer_bin(rk_client *c, const char *key, size_t key_len,
                                  const char *groupname, size_t groupname_len,
                                  const char *consumername, size_t consumername_len, long long *out);
-/** Queues XGROUP CREATECONSUMER in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues XGROUP CREATECONSUMER in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_xgroup_createconsumer(rk_pipeline *p, const char *key, const char *groupname,
                                   const char *consumername);
-/** Queues XGROUP CREATECONSUMER (binary-safe form) in a pipeline; its reply is read after
+/** Queues XGROUP CREATECONSUMER (binary-safe form) in a pipeline; read its reply after
  * rk_pipeline_exec(). */
 int rk_pipe_xgroup_createconsumer_bin(rk_pipeline *p, const char *key, size_t key_len,
                                       const char *groupname, size_t groupname_len,
                                       const char *consumername, size_t consumername_len);
 
 /** XGROUP DELCONSUMER: Delete a consumer from a consumer group.
+ *
  *  Syntax: XGROUP DELCONSUMER key groupname consumername
- *  Complexity: O(1)
- *  Since Redis 5.0.0 (stream group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 5.0.0 (stream group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_xgroup_delconsumer(rk_client *c, const char *key, const char *groupname,
                           const char *consumername, long long *out);
@@ -236,42 +254,45 @@ int rk_xgroup_delconsumer(rk_client *c, const char *key, const char *groupname,
 int rk_xgroup_delconsumer_bin(rk_client *c, const char *key, size_t key_len, const char *groupname,
                               size_t groupname_len, const char *consumername,
                               size_t consumername_len, long long *out);
-/** Queues XGROUP DELCONSUMER in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues XGROUP DELCONSUMER in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_xgroup_delconsumer(rk_pipeline *p, const char *key, const char *groupname,
                                const char *consumername);
-/** Queues XGROUP DELCONSUMER (binary-safe form) in a pipeline; its reply is read after
+/** Queues XGROUP DELCONSUMER (binary-safe form) in a pipeline; read its reply after
  * rk_pipeline_exec(). */
 int rk_pipe_xgroup_delconsumer_bin(rk_pipeline *p, const char *key, size_t key_len,
                                    const char *groupname, size_t groupname_len,
                                    const char *consumername, size_t consumername_len);
 
 /** XGROUP DESTROY: Destroy a consumer group.
+ *
  *  Syntax: XGROUP DESTROY key groupname
- *  Complexity: O(N) where N is the number of entries in the group's pending
- *  entries list (PEL).
+ *
+ *  Complexity: O(N) where N is the number of entries in the group's pending entries list (PEL).
  *  Since Redis 5.0.0 (stream group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_xgroup_destroy(rk_client *c, const char *key, const char *groupname, long long *out);
 /** As rk_xgroup_destroy(), with lengths for the strings (binary safe). */
 int rk_xgroup_destroy_bin(rk_client *c, const char *key, size_t key_len, const char *groupname,
                           size_t groupname_len, long long *out);
-/** Queues XGROUP DESTROY in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues XGROUP DESTROY in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_xgroup_destroy(rk_pipeline *p, const char *key, const char *groupname);
-/** Queues XGROUP DESTROY (binary-safe form) in a pipeline; its reply is read after
- * rk_pipeline_exec(). */
+/** Queues XGROUP DESTROY (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
+ */
 int rk_pipe_xgroup_destroy_bin(rk_pipeline *p, const char *key, size_t key_len,
                                const char *groupname, size_t groupname_len);
 
 /** XGROUP HELP: Show helpful text about the different subcommands.
+ *
  *  Syntax: XGROUP HELP
- *  Complexity: O(1)
- *  Since Redis 5.0.0 (stream group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 5.0.0 (stream group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_xgroup_help(rk_client *c, rk_reply *reply);
-/** Queues XGROUP HELP in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues XGROUP HELP in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_xgroup_help(rk_pipeline *p);
 
 /** Options of XGROUP SETID; NULL or zeroed: none. */
@@ -281,9 +302,11 @@ typedef struct rk_xgroup_setid_opts {
 } rk_xgroup_setid_opts;
 
 /** XGROUP SETID: Set a consumer group to an arbitrary last delivered ID value.
+ *
  *  Syntax: XGROUP SETID key groupname <id | $> [ENTRIESREAD entries_read]
- *  Complexity: O(1)
- *  Since Redis 5.0.0 (stream group).
+ *
+ *  Complexity: O(1). Since Redis 5.0.0 (stream group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_xgroup_setid(rk_client *c, const char *key, const char *groupname, const char *id,
@@ -292,57 +315,63 @@ int rk_xgroup_setid(rk_client *c, const char *key, const char *groupname, const 
 int rk_xgroup_setid_bin(rk_client *c, const char *key, size_t key_len, const char *groupname,
                         size_t groupname_len, const char *id, size_t id_len,
                         const rk_xgroup_setid_opts *opts);
-/** Queues XGROUP SETID in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues XGROUP SETID in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_xgroup_setid(rk_pipeline *p, const char *key, const char *groupname, const char *id,
                          const rk_xgroup_setid_opts *opts);
-/** Queues XGROUP SETID (binary-safe form) in a pipeline; its reply is read after
- * rk_pipeline_exec(). */
+/** Queues XGROUP SETID (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
+ */
 int rk_pipe_xgroup_setid_bin(rk_pipeline *p, const char *key, size_t key_len, const char *groupname,
                              size_t groupname_len, const char *id, size_t id_len,
                              const rk_xgroup_setid_opts *opts);
 
 /** XINFO CONSUMERS: List the consumers in a consumer group.
+ *
  *  Syntax: XINFO CONSUMERS key groupname
- *  Complexity: O(1)
- *  Since Redis 5.0.0 (stream group).
- *  Hands the reply to *reply (shape "am.."). Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 5.0.0 (stream group).
+ *
+ *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
+ *  protocol. Errors as rk_client_callv().
  */
 int rk_xinfo_consumers(rk_client *c, const char *key, const char *groupname, rk_reply *reply);
 /** As rk_xinfo_consumers(), with lengths for the strings (binary safe). */
 int rk_xinfo_consumers_bin(rk_client *c, const char *key, size_t key_len, const char *groupname,
                            size_t groupname_len, rk_reply *reply);
-/** Queues XINFO CONSUMERS in a pipeline; its reply gets the same shape is read after
- * rk_pipeline_exec(). */
+/** Queues XINFO CONSUMERS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_xinfo_consumers(rk_pipeline *p, const char *key, const char *groupname);
-/** Queues XINFO CONSUMERS (binary-safe form) in a pipeline; its reply gets the same shape is read
- * after rk_pipeline_exec(). */
+/** Queues XINFO CONSUMERS (binary-safe form) in a pipeline; read its reply (same shape) after
+ * rk_pipeline_exec(). */
 int rk_pipe_xinfo_consumers_bin(rk_pipeline *p, const char *key, size_t key_len,
                                 const char *groupname, size_t groupname_len);
 
 /** XINFO GROUPS: List the consumer groups of a stream.
+ *
  *  Syntax: XINFO GROUPS key
- *  Complexity: O(1)
- *  Since Redis 5.0.0 (stream group).
- *  Hands the reply to *reply (shape "am.."). Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 5.0.0 (stream group).
+ *
+ *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
+ *  protocol. Errors as rk_client_callv().
  */
 int rk_xinfo_groups(rk_client *c, const char *key, rk_reply *reply);
 /** As rk_xinfo_groups(), with lengths for the strings (binary safe). */
 int rk_xinfo_groups_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply);
-/** Queues XINFO GROUPS in a pipeline; its reply gets the same shape is read after
- * rk_pipeline_exec(). */
+/** Queues XINFO GROUPS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_xinfo_groups(rk_pipeline *p, const char *key);
-/** Queues XINFO GROUPS (binary-safe form) in a pipeline; its reply gets the same shape is read
- * after rk_pipeline_exec(). */
+/** Queues XINFO GROUPS (binary-safe form) in a pipeline; read its reply (same shape) after
+ * rk_pipeline_exec(). */
 int rk_pipe_xinfo_groups_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** XINFO HELP: Show helpful text about the different subcommands.
+ *
  *  Syntax: XINFO HELP
- *  Complexity: O(1)
- *  Since Redis 5.0.0 (stream group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 5.0.0 (stream group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_xinfo_help(rk_client *c, rk_reply *reply);
-/** Queues XINFO HELP in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues XINFO HELP in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_xinfo_help(rk_pipeline *p);
 
 /** XINFO STREAM: the FULL block. */
@@ -357,37 +386,40 @@ typedef struct rk_xinfo_stream_opts {
 } rk_xinfo_stream_opts;
 
 /** XINFO STREAM: Get information about a stream.
+ *
  *  Syntax: XINFO STREAM key [FULL [COUNT count]]
- *  Complexity: O(1)
- *  Since Redis 5.0.0 (stream group).
- *  Hands the reply to *reply (shape "m.."). Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 5.0.0 (stream group).
+ *
+ *  Hands the reply to *reply (NULL discards it), a map or a map depending on the options on
+ *  either protocol. Errors as rk_client_callv().
  */
 int rk_xinfo_stream(rk_client *c, const char *key, const rk_xinfo_stream_opts *opts,
                     rk_reply *reply);
 /** As rk_xinfo_stream(), with lengths for the strings (binary safe). */
 int rk_xinfo_stream_bin(rk_client *c, const char *key, size_t key_len,
                         const rk_xinfo_stream_opts *opts, rk_reply *reply);
-/** Queues XINFO STREAM in a pipeline; its reply gets the same shape is read after
- * rk_pipeline_exec(). */
+/** Queues XINFO STREAM in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_xinfo_stream(rk_pipeline *p, const char *key, const rk_xinfo_stream_opts *opts);
-/** Queues XINFO STREAM (binary-safe form) in a pipeline; its reply gets the same shape is read
- * after rk_pipeline_exec(). */
+/** Queues XINFO STREAM (binary-safe form) in a pipeline; read its reply (same shape) after
+ * rk_pipeline_exec(). */
 int rk_pipe_xinfo_stream_bin(rk_pipeline *p, const char *key, size_t key_len,
                              const rk_xinfo_stream_opts *opts);
 
 /** XLEN: Return the number of entries in a stream.
+ *
  *  Syntax: XLEN key
- *  Complexity: O(1)
- *  Since Redis 5.0.0 (stream group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 5.0.0 (stream group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_xlen(rk_client *c, const char *key, long long *out);
 /** As rk_xlen(), with lengths for the strings (binary safe). */
 int rk_xlen_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues XLEN in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues XLEN in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_xlen(rk_pipeline *p, const char *key);
-/** Queues XLEN (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues XLEN (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_xlen_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** XPENDING: the filters block. */
@@ -408,24 +440,28 @@ typedef struct rk_xpending_opts {
     const rk_xpending_idle *idle; /**< filters; NULL: not sent. */
 } rk_xpending_opts;
 
-/** XPENDING: Return information and entries from a stream consumer group pending entries list, that
- * are messages fetched but never acknowledged. Syntax: XPENDING key group [[IDLE min-idle-time]
- * start end count [consumer]] Complexity: O(N) with N being the number of elements returned, so
- * asking for a small fixed number of entries per call is O(1). O(M), where M is the total number of
- * entries scanned when used with the IDLE filter. When the command returns just the summary and the
- * list of consumers is small, it runs in O(1) time; otherwise, an additional O(N) time for
- * iterating every consumer. Since Redis 5.0.0 (stream group). Hands the reply to *reply. Errors as
- * rk_client_callv().
+/** XPENDING: Return information and entries from a stream consumer group pending entries list,
+ *  that are messages fetched but never acknowledged.
+ *
+ *  Syntax: XPENDING key group [[IDLE min-idle-time] start end count [consumer]]
+ *
+ *  Complexity: O(N) with N being the number of elements returned, so asking for a small fixed
+ *  number of entries per call is O(1). O(M), where M is the total number of entries scanned
+ *  when used with the IDLE filter. When the command returns just the summary and the list of
+ *  consumers is small, it runs in O(1) time; otherwise, an additional O(N) time for iterating
+ *  every consumer. Since Redis 5.0.0 (stream group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_xpending(rk_client *c, const char *key, const char *group, const rk_xpending_opts *opts,
                 rk_reply *reply);
 /** As rk_xpending(), with lengths for the strings (binary safe). */
 int rk_xpending_bin(rk_client *c, const char *key, size_t key_len, const char *group,
                     size_t group_len, const rk_xpending_opts *opts, rk_reply *reply);
-/** Queues XPENDING in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues XPENDING in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_xpending(rk_pipeline *p, const char *key, const char *group,
                      const rk_xpending_opts *opts);
-/** Queues XPENDING (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues XPENDING (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_xpending_bin(rk_pipeline *p, const char *key, size_t key_len, const char *group,
                          size_t group_len, const rk_xpending_opts *opts);
 
@@ -435,13 +471,17 @@ typedef struct rk_xrange_opts {
     bool count_set;  /**< Send COUNT even when it is 0. */
 } rk_xrange_opts;
 
-/** XRANGE: Return a range of elements in a stream, with IDs matching the specified IDs interval.
+/** XRANGE: Return a range of elements in a stream, with IDs matching the specified IDs
+ *  interval.
+ *
  *  Syntax: XRANGE key start end [COUNT count]
- *  Complexity: O(N) with N being the number of elements being returned. If N is
- *  constant (e.g. always asking for the first 10 elements with COUNT), you can
- *  consider it O(1).
- *  Since Redis 5.0.0 (stream group).
- *  Hands the reply to *reply (shape "a(.m..)"). Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) with N being the number of elements being returned. If N is constant (e.g.
+ *  always asking for the first 10 elements with COUNT), you can consider it O(1). Since Redis
+ *  5.0.0 (stream group).
+ *
+ *  Hands the reply to *reply (NULL discards it), an array, each element an array [as sent, a
+ *  map] on either protocol. Errors as rk_client_callv().
  */
 int rk_xrange(rk_client *c, const char *key, const char *start, const char *end,
               const rk_xrange_opts *opts, rk_reply *reply);
@@ -449,10 +489,10 @@ int rk_xrange(rk_client *c, const char *key, const char *start, const char *end,
 int rk_xrange_bin(rk_client *c, const char *key, size_t key_len, const char *start,
                   size_t start_len, const char *end, size_t end_len, const rk_xrange_opts *opts,
                   rk_reply *reply);
-/** Queues XRANGE in a pipeline; its reply gets the same shape is read after rk_pipeline_exec(). */
+/** Queues XRANGE in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_xrange(rk_pipeline *p, const char *key, const char *start, const char *end,
                    const rk_xrange_opts *opts);
-/** Queues XRANGE (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues XRANGE (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_xrange_bin(rk_pipeline *p, const char *key, size_t key_len, const char *start,
                        size_t start_len, const char *end, size_t end_len,
@@ -466,13 +506,18 @@ typedef struct rk_xread_opts {
     bool block_set;  /**< Send BLOCK even when it is 0. */
 } rk_xread_opts;
 
-/** XREAD: Return never seen elements in multiple streams, with IDs greater than the ones reported
- * by the caller for each stream. Can block. Syntax: XREAD [COUNT count] [BLOCK milliseconds]
- * STREAMS key [key ...] id [id ...] Complexity: For each stream mentioned: O(N) with N being the
- * number of elements being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that
- * when the BLOCK option is used, XADD will pay O(M) time in order to serve the M clients blocked on
- * the stream getting new data. Since Redis 5.0.0 (stream group). Hands the reply to *reply (shape
- * "k.a(.m..)"). Errors as rk_client_callv().
+/** XREAD: Return never seen elements in multiple streams, with IDs greater than the ones
+ *  reported by the caller for each stream. Can block.
+ *
+ *  Syntax: XREAD [COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]
+ *
+ *  Complexity: For each stream mentioned: O(N) with N being the number of elements being
+ *  returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK
+ *  option is used, XADD will pay O(M) time in order to serve the M clients blocked on the
+ *  stream getting new data. Since Redis 5.0.0 (stream group).
+ *
+ *  Hands the reply to *reply (NULL discards it), a map on either protocol. Errors as
+ *  rk_client_callv().
  */
 int rk_xread(rk_client *c, const char *const *keys, size_t nkeys, const char *const *ids,
              size_t nids, const rk_xread_opts *opts, rk_reply *reply);
@@ -480,10 +525,10 @@ int rk_xread(rk_client *c, const char *const *keys, size_t nkeys, const char *co
 int rk_xread_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                  const char *const *ids, const size_t *ids_lens, size_t nids,
                  const rk_xread_opts *opts, rk_reply *reply);
-/** Queues XREAD in a pipeline; its reply gets the same shape is read after rk_pipeline_exec(). */
+/** Queues XREAD in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_xread(rk_pipeline *p, const char *const *keys, size_t nkeys, const char *const *ids,
                   size_t nids, const rk_xread_opts *opts);
-/** Queues XREAD (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues XREAD (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_xread_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                       size_t nkeys, const char *const *ids, const size_t *ids_lens, size_t nids,
@@ -498,14 +543,20 @@ typedef struct rk_xreadgroup_opts {
     bool noack;      /**< Send NOACK. */
 } rk_xreadgroup_opts;
 
-/** XREADGROUP: Return new entries from a stream using a consumer group, or access the history of
- * the pending entries for a given consumer. Can block. Syntax: XREADGROUP GROUP group consumer
- * [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key [key ...] id [id ...] Complexity: For each
- * stream mentioned: O(M) with M being the number of elements returned. If M is constant (e.g.
- * always asking for the first 10 elements with COUNT), you can consider it O(1). On the other side
- * when XREADGROUP blocks, XADD will pay the O(N) time in order to serve the N clients blocked on
- * the stream getting new data. Since Redis 5.0.0 (stream group). Hands the reply to *reply (shape
- * "k.a(.m..)"). Errors as rk_client_callv().
+/** XREADGROUP: Return new entries from a stream using a consumer group, or access the history
+ *  of the pending entries for a given consumer. Can block.
+ *
+ *  Syntax: XREADGROUP GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS
+ *  key [key ...] id [id ...]
+ *
+ *  Complexity: For each stream mentioned: O(M) with M being the number of elements returned. If
+ *  M is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it
+ *  O(1). On the other side when XREADGROUP blocks, XADD will pay the O(N) time in order to
+ *  serve the N clients blocked on the stream getting new data. Since Redis 5.0.0 (stream
+ *  group).
+ *
+ *  Hands the reply to *reply (NULL discards it), a map on either protocol. Errors as
+ *  rk_client_callv().
  */
 int rk_xreadgroup(rk_client *c, const char *group, const char *consumer, const char *const *keys,
                   size_t nkeys, const char *const *ids, size_t nids, const rk_xreadgroup_opts *opts,
@@ -515,12 +566,11 @@ int rk_xreadgroup_bin(rk_client *c, const char *group, size_t group_len, const c
                       size_t consumer_len, const char *const *keys, const size_t *keys_lens,
                       size_t nkeys, const char *const *ids, const size_t *ids_lens, size_t nids,
                       const rk_xreadgroup_opts *opts, rk_reply *reply);
-/** Queues XREADGROUP in a pipeline; its reply gets the same shape is read after rk_pipeline_exec().
- */
+/** Queues XREADGROUP in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_xreadgroup(rk_pipeline *p, const char *group, const char *consumer,
                        const char *const *keys, size_t nkeys, const char *const *ids, size_t nids,
                        const rk_xreadgroup_opts *opts);
-/** Queues XREADGROUP (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues XREADGROUP (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_xreadgroup_bin(rk_pipeline *p, const char *group, size_t group_len,
                            const char *consumer, size_t consumer_len, const char *const *keys,
@@ -533,13 +583,17 @@ typedef struct rk_xrevrange_opts {
     bool count_set;  /**< Send COUNT even when it is 0. */
 } rk_xrevrange_opts;
 
-/** XREVRANGE: Return a range of elements in a stream, with IDs matching the specified IDs interval,
- * in reverse order (from greater to smaller IDs) compared to XRANGE. Syntax: XREVRANGE key end
- * start [COUNT count] Complexity: O(N) with N being the number of elements returned. If N is
- *  constant (e.g. always asking for the first 10 elements with COUNT), you can
- *  consider it O(1).
- *  Since Redis 5.0.0 (stream group).
- *  Hands the reply to *reply (shape "a(.m..)"). Errors as rk_client_callv().
+/** XREVRANGE: Return a range of elements in a stream, with IDs matching the specified IDs
+ *  interval, in reverse order (from greater to smaller IDs) compared to XRANGE.
+ *
+ *  Syntax: XREVRANGE key end start [COUNT count]
+ *
+ *  Complexity: O(N) with N being the number of elements returned. If N is constant (e.g. always
+ *  asking for the first 10 elements with COUNT), you can consider it O(1). Since Redis 5.0.0
+ *  (stream group).
+ *
+ *  Hands the reply to *reply (NULL discards it), an array, each element an array [as sent, a
+ *  map] on either protocol. Errors as rk_client_callv().
  */
 int rk_xrevrange(rk_client *c, const char *key, const char *end, const char *start,
                  const rk_xrevrange_opts *opts, rk_reply *reply);
@@ -547,11 +601,10 @@ int rk_xrevrange(rk_client *c, const char *key, const char *end, const char *sta
 int rk_xrevrange_bin(rk_client *c, const char *key, size_t key_len, const char *end, size_t end_len,
                      const char *start, size_t start_len, const rk_xrevrange_opts *opts,
                      rk_reply *reply);
-/** Queues XREVRANGE in a pipeline; its reply gets the same shape is read after rk_pipeline_exec().
- */
+/** Queues XREVRANGE in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_xrevrange(rk_pipeline *p, const char *key, const char *end, const char *start,
                       const rk_xrevrange_opts *opts);
-/** Queues XREVRANGE (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues XREVRANGE (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_xrevrange_bin(rk_pipeline *p, const char *key, size_t key_len, const char *end,
                           size_t end_len, const char *start, size_t start_len,
@@ -565,20 +618,21 @@ typedef struct rk_xsetid_opts {
 } rk_xsetid_opts;
 
 /** XSETID: An internal command for replicating stream values.
- *  Syntax: XSETID key last-id [ENTRIESADDED entries_added] [MAXDELETEDID
- *  max_deleted_entry_id]
- *  Complexity: O(1)
- *  Since Redis 5.0.0 (stream group).
+ *
+ *  Syntax: XSETID key last-id [ENTRIESADDED entries_added] [MAXDELETEDID max_deleted_entry_id]
+ *
+ *  Complexity: O(1). Since Redis 5.0.0 (stream group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_xsetid(rk_client *c, const char *key, const char *last_id, const rk_xsetid_opts *opts);
 /** As rk_xsetid(), with lengths for the strings (binary safe). */
 int rk_xsetid_bin(rk_client *c, const char *key, size_t key_len, const char *last_id,
                   size_t last_id_len, const rk_xsetid_opts *opts);
-/** Queues XSETID in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues XSETID in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_xsetid(rk_pipeline *p, const char *key, const char *last_id,
                    const rk_xsetid_opts *opts);
-/** Queues XSETID (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues XSETID (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_xsetid_bin(rk_pipeline *p, const char *key, size_t key_len, const char *last_id,
                        size_t last_id_len, const rk_xsetid_opts *opts);
 
@@ -591,13 +645,14 @@ typedef struct rk_xtrim_opts {
 } rk_xtrim_opts;
 
 /** XTRIM: Trims the stream to (approximately if '~' is passed) a certain size.
+ *
  *  Syntax: XTRIM key <MAXLEN | MINID> [<= | ~>] threshold [LIMIT count]
- *  Complexity: O(N), with N being the number of evicted entries. Constant times
- *  are very small however, since entries are organized in macro nodes
- *  containing multiple entries that can be released with a single deallocation.
- *  Since Redis 5.0.0 (stream group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(N), with N being the number of evicted entries. Constant times are very small
+ *  however, since entries are organized in macro nodes containing multiple entries that can be
+ *  released with a single deallocation. Since Redis 5.0.0 (stream group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_xtrim(rk_client *c, const char *key, rk_trim strategy, const char *threshold,
              const rk_xtrim_opts *opts, long long *out);
@@ -605,10 +660,10 @@ int rk_xtrim(rk_client *c, const char *key, rk_trim strategy, const char *thresh
 int rk_xtrim_bin(rk_client *c, const char *key, size_t key_len, rk_trim strategy,
                  const char *threshold, size_t threshold_len, const rk_xtrim_opts *opts,
                  long long *out);
-/** Queues XTRIM in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues XTRIM in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_xtrim(rk_pipeline *p, const char *key, rk_trim strategy, const char *threshold,
                   const rk_xtrim_opts *opts);
-/** Queues XTRIM (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues XTRIM (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_xtrim_bin(rk_pipeline *p, const char *key, size_t key_len, rk_trim strategy,
                       const char *threshold, size_t threshold_len, const rk_xtrim_opts *opts);
 

@@ -13,86 +13,91 @@ extern "C" {
 #endif
 
 /** APPEND: Append a value to a key.
+ *
  *  Syntax: APPEND key value
- *  Complexity: O(1). The amortized time complexity is O(1) assuming the
- *  appended value is small and the already present value is of any size, since
- *  the dynamic string library used by Redis will double the free space
- *  available on every reallocation.
- *  Since Redis 2.0.0 (string group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). The amortized time complexity is O(1) assuming the appended value is small
+ *  and the already present value is of any size, since the dynamic string library used by Redis
+ *  will double the free space available on every reallocation. Since Redis 2.0.0 (string
+ *  group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_append(rk_client *c, const char *key, const char *value, long long *out);
 /** As rk_append(), with lengths for the strings (binary safe). */
 int rk_append_bin(rk_client *c, const char *key, size_t key_len, const char *value,
                   size_t value_len, long long *out);
-/** Queues APPEND in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues APPEND in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_append(rk_pipeline *p, const char *key, const char *value);
-/** Queues APPEND (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues APPEND (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_append_bin(rk_pipeline *p, const char *key, size_t key_len, const char *value,
                        size_t value_len);
 
 /** DECR: Decrement the integer value of a key by one.
+ *
  *  Syntax: DECR key
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (string group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (string group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_decr(rk_client *c, const char *key, long long *out);
 /** As rk_decr(), with lengths for the strings (binary safe). */
 int rk_decr_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues DECR in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues DECR in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_decr(rk_pipeline *p, const char *key);
-/** Queues DECR (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues DECR (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_decr_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** DECRBY: Decrement the integer value of a key by the given number.
+ *
  *  Syntax: DECRBY key decrement
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (string group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (string group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_decrby(rk_client *c, const char *key, long long decrement, long long *out);
 /** As rk_decrby(), with lengths for the strings (binary safe). */
 int rk_decrby_bin(rk_client *c, const char *key, size_t key_len, long long decrement,
                   long long *out);
-/** Queues DECRBY in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues DECRBY in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_decrby(rk_pipeline *p, const char *key, long long decrement);
-/** Queues DECRBY (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues DECRBY (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_decrby_bin(rk_pipeline *p, const char *key, size_t key_len, long long decrement);
 
 /** GET: Get the value of a key.
+ *
  *  Syntax: GET key
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (string group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (string group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_get(rk_client *c, const char *key, char **out, size_t *len);
 /** As rk_get(), with lengths for the strings (binary safe). */
 int rk_get_bin(rk_client *c, const char *key, size_t key_len, char **out, size_t *len);
-/** Queues GET in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues GET in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_get(rk_pipeline *p, const char *key);
-/** Queues GET (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues GET (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_get_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** GETDEL: Get the value of a key and delete the key.
+ *
  *  Syntax: GETDEL key
- *  Complexity: O(1)
- *  Since Redis 6.2.0 (string group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 6.2.0 (string group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_getdel(rk_client *c, const char *key, char **out, size_t *len);
 /** As rk_getdel(), with lengths for the strings (binary safe). */
 int rk_getdel_bin(rk_client *c, const char *key, size_t key_len, char **out, size_t *len);
-/** Queues GETDEL in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues GETDEL in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_getdel(rk_pipeline *p, const char *key);
-/** Queues GETDEL (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues GETDEL (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_getdel_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** Options of GETEX; NULL or zeroed: none. */
@@ -109,110 +114,117 @@ typedef struct rk_getex_opts {
 } rk_getex_opts;
 
 /** GETEX: Get the value of a key and optionally set its expiration.
- *  Syntax: GETEX key [<EX seconds | PX milliseconds | EXAT unix-time-seconds |
- *  PXAT unix-time-milliseconds | PERSIST>]
- *  Complexity: O(1)
- *  Since Redis 6.2.0 (string group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Syntax: GETEX key [<EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT
+ *  unix-time-milliseconds | PERSIST>]
+ *
+ *  Complexity: O(1). Since Redis 6.2.0 (string group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_getex(rk_client *c, const char *key, const rk_getex_opts *opts, char **out, size_t *len);
 /** As rk_getex(), with lengths for the strings (binary safe). */
 int rk_getex_bin(rk_client *c, const char *key, size_t key_len, const rk_getex_opts *opts,
                  char **out, size_t *len);
-/** Queues GETEX in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues GETEX in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_getex(rk_pipeline *p, const char *key, const rk_getex_opts *opts);
-/** Queues GETEX (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues GETEX (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_getex_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_getex_opts *opts);
 
 /** GETRANGE: Get a substring of the string stored at a key.
+ *
  *  Syntax: GETRANGE key start end
- *  Complexity: O(N) where N is the length of the returned string. The
- *  complexity is ultimately determined by the returned length, but because
- *  creating a substring from an existing string is very cheap, it can be
- *  considered O(1) for small strings.
- *  Since Redis 2.4.0 (string group).
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the length of the returned string. The complexity is ultimately
+ *  determined by the returned length, but because creating a substring from an existing string
+ *  is very cheap, it can be considered O(1) for small strings. Since Redis 2.4.0 (string
+ *  group).
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_getrange(rk_client *c, const char *key, long long start, long long end, char **out,
                 size_t *len);
 /** As rk_getrange(), with lengths for the strings (binary safe). */
 int rk_getrange_bin(rk_client *c, const char *key, size_t key_len, long long start, long long end,
                     char **out, size_t *len);
-/** Queues GETRANGE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues GETRANGE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_getrange(rk_pipeline *p, const char *key, long long start, long long end);
-/** Queues GETRANGE (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues GETRANGE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_getrange_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
                          long long end);
 
 /** GETSET: Set the string value of a key and return its old value.
+ *
  *  Syntax: GETSET key value
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (string group).
- *  Deprecated since 6.2.0; use SET with the !GET argument.
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (string group).
+ *
+ *  Deprecated since 6.2.0; use SET with the !GET argument instead.
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_getset(rk_client *c, const char *key, const char *value, char **out, size_t *len);
 /** As rk_getset(), with lengths for the strings (binary safe). */
 int rk_getset_bin(rk_client *c, const char *key, size_t key_len, const char *value,
                   size_t value_len, char **out, size_t *len);
-/** Queues GETSET in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues GETSET in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_getset(rk_pipeline *p, const char *key, const char *value);
-/** Queues GETSET (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues GETSET (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_getset_bin(rk_pipeline *p, const char *key, size_t key_len, const char *value,
                        size_t value_len);
 
 /** INCR: Increment the integer value of a key by one.
+ *
  *  Syntax: INCR key
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (string group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (string group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_incr(rk_client *c, const char *key, long long *out);
 /** As rk_incr(), with lengths for the strings (binary safe). */
 int rk_incr_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues INCR in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues INCR in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_incr(rk_pipeline *p, const char *key);
-/** Queues INCR (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues INCR (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_incr_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** INCRBY: Increment the integer value of a key by the given amount.
+ *
  *  Syntax: INCRBY key increment
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (string group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (string group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_incrby(rk_client *c, const char *key, long long increment, long long *out);
 /** As rk_incrby(), with lengths for the strings (binary safe). */
 int rk_incrby_bin(rk_client *c, const char *key, size_t key_len, long long increment,
                   long long *out);
-/** Queues INCRBY in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues INCRBY in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_incrby(rk_pipeline *p, const char *key, long long increment);
-/** Queues INCRBY (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues INCRBY (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_incrby_bin(rk_pipeline *p, const char *key, size_t key_len, long long increment);
 
 /** INCRBYFLOAT: Increment the float value of a key by the given amount.
+ *
  *  Syntax: INCRBYFLOAT key increment
- *  Complexity: O(1)
- *  Since Redis 2.6.0 (string group).
- *  Stores the reply as a double in *out; returns RK_NIL when the server replied
- *  nil. Errors as rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.6.0 (string group).
+ *
+ *  Stores the reply as a double in *out; returns RK_NIL when the server replied nil. Errors as
+ *  rk_client_callv().
  */
 int rk_incrbyfloat(rk_client *c, const char *key, double increment, double *out);
 /** As rk_incrbyfloat(), with lengths for the strings (binary safe). */
 int rk_incrbyfloat_bin(rk_client *c, const char *key, size_t key_len, double increment,
                        double *out);
-/** Queues INCRBYFLOAT in a pipeline; its reply gets the same shape is read after
- * rk_pipeline_exec(). */
+/** Queues INCRBYFLOAT in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_incrbyfloat(rk_pipeline *p, const char *key, double increment);
-/** Queues INCRBYFLOAT (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues INCRBYFLOAT (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_incrbyfloat_bin(rk_pipeline *p, const char *key, size_t key_len, double increment);
 
@@ -226,36 +238,43 @@ typedef struct rk_lcs_opts {
 } rk_lcs_opts;
 
 /** LCS: Find longest common substring.
+ *
  *  Syntax: LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
- *  Complexity: O(N*M) where N and M are the lengths of s1 and s2, respectively
- *  Since Redis 7.0.0 (string group).
- *  Hands the reply to *reply (shape "m.."). Errors as rk_client_callv().
+ *
+ *  Complexity: O(N*M) where N and M are the lengths of s1 and s2, respectively. Since Redis
+ *  7.0.0 (string group).
+ *
+ *  Hands the reply to *reply (NULL discards it), a map on either protocol. Errors as
+ *  rk_client_callv().
  */
 int rk_lcs(rk_client *c, const char *key1, const char *key2, const rk_lcs_opts *opts,
            rk_reply *reply);
 /** As rk_lcs(), with lengths for the strings (binary safe). */
 int rk_lcs_bin(rk_client *c, const char *key1, size_t key1_len, const char *key2, size_t key2_len,
                const rk_lcs_opts *opts, rk_reply *reply);
-/** Queues LCS in a pipeline; its reply gets the same shape is read after rk_pipeline_exec(). */
+/** Queues LCS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_lcs(rk_pipeline *p, const char *key1, const char *key2, const rk_lcs_opts *opts);
-/** Queues LCS (binary-safe form) in a pipeline; its reply gets the same shape is read after
+/** Queues LCS (binary-safe form) in a pipeline; read its reply (same shape) after
  * rk_pipeline_exec(). */
 int rk_pipe_lcs_bin(rk_pipeline *p, const char *key1, size_t key1_len, const char *key2,
                     size_t key2_len, const rk_lcs_opts *opts);
 
 /** MGET: Get the values of all the given keys.
+ *
  *  Syntax: MGET key [key ...]
- *  Complexity: O(N) where N is the number of keys to retrieve.
- *  Since Redis 1.0.0 (string group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of keys to retrieve. Since Redis 1.0.0 (string
+ *  group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_mget(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply);
 /** As rk_mget(), with lengths for the strings (binary safe). */
 int rk_mget_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                 rk_reply *reply);
-/** Queues MGET in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues MGET in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_mget(rk_pipeline *p, const char *const *keys, size_t nkeys);
-/** Queues MGET (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues MGET (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_mget_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                      size_t nkeys);
 
@@ -268,13 +287,15 @@ typedef struct rk_mset_key_value {
 } rk_mset_key_value;
 
 /** MSET: Set multiple keys to multiple values.
+ *
  *  Syntax: MSET key value [key value ...]
- *  Complexity: O(N) where N is the number of keys to set.
- *  Since Redis 1.0.1 (string group).
+ *
+ *  Complexity: O(N) where N is the number of keys to set. Since Redis 1.0.1 (string group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_mset(rk_client *c, const rk_mset_key_value *key_values, size_t nkey_values);
-/** Queues MSET in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues MSET in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_mset(rk_pipeline *p, const rk_mset_key_value *key_values, size_t nkey_values);
 
 /** MSETNX: the key_value block. */
@@ -286,30 +307,33 @@ typedef struct rk_msetnx_key_value {
 } rk_msetnx_key_value;
 
 /** MSETNX: Set multiple keys to multiple values, only if none of the keys exist.
+ *
  *  Syntax: MSETNX key value [key value ...]
- *  Complexity: O(N) where N is the number of keys to set.
- *  Since Redis 1.0.1 (string group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the number of keys to set. Since Redis 1.0.1 (string group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_msetnx(rk_client *c, const rk_msetnx_key_value *key_values, size_t nkey_values,
               long long *out);
-/** Queues MSETNX in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues MSETNX in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_msetnx(rk_pipeline *p, const rk_msetnx_key_value *key_values, size_t nkey_values);
 
 /** PSETEX: Set the value and expiration in milliseconds of a key.
+ *
  *  Syntax: PSETEX key milliseconds value
- *  Complexity: O(1)
- *  Since Redis 2.6.0 (string group).
+ *
+ *  Complexity: O(1). Since Redis 2.6.0 (string group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_psetex(rk_client *c, const char *key, long long milliseconds, const char *value);
 /** As rk_psetex(), with lengths for the strings (binary safe). */
 int rk_psetex_bin(rk_client *c, const char *key, size_t key_len, long long milliseconds,
                   const char *value, size_t value_len);
-/** Queues PSETEX in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues PSETEX in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_psetex(rk_pipeline *p, const char *key, long long milliseconds, const char *value);
-/** Queues PSETEX (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues PSETEX (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_psetex_bin(rk_pipeline *p, const char *key, size_t key_len, long long milliseconds,
                        const char *value, size_t value_len);
 
@@ -330,111 +354,119 @@ typedef struct rk_set_opts {
 } rk_set_opts;
 
 /** SET: Set the string value of a key.
- *  Syntax: SET key value [<NX | XX>] [GET] [<EX seconds | PX milliseconds |
- *  EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL>]
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (string group).
- *  Hands the reply to *reply. Errors as rk_client_callv().
+ *
+ *  Syntax: SET key value [<NX | XX>] [GET] [<EX seconds | PX milliseconds | EXAT
+ *  unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL>]
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (string group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_set(rk_client *c, const char *key, const char *value, const rk_set_opts *opts,
            rk_reply *reply);
 /** As rk_set(), with lengths for the strings (binary safe). */
 int rk_set_bin(rk_client *c, const char *key, size_t key_len, const char *value, size_t value_len,
                const rk_set_opts *opts, rk_reply *reply);
-/** Queues SET in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SET in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_set(rk_pipeline *p, const char *key, const char *value, const rk_set_opts *opts);
-/** Queues SET (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SET (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_set_bin(rk_pipeline *p, const char *key, size_t key_len, const char *value,
                     size_t value_len, const rk_set_opts *opts);
 
 /** SETEX: Set the value and expiration of a key.
+ *
  *  Syntax: SETEX key seconds value
- *  Complexity: O(1)
- *  Since Redis 2.0.0 (string group).
+ *
+ *  Complexity: O(1). Since Redis 2.0.0 (string group).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_setex(rk_client *c, const char *key, long long seconds, const char *value);
 /** As rk_setex(), with lengths for the strings (binary safe). */
 int rk_setex_bin(rk_client *c, const char *key, size_t key_len, long long seconds,
                  const char *value, size_t value_len);
-/** Queues SETEX in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SETEX in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_setex(rk_pipeline *p, const char *key, long long seconds, const char *value);
-/** Queues SETEX (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SETEX (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_setex_bin(rk_pipeline *p, const char *key, size_t key_len, long long seconds,
                       const char *value, size_t value_len);
 
 /** SETNX: Set the value of a key, only if the key does not exist.
+ *
  *  Syntax: SETNX key value
- *  Complexity: O(1)
- *  Since Redis 1.0.0 (string group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 1.0.0 (string group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_setnx(rk_client *c, const char *key, const char *value, long long *out);
 /** As rk_setnx(), with lengths for the strings (binary safe). */
 int rk_setnx_bin(rk_client *c, const char *key, size_t key_len, const char *value, size_t value_len,
                  long long *out);
-/** Queues SETNX in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SETNX in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_setnx(rk_pipeline *p, const char *key, const char *value);
-/** Queues SETNX (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SETNX (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_setnx_bin(rk_pipeline *p, const char *key, size_t key_len, const char *value,
                       size_t value_len);
 
 /** SETRANGE: Overwrite part of a string at key starting at the specified offset.
+ *
  *  Syntax: SETRANGE key offset value
- *  Complexity: O(1), not counting the time taken to copy the new string in
- *  place. Usually, this string is very small so the amortized complexity is
- *  O(1). Otherwise, complexity is O(M) with M being the length of the value
- *  argument.
- *  Since Redis 2.2.0 (string group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1), not counting the time taken to copy the new string in place. Usually, this
+ *  string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with
+ *  M being the length of the value argument. Since Redis 2.2.0 (string group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_setrange(rk_client *c, const char *key, long long offset, const char *value, long long *out);
 /** As rk_setrange(), with lengths for the strings (binary safe). */
 int rk_setrange_bin(rk_client *c, const char *key, size_t key_len, long long offset,
                     const char *value, size_t value_len, long long *out);
-/** Queues SETRANGE in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SETRANGE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_setrange(rk_pipeline *p, const char *key, long long offset, const char *value);
-/** Queues SETRANGE (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SETRANGE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_setrange_bin(rk_pipeline *p, const char *key, size_t key_len, long long offset,
                          const char *value, size_t value_len);
 
 /** STRLEN: Get the length of the value stored in a key.
+ *
  *  Syntax: STRLEN key
- *  Complexity: O(1)
- *  Since Redis 2.2.0 (string group).
- *  Stores the integer reply in *out (NULL to ignore it). Errors as
- *  rk_client_callv().
+ *
+ *  Complexity: O(1). Since Redis 2.2.0 (string group).
+ *
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
  */
 int rk_strlen(rk_client *c, const char *key, long long *out);
 /** As rk_strlen(), with lengths for the strings (binary safe). */
 int rk_strlen_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues STRLEN in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues STRLEN in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_strlen(rk_pipeline *p, const char *key);
-/** Queues STRLEN (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues STRLEN (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_strlen_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** SUBSTR: Get a substring of the string stored at a key.
+ *
  *  Syntax: SUBSTR key start end
- *  Complexity: O(N) where N is the length of the returned string. The
- *  complexity is ultimately determined by the returned length, but because
- *  creating a substring from an existing string is very cheap, it can be
- *  considered O(1) for small strings.
- *  Since Redis 1.0.0 (string group).
- *  Deprecated since 2.0.0; use GETRANGE.
- *  Stores the reply in *out (NUL-terminated, free it with rk_free) and its
- *  length in *len (may be NULL); returns RK_NIL when the server replied nil.
- *  Errors as rk_client_callv().
+ *
+ *  Complexity: O(N) where N is the length of the returned string. The complexity is ultimately
+ *  determined by the returned length, but because creating a substring from an existing string
+ *  is very cheap, it can be considered O(1) for small strings. Since Redis 1.0.0 (string
+ *  group).
+ *
+ *  Deprecated since 2.0.0; use GETRANGE instead.
+ *
+ *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
 int rk_substr(rk_client *c, const char *key, long long start, long long end, char **out,
               size_t *len);
 /** As rk_substr(), with lengths for the strings (binary safe). */
 int rk_substr_bin(rk_client *c, const char *key, size_t key_len, long long start, long long end,
                   char **out, size_t *len);
-/** Queues SUBSTR in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SUBSTR in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_substr(rk_pipeline *p, const char *key, long long start, long long end);
-/** Queues SUBSTR (binary-safe form) in a pipeline; its reply is read after rk_pipeline_exec(). */
+/** Queues SUBSTR (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_substr_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
                        long long end);
 

@@ -13,47 +13,58 @@ extern "C" {
 #endif
 
 /** DISCARD: Discard all commands issued after MULTI.
+ *
  *  Syntax: DISCARD
- *  Complexity: O(N), when N is the number of queued commands
- *  Since Redis 2.0.0 (transactions group).
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv() (on
- *  the held connection).
+ *
+ *  Complexity: O(N), when N is the number of queued commands. Since Redis 2.0.0 (transactions
+ *  group).
+ *
+ *  Returns RK_OK when the server answered OK. Errors as rk_client_callv(), on the held
+ *  connection.
  */
 int rk_discard(rk_conn *conn);
 
 /** EXEC: Execute all commands issued after MULTI.
+ *
  *  Syntax: EXEC
- *  Complexity: Depends on commands in the transaction
- *  Since Redis 1.2.0 (transactions group).
- *  Hands the reply to *reply. Errors as rk_client_callv() (on the held
- *  connection).
+ *
+ *  Complexity: Depends on commands in the transaction. Since Redis 1.2.0 (transactions group).
+ *
+ *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv(), on the held
+ *  connection.
  */
 int rk_exec(rk_conn *conn, rk_reply *reply);
 
 /** MULTI: Mark the start of a transaction block.
+ *
  *  Syntax: MULTI
- *  Complexity: O(1)
- *  Since Redis 1.2.0 (transactions group).
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv() (on
- *  the held connection).
+ *
+ *  Complexity: O(1). Since Redis 1.2.0 (transactions group).
+ *
+ *  Returns RK_OK when the server answered OK. Errors as rk_client_callv(), on the held
+ *  connection.
  */
 int rk_multi(rk_conn *conn);
 
 /** UNWATCH: Forget about all watched keys.
+ *
  *  Syntax: UNWATCH
- *  Complexity: O(1)
- *  Since Redis 2.2.0 (transactions group).
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv() (on
- *  the held connection).
+ *
+ *  Complexity: O(1). Since Redis 2.2.0 (transactions group).
+ *
+ *  Returns RK_OK when the server answered OK. Errors as rk_client_callv(), on the held
+ *  connection.
  */
 int rk_unwatch(rk_conn *conn);
 
 /** WATCH: Watch the given keys to determine execution of the MULTI/EXEC block.
+ *
  *  Syntax: WATCH key [key ...]
- *  Complexity: O(1) for every key.
- *  Since Redis 2.2.0 (transactions group).
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv() (on
- *  the held connection).
+ *
+ *  Complexity: O(1) for every key. Since Redis 2.2.0 (transactions group).
+ *
+ *  Returns RK_OK when the server answered OK. Errors as rk_client_callv(), on the held
+ *  connection.
  */
 int rk_watch(rk_conn *conn, const char *const *keys, size_t nkeys);
 /** As rk_watch(), with lengths for the strings (binary safe). */

@@ -3,6 +3,9 @@
 #include "rediskit/commands/bitmap.h"
 #include "commands/cmd_int.h"
 
+static const char *const rk_bitfield_overflow_tokens[] = {"WRAP", "SAT", "FAIL"};
+static const char *const rk_bitop_op_tokens[] = {"AND", "OR", "XOR", "NOT"};
+
 static void emit_bitcount_index(rk_cmd *cmd, const rk_bitcount_index *b) {
     if ((b->byte) + (b->bit) > 1)
         rk_cmd_invalid(cmd, "at most one of BYTE, BIT");
@@ -20,8 +23,9 @@ static int build_bitcount(rk_cmd *cmd, const char *key, size_t key_len, const rk
         o = &none;
     rk_cmd_lit(cmd, "BITCOUNT");
     rk_cmd_str(cmd, key, key_len);
-    if (o->index != NULL)
+    if (o->index != NULL) {
         emit_bitcount_index(cmd, o->index);
+    }
     return cmd->err;
 }
 
@@ -55,46 +59,101 @@ int rk_pipe_bitcount_bin(rk_pipeline *p, const char *key, size_t key_len,
     return rk_cmd_queue(p, &cmd, rc);
 }
 
-static int build_bitfield(rk_cmd *cmd, const char *const *args, const size_t *args_lens,
-                          size_t nargs) {
+static void emit_bitfield_get(rk_cmd *cmd, const rk_bitfield_get *b) {
+    if (b->encoding == NULL)
+        rk_cmd_invalid(cmd, "encoding is required");
+    rk_cmd_str(cmd, b->encoding, b->encoding_len ? b->encoding_len : RK_CSTR);
+    rk_cmd_int(cmd, b->offset);
+}
+
+static void emit_bitfield_set(rk_cmd *cmd, const rk_bitfield_set *b) {
+    if (b->encoding == NULL)
+        rk_cmd_invalid(cmd, "encoding is required");
+    rk_cmd_str(cmd, b->encoding, b->encoding_len ? b->encoding_len : RK_CSTR);
+    rk_cmd_int(cmd, b->offset);
+    rk_cmd_int(cmd, b->value);
+}
+
+static void emit_bitfield_incrby(rk_cmd *cmd, const rk_bitfield_incrby *b) {
+    if (b->encoding == NULL)
+        rk_cmd_invalid(cmd, "encoding is required");
+    rk_cmd_str(cmd, b->encoding, b->encoding_len ? b->encoding_len : RK_CSTR);
+    rk_cmd_int(cmd, b->offset);
+    rk_cmd_int(cmd, b->increment);
+}
+
+static void emit_bitfield_write(rk_cmd *cmd, const rk_bitfield_write *b) {
+    if ((b->set != NULL) + (b->incrby != NULL) != 1)
+        rk_cmd_invalid(cmd, "needs exactly one of SET, INCRBY");
+    if (b->overflow != 0) {
+        rk_cmd_lit(cmd, "OVERFLOW");
+        rk_cmd_choice(cmd, (int)b->overflow, rk_bitfield_overflow_tokens, 3, "wrap_sat_fail");
+    }
+    if (b->set != NULL) {
+        rk_cmd_lit(cmd, "SET");
+        emit_bitfield_set(cmd, b->set);
+    }
+    if (b->incrby != NULL) {
+        rk_cmd_lit(cmd, "INCRBY");
+        emit_bitfield_incrby(cmd, b->incrby);
+    }
+}
+
+static void emit_bitfield_operation(rk_cmd *cmd, const rk_bitfield_operation *b) {
+    if ((b->get != NULL) + (b->write != NULL) != 1)
+        rk_cmd_invalid(cmd, "each operation needs exactly one of GET, OVERFLOW");
+    if (b->get != NULL) {
+        rk_cmd_lit(cmd, "GET");
+        emit_bitfield_get(cmd, b->get);
+    }
+    if (b->write != NULL) {
+        emit_bitfield_write(cmd, b->write);
+    }
+}
+
+static int build_bitfield(rk_cmd *cmd, const char *key, size_t key_len,
+                          const rk_bitfield_operation *operations, size_t noperations) {
     rk_cmd_lit(cmd, "BITFIELD");
-    if (nargs > 0) {
-        if (nargs > 0 && args == NULL)
-            rk_cmd_invalid(cmd, "arg list is NULL");
-        for (size_t i = 0; i < nargs; i++) {
-            rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
+    rk_cmd_str(cmd, key, key_len);
+    if (noperations > 0 && operations == NULL) {
+        rk_cmd_invalid(cmd, "operation list is NULL");
+    } else if (noperations > 0) {
+        for (size_t i = 0; i < noperations; i++) {
+            emit_bitfield_operation(cmd, &operations[i]);
         }
     }
     return cmd->err;
 }
 
-int rk_bitfield(rk_client *c, const char *const *args, size_t nargs, rk_reply *reply) {
+int rk_bitfield(rk_client *c, const char *key, const rk_bitfield_operation *operations,
+                size_t noperations, rk_reply *reply) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "BITFIELD");
-    int rc = build_bitfield(&cmd, args, NULL, nargs);
+    int rc = build_bitfield(&cmd, key, RK_CSTR, operations, noperations);
     return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
 }
 
-int rk_bitfield_bin(rk_client *c, const char *const *args, const size_t *args_lens, size_t nargs,
-                    rk_reply *reply) {
+int rk_bitfield_bin(rk_client *c, const char *key, size_t key_len,
+                    const rk_bitfield_operation *operations, size_t noperations, rk_reply *reply) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "BITFIELD");
-    int rc = build_bitfield(&cmd, args, args_lens, nargs);
+    int rc = build_bitfield(&cmd, key, key_len, operations, noperations);
     return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
 }
 
-int rk_pipe_bitfield(rk_pipeline *p, const char *const *args, size_t nargs) {
+int rk_pipe_bitfield(rk_pipeline *p, const char *key, const rk_bitfield_operation *operations,
+                     size_t noperations) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "BITFIELD");
-    int rc = build_bitfield(&cmd, args, NULL, nargs);
+    int rc = build_bitfield(&cmd, key, RK_CSTR, operations, noperations);
     return rk_cmd_queue(p, &cmd, rc);
 }
 
-int rk_pipe_bitfield_bin(rk_pipeline *p, const char *const *args, const size_t *args_lens,
-                         size_t nargs) {
+int rk_pipe_bitfield_bin(rk_pipeline *p, const char *key, size_t key_len,
+                         const rk_bitfield_operation *operations, size_t noperations) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "BITFIELD");
-    int rc = build_bitfield(&cmd, args, args_lens, nargs);
+    int rc = build_bitfield(&cmd, key, key_len, operations, noperations);
     return rk_cmd_queue(p, &cmd, rc);
 }
 
@@ -112,11 +171,14 @@ static int build_bitfield_ro(rk_cmd *cmd, const char *key, size_t key_len,
         o = &none;
     rk_cmd_lit(cmd, "BITFIELD_RO");
     rk_cmd_str(cmd, key, key_len);
-    if (o->ngets > 0 && o->gets == NULL)
+    if (o->ngets > 0 && o->gets == NULL) {
         rk_cmd_invalid(cmd, "encoding_offset list is NULL");
-    else
-        for (size_t i = 0; i < o->ngets; i++)
+    } else if (o->ngets > 0) {
+        for (size_t i = 0; i < o->ngets; i++) {
+            rk_cmd_lit(cmd, "GET");
             emit_bitfield_ro_get(cmd, &o->gets[i]);
+        }
+    }
     return cmd->err;
 }
 
@@ -151,55 +213,53 @@ int rk_pipe_bitfield_ro_bin(rk_pipeline *p, const char *key, size_t key_len,
     return rk_cmd_queue(p, &cmd, rc);
 }
 
-static int build_bitop(rk_cmd *cmd, const char *operation, size_t operation_len,
-                       const char *destkey, size_t destkey_len, const char *const *keys,
-                       const size_t *keys_lens, size_t nkeys) {
+static int build_bitop(rk_cmd *cmd, rk_bitop_op operation, const char *destkey, size_t destkey_len,
+                       const char *const *keys, const size_t *keys_lens, size_t nkeys) {
     rk_cmd_lit(cmd, "BITOP");
-    rk_cmd_str(cmd, operation, operation_len);
+    rk_cmd_choice(cmd, (int)operation, rk_bitop_op_tokens, 4, "operation");
     rk_cmd_str(cmd, destkey, destkey_len);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }
 
-int rk_bitop(rk_client *c, const char *operation, const char *destkey, const char *const *keys,
+int rk_bitop(rk_client *c, rk_bitop_op operation, const char *destkey, const char *const *keys,
              size_t nkeys, long long *out) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "BITOP");
-    int rc = build_bitop(&cmd, operation, RK_CSTR, destkey, RK_CSTR, keys, NULL, nkeys);
+    int rc = build_bitop(&cmd, operation, destkey, RK_CSTR, keys, NULL, nkeys);
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
 }
 
-int rk_bitop_bin(rk_client *c, const char *operation, size_t operation_len, const char *destkey,
-                 size_t destkey_len, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                 long long *out) {
+int rk_bitop_bin(rk_client *c, rk_bitop_op operation, const char *destkey, size_t destkey_len,
+                 const char *const *keys, const size_t *keys_lens, size_t nkeys, long long *out) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "BITOP");
-    int rc =
-        build_bitop(&cmd, operation, operation_len, destkey, destkey_len, keys, keys_lens, nkeys);
+    int rc = build_bitop(&cmd, operation, destkey, destkey_len, keys, keys_lens, nkeys);
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
 }
 
-int rk_pipe_bitop(rk_pipeline *p, const char *operation, const char *destkey,
+int rk_pipe_bitop(rk_pipeline *p, rk_bitop_op operation, const char *destkey,
                   const char *const *keys, size_t nkeys) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "BITOP");
-    int rc = build_bitop(&cmd, operation, RK_CSTR, destkey, RK_CSTR, keys, NULL, nkeys);
+    int rc = build_bitop(&cmd, operation, destkey, RK_CSTR, keys, NULL, nkeys);
     return rk_cmd_queue(p, &cmd, rc);
 }
 
-int rk_pipe_bitop_bin(rk_pipeline *p, const char *operation, size_t operation_len,
-                      const char *destkey, size_t destkey_len, const char *const *keys,
-                      const size_t *keys_lens, size_t nkeys) {
+int rk_pipe_bitop_bin(rk_pipeline *p, rk_bitop_op operation, const char *destkey,
+                      size_t destkey_len, const char *const *keys, const size_t *keys_lens,
+                      size_t nkeys) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "BITOP");
-    int rc =
-        build_bitop(&cmd, operation, operation_len, destkey, destkey_len, keys, keys_lens, nkeys);
+    int rc = build_bitop(&cmd, operation, destkey, destkey_len, keys, keys_lens, nkeys);
     return rk_cmd_queue(p, &cmd, rc);
 }
 
@@ -215,8 +275,9 @@ static void emit_bitpos_end_index(rk_cmd *cmd, const rk_bitpos_end_index *b) {
 
 static void emit_bitpos_index(rk_cmd *cmd, const rk_bitpos_index *b) {
     rk_cmd_int(cmd, b->start);
-    if (b->end_index != NULL)
+    if (b->end_index != NULL) {
         emit_bitpos_end_index(cmd, b->end_index);
+    }
 }
 
 static int build_bitpos(rk_cmd *cmd, const char *key, size_t key_len, long long bit,
@@ -227,8 +288,9 @@ static int build_bitpos(rk_cmd *cmd, const char *key, size_t key_len, long long 
     rk_cmd_lit(cmd, "BITPOS");
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_int(cmd, bit);
-    if (o->index != NULL)
+    if (o->index != NULL) {
         emit_bitpos_index(cmd, o->index);
+    }
     return cmd->err;
 }
 

@@ -22,8 +22,10 @@ static int build_cluster_addslots(rk_cmd *cmd, const long long *slots, size_t ns
         rk_cmd_invalid(cmd, "needs at least one slot");
     if (nslots > 0 && slots == NULL)
         rk_cmd_invalid(cmd, "slot list is NULL");
-    for (size_t i = 0; i < nslots; i++) {
-        rk_cmd_int(cmd, slots[i]);
+    else {
+        for (size_t i = 0; i < nslots; i++) {
+            rk_cmd_int(cmd, slots[i]);
+        }
     }
     return cmd->err;
 }
@@ -55,11 +57,13 @@ static int build_cluster_addslotsrange(
     rk_cmd_lit(cmd, "ADDSLOTSRANGE");
     if (nstart_slot_end_slots == 0)
         rk_cmd_invalid(cmd, "needs at least one start-slot_end-slot");
-    if (nstart_slot_end_slots > 0 && start_slot_end_slots == NULL)
+    if (nstart_slot_end_slots > 0 && start_slot_end_slots == NULL) {
         rk_cmd_invalid(cmd, "start-slot_end-slot list is NULL");
-    else
-        for (size_t i = 0; i < nstart_slot_end_slots; i++)
+    } else if (nstart_slot_end_slots > 0) {
+        for (size_t i = 0; i < nstart_slot_end_slots; i++) {
             emit_cluster_addslotsrange_start_slot_end_slot(cmd, &start_slot_end_slots[i]);
+        }
+    }
     return cmd->err;
 }
 
@@ -167,8 +171,10 @@ static int build_cluster_delslots(rk_cmd *cmd, const long long *slots, size_t ns
         rk_cmd_invalid(cmd, "needs at least one slot");
     if (nslots > 0 && slots == NULL)
         rk_cmd_invalid(cmd, "slot list is NULL");
-    for (size_t i = 0; i < nslots; i++) {
-        rk_cmd_int(cmd, slots[i]);
+    else {
+        for (size_t i = 0; i < nslots; i++) {
+            rk_cmd_int(cmd, slots[i]);
+        }
     }
     return cmd->err;
 }
@@ -200,11 +206,13 @@ static int build_cluster_delslotsrange(
     rk_cmd_lit(cmd, "DELSLOTSRANGE");
     if (nstart_slot_end_slots == 0)
         rk_cmd_invalid(cmd, "needs at least one start-slot_end-slot");
-    if (nstart_slot_end_slots > 0 && start_slot_end_slots == NULL)
+    if (nstart_slot_end_slots > 0 && start_slot_end_slots == NULL) {
         rk_cmd_invalid(cmd, "start-slot_end-slot list is NULL");
-    else
-        for (size_t i = 0; i < nstart_slot_end_slots; i++)
+    } else if (nstart_slot_end_slots > 0) {
+        for (size_t i = 0; i < nstart_slot_end_slots; i++) {
             emit_cluster_delslotsrange_start_slot_end_slot(cmd, &start_slot_end_slots[i]);
+        }
+    }
     return cmd->err;
 }
 
@@ -698,7 +706,7 @@ int rk_pipe_cluster_setslot(rk_pipeline *p, long long slot, const rk_cluster_set
 static int build_cluster_shards(rk_cmd *cmd) {
     rk_cmd_lit(cmd, "CLUSTER");
     rk_cmd_lit(cmd, "SHARDS");
-    cmd->shape = "am..";
+    cmd->shape = "a{nodes=a{}}";
     return cmd->err;
 }
 

@@ -4,6 +4,9 @@
 #include "commands/cmd_int.h"
 
 static const char *const rk_client_caching_mode_tokens[] = {"YES", "NO"};
+static const char *const rk_client_kill_type_tokens[] = {"NORMAL", "MASTER", "SLAVE", "REPLICA",
+                                                         "PUBSUB"};
+static const char *const rk_client_list_type_tokens[] = {"NORMAL", "MASTER", "REPLICA", "PUBSUB"};
 static const char *const rk_client_no_evict_enabled_tokens[] = {"ON", "OFF"};
 static const char *const rk_client_tracking_status_tokens[] = {"ON", "OFF"};
 
@@ -149,58 +152,67 @@ int rk_pipe_client_info(rk_pipeline *p) {
     return rk_cmd_queue(p, &cmd, rc);
 }
 
-static int build_client_kill(rk_cmd *cmd, const char *const *args, const size_t *args_lens,
-                             size_t nargs) {
+static void emit_client_kill_filter(rk_cmd *cmd, const rk_client_kill_filter *b) {
+    if ((b->id != 0 || b->id_set) + (b->type != 0) + (b->user != NULL) + (b->addr != NULL) +
+            (b->laddr != NULL) + (b->skipme != NULL) !=
+        1)
+        rk_cmd_invalid(cmd,
+                       "each new-format needs exactly one of ID, TYPE, USER, ADDR, LADDR, SKIPME");
+    if (b->id != 0 || b->id_set) {
+        rk_cmd_lit(cmd, "ID");
+        rk_cmd_int(cmd, b->id);
+    }
+    if (b->type != 0) {
+        rk_cmd_lit(cmd, "TYPE");
+        rk_cmd_choice(cmd, (int)b->type, rk_client_kill_type_tokens, 5,
+                      "normal_master_slave_pubsub");
+    }
+    if (b->user != NULL) {
+        rk_cmd_lit(cmd, "USER");
+        rk_cmd_str(cmd, b->user, b->user_len ? b->user_len : RK_CSTR);
+    }
+    if (b->addr != NULL) {
+        rk_cmd_lit(cmd, "ADDR");
+        rk_cmd_str(cmd, b->addr, b->addr_len ? b->addr_len : RK_CSTR);
+    }
+    if (b->laddr != NULL) {
+        rk_cmd_lit(cmd, "LADDR");
+        rk_cmd_str(cmd, b->laddr, b->laddr_len ? b->laddr_len : RK_CSTR);
+    }
+    if (b->skipme != NULL) {
+        rk_cmd_lit(cmd, "SKIPME");
+        rk_cmd_str(cmd, b->skipme, b->skipme_len ? b->skipme_len : RK_CSTR);
+    }
+}
+
+static int build_client_kill(rk_cmd *cmd, const rk_client_kill_filter *filters, size_t nfilters) {
     rk_cmd_lit(cmd, "CLIENT");
     rk_cmd_lit(cmd, "KILL");
-    if (nargs > 0) {
-        if (nargs > 0 && args == NULL)
-            rk_cmd_invalid(cmd, "arg list is NULL");
-        for (size_t i = 0; i < nargs; i++) {
-            rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
+    if (nfilters == 0)
+        rk_cmd_invalid(cmd, "needs at least one new-format");
+    if (nfilters > 0 && filters == NULL) {
+        rk_cmd_invalid(cmd, "new-format list is NULL");
+    } else if (nfilters > 0) {
+        for (size_t i = 0; i < nfilters; i++) {
+            emit_client_kill_filter(cmd, &filters[i]);
         }
     }
     return cmd->err;
 }
 
-int rk_client_kill(rk_client *c, const char *const *args, size_t nargs, rk_reply *reply) {
+int rk_client_kill(rk_client *c, const rk_client_kill_filter *filters, size_t nfilters,
+                   long long *out) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "CLIENT KILL");
-    int rc = build_client_kill(&cmd, args, NULL, nargs);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    int rc = build_client_kill(&cmd, filters, nfilters);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
 }
 
-int rk_client_kill_bin(rk_client *c, const char *const *args, const size_t *args_lens, size_t nargs,
-                       rk_reply *reply) {
+int rk_pipe_client_kill(rk_pipeline *p, const rk_client_kill_filter *filters, size_t nfilters) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "CLIENT KILL");
-    int rc = build_client_kill(&cmd, args, args_lens, nargs);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
-}
-
-int rk_pipe_client_kill(rk_pipeline *p, const char *const *args, size_t nargs) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT KILL");
-    int rc = build_client_kill(&cmd, args, NULL, nargs);
+    int rc = build_client_kill(&cmd, filters, nfilters);
     return rk_cmd_queue(p, &cmd, rc);
-}
-
-int rk_pipe_client_kill_bin(rk_pipeline *p, const char *const *args, const size_t *args_lens,
-                            size_t nargs) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT KILL");
-    int rc = build_client_kill(&cmd, args, args_lens, nargs);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static void emit_client_list_id(rk_cmd *cmd, const rk_client_list_id *b) {
-    if (b->nclient_ids == 0)
-        rk_cmd_invalid(cmd, "needs at least one client-id");
-    if (b->nclient_ids > 0 && b->client_ids == NULL)
-        rk_cmd_invalid(cmd, "client-id list is NULL");
-    for (size_t i = 0; i < b->nclient_ids; i++) {
-        rk_cmd_int(cmd, b->client_ids[i]);
-    }
 }
 
 static int build_client_list(rk_cmd *cmd, const rk_client_list_opts *o) {
@@ -209,21 +221,21 @@ static int build_client_list(rk_cmd *cmd, const rk_client_list_opts *o) {
         o = &none;
     rk_cmd_lit(cmd, "CLIENT");
     rk_cmd_lit(cmd, "LIST");
-    if ((o->normal) + (o->master) + (o->replica) + (o->pubsub) > 1)
-        rk_cmd_invalid(cmd, "at most one of NORMAL, MASTER, REPLICA, PUBSUB");
-    if ((o->normal) || (o->master) || (o->replica) || (o->pubsub)) {
+    if (o->type != 0) {
         rk_cmd_lit(cmd, "TYPE");
+        rk_cmd_choice(cmd, (int)o->type, rk_client_list_type_tokens, 4,
+                      "normal_master_replica_pubsub");
     }
-    if (o->normal)
-        rk_cmd_lit(cmd, "NORMAL");
-    if (o->master)
-        rk_cmd_lit(cmd, "MASTER");
-    if (o->replica)
-        rk_cmd_lit(cmd, "REPLICA");
-    if (o->pubsub)
-        rk_cmd_lit(cmd, "PUBSUB");
-    if (o->id != NULL)
-        emit_client_list_id(cmd, o->id);
+    if (o->nid > 0) {
+        if (o->nid > 0 && o->id == NULL)
+            rk_cmd_invalid(cmd, "client-id list is NULL");
+        else {
+            rk_cmd_lit(cmd, "ID");
+            for (size_t i = 0; i < o->nid; i++) {
+                rk_cmd_int(cmd, o->id[i]);
+            }
+        }
+    }
     return cmd->err;
 }
 
@@ -293,33 +305,18 @@ static int build_client_setname(rk_cmd *cmd, const char *connection_name,
     return cmd->err;
 }
 
-int rk_client_setname(rk_client *c, const char *connection_name) {
+int rk_client_setname(rk_conn *conn, const char *connection_name) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "CLIENT SETNAME");
     int rc = build_client_setname(&cmd, connection_name, RK_CSTR);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, rc);
 }
 
-int rk_client_setname_bin(rk_client *c, const char *connection_name, size_t connection_name_len) {
+int rk_client_setname_bin(rk_conn *conn, const char *connection_name, size_t connection_name_len) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "CLIENT SETNAME");
     int rc = build_client_setname(&cmd, connection_name, connection_name_len);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
-}
-
-int rk_pipe_client_setname(rk_pipeline *p, const char *connection_name) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT SETNAME");
-    int rc = build_client_setname(&cmd, connection_name, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-int rk_pipe_client_setname_bin(rk_pipeline *p, const char *connection_name,
-                               size_t connection_name_len) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT SETNAME");
-    int rc = build_client_setname(&cmd, connection_name, connection_name_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, rc);
 }
 
 static int build_client_tracking(rk_cmd *cmd, rk_client_tracking_status status,
@@ -337,9 +334,11 @@ static int build_client_tracking(rk_cmd *cmd, rk_client_tracking_status status,
     if (o->nprefix > 0) {
         if (o->nprefix > 0 && o->prefix == NULL)
             rk_cmd_invalid(cmd, "prefix list is NULL");
-        for (size_t i = 0; i < o->nprefix; i++) {
-            rk_cmd_lit(cmd, "PREFIX");
-            rk_cmd_str(cmd, o->prefix[i], o->prefix_lens ? o->prefix_lens[i] : RK_CSTR);
+        else {
+            for (size_t i = 0; i < o->nprefix; i++) {
+                rk_cmd_lit(cmd, "PREFIX");
+                rk_cmd_str(cmd, o->prefix[i], o->prefix_lens ? o->prefix_lens[i] : RK_CSTR);
+            }
         }
     }
     if (o->bcast)
@@ -364,7 +363,7 @@ int rk_client_tracking(rk_conn *conn, rk_client_tracking_status status,
 static int build_client_trackinginfo(rk_cmd *cmd) {
     rk_cmd_lit(cmd, "CLIENT");
     rk_cmd_lit(cmd, "TRACKINGINFO");
-    cmd->shape = "m..";
+    cmd->shape = "{flags=s}";
     return cmd->err;
 }
 
@@ -479,8 +478,10 @@ static void emit_hello_auth(rk_cmd *cmd, const rk_hello_auth *b) {
 
 static void emit_hello_protover(rk_cmd *cmd, const rk_hello_protover *b) {
     rk_cmd_int(cmd, b->protover);
-    if (b->auth != NULL)
+    if (b->auth != NULL) {
+        rk_cmd_lit(cmd, "AUTH");
         emit_hello_auth(cmd, b->auth);
+    }
     if (b->setname != NULL) {
         rk_cmd_lit(cmd, "SETNAME");
         rk_cmd_str(cmd, b->setname, b->setname_len ? b->setname_len : RK_CSTR);
@@ -492,9 +493,10 @@ static int build_hello(rk_cmd *cmd, const rk_hello_opts *o) {
     if (o == NULL)
         o = &none;
     rk_cmd_lit(cmd, "HELLO");
-    if (o->protover != NULL)
+    if (o->protover != NULL) {
         emit_hello_protover(cmd, o->protover);
-    cmd->shape = "m..";
+    }
+    cmd->shape = "{modules=a{}}";
     return cmd->err;
 }
 
@@ -540,18 +542,6 @@ int rk_quit(rk_conn *conn) {
     rk_cmd_init(&cmd, "QUIT");
     int rc = build_quit(&cmd);
     return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, rc);
-}
-
-static int build_reset(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "RESET");
-    return cmd->err;
-}
-
-int rk_reset(rk_conn *conn, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "RESET");
-    int rc = build_reset(&cmd);
-    return rk_cmd_reply(RK_TARGET_CONN(conn), &cmd, rc, reply);
 }
 
 static int build_select(rk_cmd *cmd, long long index) {

@@ -58,8 +58,10 @@ static int build_del(rk_cmd *cmd, const char *const *keys, const size_t *keys_le
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }
@@ -135,8 +137,10 @@ static int build_exists(rk_cmd *cmd, const char *const *keys, const size_t *keys
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }
@@ -177,8 +181,10 @@ static int build_expire(rk_cmd *cmd, const char *key, size_t key_len, long long 
     if (o == NULL)
         o = &none;
     rk_cmd_lit(cmd, "EXPIRE");
-    if ((o->nx) + (o->xx) + (o->gt) + (o->lt) > 1)
-        rk_cmd_invalid(cmd, "at most one of NX, XX, GT, LT");
+    if (o->nx && (o->xx || o->gt || o->lt))
+        rk_cmd_invalid(cmd, "NX cannot be combined with XX, GT or LT");
+    if (o->gt && o->lt)
+        rk_cmd_invalid(cmd, "GT and LT cannot be combined");
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_int(cmd, seconds);
     if (o->nx)
@@ -229,8 +235,10 @@ static int build_expireat(rk_cmd *cmd, const char *key, size_t key_len, long lon
     if (o == NULL)
         o = &none;
     rk_cmd_lit(cmd, "EXPIREAT");
-    if ((o->nx) + (o->xx) + (o->gt) + (o->lt) > 1)
-        rk_cmd_invalid(cmd, "at most one of NX, XX, GT, LT");
+    if (o->nx && (o->xx || o->gt || o->lt))
+        rk_cmd_invalid(cmd, "NX cannot be combined with XX, GT or LT");
+    if (o->gt && o->lt)
+        rk_cmd_invalid(cmd, "GT and LT cannot be combined");
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_int(cmd, unix_time_seconds);
     if (o->nx)
@@ -378,14 +386,18 @@ static int build_migrate(rk_cmd *cmd, const char *host, size_t host_len, long lo
         rk_cmd_lit(cmd, "AUTH");
         rk_cmd_str(cmd, o->auth, RK_CSTR);
     }
-    if (o->auth2 != NULL)
+    if (o->auth2 != NULL) {
+        rk_cmd_lit(cmd, "AUTH2");
         emit_migrate_auth2(cmd, o->auth2);
+    }
     if (o->nkeys > 0) {
         if (o->nkeys > 0 && o->keys == NULL)
             rk_cmd_invalid(cmd, "key list is NULL");
-        rk_cmd_lit(cmd, "KEYS");
-        for (size_t i = 0; i < o->nkeys; i++) {
-            rk_cmd_str(cmd, o->keys[i], o->keys_lens ? o->keys_lens[i] : RK_CSTR);
+        else {
+            rk_cmd_lit(cmd, "KEYS");
+            for (size_t i = 0; i < o->nkeys; i++) {
+                rk_cmd_str(cmd, o->keys[i], o->keys_lens ? o->keys_lens[i] : RK_CSTR);
+            }
         }
     }
     return cmd->err;
@@ -507,14 +519,14 @@ int rk_object_freq(rk_client *c, const char *key, long long *out) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "OBJECT FREQ");
     int rc = build_object_freq(&cmd, key, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, true);
 }
 
 int rk_object_freq_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "OBJECT FREQ");
     int rc = build_object_freq(&cmd, key, key_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, true);
 }
 
 int rk_pipe_object_freq(rk_pipeline *p, const char *key) {
@@ -562,14 +574,14 @@ int rk_object_idletime(rk_client *c, const char *key, long long *out) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "OBJECT IDLETIME");
     int rc = build_object_idletime(&cmd, key, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, true);
 }
 
 int rk_object_idletime_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "OBJECT IDLETIME");
     int rc = build_object_idletime(&cmd, key, key_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, true);
 }
 
 int rk_pipe_object_idletime(rk_pipeline *p, const char *key) {
@@ -597,14 +609,14 @@ int rk_object_refcount(rk_client *c, const char *key, long long *out) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "OBJECT REFCOUNT");
     int rc = build_object_refcount(&cmd, key, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, true);
 }
 
 int rk_object_refcount_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "OBJECT REFCOUNT");
     int rc = build_object_refcount(&cmd, key, key_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, true);
 }
 
 int rk_pipe_object_refcount(rk_pipeline *p, const char *key) {
@@ -661,8 +673,10 @@ static int build_pexpire(rk_cmd *cmd, const char *key, size_t key_len, long long
     if (o == NULL)
         o = &none;
     rk_cmd_lit(cmd, "PEXPIRE");
-    if ((o->nx) + (o->xx) + (o->gt) + (o->lt) > 1)
-        rk_cmd_invalid(cmd, "at most one of NX, XX, GT, LT");
+    if (o->nx && (o->xx || o->gt || o->lt))
+        rk_cmd_invalid(cmd, "NX cannot be combined with XX, GT or LT");
+    if (o->gt && o->lt)
+        rk_cmd_invalid(cmd, "GT and LT cannot be combined");
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_int(cmd, milliseconds);
     if (o->nx)
@@ -714,8 +728,10 @@ static int build_pexpireat(rk_cmd *cmd, const char *key, size_t key_len,
     if (o == NULL)
         o = &none;
     rk_cmd_lit(cmd, "PEXPIREAT");
-    if ((o->nx) + (o->xx) + (o->gt) + (o->lt) > 1)
-        rk_cmd_invalid(cmd, "at most one of NX, XX, GT, LT");
+    if (o->nx && (o->xx || o->gt || o->lt))
+        rk_cmd_invalid(cmd, "NX cannot be combined with XX, GT or LT");
+    if (o->gt && o->lt)
+        rk_cmd_invalid(cmd, "GT and LT cannot be combined");
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_int(cmd, unix_time_milliseconds);
     if (o->nx)
@@ -984,12 +1000,12 @@ int rk_pipe_restore_bin(rk_pipeline *p, const char *key, size_t key_len, long lo
     return rk_cmd_queue(p, &cmd, rc);
 }
 
-static int build_scan(rk_cmd *cmd, long long cursor, const rk_scan_opts *o) {
+static int build_scan(rk_cmd *cmd, unsigned long long cursor, const rk_scan_opts *o) {
     static const rk_scan_opts none;
     if (o == NULL)
         o = &none;
     rk_cmd_lit(cmd, "SCAN");
-    rk_cmd_int(cmd, cursor);
+    rk_cmd_uint(cmd, cursor);
     if (o->match != NULL) {
         rk_cmd_lit(cmd, "MATCH");
         rk_cmd_str(cmd, o->match, RK_CSTR);
@@ -1005,14 +1021,14 @@ static int build_scan(rk_cmd *cmd, long long cursor, const rk_scan_opts *o) {
     return cmd->err;
 }
 
-int rk_scan(rk_client *c, long long cursor, const rk_scan_opts *opts, rk_reply *reply) {
+int rk_scan(rk_client *c, unsigned long long cursor, const rk_scan_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "SCAN");
     int rc = build_scan(&cmd, cursor, opts);
     return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
 }
 
-int rk_pipe_scan(rk_pipeline *p, long long cursor, const rk_scan_opts *opts) {
+int rk_pipe_scan(rk_pipeline *p, unsigned long long cursor, const rk_scan_opts *opts) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "SCAN");
     int rc = build_scan(&cmd, cursor, opts);
@@ -1036,14 +1052,18 @@ static int build_sort(rk_cmd *cmd, const char *key, size_t key_len, const rk_sor
         rk_cmd_lit(cmd, "BY");
         rk_cmd_str(cmd, o->by, RK_CSTR);
     }
-    if (o->limit != NULL)
+    if (o->limit != NULL) {
+        rk_cmd_lit(cmd, "LIMIT");
         emit_sort_limit(cmd, o->limit);
+    }
     if (o->nget > 0) {
         if (o->nget > 0 && o->get == NULL)
             rk_cmd_invalid(cmd, "pattern list is NULL");
-        for (size_t i = 0; i < o->nget; i++) {
-            rk_cmd_lit(cmd, "GET");
-            rk_cmd_str(cmd, o->get[i], o->get_lens ? o->get_lens[i] : RK_CSTR);
+        else {
+            for (size_t i = 0; i < o->nget; i++) {
+                rk_cmd_lit(cmd, "GET");
+                rk_cmd_str(cmd, o->get[i], o->get_lens ? o->get_lens[i] : RK_CSTR);
+            }
         }
     }
     if (o->asc)
@@ -1105,14 +1125,18 @@ static int build_sort_ro(rk_cmd *cmd, const char *key, size_t key_len, const rk_
         rk_cmd_lit(cmd, "BY");
         rk_cmd_str(cmd, o->by, RK_CSTR);
     }
-    if (o->limit != NULL)
+    if (o->limit != NULL) {
+        rk_cmd_lit(cmd, "LIMIT");
         emit_sort_ro_limit(cmd, o->limit);
+    }
     if (o->nget > 0) {
         if (o->nget > 0 && o->get == NULL)
             rk_cmd_invalid(cmd, "pattern list is NULL");
-        for (size_t i = 0; i < o->nget; i++) {
-            rk_cmd_lit(cmd, "GET");
-            rk_cmd_str(cmd, o->get[i], o->get_lens ? o->get_lens[i] : RK_CSTR);
+        else {
+            for (size_t i = 0; i < o->nget; i++) {
+                rk_cmd_lit(cmd, "GET");
+                rk_cmd_str(cmd, o->get[i], o->get_lens ? o->get_lens[i] : RK_CSTR);
+            }
         }
     }
     if (o->asc)
@@ -1161,8 +1185,10 @@ static int build_touch(rk_cmd *cmd, const char *const *keys, const size_t *keys_
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }
@@ -1272,8 +1298,10 @@ static int build_unlink(rk_cmd *cmd, const char *const *keys, const size_t *keys
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }

@@ -32,11 +32,13 @@ static int build_geoadd(rk_cmd *cmd, const char *key, size_t key_len,
         rk_cmd_lit(cmd, "CH");
     if (nlongitude_latitude_members == 0)
         rk_cmd_invalid(cmd, "needs at least one longitude_latitude_member");
-    if (nlongitude_latitude_members > 0 && longitude_latitude_members == NULL)
+    if (nlongitude_latitude_members > 0 && longitude_latitude_members == NULL) {
         rk_cmd_invalid(cmd, "longitude_latitude_member list is NULL");
-    else
-        for (size_t i = 0; i < nlongitude_latitude_members; i++)
+    } else if (nlongitude_latitude_members > 0) {
+        for (size_t i = 0; i < nlongitude_latitude_members; i++) {
             emit_geoadd_longitude_latitude_member(cmd, &longitude_latitude_members[i]);
+        }
+    }
     return cmd->err;
 }
 
@@ -87,19 +89,12 @@ static int build_geodist(rk_cmd *cmd, const char *key, size_t key_len, const cha
     if (o == NULL)
         o = &none;
     rk_cmd_lit(cmd, "GEODIST");
-    if ((o->m) + (o->km) + (o->ft) + (o->mi) > 1)
-        rk_cmd_invalid(cmd, "at most one of M, KM, FT, MI");
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, member1, member1_len);
     rk_cmd_str(cmd, member2, member2_len);
-    if (o->m)
-        rk_cmd_lit(cmd, "M");
-    if (o->km)
-        rk_cmd_lit(cmd, "KM");
-    if (o->ft)
-        rk_cmd_lit(cmd, "FT");
-    if (o->mi)
-        rk_cmd_lit(cmd, "MI");
+    if (o->unit != 0) {
+        rk_cmd_choice(cmd, (int)o->unit, rk_geo_unit_tokens, 4, "unit");
+    }
     cmd->shape = "d";
     return cmd->err;
 }
@@ -146,8 +141,10 @@ static int build_geohash(rk_cmd *cmd, const char *key, size_t key_len, const cha
         rk_cmd_invalid(cmd, "needs at least one member");
     if (nmembers > 0 && members == NULL)
         rk_cmd_invalid(cmd, "member list is NULL");
-    for (size_t i = 0; i < nmembers; i++) {
-        rk_cmd_str(cmd, members[i], members_lens ? members_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nmembers; i++) {
+            rk_cmd_str(cmd, members[i], members_lens ? members_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }
@@ -191,8 +188,10 @@ static int build_geopos(rk_cmd *cmd, const char *key, size_t key_len, const char
         rk_cmd_invalid(cmd, "needs at least one member");
     if (nmembers > 0 && members == NULL)
         rk_cmd_invalid(cmd, "member list is NULL");
-    for (size_t i = 0; i < nmembers; i++) {
-        rk_cmd_str(cmd, members[i], members_lens ? members_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nmembers; i++) {
+            rk_cmd_str(cmd, members[i], members_lens ? members_lens[i] : RK_CSTR);
+        }
     }
     cmd->shape = "a(dd)";
     return cmd->err;
@@ -256,8 +255,9 @@ static int build_georadius(rk_cmd *cmd, const char *key, size_t key_len, double 
         rk_cmd_lit(cmd, "WITHDIST");
     if (o->withhash)
         rk_cmd_lit(cmd, "WITHHASH");
-    if (o->count != NULL)
+    if (o->count != NULL) {
         emit_georadius_count(cmd, o->count);
+    }
     if (o->asc)
         rk_cmd_lit(cmd, "ASC");
     if (o->desc)
@@ -335,8 +335,9 @@ static int build_georadius_ro(rk_cmd *cmd, const char *key, size_t key_len, doub
         rk_cmd_lit(cmd, "WITHDIST");
     if (o->withhash)
         rk_cmd_lit(cmd, "WITHHASH");
-    if (o->count != NULL)
+    if (o->count != NULL) {
         emit_georadius_ro_count(cmd, o->count);
+    }
     if (o->asc)
         rk_cmd_lit(cmd, "ASC");
     if (o->desc)
@@ -405,8 +406,9 @@ static int build_georadiusbymember(rk_cmd *cmd, const char *key, size_t key_len,
         rk_cmd_lit(cmd, "WITHDIST");
     if (o->withhash)
         rk_cmd_lit(cmd, "WITHHASH");
-    if (o->count != NULL)
+    if (o->count != NULL) {
         emit_georadiusbymember_count(cmd, o->count);
+    }
     if (o->asc)
         rk_cmd_lit(cmd, "ASC");
     if (o->desc)
@@ -483,8 +485,9 @@ static int build_georadiusbymember_ro(rk_cmd *cmd, const char *key, size_t key_l
         rk_cmd_lit(cmd, "WITHDIST");
     if (o->withhash)
         rk_cmd_lit(cmd, "WITHHASH");
-    if (o->count != NULL)
+    if (o->count != NULL) {
         emit_georadiusbymember_ro_count(cmd, o->count);
+    }
     if (o->asc)
         rk_cmd_lit(cmd, "ASC");
     if (o->desc)
@@ -570,18 +573,23 @@ static int build_geosearch(rk_cmd *cmd, const char *key, size_t key_len,
         rk_cmd_lit(cmd, "FROMMEMBER");
         rk_cmd_str(cmd, o->frommember, RK_CSTR);
     }
-    if (o->fromlonlat != NULL)
+    if (o->fromlonlat != NULL) {
+        rk_cmd_lit(cmd, "FROMLONLAT");
         emit_geosearch_fromlonlat(cmd, o->fromlonlat);
-    if (o->byradius != NULL)
+    }
+    if (o->byradius != NULL) {
         emit_geosearch_byradius(cmd, o->byradius);
-    if (o->bybox != NULL)
+    }
+    if (o->bybox != NULL) {
         emit_geosearch_bybox(cmd, o->bybox);
+    }
     if (o->asc)
         rk_cmd_lit(cmd, "ASC");
     if (o->desc)
         rk_cmd_lit(cmd, "DESC");
-    if (o->count != NULL)
+    if (o->count != NULL) {
         emit_geosearch_count(cmd, o->count);
+    }
     if (o->withcoord)
         rk_cmd_lit(cmd, "WITHCOORD");
     if (o->withdist)
@@ -666,38 +674,43 @@ static int build_geosearchstore(rk_cmd *cmd, const char *destination, size_t des
         rk_cmd_lit(cmd, "FROMMEMBER");
         rk_cmd_str(cmd, o->frommember, RK_CSTR);
     }
-    if (o->fromlonlat != NULL)
+    if (o->fromlonlat != NULL) {
+        rk_cmd_lit(cmd, "FROMLONLAT");
         emit_geosearchstore_fromlonlat(cmd, o->fromlonlat);
-    if (o->byradius != NULL)
+    }
+    if (o->byradius != NULL) {
         emit_geosearchstore_byradius(cmd, o->byradius);
-    if (o->bybox != NULL)
+    }
+    if (o->bybox != NULL) {
         emit_geosearchstore_bybox(cmd, o->bybox);
+    }
     if (o->asc)
         rk_cmd_lit(cmd, "ASC");
     if (o->desc)
         rk_cmd_lit(cmd, "DESC");
-    if (o->count != NULL)
+    if (o->count != NULL) {
         emit_geosearchstore_count(cmd, o->count);
+    }
     if (o->storedist)
         rk_cmd_lit(cmd, "STOREDIST");
     return cmd->err;
 }
 
 int rk_geosearchstore(rk_client *c, const char *destination, const char *source,
-                      const rk_geosearchstore_opts *opts, rk_reply *reply) {
+                      const rk_geosearchstore_opts *opts, long long *out) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "GEOSEARCHSTORE");
     int rc = build_geosearchstore(&cmd, destination, RK_CSTR, source, RK_CSTR, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
 }
 
 int rk_geosearchstore_bin(rk_client *c, const char *destination, size_t destination_len,
                           const char *source, size_t source_len, const rk_geosearchstore_opts *opts,
-                          rk_reply *reply) {
+                          long long *out) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "GEOSEARCHSTORE");
     int rc = build_geosearchstore(&cmd, destination, destination_len, source, source_len, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
 }
 
 int rk_pipe_geosearchstore(rk_pipeline *p, const char *destination, const char *source,

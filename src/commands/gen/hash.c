@@ -11,8 +11,10 @@ static int build_hdel(rk_cmd *cmd, const char *key, size_t key_len, const char *
         rk_cmd_invalid(cmd, "needs at least one field");
     if (nfields > 0 && fields == NULL)
         rk_cmd_invalid(cmd, "field list is NULL");
-    for (size_t i = 0; i < nfields; i++) {
-        rk_cmd_str(cmd, fields[i], fields_lens ? fields_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nfields; i++) {
+            rk_cmd_str(cmd, fields[i], fields_lens ? fields_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }
@@ -316,8 +318,10 @@ static int build_hmget(rk_cmd *cmd, const char *key, size_t key_len, const char 
         rk_cmd_invalid(cmd, "needs at least one field");
     if (nfields > 0 && fields == NULL)
         rk_cmd_invalid(cmd, "field list is NULL");
-    for (size_t i = 0; i < nfields; i++) {
-        rk_cmd_str(cmd, fields[i], fields_lens ? fields_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nfields; i++) {
+            rk_cmd_str(cmd, fields[i], fields_lens ? fields_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }
@@ -368,11 +372,13 @@ static int build_hmset(rk_cmd *cmd, const char *key, size_t key_len,
     rk_cmd_str(cmd, key, key_len);
     if (nfield_values == 0)
         rk_cmd_invalid(cmd, "needs at least one field_value");
-    if (nfield_values > 0 && field_values == NULL)
+    if (nfield_values > 0 && field_values == NULL) {
         rk_cmd_invalid(cmd, "field_value list is NULL");
-    else
-        for (size_t i = 0; i < nfield_values; i++)
+    } else if (nfield_values > 0) {
+        for (size_t i = 0; i < nfield_values; i++) {
             emit_hmset_field_value(cmd, &field_values[i]);
+        }
+    }
     return cmd->err;
 }
 
@@ -421,8 +427,9 @@ static int build_hrandfield(rk_cmd *cmd, const char *key, size_t key_len,
         o = &none;
     rk_cmd_lit(cmd, "HRANDFIELD");
     rk_cmd_str(cmd, key, key_len);
-    if (o->count != NULL)
+    if (o->count != NULL) {
         emit_hrandfield_count(cmd, o->count);
+    }
     cmd->shape = o->count && o->count->withvalues ? "p.." : ".";
     return cmd->err;
 }
@@ -457,14 +464,14 @@ int rk_pipe_hrandfield_bin(rk_pipeline *p, const char *key, size_t key_len,
     return rk_cmd_queue(p, &cmd, rc);
 }
 
-static int build_hscan(rk_cmd *cmd, const char *key, size_t key_len, long long cursor,
+static int build_hscan(rk_cmd *cmd, const char *key, size_t key_len, unsigned long long cursor,
                        const rk_hscan_opts *o) {
     static const rk_hscan_opts none;
     if (o == NULL)
         o = &none;
     rk_cmd_lit(cmd, "HSCAN");
     rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, cursor);
+    rk_cmd_uint(cmd, cursor);
     if (o->match != NULL) {
         rk_cmd_lit(cmd, "MATCH");
         rk_cmd_str(cmd, o->match, RK_CSTR);
@@ -473,10 +480,11 @@ static int build_hscan(rk_cmd *cmd, const char *key, size_t key_len, long long c
         rk_cmd_lit(cmd, "COUNT");
         rk_cmd_int(cmd, o->count);
     }
+    cmd->shape = "(.m..)";
     return cmd->err;
 }
 
-int rk_hscan(rk_client *c, const char *key, long long cursor, const rk_hscan_opts *opts,
+int rk_hscan(rk_client *c, const char *key, unsigned long long cursor, const rk_hscan_opts *opts,
              rk_reply *reply) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "HSCAN");
@@ -484,7 +492,7 @@ int rk_hscan(rk_client *c, const char *key, long long cursor, const rk_hscan_opt
     return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
 }
 
-int rk_hscan_bin(rk_client *c, const char *key, size_t key_len, long long cursor,
+int rk_hscan_bin(rk_client *c, const char *key, size_t key_len, unsigned long long cursor,
                  const rk_hscan_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "HSCAN");
@@ -492,14 +500,15 @@ int rk_hscan_bin(rk_client *c, const char *key, size_t key_len, long long cursor
     return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
 }
 
-int rk_pipe_hscan(rk_pipeline *p, const char *key, long long cursor, const rk_hscan_opts *opts) {
+int rk_pipe_hscan(rk_pipeline *p, const char *key, unsigned long long cursor,
+                  const rk_hscan_opts *opts) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "HSCAN");
     int rc = build_hscan(&cmd, key, RK_CSTR, cursor, opts);
     return rk_cmd_queue(p, &cmd, rc);
 }
 
-int rk_pipe_hscan_bin(rk_pipeline *p, const char *key, size_t key_len, long long cursor,
+int rk_pipe_hscan_bin(rk_pipeline *p, const char *key, size_t key_len, unsigned long long cursor,
                       const rk_hscan_opts *opts) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "HSCAN");
@@ -522,11 +531,13 @@ static int build_hset(rk_cmd *cmd, const char *key, size_t key_len,
     rk_cmd_str(cmd, key, key_len);
     if (nfield_values == 0)
         rk_cmd_invalid(cmd, "needs at least one field_value");
-    if (nfield_values > 0 && field_values == NULL)
+    if (nfield_values > 0 && field_values == NULL) {
         rk_cmd_invalid(cmd, "field_value list is NULL");
-    else
-        for (size_t i = 0; i < nfield_values; i++)
+    } else if (nfield_values > 0) {
+        for (size_t i = 0; i < nfield_values; i++) {
             emit_hset_field_value(cmd, &field_values[i]);
+        }
+    }
     return cmd->err;
 }
 

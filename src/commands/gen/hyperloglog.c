@@ -10,8 +10,10 @@ static int build_pfadd(rk_cmd *cmd, const char *key, size_t key_len, const char 
     if (nelements > 0) {
         if (nelements > 0 && elements == NULL)
             rk_cmd_invalid(cmd, "element list is NULL");
-        for (size_t i = 0; i < nelements; i++) {
-            rk_cmd_str(cmd, elements[i], elements_lens ? elements_lens[i] : RK_CSTR);
+        else {
+            for (size_t i = 0; i < nelements; i++) {
+                rk_cmd_str(cmd, elements[i], elements_lens ? elements_lens[i] : RK_CSTR);
+            }
         }
     }
     return cmd->err;
@@ -55,8 +57,10 @@ static int build_pfcount(rk_cmd *cmd, const char *const *keys, const size_t *key
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }
@@ -138,8 +142,10 @@ static int build_pfmerge(rk_cmd *cmd, const char *destkey, size_t destkey_len,
         rk_cmd_invalid(cmd, "needs at least one sourcekey");
     if (nsourcekeys > 0 && sourcekeys == NULL)
         rk_cmd_invalid(cmd, "sourcekey list is NULL");
-    for (size_t i = 0; i < nsourcekeys; i++) {
-        rk_cmd_str(cmd, sourcekeys[i], sourcekeys_lens ? sourcekeys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nsourcekeys; i++) {
+            rk_cmd_str(cmd, sourcekeys[i], sourcekeys_lens ? sourcekeys_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }

@@ -20,21 +20,21 @@ static int build_blmove(rk_cmd *cmd, const char *source, size_t source_len, cons
 }
 
 int rk_blmove(rk_client *c, const char *source, const char *destination, rk_side wherefrom,
-              rk_side whereto, double timeout, rk_reply *reply) {
+              rk_side whereto, double timeout, char **out, size_t *len) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "BLMOVE");
     int rc = build_blmove(&cmd, source, RK_CSTR, destination, RK_CSTR, wherefrom, whereto, timeout);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
 }
 
 int rk_blmove_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
                   size_t destination_len, rk_side wherefrom, rk_side whereto, double timeout,
-                  rk_reply *reply) {
+                  char **out, size_t *len) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "BLMOVE");
     int rc = build_blmove(&cmd, source, source_len, destination, destination_len, wherefrom,
                           whereto, timeout);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
 }
 
 int rk_pipe_blmove(rk_pipeline *p, const char *source, const char *destination, rk_side wherefrom,
@@ -68,8 +68,10 @@ static int build_blmpop(rk_cmd *cmd, double timeout, const char *const *keys,
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     rk_cmd_choice(cmd, (int)where, rk_side_tokens, 2, "where");
     if (o->count != 0 || o->count_set) {
@@ -120,8 +122,10 @@ static int build_blpop(rk_cmd *cmd, const char *const *keys, const size_t *keys_
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     rk_cmd_double(cmd, timeout);
     cmd->block_ms = rk_cmd_block_seconds(timeout);
@@ -165,8 +169,10 @@ static int build_brpop(rk_cmd *cmd, const char *const *keys, const size_t *keys_
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     rk_cmd_double(cmd, timeout);
     cmd->block_ms = rk_cmd_block_seconds(timeout);
@@ -214,19 +220,19 @@ static int build_brpoplpush(rk_cmd *cmd, const char *source, size_t source_len,
 }
 
 int rk_brpoplpush(rk_client *c, const char *source, const char *destination, double timeout,
-                  rk_reply *reply) {
+                  char **out, size_t *len) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "BRPOPLPUSH");
     int rc = build_brpoplpush(&cmd, source, RK_CSTR, destination, RK_CSTR, timeout);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
 }
 
 int rk_brpoplpush_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
-                      size_t destination_len, double timeout, rk_reply *reply) {
+                      size_t destination_len, double timeout, char **out, size_t *len) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "BRPOPLPUSH");
     int rc = build_brpoplpush(&cmd, source, source_len, destination, destination_len, timeout);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
 }
 
 int rk_pipe_brpoplpush(rk_pipeline *p, const char *source, const char *destination,
@@ -417,8 +423,10 @@ static int build_lmpop(rk_cmd *cmd, const char *const *keys, const size_t *keys_
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     rk_cmd_choice(cmd, (int)where, rk_side_tokens, 2, "where");
     if (o->count != 0 || o->count_set) {
@@ -563,8 +571,10 @@ static int build_lpush(rk_cmd *cmd, const char *key, size_t key_len, const char 
         rk_cmd_invalid(cmd, "needs at least one element");
     if (nelements > 0 && elements == NULL)
         rk_cmd_invalid(cmd, "element list is NULL");
-    for (size_t i = 0; i < nelements; i++) {
-        rk_cmd_str(cmd, elements[i], elements_lens ? elements_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nelements; i++) {
+            rk_cmd_str(cmd, elements[i], elements_lens ? elements_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }
@@ -608,8 +618,10 @@ static int build_lpushx(rk_cmd *cmd, const char *key, size_t key_len, const char
         rk_cmd_invalid(cmd, "needs at least one element");
     if (nelements > 0 && elements == NULL)
         rk_cmd_invalid(cmd, "element list is NULL");
-    for (size_t i = 0; i < nelements; i++) {
-        rk_cmd_str(cmd, elements[i], elements_lens ? elements_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nelements; i++) {
+            rk_cmd_str(cmd, elements[i], elements_lens ? elements_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }
@@ -888,8 +900,10 @@ static int build_rpush(rk_cmd *cmd, const char *key, size_t key_len, const char 
         rk_cmd_invalid(cmd, "needs at least one element");
     if (nelements > 0 && elements == NULL)
         rk_cmd_invalid(cmd, "element list is NULL");
-    for (size_t i = 0; i < nelements; i++) {
-        rk_cmd_str(cmd, elements[i], elements_lens ? elements_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nelements; i++) {
+            rk_cmd_str(cmd, elements[i], elements_lens ? elements_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }
@@ -933,8 +947,10 @@ static int build_rpushx(rk_cmd *cmd, const char *key, size_t key_len, const char
         rk_cmd_invalid(cmd, "needs at least one element");
     if (nelements > 0 && elements == NULL)
         rk_cmd_invalid(cmd, "element list is NULL");
-    for (size_t i = 0; i < nelements; i++) {
-        rk_cmd_str(cmd, elements[i], elements_lens ? elements_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nelements; i++) {
+            rk_cmd_str(cmd, elements[i], elements_lens ? elements_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }

@@ -114,8 +114,10 @@ static int build_pubsub_numsub(rk_cmd *cmd, const char *const *channels,
     if (nchannels > 0) {
         if (nchannels > 0 && channels == NULL)
             rk_cmd_invalid(cmd, "channel list is NULL");
-        for (size_t i = 0; i < nchannels; i++) {
-            rk_cmd_str(cmd, channels[i], channels_lens ? channels_lens[i] : RK_CSTR);
+        else {
+            for (size_t i = 0; i < nchannels; i++) {
+                rk_cmd_str(cmd, channels[i], channels_lens ? channels_lens[i] : RK_CSTR);
+            }
         }
     }
     cmd->shape = "m..";
@@ -186,8 +188,11 @@ static int build_pubsub_shardnumsub(rk_cmd *cmd, const char *const *shardchannel
     if (nshardchannels > 0) {
         if (nshardchannels > 0 && shardchannels == NULL)
             rk_cmd_invalid(cmd, "shardchannel list is NULL");
-        for (size_t i = 0; i < nshardchannels; i++) {
-            rk_cmd_str(cmd, shardchannels[i], shardchannels_lens ? shardchannels_lens[i] : RK_CSTR);
+        else {
+            for (size_t i = 0; i < nshardchannels; i++) {
+                rk_cmd_str(cmd, shardchannels[i],
+                           shardchannels_lens ? shardchannels_lens[i] : RK_CSTR);
+            }
         }
     }
     cmd->shape = "m..";

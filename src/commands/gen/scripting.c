@@ -14,15 +14,19 @@ static int build_eval(rk_cmd *cmd, const char *script, size_t script_len, const 
     if (nkeys > 0) {
         if (nkeys > 0 && keys == NULL)
             rk_cmd_invalid(cmd, "key list is NULL");
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        else {
+            for (size_t i = 0; i < nkeys; i++) {
+                rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+            }
         }
     }
     if (nargs > 0) {
         if (nargs > 0 && args == NULL)
             rk_cmd_invalid(cmd, "arg list is NULL");
-        for (size_t i = 0; i < nargs; i++) {
-            rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
+        else {
+            for (size_t i = 0; i < nargs; i++) {
+                rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
+            }
         }
     }
     return cmd->err;
@@ -71,15 +75,19 @@ static int build_eval_ro(rk_cmd *cmd, const char *script, size_t script_len,
     if (nkeys > 0) {
         if (nkeys > 0 && keys == NULL)
             rk_cmd_invalid(cmd, "key list is NULL");
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        else {
+            for (size_t i = 0; i < nkeys; i++) {
+                rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+            }
         }
     }
     if (nargs > 0) {
         if (nargs > 0 && args == NULL)
             rk_cmd_invalid(cmd, "arg list is NULL");
-        for (size_t i = 0; i < nargs; i++) {
-            rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
+        else {
+            for (size_t i = 0; i < nargs; i++) {
+                rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
+            }
         }
     }
     return cmd->err;
@@ -130,15 +138,19 @@ static int build_evalsha(rk_cmd *cmd, const char *sha1, size_t sha1_len, const c
     if (nkeys > 0) {
         if (nkeys > 0 && keys == NULL)
             rk_cmd_invalid(cmd, "key list is NULL");
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        else {
+            for (size_t i = 0; i < nkeys; i++) {
+                rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+            }
         }
     }
     if (nargs > 0) {
         if (nargs > 0 && args == NULL)
             rk_cmd_invalid(cmd, "arg list is NULL");
-        for (size_t i = 0; i < nargs; i++) {
-            rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
+        else {
+            for (size_t i = 0; i < nargs; i++) {
+                rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
+            }
         }
     }
     return cmd->err;
@@ -187,15 +199,19 @@ static int build_evalsha_ro(rk_cmd *cmd, const char *sha1, size_t sha1_len, cons
     if (nkeys > 0) {
         if (nkeys > 0 && keys == NULL)
             rk_cmd_invalid(cmd, "key list is NULL");
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        else {
+            for (size_t i = 0; i < nkeys; i++) {
+                rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+            }
         }
     }
     if (nargs > 0) {
         if (nargs > 0 && args == NULL)
             rk_cmd_invalid(cmd, "arg list is NULL");
-        for (size_t i = 0; i < nargs; i++) {
-            rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
+        else {
+            for (size_t i = 0; i < nargs; i++) {
+                rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
+            }
         }
     }
     return cmd->err;
@@ -244,15 +260,19 @@ static int build_fcall(rk_cmd *cmd, const char *function, size_t function_len,
     if (nkeys > 0) {
         if (nkeys > 0 && keys == NULL)
             rk_cmd_invalid(cmd, "key list is NULL");
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        else {
+            for (size_t i = 0; i < nkeys; i++) {
+                rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+            }
         }
     }
     if (nargs > 0) {
         if (nargs > 0 && args == NULL)
             rk_cmd_invalid(cmd, "arg list is NULL");
-        for (size_t i = 0; i < nargs; i++) {
-            rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
+        else {
+            for (size_t i = 0; i < nargs; i++) {
+                rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
+            }
         }
     }
     return cmd->err;
@@ -303,15 +323,19 @@ static int build_fcall_ro(rk_cmd *cmd, const char *function, size_t function_len
     if (nkeys > 0) {
         if (nkeys > 0 && keys == NULL)
             rk_cmd_invalid(cmd, "key list is NULL");
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        else {
+            for (size_t i = 0; i < nkeys; i++) {
+                rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+            }
         }
     }
     if (nargs > 0) {
         if (nargs > 0 && args == NULL)
             rk_cmd_invalid(cmd, "arg list is NULL");
-        for (size_t i = 0; i < nargs; i++) {
-            rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
+        else {
+            for (size_t i = 0; i < nargs; i++) {
+                rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
+            }
         }
     }
     return cmd->err;
@@ -490,7 +514,7 @@ static int build_function_list(rk_cmd *cmd, const rk_function_list_opts *o) {
     }
     if (o->withcode)
         rk_cmd_lit(cmd, "WITHCODE");
-    cmd->shape = "am..";
+    cmd->shape = "a{functions=a{flags=s}}";
     return cmd->err;
 }
 
@@ -608,7 +632,7 @@ int rk_pipe_function_restore_bin(rk_pipeline *p, const char *serialized_value,
 static int build_function_stats(rk_cmd *cmd) {
     rk_cmd_lit(cmd, "FUNCTION");
     rk_cmd_lit(cmd, "STATS");
-    cmd->shape = "m..";
+    cmd->shape = "{running_script={},engines=m.{}}";
     return cmd->err;
 }
 
@@ -655,8 +679,10 @@ static int build_script_exists(rk_cmd *cmd, const char *const *sha1s, const size
         rk_cmd_invalid(cmd, "needs at least one sha1");
     if (nsha1s > 0 && sha1s == NULL)
         rk_cmd_invalid(cmd, "sha1 list is NULL");
-    for (size_t i = 0; i < nsha1s; i++) {
-        rk_cmd_str(cmd, sha1s[i], sha1s_lens ? sha1s_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nsha1s; i++) {
+            rk_cmd_str(cmd, sha1s[i], sha1s_lens ? sha1s_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }

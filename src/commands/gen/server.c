@@ -37,8 +37,10 @@ static int build_acl_deluser(rk_cmd *cmd, const char *const *usernames,
         rk_cmd_invalid(cmd, "needs at least one username");
     if (nusernames > 0 && usernames == NULL)
         rk_cmd_invalid(cmd, "username list is NULL");
-    for (size_t i = 0; i < nusernames; i++) {
-        rk_cmd_str(cmd, usernames[i], usernames_lens ? usernames_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nusernames; i++) {
+            rk_cmd_str(cmd, usernames[i], usernames_lens ? usernames_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }
@@ -83,8 +85,10 @@ static int build_acl_dryrun(rk_cmd *cmd, const char *username, size_t username_l
     if (nargs > 0) {
         if (nargs > 0 && args == NULL)
             rk_cmd_invalid(cmd, "arg list is NULL");
-        for (size_t i = 0; i < nargs; i++) {
-            rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
+        else {
+            for (size_t i = 0; i < nargs; i++) {
+                rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
+            }
         }
     }
     return cmd->err;
@@ -156,7 +160,7 @@ static int build_acl_getuser(rk_cmd *cmd, const char *username, size_t username_
     rk_cmd_lit(cmd, "ACL");
     rk_cmd_lit(cmd, "GETUSER");
     rk_cmd_str(cmd, username, username_len);
-    cmd->shape = "m..";
+    cmd->shape = "{flags=s,selectors=a{}}";
     return cmd->err;
 }
 
@@ -261,7 +265,7 @@ static int build_acl_log(rk_cmd *cmd, const rk_acl_log_opts *o) {
     }
     if (o->reset)
         rk_cmd_lit(cmd, "RESET");
-    cmd->shape = "am..";
+    cmd->shape = "a{age-seconds=d}";
     return cmd->err;
 }
 
@@ -307,8 +311,10 @@ static int build_acl_setuser(rk_cmd *cmd, const char *username, size_t username_
     if (nrules > 0) {
         if (nrules > 0 && rules == NULL)
             rk_cmd_invalid(cmd, "rule list is NULL");
-        for (size_t i = 0; i < nrules; i++) {
-            rk_cmd_str(cmd, rules[i], rules_lens ? rules_lens[i] : RK_CSTR);
+        else {
+            for (size_t i = 0; i < nrules; i++) {
+                rk_cmd_str(cmd, rules[i], rules_lens ? rules_lens[i] : RK_CSTR);
+            }
         }
     }
     return cmd->err;
@@ -430,6 +436,7 @@ int rk_pipe_bgsave(rk_pipeline *p, const rk_bgsave_opts *opts) {
 
 static int build_command(rk_cmd *cmd) {
     rk_cmd_lit(cmd, "COMMAND");
+    cmd->shape = "a$I";
     return cmd->err;
 }
 
@@ -474,11 +481,14 @@ static int build_command_docs(rk_cmd *cmd, const char *const *command_names,
     if (ncommand_names > 0) {
         if (ncommand_names > 0 && command_names == NULL)
             rk_cmd_invalid(cmd, "command-name list is NULL");
-        for (size_t i = 0; i < ncommand_names; i++) {
-            rk_cmd_str(cmd, command_names[i], command_names_lens ? command_names_lens[i] : RK_CSTR);
+        else {
+            for (size_t i = 0; i < ncommand_names; i++) {
+                rk_cmd_str(cmd, command_names[i],
+                           command_names_lens ? command_names_lens[i] : RK_CSTR);
+            }
         }
     }
-    cmd->shape = "m..";
+    cmd->shape = "m.$D";
     return cmd->err;
 }
 
@@ -513,43 +523,106 @@ int rk_pipe_command_docs_bin(rk_pipeline *p, const char *const *command_names,
     return rk_cmd_queue(p, &cmd, rc);
 }
 
-static int build_command_getkeys(rk_cmd *cmd) {
+static int build_command_getkeys(rk_cmd *cmd, const char *command, size_t command_len,
+                                 const char *const *args, const size_t *args_lens, size_t nargs) {
     rk_cmd_lit(cmd, "COMMAND");
     rk_cmd_lit(cmd, "GETKEYS");
+    rk_cmd_str(cmd, command, command_len);
+    if (nargs > 0) {
+        if (nargs > 0 && args == NULL)
+            rk_cmd_invalid(cmd, "arg list is NULL");
+        else {
+            for (size_t i = 0; i < nargs; i++) {
+                rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
+            }
+        }
+    }
     return cmd->err;
 }
 
-int rk_command_getkeys(rk_client *c, rk_reply *reply) {
+int rk_command_getkeys(rk_client *c, const char *command, const char *const *args, size_t nargs,
+                       rk_reply *reply) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "COMMAND GETKEYS");
-    int rc = build_command_getkeys(&cmd);
+    int rc = build_command_getkeys(&cmd, command, RK_CSTR, args, NULL, nargs);
     return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
 }
 
-int rk_pipe_command_getkeys(rk_pipeline *p) {
+int rk_command_getkeys_bin(rk_client *c, const char *command, size_t command_len,
+                           const char *const *args, const size_t *args_lens, size_t nargs,
+                           rk_reply *reply) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "COMMAND GETKEYS");
-    int rc = build_command_getkeys(&cmd);
+    int rc = build_command_getkeys(&cmd, command, command_len, args, args_lens, nargs);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+}
+
+int rk_pipe_command_getkeys(rk_pipeline *p, const char *command, const char *const *args,
+                            size_t nargs) {
+    rk_cmd cmd;
+    rk_cmd_init(&cmd, "COMMAND GETKEYS");
+    int rc = build_command_getkeys(&cmd, command, RK_CSTR, args, NULL, nargs);
     return rk_cmd_queue(p, &cmd, rc);
 }
 
-static int build_command_getkeysandflags(rk_cmd *cmd) {
+int rk_pipe_command_getkeys_bin(rk_pipeline *p, const char *command, size_t command_len,
+                                const char *const *args, const size_t *args_lens, size_t nargs) {
+    rk_cmd cmd;
+    rk_cmd_init(&cmd, "COMMAND GETKEYS");
+    int rc = build_command_getkeys(&cmd, command, command_len, args, args_lens, nargs);
+    return rk_cmd_queue(p, &cmd, rc);
+}
+
+static int build_command_getkeysandflags(rk_cmd *cmd, const char *command, size_t command_len,
+                                         const char *const *args, const size_t *args_lens,
+                                         size_t nargs) {
     rk_cmd_lit(cmd, "COMMAND");
     rk_cmd_lit(cmd, "GETKEYSANDFLAGS");
+    rk_cmd_str(cmd, command, command_len);
+    if (nargs > 0) {
+        if (nargs > 0 && args == NULL)
+            rk_cmd_invalid(cmd, "arg list is NULL");
+        else {
+            for (size_t i = 0; i < nargs; i++) {
+                rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
+            }
+        }
+    }
+    cmd->shape = "a(.s)";
     return cmd->err;
 }
 
-int rk_command_getkeysandflags(rk_client *c, rk_reply *reply) {
+int rk_command_getkeysandflags(rk_client *c, const char *command, const char *const *args,
+                               size_t nargs, rk_reply *reply) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "COMMAND GETKEYSANDFLAGS");
-    int rc = build_command_getkeysandflags(&cmd);
+    int rc = build_command_getkeysandflags(&cmd, command, RK_CSTR, args, NULL, nargs);
     return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
 }
 
-int rk_pipe_command_getkeysandflags(rk_pipeline *p) {
+int rk_command_getkeysandflags_bin(rk_client *c, const char *command, size_t command_len,
+                                   const char *const *args, const size_t *args_lens, size_t nargs,
+                                   rk_reply *reply) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "COMMAND GETKEYSANDFLAGS");
-    int rc = build_command_getkeysandflags(&cmd);
+    int rc = build_command_getkeysandflags(&cmd, command, command_len, args, args_lens, nargs);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+}
+
+int rk_pipe_command_getkeysandflags(rk_pipeline *p, const char *command, const char *const *args,
+                                    size_t nargs) {
+    rk_cmd cmd;
+    rk_cmd_init(&cmd, "COMMAND GETKEYSANDFLAGS");
+    int rc = build_command_getkeysandflags(&cmd, command, RK_CSTR, args, NULL, nargs);
+    return rk_cmd_queue(p, &cmd, rc);
+}
+
+int rk_pipe_command_getkeysandflags_bin(rk_pipeline *p, const char *command, size_t command_len,
+                                        const char *const *args, const size_t *args_lens,
+                                        size_t nargs) {
+    rk_cmd cmd;
+    rk_cmd_init(&cmd, "COMMAND GETKEYSANDFLAGS");
+    int rc = build_command_getkeysandflags(&cmd, command, command_len, args, args_lens, nargs);
     return rk_cmd_queue(p, &cmd, rc);
 }
 
@@ -580,10 +653,14 @@ static int build_command_info(rk_cmd *cmd, const char *const *command_names,
     if (ncommand_names > 0) {
         if (ncommand_names > 0 && command_names == NULL)
             rk_cmd_invalid(cmd, "command-name list is NULL");
-        for (size_t i = 0; i < ncommand_names; i++) {
-            rk_cmd_str(cmd, command_names[i], command_names_lens ? command_names_lens[i] : RK_CSTR);
+        else {
+            for (size_t i = 0; i < ncommand_names; i++) {
+                rk_cmd_str(cmd, command_names[i],
+                           command_names_lens ? command_names_lens[i] : RK_CSTR);
+            }
         }
     }
+    cmd->shape = "a$I";
     return cmd->err;
 }
 
@@ -666,8 +743,10 @@ static int build_config_get(rk_cmd *cmd, const char *const *parameters,
         rk_cmd_invalid(cmd, "needs at least one parameter");
     if (nparameters > 0 && parameters == NULL)
         rk_cmd_invalid(cmd, "parameter list is NULL");
-    for (size_t i = 0; i < nparameters; i++) {
-        rk_cmd_str(cmd, parameters[i], parameters_lens ? parameters_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nparameters; i++) {
+            rk_cmd_str(cmd, parameters[i], parameters_lens ? parameters_lens[i] : RK_CSTR);
+        }
     }
     cmd->shape = "m..";
     return cmd->err;
@@ -779,11 +858,13 @@ static int build_config_set(rk_cmd *cmd, const rk_config_set_parameter_value *pa
     rk_cmd_lit(cmd, "SET");
     if (nparameter_values == 0)
         rk_cmd_invalid(cmd, "needs at least one parameter_value");
-    if (nparameter_values > 0 && parameter_values == NULL)
+    if (nparameter_values > 0 && parameter_values == NULL) {
         rk_cmd_invalid(cmd, "parameter_value list is NULL");
-    else
-        for (size_t i = 0; i < nparameter_values; i++)
+    } else if (nparameter_values > 0) {
+        for (size_t i = 0; i < nparameter_values; i++) {
             emit_config_set_parameter_value(cmd, &parameter_values[i]);
+        }
+    }
     return cmd->err;
 }
 
@@ -855,8 +936,10 @@ static int build_failover(rk_cmd *cmd, const rk_failover_opts *o) {
     if (o == NULL)
         o = &none;
     rk_cmd_lit(cmd, "FAILOVER");
-    if (o->to != NULL)
+    if (o->to != NULL) {
+        rk_cmd_lit(cmd, "TO");
         emit_failover_to(cmd, o->to);
+    }
     if (o->abort)
         rk_cmd_lit(cmd, "ABORT");
     if (o->timeout != 0 || o->timeout_set) {
@@ -942,8 +1025,10 @@ static int build_info(rk_cmd *cmd, const char *const *sections, const size_t *se
     if (nsections > 0) {
         if (nsections > 0 && sections == NULL)
             rk_cmd_invalid(cmd, "section list is NULL");
-        for (size_t i = 0; i < nsections; i++) {
-            rk_cmd_str(cmd, sections[i], sections_lens ? sections_lens[i] : RK_CSTR);
+        else {
+            for (size_t i = 0; i < nsections; i++) {
+                rk_cmd_str(cmd, sections[i], sections_lens ? sections_lens[i] : RK_CSTR);
+            }
         }
     }
     cmd->shape = "i";
@@ -1082,8 +1167,10 @@ static int build_latency_histogram(rk_cmd *cmd, const char *const *commands,
     if (ncommands > 0) {
         if (ncommands > 0 && commands == NULL)
             rk_cmd_invalid(cmd, "command list is NULL");
-        for (size_t i = 0; i < ncommands; i++) {
-            rk_cmd_str(cmd, commands[i], commands_lens ? commands_lens[i] : RK_CSTR);
+        else {
+            for (size_t i = 0; i < ncommands; i++) {
+                rk_cmd_str(cmd, commands[i], commands_lens ? commands_lens[i] : RK_CSTR);
+            }
         }
     }
     return cmd->err;
@@ -1182,26 +1269,28 @@ static int build_latency_reset(rk_cmd *cmd, const char *const *events, const siz
     if (nevents > 0) {
         if (nevents > 0 && events == NULL)
             rk_cmd_invalid(cmd, "event list is NULL");
-        for (size_t i = 0; i < nevents; i++) {
-            rk_cmd_str(cmd, events[i], events_lens ? events_lens[i] : RK_CSTR);
+        else {
+            for (size_t i = 0; i < nevents; i++) {
+                rk_cmd_str(cmd, events[i], events_lens ? events_lens[i] : RK_CSTR);
+            }
         }
     }
     return cmd->err;
 }
 
-int rk_latency_reset(rk_client *c, const char *const *events, size_t nevents) {
+int rk_latency_reset(rk_client *c, const char *const *events, size_t nevents, long long *out) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "LATENCY RESET");
     int rc = build_latency_reset(&cmd, events, NULL, nevents);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
 }
 
 int rk_latency_reset_bin(rk_client *c, const char *const *events, const size_t *events_lens,
-                         size_t nevents) {
+                         size_t nevents, long long *out) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "LATENCY RESET");
     int rc = build_latency_reset(&cmd, events, events_lens, nevents);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
 }
 
 int rk_pipe_latency_reset(rk_pipeline *p, const char *const *events, size_t nevents) {
@@ -1328,7 +1417,8 @@ int rk_pipe_memory_purge(rk_pipeline *p) {
 static int build_memory_stats(rk_cmd *cmd) {
     rk_cmd_lit(cmd, "MEMORY");
     rk_cmd_lit(cmd, "STATS");
-    cmd->shape = "m..";
+    cmd->shape = "{db.*={},dataset.percentage=d,peak.percentage=d,allocator-fragmentation.ratio=d,"
+                 "allocator-rss.ratio=d,rss-overhead.ratio=d,fragmentation=d}";
     return cmd->err;
 }
 
@@ -1415,7 +1505,7 @@ int rk_pipe_module_help(rk_pipeline *p) {
 static int build_module_list(rk_cmd *cmd) {
     rk_cmd_lit(cmd, "MODULE");
     rk_cmd_lit(cmd, "LIST");
-    cmd->shape = "am..";
+    cmd->shape = "a{}";
     return cmd->err;
 }
 
@@ -1441,8 +1531,10 @@ static int build_module_load(rk_cmd *cmd, const char *path, size_t path_len,
     if (nargs > 0) {
         if (nargs > 0 && args == NULL)
             rk_cmd_invalid(cmd, "arg list is NULL");
-        for (size_t i = 0; i < nargs; i++) {
-            rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
+        else {
+            for (size_t i = 0; i < nargs; i++) {
+                rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
+            }
         }
     }
     return cmd->err;
@@ -1487,12 +1579,6 @@ static void emit_module_loadex_config(rk_cmd *cmd, const rk_module_loadex_config
     rk_cmd_str(cmd, b->value, b->value_len ? b->value_len : RK_CSTR);
 }
 
-static void emit_module_loadex_args(rk_cmd *cmd, const rk_module_loadex_args *b) {
-    if (b->arg == NULL)
-        rk_cmd_invalid(cmd, "arg is required");
-    rk_cmd_str(cmd, b->arg, b->arg_len ? b->arg_len : RK_CSTR);
-}
-
 static int build_module_loadex(rk_cmd *cmd, const char *path, size_t path_len,
                                const rk_module_loadex_opts *o) {
     static const rk_module_loadex_opts none;
@@ -1501,16 +1587,24 @@ static int build_module_loadex(rk_cmd *cmd, const char *path, size_t path_len,
     rk_cmd_lit(cmd, "MODULE");
     rk_cmd_lit(cmd, "LOADEX");
     rk_cmd_str(cmd, path, path_len);
-    if (o->nconfigs > 0 && o->configs == NULL)
+    if (o->nconfigs > 0 && o->configs == NULL) {
         rk_cmd_invalid(cmd, "configs list is NULL");
-    else
-        for (size_t i = 0; i < o->nconfigs; i++)
+    } else if (o->nconfigs > 0) {
+        for (size_t i = 0; i < o->nconfigs; i++) {
+            rk_cmd_lit(cmd, "CONFIG");
             emit_module_loadex_config(cmd, &o->configs[i]);
-    if (o->nargses > 0 && o->argses == NULL)
-        rk_cmd_invalid(cmd, "args list is NULL");
-    else
-        for (size_t i = 0; i < o->nargses; i++)
-            emit_module_loadex_args(cmd, &o->argses[i]);
+        }
+    }
+    if (o->nargs > 0) {
+        if (o->nargs > 0 && o->args == NULL)
+            rk_cmd_invalid(cmd, "arg list is NULL");
+        else {
+            rk_cmd_lit(cmd, "ARGS");
+            for (size_t i = 0; i < o->nargs; i++) {
+                rk_cmd_str(cmd, o->args[i], o->args_lens ? o->args_lens[i] : RK_CSTR);
+            }
+        }
+    }
     return cmd->err;
 }
 
@@ -1640,8 +1734,9 @@ static int build_replicaof(rk_cmd *cmd, const rk_replicaof_opts *o) {
     rk_cmd_lit(cmd, "REPLICAOF");
     if ((o->host_port != NULL) + (o->no_one) != 1)
         rk_cmd_invalid(cmd, "needs exactly one of host-port, NO");
-    if (o->host_port != NULL)
+    if (o->host_port != NULL) {
         emit_replicaof_host_port(cmd, o->host_port);
+    }
     if (o->no_one) {
         rk_cmd_lit(cmd, "NO");
         rk_cmd_lit(cmd, "ONE");
@@ -1810,8 +1905,9 @@ static int build_slaveof(rk_cmd *cmd, const rk_slaveof_opts *o) {
     rk_cmd_lit(cmd, "SLAVEOF");
     if ((o->host_port != NULL) + (o->no_one) != 1)
         rk_cmd_invalid(cmd, "needs exactly one of host-port, NO");
-    if (o->host_port != NULL)
+    if (o->host_port != NULL) {
         emit_slaveof_host_port(cmd, o->host_port);
+    }
     if (o->no_one) {
         rk_cmd_lit(cmd, "NO");
         rk_cmd_lit(cmd, "ONE");

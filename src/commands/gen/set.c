@@ -11,8 +11,10 @@ static int build_sadd(rk_cmd *cmd, const char *key, size_t key_len, const char *
         rk_cmd_invalid(cmd, "needs at least one member");
     if (nmembers > 0 && members == NULL)
         rk_cmd_invalid(cmd, "member list is NULL");
-    for (size_t i = 0; i < nmembers; i++) {
-        rk_cmd_str(cmd, members[i], members_lens ? members_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nmembers; i++) {
+            rk_cmd_str(cmd, members[i], members_lens ? members_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }
@@ -89,8 +91,10 @@ static int build_sdiff(rk_cmd *cmd, const char *const *keys, const size_t *keys_
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     cmd->shape = "s";
     return cmd->err;
@@ -134,8 +138,10 @@ static int build_sdiffstore(rk_cmd *cmd, const char *destination, size_t destina
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }
@@ -180,8 +186,10 @@ static int build_sinter(rk_cmd *cmd, const char *const *keys, const size_t *keys
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     cmd->shape = "s";
     return cmd->err;
@@ -228,8 +236,10 @@ static int build_sintercard(rk_cmd *cmd, const char *const *keys, const size_t *
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     if (o->limit != 0 || o->limit_set) {
         rk_cmd_lit(cmd, "LIMIT");
@@ -278,8 +288,10 @@ static int build_sinterstore(rk_cmd *cmd, const char *destination, size_t destin
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }
@@ -399,8 +411,10 @@ static int build_smismember(rk_cmd *cmd, const char *key, size_t key_len,
         rk_cmd_invalid(cmd, "needs at least one member");
     if (nmembers > 0 && members == NULL)
         rk_cmd_invalid(cmd, "member list is NULL");
-    for (size_t i = 0; i < nmembers; i++) {
-        rk_cmd_str(cmd, members[i], members_lens ? members_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nmembers; i++) {
+            rk_cmd_str(cmd, members[i], members_lens ? members_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }
@@ -490,6 +504,7 @@ static int build_spop(rk_cmd *cmd, const char *key, size_t key_len, const rk_spo
     if (o->count != 0 || o->count_set) {
         rk_cmd_int(cmd, o->count);
     }
+    cmd->shape = o->count != 0 || o->count_set ? "s" : ".";
     return cmd->err;
 }
 
@@ -574,8 +589,10 @@ static int build_srem(rk_cmd *cmd, const char *key, size_t key_len, const char *
         rk_cmd_invalid(cmd, "needs at least one member");
     if (nmembers > 0 && members == NULL)
         rk_cmd_invalid(cmd, "member list is NULL");
-    for (size_t i = 0; i < nmembers; i++) {
-        rk_cmd_str(cmd, members[i], members_lens ? members_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nmembers; i++) {
+            rk_cmd_str(cmd, members[i], members_lens ? members_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }
@@ -611,14 +628,14 @@ int rk_pipe_srem_bin(rk_pipeline *p, const char *key, size_t key_len, const char
     return rk_cmd_queue(p, &cmd, rc);
 }
 
-static int build_sscan(rk_cmd *cmd, const char *key, size_t key_len, long long cursor,
+static int build_sscan(rk_cmd *cmd, const char *key, size_t key_len, unsigned long long cursor,
                        const rk_sscan_opts *o) {
     static const rk_sscan_opts none;
     if (o == NULL)
         o = &none;
     rk_cmd_lit(cmd, "SSCAN");
     rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, cursor);
+    rk_cmd_uint(cmd, cursor);
     if (o->match != NULL) {
         rk_cmd_lit(cmd, "MATCH");
         rk_cmd_str(cmd, o->match, RK_CSTR);
@@ -630,7 +647,7 @@ static int build_sscan(rk_cmd *cmd, const char *key, size_t key_len, long long c
     return cmd->err;
 }
 
-int rk_sscan(rk_client *c, const char *key, long long cursor, const rk_sscan_opts *opts,
+int rk_sscan(rk_client *c, const char *key, unsigned long long cursor, const rk_sscan_opts *opts,
              rk_reply *reply) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "SSCAN");
@@ -638,7 +655,7 @@ int rk_sscan(rk_client *c, const char *key, long long cursor, const rk_sscan_opt
     return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
 }
 
-int rk_sscan_bin(rk_client *c, const char *key, size_t key_len, long long cursor,
+int rk_sscan_bin(rk_client *c, const char *key, size_t key_len, unsigned long long cursor,
                  const rk_sscan_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "SSCAN");
@@ -646,14 +663,15 @@ int rk_sscan_bin(rk_client *c, const char *key, size_t key_len, long long cursor
     return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
 }
 
-int rk_pipe_sscan(rk_pipeline *p, const char *key, long long cursor, const rk_sscan_opts *opts) {
+int rk_pipe_sscan(rk_pipeline *p, const char *key, unsigned long long cursor,
+                  const rk_sscan_opts *opts) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "SSCAN");
     int rc = build_sscan(&cmd, key, RK_CSTR, cursor, opts);
     return rk_cmd_queue(p, &cmd, rc);
 }
 
-int rk_pipe_sscan_bin(rk_pipeline *p, const char *key, size_t key_len, long long cursor,
+int rk_pipe_sscan_bin(rk_pipeline *p, const char *key, size_t key_len, unsigned long long cursor,
                       const rk_sscan_opts *opts) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "SSCAN");
@@ -668,8 +686,10 @@ static int build_sunion(rk_cmd *cmd, const char *const *keys, const size_t *keys
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     cmd->shape = "s";
     return cmd->err;
@@ -713,8 +733,10 @@ static int build_sunionstore(rk_cmd *cmd, const char *destination, size_t destin
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }

@@ -3,6 +3,7 @@
 #include "rediskit/commands/sorted_set.h"
 #include "commands/cmd_int.h"
 
+static const char *const rk_aggregate_tokens[] = {"SUM", "MIN", "MAX"};
 static const char *const rk_minmax_tokens[] = {"MIN", "MAX"};
 
 static int build_bzmpop(rk_cmd *cmd, double timeout, const char *const *keys,
@@ -18,8 +19,10 @@ static int build_bzmpop(rk_cmd *cmd, double timeout, const char *const *keys,
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     rk_cmd_choice(cmd, (int)where, rk_minmax_tokens, 2, "where");
     if (o->count != 0 || o->count_set) {
@@ -71,8 +74,10 @@ static int build_bzpopmax(rk_cmd *cmd, const char *const *keys, const size_t *ke
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     rk_cmd_double(cmd, timeout);
     cmd->shape = "(..d)";
@@ -118,8 +123,10 @@ static int build_bzpopmin(rk_cmd *cmd, const char *const *keys, const size_t *ke
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     rk_cmd_double(cmd, timeout);
     cmd->shape = "(..d)";
@@ -193,11 +200,13 @@ static int build_zadd(rk_cmd *cmd, const char *key, size_t key_len,
         rk_cmd_lit(cmd, "INCR");
     if (nscore_members == 0)
         rk_cmd_invalid(cmd, "needs at least one score_member");
-    if (nscore_members > 0 && score_members == NULL)
+    if (nscore_members > 0 && score_members == NULL) {
         rk_cmd_invalid(cmd, "score_member list is NULL");
-    else
-        for (size_t i = 0; i < nscore_members; i++)
+    } else if (nscore_members > 0) {
+        for (size_t i = 0; i < nscore_members; i++) {
             emit_zadd_score_member(cmd, &score_members[i]);
+        }
+    }
     cmd->shape = o->incr ? "d" : ".";
     return cmd->err;
 }
@@ -320,8 +329,10 @@ static int build_zdiff(rk_cmd *cmd, const char *const *keys, const size_t *keys_
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     if (o->withscores)
         rk_cmd_lit(cmd, "WITHSCORES");
@@ -370,8 +381,10 @@ static int build_zdiffstore(rk_cmd *cmd, const char *destination, size_t destina
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }
@@ -409,25 +422,24 @@ int rk_pipe_zdiffstore_bin(rk_pipeline *p, const char *destination, size_t desti
     return rk_cmd_queue(p, &cmd, rc);
 }
 
-static int build_zincrby(rk_cmd *cmd, const char *key, size_t key_len, long long increment,
+static int build_zincrby(rk_cmd *cmd, const char *key, size_t key_len, double increment,
                          const char *member, size_t member_len) {
     rk_cmd_lit(cmd, "ZINCRBY");
     rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, increment);
+    rk_cmd_double(cmd, increment);
     rk_cmd_str(cmd, member, member_len);
     cmd->shape = "d";
     return cmd->err;
 }
 
-int rk_zincrby(rk_client *c, const char *key, long long increment, const char *member,
-               double *out) {
+int rk_zincrby(rk_client *c, const char *key, double increment, const char *member, double *out) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "ZINCRBY");
     int rc = build_zincrby(&cmd, key, RK_CSTR, increment, member, RK_CSTR);
     return rk_cmd_number(RK_TARGET_CLIENT(c), &cmd, rc, out);
 }
 
-int rk_zincrby_bin(rk_client *c, const char *key, size_t key_len, long long increment,
+int rk_zincrby_bin(rk_client *c, const char *key, size_t key_len, double increment,
                    const char *member, size_t member_len, double *out) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "ZINCRBY");
@@ -435,14 +447,14 @@ int rk_zincrby_bin(rk_client *c, const char *key, size_t key_len, long long incr
     return rk_cmd_number(RK_TARGET_CLIENT(c), &cmd, rc, out);
 }
 
-int rk_pipe_zincrby(rk_pipeline *p, const char *key, long long increment, const char *member) {
+int rk_pipe_zincrby(rk_pipeline *p, const char *key, double increment, const char *member) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "ZINCRBY");
     int rc = build_zincrby(&cmd, key, RK_CSTR, increment, member, RK_CSTR);
     return rk_cmd_queue(p, &cmd, rc);
 }
 
-int rk_pipe_zincrby_bin(rk_pipeline *p, const char *key, size_t key_len, long long increment,
+int rk_pipe_zincrby_bin(rk_pipeline *p, const char *key, size_t key_len, double increment,
                         const char *member, size_t member_len) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "ZINCRBY");
@@ -456,33 +468,30 @@ static int build_zinter(rk_cmd *cmd, const char *const *keys, const size_t *keys
     if (o == NULL)
         o = &none;
     rk_cmd_lit(cmd, "ZINTER");
-    if ((o->sum) + (o->min) + (o->max) > 1)
-        rk_cmd_invalid(cmd, "at most one of SUM, MIN, MAX");
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     if (o->nweights > 0) {
         if (o->nweights > 0 && o->weights == NULL)
             rk_cmd_invalid(cmd, "weight list is NULL");
-        rk_cmd_lit(cmd, "WEIGHTS");
-        for (size_t i = 0; i < o->nweights; i++) {
-            rk_cmd_double(cmd, o->weights[i]);
+        else {
+            rk_cmd_lit(cmd, "WEIGHTS");
+            for (size_t i = 0; i < o->nweights; i++) {
+                rk_cmd_double(cmd, o->weights[i]);
+            }
         }
     }
-    if ((o->sum) || (o->min) || (o->max)) {
+    if (o->aggregate != 0) {
         rk_cmd_lit(cmd, "AGGREGATE");
+        rk_cmd_choice(cmd, (int)o->aggregate, rk_aggregate_tokens, 3, "aggregate");
     }
-    if (o->sum)
-        rk_cmd_lit(cmd, "SUM");
-    if (o->min)
-        rk_cmd_lit(cmd, "MIN");
-    if (o->max)
-        rk_cmd_lit(cmd, "MAX");
     if (o->withscores)
         rk_cmd_lit(cmd, "WITHSCORES");
     cmd->shape = o->withscores ? "p.d" : ".";
@@ -532,8 +541,10 @@ static int build_zintercard(rk_cmd *cmd, const char *const *keys, const size_t *
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     if (o->limit != 0 || o->limit_set) {
         rk_cmd_lit(cmd, "LIMIT");
@@ -581,34 +592,31 @@ static int build_zinterstore(rk_cmd *cmd, const char *destination, size_t destin
     if (o == NULL)
         o = &none;
     rk_cmd_lit(cmd, "ZINTERSTORE");
-    if ((o->sum) + (o->min) + (o->max) > 1)
-        rk_cmd_invalid(cmd, "at most one of SUM, MIN, MAX");
     rk_cmd_str(cmd, destination, destination_len);
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     if (o->nweights > 0) {
         if (o->nweights > 0 && o->weights == NULL)
             rk_cmd_invalid(cmd, "weight list is NULL");
-        rk_cmd_lit(cmd, "WEIGHTS");
-        for (size_t i = 0; i < o->nweights; i++) {
-            rk_cmd_double(cmd, o->weights[i]);
+        else {
+            rk_cmd_lit(cmd, "WEIGHTS");
+            for (size_t i = 0; i < o->nweights; i++) {
+                rk_cmd_double(cmd, o->weights[i]);
+            }
         }
     }
-    if ((o->sum) || (o->min) || (o->max)) {
+    if (o->aggregate != 0) {
         rk_cmd_lit(cmd, "AGGREGATE");
+        rk_cmd_choice(cmd, (int)o->aggregate, rk_aggregate_tokens, 3, "aggregate");
     }
-    if (o->sum)
-        rk_cmd_lit(cmd, "SUM");
-    if (o->min)
-        rk_cmd_lit(cmd, "MIN");
-    if (o->max)
-        rk_cmd_lit(cmd, "MAX");
     return cmd->err;
 }
 
@@ -696,8 +704,10 @@ static int build_zmpop(rk_cmd *cmd, const char *const *keys, const size_t *keys_
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     rk_cmd_choice(cmd, (int)where, rk_minmax_tokens, 2, "where");
     if (o->count != 0 || o->count_set) {
@@ -748,8 +758,10 @@ static int build_zmscore(rk_cmd *cmd, const char *key, size_t key_len, const cha
         rk_cmd_invalid(cmd, "needs at least one member");
     if (nmembers > 0 && members == NULL)
         rk_cmd_invalid(cmd, "member list is NULL");
-    for (size_t i = 0; i < nmembers; i++) {
-        rk_cmd_str(cmd, members[i], members_lens ? members_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nmembers; i++) {
+            rk_cmd_str(cmd, members[i], members_lens ? members_lens[i] : RK_CSTR);
+        }
     }
     cmd->shape = "ad";
     return cmd->err;
@@ -885,8 +897,9 @@ static int build_zrandmember(rk_cmd *cmd, const char *key, size_t key_len,
         o = &none;
     rk_cmd_lit(cmd, "ZRANDMEMBER");
     rk_cmd_str(cmd, key, key_len);
-    if (o->count != NULL)
+    if (o->count != NULL) {
         emit_zrandmember_count(cmd, o->count);
+    }
     cmd->shape = o->count && o->count->withscores ? "p.d" : ".";
     return cmd->err;
 }
@@ -947,8 +960,10 @@ static int build_zrange(rk_cmd *cmd, const char *key, size_t key_len, const char
         rk_cmd_lit(cmd, "BYLEX");
     if (o->rev)
         rk_cmd_lit(cmd, "REV");
-    if (o->limit != NULL)
+    if (o->limit != NULL) {
+        rk_cmd_lit(cmd, "LIMIT");
         emit_zrange_limit(cmd, o->limit);
+    }
     if (o->withscores)
         rk_cmd_lit(cmd, "WITHSCORES");
     cmd->shape = o->withscores ? "p.d" : ".";
@@ -1004,8 +1019,10 @@ static int build_zrangebylex(rk_cmd *cmd, const char *key, size_t key_len, const
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, min, min_len);
     rk_cmd_str(cmd, max, max_len);
-    if (o->limit != NULL)
+    if (o->limit != NULL) {
+        rk_cmd_lit(cmd, "LIMIT");
         emit_zrangebylex_limit(cmd, o->limit);
+    }
     return cmd->err;
 }
 
@@ -1060,8 +1077,10 @@ static int build_zrangebyscore(rk_cmd *cmd, const char *key, size_t key_len, con
     rk_cmd_str(cmd, max, max_len);
     if (o->withscores)
         rk_cmd_lit(cmd, "WITHSCORES");
-    if (o->limit != NULL)
+    if (o->limit != NULL) {
+        rk_cmd_lit(cmd, "LIMIT");
         emit_zrangebyscore_limit(cmd, o->limit);
+    }
     cmd->shape = o->withscores ? "p.d" : ".";
     return cmd->err;
 }
@@ -1126,8 +1145,10 @@ static int build_zrangestore(rk_cmd *cmd, const char *dst, size_t dst_len, const
         rk_cmd_lit(cmd, "BYLEX");
     if (o->rev)
         rk_cmd_lit(cmd, "REV");
-    if (o->limit != NULL)
+    if (o->limit != NULL) {
+        rk_cmd_lit(cmd, "LIMIT");
         emit_zrangestore_limit(cmd, o->limit);
+    }
     return cmd->err;
 }
 
@@ -1211,8 +1232,10 @@ static int build_zrem(rk_cmd *cmd, const char *key, size_t key_len, const char *
         rk_cmd_invalid(cmd, "needs at least one member");
     if (nmembers > 0 && members == NULL)
         rk_cmd_invalid(cmd, "member list is NULL");
-    for (size_t i = 0; i < nmembers; i++) {
-        rk_cmd_str(cmd, members[i], members_lens ? members_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nmembers; i++) {
+            rk_cmd_str(cmd, members[i], members_lens ? members_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }
@@ -1430,8 +1453,10 @@ static int build_zrevrangebylex(rk_cmd *cmd, const char *key, size_t key_len, co
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, max, max_len);
     rk_cmd_str(cmd, min, min_len);
-    if (o->limit != NULL)
+    if (o->limit != NULL) {
+        rk_cmd_lit(cmd, "LIMIT");
         emit_zrevrangebylex_limit(cmd, o->limit);
+    }
     return cmd->err;
 }
 
@@ -1486,8 +1511,10 @@ static int build_zrevrangebyscore(rk_cmd *cmd, const char *key, size_t key_len, 
     rk_cmd_str(cmd, min, min_len);
     if (o->withscores)
         rk_cmd_lit(cmd, "WITHSCORES");
-    if (o->limit != NULL)
+    if (o->limit != NULL) {
+        rk_cmd_lit(cmd, "LIMIT");
         emit_zrevrangebyscore_limit(cmd, o->limit);
+    }
     cmd->shape = o->withscores ? "p.d" : ".";
     return cmd->err;
 }
@@ -1564,14 +1591,14 @@ int rk_pipe_zrevrank_bin(rk_pipeline *p, const char *key, size_t key_len, const 
     return rk_cmd_queue(p, &cmd, rc);
 }
 
-static int build_zscan(rk_cmd *cmd, const char *key, size_t key_len, long long cursor,
+static int build_zscan(rk_cmd *cmd, const char *key, size_t key_len, unsigned long long cursor,
                        const rk_zscan_opts *o) {
     static const rk_zscan_opts none;
     if (o == NULL)
         o = &none;
     rk_cmd_lit(cmd, "ZSCAN");
     rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, cursor);
+    rk_cmd_uint(cmd, cursor);
     if (o->match != NULL) {
         rk_cmd_lit(cmd, "MATCH");
         rk_cmd_str(cmd, o->match, RK_CSTR);
@@ -1580,10 +1607,11 @@ static int build_zscan(rk_cmd *cmd, const char *key, size_t key_len, long long c
         rk_cmd_lit(cmd, "COUNT");
         rk_cmd_int(cmd, o->count);
     }
+    cmd->shape = "(.p.d)";
     return cmd->err;
 }
 
-int rk_zscan(rk_client *c, const char *key, long long cursor, const rk_zscan_opts *opts,
+int rk_zscan(rk_client *c, const char *key, unsigned long long cursor, const rk_zscan_opts *opts,
              rk_reply *reply) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "ZSCAN");
@@ -1591,7 +1619,7 @@ int rk_zscan(rk_client *c, const char *key, long long cursor, const rk_zscan_opt
     return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
 }
 
-int rk_zscan_bin(rk_client *c, const char *key, size_t key_len, long long cursor,
+int rk_zscan_bin(rk_client *c, const char *key, size_t key_len, unsigned long long cursor,
                  const rk_zscan_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "ZSCAN");
@@ -1599,14 +1627,15 @@ int rk_zscan_bin(rk_client *c, const char *key, size_t key_len, long long cursor
     return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
 }
 
-int rk_pipe_zscan(rk_pipeline *p, const char *key, long long cursor, const rk_zscan_opts *opts) {
+int rk_pipe_zscan(rk_pipeline *p, const char *key, unsigned long long cursor,
+                  const rk_zscan_opts *opts) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "ZSCAN");
     int rc = build_zscan(&cmd, key, RK_CSTR, cursor, opts);
     return rk_cmd_queue(p, &cmd, rc);
 }
 
-int rk_pipe_zscan_bin(rk_pipeline *p, const char *key, size_t key_len, long long cursor,
+int rk_pipe_zscan_bin(rk_pipeline *p, const char *key, size_t key_len, unsigned long long cursor,
                       const rk_zscan_opts *opts) {
     rk_cmd cmd;
     rk_cmd_init(&cmd, "ZSCAN");
@@ -1659,33 +1688,30 @@ static int build_zunion(rk_cmd *cmd, const char *const *keys, const size_t *keys
     if (o == NULL)
         o = &none;
     rk_cmd_lit(cmd, "ZUNION");
-    if ((o->sum) + (o->min) + (o->max) > 1)
-        rk_cmd_invalid(cmd, "at most one of SUM, MIN, MAX");
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     if (o->nweights > 0) {
         if (o->nweights > 0 && o->weights == NULL)
             rk_cmd_invalid(cmd, "weight list is NULL");
-        rk_cmd_lit(cmd, "WEIGHTS");
-        for (size_t i = 0; i < o->nweights; i++) {
-            rk_cmd_double(cmd, o->weights[i]);
+        else {
+            rk_cmd_lit(cmd, "WEIGHTS");
+            for (size_t i = 0; i < o->nweights; i++) {
+                rk_cmd_double(cmd, o->weights[i]);
+            }
         }
     }
-    if ((o->sum) || (o->min) || (o->max)) {
+    if (o->aggregate != 0) {
         rk_cmd_lit(cmd, "AGGREGATE");
+        rk_cmd_choice(cmd, (int)o->aggregate, rk_aggregate_tokens, 3, "aggregate");
     }
-    if (o->sum)
-        rk_cmd_lit(cmd, "SUM");
-    if (o->min)
-        rk_cmd_lit(cmd, "MIN");
-    if (o->max)
-        rk_cmd_lit(cmd, "MAX");
     if (o->withscores)
         rk_cmd_lit(cmd, "WITHSCORES");
     cmd->shape = o->withscores ? "p.d" : ".";
@@ -1731,34 +1757,31 @@ static int build_zunionstore(rk_cmd *cmd, const char *destination, size_t destin
     if (o == NULL)
         o = &none;
     rk_cmd_lit(cmd, "ZUNIONSTORE");
-    if ((o->sum) + (o->min) + (o->max) > 1)
-        rk_cmd_invalid(cmd, "at most one of SUM, MIN, MAX");
     rk_cmd_str(cmd, destination, destination_len);
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     if (o->nweights > 0) {
         if (o->nweights > 0 && o->weights == NULL)
             rk_cmd_invalid(cmd, "weight list is NULL");
-        rk_cmd_lit(cmd, "WEIGHTS");
-        for (size_t i = 0; i < o->nweights; i++) {
-            rk_cmd_double(cmd, o->weights[i]);
+        else {
+            rk_cmd_lit(cmd, "WEIGHTS");
+            for (size_t i = 0; i < o->nweights; i++) {
+                rk_cmd_double(cmd, o->weights[i]);
+            }
         }
     }
-    if ((o->sum) || (o->min) || (o->max)) {
+    if (o->aggregate != 0) {
         rk_cmd_lit(cmd, "AGGREGATE");
+        rk_cmd_choice(cmd, (int)o->aggregate, rk_aggregate_tokens, 3, "aggregate");
     }
-    if (o->sum)
-        rk_cmd_lit(cmd, "SUM");
-    if (o->min)
-        rk_cmd_lit(cmd, "MIN");
-    if (o->max)
-        rk_cmd_lit(cmd, "MAX");
     return cmd->err;
 }
 

@@ -15,8 +15,10 @@ static int build_xack(rk_cmd *cmd, const char *key, size_t key_len, const char *
         rk_cmd_invalid(cmd, "needs at least one id");
     if (nids > 0 && ids == NULL)
         rk_cmd_invalid(cmd, "id list is NULL");
-    for (size_t i = 0; i < nids; i++) {
-        rk_cmd_str(cmd, ids[i], ids_lens ? ids_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nids; i++) {
+            rk_cmd_str(cmd, ids[i], ids_lens ? ids_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }
@@ -90,19 +92,22 @@ static int build_xadd(rk_cmd *cmd, const char *key, size_t key_len, const char *
     rk_cmd_str(cmd, key, key_len);
     if (o->nomkstream)
         rk_cmd_lit(cmd, "NOMKSTREAM");
-    if (o->trim != NULL)
+    if (o->trim != NULL) {
         emit_xadd_trim(cmd, o->trim);
+    }
     if (id)
         rk_cmd_str(cmd, id, id_len);
     else
         rk_cmd_lit(cmd, "*");
     if (nfield_values == 0)
         rk_cmd_invalid(cmd, "needs at least one field_value");
-    if (nfield_values > 0 && field_values == NULL)
+    if (nfield_values > 0 && field_values == NULL) {
         rk_cmd_invalid(cmd, "field_value list is NULL");
-    else
-        for (size_t i = 0; i < nfield_values; i++)
+    } else if (nfield_values > 0) {
+        for (size_t i = 0; i < nfield_values; i++) {
             emit_xadd_field_value(cmd, &field_values[i]);
+        }
+    }
     return cmd->err;
 }
 
@@ -222,8 +227,10 @@ static int build_xclaim(rk_cmd *cmd, const char *key, size_t key_len, const char
         rk_cmd_invalid(cmd, "needs at least one id");
     if (nids > 0 && ids == NULL)
         rk_cmd_invalid(cmd, "id list is NULL");
-    for (size_t i = 0; i < nids; i++) {
-        rk_cmd_str(cmd, ids[i], ids_lens ? ids_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nids; i++) {
+            rk_cmd_str(cmd, ids[i], ids_lens ? ids_lens[i] : RK_CSTR);
+        }
     }
     if (o->idle != 0 || o->idle_set) {
         rk_cmd_lit(cmd, "IDLE");
@@ -300,8 +307,10 @@ static int build_xdel(rk_cmd *cmd, const char *key, size_t key_len, const char *
         rk_cmd_invalid(cmd, "needs at least one id");
     if (nids > 0 && ids == NULL)
         rk_cmd_invalid(cmd, "id list is NULL");
-    for (size_t i = 0; i < nids; i++) {
-        rk_cmd_str(cmd, ids[i], ids_lens ? ids_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nids; i++) {
+            rk_cmd_str(cmd, ids[i], ids_lens ? ids_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }
@@ -717,9 +726,12 @@ static int build_xinfo_stream(rk_cmd *cmd, const char *key, size_t key_len,
     rk_cmd_lit(cmd, "XINFO");
     rk_cmd_lit(cmd, "STREAM");
     rk_cmd_str(cmd, key, key_len);
-    if (o->full != NULL)
+    if (o->full != NULL) {
+        rk_cmd_lit(cmd, "FULL");
         emit_xinfo_stream_full(cmd, o->full);
-    cmd->shape = "m..";
+    }
+    cmd->shape = o->full ? "{entries=a(.m..),groups=a{consumers=a{}}}"
+                         : "{first-entry=(.m..),last-entry=(.m..)}";
     return cmd->err;
 }
 
@@ -813,8 +825,9 @@ static int build_xpending(rk_cmd *cmd, const char *key, size_t key_len, const ch
     rk_cmd_lit(cmd, "XPENDING");
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, group, group_len);
-    if (o->idle != NULL)
+    if (o->idle != NULL) {
         emit_xpending_idle(cmd, o->idle);
+    }
     return cmd->err;
 }
 
@@ -924,15 +937,19 @@ static int build_xread(rk_cmd *cmd, const char *const *keys, const size_t *keys_
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     if (nids == 0)
         rk_cmd_invalid(cmd, "needs at least one id");
     if (nids > 0 && ids == NULL)
         rk_cmd_invalid(cmd, "id list is NULL");
-    for (size_t i = 0; i < nids; i++) {
-        rk_cmd_str(cmd, ids[i], ids_lens ? ids_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nids; i++) {
+            rk_cmd_str(cmd, ids[i], ids_lens ? ids_lens[i] : RK_CSTR);
+        }
     }
     cmd->shape = "k.a(.m..)";
     cmd->block_ms = rk_cmd_block_ms(o->block, o->block_set);
@@ -1001,15 +1018,19 @@ static int build_xreadgroup(rk_cmd *cmd, const char *group, size_t group_len, co
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     if (nids == 0)
         rk_cmd_invalid(cmd, "needs at least one id");
     if (nids > 0 && ids == NULL)
         rk_cmd_invalid(cmd, "id list is NULL");
-    for (size_t i = 0; i < nids; i++) {
-        rk_cmd_str(cmd, ids[i], ids_lens ? ids_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nids; i++) {
+            rk_cmd_str(cmd, ids[i], ids_lens ? ids_lens[i] : RK_CSTR);
+        }
     }
     cmd->shape = "k.a(.m..)";
     cmd->block_ms = rk_cmd_block_ms(o->block, o->block_set);

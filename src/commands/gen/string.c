@@ -485,8 +485,10 @@ static int build_mget(rk_cmd *cmd, const char *const *keys, const size_t *keys_l
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }
@@ -534,11 +536,13 @@ static int build_mset(rk_cmd *cmd, const rk_mset_key_value *key_values, size_t n
     rk_cmd_lit(cmd, "MSET");
     if (nkey_values == 0)
         rk_cmd_invalid(cmd, "needs at least one key_value");
-    if (nkey_values > 0 && key_values == NULL)
+    if (nkey_values > 0 && key_values == NULL) {
         rk_cmd_invalid(cmd, "key_value list is NULL");
-    else
-        for (size_t i = 0; i < nkey_values; i++)
+    } else if (nkey_values > 0) {
+        for (size_t i = 0; i < nkey_values; i++) {
             emit_mset_key_value(cmd, &key_values[i]);
+        }
+    }
     return cmd->err;
 }
 
@@ -569,11 +573,13 @@ static int build_msetnx(rk_cmd *cmd, const rk_msetnx_key_value *key_values, size
     rk_cmd_lit(cmd, "MSETNX");
     if (nkey_values == 0)
         rk_cmd_invalid(cmd, "needs at least one key_value");
-    if (nkey_values > 0 && key_values == NULL)
+    if (nkey_values > 0 && key_values == NULL) {
         rk_cmd_invalid(cmd, "key_value list is NULL");
-    else
-        for (size_t i = 0; i < nkey_values; i++)
+    } else if (nkey_values > 0) {
+        for (size_t i = 0; i < nkey_values; i++) {
             emit_msetnx_key_value(cmd, &key_values[i]);
+        }
+    }
     return cmd->err;
 }
 

@@ -58,8 +58,10 @@ static int build_watch(rk_cmd *cmd, const char *const *keys, const size_t *keys_
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
         rk_cmd_invalid(cmd, "key list is NULL");
-    for (size_t i = 0; i < nkeys; i++) {
-        rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+    else {
+        for (size_t i = 0; i < nkeys; i++) {
+            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
+        }
     }
     return cmd->err;
 }
