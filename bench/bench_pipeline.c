@@ -8,6 +8,9 @@
  *             connection from the client's pool and gives it back);
  *   hiredis : redisAppendCommandArgv x100 + redisGetReply x100 and
  *             freeReplyObject each, on one redisContext.
+ * pipeline_typed is the same round queued with the typed commands
+ * (rk_pipe_set, rk_pipe_get), which build each command's argv on the
+ * stack before it is encoded.
  * Both speak RESP2 (the bytes on the wire are the same) and read every
  * reply as a caller would. Throughput is bound by the server and the
  * loopback as much as by the client, so the ratio is the client's share
@@ -20,6 +23,7 @@
 
 #include <hiredis/hiredis.h>
 #include <rediskit/client.h>
+#include <rediskit/commands.h>
 #include <rediskit/error.h>
 #include <rediskit/pipeline.h>
 #include <rediskit/version.h>
@@ -29,7 +33,7 @@
 #define DEPTH 100
 #define VALUE_SIZE 32
 
-static const char *const workloads[] = {"pipeline_api", NULL};
+static const char *const workloads[] = {"pipeline_api", "pipeline_typed", NULL};
 
 /* The 100 commands of a round, as argv, the same for both libraries. */
 typedef struct round_cmds {
@@ -74,6 +78,20 @@ static uint64_t rk_rounds(void *ctx, uint64_t rounds) {
         int rc = rk_pipeline_exec(r->pipeline);
         if (rc != RK_OK)
             bench_die("rediskit pipeline: %s", rk_error_last()->message);
+    }
+    return rounds * DEPTH;
+}
+
+static uint64_t rk_typed_rounds(void *ctx, uint64_t rounds) {
+    pipe_run *r = ctx;
+    for (uint64_t n = 0; n < rounds; n++) {
+        for (int j = 0; j < DEPTH; j += 2) {
+            rk_pipe_set(r->pipeline, r->cmds.keys[j / 2], r->cmds.value, NULL);
+            rk_pipe_get(r->pipeline, r->cmds.keys[j / 2]);
+        }
+        int rc = rk_pipeline_exec(r->pipeline);
+        if (rc != RK_OK)
+            bench_die("rediskit typed pipeline: %s", rk_error_last()->message);
     }
     return rounds * DEPTH;
 }
@@ -197,6 +215,8 @@ static double cg_per_command(const char *lib) {
 #define STR(x) STR2(x)
 #define HIREDIS_VERSION STR(HIREDIS_MAJOR) "." STR(HIREDIS_MINOR) "." STR(HIREDIS_PATCH)
 
+static const bench_group pipeline_group;
+
 static int pipeline_run(const bench_opts *opts, const char *url) {
     bench_note("pipeline_api: %d commands a round, SET bp:<j> <%d bytes> and GET bp:<j> "
                "alternating, RESP2;",
@@ -207,6 +227,7 @@ static int pipeline_run(const bench_opts *opts, const char *url) {
     bench_note("  hiredis : redisAppendCommandArgv x%d + redisGetReply x%d + freeReplyObject, "
                "one context",
                DEPTH, DEPTH);
+    bench_note("pipeline_typed: the same round through rk_pipe_set / rk_pipe_get");
     pipe_run r = {0};
     if (pipe_open(&r, url) != 0) {
         pipe_close(&r);
@@ -217,19 +238,27 @@ static int pipeline_run(const bench_opts *opts, const char *url) {
         pipe_close(&r);
         return -1;
     }
-    double rk_allocs = allocs_per_command(&r, rk_rounds);
-    double hi_allocs = allocs_per_command(&r, hi_rounds);
-    bench_side sides[2] = {{rk_rounds, &r, 0}, {hi_rounds, &r, 0}};
-    bench_compare(opts, sides, 2);
-    bench_table_row(&(bench_row){.name = "pipeline_api",
-                                 .unit = "commands",
-                                 .rk_rate = sides[0].rate,
-                                 .hi_rate = sides[1].rate,
-                                 .rk_allocs = rk_allocs,
-                                 .hi_allocs = hi_allocs,
-                                 .ratio = true,
-                                 .target_ratio = 1.0,
-                                 .target_allocs = -1});
+    struct {
+        const char *name;
+        uint64_t (*fn)(void *, uint64_t);
+    } rows[] = {{"pipeline_api", rk_rounds}, {"pipeline_typed", rk_typed_rounds}};
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        if (!bench_selected(opts, &pipeline_group, rows[i].name))
+            continue;
+        double rk_allocs = allocs_per_command(&r, rows[i].fn);
+        double hi_allocs = allocs_per_command(&r, hi_rounds);
+        bench_side sides[2] = {{rows[i].fn, &r, 0}, {hi_rounds, &r, 0}};
+        bench_compare(opts, sides, 2);
+        bench_table_row(&(bench_row){.name = rows[i].name,
+                                     .unit = "commands",
+                                     .rk_rate = sides[0].rate,
+                                     .hi_rate = sides[1].rate,
+                                     .rk_allocs = rk_allocs,
+                                     .hi_allocs = hi_allocs,
+                                     .ratio = true,
+                                     .target_ratio = 1.0,
+                                     .target_allocs = -1});
+    }
     pipe_close(&r);
 
     if (opts->callgrind) {
