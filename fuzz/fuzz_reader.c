@@ -3,13 +3,49 @@
  * The first input byte picks how the rest is split into feeds and which
  * limits apply. Every reply is read twice (owned and borrowed; they must
  * agree), then encoded again with rk_writer_reply and read back: RESP3 must
- * give an equal reply, RESP2 any valid one. Any crash, sanitizer report,
- * leak or disagreement is a finding. */
+ * give an equal reply, RESP2 any valid one. A copy of each is also bent
+ * into every reply shape the typed commands use (src/commands/shape.c),
+ * then formatted and freed. Any crash, sanitizer report, leak or
+ * disagreement is a finding. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "commands/shape.h"
 #include "rediskit/rediskit.h"
+
+/* Every shape form, nested, as the typed commands use them. */
+static const char *const shapes[] = {
+    "d",
+    "s",
+    "m..",
+    "p.d",
+    "k.a(.m..)",
+    "(.p.d)",
+    "a(.d(dd))",
+    "i",
+    "ad",
+    "{flags=s,selectors=a{}}",
+    "{db.*={},fragmentation=d}",
+    "m.$D",
+    "a$I",
+    "(.a(.m..).)",
+    "a{functions=a{flags=s}}",
+};
+
+/* Shapes a copy of r every way; each must leave a reply that frees. */
+static void check_shapes(const rk_reply *r) {
+    for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+        rk_reply copy;
+        if (rk_reply_dup(&copy, r) != RK_OK)
+            abort();
+        if (rk_reshape(&copy, shapes[i]) != RK_OK)
+            abort();
+        char *text = rk_reply_format(&copy, 0, NULL);
+        rk_free(text);
+        rk_reply_free(&copy);
+    }
+}
 
 static int equal(const rk_reply *a, const rk_reply *b);
 
@@ -85,6 +121,7 @@ static void check_reply(const rk_reply *owned, const rk_reply *borrowed) {
     rk_free(text);
     text = rk_reply_format(owned, RK_FORMAT_RAW, NULL);
     rk_free(text);
+    check_shapes(owned);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -832,6 +832,7 @@ static void test_xinfo_stream_is_a_map(void **state) {
     rkt_map_expect(&r, "last-entry", NULL);
     rk_reply_free(&r);
     RKT_RC(rk_xinfo_stream(c, "nope", NULL, &r), RK_ESERVER);
+    rk_reply_free(&r); /* the error reply */
     rk_client_free(c);
 }
 
@@ -927,6 +928,7 @@ static void test_xinfo_consumers_is_array_of_maps(void **state) {
     assert_int_equal(rk_reply_int(rkt_map_expect(b, "pending", NULL)), 2);
     rk_reply_free(&r);
     RKT_RC(rk_xinfo_consumers(c, "s", "nogroup", &r), RK_ESERVER);
+    rk_reply_free(&r); /* the error reply */
     rk_client_free(c);
 }
 

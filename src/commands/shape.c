@@ -114,6 +114,32 @@ static bool is_list(const rk_reply *r) {
 
 static bool view(rk_reply *dst, const rk_reply *src, const char *shape, arena *a);
 
+/* Sets child i of a copy of kids[0..n) to v, making the copy on the first
+ * change. */
+static bool put_child(rk_reply **copy, const rk_reply *kids, size_t n, size_t i, const rk_reply *v,
+                      arena *a) {
+    if (*copy == NULL) {
+        *copy = arena_nodes(a, n);
+        if (*copy == NULL)
+            return false;
+        memcpy(*copy, kids, n * sizeof(**copy));
+    }
+    (*copy)[i] = *v;
+    return true;
+}
+
+/* dst = src as a map: a flat array of pairs is retagged, a map kept.
+ * Returns false for anything else; *retagged says whether it was. */
+static bool as_map(rk_reply *dst, const rk_reply *src, bool *retagged) {
+    *dst = *src;
+    *retagged = src->type_ == RK_REPLY_ARRAY && src->len_ % 2 == 0;
+    if (*retagged) {
+        dst->type_ = RK_REPLY_MAP;
+        dst->len_ = src->len_ / 2;
+    }
+    return *retagged || src->type_ == RK_REPLY_MAP;
+}
+
 /* Gives each of n source nodes its shape (shapes[i % period]) into a new
  * array when any of them changes; returns the array to use. */
 static rk_reply *view_children(const rk_reply *kids, size_t n, const char *const *shapes,
@@ -121,15 +147,8 @@ static rk_reply *view_children(const rk_reply *kids, size_t n, const char *const
     rk_reply *out = NULL;
     for (size_t i = 0; i < n; i++) {
         rk_reply tmp;
-        if (!view(&tmp, &kids[i], shapes[i % period], a))
-            continue;
-        if (out == NULL) {
-            out = arena_nodes(a, n);
-            if (out == NULL)
-                return (rk_reply *)kids;
-            memcpy(out, kids, n * sizeof(*out));
-        }
-        out[i] = tmp;
+        if (view(&tmp, &kids[i], shapes[i % period], a) && !put_child(&out, kids, n, i, &tmp, a))
+            break;
     }
     *changed = out != NULL;
     return out ? out : (rk_reply *)kids;
@@ -137,16 +156,9 @@ static rk_reply *view_children(const rk_reply *kids, size_t n, const char *const
 
 static bool view_map(rk_reply *dst, const rk_reply *src, const char *shape, arena *a) {
     const char *kv[2] = {shape, skip(shape)};
-    *dst = *src;
-    bool retagged = false;
-    if (src->type_ == RK_REPLY_ARRAY && src->len_ % 2 == 0) {
-        dst->type_ = RK_REPLY_MAP;
-        dst->len_ = src->len_ / 2;
-        retagged = true;
-    } else if (src->type_ != RK_REPLY_MAP) {
+    bool retagged, changed;
+    if (!as_map(dst, src, &retagged))
         return false;
-    }
-    bool changed;
     dst->u_.elem = view_children(src->u_.elem, dst->len_ * 2, kv, 2, a, &changed);
     return retagged || changed;
 }
@@ -173,28 +185,16 @@ static const char *keyed_shape(const char *shape, const rk_reply *key) {
 
 /* A map whose values get shapes by their key (see the top). */
 static bool view_fields(rk_reply *dst, const rk_reply *src, const char *shape, arena *a) {
-    *dst = *src;
-    bool retagged = false;
-    if (src->type_ == RK_REPLY_ARRAY && src->len_ % 2 == 0) {
-        dst->type_ = RK_REPLY_MAP;
-        dst->len_ = src->len_ / 2;
-        retagged = true;
-    } else if (src->type_ != RK_REPLY_MAP) {
+    bool retagged;
+    if (!as_map(dst, src, &retagged))
         return false;
-    }
     rk_reply *out = NULL;
     for (size_t i = 0; i < dst->len_; i++) {
         const char *vs = keyed_shape(shape, &src->u_.elem[2 * i]);
         rk_reply tmp;
-        if (vs == NULL || !view(&tmp, &src->u_.elem[2 * i + 1], vs, a))
-            continue;
-        if (out == NULL) {
-            out = arena_nodes(a, dst->len_ * 2);
-            if (out == NULL)
-                return false;
-            memcpy(out, src->u_.elem, dst->len_ * 2 * sizeof(*out));
-        }
-        out[2 * i + 1] = tmp;
+        if (vs != NULL && view(&tmp, &src->u_.elem[2 * i + 1], vs, a) &&
+            !put_child(&out, src->u_.elem, dst->len_ * 2, 2 * i + 1, &tmp, a))
+            return false;
     }
     if (out != NULL)
         dst->u_.elem = out;
@@ -277,15 +277,9 @@ static bool view_tuple(rk_reply *dst, const rk_reply *src, const char *shape, ar
     rk_reply *out = NULL;
     for (size_t i = 0; i < count; i++) {
         rk_reply tmp;
-        if (!view(&tmp, &src->u_.elem[i], parts[i], a))
-            continue;
-        if (out == NULL) {
-            out = arena_nodes(a, src->len_);
-            if (out == NULL)
-                return false;
-            memcpy(out, src->u_.elem, src->len_ * sizeof(*out));
-        }
-        out[i] = tmp;
+        if (view(&tmp, &src->u_.elem[i], parts[i], a) &&
+            !put_child(&out, src->u_.elem, src->len_, i, &tmp, a))
+            return false;
     }
     if (out == NULL)
         return false;
