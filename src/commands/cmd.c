@@ -196,6 +196,8 @@ static int call_timeout(rk_client *client, const rk_cmd *cmd) {
 /* Sends cmd and reads its reply into *reply (never NULL here). */
 static int run(rk_target t, rk_cmd *cmd, rk_reply *reply) {
     int rc;
+    if (t.conn == NULL && t.client == NULL)
+        return rk_fail(RK_EINVAL, "%s: no client or connection to run on", cmd->name);
     if (t.conn != NULL) {
         rc = rk_conn_call_argv(t.conn, reply, cmd->argc, cmd->argv, cmd->lens);
     } else {
@@ -308,6 +310,8 @@ int rk_cmd_string(rk_target t, rk_cmd *cmd, int rc, char **out, size_t *len) {
 }
 
 int rk_cmd_queue(rk_pipeline *p, rk_cmd *cmd, int rc) {
+    if (rc == RK_OK && p == NULL)
+        rc = rk_fail(RK_EINVAL, "%s: no pipeline to queue in", cmd->name);
     if (rc == RK_OK)
         rc = rk_pipeline_append_shaped(p, cmd->argc, cmd->argv, cmd->lens, cmd->shape);
     rk_cmd_release(cmd);
