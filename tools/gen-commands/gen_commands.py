@@ -762,6 +762,10 @@ class Command:
             ("Complexity: %s. " % d["complexity"].rstrip(".") if d.get("complexity") else "")
             + "Since Redis %s (%s group)." % (d.get("since", "?"), d.get("group", "?")),
         ]
+        for f in self.param_fields():
+            if isinstance(f, TokenOr):
+                paras.append("Pass %s NULL to send %s instead." % (
+                    f.f.name, f.tok["token"] and f.tok["token"] or 'an empty string ("")'))
         if "deprecated_since" in d:
             paras.append("Deprecated since %s; use %s instead." % (
                 d["deprecated_since"], d.get("replaced_by", "").replace("`", "")))

@@ -215,6 +215,8 @@ typedef struct rk_migrate_opts {
  *  in the target instance. See the pages of these commands for time complexity. Also an O(N)
  *  data transfer between the two instances is performed. Since Redis 2.6.0 (generic group).
  *
+ *  Pass key NULL to send an empty string ("") instead.
+ *
  *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_migrate(rk_client *c, const char *host, long long port, const char *key,

@@ -68,6 +68,8 @@ typedef struct rk_xadd_opts {
  *  Complexity: O(1) when adding a new entry, O(N) when trimming where N being the number of
  *  entries evicted. Since Redis 5.0.0 (stream group).
  *
+ *  Pass id NULL to send * instead.
+ *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
  *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
@@ -200,6 +202,8 @@ typedef struct rk_xgroup_create_opts {
  *
  *  Complexity: O(1). Since Redis 5.0.0 (stream group).
  *
+ *  Pass id NULL to send $ instead.
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
 int rk_xgroup_create(rk_client *c, const char *key, const char *groupname, const char *id,
@@ -306,6 +310,8 @@ typedef struct rk_xgroup_setid_opts {
  *  Syntax: XGROUP SETID key groupname <id | $> [ENTRIESREAD entries_read]
  *
  *  Complexity: O(1). Since Redis 5.0.0 (stream group).
+ *
+ *  Pass id NULL to send $ instead.
  *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
  */
