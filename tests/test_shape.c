@@ -88,6 +88,14 @@ static void test_withscores_pairs_match_resp3(void **state) {
     expect_shaped("*0\r\n", "p.d", "*0\r\n");
 }
 
+/* A list that starts like RESP3's pairs but goes on with other things:
+ * the pairs are shaped, the rest left alone (the fuzzer's first find). */
+static void test_pairs_among_other_elements(void **state) {
+    (void)state;
+    expect_shaped("*4\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n+x\r\n*0\r\n*3\r\n:1\r\n:2\r\n:3\r\n", "p.d",
+                  "*4\r\n*2\r\n$1\r\na\r\n,1\r\n+x\r\n*0\r\n*3\r\n:1\r\n:2\r\n:3\r\n");
+}
+
 /* ZPOPMIN without a count on RESP3 is one flat pair: still a list of pairs. */
 static void test_single_flat_pair_becomes_a_list_of_one_pair(void **state) {
     (void)state;
@@ -204,6 +212,7 @@ int main(void) {
         cmocka_unit_test(test_array_becomes_a_set),
         cmocka_unit_test(test_withscores_pairs_match_resp3),
         cmocka_unit_test(test_single_flat_pair_becomes_a_list_of_one_pair),
+        cmocka_unit_test(test_pairs_among_other_elements),
         cmocka_unit_test(test_xread_matches_resp3),
         cmocka_unit_test(test_tuple_shapes_only_its_positions),
         cmocka_unit_test(test_keyed_map_shapes_values_by_key),

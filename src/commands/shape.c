@@ -230,22 +230,22 @@ static bool view_pairs(rk_reply *dst, const rk_reply *src, const char *shape, ar
         return false;
     const char *parts[2] = {shape, skip(shape)};
     bool nested = src->len_ > 0 && is_list(&src->u_.elem[0]);
-    if (nested) {
-        *dst = *src;
-        rk_reply *kids = arena_nodes(a, src->len_);
-        if (kids == NULL)
-            return false;
-        bool any = false;
+    if (nested) { /* RESP3's form: shape each [x, y], leave anything else */
+        rk_reply *out = NULL;
         for (size_t i = 0; i < src->len_; i++) {
-            kids[i] = src->u_.elem[i];
+            const rk_reply *pair = &src->u_.elem[i];
+            if (!is_list(pair) || pair->len_ != 2)
+                continue;
             bool changed;
-            kids[i].u_.elem = view_children(src->u_.elem[i].u_.elem,
-                                            src->u_.elem[i].len_ < 2 ? src->u_.elem[i].len_ : 2,
-                                            parts, 2, a, &changed);
-            any = any || changed;
+            rk_reply shaped = *pair;
+            shaped.u_.elem = view_children(pair->u_.elem, 2, parts, 2, a, &changed);
+            if (changed && !put_child(&out, src->u_.elem, src->len_, i, &shaped, a))
+                return false;
         }
-        dst->u_.elem = kids;
-        return any;
+        *dst = *src;
+        if (out != NULL)
+            dst->u_.elem = out;
+        return out != NULL;
     }
     if (src->len_ % 2 != 0)
         return false;
