@@ -1236,6 +1236,23 @@ static void test_sort_store_replies_the_count_and_stores_a_list(void **state) {
     rk_client_free(c);
 }
 
+/* Strings in options carry a length too: a STORE key with a NUL byte. */
+static void test_sort_store_to_a_binary_key(void **state) {
+    rk_client *c = rkt_cmd_client(state);
+    const char *elems[] = {"2", "1"};
+    rpush(c, "l", elems, 2);
+    rk_reply r;
+    RKT_OK(rk_sort(c, "l", &(rk_sort_opts){.store = "o\0ut", .store_len = 4}, &r));
+    assert_int_equal(rk_reply_int(&r), 2);
+    rk_reply_free(&r);
+    long long n = -1;
+    RKT_OK(rk_exists_bin(c, (const char *[]){"o\0ut"}, (const size_t[]){4}, 1, &n));
+    assert_int_equal(n, 1);
+    RKT_OK(rk_exists(c, (const char *[]){"o"}, 1, &n)); /* not cut at the NUL */
+    assert_int_equal(n, 0);
+    rk_client_free(c);
+}
+
 static void test_sort_asc_with_desc_is_einval(void **state) {
     rk_client *c = rkt_cmd_client(state);
     sort_setup(c);
@@ -1379,6 +1396,7 @@ int main(void) {
         RKT_BOTH(test_sort_by_pattern_with_get_list),
         RKT_BOTH(test_sort_limit_returns_a_window),
         RKT_BOTH(test_sort_store_replies_the_count_and_stores_a_list),
+        RKT_BOTH(test_sort_store_to_a_binary_key),
         RKT_BOTH(test_sort_asc_with_desc_is_einval),
         RKT_BOTH(test_pipeline_typed_calls_give_the_same_shapes),
         RKT_BOTH(test_pipeline_refused_typed_call_queues_nothing),

@@ -214,7 +214,7 @@ class Field:
         self.name = ctx.name(want)
         self.count = ctx.name("n" + self.name) if self.multiple else None
         self.lens = ctx.name(self.name + "_lens") if self.multiple and self.t == "str" else None
-        self.slen = ctx.name(self.name + "_len") if (not self.multiple and self.t == "str" and ctx.kind != "opts") else None
+        self.slen = ctx.name(self.name + "_len") if (not self.multiple and self.t == "str") else None
         self.isset = ctx.name(self.name + "_set") if (optional and not self.multiple and self.t in ("int", "dbl", "uns") and ctx.kind != "param") else None
 
     def label(self):
@@ -234,8 +234,8 @@ class Field:
             out.append(("size_t " + self.count, "How many."))
             return out
         out = [(self.ctypes[self.t] + self.name, self.doc())]
-        if self.slen and (k == "block" or binary):
-            out.append(("size_t " + self.slen, "Its length; 0: NUL-terminated." if k == "block" else None))
+        if self.slen and (k != "param" or binary):
+            out.append(("size_t " + self.slen, "Its length; 0: NUL-terminated." if k != "param" else None))
         if self.isset:
             out.append(("bool " + self.isset, "Send %s even when it is 0." % self.label()))
         return out
@@ -295,8 +295,8 @@ class Field:
             lines.append("rk_cmd_lit(cmd, %s);" % cstr(self.token))
         ln = None
         if self.t == "str":
-            ln = s(self.slen) if (self.slen and (self.ctx.kind != "opts")) else "RK_CSTR"
-            if self.ctx.kind == "block":
+            ln = s(self.slen)
+            if self.ctx.kind != "param":
                 ln = "%s ? %s : RK_CSTR" % (s(self.slen), s(self.slen))
         lines.append(self.value(s(self.name), ln))
         if self.optional:

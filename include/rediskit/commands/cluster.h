@@ -389,8 +389,11 @@ int rk_pipe_cluster_set_config_epoch(rk_pipeline *p, long long config_epoch);
 /** Options of CLUSTER SETSLOT; NULL or zeroed: none. */
 typedef struct rk_cluster_setslot_opts {
     const char *importing; /**< IMPORTING node-id; NULL: not sent. */
+    size_t importing_len;  /**< Its length; 0: NUL-terminated. */
     const char *migrating; /**< MIGRATING node-id; NULL: not sent. */
+    size_t migrating_len;  /**< Its length; 0: NUL-terminated. */
     const char *node;      /**< NODE node-id; NULL: not sent. */
+    size_t node_len;       /**< Its length; 0: NUL-terminated. */
     bool stable;           /**< Send STABLE. */
 } rk_cluster_setslot_opts;
 

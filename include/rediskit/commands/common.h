@@ -25,7 +25,8 @@
  *
  * Binary data. Each function taking strings has a `_bin` twin whose
  * string parameters come with their lengths, and whose lists come with an
- * array of lengths (NULL: NUL-terminated). Options' strings are C strings.
+ * array of lengths (NULL: NUL-terminated). A string in an options or group
+ * struct has a `_len` field next to it (0: NUL-terminated).
  *
  * Checks. Combinations the command refuses (NX with XX, EX with PX, an
  * enum value out of range, a NULL required string, keys without ids) are

@@ -15,6 +15,7 @@ extern "C" {
 /** Options of AUTH; NULL or zeroed: none. */
 typedef struct rk_auth_opts {
     const char *username; /**< username; NULL: not sent. */
+    size_t username_len;  /**< Its length; 0: NUL-terminated. */
 } rk_auth_opts;
 
 /** AUTH: Authenticate to the server.
@@ -362,6 +363,7 @@ int rk_hello(rk_conn *conn, const rk_hello_opts *opts, rk_reply *reply);
 /** Options of PING; NULL or zeroed: none. */
 typedef struct rk_ping_opts {
     const char *message; /**< message; NULL: not sent. */
+    size_t message_len;  /**< Its length; 0: NUL-terminated. */
 } rk_ping_opts;
 
 /** PING: Ping the server.

@@ -200,6 +200,7 @@ typedef struct rk_migrate_opts {
     bool copy;                     /**< Send COPY. */
     bool replace;                  /**< Send REPLACE. */
     const char *auth;              /**< AUTH password; NULL: not sent. */
+    size_t auth_len;               /**< Its length; 0: NUL-terminated. */
     const rk_migrate_auth2 *auth2; /**< AUTH2; NULL: not sent. */
     const char *const *keys;       /**< The key list. */
     const size_t *keys_lens;       /**< Their lengths; NULL: NUL-terminated. */
@@ -527,9 +528,11 @@ int rk_pipe_restore_bin(rk_pipeline *p, const char *key, size_t key_len, long lo
 /** Options of SCAN; NULL or zeroed: none. */
 typedef struct rk_scan_opts {
     const char *match; /**< MATCH pattern; NULL: not sent. */
+    size_t match_len;  /**< Its length; 0: NUL-terminated. */
     long long count;   /**< COUNT count; 0: not sent. */
     bool count_set;    /**< Send COUNT even when it is 0. */
     const char *type;  /**< TYPE type; NULL: not sent. */
+    size_t type_len;   /**< Its length; 0: NUL-terminated. */
 } rk_scan_opts;
 
 /** SCAN: Incrementally iterate the keys space.
@@ -555,6 +558,7 @@ typedef struct rk_sort_limit {
 /** Options of SORT; NULL or zeroed: none. */
 typedef struct rk_sort_opts {
     const char *by;             /**< BY pattern; NULL: not sent. */
+    size_t by_len;              /**< Its length; 0: NUL-terminated. */
     const rk_sort_limit *limit; /**< LIMIT; NULL: not sent. */
     const char *const *get;     /**< The pattern list. */
     const size_t *get_lens;     /**< Their lengths; NULL: NUL-terminated. */
@@ -563,6 +567,7 @@ typedef struct rk_sort_opts {
     bool desc;                  /**< Send DESC. */
     bool alpha;                 /**< Send ALPHA. */
     const char *store;          /**< STORE destination; NULL: not sent. */
+    size_t store_len;           /**< Its length; 0: NUL-terminated. */
 } rk_sort_opts;
 
 /** SORT: Sort the elements in a list, set or sorted set.
@@ -594,6 +599,7 @@ typedef struct rk_sort_ro_limit {
 /** Options of SORT_RO; NULL or zeroed: none. */
 typedef struct rk_sort_ro_opts {
     const char *by;                /**< BY pattern; NULL: not sent. */
+    size_t by_len;                 /**< Its length; 0: NUL-terminated. */
     const rk_sort_ro_limit *limit; /**< LIMIT; NULL: not sent. */
     const char *const *get;        /**< The pattern list. */
     const size_t *get_lens;        /**< Their lengths; NULL: NUL-terminated. */

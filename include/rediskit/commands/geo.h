@@ -139,7 +139,9 @@ typedef struct rk_georadius_opts {
     bool asc;                        /**< Send ASC. */
     bool desc;                       /**< Send DESC. */
     const char *store;               /**< STORE key; NULL: not sent. */
+    size_t store_len;                /**< Its length; 0: NUL-terminated. */
     const char *storedist;           /**< STOREDIST key; NULL: not sent. */
+    size_t storedist_len;            /**< Its length; 0: NUL-terminated. */
 } rk_georadius_opts;
 
 /** GEORADIUS: Query a sorted set representing a geospatial index to fetch members matching a
@@ -232,7 +234,9 @@ typedef struct rk_georadiusbymember_opts {
     bool asc;                                /**< Send ASC. */
     bool desc;                               /**< Send DESC. */
     const char *store;                       /**< STORE key; NULL: not sent. */
+    size_t store_len;                        /**< Its length; 0: NUL-terminated. */
     const char *storedist;                   /**< STOREDIST key; NULL: not sent. */
+    size_t storedist_len;                    /**< Its length; 0: NUL-terminated. */
 } rk_georadiusbymember_opts;
 
 /** GEORADIUSBYMEMBER: Query a sorted set representing a geospatial index to fetch members
@@ -341,6 +345,7 @@ typedef struct rk_geosearch_count {
 /** Options of GEOSEARCH; NULL or zeroed: none. */
 typedef struct rk_geosearch_opts {
     const char *frommember;                    /**< FROMMEMBER member; NULL: not sent. */
+    size_t frommember_len;                     /**< Its length; 0: NUL-terminated. */
     const rk_geosearch_fromlonlat *fromlonlat; /**< FROMLONLAT; NULL: not sent. */
     const rk_geosearch_byradius *byradius;     /**< circle; NULL: not sent. */
     const rk_geosearch_bybox *bybox;           /**< box; NULL: not sent. */
@@ -405,6 +410,7 @@ typedef struct rk_geosearchstore_count {
 /** Options of GEOSEARCHSTORE; NULL or zeroed: none. */
 typedef struct rk_geosearchstore_opts {
     const char *frommember;                         /**< FROMMEMBER member; NULL: not sent. */
+    size_t frommember_len;                          /**< Its length; 0: NUL-terminated. */
     const rk_geosearchstore_fromlonlat *fromlonlat; /**< FROMLONLAT; NULL: not sent. */
     const rk_geosearchstore_byradius *byradius;     /**< circle; NULL: not sent. */
     const rk_geosearchstore_bybox *bybox;           /**< box; NULL: not sent. */

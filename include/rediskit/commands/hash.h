@@ -243,6 +243,7 @@ int rk_pipe_hrandfield_bin(rk_pipeline *p, const char *key, size_t key_len,
 /** Options of HSCAN; NULL or zeroed: none. */
 typedef struct rk_hscan_opts {
     const char *match; /**< MATCH pattern; NULL: not sent. */
+    size_t match_len;  /**< Its length; 0: NUL-terminated. */
     long long count;   /**< COUNT count; 0: not sent. */
     bool count_set;    /**< Send COUNT even when it is 0. */
 } rk_hscan_opts;

@@ -35,6 +35,7 @@ int rk_pipe_publish_bin(rk_pipeline *p, const char *channel, size_t channel_len,
 /** Options of PUBSUB CHANNELS; NULL or zeroed: none. */
 typedef struct rk_pubsub_channels_opts {
     const char *pattern; /**< pattern; NULL: not sent. */
+    size_t pattern_len;  /**< Its length; 0: NUL-terminated. */
 } rk_pubsub_channels_opts;
 
 /** PUBSUB CHANNELS: List active channels.
@@ -98,6 +99,7 @@ int rk_pipe_pubsub_numsub_bin(rk_pipeline *p, const char *const *channels,
 /** Options of PUBSUB SHARDCHANNELS; NULL or zeroed: none. */
 typedef struct rk_pubsub_shardchannels_opts {
     const char *pattern; /**< pattern; NULL: not sent. */
+    size_t pattern_len;  /**< Its length; 0: NUL-terminated. */
 } rk_pubsub_shardchannels_opts;
 
 /** PUBSUB SHARDCHANNELS: List active shard channels.

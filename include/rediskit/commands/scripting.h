@@ -220,6 +220,7 @@ int rk_pipe_function_kill(rk_pipeline *p);
 /** Options of FUNCTION LIST; NULL or zeroed: none. */
 typedef struct rk_function_list_opts {
     const char *libraryname; /**< LIBRARYNAME library-name-pattern; NULL: not sent. */
+    size_t libraryname_len;  /**< Its length; 0: NUL-terminated. */
     bool withcode;           /**< Send WITHCODE. */
 } rk_function_list_opts;
 

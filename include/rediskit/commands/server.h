@@ -15,6 +15,7 @@ extern "C" {
 /** Options of ACL CAT; NULL or zeroed: none. */
 typedef struct rk_acl_cat_opts {
     const char *categoryname; /**< categoryname; NULL: not sent. */
+    size_t categoryname_len;  /**< Its length; 0: NUL-terminated. */
 } rk_acl_cat_opts;
 
 /** ACL CAT: List the ACL categories or the commands inside a category.
@@ -392,8 +393,11 @@ int rk_pipe_command_info_bin(rk_pipeline *p, const char *const *command_names,
 /** Options of COMMAND LIST; NULL or zeroed: none. */
 typedef struct rk_command_list_opts {
     const char *module;  /**< MODULE module-name; NULL: not sent. */
+    size_t module_len;   /**< Its length; 0: NUL-terminated. */
     const char *aclcat;  /**< ACLCAT category; NULL: not sent. */
+    size_t aclcat_len;   /**< Its length; 0: NUL-terminated. */
     const char *pattern; /**< PATTERN pattern; NULL: not sent. */
+    size_t pattern_len;  /**< Its length; 0: NUL-terminated. */
 } rk_command_list_opts;
 
 /** COMMAND LIST: Get an array of Redis command names.

@@ -312,6 +312,7 @@ int rk_pipe_srem_bin(rk_pipeline *p, const char *key, size_t key_len, const char
 /** Options of SSCAN; NULL or zeroed: none. */
 typedef struct rk_sscan_opts {
     const char *match; /**< MATCH pattern; NULL: not sent. */
+    size_t match_len;  /**< Its length; 0: NUL-terminated. */
     long long count;   /**< COUNT count; 0: not sent. */
     bool count_set;    /**< Send COUNT even when it is 0. */
 } rk_sscan_opts;

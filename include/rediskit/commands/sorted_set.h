@@ -879,6 +879,7 @@ int rk_pipe_zrevrank_bin(rk_pipeline *p, const char *key, size_t key_len, const 
 /** Options of ZSCAN; NULL or zeroed: none. */
 typedef struct rk_zscan_opts {
     const char *match; /**< MATCH pattern; NULL: not sent. */
+    size_t match_len;  /**< Its length; 0: NUL-terminated. */
     long long count;   /**< COUNT count; 0: not sent. */
     bool count_set;    /**< Send COUNT even when it is 0. */
 } rk_zscan_opts;

@@ -135,6 +135,7 @@ typedef struct rk_xclaim_opts {
     bool force;           /**< Send FORCE. */
     bool justid;          /**< Send JUSTID. */
     const char *lastid;   /**< LASTID id; NULL: not sent. */
+    size_t lastid_len;    /**< Its length; 0: NUL-terminated. */
 } rk_xclaim_opts;
 
 /** XCLAIM: Changes (or acquires) ownership of a message in a consumer group, as if the message
@@ -621,6 +622,7 @@ typedef struct rk_xsetid_opts {
     long long entriesadded;   /**< ENTRIESADDED entries_added; 0: not sent. */
     bool entriesadded_set;    /**< Send ENTRIESADDED even when it is 0. */
     const char *maxdeletedid; /**< MAXDELETEDID max_deleted_entry_id; NULL: not sent. */
+    size_t maxdeletedid_len;  /**< Its length; 0: NUL-terminated. */
 } rk_xsetid_opts;
 
 /** XSETID: An internal command for replicating stream values.

@@ -674,15 +674,15 @@ static int build_cluster_setslot(rk_cmd *cmd, long long slot, const rk_cluster_s
     rk_cmd_int(cmd, slot);
     if (o->importing != NULL) {
         rk_cmd_lit(cmd, "IMPORTING");
-        rk_cmd_str(cmd, o->importing, RK_CSTR);
+        rk_cmd_str(cmd, o->importing, o->importing_len ? o->importing_len : RK_CSTR);
     }
     if (o->migrating != NULL) {
         rk_cmd_lit(cmd, "MIGRATING");
-        rk_cmd_str(cmd, o->migrating, RK_CSTR);
+        rk_cmd_str(cmd, o->migrating, o->migrating_len ? o->migrating_len : RK_CSTR);
     }
     if (o->node != NULL) {
         rk_cmd_lit(cmd, "NODE");
-        rk_cmd_str(cmd, o->node, RK_CSTR);
+        rk_cmd_str(cmd, o->node, o->node_len ? o->node_len : RK_CSTR);
     }
     if (o->stable)
         rk_cmd_lit(cmd, "STABLE");

@@ -17,7 +17,7 @@ static int build_auth(rk_cmd *cmd, const char *password, size_t password_len,
         o = &none;
     rk_cmd_lit(cmd, "AUTH");
     if (o->username != NULL) {
-        rk_cmd_str(cmd, o->username, RK_CSTR);
+        rk_cmd_str(cmd, o->username, o->username_len ? o->username_len : RK_CSTR);
     }
     rk_cmd_str(cmd, password, password_len);
     return cmd->err;
@@ -513,7 +513,7 @@ static int build_ping(rk_cmd *cmd, const rk_ping_opts *o) {
         o = &none;
     rk_cmd_lit(cmd, "PING");
     if (o->message != NULL) {
-        rk_cmd_str(cmd, o->message, RK_CSTR);
+        rk_cmd_str(cmd, o->message, o->message_len ? o->message_len : RK_CSTR);
     }
     return cmd->err;
 }

@@ -384,7 +384,7 @@ static int build_migrate(rk_cmd *cmd, const char *host, size_t host_len, long lo
         rk_cmd_lit(cmd, "REPLACE");
     if (o->auth != NULL) {
         rk_cmd_lit(cmd, "AUTH");
-        rk_cmd_str(cmd, o->auth, RK_CSTR);
+        rk_cmd_str(cmd, o->auth, o->auth_len ? o->auth_len : RK_CSTR);
     }
     if (o->auth2 != NULL) {
         rk_cmd_lit(cmd, "AUTH2");
@@ -1008,7 +1008,7 @@ static int build_scan(rk_cmd *cmd, unsigned long long cursor, const rk_scan_opts
     rk_cmd_uint(cmd, cursor);
     if (o->match != NULL) {
         rk_cmd_lit(cmd, "MATCH");
-        rk_cmd_str(cmd, o->match, RK_CSTR);
+        rk_cmd_str(cmd, o->match, o->match_len ? o->match_len : RK_CSTR);
     }
     if (o->count != 0 || o->count_set) {
         rk_cmd_lit(cmd, "COUNT");
@@ -1016,7 +1016,7 @@ static int build_scan(rk_cmd *cmd, unsigned long long cursor, const rk_scan_opts
     }
     if (o->type != NULL) {
         rk_cmd_lit(cmd, "TYPE");
-        rk_cmd_str(cmd, o->type, RK_CSTR);
+        rk_cmd_str(cmd, o->type, o->type_len ? o->type_len : RK_CSTR);
     }
     return cmd->err;
 }
@@ -1050,7 +1050,7 @@ static int build_sort(rk_cmd *cmd, const char *key, size_t key_len, const rk_sor
     rk_cmd_str(cmd, key, key_len);
     if (o->by != NULL) {
         rk_cmd_lit(cmd, "BY");
-        rk_cmd_str(cmd, o->by, RK_CSTR);
+        rk_cmd_str(cmd, o->by, o->by_len ? o->by_len : RK_CSTR);
     }
     if (o->limit != NULL) {
         rk_cmd_lit(cmd, "LIMIT");
@@ -1074,7 +1074,7 @@ static int build_sort(rk_cmd *cmd, const char *key, size_t key_len, const rk_sor
         rk_cmd_lit(cmd, "ALPHA");
     if (o->store != NULL) {
         rk_cmd_lit(cmd, "STORE");
-        rk_cmd_str(cmd, o->store, RK_CSTR);
+        rk_cmd_str(cmd, o->store, o->store_len ? o->store_len : RK_CSTR);
     }
     return cmd->err;
 }
@@ -1123,7 +1123,7 @@ static int build_sort_ro(rk_cmd *cmd, const char *key, size_t key_len, const rk_
     rk_cmd_str(cmd, key, key_len);
     if (o->by != NULL) {
         rk_cmd_lit(cmd, "BY");
-        rk_cmd_str(cmd, o->by, RK_CSTR);
+        rk_cmd_str(cmd, o->by, o->by_len ? o->by_len : RK_CSTR);
     }
     if (o->limit != NULL) {
         rk_cmd_lit(cmd, "LIMIT");

@@ -264,11 +264,11 @@ static int build_georadius(rk_cmd *cmd, const char *key, size_t key_len, double 
         rk_cmd_lit(cmd, "DESC");
     if (o->store != NULL) {
         rk_cmd_lit(cmd, "STORE");
-        rk_cmd_str(cmd, o->store, RK_CSTR);
+        rk_cmd_str(cmd, o->store, o->store_len ? o->store_len : RK_CSTR);
     }
     if (o->storedist != NULL) {
         rk_cmd_lit(cmd, "STOREDIST");
-        rk_cmd_str(cmd, o->storedist, RK_CSTR);
+        rk_cmd_str(cmd, o->storedist, o->storedist_len ? o->storedist_len : RK_CSTR);
     }
     cmd->shape = rk_geo_shape(o->withcoord, o->withdist, o->withhash);
     return cmd->err;
@@ -415,11 +415,11 @@ static int build_georadiusbymember(rk_cmd *cmd, const char *key, size_t key_len,
         rk_cmd_lit(cmd, "DESC");
     if (o->store != NULL) {
         rk_cmd_lit(cmd, "STORE");
-        rk_cmd_str(cmd, o->store, RK_CSTR);
+        rk_cmd_str(cmd, o->store, o->store_len ? o->store_len : RK_CSTR);
     }
     if (o->storedist != NULL) {
         rk_cmd_lit(cmd, "STOREDIST");
-        rk_cmd_str(cmd, o->storedist, RK_CSTR);
+        rk_cmd_str(cmd, o->storedist, o->storedist_len ? o->storedist_len : RK_CSTR);
     }
     cmd->shape = rk_geo_shape(o->withcoord, o->withdist, o->withhash);
     return cmd->err;
@@ -571,7 +571,7 @@ static int build_geosearch(rk_cmd *cmd, const char *key, size_t key_len,
     rk_cmd_str(cmd, key, key_len);
     if (o->frommember != NULL) {
         rk_cmd_lit(cmd, "FROMMEMBER");
-        rk_cmd_str(cmd, o->frommember, RK_CSTR);
+        rk_cmd_str(cmd, o->frommember, o->frommember_len ? o->frommember_len : RK_CSTR);
     }
     if (o->fromlonlat != NULL) {
         rk_cmd_lit(cmd, "FROMLONLAT");
@@ -672,7 +672,7 @@ static int build_geosearchstore(rk_cmd *cmd, const char *destination, size_t des
     rk_cmd_str(cmd, source, source_len);
     if (o->frommember != NULL) {
         rk_cmd_lit(cmd, "FROMMEMBER");
-        rk_cmd_str(cmd, o->frommember, RK_CSTR);
+        rk_cmd_str(cmd, o->frommember, o->frommember_len ? o->frommember_len : RK_CSTR);
     }
     if (o->fromlonlat != NULL) {
         rk_cmd_lit(cmd, "FROMLONLAT");

@@ -48,7 +48,7 @@ static int build_pubsub_channels(rk_cmd *cmd, const rk_pubsub_channels_opts *o) 
     rk_cmd_lit(cmd, "PUBSUB");
     rk_cmd_lit(cmd, "CHANNELS");
     if (o->pattern != NULL) {
-        rk_cmd_str(cmd, o->pattern, RK_CSTR);
+        rk_cmd_str(cmd, o->pattern, o->pattern_len ? o->pattern_len : RK_CSTR);
     }
     return cmd->err;
 }
@@ -161,7 +161,7 @@ static int build_pubsub_shardchannels(rk_cmd *cmd, const rk_pubsub_shardchannels
     rk_cmd_lit(cmd, "PUBSUB");
     rk_cmd_lit(cmd, "SHARDCHANNELS");
     if (o->pattern != NULL) {
-        rk_cmd_str(cmd, o->pattern, RK_CSTR);
+        rk_cmd_str(cmd, o->pattern, o->pattern_len ? o->pattern_len : RK_CSTR);
     }
     return cmd->err;
 }

@@ -510,7 +510,7 @@ static int build_function_list(rk_cmd *cmd, const rk_function_list_opts *o) {
     rk_cmd_lit(cmd, "LIST");
     if (o->libraryname != NULL) {
         rk_cmd_lit(cmd, "LIBRARYNAME");
-        rk_cmd_str(cmd, o->libraryname, RK_CSTR);
+        rk_cmd_str(cmd, o->libraryname, o->libraryname_len ? o->libraryname_len : RK_CSTR);
     }
     if (o->withcode)
         rk_cmd_lit(cmd, "WITHCODE");

@@ -10,7 +10,7 @@ static int build_acl_cat(rk_cmd *cmd, const rk_acl_cat_opts *o) {
     rk_cmd_lit(cmd, "ACL");
     rk_cmd_lit(cmd, "CAT");
     if (o->categoryname != NULL) {
-        rk_cmd_str(cmd, o->categoryname, RK_CSTR);
+        rk_cmd_str(cmd, o->categoryname, o->categoryname_len ? o->categoryname_len : RK_CSTR);
     }
     return cmd->err;
 }
@@ -708,15 +708,15 @@ static int build_command_list(rk_cmd *cmd, const rk_command_list_opts *o) {
     }
     if (o->module != NULL) {
         rk_cmd_lit(cmd, "MODULE");
-        rk_cmd_str(cmd, o->module, RK_CSTR);
+        rk_cmd_str(cmd, o->module, o->module_len ? o->module_len : RK_CSTR);
     }
     if (o->aclcat != NULL) {
         rk_cmd_lit(cmd, "ACLCAT");
-        rk_cmd_str(cmd, o->aclcat, RK_CSTR);
+        rk_cmd_str(cmd, o->aclcat, o->aclcat_len ? o->aclcat_len : RK_CSTR);
     }
     if (o->pattern != NULL) {
         rk_cmd_lit(cmd, "PATTERN");
-        rk_cmd_str(cmd, o->pattern, RK_CSTR);
+        rk_cmd_str(cmd, o->pattern, o->pattern_len ? o->pattern_len : RK_CSTR);
     }
     return cmd->err;
 }

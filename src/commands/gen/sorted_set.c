@@ -1601,7 +1601,7 @@ static int build_zscan(rk_cmd *cmd, const char *key, size_t key_len, unsigned lo
     rk_cmd_uint(cmd, cursor);
     if (o->match != NULL) {
         rk_cmd_lit(cmd, "MATCH");
-        rk_cmd_str(cmd, o->match, RK_CSTR);
+        rk_cmd_str(cmd, o->match, o->match_len ? o->match_len : RK_CSTR);
     }
     if (o->count != 0 || o->count_set) {
         rk_cmd_lit(cmd, "COUNT");

@@ -250,7 +250,7 @@ static int build_xclaim(rk_cmd *cmd, const char *key, size_t key_len, const char
         rk_cmd_lit(cmd, "JUSTID");
     if (o->lastid != NULL) {
         rk_cmd_lit(cmd, "LASTID");
-        rk_cmd_str(cmd, o->lastid, RK_CSTR);
+        rk_cmd_str(cmd, o->lastid, o->lastid_len ? o->lastid_len : RK_CSTR);
     }
     cmd->shape = "a(.m..)";
     return cmd->err;
@@ -1145,7 +1145,7 @@ static int build_xsetid(rk_cmd *cmd, const char *key, size_t key_len, const char
     }
     if (o->maxdeletedid != NULL) {
         rk_cmd_lit(cmd, "MAXDELETEDID");
-        rk_cmd_str(cmd, o->maxdeletedid, RK_CSTR);
+        rk_cmd_str(cmd, o->maxdeletedid, o->maxdeletedid_len ? o->maxdeletedid_len : RK_CSTR);
     }
     return cmd->err;
 }
