@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "commands/cmd_int.h"
 #include "rediskit/scan.h"
 #include "resp/resp_int.h"
 #include "util/common.h"
@@ -180,30 +181,30 @@ static int check_batch(rk_scanner *it, unsigned long long *next) {
 
 /* Sends the command for it->cursor into it->batch. */
 static int send_batch(rk_scanner *it) {
-    const char *argv[9];
-    size_t lens[9];
-    int argc = 0;
-    char cursor[24], count[24];
-#define ARG(s, n) (argv[argc] = (s), lens[argc] = (n), argc++)
-    ARG(commands[it->kind], strlen(commands[it->kind]));
+    rk_cmd cmd;
+    rk_cmd_init(&cmd, commands[it->kind]);
+    rk_cmd_str(&cmd, commands[it->kind], RK_CSTR);
     if (it->key != NULL)
-        ARG(it->key, it->key_len);
-    ARG(cursor, rk_fmt_ull(cursor, it->cursor));
+        rk_cmd_str(&cmd, it->key, it->key_len);
+    rk_cmd_uint(&cmd, it->cursor);
     if (it->match != NULL) {
-        ARG("MATCH", 5);
-        ARG(it->match, it->match_len);
+        rk_cmd_lit(&cmd, "MATCH");
+        rk_cmd_str(&cmd, it->match, it->match_len);
     }
     if (it->count > 0) {
-        ARG("COUNT", 5);
-        ARG(count, rk_fmt_ll(count, it->count));
+        rk_cmd_lit(&cmd, "COUNT");
+        rk_cmd_int(&cmd, it->count);
     }
     if (it->type != NULL) {
-        ARG("TYPE", 4);
-        ARG(it->type, it->type_len);
+        rk_cmd_lit(&cmd, "TYPE");
+        rk_cmd_str(&cmd, it->type, it->type_len);
     }
-#undef ARG
     rk_call_opts call = {.idempotent = true};
-    return rk_client_callv(it->client, &it->batch, &call, argc, argv, lens);
+    int rc = cmd.err;
+    if (rc == RK_OK)
+        rc = rk_client_callv(it->client, &it->batch, &call, cmd.argc, cmd.argv, cmd.lens);
+    rk_cmd_release(&cmd);
+    return rc;
 }
 
 /* Replaces the batch with the next one. On failure the iterator is left

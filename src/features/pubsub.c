@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "client/client_int.h"
+#include "commands/cmd_int.h"
 #include "conn/conn_int.h"
 #include "rediskit/pubsub.h"
 #include "util/common.h"
@@ -23,8 +24,6 @@
 /* Payloads of the loop's own PINGs; their answers never reach the caller. */
 #define HEALTH_PAYLOAD "rediskit-health-check"
 #define RESTORED_PAYLOAD "rediskit-resubscribed"
-/* Arguments of a command encoded from the stack; more are allocated. */
-#define STACK_ARGS 16
 
 enum kind { CHANNELS, PATTERNS, SHARDS, NKINDS };
 
@@ -261,30 +260,13 @@ static int encode(rk_writer *w, const char *cmd, size_t count, const char *const
                   const size_t *lens) {
     if (count >= INT_MAX)
         return rk_fail(RK_EINVAL, "too many names in one command");
-    const char *stack_argv[STACK_ARGS];
-    size_t stack_lens[STACK_ARGS];
-    const char **argv = stack_argv;
-    size_t *argl = stack_lens;
-    if (count + 1 > STACK_ARGS) {
-        argv = rk_malloc((count + 1) * sizeof(*argv));
-        argl = rk_malloc((count + 1) * sizeof(*argl));
-        if (argv == NULL || argl == NULL) {
-            rk_free(argv);
-            rk_free(argl);
-            return rk_fail(RK_ENOMEM, "out of memory encoding %s", cmd);
-        }
-    }
-    argv[0] = cmd;
-    argl[0] = strlen(cmd);
-    for (size_t i = 0; i < count; i++) {
-        argv[i + 1] = names[i];
-        argl[i + 1] = lens ? lens[i] : strlen(names[i]);
-    }
-    int rc = rk_writer_argv(w, (int)count + 1, argv, argl);
-    if (argv != stack_argv) {
-        rk_free(argv);
-        rk_free(argl);
-    }
+    rk_cmd c;
+    rk_cmd_init(&c, cmd);
+    rk_cmd_str(&c, cmd, RK_CSTR);
+    for (size_t i = 0; i < count; i++)
+        rk_cmd_str(&c, names[i], lens ? lens[i] : RK_CSTR);
+    int rc = c.err == RK_OK ? rk_writer_argv(w, c.argc, c.argv, c.lens) : c.err;
+    rk_cmd_release(&c);
     return rc;
 }
 
