@@ -1057,9 +1057,19 @@ class Gen:
                 "reply": "rk_cmd_reply(%s, &cmd, rc, reply)",
             }[c.output]
             target = ("RK_TARGET_CONN(conn)" if c.conn else "RK_TARGET_CLIENT(c)")
+            tail = {"ok": [], "int": ["out"], "nint": ["out"], "double": ["out"],
+                    "str": ["out", "len"], "reply": ["reply"]}[c.output]
             for proto, binary, pipe in self.prototypes(c):
                 out.append("")
                 out.append(proto + " {")
+                if c.needs_bin() and not binary:
+                    # The C-string form is the binary one with lengths to find.
+                    first = "p" if pipe else ("conn" if c.conn else "c")
+                    name = ("rk_pipe_" + c.cid if pipe else c.fn) + "_bin"
+                    args = [first] + c.build_args(False) + ([] if pipe else tail)
+                    out.append("    return %s(%s);" % (name, ", ".join(args)))
+                    out.append("}")
+                    continue
                 out.append("    rk_cmd cmd;")
                 out.append("    rk_cmd_init(&cmd, %s);" % cstr(c.name.replace("|", " ").upper()))
                 out.append("    int rc = build_%s(%s);" % (c.cid, ", ".join(["&cmd"] + c.build_args(binary))))

@@ -30,10 +30,7 @@ static int build_bitcount(rk_cmd *cmd, const char *key, size_t key_len, const rk
 }
 
 int rk_bitcount(rk_client *c, const char *key, const rk_bitcount_opts *opts, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "BITCOUNT");
-    int rc = build_bitcount(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_bitcount_bin(c, key, RK_CSTR, opts, out);
 }
 
 int rk_bitcount_bin(rk_client *c, const char *key, size_t key_len, const rk_bitcount_opts *opts,
@@ -45,10 +42,7 @@ int rk_bitcount_bin(rk_client *c, const char *key, size_t key_len, const rk_bitc
 }
 
 int rk_pipe_bitcount(rk_pipeline *p, const char *key, const rk_bitcount_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "BITCOUNT");
-    int rc = build_bitcount(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_bitcount_bin(p, key, RK_CSTR, opts);
 }
 
 int rk_pipe_bitcount_bin(rk_pipeline *p, const char *key, size_t key_len,
@@ -127,10 +121,7 @@ static int build_bitfield(rk_cmd *cmd, const char *key, size_t key_len,
 
 int rk_bitfield(rk_client *c, const char *key, const rk_bitfield_operation *operations,
                 size_t noperations, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "BITFIELD");
-    int rc = build_bitfield(&cmd, key, RK_CSTR, operations, noperations);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_bitfield_bin(c, key, RK_CSTR, operations, noperations, reply);
 }
 
 int rk_bitfield_bin(rk_client *c, const char *key, size_t key_len,
@@ -143,10 +134,7 @@ int rk_bitfield_bin(rk_client *c, const char *key, size_t key_len,
 
 int rk_pipe_bitfield(rk_pipeline *p, const char *key, const rk_bitfield_operation *operations,
                      size_t noperations) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "BITFIELD");
-    int rc = build_bitfield(&cmd, key, RK_CSTR, operations, noperations);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_bitfield_bin(p, key, RK_CSTR, operations, noperations);
 }
 
 int rk_pipe_bitfield_bin(rk_pipeline *p, const char *key, size_t key_len,
@@ -184,10 +172,7 @@ static int build_bitfield_ro(rk_cmd *cmd, const char *key, size_t key_len,
 
 int rk_bitfield_ro(rk_client *c, const char *key, const rk_bitfield_ro_opts *opts,
                    rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "BITFIELD_RO");
-    int rc = build_bitfield_ro(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_bitfield_ro_bin(c, key, RK_CSTR, opts, reply);
 }
 
 int rk_bitfield_ro_bin(rk_client *c, const char *key, size_t key_len,
@@ -199,10 +184,7 @@ int rk_bitfield_ro_bin(rk_client *c, const char *key, size_t key_len,
 }
 
 int rk_pipe_bitfield_ro(rk_pipeline *p, const char *key, const rk_bitfield_ro_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "BITFIELD_RO");
-    int rc = build_bitfield_ro(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_bitfield_ro_bin(p, key, RK_CSTR, opts);
 }
 
 int rk_pipe_bitfield_ro_bin(rk_pipeline *p, const char *key, size_t key_len,
@@ -232,10 +214,7 @@ static int build_bitop(rk_cmd *cmd, rk_bitop_op operation, const char *destkey, 
 
 int rk_bitop(rk_client *c, rk_bitop_op operation, const char *destkey, const char *const *keys,
              size_t nkeys, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "BITOP");
-    int rc = build_bitop(&cmd, operation, destkey, RK_CSTR, keys, NULL, nkeys);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_bitop_bin(c, operation, destkey, RK_CSTR, keys, NULL, nkeys, out);
 }
 
 int rk_bitop_bin(rk_client *c, rk_bitop_op operation, const char *destkey, size_t destkey_len,
@@ -248,10 +227,7 @@ int rk_bitop_bin(rk_client *c, rk_bitop_op operation, const char *destkey, size_
 
 int rk_pipe_bitop(rk_pipeline *p, rk_bitop_op operation, const char *destkey,
                   const char *const *keys, size_t nkeys) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "BITOP");
-    int rc = build_bitop(&cmd, operation, destkey, RK_CSTR, keys, NULL, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_bitop_bin(p, operation, destkey, RK_CSTR, keys, NULL, nkeys);
 }
 
 int rk_pipe_bitop_bin(rk_pipeline *p, rk_bitop_op operation, const char *destkey,
@@ -296,10 +272,7 @@ static int build_bitpos(rk_cmd *cmd, const char *key, size_t key_len, long long 
 
 int rk_bitpos(rk_client *c, const char *key, long long bit, const rk_bitpos_opts *opts,
               long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "BITPOS");
-    int rc = build_bitpos(&cmd, key, RK_CSTR, bit, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_bitpos_bin(c, key, RK_CSTR, bit, opts, out);
 }
 
 int rk_bitpos_bin(rk_client *c, const char *key, size_t key_len, long long bit,
@@ -311,10 +284,7 @@ int rk_bitpos_bin(rk_client *c, const char *key, size_t key_len, long long bit,
 }
 
 int rk_pipe_bitpos(rk_pipeline *p, const char *key, long long bit, const rk_bitpos_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "BITPOS");
-    int rc = build_bitpos(&cmd, key, RK_CSTR, bit, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_bitpos_bin(p, key, RK_CSTR, bit, opts);
 }
 
 int rk_pipe_bitpos_bin(rk_pipeline *p, const char *key, size_t key_len, long long bit,
@@ -333,10 +303,7 @@ static int build_getbit(rk_cmd *cmd, const char *key, size_t key_len, long long 
 }
 
 int rk_getbit(rk_client *c, const char *key, long long offset, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GETBIT");
-    int rc = build_getbit(&cmd, key, RK_CSTR, offset);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_getbit_bin(c, key, RK_CSTR, offset, out);
 }
 
 int rk_getbit_bin(rk_client *c, const char *key, size_t key_len, long long offset, long long *out) {
@@ -347,10 +314,7 @@ int rk_getbit_bin(rk_client *c, const char *key, size_t key_len, long long offse
 }
 
 int rk_pipe_getbit(rk_pipeline *p, const char *key, long long offset) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GETBIT");
-    int rc = build_getbit(&cmd, key, RK_CSTR, offset);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_getbit_bin(p, key, RK_CSTR, offset);
 }
 
 int rk_pipe_getbit_bin(rk_pipeline *p, const char *key, size_t key_len, long long offset) {
@@ -370,10 +334,7 @@ static int build_setbit(rk_cmd *cmd, const char *key, size_t key_len, long long 
 }
 
 int rk_setbit(rk_client *c, const char *key, long long offset, long long value, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SETBIT");
-    int rc = build_setbit(&cmd, key, RK_CSTR, offset, value);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_setbit_bin(c, key, RK_CSTR, offset, value, out);
 }
 
 int rk_setbit_bin(rk_client *c, const char *key, size_t key_len, long long offset, long long value,
@@ -385,10 +346,7 @@ int rk_setbit_bin(rk_client *c, const char *key, size_t key_len, long long offse
 }
 
 int rk_pipe_setbit(rk_pipeline *p, const char *key, long long offset, long long value) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SETBIT");
-    int rc = build_setbit(&cmd, key, RK_CSTR, offset, value);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_setbit_bin(p, key, RK_CSTR, offset, value);
 }
 
 int rk_pipe_setbit_bin(rk_pipeline *p, const char *key, size_t key_len, long long offset,

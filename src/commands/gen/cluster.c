@@ -114,10 +114,7 @@ static int build_cluster_count_failure_reports(rk_cmd *cmd, const char *node_id,
 }
 
 int rk_cluster_count_failure_reports(rk_client *c, const char *node_id, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER COUNT-FAILURE-REPORTS");
-    int rc = build_cluster_count_failure_reports(&cmd, node_id, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cluster_count_failure_reports_bin(c, node_id, RK_CSTR, out);
 }
 
 int rk_cluster_count_failure_reports_bin(rk_client *c, const char *node_id, size_t node_id_len,
@@ -129,10 +126,7 @@ int rk_cluster_count_failure_reports_bin(rk_client *c, const char *node_id, size
 }
 
 int rk_pipe_cluster_count_failure_reports(rk_pipeline *p, const char *node_id) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER COUNT-FAILURE-REPORTS");
-    int rc = build_cluster_count_failure_reports(&cmd, node_id, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_cluster_count_failure_reports_bin(p, node_id, RK_CSTR);
 }
 
 int rk_pipe_cluster_count_failure_reports_bin(rk_pipeline *p, const char *node_id,
@@ -291,10 +285,7 @@ static int build_cluster_forget(rk_cmd *cmd, const char *node_id, size_t node_id
 }
 
 int rk_cluster_forget(rk_client *c, const char *node_id) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER FORGET");
-    int rc = build_cluster_forget(&cmd, node_id, RK_CSTR);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cluster_forget_bin(c, node_id, RK_CSTR);
 }
 
 int rk_cluster_forget_bin(rk_client *c, const char *node_id, size_t node_id_len) {
@@ -305,10 +296,7 @@ int rk_cluster_forget_bin(rk_client *c, const char *node_id, size_t node_id_len)
 }
 
 int rk_pipe_cluster_forget(rk_pipeline *p, const char *node_id) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER FORGET");
-    int rc = build_cluster_forget(&cmd, node_id, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_cluster_forget_bin(p, node_id, RK_CSTR);
 }
 
 int rk_pipe_cluster_forget_bin(rk_pipeline *p, const char *node_id, size_t node_id_len) {
@@ -388,10 +376,7 @@ static int build_cluster_keyslot(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_cluster_keyslot(rk_client *c, const char *key, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER KEYSLOT");
-    int rc = build_cluster_keyslot(&cmd, key, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cluster_keyslot_bin(c, key, RK_CSTR, out);
 }
 
 int rk_cluster_keyslot_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
@@ -402,10 +387,7 @@ int rk_cluster_keyslot_bin(rk_client *c, const char *key, size_t key_len, long l
 }
 
 int rk_pipe_cluster_keyslot(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER KEYSLOT");
-    int rc = build_cluster_keyslot(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_cluster_keyslot_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_cluster_keyslot_bin(rk_pipeline *p, const char *key, size_t key_len) {
@@ -452,10 +434,7 @@ static int build_cluster_meet(rk_cmd *cmd, const char *ip, size_t ip_len, long l
 
 int rk_cluster_meet(rk_client *c, const char *ip, long long port,
                     const rk_cluster_meet_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER MEET");
-    int rc = build_cluster_meet(&cmd, ip, RK_CSTR, port, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cluster_meet_bin(c, ip, RK_CSTR, port, opts);
 }
 
 int rk_cluster_meet_bin(rk_client *c, const char *ip, size_t ip_len, long long port,
@@ -468,10 +447,7 @@ int rk_cluster_meet_bin(rk_client *c, const char *ip, size_t ip_len, long long p
 
 int rk_pipe_cluster_meet(rk_pipeline *p, const char *ip, long long port,
                          const rk_cluster_meet_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER MEET");
-    int rc = build_cluster_meet(&cmd, ip, RK_CSTR, port, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_cluster_meet_bin(p, ip, RK_CSTR, port, opts);
 }
 
 int rk_pipe_cluster_meet_bin(rk_pipeline *p, const char *ip, size_t ip_len, long long port,
@@ -530,10 +506,7 @@ static int build_cluster_replicas(rk_cmd *cmd, const char *node_id, size_t node_
 }
 
 int rk_cluster_replicas(rk_client *c, const char *node_id, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER REPLICAS");
-    int rc = build_cluster_replicas(&cmd, node_id, RK_CSTR);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cluster_replicas_bin(c, node_id, RK_CSTR, reply);
 }
 
 int rk_cluster_replicas_bin(rk_client *c, const char *node_id, size_t node_id_len,
@@ -545,10 +518,7 @@ int rk_cluster_replicas_bin(rk_client *c, const char *node_id, size_t node_id_le
 }
 
 int rk_pipe_cluster_replicas(rk_pipeline *p, const char *node_id) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER REPLICAS");
-    int rc = build_cluster_replicas(&cmd, node_id, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_cluster_replicas_bin(p, node_id, RK_CSTR);
 }
 
 int rk_pipe_cluster_replicas_bin(rk_pipeline *p, const char *node_id, size_t node_id_len) {
@@ -566,10 +536,7 @@ static int build_cluster_replicate(rk_cmd *cmd, const char *node_id, size_t node
 }
 
 int rk_cluster_replicate(rk_client *c, const char *node_id) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER REPLICATE");
-    int rc = build_cluster_replicate(&cmd, node_id, RK_CSTR);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cluster_replicate_bin(c, node_id, RK_CSTR);
 }
 
 int rk_cluster_replicate_bin(rk_client *c, const char *node_id, size_t node_id_len) {
@@ -580,10 +547,7 @@ int rk_cluster_replicate_bin(rk_client *c, const char *node_id, size_t node_id_l
 }
 
 int rk_pipe_cluster_replicate(rk_pipeline *p, const char *node_id) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER REPLICATE");
-    int rc = build_cluster_replicate(&cmd, node_id, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_cluster_replicate_bin(p, node_id, RK_CSTR);
 }
 
 int rk_pipe_cluster_replicate_bin(rk_pipeline *p, const char *node_id, size_t node_id_len) {
@@ -732,10 +696,7 @@ static int build_cluster_slaves(rk_cmd *cmd, const char *node_id, size_t node_id
 }
 
 int rk_cluster_slaves(rk_client *c, const char *node_id, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER SLAVES");
-    int rc = build_cluster_slaves(&cmd, node_id, RK_CSTR);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cluster_slaves_bin(c, node_id, RK_CSTR, reply);
 }
 
 int rk_cluster_slaves_bin(rk_client *c, const char *node_id, size_t node_id_len, rk_reply *reply) {
@@ -746,10 +707,7 @@ int rk_cluster_slaves_bin(rk_client *c, const char *node_id, size_t node_id_len,
 }
 
 int rk_pipe_cluster_slaves(rk_pipeline *p, const char *node_id) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER SLAVES");
-    int rc = build_cluster_slaves(&cmd, node_id, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_cluster_slaves_bin(p, node_id, RK_CSTR);
 }
 
 int rk_pipe_cluster_slaves_bin(rk_pipeline *p, const char *node_id, size_t node_id_len) {

@@ -24,10 +24,7 @@ static int build_auth(rk_cmd *cmd, const char *password, size_t password_len,
 }
 
 int rk_auth(rk_conn *conn, const char *password, const rk_auth_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "AUTH");
-    int rc = build_auth(&cmd, password, RK_CSTR, opts);
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, rc);
+    return rk_auth_bin(conn, password, RK_CSTR, opts);
 }
 
 int rk_auth_bin(rk_conn *conn, const char *password, size_t password_len,
@@ -306,10 +303,7 @@ static int build_client_setname(rk_cmd *cmd, const char *connection_name,
 }
 
 int rk_client_setname(rk_conn *conn, const char *connection_name) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT SETNAME");
-    int rc = build_client_setname(&cmd, connection_name, RK_CSTR);
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, rc);
+    return rk_client_setname_bin(conn, connection_name, RK_CSTR);
 }
 
 int rk_client_setname_bin(rk_conn *conn, const char *connection_name, size_t connection_name_len) {
@@ -440,10 +434,7 @@ static int build_echo(rk_cmd *cmd, const char *message, size_t message_len) {
 }
 
 int rk_echo(rk_client *c, const char *message, char **out, size_t *len) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ECHO");
-    int rc = build_echo(&cmd, message, RK_CSTR);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_echo_bin(c, message, RK_CSTR, out, len);
 }
 
 int rk_echo_bin(rk_client *c, const char *message, size_t message_len, char **out, size_t *len) {
@@ -454,10 +445,7 @@ int rk_echo_bin(rk_client *c, const char *message, size_t message_len, char **ou
 }
 
 int rk_pipe_echo(rk_pipeline *p, const char *message) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ECHO");
-    int rc = build_echo(&cmd, message, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_echo_bin(p, message, RK_CSTR);
 }
 
 int rk_pipe_echo_bin(rk_pipeline *p, const char *message, size_t message_len) {

@@ -22,10 +22,7 @@ static int build_copy(rk_cmd *cmd, const char *source, size_t source_len, const 
 
 int rk_copy(rk_client *c, const char *source, const char *destination, const rk_copy_opts *opts,
             long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "COPY");
-    int rc = build_copy(&cmd, source, RK_CSTR, destination, RK_CSTR, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_copy_bin(c, source, RK_CSTR, destination, RK_CSTR, opts, out);
 }
 
 int rk_copy_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
@@ -38,10 +35,7 @@ int rk_copy_bin(rk_client *c, const char *source, size_t source_len, const char 
 
 int rk_pipe_copy(rk_pipeline *p, const char *source, const char *destination,
                  const rk_copy_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "COPY");
-    int rc = build_copy(&cmd, source, RK_CSTR, destination, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_copy_bin(p, source, RK_CSTR, destination, RK_CSTR, opts);
 }
 
 int rk_pipe_copy_bin(rk_pipeline *p, const char *source, size_t source_len, const char *destination,
@@ -67,10 +61,7 @@ static int build_del(rk_cmd *cmd, const char *const *keys, const size_t *keys_le
 }
 
 int rk_del(rk_client *c, const char *const *keys, size_t nkeys, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "DEL");
-    int rc = build_del(&cmd, keys, NULL, nkeys);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_del_bin(c, keys, NULL, nkeys, out);
 }
 
 int rk_del_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
@@ -82,10 +73,7 @@ int rk_del_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, s
 }
 
 int rk_pipe_del(rk_pipeline *p, const char *const *keys, size_t nkeys) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "DEL");
-    int rc = build_del(&cmd, keys, NULL, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_del_bin(p, keys, NULL, nkeys);
 }
 
 int rk_pipe_del_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
@@ -103,10 +91,7 @@ static int build_dump(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_dump(rk_client *c, const char *key, char **out, size_t *len) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "DUMP");
-    int rc = build_dump(&cmd, key, RK_CSTR);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_dump_bin(c, key, RK_CSTR, out, len);
 }
 
 int rk_dump_bin(rk_client *c, const char *key, size_t key_len, char **out, size_t *len) {
@@ -117,10 +102,7 @@ int rk_dump_bin(rk_client *c, const char *key, size_t key_len, char **out, size_
 }
 
 int rk_pipe_dump(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "DUMP");
-    int rc = build_dump(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_dump_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_dump_bin(rk_pipeline *p, const char *key, size_t key_len) {
@@ -146,10 +128,7 @@ static int build_exists(rk_cmd *cmd, const char *const *keys, const size_t *keys
 }
 
 int rk_exists(rk_client *c, const char *const *keys, size_t nkeys, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "EXISTS");
-    int rc = build_exists(&cmd, keys, NULL, nkeys);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_exists_bin(c, keys, NULL, nkeys, out);
 }
 
 int rk_exists_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
@@ -161,10 +140,7 @@ int rk_exists_bin(rk_client *c, const char *const *keys, const size_t *keys_lens
 }
 
 int rk_pipe_exists(rk_pipeline *p, const char *const *keys, size_t nkeys) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "EXISTS");
-    int rc = build_exists(&cmd, keys, NULL, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_exists_bin(p, keys, NULL, nkeys);
 }
 
 int rk_pipe_exists_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
@@ -200,10 +176,7 @@ static int build_expire(rk_cmd *cmd, const char *key, size_t key_len, long long 
 
 int rk_expire(rk_client *c, const char *key, long long seconds, const rk_expire_opts *opts,
               long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "EXPIRE");
-    int rc = build_expire(&cmd, key, RK_CSTR, seconds, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_expire_bin(c, key, RK_CSTR, seconds, opts, out);
 }
 
 int rk_expire_bin(rk_client *c, const char *key, size_t key_len, long long seconds,
@@ -215,10 +188,7 @@ int rk_expire_bin(rk_client *c, const char *key, size_t key_len, long long secon
 }
 
 int rk_pipe_expire(rk_pipeline *p, const char *key, long long seconds, const rk_expire_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "EXPIRE");
-    int rc = build_expire(&cmd, key, RK_CSTR, seconds, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_expire_bin(p, key, RK_CSTR, seconds, opts);
 }
 
 int rk_pipe_expire_bin(rk_pipeline *p, const char *key, size_t key_len, long long seconds,
@@ -254,10 +224,7 @@ static int build_expireat(rk_cmd *cmd, const char *key, size_t key_len, long lon
 
 int rk_expireat(rk_client *c, const char *key, long long unix_time_seconds,
                 const rk_expireat_opts *opts, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "EXPIREAT");
-    int rc = build_expireat(&cmd, key, RK_CSTR, unix_time_seconds, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_expireat_bin(c, key, RK_CSTR, unix_time_seconds, opts, out);
 }
 
 int rk_expireat_bin(rk_client *c, const char *key, size_t key_len, long long unix_time_seconds,
@@ -270,10 +237,7 @@ int rk_expireat_bin(rk_client *c, const char *key, size_t key_len, long long uni
 
 int rk_pipe_expireat(rk_pipeline *p, const char *key, long long unix_time_seconds,
                      const rk_expireat_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "EXPIREAT");
-    int rc = build_expireat(&cmd, key, RK_CSTR, unix_time_seconds, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_expireat_bin(p, key, RK_CSTR, unix_time_seconds, opts);
 }
 
 int rk_pipe_expireat_bin(rk_pipeline *p, const char *key, size_t key_len,
@@ -291,10 +255,7 @@ static int build_expiretime(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_expiretime(rk_client *c, const char *key, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "EXPIRETIME");
-    int rc = build_expiretime(&cmd, key, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_expiretime_bin(c, key, RK_CSTR, out);
 }
 
 int rk_expiretime_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
@@ -305,10 +266,7 @@ int rk_expiretime_bin(rk_client *c, const char *key, size_t key_len, long long *
 }
 
 int rk_pipe_expiretime(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "EXPIRETIME");
-    int rc = build_expiretime(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_expiretime_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_expiretime_bin(rk_pipeline *p, const char *key, size_t key_len) {
@@ -325,10 +283,7 @@ static int build_keys(rk_cmd *cmd, const char *pattern, size_t pattern_len) {
 }
 
 int rk_keys(rk_client *c, const char *pattern, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "KEYS");
-    int rc = build_keys(&cmd, pattern, RK_CSTR);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_keys_bin(c, pattern, RK_CSTR, reply);
 }
 
 int rk_keys_bin(rk_client *c, const char *pattern, size_t pattern_len, rk_reply *reply) {
@@ -339,10 +294,7 @@ int rk_keys_bin(rk_client *c, const char *pattern, size_t pattern_len, rk_reply 
 }
 
 int rk_pipe_keys(rk_pipeline *p, const char *pattern) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "KEYS");
-    int rc = build_keys(&cmd, pattern, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_keys_bin(p, pattern, RK_CSTR);
 }
 
 int rk_pipe_keys_bin(rk_pipeline *p, const char *pattern, size_t pattern_len) {
@@ -406,10 +358,8 @@ static int build_migrate(rk_cmd *cmd, const char *host, size_t host_len, long lo
 int rk_migrate(rk_client *c, const char *host, long long port, const char *key,
                long long destination_db, long long timeout, const rk_migrate_opts *opts,
                rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "MIGRATE");
-    int rc = build_migrate(&cmd, host, RK_CSTR, port, key, RK_CSTR, destination_db, timeout, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_migrate_bin(c, host, RK_CSTR, port, key, RK_CSTR, destination_db, timeout, opts,
+                          reply);
 }
 
 int rk_migrate_bin(rk_client *c, const char *host, size_t host_len, long long port, const char *key,
@@ -423,10 +373,7 @@ int rk_migrate_bin(rk_client *c, const char *host, size_t host_len, long long po
 
 int rk_pipe_migrate(rk_pipeline *p, const char *host, long long port, const char *key,
                     long long destination_db, long long timeout, const rk_migrate_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "MIGRATE");
-    int rc = build_migrate(&cmd, host, RK_CSTR, port, key, RK_CSTR, destination_db, timeout, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_migrate_bin(p, host, RK_CSTR, port, key, RK_CSTR, destination_db, timeout, opts);
 }
 
 int rk_pipe_migrate_bin(rk_pipeline *p, const char *host, size_t host_len, long long port,
@@ -446,10 +393,7 @@ static int build_move(rk_cmd *cmd, const char *key, size_t key_len, long long db
 }
 
 int rk_move(rk_client *c, const char *key, long long db, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "MOVE");
-    int rc = build_move(&cmd, key, RK_CSTR, db);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_move_bin(c, key, RK_CSTR, db, out);
 }
 
 int rk_move_bin(rk_client *c, const char *key, size_t key_len, long long db, long long *out) {
@@ -460,10 +404,7 @@ int rk_move_bin(rk_client *c, const char *key, size_t key_len, long long db, lon
 }
 
 int rk_pipe_move(rk_pipeline *p, const char *key, long long db) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "MOVE");
-    int rc = build_move(&cmd, key, RK_CSTR, db);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_move_bin(p, key, RK_CSTR, db);
 }
 
 int rk_pipe_move_bin(rk_pipeline *p, const char *key, size_t key_len, long long db) {
@@ -481,10 +422,7 @@ static int build_object_encoding(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_object_encoding(rk_client *c, const char *key, char **out, size_t *len) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "OBJECT ENCODING");
-    int rc = build_object_encoding(&cmd, key, RK_CSTR);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_object_encoding_bin(c, key, RK_CSTR, out, len);
 }
 
 int rk_object_encoding_bin(rk_client *c, const char *key, size_t key_len, char **out, size_t *len) {
@@ -495,10 +433,7 @@ int rk_object_encoding_bin(rk_client *c, const char *key, size_t key_len, char *
 }
 
 int rk_pipe_object_encoding(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "OBJECT ENCODING");
-    int rc = build_object_encoding(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_object_encoding_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_object_encoding_bin(rk_pipeline *p, const char *key, size_t key_len) {
@@ -516,10 +451,7 @@ static int build_object_freq(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_object_freq(rk_client *c, const char *key, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "OBJECT FREQ");
-    int rc = build_object_freq(&cmd, key, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, true);
+    return rk_object_freq_bin(c, key, RK_CSTR, out);
 }
 
 int rk_object_freq_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
@@ -530,10 +462,7 @@ int rk_object_freq_bin(rk_client *c, const char *key, size_t key_len, long long 
 }
 
 int rk_pipe_object_freq(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "OBJECT FREQ");
-    int rc = build_object_freq(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_object_freq_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_object_freq_bin(rk_pipeline *p, const char *key, size_t key_len) {
@@ -571,10 +500,7 @@ static int build_object_idletime(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_object_idletime(rk_client *c, const char *key, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "OBJECT IDLETIME");
-    int rc = build_object_idletime(&cmd, key, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, true);
+    return rk_object_idletime_bin(c, key, RK_CSTR, out);
 }
 
 int rk_object_idletime_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
@@ -585,10 +511,7 @@ int rk_object_idletime_bin(rk_client *c, const char *key, size_t key_len, long l
 }
 
 int rk_pipe_object_idletime(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "OBJECT IDLETIME");
-    int rc = build_object_idletime(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_object_idletime_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_object_idletime_bin(rk_pipeline *p, const char *key, size_t key_len) {
@@ -606,10 +529,7 @@ static int build_object_refcount(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_object_refcount(rk_client *c, const char *key, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "OBJECT REFCOUNT");
-    int rc = build_object_refcount(&cmd, key, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, true);
+    return rk_object_refcount_bin(c, key, RK_CSTR, out);
 }
 
 int rk_object_refcount_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
@@ -620,10 +540,7 @@ int rk_object_refcount_bin(rk_client *c, const char *key, size_t key_len, long l
 }
 
 int rk_pipe_object_refcount(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "OBJECT REFCOUNT");
-    int rc = build_object_refcount(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_object_refcount_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_object_refcount_bin(rk_pipeline *p, const char *key, size_t key_len) {
@@ -640,10 +557,7 @@ static int build_persist(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_persist(rk_client *c, const char *key, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PERSIST");
-    int rc = build_persist(&cmd, key, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_persist_bin(c, key, RK_CSTR, out);
 }
 
 int rk_persist_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
@@ -654,10 +568,7 @@ int rk_persist_bin(rk_client *c, const char *key, size_t key_len, long long *out
 }
 
 int rk_pipe_persist(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PERSIST");
-    int rc = build_persist(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_persist_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_persist_bin(rk_pipeline *p, const char *key, size_t key_len) {
@@ -692,10 +603,7 @@ static int build_pexpire(rk_cmd *cmd, const char *key, size_t key_len, long long
 
 int rk_pexpire(rk_client *c, const char *key, long long milliseconds, const rk_pexpire_opts *opts,
                long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PEXPIRE");
-    int rc = build_pexpire(&cmd, key, RK_CSTR, milliseconds, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_pexpire_bin(c, key, RK_CSTR, milliseconds, opts, out);
 }
 
 int rk_pexpire_bin(rk_client *c, const char *key, size_t key_len, long long milliseconds,
@@ -708,10 +616,7 @@ int rk_pexpire_bin(rk_client *c, const char *key, size_t key_len, long long mill
 
 int rk_pipe_pexpire(rk_pipeline *p, const char *key, long long milliseconds,
                     const rk_pexpire_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PEXPIRE");
-    int rc = build_pexpire(&cmd, key, RK_CSTR, milliseconds, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_pexpire_bin(p, key, RK_CSTR, milliseconds, opts);
 }
 
 int rk_pipe_pexpire_bin(rk_pipeline *p, const char *key, size_t key_len, long long milliseconds,
@@ -747,10 +652,7 @@ static int build_pexpireat(rk_cmd *cmd, const char *key, size_t key_len,
 
 int rk_pexpireat(rk_client *c, const char *key, long long unix_time_milliseconds,
                  const rk_pexpireat_opts *opts, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PEXPIREAT");
-    int rc = build_pexpireat(&cmd, key, RK_CSTR, unix_time_milliseconds, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_pexpireat_bin(c, key, RK_CSTR, unix_time_milliseconds, opts, out);
 }
 
 int rk_pexpireat_bin(rk_client *c, const char *key, size_t key_len,
@@ -764,10 +666,7 @@ int rk_pexpireat_bin(rk_client *c, const char *key, size_t key_len,
 
 int rk_pipe_pexpireat(rk_pipeline *p, const char *key, long long unix_time_milliseconds,
                       const rk_pexpireat_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PEXPIREAT");
-    int rc = build_pexpireat(&cmd, key, RK_CSTR, unix_time_milliseconds, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_pexpireat_bin(p, key, RK_CSTR, unix_time_milliseconds, opts);
 }
 
 int rk_pipe_pexpireat_bin(rk_pipeline *p, const char *key, size_t key_len,
@@ -785,10 +684,7 @@ static int build_pexpiretime(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_pexpiretime(rk_client *c, const char *key, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PEXPIRETIME");
-    int rc = build_pexpiretime(&cmd, key, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_pexpiretime_bin(c, key, RK_CSTR, out);
 }
 
 int rk_pexpiretime_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
@@ -799,10 +695,7 @@ int rk_pexpiretime_bin(rk_client *c, const char *key, size_t key_len, long long 
 }
 
 int rk_pipe_pexpiretime(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PEXPIRETIME");
-    int rc = build_pexpiretime(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_pexpiretime_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_pexpiretime_bin(rk_pipeline *p, const char *key, size_t key_len) {
@@ -819,10 +712,7 @@ static int build_pttl(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_pttl(rk_client *c, const char *key, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PTTL");
-    int rc = build_pttl(&cmd, key, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_pttl_bin(c, key, RK_CSTR, out);
 }
 
 int rk_pttl_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
@@ -833,10 +723,7 @@ int rk_pttl_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
 }
 
 int rk_pipe_pttl(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PTTL");
-    int rc = build_pttl(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_pttl_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_pttl_bin(rk_pipeline *p, const char *key, size_t key_len) {
@@ -874,10 +761,7 @@ static int build_rename(rk_cmd *cmd, const char *key, size_t key_len, const char
 }
 
 int rk_rename(rk_client *c, const char *key, const char *newkey) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "RENAME");
-    int rc = build_rename(&cmd, key, RK_CSTR, newkey, RK_CSTR);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_rename_bin(c, key, RK_CSTR, newkey, RK_CSTR);
 }
 
 int rk_rename_bin(rk_client *c, const char *key, size_t key_len, const char *newkey,
@@ -889,10 +773,7 @@ int rk_rename_bin(rk_client *c, const char *key, size_t key_len, const char *new
 }
 
 int rk_pipe_rename(rk_pipeline *p, const char *key, const char *newkey) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "RENAME");
-    int rc = build_rename(&cmd, key, RK_CSTR, newkey, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_rename_bin(p, key, RK_CSTR, newkey, RK_CSTR);
 }
 
 int rk_pipe_rename_bin(rk_pipeline *p, const char *key, size_t key_len, const char *newkey,
@@ -912,10 +793,7 @@ static int build_renamenx(rk_cmd *cmd, const char *key, size_t key_len, const ch
 }
 
 int rk_renamenx(rk_client *c, const char *key, const char *newkey, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "RENAMENX");
-    int rc = build_renamenx(&cmd, key, RK_CSTR, newkey, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_renamenx_bin(c, key, RK_CSTR, newkey, RK_CSTR, out);
 }
 
 int rk_renamenx_bin(rk_client *c, const char *key, size_t key_len, const char *newkey,
@@ -927,10 +805,7 @@ int rk_renamenx_bin(rk_client *c, const char *key, size_t key_len, const char *n
 }
 
 int rk_pipe_renamenx(rk_pipeline *p, const char *key, const char *newkey) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "RENAMENX");
-    int rc = build_renamenx(&cmd, key, RK_CSTR, newkey, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_renamenx_bin(p, key, RK_CSTR, newkey, RK_CSTR);
 }
 
 int rk_pipe_renamenx_bin(rk_pipeline *p, const char *key, size_t key_len, const char *newkey,
@@ -968,10 +843,7 @@ static int build_restore(rk_cmd *cmd, const char *key, size_t key_len, long long
 
 int rk_restore(rk_client *c, const char *key, long long ttl, const char *serialized_value,
                const rk_restore_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "RESTORE");
-    int rc = build_restore(&cmd, key, RK_CSTR, ttl, serialized_value, RK_CSTR, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_restore_bin(c, key, RK_CSTR, ttl, serialized_value, RK_CSTR, opts);
 }
 
 int rk_restore_bin(rk_client *c, const char *key, size_t key_len, long long ttl,
@@ -985,10 +857,7 @@ int rk_restore_bin(rk_client *c, const char *key, size_t key_len, long long ttl,
 
 int rk_pipe_restore(rk_pipeline *p, const char *key, long long ttl, const char *serialized_value,
                     const rk_restore_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "RESTORE");
-    int rc = build_restore(&cmd, key, RK_CSTR, ttl, serialized_value, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_restore_bin(p, key, RK_CSTR, ttl, serialized_value, RK_CSTR, opts);
 }
 
 int rk_pipe_restore_bin(rk_pipeline *p, const char *key, size_t key_len, long long ttl,
@@ -1080,10 +949,7 @@ static int build_sort(rk_cmd *cmd, const char *key, size_t key_len, const rk_sor
 }
 
 int rk_sort(rk_client *c, const char *key, const rk_sort_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SORT");
-    int rc = build_sort(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_sort_bin(c, key, RK_CSTR, opts, reply);
 }
 
 int rk_sort_bin(rk_client *c, const char *key, size_t key_len, const rk_sort_opts *opts,
@@ -1095,10 +961,7 @@ int rk_sort_bin(rk_client *c, const char *key, size_t key_len, const rk_sort_opt
 }
 
 int rk_pipe_sort(rk_pipeline *p, const char *key, const rk_sort_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SORT");
-    int rc = build_sort(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_sort_bin(p, key, RK_CSTR, opts);
 }
 
 int rk_pipe_sort_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_sort_opts *opts) {
@@ -1149,10 +1012,7 @@ static int build_sort_ro(rk_cmd *cmd, const char *key, size_t key_len, const rk_
 }
 
 int rk_sort_ro(rk_client *c, const char *key, const rk_sort_ro_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SORT_RO");
-    int rc = build_sort_ro(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_sort_ro_bin(c, key, RK_CSTR, opts, reply);
 }
 
 int rk_sort_ro_bin(rk_client *c, const char *key, size_t key_len, const rk_sort_ro_opts *opts,
@@ -1164,10 +1024,7 @@ int rk_sort_ro_bin(rk_client *c, const char *key, size_t key_len, const rk_sort_
 }
 
 int rk_pipe_sort_ro(rk_pipeline *p, const char *key, const rk_sort_ro_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SORT_RO");
-    int rc = build_sort_ro(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_sort_ro_bin(p, key, RK_CSTR, opts);
 }
 
 int rk_pipe_sort_ro_bin(rk_pipeline *p, const char *key, size_t key_len,
@@ -1194,10 +1051,7 @@ static int build_touch(rk_cmd *cmd, const char *const *keys, const size_t *keys_
 }
 
 int rk_touch(rk_client *c, const char *const *keys, size_t nkeys, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "TOUCH");
-    int rc = build_touch(&cmd, keys, NULL, nkeys);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_touch_bin(c, keys, NULL, nkeys, out);
 }
 
 int rk_touch_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
@@ -1209,10 +1063,7 @@ int rk_touch_bin(rk_client *c, const char *const *keys, const size_t *keys_lens,
 }
 
 int rk_pipe_touch(rk_pipeline *p, const char *const *keys, size_t nkeys) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "TOUCH");
-    int rc = build_touch(&cmd, keys, NULL, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_touch_bin(p, keys, NULL, nkeys);
 }
 
 int rk_pipe_touch_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
@@ -1230,10 +1081,7 @@ static int build_ttl(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_ttl(rk_client *c, const char *key, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "TTL");
-    int rc = build_ttl(&cmd, key, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_ttl_bin(c, key, RK_CSTR, out);
 }
 
 int rk_ttl_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
@@ -1244,10 +1092,7 @@ int rk_ttl_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
 }
 
 int rk_pipe_ttl(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "TTL");
-    int rc = build_ttl(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_ttl_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_ttl_bin(rk_pipeline *p, const char *key, size_t key_len) {
@@ -1264,10 +1109,7 @@ static int build_key_type(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_key_type(rk_client *c, const char *key, char **out, size_t *len) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "TYPE");
-    int rc = build_key_type(&cmd, key, RK_CSTR);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_key_type_bin(c, key, RK_CSTR, out, len);
 }
 
 int rk_key_type_bin(rk_client *c, const char *key, size_t key_len, char **out, size_t *len) {
@@ -1278,10 +1120,7 @@ int rk_key_type_bin(rk_client *c, const char *key, size_t key_len, char **out, s
 }
 
 int rk_pipe_key_type(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "TYPE");
-    int rc = build_key_type(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_key_type_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_key_type_bin(rk_pipeline *p, const char *key, size_t key_len) {
@@ -1307,10 +1146,7 @@ static int build_unlink(rk_cmd *cmd, const char *const *keys, const size_t *keys
 }
 
 int rk_unlink(rk_client *c, const char *const *keys, size_t nkeys, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "UNLINK");
-    int rc = build_unlink(&cmd, keys, NULL, nkeys);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_unlink_bin(c, keys, NULL, nkeys, out);
 }
 
 int rk_unlink_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
@@ -1322,10 +1158,7 @@ int rk_unlink_bin(rk_client *c, const char *const *keys, const size_t *keys_lens
 }
 
 int rk_pipe_unlink(rk_pipeline *p, const char *const *keys, size_t nkeys) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "UNLINK");
-    int rc = build_unlink(&cmd, keys, NULL, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_unlink_bin(p, keys, NULL, nkeys);
 }
 
 int rk_pipe_unlink_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,

@@ -45,11 +45,8 @@ static int build_geoadd(rk_cmd *cmd, const char *key, size_t key_len,
 int rk_geoadd(rk_client *c, const char *key,
               const rk_geoadd_longitude_latitude_member *longitude_latitude_members,
               size_t nlongitude_latitude_members, const rk_geoadd_opts *opts, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEOADD");
-    int rc = build_geoadd(&cmd, key, RK_CSTR, longitude_latitude_members,
-                          nlongitude_latitude_members, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_geoadd_bin(c, key, RK_CSTR, longitude_latitude_members, nlongitude_latitude_members,
+                         opts, out);
 }
 
 int rk_geoadd_bin(rk_client *c, const char *key, size_t key_len,
@@ -65,11 +62,8 @@ int rk_geoadd_bin(rk_client *c, const char *key, size_t key_len,
 int rk_pipe_geoadd(rk_pipeline *p, const char *key,
                    const rk_geoadd_longitude_latitude_member *longitude_latitude_members,
                    size_t nlongitude_latitude_members, const rk_geoadd_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEOADD");
-    int rc = build_geoadd(&cmd, key, RK_CSTR, longitude_latitude_members,
-                          nlongitude_latitude_members, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_geoadd_bin(p, key, RK_CSTR, longitude_latitude_members,
+                              nlongitude_latitude_members, opts);
 }
 
 int rk_pipe_geoadd_bin(rk_pipeline *p, const char *key, size_t key_len,
@@ -101,10 +95,7 @@ static int build_geodist(rk_cmd *cmd, const char *key, size_t key_len, const cha
 
 int rk_geodist(rk_client *c, const char *key, const char *member1, const char *member2,
                const rk_geodist_opts *opts, double *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEODIST");
-    int rc = build_geodist(&cmd, key, RK_CSTR, member1, RK_CSTR, member2, RK_CSTR, opts);
-    return rk_cmd_number(RK_TARGET_CLIENT(c), &cmd, rc, out);
+    return rk_geodist_bin(c, key, RK_CSTR, member1, RK_CSTR, member2, RK_CSTR, opts, out);
 }
 
 int rk_geodist_bin(rk_client *c, const char *key, size_t key_len, const char *member1,
@@ -118,10 +109,7 @@ int rk_geodist_bin(rk_client *c, const char *key, size_t key_len, const char *me
 
 int rk_pipe_geodist(rk_pipeline *p, const char *key, const char *member1, const char *member2,
                     const rk_geodist_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEODIST");
-    int rc = build_geodist(&cmd, key, RK_CSTR, member1, RK_CSTR, member2, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_geodist_bin(p, key, RK_CSTR, member1, RK_CSTR, member2, RK_CSTR, opts);
 }
 
 int rk_pipe_geodist_bin(rk_pipeline *p, const char *key, size_t key_len, const char *member1,
@@ -151,10 +139,7 @@ static int build_geohash(rk_cmd *cmd, const char *key, size_t key_len, const cha
 
 int rk_geohash(rk_client *c, const char *key, const char *const *members, size_t nmembers,
                rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEOHASH");
-    int rc = build_geohash(&cmd, key, RK_CSTR, members, NULL, nmembers);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_geohash_bin(c, key, RK_CSTR, members, NULL, nmembers, reply);
 }
 
 int rk_geohash_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
@@ -166,10 +151,7 @@ int rk_geohash_bin(rk_client *c, const char *key, size_t key_len, const char *co
 }
 
 int rk_pipe_geohash(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEOHASH");
-    int rc = build_geohash(&cmd, key, RK_CSTR, members, NULL, nmembers);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_geohash_bin(p, key, RK_CSTR, members, NULL, nmembers);
 }
 
 int rk_pipe_geohash_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
@@ -199,10 +181,7 @@ static int build_geopos(rk_cmd *cmd, const char *key, size_t key_len, const char
 
 int rk_geopos(rk_client *c, const char *key, const char *const *members, size_t nmembers,
               rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEOPOS");
-    int rc = build_geopos(&cmd, key, RK_CSTR, members, NULL, nmembers);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_geopos_bin(c, key, RK_CSTR, members, NULL, nmembers, reply);
 }
 
 int rk_geopos_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
@@ -214,10 +193,7 @@ int rk_geopos_bin(rk_client *c, const char *key, size_t key_len, const char *con
 }
 
 int rk_pipe_geopos(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEOPOS");
-    int rc = build_geopos(&cmd, key, RK_CSTR, members, NULL, nmembers);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_geopos_bin(p, key, RK_CSTR, members, NULL, nmembers);
 }
 
 int rk_pipe_geopos_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
@@ -276,10 +252,7 @@ static int build_georadius(rk_cmd *cmd, const char *key, size_t key_len, double 
 
 int rk_georadius(rk_client *c, const char *key, double longitude, double latitude, double radius,
                  rk_geo_unit unit, const rk_georadius_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEORADIUS");
-    int rc = build_georadius(&cmd, key, RK_CSTR, longitude, latitude, radius, unit, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_georadius_bin(c, key, RK_CSTR, longitude, latitude, radius, unit, opts, reply);
 }
 
 int rk_georadius_bin(rk_client *c, const char *key, size_t key_len, double longitude,
@@ -293,10 +266,7 @@ int rk_georadius_bin(rk_client *c, const char *key, size_t key_len, double longi
 
 int rk_pipe_georadius(rk_pipeline *p, const char *key, double longitude, double latitude,
                       double radius, rk_geo_unit unit, const rk_georadius_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEORADIUS");
-    int rc = build_georadius(&cmd, key, RK_CSTR, longitude, latitude, radius, unit, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_georadius_bin(p, key, RK_CSTR, longitude, latitude, radius, unit, opts);
 }
 
 int rk_pipe_georadius_bin(rk_pipeline *p, const char *key, size_t key_len, double longitude,
@@ -348,10 +318,7 @@ static int build_georadius_ro(rk_cmd *cmd, const char *key, size_t key_len, doub
 
 int rk_georadius_ro(rk_client *c, const char *key, double longitude, double latitude, double radius,
                     rk_geo_unit unit, const rk_georadius_ro_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEORADIUS_RO");
-    int rc = build_georadius_ro(&cmd, key, RK_CSTR, longitude, latitude, radius, unit, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_georadius_ro_bin(c, key, RK_CSTR, longitude, latitude, radius, unit, opts, reply);
 }
 
 int rk_georadius_ro_bin(rk_client *c, const char *key, size_t key_len, double longitude,
@@ -365,10 +332,7 @@ int rk_georadius_ro_bin(rk_client *c, const char *key, size_t key_len, double lo
 
 int rk_pipe_georadius_ro(rk_pipeline *p, const char *key, double longitude, double latitude,
                          double radius, rk_geo_unit unit, const rk_georadius_ro_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEORADIUS_RO");
-    int rc = build_georadius_ro(&cmd, key, RK_CSTR, longitude, latitude, radius, unit, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_georadius_ro_bin(p, key, RK_CSTR, longitude, latitude, radius, unit, opts);
 }
 
 int rk_pipe_georadius_ro_bin(rk_pipeline *p, const char *key, size_t key_len, double longitude,
@@ -427,10 +391,7 @@ static int build_georadiusbymember(rk_cmd *cmd, const char *key, size_t key_len,
 
 int rk_georadiusbymember(rk_client *c, const char *key, const char *member, double radius,
                          rk_geo_unit unit, const rk_georadiusbymember_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEORADIUSBYMEMBER");
-    int rc = build_georadiusbymember(&cmd, key, RK_CSTR, member, RK_CSTR, radius, unit, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_georadiusbymember_bin(c, key, RK_CSTR, member, RK_CSTR, radius, unit, opts, reply);
 }
 
 int rk_georadiusbymember_bin(rk_client *c, const char *key, size_t key_len, const char *member,
@@ -444,10 +405,7 @@ int rk_georadiusbymember_bin(rk_client *c, const char *key, size_t key_len, cons
 
 int rk_pipe_georadiusbymember(rk_pipeline *p, const char *key, const char *member, double radius,
                               rk_geo_unit unit, const rk_georadiusbymember_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEORADIUSBYMEMBER");
-    int rc = build_georadiusbymember(&cmd, key, RK_CSTR, member, RK_CSTR, radius, unit, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_georadiusbymember_bin(p, key, RK_CSTR, member, RK_CSTR, radius, unit, opts);
 }
 
 int rk_pipe_georadiusbymember_bin(rk_pipeline *p, const char *key, size_t key_len,
@@ -499,10 +457,7 @@ static int build_georadiusbymember_ro(rk_cmd *cmd, const char *key, size_t key_l
 int rk_georadiusbymember_ro(rk_client *c, const char *key, const char *member, double radius,
                             rk_geo_unit unit, const rk_georadiusbymember_ro_opts *opts,
                             rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEORADIUSBYMEMBER_RO");
-    int rc = build_georadiusbymember_ro(&cmd, key, RK_CSTR, member, RK_CSTR, radius, unit, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_georadiusbymember_ro_bin(c, key, RK_CSTR, member, RK_CSTR, radius, unit, opts, reply);
 }
 
 int rk_georadiusbymember_ro_bin(rk_client *c, const char *key, size_t key_len, const char *member,
@@ -516,10 +471,7 @@ int rk_georadiusbymember_ro_bin(rk_client *c, const char *key, size_t key_len, c
 
 int rk_pipe_georadiusbymember_ro(rk_pipeline *p, const char *key, const char *member, double radius,
                                  rk_geo_unit unit, const rk_georadiusbymember_ro_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEORADIUSBYMEMBER_RO");
-    int rc = build_georadiusbymember_ro(&cmd, key, RK_CSTR, member, RK_CSTR, radius, unit, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_georadiusbymember_ro_bin(p, key, RK_CSTR, member, RK_CSTR, radius, unit, opts);
 }
 
 int rk_pipe_georadiusbymember_ro_bin(rk_pipeline *p, const char *key, size_t key_len,
@@ -601,10 +553,7 @@ static int build_geosearch(rk_cmd *cmd, const char *key, size_t key_len,
 }
 
 int rk_geosearch(rk_client *c, const char *key, const rk_geosearch_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEOSEARCH");
-    int rc = build_geosearch(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_geosearch_bin(c, key, RK_CSTR, opts, reply);
 }
 
 int rk_geosearch_bin(rk_client *c, const char *key, size_t key_len, const rk_geosearch_opts *opts,
@@ -616,10 +565,7 @@ int rk_geosearch_bin(rk_client *c, const char *key, size_t key_len, const rk_geo
 }
 
 int rk_pipe_geosearch(rk_pipeline *p, const char *key, const rk_geosearch_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEOSEARCH");
-    int rc = build_geosearch(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_geosearch_bin(p, key, RK_CSTR, opts);
 }
 
 int rk_pipe_geosearch_bin(rk_pipeline *p, const char *key, size_t key_len,
@@ -698,10 +644,7 @@ static int build_geosearchstore(rk_cmd *cmd, const char *destination, size_t des
 
 int rk_geosearchstore(rk_client *c, const char *destination, const char *source,
                       const rk_geosearchstore_opts *opts, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEOSEARCHSTORE");
-    int rc = build_geosearchstore(&cmd, destination, RK_CSTR, source, RK_CSTR, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_geosearchstore_bin(c, destination, RK_CSTR, source, RK_CSTR, opts, out);
 }
 
 int rk_geosearchstore_bin(rk_client *c, const char *destination, size_t destination_len,
@@ -715,10 +658,7 @@ int rk_geosearchstore_bin(rk_client *c, const char *destination, size_t destinat
 
 int rk_pipe_geosearchstore(rk_pipeline *p, const char *destination, const char *source,
                            const rk_geosearchstore_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEOSEARCHSTORE");
-    int rc = build_geosearchstore(&cmd, destination, RK_CSTR, source, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_geosearchstore_bin(p, destination, RK_CSTR, source, RK_CSTR, opts);
 }
 
 int rk_pipe_geosearchstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,

@@ -21,10 +21,7 @@ static int build_hdel(rk_cmd *cmd, const char *key, size_t key_len, const char *
 
 int rk_hdel(rk_client *c, const char *key, const char *const *fields, size_t nfields,
             long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HDEL");
-    int rc = build_hdel(&cmd, key, RK_CSTR, fields, NULL, nfields);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_hdel_bin(c, key, RK_CSTR, fields, NULL, nfields, out);
 }
 
 int rk_hdel_bin(rk_client *c, const char *key, size_t key_len, const char *const *fields,
@@ -36,10 +33,7 @@ int rk_hdel_bin(rk_client *c, const char *key, size_t key_len, const char *const
 }
 
 int rk_pipe_hdel(rk_pipeline *p, const char *key, const char *const *fields, size_t nfields) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HDEL");
-    int rc = build_hdel(&cmd, key, RK_CSTR, fields, NULL, nfields);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_hdel_bin(p, key, RK_CSTR, fields, NULL, nfields);
 }
 
 int rk_pipe_hdel_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *fields,
@@ -59,10 +53,7 @@ static int build_hexists(rk_cmd *cmd, const char *key, size_t key_len, const cha
 }
 
 int rk_hexists(rk_client *c, const char *key, const char *field, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HEXISTS");
-    int rc = build_hexists(&cmd, key, RK_CSTR, field, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_hexists_bin(c, key, RK_CSTR, field, RK_CSTR, out);
 }
 
 int rk_hexists_bin(rk_client *c, const char *key, size_t key_len, const char *field,
@@ -74,10 +65,7 @@ int rk_hexists_bin(rk_client *c, const char *key, size_t key_len, const char *fi
 }
 
 int rk_pipe_hexists(rk_pipeline *p, const char *key, const char *field) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HEXISTS");
-    int rc = build_hexists(&cmd, key, RK_CSTR, field, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_hexists_bin(p, key, RK_CSTR, field, RK_CSTR);
 }
 
 int rk_pipe_hexists_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
@@ -97,10 +85,7 @@ static int build_hget(rk_cmd *cmd, const char *key, size_t key_len, const char *
 }
 
 int rk_hget(rk_client *c, const char *key, const char *field, char **out, size_t *len) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HGET");
-    int rc = build_hget(&cmd, key, RK_CSTR, field, RK_CSTR);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_hget_bin(c, key, RK_CSTR, field, RK_CSTR, out, len);
 }
 
 int rk_hget_bin(rk_client *c, const char *key, size_t key_len, const char *field, size_t field_len,
@@ -112,10 +97,7 @@ int rk_hget_bin(rk_client *c, const char *key, size_t key_len, const char *field
 }
 
 int rk_pipe_hget(rk_pipeline *p, const char *key, const char *field) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HGET");
-    int rc = build_hget(&cmd, key, RK_CSTR, field, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_hget_bin(p, key, RK_CSTR, field, RK_CSTR);
 }
 
 int rk_pipe_hget_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
@@ -134,10 +116,7 @@ static int build_hgetall(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_hgetall(rk_client *c, const char *key, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HGETALL");
-    int rc = build_hgetall(&cmd, key, RK_CSTR);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_hgetall_bin(c, key, RK_CSTR, reply);
 }
 
 int rk_hgetall_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply) {
@@ -148,10 +127,7 @@ int rk_hgetall_bin(rk_client *c, const char *key, size_t key_len, rk_reply *repl
 }
 
 int rk_pipe_hgetall(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HGETALL");
-    int rc = build_hgetall(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_hgetall_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_hgetall_bin(rk_pipeline *p, const char *key, size_t key_len) {
@@ -172,10 +148,7 @@ static int build_hincrby(rk_cmd *cmd, const char *key, size_t key_len, const cha
 
 int rk_hincrby(rk_client *c, const char *key, const char *field, long long increment,
                long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HINCRBY");
-    int rc = build_hincrby(&cmd, key, RK_CSTR, field, RK_CSTR, increment);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_hincrby_bin(c, key, RK_CSTR, field, RK_CSTR, increment, out);
 }
 
 int rk_hincrby_bin(rk_client *c, const char *key, size_t key_len, const char *field,
@@ -187,10 +160,7 @@ int rk_hincrby_bin(rk_client *c, const char *key, size_t key_len, const char *fi
 }
 
 int rk_pipe_hincrby(rk_pipeline *p, const char *key, const char *field, long long increment) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HINCRBY");
-    int rc = build_hincrby(&cmd, key, RK_CSTR, field, RK_CSTR, increment);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_hincrby_bin(p, key, RK_CSTR, field, RK_CSTR, increment);
 }
 
 int rk_pipe_hincrby_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
@@ -213,10 +183,7 @@ static int build_hincrbyfloat(rk_cmd *cmd, const char *key, size_t key_len, cons
 
 int rk_hincrbyfloat(rk_client *c, const char *key, const char *field, double increment,
                     double *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HINCRBYFLOAT");
-    int rc = build_hincrbyfloat(&cmd, key, RK_CSTR, field, RK_CSTR, increment);
-    return rk_cmd_number(RK_TARGET_CLIENT(c), &cmd, rc, out);
+    return rk_hincrbyfloat_bin(c, key, RK_CSTR, field, RK_CSTR, increment, out);
 }
 
 int rk_hincrbyfloat_bin(rk_client *c, const char *key, size_t key_len, const char *field,
@@ -228,10 +195,7 @@ int rk_hincrbyfloat_bin(rk_client *c, const char *key, size_t key_len, const cha
 }
 
 int rk_pipe_hincrbyfloat(rk_pipeline *p, const char *key, const char *field, double increment) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HINCRBYFLOAT");
-    int rc = build_hincrbyfloat(&cmd, key, RK_CSTR, field, RK_CSTR, increment);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_hincrbyfloat_bin(p, key, RK_CSTR, field, RK_CSTR, increment);
 }
 
 int rk_pipe_hincrbyfloat_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
@@ -249,10 +213,7 @@ static int build_hkeys(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_hkeys(rk_client *c, const char *key, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HKEYS");
-    int rc = build_hkeys(&cmd, key, RK_CSTR);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_hkeys_bin(c, key, RK_CSTR, reply);
 }
 
 int rk_hkeys_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply) {
@@ -263,10 +224,7 @@ int rk_hkeys_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply)
 }
 
 int rk_pipe_hkeys(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HKEYS");
-    int rc = build_hkeys(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_hkeys_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_hkeys_bin(rk_pipeline *p, const char *key, size_t key_len) {
@@ -283,10 +241,7 @@ static int build_hlen(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_hlen(rk_client *c, const char *key, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HLEN");
-    int rc = build_hlen(&cmd, key, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_hlen_bin(c, key, RK_CSTR, out);
 }
 
 int rk_hlen_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
@@ -297,10 +252,7 @@ int rk_hlen_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
 }
 
 int rk_pipe_hlen(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HLEN");
-    int rc = build_hlen(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_hlen_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_hlen_bin(rk_pipeline *p, const char *key, size_t key_len) {
@@ -328,10 +280,7 @@ static int build_hmget(rk_cmd *cmd, const char *key, size_t key_len, const char 
 
 int rk_hmget(rk_client *c, const char *key, const char *const *fields, size_t nfields,
              rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HMGET");
-    int rc = build_hmget(&cmd, key, RK_CSTR, fields, NULL, nfields);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_hmget_bin(c, key, RK_CSTR, fields, NULL, nfields, reply);
 }
 
 int rk_hmget_bin(rk_client *c, const char *key, size_t key_len, const char *const *fields,
@@ -343,10 +292,7 @@ int rk_hmget_bin(rk_client *c, const char *key, size_t key_len, const char *cons
 }
 
 int rk_pipe_hmget(rk_pipeline *p, const char *key, const char *const *fields, size_t nfields) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HMGET");
-    int rc = build_hmget(&cmd, key, RK_CSTR, fields, NULL, nfields);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_hmget_bin(p, key, RK_CSTR, fields, NULL, nfields);
 }
 
 int rk_pipe_hmget_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *fields,
@@ -384,10 +330,7 @@ static int build_hmset(rk_cmd *cmd, const char *key, size_t key_len,
 
 int rk_hmset(rk_client *c, const char *key, const rk_hmset_field_value *field_values,
              size_t nfield_values) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HMSET");
-    int rc = build_hmset(&cmd, key, RK_CSTR, field_values, nfield_values);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_hmset_bin(c, key, RK_CSTR, field_values, nfield_values);
 }
 
 int rk_hmset_bin(rk_client *c, const char *key, size_t key_len,
@@ -400,10 +343,7 @@ int rk_hmset_bin(rk_client *c, const char *key, size_t key_len,
 
 int rk_pipe_hmset(rk_pipeline *p, const char *key, const rk_hmset_field_value *field_values,
                   size_t nfield_values) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HMSET");
-    int rc = build_hmset(&cmd, key, RK_CSTR, field_values, nfield_values);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_hmset_bin(p, key, RK_CSTR, field_values, nfield_values);
 }
 
 int rk_pipe_hmset_bin(rk_pipeline *p, const char *key, size_t key_len,
@@ -435,10 +375,7 @@ static int build_hrandfield(rk_cmd *cmd, const char *key, size_t key_len,
 }
 
 int rk_hrandfield(rk_client *c, const char *key, const rk_hrandfield_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HRANDFIELD");
-    int rc = build_hrandfield(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_hrandfield_bin(c, key, RK_CSTR, opts, reply);
 }
 
 int rk_hrandfield_bin(rk_client *c, const char *key, size_t key_len, const rk_hrandfield_opts *opts,
@@ -450,10 +387,7 @@ int rk_hrandfield_bin(rk_client *c, const char *key, size_t key_len, const rk_hr
 }
 
 int rk_pipe_hrandfield(rk_pipeline *p, const char *key, const rk_hrandfield_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HRANDFIELD");
-    int rc = build_hrandfield(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_hrandfield_bin(p, key, RK_CSTR, opts);
 }
 
 int rk_pipe_hrandfield_bin(rk_pipeline *p, const char *key, size_t key_len,
@@ -486,10 +420,7 @@ static int build_hscan(rk_cmd *cmd, const char *key, size_t key_len, unsigned lo
 
 int rk_hscan(rk_client *c, const char *key, unsigned long long cursor, const rk_hscan_opts *opts,
              rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HSCAN");
-    int rc = build_hscan(&cmd, key, RK_CSTR, cursor, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_hscan_bin(c, key, RK_CSTR, cursor, opts, reply);
 }
 
 int rk_hscan_bin(rk_client *c, const char *key, size_t key_len, unsigned long long cursor,
@@ -502,10 +433,7 @@ int rk_hscan_bin(rk_client *c, const char *key, size_t key_len, unsigned long lo
 
 int rk_pipe_hscan(rk_pipeline *p, const char *key, unsigned long long cursor,
                   const rk_hscan_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HSCAN");
-    int rc = build_hscan(&cmd, key, RK_CSTR, cursor, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_hscan_bin(p, key, RK_CSTR, cursor, opts);
 }
 
 int rk_pipe_hscan_bin(rk_pipeline *p, const char *key, size_t key_len, unsigned long long cursor,
@@ -543,10 +471,7 @@ static int build_hset(rk_cmd *cmd, const char *key, size_t key_len,
 
 int rk_hset(rk_client *c, const char *key, const rk_hset_field_value *field_values,
             size_t nfield_values, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HSET");
-    int rc = build_hset(&cmd, key, RK_CSTR, field_values, nfield_values);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_hset_bin(c, key, RK_CSTR, field_values, nfield_values, out);
 }
 
 int rk_hset_bin(rk_client *c, const char *key, size_t key_len,
@@ -559,10 +484,7 @@ int rk_hset_bin(rk_client *c, const char *key, size_t key_len,
 
 int rk_pipe_hset(rk_pipeline *p, const char *key, const rk_hset_field_value *field_values,
                  size_t nfield_values) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HSET");
-    int rc = build_hset(&cmd, key, RK_CSTR, field_values, nfield_values);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_hset_bin(p, key, RK_CSTR, field_values, nfield_values);
 }
 
 int rk_pipe_hset_bin(rk_pipeline *p, const char *key, size_t key_len,
@@ -583,10 +505,7 @@ static int build_hsetnx(rk_cmd *cmd, const char *key, size_t key_len, const char
 }
 
 int rk_hsetnx(rk_client *c, const char *key, const char *field, const char *value, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HSETNX");
-    int rc = build_hsetnx(&cmd, key, RK_CSTR, field, RK_CSTR, value, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_hsetnx_bin(c, key, RK_CSTR, field, RK_CSTR, value, RK_CSTR, out);
 }
 
 int rk_hsetnx_bin(rk_client *c, const char *key, size_t key_len, const char *field,
@@ -598,10 +517,7 @@ int rk_hsetnx_bin(rk_client *c, const char *key, size_t key_len, const char *fie
 }
 
 int rk_pipe_hsetnx(rk_pipeline *p, const char *key, const char *field, const char *value) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HSETNX");
-    int rc = build_hsetnx(&cmd, key, RK_CSTR, field, RK_CSTR, value, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_hsetnx_bin(p, key, RK_CSTR, field, RK_CSTR, value, RK_CSTR);
 }
 
 int rk_pipe_hsetnx_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
@@ -621,10 +537,7 @@ static int build_hstrlen(rk_cmd *cmd, const char *key, size_t key_len, const cha
 }
 
 int rk_hstrlen(rk_client *c, const char *key, const char *field, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HSTRLEN");
-    int rc = build_hstrlen(&cmd, key, RK_CSTR, field, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_hstrlen_bin(c, key, RK_CSTR, field, RK_CSTR, out);
 }
 
 int rk_hstrlen_bin(rk_client *c, const char *key, size_t key_len, const char *field,
@@ -636,10 +549,7 @@ int rk_hstrlen_bin(rk_client *c, const char *key, size_t key_len, const char *fi
 }
 
 int rk_pipe_hstrlen(rk_pipeline *p, const char *key, const char *field) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HSTRLEN");
-    int rc = build_hstrlen(&cmd, key, RK_CSTR, field, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_hstrlen_bin(p, key, RK_CSTR, field, RK_CSTR);
 }
 
 int rk_pipe_hstrlen_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
@@ -657,10 +567,7 @@ static int build_hvals(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_hvals(rk_client *c, const char *key, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HVALS");
-    int rc = build_hvals(&cmd, key, RK_CSTR);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_hvals_bin(c, key, RK_CSTR, reply);
 }
 
 int rk_hvals_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply) {
@@ -671,10 +578,7 @@ int rk_hvals_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply)
 }
 
 int rk_pipe_hvals(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "HVALS");
-    int rc = build_hvals(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_hvals_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_hvals_bin(rk_pipeline *p, const char *key, size_t key_len) {

@@ -21,10 +21,7 @@ static int build_pfadd(rk_cmd *cmd, const char *key, size_t key_len, const char 
 
 int rk_pfadd(rk_client *c, const char *key, const char *const *elements, size_t nelements,
              long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PFADD");
-    int rc = build_pfadd(&cmd, key, RK_CSTR, elements, NULL, nelements);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_pfadd_bin(c, key, RK_CSTR, elements, NULL, nelements, out);
 }
 
 int rk_pfadd_bin(rk_client *c, const char *key, size_t key_len, const char *const *elements,
@@ -36,10 +33,7 @@ int rk_pfadd_bin(rk_client *c, const char *key, size_t key_len, const char *cons
 }
 
 int rk_pipe_pfadd(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PFADD");
-    int rc = build_pfadd(&cmd, key, RK_CSTR, elements, NULL, nelements);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_pfadd_bin(p, key, RK_CSTR, elements, NULL, nelements);
 }
 
 int rk_pipe_pfadd_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *elements,
@@ -66,10 +60,7 @@ static int build_pfcount(rk_cmd *cmd, const char *const *keys, const size_t *key
 }
 
 int rk_pfcount(rk_client *c, const char *const *keys, size_t nkeys, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PFCOUNT");
-    int rc = build_pfcount(&cmd, keys, NULL, nkeys);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_pfcount_bin(c, keys, NULL, nkeys, out);
 }
 
 int rk_pfcount_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
@@ -81,10 +72,7 @@ int rk_pfcount_bin(rk_client *c, const char *const *keys, const size_t *keys_len
 }
 
 int rk_pipe_pfcount(rk_pipeline *p, const char *const *keys, size_t nkeys) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PFCOUNT");
-    int rc = build_pfcount(&cmd, keys, NULL, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_pfcount_bin(p, keys, NULL, nkeys);
 }
 
 int rk_pipe_pfcount_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
@@ -104,10 +92,7 @@ static int build_pfdebug(rk_cmd *cmd, const char *subcommand, size_t subcommand_
 }
 
 int rk_pfdebug(rk_client *c, const char *subcommand, const char *key, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PFDEBUG");
-    int rc = build_pfdebug(&cmd, subcommand, RK_CSTR, key, RK_CSTR);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_pfdebug_bin(c, subcommand, RK_CSTR, key, RK_CSTR, reply);
 }
 
 int rk_pfdebug_bin(rk_client *c, const char *subcommand, size_t subcommand_len, const char *key,
@@ -119,10 +104,7 @@ int rk_pfdebug_bin(rk_client *c, const char *subcommand, size_t subcommand_len, 
 }
 
 int rk_pipe_pfdebug(rk_pipeline *p, const char *subcommand, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PFDEBUG");
-    int rc = build_pfdebug(&cmd, subcommand, RK_CSTR, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_pfdebug_bin(p, subcommand, RK_CSTR, key, RK_CSTR);
 }
 
 int rk_pipe_pfdebug_bin(rk_pipeline *p, const char *subcommand, size_t subcommand_len,
@@ -152,10 +134,7 @@ static int build_pfmerge(rk_cmd *cmd, const char *destkey, size_t destkey_len,
 
 int rk_pfmerge(rk_client *c, const char *destkey, const char *const *sourcekeys,
                size_t nsourcekeys) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PFMERGE");
-    int rc = build_pfmerge(&cmd, destkey, RK_CSTR, sourcekeys, NULL, nsourcekeys);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_pfmerge_bin(c, destkey, RK_CSTR, sourcekeys, NULL, nsourcekeys);
 }
 
 int rk_pfmerge_bin(rk_client *c, const char *destkey, size_t destkey_len,
@@ -169,10 +148,7 @@ int rk_pfmerge_bin(rk_client *c, const char *destkey, size_t destkey_len,
 
 int rk_pipe_pfmerge(rk_pipeline *p, const char *destkey, const char *const *sourcekeys,
                     size_t nsourcekeys) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PFMERGE");
-    int rc = build_pfmerge(&cmd, destkey, RK_CSTR, sourcekeys, NULL, nsourcekeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_pfmerge_bin(p, destkey, RK_CSTR, sourcekeys, NULL, nsourcekeys);
 }
 
 int rk_pipe_pfmerge_bin(rk_pipeline *p, const char *destkey, size_t destkey_len,

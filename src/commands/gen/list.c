@@ -21,10 +21,8 @@ static int build_blmove(rk_cmd *cmd, const char *source, size_t source_len, cons
 
 int rk_blmove(rk_client *c, const char *source, const char *destination, rk_side wherefrom,
               rk_side whereto, double timeout, char **out, size_t *len) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "BLMOVE");
-    int rc = build_blmove(&cmd, source, RK_CSTR, destination, RK_CSTR, wherefrom, whereto, timeout);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_blmove_bin(c, source, RK_CSTR, destination, RK_CSTR, wherefrom, whereto, timeout, out,
+                         len);
 }
 
 int rk_blmove_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
@@ -39,10 +37,8 @@ int rk_blmove_bin(rk_client *c, const char *source, size_t source_len, const cha
 
 int rk_pipe_blmove(rk_pipeline *p, const char *source, const char *destination, rk_side wherefrom,
                    rk_side whereto, double timeout) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "BLMOVE");
-    int rc = build_blmove(&cmd, source, RK_CSTR, destination, RK_CSTR, wherefrom, whereto, timeout);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_blmove_bin(p, source, RK_CSTR, destination, RK_CSTR, wherefrom, whereto,
+                              timeout);
 }
 
 int rk_pipe_blmove_bin(rk_pipeline *p, const char *source, size_t source_len,
@@ -84,10 +80,7 @@ static int build_blmpop(rk_cmd *cmd, double timeout, const char *const *keys,
 
 int rk_blmpop(rk_client *c, double timeout, const char *const *keys, size_t nkeys, rk_side where,
               const rk_blmpop_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "BLMPOP");
-    int rc = build_blmpop(&cmd, timeout, keys, NULL, nkeys, where, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_blmpop_bin(c, timeout, keys, NULL, nkeys, where, opts, reply);
 }
 
 int rk_blmpop_bin(rk_client *c, double timeout, const char *const *keys, const size_t *keys_lens,
@@ -100,10 +93,7 @@ int rk_blmpop_bin(rk_client *c, double timeout, const char *const *keys, const s
 
 int rk_pipe_blmpop(rk_pipeline *p, double timeout, const char *const *keys, size_t nkeys,
                    rk_side where, const rk_blmpop_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "BLMPOP");
-    int rc = build_blmpop(&cmd, timeout, keys, NULL, nkeys, where, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_blmpop_bin(p, timeout, keys, NULL, nkeys, where, opts);
 }
 
 int rk_pipe_blmpop_bin(rk_pipeline *p, double timeout, const char *const *keys,
@@ -133,10 +123,7 @@ static int build_blpop(rk_cmd *cmd, const char *const *keys, const size_t *keys_
 }
 
 int rk_blpop(rk_client *c, const char *const *keys, size_t nkeys, double timeout, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "BLPOP");
-    int rc = build_blpop(&cmd, keys, NULL, nkeys, timeout);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_blpop_bin(c, keys, NULL, nkeys, timeout, reply);
 }
 
 int rk_blpop_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
@@ -148,10 +135,7 @@ int rk_blpop_bin(rk_client *c, const char *const *keys, const size_t *keys_lens,
 }
 
 int rk_pipe_blpop(rk_pipeline *p, const char *const *keys, size_t nkeys, double timeout) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "BLPOP");
-    int rc = build_blpop(&cmd, keys, NULL, nkeys, timeout);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_blpop_bin(p, keys, NULL, nkeys, timeout);
 }
 
 int rk_pipe_blpop_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
@@ -180,10 +164,7 @@ static int build_brpop(rk_cmd *cmd, const char *const *keys, const size_t *keys_
 }
 
 int rk_brpop(rk_client *c, const char *const *keys, size_t nkeys, double timeout, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "BRPOP");
-    int rc = build_brpop(&cmd, keys, NULL, nkeys, timeout);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_brpop_bin(c, keys, NULL, nkeys, timeout, reply);
 }
 
 int rk_brpop_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
@@ -195,10 +176,7 @@ int rk_brpop_bin(rk_client *c, const char *const *keys, const size_t *keys_lens,
 }
 
 int rk_pipe_brpop(rk_pipeline *p, const char *const *keys, size_t nkeys, double timeout) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "BRPOP");
-    int rc = build_brpop(&cmd, keys, NULL, nkeys, timeout);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_brpop_bin(p, keys, NULL, nkeys, timeout);
 }
 
 int rk_pipe_brpop_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
@@ -221,10 +199,7 @@ static int build_brpoplpush(rk_cmd *cmd, const char *source, size_t source_len,
 
 int rk_brpoplpush(rk_client *c, const char *source, const char *destination, double timeout,
                   char **out, size_t *len) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "BRPOPLPUSH");
-    int rc = build_brpoplpush(&cmd, source, RK_CSTR, destination, RK_CSTR, timeout);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_brpoplpush_bin(c, source, RK_CSTR, destination, RK_CSTR, timeout, out, len);
 }
 
 int rk_brpoplpush_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
@@ -237,10 +212,7 @@ int rk_brpoplpush_bin(rk_client *c, const char *source, size_t source_len, const
 
 int rk_pipe_brpoplpush(rk_pipeline *p, const char *source, const char *destination,
                        double timeout) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "BRPOPLPUSH");
-    int rc = build_brpoplpush(&cmd, source, RK_CSTR, destination, RK_CSTR, timeout);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_brpoplpush_bin(p, source, RK_CSTR, destination, RK_CSTR, timeout);
 }
 
 int rk_pipe_brpoplpush_bin(rk_pipeline *p, const char *source, size_t source_len,
@@ -259,10 +231,7 @@ static int build_lindex(rk_cmd *cmd, const char *key, size_t key_len, long long 
 }
 
 int rk_lindex(rk_client *c, const char *key, long long index, char **out, size_t *len) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LINDEX");
-    int rc = build_lindex(&cmd, key, RK_CSTR, index);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_lindex_bin(c, key, RK_CSTR, index, out, len);
 }
 
 int rk_lindex_bin(rk_client *c, const char *key, size_t key_len, long long index, char **out,
@@ -274,10 +243,7 @@ int rk_lindex_bin(rk_client *c, const char *key, size_t key_len, long long index
 }
 
 int rk_pipe_lindex(rk_pipeline *p, const char *key, long long index) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LINDEX");
-    int rc = build_lindex(&cmd, key, RK_CSTR, index);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_lindex_bin(p, key, RK_CSTR, index);
 }
 
 int rk_pipe_lindex_bin(rk_pipeline *p, const char *key, size_t key_len, long long index) {
@@ -300,10 +266,7 @@ static int build_linsert(rk_cmd *cmd, const char *key, size_t key_len, rk_linser
 
 int rk_linsert(rk_client *c, const char *key, rk_linsert_where where, const char *pivot,
                const char *element, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LINSERT");
-    int rc = build_linsert(&cmd, key, RK_CSTR, where, pivot, RK_CSTR, element, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_linsert_bin(c, key, RK_CSTR, where, pivot, RK_CSTR, element, RK_CSTR, out);
 }
 
 int rk_linsert_bin(rk_client *c, const char *key, size_t key_len, rk_linsert_where where,
@@ -317,10 +280,7 @@ int rk_linsert_bin(rk_client *c, const char *key, size_t key_len, rk_linsert_whe
 
 int rk_pipe_linsert(rk_pipeline *p, const char *key, rk_linsert_where where, const char *pivot,
                     const char *element) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LINSERT");
-    int rc = build_linsert(&cmd, key, RK_CSTR, where, pivot, RK_CSTR, element, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_linsert_bin(p, key, RK_CSTR, where, pivot, RK_CSTR, element, RK_CSTR);
 }
 
 int rk_pipe_linsert_bin(rk_pipeline *p, const char *key, size_t key_len, rk_linsert_where where,
@@ -339,10 +299,7 @@ static int build_llen(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_llen(rk_client *c, const char *key, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LLEN");
-    int rc = build_llen(&cmd, key, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_llen_bin(c, key, RK_CSTR, out);
 }
 
 int rk_llen_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
@@ -353,10 +310,7 @@ int rk_llen_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
 }
 
 int rk_pipe_llen(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LLEN");
-    int rc = build_llen(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_llen_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_llen_bin(rk_pipeline *p, const char *key, size_t key_len) {
@@ -378,10 +332,7 @@ static int build_lmove(rk_cmd *cmd, const char *source, size_t source_len, const
 
 int rk_lmove(rk_client *c, const char *source, const char *destination, rk_side wherefrom,
              rk_side whereto, char **out, size_t *len) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LMOVE");
-    int rc = build_lmove(&cmd, source, RK_CSTR, destination, RK_CSTR, wherefrom, whereto);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_lmove_bin(c, source, RK_CSTR, destination, RK_CSTR, wherefrom, whereto, out, len);
 }
 
 int rk_lmove_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
@@ -396,10 +347,7 @@ int rk_lmove_bin(rk_client *c, const char *source, size_t source_len, const char
 
 int rk_pipe_lmove(rk_pipeline *p, const char *source, const char *destination, rk_side wherefrom,
                   rk_side whereto) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LMOVE");
-    int rc = build_lmove(&cmd, source, RK_CSTR, destination, RK_CSTR, wherefrom, whereto);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_lmove_bin(p, source, RK_CSTR, destination, RK_CSTR, wherefrom, whereto);
 }
 
 int rk_pipe_lmove_bin(rk_pipeline *p, const char *source, size_t source_len,
@@ -438,10 +386,7 @@ static int build_lmpop(rk_cmd *cmd, const char *const *keys, const size_t *keys_
 
 int rk_lmpop(rk_client *c, const char *const *keys, size_t nkeys, rk_side where,
              const rk_lmpop_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LMPOP");
-    int rc = build_lmpop(&cmd, keys, NULL, nkeys, where, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_lmpop_bin(c, keys, NULL, nkeys, where, opts, reply);
 }
 
 int rk_lmpop_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
@@ -454,10 +399,7 @@ int rk_lmpop_bin(rk_client *c, const char *const *keys, const size_t *keys_lens,
 
 int rk_pipe_lmpop(rk_pipeline *p, const char *const *keys, size_t nkeys, rk_side where,
                   const rk_lmpop_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LMPOP");
-    int rc = build_lmpop(&cmd, keys, NULL, nkeys, where, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_lmpop_bin(p, keys, NULL, nkeys, where, opts);
 }
 
 int rk_pipe_lmpop_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
@@ -481,10 +423,7 @@ static int build_lpop(rk_cmd *cmd, const char *key, size_t key_len, const rk_lpo
 }
 
 int rk_lpop(rk_client *c, const char *key, const rk_lpop_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LPOP");
-    int rc = build_lpop(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_lpop_bin(c, key, RK_CSTR, opts, reply);
 }
 
 int rk_lpop_bin(rk_client *c, const char *key, size_t key_len, const rk_lpop_opts *opts,
@@ -496,10 +435,7 @@ int rk_lpop_bin(rk_client *c, const char *key, size_t key_len, const rk_lpop_opt
 }
 
 int rk_pipe_lpop(rk_pipeline *p, const char *key, const rk_lpop_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LPOP");
-    int rc = build_lpop(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_lpop_bin(p, key, RK_CSTR, opts);
 }
 
 int rk_pipe_lpop_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_lpop_opts *opts) {
@@ -534,10 +470,7 @@ static int build_lpos(rk_cmd *cmd, const char *key, size_t key_len, const char *
 
 int rk_lpos(rk_client *c, const char *key, const char *element, const rk_lpos_opts *opts,
             rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LPOS");
-    int rc = build_lpos(&cmd, key, RK_CSTR, element, RK_CSTR, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_lpos_bin(c, key, RK_CSTR, element, RK_CSTR, opts, reply);
 }
 
 int rk_lpos_bin(rk_client *c, const char *key, size_t key_len, const char *element,
@@ -549,10 +482,7 @@ int rk_lpos_bin(rk_client *c, const char *key, size_t key_len, const char *eleme
 }
 
 int rk_pipe_lpos(rk_pipeline *p, const char *key, const char *element, const rk_lpos_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LPOS");
-    int rc = build_lpos(&cmd, key, RK_CSTR, element, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_lpos_bin(p, key, RK_CSTR, element, RK_CSTR, opts);
 }
 
 int rk_pipe_lpos_bin(rk_pipeline *p, const char *key, size_t key_len, const char *element,
@@ -581,10 +511,7 @@ static int build_lpush(rk_cmd *cmd, const char *key, size_t key_len, const char 
 
 int rk_lpush(rk_client *c, const char *key, const char *const *elements, size_t nelements,
              long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LPUSH");
-    int rc = build_lpush(&cmd, key, RK_CSTR, elements, NULL, nelements);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_lpush_bin(c, key, RK_CSTR, elements, NULL, nelements, out);
 }
 
 int rk_lpush_bin(rk_client *c, const char *key, size_t key_len, const char *const *elements,
@@ -596,10 +523,7 @@ int rk_lpush_bin(rk_client *c, const char *key, size_t key_len, const char *cons
 }
 
 int rk_pipe_lpush(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LPUSH");
-    int rc = build_lpush(&cmd, key, RK_CSTR, elements, NULL, nelements);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_lpush_bin(p, key, RK_CSTR, elements, NULL, nelements);
 }
 
 int rk_pipe_lpush_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *elements,
@@ -628,10 +552,7 @@ static int build_lpushx(rk_cmd *cmd, const char *key, size_t key_len, const char
 
 int rk_lpushx(rk_client *c, const char *key, const char *const *elements, size_t nelements,
               long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LPUSHX");
-    int rc = build_lpushx(&cmd, key, RK_CSTR, elements, NULL, nelements);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_lpushx_bin(c, key, RK_CSTR, elements, NULL, nelements, out);
 }
 
 int rk_lpushx_bin(rk_client *c, const char *key, size_t key_len, const char *const *elements,
@@ -643,10 +564,7 @@ int rk_lpushx_bin(rk_client *c, const char *key, size_t key_len, const char *con
 }
 
 int rk_pipe_lpushx(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LPUSHX");
-    int rc = build_lpushx(&cmd, key, RK_CSTR, elements, NULL, nelements);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_lpushx_bin(p, key, RK_CSTR, elements, NULL, nelements);
 }
 
 int rk_pipe_lpushx_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *elements,
@@ -667,10 +585,7 @@ static int build_lrange(rk_cmd *cmd, const char *key, size_t key_len, long long 
 }
 
 int rk_lrange(rk_client *c, const char *key, long long start, long long stop, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LRANGE");
-    int rc = build_lrange(&cmd, key, RK_CSTR, start, stop);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_lrange_bin(c, key, RK_CSTR, start, stop, reply);
 }
 
 int rk_lrange_bin(rk_client *c, const char *key, size_t key_len, long long start, long long stop,
@@ -682,10 +597,7 @@ int rk_lrange_bin(rk_client *c, const char *key, size_t key_len, long long start
 }
 
 int rk_pipe_lrange(rk_pipeline *p, const char *key, long long start, long long stop) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LRANGE");
-    int rc = build_lrange(&cmd, key, RK_CSTR, start, stop);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_lrange_bin(p, key, RK_CSTR, start, stop);
 }
 
 int rk_pipe_lrange_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
@@ -706,10 +618,7 @@ static int build_lrem(rk_cmd *cmd, const char *key, size_t key_len, long long co
 }
 
 int rk_lrem(rk_client *c, const char *key, long long count, const char *element, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LREM");
-    int rc = build_lrem(&cmd, key, RK_CSTR, count, element, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_lrem_bin(c, key, RK_CSTR, count, element, RK_CSTR, out);
 }
 
 int rk_lrem_bin(rk_client *c, const char *key, size_t key_len, long long count, const char *element,
@@ -721,10 +630,7 @@ int rk_lrem_bin(rk_client *c, const char *key, size_t key_len, long long count, 
 }
 
 int rk_pipe_lrem(rk_pipeline *p, const char *key, long long count, const char *element) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LREM");
-    int rc = build_lrem(&cmd, key, RK_CSTR, count, element, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_lrem_bin(p, key, RK_CSTR, count, element, RK_CSTR);
 }
 
 int rk_pipe_lrem_bin(rk_pipeline *p, const char *key, size_t key_len, long long count,
@@ -745,10 +651,7 @@ static int build_lset(rk_cmd *cmd, const char *key, size_t key_len, long long in
 }
 
 int rk_lset(rk_client *c, const char *key, long long index, const char *element) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LSET");
-    int rc = build_lset(&cmd, key, RK_CSTR, index, element, RK_CSTR);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_lset_bin(c, key, RK_CSTR, index, element, RK_CSTR);
 }
 
 int rk_lset_bin(rk_client *c, const char *key, size_t key_len, long long index, const char *element,
@@ -760,10 +663,7 @@ int rk_lset_bin(rk_client *c, const char *key, size_t key_len, long long index, 
 }
 
 int rk_pipe_lset(rk_pipeline *p, const char *key, long long index, const char *element) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LSET");
-    int rc = build_lset(&cmd, key, RK_CSTR, index, element, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_lset_bin(p, key, RK_CSTR, index, element, RK_CSTR);
 }
 
 int rk_pipe_lset_bin(rk_pipeline *p, const char *key, size_t key_len, long long index,
@@ -784,10 +684,7 @@ static int build_ltrim(rk_cmd *cmd, const char *key, size_t key_len, long long s
 }
 
 int rk_ltrim(rk_client *c, const char *key, long long start, long long stop) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LTRIM");
-    int rc = build_ltrim(&cmd, key, RK_CSTR, start, stop);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_ltrim_bin(c, key, RK_CSTR, start, stop);
 }
 
 int rk_ltrim_bin(rk_client *c, const char *key, size_t key_len, long long start, long long stop) {
@@ -798,10 +695,7 @@ int rk_ltrim_bin(rk_client *c, const char *key, size_t key_len, long long start,
 }
 
 int rk_pipe_ltrim(rk_pipeline *p, const char *key, long long start, long long stop) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LTRIM");
-    int rc = build_ltrim(&cmd, key, RK_CSTR, start, stop);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_ltrim_bin(p, key, RK_CSTR, start, stop);
 }
 
 int rk_pipe_ltrim_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
@@ -825,10 +719,7 @@ static int build_rpop(rk_cmd *cmd, const char *key, size_t key_len, const rk_rpo
 }
 
 int rk_rpop(rk_client *c, const char *key, const rk_rpop_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "RPOP");
-    int rc = build_rpop(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_rpop_bin(c, key, RK_CSTR, opts, reply);
 }
 
 int rk_rpop_bin(rk_client *c, const char *key, size_t key_len, const rk_rpop_opts *opts,
@@ -840,10 +731,7 @@ int rk_rpop_bin(rk_client *c, const char *key, size_t key_len, const rk_rpop_opt
 }
 
 int rk_pipe_rpop(rk_pipeline *p, const char *key, const rk_rpop_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "RPOP");
-    int rc = build_rpop(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_rpop_bin(p, key, RK_CSTR, opts);
 }
 
 int rk_pipe_rpop_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_rpop_opts *opts) {
@@ -863,10 +751,7 @@ static int build_rpoplpush(rk_cmd *cmd, const char *source, size_t source_len,
 
 int rk_rpoplpush(rk_client *c, const char *source, const char *destination, char **out,
                  size_t *len) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "RPOPLPUSH");
-    int rc = build_rpoplpush(&cmd, source, RK_CSTR, destination, RK_CSTR);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_rpoplpush_bin(c, source, RK_CSTR, destination, RK_CSTR, out, len);
 }
 
 int rk_rpoplpush_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
@@ -878,10 +763,7 @@ int rk_rpoplpush_bin(rk_client *c, const char *source, size_t source_len, const 
 }
 
 int rk_pipe_rpoplpush(rk_pipeline *p, const char *source, const char *destination) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "RPOPLPUSH");
-    int rc = build_rpoplpush(&cmd, source, RK_CSTR, destination, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_rpoplpush_bin(p, source, RK_CSTR, destination, RK_CSTR);
 }
 
 int rk_pipe_rpoplpush_bin(rk_pipeline *p, const char *source, size_t source_len,
@@ -910,10 +792,7 @@ static int build_rpush(rk_cmd *cmd, const char *key, size_t key_len, const char 
 
 int rk_rpush(rk_client *c, const char *key, const char *const *elements, size_t nelements,
              long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "RPUSH");
-    int rc = build_rpush(&cmd, key, RK_CSTR, elements, NULL, nelements);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_rpush_bin(c, key, RK_CSTR, elements, NULL, nelements, out);
 }
 
 int rk_rpush_bin(rk_client *c, const char *key, size_t key_len, const char *const *elements,
@@ -925,10 +804,7 @@ int rk_rpush_bin(rk_client *c, const char *key, size_t key_len, const char *cons
 }
 
 int rk_pipe_rpush(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "RPUSH");
-    int rc = build_rpush(&cmd, key, RK_CSTR, elements, NULL, nelements);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_rpush_bin(p, key, RK_CSTR, elements, NULL, nelements);
 }
 
 int rk_pipe_rpush_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *elements,
@@ -957,10 +833,7 @@ static int build_rpushx(rk_cmd *cmd, const char *key, size_t key_len, const char
 
 int rk_rpushx(rk_client *c, const char *key, const char *const *elements, size_t nelements,
               long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "RPUSHX");
-    int rc = build_rpushx(&cmd, key, RK_CSTR, elements, NULL, nelements);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_rpushx_bin(c, key, RK_CSTR, elements, NULL, nelements, out);
 }
 
 int rk_rpushx_bin(rk_client *c, const char *key, size_t key_len, const char *const *elements,
@@ -972,10 +845,7 @@ int rk_rpushx_bin(rk_client *c, const char *key, size_t key_len, const char *con
 }
 
 int rk_pipe_rpushx(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "RPUSHX");
-    int rc = build_rpushx(&cmd, key, RK_CSTR, elements, NULL, nelements);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_rpushx_bin(p, key, RK_CSTR, elements, NULL, nelements);
 }
 
 int rk_pipe_rpushx_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *elements,

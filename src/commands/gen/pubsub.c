@@ -12,10 +12,7 @@ static int build_publish(rk_cmd *cmd, const char *channel, size_t channel_len, c
 }
 
 int rk_publish(rk_client *c, const char *channel, const char *message, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PUBLISH");
-    int rc = build_publish(&cmd, channel, RK_CSTR, message, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_publish_bin(c, channel, RK_CSTR, message, RK_CSTR, out);
 }
 
 int rk_publish_bin(rk_client *c, const char *channel, size_t channel_len, const char *message,
@@ -27,10 +24,7 @@ int rk_publish_bin(rk_client *c, const char *channel, size_t channel_len, const 
 }
 
 int rk_pipe_publish(rk_pipeline *p, const char *channel, const char *message) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PUBLISH");
-    int rc = build_publish(&cmd, channel, RK_CSTR, message, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_publish_bin(p, channel, RK_CSTR, message, RK_CSTR);
 }
 
 int rk_pipe_publish_bin(rk_pipeline *p, const char *channel, size_t channel_len,
@@ -125,10 +119,7 @@ static int build_pubsub_numsub(rk_cmd *cmd, const char *const *channels,
 }
 
 int rk_pubsub_numsub(rk_client *c, const char *const *channels, size_t nchannels, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PUBSUB NUMSUB");
-    int rc = build_pubsub_numsub(&cmd, channels, NULL, nchannels);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_pubsub_numsub_bin(c, channels, NULL, nchannels, reply);
 }
 
 int rk_pubsub_numsub_bin(rk_client *c, const char *const *channels, const size_t *channels_lens,
@@ -140,10 +131,7 @@ int rk_pubsub_numsub_bin(rk_client *c, const char *const *channels, const size_t
 }
 
 int rk_pipe_pubsub_numsub(rk_pipeline *p, const char *const *channels, size_t nchannels) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PUBSUB NUMSUB");
-    int rc = build_pubsub_numsub(&cmd, channels, NULL, nchannels);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_pubsub_numsub_bin(p, channels, NULL, nchannels);
 }
 
 int rk_pipe_pubsub_numsub_bin(rk_pipeline *p, const char *const *channels,
@@ -201,10 +189,7 @@ static int build_pubsub_shardnumsub(rk_cmd *cmd, const char *const *shardchannel
 
 int rk_pubsub_shardnumsub(rk_client *c, const char *const *shardchannels, size_t nshardchannels,
                           rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PUBSUB SHARDNUMSUB");
-    int rc = build_pubsub_shardnumsub(&cmd, shardchannels, NULL, nshardchannels);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_pubsub_shardnumsub_bin(c, shardchannels, NULL, nshardchannels, reply);
 }
 
 int rk_pubsub_shardnumsub_bin(rk_client *c, const char *const *shardchannels,
@@ -218,10 +203,7 @@ int rk_pubsub_shardnumsub_bin(rk_client *c, const char *const *shardchannels,
 
 int rk_pipe_pubsub_shardnumsub(rk_pipeline *p, const char *const *shardchannels,
                                size_t nshardchannels) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PUBSUB SHARDNUMSUB");
-    int rc = build_pubsub_shardnumsub(&cmd, shardchannels, NULL, nshardchannels);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_pubsub_shardnumsub_bin(p, shardchannels, NULL, nshardchannels);
 }
 
 int rk_pipe_pubsub_shardnumsub_bin(rk_pipeline *p, const char *const *shardchannels,
@@ -241,10 +223,7 @@ static int build_spublish(rk_cmd *cmd, const char *shardchannel, size_t shardcha
 }
 
 int rk_spublish(rk_client *c, const char *shardchannel, const char *message, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SPUBLISH");
-    int rc = build_spublish(&cmd, shardchannel, RK_CSTR, message, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_spublish_bin(c, shardchannel, RK_CSTR, message, RK_CSTR, out);
 }
 
 int rk_spublish_bin(rk_client *c, const char *shardchannel, size_t shardchannel_len,
@@ -256,10 +235,7 @@ int rk_spublish_bin(rk_client *c, const char *shardchannel, size_t shardchannel_
 }
 
 int rk_pipe_spublish(rk_pipeline *p, const char *shardchannel, const char *message) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SPUBLISH");
-    int rc = build_spublish(&cmd, shardchannel, RK_CSTR, message, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_spublish_bin(p, shardchannel, RK_CSTR, message, RK_CSTR);
 }
 
 int rk_pipe_spublish_bin(rk_pipeline *p, const char *shardchannel, size_t shardchannel_len,

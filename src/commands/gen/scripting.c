@@ -34,10 +34,7 @@ static int build_eval(rk_cmd *cmd, const char *script, size_t script_len, const 
 
 int rk_eval(rk_client *c, const char *script, const char *const *keys, size_t nkeys,
             const char *const *args, size_t nargs, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "EVAL");
-    int rc = build_eval(&cmd, script, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_eval_bin(c, script, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs, reply);
 }
 
 int rk_eval_bin(rk_client *c, const char *script, size_t script_len, const char *const *keys,
@@ -51,10 +48,7 @@ int rk_eval_bin(rk_client *c, const char *script, size_t script_len, const char 
 
 int rk_pipe_eval(rk_pipeline *p, const char *script, const char *const *keys, size_t nkeys,
                  const char *const *args, size_t nargs) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "EVAL");
-    int rc = build_eval(&cmd, script, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_eval_bin(p, script, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs);
 }
 
 int rk_pipe_eval_bin(rk_pipeline *p, const char *script, size_t script_len, const char *const *keys,
@@ -95,10 +89,7 @@ static int build_eval_ro(rk_cmd *cmd, const char *script, size_t script_len,
 
 int rk_eval_ro(rk_client *c, const char *script, const char *const *keys, size_t nkeys,
                const char *const *args, size_t nargs, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "EVAL_RO");
-    int rc = build_eval_ro(&cmd, script, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_eval_ro_bin(c, script, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs, reply);
 }
 
 int rk_eval_ro_bin(rk_client *c, const char *script, size_t script_len, const char *const *keys,
@@ -113,10 +104,7 @@ int rk_eval_ro_bin(rk_client *c, const char *script, size_t script_len, const ch
 
 int rk_pipe_eval_ro(rk_pipeline *p, const char *script, const char *const *keys, size_t nkeys,
                     const char *const *args, size_t nargs) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "EVAL_RO");
-    int rc = build_eval_ro(&cmd, script, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_eval_ro_bin(p, script, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs);
 }
 
 int rk_pipe_eval_ro_bin(rk_pipeline *p, const char *script, size_t script_len,
@@ -158,10 +146,7 @@ static int build_evalsha(rk_cmd *cmd, const char *sha1, size_t sha1_len, const c
 
 int rk_evalsha(rk_client *c, const char *sha1, const char *const *keys, size_t nkeys,
                const char *const *args, size_t nargs, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "EVALSHA");
-    int rc = build_evalsha(&cmd, sha1, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_evalsha_bin(c, sha1, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs, reply);
 }
 
 int rk_evalsha_bin(rk_client *c, const char *sha1, size_t sha1_len, const char *const *keys,
@@ -175,10 +160,7 @@ int rk_evalsha_bin(rk_client *c, const char *sha1, size_t sha1_len, const char *
 
 int rk_pipe_evalsha(rk_pipeline *p, const char *sha1, const char *const *keys, size_t nkeys,
                     const char *const *args, size_t nargs) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "EVALSHA");
-    int rc = build_evalsha(&cmd, sha1, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_evalsha_bin(p, sha1, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs);
 }
 
 int rk_pipe_evalsha_bin(rk_pipeline *p, const char *sha1, size_t sha1_len, const char *const *keys,
@@ -219,10 +201,7 @@ static int build_evalsha_ro(rk_cmd *cmd, const char *sha1, size_t sha1_len, cons
 
 int rk_evalsha_ro(rk_client *c, const char *sha1, const char *const *keys, size_t nkeys,
                   const char *const *args, size_t nargs, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "EVALSHA_RO");
-    int rc = build_evalsha_ro(&cmd, sha1, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_evalsha_ro_bin(c, sha1, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs, reply);
 }
 
 int rk_evalsha_ro_bin(rk_client *c, const char *sha1, size_t sha1_len, const char *const *keys,
@@ -236,10 +215,7 @@ int rk_evalsha_ro_bin(rk_client *c, const char *sha1, size_t sha1_len, const cha
 
 int rk_pipe_evalsha_ro(rk_pipeline *p, const char *sha1, const char *const *keys, size_t nkeys,
                        const char *const *args, size_t nargs) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "EVALSHA_RO");
-    int rc = build_evalsha_ro(&cmd, sha1, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_evalsha_ro_bin(p, sha1, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs);
 }
 
 int rk_pipe_evalsha_ro_bin(rk_pipeline *p, const char *sha1, size_t sha1_len,
@@ -280,10 +256,7 @@ static int build_fcall(rk_cmd *cmd, const char *function, size_t function_len,
 
 int rk_fcall(rk_client *c, const char *function, const char *const *keys, size_t nkeys,
              const char *const *args, size_t nargs, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "FCALL");
-    int rc = build_fcall(&cmd, function, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_fcall_bin(c, function, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs, reply);
 }
 
 int rk_fcall_bin(rk_client *c, const char *function, size_t function_len, const char *const *keys,
@@ -298,10 +271,7 @@ int rk_fcall_bin(rk_client *c, const char *function, size_t function_len, const 
 
 int rk_pipe_fcall(rk_pipeline *p, const char *function, const char *const *keys, size_t nkeys,
                   const char *const *args, size_t nargs) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "FCALL");
-    int rc = build_fcall(&cmd, function, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_fcall_bin(p, function, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs);
 }
 
 int rk_pipe_fcall_bin(rk_pipeline *p, const char *function, size_t function_len,
@@ -343,10 +313,7 @@ static int build_fcall_ro(rk_cmd *cmd, const char *function, size_t function_len
 
 int rk_fcall_ro(rk_client *c, const char *function, const char *const *keys, size_t nkeys,
                 const char *const *args, size_t nargs, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "FCALL_RO");
-    int rc = build_fcall_ro(&cmd, function, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_fcall_ro_bin(c, function, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs, reply);
 }
 
 int rk_fcall_ro_bin(rk_client *c, const char *function, size_t function_len,
@@ -362,10 +329,7 @@ int rk_fcall_ro_bin(rk_client *c, const char *function, size_t function_len,
 
 int rk_pipe_fcall_ro(rk_pipeline *p, const char *function, const char *const *keys, size_t nkeys,
                      const char *const *args, size_t nargs) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "FCALL_RO");
-    int rc = build_fcall_ro(&cmd, function, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_fcall_ro_bin(p, function, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs);
 }
 
 int rk_pipe_fcall_ro_bin(rk_pipeline *p, const char *function, size_t function_len,
@@ -386,10 +350,7 @@ static int build_function_delete(rk_cmd *cmd, const char *library_name, size_t l
 }
 
 int rk_function_delete(rk_client *c, const char *library_name) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "FUNCTION DELETE");
-    int rc = build_function_delete(&cmd, library_name, RK_CSTR);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_function_delete_bin(c, library_name, RK_CSTR);
 }
 
 int rk_function_delete_bin(rk_client *c, const char *library_name, size_t library_name_len) {
@@ -400,10 +361,7 @@ int rk_function_delete_bin(rk_client *c, const char *library_name, size_t librar
 }
 
 int rk_pipe_function_delete(rk_pipeline *p, const char *library_name) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "FUNCTION DELETE");
-    int rc = build_function_delete(&cmd, library_name, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_function_delete_bin(p, library_name, RK_CSTR);
 }
 
 int rk_pipe_function_delete_bin(rk_pipeline *p, const char *library_name, size_t library_name_len) {
@@ -547,10 +505,7 @@ static int build_function_load(rk_cmd *cmd, const char *function_code, size_t fu
 
 int rk_function_load(rk_client *c, const char *function_code, const rk_function_load_opts *opts,
                      char **out, size_t *len) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "FUNCTION LOAD");
-    int rc = build_function_load(&cmd, function_code, RK_CSTR, opts);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_function_load_bin(c, function_code, RK_CSTR, opts, out, len);
 }
 
 int rk_function_load_bin(rk_client *c, const char *function_code, size_t function_code_len,
@@ -563,10 +518,7 @@ int rk_function_load_bin(rk_client *c, const char *function_code, size_t functio
 
 int rk_pipe_function_load(rk_pipeline *p, const char *function_code,
                           const rk_function_load_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "FUNCTION LOAD");
-    int rc = build_function_load(&cmd, function_code, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_function_load_bin(p, function_code, RK_CSTR, opts);
 }
 
 int rk_pipe_function_load_bin(rk_pipeline *p, const char *function_code, size_t function_code_len,
@@ -598,10 +550,7 @@ static int build_function_restore(rk_cmd *cmd, const char *serialized_value,
 
 int rk_function_restore(rk_client *c, const char *serialized_value,
                         const rk_function_restore_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "FUNCTION RESTORE");
-    int rc = build_function_restore(&cmd, serialized_value, RK_CSTR, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_function_restore_bin(c, serialized_value, RK_CSTR, opts);
 }
 
 int rk_function_restore_bin(rk_client *c, const char *serialized_value, size_t serialized_value_len,
@@ -614,10 +563,7 @@ int rk_function_restore_bin(rk_client *c, const char *serialized_value, size_t s
 
 int rk_pipe_function_restore(rk_pipeline *p, const char *serialized_value,
                              const rk_function_restore_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "FUNCTION RESTORE");
-    int rc = build_function_restore(&cmd, serialized_value, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_function_restore_bin(p, serialized_value, RK_CSTR, opts);
 }
 
 int rk_pipe_function_restore_bin(rk_pipeline *p, const char *serialized_value,
@@ -688,10 +634,7 @@ static int build_script_exists(rk_cmd *cmd, const char *const *sha1s, const size
 }
 
 int rk_script_exists(rk_client *c, const char *const *sha1s, size_t nsha1s, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SCRIPT EXISTS");
-    int rc = build_script_exists(&cmd, sha1s, NULL, nsha1s);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_script_exists_bin(c, sha1s, NULL, nsha1s, reply);
 }
 
 int rk_script_exists_bin(rk_client *c, const char *const *sha1s, const size_t *sha1s_lens,
@@ -703,10 +646,7 @@ int rk_script_exists_bin(rk_client *c, const char *const *sha1s, const size_t *s
 }
 
 int rk_pipe_script_exists(rk_pipeline *p, const char *const *sha1s, size_t nsha1s) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SCRIPT EXISTS");
-    int rc = build_script_exists(&cmd, sha1s, NULL, nsha1s);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_script_exists_bin(p, sha1s, NULL, nsha1s);
 }
 
 int rk_pipe_script_exists_bin(rk_pipeline *p, const char *const *sha1s, const size_t *sha1s_lens,
@@ -794,10 +734,7 @@ static int build_script_load(rk_cmd *cmd, const char *script, size_t script_len)
 }
 
 int rk_script_load(rk_client *c, const char *script, char **out, size_t *len) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SCRIPT LOAD");
-    int rc = build_script_load(&cmd, script, RK_CSTR);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_script_load_bin(c, script, RK_CSTR, out, len);
 }
 
 int rk_script_load_bin(rk_client *c, const char *script, size_t script_len, char **out,
@@ -809,10 +746,7 @@ int rk_script_load_bin(rk_client *c, const char *script, size_t script_len, char
 }
 
 int rk_pipe_script_load(rk_pipeline *p, const char *script) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SCRIPT LOAD");
-    int rc = build_script_load(&cmd, script, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_script_load_bin(p, script, RK_CSTR);
 }
 
 int rk_pipe_script_load_bin(rk_pipeline *p, const char *script, size_t script_len) {

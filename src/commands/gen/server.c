@@ -46,10 +46,7 @@ static int build_acl_deluser(rk_cmd *cmd, const char *const *usernames,
 }
 
 int rk_acl_deluser(rk_client *c, const char *const *usernames, size_t nusernames, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL DELUSER");
-    int rc = build_acl_deluser(&cmd, usernames, NULL, nusernames);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_acl_deluser_bin(c, usernames, NULL, nusernames, out);
 }
 
 int rk_acl_deluser_bin(rk_client *c, const char *const *usernames, const size_t *usernames_lens,
@@ -61,10 +58,7 @@ int rk_acl_deluser_bin(rk_client *c, const char *const *usernames, const size_t 
 }
 
 int rk_pipe_acl_deluser(rk_pipeline *p, const char *const *usernames, size_t nusernames) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL DELUSER");
-    int rc = build_acl_deluser(&cmd, usernames, NULL, nusernames);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_acl_deluser_bin(p, usernames, NULL, nusernames);
 }
 
 int rk_pipe_acl_deluser_bin(rk_pipeline *p, const char *const *usernames,
@@ -96,10 +90,7 @@ static int build_acl_dryrun(rk_cmd *cmd, const char *username, size_t username_l
 
 int rk_acl_dryrun(rk_client *c, const char *username, const char *command, const char *const *args,
                   size_t nargs, char **out, size_t *len) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL DRYRUN");
-    int rc = build_acl_dryrun(&cmd, username, RK_CSTR, command, RK_CSTR, args, NULL, nargs);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_acl_dryrun_bin(c, username, RK_CSTR, command, RK_CSTR, args, NULL, nargs, out, len);
 }
 
 int rk_acl_dryrun_bin(rk_client *c, const char *username, size_t username_len, const char *command,
@@ -114,10 +105,7 @@ int rk_acl_dryrun_bin(rk_client *c, const char *username, size_t username_len, c
 
 int rk_pipe_acl_dryrun(rk_pipeline *p, const char *username, const char *command,
                        const char *const *args, size_t nargs) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL DRYRUN");
-    int rc = build_acl_dryrun(&cmd, username, RK_CSTR, command, RK_CSTR, args, NULL, nargs);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_acl_dryrun_bin(p, username, RK_CSTR, command, RK_CSTR, args, NULL, nargs);
 }
 
 int rk_pipe_acl_dryrun_bin(rk_pipeline *p, const char *username, size_t username_len,
@@ -165,10 +153,7 @@ static int build_acl_getuser(rk_cmd *cmd, const char *username, size_t username_
 }
 
 int rk_acl_getuser(rk_client *c, const char *username, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL GETUSER");
-    int rc = build_acl_getuser(&cmd, username, RK_CSTR);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_acl_getuser_bin(c, username, RK_CSTR, reply);
 }
 
 int rk_acl_getuser_bin(rk_client *c, const char *username, size_t username_len, rk_reply *reply) {
@@ -179,10 +164,7 @@ int rk_acl_getuser_bin(rk_client *c, const char *username, size_t username_len, 
 }
 
 int rk_pipe_acl_getuser(rk_pipeline *p, const char *username) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL GETUSER");
-    int rc = build_acl_getuser(&cmd, username, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_acl_getuser_bin(p, username, RK_CSTR);
 }
 
 int rk_pipe_acl_getuser_bin(rk_pipeline *p, const char *username, size_t username_len) {
@@ -321,10 +303,7 @@ static int build_acl_setuser(rk_cmd *cmd, const char *username, size_t username_
 }
 
 int rk_acl_setuser(rk_client *c, const char *username, const char *const *rules, size_t nrules) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL SETUSER");
-    int rc = build_acl_setuser(&cmd, username, RK_CSTR, rules, NULL, nrules);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_acl_setuser_bin(c, username, RK_CSTR, rules, NULL, nrules);
 }
 
 int rk_acl_setuser_bin(rk_client *c, const char *username, size_t username_len,
@@ -337,10 +316,7 @@ int rk_acl_setuser_bin(rk_client *c, const char *username, size_t username_len,
 
 int rk_pipe_acl_setuser(rk_pipeline *p, const char *username, const char *const *rules,
                         size_t nrules) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL SETUSER");
-    int rc = build_acl_setuser(&cmd, username, RK_CSTR, rules, NULL, nrules);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_acl_setuser_bin(p, username, RK_CSTR, rules, NULL, nrules);
 }
 
 int rk_pipe_acl_setuser_bin(rk_pipeline *p, const char *username, size_t username_len,
@@ -494,10 +470,7 @@ static int build_command_docs(rk_cmd *cmd, const char *const *command_names,
 
 int rk_command_docs(rk_client *c, const char *const *command_names, size_t ncommand_names,
                     rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "COMMAND DOCS");
-    int rc = build_command_docs(&cmd, command_names, NULL, ncommand_names);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_command_docs_bin(c, command_names, NULL, ncommand_names, reply);
 }
 
 int rk_command_docs_bin(rk_client *c, const char *const *command_names,
@@ -509,10 +482,7 @@ int rk_command_docs_bin(rk_client *c, const char *const *command_names,
 }
 
 int rk_pipe_command_docs(rk_pipeline *p, const char *const *command_names, size_t ncommand_names) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "COMMAND DOCS");
-    int rc = build_command_docs(&cmd, command_names, NULL, ncommand_names);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_command_docs_bin(p, command_names, NULL, ncommand_names);
 }
 
 int rk_pipe_command_docs_bin(rk_pipeline *p, const char *const *command_names,
@@ -542,10 +512,7 @@ static int build_command_getkeys(rk_cmd *cmd, const char *command, size_t comman
 
 int rk_command_getkeys(rk_client *c, const char *command, const char *const *args, size_t nargs,
                        rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "COMMAND GETKEYS");
-    int rc = build_command_getkeys(&cmd, command, RK_CSTR, args, NULL, nargs);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_command_getkeys_bin(c, command, RK_CSTR, args, NULL, nargs, reply);
 }
 
 int rk_command_getkeys_bin(rk_client *c, const char *command, size_t command_len,
@@ -559,10 +526,7 @@ int rk_command_getkeys_bin(rk_client *c, const char *command, size_t command_len
 
 int rk_pipe_command_getkeys(rk_pipeline *p, const char *command, const char *const *args,
                             size_t nargs) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "COMMAND GETKEYS");
-    int rc = build_command_getkeys(&cmd, command, RK_CSTR, args, NULL, nargs);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_command_getkeys_bin(p, command, RK_CSTR, args, NULL, nargs);
 }
 
 int rk_pipe_command_getkeys_bin(rk_pipeline *p, const char *command, size_t command_len,
@@ -594,10 +558,7 @@ static int build_command_getkeysandflags(rk_cmd *cmd, const char *command, size_
 
 int rk_command_getkeysandflags(rk_client *c, const char *command, const char *const *args,
                                size_t nargs, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "COMMAND GETKEYSANDFLAGS");
-    int rc = build_command_getkeysandflags(&cmd, command, RK_CSTR, args, NULL, nargs);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_command_getkeysandflags_bin(c, command, RK_CSTR, args, NULL, nargs, reply);
 }
 
 int rk_command_getkeysandflags_bin(rk_client *c, const char *command, size_t command_len,
@@ -611,10 +572,7 @@ int rk_command_getkeysandflags_bin(rk_client *c, const char *command, size_t com
 
 int rk_pipe_command_getkeysandflags(rk_pipeline *p, const char *command, const char *const *args,
                                     size_t nargs) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "COMMAND GETKEYSANDFLAGS");
-    int rc = build_command_getkeysandflags(&cmd, command, RK_CSTR, args, NULL, nargs);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_command_getkeysandflags_bin(p, command, RK_CSTR, args, NULL, nargs);
 }
 
 int rk_pipe_command_getkeysandflags_bin(rk_pipeline *p, const char *command, size_t command_len,
@@ -666,10 +624,7 @@ static int build_command_info(rk_cmd *cmd, const char *const *command_names,
 
 int rk_command_info(rk_client *c, const char *const *command_names, size_t ncommand_names,
                     rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "COMMAND INFO");
-    int rc = build_command_info(&cmd, command_names, NULL, ncommand_names);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_command_info_bin(c, command_names, NULL, ncommand_names, reply);
 }
 
 int rk_command_info_bin(rk_client *c, const char *const *command_names,
@@ -681,10 +636,7 @@ int rk_command_info_bin(rk_client *c, const char *const *command_names,
 }
 
 int rk_pipe_command_info(rk_pipeline *p, const char *const *command_names, size_t ncommand_names) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "COMMAND INFO");
-    int rc = build_command_info(&cmd, command_names, NULL, ncommand_names);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_command_info_bin(p, command_names, NULL, ncommand_names);
 }
 
 int rk_pipe_command_info_bin(rk_pipeline *p, const char *const *command_names,
@@ -754,10 +706,7 @@ static int build_config_get(rk_cmd *cmd, const char *const *parameters,
 
 int rk_config_get(rk_client *c, const char *const *parameters, size_t nparameters,
                   rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "CONFIG GET");
-    int rc = build_config_get(&cmd, parameters, NULL, nparameters);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_config_get_bin(c, parameters, NULL, nparameters, reply);
 }
 
 int rk_config_get_bin(rk_client *c, const char *const *parameters, const size_t *parameters_lens,
@@ -769,10 +718,7 @@ int rk_config_get_bin(rk_client *c, const char *const *parameters, const size_t 
 }
 
 int rk_pipe_config_get(rk_pipeline *p, const char *const *parameters, size_t nparameters) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "CONFIG GET");
-    int rc = build_config_get(&cmd, parameters, NULL, nparameters);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_config_get_bin(p, parameters, NULL, nparameters);
 }
 
 int rk_pipe_config_get_bin(rk_pipeline *p, const char *const *parameters,
@@ -1036,10 +982,7 @@ static int build_info(rk_cmd *cmd, const char *const *sections, const size_t *se
 }
 
 int rk_info(rk_client *c, const char *const *sections, size_t nsections, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "INFO");
-    int rc = build_info(&cmd, sections, NULL, nsections);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_info_bin(c, sections, NULL, nsections, reply);
 }
 
 int rk_info_bin(rk_client *c, const char *const *sections, const size_t *sections_lens,
@@ -1051,10 +994,7 @@ int rk_info_bin(rk_client *c, const char *const *sections, const size_t *section
 }
 
 int rk_pipe_info(rk_pipeline *p, const char *const *sections, size_t nsections) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "INFO");
-    int rc = build_info(&cmd, sections, NULL, nsections);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_info_bin(p, sections, NULL, nsections);
 }
 
 int rk_pipe_info_bin(rk_pipeline *p, const char *const *sections, const size_t *sections_lens,
@@ -1112,10 +1052,7 @@ static int build_latency_graph(rk_cmd *cmd, const char *event, size_t event_len)
 }
 
 int rk_latency_graph(rk_client *c, const char *event, char **out, size_t *len) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LATENCY GRAPH");
-    int rc = build_latency_graph(&cmd, event, RK_CSTR);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_latency_graph_bin(c, event, RK_CSTR, out, len);
 }
 
 int rk_latency_graph_bin(rk_client *c, const char *event, size_t event_len, char **out,
@@ -1127,10 +1064,7 @@ int rk_latency_graph_bin(rk_client *c, const char *event, size_t event_len, char
 }
 
 int rk_pipe_latency_graph(rk_pipeline *p, const char *event) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LATENCY GRAPH");
-    int rc = build_latency_graph(&cmd, event, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_latency_graph_bin(p, event, RK_CSTR);
 }
 
 int rk_pipe_latency_graph_bin(rk_pipeline *p, const char *event, size_t event_len) {
@@ -1178,10 +1112,7 @@ static int build_latency_histogram(rk_cmd *cmd, const char *const *commands,
 
 int rk_latency_histogram(rk_client *c, const char *const *commands, size_t ncommands,
                          rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LATENCY HISTOGRAM");
-    int rc = build_latency_histogram(&cmd, commands, NULL, ncommands);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_latency_histogram_bin(c, commands, NULL, ncommands, reply);
 }
 
 int rk_latency_histogram_bin(rk_client *c, const char *const *commands, const size_t *commands_lens,
@@ -1193,10 +1124,7 @@ int rk_latency_histogram_bin(rk_client *c, const char *const *commands, const si
 }
 
 int rk_pipe_latency_histogram(rk_pipeline *p, const char *const *commands, size_t ncommands) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LATENCY HISTOGRAM");
-    int rc = build_latency_histogram(&cmd, commands, NULL, ncommands);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_latency_histogram_bin(p, commands, NULL, ncommands);
 }
 
 int rk_pipe_latency_histogram_bin(rk_pipeline *p, const char *const *commands,
@@ -1215,10 +1143,7 @@ static int build_latency_history(rk_cmd *cmd, const char *event, size_t event_le
 }
 
 int rk_latency_history(rk_client *c, const char *event, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LATENCY HISTORY");
-    int rc = build_latency_history(&cmd, event, RK_CSTR);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_latency_history_bin(c, event, RK_CSTR, reply);
 }
 
 int rk_latency_history_bin(rk_client *c, const char *event, size_t event_len, rk_reply *reply) {
@@ -1229,10 +1154,7 @@ int rk_latency_history_bin(rk_client *c, const char *event, size_t event_len, rk
 }
 
 int rk_pipe_latency_history(rk_pipeline *p, const char *event) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LATENCY HISTORY");
-    int rc = build_latency_history(&cmd, event, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_latency_history_bin(p, event, RK_CSTR);
 }
 
 int rk_pipe_latency_history_bin(rk_pipeline *p, const char *event, size_t event_len) {
@@ -1279,10 +1201,7 @@ static int build_latency_reset(rk_cmd *cmd, const char *const *events, const siz
 }
 
 int rk_latency_reset(rk_client *c, const char *const *events, size_t nevents, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LATENCY RESET");
-    int rc = build_latency_reset(&cmd, events, NULL, nevents);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_latency_reset_bin(c, events, NULL, nevents, out);
 }
 
 int rk_latency_reset_bin(rk_client *c, const char *const *events, const size_t *events_lens,
@@ -1294,10 +1213,7 @@ int rk_latency_reset_bin(rk_client *c, const char *const *events, const size_t *
 }
 
 int rk_pipe_latency_reset(rk_pipeline *p, const char *const *events, size_t nevents) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LATENCY RESET");
-    int rc = build_latency_reset(&cmd, events, NULL, nevents);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_latency_reset_bin(p, events, NULL, nevents);
 }
 
 int rk_pipe_latency_reset_bin(rk_pipeline *p, const char *const *events, const size_t *events_lens,
@@ -1453,10 +1369,7 @@ static int build_memory_usage(rk_cmd *cmd, const char *key, size_t key_len,
 
 int rk_memory_usage(rk_client *c, const char *key, const rk_memory_usage_opts *opts,
                     long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "MEMORY USAGE");
-    int rc = build_memory_usage(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, true);
+    return rk_memory_usage_bin(c, key, RK_CSTR, opts, out);
 }
 
 int rk_memory_usage_bin(rk_client *c, const char *key, size_t key_len,
@@ -1468,10 +1381,7 @@ int rk_memory_usage_bin(rk_client *c, const char *key, size_t key_len,
 }
 
 int rk_pipe_memory_usage(rk_pipeline *p, const char *key, const rk_memory_usage_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "MEMORY USAGE");
-    int rc = build_memory_usage(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_memory_usage_bin(p, key, RK_CSTR, opts);
 }
 
 int rk_pipe_memory_usage_bin(rk_pipeline *p, const char *key, size_t key_len,
@@ -1541,10 +1451,7 @@ static int build_module_load(rk_cmd *cmd, const char *path, size_t path_len,
 }
 
 int rk_module_load(rk_client *c, const char *path, const char *const *args, size_t nargs) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "MODULE LOAD");
-    int rc = build_module_load(&cmd, path, RK_CSTR, args, NULL, nargs);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_module_load_bin(c, path, RK_CSTR, args, NULL, nargs);
 }
 
 int rk_module_load_bin(rk_client *c, const char *path, size_t path_len, const char *const *args,
@@ -1556,10 +1463,7 @@ int rk_module_load_bin(rk_client *c, const char *path, size_t path_len, const ch
 }
 
 int rk_pipe_module_load(rk_pipeline *p, const char *path, const char *const *args, size_t nargs) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "MODULE LOAD");
-    int rc = build_module_load(&cmd, path, RK_CSTR, args, NULL, nargs);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_module_load_bin(p, path, RK_CSTR, args, NULL, nargs);
 }
 
 int rk_pipe_module_load_bin(rk_pipeline *p, const char *path, size_t path_len,
@@ -1609,10 +1513,7 @@ static int build_module_loadex(rk_cmd *cmd, const char *path, size_t path_len,
 }
 
 int rk_module_loadex(rk_client *c, const char *path, const rk_module_loadex_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "MODULE LOADEX");
-    int rc = build_module_loadex(&cmd, path, RK_CSTR, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_module_loadex_bin(c, path, RK_CSTR, opts);
 }
 
 int rk_module_loadex_bin(rk_client *c, const char *path, size_t path_len,
@@ -1624,10 +1525,7 @@ int rk_module_loadex_bin(rk_client *c, const char *path, size_t path_len,
 }
 
 int rk_pipe_module_loadex(rk_pipeline *p, const char *path, const rk_module_loadex_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "MODULE LOADEX");
-    int rc = build_module_loadex(&cmd, path, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_module_loadex_bin(p, path, RK_CSTR, opts);
 }
 
 int rk_pipe_module_loadex_bin(rk_pipeline *p, const char *path, size_t path_len,
@@ -1646,10 +1544,7 @@ static int build_module_unload(rk_cmd *cmd, const char *name, size_t name_len) {
 }
 
 int rk_module_unload(rk_client *c, const char *name) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "MODULE UNLOAD");
-    int rc = build_module_unload(&cmd, name, RK_CSTR);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_module_unload_bin(c, name, RK_CSTR);
 }
 
 int rk_module_unload_bin(rk_client *c, const char *name, size_t name_len) {
@@ -1660,10 +1555,7 @@ int rk_module_unload_bin(rk_client *c, const char *name, size_t name_len) {
 }
 
 int rk_pipe_module_unload(rk_pipeline *p, const char *name) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "MODULE UNLOAD");
-    int rc = build_module_unload(&cmd, name, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_module_unload_bin(p, name, RK_CSTR);
 }
 
 int rk_pipe_module_unload_bin(rk_pipeline *p, const char *name, size_t name_len) {
@@ -1694,10 +1586,7 @@ static int build_psync(rk_cmd *cmd, const char *replicationid, size_t replicatio
 }
 
 int rk_psync(rk_conn *conn, const char *replicationid, long long offset, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PSYNC");
-    int rc = build_psync(&cmd, replicationid, RK_CSTR, offset);
-    return rk_cmd_reply(RK_TARGET_CONN(conn), &cmd, rc, reply);
+    return rk_psync_bin(conn, replicationid, RK_CSTR, offset, reply);
 }
 
 int rk_psync_bin(rk_conn *conn, const char *replicationid, size_t replicationid_len,
@@ -1785,10 +1674,7 @@ static int build_restore_asking(rk_cmd *cmd, const char *key, size_t key_len, lo
 
 int rk_restore_asking(rk_client *c, const char *key, long long ttl, const char *serialized_value,
                       const rk_restore_asking_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "RESTORE-ASKING");
-    int rc = build_restore_asking(&cmd, key, RK_CSTR, ttl, serialized_value, RK_CSTR, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_restore_asking_bin(c, key, RK_CSTR, ttl, serialized_value, RK_CSTR, opts);
 }
 
 int rk_restore_asking_bin(rk_client *c, const char *key, size_t key_len, long long ttl,
@@ -1803,10 +1689,7 @@ int rk_restore_asking_bin(rk_client *c, const char *key, size_t key_len, long lo
 
 int rk_pipe_restore_asking(rk_pipeline *p, const char *key, long long ttl,
                            const char *serialized_value, const rk_restore_asking_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "RESTORE-ASKING");
-    int rc = build_restore_asking(&cmd, key, RK_CSTR, ttl, serialized_value, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_restore_asking_bin(p, key, RK_CSTR, ttl, serialized_value, RK_CSTR, opts);
 }
 
 int rk_pipe_restore_asking_bin(rk_pipeline *p, const char *key, size_t key_len, long long ttl,

@@ -21,10 +21,7 @@ static int build_sadd(rk_cmd *cmd, const char *key, size_t key_len, const char *
 
 int rk_sadd(rk_client *c, const char *key, const char *const *members, size_t nmembers,
             long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SADD");
-    int rc = build_sadd(&cmd, key, RK_CSTR, members, NULL, nmembers);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_sadd_bin(c, key, RK_CSTR, members, NULL, nmembers, out);
 }
 
 int rk_sadd_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
@@ -36,10 +33,7 @@ int rk_sadd_bin(rk_client *c, const char *key, size_t key_len, const char *const
 }
 
 int rk_pipe_sadd(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SADD");
-    int rc = build_sadd(&cmd, key, RK_CSTR, members, NULL, nmembers);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_sadd_bin(p, key, RK_CSTR, members, NULL, nmembers);
 }
 
 int rk_pipe_sadd_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
@@ -57,10 +51,7 @@ static int build_scard(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_scard(rk_client *c, const char *key, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SCARD");
-    int rc = build_scard(&cmd, key, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_scard_bin(c, key, RK_CSTR, out);
 }
 
 int rk_scard_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
@@ -71,10 +62,7 @@ int rk_scard_bin(rk_client *c, const char *key, size_t key_len, long long *out) 
 }
 
 int rk_pipe_scard(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SCARD");
-    int rc = build_scard(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_scard_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_scard_bin(rk_pipeline *p, const char *key, size_t key_len) {
@@ -101,10 +89,7 @@ static int build_sdiff(rk_cmd *cmd, const char *const *keys, const size_t *keys_
 }
 
 int rk_sdiff(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SDIFF");
-    int rc = build_sdiff(&cmd, keys, NULL, nkeys);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_sdiff_bin(c, keys, NULL, nkeys, reply);
 }
 
 int rk_sdiff_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
@@ -116,10 +101,7 @@ int rk_sdiff_bin(rk_client *c, const char *const *keys, const size_t *keys_lens,
 }
 
 int rk_pipe_sdiff(rk_pipeline *p, const char *const *keys, size_t nkeys) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SDIFF");
-    int rc = build_sdiff(&cmd, keys, NULL, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_sdiff_bin(p, keys, NULL, nkeys);
 }
 
 int rk_pipe_sdiff_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
@@ -148,10 +130,7 @@ static int build_sdiffstore(rk_cmd *cmd, const char *destination, size_t destina
 
 int rk_sdiffstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                   long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SDIFFSTORE");
-    int rc = build_sdiffstore(&cmd, destination, RK_CSTR, keys, NULL, nkeys);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_sdiffstore_bin(c, destination, RK_CSTR, keys, NULL, nkeys, out);
 }
 
 int rk_sdiffstore_bin(rk_client *c, const char *destination, size_t destination_len,
@@ -165,10 +144,7 @@ int rk_sdiffstore_bin(rk_client *c, const char *destination, size_t destination_
 
 int rk_pipe_sdiffstore(rk_pipeline *p, const char *destination, const char *const *keys,
                        size_t nkeys) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SDIFFSTORE");
-    int rc = build_sdiffstore(&cmd, destination, RK_CSTR, keys, NULL, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_sdiffstore_bin(p, destination, RK_CSTR, keys, NULL, nkeys);
 }
 
 int rk_pipe_sdiffstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
@@ -196,10 +172,7 @@ static int build_sinter(rk_cmd *cmd, const char *const *keys, const size_t *keys
 }
 
 int rk_sinter(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SINTER");
-    int rc = build_sinter(&cmd, keys, NULL, nkeys);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_sinter_bin(c, keys, NULL, nkeys, reply);
 }
 
 int rk_sinter_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
@@ -211,10 +184,7 @@ int rk_sinter_bin(rk_client *c, const char *const *keys, const size_t *keys_lens
 }
 
 int rk_pipe_sinter(rk_pipeline *p, const char *const *keys, size_t nkeys) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SINTER");
-    int rc = build_sinter(&cmd, keys, NULL, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_sinter_bin(p, keys, NULL, nkeys);
 }
 
 int rk_pipe_sinter_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
@@ -250,10 +220,7 @@ static int build_sintercard(rk_cmd *cmd, const char *const *keys, const size_t *
 
 int rk_sintercard(rk_client *c, const char *const *keys, size_t nkeys,
                   const rk_sintercard_opts *opts, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SINTERCARD");
-    int rc = build_sintercard(&cmd, keys, NULL, nkeys, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_sintercard_bin(c, keys, NULL, nkeys, opts, out);
 }
 
 int rk_sintercard_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
@@ -266,10 +233,7 @@ int rk_sintercard_bin(rk_client *c, const char *const *keys, const size_t *keys_
 
 int rk_pipe_sintercard(rk_pipeline *p, const char *const *keys, size_t nkeys,
                        const rk_sintercard_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SINTERCARD");
-    int rc = build_sintercard(&cmd, keys, NULL, nkeys, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_sintercard_bin(p, keys, NULL, nkeys, opts);
 }
 
 int rk_pipe_sintercard_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
@@ -298,10 +262,7 @@ static int build_sinterstore(rk_cmd *cmd, const char *destination, size_t destin
 
 int rk_sinterstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                    long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SINTERSTORE");
-    int rc = build_sinterstore(&cmd, destination, RK_CSTR, keys, NULL, nkeys);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_sinterstore_bin(c, destination, RK_CSTR, keys, NULL, nkeys, out);
 }
 
 int rk_sinterstore_bin(rk_client *c, const char *destination, size_t destination_len,
@@ -315,10 +276,7 @@ int rk_sinterstore_bin(rk_client *c, const char *destination, size_t destination
 
 int rk_pipe_sinterstore(rk_pipeline *p, const char *destination, const char *const *keys,
                         size_t nkeys) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SINTERSTORE");
-    int rc = build_sinterstore(&cmd, destination, RK_CSTR, keys, NULL, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_sinterstore_bin(p, destination, RK_CSTR, keys, NULL, nkeys);
 }
 
 int rk_pipe_sinterstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
@@ -338,10 +296,7 @@ static int build_sismember(rk_cmd *cmd, const char *key, size_t key_len, const c
 }
 
 int rk_sismember(rk_client *c, const char *key, const char *member, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SISMEMBER");
-    int rc = build_sismember(&cmd, key, RK_CSTR, member, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_sismember_bin(c, key, RK_CSTR, member, RK_CSTR, out);
 }
 
 int rk_sismember_bin(rk_client *c, const char *key, size_t key_len, const char *member,
@@ -353,10 +308,7 @@ int rk_sismember_bin(rk_client *c, const char *key, size_t key_len, const char *
 }
 
 int rk_pipe_sismember(rk_pipeline *p, const char *key, const char *member) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SISMEMBER");
-    int rc = build_sismember(&cmd, key, RK_CSTR, member, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_sismember_bin(p, key, RK_CSTR, member, RK_CSTR);
 }
 
 int rk_pipe_sismember_bin(rk_pipeline *p, const char *key, size_t key_len, const char *member,
@@ -375,10 +327,7 @@ static int build_smembers(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_smembers(rk_client *c, const char *key, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SMEMBERS");
-    int rc = build_smembers(&cmd, key, RK_CSTR);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_smembers_bin(c, key, RK_CSTR, reply);
 }
 
 int rk_smembers_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply) {
@@ -389,10 +338,7 @@ int rk_smembers_bin(rk_client *c, const char *key, size_t key_len, rk_reply *rep
 }
 
 int rk_pipe_smembers(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SMEMBERS");
-    int rc = build_smembers(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_smembers_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_smembers_bin(rk_pipeline *p, const char *key, size_t key_len) {
@@ -421,10 +367,7 @@ static int build_smismember(rk_cmd *cmd, const char *key, size_t key_len,
 
 int rk_smismember(rk_client *c, const char *key, const char *const *members, size_t nmembers,
                   rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SMISMEMBER");
-    int rc = build_smismember(&cmd, key, RK_CSTR, members, NULL, nmembers);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_smismember_bin(c, key, RK_CSTR, members, NULL, nmembers, reply);
 }
 
 int rk_smismember_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
@@ -437,10 +380,7 @@ int rk_smismember_bin(rk_client *c, const char *key, size_t key_len, const char 
 
 int rk_pipe_smismember(rk_pipeline *p, const char *key, const char *const *members,
                        size_t nmembers) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SMISMEMBER");
-    int rc = build_smismember(&cmd, key, RK_CSTR, members, NULL, nmembers);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_smismember_bin(p, key, RK_CSTR, members, NULL, nmembers);
 }
 
 int rk_pipe_smismember_bin(rk_pipeline *p, const char *key, size_t key_len,
@@ -463,10 +403,7 @@ static int build_smove(rk_cmd *cmd, const char *source, size_t source_len, const
 
 int rk_smove(rk_client *c, const char *source, const char *destination, const char *member,
              long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SMOVE");
-    int rc = build_smove(&cmd, source, RK_CSTR, destination, RK_CSTR, member, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_smove_bin(c, source, RK_CSTR, destination, RK_CSTR, member, RK_CSTR, out);
 }
 
 int rk_smove_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
@@ -479,10 +416,7 @@ int rk_smove_bin(rk_client *c, const char *source, size_t source_len, const char
 }
 
 int rk_pipe_smove(rk_pipeline *p, const char *source, const char *destination, const char *member) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SMOVE");
-    int rc = build_smove(&cmd, source, RK_CSTR, destination, RK_CSTR, member, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_smove_bin(p, source, RK_CSTR, destination, RK_CSTR, member, RK_CSTR);
 }
 
 int rk_pipe_smove_bin(rk_pipeline *p, const char *source, size_t source_len,
@@ -509,10 +443,7 @@ static int build_spop(rk_cmd *cmd, const char *key, size_t key_len, const rk_spo
 }
 
 int rk_spop(rk_client *c, const char *key, const rk_spop_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SPOP");
-    int rc = build_spop(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_spop_bin(c, key, RK_CSTR, opts, reply);
 }
 
 int rk_spop_bin(rk_client *c, const char *key, size_t key_len, const rk_spop_opts *opts,
@@ -524,10 +455,7 @@ int rk_spop_bin(rk_client *c, const char *key, size_t key_len, const rk_spop_opt
 }
 
 int rk_pipe_spop(rk_pipeline *p, const char *key, const rk_spop_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SPOP");
-    int rc = build_spop(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_spop_bin(p, key, RK_CSTR, opts);
 }
 
 int rk_pipe_spop_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_spop_opts *opts) {
@@ -552,10 +480,7 @@ static int build_srandmember(rk_cmd *cmd, const char *key, size_t key_len,
 
 int rk_srandmember(rk_client *c, const char *key, const rk_srandmember_opts *opts,
                    rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SRANDMEMBER");
-    int rc = build_srandmember(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_srandmember_bin(c, key, RK_CSTR, opts, reply);
 }
 
 int rk_srandmember_bin(rk_client *c, const char *key, size_t key_len,
@@ -567,10 +492,7 @@ int rk_srandmember_bin(rk_client *c, const char *key, size_t key_len,
 }
 
 int rk_pipe_srandmember(rk_pipeline *p, const char *key, const rk_srandmember_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SRANDMEMBER");
-    int rc = build_srandmember(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_srandmember_bin(p, key, RK_CSTR, opts);
 }
 
 int rk_pipe_srandmember_bin(rk_pipeline *p, const char *key, size_t key_len,
@@ -599,10 +521,7 @@ static int build_srem(rk_cmd *cmd, const char *key, size_t key_len, const char *
 
 int rk_srem(rk_client *c, const char *key, const char *const *members, size_t nmembers,
             long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SREM");
-    int rc = build_srem(&cmd, key, RK_CSTR, members, NULL, nmembers);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_srem_bin(c, key, RK_CSTR, members, NULL, nmembers, out);
 }
 
 int rk_srem_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
@@ -614,10 +533,7 @@ int rk_srem_bin(rk_client *c, const char *key, size_t key_len, const char *const
 }
 
 int rk_pipe_srem(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SREM");
-    int rc = build_srem(&cmd, key, RK_CSTR, members, NULL, nmembers);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_srem_bin(p, key, RK_CSTR, members, NULL, nmembers);
 }
 
 int rk_pipe_srem_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
@@ -649,10 +565,7 @@ static int build_sscan(rk_cmd *cmd, const char *key, size_t key_len, unsigned lo
 
 int rk_sscan(rk_client *c, const char *key, unsigned long long cursor, const rk_sscan_opts *opts,
              rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SSCAN");
-    int rc = build_sscan(&cmd, key, RK_CSTR, cursor, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_sscan_bin(c, key, RK_CSTR, cursor, opts, reply);
 }
 
 int rk_sscan_bin(rk_client *c, const char *key, size_t key_len, unsigned long long cursor,
@@ -665,10 +578,7 @@ int rk_sscan_bin(rk_client *c, const char *key, size_t key_len, unsigned long lo
 
 int rk_pipe_sscan(rk_pipeline *p, const char *key, unsigned long long cursor,
                   const rk_sscan_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SSCAN");
-    int rc = build_sscan(&cmd, key, RK_CSTR, cursor, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_sscan_bin(p, key, RK_CSTR, cursor, opts);
 }
 
 int rk_pipe_sscan_bin(rk_pipeline *p, const char *key, size_t key_len, unsigned long long cursor,
@@ -696,10 +606,7 @@ static int build_sunion(rk_cmd *cmd, const char *const *keys, const size_t *keys
 }
 
 int rk_sunion(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SUNION");
-    int rc = build_sunion(&cmd, keys, NULL, nkeys);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_sunion_bin(c, keys, NULL, nkeys, reply);
 }
 
 int rk_sunion_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
@@ -711,10 +618,7 @@ int rk_sunion_bin(rk_client *c, const char *const *keys, const size_t *keys_lens
 }
 
 int rk_pipe_sunion(rk_pipeline *p, const char *const *keys, size_t nkeys) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SUNION");
-    int rc = build_sunion(&cmd, keys, NULL, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_sunion_bin(p, keys, NULL, nkeys);
 }
 
 int rk_pipe_sunion_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
@@ -743,10 +647,7 @@ static int build_sunionstore(rk_cmd *cmd, const char *destination, size_t destin
 
 int rk_sunionstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                    long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SUNIONSTORE");
-    int rc = build_sunionstore(&cmd, destination, RK_CSTR, keys, NULL, nkeys);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_sunionstore_bin(c, destination, RK_CSTR, keys, NULL, nkeys, out);
 }
 
 int rk_sunionstore_bin(rk_client *c, const char *destination, size_t destination_len,
@@ -760,10 +661,7 @@ int rk_sunionstore_bin(rk_client *c, const char *destination, size_t destination
 
 int rk_pipe_sunionstore(rk_pipeline *p, const char *destination, const char *const *keys,
                         size_t nkeys) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SUNIONSTORE");
-    int rc = build_sunionstore(&cmd, destination, RK_CSTR, keys, NULL, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_sunionstore_bin(p, destination, RK_CSTR, keys, NULL, nkeys);
 }
 
 int rk_pipe_sunionstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,

@@ -36,10 +36,7 @@ static int build_bzmpop(rk_cmd *cmd, double timeout, const char *const *keys,
 
 int rk_bzmpop(rk_client *c, double timeout, const char *const *keys, size_t nkeys, rk_minmax where,
               const rk_bzmpop_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "BZMPOP");
-    int rc = build_bzmpop(&cmd, timeout, keys, NULL, nkeys, where, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_bzmpop_bin(c, timeout, keys, NULL, nkeys, where, opts, reply);
 }
 
 int rk_bzmpop_bin(rk_client *c, double timeout, const char *const *keys, const size_t *keys_lens,
@@ -52,10 +49,7 @@ int rk_bzmpop_bin(rk_client *c, double timeout, const char *const *keys, const s
 
 int rk_pipe_bzmpop(rk_pipeline *p, double timeout, const char *const *keys, size_t nkeys,
                    rk_minmax where, const rk_bzmpop_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "BZMPOP");
-    int rc = build_bzmpop(&cmd, timeout, keys, NULL, nkeys, where, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_bzmpop_bin(p, timeout, keys, NULL, nkeys, where, opts);
 }
 
 int rk_pipe_bzmpop_bin(rk_pipeline *p, double timeout, const char *const *keys,
@@ -87,10 +81,7 @@ static int build_bzpopmax(rk_cmd *cmd, const char *const *keys, const size_t *ke
 
 int rk_bzpopmax(rk_client *c, const char *const *keys, size_t nkeys, double timeout,
                 rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "BZPOPMAX");
-    int rc = build_bzpopmax(&cmd, keys, NULL, nkeys, timeout);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_bzpopmax_bin(c, keys, NULL, nkeys, timeout, reply);
 }
 
 int rk_bzpopmax_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
@@ -102,10 +93,7 @@ int rk_bzpopmax_bin(rk_client *c, const char *const *keys, const size_t *keys_le
 }
 
 int rk_pipe_bzpopmax(rk_pipeline *p, const char *const *keys, size_t nkeys, double timeout) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "BZPOPMAX");
-    int rc = build_bzpopmax(&cmd, keys, NULL, nkeys, timeout);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_bzpopmax_bin(p, keys, NULL, nkeys, timeout);
 }
 
 int rk_pipe_bzpopmax_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
@@ -136,10 +124,7 @@ static int build_bzpopmin(rk_cmd *cmd, const char *const *keys, const size_t *ke
 
 int rk_bzpopmin(rk_client *c, const char *const *keys, size_t nkeys, double timeout,
                 rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "BZPOPMIN");
-    int rc = build_bzpopmin(&cmd, keys, NULL, nkeys, timeout);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_bzpopmin_bin(c, keys, NULL, nkeys, timeout, reply);
 }
 
 int rk_bzpopmin_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
@@ -151,10 +136,7 @@ int rk_bzpopmin_bin(rk_client *c, const char *const *keys, const size_t *keys_le
 }
 
 int rk_pipe_bzpopmin(rk_pipeline *p, const char *const *keys, size_t nkeys, double timeout) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "BZPOPMIN");
-    int rc = build_bzpopmin(&cmd, keys, NULL, nkeys, timeout);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_bzpopmin_bin(p, keys, NULL, nkeys, timeout);
 }
 
 int rk_pipe_bzpopmin_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
@@ -213,10 +195,7 @@ static int build_zadd(rk_cmd *cmd, const char *key, size_t key_len,
 
 int rk_zadd(rk_client *c, const char *key, const rk_zadd_score_member *score_members,
             size_t nscore_members, const rk_zadd_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZADD");
-    int rc = build_zadd(&cmd, key, RK_CSTR, score_members, nscore_members, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_zadd_bin(c, key, RK_CSTR, score_members, nscore_members, opts, reply);
 }
 
 int rk_zadd_bin(rk_client *c, const char *key, size_t key_len,
@@ -230,10 +209,7 @@ int rk_zadd_bin(rk_client *c, const char *key, size_t key_len,
 
 int rk_pipe_zadd(rk_pipeline *p, const char *key, const rk_zadd_score_member *score_members,
                  size_t nscore_members, const rk_zadd_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZADD");
-    int rc = build_zadd(&cmd, key, RK_CSTR, score_members, nscore_members, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zadd_bin(p, key, RK_CSTR, score_members, nscore_members, opts);
 }
 
 int rk_pipe_zadd_bin(rk_pipeline *p, const char *key, size_t key_len,
@@ -252,10 +228,7 @@ static int build_zcard(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_zcard(rk_client *c, const char *key, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZCARD");
-    int rc = build_zcard(&cmd, key, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_zcard_bin(c, key, RK_CSTR, out);
 }
 
 int rk_zcard_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
@@ -266,10 +239,7 @@ int rk_zcard_bin(rk_client *c, const char *key, size_t key_len, long long *out) 
 }
 
 int rk_pipe_zcard(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZCARD");
-    int rc = build_zcard(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zcard_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_zcard_bin(rk_pipeline *p, const char *key, size_t key_len) {
@@ -289,10 +259,7 @@ static int build_zcount(rk_cmd *cmd, const char *key, size_t key_len, const char
 }
 
 int rk_zcount(rk_client *c, const char *key, const char *min, const char *max, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZCOUNT");
-    int rc = build_zcount(&cmd, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_zcount_bin(c, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR, out);
 }
 
 int rk_zcount_bin(rk_client *c, const char *key, size_t key_len, const char *min, size_t min_len,
@@ -304,10 +271,7 @@ int rk_zcount_bin(rk_client *c, const char *key, size_t key_len, const char *min
 }
 
 int rk_pipe_zcount(rk_pipeline *p, const char *key, const char *min, const char *max) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZCOUNT");
-    int rc = build_zcount(&cmd, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zcount_bin(p, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR);
 }
 
 int rk_pipe_zcount_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
@@ -342,10 +306,7 @@ static int build_zdiff(rk_cmd *cmd, const char *const *keys, const size_t *keys_
 
 int rk_zdiff(rk_client *c, const char *const *keys, size_t nkeys, const rk_zdiff_opts *opts,
              rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZDIFF");
-    int rc = build_zdiff(&cmd, keys, NULL, nkeys, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_zdiff_bin(c, keys, NULL, nkeys, opts, reply);
 }
 
 int rk_zdiff_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
@@ -358,10 +319,7 @@ int rk_zdiff_bin(rk_client *c, const char *const *keys, const size_t *keys_lens,
 
 int rk_pipe_zdiff(rk_pipeline *p, const char *const *keys, size_t nkeys,
                   const rk_zdiff_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZDIFF");
-    int rc = build_zdiff(&cmd, keys, NULL, nkeys, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zdiff_bin(p, keys, NULL, nkeys, opts);
 }
 
 int rk_pipe_zdiff_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
@@ -391,10 +349,7 @@ static int build_zdiffstore(rk_cmd *cmd, const char *destination, size_t destina
 
 int rk_zdiffstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                   long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZDIFFSTORE");
-    int rc = build_zdiffstore(&cmd, destination, RK_CSTR, keys, NULL, nkeys);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_zdiffstore_bin(c, destination, RK_CSTR, keys, NULL, nkeys, out);
 }
 
 int rk_zdiffstore_bin(rk_client *c, const char *destination, size_t destination_len,
@@ -408,10 +363,7 @@ int rk_zdiffstore_bin(rk_client *c, const char *destination, size_t destination_
 
 int rk_pipe_zdiffstore(rk_pipeline *p, const char *destination, const char *const *keys,
                        size_t nkeys) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZDIFFSTORE");
-    int rc = build_zdiffstore(&cmd, destination, RK_CSTR, keys, NULL, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zdiffstore_bin(p, destination, RK_CSTR, keys, NULL, nkeys);
 }
 
 int rk_pipe_zdiffstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
@@ -433,10 +385,7 @@ static int build_zincrby(rk_cmd *cmd, const char *key, size_t key_len, double in
 }
 
 int rk_zincrby(rk_client *c, const char *key, double increment, const char *member, double *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZINCRBY");
-    int rc = build_zincrby(&cmd, key, RK_CSTR, increment, member, RK_CSTR);
-    return rk_cmd_number(RK_TARGET_CLIENT(c), &cmd, rc, out);
+    return rk_zincrby_bin(c, key, RK_CSTR, increment, member, RK_CSTR, out);
 }
 
 int rk_zincrby_bin(rk_client *c, const char *key, size_t key_len, double increment,
@@ -448,10 +397,7 @@ int rk_zincrby_bin(rk_client *c, const char *key, size_t key_len, double increme
 }
 
 int rk_pipe_zincrby(rk_pipeline *p, const char *key, double increment, const char *member) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZINCRBY");
-    int rc = build_zincrby(&cmd, key, RK_CSTR, increment, member, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zincrby_bin(p, key, RK_CSTR, increment, member, RK_CSTR);
 }
 
 int rk_pipe_zincrby_bin(rk_pipeline *p, const char *key, size_t key_len, double increment,
@@ -500,10 +446,7 @@ static int build_zinter(rk_cmd *cmd, const char *const *keys, const size_t *keys
 
 int rk_zinter(rk_client *c, const char *const *keys, size_t nkeys, const rk_zinter_opts *opts,
               rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZINTER");
-    int rc = build_zinter(&cmd, keys, NULL, nkeys, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_zinter_bin(c, keys, NULL, nkeys, opts, reply);
 }
 
 int rk_zinter_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
@@ -516,10 +459,7 @@ int rk_zinter_bin(rk_client *c, const char *const *keys, const size_t *keys_lens
 
 int rk_pipe_zinter(rk_pipeline *p, const char *const *keys, size_t nkeys,
                    const rk_zinter_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZINTER");
-    int rc = build_zinter(&cmd, keys, NULL, nkeys, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zinter_bin(p, keys, NULL, nkeys, opts);
 }
 
 int rk_pipe_zinter_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
@@ -555,10 +495,7 @@ static int build_zintercard(rk_cmd *cmd, const char *const *keys, const size_t *
 
 int rk_zintercard(rk_client *c, const char *const *keys, size_t nkeys,
                   const rk_zintercard_opts *opts, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZINTERCARD");
-    int rc = build_zintercard(&cmd, keys, NULL, nkeys, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_zintercard_bin(c, keys, NULL, nkeys, opts, out);
 }
 
 int rk_zintercard_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
@@ -571,10 +508,7 @@ int rk_zintercard_bin(rk_client *c, const char *const *keys, const size_t *keys_
 
 int rk_pipe_zintercard(rk_pipeline *p, const char *const *keys, size_t nkeys,
                        const rk_zintercard_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZINTERCARD");
-    int rc = build_zintercard(&cmd, keys, NULL, nkeys, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zintercard_bin(p, keys, NULL, nkeys, opts);
 }
 
 int rk_pipe_zintercard_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
@@ -622,10 +556,7 @@ static int build_zinterstore(rk_cmd *cmd, const char *destination, size_t destin
 
 int rk_zinterstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                    const rk_zinterstore_opts *opts, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZINTERSTORE");
-    int rc = build_zinterstore(&cmd, destination, RK_CSTR, keys, NULL, nkeys, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_zinterstore_bin(c, destination, RK_CSTR, keys, NULL, nkeys, opts, out);
 }
 
 int rk_zinterstore_bin(rk_client *c, const char *destination, size_t destination_len,
@@ -639,10 +570,7 @@ int rk_zinterstore_bin(rk_client *c, const char *destination, size_t destination
 
 int rk_pipe_zinterstore(rk_pipeline *p, const char *destination, const char *const *keys,
                         size_t nkeys, const rk_zinterstore_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZINTERSTORE");
-    int rc = build_zinterstore(&cmd, destination, RK_CSTR, keys, NULL, nkeys, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zinterstore_bin(p, destination, RK_CSTR, keys, NULL, nkeys, opts);
 }
 
 int rk_pipe_zinterstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
@@ -664,10 +592,7 @@ static int build_zlexcount(rk_cmd *cmd, const char *key, size_t key_len, const c
 }
 
 int rk_zlexcount(rk_client *c, const char *key, const char *min, const char *max, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZLEXCOUNT");
-    int rc = build_zlexcount(&cmd, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_zlexcount_bin(c, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR, out);
 }
 
 int rk_zlexcount_bin(rk_client *c, const char *key, size_t key_len, const char *min, size_t min_len,
@@ -679,10 +604,7 @@ int rk_zlexcount_bin(rk_client *c, const char *key, size_t key_len, const char *
 }
 
 int rk_pipe_zlexcount(rk_pipeline *p, const char *key, const char *min, const char *max) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZLEXCOUNT");
-    int rc = build_zlexcount(&cmd, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zlexcount_bin(p, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR);
 }
 
 int rk_pipe_zlexcount_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
@@ -720,10 +642,7 @@ static int build_zmpop(rk_cmd *cmd, const char *const *keys, const size_t *keys_
 
 int rk_zmpop(rk_client *c, const char *const *keys, size_t nkeys, rk_minmax where,
              const rk_zmpop_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZMPOP");
-    int rc = build_zmpop(&cmd, keys, NULL, nkeys, where, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_zmpop_bin(c, keys, NULL, nkeys, where, opts, reply);
 }
 
 int rk_zmpop_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
@@ -736,10 +655,7 @@ int rk_zmpop_bin(rk_client *c, const char *const *keys, const size_t *keys_lens,
 
 int rk_pipe_zmpop(rk_pipeline *p, const char *const *keys, size_t nkeys, rk_minmax where,
                   const rk_zmpop_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZMPOP");
-    int rc = build_zmpop(&cmd, keys, NULL, nkeys, where, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zmpop_bin(p, keys, NULL, nkeys, where, opts);
 }
 
 int rk_pipe_zmpop_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
@@ -769,10 +685,7 @@ static int build_zmscore(rk_cmd *cmd, const char *key, size_t key_len, const cha
 
 int rk_zmscore(rk_client *c, const char *key, const char *const *members, size_t nmembers,
                rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZMSCORE");
-    int rc = build_zmscore(&cmd, key, RK_CSTR, members, NULL, nmembers);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_zmscore_bin(c, key, RK_CSTR, members, NULL, nmembers, reply);
 }
 
 int rk_zmscore_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
@@ -784,10 +697,7 @@ int rk_zmscore_bin(rk_client *c, const char *key, size_t key_len, const char *co
 }
 
 int rk_pipe_zmscore(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZMSCORE");
-    int rc = build_zmscore(&cmd, key, RK_CSTR, members, NULL, nmembers);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zmscore_bin(p, key, RK_CSTR, members, NULL, nmembers);
 }
 
 int rk_pipe_zmscore_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
@@ -812,10 +722,7 @@ static int build_zpopmax(rk_cmd *cmd, const char *key, size_t key_len, const rk_
 }
 
 int rk_zpopmax(rk_client *c, const char *key, const rk_zpopmax_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZPOPMAX");
-    int rc = build_zpopmax(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_zpopmax_bin(c, key, RK_CSTR, opts, reply);
 }
 
 int rk_zpopmax_bin(rk_client *c, const char *key, size_t key_len, const rk_zpopmax_opts *opts,
@@ -827,10 +734,7 @@ int rk_zpopmax_bin(rk_client *c, const char *key, size_t key_len, const rk_zpopm
 }
 
 int rk_pipe_zpopmax(rk_pipeline *p, const char *key, const rk_zpopmax_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZPOPMAX");
-    int rc = build_zpopmax(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zpopmax_bin(p, key, RK_CSTR, opts);
 }
 
 int rk_pipe_zpopmax_bin(rk_pipeline *p, const char *key, size_t key_len,
@@ -855,10 +759,7 @@ static int build_zpopmin(rk_cmd *cmd, const char *key, size_t key_len, const rk_
 }
 
 int rk_zpopmin(rk_client *c, const char *key, const rk_zpopmin_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZPOPMIN");
-    int rc = build_zpopmin(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_zpopmin_bin(c, key, RK_CSTR, opts, reply);
 }
 
 int rk_zpopmin_bin(rk_client *c, const char *key, size_t key_len, const rk_zpopmin_opts *opts,
@@ -870,10 +771,7 @@ int rk_zpopmin_bin(rk_client *c, const char *key, size_t key_len, const rk_zpopm
 }
 
 int rk_pipe_zpopmin(rk_pipeline *p, const char *key, const rk_zpopmin_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZPOPMIN");
-    int rc = build_zpopmin(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zpopmin_bin(p, key, RK_CSTR, opts);
 }
 
 int rk_pipe_zpopmin_bin(rk_pipeline *p, const char *key, size_t key_len,
@@ -906,10 +804,7 @@ static int build_zrandmember(rk_cmd *cmd, const char *key, size_t key_len,
 
 int rk_zrandmember(rk_client *c, const char *key, const rk_zrandmember_opts *opts,
                    rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZRANDMEMBER");
-    int rc = build_zrandmember(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_zrandmember_bin(c, key, RK_CSTR, opts, reply);
 }
 
 int rk_zrandmember_bin(rk_client *c, const char *key, size_t key_len,
@@ -921,10 +816,7 @@ int rk_zrandmember_bin(rk_client *c, const char *key, size_t key_len,
 }
 
 int rk_pipe_zrandmember(rk_pipeline *p, const char *key, const rk_zrandmember_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZRANDMEMBER");
-    int rc = build_zrandmember(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zrandmember_bin(p, key, RK_CSTR, opts);
 }
 
 int rk_pipe_zrandmember_bin(rk_pipeline *p, const char *key, size_t key_len,
@@ -972,10 +864,7 @@ static int build_zrange(rk_cmd *cmd, const char *key, size_t key_len, const char
 
 int rk_zrange(rk_client *c, const char *key, const char *start, const char *stop,
               const rk_zrange_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZRANGE");
-    int rc = build_zrange(&cmd, key, RK_CSTR, start, RK_CSTR, stop, RK_CSTR, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_zrange_bin(c, key, RK_CSTR, start, RK_CSTR, stop, RK_CSTR, opts, reply);
 }
 
 int rk_zrange_bin(rk_client *c, const char *key, size_t key_len, const char *start,
@@ -989,10 +878,7 @@ int rk_zrange_bin(rk_client *c, const char *key, size_t key_len, const char *sta
 
 int rk_pipe_zrange(rk_pipeline *p, const char *key, const char *start, const char *stop,
                    const rk_zrange_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZRANGE");
-    int rc = build_zrange(&cmd, key, RK_CSTR, start, RK_CSTR, stop, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zrange_bin(p, key, RK_CSTR, start, RK_CSTR, stop, RK_CSTR, opts);
 }
 
 int rk_pipe_zrange_bin(rk_pipeline *p, const char *key, size_t key_len, const char *start,
@@ -1028,10 +914,7 @@ static int build_zrangebylex(rk_cmd *cmd, const char *key, size_t key_len, const
 
 int rk_zrangebylex(rk_client *c, const char *key, const char *min, const char *max,
                    const rk_zrangebylex_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZRANGEBYLEX");
-    int rc = build_zrangebylex(&cmd, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_zrangebylex_bin(c, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR, opts, reply);
 }
 
 int rk_zrangebylex_bin(rk_client *c, const char *key, size_t key_len, const char *min,
@@ -1045,10 +928,7 @@ int rk_zrangebylex_bin(rk_client *c, const char *key, size_t key_len, const char
 
 int rk_pipe_zrangebylex(rk_pipeline *p, const char *key, const char *min, const char *max,
                         const rk_zrangebylex_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZRANGEBYLEX");
-    int rc = build_zrangebylex(&cmd, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zrangebylex_bin(p, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR, opts);
 }
 
 int rk_pipe_zrangebylex_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
@@ -1087,10 +967,7 @@ static int build_zrangebyscore(rk_cmd *cmd, const char *key, size_t key_len, con
 
 int rk_zrangebyscore(rk_client *c, const char *key, const char *min, const char *max,
                      const rk_zrangebyscore_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZRANGEBYSCORE");
-    int rc = build_zrangebyscore(&cmd, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_zrangebyscore_bin(c, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR, opts, reply);
 }
 
 int rk_zrangebyscore_bin(rk_client *c, const char *key, size_t key_len, const char *min,
@@ -1104,10 +981,7 @@ int rk_zrangebyscore_bin(rk_client *c, const char *key, size_t key_len, const ch
 
 int rk_pipe_zrangebyscore(rk_pipeline *p, const char *key, const char *min, const char *max,
                           const rk_zrangebyscore_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZRANGEBYSCORE");
-    int rc = build_zrangebyscore(&cmd, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zrangebyscore_bin(p, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR, opts);
 }
 
 int rk_pipe_zrangebyscore_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
@@ -1154,10 +1028,7 @@ static int build_zrangestore(rk_cmd *cmd, const char *dst, size_t dst_len, const
 
 int rk_zrangestore(rk_client *c, const char *dst, const char *src, const char *min, const char *max,
                    const rk_zrangestore_opts *opts, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZRANGESTORE");
-    int rc = build_zrangestore(&cmd, dst, RK_CSTR, src, RK_CSTR, min, RK_CSTR, max, RK_CSTR, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_zrangestore_bin(c, dst, RK_CSTR, src, RK_CSTR, min, RK_CSTR, max, RK_CSTR, opts, out);
 }
 
 int rk_zrangestore_bin(rk_client *c, const char *dst, size_t dst_len, const char *src,
@@ -1171,10 +1042,7 @@ int rk_zrangestore_bin(rk_client *c, const char *dst, size_t dst_len, const char
 
 int rk_pipe_zrangestore(rk_pipeline *p, const char *dst, const char *src, const char *min,
                         const char *max, const rk_zrangestore_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZRANGESTORE");
-    int rc = build_zrangestore(&cmd, dst, RK_CSTR, src, RK_CSTR, min, RK_CSTR, max, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zrangestore_bin(p, dst, RK_CSTR, src, RK_CSTR, min, RK_CSTR, max, RK_CSTR, opts);
 }
 
 int rk_pipe_zrangestore_bin(rk_pipeline *p, const char *dst, size_t dst_len, const char *src,
@@ -1195,10 +1063,7 @@ static int build_zrank(rk_cmd *cmd, const char *key, size_t key_len, const char 
 }
 
 int rk_zrank(rk_client *c, const char *key, const char *member, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZRANK");
-    int rc = build_zrank(&cmd, key, RK_CSTR, member, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, true);
+    return rk_zrank_bin(c, key, RK_CSTR, member, RK_CSTR, out);
 }
 
 int rk_zrank_bin(rk_client *c, const char *key, size_t key_len, const char *member,
@@ -1210,10 +1075,7 @@ int rk_zrank_bin(rk_client *c, const char *key, size_t key_len, const char *memb
 }
 
 int rk_pipe_zrank(rk_pipeline *p, const char *key, const char *member) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZRANK");
-    int rc = build_zrank(&cmd, key, RK_CSTR, member, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zrank_bin(p, key, RK_CSTR, member, RK_CSTR);
 }
 
 int rk_pipe_zrank_bin(rk_pipeline *p, const char *key, size_t key_len, const char *member,
@@ -1242,10 +1104,7 @@ static int build_zrem(rk_cmd *cmd, const char *key, size_t key_len, const char *
 
 int rk_zrem(rk_client *c, const char *key, const char *const *members, size_t nmembers,
             long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREM");
-    int rc = build_zrem(&cmd, key, RK_CSTR, members, NULL, nmembers);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_zrem_bin(c, key, RK_CSTR, members, NULL, nmembers, out);
 }
 
 int rk_zrem_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
@@ -1257,10 +1116,7 @@ int rk_zrem_bin(rk_client *c, const char *key, size_t key_len, const char *const
 }
 
 int rk_pipe_zrem(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREM");
-    int rc = build_zrem(&cmd, key, RK_CSTR, members, NULL, nmembers);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zrem_bin(p, key, RK_CSTR, members, NULL, nmembers);
 }
 
 int rk_pipe_zrem_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
@@ -1282,10 +1138,7 @@ static int build_zremrangebylex(rk_cmd *cmd, const char *key, size_t key_len, co
 
 int rk_zremrangebylex(rk_client *c, const char *key, const char *min, const char *max,
                       long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREMRANGEBYLEX");
-    int rc = build_zremrangebylex(&cmd, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_zremrangebylex_bin(c, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR, out);
 }
 
 int rk_zremrangebylex_bin(rk_client *c, const char *key, size_t key_len, const char *min,
@@ -1297,10 +1150,7 @@ int rk_zremrangebylex_bin(rk_client *c, const char *key, size_t key_len, const c
 }
 
 int rk_pipe_zremrangebylex(rk_pipeline *p, const char *key, const char *min, const char *max) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREMRANGEBYLEX");
-    int rc = build_zremrangebylex(&cmd, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zremrangebylex_bin(p, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR);
 }
 
 int rk_pipe_zremrangebylex_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
@@ -1322,10 +1172,7 @@ static int build_zremrangebyrank(rk_cmd *cmd, const char *key, size_t key_len, l
 
 int rk_zremrangebyrank(rk_client *c, const char *key, long long start, long long stop,
                        long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREMRANGEBYRANK");
-    int rc = build_zremrangebyrank(&cmd, key, RK_CSTR, start, stop);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_zremrangebyrank_bin(c, key, RK_CSTR, start, stop, out);
 }
 
 int rk_zremrangebyrank_bin(rk_client *c, const char *key, size_t key_len, long long start,
@@ -1337,10 +1184,7 @@ int rk_zremrangebyrank_bin(rk_client *c, const char *key, size_t key_len, long l
 }
 
 int rk_pipe_zremrangebyrank(rk_pipeline *p, const char *key, long long start, long long stop) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREMRANGEBYRANK");
-    int rc = build_zremrangebyrank(&cmd, key, RK_CSTR, start, stop);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zremrangebyrank_bin(p, key, RK_CSTR, start, stop);
 }
 
 int rk_pipe_zremrangebyrank_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
@@ -1362,10 +1206,7 @@ static int build_zremrangebyscore(rk_cmd *cmd, const char *key, size_t key_len, 
 
 int rk_zremrangebyscore(rk_client *c, const char *key, const char *min, const char *max,
                         long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREMRANGEBYSCORE");
-    int rc = build_zremrangebyscore(&cmd, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_zremrangebyscore_bin(c, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR, out);
 }
 
 int rk_zremrangebyscore_bin(rk_client *c, const char *key, size_t key_len, const char *min,
@@ -1377,10 +1218,7 @@ int rk_zremrangebyscore_bin(rk_client *c, const char *key, size_t key_len, const
 }
 
 int rk_pipe_zremrangebyscore(rk_pipeline *p, const char *key, const char *min, const char *max) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREMRANGEBYSCORE");
-    int rc = build_zremrangebyscore(&cmd, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zremrangebyscore_bin(p, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR);
 }
 
 int rk_pipe_zremrangebyscore_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
@@ -1408,10 +1246,7 @@ static int build_zrevrange(rk_cmd *cmd, const char *key, size_t key_len, long lo
 
 int rk_zrevrange(rk_client *c, const char *key, long long start, long long stop,
                  const rk_zrevrange_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREVRANGE");
-    int rc = build_zrevrange(&cmd, key, RK_CSTR, start, stop, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_zrevrange_bin(c, key, RK_CSTR, start, stop, opts, reply);
 }
 
 int rk_zrevrange_bin(rk_client *c, const char *key, size_t key_len, long long start, long long stop,
@@ -1424,10 +1259,7 @@ int rk_zrevrange_bin(rk_client *c, const char *key, size_t key_len, long long st
 
 int rk_pipe_zrevrange(rk_pipeline *p, const char *key, long long start, long long stop,
                       const rk_zrevrange_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREVRANGE");
-    int rc = build_zrevrange(&cmd, key, RK_CSTR, start, stop, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zrevrange_bin(p, key, RK_CSTR, start, stop, opts);
 }
 
 int rk_pipe_zrevrange_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
@@ -1462,10 +1294,7 @@ static int build_zrevrangebylex(rk_cmd *cmd, const char *key, size_t key_len, co
 
 int rk_zrevrangebylex(rk_client *c, const char *key, const char *max, const char *min,
                       const rk_zrevrangebylex_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREVRANGEBYLEX");
-    int rc = build_zrevrangebylex(&cmd, key, RK_CSTR, max, RK_CSTR, min, RK_CSTR, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_zrevrangebylex_bin(c, key, RK_CSTR, max, RK_CSTR, min, RK_CSTR, opts, reply);
 }
 
 int rk_zrevrangebylex_bin(rk_client *c, const char *key, size_t key_len, const char *max,
@@ -1479,10 +1308,7 @@ int rk_zrevrangebylex_bin(rk_client *c, const char *key, size_t key_len, const c
 
 int rk_pipe_zrevrangebylex(rk_pipeline *p, const char *key, const char *max, const char *min,
                            const rk_zrevrangebylex_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREVRANGEBYLEX");
-    int rc = build_zrevrangebylex(&cmd, key, RK_CSTR, max, RK_CSTR, min, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zrevrangebylex_bin(p, key, RK_CSTR, max, RK_CSTR, min, RK_CSTR, opts);
 }
 
 int rk_pipe_zrevrangebylex_bin(rk_pipeline *p, const char *key, size_t key_len, const char *max,
@@ -1521,10 +1347,7 @@ static int build_zrevrangebyscore(rk_cmd *cmd, const char *key, size_t key_len, 
 
 int rk_zrevrangebyscore(rk_client *c, const char *key, const char *max, const char *min,
                         const rk_zrevrangebyscore_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREVRANGEBYSCORE");
-    int rc = build_zrevrangebyscore(&cmd, key, RK_CSTR, max, RK_CSTR, min, RK_CSTR, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_zrevrangebyscore_bin(c, key, RK_CSTR, max, RK_CSTR, min, RK_CSTR, opts, reply);
 }
 
 int rk_zrevrangebyscore_bin(rk_client *c, const char *key, size_t key_len, const char *max,
@@ -1538,10 +1361,7 @@ int rk_zrevrangebyscore_bin(rk_client *c, const char *key, size_t key_len, const
 
 int rk_pipe_zrevrangebyscore(rk_pipeline *p, const char *key, const char *max, const char *min,
                              const rk_zrevrangebyscore_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREVRANGEBYSCORE");
-    int rc = build_zrevrangebyscore(&cmd, key, RK_CSTR, max, RK_CSTR, min, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zrevrangebyscore_bin(p, key, RK_CSTR, max, RK_CSTR, min, RK_CSTR, opts);
 }
 
 int rk_pipe_zrevrangebyscore_bin(rk_pipeline *p, const char *key, size_t key_len, const char *max,
@@ -1562,10 +1382,7 @@ static int build_zrevrank(rk_cmd *cmd, const char *key, size_t key_len, const ch
 }
 
 int rk_zrevrank(rk_client *c, const char *key, const char *member, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREVRANK");
-    int rc = build_zrevrank(&cmd, key, RK_CSTR, member, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, true);
+    return rk_zrevrank_bin(c, key, RK_CSTR, member, RK_CSTR, out);
 }
 
 int rk_zrevrank_bin(rk_client *c, const char *key, size_t key_len, const char *member,
@@ -1577,10 +1394,7 @@ int rk_zrevrank_bin(rk_client *c, const char *key, size_t key_len, const char *m
 }
 
 int rk_pipe_zrevrank(rk_pipeline *p, const char *key, const char *member) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREVRANK");
-    int rc = build_zrevrank(&cmd, key, RK_CSTR, member, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zrevrank_bin(p, key, RK_CSTR, member, RK_CSTR);
 }
 
 int rk_pipe_zrevrank_bin(rk_pipeline *p, const char *key, size_t key_len, const char *member,
@@ -1613,10 +1427,7 @@ static int build_zscan(rk_cmd *cmd, const char *key, size_t key_len, unsigned lo
 
 int rk_zscan(rk_client *c, const char *key, unsigned long long cursor, const rk_zscan_opts *opts,
              rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZSCAN");
-    int rc = build_zscan(&cmd, key, RK_CSTR, cursor, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_zscan_bin(c, key, RK_CSTR, cursor, opts, reply);
 }
 
 int rk_zscan_bin(rk_client *c, const char *key, size_t key_len, unsigned long long cursor,
@@ -1629,10 +1440,7 @@ int rk_zscan_bin(rk_client *c, const char *key, size_t key_len, unsigned long lo
 
 int rk_pipe_zscan(rk_pipeline *p, const char *key, unsigned long long cursor,
                   const rk_zscan_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZSCAN");
-    int rc = build_zscan(&cmd, key, RK_CSTR, cursor, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zscan_bin(p, key, RK_CSTR, cursor, opts);
 }
 
 int rk_pipe_zscan_bin(rk_pipeline *p, const char *key, size_t key_len, unsigned long long cursor,
@@ -1653,10 +1461,7 @@ static int build_zscore(rk_cmd *cmd, const char *key, size_t key_len, const char
 }
 
 int rk_zscore(rk_client *c, const char *key, const char *member, double *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZSCORE");
-    int rc = build_zscore(&cmd, key, RK_CSTR, member, RK_CSTR);
-    return rk_cmd_number(RK_TARGET_CLIENT(c), &cmd, rc, out);
+    return rk_zscore_bin(c, key, RK_CSTR, member, RK_CSTR, out);
 }
 
 int rk_zscore_bin(rk_client *c, const char *key, size_t key_len, const char *member,
@@ -1668,10 +1473,7 @@ int rk_zscore_bin(rk_client *c, const char *key, size_t key_len, const char *mem
 }
 
 int rk_pipe_zscore(rk_pipeline *p, const char *key, const char *member) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZSCORE");
-    int rc = build_zscore(&cmd, key, RK_CSTR, member, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zscore_bin(p, key, RK_CSTR, member, RK_CSTR);
 }
 
 int rk_pipe_zscore_bin(rk_pipeline *p, const char *key, size_t key_len, const char *member,
@@ -1720,10 +1522,7 @@ static int build_zunion(rk_cmd *cmd, const char *const *keys, const size_t *keys
 
 int rk_zunion(rk_client *c, const char *const *keys, size_t nkeys, const rk_zunion_opts *opts,
               rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZUNION");
-    int rc = build_zunion(&cmd, keys, NULL, nkeys, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_zunion_bin(c, keys, NULL, nkeys, opts, reply);
 }
 
 int rk_zunion_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
@@ -1736,10 +1535,7 @@ int rk_zunion_bin(rk_client *c, const char *const *keys, const size_t *keys_lens
 
 int rk_pipe_zunion(rk_pipeline *p, const char *const *keys, size_t nkeys,
                    const rk_zunion_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZUNION");
-    int rc = build_zunion(&cmd, keys, NULL, nkeys, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zunion_bin(p, keys, NULL, nkeys, opts);
 }
 
 int rk_pipe_zunion_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
@@ -1787,10 +1583,7 @@ static int build_zunionstore(rk_cmd *cmd, const char *destination, size_t destin
 
 int rk_zunionstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                    const rk_zunionstore_opts *opts, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZUNIONSTORE");
-    int rc = build_zunionstore(&cmd, destination, RK_CSTR, keys, NULL, nkeys, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_zunionstore_bin(c, destination, RK_CSTR, keys, NULL, nkeys, opts, out);
 }
 
 int rk_zunionstore_bin(rk_client *c, const char *destination, size_t destination_len,
@@ -1804,10 +1597,7 @@ int rk_zunionstore_bin(rk_client *c, const char *destination, size_t destination
 
 int rk_pipe_zunionstore(rk_pipeline *p, const char *destination, const char *const *keys,
                         size_t nkeys, const rk_zunionstore_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZUNIONSTORE");
-    int rc = build_zunionstore(&cmd, destination, RK_CSTR, keys, NULL, nkeys, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_zunionstore_bin(p, destination, RK_CSTR, keys, NULL, nkeys, opts);
 }
 
 int rk_pipe_zunionstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,

@@ -25,10 +25,7 @@ static int build_xack(rk_cmd *cmd, const char *key, size_t key_len, const char *
 
 int rk_xack(rk_client *c, const char *key, const char *group, const char *const *ids, size_t nids,
             long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XACK");
-    int rc = build_xack(&cmd, key, RK_CSTR, group, RK_CSTR, ids, NULL, nids);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_xack_bin(c, key, RK_CSTR, group, RK_CSTR, ids, NULL, nids, out);
 }
 
 int rk_xack_bin(rk_client *c, const char *key, size_t key_len, const char *group, size_t group_len,
@@ -41,10 +38,7 @@ int rk_xack_bin(rk_client *c, const char *key, size_t key_len, const char *group
 
 int rk_pipe_xack(rk_pipeline *p, const char *key, const char *group, const char *const *ids,
                  size_t nids) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XACK");
-    int rc = build_xack(&cmd, key, RK_CSTR, group, RK_CSTR, ids, NULL, nids);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_xack_bin(p, key, RK_CSTR, group, RK_CSTR, ids, NULL, nids);
 }
 
 int rk_pipe_xack_bin(rk_pipeline *p, const char *key, size_t key_len, const char *group,
@@ -113,10 +107,7 @@ static int build_xadd(rk_cmd *cmd, const char *key, size_t key_len, const char *
 
 int rk_xadd(rk_client *c, const char *key, const char *id, const rk_xadd_field_value *field_values,
             size_t nfield_values, const rk_xadd_opts *opts, char **out, size_t *len) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XADD");
-    int rc = build_xadd(&cmd, key, RK_CSTR, id, RK_CSTR, field_values, nfield_values, opts);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_xadd_bin(c, key, RK_CSTR, id, RK_CSTR, field_values, nfield_values, opts, out, len);
 }
 
 int rk_xadd_bin(rk_client *c, const char *key, size_t key_len, const char *id, size_t id_len,
@@ -131,10 +122,7 @@ int rk_xadd_bin(rk_client *c, const char *key, size_t key_len, const char *id, s
 int rk_pipe_xadd(rk_pipeline *p, const char *key, const char *id,
                  const rk_xadd_field_value *field_values, size_t nfield_values,
                  const rk_xadd_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XADD");
-    int rc = build_xadd(&cmd, key, RK_CSTR, id, RK_CSTR, field_values, nfield_values, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_xadd_bin(p, key, RK_CSTR, id, RK_CSTR, field_values, nfield_values, opts);
 }
 
 int rk_pipe_xadd_bin(rk_pipeline *p, const char *key, size_t key_len, const char *id, size_t id_len,
@@ -172,11 +160,8 @@ static int build_xautoclaim(rk_cmd *cmd, const char *key, size_t key_len, const 
 int rk_xautoclaim(rk_client *c, const char *key, const char *group, const char *consumer,
                   const char *min_idle_time, const char *start, const rk_xautoclaim_opts *opts,
                   rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XAUTOCLAIM");
-    int rc = build_xautoclaim(&cmd, key, RK_CSTR, group, RK_CSTR, consumer, RK_CSTR, min_idle_time,
-                              RK_CSTR, start, RK_CSTR, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_xautoclaim_bin(c, key, RK_CSTR, group, RK_CSTR, consumer, RK_CSTR, min_idle_time,
+                             RK_CSTR, start, RK_CSTR, opts, reply);
 }
 
 int rk_xautoclaim_bin(rk_client *c, const char *key, size_t key_len, const char *group,
@@ -193,11 +178,8 @@ int rk_xautoclaim_bin(rk_client *c, const char *key, size_t key_len, const char 
 int rk_pipe_xautoclaim(rk_pipeline *p, const char *key, const char *group, const char *consumer,
                        const char *min_idle_time, const char *start,
                        const rk_xautoclaim_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XAUTOCLAIM");
-    int rc = build_xautoclaim(&cmd, key, RK_CSTR, group, RK_CSTR, consumer, RK_CSTR, min_idle_time,
-                              RK_CSTR, start, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_xautoclaim_bin(p, key, RK_CSTR, group, RK_CSTR, consumer, RK_CSTR, min_idle_time,
+                                  RK_CSTR, start, RK_CSTR, opts);
 }
 
 int rk_pipe_xautoclaim_bin(rk_pipeline *p, const char *key, size_t key_len, const char *group,
@@ -259,11 +241,8 @@ static int build_xclaim(rk_cmd *cmd, const char *key, size_t key_len, const char
 int rk_xclaim(rk_client *c, const char *key, const char *group, const char *consumer,
               const char *min_idle_time, const char *const *ids, size_t nids,
               const rk_xclaim_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XCLAIM");
-    int rc = build_xclaim(&cmd, key, RK_CSTR, group, RK_CSTR, consumer, RK_CSTR, min_idle_time,
-                          RK_CSTR, ids, NULL, nids, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_xclaim_bin(c, key, RK_CSTR, group, RK_CSTR, consumer, RK_CSTR, min_idle_time, RK_CSTR,
+                         ids, NULL, nids, opts, reply);
 }
 
 int rk_xclaim_bin(rk_client *c, const char *key, size_t key_len, const char *group,
@@ -281,11 +260,8 @@ int rk_xclaim_bin(rk_client *c, const char *key, size_t key_len, const char *gro
 int rk_pipe_xclaim(rk_pipeline *p, const char *key, const char *group, const char *consumer,
                    const char *min_idle_time, const char *const *ids, size_t nids,
                    const rk_xclaim_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XCLAIM");
-    int rc = build_xclaim(&cmd, key, RK_CSTR, group, RK_CSTR, consumer, RK_CSTR, min_idle_time,
-                          RK_CSTR, ids, NULL, nids, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_xclaim_bin(p, key, RK_CSTR, group, RK_CSTR, consumer, RK_CSTR, min_idle_time,
+                              RK_CSTR, ids, NULL, nids, opts);
 }
 
 int rk_pipe_xclaim_bin(rk_pipeline *p, const char *key, size_t key_len, const char *group,
@@ -316,10 +292,7 @@ static int build_xdel(rk_cmd *cmd, const char *key, size_t key_len, const char *
 }
 
 int rk_xdel(rk_client *c, const char *key, const char *const *ids, size_t nids, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XDEL");
-    int rc = build_xdel(&cmd, key, RK_CSTR, ids, NULL, nids);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_xdel_bin(c, key, RK_CSTR, ids, NULL, nids, out);
 }
 
 int rk_xdel_bin(rk_client *c, const char *key, size_t key_len, const char *const *ids,
@@ -331,10 +304,7 @@ int rk_xdel_bin(rk_client *c, const char *key, size_t key_len, const char *const
 }
 
 int rk_pipe_xdel(rk_pipeline *p, const char *key, const char *const *ids, size_t nids) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XDEL");
-    int rc = build_xdel(&cmd, key, RK_CSTR, ids, NULL, nids);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_xdel_bin(p, key, RK_CSTR, ids, NULL, nids);
 }
 
 int rk_pipe_xdel_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *ids,
@@ -370,10 +340,7 @@ static int build_xgroup_create(rk_cmd *cmd, const char *key, size_t key_len, con
 
 int rk_xgroup_create(rk_client *c, const char *key, const char *groupname, const char *id,
                      const rk_xgroup_create_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XGROUP CREATE");
-    int rc = build_xgroup_create(&cmd, key, RK_CSTR, groupname, RK_CSTR, id, RK_CSTR, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_xgroup_create_bin(c, key, RK_CSTR, groupname, RK_CSTR, id, RK_CSTR, opts);
 }
 
 int rk_xgroup_create_bin(rk_client *c, const char *key, size_t key_len, const char *groupname,
@@ -387,10 +354,7 @@ int rk_xgroup_create_bin(rk_client *c, const char *key, size_t key_len, const ch
 
 int rk_pipe_xgroup_create(rk_pipeline *p, const char *key, const char *groupname, const char *id,
                           const rk_xgroup_create_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XGROUP CREATE");
-    int rc = build_xgroup_create(&cmd, key, RK_CSTR, groupname, RK_CSTR, id, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_xgroup_create_bin(p, key, RK_CSTR, groupname, RK_CSTR, id, RK_CSTR, opts);
 }
 
 int rk_pipe_xgroup_create_bin(rk_pipeline *p, const char *key, size_t key_len,
@@ -415,11 +379,8 @@ static int build_xgroup_createconsumer(rk_cmd *cmd, const char *key, size_t key_
 
 int rk_xgroup_createconsumer(rk_client *c, const char *key, const char *groupname,
                              const char *consumername, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XGROUP CREATECONSUMER");
-    int rc =
-        build_xgroup_createconsumer(&cmd, key, RK_CSTR, groupname, RK_CSTR, consumername, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_xgroup_createconsumer_bin(c, key, RK_CSTR, groupname, RK_CSTR, consumername, RK_CSTR,
+                                        out);
 }
 
 int rk_xgroup_createconsumer_bin(rk_client *c, const char *key, size_t key_len,
@@ -435,11 +396,8 @@ int rk_xgroup_createconsumer_bin(rk_client *c, const char *key, size_t key_len,
 
 int rk_pipe_xgroup_createconsumer(rk_pipeline *p, const char *key, const char *groupname,
                                   const char *consumername) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XGROUP CREATECONSUMER");
-    int rc =
-        build_xgroup_createconsumer(&cmd, key, RK_CSTR, groupname, RK_CSTR, consumername, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_xgroup_createconsumer_bin(p, key, RK_CSTR, groupname, RK_CSTR, consumername,
+                                             RK_CSTR);
 }
 
 int rk_pipe_xgroup_createconsumer_bin(rk_pipeline *p, const char *key, size_t key_len,
@@ -465,11 +423,8 @@ static int build_xgroup_delconsumer(rk_cmd *cmd, const char *key, size_t key_len
 
 int rk_xgroup_delconsumer(rk_client *c, const char *key, const char *groupname,
                           const char *consumername, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XGROUP DELCONSUMER");
-    int rc =
-        build_xgroup_delconsumer(&cmd, key, RK_CSTR, groupname, RK_CSTR, consumername, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_xgroup_delconsumer_bin(c, key, RK_CSTR, groupname, RK_CSTR, consumername, RK_CSTR,
+                                     out);
 }
 
 int rk_xgroup_delconsumer_bin(rk_client *c, const char *key, size_t key_len, const char *groupname,
@@ -484,11 +439,8 @@ int rk_xgroup_delconsumer_bin(rk_client *c, const char *key, size_t key_len, con
 
 int rk_pipe_xgroup_delconsumer(rk_pipeline *p, const char *key, const char *groupname,
                                const char *consumername) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XGROUP DELCONSUMER");
-    int rc =
-        build_xgroup_delconsumer(&cmd, key, RK_CSTR, groupname, RK_CSTR, consumername, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_xgroup_delconsumer_bin(p, key, RK_CSTR, groupname, RK_CSTR, consumername,
+                                          RK_CSTR);
 }
 
 int rk_pipe_xgroup_delconsumer_bin(rk_pipeline *p, const char *key, size_t key_len,
@@ -511,10 +463,7 @@ static int build_xgroup_destroy(rk_cmd *cmd, const char *key, size_t key_len, co
 }
 
 int rk_xgroup_destroy(rk_client *c, const char *key, const char *groupname, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XGROUP DESTROY");
-    int rc = build_xgroup_destroy(&cmd, key, RK_CSTR, groupname, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_xgroup_destroy_bin(c, key, RK_CSTR, groupname, RK_CSTR, out);
 }
 
 int rk_xgroup_destroy_bin(rk_client *c, const char *key, size_t key_len, const char *groupname,
@@ -526,10 +475,7 @@ int rk_xgroup_destroy_bin(rk_client *c, const char *key, size_t key_len, const c
 }
 
 int rk_pipe_xgroup_destroy(rk_pipeline *p, const char *key, const char *groupname) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XGROUP DESTROY");
-    int rc = build_xgroup_destroy(&cmd, key, RK_CSTR, groupname, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_xgroup_destroy_bin(p, key, RK_CSTR, groupname, RK_CSTR);
 }
 
 int rk_pipe_xgroup_destroy_bin(rk_pipeline *p, const char *key, size_t key_len,
@@ -583,10 +529,7 @@ static int build_xgroup_setid(rk_cmd *cmd, const char *key, size_t key_len, cons
 
 int rk_xgroup_setid(rk_client *c, const char *key, const char *groupname, const char *id,
                     const rk_xgroup_setid_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XGROUP SETID");
-    int rc = build_xgroup_setid(&cmd, key, RK_CSTR, groupname, RK_CSTR, id, RK_CSTR, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_xgroup_setid_bin(c, key, RK_CSTR, groupname, RK_CSTR, id, RK_CSTR, opts);
 }
 
 int rk_xgroup_setid_bin(rk_client *c, const char *key, size_t key_len, const char *groupname,
@@ -600,10 +543,7 @@ int rk_xgroup_setid_bin(rk_client *c, const char *key, size_t key_len, const cha
 
 int rk_pipe_xgroup_setid(rk_pipeline *p, const char *key, const char *groupname, const char *id,
                          const rk_xgroup_setid_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XGROUP SETID");
-    int rc = build_xgroup_setid(&cmd, key, RK_CSTR, groupname, RK_CSTR, id, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_xgroup_setid_bin(p, key, RK_CSTR, groupname, RK_CSTR, id, RK_CSTR, opts);
 }
 
 int rk_pipe_xgroup_setid_bin(rk_pipeline *p, const char *key, size_t key_len, const char *groupname,
@@ -626,10 +566,7 @@ static int build_xinfo_consumers(rk_cmd *cmd, const char *key, size_t key_len,
 }
 
 int rk_xinfo_consumers(rk_client *c, const char *key, const char *groupname, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XINFO CONSUMERS");
-    int rc = build_xinfo_consumers(&cmd, key, RK_CSTR, groupname, RK_CSTR);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_xinfo_consumers_bin(c, key, RK_CSTR, groupname, RK_CSTR, reply);
 }
 
 int rk_xinfo_consumers_bin(rk_client *c, const char *key, size_t key_len, const char *groupname,
@@ -641,10 +578,7 @@ int rk_xinfo_consumers_bin(rk_client *c, const char *key, size_t key_len, const 
 }
 
 int rk_pipe_xinfo_consumers(rk_pipeline *p, const char *key, const char *groupname) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XINFO CONSUMERS");
-    int rc = build_xinfo_consumers(&cmd, key, RK_CSTR, groupname, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_xinfo_consumers_bin(p, key, RK_CSTR, groupname, RK_CSTR);
 }
 
 int rk_pipe_xinfo_consumers_bin(rk_pipeline *p, const char *key, size_t key_len,
@@ -664,10 +598,7 @@ static int build_xinfo_groups(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_xinfo_groups(rk_client *c, const char *key, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XINFO GROUPS");
-    int rc = build_xinfo_groups(&cmd, key, RK_CSTR);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_xinfo_groups_bin(c, key, RK_CSTR, reply);
 }
 
 int rk_xinfo_groups_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply) {
@@ -678,10 +609,7 @@ int rk_xinfo_groups_bin(rk_client *c, const char *key, size_t key_len, rk_reply 
 }
 
 int rk_pipe_xinfo_groups(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XINFO GROUPS");
-    int rc = build_xinfo_groups(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_xinfo_groups_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_xinfo_groups_bin(rk_pipeline *p, const char *key, size_t key_len) {
@@ -737,10 +665,7 @@ static int build_xinfo_stream(rk_cmd *cmd, const char *key, size_t key_len,
 
 int rk_xinfo_stream(rk_client *c, const char *key, const rk_xinfo_stream_opts *opts,
                     rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XINFO STREAM");
-    int rc = build_xinfo_stream(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_xinfo_stream_bin(c, key, RK_CSTR, opts, reply);
 }
 
 int rk_xinfo_stream_bin(rk_client *c, const char *key, size_t key_len,
@@ -752,10 +677,7 @@ int rk_xinfo_stream_bin(rk_client *c, const char *key, size_t key_len,
 }
 
 int rk_pipe_xinfo_stream(rk_pipeline *p, const char *key, const rk_xinfo_stream_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XINFO STREAM");
-    int rc = build_xinfo_stream(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_xinfo_stream_bin(p, key, RK_CSTR, opts);
 }
 
 int rk_pipe_xinfo_stream_bin(rk_pipeline *p, const char *key, size_t key_len,
@@ -773,10 +695,7 @@ static int build_xlen(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_xlen(rk_client *c, const char *key, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XLEN");
-    int rc = build_xlen(&cmd, key, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_xlen_bin(c, key, RK_CSTR, out);
 }
 
 int rk_xlen_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
@@ -787,10 +706,7 @@ int rk_xlen_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
 }
 
 int rk_pipe_xlen(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XLEN");
-    int rc = build_xlen(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_xlen_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_xlen_bin(rk_pipeline *p, const char *key, size_t key_len) {
@@ -833,10 +749,7 @@ static int build_xpending(rk_cmd *cmd, const char *key, size_t key_len, const ch
 
 int rk_xpending(rk_client *c, const char *key, const char *group, const rk_xpending_opts *opts,
                 rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XPENDING");
-    int rc = build_xpending(&cmd, key, RK_CSTR, group, RK_CSTR, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_xpending_bin(c, key, RK_CSTR, group, RK_CSTR, opts, reply);
 }
 
 int rk_xpending_bin(rk_client *c, const char *key, size_t key_len, const char *group,
@@ -849,10 +762,7 @@ int rk_xpending_bin(rk_client *c, const char *key, size_t key_len, const char *g
 
 int rk_pipe_xpending(rk_pipeline *p, const char *key, const char *group,
                      const rk_xpending_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XPENDING");
-    int rc = build_xpending(&cmd, key, RK_CSTR, group, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_xpending_bin(p, key, RK_CSTR, group, RK_CSTR, opts);
 }
 
 int rk_pipe_xpending_bin(rk_pipeline *p, const char *key, size_t key_len, const char *group,
@@ -883,10 +793,7 @@ static int build_xrange(rk_cmd *cmd, const char *key, size_t key_len, const char
 
 int rk_xrange(rk_client *c, const char *key, const char *start, const char *end,
               const rk_xrange_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XRANGE");
-    int rc = build_xrange(&cmd, key, RK_CSTR, start, RK_CSTR, end, RK_CSTR, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_xrange_bin(c, key, RK_CSTR, start, RK_CSTR, end, RK_CSTR, opts, reply);
 }
 
 int rk_xrange_bin(rk_client *c, const char *key, size_t key_len, const char *start,
@@ -900,10 +807,7 @@ int rk_xrange_bin(rk_client *c, const char *key, size_t key_len, const char *sta
 
 int rk_pipe_xrange(rk_pipeline *p, const char *key, const char *start, const char *end,
                    const rk_xrange_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XRANGE");
-    int rc = build_xrange(&cmd, key, RK_CSTR, start, RK_CSTR, end, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_xrange_bin(p, key, RK_CSTR, start, RK_CSTR, end, RK_CSTR, opts);
 }
 
 int rk_pipe_xrange_bin(rk_pipeline *p, const char *key, size_t key_len, const char *start,
@@ -958,10 +862,7 @@ static int build_xread(rk_cmd *cmd, const char *const *keys, const size_t *keys_
 
 int rk_xread(rk_client *c, const char *const *keys, size_t nkeys, const char *const *ids,
              size_t nids, const rk_xread_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XREAD");
-    int rc = build_xread(&cmd, keys, NULL, nkeys, ids, NULL, nids, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_xread_bin(c, keys, NULL, nkeys, ids, NULL, nids, opts, reply);
 }
 
 int rk_xread_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
@@ -975,10 +876,7 @@ int rk_xread_bin(rk_client *c, const char *const *keys, const size_t *keys_lens,
 
 int rk_pipe_xread(rk_pipeline *p, const char *const *keys, size_t nkeys, const char *const *ids,
                   size_t nids, const rk_xread_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XREAD");
-    int rc = build_xread(&cmd, keys, NULL, nkeys, ids, NULL, nids, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_xread_bin(p, keys, NULL, nkeys, ids, NULL, nids, opts);
 }
 
 int rk_pipe_xread_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
@@ -1040,11 +938,8 @@ static int build_xreadgroup(rk_cmd *cmd, const char *group, size_t group_len, co
 int rk_xreadgroup(rk_client *c, const char *group, const char *consumer, const char *const *keys,
                   size_t nkeys, const char *const *ids, size_t nids, const rk_xreadgroup_opts *opts,
                   rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XREADGROUP");
-    int rc = build_xreadgroup(&cmd, group, RK_CSTR, consumer, RK_CSTR, keys, NULL, nkeys, ids, NULL,
-                              nids, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_xreadgroup_bin(c, group, RK_CSTR, consumer, RK_CSTR, keys, NULL, nkeys, ids, NULL,
+                             nids, opts, reply);
 }
 
 int rk_xreadgroup_bin(rk_client *c, const char *group, size_t group_len, const char *consumer,
@@ -1061,11 +956,8 @@ int rk_xreadgroup_bin(rk_client *c, const char *group, size_t group_len, const c
 int rk_pipe_xreadgroup(rk_pipeline *p, const char *group, const char *consumer,
                        const char *const *keys, size_t nkeys, const char *const *ids, size_t nids,
                        const rk_xreadgroup_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XREADGROUP");
-    int rc = build_xreadgroup(&cmd, group, RK_CSTR, consumer, RK_CSTR, keys, NULL, nkeys, ids, NULL,
-                              nids, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_xreadgroup_bin(p, group, RK_CSTR, consumer, RK_CSTR, keys, NULL, nkeys, ids,
+                                  NULL, nids, opts);
 }
 
 int rk_pipe_xreadgroup_bin(rk_pipeline *p, const char *group, size_t group_len,
@@ -1099,10 +991,7 @@ static int build_xrevrange(rk_cmd *cmd, const char *key, size_t key_len, const c
 
 int rk_xrevrange(rk_client *c, const char *key, const char *end, const char *start,
                  const rk_xrevrange_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XREVRANGE");
-    int rc = build_xrevrange(&cmd, key, RK_CSTR, end, RK_CSTR, start, RK_CSTR, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_xrevrange_bin(c, key, RK_CSTR, end, RK_CSTR, start, RK_CSTR, opts, reply);
 }
 
 int rk_xrevrange_bin(rk_client *c, const char *key, size_t key_len, const char *end, size_t end_len,
@@ -1116,10 +1005,7 @@ int rk_xrevrange_bin(rk_client *c, const char *key, size_t key_len, const char *
 
 int rk_pipe_xrevrange(rk_pipeline *p, const char *key, const char *end, const char *start,
                       const rk_xrevrange_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XREVRANGE");
-    int rc = build_xrevrange(&cmd, key, RK_CSTR, end, RK_CSTR, start, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_xrevrange_bin(p, key, RK_CSTR, end, RK_CSTR, start, RK_CSTR, opts);
 }
 
 int rk_pipe_xrevrange_bin(rk_pipeline *p, const char *key, size_t key_len, const char *end,
@@ -1151,10 +1037,7 @@ static int build_xsetid(rk_cmd *cmd, const char *key, size_t key_len, const char
 }
 
 int rk_xsetid(rk_client *c, const char *key, const char *last_id, const rk_xsetid_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XSETID");
-    int rc = build_xsetid(&cmd, key, RK_CSTR, last_id, RK_CSTR, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_xsetid_bin(c, key, RK_CSTR, last_id, RK_CSTR, opts);
 }
 
 int rk_xsetid_bin(rk_client *c, const char *key, size_t key_len, const char *last_id,
@@ -1167,10 +1050,7 @@ int rk_xsetid_bin(rk_client *c, const char *key, size_t key_len, const char *las
 
 int rk_pipe_xsetid(rk_pipeline *p, const char *key, const char *last_id,
                    const rk_xsetid_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XSETID");
-    int rc = build_xsetid(&cmd, key, RK_CSTR, last_id, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_xsetid_bin(p, key, RK_CSTR, last_id, RK_CSTR, opts);
 }
 
 int rk_pipe_xsetid_bin(rk_pipeline *p, const char *key, size_t key_len, const char *last_id,
@@ -1205,10 +1085,7 @@ static int build_xtrim(rk_cmd *cmd, const char *key, size_t key_len, rk_trim str
 
 int rk_xtrim(rk_client *c, const char *key, rk_trim strategy, const char *threshold,
              const rk_xtrim_opts *opts, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XTRIM");
-    int rc = build_xtrim(&cmd, key, RK_CSTR, strategy, threshold, RK_CSTR, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_xtrim_bin(c, key, RK_CSTR, strategy, threshold, RK_CSTR, opts, out);
 }
 
 int rk_xtrim_bin(rk_client *c, const char *key, size_t key_len, rk_trim strategy,
@@ -1222,10 +1099,7 @@ int rk_xtrim_bin(rk_client *c, const char *key, size_t key_len, rk_trim strategy
 
 int rk_pipe_xtrim(rk_pipeline *p, const char *key, rk_trim strategy, const char *threshold,
                   const rk_xtrim_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "XTRIM");
-    int rc = build_xtrim(&cmd, key, RK_CSTR, strategy, threshold, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_xtrim_bin(p, key, RK_CSTR, strategy, threshold, RK_CSTR, opts);
 }
 
 int rk_pipe_xtrim_bin(rk_pipeline *p, const char *key, size_t key_len, rk_trim strategy,

@@ -12,10 +12,7 @@ static int build_append(rk_cmd *cmd, const char *key, size_t key_len, const char
 }
 
 int rk_append(rk_client *c, const char *key, const char *value, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "APPEND");
-    int rc = build_append(&cmd, key, RK_CSTR, value, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_append_bin(c, key, RK_CSTR, value, RK_CSTR, out);
 }
 
 int rk_append_bin(rk_client *c, const char *key, size_t key_len, const char *value,
@@ -27,10 +24,7 @@ int rk_append_bin(rk_client *c, const char *key, size_t key_len, const char *val
 }
 
 int rk_pipe_append(rk_pipeline *p, const char *key, const char *value) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "APPEND");
-    int rc = build_append(&cmd, key, RK_CSTR, value, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_append_bin(p, key, RK_CSTR, value, RK_CSTR);
 }
 
 int rk_pipe_append_bin(rk_pipeline *p, const char *key, size_t key_len, const char *value,
@@ -48,10 +42,7 @@ static int build_decr(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_decr(rk_client *c, const char *key, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "DECR");
-    int rc = build_decr(&cmd, key, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_decr_bin(c, key, RK_CSTR, out);
 }
 
 int rk_decr_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
@@ -62,10 +53,7 @@ int rk_decr_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
 }
 
 int rk_pipe_decr(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "DECR");
-    int rc = build_decr(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_decr_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_decr_bin(rk_pipeline *p, const char *key, size_t key_len) {
@@ -83,10 +71,7 @@ static int build_decrby(rk_cmd *cmd, const char *key, size_t key_len, long long 
 }
 
 int rk_decrby(rk_client *c, const char *key, long long decrement, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "DECRBY");
-    int rc = build_decrby(&cmd, key, RK_CSTR, decrement);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_decrby_bin(c, key, RK_CSTR, decrement, out);
 }
 
 int rk_decrby_bin(rk_client *c, const char *key, size_t key_len, long long decrement,
@@ -98,10 +83,7 @@ int rk_decrby_bin(rk_client *c, const char *key, size_t key_len, long long decre
 }
 
 int rk_pipe_decrby(rk_pipeline *p, const char *key, long long decrement) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "DECRBY");
-    int rc = build_decrby(&cmd, key, RK_CSTR, decrement);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_decrby_bin(p, key, RK_CSTR, decrement);
 }
 
 int rk_pipe_decrby_bin(rk_pipeline *p, const char *key, size_t key_len, long long decrement) {
@@ -118,10 +100,7 @@ static int build_get(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_get(rk_client *c, const char *key, char **out, size_t *len) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GET");
-    int rc = build_get(&cmd, key, RK_CSTR);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_get_bin(c, key, RK_CSTR, out, len);
 }
 
 int rk_get_bin(rk_client *c, const char *key, size_t key_len, char **out, size_t *len) {
@@ -132,10 +111,7 @@ int rk_get_bin(rk_client *c, const char *key, size_t key_len, char **out, size_t
 }
 
 int rk_pipe_get(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GET");
-    int rc = build_get(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_get_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_get_bin(rk_pipeline *p, const char *key, size_t key_len) {
@@ -152,10 +128,7 @@ static int build_getdel(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_getdel(rk_client *c, const char *key, char **out, size_t *len) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GETDEL");
-    int rc = build_getdel(&cmd, key, RK_CSTR);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_getdel_bin(c, key, RK_CSTR, out, len);
 }
 
 int rk_getdel_bin(rk_client *c, const char *key, size_t key_len, char **out, size_t *len) {
@@ -166,10 +139,7 @@ int rk_getdel_bin(rk_client *c, const char *key, size_t key_len, char **out, siz
 }
 
 int rk_pipe_getdel(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GETDEL");
-    int rc = build_getdel(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_getdel_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_getdel_bin(rk_pipeline *p, const char *key, size_t key_len) {
@@ -211,10 +181,7 @@ static int build_getex(rk_cmd *cmd, const char *key, size_t key_len, const rk_ge
 }
 
 int rk_getex(rk_client *c, const char *key, const rk_getex_opts *opts, char **out, size_t *len) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GETEX");
-    int rc = build_getex(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_getex_bin(c, key, RK_CSTR, opts, out, len);
 }
 
 int rk_getex_bin(rk_client *c, const char *key, size_t key_len, const rk_getex_opts *opts,
@@ -226,10 +193,7 @@ int rk_getex_bin(rk_client *c, const char *key, size_t key_len, const rk_getex_o
 }
 
 int rk_pipe_getex(rk_pipeline *p, const char *key, const rk_getex_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GETEX");
-    int rc = build_getex(&cmd, key, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_getex_bin(p, key, RK_CSTR, opts);
 }
 
 int rk_pipe_getex_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_getex_opts *opts) {
@@ -250,10 +214,7 @@ static int build_getrange(rk_cmd *cmd, const char *key, size_t key_len, long lon
 
 int rk_getrange(rk_client *c, const char *key, long long start, long long end, char **out,
                 size_t *len) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GETRANGE");
-    int rc = build_getrange(&cmd, key, RK_CSTR, start, end);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_getrange_bin(c, key, RK_CSTR, start, end, out, len);
 }
 
 int rk_getrange_bin(rk_client *c, const char *key, size_t key_len, long long start, long long end,
@@ -265,10 +226,7 @@ int rk_getrange_bin(rk_client *c, const char *key, size_t key_len, long long sta
 }
 
 int rk_pipe_getrange(rk_pipeline *p, const char *key, long long start, long long end) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GETRANGE");
-    int rc = build_getrange(&cmd, key, RK_CSTR, start, end);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_getrange_bin(p, key, RK_CSTR, start, end);
 }
 
 int rk_pipe_getrange_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
@@ -288,10 +246,7 @@ static int build_getset(rk_cmd *cmd, const char *key, size_t key_len, const char
 }
 
 int rk_getset(rk_client *c, const char *key, const char *value, char **out, size_t *len) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GETSET");
-    int rc = build_getset(&cmd, key, RK_CSTR, value, RK_CSTR);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_getset_bin(c, key, RK_CSTR, value, RK_CSTR, out, len);
 }
 
 int rk_getset_bin(rk_client *c, const char *key, size_t key_len, const char *value,
@@ -303,10 +258,7 @@ int rk_getset_bin(rk_client *c, const char *key, size_t key_len, const char *val
 }
 
 int rk_pipe_getset(rk_pipeline *p, const char *key, const char *value) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "GETSET");
-    int rc = build_getset(&cmd, key, RK_CSTR, value, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_getset_bin(p, key, RK_CSTR, value, RK_CSTR);
 }
 
 int rk_pipe_getset_bin(rk_pipeline *p, const char *key, size_t key_len, const char *value,
@@ -324,10 +276,7 @@ static int build_incr(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_incr(rk_client *c, const char *key, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "INCR");
-    int rc = build_incr(&cmd, key, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_incr_bin(c, key, RK_CSTR, out);
 }
 
 int rk_incr_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
@@ -338,10 +287,7 @@ int rk_incr_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
 }
 
 int rk_pipe_incr(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "INCR");
-    int rc = build_incr(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_incr_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_incr_bin(rk_pipeline *p, const char *key, size_t key_len) {
@@ -359,10 +305,7 @@ static int build_incrby(rk_cmd *cmd, const char *key, size_t key_len, long long 
 }
 
 int rk_incrby(rk_client *c, const char *key, long long increment, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "INCRBY");
-    int rc = build_incrby(&cmd, key, RK_CSTR, increment);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_incrby_bin(c, key, RK_CSTR, increment, out);
 }
 
 int rk_incrby_bin(rk_client *c, const char *key, size_t key_len, long long increment,
@@ -374,10 +317,7 @@ int rk_incrby_bin(rk_client *c, const char *key, size_t key_len, long long incre
 }
 
 int rk_pipe_incrby(rk_pipeline *p, const char *key, long long increment) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "INCRBY");
-    int rc = build_incrby(&cmd, key, RK_CSTR, increment);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_incrby_bin(p, key, RK_CSTR, increment);
 }
 
 int rk_pipe_incrby_bin(rk_pipeline *p, const char *key, size_t key_len, long long increment) {
@@ -396,10 +336,7 @@ static int build_incrbyfloat(rk_cmd *cmd, const char *key, size_t key_len, doubl
 }
 
 int rk_incrbyfloat(rk_client *c, const char *key, double increment, double *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "INCRBYFLOAT");
-    int rc = build_incrbyfloat(&cmd, key, RK_CSTR, increment);
-    return rk_cmd_number(RK_TARGET_CLIENT(c), &cmd, rc, out);
+    return rk_incrbyfloat_bin(c, key, RK_CSTR, increment, out);
 }
 
 int rk_incrbyfloat_bin(rk_client *c, const char *key, size_t key_len, double increment,
@@ -411,10 +348,7 @@ int rk_incrbyfloat_bin(rk_client *c, const char *key, size_t key_len, double inc
 }
 
 int rk_pipe_incrbyfloat(rk_pipeline *p, const char *key, double increment) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "INCRBYFLOAT");
-    int rc = build_incrbyfloat(&cmd, key, RK_CSTR, increment);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_incrbyfloat_bin(p, key, RK_CSTR, increment);
 }
 
 int rk_pipe_incrbyfloat_bin(rk_pipeline *p, const char *key, size_t key_len, double increment) {
@@ -450,10 +384,7 @@ static int build_lcs(rk_cmd *cmd, const char *key1, size_t key1_len, const char 
 
 int rk_lcs(rk_client *c, const char *key1, const char *key2, const rk_lcs_opts *opts,
            rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LCS");
-    int rc = build_lcs(&cmd, key1, RK_CSTR, key2, RK_CSTR, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_lcs_bin(c, key1, RK_CSTR, key2, RK_CSTR, opts, reply);
 }
 
 int rk_lcs_bin(rk_client *c, const char *key1, size_t key1_len, const char *key2, size_t key2_len,
@@ -465,10 +396,7 @@ int rk_lcs_bin(rk_client *c, const char *key1, size_t key1_len, const char *key2
 }
 
 int rk_pipe_lcs(rk_pipeline *p, const char *key1, const char *key2, const rk_lcs_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "LCS");
-    int rc = build_lcs(&cmd, key1, RK_CSTR, key2, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_lcs_bin(p, key1, RK_CSTR, key2, RK_CSTR, opts);
 }
 
 int rk_pipe_lcs_bin(rk_pipeline *p, const char *key1, size_t key1_len, const char *key2,
@@ -494,10 +422,7 @@ static int build_mget(rk_cmd *cmd, const char *const *keys, const size_t *keys_l
 }
 
 int rk_mget(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "MGET");
-    int rc = build_mget(&cmd, keys, NULL, nkeys);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_mget_bin(c, keys, NULL, nkeys, reply);
 }
 
 int rk_mget_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
@@ -509,10 +434,7 @@ int rk_mget_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, 
 }
 
 int rk_pipe_mget(rk_pipeline *p, const char *const *keys, size_t nkeys) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "MGET");
-    int rc = build_mget(&cmd, keys, NULL, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_mget_bin(p, keys, NULL, nkeys);
 }
 
 int rk_pipe_mget_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
@@ -608,10 +530,7 @@ static int build_psetex(rk_cmd *cmd, const char *key, size_t key_len, long long 
 }
 
 int rk_psetex(rk_client *c, const char *key, long long milliseconds, const char *value) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PSETEX");
-    int rc = build_psetex(&cmd, key, RK_CSTR, milliseconds, value, RK_CSTR);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_psetex_bin(c, key, RK_CSTR, milliseconds, value, RK_CSTR);
 }
 
 int rk_psetex_bin(rk_client *c, const char *key, size_t key_len, long long milliseconds,
@@ -623,10 +542,7 @@ int rk_psetex_bin(rk_client *c, const char *key, size_t key_len, long long milli
 }
 
 int rk_pipe_psetex(rk_pipeline *p, const char *key, long long milliseconds, const char *value) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "PSETEX");
-    int rc = build_psetex(&cmd, key, RK_CSTR, milliseconds, value, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_psetex_bin(p, key, RK_CSTR, milliseconds, value, RK_CSTR);
 }
 
 int rk_pipe_psetex_bin(rk_pipeline *p, const char *key, size_t key_len, long long milliseconds,
@@ -680,10 +596,7 @@ static int build_set(rk_cmd *cmd, const char *key, size_t key_len, const char *v
 
 int rk_set(rk_client *c, const char *key, const char *value, const rk_set_opts *opts,
            rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SET");
-    int rc = build_set(&cmd, key, RK_CSTR, value, RK_CSTR, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_set_bin(c, key, RK_CSTR, value, RK_CSTR, opts, reply);
 }
 
 int rk_set_bin(rk_client *c, const char *key, size_t key_len, const char *value, size_t value_len,
@@ -695,10 +608,7 @@ int rk_set_bin(rk_client *c, const char *key, size_t key_len, const char *value,
 }
 
 int rk_pipe_set(rk_pipeline *p, const char *key, const char *value, const rk_set_opts *opts) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SET");
-    int rc = build_set(&cmd, key, RK_CSTR, value, RK_CSTR, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_set_bin(p, key, RK_CSTR, value, RK_CSTR, opts);
 }
 
 int rk_pipe_set_bin(rk_pipeline *p, const char *key, size_t key_len, const char *value,
@@ -719,10 +629,7 @@ static int build_setex(rk_cmd *cmd, const char *key, size_t key_len, long long s
 }
 
 int rk_setex(rk_client *c, const char *key, long long seconds, const char *value) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SETEX");
-    int rc = build_setex(&cmd, key, RK_CSTR, seconds, value, RK_CSTR);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_setex_bin(c, key, RK_CSTR, seconds, value, RK_CSTR);
 }
 
 int rk_setex_bin(rk_client *c, const char *key, size_t key_len, long long seconds,
@@ -734,10 +641,7 @@ int rk_setex_bin(rk_client *c, const char *key, size_t key_len, long long second
 }
 
 int rk_pipe_setex(rk_pipeline *p, const char *key, long long seconds, const char *value) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SETEX");
-    int rc = build_setex(&cmd, key, RK_CSTR, seconds, value, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_setex_bin(p, key, RK_CSTR, seconds, value, RK_CSTR);
 }
 
 int rk_pipe_setex_bin(rk_pipeline *p, const char *key, size_t key_len, long long seconds,
@@ -757,10 +661,7 @@ static int build_setnx(rk_cmd *cmd, const char *key, size_t key_len, const char 
 }
 
 int rk_setnx(rk_client *c, const char *key, const char *value, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SETNX");
-    int rc = build_setnx(&cmd, key, RK_CSTR, value, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_setnx_bin(c, key, RK_CSTR, value, RK_CSTR, out);
 }
 
 int rk_setnx_bin(rk_client *c, const char *key, size_t key_len, const char *value, size_t value_len,
@@ -772,10 +673,7 @@ int rk_setnx_bin(rk_client *c, const char *key, size_t key_len, const char *valu
 }
 
 int rk_pipe_setnx(rk_pipeline *p, const char *key, const char *value) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SETNX");
-    int rc = build_setnx(&cmd, key, RK_CSTR, value, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_setnx_bin(p, key, RK_CSTR, value, RK_CSTR);
 }
 
 int rk_pipe_setnx_bin(rk_pipeline *p, const char *key, size_t key_len, const char *value,
@@ -797,10 +695,7 @@ static int build_setrange(rk_cmd *cmd, const char *key, size_t key_len, long lon
 
 int rk_setrange(rk_client *c, const char *key, long long offset, const char *value,
                 long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SETRANGE");
-    int rc = build_setrange(&cmd, key, RK_CSTR, offset, value, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_setrange_bin(c, key, RK_CSTR, offset, value, RK_CSTR, out);
 }
 
 int rk_setrange_bin(rk_client *c, const char *key, size_t key_len, long long offset,
@@ -812,10 +707,7 @@ int rk_setrange_bin(rk_client *c, const char *key, size_t key_len, long long off
 }
 
 int rk_pipe_setrange(rk_pipeline *p, const char *key, long long offset, const char *value) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SETRANGE");
-    int rc = build_setrange(&cmd, key, RK_CSTR, offset, value, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_setrange_bin(p, key, RK_CSTR, offset, value, RK_CSTR);
 }
 
 int rk_pipe_setrange_bin(rk_pipeline *p, const char *key, size_t key_len, long long offset,
@@ -833,10 +725,7 @@ static int build_strlen(rk_cmd *cmd, const char *key, size_t key_len) {
 }
 
 int rk_strlen(rk_client *c, const char *key, long long *out) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "STRLEN");
-    int rc = build_strlen(&cmd, key, RK_CSTR);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_strlen_bin(c, key, RK_CSTR, out);
 }
 
 int rk_strlen_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
@@ -847,10 +736,7 @@ int rk_strlen_bin(rk_client *c, const char *key, size_t key_len, long long *out)
 }
 
 int rk_pipe_strlen(rk_pipeline *p, const char *key) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "STRLEN");
-    int rc = build_strlen(&cmd, key, RK_CSTR);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_strlen_bin(p, key, RK_CSTR);
 }
 
 int rk_pipe_strlen_bin(rk_pipeline *p, const char *key, size_t key_len) {
@@ -871,10 +757,7 @@ static int build_substr(rk_cmd *cmd, const char *key, size_t key_len, long long 
 
 int rk_substr(rk_client *c, const char *key, long long start, long long end, char **out,
               size_t *len) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SUBSTR");
-    int rc = build_substr(&cmd, key, RK_CSTR, start, end);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_substr_bin(c, key, RK_CSTR, start, end, out, len);
 }
 
 int rk_substr_bin(rk_client *c, const char *key, size_t key_len, long long start, long long end,
@@ -886,10 +769,7 @@ int rk_substr_bin(rk_client *c, const char *key, size_t key_len, long long start
 }
 
 int rk_pipe_substr(rk_pipeline *p, const char *key, long long start, long long end) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "SUBSTR");
-    int rc = build_substr(&cmd, key, RK_CSTR, start, end);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_pipe_substr_bin(p, key, RK_CSTR, start, end);
 }
 
 int rk_pipe_substr_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,

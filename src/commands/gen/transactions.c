@@ -67,10 +67,7 @@ static int build_watch(rk_cmd *cmd, const char *const *keys, const size_t *keys_
 }
 
 int rk_watch(rk_conn *conn, const char *const *keys, size_t nkeys) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "WATCH");
-    int rc = build_watch(&cmd, keys, NULL, nkeys);
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, rc);
+    return rk_watch_bin(conn, keys, NULL, nkeys);
 }
 
 int rk_watch_bin(rk_conn *conn, const char *const *keys, const size_t *keys_lens, size_t nkeys) {
