@@ -2,7 +2,9 @@
 # The gen_commands_rerun test: regenerates the typed commands from a
 # throwaway redis-server into a temporary tree and fails when the result
 # differs from what is committed (so a rerun on the same server changes
-# nothing, and nobody edited generated files by hand).
+# nothing, and nobody edited generated files by hand). It also checks that
+# every generated function is documented with the command's syntax,
+# complexity or since-version, as the server describes it.
 #
 # usage: check.sh SOURCE_DIR
 set -euo pipefail
@@ -28,4 +30,20 @@ done
 if ((status)); then
     echo "generated commands differ from a fresh run: run 'make commands' and commit" >&2
 fi
+
+# Each rk_<command>( prototype (not its _bin or rk_pipe_ twins, which point
+# back to it) follows a comment with "Syntax:" and "Since" (Redis version).
+undocumented=$(awk '
+    /^\/\*\*/ { doc = "" }
+    { doc = doc $0 }
+    /^int rk_/ && !/^int rk_pipe_/ && !/_bin\(/ {
+        if (doc !~ /Syntax:/ || doc !~ /Since/) { split($2, n, "("); print n[1] }
+        doc = ""
+    }' "$src"/include/rediskit/commands/[!c]*.h "$src"/include/rediskit/commands/c[!o]*.h)
+documented=$(grep -h -c '^int rk_' "$src"/include/rediskit/commands/*.h | paste -sd+ | bc)
+if [[ -n $undocumented ]]; then
+    echo "generated functions without the command's documentation: $undocumented" >&2
+    status=1
+fi
+echo "checked $documented generated prototypes"
 exit $status
