@@ -1409,6 +1409,34 @@ static void test_reset_keeps_the_protocol_of_the_connection(void **state) {
     rk_client_free(c);
 }
 
+/* MONITOR streams what others run; RESET ends it and the connection is
+ * an ordinary one again. */
+static void test_monitor_streams_commands_until_reset(void **state) {
+    rk_client *c = rkt_cmd_client(state);
+    rk_conn *conn = hold(c);
+    RKT_OK(rk_monitor(conn));
+    RKT_OK(rk_set(c, "rkt_monitored", "v", NULL, NULL));
+    bool seen = false;
+    for (int i = 0; i < 20 && !seen; i++) { /* PINGs of other clients may come first */
+        rk_reply r;
+        RKT_OK(rk_conn_read(conn, &r));
+        expect_type(&r, RK_REPLY_STATUS);
+        seen = strstr(rk_reply_str(&r), "\"SET\" \"rkt_monitored\" \"v\"") != NULL;
+        rk_reply_free(&r);
+    }
+    assert_true(seen);
+    RKT_OK(rk_set(c, "rkt_monitored", "w", NULL, NULL)); /* a line still in flight */
+    RKT_OK(rk_reset(conn));
+    rk_reply r;
+    RKT_OK(rk_conn_call_args(conn, &r, "PING", NULL));
+    assert_string_equal(rk_reply_str(&r), "PONG");
+    rk_reply_free(&r);
+    assert_int_equal(rk_conn_pending(conn), 0);
+    rk_conn_close(conn);
+    rk_client_release(c, conn);
+    rk_client_free(c);
+}
+
 static void test_client_reply_off_then_on(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_conn *conn = hold(c);
@@ -1520,6 +1548,7 @@ int main(void) {
         BOTH(test_reset_returns_the_connection_to_db0),
         BOTH(test_reset_keeps_the_protocol_of_the_connection),
         BOTH(test_client_reply_off_then_on),
+        BOTH(test_monitor_streams_commands_until_reset),
     };
     return cmocka_run_group_tests(tests, group_setup, rkt_shared_teardown);
 }

@@ -23,12 +23,39 @@ int rk_reset(rk_conn *conn) {
     if (conn == NULL)
         return rk_fail(RK_EINVAL, "RESET: needs a connection");
     const char *argv[] = {"RESET"};
-    rk_reply r;
+    bool streaming = rk_conn_in_pubsub(conn); /* MONITOR lines, messages */
     rk_conn_reply_mode(conn, RK_REPLIES_ON);
+    int rc = rk_conn_append_argv(conn, 1, argv, NULL);
+    if (rc == RK_OK)
+        rc = rk_conn_flush(conn);
+    while (rc == RK_OK) { /* what was streaming may arrive before +RESET */
+        rk_reply r;
+        rc = rk_conn_read(conn, &r);
+        bool done = rc == RK_OK && rk_reply_type(&r) == RK_REPLY_STATUS &&
+                    strcmp(rk_reply_str(&r), "RESET") == 0;
+        if (rc == RK_OK && !done && !streaming)
+            rc = rk_fail(RK_EPROTO, "RESET: expected +RESET, got a %s reply",
+                         rk_type_name(rk_reply_type(&r)));
+        rk_reply_free(&r);
+        if (done)
+            break;
+    }
+    return rc == RK_OK ? rk_conn_redo_handshake(conn) : rc;
+}
+
+/* MONITOR's lines are replies nobody asked for: the connection goes into
+ * subscriber mode, which hands them to rk_conn_read as they come. */
+int rk_monitor(rk_conn *conn) {
+    if (conn == NULL)
+        return rk_fail(RK_EINVAL, "MONITOR: needs a connection");
+    const char *argv[] = {"MONITOR"};
+    rk_reply r;
     int rc = rk_conn_call_argv(conn, &r, 1, argv, NULL);
-    if (rc == RK_OK && (rk_reply_type(&r) != RK_REPLY_STATUS || strcmp(rk_reply_str(&r), "RESET")))
-        rc = rk_fail(RK_EPROTO, "RESET: expected +RESET, got a %s reply",
+    if (rc == RK_OK && rk_reply_type(&r) != RK_REPLY_STATUS)
+        rc = rk_fail(RK_EPROTO, "MONITOR: expected +OK, got a %s reply",
                      rk_type_name(rk_reply_type(&r)));
     rk_reply_free(&r);
-    return rc == RK_OK ? rk_conn_redo_handshake(conn) : rc;
+    if (rc == RK_OK)
+        rk_conn_set_pubsub(conn, true);
+    return rc;
 }

@@ -192,6 +192,10 @@ void rk_conn_set_pubsub(rk_conn *c, bool on) {
     c->pubsub = on;
 }
 
+bool rk_conn_in_pubsub(const rk_conn *c) {
+    return c->pubsub;
+}
+
 unsigned rk_conn_tag(const rk_conn *c) {
     return c->tag;
 }

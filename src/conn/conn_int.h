@@ -57,6 +57,9 @@ void rk_conn_queued(rk_conn *conn, size_t commands);
 enum { RK_REPLIES_ON = 1, RK_REPLIES_OFF, RK_REPLIES_SKIP };
 void rk_conn_reply_mode(rk_conn *conn, int mode);
 
+/* Whether the connection is in subscriber mode (rk_conn_set_pubsub). */
+bool rk_conn_in_pubsub(const rk_conn *conn);
+
 /* Runs the connection's handshake again (after RESET), on the same
  * socket: protocol, credentials, database and name as configured. */
 int rk_conn_redo_handshake(rk_conn *conn);

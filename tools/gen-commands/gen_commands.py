@@ -766,6 +766,8 @@ class Command:
             if isinstance(f, TokenOr):
                 paras.append("Pass %s NULL to send %s instead." % (
                     f.f.name, f.tok["token"] and f.tok["token"] or 'an empty string ("")'))
+        if self.name in spec.NOTES:
+            paras.append(spec.NOTES[self.name])
         if "deprecated_since" in d:
             paras.append("Deprecated since %s; use %s instead." % (
                 d["deprecated_since"], d.get("replaced_by", "").replace("`", "")))

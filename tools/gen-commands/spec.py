@@ -228,7 +228,7 @@ RULES = {
 # rk_conn_new), not for the pooled client or a pipeline.
 CONNECTION = set(
     """
-    auth hello select multi exec discard watch unwatch quit monitor
+    auth hello select multi exec discard watch unwatch quit
     readonly readwrite asking client|tracking client|caching client|no-evict
     client|setname
     sync psync replconf
@@ -246,6 +246,7 @@ HAND = {
     "sunsubscribe": "rk_pubsub_sunsubscribe",
     "client|reply": "rk_client_reply",
     "reset": "rk_reset",
+    "monitor": "rk_monitor",
 }
 
 # How long a blocking command may keep the server from answering, in ms
@@ -292,4 +293,15 @@ ARGS = {
         {"name": "command", "type": "string"},
         {"name": "arg", "type": "string", "flags": ["optional", "multiple"]},
     ],
+}
+
+# A sentence added to a generated function's comment, for what a caller
+# must know that the server's description does not say.
+NOTES = {
+    "sync": "The connection then carries the replication stream (an RDB payload, then the "
+    "write commands), which rediskit does not parse: close it once done.",
+    "psync": "After +FULLRESYNC or +CONTINUE the connection carries the replication stream, "
+    "which rediskit does not parse: close it once done.",
+    "quit": "The server closes the connection after answering (deprecated since Redis 7.2).",
+    "shutdown": "On success the server goes away and the call fails with a connection error.",
 }

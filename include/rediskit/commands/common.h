@@ -94,6 +94,15 @@ int rk_client_reply(rk_conn *conn, rk_client_reply_mode mode);
  *  or as rk_conn_call_argv() and rk_conn_connect(). */
 int rk_reset(rk_conn *conn);
 
+/** MONITOR: makes a held connection stream every command the server runs.
+ *  Once it returns RK_OK, read each line (a status reply such as
+ *  `1700000000.123456 [0 127.0.0.1:5000] "SET" "k" "v"`) with
+ *  rk_conn_read(); the connection is in subscriber mode (rk_conn_set_pubsub)
+ *  and stays a monitor until rk_reset() or closed. Hand-written, since the
+ *  lines are replies no command asked for. Returns RK_OK, or as
+ *  rk_conn_call_argv(). */
+int rk_monitor(rk_conn *conn);
+
 #ifdef __cplusplus
 }
 #endif

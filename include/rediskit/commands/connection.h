@@ -384,6 +384,8 @@ int rk_pipe_ping(rk_pipeline *p, const rk_ping_opts *opts);
  *
  *  Complexity: O(1). Since Redis 1.0.0 (connection group).
  *
+ *  The server closes the connection after answering (deprecated since Redis 7.2).
+ *
  *  Returns RK_OK when the server answered OK. Errors as rk_client_callv(), on the held
  *  connection.
  */

@@ -937,22 +937,14 @@ int rk_pipe_module_unload(rk_pipeline *p, const char *name);
  */
 int rk_pipe_module_unload_bin(rk_pipeline *p, const char *name, size_t name_len);
 
-/** MONITOR: Listen for all requests received by the server in real time.
- *
- *  Syntax: MONITOR
- *
- *  Since Redis 1.0.0 (server group).
- *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv(), on the held
- *  connection.
- */
-int rk_monitor(rk_conn *conn, rk_reply *reply);
-
 /** PSYNC: Internal command used for replication.
  *
  *  Syntax: PSYNC replicationid offset
  *
  *  Since Redis 2.8.0 (server group).
+ *
+ *  After +FULLRESYNC or +CONTINUE the connection carries the replication stream, which rediskit
+ *  does not parse: close it once done.
  *
  *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv(), on the held
  *  connection.
@@ -1077,6 +1069,8 @@ typedef struct rk_shutdown_opts {
  *  Complexity: O(N) when saving, where N is the total number of keys in all databases when
  *  saving data, otherwise O(1). Since Redis 1.0.0 (server group).
  *
+ *  On success the server goes away and the call fails with a connection error.
+ *
  *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
  */
 int rk_shutdown(rk_client *c, const rk_shutdown_opts *opts, rk_reply *reply);
@@ -1184,6 +1178,9 @@ int rk_pipe_swapdb(rk_pipeline *p, long long index1, long long index2);
  *  Syntax: SYNC
  *
  *  Since Redis 1.0.0 (server group).
+ *
+ *  The connection then carries the replication stream (an RDB payload, then the write
+ *  commands), which rediskit does not parse: close it once done.
  *
  *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv(), on the held
  *  connection.

@@ -1565,18 +1565,6 @@ int rk_pipe_module_unload_bin(rk_pipeline *p, const char *name, size_t name_len)
     return rk_cmd_queue(p, &cmd, rc);
 }
 
-static int build_monitor(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "MONITOR");
-    return cmd->err;
-}
-
-int rk_monitor(rk_conn *conn, rk_reply *reply) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, "MONITOR");
-    int rc = build_monitor(&cmd);
-    return rk_cmd_reply(RK_TARGET_CONN(conn), &cmd, rc, reply);
-}
-
 static int build_psync(rk_cmd *cmd, const char *replicationid, size_t replicationid_len,
                        long long offset) {
     rk_cmd_lit(cmd, "PSYNC");

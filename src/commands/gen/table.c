@@ -238,7 +238,7 @@ const rk_command_entry rk_command_table[] = {
     {"module|load", "rk_module_load", "client", 0, (rk_command_fn)rk_module_load},
     {"module|loadex", "rk_module_loadex", "client", 0, (rk_command_fn)rk_module_loadex},
     {"module|unload", "rk_module_unload", "client", 0, (rk_command_fn)rk_module_unload},
-    {"monitor", "rk_monitor", "conn", RK_CMDF_CONNECTION, (rk_command_fn)rk_monitor},
+    {"monitor", "rk_monitor", "hand", RK_CMDF_CONNECTION, (rk_command_fn)rk_monitor},
     {"move", "rk_move", "client", RK_CMDF_WRITE, (rk_command_fn)rk_move},
     {"mset", "rk_mset", "client", RK_CMDF_WRITE, (rk_command_fn)rk_mset},
     {"msetnx", "rk_msetnx", "client", RK_CMDF_WRITE, (rk_command_fn)rk_msetnx},
