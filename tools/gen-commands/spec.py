@@ -85,6 +85,7 @@ SHAPE = {
     "pubsub|shardnumsub": '"m.."',
     "hello": '"{modules=a{}}"',
     "cluster|shards": '"a{nodes=a{}}"',
+    "cluster|links": '"a{}"',
     "zmscore": '"ad"',
     "zscan": '"(.p.d)"',
     "hscan": '"(.m..)"',

@@ -250,10 +250,11 @@ int rk_pipe_cluster_keyslot_bin(rk_pipeline *p, const char *key, size_t key_len)
  *  Complexity: O(N) where N is the total number of Cluster nodes. Since Redis 7.0.0 (cluster
  *  group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
+ *  protocol. Errors as rk_client_callv().
  */
 int rk_cluster_links(rk_client *c, rk_reply *reply);
-/** Queues CLUSTER LINKS in a pipeline; read its reply after rk_pipeline_exec(). */
+/** Queues CLUSTER LINKS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
 int rk_pipe_cluster_links(rk_pipeline *p);
 
 /** Options of CLUSTER MEET; NULL or zeroed: none. */

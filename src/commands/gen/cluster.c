@@ -400,6 +400,7 @@ int rk_pipe_cluster_keyslot_bin(rk_pipeline *p, const char *key, size_t key_len)
 static int build_cluster_links(rk_cmd *cmd) {
     rk_cmd_lit(cmd, "CLUSTER");
     rk_cmd_lit(cmd, "LINKS");
+    cmd->shape = "a{}";
     return cmd->err;
 }
 
