@@ -38,6 +38,15 @@ void rk_cmd_init(rk_cmd *cmd, const char *name) {
     cmd->spill = NULL;
 }
 
+void rk_cmd_start(rk_cmd *cmd, const char *name) {
+    rk_cmd_init(cmd, name);
+    for (const char *w = name; *w;) {
+        size_t n = strcspn(w, " ");
+        rk_cmd_str(cmd, w, n);
+        w += n + (w[n] == ' ');
+    }
+}
+
 void rk_cmd_release(rk_cmd *cmd) {
     if (cmd->argv != cmd->argv_inline) {
         rk_free(cmd->argv);

@@ -53,6 +53,9 @@ typedef struct rk_target {
 #define RK_TARGET_CONN(c) ((rk_target){.conn = (c)})
 
 void rk_cmd_init(rk_cmd *cmd, const char *name);
+/* rk_cmd_init, then the words of name ("CONFIG GET") as the first
+ * arguments; name must outlive cmd (a string literal). */
+void rk_cmd_start(rk_cmd *cmd, const char *name);
 void rk_cmd_release(rk_cmd *cmd);
 
 /* Appending arguments. After a failure these do nothing. */

@@ -17,11 +17,12 @@ static void emit_bitcount_index(rk_cmd *cmd, const rk_bitcount_index *b) {
         rk_cmd_lit(cmd, "BIT");
 }
 
-static int build_bitcount(rk_cmd *cmd, const char *key, size_t key_len, const rk_bitcount_opts *o) {
+static int build_bitcount(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                          const rk_bitcount_opts *o) {
     static const rk_bitcount_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "BITCOUNT");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     if (o->index != NULL) {
         emit_bitcount_index(cmd, o->index);
@@ -36,9 +37,8 @@ int rk_bitcount(rk_client *c, const char *key, const rk_bitcount_opts *opts, lon
 int rk_bitcount_bin(rk_client *c, const char *key, size_t key_len, const rk_bitcount_opts *opts,
                     long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BITCOUNT");
-    int rc = build_bitcount(&cmd, key, key_len, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_bitcount(&cmd, "BITCOUNT", key, key_len, opts), out, false);
 }
 
 int rk_pipe_bitcount(rk_pipeline *p, const char *key, const rk_bitcount_opts *opts) {
@@ -48,9 +48,7 @@ int rk_pipe_bitcount(rk_pipeline *p, const char *key, const rk_bitcount_opts *op
 int rk_pipe_bitcount_bin(rk_pipeline *p, const char *key, size_t key_len,
                          const rk_bitcount_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BITCOUNT");
-    int rc = build_bitcount(&cmd, key, key_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bitcount(&cmd, "BITCOUNT", key, key_len, opts));
 }
 
 static void emit_bitfield_get(rk_cmd *cmd, const rk_bitfield_get *b) {
@@ -105,9 +103,9 @@ static void emit_bitfield_operation(rk_cmd *cmd, const rk_bitfield_operation *b)
     }
 }
 
-static int build_bitfield(rk_cmd *cmd, const char *key, size_t key_len,
+static int build_bitfield(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
                           const rk_bitfield_operation *operations, size_t noperations) {
-    rk_cmd_lit(cmd, "BITFIELD");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     if (noperations > 0 && operations == NULL) {
         rk_cmd_invalid(cmd, "operation list is NULL");
@@ -127,9 +125,9 @@ int rk_bitfield(rk_client *c, const char *key, const rk_bitfield_operation *oper
 int rk_bitfield_bin(rk_client *c, const char *key, size_t key_len,
                     const rk_bitfield_operation *operations, size_t noperations, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BITFIELD");
-    int rc = build_bitfield(&cmd, key, key_len, operations, noperations);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_bitfield(&cmd, "BITFIELD", key, key_len, operations, noperations),
+                        reply);
 }
 
 int rk_pipe_bitfield(rk_pipeline *p, const char *key, const rk_bitfield_operation *operations,
@@ -140,9 +138,8 @@ int rk_pipe_bitfield(rk_pipeline *p, const char *key, const rk_bitfield_operatio
 int rk_pipe_bitfield_bin(rk_pipeline *p, const char *key, size_t key_len,
                          const rk_bitfield_operation *operations, size_t noperations) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BITFIELD");
-    int rc = build_bitfield(&cmd, key, key_len, operations, noperations);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_bitfield(&cmd, "BITFIELD", key, key_len, operations, noperations));
 }
 
 static void emit_bitfield_ro_get(rk_cmd *cmd, const rk_bitfield_ro_get *b) {
@@ -152,12 +149,12 @@ static void emit_bitfield_ro_get(rk_cmd *cmd, const rk_bitfield_ro_get *b) {
     rk_cmd_int(cmd, b->offset);
 }
 
-static int build_bitfield_ro(rk_cmd *cmd, const char *key, size_t key_len,
+static int build_bitfield_ro(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
                              const rk_bitfield_ro_opts *o) {
     static const rk_bitfield_ro_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "BITFIELD_RO");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     if (o->ngets > 0 && o->gets == NULL) {
         rk_cmd_invalid(cmd, "encoding_offset list is NULL");
@@ -178,9 +175,8 @@ int rk_bitfield_ro(rk_client *c, const char *key, const rk_bitfield_ro_opts *opt
 int rk_bitfield_ro_bin(rk_client *c, const char *key, size_t key_len,
                        const rk_bitfield_ro_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BITFIELD_RO");
-    int rc = build_bitfield_ro(&cmd, key, key_len, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_bitfield_ro(&cmd, "BITFIELD_RO", key, key_len, opts), reply);
 }
 
 int rk_pipe_bitfield_ro(rk_pipeline *p, const char *key, const rk_bitfield_ro_opts *opts) {
@@ -190,14 +186,13 @@ int rk_pipe_bitfield_ro(rk_pipeline *p, const char *key, const rk_bitfield_ro_op
 int rk_pipe_bitfield_ro_bin(rk_pipeline *p, const char *key, size_t key_len,
                             const rk_bitfield_ro_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BITFIELD_RO");
-    int rc = build_bitfield_ro(&cmd, key, key_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bitfield_ro(&cmd, "BITFIELD_RO", key, key_len, opts));
 }
 
-static int build_bitop(rk_cmd *cmd, rk_bitop_op operation, const char *destkey, size_t destkey_len,
-                       const char *const *keys, const size_t *keys_lens, size_t nkeys) {
-    rk_cmd_lit(cmd, "BITOP");
+static int build_bitop(rk_cmd *cmd, const char *words, rk_bitop_op operation, const char *destkey,
+                       size_t destkey_len, const char *const *keys, const size_t *keys_lens,
+                       size_t nkeys) {
+    rk_cmd_start(cmd, words);
     rk_cmd_choice(cmd, (int)operation, rk_bitop_op_tokens, 4, "operation");
     rk_cmd_str(cmd, destkey, destkey_len);
     if (nkeys == 0)
@@ -220,9 +215,10 @@ int rk_bitop(rk_client *c, rk_bitop_op operation, const char *destkey, const cha
 int rk_bitop_bin(rk_client *c, rk_bitop_op operation, const char *destkey, size_t destkey_len,
                  const char *const *keys, const size_t *keys_lens, size_t nkeys, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BITOP");
-    int rc = build_bitop(&cmd, operation, destkey, destkey_len, keys, keys_lens, nkeys);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_bitop(&cmd, "BITOP", operation, destkey, destkey_len, keys, keys_lens, nkeys), out,
+        false);
 }
 
 int rk_pipe_bitop(rk_pipeline *p, rk_bitop_op operation, const char *destkey,
@@ -234,9 +230,9 @@ int rk_pipe_bitop_bin(rk_pipeline *p, rk_bitop_op operation, const char *destkey
                       size_t destkey_len, const char *const *keys, const size_t *keys_lens,
                       size_t nkeys) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BITOP");
-    int rc = build_bitop(&cmd, operation, destkey, destkey_len, keys, keys_lens, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd,
+        build_bitop(&cmd, "BITOP", operation, destkey, destkey_len, keys, keys_lens, nkeys));
 }
 
 static void emit_bitpos_end_index(rk_cmd *cmd, const rk_bitpos_end_index *b) {
@@ -256,12 +252,12 @@ static void emit_bitpos_index(rk_cmd *cmd, const rk_bitpos_index *b) {
     }
 }
 
-static int build_bitpos(rk_cmd *cmd, const char *key, size_t key_len, long long bit,
-                        const rk_bitpos_opts *o) {
+static int build_bitpos(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                        long long bit, const rk_bitpos_opts *o) {
     static const rk_bitpos_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "BITPOS");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_int(cmd, bit);
     if (o->index != NULL) {
@@ -278,9 +274,8 @@ int rk_bitpos(rk_client *c, const char *key, long long bit, const rk_bitpos_opts
 int rk_bitpos_bin(rk_client *c, const char *key, size_t key_len, long long bit,
                   const rk_bitpos_opts *opts, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BITPOS");
-    int rc = build_bitpos(&cmd, key, key_len, bit, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_bitpos(&cmd, "BITPOS", key, key_len, bit, opts), out, false);
 }
 
 int rk_pipe_bitpos(rk_pipeline *p, const char *key, long long bit, const rk_bitpos_opts *opts) {
@@ -290,13 +285,12 @@ int rk_pipe_bitpos(rk_pipeline *p, const char *key, long long bit, const rk_bitp
 int rk_pipe_bitpos_bin(rk_pipeline *p, const char *key, size_t key_len, long long bit,
                        const rk_bitpos_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BITPOS");
-    int rc = build_bitpos(&cmd, key, key_len, bit, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bitpos(&cmd, "BITPOS", key, key_len, bit, opts));
 }
 
-static int build_getbit(rk_cmd *cmd, const char *key, size_t key_len, long long offset) {
-    rk_cmd_lit(cmd, "GETBIT");
+static int build_getbit(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                        long long offset) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_int(cmd, offset);
     return cmd->err;
@@ -308,9 +302,8 @@ int rk_getbit(rk_client *c, const char *key, long long offset, long long *out) {
 
 int rk_getbit_bin(rk_client *c, const char *key, size_t key_len, long long offset, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GETBIT");
-    int rc = build_getbit(&cmd, key, key_len, offset);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_getbit(&cmd, "GETBIT", key, key_len, offset), out, false);
 }
 
 int rk_pipe_getbit(rk_pipeline *p, const char *key, long long offset) {
@@ -319,14 +312,12 @@ int rk_pipe_getbit(rk_pipeline *p, const char *key, long long offset) {
 
 int rk_pipe_getbit_bin(rk_pipeline *p, const char *key, size_t key_len, long long offset) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GETBIT");
-    int rc = build_getbit(&cmd, key, key_len, offset);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_getbit(&cmd, "GETBIT", key, key_len, offset));
 }
 
-static int build_setbit(rk_cmd *cmd, const char *key, size_t key_len, long long offset,
-                        long long value) {
-    rk_cmd_lit(cmd, "SETBIT");
+static int build_setbit(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                        long long offset, long long value) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_int(cmd, offset);
     rk_cmd_int(cmd, value);
@@ -340,9 +331,8 @@ int rk_setbit(rk_client *c, const char *key, long long offset, long long value, 
 int rk_setbit_bin(rk_client *c, const char *key, size_t key_len, long long offset, long long value,
                   long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SETBIT");
-    int rc = build_setbit(&cmd, key, key_len, offset, value);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_setbit(&cmd, "SETBIT", key, key_len, offset, value), out, false);
 }
 
 int rk_pipe_setbit(rk_pipeline *p, const char *key, long long offset, long long value) {
@@ -352,7 +342,5 @@ int rk_pipe_setbit(rk_pipeline *p, const char *key, long long offset, long long 
 int rk_pipe_setbit_bin(rk_pipeline *p, const char *key, size_t key_len, long long offset,
                        long long value) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SETBIT");
-    int rc = build_setbit(&cmd, key, key_len, offset, value);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_setbit(&cmd, "SETBIT", key, key_len, offset, value));
 }

@@ -3,21 +3,21 @@
 #include "rediskit/commands/cluster.h"
 #include "commands/cmd_int.h"
 
-static int build_asking(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "ASKING");
+/* Builds ASKING, CLUSTER BUMPEPOCH, CLUSTER FLUSHSLOTS, CLUSTER HELP, CLUSTER INFO, CLUSTER MYID,
+ * CLUSTER NODES, CLUSTER SAVECONFIG, CLUSTER SLOTS, READONLY, READWRITE. */
+static int build_bare(rk_cmd *cmd, const char *words) {
+    rk_cmd_start(cmd, words);
     return cmd->err;
 }
 
 int rk_asking(rk_conn *conn) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ASKING");
-    int rc = build_asking(&cmd);
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, build_bare(&cmd, "ASKING"));
 }
 
-static int build_cluster_addslots(rk_cmd *cmd, const long long *slots, size_t nslots) {
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "ADDSLOTS");
+/* Builds CLUSTER ADDSLOTS, CLUSTER DELSLOTS. */
+static int build_slots(rk_cmd *cmd, const char *words, const long long *slots, size_t nslots) {
+    rk_cmd_start(cmd, words);
     if (nslots == 0)
         rk_cmd_invalid(cmd, "needs at least one slot");
     if (nslots > 0 && slots == NULL)
@@ -32,16 +32,13 @@ static int build_cluster_addslots(rk_cmd *cmd, const long long *slots, size_t ns
 
 int rk_cluster_addslots(rk_client *c, const long long *slots, size_t nslots) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER ADDSLOTS");
-    int rc = build_cluster_addslots(&cmd, slots, nslots);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd,
+                     build_slots(&cmd, "CLUSTER ADDSLOTS", slots, nslots));
 }
 
 int rk_pipe_cluster_addslots(rk_pipeline *p, const long long *slots, size_t nslots) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER ADDSLOTS");
-    int rc = build_cluster_addslots(&cmd, slots, nslots);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_slots(&cmd, "CLUSTER ADDSLOTS", slots, nslots));
 }
 
 static void emit_cluster_addslotsrange_start_slot_end_slot(
@@ -51,10 +48,10 @@ static void emit_cluster_addslotsrange_start_slot_end_slot(
 }
 
 static int build_cluster_addslotsrange(
-    rk_cmd *cmd, const rk_cluster_addslotsrange_start_slot_end_slot *start_slot_end_slots,
+    rk_cmd *cmd, const char *words,
+    const rk_cluster_addslotsrange_start_slot_end_slot *start_slot_end_slots,
     size_t nstart_slot_end_slots) {
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "ADDSLOTSRANGE");
+    rk_cmd_start(cmd, words);
     if (nstart_slot_end_slots == 0)
         rk_cmd_invalid(cmd, "needs at least one start-slot_end-slot");
     if (nstart_slot_end_slots > 0 && start_slot_end_slots == NULL) {
@@ -71,44 +68,35 @@ int rk_cluster_addslotsrange(
     rk_client *c, const rk_cluster_addslotsrange_start_slot_end_slot *start_slot_end_slots,
     size_t nstart_slot_end_slots) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER ADDSLOTSRANGE");
-    int rc = build_cluster_addslotsrange(&cmd, start_slot_end_slots, nstart_slot_end_slots);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd,
+                     build_cluster_addslotsrange(&cmd, "CLUSTER ADDSLOTSRANGE",
+                                                 start_slot_end_slots, nstart_slot_end_slots));
 }
 
 int rk_pipe_cluster_addslotsrange(
     rk_pipeline *p, const rk_cluster_addslotsrange_start_slot_end_slot *start_slot_end_slots,
     size_t nstart_slot_end_slots) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER ADDSLOTSRANGE");
-    int rc = build_cluster_addslotsrange(&cmd, start_slot_end_slots, nstart_slot_end_slots);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_cluster_bumpepoch(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "BUMPEPOCH");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd,
+                        build_cluster_addslotsrange(&cmd, "CLUSTER ADDSLOTSRANGE",
+                                                    start_slot_end_slots, nstart_slot_end_slots));
 }
 
 int rk_cluster_bumpepoch(rk_client *c, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER BUMPEPOCH");
-    int rc = build_cluster_bumpepoch(&cmd);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLUSTER BUMPEPOCH"), out,
+                         len);
 }
 
 int rk_pipe_cluster_bumpepoch(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER BUMPEPOCH");
-    int rc = build_cluster_bumpepoch(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLUSTER BUMPEPOCH"));
 }
 
-static int build_cluster_count_failure_reports(rk_cmd *cmd, const char *node_id,
-                                               size_t node_id_len) {
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "COUNT-FAILURE-REPORTS");
+/* Builds CLUSTER COUNT-FAILURE-REPORTS, CLUSTER FORGET, CLUSTER REPLICAS, CLUSTER REPLICATE,
+ * CLUSTER SLAVES. */
+static int build_node_id(rk_cmd *cmd, const char *words, const char *node_id, size_t node_id_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, node_id, node_id_len);
     return cmd->err;
 }
@@ -120,9 +108,9 @@ int rk_cluster_count_failure_reports(rk_client *c, const char *node_id, long lon
 int rk_cluster_count_failure_reports_bin(rk_client *c, const char *node_id, size_t node_id_len,
                                          long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER COUNT-FAILURE-REPORTS");
-    int rc = build_cluster_count_failure_reports(&cmd, node_id, node_id_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_node_id(&cmd, "CLUSTER COUNT-FAILURE-REPORTS", node_id, node_id_len), out, false);
 }
 
 int rk_pipe_cluster_count_failure_reports(rk_pipeline *p, const char *node_id) {
@@ -132,59 +120,38 @@ int rk_pipe_cluster_count_failure_reports(rk_pipeline *p, const char *node_id) {
 int rk_pipe_cluster_count_failure_reports_bin(rk_pipeline *p, const char *node_id,
                                               size_t node_id_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER COUNT-FAILURE-REPORTS");
-    int rc = build_cluster_count_failure_reports(&cmd, node_id, node_id_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_node_id(&cmd, "CLUSTER COUNT-FAILURE-REPORTS", node_id, node_id_len));
 }
 
-static int build_cluster_countkeysinslot(rk_cmd *cmd, long long slot) {
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "COUNTKEYSINSLOT");
+static int build_cluster_countkeysinslot(rk_cmd *cmd, const char *words, long long slot) {
+    rk_cmd_start(cmd, words);
     rk_cmd_int(cmd, slot);
     return cmd->err;
 }
 
 int rk_cluster_countkeysinslot(rk_client *c, long long slot, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER COUNTKEYSINSLOT");
-    int rc = build_cluster_countkeysinslot(&cmd, slot);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_cluster_countkeysinslot(&cmd, "CLUSTER COUNTKEYSINSLOT", slot), out,
+                          false);
 }
 
 int rk_pipe_cluster_countkeysinslot(rk_pipeline *p, long long slot) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER COUNTKEYSINSLOT");
-    int rc = build_cluster_countkeysinslot(&cmd, slot);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_cluster_delslots(rk_cmd *cmd, const long long *slots, size_t nslots) {
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "DELSLOTS");
-    if (nslots == 0)
-        rk_cmd_invalid(cmd, "needs at least one slot");
-    if (nslots > 0 && slots == NULL)
-        rk_cmd_invalid(cmd, "slot list is NULL");
-    else {
-        for (size_t i = 0; i < nslots; i++) {
-            rk_cmd_int(cmd, slots[i]);
-        }
-    }
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd,
+                        build_cluster_countkeysinslot(&cmd, "CLUSTER COUNTKEYSINSLOT", slot));
 }
 
 int rk_cluster_delslots(rk_client *c, const long long *slots, size_t nslots) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER DELSLOTS");
-    int rc = build_cluster_delslots(&cmd, slots, nslots);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd,
+                     build_slots(&cmd, "CLUSTER DELSLOTS", slots, nslots));
 }
 
 int rk_pipe_cluster_delslots(rk_pipeline *p, const long long *slots, size_t nslots) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER DELSLOTS");
-    int rc = build_cluster_delslots(&cmd, slots, nslots);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_slots(&cmd, "CLUSTER DELSLOTS", slots, nslots));
 }
 
 static void emit_cluster_delslotsrange_start_slot_end_slot(
@@ -194,10 +161,10 @@ static void emit_cluster_delslotsrange_start_slot_end_slot(
 }
 
 static int build_cluster_delslotsrange(
-    rk_cmd *cmd, const rk_cluster_delslotsrange_start_slot_end_slot *start_slot_end_slots,
+    rk_cmd *cmd, const char *words,
+    const rk_cluster_delslotsrange_start_slot_end_slot *start_slot_end_slots,
     size_t nstart_slot_end_slots) {
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "DELSLOTSRANGE");
+    rk_cmd_start(cmd, words);
     if (nstart_slot_end_slots == 0)
         rk_cmd_invalid(cmd, "needs at least one start-slot_end-slot");
     if (nstart_slot_end_slots > 0 && start_slot_end_slots == NULL) {
@@ -214,26 +181,26 @@ int rk_cluster_delslotsrange(
     rk_client *c, const rk_cluster_delslotsrange_start_slot_end_slot *start_slot_end_slots,
     size_t nstart_slot_end_slots) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER DELSLOTSRANGE");
-    int rc = build_cluster_delslotsrange(&cmd, start_slot_end_slots, nstart_slot_end_slots);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd,
+                     build_cluster_delslotsrange(&cmd, "CLUSTER DELSLOTSRANGE",
+                                                 start_slot_end_slots, nstart_slot_end_slots));
 }
 
 int rk_pipe_cluster_delslotsrange(
     rk_pipeline *p, const rk_cluster_delslotsrange_start_slot_end_slot *start_slot_end_slots,
     size_t nstart_slot_end_slots) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER DELSLOTSRANGE");
-    int rc = build_cluster_delslotsrange(&cmd, start_slot_end_slots, nstart_slot_end_slots);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_cluster_delslotsrange(&cmd, "CLUSTER DELSLOTSRANGE",
+                                                    start_slot_end_slots, nstart_slot_end_slots));
 }
 
-static int build_cluster_failover(rk_cmd *cmd, const rk_cluster_failover_opts *o) {
+static int build_cluster_failover(rk_cmd *cmd, const char *words,
+                                  const rk_cluster_failover_opts *o) {
     static const rk_cluster_failover_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "FAILOVER");
+    rk_cmd_start(cmd, words);
     if ((o->force) + (o->takeover) > 1)
         rk_cmd_invalid(cmd, "at most one of FORCE, TAKEOVER");
     if (o->force)
@@ -245,43 +212,23 @@ static int build_cluster_failover(rk_cmd *cmd, const rk_cluster_failover_opts *o
 
 int rk_cluster_failover(rk_client *c, const rk_cluster_failover_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER FAILOVER");
-    int rc = build_cluster_failover(&cmd, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd,
+                     build_cluster_failover(&cmd, "CLUSTER FAILOVER", opts));
 }
 
 int rk_pipe_cluster_failover(rk_pipeline *p, const rk_cluster_failover_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER FAILOVER");
-    int rc = build_cluster_failover(&cmd, opts);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_cluster_flushslots(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "FLUSHSLOTS");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_cluster_failover(&cmd, "CLUSTER FAILOVER", opts));
 }
 
 int rk_cluster_flushslots(rk_client *c) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER FLUSHSLOTS");
-    int rc = build_cluster_flushslots(&cmd);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLUSTER FLUSHSLOTS"));
 }
 
 int rk_pipe_cluster_flushslots(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER FLUSHSLOTS");
-    int rc = build_cluster_flushslots(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_cluster_forget(rk_cmd *cmd, const char *node_id, size_t node_id_len) {
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "FORGET");
-    rk_cmd_str(cmd, node_id, node_id_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLUSTER FLUSHSLOTS"));
 }
 
 int rk_cluster_forget(rk_client *c, const char *node_id) {
@@ -290,9 +237,8 @@ int rk_cluster_forget(rk_client *c, const char *node_id) {
 
 int rk_cluster_forget_bin(rk_client *c, const char *node_id, size_t node_id_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER FORGET");
-    int rc = build_cluster_forget(&cmd, node_id, node_id_len);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd,
+                     build_node_id(&cmd, "CLUSTER FORGET", node_id, node_id_len));
 }
 
 int rk_pipe_cluster_forget(rk_pipeline *p, const char *node_id) {
@@ -301,14 +247,12 @@ int rk_pipe_cluster_forget(rk_pipeline *p, const char *node_id) {
 
 int rk_pipe_cluster_forget_bin(rk_pipeline *p, const char *node_id, size_t node_id_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER FORGET");
-    int rc = build_cluster_forget(&cmd, node_id, node_id_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_node_id(&cmd, "CLUSTER FORGET", node_id, node_id_len));
 }
 
-static int build_cluster_getkeysinslot(rk_cmd *cmd, long long slot, long long count) {
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "GETKEYSINSLOT");
+static int build_cluster_getkeysinslot(rk_cmd *cmd, const char *words, long long slot,
+                                       long long count) {
+    rk_cmd_start(cmd, words);
     rk_cmd_int(cmd, slot);
     rk_cmd_int(cmd, count);
     return cmd->err;
@@ -316,61 +260,39 @@ static int build_cluster_getkeysinslot(rk_cmd *cmd, long long slot, long long co
 
 int rk_cluster_getkeysinslot(rk_client *c, long long slot, long long count, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER GETKEYSINSLOT");
-    int rc = build_cluster_getkeysinslot(&cmd, slot, count);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_cluster_getkeysinslot(&cmd, "CLUSTER GETKEYSINSLOT", slot, count),
+                        reply);
 }
 
 int rk_pipe_cluster_getkeysinslot(rk_pipeline *p, long long slot, long long count) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER GETKEYSINSLOT");
-    int rc = build_cluster_getkeysinslot(&cmd, slot, count);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_cluster_help(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "HELP");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd,
+                        build_cluster_getkeysinslot(&cmd, "CLUSTER GETKEYSINSLOT", slot, count));
 }
 
 int rk_cluster_help(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER HELP");
-    int rc = build_cluster_help(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLUSTER HELP"), reply);
 }
 
 int rk_pipe_cluster_help(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER HELP");
-    int rc = build_cluster_help(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_cluster_info(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "INFO");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLUSTER HELP"));
 }
 
 int rk_cluster_info(rk_client *c, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER INFO");
-    int rc = build_cluster_info(&cmd);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLUSTER INFO"), out, len);
 }
 
 int rk_pipe_cluster_info(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER INFO");
-    int rc = build_cluster_info(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLUSTER INFO"));
 }
 
-static int build_cluster_keyslot(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "KEYSLOT");
+static int build_cluster_keyslot(rk_cmd *cmd, const char *words, const char *key, size_t key_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     return cmd->err;
 }
@@ -381,9 +303,8 @@ int rk_cluster_keyslot(rk_client *c, const char *key, long long *out) {
 
 int rk_cluster_keyslot_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER KEYSLOT");
-    int rc = build_cluster_keyslot(&cmd, key, key_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_cluster_keyslot(&cmd, "CLUSTER KEYSLOT", key, key_len), out, false);
 }
 
 int rk_pipe_cluster_keyslot(rk_pipeline *p, const char *key) {
@@ -392,39 +313,32 @@ int rk_pipe_cluster_keyslot(rk_pipeline *p, const char *key) {
 
 int rk_pipe_cluster_keyslot_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER KEYSLOT");
-    int rc = build_cluster_keyslot(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_cluster_keyslot(&cmd, "CLUSTER KEYSLOT", key, key_len));
 }
 
-static int build_cluster_links(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "LINKS");
+static int build_cluster_links(rk_cmd *cmd, const char *words) {
+    rk_cmd_start(cmd, words);
     cmd->shape = "a{}";
     return cmd->err;
 }
 
 int rk_cluster_links(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER LINKS");
-    int rc = build_cluster_links(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_cluster_links(&cmd, "CLUSTER LINKS"),
+                        reply);
 }
 
 int rk_pipe_cluster_links(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER LINKS");
-    int rc = build_cluster_links(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_cluster_links(&cmd, "CLUSTER LINKS"));
 }
 
-static int build_cluster_meet(rk_cmd *cmd, const char *ip, size_t ip_len, long long port,
-                              const rk_cluster_meet_opts *o) {
+static int build_cluster_meet(rk_cmd *cmd, const char *words, const char *ip, size_t ip_len,
+                              long long port, const rk_cluster_meet_opts *o) {
     static const rk_cluster_meet_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "MEET");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, ip, ip_len);
     rk_cmd_int(cmd, port);
     if (o->cluster_bus_port != 0 || o->cluster_bus_port_set) {
@@ -441,9 +355,8 @@ int rk_cluster_meet(rk_client *c, const char *ip, long long port,
 int rk_cluster_meet_bin(rk_client *c, const char *ip, size_t ip_len, long long port,
                         const rk_cluster_meet_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER MEET");
-    int rc = build_cluster_meet(&cmd, ip, ip_len, port, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd,
+                     build_cluster_meet(&cmd, "CLUSTER MEET", ip, ip_len, port, opts));
 }
 
 int rk_pipe_cluster_meet(rk_pipeline *p, const char *ip, long long port,
@@ -454,56 +367,27 @@ int rk_pipe_cluster_meet(rk_pipeline *p, const char *ip, long long port,
 int rk_pipe_cluster_meet_bin(rk_pipeline *p, const char *ip, size_t ip_len, long long port,
                              const rk_cluster_meet_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER MEET");
-    int rc = build_cluster_meet(&cmd, ip, ip_len, port, opts);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_cluster_myid(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "MYID");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_cluster_meet(&cmd, "CLUSTER MEET", ip, ip_len, port, opts));
 }
 
 int rk_cluster_myid(rk_client *c, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER MYID");
-    int rc = build_cluster_myid(&cmd);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLUSTER MYID"), out, len);
 }
 
 int rk_pipe_cluster_myid(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER MYID");
-    int rc = build_cluster_myid(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_cluster_nodes(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "NODES");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLUSTER MYID"));
 }
 
 int rk_cluster_nodes(rk_client *c, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER NODES");
-    int rc = build_cluster_nodes(&cmd);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLUSTER NODES"), out, len);
 }
 
 int rk_pipe_cluster_nodes(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER NODES");
-    int rc = build_cluster_nodes(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_cluster_replicas(rk_cmd *cmd, const char *node_id, size_t node_id_len) {
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "REPLICAS");
-    rk_cmd_str(cmd, node_id, node_id_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLUSTER NODES"));
 }
 
 int rk_cluster_replicas(rk_client *c, const char *node_id, rk_reply *reply) {
@@ -513,9 +397,8 @@ int rk_cluster_replicas(rk_client *c, const char *node_id, rk_reply *reply) {
 int rk_cluster_replicas_bin(rk_client *c, const char *node_id, size_t node_id_len,
                             rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER REPLICAS");
-    int rc = build_cluster_replicas(&cmd, node_id, node_id_len);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_node_id(&cmd, "CLUSTER REPLICAS", node_id, node_id_len), reply);
 }
 
 int rk_pipe_cluster_replicas(rk_pipeline *p, const char *node_id) {
@@ -524,16 +407,7 @@ int rk_pipe_cluster_replicas(rk_pipeline *p, const char *node_id) {
 
 int rk_pipe_cluster_replicas_bin(rk_pipeline *p, const char *node_id, size_t node_id_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER REPLICAS");
-    int rc = build_cluster_replicas(&cmd, node_id, node_id_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_cluster_replicate(rk_cmd *cmd, const char *node_id, size_t node_id_len) {
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "REPLICATE");
-    rk_cmd_str(cmd, node_id, node_id_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_node_id(&cmd, "CLUSTER REPLICAS", node_id, node_id_len));
 }
 
 int rk_cluster_replicate(rk_client *c, const char *node_id) {
@@ -542,9 +416,8 @@ int rk_cluster_replicate(rk_client *c, const char *node_id) {
 
 int rk_cluster_replicate_bin(rk_client *c, const char *node_id, size_t node_id_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER REPLICATE");
-    int rc = build_cluster_replicate(&cmd, node_id, node_id_len);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd,
+                     build_node_id(&cmd, "CLUSTER REPLICATE", node_id, node_id_len));
 }
 
 int rk_pipe_cluster_replicate(rk_pipeline *p, const char *node_id) {
@@ -553,17 +426,14 @@ int rk_pipe_cluster_replicate(rk_pipeline *p, const char *node_id) {
 
 int rk_pipe_cluster_replicate_bin(rk_pipeline *p, const char *node_id, size_t node_id_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER REPLICATE");
-    int rc = build_cluster_replicate(&cmd, node_id, node_id_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_node_id(&cmd, "CLUSTER REPLICATE", node_id, node_id_len));
 }
 
-static int build_cluster_reset(rk_cmd *cmd, const rk_cluster_reset_opts *o) {
+static int build_cluster_reset(rk_cmd *cmd, const char *words, const rk_cluster_reset_opts *o) {
     static const rk_cluster_reset_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "RESET");
+    rk_cmd_start(cmd, words);
     if ((o->hard) + (o->soft) > 1)
         rk_cmd_invalid(cmd, "at most one of HARD, SOFT");
     if (o->hard)
@@ -575,65 +445,49 @@ static int build_cluster_reset(rk_cmd *cmd, const rk_cluster_reset_opts *o) {
 
 int rk_cluster_reset(rk_client *c, const rk_cluster_reset_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER RESET");
-    int rc = build_cluster_reset(&cmd, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_cluster_reset(&cmd, "CLUSTER RESET", opts));
 }
 
 int rk_pipe_cluster_reset(rk_pipeline *p, const rk_cluster_reset_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER RESET");
-    int rc = build_cluster_reset(&cmd, opts);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_cluster_saveconfig(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "SAVECONFIG");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_cluster_reset(&cmd, "CLUSTER RESET", opts));
 }
 
 int rk_cluster_saveconfig(rk_client *c) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER SAVECONFIG");
-    int rc = build_cluster_saveconfig(&cmd);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLUSTER SAVECONFIG"));
 }
 
 int rk_pipe_cluster_saveconfig(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER SAVECONFIG");
-    int rc = build_cluster_saveconfig(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLUSTER SAVECONFIG"));
 }
 
-static int build_cluster_set_config_epoch(rk_cmd *cmd, long long config_epoch) {
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "SET-CONFIG-EPOCH");
+static int build_cluster_set_config_epoch(rk_cmd *cmd, const char *words, long long config_epoch) {
+    rk_cmd_start(cmd, words);
     rk_cmd_int(cmd, config_epoch);
     return cmd->err;
 }
 
 int rk_cluster_set_config_epoch(rk_client *c, long long config_epoch) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER SET-CONFIG-EPOCH");
-    int rc = build_cluster_set_config_epoch(&cmd, config_epoch);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_cluster_set_config_epoch(&cmd, "CLUSTER SET-CONFIG-EPOCH", config_epoch));
 }
 
 int rk_pipe_cluster_set_config_epoch(rk_pipeline *p, long long config_epoch) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER SET-CONFIG-EPOCH");
-    int rc = build_cluster_set_config_epoch(&cmd, config_epoch);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd, build_cluster_set_config_epoch(&cmd, "CLUSTER SET-CONFIG-EPOCH", config_epoch));
 }
 
-static int build_cluster_setslot(rk_cmd *cmd, long long slot, const rk_cluster_setslot_opts *o) {
+static int build_cluster_setslot(rk_cmd *cmd, const char *words, long long slot,
+                                 const rk_cluster_setslot_opts *o) {
     static const rk_cluster_setslot_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "SETSLOT");
+    rk_cmd_start(cmd, words);
     if ((o->importing != NULL) + (o->migrating != NULL) + (o->node != NULL) + (o->stable) != 1)
         rk_cmd_invalid(cmd, "needs exactly one of IMPORTING, MIGRATING, NODE, STABLE");
     rk_cmd_int(cmd, slot);
@@ -656,44 +510,30 @@ static int build_cluster_setslot(rk_cmd *cmd, long long slot, const rk_cluster_s
 
 int rk_cluster_setslot(rk_client *c, long long slot, const rk_cluster_setslot_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER SETSLOT");
-    int rc = build_cluster_setslot(&cmd, slot, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd,
+                     build_cluster_setslot(&cmd, "CLUSTER SETSLOT", slot, opts));
 }
 
 int rk_pipe_cluster_setslot(rk_pipeline *p, long long slot, const rk_cluster_setslot_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER SETSLOT");
-    int rc = build_cluster_setslot(&cmd, slot, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_cluster_setslot(&cmd, "CLUSTER SETSLOT", slot, opts));
 }
 
-static int build_cluster_shards(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "SHARDS");
+static int build_cluster_shards(rk_cmd *cmd, const char *words) {
+    rk_cmd_start(cmd, words);
     cmd->shape = "a{nodes=a{}}";
     return cmd->err;
 }
 
 int rk_cluster_shards(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER SHARDS");
-    int rc = build_cluster_shards(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_cluster_shards(&cmd, "CLUSTER SHARDS"),
+                        reply);
 }
 
 int rk_pipe_cluster_shards(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER SHARDS");
-    int rc = build_cluster_shards(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_cluster_slaves(rk_cmd *cmd, const char *node_id, size_t node_id_len) {
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "SLAVES");
-    rk_cmd_str(cmd, node_id, node_id_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_cluster_shards(&cmd, "CLUSTER SHARDS"));
 }
 
 int rk_cluster_slaves(rk_client *c, const char *node_id, rk_reply *reply) {
@@ -702,9 +542,8 @@ int rk_cluster_slaves(rk_client *c, const char *node_id, rk_reply *reply) {
 
 int rk_cluster_slaves_bin(rk_client *c, const char *node_id, size_t node_id_len, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER SLAVES");
-    int rc = build_cluster_slaves(&cmd, node_id, node_id_len);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_node_id(&cmd, "CLUSTER SLAVES", node_id, node_id_len), reply);
 }
 
 int rk_pipe_cluster_slaves(rk_pipeline *p, const char *node_id) {
@@ -713,51 +552,25 @@ int rk_pipe_cluster_slaves(rk_pipeline *p, const char *node_id) {
 
 int rk_pipe_cluster_slaves_bin(rk_pipeline *p, const char *node_id, size_t node_id_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER SLAVES");
-    int rc = build_cluster_slaves(&cmd, node_id, node_id_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_cluster_slots(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "CLUSTER");
-    rk_cmd_lit(cmd, "SLOTS");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_node_id(&cmd, "CLUSTER SLAVES", node_id, node_id_len));
 }
 
 int rk_cluster_slots(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER SLOTS");
-    int rc = build_cluster_slots(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLUSTER SLOTS"), reply);
 }
 
 int rk_pipe_cluster_slots(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLUSTER SLOTS");
-    int rc = build_cluster_slots(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_readonly(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "READONLY");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLUSTER SLOTS"));
 }
 
 int rk_readonly(rk_conn *conn) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "READONLY");
-    int rc = build_readonly(&cmd);
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, rc);
-}
-
-static int build_readwrite(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "READWRITE");
-    return cmd->err;
+    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, build_bare(&cmd, "READONLY"));
 }
 
 int rk_readwrite(rk_conn *conn) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "READWRITE");
-    int rc = build_readwrite(&cmd);
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, build_bare(&cmd, "READWRITE"));
 }

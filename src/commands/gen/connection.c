@@ -10,12 +10,12 @@ static const char *const rk_client_list_type_tokens[] = {"NORMAL", "MASTER", "RE
 static const char *const rk_client_no_evict_enabled_tokens[] = {"ON", "OFF"};
 static const char *const rk_client_tracking_status_tokens[] = {"ON", "OFF"};
 
-static int build_auth(rk_cmd *cmd, const char *password, size_t password_len,
+static int build_auth(rk_cmd *cmd, const char *words, const char *password, size_t password_len,
                       const rk_auth_opts *o) {
     static const rk_auth_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "AUTH");
+    rk_cmd_start(cmd, words);
     if (o->username != NULL) {
         rk_cmd_str(cmd, o->username, o->username_len ? o->username_len : RK_CSTR);
     }
@@ -30,123 +30,78 @@ int rk_auth(rk_conn *conn, const char *password, const rk_auth_opts *opts) {
 int rk_auth_bin(rk_conn *conn, const char *password, size_t password_len,
                 const rk_auth_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "AUTH");
-    int rc = build_auth(&cmd, password, password_len, opts);
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd,
+                     build_auth(&cmd, "AUTH", password, password_len, opts));
 }
 
-static int build_client_caching(rk_cmd *cmd, rk_client_caching_mode mode) {
-    rk_cmd_lit(cmd, "CLIENT");
-    rk_cmd_lit(cmd, "CACHING");
+static int build_client_caching(rk_cmd *cmd, const char *words, rk_client_caching_mode mode) {
+    rk_cmd_start(cmd, words);
     rk_cmd_choice(cmd, (int)mode, rk_client_caching_mode_tokens, 2, "mode");
     return cmd->err;
 }
 
 int rk_client_caching(rk_conn *conn, rk_client_caching_mode mode, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT CACHING");
-    int rc = build_client_caching(&cmd, mode);
-    return rk_cmd_reply(RK_TARGET_CONN(conn), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CONN(conn), &cmd,
+                        build_client_caching(&cmd, "CLIENT CACHING", mode), reply);
 }
 
-static int build_client_getname(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "CLIENT");
-    rk_cmd_lit(cmd, "GETNAME");
+/* Builds CLIENT GETNAME, CLIENT GETREDIR, CLIENT HELP, CLIENT ID, CLIENT INFO, CLIENT UNPAUSE,
+ * QUIT. */
+static int build_bare(rk_cmd *cmd, const char *words) {
+    rk_cmd_start(cmd, words);
     return cmd->err;
 }
 
 int rk_client_getname(rk_client *c, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT GETNAME");
-    int rc = build_client_getname(&cmd);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLIENT GETNAME"), out, len);
 }
 
 int rk_pipe_client_getname(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT GETNAME");
-    int rc = build_client_getname(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_client_getredir(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "CLIENT");
-    rk_cmd_lit(cmd, "GETREDIR");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLIENT GETNAME"));
 }
 
 int rk_client_getredir(rk_client *c, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT GETREDIR");
-    int rc = build_client_getredir(&cmd);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLIENT GETREDIR"), out,
+                          false);
 }
 
 int rk_pipe_client_getredir(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT GETREDIR");
-    int rc = build_client_getredir(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_client_help(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "CLIENT");
-    rk_cmd_lit(cmd, "HELP");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLIENT GETREDIR"));
 }
 
 int rk_client_help(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT HELP");
-    int rc = build_client_help(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLIENT HELP"), reply);
 }
 
 int rk_pipe_client_help(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT HELP");
-    int rc = build_client_help(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_client_id(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "CLIENT");
-    rk_cmd_lit(cmd, "ID");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLIENT HELP"));
 }
 
 int rk_client_id(rk_client *c, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT ID");
-    int rc = build_client_id(&cmd);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLIENT ID"), out, false);
 }
 
 int rk_pipe_client_id(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT ID");
-    int rc = build_client_id(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_client_info(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "CLIENT");
-    rk_cmd_lit(cmd, "INFO");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLIENT ID"));
 }
 
 int rk_client_info(rk_client *c, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT INFO");
-    int rc = build_client_info(&cmd);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLIENT INFO"), out, len);
 }
 
 int rk_pipe_client_info(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT INFO");
-    int rc = build_client_info(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLIENT INFO"));
 }
 
 static void emit_client_kill_filter(rk_cmd *cmd, const rk_client_kill_filter *b) {
@@ -182,9 +137,9 @@ static void emit_client_kill_filter(rk_cmd *cmd, const rk_client_kill_filter *b)
     }
 }
 
-static int build_client_kill(rk_cmd *cmd, const rk_client_kill_filter *filters, size_t nfilters) {
-    rk_cmd_lit(cmd, "CLIENT");
-    rk_cmd_lit(cmd, "KILL");
+static int build_client_kill(rk_cmd *cmd, const char *words, const rk_client_kill_filter *filters,
+                             size_t nfilters) {
+    rk_cmd_start(cmd, words);
     if (nfilters == 0)
         rk_cmd_invalid(cmd, "needs at least one new-format");
     if (nfilters > 0 && filters == NULL) {
@@ -200,24 +155,20 @@ static int build_client_kill(rk_cmd *cmd, const rk_client_kill_filter *filters, 
 int rk_client_kill(rk_client *c, const rk_client_kill_filter *filters, size_t nfilters,
                    long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT KILL");
-    int rc = build_client_kill(&cmd, filters, nfilters);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_client_kill(&cmd, "CLIENT KILL", filters, nfilters), out, false);
 }
 
 int rk_pipe_client_kill(rk_pipeline *p, const rk_client_kill_filter *filters, size_t nfilters) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT KILL");
-    int rc = build_client_kill(&cmd, filters, nfilters);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_client_kill(&cmd, "CLIENT KILL", filters, nfilters));
 }
 
-static int build_client_list(rk_cmd *cmd, const rk_client_list_opts *o) {
+static int build_client_list(rk_cmd *cmd, const char *words, const rk_client_list_opts *o) {
     static const rk_client_list_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "CLIENT");
-    rk_cmd_lit(cmd, "LIST");
+    rk_cmd_start(cmd, words);
     if (o->type != 0) {
         rk_cmd_lit(cmd, "TYPE");
         rk_cmd_choice(cmd, (int)o->type, rk_client_list_type_tokens, 4,
@@ -238,38 +189,34 @@ static int build_client_list(rk_cmd *cmd, const rk_client_list_opts *o) {
 
 int rk_client_list(rk_client *c, const rk_client_list_opts *opts, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT LIST");
-    int rc = build_client_list(&cmd, opts);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_client_list(&cmd, "CLIENT LIST", opts),
+                         out, len);
 }
 
 int rk_pipe_client_list(rk_pipeline *p, const rk_client_list_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT LIST");
-    int rc = build_client_list(&cmd, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_client_list(&cmd, "CLIENT LIST", opts));
 }
 
-static int build_client_no_evict(rk_cmd *cmd, rk_client_no_evict_enabled enabled) {
-    rk_cmd_lit(cmd, "CLIENT");
-    rk_cmd_lit(cmd, "NO-EVICT");
+static int build_client_no_evict(rk_cmd *cmd, const char *words,
+                                 rk_client_no_evict_enabled enabled) {
+    rk_cmd_start(cmd, words);
     rk_cmd_choice(cmd, (int)enabled, rk_client_no_evict_enabled_tokens, 2, "enabled");
     return cmd->err;
 }
 
 int rk_client_no_evict(rk_conn *conn, rk_client_no_evict_enabled enabled) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT NO-EVICT");
-    int rc = build_client_no_evict(&cmd, enabled);
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd,
+                     build_client_no_evict(&cmd, "CLIENT NO-EVICT", enabled));
 }
 
-static int build_client_pause(rk_cmd *cmd, long long timeout, const rk_client_pause_opts *o) {
+static int build_client_pause(rk_cmd *cmd, const char *words, long long timeout,
+                              const rk_client_pause_opts *o) {
     static const rk_client_pause_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "CLIENT");
-    rk_cmd_lit(cmd, "PAUSE");
+    rk_cmd_start(cmd, words);
     if ((o->write) + (o->all) > 1)
         rk_cmd_invalid(cmd, "at most one of WRITE, ALL");
     rk_cmd_int(cmd, timeout);
@@ -282,22 +229,18 @@ static int build_client_pause(rk_cmd *cmd, long long timeout, const rk_client_pa
 
 int rk_client_pause(rk_client *c, long long timeout, const rk_client_pause_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT PAUSE");
-    int rc = build_client_pause(&cmd, timeout, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd,
+                     build_client_pause(&cmd, "CLIENT PAUSE", timeout, opts));
 }
 
 int rk_pipe_client_pause(rk_pipeline *p, long long timeout, const rk_client_pause_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT PAUSE");
-    int rc = build_client_pause(&cmd, timeout, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_client_pause(&cmd, "CLIENT PAUSE", timeout, opts));
 }
 
-static int build_client_setname(rk_cmd *cmd, const char *connection_name,
+static int build_client_setname(rk_cmd *cmd, const char *words, const char *connection_name,
                                 size_t connection_name_len) {
-    rk_cmd_lit(cmd, "CLIENT");
-    rk_cmd_lit(cmd, "SETNAME");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, connection_name, connection_name_len);
     return cmd->err;
 }
@@ -308,18 +251,17 @@ int rk_client_setname(rk_conn *conn, const char *connection_name) {
 
 int rk_client_setname_bin(rk_conn *conn, const char *connection_name, size_t connection_name_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT SETNAME");
-    int rc = build_client_setname(&cmd, connection_name, connection_name_len);
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, rc);
+    return rk_cmd_ok(
+        RK_TARGET_CONN(conn), &cmd,
+        build_client_setname(&cmd, "CLIENT SETNAME", connection_name, connection_name_len));
 }
 
-static int build_client_tracking(rk_cmd *cmd, rk_client_tracking_status status,
+static int build_client_tracking(rk_cmd *cmd, const char *words, rk_client_tracking_status status,
                                  const rk_client_tracking_opts *o) {
     static const rk_client_tracking_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "CLIENT");
-    rk_cmd_lit(cmd, "TRACKING");
+    rk_cmd_start(cmd, words);
     rk_cmd_choice(cmd, (int)status, rk_client_tracking_status_tokens, 2, "status");
     if (o->redirect != 0 || o->redirect_set) {
         rk_cmd_lit(cmd, "REDIRECT");
@@ -349,38 +291,33 @@ static int build_client_tracking(rk_cmd *cmd, rk_client_tracking_status status,
 int rk_client_tracking(rk_conn *conn, rk_client_tracking_status status,
                        const rk_client_tracking_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT TRACKING");
-    int rc = build_client_tracking(&cmd, status, opts);
-    return rk_cmd_reply(RK_TARGET_CONN(conn), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CONN(conn), &cmd,
+                        build_client_tracking(&cmd, "CLIENT TRACKING", status, opts), reply);
 }
 
-static int build_client_trackinginfo(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "CLIENT");
-    rk_cmd_lit(cmd, "TRACKINGINFO");
+static int build_client_trackinginfo(rk_cmd *cmd, const char *words) {
+    rk_cmd_start(cmd, words);
     cmd->shape = "{flags=s}";
     return cmd->err;
 }
 
 int rk_client_trackinginfo(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT TRACKINGINFO");
-    int rc = build_client_trackinginfo(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_client_trackinginfo(&cmd, "CLIENT TRACKINGINFO"), reply);
 }
 
 int rk_pipe_client_trackinginfo(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT TRACKINGINFO");
-    int rc = build_client_trackinginfo(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_client_trackinginfo(&cmd, "CLIENT TRACKINGINFO"));
 }
 
-static int build_client_unblock(rk_cmd *cmd, long long client_id, const rk_client_unblock_opts *o) {
+static int build_client_unblock(rk_cmd *cmd, const char *words, long long client_id,
+                                const rk_client_unblock_opts *o) {
     static const rk_client_unblock_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "CLIENT");
-    rk_cmd_lit(cmd, "UNBLOCK");
+    rk_cmd_start(cmd, words);
     if ((o->timeout) + (o->error) > 1)
         rk_cmd_invalid(cmd, "at most one of TIMEOUT, ERROR");
     rk_cmd_int(cmd, client_id);
@@ -394,41 +331,29 @@ static int build_client_unblock(rk_cmd *cmd, long long client_id, const rk_clien
 int rk_client_unblock(rk_client *c, long long client_id, const rk_client_unblock_opts *opts,
                       long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT UNBLOCK");
-    int rc = build_client_unblock(&cmd, client_id, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_client_unblock(&cmd, "CLIENT UNBLOCK", client_id, opts), out,
+                          false);
 }
 
 int rk_pipe_client_unblock(rk_pipeline *p, long long client_id,
                            const rk_client_unblock_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT UNBLOCK");
-    int rc = build_client_unblock(&cmd, client_id, opts);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_client_unpause(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "CLIENT");
-    rk_cmd_lit(cmd, "UNPAUSE");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_client_unblock(&cmd, "CLIENT UNBLOCK", client_id, opts));
 }
 
 int rk_client_unpause(rk_client *c) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT UNPAUSE");
-    int rc = build_client_unpause(&cmd);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLIENT UNPAUSE"));
 }
 
 int rk_pipe_client_unpause(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CLIENT UNPAUSE");
-    int rc = build_client_unpause(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLIENT UNPAUSE"));
 }
 
-static int build_echo(rk_cmd *cmd, const char *message, size_t message_len) {
-    rk_cmd_lit(cmd, "ECHO");
+static int build_echo(rk_cmd *cmd, const char *words, const char *message, size_t message_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, message, message_len);
     return cmd->err;
 }
@@ -439,9 +364,8 @@ int rk_echo(rk_client *c, const char *message, char **out, size_t *len) {
 
 int rk_echo_bin(rk_client *c, const char *message, size_t message_len, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ECHO");
-    int rc = build_echo(&cmd, message, message_len);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_echo(&cmd, "ECHO", message, message_len),
+                         out, len);
 }
 
 int rk_pipe_echo(rk_pipeline *p, const char *message) {
@@ -450,9 +374,7 @@ int rk_pipe_echo(rk_pipeline *p, const char *message) {
 
 int rk_pipe_echo_bin(rk_pipeline *p, const char *message, size_t message_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ECHO");
-    int rc = build_echo(&cmd, message, message_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_echo(&cmd, "ECHO", message, message_len));
 }
 
 static void emit_hello_auth(rk_cmd *cmd, const rk_hello_auth *b) {
@@ -476,11 +398,11 @@ static void emit_hello_protover(rk_cmd *cmd, const rk_hello_protover *b) {
     }
 }
 
-static int build_hello(rk_cmd *cmd, const rk_hello_opts *o) {
+static int build_hello(rk_cmd *cmd, const char *words, const rk_hello_opts *o) {
     static const rk_hello_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "HELLO");
+    rk_cmd_start(cmd, words);
     if (o->protover != NULL) {
         emit_hello_protover(cmd, o->protover);
     }
@@ -490,16 +412,14 @@ static int build_hello(rk_cmd *cmd, const rk_hello_opts *o) {
 
 int rk_hello(rk_conn *conn, const rk_hello_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HELLO");
-    int rc = build_hello(&cmd, opts);
-    return rk_cmd_reply(RK_TARGET_CONN(conn), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CONN(conn), &cmd, build_hello(&cmd, "HELLO", opts), reply);
 }
 
-static int build_ping(rk_cmd *cmd, const rk_ping_opts *o) {
+static int build_ping(rk_cmd *cmd, const char *words, const rk_ping_opts *o) {
     static const rk_ping_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "PING");
+    rk_cmd_start(cmd, words);
     if (o->message != NULL) {
         rk_cmd_str(cmd, o->message, o->message_len ? o->message_len : RK_CSTR);
     }
@@ -508,39 +428,26 @@ static int build_ping(rk_cmd *cmd, const rk_ping_opts *o) {
 
 int rk_ping(rk_client *c, const rk_ping_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PING");
-    int rc = build_ping(&cmd, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_ping(&cmd, "PING", opts), reply);
 }
 
 int rk_pipe_ping(rk_pipeline *p, const rk_ping_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PING");
-    int rc = build_ping(&cmd, opts);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_quit(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "QUIT");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_ping(&cmd, "PING", opts));
 }
 
 int rk_quit(rk_conn *conn) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "QUIT");
-    int rc = build_quit(&cmd);
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, build_bare(&cmd, "QUIT"));
 }
 
-static int build_select(rk_cmd *cmd, long long index) {
-    rk_cmd_lit(cmd, "SELECT");
+static int build_select(rk_cmd *cmd, const char *words, long long index) {
+    rk_cmd_start(cmd, words);
     rk_cmd_int(cmd, index);
     return cmd->err;
 }
 
 int rk_select(rk_conn *conn, long long index) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SELECT");
-    int rc = build_select(&cmd, index);
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, build_select(&cmd, "SELECT", index));
 }

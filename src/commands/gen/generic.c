@@ -3,12 +3,12 @@
 #include "rediskit/commands/generic.h"
 #include "commands/cmd_int.h"
 
-static int build_copy(rk_cmd *cmd, const char *source, size_t source_len, const char *destination,
-                      size_t destination_len, const rk_copy_opts *o) {
+static int build_copy(rk_cmd *cmd, const char *words, const char *source, size_t source_len,
+                      const char *destination, size_t destination_len, const rk_copy_opts *o) {
     static const rk_copy_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "COPY");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, source, source_len);
     rk_cmd_str(cmd, destination, destination_len);
     if (o->db != 0 || o->db_set) {
@@ -28,9 +28,10 @@ int rk_copy(rk_client *c, const char *source, const char *destination, const rk_
 int rk_copy_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
                 size_t destination_len, const rk_copy_opts *opts, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "COPY");
-    int rc = build_copy(&cmd, source, source_len, destination, destination_len, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_copy(&cmd, "COPY", source, source_len, destination, destination_len, opts), out,
+        false);
 }
 
 int rk_pipe_copy(rk_pipeline *p, const char *source, const char *destination,
@@ -41,13 +42,14 @@ int rk_pipe_copy(rk_pipeline *p, const char *source, const char *destination,
 int rk_pipe_copy_bin(rk_pipeline *p, const char *source, size_t source_len, const char *destination,
                      size_t destination_len, const rk_copy_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "COPY");
-    int rc = build_copy(&cmd, source, source_len, destination, destination_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd, build_copy(&cmd, "COPY", source, source_len, destination, destination_len, opts));
 }
 
-static int build_del(rk_cmd *cmd, const char *const *keys, const size_t *keys_lens, size_t nkeys) {
-    rk_cmd_lit(cmd, "DEL");
+/* Builds DEL, EXISTS, TOUCH, UNLINK. */
+static int build_keys_2(rk_cmd *cmd, const char *words, const char *const *keys,
+                        const size_t *keys_lens, size_t nkeys) {
+    rk_cmd_start(cmd, words);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
@@ -67,9 +69,8 @@ int rk_del(rk_client *c, const char *const *keys, size_t nkeys, long long *out) 
 int rk_del_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "DEL");
-    int rc = build_del(&cmd, keys, keys_lens, nkeys);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_keys_2(&cmd, "DEL", keys, keys_lens, nkeys), out, false);
 }
 
 int rk_pipe_del(rk_pipeline *p, const char *const *keys, size_t nkeys) {
@@ -79,13 +80,13 @@ int rk_pipe_del(rk_pipeline *p, const char *const *keys, size_t nkeys) {
 int rk_pipe_del_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                     size_t nkeys) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "DEL");
-    int rc = build_del(&cmd, keys, keys_lens, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_keys_2(&cmd, "DEL", keys, keys_lens, nkeys));
 }
 
-static int build_dump(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "DUMP");
+/* Builds DUMP, EXPIRETIME, OBJECT ENCODING, OBJECT FREQ, OBJECT IDLETIME, OBJECT REFCOUNT, PERSIST,
+ * PEXPIRETIME, PTTL, TTL, TYPE. */
+static int build_key(rk_cmd *cmd, const char *words, const char *key, size_t key_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     return cmd->err;
 }
@@ -96,9 +97,8 @@ int rk_dump(rk_client *c, const char *key, char **out, size_t *len) {
 
 int rk_dump_bin(rk_client *c, const char *key, size_t key_len, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "DUMP");
-    int rc = build_dump(&cmd, key, key_len);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "DUMP", key, key_len), out,
+                         len);
 }
 
 int rk_pipe_dump(rk_pipeline *p, const char *key) {
@@ -107,24 +107,7 @@ int rk_pipe_dump(rk_pipeline *p, const char *key) {
 
 int rk_pipe_dump_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "DUMP");
-    int rc = build_dump(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_exists(rk_cmd *cmd, const char *const *keys, const size_t *keys_lens,
-                        size_t nkeys) {
-    rk_cmd_lit(cmd, "EXISTS");
-    if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_key(&cmd, "DUMP", key, key_len));
 }
 
 int rk_exists(rk_client *c, const char *const *keys, size_t nkeys, long long *out) {
@@ -134,9 +117,8 @@ int rk_exists(rk_client *c, const char *const *keys, size_t nkeys, long long *ou
 int rk_exists_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                   long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "EXISTS");
-    int rc = build_exists(&cmd, keys, keys_lens, nkeys);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_keys_2(&cmd, "EXISTS", keys, keys_lens, nkeys), out, false);
 }
 
 int rk_pipe_exists(rk_pipeline *p, const char *const *keys, size_t nkeys) {
@@ -146,17 +128,15 @@ int rk_pipe_exists(rk_pipeline *p, const char *const *keys, size_t nkeys) {
 int rk_pipe_exists_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                        size_t nkeys) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "EXISTS");
-    int rc = build_exists(&cmd, keys, keys_lens, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_keys_2(&cmd, "EXISTS", keys, keys_lens, nkeys));
 }
 
-static int build_expire(rk_cmd *cmd, const char *key, size_t key_len, long long seconds,
-                        const rk_expire_opts *o) {
+static int build_expire(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                        long long seconds, const rk_expire_opts *o) {
     static const rk_expire_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "EXPIRE");
+    rk_cmd_start(cmd, words);
     if (o->nx && (o->xx || o->gt || o->lt))
         rk_cmd_invalid(cmd, "NX cannot be combined with XX, GT or LT");
     if (o->gt && o->lt)
@@ -182,9 +162,8 @@ int rk_expire(rk_client *c, const char *key, long long seconds, const rk_expire_
 int rk_expire_bin(rk_client *c, const char *key, size_t key_len, long long seconds,
                   const rk_expire_opts *opts, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "EXPIRE");
-    int rc = build_expire(&cmd, key, key_len, seconds, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_expire(&cmd, "EXPIRE", key, key_len, seconds, opts), out, false);
 }
 
 int rk_pipe_expire(rk_pipeline *p, const char *key, long long seconds, const rk_expire_opts *opts) {
@@ -194,17 +173,15 @@ int rk_pipe_expire(rk_pipeline *p, const char *key, long long seconds, const rk_
 int rk_pipe_expire_bin(rk_pipeline *p, const char *key, size_t key_len, long long seconds,
                        const rk_expire_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "EXPIRE");
-    int rc = build_expire(&cmd, key, key_len, seconds, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_expire(&cmd, "EXPIRE", key, key_len, seconds, opts));
 }
 
-static int build_expireat(rk_cmd *cmd, const char *key, size_t key_len, long long unix_time_seconds,
-                          const rk_expireat_opts *o) {
+static int build_expireat(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                          long long unix_time_seconds, const rk_expireat_opts *o) {
     static const rk_expireat_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "EXPIREAT");
+    rk_cmd_start(cmd, words);
     if (o->nx && (o->xx || o->gt || o->lt))
         rk_cmd_invalid(cmd, "NX cannot be combined with XX, GT or LT");
     if (o->gt && o->lt)
@@ -230,9 +207,9 @@ int rk_expireat(rk_client *c, const char *key, long long unix_time_seconds,
 int rk_expireat_bin(rk_client *c, const char *key, size_t key_len, long long unix_time_seconds,
                     const rk_expireat_opts *opts, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "EXPIREAT");
-    int rc = build_expireat(&cmd, key, key_len, unix_time_seconds, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_expireat(&cmd, "EXPIREAT", key, key_len, unix_time_seconds, opts),
+                          out, false);
 }
 
 int rk_pipe_expireat(rk_pipeline *p, const char *key, long long unix_time_seconds,
@@ -243,15 +220,8 @@ int rk_pipe_expireat(rk_pipeline *p, const char *key, long long unix_time_second
 int rk_pipe_expireat_bin(rk_pipeline *p, const char *key, size_t key_len,
                          long long unix_time_seconds, const rk_expireat_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "EXPIREAT");
-    int rc = build_expireat(&cmd, key, key_len, unix_time_seconds, opts);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_expiretime(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "EXPIRETIME");
-    rk_cmd_str(cmd, key, key_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd,
+                        build_expireat(&cmd, "EXPIREAT", key, key_len, unix_time_seconds, opts));
 }
 
 int rk_expiretime(rk_client *c, const char *key, long long *out) {
@@ -260,9 +230,8 @@ int rk_expiretime(rk_client *c, const char *key, long long *out) {
 
 int rk_expiretime_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "EXPIRETIME");
-    int rc = build_expiretime(&cmd, key, key_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "EXPIRETIME", key, key_len),
+                          out, false);
 }
 
 int rk_pipe_expiretime(rk_pipeline *p, const char *key) {
@@ -271,13 +240,11 @@ int rk_pipe_expiretime(rk_pipeline *p, const char *key) {
 
 int rk_pipe_expiretime_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "EXPIRETIME");
-    int rc = build_expiretime(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_key(&cmd, "EXPIRETIME", key, key_len));
 }
 
-static int build_keys(rk_cmd *cmd, const char *pattern, size_t pattern_len) {
-    rk_cmd_lit(cmd, "KEYS");
+static int build_keys(rk_cmd *cmd, const char *words, const char *pattern, size_t pattern_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, pattern, pattern_len);
     return cmd->err;
 }
@@ -288,9 +255,8 @@ int rk_keys(rk_client *c, const char *pattern, rk_reply *reply) {
 
 int rk_keys_bin(rk_client *c, const char *pattern, size_t pattern_len, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "KEYS");
-    int rc = build_keys(&cmd, pattern, pattern_len);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_keys(&cmd, "KEYS", pattern, pattern_len),
+                        reply);
 }
 
 int rk_pipe_keys(rk_pipeline *p, const char *pattern) {
@@ -299,9 +265,7 @@ int rk_pipe_keys(rk_pipeline *p, const char *pattern) {
 
 int rk_pipe_keys_bin(rk_pipeline *p, const char *pattern, size_t pattern_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "KEYS");
-    int rc = build_keys(&cmd, pattern, pattern_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_keys(&cmd, "KEYS", pattern, pattern_len));
 }
 
 static void emit_migrate_auth2(rk_cmd *cmd, const rk_migrate_auth2 *b) {
@@ -313,13 +277,13 @@ static void emit_migrate_auth2(rk_cmd *cmd, const rk_migrate_auth2 *b) {
     rk_cmd_str(cmd, b->password, b->password_len ? b->password_len : RK_CSTR);
 }
 
-static int build_migrate(rk_cmd *cmd, const char *host, size_t host_len, long long port,
-                         const char *key, size_t key_len, long long destination_db,
+static int build_migrate(rk_cmd *cmd, const char *words, const char *host, size_t host_len,
+                         long long port, const char *key, size_t key_len, long long destination_db,
                          long long timeout, const rk_migrate_opts *o) {
     static const rk_migrate_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "MIGRATE");
+    rk_cmd_start(cmd, words);
     if ((o->auth != NULL) + (o->auth2 != NULL) > 1)
         rk_cmd_invalid(cmd, "at most one of AUTH, AUTH2");
     rk_cmd_str(cmd, host, host_len);
@@ -366,9 +330,10 @@ int rk_migrate_bin(rk_client *c, const char *host, size_t host_len, long long po
                    size_t key_len, long long destination_db, long long timeout,
                    const rk_migrate_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MIGRATE");
-    int rc = build_migrate(&cmd, host, host_len, port, key, key_len, destination_db, timeout, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_migrate(&cmd, "MIGRATE", host, host_len, port, key, key_len,
+                                      destination_db, timeout, opts),
+                        reply);
 }
 
 int rk_pipe_migrate(rk_pipeline *p, const char *host, long long port, const char *key,
@@ -380,13 +345,14 @@ int rk_pipe_migrate_bin(rk_pipeline *p, const char *host, size_t host_len, long 
                         const char *key, size_t key_len, long long destination_db,
                         long long timeout, const rk_migrate_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MIGRATE");
-    int rc = build_migrate(&cmd, host, host_len, port, key, key_len, destination_db, timeout, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_migrate(&cmd, "MIGRATE", host, host_len, port, key, key_len,
+                                      destination_db, timeout, opts));
 }
 
-static int build_move(rk_cmd *cmd, const char *key, size_t key_len, long long db) {
-    rk_cmd_lit(cmd, "MOVE");
+static int build_move(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                      long long db) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_int(cmd, db);
     return cmd->err;
@@ -398,9 +364,8 @@ int rk_move(rk_client *c, const char *key, long long db, long long *out) {
 
 int rk_move_bin(rk_client *c, const char *key, size_t key_len, long long db, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MOVE");
-    int rc = build_move(&cmd, key, key_len, db);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_move(&cmd, "MOVE", key, key_len, db),
+                          out, false);
 }
 
 int rk_pipe_move(rk_pipeline *p, const char *key, long long db) {
@@ -409,16 +374,7 @@ int rk_pipe_move(rk_pipeline *p, const char *key, long long db) {
 
 int rk_pipe_move_bin(rk_pipeline *p, const char *key, size_t key_len, long long db) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MOVE");
-    int rc = build_move(&cmd, key, key_len, db);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_object_encoding(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "OBJECT");
-    rk_cmd_lit(cmd, "ENCODING");
-    rk_cmd_str(cmd, key, key_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_move(&cmd, "MOVE", key, key_len, db));
 }
 
 int rk_object_encoding(rk_client *c, const char *key, char **out, size_t *len) {
@@ -427,9 +383,8 @@ int rk_object_encoding(rk_client *c, const char *key, char **out, size_t *len) {
 
 int rk_object_encoding_bin(rk_client *c, const char *key, size_t key_len, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "OBJECT ENCODING");
-    int rc = build_object_encoding(&cmd, key, key_len);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd,
+                         build_key(&cmd, "OBJECT ENCODING", key, key_len), out, len);
 }
 
 int rk_pipe_object_encoding(rk_pipeline *p, const char *key) {
@@ -438,16 +393,7 @@ int rk_pipe_object_encoding(rk_pipeline *p, const char *key) {
 
 int rk_pipe_object_encoding_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "OBJECT ENCODING");
-    int rc = build_object_encoding(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_object_freq(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "OBJECT");
-    rk_cmd_lit(cmd, "FREQ");
-    rk_cmd_str(cmd, key, key_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_key(&cmd, "OBJECT ENCODING", key, key_len));
 }
 
 int rk_object_freq(rk_client *c, const char *key, long long *out) {
@@ -456,9 +402,8 @@ int rk_object_freq(rk_client *c, const char *key, long long *out) {
 
 int rk_object_freq_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "OBJECT FREQ");
-    int rc = build_object_freq(&cmd, key, key_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, true);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "OBJECT FREQ", key, key_len),
+                          out, true);
 }
 
 int rk_pipe_object_freq(rk_pipeline *p, const char *key) {
@@ -467,36 +412,23 @@ int rk_pipe_object_freq(rk_pipeline *p, const char *key) {
 
 int rk_pipe_object_freq_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "OBJECT FREQ");
-    int rc = build_object_freq(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_key(&cmd, "OBJECT FREQ", key, key_len));
 }
 
-static int build_object_help(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "OBJECT");
-    rk_cmd_lit(cmd, "HELP");
+/* Builds OBJECT HELP, RANDOMKEY. */
+static int build_bare(rk_cmd *cmd, const char *words) {
+    rk_cmd_start(cmd, words);
     return cmd->err;
 }
 
 int rk_object_help(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "OBJECT HELP");
-    int rc = build_object_help(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "OBJECT HELP"), reply);
 }
 
 int rk_pipe_object_help(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "OBJECT HELP");
-    int rc = build_object_help(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_object_idletime(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "OBJECT");
-    rk_cmd_lit(cmd, "IDLETIME");
-    rk_cmd_str(cmd, key, key_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "OBJECT HELP"));
 }
 
 int rk_object_idletime(rk_client *c, const char *key, long long *out) {
@@ -505,9 +437,8 @@ int rk_object_idletime(rk_client *c, const char *key, long long *out) {
 
 int rk_object_idletime_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "OBJECT IDLETIME");
-    int rc = build_object_idletime(&cmd, key, key_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, true);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_key(&cmd, "OBJECT IDLETIME", key, key_len), out, true);
 }
 
 int rk_pipe_object_idletime(rk_pipeline *p, const char *key) {
@@ -516,16 +447,7 @@ int rk_pipe_object_idletime(rk_pipeline *p, const char *key) {
 
 int rk_pipe_object_idletime_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "OBJECT IDLETIME");
-    int rc = build_object_idletime(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_object_refcount(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "OBJECT");
-    rk_cmd_lit(cmd, "REFCOUNT");
-    rk_cmd_str(cmd, key, key_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_key(&cmd, "OBJECT IDLETIME", key, key_len));
 }
 
 int rk_object_refcount(rk_client *c, const char *key, long long *out) {
@@ -534,9 +456,8 @@ int rk_object_refcount(rk_client *c, const char *key, long long *out) {
 
 int rk_object_refcount_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "OBJECT REFCOUNT");
-    int rc = build_object_refcount(&cmd, key, key_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, true);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_key(&cmd, "OBJECT REFCOUNT", key, key_len), out, true);
 }
 
 int rk_pipe_object_refcount(rk_pipeline *p, const char *key) {
@@ -545,15 +466,7 @@ int rk_pipe_object_refcount(rk_pipeline *p, const char *key) {
 
 int rk_pipe_object_refcount_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "OBJECT REFCOUNT");
-    int rc = build_object_refcount(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_persist(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "PERSIST");
-    rk_cmd_str(cmd, key, key_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_key(&cmd, "OBJECT REFCOUNT", key, key_len));
 }
 
 int rk_persist(rk_client *c, const char *key, long long *out) {
@@ -562,9 +475,8 @@ int rk_persist(rk_client *c, const char *key, long long *out) {
 
 int rk_persist_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PERSIST");
-    int rc = build_persist(&cmd, key, key_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "PERSIST", key, key_len), out,
+                          false);
 }
 
 int rk_pipe_persist(rk_pipeline *p, const char *key) {
@@ -573,17 +485,15 @@ int rk_pipe_persist(rk_pipeline *p, const char *key) {
 
 int rk_pipe_persist_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PERSIST");
-    int rc = build_persist(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_key(&cmd, "PERSIST", key, key_len));
 }
 
-static int build_pexpire(rk_cmd *cmd, const char *key, size_t key_len, long long milliseconds,
-                         const rk_pexpire_opts *o) {
+static int build_pexpire(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                         long long milliseconds, const rk_pexpire_opts *o) {
     static const rk_pexpire_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "PEXPIRE");
+    rk_cmd_start(cmd, words);
     if (o->nx && (o->xx || o->gt || o->lt))
         rk_cmd_invalid(cmd, "NX cannot be combined with XX, GT or LT");
     if (o->gt && o->lt)
@@ -609,9 +519,9 @@ int rk_pexpire(rk_client *c, const char *key, long long milliseconds, const rk_p
 int rk_pexpire_bin(rk_client *c, const char *key, size_t key_len, long long milliseconds,
                    const rk_pexpire_opts *opts, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PEXPIRE");
-    int rc = build_pexpire(&cmd, key, key_len, milliseconds, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_pexpire(&cmd, "PEXPIRE", key, key_len, milliseconds, opts), out,
+                          false);
 }
 
 int rk_pipe_pexpire(rk_pipeline *p, const char *key, long long milliseconds,
@@ -622,17 +532,15 @@ int rk_pipe_pexpire(rk_pipeline *p, const char *key, long long milliseconds,
 int rk_pipe_pexpire_bin(rk_pipeline *p, const char *key, size_t key_len, long long milliseconds,
                         const rk_pexpire_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PEXPIRE");
-    int rc = build_pexpire(&cmd, key, key_len, milliseconds, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_pexpire(&cmd, "PEXPIRE", key, key_len, milliseconds, opts));
 }
 
-static int build_pexpireat(rk_cmd *cmd, const char *key, size_t key_len,
+static int build_pexpireat(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
                            long long unix_time_milliseconds, const rk_pexpireat_opts *o) {
     static const rk_pexpireat_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "PEXPIREAT");
+    rk_cmd_start(cmd, words);
     if (o->nx && (o->xx || o->gt || o->lt))
         rk_cmd_invalid(cmd, "NX cannot be combined with XX, GT or LT");
     if (o->gt && o->lt)
@@ -659,9 +567,9 @@ int rk_pexpireat_bin(rk_client *c, const char *key, size_t key_len,
                      long long unix_time_milliseconds, const rk_pexpireat_opts *opts,
                      long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PEXPIREAT");
-    int rc = build_pexpireat(&cmd, key, key_len, unix_time_milliseconds, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_pexpireat(&cmd, "PEXPIREAT", key, key_len, unix_time_milliseconds, opts), out, false);
 }
 
 int rk_pipe_pexpireat(rk_pipeline *p, const char *key, long long unix_time_milliseconds,
@@ -672,15 +580,8 @@ int rk_pipe_pexpireat(rk_pipeline *p, const char *key, long long unix_time_milli
 int rk_pipe_pexpireat_bin(rk_pipeline *p, const char *key, size_t key_len,
                           long long unix_time_milliseconds, const rk_pexpireat_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PEXPIREAT");
-    int rc = build_pexpireat(&cmd, key, key_len, unix_time_milliseconds, opts);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_pexpiretime(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "PEXPIRETIME");
-    rk_cmd_str(cmd, key, key_len);
-    return cmd->err;
+    return rk_cmd_queue(
+        p, &cmd, build_pexpireat(&cmd, "PEXPIREAT", key, key_len, unix_time_milliseconds, opts));
 }
 
 int rk_pexpiretime(rk_client *c, const char *key, long long *out) {
@@ -689,9 +590,8 @@ int rk_pexpiretime(rk_client *c, const char *key, long long *out) {
 
 int rk_pexpiretime_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PEXPIRETIME");
-    int rc = build_pexpiretime(&cmd, key, key_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "PEXPIRETIME", key, key_len),
+                          out, false);
 }
 
 int rk_pipe_pexpiretime(rk_pipeline *p, const char *key) {
@@ -700,15 +600,7 @@ int rk_pipe_pexpiretime(rk_pipeline *p, const char *key) {
 
 int rk_pipe_pexpiretime_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PEXPIRETIME");
-    int rc = build_pexpiretime(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_pttl(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "PTTL");
-    rk_cmd_str(cmd, key, key_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_key(&cmd, "PEXPIRETIME", key, key_len));
 }
 
 int rk_pttl(rk_client *c, const char *key, long long *out) {
@@ -717,9 +609,8 @@ int rk_pttl(rk_client *c, const char *key, long long *out) {
 
 int rk_pttl_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PTTL");
-    int rc = build_pttl(&cmd, key, key_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "PTTL", key, key_len), out,
+                          false);
 }
 
 int rk_pipe_pttl(rk_pipeline *p, const char *key) {
@@ -728,33 +619,23 @@ int rk_pipe_pttl(rk_pipeline *p, const char *key) {
 
 int rk_pipe_pttl_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PTTL");
-    int rc = build_pttl(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_randomkey(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "RANDOMKEY");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_key(&cmd, "PTTL", key, key_len));
 }
 
 int rk_randomkey(rk_client *c, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "RANDOMKEY");
-    int rc = build_randomkey(&cmd);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "RANDOMKEY"), out, len);
 }
 
 int rk_pipe_randomkey(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "RANDOMKEY");
-    int rc = build_randomkey(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "RANDOMKEY"));
 }
 
-static int build_rename(rk_cmd *cmd, const char *key, size_t key_len, const char *newkey,
-                        size_t newkey_len) {
-    rk_cmd_lit(cmd, "RENAME");
+/* Builds RENAME, RENAMENX. */
+static int build_key_newkey(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                            const char *newkey, size_t newkey_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, newkey, newkey_len);
     return cmd->err;
@@ -767,9 +648,8 @@ int rk_rename(rk_client *c, const char *key, const char *newkey) {
 int rk_rename_bin(rk_client *c, const char *key, size_t key_len, const char *newkey,
                   size_t newkey_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "RENAME");
-    int rc = build_rename(&cmd, key, key_len, newkey, newkey_len);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd,
+                     build_key_newkey(&cmd, "RENAME", key, key_len, newkey, newkey_len));
 }
 
 int rk_pipe_rename(rk_pipeline *p, const char *key, const char *newkey) {
@@ -779,17 +659,8 @@ int rk_pipe_rename(rk_pipeline *p, const char *key, const char *newkey) {
 int rk_pipe_rename_bin(rk_pipeline *p, const char *key, size_t key_len, const char *newkey,
                        size_t newkey_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "RENAME");
-    int rc = build_rename(&cmd, key, key_len, newkey, newkey_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_renamenx(rk_cmd *cmd, const char *key, size_t key_len, const char *newkey,
-                          size_t newkey_len) {
-    rk_cmd_lit(cmd, "RENAMENX");
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, newkey, newkey_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd,
+                        build_key_newkey(&cmd, "RENAME", key, key_len, newkey, newkey_len));
 }
 
 int rk_renamenx(rk_client *c, const char *key, const char *newkey, long long *out) {
@@ -799,9 +670,9 @@ int rk_renamenx(rk_client *c, const char *key, const char *newkey, long long *ou
 int rk_renamenx_bin(rk_client *c, const char *key, size_t key_len, const char *newkey,
                     size_t newkey_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "RENAMENX");
-    int rc = build_renamenx(&cmd, key, key_len, newkey, newkey_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_key_newkey(&cmd, "RENAMENX", key, key_len, newkey, newkey_len), out,
+                          false);
 }
 
 int rk_pipe_renamenx(rk_pipeline *p, const char *key, const char *newkey) {
@@ -811,18 +682,17 @@ int rk_pipe_renamenx(rk_pipeline *p, const char *key, const char *newkey) {
 int rk_pipe_renamenx_bin(rk_pipeline *p, const char *key, size_t key_len, const char *newkey,
                          size_t newkey_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "RENAMENX");
-    int rc = build_renamenx(&cmd, key, key_len, newkey, newkey_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_key_newkey(&cmd, "RENAMENX", key, key_len, newkey, newkey_len));
 }
 
-static int build_restore(rk_cmd *cmd, const char *key, size_t key_len, long long ttl,
-                         const char *serialized_value, size_t serialized_value_len,
+static int build_restore(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                         long long ttl, const char *serialized_value, size_t serialized_value_len,
                          const rk_restore_opts *o) {
     static const rk_restore_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "RESTORE");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_int(cmd, ttl);
     rk_cmd_str(cmd, serialized_value, serialized_value_len);
@@ -850,9 +720,9 @@ int rk_restore_bin(rk_client *c, const char *key, size_t key_len, long long ttl,
                    const char *serialized_value, size_t serialized_value_len,
                    const rk_restore_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "RESTORE");
-    int rc = build_restore(&cmd, key, key_len, ttl, serialized_value, serialized_value_len, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd,
+                     build_restore(&cmd, "RESTORE", key, key_len, ttl, serialized_value,
+                                   serialized_value_len, opts));
 }
 
 int rk_pipe_restore(rk_pipeline *p, const char *key, long long ttl, const char *serialized_value,
@@ -864,16 +734,17 @@ int rk_pipe_restore_bin(rk_pipeline *p, const char *key, size_t key_len, long lo
                         const char *serialized_value, size_t serialized_value_len,
                         const rk_restore_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "RESTORE");
-    int rc = build_restore(&cmd, key, key_len, ttl, serialized_value, serialized_value_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_restore(&cmd, "RESTORE", key, key_len, ttl, serialized_value,
+                                      serialized_value_len, opts));
 }
 
-static int build_scan(rk_cmd *cmd, unsigned long long cursor, const rk_scan_opts *o) {
+static int build_scan(rk_cmd *cmd, const char *words, unsigned long long cursor,
+                      const rk_scan_opts *o) {
     static const rk_scan_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "SCAN");
+    rk_cmd_start(cmd, words);
     rk_cmd_uint(cmd, cursor);
     if (o->match != NULL) {
         rk_cmd_lit(cmd, "MATCH");
@@ -892,16 +763,12 @@ static int build_scan(rk_cmd *cmd, unsigned long long cursor, const rk_scan_opts
 
 int rk_scan(rk_client *c, unsigned long long cursor, const rk_scan_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SCAN");
-    int rc = build_scan(&cmd, cursor, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_scan(&cmd, "SCAN", cursor, opts), reply);
 }
 
 int rk_pipe_scan(rk_pipeline *p, unsigned long long cursor, const rk_scan_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SCAN");
-    int rc = build_scan(&cmd, cursor, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_scan(&cmd, "SCAN", cursor, opts));
 }
 
 static void emit_sort_limit(rk_cmd *cmd, const rk_sort_limit *b) {
@@ -909,11 +776,12 @@ static void emit_sort_limit(rk_cmd *cmd, const rk_sort_limit *b) {
     rk_cmd_int(cmd, b->count);
 }
 
-static int build_sort(rk_cmd *cmd, const char *key, size_t key_len, const rk_sort_opts *o) {
+static int build_sort(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                      const rk_sort_opts *o) {
     static const rk_sort_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "SORT");
+    rk_cmd_start(cmd, words);
     if ((o->asc) + (o->desc) > 1)
         rk_cmd_invalid(cmd, "at most one of ASC, DESC");
     rk_cmd_str(cmd, key, key_len);
@@ -955,9 +823,8 @@ int rk_sort(rk_client *c, const char *key, const rk_sort_opts *opts, rk_reply *r
 int rk_sort_bin(rk_client *c, const char *key, size_t key_len, const rk_sort_opts *opts,
                 rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SORT");
-    int rc = build_sort(&cmd, key, key_len, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_sort(&cmd, "SORT", key, key_len, opts),
+                        reply);
 }
 
 int rk_pipe_sort(rk_pipeline *p, const char *key, const rk_sort_opts *opts) {
@@ -966,9 +833,7 @@ int rk_pipe_sort(rk_pipeline *p, const char *key, const rk_sort_opts *opts) {
 
 int rk_pipe_sort_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_sort_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SORT");
-    int rc = build_sort(&cmd, key, key_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_sort(&cmd, "SORT", key, key_len, opts));
 }
 
 static void emit_sort_ro_limit(rk_cmd *cmd, const rk_sort_ro_limit *b) {
@@ -976,11 +841,12 @@ static void emit_sort_ro_limit(rk_cmd *cmd, const rk_sort_ro_limit *b) {
     rk_cmd_int(cmd, b->count);
 }
 
-static int build_sort_ro(rk_cmd *cmd, const char *key, size_t key_len, const rk_sort_ro_opts *o) {
+static int build_sort_ro(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                         const rk_sort_ro_opts *o) {
     static const rk_sort_ro_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "SORT_RO");
+    rk_cmd_start(cmd, words);
     if ((o->asc) + (o->desc) > 1)
         rk_cmd_invalid(cmd, "at most one of ASC, DESC");
     rk_cmd_str(cmd, key, key_len);
@@ -1018,9 +884,8 @@ int rk_sort_ro(rk_client *c, const char *key, const rk_sort_ro_opts *opts, rk_re
 int rk_sort_ro_bin(rk_client *c, const char *key, size_t key_len, const rk_sort_ro_opts *opts,
                    rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SORT_RO");
-    int rc = build_sort_ro(&cmd, key, key_len, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_sort_ro(&cmd, "SORT_RO", key, key_len, opts), reply);
 }
 
 int rk_pipe_sort_ro(rk_pipeline *p, const char *key, const rk_sort_ro_opts *opts) {
@@ -1030,24 +895,7 @@ int rk_pipe_sort_ro(rk_pipeline *p, const char *key, const rk_sort_ro_opts *opts
 int rk_pipe_sort_ro_bin(rk_pipeline *p, const char *key, size_t key_len,
                         const rk_sort_ro_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SORT_RO");
-    int rc = build_sort_ro(&cmd, key, key_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_touch(rk_cmd *cmd, const char *const *keys, const size_t *keys_lens,
-                       size_t nkeys) {
-    rk_cmd_lit(cmd, "TOUCH");
-    if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_sort_ro(&cmd, "SORT_RO", key, key_len, opts));
 }
 
 int rk_touch(rk_client *c, const char *const *keys, size_t nkeys, long long *out) {
@@ -1057,9 +905,8 @@ int rk_touch(rk_client *c, const char *const *keys, size_t nkeys, long long *out
 int rk_touch_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                  long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "TOUCH");
-    int rc = build_touch(&cmd, keys, keys_lens, nkeys);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_keys_2(&cmd, "TOUCH", keys, keys_lens, nkeys), out, false);
 }
 
 int rk_pipe_touch(rk_pipeline *p, const char *const *keys, size_t nkeys) {
@@ -1069,15 +916,7 @@ int rk_pipe_touch(rk_pipeline *p, const char *const *keys, size_t nkeys) {
 int rk_pipe_touch_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                       size_t nkeys) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "TOUCH");
-    int rc = build_touch(&cmd, keys, keys_lens, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_ttl(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "TTL");
-    rk_cmd_str(cmd, key, key_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_keys_2(&cmd, "TOUCH", keys, keys_lens, nkeys));
 }
 
 int rk_ttl(rk_client *c, const char *key, long long *out) {
@@ -1086,9 +925,8 @@ int rk_ttl(rk_client *c, const char *key, long long *out) {
 
 int rk_ttl_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "TTL");
-    int rc = build_ttl(&cmd, key, key_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "TTL", key, key_len), out,
+                          false);
 }
 
 int rk_pipe_ttl(rk_pipeline *p, const char *key) {
@@ -1097,15 +935,7 @@ int rk_pipe_ttl(rk_pipeline *p, const char *key) {
 
 int rk_pipe_ttl_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "TTL");
-    int rc = build_ttl(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_key_type(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "TYPE");
-    rk_cmd_str(cmd, key, key_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_key(&cmd, "TTL", key, key_len));
 }
 
 int rk_key_type(rk_client *c, const char *key, char **out, size_t *len) {
@@ -1114,9 +944,8 @@ int rk_key_type(rk_client *c, const char *key, char **out, size_t *len) {
 
 int rk_key_type_bin(rk_client *c, const char *key, size_t key_len, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "TYPE");
-    int rc = build_key_type(&cmd, key, key_len);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "TYPE", key, key_len), out,
+                         len);
 }
 
 int rk_pipe_key_type(rk_pipeline *p, const char *key) {
@@ -1125,24 +954,7 @@ int rk_pipe_key_type(rk_pipeline *p, const char *key) {
 
 int rk_pipe_key_type_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "TYPE");
-    int rc = build_key_type(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_unlink(rk_cmd *cmd, const char *const *keys, const size_t *keys_lens,
-                        size_t nkeys) {
-    rk_cmd_lit(cmd, "UNLINK");
-    if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_key(&cmd, "TYPE", key, key_len));
 }
 
 int rk_unlink(rk_client *c, const char *const *keys, size_t nkeys, long long *out) {
@@ -1152,9 +964,8 @@ int rk_unlink(rk_client *c, const char *const *keys, size_t nkeys, long long *ou
 int rk_unlink_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                   long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "UNLINK");
-    int rc = build_unlink(&cmd, keys, keys_lens, nkeys);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_keys_2(&cmd, "UNLINK", keys, keys_lens, nkeys), out, false);
 }
 
 int rk_pipe_unlink(rk_pipeline *p, const char *const *keys, size_t nkeys) {
@@ -1164,13 +975,11 @@ int rk_pipe_unlink(rk_pipeline *p, const char *const *keys, size_t nkeys) {
 int rk_pipe_unlink_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                        size_t nkeys) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "UNLINK");
-    int rc = build_unlink(&cmd, keys, keys_lens, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_keys_2(&cmd, "UNLINK", keys, keys_lens, nkeys));
 }
 
-static int build_wait(rk_cmd *cmd, long long numreplicas, long long timeout) {
-    rk_cmd_lit(cmd, "WAIT");
+static int build_wait(rk_cmd *cmd, const char *words, long long numreplicas, long long timeout) {
+    rk_cmd_start(cmd, words);
     rk_cmd_int(cmd, numreplicas);
     rk_cmd_int(cmd, timeout);
     cmd->block_ms = rk_cmd_block_ms(timeout, true);
@@ -1179,14 +988,11 @@ static int build_wait(rk_cmd *cmd, long long numreplicas, long long timeout) {
 
 int rk_wait(rk_client *c, long long numreplicas, long long timeout, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "WAIT");
-    int rc = build_wait(&cmd, numreplicas, timeout);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_wait(&cmd, "WAIT", numreplicas, timeout),
+                          out, false);
 }
 
 int rk_pipe_wait(rk_pipeline *p, long long numreplicas, long long timeout) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "WAIT");
-    int rc = build_wait(&cmd, numreplicas, timeout);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_wait(&cmd, "WAIT", numreplicas, timeout));
 }

@@ -14,13 +14,13 @@ static void emit_geoadd_longitude_latitude_member(rk_cmd *cmd,
     rk_cmd_str(cmd, b->member, b->member_len ? b->member_len : RK_CSTR);
 }
 
-static int build_geoadd(rk_cmd *cmd, const char *key, size_t key_len,
+static int build_geoadd(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
                         const rk_geoadd_longitude_latitude_member *longitude_latitude_members,
                         size_t nlongitude_latitude_members, const rk_geoadd_opts *o) {
     static const rk_geoadd_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "GEOADD");
+    rk_cmd_start(cmd, words);
     if ((o->nx) + (o->xx) > 1)
         rk_cmd_invalid(cmd, "at most one of NX, XX");
     rk_cmd_str(cmd, key, key_len);
@@ -53,10 +53,10 @@ int rk_geoadd_bin(rk_client *c, const char *key, size_t key_len,
                   const rk_geoadd_longitude_latitude_member *longitude_latitude_members,
                   size_t nlongitude_latitude_members, const rk_geoadd_opts *opts, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEOADD");
-    int rc = build_geoadd(&cmd, key, key_len, longitude_latitude_members,
-                          nlongitude_latitude_members, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_geoadd(&cmd, "GEOADD", key, key_len, longitude_latitude_members,
+                                       nlongitude_latitude_members, opts),
+                          out, false);
 }
 
 int rk_pipe_geoadd(rk_pipeline *p, const char *key,
@@ -70,19 +70,18 @@ int rk_pipe_geoadd_bin(rk_pipeline *p, const char *key, size_t key_len,
                        const rk_geoadd_longitude_latitude_member *longitude_latitude_members,
                        size_t nlongitude_latitude_members, const rk_geoadd_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEOADD");
-    int rc = build_geoadd(&cmd, key, key_len, longitude_latitude_members,
-                          nlongitude_latitude_members, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_geoadd(&cmd, "GEOADD", key, key_len, longitude_latitude_members,
+                                     nlongitude_latitude_members, opts));
 }
 
-static int build_geodist(rk_cmd *cmd, const char *key, size_t key_len, const char *member1,
-                         size_t member1_len, const char *member2, size_t member2_len,
-                         const rk_geodist_opts *o) {
+static int build_geodist(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                         const char *member1, size_t member1_len, const char *member2,
+                         size_t member2_len, const rk_geodist_opts *o) {
     static const rk_geodist_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "GEODIST");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, member1, member1_len);
     rk_cmd_str(cmd, member2, member2_len);
@@ -102,9 +101,10 @@ int rk_geodist_bin(rk_client *c, const char *key, size_t key_len, const char *me
                    size_t member1_len, const char *member2, size_t member2_len,
                    const rk_geodist_opts *opts, double *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEODIST");
-    int rc = build_geodist(&cmd, key, key_len, member1, member1_len, member2, member2_len, opts);
-    return rk_cmd_number(RK_TARGET_CLIENT(c), &cmd, rc, out);
+    return rk_cmd_number(RK_TARGET_CLIENT(c), &cmd,
+                         build_geodist(&cmd, "GEODIST", key, key_len, member1, member1_len, member2,
+                                       member2_len, opts),
+                         out);
 }
 
 int rk_pipe_geodist(rk_pipeline *p, const char *key, const char *member1, const char *member2,
@@ -116,14 +116,14 @@ int rk_pipe_geodist_bin(rk_pipeline *p, const char *key, size_t key_len, const c
                         size_t member1_len, const char *member2, size_t member2_len,
                         const rk_geodist_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEODIST");
-    int rc = build_geodist(&cmd, key, key_len, member1, member1_len, member2, member2_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_geodist(&cmd, "GEODIST", key, key_len, member1, member1_len, member2,
+                                      member2_len, opts));
 }
 
-static int build_geohash(rk_cmd *cmd, const char *key, size_t key_len, const char *const *members,
-                         const size_t *members_lens, size_t nmembers) {
-    rk_cmd_lit(cmd, "GEOHASH");
+static int build_geohash(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                         const char *const *members, const size_t *members_lens, size_t nmembers) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     if (nmembers == 0)
         rk_cmd_invalid(cmd, "needs at least one member");
@@ -145,9 +145,9 @@ int rk_geohash(rk_client *c, const char *key, const char *const *members, size_t
 int rk_geohash_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
                    const size_t *members_lens, size_t nmembers, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEOHASH");
-    int rc = build_geohash(&cmd, key, key_len, members, members_lens, nmembers);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_geohash(&cmd, "GEOHASH", key, key_len, members, members_lens, nmembers), reply);
 }
 
 int rk_pipe_geohash(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers) {
@@ -157,14 +157,13 @@ int rk_pipe_geohash(rk_pipeline *p, const char *key, const char *const *members,
 int rk_pipe_geohash_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
                         const size_t *members_lens, size_t nmembers) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEOHASH");
-    int rc = build_geohash(&cmd, key, key_len, members, members_lens, nmembers);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd, build_geohash(&cmd, "GEOHASH", key, key_len, members, members_lens, nmembers));
 }
 
-static int build_geopos(rk_cmd *cmd, const char *key, size_t key_len, const char *const *members,
-                        const size_t *members_lens, size_t nmembers) {
-    rk_cmd_lit(cmd, "GEOPOS");
+static int build_geopos(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                        const char *const *members, const size_t *members_lens, size_t nmembers) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     if (nmembers == 0)
         rk_cmd_invalid(cmd, "needs at least one member");
@@ -187,9 +186,9 @@ int rk_geopos(rk_client *c, const char *key, const char *const *members, size_t 
 int rk_geopos_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
                   const size_t *members_lens, size_t nmembers, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEOPOS");
-    int rc = build_geopos(&cmd, key, key_len, members, members_lens, nmembers);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_geopos(&cmd, "GEOPOS", key, key_len, members, members_lens, nmembers),
+                        reply);
 }
 
 int rk_pipe_geopos(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers) {
@@ -199,9 +198,8 @@ int rk_pipe_geopos(rk_pipeline *p, const char *key, const char *const *members, 
 int rk_pipe_geopos_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
                        const size_t *members_lens, size_t nmembers) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEOPOS");
-    int rc = build_geopos(&cmd, key, key_len, members, members_lens, nmembers);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd, build_geopos(&cmd, "GEOPOS", key, key_len, members, members_lens, nmembers));
 }
 
 static void emit_georadius_count(rk_cmd *cmd, const rk_georadius_count *b) {
@@ -211,13 +209,13 @@ static void emit_georadius_count(rk_cmd *cmd, const rk_georadius_count *b) {
         rk_cmd_lit(cmd, "ANY");
 }
 
-static int build_georadius(rk_cmd *cmd, const char *key, size_t key_len, double longitude,
-                           double latitude, double radius, rk_geo_unit unit,
+static int build_georadius(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                           double longitude, double latitude, double radius, rk_geo_unit unit,
                            const rk_georadius_opts *o) {
     static const rk_georadius_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "GEORADIUS");
+    rk_cmd_start(cmd, words);
     if ((o->asc) + (o->desc) > 1)
         rk_cmd_invalid(cmd, "at most one of ASC, DESC");
     rk_cmd_str(cmd, key, key_len);
@@ -259,9 +257,10 @@ int rk_georadius_bin(rk_client *c, const char *key, size_t key_len, double longi
                      double latitude, double radius, rk_geo_unit unit,
                      const rk_georadius_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEORADIUS");
-    int rc = build_georadius(&cmd, key, key_len, longitude, latitude, radius, unit, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_georadius(&cmd, "GEORADIUS", key, key_len, longitude, latitude, radius, unit, opts),
+        reply);
 }
 
 int rk_pipe_georadius(rk_pipeline *p, const char *key, double longitude, double latitude,
@@ -273,9 +272,9 @@ int rk_pipe_georadius_bin(rk_pipeline *p, const char *key, size_t key_len, doubl
                           double latitude, double radius, rk_geo_unit unit,
                           const rk_georadius_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEORADIUS");
-    int rc = build_georadius(&cmd, key, key_len, longitude, latitude, radius, unit, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd,
+        build_georadius(&cmd, "GEORADIUS", key, key_len, longitude, latitude, radius, unit, opts));
 }
 
 static void emit_georadius_ro_count(rk_cmd *cmd, const rk_georadius_ro_count *b) {
@@ -285,13 +284,13 @@ static void emit_georadius_ro_count(rk_cmd *cmd, const rk_georadius_ro_count *b)
         rk_cmd_lit(cmd, "ANY");
 }
 
-static int build_georadius_ro(rk_cmd *cmd, const char *key, size_t key_len, double longitude,
-                              double latitude, double radius, rk_geo_unit unit,
+static int build_georadius_ro(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                              double longitude, double latitude, double radius, rk_geo_unit unit,
                               const rk_georadius_ro_opts *o) {
     static const rk_georadius_ro_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "GEORADIUS_RO");
+    rk_cmd_start(cmd, words);
     if ((o->asc) + (o->desc) > 1)
         rk_cmd_invalid(cmd, "at most one of ASC, DESC");
     rk_cmd_str(cmd, key, key_len);
@@ -325,9 +324,10 @@ int rk_georadius_ro_bin(rk_client *c, const char *key, size_t key_len, double lo
                         double latitude, double radius, rk_geo_unit unit,
                         const rk_georadius_ro_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEORADIUS_RO");
-    int rc = build_georadius_ro(&cmd, key, key_len, longitude, latitude, radius, unit, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_georadius_ro(&cmd, "GEORADIUS_RO", key, key_len, longitude, latitude,
+                                           radius, unit, opts),
+                        reply);
 }
 
 int rk_pipe_georadius_ro(rk_pipeline *p, const char *key, double longitude, double latitude,
@@ -339,9 +339,9 @@ int rk_pipe_georadius_ro_bin(rk_pipeline *p, const char *key, size_t key_len, do
                              double latitude, double radius, rk_geo_unit unit,
                              const rk_georadius_ro_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEORADIUS_RO");
-    int rc = build_georadius_ro(&cmd, key, key_len, longitude, latitude, radius, unit, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_georadius_ro(&cmd, "GEORADIUS_RO", key, key_len, longitude, latitude,
+                                           radius, unit, opts));
 }
 
 static void emit_georadiusbymember_count(rk_cmd *cmd, const rk_georadiusbymember_count *b) {
@@ -351,13 +351,13 @@ static void emit_georadiusbymember_count(rk_cmd *cmd, const rk_georadiusbymember
         rk_cmd_lit(cmd, "ANY");
 }
 
-static int build_georadiusbymember(rk_cmd *cmd, const char *key, size_t key_len, const char *member,
-                                   size_t member_len, double radius, rk_geo_unit unit,
-                                   const rk_georadiusbymember_opts *o) {
+static int build_georadiusbymember(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                                   const char *member, size_t member_len, double radius,
+                                   rk_geo_unit unit, const rk_georadiusbymember_opts *o) {
     static const rk_georadiusbymember_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "GEORADIUSBYMEMBER");
+    rk_cmd_start(cmd, words);
     if ((o->asc) + (o->desc) > 1)
         rk_cmd_invalid(cmd, "at most one of ASC, DESC");
     rk_cmd_str(cmd, key, key_len);
@@ -398,9 +398,10 @@ int rk_georadiusbymember_bin(rk_client *c, const char *key, size_t key_len, cons
                              size_t member_len, double radius, rk_geo_unit unit,
                              const rk_georadiusbymember_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEORADIUSBYMEMBER");
-    int rc = build_georadiusbymember(&cmd, key, key_len, member, member_len, radius, unit, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_georadiusbymember(&cmd, "GEORADIUSBYMEMBER", key, key_len, member,
+                                                member_len, radius, unit, opts),
+                        reply);
 }
 
 int rk_pipe_georadiusbymember(rk_pipeline *p, const char *key, const char *member, double radius,
@@ -412,9 +413,9 @@ int rk_pipe_georadiusbymember_bin(rk_pipeline *p, const char *key, size_t key_le
                                   const char *member, size_t member_len, double radius,
                                   rk_geo_unit unit, const rk_georadiusbymember_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEORADIUSBYMEMBER");
-    int rc = build_georadiusbymember(&cmd, key, key_len, member, member_len, radius, unit, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_georadiusbymember(&cmd, "GEORADIUSBYMEMBER", key, key_len, member,
+                                                member_len, radius, unit, opts));
 }
 
 static void emit_georadiusbymember_ro_count(rk_cmd *cmd, const rk_georadiusbymember_ro_count *b) {
@@ -424,13 +425,14 @@ static void emit_georadiusbymember_ro_count(rk_cmd *cmd, const rk_georadiusbymem
         rk_cmd_lit(cmd, "ANY");
 }
 
-static int build_georadiusbymember_ro(rk_cmd *cmd, const char *key, size_t key_len,
-                                      const char *member, size_t member_len, double radius,
-                                      rk_geo_unit unit, const rk_georadiusbymember_ro_opts *o) {
+static int build_georadiusbymember_ro(rk_cmd *cmd, const char *words, const char *key,
+                                      size_t key_len, const char *member, size_t member_len,
+                                      double radius, rk_geo_unit unit,
+                                      const rk_georadiusbymember_ro_opts *o) {
     static const rk_georadiusbymember_ro_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "GEORADIUSBYMEMBER_RO");
+    rk_cmd_start(cmd, words);
     if ((o->asc) + (o->desc) > 1)
         rk_cmd_invalid(cmd, "at most one of ASC, DESC");
     rk_cmd_str(cmd, key, key_len);
@@ -464,9 +466,10 @@ int rk_georadiusbymember_ro_bin(rk_client *c, const char *key, size_t key_len, c
                                 size_t member_len, double radius, rk_geo_unit unit,
                                 const rk_georadiusbymember_ro_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEORADIUSBYMEMBER_RO");
-    int rc = build_georadiusbymember_ro(&cmd, key, key_len, member, member_len, radius, unit, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_georadiusbymember_ro(&cmd, "GEORADIUSBYMEMBER_RO", key, key_len,
+                                                   member, member_len, radius, unit, opts),
+                        reply);
 }
 
 int rk_pipe_georadiusbymember_ro(rk_pipeline *p, const char *key, const char *member, double radius,
@@ -478,9 +481,9 @@ int rk_pipe_georadiusbymember_ro_bin(rk_pipeline *p, const char *key, size_t key
                                      const char *member, size_t member_len, double radius,
                                      rk_geo_unit unit, const rk_georadiusbymember_ro_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEORADIUSBYMEMBER_RO");
-    int rc = build_georadiusbymember_ro(&cmd, key, key_len, member, member_len, radius, unit, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_georadiusbymember_ro(&cmd, "GEORADIUSBYMEMBER_RO", key, key_len,
+                                                   member, member_len, radius, unit, opts));
 }
 
 static void emit_geosearch_fromlonlat(rk_cmd *cmd, const rk_geosearch_fromlonlat *b) {
@@ -508,12 +511,12 @@ static void emit_geosearch_count(rk_cmd *cmd, const rk_geosearch_count *b) {
         rk_cmd_lit(cmd, "ANY");
 }
 
-static int build_geosearch(rk_cmd *cmd, const char *key, size_t key_len,
+static int build_geosearch(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
                            const rk_geosearch_opts *o) {
     static const rk_geosearch_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "GEOSEARCH");
+    rk_cmd_start(cmd, words);
     if ((o->frommember != NULL) + (o->fromlonlat != NULL) != 1)
         rk_cmd_invalid(cmd, "needs exactly one of FROMMEMBER, FROMLONLAT");
     if ((o->byradius != NULL) + (o->bybox != NULL) != 1)
@@ -559,9 +562,8 @@ int rk_geosearch(rk_client *c, const char *key, const rk_geosearch_opts *opts, r
 int rk_geosearch_bin(rk_client *c, const char *key, size_t key_len, const rk_geosearch_opts *opts,
                      rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEOSEARCH");
-    int rc = build_geosearch(&cmd, key, key_len, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_geosearch(&cmd, "GEOSEARCH", key, key_len, opts), reply);
 }
 
 int rk_pipe_geosearch(rk_pipeline *p, const char *key, const rk_geosearch_opts *opts) {
@@ -571,9 +573,7 @@ int rk_pipe_geosearch(rk_pipeline *p, const char *key, const rk_geosearch_opts *
 int rk_pipe_geosearch_bin(rk_pipeline *p, const char *key, size_t key_len,
                           const rk_geosearch_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEOSEARCH");
-    int rc = build_geosearch(&cmd, key, key_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_geosearch(&cmd, "GEOSEARCH", key, key_len, opts));
 }
 
 static void emit_geosearchstore_fromlonlat(rk_cmd *cmd, const rk_geosearchstore_fromlonlat *b) {
@@ -601,13 +601,13 @@ static void emit_geosearchstore_count(rk_cmd *cmd, const rk_geosearchstore_count
         rk_cmd_lit(cmd, "ANY");
 }
 
-static int build_geosearchstore(rk_cmd *cmd, const char *destination, size_t destination_len,
-                                const char *source, size_t source_len,
+static int build_geosearchstore(rk_cmd *cmd, const char *words, const char *destination,
+                                size_t destination_len, const char *source, size_t source_len,
                                 const rk_geosearchstore_opts *o) {
     static const rk_geosearchstore_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "GEOSEARCHSTORE");
+    rk_cmd_start(cmd, words);
     if ((o->frommember != NULL) + (o->fromlonlat != NULL) != 1)
         rk_cmd_invalid(cmd, "needs exactly one of FROMMEMBER, FROMLONLAT");
     if ((o->byradius != NULL) + (o->bybox != NULL) != 1)
@@ -651,9 +651,10 @@ int rk_geosearchstore_bin(rk_client *c, const char *destination, size_t destinat
                           const char *source, size_t source_len, const rk_geosearchstore_opts *opts,
                           long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEOSEARCHSTORE");
-    int rc = build_geosearchstore(&cmd, destination, destination_len, source, source_len, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_geosearchstore(&cmd, "GEOSEARCHSTORE", destination, destination_len,
+                                               source, source_len, opts),
+                          out, false);
 }
 
 int rk_pipe_geosearchstore(rk_pipeline *p, const char *destination, const char *source,
@@ -665,7 +666,7 @@ int rk_pipe_geosearchstore_bin(rk_pipeline *p, const char *destination, size_t d
                                const char *source, size_t source_len,
                                const rk_geosearchstore_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GEOSEARCHSTORE");
-    int rc = build_geosearchstore(&cmd, destination, destination_len, source, source_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_geosearchstore(&cmd, "GEOSEARCHSTORE", destination, destination_len,
+                                             source, source_len, opts));
 }

@@ -3,9 +3,10 @@
 #include "rediskit/commands/hash.h"
 #include "commands/cmd_int.h"
 
-static int build_hdel(rk_cmd *cmd, const char *key, size_t key_len, const char *const *fields,
-                      const size_t *fields_lens, size_t nfields) {
-    rk_cmd_lit(cmd, "HDEL");
+/* Builds HDEL, HMGET. */
+static int build_key_fields(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                            const char *const *fields, const size_t *fields_lens, size_t nfields) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     if (nfields == 0)
         rk_cmd_invalid(cmd, "needs at least one field");
@@ -27,9 +28,9 @@ int rk_hdel(rk_client *c, const char *key, const char *const *fields, size_t nfi
 int rk_hdel_bin(rk_client *c, const char *key, size_t key_len, const char *const *fields,
                 const size_t *fields_lens, size_t nfields, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HDEL");
-    int rc = build_hdel(&cmd, key, key_len, fields, fields_lens, nfields);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_key_fields(&cmd, "HDEL", key, key_len, fields, fields_lens, nfields), out, false);
 }
 
 int rk_pipe_hdel(rk_pipeline *p, const char *key, const char *const *fields, size_t nfields) {
@@ -39,14 +40,14 @@ int rk_pipe_hdel(rk_pipeline *p, const char *key, const char *const *fields, siz
 int rk_pipe_hdel_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *fields,
                      const size_t *fields_lens, size_t nfields) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HDEL");
-    int rc = build_hdel(&cmd, key, key_len, fields, fields_lens, nfields);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_key_fields(&cmd, "HDEL", key, key_len, fields, fields_lens, nfields));
 }
 
-static int build_hexists(rk_cmd *cmd, const char *key, size_t key_len, const char *field,
-                         size_t field_len) {
-    rk_cmd_lit(cmd, "HEXISTS");
+/* Builds HEXISTS, HGET, HSTRLEN. */
+static int build_key_field(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                           const char *field, size_t field_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, field, field_len);
     return cmd->err;
@@ -59,9 +60,9 @@ int rk_hexists(rk_client *c, const char *key, const char *field, long long *out)
 int rk_hexists_bin(rk_client *c, const char *key, size_t key_len, const char *field,
                    size_t field_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HEXISTS");
-    int rc = build_hexists(&cmd, key, key_len, field, field_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_key_field(&cmd, "HEXISTS", key, key_len, field, field_len), out,
+                          false);
 }
 
 int rk_pipe_hexists(rk_pipeline *p, const char *key, const char *field) {
@@ -71,17 +72,7 @@ int rk_pipe_hexists(rk_pipeline *p, const char *key, const char *field) {
 int rk_pipe_hexists_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
                         size_t field_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HEXISTS");
-    int rc = build_hexists(&cmd, key, key_len, field, field_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_hget(rk_cmd *cmd, const char *key, size_t key_len, const char *field,
-                      size_t field_len) {
-    rk_cmd_lit(cmd, "HGET");
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, field, field_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_key_field(&cmd, "HEXISTS", key, key_len, field, field_len));
 }
 
 int rk_hget(rk_client *c, const char *key, const char *field, char **out, size_t *len) {
@@ -91,9 +82,8 @@ int rk_hget(rk_client *c, const char *key, const char *field, char **out, size_t
 int rk_hget_bin(rk_client *c, const char *key, size_t key_len, const char *field, size_t field_len,
                 char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HGET");
-    int rc = build_hget(&cmd, key, key_len, field, field_len);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd,
+                         build_key_field(&cmd, "HGET", key, key_len, field, field_len), out, len);
 }
 
 int rk_pipe_hget(rk_pipeline *p, const char *key, const char *field) {
@@ -103,13 +93,11 @@ int rk_pipe_hget(rk_pipeline *p, const char *key, const char *field) {
 int rk_pipe_hget_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
                      size_t field_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HGET");
-    int rc = build_hget(&cmd, key, key_len, field, field_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_key_field(&cmd, "HGET", key, key_len, field, field_len));
 }
 
-static int build_hgetall(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "HGETALL");
+static int build_hgetall(rk_cmd *cmd, const char *words, const char *key, size_t key_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     cmd->shape = "m..";
     return cmd->err;
@@ -121,9 +109,8 @@ int rk_hgetall(rk_client *c, const char *key, rk_reply *reply) {
 
 int rk_hgetall_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HGETALL");
-    int rc = build_hgetall(&cmd, key, key_len);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_hgetall(&cmd, "HGETALL", key, key_len),
+                        reply);
 }
 
 int rk_pipe_hgetall(rk_pipeline *p, const char *key) {
@@ -132,14 +119,12 @@ int rk_pipe_hgetall(rk_pipeline *p, const char *key) {
 
 int rk_pipe_hgetall_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HGETALL");
-    int rc = build_hgetall(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_hgetall(&cmd, "HGETALL", key, key_len));
 }
 
-static int build_hincrby(rk_cmd *cmd, const char *key, size_t key_len, const char *field,
-                         size_t field_len, long long increment) {
-    rk_cmd_lit(cmd, "HINCRBY");
+static int build_hincrby(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                         const char *field, size_t field_len, long long increment) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, field, field_len);
     rk_cmd_int(cmd, increment);
@@ -154,9 +139,9 @@ int rk_hincrby(rk_client *c, const char *key, const char *field, long long incre
 int rk_hincrby_bin(rk_client *c, const char *key, size_t key_len, const char *field,
                    size_t field_len, long long increment, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HINCRBY");
-    int rc = build_hincrby(&cmd, key, key_len, field, field_len, increment);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_hincrby(&cmd, "HINCRBY", key, key_len, field, field_len, increment),
+                          out, false);
 }
 
 int rk_pipe_hincrby(rk_pipeline *p, const char *key, const char *field, long long increment) {
@@ -166,14 +151,13 @@ int rk_pipe_hincrby(rk_pipeline *p, const char *key, const char *field, long lon
 int rk_pipe_hincrby_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
                         size_t field_len, long long increment) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HINCRBY");
-    int rc = build_hincrby(&cmd, key, key_len, field, field_len, increment);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_hincrby(&cmd, "HINCRBY", key, key_len, field, field_len, increment));
 }
 
-static int build_hincrbyfloat(rk_cmd *cmd, const char *key, size_t key_len, const char *field,
-                              size_t field_len, double increment) {
-    rk_cmd_lit(cmd, "HINCRBYFLOAT");
+static int build_hincrbyfloat(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                              const char *field, size_t field_len, double increment) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, field, field_len);
     rk_cmd_double(cmd, increment);
@@ -189,9 +173,9 @@ int rk_hincrbyfloat(rk_client *c, const char *key, const char *field, double inc
 int rk_hincrbyfloat_bin(rk_client *c, const char *key, size_t key_len, const char *field,
                         size_t field_len, double increment, double *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HINCRBYFLOAT");
-    int rc = build_hincrbyfloat(&cmd, key, key_len, field, field_len, increment);
-    return rk_cmd_number(RK_TARGET_CLIENT(c), &cmd, rc, out);
+    return rk_cmd_number(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_hincrbyfloat(&cmd, "HINCRBYFLOAT", key, key_len, field, field_len, increment), out);
 }
 
 int rk_pipe_hincrbyfloat(rk_pipeline *p, const char *key, const char *field, double increment) {
@@ -201,13 +185,14 @@ int rk_pipe_hincrbyfloat(rk_pipeline *p, const char *key, const char *field, dou
 int rk_pipe_hincrbyfloat_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
                              size_t field_len, double increment) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HINCRBYFLOAT");
-    int rc = build_hincrbyfloat(&cmd, key, key_len, field, field_len, increment);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd,
+        build_hincrbyfloat(&cmd, "HINCRBYFLOAT", key, key_len, field, field_len, increment));
 }
 
-static int build_hkeys(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "HKEYS");
+/* Builds HKEYS, HLEN, HVALS. */
+static int build_key(rk_cmd *cmd, const char *words, const char *key, size_t key_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     return cmd->err;
 }
@@ -218,9 +203,7 @@ int rk_hkeys(rk_client *c, const char *key, rk_reply *reply) {
 
 int rk_hkeys_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HKEYS");
-    int rc = build_hkeys(&cmd, key, key_len);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "HKEYS", key, key_len), reply);
 }
 
 int rk_pipe_hkeys(rk_pipeline *p, const char *key) {
@@ -229,15 +212,7 @@ int rk_pipe_hkeys(rk_pipeline *p, const char *key) {
 
 int rk_pipe_hkeys_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HKEYS");
-    int rc = build_hkeys(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_hlen(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "HLEN");
-    rk_cmd_str(cmd, key, key_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_key(&cmd, "HKEYS", key, key_len));
 }
 
 int rk_hlen(rk_client *c, const char *key, long long *out) {
@@ -246,9 +221,8 @@ int rk_hlen(rk_client *c, const char *key, long long *out) {
 
 int rk_hlen_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HLEN");
-    int rc = build_hlen(&cmd, key, key_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "HLEN", key, key_len), out,
+                          false);
 }
 
 int rk_pipe_hlen(rk_pipeline *p, const char *key) {
@@ -257,25 +231,7 @@ int rk_pipe_hlen(rk_pipeline *p, const char *key) {
 
 int rk_pipe_hlen_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HLEN");
-    int rc = build_hlen(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_hmget(rk_cmd *cmd, const char *key, size_t key_len, const char *const *fields,
-                       const size_t *fields_lens, size_t nfields) {
-    rk_cmd_lit(cmd, "HMGET");
-    rk_cmd_str(cmd, key, key_len);
-    if (nfields == 0)
-        rk_cmd_invalid(cmd, "needs at least one field");
-    if (nfields > 0 && fields == NULL)
-        rk_cmd_invalid(cmd, "field list is NULL");
-    else {
-        for (size_t i = 0; i < nfields; i++) {
-            rk_cmd_str(cmd, fields[i], fields_lens ? fields_lens[i] : RK_CSTR);
-        }
-    }
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_key(&cmd, "HLEN", key, key_len));
 }
 
 int rk_hmget(rk_client *c, const char *key, const char *const *fields, size_t nfields,
@@ -286,9 +242,9 @@ int rk_hmget(rk_client *c, const char *key, const char *const *fields, size_t nf
 int rk_hmget_bin(rk_client *c, const char *key, size_t key_len, const char *const *fields,
                  const size_t *fields_lens, size_t nfields, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HMGET");
-    int rc = build_hmget(&cmd, key, key_len, fields, fields_lens, nfields);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_key_fields(&cmd, "HMGET", key, key_len, fields, fields_lens, nfields),
+                        reply);
 }
 
 int rk_pipe_hmget(rk_pipeline *p, const char *key, const char *const *fields, size_t nfields) {
@@ -298,9 +254,8 @@ int rk_pipe_hmget(rk_pipeline *p, const char *key, const char *const *fields, si
 int rk_pipe_hmget_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *fields,
                       const size_t *fields_lens, size_t nfields) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HMGET");
-    int rc = build_hmget(&cmd, key, key_len, fields, fields_lens, nfields);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd, build_key_fields(&cmd, "HMGET", key, key_len, fields, fields_lens, nfields));
 }
 
 static void emit_hmset_field_value(rk_cmd *cmd, const rk_hmset_field_value *b) {
@@ -312,9 +267,9 @@ static void emit_hmset_field_value(rk_cmd *cmd, const rk_hmset_field_value *b) {
     rk_cmd_str(cmd, b->value, b->value_len ? b->value_len : RK_CSTR);
 }
 
-static int build_hmset(rk_cmd *cmd, const char *key, size_t key_len,
+static int build_hmset(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
                        const rk_hmset_field_value *field_values, size_t nfield_values) {
-    rk_cmd_lit(cmd, "HMSET");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     if (nfield_values == 0)
         rk_cmd_invalid(cmd, "needs at least one field_value");
@@ -336,9 +291,8 @@ int rk_hmset(rk_client *c, const char *key, const rk_hmset_field_value *field_va
 int rk_hmset_bin(rk_client *c, const char *key, size_t key_len,
                  const rk_hmset_field_value *field_values, size_t nfield_values) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HMSET");
-    int rc = build_hmset(&cmd, key, key_len, field_values, nfield_values);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd,
+                     build_hmset(&cmd, "HMSET", key, key_len, field_values, nfield_values));
 }
 
 int rk_pipe_hmset(rk_pipeline *p, const char *key, const rk_hmset_field_value *field_values,
@@ -349,9 +303,8 @@ int rk_pipe_hmset(rk_pipeline *p, const char *key, const rk_hmset_field_value *f
 int rk_pipe_hmset_bin(rk_pipeline *p, const char *key, size_t key_len,
                       const rk_hmset_field_value *field_values, size_t nfield_values) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HMSET");
-    int rc = build_hmset(&cmd, key, key_len, field_values, nfield_values);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_hmset(&cmd, "HMSET", key, key_len, field_values, nfield_values));
 }
 
 static void emit_hrandfield_count(rk_cmd *cmd, const rk_hrandfield_count *b) {
@@ -360,12 +313,12 @@ static void emit_hrandfield_count(rk_cmd *cmd, const rk_hrandfield_count *b) {
         rk_cmd_lit(cmd, "WITHVALUES");
 }
 
-static int build_hrandfield(rk_cmd *cmd, const char *key, size_t key_len,
+static int build_hrandfield(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
                             const rk_hrandfield_opts *o) {
     static const rk_hrandfield_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "HRANDFIELD");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     if (o->count != NULL) {
         emit_hrandfield_count(cmd, o->count);
@@ -381,9 +334,8 @@ int rk_hrandfield(rk_client *c, const char *key, const rk_hrandfield_opts *opts,
 int rk_hrandfield_bin(rk_client *c, const char *key, size_t key_len, const rk_hrandfield_opts *opts,
                       rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HRANDFIELD");
-    int rc = build_hrandfield(&cmd, key, key_len, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_hrandfield(&cmd, "HRANDFIELD", key, key_len, opts), reply);
 }
 
 int rk_pipe_hrandfield(rk_pipeline *p, const char *key, const rk_hrandfield_opts *opts) {
@@ -393,17 +345,15 @@ int rk_pipe_hrandfield(rk_pipeline *p, const char *key, const rk_hrandfield_opts
 int rk_pipe_hrandfield_bin(rk_pipeline *p, const char *key, size_t key_len,
                            const rk_hrandfield_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HRANDFIELD");
-    int rc = build_hrandfield(&cmd, key, key_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_hrandfield(&cmd, "HRANDFIELD", key, key_len, opts));
 }
 
-static int build_hscan(rk_cmd *cmd, const char *key, size_t key_len, unsigned long long cursor,
-                       const rk_hscan_opts *o) {
+static int build_hscan(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                       unsigned long long cursor, const rk_hscan_opts *o) {
     static const rk_hscan_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "HSCAN");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_uint(cmd, cursor);
     if (o->match != NULL) {
@@ -426,9 +376,8 @@ int rk_hscan(rk_client *c, const char *key, unsigned long long cursor, const rk_
 int rk_hscan_bin(rk_client *c, const char *key, size_t key_len, unsigned long long cursor,
                  const rk_hscan_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HSCAN");
-    int rc = build_hscan(&cmd, key, key_len, cursor, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_hscan(&cmd, "HSCAN", key, key_len, cursor, opts), reply);
 }
 
 int rk_pipe_hscan(rk_pipeline *p, const char *key, unsigned long long cursor,
@@ -439,9 +388,7 @@ int rk_pipe_hscan(rk_pipeline *p, const char *key, unsigned long long cursor,
 int rk_pipe_hscan_bin(rk_pipeline *p, const char *key, size_t key_len, unsigned long long cursor,
                       const rk_hscan_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HSCAN");
-    int rc = build_hscan(&cmd, key, key_len, cursor, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_hscan(&cmd, "HSCAN", key, key_len, cursor, opts));
 }
 
 static void emit_hset_field_value(rk_cmd *cmd, const rk_hset_field_value *b) {
@@ -453,9 +400,9 @@ static void emit_hset_field_value(rk_cmd *cmd, const rk_hset_field_value *b) {
     rk_cmd_str(cmd, b->value, b->value_len ? b->value_len : RK_CSTR);
 }
 
-static int build_hset(rk_cmd *cmd, const char *key, size_t key_len,
+static int build_hset(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
                       const rk_hset_field_value *field_values, size_t nfield_values) {
-    rk_cmd_lit(cmd, "HSET");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     if (nfield_values == 0)
         rk_cmd_invalid(cmd, "needs at least one field_value");
@@ -477,9 +424,9 @@ int rk_hset(rk_client *c, const char *key, const rk_hset_field_value *field_valu
 int rk_hset_bin(rk_client *c, const char *key, size_t key_len,
                 const rk_hset_field_value *field_values, size_t nfield_values, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HSET");
-    int rc = build_hset(&cmd, key, key_len, field_values, nfield_values);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_hset(&cmd, "HSET", key, key_len, field_values, nfield_values), out,
+                          false);
 }
 
 int rk_pipe_hset(rk_pipeline *p, const char *key, const rk_hset_field_value *field_values,
@@ -490,14 +437,13 @@ int rk_pipe_hset(rk_pipeline *p, const char *key, const rk_hset_field_value *fie
 int rk_pipe_hset_bin(rk_pipeline *p, const char *key, size_t key_len,
                      const rk_hset_field_value *field_values, size_t nfield_values) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HSET");
-    int rc = build_hset(&cmd, key, key_len, field_values, nfield_values);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_hset(&cmd, "HSET", key, key_len, field_values, nfield_values));
 }
 
-static int build_hsetnx(rk_cmd *cmd, const char *key, size_t key_len, const char *field,
-                        size_t field_len, const char *value, size_t value_len) {
-    rk_cmd_lit(cmd, "HSETNX");
+static int build_hsetnx(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                        const char *field, size_t field_len, const char *value, size_t value_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, field, field_len);
     rk_cmd_str(cmd, value, value_len);
@@ -511,9 +457,9 @@ int rk_hsetnx(rk_client *c, const char *key, const char *field, const char *valu
 int rk_hsetnx_bin(rk_client *c, const char *key, size_t key_len, const char *field,
                   size_t field_len, const char *value, size_t value_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HSETNX");
-    int rc = build_hsetnx(&cmd, key, key_len, field, field_len, value, value_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_hsetnx(&cmd, "HSETNX", key, key_len, field, field_len, value, value_len), out, false);
 }
 
 int rk_pipe_hsetnx(rk_pipeline *p, const char *key, const char *field, const char *value) {
@@ -523,17 +469,8 @@ int rk_pipe_hsetnx(rk_pipeline *p, const char *key, const char *field, const cha
 int rk_pipe_hsetnx_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
                        size_t field_len, const char *value, size_t value_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HSETNX");
-    int rc = build_hsetnx(&cmd, key, key_len, field, field_len, value, value_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_hstrlen(rk_cmd *cmd, const char *key, size_t key_len, const char *field,
-                         size_t field_len) {
-    rk_cmd_lit(cmd, "HSTRLEN");
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, field, field_len);
-    return cmd->err;
+    return rk_cmd_queue(
+        p, &cmd, build_hsetnx(&cmd, "HSETNX", key, key_len, field, field_len, value, value_len));
 }
 
 int rk_hstrlen(rk_client *c, const char *key, const char *field, long long *out) {
@@ -543,9 +480,9 @@ int rk_hstrlen(rk_client *c, const char *key, const char *field, long long *out)
 int rk_hstrlen_bin(rk_client *c, const char *key, size_t key_len, const char *field,
                    size_t field_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HSTRLEN");
-    int rc = build_hstrlen(&cmd, key, key_len, field, field_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_key_field(&cmd, "HSTRLEN", key, key_len, field, field_len), out,
+                          false);
 }
 
 int rk_pipe_hstrlen(rk_pipeline *p, const char *key, const char *field) {
@@ -555,15 +492,7 @@ int rk_pipe_hstrlen(rk_pipeline *p, const char *key, const char *field) {
 int rk_pipe_hstrlen_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
                         size_t field_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HSTRLEN");
-    int rc = build_hstrlen(&cmd, key, key_len, field, field_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_hvals(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "HVALS");
-    rk_cmd_str(cmd, key, key_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_key_field(&cmd, "HSTRLEN", key, key_len, field, field_len));
 }
 
 int rk_hvals(rk_client *c, const char *key, rk_reply *reply) {
@@ -572,9 +501,7 @@ int rk_hvals(rk_client *c, const char *key, rk_reply *reply) {
 
 int rk_hvals_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HVALS");
-    int rc = build_hvals(&cmd, key, key_len);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "HVALS", key, key_len), reply);
 }
 
 int rk_pipe_hvals(rk_pipeline *p, const char *key) {
@@ -583,7 +510,5 @@ int rk_pipe_hvals(rk_pipeline *p, const char *key) {
 
 int rk_pipe_hvals_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "HVALS");
-    int rc = build_hvals(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_key(&cmd, "HVALS", key, key_len));
 }

@@ -3,9 +3,9 @@
 #include "rediskit/commands/hyperloglog.h"
 #include "commands/cmd_int.h"
 
-static int build_pfadd(rk_cmd *cmd, const char *key, size_t key_len, const char *const *elements,
-                       const size_t *elements_lens, size_t nelements) {
-    rk_cmd_lit(cmd, "PFADD");
+static int build_pfadd(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                       const char *const *elements, const size_t *elements_lens, size_t nelements) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     if (nelements > 0) {
         if (nelements > 0 && elements == NULL)
@@ -27,9 +27,9 @@ int rk_pfadd(rk_client *c, const char *key, const char *const *elements, size_t 
 int rk_pfadd_bin(rk_client *c, const char *key, size_t key_len, const char *const *elements,
                  const size_t *elements_lens, size_t nelements, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PFADD");
-    int rc = build_pfadd(&cmd, key, key_len, elements, elements_lens, nelements);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_pfadd(&cmd, "PFADD", key, key_len, elements, elements_lens, nelements), out, false);
 }
 
 int rk_pipe_pfadd(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements) {
@@ -39,14 +39,13 @@ int rk_pipe_pfadd(rk_pipeline *p, const char *key, const char *const *elements, 
 int rk_pipe_pfadd_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *elements,
                       const size_t *elements_lens, size_t nelements) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PFADD");
-    int rc = build_pfadd(&cmd, key, key_len, elements, elements_lens, nelements);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd, build_pfadd(&cmd, "PFADD", key, key_len, elements, elements_lens, nelements));
 }
 
-static int build_pfcount(rk_cmd *cmd, const char *const *keys, const size_t *keys_lens,
-                         size_t nkeys) {
-    rk_cmd_lit(cmd, "PFCOUNT");
+static int build_pfcount(rk_cmd *cmd, const char *words, const char *const *keys,
+                         const size_t *keys_lens, size_t nkeys) {
+    rk_cmd_start(cmd, words);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
@@ -66,9 +65,8 @@ int rk_pfcount(rk_client *c, const char *const *keys, size_t nkeys, long long *o
 int rk_pfcount_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                    long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PFCOUNT");
-    int rc = build_pfcount(&cmd, keys, keys_lens, nkeys);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_pfcount(&cmd, "PFCOUNT", keys, keys_lens, nkeys), out, false);
 }
 
 int rk_pipe_pfcount(rk_pipeline *p, const char *const *keys, size_t nkeys) {
@@ -78,14 +76,12 @@ int rk_pipe_pfcount(rk_pipeline *p, const char *const *keys, size_t nkeys) {
 int rk_pipe_pfcount_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                         size_t nkeys) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PFCOUNT");
-    int rc = build_pfcount(&cmd, keys, keys_lens, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_pfcount(&cmd, "PFCOUNT", keys, keys_lens, nkeys));
 }
 
-static int build_pfdebug(rk_cmd *cmd, const char *subcommand, size_t subcommand_len,
-                         const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "PFDEBUG");
+static int build_pfdebug(rk_cmd *cmd, const char *words, const char *subcommand,
+                         size_t subcommand_len, const char *key, size_t key_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, subcommand, subcommand_len);
     rk_cmd_str(cmd, key, key_len);
     return cmd->err;
@@ -98,9 +94,9 @@ int rk_pfdebug(rk_client *c, const char *subcommand, const char *key, rk_reply *
 int rk_pfdebug_bin(rk_client *c, const char *subcommand, size_t subcommand_len, const char *key,
                    size_t key_len, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PFDEBUG");
-    int rc = build_pfdebug(&cmd, subcommand, subcommand_len, key, key_len);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_pfdebug(&cmd, "PFDEBUG", subcommand, subcommand_len, key, key_len),
+                        reply);
 }
 
 int rk_pipe_pfdebug(rk_pipeline *p, const char *subcommand, const char *key) {
@@ -110,15 +106,14 @@ int rk_pipe_pfdebug(rk_pipeline *p, const char *subcommand, const char *key) {
 int rk_pipe_pfdebug_bin(rk_pipeline *p, const char *subcommand, size_t subcommand_len,
                         const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PFDEBUG");
-    int rc = build_pfdebug(&cmd, subcommand, subcommand_len, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_pfdebug(&cmd, "PFDEBUG", subcommand, subcommand_len, key, key_len));
 }
 
-static int build_pfmerge(rk_cmd *cmd, const char *destkey, size_t destkey_len,
+static int build_pfmerge(rk_cmd *cmd, const char *words, const char *destkey, size_t destkey_len,
                          const char *const *sourcekeys, const size_t *sourcekeys_lens,
                          size_t nsourcekeys) {
-    rk_cmd_lit(cmd, "PFMERGE");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, destkey, destkey_len);
     if (nsourcekeys == 0)
         rk_cmd_invalid(cmd, "needs at least one sourcekey");
@@ -141,9 +136,9 @@ int rk_pfmerge_bin(rk_client *c, const char *destkey, size_t destkey_len,
                    const char *const *sourcekeys, const size_t *sourcekeys_lens,
                    size_t nsourcekeys) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PFMERGE");
-    int rc = build_pfmerge(&cmd, destkey, destkey_len, sourcekeys, sourcekeys_lens, nsourcekeys);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd,
+                     build_pfmerge(&cmd, "PFMERGE", destkey, destkey_len, sourcekeys,
+                                   sourcekeys_lens, nsourcekeys));
 }
 
 int rk_pipe_pfmerge(rk_pipeline *p, const char *destkey, const char *const *sourcekeys,
@@ -155,26 +150,22 @@ int rk_pipe_pfmerge_bin(rk_pipeline *p, const char *destkey, size_t destkey_len,
                         const char *const *sourcekeys, const size_t *sourcekeys_lens,
                         size_t nsourcekeys) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PFMERGE");
-    int rc = build_pfmerge(&cmd, destkey, destkey_len, sourcekeys, sourcekeys_lens, nsourcekeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_pfmerge(&cmd, "PFMERGE", destkey, destkey_len, sourcekeys,
+                                      sourcekeys_lens, nsourcekeys));
 }
 
-static int build_pfselftest(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "PFSELFTEST");
+static int build_pfselftest(rk_cmd *cmd, const char *words) {
+    rk_cmd_start(cmd, words);
     return cmd->err;
 }
 
 int rk_pfselftest(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PFSELFTEST");
-    int rc = build_pfselftest(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_pfselftest(&cmd, "PFSELFTEST"), reply);
 }
 
 int rk_pipe_pfselftest(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PFSELFTEST");
-    int rc = build_pfselftest(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_pfselftest(&cmd, "PFSELFTEST"));
 }

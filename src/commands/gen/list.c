@@ -6,10 +6,10 @@
 static const char *const rk_linsert_where_tokens[] = {"BEFORE", "AFTER"};
 static const char *const rk_side_tokens[] = {"LEFT", "RIGHT"};
 
-static int build_blmove(rk_cmd *cmd, const char *source, size_t source_len, const char *destination,
-                        size_t destination_len, rk_side wherefrom, rk_side whereto,
-                        double timeout) {
-    rk_cmd_lit(cmd, "BLMOVE");
+static int build_blmove(rk_cmd *cmd, const char *words, const char *source, size_t source_len,
+                        const char *destination, size_t destination_len, rk_side wherefrom,
+                        rk_side whereto, double timeout) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, source, source_len);
     rk_cmd_str(cmd, destination, destination_len);
     rk_cmd_choice(cmd, (int)wherefrom, rk_side_tokens, 2, "wherefrom");
@@ -29,10 +29,10 @@ int rk_blmove_bin(rk_client *c, const char *source, size_t source_len, const cha
                   size_t destination_len, rk_side wherefrom, rk_side whereto, double timeout,
                   char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BLMOVE");
-    int rc = build_blmove(&cmd, source, source_len, destination, destination_len, wherefrom,
-                          whereto, timeout);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd,
+                         build_blmove(&cmd, "BLMOVE", source, source_len, destination,
+                                      destination_len, wherefrom, whereto, timeout),
+                         out, len);
 }
 
 int rk_pipe_blmove(rk_pipeline *p, const char *source, const char *destination, rk_side wherefrom,
@@ -45,19 +45,18 @@ int rk_pipe_blmove_bin(rk_pipeline *p, const char *source, size_t source_len,
                        const char *destination, size_t destination_len, rk_side wherefrom,
                        rk_side whereto, double timeout) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BLMOVE");
-    int rc = build_blmove(&cmd, source, source_len, destination, destination_len, wherefrom,
-                          whereto, timeout);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_blmove(&cmd, "BLMOVE", source, source_len, destination,
+                                     destination_len, wherefrom, whereto, timeout));
 }
 
-static int build_blmpop(rk_cmd *cmd, double timeout, const char *const *keys,
+static int build_blmpop(rk_cmd *cmd, const char *words, double timeout, const char *const *keys,
                         const size_t *keys_lens, size_t nkeys, rk_side where,
                         const rk_blmpop_opts *o) {
     static const rk_blmpop_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "BLMPOP");
+    rk_cmd_start(cmd, words);
     rk_cmd_double(cmd, timeout);
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
@@ -86,9 +85,9 @@ int rk_blmpop(rk_client *c, double timeout, const char *const *keys, size_t nkey
 int rk_blmpop_bin(rk_client *c, double timeout, const char *const *keys, const size_t *keys_lens,
                   size_t nkeys, rk_side where, const rk_blmpop_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BLMPOP");
-    int rc = build_blmpop(&cmd, timeout, keys, keys_lens, nkeys, where, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_blmpop(&cmd, "BLMPOP", timeout, keys, keys_lens, nkeys, where, opts),
+                        reply);
 }
 
 int rk_pipe_blmpop(rk_pipeline *p, double timeout, const char *const *keys, size_t nkeys,
@@ -100,14 +99,14 @@ int rk_pipe_blmpop_bin(rk_pipeline *p, double timeout, const char *const *keys,
                        const size_t *keys_lens, size_t nkeys, rk_side where,
                        const rk_blmpop_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BLMPOP");
-    int rc = build_blmpop(&cmd, timeout, keys, keys_lens, nkeys, where, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_blmpop(&cmd, "BLMPOP", timeout, keys, keys_lens, nkeys, where, opts));
 }
 
-static int build_blpop(rk_cmd *cmd, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                       double timeout) {
-    rk_cmd_lit(cmd, "BLPOP");
+/* Builds BLPOP, BRPOP. */
+static int build_keys_timeout(rk_cmd *cmd, const char *words, const char *const *keys,
+                              const size_t *keys_lens, size_t nkeys, double timeout) {
+    rk_cmd_start(cmd, words);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
@@ -129,9 +128,8 @@ int rk_blpop(rk_client *c, const char *const *keys, size_t nkeys, double timeout
 int rk_blpop_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                  double timeout, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BLPOP");
-    int rc = build_blpop(&cmd, keys, keys_lens, nkeys, timeout);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_keys_timeout(&cmd, "BLPOP", keys, keys_lens, nkeys, timeout), reply);
 }
 
 int rk_pipe_blpop(rk_pipeline *p, const char *const *keys, size_t nkeys, double timeout) {
@@ -141,26 +139,8 @@ int rk_pipe_blpop(rk_pipeline *p, const char *const *keys, size_t nkeys, double 
 int rk_pipe_blpop_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                       size_t nkeys, double timeout) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BLPOP");
-    int rc = build_blpop(&cmd, keys, keys_lens, nkeys, timeout);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_brpop(rk_cmd *cmd, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                       double timeout) {
-    rk_cmd_lit(cmd, "BRPOP");
-    if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
-    rk_cmd_double(cmd, timeout);
-    cmd->block_ms = rk_cmd_block_seconds(timeout);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd,
+                        build_keys_timeout(&cmd, "BLPOP", keys, keys_lens, nkeys, timeout));
 }
 
 int rk_brpop(rk_client *c, const char *const *keys, size_t nkeys, double timeout, rk_reply *reply) {
@@ -170,9 +150,8 @@ int rk_brpop(rk_client *c, const char *const *keys, size_t nkeys, double timeout
 int rk_brpop_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                  double timeout, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BRPOP");
-    int rc = build_brpop(&cmd, keys, keys_lens, nkeys, timeout);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_keys_timeout(&cmd, "BRPOP", keys, keys_lens, nkeys, timeout), reply);
 }
 
 int rk_pipe_brpop(rk_pipeline *p, const char *const *keys, size_t nkeys, double timeout) {
@@ -182,14 +161,13 @@ int rk_pipe_brpop(rk_pipeline *p, const char *const *keys, size_t nkeys, double 
 int rk_pipe_brpop_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                       size_t nkeys, double timeout) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BRPOP");
-    int rc = build_brpop(&cmd, keys, keys_lens, nkeys, timeout);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_keys_timeout(&cmd, "BRPOP", keys, keys_lens, nkeys, timeout));
 }
 
-static int build_brpoplpush(rk_cmd *cmd, const char *source, size_t source_len,
+static int build_brpoplpush(rk_cmd *cmd, const char *words, const char *source, size_t source_len,
                             const char *destination, size_t destination_len, double timeout) {
-    rk_cmd_lit(cmd, "BRPOPLPUSH");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, source, source_len);
     rk_cmd_str(cmd, destination, destination_len);
     rk_cmd_double(cmd, timeout);
@@ -205,9 +183,10 @@ int rk_brpoplpush(rk_client *c, const char *source, const char *destination, dou
 int rk_brpoplpush_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
                       size_t destination_len, double timeout, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BRPOPLPUSH");
-    int rc = build_brpoplpush(&cmd, source, source_len, destination, destination_len, timeout);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd,
+                         build_brpoplpush(&cmd, "BRPOPLPUSH", source, source_len, destination,
+                                          destination_len, timeout),
+                         out, len);
 }
 
 int rk_pipe_brpoplpush(rk_pipeline *p, const char *source, const char *destination,
@@ -218,13 +197,14 @@ int rk_pipe_brpoplpush(rk_pipeline *p, const char *source, const char *destinati
 int rk_pipe_brpoplpush_bin(rk_pipeline *p, const char *source, size_t source_len,
                            const char *destination, size_t destination_len, double timeout) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BRPOPLPUSH");
-    int rc = build_brpoplpush(&cmd, source, source_len, destination, destination_len, timeout);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_brpoplpush(&cmd, "BRPOPLPUSH", source, source_len, destination,
+                                         destination_len, timeout));
 }
 
-static int build_lindex(rk_cmd *cmd, const char *key, size_t key_len, long long index) {
-    rk_cmd_lit(cmd, "LINDEX");
+static int build_lindex(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                        long long index) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_int(cmd, index);
     return cmd->err;
@@ -237,9 +217,8 @@ int rk_lindex(rk_client *c, const char *key, long long index, char **out, size_t
 int rk_lindex_bin(rk_client *c, const char *key, size_t key_len, long long index, char **out,
                   size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LINDEX");
-    int rc = build_lindex(&cmd, key, key_len, index);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd,
+                         build_lindex(&cmd, "LINDEX", key, key_len, index), out, len);
 }
 
 int rk_pipe_lindex(rk_pipeline *p, const char *key, long long index) {
@@ -248,15 +227,13 @@ int rk_pipe_lindex(rk_pipeline *p, const char *key, long long index) {
 
 int rk_pipe_lindex_bin(rk_pipeline *p, const char *key, size_t key_len, long long index) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LINDEX");
-    int rc = build_lindex(&cmd, key, key_len, index);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_lindex(&cmd, "LINDEX", key, key_len, index));
 }
 
-static int build_linsert(rk_cmd *cmd, const char *key, size_t key_len, rk_linsert_where where,
-                         const char *pivot, size_t pivot_len, const char *element,
-                         size_t element_len) {
-    rk_cmd_lit(cmd, "LINSERT");
+static int build_linsert(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                         rk_linsert_where where, const char *pivot, size_t pivot_len,
+                         const char *element, size_t element_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_choice(cmd, (int)where, rk_linsert_where_tokens, 2, "where");
     rk_cmd_str(cmd, pivot, pivot_len);
@@ -273,9 +250,10 @@ int rk_linsert_bin(rk_client *c, const char *key, size_t key_len, rk_linsert_whe
                    const char *pivot, size_t pivot_len, const char *element, size_t element_len,
                    long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LINSERT");
-    int rc = build_linsert(&cmd, key, key_len, where, pivot, pivot_len, element, element_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_linsert(&cmd, "LINSERT", key, key_len, where, pivot, pivot_len, element, element_len),
+        out, false);
 }
 
 int rk_pipe_linsert(rk_pipeline *p, const char *key, rk_linsert_where where, const char *pivot,
@@ -287,13 +265,13 @@ int rk_pipe_linsert_bin(rk_pipeline *p, const char *key, size_t key_len, rk_lins
                         const char *pivot, size_t pivot_len, const char *element,
                         size_t element_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LINSERT");
-    int rc = build_linsert(&cmd, key, key_len, where, pivot, pivot_len, element, element_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_linsert(&cmd, "LINSERT", key, key_len, where, pivot, pivot_len,
+                                      element, element_len));
 }
 
-static int build_llen(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "LLEN");
+static int build_llen(rk_cmd *cmd, const char *words, const char *key, size_t key_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     return cmd->err;
 }
@@ -304,9 +282,8 @@ int rk_llen(rk_client *c, const char *key, long long *out) {
 
 int rk_llen_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LLEN");
-    int rc = build_llen(&cmd, key, key_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_llen(&cmd, "LLEN", key, key_len), out,
+                          false);
 }
 
 int rk_pipe_llen(rk_pipeline *p, const char *key) {
@@ -315,14 +292,13 @@ int rk_pipe_llen(rk_pipeline *p, const char *key) {
 
 int rk_pipe_llen_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LLEN");
-    int rc = build_llen(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_llen(&cmd, "LLEN", key, key_len));
 }
 
-static int build_lmove(rk_cmd *cmd, const char *source, size_t source_len, const char *destination,
-                       size_t destination_len, rk_side wherefrom, rk_side whereto) {
-    rk_cmd_lit(cmd, "LMOVE");
+static int build_lmove(rk_cmd *cmd, const char *words, const char *source, size_t source_len,
+                       const char *destination, size_t destination_len, rk_side wherefrom,
+                       rk_side whereto) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, source, source_len);
     rk_cmd_str(cmd, destination, destination_len);
     rk_cmd_choice(cmd, (int)wherefrom, rk_side_tokens, 2, "wherefrom");
@@ -339,10 +315,10 @@ int rk_lmove_bin(rk_client *c, const char *source, size_t source_len, const char
                  size_t destination_len, rk_side wherefrom, rk_side whereto, char **out,
                  size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LMOVE");
-    int rc =
-        build_lmove(&cmd, source, source_len, destination, destination_len, wherefrom, whereto);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd,
+                         build_lmove(&cmd, "LMOVE", source, source_len, destination,
+                                     destination_len, wherefrom, whereto),
+                         out, len);
 }
 
 int rk_pipe_lmove(rk_pipeline *p, const char *source, const char *destination, rk_side wherefrom,
@@ -354,18 +330,18 @@ int rk_pipe_lmove_bin(rk_pipeline *p, const char *source, size_t source_len,
                       const char *destination, size_t destination_len, rk_side wherefrom,
                       rk_side whereto) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LMOVE");
-    int rc =
-        build_lmove(&cmd, source, source_len, destination, destination_len, wherefrom, whereto);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_lmove(&cmd, "LMOVE", source, source_len, destination, destination_len,
+                                    wherefrom, whereto));
 }
 
-static int build_lmpop(rk_cmd *cmd, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                       rk_side where, const rk_lmpop_opts *o) {
+static int build_lmpop(rk_cmd *cmd, const char *words, const char *const *keys,
+                       const size_t *keys_lens, size_t nkeys, rk_side where,
+                       const rk_lmpop_opts *o) {
     static const rk_lmpop_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "LMPOP");
+    rk_cmd_start(cmd, words);
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
@@ -392,9 +368,8 @@ int rk_lmpop(rk_client *c, const char *const *keys, size_t nkeys, rk_side where,
 int rk_lmpop_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                  rk_side where, const rk_lmpop_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LMPOP");
-    int rc = build_lmpop(&cmd, keys, keys_lens, nkeys, where, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_lmpop(&cmd, "LMPOP", keys, keys_lens, nkeys, where, opts), reply);
 }
 
 int rk_pipe_lmpop(rk_pipeline *p, const char *const *keys, size_t nkeys, rk_side where,
@@ -405,16 +380,15 @@ int rk_pipe_lmpop(rk_pipeline *p, const char *const *keys, size_t nkeys, rk_side
 int rk_pipe_lmpop_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                       size_t nkeys, rk_side where, const rk_lmpop_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LMPOP");
-    int rc = build_lmpop(&cmd, keys, keys_lens, nkeys, where, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_lmpop(&cmd, "LMPOP", keys, keys_lens, nkeys, where, opts));
 }
 
-static int build_lpop(rk_cmd *cmd, const char *key, size_t key_len, const rk_lpop_opts *o) {
+static int build_lpop(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                      const rk_lpop_opts *o) {
     static const rk_lpop_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "LPOP");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     if (o->count != 0 || o->count_set) {
         rk_cmd_int(cmd, o->count);
@@ -429,9 +403,8 @@ int rk_lpop(rk_client *c, const char *key, const rk_lpop_opts *opts, rk_reply *r
 int rk_lpop_bin(rk_client *c, const char *key, size_t key_len, const rk_lpop_opts *opts,
                 rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LPOP");
-    int rc = build_lpop(&cmd, key, key_len, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_lpop(&cmd, "LPOP", key, key_len, opts),
+                        reply);
 }
 
 int rk_pipe_lpop(rk_pipeline *p, const char *key, const rk_lpop_opts *opts) {
@@ -440,17 +413,15 @@ int rk_pipe_lpop(rk_pipeline *p, const char *key, const rk_lpop_opts *opts) {
 
 int rk_pipe_lpop_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_lpop_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LPOP");
-    int rc = build_lpop(&cmd, key, key_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_lpop(&cmd, "LPOP", key, key_len, opts));
 }
 
-static int build_lpos(rk_cmd *cmd, const char *key, size_t key_len, const char *element,
-                      size_t element_len, const rk_lpos_opts *o) {
+static int build_lpos(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                      const char *element, size_t element_len, const rk_lpos_opts *o) {
     static const rk_lpos_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "LPOS");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, element, element_len);
     if (o->rank != 0 || o->rank_set) {
@@ -476,9 +447,8 @@ int rk_lpos(rk_client *c, const char *key, const char *element, const rk_lpos_op
 int rk_lpos_bin(rk_client *c, const char *key, size_t key_len, const char *element,
                 size_t element_len, const rk_lpos_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LPOS");
-    int rc = build_lpos(&cmd, key, key_len, element, element_len, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_lpos(&cmd, "LPOS", key, key_len, element, element_len, opts), reply);
 }
 
 int rk_pipe_lpos(rk_pipeline *p, const char *key, const char *element, const rk_lpos_opts *opts) {
@@ -488,14 +458,15 @@ int rk_pipe_lpos(rk_pipeline *p, const char *key, const char *element, const rk_
 int rk_pipe_lpos_bin(rk_pipeline *p, const char *key, size_t key_len, const char *element,
                      size_t element_len, const rk_lpos_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LPOS");
-    int rc = build_lpos(&cmd, key, key_len, element, element_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_lpos(&cmd, "LPOS", key, key_len, element, element_len, opts));
 }
 
-static int build_lpush(rk_cmd *cmd, const char *key, size_t key_len, const char *const *elements,
-                       const size_t *elements_lens, size_t nelements) {
-    rk_cmd_lit(cmd, "LPUSH");
+/* Builds LPUSH, LPUSHX, RPUSH, RPUSHX. */
+static int build_key_elements(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                              const char *const *elements, const size_t *elements_lens,
+                              size_t nelements) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     if (nelements == 0)
         rk_cmd_invalid(cmd, "needs at least one element");
@@ -517,9 +488,10 @@ int rk_lpush(rk_client *c, const char *key, const char *const *elements, size_t 
 int rk_lpush_bin(rk_client *c, const char *key, size_t key_len, const char *const *elements,
                  const size_t *elements_lens, size_t nelements, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LPUSH");
-    int rc = build_lpush(&cmd, key, key_len, elements, elements_lens, nelements);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_key_elements(&cmd, "LPUSH", key, key_len, elements, elements_lens, nelements), out,
+        false);
 }
 
 int rk_pipe_lpush(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements) {
@@ -529,25 +501,9 @@ int rk_pipe_lpush(rk_pipeline *p, const char *key, const char *const *elements, 
 int rk_pipe_lpush_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *elements,
                       const size_t *elements_lens, size_t nelements) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LPUSH");
-    int rc = build_lpush(&cmd, key, key_len, elements, elements_lens, nelements);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_lpushx(rk_cmd *cmd, const char *key, size_t key_len, const char *const *elements,
-                        const size_t *elements_lens, size_t nelements) {
-    rk_cmd_lit(cmd, "LPUSHX");
-    rk_cmd_str(cmd, key, key_len);
-    if (nelements == 0)
-        rk_cmd_invalid(cmd, "needs at least one element");
-    if (nelements > 0 && elements == NULL)
-        rk_cmd_invalid(cmd, "element list is NULL");
-    else {
-        for (size_t i = 0; i < nelements; i++) {
-            rk_cmd_str(cmd, elements[i], elements_lens ? elements_lens[i] : RK_CSTR);
-        }
-    }
-    return cmd->err;
+    return rk_cmd_queue(
+        p, &cmd,
+        build_key_elements(&cmd, "LPUSH", key, key_len, elements, elements_lens, nelements));
 }
 
 int rk_lpushx(rk_client *c, const char *key, const char *const *elements, size_t nelements,
@@ -558,9 +514,10 @@ int rk_lpushx(rk_client *c, const char *key, const char *const *elements, size_t
 int rk_lpushx_bin(rk_client *c, const char *key, size_t key_len, const char *const *elements,
                   const size_t *elements_lens, size_t nelements, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LPUSHX");
-    int rc = build_lpushx(&cmd, key, key_len, elements, elements_lens, nelements);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_key_elements(&cmd, "LPUSHX", key, key_len, elements, elements_lens, nelements), out,
+        false);
 }
 
 int rk_pipe_lpushx(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements) {
@@ -570,14 +527,15 @@ int rk_pipe_lpushx(rk_pipeline *p, const char *key, const char *const *elements,
 int rk_pipe_lpushx_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *elements,
                        const size_t *elements_lens, size_t nelements) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LPUSHX");
-    int rc = build_lpushx(&cmd, key, key_len, elements, elements_lens, nelements);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd,
+        build_key_elements(&cmd, "LPUSHX", key, key_len, elements, elements_lens, nelements));
 }
 
-static int build_lrange(rk_cmd *cmd, const char *key, size_t key_len, long long start,
-                        long long stop) {
-    rk_cmd_lit(cmd, "LRANGE");
+/* Builds LRANGE, LTRIM. */
+static int build_key_start_stop(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                                long long start, long long stop) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_int(cmd, start);
     rk_cmd_int(cmd, stop);
@@ -591,9 +549,8 @@ int rk_lrange(rk_client *c, const char *key, long long start, long long stop, rk
 int rk_lrange_bin(rk_client *c, const char *key, size_t key_len, long long start, long long stop,
                   rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LRANGE");
-    int rc = build_lrange(&cmd, key, key_len, start, stop);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_key_start_stop(&cmd, "LRANGE", key, key_len, start, stop), reply);
 }
 
 int rk_pipe_lrange(rk_pipeline *p, const char *key, long long start, long long stop) {
@@ -603,14 +560,12 @@ int rk_pipe_lrange(rk_pipeline *p, const char *key, long long start, long long s
 int rk_pipe_lrange_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
                        long long stop) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LRANGE");
-    int rc = build_lrange(&cmd, key, key_len, start, stop);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_key_start_stop(&cmd, "LRANGE", key, key_len, start, stop));
 }
 
-static int build_lrem(rk_cmd *cmd, const char *key, size_t key_len, long long count,
-                      const char *element, size_t element_len) {
-    rk_cmd_lit(cmd, "LREM");
+static int build_lrem(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                      long long count, const char *element, size_t element_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_int(cmd, count);
     rk_cmd_str(cmd, element, element_len);
@@ -624,9 +579,9 @@ int rk_lrem(rk_client *c, const char *key, long long count, const char *element,
 int rk_lrem_bin(rk_client *c, const char *key, size_t key_len, long long count, const char *element,
                 size_t element_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LREM");
-    int rc = build_lrem(&cmd, key, key_len, count, element, element_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_lrem(&cmd, "LREM", key, key_len, count, element, element_len), out,
+                          false);
 }
 
 int rk_pipe_lrem(rk_pipeline *p, const char *key, long long count, const char *element) {
@@ -636,14 +591,13 @@ int rk_pipe_lrem(rk_pipeline *p, const char *key, long long count, const char *e
 int rk_pipe_lrem_bin(rk_pipeline *p, const char *key, size_t key_len, long long count,
                      const char *element, size_t element_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LREM");
-    int rc = build_lrem(&cmd, key, key_len, count, element, element_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_lrem(&cmd, "LREM", key, key_len, count, element, element_len));
 }
 
-static int build_lset(rk_cmd *cmd, const char *key, size_t key_len, long long index,
-                      const char *element, size_t element_len) {
-    rk_cmd_lit(cmd, "LSET");
+static int build_lset(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                      long long index, const char *element, size_t element_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_int(cmd, index);
     rk_cmd_str(cmd, element, element_len);
@@ -657,9 +611,8 @@ int rk_lset(rk_client *c, const char *key, long long index, const char *element)
 int rk_lset_bin(rk_client *c, const char *key, size_t key_len, long long index, const char *element,
                 size_t element_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LSET");
-    int rc = build_lset(&cmd, key, key_len, index, element, element_len);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd,
+                     build_lset(&cmd, "LSET", key, key_len, index, element, element_len));
 }
 
 int rk_pipe_lset(rk_pipeline *p, const char *key, long long index, const char *element) {
@@ -669,18 +622,8 @@ int rk_pipe_lset(rk_pipeline *p, const char *key, long long index, const char *e
 int rk_pipe_lset_bin(rk_pipeline *p, const char *key, size_t key_len, long long index,
                      const char *element, size_t element_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LSET");
-    int rc = build_lset(&cmd, key, key_len, index, element, element_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_ltrim(rk_cmd *cmd, const char *key, size_t key_len, long long start,
-                       long long stop) {
-    rk_cmd_lit(cmd, "LTRIM");
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, start);
-    rk_cmd_int(cmd, stop);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd,
+                        build_lset(&cmd, "LSET", key, key_len, index, element, element_len));
 }
 
 int rk_ltrim(rk_client *c, const char *key, long long start, long long stop) {
@@ -689,9 +632,8 @@ int rk_ltrim(rk_client *c, const char *key, long long start, long long stop) {
 
 int rk_ltrim_bin(rk_client *c, const char *key, size_t key_len, long long start, long long stop) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LTRIM");
-    int rc = build_ltrim(&cmd, key, key_len, start, stop);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd,
+                     build_key_start_stop(&cmd, "LTRIM", key, key_len, start, stop));
 }
 
 int rk_pipe_ltrim(rk_pipeline *p, const char *key, long long start, long long stop) {
@@ -701,16 +643,15 @@ int rk_pipe_ltrim(rk_pipeline *p, const char *key, long long start, long long st
 int rk_pipe_ltrim_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
                       long long stop) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LTRIM");
-    int rc = build_ltrim(&cmd, key, key_len, start, stop);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_key_start_stop(&cmd, "LTRIM", key, key_len, start, stop));
 }
 
-static int build_rpop(rk_cmd *cmd, const char *key, size_t key_len, const rk_rpop_opts *o) {
+static int build_rpop(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                      const rk_rpop_opts *o) {
     static const rk_rpop_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "RPOP");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     if (o->count != 0 || o->count_set) {
         rk_cmd_int(cmd, o->count);
@@ -725,9 +666,8 @@ int rk_rpop(rk_client *c, const char *key, const rk_rpop_opts *opts, rk_reply *r
 int rk_rpop_bin(rk_client *c, const char *key, size_t key_len, const rk_rpop_opts *opts,
                 rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "RPOP");
-    int rc = build_rpop(&cmd, key, key_len, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_rpop(&cmd, "RPOP", key, key_len, opts),
+                        reply);
 }
 
 int rk_pipe_rpop(rk_pipeline *p, const char *key, const rk_rpop_opts *opts) {
@@ -736,14 +676,12 @@ int rk_pipe_rpop(rk_pipeline *p, const char *key, const rk_rpop_opts *opts) {
 
 int rk_pipe_rpop_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_rpop_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "RPOP");
-    int rc = build_rpop(&cmd, key, key_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_rpop(&cmd, "RPOP", key, key_len, opts));
 }
 
-static int build_rpoplpush(rk_cmd *cmd, const char *source, size_t source_len,
+static int build_rpoplpush(rk_cmd *cmd, const char *words, const char *source, size_t source_len,
                            const char *destination, size_t destination_len) {
-    rk_cmd_lit(cmd, "RPOPLPUSH");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, source, source_len);
     rk_cmd_str(cmd, destination, destination_len);
     return cmd->err;
@@ -757,9 +695,10 @@ int rk_rpoplpush(rk_client *c, const char *source, const char *destination, char
 int rk_rpoplpush_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
                      size_t destination_len, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "RPOPLPUSH");
-    int rc = build_rpoplpush(&cmd, source, source_len, destination, destination_len);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_rpoplpush(&cmd, "RPOPLPUSH", source, source_len, destination, destination_len), out,
+        len);
 }
 
 int rk_pipe_rpoplpush(rk_pipeline *p, const char *source, const char *destination) {
@@ -769,25 +708,9 @@ int rk_pipe_rpoplpush(rk_pipeline *p, const char *source, const char *destinatio
 int rk_pipe_rpoplpush_bin(rk_pipeline *p, const char *source, size_t source_len,
                           const char *destination, size_t destination_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "RPOPLPUSH");
-    int rc = build_rpoplpush(&cmd, source, source_len, destination, destination_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_rpush(rk_cmd *cmd, const char *key, size_t key_len, const char *const *elements,
-                       const size_t *elements_lens, size_t nelements) {
-    rk_cmd_lit(cmd, "RPUSH");
-    rk_cmd_str(cmd, key, key_len);
-    if (nelements == 0)
-        rk_cmd_invalid(cmd, "needs at least one element");
-    if (nelements > 0 && elements == NULL)
-        rk_cmd_invalid(cmd, "element list is NULL");
-    else {
-        for (size_t i = 0; i < nelements; i++) {
-            rk_cmd_str(cmd, elements[i], elements_lens ? elements_lens[i] : RK_CSTR);
-        }
-    }
-    return cmd->err;
+    return rk_cmd_queue(
+        p, &cmd,
+        build_rpoplpush(&cmd, "RPOPLPUSH", source, source_len, destination, destination_len));
 }
 
 int rk_rpush(rk_client *c, const char *key, const char *const *elements, size_t nelements,
@@ -798,9 +721,10 @@ int rk_rpush(rk_client *c, const char *key, const char *const *elements, size_t 
 int rk_rpush_bin(rk_client *c, const char *key, size_t key_len, const char *const *elements,
                  const size_t *elements_lens, size_t nelements, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "RPUSH");
-    int rc = build_rpush(&cmd, key, key_len, elements, elements_lens, nelements);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_key_elements(&cmd, "RPUSH", key, key_len, elements, elements_lens, nelements), out,
+        false);
 }
 
 int rk_pipe_rpush(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements) {
@@ -810,25 +734,9 @@ int rk_pipe_rpush(rk_pipeline *p, const char *key, const char *const *elements, 
 int rk_pipe_rpush_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *elements,
                       const size_t *elements_lens, size_t nelements) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "RPUSH");
-    int rc = build_rpush(&cmd, key, key_len, elements, elements_lens, nelements);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_rpushx(rk_cmd *cmd, const char *key, size_t key_len, const char *const *elements,
-                        const size_t *elements_lens, size_t nelements) {
-    rk_cmd_lit(cmd, "RPUSHX");
-    rk_cmd_str(cmd, key, key_len);
-    if (nelements == 0)
-        rk_cmd_invalid(cmd, "needs at least one element");
-    if (nelements > 0 && elements == NULL)
-        rk_cmd_invalid(cmd, "element list is NULL");
-    else {
-        for (size_t i = 0; i < nelements; i++) {
-            rk_cmd_str(cmd, elements[i], elements_lens ? elements_lens[i] : RK_CSTR);
-        }
-    }
-    return cmd->err;
+    return rk_cmd_queue(
+        p, &cmd,
+        build_key_elements(&cmd, "RPUSH", key, key_len, elements, elements_lens, nelements));
 }
 
 int rk_rpushx(rk_client *c, const char *key, const char *const *elements, size_t nelements,
@@ -839,9 +747,10 @@ int rk_rpushx(rk_client *c, const char *key, const char *const *elements, size_t
 int rk_rpushx_bin(rk_client *c, const char *key, size_t key_len, const char *const *elements,
                   const size_t *elements_lens, size_t nelements, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "RPUSHX");
-    int rc = build_rpushx(&cmd, key, key_len, elements, elements_lens, nelements);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_key_elements(&cmd, "RPUSHX", key, key_len, elements, elements_lens, nelements), out,
+        false);
 }
 
 int rk_pipe_rpushx(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements) {
@@ -851,7 +760,7 @@ int rk_pipe_rpushx(rk_pipeline *p, const char *key, const char *const *elements,
 int rk_pipe_rpushx_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *elements,
                        const size_t *elements_lens, size_t nelements) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "RPUSHX");
-    int rc = build_rpushx(&cmd, key, key_len, elements, elements_lens, nelements);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd,
+        build_key_elements(&cmd, "RPUSHX", key, key_len, elements, elements_lens, nelements));
 }

@@ -3,9 +3,9 @@
 #include "rediskit/commands/pubsub.h"
 #include "commands/cmd_int.h"
 
-static int build_publish(rk_cmd *cmd, const char *channel, size_t channel_len, const char *message,
-                         size_t message_len) {
-    rk_cmd_lit(cmd, "PUBLISH");
+static int build_publish(rk_cmd *cmd, const char *words, const char *channel, size_t channel_len,
+                         const char *message, size_t message_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, channel, channel_len);
     rk_cmd_str(cmd, message, message_len);
     return cmd->err;
@@ -18,9 +18,9 @@ int rk_publish(rk_client *c, const char *channel, const char *message, long long
 int rk_publish_bin(rk_client *c, const char *channel, size_t channel_len, const char *message,
                    size_t message_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PUBLISH");
-    int rc = build_publish(&cmd, channel, channel_len, message, message_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_publish(&cmd, "PUBLISH", channel, channel_len, message, message_len), out, false);
 }
 
 int rk_pipe_publish(rk_pipeline *p, const char *channel, const char *message) {
@@ -30,17 +30,15 @@ int rk_pipe_publish(rk_pipeline *p, const char *channel, const char *message) {
 int rk_pipe_publish_bin(rk_pipeline *p, const char *channel, size_t channel_len,
                         const char *message, size_t message_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PUBLISH");
-    int rc = build_publish(&cmd, channel, channel_len, message, message_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_publish(&cmd, "PUBLISH", channel, channel_len, message, message_len));
 }
 
-static int build_pubsub_channels(rk_cmd *cmd, const rk_pubsub_channels_opts *o) {
+static int build_pubsub_channels(rk_cmd *cmd, const char *words, const rk_pubsub_channels_opts *o) {
     static const rk_pubsub_channels_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "PUBSUB");
-    rk_cmd_lit(cmd, "CHANNELS");
+    rk_cmd_start(cmd, words);
     if (o->pattern != NULL) {
         rk_cmd_str(cmd, o->pattern, o->pattern_len ? o->pattern_len : RK_CSTR);
     }
@@ -49,62 +47,44 @@ static int build_pubsub_channels(rk_cmd *cmd, const rk_pubsub_channels_opts *o) 
 
 int rk_pubsub_channels(rk_client *c, const rk_pubsub_channels_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PUBSUB CHANNELS");
-    int rc = build_pubsub_channels(&cmd, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_pubsub_channels(&cmd, "PUBSUB CHANNELS", opts), reply);
 }
 
 int rk_pipe_pubsub_channels(rk_pipeline *p, const rk_pubsub_channels_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PUBSUB CHANNELS");
-    int rc = build_pubsub_channels(&cmd, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_pubsub_channels(&cmd, "PUBSUB CHANNELS", opts));
 }
 
-static int build_pubsub_help(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "PUBSUB");
-    rk_cmd_lit(cmd, "HELP");
+/* Builds PUBSUB HELP, PUBSUB NUMPAT. */
+static int build_bare(rk_cmd *cmd, const char *words) {
+    rk_cmd_start(cmd, words);
     return cmd->err;
 }
 
 int rk_pubsub_help(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PUBSUB HELP");
-    int rc = build_pubsub_help(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "PUBSUB HELP"), reply);
 }
 
 int rk_pipe_pubsub_help(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PUBSUB HELP");
-    int rc = build_pubsub_help(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_pubsub_numpat(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "PUBSUB");
-    rk_cmd_lit(cmd, "NUMPAT");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "PUBSUB HELP"));
 }
 
 int rk_pubsub_numpat(rk_client *c, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PUBSUB NUMPAT");
-    int rc = build_pubsub_numpat(&cmd);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "PUBSUB NUMPAT"), out, false);
 }
 
 int rk_pipe_pubsub_numpat(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PUBSUB NUMPAT");
-    int rc = build_pubsub_numpat(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "PUBSUB NUMPAT"));
 }
 
-static int build_pubsub_numsub(rk_cmd *cmd, const char *const *channels,
+static int build_pubsub_numsub(rk_cmd *cmd, const char *words, const char *const *channels,
                                const size_t *channels_lens, size_t nchannels) {
-    rk_cmd_lit(cmd, "PUBSUB");
-    rk_cmd_lit(cmd, "NUMSUB");
+    rk_cmd_start(cmd, words);
     if (nchannels > 0) {
         if (nchannels > 0 && channels == NULL)
             rk_cmd_invalid(cmd, "channel list is NULL");
@@ -125,9 +105,9 @@ int rk_pubsub_numsub(rk_client *c, const char *const *channels, size_t nchannels
 int rk_pubsub_numsub_bin(rk_client *c, const char *const *channels, const size_t *channels_lens,
                          size_t nchannels, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PUBSUB NUMSUB");
-    int rc = build_pubsub_numsub(&cmd, channels, channels_lens, nchannels);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_pubsub_numsub(&cmd, "PUBSUB NUMSUB", channels, channels_lens, nchannels), reply);
 }
 
 int rk_pipe_pubsub_numsub(rk_pipeline *p, const char *const *channels, size_t nchannels) {
@@ -137,17 +117,16 @@ int rk_pipe_pubsub_numsub(rk_pipeline *p, const char *const *channels, size_t nc
 int rk_pipe_pubsub_numsub_bin(rk_pipeline *p, const char *const *channels,
                               const size_t *channels_lens, size_t nchannels) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PUBSUB NUMSUB");
-    int rc = build_pubsub_numsub(&cmd, channels, channels_lens, nchannels);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd, build_pubsub_numsub(&cmd, "PUBSUB NUMSUB", channels, channels_lens, nchannels));
 }
 
-static int build_pubsub_shardchannels(rk_cmd *cmd, const rk_pubsub_shardchannels_opts *o) {
+static int build_pubsub_shardchannels(rk_cmd *cmd, const char *words,
+                                      const rk_pubsub_shardchannels_opts *o) {
     static const rk_pubsub_shardchannels_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "PUBSUB");
-    rk_cmd_lit(cmd, "SHARDCHANNELS");
+    rk_cmd_start(cmd, words);
     if (o->pattern != NULL) {
         rk_cmd_str(cmd, o->pattern, o->pattern_len ? o->pattern_len : RK_CSTR);
     }
@@ -157,22 +136,19 @@ static int build_pubsub_shardchannels(rk_cmd *cmd, const rk_pubsub_shardchannels
 int rk_pubsub_shardchannels(rk_client *c, const rk_pubsub_shardchannels_opts *opts,
                             rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PUBSUB SHARDCHANNELS");
-    int rc = build_pubsub_shardchannels(&cmd, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_pubsub_shardchannels(&cmd, "PUBSUB SHARDCHANNELS", opts), reply);
 }
 
 int rk_pipe_pubsub_shardchannels(rk_pipeline *p, const rk_pubsub_shardchannels_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PUBSUB SHARDCHANNELS");
-    int rc = build_pubsub_shardchannels(&cmd, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_pubsub_shardchannels(&cmd, "PUBSUB SHARDCHANNELS", opts));
 }
 
-static int build_pubsub_shardnumsub(rk_cmd *cmd, const char *const *shardchannels,
+static int build_pubsub_shardnumsub(rk_cmd *cmd, const char *words,
+                                    const char *const *shardchannels,
                                     const size_t *shardchannels_lens, size_t nshardchannels) {
-    rk_cmd_lit(cmd, "PUBSUB");
-    rk_cmd_lit(cmd, "SHARDNUMSUB");
+    rk_cmd_start(cmd, words);
     if (nshardchannels > 0) {
         if (nshardchannels > 0 && shardchannels == NULL)
             rk_cmd_invalid(cmd, "shardchannel list is NULL");
@@ -196,9 +172,10 @@ int rk_pubsub_shardnumsub_bin(rk_client *c, const char *const *shardchannels,
                               const size_t *shardchannels_lens, size_t nshardchannels,
                               rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PUBSUB SHARDNUMSUB");
-    int rc = build_pubsub_shardnumsub(&cmd, shardchannels, shardchannels_lens, nshardchannels);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_pubsub_shardnumsub(&cmd, "PUBSUB SHARDNUMSUB", shardchannels,
+                                                 shardchannels_lens, nshardchannels),
+                        reply);
 }
 
 int rk_pipe_pubsub_shardnumsub(rk_pipeline *p, const char *const *shardchannels,
@@ -209,14 +186,14 @@ int rk_pipe_pubsub_shardnumsub(rk_pipeline *p, const char *const *shardchannels,
 int rk_pipe_pubsub_shardnumsub_bin(rk_pipeline *p, const char *const *shardchannels,
                                    const size_t *shardchannels_lens, size_t nshardchannels) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PUBSUB SHARDNUMSUB");
-    int rc = build_pubsub_shardnumsub(&cmd, shardchannels, shardchannels_lens, nshardchannels);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_pubsub_shardnumsub(&cmd, "PUBSUB SHARDNUMSUB", shardchannels,
+                                                 shardchannels_lens, nshardchannels));
 }
 
-static int build_spublish(rk_cmd *cmd, const char *shardchannel, size_t shardchannel_len,
-                          const char *message, size_t message_len) {
-    rk_cmd_lit(cmd, "SPUBLISH");
+static int build_spublish(rk_cmd *cmd, const char *words, const char *shardchannel,
+                          size_t shardchannel_len, const char *message, size_t message_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, shardchannel, shardchannel_len);
     rk_cmd_str(cmd, message, message_len);
     return cmd->err;
@@ -229,9 +206,10 @@ int rk_spublish(rk_client *c, const char *shardchannel, const char *message, lon
 int rk_spublish_bin(rk_client *c, const char *shardchannel, size_t shardchannel_len,
                     const char *message, size_t message_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SPUBLISH");
-    int rc = build_spublish(&cmd, shardchannel, shardchannel_len, message, message_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_spublish(&cmd, "SPUBLISH", shardchannel, shardchannel_len, message, message_len), out,
+        false);
 }
 
 int rk_pipe_spublish(rk_pipeline *p, const char *shardchannel, const char *message) {
@@ -241,7 +219,7 @@ int rk_pipe_spublish(rk_pipeline *p, const char *shardchannel, const char *messa
 int rk_pipe_spublish_bin(rk_pipeline *p, const char *shardchannel, size_t shardchannel_len,
                          const char *message, size_t message_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SPUBLISH");
-    int rc = build_spublish(&cmd, shardchannel, shardchannel_len, message, message_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd,
+        build_spublish(&cmd, "SPUBLISH", shardchannel, shardchannel_len, message, message_len));
 }

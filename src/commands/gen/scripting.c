@@ -5,10 +5,12 @@
 
 static const char *const rk_script_debug_mode_tokens[] = {"YES", "SYNC", "NO"};
 
-static int build_eval(rk_cmd *cmd, const char *script, size_t script_len, const char *const *keys,
-                      const size_t *keys_lens, size_t nkeys, const char *const *args,
-                      const size_t *args_lens, size_t nargs) {
-    rk_cmd_lit(cmd, "EVAL");
+/* Builds EVAL, EVAL_RO. */
+static int build_script_keys_args(rk_cmd *cmd, const char *words, const char *script,
+                                  size_t script_len, const char *const *keys,
+                                  const size_t *keys_lens, size_t nkeys, const char *const *args,
+                                  const size_t *args_lens, size_t nargs) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, script, script_len);
     rk_cmd_uint(cmd, nkeys);
     if (nkeys > 0) {
@@ -41,9 +43,10 @@ int rk_eval_bin(rk_client *c, const char *script, size_t script_len, const char 
                 const size_t *keys_lens, size_t nkeys, const char *const *args,
                 const size_t *args_lens, size_t nargs, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "EVAL");
-    int rc = build_eval(&cmd, script, script_len, keys, keys_lens, nkeys, args, args_lens, nargs);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_script_keys_args(&cmd, "EVAL", script, script_len, keys, keys_lens,
+                                               nkeys, args, args_lens, nargs),
+                        reply);
 }
 
 int rk_pipe_eval(rk_pipeline *p, const char *script, const char *const *keys, size_t nkeys,
@@ -55,36 +58,9 @@ int rk_pipe_eval_bin(rk_pipeline *p, const char *script, size_t script_len, cons
                      const size_t *keys_lens, size_t nkeys, const char *const *args,
                      const size_t *args_lens, size_t nargs) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "EVAL");
-    int rc = build_eval(&cmd, script, script_len, keys, keys_lens, nkeys, args, args_lens, nargs);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_eval_ro(rk_cmd *cmd, const char *script, size_t script_len,
-                         const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                         const char *const *args, const size_t *args_lens, size_t nargs) {
-    rk_cmd_lit(cmd, "EVAL_RO");
-    rk_cmd_str(cmd, script, script_len);
-    rk_cmd_uint(cmd, nkeys);
-    if (nkeys > 0) {
-        if (nkeys > 0 && keys == NULL)
-            rk_cmd_invalid(cmd, "key list is NULL");
-        else {
-            for (size_t i = 0; i < nkeys; i++) {
-                rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-            }
-        }
-    }
-    if (nargs > 0) {
-        if (nargs > 0 && args == NULL)
-            rk_cmd_invalid(cmd, "arg list is NULL");
-        else {
-            for (size_t i = 0; i < nargs; i++) {
-                rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
-            }
-        }
-    }
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd,
+                        build_script_keys_args(&cmd, "EVAL", script, script_len, keys, keys_lens,
+                                               nkeys, args, args_lens, nargs));
 }
 
 int rk_eval_ro(rk_client *c, const char *script, const char *const *keys, size_t nkeys,
@@ -96,10 +72,10 @@ int rk_eval_ro_bin(rk_client *c, const char *script, size_t script_len, const ch
                    const size_t *keys_lens, size_t nkeys, const char *const *args,
                    const size_t *args_lens, size_t nargs, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "EVAL_RO");
-    int rc =
-        build_eval_ro(&cmd, script, script_len, keys, keys_lens, nkeys, args, args_lens, nargs);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_script_keys_args(&cmd, "EVAL_RO", script, script_len, keys, keys_lens,
+                                               nkeys, args, args_lens, nargs),
+                        reply);
 }
 
 int rk_pipe_eval_ro(rk_pipeline *p, const char *script, const char *const *keys, size_t nkeys,
@@ -111,16 +87,16 @@ int rk_pipe_eval_ro_bin(rk_pipeline *p, const char *script, size_t script_len,
                         const char *const *keys, const size_t *keys_lens, size_t nkeys,
                         const char *const *args, const size_t *args_lens, size_t nargs) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "EVAL_RO");
-    int rc =
-        build_eval_ro(&cmd, script, script_len, keys, keys_lens, nkeys, args, args_lens, nargs);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_script_keys_args(&cmd, "EVAL_RO", script, script_len, keys, keys_lens,
+                                               nkeys, args, args_lens, nargs));
 }
 
-static int build_evalsha(rk_cmd *cmd, const char *sha1, size_t sha1_len, const char *const *keys,
-                         const size_t *keys_lens, size_t nkeys, const char *const *args,
-                         const size_t *args_lens, size_t nargs) {
-    rk_cmd_lit(cmd, "EVALSHA");
+/* Builds EVALSHA, EVALSHA_RO. */
+static int build_sha1_keys_args(rk_cmd *cmd, const char *words, const char *sha1, size_t sha1_len,
+                                const char *const *keys, const size_t *keys_lens, size_t nkeys,
+                                const char *const *args, const size_t *args_lens, size_t nargs) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, sha1, sha1_len);
     rk_cmd_uint(cmd, nkeys);
     if (nkeys > 0) {
@@ -153,9 +129,10 @@ int rk_evalsha_bin(rk_client *c, const char *sha1, size_t sha1_len, const char *
                    const size_t *keys_lens, size_t nkeys, const char *const *args,
                    const size_t *args_lens, size_t nargs, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "EVALSHA");
-    int rc = build_evalsha(&cmd, sha1, sha1_len, keys, keys_lens, nkeys, args, args_lens, nargs);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_sha1_keys_args(&cmd, "EVALSHA", sha1, sha1_len, keys, keys_lens,
+                                             nkeys, args, args_lens, nargs),
+                        reply);
 }
 
 int rk_pipe_evalsha(rk_pipeline *p, const char *sha1, const char *const *keys, size_t nkeys,
@@ -167,36 +144,9 @@ int rk_pipe_evalsha_bin(rk_pipeline *p, const char *sha1, size_t sha1_len, const
                         const size_t *keys_lens, size_t nkeys, const char *const *args,
                         const size_t *args_lens, size_t nargs) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "EVALSHA");
-    int rc = build_evalsha(&cmd, sha1, sha1_len, keys, keys_lens, nkeys, args, args_lens, nargs);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_evalsha_ro(rk_cmd *cmd, const char *sha1, size_t sha1_len, const char *const *keys,
-                            const size_t *keys_lens, size_t nkeys, const char *const *args,
-                            const size_t *args_lens, size_t nargs) {
-    rk_cmd_lit(cmd, "EVALSHA_RO");
-    rk_cmd_str(cmd, sha1, sha1_len);
-    rk_cmd_uint(cmd, nkeys);
-    if (nkeys > 0) {
-        if (nkeys > 0 && keys == NULL)
-            rk_cmd_invalid(cmd, "key list is NULL");
-        else {
-            for (size_t i = 0; i < nkeys; i++) {
-                rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-            }
-        }
-    }
-    if (nargs > 0) {
-        if (nargs > 0 && args == NULL)
-            rk_cmd_invalid(cmd, "arg list is NULL");
-        else {
-            for (size_t i = 0; i < nargs; i++) {
-                rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
-            }
-        }
-    }
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd,
+                        build_sha1_keys_args(&cmd, "EVALSHA", sha1, sha1_len, keys, keys_lens,
+                                             nkeys, args, args_lens, nargs));
 }
 
 int rk_evalsha_ro(rk_client *c, const char *sha1, const char *const *keys, size_t nkeys,
@@ -208,9 +158,10 @@ int rk_evalsha_ro_bin(rk_client *c, const char *sha1, size_t sha1_len, const cha
                       const size_t *keys_lens, size_t nkeys, const char *const *args,
                       const size_t *args_lens, size_t nargs, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "EVALSHA_RO");
-    int rc = build_evalsha_ro(&cmd, sha1, sha1_len, keys, keys_lens, nkeys, args, args_lens, nargs);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_sha1_keys_args(&cmd, "EVALSHA_RO", sha1, sha1_len, keys, keys_lens,
+                                             nkeys, args, args_lens, nargs),
+                        reply);
 }
 
 int rk_pipe_evalsha_ro(rk_pipeline *p, const char *sha1, const char *const *keys, size_t nkeys,
@@ -222,15 +173,17 @@ int rk_pipe_evalsha_ro_bin(rk_pipeline *p, const char *sha1, size_t sha1_len,
                            const char *const *keys, const size_t *keys_lens, size_t nkeys,
                            const char *const *args, const size_t *args_lens, size_t nargs) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "EVALSHA_RO");
-    int rc = build_evalsha_ro(&cmd, sha1, sha1_len, keys, keys_lens, nkeys, args, args_lens, nargs);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_sha1_keys_args(&cmd, "EVALSHA_RO", sha1, sha1_len, keys, keys_lens,
+                                             nkeys, args, args_lens, nargs));
 }
 
-static int build_fcall(rk_cmd *cmd, const char *function, size_t function_len,
-                       const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                       const char *const *args, const size_t *args_lens, size_t nargs) {
-    rk_cmd_lit(cmd, "FCALL");
+/* Builds FCALL, FCALL_RO. */
+static int build_function_keys_args(rk_cmd *cmd, const char *words, const char *function,
+                                    size_t function_len, const char *const *keys,
+                                    const size_t *keys_lens, size_t nkeys, const char *const *args,
+                                    const size_t *args_lens, size_t nargs) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, function, function_len);
     rk_cmd_uint(cmd, nkeys);
     if (nkeys > 0) {
@@ -263,10 +216,10 @@ int rk_fcall_bin(rk_client *c, const char *function, size_t function_len, const 
                  const size_t *keys_lens, size_t nkeys, const char *const *args,
                  const size_t *args_lens, size_t nargs, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FCALL");
-    int rc =
-        build_fcall(&cmd, function, function_len, keys, keys_lens, nkeys, args, args_lens, nargs);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_function_keys_args(&cmd, "FCALL", function, function_len, keys,
+                                                 keys_lens, nkeys, args, args_lens, nargs),
+                        reply);
 }
 
 int rk_pipe_fcall(rk_pipeline *p, const char *function, const char *const *keys, size_t nkeys,
@@ -278,37 +231,9 @@ int rk_pipe_fcall_bin(rk_pipeline *p, const char *function, size_t function_len,
                       const char *const *keys, const size_t *keys_lens, size_t nkeys,
                       const char *const *args, const size_t *args_lens, size_t nargs) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FCALL");
-    int rc =
-        build_fcall(&cmd, function, function_len, keys, keys_lens, nkeys, args, args_lens, nargs);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_fcall_ro(rk_cmd *cmd, const char *function, size_t function_len,
-                          const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                          const char *const *args, const size_t *args_lens, size_t nargs) {
-    rk_cmd_lit(cmd, "FCALL_RO");
-    rk_cmd_str(cmd, function, function_len);
-    rk_cmd_uint(cmd, nkeys);
-    if (nkeys > 0) {
-        if (nkeys > 0 && keys == NULL)
-            rk_cmd_invalid(cmd, "key list is NULL");
-        else {
-            for (size_t i = 0; i < nkeys; i++) {
-                rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-            }
-        }
-    }
-    if (nargs > 0) {
-        if (nargs > 0 && args == NULL)
-            rk_cmd_invalid(cmd, "arg list is NULL");
-        else {
-            for (size_t i = 0; i < nargs; i++) {
-                rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
-            }
-        }
-    }
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd,
+                        build_function_keys_args(&cmd, "FCALL", function, function_len, keys,
+                                                 keys_lens, nkeys, args, args_lens, nargs));
 }
 
 int rk_fcall_ro(rk_client *c, const char *function, const char *const *keys, size_t nkeys,
@@ -321,10 +246,10 @@ int rk_fcall_ro_bin(rk_client *c, const char *function, size_t function_len,
                     const char *const *args, const size_t *args_lens, size_t nargs,
                     rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FCALL_RO");
-    int rc = build_fcall_ro(&cmd, function, function_len, keys, keys_lens, nkeys, args, args_lens,
-                            nargs);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_function_keys_args(&cmd, "FCALL_RO", function, function_len, keys,
+                                                 keys_lens, nkeys, args, args_lens, nargs),
+                        reply);
 }
 
 int rk_pipe_fcall_ro(rk_pipeline *p, const char *function, const char *const *keys, size_t nkeys,
@@ -336,15 +261,14 @@ int rk_pipe_fcall_ro_bin(rk_pipeline *p, const char *function, size_t function_l
                          const char *const *keys, const size_t *keys_lens, size_t nkeys,
                          const char *const *args, const size_t *args_lens, size_t nargs) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FCALL_RO");
-    int rc = build_fcall_ro(&cmd, function, function_len, keys, keys_lens, nkeys, args, args_lens,
-                            nargs);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_function_keys_args(&cmd, "FCALL_RO", function, function_len, keys,
+                                                 keys_lens, nkeys, args, args_lens, nargs));
 }
 
-static int build_function_delete(rk_cmd *cmd, const char *library_name, size_t library_name_len) {
-    rk_cmd_lit(cmd, "FUNCTION");
-    rk_cmd_lit(cmd, "DELETE");
+static int build_function_delete(rk_cmd *cmd, const char *words, const char *library_name,
+                                 size_t library_name_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, library_name, library_name_len);
     return cmd->err;
 }
@@ -355,9 +279,9 @@ int rk_function_delete(rk_client *c, const char *library_name) {
 
 int rk_function_delete_bin(rk_client *c, const char *library_name, size_t library_name_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FUNCTION DELETE");
-    int rc = build_function_delete(&cmd, library_name, library_name_len);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_function_delete(&cmd, "FUNCTION DELETE", library_name, library_name_len));
 }
 
 int rk_pipe_function_delete(rk_pipeline *p, const char *library_name) {
@@ -366,37 +290,31 @@ int rk_pipe_function_delete(rk_pipeline *p, const char *library_name) {
 
 int rk_pipe_function_delete_bin(rk_pipeline *p, const char *library_name, size_t library_name_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FUNCTION DELETE");
-    int rc = build_function_delete(&cmd, library_name, library_name_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd, build_function_delete(&cmd, "FUNCTION DELETE", library_name, library_name_len));
 }
 
-static int build_function_dump(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "FUNCTION");
-    rk_cmd_lit(cmd, "DUMP");
+/* Builds FUNCTION DUMP, FUNCTION HELP, FUNCTION KILL, SCRIPT HELP, SCRIPT KILL. */
+static int build_bare(rk_cmd *cmd, const char *words) {
+    rk_cmd_start(cmd, words);
     return cmd->err;
 }
 
 int rk_function_dump(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FUNCTION DUMP");
-    int rc = build_function_dump(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "FUNCTION DUMP"), reply);
 }
 
 int rk_pipe_function_dump(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FUNCTION DUMP");
-    int rc = build_function_dump(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "FUNCTION DUMP"));
 }
 
-static int build_function_flush(rk_cmd *cmd, const rk_function_flush_opts *o) {
+static int build_function_flush(rk_cmd *cmd, const char *words, const rk_function_flush_opts *o) {
     static const rk_function_flush_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "FUNCTION");
-    rk_cmd_lit(cmd, "FLUSH");
+    rk_cmd_start(cmd, words);
     if ((o->async) + (o->sync) > 1)
         rk_cmd_invalid(cmd, "at most one of ASYNC, SYNC");
     if (o->async)
@@ -408,64 +326,39 @@ static int build_function_flush(rk_cmd *cmd, const rk_function_flush_opts *o) {
 
 int rk_function_flush(rk_client *c, const rk_function_flush_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FUNCTION FLUSH");
-    int rc = build_function_flush(&cmd, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_function_flush(&cmd, "FUNCTION FLUSH", opts));
 }
 
 int rk_pipe_function_flush(rk_pipeline *p, const rk_function_flush_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FUNCTION FLUSH");
-    int rc = build_function_flush(&cmd, opts);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_function_help(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "FUNCTION");
-    rk_cmd_lit(cmd, "HELP");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_function_flush(&cmd, "FUNCTION FLUSH", opts));
 }
 
 int rk_function_help(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FUNCTION HELP");
-    int rc = build_function_help(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "FUNCTION HELP"), reply);
 }
 
 int rk_pipe_function_help(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FUNCTION HELP");
-    int rc = build_function_help(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_function_kill(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "FUNCTION");
-    rk_cmd_lit(cmd, "KILL");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "FUNCTION HELP"));
 }
 
 int rk_function_kill(rk_client *c) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FUNCTION KILL");
-    int rc = build_function_kill(&cmd);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "FUNCTION KILL"));
 }
 
 int rk_pipe_function_kill(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FUNCTION KILL");
-    int rc = build_function_kill(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "FUNCTION KILL"));
 }
 
-static int build_function_list(rk_cmd *cmd, const rk_function_list_opts *o) {
+static int build_function_list(rk_cmd *cmd, const char *words, const rk_function_list_opts *o) {
     static const rk_function_list_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "FUNCTION");
-    rk_cmd_lit(cmd, "LIST");
+    rk_cmd_start(cmd, words);
     if (o->libraryname != NULL) {
         rk_cmd_lit(cmd, "LIBRARYNAME");
         rk_cmd_str(cmd, o->libraryname, o->libraryname_len ? o->libraryname_len : RK_CSTR);
@@ -478,25 +371,21 @@ static int build_function_list(rk_cmd *cmd, const rk_function_list_opts *o) {
 
 int rk_function_list(rk_client *c, const rk_function_list_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FUNCTION LIST");
-    int rc = build_function_list(&cmd, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_function_list(&cmd, "FUNCTION LIST", opts),
+                        reply);
 }
 
 int rk_pipe_function_list(rk_pipeline *p, const rk_function_list_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FUNCTION LIST");
-    int rc = build_function_list(&cmd, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_function_list(&cmd, "FUNCTION LIST", opts));
 }
 
-static int build_function_load(rk_cmd *cmd, const char *function_code, size_t function_code_len,
-                               const rk_function_load_opts *o) {
+static int build_function_load(rk_cmd *cmd, const char *words, const char *function_code,
+                               size_t function_code_len, const rk_function_load_opts *o) {
     static const rk_function_load_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "FUNCTION");
-    rk_cmd_lit(cmd, "LOAD");
+    rk_cmd_start(cmd, words);
     if (o->replace)
         rk_cmd_lit(cmd, "REPLACE");
     rk_cmd_str(cmd, function_code, function_code_len);
@@ -511,9 +400,10 @@ int rk_function_load(rk_client *c, const char *function_code, const rk_function_
 int rk_function_load_bin(rk_client *c, const char *function_code, size_t function_code_len,
                          const rk_function_load_opts *opts, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FUNCTION LOAD");
-    int rc = build_function_load(&cmd, function_code, function_code_len, opts);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_function_load(&cmd, "FUNCTION LOAD", function_code, function_code_len, opts), out,
+        len);
 }
 
 int rk_pipe_function_load(rk_pipeline *p, const char *function_code,
@@ -524,18 +414,17 @@ int rk_pipe_function_load(rk_pipeline *p, const char *function_code,
 int rk_pipe_function_load_bin(rk_pipeline *p, const char *function_code, size_t function_code_len,
                               const rk_function_load_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FUNCTION LOAD");
-    int rc = build_function_load(&cmd, function_code, function_code_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd,
+        build_function_load(&cmd, "FUNCTION LOAD", function_code, function_code_len, opts));
 }
 
-static int build_function_restore(rk_cmd *cmd, const char *serialized_value,
+static int build_function_restore(rk_cmd *cmd, const char *words, const char *serialized_value,
                                   size_t serialized_value_len, const rk_function_restore_opts *o) {
     static const rk_function_restore_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "FUNCTION");
-    rk_cmd_lit(cmd, "RESTORE");
+    rk_cmd_start(cmd, words);
     if ((o->flush) + (o->append) + (o->replace) > 1)
         rk_cmd_invalid(cmd, "at most one of FLUSH, APPEND, REPLACE");
     rk_cmd_str(cmd, serialized_value, serialized_value_len);
@@ -556,9 +445,9 @@ int rk_function_restore(rk_client *c, const char *serialized_value,
 int rk_function_restore_bin(rk_client *c, const char *serialized_value, size_t serialized_value_len,
                             const rk_function_restore_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FUNCTION RESTORE");
-    int rc = build_function_restore(&cmd, serialized_value, serialized_value_len, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd,
+                     build_function_restore(&cmd, "FUNCTION RESTORE", serialized_value,
+                                            serialized_value_len, opts));
 }
 
 int rk_pipe_function_restore(rk_pipeline *p, const char *serialized_value,
@@ -570,57 +459,48 @@ int rk_pipe_function_restore_bin(rk_pipeline *p, const char *serialized_value,
                                  size_t serialized_value_len,
                                  const rk_function_restore_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FUNCTION RESTORE");
-    int rc = build_function_restore(&cmd, serialized_value, serialized_value_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_function_restore(&cmd, "FUNCTION RESTORE", serialized_value,
+                                               serialized_value_len, opts));
 }
 
-static int build_function_stats(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "FUNCTION");
-    rk_cmd_lit(cmd, "STATS");
+static int build_function_stats(rk_cmd *cmd, const char *words) {
+    rk_cmd_start(cmd, words);
     cmd->shape = "{running_script={},engines=m.{}}";
     return cmd->err;
 }
 
 int rk_function_stats(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FUNCTION STATS");
-    int rc = build_function_stats(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_function_stats(&cmd, "FUNCTION STATS"),
+                        reply);
 }
 
 int rk_pipe_function_stats(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FUNCTION STATS");
-    int rc = build_function_stats(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_function_stats(&cmd, "FUNCTION STATS"));
 }
 
-static int build_script_debug(rk_cmd *cmd, rk_script_debug_mode mode) {
-    rk_cmd_lit(cmd, "SCRIPT");
-    rk_cmd_lit(cmd, "DEBUG");
+static int build_script_debug(rk_cmd *cmd, const char *words, rk_script_debug_mode mode) {
+    rk_cmd_start(cmd, words);
     rk_cmd_choice(cmd, (int)mode, rk_script_debug_mode_tokens, 3, "mode");
     return cmd->err;
 }
 
 int rk_script_debug(rk_client *c, rk_script_debug_mode mode, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SCRIPT DEBUG");
-    int rc = build_script_debug(&cmd, mode);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_script_debug(&cmd, "SCRIPT DEBUG", mode),
+                        reply);
 }
 
 int rk_pipe_script_debug(rk_pipeline *p, rk_script_debug_mode mode) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SCRIPT DEBUG");
-    int rc = build_script_debug(&cmd, mode);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_script_debug(&cmd, "SCRIPT DEBUG", mode));
 }
 
-static int build_script_exists(rk_cmd *cmd, const char *const *sha1s, const size_t *sha1s_lens,
-                               size_t nsha1s) {
-    rk_cmd_lit(cmd, "SCRIPT");
-    rk_cmd_lit(cmd, "EXISTS");
+static int build_script_exists(rk_cmd *cmd, const char *words, const char *const *sha1s,
+                               const size_t *sha1s_lens, size_t nsha1s) {
+    rk_cmd_start(cmd, words);
     if (nsha1s == 0)
         rk_cmd_invalid(cmd, "needs at least one sha1");
     if (nsha1s > 0 && sha1s == NULL)
@@ -640,9 +520,9 @@ int rk_script_exists(rk_client *c, const char *const *sha1s, size_t nsha1s, rk_r
 int rk_script_exists_bin(rk_client *c, const char *const *sha1s, const size_t *sha1s_lens,
                          size_t nsha1s, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SCRIPT EXISTS");
-    int rc = build_script_exists(&cmd, sha1s, sha1s_lens, nsha1s);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_script_exists(&cmd, "SCRIPT EXISTS", sha1s, sha1s_lens, nsha1s),
+                        reply);
 }
 
 int rk_pipe_script_exists(rk_pipeline *p, const char *const *sha1s, size_t nsha1s) {
@@ -652,17 +532,15 @@ int rk_pipe_script_exists(rk_pipeline *p, const char *const *sha1s, size_t nsha1
 int rk_pipe_script_exists_bin(rk_pipeline *p, const char *const *sha1s, const size_t *sha1s_lens,
                               size_t nsha1s) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SCRIPT EXISTS");
-    int rc = build_script_exists(&cmd, sha1s, sha1s_lens, nsha1s);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_script_exists(&cmd, "SCRIPT EXISTS", sha1s, sha1s_lens, nsha1s));
 }
 
-static int build_script_flush(rk_cmd *cmd, const rk_script_flush_opts *o) {
+static int build_script_flush(rk_cmd *cmd, const char *words, const rk_script_flush_opts *o) {
     static const rk_script_flush_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "SCRIPT");
-    rk_cmd_lit(cmd, "FLUSH");
+    rk_cmd_start(cmd, words);
     if ((o->async) + (o->sync) > 1)
         rk_cmd_invalid(cmd, "at most one of ASYNC, SYNC");
     if (o->async)
@@ -674,61 +552,37 @@ static int build_script_flush(rk_cmd *cmd, const rk_script_flush_opts *o) {
 
 int rk_script_flush(rk_client *c, const rk_script_flush_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SCRIPT FLUSH");
-    int rc = build_script_flush(&cmd, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_script_flush(&cmd, "SCRIPT FLUSH", opts));
 }
 
 int rk_pipe_script_flush(rk_pipeline *p, const rk_script_flush_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SCRIPT FLUSH");
-    int rc = build_script_flush(&cmd, opts);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_script_help(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "SCRIPT");
-    rk_cmd_lit(cmd, "HELP");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_script_flush(&cmd, "SCRIPT FLUSH", opts));
 }
 
 int rk_script_help(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SCRIPT HELP");
-    int rc = build_script_help(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "SCRIPT HELP"), reply);
 }
 
 int rk_pipe_script_help(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SCRIPT HELP");
-    int rc = build_script_help(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_script_kill(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "SCRIPT");
-    rk_cmd_lit(cmd, "KILL");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "SCRIPT HELP"));
 }
 
 int rk_script_kill(rk_client *c) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SCRIPT KILL");
-    int rc = build_script_kill(&cmd);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "SCRIPT KILL"));
 }
 
 int rk_pipe_script_kill(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SCRIPT KILL");
-    int rc = build_script_kill(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "SCRIPT KILL"));
 }
 
-static int build_script_load(rk_cmd *cmd, const char *script, size_t script_len) {
-    rk_cmd_lit(cmd, "SCRIPT");
-    rk_cmd_lit(cmd, "LOAD");
+static int build_script_load(rk_cmd *cmd, const char *words, const char *script,
+                             size_t script_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, script, script_len);
     return cmd->err;
 }
@@ -740,9 +594,8 @@ int rk_script_load(rk_client *c, const char *script, char **out, size_t *len) {
 int rk_script_load_bin(rk_client *c, const char *script, size_t script_len, char **out,
                        size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SCRIPT LOAD");
-    int rc = build_script_load(&cmd, script, script_len);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd,
+                         build_script_load(&cmd, "SCRIPT LOAD", script, script_len), out, len);
 }
 
 int rk_pipe_script_load(rk_pipeline *p, const char *script) {
@@ -751,7 +604,5 @@ int rk_pipe_script_load(rk_pipeline *p, const char *script) {
 
 int rk_pipe_script_load_bin(rk_pipeline *p, const char *script, size_t script_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SCRIPT LOAD");
-    int rc = build_script_load(&cmd, script, script_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_script_load(&cmd, "SCRIPT LOAD", script, script_len));
 }

@@ -3,12 +3,11 @@
 #include "rediskit/commands/server.h"
 #include "commands/cmd_int.h"
 
-static int build_acl_cat(rk_cmd *cmd, const rk_acl_cat_opts *o) {
+static int build_acl_cat(rk_cmd *cmd, const char *words, const rk_acl_cat_opts *o) {
     static const rk_acl_cat_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "ACL");
-    rk_cmd_lit(cmd, "CAT");
+    rk_cmd_start(cmd, words);
     if (o->categoryname != NULL) {
         rk_cmd_str(cmd, o->categoryname, o->categoryname_len ? o->categoryname_len : RK_CSTR);
     }
@@ -17,22 +16,17 @@ static int build_acl_cat(rk_cmd *cmd, const rk_acl_cat_opts *o) {
 
 int rk_acl_cat(rk_client *c, const rk_acl_cat_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL CAT");
-    int rc = build_acl_cat(&cmd, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_acl_cat(&cmd, "ACL CAT", opts), reply);
 }
 
 int rk_pipe_acl_cat(rk_pipeline *p, const rk_acl_cat_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL CAT");
-    int rc = build_acl_cat(&cmd, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_acl_cat(&cmd, "ACL CAT", opts));
 }
 
-static int build_acl_deluser(rk_cmd *cmd, const char *const *usernames,
+static int build_acl_deluser(rk_cmd *cmd, const char *words, const char *const *usernames,
                              const size_t *usernames_lens, size_t nusernames) {
-    rk_cmd_lit(cmd, "ACL");
-    rk_cmd_lit(cmd, "DELUSER");
+    rk_cmd_start(cmd, words);
     if (nusernames == 0)
         rk_cmd_invalid(cmd, "needs at least one username");
     if (nusernames > 0 && usernames == NULL)
@@ -52,9 +46,9 @@ int rk_acl_deluser(rk_client *c, const char *const *usernames, size_t nusernames
 int rk_acl_deluser_bin(rk_client *c, const char *const *usernames, const size_t *usernames_lens,
                        size_t nusernames, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL DELUSER");
-    int rc = build_acl_deluser(&cmd, usernames, usernames_lens, nusernames);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_acl_deluser(&cmd, "ACL DELUSER", usernames, usernames_lens, nusernames), out, false);
 }
 
 int rk_pipe_acl_deluser(rk_pipeline *p, const char *const *usernames, size_t nusernames) {
@@ -64,16 +58,14 @@ int rk_pipe_acl_deluser(rk_pipeline *p, const char *const *usernames, size_t nus
 int rk_pipe_acl_deluser_bin(rk_pipeline *p, const char *const *usernames,
                             const size_t *usernames_lens, size_t nusernames) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL DELUSER");
-    int rc = build_acl_deluser(&cmd, usernames, usernames_lens, nusernames);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd, build_acl_deluser(&cmd, "ACL DELUSER", usernames, usernames_lens, nusernames));
 }
 
-static int build_acl_dryrun(rk_cmd *cmd, const char *username, size_t username_len,
-                            const char *command, size_t command_len, const char *const *args,
-                            const size_t *args_lens, size_t nargs) {
-    rk_cmd_lit(cmd, "ACL");
-    rk_cmd_lit(cmd, "DRYRUN");
+static int build_acl_dryrun(rk_cmd *cmd, const char *words, const char *username,
+                            size_t username_len, const char *command, size_t command_len,
+                            const char *const *args, const size_t *args_lens, size_t nargs) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, username, username_len);
     rk_cmd_str(cmd, command, command_len);
     if (nargs > 0) {
@@ -97,10 +89,10 @@ int rk_acl_dryrun_bin(rk_client *c, const char *username, size_t username_len, c
                       size_t command_len, const char *const *args, const size_t *args_lens,
                       size_t nargs, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL DRYRUN");
-    int rc = build_acl_dryrun(&cmd, username, username_len, command, command_len, args, args_lens,
-                              nargs);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd,
+                         build_acl_dryrun(&cmd, "ACL DRYRUN", username, username_len, command,
+                                          command_len, args, args_lens, nargs),
+                         out, len);
 }
 
 int rk_pipe_acl_dryrun(rk_pipeline *p, const char *username, const char *command,
@@ -112,18 +104,16 @@ int rk_pipe_acl_dryrun_bin(rk_pipeline *p, const char *username, size_t username
                            const char *command, size_t command_len, const char *const *args,
                            const size_t *args_lens, size_t nargs) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL DRYRUN");
-    int rc = build_acl_dryrun(&cmd, username, username_len, command, command_len, args, args_lens,
-                              nargs);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_acl_dryrun(&cmd, "ACL DRYRUN", username, username_len, command,
+                                         command_len, args, args_lens, nargs));
 }
 
-static int build_acl_genpass(rk_cmd *cmd, const rk_acl_genpass_opts *o) {
+static int build_acl_genpass(rk_cmd *cmd, const char *words, const rk_acl_genpass_opts *o) {
     static const rk_acl_genpass_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "ACL");
-    rk_cmd_lit(cmd, "GENPASS");
+    rk_cmd_start(cmd, words);
     if (o->bits != 0 || o->bits_set) {
         rk_cmd_int(cmd, o->bits);
     }
@@ -132,21 +122,18 @@ static int build_acl_genpass(rk_cmd *cmd, const rk_acl_genpass_opts *o) {
 
 int rk_acl_genpass(rk_client *c, const rk_acl_genpass_opts *opts, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL GENPASS");
-    int rc = build_acl_genpass(&cmd, opts);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_acl_genpass(&cmd, "ACL GENPASS", opts),
+                         out, len);
 }
 
 int rk_pipe_acl_genpass(rk_pipeline *p, const rk_acl_genpass_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL GENPASS");
-    int rc = build_acl_genpass(&cmd, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_acl_genpass(&cmd, "ACL GENPASS", opts));
 }
 
-static int build_acl_getuser(rk_cmd *cmd, const char *username, size_t username_len) {
-    rk_cmd_lit(cmd, "ACL");
-    rk_cmd_lit(cmd, "GETUSER");
+static int build_acl_getuser(rk_cmd *cmd, const char *words, const char *username,
+                             size_t username_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, username, username_len);
     cmd->shape = "{flags=s,selectors=a{}}";
     return cmd->err;
@@ -158,9 +145,8 @@ int rk_acl_getuser(rk_client *c, const char *username, rk_reply *reply) {
 
 int rk_acl_getuser_bin(rk_client *c, const char *username, size_t username_len, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL GETUSER");
-    int rc = build_acl_getuser(&cmd, username, username_len);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_acl_getuser(&cmd, "ACL GETUSER", username, username_len), reply);
 }
 
 int rk_pipe_acl_getuser(rk_pipeline *p, const char *username) {
@@ -169,77 +155,54 @@ int rk_pipe_acl_getuser(rk_pipeline *p, const char *username) {
 
 int rk_pipe_acl_getuser_bin(rk_pipeline *p, const char *username, size_t username_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL GETUSER");
-    int rc = build_acl_getuser(&cmd, username, username_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_acl_getuser(&cmd, "ACL GETUSER", username, username_len));
 }
 
-static int build_acl_help(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "ACL");
-    rk_cmd_lit(cmd, "HELP");
+/* Builds ACL HELP, ACL LIST, ACL LOAD, ACL SAVE, ACL USERS, ACL WHOAMI, BGREWRITEAOF, COMMAND
+ * COUNT, COMMAND HELP, CONFIG HELP, CONFIG RESETSTAT, CONFIG REWRITE, DBSIZE, DEBUG, LASTSAVE,
+ * LATENCY DOCTOR, LATENCY HELP, LATENCY LATEST, MEMORY DOCTOR, MEMORY HELP, MEMORY MALLOC-STATS,
+ * MEMORY PURGE, MODULE HELP, REPLCONF, ROLE, SAVE, SLOWLOG HELP, SLOWLOG LEN, SLOWLOG RESET, SYNC,
+ * TIME. */
+static int build_bare(rk_cmd *cmd, const char *words) {
+    rk_cmd_start(cmd, words);
     return cmd->err;
 }
 
 int rk_acl_help(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL HELP");
-    int rc = build_acl_help(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "ACL HELP"), reply);
 }
 
 int rk_pipe_acl_help(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL HELP");
-    int rc = build_acl_help(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_acl_list(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "ACL");
-    rk_cmd_lit(cmd, "LIST");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "ACL HELP"));
 }
 
 int rk_acl_list(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL LIST");
-    int rc = build_acl_list(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "ACL LIST"), reply);
 }
 
 int rk_pipe_acl_list(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL LIST");
-    int rc = build_acl_list(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_acl_load(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "ACL");
-    rk_cmd_lit(cmd, "LOAD");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "ACL LIST"));
 }
 
 int rk_acl_load(rk_client *c) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL LOAD");
-    int rc = build_acl_load(&cmd);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "ACL LOAD"));
 }
 
 int rk_pipe_acl_load(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL LOAD");
-    int rc = build_acl_load(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "ACL LOAD"));
 }
 
-static int build_acl_log(rk_cmd *cmd, const rk_acl_log_opts *o) {
+static int build_acl_log(rk_cmd *cmd, const char *words, const rk_acl_log_opts *o) {
     static const rk_acl_log_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "ACL");
-    rk_cmd_lit(cmd, "LOG");
+    rk_cmd_start(cmd, words);
     if ((o->count != 0 || o->count_set) + (o->reset) > 1)
         rk_cmd_invalid(cmd, "at most one of count, RESET");
     if (o->count != 0 || o->count_set) {
@@ -253,42 +216,28 @@ static int build_acl_log(rk_cmd *cmd, const rk_acl_log_opts *o) {
 
 int rk_acl_log(rk_client *c, const rk_acl_log_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL LOG");
-    int rc = build_acl_log(&cmd, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_acl_log(&cmd, "ACL LOG", opts), reply);
 }
 
 int rk_pipe_acl_log(rk_pipeline *p, const rk_acl_log_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL LOG");
-    int rc = build_acl_log(&cmd, opts);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_acl_save(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "ACL");
-    rk_cmd_lit(cmd, "SAVE");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_acl_log(&cmd, "ACL LOG", opts));
 }
 
 int rk_acl_save(rk_client *c) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL SAVE");
-    int rc = build_acl_save(&cmd);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "ACL SAVE"));
 }
 
 int rk_pipe_acl_save(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL SAVE");
-    int rc = build_acl_save(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "ACL SAVE"));
 }
 
-static int build_acl_setuser(rk_cmd *cmd, const char *username, size_t username_len,
-                             const char *const *rules, const size_t *rules_lens, size_t nrules) {
-    rk_cmd_lit(cmd, "ACL");
-    rk_cmd_lit(cmd, "SETUSER");
+static int build_acl_setuser(rk_cmd *cmd, const char *words, const char *username,
+                             size_t username_len, const char *const *rules,
+                             const size_t *rules_lens, size_t nrules) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, username, username_len);
     if (nrules > 0) {
         if (nrules > 0 && rules == NULL)
@@ -309,9 +258,9 @@ int rk_acl_setuser(rk_client *c, const char *username, const char *const *rules,
 int rk_acl_setuser_bin(rk_client *c, const char *username, size_t username_len,
                        const char *const *rules, const size_t *rules_lens, size_t nrules) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL SETUSER");
-    int rc = build_acl_setuser(&cmd, username, username_len, rules, rules_lens, nrules);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_acl_setuser(&cmd, "ACL SETUSER", username, username_len, rules, rules_lens, nrules));
 }
 
 int rk_pipe_acl_setuser(rk_pipeline *p, const char *username, const char *const *rules,
@@ -322,75 +271,46 @@ int rk_pipe_acl_setuser(rk_pipeline *p, const char *username, const char *const 
 int rk_pipe_acl_setuser_bin(rk_pipeline *p, const char *username, size_t username_len,
                             const char *const *rules, const size_t *rules_lens, size_t nrules) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL SETUSER");
-    int rc = build_acl_setuser(&cmd, username, username_len, rules, rules_lens, nrules);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_acl_users(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "ACL");
-    rk_cmd_lit(cmd, "USERS");
-    return cmd->err;
+    return rk_cmd_queue(
+        p, &cmd,
+        build_acl_setuser(&cmd, "ACL SETUSER", username, username_len, rules, rules_lens, nrules));
 }
 
 int rk_acl_users(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL USERS");
-    int rc = build_acl_users(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "ACL USERS"), reply);
 }
 
 int rk_pipe_acl_users(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL USERS");
-    int rc = build_acl_users(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_acl_whoami(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "ACL");
-    rk_cmd_lit(cmd, "WHOAMI");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "ACL USERS"));
 }
 
 int rk_acl_whoami(rk_client *c, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL WHOAMI");
-    int rc = build_acl_whoami(&cmd);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "ACL WHOAMI"), out, len);
 }
 
 int rk_pipe_acl_whoami(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ACL WHOAMI");
-    int rc = build_acl_whoami(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_bgrewriteaof(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "BGREWRITEAOF");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "ACL WHOAMI"));
 }
 
 int rk_bgrewriteaof(rk_client *c, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BGREWRITEAOF");
-    int rc = build_bgrewriteaof(&cmd);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "BGREWRITEAOF"), out, len);
 }
 
 int rk_pipe_bgrewriteaof(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BGREWRITEAOF");
-    int rc = build_bgrewriteaof(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "BGREWRITEAOF"));
 }
 
-static int build_bgsave(rk_cmd *cmd, const rk_bgsave_opts *o) {
+static int build_bgsave(rk_cmd *cmd, const char *words, const rk_bgsave_opts *o) {
     static const rk_bgsave_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "BGSAVE");
+    rk_cmd_start(cmd, words);
     if (o->schedule)
         rk_cmd_lit(cmd, "SCHEDULE");
     return cmd->err;
@@ -398,62 +318,43 @@ static int build_bgsave(rk_cmd *cmd, const rk_bgsave_opts *o) {
 
 int rk_bgsave(rk_client *c, const rk_bgsave_opts *opts, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BGSAVE");
-    int rc = build_bgsave(&cmd, opts);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_bgsave(&cmd, "BGSAVE", opts), out, len);
 }
 
 int rk_pipe_bgsave(rk_pipeline *p, const rk_bgsave_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BGSAVE");
-    int rc = build_bgsave(&cmd, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bgsave(&cmd, "BGSAVE", opts));
 }
 
-static int build_command(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "COMMAND");
+static int build_command(rk_cmd *cmd, const char *words) {
+    rk_cmd_start(cmd, words);
     cmd->shape = "a$I";
     return cmd->err;
 }
 
 int rk_command(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "COMMAND");
-    int rc = build_command(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_command(&cmd, "COMMAND"), reply);
 }
 
 int rk_pipe_command(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "COMMAND");
-    int rc = build_command(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_command_count(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "COMMAND");
-    rk_cmd_lit(cmd, "COUNT");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_command(&cmd, "COMMAND"));
 }
 
 int rk_command_count(rk_client *c, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "COMMAND COUNT");
-    int rc = build_command_count(&cmd);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "COMMAND COUNT"), out, false);
 }
 
 int rk_pipe_command_count(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "COMMAND COUNT");
-    int rc = build_command_count(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "COMMAND COUNT"));
 }
 
-static int build_command_docs(rk_cmd *cmd, const char *const *command_names,
+static int build_command_docs(rk_cmd *cmd, const char *words, const char *const *command_names,
                               const size_t *command_names_lens, size_t ncommand_names) {
-    rk_cmd_lit(cmd, "COMMAND");
-    rk_cmd_lit(cmd, "DOCS");
+    rk_cmd_start(cmd, words);
     if (ncommand_names > 0) {
         if (ncommand_names > 0 && command_names == NULL)
             rk_cmd_invalid(cmd, "command-name list is NULL");
@@ -476,9 +377,10 @@ int rk_command_docs(rk_client *c, const char *const *command_names, size_t ncomm
 int rk_command_docs_bin(rk_client *c, const char *const *command_names,
                         const size_t *command_names_lens, size_t ncommand_names, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "COMMAND DOCS");
-    int rc = build_command_docs(&cmd, command_names, command_names_lens, ncommand_names);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_command_docs(&cmd, "COMMAND DOCS", command_names, command_names_lens, ncommand_names),
+        reply);
 }
 
 int rk_pipe_command_docs(rk_pipeline *p, const char *const *command_names, size_t ncommand_names) {
@@ -488,15 +390,15 @@ int rk_pipe_command_docs(rk_pipeline *p, const char *const *command_names, size_
 int rk_pipe_command_docs_bin(rk_pipeline *p, const char *const *command_names,
                              const size_t *command_names_lens, size_t ncommand_names) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "COMMAND DOCS");
-    int rc = build_command_docs(&cmd, command_names, command_names_lens, ncommand_names);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_command_docs(&cmd, "COMMAND DOCS", command_names, command_names_lens,
+                                           ncommand_names));
 }
 
-static int build_command_getkeys(rk_cmd *cmd, const char *command, size_t command_len,
-                                 const char *const *args, const size_t *args_lens, size_t nargs) {
-    rk_cmd_lit(cmd, "COMMAND");
-    rk_cmd_lit(cmd, "GETKEYS");
+static int build_command_getkeys(rk_cmd *cmd, const char *words, const char *command,
+                                 size_t command_len, const char *const *args,
+                                 const size_t *args_lens, size_t nargs) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, command, command_len);
     if (nargs > 0) {
         if (nargs > 0 && args == NULL)
@@ -519,9 +421,10 @@ int rk_command_getkeys_bin(rk_client *c, const char *command, size_t command_len
                            const char *const *args, const size_t *args_lens, size_t nargs,
                            rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "COMMAND GETKEYS");
-    int rc = build_command_getkeys(&cmd, command, command_len, args, args_lens, nargs);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_command_getkeys(&cmd, "COMMAND GETKEYS", command, command_len, args,
+                                              args_lens, nargs),
+                        reply);
 }
 
 int rk_pipe_command_getkeys(rk_pipeline *p, const char *command, const char *const *args,
@@ -532,16 +435,15 @@ int rk_pipe_command_getkeys(rk_pipeline *p, const char *command, const char *con
 int rk_pipe_command_getkeys_bin(rk_pipeline *p, const char *command, size_t command_len,
                                 const char *const *args, const size_t *args_lens, size_t nargs) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "COMMAND GETKEYS");
-    int rc = build_command_getkeys(&cmd, command, command_len, args, args_lens, nargs);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_command_getkeys(&cmd, "COMMAND GETKEYS", command, command_len, args,
+                                              args_lens, nargs));
 }
 
-static int build_command_getkeysandflags(rk_cmd *cmd, const char *command, size_t command_len,
-                                         const char *const *args, const size_t *args_lens,
-                                         size_t nargs) {
-    rk_cmd_lit(cmd, "COMMAND");
-    rk_cmd_lit(cmd, "GETKEYSANDFLAGS");
+static int build_command_getkeysandflags(rk_cmd *cmd, const char *words, const char *command,
+                                         size_t command_len, const char *const *args,
+                                         const size_t *args_lens, size_t nargs) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, command, command_len);
     if (nargs > 0) {
         if (nargs > 0 && args == NULL)
@@ -565,9 +467,10 @@ int rk_command_getkeysandflags_bin(rk_client *c, const char *command, size_t com
                                    const char *const *args, const size_t *args_lens, size_t nargs,
                                    rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "COMMAND GETKEYSANDFLAGS");
-    int rc = build_command_getkeysandflags(&cmd, command, command_len, args, args_lens, nargs);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_command_getkeysandflags(&cmd, "COMMAND GETKEYSANDFLAGS", command,
+                                                      command_len, args, args_lens, nargs),
+                        reply);
 }
 
 int rk_pipe_command_getkeysandflags(rk_pipeline *p, const char *command, const char *const *args,
@@ -579,35 +482,24 @@ int rk_pipe_command_getkeysandflags_bin(rk_pipeline *p, const char *command, siz
                                         const char *const *args, const size_t *args_lens,
                                         size_t nargs) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "COMMAND GETKEYSANDFLAGS");
-    int rc = build_command_getkeysandflags(&cmd, command, command_len, args, args_lens, nargs);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_command_help(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "COMMAND");
-    rk_cmd_lit(cmd, "HELP");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd,
+                        build_command_getkeysandflags(&cmd, "COMMAND GETKEYSANDFLAGS", command,
+                                                      command_len, args, args_lens, nargs));
 }
 
 int rk_command_help(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "COMMAND HELP");
-    int rc = build_command_help(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "COMMAND HELP"), reply);
 }
 
 int rk_pipe_command_help(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "COMMAND HELP");
-    int rc = build_command_help(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "COMMAND HELP"));
 }
 
-static int build_command_info(rk_cmd *cmd, const char *const *command_names,
+static int build_command_info(rk_cmd *cmd, const char *words, const char *const *command_names,
                               const size_t *command_names_lens, size_t ncommand_names) {
-    rk_cmd_lit(cmd, "COMMAND");
-    rk_cmd_lit(cmd, "INFO");
+    rk_cmd_start(cmd, words);
     if (ncommand_names > 0) {
         if (ncommand_names > 0 && command_names == NULL)
             rk_cmd_invalid(cmd, "command-name list is NULL");
@@ -630,9 +522,10 @@ int rk_command_info(rk_client *c, const char *const *command_names, size_t ncomm
 int rk_command_info_bin(rk_client *c, const char *const *command_names,
                         const size_t *command_names_lens, size_t ncommand_names, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "COMMAND INFO");
-    int rc = build_command_info(&cmd, command_names, command_names_lens, ncommand_names);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_command_info(&cmd, "COMMAND INFO", command_names, command_names_lens, ncommand_names),
+        reply);
 }
 
 int rk_pipe_command_info(rk_pipeline *p, const char *const *command_names, size_t ncommand_names) {
@@ -642,17 +535,16 @@ int rk_pipe_command_info(rk_pipeline *p, const char *const *command_names, size_
 int rk_pipe_command_info_bin(rk_pipeline *p, const char *const *command_names,
                              const size_t *command_names_lens, size_t ncommand_names) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "COMMAND INFO");
-    int rc = build_command_info(&cmd, command_names, command_names_lens, ncommand_names);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_command_info(&cmd, "COMMAND INFO", command_names, command_names_lens,
+                                           ncommand_names));
 }
 
-static int build_command_list(rk_cmd *cmd, const rk_command_list_opts *o) {
+static int build_command_list(rk_cmd *cmd, const char *words, const rk_command_list_opts *o) {
     static const rk_command_list_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "COMMAND");
-    rk_cmd_lit(cmd, "LIST");
+    rk_cmd_start(cmd, words);
     if ((o->module != NULL) + (o->aclcat != NULL) + (o->pattern != NULL) > 1)
         rk_cmd_invalid(cmd, "at most one of MODULE, ACLCAT, PATTERN");
     if ((o->module != NULL) || (o->aclcat != NULL) || (o->pattern != NULL)) {
@@ -675,22 +567,18 @@ static int build_command_list(rk_cmd *cmd, const rk_command_list_opts *o) {
 
 int rk_command_list(rk_client *c, const rk_command_list_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "COMMAND LIST");
-    int rc = build_command_list(&cmd, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_command_list(&cmd, "COMMAND LIST", opts),
+                        reply);
 }
 
 int rk_pipe_command_list(rk_pipeline *p, const rk_command_list_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "COMMAND LIST");
-    int rc = build_command_list(&cmd, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_command_list(&cmd, "COMMAND LIST", opts));
 }
 
-static int build_config_get(rk_cmd *cmd, const char *const *parameters,
+static int build_config_get(rk_cmd *cmd, const char *words, const char *const *parameters,
                             const size_t *parameters_lens, size_t nparameters) {
-    rk_cmd_lit(cmd, "CONFIG");
-    rk_cmd_lit(cmd, "GET");
+    rk_cmd_start(cmd, words);
     if (nparameters == 0)
         rk_cmd_invalid(cmd, "needs at least one parameter");
     if (nparameters > 0 && parameters == NULL)
@@ -712,9 +600,9 @@ int rk_config_get(rk_client *c, const char *const *parameters, size_t nparameter
 int rk_config_get_bin(rk_client *c, const char *const *parameters, const size_t *parameters_lens,
                       size_t nparameters, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CONFIG GET");
-    int rc = build_config_get(&cmd, parameters, parameters_lens, nparameters);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_config_get(&cmd, "CONFIG GET", parameters, parameters_lens, nparameters), reply);
 }
 
 int rk_pipe_config_get(rk_pipeline *p, const char *const *parameters, size_t nparameters) {
@@ -724,69 +612,38 @@ int rk_pipe_config_get(rk_pipeline *p, const char *const *parameters, size_t npa
 int rk_pipe_config_get_bin(rk_pipeline *p, const char *const *parameters,
                            const size_t *parameters_lens, size_t nparameters) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CONFIG GET");
-    int rc = build_config_get(&cmd, parameters, parameters_lens, nparameters);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_config_help(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "CONFIG");
-    rk_cmd_lit(cmd, "HELP");
-    return cmd->err;
+    return rk_cmd_queue(
+        p, &cmd, build_config_get(&cmd, "CONFIG GET", parameters, parameters_lens, nparameters));
 }
 
 int rk_config_help(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CONFIG HELP");
-    int rc = build_config_help(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CONFIG HELP"), reply);
 }
 
 int rk_pipe_config_help(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CONFIG HELP");
-    int rc = build_config_help(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_config_resetstat(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "CONFIG");
-    rk_cmd_lit(cmd, "RESETSTAT");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CONFIG HELP"));
 }
 
 int rk_config_resetstat(rk_client *c) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CONFIG RESETSTAT");
-    int rc = build_config_resetstat(&cmd);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CONFIG RESETSTAT"));
 }
 
 int rk_pipe_config_resetstat(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CONFIG RESETSTAT");
-    int rc = build_config_resetstat(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_config_rewrite(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "CONFIG");
-    rk_cmd_lit(cmd, "REWRITE");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CONFIG RESETSTAT"));
 }
 
 int rk_config_rewrite(rk_client *c) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CONFIG REWRITE");
-    int rc = build_config_rewrite(&cmd);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CONFIG REWRITE"));
 }
 
 int rk_pipe_config_rewrite(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CONFIG REWRITE");
-    int rc = build_config_rewrite(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CONFIG REWRITE"));
 }
 
 static void emit_config_set_parameter_value(rk_cmd *cmd, const rk_config_set_parameter_value *b) {
@@ -798,10 +655,10 @@ static void emit_config_set_parameter_value(rk_cmd *cmd, const rk_config_set_par
     rk_cmd_str(cmd, b->value, b->value_len ? b->value_len : RK_CSTR);
 }
 
-static int build_config_set(rk_cmd *cmd, const rk_config_set_parameter_value *parameter_values,
+static int build_config_set(rk_cmd *cmd, const char *words,
+                            const rk_config_set_parameter_value *parameter_values,
                             size_t nparameter_values) {
-    rk_cmd_lit(cmd, "CONFIG");
-    rk_cmd_lit(cmd, "SET");
+    rk_cmd_start(cmd, words);
     if (nparameter_values == 0)
         rk_cmd_invalid(cmd, "needs at least one parameter_value");
     if (nparameter_values > 0 && parameter_values == NULL) {
@@ -817,55 +674,35 @@ static int build_config_set(rk_cmd *cmd, const rk_config_set_parameter_value *pa
 int rk_config_set(rk_client *c, const rk_config_set_parameter_value *parameter_values,
                   size_t nparameter_values) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CONFIG SET");
-    int rc = build_config_set(&cmd, parameter_values, nparameter_values);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd,
+                     build_config_set(&cmd, "CONFIG SET", parameter_values, nparameter_values));
 }
 
 int rk_pipe_config_set(rk_pipeline *p, const rk_config_set_parameter_value *parameter_values,
                        size_t nparameter_values) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "CONFIG SET");
-    int rc = build_config_set(&cmd, parameter_values, nparameter_values);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_dbsize(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "DBSIZE");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd,
+                        build_config_set(&cmd, "CONFIG SET", parameter_values, nparameter_values));
 }
 
 int rk_dbsize(rk_client *c, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "DBSIZE");
-    int rc = build_dbsize(&cmd);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "DBSIZE"), out, false);
 }
 
 int rk_pipe_dbsize(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "DBSIZE");
-    int rc = build_dbsize(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_debug(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "DEBUG");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "DBSIZE"));
 }
 
 int rk_debug(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "DEBUG");
-    int rc = build_debug(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "DEBUG"), reply);
 }
 
 int rk_pipe_debug(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "DEBUG");
-    int rc = build_debug(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "DEBUG"));
 }
 
 static void emit_failover_to(rk_cmd *cmd, const rk_failover_to *b) {
@@ -877,11 +714,11 @@ static void emit_failover_to(rk_cmd *cmd, const rk_failover_to *b) {
         rk_cmd_lit(cmd, "FORCE");
 }
 
-static int build_failover(rk_cmd *cmd, const rk_failover_opts *o) {
+static int build_failover(rk_cmd *cmd, const char *words, const rk_failover_opts *o) {
     static const rk_failover_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "FAILOVER");
+    rk_cmd_start(cmd, words);
     if (o->to != NULL) {
         rk_cmd_lit(cmd, "TO");
         emit_failover_to(cmd, o->to);
@@ -897,23 +734,19 @@ static int build_failover(rk_cmd *cmd, const rk_failover_opts *o) {
 
 int rk_failover(rk_client *c, const rk_failover_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FAILOVER");
-    int rc = build_failover(&cmd, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_failover(&cmd, "FAILOVER", opts));
 }
 
 int rk_pipe_failover(rk_pipeline *p, const rk_failover_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FAILOVER");
-    int rc = build_failover(&cmd, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_failover(&cmd, "FAILOVER", opts));
 }
 
-static int build_flushall(rk_cmd *cmd, const rk_flushall_opts *o) {
+static int build_flushall(rk_cmd *cmd, const char *words, const rk_flushall_opts *o) {
     static const rk_flushall_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "FLUSHALL");
+    rk_cmd_start(cmd, words);
     if ((o->async) + (o->sync) > 1)
         rk_cmd_invalid(cmd, "at most one of ASYNC, SYNC");
     if (o->async)
@@ -925,23 +758,19 @@ static int build_flushall(rk_cmd *cmd, const rk_flushall_opts *o) {
 
 int rk_flushall(rk_client *c, const rk_flushall_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FLUSHALL");
-    int rc = build_flushall(&cmd, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_flushall(&cmd, "FLUSHALL", opts));
 }
 
 int rk_pipe_flushall(rk_pipeline *p, const rk_flushall_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FLUSHALL");
-    int rc = build_flushall(&cmd, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_flushall(&cmd, "FLUSHALL", opts));
 }
 
-static int build_flushdb(rk_cmd *cmd, const rk_flushdb_opts *o) {
+static int build_flushdb(rk_cmd *cmd, const char *words, const rk_flushdb_opts *o) {
     static const rk_flushdb_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "FLUSHDB");
+    rk_cmd_start(cmd, words);
     if ((o->async) + (o->sync) > 1)
         rk_cmd_invalid(cmd, "at most one of ASYNC, SYNC");
     if (o->async)
@@ -953,21 +782,17 @@ static int build_flushdb(rk_cmd *cmd, const rk_flushdb_opts *o) {
 
 int rk_flushdb(rk_client *c, const rk_flushdb_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FLUSHDB");
-    int rc = build_flushdb(&cmd, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_flushdb(&cmd, "FLUSHDB", opts));
 }
 
 int rk_pipe_flushdb(rk_pipeline *p, const rk_flushdb_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "FLUSHDB");
-    int rc = build_flushdb(&cmd, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_flushdb(&cmd, "FLUSHDB", opts));
 }
 
-static int build_info(rk_cmd *cmd, const char *const *sections, const size_t *sections_lens,
-                      size_t nsections) {
-    rk_cmd_lit(cmd, "INFO");
+static int build_info(rk_cmd *cmd, const char *words, const char *const *sections,
+                      const size_t *sections_lens, size_t nsections) {
+    rk_cmd_start(cmd, words);
     if (nsections > 0) {
         if (nsections > 0 && sections == NULL)
             rk_cmd_invalid(cmd, "section list is NULL");
@@ -988,9 +813,8 @@ int rk_info(rk_client *c, const char *const *sections, size_t nsections, rk_repl
 int rk_info_bin(rk_client *c, const char *const *sections, const size_t *sections_lens,
                 size_t nsections, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "INFO");
-    int rc = build_info(&cmd, sections, sections_lens, nsections);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_info(&cmd, "INFO", sections, sections_lens, nsections), reply);
 }
 
 int rk_pipe_info(rk_pipeline *p, const char *const *sections, size_t nsections) {
@@ -1000,53 +824,32 @@ int rk_pipe_info(rk_pipeline *p, const char *const *sections, size_t nsections) 
 int rk_pipe_info_bin(rk_pipeline *p, const char *const *sections, const size_t *sections_lens,
                      size_t nsections) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "INFO");
-    int rc = build_info(&cmd, sections, sections_lens, nsections);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_lastsave(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "LASTSAVE");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_info(&cmd, "INFO", sections, sections_lens, nsections));
 }
 
 int rk_lastsave(rk_client *c, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LASTSAVE");
-    int rc = build_lastsave(&cmd);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "LASTSAVE"), out, false);
 }
 
 int rk_pipe_lastsave(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LASTSAVE");
-    int rc = build_lastsave(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_latency_doctor(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "LATENCY");
-    rk_cmd_lit(cmd, "DOCTOR");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "LASTSAVE"));
 }
 
 int rk_latency_doctor(rk_client *c, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LATENCY DOCTOR");
-    int rc = build_latency_doctor(&cmd);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "LATENCY DOCTOR"), out, len);
 }
 
 int rk_pipe_latency_doctor(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LATENCY DOCTOR");
-    int rc = build_latency_doctor(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "LATENCY DOCTOR"));
 }
 
-static int build_latency_graph(rk_cmd *cmd, const char *event, size_t event_len) {
-    rk_cmd_lit(cmd, "LATENCY");
-    rk_cmd_lit(cmd, "GRAPH");
+/* Builds LATENCY GRAPH, LATENCY HISTORY. */
+static int build_event(rk_cmd *cmd, const char *words, const char *event, size_t event_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, event, event_len);
     return cmd->err;
 }
@@ -1058,9 +861,8 @@ int rk_latency_graph(rk_client *c, const char *event, char **out, size_t *len) {
 int rk_latency_graph_bin(rk_client *c, const char *event, size_t event_len, char **out,
                          size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LATENCY GRAPH");
-    int rc = build_latency_graph(&cmd, event, event_len);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd,
+                         build_event(&cmd, "LATENCY GRAPH", event, event_len), out, len);
 }
 
 int rk_pipe_latency_graph(rk_pipeline *p, const char *event) {
@@ -1069,35 +871,22 @@ int rk_pipe_latency_graph(rk_pipeline *p, const char *event) {
 
 int rk_pipe_latency_graph_bin(rk_pipeline *p, const char *event, size_t event_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LATENCY GRAPH");
-    int rc = build_latency_graph(&cmd, event, event_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_latency_help(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "LATENCY");
-    rk_cmd_lit(cmd, "HELP");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_event(&cmd, "LATENCY GRAPH", event, event_len));
 }
 
 int rk_latency_help(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LATENCY HELP");
-    int rc = build_latency_help(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "LATENCY HELP"), reply);
 }
 
 int rk_pipe_latency_help(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LATENCY HELP");
-    int rc = build_latency_help(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "LATENCY HELP"));
 }
 
-static int build_latency_histogram(rk_cmd *cmd, const char *const *commands,
+static int build_latency_histogram(rk_cmd *cmd, const char *words, const char *const *commands,
                                    const size_t *commands_lens, size_t ncommands) {
-    rk_cmd_lit(cmd, "LATENCY");
-    rk_cmd_lit(cmd, "HISTOGRAM");
+    rk_cmd_start(cmd, words);
     if (ncommands > 0) {
         if (ncommands > 0 && commands == NULL)
             rk_cmd_invalid(cmd, "command list is NULL");
@@ -1118,9 +907,10 @@ int rk_latency_histogram(rk_client *c, const char *const *commands, size_t ncomm
 int rk_latency_histogram_bin(rk_client *c, const char *const *commands, const size_t *commands_lens,
                              size_t ncommands, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LATENCY HISTOGRAM");
-    int rc = build_latency_histogram(&cmd, commands, commands_lens, ncommands);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_latency_histogram(&cmd, "LATENCY HISTOGRAM", commands, commands_lens, ncommands),
+        reply);
 }
 
 int rk_pipe_latency_histogram(rk_pipeline *p, const char *const *commands, size_t ncommands) {
@@ -1130,16 +920,9 @@ int rk_pipe_latency_histogram(rk_pipeline *p, const char *const *commands, size_
 int rk_pipe_latency_histogram_bin(rk_pipeline *p, const char *const *commands,
                                   const size_t *commands_lens, size_t ncommands) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LATENCY HISTOGRAM");
-    int rc = build_latency_histogram(&cmd, commands, commands_lens, ncommands);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_latency_history(rk_cmd *cmd, const char *event, size_t event_len) {
-    rk_cmd_lit(cmd, "LATENCY");
-    rk_cmd_lit(cmd, "HISTORY");
-    rk_cmd_str(cmd, event, event_len);
-    return cmd->err;
+    return rk_cmd_queue(
+        p, &cmd,
+        build_latency_histogram(&cmd, "LATENCY HISTOGRAM", commands, commands_lens, ncommands));
 }
 
 int rk_latency_history(rk_client *c, const char *event, rk_reply *reply) {
@@ -1148,9 +931,8 @@ int rk_latency_history(rk_client *c, const char *event, rk_reply *reply) {
 
 int rk_latency_history_bin(rk_client *c, const char *event, size_t event_len, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LATENCY HISTORY");
-    int rc = build_latency_history(&cmd, event, event_len);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_event(&cmd, "LATENCY HISTORY", event, event_len), reply);
 }
 
 int rk_pipe_latency_history(rk_pipeline *p, const char *event) {
@@ -1159,35 +941,22 @@ int rk_pipe_latency_history(rk_pipeline *p, const char *event) {
 
 int rk_pipe_latency_history_bin(rk_pipeline *p, const char *event, size_t event_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LATENCY HISTORY");
-    int rc = build_latency_history(&cmd, event, event_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_latency_latest(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "LATENCY");
-    rk_cmd_lit(cmd, "LATEST");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_event(&cmd, "LATENCY HISTORY", event, event_len));
 }
 
 int rk_latency_latest(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LATENCY LATEST");
-    int rc = build_latency_latest(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "LATENCY LATEST"), reply);
 }
 
 int rk_pipe_latency_latest(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LATENCY LATEST");
-    int rc = build_latency_latest(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "LATENCY LATEST"));
 }
 
-static int build_latency_reset(rk_cmd *cmd, const char *const *events, const size_t *events_lens,
-                               size_t nevents) {
-    rk_cmd_lit(cmd, "LATENCY");
-    rk_cmd_lit(cmd, "RESET");
+static int build_latency_reset(rk_cmd *cmd, const char *words, const char *const *events,
+                               const size_t *events_lens, size_t nevents) {
+    rk_cmd_start(cmd, words);
     if (nevents > 0) {
         if (nevents > 0 && events == NULL)
             rk_cmd_invalid(cmd, "event list is NULL");
@@ -1207,9 +976,9 @@ int rk_latency_reset(rk_client *c, const char *const *events, size_t nevents, lo
 int rk_latency_reset_bin(rk_client *c, const char *const *events, const size_t *events_lens,
                          size_t nevents, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LATENCY RESET");
-    int rc = build_latency_reset(&cmd, events, events_lens, nevents);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_latency_reset(&cmd, "LATENCY RESET", events, events_lens, nevents),
+                          out, false);
 }
 
 int rk_pipe_latency_reset(rk_pipeline *p, const char *const *events, size_t nevents) {
@@ -1219,16 +988,15 @@ int rk_pipe_latency_reset(rk_pipeline *p, const char *const *events, size_t neve
 int rk_pipe_latency_reset_bin(rk_pipeline *p, const char *const *events, const size_t *events_lens,
                               size_t nevents) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LATENCY RESET");
-    int rc = build_latency_reset(&cmd, events, events_lens, nevents);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_latency_reset(&cmd, "LATENCY RESET", events, events_lens, nevents));
 }
 
-static int build_lolwut(rk_cmd *cmd, const rk_lolwut_opts *o) {
+static int build_lolwut(rk_cmd *cmd, const char *words, const rk_lolwut_opts *o) {
     static const rk_lolwut_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "LOLWUT");
+    rk_cmd_start(cmd, words);
     if (o->version != 0 || o->version_set) {
         rk_cmd_lit(cmd, "VERSION");
         rk_cmd_int(cmd, o->version);
@@ -1238,101 +1006,57 @@ static int build_lolwut(rk_cmd *cmd, const rk_lolwut_opts *o) {
 
 int rk_lolwut(rk_client *c, const rk_lolwut_opts *opts, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LOLWUT");
-    int rc = build_lolwut(&cmd, opts);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_lolwut(&cmd, "LOLWUT", opts), out, len);
 }
 
 int rk_pipe_lolwut(rk_pipeline *p, const rk_lolwut_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LOLWUT");
-    int rc = build_lolwut(&cmd, opts);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_memory_doctor(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "MEMORY");
-    rk_cmd_lit(cmd, "DOCTOR");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_lolwut(&cmd, "LOLWUT", opts));
 }
 
 int rk_memory_doctor(rk_client *c, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MEMORY DOCTOR");
-    int rc = build_memory_doctor(&cmd);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "MEMORY DOCTOR"), out, len);
 }
 
 int rk_pipe_memory_doctor(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MEMORY DOCTOR");
-    int rc = build_memory_doctor(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_memory_help(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "MEMORY");
-    rk_cmd_lit(cmd, "HELP");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "MEMORY DOCTOR"));
 }
 
 int rk_memory_help(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MEMORY HELP");
-    int rc = build_memory_help(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "MEMORY HELP"), reply);
 }
 
 int rk_pipe_memory_help(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MEMORY HELP");
-    int rc = build_memory_help(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_memory_malloc_stats(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "MEMORY");
-    rk_cmd_lit(cmd, "MALLOC-STATS");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "MEMORY HELP"));
 }
 
 int rk_memory_malloc_stats(rk_client *c, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MEMORY MALLOC-STATS");
-    int rc = build_memory_malloc_stats(&cmd);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "MEMORY MALLOC-STATS"), out,
+                         len);
 }
 
 int rk_pipe_memory_malloc_stats(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MEMORY MALLOC-STATS");
-    int rc = build_memory_malloc_stats(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_memory_purge(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "MEMORY");
-    rk_cmd_lit(cmd, "PURGE");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "MEMORY MALLOC-STATS"));
 }
 
 int rk_memory_purge(rk_client *c) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MEMORY PURGE");
-    int rc = build_memory_purge(&cmd);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "MEMORY PURGE"));
 }
 
 int rk_pipe_memory_purge(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MEMORY PURGE");
-    int rc = build_memory_purge(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "MEMORY PURGE"));
 }
 
-static int build_memory_stats(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "MEMORY");
-    rk_cmd_lit(cmd, "STATS");
+static int build_memory_stats(rk_cmd *cmd, const char *words) {
+    rk_cmd_start(cmd, words);
     cmd->shape = "{db.*={},dataset.percentage=d,peak.percentage=d,allocator-fragmentation.ratio=d,"
                  "allocator-rss.ratio=d,rss-overhead.ratio=d,fragmentation=d}";
     return cmd->err;
@@ -1340,25 +1064,20 @@ static int build_memory_stats(rk_cmd *cmd) {
 
 int rk_memory_stats(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MEMORY STATS");
-    int rc = build_memory_stats(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_memory_stats(&cmd, "MEMORY STATS"), reply);
 }
 
 int rk_pipe_memory_stats(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MEMORY STATS");
-    int rc = build_memory_stats(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_memory_stats(&cmd, "MEMORY STATS"));
 }
 
-static int build_memory_usage(rk_cmd *cmd, const char *key, size_t key_len,
+static int build_memory_usage(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
                               const rk_memory_usage_opts *o) {
     static const rk_memory_usage_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "MEMORY");
-    rk_cmd_lit(cmd, "USAGE");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     if (o->samples != 0 || o->samples_set) {
         rk_cmd_lit(cmd, "SAMPLES");
@@ -1375,9 +1094,8 @@ int rk_memory_usage(rk_client *c, const char *key, const rk_memory_usage_opts *o
 int rk_memory_usage_bin(rk_client *c, const char *key, size_t key_len,
                         const rk_memory_usage_opts *opts, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MEMORY USAGE");
-    int rc = build_memory_usage(&cmd, key, key_len, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, true);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_memory_usage(&cmd, "MEMORY USAGE", key, key_len, opts), out, true);
 }
 
 int rk_pipe_memory_usage(rk_pipeline *p, const char *key, const rk_memory_usage_opts *opts) {
@@ -1387,56 +1105,38 @@ int rk_pipe_memory_usage(rk_pipeline *p, const char *key, const rk_memory_usage_
 int rk_pipe_memory_usage_bin(rk_pipeline *p, const char *key, size_t key_len,
                              const rk_memory_usage_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MEMORY USAGE");
-    int rc = build_memory_usage(&cmd, key, key_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_module_help(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "MODULE");
-    rk_cmd_lit(cmd, "HELP");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_memory_usage(&cmd, "MEMORY USAGE", key, key_len, opts));
 }
 
 int rk_module_help(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MODULE HELP");
-    int rc = build_module_help(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "MODULE HELP"), reply);
 }
 
 int rk_pipe_module_help(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MODULE HELP");
-    int rc = build_module_help(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "MODULE HELP"));
 }
 
-static int build_module_list(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "MODULE");
-    rk_cmd_lit(cmd, "LIST");
+static int build_module_list(rk_cmd *cmd, const char *words) {
+    rk_cmd_start(cmd, words);
     cmd->shape = "a{}";
     return cmd->err;
 }
 
 int rk_module_list(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MODULE LIST");
-    int rc = build_module_list(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_module_list(&cmd, "MODULE LIST"), reply);
 }
 
 int rk_pipe_module_list(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MODULE LIST");
-    int rc = build_module_list(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_module_list(&cmd, "MODULE LIST"));
 }
 
-static int build_module_load(rk_cmd *cmd, const char *path, size_t path_len,
+static int build_module_load(rk_cmd *cmd, const char *words, const char *path, size_t path_len,
                              const char *const *args, const size_t *args_lens, size_t nargs) {
-    rk_cmd_lit(cmd, "MODULE");
-    rk_cmd_lit(cmd, "LOAD");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, path, path_len);
     if (nargs > 0) {
         if (nargs > 0 && args == NULL)
@@ -1457,9 +1157,9 @@ int rk_module_load(rk_client *c, const char *path, const char *const *args, size
 int rk_module_load_bin(rk_client *c, const char *path, size_t path_len, const char *const *args,
                        const size_t *args_lens, size_t nargs) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MODULE LOAD");
-    int rc = build_module_load(&cmd, path, path_len, args, args_lens, nargs);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_module_load(&cmd, "MODULE LOAD", path, path_len, args, args_lens, nargs));
 }
 
 int rk_pipe_module_load(rk_pipeline *p, const char *path, const char *const *args, size_t nargs) {
@@ -1469,9 +1169,8 @@ int rk_pipe_module_load(rk_pipeline *p, const char *path, const char *const *arg
 int rk_pipe_module_load_bin(rk_pipeline *p, const char *path, size_t path_len,
                             const char *const *args, const size_t *args_lens, size_t nargs) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MODULE LOAD");
-    int rc = build_module_load(&cmd, path, path_len, args, args_lens, nargs);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd, build_module_load(&cmd, "MODULE LOAD", path, path_len, args, args_lens, nargs));
 }
 
 static void emit_module_loadex_config(rk_cmd *cmd, const rk_module_loadex_config *b) {
@@ -1483,13 +1182,12 @@ static void emit_module_loadex_config(rk_cmd *cmd, const rk_module_loadex_config
     rk_cmd_str(cmd, b->value, b->value_len ? b->value_len : RK_CSTR);
 }
 
-static int build_module_loadex(rk_cmd *cmd, const char *path, size_t path_len,
+static int build_module_loadex(rk_cmd *cmd, const char *words, const char *path, size_t path_len,
                                const rk_module_loadex_opts *o) {
     static const rk_module_loadex_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "MODULE");
-    rk_cmd_lit(cmd, "LOADEX");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, path, path_len);
     if (o->nconfigs > 0 && o->configs == NULL) {
         rk_cmd_invalid(cmd, "configs list is NULL");
@@ -1519,9 +1217,8 @@ int rk_module_loadex(rk_client *c, const char *path, const rk_module_loadex_opts
 int rk_module_loadex_bin(rk_client *c, const char *path, size_t path_len,
                          const rk_module_loadex_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MODULE LOADEX");
-    int rc = build_module_loadex(&cmd, path, path_len, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd,
+                     build_module_loadex(&cmd, "MODULE LOADEX", path, path_len, opts));
 }
 
 int rk_pipe_module_loadex(rk_pipeline *p, const char *path, const rk_module_loadex_opts *opts) {
@@ -1531,14 +1228,11 @@ int rk_pipe_module_loadex(rk_pipeline *p, const char *path, const rk_module_load
 int rk_pipe_module_loadex_bin(rk_pipeline *p, const char *path, size_t path_len,
                               const rk_module_loadex_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MODULE LOADEX");
-    int rc = build_module_loadex(&cmd, path, path_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_module_loadex(&cmd, "MODULE LOADEX", path, path_len, opts));
 }
 
-static int build_module_unload(rk_cmd *cmd, const char *name, size_t name_len) {
-    rk_cmd_lit(cmd, "MODULE");
-    rk_cmd_lit(cmd, "UNLOAD");
+static int build_module_unload(rk_cmd *cmd, const char *words, const char *name, size_t name_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, name, name_len);
     return cmd->err;
 }
@@ -1549,9 +1243,8 @@ int rk_module_unload(rk_client *c, const char *name) {
 
 int rk_module_unload_bin(rk_client *c, const char *name, size_t name_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MODULE UNLOAD");
-    int rc = build_module_unload(&cmd, name, name_len);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd,
+                     build_module_unload(&cmd, "MODULE UNLOAD", name, name_len));
 }
 
 int rk_pipe_module_unload(rk_pipeline *p, const char *name) {
@@ -1560,14 +1253,12 @@ int rk_pipe_module_unload(rk_pipeline *p, const char *name) {
 
 int rk_pipe_module_unload_bin(rk_pipeline *p, const char *name, size_t name_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MODULE UNLOAD");
-    int rc = build_module_unload(&cmd, name, name_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_module_unload(&cmd, "MODULE UNLOAD", name, name_len));
 }
 
-static int build_psync(rk_cmd *cmd, const char *replicationid, size_t replicationid_len,
-                       long long offset) {
-    rk_cmd_lit(cmd, "PSYNC");
+static int build_psync(rk_cmd *cmd, const char *words, const char *replicationid,
+                       size_t replicationid_len, long long offset) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, replicationid, replicationid_len);
     rk_cmd_int(cmd, offset);
     return cmd->err;
@@ -1580,21 +1271,14 @@ int rk_psync(rk_conn *conn, const char *replicationid, long long offset, rk_repl
 int rk_psync_bin(rk_conn *conn, const char *replicationid, size_t replicationid_len,
                  long long offset, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PSYNC");
-    int rc = build_psync(&cmd, replicationid, replicationid_len, offset);
-    return rk_cmd_reply(RK_TARGET_CONN(conn), &cmd, rc, reply);
-}
-
-static int build_replconf(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "REPLCONF");
-    return cmd->err;
+    return rk_cmd_reply(RK_TARGET_CONN(conn), &cmd,
+                        build_psync(&cmd, "PSYNC", replicationid, replicationid_len, offset),
+                        reply);
 }
 
 int rk_replconf(rk_conn *conn, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "REPLCONF");
-    int rc = build_replconf(&cmd);
-    return rk_cmd_reply(RK_TARGET_CONN(conn), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CONN(conn), &cmd, build_bare(&cmd, "REPLCONF"), reply);
 }
 
 static void emit_replicaof_host_port(rk_cmd *cmd, const rk_replicaof_host_port *b) {
@@ -1604,11 +1288,11 @@ static void emit_replicaof_host_port(rk_cmd *cmd, const rk_replicaof_host_port *
     rk_cmd_int(cmd, b->port);
 }
 
-static int build_replicaof(rk_cmd *cmd, const rk_replicaof_opts *o) {
+static int build_replicaof(rk_cmd *cmd, const char *words, const rk_replicaof_opts *o) {
     static const rk_replicaof_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "REPLICAOF");
+    rk_cmd_start(cmd, words);
     if ((o->host_port != NULL) + (o->no_one) != 1)
         rk_cmd_invalid(cmd, "needs exactly one of host-port, NO");
     if (o->host_port != NULL) {
@@ -1623,25 +1307,21 @@ static int build_replicaof(rk_cmd *cmd, const rk_replicaof_opts *o) {
 
 int rk_replicaof(rk_client *c, const rk_replicaof_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "REPLICAOF");
-    int rc = build_replicaof(&cmd, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_replicaof(&cmd, "REPLICAOF", opts));
 }
 
 int rk_pipe_replicaof(rk_pipeline *p, const rk_replicaof_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "REPLICAOF");
-    int rc = build_replicaof(&cmd, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_replicaof(&cmd, "REPLICAOF", opts));
 }
 
-static int build_restore_asking(rk_cmd *cmd, const char *key, size_t key_len, long long ttl,
-                                const char *serialized_value, size_t serialized_value_len,
-                                const rk_restore_asking_opts *o) {
+static int build_restore_asking(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                                long long ttl, const char *serialized_value,
+                                size_t serialized_value_len, const rk_restore_asking_opts *o) {
     static const rk_restore_asking_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "RESTORE-ASKING");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_int(cmd, ttl);
     rk_cmd_str(cmd, serialized_value, serialized_value_len);
@@ -1669,10 +1349,9 @@ int rk_restore_asking_bin(rk_client *c, const char *key, size_t key_len, long lo
                           const char *serialized_value, size_t serialized_value_len,
                           const rk_restore_asking_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "RESTORE-ASKING");
-    int rc =
-        build_restore_asking(&cmd, key, key_len, ttl, serialized_value, serialized_value_len, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd,
+                     build_restore_asking(&cmd, "RESTORE-ASKING", key, key_len, ttl,
+                                          serialized_value, serialized_value_len, opts));
 }
 
 int rk_pipe_restore_asking(rk_pipeline *p, const char *key, long long ttl,
@@ -1684,55 +1363,36 @@ int rk_pipe_restore_asking_bin(rk_pipeline *p, const char *key, size_t key_len, 
                                const char *serialized_value, size_t serialized_value_len,
                                const rk_restore_asking_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "RESTORE-ASKING");
-    int rc =
-        build_restore_asking(&cmd, key, key_len, ttl, serialized_value, serialized_value_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_role(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "ROLE");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd,
+                        build_restore_asking(&cmd, "RESTORE-ASKING", key, key_len, ttl,
+                                             serialized_value, serialized_value_len, opts));
 }
 
 int rk_role(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ROLE");
-    int rc = build_role(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "ROLE"), reply);
 }
 
 int rk_pipe_role(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ROLE");
-    int rc = build_role(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_save(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "SAVE");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "ROLE"));
 }
 
 int rk_save(rk_client *c) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SAVE");
-    int rc = build_save(&cmd);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "SAVE"));
 }
 
 int rk_pipe_save(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SAVE");
-    int rc = build_save(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "SAVE"));
 }
 
-static int build_shutdown(rk_cmd *cmd, const rk_shutdown_opts *o) {
+static int build_shutdown(rk_cmd *cmd, const char *words, const rk_shutdown_opts *o) {
     static const rk_shutdown_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "SHUTDOWN");
+    rk_cmd_start(cmd, words);
     if ((o->nosave) + (o->save) > 1)
         rk_cmd_invalid(cmd, "at most one of NOSAVE, SAVE");
     if (o->nosave)
@@ -1750,16 +1410,12 @@ static int build_shutdown(rk_cmd *cmd, const rk_shutdown_opts *o) {
 
 int rk_shutdown(rk_client *c, const rk_shutdown_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SHUTDOWN");
-    int rc = build_shutdown(&cmd, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_shutdown(&cmd, "SHUTDOWN", opts), reply);
 }
 
 int rk_pipe_shutdown(rk_pipeline *p, const rk_shutdown_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SHUTDOWN");
-    int rc = build_shutdown(&cmd, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_shutdown(&cmd, "SHUTDOWN", opts));
 }
 
 static void emit_slaveof_host_port(rk_cmd *cmd, const rk_slaveof_host_port *b) {
@@ -1769,11 +1425,11 @@ static void emit_slaveof_host_port(rk_cmd *cmd, const rk_slaveof_host_port *b) {
     rk_cmd_int(cmd, b->port);
 }
 
-static int build_slaveof(rk_cmd *cmd, const rk_slaveof_opts *o) {
+static int build_slaveof(rk_cmd *cmd, const char *words, const rk_slaveof_opts *o) {
     static const rk_slaveof_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "SLAVEOF");
+    rk_cmd_start(cmd, words);
     if ((o->host_port != NULL) + (o->no_one) != 1)
         rk_cmd_invalid(cmd, "needs exactly one of host-port, NO");
     if (o->host_port != NULL) {
@@ -1788,24 +1444,19 @@ static int build_slaveof(rk_cmd *cmd, const rk_slaveof_opts *o) {
 
 int rk_slaveof(rk_client *c, const rk_slaveof_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SLAVEOF");
-    int rc = build_slaveof(&cmd, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_slaveof(&cmd, "SLAVEOF", opts));
 }
 
 int rk_pipe_slaveof(rk_pipeline *p, const rk_slaveof_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SLAVEOF");
-    int rc = build_slaveof(&cmd, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_slaveof(&cmd, "SLAVEOF", opts));
 }
 
-static int build_slowlog_get(rk_cmd *cmd, const rk_slowlog_get_opts *o) {
+static int build_slowlog_get(rk_cmd *cmd, const char *words, const rk_slowlog_get_opts *o) {
     static const rk_slowlog_get_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "SLOWLOG");
-    rk_cmd_lit(cmd, "GET");
+    rk_cmd_start(cmd, words);
     if (o->count != 0 || o->count_set) {
         rk_cmd_int(cmd, o->count);
     }
@@ -1814,80 +1465,47 @@ static int build_slowlog_get(rk_cmd *cmd, const rk_slowlog_get_opts *o) {
 
 int rk_slowlog_get(rk_client *c, const rk_slowlog_get_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SLOWLOG GET");
-    int rc = build_slowlog_get(&cmd, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_slowlog_get(&cmd, "SLOWLOG GET", opts),
+                        reply);
 }
 
 int rk_pipe_slowlog_get(rk_pipeline *p, const rk_slowlog_get_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SLOWLOG GET");
-    int rc = build_slowlog_get(&cmd, opts);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_slowlog_help(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "SLOWLOG");
-    rk_cmd_lit(cmd, "HELP");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_slowlog_get(&cmd, "SLOWLOG GET", opts));
 }
 
 int rk_slowlog_help(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SLOWLOG HELP");
-    int rc = build_slowlog_help(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "SLOWLOG HELP"), reply);
 }
 
 int rk_pipe_slowlog_help(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SLOWLOG HELP");
-    int rc = build_slowlog_help(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_slowlog_len(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "SLOWLOG");
-    rk_cmd_lit(cmd, "LEN");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "SLOWLOG HELP"));
 }
 
 int rk_slowlog_len(rk_client *c, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SLOWLOG LEN");
-    int rc = build_slowlog_len(&cmd);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "SLOWLOG LEN"), out, false);
 }
 
 int rk_pipe_slowlog_len(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SLOWLOG LEN");
-    int rc = build_slowlog_len(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_slowlog_reset(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "SLOWLOG");
-    rk_cmd_lit(cmd, "RESET");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "SLOWLOG LEN"));
 }
 
 int rk_slowlog_reset(rk_client *c) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SLOWLOG RESET");
-    int rc = build_slowlog_reset(&cmd);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "SLOWLOG RESET"));
 }
 
 int rk_pipe_slowlog_reset(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SLOWLOG RESET");
-    int rc = build_slowlog_reset(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "SLOWLOG RESET"));
 }
 
-static int build_swapdb(rk_cmd *cmd, long long index1, long long index2) {
-    rk_cmd_lit(cmd, "SWAPDB");
+static int build_swapdb(rk_cmd *cmd, const char *words, long long index1, long long index2) {
+    rk_cmd_start(cmd, words);
     rk_cmd_int(cmd, index1);
     rk_cmd_int(cmd, index2);
     return cmd->err;
@@ -1895,45 +1513,25 @@ static int build_swapdb(rk_cmd *cmd, long long index1, long long index2) {
 
 int rk_swapdb(rk_client *c, long long index1, long long index2) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SWAPDB");
-    int rc = build_swapdb(&cmd, index1, index2);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_swapdb(&cmd, "SWAPDB", index1, index2));
 }
 
 int rk_pipe_swapdb(rk_pipeline *p, long long index1, long long index2) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SWAPDB");
-    int rc = build_swapdb(&cmd, index1, index2);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_sync(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "SYNC");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_swapdb(&cmd, "SWAPDB", index1, index2));
 }
 
 int rk_sync(rk_conn *conn, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SYNC");
-    int rc = build_sync(&cmd);
-    return rk_cmd_reply(RK_TARGET_CONN(conn), &cmd, rc, reply);
-}
-
-static int build_time(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "TIME");
-    return cmd->err;
+    return rk_cmd_reply(RK_TARGET_CONN(conn), &cmd, build_bare(&cmd, "SYNC"), reply);
 }
 
 int rk_time(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "TIME");
-    int rc = build_time(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "TIME"), reply);
 }
 
 int rk_pipe_time(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "TIME");
-    int rc = build_time(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "TIME"));
 }

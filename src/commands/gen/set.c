@@ -3,9 +3,11 @@
 #include "rediskit/commands/set.h"
 #include "commands/cmd_int.h"
 
-static int build_sadd(rk_cmd *cmd, const char *key, size_t key_len, const char *const *members,
-                      const size_t *members_lens, size_t nmembers) {
-    rk_cmd_lit(cmd, "SADD");
+/* Builds SADD, SMISMEMBER, SREM. */
+static int build_key_members(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                             const char *const *members, const size_t *members_lens,
+                             size_t nmembers) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     if (nmembers == 0)
         rk_cmd_invalid(cmd, "needs at least one member");
@@ -27,9 +29,9 @@ int rk_sadd(rk_client *c, const char *key, const char *const *members, size_t nm
 int rk_sadd_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
                 const size_t *members_lens, size_t nmembers, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SADD");
-    int rc = build_sadd(&cmd, key, key_len, members, members_lens, nmembers);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_key_members(&cmd, "SADD", key, key_len, members, members_lens, nmembers), out, false);
 }
 
 int rk_pipe_sadd(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers) {
@@ -39,13 +41,12 @@ int rk_pipe_sadd(rk_pipeline *p, const char *key, const char *const *members, si
 int rk_pipe_sadd_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
                      const size_t *members_lens, size_t nmembers) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SADD");
-    int rc = build_sadd(&cmd, key, key_len, members, members_lens, nmembers);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd, build_key_members(&cmd, "SADD", key, key_len, members, members_lens, nmembers));
 }
 
-static int build_scard(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "SCARD");
+static int build_scard(rk_cmd *cmd, const char *words, const char *key, size_t key_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     return cmd->err;
 }
@@ -56,9 +57,8 @@ int rk_scard(rk_client *c, const char *key, long long *out) {
 
 int rk_scard_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SCARD");
-    int rc = build_scard(&cmd, key, key_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_scard(&cmd, "SCARD", key, key_len), out,
+                          false);
 }
 
 int rk_pipe_scard(rk_pipeline *p, const char *key) {
@@ -67,14 +67,13 @@ int rk_pipe_scard(rk_pipeline *p, const char *key) {
 
 int rk_pipe_scard_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SCARD");
-    int rc = build_scard(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_scard(&cmd, "SCARD", key, key_len));
 }
 
-static int build_sdiff(rk_cmd *cmd, const char *const *keys, const size_t *keys_lens,
-                       size_t nkeys) {
-    rk_cmd_lit(cmd, "SDIFF");
+/* Builds SDIFF, SINTER, SUNION. */
+static int build_keys(rk_cmd *cmd, const char *words, const char *const *keys,
+                      const size_t *keys_lens, size_t nkeys) {
+    rk_cmd_start(cmd, words);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
@@ -95,9 +94,8 @@ int rk_sdiff(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *repl
 int rk_sdiff_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                  rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SDIFF");
-    int rc = build_sdiff(&cmd, keys, keys_lens, nkeys);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_keys(&cmd, "SDIFF", keys, keys_lens, nkeys), reply);
 }
 
 int rk_pipe_sdiff(rk_pipeline *p, const char *const *keys, size_t nkeys) {
@@ -107,14 +105,14 @@ int rk_pipe_sdiff(rk_pipeline *p, const char *const *keys, size_t nkeys) {
 int rk_pipe_sdiff_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                       size_t nkeys) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SDIFF");
-    int rc = build_sdiff(&cmd, keys, keys_lens, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_keys(&cmd, "SDIFF", keys, keys_lens, nkeys));
 }
 
-static int build_sdiffstore(rk_cmd *cmd, const char *destination, size_t destination_len,
-                            const char *const *keys, const size_t *keys_lens, size_t nkeys) {
-    rk_cmd_lit(cmd, "SDIFFSTORE");
+/* Builds SDIFFSTORE, SINTERSTORE, SUNIONSTORE. */
+static int build_destination_keys(rk_cmd *cmd, const char *words, const char *destination,
+                                  size_t destination_len, const char *const *keys,
+                                  const size_t *keys_lens, size_t nkeys) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, destination, destination_len);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
@@ -137,9 +135,10 @@ int rk_sdiffstore_bin(rk_client *c, const char *destination, size_t destination_
                       const char *const *keys, const size_t *keys_lens, size_t nkeys,
                       long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SDIFFSTORE");
-    int rc = build_sdiffstore(&cmd, destination, destination_len, keys, keys_lens, nkeys);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_destination_keys(&cmd, "SDIFFSTORE", destination, destination_len,
+                                                 keys, keys_lens, nkeys),
+                          out, false);
 }
 
 int rk_pipe_sdiffstore(rk_pipeline *p, const char *destination, const char *const *keys,
@@ -150,25 +149,9 @@ int rk_pipe_sdiffstore(rk_pipeline *p, const char *destination, const char *cons
 int rk_pipe_sdiffstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
                            const char *const *keys, const size_t *keys_lens, size_t nkeys) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SDIFFSTORE");
-    int rc = build_sdiffstore(&cmd, destination, destination_len, keys, keys_lens, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_sinter(rk_cmd *cmd, const char *const *keys, const size_t *keys_lens,
-                        size_t nkeys) {
-    rk_cmd_lit(cmd, "SINTER");
-    if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
-    cmd->shape = "s";
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd,
+                        build_destination_keys(&cmd, "SDIFFSTORE", destination, destination_len,
+                                               keys, keys_lens, nkeys));
 }
 
 int rk_sinter(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply) {
@@ -178,9 +161,8 @@ int rk_sinter(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *rep
 int rk_sinter_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                   rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SINTER");
-    int rc = build_sinter(&cmd, keys, keys_lens, nkeys);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_keys(&cmd, "SINTER", keys, keys_lens, nkeys), reply);
 }
 
 int rk_pipe_sinter(rk_pipeline *p, const char *const *keys, size_t nkeys) {
@@ -190,17 +172,15 @@ int rk_pipe_sinter(rk_pipeline *p, const char *const *keys, size_t nkeys) {
 int rk_pipe_sinter_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                        size_t nkeys) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SINTER");
-    int rc = build_sinter(&cmd, keys, keys_lens, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_keys(&cmd, "SINTER", keys, keys_lens, nkeys));
 }
 
-static int build_sintercard(rk_cmd *cmd, const char *const *keys, const size_t *keys_lens,
-                            size_t nkeys, const rk_sintercard_opts *o) {
+static int build_sintercard(rk_cmd *cmd, const char *words, const char *const *keys,
+                            const size_t *keys_lens, size_t nkeys, const rk_sintercard_opts *o) {
     static const rk_sintercard_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "SINTERCARD");
+    rk_cmd_start(cmd, words);
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
@@ -226,9 +206,9 @@ int rk_sintercard(rk_client *c, const char *const *keys, size_t nkeys,
 int rk_sintercard_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                       const rk_sintercard_opts *opts, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SINTERCARD");
-    int rc = build_sintercard(&cmd, keys, keys_lens, nkeys, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_sintercard(&cmd, "SINTERCARD", keys, keys_lens, nkeys, opts), out,
+                          false);
 }
 
 int rk_pipe_sintercard(rk_pipeline *p, const char *const *keys, size_t nkeys,
@@ -239,25 +219,8 @@ int rk_pipe_sintercard(rk_pipeline *p, const char *const *keys, size_t nkeys,
 int rk_pipe_sintercard_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                            size_t nkeys, const rk_sintercard_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SINTERCARD");
-    int rc = build_sintercard(&cmd, keys, keys_lens, nkeys, opts);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_sinterstore(rk_cmd *cmd, const char *destination, size_t destination_len,
-                             const char *const *keys, const size_t *keys_lens, size_t nkeys) {
-    rk_cmd_lit(cmd, "SINTERSTORE");
-    rk_cmd_str(cmd, destination, destination_len);
-    if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd,
+                        build_sintercard(&cmd, "SINTERCARD", keys, keys_lens, nkeys, opts));
 }
 
 int rk_sinterstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
@@ -269,9 +232,10 @@ int rk_sinterstore_bin(rk_client *c, const char *destination, size_t destination
                        const char *const *keys, const size_t *keys_lens, size_t nkeys,
                        long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SINTERSTORE");
-    int rc = build_sinterstore(&cmd, destination, destination_len, keys, keys_lens, nkeys);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_destination_keys(&cmd, "SINTERSTORE", destination, destination_len,
+                                                 keys, keys_lens, nkeys),
+                          out, false);
 }
 
 int rk_pipe_sinterstore(rk_pipeline *p, const char *destination, const char *const *keys,
@@ -282,14 +246,14 @@ int rk_pipe_sinterstore(rk_pipeline *p, const char *destination, const char *con
 int rk_pipe_sinterstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
                             const char *const *keys, const size_t *keys_lens, size_t nkeys) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SINTERSTORE");
-    int rc = build_sinterstore(&cmd, destination, destination_len, keys, keys_lens, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_destination_keys(&cmd, "SINTERSTORE", destination, destination_len,
+                                               keys, keys_lens, nkeys));
 }
 
-static int build_sismember(rk_cmd *cmd, const char *key, size_t key_len, const char *member,
-                           size_t member_len) {
-    rk_cmd_lit(cmd, "SISMEMBER");
+static int build_sismember(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                           const char *member, size_t member_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, member, member_len);
     return cmd->err;
@@ -302,9 +266,9 @@ int rk_sismember(rk_client *c, const char *key, const char *member, long long *o
 int rk_sismember_bin(rk_client *c, const char *key, size_t key_len, const char *member,
                      size_t member_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SISMEMBER");
-    int rc = build_sismember(&cmd, key, key_len, member, member_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_sismember(&cmd, "SISMEMBER", key, key_len, member, member_len), out,
+                          false);
 }
 
 int rk_pipe_sismember(rk_pipeline *p, const char *key, const char *member) {
@@ -314,13 +278,12 @@ int rk_pipe_sismember(rk_pipeline *p, const char *key, const char *member) {
 int rk_pipe_sismember_bin(rk_pipeline *p, const char *key, size_t key_len, const char *member,
                           size_t member_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SISMEMBER");
-    int rc = build_sismember(&cmd, key, key_len, member, member_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_sismember(&cmd, "SISMEMBER", key, key_len, member, member_len));
 }
 
-static int build_smembers(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "SMEMBERS");
+static int build_smembers(rk_cmd *cmd, const char *words, const char *key, size_t key_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     cmd->shape = "s";
     return cmd->err;
@@ -332,9 +295,8 @@ int rk_smembers(rk_client *c, const char *key, rk_reply *reply) {
 
 int rk_smembers_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SMEMBERS");
-    int rc = build_smembers(&cmd, key, key_len);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_smembers(&cmd, "SMEMBERS", key, key_len),
+                        reply);
 }
 
 int rk_pipe_smembers(rk_pipeline *p, const char *key) {
@@ -343,26 +305,7 @@ int rk_pipe_smembers(rk_pipeline *p, const char *key) {
 
 int rk_pipe_smembers_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SMEMBERS");
-    int rc = build_smembers(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_smismember(rk_cmd *cmd, const char *key, size_t key_len,
-                            const char *const *members, const size_t *members_lens,
-                            size_t nmembers) {
-    rk_cmd_lit(cmd, "SMISMEMBER");
-    rk_cmd_str(cmd, key, key_len);
-    if (nmembers == 0)
-        rk_cmd_invalid(cmd, "needs at least one member");
-    if (nmembers > 0 && members == NULL)
-        rk_cmd_invalid(cmd, "member list is NULL");
-    else {
-        for (size_t i = 0; i < nmembers; i++) {
-            rk_cmd_str(cmd, members[i], members_lens ? members_lens[i] : RK_CSTR);
-        }
-    }
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_smembers(&cmd, "SMEMBERS", key, key_len));
 }
 
 int rk_smismember(rk_client *c, const char *key, const char *const *members, size_t nmembers,
@@ -373,9 +316,10 @@ int rk_smismember(rk_client *c, const char *key, const char *const *members, siz
 int rk_smismember_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
                       const size_t *members_lens, size_t nmembers, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SMISMEMBER");
-    int rc = build_smismember(&cmd, key, key_len, members, members_lens, nmembers);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_key_members(&cmd, "SMISMEMBER", key, key_len, members, members_lens, nmembers),
+        reply);
 }
 
 int rk_pipe_smismember(rk_pipeline *p, const char *key, const char *const *members,
@@ -387,14 +331,15 @@ int rk_pipe_smismember_bin(rk_pipeline *p, const char *key, size_t key_len,
                            const char *const *members, const size_t *members_lens,
                            size_t nmembers) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SMISMEMBER");
-    int rc = build_smismember(&cmd, key, key_len, members, members_lens, nmembers);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd,
+        build_key_members(&cmd, "SMISMEMBER", key, key_len, members, members_lens, nmembers));
 }
 
-static int build_smove(rk_cmd *cmd, const char *source, size_t source_len, const char *destination,
-                       size_t destination_len, const char *member, size_t member_len) {
-    rk_cmd_lit(cmd, "SMOVE");
+static int build_smove(rk_cmd *cmd, const char *words, const char *source, size_t source_len,
+                       const char *destination, size_t destination_len, const char *member,
+                       size_t member_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, source, source_len);
     rk_cmd_str(cmd, destination, destination_len);
     rk_cmd_str(cmd, member, member_len);
@@ -409,10 +354,10 @@ int rk_smove(rk_client *c, const char *source, const char *destination, const ch
 int rk_smove_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
                  size_t destination_len, const char *member, size_t member_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SMOVE");
-    int rc =
-        build_smove(&cmd, source, source_len, destination, destination_len, member, member_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_smove(&cmd, "SMOVE", source, source_len, destination,
+                                      destination_len, member, member_len),
+                          out, false);
 }
 
 int rk_pipe_smove(rk_pipeline *p, const char *source, const char *destination, const char *member) {
@@ -423,17 +368,17 @@ int rk_pipe_smove_bin(rk_pipeline *p, const char *source, size_t source_len,
                       const char *destination, size_t destination_len, const char *member,
                       size_t member_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SMOVE");
-    int rc =
-        build_smove(&cmd, source, source_len, destination, destination_len, member, member_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_smove(&cmd, "SMOVE", source, source_len, destination, destination_len,
+                                    member, member_len));
 }
 
-static int build_spop(rk_cmd *cmd, const char *key, size_t key_len, const rk_spop_opts *o) {
+static int build_spop(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                      const rk_spop_opts *o) {
     static const rk_spop_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "SPOP");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     if (o->count != 0 || o->count_set) {
         rk_cmd_int(cmd, o->count);
@@ -449,9 +394,8 @@ int rk_spop(rk_client *c, const char *key, const rk_spop_opts *opts, rk_reply *r
 int rk_spop_bin(rk_client *c, const char *key, size_t key_len, const rk_spop_opts *opts,
                 rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SPOP");
-    int rc = build_spop(&cmd, key, key_len, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_spop(&cmd, "SPOP", key, key_len, opts),
+                        reply);
 }
 
 int rk_pipe_spop(rk_pipeline *p, const char *key, const rk_spop_opts *opts) {
@@ -460,17 +404,15 @@ int rk_pipe_spop(rk_pipeline *p, const char *key, const rk_spop_opts *opts) {
 
 int rk_pipe_spop_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_spop_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SPOP");
-    int rc = build_spop(&cmd, key, key_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_spop(&cmd, "SPOP", key, key_len, opts));
 }
 
-static int build_srandmember(rk_cmd *cmd, const char *key, size_t key_len,
+static int build_srandmember(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
                              const rk_srandmember_opts *o) {
     static const rk_srandmember_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "SRANDMEMBER");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     if (o->count != 0 || o->count_set) {
         rk_cmd_int(cmd, o->count);
@@ -486,9 +428,8 @@ int rk_srandmember(rk_client *c, const char *key, const rk_srandmember_opts *opt
 int rk_srandmember_bin(rk_client *c, const char *key, size_t key_len,
                        const rk_srandmember_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SRANDMEMBER");
-    int rc = build_srandmember(&cmd, key, key_len, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_srandmember(&cmd, "SRANDMEMBER", key, key_len, opts), reply);
 }
 
 int rk_pipe_srandmember(rk_pipeline *p, const char *key, const rk_srandmember_opts *opts) {
@@ -498,25 +439,7 @@ int rk_pipe_srandmember(rk_pipeline *p, const char *key, const rk_srandmember_op
 int rk_pipe_srandmember_bin(rk_pipeline *p, const char *key, size_t key_len,
                             const rk_srandmember_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SRANDMEMBER");
-    int rc = build_srandmember(&cmd, key, key_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_srem(rk_cmd *cmd, const char *key, size_t key_len, const char *const *members,
-                      const size_t *members_lens, size_t nmembers) {
-    rk_cmd_lit(cmd, "SREM");
-    rk_cmd_str(cmd, key, key_len);
-    if (nmembers == 0)
-        rk_cmd_invalid(cmd, "needs at least one member");
-    if (nmembers > 0 && members == NULL)
-        rk_cmd_invalid(cmd, "member list is NULL");
-    else {
-        for (size_t i = 0; i < nmembers; i++) {
-            rk_cmd_str(cmd, members[i], members_lens ? members_lens[i] : RK_CSTR);
-        }
-    }
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_srandmember(&cmd, "SRANDMEMBER", key, key_len, opts));
 }
 
 int rk_srem(rk_client *c, const char *key, const char *const *members, size_t nmembers,
@@ -527,9 +450,9 @@ int rk_srem(rk_client *c, const char *key, const char *const *members, size_t nm
 int rk_srem_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
                 const size_t *members_lens, size_t nmembers, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SREM");
-    int rc = build_srem(&cmd, key, key_len, members, members_lens, nmembers);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_key_members(&cmd, "SREM", key, key_len, members, members_lens, nmembers), out, false);
 }
 
 int rk_pipe_srem(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers) {
@@ -539,17 +462,16 @@ int rk_pipe_srem(rk_pipeline *p, const char *key, const char *const *members, si
 int rk_pipe_srem_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
                      const size_t *members_lens, size_t nmembers) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SREM");
-    int rc = build_srem(&cmd, key, key_len, members, members_lens, nmembers);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd, build_key_members(&cmd, "SREM", key, key_len, members, members_lens, nmembers));
 }
 
-static int build_sscan(rk_cmd *cmd, const char *key, size_t key_len, unsigned long long cursor,
-                       const rk_sscan_opts *o) {
+static int build_sscan(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                       unsigned long long cursor, const rk_sscan_opts *o) {
     static const rk_sscan_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "SSCAN");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_uint(cmd, cursor);
     if (o->match != NULL) {
@@ -571,9 +493,8 @@ int rk_sscan(rk_client *c, const char *key, unsigned long long cursor, const rk_
 int rk_sscan_bin(rk_client *c, const char *key, size_t key_len, unsigned long long cursor,
                  const rk_sscan_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SSCAN");
-    int rc = build_sscan(&cmd, key, key_len, cursor, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_sscan(&cmd, "SSCAN", key, key_len, cursor, opts), reply);
 }
 
 int rk_pipe_sscan(rk_pipeline *p, const char *key, unsigned long long cursor,
@@ -584,25 +505,7 @@ int rk_pipe_sscan(rk_pipeline *p, const char *key, unsigned long long cursor,
 int rk_pipe_sscan_bin(rk_pipeline *p, const char *key, size_t key_len, unsigned long long cursor,
                       const rk_sscan_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SSCAN");
-    int rc = build_sscan(&cmd, key, key_len, cursor, opts);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_sunion(rk_cmd *cmd, const char *const *keys, const size_t *keys_lens,
-                        size_t nkeys) {
-    rk_cmd_lit(cmd, "SUNION");
-    if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
-    cmd->shape = "s";
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_sscan(&cmd, "SSCAN", key, key_len, cursor, opts));
 }
 
 int rk_sunion(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply) {
@@ -612,9 +515,8 @@ int rk_sunion(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *rep
 int rk_sunion_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                   rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SUNION");
-    int rc = build_sunion(&cmd, keys, keys_lens, nkeys);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_keys(&cmd, "SUNION", keys, keys_lens, nkeys), reply);
 }
 
 int rk_pipe_sunion(rk_pipeline *p, const char *const *keys, size_t nkeys) {
@@ -624,25 +526,7 @@ int rk_pipe_sunion(rk_pipeline *p, const char *const *keys, size_t nkeys) {
 int rk_pipe_sunion_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                        size_t nkeys) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SUNION");
-    int rc = build_sunion(&cmd, keys, keys_lens, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_sunionstore(rk_cmd *cmd, const char *destination, size_t destination_len,
-                             const char *const *keys, const size_t *keys_lens, size_t nkeys) {
-    rk_cmd_lit(cmd, "SUNIONSTORE");
-    rk_cmd_str(cmd, destination, destination_len);
-    if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_keys(&cmd, "SUNION", keys, keys_lens, nkeys));
 }
 
 int rk_sunionstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
@@ -654,9 +538,10 @@ int rk_sunionstore_bin(rk_client *c, const char *destination, size_t destination
                        const char *const *keys, const size_t *keys_lens, size_t nkeys,
                        long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SUNIONSTORE");
-    int rc = build_sunionstore(&cmd, destination, destination_len, keys, keys_lens, nkeys);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_destination_keys(&cmd, "SUNIONSTORE", destination, destination_len,
+                                                 keys, keys_lens, nkeys),
+                          out, false);
 }
 
 int rk_pipe_sunionstore(rk_pipeline *p, const char *destination, const char *const *keys,
@@ -667,7 +552,7 @@ int rk_pipe_sunionstore(rk_pipeline *p, const char *destination, const char *con
 int rk_pipe_sunionstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
                             const char *const *keys, const size_t *keys_lens, size_t nkeys) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SUNIONSTORE");
-    int rc = build_sunionstore(&cmd, destination, destination_len, keys, keys_lens, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_destination_keys(&cmd, "SUNIONSTORE", destination, destination_len,
+                                               keys, keys_lens, nkeys));
 }

@@ -6,13 +6,13 @@
 static const char *const rk_aggregate_tokens[] = {"SUM", "MIN", "MAX"};
 static const char *const rk_minmax_tokens[] = {"MIN", "MAX"};
 
-static int build_bzmpop(rk_cmd *cmd, double timeout, const char *const *keys,
+static int build_bzmpop(rk_cmd *cmd, const char *words, double timeout, const char *const *keys,
                         const size_t *keys_lens, size_t nkeys, rk_minmax where,
                         const rk_bzmpop_opts *o) {
     static const rk_bzmpop_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "BZMPOP");
+    rk_cmd_start(cmd, words);
     rk_cmd_double(cmd, timeout);
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
@@ -42,9 +42,9 @@ int rk_bzmpop(rk_client *c, double timeout, const char *const *keys, size_t nkey
 int rk_bzmpop_bin(rk_client *c, double timeout, const char *const *keys, const size_t *keys_lens,
                   size_t nkeys, rk_minmax where, const rk_bzmpop_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BZMPOP");
-    int rc = build_bzmpop(&cmd, timeout, keys, keys_lens, nkeys, where, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_bzmpop(&cmd, "BZMPOP", timeout, keys, keys_lens, nkeys, where, opts),
+                        reply);
 }
 
 int rk_pipe_bzmpop(rk_pipeline *p, double timeout, const char *const *keys, size_t nkeys,
@@ -56,14 +56,14 @@ int rk_pipe_bzmpop_bin(rk_pipeline *p, double timeout, const char *const *keys,
                        const size_t *keys_lens, size_t nkeys, rk_minmax where,
                        const rk_bzmpop_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BZMPOP");
-    int rc = build_bzmpop(&cmd, timeout, keys, keys_lens, nkeys, where, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_bzmpop(&cmd, "BZMPOP", timeout, keys, keys_lens, nkeys, where, opts));
 }
 
-static int build_bzpopmax(rk_cmd *cmd, const char *const *keys, const size_t *keys_lens,
-                          size_t nkeys, double timeout) {
-    rk_cmd_lit(cmd, "BZPOPMAX");
+/* Builds BZPOPMAX, BZPOPMIN. */
+static int build_keys_timeout(rk_cmd *cmd, const char *words, const char *const *keys,
+                              const size_t *keys_lens, size_t nkeys, double timeout) {
+    rk_cmd_start(cmd, words);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
@@ -87,9 +87,9 @@ int rk_bzpopmax(rk_client *c, const char *const *keys, size_t nkeys, double time
 int rk_bzpopmax_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                     double timeout, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BZPOPMAX");
-    int rc = build_bzpopmax(&cmd, keys, keys_lens, nkeys, timeout);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_keys_timeout(&cmd, "BZPOPMAX", keys, keys_lens, nkeys, timeout),
+                        reply);
 }
 
 int rk_pipe_bzpopmax(rk_pipeline *p, const char *const *keys, size_t nkeys, double timeout) {
@@ -99,27 +99,8 @@ int rk_pipe_bzpopmax(rk_pipeline *p, const char *const *keys, size_t nkeys, doub
 int rk_pipe_bzpopmax_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                          size_t nkeys, double timeout) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BZPOPMAX");
-    int rc = build_bzpopmax(&cmd, keys, keys_lens, nkeys, timeout);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_bzpopmin(rk_cmd *cmd, const char *const *keys, const size_t *keys_lens,
-                          size_t nkeys, double timeout) {
-    rk_cmd_lit(cmd, "BZPOPMIN");
-    if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
-    rk_cmd_double(cmd, timeout);
-    cmd->shape = "(..d)";
-    cmd->block_ms = rk_cmd_block_seconds(timeout);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd,
+                        build_keys_timeout(&cmd, "BZPOPMAX", keys, keys_lens, nkeys, timeout));
 }
 
 int rk_bzpopmin(rk_client *c, const char *const *keys, size_t nkeys, double timeout,
@@ -130,9 +111,9 @@ int rk_bzpopmin(rk_client *c, const char *const *keys, size_t nkeys, double time
 int rk_bzpopmin_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                     double timeout, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BZPOPMIN");
-    int rc = build_bzpopmin(&cmd, keys, keys_lens, nkeys, timeout);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_keys_timeout(&cmd, "BZPOPMIN", keys, keys_lens, nkeys, timeout),
+                        reply);
 }
 
 int rk_pipe_bzpopmin(rk_pipeline *p, const char *const *keys, size_t nkeys, double timeout) {
@@ -142,9 +123,8 @@ int rk_pipe_bzpopmin(rk_pipeline *p, const char *const *keys, size_t nkeys, doub
 int rk_pipe_bzpopmin_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                          size_t nkeys, double timeout) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "BZPOPMIN");
-    int rc = build_bzpopmin(&cmd, keys, keys_lens, nkeys, timeout);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_keys_timeout(&cmd, "BZPOPMIN", keys, keys_lens, nkeys, timeout));
 }
 
 static void emit_zadd_score_member(rk_cmd *cmd, const rk_zadd_score_member *b) {
@@ -154,13 +134,13 @@ static void emit_zadd_score_member(rk_cmd *cmd, const rk_zadd_score_member *b) {
     rk_cmd_str(cmd, b->member, b->member_len ? b->member_len : RK_CSTR);
 }
 
-static int build_zadd(rk_cmd *cmd, const char *key, size_t key_len,
+static int build_zadd(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
                       const rk_zadd_score_member *score_members, size_t nscore_members,
                       const rk_zadd_opts *o) {
     static const rk_zadd_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "ZADD");
+    rk_cmd_start(cmd, words);
     if ((o->nx) + (o->xx) > 1)
         rk_cmd_invalid(cmd, "at most one of NX, XX");
     if ((o->gt) + (o->lt) > 1)
@@ -202,9 +182,9 @@ int rk_zadd_bin(rk_client *c, const char *key, size_t key_len,
                 const rk_zadd_score_member *score_members, size_t nscore_members,
                 const rk_zadd_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZADD");
-    int rc = build_zadd(&cmd, key, key_len, score_members, nscore_members, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_zadd(&cmd, "ZADD", key, key_len, score_members, nscore_members, opts),
+                        reply);
 }
 
 int rk_pipe_zadd(rk_pipeline *p, const char *key, const rk_zadd_score_member *score_members,
@@ -216,13 +196,12 @@ int rk_pipe_zadd_bin(rk_pipeline *p, const char *key, size_t key_len,
                      const rk_zadd_score_member *score_members, size_t nscore_members,
                      const rk_zadd_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZADD");
-    int rc = build_zadd(&cmd, key, key_len, score_members, nscore_members, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd, build_zadd(&cmd, "ZADD", key, key_len, score_members, nscore_members, opts));
 }
 
-static int build_zcard(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "ZCARD");
+static int build_zcard(rk_cmd *cmd, const char *words, const char *key, size_t key_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     return cmd->err;
 }
@@ -233,9 +212,8 @@ int rk_zcard(rk_client *c, const char *key, long long *out) {
 
 int rk_zcard_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZCARD");
-    int rc = build_zcard(&cmd, key, key_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_zcard(&cmd, "ZCARD", key, key_len), out,
+                          false);
 }
 
 int rk_pipe_zcard(rk_pipeline *p, const char *key) {
@@ -244,14 +222,13 @@ int rk_pipe_zcard(rk_pipeline *p, const char *key) {
 
 int rk_pipe_zcard_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZCARD");
-    int rc = build_zcard(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_zcard(&cmd, "ZCARD", key, key_len));
 }
 
-static int build_zcount(rk_cmd *cmd, const char *key, size_t key_len, const char *min,
-                        size_t min_len, const char *max, size_t max_len) {
-    rk_cmd_lit(cmd, "ZCOUNT");
+/* Builds ZCOUNT, ZLEXCOUNT, ZREMRANGEBYLEX, ZREMRANGEBYSCORE. */
+static int build_key_min_max(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                             const char *min, size_t min_len, const char *max, size_t max_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, min, min_len);
     rk_cmd_str(cmd, max, max_len);
@@ -265,9 +242,9 @@ int rk_zcount(rk_client *c, const char *key, const char *min, const char *max, l
 int rk_zcount_bin(rk_client *c, const char *key, size_t key_len, const char *min, size_t min_len,
                   const char *max, size_t max_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZCOUNT");
-    int rc = build_zcount(&cmd, key, key_len, min, min_len, max, max_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_key_min_max(&cmd, "ZCOUNT", key, key_len, min, min_len, max, max_len), out, false);
 }
 
 int rk_pipe_zcount(rk_pipeline *p, const char *key, const char *min, const char *max) {
@@ -277,17 +254,16 @@ int rk_pipe_zcount(rk_pipeline *p, const char *key, const char *min, const char 
 int rk_pipe_zcount_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
                        size_t min_len, const char *max, size_t max_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZCOUNT");
-    int rc = build_zcount(&cmd, key, key_len, min, min_len, max, max_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd, build_key_min_max(&cmd, "ZCOUNT", key, key_len, min, min_len, max, max_len));
 }
 
-static int build_zdiff(rk_cmd *cmd, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                       const rk_zdiff_opts *o) {
+static int build_zdiff(rk_cmd *cmd, const char *words, const char *const *keys,
+                       const size_t *keys_lens, size_t nkeys, const rk_zdiff_opts *o) {
     static const rk_zdiff_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "ZDIFF");
+    rk_cmd_start(cmd, words);
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
@@ -312,9 +288,8 @@ int rk_zdiff(rk_client *c, const char *const *keys, size_t nkeys, const rk_zdiff
 int rk_zdiff_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                  const rk_zdiff_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZDIFF");
-    int rc = build_zdiff(&cmd, keys, keys_lens, nkeys, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_zdiff(&cmd, "ZDIFF", keys, keys_lens, nkeys, opts), reply);
 }
 
 int rk_pipe_zdiff(rk_pipeline *p, const char *const *keys, size_t nkeys,
@@ -325,14 +300,13 @@ int rk_pipe_zdiff(rk_pipeline *p, const char *const *keys, size_t nkeys,
 int rk_pipe_zdiff_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                       size_t nkeys, const rk_zdiff_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZDIFF");
-    int rc = build_zdiff(&cmd, keys, keys_lens, nkeys, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_zdiff(&cmd, "ZDIFF", keys, keys_lens, nkeys, opts));
 }
 
-static int build_zdiffstore(rk_cmd *cmd, const char *destination, size_t destination_len,
-                            const char *const *keys, const size_t *keys_lens, size_t nkeys) {
-    rk_cmd_lit(cmd, "ZDIFFSTORE");
+static int build_zdiffstore(rk_cmd *cmd, const char *words, const char *destination,
+                            size_t destination_len, const char *const *keys,
+                            const size_t *keys_lens, size_t nkeys) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, destination, destination_len);
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
@@ -356,9 +330,10 @@ int rk_zdiffstore_bin(rk_client *c, const char *destination, size_t destination_
                       const char *const *keys, const size_t *keys_lens, size_t nkeys,
                       long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZDIFFSTORE");
-    int rc = build_zdiffstore(&cmd, destination, destination_len, keys, keys_lens, nkeys);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_zdiffstore(&cmd, "ZDIFFSTORE", destination, destination_len, keys, keys_lens, nkeys),
+        out, false);
 }
 
 int rk_pipe_zdiffstore(rk_pipeline *p, const char *destination, const char *const *keys,
@@ -369,14 +344,14 @@ int rk_pipe_zdiffstore(rk_pipeline *p, const char *destination, const char *cons
 int rk_pipe_zdiffstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
                            const char *const *keys, const size_t *keys_lens, size_t nkeys) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZDIFFSTORE");
-    int rc = build_zdiffstore(&cmd, destination, destination_len, keys, keys_lens, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd,
+        build_zdiffstore(&cmd, "ZDIFFSTORE", destination, destination_len, keys, keys_lens, nkeys));
 }
 
-static int build_zincrby(rk_cmd *cmd, const char *key, size_t key_len, double increment,
-                         const char *member, size_t member_len) {
-    rk_cmd_lit(cmd, "ZINCRBY");
+static int build_zincrby(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                         double increment, const char *member, size_t member_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_double(cmd, increment);
     rk_cmd_str(cmd, member, member_len);
@@ -391,9 +366,9 @@ int rk_zincrby(rk_client *c, const char *key, double increment, const char *memb
 int rk_zincrby_bin(rk_client *c, const char *key, size_t key_len, double increment,
                    const char *member, size_t member_len, double *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZINCRBY");
-    int rc = build_zincrby(&cmd, key, key_len, increment, member, member_len);
-    return rk_cmd_number(RK_TARGET_CLIENT(c), &cmd, rc, out);
+    return rk_cmd_number(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_zincrby(&cmd, "ZINCRBY", key, key_len, increment, member, member_len), out);
 }
 
 int rk_pipe_zincrby(rk_pipeline *p, const char *key, double increment, const char *member) {
@@ -403,17 +378,16 @@ int rk_pipe_zincrby(rk_pipeline *p, const char *key, double increment, const cha
 int rk_pipe_zincrby_bin(rk_pipeline *p, const char *key, size_t key_len, double increment,
                         const char *member, size_t member_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZINCRBY");
-    int rc = build_zincrby(&cmd, key, key_len, increment, member, member_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd, build_zincrby(&cmd, "ZINCRBY", key, key_len, increment, member, member_len));
 }
 
-static int build_zinter(rk_cmd *cmd, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                        const rk_zinter_opts *o) {
+static int build_zinter(rk_cmd *cmd, const char *words, const char *const *keys,
+                        const size_t *keys_lens, size_t nkeys, const rk_zinter_opts *o) {
     static const rk_zinter_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "ZINTER");
+    rk_cmd_start(cmd, words);
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
@@ -452,9 +426,8 @@ int rk_zinter(rk_client *c, const char *const *keys, size_t nkeys, const rk_zint
 int rk_zinter_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                   const rk_zinter_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZINTER");
-    int rc = build_zinter(&cmd, keys, keys_lens, nkeys, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_zinter(&cmd, "ZINTER", keys, keys_lens, nkeys, opts), reply);
 }
 
 int rk_pipe_zinter(rk_pipeline *p, const char *const *keys, size_t nkeys,
@@ -465,17 +438,15 @@ int rk_pipe_zinter(rk_pipeline *p, const char *const *keys, size_t nkeys,
 int rk_pipe_zinter_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                        size_t nkeys, const rk_zinter_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZINTER");
-    int rc = build_zinter(&cmd, keys, keys_lens, nkeys, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_zinter(&cmd, "ZINTER", keys, keys_lens, nkeys, opts));
 }
 
-static int build_zintercard(rk_cmd *cmd, const char *const *keys, const size_t *keys_lens,
-                            size_t nkeys, const rk_zintercard_opts *o) {
+static int build_zintercard(rk_cmd *cmd, const char *words, const char *const *keys,
+                            const size_t *keys_lens, size_t nkeys, const rk_zintercard_opts *o) {
     static const rk_zintercard_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "ZINTERCARD");
+    rk_cmd_start(cmd, words);
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
@@ -501,9 +472,9 @@ int rk_zintercard(rk_client *c, const char *const *keys, size_t nkeys,
 int rk_zintercard_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                       const rk_zintercard_opts *opts, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZINTERCARD");
-    int rc = build_zintercard(&cmd, keys, keys_lens, nkeys, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_zintercard(&cmd, "ZINTERCARD", keys, keys_lens, nkeys, opts), out,
+                          false);
 }
 
 int rk_pipe_zintercard(rk_pipeline *p, const char *const *keys, size_t nkeys,
@@ -514,18 +485,17 @@ int rk_pipe_zintercard(rk_pipeline *p, const char *const *keys, size_t nkeys,
 int rk_pipe_zintercard_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                            size_t nkeys, const rk_zintercard_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZINTERCARD");
-    int rc = build_zintercard(&cmd, keys, keys_lens, nkeys, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_zintercard(&cmd, "ZINTERCARD", keys, keys_lens, nkeys, opts));
 }
 
-static int build_zinterstore(rk_cmd *cmd, const char *destination, size_t destination_len,
-                             const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                             const rk_zinterstore_opts *o) {
+static int build_zinterstore(rk_cmd *cmd, const char *words, const char *destination,
+                             size_t destination_len, const char *const *keys,
+                             const size_t *keys_lens, size_t nkeys, const rk_zinterstore_opts *o) {
     static const rk_zinterstore_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "ZINTERSTORE");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, destination, destination_len);
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
@@ -563,9 +533,10 @@ int rk_zinterstore_bin(rk_client *c, const char *destination, size_t destination
                        const char *const *keys, const size_t *keys_lens, size_t nkeys,
                        const rk_zinterstore_opts *opts, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZINTERSTORE");
-    int rc = build_zinterstore(&cmd, destination, destination_len, keys, keys_lens, nkeys, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_zinterstore(&cmd, "ZINTERSTORE", destination, destination_len, keys,
+                                            keys_lens, nkeys, opts),
+                          out, false);
 }
 
 int rk_pipe_zinterstore(rk_pipeline *p, const char *destination, const char *const *keys,
@@ -577,18 +548,9 @@ int rk_pipe_zinterstore_bin(rk_pipeline *p, const char *destination, size_t dest
                             const char *const *keys, const size_t *keys_lens, size_t nkeys,
                             const rk_zinterstore_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZINTERSTORE");
-    int rc = build_zinterstore(&cmd, destination, destination_len, keys, keys_lens, nkeys, opts);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_zlexcount(rk_cmd *cmd, const char *key, size_t key_len, const char *min,
-                           size_t min_len, const char *max, size_t max_len) {
-    rk_cmd_lit(cmd, "ZLEXCOUNT");
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, min, min_len);
-    rk_cmd_str(cmd, max, max_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd,
+                        build_zinterstore(&cmd, "ZINTERSTORE", destination, destination_len, keys,
+                                          keys_lens, nkeys, opts));
 }
 
 int rk_zlexcount(rk_client *c, const char *key, const char *min, const char *max, long long *out) {
@@ -598,9 +560,9 @@ int rk_zlexcount(rk_client *c, const char *key, const char *min, const char *max
 int rk_zlexcount_bin(rk_client *c, const char *key, size_t key_len, const char *min, size_t min_len,
                      const char *max, size_t max_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZLEXCOUNT");
-    int rc = build_zlexcount(&cmd, key, key_len, min, min_len, max, max_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_key_min_max(&cmd, "ZLEXCOUNT", key, key_len, min, min_len, max, max_len), out, false);
 }
 
 int rk_pipe_zlexcount(rk_pipeline *p, const char *key, const char *min, const char *max) {
@@ -610,17 +572,17 @@ int rk_pipe_zlexcount(rk_pipeline *p, const char *key, const char *min, const ch
 int rk_pipe_zlexcount_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
                           size_t min_len, const char *max, size_t max_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZLEXCOUNT");
-    int rc = build_zlexcount(&cmd, key, key_len, min, min_len, max, max_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd, build_key_min_max(&cmd, "ZLEXCOUNT", key, key_len, min, min_len, max, max_len));
 }
 
-static int build_zmpop(rk_cmd *cmd, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                       rk_minmax where, const rk_zmpop_opts *o) {
+static int build_zmpop(rk_cmd *cmd, const char *words, const char *const *keys,
+                       const size_t *keys_lens, size_t nkeys, rk_minmax where,
+                       const rk_zmpop_opts *o) {
     static const rk_zmpop_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "ZMPOP");
+    rk_cmd_start(cmd, words);
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
@@ -648,9 +610,8 @@ int rk_zmpop(rk_client *c, const char *const *keys, size_t nkeys, rk_minmax wher
 int rk_zmpop_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                  rk_minmax where, const rk_zmpop_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZMPOP");
-    int rc = build_zmpop(&cmd, keys, keys_lens, nkeys, where, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_zmpop(&cmd, "ZMPOP", keys, keys_lens, nkeys, where, opts), reply);
 }
 
 int rk_pipe_zmpop(rk_pipeline *p, const char *const *keys, size_t nkeys, rk_minmax where,
@@ -661,14 +622,12 @@ int rk_pipe_zmpop(rk_pipeline *p, const char *const *keys, size_t nkeys, rk_minm
 int rk_pipe_zmpop_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                       size_t nkeys, rk_minmax where, const rk_zmpop_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZMPOP");
-    int rc = build_zmpop(&cmd, keys, keys_lens, nkeys, where, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_zmpop(&cmd, "ZMPOP", keys, keys_lens, nkeys, where, opts));
 }
 
-static int build_zmscore(rk_cmd *cmd, const char *key, size_t key_len, const char *const *members,
-                         const size_t *members_lens, size_t nmembers) {
-    rk_cmd_lit(cmd, "ZMSCORE");
+static int build_zmscore(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                         const char *const *members, const size_t *members_lens, size_t nmembers) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     if (nmembers == 0)
         rk_cmd_invalid(cmd, "needs at least one member");
@@ -691,9 +650,9 @@ int rk_zmscore(rk_client *c, const char *key, const char *const *members, size_t
 int rk_zmscore_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
                    const size_t *members_lens, size_t nmembers, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZMSCORE");
-    int rc = build_zmscore(&cmd, key, key_len, members, members_lens, nmembers);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_zmscore(&cmd, "ZMSCORE", key, key_len, members, members_lens, nmembers), reply);
 }
 
 int rk_pipe_zmscore(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers) {
@@ -703,16 +662,16 @@ int rk_pipe_zmscore(rk_pipeline *p, const char *key, const char *const *members,
 int rk_pipe_zmscore_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
                         const size_t *members_lens, size_t nmembers) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZMSCORE");
-    int rc = build_zmscore(&cmd, key, key_len, members, members_lens, nmembers);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd, build_zmscore(&cmd, "ZMSCORE", key, key_len, members, members_lens, nmembers));
 }
 
-static int build_zpopmax(rk_cmd *cmd, const char *key, size_t key_len, const rk_zpopmax_opts *o) {
+static int build_zpopmax(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                         const rk_zpopmax_opts *o) {
     static const rk_zpopmax_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "ZPOPMAX");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     if (o->count != 0 || o->count_set) {
         rk_cmd_int(cmd, o->count);
@@ -728,9 +687,8 @@ int rk_zpopmax(rk_client *c, const char *key, const rk_zpopmax_opts *opts, rk_re
 int rk_zpopmax_bin(rk_client *c, const char *key, size_t key_len, const rk_zpopmax_opts *opts,
                    rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZPOPMAX");
-    int rc = build_zpopmax(&cmd, key, key_len, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_zpopmax(&cmd, "ZPOPMAX", key, key_len, opts), reply);
 }
 
 int rk_pipe_zpopmax(rk_pipeline *p, const char *key, const rk_zpopmax_opts *opts) {
@@ -740,16 +698,15 @@ int rk_pipe_zpopmax(rk_pipeline *p, const char *key, const rk_zpopmax_opts *opts
 int rk_pipe_zpopmax_bin(rk_pipeline *p, const char *key, size_t key_len,
                         const rk_zpopmax_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZPOPMAX");
-    int rc = build_zpopmax(&cmd, key, key_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_zpopmax(&cmd, "ZPOPMAX", key, key_len, opts));
 }
 
-static int build_zpopmin(rk_cmd *cmd, const char *key, size_t key_len, const rk_zpopmin_opts *o) {
+static int build_zpopmin(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                         const rk_zpopmin_opts *o) {
     static const rk_zpopmin_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "ZPOPMIN");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     if (o->count != 0 || o->count_set) {
         rk_cmd_int(cmd, o->count);
@@ -765,9 +722,8 @@ int rk_zpopmin(rk_client *c, const char *key, const rk_zpopmin_opts *opts, rk_re
 int rk_zpopmin_bin(rk_client *c, const char *key, size_t key_len, const rk_zpopmin_opts *opts,
                    rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZPOPMIN");
-    int rc = build_zpopmin(&cmd, key, key_len, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_zpopmin(&cmd, "ZPOPMIN", key, key_len, opts), reply);
 }
 
 int rk_pipe_zpopmin(rk_pipeline *p, const char *key, const rk_zpopmin_opts *opts) {
@@ -777,9 +733,7 @@ int rk_pipe_zpopmin(rk_pipeline *p, const char *key, const rk_zpopmin_opts *opts
 int rk_pipe_zpopmin_bin(rk_pipeline *p, const char *key, size_t key_len,
                         const rk_zpopmin_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZPOPMIN");
-    int rc = build_zpopmin(&cmd, key, key_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_zpopmin(&cmd, "ZPOPMIN", key, key_len, opts));
 }
 
 static void emit_zrandmember_count(rk_cmd *cmd, const rk_zrandmember_count *b) {
@@ -788,12 +742,12 @@ static void emit_zrandmember_count(rk_cmd *cmd, const rk_zrandmember_count *b) {
         rk_cmd_lit(cmd, "WITHSCORES");
 }
 
-static int build_zrandmember(rk_cmd *cmd, const char *key, size_t key_len,
+static int build_zrandmember(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
                              const rk_zrandmember_opts *o) {
     static const rk_zrandmember_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "ZRANDMEMBER");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     if (o->count != NULL) {
         emit_zrandmember_count(cmd, o->count);
@@ -810,9 +764,8 @@ int rk_zrandmember(rk_client *c, const char *key, const rk_zrandmember_opts *opt
 int rk_zrandmember_bin(rk_client *c, const char *key, size_t key_len,
                        const rk_zrandmember_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZRANDMEMBER");
-    int rc = build_zrandmember(&cmd, key, key_len, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_zrandmember(&cmd, "ZRANDMEMBER", key, key_len, opts), reply);
 }
 
 int rk_pipe_zrandmember(rk_pipeline *p, const char *key, const rk_zrandmember_opts *opts) {
@@ -822,9 +775,7 @@ int rk_pipe_zrandmember(rk_pipeline *p, const char *key, const rk_zrandmember_op
 int rk_pipe_zrandmember_bin(rk_pipeline *p, const char *key, size_t key_len,
                             const rk_zrandmember_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZRANDMEMBER");
-    int rc = build_zrandmember(&cmd, key, key_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_zrandmember(&cmd, "ZRANDMEMBER", key, key_len, opts));
 }
 
 static void emit_zrange_limit(rk_cmd *cmd, const rk_zrange_limit *b) {
@@ -832,13 +783,13 @@ static void emit_zrange_limit(rk_cmd *cmd, const rk_zrange_limit *b) {
     rk_cmd_int(cmd, b->count);
 }
 
-static int build_zrange(rk_cmd *cmd, const char *key, size_t key_len, const char *start,
-                        size_t start_len, const char *stop, size_t stop_len,
+static int build_zrange(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                        const char *start, size_t start_len, const char *stop, size_t stop_len,
                         const rk_zrange_opts *o) {
     static const rk_zrange_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "ZRANGE");
+    rk_cmd_start(cmd, words);
     if ((o->byscore) + (o->bylex) > 1)
         rk_cmd_invalid(cmd, "at most one of BYSCORE, BYLEX");
     if (o->limit && !o->byscore && !o->bylex)
@@ -871,9 +822,9 @@ int rk_zrange_bin(rk_client *c, const char *key, size_t key_len, const char *sta
                   size_t start_len, const char *stop, size_t stop_len, const rk_zrange_opts *opts,
                   rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZRANGE");
-    int rc = build_zrange(&cmd, key, key_len, start, start_len, stop, stop_len, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_zrange(&cmd, "ZRANGE", key, key_len, start, start_len, stop, stop_len, opts), reply);
 }
 
 int rk_pipe_zrange(rk_pipeline *p, const char *key, const char *start, const char *stop,
@@ -885,9 +836,9 @@ int rk_pipe_zrange_bin(rk_pipeline *p, const char *key, size_t key_len, const ch
                        size_t start_len, const char *stop, size_t stop_len,
                        const rk_zrange_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZRANGE");
-    int rc = build_zrange(&cmd, key, key_len, start, start_len, stop, stop_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd,
+        build_zrange(&cmd, "ZRANGE", key, key_len, start, start_len, stop, stop_len, opts));
 }
 
 static void emit_zrangebylex_limit(rk_cmd *cmd, const rk_zrangebylex_limit *b) {
@@ -895,13 +846,13 @@ static void emit_zrangebylex_limit(rk_cmd *cmd, const rk_zrangebylex_limit *b) {
     rk_cmd_int(cmd, b->count);
 }
 
-static int build_zrangebylex(rk_cmd *cmd, const char *key, size_t key_len, const char *min,
-                             size_t min_len, const char *max, size_t max_len,
+static int build_zrangebylex(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                             const char *min, size_t min_len, const char *max, size_t max_len,
                              const rk_zrangebylex_opts *o) {
     static const rk_zrangebylex_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "ZRANGEBYLEX");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, min, min_len);
     rk_cmd_str(cmd, max, max_len);
@@ -921,9 +872,10 @@ int rk_zrangebylex_bin(rk_client *c, const char *key, size_t key_len, const char
                        size_t min_len, const char *max, size_t max_len,
                        const rk_zrangebylex_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZRANGEBYLEX");
-    int rc = build_zrangebylex(&cmd, key, key_len, min, min_len, max, max_len, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_zrangebylex(&cmd, "ZRANGEBYLEX", key, key_len, min, min_len, max, max_len, opts),
+        reply);
 }
 
 int rk_pipe_zrangebylex(rk_pipeline *p, const char *key, const char *min, const char *max,
@@ -935,9 +887,9 @@ int rk_pipe_zrangebylex_bin(rk_pipeline *p, const char *key, size_t key_len, con
                             size_t min_len, const char *max, size_t max_len,
                             const rk_zrangebylex_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZRANGEBYLEX");
-    int rc = build_zrangebylex(&cmd, key, key_len, min, min_len, max, max_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd,
+        build_zrangebylex(&cmd, "ZRANGEBYLEX", key, key_len, min, min_len, max, max_len, opts));
 }
 
 static void emit_zrangebyscore_limit(rk_cmd *cmd, const rk_zrangebyscore_limit *b) {
@@ -945,13 +897,13 @@ static void emit_zrangebyscore_limit(rk_cmd *cmd, const rk_zrangebyscore_limit *
     rk_cmd_int(cmd, b->count);
 }
 
-static int build_zrangebyscore(rk_cmd *cmd, const char *key, size_t key_len, const char *min,
-                               size_t min_len, const char *max, size_t max_len,
+static int build_zrangebyscore(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                               const char *min, size_t min_len, const char *max, size_t max_len,
                                const rk_zrangebyscore_opts *o) {
     static const rk_zrangebyscore_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "ZRANGEBYSCORE");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, min, min_len);
     rk_cmd_str(cmd, max, max_len);
@@ -974,9 +926,10 @@ int rk_zrangebyscore_bin(rk_client *c, const char *key, size_t key_len, const ch
                          size_t min_len, const char *max, size_t max_len,
                          const rk_zrangebyscore_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZRANGEBYSCORE");
-    int rc = build_zrangebyscore(&cmd, key, key_len, min, min_len, max, max_len, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_zrangebyscore(&cmd, "ZRANGEBYSCORE", key, key_len, min, min_len, max, max_len, opts),
+        reply);
 }
 
 int rk_pipe_zrangebyscore(rk_pipeline *p, const char *key, const char *min, const char *max,
@@ -988,9 +941,9 @@ int rk_pipe_zrangebyscore_bin(rk_pipeline *p, const char *key, size_t key_len, c
                               size_t min_len, const char *max, size_t max_len,
                               const rk_zrangebyscore_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZRANGEBYSCORE");
-    int rc = build_zrangebyscore(&cmd, key, key_len, min, min_len, max, max_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd,
+        build_zrangebyscore(&cmd, "ZRANGEBYSCORE", key, key_len, min, min_len, max, max_len, opts));
 }
 
 static void emit_zrangestore_limit(rk_cmd *cmd, const rk_zrangestore_limit *b) {
@@ -998,13 +951,13 @@ static void emit_zrangestore_limit(rk_cmd *cmd, const rk_zrangestore_limit *b) {
     rk_cmd_int(cmd, b->count);
 }
 
-static int build_zrangestore(rk_cmd *cmd, const char *dst, size_t dst_len, const char *src,
-                             size_t src_len, const char *min, size_t min_len, const char *max,
-                             size_t max_len, const rk_zrangestore_opts *o) {
+static int build_zrangestore(rk_cmd *cmd, const char *words, const char *dst, size_t dst_len,
+                             const char *src, size_t src_len, const char *min, size_t min_len,
+                             const char *max, size_t max_len, const rk_zrangestore_opts *o) {
     static const rk_zrangestore_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "ZRANGESTORE");
+    rk_cmd_start(cmd, words);
     if ((o->byscore) + (o->bylex) > 1)
         rk_cmd_invalid(cmd, "at most one of BYSCORE, BYLEX");
     if (o->limit && !o->byscore && !o->bylex)
@@ -1035,9 +988,10 @@ int rk_zrangestore_bin(rk_client *c, const char *dst, size_t dst_len, const char
                        size_t src_len, const char *min, size_t min_len, const char *max,
                        size_t max_len, const rk_zrangestore_opts *opts, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZRANGESTORE");
-    int rc = build_zrangestore(&cmd, dst, dst_len, src, src_len, min, min_len, max, max_len, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_zrangestore(&cmd, "ZRANGESTORE", dst, dst_len, src, src_len, min,
+                                            min_len, max, max_len, opts),
+                          out, false);
 }
 
 int rk_pipe_zrangestore(rk_pipeline *p, const char *dst, const char *src, const char *min,
@@ -1049,14 +1003,15 @@ int rk_pipe_zrangestore_bin(rk_pipeline *p, const char *dst, size_t dst_len, con
                             size_t src_len, const char *min, size_t min_len, const char *max,
                             size_t max_len, const rk_zrangestore_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZRANGESTORE");
-    int rc = build_zrangestore(&cmd, dst, dst_len, src, src_len, min, min_len, max, max_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_zrangestore(&cmd, "ZRANGESTORE", dst, dst_len, src, src_len, min,
+                                          min_len, max, max_len, opts));
 }
 
-static int build_zrank(rk_cmd *cmd, const char *key, size_t key_len, const char *member,
-                       size_t member_len) {
-    rk_cmd_lit(cmd, "ZRANK");
+/* Builds ZRANK, ZREVRANK. */
+static int build_key_member(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                            const char *member, size_t member_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, member, member_len);
     return cmd->err;
@@ -1069,9 +1024,9 @@ int rk_zrank(rk_client *c, const char *key, const char *member, long long *out) 
 int rk_zrank_bin(rk_client *c, const char *key, size_t key_len, const char *member,
                  size_t member_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZRANK");
-    int rc = build_zrank(&cmd, key, key_len, member, member_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, true);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_key_member(&cmd, "ZRANK", key, key_len, member, member_len), out,
+                          true);
 }
 
 int rk_pipe_zrank(rk_pipeline *p, const char *key, const char *member) {
@@ -1081,14 +1036,12 @@ int rk_pipe_zrank(rk_pipeline *p, const char *key, const char *member) {
 int rk_pipe_zrank_bin(rk_pipeline *p, const char *key, size_t key_len, const char *member,
                       size_t member_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZRANK");
-    int rc = build_zrank(&cmd, key, key_len, member, member_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_key_member(&cmd, "ZRANK", key, key_len, member, member_len));
 }
 
-static int build_zrem(rk_cmd *cmd, const char *key, size_t key_len, const char *const *members,
-                      const size_t *members_lens, size_t nmembers) {
-    rk_cmd_lit(cmd, "ZREM");
+static int build_zrem(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                      const char *const *members, const size_t *members_lens, size_t nmembers) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     if (nmembers == 0)
         rk_cmd_invalid(cmd, "needs at least one member");
@@ -1110,9 +1063,9 @@ int rk_zrem(rk_client *c, const char *key, const char *const *members, size_t nm
 int rk_zrem_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
                 const size_t *members_lens, size_t nmembers, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREM");
-    int rc = build_zrem(&cmd, key, key_len, members, members_lens, nmembers);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_zrem(&cmd, "ZREM", key, key_len, members, members_lens, nmembers),
+                          out, false);
 }
 
 int rk_pipe_zrem(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers) {
@@ -1122,18 +1075,8 @@ int rk_pipe_zrem(rk_pipeline *p, const char *key, const char *const *members, si
 int rk_pipe_zrem_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
                      const size_t *members_lens, size_t nmembers) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREM");
-    int rc = build_zrem(&cmd, key, key_len, members, members_lens, nmembers);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_zremrangebylex(rk_cmd *cmd, const char *key, size_t key_len, const char *min,
-                                size_t min_len, const char *max, size_t max_len) {
-    rk_cmd_lit(cmd, "ZREMRANGEBYLEX");
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, min, min_len);
-    rk_cmd_str(cmd, max, max_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd,
+                        build_zrem(&cmd, "ZREM", key, key_len, members, members_lens, nmembers));
 }
 
 int rk_zremrangebylex(rk_client *c, const char *key, const char *min, const char *max,
@@ -1144,9 +1087,10 @@ int rk_zremrangebylex(rk_client *c, const char *key, const char *min, const char
 int rk_zremrangebylex_bin(rk_client *c, const char *key, size_t key_len, const char *min,
                           size_t min_len, const char *max, size_t max_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREMRANGEBYLEX");
-    int rc = build_zremrangebylex(&cmd, key, key_len, min, min_len, max, max_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_key_min_max(&cmd, "ZREMRANGEBYLEX", key, key_len, min, min_len, max, max_len), out,
+        false);
 }
 
 int rk_pipe_zremrangebylex(rk_pipeline *p, const char *key, const char *min, const char *max) {
@@ -1156,14 +1100,14 @@ int rk_pipe_zremrangebylex(rk_pipeline *p, const char *key, const char *min, con
 int rk_pipe_zremrangebylex_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
                                size_t min_len, const char *max, size_t max_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREMRANGEBYLEX");
-    int rc = build_zremrangebylex(&cmd, key, key_len, min, min_len, max, max_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd,
+        build_key_min_max(&cmd, "ZREMRANGEBYLEX", key, key_len, min, min_len, max, max_len));
 }
 
-static int build_zremrangebyrank(rk_cmd *cmd, const char *key, size_t key_len, long long start,
-                                 long long stop) {
-    rk_cmd_lit(cmd, "ZREMRANGEBYRANK");
+static int build_zremrangebyrank(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                                 long long start, long long stop) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_int(cmd, start);
     rk_cmd_int(cmd, stop);
@@ -1178,9 +1122,9 @@ int rk_zremrangebyrank(rk_client *c, const char *key, long long start, long long
 int rk_zremrangebyrank_bin(rk_client *c, const char *key, size_t key_len, long long start,
                            long long stop, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREMRANGEBYRANK");
-    int rc = build_zremrangebyrank(&cmd, key, key_len, start, stop);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_zremrangebyrank(&cmd, "ZREMRANGEBYRANK", key, key_len, start, stop),
+                          out, false);
 }
 
 int rk_pipe_zremrangebyrank(rk_pipeline *p, const char *key, long long start, long long stop) {
@@ -1190,18 +1134,8 @@ int rk_pipe_zremrangebyrank(rk_pipeline *p, const char *key, long long start, lo
 int rk_pipe_zremrangebyrank_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
                                 long long stop) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREMRANGEBYRANK");
-    int rc = build_zremrangebyrank(&cmd, key, key_len, start, stop);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_zremrangebyscore(rk_cmd *cmd, const char *key, size_t key_len, const char *min,
-                                  size_t min_len, const char *max, size_t max_len) {
-    rk_cmd_lit(cmd, "ZREMRANGEBYSCORE");
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, min, min_len);
-    rk_cmd_str(cmd, max, max_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd,
+                        build_zremrangebyrank(&cmd, "ZREMRANGEBYRANK", key, key_len, start, stop));
 }
 
 int rk_zremrangebyscore(rk_client *c, const char *key, const char *min, const char *max,
@@ -1212,9 +1146,10 @@ int rk_zremrangebyscore(rk_client *c, const char *key, const char *min, const ch
 int rk_zremrangebyscore_bin(rk_client *c, const char *key, size_t key_len, const char *min,
                             size_t min_len, const char *max, size_t max_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREMRANGEBYSCORE");
-    int rc = build_zremrangebyscore(&cmd, key, key_len, min, min_len, max, max_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_key_min_max(&cmd, "ZREMRANGEBYSCORE", key, key_len, min, min_len, max, max_len), out,
+        false);
 }
 
 int rk_pipe_zremrangebyscore(rk_pipeline *p, const char *key, const char *min, const char *max) {
@@ -1224,17 +1159,17 @@ int rk_pipe_zremrangebyscore(rk_pipeline *p, const char *key, const char *min, c
 int rk_pipe_zremrangebyscore_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
                                  size_t min_len, const char *max, size_t max_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREMRANGEBYSCORE");
-    int rc = build_zremrangebyscore(&cmd, key, key_len, min, min_len, max, max_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd,
+        build_key_min_max(&cmd, "ZREMRANGEBYSCORE", key, key_len, min, min_len, max, max_len));
 }
 
-static int build_zrevrange(rk_cmd *cmd, const char *key, size_t key_len, long long start,
-                           long long stop, const rk_zrevrange_opts *o) {
+static int build_zrevrange(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                           long long start, long long stop, const rk_zrevrange_opts *o) {
     static const rk_zrevrange_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "ZREVRANGE");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_int(cmd, start);
     rk_cmd_int(cmd, stop);
@@ -1252,9 +1187,8 @@ int rk_zrevrange(rk_client *c, const char *key, long long start, long long stop,
 int rk_zrevrange_bin(rk_client *c, const char *key, size_t key_len, long long start, long long stop,
                      const rk_zrevrange_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREVRANGE");
-    int rc = build_zrevrange(&cmd, key, key_len, start, stop, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_zrevrange(&cmd, "ZREVRANGE", key, key_len, start, stop, opts), reply);
 }
 
 int rk_pipe_zrevrange(rk_pipeline *p, const char *key, long long start, long long stop,
@@ -1265,9 +1199,8 @@ int rk_pipe_zrevrange(rk_pipeline *p, const char *key, long long start, long lon
 int rk_pipe_zrevrange_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
                           long long stop, const rk_zrevrange_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREVRANGE");
-    int rc = build_zrevrange(&cmd, key, key_len, start, stop, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_zrevrange(&cmd, "ZREVRANGE", key, key_len, start, stop, opts));
 }
 
 static void emit_zrevrangebylex_limit(rk_cmd *cmd, const rk_zrevrangebylex_limit *b) {
@@ -1275,13 +1208,13 @@ static void emit_zrevrangebylex_limit(rk_cmd *cmd, const rk_zrevrangebylex_limit
     rk_cmd_int(cmd, b->count);
 }
 
-static int build_zrevrangebylex(rk_cmd *cmd, const char *key, size_t key_len, const char *max,
-                                size_t max_len, const char *min, size_t min_len,
+static int build_zrevrangebylex(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                                const char *max, size_t max_len, const char *min, size_t min_len,
                                 const rk_zrevrangebylex_opts *o) {
     static const rk_zrevrangebylex_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "ZREVRANGEBYLEX");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, max, max_len);
     rk_cmd_str(cmd, min, min_len);
@@ -1301,9 +1234,10 @@ int rk_zrevrangebylex_bin(rk_client *c, const char *key, size_t key_len, const c
                           size_t max_len, const char *min, size_t min_len,
                           const rk_zrevrangebylex_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREVRANGEBYLEX");
-    int rc = build_zrevrangebylex(&cmd, key, key_len, max, max_len, min, min_len, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_zrevrangebylex(&cmd, "ZREVRANGEBYLEX", key, key_len, max, max_len,
+                                             min, min_len, opts),
+                        reply);
 }
 
 int rk_pipe_zrevrangebylex(rk_pipeline *p, const char *key, const char *max, const char *min,
@@ -1315,9 +1249,9 @@ int rk_pipe_zrevrangebylex_bin(rk_pipeline *p, const char *key, size_t key_len, 
                                size_t max_len, const char *min, size_t min_len,
                                const rk_zrevrangebylex_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREVRANGEBYLEX");
-    int rc = build_zrevrangebylex(&cmd, key, key_len, max, max_len, min, min_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_zrevrangebylex(&cmd, "ZREVRANGEBYLEX", key, key_len, max, max_len,
+                                             min, min_len, opts));
 }
 
 static void emit_zrevrangebyscore_limit(rk_cmd *cmd, const rk_zrevrangebyscore_limit *b) {
@@ -1325,13 +1259,13 @@ static void emit_zrevrangebyscore_limit(rk_cmd *cmd, const rk_zrevrangebyscore_l
     rk_cmd_int(cmd, b->count);
 }
 
-static int build_zrevrangebyscore(rk_cmd *cmd, const char *key, size_t key_len, const char *max,
-                                  size_t max_len, const char *min, size_t min_len,
+static int build_zrevrangebyscore(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                                  const char *max, size_t max_len, const char *min, size_t min_len,
                                   const rk_zrevrangebyscore_opts *o) {
     static const rk_zrevrangebyscore_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "ZREVRANGEBYSCORE");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, max, max_len);
     rk_cmd_str(cmd, min, min_len);
@@ -1354,9 +1288,10 @@ int rk_zrevrangebyscore_bin(rk_client *c, const char *key, size_t key_len, const
                             size_t max_len, const char *min, size_t min_len,
                             const rk_zrevrangebyscore_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREVRANGEBYSCORE");
-    int rc = build_zrevrangebyscore(&cmd, key, key_len, max, max_len, min, min_len, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_zrevrangebyscore(&cmd, "ZREVRANGEBYSCORE", key, key_len, max, max_len,
+                                               min, min_len, opts),
+                        reply);
 }
 
 int rk_pipe_zrevrangebyscore(rk_pipeline *p, const char *key, const char *max, const char *min,
@@ -1368,17 +1303,9 @@ int rk_pipe_zrevrangebyscore_bin(rk_pipeline *p, const char *key, size_t key_len
                                  size_t max_len, const char *min, size_t min_len,
                                  const rk_zrevrangebyscore_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREVRANGEBYSCORE");
-    int rc = build_zrevrangebyscore(&cmd, key, key_len, max, max_len, min, min_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_zrevrank(rk_cmd *cmd, const char *key, size_t key_len, const char *member,
-                          size_t member_len) {
-    rk_cmd_lit(cmd, "ZREVRANK");
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, member, member_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd,
+                        build_zrevrangebyscore(&cmd, "ZREVRANGEBYSCORE", key, key_len, max, max_len,
+                                               min, min_len, opts));
 }
 
 int rk_zrevrank(rk_client *c, const char *key, const char *member, long long *out) {
@@ -1388,9 +1315,9 @@ int rk_zrevrank(rk_client *c, const char *key, const char *member, long long *ou
 int rk_zrevrank_bin(rk_client *c, const char *key, size_t key_len, const char *member,
                     size_t member_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREVRANK");
-    int rc = build_zrevrank(&cmd, key, key_len, member, member_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, true);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_key_member(&cmd, "ZREVRANK", key, key_len, member, member_len), out,
+                          true);
 }
 
 int rk_pipe_zrevrank(rk_pipeline *p, const char *key, const char *member) {
@@ -1400,17 +1327,16 @@ int rk_pipe_zrevrank(rk_pipeline *p, const char *key, const char *member) {
 int rk_pipe_zrevrank_bin(rk_pipeline *p, const char *key, size_t key_len, const char *member,
                          size_t member_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZREVRANK");
-    int rc = build_zrevrank(&cmd, key, key_len, member, member_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_key_member(&cmd, "ZREVRANK", key, key_len, member, member_len));
 }
 
-static int build_zscan(rk_cmd *cmd, const char *key, size_t key_len, unsigned long long cursor,
-                       const rk_zscan_opts *o) {
+static int build_zscan(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                       unsigned long long cursor, const rk_zscan_opts *o) {
     static const rk_zscan_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "ZSCAN");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_uint(cmd, cursor);
     if (o->match != NULL) {
@@ -1433,9 +1359,8 @@ int rk_zscan(rk_client *c, const char *key, unsigned long long cursor, const rk_
 int rk_zscan_bin(rk_client *c, const char *key, size_t key_len, unsigned long long cursor,
                  const rk_zscan_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZSCAN");
-    int rc = build_zscan(&cmd, key, key_len, cursor, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_zscan(&cmd, "ZSCAN", key, key_len, cursor, opts), reply);
 }
 
 int rk_pipe_zscan(rk_pipeline *p, const char *key, unsigned long long cursor,
@@ -1446,14 +1371,12 @@ int rk_pipe_zscan(rk_pipeline *p, const char *key, unsigned long long cursor,
 int rk_pipe_zscan_bin(rk_pipeline *p, const char *key, size_t key_len, unsigned long long cursor,
                       const rk_zscan_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZSCAN");
-    int rc = build_zscan(&cmd, key, key_len, cursor, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_zscan(&cmd, "ZSCAN", key, key_len, cursor, opts));
 }
 
-static int build_zscore(rk_cmd *cmd, const char *key, size_t key_len, const char *member,
-                        size_t member_len) {
-    rk_cmd_lit(cmd, "ZSCORE");
+static int build_zscore(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                        const char *member, size_t member_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, member, member_len);
     cmd->shape = "d";
@@ -1467,9 +1390,8 @@ int rk_zscore(rk_client *c, const char *key, const char *member, double *out) {
 int rk_zscore_bin(rk_client *c, const char *key, size_t key_len, const char *member,
                   size_t member_len, double *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZSCORE");
-    int rc = build_zscore(&cmd, key, key_len, member, member_len);
-    return rk_cmd_number(RK_TARGET_CLIENT(c), &cmd, rc, out);
+    return rk_cmd_number(RK_TARGET_CLIENT(c), &cmd,
+                         build_zscore(&cmd, "ZSCORE", key, key_len, member, member_len), out);
 }
 
 int rk_pipe_zscore(rk_pipeline *p, const char *key, const char *member) {
@@ -1479,17 +1401,15 @@ int rk_pipe_zscore(rk_pipeline *p, const char *key, const char *member) {
 int rk_pipe_zscore_bin(rk_pipeline *p, const char *key, size_t key_len, const char *member,
                        size_t member_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZSCORE");
-    int rc = build_zscore(&cmd, key, key_len, member, member_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_zscore(&cmd, "ZSCORE", key, key_len, member, member_len));
 }
 
-static int build_zunion(rk_cmd *cmd, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                        const rk_zunion_opts *o) {
+static int build_zunion(rk_cmd *cmd, const char *words, const char *const *keys,
+                        const size_t *keys_lens, size_t nkeys, const rk_zunion_opts *o) {
     static const rk_zunion_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "ZUNION");
+    rk_cmd_start(cmd, words);
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
@@ -1528,9 +1448,8 @@ int rk_zunion(rk_client *c, const char *const *keys, size_t nkeys, const rk_zuni
 int rk_zunion_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                   const rk_zunion_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZUNION");
-    int rc = build_zunion(&cmd, keys, keys_lens, nkeys, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_zunion(&cmd, "ZUNION", keys, keys_lens, nkeys, opts), reply);
 }
 
 int rk_pipe_zunion(rk_pipeline *p, const char *const *keys, size_t nkeys,
@@ -1541,18 +1460,16 @@ int rk_pipe_zunion(rk_pipeline *p, const char *const *keys, size_t nkeys,
 int rk_pipe_zunion_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                        size_t nkeys, const rk_zunion_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZUNION");
-    int rc = build_zunion(&cmd, keys, keys_lens, nkeys, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_zunion(&cmd, "ZUNION", keys, keys_lens, nkeys, opts));
 }
 
-static int build_zunionstore(rk_cmd *cmd, const char *destination, size_t destination_len,
-                             const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                             const rk_zunionstore_opts *o) {
+static int build_zunionstore(rk_cmd *cmd, const char *words, const char *destination,
+                             size_t destination_len, const char *const *keys,
+                             const size_t *keys_lens, size_t nkeys, const rk_zunionstore_opts *o) {
     static const rk_zunionstore_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "ZUNIONSTORE");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, destination, destination_len);
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
@@ -1590,9 +1507,10 @@ int rk_zunionstore_bin(rk_client *c, const char *destination, size_t destination
                        const char *const *keys, const size_t *keys_lens, size_t nkeys,
                        const rk_zunionstore_opts *opts, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZUNIONSTORE");
-    int rc = build_zunionstore(&cmd, destination, destination_len, keys, keys_lens, nkeys, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_zunionstore(&cmd, "ZUNIONSTORE", destination, destination_len, keys,
+                                            keys_lens, nkeys, opts),
+                          out, false);
 }
 
 int rk_pipe_zunionstore(rk_pipeline *p, const char *destination, const char *const *keys,
@@ -1604,7 +1522,7 @@ int rk_pipe_zunionstore_bin(rk_pipeline *p, const char *destination, size_t dest
                             const char *const *keys, const size_t *keys_lens, size_t nkeys,
                             const rk_zunionstore_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "ZUNIONSTORE");
-    int rc = build_zunionstore(&cmd, destination, destination_len, keys, keys_lens, nkeys, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_zunionstore(&cmd, "ZUNIONSTORE", destination, destination_len, keys,
+                                          keys_lens, nkeys, opts));
 }

@@ -5,10 +5,10 @@
 
 static const char *const rk_trim_tokens[] = {"MAXLEN", "MINID"};
 
-static int build_xack(rk_cmd *cmd, const char *key, size_t key_len, const char *group,
-                      size_t group_len, const char *const *ids, const size_t *ids_lens,
-                      size_t nids) {
-    rk_cmd_lit(cmd, "XACK");
+static int build_xack(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                      const char *group, size_t group_len, const char *const *ids,
+                      const size_t *ids_lens, size_t nids) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, group, group_len);
     if (nids == 0)
@@ -31,9 +31,9 @@ int rk_xack(rk_client *c, const char *key, const char *group, const char *const 
 int rk_xack_bin(rk_client *c, const char *key, size_t key_len, const char *group, size_t group_len,
                 const char *const *ids, const size_t *ids_lens, size_t nids, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XACK");
-    int rc = build_xack(&cmd, key, key_len, group, group_len, ids, ids_lens, nids);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_xack(&cmd, "XACK", key, key_len, group, group_len, ids, ids_lens, nids), out, false);
 }
 
 int rk_pipe_xack(rk_pipeline *p, const char *key, const char *group, const char *const *ids,
@@ -45,9 +45,8 @@ int rk_pipe_xack_bin(rk_pipeline *p, const char *key, size_t key_len, const char
                      size_t group_len, const char *const *ids, const size_t *ids_lens,
                      size_t nids) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XACK");
-    int rc = build_xack(&cmd, key, key_len, group, group_len, ids, ids_lens, nids);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd, build_xack(&cmd, "XACK", key, key_len, group, group_len, ids, ids_lens, nids));
 }
 
 static void emit_xadd_trim(rk_cmd *cmd, const rk_xadd_trim *b) {
@@ -76,13 +75,13 @@ static void emit_xadd_field_value(rk_cmd *cmd, const rk_xadd_field_value *b) {
     rk_cmd_str(cmd, b->value, b->value_len ? b->value_len : RK_CSTR);
 }
 
-static int build_xadd(rk_cmd *cmd, const char *key, size_t key_len, const char *id, size_t id_len,
-                      const rk_xadd_field_value *field_values, size_t nfield_values,
-                      const rk_xadd_opts *o) {
+static int build_xadd(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                      const char *id, size_t id_len, const rk_xadd_field_value *field_values,
+                      size_t nfield_values, const rk_xadd_opts *o) {
     static const rk_xadd_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "XADD");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     if (o->nomkstream)
         rk_cmd_lit(cmd, "NOMKSTREAM");
@@ -114,9 +113,10 @@ int rk_xadd_bin(rk_client *c, const char *key, size_t key_len, const char *id, s
                 const rk_xadd_field_value *field_values, size_t nfield_values,
                 const rk_xadd_opts *opts, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XADD");
-    int rc = build_xadd(&cmd, key, key_len, id, id_len, field_values, nfield_values, opts);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_xadd(&cmd, "XADD", key, key_len, id, id_len, field_values, nfield_values, opts), out,
+        len);
 }
 
 int rk_pipe_xadd(rk_pipeline *p, const char *key, const char *id,
@@ -129,19 +129,20 @@ int rk_pipe_xadd_bin(rk_pipeline *p, const char *key, size_t key_len, const char
                      const rk_xadd_field_value *field_values, size_t nfield_values,
                      const rk_xadd_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XADD");
-    int rc = build_xadd(&cmd, key, key_len, id, id_len, field_values, nfield_values, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd,
+        build_xadd(&cmd, "XADD", key, key_len, id, id_len, field_values, nfield_values, opts));
 }
 
-static int build_xautoclaim(rk_cmd *cmd, const char *key, size_t key_len, const char *group,
-                            size_t group_len, const char *consumer, size_t consumer_len,
-                            const char *min_idle_time, size_t min_idle_time_len, const char *start,
-                            size_t start_len, const rk_xautoclaim_opts *o) {
+static int build_xautoclaim(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                            const char *group, size_t group_len, const char *consumer,
+                            size_t consumer_len, const char *min_idle_time,
+                            size_t min_idle_time_len, const char *start, size_t start_len,
+                            const rk_xautoclaim_opts *o) {
     static const rk_xautoclaim_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "XAUTOCLAIM");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, group, group_len);
     rk_cmd_str(cmd, consumer, consumer_len);
@@ -169,10 +170,11 @@ int rk_xautoclaim_bin(rk_client *c, const char *key, size_t key_len, const char 
                       const char *min_idle_time, size_t min_idle_time_len, const char *start,
                       size_t start_len, const rk_xautoclaim_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XAUTOCLAIM");
-    int rc = build_xautoclaim(&cmd, key, key_len, group, group_len, consumer, consumer_len,
-                              min_idle_time, min_idle_time_len, start, start_len, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_xautoclaim(&cmd, "XAUTOCLAIM", key, key_len, group, group_len,
+                                         consumer, consumer_len, min_idle_time, min_idle_time_len,
+                                         start, start_len, opts),
+                        reply);
 }
 
 int rk_pipe_xautoclaim(rk_pipeline *p, const char *key, const char *group, const char *consumer,
@@ -187,20 +189,21 @@ int rk_pipe_xautoclaim_bin(rk_pipeline *p, const char *key, size_t key_len, cons
                            const char *min_idle_time, size_t min_idle_time_len, const char *start,
                            size_t start_len, const rk_xautoclaim_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XAUTOCLAIM");
-    int rc = build_xautoclaim(&cmd, key, key_len, group, group_len, consumer, consumer_len,
-                              min_idle_time, min_idle_time_len, start, start_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_xautoclaim(&cmd, "XAUTOCLAIM", key, key_len, group, group_len,
+                                         consumer, consumer_len, min_idle_time, min_idle_time_len,
+                                         start, start_len, opts));
 }
 
-static int build_xclaim(rk_cmd *cmd, const char *key, size_t key_len, const char *group,
-                        size_t group_len, const char *consumer, size_t consumer_len,
-                        const char *min_idle_time, size_t min_idle_time_len, const char *const *ids,
-                        const size_t *ids_lens, size_t nids, const rk_xclaim_opts *o) {
+static int build_xclaim(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                        const char *group, size_t group_len, const char *consumer,
+                        size_t consumer_len, const char *min_idle_time, size_t min_idle_time_len,
+                        const char *const *ids, const size_t *ids_lens, size_t nids,
+                        const rk_xclaim_opts *o) {
     static const rk_xclaim_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "XCLAIM");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, group, group_len);
     rk_cmd_str(cmd, consumer, consumer_len);
@@ -251,10 +254,11 @@ int rk_xclaim_bin(rk_client *c, const char *key, size_t key_len, const char *gro
                   const size_t *ids_lens, size_t nids, const rk_xclaim_opts *opts,
                   rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XCLAIM");
-    int rc = build_xclaim(&cmd, key, key_len, group, group_len, consumer, consumer_len,
-                          min_idle_time, min_idle_time_len, ids, ids_lens, nids, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_xclaim(&cmd, "XCLAIM", key, key_len, group, group_len, consumer,
+                                     consumer_len, min_idle_time, min_idle_time_len, ids, ids_lens,
+                                     nids, opts),
+                        reply);
 }
 
 int rk_pipe_xclaim(rk_pipeline *p, const char *key, const char *group, const char *consumer,
@@ -269,15 +273,15 @@ int rk_pipe_xclaim_bin(rk_pipeline *p, const char *key, size_t key_len, const ch
                        const char *min_idle_time, size_t min_idle_time_len, const char *const *ids,
                        const size_t *ids_lens, size_t nids, const rk_xclaim_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XCLAIM");
-    int rc = build_xclaim(&cmd, key, key_len, group, group_len, consumer, consumer_len,
-                          min_idle_time, min_idle_time_len, ids, ids_lens, nids, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_xclaim(&cmd, "XCLAIM", key, key_len, group, group_len, consumer,
+                                     consumer_len, min_idle_time, min_idle_time_len, ids, ids_lens,
+                                     nids, opts));
 }
 
-static int build_xdel(rk_cmd *cmd, const char *key, size_t key_len, const char *const *ids,
-                      const size_t *ids_lens, size_t nids) {
-    rk_cmd_lit(cmd, "XDEL");
+static int build_xdel(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                      const char *const *ids, const size_t *ids_lens, size_t nids) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     if (nids == 0)
         rk_cmd_invalid(cmd, "needs at least one id");
@@ -298,9 +302,8 @@ int rk_xdel(rk_client *c, const char *key, const char *const *ids, size_t nids, 
 int rk_xdel_bin(rk_client *c, const char *key, size_t key_len, const char *const *ids,
                 const size_t *ids_lens, size_t nids, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XDEL");
-    int rc = build_xdel(&cmd, key, key_len, ids, ids_lens, nids);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_xdel(&cmd, "XDEL", key, key_len, ids, ids_lens, nids), out, false);
 }
 
 int rk_pipe_xdel(rk_pipeline *p, const char *key, const char *const *ids, size_t nids) {
@@ -310,19 +313,16 @@ int rk_pipe_xdel(rk_pipeline *p, const char *key, const char *const *ids, size_t
 int rk_pipe_xdel_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *ids,
                      const size_t *ids_lens, size_t nids) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XDEL");
-    int rc = build_xdel(&cmd, key, key_len, ids, ids_lens, nids);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_xdel(&cmd, "XDEL", key, key_len, ids, ids_lens, nids));
 }
 
-static int build_xgroup_create(rk_cmd *cmd, const char *key, size_t key_len, const char *groupname,
-                               size_t groupname_len, const char *id, size_t id_len,
-                               const rk_xgroup_create_opts *o) {
+static int build_xgroup_create(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                               const char *groupname, size_t groupname_len, const char *id,
+                               size_t id_len, const rk_xgroup_create_opts *o) {
     static const rk_xgroup_create_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "XGROUP");
-    rk_cmd_lit(cmd, "CREATE");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, groupname, groupname_len);
     if (id)
@@ -347,9 +347,9 @@ int rk_xgroup_create_bin(rk_client *c, const char *key, size_t key_len, const ch
                          size_t groupname_len, const char *id, size_t id_len,
                          const rk_xgroup_create_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XGROUP CREATE");
-    int rc = build_xgroup_create(&cmd, key, key_len, groupname, groupname_len, id, id_len, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd,
+                     build_xgroup_create(&cmd, "XGROUP CREATE", key, key_len, groupname,
+                                         groupname_len, id, id_len, opts));
 }
 
 int rk_pipe_xgroup_create(rk_pipeline *p, const char *key, const char *groupname, const char *id,
@@ -361,16 +361,17 @@ int rk_pipe_xgroup_create_bin(rk_pipeline *p, const char *key, size_t key_len,
                               const char *groupname, size_t groupname_len, const char *id,
                               size_t id_len, const rk_xgroup_create_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XGROUP CREATE");
-    int rc = build_xgroup_create(&cmd, key, key_len, groupname, groupname_len, id, id_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_xgroup_create(&cmd, "XGROUP CREATE", key, key_len, groupname,
+                                            groupname_len, id, id_len, opts));
 }
 
-static int build_xgroup_createconsumer(rk_cmd *cmd, const char *key, size_t key_len,
-                                       const char *groupname, size_t groupname_len,
-                                       const char *consumername, size_t consumername_len) {
-    rk_cmd_lit(cmd, "XGROUP");
-    rk_cmd_lit(cmd, "CREATECONSUMER");
+/* Builds XGROUP CREATECONSUMER, XGROUP DELCONSUMER. */
+static int build_key_groupname_consumername(rk_cmd *cmd, const char *words, const char *key,
+                                            size_t key_len, const char *groupname,
+                                            size_t groupname_len, const char *consumername,
+                                            size_t consumername_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, groupname, groupname_len);
     rk_cmd_str(cmd, consumername, consumername_len);
@@ -388,10 +389,11 @@ int rk_xgroup_createconsumer_bin(rk_client *c, const char *key, size_t key_len,
                                  const char *consumername, size_t consumername_len,
                                  long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XGROUP CREATECONSUMER");
-    int rc = build_xgroup_createconsumer(&cmd, key, key_len, groupname, groupname_len, consumername,
-                                         consumername_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_key_groupname_consumername(&cmd, "XGROUP CREATECONSUMER", key,
+                                                           key_len, groupname, groupname_len,
+                                                           consumername, consumername_len),
+                          out, false);
 }
 
 int rk_pipe_xgroup_createconsumer(rk_pipeline *p, const char *key, const char *groupname,
@@ -404,21 +406,10 @@ int rk_pipe_xgroup_createconsumer_bin(rk_pipeline *p, const char *key, size_t ke
                                       const char *groupname, size_t groupname_len,
                                       const char *consumername, size_t consumername_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XGROUP CREATECONSUMER");
-    int rc = build_xgroup_createconsumer(&cmd, key, key_len, groupname, groupname_len, consumername,
-                                         consumername_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_xgroup_delconsumer(rk_cmd *cmd, const char *key, size_t key_len,
-                                    const char *groupname, size_t groupname_len,
-                                    const char *consumername, size_t consumername_len) {
-    rk_cmd_lit(cmd, "XGROUP");
-    rk_cmd_lit(cmd, "DELCONSUMER");
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, groupname, groupname_len);
-    rk_cmd_str(cmd, consumername, consumername_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd,
+                        build_key_groupname_consumername(&cmd, "XGROUP CREATECONSUMER", key,
+                                                         key_len, groupname, groupname_len,
+                                                         consumername, consumername_len));
 }
 
 int rk_xgroup_delconsumer(rk_client *c, const char *key, const char *groupname,
@@ -431,10 +422,11 @@ int rk_xgroup_delconsumer_bin(rk_client *c, const char *key, size_t key_len, con
                               size_t groupname_len, const char *consumername,
                               size_t consumername_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XGROUP DELCONSUMER");
-    int rc = build_xgroup_delconsumer(&cmd, key, key_len, groupname, groupname_len, consumername,
-                                      consumername_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_key_groupname_consumername(&cmd, "XGROUP DELCONSUMER", key, key_len,
+                                                           groupname, groupname_len, consumername,
+                                                           consumername_len),
+                          out, false);
 }
 
 int rk_pipe_xgroup_delconsumer(rk_pipeline *p, const char *key, const char *groupname,
@@ -447,16 +439,15 @@ int rk_pipe_xgroup_delconsumer_bin(rk_pipeline *p, const char *key, size_t key_l
                                    const char *groupname, size_t groupname_len,
                                    const char *consumername, size_t consumername_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XGROUP DELCONSUMER");
-    int rc = build_xgroup_delconsumer(&cmd, key, key_len, groupname, groupname_len, consumername,
-                                      consumername_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_key_groupname_consumername(&cmd, "XGROUP DELCONSUMER", key, key_len,
+                                                         groupname, groupname_len, consumername,
+                                                         consumername_len));
 }
 
-static int build_xgroup_destroy(rk_cmd *cmd, const char *key, size_t key_len, const char *groupname,
-                                size_t groupname_len) {
-    rk_cmd_lit(cmd, "XGROUP");
-    rk_cmd_lit(cmd, "DESTROY");
+static int build_xgroup_destroy(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                                const char *groupname, size_t groupname_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, groupname, groupname_len);
     return cmd->err;
@@ -469,9 +460,10 @@ int rk_xgroup_destroy(rk_client *c, const char *key, const char *groupname, long
 int rk_xgroup_destroy_bin(rk_client *c, const char *key, size_t key_len, const char *groupname,
                           size_t groupname_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XGROUP DESTROY");
-    int rc = build_xgroup_destroy(&cmd, key, key_len, groupname, groupname_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_xgroup_destroy(&cmd, "XGROUP DESTROY", key, key_len, groupname, groupname_len), out,
+        false);
 }
 
 int rk_pipe_xgroup_destroy(rk_pipeline *p, const char *key, const char *groupname) {
@@ -481,39 +473,34 @@ int rk_pipe_xgroup_destroy(rk_pipeline *p, const char *key, const char *groupnam
 int rk_pipe_xgroup_destroy_bin(rk_pipeline *p, const char *key, size_t key_len,
                                const char *groupname, size_t groupname_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XGROUP DESTROY");
-    int rc = build_xgroup_destroy(&cmd, key, key_len, groupname, groupname_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd,
+        build_xgroup_destroy(&cmd, "XGROUP DESTROY", key, key_len, groupname, groupname_len));
 }
 
-static int build_xgroup_help(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "XGROUP");
-    rk_cmd_lit(cmd, "HELP");
+/* Builds XGROUP HELP, XINFO HELP. */
+static int build_bare(rk_cmd *cmd, const char *words) {
+    rk_cmd_start(cmd, words);
     return cmd->err;
 }
 
 int rk_xgroup_help(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XGROUP HELP");
-    int rc = build_xgroup_help(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "XGROUP HELP"), reply);
 }
 
 int rk_pipe_xgroup_help(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XGROUP HELP");
-    int rc = build_xgroup_help(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "XGROUP HELP"));
 }
 
-static int build_xgroup_setid(rk_cmd *cmd, const char *key, size_t key_len, const char *groupname,
-                              size_t groupname_len, const char *id, size_t id_len,
-                              const rk_xgroup_setid_opts *o) {
+static int build_xgroup_setid(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                              const char *groupname, size_t groupname_len, const char *id,
+                              size_t id_len, const rk_xgroup_setid_opts *o) {
     static const rk_xgroup_setid_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "XGROUP");
-    rk_cmd_lit(cmd, "SETID");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, groupname, groupname_len);
     if (id)
@@ -536,9 +523,9 @@ int rk_xgroup_setid_bin(rk_client *c, const char *key, size_t key_len, const cha
                         size_t groupname_len, const char *id, size_t id_len,
                         const rk_xgroup_setid_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XGROUP SETID");
-    int rc = build_xgroup_setid(&cmd, key, key_len, groupname, groupname_len, id, id_len, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd,
+                     build_xgroup_setid(&cmd, "XGROUP SETID", key, key_len, groupname,
+                                        groupname_len, id, id_len, opts));
 }
 
 int rk_pipe_xgroup_setid(rk_pipeline *p, const char *key, const char *groupname, const char *id,
@@ -550,15 +537,14 @@ int rk_pipe_xgroup_setid_bin(rk_pipeline *p, const char *key, size_t key_len, co
                              size_t groupname_len, const char *id, size_t id_len,
                              const rk_xgroup_setid_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XGROUP SETID");
-    int rc = build_xgroup_setid(&cmd, key, key_len, groupname, groupname_len, id, id_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_xgroup_setid(&cmd, "XGROUP SETID", key, key_len, groupname,
+                                           groupname_len, id, id_len, opts));
 }
 
-static int build_xinfo_consumers(rk_cmd *cmd, const char *key, size_t key_len,
+static int build_xinfo_consumers(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
                                  const char *groupname, size_t groupname_len) {
-    rk_cmd_lit(cmd, "XINFO");
-    rk_cmd_lit(cmd, "CONSUMERS");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, groupname, groupname_len);
     cmd->shape = "am..";
@@ -572,9 +558,10 @@ int rk_xinfo_consumers(rk_client *c, const char *key, const char *groupname, rk_
 int rk_xinfo_consumers_bin(rk_client *c, const char *key, size_t key_len, const char *groupname,
                            size_t groupname_len, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XINFO CONSUMERS");
-    int rc = build_xinfo_consumers(&cmd, key, key_len, groupname, groupname_len);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_xinfo_consumers(&cmd, "XINFO CONSUMERS", key, key_len, groupname, groupname_len),
+        reply);
 }
 
 int rk_pipe_xinfo_consumers(rk_pipeline *p, const char *key, const char *groupname) {
@@ -584,14 +571,13 @@ int rk_pipe_xinfo_consumers(rk_pipeline *p, const char *key, const char *groupna
 int rk_pipe_xinfo_consumers_bin(rk_pipeline *p, const char *key, size_t key_len,
                                 const char *groupname, size_t groupname_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XINFO CONSUMERS");
-    int rc = build_xinfo_consumers(&cmd, key, key_len, groupname, groupname_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd,
+        build_xinfo_consumers(&cmd, "XINFO CONSUMERS", key, key_len, groupname, groupname_len));
 }
 
-static int build_xinfo_groups(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "XINFO");
-    rk_cmd_lit(cmd, "GROUPS");
+static int build_xinfo_groups(rk_cmd *cmd, const char *words, const char *key, size_t key_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     cmd->shape = "am..";
     return cmd->err;
@@ -603,9 +589,8 @@ int rk_xinfo_groups(rk_client *c, const char *key, rk_reply *reply) {
 
 int rk_xinfo_groups_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XINFO GROUPS");
-    int rc = build_xinfo_groups(&cmd, key, key_len);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_xinfo_groups(&cmd, "XINFO GROUPS", key, key_len), reply);
 }
 
 int rk_pipe_xinfo_groups(rk_pipeline *p, const char *key) {
@@ -614,29 +599,17 @@ int rk_pipe_xinfo_groups(rk_pipeline *p, const char *key) {
 
 int rk_pipe_xinfo_groups_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XINFO GROUPS");
-    int rc = build_xinfo_groups(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_xinfo_help(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "XINFO");
-    rk_cmd_lit(cmd, "HELP");
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_xinfo_groups(&cmd, "XINFO GROUPS", key, key_len));
 }
 
 int rk_xinfo_help(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XINFO HELP");
-    int rc = build_xinfo_help(&cmd);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "XINFO HELP"), reply);
 }
 
 int rk_pipe_xinfo_help(rk_pipeline *p) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XINFO HELP");
-    int rc = build_xinfo_help(&cmd);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "XINFO HELP"));
 }
 
 static void emit_xinfo_stream_full(rk_cmd *cmd, const rk_xinfo_stream_full *b) {
@@ -646,13 +619,12 @@ static void emit_xinfo_stream_full(rk_cmd *cmd, const rk_xinfo_stream_full *b) {
     }
 }
 
-static int build_xinfo_stream(rk_cmd *cmd, const char *key, size_t key_len,
+static int build_xinfo_stream(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
                               const rk_xinfo_stream_opts *o) {
     static const rk_xinfo_stream_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "XINFO");
-    rk_cmd_lit(cmd, "STREAM");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     if (o->full != NULL) {
         rk_cmd_lit(cmd, "FULL");
@@ -671,9 +643,8 @@ int rk_xinfo_stream(rk_client *c, const char *key, const rk_xinfo_stream_opts *o
 int rk_xinfo_stream_bin(rk_client *c, const char *key, size_t key_len,
                         const rk_xinfo_stream_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XINFO STREAM");
-    int rc = build_xinfo_stream(&cmd, key, key_len, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_xinfo_stream(&cmd, "XINFO STREAM", key, key_len, opts), reply);
 }
 
 int rk_pipe_xinfo_stream(rk_pipeline *p, const char *key, const rk_xinfo_stream_opts *opts) {
@@ -683,13 +654,11 @@ int rk_pipe_xinfo_stream(rk_pipeline *p, const char *key, const rk_xinfo_stream_
 int rk_pipe_xinfo_stream_bin(rk_pipeline *p, const char *key, size_t key_len,
                              const rk_xinfo_stream_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XINFO STREAM");
-    int rc = build_xinfo_stream(&cmd, key, key_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_xinfo_stream(&cmd, "XINFO STREAM", key, key_len, opts));
 }
 
-static int build_xlen(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "XLEN");
+static int build_xlen(rk_cmd *cmd, const char *words, const char *key, size_t key_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     return cmd->err;
 }
@@ -700,9 +669,8 @@ int rk_xlen(rk_client *c, const char *key, long long *out) {
 
 int rk_xlen_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XLEN");
-    int rc = build_xlen(&cmd, key, key_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_xlen(&cmd, "XLEN", key, key_len), out,
+                          false);
 }
 
 int rk_pipe_xlen(rk_pipeline *p, const char *key) {
@@ -711,9 +679,7 @@ int rk_pipe_xlen(rk_pipeline *p, const char *key) {
 
 int rk_pipe_xlen_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XLEN");
-    int rc = build_xlen(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_xlen(&cmd, "XLEN", key, key_len));
 }
 
 static void emit_xpending_idle(rk_cmd *cmd, const rk_xpending_idle *b) {
@@ -733,12 +699,12 @@ static void emit_xpending_idle(rk_cmd *cmd, const rk_xpending_idle *b) {
     }
 }
 
-static int build_xpending(rk_cmd *cmd, const char *key, size_t key_len, const char *group,
-                          size_t group_len, const rk_xpending_opts *o) {
+static int build_xpending(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                          const char *group, size_t group_len, const rk_xpending_opts *o) {
     static const rk_xpending_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "XPENDING");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, group, group_len);
     if (o->idle != NULL) {
@@ -755,9 +721,9 @@ int rk_xpending(rk_client *c, const char *key, const char *group, const rk_xpend
 int rk_xpending_bin(rk_client *c, const char *key, size_t key_len, const char *group,
                     size_t group_len, const rk_xpending_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XPENDING");
-    int rc = build_xpending(&cmd, key, key_len, group, group_len, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_xpending(&cmd, "XPENDING", key, key_len, group, group_len, opts),
+                        reply);
 }
 
 int rk_pipe_xpending(rk_pipeline *p, const char *key, const char *group,
@@ -768,18 +734,17 @@ int rk_pipe_xpending(rk_pipeline *p, const char *key, const char *group,
 int rk_pipe_xpending_bin(rk_pipeline *p, const char *key, size_t key_len, const char *group,
                          size_t group_len, const rk_xpending_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XPENDING");
-    int rc = build_xpending(&cmd, key, key_len, group, group_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_xpending(&cmd, "XPENDING", key, key_len, group, group_len, opts));
 }
 
-static int build_xrange(rk_cmd *cmd, const char *key, size_t key_len, const char *start,
-                        size_t start_len, const char *end, size_t end_len,
+static int build_xrange(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                        const char *start, size_t start_len, const char *end, size_t end_len,
                         const rk_xrange_opts *o) {
     static const rk_xrange_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "XRANGE");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, start, start_len);
     rk_cmd_str(cmd, end, end_len);
@@ -800,9 +765,9 @@ int rk_xrange_bin(rk_client *c, const char *key, size_t key_len, const char *sta
                   size_t start_len, const char *end, size_t end_len, const rk_xrange_opts *opts,
                   rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XRANGE");
-    int rc = build_xrange(&cmd, key, key_len, start, start_len, end, end_len, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_xrange(&cmd, "XRANGE", key, key_len, start, start_len, end, end_len, opts), reply);
 }
 
 int rk_pipe_xrange(rk_pipeline *p, const char *key, const char *start, const char *end,
@@ -814,18 +779,17 @@ int rk_pipe_xrange_bin(rk_pipeline *p, const char *key, size_t key_len, const ch
                        size_t start_len, const char *end, size_t end_len,
                        const rk_xrange_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XRANGE");
-    int rc = build_xrange(&cmd, key, key_len, start, start_len, end, end_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd, build_xrange(&cmd, "XRANGE", key, key_len, start, start_len, end, end_len, opts));
 }
 
-static int build_xread(rk_cmd *cmd, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                       const char *const *ids, const size_t *ids_lens, size_t nids,
-                       const rk_xread_opts *o) {
+static int build_xread(rk_cmd *cmd, const char *words, const char *const *keys,
+                       const size_t *keys_lens, size_t nkeys, const char *const *ids,
+                       const size_t *ids_lens, size_t nids, const rk_xread_opts *o) {
     static const rk_xread_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "XREAD");
+    rk_cmd_start(cmd, words);
     if (o->count != 0 || o->count_set) {
         rk_cmd_lit(cmd, "COUNT");
         rk_cmd_int(cmd, o->count);
@@ -869,9 +833,9 @@ int rk_xread_bin(rk_client *c, const char *const *keys, const size_t *keys_lens,
                  const char *const *ids, const size_t *ids_lens, size_t nids,
                  const rk_xread_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XREAD");
-    int rc = build_xread(&cmd, keys, keys_lens, nkeys, ids, ids_lens, nids, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_xread(&cmd, "XREAD", keys, keys_lens, nkeys, ids, ids_lens, nids, opts), reply);
 }
 
 int rk_pipe_xread(rk_pipeline *p, const char *const *keys, size_t nkeys, const char *const *ids,
@@ -883,19 +847,18 @@ int rk_pipe_xread_bin(rk_pipeline *p, const char *const *keys, const size_t *key
                       size_t nkeys, const char *const *ids, const size_t *ids_lens, size_t nids,
                       const rk_xread_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XREAD");
-    int rc = build_xread(&cmd, keys, keys_lens, nkeys, ids, ids_lens, nids, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd, build_xread(&cmd, "XREAD", keys, keys_lens, nkeys, ids, ids_lens, nids, opts));
 }
 
-static int build_xreadgroup(rk_cmd *cmd, const char *group, size_t group_len, const char *consumer,
-                            size_t consumer_len, const char *const *keys, const size_t *keys_lens,
-                            size_t nkeys, const char *const *ids, const size_t *ids_lens,
-                            size_t nids, const rk_xreadgroup_opts *o) {
+static int build_xreadgroup(rk_cmd *cmd, const char *words, const char *group, size_t group_len,
+                            const char *consumer, size_t consumer_len, const char *const *keys,
+                            const size_t *keys_lens, size_t nkeys, const char *const *ids,
+                            const size_t *ids_lens, size_t nids, const rk_xreadgroup_opts *o) {
     static const rk_xreadgroup_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "XREADGROUP");
+    rk_cmd_start(cmd, words);
     rk_cmd_lit(cmd, "GROUP");
     rk_cmd_str(cmd, group, group_len);
     rk_cmd_str(cmd, consumer, consumer_len);
@@ -947,10 +910,11 @@ int rk_xreadgroup_bin(rk_client *c, const char *group, size_t group_len, const c
                       size_t nkeys, const char *const *ids, const size_t *ids_lens, size_t nids,
                       const rk_xreadgroup_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XREADGROUP");
-    int rc = build_xreadgroup(&cmd, group, group_len, consumer, consumer_len, keys, keys_lens,
-                              nkeys, ids, ids_lens, nids, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_xreadgroup(&cmd, "XREADGROUP", group, group_len, consumer,
+                                         consumer_len, keys, keys_lens, nkeys, ids, ids_lens, nids,
+                                         opts),
+                        reply);
 }
 
 int rk_pipe_xreadgroup(rk_pipeline *p, const char *group, const char *consumer,
@@ -965,19 +929,19 @@ int rk_pipe_xreadgroup_bin(rk_pipeline *p, const char *group, size_t group_len,
                            const size_t *keys_lens, size_t nkeys, const char *const *ids,
                            const size_t *ids_lens, size_t nids, const rk_xreadgroup_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XREADGROUP");
-    int rc = build_xreadgroup(&cmd, group, group_len, consumer, consumer_len, keys, keys_lens,
-                              nkeys, ids, ids_lens, nids, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_xreadgroup(&cmd, "XREADGROUP", group, group_len, consumer,
+                                         consumer_len, keys, keys_lens, nkeys, ids, ids_lens, nids,
+                                         opts));
 }
 
-static int build_xrevrange(rk_cmd *cmd, const char *key, size_t key_len, const char *end,
-                           size_t end_len, const char *start, size_t start_len,
+static int build_xrevrange(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                           const char *end, size_t end_len, const char *start, size_t start_len,
                            const rk_xrevrange_opts *o) {
     static const rk_xrevrange_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "XREVRANGE");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, end, end_len);
     rk_cmd_str(cmd, start, start_len);
@@ -998,9 +962,10 @@ int rk_xrevrange_bin(rk_client *c, const char *key, size_t key_len, const char *
                      const char *start, size_t start_len, const rk_xrevrange_opts *opts,
                      rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XREVRANGE");
-    int rc = build_xrevrange(&cmd, key, key_len, end, end_len, start, start_len, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_xrevrange(&cmd, "XREVRANGE", key, key_len, end, end_len, start, start_len, opts),
+        reply);
 }
 
 int rk_pipe_xrevrange(rk_pipeline *p, const char *key, const char *end, const char *start,
@@ -1012,17 +977,17 @@ int rk_pipe_xrevrange_bin(rk_pipeline *p, const char *key, size_t key_len, const
                           size_t end_len, const char *start, size_t start_len,
                           const rk_xrevrange_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XREVRANGE");
-    int rc = build_xrevrange(&cmd, key, key_len, end, end_len, start, start_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd,
+        build_xrevrange(&cmd, "XREVRANGE", key, key_len, end, end_len, start, start_len, opts));
 }
 
-static int build_xsetid(rk_cmd *cmd, const char *key, size_t key_len, const char *last_id,
-                        size_t last_id_len, const rk_xsetid_opts *o) {
+static int build_xsetid(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                        const char *last_id, size_t last_id_len, const rk_xsetid_opts *o) {
     static const rk_xsetid_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "XSETID");
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, last_id, last_id_len);
     if (o->entriesadded != 0 || o->entriesadded_set) {
@@ -1043,9 +1008,8 @@ int rk_xsetid(rk_client *c, const char *key, const char *last_id, const rk_xseti
 int rk_xsetid_bin(rk_client *c, const char *key, size_t key_len, const char *last_id,
                   size_t last_id_len, const rk_xsetid_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XSETID");
-    int rc = build_xsetid(&cmd, key, key_len, last_id, last_id_len, opts);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd,
+                     build_xsetid(&cmd, "XSETID", key, key_len, last_id, last_id_len, opts));
 }
 
 int rk_pipe_xsetid(rk_pipeline *p, const char *key, const char *last_id,
@@ -1056,17 +1020,17 @@ int rk_pipe_xsetid(rk_pipeline *p, const char *key, const char *last_id,
 int rk_pipe_xsetid_bin(rk_pipeline *p, const char *key, size_t key_len, const char *last_id,
                        size_t last_id_len, const rk_xsetid_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XSETID");
-    int rc = build_xsetid(&cmd, key, key_len, last_id, last_id_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_xsetid(&cmd, "XSETID", key, key_len, last_id, last_id_len, opts));
 }
 
-static int build_xtrim(rk_cmd *cmd, const char *key, size_t key_len, rk_trim strategy,
-                       const char *threshold, size_t threshold_len, const rk_xtrim_opts *o) {
+static int build_xtrim(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                       rk_trim strategy, const char *threshold, size_t threshold_len,
+                       const rk_xtrim_opts *o) {
     static const rk_xtrim_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "XTRIM");
+    rk_cmd_start(cmd, words);
     if ((o->equal) + (o->approximately) > 1)
         rk_cmd_invalid(cmd, "at most one of =, ~");
     rk_cmd_str(cmd, key, key_len);
@@ -1092,9 +1056,10 @@ int rk_xtrim_bin(rk_client *c, const char *key, size_t key_len, rk_trim strategy
                  const char *threshold, size_t threshold_len, const rk_xtrim_opts *opts,
                  long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XTRIM");
-    int rc = build_xtrim(&cmd, key, key_len, strategy, threshold, threshold_len, opts);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(
+        RK_TARGET_CLIENT(c), &cmd,
+        build_xtrim(&cmd, "XTRIM", key, key_len, strategy, threshold, threshold_len, opts), out,
+        false);
 }
 
 int rk_pipe_xtrim(rk_pipeline *p, const char *key, rk_trim strategy, const char *threshold,
@@ -1105,7 +1070,7 @@ int rk_pipe_xtrim(rk_pipeline *p, const char *key, rk_trim strategy, const char 
 int rk_pipe_xtrim_bin(rk_pipeline *p, const char *key, size_t key_len, rk_trim strategy,
                       const char *threshold, size_t threshold_len, const rk_xtrim_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "XTRIM");
-    int rc = build_xtrim(&cmd, key, key_len, strategy, threshold, threshold_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(
+        p, &cmd,
+        build_xtrim(&cmd, "XTRIM", key, key_len, strategy, threshold, threshold_len, opts));
 }

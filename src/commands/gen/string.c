@@ -3,9 +3,10 @@
 #include "rediskit/commands/string.h"
 #include "commands/cmd_int.h"
 
-static int build_append(rk_cmd *cmd, const char *key, size_t key_len, const char *value,
-                        size_t value_len) {
-    rk_cmd_lit(cmd, "APPEND");
+/* Builds APPEND, GETSET, SETNX. */
+static int build_key_value(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                           const char *value, size_t value_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_str(cmd, value, value_len);
     return cmd->err;
@@ -18,9 +19,9 @@ int rk_append(rk_client *c, const char *key, const char *value, long long *out) 
 int rk_append_bin(rk_client *c, const char *key, size_t key_len, const char *value,
                   size_t value_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "APPEND");
-    int rc = build_append(&cmd, key, key_len, value, value_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_key_value(&cmd, "APPEND", key, key_len, value, value_len), out,
+                          false);
 }
 
 int rk_pipe_append(rk_pipeline *p, const char *key, const char *value) {
@@ -30,13 +31,12 @@ int rk_pipe_append(rk_pipeline *p, const char *key, const char *value) {
 int rk_pipe_append_bin(rk_pipeline *p, const char *key, size_t key_len, const char *value,
                        size_t value_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "APPEND");
-    int rc = build_append(&cmd, key, key_len, value, value_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_key_value(&cmd, "APPEND", key, key_len, value, value_len));
 }
 
-static int build_decr(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "DECR");
+/* Builds DECR, GET, GETDEL, INCR, STRLEN. */
+static int build_key(rk_cmd *cmd, const char *words, const char *key, size_t key_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     return cmd->err;
 }
@@ -47,9 +47,8 @@ int rk_decr(rk_client *c, const char *key, long long *out) {
 
 int rk_decr_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "DECR");
-    int rc = build_decr(&cmd, key, key_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "DECR", key, key_len), out,
+                          false);
 }
 
 int rk_pipe_decr(rk_pipeline *p, const char *key) {
@@ -58,13 +57,12 @@ int rk_pipe_decr(rk_pipeline *p, const char *key) {
 
 int rk_pipe_decr_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "DECR");
-    int rc = build_decr(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_key(&cmd, "DECR", key, key_len));
 }
 
-static int build_decrby(rk_cmd *cmd, const char *key, size_t key_len, long long decrement) {
-    rk_cmd_lit(cmd, "DECRBY");
+static int build_decrby(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                        long long decrement) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_int(cmd, decrement);
     return cmd->err;
@@ -77,9 +75,8 @@ int rk_decrby(rk_client *c, const char *key, long long decrement, long long *out
 int rk_decrby_bin(rk_client *c, const char *key, size_t key_len, long long decrement,
                   long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "DECRBY");
-    int rc = build_decrby(&cmd, key, key_len, decrement);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_decrby(&cmd, "DECRBY", key, key_len, decrement), out, false);
 }
 
 int rk_pipe_decrby(rk_pipeline *p, const char *key, long long decrement) {
@@ -88,15 +85,7 @@ int rk_pipe_decrby(rk_pipeline *p, const char *key, long long decrement) {
 
 int rk_pipe_decrby_bin(rk_pipeline *p, const char *key, size_t key_len, long long decrement) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "DECRBY");
-    int rc = build_decrby(&cmd, key, key_len, decrement);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_get(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "GET");
-    rk_cmd_str(cmd, key, key_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_decrby(&cmd, "DECRBY", key, key_len, decrement));
 }
 
 int rk_get(rk_client *c, const char *key, char **out, size_t *len) {
@@ -105,9 +94,7 @@ int rk_get(rk_client *c, const char *key, char **out, size_t *len) {
 
 int rk_get_bin(rk_client *c, const char *key, size_t key_len, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GET");
-    int rc = build_get(&cmd, key, key_len);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "GET", key, key_len), out, len);
 }
 
 int rk_pipe_get(rk_pipeline *p, const char *key) {
@@ -116,15 +103,7 @@ int rk_pipe_get(rk_pipeline *p, const char *key) {
 
 int rk_pipe_get_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GET");
-    int rc = build_get(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_getdel(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "GETDEL");
-    rk_cmd_str(cmd, key, key_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_key(&cmd, "GET", key, key_len));
 }
 
 int rk_getdel(rk_client *c, const char *key, char **out, size_t *len) {
@@ -133,9 +112,8 @@ int rk_getdel(rk_client *c, const char *key, char **out, size_t *len) {
 
 int rk_getdel_bin(rk_client *c, const char *key, size_t key_len, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GETDEL");
-    int rc = build_getdel(&cmd, key, key_len);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "GETDEL", key, key_len), out,
+                         len);
 }
 
 int rk_pipe_getdel(rk_pipeline *p, const char *key) {
@@ -144,16 +122,15 @@ int rk_pipe_getdel(rk_pipeline *p, const char *key) {
 
 int rk_pipe_getdel_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GETDEL");
-    int rc = build_getdel(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_key(&cmd, "GETDEL", key, key_len));
 }
 
-static int build_getex(rk_cmd *cmd, const char *key, size_t key_len, const rk_getex_opts *o) {
+static int build_getex(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                       const rk_getex_opts *o) {
     static const rk_getex_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "GETEX");
+    rk_cmd_start(cmd, words);
     if ((o->ex != 0 || o->ex_set) + (o->px != 0 || o->px_set) + (o->exat != 0 || o->exat_set) +
             (o->pxat != 0 || o->pxat_set) + (o->persist) >
         1)
@@ -187,9 +164,8 @@ int rk_getex(rk_client *c, const char *key, const rk_getex_opts *opts, char **ou
 int rk_getex_bin(rk_client *c, const char *key, size_t key_len, const rk_getex_opts *opts,
                  char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GETEX");
-    int rc = build_getex(&cmd, key, key_len, opts);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_getex(&cmd, "GETEX", key, key_len, opts),
+                         out, len);
 }
 
 int rk_pipe_getex(rk_pipeline *p, const char *key, const rk_getex_opts *opts) {
@@ -198,14 +174,13 @@ int rk_pipe_getex(rk_pipeline *p, const char *key, const rk_getex_opts *opts) {
 
 int rk_pipe_getex_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_getex_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GETEX");
-    int rc = build_getex(&cmd, key, key_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_getex(&cmd, "GETEX", key, key_len, opts));
 }
 
-static int build_getrange(rk_cmd *cmd, const char *key, size_t key_len, long long start,
-                          long long end) {
-    rk_cmd_lit(cmd, "GETRANGE");
+/* Builds GETRANGE, SUBSTR. */
+static int build_key_start_end(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                               long long start, long long end) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_int(cmd, start);
     rk_cmd_int(cmd, end);
@@ -220,9 +195,8 @@ int rk_getrange(rk_client *c, const char *key, long long start, long long end, c
 int rk_getrange_bin(rk_client *c, const char *key, size_t key_len, long long start, long long end,
                     char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GETRANGE");
-    int rc = build_getrange(&cmd, key, key_len, start, end);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd,
+                         build_key_start_end(&cmd, "GETRANGE", key, key_len, start, end), out, len);
 }
 
 int rk_pipe_getrange(rk_pipeline *p, const char *key, long long start, long long end) {
@@ -232,17 +206,7 @@ int rk_pipe_getrange(rk_pipeline *p, const char *key, long long start, long long
 int rk_pipe_getrange_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
                          long long end) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GETRANGE");
-    int rc = build_getrange(&cmd, key, key_len, start, end);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_getset(rk_cmd *cmd, const char *key, size_t key_len, const char *value,
-                        size_t value_len) {
-    rk_cmd_lit(cmd, "GETSET");
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, value, value_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_key_start_end(&cmd, "GETRANGE", key, key_len, start, end));
 }
 
 int rk_getset(rk_client *c, const char *key, const char *value, char **out, size_t *len) {
@@ -252,9 +216,8 @@ int rk_getset(rk_client *c, const char *key, const char *value, char **out, size
 int rk_getset_bin(rk_client *c, const char *key, size_t key_len, const char *value,
                   size_t value_len, char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GETSET");
-    int rc = build_getset(&cmd, key, key_len, value, value_len);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd,
+                         build_key_value(&cmd, "GETSET", key, key_len, value, value_len), out, len);
 }
 
 int rk_pipe_getset(rk_pipeline *p, const char *key, const char *value) {
@@ -264,15 +227,7 @@ int rk_pipe_getset(rk_pipeline *p, const char *key, const char *value) {
 int rk_pipe_getset_bin(rk_pipeline *p, const char *key, size_t key_len, const char *value,
                        size_t value_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "GETSET");
-    int rc = build_getset(&cmd, key, key_len, value, value_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_incr(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "INCR");
-    rk_cmd_str(cmd, key, key_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_key_value(&cmd, "GETSET", key, key_len, value, value_len));
 }
 
 int rk_incr(rk_client *c, const char *key, long long *out) {
@@ -281,9 +236,8 @@ int rk_incr(rk_client *c, const char *key, long long *out) {
 
 int rk_incr_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "INCR");
-    int rc = build_incr(&cmd, key, key_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "INCR", key, key_len), out,
+                          false);
 }
 
 int rk_pipe_incr(rk_pipeline *p, const char *key) {
@@ -292,13 +246,12 @@ int rk_pipe_incr(rk_pipeline *p, const char *key) {
 
 int rk_pipe_incr_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "INCR");
-    int rc = build_incr(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_key(&cmd, "INCR", key, key_len));
 }
 
-static int build_incrby(rk_cmd *cmd, const char *key, size_t key_len, long long increment) {
-    rk_cmd_lit(cmd, "INCRBY");
+static int build_incrby(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                        long long increment) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_int(cmd, increment);
     return cmd->err;
@@ -311,9 +264,8 @@ int rk_incrby(rk_client *c, const char *key, long long increment, long long *out
 int rk_incrby_bin(rk_client *c, const char *key, size_t key_len, long long increment,
                   long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "INCRBY");
-    int rc = build_incrby(&cmd, key, key_len, increment);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_incrby(&cmd, "INCRBY", key, key_len, increment), out, false);
 }
 
 int rk_pipe_incrby(rk_pipeline *p, const char *key, long long increment) {
@@ -322,13 +274,12 @@ int rk_pipe_incrby(rk_pipeline *p, const char *key, long long increment) {
 
 int rk_pipe_incrby_bin(rk_pipeline *p, const char *key, size_t key_len, long long increment) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "INCRBY");
-    int rc = build_incrby(&cmd, key, key_len, increment);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_incrby(&cmd, "INCRBY", key, key_len, increment));
 }
 
-static int build_incrbyfloat(rk_cmd *cmd, const char *key, size_t key_len, double increment) {
-    rk_cmd_lit(cmd, "INCRBYFLOAT");
+static int build_incrbyfloat(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                             double increment) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_double(cmd, increment);
     cmd->shape = "d";
@@ -342,9 +293,8 @@ int rk_incrbyfloat(rk_client *c, const char *key, double increment, double *out)
 int rk_incrbyfloat_bin(rk_client *c, const char *key, size_t key_len, double increment,
                        double *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "INCRBYFLOAT");
-    int rc = build_incrbyfloat(&cmd, key, key_len, increment);
-    return rk_cmd_number(RK_TARGET_CLIENT(c), &cmd, rc, out);
+    return rk_cmd_number(RK_TARGET_CLIENT(c), &cmd,
+                         build_incrbyfloat(&cmd, "INCRBYFLOAT", key, key_len, increment), out);
 }
 
 int rk_pipe_incrbyfloat(rk_pipeline *p, const char *key, double increment) {
@@ -353,17 +303,15 @@ int rk_pipe_incrbyfloat(rk_pipeline *p, const char *key, double increment) {
 
 int rk_pipe_incrbyfloat_bin(rk_pipeline *p, const char *key, size_t key_len, double increment) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "INCRBYFLOAT");
-    int rc = build_incrbyfloat(&cmd, key, key_len, increment);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_incrbyfloat(&cmd, "INCRBYFLOAT", key, key_len, increment));
 }
 
-static int build_lcs(rk_cmd *cmd, const char *key1, size_t key1_len, const char *key2,
-                     size_t key2_len, const rk_lcs_opts *o) {
+static int build_lcs(rk_cmd *cmd, const char *words, const char *key1, size_t key1_len,
+                     const char *key2, size_t key2_len, const rk_lcs_opts *o) {
     static const rk_lcs_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "LCS");
+    rk_cmd_start(cmd, words);
     if (o->len && o->idx)
         rk_cmd_invalid(cmd, "LEN and IDX cannot be combined");
     rk_cmd_str(cmd, key1, key1_len);
@@ -390,9 +338,8 @@ int rk_lcs(rk_client *c, const char *key1, const char *key2, const rk_lcs_opts *
 int rk_lcs_bin(rk_client *c, const char *key1, size_t key1_len, const char *key2, size_t key2_len,
                const rk_lcs_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LCS");
-    int rc = build_lcs(&cmd, key1, key1_len, key2, key2_len, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_lcs(&cmd, "LCS", key1, key1_len, key2, key2_len, opts), reply);
 }
 
 int rk_pipe_lcs(rk_pipeline *p, const char *key1, const char *key2, const rk_lcs_opts *opts) {
@@ -402,13 +349,12 @@ int rk_pipe_lcs(rk_pipeline *p, const char *key1, const char *key2, const rk_lcs
 int rk_pipe_lcs_bin(rk_pipeline *p, const char *key1, size_t key1_len, const char *key2,
                     size_t key2_len, const rk_lcs_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "LCS");
-    int rc = build_lcs(&cmd, key1, key1_len, key2, key2_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_lcs(&cmd, "LCS", key1, key1_len, key2, key2_len, opts));
 }
 
-static int build_mget(rk_cmd *cmd, const char *const *keys, const size_t *keys_lens, size_t nkeys) {
-    rk_cmd_lit(cmd, "MGET");
+static int build_mget(rk_cmd *cmd, const char *words, const char *const *keys,
+                      const size_t *keys_lens, size_t nkeys) {
+    rk_cmd_start(cmd, words);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
@@ -428,9 +374,8 @@ int rk_mget(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply
 int rk_mget_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
                 rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MGET");
-    int rc = build_mget(&cmd, keys, keys_lens, nkeys);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_mget(&cmd, "MGET", keys, keys_lens, nkeys),
+                        reply);
 }
 
 int rk_pipe_mget(rk_pipeline *p, const char *const *keys, size_t nkeys) {
@@ -440,9 +385,7 @@ int rk_pipe_mget(rk_pipeline *p, const char *const *keys, size_t nkeys) {
 int rk_pipe_mget_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
                      size_t nkeys) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MGET");
-    int rc = build_mget(&cmd, keys, keys_lens, nkeys);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_mget(&cmd, "MGET", keys, keys_lens, nkeys));
 }
 
 static void emit_mset_key_value(rk_cmd *cmd, const rk_mset_key_value *b) {
@@ -454,8 +397,9 @@ static void emit_mset_key_value(rk_cmd *cmd, const rk_mset_key_value *b) {
     rk_cmd_str(cmd, b->value, b->value_len ? b->value_len : RK_CSTR);
 }
 
-static int build_mset(rk_cmd *cmd, const rk_mset_key_value *key_values, size_t nkey_values) {
-    rk_cmd_lit(cmd, "MSET");
+static int build_mset(rk_cmd *cmd, const char *words, const rk_mset_key_value *key_values,
+                      size_t nkey_values) {
+    rk_cmd_start(cmd, words);
     if (nkey_values == 0)
         rk_cmd_invalid(cmd, "needs at least one key_value");
     if (nkey_values > 0 && key_values == NULL) {
@@ -470,16 +414,12 @@ static int build_mset(rk_cmd *cmd, const rk_mset_key_value *key_values, size_t n
 
 int rk_mset(rk_client *c, const rk_mset_key_value *key_values, size_t nkey_values) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MSET");
-    int rc = build_mset(&cmd, key_values, nkey_values);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_mset(&cmd, "MSET", key_values, nkey_values));
 }
 
 int rk_pipe_mset(rk_pipeline *p, const rk_mset_key_value *key_values, size_t nkey_values) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MSET");
-    int rc = build_mset(&cmd, key_values, nkey_values);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_mset(&cmd, "MSET", key_values, nkey_values));
 }
 
 static void emit_msetnx_key_value(rk_cmd *cmd, const rk_msetnx_key_value *b) {
@@ -491,8 +431,9 @@ static void emit_msetnx_key_value(rk_cmd *cmd, const rk_msetnx_key_value *b) {
     rk_cmd_str(cmd, b->value, b->value_len ? b->value_len : RK_CSTR);
 }
 
-static int build_msetnx(rk_cmd *cmd, const rk_msetnx_key_value *key_values, size_t nkey_values) {
-    rk_cmd_lit(cmd, "MSETNX");
+static int build_msetnx(rk_cmd *cmd, const char *words, const rk_msetnx_key_value *key_values,
+                        size_t nkey_values) {
+    rk_cmd_start(cmd, words);
     if (nkey_values == 0)
         rk_cmd_invalid(cmd, "needs at least one key_value");
     if (nkey_values > 0 && key_values == NULL) {
@@ -508,21 +449,18 @@ static int build_msetnx(rk_cmd *cmd, const rk_msetnx_key_value *key_values, size
 int rk_msetnx(rk_client *c, const rk_msetnx_key_value *key_values, size_t nkey_values,
               long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MSETNX");
-    int rc = build_msetnx(&cmd, key_values, nkey_values);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_msetnx(&cmd, "MSETNX", key_values, nkey_values), out, false);
 }
 
 int rk_pipe_msetnx(rk_pipeline *p, const rk_msetnx_key_value *key_values, size_t nkey_values) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MSETNX");
-    int rc = build_msetnx(&cmd, key_values, nkey_values);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_msetnx(&cmd, "MSETNX", key_values, nkey_values));
 }
 
-static int build_psetex(rk_cmd *cmd, const char *key, size_t key_len, long long milliseconds,
-                        const char *value, size_t value_len) {
-    rk_cmd_lit(cmd, "PSETEX");
+static int build_psetex(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                        long long milliseconds, const char *value, size_t value_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_int(cmd, milliseconds);
     rk_cmd_str(cmd, value, value_len);
@@ -536,9 +474,8 @@ int rk_psetex(rk_client *c, const char *key, long long milliseconds, const char 
 int rk_psetex_bin(rk_client *c, const char *key, size_t key_len, long long milliseconds,
                   const char *value, size_t value_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PSETEX");
-    int rc = build_psetex(&cmd, key, key_len, milliseconds, value, value_len);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd,
+                     build_psetex(&cmd, "PSETEX", key, key_len, milliseconds, value, value_len));
 }
 
 int rk_pipe_psetex(rk_pipeline *p, const char *key, long long milliseconds, const char *value) {
@@ -548,17 +485,16 @@ int rk_pipe_psetex(rk_pipeline *p, const char *key, long long milliseconds, cons
 int rk_pipe_psetex_bin(rk_pipeline *p, const char *key, size_t key_len, long long milliseconds,
                        const char *value, size_t value_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "PSETEX");
-    int rc = build_psetex(&cmd, key, key_len, milliseconds, value, value_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd,
+                        build_psetex(&cmd, "PSETEX", key, key_len, milliseconds, value, value_len));
 }
 
-static int build_set(rk_cmd *cmd, const char *key, size_t key_len, const char *value,
-                     size_t value_len, const rk_set_opts *o) {
+static int build_set(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                     const char *value, size_t value_len, const rk_set_opts *o) {
     static const rk_set_opts none;
     if (o == NULL)
         o = &none;
-    rk_cmd_lit(cmd, "SET");
+    rk_cmd_start(cmd, words);
     if ((o->nx) + (o->xx) > 1)
         rk_cmd_invalid(cmd, "at most one of NX, XX");
     if ((o->ex != 0 || o->ex_set) + (o->px != 0 || o->px_set) + (o->exat != 0 || o->exat_set) +
@@ -602,9 +538,8 @@ int rk_set(rk_client *c, const char *key, const char *value, const rk_set_opts *
 int rk_set_bin(rk_client *c, const char *key, size_t key_len, const char *value, size_t value_len,
                const rk_set_opts *opts, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SET");
-    int rc = build_set(&cmd, key, key_len, value, value_len, opts);
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, rc, reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd,
+                        build_set(&cmd, "SET", key, key_len, value, value_len, opts), reply);
 }
 
 int rk_pipe_set(rk_pipeline *p, const char *key, const char *value, const rk_set_opts *opts) {
@@ -614,14 +549,12 @@ int rk_pipe_set(rk_pipeline *p, const char *key, const char *value, const rk_set
 int rk_pipe_set_bin(rk_pipeline *p, const char *key, size_t key_len, const char *value,
                     size_t value_len, const rk_set_opts *opts) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SET");
-    int rc = build_set(&cmd, key, key_len, value, value_len, opts);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_set(&cmd, "SET", key, key_len, value, value_len, opts));
 }
 
-static int build_setex(rk_cmd *cmd, const char *key, size_t key_len, long long seconds,
-                       const char *value, size_t value_len) {
-    rk_cmd_lit(cmd, "SETEX");
+static int build_setex(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                       long long seconds, const char *value, size_t value_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_int(cmd, seconds);
     rk_cmd_str(cmd, value, value_len);
@@ -635,9 +568,8 @@ int rk_setex(rk_client *c, const char *key, long long seconds, const char *value
 int rk_setex_bin(rk_client *c, const char *key, size_t key_len, long long seconds,
                  const char *value, size_t value_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SETEX");
-    int rc = build_setex(&cmd, key, key_len, seconds, value, value_len);
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd,
+                     build_setex(&cmd, "SETEX", key, key_len, seconds, value, value_len));
 }
 
 int rk_pipe_setex(rk_pipeline *p, const char *key, long long seconds, const char *value) {
@@ -647,17 +579,8 @@ int rk_pipe_setex(rk_pipeline *p, const char *key, long long seconds, const char
 int rk_pipe_setex_bin(rk_pipeline *p, const char *key, size_t key_len, long long seconds,
                       const char *value, size_t value_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SETEX");
-    int rc = build_setex(&cmd, key, key_len, seconds, value, value_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_setnx(rk_cmd *cmd, const char *key, size_t key_len, const char *value,
-                       size_t value_len) {
-    rk_cmd_lit(cmd, "SETNX");
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, value, value_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd,
+                        build_setex(&cmd, "SETEX", key, key_len, seconds, value, value_len));
 }
 
 int rk_setnx(rk_client *c, const char *key, const char *value, long long *out) {
@@ -667,9 +590,9 @@ int rk_setnx(rk_client *c, const char *key, const char *value, long long *out) {
 int rk_setnx_bin(rk_client *c, const char *key, size_t key_len, const char *value, size_t value_len,
                  long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SETNX");
-    int rc = build_setnx(&cmd, key, key_len, value, value_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_key_value(&cmd, "SETNX", key, key_len, value, value_len), out,
+                          false);
 }
 
 int rk_pipe_setnx(rk_pipeline *p, const char *key, const char *value) {
@@ -679,14 +602,12 @@ int rk_pipe_setnx(rk_pipeline *p, const char *key, const char *value) {
 int rk_pipe_setnx_bin(rk_pipeline *p, const char *key, size_t key_len, const char *value,
                       size_t value_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SETNX");
-    int rc = build_setnx(&cmd, key, key_len, value, value_len);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_key_value(&cmd, "SETNX", key, key_len, value, value_len));
 }
 
-static int build_setrange(rk_cmd *cmd, const char *key, size_t key_len, long long offset,
-                          const char *value, size_t value_len) {
-    rk_cmd_lit(cmd, "SETRANGE");
+static int build_setrange(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
+                          long long offset, const char *value, size_t value_len) {
+    rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
     rk_cmd_int(cmd, offset);
     rk_cmd_str(cmd, value, value_len);
@@ -701,9 +622,9 @@ int rk_setrange(rk_client *c, const char *key, long long offset, const char *val
 int rk_setrange_bin(rk_client *c, const char *key, size_t key_len, long long offset,
                     const char *value, size_t value_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SETRANGE");
-    int rc = build_setrange(&cmd, key, key_len, offset, value, value_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
+                          build_setrange(&cmd, "SETRANGE", key, key_len, offset, value, value_len),
+                          out, false);
 }
 
 int rk_pipe_setrange(rk_pipeline *p, const char *key, long long offset, const char *value) {
@@ -713,15 +634,8 @@ int rk_pipe_setrange(rk_pipeline *p, const char *key, long long offset, const ch
 int rk_pipe_setrange_bin(rk_pipeline *p, const char *key, size_t key_len, long long offset,
                          const char *value, size_t value_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SETRANGE");
-    int rc = build_setrange(&cmd, key, key_len, offset, value, value_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_strlen(rk_cmd *cmd, const char *key, size_t key_len) {
-    rk_cmd_lit(cmd, "STRLEN");
-    rk_cmd_str(cmd, key, key_len);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd,
+                        build_setrange(&cmd, "SETRANGE", key, key_len, offset, value, value_len));
 }
 
 int rk_strlen(rk_client *c, const char *key, long long *out) {
@@ -730,9 +644,8 @@ int rk_strlen(rk_client *c, const char *key, long long *out) {
 
 int rk_strlen_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "STRLEN");
-    int rc = build_strlen(&cmd, key, key_len);
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, rc, out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "STRLEN", key, key_len), out,
+                          false);
 }
 
 int rk_pipe_strlen(rk_pipeline *p, const char *key) {
@@ -741,18 +654,7 @@ int rk_pipe_strlen(rk_pipeline *p, const char *key) {
 
 int rk_pipe_strlen_bin(rk_pipeline *p, const char *key, size_t key_len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "STRLEN");
-    int rc = build_strlen(&cmd, key, key_len);
-    return rk_cmd_queue(p, &cmd, rc);
-}
-
-static int build_substr(rk_cmd *cmd, const char *key, size_t key_len, long long start,
-                        long long end) {
-    rk_cmd_lit(cmd, "SUBSTR");
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, start);
-    rk_cmd_int(cmd, end);
-    return cmd->err;
+    return rk_cmd_queue(p, &cmd, build_key(&cmd, "STRLEN", key, key_len));
 }
 
 int rk_substr(rk_client *c, const char *key, long long start, long long end, char **out,
@@ -763,9 +665,8 @@ int rk_substr(rk_client *c, const char *key, long long start, long long end, cha
 int rk_substr_bin(rk_client *c, const char *key, size_t key_len, long long start, long long end,
                   char **out, size_t *len) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SUBSTR");
-    int rc = build_substr(&cmd, key, key_len, start, end);
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, rc, out, len);
+    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd,
+                         build_key_start_end(&cmd, "SUBSTR", key, key_len, start, end), out, len);
 }
 
 int rk_pipe_substr(rk_pipeline *p, const char *key, long long start, long long end) {
@@ -775,7 +676,5 @@ int rk_pipe_substr(rk_pipeline *p, const char *key, long long start, long long e
 int rk_pipe_substr_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
                        long long end) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "SUBSTR");
-    int rc = build_substr(&cmd, key, key_len, start, end);
-    return rk_cmd_queue(p, &cmd, rc);
+    return rk_cmd_queue(p, &cmd, build_key_start_end(&cmd, "SUBSTR", key, key_len, start, end));
 }

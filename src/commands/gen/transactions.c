@@ -3,57 +3,35 @@
 #include "rediskit/commands/transactions.h"
 #include "commands/cmd_int.h"
 
-static int build_discard(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "DISCARD");
+/* Builds DISCARD, EXEC, MULTI, UNWATCH. */
+static int build_bare(rk_cmd *cmd, const char *words) {
+    rk_cmd_start(cmd, words);
     return cmd->err;
 }
 
 int rk_discard(rk_conn *conn) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "DISCARD");
-    int rc = build_discard(&cmd);
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, rc);
-}
-
-static int build_exec(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "EXEC");
-    return cmd->err;
+    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, build_bare(&cmd, "DISCARD"));
 }
 
 int rk_exec(rk_conn *conn, rk_reply *reply) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "EXEC");
-    int rc = build_exec(&cmd);
-    return rk_cmd_reply(RK_TARGET_CONN(conn), &cmd, rc, reply);
-}
-
-static int build_multi(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "MULTI");
-    return cmd->err;
+    return rk_cmd_reply(RK_TARGET_CONN(conn), &cmd, build_bare(&cmd, "EXEC"), reply);
 }
 
 int rk_multi(rk_conn *conn) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "MULTI");
-    int rc = build_multi(&cmd);
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, rc);
-}
-
-static int build_unwatch(rk_cmd *cmd) {
-    rk_cmd_lit(cmd, "UNWATCH");
-    return cmd->err;
+    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, build_bare(&cmd, "MULTI"));
 }
 
 int rk_unwatch(rk_conn *conn) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "UNWATCH");
-    int rc = build_unwatch(&cmd);
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, build_bare(&cmd, "UNWATCH"));
 }
 
-static int build_watch(rk_cmd *cmd, const char *const *keys, const size_t *keys_lens,
-                       size_t nkeys) {
-    rk_cmd_lit(cmd, "WATCH");
+static int build_watch(rk_cmd *cmd, const char *words, const char *const *keys,
+                       const size_t *keys_lens, size_t nkeys) {
+    rk_cmd_start(cmd, words);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
     if (nkeys > 0 && keys == NULL)
@@ -72,7 +50,6 @@ int rk_watch(rk_conn *conn, const char *const *keys, size_t nkeys) {
 
 int rk_watch_bin(rk_conn *conn, const char *const *keys, const size_t *keys_lens, size_t nkeys) {
     rk_cmd cmd;
-    rk_cmd_init(&cmd, "WATCH");
-    int rc = build_watch(&cmd, keys, keys_lens, nkeys);
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, rc);
+    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd,
+                     build_watch(&cmd, "WATCH", keys, keys_lens, nkeys));
 }
