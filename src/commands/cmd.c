@@ -168,6 +168,49 @@ void rk_cmd_double(rk_cmd *cmd, double v) {
     rk_cmd_str(cmd, p, (size_t)n);
 }
 
+/* A list's checks: n > 0 needs an array. */
+static bool list_ok(rk_cmd *cmd, const char *what, const void *v, size_t n) {
+    if (cmd->err != RK_OK)
+        return false;
+    if (n == 0 || v != NULL)
+        return true;
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s list is NULL", what);
+    fail(cmd, RK_EINVAL, msg);
+    return false;
+}
+
+void rk_cmd_strs(rk_cmd *cmd, const char *what, const char *each, const char *const *v,
+                 const size_t *lens, size_t n) {
+    if (!list_ok(cmd, what, v, n))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (each)
+            rk_cmd_str(cmd, each, RK_CSTR);
+        rk_cmd_str(cmd, v[i], lens ? lens[i] : RK_CSTR);
+    }
+}
+
+void rk_cmd_ints(rk_cmd *cmd, const char *what, const char *each, const long long *v, size_t n) {
+    if (!list_ok(cmd, what, v, n))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (each)
+            rk_cmd_str(cmd, each, RK_CSTR);
+        rk_cmd_int(cmd, v[i]);
+    }
+}
+
+void rk_cmd_doubles(rk_cmd *cmd, const char *what, const char *each, const double *v, size_t n) {
+    if (!list_ok(cmd, what, v, n))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (each)
+            rk_cmd_str(cmd, each, RK_CSTR);
+        rk_cmd_double(cmd, v[i]);
+    }
+}
+
 void rk_cmd_choice(rk_cmd *cmd, int v, const char *const *tokens, int n, const char *what) {
     if (v < 1 || v > n) {
         if (cmd->err == RK_OK) {

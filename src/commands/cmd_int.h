@@ -64,6 +64,12 @@ void rk_cmd_str(rk_cmd *cmd, const char *s, size_t len); /* len RK_CSTR: strlen 
 void rk_cmd_int(rk_cmd *cmd, long long v);
 void rk_cmd_uint(rk_cmd *cmd, unsigned long long v);
 void rk_cmd_double(rk_cmd *cmd, double v);
+/* Appends the n elements of a list (each after the token each, unless it
+ * is NULL); an array missing for n > 0 is RK_EINVAL naming what. */
+void rk_cmd_strs(rk_cmd *cmd, const char *what, const char *each, const char *const *v,
+                 const size_t *lens, size_t n); /* lens NULL: NUL-terminated */
+void rk_cmd_ints(rk_cmd *cmd, const char *what, const char *each, const long long *v, size_t n);
+void rk_cmd_doubles(rk_cmd *cmd, const char *what, const char *each, const double *v, size_t n);
 /* Appends tokens[v - 1]; v outside 1..n is RK_EINVAL naming what. */
 void rk_cmd_choice(rk_cmd *cmd, int v, const char *const *tokens, int n, const char *what);
 /* Records RK_EINVAL with "NAME: msg" (the first failure wins). */

@@ -3,6 +3,7 @@
  * EVALSHA queued in pipelines. Every call is built into one rk_cmd
  * (command, name, key count, keys, arguments) and handed to
  * rk_client_callv or rk_pipeline_append_argv. */
+#include <stdio.h>
 #include <string.h>
 
 #include "commands/cmd_int.h"
@@ -58,12 +59,13 @@ typedef struct strs {
 } strs;
 
 static void put_strs(rk_cmd *cmd, const strs *s, const char *what) {
-    if (s->n < 0 || (s->n > 0 && s->v == NULL)) {
-        rk_cmd_invalid(cmd, what);
+    if (s->n >= 0) {
+        rk_cmd_strs(cmd, what, NULL, s->v, s->lens, (size_t)s->n);
         return;
     }
-    for (int i = 0; i < s->n; i++)
-        rk_cmd_str(cmd, s->v[i], s->lens ? s->lens[i] : RK_CSTR);
+    char msg[48];
+    snprintf(msg, sizeof msg, "needs a %s count of 0 or more", what);
+    rk_cmd_invalid(cmd, msg);
 }
 
 /* Builds `word name nkeys keys... args...`; release it with
@@ -74,8 +76,8 @@ static int build(rk_cmd *cmd, const char *word, const char *name, size_t name_le
     rk_cmd_str(cmd, word, RK_CSTR);
     rk_cmd_str(cmd, name, name_len);
     rk_cmd_int(cmd, keys->n);
-    put_strs(cmd, keys, "needs a key count of 0 or more, and the keys");
-    put_strs(cmd, args, "needs an argument count of 0 or more, and the arguments");
+    put_strs(cmd, keys, "key");
+    put_strs(cmd, args, "argument");
     return cmd->err;
 }
 

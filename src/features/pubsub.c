@@ -263,8 +263,7 @@ static int encode(rk_writer *w, const char *cmd, size_t count, const char *const
     rk_cmd c;
     rk_cmd_init(&c, cmd);
     rk_cmd_str(&c, cmd, RK_CSTR);
-    for (size_t i = 0; i < count; i++)
-        rk_cmd_str(&c, names[i], lens ? lens[i] : RK_CSTR);
+    rk_cmd_strs(&c, "name", NULL, names, lens, count);
     int rc = c.err == RK_OK ? rk_writer_argv(w, c.argc, c.argv, c.lens) : c.err;
     rk_cmd_release(&c);
     return rc;

@@ -272,25 +272,22 @@ class Field:
         s = self.ctx.src
         lines = []
         if self.multiple:
-            if self.token and not self.mtoken:
-                lines.append("rk_cmd_lit(cmd, %s);" % cstr(self.token))
-            lines.append("for (size_t i = 0; i < %s; i++) {" % s(self.count))
-            if self.mtoken:
-                lines.append("    rk_cmd_lit(cmd, %s);" % cstr(self.token))
+            each = cstr(self.token) if self.mtoken else "NULL"
+            what = cstr(self.a["name"])
             if self.t == "str":
-                ln = "%s ? %s[i] : RK_CSTR" % (s(self.lens), s(self.lens))
+                lens = s(self.lens) if self.lens else "NULL"
+                call = "rk_cmd_strs(cmd, %s, %s, %s, %s, %s);" % (what, each, s(self.name), lens, s(self.count))
             else:
-                ln = None
-            lines.append("    " + self.value("%s[i]" % s(self.name), ln))
-            lines.append("}")
-            lines = ["if (%s > 0 && %s == NULL)" % (s(self.count), s(self.name)),
-                     "    rk_cmd_invalid(cmd, %s);" % cstr(self.a["name"] + " list is NULL"),
-                     "else {"] + ["    " + l for l in lines] + ["}"]
+                fn = {"int": "rk_cmd_ints", "dbl": "rk_cmd_doubles"}[self.t]
+                call = "%s(cmd, %s, %s, %s, %s);" % (fn, what, each, s(self.name), s(self.count))
+            once = ["rk_cmd_lit(cmd, %s);" % cstr(self.token)] if self.token and not self.mtoken else []
             if not self.optional:
                 lines = ["if (%s == 0)" % s(self.count),
-                         "    rk_cmd_invalid(cmd, %s);" % cstr("needs at least one " + self.a["name"])] + lines
-            else:
-                lines = ["if (%s) {" % self.present()] + ["    " + l for l in lines] + ["}"]
+                         "    rk_cmd_invalid(cmd, %s);" % cstr("needs at least one " + self.a["name"])]
+                return lines + once + [call]
+            if once:
+                return ["if (%s) {" % self.present()] + ["    " + l for l in once + [call]] + ["}"]
+            return [call]
             return lines
         if self.token:
             lines.append("rk_cmd_lit(cmd, %s);" % cstr(self.token))

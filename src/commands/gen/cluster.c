@@ -20,13 +20,7 @@ static int build_slots(rk_cmd *cmd, const char *words, const long long *slots, s
     rk_cmd_start(cmd, words);
     if (nslots == 0)
         rk_cmd_invalid(cmd, "needs at least one slot");
-    if (nslots > 0 && slots == NULL)
-        rk_cmd_invalid(cmd, "slot list is NULL");
-    else {
-        for (size_t i = 0; i < nslots; i++) {
-            rk_cmd_int(cmd, slots[i]);
-        }
-    }
+    rk_cmd_ints(cmd, "slot", NULL, slots, nslots);
     return cmd->err;
 }
 

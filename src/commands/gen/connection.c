@@ -175,14 +175,8 @@ static int build_client_list(rk_cmd *cmd, const char *words, const rk_client_lis
                       "normal_master_replica_pubsub");
     }
     if (o->nid > 0) {
-        if (o->nid > 0 && o->id == NULL)
-            rk_cmd_invalid(cmd, "client-id list is NULL");
-        else {
-            rk_cmd_lit(cmd, "ID");
-            for (size_t i = 0; i < o->nid; i++) {
-                rk_cmd_int(cmd, o->id[i]);
-            }
-        }
+        rk_cmd_lit(cmd, "ID");
+        rk_cmd_ints(cmd, "client-id", NULL, o->id, o->nid);
     }
     return cmd->err;
 }
@@ -267,16 +261,7 @@ static int build_client_tracking(rk_cmd *cmd, const char *words, rk_client_track
         rk_cmd_lit(cmd, "REDIRECT");
         rk_cmd_int(cmd, o->redirect);
     }
-    if (o->nprefix > 0) {
-        if (o->nprefix > 0 && o->prefix == NULL)
-            rk_cmd_invalid(cmd, "prefix list is NULL");
-        else {
-            for (size_t i = 0; i < o->nprefix; i++) {
-                rk_cmd_lit(cmd, "PREFIX");
-                rk_cmd_str(cmd, o->prefix[i], o->prefix_lens ? o->prefix_lens[i] : RK_CSTR);
-            }
-        }
-    }
+    rk_cmd_strs(cmd, "prefix", "PREFIX", o->prefix, o->prefix_lens, o->nprefix);
     if (o->bcast)
         rk_cmd_lit(cmd, "BCAST");
     if (o->optin)

@@ -52,13 +52,7 @@ static int build_keys_2(rk_cmd *cmd, const char *words, const char *const *keys,
     rk_cmd_start(cmd, words);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
     return cmd->err;
 }
 
@@ -307,14 +301,8 @@ static int build_migrate(rk_cmd *cmd, const char *words, const char *host, size_
         emit_migrate_auth2(cmd, o->auth2);
     }
     if (o->nkeys > 0) {
-        if (o->nkeys > 0 && o->keys == NULL)
-            rk_cmd_invalid(cmd, "key list is NULL");
-        else {
-            rk_cmd_lit(cmd, "KEYS");
-            for (size_t i = 0; i < o->nkeys; i++) {
-                rk_cmd_str(cmd, o->keys[i], o->keys_lens ? o->keys_lens[i] : RK_CSTR);
-            }
-        }
+        rk_cmd_lit(cmd, "KEYS");
+        rk_cmd_strs(cmd, "key", NULL, o->keys, o->keys_lens, o->nkeys);
     }
     return cmd->err;
 }
@@ -793,16 +781,7 @@ static int build_sort(rk_cmd *cmd, const char *words, const char *key, size_t ke
         rk_cmd_lit(cmd, "LIMIT");
         emit_sort_limit(cmd, o->limit);
     }
-    if (o->nget > 0) {
-        if (o->nget > 0 && o->get == NULL)
-            rk_cmd_invalid(cmd, "pattern list is NULL");
-        else {
-            for (size_t i = 0; i < o->nget; i++) {
-                rk_cmd_lit(cmd, "GET");
-                rk_cmd_str(cmd, o->get[i], o->get_lens ? o->get_lens[i] : RK_CSTR);
-            }
-        }
-    }
+    rk_cmd_strs(cmd, "pattern", "GET", o->get, o->get_lens, o->nget);
     if (o->asc)
         rk_cmd_lit(cmd, "ASC");
     if (o->desc)
@@ -858,16 +837,7 @@ static int build_sort_ro(rk_cmd *cmd, const char *words, const char *key, size_t
         rk_cmd_lit(cmd, "LIMIT");
         emit_sort_ro_limit(cmd, o->limit);
     }
-    if (o->nget > 0) {
-        if (o->nget > 0 && o->get == NULL)
-            rk_cmd_invalid(cmd, "pattern list is NULL");
-        else {
-            for (size_t i = 0; i < o->nget; i++) {
-                rk_cmd_lit(cmd, "GET");
-                rk_cmd_str(cmd, o->get[i], o->get_lens ? o->get_lens[i] : RK_CSTR);
-            }
-        }
-    }
+    rk_cmd_strs(cmd, "pattern", "GET", o->get, o->get_lens, o->nget);
     if (o->asc)
         rk_cmd_lit(cmd, "ASC");
     if (o->desc)

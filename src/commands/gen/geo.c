@@ -127,13 +127,7 @@ static int build_geohash(rk_cmd *cmd, const char *words, const char *key, size_t
     rk_cmd_str(cmd, key, key_len);
     if (nmembers == 0)
         rk_cmd_invalid(cmd, "needs at least one member");
-    if (nmembers > 0 && members == NULL)
-        rk_cmd_invalid(cmd, "member list is NULL");
-    else {
-        for (size_t i = 0; i < nmembers; i++) {
-            rk_cmd_str(cmd, members[i], members_lens ? members_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "member", NULL, members, members_lens, nmembers);
     return cmd->err;
 }
 
@@ -167,13 +161,7 @@ static int build_geopos(rk_cmd *cmd, const char *words, const char *key, size_t 
     rk_cmd_str(cmd, key, key_len);
     if (nmembers == 0)
         rk_cmd_invalid(cmd, "needs at least one member");
-    if (nmembers > 0 && members == NULL)
-        rk_cmd_invalid(cmd, "member list is NULL");
-    else {
-        for (size_t i = 0; i < nmembers; i++) {
-            rk_cmd_str(cmd, members[i], members_lens ? members_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "member", NULL, members, members_lens, nmembers);
     cmd->shape = "a(dd)";
     return cmd->err;
 }

@@ -10,13 +10,7 @@ static int build_key_fields(rk_cmd *cmd, const char *words, const char *key, siz
     rk_cmd_str(cmd, key, key_len);
     if (nfields == 0)
         rk_cmd_invalid(cmd, "needs at least one field");
-    if (nfields > 0 && fields == NULL)
-        rk_cmd_invalid(cmd, "field list is NULL");
-    else {
-        for (size_t i = 0; i < nfields; i++) {
-            rk_cmd_str(cmd, fields[i], fields_lens ? fields_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "field", NULL, fields, fields_lens, nfields);
     return cmd->err;
 }
 

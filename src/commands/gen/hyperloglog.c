@@ -7,15 +7,7 @@ static int build_pfadd(rk_cmd *cmd, const char *words, const char *key, size_t k
                        const char *const *elements, const size_t *elements_lens, size_t nelements) {
     rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, key, key_len);
-    if (nelements > 0) {
-        if (nelements > 0 && elements == NULL)
-            rk_cmd_invalid(cmd, "element list is NULL");
-        else {
-            for (size_t i = 0; i < nelements; i++) {
-                rk_cmd_str(cmd, elements[i], elements_lens ? elements_lens[i] : RK_CSTR);
-            }
-        }
-    }
+    rk_cmd_strs(cmd, "element", NULL, elements, elements_lens, nelements);
     return cmd->err;
 }
 
@@ -48,13 +40,7 @@ static int build_pfcount(rk_cmd *cmd, const char *words, const char *const *keys
     rk_cmd_start(cmd, words);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
     return cmd->err;
 }
 
@@ -117,13 +103,7 @@ static int build_pfmerge(rk_cmd *cmd, const char *words, const char *destkey, si
     rk_cmd_str(cmd, destkey, destkey_len);
     if (nsourcekeys == 0)
         rk_cmd_invalid(cmd, "needs at least one sourcekey");
-    if (nsourcekeys > 0 && sourcekeys == NULL)
-        rk_cmd_invalid(cmd, "sourcekey list is NULL");
-    else {
-        for (size_t i = 0; i < nsourcekeys; i++) {
-            rk_cmd_str(cmd, sourcekeys[i], sourcekeys_lens ? sourcekeys_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "sourcekey", NULL, sourcekeys, sourcekeys_lens, nsourcekeys);
     return cmd->err;
 }
 

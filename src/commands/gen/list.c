@@ -61,13 +61,7 @@ static int build_blmpop(rk_cmd *cmd, const char *words, double timeout, const ch
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
     rk_cmd_choice(cmd, (int)where, rk_side_tokens, 2, "where");
     if (o->count != 0 || o->count_set) {
         rk_cmd_lit(cmd, "COUNT");
@@ -109,13 +103,7 @@ static int build_keys_timeout(rk_cmd *cmd, const char *words, const char *const 
     rk_cmd_start(cmd, words);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
     rk_cmd_double(cmd, timeout);
     cmd->block_ms = rk_cmd_block_seconds(timeout);
     return cmd->err;
@@ -345,13 +333,7 @@ static int build_lmpop(rk_cmd *cmd, const char *words, const char *const *keys,
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
     rk_cmd_choice(cmd, (int)where, rk_side_tokens, 2, "where");
     if (o->count != 0 || o->count_set) {
         rk_cmd_lit(cmd, "COUNT");
@@ -470,13 +452,7 @@ static int build_key_elements(rk_cmd *cmd, const char *words, const char *key, s
     rk_cmd_str(cmd, key, key_len);
     if (nelements == 0)
         rk_cmd_invalid(cmd, "needs at least one element");
-    if (nelements > 0 && elements == NULL)
-        rk_cmd_invalid(cmd, "element list is NULL");
-    else {
-        for (size_t i = 0; i < nelements; i++) {
-            rk_cmd_str(cmd, elements[i], elements_lens ? elements_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "element", NULL, elements, elements_lens, nelements);
     return cmd->err;
 }
 

@@ -85,15 +85,7 @@ int rk_pipe_pubsub_numpat(rk_pipeline *p) {
 static int build_pubsub_numsub(rk_cmd *cmd, const char *words, const char *const *channels,
                                const size_t *channels_lens, size_t nchannels) {
     rk_cmd_start(cmd, words);
-    if (nchannels > 0) {
-        if (nchannels > 0 && channels == NULL)
-            rk_cmd_invalid(cmd, "channel list is NULL");
-        else {
-            for (size_t i = 0; i < nchannels; i++) {
-                rk_cmd_str(cmd, channels[i], channels_lens ? channels_lens[i] : RK_CSTR);
-            }
-        }
-    }
+    rk_cmd_strs(cmd, "channel", NULL, channels, channels_lens, nchannels);
     cmd->shape = "m..";
     return cmd->err;
 }
@@ -149,16 +141,7 @@ static int build_pubsub_shardnumsub(rk_cmd *cmd, const char *words,
                                     const char *const *shardchannels,
                                     const size_t *shardchannels_lens, size_t nshardchannels) {
     rk_cmd_start(cmd, words);
-    if (nshardchannels > 0) {
-        if (nshardchannels > 0 && shardchannels == NULL)
-            rk_cmd_invalid(cmd, "shardchannel list is NULL");
-        else {
-            for (size_t i = 0; i < nshardchannels; i++) {
-                rk_cmd_str(cmd, shardchannels[i],
-                           shardchannels_lens ? shardchannels_lens[i] : RK_CSTR);
-            }
-        }
-    }
+    rk_cmd_strs(cmd, "shardchannel", NULL, shardchannels, shardchannels_lens, nshardchannels);
     cmd->shape = "m..";
     return cmd->err;
 }

@@ -13,24 +13,8 @@ static int build_script_keys_args(rk_cmd *cmd, const char *words, const char *sc
     rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, script, script_len);
     rk_cmd_uint(cmd, nkeys);
-    if (nkeys > 0) {
-        if (nkeys > 0 && keys == NULL)
-            rk_cmd_invalid(cmd, "key list is NULL");
-        else {
-            for (size_t i = 0; i < nkeys; i++) {
-                rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-            }
-        }
-    }
-    if (nargs > 0) {
-        if (nargs > 0 && args == NULL)
-            rk_cmd_invalid(cmd, "arg list is NULL");
-        else {
-            for (size_t i = 0; i < nargs; i++) {
-                rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
-            }
-        }
-    }
+    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
+    rk_cmd_strs(cmd, "arg", NULL, args, args_lens, nargs);
     return cmd->err;
 }
 
@@ -99,24 +83,8 @@ static int build_sha1_keys_args(rk_cmd *cmd, const char *words, const char *sha1
     rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, sha1, sha1_len);
     rk_cmd_uint(cmd, nkeys);
-    if (nkeys > 0) {
-        if (nkeys > 0 && keys == NULL)
-            rk_cmd_invalid(cmd, "key list is NULL");
-        else {
-            for (size_t i = 0; i < nkeys; i++) {
-                rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-            }
-        }
-    }
-    if (nargs > 0) {
-        if (nargs > 0 && args == NULL)
-            rk_cmd_invalid(cmd, "arg list is NULL");
-        else {
-            for (size_t i = 0; i < nargs; i++) {
-                rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
-            }
-        }
-    }
+    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
+    rk_cmd_strs(cmd, "arg", NULL, args, args_lens, nargs);
     return cmd->err;
 }
 
@@ -186,24 +154,8 @@ static int build_function_keys_args(rk_cmd *cmd, const char *words, const char *
     rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, function, function_len);
     rk_cmd_uint(cmd, nkeys);
-    if (nkeys > 0) {
-        if (nkeys > 0 && keys == NULL)
-            rk_cmd_invalid(cmd, "key list is NULL");
-        else {
-            for (size_t i = 0; i < nkeys; i++) {
-                rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-            }
-        }
-    }
-    if (nargs > 0) {
-        if (nargs > 0 && args == NULL)
-            rk_cmd_invalid(cmd, "arg list is NULL");
-        else {
-            for (size_t i = 0; i < nargs; i++) {
-                rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
-            }
-        }
-    }
+    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
+    rk_cmd_strs(cmd, "arg", NULL, args, args_lens, nargs);
     return cmd->err;
 }
 
@@ -503,13 +455,7 @@ static int build_script_exists(rk_cmd *cmd, const char *words, const char *const
     rk_cmd_start(cmd, words);
     if (nsha1s == 0)
         rk_cmd_invalid(cmd, "needs at least one sha1");
-    if (nsha1s > 0 && sha1s == NULL)
-        rk_cmd_invalid(cmd, "sha1 list is NULL");
-    else {
-        for (size_t i = 0; i < nsha1s; i++) {
-            rk_cmd_str(cmd, sha1s[i], sha1s_lens ? sha1s_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "sha1", NULL, sha1s, sha1s_lens, nsha1s);
     return cmd->err;
 }
 

@@ -29,13 +29,7 @@ static int build_acl_deluser(rk_cmd *cmd, const char *words, const char *const *
     rk_cmd_start(cmd, words);
     if (nusernames == 0)
         rk_cmd_invalid(cmd, "needs at least one username");
-    if (nusernames > 0 && usernames == NULL)
-        rk_cmd_invalid(cmd, "username list is NULL");
-    else {
-        for (size_t i = 0; i < nusernames; i++) {
-            rk_cmd_str(cmd, usernames[i], usernames_lens ? usernames_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "username", NULL, usernames, usernames_lens, nusernames);
     return cmd->err;
 }
 
@@ -68,15 +62,7 @@ static int build_acl_dryrun(rk_cmd *cmd, const char *words, const char *username
     rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, username, username_len);
     rk_cmd_str(cmd, command, command_len);
-    if (nargs > 0) {
-        if (nargs > 0 && args == NULL)
-            rk_cmd_invalid(cmd, "arg list is NULL");
-        else {
-            for (size_t i = 0; i < nargs; i++) {
-                rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
-            }
-        }
-    }
+    rk_cmd_strs(cmd, "arg", NULL, args, args_lens, nargs);
     return cmd->err;
 }
 
@@ -239,15 +225,7 @@ static int build_acl_setuser(rk_cmd *cmd, const char *words, const char *usernam
                              const size_t *rules_lens, size_t nrules) {
     rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, username, username_len);
-    if (nrules > 0) {
-        if (nrules > 0 && rules == NULL)
-            rk_cmd_invalid(cmd, "rule list is NULL");
-        else {
-            for (size_t i = 0; i < nrules; i++) {
-                rk_cmd_str(cmd, rules[i], rules_lens ? rules_lens[i] : RK_CSTR);
-            }
-        }
-    }
+    rk_cmd_strs(cmd, "rule", NULL, rules, rules_lens, nrules);
     return cmd->err;
 }
 
@@ -355,16 +333,7 @@ int rk_pipe_command_count(rk_pipeline *p) {
 static int build_command_docs(rk_cmd *cmd, const char *words, const char *const *command_names,
                               const size_t *command_names_lens, size_t ncommand_names) {
     rk_cmd_start(cmd, words);
-    if (ncommand_names > 0) {
-        if (ncommand_names > 0 && command_names == NULL)
-            rk_cmd_invalid(cmd, "command-name list is NULL");
-        else {
-            for (size_t i = 0; i < ncommand_names; i++) {
-                rk_cmd_str(cmd, command_names[i],
-                           command_names_lens ? command_names_lens[i] : RK_CSTR);
-            }
-        }
-    }
+    rk_cmd_strs(cmd, "command-name", NULL, command_names, command_names_lens, ncommand_names);
     cmd->shape = "m.$D";
     return cmd->err;
 }
@@ -400,15 +369,7 @@ static int build_command_getkeys(rk_cmd *cmd, const char *words, const char *com
                                  const size_t *args_lens, size_t nargs) {
     rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, command, command_len);
-    if (nargs > 0) {
-        if (nargs > 0 && args == NULL)
-            rk_cmd_invalid(cmd, "arg list is NULL");
-        else {
-            for (size_t i = 0; i < nargs; i++) {
-                rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
-            }
-        }
-    }
+    rk_cmd_strs(cmd, "arg", NULL, args, args_lens, nargs);
     return cmd->err;
 }
 
@@ -445,15 +406,7 @@ static int build_command_getkeysandflags(rk_cmd *cmd, const char *words, const c
                                          const size_t *args_lens, size_t nargs) {
     rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, command, command_len);
-    if (nargs > 0) {
-        if (nargs > 0 && args == NULL)
-            rk_cmd_invalid(cmd, "arg list is NULL");
-        else {
-            for (size_t i = 0; i < nargs; i++) {
-                rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
-            }
-        }
-    }
+    rk_cmd_strs(cmd, "arg", NULL, args, args_lens, nargs);
     cmd->shape = "a(.s)";
     return cmd->err;
 }
@@ -500,16 +453,7 @@ int rk_pipe_command_help(rk_pipeline *p) {
 static int build_command_info(rk_cmd *cmd, const char *words, const char *const *command_names,
                               const size_t *command_names_lens, size_t ncommand_names) {
     rk_cmd_start(cmd, words);
-    if (ncommand_names > 0) {
-        if (ncommand_names > 0 && command_names == NULL)
-            rk_cmd_invalid(cmd, "command-name list is NULL");
-        else {
-            for (size_t i = 0; i < ncommand_names; i++) {
-                rk_cmd_str(cmd, command_names[i],
-                           command_names_lens ? command_names_lens[i] : RK_CSTR);
-            }
-        }
-    }
+    rk_cmd_strs(cmd, "command-name", NULL, command_names, command_names_lens, ncommand_names);
     cmd->shape = "a$I";
     return cmd->err;
 }
@@ -581,13 +525,7 @@ static int build_config_get(rk_cmd *cmd, const char *words, const char *const *p
     rk_cmd_start(cmd, words);
     if (nparameters == 0)
         rk_cmd_invalid(cmd, "needs at least one parameter");
-    if (nparameters > 0 && parameters == NULL)
-        rk_cmd_invalid(cmd, "parameter list is NULL");
-    else {
-        for (size_t i = 0; i < nparameters; i++) {
-            rk_cmd_str(cmd, parameters[i], parameters_lens ? parameters_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "parameter", NULL, parameters, parameters_lens, nparameters);
     cmd->shape = "m..";
     return cmd->err;
 }
@@ -793,15 +731,7 @@ int rk_pipe_flushdb(rk_pipeline *p, const rk_flushdb_opts *opts) {
 static int build_info(rk_cmd *cmd, const char *words, const char *const *sections,
                       const size_t *sections_lens, size_t nsections) {
     rk_cmd_start(cmd, words);
-    if (nsections > 0) {
-        if (nsections > 0 && sections == NULL)
-            rk_cmd_invalid(cmd, "section list is NULL");
-        else {
-            for (size_t i = 0; i < nsections; i++) {
-                rk_cmd_str(cmd, sections[i], sections_lens ? sections_lens[i] : RK_CSTR);
-            }
-        }
-    }
+    rk_cmd_strs(cmd, "section", NULL, sections, sections_lens, nsections);
     cmd->shape = "i";
     return cmd->err;
 }
@@ -887,15 +817,7 @@ int rk_pipe_latency_help(rk_pipeline *p) {
 static int build_latency_histogram(rk_cmd *cmd, const char *words, const char *const *commands,
                                    const size_t *commands_lens, size_t ncommands) {
     rk_cmd_start(cmd, words);
-    if (ncommands > 0) {
-        if (ncommands > 0 && commands == NULL)
-            rk_cmd_invalid(cmd, "command list is NULL");
-        else {
-            for (size_t i = 0; i < ncommands; i++) {
-                rk_cmd_str(cmd, commands[i], commands_lens ? commands_lens[i] : RK_CSTR);
-            }
-        }
-    }
+    rk_cmd_strs(cmd, "command", NULL, commands, commands_lens, ncommands);
     return cmd->err;
 }
 
@@ -957,15 +879,7 @@ int rk_pipe_latency_latest(rk_pipeline *p) {
 static int build_latency_reset(rk_cmd *cmd, const char *words, const char *const *events,
                                const size_t *events_lens, size_t nevents) {
     rk_cmd_start(cmd, words);
-    if (nevents > 0) {
-        if (nevents > 0 && events == NULL)
-            rk_cmd_invalid(cmd, "event list is NULL");
-        else {
-            for (size_t i = 0; i < nevents; i++) {
-                rk_cmd_str(cmd, events[i], events_lens ? events_lens[i] : RK_CSTR);
-            }
-        }
-    }
+    rk_cmd_strs(cmd, "event", NULL, events, events_lens, nevents);
     return cmd->err;
 }
 
@@ -1138,15 +1052,7 @@ static int build_module_load(rk_cmd *cmd, const char *words, const char *path, s
                              const char *const *args, const size_t *args_lens, size_t nargs) {
     rk_cmd_start(cmd, words);
     rk_cmd_str(cmd, path, path_len);
-    if (nargs > 0) {
-        if (nargs > 0 && args == NULL)
-            rk_cmd_invalid(cmd, "arg list is NULL");
-        else {
-            for (size_t i = 0; i < nargs; i++) {
-                rk_cmd_str(cmd, args[i], args_lens ? args_lens[i] : RK_CSTR);
-            }
-        }
-    }
+    rk_cmd_strs(cmd, "arg", NULL, args, args_lens, nargs);
     return cmd->err;
 }
 
@@ -1198,14 +1104,8 @@ static int build_module_loadex(rk_cmd *cmd, const char *words, const char *path,
         }
     }
     if (o->nargs > 0) {
-        if (o->nargs > 0 && o->args == NULL)
-            rk_cmd_invalid(cmd, "arg list is NULL");
-        else {
-            rk_cmd_lit(cmd, "ARGS");
-            for (size_t i = 0; i < o->nargs; i++) {
-                rk_cmd_str(cmd, o->args[i], o->args_lens ? o->args_lens[i] : RK_CSTR);
-            }
-        }
+        rk_cmd_lit(cmd, "ARGS");
+        rk_cmd_strs(cmd, "arg", NULL, o->args, o->args_lens, o->nargs);
     }
     return cmd->err;
 }

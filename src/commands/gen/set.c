@@ -11,13 +11,7 @@ static int build_key_members(rk_cmd *cmd, const char *words, const char *key, si
     rk_cmd_str(cmd, key, key_len);
     if (nmembers == 0)
         rk_cmd_invalid(cmd, "needs at least one member");
-    if (nmembers > 0 && members == NULL)
-        rk_cmd_invalid(cmd, "member list is NULL");
-    else {
-        for (size_t i = 0; i < nmembers; i++) {
-            rk_cmd_str(cmd, members[i], members_lens ? members_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "member", NULL, members, members_lens, nmembers);
     return cmd->err;
 }
 
@@ -76,13 +70,7 @@ static int build_keys(rk_cmd *cmd, const char *words, const char *const *keys,
     rk_cmd_start(cmd, words);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
     cmd->shape = "s";
     return cmd->err;
 }
@@ -116,13 +104,7 @@ static int build_destination_keys(rk_cmd *cmd, const char *words, const char *de
     rk_cmd_str(cmd, destination, destination_len);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
     return cmd->err;
 }
 
@@ -184,13 +166,7 @@ static int build_sintercard(rk_cmd *cmd, const char *words, const char *const *k
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
     if (o->limit != 0 || o->limit_set) {
         rk_cmd_lit(cmd, "LIMIT");
         rk_cmd_int(cmd, o->limit);

@@ -17,13 +17,7 @@ static int build_bzmpop(rk_cmd *cmd, const char *words, double timeout, const ch
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
     rk_cmd_choice(cmd, (int)where, rk_minmax_tokens, 2, "where");
     if (o->count != 0 || o->count_set) {
         rk_cmd_lit(cmd, "COUNT");
@@ -66,13 +60,7 @@ static int build_keys_timeout(rk_cmd *cmd, const char *words, const char *const 
     rk_cmd_start(cmd, words);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
     rk_cmd_double(cmd, timeout);
     cmd->shape = "(..d)";
     cmd->block_ms = rk_cmd_block_seconds(timeout);
@@ -267,13 +255,7 @@ static int build_zdiff(rk_cmd *cmd, const char *words, const char *const *keys,
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
     if (o->withscores)
         rk_cmd_lit(cmd, "WITHSCORES");
     cmd->shape = o->withscores ? "p.d" : ".";
@@ -311,13 +293,7 @@ static int build_zdiffstore(rk_cmd *cmd, const char *words, const char *destinat
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
     return cmd->err;
 }
 
@@ -391,22 +367,10 @@ static int build_zinter(rk_cmd *cmd, const char *words, const char *const *keys,
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
     if (o->nweights > 0) {
-        if (o->nweights > 0 && o->weights == NULL)
-            rk_cmd_invalid(cmd, "weight list is NULL");
-        else {
-            rk_cmd_lit(cmd, "WEIGHTS");
-            for (size_t i = 0; i < o->nweights; i++) {
-                rk_cmd_double(cmd, o->weights[i]);
-            }
-        }
+        rk_cmd_lit(cmd, "WEIGHTS");
+        rk_cmd_doubles(cmd, "weight", NULL, o->weights, o->nweights);
     }
     if (o->aggregate != 0) {
         rk_cmd_lit(cmd, "AGGREGATE");
@@ -450,13 +414,7 @@ static int build_zintercard(rk_cmd *cmd, const char *words, const char *const *k
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
     if (o->limit != 0 || o->limit_set) {
         rk_cmd_lit(cmd, "LIMIT");
         rk_cmd_int(cmd, o->limit);
@@ -500,22 +458,10 @@ static int build_zinterstore(rk_cmd *cmd, const char *words, const char *destina
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
     if (o->nweights > 0) {
-        if (o->nweights > 0 && o->weights == NULL)
-            rk_cmd_invalid(cmd, "weight list is NULL");
-        else {
-            rk_cmd_lit(cmd, "WEIGHTS");
-            for (size_t i = 0; i < o->nweights; i++) {
-                rk_cmd_double(cmd, o->weights[i]);
-            }
-        }
+        rk_cmd_lit(cmd, "WEIGHTS");
+        rk_cmd_doubles(cmd, "weight", NULL, o->weights, o->nweights);
     }
     if (o->aggregate != 0) {
         rk_cmd_lit(cmd, "AGGREGATE");
@@ -586,13 +532,7 @@ static int build_zmpop(rk_cmd *cmd, const char *words, const char *const *keys,
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
     rk_cmd_choice(cmd, (int)where, rk_minmax_tokens, 2, "where");
     if (o->count != 0 || o->count_set) {
         rk_cmd_lit(cmd, "COUNT");
@@ -631,13 +571,7 @@ static int build_zmscore(rk_cmd *cmd, const char *words, const char *key, size_t
     rk_cmd_str(cmd, key, key_len);
     if (nmembers == 0)
         rk_cmd_invalid(cmd, "needs at least one member");
-    if (nmembers > 0 && members == NULL)
-        rk_cmd_invalid(cmd, "member list is NULL");
-    else {
-        for (size_t i = 0; i < nmembers; i++) {
-            rk_cmd_str(cmd, members[i], members_lens ? members_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "member", NULL, members, members_lens, nmembers);
     cmd->shape = "ad";
     return cmd->err;
 }
@@ -1045,13 +979,7 @@ static int build_zrem(rk_cmd *cmd, const char *words, const char *key, size_t ke
     rk_cmd_str(cmd, key, key_len);
     if (nmembers == 0)
         rk_cmd_invalid(cmd, "needs at least one member");
-    if (nmembers > 0 && members == NULL)
-        rk_cmd_invalid(cmd, "member list is NULL");
-    else {
-        for (size_t i = 0; i < nmembers; i++) {
-            rk_cmd_str(cmd, members[i], members_lens ? members_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "member", NULL, members, members_lens, nmembers);
     return cmd->err;
 }
 
@@ -1413,22 +1341,10 @@ static int build_zunion(rk_cmd *cmd, const char *words, const char *const *keys,
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
     if (o->nweights > 0) {
-        if (o->nweights > 0 && o->weights == NULL)
-            rk_cmd_invalid(cmd, "weight list is NULL");
-        else {
-            rk_cmd_lit(cmd, "WEIGHTS");
-            for (size_t i = 0; i < o->nweights; i++) {
-                rk_cmd_double(cmd, o->weights[i]);
-            }
-        }
+        rk_cmd_lit(cmd, "WEIGHTS");
+        rk_cmd_doubles(cmd, "weight", NULL, o->weights, o->nweights);
     }
     if (o->aggregate != 0) {
         rk_cmd_lit(cmd, "AGGREGATE");
@@ -1474,22 +1390,10 @@ static int build_zunionstore(rk_cmd *cmd, const char *words, const char *destina
     rk_cmd_uint(cmd, nkeys);
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
     if (o->nweights > 0) {
-        if (o->nweights > 0 && o->weights == NULL)
-            rk_cmd_invalid(cmd, "weight list is NULL");
-        else {
-            rk_cmd_lit(cmd, "WEIGHTS");
-            for (size_t i = 0; i < o->nweights; i++) {
-                rk_cmd_double(cmd, o->weights[i]);
-            }
-        }
+        rk_cmd_lit(cmd, "WEIGHTS");
+        rk_cmd_doubles(cmd, "weight", NULL, o->weights, o->nweights);
     }
     if (o->aggregate != 0) {
         rk_cmd_lit(cmd, "AGGREGATE");

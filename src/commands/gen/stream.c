@@ -13,13 +13,7 @@ static int build_xack(rk_cmd *cmd, const char *words, const char *key, size_t ke
     rk_cmd_str(cmd, group, group_len);
     if (nids == 0)
         rk_cmd_invalid(cmd, "needs at least one id");
-    if (nids > 0 && ids == NULL)
-        rk_cmd_invalid(cmd, "id list is NULL");
-    else {
-        for (size_t i = 0; i < nids; i++) {
-            rk_cmd_str(cmd, ids[i], ids_lens ? ids_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "id", NULL, ids, ids_lens, nids);
     return cmd->err;
 }
 
@@ -210,13 +204,7 @@ static int build_xclaim(rk_cmd *cmd, const char *words, const char *key, size_t 
     rk_cmd_str(cmd, min_idle_time, min_idle_time_len);
     if (nids == 0)
         rk_cmd_invalid(cmd, "needs at least one id");
-    if (nids > 0 && ids == NULL)
-        rk_cmd_invalid(cmd, "id list is NULL");
-    else {
-        for (size_t i = 0; i < nids; i++) {
-            rk_cmd_str(cmd, ids[i], ids_lens ? ids_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "id", NULL, ids, ids_lens, nids);
     if (o->idle != 0 || o->idle_set) {
         rk_cmd_lit(cmd, "IDLE");
         rk_cmd_int(cmd, o->idle);
@@ -285,13 +273,7 @@ static int build_xdel(rk_cmd *cmd, const char *words, const char *key, size_t ke
     rk_cmd_str(cmd, key, key_len);
     if (nids == 0)
         rk_cmd_invalid(cmd, "needs at least one id");
-    if (nids > 0 && ids == NULL)
-        rk_cmd_invalid(cmd, "id list is NULL");
-    else {
-        for (size_t i = 0; i < nids; i++) {
-            rk_cmd_str(cmd, ids[i], ids_lens ? ids_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "id", NULL, ids, ids_lens, nids);
     return cmd->err;
 }
 
@@ -803,22 +785,10 @@ static int build_xread(rk_cmd *cmd, const char *words, const char *const *keys,
         rk_cmd_invalid(cmd, "needs as many ids as keys");
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
     if (nids == 0)
         rk_cmd_invalid(cmd, "needs at least one id");
-    if (nids > 0 && ids == NULL)
-        rk_cmd_invalid(cmd, "id list is NULL");
-    else {
-        for (size_t i = 0; i < nids; i++) {
-            rk_cmd_str(cmd, ids[i], ids_lens ? ids_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "id", NULL, ids, ids_lens, nids);
     cmd->shape = "k.a(.m..)";
     cmd->block_ms = rk_cmd_block_ms(o->block, o->block_set);
     return cmd->err;
@@ -877,22 +847,10 @@ static int build_xreadgroup(rk_cmd *cmd, const char *words, const char *group, s
         rk_cmd_invalid(cmd, "needs as many ids as keys");
     if (nkeys == 0)
         rk_cmd_invalid(cmd, "needs at least one key");
-    if (nkeys > 0 && keys == NULL)
-        rk_cmd_invalid(cmd, "key list is NULL");
-    else {
-        for (size_t i = 0; i < nkeys; i++) {
-            rk_cmd_str(cmd, keys[i], keys_lens ? keys_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
     if (nids == 0)
         rk_cmd_invalid(cmd, "needs at least one id");
-    if (nids > 0 && ids == NULL)
-        rk_cmd_invalid(cmd, "id list is NULL");
-    else {
-        for (size_t i = 0; i < nids; i++) {
-            rk_cmd_str(cmd, ids[i], ids_lens ? ids_lens[i] : RK_CSTR);
-        }
-    }
+    rk_cmd_strs(cmd, "id", NULL, ids, ids_lens, nids);
     cmd->shape = "k.a(.m..)";
     cmd->block_ms = rk_cmd_block_ms(o->block, o->block_set);
     return cmd->err;
