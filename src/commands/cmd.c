@@ -328,23 +328,6 @@ int rk_cmd_number(rk_target t, rk_cmd *cmd, int rc, double *out) {
     return rc;
 }
 
-/* The string of a string reply, NUL-terminated, for the caller to rk_free.
- * An owned reply's one block is its string (reply_int.h), so it is handed
- * over as it is and the reply left empty; a short inline string is copied. */
-static char *take_string(rk_reply *r) {
-    if ((r->flags_ & RK_RF_OWNED) && !(r->flags_ & RK_RF_INLINE) && r->attr_ == NULL) {
-        char *s = (char *)r->str_;
-        memset(r, 0, sizeof(*r));
-        return s;
-    }
-    char *s = rk_malloc(r->len_ + 1);
-    if (s != NULL) {
-        memcpy(s, rk_str_ptr(r), r->len_);
-        s[r->len_] = '\0';
-    }
-    return s;
-}
-
 int rk_cmd_string(rk_target t, rk_cmd *cmd, int rc, char **out, size_t *len) {
     rk_reply r = {0};
     if (out)
@@ -360,7 +343,7 @@ int rk_cmd_string(rk_target t, rk_cmd *cmd, int rc, char **out, size_t *len) {
                    r.type_ == RK_REPLY_VERBATIM) {
             if (len)
                 *len = r.len_;
-            if (out && (*out = take_string(&r)) == NULL)
+            if (out && (*out = rk_reply_take_str(&r)) == NULL)
                 rc = rk_fail(RK_ENOMEM, "out of memory copying a %zu-byte reply", r.len_);
         } else {
             rc = unexpected(cmd, &r, "a string");

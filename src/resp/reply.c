@@ -20,6 +20,20 @@ static void *reply_block(const rk_reply *r) {
     return NULL;
 }
 
+char *rk_reply_take_str(rk_reply *r) {
+    if ((r->flags_ & RK_RF_OWNED) && reply_block(r) == r->str_) {
+        char *s = (char *)r->str_;
+        memset(r, 0, sizeof(*r));
+        return s;
+    }
+    char *s = rk_malloc(r->len_ + 1);
+    if (s != NULL) {
+        memcpy(s, rk_str_ptr(r), r->len_);
+        s[r->len_] = '\0';
+    }
+    return s;
+}
+
 void rk_reply_free(rk_reply *r) {
     if (r == NULL)
         return;

@@ -67,4 +67,12 @@ static inline void rk_str_set(rk_reply *r, const char *s, size_t len, char **sto
     *store = dst + len + 1;
 }
 
+/* The string of a string reply r, NUL-terminated, for the caller to
+ * rk_free: an owned reply whose block is its string hands the block over
+ * (r is left nil); a short inline or borrowed string is copied. NULL when
+ * out of memory (r unchanged). */
+#pragma GCC visibility push(hidden)
+char *rk_reply_take_str(rk_reply *r);
+#pragma GCC visibility pop
+
 #endif
