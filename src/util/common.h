@@ -42,7 +42,7 @@ int rk_fail_server(int code, const char *msg, size_t len);
 int64_t rk_now_ms(void);
 int64_t rk_now_us(void);
 
-/* Sleeps ms milliseconds, resuming after signals. */
+/* Sleeps ms milliseconds, resuming after signals; ms <= 0: no sleep. */
 void rk_sleep_ms(int ms);
 
 /* Puts the NULL-terminated list arg0, ap... into argv (room for max) and

@@ -1,5 +1,6 @@
 /* Monotonic time for deadlines and timeouts. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <time.h>
 
 #include "util/common.h"
@@ -14,8 +15,12 @@ int64_t rk_now_ms(void) {
     return rk_now_us() / 1000;
 }
 
+/* Sleeps the whole time even when signals interrupt it; ms <= 0 returns at
+ * once. Only EINTR is retried: any other failure would fail again. */
 void rk_sleep_ms(int ms) {
+    if (ms <= 0)
+        return;
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
 }
