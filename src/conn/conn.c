@@ -285,14 +285,14 @@ int rk_conn_write_some(rk_conn *c) {
 }
 
 /* Reads once from the socket straight into the reader: without blocking,
- * or (block) waiting in recv up to timeout_ms (0: no limit). RK_OK,
- * RK_EAGAIN, or a failure that broke the connection. */
-static int fill(rk_conn *c, bool block, int timeout_ms) {
+ * or (block) waiting in recv until the deadline (negative: no limit).
+ * RK_OK, RK_EAGAIN, or a failure that broke the connection. */
+static int fill(rk_conn *c, bool block, int64_t deadline) {
     size_t avail;
     void *space = rk_reader_space(c->rd, 16 * 1024, &avail);
     if (space == NULL)
         return broken(c, rk_error_last()->code);
-    ssize_t n = block ? rk_transport_read_block(c->t, space, avail, timeout_ms)
+    ssize_t n = block ? rk_transport_read_block(c->t, space, avail, deadline)
                       : rk_transport_read(c->t, space, avail);
     if (n == RK_EAGAIN)
         return RK_EAGAIN;
@@ -309,10 +309,10 @@ static int fill(rk_conn *c, bool block, int timeout_ms) {
 int rk_conn_read_some(rk_conn *c) {
     if (c->t == NULL)
         return rk_fail(RK_ECLOSED, "connection is not open");
-    int rc = fill(c, false, 0);
+    int rc = fill(c, false, -1);
     bool got = rc == RK_OK;
     while (rc == RK_OK && rk_transport_pending(c->t))
-        rc = fill(c, false, 0);
+        rc = fill(c, false, -1);
     return rc == RK_EAGAIN && got ? RK_OK : rc;
 }
 
@@ -626,31 +626,14 @@ int rk_conn_flush(rk_conn *c) {
     return rc == RK_OK ? flush_until(c, rk_conn_deadline(c, 0)) : rc;
 }
 
-/* Blocking reads round their timeout up to this, so that a steady command
- * timeout gives the same SO_RCVTIMEO call after call (set once). */
-#define RCVTIMEO_QUANTUM_MS 10
-
-/* Waits in recv itself for more bytes (plain sockets once connected): one
- * system call where poll and read take two. */
-static int read_blocking(rk_conn *c, int64_t deadline) {
-    int timeout = 0;
-    if (deadline >= 0) {
-        int64_t left = deadline - rk_now_ms();
-        if (left <= 0)
-            return broken(c, rk_fail(RK_ETIMEOUT, "timed out waiting for reply on %s",
-                                     rk_transport_peer(c->t)));
-        timeout =
-            (int)((left + RCVTIMEO_QUANTUM_MS - 1) / RCVTIMEO_QUANTUM_MS) * RCVTIMEO_QUANTUM_MS;
-    }
-    return fill(c, true, timeout);
-}
-
-/* Waits up to the deadline for more bytes and reads them. fresh says that
- * nothing was read since the request went out, so an attempt to read
- * before waiting would only find nothing. */
+/* Waits up to the deadline for more bytes and reads them: on a plain
+ * socket once connected, by waiting in recv itself (one system call where
+ * poll and read take two). fresh says that nothing was read since the
+ * request went out, so an attempt to read before waiting would only find
+ * nothing. */
 static int read_more(rk_conn *c, int64_t deadline, bool fresh) {
     if (c->t->blocking)
-        return read_blocking(c, deadline);
+        return fill(c, true, deadline);
     int rc;
     if (!fresh || rk_transport_pending(c->t)) {
         rc = rk_conn_read_some(c);

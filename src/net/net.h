@@ -128,12 +128,14 @@ ssize_t rk_transport_writev(rk_transport *t, const struct iovec *iov, int iovcnt
 /* Blocking reads for synchronous callers. rk_transport_set_blocking clears
  * O_NONBLOCK on a connected plain socket (TLS ones stay non-blocking: a
  * no-op); read and writev above still never block, as they pass
- * MSG_DONTWAIT. rk_transport_read_block then waits in recv itself, up to
- * timeout_ms (0: no limit; set with SO_RCVTIMEO, only when it changes):
- * one system call where poll + read take two. > 0 bytes, RK_ETIMEOUT,
+ * MSG_DONTWAIT. rk_transport_read_block then waits in recv itself until
+ * the absolute deadline_ms (negative: no limit), bounded with SO_RCVTIMEO
+ * (set only when it changes): one system call where poll + read take two.
+ * Any deadline works, however far (a far one costs a recv an hour).
+ * > 0 bytes, RK_ETIMEOUT (also when the deadline has passed already),
  * RK_EIO, or RK_EAGAIN when the transport is not blocking (use poll). */
 int rk_transport_set_blocking(rk_transport *t);
-ssize_t rk_transport_read_block(rk_transport *t, void *buf, size_t n, int timeout_ms);
+ssize_t rk_transport_read_block(rk_transport *t, void *buf, size_t n, int64_t deadline_ms);
 
 /* Which readiness the last RK_EAGAIN waits for: RK_NET_READ/RK_NET_WRITE. */
 int rk_transport_want(const rk_transport *t);

@@ -321,7 +321,8 @@ int rk_net_connect_unix(const char *path, const rk_net_opts *o, rk_transport **o
 /* ---- I/O ------------------------------------------------------------------- */
 
 /* Reads into buf with recv flags: > 0 bytes, RK_EAGAIN when it would
- * block (or when a blocking read's SO_RCVTIMEO ran out), or a failure. */
+ * block (or when a blocking read's SO_RCVTIMEO ran out, or a signal
+ * interrupted it: its caller then checks its deadline), or a failure. */
 static ssize_t plain_recv(rk_transport *t, void *buf, size_t n, int flags) {
     for (;;) {
         ssize_t r = recv(t->fd, buf, n, flags);
@@ -329,9 +330,9 @@ static ssize_t plain_recv(rk_transport *t, void *buf, size_t n, int flags) {
             return r;
         if (r == 0)
             return rk_fail(RK_EIO, "connection closed by server (%s)", t->peer);
-        if (errno == EINTR)
+        if (errno == EINTR && (flags & MSG_DONTWAIT))
             continue;
-        if (RK_WOULD_BLOCK(errno)) {
+        if (RK_WOULD_BLOCK(errno) || errno == EINTR) {
             t->want = RK_NET_READ;
             return RK_EAGAIN;
         }
@@ -371,19 +372,47 @@ int rk_transport_set_blocking(rk_transport *t) {
     return RK_OK;
 }
 
-ssize_t rk_transport_read_block(rk_transport *t, void *buf, size_t n, int timeout_ms) {
+/* A blocking read's SO_RCVTIMEO is the time left rounded up to this, so
+ * that a steady command timeout gives the same value call after call (set
+ * once), and at most RCVTIMEO_MAX_MS: a longer wait is several recvs, so
+ * that no deadline, however far, overflows a timeval or a kernel limit. */
+#define RCVTIMEO_QUANTUM_MS 10
+#define RCVTIMEO_MAX_MS (3600 * 1000)
+
+/* The SO_RCVTIMEO for a recv with left > 0 ms to go. */
+static int rcvtimeo_for(int64_t left) {
+    left = RK_MIN(left, (int64_t)RCVTIMEO_MAX_MS);
+    return (int)((left + RCVTIMEO_QUANTUM_MS - 1) / RCVTIMEO_QUANTUM_MS * RCVTIMEO_QUANTUM_MS);
+}
+
+static int set_rcvtimeo(rk_transport *t, int ms) {
+    if (ms == t->rcvtimeo_ms)
+        return RK_OK;
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    if (setsockopt(t->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
+        return sys_fail(RK_EIO, errno, "setsockopt SO_RCVTIMEO on", t->peer);
+    t->rcvtimeo_ms = ms;
+    return RK_OK;
+}
+
+ssize_t rk_transport_read_block(rk_transport *t, void *buf, size_t n, int64_t deadline_ms) {
     if (!t->blocking)
         return RK_EAGAIN;
-    if (timeout_ms != t->rcvtimeo_ms) {
-        struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
-        if (setsockopt(t->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
-            return sys_fail(RK_EIO, errno, "setsockopt SO_RCVTIMEO on", t->peer);
-        t->rcvtimeo_ms = timeout_ms;
+    for (;;) {
+        int timeout = 0; /* none */
+        if (deadline_ms >= 0) {
+            int64_t left = deadline_ms - rk_now_ms();
+            if (left <= 0)
+                return rk_fail(RK_ETIMEOUT, "timed out waiting for a reply from %s", t->peer);
+            timeout = rcvtimeo_for(left);
+        }
+        int rc = set_rcvtimeo(t, timeout);
+        if (rc != RK_OK)
+            return rc;
+        ssize_t r = plain_recv(t, buf, n, 0);
+        if (r != RK_EAGAIN)
+            return r;
     }
-    ssize_t r = plain_recv(t, buf, n, 0);
-    if (r == RK_EAGAIN)
-        return rk_fail(RK_ETIMEOUT, "timed out waiting for a reply from %s", t->peer);
-    return r;
 }
 
 static int check_open(const rk_transport *t) {
