@@ -6,6 +6,7 @@
  * happened whether trying again is safe: never when the command may have
  * run and repeating it could change the result. */
 #define _GNU_SOURCE
+#include <limits.h>
 #include <string.h>
 
 #include "client/client_int.h"
@@ -86,11 +87,13 @@ static int pool_wait(const rk_client *c, int64_t deadline) {
     if (deadline < 0)
         return wait;
     int64_t left = RK_MAX(deadline - rk_now_ms(), 0);
-    return (wait < 0 || left < wait) ? (int)left : wait;
+    return (wait < 0 || left < wait) ? (int)RK_MIN(left, (int64_t)INT_MAX) : wait;
 }
 
 /* rk_client_acquire within deadline (an absolute rk_now_ms time; negative:
- * only the pool and connect timeouts apply). */
+ * the pool and connect timeouts apply, and the command timeout to the
+ * health check). A pooled connection that fails its idle check is dropped
+ * for the next one, unless the check used up the call's time. */
 static int acquire_until(rk_client *c, rk_conn **out, int64_t deadline) {
     *out = NULL;
     for (;;) {
@@ -99,11 +102,14 @@ static int acquire_until(rk_client *c, rk_conn **out, int64_t deadline) {
         if (rc != RK_OK)
             return rc;
         if (conn != NULL) {
-            if (rk_conn_check_idle(conn) == RK_OK) {
+            rc = rk_conn_check_idle(conn, deadline);
+            if (rc == RK_OK) {
                 *out = conn;
                 return RK_OK;
             }
             rk_pool_drop(&c->pool, conn); /* went bad while idle: next */
+            if (deadline >= 0 && rk_now_ms() >= deadline)
+                return rc;
             continue;
         }
         conn = rk_conn_new_shared(&c->o, c->tls);
@@ -208,7 +214,7 @@ static int encode_format(const encoder *e, rk_writer *w) {
 static attempt try_once(rk_client *c, const encoder *e, rk_reply *reply, int timeout_ms) {
     attempt a = {0};
     rk_conn *conn;
-    int64_t deadline = timeout_ms > 0 ? rk_net_deadline(timeout_ms) : -1;
+    int64_t deadline = rk_net_deadline(timeout_ms); /* -1 without one */
     a.rc = acquire_until(c, &conn, deadline);
     if (a.rc != RK_OK)
         return a;

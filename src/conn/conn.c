@@ -808,7 +808,16 @@ int rk_conn_call_argv(rk_conn *c, rk_reply *reply, int argc, const char *const *
 
 /* ---- pooled connections --------------------------------------------- */
 
-int rk_conn_check_idle(rk_conn *c) {
+/* The health check's PING must answer by the call's deadline; without
+ * one, within the command timeout, or the connect timeout when there is no
+ * command timeout (an unanswered PING must not hang a call for ever). */
+static int64_t health_deadline(const rk_conn *c, int64_t deadline) {
+    if (deadline >= 0)
+        return deadline;
+    return rk_net_deadline(c->timeout_ms > 0 ? c->timeout_ms : c->o->connect_timeout_ms);
+}
+
+int rk_conn_check_idle(rk_conn *c, int64_t deadline) {
     if (c->state != READY)
         return rk_fail(RK_ECLOSED, "connection is not ready");
     int64_t idle = rk_now_ms() - c->last_used;
@@ -830,7 +839,7 @@ int rk_conn_check_idle(rk_conn *c) {
     if (c->o->health_check_ms > 0 && idle >= c->o->health_check_ms) {
         int rc = queued(c, rk_writer_args(c->wr, "PING", NULL));
         if (rc == RK_OK)
-            rc = rk_conn_roundtrip(c, NULL, rk_conn_deadline(c, c->o->connect_timeout_ms));
+            rc = rk_conn_roundtrip(c, NULL, health_deadline(c, deadline));
         if (rc != RK_OK)
             return rk_conn_is_broken(c) ? rc : broken(c, rc);
     }

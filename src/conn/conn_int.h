@@ -26,9 +26,11 @@ uint64_t rk_conn_bytes_sent(const rk_conn *conn);
 
 /* Makes sure an idle pooled connection is still good before use: reads
  * whatever arrived while idle (a closed socket, or pushes), and PINGs when
- * idle longer than the health-check interval. RK_OK, or the failure that
- * broke it. */
-int rk_conn_check_idle(rk_conn *conn);
+ * idle longer than the health-check interval. The PING must be answered by
+ * deadline (the call's, an absolute rk_now_ms time); a negative one means
+ * within the command timeout, or the connect timeout without one. RK_OK,
+ * or the failure that broke it (RK_ETIMEOUT for an unanswered PING). */
+int rk_conn_check_idle(rk_conn *conn, int64_t deadline);
 
 /* Writes as much of iov as the socket takes now, without blocking, and
  * counts it as sent: RK_OK with *written (maybe 0 when iov is empty),
