@@ -1,0 +1,310 @@
+/* Deadlines and timeouts: blocking commands that block for ever on a client
+ * with a command timeout, timeouts of INT_MAX on every read path (TCP, Unix
+ * socket, TLS), the idle health check bounded by the call's deadline or the
+ * command timeout, and rk_sleep_ms with values that are no sleep at all.
+ * Needs redis-server (and openssl for the TLS case); skips without them. */
+#define _GNU_SOURCE
+
+#include <limits.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "rediskit/rediskit.h"
+#include "rkt_cmd.h"
+#include "rkt_fakeserver.h"
+#include "rkt_proxy.h"
+#include "rkt_server.h"
+#include "rkt_shared.h"
+#include "util/common.h"
+
+/* A command timeout far shorter than the waits below: a blocking call that
+ * still obeyed it would fail. */
+#define SHORT_TIMEOUT_MS 200
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* A client of the shared server (TCP) with these options on top. */
+static rk_client *shared_client(rk_options o) {
+    rkt_shared_need();
+    o.port = rkt_server_port(&rkt_shared);
+    rk_client *c = rk_client_new(&o);
+    if (c == NULL)
+        fail_msg("rk_client_new: %s", rk_error_last()->message);
+    return c;
+}
+
+static bool server_has_blocked_client(void) {
+    char *info = rkt_server_cmd(&rkt_shared, "INFO", "clients", NULL);
+    bool blocked = info != NULL && strstr(info, "blocked_clients:0") == NULL;
+    free(info);
+    return blocked;
+}
+
+/* Another thread waits until a client is blocked on the shared server, then
+ * longer than the command timeout, then runs one raw command (bounded: after
+ * 5 s it runs it anyway, so nothing hangs). */
+typedef struct feeder {
+    pthread_t thread;
+    const char *argv[6]; /* the command, NULL-terminated */
+    bool saw_blocked;
+} feeder;
+
+static void *feeder_main(void *arg) {
+    feeder *f = arg;
+    for (int i = 0; i < 500 && !f->saw_blocked; i++) {
+        f->saw_blocked = server_has_blocked_client();
+        if (!f->saw_blocked)
+            rk_sleep_ms(10);
+    }
+    rk_sleep_ms(2 * SHORT_TIMEOUT_MS);
+    const char *const *a = f->argv;
+    free(rkt_server_cmd(&rkt_shared, a[0], a[1], a[2], a[3], a[4], a[5], NULL));
+    return NULL;
+}
+
+static void feeder_start(feeder *f) {
+    assert_int_equal(pthread_create(&f->thread, NULL, feeder_main, f), 0);
+}
+
+/* Joins the thread; then the call must have succeeded, after it blocked. */
+static void feeder_join(feeder *f, int rc) {
+    pthread_join(f->thread, NULL);
+    RKT_OK(rc);
+    assert_true(f->saw_blocked);
+}
+
+/* SET, GET and PING work on c. */
+static void expect_ordinary_calls_work(rk_client *c, const rk_call_opts *opts) {
+    rk_reply r;
+    const char *set[] = {"SET", "dl:k", "v"}, *get[] = {"GET", "dl:k"}, *ping[] = {"PING"};
+    RKT_OK(rk_client_callv(c, &r, opts, 3, set, NULL));
+    rk_reply_free(&r);
+    RKT_OK(rk_client_callv(c, &r, opts, 2, get, NULL));
+    assert_string_equal(rk_reply_str(&r), "v");
+    rk_reply_free(&r);
+    RKT_OK(rk_client_callv(c, &r, opts, 1, ping, NULL));
+    assert_string_equal(rk_reply_str(&r), "PONG");
+    rk_reply_free(&r);
+}
+
+/* ---- blocking commands that block for ever -------------------------------- */
+
+static void test_blpop_forever_with_command_timeout_gets_element_pushed_later(void **state) {
+    (void)state;
+    rk_client *c = shared_client((rk_options){.command_timeout_ms = SHORT_TIMEOUT_MS});
+    feeder f = {.argv = {"RPUSH", "dl:list", "pushed", NULL}};
+    feeder_start(&f);
+    rk_reply r;
+    int rc = rk_blpop(c, (const char *[]){"dl:list"}, 1, 0, &r);
+    feeder_join(&f, rc);
+    rkt_expect_shape(&r, RK_REPLY_ARRAY, 2);
+    assert_string_equal(rk_reply_str(rk_reply_at(&r, 1)), "pushed");
+    rk_reply_free(&r);
+    rk_client_free(c);
+}
+
+static void test_blmove_forever_with_command_timeout_moves_element_pushed_later(void **state) {
+    (void)state;
+    rk_client *c = shared_client((rk_options){.command_timeout_ms = SHORT_TIMEOUT_MS});
+    feeder f = {.argv = {"RPUSH", "dl:src", "moved", NULL}};
+    feeder_start(&f);
+    char *out = NULL;
+    int rc = rk_blmove(c, "dl:src", "dl:dst", RK_LEFT, RK_RIGHT, 0, &out, NULL);
+    feeder_join(&f, rc);
+    assert_string_equal(out, "moved");
+    rk_free(out);
+    rk_client_free(c);
+}
+
+static void test_xread_block_zero_with_command_timeout_gets_entry_added_later(void **state) {
+    (void)state;
+    rk_client *c = shared_client((rk_options){.command_timeout_ms = SHORT_TIMEOUT_MS});
+    feeder f = {.argv = {"XADD", "dl:stream", "*", "field", "added", NULL}};
+    feeder_start(&f);
+    rk_reply r;
+    int rc = rk_xread(c, (const char *[]){"dl:stream"}, 1, (const char *[]){"$"}, 1,
+                      &(rk_xread_opts){.block = 0, .block_set = true}, &r);
+    feeder_join(&f, rc);
+    const rk_reply *entries = rkt_map_expect(&r, "dl:stream", NULL);
+    rkt_expect_shape(entries, RK_REPLY_ARRAY, 1);
+    rk_reply_free(&r);
+    rk_client_free(c);
+}
+
+/* ---- huge timeouts on every read path ------------------------------------ */
+
+static void test_command_timeout_int_max_lets_calls_work_over_tcp(void **state) {
+    (void)state;
+    rk_client *c = shared_client((rk_options){.command_timeout_ms = INT_MAX});
+    expect_ordinary_calls_work(c, NULL);
+    rk_client_free(c);
+}
+
+static void test_call_timeout_int_max_lets_calls_work(void **state) {
+    (void)state;
+    rk_client *c = shared_client((rk_options){.command_timeout_ms = SHORT_TIMEOUT_MS});
+    expect_ordinary_calls_work(c, &(rk_call_opts){.timeout_ms = INT_MAX});
+    rk_client_free(c);
+}
+
+static void test_command_timeout_int_max_lets_calls_work_over_unix_socket(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_client *c = rk_client_new(&(rk_options){.unix_path = rkt_server_unix_path(&rkt_shared),
+                                               .command_timeout_ms = INT_MAX});
+    assert_non_null(c);
+    expect_ordinary_calls_work(c, NULL);
+    rk_client_free(c);
+}
+
+static void test_command_timeout_int_max_lets_calls_work_over_tls(void **state) {
+    (void)state;
+    rkt_shared_need();
+    const rkt_tls_files *files = rkt_server_tls_files(&rkt_shared);
+    if (files == NULL)
+        skip(); /* no openssl to make certificates */
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_server_tls_port(&rkt_shared),
+                                               .tls = {.enabled = true, .ca_file = files->ca_cert},
+                                               .command_timeout_ms = INT_MAX});
+    if (c == NULL && rk_error_last()->code == RK_EINVAL)
+        skip(); /* built without TLS */
+    assert_non_null(c);
+    expect_ordinary_calls_work(c, NULL);
+    rk_client_free(c);
+}
+
+static void test_int_max_connect_pool_and_health_check_values_let_calls_work(void **state) {
+    (void)state;
+    rk_client *c = shared_client((rk_options){.connect_timeout_ms = INT_MAX,
+                                              .pool_timeout_ms = INT_MAX,
+                                              .health_check_ms = INT_MAX,
+                                              .command_timeout_ms = INT_MAX});
+    expect_ordinary_calls_work(c, &(rk_call_opts){.timeout_ms = INT_MAX});
+    rk_client_free(c);
+}
+
+/* ---- the idle health check ------------------------------------------------- */
+
+/* Idle longer than this, a pooled connection is PINGed before use. */
+#define HEALTH_CHECK_MS 100
+/* Far under the 5 s connect timeout the health check used to wait. */
+#define BOUND_MS 2500
+
+/* A fake server that answers GET once, then lets the health check's PING
+ * go unanswered (a silently dead link), then answers `more` steps. */
+static rkt_fake *dead_after_first_get(const rkt_fake_step *more, size_t nmore) {
+    rkt_fake_step steps[4] = {
+        {.expect = (const char *[]){"GET", "k", NULL}, .reply = "$5\r\nfirst\r\n"},
+        {.expect = (const char *[]){"PING", NULL}, .reply = NULL},
+    };
+    assert_true(nmore <= 2);
+    if (nmore > 0)
+        memcpy(steps + 2, more, nmore * sizeof(*more));
+    rkt_fake *f = rkt_fake_start(steps, 2 + nmore, NULL);
+    assert_non_null(f);
+    return f;
+}
+
+/* GET k on c, which must answer want. */
+static void expect_get(rk_client *c, const char *want) {
+    rk_reply r;
+    RKT_OK(rk_client_call(c, &r, "GET k"));
+    assert_string_equal(rk_reply_str(&r), want);
+    rk_reply_free(&r);
+}
+
+static void test_health_check_on_dead_link_is_bounded_by_call_timeout(void **state) {
+    (void)state;
+    rkt_fake *f = dead_after_first_get(NULL, 0);
+    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_fake_port(f));
+    assert_non_null(p);
+    rk_client *c =
+        rk_client_new(&(rk_options){.port = rkt_proxy_port(p), .health_check_ms = HEALTH_CHECK_MS});
+    assert_non_null(c);
+    expect_get(c, "first");
+    rkt_proxy_set_mode(p, RKT_PROXY_BLACKHOLE, 0); /* new connections too */
+    rk_sleep_ms(2 * HEALTH_CHECK_MS);
+    int64_t start = rk_now_ms();
+    rk_reply r;
+    int rc = rk_client_callv(c, &r, &(rk_call_opts){.timeout_ms = 300}, 2,
+                             (const char *[]){"GET", "k"}, NULL);
+    int64_t took = rk_now_ms() - start;
+    RKT_RC(rc, RK_ETIMEOUT);
+    assert_true(took < BOUND_MS);
+    rk_client_free(c);
+    rkt_proxy_stop(p);
+    rkt_fake_free(f);
+}
+
+static void test_health_check_on_dead_link_is_bounded_by_command_timeout(void **state) {
+    (void)state;
+    rkt_fake_step again = {.expect = (const char *[]){"GET", "k", NULL},
+                           .reply = "$5\r\nfresh\r\n"};
+    rkt_fake *f = dead_after_first_get(&again, 1);
+    rk_client *c = rk_client_new(&(rk_options){
+        .port = rkt_fake_port(f), .health_check_ms = HEALTH_CHECK_MS, .command_timeout_ms = 500});
+    assert_non_null(c);
+    expect_get(c, "first");
+    rk_sleep_ms(2 * HEALTH_CHECK_MS);
+    int64_t start = rk_now_ms();
+    expect_get(c, "fresh"); /* on a new connection, once the PING timed out */
+    assert_true(rk_now_ms() - start < BOUND_MS);
+    assert_null(rkt_fake_error(f));
+    rk_client_free(c);
+    rkt_fake_free(f);
+}
+
+/* ---- rk_sleep_ms ------------------------------------------------------------ */
+
+/* Runs rk_sleep_ms(ms) in a child process that an alarm kills after 2 s:
+ * true when it returned in time. */
+static bool sleep_returns(int ms) {
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(2);
+        rk_sleep_ms(ms);
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static void test_sleep_with_negative_ms_returns(void **state) {
+    (void)state;
+    assert_true(sleep_returns(-5));
+}
+
+/* ---- main ------------------------------------------------------------------- */
+
+int main(void) {
+    rkt_shared_opts.unix_socket = true;
+    rkt_shared_opts.tls = rkt_have_binary("openssl");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_blpop_forever_with_command_timeout_gets_element_pushed_later),
+        cmocka_unit_test(test_blmove_forever_with_command_timeout_moves_element_pushed_later),
+        cmocka_unit_test(test_xread_block_zero_with_command_timeout_gets_entry_added_later),
+        cmocka_unit_test(test_command_timeout_int_max_lets_calls_work_over_tcp),
+        cmocka_unit_test(test_call_timeout_int_max_lets_calls_work),
+        cmocka_unit_test(test_command_timeout_int_max_lets_calls_work_over_unix_socket),
+        cmocka_unit_test(test_command_timeout_int_max_lets_calls_work_over_tls),
+        cmocka_unit_test(test_int_max_connect_pool_and_health_check_values_let_calls_work),
+        cmocka_unit_test(test_health_check_on_dead_link_is_bounded_by_call_timeout),
+        cmocka_unit_test(test_health_check_on_dead_link_is_bounded_by_command_timeout),
+        cmocka_unit_test(test_sleep_with_negative_ms_returns),
+    };
+    return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);
+}
