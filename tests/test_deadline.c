@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "commands/cmd_int.h"
 #include "rediskit/rediskit.h"
 #include "rkt_cmd.h"
 #include "rkt_fakeserver.h"
@@ -141,6 +143,12 @@ static void test_xread_block_zero_with_command_timeout_gets_entry_added_later(vo
     rkt_expect_shape(entries, RK_REPLY_ARRAY, 1);
     rk_reply_free(&r);
     rk_client_free(c);
+}
+
+static void test_blocking_timeout_past_long_long_counts_as_for_ever(void **state) {
+    (void)state;
+    assert_int_equal(rk_cmd_block_seconds(1e300), -1);
+    assert_int_equal(rk_cmd_block_seconds(INFINITY), -1);
 }
 
 /* ---- huge timeouts on every read path ------------------------------------ */
@@ -297,6 +305,7 @@ int main(void) {
         cmocka_unit_test(test_blpop_forever_with_command_timeout_gets_element_pushed_later),
         cmocka_unit_test(test_blmove_forever_with_command_timeout_moves_element_pushed_later),
         cmocka_unit_test(test_xread_block_zero_with_command_timeout_gets_entry_added_later),
+        cmocka_unit_test(test_blocking_timeout_past_long_long_counts_as_for_ever),
         cmocka_unit_test(test_command_timeout_int_max_lets_calls_work_over_tcp),
         cmocka_unit_test(test_call_timeout_int_max_lets_calls_work),
         cmocka_unit_test(test_command_timeout_int_max_lets_calls_work_over_unix_socket),

@@ -223,7 +223,10 @@ void rk_cmd_choice(rk_cmd *cmd, int v, const char *const *tokens, int n, const c
 }
 
 long long rk_cmd_block_seconds(double timeout) {
-    return timeout > 0 ? (long long)ceil(timeout * 1000) : -1;
+    double ms = ceil(timeout * 1000);
+    /* A time past what long long holds (or infinity) blocks as long as
+     * for ever does; the server refuses it anyway. */
+    return timeout > 0 && ms < (double)LLONG_MAX ? (long long)ms : -1;
 }
 
 long long rk_cmd_block_ms(long long ms, bool given) {
