@@ -56,10 +56,12 @@ typedef struct rk_call_opts {
     bool idempotent; /**< Safe to repeat even if it may have run. */
     bool no_retry;   /**< Never retry this call. */
     int timeout_ms;  /**< Bounds each attempt of this call as a whole:
-                          waiting for a pooled connection, connecting and
-                          the round trip (instead of the command timeout,
-                          which starts once the command is sent); 0: keep
-                          the client's timeouts. */
+                          waiting for a pooled connection, the health
+                          check of an idle one, connecting and the round
+                          trip (instead of the command timeout, which
+                          starts once the command is sent); 0: keep the
+                          client's timeouts. Up to INT_MAX (about 24.8
+                          days), which behaves as a very long limit. */
 } rk_call_opts;
 
 /** Runs one command and hands over its reply. Commands that change the

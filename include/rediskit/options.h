@@ -104,7 +104,11 @@ typedef int (*rk_credentials_fn)(void *userdata, char *user, size_t user_size, c
  *  borrowed for the duration of the call. Runs on the thread reading. */
 typedef void (*rk_push_fn)(void *userdata, const rk_reply *push);
 
-/** Connection, client and pool settings. */
+/** Connection, client and pool settings.
+ *
+ *  Timeouts (the *_ms fields) take any value up to INT_MAX: deadlines are
+ *  kept in 64 bits, so INT_MAX (about 24.8 days) simply behaves as a very
+ *  long limit. 0 keeps the default written beside each field. */
 typedef struct rk_options {
     const char *host;              /**< Default RK_DEFAULT_HOST; IPv4, IPv6 or name. */
     int port;                      /**< Default RK_DEFAULT_PORT. */
@@ -118,17 +122,26 @@ typedef struct rk_options {
     int protocol;            /**< 2 or 3; default 3 (RESP3), falling back
                                   to 2 on a server without HELLO. */
     const char *client_name; /**< CLIENT SETNAME on connect; default none. */
-    int connect_timeout_ms;  /**< Default RK_DEFAULT_CONNECT_TIMEOUT_MS;
+    int connect_timeout_ms;  /**< Limit for connecting: the TCP or Unix
+                                  connect, TLS and the HELLO handshake;
+                                  default RK_DEFAULT_CONNECT_TIMEOUT_MS;
                                   negative: no limit. */
     int command_timeout_ms;  /**< Limit for sending a command and reading
-                                  its reply; default 0: no limit. */
+                                  its reply, and for the health check's
+                                  PING; default 0: no limit. Typed blocking
+                                  commands add their own blocking time. */
     bool no_tcp_nodelay;     /**< Leave Nagle's algorithm on. */
     int keepalive_s;         /**< TCP keepalive idle time; default
                                   RK_DEFAULT_KEEPALIVE_S; negative: off. */
     int health_check_ms;     /**< PING a connection idle longer than this
                                   before using it; default
                                   RK_DEFAULT_HEALTH_CHECK_MS; negative:
-                                  never. */
+                                  never. The PING must answer within the
+                                  call's timeout (rk_call_opts), else the
+                                  command timeout, else the connect
+                                  timeout; if not, the connection is
+                                  dropped (and another tried while the
+                                  call has time left). */
     rk_tls_options tls;      /**< TLS; off by default. */
     rk_reader_opts limits;   /**< Reply size limits (see reader.h). */
     rk_push_fn on_push;      /**< Push messages; default: dropped. */
