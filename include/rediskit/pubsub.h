@@ -118,14 +118,14 @@ typedef void (*rk_pubsub_event_fn)(void *userdata, rk_pubsub_event event, const 
 
 /** Pub/sub options; zeroed fields mean the defaults beside them. */
 typedef struct rk_pubsub_opts {
-    bool ignore_confirmations; /**< Do not report (un)subscribe
-                                    confirmations. */
-    int health_check_ms;       /**< PING the server when nothing arrived for
-                                    this long, and take the connection for
-                                    dead (reconnect) when that PING is not
-                                    answered within as long again; default
-                                    0: the client's health_check_ms (30 s by
-                                    default); negative: never. */
+    bool ignore_confirmations;   /**< Do not report (un)subscribe
+                                      confirmations. */
+    int health_check_ms;         /**< PING the server when nothing arrived for
+                                      this long, and take the connection for
+                                      dead (reconnect) when that PING is not
+                                      answered within as long again; default
+                                      0: the client's health_check_ms (30 s by
+                                      default); negative: never. */
     rk_pubsub_event_fn on_event; /**< Told of lost and restored connections
                                       and fatal failures; NULL: nobody. */
     void *event_userdata;        /**< Passed to on_event. */

@@ -199,12 +199,12 @@ struct rk_pubsub {
     /* Markers of rk_pubsub_wait_active, numbered from 1. Markers up to
      * `answered` were answered (or made moot by a restore); `answered` is
      * written under mu and announced on `changed`. */
-    uint64_t queued;           /* markers put in the outbox */
-    uint64_t moved;            /* the last one handed to a connection */
+    uint64_t queued; /* markers put in the outbox */
+    uint64_t moved;  /* the last one handed to a connection */
     atomic_uint_fast64_t answered;
-    pthread_cond_t changed;    /* answered, fatal or thread_alive changed */
-    saved_error fatal;         /* the last failure retrying will not cure */
-    bool thread_alive;         /* the background thread is in its loop */
+    pthread_cond_t changed; /* answered, fatal or thread_alive changed */
+    saved_error fatal;      /* the last failure retrying will not cure */
+    bool thread_alive;      /* the background thread is in its loop */
 
     /* The loop's own: touched only by the thread running it. */
     enum link link;
@@ -214,8 +214,8 @@ struct rk_pubsub {
     bool down_told;   /* RK_PUBSUB_LOST told; RECONNECTED not yet */
     bool lost_untold; /* the link was lost; `lost` says why */
     saved_error lost;
-    uint64_t restore_covers; /* markers lost with old links: the restore
-                                answers them */
+    uint64_t restore_covers;      /* markers lost with old links: the restore
+                                     answers them */
     held *backlog, **backlog_end; /* messages kept by rk_pubsub_wait_active */
     int attempt, last_delay;
     unsigned seed;
@@ -424,8 +424,8 @@ static int begin(rk_pubsub *ps, bool *drives) {
 static int finish(rk_pubsub *ps, bool drives, int rc) {
     if (rc == RK_OK && drives) {
         rc = pump(ps);
-        if (rc == RK_OK && ps->link == LINK_UP &&
-            rk_writer_pending(rk_conn_writer(ps->conn)) > 0 && rk_conn_flush(ps->conn) != RK_OK)
+        if (rc == RK_OK && ps->link == LINK_UP && rk_writer_pending(rk_conn_writer(ps->conn)) > 0 &&
+            rk_conn_flush(ps->conn) != RK_OK)
             link_lost(ps);
     } else if (rc == RK_OK) {
         wake_loop(ps);
@@ -1189,7 +1189,8 @@ static int queue_marker(rk_pubsub *ps, uint64_t *mark, bool *threaded) {
 
 /* Waits for the background thread to answer marker `mark`. */
 static int await_thread(rk_pubsub *ps, uint64_t mark, int64_t until) {
-    struct timespec at = {.tv_sec = (time_t)(until / 1000), .tv_nsec = (long)(until % 1000) * 1000000};
+    struct timespec at = {.tv_sec = (time_t)(until / 1000),
+                          .tv_nsec = (long)(until % 1000) * 1000000};
     int rc = RK_OK;
     pthread_mutex_lock(&ps->mu);
     while (atomic_load(&ps->answered) < mark && ps->fatal.code == RK_OK && ps->thread_alive &&
