@@ -1,7 +1,9 @@
 /* rk_pubsub against real servers, on RESP2 and RESP3: channels, patterns
  * and shard channels, binary payloads, confirmations, PING, handlers,
  * polling, reconnecting after a server restart or a silent server, the
- * background thread and subscribing from other threads while it runs.
+ * background thread and subscribing from other threads while it runs or
+ * starts and stops, waiting for subscriptions to be active, connection
+ * events, and stopping on failures no retry cures (password, ACL).
  * Needs redis-server; the tests skip without it. */
 #define _GNU_SOURCE
 
@@ -833,8 +835,9 @@ static void wait_active_with_thread_makes_next_publish_arrive(int proto) {
 }
 BOTH(wait_active_with_thread_makes_next_publish_arrive)
 
-/* Without the thread, rk_pubsub_wait_active reads the connection itself and
- * keeps what it read for rk_pubsub_get_message: the confirmation, then the
+/* Without the thread, rk_pubsub_wait_active reads the connection itself
+ * (the subscription counts include the new one when it returns) and keeps
+ * what it read for rk_pubsub_get_message: the confirmation, then the
  * message published right after the wait. */
 static void wait_active_without_thread_keeps_messages_for_get_message(int proto) {
     rkt_shared_need();
@@ -849,6 +852,9 @@ static void wait_active_without_thread_keeps_messages_for_get_message(int proto)
         const char *s = sub;
         assert_int_equal(k->subscribe(ps, 1, &s, NULL), RK_OK);
         assert_int_equal(rk_pubsub_wait_active(ps, WAIT_MS), RK_OK);
+        assert_int_equal(rk_pubsub_channel_count(ps) + rk_pubsub_pattern_count(ps) +
+                             rk_pubsub_shard_channel_count(ps),
+                         i + 1); /* the confirmation was read */
         if (publish(c, k->publish, chan, "now", 3) != 1)
             fail_msg("round %d: nobody subscribed to %s yet", i, sub);
         expect(ps, confirms[i % 3], sub);
@@ -920,6 +926,25 @@ static void test_wait_active_from_handler_is_einval(void **state) {
     rk_pubsub_free(ps);
     rk_client_free(c);
 }
+
+/* A server that answers nothing: the wait ends at its timeout. */
+static void wait_active_times_out_when_server_is_silent(int proto) {
+    if (own.pid == 0)
+        skip();
+    rk_client *c = own_client(proto, rkt_server_port(&own), 0);
+    rk_pubsub *ps = pubsub_for(c, NULL);
+    subscribe_one(ps, "wa-silent-1");
+    rkt_server_freeze(&own);
+    const char *ch = "wa-silent-2";
+    assert_int_equal(rk_pubsub_subscribe(ps, 1, &ch, NULL), RK_OK);
+    assert_int_equal(rk_pubsub_wait_active(ps, 200), RK_ETIMEOUT);
+    rkt_server_thaw(&own);
+    assert_int_equal(rk_pubsub_wait_active(ps, WAIT_MS), RK_OK);
+    assert_int_equal(rk_pubsub_channel_count(ps), 2);
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+}
+BOTH(wait_active_times_out_when_server_is_silent)
 
 /* ---- connection events and fatal failures ---------------------------- */
 
@@ -1229,6 +1254,7 @@ int main(void) {
         BOTH_TESTS(wait_active_after_unsubscribe_stops_delivery),
         cmocka_unit_test(test_wait_active_with_nothing_subscribed_returns_at_once),
         cmocka_unit_test(test_wait_active_from_handler_is_einval),
+        BOTH_OWN_TESTS(wait_active_times_out_when_server_is_silent),
         BOTH_OWN_TESTS(killed_connection_is_lost_then_reconnected),
         BOTH_OWN_TESTS(changed_password_stops_thread_with_eauth),
         BOTH_ACL_TESTS(channel_refused_by_acl_stops_thread_with_noperm),
