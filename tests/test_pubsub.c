@@ -1,7 +1,9 @@
 /* rk_pubsub against real servers, on RESP2 and RESP3: channels, patterns
  * and shard channels, binary payloads, confirmations, PING, handlers,
  * polling, reconnecting after a server restart or a silent server, the
- * background thread and subscribing from other threads while it runs.
+ * background thread and subscribing from other threads while it runs or
+ * starts and stops, waiting for subscriptions to be active, connection
+ * events, and stopping on failures no retry cures (password, ACL).
  * Needs redis-server; the tests skip without it. */
 #define _GNU_SOURCE
 
@@ -9,6 +11,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -174,6 +177,9 @@ static bool inbox_wait(inbox *b, int n) {
 #define BOTH_OWN_TESTS(name)                                                                       \
     cmocka_unit_test_setup_teardown(test_##name##_resp2, start_own, stop_own),                     \
         cmocka_unit_test_setup_teardown(test_##name##_resp3, start_own, stop_own)
+#define BOTH_ACL_TESTS(name)                                                                       \
+    cmocka_unit_test_setup_teardown(test_##name##_resp2, start_own_acl, stop_own),                 \
+        cmocka_unit_test_setup_teardown(test_##name##_resp3, start_own_acl, stop_own)
 
 /* ---- messages -------------------------------------------------------- */
 
@@ -770,6 +776,406 @@ static void test_free_with_thread_running_stops_it(void **state) {
     rk_client_free(c);
 }
 
+/* ---- waiting for subscriptions to be active -------------------------- */
+
+/* The kinds of subscription and how to publish to each. */
+typedef int (*subscribe_fn)(rk_pubsub *, size_t, const char *const *, const size_t *);
+typedef struct sub_kind {
+    const char *base;
+    subscribe_fn subscribe, unsubscribe;
+    const char *publish; /* PUBLISH or SPUBLISH */
+    bool pattern;        /* the name is a pattern: publish to name minus '*' */
+} sub_kind;
+
+static const sub_kind kinds[] = {
+    {"wa-ch", rk_pubsub_subscribe, rk_pubsub_unsubscribe, "PUBLISH", false},
+    {"wa-pat*", rk_pubsub_psubscribe, rk_pubsub_punsubscribe, "PUBLISH", true},
+    {"wa-shard", rk_pubsub_ssubscribe, rk_pubsub_sunsubscribe, "SPUBLISH", false},
+};
+
+/* For round i: the kind, the name to subscribe to, the channel to publish
+ * to (unique per round, test and protocol). */
+static const sub_kind *round_names(int i, const char *test, int proto, char *sub, char *chan,
+                                   size_t size) {
+    const sub_kind *k = &kinds[i % 3];
+    snprintf(chan, size, "%s:%s:%d:%d.", k->base, test, proto, i);
+    char *star = strchr(chan, '*');
+    if (star != NULL)
+        memmove(star, star + 1, strlen(star));
+    snprintf(sub, size, "%s%s", chan, k->pattern ? "*" : "");
+    return k;
+}
+
+/* With the thread reading, a message published as soon as
+ * rk_pubsub_wait_active returns reaches the new subscription, for
+ * channels, patterns and shard channels alike. Without the wait some of
+ * the 50 publishes would find no subscriber. */
+static void wait_active_with_thread_makes_next_publish_arrive(int proto) {
+    rkt_shared_need();
+    enum { ROUNDS = 50 };
+    rk_client *c = client_for(&rkt_shared, proto);
+    rk_pubsub *ps = pubsub_for(c, &(rk_pubsub_opts){.ignore_confirmations = true});
+    inbox box;
+    inbox_init(&box);
+    assert_int_equal(rk_pubsub_start_thread(ps, inbox_put, &box), RK_OK);
+    for (int i = 0; i < ROUNDS; i++) {
+        char sub[64], chan[64];
+        const sub_kind *k = round_names(i, "thr", proto, sub, chan, sizeof sub);
+        const char *s = sub;
+        assert_int_equal(k->subscribe(ps, 1, &s, NULL), RK_OK);
+        assert_int_equal(rk_pubsub_wait_active(ps, WAIT_MS), RK_OK);
+        if (publish(c, k->publish, chan, "now", 3) != 1)
+            fail_msg("round %d: nobody subscribed to %s yet", i, sub);
+        assert_true(inbox_wait(&box, i + 1));
+    }
+    assert_int_equal(rk_pubsub_stop_thread(ps), RK_OK);
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+    inbox_destroy(&box);
+}
+BOTH(wait_active_with_thread_makes_next_publish_arrive)
+
+/* Without the thread, rk_pubsub_wait_active reads the connection itself
+ * (the subscription counts include the new one when it returns) and keeps
+ * what it read for rk_pubsub_get_message: the confirmation, then the
+ * message published right after the wait. */
+static void wait_active_without_thread_keeps_messages_for_get_message(int proto) {
+    rkt_shared_need();
+    enum { ROUNDS = 50 };
+    rk_client *c = client_for(&rkt_shared, proto);
+    rk_pubsub *ps = pubsub_for(c, NULL);
+    static const rk_msg_kind confirms[] = {RK_MSG_SUBSCRIBE, RK_MSG_PSUBSCRIBE, RK_MSG_SSUBSCRIBE};
+    static const rk_msg_kind delivers[] = {RK_MSG_MESSAGE, RK_MSG_PMESSAGE, RK_MSG_SMESSAGE};
+    for (int i = 0; i < ROUNDS; i++) {
+        char sub[64], chan[64];
+        const sub_kind *k = round_names(i, "poll", proto, sub, chan, sizeof sub);
+        const char *s = sub;
+        assert_int_equal(k->subscribe(ps, 1, &s, NULL), RK_OK);
+        assert_int_equal(rk_pubsub_wait_active(ps, WAIT_MS), RK_OK);
+        assert_int_equal(rk_pubsub_channel_count(ps) + rk_pubsub_pattern_count(ps) +
+                             rk_pubsub_shard_channel_count(ps),
+                         i + 1); /* the confirmation was read */
+        if (publish(c, k->publish, chan, "now", 3) != 1)
+            fail_msg("round %d: nobody subscribed to %s yet", i, sub);
+        expect(ps, confirms[i % 3], sub);
+        rk_message m = expect(ps, delivers[i % 3], chan);
+        assert_true(bytes_equal(m.data, m.data_len, "now", 3));
+    }
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+}
+BOTH(wait_active_without_thread_keeps_messages_for_get_message)
+
+/* After the wait, unsubscribed channels, patterns and shard channels no
+ * longer get what is published. */
+static void wait_active_after_unsubscribe_stops_delivery(int proto) {
+    rkt_shared_need();
+    rk_client *c = client_for(&rkt_shared, proto);
+    rk_pubsub *ps = pubsub_for(c, &(rk_pubsub_opts){.ignore_confirmations = true});
+    assert_int_equal(rk_pubsub_start_thread(ps, NULL, NULL), RK_OK);
+    for (int i = 0; i < 3 * 10; i++) {
+        char sub[64], chan[64];
+        const sub_kind *k = round_names(i, "unsub", proto, sub, chan, sizeof sub);
+        const char *s = sub;
+        assert_int_equal(k->subscribe(ps, 1, &s, NULL), RK_OK);
+        assert_int_equal(rk_pubsub_wait_active(ps, WAIT_MS), RK_OK);
+        assert_int_equal(publish(c, k->publish, chan, "in", 2), 1);
+        assert_int_equal(k->unsubscribe(ps, 1, &s, NULL), RK_OK);
+        assert_int_equal(rk_pubsub_wait_active(ps, WAIT_MS), RK_OK);
+        if (publish(c, k->publish, chan, "out", 3) != 0)
+            fail_msg("round %d: %s still subscribed", i, sub);
+    }
+    assert_int_equal(rk_pubsub_channel_count(ps) + rk_pubsub_pattern_count(ps) +
+                         rk_pubsub_shard_channel_count(ps),
+                     0);
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+}
+BOTH(wait_active_after_unsubscribe_stops_delivery)
+
+static void test_wait_active_with_nothing_subscribed_returns_at_once(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_client *c = client_for(&rkt_shared, 3);
+    rk_pubsub *ps = pubsub_for(c, NULL);
+    assert_int_equal(rk_pubsub_wait_active(ps, -1), RK_OK);
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+}
+
+/* A handler cannot wait: the loop that would read the answer runs it. */
+static void wait_from_handler(void *userdata, const rk_message *m) {
+    (void)m;
+    chain *ch = userdata;
+    ch->rc = rk_pubsub_wait_active(ch->ps, 0);
+}
+
+static void test_wait_active_from_handler_is_einval(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_client *c = client_for(&rkt_shared, 3);
+    rk_pubsub *ps = pubsub_for(c, NULL);
+    chain ch = {.ps = ps, .rc = -100};
+    assert_int_equal(rk_pubsub_on(ps, "wa-handler", wait_from_handler, &ch), RK_OK);
+    assert_int_equal(rk_pubsub_wait_active(ps, WAIT_MS), RK_OK);
+    assert_int_equal(publish(c, "PUBLISH", "wa-handler", "x", 1), 1);
+    assert_int_equal(rk_pubsub_ping(ps, "sync"), RK_OK);
+    expect(ps, RK_MSG_SUBSCRIBE, "wa-handler");
+    expect(ps, RK_MSG_PONG, NULL); /* the handler ran before it */
+    assert_int_equal(ch.rc, RK_EINVAL);
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+}
+
+/* A server that answers nothing: the wait ends at its timeout. */
+static void wait_active_times_out_when_server_is_silent(int proto) {
+    if (own.pid == 0)
+        skip();
+    rk_client *c = own_client(proto, rkt_server_port(&own), 0);
+    rk_pubsub *ps = pubsub_for(c, NULL);
+    subscribe_one(ps, "wa-silent-1");
+    rkt_server_freeze(&own);
+    const char *ch = "wa-silent-2";
+    assert_int_equal(rk_pubsub_subscribe(ps, 1, &ch, NULL), RK_OK);
+    assert_int_equal(rk_pubsub_wait_active(ps, 200), RK_ETIMEOUT);
+    rkt_server_thaw(&own);
+    assert_int_equal(rk_pubsub_wait_active(ps, WAIT_MS), RK_OK);
+    assert_int_equal(rk_pubsub_channel_count(ps), 2);
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+}
+BOTH(wait_active_times_out_when_server_is_silent)
+
+/* ---- connection events and fatal failures ---------------------------- */
+
+/* What on_event was told, in order. */
+typedef struct events {
+    inbox box; /* count, and the lock and condition to wait on */
+    rk_pubsub_event kind[16];
+    int code[16];
+    char prefix[16][32];
+} events;
+
+static void events_put(void *userdata, rk_pubsub_event event, const rk_error *err) {
+    events *e = userdata;
+    pthread_mutex_lock(&e->box.mu);
+    int i = e->box.count;
+    if (i < 16) {
+        e->kind[i] = event;
+        e->code[i] = err->code;
+        snprintf(e->prefix[i], sizeof e->prefix[i], "%s", err->prefix);
+        e->box.count++;
+    }
+    pthread_cond_broadcast(&e->box.cv);
+    pthread_mutex_unlock(&e->box.mu);
+}
+
+/* Waits for event number i (from 0); fails the test unless it is `kind`. */
+static void expect_event(events *e, int i, rk_pubsub_event kind) {
+    if (!inbox_wait(&e->box, i + 1))
+        fail_msg("event %d never came", i);
+    assert_int_equal(e->kind[i], kind);
+}
+
+/* A subscriber on the own server (through a proxy that counts the
+ * connections made), with its thread started and `channel` in force; the
+ * channel's messages go to `box`. */
+typedef struct watched {
+    rkt_proxy *px;
+    rk_client *client; /* to publish and administer, straight to the server */
+    rk_client *sub_client;
+    rk_pubsub *ps;
+    events ev;
+    inbox box;
+} watched;
+
+static void watched_start(watched *w, int proto, const char *user, const char *password,
+                          const char *channel) {
+    memset(w, 0, sizeof *w);
+    inbox_init(&w->ev.box);
+    inbox_init(&w->box);
+    w->px = rkt_proxy_start("127.0.0.1", rkt_server_port(&own));
+    assert_non_null(w->px);
+    w->client = rk_client_new(&(rk_options){.port = rkt_server_port(&own),
+                                            .protocol = proto,
+                                            .password = own.password[0] ? "pw1" : NULL});
+    assert_non_null(w->client);
+    w->sub_client = rk_client_new(&(rk_options){.port = rkt_proxy_port(w->px),
+                                                .protocol = proto,
+                                                .username = user,
+                                                .password = password,
+                                                .connect_timeout_ms = 500});
+    assert_non_null(w->sub_client);
+    w->ps = pubsub_for(w->sub_client, &(rk_pubsub_opts){.ignore_confirmations = true,
+                                                        .on_event = events_put,
+                                                        .event_userdata = &w->ev});
+    assert_int_equal(rk_pubsub_start_thread(w->ps, NULL, NULL), RK_OK);
+    assert_int_equal(rk_pubsub_on(w->ps, channel, inbox_put, &w->box), RK_OK);
+    assert_int_equal(rk_pubsub_wait_active(w->ps, WAIT_MS), RK_OK);
+}
+
+static void watched_stop(watched *w) {
+    assert_int_equal(rk_pubsub_stop_thread(w->ps), RK_OK);
+    rk_pubsub_free(w->ps);
+    rk_client_free(w->sub_client);
+    rk_client_free(w->client);
+    rkt_proxy_stop(w->px);
+    inbox_destroy(&w->ev.box);
+    inbox_destroy(&w->box);
+}
+
+/* No connection is attempted for a second: the thread gave up. */
+static void assert_no_more_connections(rkt_proxy *px) {
+    rkt_proxy_stats before, after;
+    rkt_proxy_get_stats(px, &before);
+    sleep_ms(1500); /* the backoff caps at 512 ms: a retrying thread connects */
+    rkt_proxy_get_stats(px, &after);
+    assert_int_equal(after.accepted, before.accepted);
+}
+
+/* A killed connection is a passing failure: lost, reconnected, and the
+ * messages flow again. */
+static void killed_connection_is_lost_then_reconnected(int proto) {
+    if (own.pid == 0)
+        skip();
+    watched w;
+    watched_start(&w, proto, NULL, "pw1", "ev-kill");
+    assert_int_equal(rk_client_call(w.client, NULL, "CLIENT KILL TYPE pubsub"), RK_OK);
+    expect_event(&w.ev, 0, RK_PUBSUB_LOST);
+    assert_true(w.ev.code[0] < 0);
+    expect_event(&w.ev, 1, RK_PUBSUB_RECONNECTED);
+    assert_int_equal(w.ev.code[1], RK_OK);
+    assert_int_equal(publish(w.client, "PUBLISH", "ev-kill", "again", 5), 1);
+    assert_true(inbox_wait(&w.box, 1));
+    assert_string_equal(w.box.last_data, "again");
+    assert_int_equal(rk_pubsub_last_error(w.ps, NULL, 0), RK_OK);
+    watched_stop(&w);
+}
+BOTH(killed_connection_is_lost_then_reconnected)
+
+/* A password changed under the subscriber: the reconnect is refused, and
+ * the thread stops with RK_EAUTH instead of retrying for ever. */
+static void changed_password_stops_thread_with_eauth(int proto) {
+    if (own.pid == 0)
+        skip();
+    watched w;
+    watched_start(&w, proto, NULL, "pw1", "ev-auth");
+    assert_int_equal(rk_client_call(w.client, NULL, "CONFIG SET requirepass pw2"), RK_OK);
+    assert_int_equal(rk_client_call(w.client, NULL, "CLIENT KILL TYPE pubsub"), RK_OK);
+    expect_event(&w.ev, 0, RK_PUBSUB_LOST);
+    expect_event(&w.ev, 1, RK_PUBSUB_FATAL);
+    assert_int_equal(w.ev.code[1], RK_EAUTH);
+    char why[128];
+    assert_int_equal(rk_pubsub_last_error(w.ps, why, sizeof why), RK_EAUTH);
+    assert_true(why[0] != '\0');
+    assert_no_more_connections(w.px);
+    watched_stop(&w);
+}
+BOTH(changed_password_stops_thread_with_eauth)
+
+static int start_own_acl(void **state) {
+    (void)state;
+    if (!rkt_require_binaries("redis-server", NULL))
+        return 0;
+    static const char *const users[] = {"user sub on >pw resetchannels &allowed* ~* +@all", NULL};
+    return rkt_server_start(&own, &(rkt_server_opts){.acl_users = users});
+}
+
+/* A channel the ACL user may not use: the server refuses the SUBSCRIBE with
+ * NOPERM; waiting returns it and the thread stops, told as fatal. */
+static void channel_refused_by_acl_stops_thread_with_noperm(int proto) {
+    if (own.pid == 0)
+        skip();
+    watched w;
+    watched_start(&w, proto, "sub", "pw", "allowed:1");
+    const char *ch = "forbidden";
+    assert_int_equal(rk_pubsub_subscribe(w.ps, 1, &ch, NULL), RK_OK);
+    assert_int_equal(rk_pubsub_wait_active(w.ps, WAIT_MS), RK_ESERVER);
+    assert_string_equal(rk_error_last()->prefix, "NOPERM");
+    expect_event(&w.ev, 0, RK_PUBSUB_FATAL);
+    assert_int_equal(w.ev.code[0], RK_ESERVER);
+    assert_string_equal(w.ev.prefix[0], "NOPERM");
+    assert_int_equal(rk_pubsub_last_error(w.ps, NULL, 0), RK_ESERVER);
+    watched_stop(&w);
+}
+BOTH(channel_refused_by_acl_stops_thread_with_noperm)
+
+/* Revoking a channel the subscriber holds: the server drops the
+ * connection, the restore is refused with NOPERM, and the thread stops
+ * rather than reconnecting again and again. */
+static void revoked_channel_stops_thread_with_noperm(int proto) {
+    if (own.pid == 0)
+        skip();
+    watched w;
+    watched_start(&w, proto, "sub", "pw", "allowed:2");
+    assert_int_equal(rk_client_call(w.client, NULL, "ACL SETUSER sub resetchannels &other*"),
+                     RK_OK);
+    expect_event(&w.ev, 0, RK_PUBSUB_LOST);
+    expect_event(&w.ev, 1, RK_PUBSUB_FATAL);
+    assert_string_equal(w.ev.prefix[1], "NOPERM");
+    assert_no_more_connections(w.px);
+    watched_stop(&w);
+}
+BOTH(revoked_channel_stops_thread_with_noperm)
+
+/* ---- who drives the connection --------------------------------------- */
+
+typedef struct hammer {
+    rk_pubsub *ps;
+    int proto;
+    atomic_bool done;
+    int failures;
+} hammer;
+
+/* Subscribes and unsubscribes channels in turn until told to stop, ending
+ * subscribed to hammer:<proto>:0..9. */
+static void *hammer_main(void *arg) {
+    hammer *h = arg;
+    for (int i = 0; !atomic_load(&h->done) || i % 20 != 0; i++) {
+        char ch[32];
+        snprintf(ch, sizeof ch, "hammer:%d:%d", h->proto, i % 10);
+        const char *p = ch;
+        int rc = i % 20 < 10 ? rk_pubsub_unsubscribe(h->ps, 1, &p, NULL)
+                             : rk_pubsub_subscribe(h->ps, 1, &p, NULL);
+        h->failures += rc != RK_OK;
+    }
+    return NULL;
+}
+
+/* Another thread subscribes while the owner starts and stops the thread:
+ * exactly one of them drives the connection at any time (ThreadSanitizer
+ * sees the difference), and the subscriptions end as asked. */
+static void subscribing_while_thread_starts_and_stops(int proto) {
+    rkt_shared_need();
+    rk_client *c = client_for(&rkt_shared, proto);
+    rk_pubsub *ps = pubsub_for(c, &(rk_pubsub_opts){.ignore_confirmations = true});
+    const char *first = "hammer-first";
+    assert_int_equal(rk_pubsub_subscribe(ps, 1, &first, NULL), RK_OK); /* connected */
+    hammer h = {.ps = ps, .proto = proto};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, hammer_main, &h), 0);
+    for (int i = 0; i < 300; i++) {
+        assert_int_equal(rk_pubsub_start_thread(ps, NULL, NULL), RK_OK);
+        assert_int_equal(rk_pubsub_stop_thread(ps), RK_OK);
+    }
+    atomic_store(&h.done, true);
+    pthread_join(t, NULL);
+    assert_int_equal(h.failures, 0);
+    assert_int_equal(rk_pubsub_wait_active(ps, WAIT_MS), RK_OK);
+    assert_int_equal(rk_pubsub_channel_count(ps), 11);
+    char ch[32];
+    snprintf(ch, sizeof ch, "hammer:%d:9", proto);
+    assert_int_equal(publish(c, "PUBLISH", ch, "end", 3), 1);
+    rk_message m;
+    do
+        m = next_message(ps);
+    while (m.kind != RK_MSG_MESSAGE);
+    assert_true(bytes_equal(m.data, m.data_len, "end", 3));
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+}
+BOTH(subscribing_while_thread_starts_and_stops)
+
 /* ---- memory ---------------------------------------------------------- */
 
 /* One pass: everything a subscriber does, then free. RK_OK, or the first
@@ -843,6 +1249,17 @@ int main(void) {
         BOTH_TESTS(thread_dispatches_to_handlers_and_stops),
         BOTH_TESTS(other_threads_subscribe_while_thread_runs),
         cmocka_unit_test(test_free_with_thread_running_stops_it),
+        BOTH_TESTS(wait_active_with_thread_makes_next_publish_arrive),
+        BOTH_TESTS(wait_active_without_thread_keeps_messages_for_get_message),
+        BOTH_TESTS(wait_active_after_unsubscribe_stops_delivery),
+        cmocka_unit_test(test_wait_active_with_nothing_subscribed_returns_at_once),
+        cmocka_unit_test(test_wait_active_from_handler_is_einval),
+        BOTH_OWN_TESTS(wait_active_times_out_when_server_is_silent),
+        BOTH_OWN_TESTS(killed_connection_is_lost_then_reconnected),
+        BOTH_OWN_TESTS(changed_password_stops_thread_with_eauth),
+        BOTH_ACL_TESTS(channel_refused_by_acl_stops_thread_with_noperm),
+        BOTH_ACL_TESTS(revoked_channel_stops_thread_with_noperm),
+        BOTH_TESTS(subscribing_while_thread_starts_and_stops),
         cmocka_unit_test(test_out_of_memory_fails_cleanly),
     };
     return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);

@@ -8,22 +8,32 @@
  * channel or pattern, by the caller's loop or by a background thread.
  * Works over RESP2 and RESP3 (where messages are push replies).
  *
+ * A subscribe call returns once its command is sent; the server confirms
+ * it a round trip later, and a message published before that is not
+ * delivered. rk_pubsub_wait_active waits until every (un)subscription asked
+ * for so far is in force, so that what is published afterwards arrives.
+ *
  * When the connection is lost (an error, end of file, or a health check
  * PING left unanswered), rk_pubsub reconnects with the client's backoff and
  * subscribes again to everything it was subscribed to, in one pipelined
- * round, then reports an RK_MSG_RECONNECTED message. Messages published
- * while the connection was down are lost: that is Redis pub/sub's
- * at-most-once delivery, not something a client can repair (use streams
- * for that).
+ * round, then reports an RK_MSG_RECONNECTED message (and the events
+ * RK_PUBSUB_LOST, then RK_PUBSUB_RECONNECTED, to the options' on_event).
+ * Messages published while the connection was down are lost: that is Redis
+ * pub/sub's at-most-once delivery, not something a client can repair (use
+ * streams for that). Failures a retry cannot cure (refused credentials,
+ * TLS, a subscription the server refuses such as NOPERM) are not retried:
+ * they are returned, reported as RK_PUBSUB_FATAL, and stop the background
+ * thread.
  *
  * Publish through the client: rk_client_call(c, NULL, "PUBLISH %s %b", ...)
  * (or SPUBLISH); PUBSUB CHANNELS / NUMSUB / NUMPAT / SHARDCHANNELS likewise.
  *
  * An rk_pubsub belongs to one thread at a time; while its background thread
  * runs, only rk_pubsub_stop_thread, the (un)subscribe calls, rk_pubsub_on,
- * rk_pubsub_on_pattern and rk_pubsub_ping, which are then safe from other
- * threads, may be used on it (the counts rk_pubsub_channel_count... are safe
- * from any thread at any time). */
+ * rk_pubsub_on_pattern, rk_pubsub_ping and rk_pubsub_wait_active, which are
+ * then safe from other threads (also while the owner starts or stops the
+ * thread), may be used on it (the counts rk_pubsub_channel_count... and
+ * rk_pubsub_last_error are safe from any thread at any time). */
 #ifndef RK_PUBSUB_H
 #define RK_PUBSUB_H
 
@@ -31,6 +41,7 @@
 #include <stddef.h>
 
 #include "client.h"
+#include "error.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -83,16 +94,41 @@ typedef struct rk_message {
 /** Called for a message; see rk_pubsub_on. */
 typedef void (*rk_message_fn)(void *userdata, const rk_message *msg);
 
+/** What happened to the subscriber's connection; see rk_pubsub_opts.on_event. */
+typedef enum rk_pubsub_event {
+    RK_PUBSUB_LOST = 1,    /**< The connection failed (err says why); the loop
+                                reconnects with the client's backoff. Told once
+                                per outage, however many attempts it takes. */
+    RK_PUBSUB_RECONNECTED, /**< Connected again with every subscription
+                                restored. Messages published while it was
+                                down were missed. err->code is RK_OK. */
+    RK_PUBSUB_FATAL        /**< A failure no retry will cure (err): refused
+                                credentials (RK_EAUTH), TLS (RK_ETLS), a server
+                                error reply (RK_ESERVER, e.g. prefix "NOPERM"
+                                for a channel the ACL user may not use) or out
+                                of memory. The background thread stops; see
+                                rk_pubsub_last_error. */
+} rk_pubsub_event;
+
+/** Called on a connection event, by the thread running the loop (the
+ *  background thread, or the caller of rk_pubsub_get_message /
+ *  rk_pubsub_wait_active). err and its strings are valid only during the
+ *  call. The rules of handlers (rk_pubsub_on) apply. */
+typedef void (*rk_pubsub_event_fn)(void *userdata, rk_pubsub_event event, const rk_error *err);
+
 /** Pub/sub options; zeroed fields mean the defaults beside them. */
 typedef struct rk_pubsub_opts {
-    bool ignore_confirmations; /**< Do not report (un)subscribe
-                                    confirmations. */
-    int health_check_ms;       /**< PING the server when nothing arrived for
-                                    this long, and take the connection for
-                                    dead (reconnect) when that PING is not
-                                    answered within as long again; default
-                                    0: the client's health_check_ms (30 s by
-                                    default); negative: never. */
+    bool ignore_confirmations;   /**< Do not report (un)subscribe
+                                      confirmations. */
+    int health_check_ms;         /**< PING the server when nothing arrived for
+                                      this long, and take the connection for
+                                      dead (reconnect) when that PING is not
+                                      answered within as long again; default
+                                      0: the client's health_check_ms (30 s by
+                                      default); negative: never. */
+    rk_pubsub_event_fn on_event; /**< Told of lost and restored connections
+                                      and fatal failures; NULL: nobody. */
+    void *event_userdata;        /**< Passed to on_event. */
 } rk_pubsub_opts;
 
 /** A pub/sub object using the client's connection options (host, auth,
@@ -110,7 +146,8 @@ void rk_pubsub_free(rk_pubsub *ps);
  *  and shard channel calls. Unsubscribing with count 0 drops every
  *  subscription of that kind; unsubscribing also drops the handlers of
  *  those channels or patterns. Returns once the command is sent
- *  (confirmations arrive as messages), blocking up to the command timeout.
+ *  (confirmations arrive as messages; rk_pubsub_wait_active waits for
+ *  them), blocking up to the command timeout.
  *
  *  The first command connects, in the calling thread: its failures (e.g.
  *  RK_ECONNECT, RK_EAUTH) are returned and nothing is recorded. Later, the
@@ -142,6 +179,32 @@ int rk_pubsub_ssubscribe(rk_pubsub *ps, size_t count, const char *const *channel
 int rk_pubsub_sunsubscribe(rk_pubsub *ps, size_t count, const char *const *channels,
                            const size_t *lens);
 
+/** Waits up to timeout_ms (negative: forever) until every subscribe and
+ *  unsubscribe call made before it (by any thread) is in force on the
+ *  server: a message published after it returns RK_OK reaches the
+ *  subscriptions, and no longer reaches the dropped ones. RK_OK at once
+ *  when nothing was ever subscribed.
+ *
+ *  It queues a PING of its own behind those commands and waits for the
+ *  answer: with the background thread running, in the calling thread
+ *  while the thread reads; otherwise by reading the connection itself,
+ *  keeping the messages that come meanwhile for rk_pubsub_get_message
+ *  (handlers run as usual). A reconnect on the way counts as done once
+ *  every subscription is restored.
+ *
+ *  Returns RK_ETIMEOUT when time ran out; a failure retrying will not cure
+ *  (the server refused a command, e.g. RK_ESERVER with prefix NOPERM, or
+ *  the background thread stopped on one); RK_ECLOSED when the background
+ *  thread was stopped meanwhile; RK_EINVAL from a handler or on_event. */
+int rk_pubsub_wait_active(rk_pubsub *ps, int timeout_ms);
+
+/** The failure that stopped the background thread, or the last one
+ *  rk_pubsub_get_message or rk_pubsub_wait_active returned as incurable;
+ *  RK_OK when none happened since rk_pubsub_new or the last
+ *  rk_pubsub_start_thread. When message is not NULL, copies its text there
+ *  (truncated to size, NUL-terminated). Any thread may ask. */
+int rk_pubsub_last_error(rk_pubsub *ps, char *message, size_t size);
+
 /** Registers a handler for messages on a channel (also used for its shard
  *  channel messages), or for a pattern's messages, and subscribes to it
  *  (as rk_pubsub_subscribe / psubscribe); a second call replaces the
@@ -165,12 +228,15 @@ int rk_pubsub_ping(rk_pubsub *ps, const char *payload);
  *  when the time ran out, or a failure.
  *
  *  Reconnects as needed, without blocking past timeout_ms: a connect in
- *  progress carries over to the next call. Connection failures are retried
- *  with the client's backoff for as long as it takes; failures retrying
- *  will not repair are returned (RK_EAUTH, RK_ETLS, RK_ESERVER for an
- *  error reply such as NOPERM, with rk_error_last() saying which), and the
- *  next call tries again after the backoff. RK_EINVAL while the background
- *  thread runs, or with a negative timeout when nothing is subscribed. */
+ *  progress carries over to the next call. Connection failures (refused,
+ *  reset, timed out, a server still loading) are retried with the client's
+ *  backoff for as long as it takes; failures retrying will not repair are
+ *  returned (RK_EAUTH, RK_ETLS, RK_ESERVER for an error reply such as
+ *  NOPERM, with rk_error_last() saying which) and told to on_event as
+ *  RK_PUBSUB_FATAL, and the next call tries again after the backoff.
+ *  RK_EINVAL while the background thread runs (even one stopped by a fatal
+ *  failure: call rk_pubsub_stop_thread first), or with a negative timeout
+ *  when nothing is subscribed. */
 int rk_pubsub_get_message(rk_pubsub *ps, int timeout_ms, rk_message *msg);
 
 /** Channels the connection is subscribed to now, as confirmed by the
@@ -187,14 +253,17 @@ size_t rk_pubsub_shard_channel_count(const rk_pubsub *ps);
  *  its handler (messages without a handler, confirmations unless ignored,
  *  PONGs and RK_MSG_RECONNECTED go to `fallback`, which may be NULL to drop
  *  them), as redis-py's run_in_thread. It reconnects like
- *  rk_pubsub_get_message, retrying with the backoff even the failures
- *  it cannot report (such as RK_EAUTH). RK_EINVAL if one already runs. */
+ *  rk_pubsub_get_message; on a failure retrying will not cure it tells
+ *  on_event RK_PUBSUB_FATAL and ends, keeping the failure for
+ *  rk_pubsub_last_error (the rk_pubsub stays in threaded mode until
+ *  rk_pubsub_stop_thread; starting the thread again tries again and forgets
+ *  the failure). RK_EINVAL if one already runs. */
 int rk_pubsub_start_thread(rk_pubsub *ps, rk_message_fn fallback, void *userdata);
 
 /** Asks the background thread to stop and joins it (returns within about
  *  100 ms plus the time a handler takes); then the calling thread owns the
- *  rk_pubsub again. RK_OK also when no thread runs; RK_EINVAL from a
- *  handler. */
+ *  rk_pubsub again. RK_OK also when no thread runs or the thread ended on a
+ *  fatal failure; RK_EINVAL from a handler. */
 int rk_pubsub_stop_thread(rk_pubsub *ps);
 
 #ifdef __cplusplus

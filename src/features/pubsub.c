@@ -3,7 +3,11 @@
  * background thread) that reads messages, runs handlers, health-checks the
  * link and reconnects, restoring every subscription in one pipelined round.
  * Only the thread running the loop touches the connection: the
- * (un)subscribe calls queue their command in an outbox under a mutex. */
+ * (un)subscribe calls queue their command in an outbox under a mutex, and
+ * send it themselves only when no loop runs elsewhere (decided under a
+ * second mutex that starting and stopping the thread take too).
+ * rk_pubsub_wait_active queues a numbered PING behind the commands and
+ * waits for its answer. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +16,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client/client_int.h"
@@ -24,6 +31,7 @@
 /* Payloads of the loop's own PINGs; their answers never reach the caller. */
 #define HEALTH_PAYLOAD "rediskit-health-check"
 #define RESTORED_PAYLOAD "rediskit-resubscribed"
+#define ACTIVE_PAYLOAD "rediskit-active-" /* then the marker's number */
 
 enum kind { CHANNELS, PATTERNS, SHARDS, NKINDS };
 
@@ -153,11 +161,32 @@ static void table_free(table *t) {
 /* The loop's view of its connection. */
 enum link { LINK_IDLE, LINK_DOWN, LINK_CONNECTING, LINK_UP };
 
+/* A copy of a failure, kept past the thread-local rk_error_last(). */
+typedef struct saved_error {
+    int code;
+    char message[256];
+    char prefix[32];
+} saved_error;
+
+/* A message rk_pubsub_wait_active read, kept for rk_pubsub_get_message. */
+typedef struct held {
+    struct held *next;
+    bool reconnected; /* RK_MSG_RECONNECTED, which no reply describes */
+    rk_reply reply;   /* owned copy; the message is described from it again */
+} held;
+
 struct rk_pubsub {
     const rk_options *o; /* the client's settled options */
     rk_conn *conn;
     bool ignore_confirmations;
     int health_ms; /* <= 0: no health check */
+    rk_pubsub_event_fn on_event;
+    void *event_userdata;
+
+    /* Who drives the connection: the background thread while `threaded`,
+     * else a caller. Changing `threaded`, and a caller's decision to send
+     * (and its sending) happen under drive_mu; taken before mu. */
+    pthread_mutex_t drive_mu;
 
     /* Shared with the callers of (un)subscribe: under mu. */
     pthread_mutex_t mu;
@@ -167,12 +196,27 @@ struct rk_pubsub {
     atomic_bool outbox_full;
     atomic_size_t counts[NKINDS]; /* subs[k].confirmed, for any thread */
     atomic_size_t nhandlers;
+    /* Markers of rk_pubsub_wait_active, numbered from 1. Markers up to
+     * `answered` were answered (or made moot by a restore); `answered` is
+     * written under mu and announced on `changed`. */
+    uint64_t queued; /* markers put in the outbox */
+    uint64_t moved;  /* the last one handed to a connection */
+    atomic_uint_fast64_t answered;
+    pthread_cond_t changed; /* answered, fatal or thread_alive changed */
+    saved_error fatal;      /* the last failure retrying will not cure */
+    bool thread_alive;      /* the background thread is in its loop */
 
     /* The loop's own: touched only by the thread running it. */
     enum link link;
     bool ever_up;     /* a connection was made: the next one restores */
     bool restoring;   /* restore sent, its closing PING not answered yet */
-    bool dispatching; /* inside a handler or the fallback */
+    bool dispatching; /* inside a handler, the fallback or on_event */
+    bool down_told;   /* RK_PUBSUB_LOST told; RECONNECTED not yet */
+    bool lost_untold; /* the link was lost; `lost` says why */
+    saved_error lost;
+    uint64_t restore_covers;      /* markers lost with old links: the restore
+                                     answers them */
+    held *backlog, **backlog_end; /* messages kept by rk_pubsub_wait_active */
     int attempt, last_delay;
     unsigned seed;
     int64_t retry_at, connect_deadline;
@@ -188,18 +232,38 @@ struct rk_pubsub {
     void *fallback_userdata;
 };
 
+/* The locks and the condition (on the monotonic clock, as deadlines are);
+ * false when one could not be made (nothing is left to destroy then). */
+static bool init_sync(rk_pubsub *ps) {
+    pthread_condattr_t ca;
+    if (pthread_condattr_init(&ca) != 0)
+        return false;
+    bool ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+              pthread_cond_init(&ps->changed, &ca) == 0;
+    pthread_condattr_destroy(&ca);
+    if (ok && pthread_mutex_init(&ps->mu, NULL) == 0) {
+        if (pthread_mutex_init(&ps->drive_mu, NULL) == 0)
+            return true;
+        pthread_mutex_destroy(&ps->mu);
+    }
+    if (ok)
+        pthread_cond_destroy(&ps->changed);
+    return false;
+}
+
 rk_pubsub *rk_pubsub_new(rk_client *client, const rk_pubsub_opts *opts) {
     if (client == NULL) {
         rk_fail(RK_EINVAL, "rk_pubsub_new: NULL client");
         return NULL;
     }
     rk_pubsub *ps = rk_calloc(1, sizeof(*ps));
-    if (ps == NULL || pthread_mutex_init(&ps->mu, NULL) != 0) {
+    if (ps == NULL || !init_sync(ps)) {
         rk_free(ps);
         rk_fail(RK_ENOMEM, "out of memory creating a pubsub");
         return NULL;
     }
     ps->wake[0] = ps->wake[1] = -1;
+    ps->backlog_end = &ps->backlog;
     rk_tls_ctx *tls;
     rk_client_settled(client, &ps->o, &tls);
     ps->conn = rk_conn_new_shared(ps->o, tls);
@@ -211,6 +275,8 @@ rk_pubsub *rk_pubsub_new(rk_client *client, const rk_pubsub_opts *opts) {
     }
     rk_conn_set_pubsub(ps->conn, true);
     ps->ignore_confirmations = opts && opts->ignore_confirmations;
+    ps->on_event = opts ? opts->on_event : NULL;
+    ps->event_userdata = opts ? opts->event_userdata : NULL;
     ps->health_ms = opts && opts->health_check_ms ? opts->health_check_ms : ps->o->health_check_ms;
     ps->seed = (unsigned)rk_now_us() ^ (unsigned)(uintptr_t)ps;
     return ps;
@@ -224,13 +290,21 @@ void rk_pubsub_free(rk_pubsub *ps) {
         if (ps->wake[i] >= 0)
             close(ps->wake[i]);
     rk_reply_free(&ps->cur);
+    while (ps->backlog != NULL) {
+        held *h = ps->backlog;
+        ps->backlog = h->next;
+        rk_reply_free(&h->reply);
+        rk_free(h);
+    }
     rk_conn_free(ps->conn);
     rk_writer_free(ps->outbox);
     for (int k = 0; k < NKINDS; k++)
         table_free(&ps->subs[k]);
     table_free(&ps->handlers[0]);
     table_free(&ps->handlers[1]);
+    pthread_mutex_destroy(&ps->drive_mu);
     pthread_mutex_destroy(&ps->mu);
+    pthread_cond_destroy(&ps->changed);
     rk_free(ps);
 }
 
@@ -312,12 +386,6 @@ static void wake_loop(rk_pubsub *ps) {
     }
 }
 
-/* Whether the caller may drive the connection itself: no thread reads it
- * and no handler is running on it. */
-static bool caller_drives(const rk_pubsub *ps) {
-    return !atomic_load(&ps->threaded) && !ps->dispatching;
-}
-
 static int link_up(rk_pubsub *ps);
 static void link_lost(rk_pubsub *ps);
 static int pump(rk_pubsub *ps);
@@ -326,7 +394,7 @@ static int pump(rk_pubsub *ps);
  * address or password is the caller's error. Later connects are the
  * loop's. */
 static int connect_first(rk_pubsub *ps) {
-    if (!caller_drives(ps) || ps->link != LINK_IDLE)
+    if (ps->link != LINK_IDLE)
         return RK_OK;
     int rc = rk_conn_connect(ps->conn);
     if (rc != RK_OK) {
@@ -336,40 +404,59 @@ static int connect_first(rk_pubsub *ps) {
     return link_up(ps);
 }
 
-/* After a command was queued: the caller sends it (blocking up to the
- * command timeout) or the loop will. A failed send is no error here: the
- * loop reconnects and restores the subscription. */
-static int kick(rk_pubsub *ps) {
-    if (atomic_load(&ps->threaded)) {
+/* Starts a call that queues a command: takes drive_mu and decides who
+ * sends it, the caller (*drives: no thread reads the connection and no
+ * handler runs on it; it connects first when it never did) or the loop.
+ * On success drive_mu stays held until finish(). */
+static int begin(rk_pubsub *ps, bool *drives) {
+    pthread_mutex_lock(&ps->drive_mu);
+    *drives = !atomic_load(&ps->threaded) && !ps->dispatching;
+    int rc = *drives ? connect_first(ps) : RK_OK;
+    if (rc != RK_OK)
+        pthread_mutex_unlock(&ps->drive_mu);
+    return rc;
+}
+
+/* Ends a call begun by begin() whose queueing returned rc: the caller sends
+ * the command (blocking up to the command timeout) or wakes the loop. A
+ * failed send is no error here: the loop reconnects and restores the
+ * subscription. */
+static int finish(rk_pubsub *ps, bool drives, int rc) {
+    if (rc == RK_OK && drives) {
+        rc = pump(ps);
+        if (rc == RK_OK && ps->link == LINK_UP && rk_writer_pending(rk_conn_writer(ps->conn)) > 0 &&
+            rk_conn_flush(ps->conn) != RK_OK)
+            link_lost(ps);
+    } else if (rc == RK_OK) {
         wake_loop(ps);
-        return RK_OK;
     }
-    if (ps->dispatching)
-        return RK_OK;
-    int rc = pump(ps);
-    if (rc == RK_OK && ps->link == LINK_UP && rk_writer_pending(rk_conn_writer(ps->conn)) > 0 &&
-        rk_conn_flush(ps->conn) != RK_OK)
-        link_lost(ps);
+    pthread_mutex_unlock(&ps->drive_mu);
+    return rc;
+}
+
+/* Marks the outbox as holding commands; under mu, after a queueing that
+ * returned rc. */
+static int queued(rk_pubsub *ps, int rc) {
+    if (rc == RK_OK)
+        atomic_store(&ps->outbox_full, true);
+    publish_counts(ps);
     return rc;
 }
 
 /* Records and queues one (un)subscribe command, then sends it. */
 static int command(rk_pubsub *ps, int k, bool sub, size_t count, const char *const *names,
                    const size_t *lens) {
+    bool drives;
     int rc = check_names(count, names);
-    if (rc == RK_OK)
-        rc = connect_first(ps);
-    if (rc != RK_OK)
+    if (rc != RK_OK || (rc = begin(ps, &drives)) != RK_OK)
         return rc;
     pthread_mutex_lock(&ps->mu);
     rc = record(ps, k, sub, count, names, lens);
     if (rc == RK_OK)
         rc = encode(ps->outbox, sub ? subscribe_cmd[k] : unsubscribe_cmd[k], count, names, lens);
-    if (rc == RK_OK)
-        atomic_store(&ps->outbox_full, true);
-    publish_counts(ps);
+    rc = queued(ps, rc);
     pthread_mutex_unlock(&ps->mu);
-    return rc == RK_OK ? kick(ps) : rc;
+    return finish(ps, drives, rc);
 }
 
 int rk_pubsub_subscribe(rk_pubsub *ps, size_t count, const char *const *channels,
@@ -406,7 +493,8 @@ int rk_pubsub_sunsubscribe(rk_pubsub *ps, size_t count, const char *const *chann
 static int on(rk_pubsub *ps, int k, const char *name, rk_message_fn fn, void *userdata) {
     if (name == NULL || fn == NULL)
         return rk_fail(RK_EINVAL, "a handler needs a name and a function");
-    int rc = connect_first(ps);
+    bool drives;
+    int rc = begin(ps, &drives);
     if (rc != RK_OK)
         return rc;
     pthread_mutex_lock(&ps->mu);
@@ -419,11 +507,9 @@ static int on(rk_pubsub *ps, int k, const char *name, rk_message_fn fn, void *us
     }
     if (rc == RK_OK)
         rc = encode(ps->outbox, subscribe_cmd[k], 1, &name, NULL);
-    if (rc == RK_OK)
-        atomic_store(&ps->outbox_full, true);
-    publish_counts(ps);
+    rc = queued(ps, rc);
     pthread_mutex_unlock(&ps->mu);
-    return rc == RK_OK ? kick(ps) : rc;
+    return finish(ps, drives, rc);
 }
 
 int rk_pubsub_on(rk_pubsub *ps, const char *channel, rk_message_fn fn, void *userdata) {
@@ -435,35 +521,48 @@ int rk_pubsub_on_pattern(rk_pubsub *ps, const char *pattern, rk_message_fn fn, v
 }
 
 int rk_pubsub_ping(rk_pubsub *ps, const char *payload) {
-    int rc = connect_first(ps);
+    bool drives;
+    int rc = begin(ps, &drives);
     if (rc != RK_OK)
         return rc;
     pthread_mutex_lock(&ps->mu);
-    rc = encode(ps->outbox, "PING", payload ? 1 : 0, &payload, NULL);
-    if (rc == RK_OK)
-        atomic_store(&ps->outbox_full, true);
+    rc = queued(ps, encode(ps->outbox, "PING", payload ? 1 : 0, &payload, NULL));
     pthread_mutex_unlock(&ps->mu);
-    return rc == RK_OK ? kick(ps) : rc;
+    return finish(ps, drives, rc);
 }
 
 /* ---- the link: connect, restore, lose -------------------------------- */
 
-/* Failures a later attempt may not see: a server loading its data is one,
- * a refused password is not. */
-static bool repairable(int rc) {
-    switch (rc) {
-    case RK_EIO:
-    case RK_ETIMEOUT:
-    case RK_ECONNECT:
-    case RK_ECLOSED:
-    case RK_ERESOLVE:
-    case RK_EPROTO: return true;
-    case RK_ESERVER: {
-        const char *p = rk_error_last()->prefix;
-        return strcmp(p, "LOADING") == 0 || strcmp(p, "MASTERDOWN") == 0 || strcmp(p, "BUSY") == 0;
-    }
-    default: return false;
-    }
+/* Failures a later attempt may not see, judged with rk_error_last(): the
+ * connection's (refused, reset, timed out, closed; a name that did not
+ * resolve, a garbled stream), and a server busy, loading, failing over or
+ * full. A refused password or certificate, an ACL refusal (NOPERM), an
+ * unknown command or out of memory stay as they are. */
+static bool transient(int rc) {
+    if (rk_connection_failure(rc) || rc == RK_ERESOLVE || rc == RK_EPROTO)
+        return true;
+    if (rc != RK_ESERVER)
+        return false;
+    static const char *const passing[] = {"LOADING", "MASTERDOWN", "BUSY", "TRYAGAIN",
+                                          "CLUSTERDOWN"};
+    const rk_error *e = rk_error_last();
+    for (size_t i = 0; i < RK_ARRAY_LEN(passing); i++)
+        if (strcmp(e->prefix, passing[i]) == 0)
+            return true;
+    return strstr(e->message, "max number of clients") != NULL;
+}
+
+static void save_error(saved_error *dst, const rk_error *e) {
+    dst->code = e->code;
+    snprintf(dst->message, sizeof(dst->message), "%s", e->message);
+    snprintf(dst->prefix, sizeof(dst->prefix), "%s", e->prefix);
+}
+
+/* Makes a saved failure the calling thread's rk_error_last() again. */
+static int raise_saved(const saved_error *e) {
+    if (e->prefix[0] != '\0') /* a server's error: its prefix is its first word */
+        return rk_fail_server(e->code, e->message, strlen(e->message));
+    return rk_fail(e->code, "%s", e->message);
 }
 
 /* Any subscription wanted, or a command waiting: worth a connection. */
@@ -488,9 +587,15 @@ static void schedule_retry(rk_pubsub *ps) {
     ps->retry_at = rk_now_ms() + delay;
 }
 
-/* The connection failed: it holds nothing now. Unsubscriptions in flight
- * are done; the rest is restored by the next connection. */
+/* The connection failed, as rk_error_last() says: it holds nothing now.
+ * Unsubscriptions in flight are done; the rest is restored by the next
+ * connection. The loop tells on_event (not here: a subscribe call may be
+ * sending). */
 static void link_lost(rk_pubsub *ps) {
+    if (!ps->down_told) {
+        save_error(&ps->lost, rk_error_last());
+        ps->lost_untold = true;
+    }
     rk_conn_close(ps->conn);
     pthread_mutex_lock(&ps->mu);
     for (int k = 0; k < NKINDS; k++) {
@@ -522,7 +627,7 @@ static int attempt_failed(rk_pubsub *ps, int rc) {
     if (ps->attempt == 0)
         ps->attempt = 1; /* a first connect that fails waits too */
     schedule_retry(ps);
-    return repairable(rc) ? RK_OK : rc;
+    return transient(rc) ? RK_OK : rc;
 }
 
 /* Queues one command for the wanted names of subs[k] into w; under mu.
@@ -556,7 +661,8 @@ static int restore_kind(rk_pubsub *ps, int k, rk_writer *w, size_t *sent) {
 }
 
 /* Subscribes the new connection to everything wanted, in one round ended
- * by a PING whose answer means all is restored (RK_MSG_RECONNECTED). */
+ * by a PING whose answer means all is restored (RK_MSG_RECONNECTED), and
+ * so answers the markers lost with the old connection. */
 static int restore(rk_pubsub *ps) {
     rk_writer *w = rk_conn_writer(ps->conn);
     size_t sent = 0;
@@ -564,8 +670,9 @@ static int restore(rk_pubsub *ps) {
     pthread_mutex_lock(&ps->mu);
     for (int k = 0; k < NKINDS && rc == RK_OK; k++)
         rc = restore_kind(ps, k, w, &sent);
+    ps->restore_covers = ps->moved;
     pthread_mutex_unlock(&ps->mu);
-    if (rc == RK_OK && sent > 0) {
+    if (rc == RK_OK) {
         rc = rk_writer_args(w, "PING", RESTORED_PAYLOAD, (const char *)NULL);
         ps->restoring = rc == RK_OK;
     }
@@ -621,6 +728,7 @@ static int move_outbox(rk_pubsub *ps) {
     }
     rk_writer_consume(ps->outbox, done);
     atomic_store(&ps->outbox_full, false);
+    ps->moved = ps->queued;
     return RK_OK;
 }
 
@@ -768,33 +876,92 @@ static bool run_handler(rk_pubsub *ps, const rk_message *m) {
     return true;
 }
 
-/* A PONG: the loop's own are swallowed, the restore's becomes
- * RK_MSG_RECONNECTED. Returns 1 to deliver *m. */
-static int pong(rk_pubsub *ps, rk_message *m) {
-    if (m->data_len == sizeof(HEALTH_PAYLOAD) - 1 &&
-        memcmp(m->data, HEALTH_PAYLOAD, m->data_len) == 0)
-        return 0;
-    if (m->data_len == sizeof(RESTORED_PAYLOAD) - 1 &&
-        memcmp(m->data, RESTORED_PAYLOAD, m->data_len) == 0) {
-        if (!ps->restoring)
-            return 0;
-        ps->restoring = false;
-        memset(m, 0, sizeof(*m));
-        m->kind = RK_MSG_RECONNECTED;
+/* Tells on_event, if set. */
+static void tell(rk_pubsub *ps, rk_pubsub_event event, const saved_error *why) {
+    if (ps->on_event == NULL)
+        return;
+    rk_error e = {.code = RK_OK, .message = "", .prefix = ""};
+    if (why != NULL)
+        e = (rk_error){.code = why->code, .message = why->message, .prefix = why->prefix};
+    ps->dispatching = true;
+    ps->on_event(ps->event_userdata, event, &e);
+    ps->dispatching = false;
+}
+
+/* Every marker up to n is answered: wakes rk_pubsub_wait_active. */
+static void answer_markers(rk_pubsub *ps, uint64_t n) {
+    pthread_mutex_lock(&ps->mu);
+    if (n > atomic_load(&ps->answered)) {
+        atomic_store(&ps->answered, n);
+        pthread_cond_broadcast(&ps->changed);
     }
+    pthread_mutex_unlock(&ps->mu);
+}
+
+static bool payload_is(const rk_message *m, const char *s, size_t n) {
+    return m->data_len == n && memcmp(m->data, s, n) == 0;
+}
+
+/* A PONG: the loop's own are swallowed (the restore's becomes
+ * RK_MSG_RECONNECTED, a marker's is noted). Returns 1 to deliver *m. */
+static int pong(rk_pubsub *ps, rk_message *m) {
+    size_t marker_len = sizeof(ACTIVE_PAYLOAD) - 1;
+    if (payload_is(m, HEALTH_PAYLOAD, sizeof(HEALTH_PAYLOAD) - 1))
+        return 0;
+    if (m->data_len > marker_len && memcmp(m->data, ACTIVE_PAYLOAD, marker_len) == 0) {
+        answer_markers(ps, strtoull(m->data + marker_len, NULL, 10));
+        return 0;
+    }
+    if (!payload_is(m, RESTORED_PAYLOAD, sizeof(RESTORED_PAYLOAD) - 1))
+        return 1;
+    if (!ps->restoring)
+        return 0;
+    ps->restoring = false;
+    answer_markers(ps, ps->restore_covers);
+    if (ps->down_told) {
+        ps->down_told = false;
+        tell(ps, RK_PUBSUB_RECONNECTED, NULL);
+    }
+    memset(m, 0, sizeof(*m));
+    m->kind = RK_MSG_RECONNECTED;
     return 1;
 }
 
-/* An array or push: a message, a confirmation, a PONG, or something else
- * (a push outside pub/sub goes to the options' on_push). */
-static int handle_aggregate(rk_pubsub *ps, const rk_reply *r, rk_message *m) {
-    const shape *sh = find_shape(r);
-    if (sh == NULL || !parse(r, sh, m)) {
+/* What a reply says, without acting on it: true with *m filled for a
+ * message, a confirmation or a PONG (and *sh its shape; NULL for a PONG
+ * outside subscriber mode), false for anything else. */
+static bool describe(const rk_reply *r, rk_message *m, const shape **sh) {
+    *sh = NULL;
+    memset(m, 0, sizeof(*m));
+    switch (rk_reply_type(r)) {
+    case RK_REPLY_ARRAY:
+    case RK_REPLY_PUSH: return (*sh = find_shape(r)) != NULL && parse(r, *sh, m);
+    case RK_REPLY_STATUS: /* +PONG: a PING without payload */
+        if (strcmp(rk_reply_str(r), "PONG") != 0)
+            return false;
+        m->kind = RK_MSG_PONG;
+        m->data = "";
+        return true;
+    case RK_REPLY_STRING: /* a PING's payload (RESP3, or RESP2 unsubscribed) */
+        m->kind = RK_MSG_PONG;
+        m->data = rk_reply_str(r);
+        m->data_len = rk_reply_len(r);
+        return true;
+    default: return false;
+    }
+}
+
+/* One reply: 1 to deliver *m, 0 when consumed, or an error reply's code. */
+static int handle_reply(rk_pubsub *ps, const rk_reply *r, rk_message *m) {
+    const shape *sh;
+    if (rk_reply_type(r) == RK_REPLY_ERROR)
+        return rk_conn_server_error(r);
+    if (!describe(r, m, &sh)) {
         if (rk_reply_type(r) == RK_REPLY_PUSH && ps->o->on_push)
-            ps->o->on_push(ps->o->push_userdata, r);
+            ps->o->on_push(ps->o->push_userdata, r); /* a push outside pub/sub */
         return 0;
     }
-    if (sh->kind == RK_MSG_PONG)
+    if (m->kind == RK_MSG_PONG)
         return pong(ps, m);
     if (sh->confirms == 0)
         return run_handler(ps, m) ? 0 : 1;
@@ -802,31 +969,14 @@ static int handle_aggregate(rk_pubsub *ps, const rk_reply *r, rk_message *m) {
     return ps->restoring || ps->ignore_confirmations ? 0 : 1;
 }
 
-/* One reply: 1 to deliver *m, 0 when consumed, or an error reply's code. */
-static int handle_reply(rk_pubsub *ps, const rk_reply *r, rk_message *m) {
-    switch (rk_reply_type(r)) {
-    case RK_REPLY_ARRAY:
-    case RK_REPLY_PUSH: return handle_aggregate(ps, r, m);
-    case RK_REPLY_ERROR: return rk_conn_server_error(r);
-    case RK_REPLY_STATUS: /* +PONG: a PING without payload */
-        if (strcmp(rk_reply_str(r), "PONG") != 0)
-            return 0;
-        /* fall through */
-    case RK_REPLY_STRING: /* a PING's payload (RESP3, or RESP2 unsubscribed) */
-        memset(m, 0, sizeof(*m));
-        m->kind = RK_MSG_PONG;
-        m->data = rk_reply_type(r) == RK_REPLY_STRING ? rk_reply_str(r) : "";
-        m->data_len = rk_reply_type(r) == RK_REPLY_STRING ? rk_reply_len(r) : 0;
-        return pong(ps, m);
-    default: return 0;
-    }
-}
-
 /* ---- the loop -------------------------------------------------------- */
 
-/* Takes the replies already read. 1 with *m, 0 when none is left. */
+/* Takes the replies already read. 1 with *m, 0 when none is left, or an
+ * error reply no retry cures. An error that may pass (LOADING, BUSY...)
+ * costs the connection: the next one subscribes again. */
 static int take_buffered(rk_pubsub *ps, rk_message *m) {
     while (ps->link == LINK_UP) {
+        rk_reply_free(&ps->cur); /* a message kept by wait_active owns its reply */
         int rc = rk_conn_next(ps->conn, &ps->cur, true);
         if (rc < 0)
             link_lost(ps);
@@ -834,6 +984,10 @@ static int take_buffered(rk_pubsub *ps, rk_message *m) {
             return 0;
         ps->attempt = 0; /* the link works: the next loss reconnects at once */
         rc = handle_reply(ps, &ps->cur, m);
+        if (rc < 0 && transient(rc)) {
+            link_lost(ps);
+            return 0;
+        }
         if (rc != 0)
             return rc;
     }
@@ -898,20 +1052,47 @@ static void wait_events(rk_pubsub *ps, int64_t until) {
     }
 }
 
-/* The loop behind rk_pubsub_get_message and the background thread: 1 with
- * *m, 0 once `until` passed or the thread is asked to stop, or a failure
- * reconnecting cannot repair. */
-static int next_event(rk_pubsub *ps, int64_t until, rk_message *m) {
+/* A failure retrying will not cure: kept for rk_pubsub_last_error and
+ * rk_pubsub_wait_active, and told to on_event. Returns rc. */
+static int give_up(rk_pubsub *ps, int rc) {
+    saved_error e;
+    save_error(&e, rk_error_last());
+    e.code = rc;
+    pthread_mutex_lock(&ps->mu);
+    ps->fatal = e;
+    pthread_cond_broadcast(&ps->changed);
+    pthread_mutex_unlock(&ps->mu);
+    tell(ps, RK_PUBSUB_FATAL, &e);
+    return rc;
+}
+
+/* Tells on_event of a lost link, once per outage. */
+static void tell_lost(rk_pubsub *ps) {
+    if (!ps->lost_untold)
+        return;
+    ps->lost_untold = false;
+    ps->down_told = true;
+    tell(ps, RK_PUBSUB_LOST, &ps->lost);
+}
+
+/* The loop behind rk_pubsub_get_message, rk_pubsub_wait_active and the
+ * background thread: 1 with *m; 0 once `until` passed, marker `mark` (0:
+ * none) is answered or the thread is asked to stop; or a failure retrying
+ * will not cure. */
+static int next_event(rk_pubsub *ps, int64_t until, uint64_t mark, rk_message *m) {
     bool last_look = false;
     for (;;) {
+        tell_lost(ps);
         if (atomic_load(&ps->stop))
             return 0;
         int rc = take_buffered(ps, m);
-        if (rc != 0 || last_look)
+        if (rc < 0)
+            return give_up(ps, rc);
+        if (rc != 0 || last_look || (mark > 0 && atomic_load(&ps->answered) >= mark))
             return rc;
         rc = advance(ps);
         if (rc < 0)
-            return rc;
+            return give_up(ps, rc);
         bool late = until >= 0 && rk_now_ms() >= until;
         if (rc > 0) {
             last_look = late; /* what was just read is still taken */
@@ -923,29 +1104,169 @@ static int next_event(rk_pubsub *ps, int64_t until, rk_message *m) {
     }
 }
 
+/* Takes the oldest message rk_pubsub_wait_active kept: 1 with *m (its
+ * reply now in ps->cur), 0 when none is kept. */
+static int unhold(rk_pubsub *ps, rk_message *m) {
+    held *h = ps->backlog;
+    if (h == NULL)
+        return 0;
+    ps->backlog = h->next;
+    if (ps->backlog == NULL)
+        ps->backlog_end = &ps->backlog;
+    rk_reply_free(&ps->cur);
+    ps->cur = h->reply;
+    bool reconnected = h->reconnected;
+    rk_free(h);
+    const shape *sh;
+    if (reconnected || !describe(&ps->cur, m, &sh)) {
+        memset(m, 0, sizeof(*m));
+        m->kind = RK_MSG_RECONNECTED;
+    }
+    return 1;
+}
+
+/* Keeps the message m (read from ps->cur) for rk_pubsub_get_message. */
+static int hold(rk_pubsub *ps, const rk_message *m) {
+    held *h = rk_calloc(1, sizeof(*h));
+    if (h == NULL)
+        return rk_fail(RK_ENOMEM, "out of memory keeping a message");
+    h->reconnected = m->kind == RK_MSG_RECONNECTED;
+    if (!h->reconnected && rk_reply_dup(&h->reply, &ps->cur) != RK_OK) {
+        rk_free(h);
+        return RK_ENOMEM;
+    }
+    *ps->backlog_end = h;
+    ps->backlog_end = &h->next;
+    return RK_OK;
+}
+
+/* The next message for the owner: a kept one, or one from the loop. */
+static int next_message(rk_pubsub *ps, int64_t until, rk_message *m) {
+    int rc = unhold(ps, m);
+    return rc != 0 ? rc : next_event(ps, until, 0, m);
+}
+
 int rk_pubsub_get_message(rk_pubsub *ps, int timeout_ms, rk_message *msg) {
     memset(msg, 0, sizeof(*msg));
     if (atomic_load(&ps->threaded))
         return rk_fail(RK_EINVAL, "the background thread is reading this pubsub's messages");
     rk_reply_free(&ps->cur);
-    if ((ps->link == LINK_IDLE || ps->link == LINK_DOWN) && timeout_ms < 0 && !link_needed(ps))
+    if (ps->backlog == NULL && (ps->link == LINK_IDLE || ps->link == LINK_DOWN) && timeout_ms < 0 &&
+        !link_needed(ps))
         return rk_fail(RK_EINVAL, "nothing to wait for: not subscribed to anything");
     int64_t until = timeout_ms < 0 ? -1 : rk_now_ms() + timeout_ms;
-    return next_event(ps, until, msg);
+    return next_message(ps, until, msg);
+}
+
+/* ---- waiting for subscriptions --------------------------------------- */
+
+/* Queues marker *mark behind every command queued so far; *mark = 0 when
+ * nothing was ever asked of the server (nothing to wait for). *threaded
+ * says who will read its answer. */
+static int queue_marker(rk_pubsub *ps, uint64_t *mark, bool *threaded) {
+    *mark = 0;
+    bool drives;
+    if (!link_needed(ps))
+        return RK_OK;
+    int rc = begin(ps, &drives);
+    if (rc != RK_OK)
+        return rc;
+    *threaded = atomic_load(&ps->threaded);
+    if (*threaded ? pthread_equal(pthread_self(), ps->thread) : ps->dispatching) {
+        pthread_mutex_unlock(&ps->drive_mu);
+        return rk_fail(RK_EINVAL, "rk_pubsub_wait_active called from a handler");
+    }
+    pthread_mutex_lock(&ps->mu);
+    char payload[sizeof(ACTIVE_PAYLOAD) + 24];
+    snprintf(payload, sizeof(payload), ACTIVE_PAYLOAD "%llu", (unsigned long long)ps->queued + 1);
+    const char *p = payload;
+    rc = queued(ps, encode(ps->outbox, "PING", 1, &p, NULL));
+    if (rc == RK_OK)
+        *mark = ++ps->queued;
+    pthread_mutex_unlock(&ps->mu);
+    return finish(ps, drives, rc);
+}
+
+/* Waits for the background thread to answer marker `mark`. */
+static int await_thread(rk_pubsub *ps, uint64_t mark, int64_t until) {
+    struct timespec at = {.tv_sec = (time_t)(until / 1000),
+                          .tv_nsec = (long)(until % 1000) * 1000000};
+    int rc = RK_OK;
+    pthread_mutex_lock(&ps->mu);
+    while (atomic_load(&ps->answered) < mark && ps->fatal.code == RK_OK && ps->thread_alive &&
+           rc != ETIMEDOUT)
+        rc = until < 0 ? pthread_cond_wait(&ps->changed, &ps->mu)
+                       : pthread_cond_timedwait(&ps->changed, &ps->mu, &at);
+    saved_error fatal = ps->fatal;
+    bool alive = ps->thread_alive;
+    pthread_mutex_unlock(&ps->mu);
+    if (atomic_load(&ps->answered) >= mark)
+        return RK_OK;
+    if (fatal.code != RK_OK)
+        return raise_saved(&fatal);
+    if (!alive)
+        return rk_fail(RK_ECLOSED, "the background thread stopped before the subscriptions were "
+                                   "confirmed");
+    return rk_fail(RK_ETIMEOUT, "timed out waiting for the server to confirm the subscriptions");
+}
+
+/* Reads the connection until marker `mark` is answered, keeping the
+ * messages that come meanwhile. */
+static int await_here(rk_pubsub *ps, uint64_t mark, int64_t until) {
+    for (;;) {
+        rk_message m;
+        int rc = next_event(ps, until, mark, &m);
+        if (rc < 0)
+            return rc;
+        if (rc == 0 && atomic_load(&ps->answered) >= mark)
+            return RK_OK;
+        if (rc == 0)
+            return rk_fail(RK_ETIMEOUT, "timed out waiting for the server to confirm the "
+                                        "subscriptions");
+        if ((rc = hold(ps, &m)) != RK_OK)
+            return rc;
+    }
+}
+
+int rk_pubsub_wait_active(rk_pubsub *ps, int timeout_ms) {
+    int64_t until = timeout_ms < 0 ? -1 : rk_now_ms() + timeout_ms;
+    uint64_t mark;
+    bool threaded;
+    int rc = queue_marker(ps, &mark, &threaded);
+    if (rc != RK_OK || mark == 0)
+        return rc;
+    return threaded ? await_thread(ps, mark, until) : await_here(ps, mark, until);
+}
+
+int rk_pubsub_last_error(rk_pubsub *ps, char *message, size_t size) {
+    pthread_mutex_lock(&ps->mu);
+    int code = ps->fatal.code;
+    if (message != NULL && size > 0)
+        snprintf(message, size, "%s", code != RK_OK ? ps->fatal.message : "");
+    pthread_mutex_unlock(&ps->mu);
+    return code;
 }
 
 /* ---- the background thread ------------------------------------------- */
 
+/* Reads and dispatches until asked to stop or a failure no retry cures
+ * (which next_event kept and told). */
 static void *thread_main(void *arg) {
     rk_pubsub *ps = arg;
-    while (!atomic_load(&ps->stop)) {
+    int rc = 0;
+    while (rc >= 0 && !atomic_load(&ps->stop)) {
         rk_message m;
-        if (next_event(ps, -1, &m) == 1 && ps->fallback) {
+        rc = next_message(ps, -1, &m);
+        if (rc == 1 && ps->fallback) {
             ps->dispatching = true;
             ps->fallback(ps->fallback_userdata, &m);
             ps->dispatching = false;
         }
     }
+    pthread_mutex_lock(&ps->mu);
+    ps->thread_alive = false;
+    pthread_cond_broadcast(&ps->changed);
+    pthread_mutex_unlock(&ps->mu);
     return NULL;
 }
 
@@ -959,25 +1280,41 @@ static int open_wake_pipe(rk_pubsub *ps) {
     return RK_OK;
 }
 
-int rk_pubsub_start_thread(rk_pubsub *ps, rk_message_fn fallback, void *userdata) {
+/* Under drive_mu, so that no caller is sending while the thread starts. */
+static int start_locked(rk_pubsub *ps) {
     if (atomic_load(&ps->threaded))
         return rk_fail(RK_EINVAL, "the background thread is already running");
-    if (ps->dispatching)
-        return rk_fail(RK_EINVAL, "rk_pubsub_start_thread called from a handler");
     int rc = open_wake_pipe(ps);
     if (rc != RK_OK)
         return rc;
     rk_reply_free(&ps->cur);
-    ps->fallback = fallback;
-    ps->fallback_userdata = userdata;
+    pthread_mutex_lock(&ps->mu);
+    ps->fatal = (saved_error){0};
+    ps->thread_alive = true;
+    pthread_mutex_unlock(&ps->mu);
     atomic_store(&ps->stop, false);
     atomic_store(&ps->threaded, true);
     int err = pthread_create(&ps->thread, NULL, thread_main, ps);
-    if (err != 0) {
-        atomic_store(&ps->threaded, false);
-        return rk_fail(RK_ENOMEM, "pthread_create: %s", strerror(err));
+    if (err == 0)
+        return RK_OK;
+    atomic_store(&ps->threaded, false);
+    pthread_mutex_lock(&ps->mu);
+    ps->thread_alive = false;
+    pthread_mutex_unlock(&ps->mu);
+    return rk_fail(RK_ENOMEM, "pthread_create: %s", strerror(err));
+}
+
+int rk_pubsub_start_thread(rk_pubsub *ps, rk_message_fn fallback, void *userdata) {
+    if (!atomic_load(&ps->threaded) && ps->dispatching)
+        return rk_fail(RK_EINVAL, "rk_pubsub_start_thread called from a handler");
+    pthread_mutex_lock(&ps->drive_mu);
+    if (!atomic_load(&ps->threaded)) {
+        ps->fallback = fallback;
+        ps->fallback_userdata = userdata;
     }
-    return RK_OK;
+    int rc = start_locked(ps);
+    pthread_mutex_unlock(&ps->drive_mu);
+    return rc;
 }
 
 int rk_pubsub_stop_thread(rk_pubsub *ps) {
@@ -988,7 +1325,9 @@ int rk_pubsub_stop_thread(rk_pubsub *ps) {
     atomic_store(&ps->stop, true);
     wake_loop(ps);
     pthread_join(ps->thread, NULL);
+    pthread_mutex_lock(&ps->drive_mu);
     atomic_store(&ps->threaded, false);
     atomic_store(&ps->stop, false);
+    pthread_mutex_unlock(&ps->drive_mu);
     return RK_OK;
 }
