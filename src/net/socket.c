@@ -222,7 +222,7 @@ int rk_net_tcp_start(const char *host, int port, const rk_net_opts *o, rk_transp
     int rc = check_opts(o);
     if (rc != RK_OK)
         return rc;
-    char peer[sizeof(((rk_transport *)0)->peer)];
+    char peer[RK_NET_PEER_MAX];
     snprintf(peer, sizeof(peer), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
     rk_transport *t = socket_new(o, peer);
     if (t == NULL)

@@ -65,6 +65,9 @@ typedef struct rk_transport_ops {
     void (*free)(void *impl);
 } rk_transport_ops;
 
+/* The longest peer name kept for messages, with its NUL. */
+#define RK_NET_PEER_MAX 300
+
 /* One connection's transport. Owned by one thread at a time. Only src/net/
  * writes the fields; the connection layer reads `blocking` (whether a
  * synchronous wait may be a blocking read instead of poll + read). */
@@ -75,7 +78,7 @@ struct rk_transport {
     int want;                    /* RK_NET_READ/RK_NET_WRITE after RK_EAGAIN */
     bool connecting;             /* the socket's connect is in progress */
     bool blocking;               /* set_blocking succeeded */
-    char peer[300];              /* "host:port", "[v6]:port" or the socket path */
+    char peer[RK_NET_PEER_MAX];  /* "host:port", "[v6]:port" or the socket path */
 };
 
 /* A transport with no fd yet (-1), serving `ops` with state `impl` (kept,
