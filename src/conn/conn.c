@@ -485,11 +485,9 @@ static int hs_progress(rk_conn *c) {
 static rk_net_opts net_opts(const rk_conn *c) {
     const rk_options *o = c->o;
     return (rk_net_opts){
-        .connect_timeout_ms = o->connect_timeout_ms,
         .tcp_nodelay = !o->no_tcp_nodelay,
         .keepalive = o->keepalive_s > 0,
         .keepalive_idle_s = o->keepalive_s > 0 ? o->keepalive_s : 0,
-        .tls_server_name = o->tls.server_name,
     };
 }
 

@@ -1,13 +1,16 @@
-/* TLS over a connected transport, with OpenSSL 3.
+/* The TLS layer, with OpenSSL 3: a transport whose operations wrap a
+ * connected socket transport.
  *
  * rk_tls_ctx wraps one SSL_CTX (trust store, client certificate, TLS 1.2+)
  * shared by every connection. Each transport's SSL talks to its socket
- * through a small BIO of our own that sends with MSG_NOSIGNAL, so a peer
- * that went away can never raise SIGPIPE, with no signal mask games. */
+ * through a small BIO of our own over the socket layer's raw calls, which
+ * send with MSG_NOSIGNAL, so a peer that went away can never raise SIGPIPE,
+ * with no signal mask games. */
 #define _GNU_SOURCE
 #include <string.h>
 
-#include "net/net.h"
+#include "net/socket.h"
+#include "net/tls.h"
 #include "util/common.h"
 
 #if defined(RK_HAVE_TLS) && RK_HAVE_TLS
@@ -15,7 +18,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdatomic.h>
-#include <sys/socket.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -31,6 +33,20 @@ struct rk_tls_ctx {
     bool insecure;
     atomic_int refs; /* the creator's, plus one per transport using it */
 };
+
+/* The layer's state (t->impl once TLS is started). The wrapped socket's
+ * operations and state are kept to free it; its bytes are moved with the
+ * socket layer's raw calls on t->fd. */
+typedef struct tls_layer {
+    SSL *ssl;
+    rk_tls_ctx *ctx;
+    const rk_transport_ops *lower_ops;
+    void *lower_impl;
+    int io_errno;     /* errno of the last failed socket call */
+    bool peer_closed; /* the BIO read end-of-file */
+} tls_layer;
+
+static const rk_transport_ops tls_ops;
 
 /* ---- OpenSSL's error queue ------------------------------------------------ */
 
@@ -59,42 +75,41 @@ static int openssl_fail(int code, const char *what, const char *arg) {
 
 /* ---- the socket BIO --------------------------------------------------------- */
 
+/* The BIO's data is the transport: its fd, and in t->impl the layer that
+ * keeps the socket's errno and end of file for tls_error. */
+static tls_layer *bio_layer(BIO *b) {
+    return ((rk_transport *)BIO_get_data(b))->impl;
+}
+
 static int bio_write(BIO *b, const char *data, int len) {
     rk_transport *t = BIO_get_data(b);
     BIO_clear_retry_flags(b);
-    for (;;) {
-        ssize_t r = send(t->fd, data, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (r >= 0)
-            return (int)r;
-        if (errno == EINTR)
-            continue;
-        if (RK_WOULD_BLOCK(errno))
-            BIO_set_retry_write(b);
-        else
-            t->io_errno = errno;
-        return -1;
-    }
+    ssize_t r = rk_socket_send(t->fd, data, (size_t)len);
+    if (r >= 0)
+        return (int)r;
+    if (RK_WOULD_BLOCK(errno))
+        BIO_set_retry_write(b);
+    else
+        bio_layer(b)->io_errno = errno;
+    return -1;
 }
 
 static int bio_read(BIO *b, char *buf, int len) {
     rk_transport *t = BIO_get_data(b);
+    tls_layer *s = bio_layer(b);
     BIO_clear_retry_flags(b);
-    for (;;) {
-        ssize_t r = recv(t->fd, buf, (size_t)len, MSG_DONTWAIT);
-        if (r > 0)
-            return (int)r;
-        if (r == 0) {
-            t->peer_closed = true;
-            return 0;
-        }
-        if (errno == EINTR)
-            continue;
-        if (RK_WOULD_BLOCK(errno))
-            BIO_set_retry_read(b);
-        else
-            t->io_errno = errno;
-        return -1;
+    ssize_t r = rk_socket_recv(t->fd, buf, (size_t)len);
+    if (r > 0)
+        return (int)r;
+    if (r == 0) {
+        s->peer_closed = true;
+        return 0;
     }
+    if (RK_WOULD_BLOCK(errno))
+        BIO_set_retry_read(b);
+    else
+        s->io_errno = errno;
+    return -1;
 }
 
 static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
@@ -102,7 +117,7 @@ static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
     RK_UNUSED(ptr);
     switch (cmd) {
     case BIO_CTRL_FLUSH: return 1; /* nothing is buffered here */
-    case BIO_CTRL_EOF: return ((rk_transport *)BIO_get_data(b))->peer_closed;
+    case BIO_CTRL_EOF: return bio_layer(b)->peer_closed;
     default: return 0;
     }
 }
@@ -222,13 +237,8 @@ static int set_server_name(SSL *ssl, const char *name, bool verify) {
     return ok ? RK_OK : openssl_fail(RK_ETLS, "bad TLS server name ", name);
 }
 
-int rk_net_tls_start(rk_transport *t, rk_tls_ctx *ctx, const char *server_name) {
-    if (ctx == NULL)
-        return rk_fail(RK_EINVAL, "%s: no TLS context", t->peer);
-    if (t->ssl != NULL)
-        return rk_fail(RK_EINVAL, "%s: TLS already started", t->peer);
-    if (t->fd < 0 || t->connecting)
-        return rk_fail(RK_ECLOSED, "%s: not connected", t->peer);
+/* A session for ctx whose BIO moves t's bytes. */
+static int new_session(rk_transport *t, rk_tls_ctx *ctx, const char *server_name, SSL **out) {
     ERR_clear_error();
     SSL *ssl = SSL_new(ctx->ssl_ctx);
     BIO *bio = BIO_new(ctx->bio_method);
@@ -248,11 +258,31 @@ int rk_net_tls_start(rk_transport *t, rk_tls_ctx *ctx, const char *server_name) 
             return rc;
         }
     }
-    t->ssl = ssl;
-    t->tls = ctx;
-    t->io_errno = 0;
-    t->peer_closed = false;
+    *out = ssl;
+    return RK_OK;
+}
+
+int rk_net_tls_start(rk_transport *t, rk_tls_ctx *ctx, const char *server_name) {
+    if (ctx == NULL)
+        return rk_fail(RK_EINVAL, "%s: no TLS context", t->peer);
+    if (rk_transport_is_tls(t))
+        return rk_fail(RK_EINVAL, "%s: TLS already started", t->peer);
+    if (t->fd < 0 || t->connecting)
+        return rk_fail(RK_ECLOSED, "%s: not connected", t->peer);
+    tls_layer *s = rk_calloc(1, sizeof(*s));
+    if (s == NULL)
+        return rk_fail(RK_ENOMEM, "out of memory");
+    int rc = new_session(t, ctx, server_name, &s->ssl);
+    if (rc != RK_OK) {
+        rk_free(s);
+        return rc;
+    }
+    s->ctx = ctx;
     atomic_fetch_add_explicit(&ctx->refs, 1, memory_order_relaxed);
+    s->lower_ops = t->ops;
+    s->lower_impl = t->impl;
+    t->ops = &tls_ops;
+    t->impl = s;
     return RK_OK;
 }
 
@@ -261,17 +291,18 @@ int rk_net_tls_start(rk_transport *t, rk_tls_ctx *ctx, const char *server_name) 
  * every failure is RK_ETLS; afterwards a closed or failing socket is RK_EIO
  * and a TLS-level error RK_ETLS. */
 static int tls_error(rk_transport *t, int ret, const char *what) {
+    tls_layer *s = t->impl;
     char eb[256], sb[128];
     const char *why;
     int code = RK_EIO;
     bool handshake = what == NULL;
-    switch (SSL_get_error(t->ssl, ret)) {
+    switch (SSL_get_error(s->ssl, ret)) {
     case SSL_ERROR_WANT_READ: t->want = RK_NET_READ; return RK_EAGAIN;
     case SSL_ERROR_WANT_WRITE: t->want = RK_NET_WRITE; return RK_EAGAIN;
     case SSL_ERROR_ZERO_RETURN: why = NULL; break;
     case SSL_ERROR_SYSCALL:
         ERR_clear_error();
-        why = t->io_errno ? rk_net_strerror(t->io_errno, sb, sizeof(sb)) : NULL;
+        why = s->io_errno ? rk_net_strerror(s->io_errno, sb, sizeof(sb)) : NULL;
         break;
     default:
         code = RK_ETLS;
@@ -279,8 +310,8 @@ static int tls_error(rk_transport *t, int ret, const char *what) {
         break;
     }
     if (handshake) {
-        long vr = SSL_get_verify_result(t->ssl);
-        if (code == RK_ETLS && vr != X509_V_OK && !t->tls->insecure)
+        long vr = SSL_get_verify_result(s->ssl);
+        if (code == RK_ETLS && vr != X509_V_OK && !s->ctx->insecure)
             return rk_fail(RK_ETLS, "TLS handshake with %s failed: %s: %s", t->peer, why,
                            X509_verify_cert_error_string(vr));
         return rk_fail(RK_ETLS, "TLS handshake with %s failed: %s", t->peer,
@@ -291,22 +322,31 @@ static int tls_error(rk_transport *t, int ret, const char *what) {
     return rk_fail(code, "TLS %s %s failed: %s", what, t->peer, why);
 }
 
-int rk_net_tls_handshake(rk_transport *t) {
-    if (t->ssl == NULL)
-        return rk_fail(RK_EINVAL, "%s: TLS not started", t->peer);
+/* The layer's state, ready for one SSL call. */
+static tls_layer *begin_call(rk_transport *t) {
+    tls_layer *s = t->impl;
     ERR_clear_error();
-    t->io_errno = 0;
-    int r = SSL_connect(t->ssl);
+    s->io_errno = 0;
+    return s;
+}
+
+/* connect_step: the handshake. */
+static int tls_connect_step(rk_transport *t) {
+    int r = SSL_connect(begin_call(t)->ssl);
     return r == 1 ? RK_OK : tls_error(t, r, NULL);
+}
+
+int rk_net_tls_handshake(rk_transport *t) {
+    if (!rk_transport_is_tls(t))
+        return rk_fail(RK_EINVAL, "%s: TLS not started", t->peer);
+    return tls_connect_step(t);
 }
 
 /* Returns at most one record's payload (16 KiB); what does not fit in buf
  * stays in OpenSSL, where rk_transport_pending sees it. */
-ssize_t rk_net_tls_read(rk_transport *t, void *buf, size_t n) {
+static ssize_t tls_read(rk_transport *t, void *buf, size_t n) {
     size_t got = 0;
-    ERR_clear_error();
-    t->io_errno = 0;
-    if (!SSL_read_ex(t->ssl, buf, n, &got))
+    if (!SSL_read_ex(begin_call(t)->ssl, buf, n, &got))
         return tls_error(t, 0, "read from");
     return (ssize_t)got;
 }
@@ -316,13 +356,13 @@ ssize_t rk_net_tls_read(rk_transport *t, void *buf, size_t n) {
  * with EPIPE/ECONNRESET. One read picks up the alert, if it is still there,
  * to give the server's reason instead. */
 static int explain_write_failure(rk_transport *t, int rc) {
+    SSL *ssl = ((tls_layer *)t->impl)->ssl;
     char scratch[512];
     size_t r = 0;
     if (rc != RK_EIO)
         return rc;
     ERR_clear_error();
-    if (SSL_read_ex(t->ssl, scratch, sizeof(scratch), &r) ||
-        SSL_get_error(t->ssl, 0) != SSL_ERROR_SSL) {
+    if (SSL_read_ex(ssl, scratch, sizeof(scratch), &r) || SSL_get_error(ssl, 0) != SSL_ERROR_SSL) {
         ERR_clear_error();
         return rc;
     }
@@ -348,7 +388,7 @@ static size_t gather(const struct iovec *iov, int iovcnt, rk_iov_pos pos, char *
  * stack buffer. Being a function of the bytes alone, not of how the caller
  * split them, this keeps OpenSSL's rule that a blocked write is retried with
  * the same data, whatever the iovecs look like on the retry. */
-ssize_t rk_net_tls_writev(rk_transport *t, const struct iovec *iov, int iovcnt) {
+static ssize_t tls_writev(rk_transport *t, const struct iovec *iov, int iovcnt) {
     char stack[TLS_CHUNK];
     rk_iov_pos pos = {0, 0};
     size_t done = 0;
@@ -360,9 +400,7 @@ ssize_t rk_net_tls_writev(rk_transport *t, const struct iovec *iov, int iovcnt) 
             p = stack;
         }
         size_t w = 0;
-        ERR_clear_error();
-        t->io_errno = 0;
-        if (!SSL_write_ex(t->ssl, p, len, &w)) {
+        if (!SSL_write_ex(begin_call(t)->ssl, p, len, &w)) {
             int rc = tls_error(t, 0, "write to");
             if (rc == RK_EAGAIN)
                 return done > 0 ? (ssize_t)done : rc;
@@ -374,15 +412,35 @@ ssize_t rk_net_tls_writev(rk_transport *t, const struct iovec *iov, int iovcnt) 
     return (ssize_t)done;
 }
 
-bool rk_net_tls_pending(const rk_transport *t) {
-    return SSL_pending(t->ssl) > 0;
+static bool tls_pending(const rk_transport *t) {
+    return SSL_pending(((const tls_layer *)t->impl)->ssl) > 0;
 }
 
-void rk_net_tls_free(rk_transport *t) {
-    SSL_free(t->ssl); /* also frees the BIO */
-    t->ssl = NULL;
-    rk_tls_ctx_free(t->tls);
-    t->tls = NULL;
+/* Frees the session (no close_notify: see rk_transport_close), then the
+ * socket layer below. */
+static void tls_free(void *impl) {
+    tls_layer *s = impl;
+    SSL_free(s->ssl); /* also frees the BIO */
+    rk_tls_ctx_free(s->ctx);
+    s->lower_ops->free(s->lower_impl);
+    rk_free(s);
+}
+
+/* TLS stays non-blocking (OpenSSL reads ahead; poll must see the fd), so
+ * it has no set_blocking nor read_block. */
+static const rk_transport_ops tls_ops = {
+    .name = "tls",
+    .connect_step = tls_connect_step,
+    .read = tls_read,
+    .writev = tls_writev,
+    .pending = tls_pending,
+    .set_blocking = NULL,
+    .read_block = NULL,
+    .free = tls_free,
+};
+
+bool rk_transport_is_tls(const rk_transport *t) {
+    return t->ops == &tls_ops;
 }
 
 #else /* no OpenSSL in this build: every TLS entry point refuses */
@@ -413,28 +471,9 @@ int rk_net_tls_handshake(rk_transport *t) {
     return no_tls();
 }
 
-ssize_t rk_net_tls_read(rk_transport *t, void *buf, size_t n) {
-    RK_UNUSED(t);
-    RK_UNUSED(buf);
-    RK_UNUSED(n);
-    return no_tls();
-}
-
-ssize_t rk_net_tls_writev(rk_transport *t, const struct iovec *iov, int iovcnt) {
-    RK_UNUSED(t);
-    RK_UNUSED(iov);
-    RK_UNUSED(iovcnt);
-    return no_tls();
-}
-
-bool rk_net_tls_pending(const rk_transport *t) {
+bool rk_transport_is_tls(const rk_transport *t) {
     RK_UNUSED(t);
     return false;
-}
-
-void rk_net_tls_free(rk_transport *t) {
-    t->ssl = NULL;
-    t->tls = NULL;
 }
 
 #endif
