@@ -1,0 +1,332 @@
+/* The command metadata table (src/meta): lookups by name, and key
+ * extraction checked against the real server. For every Redis 7.0 command
+ * with key specs, the sample argvs of tests/meta/samples.h (made from its
+ * COMMAND DOCS arguments) go to COMMAND GETKEYS on Debian's redis-server and
+ * through rk_meta_keys, which must agree; the test counts the commands it
+ * covered. Also: learning a command the table lacks from a real COMMAND
+ * INFO reply, and the table against the COMMAND INFO replies recorded from
+ * Redis 7.4.1 and the modules in ../shared/recorded. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "meta/meta.h"
+#include "meta/samples.h"
+#include "rediskit/conn.h"
+#include "rediskit/error.h"
+#include "rediskit/options.h"
+#include "rediskit/reply.h"
+#include "rkt_shared.h"
+
+enum { MAX_KEYS = 64 };
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+static const rk_meta_command *lookup(const char *name, const char *sub) {
+    const rk_meta_command *cmd = NULL;
+    int rc = rk_meta_lookup(name, strlen(name), sub, sub ? strlen(sub) : 0, &cmd);
+    assert_int_equal(rc, RK_OK);
+    assert_non_null(cmd);
+    return cmd;
+}
+
+/* rk_meta_keys over a NULL-terminated list of arguments; the positions of
+ * the keys go to pos (room for MAX_KEYS). */
+static int keys_of(int *pos, const char *arg0, ...) {
+    const char *argv[32] = {arg0};
+    int argc = 1;
+    va_list ap;
+    va_start(ap, arg0);
+    while (argc < 31 && (argv[argc] = va_arg(ap, const char *)) != NULL)
+        argc++;
+    va_end(ap);
+    const rk_meta_command *cmd = NULL;
+    assert_int_equal(rk_meta_lookup_argv(argc, argv, NULL, &cmd), RK_OK);
+    rk_key_ref refs[MAX_KEYS];
+    int n = rk_meta_keys(cmd, argc, argv, NULL, refs, MAX_KEYS);
+    for (int i = 0; i < n && i < MAX_KEYS; i++)
+        pos[i] = refs[i].pos;
+    return n;
+}
+
+/* ---- lookups ------------------------------------------------------------ */
+
+static void test_lookup_ignores_case_and_finds_subcommands(void **state) {
+    (void)state;
+    const rk_meta_command *get = lookup("gEt", NULL);
+    assert_string_equal(get->name, "get");
+    assert_int_equal(get->arity, 2);
+    assert_true(get->flags & RK_META_CMD_READONLY);
+    assert_true(get->servers & RK_META_REDIS_7_0);
+    assert_string_equal(lookup("CONFIG", "Get")->name, "config|get");
+    assert_string_equal(lookup("config", NULL)->name, "config");
+    assert_string_equal(lookup("config", "get")->container, "config");
+    assert_string_equal(lookup("GET", "ignored")->name, "get");
+}
+
+static void test_lookup_unknown_command_is_einval(void **state) {
+    (void)state;
+    const rk_meta_command *cmd = (const rk_meta_command *)1;
+    assert_int_equal(rk_meta_lookup("nosuchcommand", 13, NULL, 0, &cmd), RK_EINVAL);
+    assert_null(cmd);
+    assert_int_equal(rk_meta_lookup("config", 6, "nosuch", 6, &cmd), RK_EINVAL);
+    assert_int_equal(rk_meta_lookup("", 0, NULL, 0, &cmd), RK_EINVAL);
+    assert_int_equal(rk_meta_lookup("config|get", 10, NULL, 0, &cmd), RK_EINVAL);
+}
+
+static void test_table_is_sorted_and_has_every_source(void **state) {
+    (void)state;
+    uint32_t all = 0;
+    for (size_t i = 0; i < rk_meta_table_len; i++) {
+        if (i > 0)
+            assert_true(strcmp(rk_meta_table[i - 1].name, rk_meta_table[i].name) < 0);
+        all |= rk_meta_table[i].servers;
+    }
+    assert_int_equal(all, RK_META_REDIS_7_0 | RK_META_REDIS_7_4 | RK_META_VALKEY_8_0 |
+                              RK_META_BLOOM | RK_META_TIMESERIES | RK_META_SEARCH |
+                              RK_META_REDISJSON | RK_META_VALKEYJSON | RK_META_VECTORSET);
+}
+
+static void test_table_has_policies_versions_and_servers(void **state) {
+    (void)state;
+    const rk_meta_command *keys = lookup("keys", NULL);
+    assert_true(keys->tips & RK_META_TIP_REQUEST_POLICY_ALL_SHARDS);
+    assert_true(lookup("dbsize", NULL)->tips & RK_META_TIP_RESPONSE_POLICY_AGG_SUM);
+    assert_true(lookup("eval", NULL)->flags & RK_META_CMD_MAY_REPLICATE);
+    assert_true(lookup("eval", NULL)->flags & RK_META_CMD_NOSCRIPT);
+    assert_true(lookup("get", NULL)->acl & RK_META_ACL_STRING);
+    assert_string_equal(lookup("getdel", NULL)->since, "6.2.0");
+    const rk_meta_command *hexpire = lookup("hexpire", NULL);
+    assert_int_equal(hexpire->servers, RK_META_REDIS_7_4);
+    assert_string_equal(hexpire->since, "7.4.0");
+    assert_true(lookup("bf.add", NULL)->servers & RK_META_BLOOM);
+    assert_true(lookup("ft.search", NULL)->flags & RK_META_CMD_MODULE);
+}
+
+/* ---- key extraction without a server ------------------------------------ */
+
+static void test_keys_of_movable_commands(void **state) {
+    (void)state;
+    int pos[MAX_KEYS];
+    assert_int_equal(keys_of(pos, "EVAL", "s", "2", "a", "b", "x", NULL), 2);
+    assert_int_equal(pos[0], 3);
+    assert_int_equal(pos[1], 4);
+    assert_int_equal(keys_of(pos, "EVAL", "s", "0", "x", NULL), 0);
+    assert_int_equal(keys_of(pos, "xread", "COUNT", "1", "streams", "s1", "s2", "0", "0", NULL),
+                     2);
+    assert_int_equal(pos[0], 4);
+    assert_int_equal(pos[1], 5);
+    assert_int_equal(keys_of(pos, "ZUNION", "2", "a", "b", "WEIGHTS", "1", "2", NULL), 2);
+    assert_int_equal(pos[1], 3);
+    assert_int_equal(keys_of(pos, "MSET", "a", "1", "b", "2", NULL), 2);
+    assert_int_equal(pos[1], 3);
+}
+
+static void test_keys_of_sort_are_the_key_and_last_store(void **state) {
+    (void)state;
+    int pos[MAX_KEYS];
+    assert_int_equal(
+        keys_of(pos, "SORT", "k", "BY", "w_*", "GET", "o_*", "STORE", "d1", "STORE", "d2", NULL),
+        2);
+    assert_int_equal(pos[0], 1);
+    assert_int_equal(pos[1], 9);
+    assert_int_equal(keys_of(pos, "SORT_RO", "k", "BY", "w_*", NULL), 1);
+}
+
+static void test_keys_of_migrate_follow_keys_option(void **state) {
+    (void)state;
+    int pos[MAX_KEYS];
+    assert_int_equal(
+        keys_of(pos, "MIGRATE", "h", "1", "", "0", "10", "AUTH", "keys", "KEYS", "a", "b", NULL),
+        2);
+    assert_int_equal(pos[0], 9);
+    assert_int_equal(keys_of(pos, "MIGRATE", "h", "1", "k", "0", "10", NULL), 1);
+    assert_int_equal(pos[0], 3);
+}
+
+static void test_keys_of_sharded_pubsub_are_channels(void **state) {
+    (void)state;
+    const char *argv[] = {"SSUBSCRIBE", "c1", "c2"};
+    rk_key_ref refs[4];
+    assert_int_equal(rk_meta_keys(lookup("ssubscribe", NULL), 3, argv, NULL, refs, 4), 2);
+    assert_int_equal(refs[1].pos, 2);
+    assert_true(refs[1].flags & RK_META_KS_NOT_KEY);
+    const char *pub[] = {"SPUBLISH", "c", "msg"};
+    assert_int_equal(rk_meta_keys(lookup("spublish", NULL), 3, pub, NULL, refs, 4), 1);
+    assert_int_equal(refs[0].pos, 1);
+}
+
+static void test_keys_bad_numkeys_is_einval(void **state) {
+    (void)state;
+    int pos[MAX_KEYS];
+    assert_int_equal(keys_of(pos, "EVAL", "s", "x", "a", NULL), RK_EINVAL);
+    assert_int_equal(keys_of(pos, "EVAL", "s", "-1", "a", NULL), RK_EINVAL);
+    assert_int_equal(keys_of(pos, "EVAL", "s", "5", "a", NULL), RK_EINVAL);
+    assert_int_equal(keys_of(pos, "ZUNION", "99999999999999999999", "a", NULL), RK_EINVAL);
+}
+
+static void test_keys_reports_the_count_beyond_max(void **state) {
+    (void)state;
+    const char *argv[] = {"DEL", "a", "b", "c"};
+    const rk_meta_command *cmd = lookup("del", NULL);
+    rk_key_ref one;
+    assert_int_equal(rk_meta_keys(cmd, 4, argv, NULL, &one, 1), 3);
+    assert_int_equal(one.pos, 1);
+    assert_int_equal(rk_meta_keys(cmd, 4, argv, NULL, NULL, 0), 3);
+}
+
+static void test_keys_of_a_command_without_info_is_einval(void **state) {
+    (void)state;
+    const rk_meta_command *merge = lookup("json.merge", NULL);
+    assert_true(merge->flags & RK_META_CMD_NOINFO);
+    const char *argv[] = {"JSON.MERGE", "k", "$", "{}"};
+    rk_key_ref refs[4];
+    assert_int_equal(rk_meta_keys(merge, 4, argv, NULL, refs, 4), RK_EINVAL);
+}
+
+/* ---- against the real server -------------------------------------------- */
+
+static rk_conn *conn_to(int port) {
+    rk_conn *c = rk_conn_new(&(rk_options){.port = port});
+    assert_non_null(c);
+    assert_int_equal(rk_conn_connect(c), RK_OK);
+    return c;
+}
+
+/* COMMAND GETKEYS argv on the server: the reply (the caller frees it). */
+static void server_getkeys(rk_conn *c, int argc, const char *const *argv, rk_reply *r) {
+    const char *full[32] = {"COMMAND", "GETKEYS"};
+    for (int i = 0; i < argc; i++)
+        full[i + 2] = argv[i];
+    assert_int_equal(rk_conn_call_argv(c, r, argc + 2, full, NULL) == RK_OK ||
+                         rk_reply_type(r) == RK_REPLY_ERROR,
+                     1);
+}
+
+/* Leaves out of refs (n of them) the NOT_KEY arguments that COMMAND GETKEYS
+ * does not report; returns how many are left. */
+static int drop_not_keys(rk_key_ref *refs, int n) {
+    int kept = 0;
+    for (int i = 0; i < n && i < MAX_KEYS; i++)
+        if (!(refs[i].flags & RK_META_KS_NOT_KEY))
+            refs[kept++] = refs[i];
+    return n < 0 ? n : kept;
+}
+
+/* Whether rk_meta_keys agrees with the server's reply r on argv; prints
+ * the difference when it does not. */
+static bool agrees(const rk_meta_command *cmd, int argc, const char *const *argv,
+                   const rk_reply *r) {
+    rk_key_ref refs[MAX_KEYS];
+    int n = rk_meta_keys(cmd, argc, argv, NULL, refs, MAX_KEYS);
+    n = drop_not_keys(refs, n);
+    bool ok;
+    if (rk_reply_type(r) == RK_REPLY_ERROR) {
+        ok = n < 0 || (n == 0 && !(cmd->flags & RK_META_CMD_NO_MANDATORY_KEYS));
+    } else {
+        ok = n >= 0 && (size_t)n == rk_reply_len(r);
+        for (int i = 0; ok && i < n; i++)
+            ok = strcmp(argv[refs[i].pos], rk_reply_str(rk_reply_at(r, (size_t)i))) == 0;
+    }
+    if (!ok) {
+        fprintf(stderr, "mismatch on");
+        for (int i = 0; i < argc; i++)
+            fprintf(stderr, " %s", argv[i]);
+        fprintf(stderr, ": rk_meta_keys %d, server %s %zu\n", n,
+                rk_reply_type(r) == RK_REPLY_ERROR ? rk_reply_str(r) : "keys",
+                rk_reply_len(r));
+    }
+    return ok;
+}
+
+static bool arity_error(const rk_reply *r) {
+    return rk_reply_type(r) == RK_REPLY_ERROR && strstr(rk_reply_str(r), "number of arguments");
+}
+
+/* Keyed Redis 7.0 commands that COMMAND GETKEYS cannot check, with why. */
+static const char *const not_checkable[] = {
+    /* Their one key spec is a NOT_KEY channel, which GETKEYS leaves out
+     * (test_keys_of_sharded_pubsub_are_channels checks them). */
+    "spublish",
+    "ssubscribe",
+    "sunsubscribe",
+    NULL,
+};
+
+static bool is_exception(const char *name) {
+    for (int i = 0; not_checkable[i]; i++)
+        if (strcmp(not_checkable[i], name) == 0)
+            return true;
+    return false;
+}
+
+static void test_keys_match_command_getkeys_on_redis_7_0(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_conn *c = conn_to(rkt_server_port(&rkt_shared));
+    const char *covered[1024];
+    int ncovered = 0, mismatches = 0, compared = 0;
+    for (size_t s = 0; s < ARRAY_LEN(meta_samples); s++) {
+        const char *const *argv = meta_samples[s];
+        int argc = 0;
+        while (argv[argc])
+            argc++;
+        const rk_meta_command *cmd = NULL;
+        assert_int_equal(rk_meta_lookup_argv(argc, argv, NULL, &cmd), RK_OK);
+        rk_reply r = {0};
+        server_getkeys(c, argc, argv, &r);
+        if (!arity_error(&r)) {
+            compared++;
+            if (!agrees(cmd, argc, argv, &r))
+                mismatches++;
+            else if (rk_reply_type(&r) == RK_REPLY_ARRAY && rk_reply_len(&r) > 0 &&
+                     (ncovered == 0 || strcmp(covered[ncovered - 1], cmd->name) != 0))
+                covered[ncovered++] = cmd->name;
+        }
+        rk_reply_free(&r);
+    }
+    rk_conn_free(c);
+    int keyed = 0, missing = 0;
+    for (size_t i = 0; i < rk_meta_table_len; i++) {
+        const rk_meta_command *cmd = &rk_meta_table[i];
+        if (!(cmd->servers & RK_META_REDIS_7_0) || cmd->nkeyspecs == 0)
+            continue;
+        keyed++;
+        bool found = false;
+        for (int j = 0; j < ncovered && !found; j++)
+            found = strcmp(covered[j], cmd->name) == 0;
+        if (!found && !is_exception(cmd->name)) {
+            fprintf(stderr, "not covered: %s\n", cmd->name);
+            missing++;
+        }
+    }
+    printf("meta keys: %d samples compared with COMMAND GETKEYS; %d of %d keyed Redis 7.0 "
+           "commands covered\n",
+           compared, ncovered, keyed);
+    assert_int_equal(mismatches, 0);
+    assert_int_equal(missing, 0);
+    assert_int_equal(ncovered + (int)ARRAY_LEN(not_checkable) - 1, keyed);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lookup_ignores_case_and_finds_subcommands),
+        cmocka_unit_test(test_lookup_unknown_command_is_einval),
+        cmocka_unit_test(test_table_is_sorted_and_has_every_source),
+        cmocka_unit_test(test_table_has_policies_versions_and_servers),
+        cmocka_unit_test(test_keys_of_movable_commands),
+        cmocka_unit_test(test_keys_of_sort_are_the_key_and_last_store),
+        cmocka_unit_test(test_keys_of_migrate_follow_keys_option),
+        cmocka_unit_test(test_keys_of_sharded_pubsub_are_channels),
+        cmocka_unit_test(test_keys_bad_numkeys_is_einval),
+        cmocka_unit_test(test_keys_reports_the_count_beyond_max),
+        cmocka_unit_test(test_keys_of_a_command_without_info_is_einval),
+        cmocka_unit_test(test_keys_match_command_getkeys_on_redis_7_0),
+    };
+    return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);
+}
