@@ -3,9 +3,11 @@
  * with key specs, the sample argvs of tests/meta/samples.h (made from its
  * COMMAND DOCS arguments) go to COMMAND GETKEYS on Debian's redis-server and
  * through rk_meta_keys, which must agree; the test counts the commands it
- * covered. Also: learning a command the table lacks from a real COMMAND
- * INFO reply, and the table against the COMMAND INFO replies recorded from
- * Redis 7.4.1 and the modules in ../shared/recorded. */
+ * covered. Also: the rows rk_meta_parse_entry reads from the server's own
+ * COMMAND INFO against the table, learning the commands the table lacks
+ * from a COMMAND INFO reply, and the table against what was recorded from
+ * Redis 7.4.1 and the modules in ../shared/recorded (COMMAND and COMMAND
+ * GETKEYS replies; those tests skip when the recordings are absent). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,7 +23,9 @@
 #include "rediskit/conn.h"
 #include "rediskit/error.h"
 #include "rediskit/options.h"
+#include "rediskit/reader.h"
 #include "rediskit/reply.h"
+#include "rkt_alloc.h"
 #include "rkt_shared.h"
 
 enum { MAX_KEYS = 64 };
@@ -313,6 +317,335 @@ static void test_keys_match_command_getkeys_on_redis_7_0(void **state) {
     assert_int_equal(ncovered + (int)ARRAY_LEN(not_checkable) - 1, keyed);
 }
 
+/* ---- COMMAND INFO: the server's rows against the table ------------------ */
+
+/* Fails the test unless the parsed row and the table row agree, but for
+ * the flags COMMAND INFO never shows (the table has them from the specs). */
+static void assert_same_row(const rk_meta_command *got, const rk_meta_command *row) {
+    const uint32_t hidden =
+        RK_META_CMD_MAY_REPLICATE | RK_META_CMD_SENTINEL | RK_META_CMD_ONLY_SENTINEL;
+    if (strcmp(got->name, row->name) != 0 || got->arity != row->arity ||
+        (got->flags & ~hidden) != (row->flags & ~hidden) || got->acl != row->acl ||
+        got->tips != row->tips || got->nkeyspecs != row->nkeyspecs)
+        fail_msg("%s: COMMAND INFO and the table differ (arity %d/%d flags %x/%x acl %x/%x "
+                 "tips %x/%x specs %d/%d)",
+                 row->name, got->arity, row->arity, got->flags, row->flags, got->acl,
+                 row->acl, got->tips, row->tips, got->nkeyspecs, row->nkeyspecs);
+    for (int i = 0; i < row->nkeyspecs; i++) {
+        const rk_meta_keyspec *a = &got->keyspecs[i], *b = &row->keyspecs[i];
+        bool same = a->flags == b->flags && a->begin == b->begin && a->find == b->find &&
+                    a->index == b->index && a->lastkey == b->lastkey &&
+                    a->keystep == b->keystep && a->limit == b->limit &&
+                    a->keynumidx == b->keynumidx && a->firstkey == b->firstkey &&
+                    (a->keyword == b->keyword ||
+                     (a->keyword && b->keyword && strcmp(a->keyword, b->keyword) == 0));
+        if (!same)
+            fail_msg("%s: key spec %d differs from the table", row->name, i);
+    }
+}
+
+/* Compares every entry of a COMMAND INFO reply, and its subcommands, with
+ * the table: each must have a row with the `have` server bits, and each
+ * row without the `skip` bits must agree. Returns how many were compared. */
+static int compare_entries(const rk_reply *list, uint32_t have, uint32_t skip) {
+    int n = 0;
+    for (size_t i = 0; i < rk_reply_len(list); i++) {
+        const rk_reply *e = rk_reply_at(list, i);
+        rk_meta_command *got = rk_meta_parse_entry(e);
+        assert_non_null(got);
+        const rk_meta_command *row =
+            rk_meta_table_find(got->name, strlen(got->name), NULL, 0);
+        if (!row || (row->servers & have) != have)
+            fail_msg("%s: in COMMAND INFO, not in the table as such", got->name);
+        if (!(row->servers & skip)) {
+            assert_same_row(got, row);
+            n++;
+        }
+        rk_meta_entry_free(got);
+        n += compare_entries(rk_reply_at(e, 9), have, skip);
+    }
+    return n;
+}
+
+static void command_info_matches_table(int protocol) {
+    rkt_shared_need();
+    rk_conn *c = rk_conn_new(&(rk_options){.port = rkt_server_port(&rkt_shared),
+                                           .protocol = protocol});
+    assert_non_null(c);
+    rk_reply r = {0};
+    assert_int_equal(rk_conn_call(c, &r, "COMMAND INFO"), RK_OK);
+    int n = compare_entries(&r, RK_META_REDIS_7_0, 0);
+    printf("meta: %d rows of the server's COMMAND INFO (RESP%d) match the table\n", n,
+           protocol);
+    assert_true(n > 350);
+    rk_reply_free(&r);
+    rk_conn_free(c);
+}
+
+static void test_command_info_rows_match_the_table_resp2(void **state) {
+    (void)state;
+    command_info_matches_table(2);
+}
+
+static void test_command_info_rows_match_the_table_resp3(void **state) {
+    (void)state;
+    command_info_matches_table(3);
+}
+
+static void test_learn_skips_commands_the_table_has(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_conn *c = conn_to(rkt_server_port(&rkt_shared));
+    rk_reply r = {0};
+    assert_int_equal(rk_conn_call(c, &r, "COMMAND INFO get config nosuchcommand"), RK_OK);
+    assert_int_equal(rk_meta_learn(&r), 0);
+    rk_reply_free(&r);
+    rk_conn_free(c);
+}
+
+static void test_learn_rejects_a_reply_not_shaped_as_command_info(void **state) {
+    (void)state;
+    rk_reply status = {0};
+    assert_int_equal(rk_meta_learn(&status), RK_EPROTO);
+    assert_int_equal(rk_meta_learn(NULL), RK_EPROTO);
+}
+
+static void test_parse_entry_out_of_memory_is_enomem(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_conn *c = conn_to(rkt_server_port(&rkt_shared));
+    rk_reply r = {0};
+    assert_int_equal(rk_conn_call(c, &r, "COMMAND INFO get"), RK_OK);
+    rk_conn_free(c);
+    rk_meta_command *got = rk_meta_parse_entry(rk_reply_at(&r, 0));
+    assert_non_null(got);
+    assert_string_equal(got->name, "get");
+    rkt_alloc_fail_nth(1);
+    assert_null(rk_meta_parse_entry(rk_reply_at(&r, 0)));
+    assert_int_equal(rk_error_last()->code, RK_ENOMEM);
+    rk_meta_entry_free(got);
+    rk_reply_free(&r);
+}
+
+/* ---- recorded replies (../shared/recorded) ------------------------------ */
+
+/* The text of a recorded replies file, or NULL (the test then skips). */
+static char *recorded_file(const char *name) {
+    const char *dir = getenv("RK_TEST_SOURCE_DIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/../../shared/recorded/replies/%s", dir ? dir : "tests",
+             name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = malloc((size_t)size + 1);
+    assert_non_null(text);
+    assert_int_equal(fread(text, 1, (size_t)size, f), (size_t)size);
+    text[size] = '\0';
+    fclose(f);
+    return text;
+}
+
+static int b64_value(char ch) {
+    const char *abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char *at = strchr(abc, ch);
+    return ch && at ? (int)(at - abc) : -1;
+}
+
+/* The reply of one recorded line (its "reply_b64", decoded and read). */
+static void line_reply(const char *line, rk_reply *out) {
+    const char *at = strstr(line, "\"reply_b64\": \"");
+    assert_non_null(at);
+    at += strlen("\"reply_b64\": \"");
+    size_t len = (size_t)(strchr(at, '"') - at), n = 0;
+    unsigned char *bytes = malloc(len);
+    assert_non_null(bytes);
+    unsigned acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < len && b64_value(at[i]) >= 0; i++) {
+        acc = (acc << 6) | (unsigned)b64_value(at[i]);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            bytes[n++] = (unsigned char)(acc >> bits);
+        }
+    }
+    rk_reader *rd = rk_reader_new(NULL);
+    assert_non_null(rd);
+    assert_int_equal(rk_reader_feed(rd, bytes, n), RK_OK);
+    assert_int_equal(rk_reader_next(rd, out), 1);
+    rk_reader_free(rd);
+    free(bytes);
+}
+
+/* The argv of one recorded line, into args (room for max, each up to 63
+ * bytes); returns argc, or -1 for arguments this reader does not take
+ * (escapes, binary). */
+static int line_argv(const char *line, char args[][64], int max) {
+    const char *at = strstr(line, "\"argv\": [");
+    int argc = 0;
+    if (!at)
+        return -1;
+    at += strlen("\"argv\": [");
+    while (*at == '"' && argc < max) {
+        const char *end = strchr(at + 1, '"');
+        size_t len = (size_t)(end - at - 1);
+        if (len >= 64 || memchr(at + 1, '\\', len))
+            return -1;
+        memcpy(args[argc], at + 1, len);
+        args[argc++][len] = '\0';
+        at = end + 1;
+        if (*at == ',')
+            at += 2;
+    }
+    return *at == ']' ? argc : -1;
+}
+
+/* The recorded line of file (text) holding `needle`, as a NUL-terminated
+ * copy (free it), or NULL. */
+static char *find_line(const char *text, const char *needle) {
+    const char *at = strstr(text, needle);
+    if (!at)
+        return NULL;
+    const char *start = at, *end = strchr(at, '\n');
+    while (start > text && start[-1] != '\n')
+        start--;
+    size_t len = end ? (size_t)(end - start) : strlen(start);
+    char *line = malloc(len + 1);
+    assert_non_null(line);
+    memcpy(line, start, len);
+    line[len] = '\0';
+    return line;
+}
+
+/* The recorded full COMMAND reply of a newer server (file) against the
+ * table: every command has a row with the `have` bit, and the rows that
+ * came from that server's spec alone (without the `skip` bits) agree with
+ * what the real server says. */
+static void recorded_command_matches_table(const char *file, uint32_t have, uint32_t skip) {
+    char *text = recorded_file(file);
+    if (!text)
+        skip();
+    char *line = find_line(text, "\"resp\": 3, \"seq\": 2, \"argv\": [\"COMMAND\"]");
+    assert_non_null(line);
+    rk_reply r = {0};
+    line_reply(line, &r);
+    int compared = compare_entries(&r, have, skip);
+    printf("meta: the %zu commands of %s are in the table; the %d rows from its spec alone "
+           "match\n",
+           rk_reply_len(&r), file, compared);
+    assert_true(compared > 0);
+    rk_reply_free(&r);
+    free(line);
+    free(text);
+}
+
+static void test_table_matches_recorded_redis_7_4_command(void **state) {
+    (void)state;
+    recorded_command_matches_table("redis-7.4.1.jsonl", RK_META_REDIS_7_4, RK_META_REDIS_7_0);
+}
+
+static void test_table_matches_recorded_valkey_8_0_command(void **state) {
+    (void)state;
+    recorded_command_matches_table("valkey-8.0.1.jsonl", RK_META_VALKEY_8_0,
+                                   RK_META_REDIS_7_0 | RK_META_REDIS_7_4);
+}
+
+/* Recorded GETKEYS that the table cannot reproduce: a module whose
+ * getkeys callback finds more keys than the key spec it declares. */
+static const char *const recorded_exceptions[] = {
+    "CMS.MERGE",     /* declares key 1 only; its callback adds the sources */
+    "TDIGEST.MERGE", /* the same */
+    NULL,
+};
+
+static bool recorded_exception(const char *name) {
+    for (int i = 0; recorded_exceptions[i]; i++)
+        if (strcmp(recorded_exceptions[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* Compares every recorded COMMAND GETKEYS of file with rk_meta_keys;
+ * returns how many agreed. */
+static int check_recorded_getkeys(const char *file, int *exceptions) {
+    char *text = recorded_file(file);
+    if (!text)
+        return -1;
+    int agreed = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char args[32][64];
+        int argc = line_argv(line, args, 32);
+        if (argc < 3 || strcmp(args[0], "COMMAND") != 0 || strcmp(args[1], "GETKEYS") != 0)
+            continue;
+        const char *argv[32];
+        for (int i = 2; i < argc; i++)
+            argv[i - 2] = args[i];
+        const rk_meta_command *cmd = NULL;
+        assert_int_equal(rk_meta_lookup_argv(argc - 2, argv, NULL, &cmd), RK_OK);
+        rk_reply r = {0};
+        line_reply(line, &r);
+        if (recorded_exception(argv[0])) {
+            (*exceptions)++;
+        } else {
+            assert_true(agrees(cmd, argc - 2, argv, &r));
+            agreed++;
+        }
+        rk_reply_free(&r);
+    }
+    free(text);
+    return agreed;
+}
+
+static void test_keys_match_recorded_module_getkeys(void **state) {
+    (void)state;
+    const char *files[] = {"redisbloom.jsonl", "redistimeseries.jsonl",
+                           "valkey-json-1.0.2.jsonl", "vector-sets.jsonl", "redis-7.4.1.jsonl"};
+    int agreed = 0, exceptions = 0;
+    for (size_t i = 0; i < ARRAY_LEN(files); i++) {
+        int n = check_recorded_getkeys(files[i], &exceptions);
+        if (n < 0)
+            skip();
+        agreed += n;
+    }
+    printf("meta: %d recorded COMMAND GETKEYS agree, %d known exceptions\n", agreed,
+           exceptions);
+    assert_true(agreed > 0);
+}
+
+static void test_learn_adds_recorded_module_commands_until_forgotten(void **state) {
+    (void)state;
+    char *text = recorded_file("redisearch-1.2.2.jsonl");
+    if (!text)
+        skip();
+    /* RediSearch 1.2.2 (RESP2 flat maps) has commands 2.6 lacks. */
+    char *line = find_line(text, "\"resp\": 2, \"seq\": 4, \"argv\": [\"COMMAND\", \"INFO\"");
+    assert_non_null(line);
+    rk_reply r = {0};
+    line_reply(line, &r);
+    const rk_meta_command *cmd = NULL;
+    assert_int_equal(rk_meta_lookup("ft.addhash", 10, NULL, 0, &cmd), RK_EINVAL);
+    int added = rk_meta_learn(&r);
+    assert_true(added > 0);
+    assert_int_equal(rk_meta_learn(&r), 0);
+    assert_int_equal(rk_meta_lookup("FT.ADDHASH", 10, NULL, 0, &cmd), RK_OK);
+    assert_string_equal(cmd->name, "ft.addhash");
+    assert_int_equal(cmd->servers, 0);
+    assert_true(cmd->flags & RK_META_CMD_MODULE);
+    const char *argv[] = {"FT.ADDHASH", "idx", "doc1", "1.0"};
+    rk_key_ref refs[2];
+    assert_int_equal(rk_meta_keys(cmd, 4, argv, NULL, refs, 2), 1);
+    assert_int_equal(refs[0].pos, 1);
+    rk_meta_forget();
+    assert_int_equal(rk_meta_lookup("ft.addhash", 10, NULL, 0, &cmd), RK_EINVAL);
+    rk_reply_free(&r);
+    free(line);
+    free(text);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lookup_ignores_case_and_finds_subcommands),
@@ -327,6 +660,16 @@ int main(void) {
         cmocka_unit_test(test_keys_reports_the_count_beyond_max),
         cmocka_unit_test(test_keys_of_a_command_without_info_is_einval),
         cmocka_unit_test(test_keys_match_command_getkeys_on_redis_7_0),
+        cmocka_unit_test(test_command_info_rows_match_the_table_resp2),
+        cmocka_unit_test(test_command_info_rows_match_the_table_resp3),
+        cmocka_unit_test(test_learn_skips_commands_the_table_has),
+        cmocka_unit_test(test_learn_rejects_a_reply_not_shaped_as_command_info),
+        cmocka_unit_test_setup_teardown(test_parse_entry_out_of_memory_is_enomem,
+                                        rkt_alloc_setup, rkt_alloc_teardown),
+        cmocka_unit_test(test_table_matches_recorded_redis_7_4_command),
+        cmocka_unit_test(test_table_matches_recorded_valkey_8_0_command),
+        cmocka_unit_test(test_keys_match_recorded_module_getkeys),
+        cmocka_unit_test(test_learn_adds_recorded_module_commands_until_forgotten),
     };
     return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);
 }

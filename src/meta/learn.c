@@ -210,6 +210,25 @@ static learned *make_row(const rk_reply *e) {
     return l;
 }
 
+rk_meta_command *rk_meta_parse_entry(const rk_reply *entry) {
+    if (!entry_ok(entry)) {
+        rk_fail(RK_EPROTO, "not a COMMAND INFO entry");
+        return NULL;
+    }
+    learned *l = make_row(entry);
+    if (!l) {
+        rk_fail(RK_ENOMEM, "out of memory reading a COMMAND INFO entry");
+        return NULL;
+    }
+    l->next = NULL;
+    return &l->cmd;
+}
+
+void rk_meta_entry_free(rk_meta_command *cmd) {
+    if (cmd)
+        rk_free((char *)cmd - offsetof(learned, cmd));
+}
+
 /* Adds one entry and its subcommands, unless known. Returns how many rows
  * were added, or RK_ENOMEM. Called with the lock held. */
 static int learn_entry(const rk_reply *e) {

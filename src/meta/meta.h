@@ -220,6 +220,14 @@ int rk_meta_keys(const rk_meta_command *cmd, int argc, const char *const *argv,
  * as COMMAND INFO, or RK_ENOMEM. Thread-safe; no I/O. */
 int rk_meta_learn(const rk_reply *info);
 
+/* The row of one COMMAND INFO entry (an element of the reply), built as
+ * rk_meta_learn builds its rows but kept by the caller, who frees it with
+ * rk_meta_entry_free. NULL when entry is not shaped as a COMMAND INFO
+ * entry (RK_EPROTO) or out of memory (RK_ENOMEM), with rk_error_last set.
+ * Subcommands are not read. */
+rk_meta_command *rk_meta_parse_entry(const rk_reply *entry);
+void rk_meta_entry_free(rk_meta_command *cmd);
+
 /* Forgets everything rk_meta_learn learned (rows it returned become
  * invalid). For tests and library teardown; not while others look up. */
 void rk_meta_forget(void);
