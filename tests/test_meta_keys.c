@@ -121,8 +121,7 @@ static void test_keys_of_movable_commands(void **state) {
     assert_int_equal(pos[0], 3);
     assert_int_equal(pos[1], 4);
     assert_int_equal(keys_of(pos, "EVAL", "s", "0", "x", NULL), 0);
-    assert_int_equal(keys_of(pos, "xread", "COUNT", "1", "streams", "s1", "s2", "0", "0", NULL),
-                     2);
+    assert_int_equal(keys_of(pos, "xread", "COUNT", "1", "streams", "s1", "s2", "0", "0", NULL), 2);
     assert_int_equal(pos[0], 4);
     assert_int_equal(pos[1], 5);
     assert_int_equal(keys_of(pos, "ZUNION", "2", "a", "b", "WEIGHTS", "1", "2", NULL), 2);
@@ -242,8 +241,7 @@ static bool agrees(const rk_meta_command *cmd, int argc, const char *const *argv
         for (int i = 0; i < argc; i++)
             fprintf(stderr, " %s", argv[i]);
         fprintf(stderr, ": rk_meta_keys %d, server %s %zu\n", n,
-                rk_reply_type(r) == RK_REPLY_ERROR ? rk_reply_str(r) : "keys",
-                rk_reply_len(r));
+                rk_reply_type(r) == RK_REPLY_ERROR ? rk_reply_str(r) : "keys", rk_reply_len(r));
     }
     return ok;
 }
@@ -329,14 +327,14 @@ static void assert_same_row(const rk_meta_command *got, const rk_meta_command *r
         got->tips != row->tips || got->nkeyspecs != row->nkeyspecs)
         fail_msg("%s: COMMAND INFO and the table differ (arity %d/%d flags %x/%x acl %x/%x "
                  "tips %x/%x specs %d/%d)",
-                 row->name, got->arity, row->arity, got->flags, row->flags, got->acl,
-                 row->acl, got->tips, row->tips, got->nkeyspecs, row->nkeyspecs);
+                 row->name, got->arity, row->arity, got->flags, row->flags, got->acl, row->acl,
+                 got->tips, row->tips, got->nkeyspecs, row->nkeyspecs);
     for (int i = 0; i < row->nkeyspecs; i++) {
         const rk_meta_keyspec *a = &got->keyspecs[i], *b = &row->keyspecs[i];
         bool same = a->flags == b->flags && a->begin == b->begin && a->find == b->find &&
-                    a->index == b->index && a->lastkey == b->lastkey &&
-                    a->keystep == b->keystep && a->limit == b->limit &&
-                    a->keynumidx == b->keynumidx && a->firstkey == b->firstkey &&
+                    a->index == b->index && a->lastkey == b->lastkey && a->keystep == b->keystep &&
+                    a->limit == b->limit && a->keynumidx == b->keynumidx &&
+                    a->firstkey == b->firstkey &&
                     (a->keyword == b->keyword ||
                      (a->keyword && b->keyword && strcmp(a->keyword, b->keyword) == 0));
         if (!same)
@@ -353,8 +351,7 @@ static int compare_entries(const rk_reply *list, uint32_t have, uint32_t skip) {
         const rk_reply *e = rk_reply_at(list, i);
         rk_meta_command *got = rk_meta_parse_entry(e);
         assert_non_null(got);
-        const rk_meta_command *row =
-            rk_meta_table_find(got->name, strlen(got->name), NULL, 0);
+        const rk_meta_command *row = rk_meta_table_find(got->name, strlen(got->name), NULL, 0);
         if (!row || (row->servers & have) != have)
             fail_msg("%s: in COMMAND INFO, not in the table as such", got->name);
         if (!(row->servers & skip)) {
@@ -369,14 +366,13 @@ static int compare_entries(const rk_reply *list, uint32_t have, uint32_t skip) {
 
 static void command_info_matches_table(int protocol) {
     rkt_shared_need();
-    rk_conn *c = rk_conn_new(&(rk_options){.port = rkt_server_port(&rkt_shared),
-                                           .protocol = protocol});
+    rk_conn *c =
+        rk_conn_new(&(rk_options){.port = rkt_server_port(&rkt_shared), .protocol = protocol});
     assert_non_null(c);
     rk_reply r = {0};
     assert_int_equal(rk_conn_call(c, &r, "COMMAND INFO"), RK_OK);
     int n = compare_entries(&r, RK_META_REDIS_7_0, 0);
-    printf("meta: %d rows of the server's COMMAND INFO (RESP%d) match the table\n", n,
-           protocol);
+    printf("meta: %d rows of the server's COMMAND INFO (RESP%d) match the table\n", n, protocol);
     assert_true(n > 350);
     rk_reply_free(&r);
     rk_conn_free(c);
@@ -433,8 +429,7 @@ static void test_parse_entry_out_of_memory_is_enomem(void **state) {
 static char *recorded_file(const char *name) {
     const char *dir = getenv("RK_TEST_SOURCE_DIR");
     char path[4096];
-    snprintf(path, sizeof path, "%s/../../shared/recorded/replies/%s", dir ? dir : "tests",
-             name);
+    snprintf(path, sizeof path, "%s/../../shared/recorded/replies/%s", dir ? dir : "tests", name);
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
@@ -602,8 +597,8 @@ static int check_recorded_getkeys(const char *file, int *exceptions) {
 
 static void test_keys_match_recorded_module_getkeys(void **state) {
     (void)state;
-    const char *files[] = {"redisbloom.jsonl", "redistimeseries.jsonl",
-                           "valkey-json-1.0.2.jsonl", "vector-sets.jsonl", "redis-7.4.1.jsonl"};
+    const char *files[] = {"redisbloom.jsonl", "redistimeseries.jsonl", "valkey-json-1.0.2.jsonl",
+                           "vector-sets.jsonl", "redis-7.4.1.jsonl"};
     int agreed = 0, exceptions = 0;
     for (size_t i = 0; i < ARRAY_LEN(files); i++) {
         int n = check_recorded_getkeys(files[i], &exceptions);
@@ -611,8 +606,7 @@ static void test_keys_match_recorded_module_getkeys(void **state) {
             skip();
         agreed += n;
     }
-    printf("meta: %d recorded COMMAND GETKEYS agree, %d known exceptions\n", agreed,
-           exceptions);
+    printf("meta: %d recorded COMMAND GETKEYS agree, %d known exceptions\n", agreed, exceptions);
     assert_true(agreed > 0);
 }
 
@@ -664,8 +658,8 @@ int main(void) {
         cmocka_unit_test(test_command_info_rows_match_the_table_resp3),
         cmocka_unit_test(test_learn_skips_commands_the_table_has),
         cmocka_unit_test(test_learn_rejects_a_reply_not_shaped_as_command_info),
-        cmocka_unit_test_setup_teardown(test_parse_entry_out_of_memory_is_enomem,
-                                        rkt_alloc_setup, rkt_alloc_teardown),
+        cmocka_unit_test_setup_teardown(test_parse_entry_out_of_memory_is_enomem, rkt_alloc_setup,
+                                        rkt_alloc_teardown),
         cmocka_unit_test(test_table_matches_recorded_redis_7_4_command),
         cmocka_unit_test(test_table_matches_recorded_valkey_8_0_command),
         cmocka_unit_test(test_keys_match_recorded_module_getkeys),

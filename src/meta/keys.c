@@ -54,8 +54,7 @@ const rk_meta_command *rk_meta_table_find(const char *name, size_t len, const ch
     return NULL;
 }
 
-static const rk_meta_command *find(const char *name, size_t len, const char *sub,
-                                   size_t sublen) {
+static const rk_meta_command *find(const char *name, size_t len, const char *sub, size_t sublen) {
     const rk_meta_command *cmd = rk_meta_table_find(name, len, sub, sublen);
     return cmd ? cmd : rk_meta_learned(name, len, sub, sublen);
 }
@@ -174,8 +173,7 @@ static bool spec_keys(keyset *ks, const rk_meta_command *cmd, const rk_meta_keys
     } else if (spec->find == RK_META_FIND_KEYNUM) {
         long long numkeys;
         int at = first + spec->keynumidx;
-        if (at >= argc || !arg_number(ks, at, &numkeys) || numkeys < 0 ||
-            numkeys > argc)
+        if (at >= argc || !arg_number(ks, at, &numkeys) || numkeys < 0 || numkeys > argc)
             return false;
         first += spec->firstkey;
         if (numkeys == 0)
@@ -263,8 +261,7 @@ static bool native_keys(keyset *ks, const rk_meta_command *cmd, int *result) {
         return true;
     }
     if (strcmp(cmd->name, "migrate") == 0) {
-        *result = migrate_keys(ks) ? ks->n
-                                   : rk_fail(RK_EINVAL, "MIGRATE with a key and KEYS");
+        *result = migrate_keys(ks) ? ks->n : rk_fail(RK_EINVAL, "MIGRATE with a key and KEYS");
         return true;
     }
     return false;
@@ -287,8 +284,7 @@ int rk_meta_keys(const rk_meta_command *cmd, int argc, const char *const *argv,
         if ((!ok || partial) && native_keys(&ks, cmd, &result))
             return result;
         if (!ok)
-            return rk_fail(RK_EINVAL, "the arguments of %s do not fit its key specs",
-                           cmd->name);
+            return rk_fail(RK_EINVAL, "the arguments of %s do not fit its key specs", cmd->name);
     }
     return ks.n;
 }

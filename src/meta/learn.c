@@ -58,8 +58,8 @@ static bool is_list(const rk_reply *r) {
 }
 
 static bool text_is(const rk_reply *r, const char *s) {
-    return is_text(r) && rk_reply_len(r) == strlen(s) && memcmp(rk_reply_str(r), s,
-                                                                  rk_reply_len(r)) == 0;
+    return is_text(r) && rk_reply_len(r) == strlen(s) &&
+           memcmp(rk_reply_str(r), s, rk_reply_len(r)) == 0;
 }
 
 /* The value under key in a RESP3 map or a RESP2 flat [key, value...] list. */
