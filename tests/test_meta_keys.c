@@ -424,6 +424,33 @@ static void test_parse_entry_out_of_memory_is_enomem(void **state) {
     rk_reply_free(&r);
 }
 
+/* A reply read from raw RESP bytes. */
+static void reply_of(const char *resp, rk_reply *out) {
+    rk_reader *rd = rk_reader_new(NULL);
+    assert_non_null(rd);
+    assert_int_equal(rk_reader_feed(rd, resp, strlen(resp)), RK_OK);
+    assert_int_equal(rk_reader_next(rd, out), 1);
+    rk_reader_free(rd);
+}
+
+static void test_learned_keyword_spec_without_keyword_is_einval_not_a_crash(void **state) {
+    (void)state;
+    rk_reply r = {0};
+    reply_of("*1\r\n*10\r\n$7\r\nnokwcmd\r\n:-2\r\n*0\r\n:1\r\n:1\r\n:1\r\n*0\r\n*0\r\n"
+             "*1\r\n*4\r\n$12\r\nbegin_search\r\n*2\r\n$4\r\ntype\r\n$7\r\nkeyword\r\n"
+             "$9\r\nfind_keys\r\n*2\r\n$4\r\ntype\r\n$5\r\nrange\r\n*0\r\n",
+             &r);
+    assert_int_equal(rk_meta_learn(&r), 1);
+    const rk_meta_command *cmd = lookup("NOKWCMD", NULL);
+    const char *argv[] = {"nokwcmd", "a"};
+    rk_key_ref refs[2];
+    assert_int_equal(rk_meta_keys(cmd, 2, argv, NULL, refs, 2), RK_EINVAL);
+    const char *holes[] = {"nokwcmd", NULL};
+    assert_int_equal(rk_meta_keys(cmd, 2, holes, NULL, refs, 2), RK_EINVAL);
+    rk_meta_forget();
+    rk_reply_free(&r);
+}
+
 /* ---- recorded replies (../shared/recorded) ------------------------------ */
 
 /* The text of a recorded replies file, or NULL (the test then skips). */
@@ -652,6 +679,7 @@ int main(void) {
         cmocka_unit_test(test_command_info_rows_match_the_table_resp3),
         cmocka_unit_test(test_learn_skips_commands_the_table_has),
         cmocka_unit_test(test_learn_rejects_a_reply_not_shaped_as_command_info),
+        cmocka_unit_test(test_learned_keyword_spec_without_keyword_is_einval_not_a_crash),
         cmocka_unit_test_setup_teardown(test_parse_entry_out_of_memory_is_enomem, rkt_alloc_setup,
                                         rkt_alloc_teardown),
         cmocka_unit_test(test_table_matches_recorded_redis_7_4_command),

@@ -142,7 +142,7 @@ static bool arg_number(const keyset *ks, int i, long long *v) {
 static int spec_begin(const keyset *ks, const rk_meta_keyspec *spec) {
     if (spec->begin == RK_META_BEGIN_INDEX)
         return spec->index;
-    if (spec->begin != RK_META_BEGIN_KEYWORD)
+    if (spec->begin != RK_META_BEGIN_KEYWORD || !spec->keyword)
         return -1;
     int from = spec->index, argc = ks->argc;
     int start = from > 0 ? from : argc + from, end = from > 0 ? argc - 1 : 1;
@@ -274,6 +274,9 @@ int rk_meta_keys(const rk_meta_command *cmd, int argc, const char *const *argv,
     if (cmd->flags & RK_META_CMD_NOINFO)
         return rk_fail(RK_EINVAL, "the keys of %s are not known: learn it from COMMAND INFO",
                        cmd->name);
+    for (int i = 0; i < argc; i++)
+        if (!argv[i])
+            return rk_fail(RK_EINVAL, "rk_meta_keys: argument %d is NULL", i);
     keyset ks = {argc, argv, argvlen, out, max < 0 ? 0 : max, 0};
     for (int i = 0; i < cmd->nkeyspecs; i++) {
         const rk_meta_keyspec *spec = &cmd->keyspecs[i];

@@ -119,7 +119,7 @@ static void read_spec(const rk_reply *r, rk_meta_keyspec *ks, char **strings) {
     if (text_is(field(bs, "type"), "index")) {
         ks->begin = RK_META_BEGIN_INDEX;
         ks->index = (int16_t)field_int(bspec, "index");
-    } else if (text_is(field(bs, "type"), "keyword")) {
+    } else if (text_is(field(bs, "type"), "keyword") && is_text(field(bspec, "keyword"))) {
         const rk_reply *kw = field(bspec, "keyword");
         ks->begin = RK_META_BEGIN_KEYWORD;
         ks->index = (int16_t)field_int(bspec, "startfrom");
