@@ -8,6 +8,7 @@
  * from a COMMAND INFO reply, and the table against what was recorded from
  * Redis 7.4.1 and the modules in ../shared/recorded (COMMAND and COMMAND
  * GETKEYS replies; those tests skip when the recordings are absent). */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -451,6 +452,35 @@ static void test_learned_keyword_spec_without_keyword_is_einval_not_a_crash(void
     rk_reply_free(&r);
 }
 
+/* A thread learning the same reply as the others, then looking it up. */
+static void *learn_and_look_up(void *arg) {
+    int added = rk_meta_learn(arg);
+    const rk_meta_command *cmd = NULL;
+    if (rk_meta_lookup("threadcmd", 9, NULL, 0, &cmd) != RK_OK || cmd->arity != 2)
+        added = -100;
+    return (void *)(intptr_t)added;
+}
+
+static void test_threads_learning_one_command_add_it_once(void **state) {
+    (void)state;
+    rk_reply r = {0};
+    reply_of("*1\r\n*10\r\n$9\r\nthreadcmd\r\n:2\r\n*1\r\n+readonly\r\n:1\r\n:1\r\n:1\r\n"
+             "*0\r\n*0\r\n*0\r\n*0\r\n",
+             &r);
+    pthread_t threads[8];
+    for (size_t i = 0; i < ARRAY_LEN(threads); i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, learn_and_look_up, &r), 0);
+    intptr_t total = 0;
+    for (size_t i = 0; i < ARRAY_LEN(threads); i++) {
+        void *added;
+        assert_int_equal(pthread_join(threads[i], &added), 0);
+        total += (intptr_t)added;
+    }
+    assert_int_equal(total, 1);
+    rk_meta_forget();
+    rk_reply_free(&r);
+}
+
 /* ---- recorded replies (../shared/recorded) ------------------------------ */
 
 /* The text of a recorded replies file, or NULL (the test then skips). */
@@ -680,6 +710,7 @@ int main(void) {
         cmocka_unit_test(test_learn_skips_commands_the_table_has),
         cmocka_unit_test(test_learn_rejects_a_reply_not_shaped_as_command_info),
         cmocka_unit_test(test_learned_keyword_spec_without_keyword_is_einval_not_a_crash),
+        cmocka_unit_test(test_threads_learning_one_command_add_it_once),
         cmocka_unit_test_setup_teardown(test_parse_entry_out_of_memory_is_enomem, rkt_alloc_setup,
                                         rkt_alloc_teardown),
         cmocka_unit_test(test_table_matches_recorded_redis_7_4_command),

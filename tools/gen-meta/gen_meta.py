@@ -190,7 +190,6 @@ def load_redis70(spec, rows):
 
     for e in d["info"].values():
         add_info_entry(rows, e, "REDIS_7_0", since)
-    return d
 
 
 def upstream_entries(path):
@@ -454,7 +453,7 @@ def emit_samples(argvs):
            "static const char *const meta_samples[][24] = {"]
     for argv in argvs:
         if len(argv) >= 24:
-            argv = argv[:23]
+            raise SystemExit("sample of %s too long for meta_samples" % argv[0])
         out.append("    {%s, NULL}," % ", ".join(c_str(a) for a in argv))
     out += ["};", ""]
     return "\n".join(out)
