@@ -84,13 +84,16 @@ static void test_lookup_unknown_command_is_einval(void **state) {
     assert_int_equal(rk_meta_lookup("config|get", 10, NULL, 0, &cmd), RK_EINVAL);
 }
 
-static void test_table_is_sorted_and_has_every_source(void **state) {
+static void test_table_is_sorted_with_containers_and_every_source(void **state) {
     (void)state;
     uint32_t all = 0;
     for (size_t i = 0; i < rk_meta_table_len; i++) {
         if (i > 0)
             assert_true(strcmp(rk_meta_table[i - 1].name, rk_meta_table[i].name) < 0);
         all |= rk_meta_table[i].servers;
+        const char *parent = rk_meta_table[i].container;
+        if (parent)
+            assert_true(lookup(parent, NULL)->flags & RK_META_CMD_CONTAINER);
     }
     assert_int_equal(all, RK_META_REDIS_7_0 | RK_META_REDIS_7_4 | RK_META_VALKEY_8_0 |
                               RK_META_BLOOM | RK_META_TIMESERIES | RK_META_SEARCH |
@@ -695,7 +698,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lookup_ignores_case_and_finds_subcommands),
         cmocka_unit_test(test_lookup_unknown_command_is_einval),
-        cmocka_unit_test(test_table_is_sorted_and_has_every_source),
+        cmocka_unit_test(test_table_is_sorted_with_containers_and_every_source),
         cmocka_unit_test(test_table_has_policies_versions_and_servers),
         cmocka_unit_test(test_keys_of_movable_commands),
         cmocka_unit_test(test_keys_of_sort_are_the_key_and_last_store),

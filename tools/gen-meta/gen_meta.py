@@ -226,8 +226,6 @@ def load_upstream_server(spec, rows, fname, server):
         row.servers.add(server)
         if any(k["begin"] != "INDEX" or k["find"] != "RANGE" for k in row.keyspecs):
             row.flags.add("MOVABLEKEYS")
-        if row.container and row.container in rows:
-            rows[row.container].flags.add("CONTAINER")
 
 
 def load_module(spec, rows, bit, recorded, upstream):
@@ -236,15 +234,6 @@ def load_module(spec, rows, bit, recorded, upstream):
     since = {}
     for name, body in upstream_entries(os.path.join(spec, "upstream", upstream)):
         since[name] = body.get("since") or body.get("module_since") or ""
-    have = set()
-
-    def walk(e):
-        have.add(e[0].lower())
-        for s in e[9]:
-            walk(s)
-
-    for e in info.values():
-        walk(e)
     if bit == "REDISJSON":
         # No RedisJSON 2 server was recorded: valkey-json's COMMAND INFO
         # stands in for the commands both have; the rest get NOINFO.
@@ -269,6 +258,8 @@ def load_all(spec):
     for bit, rec, up in MODULES:
         load_module(spec, rows, bit, rec, up)
     for row in rows.values():
+        if row.container and row.container in rows:
+            rows[row.container].flags.add("CONTAINER")
         check(row)
     return rows
 
