@@ -84,6 +84,14 @@ static void test_lookup_unknown_command_is_einval(void **state) {
     assert_int_equal(rk_meta_lookup("config|get", 10, NULL, 0, &cmd), RK_EINVAL);
 }
 
+static void test_lookup_of_a_name_with_nul_bytes_is_einval(void **state) {
+    (void)state;
+    const rk_meta_command *cmd = NULL;
+    assert_int_equal(rk_meta_lookup("get\0\0", 5, NULL, 0, &cmd), RK_EINVAL);
+    assert_int_equal(rk_meta_lookup("config", 6, "get\0\0\0", 6, &cmd), RK_EINVAL);
+    assert_int_equal(rk_meta_lookup("zzzzzzzz\0", 9, NULL, 0, &cmd), RK_EINVAL);
+}
+
 static void test_table_is_sorted_with_containers_and_every_source(void **state) {
     (void)state;
     uint32_t all = 0;
@@ -698,6 +706,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lookup_ignores_case_and_finds_subcommands),
         cmocka_unit_test(test_lookup_unknown_command_is_einval),
+        cmocka_unit_test(test_lookup_of_a_name_with_nul_bytes_is_einval),
         cmocka_unit_test(test_table_is_sorted_with_containers_and_every_source),
         cmocka_unit_test(test_table_has_policies_versions_and_servers),
         cmocka_unit_test(test_keys_of_movable_commands),

@@ -21,8 +21,8 @@ int rk_meta_name_cmp(const char *name, size_t len, const char *sub, size_t suble
     size_t i = 0;
     for (; i < len; i++) {
         int c = lower((unsigned char)name[i]), r = (unsigned char)row[i];
-        if (c != r)
-            return c - r;
+        if (c != r || r == 0)
+            return c != r ? c - r : 1; /* a NUL in name: longer than row */
     }
     row += len;
     if (!sub)
@@ -32,8 +32,8 @@ int rk_meta_name_cmp(const char *name, size_t len, const char *sub, size_t suble
     row++;
     for (i = 0; i < sublen; i++) {
         int c = lower((unsigned char)sub[i]), r = (unsigned char)row[i];
-        if (c != r)
-            return c - r;
+        if (c != r || r == 0)
+            return c != r ? c - r : 1;
     }
     return -(unsigned char)row[sublen];
 }
