@@ -195,6 +195,26 @@ static void test_keys_reports_the_count_beyond_max(void **state) {
     assert_int_equal(rk_meta_keys(cmd, 4, argv, NULL, NULL, 0), 3);
 }
 
+static void test_keys_of_any_row_on_odd_argvs_is_a_count_or_einval(void **state) {
+    (void)state;
+    const char *words[] = {"1", "-1", "0", "2", "STREAMS", "KEYS", "STORE", "", "99", "x"};
+    const char *argv[12];
+    rk_key_ref refs[4];
+    for (size_t i = 0; i < rk_meta_table_len; i++) {
+        const rk_meta_command *cmd = &rk_meta_table[i];
+        argv[0] = cmd->name;
+        for (int argc = 1; argc <= 12; argc++) {
+            for (size_t w = 0; w < ARRAY_LEN(words); w++) {
+                for (int j = 1; j < argc; j++)
+                    argv[j] = words[(w + (size_t)j) % ARRAY_LEN(words)];
+                int n = rk_meta_keys(cmd, argc, argv, NULL, refs, 4);
+                if (!(n == RK_EINVAL || (n >= 0 && n < argc)))
+                    fail_msg("%s argc %d word %zu: %d", cmd->name, argc, w, n);
+            }
+        }
+    }
+}
+
 static void test_keys_of_a_command_without_info_is_einval(void **state) {
     (void)state;
     const rk_meta_command *merge = lookup("json.merge", NULL);
@@ -715,6 +735,7 @@ int main(void) {
         cmocka_unit_test(test_keys_of_sharded_pubsub_are_channels),
         cmocka_unit_test(test_keys_bad_numkeys_is_einval),
         cmocka_unit_test(test_keys_reports_the_count_beyond_max),
+        cmocka_unit_test(test_keys_of_any_row_on_odd_argvs_is_a_count_or_einval),
         cmocka_unit_test(test_keys_of_a_command_without_info_is_einval),
         cmocka_unit_test(test_keys_match_command_getkeys_on_redis_7_0),
         cmocka_unit_test(test_command_info_rows_match_the_table_resp2),

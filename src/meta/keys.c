@@ -274,6 +274,8 @@ int rk_meta_keys(const rk_meta_command *cmd, int argc, const char *const *argv,
     if (cmd->flags & RK_META_CMD_NOINFO)
         return rk_fail(RK_EINVAL, "the keys of %s are not known: learn it from COMMAND INFO",
                        cmd->name);
+    if ((cmd->arity > 0 && argc != cmd->arity) || (cmd->arity < 0 && argc < -cmd->arity))
+        return rk_fail(RK_EINVAL, "wrong number of arguments for %s", cmd->name);
     for (int i = 0; i < argc; i++)
         if (!argv[i])
             return rk_fail(RK_EINVAL, "rk_meta_keys: argument %d is NULL", i);

@@ -199,14 +199,15 @@ int rk_meta_lookup_argv(int argc, const char *const *argv, const size_t *argvlen
                         const rk_meta_command **out);
 
 /* Finds the keys of argv (argv[0] the command name, argv[1] the subcommand
- * of a container) the way the server's COMMAND GETKEYS does: every key spec
- * in spec order; for the commands whose specs are
- * incomplete or unknown (SORT, SORT_RO, MIGRATE) the server's own rules.
- * Writes at most max entries to out and returns how many keys there are
- * (possibly more than max: call again with room for them all), 0 when argv
- * has none, or RK_EINVAL when argv does not fit the specs (a numkeys that is
- * not a number, keys past the end) or the keys cannot be known (NOINFO).
- * argvlen may be NULL (NUL-terminated arguments). No allocation.
+ * of a container) the way the server's COMMAND GETKEYS does: the arity is
+ * checked, then every key spec is applied in spec order; for the commands
+ * whose specs are incomplete or unknown (SORT, SORT_RO, MIGRATE) the
+ * server's own rules apply. Writes at most max entries to out and returns
+ * how many keys there are (possibly more than max: call again with room for
+ * them all), 0 when argv has none, or RK_EINVAL when argc does not fit the
+ * arity, argv does not fit the specs (a numkeys that is not a number, keys
+ * past the end) or the keys cannot be known (NOINFO). argvlen may be NULL
+ * (NUL-terminated arguments). No allocation.
  * Unlike COMMAND GETKEYS, the arguments of NOT_KEY specs (the channel of
  * SPUBLISH, SSUBSCRIBE...) are included, flagged RK_META_KS_NOT_KEY: they
  * are not keys but choose the cluster slot all the same. */
