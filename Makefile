@@ -5,6 +5,7 @@
 #   make test       build, then run every test
 #   make demo       run examples/tour against a throwaway redis-server
 #   make commands   regenerate the typed commands from a throwaway server
+#   make meta       regenerate the command metadata table from spec/
 #
 # Variables: WERROR=1 (warnings are errors), JOBS=N (default: all cores),
 # PREFIX=/usr/local (make install), FUZZ_TIME=60 (seconds, make fuzz),
@@ -39,6 +40,7 @@ comma := ,
 configure = cmake -S . -B $(1) -DCMAKE_BUILD_TYPE=$(2) $(CMAKE_OPTS) $(3)
 
 .PHONY: all build test demo bench fuzz asan install format format-check docs commands clean help
+.PHONY: meta meta-refresh
 
 all: build
 
@@ -102,6 +104,16 @@ commands:
 	@$(DEPS) python3 clang-format redis-server redis-tools
 	$(WITH_REDIS) scripts/gen-commands.sh
 
+# The metadata table comes from the checked-in spec/ only (no server, no
+# clang-format); meta-refresh rereads the spec from a throwaway redis-server.
+meta:
+	@$(DEPS) python3
+	python3 tools/gen-meta/gen_meta.py
+
+meta-refresh:
+	@$(DEPS) python3 redis-server redis-tools
+	$(WITH_REDIS) python3 tools/gen-meta/refresh_spec.py live
+
 docs:
 	@$(DEPS) doxygen
 	mkdir -p build/docs
@@ -124,5 +136,7 @@ help:
 	@echo "make format-check   fail if a source file is not formatted"
 	@echo "make docs           API reference with doxygen (build/docs/html)"
 	@echo "make commands       regenerate the typed commands from a throwaway server"
+	@echo "make meta           regenerate the command metadata table from spec/"
+	@echo "make meta-refresh   reread spec/redis-<version>.json from a throwaway server"
 	@echo "make clean          remove every build directory"
 	@echo "Variables: WERROR=1 JOBS=N PREFIX=DIR FUZZ_TIME=S BENCH_ARGS=... CC=clang"
