@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "help.h"
 #include "lineedit.h"
 #include "rediskit/version.h"
 #include "util.h"
@@ -28,7 +29,8 @@ static const char help_text[] =
     "Quote arguments with \"...\" (escapes: \\n \\r \\t \\b \\a \\\\ \\\" \\xHH) or\n"
     "with '...' (escape: \\'). \"3 INCR counter\" runs a command 3 times.\n"
     "\n"
-    "    help COMMAND        the server's documentation of COMMAND\n"
+    "    help COMMAND        usage, summary and version of COMMAND\n"
+    "    help @GROUP         the same for each command of GROUP, e.g. @string\n"
     "    connect HOST PORT   switch to another server\n"
     "    clear               clear the screen\n"
     "    quit, exit          leave (so do Ctrl-C and Ctrl-D)\n";
@@ -90,21 +92,14 @@ static cli_args tail(const cli_args *a, int skip) {
     return (cli_args){.argc = a->argc - skip, .argv = a->argv + skip, .len = a->len + skip};
 }
 
-/* "help" alone prints rk-cli's help; "help CMD" asks the server. */
+/* "help" alone prints rk-cli's help; "help CMD" and "help @group" are
+ * answered from the server's COMMAND DOCS. */
 static int show_help(cli_session *s, const cli_args *a) {
-    if (a->argc == 1) {
-        printf(help_text, RK_VERSION_STRING);
-        fflush(stdout);
-        return CLI_OK;
-    }
-    cli_args docs = {0};
-    cli_args_push(&docs, "COMMAND", 7);
-    cli_args_push(&docs, "DOCS", 4);
-    for (int i = 1; i < a->argc; i++)
-        cli_args_push(&docs, a->argv[i], a->len[i]);
-    int rc = cli_session_run(s, &docs);
-    cli_args_free(&docs);
-    return rc;
+    if (a->argc > 1)
+        return cli_help(s, a);
+    printf(help_text, RK_VERSION_STRING);
+    fflush(stdout);
+    return CLI_OK;
 }
 
 /* Runs a command `times` times; prints the time taken when it was slow
