@@ -27,14 +27,14 @@ WERROR ?= 0
 # the tools and the examples; pkg-config finds cmocka and hiredis; the tests
 # start redis-server, redis-sentinel and redis-cli, make TLS certificates with
 # openssl, and rerun the command generator (python3, clang-format; its check
-# counts with bc). The
-# with-redis.sh wrapper waits for its server with redis-cli (redis-tools).
-LIB_PKGS := make gcc libc6-dev cmake libssl-dev
-BUILD_PKGS := $(LIB_PKGS) pkg-config libcmocka-dev
-SERVER_PKGS := redis-server redis-tools
-BASE_PKGS := $(BUILD_PKGS) libhiredis-dev $(SERVER_PKGS) redis-sentinel openssl python3 \
-             clang-format bc
-BENCH_PKGS := $(LIB_PKGS) pkg-config libhiredis-dev $(SERVER_PKGS)
+# counts with bc). The with-redis.sh wrapper waits for its server with
+# redis-cli (redis-tools). CC=clang adds clang to every list (CC_PKGS).
+LIB_PKGS = make gcc libc6-dev cmake libssl-dev $(CC_PKGS)
+BUILD_PKGS = $(LIB_PKGS) pkg-config libcmocka-dev
+SERVER_PKGS = redis-server redis-tools
+BASE_PKGS = $(BUILD_PKGS) libhiredis-dev $(SERVER_PKGS) redis-sentinel openssl python3 \
+            clang-format bc
+BENCH_PKGS = $(LIB_PKGS) pkg-config libhiredis-dev $(SERVER_PKGS)
 CLANG_PKGS := clang libclang-rt-14-dev
 DEPS := scripts/deps.sh
 WITH_REDIS := scripts/with-redis.sh
@@ -46,6 +46,7 @@ CMAKE_OPTS := -DRK_WERROR=$(if $(filter 1 ON yes,$(WERROR)),ON,OFF)
 ifneq ($(filter environment command line,$(origin CC)),)
 CMAKE_OPTS += -DCMAKE_C_COMPILER=$(CC)
 SAN_PKGS := $(if $(findstring clang,$(CC)),$(CLANG_PKGS))
+CC_PKGS := $(if $(findstring clang,$(CC)),clang)
 endif
 
 # $(call configure,DIR,BUILD_TYPE,EXTRA_OPTIONS); write $(comma) for a comma.
