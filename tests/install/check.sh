@@ -47,7 +47,7 @@ pcdir=$(dirname "$(find "$prefix" -name rediskit.pc | head -n 1)")
 PKG_CONFIG_PATH=$pcdir consume pkgconfig
 
 echo "== consumer via cc \$(pkg-config --cflags --libs rediskit)"
-# shellcheck disable=SC2046 # pkg-config's words are meant to split
+# shellcheck disable=SC2046,SC2086 # flags and pkg-config's words are meant to split
 "$cc" -std=c11 -Wall -Wextra -Wpedantic -Werror $flags "$consumer_src/main.c" \
     $(PKG_CONFIG_PATH=$pcdir pkg-config --cflags --libs rediskit) -o "$work/consumer_cc"
 env -u LD_LIBRARY_PATH "$work/consumer_cc"
