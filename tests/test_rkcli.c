@@ -521,6 +521,14 @@ static void test_help_group_lists_its_commands_like_redis_cli(void **state) {
     expect_same_output(ARGS("-p", port, "-3", "--no-raw"), lines, strlen(lines));
 }
 
+/* redis-cli answers "help" on its command line too, without the server. */
+static void test_help_in_one_shot_mode_like_redis_cli(void **state) {
+    (void)state;
+    need_server();
+    expect_same_output(ARGS("-p", port, "--no-raw", "help", "set"), NULL, 0);
+    expect_same_output(ARGS("-p", port, "--no-raw", "-r", "2", "HELP", "@bitmap"), NULL, 0);
+}
+
 /* Every command the server has, one "help NAME" each. */
 static void test_help_of_every_command_like_redis_cli(void **state) {
     (void)state;
@@ -982,6 +990,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_stdin_lines_like_redis_cli, teardown),
         cmocka_unit_test_teardown(test_help_command_like_redis_cli, teardown),
         cmocka_unit_test_teardown(test_help_group_lists_its_commands_like_redis_cli, teardown),
+        cmocka_unit_test_teardown(test_help_in_one_shot_mode_like_redis_cli, teardown),
         cmocka_unit_test_teardown(test_help_of_every_command_like_redis_cli, teardown),
         cmocka_unit_test_teardown(test_help_in_raw_mode_is_plain_text, teardown),
         cmocka_unit_test_teardown(test_quoting_like_redis_cli, teardown),

@@ -1,9 +1,9 @@
-/* rk-cli: help for commands, built from COMMAND DOCS. Each command (and
- * subcommand) becomes an entry: its name in capitals, a usage line made
- * from its argument tree, its summary, the version it came in and its
- * group. The usage line follows redis-cli 7.0's notation: a token before
- * its value, [optional], a|b for one of, "x [x ...]" for repeats. The reply
- * is read as RESP3 maps or RESP2 flat arrays alike. */
+/* rk-cli: its own help, and help for commands built from COMMAND DOCS.
+ * Each command (and subcommand) becomes an entry: its name in capitals, a
+ * usage line made from its argument tree, its summary, the version it came
+ * in and its group. The usage line follows redis-cli 7.0's notation: a
+ * token before its value, [optional], a|b for one of, "x [x ...]" for
+ * repeats. The reply is read as RESP3 maps or RESP2 flat arrays alike. */
 #include "help.h"
 
 #include <ctype.h>
@@ -14,7 +14,20 @@
 #include <strings.h>
 
 #include "rediskit/reply.h"
+#include "rediskit/version.h"
 #include "util.h"
+
+static const char help_text[] =
+    "rk-cli %s (rediskit). Type a command and its arguments, e.g.\n"
+    "    SET greeting \"hello world\\n\"\n"
+    "Quote arguments with \"...\" (escapes: \\n \\r \\t \\b \\a \\\\ \\\" \\xHH) or\n"
+    "with '...' (escape: \\'). \"3 INCR counter\" runs a command 3 times.\n"
+    "\n"
+    "    help COMMAND        usage, summary and version of COMMAND\n"
+    "    help @GROUP         the same for each command of GROUP, e.g. @string\n"
+    "    connect HOST PORT   switch to another server\n"
+    "    clear               clear the screen\n"
+    "    quit, exit          leave (so do Ctrl-C and Ctrl-D)\n";
 
 /* One command's help; name and params are owned, the rest borrowed from
  * the COMMAND DOCS reply. */
@@ -212,7 +225,12 @@ static void print_matches(const entries *es, const cli_args *a, bool raw) {
     fflush(stdout);
 }
 
-int cli_help(cli_session *s, const cli_args *a) {
+bool cli_is_help(const cli_args *a) {
+    return a->argc > 0 && (strcasecmp(a->argv[0], "help") == 0 || strcmp(a->argv[0], "?") == 0);
+}
+
+/* Every command's help, from the server. */
+static int command_help(cli_session *s, const cli_args *a) {
     cli_args docs = {0};
     cli_args_push(&docs, "COMMAND", 7);
     cli_args_push(&docs, "DOCS", 4);
@@ -233,4 +251,12 @@ int cli_help(cli_session *s, const cli_args *a) {
         rk_reply_free(&r);
     cli_args_free(&docs);
     return rc;
+}
+
+int cli_help(cli_session *s, const cli_args *a) {
+    if (a->argc > 1)
+        return command_help(s, a);
+    printf(help_text, RK_VERSION_STRING);
+    fflush(stdout);
+    return CLI_OK;
 }
