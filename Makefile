@@ -1,9 +1,11 @@
 # rediskit: the everyday entry points. CMake does the building; this file
 # only names the usual builds and runs. `make help` lists the targets.
 #
-#   make            build in build/ (RelWithDebInfo)
-#   make test       build, then run every test
-#   make demo       run examples/tour against a throwaway redis-server
+#   make            build everything, tests included, in build/ (RelWithDebInfo)
+#   make test       build everything, then run every test
+#   make demo       build the library and examples/tour in build-lib/, run the
+#                   tour against a throwaway redis-server
+#   make install    build the library and tools in build-lib/, install them
 #   make commands   regenerate the typed commands from a throwaway server
 #   make meta       regenerate the command metadata table from spec/
 #
@@ -20,8 +22,20 @@ FUZZ_TIME ?= 60
 BENCH_ARGS ?=
 WERROR ?= 0
 
-BASE_PKGS := cmake make gcc pkg-config libssl-dev libcmocka-dev libhiredis-dev \
-             redis-server redis-tools redis-sentinel openssl python3 clang-format
+# The Debian packages each target needs, checked (and as root installed, with
+# --no-install-recommends) by scripts/deps.sh. gcc only recommends libc6-dev,
+# so it is named: without it no program links. LIB_PKGS builds the library,
+# the tools and the examples; pkg-config finds cmocka and hiredis; the tests
+# start redis-server, redis-sentinel and redis-cli, make TLS certificates with
+# openssl, and rerun the command generator (python3, clang-format; its check
+# counts with bc). The with-redis.sh wrapper waits for its server with
+# redis-cli (redis-tools). CC=clang adds clang to every list (CC_PKGS).
+LIB_PKGS = make gcc libc6-dev cmake libssl-dev $(CC_PKGS)
+BUILD_PKGS = $(LIB_PKGS) pkg-config libcmocka-dev
+SERVER_PKGS = redis-server redis-tools
+BASE_PKGS = $(BUILD_PKGS) libhiredis-dev $(SERVER_PKGS) redis-sentinel openssl python3 \
+            clang-format bc
+BENCH_PKGS = $(LIB_PKGS) pkg-config libhiredis-dev $(SERVER_PKGS)
 CLANG_PKGS := clang libclang-rt-14-dev
 DEPS := scripts/deps.sh
 WITH_REDIS := scripts/with-redis.sh
@@ -33,11 +47,16 @@ CMAKE_OPTS := -DRK_WERROR=$(if $(filter 1 ON yes,$(WERROR)),ON,OFF)
 ifneq ($(filter environment command line,$(origin CC)),)
 CMAKE_OPTS += -DCMAKE_C_COMPILER=$(CC)
 SAN_PKGS := $(if $(findstring clang,$(CC)),$(CLANG_PKGS))
+CC_PKGS := $(if $(findstring clang,$(CC)),clang)
 endif
 
 # $(call configure,DIR,BUILD_TYPE,EXTRA_OPTIONS); write $(comma) for a comma.
 comma := ,
 configure = cmake -S . -B $(1) -DCMAKE_BUILD_TYPE=$(2) $(CMAKE_OPTS) $(3)
+
+# build-lib/ holds what demo and install need and nothing that needs cmocka
+# or hiredis: the library, the tools and the examples.
+configure_lib = $(call configure,build-lib,RelWithDebInfo,-DRK_BUILD_TESTS=OFF -DRK_BUILD_BENCH=OFF)
 
 .PHONY: all build test demo bench fuzz asan install format format-check docs commands clean help
 .PHONY: meta meta-refresh
@@ -45,7 +64,7 @@ configure = cmake -S . -B $(1) -DCMAKE_BUILD_TYPE=$(2) $(CMAKE_OPTS) $(3)
 all: build
 
 build:
-	@$(DEPS) cmake make gcc pkg-config libssl-dev libcmocka-dev
+	@$(DEPS) $(BUILD_PKGS)
 	$(call configure,build,RelWithDebInfo)
 	cmake --build build -j $(JOBS)
 
@@ -56,13 +75,13 @@ test:
 	ctest --test-dir build --output-on-failure -j2
 
 demo:
-	@$(DEPS) $(BASE_PKGS)
-	$(call configure,build,RelWithDebInfo)
-	cmake --build build -j $(JOBS)
-	$(WITH_REDIS) build/examples/tour
+	@$(DEPS) $(LIB_PKGS) $(SERVER_PKGS)
+	$(configure_lib)
+	cmake --build build-lib -j $(JOBS) --target tour
+	$(WITH_REDIS) build-lib/examples/tour
 
 bench:
-	@$(DEPS) $(BASE_PKGS)
+	@$(DEPS) $(BENCH_PKGS)
 	$(call configure,build-release,Release,-DRK_BUILD_BENCH=ON -DRK_BUILD_TESTS=OFF)
 	cmake --build build-release -j $(JOBS) --target rk-bench-compare rk-bench
 	$(WITH_REDIS) build-release/bench/rk-bench-compare $(BENCH_ARGS)
@@ -89,15 +108,22 @@ asan:
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    ctest --test-dir build-asan --output-on-failure -j2
 
-install: build
-	cmake --install build --prefix $(PREFIX)
+install:
+	@$(DEPS) $(LIB_PKGS)
+	$(configure_lib)
+	cmake --build build-lib -j $(JOBS) --target rediskit rediskit_static rk-cli rk-bench
+	cmake --install build-lib --prefix $(PREFIX)
+	@# as root, refresh the loader's cache so /usr/local/lib is found at once
+	@if [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null 2>&1; then ldconfig; fi
 
 SOURCES = $(shell find include src tests bench fuzz examples tools -name '*.[ch]' 2>/dev/null)
 
 format:
+	@$(DEPS) clang-format
 	clang-format -i $(SOURCES)
 
 format-check:
+	@$(DEPS) clang-format
 	clang-format --dry-run -Werror $(SOURCES)
 
 commands:
@@ -118,20 +144,21 @@ docs:
 	@$(DEPS) doxygen
 	mkdir -p build/docs
 	RK_VERSION=$(VERSION) doxygen docs/Doxyfile
-	@echo "docs: build/docs/html/index.html (warnings in build/docs/warnings.log)"
-	@if [ -s build/docs/warnings.log ]; then cat build/docs/warnings.log; fi
+	@echo "docs: build/docs/html/index.html"
+	@# a doxygen warning is a documentation bug: show it and fail
+	@if [ -s build/docs/warnings.log ]; then cat build/docs/warnings.log; exit 1; fi
 
 clean:
-	rm -rf build build-release build-asan build-fuzz
+	rm -rf build build-lib build-release build-asan build-fuzz
 
 help:
-	@echo "make / make build   build in build/ (RelWithDebInfo)"
-	@echo "make test           build and run all tests (ctest)"
-	@echo "make demo           run examples/tour against a throwaway redis-server"
+	@echo "make / make build   build everything, tests included, in build/ (RelWithDebInfo)"
+	@echo "make test           build everything and run all tests (ctest)"
+	@echo "make demo           build the library and run examples/tour (build-lib/)"
 	@echo "make bench          rediskit vs hiredis (Release, build-release/); BENCH_ARGS=..."
 	@echo "make fuzz           fuzz the RESP reader for FUZZ_TIME seconds (clang)"
 	@echo "make asan           build and test with ASan + UBSan (build-asan/)"
-	@echo "make install        install to PREFIX (default /usr/local)"
+	@echo "make install        build library and tools (build-lib/), install to PREFIX"
 	@echo "make format         clang-format every source file in place"
 	@echo "make format-check   fail if a source file is not formatted"
 	@echo "make docs           API reference with doxygen (build/docs/html)"

@@ -5,10 +5,15 @@
  * a walk through the library: the protocol engine on its own, then a client
  * connecting by URL, commands and replies, typed commands, a server error,
  * a retry that survives a dropped connection, pipelines, transactions,
- * pub/sub and locks. */
+ * pub/sub (pulled, then pushed to handlers), locks with a watchdog,
+ * Redlock, Lua scripts and SCAN iterators. */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
+
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <rediskit/rediskit.h>
 
@@ -21,6 +26,11 @@ static void show(const char *what, const rk_reply *r) {
     char *text = rk_reply_format(r, 0, NULL);
     printf("%s\n%s", what, text ? text : "(out of memory)\n");
     rk_free(text);
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
 }
 
 static int fail(const char *what) {
@@ -130,9 +140,38 @@ static int tour_pubsub(rk_client *c) {
     return got == 1 ? 0 : fail("rk_pubsub_get_message");
 }
 
+/* Handlers instead of a read loop: a background thread dispatches. */
+static void on_alert(void *userdata, const rk_message *m) {
+    atomic_int *seen = userdata;
+    printf("   handler got on %.*s: %.*s\n", (int)m->channel_len, m->channel, (int)m->data_len,
+           m->data);
+    atomic_fetch_add(seen, 1);
+}
+
+static int tour_pubsub_handlers(rk_client *c) {
+    step("10. Pub/sub with callbacks, run by a background thread");
+    rk_pubsub *ps = rk_pubsub_new(c, NULL);
+    atomic_int seen = 0;
+    if (ps == NULL || rk_pubsub_on(ps, "tour:alerts", on_alert, &seen) != RK_OK ||
+        rk_pubsub_start_thread(ps, NULL, NULL) != RK_OK) {
+        rk_pubsub_free(ps);
+        return fail("rk_pubsub_on");
+    }
+    for (int i = 0; i < 50 && rk_pubsub_channel_count(ps) == 0; i++)
+        sleep_ms(20); /* until the server confirmed the subscription */
+    for (int i = 1; i <= 3; i++)
+        rk_client_call(c, NULL, "PUBLISH tour:alerts %s%d", "alert #", i);
+    for (int i = 0; i < 100 && atomic_load(&seen) < 3; i++)
+        sleep_ms(20);
+    rk_pubsub_stop_thread(ps);
+    rk_pubsub_free(ps);
+    printf("3 published, %d handled while this thread only waited\n", atomic_load(&seen));
+    return atomic_load(&seen) == 3 ? 0 : fail("pub/sub handlers");
+}
+
 /* A distributed lock: one owner at a time, with a fencing token. */
 static int tour_lock(rk_client *c) {
-    step("10. A distributed lock, with a fencing token");
+    step("11. A distributed lock, with a fencing token");
     rk_lock *mine = rk_lock_new(c, "tour:lock", &(rk_lock_opts){.ttl_ms = 5000, .fencing = true});
     rk_lock *theirs = rk_lock_new(c, "tour:lock", &(rk_lock_opts){.non_blocking = true});
     if (mine == NULL || theirs == NULL)
@@ -147,6 +186,103 @@ static int tour_lock(rk_client *c) {
     rk_lock_free(theirs);
     rk_lock_free(mine);
     return rc == RK_OK ? 0 : fail("rk_lock_acquire");
+}
+
+/* A watchdog keeps a short-lived lock alive for as long as the work takes. */
+static int tour_watchdog(rk_client *c) {
+    step("12. A lock's watchdog extends it while the work goes on");
+    rk_lock *l = rk_lock_new(c, "tour:job", &(rk_lock_opts){.ttl_ms = 300, .watchdog = true});
+    if (l == NULL || rk_lock_acquire(l) != RK_OK) {
+        rk_lock_free(l);
+        return fail("rk_lock_acquire with a watchdog");
+    }
+    sleep_ms(1000); /* "work" for over three TTLs */
+    bool owned = false;
+    long long ttl = 0;
+    rk_lock_owned(l, &owned);
+    rk_lock_ttl(l, &ttl);
+    printf("TTL 300 ms, 1000 ms later: still ours: %s, %lld ms left\n", owned ? "yes" : "no", ttl);
+    int rc = rk_lock_release(l);
+    printf("released: %s\n", rk_strerror(rc));
+    rk_lock_free(l);
+    return owned ? 0 : fail("the watchdog");
+}
+
+/* Redlock wants independent servers; the tour has one, so three databases
+ * of it stand in for three servers. */
+static int tour_redlock(const char *url) {
+    step("13. Redlock: a lock held by a majority of independent servers");
+    rk_client *servers[3] = {NULL, NULL, NULL};
+    int rc = RK_OK;
+    for (int i = 0; i < 3 && rc == RK_OK; i++) {
+        servers[i] = rk_client_new_url(url, &(rk_options){.db = i});
+        if (servers[i] == NULL)
+            rc = fail("rk_client_new_url");
+    }
+    rk_redlock *mine = NULL, *theirs = NULL;
+    if (rc == RK_OK) {
+        mine = rk_redlock_new(servers, 3, "tour:redlock", NULL);
+        theirs = rk_redlock_new(servers, 3, "tour:redlock", &(rk_redlock_opts){.attempts = 1});
+    }
+    long long validity = 0;
+    if (mine == NULL || theirs == NULL || rk_redlock_acquire(mine, &validity) != RK_OK) {
+        rc = fail("rk_redlock_acquire");
+    } else {
+        int held = 0;
+        for (size_t i = 0; i < 3; i++)
+            held += rk_redlock_instance_status(mine, i) == RK_OK;
+        printf("we hold it on %d of 3 instances, valid for %lld ms more\n", held, validity);
+        printf("another owner tries: %s\n", rk_strerror(rk_redlock_acquire(theirs, NULL)));
+        printf("we release it: %s\n", rk_strerror(rk_redlock_release(mine)));
+    }
+    rk_redlock_free(theirs);
+    rk_redlock_free(mine);
+    for (int i = 0; i < 3; i++)
+        rk_client_free(servers[i]);
+    return rc;
+}
+
+/* A script is sent by its SHA-1; the text only when the server lacks it. */
+static int tour_script(rk_client *c) {
+    step("14. A Lua script, run by EVALSHA, loaded on NOSCRIPT");
+    static const char src[] = "return redis.call('INCRBY', KEYS[1], ARGV[1])";
+    rk_script *s = rk_script_new(src, sizeof src - 1);
+    if (s == NULL)
+        return fail("rk_script_new");
+    printf("script %s\n", rk_script_sha(s));
+    rk_client_call(c, NULL, "SCRIPT FLUSH");
+    const char *keys[] = {"tour:visits"}, *args[] = {"5"};
+    rk_reply r;
+    int rc = RK_OK;
+    for (int i = 1; i <= 2 && rc == RK_OK; i++) {
+        rc = rk_script_run(c, s, 1, keys, NULL, 1, args, NULL, &r);
+        printf("run %d (%s): INCRBY tour:visits 5 -> %lld\n", i,
+               i == 1 ? "not cached: NOSCRIPT, then EVAL" : "cached: EVALSHA alone",
+               rk_reply_int(&r));
+        rk_reply_free(&r);
+    }
+    rk_script_free(s);
+    return rc == RK_OK ? 0 : fail("rk_script_run");
+}
+
+/* SCAN a batch at a time, without blocking the server as KEYS would. */
+static int tour_scan(rk_client *c) {
+    step("15. SCAN iterators: every key matching a pattern, in batches");
+    for (int i = 0; i < 25; i++)
+        rk_client_call(c, NULL, "SET tour:scan:%d %d", i, i);
+    rk_scanner *it = rk_scanner_new(c, &(rk_scanner_opts){.match = "tour:scan:*", .count = 10});
+    if (it == NULL)
+        return fail("rk_scanner_new");
+    rk_scan_item item;
+    int rc, n = 0;
+    while ((rc = rk_scanner_next(it, &item)) == 1) {
+        if (n++ < 3)
+            printf("   %.*s\n", (int)item.len, item.str);
+        rk_client_call(c, NULL, "DEL %b", item.str, item.len);
+    }
+    rk_scanner_free(it);
+    printf("   ... %d keys in all (each one deleted as it came)\n", n);
+    return rc == 0 ? 0 : fail("rk_scanner_next");
 }
 
 /* Every command is also a typed C function: arguments as parameters and
@@ -274,9 +410,20 @@ static int tour_client(const char *url) {
     if (rc2 == 0)
         rc2 = tour_pubsub(c);
     if (rc2 == 0)
+        rc2 = tour_pubsub_handlers(c);
+    if (rc2 == 0)
         rc2 = tour_lock(c);
+    if (rc2 == 0)
+        rc2 = tour_watchdog(c);
+    if (rc2 == 0)
+        rc2 = tour_redlock(url);
+    if (rc2 == 0)
+        rc2 = tour_script(c);
+    if (rc2 == 0)
+        rc2 = tour_scan(c);
     rk_client_call(c, NULL,
-                   "DEL tour:greeting tour:hash tour:counter tour:stock {tour:lock}:fence");
+                   "DEL tour:greeting tour:hash tour:counter tour:stock "
+                   "{tour:lock}:fence tour:visits");
     rk_client_free(c);
     return rc2;
 }

@@ -22,6 +22,7 @@ server_bin=${REDIS_SERVER:-redis-server}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/rk-redis.XXXXXX")
 pid=""
 
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
     if [[ -n $pid ]]; then
         kill "$pid" 2>/dev/null || true
@@ -49,7 +50,7 @@ server_ready() {
 
 # Pick a random high port; if another process holds it, the server exits at
 # once and we try the next one.
-for attempt in 1 2 3 4 5 6 7 8 9 10; do
+for _ in 1 2 3 4 5 6 7 8 9 10; do
     port=$((20000 + RANDOM % 40000))
     "$server_bin" --port "$port" --bind 127.0.0.1 --dir "$dir" \
         --save "" --appendonly no --daemonize no \

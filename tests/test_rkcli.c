@@ -497,6 +497,85 @@ static void test_stdin_lines_like_redis_cli(void **state) {
     expect_same_stdin(lines, "-3");
 }
 
+/* "help COMMAND" is answered from COMMAND DOCS with redis-cli's usage line
+ * (tokens, [optional], a|b, "x [x ...]"), summary, since and group. */
+static void test_help_command_like_redis_cli(void **state) {
+    (void)state;
+    static const char lines[] = "help SET\n"
+                                "help xadd\n"
+                                "help CLIENT KILL\n"
+                                "help MIGRATE\n"
+                                "help no-such-command\n";
+    need_server();
+    expect_same_output(ARGS("-p", port, "-2", "--no-raw"), lines, strlen(lines));
+    expect_same_output(ARGS("-p", port, "-3", "--no-raw"), lines, strlen(lines));
+}
+
+/* "help @group" lists every command of the group; "help CLIENT" lists the
+ * container and its subcommands. */
+static void test_help_group_lists_its_commands_like_redis_cli(void **state) {
+    (void)state;
+    static const char lines[] = "help @string\nhelp @stream\nhelp client\nhelp @no-such-group\n";
+    need_server();
+    expect_same_output(ARGS("-p", port, "-2", "--no-raw"), lines, strlen(lines));
+    expect_same_output(ARGS("-p", port, "-3", "--no-raw"), lines, strlen(lines));
+}
+
+/* redis-cli answers "help" on its command line too, without the server. */
+static void test_help_in_one_shot_mode_like_redis_cli(void **state) {
+    (void)state;
+    need_server();
+    expect_same_output(ARGS("-p", port, "--no-raw", "help", "set"), NULL, 0);
+    expect_same_output(ARGS("-p", port, "--no-raw", "-r", "2", "HELP", "@bitmap"), NULL, 0);
+}
+
+/* Every command the server has, one "help NAME" each. */
+static void test_help_of_every_command_like_redis_cli(void **state) {
+    (void)state;
+    need_server();
+    proc_result names = run_prog("redis-cli", ARGS("-p", port, "COMMAND", "LIST"), NULL, 0);
+    assert_int_equal(names.status, 0);
+    text lines = {0};
+    char *save = NULL;
+    for (char *line = strtok_r(names.out.data, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        text_add(&lines, "help ", 5);
+        text_add(&lines, line, strlen(line));
+        text_add(&lines, "\n", 1);
+    }
+    assert_true(lines.len > 200 * strlen("help x\n"));
+    expect_same_output(ARGS("-p", port, "--no-raw"), lines.data, lines.len);
+    free(lines.data);
+    proc_result_free(&names);
+}
+
+/* redis-cli colours its help even into a pipe; rk-cli's raw mode prints
+ * the same text plain, one LF a line. */
+static void test_help_in_raw_mode_is_plain_text(void **state) {
+    (void)state;
+    static const char lines[] = "help SET\nhelp @hyperloglog\n";
+    need_server();
+    proc_result ours = run_prog(rkcli(), ARGS("-p", port, "--raw"), lines, strlen(lines));
+    proc_result theirs = run_prog("redis-cli", ARGS("-p", port), lines, strlen(lines));
+    text plain = {0};
+    for (size_t i = 0; i < theirs.out.len; i++) {
+        char c = theirs.out.data[i];
+        if (c == '\x1b')
+            i += strcspn(theirs.out.data + i, "m"); /* a colour: ESC [ ... m */
+        else if (c != '\r')
+            text_add(&plain, &c, 1);
+    }
+    assert_non_null(strstr(ours.out.data, "\n  SET key value [NX|XX] [GET] [EX seconds|"));
+    if (!text_equal(&ours.out, &plain)) {
+        print_escaped("rk-cli --raw        ", &ours.out);
+        print_escaped("redis-cli, uncoloured", &plain);
+        fail_msg("raw help is not redis-cli's text without colours");
+    }
+    free(plain.data);
+    proc_result_free(&ours);
+    proc_result_free(&theirs);
+}
+
 /* Quoting as redis-cli parses it: escapes in double quotes, \' in single
  * quotes, quotes inside a word, and the lines it refuses. */
 static void test_quoting_like_redis_cli(void **state) {
@@ -909,6 +988,11 @@ int main(void) {
         cmocka_unit_test_teardown(test_attribute_is_skipped_on_resp3, teardown),
         cmocka_unit_test_teardown(test_pushes_shown_like_redis_cli_when_asked, teardown),
         cmocka_unit_test_teardown(test_stdin_lines_like_redis_cli, teardown),
+        cmocka_unit_test_teardown(test_help_command_like_redis_cli, teardown),
+        cmocka_unit_test_teardown(test_help_group_lists_its_commands_like_redis_cli, teardown),
+        cmocka_unit_test_teardown(test_help_in_one_shot_mode_like_redis_cli, teardown),
+        cmocka_unit_test_teardown(test_help_of_every_command_like_redis_cli, teardown),
+        cmocka_unit_test_teardown(test_help_in_raw_mode_is_plain_text, teardown),
         cmocka_unit_test_teardown(test_quoting_like_redis_cli, teardown),
         cmocka_unit_test_teardown(test_connection_refused_exits_1_with_redis_cli_message, teardown),
         cmocka_unit_test_teardown(test_unix_socket_option_like_redis_cli, teardown),

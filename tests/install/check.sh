@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The install_consumer test: installs a rediskit build tree into a temporary
-# prefix, then builds and runs tests/install/ against it twice, once through
-# find_package(rediskit) (shared and static targets) and once through
-# pkg-config. Removes everything it made.
+# prefix, then builds and runs tests/install/ against it three times: through
+# find_package(rediskit) (shared and static targets), through CMake's
+# pkg-config module, and as the README says, with one
+# `cc main.c $(pkg-config --cflags --libs rediskit)`, the program then run
+# without LD_LIBRARY_PATH (the temporary prefix is no system one, so the
+# pkg-config file must carry a run path). Removes everything it made.
 #
 # usage: check.sh BUILD_DIR CONSUMER_SRC CMAKE CC GENERATOR [SANITIZERS]
 set -euo pipefail
@@ -42,3 +45,9 @@ consume cmake -DCMAKE_PREFIX_PATH="$prefix"
 
 pcdir=$(dirname "$(find "$prefix" -name rediskit.pc | head -n 1)")
 PKG_CONFIG_PATH=$pcdir consume pkgconfig
+
+echo "== consumer via cc \$(pkg-config --cflags --libs rediskit)"
+# shellcheck disable=SC2046,SC2086 # flags and pkg-config's words are meant to split
+"$cc" -std=c11 -Wall -Wextra -Wpedantic -Werror $flags "$consumer_src/main.c" \
+    $(PKG_CONFIG_PATH=$pcdir pkg-config --cflags --libs rediskit) -o "$work/consumer_cc"
+env -u LD_LIBRARY_PATH "$work/consumer_cc"

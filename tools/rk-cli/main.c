@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "help.h"
 #include "repl.h"
 #include "session.h"
 #include "split.h"
@@ -62,13 +63,15 @@ static void pause_seconds(double s) {
     }
 }
 
-/* One-shot mode: exit 0 once the replies are printed, 1 when the server
- * could not be reached or the connection failed (or, with -e, on an error
- * reply). */
+/* One-shot mode: exit 0 once the replies (or the help) are printed, 1 when
+ * the server could not be reached or the connection failed (or, with -e,
+ * on an error reply). */
 static int run_once(cli_session *s, const cli_args *cmd) {
     const cli_config *cfg = s->cfg;
     if (cli_session_connect(s) < 0)
         return 1;
+    if (cli_is_help(cmd)) /* answered once, whatever -r says, as redis-cli does */
+        return cli_help(s, cmd) == CLI_FAILED ? 1 : 0;
     int code = 0;
     for (long i = 0; cfg->repeat < 0 || i < cfg->repeat; i++) {
         int rc = cli_session_run(s, cmd);

@@ -12,8 +12,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "help.h"
 #include "lineedit.h"
-#include "rediskit/version.h"
 #include "util.h"
 
 /* What handle_line tells the loop: go on, or exit with a code >= 0. */
@@ -21,17 +21,6 @@
 
 /* Commands slower than this print their time, as redis-cli's do. */
 #define SLOW_COMMAND_MS 500
-
-static const char help_text[] =
-    "rk-cli %s (rediskit). Type a command and its arguments, e.g.\n"
-    "    SET greeting \"hello world\\n\"\n"
-    "Quote arguments with \"...\" (escapes: \\n \\r \\t \\b \\a \\\\ \\\" \\xHH) or\n"
-    "with '...' (escape: \\'). \"3 INCR counter\" runs a command 3 times.\n"
-    "\n"
-    "    help COMMAND        the server's documentation of COMMAND\n"
-    "    connect HOST PORT   switch to another server\n"
-    "    clear               clear the screen\n"
-    "    quit, exit          leave (so do Ctrl-C and Ctrl-D)\n";
 
 static char *history_path(void) {
     const char *env = getenv("RKCLI_HISTFILE");
@@ -90,23 +79,6 @@ static cli_args tail(const cli_args *a, int skip) {
     return (cli_args){.argc = a->argc - skip, .argv = a->argv + skip, .len = a->len + skip};
 }
 
-/* "help" alone prints rk-cli's help; "help CMD" asks the server. */
-static int show_help(cli_session *s, const cli_args *a) {
-    if (a->argc == 1) {
-        printf(help_text, RK_VERSION_STRING);
-        fflush(stdout);
-        return CLI_OK;
-    }
-    cli_args docs = {0};
-    cli_args_push(&docs, "COMMAND", 7);
-    cli_args_push(&docs, "DOCS", 4);
-    for (int i = 1; i < a->argc; i++)
-        cli_args_push(&docs, a->argv[i], a->len[i]);
-    int rc = cli_session_run(s, &docs);
-    cli_args_free(&docs);
-    return rc;
-}
-
 /* Runs a command `times` times; prints the time taken when it was slow
  * and the output is for a person. Returns the last CLI_ code. */
 static int run_timed(cli_session *s, const cli_args *cmd, long times) {
@@ -136,8 +108,8 @@ static int run_words(cli_session *s, const cli_args *a, bool tty) {
             le_clear_screen();
         return REPL_CONTINUE;
     }
-    if (word_is(a, 0, "help") || word_is(a, 0, "?"))
-        return show_help(s, a) == CLI_FATAL ? 1 : REPL_CONTINUE;
+    if (cli_is_help(a))
+        return cli_help(s, a) == CLI_FATAL ? 1 : REPL_CONTINUE;
     long times;
     int skip = repeat_prefix(a, &times);
     if (skip < 0) {

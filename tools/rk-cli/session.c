@@ -314,19 +314,35 @@ static int run_streaming(cli_session *s, const cli_args *cmd) {
 
 /* ---- running a command ------------------------------------------------- */
 
-int cli_session_run(cli_session *s, const cli_args *cmd) {
+/* Connects unless connected; false when that failed (and was reported). */
+static bool ensure_connected(cli_session *s) {
     if (s->conn != NULL && closed_by_peer(s->conn))
         disconnect(s);
-    if (s->conn == NULL && cli_session_connect(s) < 0)
+    return s->conn != NULL || cli_session_connect(s) == 0;
+}
+
+int cli_session_call(cli_session *s, const cli_args *cmd, rk_reply *r) {
+    if (!ensure_connected(s))
         return CLI_FAILED;
-    if (is_subscribe(cmd) || arg_is(cmd, 0, "monitor"))
-        return run_streaming(s, cmd);
-    rk_reply r;
-    int rc = rk_conn_call_argv(s->conn, &r, cmd->argc, (const char *const *)cmd->argv, cmd->len);
-    if (rc != RK_OK && rk_reply_type(&r) != RK_REPLY_ERROR)
+    int rc = rk_conn_call_argv(s->conn, r, cmd->argc, (const char *const *)cmd->argv, cmd->len);
+    if (rc != RK_OK && rk_reply_type(r) != RK_REPLY_ERROR)
         return connection_lost(s);
+    return rc == RK_OK ? CLI_OK : CLI_SERVER_ERROR;
+}
+
+void cli_session_print(const cli_session *s, const cli_args *cmd, const rk_reply *r) {
+    print_reply(s, cmd, r);
+}
+
+int cli_session_run(cli_session *s, const cli_args *cmd) {
+    if (is_subscribe(cmd) || arg_is(cmd, 0, "monitor"))
+        return ensure_connected(s) ? run_streaming(s, cmd) : CLI_FAILED;
+    rk_reply r;
+    int rc = cli_session_call(s, cmd, &r);
+    if (rc == CLI_FAILED)
+        return rc;
     print_reply(s, cmd, &r);
     track_state(s, cmd, &r);
     rk_reply_free(&r);
-    return rc == RK_OK ? CLI_OK : CLI_SERVER_ERROR;
+    return rc;
 }

@@ -50,6 +50,15 @@ void cli_session_set_address(cli_session *s, const char *host, int port);
  *  without a word (the command was not sent on it). Returns a CLI_ code. */
 int cli_session_run(cli_session *s, const cli_args *cmd);
 
+/** Runs one command without printing its reply: CLI_OK or CLI_SERVER_ERROR
+ *  with the reply (or error reply) in *r, to be freed with rk_reply_free;
+ *  CLI_FAILED (nothing in *r) when connecting or the connection failed,
+ *  which is reported as cli_session_run reports it. */
+int cli_session_call(cli_session *s, const cli_args *cmd, rk_reply *r);
+
+/** Prints a reply of cmd as cli_session_run would. */
+void cli_session_print(const cli_session *s, const cli_args *cmd, const rk_reply *r);
+
 /** "127.0.0.1:6379[2](TX)> ", "redis /path/sock> " or "not connected> ". */
 const char *cli_session_prompt(cli_session *s);
 

@@ -12,17 +12,10 @@
 #include "util.h"
 
 /* One argument being built. */
-typedef struct word {
-    char *buf;
-    size_t len, cap;
-} word;
+typedef cli_buf word;
 
 static void word_add(word *w, char c) {
-    if (w->len + 1 >= w->cap) {
-        w->cap = w->cap ? w->cap * 2 : 32;
-        w->buf = cli_realloc(w->buf, w->cap);
-    }
-    w->buf[w->len++] = c;
+    cli_buf_put(w, &c, 1);
 }
 
 void cli_args_push(cli_args *a, const char *s, size_t len) {
