@@ -126,8 +126,12 @@ static int tour_pubsub(rk_client *c) {
     const char *channels[] = {"tour:news"};
     if (ps == NULL || rk_pubsub_subscribe(ps, 1, channels, NULL) != RK_OK)
         return fail("rk_pubsub_subscribe");
+    /* Until the server confirms, a message published now would be missed. */
+    if (rk_pubsub_wait_active(ps, 2000) != RK_OK) {
+        rk_pubsub_free(ps);
+        return fail("rk_pubsub_wait_active");
+    }
     rk_message m;
-    rk_pubsub_get_message(ps, 200, &m); /* let the subscription settle */
     rk_reply r;
     rk_client_call(c, &r, "PUBLISH tour:news %s", "hello, subscribers");
     printf("PUBLISH reached %lld subscriber(s)\n", rk_reply_int(&r));
@@ -157,8 +161,11 @@ static int tour_pubsub_handlers(rk_client *c) {
         rk_pubsub_free(ps);
         return fail("rk_pubsub_on");
     }
-    for (int i = 0; i < 50 && rk_pubsub_channel_count(ps) == 0; i++)
-        sleep_ms(20); /* until the server confirmed the subscription */
+    if (rk_pubsub_wait_active(ps, 2000) != RK_OK) { /* the server confirmed it */
+        rk_pubsub_stop_thread(ps);
+        rk_pubsub_free(ps);
+        return fail("rk_pubsub_wait_active");
+    }
     for (int i = 1; i <= 3; i++)
         rk_client_call(c, NULL, "PUBLISH tour:alerts %s%d", "alert #", i);
     for (int i = 0; i < 100 && atomic_load(&seen) < 3; i++)
