@@ -62,6 +62,9 @@ static int check(const rk_options *o) {
         return rk_fail(RK_EINVAL, "options: retry values must not be negative");
     if (o->limits.max_depth > 4096) /* the reader's ceiling (reader.h) */
         return rk_fail(RK_EINVAL, "options: limits.max_depth %u is over 4096", o->limits.max_depth);
+    if (o->limits.max_memory != 0 && o->limits.max_memory < 4096) /* reader.h */
+        return rk_fail(RK_EINVAL, "options: limits.max_memory %zu is under 4096",
+                       o->limits.max_memory);
     if (o->client_name && strpbrk(o->client_name, " \r\n"))
         return rk_fail(RK_EINVAL, "options: client_name must not contain spaces or newlines");
     return RK_OK;
