@@ -39,7 +39,7 @@ rk_client *rk_client_new(const rk_options *opts) {
         rc = rk_pool_init(&c->pool, (size_t)c->o.pool_size);
     if (rc != RK_OK) {
         rk_tls_ctx_free(c->tls);
-        rk_free(c->storage);
+        rk_options_free_storage(&c->o, c->storage);
         rk_free(c);
         return NULL;
     }
@@ -65,7 +65,7 @@ void rk_client_free(rk_client *c) {
         return;
     rk_pool_destroy(&c->pool);
     rk_tls_ctx_free(c->tls);
-    rk_free(c->storage);
+    rk_options_free_storage(&c->o, c->storage);
     rk_free(c);
 }
 

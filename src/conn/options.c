@@ -3,6 +3,7 @@
  * Connections and clients keep a settled copy, so that no code below has
  * to know which zero means which default, and the caller's strings may go
  * away as soon as rk_conn_new / rk_client_new returns. */
+#define _GNU_SOURCE
 #include <string.h>
 
 #include "conn/options_int.h"
@@ -107,6 +108,12 @@ int rk_options_settle(const rk_options *src, rk_options *dst, char **storage) {
     if (rc == RK_OK)
         rc = copy_strings(dst, storage);
     return rc;
+}
+
+void rk_options_free_storage(const rk_options *o, char *storage) {
+    if (storage && o->password)
+        explicit_bzero((char *)o->password, strlen(o->password));
+    rk_free(storage);
 }
 
 int rk_options_tls_ctx(const rk_options *o, rk_tls_ctx **out) {
