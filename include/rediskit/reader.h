@@ -41,7 +41,9 @@ typedef struct rk_reader_opts {
                               buffer (a top-level bulk of 64 KiB or more is
                               received into its own block and bounded by
                               max_bulk instead). Default
-                              RK_READER_MAX_BUFFER. */
+                              RK_READER_MAX_BUFFER; max_memory counts
+                              these bytes too and is the tighter bound
+                              by default. */
     size_t max_memory;   /**< Most memory reading one reply may make the
                               reader allocate, counted as the reply would
                               cost taken with rk_reader_next: its bytes in
