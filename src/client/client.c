@@ -56,6 +56,8 @@ rk_client *rk_client_new_url(const char *url, const rk_options *base) {
     if (rk_url_parse(url, &o, &storage) != RK_OK)
         return NULL;
     rk_client *c = rk_client_new(&o);
+    if (o.password && o.password != (base ? base->password : NULL)) /* the URL's: wipe it */
+        explicit_bzero((char *)o.password, strlen(o.password));
     rk_free(storage);
     return c;
 }

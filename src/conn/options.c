@@ -3,7 +3,6 @@
  * Connections and clients keep a settled copy, so that no code below has
  * to know which zero means which default, and the caller's strings may go
  * away as soon as rk_conn_new / rk_client_new returns. */
-#define _GNU_SOURCE
 #include <string.h>
 
 #include "conn/options_int.h"
