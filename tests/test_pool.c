@@ -1,10 +1,13 @@
 /* The pool behind rk_client, against real servers: many threads sharing one
  * client, waiting for and timing out on an exhausted pool, the counters,
  * broken connections discarded, reconnecting after a server restart, and
- * fork() (the child never touches the parent's sockets). Needs
- * redis-server; skips without it. */
+ * fork() (the child never touches the parent's sockets), and the pool's
+ * lock failing to be made (this file stands in for pthread_mutex_init).
+ * Needs redis-server; skips without it. */
 #define _GNU_SOURCE
 
+#include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "client/pool.h"
 #include "rediskit/client.h"
 #include "rediskit/conn.h"
 #include "rediskit/error.h"
@@ -517,6 +521,82 @@ static void test_connection_acquired_before_fork_is_closed_when_child_releases_i
 
 /* ---- main --------------------------------------------------------------- */
 
+/* ---- the pool's lock failing ------------------------------------------- */
+
+/* This file's pthread_mutex_init and pthread_cond_init/destroy stand in
+ * for the C library's (the executable's own definitions come first): they
+ * count condition variables made and destroyed, and make a lock fail to
+ * be made on demand. */
+static bool fail_mutex_init;
+static int conds_live;
+
+int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *a) {
+    static int (*real)(pthread_mutex_t *, const pthread_mutexattr_t *);
+    if (real == NULL)
+        *(void **)&real = dlsym(RTLD_NEXT, "pthread_mutex_init");
+    return fail_mutex_init ? EAGAIN : real(m, a);
+}
+
+int pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *a) {
+    static int (*real)(pthread_cond_t *, const pthread_condattr_t *);
+    if (real == NULL)
+        *(void **)&real = dlsym(RTLD_NEXT, "pthread_cond_init");
+    int rc = real(c, a);
+    conds_live += rc == 0;
+    return rc;
+}
+
+int pthread_cond_destroy(pthread_cond_t *c) {
+    static int (*real)(pthread_cond_t *);
+    if (real == NULL)
+        *(void **)&real = dlsym(RTLD_NEXT, "pthread_cond_destroy");
+    conds_live--;
+    return real(c);
+}
+
+static void test_pool_init_whose_lock_fails_leaves_no_condition_variable(void **state) {
+    (void)state;
+    rk_pool p;
+    int before = conds_live;
+    fail_mutex_init = true;
+    int rc = rk_pool_init(&p, 2);
+    fail_mutex_init = false;
+    assert_int_equal(rc, RK_ENOMEM);
+    assert_int_equal(conds_live, before);
+}
+
+/* In a forked child the pool's lock is made anew; when that fails the
+ * pool says so instead of using the parent's lock, and works once the
+ * lock can be made. The child reports through its exit status. */
+static int child_takes_while_the_lock_fails(rk_pool *p) {
+    rk_conn *conn;
+    fail_mutex_init = true;
+    int rc = rk_pool_take(p, 0, &conn);
+    fail_mutex_init = false;
+    if (rc != RK_ENOMEM)
+        return 1;
+    if (rk_pool_take(p, 0, &conn) != RK_OK || conn != NULL)
+        return 2;
+    rk_pool_drop(p, NULL);
+    return 0;
+}
+
+static void test_pool_reset_after_fork_reports_a_lock_it_could_not_make(void **state) {
+    (void)state;
+    rk_pool p;
+    assert_int_equal(rk_pool_init(&p, 1), RK_OK);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(child_takes_while_the_lock_fails(&p));
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    rk_pool_destroy(&p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_threads_share_a_pool_of_4),
@@ -537,6 +617,8 @@ int main(void) {
         cmocka_unit_test(test_parent_connection_survives_forked_child),
         cmocka_unit_test(test_child_freeing_the_client_leaves_parent_connection_alone),
         cmocka_unit_test(test_connection_acquired_before_fork_is_closed_when_child_releases_it),
+        cmocka_unit_test(test_pool_init_whose_lock_fails_leaves_no_condition_variable),
+        cmocka_unit_test(test_pool_reset_after_fork_reports_a_lock_it_could_not_make),
     };
     return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);
 }

@@ -1141,6 +1141,14 @@ static void test_reader_new_rejects_max_depth_over_4096(void **state) {
     assert_int_equal(rk_error_last()->code, RK_EINVAL);
 }
 
+static void test_reader_new_rejects_max_memory_under_4096(void **state) {
+    (void)state;
+    rk_reader_opts opts = {.max_memory = 4095};
+    assert_null(rk_reader_new(&opts));
+    assert_int_equal(rk_error_last()->code, RK_EINVAL);
+    assert_message_mentions("max_memory");
+}
+
 /* ---- limits -------------------------------------------------------- */
 
 static void test_reader_max_bulk_is_a_sticky_protocol_error(void **state) {
@@ -1239,6 +1247,110 @@ static void test_reader_max_buffer_is_a_sticky_protocol_error(void **state) {
     assert_message_mentions("1024");
     assert_refuses_until_reset(rd);
     rk_reader_free(rd);
+    free(t.data);
+}
+
+/* ---- the memory one reply may cost ---------------------------------- */
+
+#define MIB (1024 * 1024)
+
+/* Feeds wire in 64 KiB pieces, asking for a reply after each, until one
+ * comes or the reader fails: returns 1 (the reply is in *r), the error,
+ * or 0 when the bytes ran out first. */
+static int feed_in_pieces(rk_reader *rd, const char *wire, size_t len, rk_reply *r) {
+    int rc = 0;
+    for (size_t at = 0; at < len && rc == 0; at += 64 * 1024) {
+        rc = rk_reader_feed(rd, wire + at, MIN(64 * 1024, len - at));
+        if (rc == RK_OK)
+            rc = rk_reader_next(rd, r);
+    }
+    return rc;
+}
+
+/* Bytes live at the peak since the counting allocator was installed. */
+static long long peak_bytes(void) {
+    return rkt_alloc_stats_now().peak;
+}
+
+/* Each "_" costs 3 bytes of input but 24 bytes of tape and a 40-byte node:
+ * a stream of them must be refused before the memory reaches the limit,
+ * not after the buffer holds max_buffer bytes. */
+static void test_reader_stream_of_nulls_is_refused_before_passing_max_memory(void **state) {
+    (void)state;
+    rk_reader_opts opts = {.max_memory = 16 * MIB};
+    rk_reader *rd = reader_with(&opts);
+    text t = {0};
+    text_puts(&t, "*?\r\n");
+    text_repeat(&t, "_\r\n", 2000000); /* 6 MB of input, 128 MB of reply */
+    rk_reply r;
+    assert_int_equal(feed_in_pieces(rd, t.data, t.len, &r), RK_EPROTO);
+    assert_message_mentions("max_memory");
+    assert_true(peak_bytes() <= 16 * MIB);
+    assert_refuses_until_reset(rd);
+    rk_reader_free(rd);
+    free(t.data);
+}
+
+/* An aggregate that announces more elements than the limit can hold is
+ * refused at its header, before any element arrives: 20 million nodes of
+ * 40 bytes are over the default of 512 MiB. */
+static void test_reader_default_max_memory_refuses_20_million_announced_elements(void **state) {
+    (void)state;
+    assert_int_equal(first_result(NULL, LIT("*20000000\r\n_\r\n")), RK_EPROTO);
+    assert_message_mentions("max_memory limit of 536870912 bytes");
+    assert_true(peak_bytes() < MIB);
+}
+
+/* A bulk string inside an aggregate is copied out of the buffer: its
+ * length counts twice, and is known from its header. */
+static void test_reader_bulk_in_an_array_over_max_memory_is_refused_at_its_header(void **state) {
+    (void)state;
+    rk_reader_opts opts = {.max_memory = 16 * MIB};
+    assert_int_equal(first_result(&opts, LIT("*1\r\n$9000000\r\nabc")), RK_EPROTO);
+    assert_message_mentions("max_memory");
+    assert_true(peak_bytes() < MIB);
+}
+
+/* 100 000 small strings and a 4 MB one in one reply cost about 16 MB:
+ * under a 16 MiB limit they parse. The limit counts the reply's bytes
+ * once; the read buffer, grown by doubling, may hold up to as much again. */
+static void test_reader_reply_under_max_memory_parses_within_it(void **state) {
+    (void)state;
+    rk_reader_opts opts = {.max_memory = 16 * MIB};
+    rk_reader *rd = reader_with(&opts);
+    text t = {0};
+    text_puts(&t, "*100001\r\n");
+    text_repeat(&t, "$5\r\nhello\r\n", 100000);
+    text_random_bulk(&t, 4000000, 21);
+    rk_reply r;
+    assert_int_equal(feed_in_pieces(rd, t.data, t.len, &r), 1);
+    assert_int_equal(rk_reply_len(&r), 100001);
+    assert_string_equal(rk_reply_str(rk_reply_at(&r, 99999)), "hello");
+    assert_int_equal(rk_reply_len(rk_reply_at(&r, 100000)), 4000000);
+    assert_true(peak_bytes() <= 16 * MIB + (long long)t.len);
+    rk_reply_free(&r);
+    rk_reader_free(rd);
+    free(t.data);
+}
+
+/* A reply that is one bulk string costs its length: max_bulk bounds it,
+ * whether it arrives in pieces (received into its own block) or whole. */
+static void test_reader_top_level_bulk_larger_than_max_memory_parses(void **state) {
+    (void)state;
+    rk_reader_opts opts = {.max_memory = 1 * MIB};
+    text t = {0};
+    text_random_bulk(&t, 3 * MIB, 22);
+    for (int whole = 0; whole <= 1; whole++) {
+        rk_reader *rd = reader_with(&opts);
+        rk_reply r;
+        int rc = whole ? rk_reader_feed(rd, t.data, t.len) : feed_in_pieces(rd, t.data, t.len, &r);
+        if (whole && rc == RK_OK)
+            rc = rk_reader_next(rd, &r);
+        assert_int_equal(rc, 1);
+        assert_int_equal(rk_reply_len(&r), 3 * MIB);
+        rk_reply_free(&r);
+        rk_reader_free(rd);
+    }
     free(t.data);
 }
 
@@ -1639,6 +1751,7 @@ int main(void) {
         TEST(test_reader_allows_64_levels_by_default),
         TEST(test_reader_rejects_65_levels_by_default),
         TEST(test_reader_new_rejects_max_depth_over_4096),
+        TEST(test_reader_new_rejects_max_memory_under_4096),
         TEST(test_reader_max_bulk_is_a_sticky_protocol_error),
         TEST(test_reader_max_bulk_bounds_a_streamed_string_in_total),
         TEST(test_reader_max_elements_is_a_sticky_protocol_error),
@@ -1647,6 +1760,11 @@ int main(void) {
         TEST(test_reader_max_elements_bounds_a_streamed_map),
         TEST(test_reader_max_depth_is_a_sticky_protocol_error),
         TEST(test_reader_max_buffer_is_a_sticky_protocol_error),
+        TEST(test_reader_stream_of_nulls_is_refused_before_passing_max_memory),
+        TEST(test_reader_default_max_memory_refuses_20_million_announced_elements),
+        TEST(test_reader_bulk_in_an_array_over_max_memory_is_refused_at_its_header),
+        TEST(test_reader_reply_under_max_memory_parses_within_it),
+        TEST(test_reader_top_level_bulk_larger_than_max_memory_parses),
         TEST(test_reader_rejects_malformed_input),
         TEST(test_reader_rejects_malformed_input_fed_byte_by_byte),
         TEST(test_reader_rejects_lf_without_cr),

@@ -92,10 +92,14 @@ typedef struct rk_retry {
     void *userdata; /**< Passed to on_retry. */
 } rk_retry;
 
-/** Called at every connect for a user name and password, e.g. to fetch a
+/** Called at every connect (and when RESET makes the connection
+ *  authenticate again) for a user name and password, e.g. to fetch a
  *  short-lived token. Write NUL-terminated strings into the buffers (leave
  *  user empty for the default user) and return 0, or return non-zero to
- *  fail the connect with RK_EAUTH. */
+ *  fail the connect with RK_EAUTH. The buffers hold 4096 bytes (user) and
+ *  65536 bytes (password); a string that fills its buffer without a NUL
+ *  fails the connect with RK_EINVAL. They are wiped once the handshake
+ *  ends, whether it succeeded or not. */
 typedef int (*rk_credentials_fn)(void *userdata, char *user, size_t user_size, char *password,
                                  size_t password_size);
 
@@ -114,7 +118,9 @@ typedef struct rk_options {
     int port;                      /**< Default RK_DEFAULT_PORT. */
     const char *unix_path;         /**< Connect to this Unix socket instead. */
     const char *username;          /**< ACL user; default: the default user. */
-    const char *password;          /**< Password; default none. */
+    const char *password;          /**< Password, any length; default none.
+                                        The settled copy is wiped when the
+                                        client or connection is freed. */
     rk_credentials_fn credentials; /**< Overrides username/password. */
     /** Passed to credentials. */
     void *credentials_userdata;

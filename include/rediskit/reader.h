@@ -26,6 +26,7 @@ extern "C" {
 #define RK_READER_MAX_ELEMENTS 0xffffffffu         /**< per aggregate */
 #define RK_READER_MAX_DEPTH 64u                    /**< nesting levels */
 #define RK_READER_MAX_BUFFER (1024u * 1024 * 1024) /**< 1 GiB unconsumed */
+#define RK_READER_MAX_MEMORY (512u * 1024 * 1024)  /**< 512 MiB per reply */
 
 /** Reader options; a zeroed field means the default named beside it. */
 typedef struct rk_reader_opts {
@@ -40,7 +41,28 @@ typedef struct rk_reader_opts {
                               buffer (a top-level bulk of 64 KiB or more is
                               received into its own block and bounded by
                               max_bulk instead). Default
-                              RK_READER_MAX_BUFFER. */
+                              RK_READER_MAX_BUFFER; max_memory counts
+                              these bytes too and is the tighter bound
+                              by default. */
+    size_t max_memory;   /**< Most memory reading one reply may make the
+                              reader allocate, counted as the reply would
+                              cost taken with rk_reader_next: its bytes in
+                              the read buffer (once: the buffer grows by
+                              doubling, so it may hold up to as much
+                              again), 24 bytes per token while it
+                              is scanned (the scan's record grows by
+                              doubling: counted at the size it grows to,
+                              and while it grows, old and new together)
+                              and the built reply, 40 bytes per element
+                              (counted as soon as an aggregate announces
+                              them) plus a copy of every string longer
+                              than 7 bytes. A reply that is one bulk
+                              string is bounded by max_bulk instead: it
+                              costs its length (twice at most while it is
+                              copied out of the buffer). Default
+                              RK_READER_MAX_MEMORY: enough for a 255 MiB
+                              value inside an aggregate, or about 4
+                              million small elements. At least 4096. */
 } rk_reader_opts;
 
 /** A reader of one byte stream (one connection), used by one thread at a
@@ -48,7 +70,8 @@ typedef struct rk_reader_opts {
 typedef struct rk_reader rk_reader;
 
 /** A new reader (opts may be NULL for the defaults), or NULL on RK_ENOMEM
- *  or RK_EINVAL (see rk_error_last()). Free it with rk_reader_free. */
+ *  or RK_EINVAL (max_depth over 4096, max_memory under 4096; see
+ *  rk_error_last()). Free it with rk_reader_free. */
 rk_reader *rk_reader_new(const rk_reader_opts *opts);
 
 /** Frees the reader and anything it still buffers. NULL is allowed. */

@@ -40,7 +40,7 @@ rk_client *rk_client_new(const rk_options *opts) {
         rc = rk_pool_init(&c->pool, (size_t)c->o.pool_size);
     if (rc != RK_OK) {
         rk_tls_ctx_free(c->tls);
-        rk_free(c->storage);
+        rk_options_free_storage(&c->o, c->storage);
         rk_free(c);
         return NULL;
     }
@@ -57,6 +57,8 @@ rk_client *rk_client_new_url(const char *url, const rk_options *base) {
     if (rk_url_parse(url, &o, &storage) != RK_OK)
         return NULL;
     rk_client *c = rk_client_new(&o);
+    if (o.password && o.password != (base ? base->password : NULL)) /* the URL's: wipe it */
+        explicit_bzero((char *)o.password, strlen(o.password));
     rk_free(storage);
     return c;
 }
@@ -66,7 +68,7 @@ void rk_client_free(rk_client *c) {
         return;
     rk_pool_destroy(&c->pool);
     rk_tls_ctx_free(c->tls);
-    rk_free(c->storage);
+    rk_options_free_storage(&c->o, c->storage);
     rk_free(c);
 }
 

@@ -30,6 +30,8 @@ static void install_fork_handler(void) {
     pthread_atfork(NULL, NULL, after_fork_in_child);
 }
 
+/* Makes the pool's condition variable and lock; on failure neither is
+ * left made. RK_ENOMEM (the system refused the resources). */
 static int init_sync(rk_pool *p) {
     pthread_condattr_t ca;
     if (pthread_condattr_init(&ca) != 0)
@@ -37,8 +39,12 @@ static int init_sync(rk_pool *p) {
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     int rc = pthread_cond_init(&p->cv, &ca);
     pthread_condattr_destroy(&ca);
-    if (rc != 0 || pthread_mutex_init(&p->mu, NULL) != 0)
+    if (rc != 0)
+        return rk_fail(RK_ENOMEM, "cannot create the pool's condition variable");
+    if (pthread_mutex_init(&p->mu, NULL) != 0) {
+        pthread_cond_destroy(&p->cv);
         return rk_fail(RK_ENOMEM, "cannot create the pool's lock");
+    }
     return RK_OK;
 }
 
@@ -70,20 +76,23 @@ void rk_pool_destroy(rk_pool *p) {
     rk_free(p->idle);
 }
 
-/* In a forked child, forgets everything the parent had. */
-static void reset_if_forked(rk_pool *p) {
+/* In a forked child, forgets everything the parent had. When the lock
+ * cannot be made anew the pool stays of the old generation, unusable:
+ * returns RK_ENOMEM, and the next use tries again. */
+static int reset_if_forked(rk_pool *p) {
     unsigned gen = atomic_load(&fork_generation);
     if (RK_LIKELY(__atomic_load_n(&p->generation, __ATOMIC_ACQUIRE) == gen))
-        return;
+        return RK_OK;
+    int rc = RK_OK;
     pthread_mutex_lock(&fork_lock);
-    if (p->generation != gen) {
-        init_sync(p);
+    if (p->generation != gen && (rc = init_sync(p)) == RK_OK) {
         close_idle(p);
         p->open = 0;
         p->stats.in_use = 0;
         __atomic_store_n(&p->generation, gen, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&fork_lock);
+    return rc;
 }
 
 /* Waits on the pool's condition until deadline (a CLOCK_MONOTONIC time);
@@ -109,10 +118,12 @@ static struct timespec deadline_after(int ms) {
 }
 
 int rk_pool_take(rk_pool *p, int timeout_ms, rk_conn **out) {
-    reset_if_forked(p);
+    *out = NULL;
+    int rc = reset_if_forked(p);
+    if (rc != RK_OK)
+        return rc;
     struct timespec dl, *deadline = NULL;
     bool waited = false;
-    *out = NULL;
     pthread_mutex_lock(&p->mu);
     for (;;) {
         if (p->nidle > 0) {
@@ -147,10 +158,10 @@ int rk_pool_take(rk_pool *p, int timeout_ms, rk_conn **out) {
 }
 
 /* A connection made before a fork, given back in the child: the child
- * closes its copy and counts nothing (the slot was forgotten at reset). */
+ * closes its copy and counts nothing (the slot was forgotten at reset).
+ * A pool that could not be reset cannot have lent anything since. */
 static bool from_before_fork(rk_pool *p, rk_conn *conn) {
-    reset_if_forked(p);
-    if (conn == NULL || rk_conn_tag(conn) == p->generation)
+    if (reset_if_forked(p) == RK_OK && (conn == NULL || rk_conn_tag(conn) == p->generation))
         return false;
     rk_conn_free(conn);
     return true;
@@ -189,7 +200,10 @@ void rk_pool_created(rk_pool *p, rk_conn *conn) {
 }
 
 void rk_pool_get_stats(rk_pool *p, rk_pool_stats *out) {
-    reset_if_forked(p);
+    if (reset_if_forked(p) != RK_OK) {
+        *out = (rk_pool_stats){0};
+        return;
+    }
     pthread_mutex_lock(&p->mu);
     *out = p->stats;
     out->idle = p->nidle;

@@ -27,6 +27,8 @@ typedef struct rk_pool {
     rk_pool_stats stats;
 } rk_pool;
 
+/* Makes an empty pool of at most max connections. RK_ENOMEM, with
+ * nothing left allocated or initialised. */
 int rk_pool_init(rk_pool *pool, size_t max);
 
 /* Closes the idle connections and frees the pool; none may be in use. */
@@ -35,7 +37,8 @@ void rk_pool_destroy(rk_pool *pool);
 /* Takes an idle connection (*out set) or a free slot to open a new one in
  * (*out NULL; the caller must rk_pool_put a connection or rk_pool_drop the
  * slot). Waits up to timeout_ms (negative: forever) when the pool is full:
- * RK_EPOOL then. */
+ * RK_EPOOL then. RK_ENOMEM in a forked child whose pool lock could not be
+ * made anew (tried again at the next call). */
 int rk_pool_take(rk_pool *pool, int timeout_ms, rk_conn **out);
 
 /* Gives back a healthy connection, to be reused. */

@@ -24,6 +24,7 @@ struct rk_cmd_chunk {
 
 /* Longest formatted number: "%.17g" of a double, or a long long. */
 #define NUM_MAX 32
+_Static_assert(NUM_MAX >= RK_DOUBLE_TEXT, "room for rk_fmt_double");
 
 void rk_cmd_init(rk_cmd *cmd, const char *name) {
     cmd->argc = 0;
@@ -157,15 +158,8 @@ void rk_cmd_double(rk_cmd *cmd, double v) {
         return;
     }
     char *p = num_room(cmd);
-    if (p == NULL)
-        return;
-    int n = 0;
-    for (int prec = 15; prec <= 17; prec++) {
-        n = snprintf(p, NUM_MAX, "%.*g", prec, v);
-        if (strtod(p, NULL) == v)
-            break;
-    }
-    rk_cmd_str(cmd, p, (size_t)n);
+    if (p != NULL)
+        rk_cmd_str(cmd, p, rk_fmt_double(p, v));
 }
 
 /* A list's checks: n > 0 needs an array. */

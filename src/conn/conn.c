@@ -25,6 +25,9 @@ enum conn_state { CLOSED, CONNECTING, TLS, HANDSHAKE, READY, BROKEN };
 enum hs_step { HS_HELLO, HS_AUTH, HS_SETNAME, HS_SELECT, HS_SETINFO };
 
 #define HS_MAX 8
+/* The buffers a credentials callback writes into (options.h). */
+#define CRED_USER_MAX 4096
+#define CRED_PASS_MAX 65536
 /* Idle this long and a pooled connection is polled before use. */
 #define IDLE_POLL_MS 100
 
@@ -47,8 +50,11 @@ struct rk_conn {
     int nhs, ihs;
     bool hs_fallback; /* HELLO is unknown: redo with AUTH/SETNAME */
     int hs_error;     /* first handshake failure, reported at the end */
-    char user[256];
-    char pass[4096];
+    /* Credentials of the handshake in progress, NULL for none: the
+     * options' own strings, or cred, what the credentials callback wrote
+     * (wiped and freed once the handshake ends, fails or is dropped). */
+    const char *user, *pass;
+    char *cred;
 
     int timeout_ms;
     int64_t deadline; /* of the connect in progress */
@@ -96,13 +102,13 @@ rk_conn *rk_conn_new(const rk_options *opts) {
     if (rk_options_settle(opts, &settled, &storage) != RK_OK)
         return NULL;
     if (rk_options_tls_ctx(&settled, &tls) != RK_OK) {
-        rk_free(storage);
+        rk_options_free_storage(&settled, storage);
         return NULL;
     }
     rk_conn *c = rk_conn_new_shared(&settled, tls);
     if (c == NULL) {
         rk_tls_ctx_free(tls);
-        rk_free(storage);
+        rk_options_free_storage(&settled, storage);
         return NULL;
     }
     c->own = settled; /* from now on the connection owns its options */
@@ -110,6 +116,18 @@ rk_conn *rk_conn_new(const rk_options *opts) {
     c->own_storage = storage;
     c->own_tls = true;
     return c;
+}
+
+/* Forgets the handshake's credentials, wiping what the credentials
+ * callback wrote. The options' password stays: reconnects and RESET
+ * authenticate with it again (rk_options_free_storage wipes it). */
+static void forget_credentials(rk_conn *c) {
+    if (c->cred) {
+        explicit_bzero(c->cred, CRED_USER_MAX + CRED_PASS_MAX);
+        rk_free(c->cred);
+        c->cred = NULL;
+    }
+    c->user = c->pass = NULL;
 }
 
 /* Closes the socket and forgets what was read and the handshake. Commands
@@ -120,6 +138,7 @@ static void drop_socket(rk_conn *c) {
     rk_reader_reset(c->rd);
     rk_writer_clear(c->hs_wr);
     c->nhs = c->ihs = 0;
+    forget_credentials(c);
 }
 
 /* drop_socket, and the user's queued commands and expected replies too. */
@@ -147,7 +166,8 @@ void rk_conn_free(rk_conn *c) {
     rk_writer_free(c->hs_wr);
     if (c->own_tls)
         rk_tls_ctx_free(c->tls);
-    rk_free(c->own_storage);
+    forget_credentials(c);
+    rk_options_free_storage(&c->own, c->own_storage);
     rk_free(c);
 }
 
@@ -342,20 +362,34 @@ static int wait_ready(rk_conn *c, int events, int64_t deadline) {
 
 /* ---- handshake ------------------------------------------------------- */
 
-static int load_credentials(rk_conn *c) {
-    c->user[0] = c->pass[0] = '\0';
+/* Asks the credentials callback for a user and password, into buffers
+ * of CRED_USER_MAX and CRED_PASS_MAX bytes. A string that fills its
+ * buffer without a NUL is refused, never cut short. */
+static int call_credentials(rk_conn *c) {
     const rk_options *o = c->o;
-    if (o->credentials) {
-        if (o->credentials(o->credentials_userdata, c->user, sizeof(c->user), c->pass,
-                           sizeof(c->pass)) != 0)
-            return rk_fail(RK_EAUTH, "the credentials callback failed");
-        c->user[sizeof(c->user) - 1] = c->pass[sizeof(c->pass) - 1] = '\0';
-        return RK_OK;
-    }
-    if (o->username)
-        snprintf(c->user, sizeof(c->user), "%s", o->username);
-    if (o->password)
-        snprintf(c->pass, sizeof(c->pass), "%s", o->password);
+    c->cred = rk_calloc(1, CRED_USER_MAX + CRED_PASS_MAX);
+    if (c->cred == NULL)
+        return rk_fail(RK_ENOMEM, "out of memory asking for credentials");
+    char *user = c->cred, *pass = c->cred + CRED_USER_MAX;
+    if (o->credentials(o->credentials_userdata, user, CRED_USER_MAX, pass, CRED_PASS_MAX) != 0)
+        return rk_fail(RK_EAUTH, "the credentials callback failed");
+    if (memchr(user, '\0', CRED_USER_MAX) == NULL || memchr(pass, '\0', CRED_PASS_MAX) == NULL)
+        return rk_fail(RK_EINVAL, "the credentials callback wrote a user or password that "
+                                  "fills its buffer without a NUL");
+    c->user = user[0] ? user : NULL;
+    c->pass = pass[0] ? pass : NULL;
+    return RK_OK;
+}
+
+/* The credentials for the handshake about to run: the callback's, or the
+ * options' (used in place, whatever their length). */
+static int load_credentials(rk_conn *c) {
+    forget_credentials(c);
+    const rk_options *o = c->o;
+    if (o->credentials)
+        return call_credentials(c);
+    c->user = o->username && o->username[0] ? o->username : NULL;
+    c->pass = o->password && o->password[0] ? o->password : NULL;
     return RK_OK;
 }
 
@@ -381,9 +415,9 @@ static int hs_begin(rk_conn *c, bool fallback) {
     if (!fallback) {
         argv[argc++] = "HELLO";
         argv[argc++] = proto;
-        if (c->pass[0]) {
+        if (c->pass) {
             argv[argc++] = "AUTH";
-            argv[argc++] = c->user[0] ? c->user : "default";
+            argv[argc++] = c->user ? c->user : "default";
             argv[argc++] = c->pass;
         }
         if (o->client_name) {
@@ -392,9 +426,9 @@ static int hs_begin(rk_conn *c, bool fallback) {
         }
         rc = hs_queue(c, HS_HELLO, argc, argv);
     } else {
-        if (c->pass[0] && c->user[0])
+        if (c->pass && c->user)
             rc = hs_queue(c, HS_AUTH, 3, (const char *[]){"AUTH", c->user, c->pass});
-        else if (c->pass[0])
+        else if (c->pass)
             rc = hs_queue(c, HS_AUTH, 2, (const char *[]){"AUTH", c->pass});
         if (rc == RK_OK && o->client_name)
             rc = hs_queue(c, HS_SETNAME, 3, (const char *[]){"CLIENT", "SETNAME", o->client_name});
@@ -420,27 +454,31 @@ static bool error_has(const rk_reply *r, const char *needle) {
     return r->type_ == RK_REPLY_ERROR && strstr(rk_reply_str(r), needle) != NULL;
 }
 
+/* The failure a handshake error reply means. NOAUTH when no password
+ * was sent gets a message saying so, not the server's words about HELLO
+ * (the prefix stays NOAUTH, as for any server error). */
+static int hs_failure(rk_conn *c, enum hs_step step, const rk_reply *r) {
+    static const char no_password[] = "NOAUTH the server requires a password and none was given";
+    int code = rk_conn_server_error(r);
+    if (code == RK_EAUTH && c->pass == NULL && strncmp(rk_reply_str(r), "NOAUTH", 6) == 0)
+        return rk_fail_server(RK_EAUTH, no_password, sizeof(no_password) - 1);
+    if ((step == HS_HELLO || step == HS_AUTH) && code == RK_ESERVER &&
+        (error_has(r, "password") || error_has(r, "AUTH")))
+        return rk_fail(RK_EAUTH, "%s", rk_reply_str(r));
+    return code;
+}
+
 /* Judges one handshake reply. Keeps the first failure in hs_error. */
 static void hs_reply(rk_conn *c, enum hs_step step, const rk_reply *r) {
     if (r->type_ != RK_REPLY_ERROR || c->hs_error != RK_OK || c->hs_fallback)
         return;
-    switch (step) {
-    case HS_HELLO:
-        if (error_has(r, "unknown command") || strncmp(rk_reply_str(r), "NOPROTO", 7) == 0) {
-            c->hs_fallback = true; /* a server before 6.0, or no RESP3 */
-            return;
-        }
-        /* fall through */
-    case HS_AUTH: {
-        int code = rk_conn_server_error(r);
-        c->hs_error = code == RK_ESERVER && (error_has(r, "password") || error_has(r, "AUTH"))
-                          ? rk_fail(RK_EAUTH, "%s", rk_reply_str(r))
-                          : code;
+    if (step == HS_HELLO &&
+        (error_has(r, "unknown command") || strncmp(rk_reply_str(r), "NOPROTO", 7) == 0)) {
+        c->hs_fallback = true; /* a server before 6.0, or no RESP3 */
         return;
     }
-    case HS_SETINFO: return; /* servers before 7.2 do not know it; that is fine */
-    default: c->hs_error = rk_conn_server_error(r); return;
-    }
+    if (step != HS_SETINFO) /* servers before 7.2 do not know it; that is fine */
+        c->hs_error = hs_failure(c, step, r);
 }
 
 /* Reads handshake replies as they come. RK_OK once done, RK_EAGAIN. */
@@ -473,7 +511,7 @@ static int hs_progress(rk_conn *c) {
         if ((rc = rk_conn_write_some(c)) != RK_OK)
             return rc;
     }
-    memset(c->pass, 0, sizeof(c->pass));
+    forget_credentials(c);
     c->state = READY;
     c->last_used = rk_now_ms();
     rk_transport_set_blocking(c->t); /* plain sockets: see read_blocking */
@@ -579,7 +617,9 @@ int rk_conn_redo_handshake(rk_conn *c) {
     c->pubsub = c->replies_off = false;
     c->unreplied = 0;
     c->deadline = rk_net_deadline(c->o->connect_timeout_ms);
-    int rc = hs_begin(c, false);
+    int rc = load_credentials(c); /* the server forgot the user too */
+    if (rc == RK_OK)
+        rc = hs_begin(c, false);
     if (rc != RK_OK)
         return broken(c, rc);
     return drive_to_ready(c, hs_progress(c));

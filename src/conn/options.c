@@ -62,6 +62,9 @@ static int check(const rk_options *o) {
         return rk_fail(RK_EINVAL, "options: retry values must not be negative");
     if (o->limits.max_depth > 4096) /* the reader's ceiling (reader.h) */
         return rk_fail(RK_EINVAL, "options: limits.max_depth %u is over 4096", o->limits.max_depth);
+    if (o->limits.max_memory != 0 && o->limits.max_memory < 4096) /* reader.h */
+        return rk_fail(RK_EINVAL, "options: limits.max_memory %zu is under 4096",
+                       o->limits.max_memory);
     if (o->client_name && strpbrk(o->client_name, " \r\n"))
         return rk_fail(RK_EINVAL, "options: client_name must not contain spaces or newlines");
     return RK_OK;
@@ -104,6 +107,12 @@ int rk_options_settle(const rk_options *src, rk_options *dst, char **storage) {
     if (rc == RK_OK)
         rc = copy_strings(dst, storage);
     return rc;
+}
+
+void rk_options_free_storage(const rk_options *o, char *storage) {
+    if (storage && o->password)
+        explicit_bzero((char *)o->password, strlen(o->password));
+    rk_free(storage);
 }
 
 int rk_options_tls_ctx(const rk_options *o, rk_tls_ctx **out) {

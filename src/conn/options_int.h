@@ -10,9 +10,13 @@
 
 /* Copies src (NULL: all defaults) into *dst with every default filled in
  * and every string copied into one block returned in *storage (free it
- * with rk_free when dst is no longer used). Checks the values: RK_EINVAL
+ * with rk_options_free_storage when dst is no longer used). Checks the values: RK_EINVAL
  * with a message naming the bad field. */
 int rk_options_settle(const rk_options *src, rk_options *dst, char **storage);
+
+/* Frees the block rk_options_settle returned for o (settled options: all
+ * their strings are in it), wiping the password first. NULL is allowed. */
+void rk_options_free_storage(const rk_options *o, char *storage);
 
 /* The TLS context settled options ask for (*out NULL when TLS is off),
  * for the connections made with them to share. RK_ETLS, RK_EINVAL. */

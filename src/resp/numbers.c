@@ -1,9 +1,15 @@
-/* Locale-independent number parsing and formatting for RESP. */
+/* Locale-independent number parsing and formatting for RESP.
+ *
+ * RESP numbers always use '.' and ASCII digits, whatever locale the
+ * application set: doubles are parsed with strtod_l and formatted under
+ * uselocale, both with the C locale made once here (rk_c_locale). */
 #define _GNU_SOURCE
 #include <limits.h>
 #include <locale.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -66,7 +72,37 @@ static locale_t c_locale;
 static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
 
 static void make_c_locale(void) {
-    c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+    c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+}
+
+/* The C locale, or (locale_t)0 if the C library could not make it (glibc
+ * returns a static object for "C", so it cannot fail there); uselocale(0)
+ * then leaves the thread's locale as it is. */
+static locale_t rk_c_locale(void) {
+    pthread_once(&c_locale_once, make_c_locale);
+    return c_locale;
+}
+
+int rk_snprintf_c(char *dst, size_t size, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    locale_t old = uselocale(rk_c_locale());
+    int n = vsnprintf(dst, size, fmt, ap);
+    uselocale(old);
+    va_end(ap);
+    return n;
+}
+
+size_t rk_fmt_double(char *dst, double v) {
+    locale_t old = uselocale(rk_c_locale());
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(dst, RK_DOUBLE_TEXT, "%.*g", prec, v);
+        if (strtod(dst, NULL) == v)
+            break;
+    }
+    uselocale(old);
+    return (size_t)n;
 }
 
 static int word_is(const char *s, size_t len, const char *w) {
@@ -103,9 +139,9 @@ int rk_parse_double(const char *s, size_t len, double *out) {
         return -1;
     memcpy(tmp, s, len);
     tmp[len] = '\0';
-    pthread_once(&c_locale_once, make_c_locale);
+    locale_t c = rk_c_locale();
     char *end;
-    double d = c_locale ? strtod_l(tmp, &end, c_locale) : strtod(tmp, &end);
+    double d = c ? strtod_l(tmp, &end, c) : strtod(tmp, &end);
     if (end != tmp + len)
         return -1;
     *out = d;

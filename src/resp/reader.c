@@ -10,7 +10,12 @@
  *
  * A top-level bulk string too large to wait for in the buffer is received
  * straight into its own final block ("direct" mode), so its bytes are copied
- * once, or never when the caller reads through rk_reader_space. */
+ * once, or never when the caller reads through rk_reader_space.
+ *
+ * Memory: what a reply will cost (its buffered bytes, the tape, the nodes
+ * and strings of the built reply) is counted as the scan goes, nodes as
+ * soon as an aggregate announces them, and checked against max_memory
+ * before anything is allocated past it (see check_memory). */
 #define _GNU_SOURCE
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,6 +28,10 @@
 
 #define INITIAL_BUFFER (16u * 1024)
 #define MAX_DEPTH_LIMIT 4096u
+/* The smallest max_memory: a one-line reply of up to SIMPLE_LINE bytes,
+ * taken without the scan, never costs more. */
+#define MIN_MEMORY 4096u
+#define SIMPLE_LINE 1024
 /* Tokens the tape holds before it first grows. */
 #define INITIAL_TAPE 64
 /* A top-level bulk at least this large, not yet complete, goes direct. */
@@ -77,6 +86,10 @@ struct rk_reader {
     size_t streambytes; /* storage for streamed strings (borrowed) */
     token *tape;        /* accepted tokens, for the build pass */
     size_t ntape, captape;
+    size_t tape_need;  /* the tape a new reader would have grown to for
+                          this reply; captape may be larger from before */
+    size_t tape_bytes; /* what this reply's tape counts in its cost: 0
+                          while it fits the tape every reader starts with */
 
     /* Direct mode: a large top-level bulk received into its own block. */
     char *direct;
@@ -123,6 +136,39 @@ static int over_max_buffer(rk_reader *rd) {
                 rd->lim.max_buffer);
 }
 
+/* Whether the reply being read is one plain bulk string, so far: max_bulk
+ * bounds those, not max_memory (they cost their length, and are received
+ * into their own block when large). */
+static bool one_bulk(const rk_reader *rd) {
+    if (rd->buf[rd->rpos] != '$')
+        return false;
+    return rd->ntape == 0 || (rd->ntape == 1 && !(rd->tape[0].flags & TOK_STREAMED));
+}
+
+/* The memory the reply being scanned costs (max_memory in reader.h) with
+ * wire bytes of it buffered and tape bytes of tape, plus extra bytes. */
+static uint64_t reply_cost(const rk_reader *rd, size_t wire, size_t tape, size_t extra) {
+    return (uint64_t)wire + tape + (uint64_t)rd->nodes * sizeof(rk_reply) + rd->strbytes + extra;
+}
+
+static int over_max_memory(rk_reader *rd) {
+    return fail(rd, RK_EPROTO,
+                "protocol error: reply needs more memory than the max_memory limit of %zu bytes "
+                "(%zu elements so far)",
+                rd->lim.max_memory, rd->nodes);
+}
+
+/* Checks max_memory for the reply being scanned, wire bytes of it
+ * buffered. Called where the cost jumps (an aggregate's header, a bulk
+ * awaited), before anything is allocated for it (the tape grows, more
+ * bytes are buffered, the reply is built), not for every token: what the
+ * tokens between two checks add is counted, not yet allocated. */
+static int check_memory(rk_reader *rd, size_t wire) {
+    if (reply_cost(rd, wire, rd->tape_bytes, 0) > rd->lim.max_memory && !one_bulk(rd))
+        return over_max_memory(rd);
+    return RK_OK;
+}
+
 static int refuse_if_failed(const rk_reader *rd) {
     if (rd->failed)
         return rk_fail(rd->failed, "reader failed earlier: %s", rd->failmsg);
@@ -141,9 +187,15 @@ rk_reader *rk_reader_new(const rk_reader_opts *opts) {
         lim.max_depth = RK_READER_MAX_DEPTH;
     if (lim.max_buffer == 0)
         lim.max_buffer = RK_READER_MAX_BUFFER;
+    if (lim.max_memory == 0)
+        lim.max_memory = RK_READER_MAX_MEMORY;
     if (lim.max_depth > MAX_DEPTH_LIMIT) {
         rk_fail(RK_EINVAL, "rk_reader_new: max_depth %u is over %u", lim.max_depth,
                 MAX_DEPTH_LIMIT);
+        return NULL;
+    }
+    if (lim.max_memory < MIN_MEMORY) { /* so every reply take_simple takes fits */
+        rk_fail(RK_EINVAL, "rk_reader_new: max_memory %zu is under %u", lim.max_memory, MIN_MEMORY);
         return NULL;
     }
     rk_reader *rd = rk_calloc(1, sizeof(*rd));
@@ -159,7 +211,7 @@ rk_reader *rk_reader_new(const rk_reader_opts *opts) {
     rd->lim = lim;
     rd->stack = stack;
     rd->tape = tape;
-    rd->captape = INITIAL_TAPE;
+    rd->captape = rd->tape_need = INITIAL_TAPE;
     return rd;
 }
 
@@ -185,6 +237,8 @@ static void reset_scan(rk_reader *rd) {
     rd->strbytes = 0;
     rd->streambytes = 0;
     rd->ntape = 0;
+    rd->tape_need = INITIAL_TAPE;
+    rd->tape_bytes = 0;
 }
 
 void rk_reader_reset(rk_reader *rd) {
@@ -428,16 +482,35 @@ static rk_type type_of(char c) {
 
 enum { SCAN_MORE = 0, SCAN_STEP = 1, SCAN_DONE = 2 };
 
-/* Records an accepted token on the tape. pos is an offset from the start
- * of the reply, so the tape survives the buffer being moved. */
-static int put_token(rk_reader *rd, char wire, uint8_t flags, size_t pos, uint64_t val) {
-    if (rd->ntape == rd->captape) {
-        size_t cap = rd->captape ? rd->captape * 2 : 64;
-        token *nt = rk_realloc(rd->tape, cap * sizeof(*nt));
+/* The tape is full for this reply as a new reader would have grown it:
+ * doubles it, once the reply's cost with both the old and the new tape (a
+ * realloc may hold both) is within max_memory. A tape already larger from
+ * an earlier reply is reused, but the reply is charged the same. */
+__attribute__((cold, noinline)) /* keeps put_token small enough to inline */
+static int
+grow_tape(rk_reader *rd, size_t wire) {
+    size_t need = rd->tape_need * 2;
+    if (reply_cost(rd, wire, (rd->tape_need + need) * sizeof(token), 0) > rd->lim.max_memory)
+        return over_max_memory(rd);
+    if (need > rd->captape) {
+        token *nt = rk_realloc(rd->tape, need * sizeof(*nt));
         if (nt == NULL)
             return fail(rd, RK_ENOMEM, "out of memory reading a reply");
         rd->tape = nt;
-        rd->captape = cap;
+        rd->captape = need;
+    }
+    rd->tape_need = need;
+    rd->tape_bytes = need * sizeof(token);
+    return RK_OK;
+}
+
+/* Records an accepted token on the tape. pos is an offset from the start
+ * of the reply, so the tape survives the buffer being moved. */
+static int put_token(rk_reader *rd, char wire, uint8_t flags, size_t pos, uint64_t val) {
+    if (RK_UNLIKELY(rd->ntape == rd->tape_need)) {
+        int rc = grow_tape(rd, pos - rd->rpos);
+        if (rc != RK_OK)
+            return rc;
     }
     rd->tape[rd->ntape++] =
         (token){.wire = wire, .flags = flags, .pos = pos - rd->rpos, .val = val};
@@ -498,6 +571,8 @@ static int scan_aggregate(rk_reader *rd, size_t p, size_t cr) {
     if (!f.streamed) {
         f.count = (uint64_t)n * ((type == RK_REPLY_MAP || type == RK_REPLY_ATTR) ? 2 : 1);
         rd->nodes += f.count;
+        if ((rc = check_memory(rd, cr + 2 - rd->rpos)) != RK_OK)
+            return rc;
         if (f.count == 0) {
             if (type != RK_REPLY_ATTR)
                 return element_done(rd);
@@ -570,7 +645,7 @@ static int scan_bulk(rk_reader *rd, size_t p, size_t cr, size_t *next) {
         return proto(rd, p + 1, "bulk length over the max_bulk limit");
     if (t == '=' && (len < 4 || (rd->wpos - (cr + 2) > 3 && rd->buf[cr + 2 + 3] != ':')))
         return proto(rd, cr + 2, "verbatim string without a 3-byte format and ':'");
-    size_t end = cr + 2 + len;
+    size_t end = cr + 2 + len, skip = t == '=' ? 4 : 0; /* verbatim: the data after "txt:" */
     bool direct_ok = t == '$' && rd->depth == 0 && rd->rpos == p && len >= DIRECT_THRESHOLD;
     if (!direct_ok && end + 2 - rd->rpos > rd->lim.max_buffer)
         return over_max_buffer(rd);
@@ -579,11 +654,14 @@ static int scan_bulk(rk_reader *rd, size_t p, size_t cr, size_t *next) {
             return proto(rd, end, "bulk string not followed by CRLF");
         if (direct_ok)
             return go_direct(rd, cr, len);
-        return SCAN_MORE;
+        /* Refused now rather than once its bytes are buffered. */
+        rd->strbytes += rk_str_storage(len - skip);
+        rc = check_memory(rd, end + 2 - rd->rpos);
+        rd->strbytes -= rk_str_storage(len - skip);
+        return rc == RK_OK ? SCAN_MORE : rc;
     }
     if (rd->buf[end] != '\r' || rd->buf[end + 1] != '\n')
         return proto(rd, end, "bulk string not followed by CRLF");
-    size_t skip = t == '=' ? 4 : 0; /* verbatim: the data after "txt:" */
     if ((rc = put_token(rd, t, 0, cr + 2 + skip, len - skip)) != RK_OK)
         return rc;
     rd->attr_pending = false;
@@ -690,7 +768,7 @@ static int scan(rk_reader *rd) {
         if (next - rd->rpos > rd->lim.max_buffer && !rd->direct)
             return over_max_buffer(rd);
         if (rc == SCAN_DONE)
-            return SCAN_DONE;
+            return (rc = check_memory(rd, next - rd->rpos)) == RK_OK ? SCAN_DONE : rc;
     }
 }
 
@@ -850,7 +928,7 @@ static int take_simple(rk_reader *rd, rk_reply *out, bool borrowed) {
         return 0;
     size_t lim = RK_MIN(rd->wpos, p + MAX_NUMBER_LINE + 1), cr = p + 1;
     if (t == '+' || t == '-')
-        lim = RK_MIN(rd->wpos, p + 1024);
+        lim = RK_MIN(rd->wpos, p + SIMPLE_LINE);
     while (cr < lim && buf[cr] != '\r' && buf[cr] != '\n')
         cr++;
     if (cr + 1 >= rd->wpos || buf[cr] != '\r' || buf[cr + 1] != '\n')
@@ -981,7 +1059,7 @@ static int next_reply(rk_reader *rd, rk_reply *out, bool borrowed) {
     if (rc == SCAN_MORE && rd->wpos - rd->rpos > rd->lim.max_buffer)
         return over_max_buffer(rd);
     if (rc == SCAN_MORE)
-        return 0;
+        return check_memory(rd, rd->wpos - rd->rpos); /* RK_OK is 0: more bytes needed */
     builder b = {.base = rd->buf + rd->rpos, .borrowed = borrowed};
     void *block;
     if ((rc = prepare(rd, &b, &block)) != RK_OK)

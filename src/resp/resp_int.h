@@ -21,6 +21,18 @@ int rk_parse_double(const char *s, size_t len, double *out);
  * without converting it (a fast accept for rk_parse_double's forms). */
 bool rk_double_syntax_ok(const char *s, size_t len);
 
+/* snprintf in the C locale, whatever locale the application set: '.'
+ * for the decimal point and no digit grouping (the "'" flag). */
+int rk_snprintf_c(char *dst, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Room for any finite double rk_fmt_double writes, NUL included. */
+#define RK_DOUBLE_TEXT 32
+
+/* Writes finite v at dst in the shortest "%.15g" to "%.17g" form that
+ * reads back as v, in the C locale; returns the length. */
+size_t rk_fmt_double(char *dst, double v);
+
 /* Writes v in decimal at dst (room for 20 bytes); returns the length. */
 size_t rk_fmt_ll(char *dst, long long v);
 size_t rk_fmt_ull(char *dst, unsigned long long v);

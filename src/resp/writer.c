@@ -294,7 +294,8 @@ static int span_add(rk_writer *w, const char *s, size_t n, bool whole) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
 /* Formats one numeric conversion (spec is "%...c" with its length
- * modifiers) into the current argument. */
+ * modifiers) into the current argument, in the C locale: "1.5", never the
+ * application's "1,5". */
 static int add_number(rk_writer *w, const char *spec, size_t speclen, va_list *ap) {
     char fmt[32], out[512];
     if (speclen >= sizeof(fmt))
@@ -309,21 +310,21 @@ static int add_number(rk_writer *w, const char *spec, size_t speclen, va_list *a
     int n;
     if (strchr("eEfFgGaA", conv)) {
         if (modlen == 1 && mod[0] == 'L')
-            n = snprintf(out, sizeof(out), fmt, va_arg(*ap, long double));
+            n = rk_snprintf_c(out, sizeof(out), fmt, va_arg(*ap, long double));
         else
-            n = snprintf(out, sizeof(out), fmt, va_arg(*ap, double));
+            n = rk_snprintf_c(out, sizeof(out), fmt, va_arg(*ap, double));
     } else if (modlen == 0 || (modlen == 1 && mod[0] == 'h') || (modlen == 2 && mod[0] == 'h')) {
-        n = snprintf(out, sizeof(out), fmt, va_arg(*ap, int));
+        n = rk_snprintf_c(out, sizeof(out), fmt, va_arg(*ap, int));
     } else if (modlen == 1 && mod[0] == 'l') {
-        n = snprintf(out, sizeof(out), fmt, va_arg(*ap, long));
+        n = rk_snprintf_c(out, sizeof(out), fmt, va_arg(*ap, long));
     } else if (modlen == 2 && mod[0] == 'l') {
-        n = snprintf(out, sizeof(out), fmt, va_arg(*ap, long long));
+        n = rk_snprintf_c(out, sizeof(out), fmt, va_arg(*ap, long long));
     } else if (modlen == 1 && mod[0] == 'z') {
-        n = snprintf(out, sizeof(out), fmt, va_arg(*ap, size_t));
+        n = rk_snprintf_c(out, sizeof(out), fmt, va_arg(*ap, size_t));
     } else if (modlen == 1 && mod[0] == 't') {
-        n = snprintf(out, sizeof(out), fmt, va_arg(*ap, ptrdiff_t));
+        n = rk_snprintf_c(out, sizeof(out), fmt, va_arg(*ap, ptrdiff_t));
     } else if (modlen == 1 && mod[0] == 'j') {
-        n = snprintf(out, sizeof(out), fmt, va_arg(*ap, intmax_t));
+        n = rk_snprintf_c(out, sizeof(out), fmt, va_arg(*ap, intmax_t));
     } else {
         return rk_fail(RK_EINVAL, "unsupported length modifier in format conversion %s", fmt);
     }

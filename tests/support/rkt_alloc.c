@@ -1,6 +1,7 @@
 /* The counting allocator behind rkt_alloc.h: thin wrappers around the C
  * library's functions that count calls and live blocks, and refuse the
  * one allocation a test asked to fail. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -21,11 +22,19 @@ static int must_fail(size_t *counter, size_t size) {
     return 1;
 }
 
+/* Adds a block's bytes to the live count (negative n takes them off). */
+static void count_bytes(long long n) {
+    stats.bytes += n;
+    if (stats.bytes > stats.peak)
+        stats.peak = stats.bytes;
+}
+
 static void count_free(void *ptr) {
     if (ptr == NULL)
         return;
     stats.frees++;
     stats.live--;
+    count_bytes(-(long long)malloc_usable_size(ptr));
     free(ptr);
 }
 
@@ -33,8 +42,10 @@ static void *count_malloc(size_t size) {
     if (must_fail(&stats.mallocs, size))
         return NULL;
     void *p = malloc(size);
-    if (p)
+    if (p) {
         stats.live++;
+        count_bytes((long long)malloc_usable_size(p));
+    }
     return p;
 }
 
@@ -42,8 +53,10 @@ static void *count_calloc(size_t count, size_t size) {
     if (must_fail(&stats.callocs, count * size))
         return NULL;
     void *p = calloc(count, size);
-    if (p)
+    if (p) {
         stats.live++;
+        count_bytes((long long)malloc_usable_size(p));
+    }
     return p;
 }
 
@@ -54,9 +67,16 @@ static void *count_realloc(void *ptr, size_t size) {
         count_free(ptr);
         return NULL;
     }
+    long long old = ptr ? (long long)malloc_usable_size(ptr) : 0;
     void *p = realloc(ptr, size);
-    if (p && ptr == NULL)
+    if (p == NULL)
+        return NULL;
+    if (ptr == NULL)
         stats.live++;
+    long long now = (long long)malloc_usable_size(p);
+    if (p != ptr) /* moved: both blocks were live during the copy */
+        count_bytes(now);
+    count_bytes(p != ptr ? -old : now - old);
     return p;
 }
 

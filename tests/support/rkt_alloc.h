@@ -2,7 +2,8 @@
  *
  * rkt_alloc_install() puts it in front of the C library's allocator with
  * rk_set_allocator(): it counts every call and the blocks still live, and
- * can be told to fail an allocation, for out-of-memory tests. Single
+ * can be told to fail an allocation, for out-of-memory tests, and it
+ * keeps the peak of the bytes live, for memory bounds. Single
  * threaded use only; the counters start at zero on each install. */
 #ifndef RKT_ALLOC_H
 #define RKT_ALLOC_H
@@ -18,6 +19,9 @@ typedef struct rkt_alloc_stats {
     size_t failed;   /**< allocations refused on purpose */
     size_t largest;  /**< bytes of the largest single request */
     long live;       /**< blocks handed out and not yet freed */
+    long long bytes; /**< usable bytes of those blocks (malloc_usable_size) */
+    long long peak;  /**< most bytes live at once; a moving realloc counts
+                          its old and new blocks together */
 } rkt_alloc_stats;
 
 /** Installs the counting allocator and zeroes its counters. */
