@@ -1,0 +1,435 @@
+/* Out of memory everywhere: the connection, the client, its pool and
+ * pipelines run against a real server with their 1st allocation failing,
+ * then their 2nd, and so on until a run needs no more than were tried.
+ * Every run must succeed or fail with RK_ENOMEM, leave no block allocated,
+ * not crash, and leave the object working: the same calls succeed once
+ * memory is back (tests/support/rkt_alloc.h counts and refuses the
+ * allocations). Each runs on RESP2 and RESP3, whose handshakes differ. Needs redis-server;
+ * skips without it. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rediskit/rediskit.h"
+#include "rkt_alloc.h"
+#include "rkt_cmd.h"
+
+/* More allocations than any operation here makes. */
+#define MAX_ALLOCATIONS 5000
+
+/* Large enough to be referenced by the writer, not copied (16 KiB), and to
+ * be received straight into its reply's block (64 KiB). */
+#define BIG_LEN (100 * 1024)
+static char big[BIG_LEN + 1];
+
+/* The shared server listens on TCP and TLS; the operations log in as an
+ * ACL user made here, so the handshake sends everything it can: HELLO with
+ * AUTH and SETNAME, SELECT. */
+static int group_setup(void **state) {
+#ifdef RK_HAVE_TLS
+    if (!rkt_require_binaries("redis-server", "openssl", NULL))
+        return 0; /* every test skips */
+    rkt_shared_opts.tls = true;
+#endif
+    if (rkt_shared_setup(state) != 0)
+        return -1;
+    char *reply = rkt_server_cmd(&rkt_shared, "ACL", "SETUSER", "oom", "on", ">pw", "~*", "&*",
+                                 "+@all", NULL);
+    int rc = reply && strcmp(reply, "+OK\r\n") == 0 ? 0 : -1;
+    free(reply);
+    return rc;
+}
+
+static rk_options options(int protocol, int pool_size) {
+    return (rk_options){.port = rkt_server_port(&rkt_shared),
+                        .protocol = protocol,
+                        .username = "oom",
+                        .password = "pw",
+                        .db = 1,
+                        .client_name = "oom",
+                        .pool_size = pool_size,
+                        .pool_timeout_ms = 2000};
+}
+
+/* The same over TLS, the server verified with the test CA. Skips the test
+ * in a build without TLS. */
+static rk_options tls_options(int protocol) {
+#ifndef RK_HAVE_TLS
+    skip();
+#endif
+    rk_options o = options(protocol, 0);
+    o.port = rkt_server_tls_port(&rkt_shared);
+    o.tls =
+        (rk_tls_options){.enabled = true, .ca_file = rkt_server_tls_files(&rkt_shared)->ca_cert};
+    return o;
+}
+
+/* One run of an operation: RK_OK, or the first failure's code. */
+typedef int (*oom_op)(int protocol);
+
+/* Runs call only while everything before it succeeded, keeping the first
+ * failure in rc. */
+#define RUN(rc, call)                                                                              \
+    do {                                                                                           \
+        if ((rc) == RK_OK)                                                                         \
+            (rc) = (call);                                                                         \
+    } while (0)
+
+/* Fails the test unless rc is RK_OK, or RK_ENOMEM with rk_error_last()
+ * saying so; returns rc. */
+static int ok_or_enomem(int rc) {
+    if (rc != RK_OK && rc != RK_ENOMEM)
+        fail_msg("%s (%s), wanted RK_ENOMEM", rk_strerror(rc), rk_error_last()->message);
+    if (rc == RK_ENOMEM && rk_error_last()->code != RK_ENOMEM)
+        fail_msg("RK_ENOMEM, but the last error says %s (%s)", rk_strerror(rk_error_last()->code),
+                 rk_error_last()->message);
+    return rc;
+}
+
+/* The code of a constructor's failure (it returned NULL). */
+static int new_failed(void) {
+    return ok_or_enomem(rk_error_last()->code);
+}
+
+/* After RK_ENOMEM, with memory back, the same object must work again:
+ * calls(obj) must succeed. Returns rc. */
+static int works_again(int rc, int (*calls)(void *), void *obj) {
+    if (ok_or_enomem(rc) != RK_ENOMEM)
+        return rc;
+    int again = calls(obj);
+    if (again != RK_OK)
+        fail_msg("after RK_ENOMEM it failed again with %s (%s)", rk_strerror(again),
+                 rk_error_last()->message);
+    return rc;
+}
+
+/* Fails the test unless got is the len bytes of want. */
+static int expect_bytes(const char *got, size_t got_len, const char *want, size_t len) {
+    if (got_len != len || memcmp(got, want, len) != 0)
+        fail_msg("a value of %zu bytes, not the %zu sent", got_len, len);
+    return RK_OK;
+}
+
+static int expect_big(const rk_reply *r) {
+    return expect_bytes(rk_reply_str(r), rk_reply_len(r), big, BIG_LEN);
+}
+
+/* Runs op with its 1st allocation failing, then its 2nd, ... until a run
+ * makes no more allocations than the one refused. */
+static void fail_each_allocation(oom_op op, void **state) {
+    rkt_shared_need();
+    int protocol = rkt_cmd_protocol(state);
+    for (size_t nth = 1; nth < MAX_ALLOCATIONS; nth++) {
+        size_t failed = rkt_alloc_stats_now().failed;
+        rkt_alloc_fail_nth(nth);
+        int rc = op(protocol);
+        rkt_alloc_fail_nth(0);
+        if (rkt_alloc_live() != 0)
+            fail_msg("allocation %zu failing: %ld block(s) left allocated", nth, rkt_alloc_live());
+        if (rkt_alloc_stats_now().failed == failed) {
+            if (rc != RK_OK)
+                fail_msg("no allocation failed, yet %s", rk_strerror(rc));
+            return; /* every allocation of the operation was tried */
+        }
+    }
+    fail_msg("still allocating after %d allocations", MAX_ALLOCATIONS);
+}
+
+/* ---- connection ------------------------------------------------------- */
+
+static int conn_calls(void *conn) {
+    rk_conn *c = conn;
+    rk_reply r = {0};
+    int rc = rk_conn_connect(c);
+    RUN(rc, rk_conn_call(c, &r, "SET oom:conn %b", big, (size_t)BIG_LEN));
+    rk_reply_free(&r);
+    RUN(rc, rk_conn_call(c, &r, "GET oom:conn"));
+    RUN(rc, expect_big(&r));
+    rk_reply_free(&r);
+    RUN(rc, rk_conn_call_args(c, &r, "HSET", "oom:h", "f", "v", NULL));
+    rk_reply_free(&r);
+    RUN(rc, rk_conn_call(c, &r, "HGETALL oom:h"));
+    rk_reply_free(&r);
+    return rc;
+}
+
+static int conn_with(const rk_options *o) {
+    rk_conn *c = rk_conn_new(o);
+    if (c == NULL)
+        return new_failed();
+    int rc = works_again(conn_calls(c), conn_calls, c);
+    rk_conn_free(c);
+    return rc;
+}
+
+static int conn_op(int protocol) {
+    rk_options o = options(protocol, 0);
+    return conn_with(&o);
+}
+
+static int tls_conn_op(int protocol) {
+    rk_options o = tls_options(protocol);
+    return conn_with(&o);
+}
+
+static void test_connection_survives_every_failed_allocation(void **state) {
+    fail_each_allocation(conn_op, state);
+}
+
+static void test_tls_connection_survives_every_failed_allocation(void **state) {
+    fail_each_allocation(tls_conn_op, state);
+}
+
+/* ---- client ----------------------------------------------------------- */
+
+/* A typed command of more arguments than its builder holds inline. */
+static int many_fields(rk_client *c) {
+    rk_hset_field_value fv[40];
+    char names[40][8];
+    for (int i = 0; i < 40; i++) {
+        snprintf(names[i], sizeof names[i], "f%d", i);
+        fv[i] = (rk_hset_field_value){.field = names[i], .value = names[i]};
+    }
+    long long added = 0;
+    return rk_hset(c, "oom:many", fv, 40, &added);
+}
+
+static int client_calls(void *client) {
+    rk_client *c = client;
+    rk_reply r = {0};
+    char *value = NULL;
+    size_t len = 0;
+    long long n = 0;
+    int rc = rk_client_call(c, &r, "SET oom:client %b", big, (size_t)BIG_LEN);
+    rk_reply_free(&r);
+    RUN(rc, rk_client_call_args(c, &r, "GET", "oom:client", NULL));
+    RUN(rc, expect_big(&r));
+    rk_reply_free(&r);
+    RUN(rc, rk_get(c, "oom:client", &value, &len));
+    RUN(rc, expect_bytes(value, len, big, BIG_LEN));
+    rk_free(value);
+    RUN(rc, rk_incr(c, "oom:n", &n));
+    RUN(rc, rk_client_call(c, &r, "HSET oom:h a 1 b 2"));
+    rk_reply_free(&r);
+    RUN(rc, rk_hgetall(c, "oom:h", &r)); /* a map on RESP2 too: reshaped */
+    rk_reply_free(&r);
+    RUN(rc, rk_client_call(c, &r, "ZADD oom:z 1 a 2.5 b"));
+    rk_reply_free(&r);
+    RUN(rc, rk_zrange(c, "oom:z", "0", "-1", &(rk_zrange_opts){.withscores = true}, &r));
+    rk_reply_free(&r); /* pairs built as a view, then copied */
+    RUN(rc, rk_client_call(c, &r, "XADD oom:x MAXLEN = 2 * f v"));
+    rk_reply_free(&r);
+    RUN(rc, rk_xrange(c, "oom:x", "-", "+", NULL, &r));
+    rk_reply_free(&r);
+    RUN(rc, rk_info(c, (const char *const[]){"server"}, 1, &r)); /* text parsed to a map */
+    rk_reply_free(&r);
+    RUN(rc, many_fields(c));
+    return rc;
+}
+
+static int client_with(const rk_options *o) {
+    rk_client *c = rk_client_new(o);
+    if (c == NULL)
+        return new_failed();
+    int rc = works_again(client_calls(c), client_calls, c);
+    rk_client_free(c);
+    return rc;
+}
+
+static int client_op(int protocol) {
+    rk_options o = options(protocol, 0);
+    return client_with(&o);
+}
+
+static int tls_client_op(int protocol) {
+    rk_options o = tls_options(protocol);
+    return client_with(&o);
+}
+
+/* The same calls on a client made from a URL. */
+static int url_client_op(int protocol) {
+    char url[128];
+    snprintf(url, sizeof url, "redis://oom:pw@127.0.0.1:%d/1?protocol=%d",
+             rkt_server_port(&rkt_shared), protocol);
+    rk_client *c = rk_client_new_url(url, NULL);
+    if (c == NULL)
+        return new_failed();
+    int rc = works_again(client_calls(c), client_calls, c);
+    rk_client_free(c);
+    return rc;
+}
+
+static void test_client_survives_every_failed_allocation(void **state) {
+    fail_each_allocation(client_op, state);
+}
+
+static void test_tls_client_survives_every_failed_allocation(void **state) {
+    fail_each_allocation(tls_client_op, state);
+}
+
+static void test_client_from_url_survives_every_failed_allocation(void **state) {
+    fail_each_allocation(url_client_op, state);
+}
+
+/* ---- pool ------------------------------------------------------------- */
+
+#define POOLED 4
+
+/* Takes every connection of the pool, uses each, and gives them back; a
+ * slot lost to a failure would make the last acquire RK_EPOOL. */
+static int take_all(void *client) {
+    rk_client *c = client;
+    rk_conn *conns[POOLED] = {0};
+    int rc = RK_OK;
+    for (int i = 0; i < POOLED && rc == RK_OK; i++) {
+        rk_reply r = {0};
+        RUN(rc, rk_client_acquire(c, &conns[i]));
+        RUN(rc, rk_conn_call(conns[i], &r, "PING"));
+        rk_reply_free(&r);
+    }
+    for (int i = 0; i < POOLED; i++) {
+        if (conns[i])
+            rk_client_release(c, conns[i]);
+    }
+    return rc;
+}
+
+static int pool_calls(void *client) {
+    rk_reply r = {0};
+    int rc = take_all(client);
+    RUN(rc, take_all(client)); /* the pooled ones again */
+    RUN(rc, rk_client_call(client, &r, "PING"));
+    rk_reply_free(&r);
+    return rc;
+}
+
+static int pool_op(int protocol) {
+    rk_options o = options(protocol, POOLED);
+    rk_client *c = rk_client_new(&o);
+    if (c == NULL)
+        return new_failed();
+    int rc = works_again(pool_calls(c), pool_calls, c);
+    rk_client_free(c);
+    return rc;
+}
+
+static void test_pool_survives_every_failed_allocation(void **state) {
+    fail_each_allocation(pool_op, state);
+}
+
+/* ---- pipelines and transactions ---------------------------------------- */
+
+/* Enough commands that the pipeline's arrays grow. */
+#define PIPELINED 300
+
+static int pipeline_commands(rk_pipeline *p) {
+    int rc = rk_pipeline_append(p, "SET oom:p %b", big, (size_t)BIG_LEN);
+    RUN(rc, rk_pipeline_append_args(p, "GET", "oom:p", NULL));
+    RUN(rc, rk_pipe_hgetall(p, "oom:h"));
+    RUN(rc, rk_pipe_zrange(p, "oom:z", "0", "-1", &(rk_zrange_opts){.withscores = true}));
+    for (int i = 0; i < PIPELINED && rc == RK_OK; i++)
+        rc = rk_pipeline_append(p, "INCR oom:pn");
+    RUN(rc, rk_pipeline_exec(p));
+    RUN(rc, expect_big(rk_pipeline_reply(p, 1)));
+    return rc;
+}
+
+static int pipeline_calls(void *pipeline) {
+    int rc = pipeline_commands(pipeline);
+    RUN(rc, pipeline_commands(pipeline)); /* a second exec replaces the results */
+    return rc;
+}
+
+/* WATCH, a read at once, MULTI, queued commands, EXEC. */
+static int transaction_calls(void *pipeline) {
+    static const char *const keys[] = {"oom:t"};
+    rk_pipeline *p = pipeline;
+    rk_reply r = {0};
+    int rc = rk_pipeline_watch(p, 1, keys, NULL);
+    RUN(rc, rk_pipeline_call(p, &r, "GET oom:t"));
+    rk_reply_free(&r);
+    RUN(rc, rk_pipeline_multi(p));
+    RUN(rc, rk_pipeline_append(p, "SET oom:t %b", big, (size_t)BIG_LEN));
+    RUN(rc, rk_pipeline_append(p, "GET oom:t"));
+    RUN(rc, rk_pipe_hgetall(p, "oom:h"));
+    RUN(rc, rk_pipe_zrange(p, "oom:z", "0", "-1", &(rk_zrange_opts){.withscores = true}));
+    RUN(rc, rk_pipeline_exec(p));
+    RUN(rc, expect_big(rk_pipeline_reply(p, 1)));
+    return rc;
+}
+
+/* A pipeline that failed keeps what was queued; reset makes it as new. */
+static int reset_then(rk_pipeline *p, int (*calls)(void *)) {
+    rk_pipeline_reset(p);
+    return calls(p);
+}
+
+static int pipeline_reset_calls(void *p) {
+    return reset_then(p, pipeline_calls);
+}
+
+static int transaction_reset_calls(void *p) {
+    return reset_then(p, transaction_calls);
+}
+
+static int any_pipeline_op(int protocol, bool transaction) {
+    rk_options o = options(protocol, 0);
+    rk_client *c = rk_client_new(&o);
+    if (c == NULL)
+        return new_failed();
+    rk_pipeline *p = rk_pipeline_new(c, &(rk_pipeline_opts){.transaction = transaction});
+    int rc;
+    if (p == NULL)
+        rc = new_failed();
+    else if (transaction)
+        rc = works_again(transaction_calls(p), transaction_reset_calls, p);
+    else
+        rc = works_again(pipeline_calls(p), pipeline_reset_calls, p);
+    rk_pipeline_free(p);
+    rk_client_free(c);
+    return rc;
+}
+
+static int pipeline_op(int protocol) {
+    return any_pipeline_op(protocol, false);
+}
+
+static int transaction_op(int protocol) {
+    return any_pipeline_op(protocol, true);
+}
+
+static void test_pipeline_survives_every_failed_allocation(void **state) {
+    fail_each_allocation(pipeline_op, state);
+}
+
+static void test_transaction_survives_every_failed_allocation(void **state) {
+    fail_each_allocation(transaction_op, state);
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+/* Each run with the counting allocator, whose teardown fails the test if
+ * a block is still allocated. */
+#define BOTH(f) RKT_BOTH_FIXTURES(f, rkt_alloc_setup, rkt_alloc_teardown)
+
+int main(void) {
+    memset(big, 'x', BIG_LEN);
+    const struct CMUnitTest tests[] = {
+        BOTH(test_connection_survives_every_failed_allocation),
+        BOTH(test_client_survives_every_failed_allocation),
+        BOTH(test_tls_connection_survives_every_failed_allocation),
+        BOTH(test_tls_client_survives_every_failed_allocation),
+        BOTH(test_client_from_url_survives_every_failed_allocation),
+        BOTH(test_pool_survives_every_failed_allocation),
+        BOTH(test_pipeline_survives_every_failed_allocation),
+        BOTH(test_transaction_survives_every_failed_allocation),
+    };
+    return cmocka_run_group_tests(tests, group_setup, rkt_shared_teardown);
+}
