@@ -147,7 +147,11 @@ static void fail_each_allocation(oom_op op, void **state) {
 static int conn_calls(void *conn) {
     rk_conn *c = conn;
     rk_reply r = {0};
-    int rc = rk_conn_connect(c);
+    int rc = rk_conn_append(c, "INCR oom:appended"); /* sent once connected */
+    RUN(rc, rk_conn_connect(c));
+    RUN(rc, rk_conn_read(c, &r));
+    RUN(rc, rk_reply_type(&r) == RK_REPLY_INTEGER ? RK_OK : RK_EPROTO);
+    rk_reply_free(&r);
     RUN(rc, rk_conn_call(c, &r, "SET oom:conn %b", big, (size_t)BIG_LEN));
     rk_reply_free(&r);
     RUN(rc, rk_conn_call(c, &r, "GET oom:conn"));
@@ -160,11 +164,17 @@ static int conn_calls(void *conn) {
     return rc;
 }
 
+/* A connection that failed may be broken: closed, it connects again. */
+static int close_then_calls(void *conn) {
+    rk_conn_close(conn);
+    return conn_calls(conn);
+}
+
 static int conn_with(const rk_options *o) {
     rk_conn *c = rk_conn_new(o);
     if (c == NULL)
         return new_failed();
-    int rc = works_again(conn_calls(c), conn_calls, c);
+    int rc = works_again(conn_calls(c), close_then_calls, c);
     rk_conn_free(c);
     return rc;
 }
@@ -189,16 +199,23 @@ static void test_tls_connection_survives_every_failed_allocation(void **state) {
 
 /* ---- client ----------------------------------------------------------- */
 
-/* A typed command of more arguments than its builder holds inline. */
-static int many_fields(rk_client *c) {
-    rk_hset_field_value fv[40];
-    char names[40][8];
-    for (int i = 0; i < 40; i++) {
+/* Typed commands of more arguments, and numbers, than their builder holds
+ * inline. */
+#define MANY 40
+
+static int many_arguments(rk_client *c) {
+    rk_hset_field_value fv[MANY];
+    rk_zadd_score_member sm[MANY];
+    char names[MANY][8];
+    for (int i = 0; i < MANY; i++) {
         snprintf(names[i], sizeof names[i], "f%d", i);
         fv[i] = (rk_hset_field_value){.field = names[i], .value = names[i]};
+        sm[i] = (rk_zadd_score_member){.score = i + 0.5, .member = names[i]};
     }
     long long added = 0;
-    return rk_hset(c, "oom:many", fv, 40, &added);
+    int rc = rk_hset(c, "oom:many", fv, MANY, &added);
+    RUN(rc, rk_zadd(c, "oom:manyz", sm, MANY, NULL, NULL));
+    return rc;
 }
 
 static int client_calls(void *client) {
@@ -230,7 +247,7 @@ static int client_calls(void *client) {
     rk_reply_free(&r);
     RUN(rc, rk_info(c, (const char *const[]){"server"}, 1, &r)); /* text parsed to a map */
     rk_reply_free(&r);
-    RUN(rc, many_fields(c));
+    RUN(rc, many_arguments(c));
     return rc;
 }
 
