@@ -1,11 +1,12 @@
-/* Out of memory everywhere: the connection, the client, its pool and
- * pipelines run against a real server with their 1st allocation failing,
- * then their 2nd, and so on until a run needs no more than were tried.
- * Every run must succeed or fail with RK_ENOMEM, leave no block allocated,
- * not crash, and leave the object working: the same calls succeed once
- * memory is back (tests/support/rkt_alloc.h counts and refuses the
- * allocations). Each runs on RESP2 and RESP3, whose handshakes differ. Needs redis-server;
- * skips without it. */
+/* Out of memory everywhere: connections (TCP and TLS), clients (from
+ * options and from a URL), the pool, pipelines and transactions run against
+ * a real server with their 1st allocation failing, then their 2nd, and so
+ * on until a run needs no more than were tried (tests/support/rkt_alloc.h
+ * counts and refuses them). Every run must succeed or fail with RK_ENOMEM,
+ * leave no block allocated, not crash, and leave the object working: the
+ * same calls succeed once memory is back. Each runs on RESP2 and RESP3,
+ * whose handshakes and reply shapes differ. Needs redis-server (and
+ * openssl); skips without it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -71,6 +72,9 @@ static rk_options tls_options(int protocol) {
     return o;
 }
 
+/* The allocation failing in the current run, for the messages. */
+static size_t failing;
+
 /* One run of an operation: RK_OK, or the first failure's code. */
 typedef int (*oom_op)(int protocol);
 
@@ -86,10 +90,11 @@ typedef int (*oom_op)(int protocol);
  * saying so; returns rc. */
 static int ok_or_enomem(int rc) {
     if (rc != RK_OK && rc != RK_ENOMEM)
-        fail_msg("%s (%s), wanted RK_ENOMEM", rk_strerror(rc), rk_error_last()->message);
-    if (rc == RK_ENOMEM && rk_error_last()->code != RK_ENOMEM)
-        fail_msg("RK_ENOMEM, but the last error says %s (%s)", rk_strerror(rk_error_last()->code),
+        fail_msg("allocation %zu failing: %s (%s), wanted RK_ENOMEM", failing, rk_strerror(rc),
                  rk_error_last()->message);
+    if (rc == RK_ENOMEM && rk_error_last()->code != RK_ENOMEM)
+        fail_msg("allocation %zu failing: RK_ENOMEM, but the last error says %s (%s)", failing,
+                 rk_strerror(rk_error_last()->code), rk_error_last()->message);
     return rc;
 }
 
@@ -105,8 +110,8 @@ static int works_again(int rc, int (*calls)(void *), void *obj) {
         return rc;
     int again = calls(obj);
     if (again != RK_OK)
-        fail_msg("after RK_ENOMEM it failed again with %s (%s)", rk_strerror(again),
-                 rk_error_last()->message);
+        fail_msg("allocation %zu failing: after RK_ENOMEM it failed again with %s (%s)", failing,
+                 rk_strerror(again), rk_error_last()->message);
     return rc;
 }
 
@@ -126,13 +131,14 @@ static int expect_big(const rk_reply *r) {
 static void fail_each_allocation(oom_op op, void **state) {
     rkt_shared_need();
     int protocol = rkt_cmd_protocol(state);
-    for (size_t nth = 1; nth < MAX_ALLOCATIONS; nth++) {
+    for (failing = 1; failing < MAX_ALLOCATIONS; failing++) {
         size_t failed = rkt_alloc_stats_now().failed;
-        rkt_alloc_fail_nth(nth);
+        rkt_alloc_fail_nth(failing);
         int rc = op(protocol);
         rkt_alloc_fail_nth(0);
         if (rkt_alloc_live() != 0)
-            fail_msg("allocation %zu failing: %ld block(s) left allocated", nth, rkt_alloc_live());
+            fail_msg("allocation %zu failing: %ld block(s) left allocated", failing,
+                     rkt_alloc_live());
         if (rkt_alloc_stats_now().failed == failed) {
             if (rc != RK_OK)
                 fail_msg("no allocation failed, yet %s", rk_strerror(rc));
@@ -251,23 +257,24 @@ static int client_calls(void *client) {
     return rc;
 }
 
-static int client_with(const rk_options *o) {
-    rk_client *c = rk_client_new(o);
+/* Runs calls on c, a client just made (NULL when that failed), again
+ * after RK_ENOMEM, and frees it. */
+static int on_client(rk_client *c, int (*calls)(void *)) {
     if (c == NULL)
         return new_failed();
-    int rc = works_again(client_calls(c), client_calls, c);
+    int rc = works_again(calls(c), calls, c);
     rk_client_free(c);
     return rc;
 }
 
 static int client_op(int protocol) {
     rk_options o = options(protocol, 0);
-    return client_with(&o);
+    return on_client(rk_client_new(&o), client_calls);
 }
 
 static int tls_client_op(int protocol) {
     rk_options o = tls_options(protocol);
-    return client_with(&o);
+    return on_client(rk_client_new(&o), client_calls);
 }
 
 /* The same calls on a client made from a URL. */
@@ -275,12 +282,7 @@ static int url_client_op(int protocol) {
     char url[128];
     snprintf(url, sizeof url, "redis://oom:pw@127.0.0.1:%d/1?protocol=%d",
              rkt_server_port(&rkt_shared), protocol);
-    rk_client *c = rk_client_new_url(url, NULL);
-    if (c == NULL)
-        return new_failed();
-    int rc = works_again(client_calls(c), client_calls, c);
-    rk_client_free(c);
-    return rc;
+    return on_client(rk_client_new_url(url, NULL), client_calls);
 }
 
 static void test_client_survives_every_failed_allocation(void **state) {
@@ -329,12 +331,7 @@ static int pool_calls(void *client) {
 
 static int pool_op(int protocol) {
     rk_options o = options(protocol, POOLED);
-    rk_client *c = rk_client_new(&o);
-    if (c == NULL)
-        return new_failed();
-    int rc = works_again(pool_calls(c), pool_calls, c);
-    rk_client_free(c);
-    return rc;
+    return on_client(rk_client_new(&o), pool_calls);
 }
 
 static void test_pool_survives_every_failed_allocation(void **state) {
@@ -349,8 +346,8 @@ static int exec_ok(rk_pipeline *p) {
     int rc = rk_pipeline_exec(p);
     for (size_t i = 0; rc == RK_OK && i < rk_pipeline_replies(p); i++) {
         if (rk_pipeline_status(p, i) != RK_OK)
-            fail_msg("exec returned RK_OK, but command %zu failed with %s", i,
-                     rk_strerror(rk_pipeline_status(p, i)));
+            fail_msg("allocation %zu failing: exec returned RK_OK, but command %zu failed with %s",
+                     failing, i, rk_strerror(rk_pipeline_status(p, i)));
     }
     return rc;
 }
@@ -408,30 +405,59 @@ static int transaction_reset_calls(void *p) {
     return reset_then(p, transaction_calls);
 }
 
-static int any_pipeline_op(int protocol, bool transaction) {
-    rk_options o = options(protocol, 0);
-    rk_client *c = rk_client_new(&o);
-    if (c == NULL)
-        return new_failed();
+/* A pipeline on the client running calls, then, after RK_ENOMEM, again
+ * once reset (again_calls). */
+static int on_pipeline(rk_client *c, bool transaction, int (*calls)(void *),
+                       int (*again_calls)(void *)) {
     rk_pipeline *p = rk_pipeline_new(c, &(rk_pipeline_opts){.transaction = transaction});
-    int rc;
     if (p == NULL)
-        rc = new_failed();
-    else if (transaction)
-        rc = works_again(transaction_calls(p), transaction_reset_calls, p);
-    else
-        rc = works_again(pipeline_calls(p), pipeline_reset_calls, p);
+        return new_failed();
+    int rc = works_again(calls(p), again_calls, p);
     rk_pipeline_free(p);
-    rk_client_free(c);
     return rc;
 }
 
+static int plain_pipeline(void *client) {
+    return on_pipeline(client, false, pipeline_calls, pipeline_reset_calls);
+}
+
+static int transaction_pipeline(void *client) {
+    return on_pipeline(client, true, transaction_calls, transaction_reset_calls);
+}
+
 static int pipeline_op(int protocol) {
-    return any_pipeline_op(protocol, false);
+    rk_options o = options(protocol, 0);
+    return on_client(rk_client_new(&o), plain_pipeline);
 }
 
 static int transaction_op(int protocol) {
-    return any_pipeline_op(protocol, true);
+    rk_options o = options(protocol, 0);
+    return on_client(rk_client_new(&o), transaction_pipeline);
+}
+
+/* The body of an rk_transaction: read at once, then queue. */
+static int transaction_body(rk_pipeline *p, void *unused) {
+    (void)unused;
+    rk_reply r = {0};
+    int rc = rk_pipeline_call(p, &r, "GET oom:t");
+    rk_reply_free(&r);
+    RUN(rc, rk_pipeline_multi(p));
+    RUN(rc, rk_pipeline_append(p, "SET oom:t %b", big, (size_t)BIG_LEN));
+    RUN(rc, rk_pipe_zrange(p, "oom:z", "0", "-1", &(rk_zrange_opts){.withscores = true}));
+    return rc;
+}
+
+static int transaction_helper_calls(void *client) {
+    static const char *const keys[] = {"oom:t"};
+    rk_pipeline *result = NULL;
+    int rc = rk_transaction(client, 1, keys, NULL, transaction_body, NULL, NULL, &result);
+    rk_pipeline_free(result);
+    return rc;
+}
+
+static int transaction_helper_op(int protocol) {
+    rk_options o = options(protocol, 0);
+    return on_client(rk_client_new(&o), transaction_helper_calls);
 }
 
 static void test_pipeline_survives_every_failed_allocation(void **state) {
@@ -440,6 +466,10 @@ static void test_pipeline_survives_every_failed_allocation(void **state) {
 
 static void test_transaction_survives_every_failed_allocation(void **state) {
     fail_each_allocation(transaction_op, state);
+}
+
+static void test_transaction_helper_survives_every_failed_allocation(void **state) {
+    fail_each_allocation(transaction_helper_op, state);
 }
 
 /* ---- main --------------------------------------------------------------- */
@@ -459,6 +489,7 @@ int main(void) {
         BOTH(test_pool_survives_every_failed_allocation),
         BOTH(test_pipeline_survives_every_failed_allocation),
         BOTH(test_transaction_survives_every_failed_allocation),
+        BOTH(test_transaction_helper_survives_every_failed_allocation),
     };
     return cmocka_run_group_tests(tests, group_setup, rkt_shared_teardown);
 }
