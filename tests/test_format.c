@@ -116,10 +116,8 @@ typedef struct cli_result {
 } cli_result;
 
 static void skip_without_cli(void) {
-    if (!rkt_have_binary("redis-cli")) {
-        fprintf(stderr, "skipping: redis-cli not found\n");
+    if (!rkt_require_binaries("redis-cli", NULL))
         skip();
-    }
 }
 
 /* In the child: stdin from /dev/null, stdout and stderr to the pipes. */

@@ -507,7 +507,7 @@ static void test_have_binary(void **state) {
     (void)state;
     assert_true(rkt_have_binary("sh"));
     assert_false(rkt_have_binary("rkt-no-such-binary"));
-    assert_false(rkt_require_binaries("sh", "rkt-no-such-binary", NULL));
+    assert_true(rkt_require_binaries("sh", "true", NULL)); /* a missing one would skip */
     const char *fail[] = {"false", NULL}, *ok[] = {"true", NULL};
     assert_int_equal(rkt_run(fail, NULL, 5000), 1);
     assert_int_equal(rkt_run(ok, NULL, 5000), 0);

@@ -142,7 +142,7 @@ static int group_teardown(void **state) {
 static fixture *need_binary(void **state) {
     fixture *f = *state;
     if (!f || !f->bin[0]) {
-        fprintf(stderr, "skipping: rk-bench (RK_TEST_BUILD_DIR) or redis-server not found\n");
+        rkt_skip_missing("rk-bench (RK_TEST_BUILD_DIR) or redis-server not found");
         skip();
     }
     return f;

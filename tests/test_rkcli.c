@@ -232,7 +232,9 @@ static const char *rkcli(void) {
     const char *build = getenv("RK_TEST_BUILD_DIR");
     snprintf(rkcli_path, sizeof(rkcli_path), "%s/tools/rk-cli", build ? build : ".");
     if (access(rkcli_path, X_OK) != 0) {
-        fprintf(stderr, "skipping: %s not built\n", rkcli_path);
+        char what[RKT_PATH_MAX + 16];
+        snprintf(what, sizeof what, "%s not built", rkcli_path);
+        rkt_skip_missing(what);
         skip();
     }
     if (!rkt_require_binaries("redis-cli", NULL))

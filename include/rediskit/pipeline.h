@@ -95,7 +95,10 @@ size_t rk_pipeline_size(const rk_pipeline *p);
  *    error reply; the others' RK_EEXECABORT);
  *  - a connection failure (RK_EIO, RK_ETIMEOUT...): every command that got
  *    no reply has that status. The command timeout bounds each wait for
- *    progress, not the whole pipeline. */
+ *    progress, not the whole pipeline;
+ *  - RK_ENOMEM: out of memory, possibly after every reply was read: a typed
+ *    command whose reply could not be given its shape has status RK_ENOMEM
+ *    and its reply as the server sent it; the others are kept. */
 int rk_pipeline_exec(rk_pipeline *p);
 
 /** Replies of the last exec (one per command, in order). */
@@ -107,8 +110,9 @@ size_t rk_pipeline_replies(const rk_pipeline *p);
 const rk_reply *rk_pipeline_reply(const rk_pipeline *p, size_t i);
 
 /** Status of command i of the last exec: RK_OK, RK_ESERVER (an error
- *  reply), RK_EWATCH, RK_EEXECABORT, or the connection failure that left
- *  it unanswered. RK_EINVAL when i is out of range. */
+ *  reply), RK_EWATCH, RK_EEXECABORT, the connection failure that left it
+ *  unanswered, or RK_ENOMEM (its reply could not be shaped). RK_EINVAL
+ *  when i is out of range. */
 int rk_pipeline_status(const rk_pipeline *p, size_t i);
 
 /** Empties the queue and the results, drops a watch (UNWATCH) and gives

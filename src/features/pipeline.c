@@ -189,16 +189,22 @@ int rk_pipeline_append_shaped(rk_pipeline *p, int argc, const char *const *argv,
     return rc;
 }
 
-/* Gives the replies of typed commands their shape. */
-static void shape_results(rk_pipeline *p) {
+/* Gives the replies of typed commands their shape. A reply that could not
+ * be shaped (RK_ENOMEM) keeps its form and gets the failure as its status;
+ * returns the first such failure, so exec cannot say RK_OK over it. */
+static int shape_results(rk_pipeline *p) {
     size_t n = p->count < p->shapes_cap ? p->count : p->shapes_cap;
+    int first = RK_OK;
     for (size_t i = 0; i < n; i++) {
         if (p->shapes[i] == NULL || p->status[i] != RK_OK)
             continue;
         int rc = rk_reshape(&p->replies[i], p->shapes[i]);
         if (rc != RK_OK)
             p->status[i] = rc;
+        if (first == RK_OK)
+            first = rc;
     }
+    return first;
 }
 
 static void forget_queue(rk_pipeline *p) {
@@ -449,7 +455,7 @@ int rk_pipeline_exec(rk_pipeline *p) {
     if (rc == RK_OK && tx)
         rc = settle_transaction(p);
     if (rc == RK_OK)
-        shape_results(p);
+        rc = shape_results(p);
     if (rc == RK_OK && p->o.stop_on_error) {
         for (size_t i = 0; i < p->count; i++)
             if (p->status[i] != RK_OK) {

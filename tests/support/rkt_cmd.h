@@ -45,10 +45,14 @@ const rk_reply *rkt_map_expect(const rk_reply *map, const char *key, const char 
 /* The reply is of kind type, with n elements (arrays, sets; pairs of a map). */
 void rkt_expect_shape(const rk_reply *r, rk_type type, size_t n);
 
-/* A test twice: on RESP2 and on RESP3, each after a FLUSHALL. */
-#define RKT_BOTH(f)                                                                                \
-    {#f "/resp2", f, rkt_cmd_flush, NULL, (void *)&rkt_resp2}, {                                   \
-#f "/resp3", f, rkt_cmd_flush, NULL, (void *)&rkt_resp3                                    \
+/* A test twice, on RESP2 and on RESP3, each run between setup and
+ * teardown (cmocka fixtures; NULL for none). */
+#define RKT_BOTH_FIXTURES(f, setup, teardown)                                                      \
+    {#f "/resp2", f, setup, teardown, (void *)&rkt_resp2}, {                                       \
+#f "/resp3", f, setup, teardown, (void *)&rkt_resp3                                        \
     }
+
+/* A test twice: on RESP2 and on RESP3, each after a FLUSHALL. */
+#define RKT_BOTH(f) RKT_BOTH_FIXTURES(f, rkt_cmd_flush, NULL)
 
 #endif

@@ -105,17 +105,22 @@ bool rkt_have_binary(const char *name) {
 }
 
 bool rkt_require_binaries(const char *first, ...) {
-    bool ok = true;
+    char missing[256] = "";
+    size_t used = 0;
     va_list ap;
     va_start(ap, first);
     for (const char *name = first; name; name = va_arg(ap, const char *)) {
-        if (!rkt_have_binary(name)) {
-            fprintf(stderr, "skipping: %s not found on PATH\n", name);
-            ok = false;
-        }
+        if (!rkt_have_binary(name) && used < sizeof missing)
+            used += (size_t)snprintf(missing + used, sizeof missing - used, "%s%s",
+                                     used ? ", " : "", name);
     }
     va_end(ap);
-    return ok;
+    if (!missing[0])
+        return true;
+    char what[300];
+    snprintf(what, sizeof what, "%s not found on PATH", missing);
+    rkt_skip_missing(what);
+    return false;
 }
 
 bool rkt_have_ipv6_loopback(void) {

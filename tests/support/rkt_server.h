@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "rkt_skip.h"
 #include "rkt_tls.h"
 
 /* Typical use in a cmocka test:
@@ -34,8 +35,10 @@
 bool rkt_have_binary(const char *name);
 
 /** True when every named binary exists (NULL-terminated list); otherwise
- *  prints "skipping: <name> not found" to stderr and returns false, so a
- *  test can write `if (!rkt_require_binaries("redis-server", NULL)) skip();`. */
+ *  says "skipping: <names> not found on PATH" through rkt_skip_missing()
+ *  (so the program exits as skipped, or under RK_TEST_REQUIRE_SERVERS the
+ *  test fails there) and returns false, so a test can write
+ *  `if (!rkt_require_binaries("redis-server", NULL)) skip();`. */
 bool rkt_require_binaries(const char *first, ...);
 
 /** True when ::1 can be bound here (IPv6 loopback present). Cached. */
