@@ -28,13 +28,13 @@ WERROR ?= 0
 # the tools and the examples; pkg-config finds cmocka and hiredis; the tests
 # start redis-server, redis-sentinel and redis-cli, make TLS certificates with
 # openssl, and rerun the command generator (python3, clang-format; its check
-# counts with bc). The with-redis.sh wrapper waits for its server with
-# redis-cli (redis-tools). CC=clang adds clang to every list (CC_PKGS).
+# counts with bc), and make a de_DE locale for the locale test (locales).
+# The with-redis.sh wrapper waits for its server with redis-cli (redis-tools). CC=clang adds clang to every list (CC_PKGS).
 LIB_PKGS = make gcc libc6-dev cmake libssl-dev $(CC_PKGS)
 BUILD_PKGS = $(LIB_PKGS) pkg-config libcmocka-dev
 SERVER_PKGS = redis-server redis-tools
 BASE_PKGS = $(BUILD_PKGS) libhiredis-dev $(SERVER_PKGS) redis-sentinel openssl python3 \
-            clang-format bc
+            clang-format bc locales
 BENCH_PKGS = $(LIB_PKGS) pkg-config libhiredis-dev $(SERVER_PKGS)
 CLANG_PKGS := clang libclang-rt-14-dev
 DEPS := scripts/deps.sh
