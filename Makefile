@@ -29,7 +29,8 @@ WERROR ?= 0
 # start redis-server, redis-sentinel and redis-cli, make TLS certificates with
 # openssl, and rerun the command generator (python3, clang-format; its check
 # counts with bc), and make a de_DE locale for the locale test (locales).
-# The with-redis.sh wrapper waits for its server with redis-cli (redis-tools). CC=clang adds clang to every list (CC_PKGS).
+# The with-redis.sh wrapper waits for its server with redis-cli (redis-tools).
+# CC=clang adds clang to every list (CC_PKGS).
 LIB_PKGS = make gcc libc6-dev cmake libssl-dev $(CC_PKGS)
 BUILD_PKGS = $(LIB_PKGS) pkg-config libcmocka-dev
 SERVER_PKGS = redis-server redis-tools
