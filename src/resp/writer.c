@@ -16,6 +16,7 @@
 #include "rediskit/writer.h"
 #include "resp/reply_int.h"
 #include "resp/resp_int.h"
+#include "resp/writer_int.h"
 #include "util/common.h"
 
 /* A referenced argument, sent after buf[off - 1] and before buf[off]. */
@@ -33,6 +34,23 @@ typedef struct span {
     size_t len;
 } span;
 
+/* The first words of the command encoded last: copied ones by their offset
+ * in buf, referenced ones by the caller's pointer. */
+typedef struct word {
+    const char *ref;
+    size_t off, len;
+} word;
+
+/* The command encoded last, to read back or take back out: the queue's
+ * state just before it (len, nrefs, pending) and just after it. nwords is
+ * 0 once anything else changed the queue. */
+typedef struct last_cmd {
+    size_t len, nrefs, pending;
+    size_t end_len, end_pending;
+    int nwords;
+    word words[RK_WRITER_WORDS];
+} last_cmd;
+
 struct rk_writer {
     size_t threshold;
     char *buf; /* queued bytes are [head, len) */
@@ -48,6 +66,7 @@ struct rk_writer {
     size_t scratch_len, scratch_cap;
     span *spans;
     size_t nspans, capspans;
+    last_cmd last;
 };
 
 rk_writer *rk_writer_new(const rk_writer_opts *opts) {
@@ -71,6 +90,7 @@ void rk_writer_free(rk_writer *w) {
 }
 
 void rk_writer_clear(rk_writer *w) {
+    w->last.nwords = 0;
     w->len = w->head = 0;
     w->nrefs = w->rhead = w->rsent = 0;
     w->pending = 0;
@@ -119,6 +139,7 @@ static void compact(rk_writer *w) {
 }
 
 static int reserve(rk_writer *w, size_t n, size_t r) {
+    w->last.nwords = 0; /* offsets may move; encode_command records anew */
     if (w->pending == 0)
         rk_writer_clear(w);
     else
@@ -177,13 +198,19 @@ static int encode_command(rk_writer *w, const args *a) {
     int rc = reserve(w, bytes, nref);
     if (rc != RK_OK)
         return rc;
+    last_cmd *last = &w->last;
+    *last = (last_cmd){.len = w->len, .nrefs = w->nrefs, .pending = w->pending};
     char *p = put_header(w->buf + w->len, '*', a->count);
     for (size_t i = 0; i < a->count; i++) {
         size_t len;
         bool may_ref;
         const char *s = a->get(a, i, &len, &may_ref);
         p = put_header(p, '$', len);
-        if (may_ref && len >= w->threshold) {
+        bool referenced = may_ref && len >= w->threshold;
+        if (i < RK_WRITER_WORDS)
+            last->words[i] =
+                (word){.ref = referenced ? s : NULL, .off = (size_t)(p - w->buf), .len = len};
+        if (referenced) {
             w->refs[w->nrefs++] = (ref){.off = (size_t)(p - w->buf), .ptr = s, .len = len};
         } else {
             memcpy(p, s, len);
@@ -196,6 +223,32 @@ static int encode_command(rk_writer *w, const args *a) {
     w->pending += bytes;
     for (size_t i = w->nrefs - nref; i < w->nrefs; i++)
         w->pending += w->refs[i].len;
+    last->nwords = (int)RK_MIN(a->count, (size_t)RK_WRITER_WORDS);
+    last->end_len = w->len;
+    last->end_pending = w->pending;
+    return RK_OK;
+}
+
+int rk_writer_last_words(const rk_writer *w, const char *words[RK_WRITER_WORDS],
+                         size_t len[RK_WRITER_WORDS]) {
+    const last_cmd *last = &w->last;
+    for (int i = 0; i < last->nwords; i++) {
+        const word *x = &last->words[i];
+        words[i] = x->ref ? x->ref : w->buf + x->off;
+        len[i] = x->len;
+    }
+    return last->nwords;
+}
+
+int rk_writer_unqueue_last(rk_writer *w) {
+    last_cmd *last = &w->last;
+    if (last->nwords == 0 || w->len != last->end_len || w->pending != last->end_pending ||
+        w->head > last->len)
+        return rk_fail(RK_EINVAL, "no command to take back out of the queue");
+    w->len = last->len;
+    w->nrefs = last->nrefs;
+    w->pending = last->pending;
+    last->nwords = 0;
     return RK_OK;
 }
 
