@@ -19,11 +19,15 @@
 
 #include <cmocka.h>
 
+#include "commands/safe.h"
+#include "commands/table.h"
 #include "rediskit/client.h"
 #include "rediskit/commands.h"
 #include "rediskit/error.h"
 #include "rediskit/pipeline.h"
 #include "rediskit/reply.h"
+#include "rediskit/writer.h"
+#include "resp/writer_int.h"
 #include "rkt_server.h"
 #include "rkt_shared.h"
 
@@ -76,6 +80,56 @@ static long long now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- reading a command back (no server) -------------------------------- */
+
+/* Arguments long enough to be referenced rather than copied are read back
+ * from the caller's bytes. */
+static void test_last_words_read_back_referenced_arguments(void **state) {
+    (void)state;
+    rk_writer *w = rk_writer_new(&(rk_writer_opts){.ref_threshold = 6});
+    assert_non_null(w);
+    assert_int_equal(rk_writer_args(w, "client", "reply", "OFF", "x", NULL), RK_OK);
+    const char *words[RK_WRITER_WORDS];
+    size_t len[RK_WRITER_WORDS];
+    assert_int_equal(rk_writer_last_words(w, words, len), 3);
+    assert_memory_equal(words[0], "client", len[0]);
+    assert_memory_equal(words[1], "reply", len[1]);
+    assert_memory_equal(words[2], "OFF", len[2]);
+    assert_int_equal(rk_writer_last_mode(w), RK_MODE_REPLY_OFF);
+    rk_writer_clear(w);
+    assert_int_equal(rk_writer_last_words(w, words, len), 0);
+    rk_writer_free(w);
+}
+
+static void test_unqueue_last_leaves_the_queue_as_before(void **state) {
+    (void)state;
+    rk_writer *w = rk_writer_new(NULL);
+    assert_non_null(w);
+    assert_int_equal(rk_writer_format(w, "GET %s", "a"), RK_OK);
+    size_t before = rk_writer_pending(w);
+    assert_int_equal(rk_writer_format(w, "%s", "MULTI"), RK_OK);
+    assert_int_equal(rk_writer_unqueue_last(w), RK_OK);
+    assert_int_equal(rk_writer_pending(w), before);
+    struct iovec iov[4];
+    assert_int_equal(rk_writer_iov(w, iov, 4), 1);
+    assert_memory_equal(iov[0].iov_base, "*2\r\n$3\r\nGET\r\n$1\r\na\r\n", before);
+    assert_int_equal(rk_writer_unqueue_last(w), RK_EINVAL); /* only the last, once */
+    rk_writer_free(w);
+}
+
+/* The generated quick look misses no connection-state command. */
+static void test_stateful_lengths_cover_every_stateful_command(void **state) {
+    (void)state;
+    for (size_t i = 0; i < rk_command_table_len; i++) {
+        const rk_command_entry *e = &rk_command_table[i];
+        if (!(e->flags & RK_CMDF_CONNECTION))
+            continue;
+        size_t n = strcspn(e->name, "|");
+        if (!((rk_command_stateful_lengths[e->name[0] & 31] >> n) & 1))
+            fail_msg("%s is missing from rk_command_stateful_lengths", e->name);
+    }
 }
 
 /* ---- the pooled-call guard ---------------------------------------------- */
@@ -362,6 +416,9 @@ static void test_pipeline_null_arguments_are_einval(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_last_words_read_back_referenced_arguments),
+        cmocka_unit_test(test_unqueue_last_leaves_the_queue_as_before),
+        cmocka_unit_test(test_stateful_lengths_cover_every_stateful_command),
         cmocka_unit_test(test_select_named_by_conversion_is_refused),
         cmocka_unit_test(test_multi_named_by_conversion_is_refused),
         cmocka_unit_test(test_client_reply_subcommand_by_conversion_is_refused),

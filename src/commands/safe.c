@@ -36,11 +36,6 @@ typedef struct slot {
 
 static slot slots[HASH_SLOTS];
 
-/* A prefilter for the stateful commands alone: bit n of stateful_lengths[c]
- * is set when some stateful command starts with letter c (lower-cased, 5
- * bits) and is n bytes long. Most commands (GET, SET, HSET...) miss it, so
- * a caller that no longer needs the safe flag skips the hash lookup. */
-static uint64_t stateful_lengths[32];
 static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
 
 static unsigned char lower(unsigned char c) {
@@ -104,9 +99,6 @@ static void build_slots(void) {
         if (flags == 0)
             continue;
         const char *bar = strchr(e->name, '|');
-        size_t n = bar ? (size_t)(bar - e->name) : strlen(e->name);
-        if ((flags & CMD_STATEFUL) && n < 64)
-            stateful_lengths[lower((unsigned char)e->name[0]) & 31] |= (uint64_t)1 << n;
         add(e->name, strlen(e->name), flags);
         if (bar)
             add(e->name, (size_t)(bar - e->name), CMD_CONTAINER);
@@ -139,18 +131,28 @@ bool rk_command_is_stateful(int argc, const char *const *argv, const size_t *arg
     return classify(argc, argv, argvlen) & CMD_STATEFUL;
 }
 
-static bool maybe_stateful(const char *name, size_t n) {
-    pthread_once(&slots_once, build_slots);
-    return n < 64 && (stateful_lengths[lower((unsigned char)name[0]) & 31] >> n) & 1;
+/* Whether the command encoded last into w may be stateful, by its name's
+ * first byte and length alone (the generated rk_command_stateful_lengths):
+ * a few instructions, no lookup. */
+static bool maybe_stateful(const rk_writer *w) {
+    unsigned char first;
+    size_t n;
+    return rk_writer_last_name(w, &first, &n) && n < 64 &&
+           (rk_command_stateful_lengths[lower(first) & 31] >> n) & 1;
 }
 
-unsigned rk_writer_last_flags(const rk_writer *w, unsigned want) {
+/* The table lookup behind rk_writer_last_flags, out of its fast path. */
+static unsigned __attribute__((noinline)) lookup_last(const rk_writer *w, unsigned want) {
     const char *words[RK_WRITER_WORDS];
     size_t len[RK_WRITER_WORDS];
     int n = rk_writer_last_words(w, words, len);
-    if (n == 0 || (!(want & RK_CMD_SAFE) && !maybe_stateful(words[0], len[0])))
+    return n > 0 ? rk_command_flags(RK_MIN(n, 2), words, len) & want : 0;
+}
+
+unsigned rk_writer_last_flags(const rk_writer *w, unsigned want) {
+    if (!(want & RK_CMD_SAFE) && !maybe_stateful(w))
         return 0;
-    return rk_command_flags(RK_MIN(n, 2), words, len) & want;
+    return lookup_last(w, want);
 }
 
 /* Whether word (n bytes, any case) is name (lower case). */
@@ -171,8 +173,10 @@ static int reply_mode(int n, const char *const *words, const size_t *len) {
 int rk_writer_last_mode(const rk_writer *w) {
     const char *words[RK_WRITER_WORDS];
     size_t len[RK_WRITER_WORDS];
+    if (!maybe_stateful(w))
+        return RK_MODE_SAME;
     int n = rk_writer_last_words(w, words, len);
-    if (n == 0 || !maybe_stateful(words[0], len[0]))
+    if (n == 0)
         return RK_MODE_SAME;
     if (is(words[0], len[0], "monitor") || is(words[0], len[0], "subscribe") ||
         is(words[0], len[0], "psubscribe") || is(words[0], len[0], "ssubscribe"))

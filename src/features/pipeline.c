@@ -149,12 +149,13 @@ static int can_queue(const rk_pipeline *p) {
  * built: one that would change the state of the pooled connection it runs
  * on (SELECT, MULTI, SUBSCRIBE...) is taken back out and refused. Once the
  * pipeline holds a command not safe to repeat, only that check is left,
- * and it rules most names out without a lookup. */
-static int queued(rk_pipeline *p, int rc) {
+ * and it rules most names out without a lookup; typed commands (`typed`),
+ * which never change their connection, skip it. */
+static int queued(rk_pipeline *p, int rc, bool typed) {
     if (rc != RK_OK)
         return rc;
-    unsigned want = RK_CMD_STATEFUL | (p->unsafe ? 0 : RK_CMD_SAFE);
-    unsigned flags = rk_writer_last_flags(p->queue, want);
+    unsigned want = (typed ? 0 : RK_CMD_STATEFUL) | (p->unsafe ? 0 : RK_CMD_SAFE);
+    unsigned flags = want ? rk_writer_last_flags(p->queue, want) : 0;
     if (flags & RK_CMD_STATEFUL) {
         rk_writer_unqueue_last(p->queue);
         return rk_fail(RK_EINVAL, "this command changes the state of its connection and cannot "
@@ -173,7 +174,7 @@ int rk_pipeline_vappend(rk_pipeline *p, const char *fmt, va_list ap) {
         return rc;
     if (fmt == NULL)
         return rk_fail(RK_EINVAL, "NULL command format");
-    return queued(p, rk_writer_vformat(p->queue, fmt, ap));
+    return queued(p, rk_writer_vformat(p->queue, fmt, ap), false);
 }
 
 int rk_pipeline_append(rk_pipeline *p, const char *fmt, ...) {
@@ -184,12 +185,17 @@ int rk_pipeline_append(rk_pipeline *p, const char *fmt, ...) {
     return rc;
 }
 
-int rk_pipeline_append_argv(rk_pipeline *p, int argc, const char *const *argv,
-                            const size_t *argvlen) {
+static int append_argv(rk_pipeline *p, int argc, const char *const *argv, const size_t *argvlen,
+                       bool typed) {
     int rc = can_queue(p);
     if (rc != RK_OK)
         return rc;
-    return queued(p, rk_writer_argv(p->queue, argc, argv, argvlen));
+    return queued(p, rk_writer_argv(p->queue, argc, argv, argvlen), typed);
+}
+
+int rk_pipeline_append_argv(rk_pipeline *p, int argc, const char *const *argv,
+                            const size_t *argvlen) {
+    return append_argv(p, argc, argv, argvlen, false);
 }
 
 /* Typed commands (commands/cmd.c) queue with the shape their reply takes
@@ -208,7 +214,7 @@ int rk_pipeline_append_shaped(rk_pipeline *p, int argc, const char *const *argv,
         p->shapes = s;
         p->shapes_cap = cap;
     }
-    int rc = rk_pipeline_append_argv(p, argc, argv, argvlen);
+    int rc = append_argv(p, argc, argv, argvlen, true);
     if (rc == RK_OK && at < p->shapes_cap)
         p->shapes[at] = shape;
     return rc;

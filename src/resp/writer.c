@@ -34,21 +34,17 @@ typedef struct span {
     size_t len;
 } span;
 
-/* The first words of the command encoded last: copied ones by their offset
- * in buf, referenced ones by the caller's pointer. */
-typedef struct word {
-    const char *ref;
-    size_t off, len;
-} word;
-
 /* The command encoded last, to read back or take back out: the queue's
- * state just before it (len, nrefs, pending) and just after it. nwords is
- * 0 once anything else changed the queue. */
+ * state just before it (its bytes start at buf[start]; its references at
+ * refs[nrefs]), and its name's first byte and length for a quick look.
+ * valid is cleared by anything that may move or drop those bytes. Only
+ * these few stores are made per command; the words are parsed back from
+ * the bytes when asked for. */
 typedef struct last_cmd {
-    size_t len, nrefs, pending;
-    size_t end_len, end_pending;
-    int nwords;
-    word words[RK_WRITER_WORDS];
+    size_t start, nrefs, pending;
+    size_t name_len;
+    unsigned char name0;
+    bool valid;
 } last_cmd;
 
 struct rk_writer {
@@ -90,7 +86,7 @@ void rk_writer_free(rk_writer *w) {
 }
 
 void rk_writer_clear(rk_writer *w) {
-    w->last.nwords = 0;
+    w->last.valid = false;
     w->len = w->head = 0;
     w->nrefs = w->rhead = w->rsent = 0;
     w->pending = 0;
@@ -139,7 +135,7 @@ static void compact(rk_writer *w) {
 }
 
 static int reserve(rk_writer *w, size_t n, size_t r) {
-    w->last.nwords = 0; /* offsets may move; encode_command records anew */
+    w->last.valid = false; /* offsets may move; encode_command records anew */
     if (w->pending == 0)
         rk_writer_clear(w);
     else
@@ -199,18 +195,20 @@ static int encode_command(rk_writer *w, const args *a) {
     if (rc != RK_OK)
         return rc;
     last_cmd *last = &w->last;
-    *last = (last_cmd){.len = w->len, .nrefs = w->nrefs, .pending = w->pending};
+    last->start = w->len;
+    last->nrefs = w->nrefs;
+    last->pending = w->pending;
     char *p = put_header(w->buf + w->len, '*', a->count);
     for (size_t i = 0; i < a->count; i++) {
         size_t len;
         bool may_ref;
         const char *s = a->get(a, i, &len, &may_ref);
         p = put_header(p, '$', len);
-        bool referenced = may_ref && len >= w->threshold;
-        if (i < RK_WRITER_WORDS)
-            last->words[i] =
-                (word){.ref = referenced ? s : NULL, .off = (size_t)(p - w->buf), .len = len};
-        if (referenced) {
+        if (i == 0) {
+            last->name0 = len ? (unsigned char)s[0] : 0;
+            last->name_len = len;
+        }
+        if (may_ref && len >= w->threshold) {
             w->refs[w->nrefs++] = (ref){.off = (size_t)(p - w->buf), .ptr = s, .len = len};
         } else {
             memcpy(p, s, len);
@@ -223,32 +221,59 @@ static int encode_command(rk_writer *w, const args *a) {
     w->pending += bytes;
     for (size_t i = w->nrefs - nref; i < w->nrefs; i++)
         w->pending += w->refs[i].len;
-    last->nwords = (int)RK_MIN(a->count, (size_t)RK_WRITER_WORDS);
-    last->end_len = w->len;
-    last->end_pending = w->pending;
+    last->valid = true;
     return RK_OK;
+}
+
+bool rk_writer_last_name(const rk_writer *w, unsigned char *first, size_t *len) {
+    if (!w->last.valid)
+        return false;
+    *first = w->last.name0;
+    *len = w->last.name_len;
+    return true;
+}
+
+/* Reads the decimal length after a '*' or '$' at *p, and moves *p past
+ * its CRLF. The writer wrote it, so it is well formed. */
+static size_t header_value(const char **p) {
+    const char *q = *p + 1;
+    size_t n = 0;
+    while (*q != '\r')
+        n = n * 10 + (size_t)(*q++ - '0');
+    *p = q + 2;
+    return n;
 }
 
 int rk_writer_last_words(const rk_writer *w, const char *words[RK_WRITER_WORDS],
                          size_t len[RK_WRITER_WORDS]) {
     const last_cmd *last = &w->last;
-    for (int i = 0; i < last->nwords; i++) {
-        const word *x = &last->words[i];
-        words[i] = x->ref ? x->ref : w->buf + x->off;
-        len[i] = x->len;
+    if (!last->valid)
+        return 0;
+    const char *p = w->buf + last->start;
+    size_t count = header_value(&p), r = last->nrefs;
+    int n = (int)RK_MIN(count, (size_t)RK_WRITER_WORDS);
+    for (int i = 0; i < n; i++) {
+        len[i] = header_value(&p);
+        size_t at = (size_t)(p - w->buf);
+        if (r < w->nrefs && w->refs[r].off == at) { /* referenced, not copied */
+            words[i] = w->refs[r++].ptr;
+        } else {
+            words[i] = p;
+            p += len[i];
+        }
+        p += 2;
     }
-    return last->nwords;
+    return n;
 }
 
 int rk_writer_unqueue_last(rk_writer *w) {
     last_cmd *last = &w->last;
-    if (last->nwords == 0 || w->len != last->end_len || w->pending != last->end_pending ||
-        w->head > last->len)
+    if (!last->valid || w->head > last->start)
         return rk_fail(RK_EINVAL, "no command to take back out of the queue");
-    w->len = last->len;
+    w->len = last->start;
     w->nrefs = last->nrefs;
     w->pending = last->pending;
-    last->nwords = 0;
+    last->valid = false;
     return RK_OK;
 }
 
