@@ -92,7 +92,9 @@ typedef enum rk_client_reply_mode {
  *  off. The connection knows: while replies are OFF (and for SKIP and the
  *  command after it) calls on it send their command and return RK_OK with
  *  a nil reply at once, without waiting for a reply that never comes; ON
- *  waits for the server's OK. Hand-written, since the generated form would
+ *  waits for the server's OK. (The connection follows CLIENT REPLY sent as
+ *  a plain command too; rk_client_release closes a connection left OFF or
+ *  SKIP.) Hand-written, since the generated form would
  *  wait. Returns RK_OK, RK_EINVAL for a bad mode, or as rk_conn_call_argv(). */
 int rk_client_reply(rk_conn *conn, rk_client_reply_mode mode);
 
@@ -108,7 +110,8 @@ int rk_reset(rk_conn *conn);
  *  Once it returns RK_OK, read each line (a status reply such as
  *  `1700000000.123456 [0 127.0.0.1:5000] "SET" "k" "v"`) with
  *  rk_conn_read(); the connection is in subscriber mode (rk_conn_set_pubsub)
- *  and stays a monitor until rk_reset() or closed. Hand-written, since the
+ *  and stays a monitor until rk_reset() or closed (rk_client_release closes
+ *  it rather than pool it). Hand-written, since the
  *  lines are replies no command asked for. Returns RK_OK, or as
  *  rk_conn_call_argv(). */
 int rk_monitor(rk_conn *conn);
