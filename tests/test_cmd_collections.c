@@ -251,10 +251,10 @@ static void test_lpop_and_rpop_with_count_return_arrays(void **state) {
 static void test_pop_on_a_missing_list_is_nil_with_and_without_count(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_reply r;
-    RKT_OK(rk_lpop(c, "missing", NULL, &r));
+    RKT_NIL(rk_lpop(c, "missing", NULL, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     rk_reply_free(&r);
-    RKT_OK(rk_rpop(c, "missing", &(rk_rpop_opts){.count = 3}, &r));
+    RKT_NIL(rk_rpop(c, "missing", &(rk_rpop_opts){.count = 3}, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     rk_reply_free(&r);
     rk_client_free(c);
@@ -305,7 +305,7 @@ static void test_lpos_with_maxlen_scans_only_the_head(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rpush(c, "l", STRS("a", "b", "c", "x"));
     rk_reply r;
-    RKT_OK(rk_lpos(c, "l", "x", &(rk_lpos_opts){.maxlen = 3}, &r));
+    RKT_NIL(rk_lpos(c, "l", "x", &(rk_lpos_opts){.maxlen = 3}, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     rk_reply_free(&r);
     RKT_OK(rk_lpos(c, "l", "x",
@@ -319,7 +319,7 @@ static void test_lpos_of_a_missing_element_is_nil(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rpush(c, "l", STRS("a"));
     rk_reply r;
-    RKT_OK(rk_lpos(c, "l", "zz", NULL, &r));
+    RKT_NIL(rk_lpos(c, "l", "zz", NULL, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     rk_reply_free(&r);
     rk_client_free(c);
@@ -492,7 +492,7 @@ static void test_lmpop_with_count_from_the_right(void **state) {
 static void test_lmpop_on_empty_lists_is_nil(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_reply r;
-    RKT_OK(rk_lmpop(c, STRS("l1", "l2"), RK_LEFT, NULL, &r));
+    RKT_NIL(rk_lmpop(c, STRS("l1", "l2"), RK_LEFT, NULL, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     rk_reply_free(&r);
     rk_client_free(c);
@@ -513,7 +513,7 @@ static void test_blmpop_pops_available_elements(void **state) {
 static void test_blmpop_on_empty_lists_times_out_with_nil(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_reply r;
-    RKT_OK(rk_blmpop(c, 0.1, STRS("l1", "l2"), RK_RIGHT, NULL, &r));
+    RKT_NIL(rk_blmpop(c, 0.1, STRS("l1", "l2"), RK_RIGHT, NULL, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     rk_reply_free(&r);
     rk_client_free(c);
@@ -537,7 +537,7 @@ static void test_blpop_returns_key_and_element_when_available(void **state) {
 static void test_blpop_on_empty_list_times_out_with_nil(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_reply r;
-    RKT_OK(rk_blpop(c, STRS("empty"), 0.1, &r));
+    RKT_NIL(rk_blpop(c, STRS("empty"), 0.1, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     rk_reply_free(&r);
     rk_client_free(c);
@@ -546,7 +546,7 @@ static void test_blpop_on_empty_list_times_out_with_nil(void **state) {
 static void test_brpop_on_empty_list_times_out_with_nil(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_reply r;
-    RKT_OK(rk_brpop(c, STRS("empty", "empty2"), 0.1, &r));
+    RKT_NIL(rk_brpop(c, STRS("empty", "empty2"), 0.1, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     rk_reply_free(&r);
     rk_client_free(c);
@@ -720,7 +720,7 @@ static void test_srandmember_without_count_returns_one_member(void **state) {
     long long n = -1;
     RKT_OK(rk_scard(c, "s", &n));
     assert_int_equal(n, 3);
-    RKT_OK(rk_srandmember(c, "missing", NULL, &r));
+    RKT_NIL(rk_srandmember(c, "missing", NULL, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     rk_reply_free(&r);
     rk_client_free(c);
@@ -1034,7 +1034,7 @@ static void test_hrandfield_without_values_gives_fields(void **state) {
     RKT_OK(rk_hrandfield(c, "h", NULL, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_STRING);
     rk_reply_free(&r);
-    RKT_OK(rk_hrandfield(c, "missing", NULL, &r));
+    RKT_NIL(rk_hrandfield(c, "missing", NULL, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     rk_reply_free(&r);
     rk_client_free(c);

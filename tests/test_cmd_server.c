@@ -450,7 +450,7 @@ static void test_acl_getuser_flags_is_a_set(void **state) {
 static void test_acl_getuser_of_unknown_user_is_nil(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_reply r;
-    RKT_OK(rk_acl_getuser(c, "rkt_nobody", &r));
+    RKT_NIL(rk_acl_getuser(c, "rkt_nobody", &r));
     expect_type(&r, RK_REPLY_NIL);
     rk_reply_free(&r);
     rk_client_free(c);
@@ -1342,7 +1342,7 @@ static void test_exec_is_nil_when_a_watched_key_changed(void **state) {
     RKT_OK(rk_multi(conn));
     RKT_OK(rk_conn_call_args(conn, NULL, "INCR", "rkt_w", NULL));
     rk_reply r;
-    RKT_OK(rk_exec(conn, &r));
+    RKT_NIL(rk_exec(conn, &r));
     expect_type(&r, RK_REPLY_NIL);
     rk_reply_free(&r);
     char *v = NULL;

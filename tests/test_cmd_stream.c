@@ -256,7 +256,7 @@ static void test_xrange_count_limits_entries(void **state) {
     expect_ids(&r, (const char *[]){"2-0", "3-0"}, 2);
     rk_reply_free(&r);
     /* COUNT 0 is sent when count_set says so: Redis 7.0 answers nil */
-    RKT_OK(rk_xrange(c, "s", "-", "+", &(rk_xrange_opts){.count_set = true}, &r));
+    RKT_NIL(rk_xrange(c, "s", "-", "+", &(rk_xrange_opts){.count_set = true}, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     rk_reply_free(&r);
     rk_client_free(c);
@@ -420,8 +420,8 @@ static void test_xread_block_without_new_data_is_nil(void **state) {
     rk_client *c = rkt_cmd_client(state);
     add_n(c, "s", 1);
     rk_reply r;
-    RKT_OK(rk_xread(c, (const char *[]){"s"}, 1, (const char *[]){"$"}, 1,
-                    &(rk_xread_opts){.block = 100}, &r));
+    RKT_NIL(rk_xread(c, (const char *[]){"s"}, 1, (const char *[]){"$"}, 1,
+                     &(rk_xread_opts){.block = 100}, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     rk_reply_free(&r);
     rk_client_free(c);
@@ -495,8 +495,8 @@ static void test_xgroup_create_at_dollar_skips_history(void **state) {
     add_n(c, "s", 2);
     RKT_OK(rk_xgroup_create(c, "s", "g", NULL, NULL)); /* NULL id: $ */
     rk_reply r;
-    RKT_OK(rk_xreadgroup(c, "g", "alice", (const char *[]){"s"}, 1, (const char *[]){">"}, 1, NULL,
-                         &r));
+    RKT_NIL(rk_xreadgroup(c, "g", "alice", (const char *[]){"s"}, 1, (const char *[]){">"}, 1, NULL,
+                          &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     rk_reply_free(&r);
     rk_client_free(c);
@@ -556,8 +556,8 @@ static void test_xgroup_setid_rewinds_the_group(void **state) {
     RKT_OK(rk_xgroup_setid(c, "s", "g", "0", NULL));
     RKT_OK(rk_xgroup_setid(c, "s", "g", NULL, NULL));
     rk_reply r;
-    RKT_OK(rk_xreadgroup(c, "g", "alice", (const char *[]){"s"}, 1, (const char *[]){">"}, 1, NULL,
-                         &r));
+    RKT_NIL(rk_xreadgroup(c, "g", "alice", (const char *[]){"s"}, 1, (const char *[]){">"}, 1, NULL,
+                          &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     rk_reply_free(&r);
     rk_client_free(c);

@@ -131,10 +131,19 @@ static void test_set_nx_on_existing_key_replies_nil(void **state) {
     rk_client *c = rkt_cmd_client(state);
     set_str(c, "k", "old");
     rk_reply r;
-    RKT_OK(rk_set(c, "k", "new", &(rk_set_opts){.nx = true}, &r));
+    RKT_NIL(rk_set(c, "k", "new", &(rk_set_opts){.nx = true}, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     rk_reply_free(&r);
     expect_get(c, "k", "old");
+    rk_client_free(c);
+}
+
+/* The return code alone says whether SET NX set the key. */
+static void test_set_nx_tells_whether_it_set_without_a_reply(void **state) {
+    rk_client *c = rkt_cmd_client(state);
+    RKT_OK(rk_set(c, "k", "first", &(rk_set_opts){.nx = true}, NULL));
+    RKT_NIL(rk_set(c, "k", "second", &(rk_set_opts){.nx = true}, NULL));
+    expect_get(c, "k", "first");
     rk_client_free(c);
 }
 
@@ -152,7 +161,7 @@ static void test_set_nx_on_missing_key_sets_it(void **state) {
 static void test_set_xx_on_missing_key_replies_nil_and_sets_nothing(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_reply r;
-    RKT_OK(rk_set(c, "k", "v", &(rk_set_opts){.xx = true}, &r));
+    RKT_NIL(rk_set(c, "k", "v", &(rk_set_opts){.xx = true}, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     rk_reply_free(&r);
     expect_missing(c, "k");
@@ -166,7 +175,7 @@ static void test_set_get_replies_the_old_value(void **state) {
     RKT_OK(rk_set(c, "k", "new", &(rk_set_opts){.get = true}, &r));
     expect_str(&r, "old");
     rk_reply_free(&r);
-    RKT_OK(rk_set(c, "missing", "x", &(rk_set_opts){.get = true}, &r));
+    RKT_NIL(rk_set(c, "missing", "x", &(rk_set_opts){.get = true}, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     rk_reply_free(&r);
     expect_get(c, "k", "new");
@@ -1298,6 +1307,21 @@ static void test_pipeline_typed_calls_give_the_same_shapes(void **state) {
     rk_client_free(c);
 }
 
+/* In a pipeline a nil answer is a nil reply with status RK_OK. */
+static void test_pipeline_set_nx_not_set_is_nil_reply_with_status_ok(void **state) {
+    rk_client *c = rkt_cmd_client(state);
+    set_str(c, "k", "old");
+    rk_pipeline *p = rk_pipeline_new(c, NULL);
+    assert_non_null(p);
+    RKT_OK(rk_pipe_set(p, "k", "new", &(rk_set_opts){.nx = true}));
+    RKT_OK(rk_pipeline_exec(p));
+    assert_int_equal(rk_pipeline_status(p, 0), RK_OK);
+    assert_int_equal(rk_reply_type(rk_pipeline_reply(p, 0)), RK_REPLY_NIL);
+    rk_pipeline_free(p);
+    expect_get(c, "k", "old");
+    rk_client_free(c);
+}
+
 static void test_pipeline_refused_typed_call_queues_nothing(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_pipeline *p = rk_pipeline_new(c, NULL);
@@ -1317,6 +1341,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         RKT_BOTH(test_set_replies_ok_status),
         RKT_BOTH(test_set_nx_on_existing_key_replies_nil),
+        RKT_BOTH(test_set_nx_tells_whether_it_set_without_a_reply),
         RKT_BOTH(test_set_nx_on_missing_key_sets_it),
         RKT_BOTH(test_set_xx_on_missing_key_replies_nil_and_sets_nothing),
         RKT_BOTH(test_set_get_replies_the_old_value),
@@ -1399,6 +1424,7 @@ int main(void) {
         RKT_BOTH(test_sort_store_to_a_binary_key),
         RKT_BOTH(test_sort_asc_with_desc_is_einval),
         RKT_BOTH(test_pipeline_typed_calls_give_the_same_shapes),
+        RKT_BOTH(test_pipeline_set_nx_not_set_is_nil_reply_with_status_ok),
         RKT_BOTH(test_pipeline_refused_typed_call_queues_nothing),
     };
     return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);

@@ -241,8 +241,8 @@ static void test_zadd_incr_with_nx_on_an_existing_member_is_nil(void **state) {
     rk_client *c = rkt_cmd_client(state);
     seed_abc(c, "z");
     rk_reply r;
-    RKT_OK(rk_zadd(c, "z", (rk_zadd_score_member[]){{1, "a", 0}}, 1,
-                   &(rk_zadd_opts){.incr = true, .nx = true}, &r));
+    RKT_NIL(rk_zadd(c, "z", (rk_zadd_score_member[]){{1, "a", 0}}, 1,
+                    &(rk_zadd_opts){.incr = true, .nx = true}, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     rk_reply_free(&r);
     assert_true(score_of(c, "z", "a") == 1);
@@ -684,7 +684,7 @@ static void test_bzpopmax_gives_key_member_and_double(void **state) {
 static void test_bzpopmin_timing_out_is_nil(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_reply r;
-    RKT_OK(rk_bzpopmin(c, (const char *[]){"empty"}, 1, 0.05, &r));
+    RKT_NIL(rk_bzpopmin(c, (const char *[]){"empty"}, 1, 0.05, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     rk_reply_free(&r);
     rk_client_free(c);
@@ -713,7 +713,7 @@ static void test_zmpop_gives_key_and_pairs(void **state) {
 static void test_zmpop_of_empty_keys_is_nil(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_reply r;
-    RKT_OK(rk_zmpop(c, (const char *[]){"e1", "e2"}, 2, RK_MAX, NULL, &r));
+    RKT_NIL(rk_zmpop(c, (const char *[]){"e1", "e2"}, 2, RK_MAX, NULL, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     rk_reply_free(&r);
     rk_client_free(c);
@@ -738,7 +738,7 @@ static void test_bzmpop_gives_key_and_pairs(void **state) {
 static void test_bzmpop_timing_out_is_nil(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_reply r;
-    RKT_OK(rk_bzmpop(c, 0.05, (const char *[]){"empty"}, 1, RK_MIN, NULL, &r));
+    RKT_NIL(rk_bzmpop(c, 0.05, (const char *[]){"empty"}, 1, RK_MIN, NULL, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     rk_reply_free(&r);
     rk_client_free(c);

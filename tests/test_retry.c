@@ -24,14 +24,13 @@
 #include "rediskit/client.h"
 #include "rediskit/error.h"
 #include "rediskit/reply.h"
+#include "rediskit/writer.h"
 #include "rkt_fakeserver.h"
 #include "rkt_proxy.h"
 #include "rkt_server.h"
 #include "rkt_shared.h"
 
-/* Internal (src/commands/safe.h): true when the command only reads. */
-bool rk_command_is_safe(int argc, const char *const *argv, const size_t *argvlen);
-bool rk_format_is_safe(const char *fmt);
+#include "commands/safe.h"
 
 /* The server most tests share (started by the group setup), or none. */
 
@@ -325,6 +324,28 @@ static void test_read_only_command_is_retried_after_connection_drop(void **state
     assert_string_equal(rk_reply_str(&r), "kept");
     assert_int_equal(log.n, 1);
     assert_int_equal(log.error[0], RK_EIO);
+    rk_reply_free(&r);
+    rk_client_free(c);
+    rkt_proxy_stop(p);
+}
+
+/* Retry safety comes from the command as built: "%s %s" with GET is a
+ * read like any other. */
+static void test_read_only_command_named_by_conversion_is_retried(void **state) {
+    (void)state;
+    rkt_shared_need();
+    free(rkt_server_cmd(&rkt_shared, "SET", "ro-conv", "kept", NULL));
+    retry_log log = {0};
+    rkt_proxy *p;
+    rk_client *c = client_via_proxy(&p, (rk_retry){.backoff = RK_BACKOFF_NONE}, &log);
+    dropper d;
+    arm_dropper(&d, p, &rkt_shared);
+    rk_reply r;
+    int rc = rk_client_call(c, &r, "%s %s", "GET", "ro-conv");
+    join_dropper(&d);
+    assert_int_equal(rc, RK_OK);
+    assert_string_equal(rk_reply_str(&r), "kept");
+    assert_int_equal(log.n, 1);
     rk_reply_free(&r);
     rk_client_free(c);
     rkt_proxy_stop(p);
@@ -659,18 +680,32 @@ static void test_safe_refuses_empty_and_huge_names(void **state) {
     assert_false(is_safe("", NULL));
 }
 
-static void test_format_is_judged_by_its_literal_command_name(void **state) {
+/* The flags of a command formatted into a writer, as the client judges
+ * it: from the arguments built, whatever spelled them. */
+static unsigned formatted_flags(const char *fmt, ...) {
+    rk_writer *w = rk_writer_new(NULL);
+    assert_non_null(w);
+    va_list ap;
+    va_start(ap, fmt);
+    assert_int_equal(rk_writer_vformat(w, fmt, ap), RK_OK);
+    va_end(ap);
+    unsigned flags = rk_writer_last_flags(w, RK_CMD_SAFE | RK_CMD_STATEFUL);
+    rk_writer_free(w);
+    return flags;
+}
+
+static void test_format_is_judged_by_the_command_it_builds(void **state) {
     (void)state;
-    assert_true(rk_format_is_safe("GET %s"));
-    assert_true(rk_format_is_safe("  PING"));
-    assert_true(rk_format_is_safe("OBJECT ENCODING %s"));
-    assert_true(rk_format_is_safe("CONFIG GET %s"));
-    assert_false(rk_format_is_safe("INCR %s"));
-    assert_false(rk_format_is_safe("CONFIG SET %s %s"));
-    assert_false(rk_format_is_safe("OBJECT %s key")); /* subcommand unknown */
-    assert_false(rk_format_is_safe("%s key"));        /* name unknown */
-    assert_false(rk_format_is_safe("GET%s"));
-    assert_false(rk_format_is_safe(""));
+    assert_int_equal(formatted_flags("GET %s", "k"), RK_CMD_SAFE);
+    assert_int_equal(formatted_flags("%s %s", "GET", "k"), RK_CMD_SAFE);
+    assert_int_equal(formatted_flags("OBJECT %s key", "ENCODING"), RK_CMD_SAFE);
+    assert_int_equal(formatted_flags("CONFIG GET %s", "x"), RK_CMD_SAFE);
+    assert_int_equal(formatted_flags("INCR %s", "k"), 0);
+    assert_int_equal(formatted_flags("CONFIG %s %s %s", "SET", "a", "b"), 0);
+    assert_int_equal(formatted_flags("GET%s", "x"), 0); /* GETx */
+    assert_int_equal(formatted_flags("%s", "MULTI"), RK_CMD_STATEFUL);
+    assert_int_equal(formatted_flags("%s %d", "select", 1), RK_CMD_STATEFUL);
+    assert_int_equal(formatted_flags("CLIENT %s OFF", "REPLY"), RK_CMD_STATEFUL);
 }
 
 /* Every command the server flags readonly (and not write) is in the table,
@@ -729,6 +764,7 @@ int main(void) {
         cmocka_unit_test(test_unsent_command_is_retried_even_if_not_idempotent),
         cmocka_unit_test(test_dead_idle_connection_is_replaced_before_sending),
         cmocka_unit_test(test_read_only_command_is_retried_after_connection_drop),
+        cmocka_unit_test(test_read_only_command_named_by_conversion_is_retried),
         cmocka_unit_test(test_lost_reply_of_incr_is_not_repeated),
         cmocka_unit_test(test_idempotent_call_is_retried_after_lost_reply),
         cmocka_unit_test(test_no_retry_call_option_keeps_read_only_command_failed),
@@ -747,7 +783,7 @@ int main(void) {
         cmocka_unit_test(test_unsafe_write_commands),
         cmocka_unit_test(test_safe_uses_argument_lengths),
         cmocka_unit_test(test_safe_refuses_empty_and_huge_names),
-        cmocka_unit_test(test_format_is_judged_by_its_literal_command_name),
+        cmocka_unit_test(test_format_is_judged_by_the_command_it_builds),
         cmocka_unit_test(test_safe_table_agrees_with_server_command_flags),
     };
     return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);

@@ -68,7 +68,8 @@ typedef struct rk_call_opts {
  *  state of the connection they run on (MULTI, EXEC, DISCARD, WATCH,
  *  UNWATCH, SELECT, AUTH, HELLO, RESET, QUIT, MONITOR, READONLY, READWRITE,
  *  ASKING, CLIENT REPLY / TRACKING / CACHING / NO-EVICT, SYNC, PSYNC,
- *  REPLCONF and the SUBSCRIBE family) are refused with RK_EINVAL: on a
+ *  REPLCONF and the SUBSCRIBE family) are refused with RK_EINVAL, however
+ *  spelled (the command is judged as built: "%s", "MULTI" is MULTI): on a
  *  pooled connection they would leak into later calls; use rk_pipeline,
  *  rk_pubsub, the typed functions on a held connection, the
  *  options, or rk_client_acquire. Returns RK_OK with the
@@ -76,8 +77,9 @@ typedef struct rk_call_opts {
  *  with an error (the error reply is in *reply; rk_error_last() has its
  *  text and prefix, e.g. "WRONGTYPE"), or a failure with *reply nil:
  *  RK_EIO, RK_ETIMEOUT, RK_ECONNECT, RK_EAUTH, RK_EPOOL (no connection
- *  became free in time), RK_EPROTO... The command is a printf-style format
- *  (see rk_writer_format); the variants below take it in other forms. */
+ *  became free in time), RK_EPROTO... A NULL client or format is RK_EINVAL.
+ *  The command is a printf-style format (see rk_writer_format); the
+ *  variants below take it in other forms. */
 int rk_client_call(rk_client *client, rk_reply *reply, const char *fmt, ...);
 
 /** As rk_client_call(), with a va_list. */
@@ -98,13 +100,18 @@ int rk_client_callv(rk_client *client, rk_reply *reply, const rk_call_opts *opts
 
 /** Takes a connection out of the pool for exclusive use, such as a pipeline
  *  or WATCH; give it back with rk_client_release. Blocks up to the pool
- *  timeout: RK_EPOOL when none became free. The connection is connected. */
+ *  timeout: RK_EPOOL when none became free. The connection is connected.
+ *  RK_EINVAL for a NULL client (with *conn NULL) or a NULL conn pointer. */
 int rk_client_acquire(rk_client *client, rk_conn **conn);
 
-/** Returns a connection from rk_client_acquire; a broken one (or one with
- *  replies still unread) is closed instead of being pooled. Give it back in
- *  the state it was taken in (no open MULTI, WATCH or subscription, the
- *  same db), or rk_conn_close it first to have it discarded. */
+/** Returns a connection from rk_client_acquire; a broken one, one with
+ *  replies still unread, or one left in a mode a later call would trip on
+ *  (MONITOR, a SUBSCRIBE, CLIENT REPLY OFF or SKIP, a RESET sent as a plain
+ *  command: the connection knows these however they were sent) is closed
+ *  instead of being pooled; rk_reset() makes it poolable again. Give it
+ *  back without an open MULTI or WATCH and in the same db, or rk_conn_close
+ *  it first to have it discarded. NULL conn does nothing; a NULL client
+ *  records RK_EINVAL and leaves conn alone. */
 void rk_client_release(rk_client *client, rk_conn *conn);
 
 /** Pool counters. */
@@ -118,10 +125,11 @@ typedef struct rk_pool_stats {
 } rk_pool_stats;
 
 /** Fills *stats with the pool's counters at this moment. Any thread may
- *  ask. */
+ *  ask. A NULL client zeroes *stats; both record RK_EINVAL when NULL. */
 void rk_client_pool_stats(rk_client *client, rk_pool_stats *stats);
 
-/** The options in force (strings owned by the client). */
+/** The options in force (strings owned by the client); NULL with
+ *  RK_EINVAL for a NULL client. */
 const rk_options *rk_client_options(const rk_client *client);
 
 #ifdef __cplusplus

@@ -56,7 +56,10 @@ typedef struct rk_pipeline_opts {
 } rk_pipeline_opts;
 
 /** A new, empty pipeline on the client (opts may be NULL). NULL with
- *  rk_error_last() on RK_ENOMEM. The client must outlive it. */
+ *  rk_error_last() on RK_ENOMEM, or RK_EINVAL for a NULL client. The
+ *  client must outlive it. Every function below given a NULL pipeline
+ *  returns RK_EINVAL (size and replies 0, reply NULL; free and reset do
+ *  nothing). */
 rk_pipeline *rk_pipeline_new(rk_client *client, const rk_pipeline_opts *opts);
 
 /** Frees the pipeline, its replies, and gives back a held connection
@@ -65,8 +68,11 @@ void rk_pipeline_free(rk_pipeline *p);
 
 /** Queue a command (see rk_writer_format for the format). Arguments of 16
  *  KiB or more are referenced, not copied: keep them unchanged until the
- *  pipeline has run. RK_EINVAL for a bad command, or while watching before
- *  rk_pipeline_multi. */
+ *  pipeline has run. RK_EINVAL for a bad command, while watching before
+ *  rk_pipeline_multi, or for a command that changes the state of its
+ *  connection (SELECT, MULTI, WATCH, SUBSCRIBE, CLIENT REPLY..., judged as
+ *  built, as rk_client_call does): it would outlive the pipeline on the
+ *  pooled connection; nothing is queued then. */
 int rk_pipeline_append(rk_pipeline *p, const char *fmt, ...);
 
 /** As rk_pipeline_append(), with a va_list. */

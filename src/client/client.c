@@ -16,6 +16,7 @@
 #include "conn/conn_int.h"
 #include "conn/options_int.h"
 #include "resp/reply_int.h"
+#include "resp/writer_int.h"
 #include "util/common.h"
 
 struct rk_client {
@@ -73,11 +74,32 @@ void rk_client_free(rk_client *c) {
 }
 
 const rk_options *rk_client_options(const rk_client *c) {
+    if (c == NULL) {
+        rk_fail(RK_EINVAL, "rk_client_options: NULL client");
+        return NULL;
+    }
     return &c->o;
 }
 
 void rk_client_pool_stats(rk_client *c, rk_pool_stats *stats) {
+    if (stats == NULL) {
+        rk_fail(RK_EINVAL, "rk_client_pool_stats: NULL stats");
+        return;
+    }
+    if (c == NULL) {
+        memset(stats, 0, sizeof(*stats));
+        rk_fail(RK_EINVAL, "rk_client_pool_stats: NULL client");
+        return;
+    }
     rk_pool_get_stats(&c->pool, stats);
+}
+
+/* The answer of a call that cannot start: *reply (when given) nil and
+ * RK_EINVAL saying why. */
+static int refuse_call(rk_reply *reply, const char *why) {
+    if (reply)
+        memset(reply, 0, sizeof(*reply));
+    return rk_fail(RK_EINVAL, "%s", why);
 }
 
 /* ---- connections ----------------------------------------------------- */
@@ -131,13 +153,26 @@ static int acquire_until(rk_client *c, rk_conn **out, int64_t deadline) {
 }
 
 int rk_client_acquire(rk_client *c, rk_conn **out) {
+    if (out == NULL)
+        return rk_fail(RK_EINVAL, "rk_client_acquire: NULL connection pointer");
+    if (c == NULL) {
+        *out = NULL;
+        return rk_fail(RK_EINVAL, "rk_client_acquire: NULL client");
+    }
     return acquire_until(c, out, -1);
 }
 
+/* Pools conn again unless it is broken, has replies unread or commands
+ * unsent, or was left in a mode a later call would trip on (see
+ * rk_conn_poolable): MONITOR, a subscription, CLIENT REPLY OFF/SKIP. */
 void rk_client_release(rk_client *c, rk_conn *conn) {
     if (conn == NULL)
         return;
-    if (!rk_conn_is_ready(conn) || rk_conn_pending(conn) > 0 ||
+    if (c == NULL) {
+        rk_fail(RK_EINVAL, "rk_client_release: NULL client; the connection is not freed");
+        return;
+    }
+    if (!rk_conn_is_ready(conn) || !rk_conn_poolable(conn) || rk_conn_pending(conn) > 0 ||
         rk_writer_pending(rk_conn_writer(conn)) > 0) {
         rk_pool_drop(&c->pool, conn);
         return;
@@ -188,7 +223,10 @@ static unsigned *jitter_seed(void) {
 
 /* ---- calls ----------------------------------------------------------- */
 
-/* How a call's command is encoded; called again for every attempt. */
+/* How a call's command is encoded; called again for every attempt. Each
+ * encoding is judged as built (*flags gets its RK_CMD_* bits): a command
+ * that would change its pooled connection's state is taken back out of
+ * the queue and refused. */
 typedef struct encoder {
     int (*encode)(const struct encoder *e, rk_writer *w);
     int argc;
@@ -196,10 +234,31 @@ typedef struct encoder {
     const size_t *argvlen;
     const char *fmt;
     va_list *ap;
+    unsigned *flags;
 } encoder;
 
+/* A one-shot call runs on whichever pooled connection is free, so a
+ * command that changes its connection's state would leak into later
+ * calls (MULTI would make them QUEUED, SELECT move them to another db). */
+static int refuse_stateful(void) {
+    return rk_fail(RK_EINVAL, "this command changes the state of its connection and cannot run "
+                              "on a pooled call: use rk_pipeline for MULTI/EXEC and WATCH, "
+                              "rk_pubsub for subscriptions, options for AUTH/SELECT/HELLO, or "
+                              "rk_client_acquire for a connection of your own");
+}
+
+static int judge(const encoder *e, rk_writer *w, int rc) {
+    if (rc != RK_OK)
+        return rc;
+    *e->flags = rk_writer_last_flags(w, RK_CMD_SAFE | RK_CMD_STATEFUL);
+    if (!(*e->flags & RK_CMD_STATEFUL))
+        return RK_OK;
+    rk_writer_unqueue_last(w);
+    return refuse_stateful();
+}
+
 static int encode_argv(const encoder *e, rk_writer *w) {
-    return rk_writer_argv(w, e->argc, e->argv, e->argvlen);
+    return judge(e, w, rk_writer_argv(w, e->argc, e->argv, e->argvlen));
 }
 
 static int encode_format(const encoder *e, rk_writer *w) {
@@ -207,7 +266,7 @@ static int encode_format(const encoder *e, rk_writer *w) {
     va_copy(aq, *e->ap);
     int rc = rk_writer_vformat(w, e->fmt, aq);
     va_end(aq);
-    return rc;
+    return judge(e, w, rc);
 }
 
 /* One attempt: take a connection, send, read, give it back. A per-call
@@ -231,19 +290,20 @@ static attempt try_once(rk_client *c, const encoder *e, rk_reply *reply, int tim
     return a;
 }
 
-static int call(rk_client *c, rk_reply *reply, const rk_call_opts *opts, const encoder *e,
-                bool safe) {
+static int call(rk_client *c, rk_reply *reply, const rk_call_opts *opts, encoder *e) {
     rk_reply tmp;
     rk_reply *out = reply ? reply : &tmp;
     const rk_retry *policy = &c->o.retry;
     int attempts = (opts && opts->no_retry) ? 1 : policy->attempts;
     int timeout = opts ? opts->timeout_ms : 0;
-    safe = safe || (opts && opts->idempotent);
+    unsigned flags = 0;
+    e->flags = &flags;
     int delay = 0;
     attempt a;
     for (int n = 1;; n++) {
         memset(out, 0, sizeof(*out));
         a = try_once(c, e, out, timeout);
+        bool safe = (flags & RK_CMD_SAFE) || (opts && opts->idempotent);
         if (n >= attempts || !should_retry(c, &a, out, safe))
             break;
         rk_reply_free(out);
@@ -254,30 +314,14 @@ static int call(rk_client *c, rk_reply *reply, const rk_call_opts *opts, const e
     return a.rc;
 }
 
-/* A one-shot call runs on whichever pooled connection is free, so a
- * command that changes its connection's state would leak into later
- * calls (MULTI would make them QUEUED, SELECT move them to another db). */
-static int refuse_stateful(rk_reply *reply) {
-    if (reply)
-        memset(reply, 0, sizeof(*reply));
-    return rk_fail(RK_EINVAL, "this command changes the state of its connection and cannot run "
-                              "on a pooled call: use rk_pipeline for MULTI/EXEC and WATCH, "
-                              "rk_pubsub for subscriptions, options for AUTH/SELECT/HELLO, or "
-                              "rk_client_acquire for a connection of your own");
-}
-
 int rk_client_callv(rk_client *c, rk_reply *reply, const rk_call_opts *opts, int argc,
                     const char *const *argv, const size_t *argvlen) {
-    if (argc < 1 || argv == NULL) {
-        if (reply)
-            memset(reply, 0, sizeof(*reply));
-        return rk_fail(RK_EINVAL, "a command needs at least one argument");
-    }
-    unsigned flags = rk_command_flags(argc, argv, argvlen);
-    if (flags & RK_CMD_STATEFUL)
-        return refuse_stateful(reply);
+    if (c == NULL)
+        return refuse_call(reply, "NULL client");
+    if (argc < 1 || argv == NULL)
+        return refuse_call(reply, "a command needs at least one argument");
     encoder e = {.encode = encode_argv, .argc = argc, .argv = argv, .argvlen = argvlen};
-    return call(c, reply, opts, &e, flags & RK_CMD_SAFE);
+    return call(c, reply, opts, &e);
 }
 
 int rk_client_call_argv(rk_client *c, rk_reply *reply, int argc, const char *const *argv,
@@ -300,18 +344,14 @@ int rk_client_call_args(rk_client *c, rk_reply *reply, const char *arg0, ...) {
 }
 
 int rk_client_vcall(rk_client *c, rk_reply *reply, const char *fmt, va_list ap) {
-    if (fmt == NULL) {
-        if (reply)
-            memset(reply, 0, sizeof(*reply));
-        return rk_fail(RK_EINVAL, "NULL command format");
-    }
-    unsigned flags = rk_format_flags(fmt);
-    if (flags & RK_CMD_STATEFUL)
-        return refuse_stateful(reply);
+    if (c == NULL)
+        return refuse_call(reply, "NULL client");
+    if (fmt == NULL)
+        return refuse_call(reply, "NULL command format");
     va_list aq;
     va_copy(aq, ap);
     encoder e = {.encode = encode_format, .fmt = fmt, .ap = &aq};
-    int rc = call(c, reply, NULL, &e, flags & RK_CMD_SAFE);
+    int rc = call(c, reply, NULL, &e);
     va_end(aq);
     return rc;
 }

@@ -258,12 +258,19 @@ static int run(rk_target t, rk_cmd *cmd, rk_reply *reply) {
     return rc;
 }
 
+/* The one rule for nil across typed commands: a nil reply (a missing key,
+ * SET NX that did not set, a blocking pop that timed out) is RK_NIL, a
+ * positive code, whatever the runner. */
+static int nil_rule(int rc, const rk_reply *r) {
+    return rc == RK_OK && r->type_ == RK_REPLY_NIL ? RK_NIL : rc;
+}
+
 int rk_cmd_reply(rk_target t, rk_cmd *cmd, int rc, rk_reply *reply) {
     rk_reply tmp;
     rk_reply *out = reply ? reply : &tmp;
     memset(out, 0, sizeof(*out));
     if (rc == RK_OK)
-        rc = run(t, cmd, out);
+        rc = nil_rule(run(t, cmd, out), out);
     rk_cmd_release(cmd);
     if (out == &tmp)
         rk_reply_free(&tmp);
@@ -279,7 +286,7 @@ static int unexpected(const rk_cmd *cmd, const rk_reply *r, const char *want) {
 int rk_cmd_ok(rk_target t, rk_cmd *cmd, int rc) {
     rk_reply r = {0};
     if (rc == RK_OK)
-        rc = run(t, cmd, &r);
+        rc = nil_rule(run(t, cmd, &r), &r);
     if (rc == RK_OK && r.type_ != RK_REPLY_STATUS)
         rc = unexpected(cmd, &r, "a status");
     rk_cmd_release(cmd);
@@ -287,16 +294,14 @@ int rk_cmd_ok(rk_target t, rk_cmd *cmd, int rc) {
     return rc;
 }
 
-int rk_cmd_integer(rk_target t, rk_cmd *cmd, int rc, long long *out, bool nullable) {
+int rk_cmd_integer(rk_target t, rk_cmd *cmd, int rc, long long *out) {
     rk_reply r = {0};
     if (rc == RK_OK)
-        rc = run(t, cmd, &r);
+        rc = nil_rule(run(t, cmd, &r), &r);
     if (rc == RK_OK) {
         if (r.type_ == RK_REPLY_INTEGER) {
             if (out)
                 *out = r.u_.integer;
-        } else if (r.type_ == RK_REPLY_NIL && nullable) {
-            rc = RK_NIL;
         } else {
             rc = unexpected(cmd, &r, "an integer");
         }
@@ -309,11 +314,9 @@ int rk_cmd_integer(rk_target t, rk_cmd *cmd, int rc, long long *out, bool nullab
 int rk_cmd_number(rk_target t, rk_cmd *cmd, int rc, double *out) {
     rk_reply r = {0};
     if (rc == RK_OK)
-        rc = run(t, cmd, &r);
+        rc = nil_rule(run(t, cmd, &r), &r);
     if (rc == RK_OK) {
-        if (r.type_ == RK_REPLY_NIL) {
-            rc = RK_NIL;
-        } else if (r.type_ == RK_REPLY_DOUBLE || r.type_ == RK_REPLY_INTEGER) {
+        if (r.type_ == RK_REPLY_DOUBLE || r.type_ == RK_REPLY_INTEGER) {
             if (out)
                 *out = rk_reply_double(&r);
         } else {
@@ -332,12 +335,10 @@ int rk_cmd_string(rk_target t, rk_cmd *cmd, int rc, char **out, size_t *len) {
     if (len)
         *len = 0;
     if (rc == RK_OK)
-        rc = run(t, cmd, &r);
+        rc = nil_rule(run(t, cmd, &r), &r);
     if (rc == RK_OK) {
-        if (r.type_ == RK_REPLY_NIL) {
-            rc = RK_NIL;
-        } else if (r.type_ == RK_REPLY_STRING || r.type_ == RK_REPLY_STATUS ||
-                   r.type_ == RK_REPLY_VERBATIM) {
+        if (r.type_ == RK_REPLY_STRING || r.type_ == RK_REPLY_STATUS ||
+            r.type_ == RK_REPLY_VERBATIM) {
             if (len)
                 *len = r.len_;
             if (out && (*out = rk_reply_take_str(&r)) == NULL)

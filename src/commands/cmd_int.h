@@ -81,10 +81,11 @@ long long rk_cmd_block_seconds(double timeout);
 long long rk_cmd_block_ms(long long ms, bool given);
 
 /* Runners: each releases cmd. rc is the result of building it; a failure
- * is returned as it is, with nothing sent. */
+ * is returned as it is, with nothing sent. Every runner returns RK_NIL
+ * when the server answered nil (rk_cmd_reply hands the nil reply over). */
 int rk_cmd_reply(rk_target t, rk_cmd *cmd, int rc, rk_reply *reply);
 int rk_cmd_ok(rk_target t, rk_cmd *cmd, int rc);
-int rk_cmd_integer(rk_target t, rk_cmd *cmd, int rc, long long *out, bool nullable);
+int rk_cmd_integer(rk_target t, rk_cmd *cmd, int rc, long long *out);
 int rk_cmd_number(rk_target t, rk_cmd *cmd, int rc, double *out);
 int rk_cmd_string(rk_target t, rk_cmd *cmd, int rc, char **out, size_t *len);
 int rk_cmd_queue(rk_pipeline *p, rk_cmd *cmd, int rc);

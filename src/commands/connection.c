@@ -12,7 +12,6 @@ int rk_client_reply(rk_conn *conn, rk_client_reply_mode mode) {
     if (conn == NULL || mode < RK_CLIENT_REPLY_ON || mode > RK_CLIENT_REPLY_SKIP)
         return rk_fail(RK_EINVAL, "CLIENT REPLY: needs a connection and a mode");
     const char *argv[] = {"CLIENT", "REPLY", modes[mode - 1]};
-    rk_conn_reply_mode(conn, (int)mode); /* the same numbering */
     return rk_conn_call_argv(conn, NULL, 3, argv, NULL);
 }
 
@@ -24,7 +23,6 @@ int rk_reset(rk_conn *conn) {
         return rk_fail(RK_EINVAL, "RESET: needs a connection");
     const char *argv[] = {"RESET"};
     bool streaming = rk_conn_in_pubsub(conn); /* MONITOR lines, messages */
-    rk_conn_reply_mode(conn, RK_REPLIES_ON);
     int rc = rk_conn_append_argv(conn, 1, argv, NULL);
     if (rc == RK_OK)
         rc = rk_conn_flush(conn);

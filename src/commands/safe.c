@@ -7,13 +7,17 @@
  * command table (src/commands/gen/table.c): safe is COMMAND INFO's
  * "readonly" (and not "write") plus the read-only server commands listed
  * in tools/gen-commands/spec.py; stateful is that file's CONNECTION and
- * HAND sets. Subcommands are "container|sub", as COMMAND INFO names them. */
+ * HAND sets. Subcommands are "container|sub", as COMMAND INFO names them.
+ * Callers judge a command as built (rk_writer_last_flags), never by the
+ * format string it came from: "%s" may well be MULTI. */
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "commands/safe.h"
 #include "commands/table.h"
+#include "resp/writer_int.h"
+#include "util/common.h"
 
 enum { CMD_SAFE = 1, CMD_STATEFUL = 2 };
 
@@ -31,6 +35,7 @@ typedef struct slot {
 } slot;
 
 static slot slots[HASH_SLOTS];
+
 static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
 
 static unsigned char lower(unsigned char c) {
@@ -126,33 +131,59 @@ bool rk_command_is_stateful(int argc, const char *const *argv, const size_t *arg
     return classify(argc, argv, argvlen) & CMD_STATEFUL;
 }
 
-/* The literal command name and subcommand at the start of a format; a name
- * given by a conversion is not literal and ends the words. */
-static int format_words(const char *fmt, char words[2][64], const char *argv[2]) {
-    int argc = 0;
-    const char *p = fmt;
-    while (argc < 2) {
-        while (*p == ' ')
-            p++;
-        size_t n = strcspn(p, " %");
-        if (n == 0 || n >= sizeof(words[0]) || p[n] == '%')
-            break;
-        memcpy(words[argc], p, n);
-        words[argc][n] = '\0';
-        argv[argc] = words[argc];
-        argc++;
-        p += n;
-    }
-    return argc;
+/* Whether the command encoded last into w may be stateful, by its name's
+ * first byte and length alone (the generated rk_command_stateful_lengths):
+ * a few instructions, no lookup. */
+static bool maybe_stateful(const rk_writer *w) {
+    unsigned char first;
+    size_t n;
+    return rk_writer_last_name(w, &first, &n) && n < 64 &&
+           (rk_command_stateful_lengths[lower(first) & 31] >> n) & 1;
 }
 
-unsigned rk_format_flags(const char *fmt) {
-    char words[2][64];
-    const char *argv[2];
-    int argc = format_words(fmt, words, argv);
-    return argc > 0 ? rk_command_flags(argc, argv, NULL) : 0;
+/* The table lookup behind rk_writer_last_flags, out of its fast path. */
+static unsigned __attribute__((noinline)) lookup_last(const rk_writer *w, unsigned want) {
+    const char *words[RK_WRITER_WORDS];
+    size_t len[RK_WRITER_WORDS];
+    int n = rk_writer_last_words(w, words, len);
+    return n > 0 ? rk_command_flags(RK_MIN(n, 2), words, len) & want : 0;
 }
 
-bool rk_format_is_safe(const char *fmt) {
-    return rk_format_flags(fmt) & RK_CMD_SAFE;
+unsigned rk_writer_last_flags(const rk_writer *w, unsigned want) {
+    if (!(want & RK_CMD_SAFE) && !maybe_stateful(w))
+        return 0;
+    return lookup_last(w, want);
+}
+
+/* Whether word (n bytes, any case) is name (lower case). */
+static bool is(const char *word, size_t n, const char *name) {
+    return same(&(slot){.name = name, .len = strlen(name)}, word, n, NULL, 0);
+}
+
+static int reply_mode(int n, const char *const *words, const size_t *len) {
+    if (n < 3)
+        return RK_MODE_SAME; /* the server refuses it */
+    if (is(words[2], len[2], "on"))
+        return RK_MODE_REPLY_ON;
+    if (is(words[2], len[2], "off"))
+        return RK_MODE_REPLY_OFF;
+    return is(words[2], len[2], "skip") ? RK_MODE_REPLY_SKIP : RK_MODE_SAME;
+}
+
+int rk_writer_last_mode(const rk_writer *w) {
+    const char *words[RK_WRITER_WORDS];
+    size_t len[RK_WRITER_WORDS];
+    if (!maybe_stateful(w))
+        return RK_MODE_SAME;
+    int n = rk_writer_last_words(w, words, len);
+    if (n == 0)
+        return RK_MODE_SAME;
+    if (is(words[0], len[0], "monitor") || is(words[0], len[0], "subscribe") ||
+        is(words[0], len[0], "psubscribe") || is(words[0], len[0], "ssubscribe"))
+        return RK_MODE_STREAM;
+    if (is(words[0], len[0], "reset"))
+        return RK_MODE_RESET;
+    if (n >= 2 && is(words[0], len[0], "client") && is(words[1], len[1], "reply"))
+        return reply_mode(n, words, len);
+    return RK_MODE_SAME;
 }

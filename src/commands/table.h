@@ -5,6 +5,7 @@
 #define RK_TABLE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #pragma GCC visibility push(hidden)
 
@@ -28,6 +29,12 @@ typedef struct rk_command_entry {
 
 extern const rk_command_entry rk_command_table[];
 extern const size_t rk_command_table_len;
+
+/* A quick look for the connection-state commands (RK_CMDF_CONNECTION):
+ * bit n of entry c is set when such a command's name (before any "|")
+ * starts with a byte whose low 5 bits are c, lower-cased, and is n bytes
+ * long. Most names (GET, SET, HSET...) miss it. */
+extern const uint64_t rk_command_stateful_lengths[32];
 
 #pragma GCC visibility pop
 

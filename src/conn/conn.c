@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "commands/safe.h"
 #include "conn/conn_int.h"
 #include "conn/options_int.h"
 #include "rediskit/reader.h"
@@ -67,6 +68,10 @@ struct rk_conn {
      * last_unreplied says the command queued last expects no reply. */
     bool replies_off, last_unreplied;
     unsigned unreplied;
+    /* MONITOR, a SUBSCRIBE or a bare RESET was sent on it, and no
+     * handshake since: its state is not what its options say, and a pool
+     * must not hand it on (rk_conn_poolable). */
+    bool modal;
 };
 
 /* ---- life cycle ------------------------------------------------------ */
@@ -148,6 +153,7 @@ static void drop_all(rk_conn *c) {
     c->pending = 0;
     c->replies_off = c->last_unreplied = false; /* a new connection replies */
     c->unreplied = 0;
+    c->modal = false;
 }
 
 void rk_conn_close(rk_conn *c) {
@@ -246,9 +252,35 @@ void rk_conn_queued(rk_conn *c, size_t commands) {
         expect_reply(c);
 }
 
-void rk_conn_reply_mode(rk_conn *c, int mode) {
-    c->replies_off = mode == RK_REPLIES_OFF;
-    c->unreplied = mode == RK_REPLIES_SKIP ? 2 : 0; /* SKIP itself and the next */
+/* CLIENT REPLY as the connection must know it, set before the reply of
+ * the CLIENT REPLY command itself is counted: with OFF no command gets a
+ * reply (that one included) until ON; SKIP takes the replies of itself and
+ * the next. RESET turns replies back on. */
+static void reply_mode(rk_conn *c, bool off, unsigned skip) {
+    c->replies_off = off;
+    c->unreplied = skip;
+}
+
+/* Follows what the command just queued does to the connection's mode,
+ * whichever call queued it. */
+static void track_mode(rk_conn *c) {
+    switch (rk_writer_last_mode(c->wr)) {
+    case RK_MODE_STREAM: c->modal = true; break;
+    case RK_MODE_RESET:
+        c->modal = true; /* until rk_reset's handshake sets it up again */
+        reply_mode(c, false, 0);
+        break;
+    case RK_MODE_REPLY_ON: reply_mode(c, false, 0); break;
+    case RK_MODE_REPLY_OFF: reply_mode(c, true, 0); break;
+    case RK_MODE_REPLY_SKIP:
+        reply_mode(c, false, 2); /* SKIP itself and the next */
+        break;
+    default: break;
+    }
+}
+
+bool rk_conn_poolable(const rk_conn *c) {
+    return !c->modal && !c->pubsub && !c->replies_off && c->unreplied == 0;
 }
 
 /* The queue being sent: the handshake's until READY, then the user's. */
@@ -614,7 +646,7 @@ int rk_conn_connect_until(rk_conn *c, int64_t deadline) {
 int rk_conn_redo_handshake(rk_conn *c) {
     if (c->state != READY)
         return rk_fail(RK_ECLOSED, "the connection is not ready");
-    c->pubsub = c->replies_off = false;
+    c->pubsub = c->replies_off = c->modal = false;
     c->unreplied = 0;
     c->deadline = rk_net_deadline(c->o->connect_timeout_ms);
     int rc = load_credentials(c); /* the server forgot the user too */
@@ -751,8 +783,10 @@ int rk_conn_next(rk_conn *c, rk_reply *reply, bool borrowed) {
 
 /* Queues one command encoded by the caller's rk_writer_* call result. */
 static int queued(rk_conn *c, int rc) {
-    if (rc == RK_OK)
+    if (rc == RK_OK) {
+        track_mode(c);
         expect_reply(c);
+    }
     return rc;
 }
 

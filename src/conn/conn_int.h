@@ -53,11 +53,11 @@ void rk_conn_touch(rk_conn *conn);
 rk_writer *rk_conn_writer(rk_conn *conn);
 void rk_conn_queued(rk_conn *conn, size_t commands);
 
-/* CLIENT REPLY as the connection must know it, set just before the CLIENT
- * REPLY command is queued: with OFF no command gets a reply (that one
- * included) until ON; SKIP takes the replies of itself and the next. */
-enum { RK_REPLIES_ON = 1, RK_REPLIES_OFF, RK_REPLIES_SKIP };
-void rk_conn_reply_mode(rk_conn *conn, int mode);
+/* Whether the connection may go back to a pool: not in a mode that a
+ * command queued on it set (MONITOR, a SUBSCRIBE, CLIENT REPLY OFF or
+ * SKIP, a RESET without its handshake; the connection follows these
+ * whichever call sent them) nor in subscriber mode. */
+bool rk_conn_poolable(const rk_conn *conn);
 
 /* Whether the connection is in subscriber mode (rk_conn_set_pubsub). */
 bool rk_conn_in_pubsub(const rk_conn *conn);

@@ -15,6 +15,7 @@
 #include "conn/conn_int.h"
 #include "rediskit/pipeline.h"
 #include "resp/reply_int.h"
+#include "resp/writer_int.h"
 #include "util/common.h"
 
 static const char MULTI[] = "*1\r\n$5\r\nMULTI\r\n";
@@ -47,7 +48,16 @@ static void forget_queue(rk_pipeline *p);
 
 /* ---- life cycle ------------------------------------------------------ */
 
+/* RK_EINVAL for a call given no pipeline, naming the function. */
+static int no_pipeline(const char *fn) {
+    return rk_fail(RK_EINVAL, "%s: NULL pipeline", fn);
+}
+
 rk_pipeline *rk_pipeline_new(rk_client *client, const rk_pipeline_opts *opts) {
+    if (client == NULL) {
+        rk_fail(RK_EINVAL, "rk_pipeline_new: NULL client");
+        return NULL;
+    }
     rk_pipeline *p = rk_calloc(1, sizeof(*p));
     if (p != NULL)
         p->queue = rk_writer_new(&(rk_writer_opts){0});
@@ -87,6 +97,8 @@ static void let_go(rk_pipeline *p) {
 }
 
 void rk_pipeline_reset(rk_pipeline *p) {
+    if (p == NULL)
+        return;
     let_go(p);
     clear_results(p);
     forget_queue(p);
@@ -105,39 +117,55 @@ void rk_pipeline_free(rk_pipeline *p) {
 }
 
 size_t rk_pipeline_size(const rk_pipeline *p) {
-    return p->count;
+    return p ? p->count : 0;
 }
 
 size_t rk_pipeline_replies(const rk_pipeline *p) {
-    return p->nresults;
+    return p ? p->nresults : 0;
 }
 
 const rk_reply *rk_pipeline_reply(const rk_pipeline *p, size_t i) {
-    return i < p->nresults ? &p->replies[i] : NULL;
+    return p && i < p->nresults ? &p->replies[i] : NULL;
 }
 
 int rk_pipeline_status(const rk_pipeline *p, size_t i) {
+    if (p == NULL)
+        return no_pipeline("rk_pipeline_status");
     return i < p->nresults ? p->status[i] : RK_EINVAL;
 }
 
 /* ---- queueing -------------------------------------------------------- */
 
 static int can_queue(const rk_pipeline *p) {
+    if (p == NULL)
+        return no_pipeline("queueing a command");
     if (p->watching && !p->multi)
         return rk_fail(RK_EINVAL, "watching: call rk_pipeline_multi before queueing commands "
                                   "(or rk_pipeline_call to run one now)");
     return RK_OK;
 }
 
-/* Counts a command just encoded. `safe` says whether it may be repeated;
- * once the pipeline holds an unsafe command the callers skip the lookup
- * (a third of an append's cost) and pass true. */
-static int queued(rk_pipeline *p, int rc, bool safe) {
-    if (rc == RK_OK) {
-        p->count++;
-        p->unsafe |= !safe;
+/* Counts a command just encoded (rc is the encoder's result), judged as
+ * built: one that would change the state of the pooled connection it runs
+ * on (SELECT, MULTI, SUBSCRIBE...) is taken back out and refused. Once the
+ * pipeline holds a command not safe to repeat, only that check is left,
+ * and it rules most names out without a lookup; typed commands (`typed`),
+ * which never change their connection, skip it. */
+static int queued(rk_pipeline *p, int rc, bool typed) {
+    if (rc != RK_OK)
+        return rc;
+    unsigned want = (typed ? 0 : RK_CMD_STATEFUL) | (p->unsafe ? 0 : RK_CMD_SAFE);
+    unsigned flags = want ? rk_writer_last_flags(p->queue, want) : 0;
+    if (flags & RK_CMD_STATEFUL) {
+        rk_writer_unqueue_last(p->queue);
+        return rk_fail(RK_EINVAL, "this command changes the state of its connection and cannot "
+                                  "run in a pipeline on a pooled connection: use "
+                                  "rk_pipeline_watch/multi for WATCH and MULTI, options for "
+                                  "SELECT/AUTH/HELLO, or a connection of your own");
     }
-    return rc;
+    p->count++;
+    p->unsafe |= (want & RK_CMD_SAFE) && !(flags & RK_CMD_SAFE);
+    return RK_OK;
 }
 
 int rk_pipeline_vappend(rk_pipeline *p, const char *fmt, va_list ap) {
@@ -146,8 +174,7 @@ int rk_pipeline_vappend(rk_pipeline *p, const char *fmt, va_list ap) {
         return rc;
     if (fmt == NULL)
         return rk_fail(RK_EINVAL, "NULL command format");
-    rc = rk_writer_vformat(p->queue, fmt, ap);
-    return queued(p, rc, rc == RK_OK && (p->unsafe || rk_format_is_safe(fmt)));
+    return queued(p, rk_writer_vformat(p->queue, fmt, ap), false);
 }
 
 int rk_pipeline_append(rk_pipeline *p, const char *fmt, ...) {
@@ -158,13 +185,17 @@ int rk_pipeline_append(rk_pipeline *p, const char *fmt, ...) {
     return rc;
 }
 
-int rk_pipeline_append_argv(rk_pipeline *p, int argc, const char *const *argv,
-                            const size_t *argvlen) {
+static int append_argv(rk_pipeline *p, int argc, const char *const *argv, const size_t *argvlen,
+                       bool typed) {
     int rc = can_queue(p);
     if (rc != RK_OK)
         return rc;
-    rc = rk_writer_argv(p->queue, argc, argv, argvlen);
-    return queued(p, rc, rc == RK_OK && (p->unsafe || rk_command_is_safe(argc, argv, argvlen)));
+    return queued(p, rk_writer_argv(p->queue, argc, argv, argvlen), typed);
+}
+
+int rk_pipeline_append_argv(rk_pipeline *p, int argc, const char *const *argv,
+                            const size_t *argvlen) {
+    return append_argv(p, argc, argv, argvlen, false);
 }
 
 /* Typed commands (commands/cmd.c) queue with the shape their reply takes
@@ -183,7 +214,7 @@ int rk_pipeline_append_shaped(rk_pipeline *p, int argc, const char *const *argv,
         p->shapes = s;
         p->shapes_cap = cap;
     }
-    int rc = rk_pipeline_append_argv(p, argc, argv, argvlen);
+    int rc = append_argv(p, argc, argv, argvlen, true);
     if (rc == RK_OK && at < p->shapes_cap)
         p->shapes[at] = shape;
     return rc;
@@ -431,6 +462,8 @@ static int attempt(rk_pipeline *p, bool tx, bool *sent) {
 }
 
 int rk_pipeline_exec(rk_pipeline *p) {
+    if (p == NULL)
+        return no_pipeline("rk_pipeline_exec");
     clear_results(p);
     bool tx = p->o.transaction || p->multi;
     if (p->watching && !p->multi)
@@ -472,8 +505,13 @@ int rk_pipeline_exec(rk_pipeline *p) {
 /* ---- WATCH ------------------------------------------------------------ */
 
 int rk_pipeline_watch(rk_pipeline *p, size_t count, const char *const *keys, const size_t *lens) {
+    if (p == NULL)
+        return no_pipeline("rk_pipeline_watch");
     if (count == 0 || keys == NULL)
         return rk_fail(RK_EINVAL, "rk_pipeline_watch needs at least one key");
+    for (size_t i = 0; i < count; i++)
+        if (keys[i] == NULL)
+            return rk_fail(RK_EINVAL, "rk_pipeline_watch: key %zu is NULL", i);
     if (p->multi)
         return rk_fail(RK_EINVAL, "WATCH after MULTI is not allowed");
     int rc = p->conn ? RK_OK : rk_client_acquire(p->client, &p->conn);
@@ -502,6 +540,8 @@ int rk_pipeline_watch(rk_pipeline *p, size_t count, const char *const *keys, con
 }
 
 int rk_pipeline_unwatch(rk_pipeline *p) {
+    if (p == NULL)
+        return no_pipeline("rk_pipeline_unwatch");
     if (p->conn == NULL)
         return RK_OK;
     int rc = rk_conn_call_args(p->conn, NULL, "UNWATCH", NULL);
@@ -510,6 +550,8 @@ int rk_pipeline_unwatch(rk_pipeline *p) {
 }
 
 static int check_immediate(const rk_pipeline *p) {
+    if (p == NULL)
+        return no_pipeline("rk_pipeline_call");
     if (!p->watching || p->conn == NULL)
         return rk_fail(RK_EINVAL, "rk_pipeline_call runs commands only while watching");
     if (p->multi)
@@ -543,6 +585,8 @@ int rk_pipeline_call(rk_pipeline *p, rk_reply *reply, const char *fmt, ...) {
 }
 
 int rk_pipeline_multi(rk_pipeline *p) {
+    if (p == NULL)
+        return no_pipeline("rk_pipeline_multi");
     if (p->multi)
         return rk_fail(RK_EINVAL, "rk_pipeline_multi called twice");
     if (p->count > 0)

@@ -16,6 +16,7 @@
 #include "rediskit/writer.h"
 #include "resp/reply_int.h"
 #include "resp/resp_int.h"
+#include "resp/writer_int.h"
 #include "util/common.h"
 
 /* A referenced argument, sent after buf[off - 1] and before buf[off]. */
@@ -33,6 +34,19 @@ typedef struct span {
     size_t len;
 } span;
 
+/* The command encoded last, to read back or take back out: the queue's
+ * state just before it (its bytes start at buf[start]; its references at
+ * refs[nrefs]), and its name's first byte and length for a quick look.
+ * valid is cleared by anything that may move or drop those bytes. Only
+ * these few stores are made per command; the words are parsed back from
+ * the bytes when asked for. */
+typedef struct last_cmd {
+    size_t start, nrefs, pending;
+    size_t name_len;
+    unsigned char name0;
+    bool valid;
+} last_cmd;
+
 struct rk_writer {
     size_t threshold;
     char *buf; /* queued bytes are [head, len) */
@@ -48,6 +62,7 @@ struct rk_writer {
     size_t scratch_len, scratch_cap;
     span *spans;
     size_t nspans, capspans;
+    last_cmd last;
 };
 
 rk_writer *rk_writer_new(const rk_writer_opts *opts) {
@@ -71,6 +86,7 @@ void rk_writer_free(rk_writer *w) {
 }
 
 void rk_writer_clear(rk_writer *w) {
+    w->last.valid = false;
     w->len = w->head = 0;
     w->nrefs = w->rhead = w->rsent = 0;
     w->pending = 0;
@@ -119,6 +135,7 @@ static void compact(rk_writer *w) {
 }
 
 static int reserve(rk_writer *w, size_t n, size_t r) {
+    w->last.valid = false; /* offsets may move; encode_command records anew */
     if (w->pending == 0)
         rk_writer_clear(w);
     else
@@ -177,12 +194,20 @@ static int encode_command(rk_writer *w, const args *a) {
     int rc = reserve(w, bytes, nref);
     if (rc != RK_OK)
         return rc;
+    last_cmd *last = &w->last;
+    last->start = w->len;
+    last->nrefs = w->nrefs;
+    last->pending = w->pending;
     char *p = put_header(w->buf + w->len, '*', a->count);
     for (size_t i = 0; i < a->count; i++) {
         size_t len;
         bool may_ref;
         const char *s = a->get(a, i, &len, &may_ref);
         p = put_header(p, '$', len);
+        if (i == 0) {
+            last->name0 = len ? (unsigned char)s[0] : 0;
+            last->name_len = len;
+        }
         if (may_ref && len >= w->threshold) {
             w->refs[w->nrefs++] = (ref){.off = (size_t)(p - w->buf), .ptr = s, .len = len};
         } else {
@@ -196,6 +221,59 @@ static int encode_command(rk_writer *w, const args *a) {
     w->pending += bytes;
     for (size_t i = w->nrefs - nref; i < w->nrefs; i++)
         w->pending += w->refs[i].len;
+    last->valid = true;
+    return RK_OK;
+}
+
+bool rk_writer_last_name(const rk_writer *w, unsigned char *first, size_t *len) {
+    if (!w->last.valid)
+        return false;
+    *first = w->last.name0;
+    *len = w->last.name_len;
+    return true;
+}
+
+/* Reads the decimal length after a '*' or '$' at *p, and moves *p past
+ * its CRLF. The writer wrote it, so it is well formed. */
+static size_t header_value(const char **p) {
+    const char *q = *p + 1;
+    size_t n = 0;
+    while (*q != '\r')
+        n = n * 10 + (size_t)(*q++ - '0');
+    *p = q + 2;
+    return n;
+}
+
+int rk_writer_last_words(const rk_writer *w, const char *words[RK_WRITER_WORDS],
+                         size_t len[RK_WRITER_WORDS]) {
+    const last_cmd *last = &w->last;
+    if (!last->valid)
+        return 0;
+    const char *p = w->buf + last->start;
+    size_t count = header_value(&p), r = last->nrefs;
+    int n = (int)RK_MIN(count, (size_t)RK_WRITER_WORDS);
+    for (int i = 0; i < n; i++) {
+        len[i] = header_value(&p);
+        size_t at = (size_t)(p - w->buf);
+        if (r < w->nrefs && w->refs[r].off == at) { /* referenced, not copied */
+            words[i] = w->refs[r++].ptr;
+        } else {
+            words[i] = p;
+            p += len[i];
+        }
+        p += 2;
+    }
+    return n;
+}
+
+int rk_writer_unqueue_last(rk_writer *w) {
+    last_cmd *last = &w->last;
+    if (!last->valid || w->head > last->start)
+        return rk_fail(RK_EINVAL, "no command to take back out of the queue");
+    w->len = last->start;
+    w->nrefs = last->nrefs;
+    w->pending = last->pending;
+    last->valid = false;
     return RK_OK;
 }
 

@@ -37,6 +37,7 @@ int rkt_cmd_flush(void **state);
 void rkt_expect_rc(int rc, int want, const char *what, const char *file, int line);
 #define RKT_RC(expr, want) rkt_expect_rc((expr), (want), #expr, __FILE__, __LINE__)
 #define RKT_OK(expr) RKT_RC(expr, RK_OK)
+#define RKT_NIL(expr) RKT_RC(expr, RK_NIL) /* the server answered nil */
 
 /* The reply is a map (on both protocols) and key maps to a string equal
  * to value (or, when value is NULL, is present at all); returns the value. */

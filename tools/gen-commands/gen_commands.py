@@ -766,18 +766,22 @@ class Command:
                     f.f.name, f.tok["token"] and f.tok["token"] or 'an empty string ("")'))
         if self.name in spec.NOTES:
             paras.append(spec.NOTES[self.name])
+        if self.name in spec.BLOCK and self.output != "int":
+            paras.append("When the timeout passes with nothing to return, the server answers "
+                         "nil and the function returns RK_NIL.")
         if "deprecated_since" in d:
             paras.append("Deprecated since %s; use %s instead." % (
                 d["deprecated_since"], d.get("replaced_by", "").replace("`", "")))
         out = {
-            "ok": "Returns RK_OK when the server answered OK.",
+            "ok": "Returns RK_OK when the server answered OK, RK_NIL when it answered nil.",
             "int": "Stores the integer reply in *out (NULL to ignore it).",
             "nint": "Stores the integer reply in *out; returns RK_NIL when the server replied nil.",
             "double": "Stores the reply as a double in *out; returns RK_NIL when the server "
                       "replied nil.",
             "str": "Stores the reply in *out (NUL-terminated; free it with rk_free) and its "
                    "length in *len (may be NULL); returns RK_NIL when the server replied nil.",
-            "reply": "Hands the reply to *reply (NULL discards it)%s." % (
+            "reply": "Hands the reply to *reply (NULL discards it)%s; returns RK_NIL when the "
+                     "reply is nil." % (
                 ", " + self.shape_doc() + " on either protocol" if self.shape else ""),
         }[self.output]
         paras.append(out + " Errors as rk_client_callv()" +
@@ -1075,8 +1079,8 @@ class Gen:
             # variants
             call = {
                 "ok": "rk_cmd_ok(%s, &cmd, %s)",
-                "int": "rk_cmd_integer(%s, &cmd, %s, out, false)",
-                "nint": "rk_cmd_integer(%s, &cmd, %s, out, true)",
+                "int": "rk_cmd_integer(%s, &cmd, %s, out)",
+                "nint": "rk_cmd_integer(%s, &cmd, %s, out)",
                 "double": "rk_cmd_number(%s, &cmd, %s, out)",
                 "str": "rk_cmd_string(%s, &cmd, %s, out, len)",
                 "reply": "rk_cmd_reply(%s, &cmd, %s, reply)",
@@ -1131,6 +1135,18 @@ class Gen:
         out.append("};")
         out.append("")
         out.append("const size_t rk_command_table_len = sizeof(rk_command_table) / sizeof(rk_command_table[0]);")
+        out.append("")
+        # Bit n of entry c: a stateful command's name (before any "|")
+        # starts with a byte whose low 5 bits are c and is n bytes long.
+        lengths = [0] * 32
+        for n in self.all_names:
+            if n in spec.CONNECTION or n in spec.HAND:
+                name = n.split("|")[0]
+                if len(name) < 64:
+                    lengths[ord(name[0]) & 31] |= 1 << len(name)
+        out.append("const uint64_t rk_command_stateful_lengths[32] = {")
+        out.extend("    0x%xu," % v for v in lengths)
+        out.append("};")
         out.append("")
         return "\n".join(out)
 

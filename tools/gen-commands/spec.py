@@ -305,4 +305,7 @@ NOTES = {
     "which rediskit does not parse: close it once done.",
     "quit": "The server closes the connection after answering (deprecated since Redis 7.2).",
     "shutdown": "On success the server goes away and the call fails with a connection error.",
+    "set": "With NX or XX, a SET that did not set the key answers nil: RK_NIL. With GET the "
+    "reply is the old value, and RK_NIL says there was none (whether this SET set the key or "
+    "not).",
 }

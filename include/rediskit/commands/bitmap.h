@@ -94,7 +94,8 @@ typedef struct rk_bitfield_operation {
  *
  *  Complexity: O(1) for each subcommand specified. Since Redis 3.2.0 (bitmap group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_bitfield(rk_client *c, const char *key, const rk_bitfield_operation *operations,
                 size_t noperations, rk_reply *reply);
@@ -128,7 +129,8 @@ typedef struct rk_bitfield_ro_opts {
  *
  *  Complexity: O(1) for each subcommand specified. Since Redis 6.0.0 (bitmap group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_bitfield_ro(rk_client *c, const char *key, const rk_bitfield_ro_opts *opts, rk_reply *reply);
 /** As rk_bitfield_ro(), with lengths for the strings (binary safe). */

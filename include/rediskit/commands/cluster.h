@@ -18,8 +18,8 @@ extern "C" {
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv(), on the held
- *  connection.
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv(), on the held connection.
  */
 int rk_asking(rk_conn *conn);
 
@@ -30,7 +30,8 @@ int rk_asking(rk_conn *conn);
  *  Complexity: O(N) where N is the total number of hash slot arguments. Since Redis 3.0.0
  *  (cluster group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_cluster_addslots(rk_client *c, const long long *slots, size_t nslots);
 /** Queues CLUSTER ADDSLOTS in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -49,7 +50,8 @@ typedef struct rk_cluster_addslotsrange_start_slot_end_slot {
  *  Complexity: O(N) where N is the total number of the slots between the start slot and end
  *  slot arguments. Since Redis 7.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_cluster_addslotsrange(
     rk_client *c, const rk_cluster_addslotsrange_start_slot_end_slot *start_slot_end_slots,
@@ -111,7 +113,8 @@ int rk_pipe_cluster_countkeysinslot(rk_pipeline *p, long long slot);
  *  Complexity: O(N) where N is the total number of hash slot arguments. Since Redis 3.0.0
  *  (cluster group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_cluster_delslots(rk_client *c, const long long *slots, size_t nslots);
 /** Queues CLUSTER DELSLOTS in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -130,7 +133,8 @@ typedef struct rk_cluster_delslotsrange_start_slot_end_slot {
  *  Complexity: O(N) where N is the total number of the slots between the start slot and end
  *  slot arguments. Since Redis 7.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_cluster_delslotsrange(
     rk_client *c, const rk_cluster_delslotsrange_start_slot_end_slot *start_slot_end_slots,
@@ -152,7 +156,8 @@ typedef struct rk_cluster_failover_opts {
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_cluster_failover(rk_client *c, const rk_cluster_failover_opts *opts);
 /** Queues CLUSTER FAILOVER in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -164,7 +169,8 @@ int rk_pipe_cluster_failover(rk_pipeline *p, const rk_cluster_failover_opts *opt
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_cluster_flushslots(rk_client *c);
 /** Queues CLUSTER FLUSHSLOTS in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -176,7 +182,8 @@ int rk_pipe_cluster_flushslots(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_cluster_forget(rk_client *c, const char *node_id);
 /** As rk_cluster_forget(), with lengths for the strings (binary safe). */
@@ -194,7 +201,8 @@ int rk_pipe_cluster_forget_bin(rk_pipeline *p, const char *node_id, size_t node_
  *  Complexity: O(log(N)) where N is the number of requested keys. Since Redis 3.0.0 (cluster
  *  group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_cluster_getkeysinslot(rk_client *c, long long slot, long long count, rk_reply *reply);
 /** Queues CLUSTER GETKEYSINSLOT in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -206,7 +214,8 @@ int rk_pipe_cluster_getkeysinslot(rk_pipeline *p, long long slot, long long coun
  *
  *  Complexity: O(1). Since Redis 5.0.0 (cluster group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_cluster_help(rk_client *c, rk_reply *reply);
 /** Queues CLUSTER HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -251,7 +260,7 @@ int rk_pipe_cluster_keyslot_bin(rk_pipeline *p, const char *key, size_t key_len)
  *  group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
- *  protocol. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_cluster_links(rk_client *c, rk_reply *reply);
 /** Queues CLUSTER LINKS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
@@ -269,7 +278,8 @@ typedef struct rk_cluster_meet_opts {
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_cluster_meet(rk_client *c, const char *ip, long long port, const rk_cluster_meet_opts *opts);
 /** As rk_cluster_meet(), with lengths for the strings (binary safe). */
@@ -316,7 +326,8 @@ int rk_pipe_cluster_nodes(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 5.0.0 (cluster group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_cluster_replicas(rk_client *c, const char *node_id, rk_reply *reply);
 /** As rk_cluster_replicas(), with lengths for the strings (binary safe). */
@@ -333,7 +344,8 @@ int rk_pipe_cluster_replicas_bin(rk_pipeline *p, const char *node_id, size_t nod
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_cluster_replicate(rk_client *c, const char *node_id);
 /** As rk_cluster_replicate(), with lengths for the strings (binary safe). */
@@ -357,7 +369,8 @@ typedef struct rk_cluster_reset_opts {
  *  Complexity: O(N) where N is the number of known nodes. The command may execute a FLUSHALL as
  *  a side effect. Since Redis 3.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_cluster_reset(rk_client *c, const rk_cluster_reset_opts *opts);
 /** Queues CLUSTER RESET in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -369,7 +382,8 @@ int rk_pipe_cluster_reset(rk_pipeline *p, const rk_cluster_reset_opts *opts);
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_cluster_saveconfig(rk_client *c);
 /** Queues CLUSTER SAVECONFIG in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -381,7 +395,8 @@ int rk_pipe_cluster_saveconfig(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_cluster_set_config_epoch(rk_client *c, long long config_epoch);
 /** Queues CLUSTER SET-CONFIG-EPOCH in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -404,7 +419,8 @@ typedef struct rk_cluster_setslot_opts {
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_cluster_setslot(rk_client *c, long long slot, const rk_cluster_setslot_opts *opts);
 /** Queues CLUSTER SETSLOT in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -418,7 +434,7 @@ int rk_pipe_cluster_setslot(rk_pipeline *p, long long slot, const rk_cluster_set
  *  group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
- *  protocol. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_cluster_shards(rk_client *c, rk_reply *reply);
 /** Queues CLUSTER SHARDS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
@@ -432,7 +448,8 @@ int rk_pipe_cluster_shards(rk_pipeline *p);
  *
  *  Deprecated since 5.0.0; use CLUSTER REPLICAS instead.
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_cluster_slaves(rk_client *c, const char *node_id, rk_reply *reply);
 /** As rk_cluster_slaves(), with lengths for the strings (binary safe). */
@@ -452,7 +469,8 @@ int rk_pipe_cluster_slaves_bin(rk_pipeline *p, const char *node_id, size_t node_
  *
  *  Deprecated since 7.0.0; use CLUSTER SHARDS instead.
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_cluster_slots(rk_client *c, rk_reply *reply);
 /** Queues CLUSTER SLOTS in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -464,8 +482,8 @@ int rk_pipe_cluster_slots(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv(), on the held
- *  connection.
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv(), on the held connection.
  */
 int rk_readonly(rk_conn *conn);
 
@@ -475,8 +493,8 @@ int rk_readonly(rk_conn *conn);
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv(), on the held
- *  connection.
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv(), on the held connection.
  */
 int rk_readwrite(rk_conn *conn);
 

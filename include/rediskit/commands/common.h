@@ -34,8 +34,7 @@
  *
  * Results. A command returning one plain value has a typed output: a long
  * long for counts and integers, a double for scores, a copied string
- * (free it with rk_free) for GET and the like; when the server answers nil
- * the function returns RK_NIL (positive, not a failure). Other commands
+ * (free it with rk_free) for GET and the like. Other commands
  * hand over their rk_reply in one shape whichever protocol the connection
  * speaks, as RESP3 would send it: HGETALL and CONFIG GET are maps,
  * SMEMBERS a set, ZSCORE-like values doubles, WITHSCORES replies arrays of
@@ -44,9 +43,20 @@
  * RK_ESERVER for an error reply (rk_error_last() has it), RK_EIO,
  * RK_ETIMEOUT...; retries follow the client's policy.
  *
+ * Nil. One rule for every typed command: when the server answers nil, the
+ * function returns RK_NIL (positive, not a failure; `rc < 0` tests for
+ * failures), with the typed output left empty (NULL string, untouched
+ * number) or the nil reply in *reply. So GET of a missing key, SET with NX
+ * or XX that did not set the key, SET with GET of a key that had no value,
+ * ZSCORE of a missing member, and a blocking command (BLPOP, BRPOP,
+ * BZPOPMIN, BLMOVE, XREAD BLOCK...) whose timeout passed with nothing to
+ * return all give RK_NIL.
+ *
  * Pipelines. Each function also has an rk_pipe_ twin that queues the
  * command in an rk_pipeline (or a transaction); its reply, shaped the same
- * way, is read with rk_pipeline_reply() after rk_pipeline_exec().
+ * way, is read with rk_pipeline_reply() after rk_pipeline_exec(). There a
+ * nil answer is a nil reply with status RK_OK: rk_pipeline_status()
+ * reports failures only, so test rk_reply_type() == RK_REPLY_NIL.
  *
  * Connection state. Commands that change the connection they run on
  * (SELECT, AUTH, HELLO, WATCH, MULTI, CLIENT TRACKING...) take an rk_conn
@@ -82,7 +92,9 @@ typedef enum rk_client_reply_mode {
  *  off. The connection knows: while replies are OFF (and for SKIP and the
  *  command after it) calls on it send their command and return RK_OK with
  *  a nil reply at once, without waiting for a reply that never comes; ON
- *  waits for the server's OK. Hand-written, since the generated form would
+ *  waits for the server's OK. (The connection follows CLIENT REPLY sent as
+ *  a plain command too; rk_client_release closes a connection left OFF or
+ *  SKIP.) Hand-written, since the generated form would
  *  wait. Returns RK_OK, RK_EINVAL for a bad mode, or as rk_conn_call_argv(). */
 int rk_client_reply(rk_conn *conn, rk_client_reply_mode mode);
 
@@ -98,7 +110,8 @@ int rk_reset(rk_conn *conn);
  *  Once it returns RK_OK, read each line (a status reply such as
  *  `1700000000.123456 [0 127.0.0.1:5000] "SET" "k" "v"`) with
  *  rk_conn_read(); the connection is in subscriber mode (rk_conn_set_pubsub)
- *  and stays a monitor until rk_reset() or closed. Hand-written, since the
+ *  and stays a monitor until rk_reset() or closed (rk_client_release closes
+ *  it rather than pool it). Hand-written, since the
  *  lines are replies no command asked for. Returns RK_OK, or as
  *  rk_conn_call_argv(). */
 int rk_monitor(rk_conn *conn);

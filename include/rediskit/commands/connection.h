@@ -25,8 +25,8 @@ typedef struct rk_auth_opts {
  *  Complexity: O(N) where N is the number of passwords defined for the user. Since Redis 1.0.0
  *  (connection group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv(), on the held
- *  connection.
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv(), on the held connection.
  */
 int rk_auth(rk_conn *conn, const char *password, const rk_auth_opts *opts);
 /** As rk_auth(), with lengths for the strings (binary safe). */
@@ -44,8 +44,8 @@ typedef enum rk_client_caching_mode {
  *
  *  Complexity: O(1). Since Redis 6.0.0 (connection group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv(), on the held
- *  connection.
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv(), on the held connection.
  */
 int rk_client_caching(rk_conn *conn, rk_client_caching_mode mode, rk_reply *reply);
 
@@ -80,7 +80,8 @@ int rk_pipe_client_getredir(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 5.0.0 (connection group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_client_help(rk_client *c, rk_reply *reply);
 /** Queues CLIENT HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -194,8 +195,8 @@ typedef enum rk_client_no_evict_enabled {
  *
  *  Complexity: O(1). Since Redis 7.0.0 (connection group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv(), on the held
- *  connection.
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv(), on the held connection.
  */
 int rk_client_no_evict(rk_conn *conn, rk_client_no_evict_enabled enabled);
 
@@ -211,7 +212,8 @@ typedef struct rk_client_pause_opts {
  *
  *  Complexity: O(1). Since Redis 2.9.50 (connection group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_client_pause(rk_client *c, long long timeout, const rk_client_pause_opts *opts);
 /** Queues CLIENT PAUSE in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -223,8 +225,8 @@ int rk_pipe_client_pause(rk_pipeline *p, long long timeout, const rk_client_paus
  *
  *  Complexity: O(1). Since Redis 2.6.9 (connection group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv(), on the held
- *  connection.
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv(), on the held connection.
  */
 int rk_client_setname(rk_conn *conn, const char *connection_name);
 /** As rk_client_setname(), with lengths for the strings (binary safe). */
@@ -257,8 +259,8 @@ typedef struct rk_client_tracking_opts {
  *  Complexity: O(1). Some options may introduce additional complexity. Since Redis 6.0.0
  *  (connection group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv(), on the held
- *  connection.
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv(), on the held connection.
  */
 int rk_client_tracking(rk_conn *conn, rk_client_tracking_status status,
                        const rk_client_tracking_opts *opts, rk_reply *reply);
@@ -270,8 +272,8 @@ int rk_client_tracking(rk_conn *conn, rk_client_tracking_status status,
  *
  *  Complexity: O(1). Since Redis 6.2.0 (connection group).
  *
- *  Hands the reply to *reply (NULL discards it), a map on either protocol. Errors as
- *  rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
+ *  the reply is nil. Errors as rk_client_callv().
  */
 int rk_client_trackinginfo(rk_client *c, rk_reply *reply);
 /** Queues CLIENT TRACKINGINFO in a pipeline; read its reply (same shape) after rk_pipeline_exec().
@@ -305,7 +307,8 @@ int rk_pipe_client_unblock(rk_pipeline *p, long long client_id, const rk_client_
  *  Complexity: O(N) Where N is the number of paused clients. Since Redis 6.2.0 (connection
  *  group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_client_unpause(rk_client *c);
 /** Queues CLIENT UNPAUSE in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -355,8 +358,8 @@ typedef struct rk_hello_opts {
  *
  *  Complexity: O(1). Since Redis 6.0.0 (connection group).
  *
- *  Hands the reply to *reply (NULL discards it), a map on either protocol. Errors as
- *  rk_client_callv(), on the held connection.
+ *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
+ *  the reply is nil. Errors as rk_client_callv(), on the held connection.
  */
 int rk_hello(rk_conn *conn, const rk_hello_opts *opts, rk_reply *reply);
 
@@ -372,7 +375,8 @@ typedef struct rk_ping_opts {
  *
  *  Complexity: O(1). Since Redis 1.0.0 (connection group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_ping(rk_client *c, const rk_ping_opts *opts, rk_reply *reply);
 /** Queues PING in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -386,8 +390,8 @@ int rk_pipe_ping(rk_pipeline *p, const rk_ping_opts *opts);
  *
  *  The server closes the connection after answering (deprecated since Redis 7.2).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv(), on the held
- *  connection.
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv(), on the held connection.
  */
 int rk_quit(rk_conn *conn);
 
@@ -397,8 +401,8 @@ int rk_quit(rk_conn *conn);
  *
  *  Complexity: O(1). Since Redis 1.0.0 (connection group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv(), on the held
- *  connection.
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv(), on the held connection.
  */
 int rk_select(rk_conn *conn, long long index);
 

@@ -177,7 +177,8 @@ int rk_pipe_expiretime_bin(rk_pipeline *p, const char *key, size_t key_len);
  *  the key names in the database and the given pattern have limited length. Since Redis 1.0.0
  *  (generic group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_keys(rk_client *c, const char *pattern, rk_reply *reply);
 /** As rk_keys(), with lengths for the strings (binary safe). */
@@ -218,7 +219,8 @@ typedef struct rk_migrate_opts {
  *
  *  Pass key NULL to send an empty string ("") instead.
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_migrate(rk_client *c, const char *host, long long port, const char *key,
                long long destination_db, long long timeout, const rk_migrate_opts *opts,
@@ -292,7 +294,8 @@ int rk_pipe_object_freq_bin(rk_pipeline *p, const char *key, size_t key_len);
  *
  *  Complexity: O(1). Since Redis 6.2.0 (generic group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_object_help(rk_client *c, rk_reply *reply);
 /** Queues OBJECT HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -458,7 +461,8 @@ int rk_pipe_randomkey(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 1.0.0 (generic group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_rename(rk_client *c, const char *key, const char *newkey);
 /** As rk_rename(), with lengths for the strings (binary safe). */
@@ -509,7 +513,8 @@ typedef struct rk_restore_opts {
  *  O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values
  *  into sorted sets is O(log(N)). Since Redis 2.6.0 (generic group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_restore(rk_client *c, const char *key, long long ttl, const char *serialized_value,
                const rk_restore_opts *opts);
@@ -543,7 +548,8 @@ typedef struct rk_scan_opts {
  *  calls for the cursor to return back to 0. N is the number of elements inside the collection.
  *  Since Redis 2.8.0 (generic group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_scan(rk_client *c, unsigned long long cursor, const rk_scan_opts *opts, rk_reply *reply);
 /** Queues SCAN in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -579,7 +585,8 @@ typedef struct rk_sort_opts {
  *  M the number of returned elements. When the elements are not sorted, complexity is O(N).
  *  Since Redis 1.0.0 (generic group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_sort(rk_client *c, const char *key, const rk_sort_opts *opts, rk_reply *reply);
 /** As rk_sort(), with lengths for the strings (binary safe). */
@@ -618,7 +625,8 @@ typedef struct rk_sort_ro_opts {
  *  M the number of returned elements. When the elements are not sorted, complexity is O(N).
  *  Since Redis 7.0.0 (generic group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_sort_ro(rk_client *c, const char *key, const rk_sort_ro_opts *opts, rk_reply *reply);
 /** As rk_sort_ro(), with lengths for the strings (binary safe). */

@@ -90,7 +90,8 @@ int rk_pipe_geodist_bin(rk_pipeline *p, const char *key, size_t key_len, const c
  *  Complexity: O(log(N)) for each member requested, where N is the number of elements in the
  *  sorted set. Since Redis 3.2.0 (geo group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_geohash(rk_client *c, const char *key, const char *const *members, size_t nmembers,
                rk_reply *reply);
@@ -110,7 +111,8 @@ int rk_pipe_geohash_bin(rk_pipeline *p, const char *key, size_t key_len, const c
  *  Complexity: O(N) where N is the number of members requested. Since Redis 3.2.0 (geo group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element an array [a double, a
- *  double] on either protocol. Errors as rk_client_callv().
+ *  double] on either protocol; returns RK_NIL when the reply is nil. Errors as
+ *  rk_client_callv().
  */
 int rk_geopos(rk_client *c, const char *key, const char *const *members, size_t nmembers,
               rk_reply *reply);
@@ -156,8 +158,8 @@ typedef struct rk_georadius_opts {
  *
  *  Deprecated since 6.2.0; use GEOSEARCH and GEOSEARCHSTORE with the BYRADIUS argument instead.
  *
- *  Hands the reply to *reply (NULL discards it), shaped by its options on either protocol.
- *  Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it), shaped by its options on either protocol;
+ *  returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_georadius(rk_client *c, const char *key, double longitude, double latitude, double radius,
                  rk_geo_unit unit, const rk_georadius_opts *opts, rk_reply *reply);
@@ -201,8 +203,8 @@ typedef struct rk_georadius_ro_opts {
  *
  *  Deprecated since 6.2.0; use GEOSEARCH with the BYRADIUS argument instead.
  *
- *  Hands the reply to *reply (NULL discards it), shaped by its options on either protocol.
- *  Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it), shaped by its options on either protocol;
+ *  returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_georadius_ro(rk_client *c, const char *key, double longitude, double latitude, double radius,
                     rk_geo_unit unit, const rk_georadius_ro_opts *opts, rk_reply *reply);
@@ -252,8 +254,8 @@ typedef struct rk_georadiusbymember_opts {
  *  Deprecated since 6.2.0; use GEOSEARCH and GEOSEARCHSTORE with the BYRADIUS and FROMMEMBER
  *  arguments instead.
  *
- *  Hands the reply to *reply (NULL discards it), shaped by its options on either protocol.
- *  Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it), shaped by its options on either protocol;
+ *  returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_georadiusbymember(rk_client *c, const char *key, const char *member, double radius,
                          rk_geo_unit unit, const rk_georadiusbymember_opts *opts, rk_reply *reply);
@@ -297,8 +299,8 @@ typedef struct rk_georadiusbymember_ro_opts {
  *
  *  Deprecated since 6.2.0; use GEOSEARCH with the BYRADIUS and FROMMEMBER arguments instead.
  *
- *  Hands the reply to *reply (NULL discards it), shaped by its options on either protocol.
- *  Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it), shaped by its options on either protocol;
+ *  returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_georadiusbymember_ro(rk_client *c, const char *key, const char *member, double radius,
                             rk_geo_unit unit, const rk_georadiusbymember_ro_opts *opts,
@@ -368,8 +370,8 @@ typedef struct rk_geosearch_opts {
  *  area around the shape provided as the filter and M is the number of items inside the shape.
  *  Since Redis 6.2.0 (geo group).
  *
- *  Hands the reply to *reply (NULL discards it), shaped by its options on either protocol.
- *  Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it), shaped by its options on either protocol;
+ *  returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_geosearch(rk_client *c, const char *key, const rk_geosearch_opts *opts, rk_reply *reply);
 /** As rk_geosearch(), with lengths for the strings (binary safe). */

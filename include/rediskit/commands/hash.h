@@ -75,8 +75,8 @@ int rk_pipe_hget_bin(rk_pipeline *p, const char *key, size_t key_len, const char
  *
  *  Complexity: O(N) where N is the size of the hash. Since Redis 2.0.0 (hash group).
  *
- *  Hands the reply to *reply (NULL discards it), a map on either protocol. Errors as
- *  rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
+ *  the reply is nil. Errors as rk_client_callv().
  */
 int rk_hgetall(rk_client *c, const char *key, rk_reply *reply);
 /** As rk_hgetall(), with lengths for the strings (binary safe). */
@@ -133,7 +133,8 @@ int rk_pipe_hincrbyfloat_bin(rk_pipeline *p, const char *key, size_t key_len, co
  *
  *  Complexity: O(N) where N is the size of the hash. Since Redis 2.0.0 (hash group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_hkeys(rk_client *c, const char *key, rk_reply *reply);
 /** As rk_hkeys(), with lengths for the strings (binary safe). */
@@ -166,7 +167,8 @@ int rk_pipe_hlen_bin(rk_pipeline *p, const char *key, size_t key_len);
  *  Complexity: O(N) where N is the number of fields being requested. Since Redis 2.0.0 (hash
  *  group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_hmget(rk_client *c, const char *key, const char *const *fields, size_t nfields,
              rk_reply *reply);
@@ -195,7 +197,8 @@ typedef struct rk_hmset_field_value {
  *
  *  Deprecated since 4.0.0; use HSET with multiple field-value pairs instead.
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_hmset(rk_client *c, const char *key, const rk_hmset_field_value *field_values,
              size_t nfield_values);
@@ -227,7 +230,8 @@ typedef struct rk_hrandfield_opts {
  *  Complexity: O(N) where N is the number of fields returned. Since Redis 6.2.0 (hash group).
  *
  *  Hands the reply to *reply (NULL discards it), an array of pairs [member, value] depending on
- *  the options on either protocol. Errors as rk_client_callv().
+ *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
+ *  rk_client_callv().
  */
 int rk_hrandfield(rk_client *c, const char *key, const rk_hrandfield_opts *opts, rk_reply *reply);
 /** As rk_hrandfield(), with lengths for the strings (binary safe). */
@@ -256,8 +260,8 @@ typedef struct rk_hscan_opts {
  *  calls for the cursor to return back to 0. N is the number of elements inside the collection.
  *  Since Redis 2.8.0 (hash group).
  *
- *  Hands the reply to *reply (NULL discards it), an array [as sent, a map] on either protocol.
- *  Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it), an array [as sent, a map] on either protocol;
+ *  returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_hscan(rk_client *c, const char *key, unsigned long long cursor, const rk_hscan_opts *opts,
              rk_reply *reply);
@@ -343,7 +347,8 @@ int rk_pipe_hstrlen_bin(rk_pipeline *p, const char *key, size_t key_len, const c
  *
  *  Complexity: O(N) where N is the size of the hash. Since Redis 2.0.0 (hash group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_hvals(rk_client *c, const char *key, rk_reply *reply);
 /** As rk_hvals(), with lengths for the strings (binary safe). */

@@ -58,7 +58,8 @@ int rk_pipe_pfcount_bin(rk_pipeline *p, const char *const *keys, const size_t *k
  *
  *  Complexity: N/A. Since Redis 2.8.9 (hyperloglog group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_pfdebug(rk_client *c, const char *subcommand, const char *key, rk_reply *reply);
 /** As rk_pfdebug(), with lengths for the strings (binary safe). */
@@ -77,7 +78,8 @@ int rk_pipe_pfdebug_bin(rk_pipeline *p, const char *subcommand, size_t subcomman
  *  Complexity: O(N) to merge N HyperLogLogs, but with high constant times. Since Redis 2.8.9
  *  (hyperloglog group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_pfmerge(rk_client *c, const char *destkey, const char *const *sourcekeys,
                size_t nsourcekeys);
@@ -99,7 +101,8 @@ int rk_pipe_pfmerge_bin(rk_pipeline *p, const char *destkey, size_t destkey_len,
  *
  *  Complexity: N/A. Since Redis 2.8.9 (hyperloglog group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_pfselftest(rk_client *c, rk_reply *reply);
 /** Queues PFSELFTEST in a pipeline; read its reply after rk_pipeline_exec(). */

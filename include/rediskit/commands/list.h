@@ -19,6 +19,9 @@ extern "C" {
  *
  *  Complexity: O(1). Since Redis 6.2.0 (list group).
  *
+ *  When the timeout passes with nothing to return, the server answers nil and the function
+ *  returns RK_NIL.
+ *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
  *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
  */
@@ -49,7 +52,11 @@ typedef struct rk_blmpop_opts {
  *  Complexity: O(N+M) where N is the number of provided keys and M is the number of elements
  *  returned. Since Redis 7.0.0 (list group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  When the timeout passes with nothing to return, the server answers nil and the function
+ *  returns RK_NIL.
+ *
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_blmpop(rk_client *c, double timeout, const char *const *keys, size_t nkeys, rk_side where,
               const rk_blmpop_opts *opts, rk_reply *reply);
@@ -70,7 +77,11 @@ int rk_pipe_blmpop_bin(rk_pipeline *p, double timeout, const char *const *keys,
  *
  *  Complexity: O(N) where N is the number of provided keys. Since Redis 2.0.0 (list group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  When the timeout passes with nothing to return, the server answers nil and the function
+ *  returns RK_NIL.
+ *
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_blpop(rk_client *c, const char *const *keys, size_t nkeys, double timeout, rk_reply *reply);
 /** As rk_blpop(), with lengths for the strings (binary safe). */
@@ -88,7 +99,11 @@ int rk_pipe_blpop_bin(rk_pipeline *p, const char *const *keys, const size_t *key
  *
  *  Complexity: O(N) where N is the number of provided keys. Since Redis 2.0.0 (list group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  When the timeout passes with nothing to return, the server answers nil and the function
+ *  returns RK_NIL.
+ *
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_brpop(rk_client *c, const char *const *keys, size_t nkeys, double timeout, rk_reply *reply);
 /** As rk_brpop(), with lengths for the strings (binary safe). */
@@ -106,6 +121,9 @@ int rk_pipe_brpop_bin(rk_pipeline *p, const char *const *keys, const size_t *key
  *  Syntax: BRPOPLPUSH source destination timeout
  *
  *  Complexity: O(1). Since Redis 2.2.0 (list group).
+ *
+ *  When the timeout passes with nothing to return, the server answers nil and the function
+ *  returns RK_NIL.
  *
  *  Deprecated since 6.2.0; use BLMOVE with the RIGHT and LEFT arguments instead.
  *
@@ -226,7 +244,8 @@ typedef struct rk_lmpop_opts {
  *  Complexity: O(N+M) where N is the number of provided keys and M is the number of elements
  *  returned. Since Redis 7.0.0 (list group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_lmpop(rk_client *c, const char *const *keys, size_t nkeys, rk_side where,
              const rk_lmpop_opts *opts, rk_reply *reply);
@@ -252,7 +271,8 @@ typedef struct rk_lpop_opts {
  *
  *  Complexity: O(N) where N is the number of elements returned. Since Redis 1.0.0 (list group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_lpop(rk_client *c, const char *key, const rk_lpop_opts *opts, rk_reply *reply);
 /** As rk_lpop(), with lengths for the strings (binary safe). */
@@ -281,7 +301,8 @@ typedef struct rk_lpos_opts {
  *  searching for elements near the head or the tail of the list, or when the MAXLEN option is
  *  provided, the command may run in constant time. Since Redis 6.0.6 (list group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_lpos(rk_client *c, const char *key, const char *element, const rk_lpos_opts *opts,
             rk_reply *reply);
@@ -342,7 +363,8 @@ int rk_pipe_lpushx_bin(rk_pipeline *p, const char *key, size_t key_len, const ch
  *  nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified
  *  range. Since Redis 1.0.0 (list group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_lrange(rk_client *c, const char *key, long long start, long long stop, rk_reply *reply);
 /** As rk_lrange(), with lengths for the strings (binary safe). */
@@ -380,7 +402,8 @@ int rk_pipe_lrem_bin(rk_pipeline *p, const char *key, size_t key_len, long long 
  *  Complexity: O(N) where N is the length of the list. Setting either the first or the last
  *  element of the list is O(1). Since Redis 1.0.0 (list group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_lset(rk_client *c, const char *key, long long index, const char *element);
 /** As rk_lset(), with lengths for the strings (binary safe). */
@@ -399,7 +422,8 @@ int rk_pipe_lset_bin(rk_pipeline *p, const char *key, size_t key_len, long long 
  *  Complexity: O(N) where N is the number of elements to be removed by the operation. Since
  *  Redis 1.0.0 (list group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_ltrim(rk_client *c, const char *key, long long start, long long stop);
 /** As rk_ltrim(), with lengths for the strings (binary safe). */
@@ -422,7 +446,8 @@ typedef struct rk_rpop_opts {
  *
  *  Complexity: O(N) where N is the number of elements returned. Since Redis 1.0.0 (list group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_rpop(rk_client *c, const char *key, const rk_rpop_opts *opts, rk_reply *reply);
 /** As rk_rpop(), with lengths for the strings (binary safe). */

@@ -45,7 +45,8 @@ typedef struct rk_pubsub_channels_opts {
  *  Complexity: O(N) where N is the number of active channels, and assuming constant time
  *  pattern matching (relatively short channels and patterns). Since Redis 2.8.0 (pubsub group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_pubsub_channels(rk_client *c, const rk_pubsub_channels_opts *opts, rk_reply *reply);
 /** Queues PUBSUB CHANNELS in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -57,7 +58,8 @@ int rk_pipe_pubsub_channels(rk_pipeline *p, const rk_pubsub_channels_opts *opts)
  *
  *  Complexity: O(1). Since Redis 6.2.0 (pubsub group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_pubsub_help(rk_client *c, rk_reply *reply);
 /** Queues PUBSUB HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -82,8 +84,8 @@ int rk_pipe_pubsub_numpat(rk_pipeline *p);
  *  Complexity: O(N) for the NUMSUB subcommand, where N is the number of requested channels.
  *  Since Redis 2.8.0 (pubsub group).
  *
- *  Hands the reply to *reply (NULL discards it), a map on either protocol. Errors as
- *  rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
+ *  the reply is nil. Errors as rk_client_callv().
  */
 int rk_pubsub_numsub(rk_client *c, const char *const *channels, size_t nchannels, rk_reply *reply);
 /** As rk_pubsub_numsub(), with lengths for the strings (binary safe). */
@@ -109,7 +111,8 @@ typedef struct rk_pubsub_shardchannels_opts {
  *  Complexity: O(N) where N is the number of active shard channels, and assuming constant time
  *  pattern matching (relatively short shard channels). Since Redis 7.0.0 (pubsub group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_pubsub_shardchannels(rk_client *c, const rk_pubsub_shardchannels_opts *opts,
                             rk_reply *reply);
@@ -123,8 +126,8 @@ int rk_pipe_pubsub_shardchannels(rk_pipeline *p, const rk_pubsub_shardchannels_o
  *  Complexity: O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard
  *  channels. Since Redis 7.0.0 (pubsub group).
  *
- *  Hands the reply to *reply (NULL discards it), a map on either protocol. Errors as
- *  rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
+ *  the reply is nil. Errors as rk_client_callv().
  */
 int rk_pubsub_shardnumsub(rk_client *c, const char *const *shardchannels, size_t nshardchannels,
                           rk_reply *reply);

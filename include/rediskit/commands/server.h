@@ -25,7 +25,8 @@ typedef struct rk_acl_cat_opts {
  *  Complexity: O(1) since the categories and commands are a fixed set. Since Redis 6.0.0
  *  (server group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_acl_cat(rk_client *c, const rk_acl_cat_opts *opts, rk_reply *reply);
 /** Queues ACL CAT in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -100,8 +101,8 @@ int rk_pipe_acl_genpass(rk_pipeline *p, const rk_acl_genpass_opts *opts);
  *  Complexity: O(N). Where N is the number of password, command and pattern rules that the user
  *  has. Since Redis 6.0.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it), a map on either protocol. Errors as
- *  rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
+ *  the reply is nil. Errors as rk_client_callv().
  */
 int rk_acl_getuser(rk_client *c, const char *username, rk_reply *reply);
 /** As rk_acl_getuser(), with lengths for the strings (binary safe). */
@@ -118,7 +119,8 @@ int rk_pipe_acl_getuser_bin(rk_pipeline *p, const char *username, size_t usernam
  *
  *  Complexity: O(1). Since Redis 6.0.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_acl_help(rk_client *c, rk_reply *reply);
 /** Queues ACL HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -131,7 +133,8 @@ int rk_pipe_acl_help(rk_pipeline *p);
  *  Complexity: O(N). Where N is the number of configured users. Since Redis 6.0.0 (server
  *  group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_acl_list(rk_client *c, rk_reply *reply);
 /** Queues ACL LIST in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -144,7 +147,8 @@ int rk_pipe_acl_list(rk_pipeline *p);
  *  Complexity: O(N). Where N is the number of configured users. Since Redis 6.0.0 (server
  *  group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_acl_load(rk_client *c);
 /** Queues ACL LOAD in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -164,7 +168,7 @@ typedef struct rk_acl_log_opts {
  *  Complexity: O(N) with N being the number of entries shown. Since Redis 6.0.0 (server group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
- *  protocol. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_acl_log(rk_client *c, const rk_acl_log_opts *opts, rk_reply *reply);
 /** Queues ACL LOG in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
@@ -177,7 +181,8 @@ int rk_pipe_acl_log(rk_pipeline *p, const rk_acl_log_opts *opts);
  *  Complexity: O(N). Where N is the number of configured users. Since Redis 6.0.0 (server
  *  group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_acl_save(rk_client *c);
 /** Queues ACL SAVE in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -189,7 +194,8 @@ int rk_pipe_acl_save(rk_pipeline *p);
  *
  *  Complexity: O(N). Where N is the number of rules provided. Since Redis 6.0.0 (server group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_acl_setuser(rk_client *c, const char *username, const char *const *rules, size_t nrules);
 /** As rk_acl_setuser(), with lengths for the strings (binary safe). */
@@ -209,7 +215,8 @@ int rk_pipe_acl_setuser_bin(rk_pipeline *p, const char *username, size_t usernam
  *  Complexity: O(N). Where N is the number of configured users. Since Redis 6.0.0 (server
  *  group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_acl_users(rk_client *c, rk_reply *reply);
 /** Queues ACL USERS in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -267,7 +274,7 @@ int rk_pipe_bgsave(rk_pipeline *p, const rk_bgsave_opts *opts);
  *  group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element an array on either
- *  protocol. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_command(rk_client *c, rk_reply *reply);
 /** Queues COMMAND in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
@@ -292,8 +299,8 @@ int rk_pipe_command_count(rk_pipeline *p);
  *  Complexity: O(N) where N is the number of commands to look up. Since Redis 7.0.0 (server
  *  group).
  *
- *  Hands the reply to *reply (NULL discards it), a map on either protocol. Errors as
- *  rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
+ *  the reply is nil. Errors as rk_client_callv().
  */
 int rk_command_docs(rk_client *c, const char *const *command_names, size_t ncommand_names,
                     rk_reply *reply);
@@ -314,7 +321,8 @@ int rk_pipe_command_docs_bin(rk_pipeline *p, const char *const *command_names,
  *  Complexity: O(N) where N is the number of arguments to the command. Since Redis 2.8.13
  *  (server group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_command_getkeys(rk_client *c, const char *command, const char *const *args, size_t nargs,
                        rk_reply *reply);
@@ -338,7 +346,7 @@ int rk_pipe_command_getkeys_bin(rk_pipeline *p, const char *command, size_t comm
  *  (server group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element an array [as sent, a
- *  set] on either protocol. Errors as rk_client_callv().
+ *  set] on either protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_command_getkeysandflags(rk_client *c, const char *command, const char *const *args,
                                size_t nargs, rk_reply *reply);
@@ -362,7 +370,8 @@ int rk_pipe_command_getkeysandflags_bin(rk_pipeline *p, const char *command, siz
  *
  *  Complexity: O(1). Since Redis 5.0.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_command_help(rk_client *c, rk_reply *reply);
 /** Queues COMMAND HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -376,7 +385,7 @@ int rk_pipe_command_help(rk_pipeline *p);
  *  group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element an array on either
- *  protocol. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_command_info(rk_client *c, const char *const *command_names, size_t ncommand_names,
                     rk_reply *reply);
@@ -407,7 +416,8 @@ typedef struct rk_command_list_opts {
  *  Complexity: O(N) where N is the total number of Redis commands. Since Redis 7.0.0 (server
  *  group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_command_list(rk_client *c, const rk_command_list_opts *opts, rk_reply *reply);
 /** Queues COMMAND LIST in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -420,8 +430,8 @@ int rk_pipe_command_list(rk_pipeline *p, const rk_command_list_opts *opts);
  *  Complexity: O(N) when N is the number of configuration parameters provided. Since Redis
  *  2.0.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it), a map on either protocol. Errors as
- *  rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
+ *  the reply is nil. Errors as rk_client_callv().
  */
 int rk_config_get(rk_client *c, const char *const *parameters, size_t nparameters, rk_reply *reply);
 /** As rk_config_get(), with lengths for the strings (binary safe). */
@@ -440,7 +450,8 @@ int rk_pipe_config_get_bin(rk_pipeline *p, const char *const *parameters,
  *
  *  Complexity: O(1). Since Redis 5.0.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_config_help(rk_client *c, rk_reply *reply);
 /** Queues CONFIG HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -452,7 +463,8 @@ int rk_pipe_config_help(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 2.0.0 (server group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_config_resetstat(rk_client *c);
 /** Queues CONFIG RESETSTAT in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -464,7 +476,8 @@ int rk_pipe_config_resetstat(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 2.8.0 (server group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_config_rewrite(rk_client *c);
 /** Queues CONFIG REWRITE in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -485,7 +498,8 @@ typedef struct rk_config_set_parameter_value {
  *  Complexity: O(N) when N is the number of configuration parameters provided. Since Redis
  *  2.0.0 (server group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_config_set(rk_client *c, const rk_config_set_parameter_value *parameter_values,
                   size_t nparameter_values);
@@ -511,7 +525,8 @@ int rk_pipe_dbsize(rk_pipeline *p);
  *
  *  Complexity: Depends on subcommand. Since Redis 1.0.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_debug(rk_client *c, rk_reply *reply);
 /** Queues DEBUG in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -539,7 +554,8 @@ typedef struct rk_failover_opts {
  *
  *  Complexity: O(1). Since Redis 6.2.0 (server group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_failover(rk_client *c, const rk_failover_opts *opts);
 /** Queues FAILOVER in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -558,7 +574,8 @@ typedef struct rk_flushall_opts {
  *  Complexity: O(N) where N is the total number of keys in all databases. Since Redis 1.0.0
  *  (server group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_flushall(rk_client *c, const rk_flushall_opts *opts);
 /** Queues FLUSHALL in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -577,7 +594,8 @@ typedef struct rk_flushdb_opts {
  *  Complexity: O(N) where N is the number of keys in the selected database. Since Redis 1.0.0
  *  (server group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_flushdb(rk_client *c, const rk_flushdb_opts *opts);
 /** Queues FLUSHDB in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -590,7 +608,7 @@ int rk_pipe_flushdb(rk_pipeline *p, const rk_flushdb_opts *opts);
  *  Complexity: O(1). Since Redis 1.0.0 (server group).
  *
  *  Hands the reply to *reply (NULL discards it), a map of INFO sections, each a map of fields
- *  on either protocol. Errors as rk_client_callv().
+ *  on either protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_info(rk_client *c, const char *const *sections, size_t nsections, rk_reply *reply);
 /** As rk_info(), with lengths for the strings (binary safe). */
@@ -653,7 +671,8 @@ int rk_pipe_latency_graph_bin(rk_pipeline *p, const char *event, size_t event_le
  *
  *  Complexity: O(1). Since Redis 2.8.13 (server group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_latency_help(rk_client *c, rk_reply *reply);
 /** Queues LATENCY HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -667,7 +686,8 @@ int rk_pipe_latency_help(rk_pipeline *p);
  *  Complexity: O(N) where N is the number of commands with latency information being retrieved.
  *  Since Redis 7.0.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_latency_histogram(rk_client *c, const char *const *commands, size_t ncommands,
                          rk_reply *reply);
@@ -687,7 +707,8 @@ int rk_pipe_latency_histogram_bin(rk_pipeline *p, const char *const *commands,
  *
  *  Complexity: O(1). Since Redis 2.8.13 (server group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_latency_history(rk_client *c, const char *event, rk_reply *reply);
 /** As rk_latency_history(), with lengths for the strings (binary safe). */
@@ -704,7 +725,8 @@ int rk_pipe_latency_history_bin(rk_pipeline *p, const char *event, size_t event_
  *
  *  Complexity: O(1). Since Redis 2.8.13 (server group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_latency_latest(rk_client *c, rk_reply *reply);
 /** Queues LATENCY LATEST in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -767,7 +789,8 @@ int rk_pipe_memory_doctor(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 4.0.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_memory_help(rk_client *c, rk_reply *reply);
 /** Queues MEMORY HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -794,7 +817,8 @@ int rk_pipe_memory_malloc_stats(rk_pipeline *p);
  *  Complexity: Depends on how much memory is allocated, could be slow. Since Redis 4.0.0
  *  (server group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_memory_purge(rk_client *c);
 /** Queues MEMORY PURGE in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -806,8 +830,8 @@ int rk_pipe_memory_purge(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 4.0.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it), a map on either protocol. Errors as
- *  rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
+ *  the reply is nil. Errors as rk_client_callv().
  */
 int rk_memory_stats(rk_client *c, rk_reply *reply);
 /** Queues MEMORY STATS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
@@ -846,7 +870,8 @@ int rk_pipe_memory_usage_bin(rk_pipeline *p, const char *key, size_t key_len,
  *
  *  Complexity: O(1). Since Redis 5.0.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_module_help(rk_client *c, rk_reply *reply);
 /** Queues MODULE HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -859,7 +884,7 @@ int rk_pipe_module_help(rk_pipeline *p);
  *  Complexity: O(N) where N is the number of loaded modules. Since Redis 4.0.0 (server group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
- *  protocol. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_module_list(rk_client *c, rk_reply *reply);
 /** Queues MODULE LIST in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
@@ -871,7 +896,8 @@ int rk_pipe_module_list(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 4.0.0 (server group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_module_load(rk_client *c, const char *path, const char *const *args, size_t nargs);
 /** As rk_module_load(), with lengths for the strings (binary safe). */
@@ -907,7 +933,8 @@ typedef struct rk_module_loadex_opts {
  *
  *  Complexity: O(1). Since Redis 7.0.0 (server group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_module_loadex(rk_client *c, const char *path, const rk_module_loadex_opts *opts);
 /** As rk_module_loadex(), with lengths for the strings (binary safe). */
@@ -926,7 +953,8 @@ int rk_pipe_module_loadex_bin(rk_pipeline *p, const char *path, size_t path_len,
  *
  *  Complexity: O(1). Since Redis 4.0.0 (server group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_module_unload(rk_client *c, const char *name);
 /** As rk_module_unload(), with lengths for the strings (binary safe). */
@@ -946,8 +974,8 @@ int rk_pipe_module_unload_bin(rk_pipeline *p, const char *name, size_t name_len)
  *  After +FULLRESYNC or +CONTINUE the connection carries the replication stream, which rediskit
  *  does not parse: close it once done.
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv(), on the held
- *  connection.
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv(), on the held connection.
  */
 int rk_psync(rk_conn *conn, const char *replicationid, long long offset, rk_reply *reply);
 /** As rk_psync(), with lengths for the strings (binary safe). */
@@ -960,8 +988,8 @@ int rk_psync_bin(rk_conn *conn, const char *replicationid, size_t replicationid_
  *
  *  Complexity: O(1). Since Redis 3.0.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv(), on the held
- *  connection.
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv(), on the held connection.
  */
 int rk_replconf(rk_conn *conn, rk_reply *reply);
 
@@ -984,7 +1012,8 @@ typedef struct rk_replicaof_opts {
  *
  *  Complexity: O(1). Since Redis 5.0.0 (server group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_replicaof(rk_client *c, const rk_replicaof_opts *opts);
 /** Queues REPLICAOF in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -1011,7 +1040,8 @@ typedef struct rk_restore_asking_opts {
  *  O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values
  *  into sorted sets is O(log(N)). Since Redis 3.0.0 (server group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_restore_asking(rk_client *c, const char *key, long long ttl, const char *serialized_value,
                       const rk_restore_asking_opts *opts);
@@ -1034,7 +1064,8 @@ int rk_pipe_restore_asking_bin(rk_pipeline *p, const char *key, size_t key_len, 
  *
  *  Complexity: O(1). Since Redis 2.8.12 (server group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_role(rk_client *c, rk_reply *reply);
 /** Queues ROLE in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -1047,7 +1078,8 @@ int rk_pipe_role(rk_pipeline *p);
  *  Complexity: O(N) where N is the total number of keys in all databases. Since Redis 1.0.0
  *  (server group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_save(rk_client *c);
 /** Queues SAVE in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -1071,7 +1103,8 @@ typedef struct rk_shutdown_opts {
  *
  *  On success the server goes away and the call fails with a connection error.
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_shutdown(rk_client *c, const rk_shutdown_opts *opts, rk_reply *reply);
 /** Queues SHUTDOWN in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -1098,7 +1131,8 @@ typedef struct rk_slaveof_opts {
  *
  *  Deprecated since 5.0.0; use REPLICAOF instead.
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_slaveof(rk_client *c, const rk_slaveof_opts *opts);
 /** Queues SLAVEOF in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -1117,7 +1151,8 @@ typedef struct rk_slowlog_get_opts {
  *  Complexity: O(N) where N is the number of entries returned. Since Redis 2.2.12 (server
  *  group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_slowlog_get(rk_client *c, const rk_slowlog_get_opts *opts, rk_reply *reply);
 /** Queues SLOWLOG GET in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -1129,7 +1164,8 @@ int rk_pipe_slowlog_get(rk_pipeline *p, const rk_slowlog_get_opts *opts);
  *
  *  Complexity: O(1). Since Redis 6.2.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_slowlog_help(rk_client *c, rk_reply *reply);
 /** Queues SLOWLOG HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -1154,7 +1190,8 @@ int rk_pipe_slowlog_len(rk_pipeline *p);
  *  Complexity: O(N) where N is the number of entries in the slowlog. Since Redis 2.2.12 (server
  *  group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_slowlog_reset(rk_client *c);
 /** Queues SLOWLOG RESET in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -1167,7 +1204,8 @@ int rk_pipe_slowlog_reset(rk_pipeline *p);
  *  Complexity: O(N) where N is the count of clients watching or blocking on keys from both
  *  databases. Since Redis 4.0.0 (server group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_swapdb(rk_client *c, long long index1, long long index2);
 /** Queues SWAPDB in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -1182,8 +1220,8 @@ int rk_pipe_swapdb(rk_pipeline *p, long long index1, long long index2);
  *  The connection then carries the replication stream (an RDB payload, then the write
  *  commands), which rediskit does not parse: close it once done.
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv(), on the held
- *  connection.
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv(), on the held connection.
  */
 int rk_sync(rk_conn *conn, rk_reply *reply);
 
@@ -1193,7 +1231,8 @@ int rk_sync(rk_conn *conn, rk_reply *reply);
  *
  *  Complexity: O(1). Since Redis 2.6.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_time(rk_client *c, rk_reply *reply);
 /** Queues TIME in a pipeline; read its reply after rk_pipeline_exec(). */

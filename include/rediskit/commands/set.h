@@ -55,8 +55,8 @@ int rk_pipe_scard_bin(rk_pipeline *p, const char *key, size_t key_len);
  *  Complexity: O(N) where N is the total number of elements in all given sets. Since Redis
  *  1.0.0 (set group).
  *
- *  Hands the reply to *reply (NULL discards it), a set on either protocol. Errors as
- *  rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it), a set on either protocol; returns RK_NIL when
+ *  the reply is nil. Errors as rk_client_callv().
  */
 int rk_sdiff(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply);
 /** As rk_sdiff(), with lengths for the strings (binary safe). */
@@ -98,8 +98,8 @@ int rk_pipe_sdiffstore_bin(rk_pipeline *p, const char *destination, size_t desti
  *  Complexity: O(N*M) worst case where N is the cardinality of the smallest set and M is the
  *  number of sets. Since Redis 1.0.0 (set group).
  *
- *  Hands the reply to *reply (NULL discards it), a set on either protocol. Errors as
- *  rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it), a set on either protocol; returns RK_NIL when
+ *  the reply is nil. Errors as rk_client_callv().
  */
 int rk_sinter(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply);
 /** As rk_sinter(), with lengths for the strings (binary safe). */
@@ -185,8 +185,8 @@ int rk_pipe_sismember_bin(rk_pipeline *p, const char *key, size_t key_len, const
  *
  *  Complexity: O(N) where N is the set cardinality. Since Redis 1.0.0 (set group).
  *
- *  Hands the reply to *reply (NULL discards it), a set on either protocol. Errors as
- *  rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it), a set on either protocol; returns RK_NIL when
+ *  the reply is nil. Errors as rk_client_callv().
  */
 int rk_smembers(rk_client *c, const char *key, rk_reply *reply);
 /** As rk_smembers(), with lengths for the strings (binary safe). */
@@ -204,7 +204,8 @@ int rk_pipe_smembers_bin(rk_pipeline *p, const char *key, size_t key_len);
  *  Complexity: O(N) where N is the number of elements being checked for membership. Since Redis
  *  6.2.0 (set group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_smismember(rk_client *c, const char *key, const char *const *members, size_t nmembers,
                   rk_reply *reply);
@@ -252,7 +253,7 @@ typedef struct rk_spop_opts {
  *  passed count. Since Redis 1.0.0 (set group).
  *
  *  Hands the reply to *reply (NULL discards it), a set depending on the options on either
- *  protocol. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_spop(rk_client *c, const char *key, const rk_spop_opts *opts, rk_reply *reply);
 /** As rk_spop(), with lengths for the strings (binary safe). */
@@ -277,7 +278,8 @@ typedef struct rk_srandmember_opts {
  *  Complexity: Without the count argument O(1), otherwise O(N) where N is the absolute value of
  *  the passed count. Since Redis 1.0.0 (set group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_srandmember(rk_client *c, const char *key, const rk_srandmember_opts *opts, rk_reply *reply);
 /** As rk_srandmember(), with lengths for the strings (binary safe). */
@@ -325,7 +327,8 @@ typedef struct rk_sscan_opts {
  *  calls for the cursor to return back to 0. N is the number of elements inside the collection.
  *  Since Redis 2.8.0 (set group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_sscan(rk_client *c, const char *key, unsigned long long cursor, const rk_sscan_opts *opts,
              rk_reply *reply);
@@ -346,8 +349,8 @@ int rk_pipe_sscan_bin(rk_pipeline *p, const char *key, size_t key_len, unsigned 
  *  Complexity: O(N) where N is the total number of elements in all given sets. Since Redis
  *  1.0.0 (set group).
  *
- *  Hands the reply to *reply (NULL discards it), a set on either protocol. Errors as
- *  rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it), a set on either protocol; returns RK_NIL when
+ *  the reply is nil. Errors as rk_client_callv().
  */
 int rk_sunion(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply);
 /** As rk_sunion(), with lengths for the strings (binary safe). */

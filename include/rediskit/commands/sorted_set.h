@@ -27,8 +27,12 @@ typedef struct rk_bzmpop_opts {
  *  elements in the sorted set, and M being the number of elements popped. Since Redis 7.0.0
  *  (sorted-set group).
  *
+ *  When the timeout passes with nothing to return, the server answers nil and the function
+ *  returns RK_NIL.
+ *
  *  Hands the reply to *reply (NULL discards it), an array [as sent, an array of pairs [member,
- *  score]] on either protocol. Errors as rk_client_callv().
+ *  score]] on either protocol; returns RK_NIL when the reply is nil. Errors as
+ *  rk_client_callv().
  */
 int rk_bzmpop(rk_client *c, double timeout, const char *const *keys, size_t nkeys, rk_minmax where,
               const rk_bzmpop_opts *opts, rk_reply *reply);
@@ -52,8 +56,11 @@ int rk_pipe_bzmpop_bin(rk_pipeline *p, double timeout, const char *const *keys,
  *  Complexity: O(log(N)) with N being the number of elements in the sorted set. Since Redis
  *  5.0.0 (sorted-set group).
  *
+ *  When the timeout passes with nothing to return, the server answers nil and the function
+ *  returns RK_NIL.
+ *
  *  Hands the reply to *reply (NULL discards it), an array [as sent, as sent, a double] on
- *  either protocol. Errors as rk_client_callv().
+ *  either protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_bzpopmax(rk_client *c, const char *const *keys, size_t nkeys, double timeout,
                 rk_reply *reply);
@@ -75,8 +82,11 @@ int rk_pipe_bzpopmax_bin(rk_pipeline *p, const char *const *keys, const size_t *
  *  Complexity: O(log(N)) with N being the number of elements in the sorted set. Since Redis
  *  5.0.0 (sorted-set group).
  *
+ *  When the timeout passes with nothing to return, the server answers nil and the function
+ *  returns RK_NIL.
+ *
  *  Hands the reply to *reply (NULL discards it), an array [as sent, as sent, a double] on
- *  either protocol. Errors as rk_client_callv().
+ *  either protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_bzpopmin(rk_client *c, const char *const *keys, size_t nkeys, double timeout,
                 rk_reply *reply);
@@ -115,7 +125,7 @@ typedef struct rk_zadd_opts {
  *  set. Since Redis 1.2.0 (sorted-set group).
  *
  *  Hands the reply to *reply (NULL discards it), a double depending on the options on either
- *  protocol. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_zadd(rk_client *c, const char *key, const rk_zadd_score_member *score_members,
             size_t nscore_members, const rk_zadd_opts *opts, rk_reply *reply);
@@ -181,7 +191,8 @@ typedef struct rk_zdiff_opts {
  *  (sorted-set group).
  *
  *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
- *  the options on either protocol. Errors as rk_client_callv().
+ *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
+ *  rk_client_callv().
  */
 int rk_zdiff(rk_client *c, const char *const *keys, size_t nkeys, const rk_zdiff_opts *opts,
              rk_reply *reply);
@@ -257,7 +268,8 @@ typedef struct rk_zinter_opts {
  *  sorted set. Since Redis 6.2.0 (sorted-set group).
  *
  *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
- *  the options on either protocol. Errors as rk_client_callv().
+ *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
+ *  rk_client_callv().
  */
 int rk_zinter(rk_client *c, const char *const *keys, size_t nkeys, const rk_zinter_opts *opts,
               rk_reply *reply);
@@ -366,7 +378,8 @@ typedef struct rk_zmpop_opts {
  *  (sorted-set group).
  *
  *  Hands the reply to *reply (NULL discards it), an array [as sent, an array of pairs [member,
- *  score]] on either protocol. Errors as rk_client_callv().
+ *  score]] on either protocol; returns RK_NIL when the reply is nil. Errors as
+ *  rk_client_callv().
  */
 int rk_zmpop(rk_client *c, const char *const *keys, size_t nkeys, rk_minmax where,
              const rk_zmpop_opts *opts, rk_reply *reply);
@@ -389,7 +402,7 @@ int rk_pipe_zmpop_bin(rk_pipeline *p, const char *const *keys, const size_t *key
  *  (sorted-set group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element a double on either
- *  protocol. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_zmscore(rk_client *c, const char *key, const char *const *members, size_t nmembers,
                rk_reply *reply);
@@ -417,7 +430,7 @@ typedef struct rk_zpopmax_opts {
  *  the number of elements popped. Since Redis 5.0.0 (sorted-set group).
  *
  *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] on either
- *  protocol. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_zpopmax(rk_client *c, const char *key, const rk_zpopmax_opts *opts, rk_reply *reply);
 /** As rk_zpopmax(), with lengths for the strings (binary safe). */
@@ -444,7 +457,7 @@ typedef struct rk_zpopmin_opts {
  *  the number of elements popped. Since Redis 5.0.0 (sorted-set group).
  *
  *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] on either
- *  protocol. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_zpopmin(rk_client *c, const char *key, const rk_zpopmin_opts *opts, rk_reply *reply);
 /** As rk_zpopmin(), with lengths for the strings (binary safe). */
@@ -476,7 +489,8 @@ typedef struct rk_zrandmember_opts {
  *  group).
  *
  *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
- *  the options on either protocol. Errors as rk_client_callv().
+ *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
+ *  rk_client_callv().
  */
 int rk_zrandmember(rk_client *c, const char *key, const rk_zrandmember_opts *opts, rk_reply *reply);
 /** As rk_zrandmember(), with lengths for the strings (binary safe). */
@@ -512,7 +526,8 @@ typedef struct rk_zrange_opts {
  *  number of elements returned. Since Redis 1.2.0 (sorted-set group).
  *
  *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
- *  the options on either protocol. Errors as rk_client_callv().
+ *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
+ *  rk_client_callv().
  */
 int rk_zrange(rk_client *c, const char *key, const char *start, const char *stop,
               const rk_zrange_opts *opts, rk_reply *reply);
@@ -550,7 +565,8 @@ typedef struct rk_zrangebylex_opts {
  *
  *  Deprecated since 6.2.0; use ZRANGE with the BYLEX argument instead.
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_zrangebylex(rk_client *c, const char *key, const char *min, const char *max,
                    const rk_zrangebylex_opts *opts, rk_reply *reply);
@@ -589,7 +605,8 @@ typedef struct rk_zrangebyscore_opts {
  *  Deprecated since 6.2.0; use ZRANGE with the BYSCORE argument instead.
  *
  *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
- *  the options on either protocol. Errors as rk_client_callv().
+ *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
+ *  rk_client_callv().
  */
 int rk_zrangebyscore(rk_client *c, const char *key, const char *min, const char *max,
                      const rk_zrangebyscore_opts *opts, rk_reply *reply);
@@ -761,7 +778,8 @@ typedef struct rk_zrevrange_opts {
  *  Deprecated since 6.2.0; use ZRANGE with the REV argument instead.
  *
  *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
- *  the options on either protocol. Errors as rk_client_callv().
+ *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
+ *  rk_client_callv().
  */
 int rk_zrevrange(rk_client *c, const char *key, long long start, long long stop,
                  const rk_zrevrange_opts *opts, rk_reply *reply);
@@ -798,7 +816,8 @@ typedef struct rk_zrevrangebylex_opts {
  *
  *  Deprecated since 6.2.0; use ZRANGE with the REV and BYLEX arguments instead.
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_zrevrangebylex(rk_client *c, const char *key, const char *max, const char *min,
                       const rk_zrevrangebylex_opts *opts, rk_reply *reply);
@@ -839,7 +858,8 @@ typedef struct rk_zrevrangebyscore_opts {
  *  Deprecated since 6.2.0; use ZRANGE with the REV and BYSCORE arguments instead.
  *
  *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
- *  the options on either protocol. Errors as rk_client_callv().
+ *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
+ *  rk_client_callv().
  */
 int rk_zrevrangebyscore(rk_client *c, const char *key, const char *max, const char *min,
                         const rk_zrevrangebyscore_opts *opts, rk_reply *reply);
@@ -893,7 +913,8 @@ typedef struct rk_zscan_opts {
  *  Since Redis 2.8.0 (sorted-set group).
  *
  *  Hands the reply to *reply (NULL discards it), an array [as sent, an array of pairs [member,
- *  score]] on either protocol. Errors as rk_client_callv().
+ *  score]] on either protocol; returns RK_NIL when the reply is nil. Errors as
+ *  rk_client_callv().
  */
 int rk_zscan(rk_client *c, const char *key, unsigned long long cursor, const rk_zscan_opts *opts,
              rk_reply *reply);
@@ -946,7 +967,8 @@ typedef struct rk_zunion_opts {
  *  group).
  *
  *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
- *  the options on either protocol. Errors as rk_client_callv().
+ *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
+ *  rk_client_callv().
  */
 int rk_zunion(rk_client *c, const char *const *keys, size_t nkeys, const rk_zunion_opts *opts,
               rk_reply *reply);

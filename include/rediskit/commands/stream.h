@@ -103,7 +103,8 @@ typedef struct rk_xautoclaim_opts {
  *  Complexity: O(1) if COUNT is small. Since Redis 6.2.0 (stream group).
  *
  *  Hands the reply to *reply (NULL discards it), an array [as sent, an array, each element an
- *  array [as sent, a map], as sent] on either protocol. Errors as rk_client_callv().
+ *  array [as sent, a map], as sent] on either protocol; returns RK_NIL when the reply is nil.
+ *  Errors as rk_client_callv().
  */
 int rk_xautoclaim(rk_client *c, const char *key, const char *group, const char *consumer,
                   const char *min_idle_time, const char *start, const rk_xautoclaim_opts *opts,
@@ -148,7 +149,7 @@ typedef struct rk_xclaim_opts {
  *  Since Redis 5.0.0 (stream group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element an array [as sent, a
- *  map] on either protocol. Errors as rk_client_callv().
+ *  map] on either protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_xclaim(rk_client *c, const char *key, const char *group, const char *consumer,
               const char *min_idle_time, const char *const *ids, size_t nids,
@@ -205,7 +206,8 @@ typedef struct rk_xgroup_create_opts {
  *
  *  Pass id NULL to send $ instead.
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_xgroup_create(rk_client *c, const char *key, const char *groupname, const char *id,
                      const rk_xgroup_create_opts *opts);
@@ -294,7 +296,8 @@ int rk_pipe_xgroup_destroy_bin(rk_pipeline *p, const char *key, size_t key_len,
  *
  *  Complexity: O(1). Since Redis 5.0.0 (stream group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_xgroup_help(rk_client *c, rk_reply *reply);
 /** Queues XGROUP HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -314,7 +317,8 @@ typedef struct rk_xgroup_setid_opts {
  *
  *  Pass id NULL to send $ instead.
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_xgroup_setid(rk_client *c, const char *key, const char *groupname, const char *id,
                     const rk_xgroup_setid_opts *opts);
@@ -338,7 +342,7 @@ int rk_pipe_xgroup_setid_bin(rk_pipeline *p, const char *key, size_t key_len, co
  *  Complexity: O(1). Since Redis 5.0.0 (stream group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
- *  protocol. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_xinfo_consumers(rk_client *c, const char *key, const char *groupname, rk_reply *reply);
 /** As rk_xinfo_consumers(), with lengths for the strings (binary safe). */
@@ -358,7 +362,7 @@ int rk_pipe_xinfo_consumers_bin(rk_pipeline *p, const char *key, size_t key_len,
  *  Complexity: O(1). Since Redis 5.0.0 (stream group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
- *  protocol. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_xinfo_groups(rk_client *c, const char *key, rk_reply *reply);
 /** As rk_xinfo_groups(), with lengths for the strings (binary safe). */
@@ -375,7 +379,8 @@ int rk_pipe_xinfo_groups_bin(rk_pipeline *p, const char *key, size_t key_len);
  *
  *  Complexity: O(1). Since Redis 5.0.0 (stream group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_xinfo_help(rk_client *c, rk_reply *reply);
 /** Queues XINFO HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -399,7 +404,7 @@ typedef struct rk_xinfo_stream_opts {
  *  Complexity: O(1). Since Redis 5.0.0 (stream group).
  *
  *  Hands the reply to *reply (NULL discards it), a map or a map depending on the options on
- *  either protocol. Errors as rk_client_callv().
+ *  either protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_xinfo_stream(rk_client *c, const char *key, const rk_xinfo_stream_opts *opts,
                     rk_reply *reply);
@@ -458,7 +463,8 @@ typedef struct rk_xpending_opts {
  *  consumers is small, it runs in O(1) time; otherwise, an additional O(N) time for iterating
  *  every consumer. Since Redis 5.0.0 (stream group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_xpending(rk_client *c, const char *key, const char *group, const rk_xpending_opts *opts,
                 rk_reply *reply);
@@ -488,7 +494,7 @@ typedef struct rk_xrange_opts {
  *  5.0.0 (stream group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element an array [as sent, a
- *  map] on either protocol. Errors as rk_client_callv().
+ *  map] on either protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_xrange(rk_client *c, const char *key, const char *start, const char *end,
               const rk_xrange_opts *opts, rk_reply *reply);
@@ -523,8 +529,11 @@ typedef struct rk_xread_opts {
  *  option is used, XADD will pay O(M) time in order to serve the M clients blocked on the
  *  stream getting new data. Since Redis 5.0.0 (stream group).
  *
- *  Hands the reply to *reply (NULL discards it), a map on either protocol. Errors as
- *  rk_client_callv().
+ *  When the timeout passes with nothing to return, the server answers nil and the function
+ *  returns RK_NIL.
+ *
+ *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
+ *  the reply is nil. Errors as rk_client_callv().
  */
 int rk_xread(rk_client *c, const char *const *keys, size_t nkeys, const char *const *ids,
              size_t nids, const rk_xread_opts *opts, rk_reply *reply);
@@ -562,8 +571,11 @@ typedef struct rk_xreadgroup_opts {
  *  serve the N clients blocked on the stream getting new data. Since Redis 5.0.0 (stream
  *  group).
  *
- *  Hands the reply to *reply (NULL discards it), a map on either protocol. Errors as
- *  rk_client_callv().
+ *  When the timeout passes with nothing to return, the server answers nil and the function
+ *  returns RK_NIL.
+ *
+ *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
+ *  the reply is nil. Errors as rk_client_callv().
  */
 int rk_xreadgroup(rk_client *c, const char *group, const char *consumer, const char *const *keys,
                   size_t nkeys, const char *const *ids, size_t nids, const rk_xreadgroup_opts *opts,
@@ -600,7 +612,7 @@ typedef struct rk_xrevrange_opts {
  *  (stream group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element an array [as sent, a
- *  map] on either protocol. Errors as rk_client_callv().
+ *  map] on either protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
  */
 int rk_xrevrange(rk_client *c, const char *key, const char *end, const char *start,
                  const rk_xrevrange_opts *opts, rk_reply *reply);
@@ -631,7 +643,8 @@ typedef struct rk_xsetid_opts {
  *
  *  Complexity: O(1). Since Redis 5.0.0 (stream group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_xsetid(rk_client *c, const char *key, const char *last_id, const rk_xsetid_opts *opts);
 /** As rk_xsetid(), with lengths for the strings (binary safe). */

@@ -244,8 +244,8 @@ typedef struct rk_lcs_opts {
  *  Complexity: O(N*M) where N and M are the lengths of s1 and s2, respectively. Since Redis
  *  7.0.0 (string group).
  *
- *  Hands the reply to *reply (NULL discards it), a map on either protocol. Errors as
- *  rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
+ *  the reply is nil. Errors as rk_client_callv().
  */
 int rk_lcs(rk_client *c, const char *key1, const char *key2, const rk_lcs_opts *opts,
            rk_reply *reply);
@@ -266,7 +266,8 @@ int rk_pipe_lcs_bin(rk_pipeline *p, const char *key1, size_t key1_len, const cha
  *  Complexity: O(N) where N is the number of keys to retrieve. Since Redis 1.0.0 (string
  *  group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_mget(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply);
 /** As rk_mget(), with lengths for the strings (binary safe). */
@@ -292,7 +293,8 @@ typedef struct rk_mset_key_value {
  *
  *  Complexity: O(N) where N is the number of keys to set. Since Redis 1.0.1 (string group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_mset(rk_client *c, const rk_mset_key_value *key_values, size_t nkey_values);
 /** Queues MSET in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -325,7 +327,8 @@ int rk_pipe_msetnx(rk_pipeline *p, const rk_msetnx_key_value *key_values, size_t
  *
  *  Complexity: O(1). Since Redis 2.6.0 (string group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_psetex(rk_client *c, const char *key, long long milliseconds, const char *value);
 /** As rk_psetex(), with lengths for the strings (binary safe). */
@@ -360,7 +363,11 @@ typedef struct rk_set_opts {
  *
  *  Complexity: O(1). Since Redis 1.0.0 (string group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv().
+ *  With NX or XX, a SET that did not set the key answers nil: RK_NIL. With GET the reply is the
+ *  old value, and RK_NIL says there was none (whether this SET set the key or not).
+ *
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv().
  */
 int rk_set(rk_client *c, const char *key, const char *value, const rk_set_opts *opts,
            rk_reply *reply);
@@ -379,7 +386,8 @@ int rk_pipe_set_bin(rk_pipeline *p, const char *key, size_t key_len, const char 
  *
  *  Complexity: O(1). Since Redis 2.0.0 (string group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv().
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv().
  */
 int rk_setex(rk_client *c, const char *key, long long seconds, const char *value);
 /** As rk_setex(), with lengths for the strings (binary safe). */

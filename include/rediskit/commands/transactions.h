@@ -19,8 +19,8 @@ extern "C" {
  *  Complexity: O(N), when N is the number of queued commands. Since Redis 2.0.0 (transactions
  *  group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv(), on the held
- *  connection.
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv(), on the held connection.
  */
 int rk_discard(rk_conn *conn);
 
@@ -30,8 +30,8 @@ int rk_discard(rk_conn *conn);
  *
  *  Complexity: Depends on commands in the transaction. Since Redis 1.2.0 (transactions group).
  *
- *  Hands the reply to *reply (NULL discards it). Errors as rk_client_callv(), on the held
- *  connection.
+ *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
+ *  as rk_client_callv(), on the held connection.
  */
 int rk_exec(rk_conn *conn, rk_reply *reply);
 
@@ -41,8 +41,8 @@ int rk_exec(rk_conn *conn, rk_reply *reply);
  *
  *  Complexity: O(1). Since Redis 1.2.0 (transactions group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv(), on the held
- *  connection.
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv(), on the held connection.
  */
 int rk_multi(rk_conn *conn);
 
@@ -52,8 +52,8 @@ int rk_multi(rk_conn *conn);
  *
  *  Complexity: O(1). Since Redis 2.2.0 (transactions group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv(), on the held
- *  connection.
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv(), on the held connection.
  */
 int rk_unwatch(rk_conn *conn);
 
@@ -63,8 +63,8 @@ int rk_unwatch(rk_conn *conn);
  *
  *  Complexity: O(1) for every key. Since Redis 2.2.0 (transactions group).
  *
- *  Returns RK_OK when the server answered OK. Errors as rk_client_callv(), on the held
- *  connection.
+ *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
+ *  rk_client_callv(), on the held connection.
  */
 int rk_watch(rk_conn *conn, const char *const *keys, size_t nkeys);
 /** As rk_watch(), with lengths for the strings (binary safe). */

@@ -38,7 +38,7 @@ int rk_bitcount_bin(rk_client *c, const char *key, size_t key_len, const rk_bitc
                     long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_bitcount(&cmd, "BITCOUNT", key, key_len, opts), out, false);
+                          build_bitcount(&cmd, "BITCOUNT", key, key_len, opts), out);
 }
 
 int rk_pipe_bitcount(rk_pipeline *p, const char *key, const rk_bitcount_opts *opts) {
@@ -211,8 +211,7 @@ int rk_bitop_bin(rk_client *c, rk_bitop_op operation, const char *destkey, size_
     rk_cmd cmd;
     return rk_cmd_integer(
         RK_TARGET_CLIENT(c), &cmd,
-        build_bitop(&cmd, "BITOP", operation, destkey, destkey_len, keys, keys_lens, nkeys), out,
-        false);
+        build_bitop(&cmd, "BITOP", operation, destkey, destkey_len, keys, keys_lens, nkeys), out);
 }
 
 int rk_pipe_bitop(rk_pipeline *p, rk_bitop_op operation, const char *destkey,
@@ -269,7 +268,7 @@ int rk_bitpos_bin(rk_client *c, const char *key, size_t key_len, long long bit,
                   const rk_bitpos_opts *opts, long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_bitpos(&cmd, "BITPOS", key, key_len, bit, opts), out, false);
+                          build_bitpos(&cmd, "BITPOS", key, key_len, bit, opts), out);
 }
 
 int rk_pipe_bitpos(rk_pipeline *p, const char *key, long long bit, const rk_bitpos_opts *opts) {
@@ -297,7 +296,7 @@ int rk_getbit(rk_client *c, const char *key, long long offset, long long *out) {
 int rk_getbit_bin(rk_client *c, const char *key, size_t key_len, long long offset, long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_getbit(&cmd, "GETBIT", key, key_len, offset), out, false);
+                          build_getbit(&cmd, "GETBIT", key, key_len, offset), out);
 }
 
 int rk_pipe_getbit(rk_pipeline *p, const char *key, long long offset) {
@@ -326,7 +325,7 @@ int rk_setbit_bin(rk_client *c, const char *key, size_t key_len, long long offse
                   long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_setbit(&cmd, "SETBIT", key, key_len, offset, value), out, false);
+                          build_setbit(&cmd, "SETBIT", key, key_len, offset, value), out);
 }
 
 int rk_pipe_setbit(rk_pipeline *p, const char *key, long long offset, long long value) {

@@ -104,7 +104,7 @@ int rk_cluster_count_failure_reports_bin(rk_client *c, const char *node_id, size
     rk_cmd cmd;
     return rk_cmd_integer(
         RK_TARGET_CLIENT(c), &cmd,
-        build_node_id(&cmd, "CLUSTER COUNT-FAILURE-REPORTS", node_id, node_id_len), out, false);
+        build_node_id(&cmd, "CLUSTER COUNT-FAILURE-REPORTS", node_id, node_id_len), out);
 }
 
 int rk_pipe_cluster_count_failure_reports(rk_pipeline *p, const char *node_id) {
@@ -127,8 +127,8 @@ static int build_cluster_countkeysinslot(rk_cmd *cmd, const char *words, long lo
 int rk_cluster_countkeysinslot(rk_client *c, long long slot, long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_cluster_countkeysinslot(&cmd, "CLUSTER COUNTKEYSINSLOT", slot), out,
-                          false);
+                          build_cluster_countkeysinslot(&cmd, "CLUSTER COUNTKEYSINSLOT", slot),
+                          out);
 }
 
 int rk_pipe_cluster_countkeysinslot(rk_pipeline *p, long long slot) {
@@ -298,7 +298,7 @@ int rk_cluster_keyslot(rk_client *c, const char *key, long long *out) {
 int rk_cluster_keyslot_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_cluster_keyslot(&cmd, "CLUSTER KEYSLOT", key, key_len), out, false);
+                          build_cluster_keyslot(&cmd, "CLUSTER KEYSLOT", key, key_len), out);
 }
 
 int rk_pipe_cluster_keyslot(rk_pipeline *p, const char *key) {

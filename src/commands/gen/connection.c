@@ -65,8 +65,7 @@ int rk_pipe_client_getname(rk_pipeline *p) {
 
 int rk_client_getredir(rk_client *c, long long *out) {
     rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLIENT GETREDIR"), out,
-                          false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLIENT GETREDIR"), out);
 }
 
 int rk_pipe_client_getredir(rk_pipeline *p) {
@@ -86,7 +85,7 @@ int rk_pipe_client_help(rk_pipeline *p) {
 
 int rk_client_id(rk_client *c, long long *out) {
     rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLIENT ID"), out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLIENT ID"), out);
 }
 
 int rk_pipe_client_id(rk_pipeline *p) {
@@ -156,7 +155,7 @@ int rk_client_kill(rk_client *c, const rk_client_kill_filter *filters, size_t nf
                    long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_client_kill(&cmd, "CLIENT KILL", filters, nfilters), out, false);
+                          build_client_kill(&cmd, "CLIENT KILL", filters, nfilters), out);
 }
 
 int rk_pipe_client_kill(rk_pipeline *p, const rk_client_kill_filter *filters, size_t nfilters) {
@@ -317,8 +316,7 @@ int rk_client_unblock(rk_client *c, long long client_id, const rk_client_unblock
                       long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_client_unblock(&cmd, "CLIENT UNBLOCK", client_id, opts), out,
-                          false);
+                          build_client_unblock(&cmd, "CLIENT UNBLOCK", client_id, opts), out);
 }
 
 int rk_pipe_client_unblock(rk_pipeline *p, long long client_id,

@@ -30,8 +30,7 @@ int rk_copy_bin(rk_client *c, const char *source, size_t source_len, const char 
     rk_cmd cmd;
     return rk_cmd_integer(
         RK_TARGET_CLIENT(c), &cmd,
-        build_copy(&cmd, "COPY", source, source_len, destination, destination_len, opts), out,
-        false);
+        build_copy(&cmd, "COPY", source, source_len, destination, destination_len, opts), out);
 }
 
 int rk_pipe_copy(rk_pipeline *p, const char *source, const char *destination,
@@ -64,7 +63,7 @@ int rk_del_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, s
                long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_keys_2(&cmd, "DEL", keys, keys_lens, nkeys), out, false);
+                          build_keys_2(&cmd, "DEL", keys, keys_lens, nkeys), out);
 }
 
 int rk_pipe_del(rk_pipeline *p, const char *const *keys, size_t nkeys) {
@@ -112,7 +111,7 @@ int rk_exists_bin(rk_client *c, const char *const *keys, const size_t *keys_lens
                   long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_keys_2(&cmd, "EXISTS", keys, keys_lens, nkeys), out, false);
+                          build_keys_2(&cmd, "EXISTS", keys, keys_lens, nkeys), out);
 }
 
 int rk_pipe_exists(rk_pipeline *p, const char *const *keys, size_t nkeys) {
@@ -157,7 +156,7 @@ int rk_expire_bin(rk_client *c, const char *key, size_t key_len, long long secon
                   const rk_expire_opts *opts, long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_expire(&cmd, "EXPIRE", key, key_len, seconds, opts), out, false);
+                          build_expire(&cmd, "EXPIRE", key, key_len, seconds, opts), out);
 }
 
 int rk_pipe_expire(rk_pipeline *p, const char *key, long long seconds, const rk_expire_opts *opts) {
@@ -203,7 +202,7 @@ int rk_expireat_bin(rk_client *c, const char *key, size_t key_len, long long uni
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
                           build_expireat(&cmd, "EXPIREAT", key, key_len, unix_time_seconds, opts),
-                          out, false);
+                          out);
 }
 
 int rk_pipe_expireat(rk_pipeline *p, const char *key, long long unix_time_seconds,
@@ -225,7 +224,7 @@ int rk_expiretime(rk_client *c, const char *key, long long *out) {
 int rk_expiretime_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "EXPIRETIME", key, key_len),
-                          out, false);
+                          out);
 }
 
 int rk_pipe_expiretime(rk_pipeline *p, const char *key) {
@@ -353,7 +352,7 @@ int rk_move(rk_client *c, const char *key, long long db, long long *out) {
 int rk_move_bin(rk_client *c, const char *key, size_t key_len, long long db, long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_move(&cmd, "MOVE", key, key_len, db),
-                          out, false);
+                          out);
 }
 
 int rk_pipe_move(rk_pipeline *p, const char *key, long long db) {
@@ -391,7 +390,7 @@ int rk_object_freq(rk_client *c, const char *key, long long *out) {
 int rk_object_freq_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "OBJECT FREQ", key, key_len),
-                          out, true);
+                          out);
 }
 
 int rk_pipe_object_freq(rk_pipeline *p, const char *key) {
@@ -426,7 +425,7 @@ int rk_object_idletime(rk_client *c, const char *key, long long *out) {
 int rk_object_idletime_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_key(&cmd, "OBJECT IDLETIME", key, key_len), out, true);
+                          build_key(&cmd, "OBJECT IDLETIME", key, key_len), out);
 }
 
 int rk_pipe_object_idletime(rk_pipeline *p, const char *key) {
@@ -445,7 +444,7 @@ int rk_object_refcount(rk_client *c, const char *key, long long *out) {
 int rk_object_refcount_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_key(&cmd, "OBJECT REFCOUNT", key, key_len), out, true);
+                          build_key(&cmd, "OBJECT REFCOUNT", key, key_len), out);
 }
 
 int rk_pipe_object_refcount(rk_pipeline *p, const char *key) {
@@ -463,8 +462,7 @@ int rk_persist(rk_client *c, const char *key, long long *out) {
 
 int rk_persist_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "PERSIST", key, key_len), out,
-                          false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "PERSIST", key, key_len), out);
 }
 
 int rk_pipe_persist(rk_pipeline *p, const char *key) {
@@ -508,8 +506,7 @@ int rk_pexpire_bin(rk_client *c, const char *key, size_t key_len, long long mill
                    const rk_pexpire_opts *opts, long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_pexpire(&cmd, "PEXPIRE", key, key_len, milliseconds, opts), out,
-                          false);
+                          build_pexpire(&cmd, "PEXPIRE", key, key_len, milliseconds, opts), out);
 }
 
 int rk_pipe_pexpire(rk_pipeline *p, const char *key, long long milliseconds,
@@ -557,7 +554,7 @@ int rk_pexpireat_bin(rk_client *c, const char *key, size_t key_len,
     rk_cmd cmd;
     return rk_cmd_integer(
         RK_TARGET_CLIENT(c), &cmd,
-        build_pexpireat(&cmd, "PEXPIREAT", key, key_len, unix_time_milliseconds, opts), out, false);
+        build_pexpireat(&cmd, "PEXPIREAT", key, key_len, unix_time_milliseconds, opts), out);
 }
 
 int rk_pipe_pexpireat(rk_pipeline *p, const char *key, long long unix_time_milliseconds,
@@ -579,7 +576,7 @@ int rk_pexpiretime(rk_client *c, const char *key, long long *out) {
 int rk_pexpiretime_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "PEXPIRETIME", key, key_len),
-                          out, false);
+                          out);
 }
 
 int rk_pipe_pexpiretime(rk_pipeline *p, const char *key) {
@@ -597,8 +594,7 @@ int rk_pttl(rk_client *c, const char *key, long long *out) {
 
 int rk_pttl_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "PTTL", key, key_len), out,
-                          false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "PTTL", key, key_len), out);
 }
 
 int rk_pipe_pttl(rk_pipeline *p, const char *key) {
@@ -659,8 +655,8 @@ int rk_renamenx_bin(rk_client *c, const char *key, size_t key_len, const char *n
                     size_t newkey_len, long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_key_newkey(&cmd, "RENAMENX", key, key_len, newkey, newkey_len), out,
-                          false);
+                          build_key_newkey(&cmd, "RENAMENX", key, key_len, newkey, newkey_len),
+                          out);
 }
 
 int rk_pipe_renamenx(rk_pipeline *p, const char *key, const char *newkey) {
@@ -876,7 +872,7 @@ int rk_touch_bin(rk_client *c, const char *const *keys, const size_t *keys_lens,
                  long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_keys_2(&cmd, "TOUCH", keys, keys_lens, nkeys), out, false);
+                          build_keys_2(&cmd, "TOUCH", keys, keys_lens, nkeys), out);
 }
 
 int rk_pipe_touch(rk_pipeline *p, const char *const *keys, size_t nkeys) {
@@ -895,8 +891,7 @@ int rk_ttl(rk_client *c, const char *key, long long *out) {
 
 int rk_ttl_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "TTL", key, key_len), out,
-                          false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "TTL", key, key_len), out);
 }
 
 int rk_pipe_ttl(rk_pipeline *p, const char *key) {
@@ -935,7 +930,7 @@ int rk_unlink_bin(rk_client *c, const char *const *keys, const size_t *keys_lens
                   long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_keys_2(&cmd, "UNLINK", keys, keys_lens, nkeys), out, false);
+                          build_keys_2(&cmd, "UNLINK", keys, keys_lens, nkeys), out);
 }
 
 int rk_pipe_unlink(rk_pipeline *p, const char *const *keys, size_t nkeys) {
@@ -959,7 +954,7 @@ static int build_wait(rk_cmd *cmd, const char *words, long long numreplicas, lon
 int rk_wait(rk_client *c, long long numreplicas, long long timeout, long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_wait(&cmd, "WAIT", numreplicas, timeout),
-                          out, false);
+                          out);
 }
 
 int rk_pipe_wait(rk_pipeline *p, long long numreplicas, long long timeout) {

@@ -56,7 +56,7 @@ int rk_geoadd_bin(rk_client *c, const char *key, size_t key_len,
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
                           build_geoadd(&cmd, "GEOADD", key, key_len, longitude_latitude_members,
                                        nlongitude_latitude_members, opts),
-                          out, false);
+                          out);
 }
 
 int rk_pipe_geoadd(rk_pipeline *p, const char *key,
@@ -642,7 +642,7 @@ int rk_geosearchstore_bin(rk_client *c, const char *destination, size_t destinat
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
                           build_geosearchstore(&cmd, "GEOSEARCHSTORE", destination, destination_len,
                                                source, source_len, opts),
-                          out, false);
+                          out);
 }
 
 int rk_pipe_geosearchstore(rk_pipeline *p, const char *destination, const char *source,

@@ -24,7 +24,7 @@ int rk_hdel_bin(rk_client *c, const char *key, size_t key_len, const char *const
     rk_cmd cmd;
     return rk_cmd_integer(
         RK_TARGET_CLIENT(c), &cmd,
-        build_key_fields(&cmd, "HDEL", key, key_len, fields, fields_lens, nfields), out, false);
+        build_key_fields(&cmd, "HDEL", key, key_len, fields, fields_lens, nfields), out);
 }
 
 int rk_pipe_hdel(rk_pipeline *p, const char *key, const char *const *fields, size_t nfields) {
@@ -55,8 +55,7 @@ int rk_hexists_bin(rk_client *c, const char *key, size_t key_len, const char *fi
                    size_t field_len, long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_key_field(&cmd, "HEXISTS", key, key_len, field, field_len), out,
-                          false);
+                          build_key_field(&cmd, "HEXISTS", key, key_len, field, field_len), out);
 }
 
 int rk_pipe_hexists(rk_pipeline *p, const char *key, const char *field) {
@@ -135,7 +134,7 @@ int rk_hincrby_bin(rk_client *c, const char *key, size_t key_len, const char *fi
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
                           build_hincrby(&cmd, "HINCRBY", key, key_len, field, field_len, increment),
-                          out, false);
+                          out);
 }
 
 int rk_pipe_hincrby(rk_pipeline *p, const char *key, const char *field, long long increment) {
@@ -215,8 +214,7 @@ int rk_hlen(rk_client *c, const char *key, long long *out) {
 
 int rk_hlen_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "HLEN", key, key_len), out,
-                          false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "HLEN", key, key_len), out);
 }
 
 int rk_pipe_hlen(rk_pipeline *p, const char *key) {
@@ -419,8 +417,7 @@ int rk_hset_bin(rk_client *c, const char *key, size_t key_len,
                 const rk_hset_field_value *field_values, size_t nfield_values, long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_hset(&cmd, "HSET", key, key_len, field_values, nfield_values), out,
-                          false);
+                          build_hset(&cmd, "HSET", key, key_len, field_values, nfield_values), out);
 }
 
 int rk_pipe_hset(rk_pipeline *p, const char *key, const rk_hset_field_value *field_values,
@@ -453,7 +450,7 @@ int rk_hsetnx_bin(rk_client *c, const char *key, size_t key_len, const char *fie
     rk_cmd cmd;
     return rk_cmd_integer(
         RK_TARGET_CLIENT(c), &cmd,
-        build_hsetnx(&cmd, "HSETNX", key, key_len, field, field_len, value, value_len), out, false);
+        build_hsetnx(&cmd, "HSETNX", key, key_len, field, field_len, value, value_len), out);
 }
 
 int rk_pipe_hsetnx(rk_pipeline *p, const char *key, const char *field, const char *value) {
@@ -475,8 +472,7 @@ int rk_hstrlen_bin(rk_client *c, const char *key, size_t key_len, const char *fi
                    size_t field_len, long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_key_field(&cmd, "HSTRLEN", key, key_len, field, field_len), out,
-                          false);
+                          build_key_field(&cmd, "HSTRLEN", key, key_len, field, field_len), out);
 }
 
 int rk_pipe_hstrlen(rk_pipeline *p, const char *key, const char *field) {

@@ -21,7 +21,7 @@ int rk_pfadd_bin(rk_client *c, const char *key, size_t key_len, const char *cons
     rk_cmd cmd;
     return rk_cmd_integer(
         RK_TARGET_CLIENT(c), &cmd,
-        build_pfadd(&cmd, "PFADD", key, key_len, elements, elements_lens, nelements), out, false);
+        build_pfadd(&cmd, "PFADD", key, key_len, elements, elements_lens, nelements), out);
 }
 
 int rk_pipe_pfadd(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements) {
@@ -52,7 +52,7 @@ int rk_pfcount_bin(rk_client *c, const char *const *keys, const size_t *keys_len
                    long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_pfcount(&cmd, "PFCOUNT", keys, keys_lens, nkeys), out, false);
+                          build_pfcount(&cmd, "PFCOUNT", keys, keys_lens, nkeys), out);
 }
 
 int rk_pipe_pfcount(rk_pipeline *p, const char *const *keys, size_t nkeys) {

@@ -241,7 +241,7 @@ int rk_linsert_bin(rk_client *c, const char *key, size_t key_len, rk_linsert_whe
     return rk_cmd_integer(
         RK_TARGET_CLIENT(c), &cmd,
         build_linsert(&cmd, "LINSERT", key, key_len, where, pivot, pivot_len, element, element_len),
-        out, false);
+        out);
 }
 
 int rk_pipe_linsert(rk_pipeline *p, const char *key, rk_linsert_where where, const char *pivot,
@@ -270,8 +270,7 @@ int rk_llen(rk_client *c, const char *key, long long *out) {
 
 int rk_llen_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_llen(&cmd, "LLEN", key, key_len), out,
-                          false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_llen(&cmd, "LLEN", key, key_len), out);
 }
 
 int rk_pipe_llen(rk_pipeline *p, const char *key) {
@@ -466,8 +465,7 @@ int rk_lpush_bin(rk_client *c, const char *key, size_t key_len, const char *cons
     rk_cmd cmd;
     return rk_cmd_integer(
         RK_TARGET_CLIENT(c), &cmd,
-        build_key_elements(&cmd, "LPUSH", key, key_len, elements, elements_lens, nelements), out,
-        false);
+        build_key_elements(&cmd, "LPUSH", key, key_len, elements, elements_lens, nelements), out);
 }
 
 int rk_pipe_lpush(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements) {
@@ -492,8 +490,7 @@ int rk_lpushx_bin(rk_client *c, const char *key, size_t key_len, const char *con
     rk_cmd cmd;
     return rk_cmd_integer(
         RK_TARGET_CLIENT(c), &cmd,
-        build_key_elements(&cmd, "LPUSHX", key, key_len, elements, elements_lens, nelements), out,
-        false);
+        build_key_elements(&cmd, "LPUSHX", key, key_len, elements, elements_lens, nelements), out);
 }
 
 int rk_pipe_lpushx(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements) {
@@ -556,8 +553,7 @@ int rk_lrem_bin(rk_client *c, const char *key, size_t key_len, long long count, 
                 size_t element_len, long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_lrem(&cmd, "LREM", key, key_len, count, element, element_len), out,
-                          false);
+                          build_lrem(&cmd, "LREM", key, key_len, count, element, element_len), out);
 }
 
 int rk_pipe_lrem(rk_pipeline *p, const char *key, long long count, const char *element) {
@@ -699,8 +695,7 @@ int rk_rpush_bin(rk_client *c, const char *key, size_t key_len, const char *cons
     rk_cmd cmd;
     return rk_cmd_integer(
         RK_TARGET_CLIENT(c), &cmd,
-        build_key_elements(&cmd, "RPUSH", key, key_len, elements, elements_lens, nelements), out,
-        false);
+        build_key_elements(&cmd, "RPUSH", key, key_len, elements, elements_lens, nelements), out);
 }
 
 int rk_pipe_rpush(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements) {
@@ -725,8 +720,7 @@ int rk_rpushx_bin(rk_client *c, const char *key, size_t key_len, const char *con
     rk_cmd cmd;
     return rk_cmd_integer(
         RK_TARGET_CLIENT(c), &cmd,
-        build_key_elements(&cmd, "RPUSHX", key, key_len, elements, elements_lens, nelements), out,
-        false);
+        build_key_elements(&cmd, "RPUSHX", key, key_len, elements, elements_lens, nelements), out);
 }
 
 int rk_pipe_rpushx(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements) {

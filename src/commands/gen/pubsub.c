@@ -20,7 +20,7 @@ int rk_publish_bin(rk_client *c, const char *channel, size_t channel_len, const 
     rk_cmd cmd;
     return rk_cmd_integer(
         RK_TARGET_CLIENT(c), &cmd,
-        build_publish(&cmd, "PUBLISH", channel, channel_len, message, message_len), out, false);
+        build_publish(&cmd, "PUBLISH", channel, channel_len, message, message_len), out);
 }
 
 int rk_pipe_publish(rk_pipeline *p, const char *channel, const char *message) {
@@ -74,7 +74,7 @@ int rk_pipe_pubsub_help(rk_pipeline *p) {
 
 int rk_pubsub_numpat(rk_client *c, long long *out) {
     rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "PUBSUB NUMPAT"), out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "PUBSUB NUMPAT"), out);
 }
 
 int rk_pipe_pubsub_numpat(rk_pipeline *p) {
@@ -191,8 +191,8 @@ int rk_spublish_bin(rk_client *c, const char *shardchannel, size_t shardchannel_
     rk_cmd cmd;
     return rk_cmd_integer(
         RK_TARGET_CLIENT(c), &cmd,
-        build_spublish(&cmd, "SPUBLISH", shardchannel, shardchannel_len, message, message_len), out,
-        false);
+        build_spublish(&cmd, "SPUBLISH", shardchannel, shardchannel_len, message, message_len),
+        out);
 }
 
 int rk_pipe_spublish(rk_pipeline *p, const char *shardchannel, const char *message) {

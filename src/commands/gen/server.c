@@ -42,7 +42,7 @@ int rk_acl_deluser_bin(rk_client *c, const char *const *usernames, const size_t 
     rk_cmd cmd;
     return rk_cmd_integer(
         RK_TARGET_CLIENT(c), &cmd,
-        build_acl_deluser(&cmd, "ACL DELUSER", usernames, usernames_lens, nusernames), out, false);
+        build_acl_deluser(&cmd, "ACL DELUSER", usernames, usernames_lens, nusernames), out);
 }
 
 int rk_pipe_acl_deluser(rk_pipeline *p, const char *const *usernames, size_t nusernames) {
@@ -322,7 +322,7 @@ int rk_pipe_command(rk_pipeline *p) {
 
 int rk_command_count(rk_client *c, long long *out) {
     rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "COMMAND COUNT"), out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "COMMAND COUNT"), out);
 }
 
 int rk_pipe_command_count(rk_pipeline *p) {
@@ -625,7 +625,7 @@ int rk_pipe_config_set(rk_pipeline *p, const rk_config_set_parameter_value *para
 
 int rk_dbsize(rk_client *c, long long *out) {
     rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "DBSIZE"), out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "DBSIZE"), out);
 }
 
 int rk_pipe_dbsize(rk_pipeline *p) {
@@ -759,7 +759,7 @@ int rk_pipe_info_bin(rk_pipeline *p, const char *const *sections, const size_t *
 
 int rk_lastsave(rk_client *c, long long *out) {
     rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "LASTSAVE"), out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "LASTSAVE"), out);
 }
 
 int rk_pipe_lastsave(rk_pipeline *p) {
@@ -892,7 +892,7 @@ int rk_latency_reset_bin(rk_client *c, const char *const *events, const size_t *
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
                           build_latency_reset(&cmd, "LATENCY RESET", events, events_lens, nevents),
-                          out, false);
+                          out);
 }
 
 int rk_pipe_latency_reset(rk_pipeline *p, const char *const *events, size_t nevents) {
@@ -1009,7 +1009,7 @@ int rk_memory_usage_bin(rk_client *c, const char *key, size_t key_len,
                         const rk_memory_usage_opts *opts, long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_memory_usage(&cmd, "MEMORY USAGE", key, key_len, opts), out, true);
+                          build_memory_usage(&cmd, "MEMORY USAGE", key, key_len, opts), out);
 }
 
 int rk_pipe_memory_usage(rk_pipeline *p, const char *key, const rk_memory_usage_opts *opts) {
@@ -1386,7 +1386,7 @@ int rk_pipe_slowlog_help(rk_pipeline *p) {
 
 int rk_slowlog_len(rk_client *c, long long *out) {
     rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "SLOWLOG LEN"), out, false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "SLOWLOG LEN"), out);
 }
 
 int rk_pipe_slowlog_len(rk_pipeline *p) {

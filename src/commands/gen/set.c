@@ -25,7 +25,7 @@ int rk_sadd_bin(rk_client *c, const char *key, size_t key_len, const char *const
     rk_cmd cmd;
     return rk_cmd_integer(
         RK_TARGET_CLIENT(c), &cmd,
-        build_key_members(&cmd, "SADD", key, key_len, members, members_lens, nmembers), out, false);
+        build_key_members(&cmd, "SADD", key, key_len, members, members_lens, nmembers), out);
 }
 
 int rk_pipe_sadd(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers) {
@@ -51,8 +51,7 @@ int rk_scard(rk_client *c, const char *key, long long *out) {
 
 int rk_scard_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_scard(&cmd, "SCARD", key, key_len), out,
-                          false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_scard(&cmd, "SCARD", key, key_len), out);
 }
 
 int rk_pipe_scard(rk_pipeline *p, const char *key) {
@@ -120,7 +119,7 @@ int rk_sdiffstore_bin(rk_client *c, const char *destination, size_t destination_
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
                           build_destination_keys(&cmd, "SDIFFSTORE", destination, destination_len,
                                                  keys, keys_lens, nkeys),
-                          out, false);
+                          out);
 }
 
 int rk_pipe_sdiffstore(rk_pipeline *p, const char *destination, const char *const *keys,
@@ -183,8 +182,7 @@ int rk_sintercard_bin(rk_client *c, const char *const *keys, const size_t *keys_
                       const rk_sintercard_opts *opts, long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_sintercard(&cmd, "SINTERCARD", keys, keys_lens, nkeys, opts), out,
-                          false);
+                          build_sintercard(&cmd, "SINTERCARD", keys, keys_lens, nkeys, opts), out);
 }
 
 int rk_pipe_sintercard(rk_pipeline *p, const char *const *keys, size_t nkeys,
@@ -211,7 +209,7 @@ int rk_sinterstore_bin(rk_client *c, const char *destination, size_t destination
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
                           build_destination_keys(&cmd, "SINTERSTORE", destination, destination_len,
                                                  keys, keys_lens, nkeys),
-                          out, false);
+                          out);
 }
 
 int rk_pipe_sinterstore(rk_pipeline *p, const char *destination, const char *const *keys,
@@ -243,8 +241,8 @@ int rk_sismember_bin(rk_client *c, const char *key, size_t key_len, const char *
                      size_t member_len, long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_sismember(&cmd, "SISMEMBER", key, key_len, member, member_len), out,
-                          false);
+                          build_sismember(&cmd, "SISMEMBER", key, key_len, member, member_len),
+                          out);
 }
 
 int rk_pipe_sismember(rk_pipeline *p, const char *key, const char *member) {
@@ -333,7 +331,7 @@ int rk_smove_bin(rk_client *c, const char *source, size_t source_len, const char
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
                           build_smove(&cmd, "SMOVE", source, source_len, destination,
                                       destination_len, member, member_len),
-                          out, false);
+                          out);
 }
 
 int rk_pipe_smove(rk_pipeline *p, const char *source, const char *destination, const char *member) {
@@ -428,7 +426,7 @@ int rk_srem_bin(rk_client *c, const char *key, size_t key_len, const char *const
     rk_cmd cmd;
     return rk_cmd_integer(
         RK_TARGET_CLIENT(c), &cmd,
-        build_key_members(&cmd, "SREM", key, key_len, members, members_lens, nmembers), out, false);
+        build_key_members(&cmd, "SREM", key, key_len, members, members_lens, nmembers), out);
 }
 
 int rk_pipe_srem(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers) {
@@ -517,7 +515,7 @@ int rk_sunionstore_bin(rk_client *c, const char *destination, size_t destination
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
                           build_destination_keys(&cmd, "SUNIONSTORE", destination, destination_len,
                                                  keys, keys_lens, nkeys),
-                          out, false);
+                          out);
 }
 
 int rk_pipe_sunionstore(rk_pipeline *p, const char *destination, const char *const *keys,

@@ -200,8 +200,7 @@ int rk_zcard(rk_client *c, const char *key, long long *out) {
 
 int rk_zcard_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_zcard(&cmd, "ZCARD", key, key_len), out,
-                          false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_zcard(&cmd, "ZCARD", key, key_len), out);
 }
 
 int rk_pipe_zcard(rk_pipeline *p, const char *key) {
@@ -232,7 +231,7 @@ int rk_zcount_bin(rk_client *c, const char *key, size_t key_len, const char *min
     rk_cmd cmd;
     return rk_cmd_integer(
         RK_TARGET_CLIENT(c), &cmd,
-        build_key_min_max(&cmd, "ZCOUNT", key, key_len, min, min_len, max, max_len), out, false);
+        build_key_min_max(&cmd, "ZCOUNT", key, key_len, min, min_len, max, max_len), out);
 }
 
 int rk_pipe_zcount(rk_pipeline *p, const char *key, const char *min, const char *max) {
@@ -309,7 +308,7 @@ int rk_zdiffstore_bin(rk_client *c, const char *destination, size_t destination_
     return rk_cmd_integer(
         RK_TARGET_CLIENT(c), &cmd,
         build_zdiffstore(&cmd, "ZDIFFSTORE", destination, destination_len, keys, keys_lens, nkeys),
-        out, false);
+        out);
 }
 
 int rk_pipe_zdiffstore(rk_pipeline *p, const char *destination, const char *const *keys,
@@ -431,8 +430,7 @@ int rk_zintercard_bin(rk_client *c, const char *const *keys, const size_t *keys_
                       const rk_zintercard_opts *opts, long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_zintercard(&cmd, "ZINTERCARD", keys, keys_lens, nkeys, opts), out,
-                          false);
+                          build_zintercard(&cmd, "ZINTERCARD", keys, keys_lens, nkeys, opts), out);
 }
 
 int rk_pipe_zintercard(rk_pipeline *p, const char *const *keys, size_t nkeys,
@@ -482,7 +480,7 @@ int rk_zinterstore_bin(rk_client *c, const char *destination, size_t destination
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
                           build_zinterstore(&cmd, "ZINTERSTORE", destination, destination_len, keys,
                                             keys_lens, nkeys, opts),
-                          out, false);
+                          out);
 }
 
 int rk_pipe_zinterstore(rk_pipeline *p, const char *destination, const char *const *keys,
@@ -508,7 +506,7 @@ int rk_zlexcount_bin(rk_client *c, const char *key, size_t key_len, const char *
     rk_cmd cmd;
     return rk_cmd_integer(
         RK_TARGET_CLIENT(c), &cmd,
-        build_key_min_max(&cmd, "ZLEXCOUNT", key, key_len, min, min_len, max, max_len), out, false);
+        build_key_min_max(&cmd, "ZLEXCOUNT", key, key_len, min, min_len, max, max_len), out);
 }
 
 int rk_pipe_zlexcount(rk_pipeline *p, const char *key, const char *min, const char *max) {
@@ -925,7 +923,7 @@ int rk_zrangestore_bin(rk_client *c, const char *dst, size_t dst_len, const char
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
                           build_zrangestore(&cmd, "ZRANGESTORE", dst, dst_len, src, src_len, min,
                                             min_len, max, max_len, opts),
-                          out, false);
+                          out);
 }
 
 int rk_pipe_zrangestore(rk_pipeline *p, const char *dst, const char *src, const char *min,
@@ -959,8 +957,7 @@ int rk_zrank_bin(rk_client *c, const char *key, size_t key_len, const char *memb
                  size_t member_len, long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_key_member(&cmd, "ZRANK", key, key_len, member, member_len), out,
-                          true);
+                          build_key_member(&cmd, "ZRANK", key, key_len, member, member_len), out);
 }
 
 int rk_pipe_zrank(rk_pipeline *p, const char *key, const char *member) {
@@ -993,7 +990,7 @@ int rk_zrem_bin(rk_client *c, const char *key, size_t key_len, const char *const
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
                           build_zrem(&cmd, "ZREM", key, key_len, members, members_lens, nmembers),
-                          out, false);
+                          out);
 }
 
 int rk_pipe_zrem(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers) {
@@ -1017,8 +1014,7 @@ int rk_zremrangebylex_bin(rk_client *c, const char *key, size_t key_len, const c
     rk_cmd cmd;
     return rk_cmd_integer(
         RK_TARGET_CLIENT(c), &cmd,
-        build_key_min_max(&cmd, "ZREMRANGEBYLEX", key, key_len, min, min_len, max, max_len), out,
-        false);
+        build_key_min_max(&cmd, "ZREMRANGEBYLEX", key, key_len, min, min_len, max, max_len), out);
 }
 
 int rk_pipe_zremrangebylex(rk_pipeline *p, const char *key, const char *min, const char *max) {
@@ -1052,7 +1048,7 @@ int rk_zremrangebyrank_bin(rk_client *c, const char *key, size_t key_len, long l
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
                           build_zremrangebyrank(&cmd, "ZREMRANGEBYRANK", key, key_len, start, stop),
-                          out, false);
+                          out);
 }
 
 int rk_pipe_zremrangebyrank(rk_pipeline *p, const char *key, long long start, long long stop) {
@@ -1076,8 +1072,7 @@ int rk_zremrangebyscore_bin(rk_client *c, const char *key, size_t key_len, const
     rk_cmd cmd;
     return rk_cmd_integer(
         RK_TARGET_CLIENT(c), &cmd,
-        build_key_min_max(&cmd, "ZREMRANGEBYSCORE", key, key_len, min, min_len, max, max_len), out,
-        false);
+        build_key_min_max(&cmd, "ZREMRANGEBYSCORE", key, key_len, min, min_len, max, max_len), out);
 }
 
 int rk_pipe_zremrangebyscore(rk_pipeline *p, const char *key, const char *min, const char *max) {
@@ -1244,8 +1239,8 @@ int rk_zrevrank_bin(rk_client *c, const char *key, size_t key_len, const char *m
                     size_t member_len, long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_key_member(&cmd, "ZREVRANK", key, key_len, member, member_len), out,
-                          true);
+                          build_key_member(&cmd, "ZREVRANK", key, key_len, member, member_len),
+                          out);
 }
 
 int rk_pipe_zrevrank(rk_pipeline *p, const char *key, const char *member) {
@@ -1414,7 +1409,7 @@ int rk_zunionstore_bin(rk_client *c, const char *destination, size_t destination
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
                           build_zunionstore(&cmd, "ZUNIONSTORE", destination, destination_len, keys,
                                             keys_lens, nkeys, opts),
-                          out, false);
+                          out);
 }
 
 int rk_pipe_zunionstore(rk_pipeline *p, const char *destination, const char *const *keys,

@@ -27,7 +27,7 @@ int rk_xack_bin(rk_client *c, const char *key, size_t key_len, const char *group
     rk_cmd cmd;
     return rk_cmd_integer(
         RK_TARGET_CLIENT(c), &cmd,
-        build_xack(&cmd, "XACK", key, key_len, group, group_len, ids, ids_lens, nids), out, false);
+        build_xack(&cmd, "XACK", key, key_len, group, group_len, ids, ids_lens, nids), out);
 }
 
 int rk_pipe_xack(rk_pipeline *p, const char *key, const char *group, const char *const *ids,
@@ -285,7 +285,7 @@ int rk_xdel_bin(rk_client *c, const char *key, size_t key_len, const char *const
                 const size_t *ids_lens, size_t nids, long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_xdel(&cmd, "XDEL", key, key_len, ids, ids_lens, nids), out, false);
+                          build_xdel(&cmd, "XDEL", key, key_len, ids, ids_lens, nids), out);
 }
 
 int rk_pipe_xdel(rk_pipeline *p, const char *key, const char *const *ids, size_t nids) {
@@ -375,7 +375,7 @@ int rk_xgroup_createconsumer_bin(rk_client *c, const char *key, size_t key_len,
                           build_key_groupname_consumername(&cmd, "XGROUP CREATECONSUMER", key,
                                                            key_len, groupname, groupname_len,
                                                            consumername, consumername_len),
-                          out, false);
+                          out);
 }
 
 int rk_pipe_xgroup_createconsumer(rk_pipeline *p, const char *key, const char *groupname,
@@ -408,7 +408,7 @@ int rk_xgroup_delconsumer_bin(rk_client *c, const char *key, size_t key_len, con
                           build_key_groupname_consumername(&cmd, "XGROUP DELCONSUMER", key, key_len,
                                                            groupname, groupname_len, consumername,
                                                            consumername_len),
-                          out, false);
+                          out);
 }
 
 int rk_pipe_xgroup_delconsumer(rk_pipeline *p, const char *key, const char *groupname,
@@ -444,8 +444,7 @@ int rk_xgroup_destroy_bin(rk_client *c, const char *key, size_t key_len, const c
     rk_cmd cmd;
     return rk_cmd_integer(
         RK_TARGET_CLIENT(c), &cmd,
-        build_xgroup_destroy(&cmd, "XGROUP DESTROY", key, key_len, groupname, groupname_len), out,
-        false);
+        build_xgroup_destroy(&cmd, "XGROUP DESTROY", key, key_len, groupname, groupname_len), out);
 }
 
 int rk_pipe_xgroup_destroy(rk_pipeline *p, const char *key, const char *groupname) {
@@ -651,8 +650,7 @@ int rk_xlen(rk_client *c, const char *key, long long *out) {
 
 int rk_xlen_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_xlen(&cmd, "XLEN", key, key_len), out,
-                          false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_xlen(&cmd, "XLEN", key, key_len), out);
 }
 
 int rk_pipe_xlen(rk_pipeline *p, const char *key) {
@@ -1016,8 +1014,7 @@ int rk_xtrim_bin(rk_client *c, const char *key, size_t key_len, rk_trim strategy
     rk_cmd cmd;
     return rk_cmd_integer(
         RK_TARGET_CLIENT(c), &cmd,
-        build_xtrim(&cmd, "XTRIM", key, key_len, strategy, threshold, threshold_len, opts), out,
-        false);
+        build_xtrim(&cmd, "XTRIM", key, key_len, strategy, threshold, threshold_len, opts), out);
 }
 
 int rk_pipe_xtrim(rk_pipeline *p, const char *key, rk_trim strategy, const char *threshold,

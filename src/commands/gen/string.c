@@ -20,8 +20,7 @@ int rk_append_bin(rk_client *c, const char *key, size_t key_len, const char *val
                   size_t value_len, long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_key_value(&cmd, "APPEND", key, key_len, value, value_len), out,
-                          false);
+                          build_key_value(&cmd, "APPEND", key, key_len, value, value_len), out);
 }
 
 int rk_pipe_append(rk_pipeline *p, const char *key, const char *value) {
@@ -47,8 +46,7 @@ int rk_decr(rk_client *c, const char *key, long long *out) {
 
 int rk_decr_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "DECR", key, key_len), out,
-                          false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "DECR", key, key_len), out);
 }
 
 int rk_pipe_decr(rk_pipeline *p, const char *key) {
@@ -76,7 +74,7 @@ int rk_decrby_bin(rk_client *c, const char *key, size_t key_len, long long decre
                   long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_decrby(&cmd, "DECRBY", key, key_len, decrement), out, false);
+                          build_decrby(&cmd, "DECRBY", key, key_len, decrement), out);
 }
 
 int rk_pipe_decrby(rk_pipeline *p, const char *key, long long decrement) {
@@ -236,8 +234,7 @@ int rk_incr(rk_client *c, const char *key, long long *out) {
 
 int rk_incr_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "INCR", key, key_len), out,
-                          false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "INCR", key, key_len), out);
 }
 
 int rk_pipe_incr(rk_pipeline *p, const char *key) {
@@ -265,7 +262,7 @@ int rk_incrby_bin(rk_client *c, const char *key, size_t key_len, long long incre
                   long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_incrby(&cmd, "INCRBY", key, key_len, increment), out, false);
+                          build_incrby(&cmd, "INCRBY", key, key_len, increment), out);
 }
 
 int rk_pipe_incrby(rk_pipeline *p, const char *key, long long increment) {
@@ -444,7 +441,7 @@ int rk_msetnx(rk_client *c, const rk_msetnx_key_value *key_values, size_t nkey_v
               long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_msetnx(&cmd, "MSETNX", key_values, nkey_values), out, false);
+                          build_msetnx(&cmd, "MSETNX", key_values, nkey_values), out);
 }
 
 int rk_pipe_msetnx(rk_pipeline *p, const rk_msetnx_key_value *key_values, size_t nkey_values) {
@@ -585,8 +582,7 @@ int rk_setnx_bin(rk_client *c, const char *key, size_t key_len, const char *valu
                  long long *out) {
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
-                          build_key_value(&cmd, "SETNX", key, key_len, value, value_len), out,
-                          false);
+                          build_key_value(&cmd, "SETNX", key, key_len, value, value_len), out);
 }
 
 int rk_pipe_setnx(rk_pipeline *p, const char *key, const char *value) {
@@ -618,7 +614,7 @@ int rk_setrange_bin(rk_client *c, const char *key, size_t key_len, long long off
     rk_cmd cmd;
     return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd,
                           build_setrange(&cmd, "SETRANGE", key, key_len, offset, value, value_len),
-                          out, false);
+                          out);
 }
 
 int rk_pipe_setrange(rk_pipeline *p, const char *key, long long offset, const char *value) {
@@ -638,8 +634,7 @@ int rk_strlen(rk_client *c, const char *key, long long *out) {
 
 int rk_strlen_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
     rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "STRLEN", key, key_len), out,
-                          false);
+    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "STRLEN", key, key_len), out);
 }
 
 int rk_pipe_strlen(rk_pipeline *p, const char *key) {
