@@ -10,7 +10,8 @@
 #   make meta       regenerate the command metadata table from spec/
 #
 # Variables: WERROR=1 (warnings are errors), JOBS=N (default: all cores),
-# PREFIX=/usr/local (make install), FUZZ_TIME=60 (seconds, make fuzz),
+# PREFIX=/usr/local (make install), FUZZ_TIME=60 (seconds per target, make
+# fuzz), FUZZ_TARGET=fuzz_NAME (make fuzz: that target only),
 # BENCH_ARGS=... (passed to rk-bench-compare), CC=clang (compiler).
 # RK_SKIP_DEPS=1 skips the Debian package check.
 
@@ -88,18 +89,32 @@ bench:
 	$(WITH_REDIS) build-release/bench/rk-bench-compare $(BENCH_ARGS)
 	$(WITH_REDIS) bench/rkbench_vs_redis_benchmark.sh build-release/tools/rk-bench
 
-# libFuzzer writes new inputs into build-fuzz/corpus (a copy of the seeds)
-# and only reads the seed corpus fuzz/corpus; crashes land in build-fuzz/.
+# Every fuzz/fuzz_NAME.c is a target; FUZZ_TARGET=fuzz_NAME picks one. Each
+# runs FUZZ_TIME seconds in turn, on build-fuzz/corpus/fuzz_NAME (its seeds
+# from fuzz/corpus/fuzz_NAME, then what the runs find), with the words of
+# the fuzz/dict/*.dict files FUZZ_DICT_fuzz_NAME lists. Crashes land in
+# build-fuzz/ as fuzz_NAME-crash-*; the closing stats give exec/s.
+FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))
+FUZZ_TARGET ?= $(FUZZ_TARGETS)
+FUZZ_DICT_fuzz_reader := resp
+FUZZ_DICT_fuzz_reader_roundtrip := resp
+FUZZ_DICT_fuzz_shapes := resp shapes
+FUZZ_DICT_fuzz_pubsub := resp pubsub
+FUZZ_DICT_fuzz_url := url
+
+# $(call fuzz_run,TARGET): the commands that fuzz one target.
+fuzz_run = echo "== $(1): $(FUZZ_TIME) s" && mkdir -p build-fuzz/corpus/$(1) && \
+	if [ -d fuzz/corpus/$(1) ]; then cp -R fuzz/corpus/$(1)/. build-fuzz/corpus/$(1)/; fi && \
+	cat /dev/null $(FUZZ_DICT_$(1):%=fuzz/dict/%.dict) > build-fuzz/$(1).dict && \
+	build-fuzz/fuzz/$(1) -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+	    -artifact_prefix=build-fuzz/$(1)- -dict=build-fuzz/$(1).dict build-fuzz/corpus/$(1)
+
 fuzz:
 	@$(DEPS) $(BASE_PKGS) $(CLANG_PKGS)
 	$(call configure,build-fuzz,RelWithDebInfo,-DCMAKE_C_COMPILER=clang -DRK_BUILD_FUZZ=ON \
 	    -DRK_BUILD_TESTS=OFF -DRK_BUILD_EXAMPLES=OFF -DRK_BUILD_TOOLS=OFF -DRK_BUILD_BENCH=OFF)
-	cmake --build build-fuzz -j $(JOBS)
-	mkdir -p build-fuzz/corpus
-	if [ -d fuzz/corpus ]; then cp -R fuzz/corpus/. build-fuzz/corpus/; fi
-	build-fuzz/fuzz/fuzz_reader -max_total_time=$(FUZZ_TIME) -artifact_prefix=build-fuzz/ \
-	    $(if $(wildcard fuzz/fuzz_reader.dict),-dict=fuzz/fuzz_reader.dict) \
-	    build-fuzz/corpus $(wildcard fuzz/corpus)
+	cmake --build build-fuzz -j $(JOBS) $(addprefix --target ,$(FUZZ_TARGET))
+	@$(foreach t,$(FUZZ_TARGET),$(call fuzz_run,$(t)) && ) true
 
 asan:
 	@$(DEPS) $(BASE_PKGS) $(SAN_PKGS)
@@ -157,7 +172,7 @@ help:
 	@echo "make test           build everything and run all tests (ctest)"
 	@echo "make demo           build the library and run examples/tour (build-lib/)"
 	@echo "make bench          rediskit vs hiredis (Release, build-release/); BENCH_ARGS=..."
-	@echo "make fuzz           fuzz the RESP reader for FUZZ_TIME seconds (clang)"
+	@echo "make fuzz           run each fuzz target FUZZ_TIME seconds (clang); FUZZ_TARGET=..."
 	@echo "make asan           build and test with ASan + UBSan (build-asan/)"
 	@echo "make install        build library and tools (build-lib/), install to PREFIX"
 	@echo "make format         clang-format every source file in place"
@@ -167,4 +182,5 @@ help:
 	@echo "make meta           regenerate the command metadata table from spec/"
 	@echo "make meta-refresh   reread spec/redis-<version>.json from a throwaway server"
 	@echo "make clean          remove every build directory"
-	@echo "Variables: WERROR=1 JOBS=N PREFIX=DIR FUZZ_TIME=S BENCH_ARGS=... CC=clang"
+	@echo "Variables: WERROR=1 JOBS=N PREFIX=DIR FUZZ_TIME=S FUZZ_TARGET=fuzz_NAME BENCH_ARGS=..."
+	@echo "           CC=clang"

@@ -25,6 +25,7 @@
 #include "client/client_int.h"
 #include "commands/cmd_int.h"
 #include "conn/conn_int.h"
+#include "features/pubsub_int.h"
 #include "rediskit/pubsub.h"
 #include "util/common.h"
 
@@ -1330,4 +1331,8 @@ int rk_pubsub_stop_thread(rk_pubsub *ps) {
     atomic_store(&ps->stop, false);
     pthread_mutex_unlock(&ps->drive_mu);
     return RK_OK;
+}
+
+int rk_pubsub_take_reply(rk_pubsub *ps, const rk_reply *r, rk_message *m) {
+    return handle_reply(ps, r, m);
 }
