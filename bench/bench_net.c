@@ -165,12 +165,16 @@ static void env_close(net_env *e) {
     redisFree(e->hi);
 }
 
-/* Sets every key once, so that each GET finds its value. */
+/* Sets every key once, in both key spaces, so that each GET finds its
+ * value. */
 static void env_fill(net_env *e) {
-    for (int i = 0; i < KEYS; i++)
+    for (int i = 0; i < KEYS; i++) {
         if (rk_conn_append_argv(e->conn, 3, e->w->set[i].argv, e->w->set[i].len) != RK_OK)
             rk_die("rk_conn_append_argv");
-    for (int i = 0; i < KEYS; i++)
+        if (rk_conn_append(e->conn, "SET key:%d %b", i, e->w->value, (size_t)VALUE_LEN) != RK_OK)
+            rk_die("rk_conn_append");
+    }
+    for (int i = 0; i < 2 * KEYS; i++)
         if (rk_conn_read(e->conn, NULL) != RK_OK)
             rk_die("SET while filling the key space");
 }
@@ -224,9 +228,10 @@ static uint64_t hi_round_trips(net_env *e, uint64_t rounds) {
 
 /* The same SET then GET, with a printf-style format on both sides: the
  * README's rk_client_call against hiredis's redisCommand. The key is
- * formatted from its number, as "GET key:%d" would be. */
-#define SET_FORMAT "SET key:%012u %b"
-#define GET_FORMAT "GET key:%012u"
+ * formatted from its number, as the README's "GET key:%d": a second key
+ * space of the same size ("key:42"), filled by env_fill too. */
+#define SET_FORMAT "SET key:%d %b"
+#define GET_FORMAT "GET key:%d"
 
 static uint64_t rk_format_round_trips(net_env *e, uint64_t rounds) {
     for (uint64_t i = 0; i < rounds; i++) {
@@ -248,7 +253,7 @@ static uint64_t rk_format_round_trips(net_env *e, uint64_t rounds) {
 static uint64_t hi_format_round_trips(net_env *e, uint64_t rounds) {
     for (uint64_t i = 0; i < rounds; i++) {
         for (int set = 1; set >= 0; set--) {
-            unsigned k = next_key(e);
+            int k = (int)next_key(e);
             redisReply *r = set ? redisCommand(e->hi, SET_FORMAT, k, e->w->value, (size_t)VALUE_LEN)
                                 : redisCommand(e->hi, GET_FORMAT, k);
             if (r == NULL)
