@@ -211,7 +211,7 @@ static inline __attribute__((always_inline)) int encode_command(rk_writer *w, co
     return RK_OK;
 }
 
-static const char *get_argv(const args *a, size_t i, size_t *len, bool *may_ref) {
+static inline const char *get_argv(const args *a, size_t i, size_t *len, bool *may_ref) {
     const char *s = a->argv[i];
     *may_ref = true;
     if (s)
@@ -493,7 +493,7 @@ static int add_conversion(rk_writer *w, const char **f, va_list *ap) {
     return add_number(w, start, (size_t)(p + 1 - start), len, ap);
 }
 
-static const char *get_span(const args *a, size_t i, size_t *len, bool *may_ref) {
+static inline const char *get_span(const args *a, size_t i, size_t *len, bool *may_ref) {
     const span *sp = &a->w->spans[i];
     *len = sp->len;
     *may_ref = sp->may_ref;
@@ -571,6 +571,13 @@ static bool add_segment(struct iovec *iov, int max, int *n, const char *s, size_
 }
 
 int rk_writer_iov_at(const rk_writer *w, size_t offset, struct iovec *iov, int max) {
+    if (w->rhead == w->nrefs) { /* only copied bytes, the usual case: one segment */
+        size_t left = w->len - w->head;
+        if (offset >= left || max < 1)
+            return 0;
+        iov[0] = (struct iovec){.iov_base = w->buf + w->head + offset, .iov_len = left - offset};
+        return 1;
+    }
     int n = 0;
     size_t at = w->head, skip = offset;
     for (size_t r = w->rhead; r < w->nrefs; r++) {
