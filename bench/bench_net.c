@@ -16,7 +16,9 @@
 #include <sys/time.h>
 
 #include <hiredis/hiredis.h>
+#include <rediskit/alloc.h>
 #include <rediskit/client.h>
+#include <rediskit/commands/string.h>
 #include <rediskit/conn.h>
 #include <rediskit/error.h>
 #include <rediskit/version.h>
@@ -31,7 +33,8 @@
 #define MAX_RB_REPS 9   /* redis-benchmark runs, at most */
 #define PLAIN_RB_REPS 3 /* runs of the informational plain redis-benchmark */
 
-static const char *const workloads[] = {"net_unpipelined", "net_pipelined",
+static const char *const workloads[] = {"net_unpipelined",        "net_unpipelined_format",
+                                        "net_unpipelined_typed",  "net_pipelined",
                                         "net_vs_redis_benchmark", NULL};
 
 /* ---- the workload ------------------------------------------------------- */
@@ -113,8 +116,13 @@ typedef struct net_env {
     uint64_t errors; /* replies that were not what the command gives */
 } net_env;
 
+/* The next key of the random order, as its number. */
+static unsigned next_key(net_env *e) {
+    return e->w->order[e->pos++ & (KEY_SEQ - 1)];
+}
+
 static const command *next_command(net_env *e, bool set) {
-    unsigned k = e->w->order[e->pos++ & (KEY_SEQ - 1)];
+    unsigned k = next_key(e);
     return set ? &e->w->set[k] : &e->w->get[k];
 }
 
@@ -157,12 +165,16 @@ static void env_close(net_env *e) {
     redisFree(e->hi);
 }
 
-/* Sets every key once, so that each GET finds its value. */
+/* Sets every key once, in both key spaces, so that each GET finds its
+ * value. */
 static void env_fill(net_env *e) {
-    for (int i = 0; i < KEYS; i++)
+    for (int i = 0; i < KEYS; i++) {
         if (rk_conn_append_argv(e->conn, 3, e->w->set[i].argv, e->w->set[i].len) != RK_OK)
             rk_die("rk_conn_append_argv");
-    for (int i = 0; i < KEYS; i++)
+        if (rk_conn_append(e->conn, "SET key:%d %b", i, e->w->value, (size_t)VALUE_LEN) != RK_OK)
+            rk_die("rk_conn_append");
+    }
+    for (int i = 0; i < 2 * KEYS; i++)
         if (rk_conn_read(e->conn, NULL) != RK_OK)
             rk_die("SET while filling the key space");
 }
@@ -208,6 +220,69 @@ static uint64_t hi_round_trips(net_env *e, uint64_t rounds) {
             e->errors += !hi_reply_right(r, set);
             freeReplyObject(r);
         }
+    }
+    return 2 * rounds;
+}
+
+/* ---- the everyday call, as users write it ------------------------------- */
+
+/* The same SET then GET, with a printf-style format on both sides: the
+ * README's rk_client_call against hiredis's redisCommand. The key is
+ * formatted from its number, as the README's "GET key:%d": a second key
+ * space of the same size ("key:42"), filled by env_fill too. */
+#define SET_FORMAT "SET key:%d %b"
+#define GET_FORMAT "GET key:%d"
+
+static uint64_t rk_format_round_trips(net_env *e, uint64_t rounds) {
+    for (uint64_t i = 0; i < rounds; i++) {
+        for (int set = 1; set >= 0; set--) {
+            unsigned k = next_key(e);
+            rk_reply r;
+            int rc =
+                set ? rk_client_call(e->client, &r, SET_FORMAT, k, e->w->value, (size_t)VALUE_LEN)
+                    : rk_client_call(e->client, &r, GET_FORMAT, k);
+            if (rc != RK_OK)
+                rk_die("rk_client_call");
+            e->errors += !rk_reply_right(&r, set);
+            rk_reply_free(&r);
+        }
+    }
+    return 2 * rounds;
+}
+
+static uint64_t hi_format_round_trips(net_env *e, uint64_t rounds) {
+    for (uint64_t i = 0; i < rounds; i++) {
+        for (int set = 1; set >= 0; set--) {
+            int k = (int)next_key(e);
+            redisReply *r = set ? redisCommand(e->hi, SET_FORMAT, k, e->w->value, (size_t)VALUE_LEN)
+                                : redisCommand(e->hi, GET_FORMAT, k);
+            if (r == NULL)
+                bench_die("hiredis redisCommand: %s", e->hi->errstr);
+            e->errors += !hi_reply_right(r, set);
+            freeReplyObject(r);
+        }
+    }
+    return 2 * rounds;
+}
+
+/* The typed calls: rk_set_bin (its reply handed back and checked) and
+ * rk_get_bin (the value copied out, then freed), against hiredis's
+ * redisCommandArgv (hi_round_trips). */
+static uint64_t rk_typed_round_trips(net_env *e, uint64_t rounds) {
+    for (uint64_t i = 0; i < rounds; i++) {
+        const command *c = next_command(e, true);
+        rk_reply r;
+        if (rk_set_bin(e->client, c->argv[1], c->len[1], c->argv[2], c->len[2], NULL, &r) != RK_OK)
+            rk_die("rk_set_bin");
+        e->errors += !rk_reply_right(&r, true);
+        rk_reply_free(&r);
+        c = next_command(e, false);
+        char *value;
+        size_t len;
+        if (rk_get_bin(e->client, c->argv[1], c->len[1], &value, &len) != RK_OK)
+            rk_die("rk_get_bin");
+        e->errors += len != VALUE_LEN;
+        rk_free(value);
     }
     return 2 * rounds;
 }
@@ -338,6 +413,30 @@ static void measure_unpipelined(net_env *e) {
                                  .target_allocs = -1,
                                  .note = cpu_note(note, sizeof(note), "rk_conn", conn.cpu_per_op,
                                                   "hiredis", hi.cpu_per_op)});
+}
+
+/* One rediskit way of calling against one hiredis way, interleaved: the
+ * row NAME with its RATIO line and both sides' CPU per command. */
+static void measure_pair(net_env *e, const char *name, const char *rk_label,
+                         uint64_t (*rk_body)(net_env *e, uint64_t rounds),
+                         uint64_t (*hi_body)(net_env *e, uint64_t rounds)) {
+    net_side rk = {e, rk_body, 0}, hi = {e, hi_body, 0};
+    double a_rk = allocs_per_op(&rk, 200), a_hi = allocs_per_op(&hi, 200);
+    bench_side sides[2] = {{side_rounds, &rk, 0}, {side_rounds, &hi, 0}};
+    bench_compare(e->opts, sides, 2);
+    check_errors(e);
+    char note[160];
+    bench_table_row(&(bench_row){
+        .name = name,
+        .unit = "commands",
+        .rk_rate = sides[0].rate,
+        .hi_rate = sides[1].rate,
+        .rk_allocs = a_rk,
+        .hi_allocs = a_hi,
+        .ratio = true,
+        .target_ratio = 1.0,
+        .target_allocs = -1,
+        .note = cpu_note(note, sizeof(note), rk_label, rk.cpu_per_op, "hiredis", hi.cpu_per_op)});
 }
 
 /* Measures the pipelines; returns rediskit's best rate. */
@@ -520,27 +619,43 @@ static void cg_run(void *arg) {
     j->body(j->env, j->rounds);
 }
 
-/* Child mode, also handy under perf (needs REDIS_URL):
- * PROG --child net pipelined|unpipelined rk|rk-client|hi ROUNDS */
+/* The bodies a child can run: mode and library as named on its command
+ * line. */
+static const struct child_body {
+    const char *mode, *lib;
+    uint64_t (*body)(net_env *e, uint64_t rounds);
+} child_bodies[] = {
+    {"pipelined", "rk", rk_pipelines},
+    {"pipelined", "hi", hi_pipelines},
+    {"unpipelined", "rk", rk_conn_round_trips},
+    {"unpipelined", "rk-client", rk_client_round_trips},
+    {"unpipelined", "hi", hi_round_trips},
+    {"format", "rk-client", rk_format_round_trips},
+    {"format", "hi", hi_format_round_trips},
+    {"typed", "rk-client", rk_typed_round_trips},
+    {"typed", "hi", hi_round_trips},
+};
+
+/* Child mode, also handy under perf, strace or callgrind (needs REDIS_URL):
+ * PROG --child net MODE LIB ROUNDS, MODE and LIB as in child_bodies. */
 static int net_child(int argc, char **argv) {
     const char *url = getenv("REDIS_URL");
     server s;
     if (argc != 3 || url == NULL || parse_url(url, &s) != 0)
         return 2;
-    bool piped = strcmp(argv[0], "pipelined") == 0;
+    cg_job job = {.rounds = (uint64_t)atoll(argv[2])};
+    for (size_t i = 0; i < sizeof(child_bodies) / sizeof(child_bodies[0]); i++)
+        if (strcmp(argv[0], child_bodies[i].mode) == 0 && strcmp(argv[1], child_bodies[i].lib) == 0)
+            job.body = child_bodies[i].body;
+    if (job.body == NULL)
+        return 2;
     static workload w;
     workload_init(&w);
     bench_opts opts = {.rep_time = 1};
     net_env e = {.opts = &opts, .w = &w};
     env_connect(&e, &s);
     env_fill(&e);
-    cg_job job = {.env = &e, .rounds = (uint64_t)atoll(argv[2])};
-    if (strcmp(argv[1], "hi") == 0)
-        job.body = piped ? hi_pipelines : hi_round_trips;
-    else if (strcmp(argv[1], "rk-client") == 0 && !piped)
-        job.body = rk_client_round_trips;
-    else
-        job.body = piped ? rk_pipelines : rk_conn_round_trips;
+    job.env = &e;
     job.body(&e, job.rounds / 10 + 1); /* warm-up, not counted */
     bench_cg_region(cg_run, &job);
     check_errors(&e);
@@ -559,9 +674,21 @@ static double cg_per_op(const char *mode, const char *lib, uint64_t rounds, uint
     return (double)instr / (double)ops;
 }
 
-static void callgrind_rows(const bench_opts *opts, bool unpiped, bool piped) {
+/* One unpipelined row: rediskit's LIB against hiredis in MODE. */
+static void cg_unpipelined_row(const char *name, const char *mode, const char *rk_lib) {
+    double rk = cg_per_op(mode, rk_lib, 1000, 2000);
+    double hi = cg_per_op(mode, "hi", 1000, 2000);
+    if (rk > 0 && hi > 0)
+        printf("  %-22s %13.1f %13.1f %7.2fx\n", name, rk, hi, hi / rk);
+}
+
+/* The pipelines are the reference; the plain unpipelined rows come with
+ * --callgrind-all; the everyday calls (format, typed), whose cost per call
+ * is all client, whenever they are measured. */
+static void callgrind_rows(const bench_opts *opts, bool unpiped, bool format, bool typed,
+                           bool piped) {
     unpiped = unpiped && opts->cg_all;
-    if (!unpiped && !piped)
+    if (!unpiped && !format && !typed && !piped)
         return;
     printf("\n  callgrind: client instructions per command (user space: library, libc; the\n"
            "  kernel's part of each system call is not counted)\n");
@@ -573,14 +700,15 @@ static void callgrind_rows(const bench_opts *opts, bool unpiped, bool piped) {
             printf("  %-22s %13.1f %13.1f %7.2fx\n", "net_pipelined", rk, hi, hi / rk);
     }
     if (unpiped) {
-        double rk = cg_per_op("unpipelined", "rk-client", 1000, 2000);
+        cg_unpipelined_row("net_unpipelined", "unpipelined", "rk-client");
         double conn = cg_per_op("unpipelined", "rk", 1000, 2000);
-        double hi = cg_per_op("unpipelined", "hi", 1000, 2000);
-        if (rk > 0 && conn > 0 && hi > 0) {
-            printf("  %-22s %13.1f %13.1f %7.2fx\n", "net_unpipelined", rk, hi, hi / rk);
-            printf("  %-22s %13.1f %13s %7.2fx\n", "  bare rk_conn", conn, "", hi / conn);
-        }
+        if (conn > 0)
+            printf("  %-22s %13.1f\n", "  bare rk_conn", conn);
     }
+    if (format)
+        cg_unpipelined_row("net_unpipelined_format", "format", "rk-client");
+    if (typed)
+        cg_unpipelined_row("net_unpipelined_typed", "typed", "rk-client");
 }
 
 /* ---- the group ------------------------------------------------------------ */
@@ -601,6 +729,13 @@ static void describe(const bench_opts *fine, const server *s) {
         "    rediskit: rk_client (pool_size 1) rk_client_call_argv; info row: a bare rk_conn "
         "with");
     bench_note("              rk_conn_call_argv. hiredis: redisCommandArgv (blocking context)");
+    bench_note(
+        "  unpipelined_format: the same, as users write it: rk_client_call(c, &r, \"%s\", ...)",
+        GET_FORMAT);
+    bench_note("    against hiredis's redisCommand with the same formats");
+    bench_note("  unpipelined_typed: rk_set_bin (reply checked), rk_get_bin (value copied out, "
+               "freed)");
+    bench_note("    against hiredis's redisCommandArgv");
     bench_note("  pipelined: %d SETs, then %d GETs, per round trip", DEPTH, DEPTH);
     bench_note("    rediskit: rk_conn_append_argv x%d, rk_conn_read x%d", DEPTH, DEPTH);
     bench_note("    hiredis : redisAppendCommandArgv x%d, redisGetReply x%d", DEPTH, DEPTH);
@@ -621,6 +756,8 @@ static int net_run(const bench_opts *opts, const char *url) {
         return -1;
     }
     bool unpiped = bench_selected(opts, &net_group, "net_unpipelined");
+    bool format = bench_selected(opts, &net_group, "net_unpipelined_format");
+    bool typed = bench_selected(opts, &net_group, "net_unpipelined_typed");
     bool piped = bench_selected(opts, &net_group, "net_pipelined");
     bool vs_rb = bench_selected(opts, &net_group, "net_vs_redis_benchmark");
     /* A loopback round trip is at the scheduler's mercy: more, shorter
@@ -639,13 +776,19 @@ static int net_run(const bench_opts *opts, const char *url) {
     double rk_rate = 0;
     if (unpiped)
         measure_unpipelined(&e);
+    if (format)
+        measure_pair(&e, "net_unpipelined_format", "rk_client_call", rk_format_round_trips,
+                     hi_format_round_trips);
+    if (typed)
+        measure_pair(&e, "net_unpipelined_typed", "rk_set/rk_get", rk_typed_round_trips,
+                     hi_round_trips);
     if (piped)
         rk_rate = measure_pipelined(&e);
     if (vs_rb && measure_vs_redis_benchmark(&e, &s, rk_rate) != 0)
         status = -1;
     env_close(&e);
     if (opts->callgrind)
-        callgrind_rows(opts, unpiped, piped);
+        callgrind_rows(opts, unpiped, format, typed, piped);
     return status;
 }
 

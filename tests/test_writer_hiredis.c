@@ -3,6 +3,7 @@
  *
  * A separate test because it links libhiredis (-lhiredis); the rest of the
  * writer's tests are in test_writer.c. */
+#define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 
 #include <hiredis/hiredis.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,6 +122,52 @@ static void test_format_matches_hiredis_for_numbers(void **state) {
     rk_writer_free(w);
 }
 
+static void test_format_matches_hiredis_for_every_integer_length(void **state) {
+    (void)state;
+    rk_writer *w = rk_writer_new(NULL);
+    assert_non_null(w);
+    ASSERT_FORMAT_LIKE_HIREDIS(w, "X %d %d %d %u", INT_MIN, INT_MAX, 0, UINT_MAX);
+    ASSERT_FORMAT_LIKE_HIREDIS(w, "X %hhd %hhu %hd %hu", -129, 257, -32769, 65537);
+    ASSERT_FORMAT_LIKE_HIREDIS(w, "X %ld %lu %lld %llu", LONG_MIN, ULONG_MAX, LLONG_MIN,
+                               ULLONG_MAX);
+    ASSERT_FORMAT_LIKE_HIREDIS(w, "X k:%d:%u: %i%i", -7, 8u, 1, 23);
+    ASSERT_FORMAT_LIKE_HIREDIS(w, "X %05d %-4d| %+d % d %.3d %012u", 42, 7, 5, 6, 9, 99u);
+    rk_writer_free(w);
+}
+
+/* hiredis knows no z, j or t modifier: the bytes are written out here. */
+static void test_format_takes_size_intmax_and_ptrdiff_lengths(void **state) {
+    (void)state;
+    rk_writer *w = rk_writer_new(NULL);
+    assert_non_null(w);
+    assert_int_equal(rk_writer_format(w, "X %zu %zd %jd %ju %td", SIZE_MAX, (size_t)-3, INTMAX_MIN,
+                                      UINTMAX_MAX, (ptrdiff_t)-4),
+                     RK_OK);
+    static const char want[] = "*6\r\n$1\r\nX\r\n$20\r\n18446744073709551615\r\n$2\r\n-3\r\n"
+                               "$20\r\n-9223372036854775808\r\n$20\r\n18446744073709551615\r\n"
+                               "$2\r\n-4\r\n";
+    struct iovec iov[4];
+    assert_int_equal(rk_writer_iov(w, iov, 4), 1);
+    assert_int_equal(iov[0].iov_len, sizeof(want) - 1);
+    assert_memory_equal(iov[0].iov_base, want, sizeof(want) - 1);
+    rk_writer_free(w);
+}
+
+/* A word of the format is copied into the queue however long it is: only
+ * the caller's %s and %b buffers may be referenced until sent. */
+static void test_format_copies_its_own_words_and_references_arguments(void **state) {
+    (void)state;
+    rk_writer *w = rk_writer_new(&(rk_writer_opts){.ref_threshold = 4});
+    assert_non_null(w);
+    const char *arg = "argument";
+    assert_int_equal(rk_writer_format(w, "LONGWORD %s", arg), RK_OK);
+    struct iovec iov[4];
+    assert_int_equal(rk_writer_iov(w, iov, 4), 3);
+    assert_non_null(memmem(iov[0].iov_base, iov[0].iov_len, "LONGWORD", 8));
+    assert_ptr_equal(iov[1].iov_base, arg);
+    rk_writer_free(w);
+}
+
 static void test_format_matches_hiredis_for_a_long_string(void **state) {
     (void)state;
     char *big = malloc(50001);
@@ -141,6 +189,9 @@ int main(void) {
         cmocka_unit_test(test_argv_matches_hiredis_for_a_referenced_argument),
         cmocka_unit_test(test_format_matches_hiredis_for_strings),
         cmocka_unit_test(test_format_matches_hiredis_for_numbers),
+        cmocka_unit_test(test_format_matches_hiredis_for_every_integer_length),
+        cmocka_unit_test(test_format_takes_size_intmax_and_ptrdiff_lengths),
+        cmocka_unit_test(test_format_copies_its_own_words_and_references_arguments),
         cmocka_unit_test(test_format_matches_hiredis_for_a_long_string),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,10 +41,15 @@ void rk_cmd_init(rk_cmd *cmd, const char *name) {
 
 void rk_cmd_start(rk_cmd *cmd, const char *name) {
     rk_cmd_init(cmd, name);
-    for (const char *w = name; *w;) {
-        size_t n = strcspn(w, " ");
-        rk_cmd_str(cmd, w, n);
-        w += n + (w[n] == ' ');
+    const char *word = name;
+    for (const char *p = name;; p++) { /* one pass, no strcspn: every typed call */
+        if (*p != ' ' && *p != '\0')
+            continue;
+        if (p > word || *p == ' ')
+            rk_cmd_str(cmd, word, (size_t)(p - word));
+        if (*p == '\0')
+            break;
+        word = p + 1;
     }
 }
 

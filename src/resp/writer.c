@@ -9,9 +9,11 @@
  * leaves the queue as it was and the write itself cannot fail. */
 #define _GNU_SOURCE
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "rediskit/writer.h"
 #include "resp/reply_int.h"
@@ -26,12 +28,14 @@ typedef struct ref {
     size_t len;
 } ref;
 
-/* One argument of a format command: bytes in the scratch area, or a
- * caller's buffer taken as it is (a lone %s or %b). */
+/* One argument of a format command: bytes in the scratch area, or bytes
+ * taken where they are when one piece makes the whole argument (a word of
+ * the format, a lone %s or %b). */
 typedef struct span {
     const char *direct;
     size_t off;
     size_t len;
+    bool may_ref; /* direct bytes are the caller's (%s, %b): may be referenced */
 } span;
 
 /* The command encoded last, to read back or take back out: the queue's
@@ -148,17 +152,24 @@ static int reserve(rk_writer *w, size_t n, size_t r) {
     return rc;
 }
 
-static char *put_header(char *p, char type, size_t n) {
+static inline char *put_header(char *p, char type, size_t n) {
     *p++ = type;
-    p += rk_fmt_ull(p, n);
+    if (n < 10) {
+        *p++ = (char)('0' + n);
+    } else if (n < 100) {
+        *p++ = (char)('0' + n / 10);
+        *p++ = (char)('0' + n % 10);
+    } else {
+        p += rk_fmt_ull(p, n);
+    }
     *p++ = '\r';
     *p++ = '\n';
     return p;
 }
 
-/* Bytes of "<type><n>\r\n". */
-static size_t header_size(size_t n) {
-    return 3 + rk_digits_ull(n);
+/* Bytes of "<type><n>\r\n"; lengths under 100 (most) without a call. */
+static inline size_t header_size(size_t n) {
+    return 3 + (n < 10 ? 1 : n < 100 ? 2 : rk_digits_ull(n));
 }
 
 /* ---- commands ------------------------------------------------------ */
@@ -175,8 +186,9 @@ typedef struct args {
 } args;
 
 /* Queues "*N" and each argument, copying the short ones and referencing
- * the long ones. The arguments are measured first. */
-static int encode_command(rk_writer *w, const args *a) {
+ * the long ones. The arguments are measured first. Inlined into each
+ * encoder, so that a->get is a direct call the compiler can inline. */
+static inline __attribute__((always_inline)) int encode_command(rk_writer *w, const args *a) {
     if (a->count == 0)
         return rk_fail(RK_EINVAL, "a command needs at least one argument");
     size_t bytes = header_size(a->count), nref = 0;
@@ -277,7 +289,7 @@ int rk_writer_unqueue_last(rk_writer *w) {
     return RK_OK;
 }
 
-static const char *get_argv(const args *a, size_t i, size_t *len, bool *may_ref) {
+static inline const char *get_argv(const args *a, size_t i, size_t *len, bool *may_ref) {
     const char *s = a->argv[i];
     *may_ref = true;
     if (s)
@@ -329,30 +341,41 @@ int rk_writer_args(rk_writer *w, const char *arg0, ...) {
 
 /* ---- printf-style commands ------------------------------------------ */
 
+/* How a piece joins an argument: copied (bytes that will not last, as a
+ * number formatted on the stack), borrowed (the format's own bytes: taken
+ * where they are when they make the whole argument, but never referenced
+ * in the queue), or the caller's (%s, %b: may also be referenced). */
+enum piece { PIECE_COPY, PIECE_BORROW, PIECE_CALLER };
+
 static int scratch_put(rk_writer *w, const char *s, size_t n) {
-    int rc = grow((void **)&w->scratch, &w->scratch_cap, w->scratch_len + n, 1);
-    if (rc != RK_OK)
-        return rc;
+    if (w->scratch_cap - w->scratch_len < n) {
+        int rc = grow((void **)&w->scratch, &w->scratch_cap, w->scratch_len + n, 1);
+        if (rc != RK_OK)
+            return rc;
+    }
     memcpy(w->scratch + w->scratch_len, s, n);
     w->scratch_len += n;
     return RK_OK;
 }
 
 static int span_open(rk_writer *w) {
-    int rc = grow((void **)&w->spans, &w->capspans, w->nspans + 1, sizeof(span));
-    if (rc != RK_OK)
-        return rc;
+    if (w->nspans == w->capspans) {
+        int rc = grow((void **)&w->spans, &w->capspans, w->nspans + 1, sizeof(span));
+        if (rc != RK_OK)
+            return rc;
+    }
     w->spans[w->nspans++] = (span){.off = w->scratch_len};
     return RK_OK;
 }
 
-/* Appends s to the argument being built. A lone %s or %b (whole) stays a
- * reference to the caller's bytes until something else joins it. */
-static int span_add(rk_writer *w, const char *s, size_t n, bool whole) {
+/* Appends s to the argument being built. A piece that is not copied stays
+ * where it is until something else joins it. */
+static int span_add(rk_writer *w, const char *s, size_t n, enum piece kind) {
     span *sp = &w->spans[w->nspans - 1];
-    if (whole && sp->direct == NULL && sp->len == 0) {
+    if (kind != PIECE_COPY && sp->direct == NULL && sp->len == 0) {
         sp->direct = s;
         sp->len = n;
+        sp->may_ref = kind == PIECE_CALLER;
         return RK_OK;
     }
     int rc = RK_OK;
@@ -368,47 +391,145 @@ static int span_add(rk_writer *w, const char *s, size_t n, bool whole) {
     return rc;
 }
 
+/* The length modifiers of a conversion ("ll" of "%llu"). */
+enum length { LEN_NONE, LEN_HH, LEN_H, LEN_L, LEN_LL, LEN_Z, LEN_T, LEN_J, LEN_BIG_L, LEN_BAD };
+
+static enum length length_of(const char *mod, size_t n) {
+    if (n == 0)
+        return LEN_NONE;
+    if (n == 2 && mod[0] == mod[1])
+        return mod[0] == 'h' ? LEN_HH : mod[0] == 'l' ? LEN_LL : LEN_BAD;
+    if (n != 1)
+        return LEN_BAD;
+    switch (mod[0]) {
+    case 'h': return LEN_H;
+    case 'l': return LEN_L;
+    case 'z': return LEN_Z;
+    case 't': return LEN_T;
+    case 'j': return LEN_J;
+    case 'L': return LEN_BIG_L;
+    default: return LEN_BAD;
+    }
+}
+
+static bool is_flag(char c) {
+    switch (c) {
+    case '#':
+    case '0':
+    case '-':
+    case ' ':
+    case '+':
+    case '\'':
+    case '.': return true;
+    default: return c >= '1' && c <= '9';
+    }
+}
+
+static bool is_length(char c) {
+    return c == 'h' || c == 'l' || c == 'z' || c == 'j' || c == 't' || c == 'L';
+}
+
+static bool is_float_conv(char c) {
+    switch (c) {
+    case 'e':
+    case 'E':
+    case 'f':
+    case 'F':
+    case 'g':
+    case 'G':
+    case 'a':
+    case 'A': return true;
+    default: return false;
+    }
+}
+
+static bool is_conv(char c) {
+    switch (c) {
+    case 'd':
+    case 'i':
+    case 'o':
+    case 'u':
+    case 'x':
+    case 'X':
+    case 'c': return true;
+    default: return is_float_conv(c);
+    }
+}
+
+/* A plain %d, %i or %u (any integer length modifier, no flag, width or
+ * precision), formatted without snprintf: the common case ("key:%d").
+ * The argument is read with the type the modifier names and converted as
+ * printf converts it (%hhd prints a signed char). */
+static int add_plain_int(rk_writer *w, enum length len, char conv, va_list *ap) {
+    char out[24];
+    size_t n;
+    if (conv == 'u') {
+        unsigned long long v;
+        switch (len) {
+        case LEN_NONE: v = va_arg(*ap, unsigned); break;
+        case LEN_HH: v = (unsigned char)va_arg(*ap, unsigned); break;
+        case LEN_H: v = (unsigned short)va_arg(*ap, unsigned); break;
+        case LEN_L: v = va_arg(*ap, unsigned long); break;
+        case LEN_LL: v = va_arg(*ap, unsigned long long); break;
+        case LEN_Z: v = va_arg(*ap, size_t); break;
+        case LEN_T: v = (size_t)va_arg(*ap, ptrdiff_t); break;
+        default: v = va_arg(*ap, uintmax_t); break; /* LEN_J */
+        }
+        n = rk_fmt_ull(out, v);
+    } else {
+        long long v;
+        switch (len) {
+        case LEN_NONE: v = va_arg(*ap, int); break;
+        case LEN_HH: v = (signed char)va_arg(*ap, int); break;
+        case LEN_H: v = (short)va_arg(*ap, int); break;
+        case LEN_L: v = va_arg(*ap, long); break;
+        case LEN_LL: v = va_arg(*ap, long long); break;
+        case LEN_Z: v = (ssize_t)va_arg(*ap, size_t); break;
+        case LEN_T: v = va_arg(*ap, ptrdiff_t); break;
+        default: v = va_arg(*ap, intmax_t); break; /* LEN_J */
+        }
+        n = rk_fmt_ll(out, v);
+    }
+    return span_add(w, out, n, PIECE_COPY);
+}
+
 /* The conversion is checked by add_conversion before it gets here. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-/* Formats one numeric conversion (spec is "%...c" with its length
- * modifiers) into the current argument, in the C locale: "1.5", never the
- * application's "1,5". */
-static int add_number(rk_writer *w, const char *spec, size_t speclen, va_list *ap) {
+/* Formats one numeric conversion (spec is "%...c" with its flags, width
+ * and length modifier len) into the current argument, in the C locale:
+ * "1.5", never the application's "1,5". */
+static int add_number(rk_writer *w, const char *spec, size_t speclen, enum length len,
+                      va_list *ap) {
     char fmt[32], out[512];
     if (speclen >= sizeof(fmt))
         return rk_fail(RK_EINVAL, "format conversion too long");
     memcpy(fmt, spec, speclen);
     fmt[speclen] = '\0';
-    char conv = spec[speclen - 1];
-    const char *mod = spec + 1;
-    while (strchr("#0- +'123456789.", *mod))
-        mod++;
-    size_t modlen = (size_t)(spec + speclen - 1 - mod);
     int n;
-    if (strchr("eEfFgGaA", conv)) {
-        if (modlen == 1 && mod[0] == 'L')
+    if (is_float_conv(spec[speclen - 1])) {
+        if (len == LEN_BIG_L)
             n = rk_snprintf_c(out, sizeof(out), fmt, va_arg(*ap, long double));
         else
             n = rk_snprintf_c(out, sizeof(out), fmt, va_arg(*ap, double));
-    } else if (modlen == 0 || (modlen == 1 && mod[0] == 'h') || (modlen == 2 && mod[0] == 'h')) {
+    } else if (len == LEN_NONE || len == LEN_H || len == LEN_HH) {
         n = rk_snprintf_c(out, sizeof(out), fmt, va_arg(*ap, int));
-    } else if (modlen == 1 && mod[0] == 'l') {
+    } else if (len == LEN_L) {
         n = rk_snprintf_c(out, sizeof(out), fmt, va_arg(*ap, long));
-    } else if (modlen == 2 && mod[0] == 'l') {
+    } else if (len == LEN_LL) {
         n = rk_snprintf_c(out, sizeof(out), fmt, va_arg(*ap, long long));
-    } else if (modlen == 1 && mod[0] == 'z') {
+    } else if (len == LEN_Z) {
         n = rk_snprintf_c(out, sizeof(out), fmt, va_arg(*ap, size_t));
-    } else if (modlen == 1 && mod[0] == 't') {
+    } else if (len == LEN_T) {
         n = rk_snprintf_c(out, sizeof(out), fmt, va_arg(*ap, ptrdiff_t));
-    } else if (modlen == 1 && mod[0] == 'j') {
+    } else if (len == LEN_J) {
         n = rk_snprintf_c(out, sizeof(out), fmt, va_arg(*ap, intmax_t));
     } else {
         return rk_fail(RK_EINVAL, "unsupported length modifier in format conversion %s", fmt);
     }
     if (n < 0 || (size_t)n >= sizeof(out))
         return rk_fail(RK_EINVAL, "format conversion %s produced too much text", fmt);
-    return span_add(w, out, (size_t)n, false);
+    return span_add(w, out, (size_t)n, PIECE_COPY);
 }
 #pragma GCC diagnostic pop
 
@@ -417,14 +538,14 @@ static int add_conversion(rk_writer *w, const char **f, va_list *ap) {
     const char *start = *f - 1, *p = *f;
     if (*p == '%') {
         *f = p + 1;
-        return span_add(w, "%", 1, false);
+        return span_add(w, "%", 1, PIECE_BORROW);
     }
     if (*p == 's') {
         *f = p + 1;
         const char *s = va_arg(*ap, const char *);
         if (s == NULL)
             return rk_fail(RK_EINVAL, "NULL string for %%s in a command format");
-        return span_add(w, s, strlen(s), true);
+        return span_add(w, s, strlen(s), PIECE_CALLER);
     }
     if (*p == 'b') {
         *f = p + 1;
@@ -432,23 +553,29 @@ static int add_conversion(rk_writer *w, const char **f, va_list *ap) {
         size_t n = va_arg(*ap, size_t);
         if (s == NULL && n > 0)
             return rk_fail(RK_EINVAL, "NULL pointer for %%b in a command format");
-        return span_add(w, s ? s : "", n, true);
+        return span_add(w, s ? s : "", n, PIECE_CALLER);
     }
-    while (*p && strchr("#0- +'123456789.", *p))
+    while (is_flag(*p))
         p++;
-    while (*p && strchr("hlzjtL", *p))
+    bool plain = p == *f;
+    const char *mod = p;
+    while (is_length(*p))
         p++;
-    if (*p == '\0' || !strchr("diouxXeEfFgGaAc", *p))
+    if (!is_conv(*p))
         return rk_fail(RK_EINVAL, "unknown conversion '%%%.*s' in a command format",
                        (int)(p - *f + (*p != '\0')), *f);
+    enum length len = length_of(mod, (size_t)(p - mod));
+    char conv = *p;
     *f = p + 1;
-    return add_number(w, start, (size_t)(p + 1 - start), ap);
+    if (plain && (conv == 'd' || conv == 'i' || conv == 'u') && len != LEN_BIG_L && len != LEN_BAD)
+        return add_plain_int(w, len, conv, ap);
+    return add_number(w, start, (size_t)(p + 1 - start), len, ap);
 }
 
-static const char *get_span(const args *a, size_t i, size_t *len, bool *may_ref) {
+static inline const char *get_span(const args *a, size_t i, size_t *len, bool *may_ref) {
     const span *sp = &a->w->spans[i];
     *len = sp->len;
-    *may_ref = sp->direct != NULL;
+    *may_ref = sp->may_ref;
     return sp->direct ? sp->direct : a->w->scratch + sp->off;
 }
 
@@ -477,7 +604,7 @@ int rk_writer_vformat(rk_writer *w, const char *fmt, va_list ap) {
             const char *e = f;
             while (*e && *e != ' ' && *e != '%')
                 e++;
-            rc = span_add(w, f, (size_t)(e - f), false);
+            rc = span_add(w, f, (size_t)(e - f), PIECE_BORROW);
             f = e;
         }
     }
@@ -523,6 +650,13 @@ static bool add_segment(struct iovec *iov, int max, int *n, const char *s, size_
 }
 
 int rk_writer_iov_at(const rk_writer *w, size_t offset, struct iovec *iov, int max) {
+    if (w->rhead == w->nrefs) { /* only copied bytes, the usual case: one segment */
+        size_t left = w->len - w->head;
+        if (offset >= left || max < 1)
+            return 0;
+        iov[0] = (struct iovec){.iov_base = w->buf + w->head + offset, .iov_len = left - offset};
+        return 1;
+    }
     int n = 0;
     size_t at = w->head, skip = offset;
     for (size_t r = w->rhead; r < w->nrefs; r++) {
