@@ -30,7 +30,7 @@
 #include "rkt_server.h"
 #include "rkt_shared.h"
 
-#include "commands/safe.h"
+#include "meta/classes.h"
 
 /* The server most tests share (started by the group setup), or none. */
 
