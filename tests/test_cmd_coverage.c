@@ -1,5 +1,6 @@
 /* Typed commands: every command the server reports has a function, and the
- * generated table agrees with the client's own command classes. */
+ * typed table agrees with the client's command classes, which come from the
+ * metadata table (meta/classes.h), for every command either table has. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -10,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "commands/safe.h"
 #include "commands/table.h"
+#include "meta/classes.h"
 #include "rkt_cmd.h"
 
 static const rk_command_entry *find(const char *name, size_t len) {
@@ -136,12 +137,71 @@ static void test_safe_commands_never_write(void **state) {
     assert_true(safe > 100);
 }
 
+/* The typed table's classes of one command, as RK_CMD_* bits. */
+static unsigned typed_classes(const rk_command_entry *e) {
+    return (e->flags & RK_CMDF_SAFE ? RK_CMD_SAFE : 0u) |
+           (e->flags & RK_CMDF_CONNECTION ? RK_CMD_STATEFUL : 0u);
+}
+
+/* The metadata row of a typed table name ("config|get"), or NULL. */
+static const rk_meta_command *meta_row(const char *name) {
+    const char *argv[2];
+    size_t lens[2];
+    int argc;
+    split(name, argv, lens, &argc);
+    return rk_meta_table_find(argv[0], lens[0], argc > 1 ? argv[1] : NULL, argc > 1 ? lens[1] : 0);
+}
+
+/* Every typed command has a metadata row with the same classes, SAFE and
+ * STATEFUL: the two generators read one list (tools/gen-commands/spec.py)
+ * and one server, and must not disagree. */
+static void test_meta_classes_agree_with_every_typed_command(void **state) {
+    (void)state;
+    for (size_t i = 0; i < rk_command_table_len; i++) {
+        const rk_command_entry *e = &rk_command_table[i];
+        const rk_meta_command *row = meta_row(e->name);
+        if (row == NULL)
+            fail_msg("%s is in the typed table, not in the metadata table", e->name);
+        unsigned meta = row->flags & (RK_CMD_SAFE | RK_CMD_STATEFUL);
+        if (meta != typed_classes(e))
+            fail_msg("%s: the metadata table says %#x, the typed table %#x", e->name, meta,
+                     typed_classes(e));
+    }
+}
+
+/* Every metadata row of Redis 7.0 (the server the typed table is generated
+ * from) has a typed command, with the same classes; and no row outside it
+ * is stateful, so the typed table's held-connection functions are all the
+ * stateful commands there are. */
+static void test_every_redis_7_0_row_agrees_with_its_typed_command(void **state) {
+    (void)state;
+    for (size_t i = 0; i < rk_meta_table_len; i++) {
+        const rk_meta_command *row = &rk_meta_table[i];
+        unsigned meta = row->flags & (RK_CMD_SAFE | RK_CMD_STATEFUL);
+        if (!(row->servers & RK_META_REDIS_7_0)) {
+            if (meta & RK_CMD_STATEFUL)
+                fail_msg("%s is stateful but not a Redis 7.0 command", row->name);
+            continue;
+        }
+        if (row->flags & RK_META_CMD_CONTAINER)
+            continue; /* the typed table has its subcommands, not it */
+        const rk_command_entry *e = find(row->name, strlen(row->name));
+        if (e == NULL)
+            fail_msg("%s is a Redis 7.0 command without a typed function", row->name);
+        if (meta != typed_classes(e))
+            fail_msg("%s: the metadata table says %#x, the typed table %#x", row->name, meta,
+                     typed_classes(e));
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         RKT_BOTH(test_every_server_command_has_a_function),
         cmocka_unit_test(test_function_names_follow_the_command_names),
         cmocka_unit_test(test_connection_commands_match_the_clients_stateful_set),
         cmocka_unit_test(test_safe_commands_never_write),
+        cmocka_unit_test(test_meta_classes_agree_with_every_typed_command),
+        cmocka_unit_test(test_every_redis_7_0_row_agrees_with_its_typed_command),
     };
     return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);
 }

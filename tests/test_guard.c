@@ -19,8 +19,7 @@
 
 #include <cmocka.h>
 
-#include "commands/safe.h"
-#include "commands/table.h"
+#include "meta/classes.h"
 #include "rediskit/client.h"
 #include "rediskit/commands.h"
 #include "rediskit/error.h"
@@ -122,13 +121,13 @@ static void test_unqueue_last_leaves_the_queue_as_before(void **state) {
 /* The generated quick look misses no connection-state command. */
 static void test_stateful_lengths_cover_every_stateful_command(void **state) {
     (void)state;
-    for (size_t i = 0; i < rk_command_table_len; i++) {
-        const rk_command_entry *e = &rk_command_table[i];
-        if (!(e->flags & RK_CMDF_CONNECTION))
+    for (size_t i = 0; i < rk_meta_table_len; i++) {
+        const rk_meta_command *e = &rk_meta_table[i];
+        if (!(e->flags & RK_CMD_STATEFUL))
             continue;
         size_t n = strcspn(e->name, "|");
-        if (!((rk_command_stateful_lengths[e->name[0] & 31] >> n) & 1))
-            fail_msg("%s is missing from rk_command_stateful_lengths", e->name);
+        if (!((rk_meta_stateful_lengths[e->name[0] & 31] >> n) & 1))
+            fail_msg("%s is missing from rk_meta_stateful_lengths", e->name);
     }
 }
 

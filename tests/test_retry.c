@@ -3,7 +3,7 @@
  * command that may have run, unless it is read-only or marked idempotent),
  * the attempt numbers and delays the on_retry hook sees, LOADING replies,
  * command timeouts. Also a unit test of the retry-safety table
- * (src/commands/safe.c). Needs redis-server; skips the server tests
+ * (src/meta/classes.c). Needs redis-server; skips the server tests
  * without it. */
 #define _GNU_SOURCE
 
@@ -30,7 +30,7 @@
 #include "rkt_server.h"
 #include "rkt_shared.h"
 
-#include "commands/safe.h"
+#include "meta/classes.h"
 
 /* The server most tests share (started by the group setup), or none. */
 

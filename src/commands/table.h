@@ -1,11 +1,11 @@
 /* The generated table of every command of the server the functions were
- * generated from (src/commands/gen/table.c), for the coverage test and
- * for anyone who needs a command's flags by name. */
+ * generated from (src/commands/gen/table.c), for the coverage test: its
+ * rows point at every typed function, so the library proper must not need
+ * it (a command's classes come from the metadata table, meta/classes.h). */
 #ifndef RK_TABLE_H
 #define RK_TABLE_H
 
 #include <stddef.h>
-#include <stdint.h>
 
 #pragma GCC visibility push(hidden)
 
@@ -29,12 +29,6 @@ typedef struct rk_command_entry {
 
 extern const rk_command_entry rk_command_table[];
 extern const size_t rk_command_table_len;
-
-/* A quick look for the connection-state commands (RK_CMDF_CONNECTION):
- * bit n of entry c is set when such a command's name (before any "|")
- * starts with a byte whose low 5 bits are c, lower-cased, and is n bytes
- * long. Most names (GET, SET, HSET...) miss it. */
-extern const uint64_t rk_command_stateful_lengths[32];
 
 #pragma GCC visibility pop
 

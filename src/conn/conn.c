@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "commands/safe.h"
 #include "conn/conn_int.h"
 #include "conn/options_int.h"
+#include "meta/classes.h"
 #include "rediskit/reader.h"
 #include "rediskit/version.h"
 #include "resp/reply_int.h"

@@ -11,8 +11,8 @@
 
 #include "client/client_int.h"
 #include "commands/cmd_int.h"
-#include "commands/safe.h"
 #include "conn/conn_int.h"
+#include "meta/classes.h"
 #include "rediskit/pipeline.h"
 #include "resp/reply_int.h"
 #include "resp/writer_int.h"

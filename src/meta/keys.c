@@ -1,9 +1,10 @@
 /* Reading the command metadata table: finding a command's row by name
- * (binary search over the sorted table, then the rows learned at run time)
+ * (the table's generated hash index, then the rows learned at run time)
  * and finding the keys of an argv from the row's key specs, the way the
  * server's COMMAND GETKEYS does, including its own rules for the few
  * commands whose specs cannot say (SORT, SORT_RO, MIGRATE). No allocation. */
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "meta/meta.h"
@@ -13,50 +14,48 @@ static int lower(int c) {
     return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 }
 
-/* Compares `name` of len bytes, in any case, followed by "|sub" when sub is
- * not NULL, with a table name (lower-case, NUL-terminated): <0, 0 or >0 in
- * the byte order the table is sorted by. */
-int rk_meta_name_cmp(const char *name, size_t len, const char *sub, size_t sublen,
+/* Whether the n bytes of s, in any case, begin the lower-case row. */
+static bool begins(const char *s, size_t n, const char *row) {
+    for (size_t i = 0; i < n; i++)
+        if (lower((unsigned char)s[i]) != (unsigned char)row[i] || row[i] == 0)
+            return false; /* the second test: a NUL in s must not run past row */
+    return true;
+}
+
+bool rk_meta_name_is(const char *name, size_t len, const char *sub, size_t sublen,
                      const char *row) {
-    size_t i = 0;
-    for (; i < len; i++) {
-        int c = lower((unsigned char)name[i]), r = (unsigned char)row[i];
-        if (c != r || r == 0)
-            return c != r ? c - r : 1; /* a NUL in name: longer than row */
-    }
+    if (!begins(name, len, row))
+        return false;
     row += len;
     if (!sub)
-        return -(unsigned char)*row;
-    if (*row != '|')
-        return '|' - (unsigned char)*row;
-    row++;
-    for (i = 0; i < sublen; i++) {
-        int c = lower((unsigned char)sub[i]), r = (unsigned char)row[i];
-        if (c != r || r == 0)
-            return c != r ? c - r : 1;
-    }
-    return -(unsigned char)row[sublen];
+        return *row == 0;
+    return *row == '|' && begins(sub, sublen, row + 1) && row[1 + sublen] == 0;
+}
+
+/* 32-bit FNV-1a of name, lower-cased, then of "|sub" when sub is not NULL:
+ * the hash gen_meta.py built rk_meta_index with. */
+static uint32_t hash_name(const char *name, size_t len, const char *sub, size_t sublen) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint32_t)lower((unsigned char)name[i])) * 16777619u;
+    if (!sub)
+        return h;
+    h = (h ^ '|') * 16777619u;
+    for (size_t i = 0; i < sublen; i++)
+        h = (h ^ (uint32_t)lower((unsigned char)sub[i])) * 16777619u;
+    return h;
 }
 
 const rk_meta_command *rk_meta_table_find(const char *name, size_t len, const char *sub,
                                           size_t sublen) {
-    size_t lo = 0, hi = rk_meta_table_len;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = rk_meta_name_cmp(name, len, sub, sublen, rk_meta_table[mid].name);
-        if (c == 0)
-            return &rk_meta_table[mid];
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
+    const size_t mask = RK_META_INDEX_SLOTS - 1;
+    for (size_t at = hash_name(name, len, sub, sublen) & mask; rk_meta_index[at];
+         at = (at + 1) & mask) {
+        const rk_meta_command *row = &rk_meta_table[rk_meta_index[at] - 1];
+        if (rk_meta_name_is(name, len, sub, sublen, row->name))
+            return row;
     }
     return NULL;
-}
-
-static const rk_meta_command *find(const char *name, size_t len, const char *sub, size_t sublen) {
-    const rk_meta_command *cmd = rk_meta_table_find(name, len, sub, sublen);
-    return cmd ? cmd : rk_meta_learned(name, len, sub, sublen);
 }
 
 int rk_meta_lookup(const char *name, size_t len, const char *sub, size_t sublen,
@@ -64,11 +63,11 @@ int rk_meta_lookup(const char *name, size_t len, const char *sub, size_t sublen,
     *out = NULL;
     if (!name || len == 0 || memchr(name, '|', len))
         return rk_fail(RK_EINVAL, "no command name");
-    const rk_meta_command *cmd = find(name, len, NULL, 0);
+    const rk_meta_command *cmd = rk_meta_find(name, len, NULL, 0);
     if (!cmd)
         return rk_fail(RK_EINVAL, "unknown command '%.*s'", (int)RK_MIN(len, 64), name);
     if ((cmd->flags & RK_META_CMD_CONTAINER) && sub) {
-        cmd = find(name, len, sub, sublen);
+        cmd = rk_meta_find(name, len, sub, sublen);
         if (!cmd)
             return rk_fail(RK_EINVAL, "unknown subcommand '%.*s' of '%.*s'",
                            (int)RK_MIN(sublen, 64), sub, (int)RK_MIN(len, 64), name);

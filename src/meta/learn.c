@@ -22,7 +22,7 @@ static learned *head;
 static const rk_meta_command *find_locked(const char *name, size_t len, const char *sub,
                                           size_t sublen) {
     for (const learned *l = head; l; l = l->next)
-        if (rk_meta_name_cmp(name, len, sub, sublen, l->cmd.name) == 0)
+        if (rk_meta_name_is(name, len, sub, sublen, l->cmd.name))
             return &l->cmd;
     return NULL;
 }
@@ -91,7 +91,7 @@ static uint32_t name_bits(const rk_reply *list, const rk_meta_name *names) {
         if (len > 0 && s[0] == '@')
             s++, len--;
         for (const rk_meta_name *n = names; n->name; n++)
-            if (rk_meta_name_cmp(s, len, NULL, 0, n->name) == 0)
+            if (rk_meta_name_is(s, len, NULL, 0, n->name))
                 bits |= n->bit;
     }
     return bits;

@@ -7,11 +7,13 @@
  * categories, key specs, request/response policies, the version that added
  * it and which servers have it. No function pointers and nothing of the
  * typed API, so any layer may read it. src/meta/keys.c looks rows up, finds
- * the keys of an argv, and learns unknown commands from COMMAND INFO. */
+ * the keys of an argv, and learns unknown commands from COMMAND INFO;
+ * src/meta/classes.h reads the classes the client needs (SAFE, STATEFUL). */
 /* clang-format off */
 #ifndef RK_META_H
 #define RK_META_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,6 +51,8 @@ enum {
     RK_META_CMD_MODULE_NO_CLUSTER = 1u << 25, /* the server's `module_no_cluster` */
     RK_META_CMD_CONTAINER = 1u << 26, /* has subcommands (a row per subcommand follows) */
     RK_META_CMD_NOINFO = 1u << 27, /* no COMMAND INFO was recorded: arity and keys unknown, learn them at run time */
+    RK_META_CMD_SAFE = 1u << 28, /* only reads: repeating it after a lost reply is harmless */
+    RK_META_CMD_STATEFUL = 1u << 29, /* changes the state of the connection it runs on */
 };
 
 /* ACL categories (rk_meta_command.acl), explicit and implied by the flags. */
@@ -167,6 +171,19 @@ typedef struct rk_meta_command {
 extern const rk_meta_command rk_meta_table[];
 extern const size_t rk_meta_table_len;
 
+/* Its hash index: the row whose name (lower-case, "config|get") hashes
+ * with 32-bit FNV-1a to slot h & (RK_META_INDEX_SLOTS - 1), or to the
+ * first slot after it that is taken, is rk_meta_table[rk_meta_index[slot]
+ * - 1]; an empty slot (0) ends the search. rk_meta_table_find reads it. */
+enum { RK_META_INDEX_SLOTS = 2048 };
+extern const uint16_t rk_meta_index[RK_META_INDEX_SLOTS];
+
+/* A quick look for the STATEFUL commands: bit n of entry c is set when
+ * such a command's name (before any "|") starts with a byte whose low 5
+ * bits are c, lower-cased, and is n bytes long. Most names (GET, SET,
+ * HSET...) miss it, so they need no lookup to be known not stateful. */
+extern const uint64_t rk_meta_stateful_lengths[32];
+
 /* The spelling of each bit, lower-case as COMMAND INFO writes it ("write",
  * "@read" without the @, "rw", "request_policy:all_shards"), for reading
  * COMMAND INFO replies; each list ends with a NULL name. */
@@ -233,16 +250,22 @@ void rk_meta_entry_free(rk_meta_command *cmd);
  * invalid). For tests and library teardown; not while others look up. */
 void rk_meta_forget(void);
 
-/* Between the files of src/meta: rk_meta_name_cmp compares name (and
- * "|sub" when sub is not NULL) in any case with a lower-case row name, in
- * the table's order; rk_meta_table_find finds a row of the table and
- * rk_meta_learned a row rk_meta_learn added, by exact name. */
-int rk_meta_name_cmp(const char *name, size_t len, const char *sub, size_t sublen,
+/* Between the files of src/meta: rk_meta_name_is says whether name (and
+ * "|sub" when sub is not NULL), in any case, is a lower-case row name;
+ * rk_meta_table_find finds a row of the table and
+ * rk_meta_learned a row rk_meta_learn added, by exact name; rk_meta_find
+ * tries both, in that order, and sets no error when neither has it. */
+bool rk_meta_name_is(const char *name, size_t len, const char *sub, size_t sublen,
                      const char *row);
 const rk_meta_command *rk_meta_table_find(const char *name, size_t len, const char *sub,
                                           size_t sublen);
 const rk_meta_command *rk_meta_learned(const char *name, size_t len, const char *sub,
                                        size_t sublen);
+static inline const rk_meta_command *rk_meta_find(const char *name, size_t len,
+                                                   const char *sub, size_t sublen) {
+    const rk_meta_command *cmd = rk_meta_table_find(name, len, sub, sublen);
+    return cmd ? cmd : rk_meta_learned(name, len, sub, sublen);
+}
 
 #pragma GCC visibility pop
 

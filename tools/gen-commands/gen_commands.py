@@ -1136,18 +1136,6 @@ class Gen:
         out.append("")
         out.append("const size_t rk_command_table_len = sizeof(rk_command_table) / sizeof(rk_command_table[0]);")
         out.append("")
-        # Bit n of entry c: a stateful command's name (before any "|")
-        # starts with a byte whose low 5 bits are c and is n bytes long.
-        lengths = [0] * 32
-        for n in self.all_names:
-            if n in spec.CONNECTION or n in spec.HAND:
-                name = n.split("|")[0]
-                if len(name) < 64:
-                    lengths[ord(name[0]) & 31] |= 1 << len(name)
-        out.append("const uint64_t rk_command_stateful_lengths[32] = {")
-        out.extend("    0x%xu," % v for v in lengths)
-        out.append("};")
-        out.append("")
         return "\n".join(out)
 
     def tokens_source(self):

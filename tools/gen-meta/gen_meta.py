@@ -11,9 +11,16 @@ Reads ROOT/spec (default: this repository's) and writes, under OUTROOT
                            built from its COMMAND DOCS arguments, for
                            tests/test_meta_keys.c
 
-Hermetic and deterministic: nothing but spec/ is read, nothing is run
-(no server, no clang-format; the output carries `clang-format off`), and
-a rerun writes the same bytes. Pure Python 3 standard library.
+Hermetic and deterministic: nothing but spec/ and the hand-written lists
+of tools/gen-commands/spec.py is read, nothing is run (no server, no
+clang-format; the output carries `clang-format off`), and a rerun writes
+the same bytes. Pure Python 3 standard library.
+
+The classes the client needs are bits of the table too: SAFE (repeating it
+after a lost reply is harmless: COMMAND INFO's readonly and not write, or
+one of spec.READS; never a module's command) and STATEFUL (it changes its connection's state:
+spec.CONNECTION and spec.HAND). spec.py is the one place those lists live,
+so that this table and the typed one (gen_commands.py) cannot disagree.
 
 Where the sources meet: the Debian server's own COMMAND INFO/DOCS
 (spec/redis-7.0.15.json) gives every row it has; Redis 7.4.1 and Valkey
@@ -28,6 +35,11 @@ import json
 import os
 import sys
 
+sys.dont_write_bytecode = True  # leave no __pycache__ in tools/gen-commands
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "gen-commands"))
+import spec  # noqa: E402  (the typed generator's hand-written lists)
+
 # ---- vocabularies: the spelling in the specs -> the C bit name ----------
 
 CMD_FLAGS = ["WRITE", "READONLY", "DENYOOM", "MODULE", "ADMIN", "PUBSUB", "NOSCRIPT",
@@ -38,7 +50,9 @@ CMD_FLAGS = ["WRITE", "READONLY", "DENYOOM", "MODULE", "ADMIN", "PUBSUB", "NOSCR
 # Bits of our own, not server flags: set by this generator.
 OWN_FLAGS = [("CONTAINER", "has subcommands (a row per subcommand follows)"),
              ("NOINFO", "no COMMAND INFO was recorded: arity and keys unknown, "
-                        "learn them at run time")]
+                        "learn them at run time"),
+             ("SAFE", "only reads: repeating it after a lost reply is harmless"),
+             ("STATEFUL", "changes the state of the connection it runs on")]
 CMD_FLAG_ALIASES = {"MOVABLE_KEYS": "MOVABLEKEYS"}
 
 ACL_CATS = ["KEYSPACE", "READ", "WRITE", "SET", "SORTEDSET", "LIST", "HASH", "STRING",
@@ -261,7 +275,69 @@ def load_all(spec):
         if row.container and row.container in rows:
             rows[row.container].flags.add("CONTAINER")
         check(row)
+    classify(rows)
     return rows
+
+
+def is_safe(row):
+    """Safe to repeat: the server flags it readonly and not write, or it is
+    one of the reads the server does not flag (spec.READS). A module's
+    commands never are: a module flags its own, and not always truly
+    (RediSearch 2.6 calls FT.DICTADD and FT.ALIASADD readonly)."""
+    if "MODULE" in row.flags:
+        return False
+    return ("READONLY" in row.flags and "WRITE" not in row.flags) or row.name in spec.READS
+
+
+def classify(rows):
+    stateful = set(spec.CONNECTION) | set(spec.HAND)
+    missing = sorted((stateful | set(spec.READS)) - set(rows))
+    if missing:
+        raise SystemExit("spec.py names commands spec/ lacks: %s" % " ".join(missing))
+    for row in rows.values():
+        if is_safe(row):
+            row.flags.add("SAFE")
+        if row.name in stateful:
+            row.flags.add("STATEFUL")
+
+
+INDEX_SLOTS = 2048  # a power of two, over three times the rows
+
+
+def fnv1a(name):
+    """32-bit FNV-1a of the bytes of name, as rk_meta_table_find hashes."""
+    h = 2166136261
+    for b in name.encode("utf-8"):
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def index(names):
+    """The open-addressed hash of the sorted names: slot = FNV-1a of the
+    name (lower-case, "config|get" for a subcommand), then the next free
+    one; each slot holds its row's index + 1, 0 when empty."""
+    if len(names) * 3 > INDEX_SLOTS or len(names) >= 0xFFFF:
+        raise SystemExit("%d rows: raise INDEX_SLOTS in gen_meta.py" % len(names))
+    slots = [0] * INDEX_SLOTS
+    for i, name in enumerate(names):
+        if name != name.lower():
+            raise SystemExit("%s: row names must be lower-case" % name)
+        at = fnv1a(name) & (INDEX_SLOTS - 1)
+        while slots[at]:
+            at = (at + 1) & (INDEX_SLOTS - 1)
+        slots[at] = i + 1
+    return slots
+
+
+def stateful_lengths(rows):
+    """Bit n of entry c: a STATEFUL command's name (before any "|") starts
+    with a byte whose low 5 bits are c and is n bytes long."""
+    lengths = [0] * 32
+    for row in rows.values():
+        name = row.name.split("|")[0]
+        if "STATEFUL" in row.flags and len(name) < 64:
+            lengths[ord(name[0]) & 31] |= 1 << len(name)
+    return lengths
 
 
 def check(row):
@@ -291,7 +367,7 @@ def emit_table(rows):
     names = sorted(rows)
     out = ["/* %s" % MARK,
            " * Every command and subcommand of the servers and modules of spec/, sorted",
-           " * by name (byte order) for rk_meta_lookup's binary search. */",
+           " * by name (byte order), and their hash index for rk_meta_lookup. */",
            "/* clang-format off */",
            '#include "meta/meta.h"', ""]
     ks_names = {}
@@ -320,6 +396,13 @@ def emit_table(rows):
                       bits("RK_META_", row.servers, [s for s, _ in SERVERS]),
                       c_str(row.since)))
     out += ["};", "", "const size_t rk_meta_table_len = %d;" % len(names), ""]
+    out.append("const uint16_t rk_meta_index[RK_META_INDEX_SLOTS] = {")
+    slots = index(names)
+    out += ["    %s," % ", ".join(str(v) for v in slots[i:i + 16]) for i in range(0, len(slots), 16)]
+    out += ["};", ""]
+    out.append("const uint64_t rk_meta_stateful_lengths[32] = {")
+    out += ["    0x%xu," % v for v in stateful_lengths(rows)]
+    out += ["};", ""]
     for var, prefix, vocab in [("cmd_flag", "RK_META_CMD_", CMD_FLAGS),
                                ("acl", "RK_META_ACL_", ACL_CATS),
                                ("ks_flag", "RK_META_KS_", KS_FLAGS),
@@ -351,7 +434,8 @@ def emit_header():
     ).replace("@ACL@", enum_block("RK_META_ACL_", ACL_CATS, lambda n: "@" + n.lower())
     ).replace("@KS_FLAGS@", enum_block("RK_META_KS_", KS_FLAGS)
     ).replace("@TIPS@", enum_block("RK_META_TIP_", TIPS, lambda n: n.lower())
-    ).replace("@SERVERS@", enum_block("RK_META_", [s for s, _ in SERVERS], servers.get))
+    ).replace("@SERVERS@", enum_block("RK_META_", [s for s, _ in SERVERS], servers.get)
+    ).replace("@INDEX_SLOTS@", str(INDEX_SLOTS))
 
 
 # ---- sample argvs for the key extraction test ---------------------------
