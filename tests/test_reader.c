@@ -1354,6 +1354,38 @@ static void test_reader_top_level_bulk_larger_than_max_memory_parses(void **stat
     free(t.data);
 }
 
+/* A header announcing a huge bulk is 13 bytes: the block that receives it
+ * must grow as its bytes arrive, not be allocated whole at the header. */
+static void test_reader_announced_huge_bulk_costs_only_what_arrived(void **state) {
+    (void)state;
+    rk_reader *rd = reader_with(NULL);
+    text t = {0};
+    text_puts(&t, "$536870911\r\n");
+    text_repeat(&t, "x", 100000);
+    rk_reply r;
+    assert_int_equal(feed_in_pieces(rd, t.data, t.len, &r), 0);
+    assert_true(peak_bytes() < 8 * MIB);
+    rk_reader_free(rd);
+    free(t.data);
+}
+
+/* A bulk larger than the first direct block arrives whole and intact
+ * through the block's regrowth, fed in pieces. */
+static void test_reader_top_level_bulk_grows_its_block_as_it_arrives(void **state) {
+    (void)state;
+    text t = {0};
+    text_random_bulk(&t, 20 * MIB + 7, 23);
+    rk_reader *rd = reader_with(NULL);
+    rk_reply r;
+    assert_int_equal(feed_in_pieces(rd, t.data, t.len, &r), 1);
+    assert_int_equal(rk_reply_len(&r), 20 * MIB + 7);
+    const char *payload = strstr(t.data, "\r\n") + 2;
+    assert_memory_equal(rk_reply_str(&r), payload, 20 * MIB + 7);
+    rk_reply_free(&r);
+    rk_reader_free(rd);
+    free(t.data);
+}
+
 /* ---- malformed input ----------------------------------------------- */
 
 static const struct {
@@ -1765,6 +1797,8 @@ int main(void) {
         TEST(test_reader_bulk_in_an_array_over_max_memory_is_refused_at_its_header),
         TEST(test_reader_reply_under_max_memory_parses_within_it),
         TEST(test_reader_top_level_bulk_larger_than_max_memory_parses),
+        TEST(test_reader_announced_huge_bulk_costs_only_what_arrived),
+        TEST(test_reader_top_level_bulk_grows_its_block_as_it_arrives),
         TEST(test_reader_rejects_malformed_input),
         TEST(test_reader_rejects_malformed_input_fed_byte_by_byte),
         TEST(test_reader_rejects_lf_without_cr),

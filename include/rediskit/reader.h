@@ -59,7 +59,11 @@ typedef struct rk_reader_opts {
                               than 7 bytes. A reply that is one bulk
                               string is bounded by max_bulk instead: it
                               costs its length (twice at most while it is
-                              copied out of the buffer). Default
+                              copied out of the buffer); one received
+                              straight into its own block grows with the
+                              bytes that arrive (from 4 MiB, doubling), so
+                              a header announcing a huge bulk costs
+                              nothing until the bytes come. Default
                               RK_READER_MAX_MEMORY: enough for a 255 MiB
                               value inside an aggregate, or about 4
                               million small elements. At least 4096. */

@@ -36,6 +36,10 @@
 #define INITIAL_TAPE 64
 /* A top-level bulk at least this large, not yet complete, goes direct. */
 #define DIRECT_THRESHOLD (64u * 1024)
+/* A direct block starts at most this large and doubles as bytes arrive, so
+ * a header that announces a huge bulk costs memory only as fast as its
+ * bytes come; replies up to this size are received with no regrowth. */
+#define DIRECT_FIRST_BLOCK (4u * 1024 * 1024)
 /* A length or count line longer than this cannot be valid. */
 #define MAX_NUMBER_LINE 21
 /* A double's text longer than this is refused (see rk_parse_double). */
@@ -95,6 +99,7 @@ struct rk_reader {
     char *direct;
     size_t direct_len; /* payload bytes expected */
     size_t direct_got; /* bytes received, CRLF included */
+    size_t direct_cap; /* bytes the block holds now; grows up to len + 2 */
     size_t direct_hdr; /* bytes of its "$<len>\r\n" header */
     bool space_direct; /* the last rk_reader_space pointed into it */
 
@@ -249,7 +254,7 @@ void rk_reader_reset(rk_reader *rd) {
     rd->lent_block = NULL;
     rd->base += rd->wpos;
     rd->rpos = rd->wpos = rd->spos = rd->crscan = 0;
-    rd->direct_len = rd->direct_got = 0;
+    rd->direct_len = rd->direct_got = rd->direct_cap = 0;
     rd->failed = 0;
     rd->failmsg[0] = '\0';
 }
@@ -310,13 +315,30 @@ static bool direct_open(const rk_reader *rd) {
     return rd->direct && rd->direct_got < rd->direct_len + 2;
 }
 
+/* Room for more of the direct bulk: doubles the block when it is full,
+ * never past the bulk's own length (+ CRLF). */
+static int direct_room(rk_reader *rd) {
+    if (rd->direct_got < rd->direct_cap)
+        return RK_OK;
+    size_t cap = RK_MIN(rd->direct_cap * 2, rd->direct_len + 2);
+    char *nb = rk_realloc(rd->direct, cap);
+    if (nb == NULL)
+        return fail(rd, RK_ENOMEM, "out of memory growing a %zu byte reply to %zu bytes",
+                    rd->direct_len, cap);
+    rd->direct = nb;
+    rd->direct_cap = cap;
+    return RK_OK;
+}
+
 void *rk_reader_space(rk_reader *rd, size_t want, size_t *avail) {
     if (refuse_if_failed(rd) != RK_OK)
         return NULL;
     end_loan(rd);
     rd->space_direct = direct_open(rd);
     if (rd->space_direct) {
-        *avail = rd->direct_len + 2 - rd->direct_got;
+        if (direct_room(rd) != RK_OK)
+            return NULL;
+        *avail = rd->direct_cap - rd->direct_got;
         return rd->direct + rd->direct_got;
     }
     if (rd->rpos == rd->wpos) { /* nothing unread: start over at the front */
@@ -335,7 +357,7 @@ int rk_reader_commit(rk_reader *rd, size_t n) {
     if (rc != RK_OK)
         return rc;
     if (rd->space_direct) {
-        if (n > rd->direct_len + 2 - rd->direct_got)
+        if (n > rd->direct_cap - rd->direct_got)
             return rk_fail(RK_EINVAL, "rk_reader_commit: more bytes than the space given");
         rd->direct_got += n;
         return RK_OK;
@@ -604,12 +626,14 @@ static int scan_stream_end(rk_reader *rd, size_t p, size_t cr) {
 
 /* Starts direct mode for the top-level bulk whose header ends at cr. */
 static int go_direct(rk_reader *rd, size_t cr, size_t len) {
-    char *block = rk_malloc(len + 2);
+    size_t have = rd->wpos - (cr + 2);
+    size_t cap = RK_MIN(len + 2, RK_MAX((size_t)DIRECT_FIRST_BLOCK, have));
+    char *block = rk_malloc(cap);
     if (block == NULL)
         return fail(rd, RK_ENOMEM, "out of memory for a %zu byte reply", len);
-    size_t have = rd->wpos - (cr + 2);
     memcpy(block, rd->buf + cr + 2, have);
     rd->direct = block;
+    rd->direct_cap = cap;
     rd->direct_len = len;
     rd->direct_got = have;
     rd->direct_hdr = cr + 2 - rd->rpos;
@@ -982,7 +1006,7 @@ static int take_direct(rk_reader *rd, rk_reply *out, bool borrowed) {
         return 0;
     char *block = rd->direct;
     rd->direct = NULL;
-    rd->direct_got = 0;
+    rd->direct_got = rd->direct_cap = 0;
     if (block[len] != '\r' || block[len + 1] != '\n') {
         rk_free(block);
         return fail(rd, RK_EPROTO, "protocol error: bulk string of %zu bytes not followed by CRLF",
