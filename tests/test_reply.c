@@ -352,6 +352,15 @@ static void test_strerror_names_every_code(void **state) {
     assert_int_equal(n, 19);
 }
 
+/* A typed command's nil must not read as the 1 of "a reply was produced"
+ * (rk_reader_next, rk_pubsub_get_message, the iterators). */
+static void test_nil_is_positive_and_not_one(void **state) {
+    (void)state;
+    assert_true(RK_NIL > 0);
+    assert_int_not_equal(RK_NIL, 1);
+    assert_string_equal(rk_strerror(RK_NIL), "nil value");
+}
+
 static void test_strerror_of_an_unknown_code_is_not_null(void **state) {
     (void)state;
     assert_non_null(rk_strerror(-999));
@@ -420,6 +429,7 @@ int main(void) {
         TEST(test_error_clear_forgets_the_last_failure),
         TEST(test_strerror_names_every_code),
         TEST(test_strerror_of_an_unknown_code_is_not_null),
+        TEST(test_nil_is_positive_and_not_one),
         TEST(test_set_allocator_with_a_missing_function_is_einval),
         TEST(test_set_allocator_null_restores_the_c_library),
     };

@@ -17,9 +17,11 @@ extern "C" {
 #endif
 
 /** Status codes. Zero is success; every failure is negative; RK_NIL
- *  (positive) says a typed command's single value was nil. */
+ *  (positive) says a typed command's single value was nil. It is 2, not 1,
+ *  so that it is never taken for the 1 with which rk_reader_next,
+ *  rk_pubsub_get_message and the iterators say "here is one". */
 typedef enum rk_status {
-    RK_NIL = 1,          /**< Not a failure: a typed command's value is nil. */
+    RK_NIL = 2,          /**< Not a failure: a typed command's value is nil. */
     RK_OK = 0,           /**< Success. */
     RK_EIO = -1,         /**< Socket read or write failed, or the peer closed. */
     RK_ETIMEOUT = -2,    /**< A connect, read or write timeout expired. */
