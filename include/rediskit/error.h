@@ -52,7 +52,9 @@ typedef struct rk_error {
 } rk_error;
 
 /** The last failure recorded on the calling thread. The strings stay valid
- *  until the next rediskit call on this thread that fails. Never NULL. */
+ *  until the next rediskit call on this thread that fails. Never NULL.
+ *  A call that succeeds does not clear it: read it only right after a call
+ *  returned a failure (or clear it first with rk_error_clear). */
 const rk_error *rk_error_last(void);
 
 /** Forgets the calling thread's last error. */

@@ -16,7 +16,11 @@
  * The fields of struct rk_reply are private; read them with the accessors.
  * Elements reached through a reply (rk_reply_at, rk_reply_map_value...) are
  * borrowed: valid as long as the top-level reply they came from. Strings are
- * always followed by a NUL byte, and are binary safe with rk_reply_len. */
+ * always followed by a NUL byte, and are binary safe with rk_reply_len.
+ *
+ * Copying the struct (`rk_reply b = a;`) moves ownership: the block below
+ * is shared, so exactly one of the two may be freed and the other must not
+ * be used after that. For a second, independent reply use rk_reply_dup. */
 #ifndef RK_REPLY_H
 #define RK_REPLY_H
 
