@@ -79,16 +79,24 @@ def cstr(s):
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def wrap_comment(text, width=76, indent=" *  "):
-    words, lines, line = text.split(), [], ""
-    for w in words:
-        if line and len(line) + 1 + len(w) > width:
-            lines.append(line)
-            line = w
+def fill(first, pieces, cont, width, reserve=0):
+    """pieces, joined by spaces, on lines of at most width (keeping reserve
+    columns free), filled greedily: the first line starts with first, each
+    later one with cont(piece). A piece too long for any line gets one to
+    itself. No pieces, no lines."""
+    out, cur, used = [], first, False
+    for p in pieces:
+        if used and len(cur) + 1 + len(p) + reserve > width:
+            out.append(cur)
+            cur = cont(p) + p
         else:
-            line = (line + " " + w) if line else w
-    if line:
-        lines.append(line)
+            cur += " " + p if cur else p
+        used = True
+    return out + [cur] if used else out
+
+
+def wrap_comment(text, width=76, indent=" *  "):
+    lines = fill("", text.split(), lambda w: "", width)
     return [indent + l if l else indent.rstrip() for l in lines]
 
 
@@ -1196,15 +1204,10 @@ def wrap_code(line):
     indent = len(line) - len(line.lstrip())
     opens = [i for i in (line.find("("), line.find("{", indent)) if i >= 0]
     col = min(opens) + 1 if opens else indent + 8
-    out, cur = [], ""
-    for piece in split_args(line):
-        if cur and len(cur) + 1 + len(piece) > WIDTH:
-            out.append(cur)
-            fits = col + len(piece) <= WIDTH
-            cur = " " * (col if fits else indent + 8) + piece
-        else:
-            cur = cur + " " + piece if cur else piece
-    return out + [cur]
+
+    def cont(piece):
+        return " " * (col if col + len(piece) <= WIDTH else indent + 8)
+    return fill("", split_args(line), cont, WIDTH)
 
 
 def wrap_block_comment(line):
@@ -1214,13 +1217,8 @@ def wrap_block_comment(line):
     body = line.strip()
     opener = body.split(" ", 1)[0]
     words = body[len(opener):-2].split()
-    out, cur = [], indent + opener
-    for w in words:
-        if len(cur) + len(" %s */" % w) > WIDTH and cur.strip() not in ("*", opener):
-            out.append(cur)
-            cur = indent + " *"
-        cur += " " + w
-    return out + [cur + " */"]
+    lines = fill(indent + opener, words, lambda w: indent + " * ", WIDTH, len(" */"))
+    return lines[:-1] + [lines[-1] + " */"]
 
 
 def layout(text):
