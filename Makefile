@@ -6,7 +6,7 @@
 #   make demo       build the library and examples/tour in build-lib/, run the
 #                   tour against a throwaway redis-server
 #   make install    build the library and tools in build-lib/, install them
-#   make commands   regenerate the typed commands from a throwaway server
+#   make commands   regenerate the typed commands from spec/
 #   make meta       regenerate the command metadata table from spec/
 #
 # Variables: WERROR=1 (warnings are errors), JOBS=N (default: all cores),
@@ -142,12 +142,14 @@ format-check:
 	@$(DEPS) clang-format
 	clang-format --dry-run -Werror $(SOURCES)
 
+# The typed commands and the metadata table come from the checked-in spec/
+# only (no server, no clang-format). meta-refresh is the one step that reads
+# a live server: it rereads the spec from a throwaway redis-server, after
+# which `make meta commands` regenerates both from it.
 commands:
-	@$(DEPS) python3 clang-format redis-server redis-tools
-	$(WITH_REDIS) scripts/gen-commands.sh
+	@$(DEPS) python3
+	scripts/gen-commands.sh
 
-# The metadata table comes from the checked-in spec/ only (no server, no
-# clang-format); meta-refresh rereads the spec from a throwaway redis-server.
 meta:
 	@$(DEPS) python3
 	python3 tools/gen-meta/gen_meta.py
@@ -178,7 +180,7 @@ help:
 	@echo "make format         clang-format every source file in place"
 	@echo "make format-check   fail if a source file is not formatted"
 	@echo "make docs           API reference with doxygen (build/docs/html)"
-	@echo "make commands       regenerate the typed commands from a throwaway server"
+	@echo "make commands       regenerate the typed commands from spec/"
 	@echo "make meta           regenerate the command metadata table from spec/"
 	@echo "make meta-refresh   reread spec/redis-<version>.json from a throwaway server"
 	@echo "make clean          remove every build directory"

@@ -3,6 +3,7 @@
  * tools/gen-commands from Redis 7.0.15; do not edit (make commands).
  *
  * See rediskit/commands/common.h for the conventions. */
+/* clang-format off */
 #ifndef RK_COMMANDS_H
 #define RK_COMMANDS_H
 

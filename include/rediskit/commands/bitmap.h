@@ -3,6 +3,7 @@
  * tools/gen-commands from Redis 7.0.15; do not edit (make commands).
  *
  * See rediskit/commands.h for the conventions every function follows. */
+/* clang-format off */
 #ifndef RK_COMMANDS_BITMAP_H
 #define RK_COMMANDS_BITMAP_H
 
@@ -12,12 +13,13 @@
 extern "C" {
 #endif
 
+
 /** BITCOUNT: the index block. */
 typedef struct rk_bitcount_index {
     long long start; /**< start */
-    long long end;   /**< end */
-    bool byte;       /**< Send BYTE. */
-    bool bit;        /**< Send BIT. */
+    long long end; /**< end */
+    bool byte; /**< Send BYTE. */
+    bool bit; /**< Send BIT. */
 } rk_bitcount_index;
 
 /** Options of BITCOUNT; NULL or zeroed: none. */
@@ -46,43 +48,43 @@ int rk_pipe_bitcount_bin(rk_pipeline *p, const char *key, size_t key_len,
 /** BITFIELD: the GET block. */
 typedef struct rk_bitfield_get {
     const char *encoding; /**< encoding */
-    size_t encoding_len;  /**< Its length; 0: NUL-terminated. */
-    long long offset;     /**< offset */
+    size_t encoding_len; /**< Its length; 0: NUL-terminated. */
+    long long offset; /**< offset */
 } rk_bitfield_get;
 
 /** BITFIELD: the SET block. */
 typedef struct rk_bitfield_set {
     const char *encoding; /**< encoding */
-    size_t encoding_len;  /**< Its length; 0: NUL-terminated. */
-    long long offset;     /**< offset */
-    long long value;      /**< value */
+    size_t encoding_len; /**< Its length; 0: NUL-terminated. */
+    long long offset; /**< offset */
+    long long value; /**< value */
 } rk_bitfield_set;
 
 /** BITFIELD: the INCRBY block. */
 typedef struct rk_bitfield_incrby {
     const char *encoding; /**< encoding */
-    size_t encoding_len;  /**< Its length; 0: NUL-terminated. */
-    long long offset;     /**< offset */
-    long long increment;  /**< increment */
+    size_t encoding_len; /**< Its length; 0: NUL-terminated. */
+    long long offset; /**< offset */
+    long long increment; /**< increment */
 } rk_bitfield_incrby;
 
 /** WRAP | SAT | FAIL */
 typedef enum rk_bitfield_overflow {
     RK_BITFIELD_OVERFLOW_WRAP = 1, /**< WRAP */
-    RK_BITFIELD_OVERFLOW_SAT = 2,  /**< SAT */
+    RK_BITFIELD_OVERFLOW_SAT = 2, /**< SAT */
     RK_BITFIELD_OVERFLOW_FAIL = 3, /**< FAIL */
 } rk_bitfield_overflow;
 
 /** BITFIELD: the write block. */
 typedef struct rk_bitfield_write {
-    rk_bitfield_overflow overflow;    /**< OVERFLOW WRAP | SAT | FAIL; 0: not sent. */
-    const rk_bitfield_set *set;       /**< SET; NULL: not sent. */
+    rk_bitfield_overflow overflow; /**< OVERFLOW WRAP | SAT | FAIL; 0: not sent. */
+    const rk_bitfield_set *set; /**< SET; NULL: not sent. */
     const rk_bitfield_incrby *incrby; /**< INCRBY; NULL: not sent. */
 } rk_bitfield_write;
 
 /** BITFIELD: the operation block. */
 typedef struct rk_bitfield_operation {
-    const rk_bitfield_get *get;     /**< GET; NULL: not sent. */
+    const rk_bitfield_get *get; /**< GET; NULL: not sent. */
     const rk_bitfield_write *write; /**< write; NULL: not sent. */
 } rk_bitfield_operation;
 
@@ -112,14 +114,14 @@ int rk_pipe_bitfield_bin(rk_pipeline *p, const char *key, size_t key_len,
 /** BITFIELD_RO: the GET block. */
 typedef struct rk_bitfield_ro_get {
     const char *encoding; /**< encoding */
-    size_t encoding_len;  /**< Its length; 0: NUL-terminated. */
-    long long offset;     /**< offset */
+    size_t encoding_len; /**< Its length; 0: NUL-terminated. */
+    long long offset; /**< offset */
 } rk_bitfield_ro_get;
 
 /** Options of BITFIELD_RO; NULL or zeroed: none. */
 typedef struct rk_bitfield_ro_opts {
     const rk_bitfield_ro_get *gets; /**< The encoding_offset list. */
-    size_t ngets;                   /**< How many. */
+    size_t ngets; /**< How many. */
 } rk_bitfield_ro_opts;
 
 /** BITFIELD_RO: Perform arbitrary bitfield integer operations on strings. Read-only variant of
@@ -166,13 +168,13 @@ int rk_pipe_bitop_bin(rk_pipeline *p, rk_bitop_op operation, const char *destkey
 /** BITPOS: the end_index block. */
 typedef struct rk_bitpos_end_index {
     long long end; /**< end */
-    bool byte;     /**< Send BYTE. */
-    bool bit;      /**< Send BIT. */
+    bool byte; /**< Send BYTE. */
+    bool bit; /**< Send BIT. */
 } rk_bitpos_end_index;
 
 /** BITPOS: the index block. */
 typedef struct rk_bitpos_index {
-    long long start;                      /**< start */
+    long long start; /**< start */
     const rk_bitpos_end_index *end_index; /**< end_index; NULL: not sent. */
 } rk_bitpos_index;
 

@@ -3,6 +3,7 @@
  * tools/gen-commands from Redis 7.0.15; do not edit (make commands).
  *
  * See rediskit/commands.h for the conventions every function follows. */
+/* clang-format off */
 #ifndef RK_COMMANDS_CLUSTER_H
 #define RK_COMMANDS_CLUSTER_H
 
@@ -11,6 +12,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
 
 /** ASKING: Sent by cluster clients after an -ASK redirect.
  *
@@ -40,7 +42,7 @@ int rk_pipe_cluster_addslots(rk_pipeline *p, const long long *slots, size_t nslo
 /** CLUSTER ADDSLOTSRANGE: the start-slot_end-slot block. */
 typedef struct rk_cluster_addslotsrange_start_slot_end_slot {
     long long start_slot; /**< start-slot */
-    long long end_slot;   /**< end-slot */
+    long long end_slot; /**< end-slot */
 } rk_cluster_addslotsrange_start_slot_end_slot;
 
 /** CLUSTER ADDSLOTSRANGE: Assign new hash slots to receiving node.
@@ -53,13 +55,13 @@ typedef struct rk_cluster_addslotsrange_start_slot_end_slot {
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
  *  rk_client_callv().
  */
-int rk_cluster_addslotsrange(
-    rk_client *c, const rk_cluster_addslotsrange_start_slot_end_slot *start_slot_end_slots,
-    size_t nstart_slot_end_slots);
+int rk_cluster_addslotsrange(rk_client *c,
+        const rk_cluster_addslotsrange_start_slot_end_slot *start_slot_end_slots,
+                             size_t nstart_slot_end_slots);
 /** Queues CLUSTER ADDSLOTSRANGE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_addslotsrange(
-    rk_pipeline *p, const rk_cluster_addslotsrange_start_slot_end_slot *start_slot_end_slots,
-    size_t nstart_slot_end_slots);
+int rk_pipe_cluster_addslotsrange(rk_pipeline *p,
+        const rk_cluster_addslotsrange_start_slot_end_slot *start_slot_end_slots,
+                                  size_t nstart_slot_end_slots);
 
 /** CLUSTER BUMPEPOCH: Advance the cluster config epoch.
  *
@@ -123,7 +125,7 @@ int rk_pipe_cluster_delslots(rk_pipeline *p, const long long *slots, size_t nslo
 /** CLUSTER DELSLOTSRANGE: the start-slot_end-slot block. */
 typedef struct rk_cluster_delslotsrange_start_slot_end_slot {
     long long start_slot; /**< start-slot */
-    long long end_slot;   /**< end-slot */
+    long long end_slot; /**< end-slot */
 } rk_cluster_delslotsrange_start_slot_end_slot;
 
 /** CLUSTER DELSLOTSRANGE: Set hash slots as unbound in receiving node.
@@ -136,17 +138,17 @@ typedef struct rk_cluster_delslotsrange_start_slot_end_slot {
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
  *  rk_client_callv().
  */
-int rk_cluster_delslotsrange(
-    rk_client *c, const rk_cluster_delslotsrange_start_slot_end_slot *start_slot_end_slots,
-    size_t nstart_slot_end_slots);
+int rk_cluster_delslotsrange(rk_client *c,
+        const rk_cluster_delslotsrange_start_slot_end_slot *start_slot_end_slots,
+                             size_t nstart_slot_end_slots);
 /** Queues CLUSTER DELSLOTSRANGE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_delslotsrange(
-    rk_pipeline *p, const rk_cluster_delslotsrange_start_slot_end_slot *start_slot_end_slots,
-    size_t nstart_slot_end_slots);
+int rk_pipe_cluster_delslotsrange(rk_pipeline *p,
+        const rk_cluster_delslotsrange_start_slot_end_slot *start_slot_end_slots,
+                                  size_t nstart_slot_end_slots);
 
 /** Options of CLUSTER FAILOVER; NULL or zeroed: none. */
 typedef struct rk_cluster_failover_opts {
-    bool force;    /**< Send FORCE. */
+    bool force; /**< Send FORCE. */
     bool takeover; /**< Send TAKEOVER. */
 } rk_cluster_failover_opts;
 
@@ -190,8 +192,8 @@ int rk_cluster_forget(rk_client *c, const char *node_id);
 int rk_cluster_forget_bin(rk_client *c, const char *node_id, size_t node_id_len);
 /** Queues CLUSTER FORGET in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_forget(rk_pipeline *p, const char *node_id);
-/** Queues CLUSTER FORGET (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
- */
+/** Queues CLUSTER FORGET (binary-safe form) in a pipeline; read its reply after
+ * rk_pipeline_exec(). */
 int rk_pipe_cluster_forget_bin(rk_pipeline *p, const char *node_id, size_t node_id_len);
 
 /** CLUSTER GETKEYSINSLOT: Return local key names in the specified hash slot.
@@ -269,7 +271,7 @@ int rk_pipe_cluster_links(rk_pipeline *p);
 /** Options of CLUSTER MEET; NULL or zeroed: none. */
 typedef struct rk_cluster_meet_opts {
     long long cluster_bus_port; /**< cluster_bus_port; 0: not sent. */
-    bool cluster_bus_port_set;  /**< Send cluster_bus_port even when it is 0. */
+    bool cluster_bus_port_set; /**< Send cluster_bus_port even when it is 0. */
 } rk_cluster_meet_opts;
 
 /** CLUSTER MEET: Force a node cluster to handshake with another node.
@@ -288,8 +290,8 @@ int rk_cluster_meet_bin(rk_client *c, const char *ip, size_t ip_len, long long p
 /** Queues CLUSTER MEET in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_meet(rk_pipeline *p, const char *ip, long long port,
                          const rk_cluster_meet_opts *opts);
-/** Queues CLUSTER MEET (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
- */
+/** Queues CLUSTER MEET (binary-safe form) in a pipeline; read its reply after
+ * rk_pipeline_exec(). */
 int rk_pipe_cluster_meet_bin(rk_pipeline *p, const char *ip, size_t ip_len, long long port,
                              const rk_cluster_meet_opts *opts);
 
@@ -405,12 +407,12 @@ int rk_pipe_cluster_set_config_epoch(rk_pipeline *p, long long config_epoch);
 /** Options of CLUSTER SETSLOT; NULL or zeroed: none. */
 typedef struct rk_cluster_setslot_opts {
     const char *importing; /**< IMPORTING node-id; NULL: not sent. */
-    size_t importing_len;  /**< Its length; 0: NUL-terminated. */
+    size_t importing_len; /**< Its length; 0: NUL-terminated. */
     const char *migrating; /**< MIGRATING node-id; NULL: not sent. */
-    size_t migrating_len;  /**< Its length; 0: NUL-terminated. */
-    const char *node;      /**< NODE node-id; NULL: not sent. */
-    size_t node_len;       /**< Its length; 0: NUL-terminated. */
-    bool stable;           /**< Send STABLE. */
+    size_t migrating_len; /**< Its length; 0: NUL-terminated. */
+    const char *node; /**< NODE node-id; NULL: not sent. */
+    size_t node_len; /**< Its length; 0: NUL-terminated. */
+    bool stable; /**< Send STABLE. */
 } rk_cluster_setslot_opts;
 
 /** CLUSTER SETSLOT: Bind a hash slot to a specific node.
@@ -456,8 +458,8 @@ int rk_cluster_slaves(rk_client *c, const char *node_id, rk_reply *reply);
 int rk_cluster_slaves_bin(rk_client *c, const char *node_id, size_t node_id_len, rk_reply *reply);
 /** Queues CLUSTER SLAVES in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_cluster_slaves(rk_pipeline *p, const char *node_id);
-/** Queues CLUSTER SLAVES (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
- */
+/** Queues CLUSTER SLAVES (binary-safe form) in a pipeline; read its reply after
+ * rk_pipeline_exec(). */
 int rk_pipe_cluster_slaves_bin(rk_pipeline *p, const char *node_id, size_t node_id_len);
 
 /** CLUSTER SLOTS: Get array of Cluster slot to node mappings.

@@ -3,6 +3,7 @@
  * tools/gen-commands from Redis 7.0.15; do not edit (make commands).
  *
  * See rediskit/commands.h for the conventions every function follows. */
+/* clang-format off */
 #ifndef RK_COMMANDS_CONNECTION_H
 #define RK_COMMANDS_CONNECTION_H
 
@@ -12,10 +13,11 @@
 extern "C" {
 #endif
 
+
 /** Options of AUTH; NULL or zeroed: none. */
 typedef struct rk_auth_opts {
     const char *username; /**< username; NULL: not sent. */
-    size_t username_len;  /**< Its length; 0: NUL-terminated. */
+    size_t username_len; /**< Its length; 0: NUL-terminated. */
 } rk_auth_opts;
 
 /** AUTH: Authenticate to the server.
@@ -35,7 +37,7 @@ int rk_auth_bin(rk_conn *conn, const char *password, size_t password_len, const 
 /** YES | NO */
 typedef enum rk_client_caching_mode {
     RK_CLIENT_CACHING_MODE_YES = 1, /**< YES */
-    RK_CLIENT_CACHING_MODE_NO = 2,  /**< NO */
+    RK_CLIENT_CACHING_MODE_NO = 2, /**< NO */
 } rk_client_caching_mode;
 
 /** CLIENT CACHING: Instruct the server about tracking or not keys in the next request.
@@ -114,26 +116,26 @@ int rk_pipe_client_info(rk_pipeline *p);
 
 /** NORMAL | MASTER | SLAVE | REPLICA | PUBSUB */
 typedef enum rk_client_kill_type {
-    RK_CLIENT_KILL_TYPE_NORMAL = 1,  /**< NORMAL */
-    RK_CLIENT_KILL_TYPE_MASTER = 2,  /**< MASTER */
-    RK_CLIENT_KILL_TYPE_SLAVE = 3,   /**< SLAVE */
+    RK_CLIENT_KILL_TYPE_NORMAL = 1, /**< NORMAL */
+    RK_CLIENT_KILL_TYPE_MASTER = 2, /**< MASTER */
+    RK_CLIENT_KILL_TYPE_SLAVE = 3, /**< SLAVE */
     RK_CLIENT_KILL_TYPE_REPLICA = 4, /**< REPLICA */
-    RK_CLIENT_KILL_TYPE_PUBSUB = 5,  /**< PUBSUB */
+    RK_CLIENT_KILL_TYPE_PUBSUB = 5, /**< PUBSUB */
 } rk_client_kill_type;
 
 /** CLIENT KILL: the new-format block. */
 typedef struct rk_client_kill_filter {
-    long long id;             /**< ID client-id; 0: not sent. */
-    bool id_set;              /**< Send ID even when it is 0. */
+    long long id; /**< ID client-id; 0: not sent. */
+    bool id_set; /**< Send ID even when it is 0. */
     rk_client_kill_type type; /**< TYPE NORMAL | MASTER | SLAVE | REPLICA | PUBSUB; 0: not sent. */
-    const char *user;         /**< USER username; NULL: not sent. */
-    size_t user_len;          /**< Its length; 0: NUL-terminated. */
-    const char *addr;         /**< ADDR ip:port; NULL: not sent. */
-    size_t addr_len;          /**< Its length; 0: NUL-terminated. */
-    const char *laddr;        /**< LADDR ip:port; NULL: not sent. */
-    size_t laddr_len;         /**< Its length; 0: NUL-terminated. */
-    const char *skipme;       /**< SKIPME yes/no; NULL: not sent. */
-    size_t skipme_len;        /**< Its length; 0: NUL-terminated. */
+    const char *user; /**< USER username; NULL: not sent. */
+    size_t user_len; /**< Its length; 0: NUL-terminated. */
+    const char *addr; /**< ADDR ip:port; NULL: not sent. */
+    size_t addr_len; /**< Its length; 0: NUL-terminated. */
+    const char *laddr; /**< LADDR ip:port; NULL: not sent. */
+    size_t laddr_len; /**< Its length; 0: NUL-terminated. */
+    const char *skipme; /**< SKIPME yes/no; NULL: not sent. */
+    size_t skipme_len; /**< Its length; 0: NUL-terminated. */
 } rk_client_kill_filter;
 
 /** CLIENT KILL: Kill the connection of a client.
@@ -155,17 +157,17 @@ int rk_pipe_client_kill(rk_pipeline *p, const rk_client_kill_filter *filters, si
 
 /** NORMAL | MASTER | REPLICA | PUBSUB */
 typedef enum rk_client_list_type {
-    RK_CLIENT_LIST_TYPE_NORMAL = 1,  /**< NORMAL */
-    RK_CLIENT_LIST_TYPE_MASTER = 2,  /**< MASTER */
+    RK_CLIENT_LIST_TYPE_NORMAL = 1, /**< NORMAL */
+    RK_CLIENT_LIST_TYPE_MASTER = 2, /**< MASTER */
     RK_CLIENT_LIST_TYPE_REPLICA = 3, /**< REPLICA */
-    RK_CLIENT_LIST_TYPE_PUBSUB = 4,  /**< PUBSUB */
+    RK_CLIENT_LIST_TYPE_PUBSUB = 4, /**< PUBSUB */
 } rk_client_list_type;
 
 /** Options of CLIENT LIST; NULL or zeroed: none. */
 typedef struct rk_client_list_opts {
     rk_client_list_type type; /**< TYPE NORMAL | MASTER | REPLICA | PUBSUB; 0: not sent. */
-    const long long *id;      /**< The client-id list. */
-    size_t nid;               /**< How many. */
+    const long long *id; /**< The client-id list. */
+    size_t nid; /**< How many. */
 } rk_client_list_opts;
 
 /** CLIENT LIST: Get the list of client connections.
@@ -185,7 +187,7 @@ int rk_pipe_client_list(rk_pipeline *p, const rk_client_list_opts *opts);
 
 /** ON | OFF */
 typedef enum rk_client_no_evict_enabled {
-    RK_CLIENT_NO_EVICT_ENABLED_ON = 1,  /**< ON */
+    RK_CLIENT_NO_EVICT_ENABLED_ON = 1, /**< ON */
     RK_CLIENT_NO_EVICT_ENABLED_OFF = 2, /**< OFF */
 } rk_client_no_evict_enabled;
 
@@ -203,7 +205,7 @@ int rk_client_no_evict(rk_conn *conn, rk_client_no_evict_enabled enabled);
 /** Options of CLIENT PAUSE; NULL or zeroed: none. */
 typedef struct rk_client_pause_opts {
     bool write; /**< Send WRITE. */
-    bool all;   /**< Send ALL. */
+    bool all; /**< Send ALL. */
 } rk_client_pause_opts;
 
 /** CLIENT PAUSE: Stop processing commands from clients for some time.
@@ -234,21 +236,21 @@ int rk_client_setname_bin(rk_conn *conn, const char *connection_name, size_t con
 
 /** ON | OFF */
 typedef enum rk_client_tracking_status {
-    RK_CLIENT_TRACKING_STATUS_ON = 1,  /**< ON */
+    RK_CLIENT_TRACKING_STATUS_ON = 1, /**< ON */
     RK_CLIENT_TRACKING_STATUS_OFF = 2, /**< OFF */
 } rk_client_tracking_status;
 
 /** Options of CLIENT TRACKING; NULL or zeroed: none. */
 typedef struct rk_client_tracking_opts {
-    long long redirect;        /**< REDIRECT client-id; 0: not sent. */
-    bool redirect_set;         /**< Send REDIRECT even when it is 0. */
+    long long redirect; /**< REDIRECT client-id; 0: not sent. */
+    bool redirect_set; /**< Send REDIRECT even when it is 0. */
     const char *const *prefix; /**< The prefix list. */
     const size_t *prefix_lens; /**< Their lengths; NULL: NUL-terminated. */
-    size_t nprefix;            /**< How many. */
-    bool bcast;                /**< Send BCAST. */
-    bool optin;                /**< Send OPTIN. */
-    bool optout;               /**< Send OPTOUT. */
-    bool noloop;               /**< Send NOLOOP. */
+    size_t nprefix; /**< How many. */
+    bool bcast; /**< Send BCAST. */
+    bool optin; /**< Send OPTIN. */
+    bool optout; /**< Send OPTOUT. */
+    bool noloop; /**< Send NOLOOP. */
 } rk_client_tracking_opts;
 
 /** CLIENT TRACKING: Enable or disable server assisted client side caching support.
@@ -276,14 +278,14 @@ int rk_client_tracking(rk_conn *conn, rk_client_tracking_status status,
  *  the reply is nil. Errors as rk_client_callv().
  */
 int rk_client_trackinginfo(rk_client *c, rk_reply *reply);
-/** Queues CLIENT TRACKINGINFO in a pipeline; read its reply (same shape) after rk_pipeline_exec().
- */
+/** Queues CLIENT TRACKINGINFO in a pipeline; read its reply (same shape) after
+ * rk_pipeline_exec(). */
 int rk_pipe_client_trackinginfo(rk_pipeline *p);
 
 /** Options of CLIENT UNBLOCK; NULL or zeroed: none. */
 typedef struct rk_client_unblock_opts {
     bool timeout; /**< Send TIMEOUT. */
-    bool error;   /**< Send ERROR. */
+    bool error; /**< Send ERROR. */
 } rk_client_unblock_opts;
 
 /** CLIENT UNBLOCK: Unblock a client blocked in a blocking command from a different connection.
@@ -334,17 +336,17 @@ int rk_pipe_echo_bin(rk_pipeline *p, const char *message, size_t message_len);
 /** HELLO: the AUTH block. */
 typedef struct rk_hello_auth {
     const char *username; /**< username */
-    size_t username_len;  /**< Its length; 0: NUL-terminated. */
+    size_t username_len; /**< Its length; 0: NUL-terminated. */
     const char *password; /**< password */
-    size_t password_len;  /**< Its length; 0: NUL-terminated. */
+    size_t password_len; /**< Its length; 0: NUL-terminated. */
 } rk_hello_auth;
 
 /** HELLO: the arguments block. */
 typedef struct rk_hello_protover {
-    long long protover;        /**< protover */
+    long long protover; /**< protover */
     const rk_hello_auth *auth; /**< AUTH; NULL: not sent. */
-    const char *setname;       /**< SETNAME clientname; NULL: not sent. */
-    size_t setname_len;        /**< Its length; 0: NUL-terminated. */
+    const char *setname; /**< SETNAME clientname; NULL: not sent. */
+    size_t setname_len; /**< Its length; 0: NUL-terminated. */
 } rk_hello_protover;
 
 /** Options of HELLO; NULL or zeroed: none. */
@@ -366,7 +368,7 @@ int rk_hello(rk_conn *conn, const rk_hello_opts *opts, rk_reply *reply);
 /** Options of PING; NULL or zeroed: none. */
 typedef struct rk_ping_opts {
     const char *message; /**< message; NULL: not sent. */
-    size_t message_len;  /**< Its length; 0: NUL-terminated. */
+    size_t message_len; /**< Its length; 0: NUL-terminated. */
 } rk_ping_opts;
 
 /** PING: Ping the server.

@@ -3,6 +3,7 @@
  * tools/gen-commands from Redis 7.0.15; do not edit (make commands).
  *
  * See rediskit/commands.h for the conventions every function follows. */
+/* clang-format off */
 #ifndef RK_COMMANDS_GENERIC_H
 #define RK_COMMANDS_GENERIC_H
 
@@ -12,10 +13,11 @@
 extern "C" {
 #endif
 
+
 /** Options of COPY; NULL or zeroed: none. */
 typedef struct rk_copy_opts {
     long long db; /**< DB destination-db; 0: not sent. */
-    bool db_set;  /**< Send DB even when it is 0. */
+    bool db_set; /**< Send DB even when it is 0. */
     bool replace; /**< Send REPLACE. */
 } rk_copy_opts;
 
@@ -191,21 +193,21 @@ int rk_pipe_keys_bin(rk_pipeline *p, const char *pattern, size_t pattern_len);
 /** MIGRATE: the AUTH2 block. */
 typedef struct rk_migrate_auth2 {
     const char *username; /**< username */
-    size_t username_len;  /**< Its length; 0: NUL-terminated. */
+    size_t username_len; /**< Its length; 0: NUL-terminated. */
     const char *password; /**< password */
-    size_t password_len;  /**< Its length; 0: NUL-terminated. */
+    size_t password_len; /**< Its length; 0: NUL-terminated. */
 } rk_migrate_auth2;
 
 /** Options of MIGRATE; NULL or zeroed: none. */
 typedef struct rk_migrate_opts {
-    bool copy;                     /**< Send COPY. */
-    bool replace;                  /**< Send REPLACE. */
-    const char *auth;              /**< AUTH password; NULL: not sent. */
-    size_t auth_len;               /**< Its length; 0: NUL-terminated. */
+    bool copy; /**< Send COPY. */
+    bool replace; /**< Send REPLACE. */
+    const char *auth; /**< AUTH password; NULL: not sent. */
+    size_t auth_len; /**< Its length; 0: NUL-terminated. */
     const rk_migrate_auth2 *auth2; /**< AUTH2; NULL: not sent. */
-    const char *const *keys;       /**< The key list. */
-    const size_t *keys_lens;       /**< Their lengths; NULL: NUL-terminated. */
-    size_t nkeys;                  /**< How many. */
+    const char *const *keys; /**< The key list. */
+    const size_t *keys_lens; /**< Their lengths; NULL: NUL-terminated. */
+    size_t nkeys; /**< How many. */
 } rk_migrate_opts;
 
 /** MIGRATE: Atomically transfer a key from a Redis instance to another one.
@@ -494,12 +496,12 @@ int rk_pipe_renamenx_bin(rk_pipeline *p, const char *key, size_t key_len, const 
 
 /** Options of RESTORE; NULL or zeroed: none. */
 typedef struct rk_restore_opts {
-    bool replace;       /**< Send REPLACE. */
-    bool absttl;        /**< Send ABSTTL. */
+    bool replace; /**< Send REPLACE. */
+    bool absttl; /**< Send ABSTTL. */
     long long idletime; /**< IDLETIME seconds; 0: not sent. */
-    bool idletime_set;  /**< Send IDLETIME even when it is 0. */
-    long long freq;     /**< FREQ frequency; 0: not sent. */
-    bool freq_set;      /**< Send FREQ even when it is 0. */
+    bool idletime_set; /**< Send IDLETIME even when it is 0. */
+    long long freq; /**< FREQ frequency; 0: not sent. */
+    bool freq_set; /**< Send FREQ even when it is 0. */
 } rk_restore_opts;
 
 /** RESTORE: Create a key using the provided serialized value, previously obtained using DUMP.
@@ -533,11 +535,11 @@ int rk_pipe_restore_bin(rk_pipeline *p, const char *key, size_t key_len, long lo
 /** Options of SCAN; NULL or zeroed: none. */
 typedef struct rk_scan_opts {
     const char *match; /**< MATCH pattern; NULL: not sent. */
-    size_t match_len;  /**< Its length; 0: NUL-terminated. */
-    long long count;   /**< COUNT count; 0: not sent. */
-    bool count_set;    /**< Send COUNT even when it is 0. */
-    const char *type;  /**< TYPE type; NULL: not sent. */
-    size_t type_len;   /**< Its length; 0: NUL-terminated. */
+    size_t match_len; /**< Its length; 0: NUL-terminated. */
+    long long count; /**< COUNT count; 0: not sent. */
+    bool count_set; /**< Send COUNT even when it is 0. */
+    const char *type; /**< TYPE type; NULL: not sent. */
+    size_t type_len; /**< Its length; 0: NUL-terminated. */
 } rk_scan_opts;
 
 /** SCAN: Incrementally iterate the keys space.
@@ -558,22 +560,22 @@ int rk_pipe_scan(rk_pipeline *p, unsigned long long cursor, const rk_scan_opts *
 /** SORT: the LIMIT block. */
 typedef struct rk_sort_limit {
     long long offset; /**< offset */
-    long long count;  /**< count */
+    long long count; /**< count */
 } rk_sort_limit;
 
 /** Options of SORT; NULL or zeroed: none. */
 typedef struct rk_sort_opts {
-    const char *by;             /**< BY pattern; NULL: not sent. */
-    size_t by_len;              /**< Its length; 0: NUL-terminated. */
+    const char *by; /**< BY pattern; NULL: not sent. */
+    size_t by_len; /**< Its length; 0: NUL-terminated. */
     const rk_sort_limit *limit; /**< LIMIT; NULL: not sent. */
-    const char *const *get;     /**< The pattern list. */
-    const size_t *get_lens;     /**< Their lengths; NULL: NUL-terminated. */
-    size_t nget;                /**< How many. */
-    bool asc;                   /**< Send ASC. */
-    bool desc;                  /**< Send DESC. */
-    bool alpha;                 /**< Send ALPHA. */
-    const char *store;          /**< STORE destination; NULL: not sent. */
-    size_t store_len;           /**< Its length; 0: NUL-terminated. */
+    const char *const *get; /**< The pattern list. */
+    const size_t *get_lens; /**< Their lengths; NULL: NUL-terminated. */
+    size_t nget; /**< How many. */
+    bool asc; /**< Send ASC. */
+    bool desc; /**< Send DESC. */
+    bool alpha; /**< Send ALPHA. */
+    const char *store; /**< STORE destination; NULL: not sent. */
+    size_t store_len; /**< Its length; 0: NUL-terminated. */
 } rk_sort_opts;
 
 /** SORT: Sort the elements in a list, set or sorted set.
@@ -600,20 +602,20 @@ int rk_pipe_sort_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_s
 /** SORT_RO: the LIMIT block. */
 typedef struct rk_sort_ro_limit {
     long long offset; /**< offset */
-    long long count;  /**< count */
+    long long count; /**< count */
 } rk_sort_ro_limit;
 
 /** Options of SORT_RO; NULL or zeroed: none. */
 typedef struct rk_sort_ro_opts {
-    const char *by;                /**< BY pattern; NULL: not sent. */
-    size_t by_len;                 /**< Its length; 0: NUL-terminated. */
+    const char *by; /**< BY pattern; NULL: not sent. */
+    size_t by_len; /**< Its length; 0: NUL-terminated. */
     const rk_sort_ro_limit *limit; /**< LIMIT; NULL: not sent. */
-    const char *const *get;        /**< The pattern list. */
-    const size_t *get_lens;        /**< Their lengths; NULL: NUL-terminated. */
-    size_t nget;                   /**< How many. */
-    bool asc;                      /**< Send ASC. */
-    bool desc;                     /**< Send DESC. */
-    bool alpha;                    /**< Send ALPHA. */
+    const char *const *get; /**< The pattern list. */
+    const size_t *get_lens; /**< Their lengths; NULL: NUL-terminated. */
+    size_t nget; /**< How many. */
+    bool asc; /**< Send ASC. */
+    bool desc; /**< Send DESC. */
+    bool alpha; /**< Send ALPHA. */
 } rk_sort_ro_opts;
 
 /** SORT_RO: Sort the elements in a list, set or sorted set. Read-only variant of SORT.

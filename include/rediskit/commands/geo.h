@@ -3,6 +3,7 @@
  * tools/gen-commands from Redis 7.0.15; do not edit (make commands).
  *
  * See rediskit/commands.h for the conventions every function follows. */
+/* clang-format off */
 #ifndef RK_COMMANDS_GEO_H
 #define RK_COMMANDS_GEO_H
 
@@ -12,12 +13,13 @@
 extern "C" {
 #endif
 
+
 /** GEOADD: the longitude_latitude_member block. */
 typedef struct rk_geoadd_longitude_latitude_member {
-    double longitude;   /**< longitude */
-    double latitude;    /**< latitude */
+    double longitude; /**< longitude */
+    double latitude; /**< latitude */
     const char *member; /**< member */
-    size_t member_len;  /**< Its length; 0: NUL-terminated. */
+    size_t member_len; /**< Its length; 0: NUL-terminated. */
 } rk_geoadd_longitude_latitude_member;
 
 /** Options of GEOADD; NULL or zeroed: none. */
@@ -129,21 +131,21 @@ int rk_pipe_geopos_bin(rk_pipeline *p, const char *key, size_t key_len, const ch
 /** GEORADIUS: the count block. */
 typedef struct rk_georadius_count {
     long long count; /**< COUNT count */
-    bool any;        /**< Send ANY. */
+    bool any; /**< Send ANY. */
 } rk_georadius_count;
 
 /** Options of GEORADIUS; NULL or zeroed: none. */
 typedef struct rk_georadius_opts {
-    bool withcoord;                  /**< Send WITHCOORD. */
-    bool withdist;                   /**< Send WITHDIST. */
-    bool withhash;                   /**< Send WITHHASH. */
+    bool withcoord; /**< Send WITHCOORD. */
+    bool withdist; /**< Send WITHDIST. */
+    bool withhash; /**< Send WITHHASH. */
     const rk_georadius_count *count; /**< count; NULL: not sent. */
-    bool asc;                        /**< Send ASC. */
-    bool desc;                       /**< Send DESC. */
-    const char *store;               /**< STORE key; NULL: not sent. */
-    size_t store_len;                /**< Its length; 0: NUL-terminated. */
-    const char *storedist;           /**< STOREDIST key; NULL: not sent. */
-    size_t storedist_len;            /**< Its length; 0: NUL-terminated. */
+    bool asc; /**< Send ASC. */
+    bool desc; /**< Send DESC. */
+    const char *store; /**< STORE key; NULL: not sent. */
+    size_t store_len; /**< Its length; 0: NUL-terminated. */
+    const char *storedist; /**< STOREDIST key; NULL: not sent. */
+    size_t storedist_len; /**< Its length; 0: NUL-terminated. */
 } rk_georadius_opts;
 
 /** GEORADIUS: Query a sorted set representing a geospatial index to fetch members matching a
@@ -179,17 +181,17 @@ int rk_pipe_georadius_bin(rk_pipeline *p, const char *key, size_t key_len, doubl
 /** GEORADIUS_RO: the count block. */
 typedef struct rk_georadius_ro_count {
     long long count; /**< COUNT count */
-    bool any;        /**< Send ANY. */
+    bool any; /**< Send ANY. */
 } rk_georadius_ro_count;
 
 /** Options of GEORADIUS_RO; NULL or zeroed: none. */
 typedef struct rk_georadius_ro_opts {
-    bool withcoord;                     /**< Send WITHCOORD. */
-    bool withdist;                      /**< Send WITHDIST. */
-    bool withhash;                      /**< Send WITHHASH. */
+    bool withcoord; /**< Send WITHCOORD. */
+    bool withdist; /**< Send WITHDIST. */
+    bool withhash; /**< Send WITHHASH. */
     const rk_georadius_ro_count *count; /**< count; NULL: not sent. */
-    bool asc;                           /**< Send ASC. */
-    bool desc;                          /**< Send DESC. */
+    bool asc; /**< Send ASC. */
+    bool desc; /**< Send DESC. */
 } rk_georadius_ro_opts;
 
 /** GEORADIUS_RO: A read-only variant for GEORADIUS.
@@ -224,21 +226,21 @@ int rk_pipe_georadius_ro_bin(rk_pipeline *p, const char *key, size_t key_len, do
 /** GEORADIUSBYMEMBER: the count block. */
 typedef struct rk_georadiusbymember_count {
     long long count; /**< COUNT count */
-    bool any;        /**< Send ANY. */
+    bool any; /**< Send ANY. */
 } rk_georadiusbymember_count;
 
 /** Options of GEORADIUSBYMEMBER; NULL or zeroed: none. */
 typedef struct rk_georadiusbymember_opts {
-    bool withcoord;                          /**< Send WITHCOORD. */
-    bool withdist;                           /**< Send WITHDIST. */
-    bool withhash;                           /**< Send WITHHASH. */
+    bool withcoord; /**< Send WITHCOORD. */
+    bool withdist; /**< Send WITHDIST. */
+    bool withhash; /**< Send WITHHASH. */
     const rk_georadiusbymember_count *count; /**< count; NULL: not sent. */
-    bool asc;                                /**< Send ASC. */
-    bool desc;                               /**< Send DESC. */
-    const char *store;                       /**< STORE key; NULL: not sent. */
-    size_t store_len;                        /**< Its length; 0: NUL-terminated. */
-    const char *storedist;                   /**< STOREDIST key; NULL: not sent. */
-    size_t storedist_len;                    /**< Its length; 0: NUL-terminated. */
+    bool asc; /**< Send ASC. */
+    bool desc; /**< Send DESC. */
+    const char *store; /**< STORE key; NULL: not sent. */
+    size_t store_len; /**< Its length; 0: NUL-terminated. */
+    const char *storedist; /**< STOREDIST key; NULL: not sent. */
+    size_t storedist_len; /**< Its length; 0: NUL-terminated. */
 } rk_georadiusbymember_opts;
 
 /** GEORADIUSBYMEMBER: Query a sorted set representing a geospatial index to fetch members
@@ -275,17 +277,17 @@ int rk_pipe_georadiusbymember_bin(rk_pipeline *p, const char *key, size_t key_le
 /** GEORADIUSBYMEMBER_RO: the count block. */
 typedef struct rk_georadiusbymember_ro_count {
     long long count; /**< COUNT count */
-    bool any;        /**< Send ANY. */
+    bool any; /**< Send ANY. */
 } rk_georadiusbymember_ro_count;
 
 /** Options of GEORADIUSBYMEMBER_RO; NULL or zeroed: none. */
 typedef struct rk_georadiusbymember_ro_opts {
-    bool withcoord;                             /**< Send WITHCOORD. */
-    bool withdist;                              /**< Send WITHDIST. */
-    bool withhash;                              /**< Send WITHHASH. */
+    bool withcoord; /**< Send WITHCOORD. */
+    bool withdist; /**< Send WITHDIST. */
+    bool withhash; /**< Send WITHHASH. */
     const rk_georadiusbymember_ro_count *count; /**< count; NULL: not sent. */
-    bool asc;                                   /**< Send ASC. */
-    bool desc;                                  /**< Send DESC. */
+    bool asc; /**< Send ASC. */
+    bool desc; /**< Send DESC. */
 } rk_georadiusbymember_ro_opts;
 
 /** GEORADIUSBYMEMBER_RO: A read-only variant for GEORADIUSBYMEMBER.
@@ -309,12 +311,12 @@ int rk_georadiusbymember_ro(rk_client *c, const char *key, const char *member, d
 int rk_georadiusbymember_ro_bin(rk_client *c, const char *key, size_t key_len, const char *member,
                                 size_t member_len, double radius, rk_geo_unit unit,
                                 const rk_georadiusbymember_ro_opts *opts, rk_reply *reply);
-/** Queues GEORADIUSBYMEMBER_RO in a pipeline; read its reply (same shape) after rk_pipeline_exec().
- */
+/** Queues GEORADIUSBYMEMBER_RO in a pipeline; read its reply (same shape) after
+ * rk_pipeline_exec(). */
 int rk_pipe_georadiusbymember_ro(rk_pipeline *p, const char *key, const char *member, double radius,
                                  rk_geo_unit unit, const rk_georadiusbymember_ro_opts *opts);
-/** Queues GEORADIUSBYMEMBER_RO (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
+/** Queues GEORADIUSBYMEMBER_RO (binary-safe form) in a pipeline; read its reply (same shape)
+ * after rk_pipeline_exec(). */
 int rk_pipe_georadiusbymember_ro_bin(rk_pipeline *p, const char *key, size_t key_len,
                                      const char *member, size_t member_len, double radius,
                                      rk_geo_unit unit, const rk_georadiusbymember_ro_opts *opts);
@@ -322,41 +324,41 @@ int rk_pipe_georadiusbymember_ro_bin(rk_pipeline *p, const char *key, size_t key
 /** GEOSEARCH: the FROMLONLAT block. */
 typedef struct rk_geosearch_fromlonlat {
     double longitude; /**< longitude */
-    double latitude;  /**< latitude */
+    double latitude; /**< latitude */
 } rk_geosearch_fromlonlat;
 
 /** GEOSEARCH: the circle block. */
 typedef struct rk_geosearch_byradius {
-    double byradius;  /**< BYRADIUS radius */
+    double byradius; /**< BYRADIUS radius */
     rk_geo_unit unit; /**< M | KM | FT | MI */
 } rk_geosearch_byradius;
 
 /** GEOSEARCH: the box block. */
 typedef struct rk_geosearch_bybox {
-    double bybox;     /**< BYBOX width */
-    double height;    /**< height */
+    double bybox; /**< BYBOX width */
+    double height; /**< height */
     rk_geo_unit unit; /**< M | KM | FT | MI */
 } rk_geosearch_bybox;
 
 /** GEOSEARCH: the count block. */
 typedef struct rk_geosearch_count {
     long long count; /**< COUNT count */
-    bool any;        /**< Send ANY. */
+    bool any; /**< Send ANY. */
 } rk_geosearch_count;
 
 /** Options of GEOSEARCH; NULL or zeroed: none. */
 typedef struct rk_geosearch_opts {
-    const char *frommember;                    /**< FROMMEMBER member; NULL: not sent. */
-    size_t frommember_len;                     /**< Its length; 0: NUL-terminated. */
+    const char *frommember; /**< FROMMEMBER member; NULL: not sent. */
+    size_t frommember_len; /**< Its length; 0: NUL-terminated. */
     const rk_geosearch_fromlonlat *fromlonlat; /**< FROMLONLAT; NULL: not sent. */
-    const rk_geosearch_byradius *byradius;     /**< circle; NULL: not sent. */
-    const rk_geosearch_bybox *bybox;           /**< box; NULL: not sent. */
-    bool asc;                                  /**< Send ASC. */
-    bool desc;                                 /**< Send DESC. */
-    const rk_geosearch_count *count;           /**< count; NULL: not sent. */
-    bool withcoord;                            /**< Send WITHCOORD. */
-    bool withdist;                             /**< Send WITHDIST. */
-    bool withhash;                             /**< Send WITHHASH. */
+    const rk_geosearch_byradius *byradius; /**< circle; NULL: not sent. */
+    const rk_geosearch_bybox *bybox; /**< box; NULL: not sent. */
+    bool asc; /**< Send ASC. */
+    bool desc; /**< Send DESC. */
+    const rk_geosearch_count *count; /**< count; NULL: not sent. */
+    bool withcoord; /**< Send WITHCOORD. */
+    bool withdist; /**< Send WITHDIST. */
+    bool withhash; /**< Send WITHHASH. */
 } rk_geosearch_opts;
 
 /** GEOSEARCH: Query a sorted set representing a geospatial index to fetch members inside an
@@ -387,39 +389,39 @@ int rk_pipe_geosearch_bin(rk_pipeline *p, const char *key, size_t key_len,
 /** GEOSEARCHSTORE: the FROMLONLAT block. */
 typedef struct rk_geosearchstore_fromlonlat {
     double longitude; /**< longitude */
-    double latitude;  /**< latitude */
+    double latitude; /**< latitude */
 } rk_geosearchstore_fromlonlat;
 
 /** GEOSEARCHSTORE: the circle block. */
 typedef struct rk_geosearchstore_byradius {
-    double byradius;  /**< BYRADIUS radius */
+    double byradius; /**< BYRADIUS radius */
     rk_geo_unit unit; /**< M | KM | FT | MI */
 } rk_geosearchstore_byradius;
 
 /** GEOSEARCHSTORE: the box block. */
 typedef struct rk_geosearchstore_bybox {
-    double bybox;     /**< BYBOX width */
-    double height;    /**< height */
+    double bybox; /**< BYBOX width */
+    double height; /**< height */
     rk_geo_unit unit; /**< M | KM | FT | MI */
 } rk_geosearchstore_bybox;
 
 /** GEOSEARCHSTORE: the count block. */
 typedef struct rk_geosearchstore_count {
     long long count; /**< COUNT count */
-    bool any;        /**< Send ANY. */
+    bool any; /**< Send ANY. */
 } rk_geosearchstore_count;
 
 /** Options of GEOSEARCHSTORE; NULL or zeroed: none. */
 typedef struct rk_geosearchstore_opts {
-    const char *frommember;                         /**< FROMMEMBER member; NULL: not sent. */
-    size_t frommember_len;                          /**< Its length; 0: NUL-terminated. */
+    const char *frommember; /**< FROMMEMBER member; NULL: not sent. */
+    size_t frommember_len; /**< Its length; 0: NUL-terminated. */
     const rk_geosearchstore_fromlonlat *fromlonlat; /**< FROMLONLAT; NULL: not sent. */
-    const rk_geosearchstore_byradius *byradius;     /**< circle; NULL: not sent. */
-    const rk_geosearchstore_bybox *bybox;           /**< box; NULL: not sent. */
-    bool asc;                                       /**< Send ASC. */
-    bool desc;                                      /**< Send DESC. */
-    const rk_geosearchstore_count *count;           /**< count; NULL: not sent. */
-    bool storedist;                                 /**< Send STOREDIST. */
+    const rk_geosearchstore_byradius *byradius; /**< circle; NULL: not sent. */
+    const rk_geosearchstore_bybox *bybox; /**< box; NULL: not sent. */
+    bool asc; /**< Send ASC. */
+    bool desc; /**< Send DESC. */
+    const rk_geosearchstore_count *count; /**< count; NULL: not sent. */
+    bool storedist; /**< Send STOREDIST. */
 } rk_geosearchstore_opts;
 
 /** GEOSEARCHSTORE: Query a sorted set representing a geospatial index to fetch members inside
@@ -444,8 +446,8 @@ int rk_geosearchstore_bin(rk_client *c, const char *destination, size_t destinat
 /** Queues GEOSEARCHSTORE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_geosearchstore(rk_pipeline *p, const char *destination, const char *source,
                            const rk_geosearchstore_opts *opts);
-/** Queues GEOSEARCHSTORE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
- */
+/** Queues GEOSEARCHSTORE (binary-safe form) in a pipeline; read its reply after
+ * rk_pipeline_exec(). */
 int rk_pipe_geosearchstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
                                const char *source, size_t source_len,
                                const rk_geosearchstore_opts *opts);

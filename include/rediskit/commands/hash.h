@@ -3,6 +3,7 @@
  * tools/gen-commands from Redis 7.0.15; do not edit (make commands).
  *
  * See rediskit/commands.h for the conventions every function follows. */
+/* clang-format off */
 #ifndef RK_COMMANDS_HASH_H
 #define RK_COMMANDS_HASH_H
 
@@ -11,6 +12,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
 
 /** HDEL: Delete one or more hash fields.
  *
@@ -184,9 +186,9 @@ int rk_pipe_hmget_bin(rk_pipeline *p, const char *key, size_t key_len, const cha
 /** HMSET: the field_value block. */
 typedef struct rk_hmset_field_value {
     const char *field; /**< field */
-    size_t field_len;  /**< Its length; 0: NUL-terminated. */
+    size_t field_len; /**< Its length; 0: NUL-terminated. */
     const char *value; /**< value */
-    size_t value_len;  /**< Its length; 0: NUL-terminated. */
+    size_t value_len; /**< Its length; 0: NUL-terminated. */
 } rk_hmset_field_value;
 
 /** HMSET: Set multiple hash fields to multiple values.
@@ -247,9 +249,9 @@ int rk_pipe_hrandfield_bin(rk_pipeline *p, const char *key, size_t key_len,
 /** Options of HSCAN; NULL or zeroed: none. */
 typedef struct rk_hscan_opts {
     const char *match; /**< MATCH pattern; NULL: not sent. */
-    size_t match_len;  /**< Its length; 0: NUL-terminated. */
-    long long count;   /**< COUNT count; 0: not sent. */
-    bool count_set;    /**< Send COUNT even when it is 0. */
+    size_t match_len; /**< Its length; 0: NUL-terminated. */
+    long long count; /**< COUNT count; 0: not sent. */
+    bool count_set; /**< Send COUNT even when it is 0. */
 } rk_hscan_opts;
 
 /** HSCAN: Incrementally iterate hash fields and associated values.
@@ -279,9 +281,9 @@ int rk_pipe_hscan_bin(rk_pipeline *p, const char *key, size_t key_len, unsigned 
 /** HSET: the field_value block. */
 typedef struct rk_hset_field_value {
     const char *field; /**< field */
-    size_t field_len;  /**< Its length; 0: NUL-terminated. */
+    size_t field_len; /**< Its length; 0: NUL-terminated. */
     const char *value; /**< value */
-    size_t value_len;  /**< Its length; 0: NUL-terminated. */
+    size_t value_len; /**< Its length; 0: NUL-terminated. */
 } rk_hset_field_value;
 
 /** HSET: Set the string value of a hash field.

@@ -3,6 +3,7 @@
  * tools/gen-commands from Redis 7.0.15; do not edit (make commands).
  *
  * See rediskit/commands.h for the conventions every function follows. */
+/* clang-format off */
 #ifndef RK_COMMANDS_HYPERLOGLOG_H
 #define RK_COMMANDS_HYPERLOGLOG_H
 
@@ -11,6 +12,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
 
 /** PFADD: Adds the specified elements to the specified HyperLogLog.
  *

@@ -3,6 +3,7 @@
  * tools/gen-commands from Redis 7.0.15; do not edit (make commands).
  *
  * See rediskit/commands.h for the conventions every function follows. */
+/* clang-format off */
 #ifndef RK_COMMANDS_LIST_H
 #define RK_COMMANDS_LIST_H
 
@@ -11,6 +12,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
 
 /** BLMOVE: Pop an element from a list, push it to another list and return it; or block until
  *  one is available.
@@ -42,7 +44,7 @@ int rk_pipe_blmove_bin(rk_pipeline *p, const char *source, size_t source_len,
 /** Options of BLMPOP; NULL or zeroed: none. */
 typedef struct rk_blmpop_opts {
     long long count; /**< COUNT count; 0: not sent. */
-    bool count_set;  /**< Send COUNT even when it is 0. */
+    bool count_set; /**< Send COUNT even when it is 0. */
 } rk_blmpop_opts;
 
 /** BLMPOP: Pop elements from a list, or block until one is available.
@@ -164,7 +166,7 @@ int rk_pipe_lindex_bin(rk_pipeline *p, const char *key, size_t key_len, long lon
 /** BEFORE | AFTER */
 typedef enum rk_linsert_where {
     RK_LINSERT_WHERE_BEFORE = 1, /**< BEFORE */
-    RK_LINSERT_WHERE_AFTER = 2,  /**< AFTER */
+    RK_LINSERT_WHERE_AFTER = 2, /**< AFTER */
 } rk_linsert_where;
 
 /** LINSERT: Insert an element before or after another element in a list.
@@ -234,7 +236,7 @@ int rk_pipe_lmove_bin(rk_pipeline *p, const char *source, size_t source_len,
 /** Options of LMPOP; NULL or zeroed: none. */
 typedef struct rk_lmpop_opts {
     long long count; /**< COUNT count; 0: not sent. */
-    bool count_set;  /**< Send COUNT even when it is 0. */
+    bool count_set; /**< Send COUNT even when it is 0. */
 } rk_lmpop_opts;
 
 /** LMPOP: Pop elements from a list.
@@ -262,7 +264,7 @@ int rk_pipe_lmpop_bin(rk_pipeline *p, const char *const *keys, const size_t *key
 /** Options of LPOP; NULL or zeroed: none. */
 typedef struct rk_lpop_opts {
     long long count; /**< count; 0: not sent. */
-    bool count_set;  /**< Send count even when it is 0. */
+    bool count_set; /**< Send count even when it is 0. */
 } rk_lpop_opts;
 
 /** LPOP: Remove and get the first elements in a list.
@@ -285,12 +287,12 @@ int rk_pipe_lpop_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_l
 
 /** Options of LPOS; NULL or zeroed: none. */
 typedef struct rk_lpos_opts {
-    long long rank;   /**< RANK rank; 0: not sent. */
-    bool rank_set;    /**< Send RANK even when it is 0. */
-    long long count;  /**< COUNT num-matches; 0: not sent. */
-    bool count_set;   /**< Send COUNT even when it is 0. */
+    long long rank; /**< RANK rank; 0: not sent. */
+    bool rank_set; /**< Send RANK even when it is 0. */
+    long long count; /**< COUNT num-matches; 0: not sent. */
+    bool count_set; /**< Send COUNT even when it is 0. */
     long long maxlen; /**< MAXLEN len; 0: not sent. */
-    bool maxlen_set;  /**< Send MAXLEN even when it is 0. */
+    bool maxlen_set; /**< Send MAXLEN even when it is 0. */
 } rk_lpos_opts;
 
 /** LPOS: Return the index of matching elements on a list.
@@ -437,7 +439,7 @@ int rk_pipe_ltrim_bin(rk_pipeline *p, const char *key, size_t key_len, long long
 /** Options of RPOP; NULL or zeroed: none. */
 typedef struct rk_rpop_opts {
     long long count; /**< count; 0: not sent. */
-    bool count_set;  /**< Send count even when it is 0. */
+    bool count_set; /**< Send count even when it is 0. */
 } rk_rpop_opts;
 
 /** RPOP: Remove and get the last elements in a list.

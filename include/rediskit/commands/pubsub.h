@@ -3,6 +3,7 @@
  * tools/gen-commands from Redis 7.0.15; do not edit (make commands).
  *
  * See rediskit/commands.h for the conventions every function follows. */
+/* clang-format off */
 #ifndef RK_COMMANDS_PUBSUB_H
 #define RK_COMMANDS_PUBSUB_H
 
@@ -11,6 +12,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
 
 /** PUBLISH: Post a message to a channel.
  *
@@ -35,7 +37,7 @@ int rk_pipe_publish_bin(rk_pipeline *p, const char *channel, size_t channel_len,
 /** Options of PUBSUB CHANNELS; NULL or zeroed: none. */
 typedef struct rk_pubsub_channels_opts {
     const char *pattern; /**< pattern; NULL: not sent. */
-    size_t pattern_len;  /**< Its length; 0: NUL-terminated. */
+    size_t pattern_len; /**< Its length; 0: NUL-terminated. */
 } rk_pubsub_channels_opts;
 
 /** PUBSUB CHANNELS: List active channels.
@@ -101,7 +103,7 @@ int rk_pipe_pubsub_numsub_bin(rk_pipeline *p, const char *const *channels,
 /** Options of PUBSUB SHARDCHANNELS; NULL or zeroed: none. */
 typedef struct rk_pubsub_shardchannels_opts {
     const char *pattern; /**< pattern; NULL: not sent. */
-    size_t pattern_len;  /**< Its length; 0: NUL-terminated. */
+    size_t pattern_len; /**< Its length; 0: NUL-terminated. */
 } rk_pubsub_shardchannels_opts;
 
 /** PUBSUB SHARDCHANNELS: List active shard channels.
@@ -135,8 +137,8 @@ int rk_pubsub_shardnumsub(rk_client *c, const char *const *shardchannels, size_t
 int rk_pubsub_shardnumsub_bin(rk_client *c, const char *const *shardchannels,
                               const size_t *shardchannels_lens, size_t nshardchannels,
                               rk_reply *reply);
-/** Queues PUBSUB SHARDNUMSUB in a pipeline; read its reply (same shape) after rk_pipeline_exec().
- */
+/** Queues PUBSUB SHARDNUMSUB in a pipeline; read its reply (same shape) after
+ * rk_pipeline_exec(). */
 int rk_pipe_pubsub_shardnumsub(rk_pipeline *p, const char *const *shardchannels,
                                size_t nshardchannels);
 /** Queues PUBSUB SHARDNUMSUB (binary-safe form) in a pipeline; read its reply (same shape) after

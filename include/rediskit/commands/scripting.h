@@ -3,6 +3,7 @@
  * tools/gen-commands from Redis 7.0.15; do not edit (make commands).
  *
  * See rediskit/commands.h for the conventions every function follows. */
+/* clang-format off */
 #ifndef RK_COMMANDS_SCRIPTING_H
 #define RK_COMMANDS_SCRIPTING_H
 
@@ -11,6 +12,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
 
 /** EVAL: Execute a Lua script server side.
  *
@@ -185,7 +187,7 @@ int rk_pipe_function_dump(rk_pipeline *p);
 /** Options of FUNCTION FLUSH; NULL or zeroed: none. */
 typedef struct rk_function_flush_opts {
     bool async; /**< Send ASYNC. */
-    bool sync;  /**< Send SYNC. */
+    bool sync; /**< Send SYNC. */
 } rk_function_flush_opts;
 
 /** FUNCTION FLUSH: Deleting all functions.
@@ -231,8 +233,8 @@ int rk_pipe_function_kill(rk_pipeline *p);
 /** Options of FUNCTION LIST; NULL or zeroed: none. */
 typedef struct rk_function_list_opts {
     const char *libraryname; /**< LIBRARYNAME library-name-pattern; NULL: not sent. */
-    size_t libraryname_len;  /**< Its length; 0: NUL-terminated. */
-    bool withcode;           /**< Send WITHCODE. */
+    size_t libraryname_len; /**< Its length; 0: NUL-terminated. */
+    bool withcode; /**< Send WITHCODE. */
 } rk_function_list_opts;
 
 /** FUNCTION LIST: List information about all the functions.
@@ -271,15 +273,15 @@ int rk_function_load_bin(rk_client *c, const char *function_code, size_t functio
 /** Queues FUNCTION LOAD in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_function_load(rk_pipeline *p, const char *function_code,
                           const rk_function_load_opts *opts);
-/** Queues FUNCTION LOAD (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
- */
+/** Queues FUNCTION LOAD (binary-safe form) in a pipeline; read its reply after
+ * rk_pipeline_exec(). */
 int rk_pipe_function_load_bin(rk_pipeline *p, const char *function_code, size_t function_code_len,
                               const rk_function_load_opts *opts);
 
 /** Options of FUNCTION RESTORE; NULL or zeroed: none. */
 typedef struct rk_function_restore_opts {
-    bool flush;   /**< Send FLUSH. */
-    bool append;  /**< Send APPEND. */
+    bool flush; /**< Send FLUSH. */
+    bool append; /**< Send APPEND. */
     bool replace; /**< Send REPLACE. */
 } rk_function_restore_opts;
 
@@ -322,9 +324,9 @@ int rk_pipe_function_stats(rk_pipeline *p);
 
 /** YES | SYNC | NO */
 typedef enum rk_script_debug_mode {
-    RK_SCRIPT_DEBUG_MODE_YES = 1,  /**< YES */
+    RK_SCRIPT_DEBUG_MODE_YES = 1, /**< YES */
     RK_SCRIPT_DEBUG_MODE_SYNC = 2, /**< SYNC */
-    RK_SCRIPT_DEBUG_MODE_NO = 3,   /**< NO */
+    RK_SCRIPT_DEBUG_MODE_NO = 3, /**< NO */
 } rk_script_debug_mode;
 
 /** SCRIPT DEBUG: Set the debug mode for executed scripts.
@@ -356,15 +358,15 @@ int rk_script_exists_bin(rk_client *c, const char *const *sha1s, const size_t *s
                          size_t nsha1s, rk_reply *reply);
 /** Queues SCRIPT EXISTS in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_script_exists(rk_pipeline *p, const char *const *sha1s, size_t nsha1s);
-/** Queues SCRIPT EXISTS (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
- */
+/** Queues SCRIPT EXISTS (binary-safe form) in a pipeline; read its reply after
+ * rk_pipeline_exec(). */
 int rk_pipe_script_exists_bin(rk_pipeline *p, const char *const *sha1s, const size_t *sha1s_lens,
                               size_t nsha1s);
 
 /** Options of SCRIPT FLUSH; NULL or zeroed: none. */
 typedef struct rk_script_flush_opts {
     bool async; /**< Send ASYNC. */
-    bool sync;  /**< Send SYNC. */
+    bool sync; /**< Send SYNC. */
 } rk_script_flush_opts;
 
 /** SCRIPT FLUSH: Remove all the scripts from the script cache.

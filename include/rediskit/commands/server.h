@@ -3,6 +3,7 @@
  * tools/gen-commands from Redis 7.0.15; do not edit (make commands).
  *
  * See rediskit/commands.h for the conventions every function follows. */
+/* clang-format off */
 #ifndef RK_COMMANDS_SERVER_H
 #define RK_COMMANDS_SERVER_H
 
@@ -12,10 +13,11 @@
 extern "C" {
 #endif
 
+
 /** Options of ACL CAT; NULL or zeroed: none. */
 typedef struct rk_acl_cat_opts {
     const char *categoryname; /**< categoryname; NULL: not sent. */
-    size_t categoryname_len;  /**< Its length; 0: NUL-terminated. */
+    size_t categoryname_len; /**< Its length; 0: NUL-terminated. */
 } rk_acl_cat_opts;
 
 /** ACL CAT: List the ACL categories or the commands inside a category.
@@ -78,7 +80,7 @@ int rk_pipe_acl_dryrun_bin(rk_pipeline *p, const char *username, size_t username
 /** Options of ACL GENPASS; NULL or zeroed: none. */
 typedef struct rk_acl_genpass_opts {
     long long bits; /**< bits; 0: not sent. */
-    bool bits_set;  /**< Send bits even when it is 0. */
+    bool bits_set; /**< Send bits even when it is 0. */
 } rk_acl_genpass_opts;
 
 /** ACL GENPASS: Generate a pseudorandom secure password to use for ACL users.
@@ -157,8 +159,8 @@ int rk_pipe_acl_load(rk_pipeline *p);
 /** Options of ACL LOG; NULL or zeroed: none. */
 typedef struct rk_acl_log_opts {
     long long count; /**< count; 0: not sent. */
-    bool count_set;  /**< Send count even when it is 0. */
-    bool reset;      /**< Send RESET. */
+    bool count_set; /**< Send count even when it is 0. */
+    bool reset; /**< Send RESET. */
 } rk_acl_log_opts;
 
 /** ACL LOG: List latest events denied because of ACLs in place.
@@ -401,12 +403,12 @@ int rk_pipe_command_info_bin(rk_pipeline *p, const char *const *command_names,
 
 /** Options of COMMAND LIST; NULL or zeroed: none. */
 typedef struct rk_command_list_opts {
-    const char *module;  /**< MODULE module-name; NULL: not sent. */
-    size_t module_len;   /**< Its length; 0: NUL-terminated. */
-    const char *aclcat;  /**< ACLCAT category; NULL: not sent. */
-    size_t aclcat_len;   /**< Its length; 0: NUL-terminated. */
+    const char *module; /**< MODULE module-name; NULL: not sent. */
+    size_t module_len; /**< Its length; 0: NUL-terminated. */
+    const char *aclcat; /**< ACLCAT category; NULL: not sent. */
+    size_t aclcat_len; /**< Its length; 0: NUL-terminated. */
     const char *pattern; /**< PATTERN pattern; NULL: not sent. */
-    size_t pattern_len;  /**< Its length; 0: NUL-terminated. */
+    size_t pattern_len; /**< Its length; 0: NUL-terminated. */
 } rk_command_list_opts;
 
 /** COMMAND LIST: Get an array of Redis command names.
@@ -486,9 +488,9 @@ int rk_pipe_config_rewrite(rk_pipeline *p);
 /** CONFIG SET: the parameter_value block. */
 typedef struct rk_config_set_parameter_value {
     const char *parameter; /**< parameter */
-    size_t parameter_len;  /**< Its length; 0: NUL-terminated. */
-    const char *value;     /**< value */
-    size_t value_len;      /**< Its length; 0: NUL-terminated. */
+    size_t parameter_len; /**< Its length; 0: NUL-terminated. */
+    const char *value; /**< value */
+    size_t value_len; /**< Its length; 0: NUL-terminated. */
 } rk_config_set_parameter_value;
 
 /** CONFIG SET: Set configuration parameters to the given values.
@@ -535,17 +537,17 @@ int rk_pipe_debug(rk_pipeline *p);
 /** FAILOVER: the TO block. */
 typedef struct rk_failover_to {
     const char *host; /**< host */
-    size_t host_len;  /**< Its length; 0: NUL-terminated. */
-    long long port;   /**< port */
-    bool force;       /**< Send FORCE. */
+    size_t host_len; /**< Its length; 0: NUL-terminated. */
+    long long port; /**< port */
+    bool force; /**< Send FORCE. */
 } rk_failover_to;
 
 /** Options of FAILOVER; NULL or zeroed: none. */
 typedef struct rk_failover_opts {
     const rk_failover_to *to; /**< TO; NULL: not sent. */
-    bool abort;               /**< Send ABORT. */
-    long long timeout;        /**< TIMEOUT milliseconds; 0: not sent. */
-    bool timeout_set;         /**< Send TIMEOUT even when it is 0. */
+    bool abort; /**< Send ABORT. */
+    long long timeout; /**< TIMEOUT milliseconds; 0: not sent. */
+    bool timeout_set; /**< Send TIMEOUT even when it is 0. */
 } rk_failover_opts;
 
 /** FAILOVER: Start a coordinated failover between this server and one of its replicas.
@@ -564,7 +566,7 @@ int rk_pipe_failover(rk_pipeline *p, const rk_failover_opts *opts);
 /** Options of FLUSHALL; NULL or zeroed: none. */
 typedef struct rk_flushall_opts {
     bool async; /**< Send ASYNC. */
-    bool sync;  /**< Send SYNC. */
+    bool sync; /**< Send SYNC. */
 } rk_flushall_opts;
 
 /** FLUSHALL: Remove all keys from all databases.
@@ -584,7 +586,7 @@ int rk_pipe_flushall(rk_pipeline *p, const rk_flushall_opts *opts);
 /** Options of FLUSHDB; NULL or zeroed: none. */
 typedef struct rk_flushdb_opts {
     bool async; /**< Send ASYNC. */
-    bool sync;  /**< Send SYNC. */
+    bool sync; /**< Send SYNC. */
 } rk_flushdb_opts;
 
 /** FLUSHDB: Remove all keys from the current database.
@@ -661,8 +663,8 @@ int rk_latency_graph_bin(rk_client *c, const char *event, size_t event_len, char
                          size_t *len);
 /** Queues LATENCY GRAPH in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_latency_graph(rk_pipeline *p, const char *event);
-/** Queues LATENCY GRAPH (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
- */
+/** Queues LATENCY GRAPH (binary-safe form) in a pipeline; read its reply after
+ * rk_pipeline_exec(). */
 int rk_pipe_latency_graph_bin(rk_pipeline *p, const char *event, size_t event_len);
 
 /** LATENCY HELP: Show helpful text about the different subcommands.
@@ -746,15 +748,15 @@ int rk_latency_reset_bin(rk_client *c, const char *const *events, const size_t *
                          size_t nevents, long long *out);
 /** Queues LATENCY RESET in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_latency_reset(rk_pipeline *p, const char *const *events, size_t nevents);
-/** Queues LATENCY RESET (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
- */
+/** Queues LATENCY RESET (binary-safe form) in a pipeline; read its reply after
+ * rk_pipeline_exec(). */
 int rk_pipe_latency_reset_bin(rk_pipeline *p, const char *const *events, const size_t *events_lens,
                               size_t nevents);
 
 /** Options of LOLWUT; NULL or zeroed: none. */
 typedef struct rk_lolwut_opts {
     long long version; /**< VERSION version; 0: not sent. */
-    bool version_set;  /**< Send VERSION even when it is 0. */
+    bool version_set; /**< Send VERSION even when it is 0. */
 } rk_lolwut_opts;
 
 /** LOLWUT: Display some computer art and the Redis version.
@@ -840,7 +842,7 @@ int rk_pipe_memory_stats(rk_pipeline *p);
 /** Options of MEMORY USAGE; NULL or zeroed: none. */
 typedef struct rk_memory_usage_opts {
     long long samples; /**< SAMPLES count; 0: not sent. */
-    bool samples_set;  /**< Send SAMPLES even when it is 0. */
+    bool samples_set; /**< Send SAMPLES even when it is 0. */
 } rk_memory_usage_opts;
 
 /** MEMORY USAGE: Estimate the memory usage of a key.
@@ -859,8 +861,8 @@ int rk_memory_usage_bin(rk_client *c, const char *key, size_t key_len,
                         const rk_memory_usage_opts *opts, long long *out);
 /** Queues MEMORY USAGE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_memory_usage(rk_pipeline *p, const char *key, const rk_memory_usage_opts *opts);
-/** Queues MEMORY USAGE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
- */
+/** Queues MEMORY USAGE (binary-safe form) in a pipeline; read its reply after
+ * rk_pipeline_exec(). */
 int rk_pipe_memory_usage_bin(rk_pipeline *p, const char *key, size_t key_len,
                              const rk_memory_usage_opts *opts);
 
@@ -911,19 +913,19 @@ int rk_pipe_module_load_bin(rk_pipeline *p, const char *path, size_t path_len,
 
 /** MODULE LOADEX: the CONFIG block. */
 typedef struct rk_module_loadex_config {
-    const char *name;  /**< name */
-    size_t name_len;   /**< Its length; 0: NUL-terminated. */
+    const char *name; /**< name */
+    size_t name_len; /**< Its length; 0: NUL-terminated. */
     const char *value; /**< value */
-    size_t value_len;  /**< Its length; 0: NUL-terminated. */
+    size_t value_len; /**< Its length; 0: NUL-terminated. */
 } rk_module_loadex_config;
 
 /** Options of MODULE LOADEX; NULL or zeroed: none. */
 typedef struct rk_module_loadex_opts {
     const rk_module_loadex_config *configs; /**< The configs list. */
-    size_t nconfigs;                        /**< How many. */
-    const char *const *args;                /**< The arg list. */
-    const size_t *args_lens;                /**< Their lengths; NULL: NUL-terminated. */
-    size_t nargs;                           /**< How many. */
+    size_t nconfigs; /**< How many. */
+    const char *const *args; /**< The arg list. */
+    const size_t *args_lens; /**< Their lengths; NULL: NUL-terminated. */
+    size_t nargs; /**< How many. */
 } rk_module_loadex_opts;
 
 /** MODULE LOADEX: Load a module with extended parameters.
@@ -942,8 +944,8 @@ int rk_module_loadex_bin(rk_client *c, const char *path, size_t path_len,
                          const rk_module_loadex_opts *opts);
 /** Queues MODULE LOADEX in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_module_loadex(rk_pipeline *p, const char *path, const rk_module_loadex_opts *opts);
-/** Queues MODULE LOADEX (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
- */
+/** Queues MODULE LOADEX (binary-safe form) in a pipeline; read its reply after
+ * rk_pipeline_exec(). */
 int rk_pipe_module_loadex_bin(rk_pipeline *p, const char *path, size_t path_len,
                               const rk_module_loadex_opts *opts);
 
@@ -961,8 +963,8 @@ int rk_module_unload(rk_client *c, const char *name);
 int rk_module_unload_bin(rk_client *c, const char *name, size_t name_len);
 /** Queues MODULE UNLOAD in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_module_unload(rk_pipeline *p, const char *name);
-/** Queues MODULE UNLOAD (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
- */
+/** Queues MODULE UNLOAD (binary-safe form) in a pipeline; read its reply after
+ * rk_pipeline_exec(). */
 int rk_pipe_module_unload_bin(rk_pipeline *p, const char *name, size_t name_len);
 
 /** PSYNC: Internal command used for replication.
@@ -996,14 +998,14 @@ int rk_replconf(rk_conn *conn, rk_reply *reply);
 /** REPLICAOF: the host-port block. */
 typedef struct rk_replicaof_host_port {
     const char *host; /**< host */
-    size_t host_len;  /**< Its length; 0: NUL-terminated. */
-    long long port;   /**< port */
+    size_t host_len; /**< Its length; 0: NUL-terminated. */
+    long long port; /**< port */
 } rk_replicaof_host_port;
 
 /** Options of REPLICAOF; NULL or zeroed: none. */
 typedef struct rk_replicaof_opts {
     const rk_replicaof_host_port *host_port; /**< host-port; NULL: not sent. */
-    bool no_one;                             /**< Send NO ONE. */
+    bool no_one; /**< Send NO ONE. */
 } rk_replicaof_opts;
 
 /** REPLICAOF: Make the server a replica of another instance, or promote it as master.
@@ -1021,12 +1023,12 @@ int rk_pipe_replicaof(rk_pipeline *p, const rk_replicaof_opts *opts);
 
 /** Options of RESTORE-ASKING; NULL or zeroed: none. */
 typedef struct rk_restore_asking_opts {
-    bool replace;       /**< Send REPLACE. */
-    bool absttl;        /**< Send ABSTTL. */
+    bool replace; /**< Send REPLACE. */
+    bool absttl; /**< Send ABSTTL. */
     long long idletime; /**< IDLETIME seconds; 0: not sent. */
-    bool idletime_set;  /**< Send IDLETIME even when it is 0. */
-    long long freq;     /**< FREQ frequency; 0: not sent. */
-    bool freq_set;      /**< Send FREQ even when it is 0. */
+    bool idletime_set; /**< Send IDLETIME even when it is 0. */
+    long long freq; /**< FREQ frequency; 0: not sent. */
+    bool freq_set; /**< Send FREQ even when it is 0. */
 } rk_restore_asking_opts;
 
 /** RESTORE-ASKING: An internal command for migrating keys in a cluster.
@@ -1052,8 +1054,8 @@ int rk_restore_asking_bin(rk_client *c, const char *key, size_t key_len, long lo
 /** Queues RESTORE-ASKING in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_restore_asking(rk_pipeline *p, const char *key, long long ttl,
                            const char *serialized_value, const rk_restore_asking_opts *opts);
-/** Queues RESTORE-ASKING (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
- */
+/** Queues RESTORE-ASKING (binary-safe form) in a pipeline; read its reply after
+ * rk_pipeline_exec(). */
 int rk_pipe_restore_asking_bin(rk_pipeline *p, const char *key, size_t key_len, long long ttl,
                                const char *serialized_value, size_t serialized_value_len,
                                const rk_restore_asking_opts *opts);
@@ -1088,10 +1090,10 @@ int rk_pipe_save(rk_pipeline *p);
 /** Options of SHUTDOWN; NULL or zeroed: none. */
 typedef struct rk_shutdown_opts {
     bool nosave; /**< Send NOSAVE. */
-    bool save;   /**< Send SAVE. */
-    bool now;    /**< Send NOW. */
-    bool force;  /**< Send FORCE. */
-    bool abort;  /**< Send ABORT. */
+    bool save; /**< Send SAVE. */
+    bool now; /**< Send NOW. */
+    bool force; /**< Send FORCE. */
+    bool abort; /**< Send ABORT. */
 } rk_shutdown_opts;
 
 /** SHUTDOWN: Synchronously save the dataset to disk and then shut down the server.
@@ -1113,14 +1115,14 @@ int rk_pipe_shutdown(rk_pipeline *p, const rk_shutdown_opts *opts);
 /** SLAVEOF: the host-port block. */
 typedef struct rk_slaveof_host_port {
     const char *host; /**< host */
-    size_t host_len;  /**< Its length; 0: NUL-terminated. */
-    long long port;   /**< port */
+    size_t host_len; /**< Its length; 0: NUL-terminated. */
+    long long port; /**< port */
 } rk_slaveof_host_port;
 
 /** Options of SLAVEOF; NULL or zeroed: none. */
 typedef struct rk_slaveof_opts {
     const rk_slaveof_host_port *host_port; /**< host-port; NULL: not sent. */
-    bool no_one;                           /**< Send NO ONE. */
+    bool no_one; /**< Send NO ONE. */
 } rk_slaveof_opts;
 
 /** SLAVEOF: Make the server a replica of another instance, or promote it as master.
@@ -1141,7 +1143,7 @@ int rk_pipe_slaveof(rk_pipeline *p, const rk_slaveof_opts *opts);
 /** Options of SLOWLOG GET; NULL or zeroed: none. */
 typedef struct rk_slowlog_get_opts {
     long long count; /**< count; 0: not sent. */
-    bool count_set;  /**< Send count even when it is 0. */
+    bool count_set; /**< Send count even when it is 0. */
 } rk_slowlog_get_opts;
 
 /** SLOWLOG GET: Get the slow log's entries.

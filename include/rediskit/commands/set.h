@@ -3,6 +3,7 @@
  * tools/gen-commands from Redis 7.0.15; do not edit (make commands).
  *
  * See rediskit/commands.h for the conventions every function follows. */
+/* clang-format off */
 #ifndef RK_COMMANDS_SET_H
 #define RK_COMMANDS_SET_H
 
@@ -11,6 +12,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
 
 /** SADD: Add one or more members to a set.
  *
@@ -115,7 +117,7 @@ int rk_pipe_sinter_bin(rk_pipeline *p, const char *const *keys, const size_t *ke
 /** Options of SINTERCARD; NULL or zeroed: none. */
 typedef struct rk_sintercard_opts {
     long long limit; /**< LIMIT limit; 0: not sent. */
-    bool limit_set;  /**< Send LIMIT even when it is 0. */
+    bool limit_set; /**< Send LIMIT even when it is 0. */
 } rk_sintercard_opts;
 
 /** SINTERCARD: Intersect multiple sets and return the cardinality of the result.
@@ -242,7 +244,7 @@ int rk_pipe_smove_bin(rk_pipeline *p, const char *source, size_t source_len,
 /** Options of SPOP; NULL or zeroed: none. */
 typedef struct rk_spop_opts {
     long long count; /**< count; 0: not sent. */
-    bool count_set;  /**< Send count even when it is 0. */
+    bool count_set; /**< Send count even when it is 0. */
 } rk_spop_opts;
 
 /** SPOP: Remove and return one or multiple random members from a set.
@@ -268,7 +270,7 @@ int rk_pipe_spop_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_s
 /** Options of SRANDMEMBER; NULL or zeroed: none. */
 typedef struct rk_srandmember_opts {
     long long count; /**< count; 0: not sent. */
-    bool count_set;  /**< Send count even when it is 0. */
+    bool count_set; /**< Send count even when it is 0. */
 } rk_srandmember_opts;
 
 /** SRANDMEMBER: Get one or multiple random members from a set.
@@ -314,9 +316,9 @@ int rk_pipe_srem_bin(rk_pipeline *p, const char *key, size_t key_len, const char
 /** Options of SSCAN; NULL or zeroed: none. */
 typedef struct rk_sscan_opts {
     const char *match; /**< MATCH pattern; NULL: not sent. */
-    size_t match_len;  /**< Its length; 0: NUL-terminated. */
-    long long count;   /**< COUNT count; 0: not sent. */
-    bool count_set;    /**< Send COUNT even when it is 0. */
+    size_t match_len; /**< Its length; 0: NUL-terminated. */
+    long long count; /**< COUNT count; 0: not sent. */
+    bool count_set; /**< Send COUNT even when it is 0. */
 } rk_sscan_opts;
 
 /** SSCAN: Incrementally iterate Set elements.

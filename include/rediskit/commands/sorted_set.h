@@ -3,6 +3,7 @@
  * tools/gen-commands from Redis 7.0.15; do not edit (make commands).
  *
  * See rediskit/commands.h for the conventions every function follows. */
+/* clang-format off */
 #ifndef RK_COMMANDS_SORTED_SET_H
 #define RK_COMMANDS_SORTED_SET_H
 
@@ -12,10 +13,11 @@
 extern "C" {
 #endif
 
+
 /** Options of BZMPOP; NULL or zeroed: none. */
 typedef struct rk_bzmpop_opts {
     long long count; /**< COUNT count; 0: not sent. */
-    bool count_set;  /**< Send COUNT even when it is 0. */
+    bool count_set; /**< Send COUNT even when it is 0. */
 } rk_bzmpop_opts;
 
 /** BZMPOP: Remove and return members with scores in a sorted set or block until one is
@@ -102,18 +104,18 @@ int rk_pipe_bzpopmin_bin(rk_pipeline *p, const char *const *keys, const size_t *
 
 /** ZADD: the score_member block. */
 typedef struct rk_zadd_score_member {
-    double score;       /**< score */
+    double score; /**< score */
     const char *member; /**< member */
-    size_t member_len;  /**< Its length; 0: NUL-terminated. */
+    size_t member_len; /**< Its length; 0: NUL-terminated. */
 } rk_zadd_score_member;
 
 /** Options of ZADD; NULL or zeroed: none. */
 typedef struct rk_zadd_opts {
-    bool nx;   /**< Send NX. */
-    bool xx;   /**< Send XX. */
-    bool gt;   /**< Send GT. */
-    bool lt;   /**< Send LT. */
-    bool ch;   /**< Send CH. */
+    bool nx; /**< Send NX. */
+    bool xx; /**< Send XX. */
+    bool gt; /**< Send GT. */
+    bool lt; /**< Send LT. */
+    bool ch; /**< Send CH. */
     bool incr; /**< Send INCR. */
 } rk_zadd_opts;
 
@@ -252,10 +254,10 @@ int rk_pipe_zincrby_bin(rk_pipeline *p, const char *key, size_t key_len, double 
 
 /** Options of ZINTER; NULL or zeroed: none. */
 typedef struct rk_zinter_opts {
-    const double *weights;  /**< The weight list. */
-    size_t nweights;        /**< How many. */
+    const double *weights; /**< The weight list. */
+    size_t nweights; /**< How many. */
     rk_aggregate aggregate; /**< AGGREGATE SUM | MIN | MAX; 0: not sent. */
-    bool withscores;        /**< Send WITHSCORES. */
+    bool withscores; /**< Send WITHSCORES. */
 } rk_zinter_opts;
 
 /** ZINTER: Intersect multiple sorted sets.
@@ -287,7 +289,7 @@ int rk_pipe_zinter_bin(rk_pipeline *p, const char *const *keys, const size_t *ke
 /** Options of ZINTERCARD; NULL or zeroed: none. */
 typedef struct rk_zintercard_opts {
     long long limit; /**< LIMIT limit; 0: not sent. */
-    bool limit_set;  /**< Send LIMIT even when it is 0. */
+    bool limit_set; /**< Send LIMIT even when it is 0. */
 } rk_zintercard_opts;
 
 /** ZINTERCARD: Intersect multiple sorted sets and return the cardinality of the result.
@@ -313,8 +315,8 @@ int rk_pipe_zintercard_bin(rk_pipeline *p, const char *const *keys, const size_t
 
 /** Options of ZINTERSTORE; NULL or zeroed: none. */
 typedef struct rk_zinterstore_opts {
-    const double *weights;  /**< The weight list. */
-    size_t nweights;        /**< How many. */
+    const double *weights; /**< The weight list. */
+    size_t nweights; /**< How many. */
     rk_aggregate aggregate; /**< AGGREGATE SUM | MIN | MAX; 0: not sent. */
 } rk_zinterstore_opts;
 
@@ -366,7 +368,7 @@ int rk_pipe_zlexcount_bin(rk_pipeline *p, const char *key, size_t key_len, const
 /** Options of ZMPOP; NULL or zeroed: none. */
 typedef struct rk_zmpop_opts {
     long long count; /**< COUNT count; 0: not sent. */
-    bool count_set;  /**< Send COUNT even when it is 0. */
+    bool count_set; /**< Send COUNT even when it is 0. */
 } rk_zmpop_opts;
 
 /** ZMPOP: Remove and return members with scores in a sorted set.
@@ -419,7 +421,7 @@ int rk_pipe_zmscore_bin(rk_pipeline *p, const char *key, size_t key_len, const c
 /** Options of ZPOPMAX; NULL or zeroed: none. */
 typedef struct rk_zpopmax_opts {
     long long count; /**< count; 0: not sent. */
-    bool count_set;  /**< Send count even when it is 0. */
+    bool count_set; /**< Send count even when it is 0. */
 } rk_zpopmax_opts;
 
 /** ZPOPMAX: Remove and return members with the highest scores in a sorted set.
@@ -446,7 +448,7 @@ int rk_pipe_zpopmax_bin(rk_pipeline *p, const char *key, size_t key_len,
 /** Options of ZPOPMIN; NULL or zeroed: none. */
 typedef struct rk_zpopmin_opts {
     long long count; /**< count; 0: not sent. */
-    bool count_set;  /**< Send count even when it is 0. */
+    bool count_set; /**< Send count even when it is 0. */
 } rk_zpopmin_opts;
 
 /** ZPOPMIN: Remove and return members with the lowest scores in a sorted set.
@@ -506,16 +508,16 @@ int rk_pipe_zrandmember_bin(rk_pipeline *p, const char *key, size_t key_len,
 /** ZRANGE: the LIMIT block. */
 typedef struct rk_zrange_limit {
     long long offset; /**< offset */
-    long long count;  /**< count */
+    long long count; /**< count */
 } rk_zrange_limit;
 
 /** Options of ZRANGE; NULL or zeroed: none. */
 typedef struct rk_zrange_opts {
-    bool byscore;                 /**< Send BYSCORE. */
-    bool bylex;                   /**< Send BYLEX. */
-    bool rev;                     /**< Send REV. */
+    bool byscore; /**< Send BYSCORE. */
+    bool bylex; /**< Send BYLEX. */
+    bool rev; /**< Send REV. */
     const rk_zrange_limit *limit; /**< LIMIT; NULL: not sent. */
-    bool withscores;              /**< Send WITHSCORES. */
+    bool withscores; /**< Send WITHSCORES. */
 } rk_zrange_opts;
 
 /** ZRANGE: Return a range of members in a sorted set.
@@ -547,7 +549,7 @@ int rk_pipe_zrange_bin(rk_pipeline *p, const char *key, size_t key_len, const ch
 /** ZRANGEBYLEX: the LIMIT block. */
 typedef struct rk_zrangebylex_limit {
     long long offset; /**< offset */
-    long long count;  /**< count */
+    long long count; /**< count */
 } rk_zrangebylex_limit;
 
 /** Options of ZRANGEBYLEX; NULL or zeroed: none. */
@@ -585,12 +587,12 @@ int rk_pipe_zrangebylex_bin(rk_pipeline *p, const char *key, size_t key_len, con
 /** ZRANGEBYSCORE: the LIMIT block. */
 typedef struct rk_zrangebyscore_limit {
     long long offset; /**< offset */
-    long long count;  /**< count */
+    long long count; /**< count */
 } rk_zrangebyscore_limit;
 
 /** Options of ZRANGEBYSCORE; NULL or zeroed: none. */
 typedef struct rk_zrangebyscore_opts {
-    bool withscores;                     /**< Send WITHSCORES. */
+    bool withscores; /**< Send WITHSCORES. */
     const rk_zrangebyscore_limit *limit; /**< LIMIT; NULL: not sent. */
 } rk_zrangebyscore_opts;
 
@@ -626,14 +628,14 @@ int rk_pipe_zrangebyscore_bin(rk_pipeline *p, const char *key, size_t key_len, c
 /** ZRANGESTORE: the LIMIT block. */
 typedef struct rk_zrangestore_limit {
     long long offset; /**< offset */
-    long long count;  /**< count */
+    long long count; /**< count */
 } rk_zrangestore_limit;
 
 /** Options of ZRANGESTORE; NULL or zeroed: none. */
 typedef struct rk_zrangestore_opts {
-    bool byscore;                      /**< Send BYSCORE. */
-    bool bylex;                        /**< Send BYLEX. */
-    bool rev;                          /**< Send REV. */
+    bool byscore; /**< Send BYSCORE. */
+    bool bylex; /**< Send BYLEX. */
+    bool rev; /**< Send REV. */
     const rk_zrangestore_limit *limit; /**< LIMIT; NULL: not sent. */
 } rk_zrangestore_opts;
 
@@ -715,8 +717,8 @@ int rk_zremrangebylex_bin(rk_client *c, const char *key, size_t key_len, const c
                           size_t min_len, const char *max, size_t max_len, long long *out);
 /** Queues ZREMRANGEBYLEX in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zremrangebylex(rk_pipeline *p, const char *key, const char *min, const char *max);
-/** Queues ZREMRANGEBYLEX (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
- */
+/** Queues ZREMRANGEBYLEX (binary-safe form) in a pipeline; read its reply after
+ * rk_pipeline_exec(). */
 int rk_pipe_zremrangebylex_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
                                size_t min_len, const char *max, size_t max_len);
 
@@ -797,7 +799,7 @@ int rk_pipe_zrevrange_bin(rk_pipeline *p, const char *key, size_t key_len, long 
 /** ZREVRANGEBYLEX: the LIMIT block. */
 typedef struct rk_zrevrangebylex_limit {
     long long offset; /**< offset */
-    long long count;  /**< count */
+    long long count; /**< count */
 } rk_zrevrangebylex_limit;
 
 /** Options of ZREVRANGEBYLEX; NULL or zeroed: none. */
@@ -828,8 +830,8 @@ int rk_zrevrangebylex_bin(rk_client *c, const char *key, size_t key_len, const c
 /** Queues ZREVRANGEBYLEX in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_zrevrangebylex(rk_pipeline *p, const char *key, const char *max, const char *min,
                            const rk_zrevrangebylex_opts *opts);
-/** Queues ZREVRANGEBYLEX (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
- */
+/** Queues ZREVRANGEBYLEX (binary-safe form) in a pipeline; read its reply after
+ * rk_pipeline_exec(). */
 int rk_pipe_zrevrangebylex_bin(rk_pipeline *p, const char *key, size_t key_len, const char *max,
                                size_t max_len, const char *min, size_t min_len,
                                const rk_zrevrangebylex_opts *opts);
@@ -837,12 +839,12 @@ int rk_pipe_zrevrangebylex_bin(rk_pipeline *p, const char *key, size_t key_len, 
 /** ZREVRANGEBYSCORE: the LIMIT block. */
 typedef struct rk_zrevrangebyscore_limit {
     long long offset; /**< offset */
-    long long count;  /**< count */
+    long long count; /**< count */
 } rk_zrevrangebyscore_limit;
 
 /** Options of ZREVRANGEBYSCORE; NULL or zeroed: none. */
 typedef struct rk_zrevrangebyscore_opts {
-    bool withscores;                        /**< Send WITHSCORES. */
+    bool withscores; /**< Send WITHSCORES. */
     const rk_zrevrangebyscore_limit *limit; /**< LIMIT; NULL: not sent. */
 } rk_zrevrangebyscore_opts;
 
@@ -899,9 +901,9 @@ int rk_pipe_zrevrank_bin(rk_pipeline *p, const char *key, size_t key_len, const 
 /** Options of ZSCAN; NULL or zeroed: none. */
 typedef struct rk_zscan_opts {
     const char *match; /**< MATCH pattern; NULL: not sent. */
-    size_t match_len;  /**< Its length; 0: NUL-terminated. */
-    long long count;   /**< COUNT count; 0: not sent. */
-    bool count_set;    /**< Send COUNT even when it is 0. */
+    size_t match_len; /**< Its length; 0: NUL-terminated. */
+    long long count; /**< COUNT count; 0: not sent. */
+    bool count_set; /**< Send COUNT even when it is 0. */
 } rk_zscan_opts;
 
 /** ZSCAN: Incrementally iterate sorted sets elements and associated scores.
@@ -951,10 +953,10 @@ int rk_pipe_zscore_bin(rk_pipeline *p, const char *key, size_t key_len, const ch
 
 /** Options of ZUNION; NULL or zeroed: none. */
 typedef struct rk_zunion_opts {
-    const double *weights;  /**< The weight list. */
-    size_t nweights;        /**< How many. */
+    const double *weights; /**< The weight list. */
+    size_t nweights; /**< How many. */
     rk_aggregate aggregate; /**< AGGREGATE SUM | MIN | MAX; 0: not sent. */
-    bool withscores;        /**< Send WITHSCORES. */
+    bool withscores; /**< Send WITHSCORES. */
 } rk_zunion_opts;
 
 /** ZUNION: Add multiple sorted sets.
@@ -985,8 +987,8 @@ int rk_pipe_zunion_bin(rk_pipeline *p, const char *const *keys, const size_t *ke
 
 /** Options of ZUNIONSTORE; NULL or zeroed: none. */
 typedef struct rk_zunionstore_opts {
-    const double *weights;  /**< The weight list. */
-    size_t nweights;        /**< How many. */
+    const double *weights; /**< The weight list. */
+    size_t nweights; /**< How many. */
     rk_aggregate aggregate; /**< AGGREGATE SUM | MIN | MAX; 0: not sent. */
 } rk_zunionstore_opts;
 

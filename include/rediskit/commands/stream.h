@@ -3,6 +3,7 @@
  * tools/gen-commands from Redis 7.0.15; do not edit (make commands).
  *
  * See rediskit/commands.h for the conventions every function follows. */
+/* clang-format off */
 #ifndef RK_COMMANDS_STREAM_H
 #define RK_COMMANDS_STREAM_H
 
@@ -11,6 +12,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
 
 /** XACK: Marks a pending message as correctly processed, effectively removing it from the
  *  pending entries list of the consumer group. Return value of the command is the number of
@@ -37,26 +39,26 @@ int rk_pipe_xack_bin(rk_pipeline *p, const char *key, size_t key_len, const char
 
 /** XADD: the trim block. */
 typedef struct rk_xadd_trim {
-    rk_trim strategy;      /**< MAXLEN | MINID */
-    bool equal;            /**< Send =. */
-    bool approximately;    /**< Send ~. */
+    rk_trim strategy; /**< MAXLEN | MINID */
+    bool equal; /**< Send =. */
+    bool approximately; /**< Send ~. */
     const char *threshold; /**< threshold */
-    size_t threshold_len;  /**< Its length; 0: NUL-terminated. */
-    long long limit;       /**< LIMIT count; 0: not sent. */
-    bool limit_set;        /**< Send LIMIT even when it is 0. */
+    size_t threshold_len; /**< Its length; 0: NUL-terminated. */
+    long long limit; /**< LIMIT count; 0: not sent. */
+    bool limit_set; /**< Send LIMIT even when it is 0. */
 } rk_xadd_trim;
 
 /** XADD: the field_value block. */
 typedef struct rk_xadd_field_value {
     const char *field; /**< field */
-    size_t field_len;  /**< Its length; 0: NUL-terminated. */
+    size_t field_len; /**< Its length; 0: NUL-terminated. */
     const char *value; /**< value */
-    size_t value_len;  /**< Its length; 0: NUL-terminated. */
+    size_t value_len; /**< Its length; 0: NUL-terminated. */
 } rk_xadd_field_value;
 
 /** Options of XADD; NULL or zeroed: none. */
 typedef struct rk_xadd_opts {
-    bool nomkstream;          /**< Send NOMKSTREAM. */
+    bool nomkstream; /**< Send NOMKSTREAM. */
     const rk_xadd_trim *trim; /**< trim; NULL: not sent. */
 } rk_xadd_opts;
 
@@ -91,8 +93,8 @@ int rk_pipe_xadd_bin(rk_pipeline *p, const char *key, size_t key_len, const char
 /** Options of XAUTOCLAIM; NULL or zeroed: none. */
 typedef struct rk_xautoclaim_opts {
     long long count; /**< COUNT count; 0: not sent. */
-    bool count_set;  /**< Send COUNT even when it is 0. */
-    bool justid;     /**< Send JUSTID. */
+    bool count_set; /**< Send COUNT even when it is 0. */
+    bool justid; /**< Send JUSTID. */
 } rk_xautoclaim_opts;
 
 /** XAUTOCLAIM: Changes (or acquires) ownership of messages in a consumer group, as if the
@@ -127,16 +129,16 @@ int rk_pipe_xautoclaim_bin(rk_pipeline *p, const char *key, size_t key_len, cons
 
 /** Options of XCLAIM; NULL or zeroed: none. */
 typedef struct rk_xclaim_opts {
-    long long idle;       /**< IDLE ms; 0: not sent. */
-    bool idle_set;        /**< Send IDLE even when it is 0. */
-    long long time;       /**< TIME unix-time-milliseconds; 0: not sent. */
-    bool time_set;        /**< Send TIME even when it is 0. */
+    long long idle; /**< IDLE ms; 0: not sent. */
+    bool idle_set; /**< Send IDLE even when it is 0. */
+    long long time; /**< TIME unix-time-milliseconds; 0: not sent. */
+    bool time_set; /**< Send TIME even when it is 0. */
     long long retrycount; /**< RETRYCOUNT count; 0: not sent. */
-    bool retrycount_set;  /**< Send RETRYCOUNT even when it is 0. */
-    bool force;           /**< Send FORCE. */
-    bool justid;          /**< Send JUSTID. */
-    const char *lastid;   /**< LASTID id; NULL: not sent. */
-    size_t lastid_len;    /**< Its length; 0: NUL-terminated. */
+    bool retrycount_set; /**< Send RETRYCOUNT even when it is 0. */
+    bool force; /**< Send FORCE. */
+    bool justid; /**< Send JUSTID. */
+    const char *lastid; /**< LASTID id; NULL: not sent. */
+    size_t lastid_len; /**< Its length; 0: NUL-terminated. */
 } rk_xclaim_opts;
 
 /** XCLAIM: Changes (or acquires) ownership of a message in a consumer group, as if the message
@@ -193,9 +195,9 @@ int rk_pipe_xdel_bin(rk_pipeline *p, const char *key, size_t key_len, const char
 
 /** Options of XGROUP CREATE; NULL or zeroed: none. */
 typedef struct rk_xgroup_create_opts {
-    bool mkstream;         /**< Send MKSTREAM. */
+    bool mkstream; /**< Send MKSTREAM. */
     long long entriesread; /**< ENTRIESREAD entries_read; 0: not sent. */
-    bool entriesread_set;  /**< Send ENTRIESREAD even when it is 0. */
+    bool entriesread_set; /**< Send ENTRIESREAD even when it is 0. */
 } rk_xgroup_create_opts;
 
 /** XGROUP CREATE: Create a consumer group.
@@ -218,8 +220,8 @@ int rk_xgroup_create_bin(rk_client *c, const char *key, size_t key_len, const ch
 /** Queues XGROUP CREATE in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_xgroup_create(rk_pipeline *p, const char *key, const char *groupname, const char *id,
                           const rk_xgroup_create_opts *opts);
-/** Queues XGROUP CREATE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
- */
+/** Queues XGROUP CREATE (binary-safe form) in a pipeline; read its reply after
+ * rk_pipeline_exec(). */
 int rk_pipe_xgroup_create_bin(rk_pipeline *p, const char *key, size_t key_len,
                               const char *groupname, size_t groupname_len, const char *id,
                               size_t id_len, const rk_xgroup_create_opts *opts);
@@ -285,8 +287,8 @@ int rk_xgroup_destroy_bin(rk_client *c, const char *key, size_t key_len, const c
                           size_t groupname_len, long long *out);
 /** Queues XGROUP DESTROY in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_xgroup_destroy(rk_pipeline *p, const char *key, const char *groupname);
-/** Queues XGROUP DESTROY (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
- */
+/** Queues XGROUP DESTROY (binary-safe form) in a pipeline; read its reply after
+ * rk_pipeline_exec(). */
 int rk_pipe_xgroup_destroy_bin(rk_pipeline *p, const char *key, size_t key_len,
                                const char *groupname, size_t groupname_len);
 
@@ -306,7 +308,7 @@ int rk_pipe_xgroup_help(rk_pipeline *p);
 /** Options of XGROUP SETID; NULL or zeroed: none. */
 typedef struct rk_xgroup_setid_opts {
     long long entriesread; /**< ENTRIESREAD entries_read; 0: not sent. */
-    bool entriesread_set;  /**< Send ENTRIESREAD even when it is 0. */
+    bool entriesread_set; /**< Send ENTRIESREAD even when it is 0. */
 } rk_xgroup_setid_opts;
 
 /** XGROUP SETID: Set a consumer group to an arbitrary last delivered ID value.
@@ -329,8 +331,8 @@ int rk_xgroup_setid_bin(rk_client *c, const char *key, size_t key_len, const cha
 /** Queues XGROUP SETID in a pipeline; read its reply after rk_pipeline_exec(). */
 int rk_pipe_xgroup_setid(rk_pipeline *p, const char *key, const char *groupname, const char *id,
                          const rk_xgroup_setid_opts *opts);
-/** Queues XGROUP SETID (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec().
- */
+/** Queues XGROUP SETID (binary-safe form) in a pipeline; read its reply after
+ * rk_pipeline_exec(). */
 int rk_pipe_xgroup_setid_bin(rk_pipeline *p, const char *key, size_t key_len, const char *groupname,
                              size_t groupname_len, const char *id, size_t id_len,
                              const rk_xgroup_setid_opts *opts);
@@ -389,7 +391,7 @@ int rk_pipe_xinfo_help(rk_pipeline *p);
 /** XINFO STREAM: the FULL block. */
 typedef struct rk_xinfo_stream_full {
     long long count; /**< COUNT count; 0: not sent. */
-    bool count_set;  /**< Send COUNT even when it is 0. */
+    bool count_set; /**< Send COUNT even when it is 0. */
 } rk_xinfo_stream_full;
 
 /** Options of XINFO STREAM; NULL or zeroed: none. */
@@ -436,15 +438,15 @@ int rk_pipe_xlen_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** XPENDING: the filters block. */
 typedef struct rk_xpending_idle {
-    long long idle;       /**< IDLE min-idle-time; 0: not sent. */
-    bool idle_set;        /**< Send IDLE even when it is 0. */
-    const char *start;    /**< start */
-    size_t start_len;     /**< Its length; 0: NUL-terminated. */
-    const char *end;      /**< end */
-    size_t end_len;       /**< Its length; 0: NUL-terminated. */
-    long long count;      /**< count */
+    long long idle; /**< IDLE min-idle-time; 0: not sent. */
+    bool idle_set; /**< Send IDLE even when it is 0. */
+    const char *start; /**< start */
+    size_t start_len; /**< Its length; 0: NUL-terminated. */
+    const char *end; /**< end */
+    size_t end_len; /**< Its length; 0: NUL-terminated. */
+    long long count; /**< count */
     const char *consumer; /**< consumer; NULL: not sent. */
-    size_t consumer_len;  /**< Its length; 0: NUL-terminated. */
+    size_t consumer_len; /**< Its length; 0: NUL-terminated. */
 } rk_xpending_idle;
 
 /** Options of XPENDING; NULL or zeroed: none. */
@@ -481,7 +483,7 @@ int rk_pipe_xpending_bin(rk_pipeline *p, const char *key, size_t key_len, const 
 /** Options of XRANGE; NULL or zeroed: none. */
 typedef struct rk_xrange_opts {
     long long count; /**< COUNT count; 0: not sent. */
-    bool count_set;  /**< Send COUNT even when it is 0. */
+    bool count_set; /**< Send COUNT even when it is 0. */
 } rk_xrange_opts;
 
 /** XRANGE: Return a range of elements in a stream, with IDs matching the specified IDs
@@ -514,9 +516,9 @@ int rk_pipe_xrange_bin(rk_pipeline *p, const char *key, size_t key_len, const ch
 /** Options of XREAD; NULL or zeroed: none. */
 typedef struct rk_xread_opts {
     long long count; /**< COUNT count; 0: not sent. */
-    bool count_set;  /**< Send COUNT even when it is 0. */
+    bool count_set; /**< Send COUNT even when it is 0. */
     long long block; /**< BLOCK milliseconds; 0: not sent. */
-    bool block_set;  /**< Send BLOCK even when it is 0. */
+    bool block_set; /**< Send BLOCK even when it is 0. */
 } rk_xread_opts;
 
 /** XREAD: Return never seen elements in multiple streams, with IDs greater than the ones
@@ -553,10 +555,10 @@ int rk_pipe_xread_bin(rk_pipeline *p, const char *const *keys, const size_t *key
 /** Options of XREADGROUP; NULL or zeroed: none. */
 typedef struct rk_xreadgroup_opts {
     long long count; /**< COUNT count; 0: not sent. */
-    bool count_set;  /**< Send COUNT even when it is 0. */
+    bool count_set; /**< Send COUNT even when it is 0. */
     long long block; /**< BLOCK milliseconds; 0: not sent. */
-    bool block_set;  /**< Send BLOCK even when it is 0. */
-    bool noack;      /**< Send NOACK. */
+    bool block_set; /**< Send BLOCK even when it is 0. */
+    bool noack; /**< Send NOACK. */
 } rk_xreadgroup_opts;
 
 /** XREADGROUP: Return new entries from a stream using a consumer group, or access the history
@@ -599,7 +601,7 @@ int rk_pipe_xreadgroup_bin(rk_pipeline *p, const char *group, size_t group_len,
 /** Options of XREVRANGE; NULL or zeroed: none. */
 typedef struct rk_xrevrange_opts {
     long long count; /**< COUNT count; 0: not sent. */
-    bool count_set;  /**< Send COUNT even when it is 0. */
+    bool count_set; /**< Send COUNT even when it is 0. */
 } rk_xrevrange_opts;
 
 /** XREVRANGE: Return a range of elements in a stream, with IDs matching the specified IDs
@@ -631,10 +633,10 @@ int rk_pipe_xrevrange_bin(rk_pipeline *p, const char *key, size_t key_len, const
 
 /** Options of XSETID; NULL or zeroed: none. */
 typedef struct rk_xsetid_opts {
-    long long entriesadded;   /**< ENTRIESADDED entries_added; 0: not sent. */
-    bool entriesadded_set;    /**< Send ENTRIESADDED even when it is 0. */
+    long long entriesadded; /**< ENTRIESADDED entries_added; 0: not sent. */
+    bool entriesadded_set; /**< Send ENTRIESADDED even when it is 0. */
     const char *maxdeletedid; /**< MAXDELETEDID max_deleted_entry_id; NULL: not sent. */
-    size_t maxdeletedid_len;  /**< Its length; 0: NUL-terminated. */
+    size_t maxdeletedid_len; /**< Its length; 0: NUL-terminated. */
 } rk_xsetid_opts;
 
 /** XSETID: An internal command for replicating stream values.
@@ -659,10 +661,10 @@ int rk_pipe_xsetid_bin(rk_pipeline *p, const char *key, size_t key_len, const ch
 
 /** Options of XTRIM; NULL or zeroed: none. */
 typedef struct rk_xtrim_opts {
-    bool equal;         /**< Send =. */
+    bool equal; /**< Send =. */
     bool approximately; /**< Send ~. */
-    long long limit;    /**< LIMIT count; 0: not sent. */
-    bool limit_set;     /**< Send LIMIT even when it is 0. */
+    long long limit; /**< LIMIT count; 0: not sent. */
+    bool limit_set; /**< Send LIMIT even when it is 0. */
 } rk_xtrim_opts;
 
 /** XTRIM: Trims the stream to (approximately if '~' is passed) a certain size.

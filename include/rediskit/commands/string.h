@@ -3,6 +3,7 @@
  * tools/gen-commands from Redis 7.0.15; do not edit (make commands).
  *
  * See rediskit/commands.h for the conventions every function follows. */
+/* clang-format off */
 #ifndef RK_COMMANDS_STRING_H
 #define RK_COMMANDS_STRING_H
 
@@ -11,6 +12,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
 
 /** APPEND: Append a value to a key.
  *
@@ -102,15 +104,15 @@ int rk_pipe_getdel_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** Options of GETEX; NULL or zeroed: none. */
 typedef struct rk_getex_opts {
-    long long ex;   /**< EX seconds; 0: not sent. */
-    bool ex_set;    /**< Send EX even when it is 0. */
-    long long px;   /**< PX milliseconds; 0: not sent. */
-    bool px_set;    /**< Send PX even when it is 0. */
+    long long ex; /**< EX seconds; 0: not sent. */
+    bool ex_set; /**< Send EX even when it is 0. */
+    long long px; /**< PX milliseconds; 0: not sent. */
+    bool px_set; /**< Send PX even when it is 0. */
     long long exat; /**< EXAT unix-time-seconds; 0: not sent. */
-    bool exat_set;  /**< Send EXAT even when it is 0. */
+    bool exat_set; /**< Send EXAT even when it is 0. */
     long long pxat; /**< PXAT unix-time-milliseconds; 0: not sent. */
-    bool pxat_set;  /**< Send PXAT even when it is 0. */
-    bool persist;   /**< Send PERSIST. */
+    bool pxat_set; /**< Send PXAT even when it is 0. */
+    bool persist; /**< Send PERSIST. */
 } rk_getex_opts;
 
 /** GETEX: Get the value of a key and optionally set its expiration.
@@ -230,11 +232,11 @@ int rk_pipe_incrbyfloat_bin(rk_pipeline *p, const char *key, size_t key_len, dou
 
 /** Options of LCS; NULL or zeroed: none. */
 typedef struct rk_lcs_opts {
-    bool len;              /**< Send LEN. */
-    bool idx;              /**< Send IDX. */
+    bool len; /**< Send LEN. */
+    bool idx; /**< Send IDX. */
     long long minmatchlen; /**< MINMATCHLEN len; 0: not sent. */
-    bool minmatchlen_set;  /**< Send MINMATCHLEN even when it is 0. */
-    bool withmatchlen;     /**< Send WITHMATCHLEN. */
+    bool minmatchlen_set; /**< Send MINMATCHLEN even when it is 0. */
+    bool withmatchlen; /**< Send WITHMATCHLEN. */
 } rk_lcs_opts;
 
 /** LCS: Find longest common substring.
@@ -281,10 +283,10 @@ int rk_pipe_mget_bin(rk_pipeline *p, const char *const *keys, const size_t *keys
 
 /** MSET: the key_value block. */
 typedef struct rk_mset_key_value {
-    const char *key;   /**< key */
-    size_t key_len;    /**< Its length; 0: NUL-terminated. */
+    const char *key; /**< key */
+    size_t key_len; /**< Its length; 0: NUL-terminated. */
     const char *value; /**< value */
-    size_t value_len;  /**< Its length; 0: NUL-terminated. */
+    size_t value_len; /**< Its length; 0: NUL-terminated. */
 } rk_mset_key_value;
 
 /** MSET: Set multiple keys to multiple values.
@@ -302,10 +304,10 @@ int rk_pipe_mset(rk_pipeline *p, const rk_mset_key_value *key_values, size_t nke
 
 /** MSETNX: the key_value block. */
 typedef struct rk_msetnx_key_value {
-    const char *key;   /**< key */
-    size_t key_len;    /**< Its length; 0: NUL-terminated. */
+    const char *key; /**< key */
+    size_t key_len; /**< Its length; 0: NUL-terminated. */
     const char *value; /**< value */
-    size_t value_len;  /**< Its length; 0: NUL-terminated. */
+    size_t value_len; /**< Its length; 0: NUL-terminated. */
 } rk_msetnx_key_value;
 
 /** MSETNX: Set multiple keys to multiple values, only if none of the keys exist.
@@ -342,18 +344,18 @@ int rk_pipe_psetex_bin(rk_pipeline *p, const char *key, size_t key_len, long lon
 
 /** Options of SET; NULL or zeroed: none. */
 typedef struct rk_set_opts {
-    bool nx;        /**< Send NX. */
-    bool xx;        /**< Send XX. */
-    bool get;       /**< Send GET. */
-    long long ex;   /**< EX seconds; 0: not sent. */
-    bool ex_set;    /**< Send EX even when it is 0. */
-    long long px;   /**< PX milliseconds; 0: not sent. */
-    bool px_set;    /**< Send PX even when it is 0. */
+    bool nx; /**< Send NX. */
+    bool xx; /**< Send XX. */
+    bool get; /**< Send GET. */
+    long long ex; /**< EX seconds; 0: not sent. */
+    bool ex_set; /**< Send EX even when it is 0. */
+    long long px; /**< PX milliseconds; 0: not sent. */
+    bool px_set; /**< Send PX even when it is 0. */
     long long exat; /**< EXAT unix-time-seconds; 0: not sent. */
-    bool exat_set;  /**< Send EXAT even when it is 0. */
+    bool exat_set; /**< Send EXAT even when it is 0. */
     long long pxat; /**< PXAT unix-time-milliseconds; 0: not sent. */
-    bool pxat_set;  /**< Send PXAT even when it is 0. */
-    bool keepttl;   /**< Send KEEPTTL. */
+    bool pxat_set; /**< Send PXAT even when it is 0. */
+    bool keepttl; /**< Send KEEPTTL. */
 } rk_set_opts;
 
 /** SET: Set the string value of a key.
