@@ -2,7 +2,8 @@
 """Refreshes the checked-in command specification under spec/.
 
 This is the one step that reads a live server; `make meta` (gen_meta.py)
-reads only what this step wrote. Two modes:
+and `make commands` (gen_commands.py) read only what this step wrote.
+Two modes:
 
   refresh_spec.py live [--url redis://127.0.0.1:6379] [SPECDIR]
       Asks the server at --url (default $REDIS_URL) for COMMAND INFO and
