@@ -190,7 +190,8 @@ static void test_call_variants_give_the_same_reply(void **state) {
     assert_int_equal(vcall(c, &r[1], "GET %s", "variants"), RK_OK);
     assert_int_equal(rk_client_call_args(c, &r[2], "GET", "variants", NULL), RK_OK);
     assert_int_equal(rk_client_call_argv(c, &r[3], 2, argv, NULL), RK_OK);
-    assert_int_equal(rk_client_callv(c, &r[4], NULL, 2, argv, (const size_t[]){3, 8}), RK_OK);
+    assert_int_equal(rk_client_call_argv_opts(c, &r[4], NULL, 2, argv, (const size_t[]){3, 8}),
+                     RK_OK);
     for (int i = 0; i < 5; i++) {
         assert_reply_bytes(&r[i], value, vlen);
         rk_reply_free(&r[i]);
@@ -216,7 +217,8 @@ static void test_call_without_arguments_is_einval(void **state) {
     rk_client *c = rk_client_new(&(rk_options){.port = 1});
     assert_non_null(c);
     rk_reply r;
-    assert_int_equal(rk_client_callv(c, &r, NULL, 0, (const char *[]){"PING"}, NULL), RK_EINVAL);
+    assert_int_equal(rk_client_call_argv_opts(c, &r, NULL, 0, (const char *[]){"PING"}, NULL),
+                     RK_EINVAL);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     assert_int_equal(rk_client_call(c, &r, NULL), RK_EINVAL);
     assert_int_equal(rk_client_call_args(c, &r, NULL), RK_EINVAL);

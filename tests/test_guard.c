@@ -319,7 +319,7 @@ static void test_calls_on_null_client_are_einval(void **state) {
     r.type_ = RK_REPLY_STRING;
     assert_refused_for_null_client(rk_client_call_argv(NULL, &r, 1, argv, NULL), &r);
     r.type_ = RK_REPLY_STRING;
-    assert_refused_for_null_client(rk_client_callv(NULL, &r, NULL, 1, argv, NULL), &r);
+    assert_refused_for_null_client(rk_client_call_argv_opts(NULL, &r, NULL, 1, argv, NULL), &r);
     assert_int_equal(rk_client_call(NULL, NULL, "PING"), RK_EINVAL);
 }
 

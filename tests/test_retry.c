@@ -240,7 +240,7 @@ static void test_no_retry_call_option_disables_retries(void **state) {
     rk_client *c = client_at(rkt_free_port(), (rk_retry){.attempts = 5}, &log);
     const char *argv[] = {"PING"};
     rk_call_opts opts = {.no_retry = true};
-    assert_int_equal(rk_client_callv(c, NULL, &opts, 1, argv, NULL), RK_ECONNECT);
+    assert_int_equal(rk_client_call_argv_opts(c, NULL, &opts, 1, argv, NULL), RK_ECONNECT);
     assert_int_equal(log.n, 0);
     rk_client_free(c);
 }
@@ -386,7 +386,7 @@ static void test_idempotent_call_is_retried_after_lost_reply(void **state) {
     const char *argv[] = {"INCR", "idem-incr"};
     rk_call_opts opts = {.idempotent = true};
     rk_reply r;
-    int rc = rk_client_callv(c, &r, &opts, 2, argv, NULL);
+    int rc = rk_client_call_argv_opts(c, &r, &opts, 2, argv, NULL);
     join_dropper(&d);
     assert_int_equal(rc, RK_OK);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_INTEGER);
@@ -408,7 +408,7 @@ static void test_no_retry_call_option_keeps_read_only_command_failed(void **stat
     arm_dropper(&d, p, &rkt_shared);
     const char *argv[] = {"GET", "whatever"};
     rk_call_opts opts = {.no_retry = true};
-    int rc = rk_client_callv(c, NULL, &opts, 2, argv, NULL);
+    int rc = rk_client_call_argv_opts(c, NULL, &opts, 2, argv, NULL);
     join_dropper(&d);
     assert_int_equal(rc, RK_EIO);
     assert_int_equal(log.n, 0);
@@ -542,7 +542,7 @@ static void test_call_timeout_overrides_longer_command_timeout(void **state) {
     const char *argv[] = {"INCR", "override-incr"};
     rk_call_opts opts = {.timeout_ms = 200};
     long long start = now_ms();
-    int rc = rk_client_callv(c, NULL, &opts, 2, argv, NULL);
+    int rc = rk_client_call_argv_opts(c, NULL, &opts, 2, argv, NULL);
     long long elapsed = now_ms() - start;
     rkt_server_thaw(&rkt_shared);
     assert_int_equal(rc, RK_ETIMEOUT);
@@ -563,11 +563,11 @@ static void test_call_timeout_overrides_shorter_command_timeout(void **state) {
     const char *argv[] = {"ECHO", "slow"};
     rk_call_opts opts = {.timeout_ms = 20000};
     rk_reply r;
-    assert_int_equal(rk_client_callv(c, &r, &opts, 2, argv, NULL), RK_OK);
+    assert_int_equal(rk_client_call_argv_opts(c, &r, &opts, 2, argv, NULL), RK_OK);
     assert_string_equal(rk_reply_str(&r), "slow");
     rk_reply_free(&r);
     /* Without the override the same call times out. */
-    assert_int_equal(rk_client_callv(c, NULL, NULL, 2, argv, NULL), RK_ETIMEOUT);
+    assert_int_equal(rk_client_call_argv_opts(c, NULL, NULL, 2, argv, NULL), RK_ETIMEOUT);
     rk_client_free(c);
     rkt_proxy_stop(p);
 }
@@ -584,7 +584,7 @@ static void test_call_timeout_bounds_connecting(void **state) {
     const char *argv[] = {"PING"};
     rk_call_opts opts = {.timeout_ms = 300};
     long long start = now_ms();
-    int rc = rk_client_callv(c, NULL, &opts, 1, argv, NULL);
+    int rc = rk_client_call_argv_opts(c, NULL, &opts, 1, argv, NULL);
     long long elapsed = now_ms() - start;
     assert_int_equal(rc, RK_ETIMEOUT);
     assert_true(elapsed >= 300);
@@ -605,7 +605,7 @@ static void test_call_timeout_bounds_waiting_for_the_pool(void **state) {
     const char *argv[] = {"PING"};
     rk_call_opts opts = {.timeout_ms = 300};
     long long start = now_ms();
-    int rc = rk_client_callv(c, NULL, &opts, 1, argv, NULL);
+    int rc = rk_client_call_argv_opts(c, NULL, &opts, 1, argv, NULL);
     long long elapsed = now_ms() - start;
     assert_int_equal(rc, RK_EPOOL);
     assert_true(elapsed >= 250);

@@ -51,7 +51,7 @@ rk_client *rk_client_new_url(const char *url, const rk_options *base);
 /** Closes every connection and frees the client. No call may be running. */
 void rk_client_free(rk_client *client);
 
-/** Per-call settings for rk_client_callv; NULL means all defaults. */
+/** Per-call settings for rk_client_call_argv_opts; NULL means all defaults. */
 typedef struct rk_call_opts {
     bool idempotent; /**< Safe to repeat even if it may have run. */
     bool no_retry;   /**< Never retry this call. */
@@ -82,6 +82,11 @@ typedef struct rk_call_opts {
  *  variants below take it in other forms. */
 int rk_client_call(rk_client *client, rk_reply *reply, const char *fmt, ...);
 
+/* The names of the call family say what they take, as the C library's do:
+ * a leading v (rk_client_vcall, like vprintf) takes a va_list; _args takes
+ * C strings ended by NULL; _argv an argument vector; _opts per-call
+ * settings too. */
+
 /** As rk_client_call(), with a va_list. */
 int rk_client_vcall(rk_client *client, rk_reply *reply, const char *fmt, va_list ap);
 
@@ -95,8 +100,8 @@ int rk_client_call_argv(rk_client *client, rk_reply *reply, int argc, const char
                         const size_t *argvlen);
 
 /** As rk_client_call_argv(), with per-call settings (NULL: the defaults). */
-int rk_client_callv(rk_client *client, rk_reply *reply, const rk_call_opts *opts, int argc,
-                    const char *const *argv, const size_t *argvlen);
+int rk_client_call_argv_opts(rk_client *client, rk_reply *reply, const rk_call_opts *opts, int argc,
+                             const char *const *argv, const size_t *argvlen);
 
 /** Takes a connection out of the pool for exclusive use, such as a pipeline
  *  or WATCH; give it back with rk_client_release. Blocks up to the pool

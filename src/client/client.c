@@ -314,8 +314,8 @@ static int call(rk_client *c, rk_reply *reply, const rk_call_opts *opts, encoder
     return a.rc;
 }
 
-int rk_client_callv(rk_client *c, rk_reply *reply, const rk_call_opts *opts, int argc,
-                    const char *const *argv, const size_t *argvlen) {
+int rk_client_call_argv_opts(rk_client *c, rk_reply *reply, const rk_call_opts *opts, int argc,
+                             const char *const *argv, const size_t *argvlen) {
     if (c == NULL)
         return refuse_call(reply, "NULL client");
     if (argc < 1 || argv == NULL)
@@ -326,7 +326,7 @@ int rk_client_callv(rk_client *c, rk_reply *reply, const rk_call_opts *opts, int
 
 int rk_client_call_argv(rk_client *c, rk_reply *reply, int argc, const char *const *argv,
                         const size_t *argvlen) {
-    return rk_client_callv(c, reply, NULL, argc, argv, argvlen);
+    return rk_client_call_argv_opts(c, reply, NULL, argc, argv, argvlen);
 }
 
 int rk_client_call_args(rk_client *c, rk_reply *reply, const char *arg0, ...) {
@@ -340,7 +340,7 @@ int rk_client_call_args(rk_client *c, rk_reply *reply, const char *arg0, ...) {
             memset(reply, 0, sizeof(*reply));
         return argc;
     }
-    return rk_client_callv(c, reply, NULL, argc, argv, NULL);
+    return rk_client_call_argv_opts(c, reply, NULL, argc, argv, NULL);
 }
 
 int rk_client_vcall(rk_client *c, rk_reply *reply, const char *fmt, va_list ap) {

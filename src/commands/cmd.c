@@ -256,7 +256,7 @@ static int run(rk_target t, rk_cmd *cmd, rk_reply *reply) {
         rc = rk_conn_call_argv(t.conn, reply, cmd->argc, cmd->argv, cmd->lens);
     } else {
         rk_call_opts opts = {.timeout_ms = call_timeout(t.client, cmd)};
-        rc = rk_client_callv(t.client, reply, &opts, cmd->argc, cmd->argv, cmd->lens);
+        rc = rk_client_call_argv_opts(t.client, reply, &opts, cmd->argc, cmd->argv, cmd->lens);
     }
     if (rc == RK_OK && cmd->shape != NULL)
         rc = rk_reshape(reply, cmd->shape);

@@ -2,7 +2,7 @@
  * with a fallback to EVAL on NOSCRIPT, as redis-py's Script; SCRIPT LOAD;
  * EVALSHA queued in pipelines. Every call is built into one rk_cmd
  * (command, name, key count, keys, arguments) and handed to
- * rk_client_callv or rk_pipeline_append_argv. */
+ * rk_client_call_argv_opts or rk_pipeline_append_argv. */
 #include <stdio.h>
 #include <string.h>
 
@@ -95,14 +95,14 @@ static int run_script(rk_client *c, const rk_script *s, const rk_call_opts *o, c
     int rc = build(&cmd, "EVALSHA", s->sha, RK_SHA1_HEX_LEN, keys, args);
     rk_reply r = {0}; /* the caller's reply may be NULL; NOSCRIPT must be seen */
     if (rc == RK_OK)
-        rc = rk_client_callv(c, &r, o, cmd.argc, cmd.argv, cmd.lens);
+        rc = rk_client_call_argv_opts(c, &r, o, cmd.argc, cmd.argv, cmd.lens);
     if (rc == RK_ESERVER && is_noscript(&r)) {
         rk_reply_free(&r);
         cmd.argv[0] = "EVAL";
         cmd.lens[0] = 4;
         cmd.argv[1] = s->src;
         cmd.lens[1] = s->len;
-        rc = rk_client_callv(c, &r, o, cmd.argc, cmd.argv, cmd.lens);
+        rc = rk_client_call_argv_opts(c, &r, o, cmd.argc, cmd.argv, cmd.lens);
     }
     rk_cmd_release(&cmd);
     if (reply)
@@ -129,7 +129,7 @@ int rk_script_preload(rk_client *c, const rk_script *s) {
     const char *argv[] = {"SCRIPT", "LOAD", s->src};
     const size_t lens[] = {6, 4, s->len};
     rk_reply r;
-    int rc = rk_client_callv(c, &r, NULL, 3, argv, lens);
+    int rc = rk_client_call_argv_opts(c, &r, NULL, 3, argv, lens);
     if (rc == RK_OK &&
         (rk_reply_type(&r) != RK_REPLY_STRING || rk_reply_len(&r) != RK_SHA1_HEX_LEN ||
          memcmp(rk_reply_str(&r), s->sha, RK_SHA1_HEX_LEN) != 0))

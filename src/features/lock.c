@@ -380,7 +380,7 @@ static int try_acquire(rk_lock *l, const char *token, long long *fence) {
     }
     const char *argv[] = {"SET", l->name, token, "NX", "PX", ttl};
     rk_reply r;
-    int rc = rk_client_callv(l->client, &r, NULL, l->o.ttl_ms > 0 ? 6 : 4, argv, NULL);
+    int rc = rk_client_call_argv_opts(l->client, &r, NULL, l->o.ttl_ms > 0 ? 6 : 4, argv, NULL);
     if (rc == RK_OK && rk_reply_type(&r) == RK_REPLY_NIL)
         rc = RK_ELOCKED;
     rk_reply_free(&r);
@@ -610,7 +610,7 @@ static int instance_set(rk_redlock *rl, size_t i, const char *token) {
     const char *argv[] = {"SET", rl->name, token, "NX", "PX", ttl};
     rk_call_opts o = instance_opts(rl);
     rk_reply r;
-    int rc = rk_client_callv(rl->clients[i], &r, &o, 6, argv, NULL);
+    int rc = rk_client_call_argv_opts(rl->clients[i], &r, &o, 6, argv, NULL);
     if (rc == RK_OK && rk_reply_type(&r) == RK_REPLY_NIL)
         rc = RK_ELOCKED;
     rk_reply_free(&r);

@@ -802,7 +802,7 @@ class Command:
                      "reply is nil." % (
                 ", " + self.shape_doc() + " on either protocol" if self.shape else ""),
         }[self.output]
-        paras.append(out + " Errors as rk_client_callv()" +
+        paras.append(out + " Errors as rk_client_call_argv_opts()" +
                      (", on the held connection." if self.conn else "."))
         lines = wrap_comment(head, width=92, indent="")
         out_lines = ["/** " + lines[0]] + [" *  " + l for l in lines[1:]]

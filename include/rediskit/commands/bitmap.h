@@ -33,7 +33,7 @@ typedef struct rk_bitcount_opts {
  *
  *  Complexity: O(N). Since Redis 2.6.0 (bitmap group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_bitcount(rk_client *c, const char *key, const rk_bitcount_opts *opts, long long *out);
 /** As rk_bitcount(), with lengths for the strings (binary safe). */
@@ -97,7 +97,7 @@ typedef struct rk_bitfield_operation {
  *  Complexity: O(1) for each subcommand specified. Since Redis 3.2.0 (bitmap group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_bitfield(rk_client *c, const char *key, const rk_bitfield_operation *operations,
                 size_t noperations, rk_reply *reply);
@@ -132,7 +132,7 @@ typedef struct rk_bitfield_ro_opts {
  *  Complexity: O(1) for each subcommand specified. Since Redis 6.0.0 (bitmap group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_bitfield_ro(rk_client *c, const char *key, const rk_bitfield_ro_opts *opts, rk_reply *reply);
 /** As rk_bitfield_ro(), with lengths for the strings (binary safe). */
@@ -150,7 +150,7 @@ int rk_pipe_bitfield_ro_bin(rk_pipeline *p, const char *key, size_t key_len,
  *
  *  Complexity: O(N). Since Redis 2.6.0 (bitmap group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_bitop(rk_client *c, rk_bitop_op operation, const char *destkey, const char *const *keys,
              size_t nkeys, long long *out);
@@ -189,7 +189,7 @@ typedef struct rk_bitpos_opts {
  *
  *  Complexity: O(N). Since Redis 2.8.7 (bitmap group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_bitpos(rk_client *c, const char *key, long long bit, const rk_bitpos_opts *opts,
               long long *out);
@@ -208,7 +208,7 @@ int rk_pipe_bitpos_bin(rk_pipeline *p, const char *key, size_t key_len, long lon
  *
  *  Complexity: O(1). Since Redis 2.2.0 (bitmap group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_getbit(rk_client *c, const char *key, long long offset, long long *out);
 /** As rk_getbit(), with lengths for the strings (binary safe). */
@@ -224,7 +224,7 @@ int rk_pipe_getbit_bin(rk_pipeline *p, const char *key, size_t key_len, long lon
  *
  *  Complexity: O(1). Since Redis 2.2.0 (bitmap group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_setbit(rk_client *c, const char *key, long long offset, long long value, long long *out);
 /** As rk_setbit(), with lengths for the strings (binary safe). */

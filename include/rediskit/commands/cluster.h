@@ -21,7 +21,7 @@ extern "C" {
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv(), on the held connection.
+ *  rk_client_call_argv_opts(), on the held connection.
  */
 int rk_asking(rk_conn *conn);
 
@@ -33,7 +33,7 @@ int rk_asking(rk_conn *conn);
  *  (cluster group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_cluster_addslots(rk_client *c, const long long *slots, size_t nslots);
 /** Queues CLUSTER ADDSLOTS in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -53,7 +53,7 @@ typedef struct rk_cluster_addslotsrange_start_slot_end_slot {
  *  slot arguments. Since Redis 7.0.0 (cluster group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_cluster_addslotsrange(rk_client *c,
         const rk_cluster_addslotsrange_start_slot_end_slot *start_slot_end_slots,
@@ -70,7 +70,7 @@ int rk_pipe_cluster_addslotsrange(rk_pipeline *p,
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_cluster_bumpepoch(rk_client *c, char **out, size_t *len);
 /** Queues CLUSTER BUMPEPOCH in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -83,7 +83,7 @@ int rk_pipe_cluster_bumpepoch(rk_pipeline *p);
  *  Complexity: O(N) where N is the number of failure reports. Since Redis 3.0.0 (cluster
  *  group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_cluster_count_failure_reports(rk_client *c, const char *node_id, long long *out);
 /** As rk_cluster_count_failure_reports(), with lengths for the strings (binary safe). */
@@ -102,7 +102,7 @@ int rk_pipe_cluster_count_failure_reports_bin(rk_pipeline *p, const char *node_i
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_cluster_countkeysinslot(rk_client *c, long long slot, long long *out);
 /** Queues CLUSTER COUNTKEYSINSLOT in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -116,7 +116,7 @@ int rk_pipe_cluster_countkeysinslot(rk_pipeline *p, long long slot);
  *  (cluster group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_cluster_delslots(rk_client *c, const long long *slots, size_t nslots);
 /** Queues CLUSTER DELSLOTS in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -136,7 +136,7 @@ typedef struct rk_cluster_delslotsrange_start_slot_end_slot {
  *  slot arguments. Since Redis 7.0.0 (cluster group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_cluster_delslotsrange(rk_client *c,
         const rk_cluster_delslotsrange_start_slot_end_slot *start_slot_end_slots,
@@ -159,7 +159,7 @@ typedef struct rk_cluster_failover_opts {
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_cluster_failover(rk_client *c, const rk_cluster_failover_opts *opts);
 /** Queues CLUSTER FAILOVER in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -172,7 +172,7 @@ int rk_pipe_cluster_failover(rk_pipeline *p, const rk_cluster_failover_opts *opt
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_cluster_flushslots(rk_client *c);
 /** Queues CLUSTER FLUSHSLOTS in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -185,7 +185,7 @@ int rk_pipe_cluster_flushslots(rk_pipeline *p);
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_cluster_forget(rk_client *c, const char *node_id);
 /** As rk_cluster_forget(), with lengths for the strings (binary safe). */
@@ -204,7 +204,7 @@ int rk_pipe_cluster_forget_bin(rk_pipeline *p, const char *node_id, size_t node_
  *  group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_cluster_getkeysinslot(rk_client *c, long long slot, long long count, rk_reply *reply);
 /** Queues CLUSTER GETKEYSINSLOT in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -217,7 +217,7 @@ int rk_pipe_cluster_getkeysinslot(rk_pipeline *p, long long slot, long long coun
  *  Complexity: O(1). Since Redis 5.0.0 (cluster group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_cluster_help(rk_client *c, rk_reply *reply);
 /** Queues CLUSTER HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -230,7 +230,7 @@ int rk_pipe_cluster_help(rk_pipeline *p);
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_cluster_info(rk_client *c, char **out, size_t *len);
 /** Queues CLUSTER INFO in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -243,7 +243,7 @@ int rk_pipe_cluster_info(rk_pipeline *p);
  *  Complexity: O(N) where N is the number of bytes in the key. Since Redis 3.0.0 (cluster
  *  group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_cluster_keyslot(rk_client *c, const char *key, long long *out);
 /** As rk_cluster_keyslot(), with lengths for the strings (binary safe). */
@@ -262,7 +262,7 @@ int rk_pipe_cluster_keyslot_bin(rk_pipeline *p, const char *key, size_t key_len)
  *  group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_cluster_links(rk_client *c, rk_reply *reply);
 /** Queues CLUSTER LINKS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
@@ -281,7 +281,7 @@ typedef struct rk_cluster_meet_opts {
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_cluster_meet(rk_client *c, const char *ip, long long port, const rk_cluster_meet_opts *opts);
 /** As rk_cluster_meet(), with lengths for the strings (binary safe). */
@@ -302,7 +302,7 @@ int rk_pipe_cluster_meet_bin(rk_pipeline *p, const char *ip, size_t ip_len, long
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_cluster_myid(rk_client *c, char **out, size_t *len);
 /** Queues CLUSTER MYID in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -316,7 +316,7 @@ int rk_pipe_cluster_myid(rk_pipeline *p);
  *  group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_cluster_nodes(rk_client *c, char **out, size_t *len);
 /** Queues CLUSTER NODES in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -329,7 +329,7 @@ int rk_pipe_cluster_nodes(rk_pipeline *p);
  *  Complexity: O(1). Since Redis 5.0.0 (cluster group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_cluster_replicas(rk_client *c, const char *node_id, rk_reply *reply);
 /** As rk_cluster_replicas(), with lengths for the strings (binary safe). */
@@ -347,7 +347,7 @@ int rk_pipe_cluster_replicas_bin(rk_pipeline *p, const char *node_id, size_t nod
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_cluster_replicate(rk_client *c, const char *node_id);
 /** As rk_cluster_replicate(), with lengths for the strings (binary safe). */
@@ -372,7 +372,7 @@ typedef struct rk_cluster_reset_opts {
  *  a side effect. Since Redis 3.0.0 (cluster group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_cluster_reset(rk_client *c, const rk_cluster_reset_opts *opts);
 /** Queues CLUSTER RESET in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -385,7 +385,7 @@ int rk_pipe_cluster_reset(rk_pipeline *p, const rk_cluster_reset_opts *opts);
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_cluster_saveconfig(rk_client *c);
 /** Queues CLUSTER SAVECONFIG in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -398,7 +398,7 @@ int rk_pipe_cluster_saveconfig(rk_pipeline *p);
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_cluster_set_config_epoch(rk_client *c, long long config_epoch);
 /** Queues CLUSTER SET-CONFIG-EPOCH in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -422,7 +422,7 @@ typedef struct rk_cluster_setslot_opts {
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_cluster_setslot(rk_client *c, long long slot, const rk_cluster_setslot_opts *opts);
 /** Queues CLUSTER SETSLOT in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -436,7 +436,7 @@ int rk_pipe_cluster_setslot(rk_pipeline *p, long long slot, const rk_cluster_set
  *  group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_cluster_shards(rk_client *c, rk_reply *reply);
 /** Queues CLUSTER SHARDS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
@@ -451,7 +451,7 @@ int rk_pipe_cluster_shards(rk_pipeline *p);
  *  Deprecated since 5.0.0; use CLUSTER REPLICAS instead.
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_cluster_slaves(rk_client *c, const char *node_id, rk_reply *reply);
 /** As rk_cluster_slaves(), with lengths for the strings (binary safe). */
@@ -472,7 +472,7 @@ int rk_pipe_cluster_slaves_bin(rk_pipeline *p, const char *node_id, size_t node_
  *  Deprecated since 7.0.0; use CLUSTER SHARDS instead.
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_cluster_slots(rk_client *c, rk_reply *reply);
 /** Queues CLUSTER SLOTS in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -485,7 +485,7 @@ int rk_pipe_cluster_slots(rk_pipeline *p);
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv(), on the held connection.
+ *  rk_client_call_argv_opts(), on the held connection.
  */
 int rk_readonly(rk_conn *conn);
 
@@ -496,7 +496,7 @@ int rk_readonly(rk_conn *conn);
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv(), on the held connection.
+ *  rk_client_call_argv_opts(), on the held connection.
  */
 int rk_readwrite(rk_conn *conn);
 

@@ -39,7 +39,7 @@
  * speaks, as RESP3 would send it: HGETALL and CONFIG GET are maps,
  * SMEMBERS a set, ZSCORE-like values doubles, WITHSCORES replies arrays of
  * [member, score] pairs, XREAD a map of stream to entries, INFO a map of
- * sections, each a map of fields. Errors are as for rk_client_callv():
+ * sections, each a map of fields. Errors are as for rk_client_call_argv_opts():
  * RK_ESERVER for an error reply (rk_error_last() has it), RK_EIO,
  * RK_ETIMEOUT...; retries follow the client's policy.
  *

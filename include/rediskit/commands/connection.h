@@ -28,7 +28,7 @@ typedef struct rk_auth_opts {
  *  (connection group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv(), on the held connection.
+ *  rk_client_call_argv_opts(), on the held connection.
  */
 int rk_auth(rk_conn *conn, const char *password, const rk_auth_opts *opts);
 /** As rk_auth(), with lengths for the strings (binary safe). */
@@ -47,7 +47,7 @@ typedef enum rk_client_caching_mode {
  *  Complexity: O(1). Since Redis 6.0.0 (connection group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv(), on the held connection.
+ *  as rk_client_call_argv_opts(), on the held connection.
  */
 int rk_client_caching(rk_conn *conn, rk_client_caching_mode mode, rk_reply *reply);
 
@@ -58,7 +58,7 @@ int rk_client_caching(rk_conn *conn, rk_client_caching_mode mode, rk_reply *repl
  *  Complexity: O(1). Since Redis 2.6.9 (connection group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_client_getname(rk_client *c, char **out, size_t *len);
 /** Queues CLIENT GETNAME in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -70,7 +70,7 @@ int rk_pipe_client_getname(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 6.0.0 (connection group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_client_getredir(rk_client *c, long long *out);
 /** Queues CLIENT GETREDIR in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -83,7 +83,7 @@ int rk_pipe_client_getredir(rk_pipeline *p);
  *  Complexity: O(1). Since Redis 5.0.0 (connection group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_client_help(rk_client *c, rk_reply *reply);
 /** Queues CLIENT HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -95,7 +95,7 @@ int rk_pipe_client_help(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 5.0.0 (connection group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_client_id(rk_client *c, long long *out);
 /** Queues CLIENT ID in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -108,7 +108,7 @@ int rk_pipe_client_id(rk_pipeline *p);
  *  Complexity: O(1). Since Redis 6.2.0 (connection group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_client_info(rk_client *c, char **out, size_t *len);
 /** Queues CLIENT INFO in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -148,7 +148,7 @@ typedef struct rk_client_kill_filter {
  *  Complexity: O(N) where N is the number of client connections. Since Redis 2.4.0 (connection
  *  group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_client_kill(rk_client *c, const rk_client_kill_filter *filters, size_t nfilters,
                    long long *out);
@@ -179,7 +179,7 @@ typedef struct rk_client_list_opts {
  *  group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_client_list(rk_client *c, const rk_client_list_opts *opts, char **out, size_t *len);
 /** Queues CLIENT LIST in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -198,7 +198,7 @@ typedef enum rk_client_no_evict_enabled {
  *  Complexity: O(1). Since Redis 7.0.0 (connection group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv(), on the held connection.
+ *  rk_client_call_argv_opts(), on the held connection.
  */
 int rk_client_no_evict(rk_conn *conn, rk_client_no_evict_enabled enabled);
 
@@ -215,7 +215,7 @@ typedef struct rk_client_pause_opts {
  *  Complexity: O(1). Since Redis 2.9.50 (connection group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_client_pause(rk_client *c, long long timeout, const rk_client_pause_opts *opts);
 /** Queues CLIENT PAUSE in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -228,7 +228,7 @@ int rk_pipe_client_pause(rk_pipeline *p, long long timeout, const rk_client_paus
  *  Complexity: O(1). Since Redis 2.6.9 (connection group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv(), on the held connection.
+ *  rk_client_call_argv_opts(), on the held connection.
  */
 int rk_client_setname(rk_conn *conn, const char *connection_name);
 /** As rk_client_setname(), with lengths for the strings (binary safe). */
@@ -262,7 +262,7 @@ typedef struct rk_client_tracking_opts {
  *  (connection group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv(), on the held connection.
+ *  as rk_client_call_argv_opts(), on the held connection.
  */
 int rk_client_tracking(rk_conn *conn, rk_client_tracking_status status,
                        const rk_client_tracking_opts *opts, rk_reply *reply);
@@ -275,7 +275,7 @@ int rk_client_tracking(rk_conn *conn, rk_client_tracking_status status,
  *  Complexity: O(1). Since Redis 6.2.0 (connection group).
  *
  *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_callv().
+ *  the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_client_trackinginfo(rk_client *c, rk_reply *reply);
 /** Queues CLIENT TRACKINGINFO in a pipeline; read its reply (same shape) after
@@ -295,7 +295,7 @@ typedef struct rk_client_unblock_opts {
  *  Complexity: O(log N) where N is the number of client connections. Since Redis 5.0.0
  *  (connection group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_client_unblock(rk_client *c, long long client_id, const rk_client_unblock_opts *opts,
                       long long *out);
@@ -310,7 +310,7 @@ int rk_pipe_client_unblock(rk_pipeline *p, long long client_id, const rk_client_
  *  group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_client_unpause(rk_client *c);
 /** Queues CLIENT UNPAUSE in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -323,7 +323,7 @@ int rk_pipe_client_unpause(rk_pipeline *p);
  *  Complexity: O(1). Since Redis 1.0.0 (connection group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_echo(rk_client *c, const char *message, char **out, size_t *len);
 /** As rk_echo(), with lengths for the strings (binary safe). */
@@ -361,7 +361,7 @@ typedef struct rk_hello_opts {
  *  Complexity: O(1). Since Redis 6.0.0 (connection group).
  *
  *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_callv(), on the held connection.
+ *  the reply is nil. Errors as rk_client_call_argv_opts(), on the held connection.
  */
 int rk_hello(rk_conn *conn, const rk_hello_opts *opts, rk_reply *reply);
 
@@ -378,7 +378,7 @@ typedef struct rk_ping_opts {
  *  Complexity: O(1). Since Redis 1.0.0 (connection group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_ping(rk_client *c, const rk_ping_opts *opts, rk_reply *reply);
 /** Queues PING in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -393,7 +393,7 @@ int rk_pipe_ping(rk_pipeline *p, const rk_ping_opts *opts);
  *  The server closes the connection after answering (deprecated since Redis 7.2).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv(), on the held connection.
+ *  rk_client_call_argv_opts(), on the held connection.
  */
 int rk_quit(rk_conn *conn);
 
@@ -404,7 +404,7 @@ int rk_quit(rk_conn *conn);
  *  Complexity: O(1). Since Redis 1.0.0 (connection group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv(), on the held connection.
+ *  rk_client_call_argv_opts(), on the held connection.
  */
 int rk_select(rk_conn *conn, long long index);
 

@@ -28,7 +28,7 @@ typedef struct rk_copy_opts {
  *  Complexity: O(N) worst case for collections, where N is the number of nested items. O(1) for
  *  string values. Since Redis 6.2.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_copy(rk_client *c, const char *source, const char *destination, const rk_copy_opts *opts,
             long long *out);
@@ -51,7 +51,7 @@ int rk_pipe_copy_bin(rk_pipeline *p, const char *source, size_t source_len, cons
  *  the number of elements in the list, set, sorted set or hash. Removing a single key that
  *  holds a string value is O(1). Since Redis 1.0.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_del(rk_client *c, const char *const *keys, size_t nkeys, long long *out);
 /** As rk_del(), with lengths for the strings (binary safe). */
@@ -72,7 +72,7 @@ int rk_pipe_del_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_
  *  2.6.0 (generic group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_dump(rk_client *c, const char *key, char **out, size_t *len);
 /** As rk_dump(), with lengths for the strings (binary safe). */
@@ -88,7 +88,7 @@ int rk_pipe_dump_bin(rk_pipeline *p, const char *key, size_t key_len);
  *
  *  Complexity: O(N) where N is the number of keys to check. Since Redis 1.0.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_exists(rk_client *c, const char *const *keys, size_t nkeys, long long *out);
 /** As rk_exists(), with lengths for the strings (binary safe). */
@@ -114,7 +114,7 @@ typedef struct rk_expire_opts {
  *
  *  Complexity: O(1). Since Redis 1.0.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_expire(rk_client *c, const char *key, long long seconds, const rk_expire_opts *opts,
               long long *out);
@@ -141,7 +141,7 @@ typedef struct rk_expireat_opts {
  *
  *  Complexity: O(1). Since Redis 1.2.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_expireat(rk_client *c, const char *key, long long unix_time_seconds,
                 const rk_expireat_opts *opts, long long *out);
@@ -161,7 +161,7 @@ int rk_pipe_expireat_bin(rk_pipeline *p, const char *key, size_t key_len,
  *
  *  Complexity: O(1). Since Redis 7.0.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_expiretime(rk_client *c, const char *key, long long *out);
 /** As rk_expiretime(), with lengths for the strings (binary safe). */
@@ -180,7 +180,7 @@ int rk_pipe_expiretime_bin(rk_pipeline *p, const char *key, size_t key_len);
  *  (generic group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_keys(rk_client *c, const char *pattern, rk_reply *reply);
 /** As rk_keys(), with lengths for the strings (binary safe). */
@@ -222,7 +222,7 @@ typedef struct rk_migrate_opts {
  *  Pass key NULL to send an empty string ("") instead.
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_migrate(rk_client *c, const char *host, long long port, const char *key,
                long long destination_db, long long timeout, const rk_migrate_opts *opts,
@@ -245,7 +245,7 @@ int rk_pipe_migrate_bin(rk_pipeline *p, const char *host, size_t host_len, long 
  *
  *  Complexity: O(1). Since Redis 1.0.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_move(rk_client *c, const char *key, long long db, long long *out);
 /** As rk_move(), with lengths for the strings (binary safe). */
@@ -262,7 +262,7 @@ int rk_pipe_move_bin(rk_pipeline *p, const char *key, size_t key_len, long long 
  *  Complexity: O(1). Since Redis 2.2.3 (generic group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_object_encoding(rk_client *c, const char *key, char **out, size_t *len);
 /** As rk_object_encoding(), with lengths for the strings (binary safe). */
@@ -280,7 +280,7 @@ int rk_pipe_object_encoding_bin(rk_pipeline *p, const char *key, size_t key_len)
  *  Complexity: O(1). Since Redis 4.0.0 (generic group).
  *
  *  Stores the integer reply in *out; returns RK_NIL when the server replied nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_object_freq(rk_client *c, const char *key, long long *out);
 /** As rk_object_freq(), with lengths for the strings (binary safe). */
@@ -297,7 +297,7 @@ int rk_pipe_object_freq_bin(rk_pipeline *p, const char *key, size_t key_len);
  *  Complexity: O(1). Since Redis 6.2.0 (generic group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_object_help(rk_client *c, rk_reply *reply);
 /** Queues OBJECT HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -310,7 +310,7 @@ int rk_pipe_object_help(rk_pipeline *p);
  *  Complexity: O(1). Since Redis 2.2.3 (generic group).
  *
  *  Stores the integer reply in *out; returns RK_NIL when the server replied nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_object_idletime(rk_client *c, const char *key, long long *out);
 /** As rk_object_idletime(), with lengths for the strings (binary safe). */
@@ -328,7 +328,7 @@ int rk_pipe_object_idletime_bin(rk_pipeline *p, const char *key, size_t key_len)
  *  Complexity: O(1). Since Redis 2.2.3 (generic group).
  *
  *  Stores the integer reply in *out; returns RK_NIL when the server replied nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_object_refcount(rk_client *c, const char *key, long long *out);
 /** As rk_object_refcount(), with lengths for the strings (binary safe). */
@@ -345,7 +345,7 @@ int rk_pipe_object_refcount_bin(rk_pipeline *p, const char *key, size_t key_len)
  *
  *  Complexity: O(1). Since Redis 2.2.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_persist(rk_client *c, const char *key, long long *out);
 /** As rk_persist(), with lengths for the strings (binary safe). */
@@ -369,7 +369,7 @@ typedef struct rk_pexpire_opts {
  *
  *  Complexity: O(1). Since Redis 2.6.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_pexpire(rk_client *c, const char *key, long long milliseconds, const rk_pexpire_opts *opts,
                long long *out);
@@ -397,7 +397,7 @@ typedef struct rk_pexpireat_opts {
  *
  *  Complexity: O(1). Since Redis 2.6.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_pexpireat(rk_client *c, const char *key, long long unix_time_milliseconds,
                  const rk_pexpireat_opts *opts, long long *out);
@@ -418,7 +418,7 @@ int rk_pipe_pexpireat_bin(rk_pipeline *p, const char *key, size_t key_len,
  *
  *  Complexity: O(1). Since Redis 7.0.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_pexpiretime(rk_client *c, const char *key, long long *out);
 /** As rk_pexpiretime(), with lengths for the strings (binary safe). */
@@ -434,7 +434,7 @@ int rk_pipe_pexpiretime_bin(rk_pipeline *p, const char *key, size_t key_len);
  *
  *  Complexity: O(1). Since Redis 2.6.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_pttl(rk_client *c, const char *key, long long *out);
 /** As rk_pttl(), with lengths for the strings (binary safe). */
@@ -451,7 +451,7 @@ int rk_pipe_pttl_bin(rk_pipeline *p, const char *key, size_t key_len);
  *  Complexity: O(1). Since Redis 1.0.0 (generic group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_randomkey(rk_client *c, char **out, size_t *len);
 /** Queues RANDOMKEY in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -464,7 +464,7 @@ int rk_pipe_randomkey(rk_pipeline *p);
  *  Complexity: O(1). Since Redis 1.0.0 (generic group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_rename(rk_client *c, const char *key, const char *newkey);
 /** As rk_rename(), with lengths for the strings (binary safe). */
@@ -482,7 +482,7 @@ int rk_pipe_rename_bin(rk_pipeline *p, const char *key, size_t key_len, const ch
  *
  *  Complexity: O(1). Since Redis 1.0.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_renamenx(rk_client *c, const char *key, const char *newkey, long long *out);
 /** As rk_renamenx(), with lengths for the strings (binary safe). */
@@ -516,7 +516,7 @@ typedef struct rk_restore_opts {
  *  into sorted sets is O(log(N)). Since Redis 2.6.0 (generic group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_restore(rk_client *c, const char *key, long long ttl, const char *serialized_value,
                const rk_restore_opts *opts);
@@ -551,7 +551,7 @@ typedef struct rk_scan_opts {
  *  Since Redis 2.8.0 (generic group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_scan(rk_client *c, unsigned long long cursor, const rk_scan_opts *opts, rk_reply *reply);
 /** Queues SCAN in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -588,7 +588,7 @@ typedef struct rk_sort_opts {
  *  Since Redis 1.0.0 (generic group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_sort(rk_client *c, const char *key, const rk_sort_opts *opts, rk_reply *reply);
 /** As rk_sort(), with lengths for the strings (binary safe). */
@@ -628,7 +628,7 @@ typedef struct rk_sort_ro_opts {
  *  Since Redis 7.0.0 (generic group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_sort_ro(rk_client *c, const char *key, const rk_sort_ro_opts *opts, rk_reply *reply);
 /** As rk_sort_ro(), with lengths for the strings (binary safe). */
@@ -648,7 +648,7 @@ int rk_pipe_sort_ro_bin(rk_pipeline *p, const char *key, size_t key_len,
  *  Complexity: O(N) where N is the number of keys that will be touched. Since Redis 3.2.1
  *  (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_touch(rk_client *c, const char *const *keys, size_t nkeys, long long *out);
 /** As rk_touch(), with lengths for the strings (binary safe). */
@@ -666,7 +666,7 @@ int rk_pipe_touch_bin(rk_pipeline *p, const char *const *keys, const size_t *key
  *
  *  Complexity: O(1). Since Redis 1.0.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_ttl(rk_client *c, const char *key, long long *out);
 /** As rk_ttl(), with lengths for the strings (binary safe). */
@@ -683,7 +683,7 @@ int rk_pipe_ttl_bin(rk_pipeline *p, const char *key, size_t key_len);
  *  Complexity: O(1). Since Redis 1.0.0 (generic group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_key_type(rk_client *c, const char *key, char **out, size_t *len);
 /** As rk_key_type(), with lengths for the strings (binary safe). */
@@ -702,7 +702,7 @@ int rk_pipe_key_type_bin(rk_pipeline *p, const char *key, size_t key_len);
  *  work in a different thread in order to reclaim memory, where N is the number of allocations
  *  the deleted objects where composed of. Since Redis 4.0.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_unlink(rk_client *c, const char *const *keys, size_t nkeys, long long *out);
 /** As rk_unlink(), with lengths for the strings (binary safe). */
@@ -721,7 +721,7 @@ int rk_pipe_unlink_bin(rk_pipeline *p, const char *const *keys, const size_t *ke
  *
  *  Complexity: O(1). Since Redis 3.0.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_wait(rk_client *c, long long numreplicas, long long timeout, long long *out);
 /** Queues WAIT in a pipeline; read its reply after rk_pipeline_exec(). */

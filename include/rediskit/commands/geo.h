@@ -38,7 +38,7 @@ typedef struct rk_geoadd_opts {
  *  Complexity: O(log(N)) for each item added, where N is the number of elements in the sorted
  *  set. Since Redis 3.2.0 (geo group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_geoadd(rk_client *c, const char *key,
               const rk_geoadd_longitude_latitude_member *longitude_latitude_members,
@@ -68,7 +68,7 @@ typedef struct rk_geodist_opts {
  *  Complexity: O(log(N)). Since Redis 3.2.0 (geo group).
  *
  *  Stores the reply as a double in *out; returns RK_NIL when the server replied nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_geodist(rk_client *c, const char *key, const char *member1, const char *member2,
                const rk_geodist_opts *opts, double *out);
@@ -93,7 +93,7 @@ int rk_pipe_geodist_bin(rk_pipeline *p, const char *key, size_t key_len, const c
  *  sorted set. Since Redis 3.2.0 (geo group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_geohash(rk_client *c, const char *key, const char *const *members, size_t nmembers,
                rk_reply *reply);
@@ -114,7 +114,7 @@ int rk_pipe_geohash_bin(rk_pipeline *p, const char *key, size_t key_len, const c
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element an array [a double, a
  *  double] on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_geopos(rk_client *c, const char *key, const char *const *members, size_t nmembers,
               rk_reply *reply);
@@ -161,7 +161,7 @@ typedef struct rk_georadius_opts {
  *  Deprecated since 6.2.0; use GEOSEARCH and GEOSEARCHSTORE with the BYRADIUS argument instead.
  *
  *  Hands the reply to *reply (NULL discards it), shaped by its options on either protocol;
- *  returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_georadius(rk_client *c, const char *key, double longitude, double latitude, double radius,
                  rk_geo_unit unit, const rk_georadius_opts *opts, rk_reply *reply);
@@ -206,7 +206,7 @@ typedef struct rk_georadius_ro_opts {
  *  Deprecated since 6.2.0; use GEOSEARCH with the BYRADIUS argument instead.
  *
  *  Hands the reply to *reply (NULL discards it), shaped by its options on either protocol;
- *  returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_georadius_ro(rk_client *c, const char *key, double longitude, double latitude, double radius,
                     rk_geo_unit unit, const rk_georadius_ro_opts *opts, rk_reply *reply);
@@ -257,7 +257,7 @@ typedef struct rk_georadiusbymember_opts {
  *  arguments instead.
  *
  *  Hands the reply to *reply (NULL discards it), shaped by its options on either protocol;
- *  returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_georadiusbymember(rk_client *c, const char *key, const char *member, double radius,
                          rk_geo_unit unit, const rk_georadiusbymember_opts *opts, rk_reply *reply);
@@ -302,7 +302,7 @@ typedef struct rk_georadiusbymember_ro_opts {
  *  Deprecated since 6.2.0; use GEOSEARCH with the BYRADIUS and FROMMEMBER arguments instead.
  *
  *  Hands the reply to *reply (NULL discards it), shaped by its options on either protocol;
- *  returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_georadiusbymember_ro(rk_client *c, const char *key, const char *member, double radius,
                             rk_geo_unit unit, const rk_georadiusbymember_ro_opts *opts,
@@ -373,7 +373,7 @@ typedef struct rk_geosearch_opts {
  *  Since Redis 6.2.0 (geo group).
  *
  *  Hands the reply to *reply (NULL discards it), shaped by its options on either protocol;
- *  returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_geosearch(rk_client *c, const char *key, const rk_geosearch_opts *opts, rk_reply *reply);
 /** As rk_geosearch(), with lengths for the strings (binary safe). */
@@ -435,7 +435,7 @@ typedef struct rk_geosearchstore_opts {
  *  area around the shape provided as the filter and M is the number of items inside the shape.
  *  Since Redis 6.2.0 (geo group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_geosearchstore(rk_client *c, const char *destination, const char *source,
                       const rk_geosearchstore_opts *opts, long long *out);

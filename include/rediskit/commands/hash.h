@@ -21,7 +21,7 @@ extern "C" {
  *  Complexity: O(N) where N is the number of fields to be removed. Since Redis 2.0.0 (hash
  *  group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_hdel(rk_client *c, const char *key, const char *const *fields, size_t nfields,
             long long *out);
@@ -40,7 +40,7 @@ int rk_pipe_hdel_bin(rk_pipeline *p, const char *key, size_t key_len, const char
  *
  *  Complexity: O(1). Since Redis 2.0.0 (hash group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_hexists(rk_client *c, const char *key, const char *field, long long *out);
 /** As rk_hexists(), with lengths for the strings (binary safe). */
@@ -59,7 +59,7 @@ int rk_pipe_hexists_bin(rk_pipeline *p, const char *key, size_t key_len, const c
  *  Complexity: O(1). Since Redis 2.0.0 (hash group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_hget(rk_client *c, const char *key, const char *field, char **out, size_t *len);
 /** As rk_hget(), with lengths for the strings (binary safe). */
@@ -78,7 +78,7 @@ int rk_pipe_hget_bin(rk_pipeline *p, const char *key, size_t key_len, const char
  *  Complexity: O(N) where N is the size of the hash. Since Redis 2.0.0 (hash group).
  *
  *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_callv().
+ *  the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_hgetall(rk_client *c, const char *key, rk_reply *reply);
 /** As rk_hgetall(), with lengths for the strings (binary safe). */
@@ -95,7 +95,7 @@ int rk_pipe_hgetall_bin(rk_pipeline *p, const char *key, size_t key_len);
  *
  *  Complexity: O(1). Since Redis 2.0.0 (hash group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_hincrby(rk_client *c, const char *key, const char *field, long long increment,
                long long *out);
@@ -115,7 +115,7 @@ int rk_pipe_hincrby_bin(rk_pipeline *p, const char *key, size_t key_len, const c
  *  Complexity: O(1). Since Redis 2.6.0 (hash group).
  *
  *  Stores the reply as a double in *out; returns RK_NIL when the server replied nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_hincrbyfloat(rk_client *c, const char *key, const char *field, double increment,
                     double *out);
@@ -136,7 +136,7 @@ int rk_pipe_hincrbyfloat_bin(rk_pipeline *p, const char *key, size_t key_len, co
  *  Complexity: O(N) where N is the size of the hash. Since Redis 2.0.0 (hash group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_hkeys(rk_client *c, const char *key, rk_reply *reply);
 /** As rk_hkeys(), with lengths for the strings (binary safe). */
@@ -152,7 +152,7 @@ int rk_pipe_hkeys_bin(rk_pipeline *p, const char *key, size_t key_len);
  *
  *  Complexity: O(1). Since Redis 2.0.0 (hash group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_hlen(rk_client *c, const char *key, long long *out);
 /** As rk_hlen(), with lengths for the strings (binary safe). */
@@ -170,7 +170,7 @@ int rk_pipe_hlen_bin(rk_pipeline *p, const char *key, size_t key_len);
  *  group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_hmget(rk_client *c, const char *key, const char *const *fields, size_t nfields,
              rk_reply *reply);
@@ -200,7 +200,7 @@ typedef struct rk_hmset_field_value {
  *  Deprecated since 4.0.0; use HSET with multiple field-value pairs instead.
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_hmset(rk_client *c, const char *key, const rk_hmset_field_value *field_values,
              size_t nfield_values);
@@ -233,7 +233,7 @@ typedef struct rk_hrandfield_opts {
  *
  *  Hands the reply to *reply (NULL discards it), an array of pairs [member, value] depending on
  *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_hrandfield(rk_client *c, const char *key, const rk_hrandfield_opts *opts, rk_reply *reply);
 /** As rk_hrandfield(), with lengths for the strings (binary safe). */
@@ -263,7 +263,7 @@ typedef struct rk_hscan_opts {
  *  Since Redis 2.8.0 (hash group).
  *
  *  Hands the reply to *reply (NULL discards it), an array [as sent, a map] on either protocol;
- *  returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_hscan(rk_client *c, const char *key, unsigned long long cursor, const rk_hscan_opts *opts,
              rk_reply *reply);
@@ -293,7 +293,7 @@ typedef struct rk_hset_field_value {
  *  Complexity: O(1) for each field/value pair added, so O(N) to add N field/value pairs when
  *  the command is called with multiple field/value pairs. Since Redis 2.0.0 (hash group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_hset(rk_client *c, const char *key, const rk_hset_field_value *field_values,
             size_t nfield_values, long long *out);
@@ -313,7 +313,7 @@ int rk_pipe_hset_bin(rk_pipeline *p, const char *key, size_t key_len,
  *
  *  Complexity: O(1). Since Redis 2.0.0 (hash group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_hsetnx(rk_client *c, const char *key, const char *field, const char *value, long long *out);
 /** As rk_hsetnx(), with lengths for the strings (binary safe). */
@@ -331,7 +331,7 @@ int rk_pipe_hsetnx_bin(rk_pipeline *p, const char *key, size_t key_len, const ch
  *
  *  Complexity: O(1). Since Redis 3.2.0 (hash group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_hstrlen(rk_client *c, const char *key, const char *field, long long *out);
 /** As rk_hstrlen(), with lengths for the strings (binary safe). */
@@ -350,7 +350,7 @@ int rk_pipe_hstrlen_bin(rk_pipeline *p, const char *key, size_t key_len, const c
  *  Complexity: O(N) where N is the size of the hash. Since Redis 2.0.0 (hash group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_hvals(rk_client *c, const char *key, rk_reply *reply);
 /** As rk_hvals(), with lengths for the strings (binary safe). */

@@ -20,7 +20,7 @@ extern "C" {
  *
  *  Complexity: O(1) to add every element. Since Redis 2.8.9 (hyperloglog group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_pfadd(rk_client *c, const char *key, const char *const *elements, size_t nelements,
              long long *out);
@@ -42,7 +42,7 @@ int rk_pipe_pfadd_bin(rk_pipeline *p, const char *key, size_t key_len, const cha
  *  with N being the number of keys, and much bigger constant times, when called with multiple
  *  keys. Since Redis 2.8.9 (hyperloglog group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_pfcount(rk_client *c, const char *const *keys, size_t nkeys, long long *out);
 /** As rk_pfcount(), with lengths for the strings (binary safe). */
@@ -61,7 +61,7 @@ int rk_pipe_pfcount_bin(rk_pipeline *p, const char *const *keys, const size_t *k
  *  Complexity: N/A. Since Redis 2.8.9 (hyperloglog group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_pfdebug(rk_client *c, const char *subcommand, const char *key, rk_reply *reply);
 /** As rk_pfdebug(), with lengths for the strings (binary safe). */
@@ -81,7 +81,7 @@ int rk_pipe_pfdebug_bin(rk_pipeline *p, const char *subcommand, size_t subcomman
  *  (hyperloglog group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_pfmerge(rk_client *c, const char *destkey, const char *const *sourcekeys,
                size_t nsourcekeys);
@@ -104,7 +104,7 @@ int rk_pipe_pfmerge_bin(rk_pipeline *p, const char *destkey, size_t destkey_len,
  *  Complexity: N/A. Since Redis 2.8.9 (hyperloglog group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_pfselftest(rk_client *c, rk_reply *reply);
 /** Queues PFSELFTEST in a pipeline; read its reply after rk_pipeline_exec(). */

@@ -25,7 +25,7 @@ extern "C" {
  *  returns RK_NIL.
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_blmove(rk_client *c, const char *source, const char *destination, rk_side wherefrom,
               rk_side whereto, double timeout, char **out, size_t *len);
@@ -58,7 +58,7 @@ typedef struct rk_blmpop_opts {
  *  returns RK_NIL.
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_blmpop(rk_client *c, double timeout, const char *const *keys, size_t nkeys, rk_side where,
               const rk_blmpop_opts *opts, rk_reply *reply);
@@ -83,7 +83,7 @@ int rk_pipe_blmpop_bin(rk_pipeline *p, double timeout, const char *const *keys,
  *  returns RK_NIL.
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_blpop(rk_client *c, const char *const *keys, size_t nkeys, double timeout, rk_reply *reply);
 /** As rk_blpop(), with lengths for the strings (binary safe). */
@@ -105,7 +105,7 @@ int rk_pipe_blpop_bin(rk_pipeline *p, const char *const *keys, const size_t *key
  *  returns RK_NIL.
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_brpop(rk_client *c, const char *const *keys, size_t nkeys, double timeout, rk_reply *reply);
 /** As rk_brpop(), with lengths for the strings (binary safe). */
@@ -130,7 +130,7 @@ int rk_pipe_brpop_bin(rk_pipeline *p, const char *const *keys, const size_t *key
  *  Deprecated since 6.2.0; use BLMOVE with the RIGHT and LEFT arguments instead.
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_brpoplpush(rk_client *c, const char *source, const char *destination, double timeout,
                   char **out, size_t *len);
@@ -152,7 +152,7 @@ int rk_pipe_brpoplpush_bin(rk_pipeline *p, const char *source, size_t source_len
  *  1.0.0 (list group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_lindex(rk_client *c, const char *key, long long index, char **out, size_t *len);
 /** As rk_lindex(), with lengths for the strings (binary safe). */
@@ -178,7 +178,7 @@ typedef enum rk_linsert_where {
  *  considered O(1) and inserting somewhere on the right end (tail) is O(N). Since Redis 2.2.0
  *  (list group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_linsert(rk_client *c, const char *key, rk_linsert_where where, const char *pivot,
                const char *element, long long *out);
@@ -200,7 +200,7 @@ int rk_pipe_linsert_bin(rk_pipeline *p, const char *key, size_t key_len, rk_lins
  *
  *  Complexity: O(1). Since Redis 1.0.0 (list group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_llen(rk_client *c, const char *key, long long *out);
 /** As rk_llen(), with lengths for the strings (binary safe). */
@@ -217,7 +217,7 @@ int rk_pipe_llen_bin(rk_pipeline *p, const char *key, size_t key_len);
  *  Complexity: O(1). Since Redis 6.2.0 (list group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_lmove(rk_client *c, const char *source, const char *destination, rk_side wherefrom,
              rk_side whereto, char **out, size_t *len);
@@ -247,7 +247,7 @@ typedef struct rk_lmpop_opts {
  *  returned. Since Redis 7.0.0 (list group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_lmpop(rk_client *c, const char *const *keys, size_t nkeys, rk_side where,
              const rk_lmpop_opts *opts, rk_reply *reply);
@@ -274,7 +274,7 @@ typedef struct rk_lpop_opts {
  *  Complexity: O(N) where N is the number of elements returned. Since Redis 1.0.0 (list group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_lpop(rk_client *c, const char *key, const rk_lpop_opts *opts, rk_reply *reply);
 /** As rk_lpop(), with lengths for the strings (binary safe). */
@@ -304,7 +304,7 @@ typedef struct rk_lpos_opts {
  *  provided, the command may run in constant time. Since Redis 6.0.6 (list group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_lpos(rk_client *c, const char *key, const char *element, const rk_lpos_opts *opts,
             rk_reply *reply);
@@ -324,7 +324,7 @@ int rk_pipe_lpos_bin(rk_pipeline *p, const char *key, size_t key_len, const char
  *  Complexity: O(1) for each element added, so O(N) to add N elements when the command is
  *  called with multiple arguments. Since Redis 1.0.0 (list group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_lpush(rk_client *c, const char *key, const char *const *elements, size_t nelements,
              long long *out);
@@ -344,7 +344,7 @@ int rk_pipe_lpush_bin(rk_pipeline *p, const char *key, size_t key_len, const cha
  *  Complexity: O(1) for each element added, so O(N) to add N elements when the command is
  *  called with multiple arguments. Since Redis 2.2.0 (list group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_lpushx(rk_client *c, const char *key, const char *const *elements, size_t nelements,
               long long *out);
@@ -366,7 +366,7 @@ int rk_pipe_lpushx_bin(rk_pipeline *p, const char *key, size_t key_len, const ch
  *  range. Since Redis 1.0.0 (list group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_lrange(rk_client *c, const char *key, long long start, long long stop, rk_reply *reply);
 /** As rk_lrange(), with lengths for the strings (binary safe). */
@@ -385,7 +385,7 @@ int rk_pipe_lrange_bin(rk_pipeline *p, const char *key, size_t key_len, long lon
  *  Complexity: O(N+M) where N is the length of the list and M is the number of elements
  *  removed. Since Redis 1.0.0 (list group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_lrem(rk_client *c, const char *key, long long count, const char *element, long long *out);
 /** As rk_lrem(), with lengths for the strings (binary safe). */
@@ -405,7 +405,7 @@ int rk_pipe_lrem_bin(rk_pipeline *p, const char *key, size_t key_len, long long 
  *  element of the list is O(1). Since Redis 1.0.0 (list group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_lset(rk_client *c, const char *key, long long index, const char *element);
 /** As rk_lset(), with lengths for the strings (binary safe). */
@@ -425,7 +425,7 @@ int rk_pipe_lset_bin(rk_pipeline *p, const char *key, size_t key_len, long long 
  *  Redis 1.0.0 (list group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_ltrim(rk_client *c, const char *key, long long start, long long stop);
 /** As rk_ltrim(), with lengths for the strings (binary safe). */
@@ -449,7 +449,7 @@ typedef struct rk_rpop_opts {
  *  Complexity: O(N) where N is the number of elements returned. Since Redis 1.0.0 (list group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_rpop(rk_client *c, const char *key, const rk_rpop_opts *opts, rk_reply *reply);
 /** As rk_rpop(), with lengths for the strings (binary safe). */
@@ -469,7 +469,7 @@ int rk_pipe_rpop_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_r
  *  Deprecated since 6.2.0; use LMOVE with the RIGHT and LEFT arguments instead.
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_rpoplpush(rk_client *c, const char *source, const char *destination, char **out,
                  size_t *len);
@@ -489,7 +489,7 @@ int rk_pipe_rpoplpush_bin(rk_pipeline *p, const char *source, size_t source_len,
  *  Complexity: O(1) for each element added, so O(N) to add N elements when the command is
  *  called with multiple arguments. Since Redis 1.0.0 (list group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_rpush(rk_client *c, const char *key, const char *const *elements, size_t nelements,
              long long *out);
@@ -509,7 +509,7 @@ int rk_pipe_rpush_bin(rk_pipeline *p, const char *key, size_t key_len, const cha
  *  Complexity: O(1) for each element added, so O(N) to add N elements when the command is
  *  called with multiple arguments. Since Redis 2.2.0 (list group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_rpushx(rk_client *c, const char *key, const char *const *elements, size_t nelements,
               long long *out);

@@ -22,7 +22,7 @@ extern "C" {
  *  M is the total number of subscribed patterns (by any client). Since Redis 2.0.0 (pubsub
  *  group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_publish(rk_client *c, const char *channel, const char *message, long long *out);
 /** As rk_publish(), with lengths for the strings (binary safe). */
@@ -48,7 +48,7 @@ typedef struct rk_pubsub_channels_opts {
  *  pattern matching (relatively short channels and patterns). Since Redis 2.8.0 (pubsub group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_pubsub_channels(rk_client *c, const rk_pubsub_channels_opts *opts, rk_reply *reply);
 /** Queues PUBSUB CHANNELS in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -61,7 +61,7 @@ int rk_pipe_pubsub_channels(rk_pipeline *p, const rk_pubsub_channels_opts *opts)
  *  Complexity: O(1). Since Redis 6.2.0 (pubsub group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_pubsub_help(rk_client *c, rk_reply *reply);
 /** Queues PUBSUB HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -73,7 +73,7 @@ int rk_pipe_pubsub_help(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 2.8.0 (pubsub group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_pubsub_numpat(rk_client *c, long long *out);
 /** Queues PUBSUB NUMPAT in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -87,7 +87,7 @@ int rk_pipe_pubsub_numpat(rk_pipeline *p);
  *  Since Redis 2.8.0 (pubsub group).
  *
  *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_callv().
+ *  the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_pubsub_numsub(rk_client *c, const char *const *channels, size_t nchannels, rk_reply *reply);
 /** As rk_pubsub_numsub(), with lengths for the strings (binary safe). */
@@ -114,7 +114,7 @@ typedef struct rk_pubsub_shardchannels_opts {
  *  pattern matching (relatively short shard channels). Since Redis 7.0.0 (pubsub group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_pubsub_shardchannels(rk_client *c, const rk_pubsub_shardchannels_opts *opts,
                             rk_reply *reply);
@@ -129,7 +129,7 @@ int rk_pipe_pubsub_shardchannels(rk_pipeline *p, const rk_pubsub_shardchannels_o
  *  channels. Since Redis 7.0.0 (pubsub group).
  *
  *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_callv().
+ *  the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_pubsub_shardnumsub(rk_client *c, const char *const *shardchannels, size_t nshardchannels,
                           rk_reply *reply);
@@ -153,7 +153,7 @@ int rk_pipe_pubsub_shardnumsub_bin(rk_pipeline *p, const char *const *shardchann
  *  Complexity: O(N) where N is the number of clients subscribed to the receiving shard channel.
  *  Since Redis 7.0.0 (pubsub group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_spublish(rk_client *c, const char *shardchannel, const char *message, long long *out);
 /** As rk_spublish(), with lengths for the strings (binary safe). */

@@ -21,7 +21,7 @@ extern "C" {
  *  Complexity: Depends on the script that is executed. Since Redis 2.6.0 (scripting group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_eval(rk_client *c, const char *script, const char *const *keys, size_t nkeys,
             const char *const *args, size_t nargs, rk_reply *reply);
@@ -44,7 +44,7 @@ int rk_pipe_eval_bin(rk_pipeline *p, const char *script, size_t script_len, cons
  *  Complexity: Depends on the script that is executed. Since Redis 7.0.0 (scripting group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_eval_ro(rk_client *c, const char *script, const char *const *keys, size_t nkeys,
                const char *const *args, size_t nargs, rk_reply *reply);
@@ -67,7 +67,7 @@ int rk_pipe_eval_ro_bin(rk_pipeline *p, const char *script, size_t script_len,
  *  Complexity: Depends on the script that is executed. Since Redis 2.6.0 (scripting group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_evalsha(rk_client *c, const char *sha1, const char *const *keys, size_t nkeys,
                const char *const *args, size_t nargs, rk_reply *reply);
@@ -90,7 +90,7 @@ int rk_pipe_evalsha_bin(rk_pipeline *p, const char *sha1, size_t sha1_len, const
  *  Complexity: Depends on the script that is executed. Since Redis 7.0.0 (scripting group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_evalsha_ro(rk_client *c, const char *sha1, const char *const *keys, size_t nkeys,
                   const char *const *args, size_t nargs, rk_reply *reply);
@@ -113,7 +113,7 @@ int rk_pipe_evalsha_ro_bin(rk_pipeline *p, const char *sha1, size_t sha1_len,
  *  Complexity: Depends on the function that is executed. Since Redis 7.0.0 (scripting group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_fcall(rk_client *c, const char *function, const char *const *keys, size_t nkeys,
              const char *const *args, size_t nargs, rk_reply *reply);
@@ -136,7 +136,7 @@ int rk_pipe_fcall_bin(rk_pipeline *p, const char *function, size_t function_len,
  *  Complexity: Depends on the function that is executed. Since Redis 7.0.0 (scripting group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_fcall_ro(rk_client *c, const char *function, const char *const *keys, size_t nkeys,
                 const char *const *args, size_t nargs, rk_reply *reply);
@@ -160,7 +160,7 @@ int rk_pipe_fcall_ro_bin(rk_pipeline *p, const char *function, size_t function_l
  *  Complexity: O(1). Since Redis 7.0.0 (scripting group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_function_delete(rk_client *c, const char *library_name);
 /** As rk_function_delete(), with lengths for the strings (binary safe). */
@@ -178,7 +178,7 @@ int rk_pipe_function_delete_bin(rk_pipeline *p, const char *library_name, size_t
  *  Complexity: O(N) where N is the number of functions. Since Redis 7.0.0 (scripting group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_function_dump(rk_client *c, rk_reply *reply);
 /** Queues FUNCTION DUMP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -198,7 +198,7 @@ typedef struct rk_function_flush_opts {
  *  group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_function_flush(rk_client *c, const rk_function_flush_opts *opts);
 /** Queues FUNCTION FLUSH in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -211,7 +211,7 @@ int rk_pipe_function_flush(rk_pipeline *p, const rk_function_flush_opts *opts);
  *  Complexity: O(1). Since Redis 7.0.0 (scripting group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_function_help(rk_client *c, rk_reply *reply);
 /** Queues FUNCTION HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -224,7 +224,7 @@ int rk_pipe_function_help(rk_pipeline *p);
  *  Complexity: O(1). Since Redis 7.0.0 (scripting group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_function_kill(rk_client *c);
 /** Queues FUNCTION KILL in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -244,7 +244,7 @@ typedef struct rk_function_list_opts {
  *  Complexity: O(N) where N is the number of functions. Since Redis 7.0.0 (scripting group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_function_list(rk_client *c, const rk_function_list_opts *opts, rk_reply *reply);
 /** Queues FUNCTION LIST in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
@@ -263,7 +263,7 @@ typedef struct rk_function_load_opts {
  *  group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_function_load(rk_client *c, const char *function_code, const rk_function_load_opts *opts,
                      char **out, size_t *len);
@@ -293,7 +293,7 @@ typedef struct rk_function_restore_opts {
  *  (scripting group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_function_restore(rk_client *c, const char *serialized_value,
                         const rk_function_restore_opts *opts);
@@ -316,7 +316,7 @@ int rk_pipe_function_restore_bin(rk_pipeline *p, const char *serialized_value,
  *  Complexity: O(1). Since Redis 7.0.0 (scripting group).
  *
  *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_callv().
+ *  the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_function_stats(rk_client *c, rk_reply *reply);
 /** Queues FUNCTION STATS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
@@ -336,7 +336,7 @@ typedef enum rk_script_debug_mode {
  *  Complexity: O(1). Since Redis 3.2.0 (scripting group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_script_debug(rk_client *c, rk_script_debug_mode mode, rk_reply *reply);
 /** Queues SCRIPT DEBUG in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -350,7 +350,7 @@ int rk_pipe_script_debug(rk_pipeline *p, rk_script_debug_mode mode);
  *  an O(1) operation). Since Redis 2.6.0 (scripting group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_script_exists(rk_client *c, const char *const *sha1s, size_t nsha1s, rk_reply *reply);
 /** As rk_script_exists(), with lengths for the strings (binary safe). */
@@ -377,7 +377,7 @@ typedef struct rk_script_flush_opts {
  *  group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_script_flush(rk_client *c, const rk_script_flush_opts *opts);
 /** Queues SCRIPT FLUSH in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -390,7 +390,7 @@ int rk_pipe_script_flush(rk_pipeline *p, const rk_script_flush_opts *opts);
  *  Complexity: O(1). Since Redis 5.0.0 (scripting group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_script_help(rk_client *c, rk_reply *reply);
 /** Queues SCRIPT HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -403,7 +403,7 @@ int rk_pipe_script_help(rk_pipeline *p);
  *  Complexity: O(1). Since Redis 2.6.0 (scripting group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_script_kill(rk_client *c);
 /** Queues SCRIPT KILL in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -417,7 +417,7 @@ int rk_pipe_script_kill(rk_pipeline *p);
  *  (scripting group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_script_load(rk_client *c, const char *script, char **out, size_t *len);
 /** As rk_script_load(), with lengths for the strings (binary safe). */

@@ -28,7 +28,7 @@ typedef struct rk_acl_cat_opts {
  *  (server group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_acl_cat(rk_client *c, const rk_acl_cat_opts *opts, rk_reply *reply);
 /** Queues ACL CAT in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -41,7 +41,7 @@ int rk_pipe_acl_cat(rk_pipeline *p, const rk_acl_cat_opts *opts);
  *  Complexity: O(1) amortized time considering the typical user. Since Redis 6.0.0 (server
  *  group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_acl_deluser(rk_client *c, const char *const *usernames, size_t nusernames, long long *out);
 /** As rk_acl_deluser(), with lengths for the strings (binary safe). */
@@ -61,7 +61,7 @@ int rk_pipe_acl_deluser_bin(rk_pipeline *p, const char *const *usernames,
  *  Complexity: O(1). Since Redis 7.0.0 (server group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_acl_dryrun(rk_client *c, const char *username, const char *command, const char *const *args,
                   size_t nargs, char **out, size_t *len);
@@ -90,7 +90,7 @@ typedef struct rk_acl_genpass_opts {
  *  Complexity: O(1). Since Redis 6.0.0 (server group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_acl_genpass(rk_client *c, const rk_acl_genpass_opts *opts, char **out, size_t *len);
 /** Queues ACL GENPASS in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -104,7 +104,7 @@ int rk_pipe_acl_genpass(rk_pipeline *p, const rk_acl_genpass_opts *opts);
  *  has. Since Redis 6.0.0 (server group).
  *
  *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_callv().
+ *  the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_acl_getuser(rk_client *c, const char *username, rk_reply *reply);
 /** As rk_acl_getuser(), with lengths for the strings (binary safe). */
@@ -122,7 +122,7 @@ int rk_pipe_acl_getuser_bin(rk_pipeline *p, const char *username, size_t usernam
  *  Complexity: O(1). Since Redis 6.0.0 (server group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_acl_help(rk_client *c, rk_reply *reply);
 /** Queues ACL HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -136,7 +136,7 @@ int rk_pipe_acl_help(rk_pipeline *p);
  *  group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_acl_list(rk_client *c, rk_reply *reply);
 /** Queues ACL LIST in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -150,7 +150,7 @@ int rk_pipe_acl_list(rk_pipeline *p);
  *  group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_acl_load(rk_client *c);
 /** Queues ACL LOAD in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -170,7 +170,7 @@ typedef struct rk_acl_log_opts {
  *  Complexity: O(N) with N being the number of entries shown. Since Redis 6.0.0 (server group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_acl_log(rk_client *c, const rk_acl_log_opts *opts, rk_reply *reply);
 /** Queues ACL LOG in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
@@ -184,7 +184,7 @@ int rk_pipe_acl_log(rk_pipeline *p, const rk_acl_log_opts *opts);
  *  group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_acl_save(rk_client *c);
 /** Queues ACL SAVE in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -197,7 +197,7 @@ int rk_pipe_acl_save(rk_pipeline *p);
  *  Complexity: O(N). Where N is the number of rules provided. Since Redis 6.0.0 (server group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_acl_setuser(rk_client *c, const char *username, const char *const *rules, size_t nrules);
 /** As rk_acl_setuser(), with lengths for the strings (binary safe). */
@@ -218,7 +218,7 @@ int rk_pipe_acl_setuser_bin(rk_pipeline *p, const char *username, size_t usernam
  *  group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_acl_users(rk_client *c, rk_reply *reply);
 /** Queues ACL USERS in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -231,7 +231,7 @@ int rk_pipe_acl_users(rk_pipeline *p);
  *  Complexity: O(1). Since Redis 6.0.0 (server group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_acl_whoami(rk_client *c, char **out, size_t *len);
 /** Queues ACL WHOAMI in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -244,7 +244,7 @@ int rk_pipe_acl_whoami(rk_pipeline *p);
  *  Complexity: O(1). Since Redis 1.0.0 (server group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_bgrewriteaof(rk_client *c, char **out, size_t *len);
 /** Queues BGREWRITEAOF in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -262,7 +262,7 @@ typedef struct rk_bgsave_opts {
  *  Complexity: O(1). Since Redis 1.0.0 (server group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_bgsave(rk_client *c, const rk_bgsave_opts *opts, char **out, size_t *len);
 /** Queues BGSAVE in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -276,7 +276,7 @@ int rk_pipe_bgsave(rk_pipeline *p, const rk_bgsave_opts *opts);
  *  group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element an array on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_command(rk_client *c, rk_reply *reply);
 /** Queues COMMAND in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
@@ -288,7 +288,7 @@ int rk_pipe_command(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 2.8.13 (server group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_command_count(rk_client *c, long long *out);
 /** Queues COMMAND COUNT in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -302,7 +302,7 @@ int rk_pipe_command_count(rk_pipeline *p);
  *  group).
  *
  *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_callv().
+ *  the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_command_docs(rk_client *c, const char *const *command_names, size_t ncommand_names,
                     rk_reply *reply);
@@ -324,7 +324,7 @@ int rk_pipe_command_docs_bin(rk_pipeline *p, const char *const *command_names,
  *  (server group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_command_getkeys(rk_client *c, const char *command, const char *const *args, size_t nargs,
                        rk_reply *reply);
@@ -348,7 +348,8 @@ int rk_pipe_command_getkeys_bin(rk_pipeline *p, const char *command, size_t comm
  *  (server group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element an array [as sent, a
- *  set] on either protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  set] on either protocol; returns RK_NIL when the reply is nil. Errors as
+ *  rk_client_call_argv_opts().
  */
 int rk_command_getkeysandflags(rk_client *c, const char *command, const char *const *args,
                                size_t nargs, rk_reply *reply);
@@ -373,7 +374,7 @@ int rk_pipe_command_getkeysandflags_bin(rk_pipeline *p, const char *command, siz
  *  Complexity: O(1). Since Redis 5.0.0 (server group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_command_help(rk_client *c, rk_reply *reply);
 /** Queues COMMAND HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -387,7 +388,7 @@ int rk_pipe_command_help(rk_pipeline *p);
  *  group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element an array on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_command_info(rk_client *c, const char *const *command_names, size_t ncommand_names,
                     rk_reply *reply);
@@ -419,7 +420,7 @@ typedef struct rk_command_list_opts {
  *  group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_command_list(rk_client *c, const rk_command_list_opts *opts, rk_reply *reply);
 /** Queues COMMAND LIST in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -433,7 +434,7 @@ int rk_pipe_command_list(rk_pipeline *p, const rk_command_list_opts *opts);
  *  2.0.0 (server group).
  *
  *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_callv().
+ *  the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_config_get(rk_client *c, const char *const *parameters, size_t nparameters, rk_reply *reply);
 /** As rk_config_get(), with lengths for the strings (binary safe). */
@@ -453,7 +454,7 @@ int rk_pipe_config_get_bin(rk_pipeline *p, const char *const *parameters,
  *  Complexity: O(1). Since Redis 5.0.0 (server group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_config_help(rk_client *c, rk_reply *reply);
 /** Queues CONFIG HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -466,7 +467,7 @@ int rk_pipe_config_help(rk_pipeline *p);
  *  Complexity: O(1). Since Redis 2.0.0 (server group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_config_resetstat(rk_client *c);
 /** Queues CONFIG RESETSTAT in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -479,7 +480,7 @@ int rk_pipe_config_resetstat(rk_pipeline *p);
  *  Complexity: O(1). Since Redis 2.8.0 (server group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_config_rewrite(rk_client *c);
 /** Queues CONFIG REWRITE in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -501,7 +502,7 @@ typedef struct rk_config_set_parameter_value {
  *  2.0.0 (server group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_config_set(rk_client *c, const rk_config_set_parameter_value *parameter_values,
                   size_t nparameter_values);
@@ -515,7 +516,7 @@ int rk_pipe_config_set(rk_pipeline *p, const rk_config_set_parameter_value *para
  *
  *  Complexity: O(1). Since Redis 1.0.0 (server group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_dbsize(rk_client *c, long long *out);
 /** Queues DBSIZE in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -528,7 +529,7 @@ int rk_pipe_dbsize(rk_pipeline *p);
  *  Complexity: Depends on subcommand. Since Redis 1.0.0 (server group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_debug(rk_client *c, rk_reply *reply);
 /** Queues DEBUG in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -557,7 +558,7 @@ typedef struct rk_failover_opts {
  *  Complexity: O(1). Since Redis 6.2.0 (server group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_failover(rk_client *c, const rk_failover_opts *opts);
 /** Queues FAILOVER in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -577,7 +578,7 @@ typedef struct rk_flushall_opts {
  *  (server group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_flushall(rk_client *c, const rk_flushall_opts *opts);
 /** Queues FLUSHALL in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -597,7 +598,7 @@ typedef struct rk_flushdb_opts {
  *  (server group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_flushdb(rk_client *c, const rk_flushdb_opts *opts);
 /** Queues FLUSHDB in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -610,7 +611,8 @@ int rk_pipe_flushdb(rk_pipeline *p, const rk_flushdb_opts *opts);
  *  Complexity: O(1). Since Redis 1.0.0 (server group).
  *
  *  Hands the reply to *reply (NULL discards it), a map of INFO sections, each a map of fields
- *  on either protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  on either protocol; returns RK_NIL when the reply is nil. Errors as
+ *  rk_client_call_argv_opts().
  */
 int rk_info(rk_client *c, const char *const *sections, size_t nsections, rk_reply *reply);
 /** As rk_info(), with lengths for the strings (binary safe). */
@@ -629,7 +631,7 @@ int rk_pipe_info_bin(rk_pipeline *p, const char *const *sections, const size_t *
  *
  *  Complexity: O(1). Since Redis 1.0.0 (server group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_lastsave(rk_client *c, long long *out);
 /** Queues LASTSAVE in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -642,7 +644,7 @@ int rk_pipe_lastsave(rk_pipeline *p);
  *  Complexity: O(1). Since Redis 2.8.13 (server group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_latency_doctor(rk_client *c, char **out, size_t *len);
 /** Queues LATENCY DOCTOR in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -655,7 +657,7 @@ int rk_pipe_latency_doctor(rk_pipeline *p);
  *  Complexity: O(1). Since Redis 2.8.13 (server group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_latency_graph(rk_client *c, const char *event, char **out, size_t *len);
 /** As rk_latency_graph(), with lengths for the strings (binary safe). */
@@ -674,7 +676,7 @@ int rk_pipe_latency_graph_bin(rk_pipeline *p, const char *event, size_t event_le
  *  Complexity: O(1). Since Redis 2.8.13 (server group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_latency_help(rk_client *c, rk_reply *reply);
 /** Queues LATENCY HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -689,7 +691,7 @@ int rk_pipe_latency_help(rk_pipeline *p);
  *  Since Redis 7.0.0 (server group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_latency_histogram(rk_client *c, const char *const *commands, size_t ncommands,
                          rk_reply *reply);
@@ -710,7 +712,7 @@ int rk_pipe_latency_histogram_bin(rk_pipeline *p, const char *const *commands,
  *  Complexity: O(1). Since Redis 2.8.13 (server group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_latency_history(rk_client *c, const char *event, rk_reply *reply);
 /** As rk_latency_history(), with lengths for the strings (binary safe). */
@@ -728,7 +730,7 @@ int rk_pipe_latency_history_bin(rk_pipeline *p, const char *event, size_t event_
  *  Complexity: O(1). Since Redis 2.8.13 (server group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_latency_latest(rk_client *c, rk_reply *reply);
 /** Queues LATENCY LATEST in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -740,7 +742,7 @@ int rk_pipe_latency_latest(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 2.8.13 (server group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_latency_reset(rk_client *c, const char *const *events, size_t nevents, long long *out);
 /** As rk_latency_reset(), with lengths for the strings (binary safe). */
@@ -766,7 +768,7 @@ typedef struct rk_lolwut_opts {
  *  Since Redis 5.0.0 (server group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_lolwut(rk_client *c, const rk_lolwut_opts *opts, char **out, size_t *len);
 /** Queues LOLWUT in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -779,7 +781,7 @@ int rk_pipe_lolwut(rk_pipeline *p, const rk_lolwut_opts *opts);
  *  Complexity: O(1). Since Redis 4.0.0 (server group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_memory_doctor(rk_client *c, char **out, size_t *len);
 /** Queues MEMORY DOCTOR in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -792,7 +794,7 @@ int rk_pipe_memory_doctor(rk_pipeline *p);
  *  Complexity: O(1). Since Redis 4.0.0 (server group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_memory_help(rk_client *c, rk_reply *reply);
 /** Queues MEMORY HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -806,7 +808,7 @@ int rk_pipe_memory_help(rk_pipeline *p);
  *  (server group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_memory_malloc_stats(rk_client *c, char **out, size_t *len);
 /** Queues MEMORY MALLOC-STATS in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -820,7 +822,7 @@ int rk_pipe_memory_malloc_stats(rk_pipeline *p);
  *  (server group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_memory_purge(rk_client *c);
 /** Queues MEMORY PURGE in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -833,7 +835,7 @@ int rk_pipe_memory_purge(rk_pipeline *p);
  *  Complexity: O(1). Since Redis 4.0.0 (server group).
  *
  *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_callv().
+ *  the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_memory_stats(rk_client *c, rk_reply *reply);
 /** Queues MEMORY STATS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
@@ -852,7 +854,7 @@ typedef struct rk_memory_usage_opts {
  *  Complexity: O(N) where N is the number of samples. Since Redis 4.0.0 (server group).
  *
  *  Stores the integer reply in *out; returns RK_NIL when the server replied nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_memory_usage(rk_client *c, const char *key, const rk_memory_usage_opts *opts,
                     long long *out);
@@ -873,7 +875,7 @@ int rk_pipe_memory_usage_bin(rk_pipeline *p, const char *key, size_t key_len,
  *  Complexity: O(1). Since Redis 5.0.0 (server group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_module_help(rk_client *c, rk_reply *reply);
 /** Queues MODULE HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -886,7 +888,7 @@ int rk_pipe_module_help(rk_pipeline *p);
  *  Complexity: O(N) where N is the number of loaded modules. Since Redis 4.0.0 (server group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_module_list(rk_client *c, rk_reply *reply);
 /** Queues MODULE LIST in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
@@ -899,7 +901,7 @@ int rk_pipe_module_list(rk_pipeline *p);
  *  Complexity: O(1). Since Redis 4.0.0 (server group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_module_load(rk_client *c, const char *path, const char *const *args, size_t nargs);
 /** As rk_module_load(), with lengths for the strings (binary safe). */
@@ -936,7 +938,7 @@ typedef struct rk_module_loadex_opts {
  *  Complexity: O(1). Since Redis 7.0.0 (server group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_module_loadex(rk_client *c, const char *path, const rk_module_loadex_opts *opts);
 /** As rk_module_loadex(), with lengths for the strings (binary safe). */
@@ -956,7 +958,7 @@ int rk_pipe_module_loadex_bin(rk_pipeline *p, const char *path, size_t path_len,
  *  Complexity: O(1). Since Redis 4.0.0 (server group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_module_unload(rk_client *c, const char *name);
 /** As rk_module_unload(), with lengths for the strings (binary safe). */
@@ -977,7 +979,7 @@ int rk_pipe_module_unload_bin(rk_pipeline *p, const char *name, size_t name_len)
  *  does not parse: close it once done.
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv(), on the held connection.
+ *  as rk_client_call_argv_opts(), on the held connection.
  */
 int rk_psync(rk_conn *conn, const char *replicationid, long long offset, rk_reply *reply);
 /** As rk_psync(), with lengths for the strings (binary safe). */
@@ -991,7 +993,7 @@ int rk_psync_bin(rk_conn *conn, const char *replicationid, size_t replicationid_
  *  Complexity: O(1). Since Redis 3.0.0 (server group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv(), on the held connection.
+ *  as rk_client_call_argv_opts(), on the held connection.
  */
 int rk_replconf(rk_conn *conn, rk_reply *reply);
 
@@ -1015,7 +1017,7 @@ typedef struct rk_replicaof_opts {
  *  Complexity: O(1). Since Redis 5.0.0 (server group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_replicaof(rk_client *c, const rk_replicaof_opts *opts);
 /** Queues REPLICAOF in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -1043,7 +1045,7 @@ typedef struct rk_restore_asking_opts {
  *  into sorted sets is O(log(N)). Since Redis 3.0.0 (server group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_restore_asking(rk_client *c, const char *key, long long ttl, const char *serialized_value,
                       const rk_restore_asking_opts *opts);
@@ -1067,7 +1069,7 @@ int rk_pipe_restore_asking_bin(rk_pipeline *p, const char *key, size_t key_len, 
  *  Complexity: O(1). Since Redis 2.8.12 (server group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_role(rk_client *c, rk_reply *reply);
 /** Queues ROLE in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -1081,7 +1083,7 @@ int rk_pipe_role(rk_pipeline *p);
  *  (server group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_save(rk_client *c);
 /** Queues SAVE in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -1106,7 +1108,7 @@ typedef struct rk_shutdown_opts {
  *  On success the server goes away and the call fails with a connection error.
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_shutdown(rk_client *c, const rk_shutdown_opts *opts, rk_reply *reply);
 /** Queues SHUTDOWN in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -1134,7 +1136,7 @@ typedef struct rk_slaveof_opts {
  *  Deprecated since 5.0.0; use REPLICAOF instead.
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_slaveof(rk_client *c, const rk_slaveof_opts *opts);
 /** Queues SLAVEOF in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -1154,7 +1156,7 @@ typedef struct rk_slowlog_get_opts {
  *  group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_slowlog_get(rk_client *c, const rk_slowlog_get_opts *opts, rk_reply *reply);
 /** Queues SLOWLOG GET in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -1167,7 +1169,7 @@ int rk_pipe_slowlog_get(rk_pipeline *p, const rk_slowlog_get_opts *opts);
  *  Complexity: O(1). Since Redis 6.2.0 (server group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_slowlog_help(rk_client *c, rk_reply *reply);
 /** Queues SLOWLOG HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -1179,7 +1181,7 @@ int rk_pipe_slowlog_help(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 2.2.12 (server group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_slowlog_len(rk_client *c, long long *out);
 /** Queues SLOWLOG LEN in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -1193,7 +1195,7 @@ int rk_pipe_slowlog_len(rk_pipeline *p);
  *  group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_slowlog_reset(rk_client *c);
 /** Queues SLOWLOG RESET in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -1207,7 +1209,7 @@ int rk_pipe_slowlog_reset(rk_pipeline *p);
  *  databases. Since Redis 4.0.0 (server group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_swapdb(rk_client *c, long long index1, long long index2);
 /** Queues SWAPDB in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -1223,7 +1225,7 @@ int rk_pipe_swapdb(rk_pipeline *p, long long index1, long long index2);
  *  commands), which rediskit does not parse: close it once done.
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv(), on the held connection.
+ *  as rk_client_call_argv_opts(), on the held connection.
  */
 int rk_sync(rk_conn *conn, rk_reply *reply);
 
@@ -1234,7 +1236,7 @@ int rk_sync(rk_conn *conn, rk_reply *reply);
  *  Complexity: O(1). Since Redis 2.6.0 (server group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_time(rk_client *c, rk_reply *reply);
 /** Queues TIME in a pipeline; read its reply after rk_pipeline_exec(). */

@@ -21,7 +21,7 @@ extern "C" {
  *  Complexity: O(1) for each element added, so O(N) to add N elements when the command is
  *  called with multiple arguments. Since Redis 1.0.0 (set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_sadd(rk_client *c, const char *key, const char *const *members, size_t nmembers,
             long long *out);
@@ -40,7 +40,7 @@ int rk_pipe_sadd_bin(rk_pipeline *p, const char *key, size_t key_len, const char
  *
  *  Complexity: O(1). Since Redis 1.0.0 (set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_scard(rk_client *c, const char *key, long long *out);
 /** As rk_scard(), with lengths for the strings (binary safe). */
@@ -58,7 +58,7 @@ int rk_pipe_scard_bin(rk_pipeline *p, const char *key, size_t key_len);
  *  1.0.0 (set group).
  *
  *  Hands the reply to *reply (NULL discards it), a set on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_callv().
+ *  the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_sdiff(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply);
 /** As rk_sdiff(), with lengths for the strings (binary safe). */
@@ -78,7 +78,7 @@ int rk_pipe_sdiff_bin(rk_pipeline *p, const char *const *keys, const size_t *key
  *  Complexity: O(N) where N is the total number of elements in all given sets. Since Redis
  *  1.0.0 (set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_sdiffstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                   long long *out);
@@ -101,7 +101,7 @@ int rk_pipe_sdiffstore_bin(rk_pipeline *p, const char *destination, size_t desti
  *  number of sets. Since Redis 1.0.0 (set group).
  *
  *  Hands the reply to *reply (NULL discards it), a set on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_callv().
+ *  the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_sinter(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply);
 /** As rk_sinter(), with lengths for the strings (binary safe). */
@@ -127,7 +127,7 @@ typedef struct rk_sintercard_opts {
  *  Complexity: O(N*M) worst case where N is the cardinality of the smallest set and M is the
  *  number of sets. Since Redis 7.0.0 (set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_sintercard(rk_client *c, const char *const *keys, size_t nkeys,
                   const rk_sintercard_opts *opts, long long *out);
@@ -148,7 +148,7 @@ int rk_pipe_sintercard_bin(rk_pipeline *p, const char *const *keys, const size_t
  *  Complexity: O(N*M) worst case where N is the cardinality of the smallest set and M is the
  *  number of sets. Since Redis 1.0.0 (set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_sinterstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                    long long *out);
@@ -169,7 +169,7 @@ int rk_pipe_sinterstore_bin(rk_pipeline *p, const char *destination, size_t dest
  *
  *  Complexity: O(1). Since Redis 1.0.0 (set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_sismember(rk_client *c, const char *key, const char *member, long long *out);
 /** As rk_sismember(), with lengths for the strings (binary safe). */
@@ -188,7 +188,7 @@ int rk_pipe_sismember_bin(rk_pipeline *p, const char *key, size_t key_len, const
  *  Complexity: O(N) where N is the set cardinality. Since Redis 1.0.0 (set group).
  *
  *  Hands the reply to *reply (NULL discards it), a set on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_callv().
+ *  the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_smembers(rk_client *c, const char *key, rk_reply *reply);
 /** As rk_smembers(), with lengths for the strings (binary safe). */
@@ -207,7 +207,7 @@ int rk_pipe_smembers_bin(rk_pipeline *p, const char *key, size_t key_len);
  *  6.2.0 (set group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_smismember(rk_client *c, const char *key, const char *const *members, size_t nmembers,
                   rk_reply *reply);
@@ -227,7 +227,7 @@ int rk_pipe_smismember_bin(rk_pipeline *p, const char *key, size_t key_len,
  *
  *  Complexity: O(1). Since Redis 1.0.0 (set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_smove(rk_client *c, const char *source, const char *destination, const char *member,
              long long *out);
@@ -255,7 +255,7 @@ typedef struct rk_spop_opts {
  *  passed count. Since Redis 1.0.0 (set group).
  *
  *  Hands the reply to *reply (NULL discards it), a set depending on the options on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_spop(rk_client *c, const char *key, const rk_spop_opts *opts, rk_reply *reply);
 /** As rk_spop(), with lengths for the strings (binary safe). */
@@ -281,7 +281,7 @@ typedef struct rk_srandmember_opts {
  *  the passed count. Since Redis 1.0.0 (set group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_srandmember(rk_client *c, const char *key, const rk_srandmember_opts *opts, rk_reply *reply);
 /** As rk_srandmember(), with lengths for the strings (binary safe). */
@@ -300,7 +300,7 @@ int rk_pipe_srandmember_bin(rk_pipeline *p, const char *key, size_t key_len,
  *  Complexity: O(N) where N is the number of members to be removed. Since Redis 1.0.0 (set
  *  group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_srem(rk_client *c, const char *key, const char *const *members, size_t nmembers,
             long long *out);
@@ -330,7 +330,7 @@ typedef struct rk_sscan_opts {
  *  Since Redis 2.8.0 (set group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_sscan(rk_client *c, const char *key, unsigned long long cursor, const rk_sscan_opts *opts,
              rk_reply *reply);
@@ -352,7 +352,7 @@ int rk_pipe_sscan_bin(rk_pipeline *p, const char *key, size_t key_len, unsigned 
  *  1.0.0 (set group).
  *
  *  Hands the reply to *reply (NULL discards it), a set on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_callv().
+ *  the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_sunion(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply);
 /** As rk_sunion(), with lengths for the strings (binary safe). */
@@ -372,7 +372,7 @@ int rk_pipe_sunion_bin(rk_pipeline *p, const char *const *keys, const size_t *ke
  *  Complexity: O(N) where N is the total number of elements in all given sets. Since Redis
  *  1.0.0 (set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_sunionstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                    long long *out);

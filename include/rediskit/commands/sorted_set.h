@@ -34,7 +34,7 @@ typedef struct rk_bzmpop_opts {
  *
  *  Hands the reply to *reply (NULL discards it), an array [as sent, an array of pairs [member,
  *  score]] on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_bzmpop(rk_client *c, double timeout, const char *const *keys, size_t nkeys, rk_minmax where,
               const rk_bzmpop_opts *opts, rk_reply *reply);
@@ -62,7 +62,7 @@ int rk_pipe_bzmpop_bin(rk_pipeline *p, double timeout, const char *const *keys,
  *  returns RK_NIL.
  *
  *  Hands the reply to *reply (NULL discards it), an array [as sent, as sent, a double] on
- *  either protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  either protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_bzpopmax(rk_client *c, const char *const *keys, size_t nkeys, double timeout,
                 rk_reply *reply);
@@ -88,7 +88,7 @@ int rk_pipe_bzpopmax_bin(rk_pipeline *p, const char *const *keys, const size_t *
  *  returns RK_NIL.
  *
  *  Hands the reply to *reply (NULL discards it), an array [as sent, as sent, a double] on
- *  either protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  either protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_bzpopmin(rk_client *c, const char *const *keys, size_t nkeys, double timeout,
                 rk_reply *reply);
@@ -127,7 +127,7 @@ typedef struct rk_zadd_opts {
  *  set. Since Redis 1.2.0 (sorted-set group).
  *
  *  Hands the reply to *reply (NULL discards it), a double depending on the options on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_zadd(rk_client *c, const char *key, const rk_zadd_score_member *score_members,
             size_t nscore_members, const rk_zadd_opts *opts, rk_reply *reply);
@@ -150,7 +150,7 @@ int rk_pipe_zadd_bin(rk_pipeline *p, const char *key, size_t key_len,
  *
  *  Complexity: O(1). Since Redis 1.2.0 (sorted-set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_zcard(rk_client *c, const char *key, long long *out);
 /** As rk_zcard(), with lengths for the strings (binary safe). */
@@ -167,7 +167,7 @@ int rk_pipe_zcard_bin(rk_pipeline *p, const char *key, size_t key_len);
  *  Complexity: O(log(N)) with N being the number of elements in the sorted set. Since Redis
  *  2.0.0 (sorted-set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_zcount(rk_client *c, const char *key, const char *min, const char *max, long long *out);
 /** As rk_zcount(), with lengths for the strings (binary safe). */
@@ -194,7 +194,7 @@ typedef struct rk_zdiff_opts {
  *
  *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
  *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_zdiff(rk_client *c, const char *const *keys, size_t nkeys, const rk_zdiff_opts *opts,
              rk_reply *reply);
@@ -216,7 +216,7 @@ int rk_pipe_zdiff_bin(rk_pipeline *p, const char *const *keys, const size_t *key
  *  sets, N is the size of the first set, and K is the size of the result set. Since Redis 6.2.0
  *  (sorted-set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_zdiffstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                   long long *out);
@@ -239,7 +239,7 @@ int rk_pipe_zdiffstore_bin(rk_pipeline *p, const char *destination, size_t desti
  *  (sorted-set group).
  *
  *  Stores the reply as a double in *out; returns RK_NIL when the server replied nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_zincrby(rk_client *c, const char *key, double increment, const char *member, double *out);
 /** As rk_zincrby(), with lengths for the strings (binary safe). */
@@ -271,7 +271,7 @@ typedef struct rk_zinter_opts {
  *
  *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
  *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_zinter(rk_client *c, const char *const *keys, size_t nkeys, const rk_zinter_opts *opts,
               rk_reply *reply);
@@ -299,7 +299,7 @@ typedef struct rk_zintercard_opts {
  *  Complexity: O(N*K) worst case with N being the smallest input sorted set, K being the number
  *  of input sorted sets. Since Redis 7.0.0 (sorted-set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_zintercard(rk_client *c, const char *const *keys, size_t nkeys,
                   const rk_zintercard_opts *opts, long long *out);
@@ -329,7 +329,7 @@ typedef struct rk_zinterstore_opts {
  *  being the number of input sorted sets and M being the number of elements in the resulting
  *  sorted set. Since Redis 2.0.0 (sorted-set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_zinterstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                    const rk_zinterstore_opts *opts, long long *out);
@@ -353,7 +353,7 @@ int rk_pipe_zinterstore_bin(rk_pipeline *p, const char *destination, size_t dest
  *  Complexity: O(log(N)) with N being the number of elements in the sorted set. Since Redis
  *  2.8.9 (sorted-set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_zlexcount(rk_client *c, const char *key, const char *min, const char *max, long long *out);
 /** As rk_zlexcount(), with lengths for the strings (binary safe). */
@@ -381,7 +381,7 @@ typedef struct rk_zmpop_opts {
  *
  *  Hands the reply to *reply (NULL discards it), an array [as sent, an array of pairs [member,
  *  score]] on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_zmpop(rk_client *c, const char *const *keys, size_t nkeys, rk_minmax where,
              const rk_zmpop_opts *opts, rk_reply *reply);
@@ -404,7 +404,7 @@ int rk_pipe_zmpop_bin(rk_pipeline *p, const char *const *keys, const size_t *key
  *  (sorted-set group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element a double on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_zmscore(rk_client *c, const char *key, const char *const *members, size_t nmembers,
                rk_reply *reply);
@@ -432,7 +432,7 @@ typedef struct rk_zpopmax_opts {
  *  the number of elements popped. Since Redis 5.0.0 (sorted-set group).
  *
  *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_zpopmax(rk_client *c, const char *key, const rk_zpopmax_opts *opts, rk_reply *reply);
 /** As rk_zpopmax(), with lengths for the strings (binary safe). */
@@ -459,7 +459,7 @@ typedef struct rk_zpopmin_opts {
  *  the number of elements popped. Since Redis 5.0.0 (sorted-set group).
  *
  *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_zpopmin(rk_client *c, const char *key, const rk_zpopmin_opts *opts, rk_reply *reply);
 /** As rk_zpopmin(), with lengths for the strings (binary safe). */
@@ -492,7 +492,7 @@ typedef struct rk_zrandmember_opts {
  *
  *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
  *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_zrandmember(rk_client *c, const char *key, const rk_zrandmember_opts *opts, rk_reply *reply);
 /** As rk_zrandmember(), with lengths for the strings (binary safe). */
@@ -529,7 +529,7 @@ typedef struct rk_zrange_opts {
  *
  *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
  *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_zrange(rk_client *c, const char *key, const char *start, const char *stop,
               const rk_zrange_opts *opts, rk_reply *reply);
@@ -568,7 +568,7 @@ typedef struct rk_zrangebylex_opts {
  *  Deprecated since 6.2.0; use ZRANGE with the BYLEX argument instead.
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_zrangebylex(rk_client *c, const char *key, const char *min, const char *max,
                    const rk_zrangebylex_opts *opts, rk_reply *reply);
@@ -608,7 +608,7 @@ typedef struct rk_zrangebyscore_opts {
  *
  *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
  *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_zrangebyscore(rk_client *c, const char *key, const char *min, const char *max,
                      const rk_zrangebyscore_opts *opts, rk_reply *reply);
@@ -646,7 +646,7 @@ typedef struct rk_zrangestore_opts {
  *  Complexity: O(log(N)+M) with N being the number of elements in the sorted set and M the
  *  number of elements stored into the destination key. Since Redis 6.2.0 (sorted-set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_zrangestore(rk_client *c, const char *dst, const char *src, const char *min, const char *max,
                    const rk_zrangestore_opts *opts, long long *out);
@@ -669,7 +669,7 @@ int rk_pipe_zrangestore_bin(rk_pipeline *p, const char *dst, size_t dst_len, con
  *  Complexity: O(log(N)). Since Redis 2.0.0 (sorted-set group).
  *
  *  Stores the integer reply in *out; returns RK_NIL when the server replied nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_zrank(rk_client *c, const char *key, const char *member, long long *out);
 /** As rk_zrank(), with lengths for the strings (binary safe). */
@@ -688,7 +688,7 @@ int rk_pipe_zrank_bin(rk_pipeline *p, const char *key, size_t key_len, const cha
  *  Complexity: O(M*log(N)) with N being the number of elements in the sorted set and M the
  *  number of elements to be removed. Since Redis 1.2.0 (sorted-set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_zrem(rk_client *c, const char *key, const char *const *members, size_t nmembers,
             long long *out);
@@ -708,7 +708,7 @@ int rk_pipe_zrem_bin(rk_pipeline *p, const char *key, size_t key_len, const char
  *  Complexity: O(log(N)+M) with N being the number of elements in the sorted set and M the
  *  number of elements removed by the operation. Since Redis 2.8.9 (sorted-set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_zremrangebylex(rk_client *c, const char *key, const char *min, const char *max,
                       long long *out);
@@ -729,7 +729,7 @@ int rk_pipe_zremrangebylex_bin(rk_pipeline *p, const char *key, size_t key_len, 
  *  Complexity: O(log(N)+M) with N being the number of elements in the sorted set and M the
  *  number of elements removed by the operation. Since Redis 2.0.0 (sorted-set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_zremrangebyrank(rk_client *c, const char *key, long long start, long long stop,
                        long long *out);
@@ -750,7 +750,7 @@ int rk_pipe_zremrangebyrank_bin(rk_pipeline *p, const char *key, size_t key_len,
  *  Complexity: O(log(N)+M) with N being the number of elements in the sorted set and M the
  *  number of elements removed by the operation. Since Redis 1.2.0 (sorted-set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_zremrangebyscore(rk_client *c, const char *key, const char *min, const char *max,
                         long long *out);
@@ -781,7 +781,7 @@ typedef struct rk_zrevrange_opts {
  *
  *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
  *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_zrevrange(rk_client *c, const char *key, long long start, long long stop,
                  const rk_zrevrange_opts *opts, rk_reply *reply);
@@ -819,7 +819,7 @@ typedef struct rk_zrevrangebylex_opts {
  *  Deprecated since 6.2.0; use ZRANGE with the REV and BYLEX arguments instead.
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_zrevrangebylex(rk_client *c, const char *key, const char *max, const char *min,
                       const rk_zrevrangebylex_opts *opts, rk_reply *reply);
@@ -861,7 +861,7 @@ typedef struct rk_zrevrangebyscore_opts {
  *
  *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
  *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_zrevrangebyscore(rk_client *c, const char *key, const char *max, const char *min,
                         const rk_zrevrangebyscore_opts *opts, rk_reply *reply);
@@ -886,7 +886,7 @@ int rk_pipe_zrevrangebyscore_bin(rk_pipeline *p, const char *key, size_t key_len
  *  Complexity: O(log(N)). Since Redis 2.0.0 (sorted-set group).
  *
  *  Stores the integer reply in *out; returns RK_NIL when the server replied nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_zrevrank(rk_client *c, const char *key, const char *member, long long *out);
 /** As rk_zrevrank(), with lengths for the strings (binary safe). */
@@ -916,7 +916,7 @@ typedef struct rk_zscan_opts {
  *
  *  Hands the reply to *reply (NULL discards it), an array [as sent, an array of pairs [member,
  *  score]] on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_zscan(rk_client *c, const char *key, unsigned long long cursor, const rk_zscan_opts *opts,
              rk_reply *reply);
@@ -938,7 +938,7 @@ int rk_pipe_zscan_bin(rk_pipeline *p, const char *key, size_t key_len, unsigned 
  *  Complexity: O(1). Since Redis 1.2.0 (sorted-set group).
  *
  *  Stores the reply as a double in *out; returns RK_NIL when the server replied nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_zscore(rk_client *c, const char *key, const char *member, double *out);
 /** As rk_zscore(), with lengths for the strings (binary safe). */
@@ -970,7 +970,7 @@ typedef struct rk_zunion_opts {
  *
  *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
  *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_zunion(rk_client *c, const char *const *keys, size_t nkeys, const rk_zunion_opts *opts,
               rk_reply *reply);
@@ -1001,7 +1001,7 @@ typedef struct rk_zunionstore_opts {
  *  M being the number of elements in the resulting sorted set. Since Redis 2.0.0 (sorted-set
  *  group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_zunionstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                    const rk_zunionstore_opts *opts, long long *out);

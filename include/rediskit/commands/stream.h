@@ -23,7 +23,7 @@ extern "C" {
  *
  *  Complexity: O(1) for each message ID processed. Since Redis 5.0.0 (stream group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_xack(rk_client *c, const char *key, const char *group, const char *const *ids, size_t nids,
             long long *out);
@@ -73,7 +73,7 @@ typedef struct rk_xadd_opts {
  *  Pass id NULL to send * instead.
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_xadd(rk_client *c, const char *key, const char *id, const rk_xadd_field_value *field_values,
             size_t nfield_values, const rk_xadd_opts *opts, char **out, size_t *len);
@@ -106,7 +106,7 @@ typedef struct rk_xautoclaim_opts {
  *
  *  Hands the reply to *reply (NULL discards it), an array [as sent, an array, each element an
  *  array [as sent, a map], as sent] on either protocol; returns RK_NIL when the reply is nil.
- *  Errors as rk_client_callv().
+ *  Errors as rk_client_call_argv_opts().
  */
 int rk_xautoclaim(rk_client *c, const char *key, const char *group, const char *consumer,
                   const char *min_idle_time, const char *start, const rk_xautoclaim_opts *opts,
@@ -151,7 +151,8 @@ typedef struct rk_xclaim_opts {
  *  Since Redis 5.0.0 (stream group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element an array [as sent, a
- *  map] on either protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  map] on either protocol; returns RK_NIL when the reply is nil. Errors as
+ *  rk_client_call_argv_opts().
  */
 int rk_xclaim(rk_client *c, const char *key, const char *group, const char *consumer,
               const char *min_idle_time, const char *const *ids, size_t nids,
@@ -181,7 +182,7 @@ int rk_pipe_xclaim_bin(rk_pipeline *p, const char *key, size_t key_len, const ch
  *  Complexity: O(1) for each single item to delete in the stream, regardless of the stream
  *  size. Since Redis 5.0.0 (stream group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_xdel(rk_client *c, const char *key, const char *const *ids, size_t nids, long long *out);
 /** As rk_xdel(), with lengths for the strings (binary safe). */
@@ -209,7 +210,7 @@ typedef struct rk_xgroup_create_opts {
  *  Pass id NULL to send $ instead.
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_xgroup_create(rk_client *c, const char *key, const char *groupname, const char *id,
                      const rk_xgroup_create_opts *opts);
@@ -232,7 +233,7 @@ int rk_pipe_xgroup_create_bin(rk_pipeline *p, const char *key, size_t key_len,
  *
  *  Complexity: O(1). Since Redis 6.2.0 (stream group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_xgroup_createconsumer(rk_client *c, const char *key, const char *groupname,
                              const char *consumername, long long *out);
@@ -255,7 +256,7 @@ int rk_pipe_xgroup_createconsumer_bin(rk_pipeline *p, const char *key, size_t ke
  *
  *  Complexity: O(1). Since Redis 5.0.0 (stream group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_xgroup_delconsumer(rk_client *c, const char *key, const char *groupname,
                           const char *consumername, long long *out);
@@ -279,7 +280,7 @@ int rk_pipe_xgroup_delconsumer_bin(rk_pipeline *p, const char *key, size_t key_l
  *  Complexity: O(N) where N is the number of entries in the group's pending entries list (PEL).
  *  Since Redis 5.0.0 (stream group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_xgroup_destroy(rk_client *c, const char *key, const char *groupname, long long *out);
 /** As rk_xgroup_destroy(), with lengths for the strings (binary safe). */
@@ -299,7 +300,7 @@ int rk_pipe_xgroup_destroy_bin(rk_pipeline *p, const char *key, size_t key_len,
  *  Complexity: O(1). Since Redis 5.0.0 (stream group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_xgroup_help(rk_client *c, rk_reply *reply);
 /** Queues XGROUP HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -320,7 +321,7 @@ typedef struct rk_xgroup_setid_opts {
  *  Pass id NULL to send $ instead.
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_xgroup_setid(rk_client *c, const char *key, const char *groupname, const char *id,
                     const rk_xgroup_setid_opts *opts);
@@ -344,7 +345,7 @@ int rk_pipe_xgroup_setid_bin(rk_pipeline *p, const char *key, size_t key_len, co
  *  Complexity: O(1). Since Redis 5.0.0 (stream group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_xinfo_consumers(rk_client *c, const char *key, const char *groupname, rk_reply *reply);
 /** As rk_xinfo_consumers(), with lengths for the strings (binary safe). */
@@ -364,7 +365,7 @@ int rk_pipe_xinfo_consumers_bin(rk_pipeline *p, const char *key, size_t key_len,
  *  Complexity: O(1). Since Redis 5.0.0 (stream group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_xinfo_groups(rk_client *c, const char *key, rk_reply *reply);
 /** As rk_xinfo_groups(), with lengths for the strings (binary safe). */
@@ -382,7 +383,7 @@ int rk_pipe_xinfo_groups_bin(rk_pipeline *p, const char *key, size_t key_len);
  *  Complexity: O(1). Since Redis 5.0.0 (stream group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_xinfo_help(rk_client *c, rk_reply *reply);
 /** Queues XINFO HELP in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -406,7 +407,7 @@ typedef struct rk_xinfo_stream_opts {
  *  Complexity: O(1). Since Redis 5.0.0 (stream group).
  *
  *  Hands the reply to *reply (NULL discards it), a map or a map depending on the options on
- *  either protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  either protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_xinfo_stream(rk_client *c, const char *key, const rk_xinfo_stream_opts *opts,
                     rk_reply *reply);
@@ -426,7 +427,7 @@ int rk_pipe_xinfo_stream_bin(rk_pipeline *p, const char *key, size_t key_len,
  *
  *  Complexity: O(1). Since Redis 5.0.0 (stream group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_xlen(rk_client *c, const char *key, long long *out);
 /** As rk_xlen(), with lengths for the strings (binary safe). */
@@ -466,7 +467,7 @@ typedef struct rk_xpending_opts {
  *  every consumer. Since Redis 5.0.0 (stream group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_xpending(rk_client *c, const char *key, const char *group, const rk_xpending_opts *opts,
                 rk_reply *reply);
@@ -496,7 +497,8 @@ typedef struct rk_xrange_opts {
  *  5.0.0 (stream group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element an array [as sent, a
- *  map] on either protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  map] on either protocol; returns RK_NIL when the reply is nil. Errors as
+ *  rk_client_call_argv_opts().
  */
 int rk_xrange(rk_client *c, const char *key, const char *start, const char *end,
               const rk_xrange_opts *opts, rk_reply *reply);
@@ -535,7 +537,7 @@ typedef struct rk_xread_opts {
  *  returns RK_NIL.
  *
  *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_callv().
+ *  the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_xread(rk_client *c, const char *const *keys, size_t nkeys, const char *const *ids,
              size_t nids, const rk_xread_opts *opts, rk_reply *reply);
@@ -577,7 +579,7 @@ typedef struct rk_xreadgroup_opts {
  *  returns RK_NIL.
  *
  *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_callv().
+ *  the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_xreadgroup(rk_client *c, const char *group, const char *consumer, const char *const *keys,
                   size_t nkeys, const char *const *ids, size_t nids, const rk_xreadgroup_opts *opts,
@@ -614,7 +616,8 @@ typedef struct rk_xrevrange_opts {
  *  (stream group).
  *
  *  Hands the reply to *reply (NULL discards it), an array, each element an array [as sent, a
- *  map] on either protocol; returns RK_NIL when the reply is nil. Errors as rk_client_callv().
+ *  map] on either protocol; returns RK_NIL when the reply is nil. Errors as
+ *  rk_client_call_argv_opts().
  */
 int rk_xrevrange(rk_client *c, const char *key, const char *end, const char *start,
                  const rk_xrevrange_opts *opts, rk_reply *reply);
@@ -646,7 +649,7 @@ typedef struct rk_xsetid_opts {
  *  Complexity: O(1). Since Redis 5.0.0 (stream group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_xsetid(rk_client *c, const char *key, const char *last_id, const rk_xsetid_opts *opts);
 /** As rk_xsetid(), with lengths for the strings (binary safe). */
@@ -675,7 +678,7 @@ typedef struct rk_xtrim_opts {
  *  however, since entries are organized in macro nodes containing multiple entries that can be
  *  released with a single deallocation. Since Redis 5.0.0 (stream group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_xtrim(rk_client *c, const char *key, rk_trim strategy, const char *threshold,
              const rk_xtrim_opts *opts, long long *out);

@@ -23,7 +23,7 @@ extern "C" {
  *  will double the free space available on every reallocation. Since Redis 2.0.0 (string
  *  group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_append(rk_client *c, const char *key, const char *value, long long *out);
 /** As rk_append(), with lengths for the strings (binary safe). */
@@ -41,7 +41,7 @@ int rk_pipe_append_bin(rk_pipeline *p, const char *key, size_t key_len, const ch
  *
  *  Complexity: O(1). Since Redis 1.0.0 (string group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_decr(rk_client *c, const char *key, long long *out);
 /** As rk_decr(), with lengths for the strings (binary safe). */
@@ -57,7 +57,7 @@ int rk_pipe_decr_bin(rk_pipeline *p, const char *key, size_t key_len);
  *
  *  Complexity: O(1). Since Redis 1.0.0 (string group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_decrby(rk_client *c, const char *key, long long decrement, long long *out);
 /** As rk_decrby(), with lengths for the strings (binary safe). */
@@ -75,7 +75,7 @@ int rk_pipe_decrby_bin(rk_pipeline *p, const char *key, size_t key_len, long lon
  *  Complexity: O(1). Since Redis 1.0.0 (string group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_get(rk_client *c, const char *key, char **out, size_t *len);
 /** As rk_get(), with lengths for the strings (binary safe). */
@@ -92,7 +92,7 @@ int rk_pipe_get_bin(rk_pipeline *p, const char *key, size_t key_len);
  *  Complexity: O(1). Since Redis 6.2.0 (string group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_getdel(rk_client *c, const char *key, char **out, size_t *len);
 /** As rk_getdel(), with lengths for the strings (binary safe). */
@@ -123,7 +123,7 @@ typedef struct rk_getex_opts {
  *  Complexity: O(1). Since Redis 6.2.0 (string group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_getex(rk_client *c, const char *key, const rk_getex_opts *opts, char **out, size_t *len);
 /** As rk_getex(), with lengths for the strings (binary safe). */
@@ -144,7 +144,7 @@ int rk_pipe_getex_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_
  *  group).
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_getrange(rk_client *c, const char *key, long long start, long long end, char **out,
                 size_t *len);
@@ -166,7 +166,7 @@ int rk_pipe_getrange_bin(rk_pipeline *p, const char *key, size_t key_len, long l
  *  Deprecated since 6.2.0; use SET with the !GET argument instead.
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_getset(rk_client *c, const char *key, const char *value, char **out, size_t *len);
 /** As rk_getset(), with lengths for the strings (binary safe). */
@@ -184,7 +184,7 @@ int rk_pipe_getset_bin(rk_pipeline *p, const char *key, size_t key_len, const ch
  *
  *  Complexity: O(1). Since Redis 1.0.0 (string group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_incr(rk_client *c, const char *key, long long *out);
 /** As rk_incr(), with lengths for the strings (binary safe). */
@@ -200,7 +200,7 @@ int rk_pipe_incr_bin(rk_pipeline *p, const char *key, size_t key_len);
  *
  *  Complexity: O(1). Since Redis 1.0.0 (string group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_incrby(rk_client *c, const char *key, long long increment, long long *out);
 /** As rk_incrby(), with lengths for the strings (binary safe). */
@@ -218,7 +218,7 @@ int rk_pipe_incrby_bin(rk_pipeline *p, const char *key, size_t key_len, long lon
  *  Complexity: O(1). Since Redis 2.6.0 (string group).
  *
  *  Stores the reply as a double in *out; returns RK_NIL when the server replied nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_incrbyfloat(rk_client *c, const char *key, double increment, double *out);
 /** As rk_incrbyfloat(), with lengths for the strings (binary safe). */
@@ -247,7 +247,7 @@ typedef struct rk_lcs_opts {
  *  7.0.0 (string group).
  *
  *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_callv().
+ *  the reply is nil. Errors as rk_client_call_argv_opts().
  */
 int rk_lcs(rk_client *c, const char *key1, const char *key2, const rk_lcs_opts *opts,
            rk_reply *reply);
@@ -269,7 +269,7 @@ int rk_pipe_lcs_bin(rk_pipeline *p, const char *key1, size_t key1_len, const cha
  *  group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_mget(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply);
 /** As rk_mget(), with lengths for the strings (binary safe). */
@@ -296,7 +296,7 @@ typedef struct rk_mset_key_value {
  *  Complexity: O(N) where N is the number of keys to set. Since Redis 1.0.1 (string group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_mset(rk_client *c, const rk_mset_key_value *key_values, size_t nkey_values);
 /** Queues MSET in a pipeline; read its reply after rk_pipeline_exec(). */
@@ -316,7 +316,7 @@ typedef struct rk_msetnx_key_value {
  *
  *  Complexity: O(N) where N is the number of keys to set. Since Redis 1.0.1 (string group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_msetnx(rk_client *c, const rk_msetnx_key_value *key_values, size_t nkey_values,
               long long *out);
@@ -330,7 +330,7 @@ int rk_pipe_msetnx(rk_pipeline *p, const rk_msetnx_key_value *key_values, size_t
  *  Complexity: O(1). Since Redis 2.6.0 (string group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_psetex(rk_client *c, const char *key, long long milliseconds, const char *value);
 /** As rk_psetex(), with lengths for the strings (binary safe). */
@@ -369,7 +369,7 @@ typedef struct rk_set_opts {
  *  old value, and RK_NIL says there was none (whether this SET set the key or not).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv().
+ *  as rk_client_call_argv_opts().
  */
 int rk_set(rk_client *c, const char *key, const char *value, const rk_set_opts *opts,
            rk_reply *reply);
@@ -389,7 +389,7 @@ int rk_pipe_set_bin(rk_pipeline *p, const char *key, size_t key_len, const char 
  *  Complexity: O(1). Since Redis 2.0.0 (string group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv().
+ *  rk_client_call_argv_opts().
  */
 int rk_setex(rk_client *c, const char *key, long long seconds, const char *value);
 /** As rk_setex(), with lengths for the strings (binary safe). */
@@ -407,7 +407,7 @@ int rk_pipe_setex_bin(rk_pipeline *p, const char *key, size_t key_len, long long
  *
  *  Complexity: O(1). Since Redis 1.0.0 (string group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_setnx(rk_client *c, const char *key, const char *value, long long *out);
 /** As rk_setnx(), with lengths for the strings (binary safe). */
@@ -427,7 +427,7 @@ int rk_pipe_setnx_bin(rk_pipeline *p, const char *key, size_t key_len, const cha
  *  string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with
  *  M being the length of the value argument. Since Redis 2.2.0 (string group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_setrange(rk_client *c, const char *key, long long offset, const char *value, long long *out);
 /** As rk_setrange(), with lengths for the strings (binary safe). */
@@ -445,7 +445,7 @@ int rk_pipe_setrange_bin(rk_pipeline *p, const char *key, size_t key_len, long l
  *
  *  Complexity: O(1). Since Redis 2.2.0 (string group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_callv().
+ *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
  */
 int rk_strlen(rk_client *c, const char *key, long long *out);
 /** As rk_strlen(), with lengths for the strings (binary safe). */
@@ -467,7 +467,7 @@ int rk_pipe_strlen_bin(rk_pipeline *p, const char *key, size_t key_len);
  *  Deprecated since 2.0.0; use GETRANGE instead.
  *
  *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_callv().
+ *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
  */
 int rk_substr(rk_client *c, const char *key, long long start, long long end, char **out,
               size_t *len);

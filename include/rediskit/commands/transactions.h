@@ -22,7 +22,7 @@ extern "C" {
  *  group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv(), on the held connection.
+ *  rk_client_call_argv_opts(), on the held connection.
  */
 int rk_discard(rk_conn *conn);
 
@@ -33,7 +33,7 @@ int rk_discard(rk_conn *conn);
  *  Complexity: Depends on commands in the transaction. Since Redis 1.2.0 (transactions group).
  *
  *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_callv(), on the held connection.
+ *  as rk_client_call_argv_opts(), on the held connection.
  */
 int rk_exec(rk_conn *conn, rk_reply *reply);
 
@@ -44,7 +44,7 @@ int rk_exec(rk_conn *conn, rk_reply *reply);
  *  Complexity: O(1). Since Redis 1.2.0 (transactions group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv(), on the held connection.
+ *  rk_client_call_argv_opts(), on the held connection.
  */
 int rk_multi(rk_conn *conn);
 
@@ -55,7 +55,7 @@ int rk_multi(rk_conn *conn);
  *  Complexity: O(1). Since Redis 2.2.0 (transactions group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv(), on the held connection.
+ *  rk_client_call_argv_opts(), on the held connection.
  */
 int rk_unwatch(rk_conn *conn);
 
@@ -66,7 +66,7 @@ int rk_unwatch(rk_conn *conn);
  *  Complexity: O(1) for every key. Since Redis 2.2.0 (transactions group).
  *
  *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_callv(), on the held connection.
+ *  rk_client_call_argv_opts(), on the held connection.
  */
 int rk_watch(rk_conn *conn, const char *const *keys, size_t nkeys);
 /** As rk_watch(), with lengths for the strings (binary safe). */
