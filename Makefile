@@ -28,15 +28,15 @@ WERROR ?= 0
 # so it is named: without it no program links. LIB_PKGS builds the library,
 # the tools and the examples; pkg-config finds cmocka and hiredis; the tests
 # start redis-server, redis-sentinel and redis-cli, make TLS certificates with
-# openssl, and rerun the command generator (python3, clang-format; its check
-# counts with bc), and make a de_DE locale for the locale test (locales).
+# openssl, rerun the command and metadata generators (python3), and make a
+# de_DE locale for the locale test (locales). make format needs clang-format.
 # The with-redis.sh wrapper waits for its server with redis-cli (redis-tools).
 # CC=clang adds clang to every list (CC_PKGS).
 LIB_PKGS = make gcc libc6-dev cmake libssl-dev $(CC_PKGS)
 BUILD_PKGS = $(LIB_PKGS) pkg-config libcmocka-dev
 SERVER_PKGS = redis-server redis-tools
 BASE_PKGS = $(BUILD_PKGS) libhiredis-dev $(SERVER_PKGS) redis-sentinel openssl python3 \
-            clang-format bc locales
+            locales
 BENCH_PKGS = $(LIB_PKGS) pkg-config libhiredis-dev $(SERVER_PKGS)
 CLANG_PKGS := clang libclang-rt-14-dev
 DEPS := scripts/deps.sh
