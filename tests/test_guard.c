@@ -199,6 +199,15 @@ static void test_transaction_refuses_subscribe(void **state) {
 
 /* ---- giving connections back -------------------------------------------- */
 
+/* Gives conn back to c and checks that the pool closed it rather than
+ * keeping it, and that the next call on c works; then frees c. */
+static void assert_release_closes(rk_client *c, rk_conn *conn, const char *key, const char *val) {
+    rk_client_release(c, conn);
+    assert_int_equal(closed_connections(c), 1);
+    assert_set_then_get(c, key, val);
+    rk_client_free(c);
+}
+
 static void test_release_drops_connection_left_in_monitor(void **state) {
     (void)state;
     rkt_shared_need();
@@ -206,10 +215,7 @@ static void test_release_drops_connection_left_in_monitor(void **state) {
     rk_conn *conn;
     assert_int_equal(rk_client_acquire(c, &conn), RK_OK);
     assert_int_equal(rk_monitor(conn), RK_OK);
-    rk_client_release(c, conn);
-    assert_int_equal(closed_connections(c), 1);
-    assert_set_then_get(c, "guard:monitor", "plain");
-    rk_client_free(c);
+    assert_release_closes(c, conn, "guard:monitor", "plain");
 }
 
 /* On RESP2 the subscription's confirmation is a plain reply, so nothing is
@@ -223,10 +229,7 @@ static void test_release_drops_connection_left_subscribed(void **state) {
     rk_reply r;
     assert_int_equal(rk_conn_call(conn, &r, "%s %s", "SUBSCRIBE", "guard-news"), RK_OK);
     rk_reply_free(&r);
-    rk_client_release(c, conn);
-    assert_int_equal(closed_connections(c), 1);
-    assert_set_then_get(c, "guard:subscribed", "plain");
-    rk_client_free(c);
+    assert_release_closes(c, conn, "guard:subscribed", "plain");
 }
 
 static void test_release_drops_connection_with_replies_off(void **state) {
@@ -236,10 +239,7 @@ static void test_release_drops_connection_with_replies_off(void **state) {
     rk_conn *conn;
     assert_int_equal(rk_client_acquire(c, &conn), RK_OK);
     assert_int_equal(rk_client_reply(conn, RK_CLIENT_REPLY_OFF), RK_OK);
-    rk_client_release(c, conn);
-    assert_int_equal(closed_connections(c), 1);
-    assert_set_then_get(c, "guard:reply-off", "answered");
-    rk_client_free(c);
+    assert_release_closes(c, conn, "guard:reply-off", "answered");
 }
 
 /* CLIENT REPLY OFF sent as a plain command is known too: the call returns
@@ -253,10 +253,7 @@ static void test_raw_client_reply_off_does_not_wait(void **state) {
     long long start = now_ms();
     assert_int_equal(rk_conn_call(conn, NULL, "CLIENT REPLY %s", "OFF"), RK_OK);
     assert_true(now_ms() - start < 2500); /* the old wait ran to the 3 s timeout */
-    rk_client_release(c, conn);
-    assert_int_equal(closed_connections(c), 1);
-    assert_set_then_get(c, "guard:raw-reply-off", "answered");
-    rk_client_free(c);
+    assert_release_closes(c, conn, "guard:raw-reply-off", "answered");
 }
 
 static void test_reset_makes_monitor_connection_poolable_again(void **state) {
