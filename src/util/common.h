@@ -49,6 +49,13 @@ void rk_sleep_ms(int ms);
  * returns how many, or RK_EINVAL when there are more than max. */
 int rk_collect_args(const char *arg0, va_list ap, const char **argv, int max);
 
+/* Copies the caller's options struct (src, src_size bytes: the size its
+ * header gave the struct) into dst (dst_size: this library's size),
+ * zeroing what src does not have; src NULL zeroes dst. A longer src (a
+ * newer header) is accepted only if the bytes past dst_size are zero.
+ * Returns RK_OK or RK_EINVAL naming what. See opts.c. */
+int rk_opts_settle(void *dst, size_t dst_size, const void *src, size_t src_size, const char *what);
+
 #pragma GCC visibility pop
 
 #endif
