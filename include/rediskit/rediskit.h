@@ -18,6 +18,7 @@
 #include "reader.h"
 #include "reply.h"
 #include "scan.h"
+#include "str.h"
 #include "script.h"
 #include "version.h"
 #include "writer.h"
