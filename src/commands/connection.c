@@ -2,14 +2,13 @@
  * would get wrong. */
 #include <string.h>
 
-#include "commands/cmd_int.h"
 #include "conn/conn_int.h"
 #include "rediskit/commands.h"
 #include "util/common.h"
 
-int rk_client_reply(rk_conn *conn, rk_client_reply_mode mode) {
+int rk_clientreply(rk_conn *conn, rk_clientreply_mode mode) {
     static const char *const modes[] = {"ON", "OFF", "SKIP"};
-    if (conn == NULL || mode < RK_CLIENT_REPLY_ON || mode > RK_CLIENT_REPLY_SKIP)
+    if (conn == NULL || mode < RK_CLIENTREPLY_ON || mode > RK_CLIENTREPLY_SKIP)
         return rk_fail(RK_EINVAL, "CLIENT REPLY: needs a connection and a mode");
     const char *argv[] = {"CLIENT", "REPLY", modes[mode - 1]};
     return rk_conn_call_argv(conn, NULL, 3, argv, NULL);

@@ -10,12 +10,12 @@
 #include <string.h>
 
 #include "client/client_int.h"
-#include "commands/cmd_int.h"
 #include "conn/conn_int.h"
 #include "meta/classes.h"
 #include "rediskit/pipeline.h"
 #include "resp/command_int.h"
 #include "resp/reply_int.h"
+#include "resp/shape.h"
 #include "resp/writer_int.h"
 #include "util/common.h"
 
@@ -199,10 +199,10 @@ int rk_pipeline_append_argv(rk_pipeline *p, int argc, const char *const *argv,
     return append_argv(p, argc, argv, argvlen, false);
 }
 
-/* Typed commands (commands/cmd.c) queue with the shape their reply takes
+/* Built commands (rk_pipeline_add) queue with the shape their reply takes
  * after the run; commands queued without one keep theirs as they come. */
-int rk_pipeline_append_shaped(rk_pipeline *p, int argc, const char *const *argv,
-                              const size_t *argvlen, const char *shape) {
+static int rk_pipeline_append_shaped(rk_pipeline *p, int argc, const char *const *argv,
+                                     const size_t *argvlen, const char *shape) {
     size_t at = p->count;
     if (shape != NULL && at >= p->shapes_cap) {
         size_t cap = p->shapes_cap ? p->shapes_cap * 2 : 16;

@@ -97,16 +97,14 @@ static bool grow(rk_command_int *cmd, void **v, void *inline_v, size_t *cap, siz
 void rk_arg_str(rk_command_int *cmd, rk_str s) {
     if (cmd == NULL || cmd->err != RK_OK)
         return;
-    if (s.ptr == NULL && s.len > 0) {
-        rk_arg_invalid(cmd, "a string argument is NULL");
+    if (s.ptr == NULL) {
+        rk_arg_invalid(cmd, "a required string argument is NULL");
         return;
     }
     if (s.len > RK_STR_MAX) {
         rk_arg_invalid(cmd, "a string argument is longer than RK_STR_MAX (512 MiB)");
         return;
     }
-    if (s.ptr == NULL)
-        s.ptr = "";
     if (cmd->argc == cmd->cap &&
         !grow(cmd, (void **)&cmd->argv, cmd->argv_inline, &cmd->cap, cmd->argc, sizeof(rk_str)))
         return;
@@ -229,6 +227,18 @@ void rk_arg_cstrs(rk_command_int *cmd, const char *what, const char *each, const
         else
             rk_arg_str(cmd, rk_cstr(v[i]));
     }
+}
+
+void rk_arg_vec(rk_command_int *cmd, const char *what, const char *const *v, const size_t *lens,
+                size_t n) {
+    if (lens == NULL) {
+        rk_arg_cstrs(cmd, what, NULL, v, n, false);
+        return;
+    }
+    if (!list_ok(cmd, what, v, n))
+        return;
+    for (size_t i = 0; i < n; i++)
+        rk_arg_str(cmd, rk_bin(v[i], lens[i]));
 }
 
 void rk_arg_ints(rk_command_int *cmd, const char *what, const char *each, const long long *v,
