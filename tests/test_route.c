@@ -230,6 +230,31 @@ static void test_a_script_on_a_key_of_another_node_works(void **state) {
     rk_client_free(c);
 }
 
+static void test_a_pipeline_resends_each_redirected_command_in_its_place(void **state) {
+    (void)state;
+    rk_client *c = node_client(0);
+    rk_pipeline *p = rk_pipeline_new(c, NULL);
+    assert_non_null(p);
+    for (int i = 0; i < 20; i++) {
+        RKT_OK(rk_pipeline_append(p, "SET pipe:%d v%d", i, i));
+        RKT_OK(rk_pipeline_append(p, "GET pipe:%d", i));
+    }
+    RKT_OK(rk_pipeline_append(p, "PING"));
+    RKT_OK(rk_pipeline_exec(p));
+    assert_int_equal(rk_pipeline_replies(p), 41);
+    for (int i = 0; i < 20; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "v%d", i);
+        RKT_OK(rk_pipeline_status(p, 2 * (size_t)i));
+        RKT_OK(rk_pipeline_status(p, 2 * (size_t)i + 1));
+        assert_string_equal(rk_reply_str(rk_pipeline_reply(p, 2 * (size_t)i)), "OK");
+        assert_string_equal(rk_reply_str(rk_pipeline_reply(p, 2 * (size_t)i + 1)), want);
+    }
+    assert_string_equal(rk_reply_str(rk_pipeline_reply(p, 40)), "PONG");
+    rk_pipeline_free(p);
+    rk_client_free(c);
+}
+
 /* ---- hostile redirects ---------------------------------------------------- */
 
 static void test_a_redirect_loop_gives_up_after_five_redirects(void **state) {
@@ -336,6 +361,7 @@ int main(void) {
         cmocka_unit_test(test_ask_is_followed_with_asking_on_the_importing_node),
         cmocka_unit_test(test_a_lock_on_a_key_of_another_node_works),
         cmocka_unit_test(test_a_script_on_a_key_of_another_node_works),
+        cmocka_unit_test(test_a_pipeline_resends_each_redirected_command_in_its_place),
     };
     int failed = cmocka_run_group_tests_name("fake servers", fakes, NULL, NULL);
     failed += cmocka_run_group_tests_name("a real cluster", real, cluster_setup, cluster_teardown);

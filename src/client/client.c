@@ -255,7 +255,9 @@ typedef struct encoder {
     const char *fmt;
     va_list *ap;
     unsigned *flags;
-    int slot; /* for routing: RK_SLOT_NONE when not known */
+    int slot;                   /* for routing: RK_SLOT_NONE when not known */
+    const rk_writer *copy_from; /* encode_copy: len bytes at off there */
+    size_t copy_off, copy_len;
 } encoder;
 
 /* A one-shot call runs on whichever pooled connection is free, so a
@@ -386,7 +388,9 @@ static attempt try_once(rk_client *c, rk_node *node, bool asking, const encoder 
     return a;
 }
 
-static int call(rk_client *c, rk_reply *reply, const rk_call_opts *opts, encoder *e) {
+/* The retry loop, starting on node (after ASKING when asking). */
+static int call_at(rk_client *c, rk_node *node, bool asking, rk_reply *reply,
+                   const rk_call_opts *opts, encoder *e) {
     rk_reply tmp;
     rk_reply *out = reply ? reply : &tmp;
     const rk_retry *policy = &c->o.retry;
@@ -394,9 +398,6 @@ static int call(rk_client *c, rk_reply *reply, const rk_call_opts *opts, encoder
     int timeout = opts ? opts->timeout_ms : 0;
     unsigned flags = 0;
     e->flags = &flags;
-    rk_route route = {.slot = e->slot};
-    rk_node *node = c->topo->route(c->topo_state, &c->nodes, &route);
-    bool asking = false;
     int delay = 0, redirects = 0;
     attempt a;
     for (int n = 1;;) {
@@ -425,6 +426,48 @@ static int call(rk_client *c, rk_reply *reply, const rk_call_opts *opts, encoder
     if (out == &tmp)
         rk_reply_free(&tmp);
     return a.rc;
+}
+
+static int call(rk_client *c, rk_reply *reply, const rk_call_opts *opts, encoder *e) {
+    rk_route route = {.slot = e->slot};
+    return call_at(c, c->topo->route(c->topo_state, &c->nodes, &route), false, reply, opts, e);
+}
+
+/* An encoding copied from bytes another writer holds: the command was
+ * judged when it was queued there, so it is not judged again (and is not
+ * taken for safe to repeat). */
+static int encode_copy(const encoder *e, rk_writer *w) {
+    struct iovec iov[16];
+    size_t off = e->copy_off, left = e->copy_len;
+    while (left > 0) {
+        int n = rk_writer_iov_at(e->copy_from, off, iov, (int)RK_ARRAY_LEN(iov));
+        if (n == 0)
+            return rk_fail(RK_EINVAL, "the command to send again is gone");
+        for (int i = 0; i < n && left > 0; i++) {
+            size_t take = RK_MIN(iov[i].iov_len, left);
+            int rc = rk_writer_raw(w, iov[i].iov_base, take);
+            if (rc != RK_OK)
+                return rc;
+            off += take;
+            left -= take;
+        }
+    }
+    *e->flags = 0;
+    return RK_OK;
+}
+
+int rk_client_resend(rk_client *c, const rk_reply *redirected, const rk_writer *from, size_t off,
+                     size_t len, rk_reply *out) {
+    redirect r = {0};
+    memset(out, 0, sizeof(*out));
+    int rc = read_redirect(c, &c->nodes.seed, redirected, &r);
+    if (rc != RK_OK)
+        return rc;
+    if (!r.ask)
+        c->topo->moved(c->topo_state, &c->nodes, r.slot, r.to);
+    encoder e = {
+        .encode = encode_copy, .copy_from = from, .copy_off = off, .copy_len = len, .slot = r.slot};
+    return call_at(c, r.to, r.ask, out, NULL, &e);
 }
 
 int rk_client_call_argv_opts(rk_client *c, rk_reply *reply, const rk_call_opts *opts, int argc,

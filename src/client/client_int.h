@@ -6,6 +6,7 @@
 
 #include "net/net.h"
 #include "rediskit/client.h"
+#include "rediskit/writer.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -22,6 +23,14 @@ void rk_retry_pause(const rk_retry *policy, int attempt, int *delay, unsigned *s
 /* Failures of the connection rather than of the command (I/O error,
  * timeout, refused, closed): the ones a retry may cure. */
 bool rk_connection_failure(int rc);
+
+/* Sends again, to the node a MOVED or ASK reply (redirected) names and
+ * with the client's retry loop, a command already encoded: the len bytes
+ * at off in writer from (which must not change meanwhile). For pipelines,
+ * whose commands are answered on their own when redirected. Returns as
+ * rk_client_call; RK_EPROTO when redirected is not a redirect. */
+int rk_client_resend(rk_client *client, const rk_reply *redirected, const rk_writer *from,
+                     size_t off, size_t len, rk_reply *out);
 
 #pragma GCC visibility pop
 
