@@ -554,7 +554,9 @@ int rk_pipeline_watch(rk_pipeline *p, size_t count, const char *const *keys, con
             return rk_fail(RK_EINVAL, "rk_pipeline_watch: key %zu is NULL", i);
     if (p->multi)
         return rk_fail(RK_EINVAL, "WATCH after MULTI is not allowed");
-    int rc = p->conn ? RK_OK : rk_client_acquire(p->client, &p->conn);
+    size_t len0 = lens ? lens[0] : strlen(keys[0]);
+    int rc =
+        p->conn ? RK_OK : rk_client_acquire_for(p->client, rk_key_slot(keys[0], len0), &p->conn);
     if (rc != RK_OK)
         return rc;
     /* Watching from the first batch on: if a later one fails, let_go
