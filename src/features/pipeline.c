@@ -14,6 +14,7 @@
 #include "conn/conn_int.h"
 #include "meta/classes.h"
 #include "rediskit/pipeline.h"
+#include "resp/command_int.h"
 #include "resp/reply_int.h"
 #include "resp/writer_int.h"
 #include "util/common.h"
@@ -665,5 +666,21 @@ int rk_transaction(rk_client *client, size_t count, const char *const *keys, con
         *result = p;
     else
         rk_pipeline_free(p);
+    return rc;
+}
+
+/* ---- built commands ---------------------------------------------------- */
+
+int rk_pipeline_add(rk_pipeline *p, rk_command *cmd) {
+    rk_command_int *c;
+    int rc = rk_command_ready(cmd, &c);
+    if (rc == RK_OK && p == NULL)
+        rc = no_pipeline(c->name);
+    rk_command_vec vec;
+    if (rc == RK_OK && (rc = rk_command_split(c, &vec)) == RK_OK) {
+        rc = rk_pipeline_append_shaped(p, (int)c->argc, vec.argv, vec.lens, c->shape);
+        rk_command_split_free(&vec);
+    }
+    rk_command_release(cmd);
     return rc;
 }
