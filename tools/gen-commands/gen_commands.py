@@ -962,7 +962,9 @@ class Gen:
         """[(prototype, macro or None)]: the builder's, then the
         convenience's. A function taking an options struct is declared
         with its name in parentheses, takes the struct's size last, and is
-        called through a macro of the same name that passes it."""
+        called through a macro of the same name that passes it (variadic,
+        as `rk_set(c, "k", "v", &(rk_set_opts){.ex = 1, .nx = true}, NULL)`
+        has commas outside parentheses)."""
         target = "rk_conn *conn" if c.conn else "rk_client *c"
         tail = {
             "ok": [],
@@ -981,11 +983,9 @@ class Gen:
             if not c.has_opts():
                 out.append(("%s%s(%s)" % (ret, fn, ", ".join(params)), None))
                 continue
-            names = [d.split()[-1].lstrip("*") for d in params]
+            # Variadic, so that a compound literal's commas pass through.
             proto = "%s(%s)(%s)" % (ret, fn, ", ".join(params + ["size_t opts_size"]))
-            macro = "#define %s(%s) (%s)(%s)" % (
-                fn, ", ".join(names), fn,
-                ", ".join(["(%s)" % n for n in names] + ["sizeof(%s)" % c.opts.ctype]))
+            macro = "#define %s(...) (%s)(__VA_ARGS__, sizeof(%s))" % (fn, fn, c.opts.ctype)
             out.append((proto, macro))
         return out
 

@@ -43,10 +43,8 @@ rk_command *(rk_cmd_bitcount)(rk_command *cmd, rk_str key, const rk_bitcount_opt
                               size_t opts_size);
 int (rk_bitcount)(rk_client *c, const char *key, const rk_bitcount_opts *opts, long long *out,
                   size_t opts_size);
-#define rk_cmd_bitcount(cmd, key, opts) (rk_cmd_bitcount)((cmd), (key), (opts), \
-        sizeof(rk_bitcount_opts))
-#define rk_bitcount(c, key, opts, out) (rk_bitcount)((c), (key), (opts), (out), \
-        sizeof(rk_bitcount_opts))
+#define rk_cmd_bitcount(...) (rk_cmd_bitcount)(__VA_ARGS__, sizeof(rk_bitcount_opts))
+#define rk_bitcount(...) (rk_bitcount)(__VA_ARGS__, sizeof(rk_bitcount_opts))
 
 /** BITFIELD: the GET block. */
 typedef struct rk_bitfield_get {
@@ -136,10 +134,8 @@ rk_command *(rk_cmd_bitfield_ro)(rk_command *cmd, rk_str key, const rk_bitfield_
                                  size_t opts_size);
 int (rk_bitfield_ro)(rk_client *c, const char *key, const rk_bitfield_ro_opts *opts,
                      rk_reply *reply, size_t opts_size);
-#define rk_cmd_bitfield_ro(cmd, key, opts) (rk_cmd_bitfield_ro)((cmd), (key), (opts), \
-        sizeof(rk_bitfield_ro_opts))
-#define rk_bitfield_ro(c, key, opts, reply) (rk_bitfield_ro)((c), (key), (opts), (reply), \
-        sizeof(rk_bitfield_ro_opts))
+#define rk_cmd_bitfield_ro(...) (rk_cmd_bitfield_ro)(__VA_ARGS__, sizeof(rk_bitfield_ro_opts))
+#define rk_bitfield_ro(...) (rk_bitfield_ro)(__VA_ARGS__, sizeof(rk_bitfield_ro_opts))
 
 /** BITOP: Perform bitwise operations between strings.
  *
@@ -192,10 +188,8 @@ rk_command *(rk_cmd_bitpos)(rk_command *cmd, rk_str key, long long bit, const rk
                             size_t opts_size);
 int (rk_bitpos)(rk_client *c, const char *key, long long bit, const rk_bitpos_opts *opts,
                 long long *out, size_t opts_size);
-#define rk_cmd_bitpos(cmd, key, bit, opts) (rk_cmd_bitpos)((cmd), (key), (bit), (opts), \
-        sizeof(rk_bitpos_opts))
-#define rk_bitpos(c, key, bit, opts, out) (rk_bitpos)((c), (key), (bit), (opts), (out), \
-        sizeof(rk_bitpos_opts))
+#define rk_cmd_bitpos(...) (rk_cmd_bitpos)(__VA_ARGS__, sizeof(rk_bitpos_opts))
+#define rk_bitpos(...) (rk_bitpos)(__VA_ARGS__, sizeof(rk_bitpos_opts))
 
 /** GETBIT: Returns the bit value at offset in the string value stored at key.
  *

@@ -181,10 +181,9 @@ typedef struct rk_clusterfailover_opts {
 rk_command *(rk_cmd_clusterfailover)(rk_command *cmd, const rk_clusterfailover_opts *opts,
                                      size_t opts_size);
 int (rk_clusterfailover)(rk_client *c, const rk_clusterfailover_opts *opts, size_t opts_size);
-#define rk_cmd_clusterfailover(cmd, opts) (rk_cmd_clusterfailover)((cmd), (opts), \
+#define rk_cmd_clusterfailover(...) (rk_cmd_clusterfailover)(__VA_ARGS__, \
         sizeof(rk_clusterfailover_opts))
-#define rk_clusterfailover(c, opts) (rk_clusterfailover)((c), (opts), \
-        sizeof(rk_clusterfailover_opts))
+#define rk_clusterfailover(...) (rk_clusterfailover)(__VA_ARGS__, sizeof(rk_clusterfailover_opts))
 
 /** CLUSTER FLUSHSLOTS: Delete a node's own slots information.
  *
@@ -318,10 +317,8 @@ rk_command *(rk_cmd_clustermeet)(rk_command *cmd, rk_str ip, long long port,
                                  const rk_clustermeet_opts *opts, size_t opts_size);
 int (rk_clustermeet)(rk_client *c, const char *ip, long long port, const rk_clustermeet_opts *opts,
                      size_t opts_size);
-#define rk_cmd_clustermeet(cmd, ip, port, opts) (rk_cmd_clustermeet)((cmd), (ip), (port), (opts), \
-        sizeof(rk_clustermeet_opts))
-#define rk_clustermeet(c, ip, port, opts) (rk_clustermeet)((c), (ip), (port), (opts), \
-        sizeof(rk_clustermeet_opts))
+#define rk_cmd_clustermeet(...) (rk_cmd_clustermeet)(__VA_ARGS__, sizeof(rk_clustermeet_opts))
+#define rk_clustermeet(...) (rk_clustermeet)(__VA_ARGS__, sizeof(rk_clustermeet_opts))
 
 /** CLUSTER MYID: Return the node id.
  *
@@ -408,9 +405,8 @@ typedef struct rk_clusterreset_opts {
 rk_command *(rk_cmd_clusterreset)(rk_command *cmd, const rk_clusterreset_opts *opts,
                                   size_t opts_size);
 int (rk_clusterreset)(rk_client *c, const rk_clusterreset_opts *opts, size_t opts_size);
-#define rk_cmd_clusterreset(cmd, opts) (rk_cmd_clusterreset)((cmd), (opts), \
-        sizeof(rk_clusterreset_opts))
-#define rk_clusterreset(c, opts) (rk_clusterreset)((c), (opts), sizeof(rk_clusterreset_opts))
+#define rk_cmd_clusterreset(...) (rk_cmd_clusterreset)(__VA_ARGS__, sizeof(rk_clusterreset_opts))
+#define rk_clusterreset(...) (rk_clusterreset)(__VA_ARGS__, sizeof(rk_clusterreset_opts))
 
 /** CLUSTER SAVECONFIG: Forces the node to save cluster state on disk.
  *
@@ -466,10 +462,9 @@ rk_command *(rk_cmd_clustersetslot)(rk_command *cmd, long long slot,
                                     const rk_clustersetslot_opts *opts, size_t opts_size);
 int (rk_clustersetslot)(rk_client *c, long long slot, const rk_clustersetslot_opts *opts,
                         size_t opts_size);
-#define rk_cmd_clustersetslot(cmd, slot, opts) (rk_cmd_clustersetslot)((cmd), (slot), (opts), \
+#define rk_cmd_clustersetslot(...) (rk_cmd_clustersetslot)(__VA_ARGS__, \
         sizeof(rk_clustersetslot_opts))
-#define rk_clustersetslot(c, slot, opts) (rk_clustersetslot)((c), (slot), (opts), \
-        sizeof(rk_clustersetslot_opts))
+#define rk_clustersetslot(...) (rk_clustersetslot)(__VA_ARGS__, sizeof(rk_clustersetslot_opts))
 
 /** CLUSTER SHARDS: Get array of cluster slots to node mappings.
  *

@@ -35,9 +35,8 @@ typedef struct rk_auth_opts {
 rk_command *(rk_cmd_auth)(rk_command *cmd, rk_str password, const rk_auth_opts *opts,
                           size_t opts_size);
 int (rk_auth)(rk_conn *conn, const char *password, const rk_auth_opts *opts, size_t opts_size);
-#define rk_cmd_auth(cmd, password, opts) (rk_cmd_auth)((cmd), (password), (opts), \
-        sizeof(rk_auth_opts))
-#define rk_auth(conn, password, opts) (rk_auth)((conn), (password), (opts), sizeof(rk_auth_opts))
+#define rk_cmd_auth(...) (rk_cmd_auth)(__VA_ARGS__, sizeof(rk_auth_opts))
+#define rk_auth(...) (rk_auth)(__VA_ARGS__, sizeof(rk_auth_opts))
 
 /** YES | NO */
 typedef enum rk_clientcaching_mode {
@@ -211,9 +210,8 @@ typedef struct rk_clientlist_opts {
 rk_command *(rk_cmd_clientlist)(rk_command *cmd, const rk_clientlist_opts *opts, size_t opts_size);
 int (rk_clientlist)(rk_client *c, const rk_clientlist_opts *opts, char **out, size_t *len,
                     size_t opts_size);
-#define rk_cmd_clientlist(cmd, opts) (rk_cmd_clientlist)((cmd), (opts), sizeof(rk_clientlist_opts))
-#define rk_clientlist(c, opts, out, len) (rk_clientlist)((c), (opts), (out), (len), \
-        sizeof(rk_clientlist_opts))
+#define rk_cmd_clientlist(...) (rk_cmd_clientlist)(__VA_ARGS__, sizeof(rk_clientlist_opts))
+#define rk_clientlist(...) (rk_clientlist)(__VA_ARGS__, sizeof(rk_clientlist_opts))
 
 /** ON | OFF */
 typedef enum rk_clientno_evict_enabled {
@@ -258,10 +256,8 @@ rk_command *(rk_cmd_clientpause)(rk_command *cmd, long long timeout,
                                  const rk_clientpause_opts *opts, size_t opts_size);
 int (rk_clientpause)(rk_client *c, long long timeout, const rk_clientpause_opts *opts,
                      size_t opts_size);
-#define rk_cmd_clientpause(cmd, timeout, opts) (rk_cmd_clientpause)((cmd), (timeout), (opts), \
-        sizeof(rk_clientpause_opts))
-#define rk_clientpause(c, timeout, opts) (rk_clientpause)((c), (timeout), (opts), \
-        sizeof(rk_clientpause_opts))
+#define rk_cmd_clientpause(...) (rk_cmd_clientpause)(__VA_ARGS__, sizeof(rk_clientpause_opts))
+#define rk_clientpause(...) (rk_clientpause)(__VA_ARGS__, sizeof(rk_clientpause_opts))
 
 /** CLIENT SETNAME: Set the current connection name.
  *
@@ -314,10 +310,9 @@ rk_command *(rk_cmd_clienttracking)(rk_command *cmd, rk_clienttracking_status st
                                     const rk_clienttracking_opts *opts, size_t opts_size);
 int (rk_clienttracking)(rk_conn *conn, rk_clienttracking_status status,
                         const rk_clienttracking_opts *opts, rk_reply *reply, size_t opts_size);
-#define rk_cmd_clienttracking(cmd, status, opts) (rk_cmd_clienttracking)((cmd), (status), (opts), \
+#define rk_cmd_clienttracking(...) (rk_cmd_clienttracking)(__VA_ARGS__, \
         sizeof(rk_clienttracking_opts))
-#define rk_clienttracking(conn, status, opts, reply) (rk_clienttracking)((conn), (status), (opts), \
-        (reply), sizeof(rk_clienttracking_opts))
+#define rk_clienttracking(...) (rk_clienttracking)(__VA_ARGS__, sizeof(rk_clienttracking_opts))
 
 /** CLIENT TRACKINGINFO: Return information about server assisted client side caching for the
  *  current connection.
@@ -358,10 +353,8 @@ rk_command *(rk_cmd_clientunblock)(rk_command *cmd, long long client_id,
                                    const rk_clientunblock_opts *opts, size_t opts_size);
 int (rk_clientunblock)(rk_client *c, long long client_id, const rk_clientunblock_opts *opts,
                        long long *out, size_t opts_size);
-#define rk_cmd_clientunblock(cmd, client_id, opts) (rk_cmd_clientunblock)((cmd), (client_id), \
-        (opts), sizeof(rk_clientunblock_opts))
-#define rk_clientunblock(c, client_id, opts, out) (rk_clientunblock)((c), (client_id), (opts), \
-        (out), sizeof(rk_clientunblock_opts))
+#define rk_cmd_clientunblock(...) (rk_cmd_clientunblock)(__VA_ARGS__, sizeof(rk_clientunblock_opts))
+#define rk_clientunblock(...) (rk_clientunblock)(__VA_ARGS__, sizeof(rk_clientunblock_opts))
 
 /** CLIENT UNPAUSE: Resume processing of clients that were paused.
  *
@@ -427,8 +420,8 @@ typedef struct rk_hello_opts {
  */
 rk_command *(rk_cmd_hello)(rk_command *cmd, const rk_hello_opts *opts, size_t opts_size);
 int (rk_hello)(rk_conn *conn, const rk_hello_opts *opts, rk_reply *reply, size_t opts_size);
-#define rk_cmd_hello(cmd, opts) (rk_cmd_hello)((cmd), (opts), sizeof(rk_hello_opts))
-#define rk_hello(conn, opts, reply) (rk_hello)((conn), (opts), (reply), sizeof(rk_hello_opts))
+#define rk_cmd_hello(...) (rk_cmd_hello)(__VA_ARGS__, sizeof(rk_hello_opts))
+#define rk_hello(...) (rk_hello)(__VA_ARGS__, sizeof(rk_hello_opts))
 
 /** Options of PING; NULL or zeroed: none. */
 typedef struct rk_ping_opts {
@@ -449,8 +442,8 @@ typedef struct rk_ping_opts {
  */
 rk_command *(rk_cmd_ping)(rk_command *cmd, const rk_ping_opts *opts, size_t opts_size);
 int (rk_ping)(rk_client *c, const rk_ping_opts *opts, rk_reply *reply, size_t opts_size);
-#define rk_cmd_ping(cmd, opts) (rk_cmd_ping)((cmd), (opts), sizeof(rk_ping_opts))
-#define rk_ping(c, opts, reply) (rk_ping)((c), (opts), (reply), sizeof(rk_ping_opts))
+#define rk_cmd_ping(...) (rk_cmd_ping)(__VA_ARGS__, sizeof(rk_ping_opts))
+#define rk_ping(...) (rk_ping)(__VA_ARGS__, sizeof(rk_ping_opts))
 
 /** QUIT: Close the connection.
  *

@@ -38,10 +38,8 @@ rk_command *(rk_cmd_copy)(rk_command *cmd, rk_str source, rk_str destination,
                           const rk_copy_opts *opts, size_t opts_size);
 int (rk_copy)(rk_client *c, const char *source, const char *destination, const rk_copy_opts *opts,
               long long *out, size_t opts_size);
-#define rk_cmd_copy(cmd, source, destination, opts) (rk_cmd_copy)((cmd), (source), (destination), \
-        (opts), sizeof(rk_copy_opts))
-#define rk_copy(c, source, destination, opts, out) (rk_copy)((c), (source), (destination), (opts), \
-        (out), sizeof(rk_copy_opts))
+#define rk_cmd_copy(...) (rk_cmd_copy)(__VA_ARGS__, sizeof(rk_copy_opts))
+#define rk_copy(...) (rk_copy)(__VA_ARGS__, sizeof(rk_copy_opts))
 
 /** DEL: Delete a key.
  *
@@ -119,10 +117,8 @@ rk_command *(rk_cmd_expire)(rk_command *cmd, rk_str key, long long seconds,
                             const rk_expire_opts *opts, size_t opts_size);
 int (rk_expire)(rk_client *c, const char *key, long long seconds, const rk_expire_opts *opts,
                 long long *out, size_t opts_size);
-#define rk_cmd_expire(cmd, key, seconds, opts) (rk_cmd_expire)((cmd), (key), (seconds), (opts), \
-        sizeof(rk_expire_opts))
-#define rk_expire(c, key, seconds, opts, out) (rk_expire)((c), (key), (seconds), (opts), (out), \
-        sizeof(rk_expire_opts))
+#define rk_cmd_expire(...) (rk_cmd_expire)(__VA_ARGS__, sizeof(rk_expire_opts))
+#define rk_expire(...) (rk_expire)(__VA_ARGS__, sizeof(rk_expire_opts))
 
 /** Options of EXPIREAT; NULL or zeroed: none. */
 typedef struct rk_expireat_opts {
@@ -148,10 +144,8 @@ rk_command *(rk_cmd_expireat)(rk_command *cmd, rk_str key, long long unix_time_s
                               const rk_expireat_opts *opts, size_t opts_size);
 int (rk_expireat)(rk_client *c, const char *key, long long unix_time_seconds,
                   const rk_expireat_opts *opts, long long *out, size_t opts_size);
-#define rk_cmd_expireat(cmd, key, unix_time_seconds, opts) (rk_cmd_expireat)((cmd), (key), \
-        (unix_time_seconds), (opts), sizeof(rk_expireat_opts))
-#define rk_expireat(c, key, unix_time_seconds, opts, out) (rk_expireat)((c), (key), \
-        (unix_time_seconds), (opts), (out), sizeof(rk_expireat_opts))
+#define rk_cmd_expireat(...) (rk_cmd_expireat)(__VA_ARGS__, sizeof(rk_expireat_opts))
+#define rk_expireat(...) (rk_expireat)(__VA_ARGS__, sizeof(rk_expireat_opts))
 
 /** EXPIRETIME: Get the expiration Unix timestamp for a key.
  *
@@ -224,12 +218,8 @@ rk_command *(rk_cmd_migrate)(rk_command *cmd, rk_str host, long long port, rk_st
 int (rk_migrate)(rk_client *c, const char *host, long long port, const char *key,
                  long long destination_db, long long timeout, const rk_migrate_opts *opts,
                  rk_reply *reply, size_t opts_size);
-#define rk_cmd_migrate(cmd, host, port, key, destination_db, timeout, \
-        opts) (rk_cmd_migrate)((cmd), (host), (port), (key), (destination_db), (timeout), (opts), \
-        sizeof(rk_migrate_opts))
-#define rk_migrate(c, host, port, key, destination_db, timeout, opts, reply) (rk_migrate)((c), \
-        (host), (port), (key), (destination_db), (timeout), (opts), (reply), \
-        sizeof(rk_migrate_opts))
+#define rk_cmd_migrate(...) (rk_cmd_migrate)(__VA_ARGS__, sizeof(rk_migrate_opts))
+#define rk_migrate(...) (rk_migrate)(__VA_ARGS__, sizeof(rk_migrate_opts))
 
 /** MOVE: Move a key to another database.
  *
@@ -361,10 +351,8 @@ rk_command *(rk_cmd_pexpire)(rk_command *cmd, rk_str key, long long milliseconds
                              const rk_pexpire_opts *opts, size_t opts_size);
 int (rk_pexpire)(rk_client *c, const char *key, long long milliseconds, const rk_pexpire_opts *opts,
                  long long *out, size_t opts_size);
-#define rk_cmd_pexpire(cmd, key, milliseconds, opts) (rk_cmd_pexpire)((cmd), (key), \
-        (milliseconds), (opts), sizeof(rk_pexpire_opts))
-#define rk_pexpire(c, key, milliseconds, opts, out) (rk_pexpire)((c), (key), (milliseconds), \
-        (opts), (out), sizeof(rk_pexpire_opts))
+#define rk_cmd_pexpire(...) (rk_cmd_pexpire)(__VA_ARGS__, sizeof(rk_pexpire_opts))
+#define rk_pexpire(...) (rk_pexpire)(__VA_ARGS__, sizeof(rk_pexpire_opts))
 
 /** Options of PEXPIREAT; NULL or zeroed: none. */
 typedef struct rk_pexpireat_opts {
@@ -390,10 +378,8 @@ rk_command *(rk_cmd_pexpireat)(rk_command *cmd, rk_str key, long long unix_time_
                                const rk_pexpireat_opts *opts, size_t opts_size);
 int (rk_pexpireat)(rk_client *c, const char *key, long long unix_time_milliseconds,
                    const rk_pexpireat_opts *opts, long long *out, size_t opts_size);
-#define rk_cmd_pexpireat(cmd, key, unix_time_milliseconds, opts) (rk_cmd_pexpireat)((cmd), (key), \
-        (unix_time_milliseconds), (opts), sizeof(rk_pexpireat_opts))
-#define rk_pexpireat(c, key, unix_time_milliseconds, opts, out) (rk_pexpireat)((c), (key), \
-        (unix_time_milliseconds), (opts), (out), sizeof(rk_pexpireat_opts))
+#define rk_cmd_pexpireat(...) (rk_cmd_pexpireat)(__VA_ARGS__, sizeof(rk_pexpireat_opts))
+#define rk_pexpireat(...) (rk_pexpireat)(__VA_ARGS__, sizeof(rk_pexpireat_opts))
 
 /** PEXPIRETIME: Get the expiration Unix timestamp for a key in milliseconds.
  *
@@ -502,10 +488,8 @@ rk_command *(rk_cmd_restore)(rk_command *cmd, rk_str key, long long ttl, rk_str 
                              const rk_restore_opts *opts, size_t opts_size);
 int (rk_restore)(rk_client *c, const char *key, long long ttl, const char *serialized_value,
                  const rk_restore_opts *opts, size_t opts_size);
-#define rk_cmd_restore(cmd, key, ttl, serialized_value, opts) (rk_cmd_restore)((cmd), (key), \
-        (ttl), (serialized_value), (opts), sizeof(rk_restore_opts))
-#define rk_restore(c, key, ttl, serialized_value, opts) (rk_restore)((c), (key), (ttl), \
-        (serialized_value), (opts), sizeof(rk_restore_opts))
+#define rk_cmd_restore(...) (rk_cmd_restore)(__VA_ARGS__, sizeof(rk_restore_opts))
+#define rk_restore(...) (rk_restore)(__VA_ARGS__, sizeof(rk_restore_opts))
 
 /** Options of SCAN; NULL or zeroed: none. */
 typedef struct rk_scan_opts {
@@ -533,9 +517,8 @@ rk_command *(rk_cmd_scan)(rk_command *cmd, unsigned long long cursor, const rk_s
                           size_t opts_size);
 int (rk_scan)(rk_client *c, unsigned long long cursor, const rk_scan_opts *opts, rk_reply *reply,
               size_t opts_size);
-#define rk_cmd_scan(cmd, cursor, opts) (rk_cmd_scan)((cmd), (cursor), (opts), sizeof(rk_scan_opts))
-#define rk_scan(c, cursor, opts, reply) (rk_scan)((c), (cursor), (opts), (reply), \
-        sizeof(rk_scan_opts))
+#define rk_cmd_scan(...) (rk_cmd_scan)(__VA_ARGS__, sizeof(rk_scan_opts))
+#define rk_scan(...) (rk_scan)(__VA_ARGS__, sizeof(rk_scan_opts))
 
 /** SORT: the LIMIT block. */
 typedef struct rk_sort_limit {
@@ -573,8 +556,8 @@ typedef struct rk_sort_opts {
 rk_command *(rk_cmd_sort)(rk_command *cmd, rk_str key, const rk_sort_opts *opts, size_t opts_size);
 int (rk_sort)(rk_client *c, const char *key, const rk_sort_opts *opts, rk_reply *reply,
               size_t opts_size);
-#define rk_cmd_sort(cmd, key, opts) (rk_cmd_sort)((cmd), (key), (opts), sizeof(rk_sort_opts))
-#define rk_sort(c, key, opts, reply) (rk_sort)((c), (key), (opts), (reply), sizeof(rk_sort_opts))
+#define rk_cmd_sort(...) (rk_cmd_sort)(__VA_ARGS__, sizeof(rk_sort_opts))
+#define rk_sort(...) (rk_sort)(__VA_ARGS__, sizeof(rk_sort_opts))
 
 /** SORT_RO: the LIMIT block. */
 typedef struct rk_sort_ro_limit {
@@ -612,10 +595,8 @@ rk_command *(rk_cmd_sort_ro)(rk_command *cmd, rk_str key, const rk_sort_ro_opts 
                              size_t opts_size);
 int (rk_sort_ro)(rk_client *c, const char *key, const rk_sort_ro_opts *opts, rk_reply *reply,
                  size_t opts_size);
-#define rk_cmd_sort_ro(cmd, key, opts) (rk_cmd_sort_ro)((cmd), (key), (opts), \
-        sizeof(rk_sort_ro_opts))
-#define rk_sort_ro(c, key, opts, reply) (rk_sort_ro)((c), (key), (opts), (reply), \
-        sizeof(rk_sort_ro_opts))
+#define rk_cmd_sort_ro(...) (rk_cmd_sort_ro)(__VA_ARGS__, sizeof(rk_sort_ro_opts))
+#define rk_sort_ro(...) (rk_sort_ro)(__VA_ARGS__, sizeof(rk_sort_ro_opts))
 
 /** TOUCH: Alters the last access time of a key(s). Returns the number of existing keys
  *  specified.

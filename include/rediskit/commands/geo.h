@@ -51,12 +51,8 @@ int (rk_geoadd)(rk_client *c, const char *key,
                 const rk_geoadd_longitude_latitude_member *longitude_latitude_members,
                 size_t nlongitude_latitude_members, const rk_geoadd_opts *opts, long long *out,
                 size_t opts_size);
-#define rk_cmd_geoadd(cmd, key, longitude_latitude_members, nlongitude_latitude_members, \
-        opts) (rk_cmd_geoadd)((cmd), (key), (longitude_latitude_members), \
-        (nlongitude_latitude_members), (opts), sizeof(rk_geoadd_opts))
-#define rk_geoadd(c, key, longitude_latitude_members, nlongitude_latitude_members, opts, \
-        out) (rk_geoadd)((c), (key), (longitude_latitude_members), (nlongitude_latitude_members), \
-        (opts), (out), sizeof(rk_geoadd_opts))
+#define rk_cmd_geoadd(...) (rk_cmd_geoadd)(__VA_ARGS__, sizeof(rk_geoadd_opts))
+#define rk_geoadd(...) (rk_geoadd)(__VA_ARGS__, sizeof(rk_geoadd_opts))
 
 /** Options of GEODIST; NULL or zeroed: none. */
 typedef struct rk_geodist_opts {
@@ -79,10 +75,8 @@ rk_command *(rk_cmd_geodist)(rk_command *cmd, rk_str key, rk_str member1, rk_str
                              const rk_geodist_opts *opts, size_t opts_size);
 int (rk_geodist)(rk_client *c, const char *key, const char *member1, const char *member2,
                  const rk_geodist_opts *opts, double *out, size_t opts_size);
-#define rk_cmd_geodist(cmd, key, member1, member2, opts) (rk_cmd_geodist)((cmd), (key), (member1), \
-        (member2), (opts), sizeof(rk_geodist_opts))
-#define rk_geodist(c, key, member1, member2, opts, out) (rk_geodist)((c), (key), (member1), \
-        (member2), (opts), (out), sizeof(rk_geodist_opts))
+#define rk_cmd_geodist(...) (rk_cmd_geodist)(__VA_ARGS__, sizeof(rk_geodist_opts))
+#define rk_geodist(...) (rk_geodist)(__VA_ARGS__, sizeof(rk_geodist_opts))
 
 /** GEOHASH: Returns members of a geospatial index as standard geohash strings.
  *
@@ -160,12 +154,8 @@ rk_command *(rk_cmd_georadius)(rk_command *cmd, rk_str key, double longitude, do
 int (rk_georadius)(rk_client *c, const char *key, double longitude, double latitude, double radius,
                    rk_geo_unit unit, const rk_georadius_opts *opts, rk_reply *reply,
                    size_t opts_size);
-#define rk_cmd_georadius(cmd, key, longitude, latitude, radius, unit, \
-        opts) (rk_cmd_georadius)((cmd), (key), (longitude), (latitude), (radius), (unit), (opts), \
-        sizeof(rk_georadius_opts))
-#define rk_georadius(c, key, longitude, latitude, radius, unit, opts, reply) (rk_georadius)((c), \
-        (key), (longitude), (latitude), (radius), (unit), (opts), (reply), \
-        sizeof(rk_georadius_opts))
+#define rk_cmd_georadius(...) (rk_cmd_georadius)(__VA_ARGS__, sizeof(rk_georadius_opts))
+#define rk_georadius(...) (rk_georadius)(__VA_ARGS__, sizeof(rk_georadius_opts))
 
 /** GEORADIUS_RO: the count block. */
 typedef struct rk_georadius_ro_count {
@@ -207,12 +197,8 @@ rk_command *(rk_cmd_georadius_ro)(rk_command *cmd, rk_str key, double longitude,
 int (rk_georadius_ro)(rk_client *c, const char *key, double longitude, double latitude,
                       double radius, rk_geo_unit unit, const rk_georadius_ro_opts *opts,
                       rk_reply *reply, size_t opts_size);
-#define rk_cmd_georadius_ro(cmd, key, longitude, latitude, radius, unit, \
-        opts) (rk_cmd_georadius_ro)((cmd), (key), (longitude), (latitude), (radius), (unit), \
-        (opts), sizeof(rk_georadius_ro_opts))
-#define rk_georadius_ro(c, key, longitude, latitude, radius, unit, opts, \
-        reply) (rk_georadius_ro)((c), (key), (longitude), (latitude), (radius), (unit), (opts), \
-        (reply), sizeof(rk_georadius_ro_opts))
+#define rk_cmd_georadius_ro(...) (rk_cmd_georadius_ro)(__VA_ARGS__, sizeof(rk_georadius_ro_opts))
+#define rk_georadius_ro(...) (rk_georadius_ro)(__VA_ARGS__, sizeof(rk_georadius_ro_opts))
 
 /** GEORADIUSBYMEMBER: the count block. */
 typedef struct rk_georadiusbymember_count {
@@ -258,11 +244,9 @@ rk_command *(rk_cmd_georadiusbymember)(rk_command *cmd, rk_str key, rk_str membe
 int (rk_georadiusbymember)(rk_client *c, const char *key, const char *member, double radius,
                            rk_geo_unit unit, const rk_georadiusbymember_opts *opts, rk_reply *reply,
                            size_t opts_size);
-#define rk_cmd_georadiusbymember(cmd, key, member, radius, unit, \
-        opts) (rk_cmd_georadiusbymember)((cmd), (key), (member), (radius), (unit), (opts), \
+#define rk_cmd_georadiusbymember(...) (rk_cmd_georadiusbymember)(__VA_ARGS__, \
         sizeof(rk_georadiusbymember_opts))
-#define rk_georadiusbymember(c, key, member, radius, unit, opts, \
-        reply) (rk_georadiusbymember)((c), (key), (member), (radius), (unit), (opts), (reply), \
+#define rk_georadiusbymember(...) (rk_georadiusbymember)(__VA_ARGS__, \
         sizeof(rk_georadiusbymember_opts))
 
 /** GEORADIUSBYMEMBER_RO: the count block. */
@@ -306,11 +290,9 @@ rk_command *(rk_cmd_georadiusbymember_ro)(rk_command *cmd, rk_str key, rk_str me
 int (rk_georadiusbymember_ro)(rk_client *c, const char *key, const char *member, double radius,
                               rk_geo_unit unit, const rk_georadiusbymember_ro_opts *opts,
                               rk_reply *reply, size_t opts_size);
-#define rk_cmd_georadiusbymember_ro(cmd, key, member, radius, unit, \
-        opts) (rk_cmd_georadiusbymember_ro)((cmd), (key), (member), (radius), (unit), (opts), \
+#define rk_cmd_georadiusbymember_ro(...) (rk_cmd_georadiusbymember_ro)(__VA_ARGS__, \
         sizeof(rk_georadiusbymember_ro_opts))
-#define rk_georadiusbymember_ro(c, key, member, radius, unit, opts, \
-        reply) (rk_georadiusbymember_ro)((c), (key), (member), (radius), (unit), (opts), (reply), \
+#define rk_georadiusbymember_ro(...) (rk_georadiusbymember_ro)(__VA_ARGS__, \
         sizeof(rk_georadiusbymember_ro_opts))
 
 /** GEOSEARCH: the FROMLONLAT block. */
@@ -373,10 +355,8 @@ rk_command *(rk_cmd_geosearch)(rk_command *cmd, rk_str key, const rk_geosearch_o
                                size_t opts_size);
 int (rk_geosearch)(rk_client *c, const char *key, const rk_geosearch_opts *opts, rk_reply *reply,
                    size_t opts_size);
-#define rk_cmd_geosearch(cmd, key, opts) (rk_cmd_geosearch)((cmd), (key), (opts), \
-        sizeof(rk_geosearch_opts))
-#define rk_geosearch(c, key, opts, reply) (rk_geosearch)((c), (key), (opts), (reply), \
-        sizeof(rk_geosearch_opts))
+#define rk_cmd_geosearch(...) (rk_cmd_geosearch)(__VA_ARGS__, sizeof(rk_geosearch_opts))
+#define rk_geosearch(...) (rk_geosearch)(__VA_ARGS__, sizeof(rk_geosearch_opts))
 
 /** GEOSEARCHSTORE: the FROMLONLAT block. */
 typedef struct rk_geosearchstore_fromlonlat {
@@ -436,10 +416,9 @@ rk_command *(rk_cmd_geosearchstore)(rk_command *cmd, rk_str destination, rk_str 
                                     const rk_geosearchstore_opts *opts, size_t opts_size);
 int (rk_geosearchstore)(rk_client *c, const char *destination, const char *source,
                         const rk_geosearchstore_opts *opts, long long *out, size_t opts_size);
-#define rk_cmd_geosearchstore(cmd, destination, source, opts) (rk_cmd_geosearchstore)((cmd), \
-        (destination), (source), (opts), sizeof(rk_geosearchstore_opts))
-#define rk_geosearchstore(c, destination, source, opts, out) (rk_geosearchstore)((c), \
-        (destination), (source), (opts), (out), sizeof(rk_geosearchstore_opts))
+#define rk_cmd_geosearchstore(...) (rk_cmd_geosearchstore)(__VA_ARGS__, \
+        sizeof(rk_geosearchstore_opts))
+#define rk_geosearchstore(...) (rk_geosearchstore)(__VA_ARGS__, sizeof(rk_geosearchstore_opts))
 
 #ifdef __cplusplus
 }

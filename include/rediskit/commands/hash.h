@@ -209,10 +209,8 @@ rk_command *(rk_cmd_hrandfield)(rk_command *cmd, rk_str key, const rk_hrandfield
                                 size_t opts_size);
 int (rk_hrandfield)(rk_client *c, const char *key, const rk_hrandfield_opts *opts, rk_reply *reply,
                     size_t opts_size);
-#define rk_cmd_hrandfield(cmd, key, opts) (rk_cmd_hrandfield)((cmd), (key), (opts), \
-        sizeof(rk_hrandfield_opts))
-#define rk_hrandfield(c, key, opts, reply) (rk_hrandfield)((c), (key), (opts), (reply), \
-        sizeof(rk_hrandfield_opts))
+#define rk_cmd_hrandfield(...) (rk_cmd_hrandfield)(__VA_ARGS__, sizeof(rk_hrandfield_opts))
+#define rk_hrandfield(...) (rk_hrandfield)(__VA_ARGS__, sizeof(rk_hrandfield_opts))
 
 /** Options of HSCAN; NULL or zeroed: none. */
 typedef struct rk_hscan_opts {
@@ -239,10 +237,8 @@ rk_command *(rk_cmd_hscan)(rk_command *cmd, rk_str key, unsigned long long curso
                            const rk_hscan_opts *opts, size_t opts_size);
 int (rk_hscan)(rk_client *c, const char *key, unsigned long long cursor, const rk_hscan_opts *opts,
                rk_reply *reply, size_t opts_size);
-#define rk_cmd_hscan(cmd, key, cursor, opts) (rk_cmd_hscan)((cmd), (key), (cursor), (opts), \
-        sizeof(rk_hscan_opts))
-#define rk_hscan(c, key, cursor, opts, reply) (rk_hscan)((c), (key), (cursor), (opts), (reply), \
-        sizeof(rk_hscan_opts))
+#define rk_cmd_hscan(...) (rk_cmd_hscan)(__VA_ARGS__, sizeof(rk_hscan_opts))
+#define rk_hscan(...) (rk_hscan)(__VA_ARGS__, sizeof(rk_hscan_opts))
 
 /** HSET: the field_value block. */
 typedef struct rk_hset_field_value {

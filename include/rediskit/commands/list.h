@@ -62,10 +62,8 @@ rk_command *(rk_cmd_blmpop)(rk_command *cmd, double timeout, const rk_str *keys,
                             rk_side where, const rk_blmpop_opts *opts, size_t opts_size);
 int (rk_blmpop)(rk_client *c, double timeout, const char *const *keys, size_t nkeys, rk_side where,
                 const rk_blmpop_opts *opts, rk_reply *reply, size_t opts_size);
-#define rk_cmd_blmpop(cmd, timeout, keys, nkeys, where, opts) (rk_cmd_blmpop)((cmd), (timeout), \
-        (keys), (nkeys), (where), (opts), sizeof(rk_blmpop_opts))
-#define rk_blmpop(c, timeout, keys, nkeys, where, opts, reply) (rk_blmpop)((c), (timeout), (keys), \
-        (nkeys), (where), (opts), (reply), sizeof(rk_blmpop_opts))
+#define rk_cmd_blmpop(...) (rk_cmd_blmpop)(__VA_ARGS__, sizeof(rk_blmpop_opts))
+#define rk_blmpop(...) (rk_blmpop)(__VA_ARGS__, sizeof(rk_blmpop_opts))
 
 /** BLPOP: Remove and get the first element in a list, or block until one is available.
  *
@@ -226,10 +224,8 @@ rk_command *(rk_cmd_lmpop)(rk_command *cmd, const rk_str *keys, size_t nkeys, rk
                            const rk_lmpop_opts *opts, size_t opts_size);
 int (rk_lmpop)(rk_client *c, const char *const *keys, size_t nkeys, rk_side where,
                const rk_lmpop_opts *opts, rk_reply *reply, size_t opts_size);
-#define rk_cmd_lmpop(cmd, keys, nkeys, where, opts) (rk_cmd_lmpop)((cmd), (keys), (nkeys), \
-        (where), (opts), sizeof(rk_lmpop_opts))
-#define rk_lmpop(c, keys, nkeys, where, opts, reply) (rk_lmpop)((c), (keys), (nkeys), (where), \
-        (opts), (reply), sizeof(rk_lmpop_opts))
+#define rk_cmd_lmpop(...) (rk_cmd_lmpop)(__VA_ARGS__, sizeof(rk_lmpop_opts))
+#define rk_lmpop(...) (rk_lmpop)(__VA_ARGS__, sizeof(rk_lmpop_opts))
 
 /** Options of LPOP; NULL or zeroed: none. */
 typedef struct rk_lpop_opts {
@@ -252,8 +248,8 @@ typedef struct rk_lpop_opts {
 rk_command *(rk_cmd_lpop)(rk_command *cmd, rk_str key, const rk_lpop_opts *opts, size_t opts_size);
 int (rk_lpop)(rk_client *c, const char *key, const rk_lpop_opts *opts, rk_reply *reply,
               size_t opts_size);
-#define rk_cmd_lpop(cmd, key, opts) (rk_cmd_lpop)((cmd), (key), (opts), sizeof(rk_lpop_opts))
-#define rk_lpop(c, key, opts, reply) (rk_lpop)((c), (key), (opts), (reply), sizeof(rk_lpop_opts))
+#define rk_cmd_lpop(...) (rk_cmd_lpop)(__VA_ARGS__, sizeof(rk_lpop_opts))
+#define rk_lpop(...) (rk_lpop)(__VA_ARGS__, sizeof(rk_lpop_opts))
 
 /** Options of LPOS; NULL or zeroed: none. */
 typedef struct rk_lpos_opts {
@@ -283,10 +279,8 @@ rk_command *(rk_cmd_lpos)(rk_command *cmd, rk_str key, rk_str element, const rk_
                           size_t opts_size);
 int (rk_lpos)(rk_client *c, const char *key, const char *element, const rk_lpos_opts *opts,
               rk_reply *reply, size_t opts_size);
-#define rk_cmd_lpos(cmd, key, element, opts) (rk_cmd_lpos)((cmd), (key), (element), (opts), \
-        sizeof(rk_lpos_opts))
-#define rk_lpos(c, key, element, opts, reply) (rk_lpos)((c), (key), (element), (opts), (reply), \
-        sizeof(rk_lpos_opts))
+#define rk_cmd_lpos(...) (rk_cmd_lpos)(__VA_ARGS__, sizeof(rk_lpos_opts))
+#define rk_lpos(...) (rk_lpos)(__VA_ARGS__, sizeof(rk_lpos_opts))
 
 /** LPUSH: Prepend one or multiple elements to a list.
  *
@@ -408,8 +402,8 @@ typedef struct rk_rpop_opts {
 rk_command *(rk_cmd_rpop)(rk_command *cmd, rk_str key, const rk_rpop_opts *opts, size_t opts_size);
 int (rk_rpop)(rk_client *c, const char *key, const rk_rpop_opts *opts, rk_reply *reply,
               size_t opts_size);
-#define rk_cmd_rpop(cmd, key, opts) (rk_cmd_rpop)((cmd), (key), (opts), sizeof(rk_rpop_opts))
-#define rk_rpop(c, key, opts, reply) (rk_rpop)((c), (key), (opts), (reply), sizeof(rk_rpop_opts))
+#define rk_cmd_rpop(...) (rk_cmd_rpop)(__VA_ARGS__, sizeof(rk_rpop_opts))
+#define rk_rpop(...) (rk_rpop)(__VA_ARGS__, sizeof(rk_rpop_opts))
 
 /** RPOPLPUSH: Remove the last element in a list, prepend it to another list and return it.
  *

@@ -53,10 +53,9 @@ rk_command *(rk_cmd_pubsubchannels)(rk_command *cmd, const rk_pubsubchannels_opt
                                     size_t opts_size);
 int (rk_pubsubchannels)(rk_client *c, const rk_pubsubchannels_opts *opts, rk_reply *reply,
                         size_t opts_size);
-#define rk_cmd_pubsubchannels(cmd, opts) (rk_cmd_pubsubchannels)((cmd), (opts), \
+#define rk_cmd_pubsubchannels(...) (rk_cmd_pubsubchannels)(__VA_ARGS__, \
         sizeof(rk_pubsubchannels_opts))
-#define rk_pubsubchannels(c, opts, reply) (rk_pubsubchannels)((c), (opts), (reply), \
-        sizeof(rk_pubsubchannels_opts))
+#define rk_pubsubchannels(...) (rk_pubsubchannels)(__VA_ARGS__, sizeof(rk_pubsubchannels_opts))
 
 /** PUBSUB HELP: Show helpful text about the different subcommands.
  *
@@ -126,9 +125,9 @@ rk_command *(rk_cmd_pubsubshardchannels)(rk_command *cmd, const rk_pubsubshardch
                                          size_t opts_size);
 int (rk_pubsubshardchannels)(rk_client *c, const rk_pubsubshardchannels_opts *opts, rk_reply *reply,
                              size_t opts_size);
-#define rk_cmd_pubsubshardchannels(cmd, opts) (rk_cmd_pubsubshardchannels)((cmd), (opts), \
+#define rk_cmd_pubsubshardchannels(...) (rk_cmd_pubsubshardchannels)(__VA_ARGS__, \
         sizeof(rk_pubsubshardchannels_opts))
-#define rk_pubsubshardchannels(c, opts, reply) (rk_pubsubshardchannels)((c), (opts), (reply), \
+#define rk_pubsubshardchannels(...) (rk_pubsubshardchannels)(__VA_ARGS__, \
         sizeof(rk_pubsubshardchannels_opts))
 
 /** PUBSUB SHARDNUMSUB: Get the count of subscribers for shard channels.

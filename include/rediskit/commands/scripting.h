@@ -168,9 +168,8 @@ typedef struct rk_functionflush_opts {
 rk_command *(rk_cmd_functionflush)(rk_command *cmd, const rk_functionflush_opts *opts,
                                    size_t opts_size);
 int (rk_functionflush)(rk_client *c, const rk_functionflush_opts *opts, size_t opts_size);
-#define rk_cmd_functionflush(cmd, opts) (rk_cmd_functionflush)((cmd), (opts), \
-        sizeof(rk_functionflush_opts))
-#define rk_functionflush(c, opts) (rk_functionflush)((c), (opts), sizeof(rk_functionflush_opts))
+#define rk_cmd_functionflush(...) (rk_cmd_functionflush)(__VA_ARGS__, sizeof(rk_functionflush_opts))
+#define rk_functionflush(...) (rk_functionflush)(__VA_ARGS__, sizeof(rk_functionflush_opts))
 
 /** FUNCTION HELP: Show helpful text about the different subcommands.
  *
@@ -225,10 +224,8 @@ rk_command *(rk_cmd_functionlist)(rk_command *cmd, const rk_functionlist_opts *o
                                   size_t opts_size);
 int (rk_functionlist)(rk_client *c, const rk_functionlist_opts *opts, rk_reply *reply,
                       size_t opts_size);
-#define rk_cmd_functionlist(cmd, opts) (rk_cmd_functionlist)((cmd), (opts), \
-        sizeof(rk_functionlist_opts))
-#define rk_functionlist(c, opts, reply) (rk_functionlist)((c), (opts), (reply), \
-        sizeof(rk_functionlist_opts))
+#define rk_cmd_functionlist(...) (rk_cmd_functionlist)(__VA_ARGS__, sizeof(rk_functionlist_opts))
+#define rk_functionlist(...) (rk_functionlist)(__VA_ARGS__, sizeof(rk_functionlist_opts))
 
 /** Options of FUNCTION LOAD; NULL or zeroed: none. */
 typedef struct rk_functionload_opts {
@@ -253,10 +250,8 @@ rk_command *(rk_cmd_functionload)(rk_command *cmd, rk_str function_code,
                                   const rk_functionload_opts *opts, size_t opts_size);
 int (rk_functionload)(rk_client *c, const char *function_code, const rk_functionload_opts *opts,
                       char **out, size_t *len, size_t opts_size);
-#define rk_cmd_functionload(cmd, function_code, opts) (rk_cmd_functionload)((cmd), \
-        (function_code), (opts), sizeof(rk_functionload_opts))
-#define rk_functionload(c, function_code, opts, out, len) (rk_functionload)((c), (function_code), \
-        (opts), (out), (len), sizeof(rk_functionload_opts))
+#define rk_cmd_functionload(...) (rk_cmd_functionload)(__VA_ARGS__, sizeof(rk_functionload_opts))
+#define rk_functionload(...) (rk_functionload)(__VA_ARGS__, sizeof(rk_functionload_opts))
 
 /** Options of FUNCTION RESTORE; NULL or zeroed: none. */
 typedef struct rk_functionrestore_opts {
@@ -282,10 +277,9 @@ rk_command *(rk_cmd_functionrestore)(rk_command *cmd, rk_str serialized_value,
                                      const rk_functionrestore_opts *opts, size_t opts_size);
 int (rk_functionrestore)(rk_client *c, const char *serialized_value,
                          const rk_functionrestore_opts *opts, size_t opts_size);
-#define rk_cmd_functionrestore(cmd, serialized_value, opts) (rk_cmd_functionrestore)((cmd), \
-        (serialized_value), (opts), sizeof(rk_functionrestore_opts))
-#define rk_functionrestore(c, serialized_value, opts) (rk_functionrestore)((c), \
-        (serialized_value), (opts), sizeof(rk_functionrestore_opts))
+#define rk_cmd_functionrestore(...) (rk_cmd_functionrestore)(__VA_ARGS__, \
+        sizeof(rk_functionrestore_opts))
+#define rk_functionrestore(...) (rk_functionrestore)(__VA_ARGS__, sizeof(rk_functionrestore_opts))
 
 /** FUNCTION STATS: Return information about the function currently running (name, description,
  *  duration).
@@ -363,9 +357,8 @@ typedef struct rk_scriptflush_opts {
 rk_command *(rk_cmd_scriptflush)(rk_command *cmd, const rk_scriptflush_opts *opts,
                                  size_t opts_size);
 int (rk_scriptflush)(rk_client *c, const rk_scriptflush_opts *opts, size_t opts_size);
-#define rk_cmd_scriptflush(cmd, opts) (rk_cmd_scriptflush)((cmd), (opts), \
-        sizeof(rk_scriptflush_opts))
-#define rk_scriptflush(c, opts) (rk_scriptflush)((c), (opts), sizeof(rk_scriptflush_opts))
+#define rk_cmd_scriptflush(...) (rk_cmd_scriptflush)(__VA_ARGS__, sizeof(rk_scriptflush_opts))
+#define rk_scriptflush(...) (rk_scriptflush)(__VA_ARGS__, sizeof(rk_scriptflush_opts))
 
 /** SCRIPT HELP: Show helpful text about the different subcommands.
  *

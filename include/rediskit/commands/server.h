@@ -34,8 +34,8 @@ typedef struct rk_aclcat_opts {
  */
 rk_command *(rk_cmd_aclcat)(rk_command *cmd, const rk_aclcat_opts *opts, size_t opts_size);
 int (rk_aclcat)(rk_client *c, const rk_aclcat_opts *opts, rk_reply *reply, size_t opts_size);
-#define rk_cmd_aclcat(cmd, opts) (rk_cmd_aclcat)((cmd), (opts), sizeof(rk_aclcat_opts))
-#define rk_aclcat(c, opts, reply) (rk_aclcat)((c), (opts), (reply), sizeof(rk_aclcat_opts))
+#define rk_cmd_aclcat(...) (rk_cmd_aclcat)(__VA_ARGS__, sizeof(rk_aclcat_opts))
+#define rk_aclcat(...) (rk_aclcat)(__VA_ARGS__, sizeof(rk_aclcat_opts))
 
 /** ACL DELUSER: Remove the specified ACL users and the associated rules.
  *
@@ -94,9 +94,8 @@ typedef struct rk_aclgenpass_opts {
 rk_command *(rk_cmd_aclgenpass)(rk_command *cmd, const rk_aclgenpass_opts *opts, size_t opts_size);
 int (rk_aclgenpass)(rk_client *c, const rk_aclgenpass_opts *opts, char **out, size_t *len,
                     size_t opts_size);
-#define rk_cmd_aclgenpass(cmd, opts) (rk_cmd_aclgenpass)((cmd), (opts), sizeof(rk_aclgenpass_opts))
-#define rk_aclgenpass(c, opts, out, len) (rk_aclgenpass)((c), (opts), (out), (len), \
-        sizeof(rk_aclgenpass_opts))
+#define rk_cmd_aclgenpass(...) (rk_cmd_aclgenpass)(__VA_ARGS__, sizeof(rk_aclgenpass_opts))
+#define rk_aclgenpass(...) (rk_aclgenpass)(__VA_ARGS__, sizeof(rk_aclgenpass_opts))
 
 /** ACL GETUSER: Get the rules for a specific ACL user.
  *
@@ -182,8 +181,8 @@ typedef struct rk_acllog_opts {
  */
 rk_command *(rk_cmd_acllog)(rk_command *cmd, const rk_acllog_opts *opts, size_t opts_size);
 int (rk_acllog)(rk_client *c, const rk_acllog_opts *opts, rk_reply *reply, size_t opts_size);
-#define rk_cmd_acllog(cmd, opts) (rk_cmd_acllog)((cmd), (opts), sizeof(rk_acllog_opts))
-#define rk_acllog(c, opts, reply) (rk_acllog)((c), (opts), (reply), sizeof(rk_acllog_opts))
+#define rk_cmd_acllog(...) (rk_cmd_acllog)(__VA_ARGS__, sizeof(rk_acllog_opts))
+#define rk_acllog(...) (rk_acllog)(__VA_ARGS__, sizeof(rk_acllog_opts))
 
 /** ACL SAVE: Save the current ACL rules in the configured ACL file.
  *
@@ -285,8 +284,8 @@ typedef struct rk_bgsave_opts {
 rk_command *(rk_cmd_bgsave)(rk_command *cmd, const rk_bgsave_opts *opts, size_t opts_size);
 int (rk_bgsave)(rk_client *c, const rk_bgsave_opts *opts, char **out, size_t *len,
                 size_t opts_size);
-#define rk_cmd_bgsave(cmd, opts) (rk_cmd_bgsave)((cmd), (opts), sizeof(rk_bgsave_opts))
-#define rk_bgsave(c, opts, out, len) (rk_bgsave)((c), (opts), (out), (len), sizeof(rk_bgsave_opts))
+#define rk_cmd_bgsave(...) (rk_cmd_bgsave)(__VA_ARGS__, sizeof(rk_bgsave_opts))
+#define rk_bgsave(...) (rk_bgsave)(__VA_ARGS__, sizeof(rk_bgsave_opts))
 
 /** COMMAND: Get array of Redis command details.
  *
@@ -431,10 +430,8 @@ rk_command *(rk_cmd_commandlist)(rk_command *cmd, const rk_commandlist_opts *opt
                                  size_t opts_size);
 int (rk_commandlist)(rk_client *c, const rk_commandlist_opts *opts, rk_reply *reply,
                      size_t opts_size);
-#define rk_cmd_commandlist(cmd, opts) (rk_cmd_commandlist)((cmd), (opts), \
-        sizeof(rk_commandlist_opts))
-#define rk_commandlist(c, opts, reply) (rk_commandlist)((c), (opts), (reply), \
-        sizeof(rk_commandlist_opts))
+#define rk_cmd_commandlist(...) (rk_cmd_commandlist)(__VA_ARGS__, sizeof(rk_commandlist_opts))
+#define rk_commandlist(...) (rk_commandlist)(__VA_ARGS__, sizeof(rk_commandlist_opts))
 
 /** CONFIG GET: Get the values of configuration parameters.
  *
@@ -580,8 +577,8 @@ typedef struct rk_failover_opts {
  */
 rk_command *(rk_cmd_failover)(rk_command *cmd, const rk_failover_opts *opts, size_t opts_size);
 int (rk_failover)(rk_client *c, const rk_failover_opts *opts, size_t opts_size);
-#define rk_cmd_failover(cmd, opts) (rk_cmd_failover)((cmd), (opts), sizeof(rk_failover_opts))
-#define rk_failover(c, opts) (rk_failover)((c), (opts), sizeof(rk_failover_opts))
+#define rk_cmd_failover(...) (rk_cmd_failover)(__VA_ARGS__, sizeof(rk_failover_opts))
+#define rk_failover(...) (rk_failover)(__VA_ARGS__, sizeof(rk_failover_opts))
 
 /** Options of FLUSHALL; NULL or zeroed: none. */
 typedef struct rk_flushall_opts {
@@ -604,8 +601,8 @@ typedef struct rk_flushall_opts {
  */
 rk_command *(rk_cmd_flushall)(rk_command *cmd, const rk_flushall_opts *opts, size_t opts_size);
 int (rk_flushall)(rk_client *c, const rk_flushall_opts *opts, size_t opts_size);
-#define rk_cmd_flushall(cmd, opts) (rk_cmd_flushall)((cmd), (opts), sizeof(rk_flushall_opts))
-#define rk_flushall(c, opts) (rk_flushall)((c), (opts), sizeof(rk_flushall_opts))
+#define rk_cmd_flushall(...) (rk_cmd_flushall)(__VA_ARGS__, sizeof(rk_flushall_opts))
+#define rk_flushall(...) (rk_flushall)(__VA_ARGS__, sizeof(rk_flushall_opts))
 
 /** Options of FLUSHDB; NULL or zeroed: none. */
 typedef struct rk_flushdb_opts {
@@ -628,8 +625,8 @@ typedef struct rk_flushdb_opts {
  */
 rk_command *(rk_cmd_flushdb)(rk_command *cmd, const rk_flushdb_opts *opts, size_t opts_size);
 int (rk_flushdb)(rk_client *c, const rk_flushdb_opts *opts, size_t opts_size);
-#define rk_cmd_flushdb(cmd, opts) (rk_cmd_flushdb)((cmd), (opts), sizeof(rk_flushdb_opts))
-#define rk_flushdb(c, opts) (rk_flushdb)((c), (opts), sizeof(rk_flushdb_opts))
+#define rk_cmd_flushdb(...) (rk_cmd_flushdb)(__VA_ARGS__, sizeof(rk_flushdb_opts))
+#define rk_flushdb(...) (rk_flushdb)(__VA_ARGS__, sizeof(rk_flushdb_opts))
 
 /** INFO: Get information and statistics about the server.
  *
@@ -794,8 +791,8 @@ typedef struct rk_lolwut_opts {
 rk_command *(rk_cmd_lolwut)(rk_command *cmd, const rk_lolwut_opts *opts, size_t opts_size);
 int (rk_lolwut)(rk_client *c, const rk_lolwut_opts *opts, char **out, size_t *len,
                 size_t opts_size);
-#define rk_cmd_lolwut(cmd, opts) (rk_cmd_lolwut)((cmd), (opts), sizeof(rk_lolwut_opts))
-#define rk_lolwut(c, opts, out, len) (rk_lolwut)((c), (opts), (out), (len), sizeof(rk_lolwut_opts))
+#define rk_cmd_lolwut(...) (rk_cmd_lolwut)(__VA_ARGS__, sizeof(rk_lolwut_opts))
+#define rk_lolwut(...) (rk_lolwut)(__VA_ARGS__, sizeof(rk_lolwut_opts))
 
 /** MEMORY DOCTOR: Outputs memory problems report.
  *
@@ -898,10 +895,8 @@ rk_command *(rk_cmd_memoryusage)(rk_command *cmd, rk_str key, const rk_memoryusa
                                  size_t opts_size);
 int (rk_memoryusage)(rk_client *c, const char *key, const rk_memoryusage_opts *opts, long long *out,
                      size_t opts_size);
-#define rk_cmd_memoryusage(cmd, key, opts) (rk_cmd_memoryusage)((cmd), (key), (opts), \
-        sizeof(rk_memoryusage_opts))
-#define rk_memoryusage(c, key, opts, out) (rk_memoryusage)((c), (key), (opts), (out), \
-        sizeof(rk_memoryusage_opts))
+#define rk_cmd_memoryusage(...) (rk_cmd_memoryusage)(__VA_ARGS__, sizeof(rk_memoryusage_opts))
+#define rk_memoryusage(...) (rk_memoryusage)(__VA_ARGS__, sizeof(rk_memoryusage_opts))
 
 /** MODULE HELP: Show helpful text about the different subcommands.
  *
@@ -980,10 +975,8 @@ rk_command *(rk_cmd_moduleloadex)(rk_command *cmd, rk_str path, const rk_modulel
                                   size_t opts_size);
 int (rk_moduleloadex)(rk_client *c, const char *path, const rk_moduleloadex_opts *opts,
                       size_t opts_size);
-#define rk_cmd_moduleloadex(cmd, path, opts) (rk_cmd_moduleloadex)((cmd), (path), (opts), \
-        sizeof(rk_moduleloadex_opts))
-#define rk_moduleloadex(c, path, opts) (rk_moduleloadex)((c), (path), (opts), \
-        sizeof(rk_moduleloadex_opts))
+#define rk_cmd_moduleloadex(...) (rk_cmd_moduleloadex)(__VA_ARGS__, sizeof(rk_moduleloadex_opts))
+#define rk_moduleloadex(...) (rk_moduleloadex)(__VA_ARGS__, sizeof(rk_moduleloadex_opts))
 
 /** MODULE UNLOAD: Unload a module.
  *
@@ -1059,8 +1052,8 @@ typedef struct rk_replicaof_opts {
  */
 rk_command *(rk_cmd_replicaof)(rk_command *cmd, const rk_replicaof_opts *opts, size_t opts_size);
 int (rk_replicaof)(rk_client *c, const rk_replicaof_opts *opts, size_t opts_size);
-#define rk_cmd_replicaof(cmd, opts) (rk_cmd_replicaof)((cmd), (opts), sizeof(rk_replicaof_opts))
-#define rk_replicaof(c, opts) (rk_replicaof)((c), (opts), sizeof(rk_replicaof_opts))
+#define rk_cmd_replicaof(...) (rk_cmd_replicaof)(__VA_ARGS__, sizeof(rk_replicaof_opts))
+#define rk_replicaof(...) (rk_replicaof)(__VA_ARGS__, sizeof(rk_replicaof_opts))
 
 /** Options of RESTORE-ASKING; NULL or zeroed: none. */
 typedef struct rk_restore_asking_opts {
@@ -1094,11 +1087,9 @@ rk_command *(rk_cmd_restore_asking)(rk_command *cmd, rk_str key, long long ttl,
                                     size_t opts_size);
 int (rk_restore_asking)(rk_client *c, const char *key, long long ttl, const char *serialized_value,
                         const rk_restore_asking_opts *opts, size_t opts_size);
-#define rk_cmd_restore_asking(cmd, key, ttl, serialized_value, \
-        opts) (rk_cmd_restore_asking)((cmd), (key), (ttl), (serialized_value), (opts), \
+#define rk_cmd_restore_asking(...) (rk_cmd_restore_asking)(__VA_ARGS__, \
         sizeof(rk_restore_asking_opts))
-#define rk_restore_asking(c, key, ttl, serialized_value, opts) (rk_restore_asking)((c), (key), \
-        (ttl), (serialized_value), (opts), sizeof(rk_restore_asking_opts))
+#define rk_restore_asking(...) (rk_restore_asking)(__VA_ARGS__, sizeof(rk_restore_asking_opts))
 
 /** ROLE: Return the role of the instance in the context of replication.
  *
@@ -1157,8 +1148,8 @@ typedef struct rk_shutdown_opts {
  */
 rk_command *(rk_cmd_shutdown)(rk_command *cmd, const rk_shutdown_opts *opts, size_t opts_size);
 int (rk_shutdown)(rk_client *c, const rk_shutdown_opts *opts, rk_reply *reply, size_t opts_size);
-#define rk_cmd_shutdown(cmd, opts) (rk_cmd_shutdown)((cmd), (opts), sizeof(rk_shutdown_opts))
-#define rk_shutdown(c, opts, reply) (rk_shutdown)((c), (opts), (reply), sizeof(rk_shutdown_opts))
+#define rk_cmd_shutdown(...) (rk_cmd_shutdown)(__VA_ARGS__, sizeof(rk_shutdown_opts))
+#define rk_shutdown(...) (rk_shutdown)(__VA_ARGS__, sizeof(rk_shutdown_opts))
 
 /** SLAVEOF: the host-port block. */
 typedef struct rk_slaveof_host_port {
@@ -1188,8 +1179,8 @@ typedef struct rk_slaveof_opts {
  */
 rk_command *(rk_cmd_slaveof)(rk_command *cmd, const rk_slaveof_opts *opts, size_t opts_size);
 int (rk_slaveof)(rk_client *c, const rk_slaveof_opts *opts, size_t opts_size);
-#define rk_cmd_slaveof(cmd, opts) (rk_cmd_slaveof)((cmd), (opts), sizeof(rk_slaveof_opts))
-#define rk_slaveof(c, opts) (rk_slaveof)((c), (opts), sizeof(rk_slaveof_opts))
+#define rk_cmd_slaveof(...) (rk_cmd_slaveof)(__VA_ARGS__, sizeof(rk_slaveof_opts))
+#define rk_slaveof(...) (rk_slaveof)(__VA_ARGS__, sizeof(rk_slaveof_opts))
 
 /** Options of SLOWLOG GET; NULL or zeroed: none. */
 typedef struct rk_slowlogget_opts {
@@ -1213,9 +1204,8 @@ typedef struct rk_slowlogget_opts {
 rk_command *(rk_cmd_slowlogget)(rk_command *cmd, const rk_slowlogget_opts *opts, size_t opts_size);
 int (rk_slowlogget)(rk_client *c, const rk_slowlogget_opts *opts, rk_reply *reply,
                     size_t opts_size);
-#define rk_cmd_slowlogget(cmd, opts) (rk_cmd_slowlogget)((cmd), (opts), sizeof(rk_slowlogget_opts))
-#define rk_slowlogget(c, opts, reply) (rk_slowlogget)((c), (opts), (reply), \
-        sizeof(rk_slowlogget_opts))
+#define rk_cmd_slowlogget(...) (rk_cmd_slowlogget)(__VA_ARGS__, sizeof(rk_slowlogget_opts))
+#define rk_slowlogget(...) (rk_slowlogget)(__VA_ARGS__, sizeof(rk_slowlogget_opts))
 
 /** SLOWLOG HELP: Show helpful text about the different subcommands.
  *

@@ -119,10 +119,8 @@ rk_command *(rk_cmd_sintercard)(rk_command *cmd, const rk_str *keys, size_t nkey
                                 const rk_sintercard_opts *opts, size_t opts_size);
 int (rk_sintercard)(rk_client *c, const char *const *keys, size_t nkeys,
                     const rk_sintercard_opts *opts, long long *out, size_t opts_size);
-#define rk_cmd_sintercard(cmd, keys, nkeys, opts) (rk_cmd_sintercard)((cmd), (keys), (nkeys), \
-        (opts), sizeof(rk_sintercard_opts))
-#define rk_sintercard(c, keys, nkeys, opts, out) (rk_sintercard)((c), (keys), (nkeys), (opts), \
-        (out), sizeof(rk_sintercard_opts))
+#define rk_cmd_sintercard(...) (rk_cmd_sintercard)(__VA_ARGS__, sizeof(rk_sintercard_opts))
+#define rk_sintercard(...) (rk_sintercard)(__VA_ARGS__, sizeof(rk_sintercard_opts))
 
 /** SINTERSTORE: Intersect multiple sets and store the resulting set in a key.
  *
@@ -227,8 +225,8 @@ typedef struct rk_spop_opts {
 rk_command *(rk_cmd_spop)(rk_command *cmd, rk_str key, const rk_spop_opts *opts, size_t opts_size);
 int (rk_spop)(rk_client *c, const char *key, const rk_spop_opts *opts, rk_reply *reply,
               size_t opts_size);
-#define rk_cmd_spop(cmd, key, opts) (rk_cmd_spop)((cmd), (key), (opts), sizeof(rk_spop_opts))
-#define rk_spop(c, key, opts, reply) (rk_spop)((c), (key), (opts), (reply), sizeof(rk_spop_opts))
+#define rk_cmd_spop(...) (rk_cmd_spop)(__VA_ARGS__, sizeof(rk_spop_opts))
+#define rk_spop(...) (rk_spop)(__VA_ARGS__, sizeof(rk_spop_opts))
 
 /** Options of SRANDMEMBER; NULL or zeroed: none. */
 typedef struct rk_srandmember_opts {
@@ -253,10 +251,8 @@ rk_command *(rk_cmd_srandmember)(rk_command *cmd, rk_str key, const rk_srandmemb
                                  size_t opts_size);
 int (rk_srandmember)(rk_client *c, const char *key, const rk_srandmember_opts *opts,
                      rk_reply *reply, size_t opts_size);
-#define rk_cmd_srandmember(cmd, key, opts) (rk_cmd_srandmember)((cmd), (key), (opts), \
-        sizeof(rk_srandmember_opts))
-#define rk_srandmember(c, key, opts, reply) (rk_srandmember)((c), (key), (opts), (reply), \
-        sizeof(rk_srandmember_opts))
+#define rk_cmd_srandmember(...) (rk_cmd_srandmember)(__VA_ARGS__, sizeof(rk_srandmember_opts))
+#define rk_srandmember(...) (rk_srandmember)(__VA_ARGS__, sizeof(rk_srandmember_opts))
 
 /** SREM: Remove one or more members from a set.
  *
@@ -300,10 +296,8 @@ rk_command *(rk_cmd_sscan)(rk_command *cmd, rk_str key, unsigned long long curso
                            const rk_sscan_opts *opts, size_t opts_size);
 int (rk_sscan)(rk_client *c, const char *key, unsigned long long cursor, const rk_sscan_opts *opts,
                rk_reply *reply, size_t opts_size);
-#define rk_cmd_sscan(cmd, key, cursor, opts) (rk_cmd_sscan)((cmd), (key), (cursor), (opts), \
-        sizeof(rk_sscan_opts))
-#define rk_sscan(c, key, cursor, opts, reply) (rk_sscan)((c), (key), (cursor), (opts), (reply), \
-        sizeof(rk_sscan_opts))
+#define rk_cmd_sscan(...) (rk_cmd_sscan)(__VA_ARGS__, sizeof(rk_sscan_opts))
+#define rk_sscan(...) (rk_sscan)(__VA_ARGS__, sizeof(rk_sscan_opts))
 
 /** SUNION: Add multiple sets.
  *

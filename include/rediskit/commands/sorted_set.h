@@ -43,10 +43,8 @@ rk_command *(rk_cmd_bzmpop)(rk_command *cmd, double timeout, const rk_str *keys,
                             rk_minmax where, const rk_bzmpop_opts *opts, size_t opts_size);
 int (rk_bzmpop)(rk_client *c, double timeout, const char *const *keys, size_t nkeys,
                 rk_minmax where, const rk_bzmpop_opts *opts, rk_reply *reply, size_t opts_size);
-#define rk_cmd_bzmpop(cmd, timeout, keys, nkeys, where, opts) (rk_cmd_bzmpop)((cmd), (timeout), \
-        (keys), (nkeys), (where), (opts), sizeof(rk_bzmpop_opts))
-#define rk_bzmpop(c, timeout, keys, nkeys, where, opts, reply) (rk_bzmpop)((c), (timeout), (keys), \
-        (nkeys), (where), (opts), (reply), sizeof(rk_bzmpop_opts))
+#define rk_cmd_bzmpop(...) (rk_cmd_bzmpop)(__VA_ARGS__, sizeof(rk_bzmpop_opts))
+#define rk_bzmpop(...) (rk_bzmpop)(__VA_ARGS__, sizeof(rk_bzmpop_opts))
 
 /** BZPOPMAX: Remove and return the member with the highest score from one or more sorted sets,
  *  or block until one is available.
@@ -126,10 +124,8 @@ rk_command *(rk_cmd_zadd)(rk_command *cmd, rk_str key, const rk_zadd_score_membe
                           size_t nscore_members, const rk_zadd_opts *opts, size_t opts_size);
 int (rk_zadd)(rk_client *c, const char *key, const rk_zadd_score_member *score_members,
               size_t nscore_members, const rk_zadd_opts *opts, rk_reply *reply, size_t opts_size);
-#define rk_cmd_zadd(cmd, key, score_members, nscore_members, opts) (rk_cmd_zadd)((cmd), (key), \
-        (score_members), (nscore_members), (opts), sizeof(rk_zadd_opts))
-#define rk_zadd(c, key, score_members, nscore_members, opts, reply) (rk_zadd)((c), (key), \
-        (score_members), (nscore_members), (opts), (reply), sizeof(rk_zadd_opts))
+#define rk_cmd_zadd(...) (rk_cmd_zadd)(__VA_ARGS__, sizeof(rk_zadd_opts))
+#define rk_zadd(...) (rk_zadd)(__VA_ARGS__, sizeof(rk_zadd_opts))
 
 /** ZCARD: Get the number of members in a sorted set.
  *
@@ -186,10 +182,8 @@ rk_command *(rk_cmd_zdiff)(rk_command *cmd, const rk_str *keys, size_t nkeys,
                            const rk_zdiff_opts *opts, size_t opts_size);
 int (rk_zdiff)(rk_client *c, const char *const *keys, size_t nkeys, const rk_zdiff_opts *opts,
                rk_reply *reply, size_t opts_size);
-#define rk_cmd_zdiff(cmd, keys, nkeys, opts) (rk_cmd_zdiff)((cmd), (keys), (nkeys), (opts), \
-        sizeof(rk_zdiff_opts))
-#define rk_zdiff(c, keys, nkeys, opts, reply) (rk_zdiff)((c), (keys), (nkeys), (opts), (reply), \
-        sizeof(rk_zdiff_opts))
+#define rk_cmd_zdiff(...) (rk_cmd_zdiff)(__VA_ARGS__, sizeof(rk_zdiff_opts))
+#define rk_zdiff(...) (rk_zdiff)(__VA_ARGS__, sizeof(rk_zdiff_opts))
 
 /** ZDIFFSTORE: Subtract multiple sorted sets and store the resulting sorted set in a new key.
  *
@@ -254,10 +248,8 @@ rk_command *(rk_cmd_zinter)(rk_command *cmd, const rk_str *keys, size_t nkeys,
                             const rk_zinter_opts *opts, size_t opts_size);
 int (rk_zinter)(rk_client *c, const char *const *keys, size_t nkeys, const rk_zinter_opts *opts,
                 rk_reply *reply, size_t opts_size);
-#define rk_cmd_zinter(cmd, keys, nkeys, opts) (rk_cmd_zinter)((cmd), (keys), (nkeys), (opts), \
-        sizeof(rk_zinter_opts))
-#define rk_zinter(c, keys, nkeys, opts, reply) (rk_zinter)((c), (keys), (nkeys), (opts), (reply), \
-        sizeof(rk_zinter_opts))
+#define rk_cmd_zinter(...) (rk_cmd_zinter)(__VA_ARGS__, sizeof(rk_zinter_opts))
+#define rk_zinter(...) (rk_zinter)(__VA_ARGS__, sizeof(rk_zinter_opts))
 
 /** Options of ZINTERCARD; NULL or zeroed: none. */
 typedef struct rk_zintercard_opts {
@@ -282,10 +274,8 @@ rk_command *(rk_cmd_zintercard)(rk_command *cmd, const rk_str *keys, size_t nkey
                                 const rk_zintercard_opts *opts, size_t opts_size);
 int (rk_zintercard)(rk_client *c, const char *const *keys, size_t nkeys,
                     const rk_zintercard_opts *opts, long long *out, size_t opts_size);
-#define rk_cmd_zintercard(cmd, keys, nkeys, opts) (rk_cmd_zintercard)((cmd), (keys), (nkeys), \
-        (opts), sizeof(rk_zintercard_opts))
-#define rk_zintercard(c, keys, nkeys, opts, out) (rk_zintercard)((c), (keys), (nkeys), (opts), \
-        (out), sizeof(rk_zintercard_opts))
+#define rk_cmd_zintercard(...) (rk_cmd_zintercard)(__VA_ARGS__, sizeof(rk_zintercard_opts))
+#define rk_zintercard(...) (rk_zintercard)(__VA_ARGS__, sizeof(rk_zintercard_opts))
 
 /** Options of ZINTERSTORE; NULL or zeroed: none. */
 typedef struct rk_zinterstore_opts {
@@ -313,10 +303,8 @@ rk_command *(rk_cmd_zinterstore)(rk_command *cmd, rk_str destination, const rk_s
                                  size_t nkeys, const rk_zinterstore_opts *opts, size_t opts_size);
 int (rk_zinterstore)(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                      const rk_zinterstore_opts *opts, long long *out, size_t opts_size);
-#define rk_cmd_zinterstore(cmd, destination, keys, nkeys, opts) (rk_cmd_zinterstore)((cmd), \
-        (destination), (keys), (nkeys), (opts), sizeof(rk_zinterstore_opts))
-#define rk_zinterstore(c, destination, keys, nkeys, opts, out) (rk_zinterstore)((c), \
-        (destination), (keys), (nkeys), (opts), (out), sizeof(rk_zinterstore_opts))
+#define rk_cmd_zinterstore(...) (rk_cmd_zinterstore)(__VA_ARGS__, sizeof(rk_zinterstore_opts))
+#define rk_zinterstore(...) (rk_zinterstore)(__VA_ARGS__, sizeof(rk_zinterstore_opts))
 
 /** ZLEXCOUNT: Count the number of members in a sorted set between a given lexicographical
  *  range.
@@ -360,10 +348,8 @@ rk_command *(rk_cmd_zmpop)(rk_command *cmd, const rk_str *keys, size_t nkeys, rk
                            const rk_zmpop_opts *opts, size_t opts_size);
 int (rk_zmpop)(rk_client *c, const char *const *keys, size_t nkeys, rk_minmax where,
                const rk_zmpop_opts *opts, rk_reply *reply, size_t opts_size);
-#define rk_cmd_zmpop(cmd, keys, nkeys, where, opts) (rk_cmd_zmpop)((cmd), (keys), (nkeys), \
-        (where), (opts), sizeof(rk_zmpop_opts))
-#define rk_zmpop(c, keys, nkeys, where, opts, reply) (rk_zmpop)((c), (keys), (nkeys), (where), \
-        (opts), (reply), sizeof(rk_zmpop_opts))
+#define rk_cmd_zmpop(...) (rk_cmd_zmpop)(__VA_ARGS__, sizeof(rk_zmpop_opts))
+#define rk_zmpop(...) (rk_zmpop)(__VA_ARGS__, sizeof(rk_zmpop_opts))
 
 /** ZMSCORE: Get the score associated with the given members in a sorted set.
  *
@@ -407,10 +393,8 @@ rk_command *(rk_cmd_zpopmax)(rk_command *cmd, rk_str key, const rk_zpopmax_opts 
                              size_t opts_size);
 int (rk_zpopmax)(rk_client *c, const char *key, const rk_zpopmax_opts *opts, rk_reply *reply,
                  size_t opts_size);
-#define rk_cmd_zpopmax(cmd, key, opts) (rk_cmd_zpopmax)((cmd), (key), (opts), \
-        sizeof(rk_zpopmax_opts))
-#define rk_zpopmax(c, key, opts, reply) (rk_zpopmax)((c), (key), (opts), (reply), \
-        sizeof(rk_zpopmax_opts))
+#define rk_cmd_zpopmax(...) (rk_cmd_zpopmax)(__VA_ARGS__, sizeof(rk_zpopmax_opts))
+#define rk_zpopmax(...) (rk_zpopmax)(__VA_ARGS__, sizeof(rk_zpopmax_opts))
 
 /** Options of ZPOPMIN; NULL or zeroed: none. */
 typedef struct rk_zpopmin_opts {
@@ -436,10 +420,8 @@ rk_command *(rk_cmd_zpopmin)(rk_command *cmd, rk_str key, const rk_zpopmin_opts 
                              size_t opts_size);
 int (rk_zpopmin)(rk_client *c, const char *key, const rk_zpopmin_opts *opts, rk_reply *reply,
                  size_t opts_size);
-#define rk_cmd_zpopmin(cmd, key, opts) (rk_cmd_zpopmin)((cmd), (key), (opts), \
-        sizeof(rk_zpopmin_opts))
-#define rk_zpopmin(c, key, opts, reply) (rk_zpopmin)((c), (key), (opts), (reply), \
-        sizeof(rk_zpopmin_opts))
+#define rk_cmd_zpopmin(...) (rk_cmd_zpopmin)(__VA_ARGS__, sizeof(rk_zpopmin_opts))
+#define rk_zpopmin(...) (rk_zpopmin)(__VA_ARGS__, sizeof(rk_zpopmin_opts))
 
 /** ZRANDMEMBER: the options block. */
 typedef struct rk_zrandmember_count {
@@ -470,10 +452,8 @@ rk_command *(rk_cmd_zrandmember)(rk_command *cmd, rk_str key, const rk_zrandmemb
                                  size_t opts_size);
 int (rk_zrandmember)(rk_client *c, const char *key, const rk_zrandmember_opts *opts,
                      rk_reply *reply, size_t opts_size);
-#define rk_cmd_zrandmember(cmd, key, opts) (rk_cmd_zrandmember)((cmd), (key), (opts), \
-        sizeof(rk_zrandmember_opts))
-#define rk_zrandmember(c, key, opts, reply) (rk_zrandmember)((c), (key), (opts), (reply), \
-        sizeof(rk_zrandmember_opts))
+#define rk_cmd_zrandmember(...) (rk_cmd_zrandmember)(__VA_ARGS__, sizeof(rk_zrandmember_opts))
+#define rk_zrandmember(...) (rk_zrandmember)(__VA_ARGS__, sizeof(rk_zrandmember_opts))
 
 /** ZRANGE: the LIMIT block. */
 typedef struct rk_zrange_limit {
@@ -508,10 +488,8 @@ rk_command *(rk_cmd_zrange)(rk_command *cmd, rk_str key, rk_str start, rk_str st
                             const rk_zrange_opts *opts, size_t opts_size);
 int (rk_zrange)(rk_client *c, const char *key, const char *start, const char *stop,
                 const rk_zrange_opts *opts, rk_reply *reply, size_t opts_size);
-#define rk_cmd_zrange(cmd, key, start, stop, opts) (rk_cmd_zrange)((cmd), (key), (start), (stop), \
-        (opts), sizeof(rk_zrange_opts))
-#define rk_zrange(c, key, start, stop, opts, reply) (rk_zrange)((c), (key), (start), (stop), \
-        (opts), (reply), sizeof(rk_zrange_opts))
+#define rk_cmd_zrange(...) (rk_cmd_zrange)(__VA_ARGS__, sizeof(rk_zrange_opts))
+#define rk_zrange(...) (rk_zrange)(__VA_ARGS__, sizeof(rk_zrange_opts))
 
 /** ZRANGEBYLEX: the LIMIT block. */
 typedef struct rk_zrangebylex_limit {
@@ -544,10 +522,8 @@ rk_command *(rk_cmd_zrangebylex)(rk_command *cmd, rk_str key, rk_str min, rk_str
                                  const rk_zrangebylex_opts *opts, size_t opts_size);
 int (rk_zrangebylex)(rk_client *c, const char *key, const char *min, const char *max,
                      const rk_zrangebylex_opts *opts, rk_reply *reply, size_t opts_size);
-#define rk_cmd_zrangebylex(cmd, key, min, max, opts) (rk_cmd_zrangebylex)((cmd), (key), (min), \
-        (max), (opts), sizeof(rk_zrangebylex_opts))
-#define rk_zrangebylex(c, key, min, max, opts, reply) (rk_zrangebylex)((c), (key), (min), (max), \
-        (opts), (reply), sizeof(rk_zrangebylex_opts))
+#define rk_cmd_zrangebylex(...) (rk_cmd_zrangebylex)(__VA_ARGS__, sizeof(rk_zrangebylex_opts))
+#define rk_zrangebylex(...) (rk_zrangebylex)(__VA_ARGS__, sizeof(rk_zrangebylex_opts))
 
 /** ZRANGEBYSCORE: the LIMIT block. */
 typedef struct rk_zrangebyscore_limit {
@@ -582,10 +558,8 @@ rk_command *(rk_cmd_zrangebyscore)(rk_command *cmd, rk_str key, rk_str min, rk_s
                                    const rk_zrangebyscore_opts *opts, size_t opts_size);
 int (rk_zrangebyscore)(rk_client *c, const char *key, const char *min, const char *max,
                        const rk_zrangebyscore_opts *opts, rk_reply *reply, size_t opts_size);
-#define rk_cmd_zrangebyscore(cmd, key, min, max, opts) (rk_cmd_zrangebyscore)((cmd), (key), (min), \
-        (max), (opts), sizeof(rk_zrangebyscore_opts))
-#define rk_zrangebyscore(c, key, min, max, opts, reply) (rk_zrangebyscore)((c), (key), (min), \
-        (max), (opts), (reply), sizeof(rk_zrangebyscore_opts))
+#define rk_cmd_zrangebyscore(...) (rk_cmd_zrangebyscore)(__VA_ARGS__, sizeof(rk_zrangebyscore_opts))
+#define rk_zrangebyscore(...) (rk_zrangebyscore)(__VA_ARGS__, sizeof(rk_zrangebyscore_opts))
 
 /** ZRANGESTORE: the LIMIT block. */
 typedef struct rk_zrangestore_limit {
@@ -619,10 +593,8 @@ rk_command *(rk_cmd_zrangestore)(rk_command *cmd, rk_str dst, rk_str src, rk_str
 int (rk_zrangestore)(rk_client *c, const char *dst, const char *src, const char *min,
                      const char *max, const rk_zrangestore_opts *opts, long long *out,
                      size_t opts_size);
-#define rk_cmd_zrangestore(cmd, dst, src, min, max, opts) (rk_cmd_zrangestore)((cmd), (dst), \
-        (src), (min), (max), (opts), sizeof(rk_zrangestore_opts))
-#define rk_zrangestore(c, dst, src, min, max, opts, out) (rk_zrangestore)((c), (dst), (src), \
-        (min), (max), (opts), (out), sizeof(rk_zrangestore_opts))
+#define rk_cmd_zrangestore(...) (rk_cmd_zrangestore)(__VA_ARGS__, sizeof(rk_zrangestore_opts))
+#define rk_zrangestore(...) (rk_zrangestore)(__VA_ARGS__, sizeof(rk_zrangestore_opts))
 
 /** ZRANK: Determine the index of a member in a sorted set.
  *
@@ -733,10 +705,8 @@ rk_command *(rk_cmd_zrevrange)(rk_command *cmd, rk_str key, long long start, lon
                                const rk_zrevrange_opts *opts, size_t opts_size);
 int (rk_zrevrange)(rk_client *c, const char *key, long long start, long long stop,
                    const rk_zrevrange_opts *opts, rk_reply *reply, size_t opts_size);
-#define rk_cmd_zrevrange(cmd, key, start, stop, opts) (rk_cmd_zrevrange)((cmd), (key), (start), \
-        (stop), (opts), sizeof(rk_zrevrange_opts))
-#define rk_zrevrange(c, key, start, stop, opts, reply) (rk_zrevrange)((c), (key), (start), (stop), \
-        (opts), (reply), sizeof(rk_zrevrange_opts))
+#define rk_cmd_zrevrange(...) (rk_cmd_zrevrange)(__VA_ARGS__, sizeof(rk_zrevrange_opts))
+#define rk_zrevrange(...) (rk_zrevrange)(__VA_ARGS__, sizeof(rk_zrevrange_opts))
 
 /** ZREVRANGEBYLEX: the LIMIT block. */
 typedef struct rk_zrevrangebylex_limit {
@@ -770,10 +740,9 @@ rk_command *(rk_cmd_zrevrangebylex)(rk_command *cmd, rk_str key, rk_str max, rk_
                                     const rk_zrevrangebylex_opts *opts, size_t opts_size);
 int (rk_zrevrangebylex)(rk_client *c, const char *key, const char *max, const char *min,
                         const rk_zrevrangebylex_opts *opts, rk_reply *reply, size_t opts_size);
-#define rk_cmd_zrevrangebylex(cmd, key, max, min, opts) (rk_cmd_zrevrangebylex)((cmd), (key), \
-        (max), (min), (opts), sizeof(rk_zrevrangebylex_opts))
-#define rk_zrevrangebylex(c, key, max, min, opts, reply) (rk_zrevrangebylex)((c), (key), (max), \
-        (min), (opts), (reply), sizeof(rk_zrevrangebylex_opts))
+#define rk_cmd_zrevrangebylex(...) (rk_cmd_zrevrangebylex)(__VA_ARGS__, \
+        sizeof(rk_zrevrangebylex_opts))
+#define rk_zrevrangebylex(...) (rk_zrevrangebylex)(__VA_ARGS__, sizeof(rk_zrevrangebylex_opts))
 
 /** ZREVRANGEBYSCORE: the LIMIT block. */
 typedef struct rk_zrevrangebyscore_limit {
@@ -809,10 +778,10 @@ rk_command *(rk_cmd_zrevrangebyscore)(rk_command *cmd, rk_str key, rk_str max, r
                                       const rk_zrevrangebyscore_opts *opts, size_t opts_size);
 int (rk_zrevrangebyscore)(rk_client *c, const char *key, const char *max, const char *min,
                           const rk_zrevrangebyscore_opts *opts, rk_reply *reply, size_t opts_size);
-#define rk_cmd_zrevrangebyscore(cmd, key, max, min, opts) (rk_cmd_zrevrangebyscore)((cmd), (key), \
-        (max), (min), (opts), sizeof(rk_zrevrangebyscore_opts))
-#define rk_zrevrangebyscore(c, key, max, min, opts, reply) (rk_zrevrangebyscore)((c), (key), \
-        (max), (min), (opts), (reply), sizeof(rk_zrevrangebyscore_opts))
+#define rk_cmd_zrevrangebyscore(...) (rk_cmd_zrevrangebyscore)(__VA_ARGS__, \
+        sizeof(rk_zrevrangebyscore_opts))
+#define rk_zrevrangebyscore(...) (rk_zrevrangebyscore)(__VA_ARGS__, \
+        sizeof(rk_zrevrangebyscore_opts))
 
 /** ZREVRANK: Determine the index of a member in a sorted set, with scores ordered from high to
  *  low.
@@ -856,10 +825,8 @@ rk_command *(rk_cmd_zscan)(rk_command *cmd, rk_str key, unsigned long long curso
                            const rk_zscan_opts *opts, size_t opts_size);
 int (rk_zscan)(rk_client *c, const char *key, unsigned long long cursor, const rk_zscan_opts *opts,
                rk_reply *reply, size_t opts_size);
-#define rk_cmd_zscan(cmd, key, cursor, opts) (rk_cmd_zscan)((cmd), (key), (cursor), (opts), \
-        sizeof(rk_zscan_opts))
-#define rk_zscan(c, key, cursor, opts, reply) (rk_zscan)((c), (key), (cursor), (opts), (reply), \
-        sizeof(rk_zscan_opts))
+#define rk_cmd_zscan(...) (rk_cmd_zscan)(__VA_ARGS__, sizeof(rk_zscan_opts))
+#define rk_zscan(...) (rk_zscan)(__VA_ARGS__, sizeof(rk_zscan_opts))
 
 /** ZSCORE: Get the score associated with the given member in a sorted set.
  *
@@ -904,10 +871,8 @@ rk_command *(rk_cmd_zunion)(rk_command *cmd, const rk_str *keys, size_t nkeys,
                             const rk_zunion_opts *opts, size_t opts_size);
 int (rk_zunion)(rk_client *c, const char *const *keys, size_t nkeys, const rk_zunion_opts *opts,
                 rk_reply *reply, size_t opts_size);
-#define rk_cmd_zunion(cmd, keys, nkeys, opts) (rk_cmd_zunion)((cmd), (keys), (nkeys), (opts), \
-        sizeof(rk_zunion_opts))
-#define rk_zunion(c, keys, nkeys, opts, reply) (rk_zunion)((c), (keys), (nkeys), (opts), (reply), \
-        sizeof(rk_zunion_opts))
+#define rk_cmd_zunion(...) (rk_cmd_zunion)(__VA_ARGS__, sizeof(rk_zunion_opts))
+#define rk_zunion(...) (rk_zunion)(__VA_ARGS__, sizeof(rk_zunion_opts))
 
 /** Options of ZUNIONSTORE; NULL or zeroed: none. */
 typedef struct rk_zunionstore_opts {
@@ -935,10 +900,8 @@ rk_command *(rk_cmd_zunionstore)(rk_command *cmd, rk_str destination, const rk_s
                                  size_t nkeys, const rk_zunionstore_opts *opts, size_t opts_size);
 int (rk_zunionstore)(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                      const rk_zunionstore_opts *opts, long long *out, size_t opts_size);
-#define rk_cmd_zunionstore(cmd, destination, keys, nkeys, opts) (rk_cmd_zunionstore)((cmd), \
-        (destination), (keys), (nkeys), (opts), sizeof(rk_zunionstore_opts))
-#define rk_zunionstore(c, destination, keys, nkeys, opts, out) (rk_zunionstore)((c), \
-        (destination), (keys), (nkeys), (opts), (out), sizeof(rk_zunionstore_opts))
+#define rk_cmd_zunionstore(...) (rk_cmd_zunionstore)(__VA_ARGS__, sizeof(rk_zunionstore_opts))
+#define rk_zunionstore(...) (rk_zunionstore)(__VA_ARGS__, sizeof(rk_zunionstore_opts))
 
 #ifdef __cplusplus
 }

@@ -78,10 +78,8 @@ rk_command *(rk_cmd_xadd)(rk_command *cmd, rk_str key, rk_str id,
 int (rk_xadd)(rk_client *c, const char *key, const char *id,
               const rk_xadd_field_value *field_values, size_t nfield_values,
               const rk_xadd_opts *opts, char **out, size_t *len, size_t opts_size);
-#define rk_cmd_xadd(cmd, key, id, field_values, nfield_values, opts) (rk_cmd_xadd)((cmd), (key), \
-        (id), (field_values), (nfield_values), (opts), sizeof(rk_xadd_opts))
-#define rk_xadd(c, key, id, field_values, nfield_values, opts, out, len) (rk_xadd)((c), (key), \
-        (id), (field_values), (nfield_values), (opts), (out), (len), sizeof(rk_xadd_opts))
+#define rk_cmd_xadd(...) (rk_cmd_xadd)(__VA_ARGS__, sizeof(rk_xadd_opts))
+#define rk_xadd(...) (rk_xadd)(__VA_ARGS__, sizeof(rk_xadd_opts))
 
 /** Options of XAUTOCLAIM; NULL or zeroed: none. */
 typedef struct rk_xautoclaim_opts {
@@ -110,12 +108,8 @@ rk_command *(rk_cmd_xautoclaim)(rk_command *cmd, rk_str key, rk_str group, rk_st
 int (rk_xautoclaim)(rk_client *c, const char *key, const char *group, const char *consumer,
                     const char *min_idle_time, const char *start, const rk_xautoclaim_opts *opts,
                     rk_reply *reply, size_t opts_size);
-#define rk_cmd_xautoclaim(cmd, key, group, consumer, min_idle_time, start, \
-        opts) (rk_cmd_xautoclaim)((cmd), (key), (group), (consumer), (min_idle_time), (start), \
-        (opts), sizeof(rk_xautoclaim_opts))
-#define rk_xautoclaim(c, key, group, consumer, min_idle_time, start, opts, \
-        reply) (rk_xautoclaim)((c), (key), (group), (consumer), (min_idle_time), (start), (opts), \
-        (reply), sizeof(rk_xautoclaim_opts))
+#define rk_cmd_xautoclaim(...) (rk_cmd_xautoclaim)(__VA_ARGS__, sizeof(rk_xautoclaim_opts))
+#define rk_xautoclaim(...) (rk_xautoclaim)(__VA_ARGS__, sizeof(rk_xautoclaim_opts))
 
 /** Options of XCLAIM; NULL or zeroed: none. */
 typedef struct rk_xclaim_opts {
@@ -152,12 +146,8 @@ rk_command *(rk_cmd_xclaim)(rk_command *cmd, rk_str key, rk_str group, rk_str co
 int (rk_xclaim)(rk_client *c, const char *key, const char *group, const char *consumer,
                 const char *min_idle_time, const char *const *ids, size_t nids,
                 const rk_xclaim_opts *opts, rk_reply *reply, size_t opts_size);
-#define rk_cmd_xclaim(cmd, key, group, consumer, min_idle_time, ids, nids, \
-        opts) (rk_cmd_xclaim)((cmd), (key), (group), (consumer), (min_idle_time), (ids), (nids), \
-        (opts), sizeof(rk_xclaim_opts))
-#define rk_xclaim(c, key, group, consumer, min_idle_time, ids, nids, opts, reply) (rk_xclaim)((c), \
-        (key), (group), (consumer), (min_idle_time), (ids), (nids), (opts), (reply), \
-        sizeof(rk_xclaim_opts))
+#define rk_cmd_xclaim(...) (rk_cmd_xclaim)(__VA_ARGS__, sizeof(rk_xclaim_opts))
+#define rk_xclaim(...) (rk_xclaim)(__VA_ARGS__, sizeof(rk_xclaim_opts))
 
 /** XDEL: Removes the specified entries from the stream. Returns the number of items actually
  *  deleted, that may be different from the number of IDs passed in case certain IDs do not
@@ -202,10 +192,8 @@ rk_command *(rk_cmd_xgroupcreate)(rk_command *cmd, rk_str key, rk_str groupname,
                                   const rk_xgroupcreate_opts *opts, size_t opts_size);
 int (rk_xgroupcreate)(rk_client *c, const char *key, const char *groupname, const char *id,
                       const rk_xgroupcreate_opts *opts, size_t opts_size);
-#define rk_cmd_xgroupcreate(cmd, key, groupname, id, opts) (rk_cmd_xgroupcreate)((cmd), (key), \
-        (groupname), (id), (opts), sizeof(rk_xgroupcreate_opts))
-#define rk_xgroupcreate(c, key, groupname, id, opts) (rk_xgroupcreate)((c), (key), (groupname), \
-        (id), (opts), sizeof(rk_xgroupcreate_opts))
+#define rk_cmd_xgroupcreate(...) (rk_cmd_xgroupcreate)(__VA_ARGS__, sizeof(rk_xgroupcreate_opts))
+#define rk_xgroupcreate(...) (rk_xgroupcreate)(__VA_ARGS__, sizeof(rk_xgroupcreate_opts))
 
 /** XGROUP CREATECONSUMER: Create a consumer in a consumer group.
  *
@@ -296,10 +284,8 @@ rk_command *(rk_cmd_xgroupsetid)(rk_command *cmd, rk_str key, rk_str groupname, 
                                  const rk_xgroupsetid_opts *opts, size_t opts_size);
 int (rk_xgroupsetid)(rk_client *c, const char *key, const char *groupname, const char *id,
                      const rk_xgroupsetid_opts *opts, size_t opts_size);
-#define rk_cmd_xgroupsetid(cmd, key, groupname, id, opts) (rk_cmd_xgroupsetid)((cmd), (key), \
-        (groupname), (id), (opts), sizeof(rk_xgroupsetid_opts))
-#define rk_xgroupsetid(c, key, groupname, id, opts) (rk_xgroupsetid)((c), (key), (groupname), \
-        (id), (opts), sizeof(rk_xgroupsetid_opts))
+#define rk_cmd_xgroupsetid(...) (rk_cmd_xgroupsetid)(__VA_ARGS__, sizeof(rk_xgroupsetid_opts))
+#define rk_xgroupsetid(...) (rk_xgroupsetid)(__VA_ARGS__, sizeof(rk_xgroupsetid_opts))
 
 /** XINFO CONSUMERS: List the consumers in a consumer group.
  *
@@ -376,10 +362,8 @@ rk_command *(rk_cmd_xinfostream)(rk_command *cmd, rk_str key, const rk_xinfostre
                                  size_t opts_size);
 int (rk_xinfostream)(rk_client *c, const char *key, const rk_xinfostream_opts *opts,
                      rk_reply *reply, size_t opts_size);
-#define rk_cmd_xinfostream(cmd, key, opts) (rk_cmd_xinfostream)((cmd), (key), (opts), \
-        sizeof(rk_xinfostream_opts))
-#define rk_xinfostream(c, key, opts, reply) (rk_xinfostream)((c), (key), (opts), (reply), \
-        sizeof(rk_xinfostream_opts))
+#define rk_cmd_xinfostream(...) (rk_cmd_xinfostream)(__VA_ARGS__, sizeof(rk_xinfostream_opts))
+#define rk_xinfostream(...) (rk_xinfostream)(__VA_ARGS__, sizeof(rk_xinfostream_opts))
 
 /** XLEN: Return the number of entries in a stream.
  *
@@ -432,10 +416,8 @@ rk_command *(rk_cmd_xpending)(rk_command *cmd, rk_str key, rk_str group,
                               const rk_xpending_opts *opts, size_t opts_size);
 int (rk_xpending)(rk_client *c, const char *key, const char *group, const rk_xpending_opts *opts,
                   rk_reply *reply, size_t opts_size);
-#define rk_cmd_xpending(cmd, key, group, opts) (rk_cmd_xpending)((cmd), (key), (group), (opts), \
-        sizeof(rk_xpending_opts))
-#define rk_xpending(c, key, group, opts, reply) (rk_xpending)((c), (key), (group), (opts), \
-        (reply), sizeof(rk_xpending_opts))
+#define rk_cmd_xpending(...) (rk_cmd_xpending)(__VA_ARGS__, sizeof(rk_xpending_opts))
+#define rk_xpending(...) (rk_xpending)(__VA_ARGS__, sizeof(rk_xpending_opts))
 
 /** Options of XRANGE; NULL or zeroed: none. */
 typedef struct rk_xrange_opts {
@@ -463,10 +445,8 @@ rk_command *(rk_cmd_xrange)(rk_command *cmd, rk_str key, rk_str start, rk_str en
                             const rk_xrange_opts *opts, size_t opts_size);
 int (rk_xrange)(rk_client *c, const char *key, const char *start, const char *end,
                 const rk_xrange_opts *opts, rk_reply *reply, size_t opts_size);
-#define rk_cmd_xrange(cmd, key, start, end, opts) (rk_cmd_xrange)((cmd), (key), (start), (end), \
-        (opts), sizeof(rk_xrange_opts))
-#define rk_xrange(c, key, start, end, opts, reply) (rk_xrange)((c), (key), (start), (end), (opts), \
-        (reply), sizeof(rk_xrange_opts))
+#define rk_cmd_xrange(...) (rk_cmd_xrange)(__VA_ARGS__, sizeof(rk_xrange_opts))
+#define rk_xrange(...) (rk_xrange)(__VA_ARGS__, sizeof(rk_xrange_opts))
 
 /** Options of XREAD; NULL or zeroed: none. */
 typedef struct rk_xread_opts {
@@ -499,10 +479,8 @@ rk_command *(rk_cmd_xread)(rk_command *cmd, const rk_str *keys, size_t nkeys, co
                            size_t nids, const rk_xread_opts *opts, size_t opts_size);
 int (rk_xread)(rk_client *c, const char *const *keys, size_t nkeys, const char *const *ids,
                size_t nids, const rk_xread_opts *opts, rk_reply *reply, size_t opts_size);
-#define rk_cmd_xread(cmd, keys, nkeys, ids, nids, opts) (rk_cmd_xread)((cmd), (keys), (nkeys), \
-        (ids), (nids), (opts), sizeof(rk_xread_opts))
-#define rk_xread(c, keys, nkeys, ids, nids, opts, reply) (rk_xread)((c), (keys), (nkeys), (ids), \
-        (nids), (opts), (reply), sizeof(rk_xread_opts))
+#define rk_cmd_xread(...) (rk_cmd_xread)(__VA_ARGS__, sizeof(rk_xread_opts))
+#define rk_xread(...) (rk_xread)(__VA_ARGS__, sizeof(rk_xread_opts))
 
 /** Options of XREADGROUP; NULL or zeroed: none. */
 typedef struct rk_xreadgroup_opts {
@@ -540,12 +518,8 @@ rk_command *(rk_cmd_xreadgroup)(rk_command *cmd, rk_str group, rk_str consumer, 
 int (rk_xreadgroup)(rk_client *c, const char *group, const char *consumer, const char *const *keys,
                     size_t nkeys, const char *const *ids, size_t nids,
                     const rk_xreadgroup_opts *opts, rk_reply *reply, size_t opts_size);
-#define rk_cmd_xreadgroup(cmd, group, consumer, keys, nkeys, ids, nids, \
-        opts) (rk_cmd_xreadgroup)((cmd), (group), (consumer), (keys), (nkeys), (ids), (nids), \
-        (opts), sizeof(rk_xreadgroup_opts))
-#define rk_xreadgroup(c, group, consumer, keys, nkeys, ids, nids, opts, \
-        reply) (rk_xreadgroup)((c), (group), (consumer), (keys), (nkeys), (ids), (nids), (opts), \
-        (reply), sizeof(rk_xreadgroup_opts))
+#define rk_cmd_xreadgroup(...) (rk_cmd_xreadgroup)(__VA_ARGS__, sizeof(rk_xreadgroup_opts))
+#define rk_xreadgroup(...) (rk_xreadgroup)(__VA_ARGS__, sizeof(rk_xreadgroup_opts))
 
 /** Options of XREVRANGE; NULL or zeroed: none. */
 typedef struct rk_xrevrange_opts {
@@ -573,10 +547,8 @@ rk_command *(rk_cmd_xrevrange)(rk_command *cmd, rk_str key, rk_str end, rk_str s
                                const rk_xrevrange_opts *opts, size_t opts_size);
 int (rk_xrevrange)(rk_client *c, const char *key, const char *end, const char *start,
                    const rk_xrevrange_opts *opts, rk_reply *reply, size_t opts_size);
-#define rk_cmd_xrevrange(cmd, key, end, start, opts) (rk_cmd_xrevrange)((cmd), (key), (end), \
-        (start), (opts), sizeof(rk_xrevrange_opts))
-#define rk_xrevrange(c, key, end, start, opts, reply) (rk_xrevrange)((c), (key), (end), (start), \
-        (opts), (reply), sizeof(rk_xrevrange_opts))
+#define rk_cmd_xrevrange(...) (rk_cmd_xrevrange)(__VA_ARGS__, sizeof(rk_xrevrange_opts))
+#define rk_xrevrange(...) (rk_xrevrange)(__VA_ARGS__, sizeof(rk_xrevrange_opts))
 
 /** Options of XSETID; NULL or zeroed: none. */
 typedef struct rk_xsetid_opts {
@@ -601,10 +573,8 @@ rk_command *(rk_cmd_xsetid)(rk_command *cmd, rk_str key, rk_str last_id, const r
                             size_t opts_size);
 int (rk_xsetid)(rk_client *c, const char *key, const char *last_id, const rk_xsetid_opts *opts,
                 size_t opts_size);
-#define rk_cmd_xsetid(cmd, key, last_id, opts) (rk_cmd_xsetid)((cmd), (key), (last_id), (opts), \
-        sizeof(rk_xsetid_opts))
-#define rk_xsetid(c, key, last_id, opts) (rk_xsetid)((c), (key), (last_id), (opts), \
-        sizeof(rk_xsetid_opts))
+#define rk_cmd_xsetid(...) (rk_cmd_xsetid)(__VA_ARGS__, sizeof(rk_xsetid_opts))
+#define rk_xsetid(...) (rk_xsetid)(__VA_ARGS__, sizeof(rk_xsetid_opts))
 
 /** Options of XTRIM; NULL or zeroed: none. */
 typedef struct rk_xtrim_opts {
@@ -632,10 +602,8 @@ rk_command *(rk_cmd_xtrim)(rk_command *cmd, rk_str key, rk_trim strategy, rk_str
                            const rk_xtrim_opts *opts, size_t opts_size);
 int (rk_xtrim)(rk_client *c, const char *key, rk_trim strategy, const char *threshold,
                const rk_xtrim_opts *opts, long long *out, size_t opts_size);
-#define rk_cmd_xtrim(cmd, key, strategy, threshold, opts) (rk_cmd_xtrim)((cmd), (key), (strategy), \
-        (threshold), (opts), sizeof(rk_xtrim_opts))
-#define rk_xtrim(c, key, strategy, threshold, opts, out) (rk_xtrim)((c), (key), (strategy), \
-        (threshold), (opts), (out), sizeof(rk_xtrim_opts))
+#define rk_cmd_xtrim(...) (rk_cmd_xtrim)(__VA_ARGS__, sizeof(rk_xtrim_opts))
+#define rk_xtrim(...) (rk_xtrim)(__VA_ARGS__, sizeof(rk_xtrim_opts))
 
 #ifdef __cplusplus
 }

@@ -125,9 +125,8 @@ rk_command *(rk_cmd_getex)(rk_command *cmd, rk_str key, const rk_getex_opts *opt
                            size_t opts_size);
 int (rk_getex)(rk_client *c, const char *key, const rk_getex_opts *opts, char **out, size_t *len,
                size_t opts_size);
-#define rk_cmd_getex(cmd, key, opts) (rk_cmd_getex)((cmd), (key), (opts), sizeof(rk_getex_opts))
-#define rk_getex(c, key, opts, out, len) (rk_getex)((c), (key), (opts), (out), (len), \
-        sizeof(rk_getex_opts))
+#define rk_cmd_getex(...) (rk_cmd_getex)(__VA_ARGS__, sizeof(rk_getex_opts))
+#define rk_getex(...) (rk_getex)(__VA_ARGS__, sizeof(rk_getex_opts))
 
 /** GETRANGE: Get a substring of the string stored at a key.
  *
@@ -238,10 +237,8 @@ rk_command *(rk_cmd_lcs)(rk_command *cmd, rk_str key1, rk_str key2, const rk_lcs
                          size_t opts_size);
 int (rk_lcs)(rk_client *c, const char *key1, const char *key2, const rk_lcs_opts *opts,
              rk_reply *reply, size_t opts_size);
-#define rk_cmd_lcs(cmd, key1, key2, opts) (rk_cmd_lcs)((cmd), (key1), (key2), (opts), \
-        sizeof(rk_lcs_opts))
-#define rk_lcs(c, key1, key2, opts, reply) (rk_lcs)((c), (key1), (key2), (opts), (reply), \
-        sizeof(rk_lcs_opts))
+#define rk_cmd_lcs(...) (rk_cmd_lcs)(__VA_ARGS__, sizeof(rk_lcs_opts))
+#define rk_lcs(...) (rk_lcs)(__VA_ARGS__, sizeof(rk_lcs_opts))
 
 /** MGET: Get the values of all the given keys.
  *
@@ -354,10 +351,8 @@ rk_command *(rk_cmd_set)(rk_command *cmd, rk_str key, rk_str value, const rk_set
                          size_t opts_size);
 int (rk_set)(rk_client *c, const char *key, const char *value, const rk_set_opts *opts,
              rk_reply *reply, size_t opts_size);
-#define rk_cmd_set(cmd, key, value, opts) (rk_cmd_set)((cmd), (key), (value), (opts), \
-        sizeof(rk_set_opts))
-#define rk_set(c, key, value, opts, reply) (rk_set)((c), (key), (value), (opts), (reply), \
-        sizeof(rk_set_opts))
+#define rk_cmd_set(...) (rk_cmd_set)(__VA_ARGS__, sizeof(rk_set_opts))
+#define rk_set(...) (rk_set)(__VA_ARGS__, sizeof(rk_set_opts))
 
 /** SETEX: Set the value and expiration of a key.
  *
