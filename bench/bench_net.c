@@ -265,24 +265,25 @@ static uint64_t hi_format_round_trips(net_env *e, uint64_t rounds) {
     return 2 * rounds;
 }
 
-/* The typed calls: rk_set_bin (its reply handed back and checked) and
- * rk_get_bin (the value copied out, then freed), against hiredis's
+/* The typed calls, binary safe: SET built by rk_cmd_set and run by
+ * rk_client_run (its reply handed back and checked), and GET by
+ * rk_cmd_get (the value read from the reply), against hiredis's
  * redisCommandArgv (hi_round_trips). */
 static uint64_t rk_typed_round_trips(net_env *e, uint64_t rounds) {
     for (uint64_t i = 0; i < rounds; i++) {
         const command *c = next_command(e, true);
         rk_reply r;
-        if (rk_set_bin(e->client, c->argv[1], c->len[1], c->argv[2], c->len[2], NULL, &r) != RK_OK)
-            rk_die("rk_set_bin");
+        rk_command cmd;
+        rk_cmd_set(&cmd, rk_bin(c->argv[1], c->len[1]), rk_bin(c->argv[2], c->len[2]), NULL);
+        if (rk_client_run(e->client, &cmd, &r) != RK_OK)
+            rk_die("rk_cmd_set");
         e->errors += !rk_reply_right(&r, true);
         rk_reply_free(&r);
         c = next_command(e, false);
-        char *value;
-        size_t len;
-        if (rk_get_bin(e->client, c->argv[1], c->len[1], &value, &len) != RK_OK)
-            rk_die("rk_get_bin");
-        e->errors += len != VALUE_LEN;
-        rk_free(value);
+        if (rk_client_run(e->client, rk_cmd_get(&cmd, rk_bin(c->argv[1], c->len[1])), &r) != RK_OK)
+            rk_die("rk_cmd_get");
+        e->errors += rk_reply_len(&r) != VALUE_LEN;
+        rk_reply_free(&r);
     }
     return 2 * rounds;
 }

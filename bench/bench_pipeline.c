@@ -86,8 +86,10 @@ static uint64_t rk_typed_rounds(void *ctx, uint64_t rounds) {
     pipe_run *r = ctx;
     for (uint64_t n = 0; n < rounds; n++) {
         for (int j = 0; j < DEPTH; j += 2) {
-            rk_pipe_set(r->pipeline, r->cmds.keys[j / 2], r->cmds.value, NULL);
-            rk_pipe_get(r->pipeline, r->cmds.keys[j / 2]);
+            rk_command cmd;
+            rk_str key = rk_cstr(r->cmds.keys[j / 2]);
+            rk_pipeline_add(r->pipeline, rk_cmd_set(&cmd, key, rk_cstr(r->cmds.value), NULL));
+            rk_pipeline_add(r->pipeline, rk_cmd_get(&cmd, key));
         }
         int rc = rk_pipeline_exec(r->pipeline);
         if (rc != RK_OK)

@@ -22,8 +22,8 @@
 
 #include <cmocka.h>
 
-#include "commands/cmd_int.h"
 #include "rediskit/rediskit.h"
+#include "resp/command_int.h"
 #include "rkt_cmd.h"
 #include "rkt_fakeserver.h"
 #include "rkt_proxy.h"
@@ -147,8 +147,8 @@ static void test_xread_block_zero_with_command_timeout_gets_entry_added_later(vo
 
 static void test_blocking_timeout_past_long_long_counts_as_for_ever(void **state) {
     (void)state;
-    assert_int_equal(rk_cmd_block_seconds(1e300), -1);
-    assert_int_equal(rk_cmd_block_seconds(INFINITY), -1);
+    assert_int_equal(rk_command_block_seconds(1e300), -1);
+    assert_int_equal(rk_command_block_seconds(INFINITY), -1);
 }
 
 /* ---- huge timeouts on every read path ------------------------------------ */

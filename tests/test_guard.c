@@ -238,7 +238,7 @@ static void test_release_drops_connection_with_replies_off(void **state) {
     rk_client *c = one_connection_client(0);
     rk_conn *conn;
     assert_int_equal(rk_client_acquire(c, &conn), RK_OK);
-    assert_int_equal(rk_client_reply(conn, RK_CLIENT_REPLY_OFF), RK_OK);
+    assert_int_equal(rk_clientreply(conn, RK_CLIENTREPLY_OFF), RK_OK);
     assert_release_closes(c, conn, "guard:reply-off", "answered");
 }
 
