@@ -229,8 +229,8 @@ int rk_pipeline_append_argv(rk_pipeline *p, int argc, const char *const *argv,
 
 /* Built commands (rk_pipeline_add) queue with the shape their reply takes
  * after the run; commands queued without one keep theirs as they come. */
-static int rk_pipeline_append_shaped(rk_pipeline *p, int argc, const char *const *argv,
-                                     const size_t *argvlen, const char *shape) {
+int rk_pipeline_append_shaped(rk_pipeline *p, int argc, const char *const *argv,
+                              const size_t *argvlen, const char *shape) {
     int rc = append_argv(p, argc, argv, argvlen, true);
     if (rc == RK_OK)
         p->cmds[p->count - 1].shape = shape;
