@@ -199,6 +199,50 @@ static void test_command_run_once_is_refused_the_second_time(void **state) {
     rk_client_free(c);
 }
 
+/* ---- pipelines copy what they queue ------------------------------------------ */
+
+enum { BIG = 20 * 1024 }; /* past the writer's 16 KiB reference threshold */
+
+/* SET k1 buf, then buf rewritten, then SET k2 buf, in one pipeline (made
+ * with opts); returns the pipeline's client. */
+static rk_client *set_twice_from_one_buffer(void **state, const rk_pipeline_opts *opts) {
+    static char buf[BIG];
+    rk_client *c = rkt_cmd_client(state);
+    rk_pipeline *p = rk_pipeline_new(c, opts);
+    rk_command cmd;
+    memset(buf, 'a', sizeof buf);
+    RKT_OK(rk_pipeline_add(p, rk_cmd_set(&cmd, RK_STR("k1"), rk_bin(buf, sizeof buf), NULL)));
+    memset(buf, 'b', sizeof buf);
+    RKT_OK(rk_pipeline_add(p, rk_cmd_set(&cmd, RK_STR("k2"), rk_bin(buf, sizeof buf), NULL)));
+    RKT_OK(rk_pipeline_exec(p));
+    rk_pipeline_free(p);
+    return c;
+}
+
+/* k holds BIG bytes, each fill. */
+static void expect_filled(rk_client *c, const char *k, char fill) {
+    static char want[BIG];
+    memset(want, fill, sizeof want);
+    rkt_expect_value(c, rk_cstr(k), rk_bin(want, sizeof want));
+}
+
+static void test_pipeline_copies_a_large_buffer_reused_between_adds(void **state) {
+    rk_client *c = set_twice_from_one_buffer(state, NULL);
+    expect_filled(c, "k1", 'a');
+    expect_filled(c, "k2", 'b');
+    rk_client_free(c);
+}
+
+/* The opt-in zero-copy: the buffer is sent as it is at exec, so the
+ * caller must not reuse it before. */
+static void test_pipeline_borrowing_large_values_sends_them_as_they_are_at_exec(void **state) {
+    rk_client *c =
+        set_twice_from_one_buffer(state, &(rk_pipeline_opts){.borrow_large_values = true});
+    expect_filled(c, "k1", 'b');
+    expect_filled(c, "k2", 'b');
+    rk_client_free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_argv_command_knows_its_name_arguments_and_key),
@@ -213,6 +257,8 @@ int main(void) {
         RKT_BOTH(test_build_error_reported_by_conn_run_without_sending),
         RKT_BOTH(test_build_error_reported_by_pipeline_add_without_queueing),
         RKT_BOTH(test_command_run_once_is_refused_the_second_time),
+        RKT_BOTH(test_pipeline_copies_a_large_buffer_reused_between_adds),
+        RKT_BOTH(test_pipeline_borrowing_large_values_sends_them_as_they_are_at_exec),
     };
     return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);
 }

@@ -43,16 +43,24 @@ typedef struct rk_pipeline rk_pipeline;
 
 /** Pipeline options; zeroed fields mean the defaults beside them. */
 typedef struct rk_pipeline_opts {
-    bool transaction;   /**< Wrap the commands in MULTI/EXEC. */
-    bool stop_on_error; /**< rk_pipeline_exec returns the first error reply's
-                             code (RK_ESERVER...) instead of RK_OK, as
-                             redis-py's raise_on_error; every reply is still
-                             read and kept. */
-    bool allow_retry;   /**< After a connection failure, run the whole
-                             pipeline again even if some commands are not
-                             safe to repeat (never for transactions). By
-                             default a pipeline is retried only when all
-                             its commands are read-only or none was sent. */
+    bool transaction;         /**< Wrap the commands in MULTI/EXEC. */
+    bool stop_on_error;       /**< rk_pipeline_exec returns the first error reply's
+                                   code (RK_ESERVER...) instead of RK_OK, as
+                                   redis-py's raise_on_error; every reply is still
+                                   read and kept. */
+    bool allow_retry;         /**< After a connection failure, run the whole
+                                   pipeline again even if some commands are not
+                                   safe to repeat (never for transactions). By
+                                   default a pipeline is retried only when all
+                                   its commands are read-only or none was sent. */
+    bool borrow_large_values; /**< Zero-copy: arguments of 16 KiB or more
+                                   (RK_WRITER_REF_THRESHOLD) are referenced,
+                                   not copied, when queued, so the caller
+                                   must keep each such buffer unchanged
+                                   until the pipeline has run (exec, or a
+                                   retry of it). By default every argument
+                                   is copied when queued, so a buffer may be
+                                   reused at once. */
 } rk_pipeline_opts;
 
 /** A new, empty pipeline on the client (opts may be NULL). NULL with
@@ -66,9 +74,9 @@ rk_pipeline *rk_pipeline_new(rk_client *client, const rk_pipeline_opts *opts);
  *  (a watch in progress is dropped with it). NULL is allowed. */
 void rk_pipeline_free(rk_pipeline *p);
 
-/** Queue a command (see rk_writer_format for the format). Arguments of 16
- *  KiB or more are referenced, not copied: keep them unchanged until the
- *  pipeline has run. RK_EINVAL for a bad command, while watching before
+/** Queue a command (see rk_writer_format for the format). Its arguments
+ *  are copied (unless the pipeline was made with borrow_large_values).
+ *  RK_EINVAL for a bad command, while watching before
  *  rk_pipeline_multi, or for a command that changes the state of its
  *  connection (SELECT, MULTI, WATCH, SUBSCRIBE, CLIENT REPLY..., judged as
  *  built, as rk_client_call does): it would outlive the pipeline on the

@@ -7,6 +7,7 @@
  * read, and the loop waits only when neither made progress. A transaction
  * is the same stream with MULTI before and EXEC after; its results are
  * views into the EXEC reply. */
+#include <stdint.h>
 #include <string.h>
 
 #include "client/client_int.h"
@@ -71,8 +72,12 @@ rk_pipeline *rk_pipeline_new(rk_client *client, const rk_pipeline_opts *opts) {
         return NULL;
     }
     rk_pipeline *p = rk_calloc(1, sizeof(*p));
+    /* Arguments are copied unless the caller opted into zero-copy: a
+     * buffer reused between two appends must not be sent twice as last
+     * written. */
+    bool borrow = opts != NULL && opts->borrow_large_values;
     if (p != NULL)
-        p->queue = rk_writer_new(&(rk_writer_opts){0});
+        p->queue = rk_writer_new(&(rk_writer_opts){.ref_threshold = borrow ? 0 : SIZE_MAX});
     if (p == NULL || p->queue == NULL) {
         rk_free(p);
         rk_fail(RK_ENOMEM, "out of memory creating a pipeline");
