@@ -43,24 +43,22 @@ typedef struct rk_pipeline rk_pipeline;
 
 /** Pipeline options; zeroed fields mean the defaults beside them. */
 typedef struct rk_pipeline_opts {
-    bool transaction;         /**< Wrap the commands in MULTI/EXEC. */
-    bool stop_on_error;       /**< rk_pipeline_exec returns the first error reply's
-                                   code (RK_ESERVER...) instead of RK_OK, as
-                                   redis-py's raise_on_error; every reply is still
-                                   read and kept. */
-    bool allow_retry;         /**< After a connection failure, run the whole
-                                   pipeline again even if some commands are not
-                                   safe to repeat (never for transactions). By
-                                   default a pipeline is retried only when all
-                                   its commands are read-only or none was sent. */
-    bool borrow_large_values; /**< Zero-copy: arguments of 16 KiB or more
-                                   (RK_WRITER_REF_THRESHOLD) are referenced,
-                                   not copied, when queued, so the caller
-                                   must keep each such buffer unchanged
-                                   until the pipeline has run (exec, or a
-                                   retry of it). By default every argument
-                                   is copied when queued, so a buffer may be
-                                   reused at once. */
+    bool transaction;   /**< Wrap the commands in MULTI/EXEC. */
+    bool stop_on_error; /**< rk_pipeline_exec returns the first error reply's
+                             code (RK_ESERVER...) instead of RK_OK, as
+                             redis-py's raise_on_error; every reply is still
+                             read and kept. */
+    bool allow_retry;   /**< After a connection failure, run the whole
+                             pipeline again even if some commands are not
+                             safe to repeat (never for transactions). By
+                             default a pipeline is retried only when all
+                             its commands are read-only or none was sent. */
+    /** Zero-copy: arguments of 16 KiB or more (RK_WRITER_REF_THRESHOLD)
+     *  are referenced, not copied, when queued, so the caller must keep
+     *  each such buffer unchanged until the pipeline has run (exec, or a
+     *  retry of it). By default every argument is copied when queued, so
+     *  a buffer may be reused at once. */
+    bool borrow_large_values;
 } rk_pipeline_opts;
 
 /** A new, empty pipeline on the client (opts may be NULL). NULL with
