@@ -54,6 +54,9 @@ trap 'rm -rf "$work"' EXIT
 }
 
 diff -ru "$src/include/rediskit/commands.h" "$work/include/rediskit/commands.h" || status=1
+# the options structs' recorded layout (fields only ever appended) is current
+diff -u "$src/tools/gen-commands/opts_layout.json" "$work/tools/gen-commands/opts_layout.json" ||
+    status=1
 for f in "$work"/include/rediskit/commands/*.h "$work"/src/commands/gen/*.c; do
     rel=${f#"$work"/}
     diff -u "$src/$rel" "$f" || status=1

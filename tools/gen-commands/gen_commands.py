@@ -12,6 +12,9 @@ server), adds the hand-written facts in spec.py, and writes into OUTDIR:
     include/rediskit/commands.h           includes them all
     src/commands/gen/<group>.c            the functions
     src/commands/gen/table.c              every command with its function
+    tools/gen-commands/opts_layout.json   the member order of every options
+                                          struct (read first: fields are
+                                          only ever appended)
 
 Everything is emitted in sorted order, so a rerun on the same spec writes
 the same bytes, whatever server or formatter is installed. Pure Python 3
@@ -150,6 +153,33 @@ def leaves(docs, info):
         else:
             out.append((name, doc, flags.get(name, [])))
     return sorted(out, key=lambda t: t[0])
+
+
+# The member order of every options struct as released: read before
+# generating, written back after (make commands), so that fields a newer
+# spec adds are appended, never inserted.
+OPTS_LAYOUT = os.path.join("tools", "gen-commands", "opts_layout.json")
+
+
+def read_layout():
+    path = os.path.join(ROOT, OPTS_LAYOUT)
+    if not os.path.exists(path):
+        return {}
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def write_layout(outdir, layout):
+    path = os.path.join(outdir, OPTS_LAYOUT)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    text = json.dumps(layout, indent=1, sort_keys=True) + "\n"
+    old = None
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            old = f.read()
+    if old != text:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
 
 
 def meta_rows():
@@ -940,6 +970,8 @@ class Gen:
         self.all_names = [n for n, _, _ in leaves(docs, info)]
         self.flags = {n: f for n, _, f in leaves(docs, info)}
         self.meta_rows = meta_rows()
+        self.layout_in = read_layout()
+        self.layout_out = {}
 
     # -- headers
 
@@ -950,6 +982,27 @@ class Gen:
                 out.append("    %s; %s" % (d, ("/**< %s */" % doc) if doc else ""))
         out.append("} %s;" % ctype)
         return [l.rstrip() for l in out]
+
+    def stable_order(self, ctype, fields):
+        """An options struct's fields in the order its recorded layout
+        (OPTS_LAYOUT) gives them, fields new to it after, in spec order: a
+        struct only ever grows at its end, so a program built against an
+        older header keeps working (its opts_size covers a prefix). The
+        layout written back records the order used."""
+        known = self.layout_in.get(ctype, [])
+
+        def names(f):
+            return [d.split()[-1].lstrip("*") for d, _ in f.decls("builder")]
+        old = [f for f in fields if names(f)[0] in known]
+        old.sort(key=lambda f: known.index(names(f)[0]))
+        out = old + [f for f in fields if names(f)[0] not in known]
+        members = [n for f in out for n in names(f)]
+        gone = [n for n in known if n not in members]
+        if gone:
+            raise SystemExit("%s: fields %s would disappear from the options struct, "
+                             "breaking binaries built against it" % (ctype, ", ".join(gone)))
+        self.layout_out[ctype] = members
+        return out
 
     def enum_decl(self, e):
         out = ["", "/** %s */" % " | ".join(e.tokens), "typedef enum %s {" % e.type]
@@ -1015,7 +1068,7 @@ class Gen:
                 if isinstance(it, BlockRef) and it.type not in seen:
                     add_struct(it.type)
             if c.has_opts():
-                body.extend(self.struct_decl(c.opts.ctype, c.opts_fields(), "Options of %s; NULL or zeroed: none." % c.name.replace("|", " ").upper()))
+                body.extend(self.struct_decl(c.opts.ctype, self.stable_order(c.opts.ctype, c.opts_fields()), "Options of %s; NULL or zeroed: none." % c.name.replace("|", " ").upper()))
             body.append("")
             body.extend(c.summary_comment())
             protos = self.prototypes(c)
@@ -1381,6 +1434,7 @@ def main():
     umbrella += ['#include "rediskit/commands/%s.h"' % grp for grp in sorted(groups)]
     umbrella += ["", "#endif", ""]
     write(os.path.join(a.outdir, "include", "rediskit", "commands.h"), "\n".join(umbrella))
+    write_layout(a.outdir, g.layout_out)
     raw = [c.name for c in g.commands if c.raw]
     print("gen-commands: %d commands (%d generated, %d hand-written, %d with raw arguments: %s)" % (
         len(g.all_names), len(g.commands), len(spec.HAND), len(raw), " ".join(raw)), file=sys.stderr)
