@@ -199,12 +199,9 @@ static int send_batch(rk_scanner *it) {
         rk_arg_str(c, rk_bin(it->type, it->type_len));
     }
     int rc = rk_command_ready(&cmd, &c);
-    rk_command_vec vec;
-    if (rc == RK_OK && (rc = rk_command_split(c, &vec)) == RK_OK) {
+    if (rc == RK_OK) {
         rk_call_opts call = {.idempotent = true};
-        rc = rk_client_call_argv_opts(it->client, &it->batch, &call, (int)c->argc, vec.argv,
-                                      vec.lens);
-        rk_command_split_free(&vec);
+        rc = rk_client_call_argv_opts(it->client, &it->batch, &call, c->argv, c->argc);
     }
     rk_command_release(&cmd);
     return rc;

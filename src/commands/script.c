@@ -84,14 +84,8 @@ static rk_command_int *build(rk_command *cmd, const char *word, const char *name
 }
 
 /* Sends a built command with per-call settings (not consuming it). */
-static int call(rk_client *c, rk_command_int *cmd, const rk_call_opts *o, rk_reply *r) {
-    rk_command_vec vec;
-    int rc = rk_command_split(cmd, &vec);
-    if (rc != RK_OK)
-        return rc;
-    rc = rk_client_call_argv_opts(c, r, o, (int)cmd->argc, vec.argv, vec.lens);
-    rk_command_split_free(&vec);
-    return rc;
+static int call(rk_client *c, const rk_command_int *cmd, const rk_call_opts *o, rk_reply *r) {
+    return rk_client_call_argv_opts(c, r, o, cmd->argv, cmd->argc);
 }
 
 /* ---- running scripts ---------------------------------------------------- */
@@ -138,10 +132,9 @@ int rk_script_run(rk_client *c, const rk_script *s, int nkeys, const char *const
 }
 
 int rk_script_preload(rk_client *c, const rk_script *s) {
-    const char *argv[] = {"SCRIPT", "LOAD", s->src};
-    const size_t lens[] = {6, 4, s->len};
+    const rk_str argv[] = {RK_STR("SCRIPT"), RK_STR("LOAD"), rk_bin(s->src, s->len)};
     rk_reply r;
-    int rc = rk_client_call_argv_opts(c, &r, NULL, 3, argv, lens);
+    int rc = rk_client_call_argv_opts(c, &r, NULL, argv, 3);
     if (rc == RK_OK &&
         (rk_reply_type(&r) != RK_REPLY_STRING || rk_reply_len(&r) != RK_SHA1_HEX_LEN ||
          memcmp(rk_reply_str(&r), s->sha, RK_SHA1_HEX_LEN) != 0))

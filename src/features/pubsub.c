@@ -339,11 +339,8 @@ static int encode(rk_writer *w, const char *cmd, size_t count, const char *const
     rk_command_int *c = rk_command_begin(&built, cmd);
     rk_arg_vec(c, "name", names, lens, count);
     int rc = rk_command_ready(&built, &c);
-    rk_command_vec vec;
-    if (rc == RK_OK && (rc = rk_command_split(c, &vec)) == RK_OK) {
-        rc = rk_writer_argv(w, (int)c->argc, vec.argv, vec.lens);
-        rk_command_split_free(&vec);
-    }
+    if (rc == RK_OK)
+        rc = rk_writer_argv(w, c->argv, c->argc);
     rk_command_release(&built);
     return rc;
 }

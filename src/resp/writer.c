@@ -180,9 +180,9 @@ typedef struct args {
     /* Argument i and its length; *may_ref says whether the bytes are the
      * caller's (and so may be referenced rather than copied). */
     const char *(*get)(const struct args *a, size_t i, size_t *len, bool *may_ref);
-    const char *const *argv;
-    const size_t *argvlen;
-    const rk_writer *w; /* format: spans */
+    const rk_str *argv;         /* argv */
+    const char *const *strings; /* args: C strings */
+    const rk_writer *w;         /* format: spans */
 } args;
 
 /* Queues "*N" and each argument, copying the short ones and referencing
@@ -197,6 +197,8 @@ static inline __attribute__((always_inline)) int encode_command(rk_writer *w, co
         bool may_ref;
         if (a->get(a, i, &len, &may_ref) == NULL)
             return rk_fail(RK_EINVAL, "command argument %zu is NULL", i);
+        if (len > RK_STR_MAX)
+            return rk_fail(RK_EINVAL, "command argument %zu is %zu bytes, over RK_STR_MAX", i, len);
         bytes += header_size(len) + 2;
         if (may_ref && len >= w->threshold)
             nref++;
@@ -256,8 +258,7 @@ static size_t header_value(const char **p) {
     return n;
 }
 
-int rk_writer_last_words(const rk_writer *w, const char *words[RK_WRITER_WORDS],
-                         size_t len[RK_WRITER_WORDS]) {
+int rk_writer_last_words(const rk_writer *w, rk_str words[RK_WRITER_WORDS]) {
     const last_cmd *last = &w->last;
     if (!last->valid)
         return 0;
@@ -265,13 +266,12 @@ int rk_writer_last_words(const rk_writer *w, const char *words[RK_WRITER_WORDS],
     size_t count = header_value(&p), r = last->nrefs;
     int n = (int)RK_MIN(count, (size_t)RK_WRITER_WORDS);
     for (int i = 0; i < n; i++) {
-        len[i] = header_value(&p);
-        size_t at = (size_t)(p - w->buf);
+        size_t len = header_value(&p), at = (size_t)(p - w->buf);
         if (r < w->nrefs && w->refs[r].off == at) { /* referenced, not copied */
-            words[i] = w->refs[r++].ptr;
+            words[i] = rk_bin(w->refs[r++].ptr, len);
         } else {
-            words[i] = p;
-            p += len[i];
+            words[i] = rk_bin(p, len);
+            p += len;
         }
         p += 2;
     }
@@ -290,17 +290,23 @@ int rk_writer_unqueue_last(rk_writer *w) {
 }
 
 static inline const char *get_argv(const args *a, size_t i, size_t *len, bool *may_ref) {
-    const char *s = a->argv[i];
+    *may_ref = true;
+    *len = a->argv[i].len;
+    return a->argv[i].ptr;
+}
+
+static inline const char *get_string(const args *a, size_t i, size_t *len, bool *may_ref) {
+    const char *s = a->strings[i];
     *may_ref = true;
     if (s)
-        *len = a->argvlen ? a->argvlen[i] : strlen(s);
+        *len = strlen(s);
     return s;
 }
 
-int rk_writer_argv(rk_writer *w, int argc, const char *const *argv, const size_t *argvlen) {
+int rk_writer_argv(rk_writer *w, const rk_str *argv, size_t argc) {
     if (argc < 1 || argv == NULL)
         return rk_fail(RK_EINVAL, "rk_writer_argv: a command needs at least one argument");
-    args a = {.count = (size_t)argc, .get = get_argv, .argv = argv, .argvlen = argvlen};
+    args a = {.count = argc, .get = get_argv, .argv = argv};
     return encode_command(w, &a);
 }
 
@@ -324,7 +330,7 @@ int rk_writer_vargs(rk_writer *w, const char *arg0, va_list ap) {
         }
         list[n++] = s;
     }
-    args a = {.count = n, .get = get_argv, .argv = list};
+    args a = {.count = n, .get = get_string, .strings = list};
     int rc = encode_command(w, &a);
     if (list != stack)
         rk_free(list);

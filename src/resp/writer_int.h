@@ -18,8 +18,7 @@
  * many (0 when the last thing queued was not a command, or the queue was
  * cleared since). The pointers are valid until the writer is next changed. */
 #define RK_WRITER_WORDS 3
-int rk_writer_last_words(const rk_writer *writer, const char *word[RK_WRITER_WORDS],
-                         size_t len[RK_WRITER_WORDS]);
+int rk_writer_last_words(const rk_writer *writer, rk_str word[RK_WRITER_WORDS]);
 
 /* The first byte and the length of that command's name, kept aside when it
  * was encoded, for a quick look before parsing anything: false when there
