@@ -8,9 +8,9 @@
  *             connection from the client's pool and gives it back);
  *   hiredis : redisAppendCommandArgv x100 + redisGetReply x100 and
  *             freeReplyObject each, on one redisContext.
- * pipeline_typed is the same round queued with the typed commands
- * (rk_pipe_set, rk_pipe_get), which build each command's argv on the
- * stack before it is encoded.
+ * pipeline_typed is the same round queued as built typed commands
+ * (rk_cmd_set, rk_cmd_get and rk_pipeline_add), which build each
+ * command's argv on the stack before it is encoded.
  * Both speak RESP2 (the bytes on the wire are the same) and read every
  * reply as a caller would. Throughput is bound by the server and the
  * loopback as much as by the client, so the ratio is the client's share
@@ -233,7 +233,7 @@ static int pipeline_run(const bench_opts *opts, const char *url) {
     bench_note("  hiredis : redisAppendCommandArgv x%d + redisGetReply x%d + freeReplyObject, "
                "one context",
                DEPTH, DEPTH);
-    bench_note("pipeline_typed: the same round through rk_pipe_set / rk_pipe_get");
+    bench_note("pipeline_typed: the same round through rk_cmd_set / rk_cmd_get + rk_pipeline_add");
     pipe_run r = {0};
     if (pipe_open(&r, url) != 0) {
         pipe_close(&r);

@@ -19,7 +19,7 @@
  * Keys and arguments come as arrays of pointers with an array of lengths
  * (binary safe), or C strings when the lengths are NULL; either array may
  * be NULL when its count is 0. Functions (Redis 7) are loaded once per
- * library with rk_function_load and called by name with rk_fcall (both
+ * library with rk_functionload and called by name with rk_fcall (both
  * generated, in rediskit/commands/scripting.h).
  *
  * An rk_script does not change once made: any number of threads may use
