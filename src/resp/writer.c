@@ -177,25 +177,46 @@ static inline size_t header_size(size_t n) {
 /* The argument source shared by argv, args and format encoders. */
 typedef struct args {
     size_t count;
-    /* Argument i and its length; *may_ref says whether the bytes are the
-     * caller's (and so may be referenced rather than copied). */
-    const char *(*get)(const struct args *a, size_t i, size_t *len, bool *may_ref);
     const char *const *argv;
     const size_t *argvlen;
     const rk_writer *w; /* format: spans */
 } args;
 
+/* Argument i of a and its length; *may_ref says whether the bytes are the
+ * caller's (and so may be referenced rather than copied). */
+typedef const char *(*arg_getter)(const args *a, size_t i, size_t *len, bool *may_ref);
+
+/* Copies n bytes: a short argument (a key, a small value) with a few
+ * fixed-size moves the compiler inlines, instead of a call to memcpy that
+ * costs more than the copy. */
+static inline void copy_bytes(char *dst, const char *src, size_t n) {
+    if (n > 16) {
+        memcpy(dst, src, n);
+    } else if (n >= 8) { /* two 8-byte moves, overlapping when n < 16 */
+        memcpy(dst, src, 8);
+        memcpy(dst + n - 8, src + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(dst, src, 4);
+        memcpy(dst + n - 4, src + n - 4, 4);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            dst[i] = src[i];
+    }
+}
+
 /* Queues "*N" and each argument, copying the short ones and referencing
  * the long ones. The arguments are measured first. Inlined into each
- * encoder, so that a->get is a direct call the compiler can inline. */
-static inline __attribute__((always_inline)) int encode_command(rk_writer *w, const args *a) {
+ * encoder with its own getter, so that every get is a direct call the
+ * compiler inlines. */
+static inline __attribute__((always_inline)) int encode_command(rk_writer *w, const args *a,
+                                                                arg_getter get) {
     if (a->count == 0)
         return rk_fail(RK_EINVAL, "a command needs at least one argument");
     size_t bytes = header_size(a->count), nref = 0;
     for (size_t i = 0; i < a->count; i++) {
         size_t len;
         bool may_ref;
-        if (a->get(a, i, &len, &may_ref) == NULL)
+        if (get(a, i, &len, &may_ref) == NULL)
             return rk_fail(RK_EINVAL, "command argument %zu is NULL", i);
         bytes += header_size(len) + 2;
         if (may_ref && len >= w->threshold)
@@ -214,7 +235,7 @@ static inline __attribute__((always_inline)) int encode_command(rk_writer *w, co
     for (size_t i = 0; i < a->count; i++) {
         size_t len;
         bool may_ref;
-        const char *s = a->get(a, i, &len, &may_ref);
+        const char *s = get(a, i, &len, &may_ref);
         p = put_header(p, '$', len);
         if (i == 0) {
             last->name0 = len ? (unsigned char)s[0] : 0;
@@ -223,7 +244,7 @@ static inline __attribute__((always_inline)) int encode_command(rk_writer *w, co
         if (may_ref && len >= w->threshold) {
             w->refs[w->nrefs++] = (ref){.off = (size_t)(p - w->buf), .ptr = s, .len = len};
         } else {
-            memcpy(p, s, len);
+            copy_bytes(p, s, len);
             p += len;
         }
         *p++ = '\r';
@@ -292,16 +313,15 @@ int rk_writer_unqueue_last(rk_writer *w) {
 static inline const char *get_argv(const args *a, size_t i, size_t *len, bool *may_ref) {
     const char *s = a->argv[i];
     *may_ref = true;
-    if (s)
-        *len = a->argvlen ? a->argvlen[i] : strlen(s);
+    *len = s == NULL ? 0 : a->argvlen ? a->argvlen[i] : strlen(s);
     return s;
 }
 
 int rk_writer_argv(rk_writer *w, int argc, const char *const *argv, const size_t *argvlen) {
     if (argc < 1 || argv == NULL)
         return rk_fail(RK_EINVAL, "rk_writer_argv: a command needs at least one argument");
-    args a = {.count = (size_t)argc, .get = get_argv, .argv = argv, .argvlen = argvlen};
-    return encode_command(w, &a);
+    args a = {.count = (size_t)argc, .argv = argv, .argvlen = argvlen};
+    return encode_command(w, &a, get_argv);
 }
 
 int rk_writer_vargs(rk_writer *w, const char *arg0, va_list ap) {
@@ -324,8 +344,8 @@ int rk_writer_vargs(rk_writer *w, const char *arg0, va_list ap) {
         }
         list[n++] = s;
     }
-    args a = {.count = n, .get = get_argv, .argv = list};
-    int rc = encode_command(w, &a);
+    args a = {.count = n, .argv = list};
+    int rc = encode_command(w, &a, get_argv);
     if (list != stack)
         rk_free(list);
     return rc;
@@ -353,7 +373,7 @@ static int scratch_put(rk_writer *w, const char *s, size_t n) {
         if (rc != RK_OK)
             return rc;
     }
-    memcpy(w->scratch + w->scratch_len, s, n);
+    copy_bytes(w->scratch + w->scratch_len, s, n);
     w->scratch_len += n;
     return RK_OK;
 }
@@ -611,8 +631,8 @@ int rk_writer_vformat(rk_writer *w, const char *fmt, va_list ap) {
     va_end(aq);
     if (rc != RK_OK)
         return rc;
-    args a = {.count = w->nspans, .get = get_span, .w = w};
-    return encode_command(w, &a);
+    args a = {.count = w->nspans, .w = w};
+    return encode_command(w, &a, get_span);
 }
 
 int rk_writer_format(rk_writer *w, const char *fmt, ...) {
