@@ -388,16 +388,9 @@ static int span_open(rk_writer *w) {
     return RK_OK;
 }
 
-/* Appends s to the argument being built. A piece that is not copied stays
- * where it is until something else joins it. */
-static int span_add(rk_writer *w, const char *s, size_t n, enum piece kind) {
-    span *sp = &w->spans[w->nspans - 1];
-    if (kind != PIECE_COPY && sp->direct == NULL && sp->len == 0) {
-        sp->direct = s;
-        sp->len = n;
-        sp->may_ref = kind == PIECE_CALLER;
-        return RK_OK;
-    }
+/* span_add's slow path: s joins what the argument already holds, both
+ * copied into the scratch area. */
+static int __attribute__((noinline)) span_join(rk_writer *w, span *sp, const char *s, size_t n) {
     int rc = RK_OK;
     if (sp->direct) {
         const char *d = sp->direct;
@@ -409,6 +402,19 @@ static int span_add(rk_writer *w, const char *s, size_t n, enum piece kind) {
         rc = scratch_put(w, s, n);
     sp->len = w->scratch_len - sp->off;
     return rc;
+}
+
+/* Appends s to the argument being built. A piece that is not copied stays
+ * where it is until something else joins it (the common case, inline). */
+static inline int span_add(rk_writer *w, const char *s, size_t n, enum piece kind) {
+    span *sp = &w->spans[w->nspans - 1];
+    if (kind != PIECE_COPY && sp->direct == NULL && sp->len == 0) {
+        sp->direct = s;
+        sp->len = n;
+        sp->may_ref = kind == PIECE_CALLER;
+        return RK_OK;
+    }
+    return span_join(w, sp, s, n);
 }
 
 /* The length modifiers of a conversion ("ll" of "%llu"). */
@@ -599,6 +605,9 @@ static inline const char *get_span(const args *a, size_t i, size_t *len, bool *m
     return sp->direct ? sp->direct : a->w->scratch + sp->off;
 }
 
+/* The bytes that end a word of a format: NUL, space and '%'. */
+static const bool word_end[256] = {[0] = true, [' '] = true, ['%'] = true};
+
 int rk_writer_vformat(rk_writer *w, const char *fmt, va_list ap) {
     if (fmt == NULL)
         return rk_fail(RK_EINVAL, "rk_writer_format: NULL format");
@@ -622,7 +631,7 @@ int rk_writer_vformat(rk_writer *w, const char *fmt, va_list ap) {
             rc = add_conversion(w, &f, &aq);
         } else {
             const char *e = f;
-            while (*e && *e != ' ' && *e != '%')
+            while (!word_end[(unsigned char)*e])
                 e++;
             rc = span_add(w, f, (size_t)(e - f), PIECE_BORROW);
             f = e;
