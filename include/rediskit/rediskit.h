@@ -8,6 +8,7 @@
 
 #include "alloc.h"
 #include "client.h"
+#include "command.h"
 #include "commands.h"
 #include "conn.h"
 #include "error.h"

@@ -1,16 +1,23 @@
-/* rk_client: a thread-safe client over a connection pool, with retries.
+/* rk_client: a thread-safe router over the nodes of a topology, one
+ * connection pool per node, with retries.
  *
- * A call takes a connection (idle, or newly opened in a free slot), encodes
- * the command into it, waits for the reply and gives the connection back,
- * or drops it when broken. Around that, the retry loop decides from what
- * happened whether trying again is safe: never when the command may have
- * run and repeating it could change the result. */
+ * A call is routed by the client's topology (client/topology.h) to a node,
+ * takes a connection from that node's pool (idle, or newly opened in a free
+ * slot), encodes the command into it, waits for the reply and gives the
+ * connection back, or drops it when broken. Around that, the retry loop
+ * decides from what happened whether trying again is safe: never when the
+ * command may have run and repeating it could change the result; always
+ * when the server redirected it (MOVED, ASK: it did not run), to the node
+ * the redirect names. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "client/client_int.h"
-#include "client/pool.h"
+#include "client/node.h"
+#include "client/topology.h"
 #include "client/url.h"
 #include "conn/conn_int.h"
 #include "conn/options_int.h"
@@ -19,11 +26,18 @@
 #include "resp/writer_int.h"
 #include "util/common.h"
 
+/* How many redirects one call follows before giving up with RK_EREDIRECT:
+ * a resharding moves a slot once; a loop between nodes is a bug to report,
+ * not to follow for ever. */
+#define MAX_REDIRECTS 5
+
 struct rk_client {
     rk_options o; /* settled */
     char *storage;
     rk_tls_ctx *tls;
-    rk_pool pool;
+    rk_nodes nodes;
+    const rk_topology_ops *topo;
+    void *topo_state;
 };
 
 /* ---- life cycle ------------------------------------------------------ */
@@ -38,13 +52,14 @@ rk_client *rk_client_new(const rk_options *opts) {
     if (rc == RK_OK)
         rc = rk_options_tls_ctx(&c->o, &c->tls);
     if (rc == RK_OK)
-        rc = rk_pool_init(&c->pool, (size_t)c->o.pool_size);
+        rc = rk_nodes_init(&c->nodes, &c->o, c->tls);
     if (rc != RK_OK) {
         rk_tls_ctx_free(c->tls);
         rk_options_free_storage(&c->o, c->storage);
         rk_free(c);
         return NULL;
     }
+    c->topo = &rk_topology_standalone;
     return c;
 }
 
@@ -67,7 +82,8 @@ rk_client *rk_client_new_url(const char *url, const rk_options *base) {
 void rk_client_free(rk_client *c) {
     if (c == NULL)
         return;
-    rk_pool_destroy(&c->pool);
+    c->topo->destroy(c->topo_state);
+    rk_nodes_destroy(&c->nodes);
     rk_tls_ctx_free(c->tls);
     rk_options_free_storage(&c->o, c->storage);
     rk_free(c);
@@ -91,7 +107,7 @@ void rk_client_pool_stats(rk_client *c, rk_pool_stats *stats) {
         rk_fail(RK_EINVAL, "rk_client_pool_stats: NULL client");
         return;
     }
-    rk_pool_get_stats(&c->pool, stats);
+    rk_nodes_stats(&c->nodes, stats);
 }
 
 /* The answer of a call that cannot start: *reply (when given) nil and
@@ -118,11 +134,11 @@ static int pool_wait(const rk_client *c, int64_t deadline) {
  * the pool and connect timeouts apply, and the command timeout to the
  * health check). A pooled connection that fails its idle check is dropped
  * for the next one, unless the check used up the call's time. */
-static int acquire_until(rk_client *c, rk_conn **out, int64_t deadline) {
+static int acquire_until(rk_client *c, rk_node *node, rk_conn **out, int64_t deadline) {
     *out = NULL;
     for (;;) {
         rk_conn *conn;
-        int rc = rk_pool_take(&c->pool, pool_wait(c, deadline), &conn);
+        int rc = rk_pool_take(&node->pool, pool_wait(c, deadline), &conn);
         if (rc != RK_OK)
             return rc;
         if (conn != NULL) {
@@ -131,25 +147,36 @@ static int acquire_until(rk_client *c, rk_conn **out, int64_t deadline) {
                 *out = conn;
                 return RK_OK;
             }
-            rk_pool_drop(&c->pool, conn); /* went bad while idle: next */
+            rk_pool_drop(&node->pool, conn); /* went bad while idle: next */
             if (deadline >= 0 && rk_now_ms() >= deadline)
                 return rc;
             continue;
         }
-        conn = rk_conn_new_shared(&c->o, c->tls);
+        conn = rk_conn_new_shared(&node->o, c->tls);
         if (conn == NULL) {
-            rk_pool_drop(&c->pool, NULL);
+            rk_pool_drop(&node->pool, NULL);
             return rk_error_last()->code;
         }
-        rk_pool_created(&c->pool, conn);
+        rk_pool_created(&node->pool, conn);
+        rk_conn_set_owner(conn, node);
         rc = rk_conn_connect_until(conn, deadline);
         if (rc != RK_OK) {
-            rk_pool_drop(&c->pool, conn);
+            rk_pool_drop(&node->pool, conn);
             return rc;
         }
         *out = conn;
         return RK_OK;
     }
+}
+
+/* The node a command of this slot goes to. */
+static rk_node *route_slot(rk_client *c, int slot) {
+    rk_route r = {.slot = slot};
+    return c->topo->route(c->topo_state, &c->nodes, &r);
+}
+
+int rk_client_acquire_for(rk_client *c, int slot, rk_conn **out) {
+    return acquire_until(c, route_slot(c, slot), out, -1);
 }
 
 int rk_client_acquire(rk_client *c, rk_conn **out) {
@@ -159,7 +186,7 @@ int rk_client_acquire(rk_client *c, rk_conn **out) {
         *out = NULL;
         return rk_fail(RK_EINVAL, "rk_client_acquire: NULL client");
     }
-    return acquire_until(c, out, -1);
+    return rk_client_acquire_for(c, RK_SLOT_NONE, out);
 }
 
 /* Pools conn again unless it is broken, has replies unread or commands
@@ -172,14 +199,16 @@ void rk_client_release(rk_client *c, rk_conn *conn) {
         rk_fail(RK_EINVAL, "rk_client_release: NULL client; the connection is not freed");
         return;
     }
+    rk_node *node = rk_conn_owner(conn);
+    rk_pool *pool = node ? &node->pool : &c->nodes.seed.pool;
     if (!rk_conn_is_ready(conn) || !rk_conn_poolable(conn) || rk_conn_pending(conn) > 0 ||
         rk_writer_pending(rk_conn_writer(conn)) > 0) {
-        rk_pool_drop(&c->pool, conn);
+        rk_pool_drop(pool, conn);
         return;
     }
     rk_conn_touch(conn);
     rk_conn_set_timeout(conn, c->o.command_timeout_ms); /* undo a borrower's */
-    rk_pool_put(&c->pool, conn);
+    rk_pool_put(pool, conn);
 }
 
 /* ---- retry decisions ------------------------------------------------- */
@@ -235,6 +264,9 @@ typedef struct encoder {
     const char *fmt;
     va_list *ap;
     unsigned *flags;
+    int slot;                   /* for routing: RK_SLOT_NONE when not known */
+    const rk_writer *copy_from; /* encode_copy: len bytes at off there */
+    size_t copy_off, copy_len;
 } encoder;
 
 /* A one-shot call runs on whichever pooled connection is free, so a
@@ -269,28 +301,105 @@ static int encode_format(const encoder *e, rk_writer *w) {
     return judge(e, w, rc);
 }
 
-/* One attempt: take a connection, send, read, give it back. A per-call
- * timeout bounds all of it, waiting for the pool and connecting included;
- * the command timeout starts when the command is sent. */
-static attempt try_once(rk_client *c, const encoder *e, rk_reply *reply, int timeout_ms) {
+/* ---- redirects -------------------------------------------------------- */
+
+/* Where a MOVED or ASK answer sends a command. */
+typedef struct redirect {
+    rk_node *to;
+    int slot;
+    bool ask; /* ASK: this command only, after ASKING; MOVED: the slot moved */
+} redirect;
+
+/* Reads "MOVED 3999 10.0.0.2:6381" or "ASK 3999 [::1]:6381" (an empty host
+ * means the host of the node that answered) into *r, the node made when
+ * new. RK_EPROTO for an answer not of that form, RK_EINVAL or RK_ENOMEM
+ * from the node list. */
+static int read_redirect(rk_client *c, const rk_node *from, const rk_reply *reply, redirect *r) {
+    const char *s = rk_reply_str(reply);
+    const char *end = s + rk_reply_len(reply);
+    r->ask = reply_prefix(reply, "ASK");
+    const char *p = s + (r->ask ? 4 : 6);
+    char *after;
+    errno = 0;
+    long slot = strtol(p, &after, 10);
+    const char *addr = after + 1;
+    if (p >= end || after == p || errno != 0 || slot < 0 || slot >= RK_SLOTS || after >= end ||
+        *after != ' ')
+        return rk_fail(RK_EPROTO, "cannot read the redirect %.*s", (int)(end - s), s);
+    const char *colon = end;
+    while (colon > addr && colon[-1] != ':')
+        colon--;
+    long port = colon > addr ? strtol(colon, &after, 10) : 0;
+    if (colon == addr || after != end || port < 1 || port > 65535)
+        return rk_fail(RK_EPROTO, "cannot read the address in the redirect %.*s", (int)(end - s),
+                       s);
+    const char *host = addr;
+    size_t host_len = (size_t)(colon - 1 - addr);
+    if (host_len >= 2 && host[0] == '[' && host[host_len - 1] == ']') {
+        host++;
+        host_len -= 2;
+    }
+    if (host_len == 0) {
+        host = from->o.host;
+        host_len = strlen(host);
+    }
+    r->slot = (int)slot;
+    r->to = rk_nodes_at(&c->nodes, host, host_len, (int)port);
+    return r->to ? RK_OK : rk_error_last()->code;
+}
+
+/* ---- calls ----------------------------------------------------------- */
+
+/* Sends ASKING and then the command on conn, in one write, and reads
+ * ASKING's answer. A failure leaves bytes or a reply outstanding, so the
+ * connection is not pooled again. */
+static int send_asking(rk_conn *conn, const encoder *e, rk_reply *reply, int64_t deadline) {
+    static const char *const asking[] = {"ASKING"};
+    rk_writer *w = rk_conn_writer(conn);
+    int rc = rk_writer_argv(w, 1, asking, NULL);
+    if (rc == RK_OK)
+        rc = e->encode(e, w);
+    if (rc != RK_OK)
+        return rc;
+    rk_conn_queued(conn, 2);
+    rc = rk_conn_roundtrip(conn, reply, deadline);
+    rk_reply_free(reply);
+    memset(reply, 0, sizeof(*reply));
+    return rc;
+}
+
+/* One attempt on node: take a connection, send, read, give it back. A
+ * per-call timeout bounds all of it, waiting for the pool and connecting
+ * included; the command timeout starts when the command is sent. */
+static attempt try_once(rk_client *c, rk_node *node, bool asking, const encoder *e, rk_reply *reply,
+                        int timeout_ms) {
     attempt a = {0};
     rk_conn *conn;
     int64_t deadline = rk_net_deadline(timeout_ms); /* -1 without one */
-    a.rc = acquire_until(c, &conn, deadline);
+    a.rc = acquire_until(c, node, &conn, deadline);
     if (a.rc != RK_OK)
         return a;
     uint64_t before = rk_conn_bytes_sent(conn);
-    a.rc = e->encode(e, rk_conn_writer(conn));
-    if (a.rc == RK_OK) {
-        rk_conn_queued(conn, 1);
-        a.rc = rk_conn_roundtrip(conn, reply, deadline >= 0 ? deadline : rk_conn_deadline(conn, 0));
+    int64_t reply_deadline = deadline >= 0 ? deadline : rk_conn_deadline(conn, 0);
+    if (asking) {
+        a.rc = send_asking(conn, e, reply, reply_deadline);
+        if (a.rc == RK_OK)
+            a.rc = rk_conn_roundtrip(conn, reply, reply_deadline);
+    } else {
+        a.rc = e->encode(e, rk_conn_writer(conn));
+        if (a.rc == RK_OK) {
+            rk_conn_queued(conn, 1);
+            a.rc = rk_conn_roundtrip(conn, reply, reply_deadline);
+        }
     }
     a.sent = rk_conn_bytes_sent(conn) != before;
     rk_client_release(c, conn);
     return a;
 }
 
-static int call(rk_client *c, rk_reply *reply, const rk_call_opts *opts, encoder *e) {
+/* The retry loop, starting on node (after ASKING when asking). */
+static int call_at(rk_client *c, rk_node *node, bool asking, rk_reply *reply,
+                   const rk_call_opts *opts, encoder *e) {
     rk_reply tmp;
     rk_reply *out = reply ? reply : &tmp;
     const rk_retry *policy = &c->o.retry;
@@ -298,20 +407,76 @@ static int call(rk_client *c, rk_reply *reply, const rk_call_opts *opts, encoder
     int timeout = opts ? opts->timeout_ms : 0;
     unsigned flags = 0;
     e->flags = &flags;
-    int delay = 0;
+    int delay = 0, redirects = 0;
     attempt a;
-    for (int n = 1;; n++) {
+    for (int n = 1;;) {
         memset(out, 0, sizeof(*out));
-        a = try_once(c, e, out, timeout);
+        a = try_once(c, node, asking, e, out, timeout);
+        asking = false;
+        redirect r = {0};
+        if (a.rc == RK_EREDIRECT && redirects < MAX_REDIRECTS) {
+            /* It did not run: follow it, without counting an attempt. */
+            if ((a.rc = read_redirect(c, node, out, &r)) != RK_OK)
+                break;
+            redirects++;
+            if (!r.ask)
+                c->topo->moved(c->topo_state, &c->nodes, r.slot, r.to);
+            node = r.to;
+            asking = r.ask;
+            rk_reply_free(out);
+            continue;
+        }
         bool safe = (flags & RK_CMD_SAFE) || (opts && opts->idempotent);
         if (n >= attempts || !should_retry(c, &a, out, safe))
             break;
         rk_reply_free(out);
-        rk_retry_pause(policy, n, &delay, jitter_seed(), a.rc);
+        rk_retry_pause(policy, n++, &delay, jitter_seed(), a.rc);
     }
     if (out == &tmp)
         rk_reply_free(&tmp);
     return a.rc;
+}
+
+static int call(rk_client *c, rk_reply *reply, const rk_call_opts *opts, encoder *e) {
+    rk_route route = {.slot = e->slot};
+    return call_at(c, c->topo->route(c->topo_state, &c->nodes, &route), false, reply, opts, e);
+}
+
+/* An encoding copied from bytes another writer holds: the command was
+ * judged when it was queued there, so it is not judged again (and is not
+ * taken for safe to repeat). */
+static int encode_copy(const encoder *e, rk_writer *w) {
+    struct iovec iov[16];
+    size_t off = e->copy_off, left = e->copy_len;
+    while (left > 0) {
+        int n = rk_writer_iov_at(e->copy_from, off, iov, (int)RK_ARRAY_LEN(iov));
+        if (n == 0)
+            return rk_fail(RK_EINVAL, "the command to send again is gone");
+        for (int i = 0; i < n && left > 0; i++) {
+            size_t take = RK_MIN(iov[i].iov_len, left);
+            int rc = rk_writer_raw(w, iov[i].iov_base, take);
+            if (rc != RK_OK)
+                return rc;
+            off += take;
+            left -= take;
+        }
+    }
+    *e->flags = 0;
+    return RK_OK;
+}
+
+int rk_client_resend(rk_client *c, const rk_reply *redirected, const rk_writer *from, size_t off,
+                     size_t len, rk_reply *out) {
+    redirect r = {0};
+    memset(out, 0, sizeof(*out));
+    int rc = read_redirect(c, &c->nodes.seed, redirected, &r);
+    if (rc != RK_OK)
+        return rc;
+    if (!r.ask)
+        c->topo->moved(c->topo_state, &c->nodes, r.slot, r.to);
+    encoder e = {
+        .encode = encode_copy, .copy_from = from, .copy_off = off, .copy_len = len, .slot = r.slot};
+    return call_at(c, r.to, r.ask, out, NULL, &e);
 }
 
 int rk_client_call_argv_opts(rk_client *c, rk_reply *reply, const rk_call_opts *opts, int argc,
@@ -320,7 +485,11 @@ int rk_client_call_argv_opts(rk_client *c, rk_reply *reply, const rk_call_opts *
         return refuse_call(reply, "NULL client");
     if (argc < 1 || argv == NULL)
         return refuse_call(reply, "a command needs at least one argument");
-    encoder e = {.encode = encode_argv, .argc = argc, .argv = argv, .argvlen = argvlen};
+    encoder e = {.encode = encode_argv,
+                 .argc = argc,
+                 .argv = argv,
+                 .argvlen = argvlen,
+                 .slot = RK_SLOT_NONE};
     return call(c, reply, opts, &e);
 }
 
@@ -350,7 +519,7 @@ int rk_client_vcall(rk_client *c, rk_reply *reply, const char *fmt, va_list ap) 
         return refuse_call(reply, "NULL command format");
     va_list aq;
     va_copy(aq, ap);
-    encoder e = {.encode = encode_format, .fmt = fmt, .ap = &aq};
+    encoder e = {.encode = encode_format, .fmt = fmt, .ap = &aq, .slot = RK_SLOT_NONE};
     int rc = call(c, reply, NULL, &e);
     va_end(aq);
     return rc;
@@ -366,7 +535,7 @@ int rk_client_call(rk_client *c, rk_reply *reply, const char *fmt, ...) {
 
 /* ---- internal accessors (client/client_int.h) ------------------------ */
 
-void rk_client_settled(const rk_client *c, const rk_options **opts, rk_tls_ctx **tls) {
-    *opts = &c->o;
+void rk_client_settled(rk_client *c, int slot, const rk_options **opts, rk_tls_ctx **tls) {
+    *opts = &route_slot(c, slot)->o;
     *tls = c->tls;
 }

@@ -6,13 +6,20 @@
 
 #include "net/net.h"
 #include "rediskit/client.h"
+#include "rediskit/writer.h"
 
 #pragma GCC visibility push(hidden)
 
-/* The client's settled options and its TLS context (NULL without TLS),
- * both owned by the client and valid until rk_client_free: pass them to
- * rk_conn_new_shared. */
-void rk_client_settled(const rk_client *client, const rk_options **opts, rk_tls_ctx **tls);
+/* The settled options of the node a command of this slot goes to
+ * (RK_SLOT_NONE: a keyless one) and the client's TLS context (NULL without
+ * TLS), both owned by the client and valid until rk_client_free: pass them
+ * to rk_conn_new_shared for a connection outside the pool. */
+void rk_client_settled(rk_client *client, int slot, const rk_options **opts, rk_tls_ctx **tls);
+
+/* rk_client_acquire for a command of this slot (RK_SLOT_NONE: any node
+ * the topology picks for keyless commands): transactions take their
+ * connection where their keys live. */
+int rk_client_acquire_for(rk_client *client, int slot, rk_conn **out);
 
 /* Before retry number `attempt` (1 for the first): takes the next delay of
  * the policy into *delay (given the previous one there), tells on_retry,
@@ -22,6 +29,14 @@ void rk_retry_pause(const rk_retry *policy, int attempt, int *delay, unsigned *s
 /* Failures of the connection rather than of the command (I/O error,
  * timeout, refused, closed): the ones a retry may cure. */
 bool rk_connection_failure(int rc);
+
+/* Sends again, to the node a MOVED or ASK reply (redirected) names and
+ * with the client's retry loop, a command already encoded: the len bytes
+ * at off in writer from (which must not change meanwhile). For pipelines,
+ * whose commands are answered on their own when redirected. Returns as
+ * rk_client_call; RK_EPROTO when redirected is not a redirect. */
+int rk_client_resend(rk_client *client, const rk_reply *redirected, const rk_writer *from,
+                     size_t off, size_t len, rk_reply *out);
 
 #pragma GCC visibility pop
 

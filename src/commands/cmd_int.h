@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "commands/shape.h"
+#include "resp/shape.h"
 #include "rediskit/client.h"
 #include "rediskit/conn.h"
 #include "rediskit/pipeline.h"

@@ -64,6 +64,7 @@ struct rk_conn {
     int64_t last_used;
     uint64_t sent;
     unsigned tag;
+    void *owner; /* the pool's node it belongs to (client layer) */
     bool pubsub; /* pushes and unasked replies go to rk_conn_next */
     /* CLIENT REPLY: while replies_off, commands get no reply; the next
      * `unreplied` commands get none either (SKIP and the one after it).
@@ -230,6 +231,14 @@ unsigned rk_conn_tag(const rk_conn *c) {
 
 void rk_conn_set_tag(rk_conn *c, unsigned tag) {
     c->tag = tag;
+}
+
+void *rk_conn_owner(const rk_conn *c) {
+    return c->owner;
+}
+
+void rk_conn_set_owner(rk_conn *c, void *owner) {
+    c->owner = owner;
 }
 
 void rk_conn_touch(rk_conn *c) {

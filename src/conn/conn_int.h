@@ -45,6 +45,11 @@ int rk_conn_wait(rk_conn *conn, int want, int64_t deadline);
 unsigned rk_conn_tag(const rk_conn *conn);
 void rk_conn_set_tag(rk_conn *conn, unsigned tag);
 
+/* What owns the connection, for the layer above to find it again (the
+ * client stores the node whose pool the connection is from); NULL unset. */
+void *rk_conn_owner(const rk_conn *conn);
+void rk_conn_set_owner(rk_conn *conn, void *owner);
+
 /* Marks the connection as just used (for idle checks). */
 void rk_conn_touch(rk_conn *conn);
 

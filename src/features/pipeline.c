@@ -14,6 +14,7 @@
 #include "conn/conn_int.h"
 #include "meta/classes.h"
 #include "rediskit/pipeline.h"
+#include "resp/command_int.h"
 #include "resp/reply_int.h"
 #include "resp/writer_int.h"
 #include "util/common.h"
@@ -25,14 +26,25 @@ static const char EXEC[] = "*1\r\n$4\r\nEXEC\r\n";
 
 #define DEFAULT_TX_ATTEMPTS 16
 
+/* What the pipeline keeps of each queued command: where its bytes are (to
+ * send it again on its own, as when the server redirects it), where its
+ * result goes (its place in the caller's order, which a run split over
+ * several nodes must keep), and its reply's shape. */
+typedef struct queued_cmd {
+    size_t off, len; /* its bytes in the queue */
+    size_t out;      /* the index of its result */
+    const char *shape;
+} queued_cmd;
+
 struct rk_pipeline {
     rk_client *client;
     rk_pipeline_opts o;
-    rk_writer *queue;    /* the encoded commands */
-    size_t count;        /* commands queued */
-    bool unsafe;         /* some queued command is not safe to repeat */
-    const char **shapes; /* per queued command: its reply's shape or NULL */
-    size_t shapes_cap;   /* entries in shapes; past it, no shapes */
+    rk_writer *queue; /* the encoded commands */
+    size_t count;     /* commands queued */
+    size_t end;       /* bytes of the queue they take */
+    bool unsafe;      /* some queued command is not safe to repeat */
+    queued_cmd *cmds; /* per queued command */
+    size_t cmds_cap;
 
     rk_reply *replies; /* results of the last exec */
     int *status;
@@ -110,7 +122,7 @@ void rk_pipeline_free(rk_pipeline *p) {
         return;
     rk_pipeline_reset(p);
     rk_writer_free(p->queue);
-    rk_free(p->shapes);
+    rk_free(p->cmds);
     rk_free(p->replies);
     rk_free(p->status);
     rk_free(p);
@@ -145,6 +157,16 @@ static int can_queue(const rk_pipeline *p) {
     return RK_OK;
 }
 
+static int grow_cmds(rk_pipeline *p) {
+    size_t cap = p->cmds_cap ? p->cmds_cap * 2 : 16;
+    queued_cmd *c = rk_realloc(p->cmds, cap * sizeof(*c));
+    if (c == NULL)
+        return rk_fail(RK_ENOMEM, "out of memory queueing a command");
+    p->cmds = c;
+    p->cmds_cap = cap;
+    return RK_OK;
+}
+
 /* Counts a command just encoded (rc is the encoder's result), judged as
  * built: one that would change the state of the pooled connection it runs
  * on (SELECT, MULTI, SUBSCRIBE...) is taken back out and refused. Once the
@@ -163,6 +185,13 @@ static int queued(rk_pipeline *p, int rc, bool typed) {
                                   "rk_pipeline_watch/multi for WATCH and MULTI, options for "
                                   "SELECT/AUTH/HELLO, or a connection of your own");
     }
+    if (p->count == p->cmds_cap && grow_cmds(p) != RK_OK) {
+        rk_writer_unqueue_last(p->queue);
+        return RK_ENOMEM;
+    }
+    size_t now = rk_writer_pending(p->queue);
+    p->cmds[p->count] = (queued_cmd){.off = p->end, .len = now - p->end, .out = p->count};
+    p->end = now;
     p->count++;
     p->unsafe |= (want & RK_CMD_SAFE) && !(flags & RK_CMD_SAFE);
     return RK_OK;
@@ -202,21 +231,9 @@ int rk_pipeline_append_argv(rk_pipeline *p, int argc, const char *const *argv,
  * after the run; commands queued without one keep theirs as they come. */
 int rk_pipeline_append_shaped(rk_pipeline *p, int argc, const char *const *argv,
                               const size_t *argvlen, const char *shape) {
-    size_t at = p->count;
-    if (shape != NULL && at >= p->shapes_cap) {
-        size_t cap = p->shapes_cap ? p->shapes_cap * 2 : 16;
-        while (cap <= at)
-            cap *= 2;
-        const char **s = rk_realloc(p->shapes, cap * sizeof(*s));
-        if (s == NULL)
-            return rk_fail(RK_ENOMEM, "out of memory queueing a command");
-        memset(s + p->shapes_cap, 0, (cap - p->shapes_cap) * sizeof(*s));
-        p->shapes = s;
-        p->shapes_cap = cap;
-    }
     int rc = append_argv(p, argc, argv, argvlen, true);
-    if (rc == RK_OK && at < p->shapes_cap)
-        p->shapes[at] = shape;
+    if (rc == RK_OK)
+        p->cmds[p->count - 1].shape = shape;
     return rc;
 }
 
@@ -224,25 +241,25 @@ int rk_pipeline_append_shaped(rk_pipeline *p, int argc, const char *const *argv,
  * be shaped (RK_ENOMEM) keeps its form and gets the failure as its status;
  * returns the first such failure, so exec cannot say RK_OK over it. */
 static int shape_results(rk_pipeline *p) {
-    size_t n = p->count < p->shapes_cap ? p->count : p->shapes_cap;
     int first = RK_OK;
-    for (size_t i = 0; i < n; i++) {
-        if (p->shapes[i] == NULL || p->status[i] != RK_OK)
+    for (size_t i = 0; i < p->count; i++) {
+        const queued_cmd *q = &p->cmds[i];
+        if (q->shape == NULL || p->status[q->out] != RK_OK)
             continue;
-        int rc = rk_reshape(&p->replies[i], p->shapes[i]);
-        if (rc != RK_OK)
-            p->status[i] = rc;
-        if (first == RK_OK)
-            first = rc;
+        int rc = rk_reshape(&p->replies[q->out], q->shape);
+        if (rc != RK_OK) {
+            p->status[q->out] = rc;
+            if (first == RK_OK)
+                first = rc;
+        }
     }
     return first;
 }
 
 static void forget_queue(rk_pipeline *p) {
     rk_writer_clear(p->queue);
-    if (p->shapes)
-        memset(p->shapes, 0, p->shapes_cap * sizeof(*p->shapes));
     p->count = 0;
+    p->end = 0;
     p->unsafe = false;
 }
 
@@ -405,6 +422,28 @@ static int settle_transaction(rk_pipeline *p) {
     return RK_OK;
 }
 
+static bool is_redirect(const rk_reply *r) {
+    const char *s = rk_reply_str(r);
+    size_t n = rk_reply_len(r);
+    return r->type_ == RK_REPLY_ERROR &&
+           ((n > 6 && memcmp(s, "MOVED ", 6) == 0) || (n > 4 && memcmp(s, "ASK ", 4) == 0));
+}
+
+/* Commands the server redirected (MOVED, ASK: they did not run) are sent
+ * again on their own to the node named, each result kept in its place. */
+static void resend_redirected(rk_pipeline *p) {
+    for (size_t i = 0; i < p->count; i++) {
+        const queued_cmd *q = &p->cmds[i];
+        if (p->status[q->out] != RK_ESERVER || !is_redirect(&p->replies[q->out]))
+            continue;
+        rk_reply fresh;
+        int rc = rk_client_resend(p->client, &p->replies[q->out], p->queue, q->off, q->len, &fresh);
+        rk_reply_free(&p->replies[q->out]);
+        p->replies[q->out] = fresh;
+        p->status[q->out] = rc;
+    }
+}
+
 /* Makes room for the results of count commands, all nil for now. */
 static int prepare_results(rk_pipeline *p) {
     if (p->count > p->cap) {
@@ -487,6 +526,8 @@ int rk_pipeline_exec(rk_pipeline *p) {
     p->watching = p->multi = false; /* EXEC ends a watch, so does failing */
     if (rc == RK_OK && tx)
         rc = settle_transaction(p);
+    else if (rc == RK_OK)
+        resend_redirected(p);
     if (rc == RK_OK)
         rc = shape_results(p);
     if (rc == RK_OK && p->o.stop_on_error) {
@@ -514,7 +555,9 @@ int rk_pipeline_watch(rk_pipeline *p, size_t count, const char *const *keys, con
             return rk_fail(RK_EINVAL, "rk_pipeline_watch: key %zu is NULL", i);
     if (p->multi)
         return rk_fail(RK_EINVAL, "WATCH after MULTI is not allowed");
-    int rc = p->conn ? RK_OK : rk_client_acquire(p->client, &p->conn);
+    size_t len0 = lens ? lens[0] : strlen(keys[0]);
+    int rc =
+        p->conn ? RK_OK : rk_client_acquire_for(p->client, rk_key_slot(keys[0], len0), &p->conn);
     if (rc != RK_OK)
         return rc;
     /* Watching from the first batch on: if a later one fails, let_go
@@ -623,5 +666,21 @@ int rk_transaction(rk_client *client, size_t count, const char *const *keys, con
         *result = p;
     else
         rk_pipeline_free(p);
+    return rc;
+}
+
+/* ---- built commands ---------------------------------------------------- */
+
+int rk_pipeline_add(rk_pipeline *p, rk_command *cmd) {
+    rk_command_int *c;
+    int rc = rk_command_ready(cmd, &c);
+    if (rc == RK_OK && p == NULL)
+        rc = no_pipeline(c->name);
+    rk_command_vec vec;
+    if (rc == RK_OK && (rc = rk_command_split(c, &vec)) == RK_OK) {
+        rc = rk_pipeline_append_shaped(p, (int)c->argc, vec.argv, vec.lens, c->shape);
+        rk_command_split_free(&vec);
+    }
+    rk_command_release(cmd);
     return rc;
 }

@@ -1,0 +1,96 @@
+/* The nodes of a client (see node.h): the seed, and a short list of the
+ * nodes learned since, searched by address under a mutex (only redirects
+ * reach for it; routing to the seed takes no lock). */
+#include <string.h>
+
+#include "client/node.h"
+#include "util/common.h"
+
+int rk_nodes_init(rk_nodes *nodes, const rk_options *settled, rk_tls_ctx *tls) {
+    memset(nodes, 0, sizeof(*nodes));
+    nodes->seed.o = *settled;
+    nodes->tls = tls;
+    if (pthread_mutex_init(&nodes->mu, NULL) != 0)
+        return rk_fail(RK_ENOMEM, "cannot create the client's node lock");
+    int rc = rk_pool_init(&nodes->seed.pool, (size_t)settled->pool_size);
+    if (rc != RK_OK)
+        pthread_mutex_destroy(&nodes->mu);
+    return rc;
+}
+
+void rk_nodes_destroy(rk_nodes *nodes) {
+    rk_pool_destroy(&nodes->seed.pool);
+    while (nodes->learned) {
+        rk_node *n = nodes->learned;
+        nodes->learned = n->next;
+        rk_pool_destroy(&n->pool);
+        rk_free(n->host);
+        rk_free(n);
+    }
+    pthread_mutex_destroy(&nodes->mu);
+}
+
+static bool same_address(const rk_node *n, const char *host, size_t host_len, int port) {
+    return n->o.unix_path == NULL && n->o.port == port && strlen(n->o.host) == host_len &&
+           memcmp(n->o.host, host, host_len) == 0;
+}
+
+/* A new node at host:port, otherwise as the seed. */
+static rk_node *make_node(const rk_nodes *nodes, const char *host, size_t host_len, int port) {
+    rk_node *n = rk_calloc(1, sizeof(*n));
+    char *h = rk_malloc(host_len + 1);
+    if (n == NULL || h == NULL ||
+        rk_pool_init(&n->pool, (size_t)nodes->seed.o.pool_size) != RK_OK) {
+        rk_free(n);
+        rk_free(h);
+        rk_fail(RK_ENOMEM, "out of memory adding node %.*s:%d", (int)host_len, host, port);
+        return NULL;
+    }
+    memcpy(h, host, host_len);
+    h[host_len] = '\0';
+    n->host = h;
+    n->o = nodes->seed.o;
+    n->o.host = h;
+    n->o.port = port;
+    n->o.unix_path = NULL;
+    return n;
+}
+
+rk_node *rk_nodes_at(rk_nodes *nodes, const char *host, size_t host_len, int port) {
+    if (host_len == 0 || port < 1 || port > 65535) {
+        rk_fail(RK_EINVAL, "bad node address %.*s:%d", (int)host_len, host, port);
+        return NULL;
+    }
+    if (same_address(&nodes->seed, host, host_len, port))
+        return &nodes->seed;
+    pthread_mutex_lock(&nodes->mu);
+    rk_node *n = nodes->learned;
+    while (n && !same_address(n, host, host_len, port))
+        n = n->next;
+    if (n == NULL && (n = make_node(nodes, host, host_len, port)) != NULL) {
+        n->next = nodes->learned;
+        nodes->learned = n;
+    }
+    pthread_mutex_unlock(&nodes->mu);
+    return n;
+}
+
+static void add_stats(rk_pool_stats *sum, const rk_pool_stats *s) {
+    sum->created += s->created;
+    sum->closed += s->closed;
+    sum->in_use += s->in_use;
+    sum->idle += s->idle;
+    sum->waits += s->waits;
+    sum->timeouts += s->timeouts;
+}
+
+void rk_nodes_stats(rk_nodes *nodes, rk_pool_stats *sum) {
+    rk_pool_get_stats(&nodes->seed.pool, sum);
+    pthread_mutex_lock(&nodes->mu);
+    for (rk_node *n = nodes->learned; n; n = n->next) {
+        rk_pool_stats s;
+        rk_pool_get_stats(&n->pool, &s);
+        add_stats(sum, &s);
+    }
+    pthread_mutex_unlock(&nodes->mu);
+}
