@@ -40,14 +40,16 @@ typedef struct span {
 
 /* The command encoded last, to read back or take back out: the queue's
  * state just before it (its bytes start at buf[start]; its references at
- * refs[nrefs]), and its name's first byte and length for a quick look.
- * valid is cleared by anything that may move or drop those bytes. Only
- * these few stores are made per command; the words are parsed back from
- * the bytes when asked for. */
+ * refs[nrefs]), and where its first words are, as queued (in buf, or the
+ * caller's bytes for a referenced one). valid is cleared by anything that
+ * may move or drop those bytes. A pooled call judges every command it
+ * sends by these words, so they are noted while encoding (a few stores)
+ * rather than parsed back from the bytes. */
 typedef struct last_cmd {
     size_t start, nrefs, pending;
-    size_t name_len;
-    unsigned char name0;
+    const char *word[RK_WRITER_WORDS];
+    size_t wlen[RK_WRITER_WORDS];
+    int nwords;
     bool valid;
 } last_cmd;
 
@@ -237,23 +239,26 @@ static inline __attribute__((always_inline)) int encode_command(rk_writer *w, co
         bool may_ref;
         const char *s = get(a, i, &len, &may_ref);
         p = put_header(p, '$', len);
-        if (i == 0) {
-            last->name0 = len ? (unsigned char)s[0] : 0;
-            last->name_len = len;
-        }
+        const char *at = p; /* where the argument's bytes are, as queued */
         if (may_ref && len >= w->threshold) {
             w->refs[w->nrefs++] = (ref){.off = (size_t)(p - w->buf), .ptr = s, .len = len};
+            at = s;
         } else {
             copy_bytes(p, s, len);
             p += len;
         }
         *p++ = '\r';
         *p++ = '\n';
+        if (i < RK_WRITER_WORDS) {
+            last->word[i] = at;
+            last->wlen[i] = len;
+        }
     }
     w->len = (size_t)(p - w->buf);
     w->pending += bytes;
     for (size_t i = w->nrefs - nref; i < w->nrefs; i++)
         w->pending += w->refs[i].len;
+    last->nwords = (int)RK_MIN(a->count, (size_t)RK_WRITER_WORDS);
     last->valid = true;
     return RK_OK;
 }
@@ -261,20 +266,9 @@ static inline __attribute__((always_inline)) int encode_command(rk_writer *w, co
 bool rk_writer_last_name(const rk_writer *w, unsigned char *first, size_t *len) {
     if (!w->last.valid)
         return false;
-    *first = w->last.name0;
-    *len = w->last.name_len;
+    *first = w->last.wlen[0] ? (unsigned char)w->last.word[0][0] : 0;
+    *len = w->last.wlen[0];
     return true;
-}
-
-/* Reads the decimal length after a '*' or '$' at *p, and moves *p past
- * its CRLF. The writer wrote it, so it is well formed. */
-static size_t header_value(const char **p) {
-    const char *q = *p + 1;
-    size_t n = 0;
-    while (*q != '\r')
-        n = n * 10 + (size_t)(*q++ - '0');
-    *p = q + 2;
-    return n;
 }
 
 int rk_writer_last_words(const rk_writer *w, const char *words[RK_WRITER_WORDS],
@@ -282,21 +276,11 @@ int rk_writer_last_words(const rk_writer *w, const char *words[RK_WRITER_WORDS],
     const last_cmd *last = &w->last;
     if (!last->valid)
         return 0;
-    const char *p = w->buf + last->start;
-    size_t count = header_value(&p), r = last->nrefs;
-    int n = (int)RK_MIN(count, (size_t)RK_WRITER_WORDS);
-    for (int i = 0; i < n; i++) {
-        len[i] = header_value(&p);
-        size_t at = (size_t)(p - w->buf);
-        if (r < w->nrefs && w->refs[r].off == at) { /* referenced, not copied */
-            words[i] = w->refs[r++].ptr;
-        } else {
-            words[i] = p;
-            p += len[i];
-        }
-        p += 2;
+    for (int i = 0; i < last->nwords; i++) {
+        words[i] = last->word[i];
+        len[i] = last->wlen[i];
     }
-    return n;
+    return last->nwords;
 }
 
 int rk_writer_unqueue_last(rk_writer *w) {
