@@ -6,6 +6,7 @@
 
 #include "net/net.h"
 #include "rediskit/client.h"
+#include "rediskit/pipeline.h"
 #include "rediskit/writer.h"
 
 #pragma GCC visibility push(hidden)
@@ -37,6 +38,10 @@ bool rk_connection_failure(int rc);
  * rk_client_call; RK_EPROTO when redirected is not a redirect. */
 int rk_client_resend(rk_client *client, const rk_reply *redirected, const rk_writer *from,
                      size_t off, size_t len, rk_reply *out);
+
+/* Queues in a pipeline a command whose reply gets shape after the run. */
+int rk_pipeline_append_shaped(rk_pipeline *p, int argc, const char *const *argv,
+                              const size_t *argvlen, const char *shape);
 
 #pragma GCC visibility pop
 

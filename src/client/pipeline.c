@@ -10,12 +10,12 @@
 #include <string.h>
 
 #include "client/client_int.h"
-#include "commands/cmd_int.h"
 #include "conn/conn_int.h"
 #include "meta/classes.h"
 #include "rediskit/pipeline.h"
 #include "resp/command_int.h"
 #include "resp/reply_int.h"
+#include "resp/shape.h"
 #include "resp/writer_int.h"
 #include "util/common.h"
 
