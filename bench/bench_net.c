@@ -39,10 +39,13 @@ static const char *const workloads[] = {"net_unpipelined",        "net_unpipelin
 
 /* ---- the workload ------------------------------------------------------- */
 
+/* A command in the form each library takes it: argv and len for hiredis,
+ * str for rediskit. */
 typedef struct command {
     int argc;
     const char *argv[3];
     size_t len[3];
+    rk_str str[3];
 } command;
 
 /* Keys, the value, the commands on them, and a random order to use them
@@ -58,8 +61,12 @@ static void workload_init(workload *w) {
     memset(w->value, 'x', sizeof(w->value)); /* redis-benchmark's data */
     for (int i = 0; i < KEYS; i++) {
         size_t n = (size_t)snprintf(w->keys[i], sizeof(w->keys[i]), "key:%012d", i);
-        w->set[i] = (command){3, {"SET", w->keys[i], w->value}, {3, n, VALUE_LEN}};
-        w->get[i] = (command){2, {"GET", w->keys[i], NULL}, {3, n, 0}};
+        w->set[i] = (command){3,
+                              {"SET", w->keys[i], w->value},
+                              {3, n, VALUE_LEN},
+                              {RK_STR("SET"), rk_bin(w->keys[i], n), rk_bin(w->value, VALUE_LEN)}};
+        w->get[i] = (command){
+            2, {"GET", w->keys[i], NULL}, {3, n, 0}, {RK_STR("GET"), rk_bin(w->keys[i], n)}};
     }
     uint64_t s = 0x9e3779b97f4a7c15u;
     for (int i = 0; i < KEY_SEQ; i++) {
@@ -169,7 +176,7 @@ static void env_close(net_env *e) {
  * value. */
 static void env_fill(net_env *e) {
     for (int i = 0; i < KEYS; i++) {
-        if (rk_conn_append_argv(e->conn, 3, e->w->set[i].argv, e->w->set[i].len) != RK_OK)
+        if (rk_conn_append_argv(e->conn, e->w->set[i].str, 3) != RK_OK)
             rk_die("rk_conn_append_argv");
         if (rk_conn_append(e->conn, "SET key:%d %b", i, e->w->value, (size_t)VALUE_LEN) != RK_OK)
             rk_die("rk_conn_append");
@@ -187,7 +194,7 @@ static uint64_t rk_client_round_trips(net_env *e, uint64_t rounds) {
         for (int set = 1; set >= 0; set--) {
             const command *c = next_command(e, set);
             rk_reply r;
-            if (rk_client_call_argv(e->client, &r, c->argc, c->argv, c->len) != RK_OK)
+            if (rk_client_call_argv(e->client, &r, c->str, (size_t)c->argc) != RK_OK)
                 rk_die("rk_client_call_argv");
             e->errors += !rk_reply_right(&r, set);
             rk_reply_free(&r);
@@ -201,7 +208,7 @@ static uint64_t rk_conn_round_trips(net_env *e, uint64_t rounds) {
         for (int set = 1; set >= 0; set--) {
             const command *c = next_command(e, set);
             rk_reply r;
-            if (rk_conn_call_argv(e->conn, &r, c->argc, c->argv, c->len) != RK_OK)
+            if (rk_conn_call_argv(e->conn, &r, c->str, (size_t)c->argc) != RK_OK)
                 rk_die("rk_conn_call_argv");
             e->errors += !rk_reply_right(&r, set);
             rk_reply_free(&r);
@@ -296,7 +303,7 @@ static uint64_t rk_pipelines(net_env *e, uint64_t rounds) {
         for (int set = 1; set >= 0; set--) {
             for (int k = 0; k < DEPTH; k++) {
                 const command *c = next_command(e, set);
-                if (rk_conn_append_argv(e->conn, c->argc, c->argv, c->len) != RK_OK)
+                if (rk_conn_append_argv(e->conn, c->str, (size_t)c->argc) != RK_OK)
                     rk_die("rk_conn_append_argv");
             }
             for (int k = 0; k < DEPTH; k++) {

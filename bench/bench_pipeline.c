@@ -35,10 +35,12 @@
 
 static const char *const workloads[] = {"pipeline_api", "pipeline_typed", NULL};
 
-/* The 100 commands of a round, as argv, the same for both libraries. */
+/* The 100 commands of a round, as argv, the same for both libraries: argv
+ * and lens for hiredis, str for rediskit. */
 typedef struct round_cmds {
     const char *argv[DEPTH][3];
     size_t lens[DEPTH][3];
+    rk_str str[DEPTH][3];
     int argc[DEPTH];
     char keys[DEPTH / 2][16];
     char value[VALUE_SIZE + 1];
@@ -57,6 +59,8 @@ static void round_init(round_cmds *r) {
         r->lens[j][0] = 3;
         r->lens[j][1] = strlen(key);
         r->lens[j][2] = VALUE_SIZE;
+        for (int a = 0; a < 3; a++)
+            r->str[j][a] = rk_bin(r->argv[j][a], r->lens[j][a]);
         r->argc[j] = set ? 3 : 2;
     }
 }
@@ -74,7 +78,7 @@ static uint64_t rk_rounds(void *ctx, uint64_t rounds) {
     pipe_run *r = ctx;
     for (uint64_t n = 0; n < rounds; n++) {
         for (int j = 0; j < DEPTH; j++)
-            rk_pipeline_append_argv(r->pipeline, r->cmds.argc[j], r->cmds.argv[j], r->cmds.lens[j]);
+            rk_pipeline_append_argv(r->pipeline, r->cmds.str[j], (size_t)r->cmds.argc[j]);
         int rc = rk_pipeline_exec(r->pipeline);
         if (rc != RK_OK)
             bench_die("rediskit pipeline: %s", rk_error_last()->message);

@@ -88,16 +88,14 @@ static void test_function_names_follow_the_command_names(void **state) {
     }
 }
 
-static void split(const char *name, const char *argv[2], size_t lens[2], int *argc) {
+/* "config|get" as the argv CONFIG GET; returns its argc. */
+static size_t split(const char *name, rk_str argv[2]) {
     const char *bar = strchr(name, '|');
-    argv[0] = name;
-    lens[0] = bar ? (size_t)(bar - name) : strlen(name);
-    *argc = 1;
-    if (bar) {
-        argv[1] = bar + 1;
-        lens[1] = strlen(bar + 1);
-        *argc = 2;
-    }
+    argv[0] = bar ? rk_bin(name, (size_t)(bar - name)) : rk_cstr(name);
+    if (!bar)
+        return 1;
+    argv[1] = rk_cstr(bar + 1);
+    return 2;
 }
 
 /* The client refuses connection-state commands on pooled calls; exactly
@@ -106,11 +104,9 @@ static void test_connection_commands_match_the_clients_stateful_set(void **state
     (void)state;
     for (size_t i = 0; i < rk_command_table_len; i++) {
         const rk_command_entry *e = &rk_command_table[i];
-        const char *argv[2];
-        size_t lens[2];
-        int argc;
-        split(e->name, argv, lens, &argc);
-        bool stateful = rk_command_is_stateful(argc, argv, lens);
+        rk_str argv[2];
+        size_t argc = split(e->name, argv);
+        bool stateful = rk_command_is_stateful(argv, argc);
         bool held = (e->flags & RK_CMDF_CONNECTION) != 0;
         if (stateful != held)
             fail_msg("%s: the client says %s, the table %s", e->name,
@@ -124,11 +120,9 @@ static void test_safe_commands_never_write(void **state) {
     size_t safe = 0;
     for (size_t i = 0; i < rk_command_table_len; i++) {
         const rk_command_entry *e = &rk_command_table[i];
-        const char *argv[2];
-        size_t lens[2];
-        int argc;
-        split(e->name, argv, lens, &argc);
-        if (!rk_command_is_safe(argc, argv, lens))
+        rk_str argv[2];
+        size_t argc = split(e->name, argv);
+        if (!rk_command_is_safe(argv, argc))
             continue;
         safe++;
         if (e->flags & RK_CMDF_WRITE)
@@ -145,11 +139,10 @@ static unsigned typed_classes(const rk_command_entry *e) {
 
 /* The metadata row of a typed table name ("config|get"), or NULL. */
 static const rk_meta_command *meta_row(const char *name) {
-    const char *argv[2];
-    size_t lens[2];
-    int argc;
-    split(name, argv, lens, &argc);
-    return rk_meta_table_find(argv[0], lens[0], argc > 1 ? argv[1] : NULL, argc > 1 ? lens[1] : 0);
+    rk_str argv[2];
+    size_t argc = split(name, argv);
+    return rk_meta_table_find(argv[0].ptr, argv[0].len, argc > 1 ? argv[1].ptr : NULL,
+                              argc > 1 ? argv[1].len : 0);
 }
 
 /* Every typed command has a metadata row with the same classes, SAFE and

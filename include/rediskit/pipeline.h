@@ -32,6 +32,7 @@
 
 #include "client.h"
 #include "reply.h"
+#include "str.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -82,10 +83,9 @@ int rk_pipeline_vappend(rk_pipeline *p, const char *fmt, va_list ap);
  *  at most 64 of them (more is RK_EINVAL; use rk_pipeline_append_argv). */
 int rk_pipeline_append_args(rk_pipeline *p, const char *arg0, ...);
 
-/** As rk_pipeline_append(), with argc arguments of argvlen[i] bytes each
- *  (binary safe), or C strings when argvlen is NULL. */
-int rk_pipeline_append_argv(rk_pipeline *p, int argc, const char *const *argv,
-                            const size_t *argvlen);
+/** As rk_pipeline_append(), with the command as argc binary-safe strings
+ *  (see rk_writer_argv). */
+int rk_pipeline_append_argv(rk_pipeline *p, const rk_str *argv, size_t argc);
 
 /** Queues a built command (rediskit/command.h) and consumes it: cmd is
  *  released whether it was queued or not. Its reply, read with
@@ -148,10 +148,9 @@ int rk_pipeline_unwatch(rk_pipeline *p);
  *  watching or after rk_pipeline_multi. */
 int rk_pipeline_call(rk_pipeline *p, rk_reply *reply, const char *fmt, ...);
 
-/** As rk_pipeline_call(), with argc arguments of argvlen[i] bytes each
- *  (binary safe), or C strings when argvlen is NULL. */
-int rk_pipeline_call_argv(rk_pipeline *p, rk_reply *reply, int argc, const char *const *argv,
-                          const size_t *argvlen);
+/** As rk_pipeline_call(), with the command as argc binary-safe strings
+ *  (see rk_writer_argv). */
+int rk_pipeline_call_argv(rk_pipeline *p, rk_reply *reply, const rk_str *argv, size_t argc);
 
 /** Starts queueing the transaction: commands appended from now on run
  *  between MULTI and EXEC at rk_pipeline_exec. */

@@ -30,7 +30,6 @@ void rk_cmd_init(rk_cmd *cmd, const char *name) {
     cmd->argc = 0;
     cmd->cap = RK_CMD_INLINE_ARGS;
     cmd->argv = cmd->argv_inline;
-    cmd->lens = cmd->lens_inline;
     cmd->err = RK_OK;
     cmd->name = name;
     cmd->shape = NULL;
@@ -54,17 +53,14 @@ void rk_cmd_start(rk_cmd *cmd, const char *name) {
 }
 
 void rk_cmd_release(rk_cmd *cmd) {
-    if (cmd->argv != cmd->argv_inline) {
+    if (cmd->argv != cmd->argv_inline)
         rk_free(cmd->argv);
-        rk_free(cmd->lens);
-    }
     while (cmd->spill) {
         rk_cmd_chunk *next = cmd->spill->next;
         rk_free(cmd->spill);
         cmd->spill = next;
     }
     cmd->argv = cmd->argv_inline;
-    cmd->lens = cmd->lens_inline;
     cmd->argc = 0;
 }
 
@@ -81,22 +77,15 @@ void rk_cmd_invalid(rk_cmd *cmd, const char *msg) {
 
 static bool grow(rk_cmd *cmd) {
     int cap = cmd->cap * 2;
-    const char **argv = rk_malloc((size_t)cap * sizeof(*argv));
-    size_t *lens = rk_malloc((size_t)cap * sizeof(*lens));
-    if (argv == NULL || lens == NULL) {
-        rk_free(argv);
-        rk_free(lens);
+    rk_str *argv = rk_malloc((size_t)cap * sizeof(*argv));
+    if (argv == NULL) {
         fail(cmd, RK_ENOMEM, "out of memory building the command");
         return false;
     }
     memcpy(argv, cmd->argv, (size_t)cmd->argc * sizeof(*argv));
-    memcpy(lens, cmd->lens, (size_t)cmd->argc * sizeof(*lens));
-    if (cmd->argv != cmd->argv_inline) {
+    if (cmd->argv != cmd->argv_inline)
         rk_free(cmd->argv);
-        rk_free(cmd->lens);
-    }
     cmd->argv = argv;
-    cmd->lens = lens;
     cmd->cap = cap;
     return true;
 }
@@ -110,9 +99,7 @@ void rk_cmd_str(rk_cmd *cmd, const char *s, size_t len) {
     }
     if (cmd->argc == cmd->cap && !grow(cmd))
         return;
-    cmd->argv[cmd->argc] = s;
-    cmd->lens[cmd->argc] = len == RK_CSTR ? strlen(s) : len;
-    cmd->argc++;
+    cmd->argv[cmd->argc++] = rk_bin(s, len == RK_CSTR ? strlen(s) : len);
 }
 
 /* Room for one formatted number that stays where it is. */
@@ -253,10 +240,10 @@ static int run(rk_target t, rk_cmd *cmd, rk_reply *reply) {
     if (t.conn == NULL && t.client == NULL)
         return rk_fail(RK_EINVAL, "%s: no client or connection to run on", cmd->name);
     if (t.conn != NULL) {
-        rc = rk_conn_call_argv(t.conn, reply, cmd->argc, cmd->argv, cmd->lens);
+        rc = rk_conn_call_argv(t.conn, reply, cmd->argv, (size_t)cmd->argc);
     } else {
         rk_call_opts opts = {.timeout_ms = call_timeout(t.client, cmd)};
-        rc = rk_client_call_argv_opts(t.client, reply, &opts, cmd->argc, cmd->argv, cmd->lens);
+        rc = rk_client_call_argv_opts(t.client, reply, &opts, cmd->argv, (size_t)cmd->argc);
     }
     if (rc == RK_OK && cmd->shape != NULL)
         rc = rk_reshape(reply, cmd->shape);
@@ -361,7 +348,7 @@ int rk_cmd_queue(rk_pipeline *p, rk_cmd *cmd, int rc) {
     if (rc == RK_OK && p == NULL)
         rc = rk_fail(RK_EINVAL, "%s: no pipeline to queue in", cmd->name);
     if (rc == RK_OK)
-        rc = rk_pipeline_append_shaped(p, cmd->argc, cmd->argv, cmd->lens, cmd->shape);
+        rc = rk_pipeline_append_shaped(p, cmd->argv, (size_t)cmd->argc, cmd->shape);
     rk_cmd_release(cmd);
     return rc;
 }

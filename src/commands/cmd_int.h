@@ -31,16 +31,14 @@ typedef struct rk_cmd_chunk rk_cmd_chunk;
 
 typedef struct rk_cmd {
     int argc, cap;
-    const char **argv;
-    size_t *lens;
+    rk_str *argv;
     int err;            /* first failure while building (RK_EINVAL, RK_ENOMEM) */
     const char *name;   /* "SET", "CONFIG GET": for messages */
     const char *shape;  /* the reply's shape, or NULL */
     long long block_ms; /* server-side blocking: 0 none, <0 for ever */
     size_t nums_used;
     rk_cmd_chunk *spill; /* number storage past nums[] */
-    const char *argv_inline[RK_CMD_INLINE_ARGS];
-    size_t lens_inline[RK_CMD_INLINE_ARGS];
+    rk_str argv_inline[RK_CMD_INLINE_ARGS];
     char nums[RK_CMD_INLINE_NUMS];
 } rk_cmd;
 

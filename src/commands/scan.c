@@ -202,7 +202,7 @@ static int send_batch(rk_scanner *it) {
     rk_call_opts call = {.idempotent = true};
     int rc = cmd.err;
     if (rc == RK_OK)
-        rc = rk_client_call_argv_opts(it->client, &it->batch, &call, cmd.argc, cmd.argv, cmd.lens);
+        rc = rk_client_call_argv_opts(it->client, &it->batch, &call, cmd.argv, (size_t)cmd.argc);
     rk_cmd_release(&cmd);
     return rc;
 }

@@ -95,14 +95,12 @@ static int run_script(rk_client *c, const rk_script *s, const rk_call_opts *o, c
     int rc = build(&cmd, "EVALSHA", s->sha, RK_SHA1_HEX_LEN, keys, args);
     rk_reply r = {0}; /* the caller's reply may be NULL; NOSCRIPT must be seen */
     if (rc == RK_OK)
-        rc = rk_client_call_argv_opts(c, &r, o, cmd.argc, cmd.argv, cmd.lens);
+        rc = rk_client_call_argv_opts(c, &r, o, cmd.argv, (size_t)cmd.argc);
     if (rc == RK_ESERVER && is_noscript(&r)) {
         rk_reply_free(&r);
-        cmd.argv[0] = "EVAL";
-        cmd.lens[0] = 4;
-        cmd.argv[1] = s->src;
-        cmd.lens[1] = s->len;
-        rc = rk_client_call_argv_opts(c, &r, o, cmd.argc, cmd.argv, cmd.lens);
+        cmd.argv[0] = RK_STR("EVAL");
+        cmd.argv[1] = rk_bin(s->src, s->len);
+        rc = rk_client_call_argv_opts(c, &r, o, cmd.argv, (size_t)cmd.argc);
     }
     rk_cmd_release(&cmd);
     if (reply)
@@ -126,10 +124,9 @@ int rk_script_run(rk_client *c, const rk_script *s, int nkeys, const char *const
 }
 
 int rk_script_preload(rk_client *c, const rk_script *s) {
-    const char *argv[] = {"SCRIPT", "LOAD", s->src};
-    const size_t lens[] = {6, 4, s->len};
+    const rk_str argv[] = {RK_STR("SCRIPT"), RK_STR("LOAD"), rk_bin(s->src, s->len)};
     rk_reply r;
-    int rc = rk_client_call_argv_opts(c, &r, NULL, 3, argv, lens);
+    int rc = rk_client_call_argv_opts(c, &r, NULL, argv, 3);
     if (rc == RK_OK &&
         (rk_reply_type(&r) != RK_REPLY_STRING || rk_reply_len(&r) != RK_SHA1_HEX_LEN ||
          memcmp(rk_reply_str(&r), s->sha, RK_SHA1_HEX_LEN) != 0))
@@ -145,7 +142,7 @@ int rk_script_append(rk_pipeline *p, const rk_script *s, int nkeys, const char *
     rk_cmd cmd;
     int rc = build(&cmd, "EVALSHA", s->sha, RK_SHA1_HEX_LEN, &k, &v);
     if (rc == RK_OK)
-        rc = rk_pipeline_append_argv(p, cmd.argc, cmd.argv, cmd.lens);
+        rc = rk_pipeline_append_argv(p, cmd.argv, (size_t)cmd.argc);
     rk_cmd_release(&cmd);
     return rc;
 }

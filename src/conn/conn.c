@@ -437,8 +437,8 @@ static int load_credentials(rk_conn *c) {
     return RK_OK;
 }
 
-static int hs_queue(rk_conn *c, enum hs_step step, int argc, const char **argv) {
-    int rc = rk_writer_argv(c->hs_wr, argc, argv, NULL);
+static int hs_queue(rk_conn *c, enum hs_step step, const rk_str *argv, size_t argc) {
+    int rc = rk_writer_argv(c->hs_wr, argv, argc);
     if (rc == RK_OK)
         c->hs[c->nhs++] = (uint8_t)step;
     return rc;
@@ -450,44 +450,52 @@ static int hs_queue(rk_conn *c, enum hs_step step, int argc, const char **argv) 
  * ride in the same round trip. */
 static int hs_begin(rk_conn *c, bool fallback) {
     const rk_options *o = c->o;
-    const char *argv[8];
-    int argc = 0, rc = RK_OK;
+    rk_str argv[8];
+    size_t argc = 0;
+    int rc = RK_OK;
     char proto[2] = {(char)('0' + o->protocol), 0};
     c->nhs = c->ihs = 0;
     c->hs_fallback = false;
     c->hs_error = RK_OK;
     if (!fallback) {
-        argv[argc++] = "HELLO";
-        argv[argc++] = proto;
+        argv[argc++] = RK_STR("HELLO");
+        argv[argc++] = rk_cstr(proto);
         if (c->pass) {
-            argv[argc++] = "AUTH";
-            argv[argc++] = c->user ? c->user : "default";
-            argv[argc++] = c->pass;
+            argv[argc++] = RK_STR("AUTH");
+            argv[argc++] = c->user ? rk_cstr(c->user) : RK_STR("default");
+            argv[argc++] = rk_cstr(c->pass);
         }
         if (o->client_name) {
-            argv[argc++] = "SETNAME";
-            argv[argc++] = o->client_name;
+            argv[argc++] = RK_STR("SETNAME");
+            argv[argc++] = rk_cstr(o->client_name);
         }
-        rc = hs_queue(c, HS_HELLO, argc, argv);
+        rc = hs_queue(c, HS_HELLO, argv, argc);
     } else {
         if (c->pass && c->user)
-            rc = hs_queue(c, HS_AUTH, 3, (const char *[]){"AUTH", c->user, c->pass});
+            rc = hs_queue(c, HS_AUTH,
+                          (const rk_str[]){RK_STR("AUTH"), rk_cstr(c->user), rk_cstr(c->pass)}, 3);
         else if (c->pass)
-            rc = hs_queue(c, HS_AUTH, 2, (const char *[]){"AUTH", c->pass});
+            rc = hs_queue(c, HS_AUTH, (const rk_str[]){RK_STR("AUTH"), rk_cstr(c->pass)}, 2);
         if (rc == RK_OK && o->client_name)
-            rc = hs_queue(c, HS_SETNAME, 3, (const char *[]){"CLIENT", "SETNAME", o->client_name});
+            rc = hs_queue(
+                c, HS_SETNAME,
+                (const rk_str[]){RK_STR("CLIENT"), RK_STR("SETNAME"), rk_cstr(o->client_name)}, 3);
     }
     if (rc == RK_OK && o->db) {
         char db[16];
         snprintf(db, sizeof(db), "%d", o->db);
-        rc = hs_queue(c, HS_SELECT, 2, (const char *[]){"SELECT", db});
+        rc = hs_queue(c, HS_SELECT, (const rk_str[]){RK_STR("SELECT"), rk_cstr(db)}, 2);
     }
     if (rc == RK_OK && !fallback) {
-        rc = hs_queue(c, HS_SETINFO, 4,
-                      (const char *[]){"CLIENT", "SETINFO", "LIB-NAME", "rediskit"});
+        rc = hs_queue(c, HS_SETINFO,
+                      (const rk_str[]){RK_STR("CLIENT"), RK_STR("SETINFO"), RK_STR("LIB-NAME"),
+                                       RK_STR("rediskit")},
+                      4);
         if (rc == RK_OK)
-            rc = hs_queue(c, HS_SETINFO, 4,
-                          (const char *[]){"CLIENT", "SETINFO", "LIB-VER", RK_VERSION_STRING});
+            rc = hs_queue(c, HS_SETINFO,
+                          (const rk_str[]){RK_STR("CLIENT"), RK_STR("SETINFO"), RK_STR("LIB-VER"),
+                                           RK_STR(RK_VERSION_STRING)},
+                          4);
     }
     c->proto = fallback ? 2 : o->protocol;
     c->state = HANDSHAKE;
@@ -834,9 +842,9 @@ int rk_conn_append_args(rk_conn *c, const char *arg0, ...) {
     return rc;
 }
 
-int rk_conn_append_argv(rk_conn *c, int argc, const char *const *argv, const size_t *argvlen) {
+int rk_conn_append_argv(rk_conn *c, const rk_str *argv, size_t argc) {
     int rc = check_open(c);
-    return rc == RK_OK ? queued(c, rk_writer_argv(c->wr, argc, argv, argvlen)) : rc;
+    return rc == RK_OK ? queued(c, rk_writer_argv(c->wr, argv, argc)) : rc;
 }
 
 /* Runs the command queued last (after everything queued before it). */
@@ -887,9 +895,8 @@ int rk_conn_call_args(rk_conn *c, rk_reply *reply, const char *arg0, ...) {
     return call_queued(c, reply, rc);
 }
 
-int rk_conn_call_argv(rk_conn *c, rk_reply *reply, int argc, const char *const *argv,
-                      const size_t *argvlen) {
-    return call_queued(c, reply, rk_conn_append_argv(c, argc, argv, argvlen));
+int rk_conn_call_argv(rk_conn *c, rk_reply *reply, const rk_str *argv, size_t argc) {
+    return call_queued(c, reply, rk_conn_append_argv(c, argv, argc));
 }
 
 /* ---- pooled connections --------------------------------------------- */

@@ -339,7 +339,7 @@ static int encode(rk_writer *w, const char *cmd, size_t count, const char *const
     rk_cmd_init(&c, cmd);
     rk_cmd_str(&c, cmd, RK_CSTR);
     rk_cmd_strs(&c, "name", NULL, names, lens, count);
-    int rc = c.err == RK_OK ? rk_writer_argv(w, c.argc, c.argv, c.lens) : c.err;
+    int rc = c.err == RK_OK ? rk_writer_argv(w, c.argv, (size_t)c.argc) : c.err;
     rk_cmd_release(&c);
     return rc;
 }

@@ -355,30 +355,3 @@ int rk_command_finish(const rk_command_int *cmd, int rc, rk_reply *reply) {
         rc = rk_reshape(reply, cmd->shape);
     return rc == RK_OK && reply->type_ == RK_REPLY_NIL ? RK_NIL : rc;
 }
-
-int rk_command_split(const rk_command_int *cmd, rk_command_vec *vec) {
-    vec->argv = vec->argv_inline;
-    vec->lens = vec->lens_inline;
-    if (cmd->argc > RK_COMMAND_INLINE_ARGS) {
-        vec->argv = rk_malloc(cmd->argc * sizeof(*vec->argv));
-        vec->lens = rk_malloc(cmd->argc * sizeof(*vec->lens));
-        if (vec->argv == NULL || vec->lens == NULL) {
-            rk_command_split_free(vec);
-            return rk_fail(RK_ENOMEM, "%s: out of memory", cmd->name);
-        }
-    }
-    for (size_t i = 0; i < cmd->argc; i++) {
-        vec->argv[i] = cmd->argv[i].ptr;
-        vec->lens[i] = cmd->argv[i].len;
-    }
-    return RK_OK;
-}
-
-void rk_command_split_free(rk_command_vec *vec) {
-    if (vec->argv != vec->argv_inline)
-        rk_free(vec->argv);
-    if (vec->lens != vec->lens_inline)
-        rk_free(vec->lens);
-    vec->argv = vec->argv_inline;
-    vec->lens = vec->lens_inline;
-}

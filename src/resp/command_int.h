@@ -116,18 +116,6 @@ int rk_command_ready(rk_command *cmd, rk_command_int **out);
  * RK_NIL). Returns the runner's result. */
 int rk_command_finish(const rk_command_int *cmd, int rc, rk_reply *reply);
 
-/* The argument vector as the pre-rk_str call API takes it: pointers and
- * lengths, inline for short commands. Filled by rk_command_split; free
- * with rk_command_split_free. RK_ENOMEM possible. */
-typedef struct rk_command_vec {
-    const char **argv;
-    size_t *lens;
-    const char *argv_inline[RK_COMMAND_INLINE_ARGS];
-    size_t lens_inline[RK_COMMAND_INLINE_ARGS];
-} rk_command_vec;
-int rk_command_split(const rk_command_int *cmd, rk_command_vec *vec);
-void rk_command_split_free(rk_command_vec *vec);
-
 #pragma GCC visibility pop
 
 #endif

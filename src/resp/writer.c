@@ -47,8 +47,7 @@ typedef struct span {
  * rather than parsed back from the bytes. */
 typedef struct last_cmd {
     size_t start, nrefs, pending;
-    const char *word[RK_WRITER_WORDS];
-    size_t wlen[RK_WRITER_WORDS];
+    rk_str word[RK_WRITER_WORDS];
     int nwords;
     bool valid;
 } last_cmd;
@@ -179,9 +178,9 @@ static inline size_t header_size(size_t n) {
 /* The argument source shared by argv, args and format encoders. */
 typedef struct args {
     size_t count;
-    const char *const *argv;
-    const size_t *argvlen;
-    const rk_writer *w; /* format: spans */
+    const rk_str *argv;         /* argv */
+    const char *const *strings; /* args: C strings */
+    const rk_writer *w;         /* format: spans */
 } args;
 
 /* Argument i of a and its length; *may_ref says whether the bytes are the
@@ -220,6 +219,8 @@ static inline __attribute__((always_inline)) int encode_command(rk_writer *w, co
         bool may_ref;
         if (get(a, i, &len, &may_ref) == NULL)
             return rk_fail(RK_EINVAL, "command argument %zu is NULL", i);
+        if (len > RK_STR_MAX)
+            return rk_fail(RK_EINVAL, "command argument %zu is %zu bytes, over RK_STR_MAX", i, len);
         bytes += header_size(len) + 2;
         if (may_ref && len >= w->threshold)
             nref++;
@@ -249,10 +250,8 @@ static inline __attribute__((always_inline)) int encode_command(rk_writer *w, co
         }
         *p++ = '\r';
         *p++ = '\n';
-        if (i < RK_WRITER_WORDS) {
-            last->word[i] = at;
-            last->wlen[i] = len;
-        }
+        if (i < RK_WRITER_WORDS)
+            last->word[i] = rk_bin(at, len);
     }
     w->len = (size_t)(p - w->buf);
     w->pending += bytes;
@@ -266,19 +265,18 @@ static inline __attribute__((always_inline)) int encode_command(rk_writer *w, co
 bool rk_writer_last_name(const rk_writer *w, unsigned char *first, size_t *len) {
     if (!w->last.valid)
         return false;
-    *first = w->last.wlen[0] ? (unsigned char)w->last.word[0][0] : 0;
-    *len = w->last.wlen[0];
+    const rk_str *name = &w->last.word[0];
+    *first = name->len ? (unsigned char)name->ptr[0] : 0;
+    *len = name->len;
     return true;
 }
 
-int rk_writer_last_words(const rk_writer *w, const char *words[RK_WRITER_WORDS],
-                         size_t len[RK_WRITER_WORDS]) {
+int rk_writer_last_words(const rk_writer *w, rk_str words[RK_WRITER_WORDS]) {
     const last_cmd *last = &w->last;
     if (!last->valid)
         return 0;
     for (int i = 0; i < last->nwords; i++) {
         words[i] = last->word[i];
-        len[i] = last->wlen[i];
     }
     return last->nwords;
 }
@@ -295,16 +293,22 @@ int rk_writer_unqueue_last(rk_writer *w) {
 }
 
 static inline const char *get_argv(const args *a, size_t i, size_t *len, bool *may_ref) {
-    const char *s = a->argv[i];
     *may_ref = true;
-    *len = s == NULL ? 0 : a->argvlen ? a->argvlen[i] : strlen(s);
+    *len = a->argv[i].len;
+    return a->argv[i].ptr;
+}
+
+static inline const char *get_string(const args *a, size_t i, size_t *len, bool *may_ref) {
+    const char *s = a->strings[i];
+    *may_ref = true;
+    *len = s == NULL ? 0 : strlen(s);
     return s;
 }
 
-int rk_writer_argv(rk_writer *w, int argc, const char *const *argv, const size_t *argvlen) {
+int rk_writer_argv(rk_writer *w, const rk_str *argv, size_t argc) {
     if (argc < 1 || argv == NULL)
         return rk_fail(RK_EINVAL, "rk_writer_argv: a command needs at least one argument");
-    args a = {.count = (size_t)argc, .argv = argv, .argvlen = argvlen};
+    args a = {.count = argc, .argv = argv};
     return encode_command(w, &a, get_argv);
 }
 
@@ -328,8 +332,8 @@ int rk_writer_vargs(rk_writer *w, const char *arg0, va_list ap) {
         }
         list[n++] = s;
     }
-    args a = {.count = n, .argv = list};
-    int rc = encode_command(w, &a, get_argv);
+    args a = {.count = n, .strings = list};
+    int rc = encode_command(w, &a, get_string);
     if (list != stack)
         rk_free(list);
     return rc;

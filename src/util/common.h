@@ -10,6 +10,7 @@
 
 #include "rediskit/alloc.h"
 #include "rediskit/error.h"
+#include "rediskit/str.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -51,9 +52,9 @@ int64_t rk_now_ms_coarse(void);
 /* Sleeps ms milliseconds, resuming after signals; ms <= 0: no sleep. */
 void rk_sleep_ms(int ms);
 
-/* Puts the NULL-terminated list arg0, ap... into argv (room for max) and
- * returns how many, or RK_EINVAL when there are more than max. */
-int rk_collect_args(const char *arg0, va_list ap, const char **argv, int max);
+/* Puts the NULL-terminated list of C strings arg0, ap... into argv (room
+ * for max) and returns how many, or RK_EINVAL when there are more than max. */
+int rk_collect_args(const char *arg0, va_list ap, rk_str *argv, int max);
 
 /* Copies the caller's options struct (src, src_size bytes: the size its
  * header gave the struct) into dst (dst_size: this library's size),
