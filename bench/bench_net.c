@@ -757,7 +757,8 @@ static void describe(const bench_opts *fine, const server *s) {
                "best rate;",
                fine->reps, fine->rep_time, SPLIT);
     bench_note("    CPU: getrusage(RUSAGE_THREAD) user + sys around each run, the least per "
-               "command");
+               "command;");
+    bench_note("    a NAME_cpu row's ratio is hiredis's CPU per command over rediskit's");
     bench_note("  vs redis-benchmark: rediskit's pipelines and redis-benchmark runs interleaved, "
                "the same");
     bench_note("    commands (n SETs, n GETs); its rate for the mix: 2 / (1/SET + 1/GET)");
