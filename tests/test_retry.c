@@ -701,6 +701,24 @@ static void test_format_is_judged_by_the_command_it_builds(void **state) {
     assert_int_equal(formatted_flags("CLIENT %s OFF", "REPLY"), RK_CMD_STATEFUL);
 }
 
+/* Judged again and again, in turn (as a program sends them), each command
+ * keeps its own classes: INFO and INCR share a first letter and a length,
+ * and a container is judged by its subcommand every time. */
+static void test_judging_again_gives_the_same_classes(void **state) {
+    (void)state;
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(formatted_flags("INFO"), RK_CMD_SAFE);
+        assert_int_equal(formatted_flags("INCR k"), 0);
+        assert_int_equal(formatted_flags("info"), RK_CMD_SAFE);
+        assert_int_equal(formatted_flags("CONFIG GET x"), RK_CMD_SAFE);
+        assert_int_equal(formatted_flags("CONFIG SET a b"), 0);
+        assert_int_equal(formatted_flags("CLIENT REPLY OFF"), RK_CMD_STATEFUL);
+        assert_int_equal(formatted_flags("CLIENT LIST"), RK_CMD_SAFE);
+        assert_int_equal(formatted_flags("MULTI"), RK_CMD_STATEFUL);
+        assert_int_equal(formatted_flags("NOSUCHCOMMAND"), 0);
+    }
+}
+
 /* Every command the server flags readonly (and not write) is in the table,
  * and no write command is: the table cannot drift from Redis's own flags. */
 static bool has_flag(const rk_reply *flags, const char *flag) {
@@ -777,6 +795,7 @@ int main(void) {
         cmocka_unit_test(test_safe_uses_argument_lengths),
         cmocka_unit_test(test_safe_refuses_empty_and_huge_names),
         cmocka_unit_test(test_format_is_judged_by_the_command_it_builds),
+        cmocka_unit_test(test_judging_again_gives_the_same_classes),
         cmocka_unit_test(test_safe_table_agrees_with_server_command_flags),
     };
     return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);

@@ -29,7 +29,9 @@ enum hs_step { HS_HELLO, HS_AUTH, HS_SETNAME, HS_SELECT, HS_SETINFO };
 /* The buffers a credentials callback writes into (options.h). */
 #define CRED_USER_MAX 4096
 #define CRED_PASS_MAX 65536
-/* Idle this long and a pooled connection is polled before use. */
+/* Idle this long and a pooled connection is polled before use. Idle time
+ * is kept with the coarse clock (rk_now_ms_coarse): it is read twice per
+ * pooled call, and a tick's error is nothing against these thresholds. */
 #define IDLE_POLL_MS 100
 
 struct rk_conn {
@@ -240,7 +242,7 @@ void rk_conn_set_owner(rk_conn *c, void *owner) {
 }
 
 void rk_conn_touch(rk_conn *c) {
-    c->last_used = rk_now_ms();
+    c->last_used = rk_now_ms_coarse();
 }
 
 rk_writer *rk_conn_writer(rk_conn *c) {
@@ -330,7 +332,7 @@ int rk_conn_write_some(rk_conn *c) {
     if (c->t == NULL)
         return rk_fail(RK_ECLOSED, "connection is not open");
     rk_writer *wr = out_queue(c);
-    for (;;) {
+    while (rk_writer_pending(wr) > 0) {
         struct iovec iov[64];
         int n = rk_writer_iov(wr, iov, (int)RK_ARRAY_LEN(iov));
         if (n == 0)
@@ -343,6 +345,7 @@ int rk_conn_write_some(rk_conn *c) {
         rk_writer_consume(wr, (size_t)w);
         c->sent += (uint64_t)w;
     }
+    return RK_OK;
 }
 
 /* Reads once from the socket straight into the reader: without blocking,
@@ -562,7 +565,7 @@ static int hs_progress(rk_conn *c) {
     }
     forget_credentials(c);
     c->state = READY;
-    c->last_used = rk_now_ms();
+    c->last_used = rk_now_ms_coarse();
     rk_transport_set_blocking(c->t); /* plain sockets: see read_blocking */
     return RK_OK;
 }
@@ -740,16 +743,18 @@ static int read_until(rk_conn *c, rk_reply *out, int64_t deadline) {
     int rc;
     if (rk_writer_pending(c->wr) && (rc = flush_until(c, deadline)) != RK_OK)
         return rc;
-    bool fresh = true; /* nothing read since the flush: no use trying */
-    for (;;) {
-        rc = next_reply(c, out, false);
-        if (rc < 0)
-            return rc;
-        if (rc == 1)
-            break;
+    /* fresh: nothing read since the flush. With nothing buffered either
+     * (an unpipelined call), no reply can be parsed before reading. */
+    for (bool fresh = true;; fresh = false) {
+        if (!fresh || rk_reader_buffered(c->rd) > 0) {
+            rc = next_reply(c, out, false);
+            if (rc < 0)
+                return rc;
+            if (rc == 1)
+                break;
+        }
         if ((rc = read_more(c, deadline, fresh)) != RK_OK)
             return rc;
-        fresh = false;
     }
     if (c->pending > 0)
         c->pending--;
@@ -908,7 +913,7 @@ static int64_t health_deadline(const rk_conn *c, int64_t deadline) {
 int rk_conn_check_idle(rk_conn *c, int64_t deadline) {
     if (c->state != READY)
         return rk_fail(RK_ECLOSED, "connection is not ready");
-    int64_t idle = rk_now_ms() - c->last_used;
+    int64_t idle = rk_now_ms_coarse() - c->last_used;
     if (idle < IDLE_POLL_MS)
         return RK_OK;
     struct pollfd p = {.fd = rk_transport_fd(c->t), .events = POLLIN | POLLRDHUP};

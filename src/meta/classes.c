@@ -49,11 +49,50 @@ static bool maybe_stateful(const rk_writer *w) {
            (rk_meta_stateful_lengths[first & 31] >> n) & 1;
 }
 
+/* The classes of the names judged lately on this thread, exactly as they
+ * were sent: a program sends the same few commands over and over, and a
+ * pooled call asks for every one (the table's hash lookup is some 200
+ * instructions, a memo hit a fifth). Direct-mapped by the name's first
+ * byte and length, so SET and GET in turn do not evict each other. Kept
+ * only for a name whose classes do not depend on what follows it: a row
+ * of the table that is not a container, or a name the table lacks (a
+ * learned row has no class). */
+#define MEMO_SLOTS 8
+
+typedef struct name_memo {
+    size_t len; /* 0: empty */
+    char name[16];
+    unsigned flags;
+} name_memo;
+
+static _Thread_local name_memo memo[MEMO_SLOTS];
+
+/* The classes of the command whose first argc words (name first) are
+ * words, through the memo. */
+static unsigned name_flags(const rk_str *words, size_t argc) {
+    const char *name = words[0].ptr;
+    size_t n = words[0].len;
+    name_memo *m = &memo[(n + (n ? (unsigned char)name[0] : 0)) % MEMO_SLOTS];
+    if (n == m->len && memcmp(name, m->name, n) == 0)
+        return m->flags;
+    const rk_meta_command *cmd = rk_meta_table_find(name, n, NULL, 0);
+    if ((cmd != NULL && (cmd->flags & RK_META_CMD_CONTAINER)) ||
+        (cmd == NULL && rk_meta_learned(name, n, NULL, 0) != NULL))
+        return rk_command_flags(words, argc);
+    unsigned flags = cmd ? cmd->flags & CLASSES : 0;
+    if (n > 0 && n <= sizeof(m->name)) {
+        memcpy(m->name, name, n);
+        m->len = n;
+        m->flags = flags;
+    }
+    return flags;
+}
+
 /* The table lookup behind rk_writer_last_flags, out of its fast path. */
 static unsigned __attribute__((noinline)) lookup_last(const rk_writer *w, unsigned want) {
     rk_str words[RK_WRITER_WORDS];
     int n = rk_writer_last_words(w, words);
-    return n > 0 ? rk_command_flags(words, (size_t)RK_MIN(n, 2)) & want : 0;
+    return n > 0 ? name_flags(words, (size_t)RK_MIN(n, 2)) & want : 0;
 }
 
 unsigned rk_writer_last_flags(const rk_writer *w, unsigned want) {

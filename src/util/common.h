@@ -43,6 +43,12 @@ int rk_fail_server(int code, const char *msg, size_t len);
 int64_t rk_now_ms(void);
 int64_t rk_now_us(void);
 
+/* The same clock read coarsely: it lags rk_now_ms by less than one
+ * scheduler tick (1-10 ms) but costs a tenth as much (no TSC read; about
+ * 7 ns against 100 under kvm-clock). For bookkeeping paid on every call
+ * that needs no precision, such as how long a connection sat idle. */
+int64_t rk_now_ms_coarse(void);
+
 /* Sleeps ms milliseconds, resuming after signals; ms <= 0: no sleep. */
 void rk_sleep_ms(int ms);
 
