@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "client/topology.h"
 #include "rediskit/rediskit.h"
 #include "rkt_cmd.h"
 #include "rkt_fakeserver.h"
@@ -255,6 +256,85 @@ static void test_a_pipeline_resends_each_redirected_command_in_its_place(void **
     rk_client_free(c);
 }
 
+/* ---- a topology that routes by slot ------------------------------------- */
+
+/* A slot map read once from CLUSTER SLOTS: what a cluster topology keeps,
+ * here only to show that the client hands it the slot of each command's
+ * keys, so that nothing is redirected. */
+typedef struct slot_map {
+    rk_node *by_slot[RK_SLOTS];
+    rk_node *seed;
+    int moved;
+} slot_map;
+
+static rk_node *map_route(void *state, rk_nodes *nodes, const rk_route *route) {
+    slot_map *m = state;
+    (void)nodes;
+    return route->slot >= 0 && m->by_slot[route->slot] ? m->by_slot[route->slot] : m->seed;
+}
+
+static void map_moved(void *state, rk_nodes *nodes, int slot, rk_node *to) {
+    slot_map *m = state;
+    (void)nodes;
+    m->by_slot[slot] = to;
+    m->moved++;
+}
+
+static void map_destroy(void *state) {
+    (void)state;
+}
+
+static const rk_topology_ops by_slot = {
+    .name = "test slot map",
+    .keyed = true,
+    .route = map_route,
+    .moved = map_moved,
+    .destroy = map_destroy,
+};
+
+static void read_slot_map(rk_client *c, slot_map *m) {
+    rk_nodes *nodes = rk_client_nodes(c);
+    m->seed = &nodes->seed;
+    rk_reply r;
+    RKT_OK(rk_client_call(c, &r, "CLUSTER SLOTS"));
+    for (size_t i = 0; i < rk_reply_len(&r); i++) {
+        const rk_reply *range = rk_reply_at(&r, i), *master = rk_reply_at(range, 2);
+        const char *host = rk_reply_str(rk_reply_at(master, 0));
+        rk_node *n =
+            rk_nodes_at(nodes, host, strlen(host), (int)rk_reply_int(rk_reply_at(master, 1)));
+        assert_non_null(n);
+        for (long long s = rk_reply_int(rk_reply_at(range, 0));
+             s <= rk_reply_int(rk_reply_at(range, 1)); s++)
+            m->by_slot[s] = n;
+    }
+    rk_reply_free(&r);
+}
+
+static void test_a_keyed_topology_gets_each_commands_slot(void **state) {
+    (void)state;
+    rk_client *c = node_client(0);
+    slot_map *m = calloc(1, sizeof(*m));
+    assert_non_null(m);
+    read_slot_map(c, m);
+    rk_client_set_topology(c, &by_slot, m);
+    for (int i = 0; i < 30; i++) {
+        char key[32], val[32], *got;
+        snprintf(key, sizeof key, "keyed:%d", i);
+        snprintf(val, sizeof val, "v%d", i);
+        RKT_OK(rk_set(c, key, val, NULL, NULL)); /* typed: keys from the builder */
+        RKT_OK(rk_get(c, key, &got, NULL));
+        assert_string_equal(got, val);
+        rk_free(got);
+        rk_reply r; /* raw argv: keys from the metadata table */
+        RKT_OK(rk_client_call_argv(c, &r, (rk_str[]){RK_STR("GET"), rk_cstr(key)}, 2));
+        assert_string_equal(rk_reply_str(&r), val);
+        rk_reply_free(&r);
+    }
+    assert_int_equal(m->moved, 0);
+    rk_client_free(c);
+    free(m);
+}
+
 /* ---- hostile redirects ---------------------------------------------------- */
 
 static void test_a_redirect_loop_gives_up_after_five_redirects(void **state) {
@@ -362,6 +442,7 @@ int main(void) {
         cmocka_unit_test(test_a_lock_on_a_key_of_another_node_works),
         cmocka_unit_test(test_a_script_on_a_key_of_another_node_works),
         cmocka_unit_test(test_a_pipeline_resends_each_redirected_command_in_its_place),
+        cmocka_unit_test(test_a_keyed_topology_gets_each_commands_slot),
     };
     int failed = cmocka_run_group_tests_name("fake servers", fakes, NULL, NULL);
     failed += cmocka_run_group_tests_name("a real cluster", real, cluster_setup, cluster_teardown);

@@ -22,6 +22,7 @@
 #include "conn/conn_int.h"
 #include "conn/options_int.h"
 #include "meta/classes.h"
+#include "meta/meta.h"
 #include "resp/reply_int.h"
 #include "resp/writer_int.h"
 #include "util/common.h"
@@ -252,6 +253,21 @@ static unsigned *jitter_seed(void) {
 
 /* ---- calls ----------------------------------------------------------- */
 
+/* The slot of the keys at these argument indexes: RK_SLOT_CROSS when they
+ * are not all in one. */
+static int keys_slot(const rk_str *argv, size_t argc, const uint32_t *keys, size_t nkeys) {
+    int slot = RK_SLOT_NONE;
+    for (size_t i = 0; i < nkeys; i++) {
+        if (keys[i] >= argc)
+            continue;
+        int s = rk_key_slot(argv[keys[i]].ptr, argv[keys[i]].len);
+        if (slot != RK_SLOT_NONE && s != slot)
+            return RK_SLOT_CROSS;
+        slot = s;
+    }
+    return slot;
+}
+
 /* How a call's command is encoded; called again for every attempt. Each
  * encoding is judged as built (*flags gets its RK_CMD_* bits): a command
  * that would change its pooled connection's state is taken back out of
@@ -478,14 +494,51 @@ int rk_client_resend(rk_client *c, const rk_reply *redirected, const rk_writer *
     return call_at(c, r.to, r.ask, out, NULL, &e);
 }
 
-int rk_client_call_argv_opts(rk_client *c, rk_reply *reply, const rk_call_opts *opts,
-                             const rk_str *argv, size_t argc) {
+int rk_client_call_keyed(rk_client *c, rk_reply *reply, const rk_call_opts *opts,
+                         const rk_str *argv, size_t argc, const uint32_t *keys, size_t nkeys) {
     if (c == NULL)
         return refuse_call(reply, "NULL client");
     if (argc < 1 || argv == NULL)
         return refuse_call(reply, "a command needs at least one argument");
     encoder e = {.encode = encode_argv, .argv = argv, .argc = argc, .slot = RK_SLOT_NONE};
+    if (c->topo->keyed && nkeys > 0)
+        e.slot = keys_slot(argv, argc, keys, nkeys);
     return call(c, reply, opts, &e);
+}
+
+/* The slot of a raw command's keys, found through the metadata table:
+ * RK_SLOT_NONE for a command without keys or not known. */
+static int argv_slot(const rk_str *argv, size_t argc) {
+    const rk_meta_command *row;
+    rk_key_ref refs[16];
+    if (rk_meta_lookup_argv(argv, argc, &row) != RK_OK)
+        return RK_SLOT_NONE;
+    int n = rk_meta_keys(row, argv, argc, refs, (int)RK_ARRAY_LEN(refs));
+    if (n <= 0)
+        return RK_SLOT_NONE;
+    uint32_t pos[RK_ARRAY_LEN(refs)];
+    for (int i = 0; i < n && i < (int)RK_ARRAY_LEN(refs); i++)
+        pos[i] = (uint32_t)refs[i].pos;
+    int slot = keys_slot(argv, argc, pos, (size_t)RK_MIN(n, (int)RK_ARRAY_LEN(refs)));
+    return n > (int)RK_ARRAY_LEN(refs) && slot >= 0 ? RK_SLOT_CROSS : slot;
+}
+
+int rk_client_call_argv_opts(rk_client *c, rk_reply *reply, const rk_call_opts *opts,
+                             const rk_str *argv, size_t argc) {
+    if (c == NULL || !c->topo->keyed || argc < 1 || argv == NULL)
+        return rk_client_call_keyed(c, reply, opts, argv, argc, NULL, 0);
+    encoder e = {.encode = encode_argv, .argv = argv, .argc = argc, .slot = argv_slot(argv, argc)};
+    return call(c, reply, opts, &e);
+}
+
+void rk_client_set_topology(rk_client *c, const rk_topology_ops *ops, void *state) {
+    c->topo->destroy(c->topo_state);
+    c->topo = ops;
+    c->topo_state = state;
+}
+
+rk_nodes *rk_client_nodes(rk_client *c) {
+    return &c->nodes;
 }
 
 int rk_client_call_argv(rk_client *c, rk_reply *reply, const rk_str *argv, size_t argc) {

@@ -4,6 +4,8 @@
 #ifndef RK_CLIENT_INT_H
 #define RK_CLIENT_INT_H
 
+#include <stdint.h>
+
 #include "net/net.h"
 #include "rediskit/client.h"
 #include "rediskit/pipeline.h"
@@ -38,6 +40,12 @@ bool rk_connection_failure(int rc);
  * rk_client_call; RK_EPROTO when redirected is not a redirect. */
 int rk_client_resend(rk_client *client, const rk_reply *redirected, const rk_writer *from,
                      size_t off, size_t len, rk_reply *out);
+
+/* rk_client_call_argv_opts for a command whose keys are known (argument
+ * indexes, as a built command records them), so that a topology that
+ * routes by slot need not look for them. */
+int rk_client_call_keyed(rk_client *client, rk_reply *reply, const rk_call_opts *opts,
+                         const rk_str *argv, size_t argc, const uint32_t *keys, size_t nkeys);
 
 /* Queues in a pipeline a command whose reply gets shape after the run. */
 int rk_pipeline_append_shaped(rk_pipeline *p, const rk_str *argv, size_t argc, const char *shape);

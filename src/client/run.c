@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "client/client_int.h"
 #include "rediskit/client.h"
 #include "resp/command_int.h"
 #include "util/common.h"
@@ -33,7 +34,7 @@ int rk_client_run(rk_client *client, rk_command *cmd, rk_reply *reply) {
         rc = rk_fail(RK_EINVAL, "%s: NULL client", c->name);
     if (rc == RK_OK) {
         rk_call_opts opts = {.timeout_ms = call_timeout(client, c)};
-        rc = rk_client_call_argv_opts(client, out, &opts, c->argv, c->argc);
+        rc = rk_client_call_keyed(client, out, &opts, c->argv, c->argc, c->keys, c->nkeys);
         rc = rk_command_finish(c, rc, out);
     }
     rk_command_release(cmd);

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 
 #include "client/node.h"
+#include "rediskit/client.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -41,6 +42,15 @@ typedef struct rk_topology_ops {
  * node of a cluster still gets its answers), but not remembered: that is
  * the cluster topology's job. */
 extern const rk_topology_ops rk_topology_standalone;
+
+/* Puts the client under another topology (the standalone one is
+ * destroyed): how the cluster and sentinel topologies take over a client
+ * made from their URLs. state is the topology's, destroyed with the
+ * client. Not while calls run. */
+void rk_client_set_topology(rk_client *client, const rk_topology_ops *ops, void *state);
+
+/* The client's nodes, for a topology to find or make its nodes in. */
+rk_nodes *rk_client_nodes(rk_client *client);
 
 #pragma GCC visibility pop
 
