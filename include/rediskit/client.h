@@ -31,7 +31,8 @@ typedef struct rk_client rk_client;
 
 /** A client from options (NULL for every default). No connection is made
  *  yet. Returns NULL with rk_error_last() on bad options or RK_ENOMEM. */
-rk_client *rk_client_new(const rk_options *opts);
+rk_client *(rk_client_new)(const rk_options *opts, size_t opts_size);
+#define rk_client_new(...) (rk_client_new)(__VA_ARGS__, sizeof(rk_options))
 
 /** A client from a URL, as redis-py's from_url:
  *  - `redis://[[user]:password@]host[:port][/db][?option=value&...]`
@@ -48,7 +49,8 @@ rk_client *rk_client_new(const rk_options *opts);
  *  A malformed URL or an unknown option is RK_EINVAL with a message
  *  saying what is wrong. `base` (may be NULL) supplies everything the URL
  *  does not say, e.g. callbacks. */
-rk_client *rk_client_new_url(const char *url, const rk_options *base);
+rk_client *(rk_client_new_url)(const char *url, const rk_options *base, size_t base_size);
+#define rk_client_new_url(...) (rk_client_new_url)(__VA_ARGS__, sizeof(rk_options))
 
 /** Closes every connection and frees the client. No call may be running. */
 void rk_client_free(rk_client *client);
@@ -102,8 +104,9 @@ int rk_client_call_args(rk_client *client, rk_reply *reply, const char *arg0, ..
 int rk_client_call_argv(rk_client *client, rk_reply *reply, const rk_str *argv, size_t argc);
 
 /** As rk_client_call_argv(), with per-call settings (NULL: the defaults). */
-int rk_client_call_argv_opts(rk_client *client, rk_reply *reply, const rk_call_opts *opts,
-                             const rk_str *argv, size_t argc);
+int(rk_client_call_argv_opts)(rk_client *client, rk_reply *reply, const rk_call_opts *opts,
+                              const rk_str *argv, size_t argc, size_t opts_size);
+#define rk_client_call_argv_opts(...) (rk_client_call_argv_opts)(__VA_ARGS__, sizeof(rk_call_opts))
 
 /** Runs a built command (rediskit/command.h) as rk_client_call_argv_opts()
  *  does (pool, retries, refusal of commands that change their connection's
@@ -143,8 +146,12 @@ typedef struct rk_pool_stats {
 } rk_pool_stats;
 
 /** Fills *stats with the pool's counters at this moment. Any thread may
- *  ask. A NULL client zeroes *stats; both record RK_EINVAL when NULL. */
-void rk_client_pool_stats(rk_client *client, rk_pool_stats *stats);
+ *  ask. A NULL client zeroes *stats; both record RK_EINVAL when NULL.
+ *  Writes stats_size bytes, the caller's sizeof (the macro passes it; a
+ *  counter the caller's older struct lacks is left out, one this library
+ *  lacks reads 0), so the struct can grow as the options structs do. */
+void(rk_client_pool_stats)(rk_client *client, rk_pool_stats *stats, size_t stats_size);
+#define rk_client_pool_stats(...) (rk_client_pool_stats)(__VA_ARGS__, sizeof(rk_pool_stats))
 
 /** The options in force (strings owned by the client); NULL with
  *  RK_EINVAL for a NULL client. */

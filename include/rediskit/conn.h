@@ -32,7 +32,8 @@ typedef struct rk_conn rk_conn;
 /** A new, unconnected connection (no I/O), or NULL with rk_error_last()
  *  (RK_EINVAL for bad options, RK_ETLS when a TLS file does not load,
  *  RK_ENOMEM). opts may be NULL. */
-rk_conn *rk_conn_new(const rk_options *opts);
+rk_conn *(rk_conn_new)(const rk_options *opts, size_t opts_size);
+#define rk_conn_new(...) (rk_conn_new)(__VA_ARGS__, sizeof(rk_options))
 
 /** Closes the socket and frees everything. NULL is allowed. */
 void rk_conn_free(rk_conn *conn);

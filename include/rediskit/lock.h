@@ -127,7 +127,9 @@ typedef struct rk_lock_opts {
  *  client is borrowed and must outlive the lock; name and opts (NULL: all
  *  defaults) are copied. Returns NULL with rk_error_last() on RK_EINVAL
  *  (empty name, a watchdog without a TTL) or RK_ENOMEM. */
-rk_lock *rk_lock_new(rk_client *client, const char *name, const rk_lock_opts *opts);
+rk_lock *(rk_lock_new)(rk_client *client, const char *name, const rk_lock_opts *opts,
+                       size_t opts_size);
+#define rk_lock_new(...) (rk_lock_new)(__VA_ARGS__, sizeof(rk_lock_opts))
 
 /** Stops the watchdog and frees the object. It does not release the lock:
  *  call rk_lock_release first, or the key stays until its TTL runs out.
@@ -237,8 +239,9 @@ typedef struct rk_redlock_opts {
  *  (n >= 1; 5 is usual). The array is copied, the clients are borrowed
  *  and must outlive the lock; name and opts (NULL: defaults) are copied.
  *  Returns NULL with rk_error_last() on RK_EINVAL or RK_ENOMEM. */
-rk_redlock *rk_redlock_new(rk_client *const *clients, size_t n, const char *name,
-                           const rk_redlock_opts *opts);
+rk_redlock *(rk_redlock_new)(rk_client *const *clients, size_t n, const char *name,
+                             const rk_redlock_opts *opts, size_t opts_size);
+#define rk_redlock_new(...) (rk_redlock_new)(__VA_ARGS__, sizeof(rk_redlock_opts))
 
 /** Frees the object without releasing the lock (call rk_redlock_release
  *  first, or the keys stay until their TTL). NULL is fine. */

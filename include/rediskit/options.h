@@ -10,7 +10,31 @@
  *         .command_timeout_ms = 500, .pool_size = 32});
  *
  * The same can be said as a URL (see rk_client_new_url in client.h).
- * Strings are copied by the function that takes the options. */
+ * Strings are copied by the function that takes the options.
+ *
+ * Options structs grow without breaking built programs. Every function
+ * that takes one (rk_client_new, rk_conn_new, rk_pipeline_new,
+ * rk_client_call_argv_opts...) has a last parameter `size_t opts_size`,
+ * and a macro of the same name passes sizeof the struct as the caller's
+ * header declared it, so calls are written without it:
+ *
+ *     rk_client *(rk_client_new)(const rk_options *opts, size_t opts_size);
+ *     #define rk_client_new(...) (rk_client_new)(__VA_ARGS__, sizeof(rk_options))
+ *
+ * New fields are only ever appended. A program built against an older,
+ * shorter struct passes its smaller size: the fields it did not know
+ * take their defaults. A program built against a newer header passes a
+ * larger size: accepted when every field this library does not know is
+ * zero (left at its default), RK_EINVAL otherwise. A size of 0 is
+ * RK_EINVAL. (Calling through the parenthesized name, `(rk_client_new)(o,
+ * n)`, passes a size by hand, as bindings from other languages do.)
+ *
+ * The structs nested inside rk_options (rk_tls_options, rk_retry,
+ * rk_reader_opts) cannot grow in place: a field appended to them would
+ * move every rk_options field after them. They are frozen; a new TLS,
+ * retry or limit setting is appended to rk_options itself. The ABI test
+ * (tests/test_abi.c and tests/abi/layout.txt) fails when a field of a
+ * public options struct moves or a frozen struct changes size. */
 #ifndef RK_OPTIONS_H
 #define RK_OPTIONS_H
 
@@ -37,7 +61,8 @@ extern "C" {
 #define RK_DEFAULT_RETRY_CAP_MS 512        /**< Default of rk_retry.cap_ms. */
 
 /** TLS settings. The server's certificate is verified, and its name
- *  checked, unless `insecure` is set explicitly. TLS 1.2 or newer. */
+ *  checked, unless `insecure` is set explicitly. TLS 1.2 or newer.
+ *  Frozen (nested in rk_options): new TLS settings go into rk_options. */
 typedef struct rk_tls_options {
     bool enabled;            /**< Use TLS (a rediss:// URL sets it). */
     const char *ca_file;     /**< PEM file of trusted CAs; default: ca_dir,
@@ -77,7 +102,8 @@ enum {
  *  found broken before writing) is always safe to retry. A command whose
  *  bytes were sent but whose reply never came is retried only if it is
  *  read-only or the call marked it idempotent; otherwise its error is
- *  returned and it is never repeated behind the caller's back. */
+ *  returned and it is never repeated behind the caller's back.
+ *  Frozen (nested in rk_options): new retry settings go into rk_options. */
 typedef struct rk_retry {
     int attempts;       /**< Tries in all, the first included; default
                              RK_DEFAULT_RETRY_ATTEMPTS, 1 = never retry. */
@@ -169,8 +195,11 @@ typedef struct rk_options {
  *  what it says. The strings it sets point into one block returned in
  *  *storage: rk_free it once done with *opts (NULL when none was needed).
  *  RK_EINVAL with a message saying what is wrong, or RK_ENOMEM; *opts is
- *  untouched then. */
-int rk_options_from_url(const char *url, rk_options *opts, char **storage);
+ *  untouched then. Only opts_size bytes of *opts are read and written
+ *  (the macro passes the caller's sizeof): a URL option whose field the
+ *  caller's older struct does not have is RK_EINVAL. */
+int(rk_options_from_url)(const char *url, rk_options *opts, char **storage, size_t opts_size);
+#define rk_options_from_url(...) (rk_options_from_url)(__VA_ARGS__, sizeof(rk_options))
 
 /** The delay before retry number `attempt` (1 for the first retry) under
  *  the policy, given the previous delay (for decorrelated jitter) and a

@@ -67,7 +67,8 @@ typedef struct rk_pipeline_opts {
  *  client must outlive it. Every function below given a NULL pipeline
  *  returns RK_EINVAL (size and replies 0, reply NULL; free and reset do
  *  nothing). */
-rk_pipeline *rk_pipeline_new(rk_client *client, const rk_pipeline_opts *opts);
+rk_pipeline *(rk_pipeline_new)(rk_client *client, const rk_pipeline_opts *opts, size_t opts_size);
+#define rk_pipeline_new(...) (rk_pipeline_new)(__VA_ARGS__, sizeof(rk_pipeline_opts))
 
 /** Frees the pipeline, its replies, and gives back a held connection
  *  (a watch in progress is dropped with it). NULL is allowed. */
@@ -180,9 +181,10 @@ typedef struct rk_transaction_opts {
  *  the last attempt, a failure), or fn's non-zero value. With result not
  *  NULL, *result receives the pipeline holding the EXEC replies (free it);
  *  it is NULL on failure. */
-int rk_transaction(rk_client *client, size_t count, const char *const *keys, const size_t *lens,
-                   rk_transaction_fn fn, void *userdata, const rk_transaction_opts *opts,
-                   rk_pipeline **result);
+int(rk_transaction)(rk_client *client, size_t count, const char *const *keys, const size_t *lens,
+                    rk_transaction_fn fn, void *userdata, const rk_transaction_opts *opts,
+                    rk_pipeline **result, size_t opts_size);
+#define rk_transaction(...) (rk_transaction)(__VA_ARGS__, sizeof(rk_transaction_opts))
 
 #ifdef __cplusplus
 }

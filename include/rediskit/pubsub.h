@@ -135,7 +135,8 @@ typedef struct rk_pubsub_opts {
  *  TLS, protocol, retry backoff). No connection is made until the first
  *  subscription. NULL with rk_error_last() on failure. The client must
  *  outlive it. */
-rk_pubsub *rk_pubsub_new(rk_client *client, const rk_pubsub_opts *opts);
+rk_pubsub *(rk_pubsub_new)(rk_client *client, const rk_pubsub_opts *opts, size_t opts_size);
+#define rk_pubsub_new(...) (rk_pubsub_new)(__VA_ARGS__, sizeof(rk_pubsub_opts))
 
 /** Stops the background thread if running, closes the connection, frees.
  *  Not from a handler. NULL is allowed. */

@@ -28,7 +28,9 @@ extern "C" {
 #define RK_READER_MAX_BUFFER (1024u * 1024 * 1024) /**< 1 GiB unconsumed */
 #define RK_READER_MAX_MEMORY (512u * 1024 * 1024)  /**< 512 MiB per reply */
 
-/** Reader options; a zeroed field means the default named beside it. */
+/** Reader options; a zeroed field means the default named beside it.
+ *  Frozen: it is nested in rk_options (its `limits`), so it cannot grow
+ *  (see options.h); a new limit is appended to rk_options instead. */
 typedef struct rk_reader_opts {
     size_t max_bulk;     /**< Longest bulk/verbatim/blob error, or streamed
                               string in total. Default RK_READER_MAX_BULK. */
@@ -76,7 +78,8 @@ typedef struct rk_reader rk_reader;
 /** A new reader (opts may be NULL for the defaults), or NULL on RK_ENOMEM
  *  or RK_EINVAL (max_depth over 4096, max_memory under 4096; see
  *  rk_error_last()). Free it with rk_reader_free. */
-rk_reader *rk_reader_new(const rk_reader_opts *opts);
+rk_reader *(rk_reader_new)(const rk_reader_opts *opts, size_t opts_size);
+#define rk_reader_new(...) (rk_reader_new)(__VA_ARGS__, sizeof(rk_reader_opts))
 
 /** Frees the reader and anything it still buffers. NULL is allowed. */
 void rk_reader_free(rk_reader *reader);

@@ -79,7 +79,8 @@ typedef struct rk_scanner rk_scanner;
  *  Nothing is sent yet. Returns NULL with rk_error_last() set: RK_EINVAL
  *  when opts is NULL, a key is missing (or given to RK_SCAN_KEYS), type is
  *  given to another kind or count is negative; RK_ENOMEM. */
-rk_scanner *rk_scanner_new(rk_client *client, const rk_scanner_opts *opts);
+rk_scanner *(rk_scanner_new)(rk_client *client, const rk_scanner_opts *opts, size_t opts_size);
+#define rk_scanner_new(...) (rk_scanner_new)(__VA_ARGS__, sizeof(rk_scanner_opts))
 
 /** The next element into *item. Returns 1 with an element; 0 when the
  *  walk is over (the server's cursor came back to 0 and its last batch is

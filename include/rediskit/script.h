@@ -72,9 +72,11 @@ int rk_script_run(rk_client *c, const rk_script *s, int nkeys, const char *const
 /** As rk_script_run(), with per-call settings (NULL: the defaults): mark
  *  a script that only reads, or is safe to repeat, `idempotent` to have it
  *  retried after a connection failure. */
-int rk_script_run_opts(rk_client *c, const rk_script *s, const rk_call_opts *opts, int nkeys,
-                       const char *const *keys, const size_t *keylens, int nargs,
-                       const char *const *args, const size_t *arglens, rk_reply *reply);
+int(rk_script_run_opts)(rk_client *c, const rk_script *s, const rk_call_opts *opts, int nkeys,
+                        const char *const *keys, const size_t *keylens, int nargs,
+                        const char *const *args, const size_t *arglens, rk_reply *reply,
+                        size_t opts_size);
+#define rk_script_run_opts(...) (rk_script_run_opts)(__VA_ARGS__, sizeof(rk_call_opts))
 
 /** Loads the script into the server's cache (SCRIPT LOAD) without running
  *  it, and checks that the server names it by the same SHA-1: RK_EPROTO

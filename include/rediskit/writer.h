@@ -37,7 +37,8 @@ typedef struct rk_writer_opts {
 typedef struct rk_writer rk_writer;
 
 /** A new, empty writer (opts may be NULL), or NULL on RK_ENOMEM. */
-rk_writer *rk_writer_new(const rk_writer_opts *opts);
+rk_writer *(rk_writer_new)(const rk_writer_opts *opts, size_t opts_size);
+#define rk_writer_new(...) (rk_writer_new)(__VA_ARGS__, sizeof(rk_writer_opts))
 
 /** Frees the writer and its queue. NULL is allowed. */
 void rk_writer_free(rk_writer *writer);

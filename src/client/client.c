@@ -43,13 +43,13 @@ struct rk_client {
 
 /* ---- life cycle ------------------------------------------------------ */
 
-rk_client *rk_client_new(const rk_options *opts) {
+rk_client *(rk_client_new)(const rk_options *opts, size_t opts_size) {
     rk_client *c = rk_calloc(1, sizeof(*c));
     if (c == NULL) {
         rk_fail(RK_ENOMEM, "out of memory creating a client");
         return NULL;
     }
-    int rc = rk_options_settle(opts, &c->o, &c->storage);
+    int rc = rk_options_settle(opts, opts_size, &c->o, &c->storage);
     if (rc == RK_OK)
         rc = rk_options_tls_ctx(&c->o, &c->tls);
     if (rc == RK_OK)
@@ -64,17 +64,20 @@ rk_client *rk_client_new(const rk_options *opts) {
     return c;
 }
 
-rk_client *rk_client_new_url(const char *url, const rk_options *base) {
+rk_client *(rk_client_new_url)(const char *url, const rk_options *base, size_t base_size) {
     if (url == NULL) {
         rk_fail(RK_EINVAL, "rk_client_new_url: NULL URL");
         return NULL;
     }
-    rk_options o = base ? *base : (rk_options){0};
+    rk_options o;
     char *storage;
+    if (rk_opts_settle(&o, sizeof(o), base, base_size, "rk_options") != RK_OK)
+        return NULL;
+    const char *base_password = o.password;
     if (rk_url_parse(url, &o, &storage) != RK_OK)
         return NULL;
     rk_client *c = rk_client_new(&o);
-    if (o.password && o.password != (base ? base->password : NULL)) /* the URL's: wipe it */
+    if (o.password && o.password != base_password) /* the URL's: wipe it */
         explicit_bzero((char *)o.password, strlen(o.password));
     rk_free(storage);
     return c;
@@ -98,17 +101,18 @@ const rk_options *rk_client_options(const rk_client *c) {
     return &c->o;
 }
 
-void rk_client_pool_stats(rk_client *c, rk_pool_stats *stats) {
+void(rk_client_pool_stats)(rk_client *c, rk_pool_stats *stats, size_t stats_size) {
     if (stats == NULL) {
         rk_fail(RK_EINVAL, "rk_client_pool_stats: NULL stats");
         return;
     }
-    if (c == NULL) {
-        memset(stats, 0, sizeof(*stats));
+    rk_pool_stats s = {0};
+    if (c == NULL)
         rk_fail(RK_EINVAL, "rk_client_pool_stats: NULL client");
-        return;
-    }
-    rk_nodes_stats(&c->nodes, stats);
+    else
+        rk_nodes_stats(&c->nodes, &s);
+    memset(stats, 0, stats_size); /* a newer header's counters: 0 */
+    memcpy(stats, &s, RK_MIN(stats_size, sizeof(s)));
 }
 
 /* The answer of a call that cannot start: *reply (when given) nil and
@@ -523,8 +527,17 @@ static int argv_slot(const rk_str *argv, size_t argc) {
     return n > (int)RK_ARRAY_LEN(refs) && slot >= 0 ? RK_SLOT_CROSS : slot;
 }
 
-int rk_client_call_argv_opts(rk_client *c, rk_reply *reply, const rk_call_opts *opts,
-                             const rk_str *argv, size_t argc) {
+int(rk_client_call_argv_opts)(rk_client *c, rk_reply *reply, const rk_call_opts *opts,
+                              const rk_str *argv, size_t argc, size_t opts_size) {
+    rk_call_opts o;
+    int rc = rk_opts_settle(&o, sizeof(o), opts, opts_size, "rk_call_opts");
+    if (rc != RK_OK) {
+        if (reply)
+            memset(reply, 0, sizeof(*reply));
+        return rc;
+    }
+    if (opts != NULL)
+        opts = &o;
     if (c == NULL || !c->topo->keyed || argc < 1 || argv == NULL)
         return rk_client_call_keyed(c, reply, opts, argv, argc, NULL, 0);
     encoder e = {.encode = encode_argv, .argv = argv, .argc = argc, .slot = argv_slot(argv, argc)};

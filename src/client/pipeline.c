@@ -66,11 +66,14 @@ static int no_pipeline(const char *fn) {
     return rk_fail(RK_EINVAL, "%s: NULL pipeline", fn);
 }
 
-rk_pipeline *rk_pipeline_new(rk_client *client, const rk_pipeline_opts *opts) {
+rk_pipeline *(rk_pipeline_new)(rk_client *client, const rk_pipeline_opts *opts, size_t opts_size) {
     if (client == NULL) {
         rk_fail(RK_EINVAL, "rk_pipeline_new: NULL client");
         return NULL;
     }
+    rk_pipeline_opts o;
+    if (rk_opts_settle(&o, sizeof(o), opts, opts_size, "rk_pipeline_opts") != RK_OK)
+        return NULL;
     rk_pipeline *p = rk_calloc(1, sizeof(*p));
     /* Arguments are copied unless the caller opted into zero-copy: a
      * buffer reused between two appends must not be sent twice as last
@@ -84,8 +87,7 @@ rk_pipeline *rk_pipeline_new(rk_client *client, const rk_pipeline_opts *opts) {
         return NULL;
     }
     p->client = client;
-    if (opts)
-        p->o = *opts;
+    p->o = o;
     return p;
 }
 
@@ -637,18 +639,22 @@ int rk_pipeline_multi(rk_pipeline *p) {
 
 /* ---- the transaction helper ------------------------------------------ */
 
-int rk_transaction(rk_client *client, size_t count, const char *const *keys, const size_t *lens,
-                   rk_transaction_fn fn, void *userdata, const rk_transaction_opts *opts,
-                   rk_pipeline **result) {
+int(rk_transaction)(rk_client *client, size_t count, const char *const *keys, const size_t *lens,
+                    rk_transaction_fn fn, void *userdata, const rk_transaction_opts *opts,
+                    rk_pipeline **result, size_t opts_size) {
     if (result)
         *result = NULL;
     if (fn == NULL)
         return rk_fail(RK_EINVAL, "rk_transaction needs a function");
-    int attempts = (opts && opts->max_attempts > 0) ? opts->max_attempts : DEFAULT_TX_ATTEMPTS;
+    rk_transaction_opts o;
+    int rc = rk_opts_settle(&o, sizeof(o), opts, opts_size, "rk_transaction_opts");
+    if (rc != RK_OK)
+        return rc;
+    int attempts = o.max_attempts > 0 ? o.max_attempts : DEFAULT_TX_ATTEMPTS;
     rk_pipeline *p = rk_pipeline_new(client, &(rk_pipeline_opts){.transaction = true});
     if (p == NULL)
         return rk_error_last()->code;
-    int rc = RK_EWATCH;
+    rc = RK_EWATCH;
     for (int n = 0; n < attempts && rc == RK_EWATCH; n++) {
         rk_pipeline_reset(p);
         if (count > 0 && (rc = rk_pipeline_watch(p, count, keys, lens)) != RK_OK)

@@ -574,6 +574,24 @@ int rk_url_parse(const char *url, rk_options *out, char **storage) {
     return rc != RK_OK ? rc : commit(&ps, out, storage);
 }
 
-int rk_options_from_url(const char *url, rk_options *opts, char **storage) {
-    return rk_url_parse(url, opts, storage);
+int(rk_options_from_url)(const char *url, rk_options *opts, char **storage, size_t opts_size) {
+    if (opts == NULL || storage == NULL)
+        return rk_url_parse(url, NULL, storage); /* its RK_EINVAL */
+    *storage = NULL;
+    rk_options o;
+    int rc = rk_opts_settle(&o, sizeof(o), opts, opts_size, "rk_options");
+    if (rc == RK_OK)
+        rc = rk_url_parse(url, &o, storage);
+    if (rc != RK_OK)
+        return rc;
+    if (opts_size < sizeof(o) && !rk_bytes_zero((char *)&o + opts_size, sizeof(o) - opts_size)) {
+        rk_free(*storage);
+        *storage = NULL;
+        return rk_fail(RK_EINVAL,
+                       "rk_options_from_url: the URL sets an option the caller's rk_options "
+                       "(%zu bytes, from an older header) does not have",
+                       opts_size);
+    }
+    memcpy(opts, &o, RK_MIN(opts_size, sizeof(o)));
+    return RK_OK;
 }

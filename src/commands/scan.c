@@ -69,12 +69,15 @@ static const char *copy_to(char **at, const char *s, size_t len) {
 }
 
 /* The iterator and copies of its strings, in one allocation. */
-rk_scanner *rk_scanner_new(rk_client *client, const rk_scanner_opts *opts) {
+rk_scanner *(rk_scanner_new)(rk_client *client, const rk_scanner_opts *given, size_t opts_size) {
     if (client == NULL) {
         rk_fail(RK_EINVAL, "rk_scanner_new needs a client");
         return NULL;
     }
-    if (check_opts(opts) != RK_OK)
+    rk_scanner_opts settled;
+    const rk_scanner_opts *opts = given ? &settled : NULL;
+    if (rk_opts_settle(&settled, sizeof(settled), given, opts_size, "rk_scanner_opts") != RK_OK ||
+        check_opts(opts) != RK_OK)
         return NULL;
     size_t key_len = len_or_strlen(opts->key, opts->key_len);
     size_t match_len = len_or_strlen(opts->match, opts->match_len);

@@ -83,9 +83,11 @@ static rk_command_int *build(rk_command *cmd, const char *word, const char *name
     return c;
 }
 
-/* Sends a built command with per-call settings (not consuming it). */
-static int call(rk_client *c, const rk_command_int *cmd, const rk_call_opts *o, rk_reply *r) {
-    return rk_client_call_argv_opts(c, r, o, cmd->argv, cmd->argc);
+/* Sends a built command with per-call settings (not consuming it): the
+ * caller's, o_size bytes (its sizeof), as given. */
+static int call(rk_client *c, const rk_command_int *cmd, const rk_call_opts *o, size_t o_size,
+                rk_reply *r) {
+    return (rk_client_call_argv_opts)(c, r, o, cmd->argv, cmd->argc, o_size);
 }
 
 /* ---- running scripts ---------------------------------------------------- */
@@ -96,19 +98,19 @@ static bool is_noscript(const rk_reply *r) {
 }
 
 /* EVALSHA; on NOSCRIPT, EVAL with the same keys and arguments. */
-static int run_script(rk_client *c, const rk_script *s, const rk_call_opts *o, const strs *keys,
-                      const strs *args, rk_reply *reply) {
+static int run_script(rk_client *c, const rk_script *s, const rk_call_opts *o, size_t o_size,
+                      const strs *keys, const strs *args, rk_reply *reply) {
     rk_command cmd;
     rk_command_int *in = build(&cmd, "EVALSHA", s->sha, RK_SHA1_HEX_LEN, keys, args);
     rk_reply r = {0}; /* the caller's reply may be NULL; NOSCRIPT must be seen */
     int rc = rk_command_ready(&cmd, &in);
     if (rc == RK_OK)
-        rc = call(c, in, o, &r);
+        rc = call(c, in, o, o_size, &r);
     if (rc == RK_ESERVER && is_noscript(&r)) {
         rk_reply_free(&r);
         in->argv[0] = RK_STR("EVAL");
         in->argv[1] = rk_bin(s->src, s->len);
-        rc = call(c, in, o, &r);
+        rc = call(c, in, o, o_size, &r);
     }
     rk_command_release(&cmd);
     if (reply)
@@ -118,11 +120,12 @@ static int run_script(rk_client *c, const rk_script *s, const rk_call_opts *o, c
     return rc;
 }
 
-int rk_script_run_opts(rk_client *c, const rk_script *s, const rk_call_opts *opts, int nkeys,
-                       const char *const *keys, const size_t *keylens, int nargs,
-                       const char *const *args, const size_t *arglens, rk_reply *reply) {
+int(rk_script_run_opts)(rk_client *c, const rk_script *s, const rk_call_opts *opts, int nkeys,
+                        const char *const *keys, const size_t *keylens, int nargs,
+                        const char *const *args, const size_t *arglens, rk_reply *reply,
+                        size_t opts_size) {
     strs k = {nkeys, keys, keylens}, v = {nargs, args, arglens};
-    return run_script(c, s, opts, &k, &v, reply);
+    return run_script(c, s, opts, opts_size, &k, &v, reply);
 }
 
 int rk_script_run(rk_client *c, const rk_script *s, int nkeys, const char *const *keys,

@@ -103,11 +103,11 @@ rk_conn *rk_conn_new_shared(const rk_options *o, rk_tls_ctx *tls) {
     return c;
 }
 
-rk_conn *rk_conn_new(const rk_options *opts) {
+rk_conn *(rk_conn_new)(const rk_options *opts, size_t opts_size) {
     rk_options settled;
     char *storage;
     rk_tls_ctx *tls;
-    if (rk_options_settle(opts, &settled, &storage) != RK_OK)
+    if (rk_options_settle(opts, opts_size, &settled, &storage) != RK_OK)
         return NULL;
     if (rk_options_tls_ctx(&settled, &tls) != RK_OK) {
         rk_options_free_storage(&settled, storage);

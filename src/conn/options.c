@@ -99,11 +99,13 @@ static void fill_defaults(rk_options *o) {
         o->retry.on_errors = RK_RETRY_LOADING | RK_RETRY_MASTERDOWN | RK_RETRY_TRYAGAIN;
 }
 
-int rk_options_settle(const rk_options *src, rk_options *dst, char **storage) {
-    *dst = src ? *src : (rk_options){0};
+int rk_options_settle(const rk_options *src, size_t src_size, rk_options *dst, char **storage) {
     *storage = NULL;
+    int rc = rk_opts_settle(dst, sizeof(*dst), src, src_size, "rk_options");
+    if (rc != RK_OK)
+        return rc;
     fill_defaults(dst);
-    int rc = check(dst);
+    rc = check(dst);
     if (rc == RK_OK)
         rc = copy_strings(dst, storage);
     return rc;

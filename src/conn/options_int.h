@@ -8,11 +8,12 @@
 
 #pragma GCC visibility push(hidden)
 
-/* Copies src (NULL: all defaults) into *dst with every default filled in
- * and every string copied into one block returned in *storage (free it
- * with rk_options_free_storage when dst is no longer used). Checks the values: RK_EINVAL
- * with a message naming the bad field. */
-int rk_options_settle(const rk_options *src, rk_options *dst, char **storage);
+/* Copies src (NULL: all defaults; src_size bytes: the caller's sizeof, as
+ * rk_opts_settle reads it) into *dst with every default filled in and
+ * every string copied into one block returned in *storage (free it with
+ * rk_options_free_storage when dst is no longer used). Checks the values:
+ * RK_EINVAL with a message naming the bad field. */
+int rk_options_settle(const rk_options *src, size_t src_size, rk_options *dst, char **storage);
 
 /* Frees the block rk_options_settle returned for o (settled options: all
  * their strings are in it), wiping the password first. NULL is allowed. */

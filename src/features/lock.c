@@ -243,8 +243,11 @@ static int watchdog_init(watchdog *w) {
     return RK_OK;
 }
 
-rk_lock *rk_lock_new(rk_client *client, const char *name, const rk_lock_opts *opts) {
-    rk_lock_opts o = opts ? *opts : (rk_lock_opts){0};
+rk_lock *(rk_lock_new)(rk_client *client, const char *name, const rk_lock_opts *opts,
+                       size_t opts_size) {
+    rk_lock_opts o;
+    if (rk_opts_settle(&o, sizeof(o), opts, opts_size, "rk_lock_opts") != RK_OK)
+        return NULL;
     if (client == NULL || name == NULL || name[0] == '\0') {
         rk_fail(RK_EINVAL, "a lock needs a client and a non-empty name");
         return NULL;
@@ -555,9 +558,11 @@ struct rk_redlock {
     /* clients, status, scratch and name follow */
 };
 
-rk_redlock *rk_redlock_new(rk_client *const *clients, size_t n, const char *name,
-                           const rk_redlock_opts *opts) {
-    rk_redlock_opts o = opts ? *opts : (rk_redlock_opts){0};
+rk_redlock *(rk_redlock_new)(rk_client *const *clients, size_t n, const char *name,
+                             const rk_redlock_opts *opts, size_t opts_size) {
+    rk_redlock_opts o;
+    if (rk_opts_settle(&o, sizeof(o), opts, opts_size, "rk_redlock_opts") != RK_OK)
+        return NULL;
     if (clients == NULL || n == 0 || name == NULL || name[0] == '\0' || o.ttl_ms < 0) {
         rk_fail(RK_EINVAL, "a redlock needs clients, a non-empty name and a positive TTL");
         return NULL;

@@ -252,11 +252,14 @@ static bool init_sync(rk_pubsub *ps) {
     return false;
 }
 
-rk_pubsub *rk_pubsub_new(rk_client *client, const rk_pubsub_opts *opts) {
+rk_pubsub *(rk_pubsub_new)(rk_client *client, const rk_pubsub_opts *opts, size_t opts_size) {
     if (client == NULL) {
         rk_fail(RK_EINVAL, "rk_pubsub_new: NULL client");
         return NULL;
     }
+    rk_pubsub_opts o;
+    if (rk_opts_settle(&o, sizeof(o), opts, opts_size, "rk_pubsub_opts") != RK_OK)
+        return NULL;
     rk_pubsub *ps = rk_calloc(1, sizeof(*ps));
     if (ps == NULL || !init_sync(ps)) {
         rk_free(ps);
@@ -275,10 +278,10 @@ rk_pubsub *rk_pubsub_new(rk_client *client, const rk_pubsub_opts *opts) {
         return NULL;
     }
     rk_conn_set_pubsub(ps->conn, true);
-    ps->ignore_confirmations = opts && opts->ignore_confirmations;
-    ps->on_event = opts ? opts->on_event : NULL;
-    ps->event_userdata = opts ? opts->event_userdata : NULL;
-    ps->health_ms = opts && opts->health_check_ms ? opts->health_check_ms : ps->o->health_check_ms;
+    ps->ignore_confirmations = o.ignore_confirmations;
+    ps->on_event = o.on_event;
+    ps->event_userdata = o.event_userdata;
+    ps->health_ms = o.health_check_ms ? o.health_check_ms : ps->o->health_check_ms;
     ps->seed = (unsigned)rk_now_us() ^ (unsigned)(uintptr_t)ps;
     return ps;
 }

@@ -182,8 +182,10 @@ static int refuse_if_failed(const rk_reader *rd) {
 
 /* ---- life cycle ------------------------------------------------------ */
 
-rk_reader *rk_reader_new(const rk_reader_opts *opts) {
-    rk_reader_opts lim = opts ? *opts : (rk_reader_opts){0};
+rk_reader *(rk_reader_new)(const rk_reader_opts *opts, size_t opts_size) {
+    rk_reader_opts lim;
+    if (rk_opts_settle(&lim, sizeof(lim), opts, opts_size, "rk_reader_opts") != RK_OK)
+        return NULL;
     if (lim.max_bulk == 0)
         lim.max_bulk = RK_READER_MAX_BULK;
     if (lim.max_elements == 0)

@@ -70,13 +70,16 @@ struct rk_writer {
     last_cmd last;
 };
 
-rk_writer *rk_writer_new(const rk_writer_opts *opts) {
+rk_writer *(rk_writer_new)(const rk_writer_opts *opts, size_t opts_size) {
+    rk_writer_opts o;
+    if (rk_opts_settle(&o, sizeof(o), opts, opts_size, "rk_writer_opts") != RK_OK)
+        return NULL;
     rk_writer *w = rk_calloc(1, sizeof(*w));
     if (w == NULL) {
         rk_fail(RK_ENOMEM, "out of memory creating a writer");
         return NULL;
     }
-    w->threshold = (opts && opts->ref_threshold) ? opts->ref_threshold : RK_WRITER_REF_THRESHOLD;
+    w->threshold = o.ref_threshold ? o.ref_threshold : RK_WRITER_REF_THRESHOLD;
     return w;
 }
 

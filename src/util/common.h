@@ -5,6 +5,7 @@
 #define RK_COMMON_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +63,9 @@ int rk_collect_args(const char *arg0, va_list ap, rk_str *argv, int max);
  * newer header) is accepted only if the bytes past dst_size are zero.
  * Returns RK_OK or RK_EINVAL naming what. See opts.c. */
 int rk_opts_settle(void *dst, size_t dst_size, const void *src, size_t src_size, const char *what);
+
+/* Whether the n bytes at p are all zero. */
+bool rk_bytes_zero(const void *p, size_t n);
 
 /* The number of cluster hash slots, and the slot of a key (its hash tag
  * honoured); see slot.c. */
