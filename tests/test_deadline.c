@@ -1,5 +1,6 @@
-/* Deadlines and timeouts: blocking commands that block for ever on a client
- * with a command timeout, timeouts of INT_MAX on every read path (TCP, Unix
+/* Deadlines and timeouts: blocking commands that block for ever (or longer
+ * than the command timeout) on a client with a command timeout, typed or
+ * raw, the finite default command timeout, timeouts of INT_MAX on every read path (TCP, Unix
  * socket, TLS), the idle health check bounded by the call's deadline or the
  * command timeout, and rk_sleep_ms with values that are no sleep at all.
  * Needs redis-server (and openssl for the TLS case); skips without them. */
@@ -87,6 +88,13 @@ static void feeder_join(feeder *f, int rc) {
     assert_true(f->saw_blocked);
 }
 
+/* r is a list pop's answer [key, "pushed"]; frees it. */
+static void expect_popped(rk_reply *r) {
+    rkt_expect_shape(r, RK_REPLY_ARRAY, 2);
+    assert_string_equal(rk_reply_str(rk_reply_at(r, 1)), "pushed");
+    rk_reply_free(r);
+}
+
 /* SET, GET and PING work on c. */
 static void expect_ordinary_calls_work(rk_client *c, const rk_call_opts *opts) {
     rk_reply r;
@@ -113,9 +121,7 @@ static void test_blpop_forever_with_command_timeout_gets_element_pushed_later(vo
     rk_reply r;
     int rc = rk_blpop(c, (const char *[]){"dl:list"}, 1, 0, &r);
     feeder_join(&f, rc);
-    rkt_expect_shape(&r, RK_REPLY_ARRAY, 2);
-    assert_string_equal(rk_reply_str(rk_reply_at(&r, 1)), "pushed");
-    rk_reply_free(&r);
+    expect_popped(&r);
     rk_client_free(c);
 }
 
@@ -145,6 +151,80 @@ static void test_xread_block_zero_with_command_timeout_gets_entry_added_later(vo
     rkt_expect_shape(entries, RK_REPLY_ARRAY, 1);
     rk_reply_free(&r);
     rk_client_free(c);
+}
+
+/* The raw call paths read the blocking time from the command itself. */
+static void test_raw_blpop_gets_an_element_pushed_after_the_command_timeout(void **state) {
+    (void)state;
+    rk_client *c = shared_client((rk_options){.command_timeout_ms = SHORT_TIMEOUT_MS});
+    feeder f = {.argv = {"RPUSH", "dl:raw", "pushed", NULL}};
+    feeder_start(&f);
+    rk_reply r;
+    int rc = rk_client_call(c, &r, "BLPOP dl:raw 7");
+    feeder_join(&f, rc);
+    expect_popped(&r);
+    rk_client_free(c);
+}
+
+static void test_raw_blpop_for_ever_waits_past_the_command_timeout(void **state) {
+    (void)state;
+    rk_client *c = shared_client((rk_options){.command_timeout_ms = SHORT_TIMEOUT_MS});
+    feeder f = {.argv = {"RPUSH", "dl:raw0", "pushed", NULL}};
+    feeder_start(&f);
+    rk_reply r;
+    const rk_str blpop[] = {RK_STR("BLPOP"), RK_STR("dl:raw0"), RK_STR("0")};
+    int rc = rk_client_call_argv(c, &r, blpop, 3);
+    feeder_join(&f, rc);
+    expect_popped(&r);
+    rk_client_free(c);
+}
+
+static void test_conn_blpop_gets_an_element_pushed_after_the_command_timeout(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_conn *c = rk_conn_new(&(rk_options){.port = rkt_server_port(&rkt_shared),
+                                           .command_timeout_ms = SHORT_TIMEOUT_MS});
+    assert_non_null(c);
+    feeder f = {.argv = {"RPUSH", "dl:conn", "pushed", NULL}};
+    feeder_start(&f);
+    rk_reply r;
+    int rc = rk_conn_call(c, &r, "BLPOP dl:conn 7");
+    feeder_join(&f, rc);
+    expect_popped(&r);
+    rk_conn_free(c);
+}
+
+/* ---- the default command timeout ------------------------------------------ */
+
+/* A fake server that answers the handshake, then never answers GET k. */
+static rkt_fake *never_answers_get(void) {
+    rkt_fake_step step = {.expect = (const char *[]){"GET", "k", NULL}, .reply = NULL};
+    rkt_fake *f = rkt_fake_start(&step, 1, NULL);
+    assert_non_null(f);
+    return f;
+}
+
+static void test_default_command_timeout_ends_a_call_never_answered(void **state) {
+    (void)state;
+    rkt_fake *f = never_answers_get();
+    /* The defaults but one attempt: a retry would find the script over. */
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_fake_port(f), .retry = {.attempts = 1}});
+    assert_non_null(c);
+    rk_reply r;
+    RKT_RC(rk_client_call(c, &r, "GET k"), RK_ETIMEOUT);
+    rk_client_free(c);
+    rkt_fake_free(f);
+}
+
+static void test_default_command_timeout_ends_a_conn_call_never_answered(void **state) {
+    (void)state;
+    rkt_fake *f = never_answers_get();
+    rk_conn *c = rk_conn_new(&(rk_options){.port = rkt_fake_port(f)});
+    assert_non_null(c);
+    rk_reply r;
+    RKT_RC(rk_conn_call(c, &r, "GET k"), RK_ETIMEOUT);
+    rk_conn_free(c);
+    rkt_fake_free(f);
 }
 
 static void test_blocking_timeout_past_long_long_counts_as_for_ever(void **state) {
@@ -307,6 +387,11 @@ int main(void) {
         cmocka_unit_test(test_blpop_forever_with_command_timeout_gets_element_pushed_later),
         cmocka_unit_test(test_blmove_forever_with_command_timeout_moves_element_pushed_later),
         cmocka_unit_test(test_xread_block_zero_with_command_timeout_gets_entry_added_later),
+        cmocka_unit_test(test_raw_blpop_gets_an_element_pushed_after_the_command_timeout),
+        cmocka_unit_test(test_raw_blpop_for_ever_waits_past_the_command_timeout),
+        cmocka_unit_test(test_conn_blpop_gets_an_element_pushed_after_the_command_timeout),
+        cmocka_unit_test(test_default_command_timeout_ends_a_call_never_answered),
+        cmocka_unit_test(test_default_command_timeout_ends_a_conn_call_never_answered),
         cmocka_unit_test(test_blocking_timeout_past_long_long_counts_as_for_ever),
         cmocka_unit_test(test_command_timeout_int_max_lets_calls_work_over_tcp),
         cmocka_unit_test(test_call_timeout_int_max_lets_calls_work),

@@ -41,7 +41,8 @@ rk_client *(rk_client_new)(const rk_options *opts, size_t opts_size);
  *  IPv6 hosts go in brackets (`redis://[::1]:6380`); user and password are
  *  percent-decoded. Options: db, protocol (2|3), client_name (or name),
  *  connect_timeout (or socket_connect_timeout) and socket_timeout
- *  (seconds, decimals allowed),
+ *  (seconds, decimals allowed; socket_timeout is the command timeout:
+ *  default RK_DEFAULT_COMMAND_TIMEOUT_MS, 5 s, and 0 for no limit),
  *  pool_size (or max_connections), pool_timeout (seconds),
  *  health_check_interval (seconds), retry_attempts, keepalive (seconds),
  *  ssl_ca_certs, ssl_ca_path, ssl_certfile, ssl_keyfile,

@@ -132,7 +132,9 @@ int rk_conn_protocol(const rk_conn *conn);
 /** The socket, or -1. */
 int rk_conn_fd(const rk_conn *conn);
 
-/** Changes the command timeout (ms, 0 = none) of later calls. */
+/** Changes the command timeout of later calls, as the option
+ *  command_timeout_ms says it (ms; 0: the default, which rk_conn_read
+ *  does not get; negative: no limit). */
 void rk_conn_set_timeout(rk_conn *conn, int timeout_ms);
 
 /* ---- non-blocking use, for event loops -------------------------------

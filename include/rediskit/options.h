@@ -52,6 +52,7 @@ extern "C" {
 #define RK_DEFAULT_HOST "127.0.0.1"        /**< Default of rk_options.host. */
 #define RK_DEFAULT_PORT 6379               /**< Default of rk_options.port. */
 #define RK_DEFAULT_CONNECT_TIMEOUT_MS 5000 /**< Default of rk_options.connect_timeout_ms. */
+#define RK_DEFAULT_COMMAND_TIMEOUT_MS 5000 /**< Default of rk_options.command_timeout_ms. */
 #define RK_DEFAULT_KEEPALIVE_S 60          /**< Default of rk_options.keepalive_s. */
 #define RK_DEFAULT_HEALTH_CHECK_MS 30000   /**< Default of rk_options.health_check_ms. */
 #define RK_DEFAULT_POOL_SIZE 16            /**< Default of rk_options.pool_size. */
@@ -160,8 +161,18 @@ typedef struct rk_options {
                                   negative: no limit. */
     int command_timeout_ms;  /**< Limit for sending a command and reading
                                   its reply, and for the health check's
-                                  PING; default 0: no limit. Typed blocking
-                                  commands add their own blocking time. */
+                                  PING; default (0)
+                                  RK_DEFAULT_COMMAND_TIMEOUT_MS; negative:
+                                  no limit. A blocking command (BLPOP,
+                                  XREAD BLOCK, WAIT...) gets its own
+                                  blocking time on top, whichever API sent
+                                  it, and none at all when it may block
+                                  for ever. The default does not bound
+                                  rk_conn_read (MONITOR lines, pipelined
+                                  replies) nor pub/sub reads: only a
+                                  value set here does. Read back through
+                                  rk_client_options() it stays 0 for the
+                                  default. */
     bool no_tcp_nodelay;     /**< Leave Nagle's algorithm on. */
     int keepalive_s;         /**< TCP keepalive idle time; default
                                   RK_DEFAULT_KEEPALIVE_S; negative: off. */

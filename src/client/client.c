@@ -399,16 +399,15 @@ static attempt try_once(rk_client *c, rk_node *node, bool asking, const encoder 
     if (a.rc != RK_OK)
         return a;
     uint64_t before = rk_conn_bytes_sent(conn);
-    int64_t reply_deadline = deadline >= 0 ? deadline : rk_conn_deadline(conn, 0);
     if (asking) {
-        a.rc = send_asking(conn, e, reply, reply_deadline);
+        a.rc = send_asking(conn, e, reply, rk_conn_call_deadline(conn, deadline));
         if (a.rc == RK_OK)
-            a.rc = rk_conn_roundtrip(conn, reply, reply_deadline);
+            a.rc = rk_conn_roundtrip(conn, reply, rk_conn_call_deadline(conn, deadline));
     } else {
         a.rc = e->encode(e, rk_conn_writer(conn));
         if (a.rc == RK_OK) {
             rk_conn_queued(conn, 1);
-            a.rc = rk_conn_roundtrip(conn, reply, reply_deadline);
+            a.rc = rk_conn_roundtrip(conn, reply, rk_conn_call_deadline(conn, deadline));
         }
     }
     a.sent = rk_conn_bytes_sent(conn) != before;

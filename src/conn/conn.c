@@ -14,6 +14,7 @@
 
 #include "conn/conn_int.h"
 #include "conn/options_int.h"
+#include "meta/block.h"
 #include "meta/classes.h"
 #include "rediskit/reader.h"
 #include "rediskit/version.h"
@@ -59,8 +60,10 @@ struct rk_conn {
     const char *user, *pass;
     char *cred;
 
-    int timeout_ms;
-    int64_t deadline; /* of the connect in progress */
+    int timeout_ms;      /* of a call: the command timeout, <= 0 none */
+    int read_timeout_ms; /* of rk_conn_read: only one set explicitly */
+    long long block_ms;  /* what the commands in flight may block; -1: for ever */
+    int64_t deadline;    /* of the connect in progress */
     int64_t last_used;
     uint64_t sent;
     unsigned tag;
@@ -87,7 +90,7 @@ rk_conn *rk_conn_new_shared(const rk_options *o, rk_tls_ctx *tls) {
     }
     c->o = o;
     c->tls = tls;
-    c->timeout_ms = o->command_timeout_ms;
+    rk_conn_set_timeout(c, o->command_timeout_ms);
     c->rd = rk_reader_new(&o->limits);
     if (c->rd == NULL) { /* RK_EINVAL for bad limits, or RK_ENOMEM: kept */
         rk_conn_free(c);
@@ -209,8 +212,11 @@ size_t rk_conn_pending(const rk_conn *c) {
     return c->pending;
 }
 
+/* The default bounds calls only: a reply read with rk_conn_read (a
+ * MONITOR line, a message, a pipelined reply) may be long in coming. */
 void rk_conn_set_timeout(rk_conn *c, int timeout_ms) {
-    c->timeout_ms = timeout_ms < 0 ? 0 : timeout_ms;
+    c->timeout_ms = timeout_ms == 0 ? RK_DEFAULT_COMMAND_TIMEOUT_MS : timeout_ms;
+    c->read_timeout_ms = timeout_ms;
 }
 
 uint64_t rk_conn_bytes_sent(const rk_conn *c) {
@@ -258,7 +264,21 @@ static void expect_reply(rk_conn *c) {
         c->pending++;
 }
 
+/* Notes what the command just queued into c->wr may make the server
+ * wait (rk_writer_last_block_ms), for the deadlines of its reply. */
+static void note_block(rk_conn *c) {
+    long long ms = rk_writer_last_block_ms(c->wr);
+    if (c->pending == 0) /* nothing in flight: forget an earlier one */
+        c->block_ms = 0;
+    if (ms < 0 || c->block_ms < 0)
+        c->block_ms = -1;
+    else if (ms > c->block_ms)
+        c->block_ms = ms;
+}
+
 void rk_conn_queued(rk_conn *c, size_t commands) {
+    if (commands > 0)
+        note_block(c);
     for (size_t i = 0; i < commands; i++)
         expect_reply(c);
 }
@@ -311,8 +331,20 @@ int rk_conn_want(const rk_conn *c) {
     return RK_WANT_READ;
 }
 
+/* now + base ms + what the commands in flight may block; -1 (no limit)
+ * when base is none or a command may block for ever. */
+static int64_t deadline_after(const rk_conn *c, int base) {
+    if (base <= 0 || c->block_ms < 0)
+        return -1;
+    return rk_now_ms() + base + c->block_ms;
+}
+
 int64_t rk_conn_deadline(const rk_conn *c, int timeout_ms) {
-    return rk_net_deadline(timeout_ms > 0 ? timeout_ms : c->timeout_ms);
+    return deadline_after(c, timeout_ms > 0 ? timeout_ms : c->timeout_ms);
+}
+
+int64_t rk_conn_call_deadline(const rk_conn *c, int64_t deadline) {
+    return deadline >= 0 ? deadline : rk_conn_deadline(c, 0);
 }
 
 int rk_conn_server_error(const rk_reply *r) {
@@ -767,7 +799,7 @@ int rk_conn_read(rk_conn *c, rk_reply *reply) {
     memset(out, 0, sizeof(*out));
     int rc = ensure_ready(c);
     if (rc == RK_OK)
-        rc = read_until(c, out, rk_conn_deadline(c, 0));
+        rc = read_until(c, out, deadline_after(c, c->read_timeout_ms));
     if (out == &tmp)
         rk_reply_free(&tmp);
     return rc;
@@ -807,6 +839,7 @@ int rk_conn_next(rk_conn *c, rk_reply *reply, bool borrowed) {
 static int queued(rk_conn *c, int rc) {
     if (rc == RK_OK) {
         track_mode(c);
+        note_block(c);
         expect_reply(c);
     }
     return rc;

@@ -75,8 +75,15 @@ int rk_conn_redo_handshake(rk_conn *conn);
  * deadline (rk_net_deadline). Returns as rk_conn_call. */
 int rk_conn_roundtrip(rk_conn *conn, rk_reply *reply, int64_t deadline_ms);
 
-/* The command timeout as an absolute deadline, or timeout_ms when > 0. */
+/* The command timeout (or timeout_ms when > 0) from now as an absolute
+ * deadline, stretched by what the commands in flight may make the server
+ * wait (BLPOP's timeout...: rk_meta_block_ms); -1 for no limit. */
 int64_t rk_conn_deadline(const rk_conn *conn, int timeout_ms);
+
+/* The deadline of a call's reply: the caller's deadline when it has one
+ * (>= 0), else rk_conn_deadline(conn, 0), taken once the command is
+ * queued so that its blocking time counts. */
+int64_t rk_conn_call_deadline(const rk_conn *conn, int64_t deadline);
 
 /* Classifies a server error reply as the code a call returns (RK_EAUTH for
  * NOAUTH/WRONGPASS, RK_EREDIRECT for MOVED/ASK, else RK_ESERVER) and

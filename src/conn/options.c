@@ -56,8 +56,6 @@ static int check(const rk_options *o) {
         return rk_fail(RK_EINVAL, "options: tls.cert_file and tls.key_file go together");
     if (o->pool_size < 0)
         return rk_fail(RK_EINVAL, "options: pool_size %d is negative", o->pool_size);
-    if (o->command_timeout_ms < 0)
-        return rk_fail(RK_EINVAL, "options: command_timeout_ms is negative");
     if (o->retry.attempts < 0 || o->retry.base_ms < 0 || o->retry.cap_ms < 0)
         return rk_fail(RK_EINVAL, "options: retry values must not be negative");
     if (o->limits.max_depth > 4096) /* the reader's ceiling (reader.h) */

@@ -8,6 +8,7 @@
  * Every encoder measures first, reserves, then writes, so that a failure
  * leaves the queue as it was and the write itself cannot fail. */
 #define _GNU_SOURCE
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -282,6 +283,37 @@ int rk_writer_last_words(const rk_writer *w, rk_str words[RK_WRITER_WORDS]) {
         words[i] = last->word[i];
     }
     return last->nwords;
+}
+
+/* Reads the decimal length after a '*' or '$' at *p, and moves *p past
+ * its CRLF. The writer wrote it, so it is well formed. */
+static size_t header_value(const char **p) {
+    const char *q = *p + 1;
+    size_t n = 0;
+    while (*q != '\r')
+        n = n * 10 + (size_t)(*q++ - '0');
+    *p = q + 2;
+    return n;
+}
+
+int rk_writer_last_argv(const rk_writer *w, rk_str *words, int max) {
+    const last_cmd *last = &w->last;
+    if (!last->valid)
+        return 0;
+    const char *p = w->buf + last->start;
+    size_t count = header_value(&p), r = last->nrefs;
+    int n = (int)RK_MIN(count, (size_t)(max > 0 ? max : 0));
+    for (int i = 0; i < n; i++) {
+        size_t len = header_value(&p), at = (size_t)(p - w->buf);
+        if (r < w->nrefs && w->refs[r].off == at) { /* referenced, not copied */
+            words[i] = rk_bin(w->refs[r++].ptr, len);
+        } else {
+            words[i] = rk_bin(p, len);
+            p += len;
+        }
+        p += 2;
+    }
+    return (int)RK_MIN(count, (size_t)INT_MAX);
 }
 
 int rk_writer_unqueue_last(rk_writer *w) {

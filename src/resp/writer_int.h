@@ -21,6 +21,13 @@
 #define RK_WRITER_WORDS 3
 int rk_writer_last_words(const rk_writer *writer, rk_str word[RK_WRITER_WORDS]);
 
+/* Every argument of the command encoded last, parsed back from the queue
+ * into words (the first max of them, or fewer): for the few who need more
+ * than its first words (the blocking time of BLPOP is its last argument).
+ * Returns how many arguments the command has (more than max when they did
+ * not all fit), 0 as rk_writer_last_words. Valid as its words are. */
+int rk_writer_last_argv(const rk_writer *writer, rk_str *words, int max);
+
 /* The first byte and the length of that command's name, for a quick look
  * before any lookup: false when there is no such command. */
 bool rk_writer_last_name(const rk_writer *writer, unsigned char *first, size_t *len);
