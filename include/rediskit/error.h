@@ -6,6 +6,15 @@
  * server's error reply its prefix such as "WRONGTYPE") is kept per thread
  * and read with rk_error_last(), as libgit2 does.
  *
+ * Constructors are alike: every rk_x_new (rk_client_new, rk_conn_new,
+ * rk_pipeline_new, rk_pubsub_new, rk_lock_new, rk_redlock_new,
+ * rk_scanner_new, rk_reader_new, rk_writer_new, rk_script_new,
+ * rk_client_new_url) returns the new object, or NULL with the reason
+ * recorded for rk_error_last(): RK_EINVAL and a message for a bad
+ * argument or option, RK_ENOMEM when out of memory, or what else stopped
+ * it (RK_ETLS when a certificate does not load). The object is freed with
+ * the matching rk_x_free, which takes NULL.
+ *
  * One positive code exists: a typed command whose output is a single
  * value (rk_get, rk_zscore...) returns RK_NIL when the server answered nil
  * (no such key or member). It is not a failure: test `rc < 0` for those. */
