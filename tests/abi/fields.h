@@ -87,6 +87,7 @@
     F(rk_pipeline_opts, transaction)                                                               \
     F(rk_pipeline_opts, stop_on_error)                                                             \
     F(rk_pipeline_opts, allow_retry)                                                               \
+    F(rk_pipeline_opts, borrow_large_values)                                                       \
     F(rk_transaction_opts, max_attempts)                                                           \
     F(rk_pubsub_opts, ignore_confirmations)                                                        \
     F(rk_pubsub_opts, health_check_ms)                                                             \
