@@ -227,6 +227,40 @@ static void test_default_command_timeout_ends_a_conn_call_never_answered(void **
     rkt_fake_free(f);
 }
 
+/* Thaws the shared server after ms, from another thread. */
+typedef struct thawer {
+    pthread_t thread;
+    int ms;
+} thawer;
+
+static void *thaw_later(void *arg) {
+    thawer *t = arg;
+    rk_sleep_ms(t->ms);
+    rkt_server_thaw(&rkt_shared);
+    return NULL;
+}
+
+/* A reply read with rk_conn_read (a pipelined one, a MONITOR line) may be
+ * long in coming: only an explicit command timeout bounds it. */
+static void test_conn_read_is_not_cut_by_the_default_command_timeout(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_conn *c = rk_conn_new(&(rk_options){.port = rkt_server_port(&rkt_shared)});
+    assert_non_null(c);
+    RKT_OK(rk_conn_connect(c));
+    RKT_OK(rk_conn_append(c, "PING"));
+    rkt_server_freeze(&rkt_shared);
+    thawer t = {.ms = RK_DEFAULT_COMMAND_TIMEOUT_MS + 500};
+    assert_int_equal(pthread_create(&t.thread, NULL, thaw_later, &t), 0);
+    rk_reply r;
+    int rc = rk_conn_read(c, &r);
+    pthread_join(t.thread, NULL);
+    RKT_OK(rc);
+    assert_string_equal(rk_reply_str(&r), "PONG");
+    rk_reply_free(&r);
+    rk_conn_free(c);
+}
+
 static void test_blocking_timeout_past_long_long_counts_as_for_ever(void **state) {
     (void)state;
     assert_int_equal(rk_command_block_seconds(1e300), -1);
@@ -392,6 +426,7 @@ int main(void) {
         cmocka_unit_test(test_conn_blpop_gets_an_element_pushed_after_the_command_timeout),
         cmocka_unit_test(test_default_command_timeout_ends_a_call_never_answered),
         cmocka_unit_test(test_default_command_timeout_ends_a_conn_call_never_answered),
+        cmocka_unit_test(test_conn_read_is_not_cut_by_the_default_command_timeout),
         cmocka_unit_test(test_blocking_timeout_past_long_long_counts_as_for_ever),
         cmocka_unit_test(test_command_timeout_int_max_lets_calls_work_over_tcp),
         cmocka_unit_test(test_call_timeout_int_max_lets_calls_work),
