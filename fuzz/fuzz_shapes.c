@@ -1,4 +1,4 @@
-/* libFuzzer target for the typed reply shapes (src/commands/shape.c).
+/* libFuzzer target for the typed reply shapes (src/resp/shape.c).
  *
  * Every reply the input yields (input format: support.h) is copied and
  * bent into every shape form the typed commands use. Whatever a shape does
@@ -9,7 +9,7 @@
  *   make fuzz FUZZ_TARGET=fuzz_shapes FUZZ_TIME=60 */
 #include <stdlib.h>
 
-#include "commands/shape.h"
+#include "resp/shape.h"
 #include "support.h"
 
 /* The shapes the typed commands give (`grep -rho 'shape = .*' src`), and

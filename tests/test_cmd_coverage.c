@@ -28,7 +28,7 @@ static const rk_command_entry *find(const char *name, size_t len) {
 static size_t each_server_command(rk_client *c, void (*fn)(const rk_reply *name, void *),
                                   void *arg) {
     rk_reply all;
-    RKT_OK(rk_command(c, &all));
+    RKT_OK(rk_commands(c, &all));
     size_t n = 0;
     for (size_t i = 0; i < rk_reply_len(&all); i++) {
         const rk_reply *cmd = rk_reply_at(&all, i);

@@ -1,4 +1,4 @@
-/* Reply shapes (src/commands/shape.c) with no server: a reply read from
+/* Reply shapes (src/resp/shape.c) with no server: a reply read from
  * RESP2 bytes, bent into a shape, must equal the same reply read from the
  * RESP3 bytes a server would send; what does not fit a shape is left
  * alone; out of memory leaves the reply as it was. */
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "commands/shape.h"
+#include "resp/shape.h"
 #include "rediskit/alloc.h"
 #include "rediskit/error.h"
 #include "rkt_alloc.h"

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "command.h"
 #include "conn.h"
 #include "options.h"
 #include "reply.h"
@@ -102,6 +103,17 @@ int rk_client_call_argv(rk_client *client, rk_reply *reply, int argc, const char
 /** As rk_client_call_argv(), with per-call settings (NULL: the defaults). */
 int rk_client_call_argv_opts(rk_client *client, rk_reply *reply, const rk_call_opts *opts, int argc,
                              const char *const *argv, const size_t *argvlen);
+
+/** Runs a built command (rediskit/command.h) as rk_client_call_argv_opts()
+ *  does (pool, retries, refusal of commands that change their connection's
+ *  state), with the call's timeout stretched by what a blocking command
+ *  (BLPOP, XREAD BLOCK...) may wait, and consumes it: cmd is released
+ *  whether it ran or not. A command that failed to build is reported (its
+ *  code, its message in rk_error_last()) without sending anything. The
+ *  reply gets the command's shape (the same on RESP2 and RESP3); a nil
+ *  reply returns RK_NIL (not a failure). Returns RK_OK or RK_NIL with the
+ *  reply in *reply (NULL discards it), or as rk_client_call(). */
+int rk_client_run(rk_client *client, rk_command *cmd, rk_reply *reply);
 
 /** Takes a connection out of the pool for exclusive use, such as a pipeline
  *  or WATCH; give it back with rk_client_release. Blocks up to the pool

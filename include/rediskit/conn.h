@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "command.h"
 #include "options.h"
 #include "reply.h"
 
@@ -67,6 +68,15 @@ int rk_conn_call_args(rk_conn *conn, rk_reply *reply, const char *arg0, ...);
  *  safe), or C strings when argvlen is NULL. */
 int rk_conn_call_argv(rk_conn *conn, rk_reply *reply, int argc, const char *const *argv,
                       const size_t *argvlen);
+
+/** Runs a built command (rediskit/command.h) on the connection, as
+ *  rk_conn_call() does, and consumes it: cmd is released whether it ran or
+ *  not. A command that failed to build is reported (its code, its message
+ *  in rk_error_last()) without sending anything. The reply gets the
+ *  command's shape (the same on RESP2 and RESP3); a nil reply returns
+ *  RK_NIL (not a failure). Returns RK_OK or RK_NIL with the reply in
+ *  *reply (NULL discards it), or as rk_conn_call(). */
+int rk_conn_run(rk_conn *conn, rk_command *cmd, rk_reply *reply);
 
 /* ---- many commands in flight (pipelining) ---------------------------- */
 

@@ -87,6 +87,15 @@ int rk_pipeline_append_args(rk_pipeline *p, const char *arg0, ...);
 int rk_pipeline_append_argv(rk_pipeline *p, int argc, const char *const *argv,
                             const size_t *argvlen);
 
+/** Queues a built command (rediskit/command.h) and consumes it: cmd is
+ *  released whether it was queued or not. Its reply, read with
+ *  rk_pipeline_reply() after rk_pipeline_exec(), gets the command's shape
+ *  (the same on RESP2 and RESP3); there a nil answer is a nil reply with
+ *  status RK_OK. A command that failed to build is reported (its code,
+ *  its message in rk_error_last()) and nothing is queued. Otherwise
+ *  returns as rk_pipeline_append_argv(). */
+int rk_pipeline_add(rk_pipeline *p, rk_command *cmd);
+
 /** Commands queued. */
 size_t rk_pipeline_size(const rk_pipeline *p);
 

@@ -9,6 +9,7 @@
 #include "alloc.h"
 #include "async.h"
 #include "client.h"
+#include "command.h"
 #include "commands.h"
 #include "conn.h"
 #include "error.h"

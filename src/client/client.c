@@ -169,6 +169,16 @@ static int acquire_until(rk_client *c, rk_node *node, rk_conn **out, int64_t dea
     }
 }
 
+/* The node a command of this slot goes to. */
+static rk_node *route_slot(rk_client *c, int slot) {
+    rk_route r = {.slot = slot};
+    return c->topo->route(c->topo_state, &c->nodes, &r);
+}
+
+int rk_client_acquire_for(rk_client *c, int slot, rk_conn **out) {
+    return acquire_until(c, route_slot(c, slot), out, -1);
+}
+
 int rk_client_acquire(rk_client *c, rk_conn **out) {
     if (out == NULL)
         return rk_fail(RK_EINVAL, "rk_client_acquire: NULL connection pointer");
@@ -176,8 +186,7 @@ int rk_client_acquire(rk_client *c, rk_conn **out) {
         *out = NULL;
         return rk_fail(RK_EINVAL, "rk_client_acquire: NULL client");
     }
-    rk_route keyless = {.slot = RK_SLOT_NONE};
-    return acquire_until(c, c->topo->route(c->topo_state, &c->nodes, &keyless), out, -1);
+    return rk_client_acquire_for(c, RK_SLOT_NONE, out);
 }
 
 /* Pools conn again unless it is broken, has replies unread or commands
@@ -526,7 +535,7 @@ int rk_client_call(rk_client *c, rk_reply *reply, const char *fmt, ...) {
 
 /* ---- internal accessors (client/client_int.h) ------------------------ */
 
-void rk_client_settled(const rk_client *c, const rk_options **opts, rk_tls_ctx **tls) {
-    *opts = &c->o;
+void rk_client_settled(rk_client *c, int slot, const rk_options **opts, rk_tls_ctx **tls) {
+    *opts = &route_slot(c, slot)->o;
     *tls = c->tls;
 }

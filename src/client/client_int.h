@@ -6,14 +6,21 @@
 
 #include "net/net.h"
 #include "rediskit/client.h"
+#include "rediskit/pipeline.h"
 #include "rediskit/writer.h"
 
 #pragma GCC visibility push(hidden)
 
-/* The client's settled options and its TLS context (NULL without TLS),
- * both owned by the client and valid until rk_client_free: pass them to
- * rk_conn_new_shared. */
-void rk_client_settled(const rk_client *client, const rk_options **opts, rk_tls_ctx **tls);
+/* The settled options of the node a command of this slot goes to
+ * (RK_SLOT_NONE: a keyless one) and the client's TLS context (NULL without
+ * TLS), both owned by the client and valid until rk_client_free: pass them
+ * to rk_conn_new_shared for a connection outside the pool. */
+void rk_client_settled(rk_client *client, int slot, const rk_options **opts, rk_tls_ctx **tls);
+
+/* rk_client_acquire for a command of this slot (RK_SLOT_NONE: any node
+ * the topology picks for keyless commands): transactions take their
+ * connection where their keys live. */
+int rk_client_acquire_for(rk_client *client, int slot, rk_conn **out);
 
 /* Before retry number `attempt` (1 for the first): takes the next delay of
  * the policy into *delay (given the previous one there), tells on_retry,
@@ -31,6 +38,10 @@ bool rk_connection_failure(int rc);
  * rk_client_call; RK_EPROTO when redirected is not a redirect. */
 int rk_client_resend(rk_client *client, const rk_reply *redirected, const rk_writer *from,
                      size_t off, size_t len, rk_reply *out);
+
+/* Queues in a pipeline a command whose reply gets shape after the run. */
+int rk_pipeline_append_shaped(rk_pipeline *p, int argc, const char *const *argv,
+                              const size_t *argvlen, const char *shape);
 
 #pragma GCC visibility pop
 

@@ -23,8 +23,6 @@ typedef struct rk_route {
     unsigned flags; /* its RK_META_CMD_* flags (readonly...), 0 when unknown */
 } rk_route;
 
-#define RK_SLOT_NONE (-1)
-
 typedef struct rk_topology_ops {
     const char *name;
     /* Whether route() reads rk_route.slot; when false the client does not

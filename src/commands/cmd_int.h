@@ -12,10 +12,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "commands/shape.h"
+#include "client/client_int.h"
+
 #include "rediskit/client.h"
 #include "rediskit/conn.h"
 #include "rediskit/pipeline.h"
+#include "resp/shape.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -89,10 +91,6 @@ int rk_cmd_integer(rk_target t, rk_cmd *cmd, int rc, long long *out);
 int rk_cmd_number(rk_target t, rk_cmd *cmd, int rc, double *out);
 int rk_cmd_string(rk_target t, rk_cmd *cmd, int rc, char **out, size_t *len);
 int rk_cmd_queue(rk_pipeline *p, rk_cmd *cmd, int rc);
-
-/* pipeline.c: queues a command whose reply gets shape after the run. */
-int rk_pipeline_append_shaped(rk_pipeline *p, int argc, const char *const *argv,
-                              const size_t *argvlen, const char *shape);
 
 #pragma GCC visibility pop
 

@@ -266,7 +266,7 @@ rk_pubsub *rk_pubsub_new(rk_client *client, const rk_pubsub_opts *opts) {
     ps->wake[0] = ps->wake[1] = -1;
     ps->backlog_end = &ps->backlog;
     rk_tls_ctx *tls;
-    rk_client_settled(client, &ps->o, &tls);
+    rk_client_settled(client, RK_SLOT_NONE, &ps->o, &tls);
     ps->conn = rk_conn_new_shared(ps->o, tls);
     ps->outbox = rk_writer_new(&(rk_writer_opts){.ref_threshold = SIZE_MAX});
     if (ps->conn == NULL || ps->outbox == NULL) {

@@ -59,6 +59,7 @@ int rk_opts_settle(void *dst, size_t dst_size, const void *src, size_t src_size,
 /* The number of cluster hash slots, and the slot of a key (its hash tag
  * honoured); see slot.c. */
 #define RK_SLOTS 16384
+#define RK_SLOT_NONE (-1) /* a command without keys, or whose slot is not known */
 int rk_key_slot(const char *key, size_t len);
 
 #pragma GCC visibility pop

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,4 +60,15 @@ void rkt_expect_shape(const rk_reply *r, rk_type type, size_t n) {
         fail_msg("expected a %s, got a %s", rk_type_name(type), rk_type_name(rk_reply_type(r)));
     if (rk_reply_len(r) != n)
         fail_msg("expected %zu elements, got %zu", n, rk_reply_len(r));
+}
+
+long long rkt_cmd_calls(const char *cmd) {
+    char *info = rkt_server_cmd(&rkt_shared, "INFO", "commandstats", NULL);
+    assert_non_null(info);
+    char needle[64];
+    snprintf(needle, sizeof(needle), "cmdstat_%s:calls=", cmd);
+    const char *p = strstr(info, needle);
+    long long n = p ? strtoll(p + strlen(needle), NULL, 10) : 0;
+    free(info);
+    return n;
 }

@@ -33,6 +33,11 @@ rk_client *rkt_cmd_client(void **state);
 /* Group-test setup: FLUSHALL on the shared server. */
 int rkt_cmd_flush(void **state);
 
+/* How many times the shared server ran cmd (lower case, "get",
+ * "config|get") since it started or since CONFIG RESETSTAT, from INFO
+ * commandstats: to show that a refused call sent nothing. */
+long long rkt_cmd_calls(const char *cmd);
+
 /* Fails the test unless rc == want, with the library's last message. */
 void rkt_expect_rc(int rc, int want, const char *what, const char *file, int line);
 #define RKT_RC(expr, want) rkt_expect_rc((expr), (want), #expr, __FILE__, __LINE__)

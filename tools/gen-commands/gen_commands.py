@@ -822,7 +822,7 @@ class Command:
 
 
 def describe_shape(s):
-    """English for a shape string (see src/commands/shape.c); returns the
+    """English for a shape string (see src/resp/shape.c); returns the
     text and the rest of the string."""
     c, rest = s[0], s[1:]
     if c == ".":

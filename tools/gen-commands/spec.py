@@ -59,7 +59,7 @@ _out("str", """
 """)
 
 # Reply shapes, applied to the reply on RESP2 and RESP3 alike (see
-# src/commands/shape.c for the notation). A value is either a shape or a C
+# src/resp/shape.c for the notation). A value is either a shape or a C
 # expression choosing one at build time from the options struct `o`.
 SHAPE = {
     "hgetall": '"m.."',
@@ -189,6 +189,7 @@ NAMES = {
 # Function names that would collide with another public name.
 RENAME = {
     "type": "key_type",  # rk_type is the reply-kind enum
+    "command": "commands",  # rk_command is the built-command type
 }
 
 # Combinations the server refuses that the documentation's grammar allows.

@@ -278,9 +278,9 @@ int rk_pipe_bgsave(rk_pipeline *p, const rk_bgsave_opts *opts);
  *  Hands the reply to *reply (NULL discards it), an array, each element an array on either
  *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
  */
-int rk_command(rk_client *c, rk_reply *reply);
+int rk_commands(rk_client *c, rk_reply *reply);
 /** Queues COMMAND in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_command(rk_pipeline *p);
+int rk_pipe_commands(rk_pipeline *p);
 
 /** COMMAND COUNT: Get total number of Redis commands.
  *

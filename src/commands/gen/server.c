@@ -299,20 +299,20 @@ int rk_pipe_bgsave(rk_pipeline *p, const rk_bgsave_opts *opts) {
     return rk_cmd_queue(p, &cmd, build_bgsave(&cmd, "BGSAVE", opts));
 }
 
-static int build_command(rk_cmd *cmd, const char *words) {
+static int build_commands(rk_cmd *cmd, const char *words) {
     rk_cmd_start(cmd, words);
     cmd->shape = "a$I";
     return cmd->err;
 }
 
-int rk_command(rk_client *c, rk_reply *reply) {
+int rk_commands(rk_client *c, rk_reply *reply) {
     rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_command(&cmd, "COMMAND"), reply);
+    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_commands(&cmd, "COMMAND"), reply);
 }
 
-int rk_pipe_command(rk_pipeline *p) {
+int rk_pipe_commands(rk_pipeline *p) {
     rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_command(&cmd, "COMMAND"));
+    return rk_cmd_queue(p, &cmd, build_commands(&cmd, "COMMAND"));
 }
 
 int rk_command_count(rk_client *c, long long *out) {

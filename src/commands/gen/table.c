@@ -100,7 +100,7 @@ const rk_command_entry rk_command_table[] = {
      (rk_command_fn)rk_cluster_shards},
     {"cluster|slaves", "rk_cluster_slaves", "client", 0, (rk_command_fn)rk_cluster_slaves},
     {"cluster|slots", "rk_cluster_slots", "client", RK_CMDF_SAFE, (rk_command_fn)rk_cluster_slots},
-    {"command", "rk_command", "client", RK_CMDF_SAFE, (rk_command_fn)rk_command},
+    {"command", "rk_commands", "client", RK_CMDF_SAFE, (rk_command_fn)rk_commands},
     {"command|count", "rk_command_count", "client", RK_CMDF_SAFE, (rk_command_fn)rk_command_count},
     {"command|docs", "rk_command_docs", "client", RK_CMDF_SAFE, (rk_command_fn)rk_command_docs},
     {"command|getkeys", "rk_command_getkeys", "client", RK_CMDF_SAFE,

@@ -31,7 +31,7 @@
  * rk_reply_dup, so the result keeps the one-block ownership rule. */
 #include <string.h>
 
-#include "commands/shape.h"
+#include "resp/shape.h"
 #include "resp/reply_int.h"
 #include "resp/resp_int.h"
 #include "util/common.h"

@@ -10,11 +10,12 @@
 #include <string.h>
 
 #include "client/client_int.h"
-#include "commands/cmd_int.h"
 #include "conn/conn_int.h"
 #include "meta/classes.h"
 #include "rediskit/pipeline.h"
+#include "resp/command_int.h"
 #include "resp/reply_int.h"
+#include "resp/shape.h"
 #include "resp/writer_int.h"
 #include "util/common.h"
 
@@ -554,7 +555,9 @@ int rk_pipeline_watch(rk_pipeline *p, size_t count, const char *const *keys, con
             return rk_fail(RK_EINVAL, "rk_pipeline_watch: key %zu is NULL", i);
     if (p->multi)
         return rk_fail(RK_EINVAL, "WATCH after MULTI is not allowed");
-    int rc = p->conn ? RK_OK : rk_client_acquire(p->client, &p->conn);
+    size_t len0 = lens ? lens[0] : strlen(keys[0]);
+    int rc =
+        p->conn ? RK_OK : rk_client_acquire_for(p->client, rk_key_slot(keys[0], len0), &p->conn);
     if (rc != RK_OK)
         return rc;
     /* Watching from the first batch on: if a later one fails, let_go
@@ -663,5 +666,21 @@ int rk_transaction(rk_client *client, size_t count, const char *const *keys, con
         *result = p;
     else
         rk_pipeline_free(p);
+    return rc;
+}
+
+/* ---- built commands ---------------------------------------------------- */
+
+int rk_pipeline_add(rk_pipeline *p, rk_command *cmd) {
+    rk_command_int *c;
+    int rc = rk_command_ready(cmd, &c);
+    if (rc == RK_OK && p == NULL)
+        rc = no_pipeline(c->name);
+    rk_command_vec vec;
+    if (rc == RK_OK && (rc = rk_command_split(c, &vec)) == RK_OK) {
+        rc = rk_pipeline_append_shaped(p, (int)c->argc, vec.argv, vec.lens, c->shape);
+        rk_command_split_free(&vec);
+    }
+    rk_command_release(cmd);
     return rc;
 }
