@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "rediskit/rediskit.h"
+#include "resp/command_int.h"
 #include "rkt_fakeserver.h"
 #include "rkt_loops.h"
 #include "rkt_proxy.h"
@@ -108,6 +109,18 @@ static void run_for(env *e, int ms) {
     int64_t end = rk_now_ms() + ms;
     while (rk_now_ms() < end)
         assert_int_equal(e->k->run_once(e->loop), 0);
+}
+
+/* Runs the loop until the client has connected. */
+static void wait_connected(env *e) {
+    int64_t end = rk_now_ms() + WAIT_MS;
+    rk_async_stats st = {0};
+    while (st.connects == 0) {
+        if (rk_now_ms() > end)
+            fail_msg("%s: no connection after %d ms", e->k->name, WAIT_MS);
+        assert_int_equal(e->k->run_once(e->loop), 0);
+        rk_async_get_stats(e->ac, &st);
+    }
 }
 
 static rk_async_id submit(env *e, result *res, int timeout_ms, const char *const *words) {
@@ -454,6 +467,69 @@ static void test_async_loop_without_timer_refused(void **state) {
     rk_async_free(ac);
 }
 
+static void test_async_tls_handshake_driven_by_the_loop(void **state) {
+    rkt_shared_need();
+    if (rkt_server_tls_port(&rkt_shared) == 0)
+        skip(); /* no openssl to make certificates */
+    env e = {.k = *state};
+    e.loop = e.k->create();
+    rk_options o = {
+        .host = "localhost",
+        .port = rkt_server_tls_port(&rkt_shared),
+        .tls = {.enabled = true, .ca_file = rkt_server_tls_files(&rkt_shared)->ca_cert}};
+    e.ac = new_client(&e, o, NULL);
+    result r = {0};
+    submit(&e, &r, 0, CMD("PING"));
+    wait_count(&e, &r.calls, 1);
+    assert_int_equal(r.status, RK_OK);
+    assert_string_equal(r.str, "PONG");
+    env_close(&e);
+}
+
+static void test_async_liveness_declares_silent_connection_dead(void **state) {
+    rkt_shared_need();
+    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
+    assert_non_null(p);
+    rkt_proxy_set_mode(p, RKT_PROXY_DELAY, 1500);
+    env e = {.k = *state};
+    e.loop = e.k->create();
+    e.ac = new_client(&e, (rk_options){.port = rkt_proxy_port(p)},
+                      &(rk_async_options){.liveness_ms = 300});
+    assert_int_equal(rk_async_connect(e.ac), RK_OK);
+    wait_connected(&e); /* the handshake is slowed down too */
+    result r = {0};
+    int64_t t0 = rk_now_ms();
+    submit(&e, &r, -1, CMD("PING"));
+    wait_count(&e, &r.calls, 1);
+    assert_int_equal(r.status, RK_EIO); /* no byte for 300 ms: dead */
+    assert_true(rk_now_ms() - t0 < 1400);
+    env_close(&e);
+    rkt_proxy_stop(p);
+}
+
+/* A command built once (rediskit/command.h) completes with the reply its
+ * runners give: shaped, and nil as RK_NIL. */
+static void test_async_run_shapes_reply_like_every_runner(void **state) {
+    rkt_shared_need();
+    env e = {.k = *state};
+    e.loop = e.k->create();
+    e.ac = new_client(&e, (rk_options){.port = rkt_server_port(&rkt_shared), .protocol = 2}, NULL);
+    result hset = {0}, all = {0}, missing = {0};
+    submit(&e, &hset, 0, CMD("HSET", "async:h", "f", "v"));
+    rk_command cmd; /* HGETALL as its typed builder makes it */
+    rk_command_int *c = rk_command_begin(&cmd, "HGETALL");
+    rk_arg_key(c, RK_STR("async:h"));
+    c->shape = "m..";
+    assert_true(rk_async_run(e.ac, &cmd, record, &all) > 0);
+    rk_str get[] = {RK_STR("GET"), RK_STR("async:no-such-key")};
+    assert_true(rk_async_run(e.ac, rk_command_argv(&cmd, get, 2), record, &missing) > 0);
+    wait_count(&e, &missing.calls, 1);
+    assert_int_equal(all.status, RK_OK);
+    assert_int_equal(all.type, RK_REPLY_MAP); /* a map on RESP2 too */
+    assert_int_equal(missing.status, RK_NIL);
+    env_close(&e);
+}
+
 /* ---- main ------------------------------------------------------------------- */
 
 #define SUITE(k)                                                                                   \
@@ -478,11 +554,16 @@ static void test_async_loop_without_timer_refused(void **state) {
             cmocka_unit_test_prestate(test_async_refused_connect_fails_command, (void *)(k)),      \
             cmocka_unit_test_prestate(test_async_host_name_is_resolved_off_the_loop, (void *)(k)), \
             cmocka_unit_test_prestate(test_async_loop_without_timer_refused, (void *)(k)),         \
+            cmocka_unit_test_prestate(test_async_tls_handshake_driven_by_the_loop, (void *)(k)),   \
+            cmocka_unit_test_prestate(test_async_liveness_declares_silent_connection_dead,         \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_run_shapes_reply_like_every_runner, (void *)(k)), \
     }
 
 int main(void) {
     static const char *const config[] = {"enable-debug-command yes", NULL}; /* DEBUG SLEEP */
     rkt_shared_opts.config = config;
+    rkt_shared_opts.tls = rkt_have_binary("openssl");
     int failed = 0;
     for (size_t i = 0; rkt_loop_kinds[i]; i++) {
         const rkt_loop_kind *k = rkt_loop_kinds[i];

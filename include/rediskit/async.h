@@ -17,11 +17,11 @@
  *
  * Rules the client keeps:
  * - Every command whose submission returned an id completes exactly once:
- *   its callback runs with its reply (RK_OK, or RK_ESERVER for an error
- *   reply), or with a failure and no reply: RK_ETIMEOUT (its deadline
- *   passed), RK_ECANCELED (rk_async_cancel, or the client was freed),
- *   RK_ECLOSED (rk_async_disconnect), or what broke the connection
- *   (RK_EIO, RK_EPROTO, RK_ECONNECT, RK_ERESOLVE, RK_EAUTH...).
+ *   its callback runs with its reply (RK_OK, RK_ESERVER for an error
+ *   reply, RK_NIL for a nil reply to rk_async_run), or with a failure and no reply: RK_ETIMEOUT
+ * (its deadline passed), RK_ECANCELED (rk_async_cancel, or the client was freed), RK_ECLOSED
+ * (rk_async_disconnect), or what broke the connection (RK_EIO, RK_EPROTO, RK_ECONNECT, RK_ERESOLVE,
+ * RK_EAUTH...).
  * - A command's deadline does not sever the connection: a late command
  *   completes with RK_ETIMEOUT and its reply is read and dropped when it
  *   comes. The connection is declared dead only by the liveness rule
@@ -45,6 +45,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "command.h"
 #include "conn.h"
 #include "error.h"
 #include "options.h"
@@ -186,6 +187,14 @@ rk_async_id rk_async_command_argv(rk_async *ac, rk_async_fn cb, void *userdata, 
 rk_async_id rk_async_command(rk_async *ac, rk_async_fn cb, void *userdata, const char *fmt, ...);
 rk_async_id rk_async_vcommand(rk_async *ac, rk_async_fn cb, void *userdata, const char *fmt,
                               va_list ap);
+
+/** Submits a built command (command.h: a typed builder's, or
+ *  rk_command_argv's) with the default deadline; its reply reaches the
+ *  callback shaped as every runner shapes it (a map for HGETALL on RESP2
+ *  too), and status RK_NIL when it is nil. The command is consumed (its
+ *  arguments are copied before this returns), whether it was accepted or
+ *  not. Returns as rk_async_submit, or the command's build error. */
+rk_async_id rk_async_run(rk_async *ac, rk_command *cmd, rk_async_fn cb, void *userdata);
 
 /** Cancels a command not yet completed: its callback runs with
  *  RK_ECANCELED before this returns. A command not sent yet is never sent;

@@ -30,6 +30,7 @@
 #include "conn/options_int.h"
 #include "meta/classes.h"
 #include "rediskit/async.h"
+#include "resp/command_int.h"
 #include "resp/writer_int.h"
 #include "util/common.h"
 
@@ -45,10 +46,11 @@ enum rstate { R_QUEUED, R_SENT, R_SKIPPED };
 typedef struct rec {
     rk_async_fn cb;
     void *ud;
-    int64_t deadline; /* absolute ms, -1 for none */
-    size_t len;       /* encoded bytes */
-    uint8_t state;    /* enum rstate */
-    bool done;        /* the callback ran */
+    const char *shape; /* a typed command's reply shape (static), or NULL */
+    int64_t deadline;  /* absolute ms, -1 for none */
+    size_t len;        /* encoded bytes */
+    uint8_t state;     /* enum rstate */
+    bool done;         /* the callback ran */
 } rec;
 
 struct rk_async {
@@ -455,23 +457,33 @@ static void lost(rk_async *ac, int code) {
     drop_front(ac, n, code);
 }
 
-/* Hands one reply to the command at the head of the ring. */
-static void dispatch(rk_async *ac, rk_reply *reply) {
+/* The record the next reply answers: the first SENT one (skipped ones
+ * before it never got a reply, and go). NULL when none is awaited. */
+static rec *awaited(rk_async *ac) {
     while (ac->sendi > 0 && at(ac, 0)->state == R_SKIPPED)
         pop_front(ac);
-    rec r = *at(ac, 0);
+    return ac->sendi > 0 ? at(ac, 0) : NULL;
+}
+
+/* Hands one reply to the command at the head of the ring: its shape
+ * applied (typed commands), the nil rule too, as every runner does. */
+static void dispatch(rk_async *ac, rec r, rk_reply *reply) {
     pop_front(ac);
     ac->inflight--;
     ac->inflight_bytes -= r.len;
     if (r.done)
         return;
     ac->live--;
-    int status = rk_reply_is_error(reply) ? rk_conn_server_error(reply) : RK_OK;
+    int status = rk_reply_is_error(reply) ? rk_conn_server_error(reply)
+                                          : rk_shape_finish(r.shape, RK_OK, reply);
     ac->depth++;
     r.cb(ac, status, reply, r.ud);
     ac->depth--;
 }
 
+/* Reads what the socket has and completes the commands it answers. A
+ * reply is borrowed from the read buffer (no copy) unless a shape must be
+ * applied to it. */
 static void read_replies(rk_async *ac) {
     int rc = rk_conn_read_some(ac->conn);
     ac->st.reads++;
@@ -484,16 +496,23 @@ static void read_replies(rk_async *ac) {
     if (ac->ao.liveness_ms > 0)
         ac->last_rx = rk_now_ms();
     while (!ac->free_pending && !ac->disconnect_pending) {
-        rk_reply r;
-        rc = rk_conn_next(ac->conn, &r, true);
+        const rec *head = awaited(ac);
+        rec r = head ? *head : (rec){0};
+        rk_reply reply;
+        rc = rk_conn_next(ac->conn, &reply, r.shape == NULL || r.done);
         if (rc == 0)
             return;
         if (rc < 0) {
             lost(ac, rc);
             return;
         }
-        dispatch(ac, &r);
-        rk_reply_free(&r);
+        if (head == NULL) {
+            rk_reply_free(&reply);
+            lost(ac, rk_fail(RK_EPROTO, "protocol error: a reply nobody asked for"));
+            return;
+        }
+        dispatch(ac, r, &reply);
+        rk_reply_free(&reply);
     }
 }
 
@@ -748,7 +767,8 @@ void rk_async_disconnect(rk_async *ac) {
 
 /* Records the command just encoded into out (prev bytes were there
  * before): refused if it would change the connection's state. */
-static rk_async_id queue_encoded(rk_async *ac, const rk_async_call *call, size_t prev, int rc) {
+static rk_async_id queue_encoded(rk_async *ac, const rk_async_call *call, const char *shape,
+                                 size_t prev, int rc) {
     if (rc != RK_OK)
         return rc;
     if (rk_writer_last_flags(ac->out, RK_CMD_STATEFUL) & RK_CMD_STATEFUL) {
@@ -760,6 +780,7 @@ static rk_async_id queue_encoded(rk_async *ac, const rk_async_call *call, size_t
     int timeout = call->timeout_ms ? call->timeout_ms : ac->o.command_timeout_ms;
     *r = (rec){.cb = call->callback,
                .ud = call->userdata,
+               .shape = shape,
                .deadline = timeout > 0 ? rk_now_ms() + timeout : -1,
                .len = rk_writer_pending(ac->out) - prev,
                .state = R_QUEUED};
@@ -810,7 +831,7 @@ rk_async_id rk_async_submit(rk_async *ac, const rk_async_call *call, const rk_st
         return rc;
     ac->depth++;
     size_t prev = rk_writer_pending(ac->out);
-    rk_async_id id = queue_encoded(ac, call, prev, encode_argv(ac->out, argv, argc));
+    rk_async_id id = queue_encoded(ac, call, NULL, prev, encode_argv(ac->out, argv, argc));
     leave(ac, false);
     return id;
 }
@@ -831,7 +852,7 @@ rk_async_id rk_async_vcommand(rk_async *ac, rk_async_fn cb, void *userdata, cons
         return rk_fail(RK_EINVAL, "a command needs a format");
     ac->depth++;
     size_t prev = rk_writer_pending(ac->out);
-    rk_async_id id = queue_encoded(ac, &call, prev, rk_writer_vformat(ac->out, fmt, ap));
+    rk_async_id id = queue_encoded(ac, &call, NULL, prev, rk_writer_vformat(ac->out, fmt, ap));
     leave(ac, false);
     return id;
 }
@@ -841,6 +862,35 @@ rk_async_id rk_async_command(rk_async *ac, rk_async_fn cb, void *userdata, const
     va_start(ap, fmt);
     rk_async_id id = rk_async_vcommand(ac, cb, userdata, fmt, ap);
     va_end(ap);
+    return id;
+}
+
+/* Encodes a built command's arguments into out. */
+static int encode_command(rk_writer *w, const rk_command_int *c) {
+    rk_command_vec vec;
+    int rc = rk_command_split(c, &vec);
+    if (rc != RK_OK)
+        return rc;
+    rc = rk_writer_argv(w, (int)c->argc, vec.argv, vec.lens);
+    rk_command_split_free(&vec);
+    return rc;
+}
+
+rk_async_id rk_async_run(rk_async *ac, rk_command *cmd, rk_async_fn cb, void *userdata) {
+    rk_async_call call = {.callback = cb, .userdata = userdata};
+    rk_command_int *c;
+    int rc = rk_command_ready(cmd, &c);
+    if (rc == RK_OK)
+        rc = check_submit(ac, &call);
+    if (rc != RK_OK) {
+        rk_command_release(cmd);
+        return rc;
+    }
+    ac->depth++;
+    size_t prev = rk_writer_pending(ac->out);
+    rk_async_id id = queue_encoded(ac, &call, c->shape, prev, encode_command(ac->out, c));
+    rk_command_release(cmd);
+    leave(ac, false);
     return id;
 }
 
