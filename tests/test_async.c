@@ -8,6 +8,7 @@
  * every loop. Needs redis-server; skips without it. */
 #define _GNU_SOURCE
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -530,6 +531,57 @@ static void test_async_run_shapes_reply_like_every_runner(void **state) {
     env_close(&e);
 }
 
+/* ---- other threads -------------------------------------------------------- */
+
+#define POSTERS 4
+#define POSTS 250
+
+typedef struct posts {
+    env *e;
+    pthread_t loop_thread;
+    int done, bad, refused;
+} posts;
+
+static void posted_done(rk_async *ac, int status, rk_reply *r, void *ud) {
+    (void)ac;
+    posts *p = ud;
+    p->done++;
+    if (status != RK_OK || r == NULL || !pthread_equal(pthread_self(), p->loop_thread))
+        p->bad++;
+}
+
+static void *poster_main(void *arg) {
+    posts *p = arg;
+    rk_async_call call = {.callback = posted_done, .userdata = p};
+    rk_str argv[2] = {RK_STR("ECHO"), RK_STR("from another thread")};
+    for (int i = 0; i < POSTS; i++)
+        if (rk_async_post(p->e->ac, &call, argv, 2) != RK_OK)
+            __atomic_add_fetch(&p->refused, 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+static void test_async_post_from_threads_runs_callbacks_on_loop(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    posts p = {.e = &e, .loop_thread = pthread_self()};
+    if (strcmp(e.k->name, "libevent") == 0) { /* its adapter cannot be woken */
+        rk_str argv[1] = {RK_STR("PING")};
+        rk_async_call call = {.callback = posted_done, .userdata = &p};
+        assert_int_equal(rk_async_post(e.ac, &call, argv, 1), RK_EINVAL);
+        env_close(&e);
+        return;
+    }
+    pthread_t t[POSTERS];
+    for (int i = 0; i < POSTERS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, poster_main, &p), 0);
+    wait_count(&e, &p.done, POSTERS * POSTS);
+    for (int i = 0; i < POSTERS; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(p.refused, 0);
+    assert_int_equal(p.bad, 0);
+    env_close(&e);
+}
+
 /* ---- main ------------------------------------------------------------------- */
 
 #define SUITE(k)                                                                                   \
@@ -558,6 +610,8 @@ static void test_async_run_shapes_reply_like_every_runner(void **state) {
             cmocka_unit_test_prestate(test_async_liveness_declares_silent_connection_dead,         \
                                       (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_run_shapes_reply_like_every_runner, (void *)(k)), \
+            cmocka_unit_test_prestate(test_async_post_from_threads_runs_callbacks_on_loop,         \
+                                      (void *)(k)),                                                \
     }
 
 int main(void) {

@@ -37,7 +37,8 @@
  *   others are in flight are written together, one writev per loop
  *   iteration.
  *
- * An rk_async and its loop belong to one thread. */
+ * An rk_async and its loop belong to one thread; other threads may only
+ * rk_async_post. */
 #ifndef RK_ASYNC_H
 #define RK_ASYNC_H
 
@@ -114,7 +115,9 @@ typedef struct rk_loop_ops {
     /** Arm the one timer to fire once in delay_ms (>= 0), replacing the
      *  previous one; -1 disarms it. */
     void (*timer)(void *data, int64_t delay_ms);
-    /** Optional: wake the loop from another thread. */
+    /** Optional: from any thread, make the loop call rk_async_on_wake on
+     *  its own thread soon (rk_async_post needs it). Called with a lock of
+     *  the client's held: it must not call back into the client. */
     void (*wake)(void *data);
     /** Optional: the client no longer uses the loop (detached or freed):
      *  release what the adapter holds for it. Called once, last. */
@@ -137,6 +140,9 @@ void rk_async_detach(rk_async *ac);
 void rk_async_on_readable(rk_async *ac);
 void rk_async_on_writable(rk_async *ac);
 void rk_async_on_timer(rk_async *ac);
+/** The loop's answer to `wake`: on the loop's thread, takes in the commands
+ *  other threads posted. */
+void rk_async_on_wake(rk_async *ac);
 
 /* ---- the client ------------------------------------------------------ */
 
@@ -195,6 +201,15 @@ rk_async_id rk_async_vcommand(rk_async *ac, rk_async_fn cb, void *userdata, cons
  *  arguments are copied before this returns), whether it was accepted or
  *  not. Returns as rk_async_submit, or the command's build error. */
 rk_async_id rk_async_run(rk_async *ac, rk_command *cmd, rk_async_fn cb, void *userdata);
+
+/** Thread-safe submission: from any thread, while the client's loop runs
+ *  on another. The command is encoded here, queued under a short lock, and
+ *  the loop woken (its wake operation: the built-in loop, libuv and libev
+ *  have one; libevent's adapter has none); it is submitted on the loop's
+ *  thread, where its callback runs. RK_OK, RK_EINVAL (as rk_async_submit,
+ *  or a loop without wake), RK_ENOMEM. No id: a posted command cannot be
+ *  cancelled. Must not race with rk_async_free. */
+int rk_async_post(rk_async *ac, const rk_async_call *call, const rk_str *argv, size_t argc);
 
 /** Cancels a command not yet completed: its callback runs with
  *  RK_ECANCELED before this returns. A command not sent yet is never sent;

@@ -21,6 +21,7 @@
  * deadline. Callbacks run only with depth > 0, so a free or a disconnect
  * inside one waits for the stack to unwind. */
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,6 +53,14 @@ typedef struct rec {
     uint8_t state;     /* enum rstate */
     bool done;         /* the callback ran */
 } rec;
+
+/* A command posted from another thread: its bytes and how to complete it. */
+typedef struct posted {
+    struct posted *next;
+    rk_async_call call;
+    size_t len;
+    char bytes[];
+} posted;
 
 struct rk_async {
     rk_options o; /* settled; strings in storage */
@@ -91,10 +100,18 @@ struct rk_async {
     int depth;
     bool free_pending, disconnect_pending, freeing;
     rk_async_stats st;
+
+    /* Commands posted from other threads (rk_async_post), under `lock`:
+     * encoded by the poster, moved into the ring by the loop's thread. */
+    pthread_mutex_t lock;
+    posted *posts, **posts_tail;
+    bool woken; /* a wake-up is on its way */
 };
 
 static void settle(rk_async *ac, bool from_input);
 static void lost(rk_async *ac, int code);
+static rk_async_id queue_record(rk_async *ac, const rk_async_call *call, const char *shape,
+                                size_t prev);
 
 /* ---- the ring ---------------------------------------------------------- */
 
@@ -546,6 +563,30 @@ static void check_liveness(rk_async *ac, int64_t now) {
 
 /* ---- entering and leaving ---------------------------------------------- */
 
+/* Moves the commands other threads posted into the ring, in the order
+ * they were posted; one that finds no room fails with RK_ENOMEM. */
+static void take_posts(rk_async *ac) {
+    pthread_mutex_lock(&ac->lock);
+    posted *p = ac->posts;
+    ac->posts = NULL;
+    ac->posts_tail = &ac->posts;
+    ac->woken = false;
+    pthread_mutex_unlock(&ac->lock);
+    while (p) {
+        posted *next = p->next;
+        size_t prev = rk_writer_pending(ac->out);
+        int rc = ring_reserve(ac);
+        if (rc == RK_OK)
+            rc = rk_writer_raw(ac->out, p->bytes, p->len);
+        if (rc == RK_OK)
+            queue_record(ac, &p->call, NULL, prev);
+        else
+            p->call.callback(ac, rc, NULL, p->call.userdata);
+        rk_free(p);
+        p = next;
+    }
+}
+
 void rk_async_detach(rk_async *ac) {
     if (ac == NULL || ac->ops == NULL)
         return;
@@ -554,7 +595,9 @@ void rk_async_detach(rk_async *ac) {
         ac->ops->timer(ac->ldata, -1);
     ac->armed = -1;
     const rk_loop_ops *ops = ac->ops;
+    pthread_mutex_lock(&ac->lock);
     ac->ops = NULL;
+    pthread_mutex_unlock(&ac->lock);
     if (ops->detach)
         ops->detach(ac->ldata);
 }
@@ -566,9 +609,11 @@ static void really_free(rk_async *ac) {
     rk_conn_free(ac->conn);
     ac->conn = NULL;
     ac->depth++;
+    take_posts(ac);
     for (size_t i = 0; i < ac->count; i++)
         if (!at(ac, i)->done)
             finish(ac, i, rk_fail(RK_ECANCELED, "the async client was freed"));
+    pthread_mutex_destroy(&ac->lock);
     rk_free(ac->ring);
     rk_writer_free(ac->out);
     rk_tls_ctx_free(ac->tls);
@@ -671,6 +716,13 @@ void rk_async_on_timer(rk_async *ac) {
     leave(ac, true);
 }
 
+void rk_async_on_wake(rk_async *ac) {
+    if (!enter(ac))
+        return;
+    take_posts(ac);
+    leave(ac, true);
+}
+
 /* ---- the public side --------------------------------------------------- */
 
 static void settle_options(rk_async_options *ao, const rk_async_options *in) {
@@ -699,12 +751,17 @@ rk_async *rk_async_new(const rk_options *opts, const rk_async_options *aopts) {
     settle_options(&ac->ao, aopts);
     ac->watched_fd = -1;
     ac->armed = ac->next_cmd_deadline = ac->connect_deadline = -1;
+    ac->posts_tail = &ac->posts;
     ac->head_id = 1;
     ac->seed = (unsigned)(uintptr_t)ac ^ (unsigned)rk_now_us();
     /* Copy every argument: a caller cannot know when it was sent. */
     ac->out = rk_writer_new(&(rk_writer_opts){.ref_threshold = SIZE_MAX});
     int rc = ac->out ? rk_options_tls_ctx(&ac->o, &ac->tls)
                      : rk_fail(RK_ENOMEM, "out of memory creating an async client");
+    if (rc == RK_OK && pthread_mutex_init(&ac->lock, NULL) != 0) {
+        rk_tls_ctx_free(ac->tls);
+        rc = rk_fail(RK_ENOMEM, "no mutex for an async client");
+    }
     if (rc != RK_OK) {
         rk_writer_free(ac->out);
         rk_options_free_storage(&ac->o, ac->storage);
@@ -734,8 +791,10 @@ int rk_async_attach(rk_async *ac, const rk_loop_ops *ops, void *data) {
         return rk_fail(RK_EINVAL, "rk_async_attach: the client is attached to a loop already");
     if (ac->freeing)
         return rk_fail(RK_ECLOSED, "the async client is being freed");
+    pthread_mutex_lock(&ac->lock);
     ac->ops = ops;
     ac->ldata = data;
+    pthread_mutex_unlock(&ac->lock);
     if (ac->depth == 0) {
         ac->depth++;
         leave(ac, false);
@@ -765,17 +824,10 @@ void rk_async_disconnect(rk_async *ac) {
     }
 }
 
-/* Records the command just encoded into out (prev bytes were there
- * before): refused if it would change the connection's state. */
-static rk_async_id queue_encoded(rk_async *ac, const rk_async_call *call, const char *shape,
-                                 size_t prev, int rc) {
-    if (rc != RK_OK)
-        return rc;
-    if (rk_writer_last_flags(ac->out, RK_CMD_STATEFUL) & RK_CMD_STATEFUL) {
-        rk_writer_unqueue_last(ac->out);
-        return rk_fail(RK_EINVAL, "this command changes the state of its connection; the async "
-                                  "client does not run it (use options for AUTH/SELECT/HELLO)");
-    }
+/* Records the command whose bytes were just appended to out (prev bytes
+ * were there before); the ring has room. Returns its id. */
+static rk_async_id queue_record(rk_async *ac, const rk_async_call *call, const char *shape,
+                                size_t prev) {
     rec *r = at(ac, ac->count);
     int timeout = call->timeout_ms ? call->timeout_ms : ac->o.command_timeout_ms;
     *r = (rec){.cb = call->callback,
@@ -788,6 +840,23 @@ static rk_async_id queue_encoded(rk_async *ac, const rk_async_call *call, const 
     ac->count++;
     ac->live++;
     return ac->head_id + (rk_async_id)ac->count - 1;
+}
+
+/* Refuses the command encoded last into w if it would change the state of
+ * its connection (taking it back out of w). */
+static int refuse_stateful(rk_writer *w, int rc) {
+    if (rc != RK_OK || !(rk_writer_last_flags(w, RK_CMD_STATEFUL) & RK_CMD_STATEFUL))
+        return rc;
+    rk_writer_unqueue_last(w);
+    return rk_fail(RK_EINVAL, "this command changes the state of its connection; the async "
+                              "client does not run it (use options for AUTH/SELECT/HELLO)");
+}
+
+/* Records the command just encoded into out, unless refused. */
+static rk_async_id queue_encoded(rk_async *ac, const rk_async_call *call, const char *shape,
+                                 size_t prev, int rc) {
+    rc = refuse_stateful(ac->out, rc);
+    return rc == RK_OK ? queue_record(ac, call, shape, prev) : rc;
 }
 
 /* Checks what every submission needs; RK_OK or the refusal. */
@@ -892,6 +961,54 @@ rk_async_id rk_async_run(rk_async *ac, rk_command *cmd, rk_async_fn cb, void *us
     rk_command_release(cmd);
     leave(ac, false);
     return id;
+}
+
+/* Encodes argv into a new post, in the caller's thread. */
+static posted *encode_post(const rk_async_call *call, const rk_str *argv, size_t argc, int *rc) {
+    rk_writer *w = rk_writer_new(&(rk_writer_opts){.ref_threshold = SIZE_MAX});
+    *rc = w ? refuse_stateful(w, encode_argv(w, argv, argc))
+            : rk_fail(RK_ENOMEM, "out of memory posting a command");
+    size_t len = w ? rk_writer_pending(w) : 0;
+    posted *p = *rc == RK_OK ? rk_malloc(sizeof(*p) + len) : NULL;
+    if (*rc == RK_OK && p == NULL)
+        *rc = rk_fail(RK_ENOMEM, "out of memory posting a command");
+    if (p) {
+        *p = (posted){.call = *call, .len = len};
+        struct iovec iov[64];
+        int n = rk_writer_iov(w, iov, (int)RK_ARRAY_LEN(iov));
+        size_t off = 0;
+        for (int i = 0; i < n; i++) {
+            memcpy(p->bytes + off, iov[i].iov_base, iov[i].iov_len);
+            off += iov[i].iov_len;
+        }
+    }
+    rk_writer_free(w);
+    return p;
+}
+
+int rk_async_post(rk_async *ac, const rk_async_call *call, const rk_str *argv, size_t argc) {
+    if (ac == NULL || call == NULL || call->callback == NULL)
+        return rk_fail(RK_EINVAL, "a command needs a client and a callback");
+    int rc;
+    posted *p = encode_post(call, argv, argc, &rc);
+    if (p == NULL)
+        return rc;
+    pthread_mutex_lock(&ac->lock);
+    const rk_loop_ops *ops = ac->ops;
+    if (ops == NULL || ops->wake == NULL) {
+        pthread_mutex_unlock(&ac->lock);
+        rk_free(p);
+        return rk_fail(RK_EINVAL, "rk_async_post needs a loop that can be woken from another "
+                                  "thread (the built-in loop, libuv, libev)");
+    }
+    *ac->posts_tail = p;
+    ac->posts_tail = &p->next;
+    bool wake = !ac->woken;
+    ac->woken = true;
+    if (wake)
+        ops->wake(ac->ldata);
+    pthread_mutex_unlock(&ac->lock);
+    return RK_OK;
 }
 
 int rk_async_cancel(rk_async *ac, rk_async_id id) {

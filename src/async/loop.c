@@ -202,10 +202,15 @@ static int wait_time(const rk_loop *l, int limit) {
     return (int)RK_MIN(t, (int64_t)INT32_MAX);
 }
 
+/* Empties the wake-up pipe and lets every client take what other threads
+ * posted to it. */
 static void drain_wake(rk_loop *l) {
     char buf[64];
     while (read(l->wake[0], buf, sizeof(buf)) > 0)
         ;
+    for (reg *g = l->regs; g; g = g->next)
+        if (!g->dead)
+            rk_async_on_wake(g->ac);
 }
 
 /* Readiness of one registration: read first (replies free in-flight

@@ -6,9 +6,9 @@
  *     uv_run(loop, UV_RUN_DEFAULT);
  *
  * A uv_poll_t for the client's fd (a new one when the fd changes: libuv
- * binds a poll handle to one fd) and a uv_timer_t. Handles close
- * asynchronously, so the adapter's memory goes with the timer's close
- * callback. Link with -luv. */
+ * binds a poll handle to one fd), a uv_timer_t, and a uv_async_t for
+ * rk_async_post. Handles close asynchronously, so the adapter's memory goes
+ * with the last close callback. Link with -luv. */
 #ifndef RK_ADAPTERS_LIBUV_H
 #define RK_ADAPTERS_LIBUV_H
 
@@ -20,7 +20,9 @@
 #include "../error.h"
 
 typedef struct rk_libuv {
-    uv_timer_t timer; /* first: its close callback frees the adapter */
+    uv_timer_t timer;
+    uv_async_t wake;
+    int open_handles; /* the adapter is freed when both have closed */
     uv_loop_t *loop;
     uv_poll_t *poll;
     int fd;
@@ -33,7 +35,19 @@ static void rk_libuv_free_handle(uv_handle_t *h) {
 }
 
 static void rk_libuv_free_adapter(uv_handle_t *h) {
-    rk_free(h->data);
+    rk_libuv *a = (rk_libuv *)h->data;
+    if (--a->open_handles == 0)
+        rk_free(a);
+}
+
+static void rk_libuv_woken(uv_async_t *h) {
+    rk_libuv *a = (rk_libuv *)h->data;
+    if (!a->dead)
+        rk_async_on_wake(a->ac);
+}
+
+static void rk_libuv_wake(void *data) {
+    uv_async_send(&((rk_libuv *)data)->wake);
 }
 
 static void rk_libuv_io(uv_poll_t *h, int status, int events) {
@@ -95,11 +109,12 @@ static void rk_libuv_detach(void *data) {
     rk_libuv_close_poll(a);
     a->dead = 1;
     uv_close((uv_handle_t *)&a->timer, rk_libuv_free_adapter);
+    uv_close((uv_handle_t *)&a->wake, rk_libuv_free_adapter);
 }
 
 /** Attaches ac to loop. RK_OK, RK_ENOMEM, or rk_async_attach's refusal. */
 static inline int rk_libuv_attach(rk_async *ac, uv_loop_t *loop) {
-    static const rk_loop_ops ops = {rk_libuv_watch, rk_libuv_timer, NULL, rk_libuv_detach};
+    static const rk_loop_ops ops = {rk_libuv_watch, rk_libuv_timer, rk_libuv_wake, rk_libuv_detach};
     rk_libuv *a = (rk_libuv *)rk_calloc(1, sizeof(*a));
     if (a == NULL)
         return RK_ENOMEM;
@@ -107,10 +122,14 @@ static inline int rk_libuv_attach(rk_async *ac, uv_loop_t *loop) {
     a->ac = ac;
     a->fd = -1;
     uv_timer_init(loop, &a->timer);
-    a->timer.data = a;
+    uv_async_init(loop, &a->wake, rk_libuv_woken);
+    a->timer.data = a->wake.data = a;
+    a->open_handles = 2;
     int rc = rk_async_attach(ac, &ops, a);
-    if (rc != RK_OK)
+    if (rc != RK_OK) {
         uv_close((uv_handle_t *)&a->timer, rk_libuv_free_adapter);
+        uv_close((uv_handle_t *)&a->wake, rk_libuv_free_adapter);
+    }
     return rc;
 }
 
