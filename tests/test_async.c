@@ -531,6 +531,47 @@ static void test_async_run_shapes_reply_like_every_runner(void **state) {
     env_close(&e);
 }
 
+static void test_async_max_queued_refuses_past_limit(void **state) {
+    rkt_shared_need();
+    rkt_blackhole *b = rkt_blackhole_start();
+    assert_non_null(b);
+    env e = {.k = *state};
+    e.loop = e.k->create();
+    e.ac = new_client(&e, (rk_options){.port = rkt_blackhole_port(b)},
+                      &(rk_async_options){.max_queued = 2});
+    result r[2] = {{0}}, third = {0};
+    submit(&e, &r[0], 0, CMD("PING"));
+    submit(&e, &r[1], 0, CMD("PING"));
+    rk_str argv[1] = {RK_STR("PING")};
+    assert_int_equal(rk_async_command_argv(e.ac, record, &third, argv, 1), RK_EAGAIN);
+    run_for(&e, 50);
+    rk_async_free(e.ac); /* the two queued complete, cancelled */
+    e.ac = NULL;
+    assert_int_equal(r[0].status, RK_ECANCELED);
+    assert_int_equal(r[1].calls, 1);
+    assert_int_equal(third.calls, 0);
+    env_close(&e);
+    rkt_blackhole_stop(b);
+}
+
+static void test_async_fail_fast_refuses_while_disconnected(void **state) {
+    rkt_shared_need();
+    env e = {.k = *state};
+    e.loop = e.k->create();
+    rk_options o = {.port = rkt_free_port(),
+                    .retry = {.backoff = RK_BACKOFF_CONSTANT, .base_ms = 60000}};
+    e.ac = new_client(&e, o, &(rk_async_options){.fail_fast = true});
+    result first = {0};
+    submit(&e, &first, 0, CMD("PING"));
+    wait_count(&e, &first.calls, 1);
+    assert_int_equal(first.status, RK_ECONNECT);
+    rk_str argv[1] = {RK_STR("PING")};
+    result second = {0};
+    assert_int_equal(rk_async_command_argv(e.ac, record, &second, argv, 1), RK_ECONNECT);
+    assert_int_equal(rk_async_pending(e.ac), 0);
+    env_close(&e);
+}
+
 /* ---- other threads -------------------------------------------------------- */
 
 #define POSTERS 4
@@ -610,6 +651,9 @@ static void test_async_post_from_threads_runs_callbacks_on_loop(void **state) {
             cmocka_unit_test_prestate(test_async_liveness_declares_silent_connection_dead,         \
                                       (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_run_shapes_reply_like_every_runner, (void *)(k)), \
+            cmocka_unit_test_prestate(test_async_max_queued_refuses_past_limit, (void *)(k)),      \
+            cmocka_unit_test_prestate(test_async_fail_fast_refuses_while_disconnected,             \
+                                      (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_post_from_threads_runs_callbacks_on_loop,         \
                                       (void *)(k)),                                                \
     }

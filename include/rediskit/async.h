@@ -94,6 +94,18 @@ typedef struct rk_async_options {
      *  commands fail with RK_EIO. Default 0: off (commands still have
      *  their own deadlines). */
     int liveness_ms;
+    /** Commands waiting unsent (connecting, disconnected, or held back by
+     *  the in-flight limits), at most; past it a submission is refused
+     *  with RK_EAGAIN. Default 0: no limit. */
+    int max_queued;
+    /** Bytes of those commands, at most (RK_EAGAIN past it). Default 0: no
+     *  limit. */
+    size_t max_queued_bytes;
+    /** While disconnected after a failed connect (waiting for the retry
+     *  policy's backoff before the next attempt), refuse new commands at
+     *  once with that connect's error instead of queueing them for the
+     *  next attempt. Default false: queue (bounded by max_queued). */
+    bool fail_fast;
 } rk_async_options;
 
 /* ---- the loop contract ------------------------------------------------ */

@@ -84,6 +84,7 @@ struct rk_async {
     int64_t connect_deadline; /* of the attempt in progress, -1 none */
     int64_t connect_at;       /* no new attempt before (backoff) */
     int fails, backoff_prev;
+    int last_error; /* of the last failed connect */
     unsigned seed;
 
     rk_writer *out;
@@ -263,6 +264,7 @@ static void connect_failed(rk_async *ac, int code) {
     ac->res = NULL;
     drop_conn(ac);
     ac->fails++;
+    ac->last_error = code;
     ac->backoff_prev = rk_backoff_delay(&ac->o.retry, ac->fails, ac->backoff_prev, &ac->seed);
     ac->connect_at = rk_now_ms() + ac->backoff_prev;
     drop_front(ac, ac->count, code);
@@ -736,6 +738,8 @@ static void settle_options(rk_async_options *ao, const rk_async_options *in) {
         ao->max_write_bytes = RK_ASYNC_DEFAULT_MAX_WRITE_BYTES;
     if (ao->liveness_ms < 0)
         ao->liveness_ms = 0;
+    if (ao->max_queued < 0)
+        ao->max_queued = 0;
 }
 
 rk_async *rk_async_new(const rk_options *opts, const rk_async_options *aopts) {
@@ -859,13 +863,30 @@ static rk_async_id queue_encoded(rk_async *ac, const rk_async_call *call, const 
     return rc == RK_OK ? queue_record(ac, call, shape, prev) : rc;
 }
 
+/* The policy for commands that cannot be sent now (async.h: max_queued,
+ * max_queued_bytes, fail_fast). */
+static int check_queue(const rk_async *ac) {
+    if (ac->ao.fail_fast && ac->state == C_IDLE && ac->fails > 0)
+        return rk_fail(ac->last_error,
+                       "not connected: the last connect failed (%s), the next "
+                       "waits for its backoff",
+                       rk_strerror(ac->last_error));
+    if (ac->ao.max_queued > 0 && ac->count - ac->sendi >= (size_t)ac->ao.max_queued)
+        return rk_fail(RK_EAGAIN, "%d commands already wait to be sent", ac->ao.max_queued);
+    if (ac->ao.max_queued_bytes > 0 && rk_writer_pending(ac->out) >= ac->ao.max_queued_bytes)
+        return rk_fail(RK_EAGAIN, "%zu bytes of commands already wait to be sent",
+                       ac->ao.max_queued_bytes);
+    return RK_OK;
+}
+
 /* Checks what every submission needs; RK_OK or the refusal. */
 static int check_submit(rk_async *ac, const rk_async_call *call) {
     if (ac == NULL || call == NULL || call->callback == NULL)
         return rk_fail(RK_EINVAL, "a command needs a client and a callback");
     if (ac->freeing)
         return rk_fail(RK_ECLOSED, "the async client is being freed");
-    return ring_reserve(ac);
+    int rc = check_queue(ac);
+    return rc == RK_OK ? ring_reserve(ac) : rc;
 }
 
 static int encode_argv(rk_writer *w, const rk_str *argv, size_t argc) {
