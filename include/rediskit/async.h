@@ -146,11 +146,15 @@ int rk_async_attach(rk_async *ac, const rk_loop_ops *ops, void *data);
  *  rk_async_attach carries on. Inside a callback too. */
 void rk_async_detach(rk_async *ac);
 
-/** The loop's inputs. After one of these returns the client may be gone
- *  (a callback freed it): an adapter must not touch the client, nor its own
- *  state for it, after the call unless its detach has not run. */
+/** The loop's inputs, first: the fd is readable. After one of these
+ *  returns the client may be gone (a callback freed it): an adapter must
+ *  not touch the client, nor its own state for it, after the call unless
+ *  its detach has not run. */
 void rk_async_on_readable(rk_async *ac);
+/** The fd is writable (see rk_async_on_readable). */
 void rk_async_on_writable(rk_async *ac);
+/** The timer armed by the `timer` operation fired (see
+ *  rk_async_on_readable). */
 void rk_async_on_timer(rk_async *ac);
 /** The loop's answer to `wake`: on the loop's thread, takes in the commands
  *  other threads posted. */
@@ -203,6 +207,7 @@ rk_async_id rk_async_command_argv(rk_async *ac, rk_async_fn cb, void *userdata, 
 /** As rk_async_command_argv, the command from a printf-style format (see
  *  rk_writer_format). */
 rk_async_id rk_async_command(rk_async *ac, rk_async_fn cb, void *userdata, const char *fmt, ...);
+/** As rk_async_command, with a va_list. */
 rk_async_id rk_async_vcommand(rk_async *ac, rk_async_fn cb, void *userdata, const char *fmt,
                               va_list ap);
 

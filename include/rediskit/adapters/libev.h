@@ -22,6 +22,7 @@
 #include "../conn.h"
 #include "../error.h"
 
+/** @cond INTERNAL (the adapter's state and glue) */
 typedef struct rk_libev {
     ev_io io; /* first: the watcher's address is the adapter's */
     ev_timer timer;
@@ -101,6 +102,8 @@ static void rk_libev_detach(void *data) {
     a->dead = 1;
     rk_libev_release(a);
 }
+
+/** @endcond */
 
 /** Attaches ac to loop. RK_OK, RK_ENOMEM, or rk_async_attach's refusal. */
 static inline int rk_libev_attach(rk_async *ac, struct ev_loop *loop) {

@@ -21,6 +21,7 @@
 #include "../conn.h"
 #include "../error.h"
 
+/** @cond INTERNAL (the adapter's state and glue) */
 typedef struct rk_libevent {
     rk_async *ac;
     struct event_base *base;
@@ -96,6 +97,8 @@ static void rk_libevent_detach(void *data) {
     a->dead = 1;
     rk_libevent_release(a);
 }
+
+/** @endcond */
 
 /** Attaches ac to base. RK_OK, RK_ENOMEM, or rk_async_attach's refusal. */
 static inline int rk_libevent_attach(rk_async *ac, struct event_base *base) {

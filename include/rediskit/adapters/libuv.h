@@ -19,6 +19,7 @@
 #include "../conn.h"
 #include "../error.h"
 
+/** @cond INTERNAL (the adapter's state and glue) */
 typedef struct rk_libuv {
     uv_timer_t timer;
     uv_async_t wake;
@@ -111,6 +112,8 @@ static void rk_libuv_detach(void *data) {
     uv_close((uv_handle_t *)&a->timer, rk_libuv_free_adapter);
     uv_close((uv_handle_t *)&a->wake, rk_libuv_free_adapter);
 }
+
+/** @endcond */
 
 /** Attaches ac to loop. RK_OK, RK_ENOMEM, or rk_async_attach's refusal. */
 static inline int rk_libuv_attach(rk_async *ac, uv_loop_t *loop) {
