@@ -312,7 +312,7 @@ void bench_note(const char *fmt, ...) {
 static bool heading_done;
 
 static void print_heading(void) {
-    printf("\n  %-22s %13s %13s %8s %7s   %s\n", "workload", "rediskit", "hiredis", "ratio",
+    printf("\n  %-26s %13s %13s %8s %7s   %s\n", "workload", "rediskit", "hiredis", "ratio",
            "target", "allocs/item rk | hi");
     heading_done = true;
 }
@@ -357,7 +357,7 @@ void bench_table_row(const bench_row *r) {
     bool ratio_ok = r->target_ratio <= 0 || ratio >= r->target_ratio;
     /* Allocations that could not be counted (a sanitizer build) are no miss. */
     bool allocs_ok = r->target_allocs < 0 || r->rk_allocs < 0 || r->rk_allocs <= r->target_allocs;
-    printf("  %-22s", r->name);
+    printf("  %-26s", r->name);
     print_rate(r->rk_rate);
     print_rate(r->hi_rate);
     if (r->hi_rate > 0)
@@ -373,7 +373,7 @@ void bench_table_row(const bench_row *r) {
     print_allocs(r->hi_allocs);
     printf("  %s\n", r->unit);
     if (r->note)
-        printf("  %-22s %s\n", "", r->note);
+        printf("  %-26s %s\n", "", r->note);
     fflush(stdout);
 
     if (r->target_ratio > 0 || r->target_allocs >= 0)

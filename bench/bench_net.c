@@ -38,10 +38,13 @@ static const char *const workloads[] = {"net_unpipelined",        "net_unpipelin
 
 /* ---- the workload ------------------------------------------------------- */
 
+/* A command in the form each library takes it: argv and len for hiredis,
+ * str for rediskit. */
 typedef struct command {
     int argc;
     const char *argv[3];
     size_t len[3];
+    rk_str str[3];
 } command;
 
 /* Keys, the value, the commands on them, and a random order to use them
@@ -57,8 +60,12 @@ static void workload_init(workload *w) {
     memset(w->value, 'x', sizeof(w->value)); /* redis-benchmark's data */
     for (int i = 0; i < KEYS; i++) {
         size_t n = (size_t)snprintf(w->keys[i], sizeof(w->keys[i]), "key:%012d", i);
-        w->set[i] = (command){3, {"SET", w->keys[i], w->value}, {3, n, VALUE_LEN}};
-        w->get[i] = (command){2, {"GET", w->keys[i], NULL}, {3, n, 0}};
+        w->set[i] = (command){3,
+                              {"SET", w->keys[i], w->value},
+                              {3, n, VALUE_LEN},
+                              {RK_STR("SET"), rk_bin(w->keys[i], n), rk_bin(w->value, VALUE_LEN)}};
+        w->get[i] = (command){
+            2, {"GET", w->keys[i], NULL}, {3, n, 0}, {RK_STR("GET"), rk_bin(w->keys[i], n)}};
     }
     uint64_t s = 0x9e3779b97f4a7c15u;
     for (int i = 0; i < KEY_SEQ; i++) {
@@ -168,7 +175,7 @@ static void env_close(net_env *e) {
  * value. */
 static void env_fill(net_env *e) {
     for (int i = 0; i < KEYS; i++) {
-        if (rk_conn_append_argv(e->conn, 3, e->w->set[i].argv, e->w->set[i].len) != RK_OK)
+        if (rk_conn_append_argv(e->conn, e->w->set[i].str, 3) != RK_OK)
             rk_die("rk_conn_append_argv");
         if (rk_conn_append(e->conn, "SET key:%d %b", i, e->w->value, (size_t)VALUE_LEN) != RK_OK)
             rk_die("rk_conn_append");
@@ -186,7 +193,7 @@ static uint64_t rk_client_round_trips(net_env *e, uint64_t rounds) {
         for (int set = 1; set >= 0; set--) {
             const command *c = next_command(e, set);
             rk_reply r;
-            if (rk_client_call_argv(e->client, &r, c->argc, c->argv, c->len) != RK_OK)
+            if (rk_client_call_argv(e->client, &r, c->str, (size_t)c->argc) != RK_OK)
                 rk_die("rk_client_call_argv");
             e->errors += !rk_reply_right(&r, set);
             rk_reply_free(&r);
@@ -200,7 +207,7 @@ static uint64_t rk_conn_round_trips(net_env *e, uint64_t rounds) {
         for (int set = 1; set >= 0; set--) {
             const command *c = next_command(e, set);
             rk_reply r;
-            if (rk_conn_call_argv(e->conn, &r, c->argc, c->argv, c->len) != RK_OK)
+            if (rk_conn_call_argv(e->conn, &r, c->str, (size_t)c->argc) != RK_OK)
                 rk_die("rk_conn_call_argv");
             e->errors += !rk_reply_right(&r, set);
             rk_reply_free(&r);
@@ -264,24 +271,25 @@ static uint64_t hi_format_round_trips(net_env *e, uint64_t rounds) {
     return 2 * rounds;
 }
 
-/* The typed calls: rk_set_bin (its reply handed back and checked) and
- * rk_get_bin (the value copied out, then freed), against hiredis's
+/* The typed calls, binary safe: SET built by rk_cmd_set and run by
+ * rk_client_run (its reply handed back and checked), and GET by
+ * rk_cmd_get (the value read from the reply), against hiredis's
  * redisCommandArgv (hi_round_trips). */
 static uint64_t rk_typed_round_trips(net_env *e, uint64_t rounds) {
     for (uint64_t i = 0; i < rounds; i++) {
         const command *c = next_command(e, true);
         rk_reply r;
-        if (rk_set_bin(e->client, c->argv[1], c->len[1], c->argv[2], c->len[2], NULL, &r) != RK_OK)
-            rk_die("rk_set_bin");
+        rk_command cmd;
+        rk_cmd_set(&cmd, c->str[1], c->str[2], NULL);
+        if (rk_client_run(e->client, &cmd, &r) != RK_OK)
+            rk_die("rk_cmd_set");
         e->errors += !rk_reply_right(&r, true);
         rk_reply_free(&r);
         c = next_command(e, false);
-        char *value;
-        size_t len;
-        if (rk_get_bin(e->client, c->argv[1], c->len[1], &value, &len) != RK_OK)
-            rk_die("rk_get_bin");
-        e->errors += len != VALUE_LEN;
-        rk_free(value);
+        if (rk_client_run(e->client, rk_cmd_get(&cmd, c->str[1]), &r) != RK_OK)
+            rk_die("rk_cmd_get");
+        e->errors += rk_reply_len(&r) != VALUE_LEN;
+        rk_reply_free(&r);
     }
     return 2 * rounds;
 }
@@ -295,7 +303,7 @@ static uint64_t rk_pipelines(net_env *e, uint64_t rounds) {
         for (int set = 1; set >= 0; set--) {
             for (int k = 0; k < DEPTH; k++) {
                 const command *c = next_command(e, set);
-                if (rk_conn_append_argv(e->conn, c->argc, c->argv, c->len) != RK_OK)
+                if (rk_conn_append_argv(e->conn, c->str, (size_t)c->argc) != RK_OK)
                     rk_die("rk_conn_append_argv");
             }
             for (int k = 0; k < DEPTH; k++) {
@@ -406,8 +414,26 @@ static void measure_unpipelined(net_env *e) {
                                                   "hiredis", hi.cpu_per_op)});
 }
 
+/* The row NAME_cpu: CPU per command as rates, commands per CPU second, so
+ * that its RATIO is hiredis's CPU per command over rediskit's. */
+static void cpu_row(const char *name, const net_side *rk, const net_side *hi, double target,
+                    const char *note) {
+    char cpu_name[48];
+    snprintf(cpu_name, sizeof(cpu_name), "%s_cpu", name);
+    bench_table_row(&(bench_row){.name = cpu_name,
+                                 .unit = "commands per CPU s",
+                                 .rk_rate = rk->cpu_per_op > 0 ? 1 / rk->cpu_per_op : 0,
+                                 .hi_rate = hi->cpu_per_op > 0 ? 1 / hi->cpu_per_op : 0,
+                                 .rk_allocs = -1,
+                                 .hi_allocs = -1,
+                                 .ratio = true,
+                                 .target_ratio = target,
+                                 .target_allocs = -1,
+                                 .note = note});
+}
+
 /* One rediskit way of calling against one hiredis way, interleaved: the
- * row NAME with its RATIO line and both sides' CPU per command. */
+ * row NAME and the row NAME_cpu, each with its RATIO line. */
 static void measure_pair(net_env *e, const char *name, const char *rk_label,
                          uint64_t (*rk_body)(net_env *e, uint64_t rounds),
                          uint64_t (*hi_body)(net_env *e, uint64_t rounds)) {
@@ -416,18 +442,18 @@ static void measure_pair(net_env *e, const char *name, const char *rk_label,
     bench_side sides[2] = {{side_rounds, &rk, 0}, {side_rounds, &hi, 0}};
     bench_compare(e->opts, sides, 2);
     check_errors(e);
+    bench_table_row(&(bench_row){.name = name,
+                                 .unit = "commands",
+                                 .rk_rate = sides[0].rate,
+                                 .hi_rate = sides[1].rate,
+                                 .rk_allocs = a_rk,
+                                 .hi_allocs = a_hi,
+                                 .ratio = true,
+                                 .target_ratio = 1.0,
+                                 .target_allocs = -1});
     char note[160];
-    bench_table_row(&(bench_row){
-        .name = name,
-        .unit = "commands",
-        .rk_rate = sides[0].rate,
-        .hi_rate = sides[1].rate,
-        .rk_allocs = a_rk,
-        .hi_allocs = a_hi,
-        .ratio = true,
-        .target_ratio = 1.0,
-        .target_allocs = -1,
-        .note = cpu_note(note, sizeof(note), rk_label, rk.cpu_per_op, "hiredis", hi.cpu_per_op)});
+    cpu_row(name, &rk, &hi, 1.0,
+            cpu_note(note, sizeof(note), rk_label, rk.cpu_per_op, "hiredis", hi.cpu_per_op));
 }
 
 /* Measures the pipelines; returns rediskit's best rate. */
@@ -447,19 +473,8 @@ static double measure_pipelined(net_env *e) {
                                  .ratio = true,
                                  .target_ratio = 1.1,
                                  .target_allocs = -1});
-    /* As rates, commands per CPU second, so that the ratio is hiredis's
-     * CPU per command over rediskit's. */
-    bench_table_row(&(bench_row){
-        .name = "net_pipelined_cpu",
-        .unit = "commands per CPU s",
-        .rk_rate = rk.cpu_per_op > 0 ? 1 / rk.cpu_per_op : 0,
-        .hi_rate = hi.cpu_per_op > 0 ? 1 / hi.cpu_per_op : 0,
-        .rk_allocs = -1,
-        .hi_allocs = -1,
-        .ratio = true,
-        .target_ratio = 1.4,
-        .target_allocs = -1,
-        .note = cpu_note(note, sizeof(note), "rediskit", rk.cpu_per_op, "hiredis", hi.cpu_per_op)});
+    cpu_row("net_pipelined", &rk, &hi, 1.4,
+            cpu_note(note, sizeof(note), "rediskit", rk.cpu_per_op, "hiredis", hi.cpu_per_op));
     return sides[0].rate;
 }
 
@@ -526,7 +541,7 @@ static int measure_vs_redis_benchmark(net_env *e, const server *s, double rk_rat
                                  .target_ratio = 0.95,
                                  .target_allocs = -1,
                                  .note = note[0]});
-    bench_note("%-22s %s", "", note[1]);
+    bench_note("%-26s %s", "", note[1]);
     bench_table_row(&(bench_row){.name = "  rb, plain -P 100",
                                  .unit = "commands",
                                  .rk_rate = best_rk,
@@ -675,7 +690,8 @@ static void describe(const bench_opts *fine, const server *s) {
                "best rate;",
                fine->reps, fine->rep_time, SPLIT);
     bench_note("    CPU: getrusage(RUSAGE_THREAD) user + sys around each run, the least per "
-               "command");
+               "command;");
+    bench_note("    a NAME_cpu row's ratio is hiredis's CPU per command over rediskit's");
     bench_note("  vs redis-benchmark: rediskit's pipelines and redis-benchmark runs interleaved, "
                "the same");
     bench_note("    commands (n SETs, n GETs); its rate for the mix: 2 / (1/SET + 1/GET)");

@@ -8,9 +8,9 @@
  *             connection from the client's pool and gives it back);
  *   hiredis : redisAppendCommandArgv x100 + redisGetReply x100 and
  *             freeReplyObject each, on one redisContext.
- * pipeline_typed is the same round queued with the typed commands
- * (rk_pipe_set, rk_pipe_get), which build each command's argv on the
- * stack before it is encoded.
+ * pipeline_typed is the same round queued as built typed commands
+ * (rk_cmd_set, rk_cmd_get and rk_pipeline_add), which build each
+ * command's argv on the stack before it is encoded.
  * Both speak RESP2 (the bytes on the wire are the same) and read every
  * reply as a caller would. Throughput is bound by the server and the
  * loopback as much as by the client, so the ratio is the client's share
@@ -35,10 +35,12 @@
 
 static const char *const workloads[] = {"pipeline_api", "pipeline_typed", NULL};
 
-/* The 100 commands of a round, as argv, the same for both libraries. */
+/* The 100 commands of a round, as argv, the same for both libraries: argv
+ * and lens for hiredis, str for rediskit. */
 typedef struct round_cmds {
     const char *argv[DEPTH][3];
     size_t lens[DEPTH][3];
+    rk_str str[DEPTH][3];
     int argc[DEPTH];
     char keys[DEPTH / 2][16];
     char value[VALUE_SIZE + 1];
@@ -57,6 +59,8 @@ static void round_init(round_cmds *r) {
         r->lens[j][0] = 3;
         r->lens[j][1] = strlen(key);
         r->lens[j][2] = VALUE_SIZE;
+        for (int a = 0; a < 3; a++)
+            r->str[j][a] = rk_bin(r->argv[j][a], r->lens[j][a]);
         r->argc[j] = set ? 3 : 2;
     }
 }
@@ -74,7 +78,7 @@ static uint64_t rk_rounds(void *ctx, uint64_t rounds) {
     pipe_run *r = ctx;
     for (uint64_t n = 0; n < rounds; n++) {
         for (int j = 0; j < DEPTH; j++)
-            rk_pipeline_append_argv(r->pipeline, r->cmds.argc[j], r->cmds.argv[j], r->cmds.lens[j]);
+            rk_pipeline_append_argv(r->pipeline, r->cmds.str[j], (size_t)r->cmds.argc[j]);
         int rc = rk_pipeline_exec(r->pipeline);
         if (rc != RK_OK)
             bench_die("rediskit pipeline: %s", rk_error_last()->message);
@@ -86,8 +90,10 @@ static uint64_t rk_typed_rounds(void *ctx, uint64_t rounds) {
     pipe_run *r = ctx;
     for (uint64_t n = 0; n < rounds; n++) {
         for (int j = 0; j < DEPTH; j += 2) {
-            rk_pipe_set(r->pipeline, r->cmds.keys[j / 2], r->cmds.value, NULL);
-            rk_pipe_get(r->pipeline, r->cmds.keys[j / 2]);
+            rk_command cmd;
+            const rk_str *set = r->cmds.str[j];
+            rk_pipeline_add(r->pipeline, rk_cmd_set(&cmd, set[1], set[2], NULL));
+            rk_pipeline_add(r->pipeline, rk_cmd_get(&cmd, set[1]));
         }
         int rc = rk_pipeline_exec(r->pipeline);
         if (rc != RK_OK)
@@ -227,7 +233,7 @@ static int pipeline_run(const bench_opts *opts, const char *url) {
     bench_note("  hiredis : redisAppendCommandArgv x%d + redisGetReply x%d + freeReplyObject, "
                "one context",
                DEPTH, DEPTH);
-    bench_note("pipeline_typed: the same round through rk_pipe_set / rk_pipe_get");
+    bench_note("pipeline_typed: the same round through rk_cmd_set / rk_cmd_get + rk_pipeline_add");
     pipe_run r = {0};
     if (pipe_open(&r, url) != 0) {
         pipe_close(&r);

@@ -495,10 +495,13 @@ static const char *hiredis_resp3_error(void) {
 
 /* ---- the writer ------------------------------------------------------ */
 
+/* A command in the form each library takes it: argv and len for hiredis,
+ * str for rediskit. */
 typedef struct command {
     int argc;
     const char *argv[3];
     size_t len[3];
+    rk_str str[3];
 } command;
 
 typedef struct writer_run {
@@ -526,8 +529,12 @@ static void writer_init(writer_run *r) {
         t += klen + 1;
         size_t vlen = 16 + rng() % 85;
         random_text(t, vlen);
-        r->cmds[2 * i] = (command){3, {"SET", key, t}, {3, klen, vlen}};
-        r->cmds[2 * i + 1] = (command){2, {"GET", key, NULL}, {3, klen, 0}};
+        r->cmds[2 * i] = (command){3,
+                                   {"SET", key, t},
+                                   {3, klen, vlen},
+                                   {RK_STR("SET"), rk_bin(key, klen), rk_bin(t, vlen)}};
+        r->cmds[2 * i + 1] =
+            (command){2, {"GET", key, NULL}, {3, klen, 0}, {RK_STR("GET"), rk_bin(key, klen)}};
         t += vlen;
     }
 }
@@ -545,7 +552,7 @@ static uint64_t rk_write_rounds(void *ctx, uint64_t rounds) {
     for (uint64_t k = 0; k < rounds; k++) {
         for (size_t i = 0; i < r->ncmds; i++) {
             const command *c = &r->cmds[i];
-            if (rk_writer_argv(r->w, c->argc, c->argv, c->len) != RK_OK)
+            if (rk_writer_argv(r->w, c->str, (size_t)c->argc) != RK_OK)
                 bench_die("rk_writer_argv: %s", rk_error_last()->message);
             if ((i + 1) % WRITER_BATCH == 0) {
                 r->sink += rk_writer_pending(r->w);
@@ -586,7 +593,7 @@ static bool writer_verify(writer_run *r) {
         int n = redisFormatCommandArgv(&cmd, c->argc, (const char **)c->argv, c->len);
         put(&hb, cmd, (size_t)n);
         redisFreeCommand(cmd);
-        rk_check(rk_writer_argv(r->w, c->argc, c->argv, c->len), "rk_writer_argv");
+        rk_check(rk_writer_argv(r->w, c->str, (size_t)c->argc), "rk_writer_argv");
         while (rk_writer_pending(r->w) > 0) {
             struct iovec iov[16];
             int k = rk_writer_iov(r->w, iov, 16);

@@ -294,7 +294,9 @@ static int tour_scan(rk_client *c) {
 
 /* Every command is also a typed C function: arguments as parameters and
  * an options struct, checks before sending, and replies of one shape
- * whichever protocol the connection speaks. */
+ * whichever protocol the connection speaks. rk_<name> runs it on the
+ * client; rk_cmd_<name> builds it to run on any executor (here a
+ * pipeline). */
 static int tour_typed(rk_client *c, const char *url) {
     step("4. Typed commands");
     long long n;
@@ -311,7 +313,7 @@ static int tour_typed(rk_client *c, const char *url) {
     if (rk_get(c, "tour:missing", &value, NULL) == RK_NIL)
         printf("rk_get of a missing key -> RK_NIL\n");
 
-    const rk_zadd_score_member players[] = {{1500.5, "ada", 0}, {1320, "bob", 0}};
+    const rk_zadd_score_member players[] = {{1500.5, RK_STR("ada")}, {1320, RK_STR("bob")}};
     rk_zadd(c, "tour:scores", players, 2, NULL, NULL);
     double score;
     if (rk_zscore(c, "tour:scores", "ada", &score) != RK_OK)
@@ -328,7 +330,8 @@ static int tour_typed(rk_client *c, const char *url) {
         return fail("rk_zrange");
     show("rk_zrange WITHSCORES over RESP2 -> [member, score] pairs:", &r);
     rk_reply_free(&r);
-    const rk_hset_field_value fields[] = {{"lang", 0, "C", 0}, {"since", 0, "2026", 0}};
+    const rk_hset_field_value fields[] = {{RK_STR("lang"), RK_STR("C")},
+                                          {RK_STR("since"), RK_STR("2026")}};
     rk_hset(c2, "tour:typed:hash", fields, 2, NULL);
     if (rk_hgetall(c2, "tour:typed:hash", &r) != RK_OK)
         return fail("rk_hgetall");
@@ -344,11 +347,12 @@ static int tour_typed(rk_client *c, const char *url) {
     rk_client_free(c2);
 
     rk_pipeline *p = rk_pipeline_new(c, NULL);
-    rk_pipe_incrbyfloat(p, "tour:float", 0.5);
-    rk_pipe_zscore(p, "tour:scores", "bob");
-    rk_pipe_hgetall(p, "tour:typed:hash");
+    rk_command cmd;
+    rk_pipeline_add(p, rk_cmd_incrbyfloat(&cmd, RK_STR("tour:float"), 0.5));
+    rk_pipeline_add(p, rk_cmd_zscore(&cmd, RK_STR("tour:scores"), RK_STR("bob")));
+    rk_pipeline_add(p, rk_cmd_hgetall(&cmd, RK_STR("tour:typed:hash")));
     rc = rk_pipeline_exec(p);
-    printf("rk_pipe_incrbyfloat, rk_pipe_zscore, rk_pipe_hgetall in a pipeline: %s; "
+    printf("rk_cmd_incrbyfloat, rk_cmd_zscore, rk_cmd_hgetall in a pipeline: %s; "
            "replies are a %s, a %s and a %s\n",
            rk_strerror(rc), rk_type_name(rk_reply_type(rk_pipeline_reply(p, 0))),
            rk_type_name(rk_reply_type(rk_pipeline_reply(p, 1))),

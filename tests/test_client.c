@@ -184,14 +184,13 @@ static void test_call_variants_give_the_same_reply(void **state) {
     static const char value[] = "bin\0ary value";
     const size_t vlen = sizeof value - 1;
     assert_int_equal(rk_client_call(c, NULL, "SET %s %b", "variants", value, vlen), RK_OK);
-    const char *argv[] = {"GET", "variants"};
+    const rk_str argv[] = {RK_STR("GET"), RK_STR("variants")};
     rk_reply r[5];
     assert_int_equal(rk_client_call(c, &r[0], "GET %s", "variants"), RK_OK);
     assert_int_equal(vcall(c, &r[1], "GET %s", "variants"), RK_OK);
     assert_int_equal(rk_client_call_args(c, &r[2], "GET", "variants", NULL), RK_OK);
-    assert_int_equal(rk_client_call_argv(c, &r[3], 2, argv, NULL), RK_OK);
-    assert_int_equal(rk_client_call_argv_opts(c, &r[4], NULL, 2, argv, (const size_t[]){3, 8}),
-                     RK_OK);
+    assert_int_equal(rk_client_call_argv(c, &r[3], argv, 2), RK_OK);
+    assert_int_equal(rk_client_call_argv_opts(c, &r[4], NULL, argv, 2), RK_OK);
     for (int i = 0; i < 5; i++) {
         assert_reply_bytes(&r[i], value, vlen);
         rk_reply_free(&r[i]);
@@ -203,9 +202,8 @@ static void test_argv_lengths_send_binary_arguments(void **state) {
     (void)state;
     rkt_shared_need();
     rk_client *c = shared_client();
-    const char *argv[] = {"SET", "argv-bin", "a\0b\r\nc"};
-    const size_t lens[] = {3, 8, 6};
-    assert_int_equal(rk_client_call_argv(c, NULL, 3, argv, lens), RK_OK);
+    const rk_str argv[] = {RK_STR("SET"), RK_STR("argv-bin"), RK_STR("a\0b\r\nc")};
+    assert_int_equal(rk_client_call_argv(c, NULL, argv, 3), RK_OK);
     char *raw = rkt_server_cmd(&rkt_shared, "STRLEN", "argv-bin", NULL);
     assert_string_equal(raw, ":6\r\n");
     free(raw);
@@ -217,7 +215,7 @@ static void test_call_without_arguments_is_einval(void **state) {
     rk_client *c = rk_client_new(&(rk_options){.port = 1});
     assert_non_null(c);
     rk_reply r;
-    assert_int_equal(rk_client_call_argv_opts(c, &r, NULL, 0, (const char *[]){"PING"}, NULL),
+    assert_int_equal(rk_client_call_argv_opts(c, &r, NULL, (const rk_str[]){RK_STR("PING")}, 0),
                      RK_EINVAL);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     assert_int_equal(rk_client_call(c, &r, NULL), RK_EINVAL);

@@ -1,4 +1,4 @@
-/* Typed commands: the generated functions' common machinery (rk_cmd):
+/* Typed commands: the generated functions' common machinery (rk_command):
  * a first round trip, argument lists past the inline storage, numbers
  * past the inline number room, no target, and running out of memory while
  * building, on RESP2 and RESP3. */
@@ -34,7 +34,10 @@ static void test_null_target_is_einval(void **state) {
     long long n;
     RKT_RC(rk_incr(NULL, "k", &n), RK_EINVAL);
     RKT_RC(rk_select(NULL, 1), RK_EINVAL);
-    RKT_RC(rk_pipe_set(NULL, "k", "v", NULL), RK_EINVAL);
+    rk_command cmd;
+    RKT_RC(rk_pipeline_add(NULL, rk_cmd_set(&cmd, RK_STR("k"), RK_STR("v"), NULL)), RK_EINVAL);
+    RKT_RC(rk_client_run(NULL, rk_cmd_set(&cmd, RK_STR("k"), RK_STR("v"), NULL), NULL), RK_EINVAL);
+    RKT_RC(rk_conn_run(NULL, rk_cmd_select(&cmd, 1), NULL), RK_EINVAL);
 }
 
 enum { MANY = 1500 };
@@ -46,7 +49,7 @@ static rk_zadd_score_member *many_members(char (*names)[16]) {
     assert_non_null(m);
     for (int i = 0; i < MANY; i++) {
         snprintf(names[i], sizeof(names[i]), "m%d", i);
-        m[i] = (rk_zadd_score_member){.score = i + 0.25, .member = names[i]};
+        m[i] = (rk_zadd_score_member){.score = i + 0.25, .member = rk_cstr(names[i])};
     }
     return m;
 }
@@ -73,8 +76,8 @@ static void test_long_argument_lists_go_out_whole(void **state) {
 }
 
 /* Whichever allocation fails while a long command is built, the call is
- * RK_ENOMEM (a runner sends nothing after a failed build) and nothing
- * leaks. Built for no pipeline, so that only building allocates. */
+ * RK_ENOMEM, kept in the command (a runner sends nothing after a failed
+ * build), and nothing leaks. Only built, so that only building allocates. */
 static void test_out_of_memory_while_building_is_enomem(void **state) {
     (void)state;
     static char names[MANY][16];
@@ -84,7 +87,10 @@ static void test_out_of_memory_while_building_is_enomem(void **state) {
     for (size_t nth = 1; nth < 40; nth++) {
         size_t before = rkt_alloc_stats_now().failed;
         rkt_alloc_fail_nth(nth);
-        int rc = rk_pipe_zadd(NULL, "z", m, MANY, NULL); /* builds, then refuses */
+        rk_command cmd;
+        rk_cmd_zadd(&cmd, RK_STR("z"), m, MANY, NULL);
+        int rc = rk_command_status(&cmd);
+        rk_command_release(&cmd);
         bool failed = rkt_alloc_stats_now().failed > before;
         rkt_alloc_fail_nth(0);
         if (!failed)

@@ -830,7 +830,7 @@ static void test_sscan_one_step_returns_cursor_and_members(void **state) {
     rk_client *c = rkt_cmd_client(state);
     sadd(c, "s", STRS("apple", "avocado", "banana"));
     rk_reply r;
-    RKT_OK(rk_sscan(c, "s", 0, &(rk_sscan_opts){.match = "a*", .count = 100}, &r));
+    RKT_OK(rk_sscan(c, "s", 0, &(rk_sscan_opts){.match = RK_STR("a*"), .count = 100}, &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 2);
     expect_str(rk_reply_at(&r, 0), "0");
     const rk_reply *m = rk_reply_at(&r, 1);
@@ -842,17 +842,13 @@ static void test_sscan_one_step_returns_cursor_and_members(void **state) {
 
 static void test_set_commands_are_binary_safe(void **state) {
     rk_client *c = rkt_cmd_client(state);
-    const char *m[] = {"a\0b", "a\0c"};
-    const size_t ml[] = {3, 3};
-    long long n = -1;
-    RKT_OK(rk_sadd_bin(c, "s\0k", 3, m, ml, 2, &n));
-    assert_int_equal(n, 2);
-    RKT_OK(rk_sismember_bin(c, "s\0k", 3, "a\0c", 3, &n));
-    assert_int_equal(n, 1);
-    RKT_OK(rk_sismember_bin(c, "s\0k", 3, "a", 1, &n));
-    assert_int_equal(n, 0);
+    const rk_str m[] = {RK_STR("a\0b"), RK_STR("a\0c")}, key = RK_STR("s\0k");
+    rk_command cmd;
+    assert_int_equal(rkt_run_int(c, rk_cmd_sadd(&cmd, key, m, 2)), 2);
+    assert_int_equal(rkt_run_int(c, rk_cmd_sismember(&cmd, key, RK_STR("a\0c"))), 1);
+    assert_int_equal(rkt_run_int(c, rk_cmd_sismember(&cmd, key, RK_STR("a"))), 0);
     rk_reply r;
-    RKT_OK(rk_smembers_bin(c, "s\0k", 3, &r));
+    RKT_OK(rk_client_run(c, rk_cmd_smembers(&cmd, key), &r));
     rkt_expect_shape(&r, RK_REPLY_SET, 2);
     for (size_t i = 0; i < 2; i++)
         assert_int_equal(rk_reply_len(rk_reply_at(&r, i)), 3);
@@ -865,12 +861,14 @@ static void test_set_commands_are_binary_safe(void **state) {
 static void test_hset_with_field_value_structs_counts_new_fields(void **state) {
     rk_client *c = rkt_cmd_client(state);
     long long n = -1;
-    RKT_OK(rk_hset(c, "h", (rk_hset_field_value[]){{"f1", 0, "v1", 0}, {"f2", 0, "v2", 0}}, 2, &n));
-    assert_int_equal(n, 2);
     RKT_OK(rk_hset(
-        c, "h",
-        (rk_hset_field_value[]){{.field = "f2", .value = "new"}, {.field = "f3", .value = "v3"}}, 2,
-        &n));
+        c, "h", (rk_hset_field_value[]){{RK_STR("f1"), RK_STR("v1")}, {RK_STR("f2"), RK_STR("v2")}},
+        2, &n));
+    assert_int_equal(n, 2);
+    RKT_OK(rk_hset(c, "h",
+                   (rk_hset_field_value[]){{.field = RK_STR("f2"), .value = RK_STR("new")},
+                                           {.field = RK_STR("f3"), .value = RK_STR("v3")}},
+                   2, &n));
     assert_int_equal(n, 1);
     char *v = NULL;
     RKT_OK(rk_hget(c, "h", "f2", &v, NULL));
@@ -881,7 +879,8 @@ static void test_hset_with_field_value_structs_counts_new_fields(void **state) {
 
 static void test_hset_with_no_pairs_is_einval(void **state) {
     rk_client *c = rkt_cmd_client(state);
-    RKT_RC(rk_hset(c, "h", (rk_hset_field_value[]){{"f", 0, "v", 0}}, 0, NULL), RK_EINVAL);
+    RKT_RC(rk_hset(c, "h", (rk_hset_field_value[]){{RK_STR("f"), RK_STR("v")}}, 0, NULL),
+           RK_EINVAL);
     long long n = -1;
     RKT_OK(rk_hlen(c, "h", &n));
     assert_int_equal(n, 0);
@@ -890,8 +889,9 @@ static void test_hset_with_no_pairs_is_einval(void **state) {
 
 static void test_hgetall_is_a_map(void **state) {
     rk_client *c = rkt_cmd_client(state);
-    RKT_OK(
-        rk_hset(c, "h", (rk_hset_field_value[]){{"f1", 0, "v1", 0}, {"f2", 0, "v2", 0}}, 2, NULL));
+    RKT_OK(rk_hset(
+        c, "h", (rk_hset_field_value[]){{RK_STR("f1"), RK_STR("v1")}, {RK_STR("f2"), RK_STR("v2")}},
+        2, NULL));
     rk_reply r;
     RKT_OK(rk_hgetall(c, "h", &r));
     rkt_expect_shape(&r, RK_REPLY_MAP, 2);
@@ -913,10 +913,12 @@ static void test_hgetall_of_a_missing_key_is_an_empty_map(void **state) {
 static void test_hgetall_through_a_pipeline_is_a_map(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_pipeline *p = rk_pipeline_new(c, NULL);
+    rk_command cmd;
     assert_non_null(p);
-    RKT_OK(rk_pipe_hset(p, "h", (rk_hset_field_value[]){{"f", 0, "v", 0}}, 1));
-    RKT_OK(rk_pipe_hgetall(p, "h"));
-    RKT_OK(rk_pipe_smembers(p, "missing"));
+    RKT_OK(rk_pipeline_add(
+        p, rk_cmd_hset(&cmd, RK_STR("h"), (rk_hset_field_value[]){{RK_STR("f"), RK_STR("v")}}, 1)));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_hgetall(&cmd, RK_STR("h"))));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_smembers(&cmd, RK_STR("missing"))));
     RKT_OK(rk_pipeline_exec(p));
     expect_int(rk_pipeline_reply(p, 0), 1);
     rkt_expect_shape(rk_pipeline_reply(p, 1), RK_REPLY_MAP, 1);
@@ -928,7 +930,7 @@ static void test_hgetall_through_a_pipeline_is_a_map(void **state) {
 
 static void test_hget_returns_the_value(void **state) {
     rk_client *c = rkt_cmd_client(state);
-    RKT_OK(rk_hset(c, "h", (rk_hset_field_value[]){{"f", 0, "value", 0}}, 1, NULL));
+    RKT_OK(rk_hset(c, "h", (rk_hset_field_value[]){{RK_STR("f"), RK_STR("value")}}, 1, NULL));
     char *v = NULL;
     size_t len = 0;
     RKT_OK(rk_hget(c, "h", "f", &v, &len));
@@ -940,7 +942,7 @@ static void test_hget_returns_the_value(void **state) {
 
 static void test_hget_of_a_missing_field_is_nil(void **state) {
     rk_client *c = rkt_cmd_client(state);
-    RKT_OK(rk_hset(c, "h", (rk_hset_field_value[]){{"f", 0, "v", 0}}, 1, NULL));
+    RKT_OK(rk_hset(c, "h", (rk_hset_field_value[]){{RK_STR("f"), RK_STR("v")}}, 1, NULL));
     char *v = (char *)"untouched";
     size_t len = 99;
     RKT_RC(rk_hget(c, "h", "other", &v, &len), RK_NIL);
@@ -952,7 +954,9 @@ static void test_hget_of_a_missing_field_is_nil(void **state) {
 
 static void test_hmget_returns_values_and_nils_in_order(void **state) {
     rk_client *c = rkt_cmd_client(state);
-    RKT_OK(rk_hset(c, "h", (rk_hset_field_value[]){{"a", 0, "1", 0}, {"c", 0, "3", 0}}, 2, NULL));
+    RKT_OK(rk_hset(c, "h",
+                   (rk_hset_field_value[]){{RK_STR("a"), RK_STR("1")}, {RK_STR("c"), RK_STR("3")}},
+                   2, NULL));
     rk_reply r;
     RKT_OK(rk_hmget(c, "h", STRS("a", "b", "c"), &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 3);
@@ -975,7 +979,7 @@ static void test_hincrby_adds_to_the_field(void **state) {
 
 static void test_hincrby_on_a_non_integer_is_a_server_error(void **state) {
     rk_client *c = rkt_cmd_client(state);
-    RKT_OK(rk_hset(c, "h", (rk_hset_field_value[]){{"f", 0, "abc", 0}}, 1, NULL));
+    RKT_OK(rk_hset(c, "h", (rk_hset_field_value[]){{RK_STR("f"), RK_STR("abc")}}, 1, NULL));
     long long n = 42;
     RKT_RC(rk_hincrby(c, "h", "f", 1, &n), RK_ESERVER);
     assert_int_equal(n, 42);
@@ -998,8 +1002,9 @@ static void test_hincrbyfloat_returns_a_double(void **state) {
 
 static void test_hrandfield_with_values_gives_pairs(void **state) {
     rk_client *c = rkt_cmd_client(state);
-    RKT_OK(
-        rk_hset(c, "h", (rk_hset_field_value[]){{"f1", 0, "v1", 0}, {"f2", 0, "v2", 0}}, 2, NULL));
+    RKT_OK(rk_hset(
+        c, "h", (rk_hset_field_value[]){{RK_STR("f1"), RK_STR("v1")}, {RK_STR("f2"), RK_STR("v2")}},
+        2, NULL));
     rk_reply r;
     RKT_OK(
         rk_hrandfield(c, "h", &(rk_hrandfield_opts){.count = &(rk_hrandfield_count){2, true}}, &r));
@@ -1023,8 +1028,9 @@ static void test_hrandfield_with_values_gives_pairs(void **state) {
 
 static void test_hrandfield_without_values_gives_fields(void **state) {
     rk_client *c = rkt_cmd_client(state);
-    RKT_OK(
-        rk_hset(c, "h", (rk_hset_field_value[]){{"f1", 0, "v1", 0}, {"f2", 0, "v2", 0}}, 2, NULL));
+    RKT_OK(rk_hset(
+        c, "h", (rk_hset_field_value[]){{RK_STR("f1"), RK_STR("v1")}, {RK_STR("f2"), RK_STR("v2")}},
+        2, NULL));
     rk_reply r;
     RKT_OK(rk_hrandfield(c, "h", &(rk_hrandfield_opts){.count = &(rk_hrandfield_count){5, false}},
                          &r));
@@ -1042,8 +1048,9 @@ static void test_hrandfield_without_values_gives_fields(void **state) {
 
 static void test_hkeys_and_hvals_are_arrays(void **state) {
     rk_client *c = rkt_cmd_client(state);
-    RKT_OK(
-        rk_hset(c, "h", (rk_hset_field_value[]){{"f1", 0, "v1", 0}, {"f2", 0, "v2", 0}}, 2, NULL));
+    RKT_OK(rk_hset(
+        c, "h", (rk_hset_field_value[]){{RK_STR("f1"), RK_STR("v1")}, {RK_STR("f2"), RK_STR("v2")}},
+        2, NULL));
     rk_reply r;
     RKT_OK(rk_hkeys(c, "h", &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 2);
@@ -1059,8 +1066,10 @@ static void test_hkeys_and_hvals_are_arrays(void **state) {
 static void test_hlen_hexists_and_hdel(void **state) {
     rk_client *c = rkt_cmd_client(state);
     RKT_OK(rk_hset(c, "h",
-                   (rk_hset_field_value[]){{"a", 0, "1", 0}, {"b", 0, "2", 0}, {"c", 0, "3", 0}}, 3,
-                   NULL));
+                   (rk_hset_field_value[]){{RK_STR("a"), RK_STR("1")},
+                                           {RK_STR("b"), RK_STR("2")},
+                                           {RK_STR("c"), RK_STR("3")}},
+                   3, NULL));
     long long n = -1;
     RKT_OK(rk_hlen(c, "h", &n));
     assert_int_equal(n, 3);
@@ -1091,7 +1100,7 @@ static void test_hsetnx_sets_only_a_new_field(void **state) {
 
 static void test_hstrlen_is_the_value_length(void **state) {
     rk_client *c = rkt_cmd_client(state);
-    RKT_OK(rk_hset(c, "h", (rk_hset_field_value[]){{"f", 0, "hello", 0}}, 1, NULL));
+    RKT_OK(rk_hset(c, "h", (rk_hset_field_value[]){{RK_STR("f"), RK_STR("hello")}}, 1, NULL));
     long long n = -1;
     RKT_OK(rk_hstrlen(c, "h", "f", &n));
     assert_int_equal(n, 5);
@@ -1102,11 +1111,13 @@ static void test_hstrlen_is_the_value_length(void **state) {
 
 static void test_hscan_one_step_returns_cursor_and_a_map_of_fields(void **state) {
     rk_client *c = rkt_cmd_client(state);
-    RKT_OK(rk_hset(
-        c, "h", (rk_hset_field_value[]){{"k1", 0, "v1", 0}, {"k2", 0, "v2", 0}, {"x", 0, "y", 0}},
-        3, NULL));
+    RKT_OK(rk_hset(c, "h",
+                   (rk_hset_field_value[]){{RK_STR("k1"), RK_STR("v1")},
+                                           {RK_STR("k2"), RK_STR("v2")},
+                                           {RK_STR("x"), RK_STR("y")}},
+                   3, NULL));
     rk_reply r;
-    RKT_OK(rk_hscan(c, "h", 0, &(rk_hscan_opts){.match = "k*", .count = 100}, &r));
+    RKT_OK(rk_hscan(c, "h", 0, &(rk_hscan_opts){.match = RK_STR("k*"), .count = 100}, &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 2);
     expect_str(rk_reply_at(&r, 0), "0");
     const rk_reply *fv = rk_reply_at(&r, 1); /* a map of this step's fields */
@@ -1120,10 +1131,10 @@ static void test_hscan_one_step_returns_cursor_and_a_map_of_fields(void **state)
 static void test_hset_struct_lengths_carry_nul_bytes(void **state) {
     rk_client *c = rkt_cmd_client(state);
     long long n = -1;
-    RKT_OK(rk_hset(c, "h", (rk_hset_field_value[]){{"f\0x", 3, "a\0b\0c", 5}}, 1, &n));
+    RKT_OK(rk_hset(c, "h", (rk_hset_field_value[]){{RK_STR("f\0x"), RK_STR("a\0b\0c")}}, 1, &n));
     assert_int_equal(n, 1);
-    RKT_OK(rk_hstrlen_bin(c, "h", 1, "f\0x", 3, &n));
-    assert_int_equal(n, 5);
+    rk_command cmd;
+    assert_int_equal(rkt_run_int(c, rk_cmd_hstrlen(&cmd, RK_STR("h"), RK_STR("f\0x"))), 5);
     RKT_OK(rk_hexists(c, "h", "f", &n));
     assert_int_equal(n, 0);
     rk_reply r;
@@ -1138,39 +1149,26 @@ static void test_hset_struct_lengths_carry_nul_bytes(void **state) {
     rk_client_free(c);
 }
 
-static void test_hget_bin_reads_values_with_nul_bytes(void **state) {
+static void test_hget_builder_reads_values_with_nul_bytes(void **state) {
     rk_client *c = rkt_cmd_client(state);
-    long long n = -1;
-    RKT_OK(rk_hset_bin(c, "h\0k", 3, (rk_hset_field_value[]){{"f\0", 2, "\0\0v", 3}}, 1, &n));
-    assert_int_equal(n, 1);
-    char *v = NULL;
-    size_t len = 0;
-    RKT_OK(rk_hget_bin(c, "h\0k", 3, "f\0", 2, &v, &len));
-    assert_int_equal(len, 3);
-    assert_memory_equal(v, "\0\0v", 3);
-    assert_int_equal(v[3], '\0');
-    rk_free(v);
-    RKT_RC(rk_hget_bin(c, "h\0k", 3, "f", 1, &v, &len), RK_NIL);
-    RKT_OK(rk_hsetnx_bin(c, "h\0k", 3, "g\0", 2, "x\0y", 3, &n));
-    assert_int_equal(n, 1);
-    RKT_OK(rk_hlen_bin(c, "h\0k", 3, &n));
-    assert_int_equal(n, 2);
+    const rk_str key = RK_STR("h\0k");
+    rk_command cmd;
+    const rk_hset_field_value fv[] = {{RK_STR("f\0"), RK_STR("\0\0v")}};
+    assert_int_equal(rkt_run_int(c, rk_cmd_hset(&cmd, key, fv, 1)), 1);
+    rkt_run_bytes(c, rk_cmd_hget(&cmd, key, RK_STR("f\0")), RK_STR("\0\0v"));
+    RKT_NIL(rk_client_run(c, rk_cmd_hget(&cmd, key, RK_STR("f")), NULL));
+    assert_int_equal(rkt_run_int(c, rk_cmd_hsetnx(&cmd, key, RK_STR("g\0"), RK_STR("x\0y"))), 1);
+    assert_int_equal(rkt_run_int(c, rk_cmd_hlen(&cmd, key)), 2);
     rk_client_free(c);
 }
 
-static void test_list_bin_twins_keep_nul_bytes(void **state) {
+static void test_list_builders_keep_nul_bytes(void **state) {
     rk_client *c = rkt_cmd_client(state);
-    const char *el[] = {"a\0b", "plain"};
-    const size_t ell[] = {3, 5};
+    const rk_str el[] = {RK_STR("a\0b"), RK_STR("plain")}, key = RK_STR("l\0");
+    rk_command cmd;
+    assert_int_equal(rkt_run_int(c, rk_cmd_rpush(&cmd, key, el, 2)), 2);
+    rkt_run_bytes(c, rk_cmd_lindex(&cmd, key, 0), RK_STR("a\0b"));
     long long n = -1;
-    RKT_OK(rk_rpush_bin(c, "l\0", 2, el, ell, 2, &n));
-    assert_int_equal(n, 2);
-    char *v = NULL;
-    size_t len = 0;
-    RKT_OK(rk_lindex_bin(c, "l\0", 2, 0, &v, &len));
-    assert_int_equal(len, 3);
-    assert_memory_equal(v, "a\0b", 3);
-    rk_free(v);
     RKT_OK(rk_llen(c, "l", &n));
     assert_int_equal(n, 0);
     rk_client_free(c);
@@ -1217,7 +1215,7 @@ int main(void) {
         RKT_BOTH(test_blpop_is_served_by_a_push_from_another_thread),
         RKT_BOTH(test_blpop_outlasts_a_shorter_command_timeout),
         RKT_BOTH(test_blpop_with_no_keys_is_einval),
-        RKT_BOTH(test_list_bin_twins_keep_nul_bytes),
+        RKT_BOTH(test_list_builders_keep_nul_bytes),
         /* sets */
         RKT_BOTH(test_sadd_srem_and_scard_count_members),
         RKT_BOTH(test_sadd_with_no_members_is_einval_and_sends_nothing),
@@ -1256,7 +1254,7 @@ int main(void) {
         RKT_BOTH(test_hstrlen_is_the_value_length),
         RKT_BOTH(test_hscan_one_step_returns_cursor_and_a_map_of_fields),
         RKT_BOTH(test_hset_struct_lengths_carry_nul_bytes),
-        RKT_BOTH(test_hget_bin_reads_values_with_nul_bytes),
+        RKT_BOTH(test_hget_builder_reads_values_with_nul_bytes),
     };
     return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);
 }

@@ -21,9 +21,9 @@ static void wait_no_subscribers(rk_client *c) {
     for (int i = 0; i < 500; i++) {
         long long patterns = -1;
         rk_reply ch, sh;
-        RKT_OK(rk_pubsub_numpat(c, &patterns));
-        RKT_OK(rk_pubsub_channels(c, NULL, &ch));
-        RKT_OK(rk_pubsub_shardchannels(c, NULL, &sh));
+        RKT_OK(rk_pubsubnumpat(c, &patterns));
+        RKT_OK(rk_pubsubchannels(c, NULL, &ch));
+        RKT_OK(rk_pubsubshardchannels(c, NULL, &sh));
         bool quiet = patterns == 0 && rk_reply_len(&ch) == 0 && rk_reply_len(&sh) == 0;
         rk_reply_free(&ch);
         rk_reply_free(&sh);
@@ -83,11 +83,11 @@ static void test_pubsub_channels_lists_active_channels_matching(void **state) {
     rk_client *c = quiet_client(state);
     rk_pubsub *a = subscriber(c, "rkt:a", false), *b = subscriber(c, "other:b", false);
     rk_reply r;
-    RKT_OK(rk_pubsub_channels(c, &(rk_pubsub_channels_opts){.pattern = "rkt:*"}, &r));
+    RKT_OK(rk_pubsubchannels(c, &(rk_pubsubchannels_opts){.pattern = RK_STR("rkt:*")}, &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 1);
     assert_string_equal(rk_reply_str(rk_reply_at(&r, 0)), "rkt:a");
     rk_reply_free(&r);
-    RKT_OK(rk_pubsub_channels(c, NULL, &r));
+    RKT_OK(rk_pubsubchannels(c, NULL, &r));
     assert_true(rk_reply_len(&r) >= 2);
     rk_reply_free(&r);
     rk_pubsub_free(a);
@@ -101,7 +101,7 @@ static void test_pubsub_numsub_is_a_map_of_counts(void **state) {
     rk_client *c = quiet_client(state);
     rk_pubsub *a = subscriber(c, "rkt:one", false);
     rk_reply r;
-    RKT_OK(rk_pubsub_numsub(c, (const char *[]){"rkt:one", "rkt:none"}, 2, &r));
+    RKT_OK(rk_pubsubnumsub(c, (const char *[]){"rkt:one", "rkt:none"}, 2, &r));
     rkt_expect_shape(&r, RK_REPLY_MAP, 2);
     assert_int_equal(rk_reply_int(rkt_map_expect(&r, "rkt:one", NULL)), 1);
     assert_int_equal(rk_reply_int(rkt_map_expect(&r, "rkt:none", NULL)), 0);
@@ -116,7 +116,7 @@ static void test_pubsub_numpat_counts_pattern_subscriptions(void **state) {
     assert_non_null(ps);
     RKT_OK(rk_pubsub_psubscribe(ps, 2, (const char *[]){"rkt:p1:*", "rkt:p2:*"}, NULL));
     long long n = -1;
-    RKT_OK(rk_pubsub_numpat(c, &n));
+    RKT_OK(rk_pubsubnumpat(c, &n));
     assert_int_equal(n, 2);
     rk_pubsub_free(ps);
     rk_client_free(c);
@@ -126,11 +126,12 @@ static void test_pubsub_shard_channels_and_numsub(void **state) {
     rk_client *c = quiet_client(state);
     rk_pubsub *ps = subscriber(c, "rkt:s1", true);
     rk_reply r;
-    RKT_OK(rk_pubsub_shardchannels(c, &(rk_pubsub_shardchannels_opts){.pattern = "rkt:*"}, &r));
+    RKT_OK(
+        rk_pubsubshardchannels(c, &(rk_pubsubshardchannels_opts){.pattern = RK_STR("rkt:*")}, &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 1);
     assert_string_equal(rk_reply_str(rk_reply_at(&r, 0)), "rkt:s1");
     rk_reply_free(&r);
-    RKT_OK(rk_pubsub_shardnumsub(c, (const char *[]){"rkt:s1"}, 1, &r));
+    RKT_OK(rk_pubsubshardnumsub(c, (const char *[]){"rkt:s1"}, 1, &r));
     rkt_expect_shape(&r, RK_REPLY_MAP, 1);
     assert_int_equal(rk_reply_int(rkt_map_expect(&r, "rkt:s1", NULL)), 1);
     rk_reply_free(&r);
@@ -173,7 +174,7 @@ static rk_client *node_client(void **state) {
 static void test_cluster_info_says_the_state_is_ok(void **state) {
     rk_client *c = node_client(state);
     char *info;
-    RKT_OK(rk_cluster_info(c, &info, NULL));
+    RKT_OK(rk_clusterinfo(c, &info, NULL));
     assert_non_null(strstr(info, "cluster_state:ok"));
     assert_non_null(strstr(info, "cluster_known_nodes:3"));
     rk_free(info);
@@ -184,9 +185,9 @@ static void test_cluster_myid_is_a_line_of_cluster_nodes(void **state) {
     rk_client *c = node_client(state);
     char *id, *nodes;
     size_t len;
-    RKT_OK(rk_cluster_myid(c, &id, &len));
+    RKT_OK(rk_clustermyid(c, &id, &len));
     assert_int_equal(len, 40);
-    RKT_OK(rk_cluster_nodes(c, &nodes, NULL));
+    RKT_OK(rk_clusternodes(c, &nodes, NULL));
     char *line = strstr(nodes, id);
     assert_non_null(line);
     assert_non_null(strstr(line, "myself"));
@@ -198,10 +199,10 @@ static void test_cluster_myid_is_a_line_of_cluster_nodes(void **state) {
 static void test_cluster_keyslot_hashes_the_tag(void **state) {
     rk_client *c = node_client(state);
     long long a = -1, b = -2;
-    RKT_OK(rk_cluster_keyslot(c, "{user1000}.following", &a));
-    RKT_OK(rk_cluster_keyslot(c, "{user1000}.followers", &b));
+    RKT_OK(rk_clusterkeyslot(c, "{user1000}.following", &a));
+    RKT_OK(rk_clusterkeyslot(c, "{user1000}.followers", &b));
     assert_int_equal(a, b);
-    RKT_OK(rk_cluster_keyslot(c, "foo", &a));
+    RKT_OK(rk_clusterkeyslot(c, "foo", &a));
     assert_int_equal(a, 12182); /* the slot Redis documents for "foo" */
     rk_client_free(c);
 }
@@ -210,7 +211,7 @@ static void test_cluster_keyslot_hashes_the_tag(void **state) {
 static void test_cluster_slots_cover_all_16384(void **state) {
     rk_client *c = node_client(state);
     rk_reply r;
-    RKT_OK(rk_cluster_slots(c, &r));
+    RKT_OK(rk_clusterslots(c, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_ARRAY);
     long long covered = 0;
     for (size_t i = 0; i < rk_reply_len(&r); i++) {
@@ -229,7 +230,7 @@ static void test_cluster_slots_cover_all_16384(void **state) {
 static void test_cluster_shards_are_maps_with_node_maps(void **state) {
     rk_client *c = node_client(state);
     rk_reply r;
-    RKT_OK(rk_cluster_shards(c, &r));
+    RKT_OK(rk_clustershards(c, &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 3);
     for (size_t i = 0; i < 3; i++) {
         const rk_reply *shard = rk_reply_at(&r, i);
@@ -248,7 +249,7 @@ static void test_cluster_shards_are_maps_with_node_maps(void **state) {
 static void test_cluster_links_are_maps(void **state) {
     rk_client *c = node_client(state);
     rk_reply r;
-    RKT_OK(rk_cluster_links(c, &r));
+    RKT_OK(rk_clusterlinks(c, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_ARRAY);
     assert_true(rk_reply_len(&r) >= 2); /* to and from each of two peers */
     for (size_t i = 0; i < rk_reply_len(&r); i++)
@@ -261,9 +262,9 @@ static void test_cluster_links_are_maps(void **state) {
 static void test_cluster_countkeysinslot_and_getkeysinslot(void **state) {
     rk_client *c = node_client(state);
     char *id;
-    RKT_OK(rk_cluster_myid(c, &id, NULL));
+    RKT_OK(rk_clustermyid(c, &id, NULL));
     rk_reply slots;
-    RKT_OK(rk_cluster_slots(c, &slots));
+    RKT_OK(rk_clusterslots(c, &slots));
     long long slot = -1;
     for (size_t i = 0; i < rk_reply_len(&slots) && slot < 0; i++) {
         const rk_reply *range = rk_reply_at(&slots, i);
@@ -277,14 +278,14 @@ static void test_cluster_countkeysinslot_and_getkeysinslot(void **state) {
     long long at = -1;
     for (int i = 0; at != slot; i++) { /* find a key that lands in that slot */
         snprintf(key, sizeof key, "rkt:%d", i);
-        RKT_OK(rk_cluster_keyslot(c, key, &at));
+        RKT_OK(rk_clusterkeyslot(c, key, &at));
     }
     RKT_OK(rk_set(c, key, "v", NULL, NULL));
     long long n = -1;
-    RKT_OK(rk_cluster_countkeysinslot(c, slot, &n));
+    RKT_OK(rk_clustercountkeysinslot(c, slot, &n));
     assert_int_equal(n, 1);
     rk_reply r;
-    RKT_OK(rk_cluster_getkeysinslot(c, slot, 10, &r));
+    RKT_OK(rk_clustergetkeysinslot(c, slot, 10, &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 1);
     assert_string_equal(rk_reply_str(rk_reply_at(&r, 0)), key);
     rk_reply_free(&r);

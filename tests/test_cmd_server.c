@@ -105,14 +105,14 @@ static long long exists(rk_client *c, const char *key) {
 }
 
 static void config_set(rk_client *c, const char *name, const char *value) {
-    rk_config_set_parameter_value pv = {name, 0, value, 0};
-    RKT_OK(rk_config_set(c, &pv, 1));
+    rk_configset_parameter_value pv = {rk_cstr(name), rk_cstr(value)};
+    RKT_OK(rk_configset(c, &pv, 1));
 }
 
 /* The current value of one parameter into buf. */
 static void config_get(rk_client *c, const char *name, char *buf, size_t size) {
     rk_reply r;
-    RKT_OK(rk_config_get(c, &name, 1, &r));
+    RKT_OK(rk_configget(c, &name, 1, &r));
     snprintf(buf, size, "%s", rk_reply_str(rkt_map_expect(&r, name, NULL)));
     rk_reply_free(&r);
 }
@@ -149,7 +149,7 @@ static const char *const lib2_code =
 
 static void load_lib(rk_client *c) {
     char *name = NULL;
-    RKT_OK(rk_function_load(c, lib_code, NULL, &name, NULL));
+    RKT_OK(rk_functionload(c, lib_code, NULL, &name, NULL));
     assert_string_equal(name, "rkt_lib");
     rk_free(name);
 }
@@ -194,7 +194,7 @@ static void test_script_load_gives_sha_for_evalsha(void **state) {
     rk_client *c = rkt_cmd_client(state);
     char *sha = NULL;
     size_t len = 0;
-    RKT_OK(rk_script_load(c, "return tonumber(ARGV[1]) + 1", &sha, &len));
+    RKT_OK(rk_scriptload(c, "return tonumber(ARGV[1]) + 1", &sha, &len));
     assert_int_equal(len, 40);
     assert_int_equal(strspn(sha, "0123456789abcdef"), 40);
     const char *args[] = {"41"};
@@ -210,12 +210,12 @@ static void test_script_load_gives_sha_for_evalsha(void **state) {
 static void test_script_exists_tells_loaded_from_unknown(void **state) {
     rk_client *c = rkt_cmd_client(state);
     char *sha = NULL;
-    RKT_OK(rk_script_load(c, "return 1", &sha, NULL));
+    RKT_OK(rk_scriptload(c, "return 1", &sha, NULL));
     /* the SHA1 of "return 1" */
     assert_string_equal(sha, "e0e1f9fabfc9d4800c877a703b823ac0578ff8db");
     const char *shas[] = {sha, "0000000000000000000000000000000000000000"};
     rk_reply r;
-    RKT_OK(rk_script_exists(c, shas, 2, &r));
+    RKT_OK(rk_scriptexists(c, shas, 2, &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 2);
     assert_int_equal(rk_reply_int(rk_reply_at(&r, 0)), 1);
     assert_int_equal(rk_reply_int(rk_reply_at(&r, 1)), 0);
@@ -227,8 +227,8 @@ static void test_script_exists_tells_loaded_from_unknown(void **state) {
 static void test_script_flush_then_evalsha_is_noscript(void **state) {
     rk_client *c = rkt_cmd_client(state);
     char *sha = NULL;
-    RKT_OK(rk_script_load(c, "return 'x'", &sha, NULL));
-    RKT_OK(rk_script_flush(c, &(rk_script_flush_opts){.sync = true}));
+    RKT_OK(rk_scriptload(c, "return 'x'", &sha, NULL));
+    RKT_OK(rk_scriptflush(c, &(rk_scriptflush_opts){.sync = true}));
     rk_reply r;
     RKT_RC(rk_evalsha(c, sha, NULL, 0, NULL, 0, &r), RK_ESERVER);
     assert_string_equal(rk_error_last()->prefix, "NOSCRIPT");
@@ -243,10 +243,10 @@ static void test_function_load_replace_reloads_a_library(void **state) {
     rk_client *c = rkt_cmd_client(state);
     load_lib(c);
     char *name = NULL;
-    RKT_RC(rk_function_load(c, lib_code, NULL, &name, NULL), RK_ESERVER);
+    RKT_RC(rk_functionload(c, lib_code, NULL, &name, NULL), RK_ESERVER);
     assert_null(name);
     size_t len = 0;
-    RKT_OK(rk_function_load(c, lib_code, &(rk_function_load_opts){.replace = true}, &name, &len));
+    RKT_OK(rk_functionload(c, lib_code, &(rk_functionload_opts){.replace = true}, &name, &len));
     assert_string_equal(name, "rkt_lib");
     assert_int_equal(len, 7);
     rk_free(name);
@@ -256,9 +256,9 @@ static void test_function_load_replace_reloads_a_library(void **state) {
 static void test_function_list_is_array_of_maps(void **state) {
     rk_client *c = rkt_cmd_client(state);
     load_lib(c);
-    RKT_OK(rk_function_load(c, lib2_code, NULL, NULL, NULL));
+    RKT_OK(rk_functionload(c, lib2_code, NULL, NULL, NULL));
     rk_reply r;
-    RKT_OK(rk_function_list(c, NULL, &r));
+    RKT_OK(rk_functionlist(c, NULL, &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 2);
     for (size_t i = 0; i < 2; i++) {
         const rk_reply *lib = rk_reply_at(&r, i);
@@ -273,10 +273,10 @@ static void test_function_list_is_array_of_maps(void **state) {
 static void test_function_list_withcode_libraryname_filters(void **state) {
     rk_client *c = rkt_cmd_client(state);
     load_lib(c);
-    RKT_OK(rk_function_load(c, lib2_code, NULL, NULL, NULL));
+    RKT_OK(rk_functionload(c, lib2_code, NULL, NULL, NULL));
     rk_reply r;
-    RKT_OK(rk_function_list(
-        c, &(rk_function_list_opts){.libraryname = "rkt_lib2", .withcode = true}, &r));
+    RKT_OK(rk_functionlist(
+        c, &(rk_functionlist_opts){.libraryname = RK_STR("rkt_lib2"), .withcode = true}, &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 1);
     const rk_reply *lib = rk_reply_at(&r, 0);
     rkt_map_expect(lib, "library_name", "rkt_lib2");
@@ -290,7 +290,7 @@ static void test_function_list_functions_are_maps(void **state) {
     rk_client *c = rkt_cmd_client(state);
     load_lib(c);
     rk_reply r;
-    RKT_OK(rk_function_list(c, NULL, &r));
+    RKT_OK(rk_functionlist(c, NULL, &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 1);
     const rk_reply *fns = rkt_map_expect(rk_reply_at(&r, 0), "functions", NULL);
     rkt_expect_shape(fns, RK_REPLY_ARRAY, 2);
@@ -310,7 +310,7 @@ static void test_function_stats_is_a_map(void **state) {
     rk_client *c = rkt_cmd_client(state);
     load_lib(c);
     rk_reply r;
-    RKT_OK(rk_function_stats(c, &r));
+    RKT_OK(rk_functionstats(c, &r));
     rkt_expect_shape(&r, RK_REPLY_MAP, 2);
     expect_type(rkt_map_expect(&r, "running_script", NULL), RK_REPLY_NIL);
     rkt_map_expect(&r, "engines", NULL);
@@ -323,7 +323,7 @@ static void test_function_stats_engines_is_a_map_of_maps(void **state) {
     rk_client *c = rkt_cmd_client(state);
     load_lib(c);
     rk_reply r;
-    RKT_OK(rk_function_stats(c, &r));
+    RKT_OK(rk_functionstats(c, &r));
     const rk_reply *engines = rkt_map_expect(&r, "engines", NULL);
     const rk_reply *lua = rkt_map_expect(engines, "LUA", NULL);
     assert_int_equal(rk_reply_int(rkt_map_expect(lua, "libraries_count", NULL)), 1);
@@ -335,9 +335,9 @@ static void test_function_stats_engines_is_a_map_of_maps(void **state) {
 static void test_function_delete_removes_one_library(void **state) {
     rk_client *c = rkt_cmd_client(state);
     load_lib(c);
-    RKT_OK(rk_function_load(c, lib2_code, NULL, NULL, NULL));
-    RKT_OK(rk_function_delete(c, "rkt_lib"));
-    RKT_RC(rk_function_delete(c, "rkt_lib"), RK_ESERVER);
+    RKT_OK(rk_functionload(c, lib2_code, NULL, NULL, NULL));
+    RKT_OK(rk_functiondelete(c, "rkt_lib"));
+    RKT_RC(rk_functiondelete(c, "rkt_lib"), RK_ESERVER);
     rk_reply r;
     RKT_RC(rk_fcall(c, "rkt_set", NULL, 0, NULL, 0, &r), RK_ESERVER);
     rk_reply_free(&r);
@@ -350,10 +350,10 @@ static void test_function_delete_removes_one_library(void **state) {
 static void test_function_flush_removes_every_library(void **state) {
     rk_client *c = rkt_cmd_client(state);
     load_lib(c);
-    RKT_OK(rk_function_load(c, lib2_code, NULL, NULL, NULL));
-    RKT_OK(rk_function_flush(c, &(rk_function_flush_opts){.sync = true}));
+    RKT_OK(rk_functionload(c, lib2_code, NULL, NULL, NULL));
+    RKT_OK(rk_functionflush(c, &(rk_functionflush_opts){.sync = true}));
     rk_reply r;
-    RKT_OK(rk_function_list(c, NULL, &r));
+    RKT_OK(rk_functionlist(c, NULL, &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 0);
     rk_reply_free(&r);
     rk_client_free(c);
@@ -363,15 +363,17 @@ static void test_function_dump_then_restore_brings_libraries_back(void **state) 
     rk_client *c = rkt_cmd_client(state);
     load_lib(c);
     rk_reply dump;
-    RKT_OK(rk_function_dump(c, &dump));
+    RKT_OK(rk_functiondump(c, &dump));
     expect_type(&dump, RK_REPLY_STRING);
     assert_true(rk_reply_len(&dump) > 0);
-    RKT_OK(rk_function_flush(c, NULL));
-    RKT_OK(rk_function_restore_bin(c, rk_reply_str(&dump), rk_reply_len(&dump), NULL));
+    RKT_OK(rk_functionflush(c, NULL));
+    const rk_str payload = rk_bin(rk_reply_str(&dump), rk_reply_len(&dump));
+    rk_command cmd;
+    RKT_OK(rk_client_run(c, rk_cmd_functionrestore(&cmd, payload, NULL), NULL));
     /* restoring over existing libraries: refused, unless REPLACE */
-    RKT_RC(rk_function_restore_bin(c, rk_reply_str(&dump), rk_reply_len(&dump), NULL), RK_ESERVER);
-    RKT_OK(rk_function_restore_bin(c, rk_reply_str(&dump), rk_reply_len(&dump),
-                                   &(rk_function_restore_opts){.replace = true}));
+    RKT_RC(rk_client_run(c, rk_cmd_functionrestore(&cmd, payload, NULL), NULL), RK_ESERVER);
+    rk_cmd_functionrestore(&cmd, payload, &(rk_functionrestore_opts){.replace = true});
+    RKT_OK(rk_client_run(c, &cmd, NULL));
     rk_reply_free(&dump);
     const char *keys[] = {"rkt_k"}, *args[] = {"restored"};
     rk_reply r;
@@ -418,9 +420,9 @@ static void test_fcall_ro_runs_only_no_writes_functions(void **state) {
 static void test_acl_setuser_rules_show_in_getuser_map(void **state) {
     rk_client *c = rkt_cmd_client(state);
     const char *rules[] = {"on", ">alicepw", "~rkt:*", "&*", "-@all", "+get"};
-    RKT_OK(rk_acl_setuser(c, "rkt_alice", rules, N(rules)));
+    RKT_OK(rk_aclsetuser(c, "rkt_alice", rules, N(rules)));
     rk_reply r;
-    RKT_OK(rk_acl_getuser(c, "rkt_alice", &r));
+    RKT_OK(rk_aclgetuser(c, "rkt_alice", &r));
     expect_type(&r, RK_REPLY_MAP);
     const rk_reply *flags = rkt_map_expect(&r, "flags", NULL);
     expect_list(flags);
@@ -437,9 +439,9 @@ static void test_acl_setuser_rules_show_in_getuser_map(void **state) {
 static void test_acl_getuser_flags_is_a_set(void **state) {
     rk_client *c = rkt_cmd_client(state);
     const char *rules[] = {"on", "nopass"};
-    RKT_OK(rk_acl_setuser(c, "rkt_alice", rules, N(rules)));
+    RKT_OK(rk_aclsetuser(c, "rkt_alice", rules, N(rules)));
     rk_reply r;
-    RKT_OK(rk_acl_getuser(c, "rkt_alice", &r));
+    RKT_OK(rk_aclgetuser(c, "rkt_alice", &r));
     const rk_reply *flags = rkt_map_expect(&r, "flags", NULL);
     expect_type(flags, RK_REPLY_SET);
     assert_true(has_str(flags, "nopass"));
@@ -450,7 +452,7 @@ static void test_acl_getuser_flags_is_a_set(void **state) {
 static void test_acl_getuser_of_unknown_user_is_nil(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_reply r;
-    RKT_NIL(rk_acl_getuser(c, "rkt_nobody", &r));
+    RKT_NIL(rk_aclgetuser(c, "rkt_nobody", &r));
     expect_type(&r, RK_REPLY_NIL);
     rk_reply_free(&r);
     rk_client_free(c);
@@ -458,11 +460,11 @@ static void test_acl_getuser_of_unknown_user_is_nil(void **state) {
 
 static void test_acl_deluser_counts_users_deleted(void **state) {
     rk_client *c = rkt_cmd_client(state);
-    RKT_OK(rk_acl_setuser(c, "rkt_alice", NULL, 0));
-    RKT_OK(rk_acl_setuser(c, "rkt_bob", NULL, 0));
+    RKT_OK(rk_aclsetuser(c, "rkt_alice", NULL, 0));
+    RKT_OK(rk_aclsetuser(c, "rkt_bob", NULL, 0));
     const char *users[] = {"rkt_alice", "rkt_bob", "rkt_nobody"};
     long long n = -1;
-    RKT_OK(rk_acl_deluser(c, users, N(users), &n));
+    RKT_OK(rk_acldeluser(c, users, N(users), &n));
     assert_int_equal(n, 2);
     rk_client_free(c);
 }
@@ -470,16 +472,16 @@ static void test_acl_deluser_counts_users_deleted(void **state) {
 static void test_acl_list_and_users_show_a_new_user(void **state) {
     rk_client *c = rkt_cmd_client(state);
     const char *rules[] = {"on", "nopass", "+ping"};
-    RKT_OK(rk_acl_setuser(c, "rkt_carol", rules, N(rules)));
+    RKT_OK(rk_aclsetuser(c, "rkt_carol", rules, N(rules)));
     rk_reply r;
-    RKT_OK(rk_acl_list(c, &r));
+    RKT_OK(rk_acllist(c, &r));
     expect_type(&r, RK_REPLY_ARRAY);
     assert_non_null(str_with_prefix(&r, "user default "));
     const char *line = str_with_prefix(&r, "user rkt_carol ");
     assert_non_null(line);
     assert_non_null(strstr(line, "+ping"));
     rk_reply_free(&r);
-    RKT_OK(rk_acl_users(c, &r));
+    RKT_OK(rk_aclusers(c, &r));
     expect_type(&r, RK_REPLY_ARRAY);
     assert_true(has_str(&r, "default"));
     assert_true(has_str(&r, "rkt_carol"));
@@ -491,7 +493,7 @@ static void test_acl_whoami_is_the_default_user(void **state) {
     rk_client *c = rkt_cmd_client(state);
     char *who = NULL;
     size_t len = 0;
-    RKT_OK(rk_acl_whoami(c, &who, &len));
+    RKT_OK(rk_aclwhoami(c, &who, &len));
     assert_string_equal(who, "default");
     assert_int_equal(len, 7);
     rk_free(who);
@@ -501,12 +503,12 @@ static void test_acl_whoami_is_the_default_user(void **state) {
 static void test_acl_cat_lists_categories_and_their_commands(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_reply r;
-    RKT_OK(rk_acl_cat(c, NULL, &r));
+    RKT_OK(rk_aclcat(c, NULL, &r));
     expect_type(&r, RK_REPLY_ARRAY);
     assert_true(has_str(&r, "string"));
     assert_true(has_str(&r, "scripting"));
     rk_reply_free(&r);
-    RKT_OK(rk_acl_cat(c, &(rk_acl_cat_opts){.categoryname = "string"}, &r));
+    RKT_OK(rk_aclcat(c, &(rk_aclcat_opts){.categoryname = RK_STR("string")}, &r));
     expect_type(&r, RK_REPLY_ARRAY);
     assert_true(has_str(&r, "get"));
     assert_false(has_str(&r, "lpush"));
@@ -518,11 +520,11 @@ static void test_acl_genpass_length_follows_bits(void **state) {
     rk_client *c = rkt_cmd_client(state);
     char *pw = NULL;
     size_t len = 0;
-    RKT_OK(rk_acl_genpass(c, NULL, &pw, &len));
+    RKT_OK(rk_aclgenpass(c, NULL, &pw, &len));
     assert_int_equal(len, 64); /* 256 bits in hex */
     assert_int_equal(strspn(pw, "0123456789abcdef"), 64);
     rk_free(pw);
-    RKT_OK(rk_acl_genpass(c, &(rk_acl_genpass_opts){.bits = 32}, &pw, &len));
+    RKT_OK(rk_aclgenpass(c, &(rk_aclgenpass_opts){.bits = 32}, &pw, &len));
     assert_int_equal(len, 8);
     assert_int_equal(strlen(pw), 8);
     rk_free(pw);
@@ -531,9 +533,9 @@ static void test_acl_genpass_length_follows_bits(void **state) {
 
 /* Fails an AUTH on a held connection so that ACL LOG has an entry. */
 static void failed_auth(rk_client *c) {
-    RKT_OK(rk_acl_log(c, &(rk_acl_log_opts){.reset = true}, NULL));
+    RKT_OK(rk_acllog(c, &(rk_acllog_opts){.reset = true}, NULL));
     rk_conn *conn = hold(c);
-    RKT_RC(rk_auth(conn, "wrongpw", &(rk_auth_opts){.username = "rkt_nobody"}), RK_EAUTH);
+    RKT_RC(rk_auth(conn, "wrongpw", &(rk_auth_opts){.username = RK_STR("rkt_nobody")}), RK_EAUTH);
     rk_client_release(c, conn);
 }
 
@@ -541,7 +543,7 @@ static void test_acl_log_is_array_of_maps_after_failed_auth(void **state) {
     rk_client *c = rkt_cmd_client(state);
     failed_auth(c);
     rk_reply r;
-    RKT_OK(rk_acl_log(c, &(rk_acl_log_opts){.count = 10}, &r));
+    RKT_OK(rk_acllog(c, &(rk_acllog_opts){.count = 10}, &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 1);
     const rk_reply *e = rk_reply_at(&r, 0);
     rkt_map_expect(e, "reason", "auth");
@@ -552,8 +554,8 @@ static void test_acl_log_is_array_of_maps_after_failed_auth(void **state) {
     rkt_map_expect(e, "age-seconds", NULL);
     rkt_map_expect(e, "client-info", NULL);
     rk_reply_free(&r);
-    RKT_OK(rk_acl_log(c, &(rk_acl_log_opts){.reset = true}, NULL));
-    RKT_OK(rk_acl_log(c, NULL, &r));
+    RKT_OK(rk_acllog(c, &(rk_acllog_opts){.reset = true}, NULL));
+    RKT_OK(rk_acllog(c, NULL, &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 0);
     rk_reply_free(&r);
     rk_client_free(c);
@@ -564,7 +566,7 @@ static void test_acl_log_age_is_a_double(void **state) {
     rk_client *c = rkt_cmd_client(state);
     failed_auth(c);
     rk_reply r;
-    RKT_OK(rk_acl_log(c, NULL, &r));
+    RKT_OK(rk_acllog(c, NULL, &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 1);
     const rk_reply *age = rkt_map_expect(rk_reply_at(&r, 0), "age-seconds", NULL);
     expect_type(age, RK_REPLY_DOUBLE);
@@ -576,13 +578,13 @@ static void test_acl_log_age_is_a_double(void **state) {
 static void test_acl_dryrun_tells_allowed_from_denied(void **state) {
     rk_client *c = rkt_cmd_client(state);
     const char *rules[] = {"on", "nopass", "~*", "-@all", "+get"};
-    RKT_OK(rk_acl_setuser(c, "rkt_alice", rules, N(rules)));
+    RKT_OK(rk_aclsetuser(c, "rkt_alice", rules, N(rules)));
     const char *get_args[] = {"k"}, *set_args[] = {"k", "v"};
     char *out = NULL;
-    RKT_OK(rk_acl_dryrun(c, "rkt_alice", "get", get_args, 1, &out, NULL));
+    RKT_OK(rk_acldryrun(c, "rkt_alice", "get", get_args, 1, &out, NULL));
     assert_string_equal(out, "OK");
     rk_free(out);
-    RKT_OK(rk_acl_dryrun(c, "rkt_alice", "set", set_args, 2, &out, NULL));
+    RKT_OK(rk_acldryrun(c, "rkt_alice", "set", set_args, 2, &out, NULL));
     assert_non_null(strstr(out, "no permissions"));
     rk_free(out);
     rk_client_free(c);
@@ -626,7 +628,7 @@ static void test_config_get_of_several_patterns_is_one_map(void **state) {
     rk_client *c = rkt_cmd_client(state);
     const char *params[] = {"maxmemory", "maxmemory-*", "appendonly"};
     rk_reply r;
-    RKT_OK(rk_config_get(c, params, N(params), &r));
+    RKT_OK(rk_configget(c, params, N(params), &r));
     expect_type(&r, RK_REPLY_MAP);
     assert_true(rk_reply_len(&r) >= 5);
     rkt_map_expect(&r, "maxmemory", NULL);
@@ -643,19 +645,19 @@ static void test_config_set_of_two_parameters_shows_in_get(void **state) {
     char old_len[64], old_samples[64];
     config_get(c, "slowlog-max-len", old_len, sizeof old_len);
     config_get(c, "maxmemory-samples", old_samples, sizeof old_samples);
-    rk_config_set_parameter_value pv[] = {{"slowlog-max-len", 0, "77", 0},
-                                          {"maxmemory-samples", 0, "7", 0}};
-    RKT_OK(rk_config_set(c, pv, 2));
+    rk_configset_parameter_value pv[] = {{RK_STR("slowlog-max-len"), RK_STR("77")},
+                                         {RK_STR("maxmemory-samples"), RK_STR("7")}};
+    RKT_OK(rk_configset(c, pv, 2));
     const char *params[] = {"slowlog-max-len", "maxmemory-samples"};
     rk_reply r;
-    RKT_OK(rk_config_get(c, params, 2, &r));
+    RKT_OK(rk_configget(c, params, 2, &r));
     rkt_expect_shape(&r, RK_REPLY_MAP, 2);
     rkt_map_expect(&r, "slowlog-max-len", "77");
     rkt_map_expect(&r, "maxmemory-samples", "7");
     rk_reply_free(&r);
-    rk_config_set_parameter_value back[] = {{"slowlog-max-len", 0, old_len, 0},
-                                            {"maxmemory-samples", 0, old_samples, 0}};
-    RKT_OK(rk_config_set(c, back, 2));
+    rk_configset_parameter_value back[] = {{RK_STR("slowlog-max-len"), rk_cstr(old_len)},
+                                           {RK_STR("maxmemory-samples"), rk_cstr(old_samples)}};
+    RKT_OK(rk_configset(c, back, 2));
     rk_client_free(c);
 }
 
@@ -670,7 +672,7 @@ static void test_config_resetstat_zeroes_the_counters(void **state) {
         rk_reply_str(rkt_map_expect(rkt_map_expect(&r, "Stats", NULL), "keyspace_misses", NULL));
     assert_true(atoll(misses) >= 1);
     rk_reply_free(&r);
-    RKT_OK(rk_config_resetstat(c));
+    RKT_OK(rk_configresetstat(c));
     RKT_OK(rk_info(c, stats, 1, &r));
     rkt_map_expect(rkt_map_expect(&r, "Stats", NULL), "keyspace_misses", "0");
     rk_reply_free(&r);
@@ -682,8 +684,8 @@ static void test_config_resetstat_zeroes_the_counters(void **state) {
 static void test_client_id_is_positive_and_stable(void **state) {
     rk_client *c = rkt_cmd_client(state);
     long long a = 0, b = 0;
-    RKT_OK(rk_client_id(c, &a));
-    RKT_OK(rk_client_id(c, &b));
+    RKT_OK(rk_clientid(c, &a));
+    RKT_OK(rk_clientid(c, &b));
     assert_true(a > 0);
     assert_int_equal(a, b); /* one thread: the same pooled connection */
     rk_client_free(c);
@@ -692,11 +694,11 @@ static void test_client_id_is_positive_and_stable(void **state) {
 static void test_client_setname_then_getname(void **state) {
     rk_client *c = rkt_cmd_client(state);
     char *name = NULL;
-    RKT_RC(rk_client_getname(c, &name, NULL), RK_NIL);
+    RKT_RC(rk_clientgetname(c, &name, NULL), RK_NIL);
     assert_null(name);
     /* a name belongs to one connection: CLIENT SETNAME runs on a held one */
     rk_conn *conn = hold(c);
-    RKT_OK(rk_client_setname(conn, "rkt_named"));
+    RKT_OK(rk_clientsetname(conn, "rkt_named"));
     rk_reply r;
     RKT_OK(rk_conn_call_args(conn, &r, "CLIENT", "GETNAME", NULL));
     assert_string_equal(rk_reply_str(&r), "rkt_named");
@@ -709,16 +711,14 @@ static void test_client_setname_then_getname(void **state) {
 static void test_client_list_is_a_string_filtered_by_type(void **state) {
     rk_client *c = rkt_cmd_client(state);
     char *list = NULL;
-    RKT_OK(rk_client_list(c, NULL, &list, NULL));
+    RKT_OK(rk_clientlist(c, NULL, &list, NULL));
     assert_non_null(strstr(list, "cmd=client|list"));
     rk_free(list);
-    RKT_OK(
-        rk_client_list(c, &(rk_client_list_opts){.type = RK_CLIENT_LIST_TYPE_NORMAL}, &list, NULL));
+    RKT_OK(rk_clientlist(c, &(rk_clientlist_opts){.type = RK_CLIENTLIST_TYPE_NORMAL}, &list, NULL));
     assert_true(strncmp(list, "id=", 3) == 0);
     rk_free(list);
     size_t len = 99;
-    RKT_OK(
-        rk_client_list(c, &(rk_client_list_opts){.type = RK_CLIENT_LIST_TYPE_PUBSUB}, &list, &len));
+    RKT_OK(rk_clientlist(c, &(rk_clientlist_opts){.type = RK_CLIENTLIST_TYPE_PUBSUB}, &list, &len));
     assert_string_equal(list, "");
     assert_int_equal(len, 0);
     rk_free(list);
@@ -728,9 +728,9 @@ static void test_client_list_is_a_string_filtered_by_type(void **state) {
 static void test_client_list_by_id_gives_that_client(void **state) {
     rk_client *c = rkt_cmd_client(state);
     long long id = 0;
-    RKT_OK(rk_client_id(c, &id));
+    RKT_OK(rk_clientid(c, &id));
     char *list = NULL;
-    RKT_OK(rk_client_list(c, &(rk_client_list_opts){.id = &id, .nid = 1}, &list, NULL));
+    RKT_OK(rk_clientlist(c, &(rk_clientlist_opts){.id = &id, .nid = 1}, &list, NULL));
     char want[64];
     snprintf(want, sizeof want, "id=%lld ", id);
     assert_true(strncmp(list, want, strlen(want)) == 0);
@@ -742,9 +742,9 @@ static void test_client_list_by_id_gives_that_client(void **state) {
 static void test_client_info_describes_this_connection(void **state) {
     rk_client *c = rkt_cmd_client(state);
     long long id = 0;
-    RKT_OK(rk_client_id(c, &id));
+    RKT_OK(rk_clientid(c, &id));
     char *info = NULL;
-    RKT_OK(rk_client_info(c, &info, NULL));
+    RKT_OK(rk_clientinfo(c, &info, NULL));
     char want[64];
     snprintf(want, sizeof want, "id=%lld ", id);
     assert_true(strncmp(info, want, strlen(want)) == 0);
@@ -758,9 +758,9 @@ static void test_client_info_describes_this_connection(void **state) {
 static void test_client_kill_by_id_closes_another_connection(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_conn *victim = hold(c);
-    const rk_client_kill_filter filters[] = {{.id = conn_id(victim)}, {.skipme = "yes"}};
+    const rk_clientkill_filter filters[] = {{.id = conn_id(victim)}, {.skipme = RK_STR("yes")}};
     long long killed = -1;
-    RKT_OK(rk_client_kill(c, filters, 2, &killed));
+    RKT_OK(rk_clientkill(c, filters, 2, &killed));
     assert_int_equal(killed, 1);
     assert_true(rk_conn_call_args(victim, NULL, "PING", NULL) < 0);
     rk_client_release(c, victim);
@@ -781,18 +781,18 @@ static char *conn_info(rk_conn *conn) {
 static void test_client_no_evict_flags_the_held_connection(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_conn *conn = hold(c);
-    RKT_OK(rk_client_no_evict(conn, RK_CLIENT_NO_EVICT_ENABLED_ON));
+    RKT_OK(rk_clientno_evict(conn, RK_CLIENTNO_EVICT_ENABLED_ON));
     char *info = conn_info(conn);
     const char *flags = strstr(info, " flags=");
     assert_non_null(flags);
     assert_non_null(memchr(flags + 7, 'e', strcspn(flags + 7, " ")));
     free(info);
-    RKT_OK(rk_client_no_evict(conn, RK_CLIENT_NO_EVICT_ENABLED_OFF));
+    RKT_OK(rk_clientno_evict(conn, RK_CLIENTNO_EVICT_ENABLED_OFF));
     info = conn_info(conn);
     flags = strstr(info, " flags=");
     assert_null(memchr(flags + 7, 'e', strcspn(flags + 7, " ")));
     free(info);
-    RKT_RC(rk_client_no_evict(conn, (rk_client_no_evict_enabled)9), RK_EINVAL);
+    RKT_RC(rk_clientno_evict(conn, (rk_clientno_evict_enabled)9), RK_EINVAL);
     rk_client_release(c, conn);
     rk_client_free(c);
 }
@@ -801,7 +801,7 @@ static void test_client_tracking_turns_on_for_the_held_connection(void **state) 
     rk_client *c = rkt_cmd_client(state);
     rk_conn *conn = hold(c);
     rk_reply r;
-    RKT_OK(rk_client_tracking(conn, RK_CLIENT_TRACKING_STATUS_ON, NULL, &r));
+    RKT_OK(rk_clienttracking(conn, RK_CLIENTTRACKING_STATUS_ON, NULL, &r));
     assert_string_equal(rk_reply_str(&r), "OK");
     rk_reply_free(&r);
     RKT_OK(rk_conn_call_args(conn, &r, "CLIENT", "TRACKINGINFO", NULL));
@@ -809,7 +809,7 @@ static void test_client_tracking_turns_on_for_the_held_connection(void **state) 
         rk_reply_type(&r) == RK_REPLY_MAP ? rk_reply_map_get(&r, "flags") : rk_reply_at(&r, 1);
     assert_true(has_str(flags, "on"));
     rk_reply_free(&r);
-    RKT_OK(rk_client_tracking(conn, RK_CLIENT_TRACKING_STATUS_OFF, NULL, NULL));
+    RKT_OK(rk_clienttracking(conn, RK_CLIENTTRACKING_STATUS_OFF, NULL, NULL));
     rk_client_release(c, conn);
     rk_client_free(c);
 }
@@ -818,14 +818,14 @@ static void test_client_caching_needs_optin_tracking(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_conn *conn = hold(c);
     rk_reply r;
-    RKT_RC(rk_client_caching(conn, RK_CLIENT_CACHING_MODE_YES, &r), RK_ESERVER);
+    RKT_RC(rk_clientcaching(conn, RK_CLIENTCACHING_MODE_YES, &r), RK_ESERVER);
     rk_reply_free(&r);
-    RKT_OK(rk_client_tracking(conn, RK_CLIENT_TRACKING_STATUS_ON,
-                              &(rk_client_tracking_opts){.optin = true}, NULL));
-    RKT_OK(rk_client_caching(conn, RK_CLIENT_CACHING_MODE_YES, &r));
+    RKT_OK(rk_clienttracking(conn, RK_CLIENTTRACKING_STATUS_ON,
+                             &(rk_clienttracking_opts){.optin = true}, NULL));
+    RKT_OK(rk_clientcaching(conn, RK_CLIENTCACHING_MODE_YES, &r));
     assert_string_equal(rk_reply_str(&r), "OK");
     rk_reply_free(&r);
-    RKT_OK(rk_client_tracking(conn, RK_CLIENT_TRACKING_STATUS_OFF, NULL, NULL));
+    RKT_OK(rk_clienttracking(conn, RK_CLIENTTRACKING_STATUS_OFF, NULL, NULL));
     rk_client_release(c, conn);
     rk_client_free(c);
 }
@@ -833,7 +833,7 @@ static void test_client_caching_needs_optin_tracking(void **state) {
 static void test_client_trackinginfo_is_a_map(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_reply r;
-    RKT_OK(rk_client_trackinginfo(c, &r));
+    RKT_OK(rk_clienttrackinginfo(c, &r));
     rkt_expect_shape(&r, RK_REPLY_MAP, 3);
     const rk_reply *flags = rkt_map_expect(&r, "flags", NULL);
     expect_list(flags);
@@ -847,7 +847,7 @@ static void test_client_trackinginfo_is_a_map(void **state) {
 static void test_client_trackinginfo_flags_is_a_set(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_reply r;
-    RKT_OK(rk_client_trackinginfo(c, &r));
+    RKT_OK(rk_clienttrackinginfo(c, &r));
     expect_type(rkt_map_expect(&r, "flags", NULL), RK_REPLY_SET);
     rk_reply_free(&r);
     rk_client_free(c);
@@ -860,13 +860,13 @@ static void test_slowlog_get_len_reset(void **state) {
     char old[64];
     config_get(c, "slowlog-log-slower-than", old, sizeof old);
     config_set(c, "slowlog-log-slower-than", "0");
-    RKT_OK(rk_slowlog_reset(c));
+    RKT_OK(rk_slowlogreset(c));
     set_key(c, "rkt_slow", "v");
     long long n = 0;
-    RKT_OK(rk_slowlog_len(c, &n));
+    RKT_OK(rk_slowloglen(c, &n));
     assert_true(n >= 1);
     rk_reply r;
-    RKT_OK(rk_slowlog_get(c, &(rk_slowlog_get_opts){.count = 100}, &r));
+    RKT_OK(rk_slowlogget(c, &(rk_slowlogget_opts){.count = 100}, &r));
     expect_type(&r, RK_REPLY_ARRAY);
     assert_true(rk_reply_len(&r) >= 2); /* the SET and the SLOWLOG LEN at least */
     bool found = false;
@@ -885,12 +885,12 @@ static void test_slowlog_get_len_reset(void **state) {
     }
     assert_true(found);
     rk_reply_free(&r);
-    RKT_OK(rk_slowlog_get(c, &(rk_slowlog_get_opts){.count = 1}, &r));
+    RKT_OK(rk_slowlogget(c, &(rk_slowlogget_opts){.count = 1}, &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 1);
     rk_reply_free(&r);
     config_set(c, "slowlog-log-slower-than", old);
-    RKT_OK(rk_slowlog_reset(c));
-    RKT_OK(rk_slowlog_len(c, &n));
+    RKT_OK(rk_slowlogreset(c));
+    RKT_OK(rk_slowloglen(c, &n));
     assert_int_equal(n, 0);
     rk_client_free(c);
 }
@@ -910,7 +910,7 @@ static void test_latency_latest_and_history_after_a_slow_command(void **state) {
     config_set(c, "latency-monitor-threshold", "1");
     slow_command(c);
     rk_reply r;
-    RKT_OK(rk_latency_latest(c, &r));
+    RKT_OK(rk_latencylatest(c, &r));
     expect_type(&r, RK_REPLY_ARRAY);
     bool found = false;
     for (size_t i = 0; i < rk_reply_len(&r); i++) {
@@ -923,7 +923,7 @@ static void test_latency_latest_and_history_after_a_slow_command(void **state) {
     }
     assert_true(found);
     rk_reply_free(&r);
-    RKT_OK(rk_latency_history(c, "command", &r));
+    RKT_OK(rk_latencyhistory(c, "command", &r));
     expect_type(&r, RK_REPLY_ARRAY);
     assert_true(rk_reply_len(&r) >= 1);
     rkt_expect_shape(rk_reply_at(&r, 0), RK_REPLY_ARRAY, 2); /* time, latency */
@@ -942,13 +942,13 @@ static void test_latency_reset_clears_the_events(void **state) {
     config_set(c, "latency-monitor-threshold", old);
     const char *events[] = {"command"};
     long long reset = -1;
-    RKT_OK(rk_latency_reset(c, events, 1, &reset));
+    RKT_OK(rk_latencyreset(c, events, 1, &reset));
     assert_int_equal(reset, 1);
     rk_reply r;
-    RKT_OK(rk_latency_history(c, "command", &r));
+    RKT_OK(rk_latencyhistory(c, "command", &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 0);
     rk_reply_free(&r);
-    RKT_OK(rk_latency_reset(c, NULL, 0, NULL));
+    RKT_OK(rk_latencyreset(c, NULL, 0, NULL));
     rk_client_free(c);
 }
 
@@ -958,20 +958,20 @@ static void test_memory_usage_of_key_and_of_missing_key(void **state) {
     rk_client *c = rkt_cmd_client(state);
     set_key(c, "rkt_k", "some value");
     long long n = 0;
-    RKT_OK(rk_memory_usage(c, "rkt_k", NULL, &n));
+    RKT_OK(rk_memoryusage(c, "rkt_k", NULL, &n));
     assert_true(n > 10);
-    RKT_OK(rk_memory_usage(c, "rkt_k", &(rk_memory_usage_opts){.samples = 0, .samples_set = true},
-                           &n));
+    RKT_OK(
+        rk_memoryusage(c, "rkt_k", &(rk_memoryusage_opts){.samples = 0, .samples_set = true}, &n));
     assert_true(n > 10);
     n = 12345;
-    RKT_RC(rk_memory_usage(c, "rkt_missing", NULL, &n), RK_NIL);
+    RKT_RC(rk_memoryusage(c, "rkt_missing", NULL, &n), RK_NIL);
     rk_client_free(c);
 }
 
 static void test_memory_stats_is_a_map(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_reply r;
-    RKT_OK(rk_memory_stats(c, &r));
+    RKT_OK(rk_memorystats(c, &r));
     expect_type(&r, RK_REPLY_MAP);
     assert_true(rk_reply_len(&r) >= 20);
     assert_true(rk_reply_int(rkt_map_expect(&r, "peak.allocated", NULL)) > 0);
@@ -985,7 +985,7 @@ static void test_memory_stats_db_is_a_map_and_ratios_doubles(void **state) {
     rk_client *c = rkt_cmd_client(state);
     set_key(c, "rkt_k", "v");
     rk_reply r;
-    RKT_OK(rk_memory_stats(c, &r));
+    RKT_OK(rk_memorystats(c, &r));
     const rk_reply *db = rkt_map_expect(&r, "db.0", NULL);
     expect_type(rkt_map_expect(db, "overhead.hashtable.main", NULL), RK_REPLY_INTEGER);
     expect_type(rkt_map_expect(&r, "dataset.percentage", NULL), RK_REPLY_DOUBLE);
@@ -998,7 +998,7 @@ static void test_memory_doctor_is_a_string(void **state) {
     rk_client *c = rkt_cmd_client(state);
     char *text = NULL;
     size_t len = 0;
-    RKT_OK(rk_memory_doctor(c, &text, &len));
+    RKT_OK(rk_memorydoctor(c, &text, &len));
     assert_true(len > 10);
     assert_int_equal(strlen(text), len);
     rk_free(text);
@@ -1009,23 +1009,23 @@ static void test_object_encoding_idletime_refcount(void **state) {
     rk_client *c = rkt_cmd_client(state);
     set_key(c, "rkt_int", "12345");
     set_key(c, "rkt_str", "hello");
-    rk_hset_field_value fv = {"f", 0, "v", 0};
+    rk_hset_field_value fv = {RK_STR("f"), RK_STR("v")};
     RKT_OK(rk_hset(c, "rkt_hash", &fv, 1, NULL));
     char *enc = NULL;
-    RKT_OK(rk_object_encoding(c, "rkt_int", &enc, NULL));
+    RKT_OK(rk_objectencoding(c, "rkt_int", &enc, NULL));
     assert_string_equal(enc, "int");
     rk_free(enc);
-    RKT_OK(rk_object_encoding(c, "rkt_str", &enc, NULL));
+    RKT_OK(rk_objectencoding(c, "rkt_str", &enc, NULL));
     assert_string_equal(enc, "embstr");
     rk_free(enc);
-    RKT_OK(rk_object_encoding(c, "rkt_hash", &enc, NULL));
+    RKT_OK(rk_objectencoding(c, "rkt_hash", &enc, NULL));
     assert_string_equal(enc, "listpack");
     rk_free(enc);
     long long n = -1;
-    RKT_OK(rk_object_idletime(c, "rkt_str", &n));
+    RKT_OK(rk_objectidletime(c, "rkt_str", &n));
     assert_true(n >= 0);
     n = -1;
-    RKT_OK(rk_object_refcount(c, "rkt_str", &n));
+    RKT_OK(rk_objectrefcount(c, "rkt_str", &n));
     assert_true(n >= 1);
     rk_client_free(c);
 }
@@ -1033,7 +1033,7 @@ static void test_object_encoding_idletime_refcount(void **state) {
 static void test_object_encoding_of_missing_key_is_nil(void **state) {
     rk_client *c = rkt_cmd_client(state);
     char *enc = NULL;
-    RKT_RC(rk_object_encoding(c, "rkt_missing", &enc, NULL), RK_NIL);
+    RKT_RC(rk_objectencoding(c, "rkt_missing", &enc, NULL), RK_NIL);
     assert_null(enc);
     rk_client_free(c);
 }
@@ -1042,9 +1042,9 @@ static void test_object_encoding_of_missing_key_is_nil(void **state) {
 static void test_object_idletime_refcount_of_missing_key_are_nil(void **state) {
     rk_client *c = rkt_cmd_client(state);
     long long n = 0;
-    RKT_RC(rk_object_idletime(c, "rkt_missing", &n), RK_NIL);
-    RKT_RC(rk_object_refcount(c, "rkt_missing", &n), RK_NIL);
-    RKT_RC(rk_object_freq(c, "rkt_missing", &n), RK_NIL);
+    RKT_RC(rk_objectidletime(c, "rkt_missing", &n), RK_NIL);
+    RKT_RC(rk_objectrefcount(c, "rkt_missing", &n), RK_NIL);
+    RKT_RC(rk_objectfreq(c, "rkt_missing", &n), RK_NIL);
     rk_client_free(c);
 }
 
@@ -1087,7 +1087,7 @@ static void test_lastsave_is_a_unix_time(void **state) {
 static void test_command_count_counts_commands(void **state) {
     rk_client *c = rkt_cmd_client(state);
     long long n = 0;
-    RKT_OK(rk_command_count(c, &n));
+    RKT_OK(rk_commandcount(c, &n));
     assert_true(n > 200);
     rk_client_free(c);
 }
@@ -1096,7 +1096,7 @@ static void test_command_info_describes_commands(void **state) {
     rk_client *c = rkt_cmd_client(state);
     const char *names[] = {"get", "rkt-no-such-command"};
     rk_reply r;
-    RKT_OK(rk_command_info(c, names, 2, &r));
+    RKT_OK(rk_commandinfo(c, names, 2, &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 2);
     const rk_reply *get = rk_reply_at(&r, 0);
     expect_type(get, RK_REPLY_ARRAY);
@@ -1114,7 +1114,7 @@ static void test_command_info_flags_are_sets(void **state) {
     rk_client *c = rkt_cmd_client(state);
     const char *names[] = {"get"};
     rk_reply r;
-    RKT_OK(rk_command_info(c, names, 1, &r));
+    RKT_OK(rk_commandinfo(c, names, 1, &r));
     const rk_reply *get = rk_reply_at(&r, 0);
     expect_type(rk_reply_at(get, 2), RK_REPLY_SET);
     expect_type(rk_reply_at(get, 6), RK_REPLY_SET);
@@ -1126,7 +1126,7 @@ static void test_command_docs_is_a_map_by_command(void **state) {
     rk_client *c = rkt_cmd_client(state);
     const char *names[] = {"get", "set"};
     rk_reply r;
-    RKT_OK(rk_command_docs(c, names, 2, &r));
+    RKT_OK(rk_commanddocs(c, names, 2, &r));
     rkt_expect_shape(&r, RK_REPLY_MAP, 2);
     rkt_map_expect(&r, "get", NULL);
     rkt_map_expect(&r, "set", NULL);
@@ -1139,7 +1139,7 @@ static void test_command_docs_entries_are_maps(void **state) {
     rk_client *c = rkt_cmd_client(state);
     const char *names[] = {"get"};
     rk_reply r;
-    RKT_OK(rk_command_docs(c, names, 1, &r));
+    RKT_OK(rk_commanddocs(c, names, 1, &r));
     const rk_reply *get = rkt_map_expect(&r, "get", NULL);
     rkt_map_expect(get, "group", "string");
     rkt_map_expect(get, "since", "1.0.0");
@@ -1154,7 +1154,7 @@ static void test_command_docs_entries_are_maps(void **state) {
 static void test_command_getkeys_lists_the_keys_of_a_command(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_reply r;
-    RKT_OK(rk_command_getkeys(c, "MSET", (const char *[]){"k1", "v1", "k2", "v2"}, 4, &r));
+    RKT_OK(rk_commandgetkeys(c, "MSET", (const char *[]){"k1", "v1", "k2", "v2"}, 4, &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 2);
     assert_string_equal(rk_reply_str(rk_reply_at(&r, 0)), "k1");
     assert_string_equal(rk_reply_str(rk_reply_at(&r, 1)), "k2");
@@ -1170,10 +1170,8 @@ static void test_echo_returns_the_message_binary_safe(void **state) {
     assert_string_equal(out, "hello");
     assert_int_equal(len, 5);
     rk_free(out);
-    RKT_OK(rk_echo_bin(c, "a\0b", 3, &out, &len));
-    assert_int_equal(len, 3);
-    assert_memory_equal(out, "a\0b", 3);
-    rk_free(out);
+    rk_command cmd;
+    rkt_run_bytes(c, rk_cmd_echo(&cmd, RK_STR("a\0b")), RK_STR("a\0b"));
     rk_client_free(c);
 }
 
@@ -1184,7 +1182,7 @@ static void test_ping_with_and_without_message(void **state) {
     expect_type(&r, RK_REPLY_STATUS);
     assert_string_equal(rk_reply_str(&r), "PONG");
     rk_reply_free(&r);
-    RKT_OK(rk_ping(c, &(rk_ping_opts){.message = "hi there"}, &r));
+    RKT_OK(rk_ping(c, &(rk_ping_opts){.message = RK_STR("hi there")}, &r));
     expect_type(&r, RK_REPLY_STRING);
     assert_string_equal(rk_reply_str(&r), "hi there");
     rk_reply_free(&r);
@@ -1273,10 +1271,10 @@ static void test_select_moves_the_held_connection_to_db1(void **state) {
 static void test_auth_as_a_user_made_by_acl_setuser(void **state) {
     rk_client *c = rkt_cmd_client(state);
     const char *rules[] = {"on", ">alicepw", "~*", "&*", "+@all"};
-    RKT_OK(rk_acl_setuser(c, "rkt_alice", rules, N(rules)));
+    RKT_OK(rk_aclsetuser(c, "rkt_alice", rules, N(rules)));
     rk_conn *conn = hold(c);
-    RKT_RC(rk_auth(conn, "wrong", &(rk_auth_opts){.username = "rkt_alice"}), RK_EAUTH);
-    RKT_OK(rk_auth(conn, "alicepw", &(rk_auth_opts){.username = "rkt_alice"}));
+    RKT_RC(rk_auth(conn, "wrong", &(rk_auth_opts){.username = RK_STR("rkt_alice")}), RK_EAUTH);
+    RKT_OK(rk_auth(conn, "alicepw", &(rk_auth_opts){.username = RK_STR("rkt_alice")}));
     rk_reply r;
     RKT_OK(rk_conn_call_args(conn, &r, "ACL", "WHOAMI", NULL));
     assert_string_equal(rk_reply_str(&r), "rkt_alice");
@@ -1298,7 +1296,7 @@ static void test_hello_is_a_map_with_the_protocol(void **state) {
     rkt_map_expect(&r, "role", "master");
     expect_type(rkt_map_expect(&r, "modules", NULL), RK_REPLY_ARRAY);
     rk_reply_free(&r);
-    rk_hello_protover pv = {.protover = proto, .setname = "rkt_hello"};
+    rk_hello_protover pv = {.protover = proto, .setname = RK_STR("rkt_hello")};
     RKT_OK(rk_hello(conn, &(rk_hello_opts){.protover = &pv}, &r));
     assert_int_equal(rk_reply_int(rkt_map_expect(&r, "proto", NULL)), proto);
     assert_int_equal(rk_reply_int(rkt_map_expect(&r, "id", NULL)), conn_id(conn));
@@ -1440,7 +1438,7 @@ static void test_monitor_streams_commands_until_reset(void **state) {
 static void test_client_reply_off_then_on(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_conn *conn = hold(c);
-    RKT_OK(rk_client_reply(conn, RK_CLIENT_REPLY_OFF));
+    RKT_OK(rk_clientreply(conn, RK_CLIENTREPLY_OFF));
     /* no reply comes for these: sent, not waited for */
     RKT_OK(rk_conn_append_args(conn, "SET", "rkt_quiet", "1", NULL));
     RKT_OK(rk_conn_flush(conn));
@@ -1459,12 +1457,12 @@ static void test_client_reply_off_then_on(void **state) {
     assert_non_null(v);
     assert_string_equal(v, "2");
     rk_free(v);
-    RKT_OK(rk_client_reply(conn, RK_CLIENT_REPLY_ON));
+    RKT_OK(rk_clientreply(conn, RK_CLIENTREPLY_ON));
     RKT_OK(rk_conn_call_args(conn, &r, "PING", NULL));
     assert_string_equal(rk_reply_str(&r), "PONG");
     rk_reply_free(&r);
     assert_int_equal(rk_conn_pending(conn), 0);
-    RKT_RC(rk_client_reply(conn, (rk_client_reply_mode)0), RK_EINVAL);
+    RKT_RC(rk_clientreply(conn, (rk_clientreply_mode)0), RK_EINVAL);
     rk_client_release(c, conn);
     rk_client_free(c);
 }

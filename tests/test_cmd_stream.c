@@ -27,7 +27,8 @@
 static void add1(rk_client *c, const char *key, const char *id, const char *field,
                  const char *value, char *idout) {
     char *got = NULL;
-    RKT_OK(rk_xadd(c, key, id, &(rk_xadd_field_value){field, 0, value, 0}, 1, NULL, &got, NULL));
+    RKT_OK(rk_xadd(c, key, id, &(rk_xadd_field_value){rk_cstr(field), rk_cstr(value)}, 1, NULL,
+                   &got, NULL));
     assert_non_null(got);
     if (idout != NULL)
         strcpy(idout, got);
@@ -82,7 +83,7 @@ static void expect_ids(const rk_reply *entries, const char *const *ids, size_t n
 /* A stream s with entries 1-0..count-0 and a group g at 0. */
 static void make_group(rk_client *c, int count) {
     add_n(c, "s", count);
-    RKT_OK(rk_xgroup_create(c, "s", "g", "0", NULL));
+    RKT_OK(rk_xgroupcreate(c, "s", "g", "0", NULL));
 }
 
 /* Reads every new entry of s for consumer (count of them expected). */
@@ -101,7 +102,8 @@ static void test_xadd_null_id_generates_one(void **state) {
     rk_client *c = rkt_cmd_client(state);
     char *id = NULL;
     size_t len = 0;
-    RKT_OK(rk_xadd(c, "s", NULL, &(rk_xadd_field_value){"f", 0, "v", 0}, 1, NULL, &id, &len));
+    RKT_OK(rk_xadd(c, "s", NULL, &(rk_xadd_field_value){RK_STR("f"), RK_STR("v")}, 1, NULL, &id,
+                   &len));
     assert_non_null(id);
     assert_int_equal(len, strlen(id));
     unsigned long long ms, seq;
@@ -120,7 +122,7 @@ static void test_xadd_explicit_id_is_kept(void **state) {
     rk_client *c = rkt_cmd_client(state);
     char *id = NULL;
     size_t len = 0;
-    rk_xadd_field_value fv[] = {{"a", 0, "1", 0}, {"b", 0, "2", 0}};
+    rk_xadd_field_value fv[] = {{RK_STR("a"), RK_STR("1")}, {RK_STR("b"), RK_STR("2")}};
     RKT_OK(rk_xadd(c, "s", "5-1", fv, N(fv), NULL, &id, &len));
     assert_string_equal(id, "5-1");
     assert_int_equal(len, 3);
@@ -135,7 +137,7 @@ static void test_xadd_explicit_id_is_kept(void **state) {
 static void test_xadd_nomkstream_on_missing_stream_is_nil(void **state) {
     rk_client *c = rkt_cmd_client(state);
     char *id = (char *)"untouched";
-    RKT_RC(rk_xadd(c, "s", NULL, &(rk_xadd_field_value){"f", 0, "v", 0}, 1,
+    RKT_RC(rk_xadd(c, "s", NULL, &(rk_xadd_field_value){RK_STR("f"), RK_STR("v")}, 1,
                    &(rk_xadd_opts){.nomkstream = true}, &id, NULL),
            RK_NIL);
     assert_null(id);
@@ -148,8 +150,8 @@ static void test_xadd_nomkstream_on_missing_stream_is_nil(void **state) {
 static void test_xadd_maxlen_equal_trims_to_exact_length(void **state) {
     rk_client *c = rkt_cmd_client(state);
     add_n(c, "s", 5);
-    rk_xadd_trim trim = {.strategy = RK_TRIM_MAXLEN, .equal = true, .threshold = "3"};
-    RKT_OK(rk_xadd(c, "s", "6-0", &(rk_xadd_field_value){"f", 0, "v6", 0}, 1,
+    rk_xadd_trim trim = {.strategy = RK_TRIM_MAXLEN, .equal = true, .threshold = RK_STR("3")};
+    RKT_OK(rk_xadd(c, "s", "6-0", &(rk_xadd_field_value){RK_STR("f"), RK_STR("v6")}, 1,
                    &(rk_xadd_opts){.trim = &trim}, NULL, NULL));
     rk_reply r;
     RKT_OK(rk_xrange(c, "s", "-", "+", NULL, &r));
@@ -161,8 +163,8 @@ static void test_xadd_maxlen_equal_trims_to_exact_length(void **state) {
 static void test_xadd_minid_trims_entries_below_it(void **state) {
     rk_client *c = rkt_cmd_client(state);
     add_n(c, "s", 5);
-    rk_xadd_trim trim = {.strategy = RK_TRIM_MINID, .threshold = "3"};
-    RKT_OK(rk_xadd(c, "s", "6-0", &(rk_xadd_field_value){"f", 0, "v6", 0}, 1,
+    rk_xadd_trim trim = {.strategy = RK_TRIM_MINID, .threshold = RK_STR("3")};
+    RKT_OK(rk_xadd(c, "s", "6-0", &(rk_xadd_field_value){RK_STR("f"), RK_STR("v6")}, 1,
                    &(rk_xadd_opts){.trim = &trim}, NULL, NULL));
     rk_reply r;
     RKT_OK(rk_xrange(c, "s", "-", "+", NULL, &r));
@@ -177,8 +179,8 @@ static void test_xadd_approx_maxlen_with_limit_keeps_whole_nodes(void **state) {
     rk_client *c = rkt_cmd_client(state);
     add_n(c, "s", 5);
     rk_xadd_trim trim = {
-        .strategy = RK_TRIM_MAXLEN, .approximately = true, .threshold = "1", .limit = 10};
-    RKT_OK(rk_xadd(c, "s", "6-0", &(rk_xadd_field_value){"f", 0, "v6", 0}, 1,
+        .strategy = RK_TRIM_MAXLEN, .approximately = true, .threshold = RK_STR("1"), .limit = 10};
+    RKT_OK(rk_xadd(c, "s", "6-0", &(rk_xadd_field_value){RK_STR("f"), RK_STR("v6")}, 1,
                    &(rk_xadd_opts){.trim = &trim}, NULL, NULL));
     assert_int_equal(xlen(c, "s"), 6);
     rk_client_free(c);
@@ -189,9 +191,12 @@ static void test_xadd_approx_maxlen_with_limit_keeps_whole_nodes(void **state) {
 static void test_xadd_limit_set_zero_is_sent(void **state) {
     rk_client *c = rkt_cmd_client(state);
     add_n(c, "s", 2);
-    rk_xadd_trim trim = {
-        .strategy = RK_TRIM_MAXLEN, .equal = true, .threshold = "1", .limit = 0, .limit_set = true};
-    RKT_RC(rk_xadd(c, "s", "3-0", &(rk_xadd_field_value){"f", 0, "v", 0}, 1,
+    rk_xadd_trim trim = {.strategy = RK_TRIM_MAXLEN,
+                         .equal = true,
+                         .threshold = RK_STR("1"),
+                         .limit = 0,
+                         .limit_set = true};
+    RKT_RC(rk_xadd(c, "s", "3-0", &(rk_xadd_field_value){RK_STR("f"), RK_STR("v")}, 1,
                    &(rk_xadd_opts){.trim = &trim}, NULL, NULL),
            RK_ESERVER);
     assert_non_null(strstr(rk_error_last()->message, "LIMIT"));
@@ -201,16 +206,16 @@ static void test_xadd_limit_set_zero_is_sent(void **state) {
 
 static void test_xadd_bad_trim_block_is_einval(void **state) {
     rk_client *c = rkt_cmd_client(state);
-    rk_xadd_field_value fv = {"f", 0, "v", 0};
+    rk_xadd_field_value fv = {RK_STR("f"), RK_STR("v")};
     /* = and ~ together */
     rk_xadd_trim both = {
-        .strategy = RK_TRIM_MAXLEN, .equal = true, .approximately = true, .threshold = "1"};
+        .strategy = RK_TRIM_MAXLEN, .equal = true, .approximately = true, .threshold = RK_STR("1")};
     RKT_RC(rk_xadd(c, "s", NULL, &fv, 1, &(rk_xadd_opts){.trim = &both}, NULL, NULL), RK_EINVAL);
     /* no threshold */
     rk_xadd_trim none = {.strategy = RK_TRIM_MAXLEN};
     RKT_RC(rk_xadd(c, "s", NULL, &fv, 1, &(rk_xadd_opts){.trim = &none}, NULL, NULL), RK_EINVAL);
     /* no strategy */
-    rk_xadd_trim nostrat = {.threshold = "1"};
+    rk_xadd_trim nostrat = {.threshold = RK_STR("1")};
     RKT_RC(rk_xadd(c, "s", NULL, &fv, 1, &(rk_xadd_opts){.trim = &nostrat}, NULL, NULL), RK_EINVAL);
     /* no field */
     RKT_RC(rk_xadd(c, "s", NULL, &fv, 0, NULL, NULL, NULL), RK_EINVAL);
@@ -232,7 +237,7 @@ static void test_xlen_counts_entries_and_is_zero_when_missing(void **state) {
 
 static void test_xrange_entries_are_id_and_field_map(void **state) {
     rk_client *c = rkt_cmd_client(state);
-    rk_xadd_field_value fv[] = {{"name", 0, "ann", 0}, {"age", 0, "33", 0}};
+    rk_xadd_field_value fv[] = {{RK_STR("name"), RK_STR("ann")}, {RK_STR("age"), RK_STR("33")}};
     RKT_OK(rk_xadd(c, "s", "1-0", fv, N(fv), NULL, NULL, NULL));
     add1(c, "s", "2-0", "name", "bob", NULL);
     rk_reply r;
@@ -349,10 +354,11 @@ static void test_xsetid_moves_last_id(void **state) {
     add_n(c, "s", 2);
     RKT_OK(rk_xsetid(c, "s", "100-0", NULL));
     /* an id below the new last id is refused */
-    RKT_RC(rk_xadd(c, "s", "50-0", &(rk_xadd_field_value){"f", 0, "v", 0}, 1, NULL, NULL, NULL),
+    RKT_RC(rk_xadd(c, "s", "50-0", &(rk_xadd_field_value){RK_STR("f"), RK_STR("v")}, 1, NULL, NULL,
+                   NULL),
            RK_ESERVER);
     rk_reply r;
-    RKT_OK(rk_xinfo_stream(c, "s", NULL, &r));
+    RKT_OK(rk_xinfostream(c, "s", NULL, &r));
     rkt_map_expect(&r, "last-generated-id", "100-0");
     rk_reply_free(&r);
     /* below the top entry is the server's error */
@@ -363,9 +369,10 @@ static void test_xsetid_moves_last_id(void **state) {
 static void test_xsetid_sends_entriesadded_and_maxdeletedid(void **state) {
     rk_client *c = rkt_cmd_client(state);
     add_n(c, "s", 2);
-    RKT_OK(rk_xsetid(c, "s", "10-0", &(rk_xsetid_opts){.entriesadded = 7, .maxdeletedid = "3-0"}));
+    RKT_OK(rk_xsetid(c, "s", "10-0",
+                     &(rk_xsetid_opts){.entriesadded = 7, .maxdeletedid = RK_STR("3-0")}));
     rk_reply r;
-    RKT_OK(rk_xinfo_stream(c, "s", NULL, &r));
+    RKT_OK(rk_xinfostream(c, "s", NULL, &r));
     assert_int_equal(rk_reply_int(rkt_map_expect(&r, "entries-added", NULL)), 7);
     rkt_map_expect(&r, "max-deleted-entry-id", "3-0");
     rk_reply_free(&r);
@@ -478,14 +485,14 @@ static void test_xread_block_zero_set_blocks_until_served(void **state) {
 
 static void test_xgroup_create_mkstream_creates_empty_stream(void **state) {
     rk_client *c = rkt_cmd_client(state);
-    RKT_RC(rk_xgroup_create(c, "s", "g", "$", NULL), RK_ESERVER);
-    RKT_OK(rk_xgroup_create(c, "s", "g", "$", &(rk_xgroup_create_opts){.mkstream = true}));
+    RKT_RC(rk_xgroupcreate(c, "s", "g", "$", NULL), RK_ESERVER);
+    RKT_OK(rk_xgroupcreate(c, "s", "g", "$", &(rk_xgroupcreate_opts){.mkstream = true}));
     assert_int_equal(xlen(c, "s"), 0);
     long long n = -1;
     RKT_OK(rk_exists(c, (const char *[]){"s"}, 1, &n));
     assert_int_equal(n, 1);
     /* the same group again */
-    RKT_RC(rk_xgroup_create(c, "s", "g", "$", NULL), RK_ESERVER);
+    RKT_RC(rk_xgroupcreate(c, "s", "g", "$", NULL), RK_ESERVER);
     assert_non_null(strstr(rk_error_last()->message, "BUSYGROUP"));
     rk_client_free(c);
 }
@@ -493,7 +500,7 @@ static void test_xgroup_create_mkstream_creates_empty_stream(void **state) {
 static void test_xgroup_create_at_dollar_skips_history(void **state) {
     rk_client *c = rkt_cmd_client(state);
     add_n(c, "s", 2);
-    RKT_OK(rk_xgroup_create(c, "s", "g", NULL, NULL)); /* NULL id: $ */
+    RKT_OK(rk_xgroupcreate(c, "s", "g", NULL, NULL)); /* NULL id: $ */
     rk_reply r;
     RKT_NIL(rk_xreadgroup(c, "g", "alice", (const char *[]){"s"}, 1, (const char *[]){">"}, 1, NULL,
                           &r));
@@ -518,12 +525,12 @@ static void test_xgroup_createconsumer_is_one_then_zero(void **state) {
     rk_client *c = rkt_cmd_client(state);
     make_group(c, 1);
     long long n = -1;
-    RKT_OK(rk_xgroup_createconsumer(c, "s", "g", "alice", &n));
+    RKT_OK(rk_xgroupcreateconsumer(c, "s", "g", "alice", &n));
     assert_int_equal(n, 1);
-    RKT_OK(rk_xgroup_createconsumer(c, "s", "g", "alice", &n));
+    RKT_OK(rk_xgroupcreateconsumer(c, "s", "g", "alice", &n));
     assert_int_equal(n, 0);
     rk_reply r;
-    RKT_OK(rk_xinfo_consumers(c, "s", "g", &r));
+    RKT_OK(rk_xinfoconsumers(c, "s", "g", &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 1);
     rkt_map_expect(rk_reply_at(&r, 0), "name", "alice");
     rk_reply_free(&r);
@@ -535,12 +542,12 @@ static void test_xgroup_delconsumer_returns_its_pending_count(void **state) {
     make_group(c, 3);
     read_new(c, "alice", 3);
     long long n = -1;
-    RKT_OK(rk_xgroup_delconsumer(c, "s", "g", "alice", &n));
+    RKT_OK(rk_xgroupdelconsumer(c, "s", "g", "alice", &n));
     assert_int_equal(n, 3);
-    RKT_OK(rk_xgroup_delconsumer(c, "s", "g", "alice", &n));
+    RKT_OK(rk_xgroupdelconsumer(c, "s", "g", "alice", &n));
     assert_int_equal(n, 0);
     rk_reply r;
-    RKT_OK(rk_xinfo_consumers(c, "s", "g", &r));
+    RKT_OK(rk_xinfoconsumers(c, "s", "g", &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 0);
     rk_reply_free(&r);
     rk_client_free(c);
@@ -550,11 +557,11 @@ static void test_xgroup_setid_rewinds_the_group(void **state) {
     rk_client *c = rkt_cmd_client(state);
     make_group(c, 3);
     read_new(c, "alice", 3);
-    RKT_OK(rk_xgroup_setid(c, "s", "g", "1-0", NULL));
+    RKT_OK(rk_xgroupsetid(c, "s", "g", "1-0", NULL));
     read_new(c, "alice", 2);
     /* NULL id: $, nothing more to deliver */
-    RKT_OK(rk_xgroup_setid(c, "s", "g", "0", NULL));
-    RKT_OK(rk_xgroup_setid(c, "s", "g", NULL, NULL));
+    RKT_OK(rk_xgroupsetid(c, "s", "g", "0", NULL));
+    RKT_OK(rk_xgroupsetid(c, "s", "g", NULL, NULL));
     rk_reply r;
     RKT_NIL(rk_xreadgroup(c, "g", "alice", (const char *[]){"s"}, 1, (const char *[]){">"}, 1, NULL,
                           &r));
@@ -567,12 +574,12 @@ static void test_xgroup_destroy_is_one_then_zero(void **state) {
     rk_client *c = rkt_cmd_client(state);
     make_group(c, 1);
     long long n = -1;
-    RKT_OK(rk_xgroup_destroy(c, "s", "g", &n));
+    RKT_OK(rk_xgroupdestroy(c, "s", "g", &n));
     assert_int_equal(n, 1);
-    RKT_OK(rk_xgroup_destroy(c, "s", "g", &n));
+    RKT_OK(rk_xgroupdestroy(c, "s", "g", &n));
     assert_int_equal(n, 0);
     rk_reply r;
-    RKT_OK(rk_xinfo_groups(c, "s", &r));
+    RKT_OK(rk_xinfogroups(c, "s", &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 0);
     rk_reply_free(&r);
     rk_client_free(c);
@@ -676,7 +683,7 @@ static void test_xpending_extended_lists_entries(void **state) {
     make_group(c, 3);
     read_new(c, "alice", 3);
     rk_reply r;
-    rk_xpending_idle f = {.start = "-", .end = "+", .count = 2};
+    rk_xpending_idle f = {.start = RK_STR("-"), .end = RK_STR("+"), .count = 2};
     RKT_OK(rk_xpending(c, "s", "g", &(rk_xpending_opts){.idle = &f}, &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 2);
     for (size_t i = 0; i < 2; i++) {
@@ -700,7 +707,8 @@ static void test_xpending_extended_filters_by_consumer(void **state) {
                          &(rk_xreadgroup_opts){.count = 1}, &r));
     rk_reply_free(&r);
     read_new(c, "bob", 2);
-    rk_xpending_idle f = {.start = "-", .end = "+", .count = 10, .consumer = "bob"};
+    rk_xpending_idle f = {
+        .start = RK_STR("-"), .end = RK_STR("+"), .count = 10, .consumer = RK_STR("bob")};
     RKT_OK(rk_xpending(c, "s", "g", &(rk_xpending_opts){.idle = &f}, &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 2);
     expect_str(rk_reply_at(rk_reply_at(&r, 0), 0), "2-0");
@@ -716,12 +724,12 @@ static void test_xpending_extended_idle_filter_excludes_fresh_entries(void **sta
     make_group(c, 2);
     read_new(c, "alice", 2);
     rk_reply r;
-    rk_xpending_idle f = {.idle = 3600000, .start = "-", .end = "+", .count = 10};
+    rk_xpending_idle f = {.idle = 3600000, .start = RK_STR("-"), .end = RK_STR("+"), .count = 10};
     RKT_OK(rk_xpending(c, "s", "g", &(rk_xpending_opts){.idle = &f}, &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 0);
     rk_reply_free(&r);
     /* IDLE 0 (idle_set) keeps them */
-    f = (rk_xpending_idle){.idle_set = true, .start = "-", .end = "+", .count = 10};
+    f = (rk_xpending_idle){.idle_set = true, .start = RK_STR("-"), .end = RK_STR("+"), .count = 10};
     RKT_OK(rk_xpending(c, "s", "g", &(rk_xpending_opts){.idle = &f}, &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 2);
     rk_reply_free(&r);
@@ -732,9 +740,9 @@ static void test_xpending_filters_without_start_or_end_are_einval(void **state) 
     rk_client *c = rkt_cmd_client(state);
     make_group(c, 1);
     rk_reply r;
-    rk_xpending_idle f = {.end = "+", .count = 10};
+    rk_xpending_idle f = {.end = RK_STR("+"), .count = 10};
     RKT_RC(rk_xpending(c, "s", "g", &(rk_xpending_opts){.idle = &f}, &r), RK_EINVAL);
-    f = (rk_xpending_idle){.start = "-", .count = 10};
+    f = (rk_xpending_idle){.start = RK_STR("-"), .count = 10};
     RKT_RC(rk_xpending(c, "s", "g", &(rk_xpending_opts){.idle = &f}, &r), RK_EINVAL);
     rk_client_free(c);
 }
@@ -752,7 +760,8 @@ static void test_xclaim_moves_entries_and_returns_them_with_maps(void **state) {
     expect_entry(rk_reply_at(&r, 0), "1-0", "f", "v1");
     expect_entry(rk_reply_at(&r, 1), "2-0", "f", "v2");
     rk_reply_free(&r);
-    rk_xpending_idle f = {.start = "-", .end = "+", .count = 10, .consumer = "bob"};
+    rk_xpending_idle f = {
+        .start = RK_STR("-"), .end = RK_STR("+"), .count = 10, .consumer = RK_STR("bob")};
     RKT_OK(rk_xpending(c, "s", "g", &(rk_xpending_opts){.idle = &f}, &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 2);
     assert_int_equal(rk_reply_int(rk_reply_at(rk_reply_at(&r, 0), 3)), 5);
@@ -823,7 +832,7 @@ static void test_xinfo_stream_is_a_map(void **state) {
     rk_client *c = rkt_cmd_client(state);
     make_group(c, 3);
     rk_reply r;
-    RKT_OK(rk_xinfo_stream(c, "s", NULL, &r));
+    RKT_OK(rk_xinfostream(c, "s", NULL, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_MAP);
     assert_int_equal(rk_reply_int(rkt_map_expect(&r, "length", NULL)), 3);
     assert_int_equal(rk_reply_int(rkt_map_expect(&r, "groups", NULL)), 1);
@@ -831,7 +840,7 @@ static void test_xinfo_stream_is_a_map(void **state) {
     rkt_map_expect(&r, "first-entry", NULL);
     rkt_map_expect(&r, "last-entry", NULL);
     rk_reply_free(&r);
-    RKT_RC(rk_xinfo_stream(c, "nope", NULL, &r), RK_ESERVER);
+    RKT_RC(rk_xinfostream(c, "nope", NULL, &r), RK_ESERVER);
     rk_reply_free(&r); /* the error reply */
     rk_client_free(c);
 }
@@ -841,7 +850,7 @@ static void test_xinfo_stream_first_and_last_entries_have_field_maps(void **stat
     rk_client *c = rkt_cmd_client(state);
     add_n(c, "s", 3);
     rk_reply r;
-    RKT_OK(rk_xinfo_stream(c, "s", NULL, &r));
+    RKT_OK(rk_xinfostream(c, "s", NULL, &r));
     expect_entry(rkt_map_expect(&r, "first-entry", NULL), "1-0", "f", "v1");
     expect_entry(rkt_map_expect(&r, "last-entry", NULL), "3-0", "f", "v3");
     rk_reply_free(&r);
@@ -852,8 +861,8 @@ static void test_xinfo_stream_full_count_limits_entries(void **state) {
     rk_client *c = rkt_cmd_client(state);
     make_group(c, 3);
     rk_reply r;
-    RKT_OK(rk_xinfo_stream(
-        c, "s", &(rk_xinfo_stream_opts){.full = &(rk_xinfo_stream_full){.count = 2}}, &r));
+    RKT_OK(rk_xinfostream(c, "s",
+                          &(rk_xinfostream_opts){.full = &(rk_xinfostream_full){.count = 2}}, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_MAP);
     assert_int_equal(rk_reply_int(rkt_map_expect(&r, "length", NULL)), 3);
     const rk_reply *entries = rkt_map_expect(&r, "entries", NULL);
@@ -861,8 +870,7 @@ static void test_xinfo_stream_full_count_limits_entries(void **state) {
     expect_entry(rk_reply_at(entries, 0), "1-0", "f", "v1");
     rk_reply_free(&r);
     /* FULL without COUNT: every entry (the default COUNT is 10) */
-    RKT_OK(
-        rk_xinfo_stream(c, "s", &(rk_xinfo_stream_opts){.full = &(rk_xinfo_stream_full){0}}, &r));
+    RKT_OK(rk_xinfostream(c, "s", &(rk_xinfostream_opts){.full = &(rk_xinfostream_full){0}}, &r));
     rkt_expect_shape(rkt_map_expect(&r, "entries", NULL), RK_REPLY_ARRAY, 3);
     rk_reply_free(&r);
     rk_client_free(c);
@@ -875,8 +883,7 @@ static void test_xinfo_stream_full_groups_are_maps(void **state) {
     make_group(c, 2);
     read_new(c, "alice", 2);
     rk_reply r;
-    RKT_OK(
-        rk_xinfo_stream(c, "s", &(rk_xinfo_stream_opts){.full = &(rk_xinfo_stream_full){0}}, &r));
+    RKT_OK(rk_xinfostream(c, "s", &(rk_xinfostream_opts){.full = &(rk_xinfostream_full){0}}, &r));
     const rk_reply *groups = rkt_map_expect(&r, "groups", NULL);
     rkt_expect_shape(groups, RK_REPLY_ARRAY, 1);
     const rk_reply *g = rk_reply_at(groups, 0);
@@ -892,10 +899,10 @@ static void test_xinfo_stream_full_groups_are_maps(void **state) {
 static void test_xinfo_groups_is_array_of_maps(void **state) {
     rk_client *c = rkt_cmd_client(state);
     make_group(c, 3);
-    RKT_OK(rk_xgroup_create(c, "s", "h", "$", NULL));
+    RKT_OK(rk_xgroupcreate(c, "s", "h", "$", NULL));
     read_new(c, "alice", 3);
     rk_reply r;
-    RKT_OK(rk_xinfo_groups(c, "s", &r));
+    RKT_OK(rk_xinfogroups(c, "s", &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 2);
     const rk_reply *g = rk_reply_at(&r, 0);
     rkt_map_expect(g, "name", "g");
@@ -917,7 +924,7 @@ static void test_xinfo_consumers_is_array_of_maps(void **state) {
                          &(rk_xreadgroup_opts){.count = 1}, &r));
     rk_reply_free(&r);
     read_new(c, "bob", 2);
-    RKT_OK(rk_xinfo_consumers(c, "s", "g", &r));
+    RKT_OK(rk_xinfoconsumers(c, "s", "g", &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 2);
     const rk_reply *a = rk_reply_at(&r, 0);
     rkt_map_expect(a, "name", "alice");
@@ -927,7 +934,7 @@ static void test_xinfo_consumers_is_array_of_maps(void **state) {
     rkt_map_expect(b, "name", "bob");
     assert_int_equal(rk_reply_int(rkt_map_expect(b, "pending", NULL)), 2);
     rk_reply_free(&r);
-    RKT_RC(rk_xinfo_consumers(c, "s", "nogroup", &r), RK_ESERVER);
+    RKT_RC(rk_xinfoconsumers(c, "s", "nogroup", &r), RK_ESERVER);
     rk_reply_free(&r); /* the error reply */
     rk_client_free(c);
 }
@@ -936,20 +943,22 @@ static void test_xinfo_consumers_is_array_of_maps(void **state) {
 
 /* Data for the shape checks: hash h, sorted set z, stream s. */
 static void seed(rk_client *c) {
-    rk_hset_field_value hv[] = {{"a", 0, "1", 0}, {"b", 0, "2", 0}};
+    rk_hset_field_value hv[] = {{RK_STR("a"), RK_STR("1")}, {RK_STR("b"), RK_STR("2")}};
     RKT_OK(rk_hset(c, "h", hv, N(hv), NULL));
-    RKT_OK(rk_zadd(c, "z", (rk_zadd_score_member[]){{1.5, "m", 0}}, 1, NULL, NULL));
+    RKT_OK(rk_zadd(c, "z", (rk_zadd_score_member[]){{1.5, RK_STR("m")}}, 1, NULL, NULL));
     add_n(c, "s", 2);
 }
 
 /* Queues HGETALL h, ZSCORE z m, XRANGE s, XREAD s, XINFO GROUPS s, XLEN s. */
 static void queue_reads(rk_pipeline *p) {
-    RKT_OK(rk_pipe_hgetall(p, "h"));
-    RKT_OK(rk_pipe_zscore(p, "z", "m"));
-    RKT_OK(rk_pipe_xrange(p, "s", "-", "+", NULL));
-    RKT_OK(rk_pipe_xread(p, (const char *[]){"s"}, 1, (const char *[]){"0"}, 1, NULL));
-    RKT_OK(rk_pipe_xinfo_stream(p, "s", NULL));
-    RKT_OK(rk_pipe_xlen(p, "s"));
+    rk_command cmd;
+    RKT_OK(rk_pipeline_add(p, rk_cmd_hgetall(&cmd, RK_STR("h"))));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_zscore(&cmd, RK_STR("z"), RK_STR("m"))));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_xrange(&cmd, RK_STR("s"), RK_STR("-"), RK_STR("+"), NULL)));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_xread(&cmd, (const rk_str[]){RK_STR("s")}, 1,
+                                           (const rk_str[]){RK_STR("0")}, 1, NULL)));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_xinfostream(&cmd, RK_STR("s"), NULL)));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_xlen(&cmd, RK_STR("s"))));
 }
 
 static void expect_reads(const rk_pipeline *p) {
@@ -1006,18 +1015,30 @@ static void test_transaction_typed_calls_have_the_direct_shapes(void **state) {
 static void test_pipe_stream_group_calls_have_the_direct_shapes(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_pipeline *p = rk_pipeline_new(c, NULL);
+    rk_command cmd;
     assert_non_null(p);
-    RKT_OK(rk_pipe_xadd(p, "s", "1-0", &(rk_xadd_field_value){"f", 0, "v1", 0}, 1, NULL));
-    RKT_OK(rk_pipe_xadd(p, "s", "2-0", &(rk_xadd_field_value){"f", 0, "v2", 0}, 1, NULL));
-    RKT_OK(rk_pipe_xgroup_create(p, "s", "g", "0", NULL));
-    RKT_OK(rk_pipe_xreadgroup(p, "g", "alice", (const char *[]){"s"}, 1, (const char *[]){">"}, 1,
-                              NULL));
-    RKT_OK(rk_pipe_xack(p, "s", "g", (const char *[]){"1-0"}, 1));
-    RKT_OK(rk_pipe_xclaim(p, "s", "g", "bob", "0", (const char *[]){"2-0"}, 1, NULL));
-    RKT_OK(rk_pipe_xautoclaim(p, "s", "g", "carol", "0", "0", NULL));
-    RKT_OK(rk_pipe_xinfo_consumers(p, "s", "g"));
-    RKT_OK(rk_pipe_xadd(p, "nope", NULL, &(rk_xadd_field_value){"f", 0, "v", 0}, 1,
-                        &(rk_xadd_opts){.nomkstream = true}));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_xadd(&cmd, RK_STR("s"), RK_STR("1-0"),
+                                          &(rk_xadd_field_value){RK_STR("f"), RK_STR("v1")}, 1,
+                                          NULL)));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_xadd(&cmd, RK_STR("s"), RK_STR("2-0"),
+                                          &(rk_xadd_field_value){RK_STR("f"), RK_STR("v2")}, 1,
+                                          NULL)));
+    RKT_OK(
+        rk_pipeline_add(p, rk_cmd_xgroupcreate(&cmd, RK_STR("s"), RK_STR("g"), RK_STR("0"), NULL)));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_xreadgroup(&cmd, RK_STR("g"), RK_STR("alice"),
+                                                (const rk_str[]){RK_STR("s")}, 1,
+                                                (const rk_str[]){RK_STR(">")}, 1, NULL)));
+    RKT_OK(rk_pipeline_add(
+        p, rk_cmd_xack(&cmd, RK_STR("s"), RK_STR("g"), (const rk_str[]){RK_STR("1-0")}, 1)));
+    RKT_OK(
+        rk_pipeline_add(p, rk_cmd_xclaim(&cmd, RK_STR("s"), RK_STR("g"), RK_STR("bob"), RK_STR("0"),
+                                         (const rk_str[]){RK_STR("2-0")}, 1, NULL)));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_xautoclaim(&cmd, RK_STR("s"), RK_STR("g"), RK_STR("carol"),
+                                                RK_STR("0"), RK_STR("0"), NULL)));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_xinfoconsumers(&cmd, RK_STR("s"), RK_STR("g"))));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_xadd(&cmd, RK_STR("nope"), (rk_str){0},
+                                          &(rk_xadd_field_value){RK_STR("f"), RK_STR("v")}, 1,
+                                          &(rk_xadd_opts){.nomkstream = true})));
     assert_int_equal(rk_pipeline_size(p), 9);
     RKT_OK(rk_pipeline_exec(p));
     for (size_t i = 0; i < 9; i++)
@@ -1046,20 +1067,26 @@ static void test_pipe_stream_group_calls_have_the_direct_shapes(void **state) {
 static void test_pipe_typed_call_failing_its_checks_queues_nothing(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_pipeline *p = rk_pipeline_new(c, NULL);
+    rk_command cmd;
     assert_non_null(p);
-    RKT_OK(rk_pipe_set(p, "k", "v", NULL));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_set(&cmd, RK_STR("k"), RK_STR("v"), NULL)));
     assert_int_equal(rk_pipeline_size(p), 1);
-    RKT_RC(rk_pipe_set(p, "k", "w", &(rk_set_opts){.nx = true, .xx = true}), RK_EINVAL);
-    RKT_RC(rk_pipe_xread(p, (const char *[]){"a", "b"}, 2, (const char *[]){"0"}, 1, NULL),
+    RKT_RC(rk_pipeline_add(p, rk_cmd_set(&cmd, RK_STR("k"), RK_STR("w"),
+                                         &(rk_set_opts){.nx = true, .xx = true})),
+           RK_EINVAL);
+    RKT_RC(rk_pipeline_add(p, rk_cmd_xread(&cmd, (const rk_str[]){RK_STR("a"), RK_STR("b")}, 2,
+                                           (const rk_str[]){RK_STR("0")}, 1, NULL)),
            RK_EINVAL);
     rk_xadd_trim both = {
-        .strategy = RK_TRIM_MINID, .equal = true, .approximately = true, .threshold = "1"};
-    RKT_RC(rk_pipe_xadd(p, "s", NULL, &(rk_xadd_field_value){"f", 0, "v", 0}, 1,
-                        &(rk_xadd_opts){.trim = &both}),
+        .strategy = RK_TRIM_MINID, .equal = true, .approximately = true, .threshold = RK_STR("1")};
+    RKT_RC(rk_pipeline_add(p, rk_cmd_xadd(&cmd, RK_STR("s"), (rk_str){0},
+                                          &(rk_xadd_field_value){RK_STR("f"), RK_STR("v")}, 1,
+                                          &(rk_xadd_opts){.trim = &both})),
            RK_EINVAL);
-    RKT_RC(rk_pipe_xtrim(p, "s", (rk_trim)0, "1", NULL), RK_EINVAL);
+    RKT_RC(rk_pipeline_add(p, rk_cmd_xtrim(&cmd, RK_STR("s"), (rk_trim)0, RK_STR("1"), NULL)),
+           RK_EINVAL);
     assert_int_equal(rk_pipeline_size(p), 1);
-    RKT_OK(rk_pipe_get(p, "k"));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_get(&cmd, RK_STR("k"))));
     RKT_OK(rk_pipeline_exec(p));
     assert_int_equal(rk_pipeline_replies(p), 2);
     expect_str(rk_pipeline_reply(p, 0), "OK");
@@ -1075,12 +1102,15 @@ static void check_error_in_the_middle(void **state, bool transaction) {
     seed(c);
     RKT_OK(rk_set(c, "str", "x", NULL, NULL));
     rk_pipeline *p = rk_pipeline_new(c, &(rk_pipeline_opts){.transaction = transaction});
+    rk_command cmd;
     assert_non_null(p);
-    RKT_OK(rk_pipe_hgetall(p, "h"));
-    RKT_OK(rk_pipe_xadd(p, "str", NULL, &(rk_xadd_field_value){"f", 0, "v", 0}, 1, NULL));
-    RKT_OK(rk_pipe_xrange(p, "s", "-", "+", NULL));
-    RKT_OK(rk_pipe_xinfo_groups(p, "str"));
-    RKT_OK(rk_pipe_zscore(p, "z", "m"));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_hgetall(&cmd, RK_STR("h"))));
+    RKT_OK(
+        rk_pipeline_add(p, rk_cmd_xadd(&cmd, RK_STR("str"), (rk_str){0},
+                                       &(rk_xadd_field_value){RK_STR("f"), RK_STR("v")}, 1, NULL)));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_xrange(&cmd, RK_STR("s"), RK_STR("-"), RK_STR("+"), NULL)));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_xinfogroups(&cmd, RK_STR("str"))));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_zscore(&cmd, RK_STR("z"), RK_STR("m"))));
     RKT_OK(rk_pipeline_exec(p));
     assert_int_equal(rk_pipeline_replies(p), 5);
     RKT_OK(rk_pipeline_status(p, 0));

@@ -30,21 +30,14 @@ static rk_client *client_db(void **state, int db) {
     return c;
 }
 
-/* How many times the server ran cmd (INFO commandstats), to show that a
- * refused call sent nothing. */
-static long long server_calls(const char *cmd) {
-    char *info = rkt_server_cmd(&rkt_shared, "INFO", "commandstats", NULL);
-    assert_non_null(info);
-    char needle[64];
-    snprintf(needle, sizeof(needle), "cmdstat_%s:calls=", cmd);
-    const char *p = strstr(info, needle);
-    long long n = p ? strtoll(p + strlen(needle), NULL, 10) : 0;
-    free(info);
-    return n;
-}
-
 static void set_str(rk_client *c, const char *key, const char *value) {
     RKT_OK(rk_set(c, key, value, NULL, NULL));
+}
+
+/* SET of binary strings, through the builder. */
+static void set_bin(rk_client *c, rk_str key, rk_str value) {
+    rk_command cmd;
+    RKT_OK(rk_client_run(c, rk_cmd_set(&cmd, key, value, NULL), NULL));
 }
 
 /* The value at key is want (a C string). */
@@ -222,13 +215,13 @@ static void test_set_keepttl_keeps_the_ttl_a_plain_set_drops(void **state) {
 static void test_set_nx_with_xx_is_einval_and_sends_nothing(void **state) {
     rk_client *c = rkt_cmd_client(state);
     set_str(c, "k", "old");
-    long long before = server_calls("set");
+    long long before = rkt_cmd_calls("set");
     rk_reply r;
     RKT_RC(rk_set(c, "k", "new", &(rk_set_opts){.nx = true, .xx = true}, &r), RK_EINVAL);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     assert_int_equal(rk_error_last()->code, RK_EINVAL);
     assert_non_null(strstr(rk_error_last()->message, "NX"));
-    assert_int_equal(server_calls("set"), before);
+    assert_int_equal(rkt_cmd_calls("set"), before);
     expect_get(c, "k", "old");
     rk_client_free(c);
 }
@@ -236,10 +229,10 @@ static void test_set_nx_with_xx_is_einval_and_sends_nothing(void **state) {
 static void test_set_ex_with_px_is_einval_and_sends_nothing(void **state) {
     rk_client *c = rkt_cmd_client(state);
     set_str(c, "k", "old");
-    long long before = server_calls("set");
+    long long before = rkt_cmd_calls("set");
     RKT_RC(rk_set(c, "k", "new", &(rk_set_opts){.ex = 10, .px = 10000}, NULL), RK_EINVAL);
     assert_non_null(strstr(rk_error_last()->message, "EX"));
-    assert_int_equal(server_calls("set"), before);
+    assert_int_equal(rkt_cmd_calls("set"), before);
     expect_get(c, "k", "old");
     assert_int_equal(ttl_of(c, "k"), -1);
     rk_client_free(c);
@@ -391,26 +384,22 @@ static void test_mget_is_an_array_with_nil_for_missing_keys(void **state) {
 
 static void test_mset_sets_every_pair(void **state) {
     rk_client *c = rkt_cmd_client(state);
-    rk_mset_key_value kv[] = {{"a", 0, "1", 0}, {"b", 0, "2", 0}, {"c\0x", 3, "3\0y", 3}};
+    rk_mset_key_value kv[] = {
+        {RK_STR("a"), RK_STR("1")}, {RK_STR("b"), RK_STR("2")}, {RK_STR("c\0x"), RK_STR("3\0y")}};
     RKT_OK(rk_mset(c, kv, COUNT_OF(kv)));
     expect_get(c, "a", "1");
     expect_get(c, "b", "2");
-    char *v = NULL;
-    size_t len = 0;
-    RKT_OK(rk_get_bin(c, "c\0x", 3, &v, &len));
-    assert_int_equal(len, 3);
-    assert_memory_equal(v, "3\0y", 3);
-    rk_free(v);
+    rkt_expect_value(c, RK_STR("c\0x"), RK_STR("3\0y"));
     rk_client_free(c);
 }
 
 static void test_msetnx_sets_nothing_when_one_key_exists(void **state) {
     rk_client *c = rkt_cmd_client(state);
     long long n = -1;
-    rk_msetnx_key_value first[] = {{"a", 0, "1", 0}, {"b", 0, "2", 0}};
+    rk_msetnx_key_value first[] = {{RK_STR("a"), RK_STR("1")}, {RK_STR("b"), RK_STR("2")}};
     RKT_OK(rk_msetnx(c, first, 2, &n));
     assert_int_equal(n, 1);
-    rk_msetnx_key_value second[] = {{"b", 0, "x", 0}, {"c", 0, "3", 0}};
+    rk_msetnx_key_value second[] = {{RK_STR("b"), RK_STR("x")}, {RK_STR("c"), RK_STR("3")}};
     RKT_OK(rk_msetnx(c, second, 2, &n));
     assert_int_equal(n, 0);
     expect_get(c, "b", "2");
@@ -562,32 +551,26 @@ static void test_lcs_idx_minmatchlen_withmatchlen_filters_and_adds_lengths(void 
 static void test_lcs_len_with_idx_is_einval_and_sends_nothing(void **state) {
     rk_client *c = rkt_cmd_client(state);
     lcs_setup(c);
-    long long before = server_calls("lcs");
+    long long before = rkt_cmd_calls("lcs");
     rk_reply r;
     RKT_RC(rk_lcs(c, "key1", "key2", &(rk_lcs_opts){.len = true, .idx = true}, &r), RK_EINVAL);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     assert_non_null(strstr(rk_error_last()->message, "LEN"));
-    assert_int_equal(server_calls("lcs"), before);
+    assert_int_equal(rkt_cmd_calls("lcs"), before);
     rk_client_free(c);
 }
 
 /* ---- binary safety ------------------------------------------------------ */
 
-static void test_bin_twins_keep_nul_bytes_in_keys_and_values(void **state) {
+static void test_builders_keep_nul_bytes_in_keys_and_values(void **state) {
     rk_client *c = rkt_cmd_client(state);
-    static const char key[] = "k\0ey";
-    static const char val[] = "a\0b\0c";
-    RKT_OK(rk_set_bin(c, key, 4, val, 5, NULL, NULL));
-    char *v = NULL;
-    size_t len = 0;
-    RKT_OK(rk_get_bin(c, key, 4, &v, &len));
-    assert_int_equal(len, 5);
-    assert_memory_equal(v, val, 5);
-    assert_int_equal(v[5], '\0');
-    rk_free(v);
-    long long n = 0;
-    RKT_OK(rk_strlen_bin(c, key, 4, &n));
-    assert_int_equal(n, 5);
+    const rk_str key = RK_STR("k\0ey"), val = RK_STR("a\0b\0c");
+    rk_command cmd;
+    RKT_OK(rk_client_run(c, rk_cmd_set(&cmd, key, val, NULL), NULL));
+    rkt_expect_value(c, key, val);
+    rk_reply r;
+    RKT_OK(rk_client_run(c, rk_cmd_strlen(&cmd, key), &r));
+    assert_int_equal(rk_reply_int(&r), 5);
     expect_missing(c, "k"); /* the key was not cut at its NUL */
     rk_client_free(c);
 }
@@ -650,7 +633,7 @@ static void test_bitcount_byte_with_bit_is_einval(void **state) {
 
 static void test_bitpos_finds_the_first_bit_within_a_range(void **state) {
     rk_client *c = rkt_cmd_client(state);
-    RKT_OK(rk_set_bin(c, "k", 1, "\x00\xff\xf0", 3, NULL, NULL));
+    set_bin(c, RK_STR("k"), RK_STR("\x00\xff\xf0"));
     long long pos = 0;
     RKT_OK(rk_bitpos(c, "k", 1, NULL, &pos));
     assert_int_equal(pos, 8);
@@ -676,8 +659,8 @@ static void test_bitpos_finds_the_first_bit_within_a_range(void **state) {
 
 static void test_bitop_and_stores_the_result_and_returns_its_length(void **state) {
     rk_client *c = rkt_cmd_client(state);
-    RKT_OK(rk_set_bin(c, "a", 1, "\xff\x0f", 2, NULL, NULL));
-    RKT_OK(rk_set_bin(c, "b", 1, "\x3c\xff\x01", 3, NULL, NULL));
+    set_bin(c, RK_STR("a"), RK_STR("\xff\x0f"));
+    set_bin(c, RK_STR("b"), RK_STR("\x3c\xff\x01"));
     const char *keys[] = {"a", "b"};
     long long n = 0;
     RKT_OK(rk_bitop(c, RK_BITOP_AND, "dest", keys, 2, &n));
@@ -699,10 +682,10 @@ static void test_bitop_and_stores_the_result_and_returns_its_length(void **state
 static void test_bitfield_set_get_incrby_reply_an_array_of_integers(void **state) {
     rk_client *c = rkt_cmd_client(state);
     const rk_bitfield_operation ops[] = {
-        {.write = &(rk_bitfield_write){.set = &(rk_bitfield_set){"u8", 0, 0, 255}}},
-        {.get = &(rk_bitfield_get){"u8", 0, 0}},
-        {.write = &(rk_bitfield_write){.incrby = &(rk_bitfield_incrby){"u8", 0, 0, 10}}},
-        {.get = &(rk_bitfield_get){"u4", 0, 0}},
+        {.write = &(rk_bitfield_write){.set = &(rk_bitfield_set){RK_STR("u8"), 0, 255}}},
+        {.get = &(rk_bitfield_get){RK_STR("u8"), 0}},
+        {.write = &(rk_bitfield_write){.incrby = &(rk_bitfield_incrby){RK_STR("u8"), 0, 10}}},
+        {.get = &(rk_bitfield_get){RK_STR("u4"), 0}},
     };
     rk_reply r;
     RKT_OK(rk_bitfield(c, "bf", ops, COUNT_OF(ops), &r));
@@ -717,9 +700,9 @@ static void test_bitfield_set_get_incrby_reply_an_array_of_integers(void **state
 
 static void test_bitfield_overflow_fail_gives_a_nil_element(void **state) {
     rk_client *c = rkt_cmd_client(state);
-    const rk_bitfield_incrby add10 = {"u8", 0, 0, 10};
+    const rk_bitfield_incrby add10 = {RK_STR("u8"), 0, 10};
     const rk_bitfield_operation ops[] = {
-        {.write = &(rk_bitfield_write){.set = &(rk_bitfield_set){"u8", 0, 0, 250}}},
+        {.write = &(rk_bitfield_write){.set = &(rk_bitfield_set){RK_STR("u8"), 0, 250}}},
         {.write = &(rk_bitfield_write){.overflow = RK_BITFIELD_OVERFLOW_FAIL, .incrby = &add10}},
         {.write = &(rk_bitfield_write){.overflow = RK_BITFIELD_OVERFLOW_SAT, .incrby = &add10}},
     };
@@ -735,8 +718,8 @@ static void test_bitfield_overflow_fail_gives_a_nil_element(void **state) {
 
 static void test_bitfield_ro_get_reads_fields(void **state) {
     rk_client *c = rkt_cmd_client(state);
-    RKT_OK(rk_set_bin(c, "bf", 2, "\xff\x01", 2, NULL, NULL));
-    rk_bitfield_ro_get gets[] = {{"u8", 0, 0}, {"u8", 0, 8}, {"i4", 0, 0}};
+    set_bin(c, RK_STR("bf"), RK_STR("\xff\x01"));
+    rk_bitfield_ro_get gets[] = {{RK_STR("u8"), 0}, {RK_STR("u8"), 8}, {RK_STR("i4"), 0}};
     rk_reply r;
     RKT_OK(rk_bitfield_ro(c, "bf", &(rk_bitfield_ro_opts){.gets = gets, .ngets = 3}, &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 3);
@@ -871,9 +854,9 @@ static void test_expire_lt_only_shortens_the_ttl(void **state) {
 static void test_expire_nx_with_xx_is_einval_and_sends_nothing(void **state) {
     rk_client *c = rkt_cmd_client(state);
     set_str(c, "k", "v");
-    long long before = server_calls("expire");
+    long long before = rkt_cmd_calls("expire");
     RKT_RC(rk_expire(c, "k", 100, &(rk_expire_opts){.nx = true, .xx = true}, NULL), RK_EINVAL);
-    assert_int_equal(server_calls("expire"), before);
+    assert_int_equal(rkt_cmd_calls("expire"), before);
     assert_int_equal(ttl_of(c, "k"), -1);
     rk_client_free(c);
 }
@@ -1069,7 +1052,9 @@ static void test_scan_one_step_replies_cursor_and_filtered_keys(void **state) {
     const char *e[] = {"x"};
     rpush(c, "user:list", e, 1);
     rk_reply r;
-    RKT_OK(rk_scan(c, 0, &(rk_scan_opts){.match = "user:*", .count = 1000, .type = "string"}, &r));
+    RKT_OK(rk_scan(
+        c, 0, &(rk_scan_opts){.match = RK_STR("user:*"), .count = 1000, .type = RK_STR("string")},
+        &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 2);
     expect_str(rk_reply_at(&r, 0), "0");
     const char *want[] = {"user:1", "user:2"};
@@ -1111,14 +1096,16 @@ static void test_touch_counts_the_existing_keys(void **state) {
 
 static void test_dump_then_restore_bin_recreates_the_value(void **state) {
     rk_client *c = rkt_cmd_client(state);
-    RKT_OK(rk_set_bin(c, "src", 3, "v\0w", 3, NULL, NULL));
+    set_bin(c, RK_STR("src"), RK_STR("v\0w"));
+    rk_command cmd;
     char *payload = NULL;
     size_t len = 0;
     RKT_OK(rk_dump(c, "src", &payload, &len));
     assert_non_null(payload);
     assert_true(len > 3);
     assert_non_null(memchr(payload, '\0', len)); /* binary: holds NUL bytes */
-    RKT_OK(rk_restore_bin(c, "dst", 3, 0, payload, len, NULL));
+    RKT_OK(
+        rk_client_run(c, rk_cmd_restore(&cmd, RK_STR("dst"), 0, rk_bin(payload, len), NULL), NULL));
     char *v = NULL;
     size_t vlen = 0;
     RKT_OK(rk_get(c, "dst", &v, &vlen));
@@ -1127,9 +1114,14 @@ static void test_dump_then_restore_bin_recreates_the_value(void **state) {
     rk_free(v);
     assert_int_equal(ttl_of(c, "dst"), -1);
     /* restoring over an existing key needs REPLACE */
-    RKT_RC(rk_restore_bin(c, "dst", 3, 0, payload, len, NULL), RK_ESERVER);
+    RKT_RC(
+        rk_client_run(c, rk_cmd_restore(&cmd, RK_STR("dst"), 0, rk_bin(payload, len), NULL), NULL),
+        RK_ESERVER);
     assert_string_equal(rk_error_last()->prefix, "BUSYKEY");
-    RKT_OK(rk_restore_bin(c, "dst", 3, 100000, payload, len, &(rk_restore_opts){.replace = true}));
+    RKT_OK(rk_client_run(c,
+                         rk_cmd_restore(&cmd, RK_STR("dst"), 100000, rk_bin(payload, len),
+                                        &(rk_restore_opts){.replace = true}),
+                         NULL));
     assert_in_range(ttl_of(c, "dst"), 50, 100);
     rk_free(payload);
     rk_client_free(c);
@@ -1152,16 +1144,16 @@ static void test_object_encoding_names_int_embstr_and_raw(void **state) {
     big[sizeof(big) - 1] = '\0';
     set_str(c, "r", big);
     char *enc = NULL;
-    RKT_OK(rk_object_encoding(c, "i", &enc, NULL));
+    RKT_OK(rk_objectencoding(c, "i", &enc, NULL));
     assert_string_equal(enc, "int");
     rk_free(enc);
-    RKT_OK(rk_object_encoding(c, "e", &enc, NULL));
+    RKT_OK(rk_objectencoding(c, "e", &enc, NULL));
     assert_string_equal(enc, "embstr");
     rk_free(enc);
-    RKT_OK(rk_object_encoding(c, "r", &enc, NULL));
+    RKT_OK(rk_objectencoding(c, "r", &enc, NULL));
     assert_string_equal(enc, "raw");
     rk_free(enc);
-    RKT_RC(rk_object_encoding(c, "nope", &enc, NULL), RK_NIL);
+    RKT_RC(rk_objectencoding(c, "nope", &enc, NULL), RK_NIL);
     assert_null(enc);
     rk_client_free(c);
 }
@@ -1211,9 +1203,9 @@ static void test_sort_by_pattern_with_get_list(void **state) {
     set_str(c, "name_1", "one");
     set_str(c, "name_2", "two");
     set_str(c, "name_3", "three");
-    const char *get[] = {"#", "name_*"};
+    const rk_str get[] = {RK_STR("#"), RK_STR("name_*")};
     rk_reply r;
-    RKT_OK(rk_sort(c, "l", &(rk_sort_opts){.by = "w_*", .get = get, .nget = 2}, &r));
+    RKT_OK(rk_sort(c, "l", &(rk_sort_opts){.by = RK_STR("w_*"), .get = get, .nget = 2}, &r));
     const char *want[] = {"2", "two", "3", "three", "1", "one"};
     expect_strings(&r, want, 6);
     rk_reply_free(&r);
@@ -1235,7 +1227,7 @@ static void test_sort_store_replies_the_count_and_stores_a_list(void **state) {
     rk_client *c = rkt_cmd_client(state);
     sort_setup(c);
     rk_reply r;
-    RKT_OK(rk_sort(c, "l", &(rk_sort_opts){.desc = true, .store = "out"}, &r));
+    RKT_OK(rk_sort(c, "l", &(rk_sort_opts){.desc = true, .store = RK_STR("out")}, &r));
     expect_int(&r, 3);
     rk_reply_free(&r);
     RKT_OK(rk_lrange(c, "out", 0, -1, &r));
@@ -1251,12 +1243,14 @@ static void test_sort_store_to_a_binary_key(void **state) {
     const char *elems[] = {"2", "1"};
     rpush(c, "l", elems, 2);
     rk_reply r;
-    RKT_OK(rk_sort(c, "l", &(rk_sort_opts){.store = "o\0ut", .store_len = 4}, &r));
+    RKT_OK(rk_sort(c, "l", &(rk_sort_opts){.store = RK_STR("o\0ut")}, &r));
     assert_int_equal(rk_reply_int(&r), 2);
     rk_reply_free(&r);
     long long n = -1;
-    RKT_OK(rk_exists_bin(c, (const char *[]){"o\0ut"}, (const size_t[]){4}, 1, &n));
-    assert_int_equal(n, 1);
+    rk_command cmd;
+    RKT_OK(rk_client_run(c, rk_cmd_exists(&cmd, (const rk_str[]){RK_STR("o\0ut")}, 1), &r));
+    assert_int_equal(rk_reply_int(&r), 1);
+    rk_reply_free(&r);
     RKT_OK(rk_exists(c, (const char *[]){"o"}, 1, &n)); /* not cut at the NUL */
     assert_int_equal(n, 0);
     rk_client_free(c);
@@ -1265,11 +1259,11 @@ static void test_sort_store_to_a_binary_key(void **state) {
 static void test_sort_asc_with_desc_is_einval(void **state) {
     rk_client *c = rkt_cmd_client(state);
     sort_setup(c);
-    long long before = server_calls("sort");
+    long long before = rkt_cmd_calls("sort");
     rk_reply r;
     RKT_RC(rk_sort(c, "l", &(rk_sort_opts){.asc = true, .desc = true}, &r), RK_EINVAL);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
-    assert_int_equal(server_calls("sort"), before);
+    assert_int_equal(rkt_cmd_calls("sort"), before);
     rk_client_free(c);
 }
 
@@ -1279,14 +1273,16 @@ static void test_pipeline_typed_calls_give_the_same_shapes(void **state) {
     rk_client *c = rkt_cmd_client(state);
     lcs_setup(c);
     rk_pipeline *p = rk_pipeline_new(c, NULL);
+    rk_command cmd;
     assert_non_null(p);
-    RKT_OK(rk_pipe_set(p, "k", "v", NULL));
-    RKT_OK(rk_pipe_set(p, "f", "1", NULL));
-    RKT_OK(rk_pipe_incrbyfloat(p, "f", 0.5));
-    RKT_OK(rk_pipe_get(p, "k"));
-    RKT_OK(rk_pipe_get(p, "nope"));
-    RKT_OK(rk_pipe_lcs(p, "key1", "key2", &(rk_lcs_opts){.idx = true}));
-    RKT_OK(rk_pipe_incr(p, "n"));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_set(&cmd, RK_STR("k"), RK_STR("v"), NULL)));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_set(&cmd, RK_STR("f"), RK_STR("1"), NULL)));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_incrbyfloat(&cmd, RK_STR("f"), 0.5)));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_get(&cmd, RK_STR("k"))));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_get(&cmd, RK_STR("nope"))));
+    RKT_OK(rk_pipeline_add(
+        p, rk_cmd_lcs(&cmd, RK_STR("key1"), RK_STR("key2"), &(rk_lcs_opts){.idx = true})));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_incr(&cmd, RK_STR("n"))));
     RKT_OK(rk_pipeline_exec(p));
     assert_int_equal(rk_pipeline_replies(p), 7);
     const rk_reply *r = rk_pipeline_reply(p, 0);
@@ -1312,8 +1308,10 @@ static void test_pipeline_set_nx_not_set_is_nil_reply_with_status_ok(void **stat
     rk_client *c = rkt_cmd_client(state);
     set_str(c, "k", "old");
     rk_pipeline *p = rk_pipeline_new(c, NULL);
+    rk_command cmd;
     assert_non_null(p);
-    RKT_OK(rk_pipe_set(p, "k", "new", &(rk_set_opts){.nx = true}));
+    RKT_OK(rk_pipeline_add(
+        p, rk_cmd_set(&cmd, RK_STR("k"), RK_STR("new"), &(rk_set_opts){.nx = true})));
     RKT_OK(rk_pipeline_exec(p));
     assert_int_equal(rk_pipeline_status(p, 0), RK_OK);
     assert_int_equal(rk_reply_type(rk_pipeline_reply(p, 0)), RK_REPLY_NIL);
@@ -1325,10 +1323,13 @@ static void test_pipeline_set_nx_not_set_is_nil_reply_with_status_ok(void **stat
 static void test_pipeline_refused_typed_call_queues_nothing(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_pipeline *p = rk_pipeline_new(c, NULL);
+    rk_command cmd;
     assert_non_null(p);
-    RKT_OK(rk_pipe_set(p, "k", "v", NULL));
-    RKT_RC(rk_pipe_set(p, "k", "w", &(rk_set_opts){.nx = true, .xx = true}), RK_EINVAL);
-    RKT_RC(rk_pipe_incrbyfloat(p, "f", NAN), RK_EINVAL);
+    RKT_OK(rk_pipeline_add(p, rk_cmd_set(&cmd, RK_STR("k"), RK_STR("v"), NULL)));
+    RKT_RC(rk_pipeline_add(p, rk_cmd_set(&cmd, RK_STR("k"), RK_STR("w"),
+                                         &(rk_set_opts){.nx = true, .xx = true})),
+           RK_EINVAL);
+    RKT_RC(rk_pipeline_add(p, rk_cmd_incrbyfloat(&cmd, RK_STR("f"), NAN)), RK_EINVAL);
     assert_int_equal(rk_pipeline_size(p), 1);
     RKT_OK(rk_pipeline_exec(p));
     assert_int_equal(rk_pipeline_replies(p), 1);
@@ -1376,7 +1377,7 @@ int main(void) {
         RKT_BOTH(test_lcs_idx_is_a_map_on_both_protocols),
         RKT_BOTH(test_lcs_idx_minmatchlen_withmatchlen_filters_and_adds_lengths),
         RKT_BOTH(test_lcs_len_with_idx_is_einval_and_sends_nothing),
-        RKT_BOTH(test_bin_twins_keep_nul_bytes_in_keys_and_values),
+        RKT_BOTH(test_builders_keep_nul_bytes_in_keys_and_values),
         RKT_BOTH(test_setbit_returns_old_bit_and_getbit_reads_it),
         RKT_BOTH(test_bitcount_counts_whole_string_and_byte_ranges),
         RKT_BOTH(test_bitcount_bit_range_counts_bits),

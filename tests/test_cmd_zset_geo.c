@@ -84,8 +84,9 @@ static void expect_lonlat(const rk_reply *r, double lon, double lat) {
 static void seed_abc(rk_client *c, const char *key) {
     long long n = -1;
     rk_reply r;
-    RKT_OK(rk_zadd(c, key, (rk_zadd_score_member[]){{1, "a", 0}, {2, "b", 0}, {3, "c", 0}}, 3, NULL,
-                   &r));
+    RKT_OK(rk_zadd(c, key,
+                   (rk_zadd_score_member[]){{1, RK_STR("a")}, {2, RK_STR("b")}, {3, RK_STR("c")}},
+                   3, NULL, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_INTEGER);
     n = rk_reply_int(&r);
     assert_int_equal(n, 3);
@@ -128,8 +129,8 @@ static void seed_sicily(rk_client *c) {
     long long n = -1;
     RKT_OK(rk_geoadd(c, "Sicily",
                      (rk_geoadd_longitude_latitude_member[]){
-                         {PALERMO_LON, PALERMO_LAT, "Palermo", 0},
-                         {CATANIA_LON, CATANIA_LAT, "Catania", 0},
+                         {PALERMO_LON, PALERMO_LAT, RK_STR("Palermo")},
+                         {CATANIA_LON, CATANIA_LAT, RK_STR("Catania")},
                      },
                      2, NULL, &n));
     assert_int_equal(n, 2);
@@ -141,8 +142,8 @@ static void seed_sicily_edges(rk_client *c) {
     long long n = -1;
     RKT_OK(rk_geoadd(c, "Sicily",
                      (rk_geoadd_longitude_latitude_member[]){
-                         {12.758489, 38.788135, "edge1", 0},
-                         {17.241510, 38.788135, "edge2", 0},
+                         {12.758489, 38.788135, RK_STR("edge1")},
+                         {17.241510, 38.788135, RK_STR("edge2")},
                      },
                      2, NULL, &n));
     assert_int_equal(n, 2);
@@ -154,7 +155,8 @@ static void test_zadd_returns_the_number_of_new_members(void **state) {
     rk_client *c = rkt_cmd_client(state);
     seed_abc(c, "z");
     rk_reply r;
-    RKT_OK(rk_zadd(c, "z", (rk_zadd_score_member[]){{5, "a", 0}, {4, "d", 0}}, 2, NULL, &r));
+    RKT_OK(
+        rk_zadd(c, "z", (rk_zadd_score_member[]){{5, RK_STR("a")}, {4, RK_STR("d")}}, 2, NULL, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_INTEGER);
     assert_int_equal(rk_reply_int(&r), 1);
     rk_reply_free(&r);
@@ -166,7 +168,7 @@ static void test_zadd_nx_adds_only_new_members(void **state) {
     rk_client *c = rkt_cmd_client(state);
     seed_abc(c, "z");
     rk_reply r;
-    RKT_OK(rk_zadd(c, "z", (rk_zadd_score_member[]){{9, "a", 0}, {4, "d", 0}}, 2,
+    RKT_OK(rk_zadd(c, "z", (rk_zadd_score_member[]){{9, RK_STR("a")}, {4, RK_STR("d")}}, 2,
                    &(rk_zadd_opts){.nx = true}, &r));
     assert_int_equal(rk_reply_int(&r), 1);
     rk_reply_free(&r);
@@ -179,7 +181,7 @@ static void test_zadd_xx_updates_only_existing_members(void **state) {
     rk_client *c = rkt_cmd_client(state);
     seed_abc(c, "z");
     rk_reply r;
-    RKT_OK(rk_zadd(c, "z", (rk_zadd_score_member[]){{9, "a", 0}, {4, "d", 0}}, 2,
+    RKT_OK(rk_zadd(c, "z", (rk_zadd_score_member[]){{9, RK_STR("a")}, {4, RK_STR("d")}}, 2,
                    &(rk_zadd_opts){.xx = true}, &r));
     assert_int_equal(rk_reply_int(&r), 0);
     rk_reply_free(&r);
@@ -192,7 +194,7 @@ static void test_zadd_gt_only_raises_scores(void **state) {
     rk_client *c = rkt_cmd_client(state);
     seed_abc(c, "z");
     rk_reply r;
-    RKT_OK(rk_zadd(c, "z", (rk_zadd_score_member[]){{0, "a", 0}, {7, "b", 0}}, 2,
+    RKT_OK(rk_zadd(c, "z", (rk_zadd_score_member[]){{0, RK_STR("a")}, {7, RK_STR("b")}}, 2,
                    &(rk_zadd_opts){.gt = true, .ch = true}, &r));
     assert_int_equal(rk_reply_int(&r), 1);
     rk_reply_free(&r);
@@ -205,7 +207,7 @@ static void test_zadd_lt_only_lowers_scores(void **state) {
     rk_client *c = rkt_cmd_client(state);
     seed_abc(c, "z");
     rk_reply r;
-    RKT_OK(rk_zadd(c, "z", (rk_zadd_score_member[]){{0, "a", 0}, {7, "b", 0}}, 2,
+    RKT_OK(rk_zadd(c, "z", (rk_zadd_score_member[]){{0, RK_STR("a")}, {7, RK_STR("b")}}, 2,
                    &(rk_zadd_opts){.lt = true, .ch = true}, &r));
     assert_int_equal(rk_reply_int(&r), 1);
     rk_reply_free(&r);
@@ -218,8 +220,9 @@ static void test_zadd_ch_counts_changed_and_added_members(void **state) {
     rk_client *c = rkt_cmd_client(state);
     seed_abc(c, "z");
     rk_reply r;
-    RKT_OK(rk_zadd(c, "z", (rk_zadd_score_member[]){{1, "a", 0}, {8, "b", 0}, {4, "d", 0}}, 3,
-                   &(rk_zadd_opts){.ch = true}, &r));
+    RKT_OK(rk_zadd(c, "z",
+                   (rk_zadd_score_member[]){{1, RK_STR("a")}, {8, RK_STR("b")}, {4, RK_STR("d")}},
+                   3, &(rk_zadd_opts){.ch = true}, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_INTEGER);
     assert_int_equal(rk_reply_int(&r), 2);
     rk_reply_free(&r);
@@ -230,7 +233,7 @@ static void test_zadd_incr_returns_the_new_score_as_a_double(void **state) {
     rk_client *c = rkt_cmd_client(state);
     seed_abc(c, "z");
     rk_reply r;
-    RKT_OK(rk_zadd(c, "z", (rk_zadd_score_member[]){{0.5, "b", 0}}, 1,
+    RKT_OK(rk_zadd(c, "z", (rk_zadd_score_member[]){{0.5, RK_STR("b")}}, 1,
                    &(rk_zadd_opts){.incr = true}, &r));
     expect_double(&r, 2.5);
     rk_reply_free(&r);
@@ -241,7 +244,7 @@ static void test_zadd_incr_with_nx_on_an_existing_member_is_nil(void **state) {
     rk_client *c = rkt_cmd_client(state);
     seed_abc(c, "z");
     rk_reply r;
-    RKT_NIL(rk_zadd(c, "z", (rk_zadd_score_member[]){{1, "a", 0}}, 1,
+    RKT_NIL(rk_zadd(c, "z", (rk_zadd_score_member[]){{1, RK_STR("a")}}, 1,
                     &(rk_zadd_opts){.incr = true, .nx = true}, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     rk_reply_free(&r);
@@ -254,7 +257,7 @@ static void test_zadd_nx_with_xx_is_einval_and_sends_nothing(void **state) {
     seed_abc(c, "z");
     reset_stats();
     rk_reply r;
-    RKT_RC(rk_zadd(c, "z", (rk_zadd_score_member[]){{9, "a", 0}, {4, "d", 0}}, 2,
+    RKT_RC(rk_zadd(c, "z", (rk_zadd_score_member[]){{9, RK_STR("a")}, {4, RK_STR("d")}}, 2,
                    &(rk_zadd_opts){.nx = true, .xx = true}, &r),
            RK_EINVAL);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
@@ -269,7 +272,7 @@ static void test_zadd_gt_with_nx_is_einval_and_sends_nothing(void **state) {
     seed_abc(c, "z");
     reset_stats();
     rk_reply r;
-    RKT_RC(rk_zadd(c, "z", (rk_zadd_score_member[]){{9, "a", 0}, {4, "d", 0}}, 2,
+    RKT_RC(rk_zadd(c, "z", (rk_zadd_score_member[]){{9, RK_STR("a")}, {4, RK_STR("d")}}, 2,
                    &(rk_zadd_opts){.gt = true, .nx = true}, &r),
            RK_EINVAL);
     assert_false(server_saw("cmdstat_zadd:"));
@@ -343,7 +346,7 @@ static void test_scores_round_trip_exactly(void **state) {
     const char *members[] = {"m0", "m1", "m2", "m3", "m4", "m5", "m6"};
     rk_zadd_score_member sm[N(scores)];
     for (size_t i = 0; i < N(scores); i++)
-        sm[i] = (rk_zadd_score_member){scores[i], members[i], 0};
+        sm[i] = (rk_zadd_score_member){scores[i], rk_cstr(members[i])};
     rk_reply r;
     RKT_OK(rk_zadd(c, "z", sm, N(sm), NULL, &r));
     assert_int_equal(rk_reply_int(&r), (long long)N(sm));
@@ -365,11 +368,12 @@ static void test_scores_round_trip_exactly(void **state) {
 static void test_withscores_scores_round_trip_exactly(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_reply r;
-    RKT_OK(rk_zadd(
-        c, "z",
-        (rk_zadd_score_member[]){
-            {-INFINITY, "lo", 0}, {1e-300, "tiny", 0}, {0.1, "tenth", 0}, {INFINITY, "hi", 0}},
-        4, NULL, &r));
+    RKT_OK(rk_zadd(c, "z",
+                   (rk_zadd_score_member[]){{-INFINITY, RK_STR("lo")},
+                                            {1e-300, RK_STR("tiny")},
+                                            {0.1, RK_STR("tenth")},
+                                            {INFINITY, RK_STR("hi")}},
+                   4, NULL, &r));
     rk_reply_free(&r);
     RKT_OK(rk_zrange(c, "z", "0", "-1", &(rk_zrange_opts){.withscores = true}, &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 4);
@@ -409,10 +413,13 @@ static void test_zcount_takes_exclusive_and_infinite_bounds(void **state) {
 static void test_zlexcount_counts_a_lex_range(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_reply r;
-    RKT_OK(rk_zadd(
-        c, "z",
-        (rk_zadd_score_member[]){{0, "a", 0}, {0, "b", 0}, {0, "c", 0}, {0, "d", 0}, {0, "e", 0}},
-        5, NULL, &r));
+    RKT_OK(rk_zadd(c, "z",
+                   (rk_zadd_score_member[]){{0, RK_STR("a")},
+                                            {0, RK_STR("b")},
+                                            {0, RK_STR("c")},
+                                            {0, RK_STR("d")},
+                                            {0, RK_STR("e")}},
+                   5, NULL, &r));
     rk_reply_free(&r);
     long long n = -1;
     RKT_OK(rk_zlexcount(c, "z", "-", "+", &n));
@@ -451,8 +458,9 @@ static void test_zrange_bylex(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_reply r;
     RKT_OK(rk_zadd(c, "z",
-                   (rk_zadd_score_member[]){{0, "a", 0}, {0, "b", 0}, {0, "c", 0}, {0, "d", 0}}, 4,
-                   NULL, &r));
+                   (rk_zadd_score_member[]){
+                       {0, RK_STR("a")}, {0, RK_STR("b")}, {0, RK_STR("c")}, {0, RK_STR("d")}},
+                   4, NULL, &r));
     rk_reply_free(&r);
     RKT_OK(rk_zrange(c, "z", "[b", "(d", &(rk_zrange_opts){.bylex = true}, &r));
     expect_members(&r, (const char *[]){"b", "c"}, 2);
@@ -565,8 +573,9 @@ static void test_zrangebylex_and_zrevrangebylex_with_limit(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_reply r;
     RKT_OK(rk_zadd(c, "z",
-                   (rk_zadd_score_member[]){{0, "a", 0}, {0, "b", 0}, {0, "c", 0}, {0, "d", 0}}, 4,
-                   NULL, &r));
+                   (rk_zadd_score_member[]){
+                       {0, RK_STR("a")}, {0, RK_STR("b")}, {0, RK_STR("c")}, {0, RK_STR("d")}},
+                   4, NULL, &r));
     rk_reply_free(&r);
     RKT_OK(rk_zrangebylex(c, "z", "-", "+",
                           &(rk_zrangebylex_opts){.limit = &(rk_zrangebylex_limit){1, 2}}, &r));
@@ -749,9 +758,11 @@ static void test_bzmpop_timing_out_is_nil(void **state) {
 /* z1 = {a:1, b:2}, z2 = {b:3, c:4}. */
 static void seed_two(rk_client *c) {
     rk_reply r;
-    RKT_OK(rk_zadd(c, "z1", (rk_zadd_score_member[]){{1, "a", 0}, {2, "b", 0}}, 2, NULL, &r));
+    RKT_OK(rk_zadd(c, "z1", (rk_zadd_score_member[]){{1, RK_STR("a")}, {2, RK_STR("b")}}, 2, NULL,
+                   &r));
     rk_reply_free(&r);
-    RKT_OK(rk_zadd(c, "z2", (rk_zadd_score_member[]){{3, "b", 0}, {4, "c", 0}}, 2, NULL, &r));
+    RKT_OK(rk_zadd(c, "z2", (rk_zadd_score_member[]){{3, RK_STR("b")}, {4, RK_STR("c")}}, 2, NULL,
+                   &r));
     rk_reply_free(&r);
 }
 
@@ -947,8 +958,9 @@ static void test_zremrangebyscore_removes_by_score(void **state) {
 static void test_zremrangebylex_removes_by_name(void **state) {
     rk_client *c = rkt_cmd_client(state);
     rk_reply r;
-    RKT_OK(rk_zadd(c, "z", (rk_zadd_score_member[]){{0, "a", 0}, {0, "b", 0}, {0, "c", 0}}, 3, NULL,
-                   &r));
+    RKT_OK(rk_zadd(c, "z",
+                   (rk_zadd_score_member[]){{0, RK_STR("a")}, {0, RK_STR("b")}, {0, RK_STR("c")}},
+                   3, NULL, &r));
     rk_reply_free(&r);
     long long n = -1;
     RKT_OK(rk_zremrangebylex(c, "z", "[a", "(c", &n));
@@ -961,7 +973,7 @@ static void test_zscan_one_step_gives_cursor_and_members_with_scores(void **stat
     rk_client *c = rkt_cmd_client(state);
     seed_abc(c, "z");
     rk_reply r;
-    RKT_OK(rk_zscan(c, "z", 0, &(rk_zscan_opts){.match = "*", .count = 100}, &r));
+    RKT_OK(rk_zscan(c, "z", 0, &(rk_zscan_opts){.match = RK_STR("*"), .count = 100}, &r));
     rkt_expect_shape(&r, RK_REPLY_ARRAY, 2);
     expect_str(rk_reply_at(&r, 0), "0");
     const rk_reply *els = rk_reply_at(&r, 1);
@@ -979,10 +991,12 @@ static void test_pipelined_zrange_withscores_has_the_same_shape(void **state) {
     rk_client *c = rkt_cmd_client(state);
     seed_abc(c, "z");
     rk_pipeline *p = rk_pipeline_new(c, NULL);
+    rk_command cmd;
     assert_non_null(p);
-    RKT_OK(rk_pipe_zrange(p, "z", "0", "0", &(rk_zrange_opts){.withscores = true}));
-    RKT_OK(rk_pipe_zscore(p, "z", "b"));
-    RKT_OK(rk_pipe_zpopmax(p, "z", NULL));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_zrange(&cmd, RK_STR("z"), RK_STR("0"), RK_STR("0"),
+                                            &(rk_zrange_opts){.withscores = true})));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_zscore(&cmd, RK_STR("z"), RK_STR("b"))));
+    RKT_OK(rk_pipeline_add(p, rk_cmd_zpopmax(&cmd, RK_STR("z"), NULL)));
     RKT_OK(rk_pipeline_exec(p));
     const rk_reply *r = rk_pipeline_reply(p, 0);
     rkt_expect_shape(r, RK_REPLY_ARRAY, 1);
@@ -1003,7 +1017,7 @@ static void test_geoadd_nx_adds_only_new_members(void **state) {
     long long n = -1;
     RKT_OK(rk_geoadd(c, "Sicily",
                      (rk_geoadd_longitude_latitude_member[]){
-                         {10, 40, "Palermo", 0}, {13.583333, 37.316667, "Agrigento", 0}},
+                         {10, 40, RK_STR("Palermo")}, {13.583333, 37.316667, RK_STR("Agrigento")}},
                      2, &(rk_geoadd_opts){.nx = true}, &n));
     assert_int_equal(n, 1);
     rk_reply r;
@@ -1020,7 +1034,7 @@ static void test_geoadd_xx_ch_counts_changed_members_only(void **state) {
     long long n = -1;
     RKT_OK(rk_geoadd(c, "Sicily",
                      (rk_geoadd_longitude_latitude_member[]){
-                         {10, 40, "Palermo", 0}, {13.583333, 37.316667, "Agrigento", 0}},
+                         {10, 40, RK_STR("Palermo")}, {13.583333, 37.316667, RK_STR("Agrigento")}},
                      2, &(rk_geoadd_opts){.xx = true, .ch = true}, &n));
     assert_int_equal(n, 1);
     assert_int_equal(card(c, "Sicily"), 2);
@@ -1035,11 +1049,11 @@ static void test_geoadd_nx_with_xx_is_einval_and_sends_nothing(void **state) {
     rk_client *c = rkt_cmd_client(state);
     reset_stats();
     long long n = -1;
-    RKT_RC(
-        rk_geoadd(c, "Sicily",
-                  (rk_geoadd_longitude_latitude_member[]){{PALERMO_LON, PALERMO_LAT, "Palermo", 0}},
-                  1, &(rk_geoadd_opts){.nx = true, .xx = true}, &n),
-        RK_EINVAL);
+    RKT_RC(rk_geoadd(c, "Sicily",
+                     (rk_geoadd_longitude_latitude_member[]){
+                         {PALERMO_LON, PALERMO_LAT, RK_STR("Palermo")}},
+                     1, &(rk_geoadd_opts){.nx = true, .xx = true}, &n),
+           RK_EINVAL);
     assert_false(server_saw("cmdstat_geoadd:"));
     assert_int_equal(card(c, "Sicily"), 0);
     rk_client_free(c);
@@ -1111,7 +1125,7 @@ static void test_geosearch_frommember_byradius_asc(void **state) {
     seed_sicily_edges(c);
     rk_reply r;
     RKT_OK(rk_geosearch(c, "Sicily",
-                        &(rk_geosearch_opts){.frommember = "Palermo",
+                        &(rk_geosearch_opts){.frommember = RK_STR("Palermo"),
                                              .byradius = &(rk_geosearch_byradius){200, RK_GEO_KM},
                                              .asc = true},
                         &r));
@@ -1206,7 +1220,7 @@ static void test_geosearch_withcoord_gives_member_and_lon_lat(void **state) {
     seed_sicily(c);
     rk_reply r;
     RKT_OK(rk_geosearch(c, "Sicily",
-                        &(rk_geosearch_opts){.frommember = "Catania",
+                        &(rk_geosearch_opts){.frommember = RK_STR("Catania"),
                                              .byradius = &(rk_geosearch_byradius){1, RK_GEO_KM},
                                              .withcoord = true},
                         &r));
@@ -1224,7 +1238,7 @@ static void test_geosearch_withhash_gives_member_and_integer(void **state) {
     seed_sicily(c);
     rk_reply r;
     RKT_OK(rk_geosearch(c, "Sicily",
-                        &(rk_geosearch_opts){.frommember = "Palermo",
+                        &(rk_geosearch_opts){.frommember = RK_STR("Palermo"),
                                              .byradius = &(rk_geosearch_byradius){1, RK_GEO_MI},
                                              .withhash = true},
                         &r));
@@ -1271,7 +1285,7 @@ static void test_geosearch_withdist_withcoord_shape(void **state) {
     seed_sicily(c);
     rk_reply r;
     RKT_OK(rk_geosearch(c, "Sicily",
-                        &(rk_geosearch_opts){.frommember = "Palermo",
+                        &(rk_geosearch_opts){.frommember = RK_STR("Palermo"),
                                              .byradius = &(rk_geosearch_byradius){200, RK_GEO_KM},
                                              .desc = true,
                                              .withcoord = true,
@@ -1311,7 +1325,7 @@ static void test_geosearch_with_both_from_is_einval(void **state) {
     reset_stats();
     rk_reply r;
     RKT_RC(rk_geosearch(c, "Sicily",
-                        &(rk_geosearch_opts){.frommember = "Palermo",
+                        &(rk_geosearch_opts){.frommember = RK_STR("Palermo"),
                                              .fromlonlat = &(rk_geosearch_fromlonlat){15, 37},
                                              .byradius = &(rk_geosearch_byradius){200, RK_GEO_KM}},
                         &r),
@@ -1401,7 +1415,7 @@ static void test_georadius_store_counts_stored_members(void **state) {
     seed_sicily(c);
     rk_reply r;
     RKT_OK(rk_georadius(c, "Sicily", 15, 37, 200, RK_GEO_KM,
-                        &(rk_georadius_opts){.storedist = "dst"}, &r));
+                        &(rk_georadius_opts){.storedist = RK_STR("dst")}, &r));
     assert_int_equal(rk_reply_type(&r), RK_REPLY_INTEGER);
     assert_int_equal(rk_reply_int(&r), 2);
     rk_reply_free(&r);

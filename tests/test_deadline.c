@@ -22,8 +22,8 @@
 
 #include <cmocka.h>
 
-#include "commands/cmd_int.h"
 #include "rediskit/rediskit.h"
+#include "resp/command_int.h"
 #include "rkt_cmd.h"
 #include "rkt_fakeserver.h"
 #include "rkt_proxy.h"
@@ -90,13 +90,15 @@ static void feeder_join(feeder *f, int rc) {
 /* SET, GET and PING work on c. */
 static void expect_ordinary_calls_work(rk_client *c, const rk_call_opts *opts) {
     rk_reply r;
-    const char *set[] = {"SET", "dl:k", "v"}, *get[] = {"GET", "dl:k"}, *ping[] = {"PING"};
-    RKT_OK(rk_client_call_argv_opts(c, &r, opts, 3, set, NULL));
+    const rk_str set[] = {RK_STR("SET"), RK_STR("dl:k"), RK_STR("v")};
+    const rk_str get[] = {RK_STR("GET"), RK_STR("dl:k")};
+    const rk_str ping[] = {RK_STR("PING")};
+    RKT_OK(rk_client_call_argv_opts(c, &r, opts, set, 3));
     rk_reply_free(&r);
-    RKT_OK(rk_client_call_argv_opts(c, &r, opts, 2, get, NULL));
+    RKT_OK(rk_client_call_argv_opts(c, &r, opts, get, 2));
     assert_string_equal(rk_reply_str(&r), "v");
     rk_reply_free(&r);
-    RKT_OK(rk_client_call_argv_opts(c, &r, opts, 1, ping, NULL));
+    RKT_OK(rk_client_call_argv_opts(c, &r, opts, ping, 1));
     assert_string_equal(rk_reply_str(&r), "PONG");
     rk_reply_free(&r);
 }
@@ -147,8 +149,8 @@ static void test_xread_block_zero_with_command_timeout_gets_entry_added_later(vo
 
 static void test_blocking_timeout_past_long_long_counts_as_for_ever(void **state) {
     (void)state;
-    assert_int_equal(rk_cmd_block_seconds(1e300), -1);
-    assert_int_equal(rk_cmd_block_seconds(INFINITY), -1);
+    assert_int_equal(rk_command_block_seconds(1e300), -1);
+    assert_int_equal(rk_command_block_seconds(INFINITY), -1);
 }
 
 /* ---- huge timeouts on every read path ------------------------------------ */
@@ -246,8 +248,8 @@ static void test_health_check_on_dead_link_is_bounded_by_call_timeout(void **sta
     rk_sleep_ms(2 * HEALTH_CHECK_MS);
     int64_t start = rk_now_ms();
     rk_reply r;
-    int rc = rk_client_call_argv_opts(c, &r, &(rk_call_opts){.timeout_ms = 300}, 2,
-                                      (const char *[]){"GET", "k"}, NULL);
+    int rc = rk_client_call_argv_opts(c, &r, &(rk_call_opts){.timeout_ms = 300},
+                                      (const rk_str[]){RK_STR("GET"), RK_STR("k")}, 2);
     int64_t took = rk_now_ms() - start;
     RKT_RC(rc, RK_ETIMEOUT);
     assert_true(took < BOUND_MS);

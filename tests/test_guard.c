@@ -90,15 +90,16 @@ static void test_last_words_read_back_referenced_arguments(void **state) {
     rk_writer *w = rk_writer_new(&(rk_writer_opts){.ref_threshold = 6});
     assert_non_null(w);
     assert_int_equal(rk_writer_args(w, "client", "reply", "OFF", "x", NULL), RK_OK);
-    const char *words[RK_WRITER_WORDS];
-    size_t len[RK_WRITER_WORDS];
-    assert_int_equal(rk_writer_last_words(w, words, len), 3);
-    assert_memory_equal(words[0], "client", len[0]);
-    assert_memory_equal(words[1], "reply", len[1]);
-    assert_memory_equal(words[2], "OFF", len[2]);
+    rk_str words[RK_WRITER_WORDS];
+    assert_int_equal(rk_writer_last_words(w, words), 3);
+    const char *expect[] = {"client", "reply", "OFF"};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(words[i].len, strlen(expect[i]));
+        assert_memory_equal(words[i].ptr, expect[i], words[i].len);
+    }
     assert_int_equal(rk_writer_last_mode(w), RK_MODE_REPLY_OFF);
     rk_writer_clear(w);
-    assert_int_equal(rk_writer_last_words(w, words, len), 0);
+    assert_int_equal(rk_writer_last_words(w, words), 0);
     rk_writer_free(w);
 }
 
@@ -238,7 +239,7 @@ static void test_release_drops_connection_with_replies_off(void **state) {
     rk_client *c = one_connection_client(0);
     rk_conn *conn;
     assert_int_equal(rk_client_acquire(c, &conn), RK_OK);
-    assert_int_equal(rk_client_reply(conn, RK_CLIENT_REPLY_OFF), RK_OK);
+    assert_int_equal(rk_clientreply(conn, RK_CLIENTREPLY_OFF), RK_OK);
     assert_release_closes(c, conn, "guard:reply-off", "answered");
 }
 
@@ -305,7 +306,7 @@ static void assert_refused_for_null_client(int rc, const rk_reply *r) {
 
 static void test_calls_on_null_client_are_einval(void **state) {
     (void)state;
-    const char *argv[] = {"PING"};
+    const rk_str argv[] = {RK_STR("PING")};
     rk_reply r;
     r.type_ = RK_REPLY_STRING; /* must come back nil */
     assert_refused_for_null_client(rk_client_call(NULL, &r, "PING"), &r);
@@ -314,9 +315,9 @@ static void test_calls_on_null_client_are_einval(void **state) {
     r.type_ = RK_REPLY_STRING;
     assert_refused_for_null_client(rk_client_call_args(NULL, &r, "PING", NULL), &r);
     r.type_ = RK_REPLY_STRING;
-    assert_refused_for_null_client(rk_client_call_argv(NULL, &r, 1, argv, NULL), &r);
+    assert_refused_for_null_client(rk_client_call_argv(NULL, &r, argv, 1), &r);
     r.type_ = RK_REPLY_STRING;
-    assert_refused_for_null_client(rk_client_call_argv_opts(NULL, &r, NULL, 1, argv, NULL), &r);
+    assert_refused_for_null_client(rk_client_call_argv_opts(NULL, &r, NULL, argv, 1), &r);
     assert_int_equal(rk_client_call(NULL, NULL, "PING"), RK_EINVAL);
 }
 
@@ -369,14 +370,14 @@ static int pipe_vappend(rk_pipeline *p, const char *fmt, ...) {
 
 static void test_pipeline_functions_take_null_pipeline(void **state) {
     (void)state;
-    const char *argv[] = {"PING"};
+    const rk_str argv[] = {RK_STR("PING")};
     const char *keys[] = {"k"};
     rk_reply r;
     assert_int_equal(rk_pipeline_append(NULL, "PING"), RK_EINVAL);
     assert_non_null(strstr(rk_error_last()->message, "NULL pipeline"));
     assert_int_equal(pipe_vappend(NULL, "PING"), RK_EINVAL);
     assert_int_equal(rk_pipeline_append_args(NULL, "PING", NULL), RK_EINVAL);
-    assert_int_equal(rk_pipeline_append_argv(NULL, 1, argv, NULL), RK_EINVAL);
+    assert_int_equal(rk_pipeline_append_argv(NULL, argv, 1), RK_EINVAL);
     assert_int_equal(rk_pipeline_size(NULL), 0);
     assert_int_equal(rk_pipeline_exec(NULL), RK_EINVAL);
     assert_int_equal(rk_pipeline_replies(NULL), 0);
@@ -390,7 +391,7 @@ static void test_pipeline_functions_take_null_pipeline(void **state) {
     assert_int_equal(rk_pipeline_call(NULL, &r, "GET k"), RK_EINVAL);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     r.type_ = RK_REPLY_STRING;
-    assert_int_equal(rk_pipeline_call_argv(NULL, &r, 1, argv, NULL), RK_EINVAL);
+    assert_int_equal(rk_pipeline_call_argv(NULL, &r, argv, 1), RK_EINVAL);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
     assert_int_equal(rk_pipeline_multi(NULL), RK_EINVAL);
 }
@@ -402,8 +403,10 @@ static void test_pipeline_null_arguments_are_einval(void **state) {
     rk_pipeline *p = rk_pipeline_new(c, NULL);
     assert_non_null(p);
     assert_int_equal(rk_pipeline_append(p, NULL), RK_EINVAL);
-    assert_int_equal(rk_pipeline_append_argv(p, 1, NULL, NULL), RK_EINVAL);
-    assert_int_equal(rk_pipeline_append_argv(p, 2, (const char *[]){"GET", NULL}, NULL), RK_EINVAL);
+    assert_int_equal(rk_pipeline_append_argv(p, NULL, 1), RK_EINVAL);
+    assert_int_equal(
+        rk_pipeline_append_argv(p, (const rk_str[]){RK_STR("GET"), (rk_str){0, NULL}}, 2),
+        RK_EINVAL);
     assert_int_equal(rk_pipeline_watch(p, 2, (const char *[]){"a", NULL}, NULL), RK_EINVAL);
     assert_int_equal(rk_pipeline_size(p), 0);
     rk_pipeline_free(p);

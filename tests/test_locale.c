@@ -77,7 +77,7 @@ static void need_comma_locale(void) {
 static void test_zadd_sends_a_decimal_point_under_a_comma_locale(void **state) {
     need_comma_locale();
     rk_client *c = rkt_cmd_client(state);
-    RKT_OK(rk_zadd(c, "z", (rk_zadd_score_member[]){{1.5, "m", 0}}, 1, NULL, NULL));
+    RKT_OK(rk_zadd(c, "z", (rk_zadd_score_member[]){{1.5, RK_STR("m")}}, 1, NULL, NULL));
     double score = 0;
     RKT_OK(rk_zscore(c, "z", "m", &score));
     assert_true(score == 1.5);

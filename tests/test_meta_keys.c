@@ -44,17 +44,17 @@ static const rk_meta_command *lookup(const char *name, const char *sub) {
 /* rk_meta_keys over a NULL-terminated list of arguments; the positions of
  * the keys go to pos (room for MAX_KEYS). */
 static int keys_of(int *pos, const char *arg0, ...) {
-    const char *argv[32] = {arg0};
-    int argc = 1;
+    rk_str argv[32] = {rk_cstr(arg0)};
+    size_t argc = 1;
     va_list ap;
     va_start(ap, arg0);
-    while (argc < 31 && (argv[argc] = va_arg(ap, const char *)) != NULL)
-        argc++;
+    for (const char *s; argc < 31 && (s = va_arg(ap, const char *)) != NULL;)
+        argv[argc++] = rk_cstr(s);
     va_end(ap);
     const rk_meta_command *cmd = NULL;
-    assert_int_equal(rk_meta_lookup_argv(argc, argv, NULL, &cmd), RK_OK);
+    assert_int_equal(rk_meta_lookup_argv(argv, argc, &cmd), RK_OK);
     rk_key_ref refs[MAX_KEYS];
-    int n = rk_meta_keys(cmd, argc, argv, NULL, refs, MAX_KEYS);
+    int n = rk_meta_keys(cmd, argv, argc, refs, MAX_KEYS);
     for (int i = 0; i < n && i < MAX_KEYS; i++)
         pos[i] = refs[i].pos;
     return n;
@@ -167,13 +167,13 @@ static void test_keys_of_migrate_follow_keys_option(void **state) {
 
 static void test_keys_of_sharded_pubsub_are_channels(void **state) {
     (void)state;
-    const char *argv[] = {"SSUBSCRIBE", "c1", "c2"};
+    const rk_str argv[] = {RK_STR("SSUBSCRIBE"), RK_STR("c1"), RK_STR("c2")};
     rk_key_ref refs[4];
-    assert_int_equal(rk_meta_keys(lookup("ssubscribe", NULL), 3, argv, NULL, refs, 4), 2);
+    assert_int_equal(rk_meta_keys(lookup("ssubscribe", NULL), argv, 3, refs, 4), 2);
     assert_int_equal(refs[1].pos, 2);
     assert_true(refs[1].flags & RK_META_KS_NOT_KEY);
-    const char *pub[] = {"SPUBLISH", "c", "msg"};
-    assert_int_equal(rk_meta_keys(lookup("spublish", NULL), 3, pub, NULL, refs, 4), 1);
+    const rk_str pub[] = {RK_STR("SPUBLISH"), RK_STR("c"), RK_STR("msg")};
+    assert_int_equal(rk_meta_keys(lookup("spublish", NULL), pub, 3, refs, 4), 1);
     assert_int_equal(refs[0].pos, 1);
 }
 
@@ -188,27 +188,27 @@ static void test_keys_bad_numkeys_is_einval(void **state) {
 
 static void test_keys_reports_the_count_beyond_max(void **state) {
     (void)state;
-    const char *argv[] = {"DEL", "a", "b", "c"};
+    const rk_str argv[] = {RK_STR("DEL"), RK_STR("a"), RK_STR("b"), RK_STR("c")};
     const rk_meta_command *cmd = lookup("del", NULL);
     rk_key_ref one;
-    assert_int_equal(rk_meta_keys(cmd, 4, argv, NULL, &one, 1), 3);
+    assert_int_equal(rk_meta_keys(cmd, argv, 4, &one, 1), 3);
     assert_int_equal(one.pos, 1);
-    assert_int_equal(rk_meta_keys(cmd, 4, argv, NULL, NULL, 0), 3);
+    assert_int_equal(rk_meta_keys(cmd, argv, 4, NULL, 0), 3);
 }
 
 static void test_keys_of_any_row_on_odd_argvs_stay_inside_argv(void **state) {
     (void)state;
     const char *words[] = {"1", "-1", "0", "2", "STREAMS", "KEYS", "STORE", "", "99", "x"};
-    const char *argv[12];
+    rk_str argv[12];
     rk_key_ref refs[4];
     for (size_t i = 0; i < rk_meta_table_len; i++) {
         const rk_meta_command *cmd = &rk_meta_table[i];
-        argv[0] = cmd->name;
+        argv[0] = rk_cstr(cmd->name);
         for (int argc = 1; argc <= 12; argc++) {
             for (size_t w = 0; w < ARRAY_LEN(words); w++) {
                 for (int j = 1; j < argc; j++)
-                    argv[j] = words[(w + (size_t)j) % ARRAY_LEN(words)];
-                int n = rk_meta_keys(cmd, argc, argv, NULL, refs, 4);
+                    argv[j] = rk_cstr(words[(w + (size_t)j) % ARRAY_LEN(words)]);
+                int n = rk_meta_keys(cmd, argv, (size_t)argc, refs, 4);
                 if (!(n == RK_EINVAL || (n >= 0 && n < argc)))
                     fail_msg("%s argc %d word %zu: %d", cmd->name, argc, w, n);
                 for (int k = 0; k < n && k < 4; k++)
@@ -222,9 +222,9 @@ static void test_keys_of_a_command_without_info_is_einval(void **state) {
     (void)state;
     const rk_meta_command *merge = lookup("json.merge", NULL);
     assert_true(merge->flags & RK_META_CMD_NOINFO);
-    const char *argv[] = {"JSON.MERGE", "k", "$", "{}"};
+    const rk_str argv[] = {RK_STR("JSON.MERGE"), RK_STR("k"), RK_STR("$"), RK_STR("{}")};
     rk_key_ref refs[4];
-    assert_int_equal(rk_meta_keys(merge, 4, argv, NULL, refs, 4), RK_EINVAL);
+    assert_int_equal(rk_meta_keys(merge, argv, 4, refs, 4), RK_EINVAL);
 }
 
 /* ---- against the real server -------------------------------------------- */
@@ -237,11 +237,11 @@ static rk_conn *conn_to(int port) {
 }
 
 /* COMMAND GETKEYS argv on the server: the reply (the caller frees it). */
-static void server_getkeys(rk_conn *c, int argc, const char *const *argv, rk_reply *r) {
-    const char *full[32] = {"COMMAND", "GETKEYS"};
+static void server_getkeys(rk_conn *c, int argc, const rk_str *argv, rk_reply *r) {
+    rk_str full[32] = {RK_STR("COMMAND"), RK_STR("GETKEYS")};
     for (int i = 0; i < argc; i++)
         full[i + 2] = argv[i];
-    assert_int_equal(rk_conn_call_argv(c, r, argc + 2, full, NULL) == RK_OK ||
+    assert_int_equal(rk_conn_call_argv(c, r, full, (size_t)argc + 2) == RK_OK ||
                          rk_reply_type(r) == RK_REPLY_ERROR,
                      1);
 }
@@ -258,23 +258,25 @@ static int drop_not_keys(rk_key_ref *refs, int n) {
 
 /* Whether rk_meta_keys agrees with the server's reply r on argv; prints
  * the difference when it does not. */
-static bool agrees(const rk_meta_command *cmd, int argc, const char *const *argv,
-                   const rk_reply *r) {
+static bool agrees(const rk_meta_command *cmd, int argc, const rk_str *argv, const rk_reply *r) {
     rk_key_ref refs[MAX_KEYS];
-    int n = rk_meta_keys(cmd, argc, argv, NULL, refs, MAX_KEYS);
+    int n = rk_meta_keys(cmd, argv, (size_t)argc, refs, MAX_KEYS);
     n = drop_not_keys(refs, n);
     bool ok;
     if (rk_reply_type(r) == RK_REPLY_ERROR) {
         ok = n < 0 || (n == 0 && !(cmd->flags & RK_META_CMD_NO_MANDATORY_KEYS));
     } else {
         ok = n >= 0 && (size_t)n == rk_reply_len(r);
-        for (int i = 0; ok && i < n; i++)
-            ok = strcmp(argv[refs[i].pos], rk_reply_str(rk_reply_at(r, (size_t)i))) == 0;
+        for (int i = 0; ok && i < n; i++) {
+            rk_str key = argv[refs[i].pos];
+            const rk_reply *k = rk_reply_at(r, (size_t)i);
+            ok = key.len == rk_reply_len(k) && memcmp(key.ptr, rk_reply_str(k), key.len) == 0;
+        }
     }
     if (!ok) {
         fprintf(stderr, "mismatch on");
         for (int i = 0; i < argc; i++)
-            fprintf(stderr, " %s", argv[i]);
+            fprintf(stderr, " %.*s", (int)argv[i].len, argv[i].ptr);
         fprintf(stderr, ": rk_meta_keys %d, server %s %zu\n", n,
                 rk_reply_type(r) == RK_REPLY_ERROR ? rk_reply_str(r) : "keys", rk_reply_len(r));
     }
@@ -310,12 +312,15 @@ static void test_keys_match_command_getkeys_on_redis_7_0(void **state) {
     const char *covered[1024];
     int ncovered = 0, mismatches = 0, compared = 0;
     for (size_t s = 0; s < ARRAY_LEN(meta_samples); s++) {
-        const char *const *argv = meta_samples[s];
+        const char *const *sample = meta_samples[s];
+        rk_str argv[30];
         int argc = 0;
-        while (argv[argc])
-            argc++;
+        for (; sample[argc]; argc++) {
+            assert_true(argc < 30);
+            argv[argc] = rk_cstr(sample[argc]);
+        }
         const rk_meta_command *cmd = NULL;
-        assert_int_equal(rk_meta_lookup_argv(argc, argv, NULL, &cmd), RK_OK);
+        assert_int_equal(rk_meta_lookup_argv(argv, (size_t)argc, &cmd), RK_OK);
         rk_reply r = {0};
         server_getkeys(c, argc, argv, &r);
         if (!arity_error(&r)) {
@@ -478,11 +483,11 @@ static void test_learned_keyword_spec_without_keyword_is_einval_not_a_crash(void
              &r);
     assert_int_equal(rk_meta_learn(&r), 1);
     const rk_meta_command *cmd = lookup("NOKWCMD", NULL);
-    const char *argv[] = {"nokwcmd", "a"};
+    const rk_str argv[] = {RK_STR("nokwcmd"), RK_STR("a")};
     rk_key_ref refs[2];
-    assert_int_equal(rk_meta_keys(cmd, 2, argv, NULL, refs, 2), RK_EINVAL);
-    const char *holes[] = {"nokwcmd", NULL};
-    assert_int_equal(rk_meta_keys(cmd, 2, holes, NULL, refs, 2), RK_EINVAL);
+    assert_int_equal(rk_meta_keys(cmd, argv, 2, refs, 2), RK_EINVAL);
+    const rk_str holes[] = {RK_STR("nokwcmd"), (rk_str){0, NULL}};
+    assert_int_equal(rk_meta_keys(cmd, holes, 2, refs, 2), RK_EINVAL);
     rk_meta_forget();
     rk_reply_free(&r);
 }
@@ -666,14 +671,14 @@ static int check_recorded_getkeys(const char *file, int *exceptions) {
         int argc = line_argv(line, args, 32);
         if (argc < 3 || strcmp(args[0], "COMMAND") != 0 || strcmp(args[1], "GETKEYS") != 0)
             continue;
-        const char *argv[32];
+        rk_str argv[32];
         for (int i = 2; i < argc; i++)
-            argv[i - 2] = args[i];
+            argv[i - 2] = rk_cstr(args[i]);
         const rk_meta_command *cmd = NULL;
-        assert_int_equal(rk_meta_lookup_argv(argc - 2, argv, NULL, &cmd), RK_OK);
+        assert_int_equal(rk_meta_lookup_argv(argv, (size_t)argc - 2, &cmd), RK_OK);
         rk_reply r = {0};
         line_reply(line, &r);
-        if (in_list(recorded_exceptions, argv[0])) {
+        if (in_list(recorded_exceptions, args[2])) {
             (*exceptions)++;
         } else {
             assert_true(agrees(cmd, argc - 2, argv, &r));
@@ -719,9 +724,9 @@ static void test_learn_adds_recorded_module_commands_until_forgotten(void **stat
     assert_string_equal(cmd->name, "ft.addhash");
     assert_int_equal(cmd->servers, 0);
     assert_true(cmd->flags & RK_META_CMD_MODULE);
-    const char *argv[] = {"FT.ADDHASH", "idx", "doc1", "1.0"};
+    const rk_str argv[] = {RK_STR("FT.ADDHASH"), RK_STR("idx"), RK_STR("doc1"), RK_STR("1.0")};
     rk_key_ref refs[2];
-    assert_int_equal(rk_meta_keys(cmd, 4, argv, NULL, refs, 2), 1);
+    assert_int_equal(rk_meta_keys(cmd, argv, 4, refs, 2), 1);
     assert_int_equal(refs[0].pos, 1);
     rk_meta_forget();
     assert_int_equal(rk_meta_lookup("ft.addhash", 10, NULL, 0, &cmd), RK_EINVAL);

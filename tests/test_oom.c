@@ -215,8 +215,8 @@ static int many_arguments(rk_client *c) {
     char names[MANY][8];
     for (int i = 0; i < MANY; i++) {
         snprintf(names[i], sizeof names[i], "f%d", i);
-        fv[i] = (rk_hset_field_value){.field = names[i], .value = names[i]};
-        sm[i] = (rk_zadd_score_member){.score = i + 0.5, .member = names[i]};
+        fv[i] = (rk_hset_field_value){.field = rk_cstr(names[i]), .value = rk_cstr(names[i])};
+        sm[i] = (rk_zadd_score_member){.score = i + 0.5, .member = rk_cstr(names[i])};
     }
     long long added = 0;
     int rc = rk_hset(c, "oom:many", fv, MANY, &added);
@@ -352,14 +352,23 @@ static int exec_ok(rk_pipeline *p) {
     return rc;
 }
 
+/* Queues a typed command whose reply gets a shape after the run. */
+static int add_zrange(rk_pipeline *p) {
+    rk_command cmd;
+    rk_cmd_zrange(&cmd, RK_STR("oom:z"), RK_STR("0"), RK_STR("-1"),
+                  &(rk_zrange_opts){.withscores = true});
+    return rk_pipeline_add(p, &cmd);
+}
+
 /* Enough commands that the pipeline's arrays grow. */
 #define PIPELINED 300
 
 static int pipeline_commands(rk_pipeline *p) {
     int rc = rk_pipeline_append(p, "SET oom:p %b", big, (size_t)BIG_LEN);
     RUN(rc, rk_pipeline_append_args(p, "GET", "oom:p", NULL));
-    RUN(rc, rk_pipe_hgetall(p, "oom:h"));
-    RUN(rc, rk_pipe_zrange(p, "oom:z", "0", "-1", &(rk_zrange_opts){.withscores = true}));
+    rk_command cmd;
+    RUN(rc, rk_pipeline_add(p, rk_cmd_hgetall(&cmd, RK_STR("oom:h"))));
+    RUN(rc, add_zrange(p));
     for (int i = 0; i < PIPELINED && rc == RK_OK; i++)
         rc = rk_pipeline_append(p, "INCR oom:pn");
     RUN(rc, exec_ok(p));
@@ -384,8 +393,9 @@ static int transaction_calls(void *pipeline) {
     RUN(rc, rk_pipeline_multi(p));
     RUN(rc, rk_pipeline_append(p, "SET oom:t %b", big, (size_t)BIG_LEN));
     RUN(rc, rk_pipeline_append(p, "GET oom:t"));
-    RUN(rc, rk_pipe_hgetall(p, "oom:h"));
-    RUN(rc, rk_pipe_zrange(p, "oom:z", "0", "-1", &(rk_zrange_opts){.withscores = true}));
+    rk_command cmd;
+    RUN(rc, rk_pipeline_add(p, rk_cmd_hgetall(&cmd, RK_STR("oom:h"))));
+    RUN(rc, add_zrange(p));
     RUN(rc, exec_ok(p));
     RUN(rc, expect_big(rk_pipeline_reply(p, 1)));
     return rc;
@@ -443,7 +453,7 @@ static int transaction_body(rk_pipeline *p, void *unused) {
     rk_reply_free(&r);
     RUN(rc, rk_pipeline_multi(p));
     RUN(rc, rk_pipeline_append(p, "SET oom:t %b", big, (size_t)BIG_LEN));
-    RUN(rc, rk_pipe_zrange(p, "oom:z", "0", "-1", &(rk_zrange_opts){.withscores = true}));
+    RUN(rc, add_zrange(p));
     return rc;
 }
 

@@ -273,8 +273,8 @@ static void test_size_counts_queue_and_exec_empties_it(void **state) {
     assert_int_equal(rk_pipeline_size(p), 0);
     append_ok(p, "SET a 1");
     assert_int_equal(rk_pipeline_append_args(p, "GET", "a", NULL), RK_OK);
-    const char *argv[] = {"DEL", "a"};
-    assert_int_equal(rk_pipeline_append_argv(p, 2, argv, NULL), RK_OK);
+    const rk_str argv[] = {RK_STR("DEL"), RK_STR("a")};
+    assert_int_equal(rk_pipeline_append_argv(p, argv, 2), RK_OK);
     assert_int_equal(rk_pipeline_size(p), 3);
     assert_int_equal(rk_pipeline_replies(p), 0);
     exec_ok(p);

@@ -129,8 +129,8 @@ static void worker_round(worker *w, int i, unsigned *seed) {
     if (rc != RK_OK || strcmp(rk_reply_str(&r), "OK") != 0)
         note_failure(w, i, "SET", rc);
     rk_reply_free(&r);
-    const char *argv[] = {"GET", key};
-    rc = (i & 2) ? rk_client_call_argv(w->client, &r, 2, argv, NULL)
+    const rk_str argv[] = {RK_STR("GET"), rk_cstr(key)};
+    rc = (i & 2) ? rk_client_call_argv(w->client, &r, argv, 2)
                  : rk_client_call(w->client, &r, "GET %s", key);
     if (rc != RK_OK || rk_reply_type(&r) != RK_REPLY_STRING || strcmp(rk_reply_str(&r), value) != 0)
         note_failure(w, i, "GET gave another value", rc);

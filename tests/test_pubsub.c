@@ -90,9 +90,9 @@ static void subscribe_one(rk_pubsub *ps, const char *channel) {
 static long long publish(rk_client *c, const char *cmd, const char *channel, const void *data,
                          size_t len) {
     rk_reply r;
-    const char *argv[] = {cmd, channel, data};
-    size_t lens[] = {strlen(cmd), strlen(channel), len};
-    assert_int_equal(rk_client_call_argv(c, &r, 3, argv, lens), RK_OK);
+    const rk_str argv[] = {rk_bin(cmd, strlen(cmd)), rk_bin(channel, strlen(channel)),
+                           rk_bin(data, len)};
+    assert_int_equal(rk_client_call_argv(c, &r, argv, 3), RK_OK);
     long long n = rk_reply_int(&r);
     rk_reply_free(&r);
     return n;
@@ -101,8 +101,8 @@ static long long publish(rk_client *c, const char *cmd, const char *channel, con
 /* The count PUBSUB `sub` (NUMSUB or SHARDNUMSUB) reports for a channel. */
 static long long numsub(rk_client *c, const char *sub, const char *channel) {
     rk_reply r;
-    const char *argv[] = {"PUBSUB", sub, channel};
-    assert_int_equal(rk_client_call_argv(c, &r, 3, argv, NULL), RK_OK);
+    const rk_str argv[] = {RK_STR("PUBSUB"), rk_cstr(sub), rk_cstr(channel)};
+    assert_int_equal(rk_client_call_argv(c, &r, argv, 3), RK_OK);
     const rk_reply *v =
         rk_reply_type(&r) == RK_REPLY_MAP ? rk_reply_map_value(&r, 0) : rk_reply_at(&r, 1);
     assert_non_null(v);
@@ -297,9 +297,8 @@ static void binary_payload_with_nul_bytes_arrives_whole(int proto) {
     rk_message m = next_message(ps);
     assert_true(bytes_equal(m.channel, m.channel_len, chan, sizeof chan));
     rk_reply r;
-    const char *argv[] = {"PUBLISH", chan, data};
-    size_t argl[] = {7, sizeof chan, sizeof data};
-    assert_int_equal(rk_client_call_argv(c, &r, 3, argv, argl), RK_OK);
+    const rk_str argv[] = {RK_STR("PUBLISH"), rk_bin(chan, sizeof chan), rk_bin(data, sizeof data)};
+    assert_int_equal(rk_client_call_argv(c, &r, argv, 3), RK_OK);
     assert_int_equal(rk_reply_int(&r), 1);
     rk_reply_free(&r);
     m = next_message(ps);

@@ -238,9 +238,9 @@ static void test_no_retry_call_option_disables_retries(void **state) {
     (void)state;
     retry_log log = {0};
     rk_client *c = client_at(rkt_free_port(), (rk_retry){.attempts = 5}, &log);
-    const char *argv[] = {"PING"};
+    const rk_str argv[] = {RK_STR("PING")};
     rk_call_opts opts = {.no_retry = true};
-    assert_int_equal(rk_client_call_argv_opts(c, NULL, &opts, 1, argv, NULL), RK_ECONNECT);
+    assert_int_equal(rk_client_call_argv_opts(c, NULL, &opts, argv, 1), RK_ECONNECT);
     assert_int_equal(log.n, 0);
     rk_client_free(c);
 }
@@ -376,10 +376,10 @@ static void test_idempotent_call_is_retried_after_lost_reply(void **state) {
     rk_client *c = client_via_proxy(&p, (rk_retry){.backoff = RK_BACKOFF_NONE}, &log);
     dropper d;
     arm_dropper(&d, p, &rkt_shared);
-    const char *argv[] = {"INCR", "idem-incr"};
+    const rk_str argv[] = {RK_STR("INCR"), RK_STR("idem-incr")};
     rk_call_opts opts = {.idempotent = true};
     rk_reply r;
-    int rc = rk_client_call_argv_opts(c, &r, &opts, 2, argv, NULL);
+    int rc = rk_client_call_argv_opts(c, &r, &opts, argv, 2);
     join_dropper(&d);
     assert_int_equal(rc, RK_OK);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_INTEGER);
@@ -399,9 +399,9 @@ static void test_no_retry_call_option_keeps_read_only_command_failed(void **stat
     rk_client *c = client_via_proxy(&p, (rk_retry){.backoff = RK_BACKOFF_NONE}, &log);
     dropper d;
     arm_dropper(&d, p, &rkt_shared);
-    const char *argv[] = {"GET", "whatever"};
+    const rk_str argv[] = {RK_STR("GET"), RK_STR("whatever")};
     rk_call_opts opts = {.no_retry = true};
-    int rc = rk_client_call_argv_opts(c, NULL, &opts, 2, argv, NULL);
+    int rc = rk_client_call_argv_opts(c, NULL, &opts, argv, 2);
     join_dropper(&d);
     assert_int_equal(rc, RK_EIO);
     assert_int_equal(log.n, 0);
@@ -532,10 +532,10 @@ static void test_call_timeout_overrides_longer_command_timeout(void **state) {
     assert_non_null(c);
     assert_int_equal(rk_client_call(c, NULL, "PING"), RK_OK);
     freeze(&rkt_shared);
-    const char *argv[] = {"INCR", "override-incr"};
+    const rk_str argv[] = {RK_STR("INCR"), RK_STR("override-incr")};
     rk_call_opts opts = {.timeout_ms = 200};
     long long start = now_ms();
-    int rc = rk_client_call_argv_opts(c, NULL, &opts, 2, argv, NULL);
+    int rc = rk_client_call_argv_opts(c, NULL, &opts, argv, 2);
     long long elapsed = now_ms() - start;
     rkt_server_thaw(&rkt_shared);
     assert_int_equal(rc, RK_ETIMEOUT);
@@ -553,14 +553,14 @@ static void test_call_timeout_overrides_shorter_command_timeout(void **state) {
     rk_client *c = rk_client_new(&(rk_options){
         .port = rkt_proxy_port(p), .command_timeout_ms = 50, .retry = {.attempts = 1}});
     assert_non_null(c);
-    const char *argv[] = {"ECHO", "slow"};
+    const rk_str argv[] = {RK_STR("ECHO"), RK_STR("slow")};
     rk_call_opts opts = {.timeout_ms = 20000};
     rk_reply r;
-    assert_int_equal(rk_client_call_argv_opts(c, &r, &opts, 2, argv, NULL), RK_OK);
+    assert_int_equal(rk_client_call_argv_opts(c, &r, &opts, argv, 2), RK_OK);
     assert_string_equal(rk_reply_str(&r), "slow");
     rk_reply_free(&r);
     /* Without the override the same call times out. */
-    assert_int_equal(rk_client_call_argv_opts(c, NULL, NULL, 2, argv, NULL), RK_ETIMEOUT);
+    assert_int_equal(rk_client_call_argv_opts(c, NULL, NULL, argv, 2), RK_ETIMEOUT);
     rk_client_free(c);
     rkt_proxy_stop(p);
 }
@@ -574,10 +574,10 @@ static void test_call_timeout_bounds_connecting(void **state) {
     rk_client *c = rk_client_new(&(rk_options){
         .port = rkt_blackhole_port(b), .connect_timeout_ms = 30000, .retry = {.attempts = 1}});
     assert_non_null(c);
-    const char *argv[] = {"PING"};
+    const rk_str argv[] = {RK_STR("PING")};
     rk_call_opts opts = {.timeout_ms = 300};
     long long start = now_ms();
-    int rc = rk_client_call_argv_opts(c, NULL, &opts, 1, argv, NULL);
+    int rc = rk_client_call_argv_opts(c, NULL, &opts, argv, 1);
     long long elapsed = now_ms() - start;
     assert_int_equal(rc, RK_ETIMEOUT);
     assert_true(elapsed >= 300);
@@ -595,10 +595,10 @@ static void test_call_timeout_bounds_waiting_for_the_pool(void **state) {
     assert_non_null(c);
     rk_conn *held;
     assert_int_equal(rk_client_acquire(c, &held), RK_OK);
-    const char *argv[] = {"PING"};
+    const rk_str argv[] = {RK_STR("PING")};
     rk_call_opts opts = {.timeout_ms = 300};
     long long start = now_ms();
-    int rc = rk_client_call_argv_opts(c, NULL, &opts, 1, argv, NULL);
+    int rc = rk_client_call_argv_opts(c, NULL, &opts, argv, 1);
     long long elapsed = now_ms() - start;
     assert_int_equal(rc, RK_EPOOL);
     assert_true(elapsed >= 250);
@@ -610,8 +610,8 @@ static void test_call_timeout_bounds_waiting_for_the_pool(void **state) {
 /* ---- the retry-safety table (no server) --------------------------------- */
 
 static bool is_safe(const char *a0, const char *a1) {
-    const char *argv[] = {a0, a1};
-    return rk_command_is_safe(a1 ? 2 : 1, argv, NULL);
+    const rk_str argv[] = {rk_cstr(a0), rk_cstr(a1)};
+    return rk_command_is_safe(argv, a1 ? 2 : 1);
 }
 
 static void test_safe_read_only_commands(void **state) {
@@ -654,17 +654,17 @@ static void test_unsafe_write_commands(void **state) {
 
 static void test_safe_uses_argument_lengths(void **state) {
     (void)state;
-    const char *argv[] = {"GETSET", "k"};
-    const size_t three[] = {3, 1}; /* "GET" */
-    assert_true(rk_command_is_safe(2, argv, three));
-    assert_false(rk_command_is_safe(2, argv, (const size_t[]){6, 1}));
-    const char *sub[] = {"OBJECTX", "ENCODINGX"};
-    assert_true(rk_command_is_safe(2, sub, (const size_t[]){6, 8}));
+    const rk_str get[] = {rk_bin("GETSET", 3), RK_STR("k")}; /* "GET" */
+    assert_true(rk_command_is_safe(get, 2));
+    const rk_str getset[] = {rk_bin("GETSET", 6), RK_STR("k")};
+    assert_false(rk_command_is_safe(getset, 2));
+    const rk_str sub[] = {rk_bin("OBJECTX", 6), rk_bin("ENCODINGX", 8)};
+    assert_true(rk_command_is_safe(sub, 2));
 }
 
 static void test_safe_refuses_empty_and_huge_names(void **state) {
     (void)state;
-    assert_false(rk_command_is_safe(0, NULL, NULL));
+    assert_false(rk_command_is_safe(NULL, 0));
     char huge[200];
     memset(huge, 'a', sizeof huge - 1);
     huge[sizeof huge - 1] = '\0';
@@ -699,6 +699,24 @@ static void test_format_is_judged_by_the_command_it_builds(void **state) {
     assert_int_equal(formatted_flags("%s", "MULTI"), RK_CMD_STATEFUL);
     assert_int_equal(formatted_flags("%s %d", "select", 1), RK_CMD_STATEFUL);
     assert_int_equal(formatted_flags("CLIENT %s OFF", "REPLY"), RK_CMD_STATEFUL);
+}
+
+/* Judged again and again, in turn (as a program sends them), each command
+ * keeps its own classes: INFO and INCR share a first letter and a length,
+ * and a container is judged by its subcommand every time. */
+static void test_judging_again_gives_the_same_classes(void **state) {
+    (void)state;
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(formatted_flags("INFO"), RK_CMD_SAFE);
+        assert_int_equal(formatted_flags("INCR k"), 0);
+        assert_int_equal(formatted_flags("info"), RK_CMD_SAFE);
+        assert_int_equal(formatted_flags("CONFIG GET x"), RK_CMD_SAFE);
+        assert_int_equal(formatted_flags("CONFIG SET a b"), 0);
+        assert_int_equal(formatted_flags("CLIENT REPLY OFF"), RK_CMD_STATEFUL);
+        assert_int_equal(formatted_flags("CLIENT LIST"), RK_CMD_SAFE);
+        assert_int_equal(formatted_flags("MULTI"), RK_CMD_STATEFUL);
+        assert_int_equal(formatted_flags("NOSUCHCOMMAND"), 0);
+    }
 }
 
 /* Every command the server flags readonly (and not write) is in the table,
@@ -777,6 +795,7 @@ int main(void) {
         cmocka_unit_test(test_safe_uses_argument_lengths),
         cmocka_unit_test(test_safe_refuses_empty_and_huge_names),
         cmocka_unit_test(test_format_is_judged_by_the_command_it_builds),
+        cmocka_unit_test(test_judging_again_gives_the_same_classes),
         cmocka_unit_test(test_safe_table_agrees_with_server_command_flags),
     };
     return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);

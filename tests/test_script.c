@@ -2,7 +2,7 @@
  * vectors, rk_script_run's EVALSHA path and its EVAL fallback (seen in
  * INFO commandstats and SCRIPT EXISTS), binary-safe keys and arguments,
  * script errors, SCRIPT LOAD, scripts in pipelines, and FCALL / FCALL_RO
- * of a library loaded by rk_function_load, on RESP2 and RESP3. Needs
+ * of a library loaded by rk_functionload, on RESP2 and RESP3. Needs
  * redis-server; skips without it. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -333,8 +333,7 @@ static void load_lib(rk_client *c) {
     char *name;
     size_t len;
     assert_int_equal(
-        rk_function_load(c, lib_src, &(rk_function_load_opts){.replace = true}, &name, &len),
-        RK_OK);
+        rk_functionload(c, lib_src, &(rk_functionload_opts){.replace = true}, &name, &len), RK_OK);
     assert_string_equal(name, "rkt_lib");
     assert_int_equal(len, 7);
     rk_free(name);
@@ -392,7 +391,7 @@ static void test_function_load_without_replace_refuses_existing_library(void **s
     rk_client *c = client_resp(3);
     load_lib(c);
     char *name = NULL;
-    assert_int_equal(rk_function_load(c, lib_src, NULL, &name, NULL), RK_ESERVER);
+    assert_int_equal(rk_functionload(c, lib_src, NULL, &name, NULL), RK_ESERVER);
     assert_non_null(strstr(rk_error_last()->message, "already exists"));
     assert_null(name);
     rk_client_free(c);

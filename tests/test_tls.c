@@ -89,10 +89,9 @@ static void check_value_round_trip(size_t size) {
     char *value = rkt_pattern(size, (unsigned)size);
     char key[32];
     snprintf(key, sizeof(key), "tls:big:%zu", size);
-    const char *set[] = {"SET", key, value};
-    size_t lens[] = {3, strlen(key), size};
+    const rk_str set[] = {RK_STR("SET"), rk_bin(key, strlen(key)), rk_bin(value, size)};
     rk_reply r;
-    assert_int_equal(rk_conn_call_argv(c, &r, 3, set, lens), RK_OK);
+    assert_int_equal(rk_conn_call_argv(c, &r, set, 3), RK_OK);
     rk_reply_free(&r);
     assert_int_equal(rk_conn_call(c, &r, "GET %s", key), RK_OK);
     rkt_assert_bytes(&r, value, size);
@@ -417,9 +416,8 @@ static void test_nonblocking_connect_and_command_over_tls(void **state) {
 
     size_t n = MIB;
     char *value = rkt_pattern(n, 9);
-    const char *set[] = {"SET", "tls:nb", value};
-    size_t lens[] = {3, 6, n};
-    assert_int_equal(rk_conn_append_argv(c, 3, set, lens), RK_OK);
+    const rk_str set[] = {RK_STR("SET"), RK_STR("tls:nb"), rk_bin(value, n)};
+    assert_int_equal(rk_conn_append_argv(c, set, 3), RK_OK);
     assert_int_equal(rk_conn_append(c, "GET tls:nb"), RK_OK);
     rk_reply replies[2];
     int got = 0;

@@ -109,8 +109,8 @@ static void assert_reply_encodes_to(const char *wire, size_t len, int protocol,
 static void test_argv_encodes_a_command(void **state) {
     (void)state;
     rk_writer *w = writer_with(0);
-    const char *argv[] = {"SET", "key", "value"};
-    assert_int_equal(rk_writer_argv(w, 3, argv, NULL), RK_OK);
+    const rk_str argv[] = {RK_STR("SET"), RK_STR("key"), RK_STR("value")};
+    assert_int_equal(rk_writer_argv(w, argv, 3), RK_OK);
     ASSERT_QUEUED(w, "*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n");
     rk_writer_free(w);
 }
@@ -118,9 +118,8 @@ static void test_argv_encodes_a_command(void **state) {
 static void test_argv_with_lengths_is_binary_safe(void **state) {
     (void)state;
     rk_writer *w = writer_with(0);
-    const char *argv[] = {"SET", "k\0y", "v\r\n\0"};
-    const size_t lens[] = {3, 3, 4};
-    assert_int_equal(rk_writer_argv(w, 3, argv, lens), RK_OK);
+    const rk_str argv[] = {RK_STR("SET"), RK_STR("k\0y"), RK_STR("v\r\n\0")};
+    assert_int_equal(rk_writer_argv(w, argv, 3), RK_OK);
     ASSERT_QUEUED(w, "*3\r\n$3\r\nSET\r\n$3\r\nk\0y\r\n$4\r\nv\r\n\0\r\n");
     rk_writer_free(w);
 }
@@ -128,8 +127,8 @@ static void test_argv_with_lengths_is_binary_safe(void **state) {
 static void test_argv_encodes_empty_arguments(void **state) {
     (void)state;
     rk_writer *w = writer_with(0);
-    const char *argv[] = {"SET", "", ""};
-    assert_int_equal(rk_writer_argv(w, 3, argv, NULL), RK_OK);
+    const rk_str argv[] = {RK_STR("SET"), RK_STR(""), RK_STR("")};
+    assert_int_equal(rk_writer_argv(w, argv, 3), RK_OK);
     ASSERT_QUEUED(w, "*3\r\n$3\r\nSET\r\n$0\r\n\r\n$0\r\n\r\n");
     rk_writer_free(w);
 }
@@ -137,8 +136,8 @@ static void test_argv_encodes_empty_arguments(void **state) {
 static void test_commands_queue_one_after_the_other(void **state) {
     (void)state;
     rk_writer *w = writer_with(0);
-    const char *get[] = {"GET", "k"};
-    assert_int_equal(rk_writer_argv(w, 2, get, NULL), RK_OK);
+    const rk_str get[] = {RK_STR("GET"), RK_STR("k")};
+    assert_int_equal(rk_writer_argv(w, get, 2), RK_OK);
     assert_int_equal(rk_writer_args(w, "INCR", "n", NULL), RK_OK);
     assert_int_equal(rk_writer_format(w, "DEL %s", "k"), RK_OK);
     ASSERT_QUEUED(w, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n"
@@ -149,16 +148,26 @@ static void test_commands_queue_one_after_the_other(void **state) {
 static void test_argv_with_no_arguments_is_einval_and_changes_nothing(void **state) {
     (void)state;
     rk_writer *w = writer_holding_ping();
-    const char *argv[] = {"SET"};
-    assert_refused_and_unchanged(w, rk_writer_argv(w, 0, argv, NULL));
+    const rk_str argv[] = {RK_STR("SET")};
+    assert_refused_and_unchanged(w, rk_writer_argv(w, argv, 0));
     rk_writer_free(w);
 }
 
 static void test_argv_with_a_null_argument_is_einval_and_changes_nothing(void **state) {
     (void)state;
     rk_writer *w = writer_holding_ping();
-    const char *argv[] = {"SET", "k", NULL};
-    assert_refused_and_unchanged(w, rk_writer_argv(w, 3, argv, NULL));
+    const rk_str argv[] = {RK_STR("SET"), RK_STR("k"), (rk_str){0, NULL}};
+    assert_refused_and_unchanged(w, rk_writer_argv(w, argv, 3));
+    rk_writer_free(w);
+}
+
+/* The length is refused before any byte is read: no 512 MiB needed. */
+static void test_argv_with_an_argument_over_rk_str_max_is_einval_and_changes_nothing(void **state) {
+    (void)state;
+    rk_writer *w = writer_holding_ping();
+    const rk_str argv[] = {RK_STR("SET"), RK_STR("k"), rk_bin("v", RK_STR_MAX + 1)};
+    assert_refused_and_unchanged(w, rk_writer_argv(w, argv, 3));
+    assert_non_null(strstr(rk_error_last()->message, "RK_STR_MAX"));
     rk_writer_free(w);
 }
 
@@ -375,9 +384,9 @@ static void test_default_threshold_is_16_kib(void **state) {
     memset(under, 'u', 16383);
     rk_writer *w = rk_writer_new(NULL);
     assert_non_null(w);
-    const char *argv[] = {"MSET", "a", big, "b", under};
-    const size_t lens[] = {4, 1, 16384, 1, 16383};
-    assert_int_equal(rk_writer_argv(w, 5, argv, lens), RK_OK);
+    const rk_str argv[] = {RK_STR("MSET"), RK_STR("a"), rk_bin(big, 16384), RK_STR("b"),
+                           rk_bin(under, 16383)};
+    assert_int_equal(rk_writer_argv(w, argv, 5), RK_OK);
     assert_true(queue_references(w, big));
     assert_false(queue_points_into(w, under, 16383));
     rk_writer_free(w);
@@ -416,9 +425,8 @@ static void test_size_max_threshold_copies_everything(void **state) {
     char *big = malloc(100000);
     memset(big, 'x', 100000);
     rk_writer *w = writer_with(SIZE_MAX);
-    const char *argv[] = {"SET", "k", big};
-    const size_t lens[] = {3, 1, 100000};
-    assert_int_equal(rk_writer_argv(w, 3, argv, lens), RK_OK);
+    const rk_str argv[] = {RK_STR("SET"), RK_STR("k"), rk_bin(big, 100000)};
+    assert_int_equal(rk_writer_argv(w, argv, 3), RK_OK);
     assert_false(queue_points_into(w, big, 100000));
     struct iovec iov[4];
     assert_int_equal(rk_writer_iov(w, iov, 4), 1);
@@ -430,18 +438,16 @@ static void test_size_max_threshold_copies_everything(void **state) {
  * and writes the bytes they must send into expected. */
 static size_t queue_mixed(rk_writer *w, char *expected, const char *big1, const char *big2) {
     size_t at = 0;
-    const char *argv[] = {"SET", "k", big1};
-    const size_t lens[] = {3, 1, 40};
-    assert_int_equal(rk_writer_argv(w, 3, argv, lens), RK_OK);
+    const rk_str argv[] = {RK_STR("SET"), RK_STR("k"), rk_bin(big1, 40)};
+    assert_int_equal(rk_writer_argv(w, argv, 3), RK_OK);
     at += (size_t)sprintf(expected, "*3\r\n");
     for (int i = 0; i < 3; i++)
-        put_bulk(expected, &at, argv[i], lens[i]);
-    const char *two[] = {"MSET", big1, big2, "small"};
-    const size_t two_lens[] = {4, 40, 20, 5};
-    assert_int_equal(rk_writer_argv(w, 4, two, two_lens), RK_OK);
+        put_bulk(expected, &at, argv[i].ptr, argv[i].len);
+    const rk_str two[] = {RK_STR("MSET"), rk_bin(big1, 40), rk_bin(big2, 20), RK_STR("small")};
+    assert_int_equal(rk_writer_argv(w, two, 4), RK_OK);
     at += (size_t)sprintf(expected + at, "*4\r\n");
     for (int i = 0; i < 4; i++)
-        put_bulk(expected, &at, two[i], two_lens[i]);
+        put_bulk(expected, &at, two[i].ptr, two[i].len);
     assert_int_equal(rk_writer_format(w, "APPEND k %s", big2), RK_OK);
     at += (size_t)sprintf(expected + at, "*3\r\n");
     put_bulk(expected, &at, "APPEND", 6);
@@ -563,10 +569,9 @@ static void test_argv_without_memory_leaves_the_queue_unchanged(void **state) {
     (void)state;
     rk_writer *w = writer_holding_ping();
     char *big = calloc(1, 10000);
-    const char *argv[] = {"SET", "k", big};
-    const size_t lens[] = {3, 1, 10000};
+    const rk_str argv[] = {RK_STR("SET"), RK_STR("k"), rk_bin(big, 10000)};
     rkt_alloc_fail_nth(1);
-    assert_int_equal(rk_writer_argv(w, 3, argv, lens), RK_ENOMEM);
+    assert_int_equal(rk_writer_argv(w, argv, 3), RK_ENOMEM);
     assert_int_equal(rk_writer_pending(w), 14);
     ASSERT_QUEUED(w, "*1\r\n$4\r\nPING\r\n");
     rk_writer_free(w);
@@ -711,6 +716,7 @@ int main(void) {
         TEST(test_commands_queue_one_after_the_other),
         TEST(test_argv_with_no_arguments_is_einval_and_changes_nothing),
         TEST(test_argv_with_a_null_argument_is_einval_and_changes_nothing),
+        TEST(test_argv_with_an_argument_over_rk_str_max_is_einval_and_changes_nothing),
         TEST(test_args_encodes_a_null_terminated_list),
         TEST(test_args_encodes_more_than_64_arguments),
         TEST(test_args_without_arguments_is_einval_and_changes_nothing),

@@ -53,13 +53,21 @@ static void assert_same_as_hiredis(rk_writer *w, char *hiredis_cmd, int hiredis_
         assert_same_as_hiredis(w, cmd_, len_);                                                     \
     } while (0)
 
+/* Encodes the command with both libraries, each in its own form (hiredis:
+ * strings and lengths, NULL lens for C strings; rediskit: rk_str), and
+ * compares the bytes. */
 static void assert_argv_like_hiredis(int argc, const char **argv, const size_t *lens) {
     rk_writer *w = rk_writer_new(NULL);
     assert_non_null(w);
+    rk_str *strs = calloc((size_t)argc, sizeof(*strs));
+    assert_non_null(strs);
+    for (int i = 0; i < argc; i++)
+        strs[i] = lens ? rk_bin(argv[i], lens[i]) : rk_cstr(argv[i]);
     char *cmd;
     int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
-    assert_int_equal(rk_writer_argv(w, argc, argv, lens), RK_OK);
+    assert_int_equal(rk_writer_argv(w, strs, (size_t)argc), RK_OK);
     assert_same_as_hiredis(w, cmd, len);
+    free(strs);
     rk_writer_free(w);
 }
 

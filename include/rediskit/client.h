@@ -19,6 +19,7 @@
 #include "conn.h"
 #include "options.h"
 #include "reply.h"
+#include "str.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -95,14 +96,14 @@ int rk_client_vcall(rk_client *client, rk_reply *reply, const char *fmt, va_list
  *  most 64 of them (more is RK_EINVAL; use rk_client_call_argv). */
 int rk_client_call_args(rk_client *client, rk_reply *reply, const char *arg0, ...);
 
-/** As rk_client_call(), with argc arguments of argvlen[i] bytes each (binary
- *  safe), or C strings when argvlen is NULL. */
-int rk_client_call_argv(rk_client *client, rk_reply *reply, int argc, const char *const *argv,
-                        const size_t *argvlen);
+/** As rk_client_call(), with the command as argc binary-safe strings
+ *  (rk_str; RK_STR("GET"), rk_bin(p, n), rk_cstr(s)). argc 0, a NULL argv,
+ *  an argument with a NULL pointer or longer than RK_STR_MAX is RK_EINVAL. */
+int rk_client_call_argv(rk_client *client, rk_reply *reply, const rk_str *argv, size_t argc);
 
 /** As rk_client_call_argv(), with per-call settings (NULL: the defaults). */
-int rk_client_call_argv_opts(rk_client *client, rk_reply *reply, const rk_call_opts *opts, int argc,
-                             const char *const *argv, const size_t *argvlen);
+int rk_client_call_argv_opts(rk_client *client, rk_reply *reply, const rk_call_opts *opts,
+                             const rk_str *argv, size_t argc);
 
 /** Runs a built command (rediskit/command.h) as rk_client_call_argv_opts()
  *  does (pool, retries, refusal of commands that change their connection's

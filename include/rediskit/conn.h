@@ -20,6 +20,7 @@
 #include "command.h"
 #include "options.h"
 #include "reply.h"
+#include "str.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -64,10 +65,9 @@ int rk_conn_vcall(rk_conn *conn, rk_reply *reply, const char *fmt, va_list ap);
 /** As rk_conn_call(), with the arguments as C strings ended by NULL. */
 int rk_conn_call_args(rk_conn *conn, rk_reply *reply, const char *arg0, ...);
 
-/** As rk_conn_call(), with argc arguments of argvlen[i] bytes each (binary
- *  safe), or C strings when argvlen is NULL. */
-int rk_conn_call_argv(rk_conn *conn, rk_reply *reply, int argc, const char *const *argv,
-                      const size_t *argvlen);
+/** As rk_conn_call(), with the command as argc binary-safe strings (see
+ *  rk_writer_argv). */
+int rk_conn_call_argv(rk_conn *conn, rk_reply *reply, const rk_str *argv, size_t argc);
 
 /** Runs a built command (rediskit/command.h) on the connection, as
  *  rk_conn_call() does, and consumes it: cmd is released whether it ran or
@@ -92,9 +92,9 @@ int rk_conn_vappend(rk_conn *conn, const char *fmt, va_list ap);
 /** As rk_conn_append(), with the arguments as C strings ended by NULL. */
 int rk_conn_append_args(rk_conn *conn, const char *arg0, ...);
 
-/** As rk_conn_append(), with argc arguments of argvlen[i] bytes each (binary
- *  safe), or C strings when argvlen is NULL. */
-int rk_conn_append_argv(rk_conn *conn, int argc, const char *const *argv, const size_t *argvlen);
+/** As rk_conn_append(), with the command as argc binary-safe strings (see
+ *  rk_writer_argv). */
+int rk_conn_append_argv(rk_conn *conn, const rk_str *argv, size_t argc);
 
 /** Sends everything queued (connecting first if needed), blocking up to the
  *  command timeout. */

@@ -32,6 +32,7 @@
 
 #include "client.h"
 #include "reply.h"
+#include "str.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,6 +54,12 @@ typedef struct rk_pipeline_opts {
                              safe to repeat (never for transactions). By
                              default a pipeline is retried only when all
                              its commands are read-only or none was sent. */
+    /** Zero-copy: arguments of 16 KiB or more (RK_WRITER_REF_THRESHOLD)
+     *  are referenced, not copied, when queued, so the caller must keep
+     *  each such buffer unchanged until the pipeline has run (exec, or a
+     *  retry of it). By default every argument is copied when queued, so
+     *  a buffer may be reused at once. */
+    bool borrow_large_values;
 } rk_pipeline_opts;
 
 /** A new, empty pipeline on the client (opts may be NULL). NULL with
@@ -66,9 +73,9 @@ rk_pipeline *rk_pipeline_new(rk_client *client, const rk_pipeline_opts *opts);
  *  (a watch in progress is dropped with it). NULL is allowed. */
 void rk_pipeline_free(rk_pipeline *p);
 
-/** Queue a command (see rk_writer_format for the format). Arguments of 16
- *  KiB or more are referenced, not copied: keep them unchanged until the
- *  pipeline has run. RK_EINVAL for a bad command, while watching before
+/** Queue a command (see rk_writer_format for the format). Its arguments
+ *  are copied (unless the pipeline was made with borrow_large_values).
+ *  RK_EINVAL for a bad command, while watching before
  *  rk_pipeline_multi, or for a command that changes the state of its
  *  connection (SELECT, MULTI, WATCH, SUBSCRIBE, CLIENT REPLY..., judged as
  *  built, as rk_client_call does): it would outlive the pipeline on the
@@ -82,10 +89,9 @@ int rk_pipeline_vappend(rk_pipeline *p, const char *fmt, va_list ap);
  *  at most 64 of them (more is RK_EINVAL; use rk_pipeline_append_argv). */
 int rk_pipeline_append_args(rk_pipeline *p, const char *arg0, ...);
 
-/** As rk_pipeline_append(), with argc arguments of argvlen[i] bytes each
- *  (binary safe), or C strings when argvlen is NULL. */
-int rk_pipeline_append_argv(rk_pipeline *p, int argc, const char *const *argv,
-                            const size_t *argvlen);
+/** As rk_pipeline_append(), with the command as argc binary-safe strings
+ *  (see rk_writer_argv). */
+int rk_pipeline_append_argv(rk_pipeline *p, const rk_str *argv, size_t argc);
 
 /** Queues a built command (rediskit/command.h) and consumes it: cmd is
  *  released whether it was queued or not. Its reply, read with
@@ -148,10 +154,9 @@ int rk_pipeline_unwatch(rk_pipeline *p);
  *  watching or after rk_pipeline_multi. */
 int rk_pipeline_call(rk_pipeline *p, rk_reply *reply, const char *fmt, ...);
 
-/** As rk_pipeline_call(), with argc arguments of argvlen[i] bytes each
- *  (binary safe), or C strings when argvlen is NULL. */
-int rk_pipeline_call_argv(rk_pipeline *p, rk_reply *reply, int argc, const char *const *argv,
-                          const size_t *argvlen);
+/** As rk_pipeline_call(), with the command as argc binary-safe strings
+ *  (see rk_writer_argv). */
+int rk_pipeline_call_argv(rk_pipeline *p, rk_reply *reply, const rk_str *argv, size_t argc);
 
 /** Starts queueing the transaction: commands appended from now on run
  *  between MULTI and EXEC at rk_pipeline_exec. */

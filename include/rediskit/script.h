@@ -19,7 +19,7 @@
  * Keys and arguments come as arrays of pointers with an array of lengths
  * (binary safe), or C strings when the lengths are NULL; either array may
  * be NULL when its count is 0. Functions (Redis 7) are loaded once per
- * library with rk_function_load and called by name with rk_fcall (both
+ * library with rk_functionload and called by name with rk_fcall (both
  * generated, in rediskit/commands/scripting.h).
  *
  * An rk_script does not change once made: any number of threads may use
@@ -87,8 +87,8 @@ int rk_script_preload(rk_client *c, const rk_script *s);
  *  script having run), so call rk_script_preload first, as redis-py's
  *  pipelines load their scripts before executing: an unloaded script's
  *  command gets a NOSCRIPT error reply (status RK_ESERVER). Keys and
- *  arguments of 16 KiB or more are referenced, not copied, as in
- *  rk_pipeline_append. Returns RK_OK, or RK_EINVAL / RK_ENOMEM. */
+ *  arguments are copied, as in rk_pipeline_append (unless the pipeline
+ *  borrows large values). Returns RK_OK, or RK_EINVAL / RK_ENOMEM. */
 int rk_script_append(rk_pipeline *p, const rk_script *s, int nkeys, const char *const *keys,
                      const size_t *keylens, int nargs, const char *const *args,
                      const size_t *arglens);

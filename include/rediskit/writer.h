@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 
 #include "reply.h"
+#include "str.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,10 +42,16 @@ rk_writer *rk_writer_new(const rk_writer_opts *opts);
 /** Frees the writer and its queue. NULL is allowed. */
 void rk_writer_free(rk_writer *writer);
 
-/** Queues a command from argc arguments, each argv[i] of argvlen[i] bytes
- *  (binary safe). With argvlen NULL, each argv[i] is a C string. Returns
- *  RK_OK, RK_EINVAL (argc < 1, a NULL argument) or RK_ENOMEM. */
-int rk_writer_argv(rk_writer *writer, int argc, const char *const *argv, const size_t *argvlen);
+/** Queues a command from the argc binary-safe strings of argv (a list is
+ *  always the array, then its count; see str.h):
+ *
+ *      rk_str argv[] = {RK_STR("SET"), rk_cstr(key), rk_bin(buf, n)};
+ *      rk_writer_argv(w, argv, 3);
+ *
+ *  An empty argument is RK_STR(""). Returns RK_OK, RK_EINVAL (argc 0, a
+ *  NULL argv, an argument whose pointer is NULL or whose length is over
+ *  RK_STR_MAX) or RK_ENOMEM. */
+int rk_writer_argv(rk_writer *writer, const rk_str *argv, size_t argc);
 
 /** Queues a command from C strings, the list ended by NULL:
  *  rk_writer_args(w, "SET", "k", "v", NULL). */

@@ -41,8 +41,6 @@ enum rstate { R_QUEUED, R_SENT, R_SKIPPED };
 /* The first poll of a resolution, and the longest gap between polls. */
 #define RESOLVE_POLL_MIN_MS 1
 #define RESOLVE_POLL_MAX_MS 32
-/* Arguments converted on the stack; more are allocated. */
-#define ARGV_STACK 16
 
 typedef struct rec {
     rk_async_fn cb;
@@ -889,31 +887,6 @@ static int check_submit(rk_async *ac, const rk_async_call *call) {
     return rc == RK_OK ? ring_reserve(ac) : rc;
 }
 
-static int encode_argv(rk_writer *w, const rk_str *argv, size_t argc) {
-    if (argv == NULL || argc == 0 || argc > INT_MAX)
-        return rk_fail(RK_EINVAL, "a command needs at least one argument");
-    const char *ptr[ARGV_STACK], **p = ptr;
-    size_t len[ARGV_STACK], *l = len;
-    if (argc > ARGV_STACK) {
-        p = rk_malloc(argc * sizeof(*p));
-        l = rk_malloc(argc * sizeof(*l));
-    }
-    int rc = p && l ? RK_OK : rk_fail(RK_ENOMEM, "out of memory encoding a command");
-    for (size_t i = 0; rc == RK_OK && i < argc; i++) {
-        if ((argv[i].ptr == NULL && argv[i].len > 0) || argv[i].len > RK_STR_MAX)
-            rc = rk_fail(RK_EINVAL, "argument %zu is NULL or longer than RK_STR_MAX", i);
-        p[i] = argv[i].ptr ? argv[i].ptr : "";
-        l[i] = argv[i].len;
-    }
-    if (rc == RK_OK)
-        rc = rk_writer_argv(w, (int)argc, p, l);
-    if (p != ptr)
-        rk_free(p);
-    if (l != len)
-        rk_free(l);
-    return rc;
-}
-
 rk_async_id rk_async_submit(rk_async *ac, const rk_async_call *call, const rk_str *argv,
                             size_t argc) {
     int rc = check_submit(ac, call);
@@ -921,7 +894,7 @@ rk_async_id rk_async_submit(rk_async *ac, const rk_async_call *call, const rk_st
         return rc;
     ac->depth++;
     size_t prev = rk_writer_pending(ac->out);
-    rk_async_id id = queue_encoded(ac, call, NULL, prev, encode_argv(ac->out, argv, argc));
+    rk_async_id id = queue_encoded(ac, call, NULL, prev, rk_writer_argv(ac->out, argv, argc));
     leave(ac, false);
     return id;
 }
@@ -955,17 +928,6 @@ rk_async_id rk_async_command(rk_async *ac, rk_async_fn cb, void *userdata, const
     return id;
 }
 
-/* Encodes a built command's arguments into out. */
-static int encode_command(rk_writer *w, const rk_command_int *c) {
-    rk_command_vec vec;
-    int rc = rk_command_split(c, &vec);
-    if (rc != RK_OK)
-        return rc;
-    rc = rk_writer_argv(w, (int)c->argc, vec.argv, vec.lens);
-    rk_command_split_free(&vec);
-    return rc;
-}
-
 rk_async_id rk_async_run(rk_async *ac, rk_command *cmd, rk_async_fn cb, void *userdata) {
     rk_async_call call = {.callback = cb, .userdata = userdata};
     rk_command_int *c;
@@ -978,7 +940,8 @@ rk_async_id rk_async_run(rk_async *ac, rk_command *cmd, rk_async_fn cb, void *us
     }
     ac->depth++;
     size_t prev = rk_writer_pending(ac->out);
-    rk_async_id id = queue_encoded(ac, &call, c->shape, prev, encode_command(ac->out, c));
+    rk_async_id id =
+        queue_encoded(ac, &call, c->shape, prev, rk_writer_argv(ac->out, c->argv, c->argc));
     rk_command_release(cmd);
     leave(ac, false);
     return id;
@@ -987,7 +950,7 @@ rk_async_id rk_async_run(rk_async *ac, rk_command *cmd, rk_async_fn cb, void *us
 /* Encodes argv into a new post, in the caller's thread. */
 static posted *encode_post(const rk_async_call *call, const rk_str *argv, size_t argc, int *rc) {
     rk_writer *w = rk_writer_new(&(rk_writer_opts){.ref_threshold = SIZE_MAX});
-    *rc = w ? refuse_stateful(w, encode_argv(w, argv, argc))
+    *rc = w ? refuse_stateful(w, rk_writer_argv(w, argv, argc))
             : rk_fail(RK_ENOMEM, "out of memory posting a command");
     size_t len = w ? rk_writer_pending(w) : 0;
     posted *p = *rc == RK_OK ? rk_malloc(sizeof(*p) + len) : NULL;

@@ -258,9 +258,8 @@ static unsigned *jitter_seed(void) {
  * the queue and refused. */
 typedef struct encoder {
     int (*encode)(const struct encoder *e, rk_writer *w);
-    int argc;
-    const char *const *argv;
-    const size_t *argvlen;
+    const rk_str *argv;
+    size_t argc;
     const char *fmt;
     va_list *ap;
     unsigned *flags;
@@ -290,7 +289,7 @@ static int judge(const encoder *e, rk_writer *w, int rc) {
 }
 
 static int encode_argv(const encoder *e, rk_writer *w) {
-    return judge(e, w, rk_writer_argv(w, e->argc, e->argv, e->argvlen));
+    return judge(e, w, rk_writer_argv(w, e->argv, e->argc));
 }
 
 static int encode_format(const encoder *e, rk_writer *w) {
@@ -354,9 +353,9 @@ static int read_redirect(rk_client *c, const rk_node *from, const rk_reply *repl
  * ASKING's answer. A failure leaves bytes or a reply outstanding, so the
  * connection is not pooled again. */
 static int send_asking(rk_conn *conn, const encoder *e, rk_reply *reply, int64_t deadline) {
-    static const char *const asking[] = {"ASKING"};
+    const rk_str asking[] = {RK_STR("ASKING")};
     rk_writer *w = rk_conn_writer(conn);
-    int rc = rk_writer_argv(w, 1, asking, NULL);
+    int rc = rk_writer_argv(w, asking, 1);
     if (rc == RK_OK)
         rc = e->encode(e, w);
     if (rc != RK_OK)
@@ -479,27 +478,22 @@ int rk_client_resend(rk_client *c, const rk_reply *redirected, const rk_writer *
     return call_at(c, r.to, r.ask, out, NULL, &e);
 }
 
-int rk_client_call_argv_opts(rk_client *c, rk_reply *reply, const rk_call_opts *opts, int argc,
-                             const char *const *argv, const size_t *argvlen) {
+int rk_client_call_argv_opts(rk_client *c, rk_reply *reply, const rk_call_opts *opts,
+                             const rk_str *argv, size_t argc) {
     if (c == NULL)
         return refuse_call(reply, "NULL client");
     if (argc < 1 || argv == NULL)
         return refuse_call(reply, "a command needs at least one argument");
-    encoder e = {.encode = encode_argv,
-                 .argc = argc,
-                 .argv = argv,
-                 .argvlen = argvlen,
-                 .slot = RK_SLOT_NONE};
+    encoder e = {.encode = encode_argv, .argv = argv, .argc = argc, .slot = RK_SLOT_NONE};
     return call(c, reply, opts, &e);
 }
 
-int rk_client_call_argv(rk_client *c, rk_reply *reply, int argc, const char *const *argv,
-                        const size_t *argvlen) {
-    return rk_client_call_argv_opts(c, reply, NULL, argc, argv, argvlen);
+int rk_client_call_argv(rk_client *c, rk_reply *reply, const rk_str *argv, size_t argc) {
+    return rk_client_call_argv_opts(c, reply, NULL, argv, argc);
 }
 
 int rk_client_call_args(rk_client *c, rk_reply *reply, const char *arg0, ...) {
-    const char *argv[64];
+    rk_str argv[64];
     va_list ap;
     va_start(ap, arg0);
     int argc = rk_collect_args(arg0, ap, argv, (int)RK_ARRAY_LEN(argv));
@@ -509,7 +503,7 @@ int rk_client_call_args(rk_client *c, rk_reply *reply, const char *arg0, ...) {
             memset(reply, 0, sizeof(*reply));
         return argc;
     }
-    return rk_client_call_argv_opts(c, reply, NULL, argc, argv, NULL);
+    return rk_client_call_argv_opts(c, reply, NULL, argv, (size_t)argc);
 }
 
 int rk_client_vcall(rk_client *c, rk_reply *reply, const char *fmt, va_list ap) {

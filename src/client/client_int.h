@@ -40,8 +40,7 @@ int rk_client_resend(rk_client *client, const rk_reply *redirected, const rk_wri
                      size_t off, size_t len, rk_reply *out);
 
 /* Queues in a pipeline a command whose reply gets shape after the run. */
-int rk_pipeline_append_shaped(rk_pipeline *p, int argc, const char *const *argv,
-                              const size_t *argvlen, const char *shape);
+int rk_pipeline_append_shaped(rk_pipeline *p, const rk_str *argv, size_t argc, const char *shape);
 
 #pragma GCC visibility pop
 

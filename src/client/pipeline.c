@@ -7,6 +7,7 @@
  * read, and the loop waits only when neither made progress. A transaction
  * is the same stream with MULTI before and EXEC after; its results are
  * views into the EXEC reply. */
+#include <stdint.h>
 #include <string.h>
 
 #include "client/client_int.h"
@@ -71,8 +72,12 @@ rk_pipeline *rk_pipeline_new(rk_client *client, const rk_pipeline_opts *opts) {
         return NULL;
     }
     rk_pipeline *p = rk_calloc(1, sizeof(*p));
+    /* Arguments are copied unless the caller opted into zero-copy: a
+     * buffer reused between two appends must not be sent twice as last
+     * written. */
+    bool borrow = opts != NULL && opts->borrow_large_values;
     if (p != NULL)
-        p->queue = rk_writer_new(&(rk_writer_opts){0});
+        p->queue = rk_writer_new(&(rk_writer_opts){.ref_threshold = borrow ? 0 : SIZE_MAX});
     if (p == NULL || p->queue == NULL) {
         rk_free(p);
         rk_fail(RK_ENOMEM, "out of memory creating a pipeline");
@@ -214,24 +219,21 @@ int rk_pipeline_append(rk_pipeline *p, const char *fmt, ...) {
     return rc;
 }
 
-static int append_argv(rk_pipeline *p, int argc, const char *const *argv, const size_t *argvlen,
-                       bool typed) {
+static int append_argv(rk_pipeline *p, const rk_str *argv, size_t argc, bool typed) {
     int rc = can_queue(p);
     if (rc != RK_OK)
         return rc;
-    return queued(p, rk_writer_argv(p->queue, argc, argv, argvlen), typed);
+    return queued(p, rk_writer_argv(p->queue, argv, argc), typed);
 }
 
-int rk_pipeline_append_argv(rk_pipeline *p, int argc, const char *const *argv,
-                            const size_t *argvlen) {
-    return append_argv(p, argc, argv, argvlen, false);
+int rk_pipeline_append_argv(rk_pipeline *p, const rk_str *argv, size_t argc) {
+    return append_argv(p, argv, argc, false);
 }
 
-/* Typed commands (commands/cmd.c) queue with the shape their reply takes
+/* Built commands (rk_pipeline_add) queue with the shape their reply takes
  * after the run; commands queued without one keep theirs as they come. */
-int rk_pipeline_append_shaped(rk_pipeline *p, int argc, const char *const *argv,
-                              const size_t *argvlen, const char *shape) {
-    int rc = append_argv(p, argc, argv, argvlen, true);
+int rk_pipeline_append_shaped(rk_pipeline *p, const rk_str *argv, size_t argc, const char *shape) {
+    int rc = append_argv(p, argv, argc, true);
     if (rc == RK_OK)
         p->cmds[p->count - 1].shape = shape;
     return rc;
@@ -264,12 +266,12 @@ static void forget_queue(rk_pipeline *p) {
 }
 
 int rk_pipeline_append_args(rk_pipeline *p, const char *arg0, ...) {
-    const char *argv[64];
+    rk_str argv[64];
     va_list ap;
     va_start(ap, arg0);
     int argc = rk_collect_args(arg0, ap, argv, (int)RK_ARRAY_LEN(argv));
     va_end(ap);
-    return argc < 0 ? argc : rk_pipeline_append_argv(p, argc, argv, NULL);
+    return argc < 0 ? argc : rk_pipeline_append_argv(p, argv, (size_t)argc);
 }
 
 /* ---- running --------------------------------------------------------- */
@@ -564,17 +566,13 @@ int rk_pipeline_watch(rk_pipeline *p, size_t count, const char *const *keys, con
      * UNWATCHes the keys the earlier ones watched before pooling the
      * connection. */
     p->watching = true;
-    const char *argv[1 + 64];
-    size_t lv[1 + 64];
+    rk_str argv[1 + 64];
     for (size_t done = 0; done < count && rc == RK_OK;) {
         size_t n = RK_MIN(count - done, (size_t)64);
-        argv[0] = "WATCH";
-        lv[0] = 5;
-        for (size_t i = 0; i < n; i++) {
-            argv[1 + i] = keys[done + i];
-            lv[1 + i] = lens ? lens[done + i] : strlen(keys[done + i]);
-        }
-        rc = rk_conn_call_argv(p->conn, NULL, (int)(1 + n), argv, lv);
+        argv[0] = RK_STR("WATCH");
+        for (size_t i = 0; i < n; i++)
+            argv[1 + i] = lens ? rk_bin(keys[done + i], lens[done + i]) : rk_cstr(keys[done + i]);
+        rc = rk_conn_call_argv(p->conn, NULL, argv, 1 + n);
         done += n;
     }
     if (rc != RK_OK)
@@ -602,15 +600,14 @@ static int check_immediate(const rk_pipeline *p) {
     return RK_OK;
 }
 
-int rk_pipeline_call_argv(rk_pipeline *p, rk_reply *reply, int argc, const char *const *argv,
-                          const size_t *argvlen) {
+int rk_pipeline_call_argv(rk_pipeline *p, rk_reply *reply, const rk_str *argv, size_t argc) {
     int rc = check_immediate(p);
     if (rc != RK_OK) {
         if (reply)
             memset(reply, 0, sizeof(*reply));
         return rc;
     }
-    return rk_conn_call_argv(p->conn, reply, argc, argv, argvlen);
+    return rk_conn_call_argv(p->conn, reply, argv, argc);
 }
 
 int rk_pipeline_call(rk_pipeline *p, rk_reply *reply, const char *fmt, ...) {
@@ -676,11 +673,8 @@ int rk_pipeline_add(rk_pipeline *p, rk_command *cmd) {
     int rc = rk_command_ready(cmd, &c);
     if (rc == RK_OK && p == NULL)
         rc = no_pipeline(c->name);
-    rk_command_vec vec;
-    if (rc == RK_OK && (rc = rk_command_split(c, &vec)) == RK_OK) {
-        rc = rk_pipeline_append_shaped(p, (int)c->argc, vec.argv, vec.lens, c->shape);
-        rk_command_split_free(&vec);
-    }
+    if (rc == RK_OK)
+        rc = rk_pipeline_append_shaped(p, c->argv, c->argc, c->shape);
     rk_command_release(cmd);
     return rc;
 }

@@ -31,11 +31,9 @@ int rk_client_run(rk_client *client, rk_command *cmd, rk_reply *reply) {
     int rc = rk_command_ready(cmd, &c);
     if (rc == RK_OK && client == NULL)
         rc = rk_fail(RK_EINVAL, "%s: NULL client", c->name);
-    rk_command_vec vec;
-    if (rc == RK_OK && (rc = rk_command_split(c, &vec)) == RK_OK) {
+    if (rc == RK_OK) {
         rk_call_opts opts = {.timeout_ms = call_timeout(client, c)};
-        rc = rk_client_call_argv_opts(client, out, &opts, (int)c->argc, vec.argv, vec.lens);
-        rk_command_split_free(&vec);
+        rc = rk_client_call_argv_opts(client, out, &opts, c->argv, c->argc);
         rc = rk_command_finish(c, rc, out);
     }
     rk_command_release(cmd);

@@ -30,26 +30,19 @@ static void name_from(rk_command_int *cmd, const rk_str *argv, size_t argc, bool
  * cannot read (wrong arity, a bad numkeys) gets no keys: the server will
  * say what is wrong with it. */
 static void mark_keys(rk_command_int *cmd) {
-    rk_command_vec vec;
-    if (rk_command_split(cmd, &vec) != RK_OK) {
-        rk_arg_fail(cmd, RK_ENOMEM, "out of memory finding the keys");
-        return;
-    }
     rk_key_ref at_once[KEYS_AT_ONCE], *refs = at_once;
-    int argc = (int)cmd->argc;
-    int n = rk_meta_keys(cmd->meta, argc, vec.argv, vec.lens, refs, KEYS_AT_ONCE);
+    int n = rk_meta_keys(cmd->meta, cmd->argv, cmd->argc, refs, KEYS_AT_ONCE);
     if (n > KEYS_AT_ONCE) {
         refs = rk_malloc((size_t)n * sizeof(*refs));
         if (refs == NULL)
             rk_arg_fail(cmd, RK_ENOMEM, "out of memory finding the keys");
         else
-            n = rk_meta_keys(cmd->meta, argc, vec.argv, vec.lens, refs, n);
+            n = rk_meta_keys(cmd->meta, cmd->argv, cmd->argc, refs, n);
     }
     for (int i = 0; refs != NULL && i < n; i++)
         rk_arg_mark_key(cmd, (size_t)refs[i].pos);
     if (refs != at_once)
         rk_free(refs);
-    rk_command_split_free(&vec);
 }
 
 rk_command *rk_command_argv(rk_command *cmd, const rk_str *argv, size_t argc) {
@@ -68,7 +61,7 @@ rk_command *rk_command_argv(rk_command *cmd, const rk_str *argv, size_t argc) {
     name_from(c, argv, argc, c->meta != NULL && c->meta->container != NULL);
     for (size_t i = 0; i < argc; i++)
         rk_arg_str(c, argv[i]);
-    if (c->err == RK_OK && c->meta != NULL && argc <= (size_t)INT32_MAX)
+    if (c->err == RK_OK && c->meta != NULL)
         mark_keys(c);
     return cmd;
 }

@@ -2,17 +2,16 @@
  * would get wrong. */
 #include <string.h>
 
-#include "commands/cmd_int.h"
 #include "conn/conn_int.h"
 #include "rediskit/commands.h"
 #include "util/common.h"
 
-int rk_client_reply(rk_conn *conn, rk_client_reply_mode mode) {
+int rk_clientreply(rk_conn *conn, rk_clientreply_mode mode) {
     static const char *const modes[] = {"ON", "OFF", "SKIP"};
-    if (conn == NULL || mode < RK_CLIENT_REPLY_ON || mode > RK_CLIENT_REPLY_SKIP)
+    if (conn == NULL || mode < RK_CLIENTREPLY_ON || mode > RK_CLIENTREPLY_SKIP)
         return rk_fail(RK_EINVAL, "CLIENT REPLY: needs a connection and a mode");
-    const char *argv[] = {"CLIENT", "REPLY", modes[mode - 1]};
-    return rk_conn_call_argv(conn, NULL, 3, argv, NULL);
+    const rk_str argv[] = {RK_STR("CLIENT"), RK_STR("REPLY"), rk_cstr(modes[mode - 1])};
+    return rk_conn_call_argv(conn, NULL, argv, 3);
 }
 
 /* The server's RESET forgets the protocol, user, database and name the
@@ -21,9 +20,9 @@ int rk_client_reply(rk_conn *conn, rk_client_reply_mode mode) {
 int rk_reset(rk_conn *conn) {
     if (conn == NULL)
         return rk_fail(RK_EINVAL, "RESET: needs a connection");
-    const char *argv[] = {"RESET"};
+    const rk_str argv[] = {RK_STR("RESET")};
     bool streaming = rk_conn_in_pubsub(conn); /* MONITOR lines, messages */
-    int rc = rk_conn_append_argv(conn, 1, argv, NULL);
+    int rc = rk_conn_append_argv(conn, argv, 1);
     if (rc == RK_OK)
         rc = rk_conn_flush(conn);
     while (rc == RK_OK) { /* what was streaming may arrive before +RESET */
@@ -46,9 +45,9 @@ int rk_reset(rk_conn *conn) {
 int rk_monitor(rk_conn *conn) {
     if (conn == NULL)
         return rk_fail(RK_EINVAL, "MONITOR: needs a connection");
-    const char *argv[] = {"MONITOR"};
+    const rk_str argv[] = {RK_STR("MONITOR")};
     rk_reply r;
-    int rc = rk_conn_call_argv(conn, &r, 1, argv, NULL);
+    int rc = rk_conn_call_argv(conn, &r, argv, 1);
     if (rc == RK_OK && rk_reply_type(&r) != RK_REPLY_STATUS)
         rc = rk_fail(RK_EPROTO, "MONITOR: expected +OK, got a %s reply",
                      rk_type_name(rk_reply_type(&r)));

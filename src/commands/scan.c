@@ -8,8 +8,8 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "commands/cmd_int.h"
 #include "rediskit/scan.h"
+#include "resp/command_int.h"
 #include "resp/resp_int.h"
 #include "util/common.h"
 
@@ -181,29 +181,29 @@ static int check_batch(rk_scanner *it, unsigned long long *next) {
 
 /* Sends the command for it->cursor into it->batch. */
 static int send_batch(rk_scanner *it) {
-    rk_cmd cmd;
-    rk_cmd_init(&cmd, commands[it->kind]);
-    rk_cmd_str(&cmd, commands[it->kind], RK_CSTR);
+    rk_command cmd;
+    rk_command_int *c = rk_command_begin(&cmd, commands[it->kind]);
     if (it->key != NULL)
-        rk_cmd_str(&cmd, it->key, it->key_len);
-    rk_cmd_uint(&cmd, it->cursor);
+        rk_arg_key(c, rk_bin(it->key, it->key_len));
+    rk_arg_uint(c, it->cursor);
     if (it->match != NULL) {
-        rk_cmd_lit(&cmd, "MATCH");
-        rk_cmd_str(&cmd, it->match, it->match_len);
+        rk_arg_lit(c, "MATCH");
+        rk_arg_str(c, rk_bin(it->match, it->match_len));
     }
     if (it->count > 0) {
-        rk_cmd_lit(&cmd, "COUNT");
-        rk_cmd_int(&cmd, it->count);
+        rk_arg_lit(c, "COUNT");
+        rk_arg_int(c, it->count);
     }
     if (it->type != NULL) {
-        rk_cmd_lit(&cmd, "TYPE");
-        rk_cmd_str(&cmd, it->type, it->type_len);
+        rk_arg_lit(c, "TYPE");
+        rk_arg_str(c, rk_bin(it->type, it->type_len));
     }
-    rk_call_opts call = {.idempotent = true};
-    int rc = cmd.err;
-    if (rc == RK_OK)
-        rc = rk_client_call_argv_opts(it->client, &it->batch, &call, cmd.argc, cmd.argv, cmd.lens);
-    rk_cmd_release(&cmd);
+    int rc = rk_command_ready(&cmd, &c);
+    if (rc == RK_OK) {
+        rk_call_opts call = {.idempotent = true};
+        rc = rk_client_call_argv_opts(it->client, &it->batch, &call, c->argv, c->argc);
+    }
+    rk_command_release(&cmd);
     return rc;
 }
 

@@ -1,13 +1,13 @@
 /* Lua scripts and functions: rk_script (source plus SHA-1), run by EVALSHA
  * with a fallback to EVAL on NOSCRIPT, as redis-py's Script; SCRIPT LOAD;
- * EVALSHA queued in pipelines. Every call is built into one rk_cmd
+ * EVALSHA queued in pipelines. Every call is built into one rk_command
  * (command, name, key count, keys, arguments) and handed to
- * rk_client_call_argv_opts or rk_pipeline_append_argv. */
+ * rk_client_call_argv_opts or rk_pipeline_add. */
 #include <stdio.h>
 #include <string.h>
 
-#include "commands/cmd_int.h"
 #include "commands/script_int.h"
+#include "resp/command_int.h"
 #include "util/common.h"
 
 /* ---- the script object -------------------------------------------------- */
@@ -58,27 +58,34 @@ typedef struct strs {
     const size_t *lens;
 } strs;
 
-static void put_strs(rk_cmd *cmd, const strs *s, const char *what) {
-    if (s->n >= 0) {
-        rk_cmd_strs(cmd, what, NULL, s->v, s->lens, (size_t)s->n);
+static void put_strs(rk_command_int *cmd, const strs *s, const char *what, bool keys) {
+    if (s->n < 0) {
+        char msg[48];
+        snprintf(msg, sizeof msg, "needs a %s count of 0 or more", what);
+        rk_arg_invalid(cmd, msg);
         return;
     }
-    char msg[48];
-    snprintf(msg, sizeof msg, "needs a %s count of 0 or more", what);
-    rk_cmd_invalid(cmd, msg);
+    size_t first = cmd->argc;
+    rk_arg_vec(cmd, what, s->v, s->lens, (size_t)s->n);
+    for (size_t i = first; keys && i < cmd->argc; i++)
+        rk_arg_mark_key(cmd, i);
 }
 
 /* Builds `word name nkeys keys... args...`; release it with
- * rk_cmd_release, also after a failure. */
-static int build(rk_cmd *cmd, const char *word, const char *name, size_t name_len, const strs *keys,
-                 const strs *args) {
-    rk_cmd_init(cmd, word);
-    rk_cmd_str(cmd, word, RK_CSTR);
-    rk_cmd_str(cmd, name, name_len);
-    rk_cmd_int(cmd, keys->n);
-    put_strs(cmd, keys, "key");
-    put_strs(cmd, args, "argument");
-    return cmd->err;
+ * rk_command_release, also after a failure. Returns its inside. */
+static rk_command_int *build(rk_command *cmd, const char *word, const char *name, size_t name_len,
+                             const strs *keys, const strs *args) {
+    rk_command_int *c = rk_command_begin(cmd, word);
+    rk_arg_str(c, rk_bin(name, name_len));
+    rk_arg_int(c, keys->n);
+    put_strs(c, keys, "key", true);
+    put_strs(c, args, "argument", false);
+    return c;
+}
+
+/* Sends a built command with per-call settings (not consuming it). */
+static int call(rk_client *c, const rk_command_int *cmd, const rk_call_opts *o, rk_reply *r) {
+    return rk_client_call_argv_opts(c, r, o, cmd->argv, cmd->argc);
 }
 
 /* ---- running scripts ---------------------------------------------------- */
@@ -91,20 +98,19 @@ static bool is_noscript(const rk_reply *r) {
 /* EVALSHA; on NOSCRIPT, EVAL with the same keys and arguments. */
 static int run_script(rk_client *c, const rk_script *s, const rk_call_opts *o, const strs *keys,
                       const strs *args, rk_reply *reply) {
-    rk_cmd cmd;
-    int rc = build(&cmd, "EVALSHA", s->sha, RK_SHA1_HEX_LEN, keys, args);
+    rk_command cmd;
+    rk_command_int *in = build(&cmd, "EVALSHA", s->sha, RK_SHA1_HEX_LEN, keys, args);
     rk_reply r = {0}; /* the caller's reply may be NULL; NOSCRIPT must be seen */
+    int rc = rk_command_ready(&cmd, &in);
     if (rc == RK_OK)
-        rc = rk_client_call_argv_opts(c, &r, o, cmd.argc, cmd.argv, cmd.lens);
+        rc = call(c, in, o, &r);
     if (rc == RK_ESERVER && is_noscript(&r)) {
         rk_reply_free(&r);
-        cmd.argv[0] = "EVAL";
-        cmd.lens[0] = 4;
-        cmd.argv[1] = s->src;
-        cmd.lens[1] = s->len;
-        rc = rk_client_call_argv_opts(c, &r, o, cmd.argc, cmd.argv, cmd.lens);
+        in->argv[0] = RK_STR("EVAL");
+        in->argv[1] = rk_bin(s->src, s->len);
+        rc = call(c, in, o, &r);
     }
-    rk_cmd_release(&cmd);
+    rk_command_release(&cmd);
     if (reply)
         *reply = r;
     else
@@ -126,10 +132,9 @@ int rk_script_run(rk_client *c, const rk_script *s, int nkeys, const char *const
 }
 
 int rk_script_preload(rk_client *c, const rk_script *s) {
-    const char *argv[] = {"SCRIPT", "LOAD", s->src};
-    const size_t lens[] = {6, 4, s->len};
+    const rk_str argv[] = {RK_STR("SCRIPT"), RK_STR("LOAD"), rk_bin(s->src, s->len)};
     rk_reply r;
-    int rc = rk_client_call_argv_opts(c, &r, NULL, 3, argv, lens);
+    int rc = rk_client_call_argv_opts(c, &r, NULL, argv, 3);
     if (rc == RK_OK &&
         (rk_reply_type(&r) != RK_REPLY_STRING || rk_reply_len(&r) != RK_SHA1_HEX_LEN ||
          memcmp(rk_reply_str(&r), s->sha, RK_SHA1_HEX_LEN) != 0))
@@ -142,10 +147,7 @@ int rk_script_append(rk_pipeline *p, const rk_script *s, int nkeys, const char *
                      const size_t *keylens, int nargs, const char *const *args,
                      const size_t *arglens) {
     strs k = {nkeys, keys, keylens}, v = {nargs, args, arglens};
-    rk_cmd cmd;
-    int rc = build(&cmd, "EVALSHA", s->sha, RK_SHA1_HEX_LEN, &k, &v);
-    if (rc == RK_OK)
-        rc = rk_pipeline_append_argv(p, cmd.argc, cmd.argv, cmd.lens);
-    rk_cmd_release(&cmd);
-    return rc;
+    rk_command cmd;
+    build(&cmd, "EVALSHA", s->sha, RK_SHA1_HEX_LEN, &k, &v);
+    return rk_pipeline_add(p, &cmd);
 }

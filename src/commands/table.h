@@ -10,25 +10,28 @@
 #pragma GCC visibility push(hidden)
 
 enum {
-    RK_CMDF_READONLY = 1,   /* flagged readonly, not write, by COMMAND INFO */
-    RK_CMDF_WRITE = 2,      /* flagged write */
-    RK_CMDF_BLOCKING = 4,   /* may block the connection */
-    RK_CMDF_CONNECTION = 8, /* changes its connection's state */
-    RK_CMDF_SAFE = 16,      /* only reads: safe to repeat after a lost reply */
+    RK_TYPEDF_READONLY = 1,   /* flagged readonly, not write, by COMMAND INFO */
+    RK_TYPEDF_WRITE = 2,      /* flagged write */
+    RK_TYPEDF_BLOCKING = 4,   /* may block the connection */
+    RK_TYPEDF_CONNECTION = 8, /* changes its connection's state */
+    RK_TYPEDF_SAFE = 16,      /* only reads: safe to repeat after a lost reply */
 };
 
-typedef void (*rk_command_fn)(void);
+typedef void (*rk_typed_fn)(void);
 
-typedef struct rk_command_entry {
+typedef struct rk_typed_entry {
     const char *name;     /* "set", "config|get" */
-    const char *function; /* its C function's name */
-    const char *kind;     /* "client", "conn" (runs on an rk_conn) or "hand" */
-    unsigned flags;       /* RK_CMDF_* */
-    rk_command_fn fn;     /* the function itself: the linker vouches it exists */
-} rk_command_entry;
+    const char *builder;  /* its builder's name ("rk_cmd_set"); NULL when hand-written */
+    const char *function; /* its convenience's name ("rk_set"), or the hand-written one */
+    const char *kind;     /* "client", "conn" (runs on an rk_conn), "hand" or "pubsub"
+                             (a method of rk_pubsub, src/features) */
+    unsigned flags;       /* RK_TYPEDF_* */
+    rk_typed_fn build;    /* the builder: the linker vouches it exists */
+    rk_typed_fn fn;       /* the convenience (NULL for "pubsub": a layer above) */
+} rk_typed_entry;
 
-extern const rk_command_entry rk_command_table[];
-extern const size_t rk_command_table_len;
+extern const rk_typed_entry rk_typed_table[];
+extern const size_t rk_typed_table_len;
 
 #pragma GCC visibility pop
 

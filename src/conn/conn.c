@@ -29,7 +29,9 @@ enum hs_step { HS_HELLO, HS_AUTH, HS_SETNAME, HS_SELECT, HS_SETINFO };
 /* The buffers a credentials callback writes into (options.h). */
 #define CRED_USER_MAX 4096
 #define CRED_PASS_MAX 65536
-/* Idle this long and a pooled connection is polled before use. */
+/* Idle this long and a pooled connection is polled before use. Idle time
+ * is kept with the coarse clock (rk_now_ms_coarse): it is read twice per
+ * pooled call, and a tick's error is nothing against these thresholds. */
 #define IDLE_POLL_MS 100
 
 struct rk_conn {
@@ -240,7 +242,7 @@ void rk_conn_set_owner(rk_conn *c, void *owner) {
 }
 
 void rk_conn_touch(rk_conn *c) {
-    c->last_used = rk_now_ms();
+    c->last_used = rk_now_ms_coarse();
 }
 
 rk_writer *rk_conn_writer(rk_conn *c) {
@@ -330,7 +332,7 @@ int rk_conn_write_some(rk_conn *c) {
     if (c->t == NULL)
         return rk_fail(RK_ECLOSED, "connection is not open");
     rk_writer *wr = out_queue(c);
-    for (;;) {
+    while (rk_writer_pending(wr) > 0) {
         struct iovec iov[64];
         int n = rk_writer_iov(wr, iov, (int)RK_ARRAY_LEN(iov));
         if (n == 0)
@@ -343,6 +345,7 @@ int rk_conn_write_some(rk_conn *c) {
         rk_writer_consume(wr, (size_t)w);
         c->sent += (uint64_t)w;
     }
+    return RK_OK;
 }
 
 /* Reads once from the socket straight into the reader: without blocking,
@@ -434,8 +437,8 @@ static int load_credentials(rk_conn *c) {
     return RK_OK;
 }
 
-static int hs_queue(rk_conn *c, enum hs_step step, int argc, const char **argv) {
-    int rc = rk_writer_argv(c->hs_wr, argc, argv, NULL);
+static int hs_queue(rk_conn *c, enum hs_step step, const rk_str *argv, size_t argc) {
+    int rc = rk_writer_argv(c->hs_wr, argv, argc);
     if (rc == RK_OK)
         c->hs[c->nhs++] = (uint8_t)step;
     return rc;
@@ -447,44 +450,52 @@ static int hs_queue(rk_conn *c, enum hs_step step, int argc, const char **argv) 
  * ride in the same round trip. */
 static int hs_begin(rk_conn *c, bool fallback) {
     const rk_options *o = c->o;
-    const char *argv[8];
-    int argc = 0, rc = RK_OK;
+    rk_str argv[8];
+    size_t argc = 0;
+    int rc = RK_OK;
     char proto[2] = {(char)('0' + o->protocol), 0};
     c->nhs = c->ihs = 0;
     c->hs_fallback = false;
     c->hs_error = RK_OK;
     if (!fallback) {
-        argv[argc++] = "HELLO";
-        argv[argc++] = proto;
+        argv[argc++] = RK_STR("HELLO");
+        argv[argc++] = rk_cstr(proto);
         if (c->pass) {
-            argv[argc++] = "AUTH";
-            argv[argc++] = c->user ? c->user : "default";
-            argv[argc++] = c->pass;
+            argv[argc++] = RK_STR("AUTH");
+            argv[argc++] = c->user ? rk_cstr(c->user) : RK_STR("default");
+            argv[argc++] = rk_cstr(c->pass);
         }
         if (o->client_name) {
-            argv[argc++] = "SETNAME";
-            argv[argc++] = o->client_name;
+            argv[argc++] = RK_STR("SETNAME");
+            argv[argc++] = rk_cstr(o->client_name);
         }
-        rc = hs_queue(c, HS_HELLO, argc, argv);
+        rc = hs_queue(c, HS_HELLO, argv, argc);
     } else {
         if (c->pass && c->user)
-            rc = hs_queue(c, HS_AUTH, 3, (const char *[]){"AUTH", c->user, c->pass});
+            rc = hs_queue(c, HS_AUTH,
+                          (const rk_str[]){RK_STR("AUTH"), rk_cstr(c->user), rk_cstr(c->pass)}, 3);
         else if (c->pass)
-            rc = hs_queue(c, HS_AUTH, 2, (const char *[]){"AUTH", c->pass});
+            rc = hs_queue(c, HS_AUTH, (const rk_str[]){RK_STR("AUTH"), rk_cstr(c->pass)}, 2);
         if (rc == RK_OK && o->client_name)
-            rc = hs_queue(c, HS_SETNAME, 3, (const char *[]){"CLIENT", "SETNAME", o->client_name});
+            rc = hs_queue(
+                c, HS_SETNAME,
+                (const rk_str[]){RK_STR("CLIENT"), RK_STR("SETNAME"), rk_cstr(o->client_name)}, 3);
     }
     if (rc == RK_OK && o->db) {
         char db[16];
         snprintf(db, sizeof(db), "%d", o->db);
-        rc = hs_queue(c, HS_SELECT, 2, (const char *[]){"SELECT", db});
+        rc = hs_queue(c, HS_SELECT, (const rk_str[]){RK_STR("SELECT"), rk_cstr(db)}, 2);
     }
     if (rc == RK_OK && !fallback) {
-        rc = hs_queue(c, HS_SETINFO, 4,
-                      (const char *[]){"CLIENT", "SETINFO", "LIB-NAME", "rediskit"});
+        rc = hs_queue(c, HS_SETINFO,
+                      (const rk_str[]){RK_STR("CLIENT"), RK_STR("SETINFO"), RK_STR("LIB-NAME"),
+                                       RK_STR("rediskit")},
+                      4);
         if (rc == RK_OK)
-            rc = hs_queue(c, HS_SETINFO, 4,
-                          (const char *[]){"CLIENT", "SETINFO", "LIB-VER", RK_VERSION_STRING});
+            rc = hs_queue(c, HS_SETINFO,
+                          (const rk_str[]){RK_STR("CLIENT"), RK_STR("SETINFO"), RK_STR("LIB-VER"),
+                                           RK_STR(RK_VERSION_STRING)},
+                          4);
     }
     c->proto = fallback ? 2 : o->protocol;
     c->state = HANDSHAKE;
@@ -554,7 +565,7 @@ static int hs_progress(rk_conn *c) {
     }
     forget_credentials(c);
     c->state = READY;
-    c->last_used = rk_now_ms();
+    c->last_used = rk_now_ms_coarse();
     rk_transport_set_blocking(c->t); /* plain sockets: see read_blocking */
     return RK_OK;
 }
@@ -732,16 +743,18 @@ static int read_until(rk_conn *c, rk_reply *out, int64_t deadline) {
     int rc;
     if (rk_writer_pending(c->wr) && (rc = flush_until(c, deadline)) != RK_OK)
         return rc;
-    bool fresh = true; /* nothing read since the flush: no use trying */
-    for (;;) {
-        rc = next_reply(c, out, false);
-        if (rc < 0)
-            return rc;
-        if (rc == 1)
-            break;
+    /* fresh: nothing read since the flush. With nothing buffered either
+     * (an unpipelined call), no reply can be parsed before reading. */
+    for (bool fresh = true;; fresh = false) {
+        if (!fresh || rk_reader_buffered(c->rd) > 0) {
+            rc = next_reply(c, out, false);
+            if (rc < 0)
+                return rc;
+            if (rc == 1)
+                break;
+        }
         if ((rc = read_more(c, deadline, fresh)) != RK_OK)
             return rc;
-        fresh = false;
     }
     if (c->pending > 0)
         c->pending--;
@@ -829,9 +842,9 @@ int rk_conn_append_args(rk_conn *c, const char *arg0, ...) {
     return rc;
 }
 
-int rk_conn_append_argv(rk_conn *c, int argc, const char *const *argv, const size_t *argvlen) {
+int rk_conn_append_argv(rk_conn *c, const rk_str *argv, size_t argc) {
     int rc = check_open(c);
-    return rc == RK_OK ? queued(c, rk_writer_argv(c->wr, argc, argv, argvlen)) : rc;
+    return rc == RK_OK ? queued(c, rk_writer_argv(c->wr, argv, argc)) : rc;
 }
 
 /* Runs the command queued last (after everything queued before it). */
@@ -882,9 +895,8 @@ int rk_conn_call_args(rk_conn *c, rk_reply *reply, const char *arg0, ...) {
     return call_queued(c, reply, rc);
 }
 
-int rk_conn_call_argv(rk_conn *c, rk_reply *reply, int argc, const char *const *argv,
-                      const size_t *argvlen) {
-    return call_queued(c, reply, rk_conn_append_argv(c, argc, argv, argvlen));
+int rk_conn_call_argv(rk_conn *c, rk_reply *reply, const rk_str *argv, size_t argc) {
+    return call_queued(c, reply, rk_conn_append_argv(c, argv, argc));
 }
 
 /* ---- pooled connections --------------------------------------------- */
@@ -901,7 +913,7 @@ static int64_t health_deadline(const rk_conn *c, int64_t deadline) {
 int rk_conn_check_idle(rk_conn *c, int64_t deadline) {
     if (c->state != READY)
         return rk_fail(RK_ECLOSED, "connection is not ready");
-    int64_t idle = rk_now_ms() - c->last_used;
+    int64_t idle = rk_now_ms_coarse() - c->last_used;
     if (idle < IDLE_POLL_MS)
         return RK_OK;
     struct pollfd p = {.fd = rk_transport_fd(c->t), .events = POLLIN | POLLRDHUP};

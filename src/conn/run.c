@@ -17,10 +17,8 @@ int rk_conn_run(rk_conn *conn, rk_command *cmd, rk_reply *reply) {
     int rc = rk_command_ready(cmd, &c);
     if (rc == RK_OK && conn == NULL)
         rc = rk_fail(RK_EINVAL, "%s: NULL connection", c->name);
-    rk_command_vec vec;
-    if (rc == RK_OK && (rc = rk_command_split(c, &vec)) == RK_OK) {
-        rc = rk_conn_call_argv(conn, out, (int)c->argc, vec.argv, vec.lens);
-        rk_command_split_free(&vec);
+    if (rc == RK_OK) {
+        rc = rk_conn_call_argv(conn, out, c->argv, c->argc);
         rc = rk_command_finish(c, rc, out);
     }
     rk_command_release(cmd);

@@ -378,9 +378,10 @@ static int try_acquire(rk_lock *l, const char *token, long long *fence) {
         int rc = script_int(l->client, NULL, &acquire_script, 4, args, 2, fence);
         return rc == RK_OK && *fence == 0 ? RK_ELOCKED : rc;
     }
-    const char *argv[] = {"SET", l->name, token, "NX", "PX", ttl};
+    const rk_str argv[] = {RK_STR("SET"), rk_cstr(l->name), rk_cstr(token),
+                           RK_STR("NX"),  RK_STR("PX"),     rk_cstr(ttl)};
     rk_reply r;
-    int rc = rk_client_call_argv_opts(l->client, &r, NULL, l->o.ttl_ms > 0 ? 6 : 4, argv, NULL);
+    int rc = rk_client_call_argv_opts(l->client, &r, NULL, argv, l->o.ttl_ms > 0 ? 6 : 4);
     if (rc == RK_OK && rk_reply_type(&r) == RK_REPLY_NIL)
         rc = RK_ELOCKED;
     rk_reply_free(&r);
@@ -607,10 +608,11 @@ static rk_call_opts instance_opts(const rk_redlock *rl) {
 static int instance_set(rk_redlock *rl, size_t i, const char *token) {
     char ttl[24];
     snprintf(ttl, sizeof ttl, "%d", rl->o.ttl_ms);
-    const char *argv[] = {"SET", rl->name, token, "NX", "PX", ttl};
+    const rk_str argv[] = {RK_STR("SET"), rk_cstr(rl->name), rk_cstr(token),
+                           RK_STR("NX"),  RK_STR("PX"),      rk_cstr(ttl)};
     rk_call_opts o = instance_opts(rl);
     rk_reply r;
-    int rc = rk_client_call_argv_opts(rl->clients[i], &r, &o, 6, argv, NULL);
+    int rc = rk_client_call_argv_opts(rl->clients[i], &r, &o, argv, 6);
     if (rc == RK_OK && rk_reply_type(&r) == RK_REPLY_NIL)
         rc = RK_ELOCKED;
     rk_reply_free(&r);

@@ -23,10 +23,10 @@
 #include <unistd.h>
 
 #include "client/client_int.h"
-#include "commands/cmd_int.h"
 #include "conn/conn_int.h"
 #include "features/pubsub_int.h"
 #include "rediskit/pubsub.h"
+#include "resp/command_int.h"
 #include "util/common.h"
 
 /* Payloads of the loop's own PINGs; their answers never reach the caller. */
@@ -335,12 +335,13 @@ static int encode(rk_writer *w, const char *cmd, size_t count, const char *const
                   const size_t *lens) {
     if (count >= INT_MAX)
         return rk_fail(RK_EINVAL, "too many names in one command");
-    rk_cmd c;
-    rk_cmd_init(&c, cmd);
-    rk_cmd_str(&c, cmd, RK_CSTR);
-    rk_cmd_strs(&c, "name", NULL, names, lens, count);
-    int rc = c.err == RK_OK ? rk_writer_argv(w, c.argc, c.argv, c.lens) : c.err;
-    rk_cmd_release(&c);
+    rk_command built;
+    rk_command_int *c = rk_command_begin(&built, cmd);
+    rk_arg_vec(c, "name", names, lens, count);
+    int rc = rk_command_ready(&built, &c);
+    if (rc == RK_OK)
+        rc = rk_writer_argv(w, c->argv, c->argc);
+    rk_command_release(&built);
     return rc;
 }
 

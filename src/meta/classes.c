@@ -16,31 +16,27 @@
 
 enum { CLASSES = RK_CMD_SAFE | RK_CMD_STATEFUL };
 
-static size_t arg_len(const char *const *argv, const size_t *argvlen, int i) {
-    return argvlen ? argvlen[i] : strlen(argv[i]);
-}
-
-unsigned rk_command_flags(int argc, const char *const *argv, const size_t *argvlen) {
-    if (argc < 1 || argv == NULL || argv[0] == NULL)
+unsigned rk_command_flags(const rk_str *argv, size_t argc) {
+    if (argc < 1 || argv == NULL || argv[0].ptr == NULL)
         return 0;
-    size_t n = arg_len(argv, argvlen, 0);
-    const rk_meta_command *cmd = rk_meta_find(argv[0], n, NULL, 0);
+    const rk_meta_command *cmd = rk_meta_find(argv[0].ptr, argv[0].len, NULL, 0);
     if (cmd == NULL)
         return 0;
-    if ((cmd->flags & RK_META_CMD_CONTAINER) && argc > 1 && argv[1]) {
-        const rk_meta_command *sub = rk_meta_find(argv[0], n, argv[1], arg_len(argv, argvlen, 1));
+    if ((cmd->flags & RK_META_CMD_CONTAINER) && argc > 1 && argv[1].ptr) {
+        const rk_meta_command *sub =
+            rk_meta_find(argv[0].ptr, argv[0].len, argv[1].ptr, argv[1].len);
         if (sub)
             cmd = sub;
     }
     return cmd->flags & CLASSES;
 }
 
-bool rk_command_is_safe(int argc, const char *const *argv, const size_t *argvlen) {
-    return rk_command_flags(argc, argv, argvlen) & RK_CMD_SAFE;
+bool rk_command_is_safe(const rk_str *argv, size_t argc) {
+    return rk_command_flags(argv, argc) & RK_CMD_SAFE;
 }
 
-bool rk_command_is_stateful(int argc, const char *const *argv, const size_t *argvlen) {
-    return rk_command_flags(argc, argv, argvlen) & RK_CMD_STATEFUL;
+bool rk_command_is_stateful(const rk_str *argv, size_t argc) {
+    return rk_command_flags(argv, argc) & RK_CMD_STATEFUL;
 }
 
 /* Whether the command encoded last into w may be stateful, by its name's
@@ -53,12 +49,50 @@ static bool maybe_stateful(const rk_writer *w) {
            (rk_meta_stateful_lengths[first & 31] >> n) & 1;
 }
 
+/* The classes of the names judged lately on this thread, exactly as they
+ * were sent: a program sends the same few commands over and over, and a
+ * pooled call asks for every one (the table's hash lookup is some 200
+ * instructions, a memo hit a fifth). Direct-mapped by the name's first
+ * byte and length, so SET and GET in turn do not evict each other. Kept
+ * only for a name whose classes do not depend on what follows it: a row
+ * of the table that is not a container, or a name the table lacks (a
+ * learned row has no class). */
+#define MEMO_SLOTS 8
+
+typedef struct name_memo {
+    size_t len; /* 0: empty */
+    char name[16];
+    unsigned flags;
+} name_memo;
+
+static _Thread_local name_memo memo[MEMO_SLOTS];
+
+/* The classes of the command whose first argc words (name first) are
+ * words, through the memo. */
+static unsigned name_flags(const rk_str *words, size_t argc) {
+    const char *name = words[0].ptr;
+    size_t n = words[0].len;
+    name_memo *m = &memo[(n + (n ? (unsigned char)name[0] : 0)) % MEMO_SLOTS];
+    if (n == m->len && memcmp(name, m->name, n) == 0)
+        return m->flags;
+    const rk_meta_command *cmd = rk_meta_table_find(name, n, NULL, 0);
+    if ((cmd != NULL && (cmd->flags & RK_META_CMD_CONTAINER)) ||
+        (cmd == NULL && rk_meta_learned(name, n, NULL, 0) != NULL))
+        return rk_command_flags(words, argc);
+    unsigned flags = cmd ? cmd->flags & CLASSES : 0;
+    if (n > 0 && n <= sizeof(m->name)) {
+        memcpy(m->name, name, n);
+        m->len = n;
+        m->flags = flags;
+    }
+    return flags;
+}
+
 /* The table lookup behind rk_writer_last_flags, out of its fast path. */
 static unsigned __attribute__((noinline)) lookup_last(const rk_writer *w, unsigned want) {
-    const char *words[RK_WRITER_WORDS];
-    size_t len[RK_WRITER_WORDS];
-    int n = rk_writer_last_words(w, words, len);
-    return n > 0 ? rk_command_flags(RK_MIN(n, 2), words, len) & want : 0;
+    rk_str words[RK_WRITER_WORDS];
+    int n = rk_writer_last_words(w, words);
+    return n > 0 ? name_flags(words, (size_t)RK_MIN(n, 2)) & want : 0;
 }
 
 unsigned rk_writer_last_flags(const rk_writer *w, unsigned want) {
@@ -68,34 +102,33 @@ unsigned rk_writer_last_flags(const rk_writer *w, unsigned want) {
 }
 
 /* Whether word (n bytes, any case) is name (lower case). */
-static bool is(const char *word, size_t n, const char *name) {
-    return rk_meta_name_is(word, n, NULL, 0, name);
+static bool is(rk_str word, const char *name) {
+    return rk_meta_name_is(word.ptr, word.len, NULL, 0, name);
 }
 
-static int reply_mode(int n, const char *const *words, const size_t *len) {
+static int reply_mode(int n, const rk_str *words) {
     if (n < 3)
         return RK_MODE_SAME; /* the server refuses it */
-    if (is(words[2], len[2], "on"))
+    if (is(words[2], "on"))
         return RK_MODE_REPLY_ON;
-    if (is(words[2], len[2], "off"))
+    if (is(words[2], "off"))
         return RK_MODE_REPLY_OFF;
-    return is(words[2], len[2], "skip") ? RK_MODE_REPLY_SKIP : RK_MODE_SAME;
+    return is(words[2], "skip") ? RK_MODE_REPLY_SKIP : RK_MODE_SAME;
 }
 
 int rk_writer_last_mode(const rk_writer *w) {
-    const char *words[RK_WRITER_WORDS];
-    size_t len[RK_WRITER_WORDS];
+    rk_str words[RK_WRITER_WORDS];
     if (!maybe_stateful(w))
         return RK_MODE_SAME;
-    int n = rk_writer_last_words(w, words, len);
+    int n = rk_writer_last_words(w, words);
     if (n == 0)
         return RK_MODE_SAME;
-    if (is(words[0], len[0], "monitor") || is(words[0], len[0], "subscribe") ||
-        is(words[0], len[0], "psubscribe") || is(words[0], len[0], "ssubscribe"))
+    if (is(words[0], "monitor") || is(words[0], "subscribe") || is(words[0], "psubscribe") ||
+        is(words[0], "ssubscribe"))
         return RK_MODE_STREAM;
-    if (is(words[0], len[0], "reset"))
+    if (is(words[0], "reset"))
         return RK_MODE_RESET;
-    if (n >= 2 && is(words[0], len[0], "client") && is(words[1], len[1], "reply"))
-        return reply_mode(n, words, len);
+    if (n >= 2 && is(words[0], "client") && is(words[1], "reply"))
+        return reply_mode(n, words);
     return RK_MODE_SAME;
 }

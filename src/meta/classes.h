@@ -26,14 +26,14 @@ enum { RK_CMD_SAFE = RK_META_CMD_SAFE, RK_CMD_STATEFUL = RK_META_CMD_STATEFUL };
 
 /* The classes of the command argv[0] (and argv[1] for a container command
  * such as OBJECT ENCODING; an unknown subcommand counts as its container),
- * in any case; argvlen may be NULL (NUL-terminated). 0 for an unknown
+ * in any case. 0 for an unknown
  * command or no command at all. A name spelled as the table spells a
  * subcommand ("client|reply") has that subcommand's classes, though the
  * server knows no such name (a pooled call refuses it at once rather than
  * send it). No allocation, no error set. Thread-safe. */
-unsigned rk_command_flags(int argc, const char *const *argv, const size_t *argvlen);
-bool rk_command_is_safe(int argc, const char *const *argv, const size_t *argvlen);
-bool rk_command_is_stateful(int argc, const char *const *argv, const size_t *argvlen);
+unsigned rk_command_flags(const rk_str *argv, size_t argc);
+bool rk_command_is_safe(const rk_str *argv, size_t argc);
+bool rk_command_is_stateful(const rk_str *argv, size_t argc);
 
 /* The classes among `want` of the command encoded last into writer (read
  * back from its queue, so a name given by a format conversion counts like

@@ -3,6 +3,7 @@
  * and finding the keys of an argv from the row's key specs, the way the
  * server's COMMAND GETKEYS does, including its own rules for the few
  * commands whose specs cannot say (SORT, SORT_RO, MIGRATE). No allocation. */
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -76,18 +77,13 @@ int rk_meta_lookup(const char *name, size_t len, const char *sub, size_t sublen,
     return RK_OK;
 }
 
-static size_t arg_len(const char *const *argv, const size_t *argvlen, int i) {
-    return argvlen ? argvlen[i] : strlen(argv[i]);
-}
-
-int rk_meta_lookup_argv(int argc, const char *const *argv, const size_t *argvlen,
-                        const rk_meta_command **out) {
+int rk_meta_lookup_argv(const rk_str *argv, size_t argc, const rk_meta_command **out) {
     *out = NULL;
-    if (argc < 1 || !argv || !argv[0])
+    if (argc < 1 || !argv || !argv[0].ptr)
         return rk_fail(RK_EINVAL, "no command name");
-    bool has_sub = argc > 1 && argv[1];
-    return rk_meta_lookup(argv[0], arg_len(argv, argvlen, 0), has_sub ? argv[1] : NULL,
-                          has_sub ? arg_len(argv, argvlen, 1) : 0, out);
+    bool has_sub = argc > 1 && argv[1].ptr;
+    return rk_meta_lookup(argv[0].ptr, argv[0].len, has_sub ? argv[1].ptr : NULL,
+                          has_sub ? argv[1].len : 0, out);
 }
 
 /* ---- finding keys ------------------------------------------------------- */
@@ -95,8 +91,7 @@ int rk_meta_lookup_argv(int argc, const char *const *argv, const size_t *argvlen
 /* An argv and where its keys go: out has room for max, n have been found. */
 typedef struct keyset {
     int argc;
-    const char *const *argv;
-    const size_t *argvlen;
+    const rk_str *argv;
     rk_key_ref *out;
     int max;
     int n;
@@ -110,19 +105,19 @@ static void add_key(keyset *ks, int pos, uint32_t flags) {
 
 /* Whether argument i is word, in any case. */
 static bool arg_is(const keyset *ks, int i, const char *word) {
-    size_t len = arg_len(ks->argv, ks->argvlen, i), wl = strlen(word);
-    if (len != wl)
+    rk_str a = ks->argv[i];
+    if (a.len != strlen(word))
         return false;
-    for (size_t j = 0; j < len; j++)
-        if (lower((unsigned char)ks->argv[i][j]) != lower((unsigned char)word[j]))
+    for (size_t j = 0; j < a.len; j++)
+        if (lower((unsigned char)a.ptr[j]) != lower((unsigned char)word[j]))
             return false;
     return true;
 }
 
 /* Argument i as a whole decimal number (as the server's string2ll). */
 static bool arg_number(const keyset *ks, int i, long long *v) {
-    size_t len = arg_len(ks->argv, ks->argvlen, i);
-    const char *s = ks->argv[i];
+    size_t len = ks->argv[i].len;
+    const char *s = ks->argv[i].ptr;
     size_t j = (len > 0 && s[0] == '-') ? 1 : 0;
     if (len == j || len - j > 18 || (s[j] == '0' && len - j > 1))
         return false;
@@ -230,7 +225,7 @@ static bool migrate_keys(keyset *ks) {
     int first = 3, num = 1;
     for (int i = 6; i < ks->argc; i++) {
         if (arg_is(ks, i, "keys")) {
-            if (arg_len(ks->argv, ks->argvlen, 3) > 0)
+            if (ks->argv[3].len > 0)
                 return false;
             first = i + 1;
             num = ks->argc - first;
@@ -266,19 +261,22 @@ static bool native_keys(keyset *ks, const rk_meta_command *cmd, int *result) {
     return false;
 }
 
-int rk_meta_keys(const rk_meta_command *cmd, int argc, const char *const *argv,
-                 const size_t *argvlen, rk_key_ref *out, int max) {
-    if (!cmd || argc < 1 || !argv || (max > 0 && !out))
+int rk_meta_keys(const rk_meta_command *cmd, const rk_str *argv, size_t count, rk_key_ref *out,
+                 int max) {
+    if (!cmd || count < 1 || !argv || (max > 0 && !out))
         return rk_fail(RK_EINVAL, "rk_meta_keys: no command or argv");
+    if (count > INT_MAX)
+        return rk_fail(RK_EINVAL, "rk_meta_keys: %zu arguments", count);
+    int argc = (int)count;
     if (cmd->flags & RK_META_CMD_NOINFO)
         return rk_fail(RK_EINVAL, "the keys of %s are not known: learn it from COMMAND INFO",
                        cmd->name);
     if ((cmd->arity > 0 && argc != cmd->arity) || (cmd->arity < 0 && argc < -cmd->arity))
         return rk_fail(RK_EINVAL, "wrong number of arguments for %s", cmd->name);
     for (int i = 0; i < argc; i++)
-        if (!argv[i])
+        if (!argv[i].ptr)
             return rk_fail(RK_EINVAL, "rk_meta_keys: argument %d is NULL", i);
-    keyset ks = {argc, argv, argvlen, out, max < 0 ? 0 : max, 0};
+    keyset ks = {argc, argv, out, max < 0 ? 0 : max, 0};
     for (int i = 0; i < cmd->nkeyspecs; i++) {
         const rk_meta_keyspec *spec = &cmd->keyspecs[i];
         int before = ks.n;

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "rediskit/reply.h"
+#include "rediskit/str.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -211,9 +212,8 @@ typedef struct rk_key_ref {
 int rk_meta_lookup(const char *name, size_t len, const char *sub, size_t sublen,
                    const rk_meta_command **out);
 
-/* rk_meta_lookup on argv[0] and argv[1] (argvlen may be NULL: NUL-terminated). */
-int rk_meta_lookup_argv(int argc, const char *const *argv, const size_t *argvlen,
-                        const rk_meta_command **out);
+/* rk_meta_lookup on argv[0] and argv[1] of the argc arguments. */
+int rk_meta_lookup_argv(const rk_str *argv, size_t argc, const rk_meta_command **out);
 
 /* Finds the keys of argv (argv[0] the command name, argv[1] the subcommand
  * of a container) the way the server's COMMAND GETKEYS does: the arity is
@@ -223,13 +223,12 @@ int rk_meta_lookup_argv(int argc, const char *const *argv, const size_t *argvlen
  * how many keys there are (possibly more than max: call again with room for
  * them all), 0 when argv has none, or RK_EINVAL when argc does not fit the
  * arity, argv does not fit the specs (a numkeys that is not a number, keys
- * past the end) or the keys cannot be known (NOINFO). argvlen may be NULL
- * (NUL-terminated arguments). No allocation.
+ * past the end) or the keys cannot be known (NOINFO). No allocation.
  * Unlike COMMAND GETKEYS, the arguments of NOT_KEY specs (the channel of
  * SPUBLISH, SSUBSCRIBE...) are included, flagged RK_META_KS_NOT_KEY: they
  * are not keys but choose the cluster slot all the same. */
-int rk_meta_keys(const rk_meta_command *cmd, int argc, const char *const *argv,
-                 const size_t *argvlen, rk_key_ref *out, int max);
+int rk_meta_keys(const rk_meta_command *cmd, const rk_str *argv, size_t argc, rk_key_ref *out,
+                 int max);
 
 /* Learns the commands of a COMMAND INFO reply (RESP2 or RESP3) that are not
  * in the table (a module's, or a newer server's), with their subcommands, so

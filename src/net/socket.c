@@ -348,8 +348,13 @@ static int rcvtimeo_for(int64_t left) {
     return (int)((left + RCVTIMEO_QUANTUM_MS - 1) / RCVTIMEO_QUANTUM_MS * RCVTIMEO_QUANTUM_MS);
 }
 
+/* Sets SO_RCVTIMEO to ms (0: none), unless it is already ms or at most a
+ * quantum longer: the time left, read off a clock that ticks, comes out a
+ * quantum higher now and then, and setting it back and forth would cost a
+ * system call each time for nothing. */
 static int set_rcvtimeo(rk_transport *t, sock *s, int ms) {
-    if (ms == s->rcvtimeo_ms)
+    int cur = s->rcvtimeo_ms;
+    if (cur == ms || (ms > 0 && cur > ms && cur - ms <= RCVTIMEO_QUANTUM_MS))
         return RK_OK;
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
     if (setsockopt(t->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)

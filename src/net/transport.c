@@ -86,13 +86,17 @@ int rk_transport_set_blocking(rk_transport *t) {
     return t->ops->set_blocking(t);
 }
 
+/* The time left until a deadline is read off the coarse clock: it lags by
+ * less than a tick, so a wait may end that much after its deadline, never
+ * before it, and a call with a timeout pays one precise clock read (its
+ * deadline), not two. */
 ssize_t rk_transport_read_block(rk_transport *t, void *buf, size_t n, int64_t deadline_ms) {
     if (!t->blocking)
         return RK_EAGAIN;
     for (;;) {
         int64_t left = 0; /* no limit */
         if (deadline_ms >= 0) {
-            left = deadline_ms - rk_now_ms();
+            left = deadline_ms - rk_now_ms_coarse();
             if (left <= 0)
                 return rk_fail(RK_ETIMEOUT, "timed out waiting for a reply from %s", t->peer);
         }
@@ -108,11 +112,12 @@ int64_t rk_net_deadline(int timeout_ms) {
     return timeout_ms > 0 ? rk_now_ms() + timeout_ms : -1;
 }
 
-/* The poll() timeout until deadline: -1 (none) or 0..INT_MAX ms. */
+/* The poll() timeout until deadline: -1 (none) or 0..INT_MAX ms, by the
+ * coarse clock as in rk_transport_read_block. */
 static int poll_timeout(int64_t deadline) {
     if (deadline < 0)
         return -1;
-    int64_t left = deadline - rk_now_ms();
+    int64_t left = deadline - rk_now_ms_coarse();
     return left <= 0 ? 0 : (int)RK_MIN(left, (int64_t)INT_MAX);
 }
 

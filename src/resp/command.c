@@ -97,16 +97,14 @@ static bool grow(rk_command_int *cmd, void **v, void *inline_v, size_t *cap, siz
 void rk_arg_str(rk_command_int *cmd, rk_str s) {
     if (cmd == NULL || cmd->err != RK_OK)
         return;
-    if (s.ptr == NULL && s.len > 0) {
-        rk_arg_invalid(cmd, "a string argument is NULL");
+    if (s.ptr == NULL) {
+        rk_arg_invalid(cmd, "a required string argument is NULL");
         return;
     }
     if (s.len > RK_STR_MAX) {
         rk_arg_invalid(cmd, "a string argument is longer than RK_STR_MAX (512 MiB)");
         return;
     }
-    if (s.ptr == NULL)
-        s.ptr = "";
     if (cmd->argc == cmd->cap &&
         !grow(cmd, (void **)&cmd->argv, cmd->argv_inline, &cmd->cap, cmd->argc, sizeof(rk_str)))
         return;
@@ -231,6 +229,18 @@ void rk_arg_cstrs(rk_command_int *cmd, const char *what, const char *each, const
     }
 }
 
+void rk_arg_vec(rk_command_int *cmd, const char *what, const char *const *v, const size_t *lens,
+                size_t n) {
+    if (lens == NULL) {
+        rk_arg_cstrs(cmd, what, NULL, v, n, false);
+        return;
+    }
+    if (!list_ok(cmd, what, v, n))
+        return;
+    for (size_t i = 0; i < n; i++)
+        rk_arg_str(cmd, rk_bin(v[i], lens[i]));
+}
+
 void rk_arg_ints(rk_command_int *cmd, const char *what, const char *each, const long long *v,
                  size_t n) {
     if (!list_ok(cmd, what, v, n))
@@ -341,8 +351,8 @@ int rk_command_ready(rk_command *cmd, rk_command_int **out) {
     rk_command_int *c = rk_command_in(cmd);
     if (c->err != RK_OK)
         return rk_fail(c->err, "%s", c->msg);
-    if (c->argc == 0 || c->argc > INT_MAX)
-        return rk_fail(RK_EINVAL, "%s: %zu arguments", c->name, c->argc);
+    if (c->argc == 0)
+        return rk_fail(RK_EINVAL, "%s: a command needs at least one argument", c->name);
     *out = c;
     return RK_OK;
 }
@@ -358,31 +368,4 @@ int rk_shape_finish(const char *shape, int rc, rk_reply *reply) {
 
 int rk_command_finish(const rk_command_int *cmd, int rc, rk_reply *reply) {
     return rk_shape_finish(cmd->shape, rc, reply);
-}
-
-int rk_command_split(const rk_command_int *cmd, rk_command_vec *vec) {
-    vec->argv = vec->argv_inline;
-    vec->lens = vec->lens_inline;
-    if (cmd->argc > RK_COMMAND_INLINE_ARGS) {
-        vec->argv = rk_malloc(cmd->argc * sizeof(*vec->argv));
-        vec->lens = rk_malloc(cmd->argc * sizeof(*vec->lens));
-        if (vec->argv == NULL || vec->lens == NULL) {
-            rk_command_split_free(vec);
-            return rk_fail(RK_ENOMEM, "%s: out of memory", cmd->name);
-        }
-    }
-    for (size_t i = 0; i < cmd->argc; i++) {
-        vec->argv[i] = cmd->argv[i].ptr;
-        vec->lens[i] = cmd->argv[i].len;
-    }
-    return RK_OK;
-}
-
-void rk_command_split_free(rk_command_vec *vec) {
-    if (vec->argv != vec->argv_inline)
-        rk_free(vec->argv);
-    if (vec->lens != vec->lens_inline)
-        rk_free(vec->lens);
-    vec->argv = vec->argv_inline;
-    vec->lens = vec->lens_inline;
 }

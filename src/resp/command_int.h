@@ -71,8 +71,8 @@ rk_command_int *rk_command_init(rk_command *cmd, const char *name);
 rk_command_int *rk_command_begin(rk_command *cmd, const char *name);
 
 /* Appending arguments. cmd may be NULL; after a failure these do nothing.
- * A string with a NULL pointer and a non-zero length, or longer than
- * RK_STR_MAX, is RK_EINVAL. */
+ * A string with a NULL pointer (an optional one is tested before it is
+ * appended), or longer than RK_STR_MAX, is RK_EINVAL. */
 void rk_arg_str(rk_command_int *cmd, rk_str s);
 /* As rk_arg_str, and marks the argument as a key. */
 void rk_arg_key(rk_command_int *cmd, rk_str s);
@@ -89,6 +89,10 @@ void rk_arg_strs(rk_command_int *cmd, const char *what, const char *each, const 
 /* As rk_arg_strs, for C strings (a NULL one is RK_EINVAL). */
 void rk_arg_cstrs(rk_command_int *cmd, const char *what, const char *each, const char *const *v,
                   size_t n, bool key);
+/* As rk_arg_strs, for v[i] of lens[i] bytes, or C strings when lens is
+ * NULL (the argument vectors of the call API). */
+void rk_arg_vec(rk_command_int *cmd, const char *what, const char *const *v, const size_t *lens,
+                size_t n);
 void rk_arg_ints(rk_command_int *cmd, const char *what, const char *each, const long long *v,
                  size_t n);
 void rk_arg_doubles(rk_command_int *cmd, const char *what, const char *each, const double *v,
@@ -118,18 +122,6 @@ int rk_command_finish(const rk_command_int *cmd, int rc, rk_reply *reply);
 /* The same for a reply whose command is gone (the async client keeps only
  * the shape, a static string, or NULL for none). */
 int rk_shape_finish(const char *shape, int rc, rk_reply *reply);
-
-/* The argument vector as the pre-rk_str call API takes it: pointers and
- * lengths, inline for short commands. Filled by rk_command_split; free
- * with rk_command_split_free. RK_ENOMEM possible. */
-typedef struct rk_command_vec {
-    const char **argv;
-    size_t *lens;
-    const char *argv_inline[RK_COMMAND_INLINE_ARGS];
-    size_t lens_inline[RK_COMMAND_INLINE_ARGS];
-} rk_command_vec;
-int rk_command_split(const rk_command_int *cmd, rk_command_vec *vec);
-void rk_command_split_free(rk_command_vec *vec);
 
 #pragma GCC visibility pop
 

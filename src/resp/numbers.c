@@ -149,12 +149,16 @@ int rk_parse_double(const char *s, size_t len, double *out) {
 }
 
 size_t rk_digits_ull(unsigned long long v) {
-    size_t n = 1;
-    while (v >= 10) {
-        v /= 10;
-        n++;
+    for (size_t n = 1;; n += 4, v /= 10000) { /* a division per 4 digits */
+        if (v < 10)
+            return n;
+        if (v < 100)
+            return n + 1;
+        if (v < 1000)
+            return n + 2;
+        if (v < 10000)
+            return n + 3;
     }
-    return n;
 }
 
 size_t rk_fmt_ull(char *dst, unsigned long long v) {

@@ -40,14 +40,15 @@ typedef struct span {
 
 /* The command encoded last, to read back or take back out: the queue's
  * state just before it (its bytes start at buf[start]; its references at
- * refs[nrefs]), and its name's first byte and length for a quick look.
- * valid is cleared by anything that may move or drop those bytes. Only
- * these few stores are made per command; the words are parsed back from
- * the bytes when asked for. */
+ * refs[nrefs]), and where its first words are, as queued (in buf, or the
+ * caller's bytes for a referenced one). valid is cleared by anything that
+ * may move or drop those bytes. A pooled call judges every command it
+ * sends by these words, so they are noted while encoding (a few stores)
+ * rather than parsed back from the bytes. */
 typedef struct last_cmd {
     size_t start, nrefs, pending;
-    size_t name_len;
-    unsigned char name0;
+    rk_str word[RK_WRITER_WORDS];
+    int nwords;
     bool valid;
 } last_cmd;
 
@@ -177,26 +178,49 @@ static inline size_t header_size(size_t n) {
 /* The argument source shared by argv, args and format encoders. */
 typedef struct args {
     size_t count;
-    /* Argument i and its length; *may_ref says whether the bytes are the
-     * caller's (and so may be referenced rather than copied). */
-    const char *(*get)(const struct args *a, size_t i, size_t *len, bool *may_ref);
-    const char *const *argv;
-    const size_t *argvlen;
-    const rk_writer *w; /* format: spans */
+    const rk_str *argv;         /* argv */
+    const char *const *strings; /* args: C strings */
+    const rk_writer *w;         /* format: spans */
 } args;
+
+/* Argument i of a and its length; *may_ref says whether the bytes are the
+ * caller's (and so may be referenced rather than copied). */
+typedef const char *(*arg_getter)(const args *a, size_t i, size_t *len, bool *may_ref);
+
+/* Copies n bytes: a short argument (a key, a small value) with a few
+ * fixed-size moves the compiler inlines, instead of a call to memcpy that
+ * costs more than the copy. */
+static inline void copy_bytes(char *dst, const char *src, size_t n) {
+    if (n > 16) {
+        memcpy(dst, src, n);
+    } else if (n >= 8) { /* two 8-byte moves, overlapping when n < 16 */
+        memcpy(dst, src, 8);
+        memcpy(dst + n - 8, src + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(dst, src, 4);
+        memcpy(dst + n - 4, src + n - 4, 4);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            dst[i] = src[i];
+    }
+}
 
 /* Queues "*N" and each argument, copying the short ones and referencing
  * the long ones. The arguments are measured first. Inlined into each
- * encoder, so that a->get is a direct call the compiler can inline. */
-static inline __attribute__((always_inline)) int encode_command(rk_writer *w, const args *a) {
+ * encoder with its own getter, so that every get is a direct call the
+ * compiler inlines. */
+static inline __attribute__((always_inline)) int encode_command(rk_writer *w, const args *a,
+                                                                arg_getter get) {
     if (a->count == 0)
         return rk_fail(RK_EINVAL, "a command needs at least one argument");
     size_t bytes = header_size(a->count), nref = 0;
     for (size_t i = 0; i < a->count; i++) {
         size_t len;
         bool may_ref;
-        if (a->get(a, i, &len, &may_ref) == NULL)
+        if (get(a, i, &len, &may_ref) == NULL)
             return rk_fail(RK_EINVAL, "command argument %zu is NULL", i);
+        if (len > RK_STR_MAX)
+            return rk_fail(RK_EINVAL, "command argument %zu is %zu bytes, over RK_STR_MAX", i, len);
         bytes += header_size(len) + 2;
         if (may_ref && len >= w->threshold)
             nref++;
@@ -214,25 +238,26 @@ static inline __attribute__((always_inline)) int encode_command(rk_writer *w, co
     for (size_t i = 0; i < a->count; i++) {
         size_t len;
         bool may_ref;
-        const char *s = a->get(a, i, &len, &may_ref);
+        const char *s = get(a, i, &len, &may_ref);
         p = put_header(p, '$', len);
-        if (i == 0) {
-            last->name0 = len ? (unsigned char)s[0] : 0;
-            last->name_len = len;
-        }
+        const char *at = p; /* where the argument's bytes are, as queued */
         if (may_ref && len >= w->threshold) {
             w->refs[w->nrefs++] = (ref){.off = (size_t)(p - w->buf), .ptr = s, .len = len};
+            at = s;
         } else {
-            memcpy(p, s, len);
+            copy_bytes(p, s, len);
             p += len;
         }
         *p++ = '\r';
         *p++ = '\n';
+        if (i < RK_WRITER_WORDS)
+            last->word[i] = rk_bin(at, len);
     }
     w->len = (size_t)(p - w->buf);
     w->pending += bytes;
     for (size_t i = w->nrefs - nref; i < w->nrefs; i++)
         w->pending += w->refs[i].len;
+    last->nwords = (int)RK_MIN(a->count, (size_t)RK_WRITER_WORDS);
     last->valid = true;
     return RK_OK;
 }
@@ -240,42 +265,20 @@ static inline __attribute__((always_inline)) int encode_command(rk_writer *w, co
 bool rk_writer_last_name(const rk_writer *w, unsigned char *first, size_t *len) {
     if (!w->last.valid)
         return false;
-    *first = w->last.name0;
-    *len = w->last.name_len;
+    const rk_str *name = &w->last.word[0];
+    *first = name->len ? (unsigned char)name->ptr[0] : 0;
+    *len = name->len;
     return true;
 }
 
-/* Reads the decimal length after a '*' or '$' at *p, and moves *p past
- * its CRLF. The writer wrote it, so it is well formed. */
-static size_t header_value(const char **p) {
-    const char *q = *p + 1;
-    size_t n = 0;
-    while (*q != '\r')
-        n = n * 10 + (size_t)(*q++ - '0');
-    *p = q + 2;
-    return n;
-}
-
-int rk_writer_last_words(const rk_writer *w, const char *words[RK_WRITER_WORDS],
-                         size_t len[RK_WRITER_WORDS]) {
+int rk_writer_last_words(const rk_writer *w, rk_str words[RK_WRITER_WORDS]) {
     const last_cmd *last = &w->last;
     if (!last->valid)
         return 0;
-    const char *p = w->buf + last->start;
-    size_t count = header_value(&p), r = last->nrefs;
-    int n = (int)RK_MIN(count, (size_t)RK_WRITER_WORDS);
-    for (int i = 0; i < n; i++) {
-        len[i] = header_value(&p);
-        size_t at = (size_t)(p - w->buf);
-        if (r < w->nrefs && w->refs[r].off == at) { /* referenced, not copied */
-            words[i] = w->refs[r++].ptr;
-        } else {
-            words[i] = p;
-            p += len[i];
-        }
-        p += 2;
+    for (int i = 0; i < last->nwords; i++) {
+        words[i] = last->word[i];
     }
-    return n;
+    return last->nwords;
 }
 
 int rk_writer_unqueue_last(rk_writer *w) {
@@ -290,18 +293,23 @@ int rk_writer_unqueue_last(rk_writer *w) {
 }
 
 static inline const char *get_argv(const args *a, size_t i, size_t *len, bool *may_ref) {
-    const char *s = a->argv[i];
     *may_ref = true;
-    if (s)
-        *len = a->argvlen ? a->argvlen[i] : strlen(s);
+    *len = a->argv[i].len;
+    return a->argv[i].ptr;
+}
+
+static inline const char *get_string(const args *a, size_t i, size_t *len, bool *may_ref) {
+    const char *s = a->strings[i];
+    *may_ref = true;
+    *len = s == NULL ? 0 : strlen(s);
     return s;
 }
 
-int rk_writer_argv(rk_writer *w, int argc, const char *const *argv, const size_t *argvlen) {
+int rk_writer_argv(rk_writer *w, const rk_str *argv, size_t argc) {
     if (argc < 1 || argv == NULL)
         return rk_fail(RK_EINVAL, "rk_writer_argv: a command needs at least one argument");
-    args a = {.count = (size_t)argc, .get = get_argv, .argv = argv, .argvlen = argvlen};
-    return encode_command(w, &a);
+    args a = {.count = argc, .argv = argv};
+    return encode_command(w, &a, get_argv);
 }
 
 int rk_writer_vargs(rk_writer *w, const char *arg0, va_list ap) {
@@ -324,8 +332,8 @@ int rk_writer_vargs(rk_writer *w, const char *arg0, va_list ap) {
         }
         list[n++] = s;
     }
-    args a = {.count = n, .get = get_argv, .argv = list};
-    int rc = encode_command(w, &a);
+    args a = {.count = n, .strings = list};
+    int rc = encode_command(w, &a, get_string);
     if (list != stack)
         rk_free(list);
     return rc;
@@ -353,7 +361,7 @@ static int scratch_put(rk_writer *w, const char *s, size_t n) {
         if (rc != RK_OK)
             return rc;
     }
-    memcpy(w->scratch + w->scratch_len, s, n);
+    copy_bytes(w->scratch + w->scratch_len, s, n);
     w->scratch_len += n;
     return RK_OK;
 }
@@ -368,16 +376,9 @@ static int span_open(rk_writer *w) {
     return RK_OK;
 }
 
-/* Appends s to the argument being built. A piece that is not copied stays
- * where it is until something else joins it. */
-static int span_add(rk_writer *w, const char *s, size_t n, enum piece kind) {
-    span *sp = &w->spans[w->nspans - 1];
-    if (kind != PIECE_COPY && sp->direct == NULL && sp->len == 0) {
-        sp->direct = s;
-        sp->len = n;
-        sp->may_ref = kind == PIECE_CALLER;
-        return RK_OK;
-    }
+/* span_add's slow path: s joins what the argument already holds, both
+ * copied into the scratch area. */
+static int __attribute__((noinline)) span_join(rk_writer *w, span *sp, const char *s, size_t n) {
     int rc = RK_OK;
     if (sp->direct) {
         const char *d = sp->direct;
@@ -389,6 +390,19 @@ static int span_add(rk_writer *w, const char *s, size_t n, enum piece kind) {
         rc = scratch_put(w, s, n);
     sp->len = w->scratch_len - sp->off;
     return rc;
+}
+
+/* Appends s to the argument being built. A piece that is not copied stays
+ * where it is until something else joins it (the common case, inline). */
+static inline int span_add(rk_writer *w, const char *s, size_t n, enum piece kind) {
+    span *sp = &w->spans[w->nspans - 1];
+    if (kind != PIECE_COPY && sp->direct == NULL && sp->len == 0) {
+        sp->direct = s;
+        sp->len = n;
+        sp->may_ref = kind == PIECE_CALLER;
+        return RK_OK;
+    }
+    return span_join(w, sp, s, n);
 }
 
 /* The length modifiers of a conversion ("ll" of "%llu"). */
@@ -579,6 +593,9 @@ static inline const char *get_span(const args *a, size_t i, size_t *len, bool *m
     return sp->direct ? sp->direct : a->w->scratch + sp->off;
 }
 
+/* The bytes that end a word of a format: NUL, space and '%'. */
+static const bool word_end[256] = {[0] = true, [' '] = true, ['%'] = true};
+
 int rk_writer_vformat(rk_writer *w, const char *fmt, va_list ap) {
     if (fmt == NULL)
         return rk_fail(RK_EINVAL, "rk_writer_format: NULL format");
@@ -602,7 +619,7 @@ int rk_writer_vformat(rk_writer *w, const char *fmt, va_list ap) {
             rc = add_conversion(w, &f, &aq);
         } else {
             const char *e = f;
-            while (*e && *e != ' ' && *e != '%')
+            while (!word_end[(unsigned char)*e])
                 e++;
             rc = span_add(w, f, (size_t)(e - f), PIECE_BORROW);
             f = e;
@@ -611,8 +628,8 @@ int rk_writer_vformat(rk_writer *w, const char *fmt, va_list ap) {
     va_end(aq);
     if (rc != RK_OK)
         return rc;
-    args a = {.count = w->nspans, .get = get_span, .w = w};
-    return encode_command(w, &a);
+    args a = {.count = w->nspans, .w = w};
+    return encode_command(w, &a, get_span);
 }
 
 int rk_writer_format(rk_writer *w, const char *fmt, ...) {

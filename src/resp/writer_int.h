@@ -14,16 +14,15 @@
 
 /* The first RK_WRITER_WORDS arguments (or fewer) of the command encoded
  * last: its name, subcommand and first argument, exactly as built,
- * whatever entry point built it, parsed back from the queue. Returns how
- * many (0 when the last thing queued was not a command, or the queue was
+ * whatever entry point built it, as noted while it was encoded (where
+ * each word lies in the queue, or the caller's bytes for a referenced
+ * one). Returns how many (0 when the last thing queued was not a command, or the queue was
  * cleared since). The pointers are valid until the writer is next changed. */
 #define RK_WRITER_WORDS 3
-int rk_writer_last_words(const rk_writer *writer, const char *word[RK_WRITER_WORDS],
-                         size_t len[RK_WRITER_WORDS]);
+int rk_writer_last_words(const rk_writer *writer, rk_str word[RK_WRITER_WORDS]);
 
-/* The first byte and the length of that command's name, kept aside when it
- * was encoded, for a quick look before parsing anything: false when there
- * is no such command. */
+/* The first byte and the length of that command's name, for a quick look
+ * before any lookup: false when there is no such command. */
 bool rk_writer_last_name(const rk_writer *writer, unsigned char *first, size_t *len);
 
 /* Takes the command encoded last back out of the queue, as if it had never

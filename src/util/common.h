@@ -10,6 +10,7 @@
 
 #include "rediskit/alloc.h"
 #include "rediskit/error.h"
+#include "rediskit/str.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -42,12 +43,18 @@ int rk_fail_server(int code, const char *msg, size_t len);
 int64_t rk_now_ms(void);
 int64_t rk_now_us(void);
 
+/* The same clock read coarsely: it lags rk_now_ms by less than one
+ * scheduler tick (1-10 ms) but costs a tenth as much (no TSC read; about
+ * 7 ns against 100 under kvm-clock). For bookkeeping paid on every call
+ * that needs no precision, such as how long a connection sat idle. */
+int64_t rk_now_ms_coarse(void);
+
 /* Sleeps ms milliseconds, resuming after signals; ms <= 0: no sleep. */
 void rk_sleep_ms(int ms);
 
-/* Puts the NULL-terminated list arg0, ap... into argv (room for max) and
- * returns how many, or RK_EINVAL when there are more than max. */
-int rk_collect_args(const char *arg0, va_list ap, const char **argv, int max);
+/* Puts the NULL-terminated list of C strings arg0, ap... into argv (room
+ * for max) and returns how many, or RK_EINVAL when there are more than max. */
+int rk_collect_args(const char *arg0, va_list ap, rk_str *argv, int max);
 
 /* Copies the caller's options struct (src, src_size bytes: the size its
  * header gave the struct) into dst (dst_size: this library's size),

@@ -18,16 +18,17 @@ src=$1
 skip_code=77
 status=0
 
-# Each rk_<command>( prototype (not its _bin or rk_pipe_ twins, which point
-# back to it) follows a comment with "Syntax:" and "Since" (Redis version).
+# Each command's builder, rk_cmd_<command>( (or (rk_cmd_<command>)( when
+# it takes an options struct), follows a comment with "Syntax:" and "Since"
+# (Redis version) that documents it and its convenience, declared next.
 undocumented=$(awk '
     /^\/\*\*/ { doc = "" }
     { doc = doc $0 }
-    /^int rk_/ && !/^int rk_pipe_/ && !/_bin\(/ {
-        if (doc !~ /Syntax:/ || doc !~ /Since/) { split($2, n, "("); print n[1] }
+    /^rk_command \*\(?rk_cmd_/ {
+        if (doc !~ /Syntax:/ || doc !~ /Since/) { split($2, n, "("); print n[1] n[2] }
         doc = ""
     }' "$src"/include/rediskit/commands/[!c]*.h "$src"/include/rediskit/commands/c[!o]*.h)
-documented=$(cat "$src"/include/rediskit/commands/*.h | grep -c '^int rk_')
+documented=$(cat "$src"/include/rediskit/commands/*.h | grep -c '^rk_command \*(\?rk_cmd_')
 if [[ -n $undocumented ]]; then
     echo "generated functions without the command's documentation: $undocumented" >&2
     status=1
@@ -53,6 +54,9 @@ trap 'rm -rf "$work"' EXIT
 }
 
 diff -ru "$src/include/rediskit/commands.h" "$work/include/rediskit/commands.h" || status=1
+# the options structs' recorded layout (fields only ever appended) is current
+diff -u "$src/tools/gen-commands/opts_layout.json" "$work/tools/gen-commands/opts_layout.json" ||
+    status=1
 for f in "$work"/include/rediskit/commands/*.h "$work"/src/commands/gen/*.c; do
     rel=${f#"$work"/}
     diff -u "$src/$rel" "$f" || status=1

@@ -15,14 +15,7 @@ LAYERS=(util resp meta net conn client async commands features)
 
 # Known upward references, "object symbol": to be removed; the list may
 # only shrink (one that no longer happens is reported too).
-KNOWN=(
-    "commands/gen/table.c rk_pubsub_psubscribe"
-    "commands/gen/table.c rk_pubsub_punsubscribe"
-    "commands/gen/table.c rk_pubsub_ssubscribe"
-    "commands/gen/table.c rk_pubsub_subscribe"
-    "commands/gen/table.c rk_pubsub_sunsubscribe"
-    "commands/gen/table.c rk_pubsub_unsubscribe"
-)
+KNOWN=()
 
 # Objects of sources that still exist (a moved file leaves its old object).
 objects=$(find "$objdir" -name '*.o' | sort | while read -r o; do

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "rkt_check.h"
 #include "rkt_cmd.h"
 
 const int rkt_resp2 = 2, rkt_resp3 = 3;
@@ -71,4 +72,25 @@ long long rkt_cmd_calls(const char *cmd) {
     long long n = p ? strtoll(p + strlen(needle), NULL, 10) : 0;
     free(info);
     return n;
+}
+
+long long rkt_run_int(rk_client *c, rk_command *cmd) {
+    rk_reply r;
+    RKT_OK(rk_client_run(c, cmd, &r));
+    assert_int_equal(rk_reply_type(&r), RK_REPLY_INTEGER);
+    long long n = rk_reply_int(&r);
+    rk_reply_free(&r);
+    return n;
+}
+
+void rkt_run_bytes(rk_client *c, rk_command *cmd, rk_str want) {
+    rk_reply r;
+    RKT_OK(rk_client_run(c, cmd, &r));
+    rkt_assert_bytes(&r, want.ptr, want.len);
+    rk_reply_free(&r);
+}
+
+void rkt_expect_value(rk_client *c, rk_str key, rk_str want) {
+    rk_command cmd;
+    rkt_run_bytes(c, rk_cmd_get(&cmd, key), want);
 }

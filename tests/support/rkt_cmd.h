@@ -44,6 +44,14 @@ void rkt_expect_rc(int rc, int want, const char *what, const char *file, int lin
 #define RKT_OK(expr) RKT_RC(expr, RK_OK)
 #define RKT_NIL(expr) RKT_RC(expr, RK_NIL) /* the server answered nil */
 
+/* Runs a built command on c: it answers an integer, returned; or the
+ * string want exactly. */
+long long rkt_run_int(rk_client *c, rk_command *cmd);
+void rkt_run_bytes(rk_client *c, rk_command *cmd, rk_str want);
+
+/* GET key (binary safe, through rk_cmd_get) answers exactly want. */
+void rkt_expect_value(rk_client *c, rk_str key, rk_str want);
+
 /* The reply is a map (on both protocols) and key maps to a string equal
  * to value (or, when value is NULL, is present at all); returns the value. */
 const rk_reply *rkt_map_expect(const rk_reply *map, const char *key, const char *value);

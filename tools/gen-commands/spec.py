@@ -237,35 +237,36 @@ CONNECTION = set(
 """.split()
 )
 
-# Commands with a hand-written function instead of a generated one, and
-# where it is. The coverage test checks these names exist too.
+# Commands with a hand-written function instead of a generated one: the
+# function, and what it is ("hand": a command function of src/commands;
+# "pubsub": a method of rk_pubsub). The coverage test checks these exist.
 HAND = {
-    "subscribe": "rk_pubsub_subscribe",
-    "unsubscribe": "rk_pubsub_unsubscribe",
-    "psubscribe": "rk_pubsub_psubscribe",
-    "punsubscribe": "rk_pubsub_punsubscribe",
-    "ssubscribe": "rk_pubsub_ssubscribe",
-    "sunsubscribe": "rk_pubsub_sunsubscribe",
-    "client|reply": "rk_client_reply",
-    "reset": "rk_reset",
-    "monitor": "rk_monitor",
+    "subscribe": ("rk_pubsub_subscribe", "pubsub"),
+    "unsubscribe": ("rk_pubsub_unsubscribe", "pubsub"),
+    "psubscribe": ("rk_pubsub_psubscribe", "pubsub"),
+    "punsubscribe": ("rk_pubsub_punsubscribe", "pubsub"),
+    "ssubscribe": ("rk_pubsub_ssubscribe", "pubsub"),
+    "sunsubscribe": ("rk_pubsub_sunsubscribe", "pubsub"),
+    "client|reply": ("rk_clientreply", "hand"),
+    "reset": ("rk_reset", "hand"),
+    "monitor": ("rk_monitor", "hand"),
 }
 
 # How long a blocking command may keep the server from answering, in ms
 # (negative: for ever), as a C expression over the build function's
 # parameters and options `o`. The call's own timeout is stretched by it.
 BLOCK = {
-    "blpop": "rk_cmd_block_seconds(timeout)",
-    "brpop": "rk_cmd_block_seconds(timeout)",
-    "blmove": "rk_cmd_block_seconds(timeout)",
-    "brpoplpush": "rk_cmd_block_seconds(timeout)",
-    "blmpop": "rk_cmd_block_seconds(timeout)",
-    "bzpopmin": "rk_cmd_block_seconds(timeout)",
-    "bzpopmax": "rk_cmd_block_seconds(timeout)",
-    "bzmpop": "rk_cmd_block_seconds(timeout)",
-    "xread": "rk_cmd_block_ms(o->block, o->block_set)",
-    "xreadgroup": "rk_cmd_block_ms(o->block, o->block_set)",
-    "wait": "rk_cmd_block_ms(timeout, true)",
+    "blpop": "rk_command_block_seconds(timeout)",
+    "brpop": "rk_command_block_seconds(timeout)",
+    "blmove": "rk_command_block_seconds(timeout)",
+    "brpoplpush": "rk_command_block_seconds(timeout)",
+    "blmpop": "rk_command_block_seconds(timeout)",
+    "bzpopmin": "rk_command_block_seconds(timeout)",
+    "bzpopmax": "rk_command_block_seconds(timeout)",
+    "bzmpop": "rk_command_block_seconds(timeout)",
+    "xread": "rk_command_block_ms(o->block, o->block_set)",
+    "xreadgroup": "rk_command_block_ms(o->block, o->block_set)",
+    "wait": "rk_command_block_ms(timeout, true)",
 }
 
 # Commands that only read although COMMAND INFO does not flag them

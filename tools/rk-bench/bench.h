@@ -13,6 +13,7 @@
 
 #include "hist.h"
 #include "rediskit/options.h"
+#include "rediskit/str.h"
 
 /* Exit statuses. */
 enum { RKB_EXIT_OK = 0, RKB_EXIT_FAIL = 1, RKB_EXIT_USAGE = 2 };
@@ -56,8 +57,7 @@ void rkb_config_free(rkb_config *cfg);
 typedef struct rkb_cmd {
     char *title; /* "SET", "MSET (10 keys)" */
     int argc;
-    char **argv;
-    size_t *argvlen;
+    rk_str *argv; /* owned copies, NUL-terminated too */
     int npatch;
     int *patch_arg;
     size_t *patch_off;

@@ -36,9 +36,9 @@ typedef struct bconn {
     bool idle;       /* no more requests for it in this test */
     long inflight;   /* replies still expected from the batch */
     int64_t batch_us;
-    const char **argv; /* the command's arguments, patched ones in scratch */
-    char **scratch;    /* per argument: a copy to patch, or NULL */
-    int nargs;         /* entries of argv and scratch */
+    rk_str *argv;   /* the command's arguments, patched ones in scratch */
+    char **scratch; /* per argument: a copy to patch, or NULL */
+    int nargs;      /* entries of argv and scratch */
 } bconn;
 
 struct worker {
@@ -206,9 +206,9 @@ static int prepare(worker *w, bconn *b, const rkb_cmd *cmd) {
         b->argv[a] = cmd->argv[a];
     for (int i = 0; i < cmd->npatch; i++) {
         int a = cmd->patch_arg[i];
-        if (b->scratch[a] == NULL && !(b->scratch[a] = strdup(cmd->argv[a])))
+        if (b->scratch[a] == NULL && !(b->scratch[a] = strdup(cmd->argv[a].ptr)))
             return fail_msg(w, "out of memory");
-        b->argv[a] = b->scratch[a];
+        b->argv[a].ptr = b->scratch[a];
     }
     return 0;
 }
@@ -251,7 +251,7 @@ static int issue_batch(worker *w, bconn *b) {
     for (long i = 0; i < k; i++) {
         if (cmd->npatch)
             randomize(w, b, cmd);
-        if (rk_conn_append_argv(b->c, cmd->argc, b->argv, cmd->argvlen) != RK_OK)
+        if (rk_conn_append_argv(b->c, b->argv, (size_t)cmd->argc) != RK_OK)
             return fail(w, "could not queue a command", "for");
     }
     b->inflight = k;

@@ -96,7 +96,7 @@ static bool selected(const rkb_config *cfg, const test_def *t) {
 
 /* Records where RKB_RAND occurs in argument a. False when out of memory. */
 static bool find_patches(rkb_cmd *c, int a) {
-    const char *s = c->argv[a];
+    const char *s = c->argv[a].ptr;
     for (const char *p = strstr(s, RKB_RAND); p; p = strstr(p + RKB_RAND_LEN, RKB_RAND)) {
         int *pa = realloc(c->patch_arg, sizeof(int) * (size_t)(c->npatch + 1));
         if (pa)
@@ -116,22 +116,18 @@ static bool find_patches(rkb_cmd *c, int a) {
 
 /* Adds one argument (copied). False when out of memory. */
 static bool add_arg(rkb_cmd *c, const char *s, size_t len) {
-    char **av = realloc(c->argv, sizeof(char *) * (size_t)(c->argc + 1));
+    rk_str *av = realloc(c->argv, sizeof(*av) * (size_t)(c->argc + 1));
     if (av)
         c->argv = av;
-    size_t *al = realloc(c->argvlen, sizeof(size_t) * (size_t)(c->argc + 1));
-    if (al)
-        c->argvlen = al;
     char *copy = malloc(len + 1);
-    if (!av || !al || !copy) {
+    if (!av || !copy) {
         free(copy);
         fprintf(stderr, "rk-bench: out of memory\n");
         return false;
     }
     memcpy(copy, s, len);
     copy[len] = '\0';
-    c->argv[c->argc] = copy;
-    c->argvlen[c->argc++] = len;
+    c->argv[c->argc++] = rk_bin(copy, len);
     return true;
 }
 
@@ -208,9 +204,8 @@ static bool build_custom(rkb_cmd *c, const rkb_config *cfg) {
 void rkb_cmds_free(rkb_cmd *cmds, int n) {
     for (int i = 0; cmds && i < n; i++) {
         for (int a = 0; a < cmds[i].argc; a++)
-            free(cmds[i].argv[a]);
+            free((char *)cmds[i].argv[a].ptr);
         free(cmds[i].argv);
-        free(cmds[i].argvlen);
         free(cmds[i].patch_arg);
         free(cmds[i].patch_off);
         free(cmds[i].title);

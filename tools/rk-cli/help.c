@@ -191,7 +191,7 @@ static void free_entries(entries *es) {
 static bool name_matches(const char *name, const cli_args *a) {
     for (int i = 1; i < a->argc; i++) {
         size_t n = strcspn(name, " ");
-        if (n != a->len[i] || strncasecmp(name, a->argv[i], n) != 0)
+        if (n != a->argv[i].len || strncasecmp(name, a->argv[i].ptr, n) != 0)
             return false;
         name += n;
         if (*name == ' ')
@@ -215,10 +215,10 @@ static void print_entry(const entry *e, bool with_group, bool raw) {
 }
 
 static void print_matches(const entries *es, const cli_args *a, bool raw) {
-    bool group = a->argv[1][0] == '@';
+    bool group = a->argv[1].ptr[0] == '@';
     for (size_t i = 0; i < es->n; i++) {
         const entry *e = &es->v[i];
-        if (group ? strcasecmp(e->group, a->argv[1] + 1) == 0 : name_matches(e->name, a))
+        if (group ? strcasecmp(e->group, a->argv[1].ptr + 1) == 0 : name_matches(e->name, a))
             print_entry(e, !group, raw);
     }
     fputs(raw ? "\n" : "\r\n", stdout);
@@ -226,7 +226,8 @@ static void print_matches(const entries *es, const cli_args *a, bool raw) {
 }
 
 bool cli_is_help(const cli_args *a) {
-    return a->argc > 0 && (strcasecmp(a->argv[0], "help") == 0 || strcmp(a->argv[0], "?") == 0);
+    return a->argc > 0 &&
+           (strcasecmp(a->argv[0].ptr, "help") == 0 || strcmp(a->argv[0].ptr, "?") == 0);
 }
 
 /* Every command's help, from the server. */

@@ -49,7 +49,7 @@ static int command_args(const cli_config *cfg, int argc, char **argv, cli_args *
             cli_args_free(cmd);
             return -1;
         }
-        cli_args_push(cmd, one.argv[0], one.len[0]);
+        cli_args_push(cmd, one.argv[0].ptr, one.argv[0].len);
         cli_args_free(&one);
     }
     if (cfg->stdin_last_arg)

@@ -36,12 +36,12 @@ static char *history_path(void) {
 }
 
 static bool word_is(const cli_args *a, int i, const char *word) {
-    return i < a->argc && strcasecmp(a->argv[i], word) == 0;
+    return i < a->argc && strcasecmp(a->argv[i].ptr, word) == 0;
 }
 
 static bool has_word(const cli_args *a, int from, const char *word) {
     for (int i = from; i < a->argc; i++)
-        if (strcasecmp(a->argv[i], word) == 0)
+        if (strcasecmp(a->argv[i].ptr, word) == 0)
             return true;
     return false;
 }
@@ -64,9 +64,9 @@ static bool holds_secret(const cli_args *a, int first) {
 static int repeat_prefix(const cli_args *a, long *times) {
     char *end;
     errno = 0;
-    long n = strtol(a->argv[0], &end, 10);
+    long n = strtol(a->argv[0].ptr, &end, 10);
     *times = 1;
-    if (a->argc < 2 || end == a->argv[0] || *end != '\0')
+    if (a->argc < 2 || end == a->argv[0].ptr || *end != '\0')
         return 0;
     if (errno != 0 || n <= 0)
         return -1;
@@ -76,7 +76,7 @@ static int repeat_prefix(const cli_args *a, long *times) {
 
 /* The words of a after the first `skip`, borrowed. */
 static cli_args tail(const cli_args *a, int skip) {
-    return (cli_args){.argc = a->argc - skip, .argv = a->argv + skip, .len = a->len + skip};
+    return (cli_args){.argc = a->argc - skip, .argv = a->argv + skip};
 }
 
 /* Runs a command `times` times; prints the time taken when it was slow
@@ -99,7 +99,7 @@ static int run_words(cli_session *s, const cli_args *a, bool tty) {
     if (word_is(a, 0, "quit") || word_is(a, 0, "exit"))
         return 0;
     if (a->argc == 3 && word_is(a, 0, "connect")) {
-        cli_session_set_address(s, a->argv[1], atoi(a->argv[2]));
+        cli_session_set_address(s, a->argv[1].ptr, atoi(a->argv[2].ptr));
         cli_session_connect(s);
         return REPL_CONTINUE;
     }

@@ -45,7 +45,7 @@ static void print_formatted(const rk_reply *r, bool raw, bool bare) {
 }
 
 static bool arg_is(const cli_args *cmd, int i, const char *word) {
-    return i < cmd->argc && strcasecmp(cmd->argv[i], word) == 0;
+    return i < cmd->argc && strcasecmp(cmd->argv[i].ptr, word) == 0;
 }
 
 /* Commands whose text redis-cli prints as it comes, even on a terminal. */
@@ -231,7 +231,7 @@ static int connection_lost(cli_session *s) {
 static void track_state(cli_session *s, const cli_args *cmd, const rk_reply *r) {
     bool ok = rk_reply_type(r) != RK_REPLY_ERROR;
     if (cmd->argc == 2 && arg_is(cmd, 0, "select") && ok)
-        s->db = atoi(cmd->argv[1]);
+        s->db = atoi(cmd->argv[1].ptr);
     else if (cmd->argc == 1 && arg_is(cmd, 0, "multi") && ok)
         s->in_multi = true;
     else if (cmd->argc == 1 && (arg_is(cmd, 0, "exec") || arg_is(cmd, 0, "discard")))
@@ -267,7 +267,7 @@ static bool is_subscribe(const cli_args *cmd) {
 static int stream_pushes(cli_session *s, const cli_args *cmd) {
     rk_reply r;
     s->streaming = true;
-    int rc = rk_conn_call_argv(s->conn, &r, cmd->argc, (const char *const *)cmd->argv, cmd->len);
+    int rc = rk_conn_call_argv(s->conn, &r, cmd->argv, (size_t)cmd->argc);
     s->streaming = false;
     if (rc != RK_OK && rk_reply_type(&r) != RK_REPLY_ERROR) {
         connection_lost(s);
@@ -283,7 +283,7 @@ static int stream_pushes(cli_session *s, const cli_args *cmd) {
  * they are printed until the server stops (or answers an error). */
 static int stream_replies(cli_session *s, const cli_args *cmd) {
     rk_conn_set_pubsub(s->conn, true);
-    int rc = rk_conn_append_argv(s->conn, cmd->argc, (const char *const *)cmd->argv, cmd->len);
+    int rc = rk_conn_append_argv(s->conn, cmd->argv, (size_t)cmd->argc);
     if (rc == RK_OK)
         rc = rk_conn_flush(s->conn);
     while (rc == RK_OK) {
@@ -324,7 +324,7 @@ static bool ensure_connected(cli_session *s) {
 int cli_session_call(cli_session *s, const cli_args *cmd, rk_reply *r) {
     if (!ensure_connected(s))
         return CLI_FAILED;
-    int rc = rk_conn_call_argv(s->conn, r, cmd->argc, (const char *const *)cmd->argv, cmd->len);
+    int rc = rk_conn_call_argv(s->conn, r, cmd->argv, (size_t)cmd->argc);
     if (rc != RK_OK && rk_reply_type(r) != RK_REPLY_ERROR)
         return connection_lost(s);
     return rc == RK_OK ? CLI_OK : CLI_SERVER_ERROR;

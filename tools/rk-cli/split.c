@@ -20,20 +20,16 @@ static void word_add(word *w, char c) {
 
 void cli_args_push(cli_args *a, const char *s, size_t len) {
     a->argv = cli_realloc(a->argv, sizeof(*a->argv) * (size_t)(a->argc + 1));
-    a->len = cli_realloc(a->len, sizeof(*a->len) * (size_t)(a->argc + 1));
     char *copy = cli_realloc(NULL, len + 1);
     memcpy(copy, s, len);
     copy[len] = '\0';
-    a->argv[a->argc] = copy;
-    a->len[a->argc] = len;
-    a->argc++;
+    a->argv[a->argc++] = rk_bin(copy, len);
 }
 
 void cli_args_free(cli_args *a) {
     for (int i = 0; i < a->argc; i++)
-        free(a->argv[i]);
+        free((char *)a->argv[i].ptr);
     free(a->argv);
-    free(a->len);
     *a = (cli_args){0};
 }
 

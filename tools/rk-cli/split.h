@@ -7,11 +7,13 @@
 
 #include <stddef.h>
 
-/** Arguments of one line; each is NUL-terminated and binary safe with len. */
+#include "rediskit/str.h"
+
+/** Arguments of one line, as the library's argv calls take them; each
+ *  argv[i].ptr is an owned copy, NUL-terminated too (binary safe by len). */
 typedef struct cli_args {
     int argc;
-    char **argv;
-    size_t *len;
+    rk_str *argv;
 } cli_args;
 
 /** Splits line into *out. Returns 0, or -1 for unbalanced quotes or a quote

@@ -33,37 +33,35 @@ typedef struct rk_bitcount_opts {
  *
  *  Complexity: O(N). Since Redis 2.6.0 (bitmap group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_bitcount() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_bitcount() runs it on the client, with C strings. Stores the integer reply in *out (NULL
+ *  to ignore it). Errors as rk_client_run().
  */
-int rk_bitcount(rk_client *c, const char *key, const rk_bitcount_opts *opts, long long *out);
-/** As rk_bitcount(), with lengths for the strings (binary safe). */
-int rk_bitcount_bin(rk_client *c, const char *key, size_t key_len, const rk_bitcount_opts *opts,
-                    long long *out);
-/** Queues BITCOUNT in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_bitcount(rk_pipeline *p, const char *key, const rk_bitcount_opts *opts);
-/** Queues BITCOUNT (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_bitcount_bin(rk_pipeline *p, const char *key, size_t key_len,
-                         const rk_bitcount_opts *opts);
+rk_command *(rk_cmd_bitcount)(rk_command *cmd, rk_str key, const rk_bitcount_opts *opts,
+                              size_t opts_size);
+int (rk_bitcount)(rk_client *c, const char *key, const rk_bitcount_opts *opts, long long *out,
+                  size_t opts_size);
+#define rk_cmd_bitcount(...) (rk_cmd_bitcount)(__VA_ARGS__, sizeof(rk_bitcount_opts))
+#define rk_bitcount(...) (rk_bitcount)(__VA_ARGS__, sizeof(rk_bitcount_opts))
 
 /** BITFIELD: the GET block. */
 typedef struct rk_bitfield_get {
-    const char *encoding; /**< encoding */
-    size_t encoding_len; /**< Its length; 0: NUL-terminated. */
+    rk_str encoding; /**< encoding */
     long long offset; /**< offset */
 } rk_bitfield_get;
 
 /** BITFIELD: the SET block. */
 typedef struct rk_bitfield_set {
-    const char *encoding; /**< encoding */
-    size_t encoding_len; /**< Its length; 0: NUL-terminated. */
+    rk_str encoding; /**< encoding */
     long long offset; /**< offset */
     long long value; /**< value */
 } rk_bitfield_set;
 
 /** BITFIELD: the INCRBY block. */
 typedef struct rk_bitfield_incrby {
-    const char *encoding; /**< encoding */
-    size_t encoding_len; /**< Its length; 0: NUL-terminated. */
+    rk_str encoding; /**< encoding */
     long long offset; /**< offset */
     long long increment; /**< increment */
 } rk_bitfield_incrby;
@@ -96,25 +94,20 @@ typedef struct rk_bitfield_operation {
  *
  *  Complexity: O(1) for each subcommand specified. Since Redis 3.2.0 (bitmap group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_bitfield() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_bitfield() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_bitfield(rk_command *cmd, rk_str key, const rk_bitfield_operation *operations,
+                            size_t noperations);
 int rk_bitfield(rk_client *c, const char *key, const rk_bitfield_operation *operations,
                 size_t noperations, rk_reply *reply);
-/** As rk_bitfield(), with lengths for the strings (binary safe). */
-int rk_bitfield_bin(rk_client *c, const char *key, size_t key_len,
-                    const rk_bitfield_operation *operations, size_t noperations, rk_reply *reply);
-/** Queues BITFIELD in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_bitfield(rk_pipeline *p, const char *key, const rk_bitfield_operation *operations,
-                     size_t noperations);
-/** Queues BITFIELD (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_bitfield_bin(rk_pipeline *p, const char *key, size_t key_len,
-                         const rk_bitfield_operation *operations, size_t noperations);
 
 /** BITFIELD_RO: the GET block. */
 typedef struct rk_bitfield_ro_get {
-    const char *encoding; /**< encoding */
-    size_t encoding_len; /**< Its length; 0: NUL-terminated. */
+    rk_str encoding; /**< encoding */
     long long offset; /**< offset */
 } rk_bitfield_ro_get;
 
@@ -131,18 +124,18 @@ typedef struct rk_bitfield_ro_opts {
  *
  *  Complexity: O(1) for each subcommand specified. Since Redis 6.0.0 (bitmap group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_bitfield_ro() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_bitfield_ro() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_bitfield_ro(rk_client *c, const char *key, const rk_bitfield_ro_opts *opts, rk_reply *reply);
-/** As rk_bitfield_ro(), with lengths for the strings (binary safe). */
-int rk_bitfield_ro_bin(rk_client *c, const char *key, size_t key_len,
-                       const rk_bitfield_ro_opts *opts, rk_reply *reply);
-/** Queues BITFIELD_RO in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_bitfield_ro(rk_pipeline *p, const char *key, const rk_bitfield_ro_opts *opts);
-/** Queues BITFIELD_RO (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_bitfield_ro_bin(rk_pipeline *p, const char *key, size_t key_len,
-                            const rk_bitfield_ro_opts *opts);
+rk_command *(rk_cmd_bitfield_ro)(rk_command *cmd, rk_str key, const rk_bitfield_ro_opts *opts,
+                                 size_t opts_size);
+int (rk_bitfield_ro)(rk_client *c, const char *key, const rk_bitfield_ro_opts *opts,
+                     rk_reply *reply, size_t opts_size);
+#define rk_cmd_bitfield_ro(...) (rk_cmd_bitfield_ro)(__VA_ARGS__, sizeof(rk_bitfield_ro_opts))
+#define rk_bitfield_ro(...) (rk_bitfield_ro)(__VA_ARGS__, sizeof(rk_bitfield_ro_opts))
 
 /** BITOP: Perform bitwise operations between strings.
  *
@@ -150,20 +143,16 @@ int rk_pipe_bitfield_ro_bin(rk_pipeline *p, const char *key, size_t key_len,
  *
  *  Complexity: O(N). Since Redis 2.6.0 (bitmap group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_bitop() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_bitop() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_bitop(rk_command *cmd, rk_bitop_op operation, rk_str destkey, const rk_str *keys,
+                         size_t nkeys);
 int rk_bitop(rk_client *c, rk_bitop_op operation, const char *destkey, const char *const *keys,
              size_t nkeys, long long *out);
-/** As rk_bitop(), with lengths for the strings (binary safe). */
-int rk_bitop_bin(rk_client *c, rk_bitop_op operation, const char *destkey, size_t destkey_len,
-                 const char *const *keys, const size_t *keys_lens, size_t nkeys, long long *out);
-/** Queues BITOP in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_bitop(rk_pipeline *p, rk_bitop_op operation, const char *destkey,
-                  const char *const *keys, size_t nkeys);
-/** Queues BITOP (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_bitop_bin(rk_pipeline *p, rk_bitop_op operation, const char *destkey,
-                      size_t destkey_len, const char *const *keys, const size_t *keys_lens,
-                      size_t nkeys);
 
 /** BITPOS: the end_index block. */
 typedef struct rk_bitpos_end_index {
@@ -189,18 +178,18 @@ typedef struct rk_bitpos_opts {
  *
  *  Complexity: O(N). Since Redis 2.8.7 (bitmap group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_bitpos() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_bitpos() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
-int rk_bitpos(rk_client *c, const char *key, long long bit, const rk_bitpos_opts *opts,
-              long long *out);
-/** As rk_bitpos(), with lengths for the strings (binary safe). */
-int rk_bitpos_bin(rk_client *c, const char *key, size_t key_len, long long bit,
-                  const rk_bitpos_opts *opts, long long *out);
-/** Queues BITPOS in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_bitpos(rk_pipeline *p, const char *key, long long bit, const rk_bitpos_opts *opts);
-/** Queues BITPOS (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_bitpos_bin(rk_pipeline *p, const char *key, size_t key_len, long long bit,
-                       const rk_bitpos_opts *opts);
+rk_command *(rk_cmd_bitpos)(rk_command *cmd, rk_str key, long long bit, const rk_bitpos_opts *opts,
+                            size_t opts_size);
+int (rk_bitpos)(rk_client *c, const char *key, long long bit, const rk_bitpos_opts *opts,
+                long long *out, size_t opts_size);
+#define rk_cmd_bitpos(...) (rk_cmd_bitpos)(__VA_ARGS__, sizeof(rk_bitpos_opts))
+#define rk_bitpos(...) (rk_bitpos)(__VA_ARGS__, sizeof(rk_bitpos_opts))
 
 /** GETBIT: Returns the bit value at offset in the string value stored at key.
  *
@@ -208,15 +197,14 @@ int rk_pipe_bitpos_bin(rk_pipeline *p, const char *key, size_t key_len, long lon
  *
  *  Complexity: O(1). Since Redis 2.2.0 (bitmap group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_getbit() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_getbit() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_getbit(rk_command *cmd, rk_str key, long long offset);
 int rk_getbit(rk_client *c, const char *key, long long offset, long long *out);
-/** As rk_getbit(), with lengths for the strings (binary safe). */
-int rk_getbit_bin(rk_client *c, const char *key, size_t key_len, long long offset, long long *out);
-/** Queues GETBIT in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_getbit(rk_pipeline *p, const char *key, long long offset);
-/** Queues GETBIT (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_getbit_bin(rk_pipeline *p, const char *key, size_t key_len, long long offset);
 
 /** SETBIT: Sets or clears the bit at offset in the string value stored at key.
  *
@@ -224,17 +212,14 @@ int rk_pipe_getbit_bin(rk_pipeline *p, const char *key, size_t key_len, long lon
  *
  *  Complexity: O(1). Since Redis 2.2.0 (bitmap group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_setbit() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_setbit() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_setbit(rk_command *cmd, rk_str key, long long offset, long long value);
 int rk_setbit(rk_client *c, const char *key, long long offset, long long value, long long *out);
-/** As rk_setbit(), with lengths for the strings (binary safe). */
-int rk_setbit_bin(rk_client *c, const char *key, size_t key_len, long long offset, long long value,
-                  long long *out);
-/** Queues SETBIT in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_setbit(rk_pipeline *p, const char *key, long long offset, long long value);
-/** Queues SETBIT (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_setbit_bin(rk_pipeline *p, const char *key, size_t key_len, long long offset,
-                       long long value);
 
 #ifdef __cplusplus
 }

@@ -20,9 +20,13 @@ extern "C" {
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts(), on the held connection.
+ *  rk_cmd_asking() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_asking() runs it on a held connection, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_conn_run().
  */
+rk_command *rk_cmd_asking(rk_command *cmd);
 int rk_asking(rk_conn *conn);
 
 /** CLUSTER ADDSLOTS: Assign new hash slots to receiving node.
@@ -32,18 +36,20 @@ int rk_asking(rk_conn *conn);
  *  Complexity: O(N) where N is the total number of hash slot arguments. Since Redis 3.0.0
  *  (cluster group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_clusteraddslots() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clusteraddslots() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_cluster_addslots(rk_client *c, const long long *slots, size_t nslots);
-/** Queues CLUSTER ADDSLOTS in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_addslots(rk_pipeline *p, const long long *slots, size_t nslots);
+rk_command *rk_cmd_clusteraddslots(rk_command *cmd, const long long *slots, size_t nslots);
+int rk_clusteraddslots(rk_client *c, const long long *slots, size_t nslots);
 
 /** CLUSTER ADDSLOTSRANGE: the start-slot_end-slot block. */
-typedef struct rk_cluster_addslotsrange_start_slot_end_slot {
+typedef struct rk_clusteraddslotsrange_start_slot_end_slot {
     long long start_slot; /**< start-slot */
     long long end_slot; /**< end-slot */
-} rk_cluster_addslotsrange_start_slot_end_slot;
+} rk_clusteraddslotsrange_start_slot_end_slot;
 
 /** CLUSTER ADDSLOTSRANGE: Assign new hash slots to receiving node.
  *
@@ -52,16 +58,18 @@ typedef struct rk_cluster_addslotsrange_start_slot_end_slot {
  *  Complexity: O(N) where N is the total number of the slots between the start slot and end
  *  slot arguments. Since Redis 7.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_clusteraddslotsrange() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clusteraddslotsrange() runs it on the client, with C strings. Returns RK_OK when the
+ *  server answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_cluster_addslotsrange(rk_client *c,
-        const rk_cluster_addslotsrange_start_slot_end_slot *start_slot_end_slots,
-                             size_t nstart_slot_end_slots);
-/** Queues CLUSTER ADDSLOTSRANGE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_addslotsrange(rk_pipeline *p,
-        const rk_cluster_addslotsrange_start_slot_end_slot *start_slot_end_slots,
-                                  size_t nstart_slot_end_slots);
+rk_command *rk_cmd_clusteraddslotsrange(rk_command *cmd,
+        const rk_clusteraddslotsrange_start_slot_end_slot *start_slot_end_slots,
+                                        size_t nstart_slot_end_slots);
+int rk_clusteraddslotsrange(rk_client *c,
+                            const rk_clusteraddslotsrange_start_slot_end_slot *start_slot_end_slots,
+                            size_t nstart_slot_end_slots);
 
 /** CLUSTER BUMPEPOCH: Advance the cluster config epoch.
  *
@@ -69,12 +77,15 @@ int rk_pipe_cluster_addslotsrange(rk_pipeline *p,
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_clusterbumpepoch() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clusterbumpepoch() runs it on the client, with C strings. Stores the reply in *out
+ *  (NUL-terminated; free it with rk_free) and its length in *len (may be NULL); returns RK_NIL
+ *  when the server replied nil. Errors as rk_client_run().
  */
-int rk_cluster_bumpepoch(rk_client *c, char **out, size_t *len);
-/** Queues CLUSTER BUMPEPOCH in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_bumpepoch(rk_pipeline *p);
+rk_command *rk_cmd_clusterbumpepoch(rk_command *cmd);
+int rk_clusterbumpepoch(rk_client *c, char **out, size_t *len);
 
 /** CLUSTER COUNT-FAILURE-REPORTS: Return the number of failure reports active for a given node.
  *
@@ -83,18 +94,14 @@ int rk_pipe_cluster_bumpepoch(rk_pipeline *p);
  *  Complexity: O(N) where N is the number of failure reports. Since Redis 3.0.0 (cluster
  *  group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_clustercount_failure_reports() builds the command (strings as rk_str) for
+ *  rk_client_run(), rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clustercount_failure_reports() runs it on the client, with C strings. Stores the integer
+ *  reply in *out (NULL to ignore it). Errors as rk_client_run().
  */
-int rk_cluster_count_failure_reports(rk_client *c, const char *node_id, long long *out);
-/** As rk_cluster_count_failure_reports(), with lengths for the strings (binary safe). */
-int rk_cluster_count_failure_reports_bin(rk_client *c, const char *node_id, size_t node_id_len,
-                                         long long *out);
-/** Queues CLUSTER COUNT-FAILURE-REPORTS in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_count_failure_reports(rk_pipeline *p, const char *node_id);
-/** Queues CLUSTER COUNT-FAILURE-REPORTS (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_cluster_count_failure_reports_bin(rk_pipeline *p, const char *node_id,
-                                              size_t node_id_len);
+rk_command *rk_cmd_clustercount_failure_reports(rk_command *cmd, rk_str node_id);
+int rk_clustercount_failure_reports(rk_client *c, const char *node_id, long long *out);
 
 /** CLUSTER COUNTKEYSINSLOT: Return the number of local keys in the specified hash slot.
  *
@@ -102,11 +109,14 @@ int rk_pipe_cluster_count_failure_reports_bin(rk_pipeline *p, const char *node_i
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_clustercountkeysinslot() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clustercountkeysinslot() runs it on the client, with C strings. Stores the integer reply
+ *  in *out (NULL to ignore it). Errors as rk_client_run().
  */
-int rk_cluster_countkeysinslot(rk_client *c, long long slot, long long *out);
-/** Queues CLUSTER COUNTKEYSINSLOT in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_countkeysinslot(rk_pipeline *p, long long slot);
+rk_command *rk_cmd_clustercountkeysinslot(rk_command *cmd, long long slot);
+int rk_clustercountkeysinslot(rk_client *c, long long slot, long long *out);
 
 /** CLUSTER DELSLOTS: Set hash slots as unbound in receiving node.
  *
@@ -115,18 +125,20 @@ int rk_pipe_cluster_countkeysinslot(rk_pipeline *p, long long slot);
  *  Complexity: O(N) where N is the total number of hash slot arguments. Since Redis 3.0.0
  *  (cluster group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_clusterdelslots() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clusterdelslots() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_cluster_delslots(rk_client *c, const long long *slots, size_t nslots);
-/** Queues CLUSTER DELSLOTS in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_delslots(rk_pipeline *p, const long long *slots, size_t nslots);
+rk_command *rk_cmd_clusterdelslots(rk_command *cmd, const long long *slots, size_t nslots);
+int rk_clusterdelslots(rk_client *c, const long long *slots, size_t nslots);
 
 /** CLUSTER DELSLOTSRANGE: the start-slot_end-slot block. */
-typedef struct rk_cluster_delslotsrange_start_slot_end_slot {
+typedef struct rk_clusterdelslotsrange_start_slot_end_slot {
     long long start_slot; /**< start-slot */
     long long end_slot; /**< end-slot */
-} rk_cluster_delslotsrange_start_slot_end_slot;
+} rk_clusterdelslotsrange_start_slot_end_slot;
 
 /** CLUSTER DELSLOTSRANGE: Set hash slots as unbound in receiving node.
  *
@@ -135,22 +147,24 @@ typedef struct rk_cluster_delslotsrange_start_slot_end_slot {
  *  Complexity: O(N) where N is the total number of the slots between the start slot and end
  *  slot arguments. Since Redis 7.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_clusterdelslotsrange() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clusterdelslotsrange() runs it on the client, with C strings. Returns RK_OK when the
+ *  server answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_cluster_delslotsrange(rk_client *c,
-        const rk_cluster_delslotsrange_start_slot_end_slot *start_slot_end_slots,
-                             size_t nstart_slot_end_slots);
-/** Queues CLUSTER DELSLOTSRANGE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_delslotsrange(rk_pipeline *p,
-        const rk_cluster_delslotsrange_start_slot_end_slot *start_slot_end_slots,
-                                  size_t nstart_slot_end_slots);
+rk_command *rk_cmd_clusterdelslotsrange(rk_command *cmd,
+        const rk_clusterdelslotsrange_start_slot_end_slot *start_slot_end_slots,
+                                        size_t nstart_slot_end_slots);
+int rk_clusterdelslotsrange(rk_client *c,
+                            const rk_clusterdelslotsrange_start_slot_end_slot *start_slot_end_slots,
+                            size_t nstart_slot_end_slots);
 
 /** Options of CLUSTER FAILOVER; NULL or zeroed: none. */
-typedef struct rk_cluster_failover_opts {
+typedef struct rk_clusterfailover_opts {
     bool force; /**< Send FORCE. */
     bool takeover; /**< Send TAKEOVER. */
-} rk_cluster_failover_opts;
+} rk_clusterfailover_opts;
 
 /** CLUSTER FAILOVER: Forces a replica to perform a manual failover of its master.
  *
@@ -158,12 +172,18 @@ typedef struct rk_cluster_failover_opts {
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_clusterfailover() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clusterfailover() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_cluster_failover(rk_client *c, const rk_cluster_failover_opts *opts);
-/** Queues CLUSTER FAILOVER in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_failover(rk_pipeline *p, const rk_cluster_failover_opts *opts);
+rk_command *(rk_cmd_clusterfailover)(rk_command *cmd, const rk_clusterfailover_opts *opts,
+                                     size_t opts_size);
+int (rk_clusterfailover)(rk_client *c, const rk_clusterfailover_opts *opts, size_t opts_size);
+#define rk_cmd_clusterfailover(...) (rk_cmd_clusterfailover)(__VA_ARGS__, \
+        sizeof(rk_clusterfailover_opts))
+#define rk_clusterfailover(...) (rk_clusterfailover)(__VA_ARGS__, sizeof(rk_clusterfailover_opts))
 
 /** CLUSTER FLUSHSLOTS: Delete a node's own slots information.
  *
@@ -171,12 +191,14 @@ int rk_pipe_cluster_failover(rk_pipeline *p, const rk_cluster_failover_opts *opt
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_clusterflushslots() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clusterflushslots() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_cluster_flushslots(rk_client *c);
-/** Queues CLUSTER FLUSHSLOTS in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_flushslots(rk_pipeline *p);
+rk_command *rk_cmd_clusterflushslots(rk_command *cmd);
+int rk_clusterflushslots(rk_client *c);
 
 /** CLUSTER FORGET: Remove a node from the nodes table.
  *
@@ -184,17 +206,14 @@ int rk_pipe_cluster_flushslots(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_clusterforget() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clusterforget() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_cluster_forget(rk_client *c, const char *node_id);
-/** As rk_cluster_forget(), with lengths for the strings (binary safe). */
-int rk_cluster_forget_bin(rk_client *c, const char *node_id, size_t node_id_len);
-/** Queues CLUSTER FORGET in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_forget(rk_pipeline *p, const char *node_id);
-/** Queues CLUSTER FORGET (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_cluster_forget_bin(rk_pipeline *p, const char *node_id, size_t node_id_len);
+rk_command *rk_cmd_clusterforget(rk_command *cmd, rk_str node_id);
+int rk_clusterforget(rk_client *c, const char *node_id);
 
 /** CLUSTER GETKEYSINSLOT: Return local key names in the specified hash slot.
  *
@@ -203,12 +222,14 @@ int rk_pipe_cluster_forget_bin(rk_pipeline *p, const char *node_id, size_t node_
  *  Complexity: O(log(N)) where N is the number of requested keys. Since Redis 3.0.0 (cluster
  *  group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_clustergetkeysinslot() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clustergetkeysinslot() runs it on the client, with C strings. Hands the reply to *reply
+ *  (NULL discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_cluster_getkeysinslot(rk_client *c, long long slot, long long count, rk_reply *reply);
-/** Queues CLUSTER GETKEYSINSLOT in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_getkeysinslot(rk_pipeline *p, long long slot, long long count);
+rk_command *rk_cmd_clustergetkeysinslot(rk_command *cmd, long long slot, long long count);
+int rk_clustergetkeysinslot(rk_client *c, long long slot, long long count, rk_reply *reply);
 
 /** CLUSTER HELP: Show helpful text about the different subcommands.
  *
@@ -216,12 +237,14 @@ int rk_pipe_cluster_getkeysinslot(rk_pipeline *p, long long slot, long long coun
  *
  *  Complexity: O(1). Since Redis 5.0.0 (cluster group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_clusterhelp() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clusterhelp() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_cluster_help(rk_client *c, rk_reply *reply);
-/** Queues CLUSTER HELP in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_help(rk_pipeline *p);
+rk_command *rk_cmd_clusterhelp(rk_command *cmd);
+int rk_clusterhelp(rk_client *c, rk_reply *reply);
 
 /** CLUSTER INFO: Provides info about Redis Cluster node state.
  *
@@ -229,12 +252,15 @@ int rk_pipe_cluster_help(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_clusterinfo() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clusterinfo() runs it on the client, with C strings. Stores the reply in *out
+ *  (NUL-terminated; free it with rk_free) and its length in *len (may be NULL); returns RK_NIL
+ *  when the server replied nil. Errors as rk_client_run().
  */
-int rk_cluster_info(rk_client *c, char **out, size_t *len);
-/** Queues CLUSTER INFO in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_info(rk_pipeline *p);
+rk_command *rk_cmd_clusterinfo(rk_command *cmd);
+int rk_clusterinfo(rk_client *c, char **out, size_t *len);
 
 /** CLUSTER KEYSLOT: Returns the hash slot of the specified key.
  *
@@ -243,16 +269,14 @@ int rk_pipe_cluster_info(rk_pipeline *p);
  *  Complexity: O(N) where N is the number of bytes in the key. Since Redis 3.0.0 (cluster
  *  group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_clusterkeyslot() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clusterkeyslot() runs it on the client, with C strings. Stores the integer reply in *out
+ *  (NULL to ignore it). Errors as rk_client_run().
  */
-int rk_cluster_keyslot(rk_client *c, const char *key, long long *out);
-/** As rk_cluster_keyslot(), with lengths for the strings (binary safe). */
-int rk_cluster_keyslot_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues CLUSTER KEYSLOT in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_keyslot(rk_pipeline *p, const char *key);
-/** Queues CLUSTER KEYSLOT (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_cluster_keyslot_bin(rk_pipeline *p, const char *key, size_t key_len);
+rk_command *rk_cmd_clusterkeyslot(rk_command *cmd, rk_str key);
+int rk_clusterkeyslot(rk_client *c, const char *key, long long *out);
 
 /** CLUSTER LINKS: Returns a list of all TCP links to and from peer nodes in cluster.
  *
@@ -261,18 +285,21 @@ int rk_pipe_cluster_keyslot_bin(rk_pipeline *p, const char *key, size_t key_len)
  *  Complexity: O(N) where N is the total number of Cluster nodes. Since Redis 7.0.0 (cluster
  *  group).
  *
- *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_clusterlinks() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply an array, each element a map on
+ *  either protocol.
+ *
+ *  rk_clusterlinks() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_cluster_links(rk_client *c, rk_reply *reply);
-/** Queues CLUSTER LINKS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_cluster_links(rk_pipeline *p);
+rk_command *rk_cmd_clusterlinks(rk_command *cmd);
+int rk_clusterlinks(rk_client *c, rk_reply *reply);
 
 /** Options of CLUSTER MEET; NULL or zeroed: none. */
-typedef struct rk_cluster_meet_opts {
+typedef struct rk_clustermeet_opts {
     long long cluster_bus_port; /**< cluster_bus_port; 0: not sent. */
     bool cluster_bus_port_set; /**< Send cluster_bus_port even when it is 0. */
-} rk_cluster_meet_opts;
+} rk_clustermeet_opts;
 
 /** CLUSTER MEET: Force a node cluster to handshake with another node.
  *
@@ -280,20 +307,18 @@ typedef struct rk_cluster_meet_opts {
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_clustermeet() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clustermeet() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_cluster_meet(rk_client *c, const char *ip, long long port, const rk_cluster_meet_opts *opts);
-/** As rk_cluster_meet(), with lengths for the strings (binary safe). */
-int rk_cluster_meet_bin(rk_client *c, const char *ip, size_t ip_len, long long port,
-                        const rk_cluster_meet_opts *opts);
-/** Queues CLUSTER MEET in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_meet(rk_pipeline *p, const char *ip, long long port,
-                         const rk_cluster_meet_opts *opts);
-/** Queues CLUSTER MEET (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_cluster_meet_bin(rk_pipeline *p, const char *ip, size_t ip_len, long long port,
-                             const rk_cluster_meet_opts *opts);
+rk_command *(rk_cmd_clustermeet)(rk_command *cmd, rk_str ip, long long port,
+                                 const rk_clustermeet_opts *opts, size_t opts_size);
+int (rk_clustermeet)(rk_client *c, const char *ip, long long port, const rk_clustermeet_opts *opts,
+                     size_t opts_size);
+#define rk_cmd_clustermeet(...) (rk_cmd_clustermeet)(__VA_ARGS__, sizeof(rk_clustermeet_opts))
+#define rk_clustermeet(...) (rk_clustermeet)(__VA_ARGS__, sizeof(rk_clustermeet_opts))
 
 /** CLUSTER MYID: Return the node id.
  *
@@ -301,12 +326,15 @@ int rk_pipe_cluster_meet_bin(rk_pipeline *p, const char *ip, size_t ip_len, long
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_clustermyid() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clustermyid() runs it on the client, with C strings. Stores the reply in *out
+ *  (NUL-terminated; free it with rk_free) and its length in *len (may be NULL); returns RK_NIL
+ *  when the server replied nil. Errors as rk_client_run().
  */
-int rk_cluster_myid(rk_client *c, char **out, size_t *len);
-/** Queues CLUSTER MYID in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_myid(rk_pipeline *p);
+rk_command *rk_cmd_clustermyid(rk_command *cmd);
+int rk_clustermyid(rk_client *c, char **out, size_t *len);
 
 /** CLUSTER NODES: Get Cluster config for the node.
  *
@@ -315,12 +343,15 @@ int rk_pipe_cluster_myid(rk_pipeline *p);
  *  Complexity: O(N) where N is the total number of Cluster nodes. Since Redis 3.0.0 (cluster
  *  group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_clusternodes() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clusternodes() runs it on the client, with C strings. Stores the reply in *out
+ *  (NUL-terminated; free it with rk_free) and its length in *len (may be NULL); returns RK_NIL
+ *  when the server replied nil. Errors as rk_client_run().
  */
-int rk_cluster_nodes(rk_client *c, char **out, size_t *len);
-/** Queues CLUSTER NODES in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_nodes(rk_pipeline *p);
+rk_command *rk_cmd_clusternodes(rk_command *cmd);
+int rk_clusternodes(rk_client *c, char **out, size_t *len);
 
 /** CLUSTER REPLICAS: List replica nodes of the specified master node.
  *
@@ -328,17 +359,14 @@ int rk_pipe_cluster_nodes(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 5.0.0 (cluster group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_clusterreplicas() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clusterreplicas() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_cluster_replicas(rk_client *c, const char *node_id, rk_reply *reply);
-/** As rk_cluster_replicas(), with lengths for the strings (binary safe). */
-int rk_cluster_replicas_bin(rk_client *c, const char *node_id, size_t node_id_len, rk_reply *reply);
-/** Queues CLUSTER REPLICAS in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_replicas(rk_pipeline *p, const char *node_id);
-/** Queues CLUSTER REPLICAS (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_cluster_replicas_bin(rk_pipeline *p, const char *node_id, size_t node_id_len);
+rk_command *rk_cmd_clusterreplicas(rk_command *cmd, rk_str node_id);
+int rk_clusterreplicas(rk_client *c, const char *node_id, rk_reply *reply);
 
 /** CLUSTER REPLICATE: Reconfigure a node as a replica of the specified master node.
  *
@@ -346,23 +374,20 @@ int rk_pipe_cluster_replicas_bin(rk_pipeline *p, const char *node_id, size_t nod
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_clusterreplicate() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clusterreplicate() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_cluster_replicate(rk_client *c, const char *node_id);
-/** As rk_cluster_replicate(), with lengths for the strings (binary safe). */
-int rk_cluster_replicate_bin(rk_client *c, const char *node_id, size_t node_id_len);
-/** Queues CLUSTER REPLICATE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_replicate(rk_pipeline *p, const char *node_id);
-/** Queues CLUSTER REPLICATE (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_cluster_replicate_bin(rk_pipeline *p, const char *node_id, size_t node_id_len);
+rk_command *rk_cmd_clusterreplicate(rk_command *cmd, rk_str node_id);
+int rk_clusterreplicate(rk_client *c, const char *node_id);
 
 /** Options of CLUSTER RESET; NULL or zeroed: none. */
-typedef struct rk_cluster_reset_opts {
+typedef struct rk_clusterreset_opts {
     bool hard; /**< Send HARD. */
     bool soft; /**< Send SOFT. */
-} rk_cluster_reset_opts;
+} rk_clusterreset_opts;
 
 /** CLUSTER RESET: Reset a Redis Cluster node.
  *
@@ -371,12 +396,17 @@ typedef struct rk_cluster_reset_opts {
  *  Complexity: O(N) where N is the number of known nodes. The command may execute a FLUSHALL as
  *  a side effect. Since Redis 3.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_clusterreset() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clusterreset() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_cluster_reset(rk_client *c, const rk_cluster_reset_opts *opts);
-/** Queues CLUSTER RESET in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_reset(rk_pipeline *p, const rk_cluster_reset_opts *opts);
+rk_command *(rk_cmd_clusterreset)(rk_command *cmd, const rk_clusterreset_opts *opts,
+                                  size_t opts_size);
+int (rk_clusterreset)(rk_client *c, const rk_clusterreset_opts *opts, size_t opts_size);
+#define rk_cmd_clusterreset(...) (rk_cmd_clusterreset)(__VA_ARGS__, sizeof(rk_clusterreset_opts))
+#define rk_clusterreset(...) (rk_clusterreset)(__VA_ARGS__, sizeof(rk_clusterreset_opts))
 
 /** CLUSTER SAVECONFIG: Forces the node to save cluster state on disk.
  *
@@ -384,12 +414,14 @@ int rk_pipe_cluster_reset(rk_pipeline *p, const rk_cluster_reset_opts *opts);
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_clustersaveconfig() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clustersaveconfig() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_cluster_saveconfig(rk_client *c);
-/** Queues CLUSTER SAVECONFIG in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_saveconfig(rk_pipeline *p);
+rk_command *rk_cmd_clustersaveconfig(rk_command *cmd);
+int rk_clustersaveconfig(rk_client *c);
 
 /** CLUSTER SET-CONFIG-EPOCH: Set the configuration epoch in a new node.
  *
@@ -397,23 +429,22 @@ int rk_pipe_cluster_saveconfig(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_clusterset_config_epoch() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clusterset_config_epoch() runs it on the client, with C strings. Returns RK_OK when the
+ *  server answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_cluster_set_config_epoch(rk_client *c, long long config_epoch);
-/** Queues CLUSTER SET-CONFIG-EPOCH in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_set_config_epoch(rk_pipeline *p, long long config_epoch);
+rk_command *rk_cmd_clusterset_config_epoch(rk_command *cmd, long long config_epoch);
+int rk_clusterset_config_epoch(rk_client *c, long long config_epoch);
 
 /** Options of CLUSTER SETSLOT; NULL or zeroed: none. */
-typedef struct rk_cluster_setslot_opts {
-    const char *importing; /**< IMPORTING node-id; NULL: not sent. */
-    size_t importing_len; /**< Its length; 0: NUL-terminated. */
-    const char *migrating; /**< MIGRATING node-id; NULL: not sent. */
-    size_t migrating_len; /**< Its length; 0: NUL-terminated. */
-    const char *node; /**< NODE node-id; NULL: not sent. */
-    size_t node_len; /**< Its length; 0: NUL-terminated. */
+typedef struct rk_clustersetslot_opts {
+    rk_str importing; /**< IMPORTING node-id; NULL: not sent. */
+    rk_str migrating; /**< MIGRATING node-id; NULL: not sent. */
+    rk_str node; /**< NODE node-id; NULL: not sent. */
     bool stable; /**< Send STABLE. */
-} rk_cluster_setslot_opts;
+} rk_clustersetslot_opts;
 
 /** CLUSTER SETSLOT: Bind a hash slot to a specific node.
  *
@@ -421,12 +452,19 @@ typedef struct rk_cluster_setslot_opts {
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_clustersetslot() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clustersetslot() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_cluster_setslot(rk_client *c, long long slot, const rk_cluster_setslot_opts *opts);
-/** Queues CLUSTER SETSLOT in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_setslot(rk_pipeline *p, long long slot, const rk_cluster_setslot_opts *opts);
+rk_command *(rk_cmd_clustersetslot)(rk_command *cmd, long long slot,
+                                    const rk_clustersetslot_opts *opts, size_t opts_size);
+int (rk_clustersetslot)(rk_client *c, long long slot, const rk_clustersetslot_opts *opts,
+                        size_t opts_size);
+#define rk_cmd_clustersetslot(...) (rk_cmd_clustersetslot)(__VA_ARGS__, \
+        sizeof(rk_clustersetslot_opts))
+#define rk_clustersetslot(...) (rk_clustersetslot)(__VA_ARGS__, sizeof(rk_clustersetslot_opts))
 
 /** CLUSTER SHARDS: Get array of cluster slots to node mappings.
  *
@@ -435,12 +473,15 @@ int rk_pipe_cluster_setslot(rk_pipeline *p, long long slot, const rk_cluster_set
  *  Complexity: O(N) where N is the total number of cluster nodes. Since Redis 7.0.0 (cluster
  *  group).
  *
- *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_clustershards() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply an array, each element a map on
+ *  either protocol.
+ *
+ *  rk_clustershards() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_cluster_shards(rk_client *c, rk_reply *reply);
-/** Queues CLUSTER SHARDS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_cluster_shards(rk_pipeline *p);
+rk_command *rk_cmd_clustershards(rk_command *cmd);
+int rk_clustershards(rk_client *c, rk_reply *reply);
 
 /** CLUSTER SLAVES: List replica nodes of the specified master node.
  *
@@ -450,17 +491,14 @@ int rk_pipe_cluster_shards(rk_pipeline *p);
  *
  *  Deprecated since 5.0.0; use CLUSTER REPLICAS instead.
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_clusterslaves() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clusterslaves() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_cluster_slaves(rk_client *c, const char *node_id, rk_reply *reply);
-/** As rk_cluster_slaves(), with lengths for the strings (binary safe). */
-int rk_cluster_slaves_bin(rk_client *c, const char *node_id, size_t node_id_len, rk_reply *reply);
-/** Queues CLUSTER SLAVES in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_slaves(rk_pipeline *p, const char *node_id);
-/** Queues CLUSTER SLAVES (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_cluster_slaves_bin(rk_pipeline *p, const char *node_id, size_t node_id_len);
+rk_command *rk_cmd_clusterslaves(rk_command *cmd, rk_str node_id);
+int rk_clusterslaves(rk_client *c, const char *node_id, rk_reply *reply);
 
 /** CLUSTER SLOTS: Get array of Cluster slot to node mappings.
  *
@@ -471,12 +509,14 @@ int rk_pipe_cluster_slaves_bin(rk_pipeline *p, const char *node_id, size_t node_
  *
  *  Deprecated since 7.0.0; use CLUSTER SHARDS instead.
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_clusterslots() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clusterslots() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_cluster_slots(rk_client *c, rk_reply *reply);
-/** Queues CLUSTER SLOTS in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_cluster_slots(rk_pipeline *p);
+rk_command *rk_cmd_clusterslots(rk_command *cmd);
+int rk_clusterslots(rk_client *c, rk_reply *reply);
 
 /** READONLY: Enables read queries for a connection to a cluster replica node.
  *
@@ -484,9 +524,13 @@ int rk_pipe_cluster_slots(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts(), on the held connection.
+ *  rk_cmd_readonly() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_readonly() runs it on a held connection, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_conn_run().
  */
+rk_command *rk_cmd_readonly(rk_command *cmd);
 int rk_readonly(rk_conn *conn);
 
 /** READWRITE: Disables read queries for a connection to a cluster replica node.
@@ -495,9 +539,13 @@ int rk_readonly(rk_conn *conn);
  *
  *  Complexity: O(1). Since Redis 3.0.0 (cluster group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts(), on the held connection.
+ *  rk_cmd_readwrite() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_readwrite() runs it on a held connection, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_conn_run().
  */
+rk_command *rk_cmd_readwrite(rk_command *cmd);
 int rk_readwrite(rk_conn *conn);
 
 #ifdef __cplusplus

@@ -1,68 +1,95 @@
 /** @file rediskit/commands/common.h
- * rediskit: what every typed command function has in common.
+ * rediskit: what every typed command has in common.
  *
- * Every command and subcommand of Redis has a function named after it:
- * rk_set, rk_hgetall, rk_xinfo_stream, rk_config_get (TYPE is rk_key_type,
- * since rk_type names reply kinds). They are generated from the server's
- * own description of its commands (see tools/gen-commands), one header per
- * command group, all included by rediskit/commands.h.
- *
- * Arguments. Required arguments are parameters: keys and values as C
- * strings, integers as long long, doubles as double, a choice between
- * tokens as a C enum (RK_LEFT / RK_RIGHT...). Lists are an array and a
- * count (`keys, nkeys`), even when they may be empty; pairs and groups of
- * arguments are arrays of small structs
- * (`(rk_hset_field_value){"f", 0, "v", 0}`, where a length of 0 means
- * NUL-terminated). Optional arguments and flags go in an options struct,
- * NULL for none, best filled with designated initializers:
+ * Two functions per command. Every command and subcommand of Redis has a
+ * builder, `rk_cmd_<name>`, which builds it into an rk_command
+ * (rediskit/command.h) that any executor runs: rk_client_run (the pooled
+ * client), rk_conn_run (a held connection), rk_pipeline_add (a pipeline
+ * or transaction); and a convenience, `rk_<name>`, which builds it and
+ * runs it on the client (or, for the commands that change their
+ * connection's state, on a held rk_conn) and hands over its typed result:
  *
  *     rk_set(c, "k", "v", &(rk_set_opts){.ex = 10, .nx = true}, &reply);
  *
- * An optional number is sent when it is not 0, or when its `_set`
+ *     rk_command cmd;
+ *     rk_pipeline_add(p, rk_cmd_set(&cmd, RK_STR("k"), rk_bin(buf, n), NULL));
+ *
+ * They are generated from the server's own description of its commands
+ * (see tools/gen-commands), one header per command group, all included by
+ * rediskit/commands.h.
+ *
+ * Names. One rule, so that no command can take the name of a type or an
+ * object method (`rk_<type>_<verb>`): a command's C name is its words in
+ * lower case, a container and its subcommand glued with no separator, a
+ * '-' or a module's '.' becoming '_': SET is set, CONFIG GET configget,
+ * CLIENT LIST clientlist, XINFO STREAM xinfostream, SCRIPT LOAD
+ * scriptload, CLUSTER INFO clusterinfo, CLIENT NO-EVICT clientno_evict,
+ * JSON.GET json_get. The builder is `rk_cmd_<name>`, the convenience
+ * `rk_<name>`; the command's types are `rk_<name>_opts` and
+ * `rk_<name>_<group>`. The exceptions are names that would equal a public
+ * type or function: TYPE is key_type (rk_type names reply kinds) and the
+ * bare COMMAND is commands (rk_command is the built-command type).
+ *
+ * Arguments. Required arguments are parameters: strings as rk_str
+ * (rediskit/str.h) in the builder and as C strings in the convenience,
+ * integers as long long, doubles as double, a choice between tokens as a
+ * C enum (RK_LEFT / RK_RIGHT...). Lists are an array and then its count
+ * (`keys, nkeys`), even when they may be empty: of rk_str in the builder,
+ * of C strings in the convenience. Pairs and groups of arguments are
+ * arrays of small structs whose strings are rk_str, the same for both
+ * functions (`(rk_hset_field_value){RK_STR("f"), RK_STR("v")}`; written as
+ * `{"f", 0, "v", 0}` it does not compile). Optional arguments and flags
+ * go in an options struct, NULL for none, best filled with designated
+ * initializers; its strings are rk_str too, `{0}` (a NULL ptr) for not
+ * sent. An optional number is sent when it is not 0, or when its `_set`
  * companion is true (`.block = 0, .block_set = true` blocks for ever). A
  * group of optional arguments is a pointer to its struct, NULL when not
  * sent (`.limit = &(rk_zrange_limit){0, 10}`).
  *
- * Binary data. Each function taking strings has a `_bin` twin whose
- * string parameters come with their lengths, and whose lists come with an
- * array of lengths (NULL: NUL-terminated). A string in an options or group
- * struct has a `_len` field next to it (0: NUL-terminated).
+ * Options grow without breaking binaries. A function taking an options
+ * struct is declared with its name in parentheses and a last parameter,
+ * `size_t opts_size`, that a macro of the same name fills in with
+ * sizeof the struct as the caller's header knows it: a program built
+ * against an older, shorter struct keeps working with a newer library
+ * (the fields it does not know read as zero, their defaults). New fields
+ * are only ever appended. Call the functions as written above; take the
+ * function itself as `(rk_set)` and pass the size yourself.
  *
  * Checks. Combinations the command refuses (NX with XX, EX with PX, an
  * enum value out of range, a NULL required string, keys without ids) are
- * RK_EINVAL with a message before anything is sent.
+ * RK_EINVAL with a message, kept in the built command and reported by the
+ * runner before anything is sent.
  *
- * Results. A command returning one plain value has a typed output: a long
- * long for counts and integers, a double for scores, a copied string
- * (free it with rk_free) for GET and the like. Other commands
- * hand over their rk_reply in one shape whichever protocol the connection
- * speaks, as RESP3 would send it: HGETALL and CONFIG GET are maps,
- * SMEMBERS a set, ZSCORE-like values doubles, WITHSCORES replies arrays of
- * [member, score] pairs, XREAD a map of stream to entries, INFO a map of
- * sections, each a map of fields. Errors are as for rk_client_call_argv_opts():
+ * Results. The builder's command, run, gives the reply in one shape
+ * whichever protocol the connection speaks, as RESP3 would send it:
+ * HGETALL and CONFIG GET are maps, SMEMBERS a set, ZSCORE-like values
+ * doubles, WITHSCORES replies arrays of [member, score] pairs, XREAD a map
+ * of stream to entries, INFO a map of sections, each a map of fields. A
+ * convenience of a command returning one plain value has a typed output:
+ * a long long for counts and integers, a double for scores, a copied
+ * string (free it with rk_free) for GET and the like; the others hand
+ * over the shaped rk_reply. Errors are as for rk_client_run():
  * RK_ESERVER for an error reply (rk_error_last() has it), RK_EIO,
  * RK_ETIMEOUT...; retries follow the client's policy.
  *
  * Nil. One rule for every typed command: when the server answers nil, the
- * function returns RK_NIL (positive, not a failure; `rc < 0` tests for
- * failures), with the typed output left empty (NULL string, untouched
- * number) or the nil reply in *reply. So GET of a missing key, SET with NX
- * or XX that did not set the key, SET with GET of a key that had no value,
- * ZSCORE of a missing member, and a blocking command (BLPOP, BRPOP,
- * BZPOPMIN, BLMOVE, XREAD BLOCK...) whose timeout passed with nothing to
- * return all give RK_NIL.
- *
- * Pipelines. Each function also has an rk_pipe_ twin that queues the
- * command in an rk_pipeline (or a transaction); its reply, shaped the same
- * way, is read with rk_pipeline_reply() after rk_pipeline_exec(). There a
- * nil answer is a nil reply with status RK_OK: rk_pipeline_status()
- * reports failures only, so test rk_reply_type() == RK_REPLY_NIL.
+ * runner and the convenience return RK_NIL (positive, not a failure;
+ * `rc < 0` tests for failures), with the typed output left empty (NULL
+ * string, untouched number) or the nil reply in *reply. So GET of a
+ * missing key, SET with NX or XX that did not set the key, SET with GET of
+ * a key that had no value, ZSCORE of a missing member, and a blocking
+ * command (BLPOP, BRPOP, BZPOPMIN, BLMOVE, XREAD BLOCK...) whose timeout
+ * passed with nothing to return all give RK_NIL. In a pipeline a nil
+ * answer is a nil reply with status RK_OK: rk_pipeline_status() reports
+ * failures only, so test rk_reply_type() == RK_REPLY_NIL.
  *
  * Connection state. Commands that change the connection they run on
- * (SELECT, AUTH, HELLO, WATCH, MULTI, CLIENT TRACKING...) take an rk_conn
- * the caller holds (rk_client_acquire or rk_conn_new) instead of the
- * pooled client; the SUBSCRIBE family is rk_pubsub's. Blocking commands
- * (BLPOP, XREAD BLOCK...) stretch the call's timeout by their own. */
+ * (SELECT, AUTH, HELLO, WATCH, MULTI, CLIENT TRACKING...) have a
+ * convenience taking an rk_conn the caller holds (rk_client_acquire or
+ * rk_conn_new) instead of the pooled client; rk_client_run and pipelines
+ * refuse them. The SUBSCRIBE family is rk_pubsub's. Blocking commands
+ * (BLPOP, XREAD BLOCK...) stretch the call's timeout by their own on the
+ * client. */
 #ifndef RK_COMMANDS_COMMON_H
 #define RK_COMMANDS_COMMON_H
 
@@ -71,22 +98,24 @@
 
 #include "rediskit/alloc.h"
 #include "rediskit/client.h"
+#include "rediskit/command.h"
 #include "rediskit/commands/enums.h"
 #include "rediskit/conn.h"
 #include "rediskit/error.h"
 #include "rediskit/pipeline.h"
 #include "rediskit/reply.h"
+#include "rediskit/str.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /** CLIENT REPLY modes. */
-typedef enum rk_client_reply_mode {
-    RK_CLIENT_REPLY_ON = 1, /**< Replies are sent (the default). */
-    RK_CLIENT_REPLY_OFF,    /**< No replies until ON. */
-    RK_CLIENT_REPLY_SKIP    /**< No reply to the next command. */
-} rk_client_reply_mode;
+typedef enum rk_clientreply_mode {
+    RK_CLIENTREPLY_ON = 1, /**< Replies are sent (the default). */
+    RK_CLIENTREPLY_OFF,    /**< No replies until ON. */
+    RK_CLIENTREPLY_SKIP    /**< No reply to the next command. */
+} rk_clientreply_mode;
 
 /** CLIENT REPLY: switches the server's replies on a held connection on or
  *  off. The connection knows: while replies are OFF (and for SKIP and the
@@ -96,7 +125,7 @@ typedef enum rk_client_reply_mode {
  *  a plain command too; rk_client_release closes a connection left OFF or
  *  SKIP.) Hand-written, since the generated form would
  *  wait. Returns RK_OK, RK_EINVAL for a bad mode, or as rk_conn_call_argv(). */
-int rk_client_reply(rk_conn *conn, rk_client_reply_mode mode);
+int rk_clientreply(rk_conn *conn, rk_clientreply_mode mode);
 
 /** RESET: resets a held connection's server-side state (ends MULTI, WATCH,
  *  subscriptions, CLIENT REPLY OFF, tracking) and then sets the connection

@@ -16,8 +16,7 @@ extern "C" {
 
 /** Options of AUTH; NULL or zeroed: none. */
 typedef struct rk_auth_opts {
-    const char *username; /**< username; NULL: not sent. */
-    size_t username_len; /**< Its length; 0: NUL-terminated. */
+    rk_str username; /**< username; NULL: not sent. */
 } rk_auth_opts;
 
 /** AUTH: Authenticate to the server.
@@ -27,18 +26,23 @@ typedef struct rk_auth_opts {
  *  Complexity: O(N) where N is the number of passwords defined for the user. Since Redis 1.0.0
  *  (connection group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts(), on the held connection.
+ *  rk_cmd_auth() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_auth() runs it on a held connection, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_conn_run().
  */
-int rk_auth(rk_conn *conn, const char *password, const rk_auth_opts *opts);
-/** As rk_auth(), with lengths for the strings (binary safe). */
-int rk_auth_bin(rk_conn *conn, const char *password, size_t password_len, const rk_auth_opts *opts);
+rk_command *(rk_cmd_auth)(rk_command *cmd, rk_str password, const rk_auth_opts *opts,
+                          size_t opts_size);
+int (rk_auth)(rk_conn *conn, const char *password, const rk_auth_opts *opts, size_t opts_size);
+#define rk_cmd_auth(...) (rk_cmd_auth)(__VA_ARGS__, sizeof(rk_auth_opts))
+#define rk_auth(...) (rk_auth)(__VA_ARGS__, sizeof(rk_auth_opts))
 
 /** YES | NO */
-typedef enum rk_client_caching_mode {
-    RK_CLIENT_CACHING_MODE_YES = 1, /**< YES */
-    RK_CLIENT_CACHING_MODE_NO = 2, /**< NO */
-} rk_client_caching_mode;
+typedef enum rk_clientcaching_mode {
+    RK_CLIENTCACHING_MODE_YES = 1, /**< YES */
+    RK_CLIENTCACHING_MODE_NO = 2, /**< NO */
+} rk_clientcaching_mode;
 
 /** CLIENT CACHING: Instruct the server about tracking or not keys in the next request.
  *
@@ -46,10 +50,14 @@ typedef enum rk_client_caching_mode {
  *
  *  Complexity: O(1). Since Redis 6.0.0 (connection group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts(), on the held connection.
+ *  rk_cmd_clientcaching() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clientcaching() runs it on a held connection, with C strings. Hands the reply to *reply
+ *  (NULL discards it); returns RK_NIL when the reply is nil. Errors as rk_conn_run().
  */
-int rk_client_caching(rk_conn *conn, rk_client_caching_mode mode, rk_reply *reply);
+rk_command *rk_cmd_clientcaching(rk_command *cmd, rk_clientcaching_mode mode);
+int rk_clientcaching(rk_conn *conn, rk_clientcaching_mode mode, rk_reply *reply);
 
 /** CLIENT GETNAME: Get the current connection name.
  *
@@ -57,12 +65,15 @@ int rk_client_caching(rk_conn *conn, rk_client_caching_mode mode, rk_reply *repl
  *
  *  Complexity: O(1). Since Redis 2.6.9 (connection group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_clientgetname() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clientgetname() runs it on the client, with C strings. Stores the reply in *out
+ *  (NUL-terminated; free it with rk_free) and its length in *len (may be NULL); returns RK_NIL
+ *  when the server replied nil. Errors as rk_client_run().
  */
-int rk_client_getname(rk_client *c, char **out, size_t *len);
-/** Queues CLIENT GETNAME in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_client_getname(rk_pipeline *p);
+rk_command *rk_cmd_clientgetname(rk_command *cmd);
+int rk_clientgetname(rk_client *c, char **out, size_t *len);
 
 /** CLIENT GETREDIR: Get tracking notifications redirection client ID if any.
  *
@@ -70,11 +81,14 @@ int rk_pipe_client_getname(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 6.0.0 (connection group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_clientgetredir() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clientgetredir() runs it on the client, with C strings. Stores the integer reply in *out
+ *  (NULL to ignore it). Errors as rk_client_run().
  */
-int rk_client_getredir(rk_client *c, long long *out);
-/** Queues CLIENT GETREDIR in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_client_getredir(rk_pipeline *p);
+rk_command *rk_cmd_clientgetredir(rk_command *cmd);
+int rk_clientgetredir(rk_client *c, long long *out);
 
 /** CLIENT HELP: Show helpful text about the different subcommands.
  *
@@ -82,12 +96,14 @@ int rk_pipe_client_getredir(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 5.0.0 (connection group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_clienthelp() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clienthelp() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_client_help(rk_client *c, rk_reply *reply);
-/** Queues CLIENT HELP in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_client_help(rk_pipeline *p);
+rk_command *rk_cmd_clienthelp(rk_command *cmd);
+int rk_clienthelp(rk_client *c, rk_reply *reply);
 
 /** CLIENT ID: Returns the client ID for the current connection.
  *
@@ -95,11 +111,14 @@ int rk_pipe_client_help(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 5.0.0 (connection group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_clientid() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_clientid() runs it on the client, with C strings. Stores the integer reply in *out (NULL
+ *  to ignore it). Errors as rk_client_run().
  */
-int rk_client_id(rk_client *c, long long *out);
-/** Queues CLIENT ID in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_client_id(rk_pipeline *p);
+rk_command *rk_cmd_clientid(rk_command *cmd);
+int rk_clientid(rk_client *c, long long *out);
 
 /** CLIENT INFO: Returns information about the current client connection.
  *
@@ -107,36 +126,35 @@ int rk_pipe_client_id(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 6.2.0 (connection group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_clientinfo() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clientinfo() runs it on the client, with C strings. Stores the reply in *out
+ *  (NUL-terminated; free it with rk_free) and its length in *len (may be NULL); returns RK_NIL
+ *  when the server replied nil. Errors as rk_client_run().
  */
-int rk_client_info(rk_client *c, char **out, size_t *len);
-/** Queues CLIENT INFO in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_client_info(rk_pipeline *p);
+rk_command *rk_cmd_clientinfo(rk_command *cmd);
+int rk_clientinfo(rk_client *c, char **out, size_t *len);
 
 /** NORMAL | MASTER | SLAVE | REPLICA | PUBSUB */
-typedef enum rk_client_kill_type {
-    RK_CLIENT_KILL_TYPE_NORMAL = 1, /**< NORMAL */
-    RK_CLIENT_KILL_TYPE_MASTER = 2, /**< MASTER */
-    RK_CLIENT_KILL_TYPE_SLAVE = 3, /**< SLAVE */
-    RK_CLIENT_KILL_TYPE_REPLICA = 4, /**< REPLICA */
-    RK_CLIENT_KILL_TYPE_PUBSUB = 5, /**< PUBSUB */
-} rk_client_kill_type;
+typedef enum rk_clientkill_type {
+    RK_CLIENTKILL_TYPE_NORMAL = 1, /**< NORMAL */
+    RK_CLIENTKILL_TYPE_MASTER = 2, /**< MASTER */
+    RK_CLIENTKILL_TYPE_SLAVE = 3, /**< SLAVE */
+    RK_CLIENTKILL_TYPE_REPLICA = 4, /**< REPLICA */
+    RK_CLIENTKILL_TYPE_PUBSUB = 5, /**< PUBSUB */
+} rk_clientkill_type;
 
 /** CLIENT KILL: the new-format block. */
-typedef struct rk_client_kill_filter {
+typedef struct rk_clientkill_filter {
     long long id; /**< ID client-id; 0: not sent. */
     bool id_set; /**< Send ID even when it is 0. */
-    rk_client_kill_type type; /**< TYPE NORMAL | MASTER | SLAVE | REPLICA | PUBSUB; 0: not sent. */
-    const char *user; /**< USER username; NULL: not sent. */
-    size_t user_len; /**< Its length; 0: NUL-terminated. */
-    const char *addr; /**< ADDR ip:port; NULL: not sent. */
-    size_t addr_len; /**< Its length; 0: NUL-terminated. */
-    const char *laddr; /**< LADDR ip:port; NULL: not sent. */
-    size_t laddr_len; /**< Its length; 0: NUL-terminated. */
-    const char *skipme; /**< SKIPME yes/no; NULL: not sent. */
-    size_t skipme_len; /**< Its length; 0: NUL-terminated. */
-} rk_client_kill_filter;
+    rk_clientkill_type type; /**< TYPE NORMAL | MASTER | SLAVE | REPLICA | PUBSUB; 0: not sent. */
+    rk_str user; /**< USER username; NULL: not sent. */
+    rk_str addr; /**< ADDR ip:port; NULL: not sent. */
+    rk_str laddr; /**< LADDR ip:port; NULL: not sent. */
+    rk_str skipme; /**< SKIPME yes/no; NULL: not sent. */
+} rk_clientkill_filter;
 
 /** CLIENT KILL: Kill the connection of a client.
  *
@@ -148,27 +166,31 @@ typedef struct rk_client_kill_filter {
  *  Complexity: O(N) where N is the number of client connections. Since Redis 2.4.0 (connection
  *  group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_clientkill() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clientkill() runs it on the client, with C strings. Stores the integer reply in *out
+ *  (NULL to ignore it). Errors as rk_client_run().
  */
-int rk_client_kill(rk_client *c, const rk_client_kill_filter *filters, size_t nfilters,
-                   long long *out);
-/** Queues CLIENT KILL in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_client_kill(rk_pipeline *p, const rk_client_kill_filter *filters, size_t nfilters);
+rk_command *rk_cmd_clientkill(rk_command *cmd, const rk_clientkill_filter *filters,
+                              size_t nfilters);
+int rk_clientkill(rk_client *c, const rk_clientkill_filter *filters, size_t nfilters,
+                  long long *out);
 
 /** NORMAL | MASTER | REPLICA | PUBSUB */
-typedef enum rk_client_list_type {
-    RK_CLIENT_LIST_TYPE_NORMAL = 1, /**< NORMAL */
-    RK_CLIENT_LIST_TYPE_MASTER = 2, /**< MASTER */
-    RK_CLIENT_LIST_TYPE_REPLICA = 3, /**< REPLICA */
-    RK_CLIENT_LIST_TYPE_PUBSUB = 4, /**< PUBSUB */
-} rk_client_list_type;
+typedef enum rk_clientlist_type {
+    RK_CLIENTLIST_TYPE_NORMAL = 1, /**< NORMAL */
+    RK_CLIENTLIST_TYPE_MASTER = 2, /**< MASTER */
+    RK_CLIENTLIST_TYPE_REPLICA = 3, /**< REPLICA */
+    RK_CLIENTLIST_TYPE_PUBSUB = 4, /**< PUBSUB */
+} rk_clientlist_type;
 
 /** Options of CLIENT LIST; NULL or zeroed: none. */
-typedef struct rk_client_list_opts {
-    rk_client_list_type type; /**< TYPE NORMAL | MASTER | REPLICA | PUBSUB; 0: not sent. */
+typedef struct rk_clientlist_opts {
+    rk_clientlist_type type; /**< TYPE NORMAL | MASTER | REPLICA | PUBSUB; 0: not sent. */
     const long long *id; /**< The client-id list. */
     size_t nid; /**< How many. */
-} rk_client_list_opts;
+} rk_clientlist_opts;
 
 /** CLIENT LIST: Get the list of client connections.
  *
@@ -178,18 +200,24 @@ typedef struct rk_client_list_opts {
  *  Complexity: O(N) where N is the number of client connections. Since Redis 2.4.0 (connection
  *  group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_clientlist() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clientlist() runs it on the client, with C strings. Stores the reply in *out
+ *  (NUL-terminated; free it with rk_free) and its length in *len (may be NULL); returns RK_NIL
+ *  when the server replied nil. Errors as rk_client_run().
  */
-int rk_client_list(rk_client *c, const rk_client_list_opts *opts, char **out, size_t *len);
-/** Queues CLIENT LIST in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_client_list(rk_pipeline *p, const rk_client_list_opts *opts);
+rk_command *(rk_cmd_clientlist)(rk_command *cmd, const rk_clientlist_opts *opts, size_t opts_size);
+int (rk_clientlist)(rk_client *c, const rk_clientlist_opts *opts, char **out, size_t *len,
+                    size_t opts_size);
+#define rk_cmd_clientlist(...) (rk_cmd_clientlist)(__VA_ARGS__, sizeof(rk_clientlist_opts))
+#define rk_clientlist(...) (rk_clientlist)(__VA_ARGS__, sizeof(rk_clientlist_opts))
 
 /** ON | OFF */
-typedef enum rk_client_no_evict_enabled {
-    RK_CLIENT_NO_EVICT_ENABLED_ON = 1, /**< ON */
-    RK_CLIENT_NO_EVICT_ENABLED_OFF = 2, /**< OFF */
-} rk_client_no_evict_enabled;
+typedef enum rk_clientno_evict_enabled {
+    RK_CLIENTNO_EVICT_ENABLED_ON = 1, /**< ON */
+    RK_CLIENTNO_EVICT_ENABLED_OFF = 2, /**< OFF */
+} rk_clientno_evict_enabled;
 
 /** CLIENT NO-EVICT: Set client eviction mode for the current connection.
  *
@@ -197,16 +225,20 @@ typedef enum rk_client_no_evict_enabled {
  *
  *  Complexity: O(1). Since Redis 7.0.0 (connection group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts(), on the held connection.
+ *  rk_cmd_clientno_evict() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clientno_evict() runs it on a held connection, with C strings. Returns RK_OK when the
+ *  server answered OK, RK_NIL when it answered nil. Errors as rk_conn_run().
  */
-int rk_client_no_evict(rk_conn *conn, rk_client_no_evict_enabled enabled);
+rk_command *rk_cmd_clientno_evict(rk_command *cmd, rk_clientno_evict_enabled enabled);
+int rk_clientno_evict(rk_conn *conn, rk_clientno_evict_enabled enabled);
 
 /** Options of CLIENT PAUSE; NULL or zeroed: none. */
-typedef struct rk_client_pause_opts {
+typedef struct rk_clientpause_opts {
     bool write; /**< Send WRITE. */
     bool all; /**< Send ALL. */
-} rk_client_pause_opts;
+} rk_clientpause_opts;
 
 /** CLIENT PAUSE: Stop processing commands from clients for some time.
  *
@@ -214,12 +246,18 @@ typedef struct rk_client_pause_opts {
  *
  *  Complexity: O(1). Since Redis 2.9.50 (connection group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_clientpause() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clientpause() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_client_pause(rk_client *c, long long timeout, const rk_client_pause_opts *opts);
-/** Queues CLIENT PAUSE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_client_pause(rk_pipeline *p, long long timeout, const rk_client_pause_opts *opts);
+rk_command *(rk_cmd_clientpause)(rk_command *cmd, long long timeout,
+                                 const rk_clientpause_opts *opts, size_t opts_size);
+int (rk_clientpause)(rk_client *c, long long timeout, const rk_clientpause_opts *opts,
+                     size_t opts_size);
+#define rk_cmd_clientpause(...) (rk_cmd_clientpause)(__VA_ARGS__, sizeof(rk_clientpause_opts))
+#define rk_clientpause(...) (rk_clientpause)(__VA_ARGS__, sizeof(rk_clientpause_opts))
 
 /** CLIENT SETNAME: Set the current connection name.
  *
@@ -227,31 +265,32 @@ int rk_pipe_client_pause(rk_pipeline *p, long long timeout, const rk_client_paus
  *
  *  Complexity: O(1). Since Redis 2.6.9 (connection group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts(), on the held connection.
+ *  rk_cmd_clientsetname() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clientsetname() runs it on a held connection, with C strings. Returns RK_OK when the
+ *  server answered OK, RK_NIL when it answered nil. Errors as rk_conn_run().
  */
-int rk_client_setname(rk_conn *conn, const char *connection_name);
-/** As rk_client_setname(), with lengths for the strings (binary safe). */
-int rk_client_setname_bin(rk_conn *conn, const char *connection_name, size_t connection_name_len);
+rk_command *rk_cmd_clientsetname(rk_command *cmd, rk_str connection_name);
+int rk_clientsetname(rk_conn *conn, const char *connection_name);
 
 /** ON | OFF */
-typedef enum rk_client_tracking_status {
-    RK_CLIENT_TRACKING_STATUS_ON = 1, /**< ON */
-    RK_CLIENT_TRACKING_STATUS_OFF = 2, /**< OFF */
-} rk_client_tracking_status;
+typedef enum rk_clienttracking_status {
+    RK_CLIENTTRACKING_STATUS_ON = 1, /**< ON */
+    RK_CLIENTTRACKING_STATUS_OFF = 2, /**< OFF */
+} rk_clienttracking_status;
 
 /** Options of CLIENT TRACKING; NULL or zeroed: none. */
-typedef struct rk_client_tracking_opts {
+typedef struct rk_clienttracking_opts {
     long long redirect; /**< REDIRECT client-id; 0: not sent. */
     bool redirect_set; /**< Send REDIRECT even when it is 0. */
-    const char *const *prefix; /**< The prefix list. */
-    const size_t *prefix_lens; /**< Their lengths; NULL: NUL-terminated. */
+    const rk_str *prefix; /**< The prefix list. */
     size_t nprefix; /**< How many. */
     bool bcast; /**< Send BCAST. */
     bool optin; /**< Send OPTIN. */
     bool optout; /**< Send OPTOUT. */
     bool noloop; /**< Send NOLOOP. */
-} rk_client_tracking_opts;
+} rk_clienttracking_opts;
 
 /** CLIENT TRACKING: Enable or disable server assisted client side caching support.
  *
@@ -261,11 +300,19 @@ typedef struct rk_client_tracking_opts {
  *  Complexity: O(1). Some options may introduce additional complexity. Since Redis 6.0.0
  *  (connection group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts(), on the held connection.
+ *  rk_cmd_clienttracking() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clienttracking() runs it on a held connection, with C strings. Hands the reply to *reply
+ *  (NULL discards it); returns RK_NIL when the reply is nil. Errors as rk_conn_run().
  */
-int rk_client_tracking(rk_conn *conn, rk_client_tracking_status status,
-                       const rk_client_tracking_opts *opts, rk_reply *reply);
+rk_command *(rk_cmd_clienttracking)(rk_command *cmd, rk_clienttracking_status status,
+                                    const rk_clienttracking_opts *opts, size_t opts_size);
+int (rk_clienttracking)(rk_conn *conn, rk_clienttracking_status status,
+                        const rk_clienttracking_opts *opts, rk_reply *reply, size_t opts_size);
+#define rk_cmd_clienttracking(...) (rk_cmd_clienttracking)(__VA_ARGS__, \
+        sizeof(rk_clienttracking_opts))
+#define rk_clienttracking(...) (rk_clienttracking)(__VA_ARGS__, sizeof(rk_clienttracking_opts))
 
 /** CLIENT TRACKINGINFO: Return information about server assisted client side caching for the
  *  current connection.
@@ -274,19 +321,20 @@ int rk_client_tracking(rk_conn *conn, rk_client_tracking_status status,
  *
  *  Complexity: O(1). Since Redis 6.2.0 (connection group).
  *
- *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_clienttrackinginfo() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply a map on either protocol.
+ *
+ *  rk_clienttrackinginfo() runs it on the client, with C strings. Hands the reply to *reply
+ *  (NULL discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_client_trackinginfo(rk_client *c, rk_reply *reply);
-/** Queues CLIENT TRACKINGINFO in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_client_trackinginfo(rk_pipeline *p);
+rk_command *rk_cmd_clienttrackinginfo(rk_command *cmd);
+int rk_clienttrackinginfo(rk_client *c, rk_reply *reply);
 
 /** Options of CLIENT UNBLOCK; NULL or zeroed: none. */
-typedef struct rk_client_unblock_opts {
+typedef struct rk_clientunblock_opts {
     bool timeout; /**< Send TIMEOUT. */
     bool error; /**< Send ERROR. */
-} rk_client_unblock_opts;
+} rk_clientunblock_opts;
 
 /** CLIENT UNBLOCK: Unblock a client blocked in a blocking command from a different connection.
  *
@@ -295,12 +343,18 @@ typedef struct rk_client_unblock_opts {
  *  Complexity: O(log N) where N is the number of client connections. Since Redis 5.0.0
  *  (connection group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_clientunblock() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clientunblock() runs it on the client, with C strings. Stores the integer reply in *out
+ *  (NULL to ignore it). Errors as rk_client_run().
  */
-int rk_client_unblock(rk_client *c, long long client_id, const rk_client_unblock_opts *opts,
-                      long long *out);
-/** Queues CLIENT UNBLOCK in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_client_unblock(rk_pipeline *p, long long client_id, const rk_client_unblock_opts *opts);
+rk_command *(rk_cmd_clientunblock)(rk_command *cmd, long long client_id,
+                                   const rk_clientunblock_opts *opts, size_t opts_size);
+int (rk_clientunblock)(rk_client *c, long long client_id, const rk_clientunblock_opts *opts,
+                       long long *out, size_t opts_size);
+#define rk_cmd_clientunblock(...) (rk_cmd_clientunblock)(__VA_ARGS__, sizeof(rk_clientunblock_opts))
+#define rk_clientunblock(...) (rk_clientunblock)(__VA_ARGS__, sizeof(rk_clientunblock_opts))
 
 /** CLIENT UNPAUSE: Resume processing of clients that were paused.
  *
@@ -309,12 +363,14 @@ int rk_pipe_client_unblock(rk_pipeline *p, long long client_id, const rk_client_
  *  Complexity: O(N) Where N is the number of paused clients. Since Redis 6.2.0 (connection
  *  group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_clientunpause() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_clientunpause() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_client_unpause(rk_client *c);
-/** Queues CLIENT UNPAUSE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_client_unpause(rk_pipeline *p);
+rk_command *rk_cmd_clientunpause(rk_command *cmd);
+int rk_clientunpause(rk_client *c);
 
 /** ECHO: Echo the given string.
  *
@@ -322,31 +378,27 @@ int rk_pipe_client_unpause(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 1.0.0 (connection group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_echo() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_echo() runs it on the client, with C strings. Stores the reply in *out (NUL-terminated;
+ *  free it with rk_free) and its length in *len (may be NULL); returns RK_NIL when the server
+ *  replied nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_echo(rk_command *cmd, rk_str message);
 int rk_echo(rk_client *c, const char *message, char **out, size_t *len);
-/** As rk_echo(), with lengths for the strings (binary safe). */
-int rk_echo_bin(rk_client *c, const char *message, size_t message_len, char **out, size_t *len);
-/** Queues ECHO in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_echo(rk_pipeline *p, const char *message);
-/** Queues ECHO (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_echo_bin(rk_pipeline *p, const char *message, size_t message_len);
 
 /** HELLO: the AUTH block. */
 typedef struct rk_hello_auth {
-    const char *username; /**< username */
-    size_t username_len; /**< Its length; 0: NUL-terminated. */
-    const char *password; /**< password */
-    size_t password_len; /**< Its length; 0: NUL-terminated. */
+    rk_str username; /**< username */
+    rk_str password; /**< password */
 } rk_hello_auth;
 
 /** HELLO: the arguments block. */
 typedef struct rk_hello_protover {
     long long protover; /**< protover */
     const rk_hello_auth *auth; /**< AUTH; NULL: not sent. */
-    const char *setname; /**< SETNAME clientname; NULL: not sent. */
-    size_t setname_len; /**< Its length; 0: NUL-terminated. */
+    rk_str setname; /**< SETNAME clientname; NULL: not sent. */
 } rk_hello_protover;
 
 /** Options of HELLO; NULL or zeroed: none. */
@@ -360,15 +412,20 @@ typedef struct rk_hello_opts {
  *
  *  Complexity: O(1). Since Redis 6.0.0 (connection group).
  *
- *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_call_argv_opts(), on the held connection.
+ *  rk_cmd_hello() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add(), which give its reply a map on either protocol.
+ *
+ *  rk_hello() runs it on a held connection, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_conn_run().
  */
-int rk_hello(rk_conn *conn, const rk_hello_opts *opts, rk_reply *reply);
+rk_command *(rk_cmd_hello)(rk_command *cmd, const rk_hello_opts *opts, size_t opts_size);
+int (rk_hello)(rk_conn *conn, const rk_hello_opts *opts, rk_reply *reply, size_t opts_size);
+#define rk_cmd_hello(...) (rk_cmd_hello)(__VA_ARGS__, sizeof(rk_hello_opts))
+#define rk_hello(...) (rk_hello)(__VA_ARGS__, sizeof(rk_hello_opts))
 
 /** Options of PING; NULL or zeroed: none. */
 typedef struct rk_ping_opts {
-    const char *message; /**< message; NULL: not sent. */
-    size_t message_len; /**< Its length; 0: NUL-terminated. */
+    rk_str message; /**< message; NULL: not sent. */
 } rk_ping_opts;
 
 /** PING: Ping the server.
@@ -377,12 +434,16 @@ typedef struct rk_ping_opts {
  *
  *  Complexity: O(1). Since Redis 1.0.0 (connection group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_ping() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_ping() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_ping(rk_client *c, const rk_ping_opts *opts, rk_reply *reply);
-/** Queues PING in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_ping(rk_pipeline *p, const rk_ping_opts *opts);
+rk_command *(rk_cmd_ping)(rk_command *cmd, const rk_ping_opts *opts, size_t opts_size);
+int (rk_ping)(rk_client *c, const rk_ping_opts *opts, rk_reply *reply, size_t opts_size);
+#define rk_cmd_ping(...) (rk_cmd_ping)(__VA_ARGS__, sizeof(rk_ping_opts))
+#define rk_ping(...) (rk_ping)(__VA_ARGS__, sizeof(rk_ping_opts))
 
 /** QUIT: Close the connection.
  *
@@ -392,9 +453,13 @@ int rk_pipe_ping(rk_pipeline *p, const rk_ping_opts *opts);
  *
  *  The server closes the connection after answering (deprecated since Redis 7.2).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts(), on the held connection.
+ *  rk_cmd_quit() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_quit() runs it on a held connection, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_conn_run().
  */
+rk_command *rk_cmd_quit(rk_command *cmd);
 int rk_quit(rk_conn *conn);
 
 /** SELECT: Change the selected database for the current connection.
@@ -403,9 +468,13 @@ int rk_quit(rk_conn *conn);
  *
  *  Complexity: O(1). Since Redis 1.0.0 (connection group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts(), on the held connection.
+ *  rk_cmd_select() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_select() runs it on a held connection, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_conn_run().
  */
+rk_command *rk_cmd_select(rk_command *cmd, long long index);
 int rk_select(rk_conn *conn, long long index);
 
 #ifdef __cplusplus

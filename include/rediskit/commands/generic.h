@@ -28,19 +28,18 @@ typedef struct rk_copy_opts {
  *  Complexity: O(N) worst case for collections, where N is the number of nested items. O(1) for
  *  string values. Since Redis 6.2.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_copy() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_copy() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
-int rk_copy(rk_client *c, const char *source, const char *destination, const rk_copy_opts *opts,
-            long long *out);
-/** As rk_copy(), with lengths for the strings (binary safe). */
-int rk_copy_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
-                size_t destination_len, const rk_copy_opts *opts, long long *out);
-/** Queues COPY in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_copy(rk_pipeline *p, const char *source, const char *destination,
-                 const rk_copy_opts *opts);
-/** Queues COPY (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_copy_bin(rk_pipeline *p, const char *source, size_t source_len, const char *destination,
-                     size_t destination_len, const rk_copy_opts *opts);
+rk_command *(rk_cmd_copy)(rk_command *cmd, rk_str source, rk_str destination,
+                          const rk_copy_opts *opts, size_t opts_size);
+int (rk_copy)(rk_client *c, const char *source, const char *destination, const rk_copy_opts *opts,
+              long long *out, size_t opts_size);
+#define rk_cmd_copy(...) (rk_cmd_copy)(__VA_ARGS__, sizeof(rk_copy_opts))
+#define rk_copy(...) (rk_copy)(__VA_ARGS__, sizeof(rk_copy_opts))
 
 /** DEL: Delete a key.
  *
@@ -51,16 +50,14 @@ int rk_pipe_copy_bin(rk_pipeline *p, const char *source, size_t source_len, cons
  *  the number of elements in the list, set, sorted set or hash. Removing a single key that
  *  holds a string value is O(1). Since Redis 1.0.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_del() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_del() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_del(rk_command *cmd, const rk_str *keys, size_t nkeys);
 int rk_del(rk_client *c, const char *const *keys, size_t nkeys, long long *out);
-/** As rk_del(), with lengths for the strings (binary safe). */
-int rk_del_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-               long long *out);
-/** Queues DEL in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_del(rk_pipeline *p, const char *const *keys, size_t nkeys);
-/** Queues DEL (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_del_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens, size_t nkeys);
 
 /** DUMP: Return a serialized version of the value stored at the specified key.
  *
@@ -71,16 +68,15 @@ int rk_pipe_del_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_
  *  values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). Since Redis
  *  2.6.0 (generic group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_dump() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_dump() runs it on the client, with C strings. Stores the reply in *out (NUL-terminated;
+ *  free it with rk_free) and its length in *len (may be NULL); returns RK_NIL when the server
+ *  replied nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_dump(rk_command *cmd, rk_str key);
 int rk_dump(rk_client *c, const char *key, char **out, size_t *len);
-/** As rk_dump(), with lengths for the strings (binary safe). */
-int rk_dump_bin(rk_client *c, const char *key, size_t key_len, char **out, size_t *len);
-/** Queues DUMP in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_dump(rk_pipeline *p, const char *key);
-/** Queues DUMP (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_dump_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** EXISTS: Determine if a key exists.
  *
@@ -88,17 +84,14 @@ int rk_pipe_dump_bin(rk_pipeline *p, const char *key, size_t key_len);
  *
  *  Complexity: O(N) where N is the number of keys to check. Since Redis 1.0.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_exists() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_exists() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_exists(rk_command *cmd, const rk_str *keys, size_t nkeys);
 int rk_exists(rk_client *c, const char *const *keys, size_t nkeys, long long *out);
-/** As rk_exists(), with lengths for the strings (binary safe). */
-int rk_exists_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                  long long *out);
-/** Queues EXISTS in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_exists(rk_pipeline *p, const char *const *keys, size_t nkeys);
-/** Queues EXISTS (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_exists_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                       size_t nkeys);
 
 /** Options of EXPIRE; NULL or zeroed: none. */
 typedef struct rk_expire_opts {
@@ -114,18 +107,18 @@ typedef struct rk_expire_opts {
  *
  *  Complexity: O(1). Since Redis 1.0.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_expire() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_expire() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
-int rk_expire(rk_client *c, const char *key, long long seconds, const rk_expire_opts *opts,
-              long long *out);
-/** As rk_expire(), with lengths for the strings (binary safe). */
-int rk_expire_bin(rk_client *c, const char *key, size_t key_len, long long seconds,
-                  const rk_expire_opts *opts, long long *out);
-/** Queues EXPIRE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_expire(rk_pipeline *p, const char *key, long long seconds, const rk_expire_opts *opts);
-/** Queues EXPIRE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_expire_bin(rk_pipeline *p, const char *key, size_t key_len, long long seconds,
-                       const rk_expire_opts *opts);
+rk_command *(rk_cmd_expire)(rk_command *cmd, rk_str key, long long seconds,
+                            const rk_expire_opts *opts, size_t opts_size);
+int (rk_expire)(rk_client *c, const char *key, long long seconds, const rk_expire_opts *opts,
+                long long *out, size_t opts_size);
+#define rk_cmd_expire(...) (rk_cmd_expire)(__VA_ARGS__, sizeof(rk_expire_opts))
+#define rk_expire(...) (rk_expire)(__VA_ARGS__, sizeof(rk_expire_opts))
 
 /** Options of EXPIREAT; NULL or zeroed: none. */
 typedef struct rk_expireat_opts {
@@ -141,19 +134,18 @@ typedef struct rk_expireat_opts {
  *
  *  Complexity: O(1). Since Redis 1.2.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_expireat() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_expireat() runs it on the client, with C strings. Stores the integer reply in *out (NULL
+ *  to ignore it). Errors as rk_client_run().
  */
-int rk_expireat(rk_client *c, const char *key, long long unix_time_seconds,
-                const rk_expireat_opts *opts, long long *out);
-/** As rk_expireat(), with lengths for the strings (binary safe). */
-int rk_expireat_bin(rk_client *c, const char *key, size_t key_len, long long unix_time_seconds,
-                    const rk_expireat_opts *opts, long long *out);
-/** Queues EXPIREAT in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_expireat(rk_pipeline *p, const char *key, long long unix_time_seconds,
-                     const rk_expireat_opts *opts);
-/** Queues EXPIREAT (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_expireat_bin(rk_pipeline *p, const char *key, size_t key_len,
-                         long long unix_time_seconds, const rk_expireat_opts *opts);
+rk_command *(rk_cmd_expireat)(rk_command *cmd, rk_str key, long long unix_time_seconds,
+                              const rk_expireat_opts *opts, size_t opts_size);
+int (rk_expireat)(rk_client *c, const char *key, long long unix_time_seconds,
+                  const rk_expireat_opts *opts, long long *out, size_t opts_size);
+#define rk_cmd_expireat(...) (rk_cmd_expireat)(__VA_ARGS__, sizeof(rk_expireat_opts))
+#define rk_expireat(...) (rk_expireat)(__VA_ARGS__, sizeof(rk_expireat_opts))
 
 /** EXPIRETIME: Get the expiration Unix timestamp for a key.
  *
@@ -161,15 +153,14 @@ int rk_pipe_expireat_bin(rk_pipeline *p, const char *key, size_t key_len,
  *
  *  Complexity: O(1). Since Redis 7.0.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_expiretime() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_expiretime() runs it on the client, with C strings. Stores the integer reply in *out
+ *  (NULL to ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_expiretime(rk_command *cmd, rk_str key);
 int rk_expiretime(rk_client *c, const char *key, long long *out);
-/** As rk_expiretime(), with lengths for the strings (binary safe). */
-int rk_expiretime_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues EXPIRETIME in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_expiretime(rk_pipeline *p, const char *key);
-/** Queues EXPIRETIME (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_expiretime_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** KEYS: Find all keys matching the given pattern.
  *
@@ -179,34 +170,28 @@ int rk_pipe_expiretime_bin(rk_pipeline *p, const char *key, size_t key_len);
  *  the key names in the database and the given pattern have limited length. Since Redis 1.0.0
  *  (generic group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_keys() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_keys() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_keys(rk_command *cmd, rk_str pattern);
 int rk_keys(rk_client *c, const char *pattern, rk_reply *reply);
-/** As rk_keys(), with lengths for the strings (binary safe). */
-int rk_keys_bin(rk_client *c, const char *pattern, size_t pattern_len, rk_reply *reply);
-/** Queues KEYS in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_keys(rk_pipeline *p, const char *pattern);
-/** Queues KEYS (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_keys_bin(rk_pipeline *p, const char *pattern, size_t pattern_len);
 
 /** MIGRATE: the AUTH2 block. */
 typedef struct rk_migrate_auth2 {
-    const char *username; /**< username */
-    size_t username_len; /**< Its length; 0: NUL-terminated. */
-    const char *password; /**< password */
-    size_t password_len; /**< Its length; 0: NUL-terminated. */
+    rk_str username; /**< username */
+    rk_str password; /**< password */
 } rk_migrate_auth2;
 
 /** Options of MIGRATE; NULL or zeroed: none. */
 typedef struct rk_migrate_opts {
     bool copy; /**< Send COPY. */
     bool replace; /**< Send REPLACE. */
-    const char *auth; /**< AUTH password; NULL: not sent. */
-    size_t auth_len; /**< Its length; 0: NUL-terminated. */
+    rk_str auth; /**< AUTH password; NULL: not sent. */
     const rk_migrate_auth2 *auth2; /**< AUTH2; NULL: not sent. */
-    const char *const *keys; /**< The key list. */
-    const size_t *keys_lens; /**< Their lengths; NULL: NUL-terminated. */
+    const rk_str *keys; /**< The key list. */
     size_t nkeys; /**< How many. */
 } rk_migrate_opts;
 
@@ -221,23 +206,20 @@ typedef struct rk_migrate_opts {
  *
  *  Pass key NULL to send an empty string ("") instead.
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_migrate() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_migrate() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_migrate(rk_client *c, const char *host, long long port, const char *key,
-               long long destination_db, long long timeout, const rk_migrate_opts *opts,
-               rk_reply *reply);
-/** As rk_migrate(), with lengths for the strings (binary safe). */
-int rk_migrate_bin(rk_client *c, const char *host, size_t host_len, long long port, const char *key,
-                   size_t key_len, long long destination_db, long long timeout,
-                   const rk_migrate_opts *opts, rk_reply *reply);
-/** Queues MIGRATE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_migrate(rk_pipeline *p, const char *host, long long port, const char *key,
-                    long long destination_db, long long timeout, const rk_migrate_opts *opts);
-/** Queues MIGRATE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_migrate_bin(rk_pipeline *p, const char *host, size_t host_len, long long port,
-                        const char *key, size_t key_len, long long destination_db,
-                        long long timeout, const rk_migrate_opts *opts);
+rk_command *(rk_cmd_migrate)(rk_command *cmd, rk_str host, long long port, rk_str key,
+                             long long destination_db, long long timeout,
+                             const rk_migrate_opts *opts, size_t opts_size);
+int (rk_migrate)(rk_client *c, const char *host, long long port, const char *key,
+                 long long destination_db, long long timeout, const rk_migrate_opts *opts,
+                 rk_reply *reply, size_t opts_size);
+#define rk_cmd_migrate(...) (rk_cmd_migrate)(__VA_ARGS__, sizeof(rk_migrate_opts))
+#define rk_migrate(...) (rk_migrate)(__VA_ARGS__, sizeof(rk_migrate_opts))
 
 /** MOVE: Move a key to another database.
  *
@@ -245,15 +227,14 @@ int rk_pipe_migrate_bin(rk_pipeline *p, const char *host, size_t host_len, long 
  *
  *  Complexity: O(1). Since Redis 1.0.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_move() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_move() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_move(rk_command *cmd, rk_str key, long long db);
 int rk_move(rk_client *c, const char *key, long long db, long long *out);
-/** As rk_move(), with lengths for the strings (binary safe). */
-int rk_move_bin(rk_client *c, const char *key, size_t key_len, long long db, long long *out);
-/** Queues MOVE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_move(rk_pipeline *p, const char *key, long long db);
-/** Queues MOVE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_move_bin(rk_pipeline *p, const char *key, size_t key_len, long long db);
 
 /** OBJECT ENCODING: Inspect the internal encoding of a Redis object.
  *
@@ -261,17 +242,15 @@ int rk_pipe_move_bin(rk_pipeline *p, const char *key, size_t key_len, long long 
  *
  *  Complexity: O(1). Since Redis 2.2.3 (generic group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_objectencoding() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_objectencoding() runs it on the client, with C strings. Stores the reply in *out
+ *  (NUL-terminated; free it with rk_free) and its length in *len (may be NULL); returns RK_NIL
+ *  when the server replied nil. Errors as rk_client_run().
  */
-int rk_object_encoding(rk_client *c, const char *key, char **out, size_t *len);
-/** As rk_object_encoding(), with lengths for the strings (binary safe). */
-int rk_object_encoding_bin(rk_client *c, const char *key, size_t key_len, char **out, size_t *len);
-/** Queues OBJECT ENCODING in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_object_encoding(rk_pipeline *p, const char *key);
-/** Queues OBJECT ENCODING (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_object_encoding_bin(rk_pipeline *p, const char *key, size_t key_len);
+rk_command *rk_cmd_objectencoding(rk_command *cmd, rk_str key);
+int rk_objectencoding(rk_client *c, const char *key, char **out, size_t *len);
 
 /** OBJECT FREQ: Get the logarithmic access frequency counter of a Redis object.
  *
@@ -279,16 +258,14 @@ int rk_pipe_object_encoding_bin(rk_pipeline *p, const char *key, size_t key_len)
  *
  *  Complexity: O(1). Since Redis 4.0.0 (generic group).
  *
- *  Stores the integer reply in *out; returns RK_NIL when the server replied nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_objectfreq() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_objectfreq() runs it on the client, with C strings. Stores the integer reply in *out;
+ *  returns RK_NIL when the server replied nil. Errors as rk_client_run().
  */
-int rk_object_freq(rk_client *c, const char *key, long long *out);
-/** As rk_object_freq(), with lengths for the strings (binary safe). */
-int rk_object_freq_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues OBJECT FREQ in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_object_freq(rk_pipeline *p, const char *key);
-/** Queues OBJECT FREQ (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_object_freq_bin(rk_pipeline *p, const char *key, size_t key_len);
+rk_command *rk_cmd_objectfreq(rk_command *cmd, rk_str key);
+int rk_objectfreq(rk_client *c, const char *key, long long *out);
 
 /** OBJECT HELP: Show helpful text about the different subcommands.
  *
@@ -296,12 +273,14 @@ int rk_pipe_object_freq_bin(rk_pipeline *p, const char *key, size_t key_len);
  *
  *  Complexity: O(1). Since Redis 6.2.0 (generic group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_objecthelp() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_objecthelp() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_object_help(rk_client *c, rk_reply *reply);
-/** Queues OBJECT HELP in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_object_help(rk_pipeline *p);
+rk_command *rk_cmd_objecthelp(rk_command *cmd);
+int rk_objecthelp(rk_client *c, rk_reply *reply);
 
 /** OBJECT IDLETIME: Get the time since a Redis object was last accessed.
  *
@@ -309,17 +288,14 @@ int rk_pipe_object_help(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 2.2.3 (generic group).
  *
- *  Stores the integer reply in *out; returns RK_NIL when the server replied nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_objectidletime() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_objectidletime() runs it on the client, with C strings. Stores the integer reply in *out;
+ *  returns RK_NIL when the server replied nil. Errors as rk_client_run().
  */
-int rk_object_idletime(rk_client *c, const char *key, long long *out);
-/** As rk_object_idletime(), with lengths for the strings (binary safe). */
-int rk_object_idletime_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues OBJECT IDLETIME in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_object_idletime(rk_pipeline *p, const char *key);
-/** Queues OBJECT IDLETIME (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_object_idletime_bin(rk_pipeline *p, const char *key, size_t key_len);
+rk_command *rk_cmd_objectidletime(rk_command *cmd, rk_str key);
+int rk_objectidletime(rk_client *c, const char *key, long long *out);
 
 /** OBJECT REFCOUNT: Get the number of references to the value of the key.
  *
@@ -327,17 +303,14 @@ int rk_pipe_object_idletime_bin(rk_pipeline *p, const char *key, size_t key_len)
  *
  *  Complexity: O(1). Since Redis 2.2.3 (generic group).
  *
- *  Stores the integer reply in *out; returns RK_NIL when the server replied nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_objectrefcount() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_objectrefcount() runs it on the client, with C strings. Stores the integer reply in *out;
+ *  returns RK_NIL when the server replied nil. Errors as rk_client_run().
  */
-int rk_object_refcount(rk_client *c, const char *key, long long *out);
-/** As rk_object_refcount(), with lengths for the strings (binary safe). */
-int rk_object_refcount_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues OBJECT REFCOUNT in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_object_refcount(rk_pipeline *p, const char *key);
-/** Queues OBJECT REFCOUNT (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_object_refcount_bin(rk_pipeline *p, const char *key, size_t key_len);
+rk_command *rk_cmd_objectrefcount(rk_command *cmd, rk_str key);
+int rk_objectrefcount(rk_client *c, const char *key, long long *out);
 
 /** PERSIST: Remove the expiration from a key.
  *
@@ -345,15 +318,14 @@ int rk_pipe_object_refcount_bin(rk_pipeline *p, const char *key, size_t key_len)
  *
  *  Complexity: O(1). Since Redis 2.2.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_persist() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_persist() runs it on the client, with C strings. Stores the integer reply in *out (NULL
+ *  to ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_persist(rk_command *cmd, rk_str key);
 int rk_persist(rk_client *c, const char *key, long long *out);
-/** As rk_persist(), with lengths for the strings (binary safe). */
-int rk_persist_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues PERSIST in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_persist(rk_pipeline *p, const char *key);
-/** Queues PERSIST (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_persist_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** Options of PEXPIRE; NULL or zeroed: none. */
 typedef struct rk_pexpire_opts {
@@ -369,19 +341,18 @@ typedef struct rk_pexpire_opts {
  *
  *  Complexity: O(1). Since Redis 2.6.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_pexpire() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_pexpire() runs it on the client, with C strings. Stores the integer reply in *out (NULL
+ *  to ignore it). Errors as rk_client_run().
  */
-int rk_pexpire(rk_client *c, const char *key, long long milliseconds, const rk_pexpire_opts *opts,
-               long long *out);
-/** As rk_pexpire(), with lengths for the strings (binary safe). */
-int rk_pexpire_bin(rk_client *c, const char *key, size_t key_len, long long milliseconds,
-                   const rk_pexpire_opts *opts, long long *out);
-/** Queues PEXPIRE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_pexpire(rk_pipeline *p, const char *key, long long milliseconds,
-                    const rk_pexpire_opts *opts);
-/** Queues PEXPIRE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_pexpire_bin(rk_pipeline *p, const char *key, size_t key_len, long long milliseconds,
-                        const rk_pexpire_opts *opts);
+rk_command *(rk_cmd_pexpire)(rk_command *cmd, rk_str key, long long milliseconds,
+                             const rk_pexpire_opts *opts, size_t opts_size);
+int (rk_pexpire)(rk_client *c, const char *key, long long milliseconds, const rk_pexpire_opts *opts,
+                 long long *out, size_t opts_size);
+#define rk_cmd_pexpire(...) (rk_cmd_pexpire)(__VA_ARGS__, sizeof(rk_pexpire_opts))
+#define rk_pexpire(...) (rk_pexpire)(__VA_ARGS__, sizeof(rk_pexpire_opts))
 
 /** Options of PEXPIREAT; NULL or zeroed: none. */
 typedef struct rk_pexpireat_opts {
@@ -397,20 +368,18 @@ typedef struct rk_pexpireat_opts {
  *
  *  Complexity: O(1). Since Redis 2.6.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_pexpireat() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_pexpireat() runs it on the client, with C strings. Stores the integer reply in *out (NULL
+ *  to ignore it). Errors as rk_client_run().
  */
-int rk_pexpireat(rk_client *c, const char *key, long long unix_time_milliseconds,
-                 const rk_pexpireat_opts *opts, long long *out);
-/** As rk_pexpireat(), with lengths for the strings (binary safe). */
-int rk_pexpireat_bin(rk_client *c, const char *key, size_t key_len,
-                     long long unix_time_milliseconds, const rk_pexpireat_opts *opts,
-                     long long *out);
-/** Queues PEXPIREAT in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_pexpireat(rk_pipeline *p, const char *key, long long unix_time_milliseconds,
-                      const rk_pexpireat_opts *opts);
-/** Queues PEXPIREAT (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_pexpireat_bin(rk_pipeline *p, const char *key, size_t key_len,
-                          long long unix_time_milliseconds, const rk_pexpireat_opts *opts);
+rk_command *(rk_cmd_pexpireat)(rk_command *cmd, rk_str key, long long unix_time_milliseconds,
+                               const rk_pexpireat_opts *opts, size_t opts_size);
+int (rk_pexpireat)(rk_client *c, const char *key, long long unix_time_milliseconds,
+                   const rk_pexpireat_opts *opts, long long *out, size_t opts_size);
+#define rk_cmd_pexpireat(...) (rk_cmd_pexpireat)(__VA_ARGS__, sizeof(rk_pexpireat_opts))
+#define rk_pexpireat(...) (rk_pexpireat)(__VA_ARGS__, sizeof(rk_pexpireat_opts))
 
 /** PEXPIRETIME: Get the expiration Unix timestamp for a key in milliseconds.
  *
@@ -418,15 +387,14 @@ int rk_pipe_pexpireat_bin(rk_pipeline *p, const char *key, size_t key_len,
  *
  *  Complexity: O(1). Since Redis 7.0.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_pexpiretime() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_pexpiretime() runs it on the client, with C strings. Stores the integer reply in *out
+ *  (NULL to ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_pexpiretime(rk_command *cmd, rk_str key);
 int rk_pexpiretime(rk_client *c, const char *key, long long *out);
-/** As rk_pexpiretime(), with lengths for the strings (binary safe). */
-int rk_pexpiretime_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues PEXPIRETIME in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_pexpiretime(rk_pipeline *p, const char *key);
-/** Queues PEXPIRETIME (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_pexpiretime_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** PTTL: Get the time to live for a key in milliseconds.
  *
@@ -434,15 +402,14 @@ int rk_pipe_pexpiretime_bin(rk_pipeline *p, const char *key, size_t key_len);
  *
  *  Complexity: O(1). Since Redis 2.6.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_pttl() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_pttl() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_pttl(rk_command *cmd, rk_str key);
 int rk_pttl(rk_client *c, const char *key, long long *out);
-/** As rk_pttl(), with lengths for the strings (binary safe). */
-int rk_pttl_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues PTTL in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_pttl(rk_pipeline *p, const char *key);
-/** Queues PTTL (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_pttl_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** RANDOMKEY: Return a random key from the keyspace.
  *
@@ -450,12 +417,15 @@ int rk_pipe_pttl_bin(rk_pipeline *p, const char *key, size_t key_len);
  *
  *  Complexity: O(1). Since Redis 1.0.0 (generic group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_randomkey() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_randomkey() runs it on the client, with C strings. Stores the reply in *out
+ *  (NUL-terminated; free it with rk_free) and its length in *len (may be NULL); returns RK_NIL
+ *  when the server replied nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_randomkey(rk_command *cmd);
 int rk_randomkey(rk_client *c, char **out, size_t *len);
-/** Queues RANDOMKEY in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_randomkey(rk_pipeline *p);
 
 /** RENAME: Rename a key.
  *
@@ -463,18 +433,14 @@ int rk_pipe_randomkey(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 1.0.0 (generic group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_rename() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_rename() runs it on the client, with C strings. Returns RK_OK when the server answered
+ *  OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_rename(rk_command *cmd, rk_str key, rk_str newkey);
 int rk_rename(rk_client *c, const char *key, const char *newkey);
-/** As rk_rename(), with lengths for the strings (binary safe). */
-int rk_rename_bin(rk_client *c, const char *key, size_t key_len, const char *newkey,
-                  size_t newkey_len);
-/** Queues RENAME in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_rename(rk_pipeline *p, const char *key, const char *newkey);
-/** Queues RENAME (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_rename_bin(rk_pipeline *p, const char *key, size_t key_len, const char *newkey,
-                       size_t newkey_len);
 
 /** RENAMENX: Rename a key, only if the new key does not exist.
  *
@@ -482,17 +448,14 @@ int rk_pipe_rename_bin(rk_pipeline *p, const char *key, size_t key_len, const ch
  *
  *  Complexity: O(1). Since Redis 1.0.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_renamenx() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_renamenx() runs it on the client, with C strings. Stores the integer reply in *out (NULL
+ *  to ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_renamenx(rk_command *cmd, rk_str key, rk_str newkey);
 int rk_renamenx(rk_client *c, const char *key, const char *newkey, long long *out);
-/** As rk_renamenx(), with lengths for the strings (binary safe). */
-int rk_renamenx_bin(rk_client *c, const char *key, size_t key_len, const char *newkey,
-                    size_t newkey_len, long long *out);
-/** Queues RENAMENX in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_renamenx(rk_pipeline *p, const char *key, const char *newkey);
-/** Queues RENAMENX (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_renamenx_bin(rk_pipeline *p, const char *key, size_t key_len, const char *newkey,
-                         size_t newkey_len);
 
 /** Options of RESTORE; NULL or zeroed: none. */
 typedef struct rk_restore_opts {
@@ -515,31 +478,25 @@ typedef struct rk_restore_opts {
  *  O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values
  *  into sorted sets is O(log(N)). Since Redis 2.6.0 (generic group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_restore() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_restore() runs it on the client, with C strings. Returns RK_OK when the server answered
+ *  OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_restore(rk_client *c, const char *key, long long ttl, const char *serialized_value,
-               const rk_restore_opts *opts);
-/** As rk_restore(), with lengths for the strings (binary safe). */
-int rk_restore_bin(rk_client *c, const char *key, size_t key_len, long long ttl,
-                   const char *serialized_value, size_t serialized_value_len,
-                   const rk_restore_opts *opts);
-/** Queues RESTORE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_restore(rk_pipeline *p, const char *key, long long ttl, const char *serialized_value,
-                    const rk_restore_opts *opts);
-/** Queues RESTORE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_restore_bin(rk_pipeline *p, const char *key, size_t key_len, long long ttl,
-                        const char *serialized_value, size_t serialized_value_len,
-                        const rk_restore_opts *opts);
+rk_command *(rk_cmd_restore)(rk_command *cmd, rk_str key, long long ttl, rk_str serialized_value,
+                             const rk_restore_opts *opts, size_t opts_size);
+int (rk_restore)(rk_client *c, const char *key, long long ttl, const char *serialized_value,
+                 const rk_restore_opts *opts, size_t opts_size);
+#define rk_cmd_restore(...) (rk_cmd_restore)(__VA_ARGS__, sizeof(rk_restore_opts))
+#define rk_restore(...) (rk_restore)(__VA_ARGS__, sizeof(rk_restore_opts))
 
 /** Options of SCAN; NULL or zeroed: none. */
 typedef struct rk_scan_opts {
-    const char *match; /**< MATCH pattern; NULL: not sent. */
-    size_t match_len; /**< Its length; 0: NUL-terminated. */
+    rk_str match; /**< MATCH pattern; NULL: not sent. */
     long long count; /**< COUNT count; 0: not sent. */
     bool count_set; /**< Send COUNT even when it is 0. */
-    const char *type; /**< TYPE type; NULL: not sent. */
-    size_t type_len; /**< Its length; 0: NUL-terminated. */
+    rk_str type; /**< TYPE type; NULL: not sent. */
 } rk_scan_opts;
 
 /** SCAN: Incrementally iterate the keys space.
@@ -550,12 +507,18 @@ typedef struct rk_scan_opts {
  *  calls for the cursor to return back to 0. N is the number of elements inside the collection.
  *  Since Redis 2.8.0 (generic group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_scan() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_scan() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_scan(rk_client *c, unsigned long long cursor, const rk_scan_opts *opts, rk_reply *reply);
-/** Queues SCAN in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_scan(rk_pipeline *p, unsigned long long cursor, const rk_scan_opts *opts);
+rk_command *(rk_cmd_scan)(rk_command *cmd, unsigned long long cursor, const rk_scan_opts *opts,
+                          size_t opts_size);
+int (rk_scan)(rk_client *c, unsigned long long cursor, const rk_scan_opts *opts, rk_reply *reply,
+              size_t opts_size);
+#define rk_cmd_scan(...) (rk_cmd_scan)(__VA_ARGS__, sizeof(rk_scan_opts))
+#define rk_scan(...) (rk_scan)(__VA_ARGS__, sizeof(rk_scan_opts))
 
 /** SORT: the LIMIT block. */
 typedef struct rk_sort_limit {
@@ -565,17 +528,14 @@ typedef struct rk_sort_limit {
 
 /** Options of SORT; NULL or zeroed: none. */
 typedef struct rk_sort_opts {
-    const char *by; /**< BY pattern; NULL: not sent. */
-    size_t by_len; /**< Its length; 0: NUL-terminated. */
+    rk_str by; /**< BY pattern; NULL: not sent. */
     const rk_sort_limit *limit; /**< LIMIT; NULL: not sent. */
-    const char *const *get; /**< The pattern list. */
-    const size_t *get_lens; /**< Their lengths; NULL: NUL-terminated. */
+    const rk_str *get; /**< The pattern list. */
     size_t nget; /**< How many. */
     bool asc; /**< Send ASC. */
     bool desc; /**< Send DESC. */
     bool alpha; /**< Send ALPHA. */
-    const char *store; /**< STORE destination; NULL: not sent. */
-    size_t store_len; /**< Its length; 0: NUL-terminated. */
+    rk_str store; /**< STORE destination; NULL: not sent. */
 } rk_sort_opts;
 
 /** SORT: Sort the elements in a list, set or sorted set.
@@ -587,17 +547,17 @@ typedef struct rk_sort_opts {
  *  M the number of returned elements. When the elements are not sorted, complexity is O(N).
  *  Since Redis 1.0.0 (generic group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_sort() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_sort() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_sort(rk_client *c, const char *key, const rk_sort_opts *opts, rk_reply *reply);
-/** As rk_sort(), with lengths for the strings (binary safe). */
-int rk_sort_bin(rk_client *c, const char *key, size_t key_len, const rk_sort_opts *opts,
-                rk_reply *reply);
-/** Queues SORT in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_sort(rk_pipeline *p, const char *key, const rk_sort_opts *opts);
-/** Queues SORT (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_sort_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_sort_opts *opts);
+rk_command *(rk_cmd_sort)(rk_command *cmd, rk_str key, const rk_sort_opts *opts, size_t opts_size);
+int (rk_sort)(rk_client *c, const char *key, const rk_sort_opts *opts, rk_reply *reply,
+              size_t opts_size);
+#define rk_cmd_sort(...) (rk_cmd_sort)(__VA_ARGS__, sizeof(rk_sort_opts))
+#define rk_sort(...) (rk_sort)(__VA_ARGS__, sizeof(rk_sort_opts))
 
 /** SORT_RO: the LIMIT block. */
 typedef struct rk_sort_ro_limit {
@@ -607,11 +567,9 @@ typedef struct rk_sort_ro_limit {
 
 /** Options of SORT_RO; NULL or zeroed: none. */
 typedef struct rk_sort_ro_opts {
-    const char *by; /**< BY pattern; NULL: not sent. */
-    size_t by_len; /**< Its length; 0: NUL-terminated. */
+    rk_str by; /**< BY pattern; NULL: not sent. */
     const rk_sort_ro_limit *limit; /**< LIMIT; NULL: not sent. */
-    const char *const *get; /**< The pattern list. */
-    const size_t *get_lens; /**< Their lengths; NULL: NUL-terminated. */
+    const rk_str *get; /**< The pattern list. */
     size_t nget; /**< How many. */
     bool asc; /**< Send ASC. */
     bool desc; /**< Send DESC. */
@@ -627,18 +585,18 @@ typedef struct rk_sort_ro_opts {
  *  M the number of returned elements. When the elements are not sorted, complexity is O(N).
  *  Since Redis 7.0.0 (generic group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_sort_ro() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_sort_ro() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_sort_ro(rk_client *c, const char *key, const rk_sort_ro_opts *opts, rk_reply *reply);
-/** As rk_sort_ro(), with lengths for the strings (binary safe). */
-int rk_sort_ro_bin(rk_client *c, const char *key, size_t key_len, const rk_sort_ro_opts *opts,
-                   rk_reply *reply);
-/** Queues SORT_RO in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_sort_ro(rk_pipeline *p, const char *key, const rk_sort_ro_opts *opts);
-/** Queues SORT_RO (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_sort_ro_bin(rk_pipeline *p, const char *key, size_t key_len,
-                        const rk_sort_ro_opts *opts);
+rk_command *(rk_cmd_sort_ro)(rk_command *cmd, rk_str key, const rk_sort_ro_opts *opts,
+                             size_t opts_size);
+int (rk_sort_ro)(rk_client *c, const char *key, const rk_sort_ro_opts *opts, rk_reply *reply,
+                 size_t opts_size);
+#define rk_cmd_sort_ro(...) (rk_cmd_sort_ro)(__VA_ARGS__, sizeof(rk_sort_ro_opts))
+#define rk_sort_ro(...) (rk_sort_ro)(__VA_ARGS__, sizeof(rk_sort_ro_opts))
 
 /** TOUCH: Alters the last access time of a key(s). Returns the number of existing keys
  *  specified.
@@ -648,17 +606,14 @@ int rk_pipe_sort_ro_bin(rk_pipeline *p, const char *key, size_t key_len,
  *  Complexity: O(N) where N is the number of keys that will be touched. Since Redis 3.2.1
  *  (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_touch() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_touch() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_touch(rk_command *cmd, const rk_str *keys, size_t nkeys);
 int rk_touch(rk_client *c, const char *const *keys, size_t nkeys, long long *out);
-/** As rk_touch(), with lengths for the strings (binary safe). */
-int rk_touch_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                 long long *out);
-/** Queues TOUCH in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_touch(rk_pipeline *p, const char *const *keys, size_t nkeys);
-/** Queues TOUCH (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_touch_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                      size_t nkeys);
 
 /** TTL: Get the time to live for a key in seconds.
  *
@@ -666,15 +621,14 @@ int rk_pipe_touch_bin(rk_pipeline *p, const char *const *keys, const size_t *key
  *
  *  Complexity: O(1). Since Redis 1.0.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_ttl() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_ttl() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_ttl(rk_command *cmd, rk_str key);
 int rk_ttl(rk_client *c, const char *key, long long *out);
-/** As rk_ttl(), with lengths for the strings (binary safe). */
-int rk_ttl_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues TTL in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_ttl(rk_pipeline *p, const char *key);
-/** Queues TTL (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_ttl_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** TYPE: Determine the type stored at key.
  *
@@ -682,16 +636,15 @@ int rk_pipe_ttl_bin(rk_pipeline *p, const char *key, size_t key_len);
  *
  *  Complexity: O(1). Since Redis 1.0.0 (generic group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_key_type() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_key_type() runs it on the client, with C strings. Stores the reply in *out
+ *  (NUL-terminated; free it with rk_free) and its length in *len (may be NULL); returns RK_NIL
+ *  when the server replied nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_key_type(rk_command *cmd, rk_str key);
 int rk_key_type(rk_client *c, const char *key, char **out, size_t *len);
-/** As rk_key_type(), with lengths for the strings (binary safe). */
-int rk_key_type_bin(rk_client *c, const char *key, size_t key_len, char **out, size_t *len);
-/** Queues TYPE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_key_type(rk_pipeline *p, const char *key);
-/** Queues TYPE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_key_type_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** UNLINK: Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non
  *  blocking.
@@ -702,17 +655,14 @@ int rk_pipe_key_type_bin(rk_pipeline *p, const char *key, size_t key_len);
  *  work in a different thread in order to reclaim memory, where N is the number of allocations
  *  the deleted objects where composed of. Since Redis 4.0.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_unlink() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_unlink() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_unlink(rk_command *cmd, const rk_str *keys, size_t nkeys);
 int rk_unlink(rk_client *c, const char *const *keys, size_t nkeys, long long *out);
-/** As rk_unlink(), with lengths for the strings (binary safe). */
-int rk_unlink_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                  long long *out);
-/** Queues UNLINK in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_unlink(rk_pipeline *p, const char *const *keys, size_t nkeys);
-/** Queues UNLINK (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_unlink_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                       size_t nkeys);
 
 /** WAIT: Wait for the synchronous replication of all the write commands sent in the context of
  *  the current connection.
@@ -721,11 +671,14 @@ int rk_pipe_unlink_bin(rk_pipeline *p, const char *const *keys, const size_t *ke
  *
  *  Complexity: O(1). Since Redis 3.0.0 (generic group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_wait() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_wait() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_wait(rk_command *cmd, long long numreplicas, long long timeout);
 int rk_wait(rk_client *c, long long numreplicas, long long timeout, long long *out);
-/** Queues WAIT in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_wait(rk_pipeline *p, long long numreplicas, long long timeout);
 
 #ifdef __cplusplus
 }

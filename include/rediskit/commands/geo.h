@@ -18,8 +18,7 @@ extern "C" {
 typedef struct rk_geoadd_longitude_latitude_member {
     double longitude; /**< longitude */
     double latitude; /**< latitude */
-    const char *member; /**< member */
-    size_t member_len; /**< Its length; 0: NUL-terminated. */
+    rk_str member; /**< member */
 } rk_geoadd_longitude_latitude_member;
 
 /** Options of GEOADD; NULL or zeroed: none. */
@@ -38,23 +37,22 @@ typedef struct rk_geoadd_opts {
  *  Complexity: O(log(N)) for each item added, where N is the number of elements in the sorted
  *  set. Since Redis 3.2.0 (geo group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_geoadd() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_geoadd() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
-int rk_geoadd(rk_client *c, const char *key,
-              const rk_geoadd_longitude_latitude_member *longitude_latitude_members,
-              size_t nlongitude_latitude_members, const rk_geoadd_opts *opts, long long *out);
-/** As rk_geoadd(), with lengths for the strings (binary safe). */
-int rk_geoadd_bin(rk_client *c, const char *key, size_t key_len,
-                  const rk_geoadd_longitude_latitude_member *longitude_latitude_members,
-                  size_t nlongitude_latitude_members, const rk_geoadd_opts *opts, long long *out);
-/** Queues GEOADD in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_geoadd(rk_pipeline *p, const char *key,
-                   const rk_geoadd_longitude_latitude_member *longitude_latitude_members,
-                   size_t nlongitude_latitude_members, const rk_geoadd_opts *opts);
-/** Queues GEOADD (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_geoadd_bin(rk_pipeline *p, const char *key, size_t key_len,
-                       const rk_geoadd_longitude_latitude_member *longitude_latitude_members,
-                       size_t nlongitude_latitude_members, const rk_geoadd_opts *opts);
+rk_command *(rk_cmd_geoadd)(rk_command *cmd, rk_str key,
+                            const rk_geoadd_longitude_latitude_member *longitude_latitude_members,
+                            size_t nlongitude_latitude_members, const rk_geoadd_opts *opts,
+                            size_t opts_size);
+int (rk_geoadd)(rk_client *c, const char *key,
+                const rk_geoadd_longitude_latitude_member *longitude_latitude_members,
+                size_t nlongitude_latitude_members, const rk_geoadd_opts *opts, long long *out,
+                size_t opts_size);
+#define rk_cmd_geoadd(...) (rk_cmd_geoadd)(__VA_ARGS__, sizeof(rk_geoadd_opts))
+#define rk_geoadd(...) (rk_geoadd)(__VA_ARGS__, sizeof(rk_geoadd_opts))
 
 /** Options of GEODIST; NULL or zeroed: none. */
 typedef struct rk_geodist_opts {
@@ -67,23 +65,18 @@ typedef struct rk_geodist_opts {
  *
  *  Complexity: O(log(N)). Since Redis 3.2.0 (geo group).
  *
- *  Stores the reply as a double in *out; returns RK_NIL when the server replied nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_geodist() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add(), which give its reply a double on either protocol.
+ *
+ *  rk_geodist() runs it on the client, with C strings. Stores the reply as a double in *out;
+ *  returns RK_NIL when the server replied nil. Errors as rk_client_run().
  */
-int rk_geodist(rk_client *c, const char *key, const char *member1, const char *member2,
-               const rk_geodist_opts *opts, double *out);
-/** As rk_geodist(), with lengths for the strings (binary safe). */
-int rk_geodist_bin(rk_client *c, const char *key, size_t key_len, const char *member1,
-                   size_t member1_len, const char *member2, size_t member2_len,
-                   const rk_geodist_opts *opts, double *out);
-/** Queues GEODIST in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_geodist(rk_pipeline *p, const char *key, const char *member1, const char *member2,
-                    const rk_geodist_opts *opts);
-/** Queues GEODIST (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_geodist_bin(rk_pipeline *p, const char *key, size_t key_len, const char *member1,
-                        size_t member1_len, const char *member2, size_t member2_len,
-                        const rk_geodist_opts *opts);
+rk_command *(rk_cmd_geodist)(rk_command *cmd, rk_str key, rk_str member1, rk_str member2,
+                             const rk_geodist_opts *opts, size_t opts_size);
+int (rk_geodist)(rk_client *c, const char *key, const char *member1, const char *member2,
+                 const rk_geodist_opts *opts, double *out, size_t opts_size);
+#define rk_cmd_geodist(...) (rk_cmd_geodist)(__VA_ARGS__, sizeof(rk_geodist_opts))
+#define rk_geodist(...) (rk_geodist)(__VA_ARGS__, sizeof(rk_geodist_opts))
 
 /** GEOHASH: Returns members of a geospatial index as standard geohash strings.
  *
@@ -92,19 +85,15 @@ int rk_pipe_geodist_bin(rk_pipeline *p, const char *key, size_t key_len, const c
  *  Complexity: O(log(N)) for each member requested, where N is the number of elements in the
  *  sorted set. Since Redis 3.2.0 (geo group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_geohash() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_geohash() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_geohash(rk_command *cmd, rk_str key, const rk_str *members, size_t nmembers);
 int rk_geohash(rk_client *c, const char *key, const char *const *members, size_t nmembers,
                rk_reply *reply);
-/** As rk_geohash(), with lengths for the strings (binary safe). */
-int rk_geohash_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
-                   const size_t *members_lens, size_t nmembers, rk_reply *reply);
-/** Queues GEOHASH in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_geohash(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers);
-/** Queues GEOHASH (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_geohash_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
-                        const size_t *members_lens, size_t nmembers);
 
 /** GEOPOS: Returns longitude and latitude of members of a geospatial index.
  *
@@ -112,21 +101,16 @@ int rk_pipe_geohash_bin(rk_pipeline *p, const char *key, size_t key_len, const c
  *
  *  Complexity: O(N) where N is the number of members requested. Since Redis 3.2.0 (geo group).
  *
- *  Hands the reply to *reply (NULL discards it), an array, each element an array [a double, a
- *  double] on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_geopos() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add(), which give its reply an array, each element an array [a double, a double]
+ *  on either protocol.
+ *
+ *  rk_geopos() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_geopos(rk_command *cmd, rk_str key, const rk_str *members, size_t nmembers);
 int rk_geopos(rk_client *c, const char *key, const char *const *members, size_t nmembers,
               rk_reply *reply);
-/** As rk_geopos(), with lengths for the strings (binary safe). */
-int rk_geopos_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
-                  const size_t *members_lens, size_t nmembers, rk_reply *reply);
-/** Queues GEOPOS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_geopos(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers);
-/** Queues GEOPOS (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_geopos_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
-                       const size_t *members_lens, size_t nmembers);
 
 /** GEORADIUS: the count block. */
 typedef struct rk_georadius_count {
@@ -142,10 +126,8 @@ typedef struct rk_georadius_opts {
     const rk_georadius_count *count; /**< count; NULL: not sent. */
     bool asc; /**< Send ASC. */
     bool desc; /**< Send DESC. */
-    const char *store; /**< STORE key; NULL: not sent. */
-    size_t store_len; /**< Its length; 0: NUL-terminated. */
-    const char *storedist; /**< STOREDIST key; NULL: not sent. */
-    size_t storedist_len; /**< Its length; 0: NUL-terminated. */
+    rk_str store; /**< STORE key; NULL: not sent. */
+    rk_str storedist; /**< STOREDIST key; NULL: not sent. */
 } rk_georadius_opts;
 
 /** GEORADIUS: Query a sorted set representing a geospatial index to fetch members matching a
@@ -160,23 +142,20 @@ typedef struct rk_georadius_opts {
  *
  *  Deprecated since 6.2.0; use GEOSEARCH and GEOSEARCHSTORE with the BYRADIUS argument instead.
  *
- *  Hands the reply to *reply (NULL discards it), shaped by its options on either protocol;
- *  returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_georadius() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add(), which give its reply shaped by its options on either protocol.
+ *
+ *  rk_georadius() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_georadius(rk_client *c, const char *key, double longitude, double latitude, double radius,
-                 rk_geo_unit unit, const rk_georadius_opts *opts, rk_reply *reply);
-/** As rk_georadius(), with lengths for the strings (binary safe). */
-int rk_georadius_bin(rk_client *c, const char *key, size_t key_len, double longitude,
-                     double latitude, double radius, rk_geo_unit unit,
-                     const rk_georadius_opts *opts, rk_reply *reply);
-/** Queues GEORADIUS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_georadius(rk_pipeline *p, const char *key, double longitude, double latitude,
-                      double radius, rk_geo_unit unit, const rk_georadius_opts *opts);
-/** Queues GEORADIUS (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_georadius_bin(rk_pipeline *p, const char *key, size_t key_len, double longitude,
-                          double latitude, double radius, rk_geo_unit unit,
-                          const rk_georadius_opts *opts);
+rk_command *(rk_cmd_georadius)(rk_command *cmd, rk_str key, double longitude, double latitude,
+                               double radius, rk_geo_unit unit, const rk_georadius_opts *opts,
+                               size_t opts_size);
+int (rk_georadius)(rk_client *c, const char *key, double longitude, double latitude, double radius,
+                   rk_geo_unit unit, const rk_georadius_opts *opts, rk_reply *reply,
+                   size_t opts_size);
+#define rk_cmd_georadius(...) (rk_cmd_georadius)(__VA_ARGS__, sizeof(rk_georadius_opts))
+#define rk_georadius(...) (rk_georadius)(__VA_ARGS__, sizeof(rk_georadius_opts))
 
 /** GEORADIUS_RO: the count block. */
 typedef struct rk_georadius_ro_count {
@@ -205,23 +184,21 @@ typedef struct rk_georadius_ro_opts {
  *
  *  Deprecated since 6.2.0; use GEOSEARCH with the BYRADIUS argument instead.
  *
- *  Hands the reply to *reply (NULL discards it), shaped by its options on either protocol;
- *  returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_georadius_ro() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply shaped by its options on either
+ *  protocol.
+ *
+ *  rk_georadius_ro() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_georadius_ro(rk_client *c, const char *key, double longitude, double latitude, double radius,
-                    rk_geo_unit unit, const rk_georadius_ro_opts *opts, rk_reply *reply);
-/** As rk_georadius_ro(), with lengths for the strings (binary safe). */
-int rk_georadius_ro_bin(rk_client *c, const char *key, size_t key_len, double longitude,
-                        double latitude, double radius, rk_geo_unit unit,
-                        const rk_georadius_ro_opts *opts, rk_reply *reply);
-/** Queues GEORADIUS_RO in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_georadius_ro(rk_pipeline *p, const char *key, double longitude, double latitude,
-                         double radius, rk_geo_unit unit, const rk_georadius_ro_opts *opts);
-/** Queues GEORADIUS_RO (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_georadius_ro_bin(rk_pipeline *p, const char *key, size_t key_len, double longitude,
-                             double latitude, double radius, rk_geo_unit unit,
-                             const rk_georadius_ro_opts *opts);
+rk_command *(rk_cmd_georadius_ro)(rk_command *cmd, rk_str key, double longitude, double latitude,
+                                  double radius, rk_geo_unit unit, const rk_georadius_ro_opts *opts,
+                                  size_t opts_size);
+int (rk_georadius_ro)(rk_client *c, const char *key, double longitude, double latitude,
+                      double radius, rk_geo_unit unit, const rk_georadius_ro_opts *opts,
+                      rk_reply *reply, size_t opts_size);
+#define rk_cmd_georadius_ro(...) (rk_cmd_georadius_ro)(__VA_ARGS__, sizeof(rk_georadius_ro_opts))
+#define rk_georadius_ro(...) (rk_georadius_ro)(__VA_ARGS__, sizeof(rk_georadius_ro_opts))
 
 /** GEORADIUSBYMEMBER: the count block. */
 typedef struct rk_georadiusbymember_count {
@@ -237,10 +214,8 @@ typedef struct rk_georadiusbymember_opts {
     const rk_georadiusbymember_count *count; /**< count; NULL: not sent. */
     bool asc; /**< Send ASC. */
     bool desc; /**< Send DESC. */
-    const char *store; /**< STORE key; NULL: not sent. */
-    size_t store_len; /**< Its length; 0: NUL-terminated. */
-    const char *storedist; /**< STOREDIST key; NULL: not sent. */
-    size_t storedist_len; /**< Its length; 0: NUL-terminated. */
+    rk_str store; /**< STORE key; NULL: not sent. */
+    rk_str storedist; /**< STOREDIST key; NULL: not sent. */
 } rk_georadiusbymember_opts;
 
 /** GEORADIUSBYMEMBER: Query a sorted set representing a geospatial index to fetch members
@@ -256,23 +231,23 @@ typedef struct rk_georadiusbymember_opts {
  *  Deprecated since 6.2.0; use GEOSEARCH and GEOSEARCHSTORE with the BYRADIUS and FROMMEMBER
  *  arguments instead.
  *
- *  Hands the reply to *reply (NULL discards it), shaped by its options on either protocol;
- *  returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_georadiusbymember() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply shaped by its options on either
+ *  protocol.
+ *
+ *  rk_georadiusbymember() runs it on the client, with C strings. Hands the reply to *reply
+ *  (NULL discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_georadiusbymember(rk_client *c, const char *key, const char *member, double radius,
-                         rk_geo_unit unit, const rk_georadiusbymember_opts *opts, rk_reply *reply);
-/** As rk_georadiusbymember(), with lengths for the strings (binary safe). */
-int rk_georadiusbymember_bin(rk_client *c, const char *key, size_t key_len, const char *member,
-                             size_t member_len, double radius, rk_geo_unit unit,
-                             const rk_georadiusbymember_opts *opts, rk_reply *reply);
-/** Queues GEORADIUSBYMEMBER in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_georadiusbymember(rk_pipeline *p, const char *key, const char *member, double radius,
-                              rk_geo_unit unit, const rk_georadiusbymember_opts *opts);
-/** Queues GEORADIUSBYMEMBER (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_georadiusbymember_bin(rk_pipeline *p, const char *key, size_t key_len,
-                                  const char *member, size_t member_len, double radius,
-                                  rk_geo_unit unit, const rk_georadiusbymember_opts *opts);
+rk_command *(rk_cmd_georadiusbymember)(rk_command *cmd, rk_str key, rk_str member, double radius,
+                                       rk_geo_unit unit, const rk_georadiusbymember_opts *opts,
+                                       size_t opts_size);
+int (rk_georadiusbymember)(rk_client *c, const char *key, const char *member, double radius,
+                           rk_geo_unit unit, const rk_georadiusbymember_opts *opts, rk_reply *reply,
+                           size_t opts_size);
+#define rk_cmd_georadiusbymember(...) (rk_cmd_georadiusbymember)(__VA_ARGS__, \
+        sizeof(rk_georadiusbymember_opts))
+#define rk_georadiusbymember(...) (rk_georadiusbymember)(__VA_ARGS__, \
+        sizeof(rk_georadiusbymember_opts))
 
 /** GEORADIUSBYMEMBER_RO: the count block. */
 typedef struct rk_georadiusbymember_ro_count {
@@ -301,25 +276,24 @@ typedef struct rk_georadiusbymember_ro_opts {
  *
  *  Deprecated since 6.2.0; use GEOSEARCH with the BYRADIUS and FROMMEMBER arguments instead.
  *
- *  Hands the reply to *reply (NULL discards it), shaped by its options on either protocol;
- *  returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_georadiusbymember_ro() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply shaped by its options on either
+ *  protocol.
+ *
+ *  rk_georadiusbymember_ro() runs it on the client, with C strings. Hands the reply to *reply
+ *  (NULL discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_georadiusbymember_ro(rk_client *c, const char *key, const char *member, double radius,
-                            rk_geo_unit unit, const rk_georadiusbymember_ro_opts *opts,
-                            rk_reply *reply);
-/** As rk_georadiusbymember_ro(), with lengths for the strings (binary safe). */
-int rk_georadiusbymember_ro_bin(rk_client *c, const char *key, size_t key_len, const char *member,
-                                size_t member_len, double radius, rk_geo_unit unit,
-                                const rk_georadiusbymember_ro_opts *opts, rk_reply *reply);
-/** Queues GEORADIUSBYMEMBER_RO in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_georadiusbymember_ro(rk_pipeline *p, const char *key, const char *member, double radius,
-                                 rk_geo_unit unit, const rk_georadiusbymember_ro_opts *opts);
-/** Queues GEORADIUSBYMEMBER_RO (binary-safe form) in a pipeline; read its reply (same shape)
- * after rk_pipeline_exec(). */
-int rk_pipe_georadiusbymember_ro_bin(rk_pipeline *p, const char *key, size_t key_len,
-                                     const char *member, size_t member_len, double radius,
-                                     rk_geo_unit unit, const rk_georadiusbymember_ro_opts *opts);
+rk_command *(rk_cmd_georadiusbymember_ro)(rk_command *cmd, rk_str key, rk_str member, double radius,
+                                          rk_geo_unit unit,
+                                          const rk_georadiusbymember_ro_opts *opts,
+                                          size_t opts_size);
+int (rk_georadiusbymember_ro)(rk_client *c, const char *key, const char *member, double radius,
+                              rk_geo_unit unit, const rk_georadiusbymember_ro_opts *opts,
+                              rk_reply *reply, size_t opts_size);
+#define rk_cmd_georadiusbymember_ro(...) (rk_cmd_georadiusbymember_ro)(__VA_ARGS__, \
+        sizeof(rk_georadiusbymember_ro_opts))
+#define rk_georadiusbymember_ro(...) (rk_georadiusbymember_ro)(__VA_ARGS__, \
+        sizeof(rk_georadiusbymember_ro_opts))
 
 /** GEOSEARCH: the FROMLONLAT block. */
 typedef struct rk_geosearch_fromlonlat {
@@ -348,8 +322,7 @@ typedef struct rk_geosearch_count {
 
 /** Options of GEOSEARCH; NULL or zeroed: none. */
 typedef struct rk_geosearch_opts {
-    const char *frommember; /**< FROMMEMBER member; NULL: not sent. */
-    size_t frommember_len; /**< Its length; 0: NUL-terminated. */
+    rk_str frommember; /**< FROMMEMBER member; NULL: not sent. */
     const rk_geosearch_fromlonlat *fromlonlat; /**< FROMLONLAT; NULL: not sent. */
     const rk_geosearch_byradius *byradius; /**< circle; NULL: not sent. */
     const rk_geosearch_bybox *bybox; /**< box; NULL: not sent. */
@@ -372,19 +345,18 @@ typedef struct rk_geosearch_opts {
  *  area around the shape provided as the filter and M is the number of items inside the shape.
  *  Since Redis 6.2.0 (geo group).
  *
- *  Hands the reply to *reply (NULL discards it), shaped by its options on either protocol;
- *  returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_geosearch() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add(), which give its reply shaped by its options on either protocol.
+ *
+ *  rk_geosearch() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_geosearch(rk_client *c, const char *key, const rk_geosearch_opts *opts, rk_reply *reply);
-/** As rk_geosearch(), with lengths for the strings (binary safe). */
-int rk_geosearch_bin(rk_client *c, const char *key, size_t key_len, const rk_geosearch_opts *opts,
-                     rk_reply *reply);
-/** Queues GEOSEARCH in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_geosearch(rk_pipeline *p, const char *key, const rk_geosearch_opts *opts);
-/** Queues GEOSEARCH (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_geosearch_bin(rk_pipeline *p, const char *key, size_t key_len,
-                          const rk_geosearch_opts *opts);
+rk_command *(rk_cmd_geosearch)(rk_command *cmd, rk_str key, const rk_geosearch_opts *opts,
+                               size_t opts_size);
+int (rk_geosearch)(rk_client *c, const char *key, const rk_geosearch_opts *opts, rk_reply *reply,
+                   size_t opts_size);
+#define rk_cmd_geosearch(...) (rk_cmd_geosearch)(__VA_ARGS__, sizeof(rk_geosearch_opts))
+#define rk_geosearch(...) (rk_geosearch)(__VA_ARGS__, sizeof(rk_geosearch_opts))
 
 /** GEOSEARCHSTORE: the FROMLONLAT block. */
 typedef struct rk_geosearchstore_fromlonlat {
@@ -413,8 +385,7 @@ typedef struct rk_geosearchstore_count {
 
 /** Options of GEOSEARCHSTORE; NULL or zeroed: none. */
 typedef struct rk_geosearchstore_opts {
-    const char *frommember; /**< FROMMEMBER member; NULL: not sent. */
-    size_t frommember_len; /**< Its length; 0: NUL-terminated. */
+    rk_str frommember; /**< FROMMEMBER member; NULL: not sent. */
     const rk_geosearchstore_fromlonlat *fromlonlat; /**< FROMLONLAT; NULL: not sent. */
     const rk_geosearchstore_byradius *byradius; /**< circle; NULL: not sent. */
     const rk_geosearchstore_bybox *bybox; /**< box; NULL: not sent. */
@@ -435,22 +406,19 @@ typedef struct rk_geosearchstore_opts {
  *  area around the shape provided as the filter and M is the number of items inside the shape.
  *  Since Redis 6.2.0 (geo group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_geosearchstore() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_geosearchstore() runs it on the client, with C strings. Stores the integer reply in *out
+ *  (NULL to ignore it). Errors as rk_client_run().
  */
-int rk_geosearchstore(rk_client *c, const char *destination, const char *source,
-                      const rk_geosearchstore_opts *opts, long long *out);
-/** As rk_geosearchstore(), with lengths for the strings (binary safe). */
-int rk_geosearchstore_bin(rk_client *c, const char *destination, size_t destination_len,
-                          const char *source, size_t source_len, const rk_geosearchstore_opts *opts,
-                          long long *out);
-/** Queues GEOSEARCHSTORE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_geosearchstore(rk_pipeline *p, const char *destination, const char *source,
-                           const rk_geosearchstore_opts *opts);
-/** Queues GEOSEARCHSTORE (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_geosearchstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
-                               const char *source, size_t source_len,
-                               const rk_geosearchstore_opts *opts);
+rk_command *(rk_cmd_geosearchstore)(rk_command *cmd, rk_str destination, rk_str source,
+                                    const rk_geosearchstore_opts *opts, size_t opts_size);
+int (rk_geosearchstore)(rk_client *c, const char *destination, const char *source,
+                        const rk_geosearchstore_opts *opts, long long *out, size_t opts_size);
+#define rk_cmd_geosearchstore(...) (rk_cmd_geosearchstore)(__VA_ARGS__, \
+        sizeof(rk_geosearchstore_opts))
+#define rk_geosearchstore(...) (rk_geosearchstore)(__VA_ARGS__, sizeof(rk_geosearchstore_opts))
 
 #ifdef __cplusplus
 }

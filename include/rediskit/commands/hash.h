@@ -21,18 +21,15 @@ extern "C" {
  *  Complexity: O(N) where N is the number of fields to be removed. Since Redis 2.0.0 (hash
  *  group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_hdel() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_hdel() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_hdel(rk_command *cmd, rk_str key, const rk_str *fields, size_t nfields);
 int rk_hdel(rk_client *c, const char *key, const char *const *fields, size_t nfields,
             long long *out);
-/** As rk_hdel(), with lengths for the strings (binary safe). */
-int rk_hdel_bin(rk_client *c, const char *key, size_t key_len, const char *const *fields,
-                const size_t *fields_lens, size_t nfields, long long *out);
-/** Queues HDEL in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_hdel(rk_pipeline *p, const char *key, const char *const *fields, size_t nfields);
-/** Queues HDEL (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_hdel_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *fields,
-                     const size_t *fields_lens, size_t nfields);
 
 /** HEXISTS: Determine if a hash field exists.
  *
@@ -40,17 +37,14 @@ int rk_pipe_hdel_bin(rk_pipeline *p, const char *key, size_t key_len, const char
  *
  *  Complexity: O(1). Since Redis 2.0.0 (hash group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_hexists() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_hexists() runs it on the client, with C strings. Stores the integer reply in *out (NULL
+ *  to ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_hexists(rk_command *cmd, rk_str key, rk_str field);
 int rk_hexists(rk_client *c, const char *key, const char *field, long long *out);
-/** As rk_hexists(), with lengths for the strings (binary safe). */
-int rk_hexists_bin(rk_client *c, const char *key, size_t key_len, const char *field,
-                   size_t field_len, long long *out);
-/** Queues HEXISTS in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_hexists(rk_pipeline *p, const char *key, const char *field);
-/** Queues HEXISTS (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_hexists_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
-                        size_t field_len);
 
 /** HGET: Get the value of a hash field.
  *
@@ -58,18 +52,15 @@ int rk_pipe_hexists_bin(rk_pipeline *p, const char *key, size_t key_len, const c
  *
  *  Complexity: O(1). Since Redis 2.0.0 (hash group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_hget() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_hget() runs it on the client, with C strings. Stores the reply in *out (NUL-terminated;
+ *  free it with rk_free) and its length in *len (may be NULL); returns RK_NIL when the server
+ *  replied nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_hget(rk_command *cmd, rk_str key, rk_str field);
 int rk_hget(rk_client *c, const char *key, const char *field, char **out, size_t *len);
-/** As rk_hget(), with lengths for the strings (binary safe). */
-int rk_hget_bin(rk_client *c, const char *key, size_t key_len, const char *field, size_t field_len,
-                char **out, size_t *len);
-/** Queues HGET in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_hget(rk_pipeline *p, const char *key, const char *field);
-/** Queues HGET (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_hget_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
-                     size_t field_len);
 
 /** HGETALL: Get all the fields and values in a hash.
  *
@@ -77,17 +68,14 @@ int rk_pipe_hget_bin(rk_pipeline *p, const char *key, size_t key_len, const char
  *
  *  Complexity: O(N) where N is the size of the hash. Since Redis 2.0.0 (hash group).
  *
- *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_hgetall() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add(), which give its reply a map on either protocol.
+ *
+ *  rk_hgetall() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_hgetall(rk_command *cmd, rk_str key);
 int rk_hgetall(rk_client *c, const char *key, rk_reply *reply);
-/** As rk_hgetall(), with lengths for the strings (binary safe). */
-int rk_hgetall_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply);
-/** Queues HGETALL in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_hgetall(rk_pipeline *p, const char *key);
-/** Queues HGETALL (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_hgetall_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** HINCRBY: Increment the integer value of a hash field by the given number.
  *
@@ -95,18 +83,15 @@ int rk_pipe_hgetall_bin(rk_pipeline *p, const char *key, size_t key_len);
  *
  *  Complexity: O(1). Since Redis 2.0.0 (hash group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_hincrby() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_hincrby() runs it on the client, with C strings. Stores the integer reply in *out (NULL
+ *  to ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_hincrby(rk_command *cmd, rk_str key, rk_str field, long long increment);
 int rk_hincrby(rk_client *c, const char *key, const char *field, long long increment,
                long long *out);
-/** As rk_hincrby(), with lengths for the strings (binary safe). */
-int rk_hincrby_bin(rk_client *c, const char *key, size_t key_len, const char *field,
-                   size_t field_len, long long increment, long long *out);
-/** Queues HINCRBY in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_hincrby(rk_pipeline *p, const char *key, const char *field, long long increment);
-/** Queues HINCRBY (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_hincrby_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
-                        size_t field_len, long long increment);
 
 /** HINCRBYFLOAT: Increment the float value of a hash field by the given amount.
  *
@@ -114,20 +99,15 @@ int rk_pipe_hincrby_bin(rk_pipeline *p, const char *key, size_t key_len, const c
  *
  *  Complexity: O(1). Since Redis 2.6.0 (hash group).
  *
- *  Stores the reply as a double in *out; returns RK_NIL when the server replied nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_hincrbyfloat() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply a double on either protocol.
+ *
+ *  rk_hincrbyfloat() runs it on the client, with C strings. Stores the reply as a double in
+ *  *out; returns RK_NIL when the server replied nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_hincrbyfloat(rk_command *cmd, rk_str key, rk_str field, double increment);
 int rk_hincrbyfloat(rk_client *c, const char *key, const char *field, double increment,
                     double *out);
-/** As rk_hincrbyfloat(), with lengths for the strings (binary safe). */
-int rk_hincrbyfloat_bin(rk_client *c, const char *key, size_t key_len, const char *field,
-                        size_t field_len, double increment, double *out);
-/** Queues HINCRBYFLOAT in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_hincrbyfloat(rk_pipeline *p, const char *key, const char *field, double increment);
-/** Queues HINCRBYFLOAT (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_hincrbyfloat_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
-                             size_t field_len, double increment);
 
 /** HKEYS: Get all the fields in a hash.
  *
@@ -135,16 +115,14 @@ int rk_pipe_hincrbyfloat_bin(rk_pipeline *p, const char *key, size_t key_len, co
  *
  *  Complexity: O(N) where N is the size of the hash. Since Redis 2.0.0 (hash group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_hkeys() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_hkeys() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_hkeys(rk_command *cmd, rk_str key);
 int rk_hkeys(rk_client *c, const char *key, rk_reply *reply);
-/** As rk_hkeys(), with lengths for the strings (binary safe). */
-int rk_hkeys_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply);
-/** Queues HKEYS in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_hkeys(rk_pipeline *p, const char *key);
-/** Queues HKEYS (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_hkeys_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** HLEN: Get the number of fields in a hash.
  *
@@ -152,15 +130,14 @@ int rk_pipe_hkeys_bin(rk_pipeline *p, const char *key, size_t key_len);
  *
  *  Complexity: O(1). Since Redis 2.0.0 (hash group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_hlen() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_hlen() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_hlen(rk_command *cmd, rk_str key);
 int rk_hlen(rk_client *c, const char *key, long long *out);
-/** As rk_hlen(), with lengths for the strings (binary safe). */
-int rk_hlen_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues HLEN in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_hlen(rk_pipeline *p, const char *key);
-/** Queues HLEN (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_hlen_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** HMGET: Get the values of all the given hash fields.
  *
@@ -169,26 +146,20 @@ int rk_pipe_hlen_bin(rk_pipeline *p, const char *key, size_t key_len);
  *  Complexity: O(N) where N is the number of fields being requested. Since Redis 2.0.0 (hash
  *  group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_hmget() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_hmget() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_hmget(rk_command *cmd, rk_str key, const rk_str *fields, size_t nfields);
 int rk_hmget(rk_client *c, const char *key, const char *const *fields, size_t nfields,
              rk_reply *reply);
-/** As rk_hmget(), with lengths for the strings (binary safe). */
-int rk_hmget_bin(rk_client *c, const char *key, size_t key_len, const char *const *fields,
-                 const size_t *fields_lens, size_t nfields, rk_reply *reply);
-/** Queues HMGET in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_hmget(rk_pipeline *p, const char *key, const char *const *fields, size_t nfields);
-/** Queues HMGET (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_hmget_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *fields,
-                      const size_t *fields_lens, size_t nfields);
 
 /** HMSET: the field_value block. */
 typedef struct rk_hmset_field_value {
-    const char *field; /**< field */
-    size_t field_len; /**< Its length; 0: NUL-terminated. */
-    const char *value; /**< value */
-    size_t value_len; /**< Its length; 0: NUL-terminated. */
+    rk_str field; /**< field */
+    rk_str value; /**< value */
 } rk_hmset_field_value;
 
 /** HMSET: Set multiple hash fields to multiple values.
@@ -199,20 +170,16 @@ typedef struct rk_hmset_field_value {
  *
  *  Deprecated since 4.0.0; use HSET with multiple field-value pairs instead.
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_hmset() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_hmset() runs it on the client, with C strings. Returns RK_OK when the server answered OK,
+ *  RK_NIL when it answered nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_hmset(rk_command *cmd, rk_str key, const rk_hmset_field_value *field_values,
+                         size_t nfield_values);
 int rk_hmset(rk_client *c, const char *key, const rk_hmset_field_value *field_values,
              size_t nfield_values);
-/** As rk_hmset(), with lengths for the strings (binary safe). */
-int rk_hmset_bin(rk_client *c, const char *key, size_t key_len,
-                 const rk_hmset_field_value *field_values, size_t nfield_values);
-/** Queues HMSET in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_hmset(rk_pipeline *p, const char *key, const rk_hmset_field_value *field_values,
-                  size_t nfield_values);
-/** Queues HMSET (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_hmset_bin(rk_pipeline *p, const char *key, size_t key_len,
-                      const rk_hmset_field_value *field_values, size_t nfield_values);
 
 /** HRANDFIELD: the options block. */
 typedef struct rk_hrandfield_count {
@@ -231,25 +198,23 @@ typedef struct rk_hrandfield_opts {
  *
  *  Complexity: O(N) where N is the number of fields returned. Since Redis 6.2.0 (hash group).
  *
- *  Hands the reply to *reply (NULL discards it), an array of pairs [member, value] depending on
- *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_hrandfield() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply an array of pairs [member, value]
+ *  depending on the options on either protocol.
+ *
+ *  rk_hrandfield() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_hrandfield(rk_client *c, const char *key, const rk_hrandfield_opts *opts, rk_reply *reply);
-/** As rk_hrandfield(), with lengths for the strings (binary safe). */
-int rk_hrandfield_bin(rk_client *c, const char *key, size_t key_len, const rk_hrandfield_opts *opts,
-                      rk_reply *reply);
-/** Queues HRANDFIELD in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_hrandfield(rk_pipeline *p, const char *key, const rk_hrandfield_opts *opts);
-/** Queues HRANDFIELD (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_hrandfield_bin(rk_pipeline *p, const char *key, size_t key_len,
-                           const rk_hrandfield_opts *opts);
+rk_command *(rk_cmd_hrandfield)(rk_command *cmd, rk_str key, const rk_hrandfield_opts *opts,
+                                size_t opts_size);
+int (rk_hrandfield)(rk_client *c, const char *key, const rk_hrandfield_opts *opts, rk_reply *reply,
+                    size_t opts_size);
+#define rk_cmd_hrandfield(...) (rk_cmd_hrandfield)(__VA_ARGS__, sizeof(rk_hrandfield_opts))
+#define rk_hrandfield(...) (rk_hrandfield)(__VA_ARGS__, sizeof(rk_hrandfield_opts))
 
 /** Options of HSCAN; NULL or zeroed: none. */
 typedef struct rk_hscan_opts {
-    const char *match; /**< MATCH pattern; NULL: not sent. */
-    size_t match_len; /**< Its length; 0: NUL-terminated. */
+    rk_str match; /**< MATCH pattern; NULL: not sent. */
     long long count; /**< COUNT count; 0: not sent. */
     bool count_set; /**< Send COUNT even when it is 0. */
 } rk_hscan_opts;
@@ -262,28 +227,23 @@ typedef struct rk_hscan_opts {
  *  calls for the cursor to return back to 0. N is the number of elements inside the collection.
  *  Since Redis 2.8.0 (hash group).
  *
- *  Hands the reply to *reply (NULL discards it), an array [as sent, a map] on either protocol;
- *  returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_hscan() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add(), which give its reply an array [as sent, a map] on either protocol.
+ *
+ *  rk_hscan() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_hscan(rk_client *c, const char *key, unsigned long long cursor, const rk_hscan_opts *opts,
-             rk_reply *reply);
-/** As rk_hscan(), with lengths for the strings (binary safe). */
-int rk_hscan_bin(rk_client *c, const char *key, size_t key_len, unsigned long long cursor,
-                 const rk_hscan_opts *opts, rk_reply *reply);
-/** Queues HSCAN in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_hscan(rk_pipeline *p, const char *key, unsigned long long cursor,
-                  const rk_hscan_opts *opts);
-/** Queues HSCAN (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_hscan_bin(rk_pipeline *p, const char *key, size_t key_len, unsigned long long cursor,
-                      const rk_hscan_opts *opts);
+rk_command *(rk_cmd_hscan)(rk_command *cmd, rk_str key, unsigned long long cursor,
+                           const rk_hscan_opts *opts, size_t opts_size);
+int (rk_hscan)(rk_client *c, const char *key, unsigned long long cursor, const rk_hscan_opts *opts,
+               rk_reply *reply, size_t opts_size);
+#define rk_cmd_hscan(...) (rk_cmd_hscan)(__VA_ARGS__, sizeof(rk_hscan_opts))
+#define rk_hscan(...) (rk_hscan)(__VA_ARGS__, sizeof(rk_hscan_opts))
 
 /** HSET: the field_value block. */
 typedef struct rk_hset_field_value {
-    const char *field; /**< field */
-    size_t field_len; /**< Its length; 0: NUL-terminated. */
-    const char *value; /**< value */
-    size_t value_len; /**< Its length; 0: NUL-terminated. */
+    rk_str field; /**< field */
+    rk_str value; /**< value */
 } rk_hset_field_value;
 
 /** HSET: Set the string value of a hash field.
@@ -293,19 +253,16 @@ typedef struct rk_hset_field_value {
  *  Complexity: O(1) for each field/value pair added, so O(N) to add N field/value pairs when
  *  the command is called with multiple field/value pairs. Since Redis 2.0.0 (hash group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_hset() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_hset() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_hset(rk_command *cmd, rk_str key, const rk_hset_field_value *field_values,
+                        size_t nfield_values);
 int rk_hset(rk_client *c, const char *key, const rk_hset_field_value *field_values,
             size_t nfield_values, long long *out);
-/** As rk_hset(), with lengths for the strings (binary safe). */
-int rk_hset_bin(rk_client *c, const char *key, size_t key_len,
-                const rk_hset_field_value *field_values, size_t nfield_values, long long *out);
-/** Queues HSET in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_hset(rk_pipeline *p, const char *key, const rk_hset_field_value *field_values,
-                 size_t nfield_values);
-/** Queues HSET (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_hset_bin(rk_pipeline *p, const char *key, size_t key_len,
-                     const rk_hset_field_value *field_values, size_t nfield_values);
 
 /** HSETNX: Set the value of a hash field, only if the field does not exist.
  *
@@ -313,17 +270,14 @@ int rk_pipe_hset_bin(rk_pipeline *p, const char *key, size_t key_len,
  *
  *  Complexity: O(1). Since Redis 2.0.0 (hash group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_hsetnx() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_hsetnx() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_hsetnx(rk_command *cmd, rk_str key, rk_str field, rk_str value);
 int rk_hsetnx(rk_client *c, const char *key, const char *field, const char *value, long long *out);
-/** As rk_hsetnx(), with lengths for the strings (binary safe). */
-int rk_hsetnx_bin(rk_client *c, const char *key, size_t key_len, const char *field,
-                  size_t field_len, const char *value, size_t value_len, long long *out);
-/** Queues HSETNX in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_hsetnx(rk_pipeline *p, const char *key, const char *field, const char *value);
-/** Queues HSETNX (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_hsetnx_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
-                       size_t field_len, const char *value, size_t value_len);
 
 /** HSTRLEN: Get the length of the value of a hash field.
  *
@@ -331,17 +285,14 @@ int rk_pipe_hsetnx_bin(rk_pipeline *p, const char *key, size_t key_len, const ch
  *
  *  Complexity: O(1). Since Redis 3.2.0 (hash group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_hstrlen() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_hstrlen() runs it on the client, with C strings. Stores the integer reply in *out (NULL
+ *  to ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_hstrlen(rk_command *cmd, rk_str key, rk_str field);
 int rk_hstrlen(rk_client *c, const char *key, const char *field, long long *out);
-/** As rk_hstrlen(), with lengths for the strings (binary safe). */
-int rk_hstrlen_bin(rk_client *c, const char *key, size_t key_len, const char *field,
-                   size_t field_len, long long *out);
-/** Queues HSTRLEN in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_hstrlen(rk_pipeline *p, const char *key, const char *field);
-/** Queues HSTRLEN (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_hstrlen_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
-                        size_t field_len);
 
 /** HVALS: Get all the values in a hash.
  *
@@ -349,16 +300,14 @@ int rk_pipe_hstrlen_bin(rk_pipeline *p, const char *key, size_t key_len, const c
  *
  *  Complexity: O(N) where N is the size of the hash. Since Redis 2.0.0 (hash group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_hvals() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_hvals() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_hvals(rk_command *cmd, rk_str key);
 int rk_hvals(rk_client *c, const char *key, rk_reply *reply);
-/** As rk_hvals(), with lengths for the strings (binary safe). */
-int rk_hvals_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply);
-/** Queues HVALS in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_hvals(rk_pipeline *p, const char *key);
-/** Queues HVALS (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_hvals_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 #ifdef __cplusplus
 }

@@ -20,18 +20,15 @@ extern "C" {
  *
  *  Complexity: O(1) to add every element. Since Redis 2.8.9 (hyperloglog group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_pfadd() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_pfadd() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_pfadd(rk_command *cmd, rk_str key, const rk_str *elements, size_t nelements);
 int rk_pfadd(rk_client *c, const char *key, const char *const *elements, size_t nelements,
              long long *out);
-/** As rk_pfadd(), with lengths for the strings (binary safe). */
-int rk_pfadd_bin(rk_client *c, const char *key, size_t key_len, const char *const *elements,
-                 const size_t *elements_lens, size_t nelements, long long *out);
-/** Queues PFADD in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_pfadd(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements);
-/** Queues PFADD (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_pfadd_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *elements,
-                      const size_t *elements_lens, size_t nelements);
 
 /** PFCOUNT: Return the approximated cardinality of the set(s) observed by the HyperLogLog at
  *  key(s).
@@ -42,17 +39,14 @@ int rk_pipe_pfadd_bin(rk_pipeline *p, const char *key, size_t key_len, const cha
  *  with N being the number of keys, and much bigger constant times, when called with multiple
  *  keys. Since Redis 2.8.9 (hyperloglog group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_pfcount() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_pfcount() runs it on the client, with C strings. Stores the integer reply in *out (NULL
+ *  to ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_pfcount(rk_command *cmd, const rk_str *keys, size_t nkeys);
 int rk_pfcount(rk_client *c, const char *const *keys, size_t nkeys, long long *out);
-/** As rk_pfcount(), with lengths for the strings (binary safe). */
-int rk_pfcount_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                   long long *out);
-/** Queues PFCOUNT in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_pfcount(rk_pipeline *p, const char *const *keys, size_t nkeys);
-/** Queues PFCOUNT (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_pfcount_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                        size_t nkeys);
 
 /** PFDEBUG: Internal commands for debugging HyperLogLog values.
  *
@@ -60,18 +54,14 @@ int rk_pipe_pfcount_bin(rk_pipeline *p, const char *const *keys, const size_t *k
  *
  *  Complexity: N/A. Since Redis 2.8.9 (hyperloglog group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_pfdebug() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_pfdebug() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_pfdebug(rk_command *cmd, rk_str subcommand, rk_str key);
 int rk_pfdebug(rk_client *c, const char *subcommand, const char *key, rk_reply *reply);
-/** As rk_pfdebug(), with lengths for the strings (binary safe). */
-int rk_pfdebug_bin(rk_client *c, const char *subcommand, size_t subcommand_len, const char *key,
-                   size_t key_len, rk_reply *reply);
-/** Queues PFDEBUG in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_pfdebug(rk_pipeline *p, const char *subcommand, const char *key);
-/** Queues PFDEBUG (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_pfdebug_bin(rk_pipeline *p, const char *subcommand, size_t subcommand_len,
-                        const char *key, size_t key_len);
 
 /** PFMERGE: Merge N different HyperLogLogs into a single one.
  *
@@ -80,22 +70,16 @@ int rk_pipe_pfdebug_bin(rk_pipeline *p, const char *subcommand, size_t subcomman
  *  Complexity: O(N) to merge N HyperLogLogs, but with high constant times. Since Redis 2.8.9
  *  (hyperloglog group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_pfmerge() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_pfmerge() runs it on the client, with C strings. Returns RK_OK when the server answered
+ *  OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_pfmerge(rk_command *cmd, rk_str destkey, const rk_str *sourcekeys,
+                           size_t nsourcekeys);
 int rk_pfmerge(rk_client *c, const char *destkey, const char *const *sourcekeys,
                size_t nsourcekeys);
-/** As rk_pfmerge(), with lengths for the strings (binary safe). */
-int rk_pfmerge_bin(rk_client *c, const char *destkey, size_t destkey_len,
-                   const char *const *sourcekeys, const size_t *sourcekeys_lens,
-                   size_t nsourcekeys);
-/** Queues PFMERGE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_pfmerge(rk_pipeline *p, const char *destkey, const char *const *sourcekeys,
-                    size_t nsourcekeys);
-/** Queues PFMERGE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_pfmerge_bin(rk_pipeline *p, const char *destkey, size_t destkey_len,
-                        const char *const *sourcekeys, const size_t *sourcekeys_lens,
-                        size_t nsourcekeys);
 
 /** PFSELFTEST: An internal command for testing HyperLogLog values.
  *
@@ -103,12 +87,14 @@ int rk_pipe_pfmerge_bin(rk_pipeline *p, const char *destkey, size_t destkey_len,
  *
  *  Complexity: N/A. Since Redis 2.8.9 (hyperloglog group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_pfselftest() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_pfselftest() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_pfselftest(rk_command *cmd);
 int rk_pfselftest(rk_client *c, rk_reply *reply);
-/** Queues PFSELFTEST in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_pfselftest(rk_pipeline *p);
 
 #ifdef __cplusplus
 }

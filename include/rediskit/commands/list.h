@@ -24,22 +24,17 @@ extern "C" {
  *  When the timeout passes with nothing to return, the server answers nil and the function
  *  returns RK_NIL.
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_blmove() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_blmove() runs it on the client, with C strings. Stores the reply in *out (NUL-terminated;
+ *  free it with rk_free) and its length in *len (may be NULL); returns RK_NIL when the server
+ *  replied nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_blmove(rk_command *cmd, rk_str source, rk_str destination, rk_side wherefrom,
+                          rk_side whereto, double timeout);
 int rk_blmove(rk_client *c, const char *source, const char *destination, rk_side wherefrom,
               rk_side whereto, double timeout, char **out, size_t *len);
-/** As rk_blmove(), with lengths for the strings (binary safe). */
-int rk_blmove_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
-                  size_t destination_len, rk_side wherefrom, rk_side whereto, double timeout,
-                  char **out, size_t *len);
-/** Queues BLMOVE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_blmove(rk_pipeline *p, const char *source, const char *destination, rk_side wherefrom,
-                   rk_side whereto, double timeout);
-/** Queues BLMOVE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_blmove_bin(rk_pipeline *p, const char *source, size_t source_len,
-                       const char *destination, size_t destination_len, rk_side wherefrom,
-                       rk_side whereto, double timeout);
 
 /** Options of BLMPOP; NULL or zeroed: none. */
 typedef struct rk_blmpop_opts {
@@ -57,21 +52,18 @@ typedef struct rk_blmpop_opts {
  *  When the timeout passes with nothing to return, the server answers nil and the function
  *  returns RK_NIL.
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_blmpop() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_blmpop() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_blmpop(rk_client *c, double timeout, const char *const *keys, size_t nkeys, rk_side where,
-              const rk_blmpop_opts *opts, rk_reply *reply);
-/** As rk_blmpop(), with lengths for the strings (binary safe). */
-int rk_blmpop_bin(rk_client *c, double timeout, const char *const *keys, const size_t *keys_lens,
-                  size_t nkeys, rk_side where, const rk_blmpop_opts *opts, rk_reply *reply);
-/** Queues BLMPOP in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_blmpop(rk_pipeline *p, double timeout, const char *const *keys, size_t nkeys,
-                   rk_side where, const rk_blmpop_opts *opts);
-/** Queues BLMPOP (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_blmpop_bin(rk_pipeline *p, double timeout, const char *const *keys,
-                       const size_t *keys_lens, size_t nkeys, rk_side where,
-                       const rk_blmpop_opts *opts);
+rk_command *(rk_cmd_blmpop)(rk_command *cmd, double timeout, const rk_str *keys, size_t nkeys,
+                            rk_side where, const rk_blmpop_opts *opts, size_t opts_size);
+int (rk_blmpop)(rk_client *c, double timeout, const char *const *keys, size_t nkeys, rk_side where,
+                const rk_blmpop_opts *opts, rk_reply *reply, size_t opts_size);
+#define rk_cmd_blmpop(...) (rk_cmd_blmpop)(__VA_ARGS__, sizeof(rk_blmpop_opts))
+#define rk_blmpop(...) (rk_blmpop)(__VA_ARGS__, sizeof(rk_blmpop_opts))
 
 /** BLPOP: Remove and get the first element in a list, or block until one is available.
  *
@@ -82,18 +74,14 @@ int rk_pipe_blmpop_bin(rk_pipeline *p, double timeout, const char *const *keys,
  *  When the timeout passes with nothing to return, the server answers nil and the function
  *  returns RK_NIL.
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_blpop() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_blpop() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_blpop(rk_command *cmd, const rk_str *keys, size_t nkeys, double timeout);
 int rk_blpop(rk_client *c, const char *const *keys, size_t nkeys, double timeout, rk_reply *reply);
-/** As rk_blpop(), with lengths for the strings (binary safe). */
-int rk_blpop_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                 double timeout, rk_reply *reply);
-/** Queues BLPOP in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_blpop(rk_pipeline *p, const char *const *keys, size_t nkeys, double timeout);
-/** Queues BLPOP (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_blpop_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                      size_t nkeys, double timeout);
 
 /** BRPOP: Remove and get the last element in a list, or block until one is available.
  *
@@ -104,18 +92,14 @@ int rk_pipe_blpop_bin(rk_pipeline *p, const char *const *keys, const size_t *key
  *  When the timeout passes with nothing to return, the server answers nil and the function
  *  returns RK_NIL.
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_brpop() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_brpop() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_brpop(rk_command *cmd, const rk_str *keys, size_t nkeys, double timeout);
 int rk_brpop(rk_client *c, const char *const *keys, size_t nkeys, double timeout, rk_reply *reply);
-/** As rk_brpop(), with lengths for the strings (binary safe). */
-int rk_brpop_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                 double timeout, rk_reply *reply);
-/** Queues BRPOP in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_brpop(rk_pipeline *p, const char *const *keys, size_t nkeys, double timeout);
-/** Queues BRPOP (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_brpop_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                      size_t nkeys, double timeout);
 
 /** BRPOPLPUSH: Pop an element from a list, push it to another list and return it; or block
  *  until one is available.
@@ -129,19 +113,16 @@ int rk_pipe_brpop_bin(rk_pipeline *p, const char *const *keys, const size_t *key
  *
  *  Deprecated since 6.2.0; use BLMOVE with the RIGHT and LEFT arguments instead.
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_brpoplpush() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_brpoplpush() runs it on the client, with C strings. Stores the reply in *out
+ *  (NUL-terminated; free it with rk_free) and its length in *len (may be NULL); returns RK_NIL
+ *  when the server replied nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_brpoplpush(rk_command *cmd, rk_str source, rk_str destination, double timeout);
 int rk_brpoplpush(rk_client *c, const char *source, const char *destination, double timeout,
                   char **out, size_t *len);
-/** As rk_brpoplpush(), with lengths for the strings (binary safe). */
-int rk_brpoplpush_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
-                      size_t destination_len, double timeout, char **out, size_t *len);
-/** Queues BRPOPLPUSH in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_brpoplpush(rk_pipeline *p, const char *source, const char *destination, double timeout);
-/** Queues BRPOPLPUSH (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_brpoplpush_bin(rk_pipeline *p, const char *source, size_t source_len,
-                           const char *destination, size_t destination_len, double timeout);
 
 /** LINDEX: Get an element from a list by its index.
  *
@@ -151,17 +132,15 @@ int rk_pipe_brpoplpush_bin(rk_pipeline *p, const char *source, size_t source_len
  *  index. This makes asking for the first or the last element of the list O(1). Since Redis
  *  1.0.0 (list group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_lindex() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_lindex() runs it on the client, with C strings. Stores the reply in *out (NUL-terminated;
+ *  free it with rk_free) and its length in *len (may be NULL); returns RK_NIL when the server
+ *  replied nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_lindex(rk_command *cmd, rk_str key, long long index);
 int rk_lindex(rk_client *c, const char *key, long long index, char **out, size_t *len);
-/** As rk_lindex(), with lengths for the strings (binary safe). */
-int rk_lindex_bin(rk_client *c, const char *key, size_t key_len, long long index, char **out,
-                  size_t *len);
-/** Queues LINDEX in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_lindex(rk_pipeline *p, const char *key, long long index);
-/** Queues LINDEX (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_lindex_bin(rk_pipeline *p, const char *key, size_t key_len, long long index);
 
 /** BEFORE | AFTER */
 typedef enum rk_linsert_where {
@@ -178,21 +157,16 @@ typedef enum rk_linsert_where {
  *  considered O(1) and inserting somewhere on the right end (tail) is O(N). Since Redis 2.2.0
  *  (list group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_linsert() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_linsert() runs it on the client, with C strings. Stores the integer reply in *out (NULL
+ *  to ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_linsert(rk_command *cmd, rk_str key, rk_linsert_where where, rk_str pivot,
+                           rk_str element);
 int rk_linsert(rk_client *c, const char *key, rk_linsert_where where, const char *pivot,
                const char *element, long long *out);
-/** As rk_linsert(), with lengths for the strings (binary safe). */
-int rk_linsert_bin(rk_client *c, const char *key, size_t key_len, rk_linsert_where where,
-                   const char *pivot, size_t pivot_len, const char *element, size_t element_len,
-                   long long *out);
-/** Queues LINSERT in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_linsert(rk_pipeline *p, const char *key, rk_linsert_where where, const char *pivot,
-                    const char *element);
-/** Queues LINSERT (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_linsert_bin(rk_pipeline *p, const char *key, size_t key_len, rk_linsert_where where,
-                        const char *pivot, size_t pivot_len, const char *element,
-                        size_t element_len);
 
 /** LLEN: Get the length of a list.
  *
@@ -200,15 +174,14 @@ int rk_pipe_linsert_bin(rk_pipeline *p, const char *key, size_t key_len, rk_lins
  *
  *  Complexity: O(1). Since Redis 1.0.0 (list group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_llen() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_llen() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_llen(rk_command *cmd, rk_str key);
 int rk_llen(rk_client *c, const char *key, long long *out);
-/** As rk_llen(), with lengths for the strings (binary safe). */
-int rk_llen_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues LLEN in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_llen(rk_pipeline *p, const char *key);
-/** Queues LLEN (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_llen_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** LMOVE: Pop an element from a list, push it to another list and return it.
  *
@@ -216,22 +189,17 @@ int rk_pipe_llen_bin(rk_pipeline *p, const char *key, size_t key_len);
  *
  *  Complexity: O(1). Since Redis 6.2.0 (list group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_lmove() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_lmove() runs it on the client, with C strings. Stores the reply in *out (NUL-terminated;
+ *  free it with rk_free) and its length in *len (may be NULL); returns RK_NIL when the server
+ *  replied nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_lmove(rk_command *cmd, rk_str source, rk_str destination, rk_side wherefrom,
+                         rk_side whereto);
 int rk_lmove(rk_client *c, const char *source, const char *destination, rk_side wherefrom,
              rk_side whereto, char **out, size_t *len);
-/** As rk_lmove(), with lengths for the strings (binary safe). */
-int rk_lmove_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
-                 size_t destination_len, rk_side wherefrom, rk_side whereto, char **out,
-                 size_t *len);
-/** Queues LMOVE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_lmove(rk_pipeline *p, const char *source, const char *destination, rk_side wherefrom,
-                  rk_side whereto);
-/** Queues LMOVE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_lmove_bin(rk_pipeline *p, const char *source, size_t source_len,
-                      const char *destination, size_t destination_len, rk_side wherefrom,
-                      rk_side whereto);
 
 /** Options of LMPOP; NULL or zeroed: none. */
 typedef struct rk_lmpop_opts {
@@ -246,20 +214,18 @@ typedef struct rk_lmpop_opts {
  *  Complexity: O(N+M) where N is the number of provided keys and M is the number of elements
  *  returned. Since Redis 7.0.0 (list group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_lmpop() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_lmpop() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_lmpop(rk_client *c, const char *const *keys, size_t nkeys, rk_side where,
-             const rk_lmpop_opts *opts, rk_reply *reply);
-/** As rk_lmpop(), with lengths for the strings (binary safe). */
-int rk_lmpop_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                 rk_side where, const rk_lmpop_opts *opts, rk_reply *reply);
-/** Queues LMPOP in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_lmpop(rk_pipeline *p, const char *const *keys, size_t nkeys, rk_side where,
-                  const rk_lmpop_opts *opts);
-/** Queues LMPOP (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_lmpop_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                      size_t nkeys, rk_side where, const rk_lmpop_opts *opts);
+rk_command *(rk_cmd_lmpop)(rk_command *cmd, const rk_str *keys, size_t nkeys, rk_side where,
+                           const rk_lmpop_opts *opts, size_t opts_size);
+int (rk_lmpop)(rk_client *c, const char *const *keys, size_t nkeys, rk_side where,
+               const rk_lmpop_opts *opts, rk_reply *reply, size_t opts_size);
+#define rk_cmd_lmpop(...) (rk_cmd_lmpop)(__VA_ARGS__, sizeof(rk_lmpop_opts))
+#define rk_lmpop(...) (rk_lmpop)(__VA_ARGS__, sizeof(rk_lmpop_opts))
 
 /** Options of LPOP; NULL or zeroed: none. */
 typedef struct rk_lpop_opts {
@@ -273,17 +239,17 @@ typedef struct rk_lpop_opts {
  *
  *  Complexity: O(N) where N is the number of elements returned. Since Redis 1.0.0 (list group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_lpop() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_lpop() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_lpop(rk_client *c, const char *key, const rk_lpop_opts *opts, rk_reply *reply);
-/** As rk_lpop(), with lengths for the strings (binary safe). */
-int rk_lpop_bin(rk_client *c, const char *key, size_t key_len, const rk_lpop_opts *opts,
-                rk_reply *reply);
-/** Queues LPOP in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_lpop(rk_pipeline *p, const char *key, const rk_lpop_opts *opts);
-/** Queues LPOP (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_lpop_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_lpop_opts *opts);
+rk_command *(rk_cmd_lpop)(rk_command *cmd, rk_str key, const rk_lpop_opts *opts, size_t opts_size);
+int (rk_lpop)(rk_client *c, const char *key, const rk_lpop_opts *opts, rk_reply *reply,
+              size_t opts_size);
+#define rk_cmd_lpop(...) (rk_cmd_lpop)(__VA_ARGS__, sizeof(rk_lpop_opts))
+#define rk_lpop(...) (rk_lpop)(__VA_ARGS__, sizeof(rk_lpop_opts))
 
 /** Options of LPOS; NULL or zeroed: none. */
 typedef struct rk_lpos_opts {
@@ -303,19 +269,18 @@ typedef struct rk_lpos_opts {
  *  searching for elements near the head or the tail of the list, or when the MAXLEN option is
  *  provided, the command may run in constant time. Since Redis 6.0.6 (list group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_lpos() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_lpos() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_lpos(rk_client *c, const char *key, const char *element, const rk_lpos_opts *opts,
-            rk_reply *reply);
-/** As rk_lpos(), with lengths for the strings (binary safe). */
-int rk_lpos_bin(rk_client *c, const char *key, size_t key_len, const char *element,
-                size_t element_len, const rk_lpos_opts *opts, rk_reply *reply);
-/** Queues LPOS in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_lpos(rk_pipeline *p, const char *key, const char *element, const rk_lpos_opts *opts);
-/** Queues LPOS (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_lpos_bin(rk_pipeline *p, const char *key, size_t key_len, const char *element,
-                     size_t element_len, const rk_lpos_opts *opts);
+rk_command *(rk_cmd_lpos)(rk_command *cmd, rk_str key, rk_str element, const rk_lpos_opts *opts,
+                          size_t opts_size);
+int (rk_lpos)(rk_client *c, const char *key, const char *element, const rk_lpos_opts *opts,
+              rk_reply *reply, size_t opts_size);
+#define rk_cmd_lpos(...) (rk_cmd_lpos)(__VA_ARGS__, sizeof(rk_lpos_opts))
+#define rk_lpos(...) (rk_lpos)(__VA_ARGS__, sizeof(rk_lpos_opts))
 
 /** LPUSH: Prepend one or multiple elements to a list.
  *
@@ -324,18 +289,15 @@ int rk_pipe_lpos_bin(rk_pipeline *p, const char *key, size_t key_len, const char
  *  Complexity: O(1) for each element added, so O(N) to add N elements when the command is
  *  called with multiple arguments. Since Redis 1.0.0 (list group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_lpush() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_lpush() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_lpush(rk_command *cmd, rk_str key, const rk_str *elements, size_t nelements);
 int rk_lpush(rk_client *c, const char *key, const char *const *elements, size_t nelements,
              long long *out);
-/** As rk_lpush(), with lengths for the strings (binary safe). */
-int rk_lpush_bin(rk_client *c, const char *key, size_t key_len, const char *const *elements,
-                 const size_t *elements_lens, size_t nelements, long long *out);
-/** Queues LPUSH in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_lpush(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements);
-/** Queues LPUSH (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_lpush_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *elements,
-                      const size_t *elements_lens, size_t nelements);
 
 /** LPUSHX: Prepend an element to a list, only if the list exists.
  *
@@ -344,18 +306,15 @@ int rk_pipe_lpush_bin(rk_pipeline *p, const char *key, size_t key_len, const cha
  *  Complexity: O(1) for each element added, so O(N) to add N elements when the command is
  *  called with multiple arguments. Since Redis 2.2.0 (list group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_lpushx() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_lpushx() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_lpushx(rk_command *cmd, rk_str key, const rk_str *elements, size_t nelements);
 int rk_lpushx(rk_client *c, const char *key, const char *const *elements, size_t nelements,
               long long *out);
-/** As rk_lpushx(), with lengths for the strings (binary safe). */
-int rk_lpushx_bin(rk_client *c, const char *key, size_t key_len, const char *const *elements,
-                  const size_t *elements_lens, size_t nelements, long long *out);
-/** Queues LPUSHX in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_lpushx(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements);
-/** Queues LPUSHX (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_lpushx_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *elements,
-                       const size_t *elements_lens, size_t nelements);
 
 /** LRANGE: Get a range of elements from a list.
  *
@@ -365,18 +324,14 @@ int rk_pipe_lpushx_bin(rk_pipeline *p, const char *key, size_t key_len, const ch
  *  nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified
  *  range. Since Redis 1.0.0 (list group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_lrange() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_lrange() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_lrange(rk_command *cmd, rk_str key, long long start, long long stop);
 int rk_lrange(rk_client *c, const char *key, long long start, long long stop, rk_reply *reply);
-/** As rk_lrange(), with lengths for the strings (binary safe). */
-int rk_lrange_bin(rk_client *c, const char *key, size_t key_len, long long start, long long stop,
-                  rk_reply *reply);
-/** Queues LRANGE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_lrange(rk_pipeline *p, const char *key, long long start, long long stop);
-/** Queues LRANGE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_lrange_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
-                       long long stop);
 
 /** LREM: Remove elements from a list.
  *
@@ -385,17 +340,14 @@ int rk_pipe_lrange_bin(rk_pipeline *p, const char *key, size_t key_len, long lon
  *  Complexity: O(N+M) where N is the length of the list and M is the number of elements
  *  removed. Since Redis 1.0.0 (list group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_lrem() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_lrem() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_lrem(rk_command *cmd, rk_str key, long long count, rk_str element);
 int rk_lrem(rk_client *c, const char *key, long long count, const char *element, long long *out);
-/** As rk_lrem(), with lengths for the strings (binary safe). */
-int rk_lrem_bin(rk_client *c, const char *key, size_t key_len, long long count, const char *element,
-                size_t element_len, long long *out);
-/** Queues LREM in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_lrem(rk_pipeline *p, const char *key, long long count, const char *element);
-/** Queues LREM (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_lrem_bin(rk_pipeline *p, const char *key, size_t key_len, long long count,
-                     const char *element, size_t element_len);
 
 /** LSET: Set the value of an element in a list by its index.
  *
@@ -404,18 +356,14 @@ int rk_pipe_lrem_bin(rk_pipeline *p, const char *key, size_t key_len, long long 
  *  Complexity: O(N) where N is the length of the list. Setting either the first or the last
  *  element of the list is O(1). Since Redis 1.0.0 (list group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_lset() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_lset() runs it on the client, with C strings. Returns RK_OK when the server answered OK,
+ *  RK_NIL when it answered nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_lset(rk_command *cmd, rk_str key, long long index, rk_str element);
 int rk_lset(rk_client *c, const char *key, long long index, const char *element);
-/** As rk_lset(), with lengths for the strings (binary safe). */
-int rk_lset_bin(rk_client *c, const char *key, size_t key_len, long long index, const char *element,
-                size_t element_len);
-/** Queues LSET in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_lset(rk_pipeline *p, const char *key, long long index, const char *element);
-/** Queues LSET (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_lset_bin(rk_pipeline *p, const char *key, size_t key_len, long long index,
-                     const char *element, size_t element_len);
 
 /** LTRIM: Trim a list to the specified range.
  *
@@ -424,17 +372,14 @@ int rk_pipe_lset_bin(rk_pipeline *p, const char *key, size_t key_len, long long 
  *  Complexity: O(N) where N is the number of elements to be removed by the operation. Since
  *  Redis 1.0.0 (list group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_ltrim() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_ltrim() runs it on the client, with C strings. Returns RK_OK when the server answered OK,
+ *  RK_NIL when it answered nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_ltrim(rk_command *cmd, rk_str key, long long start, long long stop);
 int rk_ltrim(rk_client *c, const char *key, long long start, long long stop);
-/** As rk_ltrim(), with lengths for the strings (binary safe). */
-int rk_ltrim_bin(rk_client *c, const char *key, size_t key_len, long long start, long long stop);
-/** Queues LTRIM in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_ltrim(rk_pipeline *p, const char *key, long long start, long long stop);
-/** Queues LTRIM (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_ltrim_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
-                      long long stop);
 
 /** Options of RPOP; NULL or zeroed: none. */
 typedef struct rk_rpop_opts {
@@ -448,17 +393,17 @@ typedef struct rk_rpop_opts {
  *
  *  Complexity: O(N) where N is the number of elements returned. Since Redis 1.0.0 (list group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_rpop() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_rpop() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_rpop(rk_client *c, const char *key, const rk_rpop_opts *opts, rk_reply *reply);
-/** As rk_rpop(), with lengths for the strings (binary safe). */
-int rk_rpop_bin(rk_client *c, const char *key, size_t key_len, const rk_rpop_opts *opts,
-                rk_reply *reply);
-/** Queues RPOP in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_rpop(rk_pipeline *p, const char *key, const rk_rpop_opts *opts);
-/** Queues RPOP (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_rpop_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_rpop_opts *opts);
+rk_command *(rk_cmd_rpop)(rk_command *cmd, rk_str key, const rk_rpop_opts *opts, size_t opts_size);
+int (rk_rpop)(rk_client *c, const char *key, const rk_rpop_opts *opts, rk_reply *reply,
+              size_t opts_size);
+#define rk_cmd_rpop(...) (rk_cmd_rpop)(__VA_ARGS__, sizeof(rk_rpop_opts))
+#define rk_rpop(...) (rk_rpop)(__VA_ARGS__, sizeof(rk_rpop_opts))
 
 /** RPOPLPUSH: Remove the last element in a list, prepend it to another list and return it.
  *
@@ -468,19 +413,16 @@ int rk_pipe_rpop_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_r
  *
  *  Deprecated since 6.2.0; use LMOVE with the RIGHT and LEFT arguments instead.
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_rpoplpush() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_rpoplpush() runs it on the client, with C strings. Stores the reply in *out
+ *  (NUL-terminated; free it with rk_free) and its length in *len (may be NULL); returns RK_NIL
+ *  when the server replied nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_rpoplpush(rk_command *cmd, rk_str source, rk_str destination);
 int rk_rpoplpush(rk_client *c, const char *source, const char *destination, char **out,
                  size_t *len);
-/** As rk_rpoplpush(), with lengths for the strings (binary safe). */
-int rk_rpoplpush_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
-                     size_t destination_len, char **out, size_t *len);
-/** Queues RPOPLPUSH in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_rpoplpush(rk_pipeline *p, const char *source, const char *destination);
-/** Queues RPOPLPUSH (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_rpoplpush_bin(rk_pipeline *p, const char *source, size_t source_len,
-                          const char *destination, size_t destination_len);
 
 /** RPUSH: Append one or multiple elements to a list.
  *
@@ -489,18 +431,15 @@ int rk_pipe_rpoplpush_bin(rk_pipeline *p, const char *source, size_t source_len,
  *  Complexity: O(1) for each element added, so O(N) to add N elements when the command is
  *  called with multiple arguments. Since Redis 1.0.0 (list group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_rpush() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_rpush() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_rpush(rk_command *cmd, rk_str key, const rk_str *elements, size_t nelements);
 int rk_rpush(rk_client *c, const char *key, const char *const *elements, size_t nelements,
              long long *out);
-/** As rk_rpush(), with lengths for the strings (binary safe). */
-int rk_rpush_bin(rk_client *c, const char *key, size_t key_len, const char *const *elements,
-                 const size_t *elements_lens, size_t nelements, long long *out);
-/** Queues RPUSH in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_rpush(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements);
-/** Queues RPUSH (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_rpush_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *elements,
-                      const size_t *elements_lens, size_t nelements);
 
 /** RPUSHX: Append an element to a list, only if the list exists.
  *
@@ -509,18 +448,15 @@ int rk_pipe_rpush_bin(rk_pipeline *p, const char *key, size_t key_len, const cha
  *  Complexity: O(1) for each element added, so O(N) to add N elements when the command is
  *  called with multiple arguments. Since Redis 2.2.0 (list group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_rpushx() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_rpushx() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_rpushx(rk_command *cmd, rk_str key, const rk_str *elements, size_t nelements);
 int rk_rpushx(rk_client *c, const char *key, const char *const *elements, size_t nelements,
               long long *out);
-/** As rk_rpushx(), with lengths for the strings (binary safe). */
-int rk_rpushx_bin(rk_client *c, const char *key, size_t key_len, const char *const *elements,
-                  const size_t *elements_lens, size_t nelements, long long *out);
-/** Queues RPUSHX in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_rpushx(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements);
-/** Queues RPUSHX (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_rpushx_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *elements,
-                       const size_t *elements_lens, size_t nelements);
 
 #ifdef __cplusplus
 }

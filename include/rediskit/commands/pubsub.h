@@ -22,23 +22,19 @@ extern "C" {
  *  M is the total number of subscribed patterns (by any client). Since Redis 2.0.0 (pubsub
  *  group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_publish() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_publish() runs it on the client, with C strings. Stores the integer reply in *out (NULL
+ *  to ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_publish(rk_command *cmd, rk_str channel, rk_str message);
 int rk_publish(rk_client *c, const char *channel, const char *message, long long *out);
-/** As rk_publish(), with lengths for the strings (binary safe). */
-int rk_publish_bin(rk_client *c, const char *channel, size_t channel_len, const char *message,
-                   size_t message_len, long long *out);
-/** Queues PUBLISH in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_publish(rk_pipeline *p, const char *channel, const char *message);
-/** Queues PUBLISH (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_publish_bin(rk_pipeline *p, const char *channel, size_t channel_len,
-                        const char *message, size_t message_len);
 
 /** Options of PUBSUB CHANNELS; NULL or zeroed: none. */
-typedef struct rk_pubsub_channels_opts {
-    const char *pattern; /**< pattern; NULL: not sent. */
-    size_t pattern_len; /**< Its length; 0: NUL-terminated. */
-} rk_pubsub_channels_opts;
+typedef struct rk_pubsubchannels_opts {
+    rk_str pattern; /**< pattern; NULL: not sent. */
+} rk_pubsubchannels_opts;
 
 /** PUBSUB CHANNELS: List active channels.
  *
@@ -47,12 +43,19 @@ typedef struct rk_pubsub_channels_opts {
  *  Complexity: O(N) where N is the number of active channels, and assuming constant time
  *  pattern matching (relatively short channels and patterns). Since Redis 2.8.0 (pubsub group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_pubsubchannels() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_pubsubchannels() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_pubsub_channels(rk_client *c, const rk_pubsub_channels_opts *opts, rk_reply *reply);
-/** Queues PUBSUB CHANNELS in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_pubsub_channels(rk_pipeline *p, const rk_pubsub_channels_opts *opts);
+rk_command *(rk_cmd_pubsubchannels)(rk_command *cmd, const rk_pubsubchannels_opts *opts,
+                                    size_t opts_size);
+int (rk_pubsubchannels)(rk_client *c, const rk_pubsubchannels_opts *opts, rk_reply *reply,
+                        size_t opts_size);
+#define rk_cmd_pubsubchannels(...) (rk_cmd_pubsubchannels)(__VA_ARGS__, \
+        sizeof(rk_pubsubchannels_opts))
+#define rk_pubsubchannels(...) (rk_pubsubchannels)(__VA_ARGS__, sizeof(rk_pubsubchannels_opts))
 
 /** PUBSUB HELP: Show helpful text about the different subcommands.
  *
@@ -60,12 +63,14 @@ int rk_pipe_pubsub_channels(rk_pipeline *p, const rk_pubsub_channels_opts *opts)
  *
  *  Complexity: O(1). Since Redis 6.2.0 (pubsub group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_pubsubhelp() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_pubsubhelp() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_pubsub_help(rk_client *c, rk_reply *reply);
-/** Queues PUBSUB HELP in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_pubsub_help(rk_pipeline *p);
+rk_command *rk_cmd_pubsubhelp(rk_command *cmd);
+int rk_pubsubhelp(rk_client *c, rk_reply *reply);
 
 /** PUBSUB NUMPAT: Get the count of unique patterns pattern subscriptions.
  *
@@ -73,11 +78,14 @@ int rk_pipe_pubsub_help(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 2.8.0 (pubsub group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_pubsubnumpat() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_pubsubnumpat() runs it on the client, with C strings. Stores the integer reply in *out
+ *  (NULL to ignore it). Errors as rk_client_run().
  */
-int rk_pubsub_numpat(rk_client *c, long long *out);
-/** Queues PUBSUB NUMPAT in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_pubsub_numpat(rk_pipeline *p);
+rk_command *rk_cmd_pubsubnumpat(rk_command *cmd);
+int rk_pubsubnumpat(rk_client *c, long long *out);
 
 /** PUBSUB NUMSUB: Get the count of subscribers for channels.
  *
@@ -86,25 +94,19 @@ int rk_pipe_pubsub_numpat(rk_pipeline *p);
  *  Complexity: O(N) for the NUMSUB subcommand, where N is the number of requested channels.
  *  Since Redis 2.8.0 (pubsub group).
  *
- *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_pubsubnumsub() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply a map on either protocol.
+ *
+ *  rk_pubsubnumsub() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_pubsub_numsub(rk_client *c, const char *const *channels, size_t nchannels, rk_reply *reply);
-/** As rk_pubsub_numsub(), with lengths for the strings (binary safe). */
-int rk_pubsub_numsub_bin(rk_client *c, const char *const *channels, const size_t *channels_lens,
-                         size_t nchannels, rk_reply *reply);
-/** Queues PUBSUB NUMSUB in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_pubsub_numsub(rk_pipeline *p, const char *const *channels, size_t nchannels);
-/** Queues PUBSUB NUMSUB (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_pubsub_numsub_bin(rk_pipeline *p, const char *const *channels,
-                              const size_t *channels_lens, size_t nchannels);
+rk_command *rk_cmd_pubsubnumsub(rk_command *cmd, const rk_str *channels, size_t nchannels);
+int rk_pubsubnumsub(rk_client *c, const char *const *channels, size_t nchannels, rk_reply *reply);
 
 /** Options of PUBSUB SHARDCHANNELS; NULL or zeroed: none. */
-typedef struct rk_pubsub_shardchannels_opts {
-    const char *pattern; /**< pattern; NULL: not sent. */
-    size_t pattern_len; /**< Its length; 0: NUL-terminated. */
-} rk_pubsub_shardchannels_opts;
+typedef struct rk_pubsubshardchannels_opts {
+    rk_str pattern; /**< pattern; NULL: not sent. */
+} rk_pubsubshardchannels_opts;
 
 /** PUBSUB SHARDCHANNELS: List active shard channels.
  *
@@ -113,13 +115,20 @@ typedef struct rk_pubsub_shardchannels_opts {
  *  Complexity: O(N) where N is the number of active shard channels, and assuming constant time
  *  pattern matching (relatively short shard channels). Since Redis 7.0.0 (pubsub group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_pubsubshardchannels() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_pubsubshardchannels() runs it on the client, with C strings. Hands the reply to *reply
+ *  (NULL discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_pubsub_shardchannels(rk_client *c, const rk_pubsub_shardchannels_opts *opts,
-                            rk_reply *reply);
-/** Queues PUBSUB SHARDCHANNELS in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_pubsub_shardchannels(rk_pipeline *p, const rk_pubsub_shardchannels_opts *opts);
+rk_command *(rk_cmd_pubsubshardchannels)(rk_command *cmd, const rk_pubsubshardchannels_opts *opts,
+                                         size_t opts_size);
+int (rk_pubsubshardchannels)(rk_client *c, const rk_pubsubshardchannels_opts *opts, rk_reply *reply,
+                             size_t opts_size);
+#define rk_cmd_pubsubshardchannels(...) (rk_cmd_pubsubshardchannels)(__VA_ARGS__, \
+        sizeof(rk_pubsubshardchannels_opts))
+#define rk_pubsubshardchannels(...) (rk_pubsubshardchannels)(__VA_ARGS__, \
+        sizeof(rk_pubsubshardchannels_opts))
 
 /** PUBSUB SHARDNUMSUB: Get the count of subscribers for shard channels.
  *
@@ -128,23 +137,16 @@ int rk_pipe_pubsub_shardchannels(rk_pipeline *p, const rk_pubsub_shardchannels_o
  *  Complexity: O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard
  *  channels. Since Redis 7.0.0 (pubsub group).
  *
- *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_pubsubshardnumsub() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply a map on either protocol.
+ *
+ *  rk_pubsubshardnumsub() runs it on the client, with C strings. Hands the reply to *reply
+ *  (NULL discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_pubsub_shardnumsub(rk_client *c, const char *const *shardchannels, size_t nshardchannels,
-                          rk_reply *reply);
-/** As rk_pubsub_shardnumsub(), with lengths for the strings (binary safe). */
-int rk_pubsub_shardnumsub_bin(rk_client *c, const char *const *shardchannels,
-                              const size_t *shardchannels_lens, size_t nshardchannels,
-                              rk_reply *reply);
-/** Queues PUBSUB SHARDNUMSUB in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_pubsub_shardnumsub(rk_pipeline *p, const char *const *shardchannels,
-                               size_t nshardchannels);
-/** Queues PUBSUB SHARDNUMSUB (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_pubsub_shardnumsub_bin(rk_pipeline *p, const char *const *shardchannels,
-                                   const size_t *shardchannels_lens, size_t nshardchannels);
+rk_command *rk_cmd_pubsubshardnumsub(rk_command *cmd, const rk_str *shardchannels,
+                                     size_t nshardchannels);
+int rk_pubsubshardnumsub(rk_client *c, const char *const *shardchannels, size_t nshardchannels,
+                         rk_reply *reply);
 
 /** SPUBLISH: Post a message to a shard channel.
  *
@@ -153,17 +155,14 @@ int rk_pipe_pubsub_shardnumsub_bin(rk_pipeline *p, const char *const *shardchann
  *  Complexity: O(N) where N is the number of clients subscribed to the receiving shard channel.
  *  Since Redis 7.0.0 (pubsub group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_spublish() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_spublish() runs it on the client, with C strings. Stores the integer reply in *out (NULL
+ *  to ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_spublish(rk_command *cmd, rk_str shardchannel, rk_str message);
 int rk_spublish(rk_client *c, const char *shardchannel, const char *message, long long *out);
-/** As rk_spublish(), with lengths for the strings (binary safe). */
-int rk_spublish_bin(rk_client *c, const char *shardchannel, size_t shardchannel_len,
-                    const char *message, size_t message_len, long long *out);
-/** Queues SPUBLISH in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_spublish(rk_pipeline *p, const char *shardchannel, const char *message);
-/** Queues SPUBLISH (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_spublish_bin(rk_pipeline *p, const char *shardchannel, size_t shardchannel_len,
-                         const char *message, size_t message_len);
 
 #ifdef __cplusplus
 }

@@ -20,22 +20,16 @@ extern "C" {
  *
  *  Complexity: Depends on the script that is executed. Since Redis 2.6.0 (scripting group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_eval() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_eval() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_eval(rk_command *cmd, rk_str script, const rk_str *keys, size_t nkeys,
+                        const rk_str *args, size_t nargs);
 int rk_eval(rk_client *c, const char *script, const char *const *keys, size_t nkeys,
             const char *const *args, size_t nargs, rk_reply *reply);
-/** As rk_eval(), with lengths for the strings (binary safe). */
-int rk_eval_bin(rk_client *c, const char *script, size_t script_len, const char *const *keys,
-                const size_t *keys_lens, size_t nkeys, const char *const *args,
-                const size_t *args_lens, size_t nargs, rk_reply *reply);
-/** Queues EVAL in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_eval(rk_pipeline *p, const char *script, const char *const *keys, size_t nkeys,
-                 const char *const *args, size_t nargs);
-/** Queues EVAL (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_eval_bin(rk_pipeline *p, const char *script, size_t script_len, const char *const *keys,
-                     const size_t *keys_lens, size_t nkeys, const char *const *args,
-                     const size_t *args_lens, size_t nargs);
 
 /** EVAL_RO: Execute a read-only Lua script server side.
  *
@@ -43,22 +37,16 @@ int rk_pipe_eval_bin(rk_pipeline *p, const char *script, size_t script_len, cons
  *
  *  Complexity: Depends on the script that is executed. Since Redis 7.0.0 (scripting group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_eval_ro() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_eval_ro() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_eval_ro(rk_command *cmd, rk_str script, const rk_str *keys, size_t nkeys,
+                           const rk_str *args, size_t nargs);
 int rk_eval_ro(rk_client *c, const char *script, const char *const *keys, size_t nkeys,
                const char *const *args, size_t nargs, rk_reply *reply);
-/** As rk_eval_ro(), with lengths for the strings (binary safe). */
-int rk_eval_ro_bin(rk_client *c, const char *script, size_t script_len, const char *const *keys,
-                   const size_t *keys_lens, size_t nkeys, const char *const *args,
-                   const size_t *args_lens, size_t nargs, rk_reply *reply);
-/** Queues EVAL_RO in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_eval_ro(rk_pipeline *p, const char *script, const char *const *keys, size_t nkeys,
-                    const char *const *args, size_t nargs);
-/** Queues EVAL_RO (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_eval_ro_bin(rk_pipeline *p, const char *script, size_t script_len,
-                        const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                        const char *const *args, const size_t *args_lens, size_t nargs);
 
 /** EVALSHA: Execute a Lua script server side.
  *
@@ -66,22 +54,16 @@ int rk_pipe_eval_ro_bin(rk_pipeline *p, const char *script, size_t script_len,
  *
  *  Complexity: Depends on the script that is executed. Since Redis 2.6.0 (scripting group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_evalsha() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_evalsha() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_evalsha(rk_command *cmd, rk_str sha1, const rk_str *keys, size_t nkeys,
+                           const rk_str *args, size_t nargs);
 int rk_evalsha(rk_client *c, const char *sha1, const char *const *keys, size_t nkeys,
                const char *const *args, size_t nargs, rk_reply *reply);
-/** As rk_evalsha(), with lengths for the strings (binary safe). */
-int rk_evalsha_bin(rk_client *c, const char *sha1, size_t sha1_len, const char *const *keys,
-                   const size_t *keys_lens, size_t nkeys, const char *const *args,
-                   const size_t *args_lens, size_t nargs, rk_reply *reply);
-/** Queues EVALSHA in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_evalsha(rk_pipeline *p, const char *sha1, const char *const *keys, size_t nkeys,
-                    const char *const *args, size_t nargs);
-/** Queues EVALSHA (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_evalsha_bin(rk_pipeline *p, const char *sha1, size_t sha1_len, const char *const *keys,
-                        const size_t *keys_lens, size_t nkeys, const char *const *args,
-                        const size_t *args_lens, size_t nargs);
 
 /** EVALSHA_RO: Execute a read-only Lua script server side.
  *
@@ -89,22 +71,16 @@ int rk_pipe_evalsha_bin(rk_pipeline *p, const char *sha1, size_t sha1_len, const
  *
  *  Complexity: Depends on the script that is executed. Since Redis 7.0.0 (scripting group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_evalsha_ro() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_evalsha_ro() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_evalsha_ro(rk_command *cmd, rk_str sha1, const rk_str *keys, size_t nkeys,
+                              const rk_str *args, size_t nargs);
 int rk_evalsha_ro(rk_client *c, const char *sha1, const char *const *keys, size_t nkeys,
                   const char *const *args, size_t nargs, rk_reply *reply);
-/** As rk_evalsha_ro(), with lengths for the strings (binary safe). */
-int rk_evalsha_ro_bin(rk_client *c, const char *sha1, size_t sha1_len, const char *const *keys,
-                      const size_t *keys_lens, size_t nkeys, const char *const *args,
-                      const size_t *args_lens, size_t nargs, rk_reply *reply);
-/** Queues EVALSHA_RO in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_evalsha_ro(rk_pipeline *p, const char *sha1, const char *const *keys, size_t nkeys,
-                       const char *const *args, size_t nargs);
-/** Queues EVALSHA_RO (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_evalsha_ro_bin(rk_pipeline *p, const char *sha1, size_t sha1_len,
-                           const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                           const char *const *args, const size_t *args_lens, size_t nargs);
 
 /** FCALL: Invoke a function.
  *
@@ -112,22 +88,16 @@ int rk_pipe_evalsha_ro_bin(rk_pipeline *p, const char *sha1, size_t sha1_len,
  *
  *  Complexity: Depends on the function that is executed. Since Redis 7.0.0 (scripting group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_fcall() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_fcall() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_fcall(rk_command *cmd, rk_str function, const rk_str *keys, size_t nkeys,
+                         const rk_str *args, size_t nargs);
 int rk_fcall(rk_client *c, const char *function, const char *const *keys, size_t nkeys,
              const char *const *args, size_t nargs, rk_reply *reply);
-/** As rk_fcall(), with lengths for the strings (binary safe). */
-int rk_fcall_bin(rk_client *c, const char *function, size_t function_len, const char *const *keys,
-                 const size_t *keys_lens, size_t nkeys, const char *const *args,
-                 const size_t *args_lens, size_t nargs, rk_reply *reply);
-/** Queues FCALL in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_fcall(rk_pipeline *p, const char *function, const char *const *keys, size_t nkeys,
-                  const char *const *args, size_t nargs);
-/** Queues FCALL (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_fcall_bin(rk_pipeline *p, const char *function, size_t function_len,
-                      const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                      const char *const *args, const size_t *args_lens, size_t nargs);
 
 /** FCALL_RO: Invoke a read-only function.
  *
@@ -135,23 +105,16 @@ int rk_pipe_fcall_bin(rk_pipeline *p, const char *function, size_t function_len,
  *
  *  Complexity: Depends on the function that is executed. Since Redis 7.0.0 (scripting group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_fcall_ro() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_fcall_ro() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_fcall_ro(rk_command *cmd, rk_str function, const rk_str *keys, size_t nkeys,
+                            const rk_str *args, size_t nargs);
 int rk_fcall_ro(rk_client *c, const char *function, const char *const *keys, size_t nkeys,
                 const char *const *args, size_t nargs, rk_reply *reply);
-/** As rk_fcall_ro(), with lengths for the strings (binary safe). */
-int rk_fcall_ro_bin(rk_client *c, const char *function, size_t function_len,
-                    const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                    const char *const *args, const size_t *args_lens, size_t nargs,
-                    rk_reply *reply);
-/** Queues FCALL_RO in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_fcall_ro(rk_pipeline *p, const char *function, const char *const *keys, size_t nkeys,
-                     const char *const *args, size_t nargs);
-/** Queues FCALL_RO (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_fcall_ro_bin(rk_pipeline *p, const char *function, size_t function_len,
-                         const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                         const char *const *args, const size_t *args_lens, size_t nargs);
 
 /** FUNCTION DELETE: Delete a function by name.
  *
@@ -159,17 +122,14 @@ int rk_pipe_fcall_ro_bin(rk_pipeline *p, const char *function, size_t function_l
  *
  *  Complexity: O(1). Since Redis 7.0.0 (scripting group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_functiondelete() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_functiondelete() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_function_delete(rk_client *c, const char *library_name);
-/** As rk_function_delete(), with lengths for the strings (binary safe). */
-int rk_function_delete_bin(rk_client *c, const char *library_name, size_t library_name_len);
-/** Queues FUNCTION DELETE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_function_delete(rk_pipeline *p, const char *library_name);
-/** Queues FUNCTION DELETE (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_function_delete_bin(rk_pipeline *p, const char *library_name, size_t library_name_len);
+rk_command *rk_cmd_functiondelete(rk_command *cmd, rk_str library_name);
+int rk_functiondelete(rk_client *c, const char *library_name);
 
 /** FUNCTION DUMP: Dump all functions into a serialized binary payload.
  *
@@ -177,18 +137,20 @@ int rk_pipe_function_delete_bin(rk_pipeline *p, const char *library_name, size_t
  *
  *  Complexity: O(N) where N is the number of functions. Since Redis 7.0.0 (scripting group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_functiondump() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_functiondump() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_function_dump(rk_client *c, rk_reply *reply);
-/** Queues FUNCTION DUMP in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_function_dump(rk_pipeline *p);
+rk_command *rk_cmd_functiondump(rk_command *cmd);
+int rk_functiondump(rk_client *c, rk_reply *reply);
 
 /** Options of FUNCTION FLUSH; NULL or zeroed: none. */
-typedef struct rk_function_flush_opts {
+typedef struct rk_functionflush_opts {
     bool async; /**< Send ASYNC. */
     bool sync; /**< Send SYNC. */
-} rk_function_flush_opts;
+} rk_functionflush_opts;
 
 /** FUNCTION FLUSH: Deleting all functions.
  *
@@ -197,12 +159,17 @@ typedef struct rk_function_flush_opts {
  *  Complexity: O(N) where N is the number of functions deleted. Since Redis 7.0.0 (scripting
  *  group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_functionflush() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_functionflush() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_function_flush(rk_client *c, const rk_function_flush_opts *opts);
-/** Queues FUNCTION FLUSH in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_function_flush(rk_pipeline *p, const rk_function_flush_opts *opts);
+rk_command *(rk_cmd_functionflush)(rk_command *cmd, const rk_functionflush_opts *opts,
+                                   size_t opts_size);
+int (rk_functionflush)(rk_client *c, const rk_functionflush_opts *opts, size_t opts_size);
+#define rk_cmd_functionflush(...) (rk_cmd_functionflush)(__VA_ARGS__, sizeof(rk_functionflush_opts))
+#define rk_functionflush(...) (rk_functionflush)(__VA_ARGS__, sizeof(rk_functionflush_opts))
 
 /** FUNCTION HELP: Show helpful text about the different subcommands.
  *
@@ -210,12 +177,14 @@ int rk_pipe_function_flush(rk_pipeline *p, const rk_function_flush_opts *opts);
  *
  *  Complexity: O(1). Since Redis 7.0.0 (scripting group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_functionhelp() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_functionhelp() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_function_help(rk_client *c, rk_reply *reply);
-/** Queues FUNCTION HELP in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_function_help(rk_pipeline *p);
+rk_command *rk_cmd_functionhelp(rk_command *cmd);
+int rk_functionhelp(rk_client *c, rk_reply *reply);
 
 /** FUNCTION KILL: Kill the function currently in execution.
  *
@@ -223,19 +192,20 @@ int rk_pipe_function_help(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 7.0.0 (scripting group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_functionkill() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_functionkill() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_function_kill(rk_client *c);
-/** Queues FUNCTION KILL in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_function_kill(rk_pipeline *p);
+rk_command *rk_cmd_functionkill(rk_command *cmd);
+int rk_functionkill(rk_client *c);
 
 /** Options of FUNCTION LIST; NULL or zeroed: none. */
-typedef struct rk_function_list_opts {
-    const char *libraryname; /**< LIBRARYNAME library-name-pattern; NULL: not sent. */
-    size_t libraryname_len; /**< Its length; 0: NUL-terminated. */
+typedef struct rk_functionlist_opts {
+    rk_str libraryname; /**< LIBRARYNAME library-name-pattern; NULL: not sent. */
     bool withcode; /**< Send WITHCODE. */
-} rk_function_list_opts;
+} rk_functionlist_opts;
 
 /** FUNCTION LIST: List information about all the functions.
  *
@@ -243,17 +213,24 @@ typedef struct rk_function_list_opts {
  *
  *  Complexity: O(N) where N is the number of functions. Since Redis 7.0.0 (scripting group).
  *
- *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_functionlist() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply an array, each element a map on
+ *  either protocol.
+ *
+ *  rk_functionlist() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_function_list(rk_client *c, const rk_function_list_opts *opts, rk_reply *reply);
-/** Queues FUNCTION LIST in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_function_list(rk_pipeline *p, const rk_function_list_opts *opts);
+rk_command *(rk_cmd_functionlist)(rk_command *cmd, const rk_functionlist_opts *opts,
+                                  size_t opts_size);
+int (rk_functionlist)(rk_client *c, const rk_functionlist_opts *opts, rk_reply *reply,
+                      size_t opts_size);
+#define rk_cmd_functionlist(...) (rk_cmd_functionlist)(__VA_ARGS__, sizeof(rk_functionlist_opts))
+#define rk_functionlist(...) (rk_functionlist)(__VA_ARGS__, sizeof(rk_functionlist_opts))
 
 /** Options of FUNCTION LOAD; NULL or zeroed: none. */
-typedef struct rk_function_load_opts {
+typedef struct rk_functionload_opts {
     bool replace; /**< Send REPLACE. */
-} rk_function_load_opts;
+} rk_functionload_opts;
 
 /** FUNCTION LOAD: Create a function with the given arguments (name, code, description).
  *
@@ -262,28 +239,26 @@ typedef struct rk_function_load_opts {
  *  Complexity: O(1) (considering compilation time is redundant). Since Redis 7.0.0 (scripting
  *  group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_functionload() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_functionload() runs it on the client, with C strings. Stores the reply in *out
+ *  (NUL-terminated; free it with rk_free) and its length in *len (may be NULL); returns RK_NIL
+ *  when the server replied nil. Errors as rk_client_run().
  */
-int rk_function_load(rk_client *c, const char *function_code, const rk_function_load_opts *opts,
-                     char **out, size_t *len);
-/** As rk_function_load(), with lengths for the strings (binary safe). */
-int rk_function_load_bin(rk_client *c, const char *function_code, size_t function_code_len,
-                         const rk_function_load_opts *opts, char **out, size_t *len);
-/** Queues FUNCTION LOAD in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_function_load(rk_pipeline *p, const char *function_code,
-                          const rk_function_load_opts *opts);
-/** Queues FUNCTION LOAD (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_function_load_bin(rk_pipeline *p, const char *function_code, size_t function_code_len,
-                              const rk_function_load_opts *opts);
+rk_command *(rk_cmd_functionload)(rk_command *cmd, rk_str function_code,
+                                  const rk_functionload_opts *opts, size_t opts_size);
+int (rk_functionload)(rk_client *c, const char *function_code, const rk_functionload_opts *opts,
+                      char **out, size_t *len, size_t opts_size);
+#define rk_cmd_functionload(...) (rk_cmd_functionload)(__VA_ARGS__, sizeof(rk_functionload_opts))
+#define rk_functionload(...) (rk_functionload)(__VA_ARGS__, sizeof(rk_functionload_opts))
 
 /** Options of FUNCTION RESTORE; NULL or zeroed: none. */
-typedef struct rk_function_restore_opts {
+typedef struct rk_functionrestore_opts {
     bool flush; /**< Send FLUSH. */
     bool append; /**< Send APPEND. */
     bool replace; /**< Send REPLACE. */
-} rk_function_restore_opts;
+} rk_functionrestore_opts;
 
 /** FUNCTION RESTORE: Restore all the functions on the given payload.
  *
@@ -292,21 +267,19 @@ typedef struct rk_function_restore_opts {
  *  Complexity: O(N) where N is the number of functions on the payload. Since Redis 7.0.0
  *  (scripting group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_functionrestore() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_functionrestore() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_function_restore(rk_client *c, const char *serialized_value,
-                        const rk_function_restore_opts *opts);
-/** As rk_function_restore(), with lengths for the strings (binary safe). */
-int rk_function_restore_bin(rk_client *c, const char *serialized_value, size_t serialized_value_len,
-                            const rk_function_restore_opts *opts);
-/** Queues FUNCTION RESTORE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_function_restore(rk_pipeline *p, const char *serialized_value,
-                             const rk_function_restore_opts *opts);
-/** Queues FUNCTION RESTORE (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_function_restore_bin(rk_pipeline *p, const char *serialized_value,
-                                 size_t serialized_value_len, const rk_function_restore_opts *opts);
+rk_command *(rk_cmd_functionrestore)(rk_command *cmd, rk_str serialized_value,
+                                     const rk_functionrestore_opts *opts, size_t opts_size);
+int (rk_functionrestore)(rk_client *c, const char *serialized_value,
+                         const rk_functionrestore_opts *opts, size_t opts_size);
+#define rk_cmd_functionrestore(...) (rk_cmd_functionrestore)(__VA_ARGS__, \
+        sizeof(rk_functionrestore_opts))
+#define rk_functionrestore(...) (rk_functionrestore)(__VA_ARGS__, sizeof(rk_functionrestore_opts))
 
 /** FUNCTION STATS: Return information about the function currently running (name, description,
  *  duration).
@@ -315,19 +288,21 @@ int rk_pipe_function_restore_bin(rk_pipeline *p, const char *serialized_value,
  *
  *  Complexity: O(1). Since Redis 7.0.0 (scripting group).
  *
- *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_functionstats() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply a map on either protocol.
+ *
+ *  rk_functionstats() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_function_stats(rk_client *c, rk_reply *reply);
-/** Queues FUNCTION STATS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_function_stats(rk_pipeline *p);
+rk_command *rk_cmd_functionstats(rk_command *cmd);
+int rk_functionstats(rk_client *c, rk_reply *reply);
 
 /** YES | SYNC | NO */
-typedef enum rk_script_debug_mode {
-    RK_SCRIPT_DEBUG_MODE_YES = 1, /**< YES */
-    RK_SCRIPT_DEBUG_MODE_SYNC = 2, /**< SYNC */
-    RK_SCRIPT_DEBUG_MODE_NO = 3, /**< NO */
-} rk_script_debug_mode;
+typedef enum rk_scriptdebug_mode {
+    RK_SCRIPTDEBUG_MODE_YES = 1, /**< YES */
+    RK_SCRIPTDEBUG_MODE_SYNC = 2, /**< SYNC */
+    RK_SCRIPTDEBUG_MODE_NO = 3, /**< NO */
+} rk_scriptdebug_mode;
 
 /** SCRIPT DEBUG: Set the debug mode for executed scripts.
  *
@@ -335,12 +310,14 @@ typedef enum rk_script_debug_mode {
  *
  *  Complexity: O(1). Since Redis 3.2.0 (scripting group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_scriptdebug() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_scriptdebug() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_script_debug(rk_client *c, rk_script_debug_mode mode, rk_reply *reply);
-/** Queues SCRIPT DEBUG in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_script_debug(rk_pipeline *p, rk_script_debug_mode mode);
+rk_command *rk_cmd_scriptdebug(rk_command *cmd, rk_scriptdebug_mode mode);
+int rk_scriptdebug(rk_client *c, rk_scriptdebug_mode mode, rk_reply *reply);
 
 /** SCRIPT EXISTS: Check existence of scripts in the script cache.
  *
@@ -349,25 +326,20 @@ int rk_pipe_script_debug(rk_pipeline *p, rk_script_debug_mode mode);
  *  Complexity: O(N) with N being the number of scripts to check (so checking a single script is
  *  an O(1) operation). Since Redis 2.6.0 (scripting group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_scriptexists() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_scriptexists() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_script_exists(rk_client *c, const char *const *sha1s, size_t nsha1s, rk_reply *reply);
-/** As rk_script_exists(), with lengths for the strings (binary safe). */
-int rk_script_exists_bin(rk_client *c, const char *const *sha1s, const size_t *sha1s_lens,
-                         size_t nsha1s, rk_reply *reply);
-/** Queues SCRIPT EXISTS in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_script_exists(rk_pipeline *p, const char *const *sha1s, size_t nsha1s);
-/** Queues SCRIPT EXISTS (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_script_exists_bin(rk_pipeline *p, const char *const *sha1s, const size_t *sha1s_lens,
-                              size_t nsha1s);
+rk_command *rk_cmd_scriptexists(rk_command *cmd, const rk_str *sha1s, size_t nsha1s);
+int rk_scriptexists(rk_client *c, const char *const *sha1s, size_t nsha1s, rk_reply *reply);
 
 /** Options of SCRIPT FLUSH; NULL or zeroed: none. */
-typedef struct rk_script_flush_opts {
+typedef struct rk_scriptflush_opts {
     bool async; /**< Send ASYNC. */
     bool sync; /**< Send SYNC. */
-} rk_script_flush_opts;
+} rk_scriptflush_opts;
 
 /** SCRIPT FLUSH: Remove all the scripts from the script cache.
  *
@@ -376,12 +348,17 @@ typedef struct rk_script_flush_opts {
  *  Complexity: O(N) with N being the number of scripts in cache. Since Redis 2.6.0 (scripting
  *  group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_scriptflush() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_scriptflush() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_script_flush(rk_client *c, const rk_script_flush_opts *opts);
-/** Queues SCRIPT FLUSH in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_script_flush(rk_pipeline *p, const rk_script_flush_opts *opts);
+rk_command *(rk_cmd_scriptflush)(rk_command *cmd, const rk_scriptflush_opts *opts,
+                                 size_t opts_size);
+int (rk_scriptflush)(rk_client *c, const rk_scriptflush_opts *opts, size_t opts_size);
+#define rk_cmd_scriptflush(...) (rk_cmd_scriptflush)(__VA_ARGS__, sizeof(rk_scriptflush_opts))
+#define rk_scriptflush(...) (rk_scriptflush)(__VA_ARGS__, sizeof(rk_scriptflush_opts))
 
 /** SCRIPT HELP: Show helpful text about the different subcommands.
  *
@@ -389,12 +366,14 @@ int rk_pipe_script_flush(rk_pipeline *p, const rk_script_flush_opts *opts);
  *
  *  Complexity: O(1). Since Redis 5.0.0 (scripting group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_scripthelp() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_scripthelp() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_script_help(rk_client *c, rk_reply *reply);
-/** Queues SCRIPT HELP in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_script_help(rk_pipeline *p);
+rk_command *rk_cmd_scripthelp(rk_command *cmd);
+int rk_scripthelp(rk_client *c, rk_reply *reply);
 
 /** SCRIPT KILL: Kill the script currently in execution.
  *
@@ -402,12 +381,14 @@ int rk_pipe_script_help(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 2.6.0 (scripting group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_scriptkill() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_scriptkill() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_script_kill(rk_client *c);
-/** Queues SCRIPT KILL in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_script_kill(rk_pipeline *p);
+rk_command *rk_cmd_scriptkill(rk_command *cmd);
+int rk_scriptkill(rk_client *c);
 
 /** SCRIPT LOAD: Load the specified Lua script into the script cache.
  *
@@ -416,17 +397,15 @@ int rk_pipe_script_kill(rk_pipeline *p);
  *  Complexity: O(N) with N being the length in bytes of the script body. Since Redis 2.6.0
  *  (scripting group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_scriptload() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_scriptload() runs it on the client, with C strings. Stores the reply in *out
+ *  (NUL-terminated; free it with rk_free) and its length in *len (may be NULL); returns RK_NIL
+ *  when the server replied nil. Errors as rk_client_run().
  */
-int rk_script_load(rk_client *c, const char *script, char **out, size_t *len);
-/** As rk_script_load(), with lengths for the strings (binary safe). */
-int rk_script_load_bin(rk_client *c, const char *script, size_t script_len, char **out,
-                       size_t *len);
-/** Queues SCRIPT LOAD in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_script_load(rk_pipeline *p, const char *script);
-/** Queues SCRIPT LOAD (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_script_load_bin(rk_pipeline *p, const char *script, size_t script_len);
+rk_command *rk_cmd_scriptload(rk_command *cmd, rk_str script);
+int rk_scriptload(rk_client *c, const char *script, char **out, size_t *len);
 
 #ifdef __cplusplus
 }

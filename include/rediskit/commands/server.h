@@ -15,10 +15,9 @@ extern "C" {
 
 
 /** Options of ACL CAT; NULL or zeroed: none. */
-typedef struct rk_acl_cat_opts {
-    const char *categoryname; /**< categoryname; NULL: not sent. */
-    size_t categoryname_len; /**< Its length; 0: NUL-terminated. */
-} rk_acl_cat_opts;
+typedef struct rk_aclcat_opts {
+    rk_str categoryname; /**< categoryname; NULL: not sent. */
+} rk_aclcat_opts;
 
 /** ACL CAT: List the ACL categories or the commands inside a category.
  *
@@ -27,12 +26,16 @@ typedef struct rk_acl_cat_opts {
  *  Complexity: O(1) since the categories and commands are a fixed set. Since Redis 6.0.0
  *  (server group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_aclcat() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_aclcat() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_acl_cat(rk_client *c, const rk_acl_cat_opts *opts, rk_reply *reply);
-/** Queues ACL CAT in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_acl_cat(rk_pipeline *p, const rk_acl_cat_opts *opts);
+rk_command *(rk_cmd_aclcat)(rk_command *cmd, const rk_aclcat_opts *opts, size_t opts_size);
+int (rk_aclcat)(rk_client *c, const rk_aclcat_opts *opts, rk_reply *reply, size_t opts_size);
+#define rk_cmd_aclcat(...) (rk_cmd_aclcat)(__VA_ARGS__, sizeof(rk_aclcat_opts))
+#define rk_aclcat(...) (rk_aclcat)(__VA_ARGS__, sizeof(rk_aclcat_opts))
 
 /** ACL DELUSER: Remove the specified ACL users and the associated rules.
  *
@@ -41,17 +44,14 @@ int rk_pipe_acl_cat(rk_pipeline *p, const rk_acl_cat_opts *opts);
  *  Complexity: O(1) amortized time considering the typical user. Since Redis 6.0.0 (server
  *  group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_acldeluser() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_acldeluser() runs it on the client, with C strings. Stores the integer reply in *out
+ *  (NULL to ignore it). Errors as rk_client_run().
  */
-int rk_acl_deluser(rk_client *c, const char *const *usernames, size_t nusernames, long long *out);
-/** As rk_acl_deluser(), with lengths for the strings (binary safe). */
-int rk_acl_deluser_bin(rk_client *c, const char *const *usernames, const size_t *usernames_lens,
-                       size_t nusernames, long long *out);
-/** Queues ACL DELUSER in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_acl_deluser(rk_pipeline *p, const char *const *usernames, size_t nusernames);
-/** Queues ACL DELUSER (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_acl_deluser_bin(rk_pipeline *p, const char *const *usernames,
-                            const size_t *usernames_lens, size_t nusernames);
+rk_command *rk_cmd_acldeluser(rk_command *cmd, const rk_str *usernames, size_t nusernames);
+int rk_acldeluser(rk_client *c, const char *const *usernames, size_t nusernames, long long *out);
 
 /** ACL DRYRUN: Returns whether the user can execute the given command without executing the
  *  command.
@@ -60,28 +60,23 @@ int rk_pipe_acl_deluser_bin(rk_pipeline *p, const char *const *usernames,
  *
  *  Complexity: O(1). Since Redis 7.0.0 (server group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_acldryrun() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_acldryrun() runs it on the client, with C strings. Stores the reply in *out
+ *  (NUL-terminated; free it with rk_free) and its length in *len (may be NULL); returns RK_NIL
+ *  when the server replied nil. Errors as rk_client_run().
  */
-int rk_acl_dryrun(rk_client *c, const char *username, const char *command, const char *const *args,
-                  size_t nargs, char **out, size_t *len);
-/** As rk_acl_dryrun(), with lengths for the strings (binary safe). */
-int rk_acl_dryrun_bin(rk_client *c, const char *username, size_t username_len, const char *command,
-                      size_t command_len, const char *const *args, const size_t *args_lens,
-                      size_t nargs, char **out, size_t *len);
-/** Queues ACL DRYRUN in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_acl_dryrun(rk_pipeline *p, const char *username, const char *command,
-                       const char *const *args, size_t nargs);
-/** Queues ACL DRYRUN (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_acl_dryrun_bin(rk_pipeline *p, const char *username, size_t username_len,
-                           const char *command, size_t command_len, const char *const *args,
-                           const size_t *args_lens, size_t nargs);
+rk_command *rk_cmd_acldryrun(rk_command *cmd, rk_str username, rk_str command, const rk_str *args,
+                             size_t nargs);
+int rk_acldryrun(rk_client *c, const char *username, const char *command, const char *const *args,
+                 size_t nargs, char **out, size_t *len);
 
 /** Options of ACL GENPASS; NULL or zeroed: none. */
-typedef struct rk_acl_genpass_opts {
+typedef struct rk_aclgenpass_opts {
     long long bits; /**< bits; 0: not sent. */
     bool bits_set; /**< Send bits even when it is 0. */
-} rk_acl_genpass_opts;
+} rk_aclgenpass_opts;
 
 /** ACL GENPASS: Generate a pseudorandom secure password to use for ACL users.
  *
@@ -89,12 +84,18 @@ typedef struct rk_acl_genpass_opts {
  *
  *  Complexity: O(1). Since Redis 6.0.0 (server group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_aclgenpass() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_aclgenpass() runs it on the client, with C strings. Stores the reply in *out
+ *  (NUL-terminated; free it with rk_free) and its length in *len (may be NULL); returns RK_NIL
+ *  when the server replied nil. Errors as rk_client_run().
  */
-int rk_acl_genpass(rk_client *c, const rk_acl_genpass_opts *opts, char **out, size_t *len);
-/** Queues ACL GENPASS in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_acl_genpass(rk_pipeline *p, const rk_acl_genpass_opts *opts);
+rk_command *(rk_cmd_aclgenpass)(rk_command *cmd, const rk_aclgenpass_opts *opts, size_t opts_size);
+int (rk_aclgenpass)(rk_client *c, const rk_aclgenpass_opts *opts, char **out, size_t *len,
+                    size_t opts_size);
+#define rk_cmd_aclgenpass(...) (rk_cmd_aclgenpass)(__VA_ARGS__, sizeof(rk_aclgenpass_opts))
+#define rk_aclgenpass(...) (rk_aclgenpass)(__VA_ARGS__, sizeof(rk_aclgenpass_opts))
 
 /** ACL GETUSER: Get the rules for a specific ACL user.
  *
@@ -103,17 +104,14 @@ int rk_pipe_acl_genpass(rk_pipeline *p, const rk_acl_genpass_opts *opts);
  *  Complexity: O(N). Where N is the number of password, command and pattern rules that the user
  *  has. Since Redis 6.0.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_aclgetuser() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply a map on either protocol.
+ *
+ *  rk_aclgetuser() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_acl_getuser(rk_client *c, const char *username, rk_reply *reply);
-/** As rk_acl_getuser(), with lengths for the strings (binary safe). */
-int rk_acl_getuser_bin(rk_client *c, const char *username, size_t username_len, rk_reply *reply);
-/** Queues ACL GETUSER in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_acl_getuser(rk_pipeline *p, const char *username);
-/** Queues ACL GETUSER (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_acl_getuser_bin(rk_pipeline *p, const char *username, size_t username_len);
+rk_command *rk_cmd_aclgetuser(rk_command *cmd, rk_str username);
+int rk_aclgetuser(rk_client *c, const char *username, rk_reply *reply);
 
 /** ACL HELP: Show helpful text about the different subcommands.
  *
@@ -121,12 +119,14 @@ int rk_pipe_acl_getuser_bin(rk_pipeline *p, const char *username, size_t usernam
  *
  *  Complexity: O(1). Since Redis 6.0.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_aclhelp() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_aclhelp() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_acl_help(rk_client *c, rk_reply *reply);
-/** Queues ACL HELP in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_acl_help(rk_pipeline *p);
+rk_command *rk_cmd_aclhelp(rk_command *cmd);
+int rk_aclhelp(rk_client *c, rk_reply *reply);
 
 /** ACL LIST: List the current ACL rules in ACL config file format.
  *
@@ -135,12 +135,14 @@ int rk_pipe_acl_help(rk_pipeline *p);
  *  Complexity: O(N). Where N is the number of configured users. Since Redis 6.0.0 (server
  *  group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_acllist() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_acllist() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_acl_list(rk_client *c, rk_reply *reply);
-/** Queues ACL LIST in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_acl_list(rk_pipeline *p);
+rk_command *rk_cmd_acllist(rk_command *cmd);
+int rk_acllist(rk_client *c, rk_reply *reply);
 
 /** ACL LOAD: Reload the ACLs from the configured ACL file.
  *
@@ -149,19 +151,21 @@ int rk_pipe_acl_list(rk_pipeline *p);
  *  Complexity: O(N). Where N is the number of configured users. Since Redis 6.0.0 (server
  *  group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_aclload() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_aclload() runs it on the client, with C strings. Returns RK_OK when the server answered
+ *  OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_acl_load(rk_client *c);
-/** Queues ACL LOAD in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_acl_load(rk_pipeline *p);
+rk_command *rk_cmd_aclload(rk_command *cmd);
+int rk_aclload(rk_client *c);
 
 /** Options of ACL LOG; NULL or zeroed: none. */
-typedef struct rk_acl_log_opts {
+typedef struct rk_acllog_opts {
     long long count; /**< count; 0: not sent. */
     bool count_set; /**< Send count even when it is 0. */
     bool reset; /**< Send RESET. */
-} rk_acl_log_opts;
+} rk_acllog_opts;
 
 /** ACL LOG: List latest events denied because of ACLs in place.
  *
@@ -169,12 +173,16 @@ typedef struct rk_acl_log_opts {
  *
  *  Complexity: O(N) with N being the number of entries shown. Since Redis 6.0.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_acllog() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add(), which give its reply an array, each element a map on either protocol.
+ *
+ *  rk_acllog() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_acl_log(rk_client *c, const rk_acl_log_opts *opts, rk_reply *reply);
-/** Queues ACL LOG in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_acl_log(rk_pipeline *p, const rk_acl_log_opts *opts);
+rk_command *(rk_cmd_acllog)(rk_command *cmd, const rk_acllog_opts *opts, size_t opts_size);
+int (rk_acllog)(rk_client *c, const rk_acllog_opts *opts, rk_reply *reply, size_t opts_size);
+#define rk_cmd_acllog(...) (rk_cmd_acllog)(__VA_ARGS__, sizeof(rk_acllog_opts))
+#define rk_acllog(...) (rk_acllog)(__VA_ARGS__, sizeof(rk_acllog_opts))
 
 /** ACL SAVE: Save the current ACL rules in the configured ACL file.
  *
@@ -183,12 +191,14 @@ int rk_pipe_acl_log(rk_pipeline *p, const rk_acl_log_opts *opts);
  *  Complexity: O(N). Where N is the number of configured users. Since Redis 6.0.0 (server
  *  group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_aclsave() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_aclsave() runs it on the client, with C strings. Returns RK_OK when the server answered
+ *  OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_acl_save(rk_client *c);
-/** Queues ACL SAVE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_acl_save(rk_pipeline *p);
+rk_command *rk_cmd_aclsave(rk_command *cmd);
+int rk_aclsave(rk_client *c);
 
 /** ACL SETUSER: Modify or create the rules for a specific ACL user.
  *
@@ -196,19 +206,14 @@ int rk_pipe_acl_save(rk_pipeline *p);
  *
  *  Complexity: O(N). Where N is the number of rules provided. Since Redis 6.0.0 (server group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_aclsetuser() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_aclsetuser() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_acl_setuser(rk_client *c, const char *username, const char *const *rules, size_t nrules);
-/** As rk_acl_setuser(), with lengths for the strings (binary safe). */
-int rk_acl_setuser_bin(rk_client *c, const char *username, size_t username_len,
-                       const char *const *rules, const size_t *rules_lens, size_t nrules);
-/** Queues ACL SETUSER in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_acl_setuser(rk_pipeline *p, const char *username, const char *const *rules,
-                        size_t nrules);
-/** Queues ACL SETUSER (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_acl_setuser_bin(rk_pipeline *p, const char *username, size_t username_len,
-                            const char *const *rules, const size_t *rules_lens, size_t nrules);
+rk_command *rk_cmd_aclsetuser(rk_command *cmd, rk_str username, const rk_str *rules, size_t nrules);
+int rk_aclsetuser(rk_client *c, const char *username, const char *const *rules, size_t nrules);
 
 /** ACL USERS: List the username of all the configured ACL rules.
  *
@@ -217,12 +222,14 @@ int rk_pipe_acl_setuser_bin(rk_pipeline *p, const char *username, size_t usernam
  *  Complexity: O(N). Where N is the number of configured users. Since Redis 6.0.0 (server
  *  group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_aclusers() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_aclusers() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_acl_users(rk_client *c, rk_reply *reply);
-/** Queues ACL USERS in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_acl_users(rk_pipeline *p);
+rk_command *rk_cmd_aclusers(rk_command *cmd);
+int rk_aclusers(rk_client *c, rk_reply *reply);
 
 /** ACL WHOAMI: Return the name of the user associated to the current connection.
  *
@@ -230,12 +237,15 @@ int rk_pipe_acl_users(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 6.0.0 (server group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_aclwhoami() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_aclwhoami() runs it on the client, with C strings. Stores the reply in *out
+ *  (NUL-terminated; free it with rk_free) and its length in *len (may be NULL); returns RK_NIL
+ *  when the server replied nil. Errors as rk_client_run().
  */
-int rk_acl_whoami(rk_client *c, char **out, size_t *len);
-/** Queues ACL WHOAMI in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_acl_whoami(rk_pipeline *p);
+rk_command *rk_cmd_aclwhoami(rk_command *cmd);
+int rk_aclwhoami(rk_client *c, char **out, size_t *len);
 
 /** BGREWRITEAOF: Asynchronously rewrite the append-only file.
  *
@@ -243,12 +253,15 @@ int rk_pipe_acl_whoami(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 1.0.0 (server group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_bgrewriteaof() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_bgrewriteaof() runs it on the client, with C strings. Stores the reply in *out
+ *  (NUL-terminated; free it with rk_free) and its length in *len (may be NULL); returns RK_NIL
+ *  when the server replied nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_bgrewriteaof(rk_command *cmd);
 int rk_bgrewriteaof(rk_client *c, char **out, size_t *len);
-/** Queues BGREWRITEAOF in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_bgrewriteaof(rk_pipeline *p);
 
 /** Options of BGSAVE; NULL or zeroed: none. */
 typedef struct rk_bgsave_opts {
@@ -261,12 +274,18 @@ typedef struct rk_bgsave_opts {
  *
  *  Complexity: O(1). Since Redis 1.0.0 (server group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_bgsave() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_bgsave() runs it on the client, with C strings. Stores the reply in *out (NUL-terminated;
+ *  free it with rk_free) and its length in *len (may be NULL); returns RK_NIL when the server
+ *  replied nil. Errors as rk_client_run().
  */
-int rk_bgsave(rk_client *c, const rk_bgsave_opts *opts, char **out, size_t *len);
-/** Queues BGSAVE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_bgsave(rk_pipeline *p, const rk_bgsave_opts *opts);
+rk_command *(rk_cmd_bgsave)(rk_command *cmd, const rk_bgsave_opts *opts, size_t opts_size);
+int (rk_bgsave)(rk_client *c, const rk_bgsave_opts *opts, char **out, size_t *len,
+                size_t opts_size);
+#define rk_cmd_bgsave(...) (rk_cmd_bgsave)(__VA_ARGS__, sizeof(rk_bgsave_opts))
+#define rk_bgsave(...) (rk_bgsave)(__VA_ARGS__, sizeof(rk_bgsave_opts))
 
 /** COMMAND: Get array of Redis command details.
  *
@@ -275,12 +294,15 @@ int rk_pipe_bgsave(rk_pipeline *p, const rk_bgsave_opts *opts);
  *  Complexity: O(N) where N is the total number of Redis commands. Since Redis 2.8.13 (server
  *  group).
  *
- *  Hands the reply to *reply (NULL discards it), an array, each element an array on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_commands() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add(), which give its reply an array, each element an array on either
+ *  protocol.
+ *
+ *  rk_commands() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_commands(rk_command *cmd);
 int rk_commands(rk_client *c, rk_reply *reply);
-/** Queues COMMAND in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_commands(rk_pipeline *p);
 
 /** COMMAND COUNT: Get total number of Redis commands.
  *
@@ -288,11 +310,14 @@ int rk_pipe_commands(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 2.8.13 (server group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_commandcount() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_commandcount() runs it on the client, with C strings. Stores the integer reply in *out
+ *  (NULL to ignore it). Errors as rk_client_run().
  */
-int rk_command_count(rk_client *c, long long *out);
-/** Queues COMMAND COUNT in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_command_count(rk_pipeline *p);
+rk_command *rk_cmd_commandcount(rk_command *cmd);
+int rk_commandcount(rk_client *c, long long *out);
 
 /** COMMAND DOCS: Get array of specific Redis command documentation.
  *
@@ -301,20 +326,15 @@ int rk_pipe_command_count(rk_pipeline *p);
  *  Complexity: O(N) where N is the number of commands to look up. Since Redis 7.0.0 (server
  *  group).
  *
- *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_commanddocs() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply a map on either protocol.
+ *
+ *  rk_commanddocs() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_command_docs(rk_client *c, const char *const *command_names, size_t ncommand_names,
-                    rk_reply *reply);
-/** As rk_command_docs(), with lengths for the strings (binary safe). */
-int rk_command_docs_bin(rk_client *c, const char *const *command_names,
-                        const size_t *command_names_lens, size_t ncommand_names, rk_reply *reply);
-/** Queues COMMAND DOCS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_command_docs(rk_pipeline *p, const char *const *command_names, size_t ncommand_names);
-/** Queues COMMAND DOCS (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_command_docs_bin(rk_pipeline *p, const char *const *command_names,
-                             const size_t *command_names_lens, size_t ncommand_names);
+rk_command *rk_cmd_commanddocs(rk_command *cmd, const rk_str *command_names, size_t ncommand_names);
+int rk_commanddocs(rk_client *c, const char *const *command_names, size_t ncommand_names,
+                   rk_reply *reply);
 
 /** COMMAND GETKEYS: Extract keys given a full Redis command.
  *
@@ -323,22 +343,16 @@ int rk_pipe_command_docs_bin(rk_pipeline *p, const char *const *command_names,
  *  Complexity: O(N) where N is the number of arguments to the command. Since Redis 2.8.13
  *  (server group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_commandgetkeys() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_commandgetkeys() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_command_getkeys(rk_client *c, const char *command, const char *const *args, size_t nargs,
-                       rk_reply *reply);
-/** As rk_command_getkeys(), with lengths for the strings (binary safe). */
-int rk_command_getkeys_bin(rk_client *c, const char *command, size_t command_len,
-                           const char *const *args, const size_t *args_lens, size_t nargs,
-                           rk_reply *reply);
-/** Queues COMMAND GETKEYS in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_command_getkeys(rk_pipeline *p, const char *command, const char *const *args,
-                            size_t nargs);
-/** Queues COMMAND GETKEYS (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_command_getkeys_bin(rk_pipeline *p, const char *command, size_t command_len,
-                                const char *const *args, const size_t *args_lens, size_t nargs);
+rk_command *rk_cmd_commandgetkeys(rk_command *cmd, rk_str command, const rk_str *args,
+                                  size_t nargs);
+int rk_commandgetkeys(rk_client *c, const char *command, const char *const *args, size_t nargs,
+                      rk_reply *reply);
 
 /** COMMAND GETKEYSANDFLAGS: Extract keys and access flags given a full Redis command.
  *
@@ -347,25 +361,17 @@ int rk_pipe_command_getkeys_bin(rk_pipeline *p, const char *command, size_t comm
  *  Complexity: O(N) where N is the number of arguments to the command. Since Redis 7.0.0
  *  (server group).
  *
- *  Hands the reply to *reply (NULL discards it), an array, each element an array [as sent, a
- *  set] on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_commandgetkeysandflags() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply an array, each element an array [as
+ *  sent, a set] on either protocol.
+ *
+ *  rk_commandgetkeysandflags() runs it on the client, with C strings. Hands the reply to *reply
+ *  (NULL discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_command_getkeysandflags(rk_client *c, const char *command, const char *const *args,
-                               size_t nargs, rk_reply *reply);
-/** As rk_command_getkeysandflags(), with lengths for the strings (binary safe). */
-int rk_command_getkeysandflags_bin(rk_client *c, const char *command, size_t command_len,
-                                   const char *const *args, const size_t *args_lens, size_t nargs,
-                                   rk_reply *reply);
-/** Queues COMMAND GETKEYSANDFLAGS in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_command_getkeysandflags(rk_pipeline *p, const char *command, const char *const *args,
-                                    size_t nargs);
-/** Queues COMMAND GETKEYSANDFLAGS (binary-safe form) in a pipeline; read its reply (same shape)
- * after rk_pipeline_exec(). */
-int rk_pipe_command_getkeysandflags_bin(rk_pipeline *p, const char *command, size_t command_len,
-                                        const char *const *args, const size_t *args_lens,
-                                        size_t nargs);
+rk_command *rk_cmd_commandgetkeysandflags(rk_command *cmd, rk_str command, const rk_str *args,
+                                          size_t nargs);
+int rk_commandgetkeysandflags(rk_client *c, const char *command, const char *const *args,
+                              size_t nargs, rk_reply *reply);
 
 /** COMMAND HELP: Show helpful text about the different subcommands.
  *
@@ -373,12 +379,14 @@ int rk_pipe_command_getkeysandflags_bin(rk_pipeline *p, const char *command, siz
  *
  *  Complexity: O(1). Since Redis 5.0.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_commandhelp() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_commandhelp() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_command_help(rk_client *c, rk_reply *reply);
-/** Queues COMMAND HELP in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_command_help(rk_pipeline *p);
+rk_command *rk_cmd_commandhelp(rk_command *cmd);
+int rk_commandhelp(rk_client *c, rk_reply *reply);
 
 /** COMMAND INFO: Get array of specific Redis command details, or all when no argument is given.
  *
@@ -387,30 +395,23 @@ int rk_pipe_command_help(rk_pipeline *p);
  *  Complexity: O(N) where N is the number of commands to look up. Since Redis 2.8.13 (server
  *  group).
  *
- *  Hands the reply to *reply (NULL discards it), an array, each element an array on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_commandinfo() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply an array, each element an array on
+ *  either protocol.
+ *
+ *  rk_commandinfo() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_command_info(rk_client *c, const char *const *command_names, size_t ncommand_names,
-                    rk_reply *reply);
-/** As rk_command_info(), with lengths for the strings (binary safe). */
-int rk_command_info_bin(rk_client *c, const char *const *command_names,
-                        const size_t *command_names_lens, size_t ncommand_names, rk_reply *reply);
-/** Queues COMMAND INFO in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_command_info(rk_pipeline *p, const char *const *command_names, size_t ncommand_names);
-/** Queues COMMAND INFO (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_command_info_bin(rk_pipeline *p, const char *const *command_names,
-                             const size_t *command_names_lens, size_t ncommand_names);
+rk_command *rk_cmd_commandinfo(rk_command *cmd, const rk_str *command_names, size_t ncommand_names);
+int rk_commandinfo(rk_client *c, const char *const *command_names, size_t ncommand_names,
+                   rk_reply *reply);
 
 /** Options of COMMAND LIST; NULL or zeroed: none. */
-typedef struct rk_command_list_opts {
-    const char *module; /**< MODULE module-name; NULL: not sent. */
-    size_t module_len; /**< Its length; 0: NUL-terminated. */
-    const char *aclcat; /**< ACLCAT category; NULL: not sent. */
-    size_t aclcat_len; /**< Its length; 0: NUL-terminated. */
-    const char *pattern; /**< PATTERN pattern; NULL: not sent. */
-    size_t pattern_len; /**< Its length; 0: NUL-terminated. */
-} rk_command_list_opts;
+typedef struct rk_commandlist_opts {
+    rk_str module; /**< MODULE module-name; NULL: not sent. */
+    rk_str aclcat; /**< ACLCAT category; NULL: not sent. */
+    rk_str pattern; /**< PATTERN pattern; NULL: not sent. */
+} rk_commandlist_opts;
 
 /** COMMAND LIST: Get an array of Redis command names.
  *
@@ -419,12 +420,18 @@ typedef struct rk_command_list_opts {
  *  Complexity: O(N) where N is the total number of Redis commands. Since Redis 7.0.0 (server
  *  group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_commandlist() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_commandlist() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_command_list(rk_client *c, const rk_command_list_opts *opts, rk_reply *reply);
-/** Queues COMMAND LIST in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_command_list(rk_pipeline *p, const rk_command_list_opts *opts);
+rk_command *(rk_cmd_commandlist)(rk_command *cmd, const rk_commandlist_opts *opts,
+                                 size_t opts_size);
+int (rk_commandlist)(rk_client *c, const rk_commandlist_opts *opts, rk_reply *reply,
+                     size_t opts_size);
+#define rk_cmd_commandlist(...) (rk_cmd_commandlist)(__VA_ARGS__, sizeof(rk_commandlist_opts))
+#define rk_commandlist(...) (rk_commandlist)(__VA_ARGS__, sizeof(rk_commandlist_opts))
 
 /** CONFIG GET: Get the values of configuration parameters.
  *
@@ -433,19 +440,14 @@ int rk_pipe_command_list(rk_pipeline *p, const rk_command_list_opts *opts);
  *  Complexity: O(N) when N is the number of configuration parameters provided. Since Redis
  *  2.0.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_configget() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add(), which give its reply a map on either protocol.
+ *
+ *  rk_configget() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_config_get(rk_client *c, const char *const *parameters, size_t nparameters, rk_reply *reply);
-/** As rk_config_get(), with lengths for the strings (binary safe). */
-int rk_config_get_bin(rk_client *c, const char *const *parameters, const size_t *parameters_lens,
-                      size_t nparameters, rk_reply *reply);
-/** Queues CONFIG GET in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_config_get(rk_pipeline *p, const char *const *parameters, size_t nparameters);
-/** Queues CONFIG GET (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_config_get_bin(rk_pipeline *p, const char *const *parameters,
-                           const size_t *parameters_lens, size_t nparameters);
+rk_command *rk_cmd_configget(rk_command *cmd, const rk_str *parameters, size_t nparameters);
+int rk_configget(rk_client *c, const char *const *parameters, size_t nparameters, rk_reply *reply);
 
 /** CONFIG HELP: Show helpful text about the different subcommands.
  *
@@ -453,12 +455,14 @@ int rk_pipe_config_get_bin(rk_pipeline *p, const char *const *parameters,
  *
  *  Complexity: O(1). Since Redis 5.0.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_confighelp() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_confighelp() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_config_help(rk_client *c, rk_reply *reply);
-/** Queues CONFIG HELP in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_config_help(rk_pipeline *p);
+rk_command *rk_cmd_confighelp(rk_command *cmd);
+int rk_confighelp(rk_client *c, rk_reply *reply);
 
 /** CONFIG RESETSTAT: Reset the stats returned by INFO.
  *
@@ -466,12 +470,14 @@ int rk_pipe_config_help(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 2.0.0 (server group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_configresetstat() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_configresetstat() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_config_resetstat(rk_client *c);
-/** Queues CONFIG RESETSTAT in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_config_resetstat(rk_pipeline *p);
+rk_command *rk_cmd_configresetstat(rk_command *cmd);
+int rk_configresetstat(rk_client *c);
 
 /** CONFIG REWRITE: Rewrite the configuration file with the in memory configuration.
  *
@@ -479,20 +485,20 @@ int rk_pipe_config_resetstat(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 2.8.0 (server group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_configrewrite() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_configrewrite() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_config_rewrite(rk_client *c);
-/** Queues CONFIG REWRITE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_config_rewrite(rk_pipeline *p);
+rk_command *rk_cmd_configrewrite(rk_command *cmd);
+int rk_configrewrite(rk_client *c);
 
 /** CONFIG SET: the parameter_value block. */
-typedef struct rk_config_set_parameter_value {
-    const char *parameter; /**< parameter */
-    size_t parameter_len; /**< Its length; 0: NUL-terminated. */
-    const char *value; /**< value */
-    size_t value_len; /**< Its length; 0: NUL-terminated. */
-} rk_config_set_parameter_value;
+typedef struct rk_configset_parameter_value {
+    rk_str parameter; /**< parameter */
+    rk_str value; /**< value */
+} rk_configset_parameter_value;
 
 /** CONFIG SET: Set configuration parameters to the given values.
  *
@@ -501,14 +507,16 @@ typedef struct rk_config_set_parameter_value {
  *  Complexity: O(N) when N is the number of configuration parameters provided. Since Redis
  *  2.0.0 (server group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_configset() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_configset() runs it on the client, with C strings. Returns RK_OK when the server answered
+ *  OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_config_set(rk_client *c, const rk_config_set_parameter_value *parameter_values,
-                  size_t nparameter_values);
-/** Queues CONFIG SET in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_config_set(rk_pipeline *p, const rk_config_set_parameter_value *parameter_values,
-                       size_t nparameter_values);
+rk_command *rk_cmd_configset(rk_command *cmd, const rk_configset_parameter_value *parameter_values,
+                             size_t nparameter_values);
+int rk_configset(rk_client *c, const rk_configset_parameter_value *parameter_values,
+                 size_t nparameter_values);
 
 /** DBSIZE: Return the number of keys in the selected database.
  *
@@ -516,11 +524,14 @@ int rk_pipe_config_set(rk_pipeline *p, const rk_config_set_parameter_value *para
  *
  *  Complexity: O(1). Since Redis 1.0.0 (server group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_dbsize() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_dbsize() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_dbsize(rk_command *cmd);
 int rk_dbsize(rk_client *c, long long *out);
-/** Queues DBSIZE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_dbsize(rk_pipeline *p);
 
 /** DEBUG: A container for debugging commands.
  *
@@ -528,17 +539,18 @@ int rk_pipe_dbsize(rk_pipeline *p);
  *
  *  Complexity: Depends on subcommand. Since Redis 1.0.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_debug() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_debug() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_debug(rk_command *cmd);
 int rk_debug(rk_client *c, rk_reply *reply);
-/** Queues DEBUG in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_debug(rk_pipeline *p);
 
 /** FAILOVER: the TO block. */
 typedef struct rk_failover_to {
-    const char *host; /**< host */
-    size_t host_len; /**< Its length; 0: NUL-terminated. */
+    rk_str host; /**< host */
     long long port; /**< port */
     bool force; /**< Send FORCE. */
 } rk_failover_to;
@@ -557,12 +569,16 @@ typedef struct rk_failover_opts {
  *
  *  Complexity: O(1). Since Redis 6.2.0 (server group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_failover() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_failover() runs it on the client, with C strings. Returns RK_OK when the server answered
+ *  OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_failover(rk_client *c, const rk_failover_opts *opts);
-/** Queues FAILOVER in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_failover(rk_pipeline *p, const rk_failover_opts *opts);
+rk_command *(rk_cmd_failover)(rk_command *cmd, const rk_failover_opts *opts, size_t opts_size);
+int (rk_failover)(rk_client *c, const rk_failover_opts *opts, size_t opts_size);
+#define rk_cmd_failover(...) (rk_cmd_failover)(__VA_ARGS__, sizeof(rk_failover_opts))
+#define rk_failover(...) (rk_failover)(__VA_ARGS__, sizeof(rk_failover_opts))
 
 /** Options of FLUSHALL; NULL or zeroed: none. */
 typedef struct rk_flushall_opts {
@@ -577,12 +593,16 @@ typedef struct rk_flushall_opts {
  *  Complexity: O(N) where N is the total number of keys in all databases. Since Redis 1.0.0
  *  (server group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_flushall() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_flushall() runs it on the client, with C strings. Returns RK_OK when the server answered
+ *  OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_flushall(rk_client *c, const rk_flushall_opts *opts);
-/** Queues FLUSHALL in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_flushall(rk_pipeline *p, const rk_flushall_opts *opts);
+rk_command *(rk_cmd_flushall)(rk_command *cmd, const rk_flushall_opts *opts, size_t opts_size);
+int (rk_flushall)(rk_client *c, const rk_flushall_opts *opts, size_t opts_size);
+#define rk_cmd_flushall(...) (rk_cmd_flushall)(__VA_ARGS__, sizeof(rk_flushall_opts))
+#define rk_flushall(...) (rk_flushall)(__VA_ARGS__, sizeof(rk_flushall_opts))
 
 /** Options of FLUSHDB; NULL or zeroed: none. */
 typedef struct rk_flushdb_opts {
@@ -597,12 +617,16 @@ typedef struct rk_flushdb_opts {
  *  Complexity: O(N) where N is the number of keys in the selected database. Since Redis 1.0.0
  *  (server group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_flushdb() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_flushdb() runs it on the client, with C strings. Returns RK_OK when the server answered
+ *  OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_flushdb(rk_client *c, const rk_flushdb_opts *opts);
-/** Queues FLUSHDB in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_flushdb(rk_pipeline *p, const rk_flushdb_opts *opts);
+rk_command *(rk_cmd_flushdb)(rk_command *cmd, const rk_flushdb_opts *opts, size_t opts_size);
+int (rk_flushdb)(rk_client *c, const rk_flushdb_opts *opts, size_t opts_size);
+#define rk_cmd_flushdb(...) (rk_cmd_flushdb)(__VA_ARGS__, sizeof(rk_flushdb_opts))
+#define rk_flushdb(...) (rk_flushdb)(__VA_ARGS__, sizeof(rk_flushdb_opts))
 
 /** INFO: Get information and statistics about the server.
  *
@@ -610,20 +634,15 @@ int rk_pipe_flushdb(rk_pipeline *p, const rk_flushdb_opts *opts);
  *
  *  Complexity: O(1). Since Redis 1.0.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it), a map of INFO sections, each a map of fields
- *  on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_info() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add(), which give its reply a map of INFO sections, each a map of fields on
+ *  either protocol.
+ *
+ *  rk_info() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_info(rk_command *cmd, const rk_str *sections, size_t nsections);
 int rk_info(rk_client *c, const char *const *sections, size_t nsections, rk_reply *reply);
-/** As rk_info(), with lengths for the strings (binary safe). */
-int rk_info_bin(rk_client *c, const char *const *sections, const size_t *sections_lens,
-                size_t nsections, rk_reply *reply);
-/** Queues INFO in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_info(rk_pipeline *p, const char *const *sections, size_t nsections);
-/** Queues INFO (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_info_bin(rk_pipeline *p, const char *const *sections, const size_t *sections_lens,
-                     size_t nsections);
 
 /** LASTSAVE: Get the UNIX time stamp of the last successful save to disk.
  *
@@ -631,11 +650,14 @@ int rk_pipe_info_bin(rk_pipeline *p, const char *const *sections, const size_t *
  *
  *  Complexity: O(1). Since Redis 1.0.0 (server group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_lastsave() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_lastsave() runs it on the client, with C strings. Stores the integer reply in *out (NULL
+ *  to ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_lastsave(rk_command *cmd);
 int rk_lastsave(rk_client *c, long long *out);
-/** Queues LASTSAVE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_lastsave(rk_pipeline *p);
 
 /** LATENCY DOCTOR: Return a human readable latency analysis report.
  *
@@ -643,12 +665,15 @@ int rk_pipe_lastsave(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 2.8.13 (server group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_latencydoctor() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_latencydoctor() runs it on the client, with C strings. Stores the reply in *out
+ *  (NUL-terminated; free it with rk_free) and its length in *len (may be NULL); returns RK_NIL
+ *  when the server replied nil. Errors as rk_client_run().
  */
-int rk_latency_doctor(rk_client *c, char **out, size_t *len);
-/** Queues LATENCY DOCTOR in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_latency_doctor(rk_pipeline *p);
+rk_command *rk_cmd_latencydoctor(rk_command *cmd);
+int rk_latencydoctor(rk_client *c, char **out, size_t *len);
 
 /** LATENCY GRAPH: Return a latency graph for the event.
  *
@@ -656,18 +681,15 @@ int rk_pipe_latency_doctor(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 2.8.13 (server group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_latencygraph() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_latencygraph() runs it on the client, with C strings. Stores the reply in *out
+ *  (NUL-terminated; free it with rk_free) and its length in *len (may be NULL); returns RK_NIL
+ *  when the server replied nil. Errors as rk_client_run().
  */
-int rk_latency_graph(rk_client *c, const char *event, char **out, size_t *len);
-/** As rk_latency_graph(), with lengths for the strings (binary safe). */
-int rk_latency_graph_bin(rk_client *c, const char *event, size_t event_len, char **out,
-                         size_t *len);
-/** Queues LATENCY GRAPH in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_latency_graph(rk_pipeline *p, const char *event);
-/** Queues LATENCY GRAPH (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_latency_graph_bin(rk_pipeline *p, const char *event, size_t event_len);
+rk_command *rk_cmd_latencygraph(rk_command *cmd, rk_str event);
+int rk_latencygraph(rk_client *c, const char *event, char **out, size_t *len);
 
 /** LATENCY HELP: Show helpful text about the different subcommands.
  *
@@ -675,12 +697,14 @@ int rk_pipe_latency_graph_bin(rk_pipeline *p, const char *event, size_t event_le
  *
  *  Complexity: O(1). Since Redis 2.8.13 (server group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_latencyhelp() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_latencyhelp() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_latency_help(rk_client *c, rk_reply *reply);
-/** Queues LATENCY HELP in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_latency_help(rk_pipeline *p);
+rk_command *rk_cmd_latencyhelp(rk_command *cmd);
+int rk_latencyhelp(rk_client *c, rk_reply *reply);
 
 /** LATENCY HISTOGRAM: Return the cumulative distribution of latencies of a subset of commands
  *  or all.
@@ -690,20 +714,15 @@ int rk_pipe_latency_help(rk_pipeline *p);
  *  Complexity: O(N) where N is the number of commands with latency information being retrieved.
  *  Since Redis 7.0.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_latencyhistogram() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_latencyhistogram() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_latency_histogram(rk_client *c, const char *const *commands, size_t ncommands,
-                         rk_reply *reply);
-/** As rk_latency_histogram(), with lengths for the strings (binary safe). */
-int rk_latency_histogram_bin(rk_client *c, const char *const *commands, const size_t *commands_lens,
-                             size_t ncommands, rk_reply *reply);
-/** Queues LATENCY HISTOGRAM in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_latency_histogram(rk_pipeline *p, const char *const *commands, size_t ncommands);
-/** Queues LATENCY HISTOGRAM (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_latency_histogram_bin(rk_pipeline *p, const char *const *commands,
-                                  const size_t *commands_lens, size_t ncommands);
+rk_command *rk_cmd_latencyhistogram(rk_command *cmd, const rk_str *commands, size_t ncommands);
+int rk_latencyhistogram(rk_client *c, const char *const *commands, size_t ncommands,
+                        rk_reply *reply);
 
 /** LATENCY HISTORY: Return timestamp-latency samples for the event.
  *
@@ -711,17 +730,14 @@ int rk_pipe_latency_histogram_bin(rk_pipeline *p, const char *const *commands,
  *
  *  Complexity: O(1). Since Redis 2.8.13 (server group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_latencyhistory() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_latencyhistory() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_latency_history(rk_client *c, const char *event, rk_reply *reply);
-/** As rk_latency_history(), with lengths for the strings (binary safe). */
-int rk_latency_history_bin(rk_client *c, const char *event, size_t event_len, rk_reply *reply);
-/** Queues LATENCY HISTORY in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_latency_history(rk_pipeline *p, const char *event);
-/** Queues LATENCY HISTORY (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_latency_history_bin(rk_pipeline *p, const char *event, size_t event_len);
+rk_command *rk_cmd_latencyhistory(rk_command *cmd, rk_str event);
+int rk_latencyhistory(rk_client *c, const char *event, rk_reply *reply);
 
 /** LATENCY LATEST: Return the latest latency samples for all events.
  *
@@ -729,12 +745,14 @@ int rk_pipe_latency_history_bin(rk_pipeline *p, const char *event, size_t event_
  *
  *  Complexity: O(1). Since Redis 2.8.13 (server group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_latencylatest() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_latencylatest() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_latency_latest(rk_client *c, rk_reply *reply);
-/** Queues LATENCY LATEST in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_latency_latest(rk_pipeline *p);
+rk_command *rk_cmd_latencylatest(rk_command *cmd);
+int rk_latencylatest(rk_client *c, rk_reply *reply);
 
 /** LATENCY RESET: Reset latency data for one or more events.
  *
@@ -742,18 +760,14 @@ int rk_pipe_latency_latest(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 2.8.13 (server group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_latencyreset() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_latencyreset() runs it on the client, with C strings. Stores the integer reply in *out
+ *  (NULL to ignore it). Errors as rk_client_run().
  */
-int rk_latency_reset(rk_client *c, const char *const *events, size_t nevents, long long *out);
-/** As rk_latency_reset(), with lengths for the strings (binary safe). */
-int rk_latency_reset_bin(rk_client *c, const char *const *events, const size_t *events_lens,
-                         size_t nevents, long long *out);
-/** Queues LATENCY RESET in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_latency_reset(rk_pipeline *p, const char *const *events, size_t nevents);
-/** Queues LATENCY RESET (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_latency_reset_bin(rk_pipeline *p, const char *const *events, const size_t *events_lens,
-                              size_t nevents);
+rk_command *rk_cmd_latencyreset(rk_command *cmd, const rk_str *events, size_t nevents);
+int rk_latencyreset(rk_client *c, const char *const *events, size_t nevents, long long *out);
 
 /** Options of LOLWUT; NULL or zeroed: none. */
 typedef struct rk_lolwut_opts {
@@ -767,12 +781,18 @@ typedef struct rk_lolwut_opts {
  *
  *  Since Redis 5.0.0 (server group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_lolwut() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_lolwut() runs it on the client, with C strings. Stores the reply in *out (NUL-terminated;
+ *  free it with rk_free) and its length in *len (may be NULL); returns RK_NIL when the server
+ *  replied nil. Errors as rk_client_run().
  */
-int rk_lolwut(rk_client *c, const rk_lolwut_opts *opts, char **out, size_t *len);
-/** Queues LOLWUT in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_lolwut(rk_pipeline *p, const rk_lolwut_opts *opts);
+rk_command *(rk_cmd_lolwut)(rk_command *cmd, const rk_lolwut_opts *opts, size_t opts_size);
+int (rk_lolwut)(rk_client *c, const rk_lolwut_opts *opts, char **out, size_t *len,
+                size_t opts_size);
+#define rk_cmd_lolwut(...) (rk_cmd_lolwut)(__VA_ARGS__, sizeof(rk_lolwut_opts))
+#define rk_lolwut(...) (rk_lolwut)(__VA_ARGS__, sizeof(rk_lolwut_opts))
 
 /** MEMORY DOCTOR: Outputs memory problems report.
  *
@@ -780,12 +800,15 @@ int rk_pipe_lolwut(rk_pipeline *p, const rk_lolwut_opts *opts);
  *
  *  Complexity: O(1). Since Redis 4.0.0 (server group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_memorydoctor() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_memorydoctor() runs it on the client, with C strings. Stores the reply in *out
+ *  (NUL-terminated; free it with rk_free) and its length in *len (may be NULL); returns RK_NIL
+ *  when the server replied nil. Errors as rk_client_run().
  */
-int rk_memory_doctor(rk_client *c, char **out, size_t *len);
-/** Queues MEMORY DOCTOR in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_memory_doctor(rk_pipeline *p);
+rk_command *rk_cmd_memorydoctor(rk_command *cmd);
+int rk_memorydoctor(rk_client *c, char **out, size_t *len);
 
 /** MEMORY HELP: Show helpful text about the different subcommands.
  *
@@ -793,12 +816,14 @@ int rk_pipe_memory_doctor(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 4.0.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_memoryhelp() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_memoryhelp() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_memory_help(rk_client *c, rk_reply *reply);
-/** Queues MEMORY HELP in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_memory_help(rk_pipeline *p);
+rk_command *rk_cmd_memoryhelp(rk_command *cmd);
+int rk_memoryhelp(rk_client *c, rk_reply *reply);
 
 /** MEMORY MALLOC-STATS: Show allocator internal stats.
  *
@@ -807,12 +832,15 @@ int rk_pipe_memory_help(rk_pipeline *p);
  *  Complexity: Depends on how much memory is allocated, could be slow. Since Redis 4.0.0
  *  (server group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_memorymalloc_stats() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_memorymalloc_stats() runs it on the client, with C strings. Stores the reply in *out
+ *  (NUL-terminated; free it with rk_free) and its length in *len (may be NULL); returns RK_NIL
+ *  when the server replied nil. Errors as rk_client_run().
  */
-int rk_memory_malloc_stats(rk_client *c, char **out, size_t *len);
-/** Queues MEMORY MALLOC-STATS in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_memory_malloc_stats(rk_pipeline *p);
+rk_command *rk_cmd_memorymalloc_stats(rk_command *cmd);
+int rk_memorymalloc_stats(rk_client *c, char **out, size_t *len);
 
 /** MEMORY PURGE: Ask the allocator to release memory.
  *
@@ -821,12 +849,14 @@ int rk_pipe_memory_malloc_stats(rk_pipeline *p);
  *  Complexity: Depends on how much memory is allocated, could be slow. Since Redis 4.0.0
  *  (server group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_memorypurge() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_memorypurge() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_memory_purge(rk_client *c);
-/** Queues MEMORY PURGE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_memory_purge(rk_pipeline *p);
+rk_command *rk_cmd_memorypurge(rk_command *cmd);
+int rk_memorypurge(rk_client *c);
 
 /** MEMORY STATS: Show memory usage details.
  *
@@ -834,18 +864,20 @@ int rk_pipe_memory_purge(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 4.0.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_memorystats() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply a map on either protocol.
+ *
+ *  rk_memorystats() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_memory_stats(rk_client *c, rk_reply *reply);
-/** Queues MEMORY STATS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_memory_stats(rk_pipeline *p);
+rk_command *rk_cmd_memorystats(rk_command *cmd);
+int rk_memorystats(rk_client *c, rk_reply *reply);
 
 /** Options of MEMORY USAGE; NULL or zeroed: none. */
-typedef struct rk_memory_usage_opts {
+typedef struct rk_memoryusage_opts {
     long long samples; /**< SAMPLES count; 0: not sent. */
     bool samples_set; /**< Send SAMPLES even when it is 0. */
-} rk_memory_usage_opts;
+} rk_memoryusage_opts;
 
 /** MEMORY USAGE: Estimate the memory usage of a key.
  *
@@ -853,20 +885,18 @@ typedef struct rk_memory_usage_opts {
  *
  *  Complexity: O(N) where N is the number of samples. Since Redis 4.0.0 (server group).
  *
- *  Stores the integer reply in *out; returns RK_NIL when the server replied nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_memoryusage() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_memoryusage() runs it on the client, with C strings. Stores the integer reply in *out;
+ *  returns RK_NIL when the server replied nil. Errors as rk_client_run().
  */
-int rk_memory_usage(rk_client *c, const char *key, const rk_memory_usage_opts *opts,
-                    long long *out);
-/** As rk_memory_usage(), with lengths for the strings (binary safe). */
-int rk_memory_usage_bin(rk_client *c, const char *key, size_t key_len,
-                        const rk_memory_usage_opts *opts, long long *out);
-/** Queues MEMORY USAGE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_memory_usage(rk_pipeline *p, const char *key, const rk_memory_usage_opts *opts);
-/** Queues MEMORY USAGE (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_memory_usage_bin(rk_pipeline *p, const char *key, size_t key_len,
-                             const rk_memory_usage_opts *opts);
+rk_command *(rk_cmd_memoryusage)(rk_command *cmd, rk_str key, const rk_memoryusage_opts *opts,
+                                 size_t opts_size);
+int (rk_memoryusage)(rk_client *c, const char *key, const rk_memoryusage_opts *opts, long long *out,
+                     size_t opts_size);
+#define rk_cmd_memoryusage(...) (rk_cmd_memoryusage)(__VA_ARGS__, sizeof(rk_memoryusage_opts))
+#define rk_memoryusage(...) (rk_memoryusage)(__VA_ARGS__, sizeof(rk_memoryusage_opts))
 
 /** MODULE HELP: Show helpful text about the different subcommands.
  *
@@ -874,12 +904,14 @@ int rk_pipe_memory_usage_bin(rk_pipeline *p, const char *key, size_t key_len,
  *
  *  Complexity: O(1). Since Redis 5.0.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_modulehelp() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_modulehelp() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_module_help(rk_client *c, rk_reply *reply);
-/** Queues MODULE HELP in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_module_help(rk_pipeline *p);
+rk_command *rk_cmd_modulehelp(rk_command *cmd);
+int rk_modulehelp(rk_client *c, rk_reply *reply);
 
 /** MODULE LIST: List all modules loaded by the server.
  *
@@ -887,12 +919,15 @@ int rk_pipe_module_help(rk_pipeline *p);
  *
  *  Complexity: O(N) where N is the number of loaded modules. Since Redis 4.0.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_modulelist() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply an array, each element a map on
+ *  either protocol.
+ *
+ *  rk_modulelist() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_module_list(rk_client *c, rk_reply *reply);
-/** Queues MODULE LIST in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_module_list(rk_pipeline *p);
+rk_command *rk_cmd_modulelist(rk_command *cmd);
+int rk_modulelist(rk_client *c, rk_reply *reply);
 
 /** MODULE LOAD: Load a module.
  *
@@ -900,35 +935,28 @@ int rk_pipe_module_list(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 4.0.0 (server group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_moduleload() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_moduleload() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_module_load(rk_client *c, const char *path, const char *const *args, size_t nargs);
-/** As rk_module_load(), with lengths for the strings (binary safe). */
-int rk_module_load_bin(rk_client *c, const char *path, size_t path_len, const char *const *args,
-                       const size_t *args_lens, size_t nargs);
-/** Queues MODULE LOAD in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_module_load(rk_pipeline *p, const char *path, const char *const *args, size_t nargs);
-/** Queues MODULE LOAD (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_module_load_bin(rk_pipeline *p, const char *path, size_t path_len,
-                            const char *const *args, const size_t *args_lens, size_t nargs);
+rk_command *rk_cmd_moduleload(rk_command *cmd, rk_str path, const rk_str *args, size_t nargs);
+int rk_moduleload(rk_client *c, const char *path, const char *const *args, size_t nargs);
 
 /** MODULE LOADEX: the CONFIG block. */
-typedef struct rk_module_loadex_config {
-    const char *name; /**< name */
-    size_t name_len; /**< Its length; 0: NUL-terminated. */
-    const char *value; /**< value */
-    size_t value_len; /**< Its length; 0: NUL-terminated. */
-} rk_module_loadex_config;
+typedef struct rk_moduleloadex_config {
+    rk_str name; /**< name */
+    rk_str value; /**< value */
+} rk_moduleloadex_config;
 
 /** Options of MODULE LOADEX; NULL or zeroed: none. */
-typedef struct rk_module_loadex_opts {
-    const rk_module_loadex_config *configs; /**< The configs list. */
+typedef struct rk_moduleloadex_opts {
+    const rk_moduleloadex_config *configs; /**< The configs list. */
     size_t nconfigs; /**< How many. */
-    const char *const *args; /**< The arg list. */
-    const size_t *args_lens; /**< Their lengths; NULL: NUL-terminated. */
+    const rk_str *args; /**< The arg list. */
     size_t nargs; /**< How many. */
-} rk_module_loadex_opts;
+} rk_moduleloadex_opts;
 
 /** MODULE LOADEX: Load a module with extended parameters.
  *
@@ -937,19 +965,18 @@ typedef struct rk_module_loadex_opts {
  *
  *  Complexity: O(1). Since Redis 7.0.0 (server group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_moduleloadex() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_moduleloadex() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_module_loadex(rk_client *c, const char *path, const rk_module_loadex_opts *opts);
-/** As rk_module_loadex(), with lengths for the strings (binary safe). */
-int rk_module_loadex_bin(rk_client *c, const char *path, size_t path_len,
-                         const rk_module_loadex_opts *opts);
-/** Queues MODULE LOADEX in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_module_loadex(rk_pipeline *p, const char *path, const rk_module_loadex_opts *opts);
-/** Queues MODULE LOADEX (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_module_loadex_bin(rk_pipeline *p, const char *path, size_t path_len,
-                              const rk_module_loadex_opts *opts);
+rk_command *(rk_cmd_moduleloadex)(rk_command *cmd, rk_str path, const rk_moduleloadex_opts *opts,
+                                  size_t opts_size);
+int (rk_moduleloadex)(rk_client *c, const char *path, const rk_moduleloadex_opts *opts,
+                      size_t opts_size);
+#define rk_cmd_moduleloadex(...) (rk_cmd_moduleloadex)(__VA_ARGS__, sizeof(rk_moduleloadex_opts))
+#define rk_moduleloadex(...) (rk_moduleloadex)(__VA_ARGS__, sizeof(rk_moduleloadex_opts))
 
 /** MODULE UNLOAD: Unload a module.
  *
@@ -957,17 +984,14 @@ int rk_pipe_module_loadex_bin(rk_pipeline *p, const char *path, size_t path_len,
  *
  *  Complexity: O(1). Since Redis 4.0.0 (server group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_moduleunload() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_moduleunload() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_module_unload(rk_client *c, const char *name);
-/** As rk_module_unload(), with lengths for the strings (binary safe). */
-int rk_module_unload_bin(rk_client *c, const char *name, size_t name_len);
-/** Queues MODULE UNLOAD in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_module_unload(rk_pipeline *p, const char *name);
-/** Queues MODULE UNLOAD (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_module_unload_bin(rk_pipeline *p, const char *name, size_t name_len);
+rk_command *rk_cmd_moduleunload(rk_command *cmd, rk_str name);
+int rk_moduleunload(rk_client *c, const char *name);
 
 /** PSYNC: Internal command used for replication.
  *
@@ -978,13 +1002,14 @@ int rk_pipe_module_unload_bin(rk_pipeline *p, const char *name, size_t name_len)
  *  After +FULLRESYNC or +CONTINUE the connection carries the replication stream, which rediskit
  *  does not parse: close it once done.
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts(), on the held connection.
+ *  rk_cmd_psync() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_psync() runs it on a held connection, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_conn_run().
  */
+rk_command *rk_cmd_psync(rk_command *cmd, rk_str replicationid, long long offset);
 int rk_psync(rk_conn *conn, const char *replicationid, long long offset, rk_reply *reply);
-/** As rk_psync(), with lengths for the strings (binary safe). */
-int rk_psync_bin(rk_conn *conn, const char *replicationid, size_t replicationid_len,
-                 long long offset, rk_reply *reply);
 
 /** REPLCONF: An internal command for configuring the replication stream.
  *
@@ -992,15 +1017,18 @@ int rk_psync_bin(rk_conn *conn, const char *replicationid, size_t replicationid_
  *
  *  Complexity: O(1). Since Redis 3.0.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts(), on the held connection.
+ *  rk_cmd_replconf() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_replconf() runs it on a held connection, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_conn_run().
  */
+rk_command *rk_cmd_replconf(rk_command *cmd);
 int rk_replconf(rk_conn *conn, rk_reply *reply);
 
 /** REPLICAOF: the host-port block. */
 typedef struct rk_replicaof_host_port {
-    const char *host; /**< host */
-    size_t host_len; /**< Its length; 0: NUL-terminated. */
+    rk_str host; /**< host */
     long long port; /**< port */
 } rk_replicaof_host_port;
 
@@ -1016,12 +1044,16 @@ typedef struct rk_replicaof_opts {
  *
  *  Complexity: O(1). Since Redis 5.0.0 (server group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_replicaof() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_replicaof() runs it on the client, with C strings. Returns RK_OK when the server answered
+ *  OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_replicaof(rk_client *c, const rk_replicaof_opts *opts);
-/** Queues REPLICAOF in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_replicaof(rk_pipeline *p, const rk_replicaof_opts *opts);
+rk_command *(rk_cmd_replicaof)(rk_command *cmd, const rk_replicaof_opts *opts, size_t opts_size);
+int (rk_replicaof)(rk_client *c, const rk_replicaof_opts *opts, size_t opts_size);
+#define rk_cmd_replicaof(...) (rk_cmd_replicaof)(__VA_ARGS__, sizeof(rk_replicaof_opts))
+#define rk_replicaof(...) (rk_replicaof)(__VA_ARGS__, sizeof(rk_replicaof_opts))
 
 /** Options of RESTORE-ASKING; NULL or zeroed: none. */
 typedef struct rk_restore_asking_opts {
@@ -1044,23 +1076,20 @@ typedef struct rk_restore_asking_opts {
  *  O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values
  *  into sorted sets is O(log(N)). Since Redis 3.0.0 (server group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_restore_asking() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_restore_asking() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_restore_asking(rk_client *c, const char *key, long long ttl, const char *serialized_value,
-                      const rk_restore_asking_opts *opts);
-/** As rk_restore_asking(), with lengths for the strings (binary safe). */
-int rk_restore_asking_bin(rk_client *c, const char *key, size_t key_len, long long ttl,
-                          const char *serialized_value, size_t serialized_value_len,
-                          const rk_restore_asking_opts *opts);
-/** Queues RESTORE-ASKING in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_restore_asking(rk_pipeline *p, const char *key, long long ttl,
-                           const char *serialized_value, const rk_restore_asking_opts *opts);
-/** Queues RESTORE-ASKING (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_restore_asking_bin(rk_pipeline *p, const char *key, size_t key_len, long long ttl,
-                               const char *serialized_value, size_t serialized_value_len,
-                               const rk_restore_asking_opts *opts);
+rk_command *(rk_cmd_restore_asking)(rk_command *cmd, rk_str key, long long ttl,
+                                    rk_str serialized_value, const rk_restore_asking_opts *opts,
+                                    size_t opts_size);
+int (rk_restore_asking)(rk_client *c, const char *key, long long ttl, const char *serialized_value,
+                        const rk_restore_asking_opts *opts, size_t opts_size);
+#define rk_cmd_restore_asking(...) (rk_cmd_restore_asking)(__VA_ARGS__, \
+        sizeof(rk_restore_asking_opts))
+#define rk_restore_asking(...) (rk_restore_asking)(__VA_ARGS__, sizeof(rk_restore_asking_opts))
 
 /** ROLE: Return the role of the instance in the context of replication.
  *
@@ -1068,12 +1097,14 @@ int rk_pipe_restore_asking_bin(rk_pipeline *p, const char *key, size_t key_len, 
  *
  *  Complexity: O(1). Since Redis 2.8.12 (server group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_role() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_role() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_role(rk_command *cmd);
 int rk_role(rk_client *c, rk_reply *reply);
-/** Queues ROLE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_role(rk_pipeline *p);
 
 /** SAVE: Synchronously save the dataset to disk.
  *
@@ -1082,12 +1113,14 @@ int rk_pipe_role(rk_pipeline *p);
  *  Complexity: O(N) where N is the total number of keys in all databases. Since Redis 1.0.0
  *  (server group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_save() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_save() runs it on the client, with C strings. Returns RK_OK when the server answered OK,
+ *  RK_NIL when it answered nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_save(rk_command *cmd);
 int rk_save(rk_client *c);
-/** Queues SAVE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_save(rk_pipeline *p);
 
 /** Options of SHUTDOWN; NULL or zeroed: none. */
 typedef struct rk_shutdown_opts {
@@ -1107,17 +1140,20 @@ typedef struct rk_shutdown_opts {
  *
  *  On success the server goes away and the call fails with a connection error.
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_shutdown() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_shutdown() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_shutdown(rk_client *c, const rk_shutdown_opts *opts, rk_reply *reply);
-/** Queues SHUTDOWN in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_shutdown(rk_pipeline *p, const rk_shutdown_opts *opts);
+rk_command *(rk_cmd_shutdown)(rk_command *cmd, const rk_shutdown_opts *opts, size_t opts_size);
+int (rk_shutdown)(rk_client *c, const rk_shutdown_opts *opts, rk_reply *reply, size_t opts_size);
+#define rk_cmd_shutdown(...) (rk_cmd_shutdown)(__VA_ARGS__, sizeof(rk_shutdown_opts))
+#define rk_shutdown(...) (rk_shutdown)(__VA_ARGS__, sizeof(rk_shutdown_opts))
 
 /** SLAVEOF: the host-port block. */
 typedef struct rk_slaveof_host_port {
-    const char *host; /**< host */
-    size_t host_len; /**< Its length; 0: NUL-terminated. */
+    rk_str host; /**< host */
     long long port; /**< port */
 } rk_slaveof_host_port;
 
@@ -1135,18 +1171,22 @@ typedef struct rk_slaveof_opts {
  *
  *  Deprecated since 5.0.0; use REPLICAOF instead.
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_slaveof() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_slaveof() runs it on the client, with C strings. Returns RK_OK when the server answered
+ *  OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_slaveof(rk_client *c, const rk_slaveof_opts *opts);
-/** Queues SLAVEOF in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_slaveof(rk_pipeline *p, const rk_slaveof_opts *opts);
+rk_command *(rk_cmd_slaveof)(rk_command *cmd, const rk_slaveof_opts *opts, size_t opts_size);
+int (rk_slaveof)(rk_client *c, const rk_slaveof_opts *opts, size_t opts_size);
+#define rk_cmd_slaveof(...) (rk_cmd_slaveof)(__VA_ARGS__, sizeof(rk_slaveof_opts))
+#define rk_slaveof(...) (rk_slaveof)(__VA_ARGS__, sizeof(rk_slaveof_opts))
 
 /** Options of SLOWLOG GET; NULL or zeroed: none. */
-typedef struct rk_slowlog_get_opts {
+typedef struct rk_slowlogget_opts {
     long long count; /**< count; 0: not sent. */
     bool count_set; /**< Send count even when it is 0. */
-} rk_slowlog_get_opts;
+} rk_slowlogget_opts;
 
 /** SLOWLOG GET: Get the slow log's entries.
  *
@@ -1155,12 +1195,17 @@ typedef struct rk_slowlog_get_opts {
  *  Complexity: O(N) where N is the number of entries returned. Since Redis 2.2.12 (server
  *  group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_slowlogget() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_slowlogget() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_slowlog_get(rk_client *c, const rk_slowlog_get_opts *opts, rk_reply *reply);
-/** Queues SLOWLOG GET in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_slowlog_get(rk_pipeline *p, const rk_slowlog_get_opts *opts);
+rk_command *(rk_cmd_slowlogget)(rk_command *cmd, const rk_slowlogget_opts *opts, size_t opts_size);
+int (rk_slowlogget)(rk_client *c, const rk_slowlogget_opts *opts, rk_reply *reply,
+                    size_t opts_size);
+#define rk_cmd_slowlogget(...) (rk_cmd_slowlogget)(__VA_ARGS__, sizeof(rk_slowlogget_opts))
+#define rk_slowlogget(...) (rk_slowlogget)(__VA_ARGS__, sizeof(rk_slowlogget_opts))
 
 /** SLOWLOG HELP: Show helpful text about the different subcommands.
  *
@@ -1168,12 +1213,14 @@ int rk_pipe_slowlog_get(rk_pipeline *p, const rk_slowlog_get_opts *opts);
  *
  *  Complexity: O(1). Since Redis 6.2.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_slowloghelp() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_slowloghelp() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_slowlog_help(rk_client *c, rk_reply *reply);
-/** Queues SLOWLOG HELP in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_slowlog_help(rk_pipeline *p);
+rk_command *rk_cmd_slowloghelp(rk_command *cmd);
+int rk_slowloghelp(rk_client *c, rk_reply *reply);
 
 /** SLOWLOG LEN: Get the slow log's length.
  *
@@ -1181,11 +1228,14 @@ int rk_pipe_slowlog_help(rk_pipeline *p);
  *
  *  Complexity: O(1). Since Redis 2.2.12 (server group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_slowloglen() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_slowloglen() runs it on the client, with C strings. Stores the integer reply in *out
+ *  (NULL to ignore it). Errors as rk_client_run().
  */
-int rk_slowlog_len(rk_client *c, long long *out);
-/** Queues SLOWLOG LEN in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_slowlog_len(rk_pipeline *p);
+rk_command *rk_cmd_slowloglen(rk_command *cmd);
+int rk_slowloglen(rk_client *c, long long *out);
 
 /** SLOWLOG RESET: Clear all entries from the slow log.
  *
@@ -1194,12 +1244,14 @@ int rk_pipe_slowlog_len(rk_pipeline *p);
  *  Complexity: O(N) where N is the number of entries in the slowlog. Since Redis 2.2.12 (server
  *  group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_slowlogreset() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_slowlogreset() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_slowlog_reset(rk_client *c);
-/** Queues SLOWLOG RESET in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_slowlog_reset(rk_pipeline *p);
+rk_command *rk_cmd_slowlogreset(rk_command *cmd);
+int rk_slowlogreset(rk_client *c);
 
 /** SWAPDB: Swaps two Redis databases.
  *
@@ -1208,12 +1260,14 @@ int rk_pipe_slowlog_reset(rk_pipeline *p);
  *  Complexity: O(N) where N is the count of clients watching or blocking on keys from both
  *  databases. Since Redis 4.0.0 (server group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_swapdb() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_swapdb() runs it on the client, with C strings. Returns RK_OK when the server answered
+ *  OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_swapdb(rk_command *cmd, long long index1, long long index2);
 int rk_swapdb(rk_client *c, long long index1, long long index2);
-/** Queues SWAPDB in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_swapdb(rk_pipeline *p, long long index1, long long index2);
 
 /** SYNC: Internal command used for replication.
  *
@@ -1224,9 +1278,13 @@ int rk_pipe_swapdb(rk_pipeline *p, long long index1, long long index2);
  *  The connection then carries the replication stream (an RDB payload, then the write
  *  commands), which rediskit does not parse: close it once done.
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts(), on the held connection.
+ *  rk_cmd_sync() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_sync() runs it on a held connection, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_conn_run().
  */
+rk_command *rk_cmd_sync(rk_command *cmd);
 int rk_sync(rk_conn *conn, rk_reply *reply);
 
 /** TIME: Return the current server time.
@@ -1235,12 +1293,14 @@ int rk_sync(rk_conn *conn, rk_reply *reply);
  *
  *  Complexity: O(1). Since Redis 2.6.0 (server group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_time() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_time() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_time(rk_command *cmd);
 int rk_time(rk_client *c, rk_reply *reply);
-/** Queues TIME in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_time(rk_pipeline *p);
 
 #ifdef __cplusplus
 }

@@ -21,18 +21,15 @@ extern "C" {
  *  Complexity: O(1) for each element added, so O(N) to add N elements when the command is
  *  called with multiple arguments. Since Redis 1.0.0 (set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_sadd() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_sadd() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_sadd(rk_command *cmd, rk_str key, const rk_str *members, size_t nmembers);
 int rk_sadd(rk_client *c, const char *key, const char *const *members, size_t nmembers,
             long long *out);
-/** As rk_sadd(), with lengths for the strings (binary safe). */
-int rk_sadd_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
-                const size_t *members_lens, size_t nmembers, long long *out);
-/** Queues SADD in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_sadd(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers);
-/** Queues SADD (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_sadd_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
-                     const size_t *members_lens, size_t nmembers);
 
 /** SCARD: Get the number of members in a set.
  *
@@ -40,15 +37,14 @@ int rk_pipe_sadd_bin(rk_pipeline *p, const char *key, size_t key_len, const char
  *
  *  Complexity: O(1). Since Redis 1.0.0 (set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_scard() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_scard() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_scard(rk_command *cmd, rk_str key);
 int rk_scard(rk_client *c, const char *key, long long *out);
-/** As rk_scard(), with lengths for the strings (binary safe). */
-int rk_scard_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues SCARD in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_scard(rk_pipeline *p, const char *key);
-/** Queues SCARD (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_scard_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** SDIFF: Subtract multiple sets.
  *
@@ -57,19 +53,14 @@ int rk_pipe_scard_bin(rk_pipeline *p, const char *key, size_t key_len);
  *  Complexity: O(N) where N is the total number of elements in all given sets. Since Redis
  *  1.0.0 (set group).
  *
- *  Hands the reply to *reply (NULL discards it), a set on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_sdiff() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add(), which give its reply a set on either protocol.
+ *
+ *  rk_sdiff() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_sdiff(rk_command *cmd, const rk_str *keys, size_t nkeys);
 int rk_sdiff(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply);
-/** As rk_sdiff(), with lengths for the strings (binary safe). */
-int rk_sdiff_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                 rk_reply *reply);
-/** Queues SDIFF in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_sdiff(rk_pipeline *p, const char *const *keys, size_t nkeys);
-/** Queues SDIFF (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_sdiff_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                      size_t nkeys);
 
 /** SDIFFSTORE: Subtract multiple sets and store the resulting set in a key.
  *
@@ -78,20 +69,16 @@ int rk_pipe_sdiff_bin(rk_pipeline *p, const char *const *keys, const size_t *key
  *  Complexity: O(N) where N is the total number of elements in all given sets. Since Redis
  *  1.0.0 (set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_sdiffstore() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_sdiffstore() runs it on the client, with C strings. Stores the integer reply in *out
+ *  (NULL to ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_sdiffstore(rk_command *cmd, rk_str destination, const rk_str *keys,
+                              size_t nkeys);
 int rk_sdiffstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                   long long *out);
-/** As rk_sdiffstore(), with lengths for the strings (binary safe). */
-int rk_sdiffstore_bin(rk_client *c, const char *destination, size_t destination_len,
-                      const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                      long long *out);
-/** Queues SDIFFSTORE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_sdiffstore(rk_pipeline *p, const char *destination, const char *const *keys,
-                       size_t nkeys);
-/** Queues SDIFFSTORE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_sdiffstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
-                           const char *const *keys, const size_t *keys_lens, size_t nkeys);
 
 /** SINTER: Intersect multiple sets.
  *
@@ -100,19 +87,14 @@ int rk_pipe_sdiffstore_bin(rk_pipeline *p, const char *destination, size_t desti
  *  Complexity: O(N*M) worst case where N is the cardinality of the smallest set and M is the
  *  number of sets. Since Redis 1.0.0 (set group).
  *
- *  Hands the reply to *reply (NULL discards it), a set on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_sinter() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add(), which give its reply a set on either protocol.
+ *
+ *  rk_sinter() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_sinter(rk_command *cmd, const rk_str *keys, size_t nkeys);
 int rk_sinter(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply);
-/** As rk_sinter(), with lengths for the strings (binary safe). */
-int rk_sinter_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                  rk_reply *reply);
-/** Queues SINTER in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_sinter(rk_pipeline *p, const char *const *keys, size_t nkeys);
-/** Queues SINTER (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_sinter_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                       size_t nkeys);
 
 /** Options of SINTERCARD; NULL or zeroed: none. */
 typedef struct rk_sintercard_opts {
@@ -127,19 +109,18 @@ typedef struct rk_sintercard_opts {
  *  Complexity: O(N*M) worst case where N is the cardinality of the smallest set and M is the
  *  number of sets. Since Redis 7.0.0 (set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_sintercard() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_sintercard() runs it on the client, with C strings. Stores the integer reply in *out
+ *  (NULL to ignore it). Errors as rk_client_run().
  */
-int rk_sintercard(rk_client *c, const char *const *keys, size_t nkeys,
-                  const rk_sintercard_opts *opts, long long *out);
-/** As rk_sintercard(), with lengths for the strings (binary safe). */
-int rk_sintercard_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                      const rk_sintercard_opts *opts, long long *out);
-/** Queues SINTERCARD in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_sintercard(rk_pipeline *p, const char *const *keys, size_t nkeys,
-                       const rk_sintercard_opts *opts);
-/** Queues SINTERCARD (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_sintercard_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                           size_t nkeys, const rk_sintercard_opts *opts);
+rk_command *(rk_cmd_sintercard)(rk_command *cmd, const rk_str *keys, size_t nkeys,
+                                const rk_sintercard_opts *opts, size_t opts_size);
+int (rk_sintercard)(rk_client *c, const char *const *keys, size_t nkeys,
+                    const rk_sintercard_opts *opts, long long *out, size_t opts_size);
+#define rk_cmd_sintercard(...) (rk_cmd_sintercard)(__VA_ARGS__, sizeof(rk_sintercard_opts))
+#define rk_sintercard(...) (rk_sintercard)(__VA_ARGS__, sizeof(rk_sintercard_opts))
 
 /** SINTERSTORE: Intersect multiple sets and store the resulting set in a key.
  *
@@ -148,20 +129,16 @@ int rk_pipe_sintercard_bin(rk_pipeline *p, const char *const *keys, const size_t
  *  Complexity: O(N*M) worst case where N is the cardinality of the smallest set and M is the
  *  number of sets. Since Redis 1.0.0 (set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_sinterstore() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_sinterstore() runs it on the client, with C strings. Stores the integer reply in *out
+ *  (NULL to ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_sinterstore(rk_command *cmd, rk_str destination, const rk_str *keys,
+                               size_t nkeys);
 int rk_sinterstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                    long long *out);
-/** As rk_sinterstore(), with lengths for the strings (binary safe). */
-int rk_sinterstore_bin(rk_client *c, const char *destination, size_t destination_len,
-                       const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                       long long *out);
-/** Queues SINTERSTORE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_sinterstore(rk_pipeline *p, const char *destination, const char *const *keys,
-                        size_t nkeys);
-/** Queues SINTERSTORE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_sinterstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
-                            const char *const *keys, const size_t *keys_lens, size_t nkeys);
 
 /** SISMEMBER: Determine if a given value is a member of a set.
  *
@@ -169,17 +146,14 @@ int rk_pipe_sinterstore_bin(rk_pipeline *p, const char *destination, size_t dest
  *
  *  Complexity: O(1). Since Redis 1.0.0 (set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_sismember() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_sismember() runs it on the client, with C strings. Stores the integer reply in *out (NULL
+ *  to ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_sismember(rk_command *cmd, rk_str key, rk_str member);
 int rk_sismember(rk_client *c, const char *key, const char *member, long long *out);
-/** As rk_sismember(), with lengths for the strings (binary safe). */
-int rk_sismember_bin(rk_client *c, const char *key, size_t key_len, const char *member,
-                     size_t member_len, long long *out);
-/** Queues SISMEMBER in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_sismember(rk_pipeline *p, const char *key, const char *member);
-/** Queues SISMEMBER (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_sismember_bin(rk_pipeline *p, const char *key, size_t key_len, const char *member,
-                          size_t member_len);
 
 /** SMEMBERS: Get all the members in a set.
  *
@@ -187,17 +161,14 @@ int rk_pipe_sismember_bin(rk_pipeline *p, const char *key, size_t key_len, const
  *
  *  Complexity: O(N) where N is the set cardinality. Since Redis 1.0.0 (set group).
  *
- *  Hands the reply to *reply (NULL discards it), a set on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_smembers() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add(), which give its reply a set on either protocol.
+ *
+ *  rk_smembers() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_smembers(rk_command *cmd, rk_str key);
 int rk_smembers(rk_client *c, const char *key, rk_reply *reply);
-/** As rk_smembers(), with lengths for the strings (binary safe). */
-int rk_smembers_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply);
-/** Queues SMEMBERS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_smembers(rk_pipeline *p, const char *key);
-/** Queues SMEMBERS (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_smembers_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** SMISMEMBER: Returns the membership associated with the given elements for a set.
  *
@@ -206,20 +177,15 @@ int rk_pipe_smembers_bin(rk_pipeline *p, const char *key, size_t key_len);
  *  Complexity: O(N) where N is the number of elements being checked for membership. Since Redis
  *  6.2.0 (set group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_smismember() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_smismember() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_smismember(rk_command *cmd, rk_str key, const rk_str *members, size_t nmembers);
 int rk_smismember(rk_client *c, const char *key, const char *const *members, size_t nmembers,
                   rk_reply *reply);
-/** As rk_smismember(), with lengths for the strings (binary safe). */
-int rk_smismember_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
-                      const size_t *members_lens, size_t nmembers, rk_reply *reply);
-/** Queues SMISMEMBER in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_smismember(rk_pipeline *p, const char *key, const char *const *members,
-                       size_t nmembers);
-/** Queues SMISMEMBER (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_smismember_bin(rk_pipeline *p, const char *key, size_t key_len,
-                           const char *const *members, const size_t *members_lens, size_t nmembers);
 
 /** SMOVE: Move a member from one set to another.
  *
@@ -227,19 +193,15 @@ int rk_pipe_smismember_bin(rk_pipeline *p, const char *key, size_t key_len,
  *
  *  Complexity: O(1). Since Redis 1.0.0 (set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_smove() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_smove() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_smove(rk_command *cmd, rk_str source, rk_str destination, rk_str member);
 int rk_smove(rk_client *c, const char *source, const char *destination, const char *member,
              long long *out);
-/** As rk_smove(), with lengths for the strings (binary safe). */
-int rk_smove_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
-                 size_t destination_len, const char *member, size_t member_len, long long *out);
-/** Queues SMOVE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_smove(rk_pipeline *p, const char *source, const char *destination, const char *member);
-/** Queues SMOVE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_smove_bin(rk_pipeline *p, const char *source, size_t source_len,
-                      const char *destination, size_t destination_len, const char *member,
-                      size_t member_len);
 
 /** Options of SPOP; NULL or zeroed: none. */
 typedef struct rk_spop_opts {
@@ -254,18 +216,17 @@ typedef struct rk_spop_opts {
  *  Complexity: Without the count argument O(1), otherwise O(N) where N is the value of the
  *  passed count. Since Redis 1.0.0 (set group).
  *
- *  Hands the reply to *reply (NULL discards it), a set depending on the options on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_spop() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add(), which give its reply a set depending on the options on either protocol.
+ *
+ *  rk_spop() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_spop(rk_client *c, const char *key, const rk_spop_opts *opts, rk_reply *reply);
-/** As rk_spop(), with lengths for the strings (binary safe). */
-int rk_spop_bin(rk_client *c, const char *key, size_t key_len, const rk_spop_opts *opts,
-                rk_reply *reply);
-/** Queues SPOP in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_spop(rk_pipeline *p, const char *key, const rk_spop_opts *opts);
-/** Queues SPOP (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_spop_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_spop_opts *opts);
+rk_command *(rk_cmd_spop)(rk_command *cmd, rk_str key, const rk_spop_opts *opts, size_t opts_size);
+int (rk_spop)(rk_client *c, const char *key, const rk_spop_opts *opts, rk_reply *reply,
+              size_t opts_size);
+#define rk_cmd_spop(...) (rk_cmd_spop)(__VA_ARGS__, sizeof(rk_spop_opts))
+#define rk_spop(...) (rk_spop)(__VA_ARGS__, sizeof(rk_spop_opts))
 
 /** Options of SRANDMEMBER; NULL or zeroed: none. */
 typedef struct rk_srandmember_opts {
@@ -280,18 +241,18 @@ typedef struct rk_srandmember_opts {
  *  Complexity: Without the count argument O(1), otherwise O(N) where N is the absolute value of
  *  the passed count. Since Redis 1.0.0 (set group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_srandmember() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_srandmember() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_srandmember(rk_client *c, const char *key, const rk_srandmember_opts *opts, rk_reply *reply);
-/** As rk_srandmember(), with lengths for the strings (binary safe). */
-int rk_srandmember_bin(rk_client *c, const char *key, size_t key_len,
-                       const rk_srandmember_opts *opts, rk_reply *reply);
-/** Queues SRANDMEMBER in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_srandmember(rk_pipeline *p, const char *key, const rk_srandmember_opts *opts);
-/** Queues SRANDMEMBER (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_srandmember_bin(rk_pipeline *p, const char *key, size_t key_len,
-                            const rk_srandmember_opts *opts);
+rk_command *(rk_cmd_srandmember)(rk_command *cmd, rk_str key, const rk_srandmember_opts *opts,
+                                 size_t opts_size);
+int (rk_srandmember)(rk_client *c, const char *key, const rk_srandmember_opts *opts,
+                     rk_reply *reply, size_t opts_size);
+#define rk_cmd_srandmember(...) (rk_cmd_srandmember)(__VA_ARGS__, sizeof(rk_srandmember_opts))
+#define rk_srandmember(...) (rk_srandmember)(__VA_ARGS__, sizeof(rk_srandmember_opts))
 
 /** SREM: Remove one or more members from a set.
  *
@@ -300,23 +261,19 @@ int rk_pipe_srandmember_bin(rk_pipeline *p, const char *key, size_t key_len,
  *  Complexity: O(N) where N is the number of members to be removed. Since Redis 1.0.0 (set
  *  group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_srem() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_srem() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_srem(rk_command *cmd, rk_str key, const rk_str *members, size_t nmembers);
 int rk_srem(rk_client *c, const char *key, const char *const *members, size_t nmembers,
             long long *out);
-/** As rk_srem(), with lengths for the strings (binary safe). */
-int rk_srem_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
-                const size_t *members_lens, size_t nmembers, long long *out);
-/** Queues SREM in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_srem(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers);
-/** Queues SREM (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_srem_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
-                     const size_t *members_lens, size_t nmembers);
 
 /** Options of SSCAN; NULL or zeroed: none. */
 typedef struct rk_sscan_opts {
-    const char *match; /**< MATCH pattern; NULL: not sent. */
-    size_t match_len; /**< Its length; 0: NUL-terminated. */
+    rk_str match; /**< MATCH pattern; NULL: not sent. */
     long long count; /**< COUNT count; 0: not sent. */
     bool count_set; /**< Send COUNT even when it is 0. */
 } rk_sscan_opts;
@@ -329,20 +286,18 @@ typedef struct rk_sscan_opts {
  *  calls for the cursor to return back to 0. N is the number of elements inside the collection.
  *  Since Redis 2.8.0 (set group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_sscan() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_sscan() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_sscan(rk_client *c, const char *key, unsigned long long cursor, const rk_sscan_opts *opts,
-             rk_reply *reply);
-/** As rk_sscan(), with lengths for the strings (binary safe). */
-int rk_sscan_bin(rk_client *c, const char *key, size_t key_len, unsigned long long cursor,
-                 const rk_sscan_opts *opts, rk_reply *reply);
-/** Queues SSCAN in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_sscan(rk_pipeline *p, const char *key, unsigned long long cursor,
-                  const rk_sscan_opts *opts);
-/** Queues SSCAN (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_sscan_bin(rk_pipeline *p, const char *key, size_t key_len, unsigned long long cursor,
-                      const rk_sscan_opts *opts);
+rk_command *(rk_cmd_sscan)(rk_command *cmd, rk_str key, unsigned long long cursor,
+                           const rk_sscan_opts *opts, size_t opts_size);
+int (rk_sscan)(rk_client *c, const char *key, unsigned long long cursor, const rk_sscan_opts *opts,
+               rk_reply *reply, size_t opts_size);
+#define rk_cmd_sscan(...) (rk_cmd_sscan)(__VA_ARGS__, sizeof(rk_sscan_opts))
+#define rk_sscan(...) (rk_sscan)(__VA_ARGS__, sizeof(rk_sscan_opts))
 
 /** SUNION: Add multiple sets.
  *
@@ -351,19 +306,14 @@ int rk_pipe_sscan_bin(rk_pipeline *p, const char *key, size_t key_len, unsigned 
  *  Complexity: O(N) where N is the total number of elements in all given sets. Since Redis
  *  1.0.0 (set group).
  *
- *  Hands the reply to *reply (NULL discards it), a set on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_sunion() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add(), which give its reply a set on either protocol.
+ *
+ *  rk_sunion() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_sunion(rk_command *cmd, const rk_str *keys, size_t nkeys);
 int rk_sunion(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply);
-/** As rk_sunion(), with lengths for the strings (binary safe). */
-int rk_sunion_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                  rk_reply *reply);
-/** Queues SUNION in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_sunion(rk_pipeline *p, const char *const *keys, size_t nkeys);
-/** Queues SUNION (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_sunion_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                       size_t nkeys);
 
 /** SUNIONSTORE: Add multiple sets and store the resulting set in a key.
  *
@@ -372,20 +322,16 @@ int rk_pipe_sunion_bin(rk_pipeline *p, const char *const *keys, const size_t *ke
  *  Complexity: O(N) where N is the total number of elements in all given sets. Since Redis
  *  1.0.0 (set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_sunionstore() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_sunionstore() runs it on the client, with C strings. Stores the integer reply in *out
+ *  (NULL to ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_sunionstore(rk_command *cmd, rk_str destination, const rk_str *keys,
+                               size_t nkeys);
 int rk_sunionstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                    long long *out);
-/** As rk_sunionstore(), with lengths for the strings (binary safe). */
-int rk_sunionstore_bin(rk_client *c, const char *destination, size_t destination_len,
-                       const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                       long long *out);
-/** Queues SUNIONSTORE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_sunionstore(rk_pipeline *p, const char *destination, const char *const *keys,
-                        size_t nkeys);
-/** Queues SUNIONSTORE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_sunionstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
-                            const char *const *keys, const size_t *keys_lens, size_t nkeys);
 
 #ifdef __cplusplus
 }

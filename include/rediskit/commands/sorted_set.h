@@ -32,23 +32,19 @@ typedef struct rk_bzmpop_opts {
  *  When the timeout passes with nothing to return, the server answers nil and the function
  *  returns RK_NIL.
  *
- *  Hands the reply to *reply (NULL discards it), an array [as sent, an array of pairs [member,
- *  score]] on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_bzmpop() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add(), which give its reply an array [as sent, an array of pairs [member,
+ *  score]] on either protocol.
+ *
+ *  rk_bzmpop() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_bzmpop(rk_client *c, double timeout, const char *const *keys, size_t nkeys, rk_minmax where,
-              const rk_bzmpop_opts *opts, rk_reply *reply);
-/** As rk_bzmpop(), with lengths for the strings (binary safe). */
-int rk_bzmpop_bin(rk_client *c, double timeout, const char *const *keys, const size_t *keys_lens,
-                  size_t nkeys, rk_minmax where, const rk_bzmpop_opts *opts, rk_reply *reply);
-/** Queues BZMPOP in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_bzmpop(rk_pipeline *p, double timeout, const char *const *keys, size_t nkeys,
-                   rk_minmax where, const rk_bzmpop_opts *opts);
-/** Queues BZMPOP (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_bzmpop_bin(rk_pipeline *p, double timeout, const char *const *keys,
-                       const size_t *keys_lens, size_t nkeys, rk_minmax where,
-                       const rk_bzmpop_opts *opts);
+rk_command *(rk_cmd_bzmpop)(rk_command *cmd, double timeout, const rk_str *keys, size_t nkeys,
+                            rk_minmax where, const rk_bzmpop_opts *opts, size_t opts_size);
+int (rk_bzmpop)(rk_client *c, double timeout, const char *const *keys, size_t nkeys,
+                rk_minmax where, const rk_bzmpop_opts *opts, rk_reply *reply, size_t opts_size);
+#define rk_cmd_bzmpop(...) (rk_cmd_bzmpop)(__VA_ARGS__, sizeof(rk_bzmpop_opts))
+#define rk_bzmpop(...) (rk_bzmpop)(__VA_ARGS__, sizeof(rk_bzmpop_opts))
 
 /** BZPOPMAX: Remove and return the member with the highest score from one or more sorted sets,
  *  or block until one is available.
@@ -61,20 +57,16 @@ int rk_pipe_bzmpop_bin(rk_pipeline *p, double timeout, const char *const *keys,
  *  When the timeout passes with nothing to return, the server answers nil and the function
  *  returns RK_NIL.
  *
- *  Hands the reply to *reply (NULL discards it), an array [as sent, as sent, a double] on
- *  either protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_bzpopmax() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add(), which give its reply an array [as sent, as sent, a double] on either
+ *  protocol.
+ *
+ *  rk_bzpopmax() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_bzpopmax(rk_command *cmd, const rk_str *keys, size_t nkeys, double timeout);
 int rk_bzpopmax(rk_client *c, const char *const *keys, size_t nkeys, double timeout,
                 rk_reply *reply);
-/** As rk_bzpopmax(), with lengths for the strings (binary safe). */
-int rk_bzpopmax_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                    double timeout, rk_reply *reply);
-/** Queues BZPOPMAX in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_bzpopmax(rk_pipeline *p, const char *const *keys, size_t nkeys, double timeout);
-/** Queues BZPOPMAX (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_bzpopmax_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                         size_t nkeys, double timeout);
 
 /** BZPOPMIN: Remove and return the member with the lowest score from one or more sorted sets,
  *  or block until one is available.
@@ -87,26 +79,21 @@ int rk_pipe_bzpopmax_bin(rk_pipeline *p, const char *const *keys, const size_t *
  *  When the timeout passes with nothing to return, the server answers nil and the function
  *  returns RK_NIL.
  *
- *  Hands the reply to *reply (NULL discards it), an array [as sent, as sent, a double] on
- *  either protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_bzpopmin() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add(), which give its reply an array [as sent, as sent, a double] on either
+ *  protocol.
+ *
+ *  rk_bzpopmin() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_bzpopmin(rk_command *cmd, const rk_str *keys, size_t nkeys, double timeout);
 int rk_bzpopmin(rk_client *c, const char *const *keys, size_t nkeys, double timeout,
                 rk_reply *reply);
-/** As rk_bzpopmin(), with lengths for the strings (binary safe). */
-int rk_bzpopmin_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                    double timeout, rk_reply *reply);
-/** Queues BZPOPMIN in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_bzpopmin(rk_pipeline *p, const char *const *keys, size_t nkeys, double timeout);
-/** Queues BZPOPMIN (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_bzpopmin_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                         size_t nkeys, double timeout);
 
 /** ZADD: the score_member block. */
 typedef struct rk_zadd_score_member {
     double score; /**< score */
-    const char *member; /**< member */
-    size_t member_len; /**< Its length; 0: NUL-terminated. */
+    rk_str member; /**< member */
 } rk_zadd_score_member;
 
 /** Options of ZADD; NULL or zeroed: none. */
@@ -126,23 +113,19 @@ typedef struct rk_zadd_opts {
  *  Complexity: O(log(N)) for each item added, where N is the number of elements in the sorted
  *  set. Since Redis 1.2.0 (sorted-set group).
  *
- *  Hands the reply to *reply (NULL discards it), a double depending on the options on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_zadd() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add(), which give its reply a double depending on the options on either
+ *  protocol.
+ *
+ *  rk_zadd() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_zadd(rk_client *c, const char *key, const rk_zadd_score_member *score_members,
-            size_t nscore_members, const rk_zadd_opts *opts, rk_reply *reply);
-/** As rk_zadd(), with lengths for the strings (binary safe). */
-int rk_zadd_bin(rk_client *c, const char *key, size_t key_len,
-                const rk_zadd_score_member *score_members, size_t nscore_members,
-                const rk_zadd_opts *opts, rk_reply *reply);
-/** Queues ZADD in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_zadd(rk_pipeline *p, const char *key, const rk_zadd_score_member *score_members,
-                 size_t nscore_members, const rk_zadd_opts *opts);
-/** Queues ZADD (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_zadd_bin(rk_pipeline *p, const char *key, size_t key_len,
-                     const rk_zadd_score_member *score_members, size_t nscore_members,
-                     const rk_zadd_opts *opts);
+rk_command *(rk_cmd_zadd)(rk_command *cmd, rk_str key, const rk_zadd_score_member *score_members,
+                          size_t nscore_members, const rk_zadd_opts *opts, size_t opts_size);
+int (rk_zadd)(rk_client *c, const char *key, const rk_zadd_score_member *score_members,
+              size_t nscore_members, const rk_zadd_opts *opts, rk_reply *reply, size_t opts_size);
+#define rk_cmd_zadd(...) (rk_cmd_zadd)(__VA_ARGS__, sizeof(rk_zadd_opts))
+#define rk_zadd(...) (rk_zadd)(__VA_ARGS__, sizeof(rk_zadd_opts))
 
 /** ZCARD: Get the number of members in a sorted set.
  *
@@ -150,15 +133,14 @@ int rk_pipe_zadd_bin(rk_pipeline *p, const char *key, size_t key_len,
  *
  *  Complexity: O(1). Since Redis 1.2.0 (sorted-set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_zcard() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_zcard() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_zcard(rk_command *cmd, rk_str key);
 int rk_zcard(rk_client *c, const char *key, long long *out);
-/** As rk_zcard(), with lengths for the strings (binary safe). */
-int rk_zcard_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues ZCARD in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zcard(rk_pipeline *p, const char *key);
-/** Queues ZCARD (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zcard_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** ZCOUNT: Count the members in a sorted set with scores within the given values.
  *
@@ -167,17 +149,14 @@ int rk_pipe_zcard_bin(rk_pipeline *p, const char *key, size_t key_len);
  *  Complexity: O(log(N)) with N being the number of elements in the sorted set. Since Redis
  *  2.0.0 (sorted-set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_zcount() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_zcount() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_zcount(rk_command *cmd, rk_str key, rk_str min, rk_str max);
 int rk_zcount(rk_client *c, const char *key, const char *min, const char *max, long long *out);
-/** As rk_zcount(), with lengths for the strings (binary safe). */
-int rk_zcount_bin(rk_client *c, const char *key, size_t key_len, const char *min, size_t min_len,
-                  const char *max, size_t max_len, long long *out);
-/** Queues ZCOUNT in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zcount(rk_pipeline *p, const char *key, const char *min, const char *max);
-/** Queues ZCOUNT (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zcount_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
-                       size_t min_len, const char *max, size_t max_len);
 
 /** Options of ZDIFF; NULL or zeroed: none. */
 typedef struct rk_zdiff_opts {
@@ -192,21 +171,19 @@ typedef struct rk_zdiff_opts {
  *  sets, N is the size of the first set, and K is the size of the result set. Since Redis 6.2.0
  *  (sorted-set group).
  *
- *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
- *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_zdiff() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add(), which give its reply an array of pairs [member, score] depending on the
+ *  options on either protocol.
+ *
+ *  rk_zdiff() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_zdiff(rk_client *c, const char *const *keys, size_t nkeys, const rk_zdiff_opts *opts,
-             rk_reply *reply);
-/** As rk_zdiff(), with lengths for the strings (binary safe). */
-int rk_zdiff_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                 const rk_zdiff_opts *opts, rk_reply *reply);
-/** Queues ZDIFF in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_zdiff(rk_pipeline *p, const char *const *keys, size_t nkeys, const rk_zdiff_opts *opts);
-/** Queues ZDIFF (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_zdiff_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                      size_t nkeys, const rk_zdiff_opts *opts);
+rk_command *(rk_cmd_zdiff)(rk_command *cmd, const rk_str *keys, size_t nkeys,
+                           const rk_zdiff_opts *opts, size_t opts_size);
+int (rk_zdiff)(rk_client *c, const char *const *keys, size_t nkeys, const rk_zdiff_opts *opts,
+               rk_reply *reply, size_t opts_size);
+#define rk_cmd_zdiff(...) (rk_cmd_zdiff)(__VA_ARGS__, sizeof(rk_zdiff_opts))
+#define rk_zdiff(...) (rk_zdiff)(__VA_ARGS__, sizeof(rk_zdiff_opts))
 
 /** ZDIFFSTORE: Subtract multiple sorted sets and store the resulting sorted set in a new key.
  *
@@ -216,20 +193,16 @@ int rk_pipe_zdiff_bin(rk_pipeline *p, const char *const *keys, const size_t *key
  *  sets, N is the size of the first set, and K is the size of the result set. Since Redis 6.2.0
  *  (sorted-set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_zdiffstore() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_zdiffstore() runs it on the client, with C strings. Stores the integer reply in *out
+ *  (NULL to ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_zdiffstore(rk_command *cmd, rk_str destination, const rk_str *keys,
+                              size_t nkeys);
 int rk_zdiffstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                   long long *out);
-/** As rk_zdiffstore(), with lengths for the strings (binary safe). */
-int rk_zdiffstore_bin(rk_client *c, const char *destination, size_t destination_len,
-                      const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                      long long *out);
-/** Queues ZDIFFSTORE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zdiffstore(rk_pipeline *p, const char *destination, const char *const *keys,
-                       size_t nkeys);
-/** Queues ZDIFFSTORE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zdiffstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
-                           const char *const *keys, const size_t *keys_lens, size_t nkeys);
 
 /** ZINCRBY: Increment the score of a member in a sorted set.
  *
@@ -238,19 +211,14 @@ int rk_pipe_zdiffstore_bin(rk_pipeline *p, const char *destination, size_t desti
  *  Complexity: O(log(N)) where N is the number of elements in the sorted set. Since Redis 1.2.0
  *  (sorted-set group).
  *
- *  Stores the reply as a double in *out; returns RK_NIL when the server replied nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_zincrby() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add(), which give its reply a double on either protocol.
+ *
+ *  rk_zincrby() runs it on the client, with C strings. Stores the reply as a double in *out;
+ *  returns RK_NIL when the server replied nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_zincrby(rk_command *cmd, rk_str key, double increment, rk_str member);
 int rk_zincrby(rk_client *c, const char *key, double increment, const char *member, double *out);
-/** As rk_zincrby(), with lengths for the strings (binary safe). */
-int rk_zincrby_bin(rk_client *c, const char *key, size_t key_len, double increment,
-                   const char *member, size_t member_len, double *out);
-/** Queues ZINCRBY in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_zincrby(rk_pipeline *p, const char *key, double increment, const char *member);
-/** Queues ZINCRBY (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_zincrby_bin(rk_pipeline *p, const char *key, size_t key_len, double increment,
-                        const char *member, size_t member_len);
 
 /** Options of ZINTER; NULL or zeroed: none. */
 typedef struct rk_zinter_opts {
@@ -269,22 +237,19 @@ typedef struct rk_zinter_opts {
  *  being the number of input sorted sets and M being the number of elements in the resulting
  *  sorted set. Since Redis 6.2.0 (sorted-set group).
  *
- *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
- *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_zinter() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add(), which give its reply an array of pairs [member, score] depending on the
+ *  options on either protocol.
+ *
+ *  rk_zinter() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_zinter(rk_client *c, const char *const *keys, size_t nkeys, const rk_zinter_opts *opts,
-              rk_reply *reply);
-/** As rk_zinter(), with lengths for the strings (binary safe). */
-int rk_zinter_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                  const rk_zinter_opts *opts, rk_reply *reply);
-/** Queues ZINTER in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_zinter(rk_pipeline *p, const char *const *keys, size_t nkeys,
-                   const rk_zinter_opts *opts);
-/** Queues ZINTER (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_zinter_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                       size_t nkeys, const rk_zinter_opts *opts);
+rk_command *(rk_cmd_zinter)(rk_command *cmd, const rk_str *keys, size_t nkeys,
+                            const rk_zinter_opts *opts, size_t opts_size);
+int (rk_zinter)(rk_client *c, const char *const *keys, size_t nkeys, const rk_zinter_opts *opts,
+                rk_reply *reply, size_t opts_size);
+#define rk_cmd_zinter(...) (rk_cmd_zinter)(__VA_ARGS__, sizeof(rk_zinter_opts))
+#define rk_zinter(...) (rk_zinter)(__VA_ARGS__, sizeof(rk_zinter_opts))
 
 /** Options of ZINTERCARD; NULL or zeroed: none. */
 typedef struct rk_zintercard_opts {
@@ -299,19 +264,18 @@ typedef struct rk_zintercard_opts {
  *  Complexity: O(N*K) worst case with N being the smallest input sorted set, K being the number
  *  of input sorted sets. Since Redis 7.0.0 (sorted-set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_zintercard() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_zintercard() runs it on the client, with C strings. Stores the integer reply in *out
+ *  (NULL to ignore it). Errors as rk_client_run().
  */
-int rk_zintercard(rk_client *c, const char *const *keys, size_t nkeys,
-                  const rk_zintercard_opts *opts, long long *out);
-/** As rk_zintercard(), with lengths for the strings (binary safe). */
-int rk_zintercard_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                      const rk_zintercard_opts *opts, long long *out);
-/** Queues ZINTERCARD in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zintercard(rk_pipeline *p, const char *const *keys, size_t nkeys,
-                       const rk_zintercard_opts *opts);
-/** Queues ZINTERCARD (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zintercard_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                           size_t nkeys, const rk_zintercard_opts *opts);
+rk_command *(rk_cmd_zintercard)(rk_command *cmd, const rk_str *keys, size_t nkeys,
+                                const rk_zintercard_opts *opts, size_t opts_size);
+int (rk_zintercard)(rk_client *c, const char *const *keys, size_t nkeys,
+                    const rk_zintercard_opts *opts, long long *out, size_t opts_size);
+#define rk_cmd_zintercard(...) (rk_cmd_zintercard)(__VA_ARGS__, sizeof(rk_zintercard_opts))
+#define rk_zintercard(...) (rk_zintercard)(__VA_ARGS__, sizeof(rk_zintercard_opts))
 
 /** Options of ZINTERSTORE; NULL or zeroed: none. */
 typedef struct rk_zinterstore_opts {
@@ -329,21 +293,18 @@ typedef struct rk_zinterstore_opts {
  *  being the number of input sorted sets and M being the number of elements in the resulting
  *  sorted set. Since Redis 2.0.0 (sorted-set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_zinterstore() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_zinterstore() runs it on the client, with C strings. Stores the integer reply in *out
+ *  (NULL to ignore it). Errors as rk_client_run().
  */
-int rk_zinterstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
-                   const rk_zinterstore_opts *opts, long long *out);
-/** As rk_zinterstore(), with lengths for the strings (binary safe). */
-int rk_zinterstore_bin(rk_client *c, const char *destination, size_t destination_len,
-                       const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                       const rk_zinterstore_opts *opts, long long *out);
-/** Queues ZINTERSTORE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zinterstore(rk_pipeline *p, const char *destination, const char *const *keys,
-                        size_t nkeys, const rk_zinterstore_opts *opts);
-/** Queues ZINTERSTORE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zinterstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
-                            const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                            const rk_zinterstore_opts *opts);
+rk_command *(rk_cmd_zinterstore)(rk_command *cmd, rk_str destination, const rk_str *keys,
+                                 size_t nkeys, const rk_zinterstore_opts *opts, size_t opts_size);
+int (rk_zinterstore)(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
+                     const rk_zinterstore_opts *opts, long long *out, size_t opts_size);
+#define rk_cmd_zinterstore(...) (rk_cmd_zinterstore)(__VA_ARGS__, sizeof(rk_zinterstore_opts))
+#define rk_zinterstore(...) (rk_zinterstore)(__VA_ARGS__, sizeof(rk_zinterstore_opts))
 
 /** ZLEXCOUNT: Count the number of members in a sorted set between a given lexicographical
  *  range.
@@ -353,17 +314,14 @@ int rk_pipe_zinterstore_bin(rk_pipeline *p, const char *destination, size_t dest
  *  Complexity: O(log(N)) with N being the number of elements in the sorted set. Since Redis
  *  2.8.9 (sorted-set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_zlexcount() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_zlexcount() runs it on the client, with C strings. Stores the integer reply in *out (NULL
+ *  to ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_zlexcount(rk_command *cmd, rk_str key, rk_str min, rk_str max);
 int rk_zlexcount(rk_client *c, const char *key, const char *min, const char *max, long long *out);
-/** As rk_zlexcount(), with lengths for the strings (binary safe). */
-int rk_zlexcount_bin(rk_client *c, const char *key, size_t key_len, const char *min, size_t min_len,
-                     const char *max, size_t max_len, long long *out);
-/** Queues ZLEXCOUNT in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zlexcount(rk_pipeline *p, const char *key, const char *min, const char *max);
-/** Queues ZLEXCOUNT (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zlexcount_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
-                          size_t min_len, const char *max, size_t max_len);
 
 /** Options of ZMPOP; NULL or zeroed: none. */
 typedef struct rk_zmpop_opts {
@@ -379,22 +337,19 @@ typedef struct rk_zmpop_opts {
  *  elements in the sorted set, and M being the number of elements popped. Since Redis 7.0.0
  *  (sorted-set group).
  *
- *  Hands the reply to *reply (NULL discards it), an array [as sent, an array of pairs [member,
- *  score]] on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_zmpop() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add(), which give its reply an array [as sent, an array of pairs [member,
+ *  score]] on either protocol.
+ *
+ *  rk_zmpop() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_zmpop(rk_client *c, const char *const *keys, size_t nkeys, rk_minmax where,
-             const rk_zmpop_opts *opts, rk_reply *reply);
-/** As rk_zmpop(), with lengths for the strings (binary safe). */
-int rk_zmpop_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                 rk_minmax where, const rk_zmpop_opts *opts, rk_reply *reply);
-/** Queues ZMPOP in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_zmpop(rk_pipeline *p, const char *const *keys, size_t nkeys, rk_minmax where,
-                  const rk_zmpop_opts *opts);
-/** Queues ZMPOP (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_zmpop_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                      size_t nkeys, rk_minmax where, const rk_zmpop_opts *opts);
+rk_command *(rk_cmd_zmpop)(rk_command *cmd, const rk_str *keys, size_t nkeys, rk_minmax where,
+                           const rk_zmpop_opts *opts, size_t opts_size);
+int (rk_zmpop)(rk_client *c, const char *const *keys, size_t nkeys, rk_minmax where,
+               const rk_zmpop_opts *opts, rk_reply *reply, size_t opts_size);
+#define rk_cmd_zmpop(...) (rk_cmd_zmpop)(__VA_ARGS__, sizeof(rk_zmpop_opts))
+#define rk_zmpop(...) (rk_zmpop)(__VA_ARGS__, sizeof(rk_zmpop_opts))
 
 /** ZMSCORE: Get the score associated with the given members in a sorted set.
  *
@@ -403,20 +358,16 @@ int rk_pipe_zmpop_bin(rk_pipeline *p, const char *const *keys, const size_t *key
  *  Complexity: O(N) where N is the number of members being requested. Since Redis 6.2.0
  *  (sorted-set group).
  *
- *  Hands the reply to *reply (NULL discards it), an array, each element a double on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_zmscore() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add(), which give its reply an array, each element a double on either
+ *  protocol.
+ *
+ *  rk_zmscore() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_zmscore(rk_command *cmd, rk_str key, const rk_str *members, size_t nmembers);
 int rk_zmscore(rk_client *c, const char *key, const char *const *members, size_t nmembers,
                rk_reply *reply);
-/** As rk_zmscore(), with lengths for the strings (binary safe). */
-int rk_zmscore_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
-                   const size_t *members_lens, size_t nmembers, rk_reply *reply);
-/** Queues ZMSCORE in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_zmscore(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers);
-/** Queues ZMSCORE (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_zmscore_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
-                        const size_t *members_lens, size_t nmembers);
 
 /** Options of ZPOPMAX; NULL or zeroed: none. */
 typedef struct rk_zpopmax_opts {
@@ -431,19 +382,19 @@ typedef struct rk_zpopmax_opts {
  *  Complexity: O(log(N)*M) with N being the number of elements in the sorted set, and M being
  *  the number of elements popped. Since Redis 5.0.0 (sorted-set group).
  *
- *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_zpopmax() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add(), which give its reply an array of pairs [member, score] on either
+ *  protocol.
+ *
+ *  rk_zpopmax() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_zpopmax(rk_client *c, const char *key, const rk_zpopmax_opts *opts, rk_reply *reply);
-/** As rk_zpopmax(), with lengths for the strings (binary safe). */
-int rk_zpopmax_bin(rk_client *c, const char *key, size_t key_len, const rk_zpopmax_opts *opts,
-                   rk_reply *reply);
-/** Queues ZPOPMAX in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_zpopmax(rk_pipeline *p, const char *key, const rk_zpopmax_opts *opts);
-/** Queues ZPOPMAX (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_zpopmax_bin(rk_pipeline *p, const char *key, size_t key_len,
-                        const rk_zpopmax_opts *opts);
+rk_command *(rk_cmd_zpopmax)(rk_command *cmd, rk_str key, const rk_zpopmax_opts *opts,
+                             size_t opts_size);
+int (rk_zpopmax)(rk_client *c, const char *key, const rk_zpopmax_opts *opts, rk_reply *reply,
+                 size_t opts_size);
+#define rk_cmd_zpopmax(...) (rk_cmd_zpopmax)(__VA_ARGS__, sizeof(rk_zpopmax_opts))
+#define rk_zpopmax(...) (rk_zpopmax)(__VA_ARGS__, sizeof(rk_zpopmax_opts))
 
 /** Options of ZPOPMIN; NULL or zeroed: none. */
 typedef struct rk_zpopmin_opts {
@@ -458,19 +409,19 @@ typedef struct rk_zpopmin_opts {
  *  Complexity: O(log(N)*M) with N being the number of elements in the sorted set, and M being
  *  the number of elements popped. Since Redis 5.0.0 (sorted-set group).
  *
- *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_zpopmin() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add(), which give its reply an array of pairs [member, score] on either
+ *  protocol.
+ *
+ *  rk_zpopmin() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_zpopmin(rk_client *c, const char *key, const rk_zpopmin_opts *opts, rk_reply *reply);
-/** As rk_zpopmin(), with lengths for the strings (binary safe). */
-int rk_zpopmin_bin(rk_client *c, const char *key, size_t key_len, const rk_zpopmin_opts *opts,
-                   rk_reply *reply);
-/** Queues ZPOPMIN in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_zpopmin(rk_pipeline *p, const char *key, const rk_zpopmin_opts *opts);
-/** Queues ZPOPMIN (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_zpopmin_bin(rk_pipeline *p, const char *key, size_t key_len,
-                        const rk_zpopmin_opts *opts);
+rk_command *(rk_cmd_zpopmin)(rk_command *cmd, rk_str key, const rk_zpopmin_opts *opts,
+                             size_t opts_size);
+int (rk_zpopmin)(rk_client *c, const char *key, const rk_zpopmin_opts *opts, rk_reply *reply,
+                 size_t opts_size);
+#define rk_cmd_zpopmin(...) (rk_cmd_zpopmin)(__VA_ARGS__, sizeof(rk_zpopmin_opts))
+#define rk_zpopmin(...) (rk_zpopmin)(__VA_ARGS__, sizeof(rk_zpopmin_opts))
 
 /** ZRANDMEMBER: the options block. */
 typedef struct rk_zrandmember_count {
@@ -490,20 +441,19 @@ typedef struct rk_zrandmember_opts {
  *  Complexity: O(N) where N is the number of elements returned. Since Redis 6.2.0 (sorted-set
  *  group).
  *
- *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
- *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_zrandmember() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply an array of pairs [member, score]
+ *  depending on the options on either protocol.
+ *
+ *  rk_zrandmember() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_zrandmember(rk_client *c, const char *key, const rk_zrandmember_opts *opts, rk_reply *reply);
-/** As rk_zrandmember(), with lengths for the strings (binary safe). */
-int rk_zrandmember_bin(rk_client *c, const char *key, size_t key_len,
-                       const rk_zrandmember_opts *opts, rk_reply *reply);
-/** Queues ZRANDMEMBER in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_zrandmember(rk_pipeline *p, const char *key, const rk_zrandmember_opts *opts);
-/** Queues ZRANDMEMBER (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_zrandmember_bin(rk_pipeline *p, const char *key, size_t key_len,
-                            const rk_zrandmember_opts *opts);
+rk_command *(rk_cmd_zrandmember)(rk_command *cmd, rk_str key, const rk_zrandmember_opts *opts,
+                                 size_t opts_size);
+int (rk_zrandmember)(rk_client *c, const char *key, const rk_zrandmember_opts *opts,
+                     rk_reply *reply, size_t opts_size);
+#define rk_cmd_zrandmember(...) (rk_cmd_zrandmember)(__VA_ARGS__, sizeof(rk_zrandmember_opts))
+#define rk_zrandmember(...) (rk_zrandmember)(__VA_ARGS__, sizeof(rk_zrandmember_opts))
 
 /** ZRANGE: the LIMIT block. */
 typedef struct rk_zrange_limit {
@@ -527,24 +477,19 @@ typedef struct rk_zrange_opts {
  *  Complexity: O(log(N)+M) with N being the number of elements in the sorted set and M the
  *  number of elements returned. Since Redis 1.2.0 (sorted-set group).
  *
- *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
- *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_zrange() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add(), which give its reply an array of pairs [member, score] depending on the
+ *  options on either protocol.
+ *
+ *  rk_zrange() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_zrange(rk_client *c, const char *key, const char *start, const char *stop,
-              const rk_zrange_opts *opts, rk_reply *reply);
-/** As rk_zrange(), with lengths for the strings (binary safe). */
-int rk_zrange_bin(rk_client *c, const char *key, size_t key_len, const char *start,
-                  size_t start_len, const char *stop, size_t stop_len, const rk_zrange_opts *opts,
-                  rk_reply *reply);
-/** Queues ZRANGE in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_zrange(rk_pipeline *p, const char *key, const char *start, const char *stop,
-                   const rk_zrange_opts *opts);
-/** Queues ZRANGE (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_zrange_bin(rk_pipeline *p, const char *key, size_t key_len, const char *start,
-                       size_t start_len, const char *stop, size_t stop_len,
-                       const rk_zrange_opts *opts);
+rk_command *(rk_cmd_zrange)(rk_command *cmd, rk_str key, rk_str start, rk_str stop,
+                            const rk_zrange_opts *opts, size_t opts_size);
+int (rk_zrange)(rk_client *c, const char *key, const char *start, const char *stop,
+                const rk_zrange_opts *opts, rk_reply *reply, size_t opts_size);
+#define rk_cmd_zrange(...) (rk_cmd_zrange)(__VA_ARGS__, sizeof(rk_zrange_opts))
+#define rk_zrange(...) (rk_zrange)(__VA_ARGS__, sizeof(rk_zrange_opts))
 
 /** ZRANGEBYLEX: the LIMIT block. */
 typedef struct rk_zrangebylex_limit {
@@ -567,22 +512,18 @@ typedef struct rk_zrangebylex_opts {
  *
  *  Deprecated since 6.2.0; use ZRANGE with the BYLEX argument instead.
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_zrangebylex() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_zrangebylex() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_zrangebylex(rk_client *c, const char *key, const char *min, const char *max,
-                   const rk_zrangebylex_opts *opts, rk_reply *reply);
-/** As rk_zrangebylex(), with lengths for the strings (binary safe). */
-int rk_zrangebylex_bin(rk_client *c, const char *key, size_t key_len, const char *min,
-                       size_t min_len, const char *max, size_t max_len,
-                       const rk_zrangebylex_opts *opts, rk_reply *reply);
-/** Queues ZRANGEBYLEX in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zrangebylex(rk_pipeline *p, const char *key, const char *min, const char *max,
-                        const rk_zrangebylex_opts *opts);
-/** Queues ZRANGEBYLEX (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zrangebylex_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
-                            size_t min_len, const char *max, size_t max_len,
-                            const rk_zrangebylex_opts *opts);
+rk_command *(rk_cmd_zrangebylex)(rk_command *cmd, rk_str key, rk_str min, rk_str max,
+                                 const rk_zrangebylex_opts *opts, size_t opts_size);
+int (rk_zrangebylex)(rk_client *c, const char *key, const char *min, const char *max,
+                     const rk_zrangebylex_opts *opts, rk_reply *reply, size_t opts_size);
+#define rk_cmd_zrangebylex(...) (rk_cmd_zrangebylex)(__VA_ARGS__, sizeof(rk_zrangebylex_opts))
+#define rk_zrangebylex(...) (rk_zrangebylex)(__VA_ARGS__, sizeof(rk_zrangebylex_opts))
 
 /** ZRANGEBYSCORE: the LIMIT block. */
 typedef struct rk_zrangebyscore_limit {
@@ -606,24 +547,19 @@ typedef struct rk_zrangebyscore_opts {
  *
  *  Deprecated since 6.2.0; use ZRANGE with the BYSCORE argument instead.
  *
- *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
- *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_zrangebyscore() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply an array of pairs [member, score]
+ *  depending on the options on either protocol.
+ *
+ *  rk_zrangebyscore() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_zrangebyscore(rk_client *c, const char *key, const char *min, const char *max,
-                     const rk_zrangebyscore_opts *opts, rk_reply *reply);
-/** As rk_zrangebyscore(), with lengths for the strings (binary safe). */
-int rk_zrangebyscore_bin(rk_client *c, const char *key, size_t key_len, const char *min,
-                         size_t min_len, const char *max, size_t max_len,
-                         const rk_zrangebyscore_opts *opts, rk_reply *reply);
-/** Queues ZRANGEBYSCORE in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_zrangebyscore(rk_pipeline *p, const char *key, const char *min, const char *max,
-                          const rk_zrangebyscore_opts *opts);
-/** Queues ZRANGEBYSCORE (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_zrangebyscore_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
-                              size_t min_len, const char *max, size_t max_len,
-                              const rk_zrangebyscore_opts *opts);
+rk_command *(rk_cmd_zrangebyscore)(rk_command *cmd, rk_str key, rk_str min, rk_str max,
+                                   const rk_zrangebyscore_opts *opts, size_t opts_size);
+int (rk_zrangebyscore)(rk_client *c, const char *key, const char *min, const char *max,
+                       const rk_zrangebyscore_opts *opts, rk_reply *reply, size_t opts_size);
+#define rk_cmd_zrangebyscore(...) (rk_cmd_zrangebyscore)(__VA_ARGS__, sizeof(rk_zrangebyscore_opts))
+#define rk_zrangebyscore(...) (rk_zrangebyscore)(__VA_ARGS__, sizeof(rk_zrangebyscore_opts))
 
 /** ZRANGESTORE: the LIMIT block. */
 typedef struct rk_zrangestore_limit {
@@ -646,21 +582,19 @@ typedef struct rk_zrangestore_opts {
  *  Complexity: O(log(N)+M) with N being the number of elements in the sorted set and M the
  *  number of elements stored into the destination key. Since Redis 6.2.0 (sorted-set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_zrangestore() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_zrangestore() runs it on the client, with C strings. Stores the integer reply in *out
+ *  (NULL to ignore it). Errors as rk_client_run().
  */
-int rk_zrangestore(rk_client *c, const char *dst, const char *src, const char *min, const char *max,
-                   const rk_zrangestore_opts *opts, long long *out);
-/** As rk_zrangestore(), with lengths for the strings (binary safe). */
-int rk_zrangestore_bin(rk_client *c, const char *dst, size_t dst_len, const char *src,
-                       size_t src_len, const char *min, size_t min_len, const char *max,
-                       size_t max_len, const rk_zrangestore_opts *opts, long long *out);
-/** Queues ZRANGESTORE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zrangestore(rk_pipeline *p, const char *dst, const char *src, const char *min,
-                        const char *max, const rk_zrangestore_opts *opts);
-/** Queues ZRANGESTORE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zrangestore_bin(rk_pipeline *p, const char *dst, size_t dst_len, const char *src,
-                            size_t src_len, const char *min, size_t min_len, const char *max,
-                            size_t max_len, const rk_zrangestore_opts *opts);
+rk_command *(rk_cmd_zrangestore)(rk_command *cmd, rk_str dst, rk_str src, rk_str min, rk_str max,
+                                 const rk_zrangestore_opts *opts, size_t opts_size);
+int (rk_zrangestore)(rk_client *c, const char *dst, const char *src, const char *min,
+                     const char *max, const rk_zrangestore_opts *opts, long long *out,
+                     size_t opts_size);
+#define rk_cmd_zrangestore(...) (rk_cmd_zrangestore)(__VA_ARGS__, sizeof(rk_zrangestore_opts))
+#define rk_zrangestore(...) (rk_zrangestore)(__VA_ARGS__, sizeof(rk_zrangestore_opts))
 
 /** ZRANK: Determine the index of a member in a sorted set.
  *
@@ -668,18 +602,14 @@ int rk_pipe_zrangestore_bin(rk_pipeline *p, const char *dst, size_t dst_len, con
  *
  *  Complexity: O(log(N)). Since Redis 2.0.0 (sorted-set group).
  *
- *  Stores the integer reply in *out; returns RK_NIL when the server replied nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_zrank() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_zrank() runs it on the client, with C strings. Stores the integer reply in *out; returns
+ *  RK_NIL when the server replied nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_zrank(rk_command *cmd, rk_str key, rk_str member);
 int rk_zrank(rk_client *c, const char *key, const char *member, long long *out);
-/** As rk_zrank(), with lengths for the strings (binary safe). */
-int rk_zrank_bin(rk_client *c, const char *key, size_t key_len, const char *member,
-                 size_t member_len, long long *out);
-/** Queues ZRANK in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zrank(rk_pipeline *p, const char *key, const char *member);
-/** Queues ZRANK (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zrank_bin(rk_pipeline *p, const char *key, size_t key_len, const char *member,
-                      size_t member_len);
 
 /** ZREM: Remove one or more members from a sorted set.
  *
@@ -688,18 +618,15 @@ int rk_pipe_zrank_bin(rk_pipeline *p, const char *key, size_t key_len, const cha
  *  Complexity: O(M*log(N)) with N being the number of elements in the sorted set and M the
  *  number of elements to be removed. Since Redis 1.2.0 (sorted-set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_zrem() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_zrem() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_zrem(rk_command *cmd, rk_str key, const rk_str *members, size_t nmembers);
 int rk_zrem(rk_client *c, const char *key, const char *const *members, size_t nmembers,
             long long *out);
-/** As rk_zrem(), with lengths for the strings (binary safe). */
-int rk_zrem_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
-                const size_t *members_lens, size_t nmembers, long long *out);
-/** Queues ZREM in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zrem(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers);
-/** Queues ZREM (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zrem_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
-                     const size_t *members_lens, size_t nmembers);
 
 /** ZREMRANGEBYLEX: Remove all members in a sorted set between the given lexicographical range.
  *
@@ -708,19 +635,15 @@ int rk_pipe_zrem_bin(rk_pipeline *p, const char *key, size_t key_len, const char
  *  Complexity: O(log(N)+M) with N being the number of elements in the sorted set and M the
  *  number of elements removed by the operation. Since Redis 2.8.9 (sorted-set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_zremrangebylex() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_zremrangebylex() runs it on the client, with C strings. Stores the integer reply in *out
+ *  (NULL to ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_zremrangebylex(rk_command *cmd, rk_str key, rk_str min, rk_str max);
 int rk_zremrangebylex(rk_client *c, const char *key, const char *min, const char *max,
                       long long *out);
-/** As rk_zremrangebylex(), with lengths for the strings (binary safe). */
-int rk_zremrangebylex_bin(rk_client *c, const char *key, size_t key_len, const char *min,
-                          size_t min_len, const char *max, size_t max_len, long long *out);
-/** Queues ZREMRANGEBYLEX in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zremrangebylex(rk_pipeline *p, const char *key, const char *min, const char *max);
-/** Queues ZREMRANGEBYLEX (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_zremrangebylex_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
-                               size_t min_len, const char *max, size_t max_len);
 
 /** ZREMRANGEBYRANK: Remove all members in a sorted set within the given indexes.
  *
@@ -729,19 +652,15 @@ int rk_pipe_zremrangebylex_bin(rk_pipeline *p, const char *key, size_t key_len, 
  *  Complexity: O(log(N)+M) with N being the number of elements in the sorted set and M the
  *  number of elements removed by the operation. Since Redis 2.0.0 (sorted-set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_zremrangebyrank() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_zremrangebyrank() runs it on the client, with C strings. Stores the integer reply in *out
+ *  (NULL to ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_zremrangebyrank(rk_command *cmd, rk_str key, long long start, long long stop);
 int rk_zremrangebyrank(rk_client *c, const char *key, long long start, long long stop,
                        long long *out);
-/** As rk_zremrangebyrank(), with lengths for the strings (binary safe). */
-int rk_zremrangebyrank_bin(rk_client *c, const char *key, size_t key_len, long long start,
-                           long long stop, long long *out);
-/** Queues ZREMRANGEBYRANK in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zremrangebyrank(rk_pipeline *p, const char *key, long long start, long long stop);
-/** Queues ZREMRANGEBYRANK (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_zremrangebyrank_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
-                                long long stop);
 
 /** ZREMRANGEBYSCORE: Remove all members in a sorted set within the given scores.
  *
@@ -750,19 +669,15 @@ int rk_pipe_zremrangebyrank_bin(rk_pipeline *p, const char *key, size_t key_len,
  *  Complexity: O(log(N)+M) with N being the number of elements in the sorted set and M the
  *  number of elements removed by the operation. Since Redis 1.2.0 (sorted-set group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_zremrangebyscore() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_zremrangebyscore() runs it on the client, with C strings. Stores the integer reply in
+ *  *out (NULL to ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_zremrangebyscore(rk_command *cmd, rk_str key, rk_str min, rk_str max);
 int rk_zremrangebyscore(rk_client *c, const char *key, const char *min, const char *max,
                         long long *out);
-/** As rk_zremrangebyscore(), with lengths for the strings (binary safe). */
-int rk_zremrangebyscore_bin(rk_client *c, const char *key, size_t key_len, const char *min,
-                            size_t min_len, const char *max, size_t max_len, long long *out);
-/** Queues ZREMRANGEBYSCORE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zremrangebyscore(rk_pipeline *p, const char *key, const char *min, const char *max);
-/** Queues ZREMRANGEBYSCORE (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_zremrangebyscore_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
-                                 size_t min_len, const char *max, size_t max_len);
 
 /** Options of ZREVRANGE; NULL or zeroed: none. */
 typedef struct rk_zrevrange_opts {
@@ -779,22 +694,19 @@ typedef struct rk_zrevrange_opts {
  *
  *  Deprecated since 6.2.0; use ZRANGE with the REV argument instead.
  *
- *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
- *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_zrevrange() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add(), which give its reply an array of pairs [member, score] depending on
+ *  the options on either protocol.
+ *
+ *  rk_zrevrange() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_zrevrange(rk_client *c, const char *key, long long start, long long stop,
-                 const rk_zrevrange_opts *opts, rk_reply *reply);
-/** As rk_zrevrange(), with lengths for the strings (binary safe). */
-int rk_zrevrange_bin(rk_client *c, const char *key, size_t key_len, long long start, long long stop,
-                     const rk_zrevrange_opts *opts, rk_reply *reply);
-/** Queues ZREVRANGE in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_zrevrange(rk_pipeline *p, const char *key, long long start, long long stop,
-                      const rk_zrevrange_opts *opts);
-/** Queues ZREVRANGE (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_zrevrange_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
-                          long long stop, const rk_zrevrange_opts *opts);
+rk_command *(rk_cmd_zrevrange)(rk_command *cmd, rk_str key, long long start, long long stop,
+                               const rk_zrevrange_opts *opts, size_t opts_size);
+int (rk_zrevrange)(rk_client *c, const char *key, long long start, long long stop,
+                   const rk_zrevrange_opts *opts, rk_reply *reply, size_t opts_size);
+#define rk_cmd_zrevrange(...) (rk_cmd_zrevrange)(__VA_ARGS__, sizeof(rk_zrevrange_opts))
+#define rk_zrevrange(...) (rk_zrevrange)(__VA_ARGS__, sizeof(rk_zrevrange_opts))
 
 /** ZREVRANGEBYLEX: the LIMIT block. */
 typedef struct rk_zrevrangebylex_limit {
@@ -818,23 +730,19 @@ typedef struct rk_zrevrangebylex_opts {
  *
  *  Deprecated since 6.2.0; use ZRANGE with the REV and BYLEX arguments instead.
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_zrevrangebylex() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_zrevrangebylex() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_zrevrangebylex(rk_client *c, const char *key, const char *max, const char *min,
-                      const rk_zrevrangebylex_opts *opts, rk_reply *reply);
-/** As rk_zrevrangebylex(), with lengths for the strings (binary safe). */
-int rk_zrevrangebylex_bin(rk_client *c, const char *key, size_t key_len, const char *max,
-                          size_t max_len, const char *min, size_t min_len,
-                          const rk_zrevrangebylex_opts *opts, rk_reply *reply);
-/** Queues ZREVRANGEBYLEX in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zrevrangebylex(rk_pipeline *p, const char *key, const char *max, const char *min,
-                           const rk_zrevrangebylex_opts *opts);
-/** Queues ZREVRANGEBYLEX (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_zrevrangebylex_bin(rk_pipeline *p, const char *key, size_t key_len, const char *max,
-                               size_t max_len, const char *min, size_t min_len,
-                               const rk_zrevrangebylex_opts *opts);
+rk_command *(rk_cmd_zrevrangebylex)(rk_command *cmd, rk_str key, rk_str max, rk_str min,
+                                    const rk_zrevrangebylex_opts *opts, size_t opts_size);
+int (rk_zrevrangebylex)(rk_client *c, const char *key, const char *max, const char *min,
+                        const rk_zrevrangebylex_opts *opts, rk_reply *reply, size_t opts_size);
+#define rk_cmd_zrevrangebylex(...) (rk_cmd_zrevrangebylex)(__VA_ARGS__, \
+        sizeof(rk_zrevrangebylex_opts))
+#define rk_zrevrangebylex(...) (rk_zrevrangebylex)(__VA_ARGS__, sizeof(rk_zrevrangebylex_opts))
 
 /** ZREVRANGEBYSCORE: the LIMIT block. */
 typedef struct rk_zrevrangebyscore_limit {
@@ -859,24 +767,21 @@ typedef struct rk_zrevrangebyscore_opts {
  *
  *  Deprecated since 6.2.0; use ZRANGE with the REV and BYSCORE arguments instead.
  *
- *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
- *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_zrevrangebyscore() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply an array of pairs [member, score]
+ *  depending on the options on either protocol.
+ *
+ *  rk_zrevrangebyscore() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_zrevrangebyscore(rk_client *c, const char *key, const char *max, const char *min,
-                        const rk_zrevrangebyscore_opts *opts, rk_reply *reply);
-/** As rk_zrevrangebyscore(), with lengths for the strings (binary safe). */
-int rk_zrevrangebyscore_bin(rk_client *c, const char *key, size_t key_len, const char *max,
-                            size_t max_len, const char *min, size_t min_len,
-                            const rk_zrevrangebyscore_opts *opts, rk_reply *reply);
-/** Queues ZREVRANGEBYSCORE in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_zrevrangebyscore(rk_pipeline *p, const char *key, const char *max, const char *min,
-                             const rk_zrevrangebyscore_opts *opts);
-/** Queues ZREVRANGEBYSCORE (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_zrevrangebyscore_bin(rk_pipeline *p, const char *key, size_t key_len, const char *max,
-                                 size_t max_len, const char *min, size_t min_len,
-                                 const rk_zrevrangebyscore_opts *opts);
+rk_command *(rk_cmd_zrevrangebyscore)(rk_command *cmd, rk_str key, rk_str max, rk_str min,
+                                      const rk_zrevrangebyscore_opts *opts, size_t opts_size);
+int (rk_zrevrangebyscore)(rk_client *c, const char *key, const char *max, const char *min,
+                          const rk_zrevrangebyscore_opts *opts, rk_reply *reply, size_t opts_size);
+#define rk_cmd_zrevrangebyscore(...) (rk_cmd_zrevrangebyscore)(__VA_ARGS__, \
+        sizeof(rk_zrevrangebyscore_opts))
+#define rk_zrevrangebyscore(...) (rk_zrevrangebyscore)(__VA_ARGS__, \
+        sizeof(rk_zrevrangebyscore_opts))
 
 /** ZREVRANK: Determine the index of a member in a sorted set, with scores ordered from high to
  *  low.
@@ -885,23 +790,18 @@ int rk_pipe_zrevrangebyscore_bin(rk_pipeline *p, const char *key, size_t key_len
  *
  *  Complexity: O(log(N)). Since Redis 2.0.0 (sorted-set group).
  *
- *  Stores the integer reply in *out; returns RK_NIL when the server replied nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_zrevrank() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_zrevrank() runs it on the client, with C strings. Stores the integer reply in *out;
+ *  returns RK_NIL when the server replied nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_zrevrank(rk_command *cmd, rk_str key, rk_str member);
 int rk_zrevrank(rk_client *c, const char *key, const char *member, long long *out);
-/** As rk_zrevrank(), with lengths for the strings (binary safe). */
-int rk_zrevrank_bin(rk_client *c, const char *key, size_t key_len, const char *member,
-                    size_t member_len, long long *out);
-/** Queues ZREVRANK in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zrevrank(rk_pipeline *p, const char *key, const char *member);
-/** Queues ZREVRANK (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zrevrank_bin(rk_pipeline *p, const char *key, size_t key_len, const char *member,
-                         size_t member_len);
 
 /** Options of ZSCAN; NULL or zeroed: none. */
 typedef struct rk_zscan_opts {
-    const char *match; /**< MATCH pattern; NULL: not sent. */
-    size_t match_len; /**< Its length; 0: NUL-terminated. */
+    rk_str match; /**< MATCH pattern; NULL: not sent. */
     long long count; /**< COUNT count; 0: not sent. */
     bool count_set; /**< Send COUNT even when it is 0. */
 } rk_zscan_opts;
@@ -914,22 +814,19 @@ typedef struct rk_zscan_opts {
  *  calls for the cursor to return back to 0. N is the number of elements inside the collection.
  *  Since Redis 2.8.0 (sorted-set group).
  *
- *  Hands the reply to *reply (NULL discards it), an array [as sent, an array of pairs [member,
- *  score]] on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_zscan() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add(), which give its reply an array [as sent, an array of pairs [member,
+ *  score]] on either protocol.
+ *
+ *  rk_zscan() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_zscan(rk_client *c, const char *key, unsigned long long cursor, const rk_zscan_opts *opts,
-             rk_reply *reply);
-/** As rk_zscan(), with lengths for the strings (binary safe). */
-int rk_zscan_bin(rk_client *c, const char *key, size_t key_len, unsigned long long cursor,
-                 const rk_zscan_opts *opts, rk_reply *reply);
-/** Queues ZSCAN in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_zscan(rk_pipeline *p, const char *key, unsigned long long cursor,
-                  const rk_zscan_opts *opts);
-/** Queues ZSCAN (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_zscan_bin(rk_pipeline *p, const char *key, size_t key_len, unsigned long long cursor,
-                      const rk_zscan_opts *opts);
+rk_command *(rk_cmd_zscan)(rk_command *cmd, rk_str key, unsigned long long cursor,
+                           const rk_zscan_opts *opts, size_t opts_size);
+int (rk_zscan)(rk_client *c, const char *key, unsigned long long cursor, const rk_zscan_opts *opts,
+               rk_reply *reply, size_t opts_size);
+#define rk_cmd_zscan(...) (rk_cmd_zscan)(__VA_ARGS__, sizeof(rk_zscan_opts))
+#define rk_zscan(...) (rk_zscan)(__VA_ARGS__, sizeof(rk_zscan_opts))
 
 /** ZSCORE: Get the score associated with the given member in a sorted set.
  *
@@ -937,19 +834,14 @@ int rk_pipe_zscan_bin(rk_pipeline *p, const char *key, size_t key_len, unsigned 
  *
  *  Complexity: O(1). Since Redis 1.2.0 (sorted-set group).
  *
- *  Stores the reply as a double in *out; returns RK_NIL when the server replied nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_zscore() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add(), which give its reply a double on either protocol.
+ *
+ *  rk_zscore() runs it on the client, with C strings. Stores the reply as a double in *out;
+ *  returns RK_NIL when the server replied nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_zscore(rk_command *cmd, rk_str key, rk_str member);
 int rk_zscore(rk_client *c, const char *key, const char *member, double *out);
-/** As rk_zscore(), with lengths for the strings (binary safe). */
-int rk_zscore_bin(rk_client *c, const char *key, size_t key_len, const char *member,
-                  size_t member_len, double *out);
-/** Queues ZSCORE in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_zscore(rk_pipeline *p, const char *key, const char *member);
-/** Queues ZSCORE (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_zscore_bin(rk_pipeline *p, const char *key, size_t key_len, const char *member,
-                       size_t member_len);
 
 /** Options of ZUNION; NULL or zeroed: none. */
 typedef struct rk_zunion_opts {
@@ -968,22 +860,19 @@ typedef struct rk_zunion_opts {
  *  M being the number of elements in the resulting sorted set. Since Redis 6.2.0 (sorted-set
  *  group).
  *
- *  Hands the reply to *reply (NULL discards it), an array of pairs [member, score] depending on
- *  the options on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_zunion() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add(), which give its reply an array of pairs [member, score] depending on the
+ *  options on either protocol.
+ *
+ *  rk_zunion() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_zunion(rk_client *c, const char *const *keys, size_t nkeys, const rk_zunion_opts *opts,
-              rk_reply *reply);
-/** As rk_zunion(), with lengths for the strings (binary safe). */
-int rk_zunion_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                  const rk_zunion_opts *opts, rk_reply *reply);
-/** Queues ZUNION in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_zunion(rk_pipeline *p, const char *const *keys, size_t nkeys,
-                   const rk_zunion_opts *opts);
-/** Queues ZUNION (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_zunion_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                       size_t nkeys, const rk_zunion_opts *opts);
+rk_command *(rk_cmd_zunion)(rk_command *cmd, const rk_str *keys, size_t nkeys,
+                            const rk_zunion_opts *opts, size_t opts_size);
+int (rk_zunion)(rk_client *c, const char *const *keys, size_t nkeys, const rk_zunion_opts *opts,
+                rk_reply *reply, size_t opts_size);
+#define rk_cmd_zunion(...) (rk_cmd_zunion)(__VA_ARGS__, sizeof(rk_zunion_opts))
+#define rk_zunion(...) (rk_zunion)(__VA_ARGS__, sizeof(rk_zunion_opts))
 
 /** Options of ZUNIONSTORE; NULL or zeroed: none. */
 typedef struct rk_zunionstore_opts {
@@ -1001,21 +890,18 @@ typedef struct rk_zunionstore_opts {
  *  M being the number of elements in the resulting sorted set. Since Redis 2.0.0 (sorted-set
  *  group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_zunionstore() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_zunionstore() runs it on the client, with C strings. Stores the integer reply in *out
+ *  (NULL to ignore it). Errors as rk_client_run().
  */
-int rk_zunionstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
-                   const rk_zunionstore_opts *opts, long long *out);
-/** As rk_zunionstore(), with lengths for the strings (binary safe). */
-int rk_zunionstore_bin(rk_client *c, const char *destination, size_t destination_len,
-                       const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                       const rk_zunionstore_opts *opts, long long *out);
-/** Queues ZUNIONSTORE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zunionstore(rk_pipeline *p, const char *destination, const char *const *keys,
-                        size_t nkeys, const rk_zunionstore_opts *opts);
-/** Queues ZUNIONSTORE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_zunionstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
-                            const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                            const rk_zunionstore_opts *opts);
+rk_command *(rk_cmd_zunionstore)(rk_command *cmd, rk_str destination, const rk_str *keys,
+                                 size_t nkeys, const rk_zunionstore_opts *opts, size_t opts_size);
+int (rk_zunionstore)(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
+                     const rk_zunionstore_opts *opts, long long *out, size_t opts_size);
+#define rk_cmd_zunionstore(...) (rk_cmd_zunionstore)(__VA_ARGS__, sizeof(rk_zunionstore_opts))
+#define rk_zunionstore(...) (rk_zunionstore)(__VA_ARGS__, sizeof(rk_zunionstore_opts))
 
 #ifdef __cplusplus
 }

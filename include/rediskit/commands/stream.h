@@ -23,37 +23,30 @@ extern "C" {
  *
  *  Complexity: O(1) for each message ID processed. Since Redis 5.0.0 (stream group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_xack() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_xack() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_xack(rk_command *cmd, rk_str key, rk_str group, const rk_str *ids, size_t nids);
 int rk_xack(rk_client *c, const char *key, const char *group, const char *const *ids, size_t nids,
             long long *out);
-/** As rk_xack(), with lengths for the strings (binary safe). */
-int rk_xack_bin(rk_client *c, const char *key, size_t key_len, const char *group, size_t group_len,
-                const char *const *ids, const size_t *ids_lens, size_t nids, long long *out);
-/** Queues XACK in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_xack(rk_pipeline *p, const char *key, const char *group, const char *const *ids,
-                 size_t nids);
-/** Queues XACK (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_xack_bin(rk_pipeline *p, const char *key, size_t key_len, const char *group,
-                     size_t group_len, const char *const *ids, const size_t *ids_lens, size_t nids);
 
 /** XADD: the trim block. */
 typedef struct rk_xadd_trim {
     rk_trim strategy; /**< MAXLEN | MINID */
     bool equal; /**< Send =. */
     bool approximately; /**< Send ~. */
-    const char *threshold; /**< threshold */
-    size_t threshold_len; /**< Its length; 0: NUL-terminated. */
+    rk_str threshold; /**< threshold */
     long long limit; /**< LIMIT count; 0: not sent. */
     bool limit_set; /**< Send LIMIT even when it is 0. */
 } rk_xadd_trim;
 
 /** XADD: the field_value block. */
 typedef struct rk_xadd_field_value {
-    const char *field; /**< field */
-    size_t field_len; /**< Its length; 0: NUL-terminated. */
-    const char *value; /**< value */
-    size_t value_len; /**< Its length; 0: NUL-terminated. */
+    rk_str field; /**< field */
+    rk_str value; /**< value */
 } rk_xadd_field_value;
 
 /** Options of XADD; NULL or zeroed: none. */
@@ -72,23 +65,21 @@ typedef struct rk_xadd_opts {
  *
  *  Pass id NULL to send * instead.
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_xadd() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_xadd() runs it on the client, with C strings. Stores the reply in *out (NUL-terminated;
+ *  free it with rk_free) and its length in *len (may be NULL); returns RK_NIL when the server
+ *  replied nil. Errors as rk_client_run().
  */
-int rk_xadd(rk_client *c, const char *key, const char *id, const rk_xadd_field_value *field_values,
-            size_t nfield_values, const rk_xadd_opts *opts, char **out, size_t *len);
-/** As rk_xadd(), with lengths for the strings (binary safe). */
-int rk_xadd_bin(rk_client *c, const char *key, size_t key_len, const char *id, size_t id_len,
-                const rk_xadd_field_value *field_values, size_t nfield_values,
-                const rk_xadd_opts *opts, char **out, size_t *len);
-/** Queues XADD in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_xadd(rk_pipeline *p, const char *key, const char *id,
-                 const rk_xadd_field_value *field_values, size_t nfield_values,
-                 const rk_xadd_opts *opts);
-/** Queues XADD (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_xadd_bin(rk_pipeline *p, const char *key, size_t key_len, const char *id, size_t id_len,
-                     const rk_xadd_field_value *field_values, size_t nfield_values,
-                     const rk_xadd_opts *opts);
+rk_command *(rk_cmd_xadd)(rk_command *cmd, rk_str key, rk_str id,
+                          const rk_xadd_field_value *field_values, size_t nfield_values,
+                          const rk_xadd_opts *opts, size_t opts_size);
+int (rk_xadd)(rk_client *c, const char *key, const char *id,
+              const rk_xadd_field_value *field_values, size_t nfield_values,
+              const rk_xadd_opts *opts, char **out, size_t *len, size_t opts_size);
+#define rk_cmd_xadd(...) (rk_cmd_xadd)(__VA_ARGS__, sizeof(rk_xadd_opts))
+#define rk_xadd(...) (rk_xadd)(__VA_ARGS__, sizeof(rk_xadd_opts))
 
 /** Options of XAUTOCLAIM; NULL or zeroed: none. */
 typedef struct rk_xautoclaim_opts {
@@ -104,28 +95,21 @@ typedef struct rk_xautoclaim_opts {
  *
  *  Complexity: O(1) if COUNT is small. Since Redis 6.2.0 (stream group).
  *
- *  Hands the reply to *reply (NULL discards it), an array [as sent, an array, each element an
- *  array [as sent, a map], as sent] on either protocol; returns RK_NIL when the reply is nil.
- *  Errors as rk_client_call_argv_opts().
+ *  rk_cmd_xautoclaim() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply an array [as sent, an array, each
+ *  element an array [as sent, a map], as sent] on either protocol.
+ *
+ *  rk_xautoclaim() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_xautoclaim(rk_client *c, const char *key, const char *group, const char *consumer,
-                  const char *min_idle_time, const char *start, const rk_xautoclaim_opts *opts,
-                  rk_reply *reply);
-/** As rk_xautoclaim(), with lengths for the strings (binary safe). */
-int rk_xautoclaim_bin(rk_client *c, const char *key, size_t key_len, const char *group,
-                      size_t group_len, const char *consumer, size_t consumer_len,
-                      const char *min_idle_time, size_t min_idle_time_len, const char *start,
-                      size_t start_len, const rk_xautoclaim_opts *opts, rk_reply *reply);
-/** Queues XAUTOCLAIM in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_xautoclaim(rk_pipeline *p, const char *key, const char *group, const char *consumer,
-                       const char *min_idle_time, const char *start,
-                       const rk_xautoclaim_opts *opts);
-/** Queues XAUTOCLAIM (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_xautoclaim_bin(rk_pipeline *p, const char *key, size_t key_len, const char *group,
-                           size_t group_len, const char *consumer, size_t consumer_len,
-                           const char *min_idle_time, size_t min_idle_time_len, const char *start,
-                           size_t start_len, const rk_xautoclaim_opts *opts);
+rk_command *(rk_cmd_xautoclaim)(rk_command *cmd, rk_str key, rk_str group, rk_str consumer,
+                                rk_str min_idle_time, rk_str start, const rk_xautoclaim_opts *opts,
+                                size_t opts_size);
+int (rk_xautoclaim)(rk_client *c, const char *key, const char *group, const char *consumer,
+                    const char *min_idle_time, const char *start, const rk_xautoclaim_opts *opts,
+                    rk_reply *reply, size_t opts_size);
+#define rk_cmd_xautoclaim(...) (rk_cmd_xautoclaim)(__VA_ARGS__, sizeof(rk_xautoclaim_opts))
+#define rk_xautoclaim(...) (rk_xautoclaim)(__VA_ARGS__, sizeof(rk_xautoclaim_opts))
 
 /** Options of XCLAIM; NULL or zeroed: none. */
 typedef struct rk_xclaim_opts {
@@ -137,8 +121,7 @@ typedef struct rk_xclaim_opts {
     bool retrycount_set; /**< Send RETRYCOUNT even when it is 0. */
     bool force; /**< Send FORCE. */
     bool justid; /**< Send JUSTID. */
-    const char *lastid; /**< LASTID id; NULL: not sent. */
-    size_t lastid_len; /**< Its length; 0: NUL-terminated. */
+    rk_str lastid; /**< LASTID id; NULL: not sent. */
 } rk_xclaim_opts;
 
 /** XCLAIM: Changes (or acquires) ownership of a message in a consumer group, as if the message
@@ -150,28 +133,21 @@ typedef struct rk_xclaim_opts {
  *  Complexity: O(log N) with N being the number of messages in the PEL of the consumer group.
  *  Since Redis 5.0.0 (stream group).
  *
- *  Hands the reply to *reply (NULL discards it), an array, each element an array [as sent, a
- *  map] on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_xclaim() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add(), which give its reply an array, each element an array [as sent, a map] on
+ *  either protocol.
+ *
+ *  rk_xclaim() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_xclaim(rk_client *c, const char *key, const char *group, const char *consumer,
-              const char *min_idle_time, const char *const *ids, size_t nids,
-              const rk_xclaim_opts *opts, rk_reply *reply);
-/** As rk_xclaim(), with lengths for the strings (binary safe). */
-int rk_xclaim_bin(rk_client *c, const char *key, size_t key_len, const char *group,
-                  size_t group_len, const char *consumer, size_t consumer_len,
-                  const char *min_idle_time, size_t min_idle_time_len, const char *const *ids,
-                  const size_t *ids_lens, size_t nids, const rk_xclaim_opts *opts, rk_reply *reply);
-/** Queues XCLAIM in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_xclaim(rk_pipeline *p, const char *key, const char *group, const char *consumer,
-                   const char *min_idle_time, const char *const *ids, size_t nids,
-                   const rk_xclaim_opts *opts);
-/** Queues XCLAIM (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_xclaim_bin(rk_pipeline *p, const char *key, size_t key_len, const char *group,
-                       size_t group_len, const char *consumer, size_t consumer_len,
-                       const char *min_idle_time, size_t min_idle_time_len, const char *const *ids,
-                       const size_t *ids_lens, size_t nids, const rk_xclaim_opts *opts);
+rk_command *(rk_cmd_xclaim)(rk_command *cmd, rk_str key, rk_str group, rk_str consumer,
+                            rk_str min_idle_time, const rk_str *ids, size_t nids,
+                            const rk_xclaim_opts *opts, size_t opts_size);
+int (rk_xclaim)(rk_client *c, const char *key, const char *group, const char *consumer,
+                const char *min_idle_time, const char *const *ids, size_t nids,
+                const rk_xclaim_opts *opts, rk_reply *reply, size_t opts_size);
+#define rk_cmd_xclaim(...) (rk_cmd_xclaim)(__VA_ARGS__, sizeof(rk_xclaim_opts))
+#define rk_xclaim(...) (rk_xclaim)(__VA_ARGS__, sizeof(rk_xclaim_opts))
 
 /** XDEL: Removes the specified entries from the stream. Returns the number of items actually
  *  deleted, that may be different from the number of IDs passed in case certain IDs do not
@@ -182,24 +158,21 @@ int rk_pipe_xclaim_bin(rk_pipeline *p, const char *key, size_t key_len, const ch
  *  Complexity: O(1) for each single item to delete in the stream, regardless of the stream
  *  size. Since Redis 5.0.0 (stream group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_xdel() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_xdel() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_xdel(rk_command *cmd, rk_str key, const rk_str *ids, size_t nids);
 int rk_xdel(rk_client *c, const char *key, const char *const *ids, size_t nids, long long *out);
-/** As rk_xdel(), with lengths for the strings (binary safe). */
-int rk_xdel_bin(rk_client *c, const char *key, size_t key_len, const char *const *ids,
-                const size_t *ids_lens, size_t nids, long long *out);
-/** Queues XDEL in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_xdel(rk_pipeline *p, const char *key, const char *const *ids, size_t nids);
-/** Queues XDEL (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_xdel_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *ids,
-                     const size_t *ids_lens, size_t nids);
 
 /** Options of XGROUP CREATE; NULL or zeroed: none. */
-typedef struct rk_xgroup_create_opts {
+typedef struct rk_xgroupcreate_opts {
     bool mkstream; /**< Send MKSTREAM. */
     long long entriesread; /**< ENTRIESREAD entries_read; 0: not sent. */
     bool entriesread_set; /**< Send ENTRIESREAD even when it is 0. */
-} rk_xgroup_create_opts;
+} rk_xgroupcreate_opts;
 
 /** XGROUP CREATE: Create a consumer group.
  *
@@ -209,23 +182,18 @@ typedef struct rk_xgroup_create_opts {
  *
  *  Pass id NULL to send $ instead.
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_xgroupcreate() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_xgroupcreate() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_xgroup_create(rk_client *c, const char *key, const char *groupname, const char *id,
-                     const rk_xgroup_create_opts *opts);
-/** As rk_xgroup_create(), with lengths for the strings (binary safe). */
-int rk_xgroup_create_bin(rk_client *c, const char *key, size_t key_len, const char *groupname,
-                         size_t groupname_len, const char *id, size_t id_len,
-                         const rk_xgroup_create_opts *opts);
-/** Queues XGROUP CREATE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_xgroup_create(rk_pipeline *p, const char *key, const char *groupname, const char *id,
-                          const rk_xgroup_create_opts *opts);
-/** Queues XGROUP CREATE (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_xgroup_create_bin(rk_pipeline *p, const char *key, size_t key_len,
-                              const char *groupname, size_t groupname_len, const char *id,
-                              size_t id_len, const rk_xgroup_create_opts *opts);
+rk_command *(rk_cmd_xgroupcreate)(rk_command *cmd, rk_str key, rk_str groupname, rk_str id,
+                                  const rk_xgroupcreate_opts *opts, size_t opts_size);
+int (rk_xgroupcreate)(rk_client *c, const char *key, const char *groupname, const char *id,
+                      const rk_xgroupcreate_opts *opts, size_t opts_size);
+#define rk_cmd_xgroupcreate(...) (rk_cmd_xgroupcreate)(__VA_ARGS__, sizeof(rk_xgroupcreate_opts))
+#define rk_xgroupcreate(...) (rk_xgroupcreate)(__VA_ARGS__, sizeof(rk_xgroupcreate_opts))
 
 /** XGROUP CREATECONSUMER: Create a consumer in a consumer group.
  *
@@ -233,22 +201,16 @@ int rk_pipe_xgroup_create_bin(rk_pipeline *p, const char *key, size_t key_len,
  *
  *  Complexity: O(1). Since Redis 6.2.0 (stream group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_xgroupcreateconsumer() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_xgroupcreateconsumer() runs it on the client, with C strings. Stores the integer reply in
+ *  *out (NULL to ignore it). Errors as rk_client_run().
  */
-int rk_xgroup_createconsumer(rk_client *c, const char *key, const char *groupname,
-                             const char *consumername, long long *out);
-/** As rk_xgroup_createconsumer(), with lengths for the strings (binary safe). */
-int rk_xgroup_createconsumer_bin(rk_client *c, const char *key, size_t key_len,
-                                 const char *groupname, size_t groupname_len,
-                                 const char *consumername, size_t consumername_len, long long *out);
-/** Queues XGROUP CREATECONSUMER in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_xgroup_createconsumer(rk_pipeline *p, const char *key, const char *groupname,
-                                  const char *consumername);
-/** Queues XGROUP CREATECONSUMER (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_xgroup_createconsumer_bin(rk_pipeline *p, const char *key, size_t key_len,
-                                      const char *groupname, size_t groupname_len,
-                                      const char *consumername, size_t consumername_len);
+rk_command *rk_cmd_xgroupcreateconsumer(rk_command *cmd, rk_str key, rk_str groupname,
+                                        rk_str consumername);
+int rk_xgroupcreateconsumer(rk_client *c, const char *key, const char *groupname,
+                            const char *consumername, long long *out);
 
 /** XGROUP DELCONSUMER: Delete a consumer from a consumer group.
  *
@@ -256,22 +218,16 @@ int rk_pipe_xgroup_createconsumer_bin(rk_pipeline *p, const char *key, size_t ke
  *
  *  Complexity: O(1). Since Redis 5.0.0 (stream group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_xgroupdelconsumer() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_xgroupdelconsumer() runs it on the client, with C strings. Stores the integer reply in
+ *  *out (NULL to ignore it). Errors as rk_client_run().
  */
-int rk_xgroup_delconsumer(rk_client *c, const char *key, const char *groupname,
-                          const char *consumername, long long *out);
-/** As rk_xgroup_delconsumer(), with lengths for the strings (binary safe). */
-int rk_xgroup_delconsumer_bin(rk_client *c, const char *key, size_t key_len, const char *groupname,
-                              size_t groupname_len, const char *consumername,
-                              size_t consumername_len, long long *out);
-/** Queues XGROUP DELCONSUMER in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_xgroup_delconsumer(rk_pipeline *p, const char *key, const char *groupname,
-                               const char *consumername);
-/** Queues XGROUP DELCONSUMER (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_xgroup_delconsumer_bin(rk_pipeline *p, const char *key, size_t key_len,
-                                   const char *groupname, size_t groupname_len,
-                                   const char *consumername, size_t consumername_len);
+rk_command *rk_cmd_xgroupdelconsumer(rk_command *cmd, rk_str key, rk_str groupname,
+                                     rk_str consumername);
+int rk_xgroupdelconsumer(rk_client *c, const char *key, const char *groupname,
+                         const char *consumername, long long *out);
 
 /** XGROUP DESTROY: Destroy a consumer group.
  *
@@ -280,18 +236,14 @@ int rk_pipe_xgroup_delconsumer_bin(rk_pipeline *p, const char *key, size_t key_l
  *  Complexity: O(N) where N is the number of entries in the group's pending entries list (PEL).
  *  Since Redis 5.0.0 (stream group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_xgroupdestroy() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_xgroupdestroy() runs it on the client, with C strings. Stores the integer reply in *out
+ *  (NULL to ignore it). Errors as rk_client_run().
  */
-int rk_xgroup_destroy(rk_client *c, const char *key, const char *groupname, long long *out);
-/** As rk_xgroup_destroy(), with lengths for the strings (binary safe). */
-int rk_xgroup_destroy_bin(rk_client *c, const char *key, size_t key_len, const char *groupname,
-                          size_t groupname_len, long long *out);
-/** Queues XGROUP DESTROY in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_xgroup_destroy(rk_pipeline *p, const char *key, const char *groupname);
-/** Queues XGROUP DESTROY (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_xgroup_destroy_bin(rk_pipeline *p, const char *key, size_t key_len,
-                               const char *groupname, size_t groupname_len);
+rk_command *rk_cmd_xgroupdestroy(rk_command *cmd, rk_str key, rk_str groupname);
+int rk_xgroupdestroy(rk_client *c, const char *key, const char *groupname, long long *out);
 
 /** XGROUP HELP: Show helpful text about the different subcommands.
  *
@@ -299,18 +251,20 @@ int rk_pipe_xgroup_destroy_bin(rk_pipeline *p, const char *key, size_t key_len,
  *
  *  Complexity: O(1). Since Redis 5.0.0 (stream group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_xgrouphelp() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_xgrouphelp() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_xgroup_help(rk_client *c, rk_reply *reply);
-/** Queues XGROUP HELP in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_xgroup_help(rk_pipeline *p);
+rk_command *rk_cmd_xgrouphelp(rk_command *cmd);
+int rk_xgrouphelp(rk_client *c, rk_reply *reply);
 
 /** Options of XGROUP SETID; NULL or zeroed: none. */
-typedef struct rk_xgroup_setid_opts {
+typedef struct rk_xgroupsetid_opts {
     long long entriesread; /**< ENTRIESREAD entries_read; 0: not sent. */
     bool entriesread_set; /**< Send ENTRIESREAD even when it is 0. */
-} rk_xgroup_setid_opts;
+} rk_xgroupsetid_opts;
 
 /** XGROUP SETID: Set a consumer group to an arbitrary last delivered ID value.
  *
@@ -320,23 +274,18 @@ typedef struct rk_xgroup_setid_opts {
  *
  *  Pass id NULL to send $ instead.
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_xgroupsetid() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add().
+ *
+ *  rk_xgroupsetid() runs it on the client, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_xgroup_setid(rk_client *c, const char *key, const char *groupname, const char *id,
-                    const rk_xgroup_setid_opts *opts);
-/** As rk_xgroup_setid(), with lengths for the strings (binary safe). */
-int rk_xgroup_setid_bin(rk_client *c, const char *key, size_t key_len, const char *groupname,
-                        size_t groupname_len, const char *id, size_t id_len,
-                        const rk_xgroup_setid_opts *opts);
-/** Queues XGROUP SETID in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_xgroup_setid(rk_pipeline *p, const char *key, const char *groupname, const char *id,
-                         const rk_xgroup_setid_opts *opts);
-/** Queues XGROUP SETID (binary-safe form) in a pipeline; read its reply after
- * rk_pipeline_exec(). */
-int rk_pipe_xgroup_setid_bin(rk_pipeline *p, const char *key, size_t key_len, const char *groupname,
-                             size_t groupname_len, const char *id, size_t id_len,
-                             const rk_xgroup_setid_opts *opts);
+rk_command *(rk_cmd_xgroupsetid)(rk_command *cmd, rk_str key, rk_str groupname, rk_str id,
+                                 const rk_xgroupsetid_opts *opts, size_t opts_size);
+int (rk_xgroupsetid)(rk_client *c, const char *key, const char *groupname, const char *id,
+                     const rk_xgroupsetid_opts *opts, size_t opts_size);
+#define rk_cmd_xgroupsetid(...) (rk_cmd_xgroupsetid)(__VA_ARGS__, sizeof(rk_xgroupsetid_opts))
+#define rk_xgroupsetid(...) (rk_xgroupsetid)(__VA_ARGS__, sizeof(rk_xgroupsetid_opts))
 
 /** XINFO CONSUMERS: List the consumers in a consumer group.
  *
@@ -344,19 +293,15 @@ int rk_pipe_xgroup_setid_bin(rk_pipeline *p, const char *key, size_t key_len, co
  *
  *  Complexity: O(1). Since Redis 5.0.0 (stream group).
  *
- *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_xinfoconsumers() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply an array, each element a map on
+ *  either protocol.
+ *
+ *  rk_xinfoconsumers() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_xinfo_consumers(rk_client *c, const char *key, const char *groupname, rk_reply *reply);
-/** As rk_xinfo_consumers(), with lengths for the strings (binary safe). */
-int rk_xinfo_consumers_bin(rk_client *c, const char *key, size_t key_len, const char *groupname,
-                           size_t groupname_len, rk_reply *reply);
-/** Queues XINFO CONSUMERS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_xinfo_consumers(rk_pipeline *p, const char *key, const char *groupname);
-/** Queues XINFO CONSUMERS (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_xinfo_consumers_bin(rk_pipeline *p, const char *key, size_t key_len,
-                                const char *groupname, size_t groupname_len);
+rk_command *rk_cmd_xinfoconsumers(rk_command *cmd, rk_str key, rk_str groupname);
+int rk_xinfoconsumers(rk_client *c, const char *key, const char *groupname, rk_reply *reply);
 
 /** XINFO GROUPS: List the consumer groups of a stream.
  *
@@ -364,17 +309,15 @@ int rk_pipe_xinfo_consumers_bin(rk_pipeline *p, const char *key, size_t key_len,
  *
  *  Complexity: O(1). Since Redis 5.0.0 (stream group).
  *
- *  Hands the reply to *reply (NULL discards it), an array, each element a map on either
- *  protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_xinfogroups() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply an array, each element a map on
+ *  either protocol.
+ *
+ *  rk_xinfogroups() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_xinfo_groups(rk_client *c, const char *key, rk_reply *reply);
-/** As rk_xinfo_groups(), with lengths for the strings (binary safe). */
-int rk_xinfo_groups_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply);
-/** Queues XINFO GROUPS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_xinfo_groups(rk_pipeline *p, const char *key);
-/** Queues XINFO GROUPS (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_xinfo_groups_bin(rk_pipeline *p, const char *key, size_t key_len);
+rk_command *rk_cmd_xinfogroups(rk_command *cmd, rk_str key);
+int rk_xinfogroups(rk_client *c, const char *key, rk_reply *reply);
 
 /** XINFO HELP: Show helpful text about the different subcommands.
  *
@@ -382,23 +325,25 @@ int rk_pipe_xinfo_groups_bin(rk_pipeline *p, const char *key, size_t key_len);
  *
  *  Complexity: O(1). Since Redis 5.0.0 (stream group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_xinfohelp() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_xinfohelp() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_xinfo_help(rk_client *c, rk_reply *reply);
-/** Queues XINFO HELP in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_xinfo_help(rk_pipeline *p);
+rk_command *rk_cmd_xinfohelp(rk_command *cmd);
+int rk_xinfohelp(rk_client *c, rk_reply *reply);
 
 /** XINFO STREAM: the FULL block. */
-typedef struct rk_xinfo_stream_full {
+typedef struct rk_xinfostream_full {
     long long count; /**< COUNT count; 0: not sent. */
     bool count_set; /**< Send COUNT even when it is 0. */
-} rk_xinfo_stream_full;
+} rk_xinfostream_full;
 
 /** Options of XINFO STREAM; NULL or zeroed: none. */
-typedef struct rk_xinfo_stream_opts {
-    const rk_xinfo_stream_full *full; /**< FULL; NULL: not sent. */
-} rk_xinfo_stream_opts;
+typedef struct rk_xinfostream_opts {
+    const rk_xinfostream_full *full; /**< FULL; NULL: not sent. */
+} rk_xinfostream_opts;
 
 /** XINFO STREAM: Get information about a stream.
  *
@@ -406,20 +351,19 @@ typedef struct rk_xinfo_stream_opts {
  *
  *  Complexity: O(1). Since Redis 5.0.0 (stream group).
  *
- *  Hands the reply to *reply (NULL discards it), a map or a map depending on the options on
- *  either protocol; returns RK_NIL when the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_xinfostream() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply a map or a map depending on the
+ *  options on either protocol.
+ *
+ *  rk_xinfostream() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_xinfo_stream(rk_client *c, const char *key, const rk_xinfo_stream_opts *opts,
-                    rk_reply *reply);
-/** As rk_xinfo_stream(), with lengths for the strings (binary safe). */
-int rk_xinfo_stream_bin(rk_client *c, const char *key, size_t key_len,
-                        const rk_xinfo_stream_opts *opts, rk_reply *reply);
-/** Queues XINFO STREAM in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_xinfo_stream(rk_pipeline *p, const char *key, const rk_xinfo_stream_opts *opts);
-/** Queues XINFO STREAM (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_xinfo_stream_bin(rk_pipeline *p, const char *key, size_t key_len,
-                             const rk_xinfo_stream_opts *opts);
+rk_command *(rk_cmd_xinfostream)(rk_command *cmd, rk_str key, const rk_xinfostream_opts *opts,
+                                 size_t opts_size);
+int (rk_xinfostream)(rk_client *c, const char *key, const rk_xinfostream_opts *opts,
+                     rk_reply *reply, size_t opts_size);
+#define rk_cmd_xinfostream(...) (rk_cmd_xinfostream)(__VA_ARGS__, sizeof(rk_xinfostream_opts))
+#define rk_xinfostream(...) (rk_xinfostream)(__VA_ARGS__, sizeof(rk_xinfostream_opts))
 
 /** XLEN: Return the number of entries in a stream.
  *
@@ -427,27 +371,23 @@ int rk_pipe_xinfo_stream_bin(rk_pipeline *p, const char *key, size_t key_len,
  *
  *  Complexity: O(1). Since Redis 5.0.0 (stream group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_xlen() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_xlen() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_xlen(rk_command *cmd, rk_str key);
 int rk_xlen(rk_client *c, const char *key, long long *out);
-/** As rk_xlen(), with lengths for the strings (binary safe). */
-int rk_xlen_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues XLEN in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_xlen(rk_pipeline *p, const char *key);
-/** Queues XLEN (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_xlen_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** XPENDING: the filters block. */
 typedef struct rk_xpending_idle {
     long long idle; /**< IDLE min-idle-time; 0: not sent. */
     bool idle_set; /**< Send IDLE even when it is 0. */
-    const char *start; /**< start */
-    size_t start_len; /**< Its length; 0: NUL-terminated. */
-    const char *end; /**< end */
-    size_t end_len; /**< Its length; 0: NUL-terminated. */
+    rk_str start; /**< start */
+    rk_str end; /**< end */
     long long count; /**< count */
-    const char *consumer; /**< consumer; NULL: not sent. */
-    size_t consumer_len; /**< Its length; 0: NUL-terminated. */
+    rk_str consumer; /**< consumer; NULL: not sent. */
 } rk_xpending_idle;
 
 /** Options of XPENDING; NULL or zeroed: none. */
@@ -466,20 +406,18 @@ typedef struct rk_xpending_opts {
  *  consumers is small, it runs in O(1) time; otherwise, an additional O(N) time for iterating
  *  every consumer. Since Redis 5.0.0 (stream group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_xpending() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_xpending() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_xpending(rk_client *c, const char *key, const char *group, const rk_xpending_opts *opts,
-                rk_reply *reply);
-/** As rk_xpending(), with lengths for the strings (binary safe). */
-int rk_xpending_bin(rk_client *c, const char *key, size_t key_len, const char *group,
-                    size_t group_len, const rk_xpending_opts *opts, rk_reply *reply);
-/** Queues XPENDING in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_xpending(rk_pipeline *p, const char *key, const char *group,
-                     const rk_xpending_opts *opts);
-/** Queues XPENDING (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_xpending_bin(rk_pipeline *p, const char *key, size_t key_len, const char *group,
-                         size_t group_len, const rk_xpending_opts *opts);
+rk_command *(rk_cmd_xpending)(rk_command *cmd, rk_str key, rk_str group,
+                              const rk_xpending_opts *opts, size_t opts_size);
+int (rk_xpending)(rk_client *c, const char *key, const char *group, const rk_xpending_opts *opts,
+                  rk_reply *reply, size_t opts_size);
+#define rk_cmd_xpending(...) (rk_cmd_xpending)(__VA_ARGS__, sizeof(rk_xpending_opts))
+#define rk_xpending(...) (rk_xpending)(__VA_ARGS__, sizeof(rk_xpending_opts))
 
 /** Options of XRANGE; NULL or zeroed: none. */
 typedef struct rk_xrange_opts {
@@ -496,24 +434,19 @@ typedef struct rk_xrange_opts {
  *  always asking for the first 10 elements with COUNT), you can consider it O(1). Since Redis
  *  5.0.0 (stream group).
  *
- *  Hands the reply to *reply (NULL discards it), an array, each element an array [as sent, a
- *  map] on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_xrange() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add(), which give its reply an array, each element an array [as sent, a map] on
+ *  either protocol.
+ *
+ *  rk_xrange() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_xrange(rk_client *c, const char *key, const char *start, const char *end,
-              const rk_xrange_opts *opts, rk_reply *reply);
-/** As rk_xrange(), with lengths for the strings (binary safe). */
-int rk_xrange_bin(rk_client *c, const char *key, size_t key_len, const char *start,
-                  size_t start_len, const char *end, size_t end_len, const rk_xrange_opts *opts,
-                  rk_reply *reply);
-/** Queues XRANGE in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_xrange(rk_pipeline *p, const char *key, const char *start, const char *end,
-                   const rk_xrange_opts *opts);
-/** Queues XRANGE (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_xrange_bin(rk_pipeline *p, const char *key, size_t key_len, const char *start,
-                       size_t start_len, const char *end, size_t end_len,
-                       const rk_xrange_opts *opts);
+rk_command *(rk_cmd_xrange)(rk_command *cmd, rk_str key, rk_str start, rk_str end,
+                            const rk_xrange_opts *opts, size_t opts_size);
+int (rk_xrange)(rk_client *c, const char *key, const char *start, const char *end,
+                const rk_xrange_opts *opts, rk_reply *reply, size_t opts_size);
+#define rk_cmd_xrange(...) (rk_cmd_xrange)(__VA_ARGS__, sizeof(rk_xrange_opts))
+#define rk_xrange(...) (rk_xrange)(__VA_ARGS__, sizeof(rk_xrange_opts))
 
 /** Options of XREAD; NULL or zeroed: none. */
 typedef struct rk_xread_opts {
@@ -536,23 +469,18 @@ typedef struct rk_xread_opts {
  *  When the timeout passes with nothing to return, the server answers nil and the function
  *  returns RK_NIL.
  *
- *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_xread() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add(), which give its reply a map on either protocol.
+ *
+ *  rk_xread() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_xread(rk_client *c, const char *const *keys, size_t nkeys, const char *const *ids,
-             size_t nids, const rk_xread_opts *opts, rk_reply *reply);
-/** As rk_xread(), with lengths for the strings (binary safe). */
-int rk_xread_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                 const char *const *ids, const size_t *ids_lens, size_t nids,
-                 const rk_xread_opts *opts, rk_reply *reply);
-/** Queues XREAD in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_xread(rk_pipeline *p, const char *const *keys, size_t nkeys, const char *const *ids,
-                  size_t nids, const rk_xread_opts *opts);
-/** Queues XREAD (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_xread_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                      size_t nkeys, const char *const *ids, const size_t *ids_lens, size_t nids,
-                      const rk_xread_opts *opts);
+rk_command *(rk_cmd_xread)(rk_command *cmd, const rk_str *keys, size_t nkeys, const rk_str *ids,
+                           size_t nids, const rk_xread_opts *opts, size_t opts_size);
+int (rk_xread)(rk_client *c, const char *const *keys, size_t nkeys, const char *const *ids,
+               size_t nids, const rk_xread_opts *opts, rk_reply *reply, size_t opts_size);
+#define rk_cmd_xread(...) (rk_cmd_xread)(__VA_ARGS__, sizeof(rk_xread_opts))
+#define rk_xread(...) (rk_xread)(__VA_ARGS__, sizeof(rk_xread_opts))
 
 /** Options of XREADGROUP; NULL or zeroed: none. */
 typedef struct rk_xreadgroup_opts {
@@ -578,27 +506,20 @@ typedef struct rk_xreadgroup_opts {
  *  When the timeout passes with nothing to return, the server answers nil and the function
  *  returns RK_NIL.
  *
- *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_xreadgroup() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply a map on either protocol.
+ *
+ *  rk_xreadgroup() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_xreadgroup(rk_client *c, const char *group, const char *consumer, const char *const *keys,
-                  size_t nkeys, const char *const *ids, size_t nids, const rk_xreadgroup_opts *opts,
-                  rk_reply *reply);
-/** As rk_xreadgroup(), with lengths for the strings (binary safe). */
-int rk_xreadgroup_bin(rk_client *c, const char *group, size_t group_len, const char *consumer,
-                      size_t consumer_len, const char *const *keys, const size_t *keys_lens,
-                      size_t nkeys, const char *const *ids, const size_t *ids_lens, size_t nids,
-                      const rk_xreadgroup_opts *opts, rk_reply *reply);
-/** Queues XREADGROUP in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_xreadgroup(rk_pipeline *p, const char *group, const char *consumer,
-                       const char *const *keys, size_t nkeys, const char *const *ids, size_t nids,
-                       const rk_xreadgroup_opts *opts);
-/** Queues XREADGROUP (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_xreadgroup_bin(rk_pipeline *p, const char *group, size_t group_len,
-                           const char *consumer, size_t consumer_len, const char *const *keys,
-                           const size_t *keys_lens, size_t nkeys, const char *const *ids,
-                           const size_t *ids_lens, size_t nids, const rk_xreadgroup_opts *opts);
+rk_command *(rk_cmd_xreadgroup)(rk_command *cmd, rk_str group, rk_str consumer, const rk_str *keys,
+                                size_t nkeys, const rk_str *ids, size_t nids,
+                                const rk_xreadgroup_opts *opts, size_t opts_size);
+int (rk_xreadgroup)(rk_client *c, const char *group, const char *consumer, const char *const *keys,
+                    size_t nkeys, const char *const *ids, size_t nids,
+                    const rk_xreadgroup_opts *opts, rk_reply *reply, size_t opts_size);
+#define rk_cmd_xreadgroup(...) (rk_cmd_xreadgroup)(__VA_ARGS__, sizeof(rk_xreadgroup_opts))
+#define rk_xreadgroup(...) (rk_xreadgroup)(__VA_ARGS__, sizeof(rk_xreadgroup_opts))
 
 /** Options of XREVRANGE; NULL or zeroed: none. */
 typedef struct rk_xrevrange_opts {
@@ -615,31 +536,25 @@ typedef struct rk_xrevrange_opts {
  *  asking for the first 10 elements with COUNT), you can consider it O(1). Since Redis 5.0.0
  *  (stream group).
  *
- *  Hands the reply to *reply (NULL discards it), an array, each element an array [as sent, a
- *  map] on either protocol; returns RK_NIL when the reply is nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_xrevrange() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add(), which give its reply an array, each element an array [as sent, a map]
+ *  on either protocol.
+ *
+ *  rk_xrevrange() runs it on the client, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_xrevrange(rk_client *c, const char *key, const char *end, const char *start,
-                 const rk_xrevrange_opts *opts, rk_reply *reply);
-/** As rk_xrevrange(), with lengths for the strings (binary safe). */
-int rk_xrevrange_bin(rk_client *c, const char *key, size_t key_len, const char *end, size_t end_len,
-                     const char *start, size_t start_len, const rk_xrevrange_opts *opts,
-                     rk_reply *reply);
-/** Queues XREVRANGE in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_xrevrange(rk_pipeline *p, const char *key, const char *end, const char *start,
-                      const rk_xrevrange_opts *opts);
-/** Queues XREVRANGE (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_xrevrange_bin(rk_pipeline *p, const char *key, size_t key_len, const char *end,
-                          size_t end_len, const char *start, size_t start_len,
-                          const rk_xrevrange_opts *opts);
+rk_command *(rk_cmd_xrevrange)(rk_command *cmd, rk_str key, rk_str end, rk_str start,
+                               const rk_xrevrange_opts *opts, size_t opts_size);
+int (rk_xrevrange)(rk_client *c, const char *key, const char *end, const char *start,
+                   const rk_xrevrange_opts *opts, rk_reply *reply, size_t opts_size);
+#define rk_cmd_xrevrange(...) (rk_cmd_xrevrange)(__VA_ARGS__, sizeof(rk_xrevrange_opts))
+#define rk_xrevrange(...) (rk_xrevrange)(__VA_ARGS__, sizeof(rk_xrevrange_opts))
 
 /** Options of XSETID; NULL or zeroed: none. */
 typedef struct rk_xsetid_opts {
     long long entriesadded; /**< ENTRIESADDED entries_added; 0: not sent. */
     bool entriesadded_set; /**< Send ENTRIESADDED even when it is 0. */
-    const char *maxdeletedid; /**< MAXDELETEDID max_deleted_entry_id; NULL: not sent. */
-    size_t maxdeletedid_len; /**< Its length; 0: NUL-terminated. */
+    rk_str maxdeletedid; /**< MAXDELETEDID max_deleted_entry_id; NULL: not sent. */
 } rk_xsetid_opts;
 
 /** XSETID: An internal command for replicating stream values.
@@ -648,19 +563,18 @@ typedef struct rk_xsetid_opts {
  *
  *  Complexity: O(1). Since Redis 5.0.0 (stream group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_xsetid() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_xsetid() runs it on the client, with C strings. Returns RK_OK when the server answered
+ *  OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
-int rk_xsetid(rk_client *c, const char *key, const char *last_id, const rk_xsetid_opts *opts);
-/** As rk_xsetid(), with lengths for the strings (binary safe). */
-int rk_xsetid_bin(rk_client *c, const char *key, size_t key_len, const char *last_id,
-                  size_t last_id_len, const rk_xsetid_opts *opts);
-/** Queues XSETID in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_xsetid(rk_pipeline *p, const char *key, const char *last_id,
-                   const rk_xsetid_opts *opts);
-/** Queues XSETID (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_xsetid_bin(rk_pipeline *p, const char *key, size_t key_len, const char *last_id,
-                       size_t last_id_len, const rk_xsetid_opts *opts);
+rk_command *(rk_cmd_xsetid)(rk_command *cmd, rk_str key, rk_str last_id, const rk_xsetid_opts *opts,
+                            size_t opts_size);
+int (rk_xsetid)(rk_client *c, const char *key, const char *last_id, const rk_xsetid_opts *opts,
+                size_t opts_size);
+#define rk_cmd_xsetid(...) (rk_cmd_xsetid)(__VA_ARGS__, sizeof(rk_xsetid_opts))
+#define rk_xsetid(...) (rk_xsetid)(__VA_ARGS__, sizeof(rk_xsetid_opts))
 
 /** Options of XTRIM; NULL or zeroed: none. */
 typedef struct rk_xtrim_opts {
@@ -678,20 +592,18 @@ typedef struct rk_xtrim_opts {
  *  however, since entries are organized in macro nodes containing multiple entries that can be
  *  released with a single deallocation. Since Redis 5.0.0 (stream group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_xtrim() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_xtrim() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
-int rk_xtrim(rk_client *c, const char *key, rk_trim strategy, const char *threshold,
-             const rk_xtrim_opts *opts, long long *out);
-/** As rk_xtrim(), with lengths for the strings (binary safe). */
-int rk_xtrim_bin(rk_client *c, const char *key, size_t key_len, rk_trim strategy,
-                 const char *threshold, size_t threshold_len, const rk_xtrim_opts *opts,
-                 long long *out);
-/** Queues XTRIM in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_xtrim(rk_pipeline *p, const char *key, rk_trim strategy, const char *threshold,
-                  const rk_xtrim_opts *opts);
-/** Queues XTRIM (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_xtrim_bin(rk_pipeline *p, const char *key, size_t key_len, rk_trim strategy,
-                      const char *threshold, size_t threshold_len, const rk_xtrim_opts *opts);
+rk_command *(rk_cmd_xtrim)(rk_command *cmd, rk_str key, rk_trim strategy, rk_str threshold,
+                           const rk_xtrim_opts *opts, size_t opts_size);
+int (rk_xtrim)(rk_client *c, const char *key, rk_trim strategy, const char *threshold,
+               const rk_xtrim_opts *opts, long long *out, size_t opts_size);
+#define rk_cmd_xtrim(...) (rk_cmd_xtrim)(__VA_ARGS__, sizeof(rk_xtrim_opts))
+#define rk_xtrim(...) (rk_xtrim)(__VA_ARGS__, sizeof(rk_xtrim_opts))
 
 #ifdef __cplusplus
 }

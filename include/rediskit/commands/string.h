@@ -23,17 +23,14 @@ extern "C" {
  *  will double the free space available on every reallocation. Since Redis 2.0.0 (string
  *  group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_append() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_append() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_append(rk_command *cmd, rk_str key, rk_str value);
 int rk_append(rk_client *c, const char *key, const char *value, long long *out);
-/** As rk_append(), with lengths for the strings (binary safe). */
-int rk_append_bin(rk_client *c, const char *key, size_t key_len, const char *value,
-                  size_t value_len, long long *out);
-/** Queues APPEND in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_append(rk_pipeline *p, const char *key, const char *value);
-/** Queues APPEND (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_append_bin(rk_pipeline *p, const char *key, size_t key_len, const char *value,
-                       size_t value_len);
 
 /** DECR: Decrement the integer value of a key by one.
  *
@@ -41,15 +38,14 @@ int rk_pipe_append_bin(rk_pipeline *p, const char *key, size_t key_len, const ch
  *
  *  Complexity: O(1). Since Redis 1.0.0 (string group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_decr() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_decr() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_decr(rk_command *cmd, rk_str key);
 int rk_decr(rk_client *c, const char *key, long long *out);
-/** As rk_decr(), with lengths for the strings (binary safe). */
-int rk_decr_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues DECR in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_decr(rk_pipeline *p, const char *key);
-/** Queues DECR (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_decr_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** DECRBY: Decrement the integer value of a key by the given number.
  *
@@ -57,16 +53,14 @@ int rk_pipe_decr_bin(rk_pipeline *p, const char *key, size_t key_len);
  *
  *  Complexity: O(1). Since Redis 1.0.0 (string group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_decrby() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_decrby() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_decrby(rk_command *cmd, rk_str key, long long decrement);
 int rk_decrby(rk_client *c, const char *key, long long decrement, long long *out);
-/** As rk_decrby(), with lengths for the strings (binary safe). */
-int rk_decrby_bin(rk_client *c, const char *key, size_t key_len, long long decrement,
-                  long long *out);
-/** Queues DECRBY in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_decrby(rk_pipeline *p, const char *key, long long decrement);
-/** Queues DECRBY (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_decrby_bin(rk_pipeline *p, const char *key, size_t key_len, long long decrement);
 
 /** GET: Get the value of a key.
  *
@@ -74,16 +68,15 @@ int rk_pipe_decrby_bin(rk_pipeline *p, const char *key, size_t key_len, long lon
  *
  *  Complexity: O(1). Since Redis 1.0.0 (string group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_get() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_get() runs it on the client, with C strings. Stores the reply in *out (NUL-terminated;
+ *  free it with rk_free) and its length in *len (may be NULL); returns RK_NIL when the server
+ *  replied nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_get(rk_command *cmd, rk_str key);
 int rk_get(rk_client *c, const char *key, char **out, size_t *len);
-/** As rk_get(), with lengths for the strings (binary safe). */
-int rk_get_bin(rk_client *c, const char *key, size_t key_len, char **out, size_t *len);
-/** Queues GET in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_get(rk_pipeline *p, const char *key);
-/** Queues GET (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_get_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** GETDEL: Get the value of a key and delete the key.
  *
@@ -91,16 +84,15 @@ int rk_pipe_get_bin(rk_pipeline *p, const char *key, size_t key_len);
  *
  *  Complexity: O(1). Since Redis 6.2.0 (string group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_getdel() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_getdel() runs it on the client, with C strings. Stores the reply in *out (NUL-terminated;
+ *  free it with rk_free) and its length in *len (may be NULL); returns RK_NIL when the server
+ *  replied nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_getdel(rk_command *cmd, rk_str key);
 int rk_getdel(rk_client *c, const char *key, char **out, size_t *len);
-/** As rk_getdel(), with lengths for the strings (binary safe). */
-int rk_getdel_bin(rk_client *c, const char *key, size_t key_len, char **out, size_t *len);
-/** Queues GETDEL in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_getdel(rk_pipeline *p, const char *key);
-/** Queues GETDEL (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_getdel_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** Options of GETEX; NULL or zeroed: none. */
 typedef struct rk_getex_opts {
@@ -122,17 +114,19 @@ typedef struct rk_getex_opts {
  *
  *  Complexity: O(1). Since Redis 6.2.0 (string group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_getex() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_getex() runs it on the client, with C strings. Stores the reply in *out (NUL-terminated;
+ *  free it with rk_free) and its length in *len (may be NULL); returns RK_NIL when the server
+ *  replied nil. Errors as rk_client_run().
  */
-int rk_getex(rk_client *c, const char *key, const rk_getex_opts *opts, char **out, size_t *len);
-/** As rk_getex(), with lengths for the strings (binary safe). */
-int rk_getex_bin(rk_client *c, const char *key, size_t key_len, const rk_getex_opts *opts,
-                 char **out, size_t *len);
-/** Queues GETEX in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_getex(rk_pipeline *p, const char *key, const rk_getex_opts *opts);
-/** Queues GETEX (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_getex_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_getex_opts *opts);
+rk_command *(rk_cmd_getex)(rk_command *cmd, rk_str key, const rk_getex_opts *opts,
+                           size_t opts_size);
+int (rk_getex)(rk_client *c, const char *key, const rk_getex_opts *opts, char **out, size_t *len,
+               size_t opts_size);
+#define rk_cmd_getex(...) (rk_cmd_getex)(__VA_ARGS__, sizeof(rk_getex_opts))
+#define rk_getex(...) (rk_getex)(__VA_ARGS__, sizeof(rk_getex_opts))
 
 /** GETRANGE: Get a substring of the string stored at a key.
  *
@@ -143,19 +137,16 @@ int rk_pipe_getex_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_
  *  is very cheap, it can be considered O(1) for small strings. Since Redis 2.4.0 (string
  *  group).
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_getrange() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_getrange() runs it on the client, with C strings. Stores the reply in *out
+ *  (NUL-terminated; free it with rk_free) and its length in *len (may be NULL); returns RK_NIL
+ *  when the server replied nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_getrange(rk_command *cmd, rk_str key, long long start, long long end);
 int rk_getrange(rk_client *c, const char *key, long long start, long long end, char **out,
                 size_t *len);
-/** As rk_getrange(), with lengths for the strings (binary safe). */
-int rk_getrange_bin(rk_client *c, const char *key, size_t key_len, long long start, long long end,
-                    char **out, size_t *len);
-/** Queues GETRANGE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_getrange(rk_pipeline *p, const char *key, long long start, long long end);
-/** Queues GETRANGE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_getrange_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
-                         long long end);
 
 /** GETSET: Set the string value of a key and return its old value.
  *
@@ -165,18 +156,15 @@ int rk_pipe_getrange_bin(rk_pipeline *p, const char *key, size_t key_len, long l
  *
  *  Deprecated since 6.2.0; use SET with the !GET argument instead.
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_getset() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_getset() runs it on the client, with C strings. Stores the reply in *out (NUL-terminated;
+ *  free it with rk_free) and its length in *len (may be NULL); returns RK_NIL when the server
+ *  replied nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_getset(rk_command *cmd, rk_str key, rk_str value);
 int rk_getset(rk_client *c, const char *key, const char *value, char **out, size_t *len);
-/** As rk_getset(), with lengths for the strings (binary safe). */
-int rk_getset_bin(rk_client *c, const char *key, size_t key_len, const char *value,
-                  size_t value_len, char **out, size_t *len);
-/** Queues GETSET in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_getset(rk_pipeline *p, const char *key, const char *value);
-/** Queues GETSET (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_getset_bin(rk_pipeline *p, const char *key, size_t key_len, const char *value,
-                       size_t value_len);
 
 /** INCR: Increment the integer value of a key by one.
  *
@@ -184,15 +172,14 @@ int rk_pipe_getset_bin(rk_pipeline *p, const char *key, size_t key_len, const ch
  *
  *  Complexity: O(1). Since Redis 1.0.0 (string group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_incr() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_incr() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_incr(rk_command *cmd, rk_str key);
 int rk_incr(rk_client *c, const char *key, long long *out);
-/** As rk_incr(), with lengths for the strings (binary safe). */
-int rk_incr_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues INCR in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_incr(rk_pipeline *p, const char *key);
-/** Queues INCR (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_incr_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** INCRBY: Increment the integer value of a key by the given amount.
  *
@@ -200,16 +187,14 @@ int rk_pipe_incr_bin(rk_pipeline *p, const char *key, size_t key_len);
  *
  *  Complexity: O(1). Since Redis 1.0.0 (string group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_incrby() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_incrby() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_incrby(rk_command *cmd, rk_str key, long long increment);
 int rk_incrby(rk_client *c, const char *key, long long increment, long long *out);
-/** As rk_incrby(), with lengths for the strings (binary safe). */
-int rk_incrby_bin(rk_client *c, const char *key, size_t key_len, long long increment,
-                  long long *out);
-/** Queues INCRBY in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_incrby(rk_pipeline *p, const char *key, long long increment);
-/** Queues INCRBY (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_incrby_bin(rk_pipeline *p, const char *key, size_t key_len, long long increment);
 
 /** INCRBYFLOAT: Increment the float value of a key by the given amount.
  *
@@ -217,18 +202,14 @@ int rk_pipe_incrby_bin(rk_pipeline *p, const char *key, size_t key_len, long lon
  *
  *  Complexity: O(1). Since Redis 2.6.0 (string group).
  *
- *  Stores the reply as a double in *out; returns RK_NIL when the server replied nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_incrbyfloat() builds the command (strings as rk_str) for rk_client_run(),
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply a double on either protocol.
+ *
+ *  rk_incrbyfloat() runs it on the client, with C strings. Stores the reply as a double in
+ *  *out; returns RK_NIL when the server replied nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_incrbyfloat(rk_command *cmd, rk_str key, double increment);
 int rk_incrbyfloat(rk_client *c, const char *key, double increment, double *out);
-/** As rk_incrbyfloat(), with lengths for the strings (binary safe). */
-int rk_incrbyfloat_bin(rk_client *c, const char *key, size_t key_len, double increment,
-                       double *out);
-/** Queues INCRBYFLOAT in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_incrbyfloat(rk_pipeline *p, const char *key, double increment);
-/** Queues INCRBYFLOAT (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_incrbyfloat_bin(rk_pipeline *p, const char *key, size_t key_len, double increment);
 
 /** Options of LCS; NULL or zeroed: none. */
 typedef struct rk_lcs_opts {
@@ -246,20 +227,18 @@ typedef struct rk_lcs_opts {
  *  Complexity: O(N*M) where N and M are the lengths of s1 and s2, respectively. Since Redis
  *  7.0.0 (string group).
  *
- *  Hands the reply to *reply (NULL discards it), a map on either protocol; returns RK_NIL when
- *  the reply is nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_lcs() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add(), which give its reply a map on either protocol.
+ *
+ *  rk_lcs() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_lcs(rk_client *c, const char *key1, const char *key2, const rk_lcs_opts *opts,
-           rk_reply *reply);
-/** As rk_lcs(), with lengths for the strings (binary safe). */
-int rk_lcs_bin(rk_client *c, const char *key1, size_t key1_len, const char *key2, size_t key2_len,
-               const rk_lcs_opts *opts, rk_reply *reply);
-/** Queues LCS in a pipeline; read its reply (same shape) after rk_pipeline_exec(). */
-int rk_pipe_lcs(rk_pipeline *p, const char *key1, const char *key2, const rk_lcs_opts *opts);
-/** Queues LCS (binary-safe form) in a pipeline; read its reply (same shape) after
- * rk_pipeline_exec(). */
-int rk_pipe_lcs_bin(rk_pipeline *p, const char *key1, size_t key1_len, const char *key2,
-                    size_t key2_len, const rk_lcs_opts *opts);
+rk_command *(rk_cmd_lcs)(rk_command *cmd, rk_str key1, rk_str key2, const rk_lcs_opts *opts,
+                         size_t opts_size);
+int (rk_lcs)(rk_client *c, const char *key1, const char *key2, const rk_lcs_opts *opts,
+             rk_reply *reply, size_t opts_size);
+#define rk_cmd_lcs(...) (rk_cmd_lcs)(__VA_ARGS__, sizeof(rk_lcs_opts))
+#define rk_lcs(...) (rk_lcs)(__VA_ARGS__, sizeof(rk_lcs_opts))
 
 /** MGET: Get the values of all the given keys.
  *
@@ -268,25 +247,19 @@ int rk_pipe_lcs_bin(rk_pipeline *p, const char *key1, size_t key1_len, const cha
  *  Complexity: O(N) where N is the number of keys to retrieve. Since Redis 1.0.0 (string
  *  group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_mget() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_mget() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_mget(rk_command *cmd, const rk_str *keys, size_t nkeys);
 int rk_mget(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply);
-/** As rk_mget(), with lengths for the strings (binary safe). */
-int rk_mget_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                rk_reply *reply);
-/** Queues MGET in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_mget(rk_pipeline *p, const char *const *keys, size_t nkeys);
-/** Queues MGET (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_mget_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                     size_t nkeys);
 
 /** MSET: the key_value block. */
 typedef struct rk_mset_key_value {
-    const char *key; /**< key */
-    size_t key_len; /**< Its length; 0: NUL-terminated. */
-    const char *value; /**< value */
-    size_t value_len; /**< Its length; 0: NUL-terminated. */
+    rk_str key; /**< key */
+    rk_str value; /**< value */
 } rk_mset_key_value;
 
 /** MSET: Set multiple keys to multiple values.
@@ -295,19 +268,19 @@ typedef struct rk_mset_key_value {
  *
  *  Complexity: O(N) where N is the number of keys to set. Since Redis 1.0.1 (string group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_mset() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_mset() runs it on the client, with C strings. Returns RK_OK when the server answered OK,
+ *  RK_NIL when it answered nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_mset(rk_command *cmd, const rk_mset_key_value *key_values, size_t nkey_values);
 int rk_mset(rk_client *c, const rk_mset_key_value *key_values, size_t nkey_values);
-/** Queues MSET in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_mset(rk_pipeline *p, const rk_mset_key_value *key_values, size_t nkey_values);
 
 /** MSETNX: the key_value block. */
 typedef struct rk_msetnx_key_value {
-    const char *key; /**< key */
-    size_t key_len; /**< Its length; 0: NUL-terminated. */
-    const char *value; /**< value */
-    size_t value_len; /**< Its length; 0: NUL-terminated. */
+    rk_str key; /**< key */
+    rk_str value; /**< value */
 } rk_msetnx_key_value;
 
 /** MSETNX: Set multiple keys to multiple values, only if none of the keys exist.
@@ -316,12 +289,16 @@ typedef struct rk_msetnx_key_value {
  *
  *  Complexity: O(N) where N is the number of keys to set. Since Redis 1.0.1 (string group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_msetnx() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_msetnx() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_msetnx(rk_command *cmd, const rk_msetnx_key_value *key_values,
+                          size_t nkey_values);
 int rk_msetnx(rk_client *c, const rk_msetnx_key_value *key_values, size_t nkey_values,
               long long *out);
-/** Queues MSETNX in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_msetnx(rk_pipeline *p, const rk_msetnx_key_value *key_values, size_t nkey_values);
 
 /** PSETEX: Set the value and expiration in milliseconds of a key.
  *
@@ -329,18 +306,14 @@ int rk_pipe_msetnx(rk_pipeline *p, const rk_msetnx_key_value *key_values, size_t
  *
  *  Complexity: O(1). Since Redis 2.6.0 (string group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_psetex() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_psetex() runs it on the client, with C strings. Returns RK_OK when the server answered
+ *  OK, RK_NIL when it answered nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_psetex(rk_command *cmd, rk_str key, long long milliseconds, rk_str value);
 int rk_psetex(rk_client *c, const char *key, long long milliseconds, const char *value);
-/** As rk_psetex(), with lengths for the strings (binary safe). */
-int rk_psetex_bin(rk_client *c, const char *key, size_t key_len, long long milliseconds,
-                  const char *value, size_t value_len);
-/** Queues PSETEX in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_psetex(rk_pipeline *p, const char *key, long long milliseconds, const char *value);
-/** Queues PSETEX (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_psetex_bin(rk_pipeline *p, const char *key, size_t key_len, long long milliseconds,
-                       const char *value, size_t value_len);
 
 /** Options of SET; NULL or zeroed: none. */
 typedef struct rk_set_opts {
@@ -368,19 +341,18 @@ typedef struct rk_set_opts {
  *  With NX or XX, a SET that did not set the key answers nil: RK_NIL. With GET the reply is the
  *  old value, and RK_NIL says there was none (whether this SET set the key or not).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts().
+ *  rk_cmd_set() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_set() runs it on the client, with C strings. Hands the reply to *reply (NULL discards
+ *  it); returns RK_NIL when the reply is nil. Errors as rk_client_run().
  */
-int rk_set(rk_client *c, const char *key, const char *value, const rk_set_opts *opts,
-           rk_reply *reply);
-/** As rk_set(), with lengths for the strings (binary safe). */
-int rk_set_bin(rk_client *c, const char *key, size_t key_len, const char *value, size_t value_len,
-               const rk_set_opts *opts, rk_reply *reply);
-/** Queues SET in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_set(rk_pipeline *p, const char *key, const char *value, const rk_set_opts *opts);
-/** Queues SET (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_set_bin(rk_pipeline *p, const char *key, size_t key_len, const char *value,
-                    size_t value_len, const rk_set_opts *opts);
+rk_command *(rk_cmd_set)(rk_command *cmd, rk_str key, rk_str value, const rk_set_opts *opts,
+                         size_t opts_size);
+int (rk_set)(rk_client *c, const char *key, const char *value, const rk_set_opts *opts,
+             rk_reply *reply, size_t opts_size);
+#define rk_cmd_set(...) (rk_cmd_set)(__VA_ARGS__, sizeof(rk_set_opts))
+#define rk_set(...) (rk_set)(__VA_ARGS__, sizeof(rk_set_opts))
 
 /** SETEX: Set the value and expiration of a key.
  *
@@ -388,18 +360,14 @@ int rk_pipe_set_bin(rk_pipeline *p, const char *key, size_t key_len, const char 
  *
  *  Complexity: O(1). Since Redis 2.0.0 (string group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts().
+ *  rk_cmd_setex() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_setex() runs it on the client, with C strings. Returns RK_OK when the server answered OK,
+ *  RK_NIL when it answered nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_setex(rk_command *cmd, rk_str key, long long seconds, rk_str value);
 int rk_setex(rk_client *c, const char *key, long long seconds, const char *value);
-/** As rk_setex(), with lengths for the strings (binary safe). */
-int rk_setex_bin(rk_client *c, const char *key, size_t key_len, long long seconds,
-                 const char *value, size_t value_len);
-/** Queues SETEX in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_setex(rk_pipeline *p, const char *key, long long seconds, const char *value);
-/** Queues SETEX (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_setex_bin(rk_pipeline *p, const char *key, size_t key_len, long long seconds,
-                      const char *value, size_t value_len);
 
 /** SETNX: Set the value of a key, only if the key does not exist.
  *
@@ -407,17 +375,14 @@ int rk_pipe_setex_bin(rk_pipeline *p, const char *key, size_t key_len, long long
  *
  *  Complexity: O(1). Since Redis 1.0.0 (string group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_setnx() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_setnx() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_setnx(rk_command *cmd, rk_str key, rk_str value);
 int rk_setnx(rk_client *c, const char *key, const char *value, long long *out);
-/** As rk_setnx(), with lengths for the strings (binary safe). */
-int rk_setnx_bin(rk_client *c, const char *key, size_t key_len, const char *value, size_t value_len,
-                 long long *out);
-/** Queues SETNX in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_setnx(rk_pipeline *p, const char *key, const char *value);
-/** Queues SETNX (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_setnx_bin(rk_pipeline *p, const char *key, size_t key_len, const char *value,
-                      size_t value_len);
 
 /** SETRANGE: Overwrite part of a string at key starting at the specified offset.
  *
@@ -427,17 +392,14 @@ int rk_pipe_setnx_bin(rk_pipeline *p, const char *key, size_t key_len, const cha
  *  string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with
  *  M being the length of the value argument. Since Redis 2.2.0 (string group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_setrange() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_setrange() runs it on the client, with C strings. Stores the integer reply in *out (NULL
+ *  to ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_setrange(rk_command *cmd, rk_str key, long long offset, rk_str value);
 int rk_setrange(rk_client *c, const char *key, long long offset, const char *value, long long *out);
-/** As rk_setrange(), with lengths for the strings (binary safe). */
-int rk_setrange_bin(rk_client *c, const char *key, size_t key_len, long long offset,
-                    const char *value, size_t value_len, long long *out);
-/** Queues SETRANGE in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_setrange(rk_pipeline *p, const char *key, long long offset, const char *value);
-/** Queues SETRANGE (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_setrange_bin(rk_pipeline *p, const char *key, size_t key_len, long long offset,
-                         const char *value, size_t value_len);
 
 /** STRLEN: Get the length of the value stored in a key.
  *
@@ -445,15 +407,14 @@ int rk_pipe_setrange_bin(rk_pipeline *p, const char *key, size_t key_len, long l
  *
  *  Complexity: O(1). Since Redis 2.2.0 (string group).
  *
- *  Stores the integer reply in *out (NULL to ignore it). Errors as rk_client_call_argv_opts().
+ *  rk_cmd_strlen() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_strlen() runs it on the client, with C strings. Stores the integer reply in *out (NULL to
+ *  ignore it). Errors as rk_client_run().
  */
+rk_command *rk_cmd_strlen(rk_command *cmd, rk_str key);
 int rk_strlen(rk_client *c, const char *key, long long *out);
-/** As rk_strlen(), with lengths for the strings (binary safe). */
-int rk_strlen_bin(rk_client *c, const char *key, size_t key_len, long long *out);
-/** Queues STRLEN in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_strlen(rk_pipeline *p, const char *key);
-/** Queues STRLEN (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_strlen_bin(rk_pipeline *p, const char *key, size_t key_len);
 
 /** SUBSTR: Get a substring of the string stored at a key.
  *
@@ -466,19 +427,16 @@ int rk_pipe_strlen_bin(rk_pipeline *p, const char *key, size_t key_len);
  *
  *  Deprecated since 2.0.0; use GETRANGE instead.
  *
- *  Stores the reply in *out (NUL-terminated; free it with rk_free) and its length in *len (may
- *  be NULL); returns RK_NIL when the server replied nil. Errors as rk_client_call_argv_opts().
+ *  rk_cmd_substr() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_substr() runs it on the client, with C strings. Stores the reply in *out (NUL-terminated;
+ *  free it with rk_free) and its length in *len (may be NULL); returns RK_NIL when the server
+ *  replied nil. Errors as rk_client_run().
  */
+rk_command *rk_cmd_substr(rk_command *cmd, rk_str key, long long start, long long end);
 int rk_substr(rk_client *c, const char *key, long long start, long long end, char **out,
               size_t *len);
-/** As rk_substr(), with lengths for the strings (binary safe). */
-int rk_substr_bin(rk_client *c, const char *key, size_t key_len, long long start, long long end,
-                  char **out, size_t *len);
-/** Queues SUBSTR in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_substr(rk_pipeline *p, const char *key, long long start, long long end);
-/** Queues SUBSTR (binary-safe form) in a pipeline; read its reply after rk_pipeline_exec(). */
-int rk_pipe_substr_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
-                       long long end);
 
 #ifdef __cplusplus
 }

@@ -21,9 +21,13 @@ extern "C" {
  *  Complexity: O(N), when N is the number of queued commands. Since Redis 2.0.0 (transactions
  *  group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts(), on the held connection.
+ *  rk_cmd_discard() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_discard() runs it on a held connection, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_conn_run().
  */
+rk_command *rk_cmd_discard(rk_command *cmd);
 int rk_discard(rk_conn *conn);
 
 /** EXEC: Execute all commands issued after MULTI.
@@ -32,9 +36,13 @@ int rk_discard(rk_conn *conn);
  *
  *  Complexity: Depends on commands in the transaction. Since Redis 1.2.0 (transactions group).
  *
- *  Hands the reply to *reply (NULL discards it); returns RK_NIL when the reply is nil. Errors
- *  as rk_client_call_argv_opts(), on the held connection.
+ *  rk_cmd_exec() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_exec() runs it on a held connection, with C strings. Hands the reply to *reply (NULL
+ *  discards it); returns RK_NIL when the reply is nil. Errors as rk_conn_run().
  */
+rk_command *rk_cmd_exec(rk_command *cmd);
 int rk_exec(rk_conn *conn, rk_reply *reply);
 
 /** MULTI: Mark the start of a transaction block.
@@ -43,9 +51,13 @@ int rk_exec(rk_conn *conn, rk_reply *reply);
  *
  *  Complexity: O(1). Since Redis 1.2.0 (transactions group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts(), on the held connection.
+ *  rk_cmd_multi() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_multi() runs it on a held connection, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_conn_run().
  */
+rk_command *rk_cmd_multi(rk_command *cmd);
 int rk_multi(rk_conn *conn);
 
 /** UNWATCH: Forget about all watched keys.
@@ -54,9 +66,13 @@ int rk_multi(rk_conn *conn);
  *
  *  Complexity: O(1). Since Redis 2.2.0 (transactions group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts(), on the held connection.
+ *  rk_cmd_unwatch() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run()
+ *  or rk_pipeline_add().
+ *
+ *  rk_unwatch() runs it on a held connection, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_conn_run().
  */
+rk_command *rk_cmd_unwatch(rk_command *cmd);
 int rk_unwatch(rk_conn *conn);
 
 /** WATCH: Watch the given keys to determine execution of the MULTI/EXEC block.
@@ -65,12 +81,14 @@ int rk_unwatch(rk_conn *conn);
  *
  *  Complexity: O(1) for every key. Since Redis 2.2.0 (transactions group).
  *
- *  Returns RK_OK when the server answered OK, RK_NIL when it answered nil. Errors as
- *  rk_client_call_argv_opts(), on the held connection.
+ *  rk_cmd_watch() builds the command (strings as rk_str) for rk_client_run(), rk_conn_run() or
+ *  rk_pipeline_add().
+ *
+ *  rk_watch() runs it on a held connection, with C strings. Returns RK_OK when the server
+ *  answered OK, RK_NIL when it answered nil. Errors as rk_conn_run().
  */
+rk_command *rk_cmd_watch(rk_command *cmd, const rk_str *keys, size_t nkeys);
 int rk_watch(rk_conn *conn, const char *const *keys, size_t nkeys);
-/** As rk_watch(), with lengths for the strings (binary safe). */
-int rk_watch_bin(rk_conn *conn, const char *const *keys, const size_t *keys_lens, size_t nkeys);
 
 #ifdef __cplusplus
 }

@@ -2,101 +2,91 @@
  * Redis 7.0.15; do not edit (make commands). */
 /* clang-format off */
 #include "rediskit/commands/bitmap.h"
-#include "commands/cmd_int.h"
+#include "commands/typed_int.h"
 
 static const char *const rk_bitfield_overflow_tokens[] = {"WRAP", "SAT", "FAIL"};
 static const char *const rk_bitop_op_tokens[] = {"AND", "OR", "XOR", "NOT"};
 
-static void emit_bitcount_index(rk_cmd *cmd, const rk_bitcount_index *b) {
+static void emit_bitcount_index(rk_command_int *cmd, const rk_bitcount_index *b) {
     if ((b->byte) + (b->bit) > 1)
-        rk_cmd_invalid(cmd, "at most one of BYTE, BIT");
-    rk_cmd_int(cmd, b->start);
-    rk_cmd_int(cmd, b->end);
+        rk_arg_invalid(cmd, "at most one of BYTE, BIT");
+    rk_arg_int(cmd, b->start);
+    rk_arg_int(cmd, b->end);
     if (b->byte)
-        rk_cmd_lit(cmd, "BYTE");
+        rk_arg_lit(cmd, "BYTE");
     if (b->bit)
-        rk_cmd_lit(cmd, "BIT");
+        rk_arg_lit(cmd, "BIT");
 }
 
-static int build_bitcount(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                          const rk_bitcount_opts *o) {
-    static const rk_bitcount_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_bitcount(rk_command_int *cmd, rk_str key, const rk_bitcount_opts *o) {
+    rk_arg_key(cmd, key);
     if (o->index != NULL) {
         emit_bitcount_index(cmd, o->index);
     }
-    return cmd->err;
 }
 
-int rk_bitcount(rk_client *c, const char *key, const rk_bitcount_opts *opts, long long *out) {
-    return rk_bitcount_bin(c, key, RK_CSTR, opts, out);
+rk_command *(rk_cmd_bitcount)(rk_command *cmd, rk_str key, const rk_bitcount_opts *opts,
+                              size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "BITCOUNT", 30);
+    rk_bitcount_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_bitcount(cmd_in, key, &o);
+    return cmd;
 }
 
-int rk_bitcount_bin(rk_client *c, const char *key, size_t key_len, const rk_bitcount_opts *opts,
-                    long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bitcount(&cmd, "BITCOUNT", key, key_len,
-                          opts), out);
+int (rk_bitcount)(rk_client *c, const char *key, const rk_bitcount_opts *opts, long long *out,
+                  size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, (rk_cmd_bitcount)(&cmd, rk_cstr(key), opts, opts_size),
+                            &r), &r, "BITCOUNT", out);
 }
 
-int rk_pipe_bitcount(rk_pipeline *p, const char *key, const rk_bitcount_opts *opts) {
-    return rk_pipe_bitcount_bin(p, key, RK_CSTR, opts);
+static void emit_bitfield_get(rk_command_int *cmd, const rk_bitfield_get *b) {
+    if (b->encoding.ptr == NULL)
+        rk_arg_invalid(cmd, "encoding is required");
+    rk_arg_str(cmd, b->encoding);
+    rk_arg_int(cmd, b->offset);
 }
 
-int rk_pipe_bitcount_bin(rk_pipeline *p, const char *key, size_t key_len,
-                         const rk_bitcount_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bitcount(&cmd, "BITCOUNT", key, key_len, opts));
+static void emit_bitfield_set(rk_command_int *cmd, const rk_bitfield_set *b) {
+    if (b->encoding.ptr == NULL)
+        rk_arg_invalid(cmd, "encoding is required");
+    rk_arg_str(cmd, b->encoding);
+    rk_arg_int(cmd, b->offset);
+    rk_arg_int(cmd, b->value);
 }
 
-static void emit_bitfield_get(rk_cmd *cmd, const rk_bitfield_get *b) {
-    if (b->encoding == NULL)
-        rk_cmd_invalid(cmd, "encoding is required");
-    rk_cmd_str(cmd, b->encoding, b->encoding_len ? b->encoding_len : RK_CSTR);
-    rk_cmd_int(cmd, b->offset);
+static void emit_bitfield_incrby(rk_command_int *cmd, const rk_bitfield_incrby *b) {
+    if (b->encoding.ptr == NULL)
+        rk_arg_invalid(cmd, "encoding is required");
+    rk_arg_str(cmd, b->encoding);
+    rk_arg_int(cmd, b->offset);
+    rk_arg_int(cmd, b->increment);
 }
 
-static void emit_bitfield_set(rk_cmd *cmd, const rk_bitfield_set *b) {
-    if (b->encoding == NULL)
-        rk_cmd_invalid(cmd, "encoding is required");
-    rk_cmd_str(cmd, b->encoding, b->encoding_len ? b->encoding_len : RK_CSTR);
-    rk_cmd_int(cmd, b->offset);
-    rk_cmd_int(cmd, b->value);
-}
-
-static void emit_bitfield_incrby(rk_cmd *cmd, const rk_bitfield_incrby *b) {
-    if (b->encoding == NULL)
-        rk_cmd_invalid(cmd, "encoding is required");
-    rk_cmd_str(cmd, b->encoding, b->encoding_len ? b->encoding_len : RK_CSTR);
-    rk_cmd_int(cmd, b->offset);
-    rk_cmd_int(cmd, b->increment);
-}
-
-static void emit_bitfield_write(rk_cmd *cmd, const rk_bitfield_write *b) {
+static void emit_bitfield_write(rk_command_int *cmd, const rk_bitfield_write *b) {
     if ((b->set != NULL) + (b->incrby != NULL) != 1)
-        rk_cmd_invalid(cmd, "needs exactly one of SET, INCRBY");
+        rk_arg_invalid(cmd, "needs exactly one of SET, INCRBY");
     if (b->overflow != 0) {
-        rk_cmd_lit(cmd, "OVERFLOW");
-        rk_cmd_choice(cmd, (int)b->overflow, rk_bitfield_overflow_tokens, 3, "wrap_sat_fail");
+        rk_arg_lit(cmd, "OVERFLOW");
+        rk_arg_choice(cmd, (int)b->overflow, rk_bitfield_overflow_tokens, 3, "wrap_sat_fail");
     }
     if (b->set != NULL) {
-        rk_cmd_lit(cmd, "SET");
+        rk_arg_lit(cmd, "SET");
         emit_bitfield_set(cmd, b->set);
     }
     if (b->incrby != NULL) {
-        rk_cmd_lit(cmd, "INCRBY");
+        rk_arg_lit(cmd, "INCRBY");
         emit_bitfield_incrby(cmd, b->incrby);
     }
 }
 
-static void emit_bitfield_operation(rk_cmd *cmd, const rk_bitfield_operation *b) {
+static void emit_bitfield_operation(rk_command_int *cmd, const rk_bitfield_operation *b) {
     if ((b->get != NULL) + (b->write != NULL) != 1)
-        rk_cmd_invalid(cmd, "each operation needs exactly one of GET, OVERFLOW");
+        rk_arg_invalid(cmd, "each operation needs exactly one of GET, OVERFLOW");
     if (b->get != NULL) {
-        rk_cmd_lit(cmd, "GET");
+        rk_arg_lit(cmd, "GET");
         emit_bitfield_get(cmd, b->get);
     }
     if (b->write != NULL) {
@@ -104,234 +94,173 @@ static void emit_bitfield_operation(rk_cmd *cmd, const rk_bitfield_operation *b)
     }
 }
 
-static int build_bitfield(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                          const rk_bitfield_operation *operations, size_t noperations) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_bitfield(rk_command_int *cmd, rk_str key, const rk_bitfield_operation *operations,
+                           size_t noperations) {
+    rk_arg_key(cmd, key);
     if (noperations > 0 && operations == NULL) {
-        rk_cmd_invalid(cmd, "operation list is NULL");
+        rk_arg_invalid(cmd, "operation list is NULL");
     } else if (noperations > 0) {
         for (size_t i = 0; i < noperations; i++) {
             emit_bitfield_operation(cmd, &operations[i]);
         }
     }
-    return cmd->err;
+}
+
+rk_command *rk_cmd_bitfield(rk_command *cmd, rk_str key, const rk_bitfield_operation *operations,
+                            size_t noperations) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "BITFIELD", 31);
+    if (cmd_in != NULL)
+        build_bitfield(cmd_in, key, operations, noperations);
+    return cmd;
 }
 
 int rk_bitfield(rk_client *c, const char *key, const rk_bitfield_operation *operations,
                 size_t noperations, rk_reply *reply) {
-    return rk_bitfield_bin(c, key, RK_CSTR, operations, noperations, reply);
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_bitfield(&cmd, rk_cstr(key), operations, noperations), reply);
 }
 
-int rk_bitfield_bin(rk_client *c, const char *key, size_t key_len,
-                    const rk_bitfield_operation *operations, size_t noperations, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bitfield(&cmd, "BITFIELD", key, key_len,
-                        operations, noperations), reply);
+static void emit_bitfield_ro_get(rk_command_int *cmd, const rk_bitfield_ro_get *b) {
+    if (b->encoding.ptr == NULL)
+        rk_arg_invalid(cmd, "encoding is required");
+    rk_arg_str(cmd, b->encoding);
+    rk_arg_int(cmd, b->offset);
 }
 
-int rk_pipe_bitfield(rk_pipeline *p, const char *key, const rk_bitfield_operation *operations,
-                     size_t noperations) {
-    return rk_pipe_bitfield_bin(p, key, RK_CSTR, operations, noperations);
-}
-
-int rk_pipe_bitfield_bin(rk_pipeline *p, const char *key, size_t key_len,
-                         const rk_bitfield_operation *operations, size_t noperations) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bitfield(&cmd, "BITFIELD", key, key_len, operations,
-                        noperations));
-}
-
-static void emit_bitfield_ro_get(rk_cmd *cmd, const rk_bitfield_ro_get *b) {
-    if (b->encoding == NULL)
-        rk_cmd_invalid(cmd, "encoding is required");
-    rk_cmd_str(cmd, b->encoding, b->encoding_len ? b->encoding_len : RK_CSTR);
-    rk_cmd_int(cmd, b->offset);
-}
-
-static int build_bitfield_ro(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                             const rk_bitfield_ro_opts *o) {
-    static const rk_bitfield_ro_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_bitfield_ro(rk_command_int *cmd, rk_str key, const rk_bitfield_ro_opts *o) {
+    rk_arg_key(cmd, key);
     if (o->ngets > 0 && o->gets == NULL) {
-        rk_cmd_invalid(cmd, "encoding_offset list is NULL");
+        rk_arg_invalid(cmd, "encoding_offset list is NULL");
     } else if (o->ngets > 0) {
         for (size_t i = 0; i < o->ngets; i++) {
-            rk_cmd_lit(cmd, "GET");
+            rk_arg_lit(cmd, "GET");
             emit_bitfield_ro_get(cmd, &o->gets[i]);
         }
     }
-    return cmd->err;
 }
 
-int rk_bitfield_ro(rk_client *c, const char *key, const rk_bitfield_ro_opts *opts,
-                   rk_reply *reply) {
-    return rk_bitfield_ro_bin(c, key, RK_CSTR, opts, reply);
+rk_command *(rk_cmd_bitfield_ro)(rk_command *cmd, rk_str key, const rk_bitfield_ro_opts *opts,
+                                 size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "BITFIELD_RO", 32);
+    rk_bitfield_ro_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_bitfield_ro(cmd_in, key, &o);
+    return cmd;
 }
 
-int rk_bitfield_ro_bin(rk_client *c, const char *key, size_t key_len,
-                       const rk_bitfield_ro_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bitfield_ro(&cmd, "BITFIELD_RO", key,
-                        key_len, opts), reply);
+int (rk_bitfield_ro)(rk_client *c, const char *key, const rk_bitfield_ro_opts *opts,
+                     rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_bitfield_ro)(&cmd, rk_cstr(key), opts, opts_size), reply);
 }
 
-int rk_pipe_bitfield_ro(rk_pipeline *p, const char *key, const rk_bitfield_ro_opts *opts) {
-    return rk_pipe_bitfield_ro_bin(p, key, RK_CSTR, opts);
-}
-
-int rk_pipe_bitfield_ro_bin(rk_pipeline *p, const char *key, size_t key_len,
-                            const rk_bitfield_ro_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bitfield_ro(&cmd, "BITFIELD_RO", key, key_len, opts));
-}
-
-static int build_bitop(rk_cmd *cmd, const char *words, rk_bitop_op operation, const char *destkey,
-                       size_t destkey_len, const char *const *keys, const size_t *keys_lens,
-                       size_t nkeys) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_choice(cmd, (int)operation, rk_bitop_op_tokens, 4, "operation");
-    rk_cmd_str(cmd, destkey, destkey_len);
+static void build_bitop(rk_command_int *cmd, rk_bitop_op operation, rk_str destkey,
+                        const rk_str *keys, const char *const *keys_c, size_t nkeys) {
+    rk_arg_choice(cmd, (int)operation, rk_bitop_op_tokens, 4, "operation");
+    rk_arg_key(cmd, destkey);
     if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
-    return cmd->err;
+        rk_arg_invalid(cmd, "needs at least one key");
+    rk_arg_list(cmd, "key", NULL, keys, keys_c, nkeys, true);
+}
+
+static rk_command *make_bitop(rk_command *cmd, rk_bitop_op operation, rk_str destkey,
+                              const rk_str *keys, const char *const *keys_c, size_t nkeys) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "BITOP", 33);
+    if (cmd_in != NULL)
+        build_bitop(cmd_in, operation, destkey, keys, keys_c, nkeys);
+    return cmd;
+}
+
+rk_command *rk_cmd_bitop(rk_command *cmd, rk_bitop_op operation, rk_str destkey, const rk_str *keys,
+                         size_t nkeys) {
+    return make_bitop(cmd, operation, destkey, keys, NULL, nkeys);
 }
 
 int rk_bitop(rk_client *c, rk_bitop_op operation, const char *destkey, const char *const *keys,
              size_t nkeys, long long *out) {
-    return rk_bitop_bin(c, operation, destkey, RK_CSTR, keys, NULL, nkeys, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_bitop(&cmd, operation, rk_cstr(destkey), NULL,
+                            keys, nkeys), &r), &r, "BITOP", out);
 }
 
-int rk_bitop_bin(rk_client *c, rk_bitop_op operation, const char *destkey, size_t destkey_len,
-                 const char *const *keys, const size_t *keys_lens, size_t nkeys, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bitop(&cmd, "BITOP", operation, destkey,
-                          destkey_len, keys, keys_lens, nkeys), out);
-}
-
-int rk_pipe_bitop(rk_pipeline *p, rk_bitop_op operation, const char *destkey,
-                  const char *const *keys, size_t nkeys) {
-    return rk_pipe_bitop_bin(p, operation, destkey, RK_CSTR, keys, NULL, nkeys);
-}
-
-int rk_pipe_bitop_bin(rk_pipeline *p, rk_bitop_op operation, const char *destkey,
-                      size_t destkey_len, const char *const *keys, const size_t *keys_lens,
-                      size_t nkeys) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bitop(&cmd, "BITOP", operation, destkey, destkey_len, keys,
-                        keys_lens, nkeys));
-}
-
-static void emit_bitpos_end_index(rk_cmd *cmd, const rk_bitpos_end_index *b) {
+static void emit_bitpos_end_index(rk_command_int *cmd, const rk_bitpos_end_index *b) {
     if ((b->byte) + (b->bit) > 1)
-        rk_cmd_invalid(cmd, "at most one of BYTE, BIT");
-    rk_cmd_int(cmd, b->end);
+        rk_arg_invalid(cmd, "at most one of BYTE, BIT");
+    rk_arg_int(cmd, b->end);
     if (b->byte)
-        rk_cmd_lit(cmd, "BYTE");
+        rk_arg_lit(cmd, "BYTE");
     if (b->bit)
-        rk_cmd_lit(cmd, "BIT");
+        rk_arg_lit(cmd, "BIT");
 }
 
-static void emit_bitpos_index(rk_cmd *cmd, const rk_bitpos_index *b) {
-    rk_cmd_int(cmd, b->start);
+static void emit_bitpos_index(rk_command_int *cmd, const rk_bitpos_index *b) {
+    rk_arg_int(cmd, b->start);
     if (b->end_index != NULL) {
         emit_bitpos_end_index(cmd, b->end_index);
     }
 }
 
-static int build_bitpos(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                        long long bit, const rk_bitpos_opts *o) {
-    static const rk_bitpos_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, bit);
+static void build_bitpos(rk_command_int *cmd, rk_str key, long long bit, const rk_bitpos_opts *o) {
+    rk_arg_key(cmd, key);
+    rk_arg_int(cmd, bit);
     if (o->index != NULL) {
         emit_bitpos_index(cmd, o->index);
     }
-    return cmd->err;
 }
 
-int rk_bitpos(rk_client *c, const char *key, long long bit, const rk_bitpos_opts *opts,
-              long long *out) {
-    return rk_bitpos_bin(c, key, RK_CSTR, bit, opts, out);
+rk_command *(rk_cmd_bitpos)(rk_command *cmd, rk_str key, long long bit, const rk_bitpos_opts *opts,
+                            size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "BITPOS", 34);
+    rk_bitpos_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_bitpos(cmd_in, key, bit, &o);
+    return cmd;
 }
 
-int rk_bitpos_bin(rk_client *c, const char *key, size_t key_len, long long bit,
-                  const rk_bitpos_opts *opts, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bitpos(&cmd, "BITPOS", key, key_len, bit,
-                          opts), out);
+int (rk_bitpos)(rk_client *c, const char *key, long long bit, const rk_bitpos_opts *opts,
+                long long *out, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, (rk_cmd_bitpos)(&cmd, rk_cstr(key), bit, opts,
+                            opts_size), &r), &r, "BITPOS", out);
 }
 
-int rk_pipe_bitpos(rk_pipeline *p, const char *key, long long bit, const rk_bitpos_opts *opts) {
-    return rk_pipe_bitpos_bin(p, key, RK_CSTR, bit, opts);
+static void build_getbit(rk_command_int *cmd, rk_str key, long long offset) {
+    rk_arg_key(cmd, key);
+    rk_arg_int(cmd, offset);
 }
 
-int rk_pipe_bitpos_bin(rk_pipeline *p, const char *key, size_t key_len, long long bit,
-                       const rk_bitpos_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bitpos(&cmd, "BITPOS", key, key_len, bit, opts));
-}
-
-static int build_getbit(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                        long long offset) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, offset);
-    return cmd->err;
+rk_command *rk_cmd_getbit(rk_command *cmd, rk_str key, long long offset) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "GETBIT", 211);
+    if (cmd_in != NULL)
+        build_getbit(cmd_in, key, offset);
+    return cmd;
 }
 
 int rk_getbit(rk_client *c, const char *key, long long offset, long long *out) {
-    return rk_getbit_bin(c, key, RK_CSTR, offset, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_getbit(&cmd, rk_cstr(key), offset), &r), &r,
+                            "GETBIT", out);
 }
 
-int rk_getbit_bin(rk_client *c, const char *key, size_t key_len, long long offset, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_getbit(&cmd, "GETBIT", key, key_len,
-                          offset), out);
+static void build_setbit(rk_command_int *cmd, rk_str key, long long offset, long long value) {
+    rk_arg_key(cmd, key);
+    rk_arg_int(cmd, offset);
+    rk_arg_int(cmd, value);
 }
 
-int rk_pipe_getbit(rk_pipeline *p, const char *key, long long offset) {
-    return rk_pipe_getbit_bin(p, key, RK_CSTR, offset);
-}
-
-int rk_pipe_getbit_bin(rk_pipeline *p, const char *key, size_t key_len, long long offset) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_getbit(&cmd, "GETBIT", key, key_len, offset));
-}
-
-static int build_setbit(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                        long long offset, long long value) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, offset);
-    rk_cmd_int(cmd, value);
-    return cmd->err;
+rk_command *rk_cmd_setbit(rk_command *cmd, rk_str key, long long offset, long long value) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SETBIT", 412);
+    if (cmd_in != NULL)
+        build_setbit(cmd_in, key, offset, value);
+    return cmd;
 }
 
 int rk_setbit(rk_client *c, const char *key, long long offset, long long value, long long *out) {
-    return rk_setbit_bin(c, key, RK_CSTR, offset, value, out);
-}
-
-int rk_setbit_bin(rk_client *c, const char *key, size_t key_len, long long offset, long long value,
-                  long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_setbit(&cmd, "SETBIT", key, key_len,
-                          offset, value), out);
-}
-
-int rk_pipe_setbit(rk_pipeline *p, const char *key, long long offset, long long value) {
-    return rk_pipe_setbit_bin(p, key, RK_CSTR, offset, value);
-}
-
-int rk_pipe_setbit_bin(rk_pipeline *p, const char *key, size_t key_len, long long offset,
-                       long long value) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_setbit(&cmd, "SETBIT", key, key_len, offset, value));
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_setbit(&cmd, rk_cstr(key), offset, value), &r),
+                            &r, "SETBIT", out);
 }

@@ -2,560 +2,558 @@
  * Redis 7.0.15; do not edit (make commands). */
 /* clang-format off */
 #include "rediskit/commands/cluster.h"
-#include "commands/cmd_int.h"
+#include "commands/typed_int.h"
 
 /* Builds ASKING, CLUSTER BUMPEPOCH, CLUSTER FLUSHSLOTS, CLUSTER HELP, CLUSTER INFO, CLUSTER
  * MYID, CLUSTER NODES, CLUSTER SAVECONFIG, CLUSTER SLOTS, READONLY, READWRITE. */
-static int build_bare(rk_cmd *cmd, const char *words) {
-    rk_cmd_start(cmd, words);
-    return cmd->err;
+static void build_bare(rk_command_int *cmd) {
+    (void)cmd;
+}
+
+rk_command *rk_cmd_asking(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ASKING", 15);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
 int rk_asking(rk_conn *conn) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, build_bare(&cmd, "ASKING"));
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_conn_run(conn, rk_cmd_asking(&cmd), &r), &r, "ASKING");
 }
 
 /* Builds CLUSTER ADDSLOTS, CLUSTER DELSLOTS. */
-static int build_slots(rk_cmd *cmd, const char *words, const long long *slots, size_t nslots) {
-    rk_cmd_start(cmd, words);
+static void build_slots(rk_command_int *cmd, const long long *slots, size_t nslots) {
     if (nslots == 0)
-        rk_cmd_invalid(cmd, "needs at least one slot");
-    rk_cmd_ints(cmd, "slot", NULL, slots, nslots);
-    return cmd->err;
+        rk_arg_invalid(cmd, "needs at least one slot");
+    rk_arg_ints(cmd, "slot", NULL, slots, nslots);
 }
 
-int rk_cluster_addslots(rk_client *c, const long long *slots, size_t nslots) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_slots(&cmd, "CLUSTER ADDSLOTS", slots,
-                     nslots));
+rk_command *rk_cmd_clusteraddslots(rk_command *cmd, const long long *slots, size_t nslots) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER ADDSLOTS", 78);
+    if (cmd_in != NULL)
+        build_slots(cmd_in, slots, nslots);
+    return cmd;
 }
 
-int rk_pipe_cluster_addslots(rk_pipeline *p, const long long *slots, size_t nslots) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_slots(&cmd, "CLUSTER ADDSLOTS", slots, nslots));
+int rk_clusteraddslots(rk_client *c, const long long *slots, size_t nslots) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_clusteraddslots(&cmd, slots, nslots), &r), &r,
+                       "CLUSTER ADDSLOTS");
 }
 
-static void emit_cluster_addslotsrange_start_slot_end_slot(rk_cmd *cmd,
-        const rk_cluster_addslotsrange_start_slot_end_slot *b) {
-    rk_cmd_int(cmd, b->start_slot);
-    rk_cmd_int(cmd, b->end_slot);
+static void emit_clusteraddslotsrange_start_slot_end_slot(rk_command_int *cmd,
+        const rk_clusteraddslotsrange_start_slot_end_slot *b) {
+    rk_arg_int(cmd, b->start_slot);
+    rk_arg_int(cmd, b->end_slot);
 }
 
-static int build_cluster_addslotsrange(rk_cmd *cmd, const char *words,
-        const rk_cluster_addslotsrange_start_slot_end_slot *start_slot_end_slots,
+static void build_clusteraddslotsrange(rk_command_int *cmd,
+        const rk_clusteraddslotsrange_start_slot_end_slot *start_slot_end_slots,
                                        size_t nstart_slot_end_slots) {
-    rk_cmd_start(cmd, words);
     if (nstart_slot_end_slots == 0)
-        rk_cmd_invalid(cmd, "needs at least one start-slot_end-slot");
+        rk_arg_invalid(cmd, "needs at least one start-slot_end-slot");
     if (nstart_slot_end_slots > 0 && start_slot_end_slots == NULL) {
-        rk_cmd_invalid(cmd, "start-slot_end-slot list is NULL");
+        rk_arg_invalid(cmd, "start-slot_end-slot list is NULL");
     } else if (nstart_slot_end_slots > 0) {
         for (size_t i = 0; i < nstart_slot_end_slots; i++) {
-            emit_cluster_addslotsrange_start_slot_end_slot(cmd, &start_slot_end_slots[i]);
+            emit_clusteraddslotsrange_start_slot_end_slot(cmd, &start_slot_end_slots[i]);
         }
     }
-    return cmd->err;
 }
 
-int rk_cluster_addslotsrange(rk_client *c,
-        const rk_cluster_addslotsrange_start_slot_end_slot *start_slot_end_slots,
-                             size_t nstart_slot_end_slots) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_cluster_addslotsrange(&cmd,
-                     "CLUSTER ADDSLOTSRANGE", start_slot_end_slots, nstart_slot_end_slots));
+rk_command *rk_cmd_clusteraddslotsrange(rk_command *cmd,
+        const rk_clusteraddslotsrange_start_slot_end_slot *start_slot_end_slots,
+                                        size_t nstart_slot_end_slots) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER ADDSLOTSRANGE", 79);
+    if (cmd_in != NULL)
+        build_clusteraddslotsrange(cmd_in, start_slot_end_slots, nstart_slot_end_slots);
+    return cmd;
 }
 
-int rk_pipe_cluster_addslotsrange(rk_pipeline *p,
-        const rk_cluster_addslotsrange_start_slot_end_slot *start_slot_end_slots,
-                                  size_t nstart_slot_end_slots) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_cluster_addslotsrange(&cmd, "CLUSTER ADDSLOTSRANGE",
-                        start_slot_end_slots, nstart_slot_end_slots));
+int rk_clusteraddslotsrange(rk_client *c,
+                            const rk_clusteraddslotsrange_start_slot_end_slot *start_slot_end_slots,
+                            size_t nstart_slot_end_slots) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_clusteraddslotsrange(&cmd, start_slot_end_slots,
+                       nstart_slot_end_slots), &r), &r, "CLUSTER ADDSLOTSRANGE");
 }
 
-int rk_cluster_bumpepoch(rk_client *c, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLUSTER BUMPEPOCH"), out,
-                         len);
+rk_command *rk_cmd_clusterbumpepoch(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER BUMPEPOCH", 80);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_cluster_bumpepoch(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLUSTER BUMPEPOCH"));
+int rk_clusterbumpepoch(rk_client *c, char **out, size_t *len) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_clusterbumpepoch(&cmd), &r), &r,
+                           "CLUSTER BUMPEPOCH", out, len);
 }
 
 /* Builds CLUSTER COUNT-FAILURE-REPORTS, CLUSTER FORGET, CLUSTER REPLICAS, CLUSTER REPLICATE,
  * CLUSTER SLAVES. */
-static int build_node_id(rk_cmd *cmd, const char *words, const char *node_id, size_t node_id_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, node_id, node_id_len);
-    return cmd->err;
+static void build_node_id(rk_command_int *cmd, rk_str node_id) {
+    rk_arg_str(cmd, node_id);
 }
 
-int rk_cluster_count_failure_reports(rk_client *c, const char *node_id, long long *out) {
-    return rk_cluster_count_failure_reports_bin(c, node_id, RK_CSTR, out);
+rk_command *rk_cmd_clustercount_failure_reports(rk_command *cmd, rk_str node_id) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER COUNT-FAILURE-REPORTS", 81);
+    if (cmd_in != NULL)
+        build_node_id(cmd_in, node_id);
+    return cmd;
 }
 
-int rk_cluster_count_failure_reports_bin(rk_client *c, const char *node_id, size_t node_id_len,
-                                         long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_node_id(&cmd,
-                          "CLUSTER COUNT-FAILURE-REPORTS", node_id, node_id_len), out);
+int rk_clustercount_failure_reports(rk_client *c, const char *node_id, long long *out) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_clustercount_failure_reports(&cmd,
+                            rk_cstr(node_id)), &r), &r, "CLUSTER COUNT-FAILURE-REPORTS", out);
 }
 
-int rk_pipe_cluster_count_failure_reports(rk_pipeline *p, const char *node_id) {
-    return rk_pipe_cluster_count_failure_reports_bin(p, node_id, RK_CSTR);
+static void build_clustercountkeysinslot(rk_command_int *cmd, long long slot) {
+    rk_arg_int(cmd, slot);
 }
 
-int rk_pipe_cluster_count_failure_reports_bin(rk_pipeline *p, const char *node_id,
-                                              size_t node_id_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_node_id(&cmd, "CLUSTER COUNT-FAILURE-REPORTS", node_id,
-                        node_id_len));
+rk_command *rk_cmd_clustercountkeysinslot(rk_command *cmd, long long slot) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER COUNTKEYSINSLOT", 82);
+    if (cmd_in != NULL)
+        build_clustercountkeysinslot(cmd_in, slot);
+    return cmd;
 }
 
-static int build_cluster_countkeysinslot(rk_cmd *cmd, const char *words, long long slot) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_int(cmd, slot);
-    return cmd->err;
+int rk_clustercountkeysinslot(rk_client *c, long long slot, long long *out) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_clustercountkeysinslot(&cmd, slot), &r), &r,
+                            "CLUSTER COUNTKEYSINSLOT", out);
 }
 
-int rk_cluster_countkeysinslot(rk_client *c, long long slot, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_cluster_countkeysinslot(&cmd,
-                          "CLUSTER COUNTKEYSINSLOT", slot), out);
+rk_command *rk_cmd_clusterdelslots(rk_command *cmd, const long long *slots, size_t nslots) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER DELSLOTS", 83);
+    if (cmd_in != NULL)
+        build_slots(cmd_in, slots, nslots);
+    return cmd;
 }
 
-int rk_pipe_cluster_countkeysinslot(rk_pipeline *p, long long slot) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_cluster_countkeysinslot(&cmd, "CLUSTER COUNTKEYSINSLOT",
-                        slot));
+int rk_clusterdelslots(rk_client *c, const long long *slots, size_t nslots) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_clusterdelslots(&cmd, slots, nslots), &r), &r,
+                       "CLUSTER DELSLOTS");
 }
 
-int rk_cluster_delslots(rk_client *c, const long long *slots, size_t nslots) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_slots(&cmd, "CLUSTER DELSLOTS", slots,
-                     nslots));
+static void emit_clusterdelslotsrange_start_slot_end_slot(rk_command_int *cmd,
+        const rk_clusterdelslotsrange_start_slot_end_slot *b) {
+    rk_arg_int(cmd, b->start_slot);
+    rk_arg_int(cmd, b->end_slot);
 }
 
-int rk_pipe_cluster_delslots(rk_pipeline *p, const long long *slots, size_t nslots) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_slots(&cmd, "CLUSTER DELSLOTS", slots, nslots));
-}
-
-static void emit_cluster_delslotsrange_start_slot_end_slot(rk_cmd *cmd,
-        const rk_cluster_delslotsrange_start_slot_end_slot *b) {
-    rk_cmd_int(cmd, b->start_slot);
-    rk_cmd_int(cmd, b->end_slot);
-}
-
-static int build_cluster_delslotsrange(rk_cmd *cmd, const char *words,
-        const rk_cluster_delslotsrange_start_slot_end_slot *start_slot_end_slots,
+static void build_clusterdelslotsrange(rk_command_int *cmd,
+        const rk_clusterdelslotsrange_start_slot_end_slot *start_slot_end_slots,
                                        size_t nstart_slot_end_slots) {
-    rk_cmd_start(cmd, words);
     if (nstart_slot_end_slots == 0)
-        rk_cmd_invalid(cmd, "needs at least one start-slot_end-slot");
+        rk_arg_invalid(cmd, "needs at least one start-slot_end-slot");
     if (nstart_slot_end_slots > 0 && start_slot_end_slots == NULL) {
-        rk_cmd_invalid(cmd, "start-slot_end-slot list is NULL");
+        rk_arg_invalid(cmd, "start-slot_end-slot list is NULL");
     } else if (nstart_slot_end_slots > 0) {
         for (size_t i = 0; i < nstart_slot_end_slots; i++) {
-            emit_cluster_delslotsrange_start_slot_end_slot(cmd, &start_slot_end_slots[i]);
+            emit_clusterdelslotsrange_start_slot_end_slot(cmd, &start_slot_end_slots[i]);
         }
     }
-    return cmd->err;
 }
 
-int rk_cluster_delslotsrange(rk_client *c,
-        const rk_cluster_delslotsrange_start_slot_end_slot *start_slot_end_slots,
-                             size_t nstart_slot_end_slots) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_cluster_delslotsrange(&cmd,
-                     "CLUSTER DELSLOTSRANGE", start_slot_end_slots, nstart_slot_end_slots));
+rk_command *rk_cmd_clusterdelslotsrange(rk_command *cmd,
+        const rk_clusterdelslotsrange_start_slot_end_slot *start_slot_end_slots,
+                                        size_t nstart_slot_end_slots) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER DELSLOTSRANGE", 84);
+    if (cmd_in != NULL)
+        build_clusterdelslotsrange(cmd_in, start_slot_end_slots, nstart_slot_end_slots);
+    return cmd;
 }
 
-int rk_pipe_cluster_delslotsrange(rk_pipeline *p,
-        const rk_cluster_delslotsrange_start_slot_end_slot *start_slot_end_slots,
-                                  size_t nstart_slot_end_slots) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_cluster_delslotsrange(&cmd, "CLUSTER DELSLOTSRANGE",
-                        start_slot_end_slots, nstart_slot_end_slots));
+int rk_clusterdelslotsrange(rk_client *c,
+                            const rk_clusterdelslotsrange_start_slot_end_slot *start_slot_end_slots,
+                            size_t nstart_slot_end_slots) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_clusterdelslotsrange(&cmd, start_slot_end_slots,
+                       nstart_slot_end_slots), &r), &r, "CLUSTER DELSLOTSRANGE");
 }
 
-static int build_cluster_failover(rk_cmd *cmd, const char *words,
-                                  const rk_cluster_failover_opts *o) {
-    static const rk_cluster_failover_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_clusterfailover(rk_command_int *cmd, const rk_clusterfailover_opts *o) {
     if ((o->force) + (o->takeover) > 1)
-        rk_cmd_invalid(cmd, "at most one of FORCE, TAKEOVER");
+        rk_arg_invalid(cmd, "at most one of FORCE, TAKEOVER");
     if (o->force)
-        rk_cmd_lit(cmd, "FORCE");
+        rk_arg_lit(cmd, "FORCE");
     if (o->takeover)
-        rk_cmd_lit(cmd, "TAKEOVER");
-    return cmd->err;
+        rk_arg_lit(cmd, "TAKEOVER");
 }
 
-int rk_cluster_failover(rk_client *c, const rk_cluster_failover_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_cluster_failover(&cmd, "CLUSTER FAILOVER",
-                     opts));
+rk_command *(rk_cmd_clusterfailover)(rk_command *cmd, const rk_clusterfailover_opts *opts,
+                                     size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER FAILOVER", 85);
+    rk_clusterfailover_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_clusterfailover(cmd_in, &o);
+    return cmd;
 }
 
-int rk_pipe_cluster_failover(rk_pipeline *p, const rk_cluster_failover_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_cluster_failover(&cmd, "CLUSTER FAILOVER", opts));
+int (rk_clusterfailover)(rk_client *c, const rk_clusterfailover_opts *opts, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, (rk_cmd_clusterfailover)(&cmd, opts, opts_size), &r), &r,
+                       "CLUSTER FAILOVER");
 }
 
-int rk_cluster_flushslots(rk_client *c) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLUSTER FLUSHSLOTS"));
+rk_command *rk_cmd_clusterflushslots(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER FLUSHSLOTS", 86);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_cluster_flushslots(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLUSTER FLUSHSLOTS"));
+int rk_clusterflushslots(rk_client *c) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_clusterflushslots(&cmd), &r), &r,
+                       "CLUSTER FLUSHSLOTS");
 }
 
-int rk_cluster_forget(rk_client *c, const char *node_id) {
-    return rk_cluster_forget_bin(c, node_id, RK_CSTR);
+rk_command *rk_cmd_clusterforget(rk_command *cmd, rk_str node_id) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER FORGET", 87);
+    if (cmd_in != NULL)
+        build_node_id(cmd_in, node_id);
+    return cmd;
 }
 
-int rk_cluster_forget_bin(rk_client *c, const char *node_id, size_t node_id_len) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_node_id(&cmd, "CLUSTER FORGET", node_id,
-                     node_id_len));
+int rk_clusterforget(rk_client *c, const char *node_id) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_clusterforget(&cmd, rk_cstr(node_id)), &r), &r,
+                       "CLUSTER FORGET");
 }
 
-int rk_pipe_cluster_forget(rk_pipeline *p, const char *node_id) {
-    return rk_pipe_cluster_forget_bin(p, node_id, RK_CSTR);
+static void build_clustergetkeysinslot(rk_command_int *cmd, long long slot, long long count) {
+    rk_arg_int(cmd, slot);
+    rk_arg_int(cmd, count);
 }
 
-int rk_pipe_cluster_forget_bin(rk_pipeline *p, const char *node_id, size_t node_id_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_node_id(&cmd, "CLUSTER FORGET", node_id, node_id_len));
+rk_command *rk_cmd_clustergetkeysinslot(rk_command *cmd, long long slot, long long count) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER GETKEYSINSLOT", 88);
+    if (cmd_in != NULL)
+        build_clustergetkeysinslot(cmd_in, slot, count);
+    return cmd;
 }
 
-static int build_cluster_getkeysinslot(rk_cmd *cmd, const char *words, long long slot,
-                                       long long count) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_int(cmd, slot);
-    rk_cmd_int(cmd, count);
-    return cmd->err;
+int rk_clustergetkeysinslot(rk_client *c, long long slot, long long count, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_clustergetkeysinslot(&cmd, slot, count), reply);
 }
 
-int rk_cluster_getkeysinslot(rk_client *c, long long slot, long long count, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_cluster_getkeysinslot(&cmd,
-                        "CLUSTER GETKEYSINSLOT", slot, count), reply);
+rk_command *rk_cmd_clusterhelp(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER HELP", 89);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_cluster_getkeysinslot(rk_pipeline *p, long long slot, long long count) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_cluster_getkeysinslot(&cmd, "CLUSTER GETKEYSINSLOT", slot,
-                        count));
+int rk_clusterhelp(rk_client *c, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_clusterhelp(&cmd), reply);
 }
 
-int rk_cluster_help(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLUSTER HELP"), reply);
+rk_command *rk_cmd_clusterinfo(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER INFO", 90);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_cluster_help(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLUSTER HELP"));
+int rk_clusterinfo(rk_client *c, char **out, size_t *len) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_clusterinfo(&cmd), &r), &r, "CLUSTER INFO", out,
+                           len);
 }
 
-int rk_cluster_info(rk_client *c, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLUSTER INFO"), out, len);
+static void build_clusterkeyslot(rk_command_int *cmd, rk_str key) {
+    rk_arg_str(cmd, key);
 }
 
-int rk_pipe_cluster_info(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLUSTER INFO"));
+rk_command *rk_cmd_clusterkeyslot(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER KEYSLOT", 91);
+    if (cmd_in != NULL)
+        build_clusterkeyslot(cmd_in, key);
+    return cmd;
 }
 
-static int build_cluster_keyslot(rk_cmd *cmd, const char *words, const char *key, size_t key_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    return cmd->err;
+int rk_clusterkeyslot(rk_client *c, const char *key, long long *out) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_clusterkeyslot(&cmd, rk_cstr(key)), &r), &r,
+                            "CLUSTER KEYSLOT", out);
 }
 
-int rk_cluster_keyslot(rk_client *c, const char *key, long long *out) {
-    return rk_cluster_keyslot_bin(c, key, RK_CSTR, out);
-}
-
-int rk_cluster_keyslot_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_cluster_keyslot(&cmd, "CLUSTER KEYSLOT",
-                          key, key_len), out);
-}
-
-int rk_pipe_cluster_keyslot(rk_pipeline *p, const char *key) {
-    return rk_pipe_cluster_keyslot_bin(p, key, RK_CSTR);
-}
-
-int rk_pipe_cluster_keyslot_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_cluster_keyslot(&cmd, "CLUSTER KEYSLOT", key, key_len));
-}
-
-static int build_cluster_links(rk_cmd *cmd, const char *words) {
-    rk_cmd_start(cmd, words);
+static void build_clusterlinks(rk_command_int *cmd) {
     cmd->shape = "a{}";
-    return cmd->err;
 }
 
-int rk_cluster_links(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_cluster_links(&cmd, "CLUSTER LINKS"),
-                        reply);
+rk_command *rk_cmd_clusterlinks(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER LINKS", 92);
+    if (cmd_in != NULL)
+        build_clusterlinks(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_cluster_links(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_cluster_links(&cmd, "CLUSTER LINKS"));
+int rk_clusterlinks(rk_client *c, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_clusterlinks(&cmd), reply);
 }
 
-static int build_cluster_meet(rk_cmd *cmd, const char *words, const char *ip, size_t ip_len,
-                              long long port, const rk_cluster_meet_opts *o) {
-    static const rk_cluster_meet_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, ip, ip_len);
-    rk_cmd_int(cmd, port);
+static void build_clustermeet(rk_command_int *cmd, rk_str ip, long long port,
+                              const rk_clustermeet_opts *o) {
+    rk_arg_str(cmd, ip);
+    rk_arg_int(cmd, port);
     if (o->cluster_bus_port != 0 || o->cluster_bus_port_set) {
-        rk_cmd_int(cmd, o->cluster_bus_port);
+        rk_arg_int(cmd, o->cluster_bus_port);
     }
-    return cmd->err;
 }
 
-int rk_cluster_meet(rk_client *c, const char *ip, long long port,
-                    const rk_cluster_meet_opts *opts) {
-    return rk_cluster_meet_bin(c, ip, RK_CSTR, port, opts);
+rk_command *(rk_cmd_clustermeet)(rk_command *cmd, rk_str ip, long long port,
+                                 const rk_clustermeet_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER MEET", 93);
+    rk_clustermeet_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_clustermeet(cmd_in, ip, port, &o);
+    return cmd;
 }
 
-int rk_cluster_meet_bin(rk_client *c, const char *ip, size_t ip_len, long long port,
-                        const rk_cluster_meet_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_cluster_meet(&cmd, "CLUSTER MEET", ip, ip_len,
-                     port, opts));
+int (rk_clustermeet)(rk_client *c, const char *ip, long long port, const rk_clustermeet_opts *opts,
+                     size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, (rk_cmd_clustermeet)(&cmd, rk_cstr(ip), port, opts,
+                       opts_size), &r), &r, "CLUSTER MEET");
 }
 
-int rk_pipe_cluster_meet(rk_pipeline *p, const char *ip, long long port,
-                         const rk_cluster_meet_opts *opts) {
-    return rk_pipe_cluster_meet_bin(p, ip, RK_CSTR, port, opts);
+rk_command *rk_cmd_clustermyid(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER MYID", 94);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_cluster_meet_bin(rk_pipeline *p, const char *ip, size_t ip_len, long long port,
-                             const rk_cluster_meet_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_cluster_meet(&cmd, "CLUSTER MEET", ip, ip_len, port, opts));
+int rk_clustermyid(rk_client *c, char **out, size_t *len) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_clustermyid(&cmd), &r), &r, "CLUSTER MYID", out,
+                           len);
 }
 
-int rk_cluster_myid(rk_client *c, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLUSTER MYID"), out, len);
+rk_command *rk_cmd_clusternodes(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER NODES", 96);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_cluster_myid(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLUSTER MYID"));
+int rk_clusternodes(rk_client *c, char **out, size_t *len) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_clusternodes(&cmd), &r), &r, "CLUSTER NODES",
+                           out, len);
 }
 
-int rk_cluster_nodes(rk_client *c, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLUSTER NODES"), out, len);
+rk_command *rk_cmd_clusterreplicas(rk_command *cmd, rk_str node_id) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER REPLICAS", 97);
+    if (cmd_in != NULL)
+        build_node_id(cmd_in, node_id);
+    return cmd;
 }
 
-int rk_pipe_cluster_nodes(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLUSTER NODES"));
+int rk_clusterreplicas(rk_client *c, const char *node_id, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_clusterreplicas(&cmd, rk_cstr(node_id)), reply);
 }
 
-int rk_cluster_replicas(rk_client *c, const char *node_id, rk_reply *reply) {
-    return rk_cluster_replicas_bin(c, node_id, RK_CSTR, reply);
+rk_command *rk_cmd_clusterreplicate(rk_command *cmd, rk_str node_id) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER REPLICATE", 98);
+    if (cmd_in != NULL)
+        build_node_id(cmd_in, node_id);
+    return cmd;
 }
 
-int rk_cluster_replicas_bin(rk_client *c, const char *node_id, size_t node_id_len,
-                            rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_node_id(&cmd, "CLUSTER REPLICAS", node_id,
-                        node_id_len), reply);
+int rk_clusterreplicate(rk_client *c, const char *node_id) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_clusterreplicate(&cmd, rk_cstr(node_id)), &r), &r,
+                       "CLUSTER REPLICATE");
 }
 
-int rk_pipe_cluster_replicas(rk_pipeline *p, const char *node_id) {
-    return rk_pipe_cluster_replicas_bin(p, node_id, RK_CSTR);
-}
-
-int rk_pipe_cluster_replicas_bin(rk_pipeline *p, const char *node_id, size_t node_id_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_node_id(&cmd, "CLUSTER REPLICAS", node_id, node_id_len));
-}
-
-int rk_cluster_replicate(rk_client *c, const char *node_id) {
-    return rk_cluster_replicate_bin(c, node_id, RK_CSTR);
-}
-
-int rk_cluster_replicate_bin(rk_client *c, const char *node_id, size_t node_id_len) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_node_id(&cmd, "CLUSTER REPLICATE", node_id,
-                     node_id_len));
-}
-
-int rk_pipe_cluster_replicate(rk_pipeline *p, const char *node_id) {
-    return rk_pipe_cluster_replicate_bin(p, node_id, RK_CSTR);
-}
-
-int rk_pipe_cluster_replicate_bin(rk_pipeline *p, const char *node_id, size_t node_id_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_node_id(&cmd, "CLUSTER REPLICATE", node_id, node_id_len));
-}
-
-static int build_cluster_reset(rk_cmd *cmd, const char *words, const rk_cluster_reset_opts *o) {
-    static const rk_cluster_reset_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_clusterreset(rk_command_int *cmd, const rk_clusterreset_opts *o) {
     if ((o->hard) + (o->soft) > 1)
-        rk_cmd_invalid(cmd, "at most one of HARD, SOFT");
+        rk_arg_invalid(cmd, "at most one of HARD, SOFT");
     if (o->hard)
-        rk_cmd_lit(cmd, "HARD");
+        rk_arg_lit(cmd, "HARD");
     if (o->soft)
-        rk_cmd_lit(cmd, "SOFT");
-    return cmd->err;
+        rk_arg_lit(cmd, "SOFT");
 }
 
-int rk_cluster_reset(rk_client *c, const rk_cluster_reset_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_cluster_reset(&cmd, "CLUSTER RESET", opts));
+rk_command *(rk_cmd_clusterreset)(rk_command *cmd, const rk_clusterreset_opts *opts,
+                                  size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER RESET", 99);
+    rk_clusterreset_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_clusterreset(cmd_in, &o);
+    return cmd;
 }
 
-int rk_pipe_cluster_reset(rk_pipeline *p, const rk_cluster_reset_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_cluster_reset(&cmd, "CLUSTER RESET", opts));
+int (rk_clusterreset)(rk_client *c, const rk_clusterreset_opts *opts, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, (rk_cmd_clusterreset)(&cmd, opts, opts_size), &r), &r,
+                       "CLUSTER RESET");
 }
 
-int rk_cluster_saveconfig(rk_client *c) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLUSTER SAVECONFIG"));
+rk_command *rk_cmd_clustersaveconfig(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER SAVECONFIG", 100);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_cluster_saveconfig(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLUSTER SAVECONFIG"));
+int rk_clustersaveconfig(rk_client *c) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_clustersaveconfig(&cmd), &r), &r,
+                       "CLUSTER SAVECONFIG");
 }
 
-static int build_cluster_set_config_epoch(rk_cmd *cmd, const char *words, long long config_epoch) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_int(cmd, config_epoch);
-    return cmd->err;
+static void build_clusterset_config_epoch(rk_command_int *cmd, long long config_epoch) {
+    rk_arg_int(cmd, config_epoch);
 }
 
-int rk_cluster_set_config_epoch(rk_client *c, long long config_epoch) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_cluster_set_config_epoch(&cmd,
-                     "CLUSTER SET-CONFIG-EPOCH", config_epoch));
+rk_command *rk_cmd_clusterset_config_epoch(rk_command *cmd, long long config_epoch) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER SET-CONFIG-EPOCH", 101);
+    if (cmd_in != NULL)
+        build_clusterset_config_epoch(cmd_in, config_epoch);
+    return cmd;
 }
 
-int rk_pipe_cluster_set_config_epoch(rk_pipeline *p, long long config_epoch) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_cluster_set_config_epoch(&cmd, "CLUSTER SET-CONFIG-EPOCH",
-                        config_epoch));
+int rk_clusterset_config_epoch(rk_client *c, long long config_epoch) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_clusterset_config_epoch(&cmd, config_epoch), &r), &r,
+                       "CLUSTER SET-CONFIG-EPOCH");
 }
 
-static int build_cluster_setslot(rk_cmd *cmd, const char *words, long long slot,
-                                 const rk_cluster_setslot_opts *o) {
-    static const rk_cluster_setslot_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    if ((o->importing != NULL) + (o->migrating != NULL) + (o->node != NULL) + (o->stable) != 1)
-        rk_cmd_invalid(cmd, "needs exactly one of IMPORTING, MIGRATING, NODE, STABLE");
-    rk_cmd_int(cmd, slot);
-    if (o->importing != NULL) {
-        rk_cmd_lit(cmd, "IMPORTING");
-        rk_cmd_str(cmd, o->importing, o->importing_len ? o->importing_len : RK_CSTR);
+static void build_clustersetslot(rk_command_int *cmd, long long slot,
+                                 const rk_clustersetslot_opts *o) {
+    if ((o->importing.ptr != NULL) + (o->migrating.ptr != NULL) + (o->node.ptr != NULL) +
+        (o->stable) != 1)
+        rk_arg_invalid(cmd, "needs exactly one of IMPORTING, MIGRATING, NODE, STABLE");
+    rk_arg_int(cmd, slot);
+    if (o->importing.ptr != NULL) {
+        rk_arg_lit(cmd, "IMPORTING");
+        rk_arg_str(cmd, o->importing);
     }
-    if (o->migrating != NULL) {
-        rk_cmd_lit(cmd, "MIGRATING");
-        rk_cmd_str(cmd, o->migrating, o->migrating_len ? o->migrating_len : RK_CSTR);
+    if (o->migrating.ptr != NULL) {
+        rk_arg_lit(cmd, "MIGRATING");
+        rk_arg_str(cmd, o->migrating);
     }
-    if (o->node != NULL) {
-        rk_cmd_lit(cmd, "NODE");
-        rk_cmd_str(cmd, o->node, o->node_len ? o->node_len : RK_CSTR);
+    if (o->node.ptr != NULL) {
+        rk_arg_lit(cmd, "NODE");
+        rk_arg_str(cmd, o->node);
     }
     if (o->stable)
-        rk_cmd_lit(cmd, "STABLE");
-    return cmd->err;
+        rk_arg_lit(cmd, "STABLE");
 }
 
-int rk_cluster_setslot(rk_client *c, long long slot, const rk_cluster_setslot_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_cluster_setslot(&cmd, "CLUSTER SETSLOT", slot,
-                     opts));
+rk_command *(rk_cmd_clustersetslot)(rk_command *cmd, long long slot,
+                                    const rk_clustersetslot_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER SETSLOT", 102);
+    rk_clustersetslot_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_clustersetslot(cmd_in, slot, &o);
+    return cmd;
 }
 
-int rk_pipe_cluster_setslot(rk_pipeline *p, long long slot, const rk_cluster_setslot_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_cluster_setslot(&cmd, "CLUSTER SETSLOT", slot, opts));
+int (rk_clustersetslot)(rk_client *c, long long slot, const rk_clustersetslot_opts *opts,
+                        size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, (rk_cmd_clustersetslot)(&cmd, slot, opts, opts_size), &r),
+                       &r, "CLUSTER SETSLOT");
 }
 
-static int build_cluster_shards(rk_cmd *cmd, const char *words) {
-    rk_cmd_start(cmd, words);
+static void build_clustershards(rk_command_int *cmd) {
     cmd->shape = "a{nodes=a{}}";
-    return cmd->err;
 }
 
-int rk_cluster_shards(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_cluster_shards(&cmd, "CLUSTER SHARDS"),
-                        reply);
+rk_command *rk_cmd_clustershards(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER SHARDS", 103);
+    if (cmd_in != NULL)
+        build_clustershards(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_cluster_shards(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_cluster_shards(&cmd, "CLUSTER SHARDS"));
+int rk_clustershards(rk_client *c, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_clustershards(&cmd), reply);
 }
 
-int rk_cluster_slaves(rk_client *c, const char *node_id, rk_reply *reply) {
-    return rk_cluster_slaves_bin(c, node_id, RK_CSTR, reply);
+rk_command *rk_cmd_clusterslaves(rk_command *cmd, rk_str node_id) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER SLAVES", 104);
+    if (cmd_in != NULL)
+        build_node_id(cmd_in, node_id);
+    return cmd;
 }
 
-int rk_cluster_slaves_bin(rk_client *c, const char *node_id, size_t node_id_len, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_node_id(&cmd, "CLUSTER SLAVES", node_id,
-                        node_id_len), reply);
+int rk_clusterslaves(rk_client *c, const char *node_id, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_clusterslaves(&cmd, rk_cstr(node_id)), reply);
 }
 
-int rk_pipe_cluster_slaves(rk_pipeline *p, const char *node_id) {
-    return rk_pipe_cluster_slaves_bin(p, node_id, RK_CSTR);
+rk_command *rk_cmd_clusterslots(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER SLOTS", 106);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_cluster_slaves_bin(rk_pipeline *p, const char *node_id, size_t node_id_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_node_id(&cmd, "CLUSTER SLAVES", node_id, node_id_len));
+int rk_clusterslots(rk_client *c, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_clusterslots(&cmd), reply);
 }
 
-int rk_cluster_slots(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLUSTER SLOTS"), reply);
-}
-
-int rk_pipe_cluster_slots(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLUSTER SLOTS"));
+rk_command *rk_cmd_readonly(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "READONLY", 356);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
 int rk_readonly(rk_conn *conn) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, build_bare(&cmd, "READONLY"));
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_conn_run(conn, rk_cmd_readonly(&cmd), &r), &r, "READONLY");
+}
+
+rk_command *rk_cmd_readwrite(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "READWRITE", 357);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
 int rk_readwrite(rk_conn *conn) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, build_bare(&cmd, "READWRITE"));
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_conn_run(conn, rk_cmd_readwrite(&cmd), &r), &r, "READWRITE");
 }

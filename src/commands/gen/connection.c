@@ -2,434 +2,474 @@
  * Redis 7.0.15; do not edit (make commands). */
 /* clang-format off */
 #include "rediskit/commands/connection.h"
-#include "commands/cmd_int.h"
+#include "commands/typed_int.h"
 
-static const char *const rk_client_caching_mode_tokens[] = {"YES", "NO"};
-static const char *const rk_client_kill_type_tokens[] = {"NORMAL", "MASTER", "SLAVE", "REPLICA",
-                                                         "PUBSUB"};
-static const char *const rk_client_list_type_tokens[] = {"NORMAL", "MASTER", "REPLICA", "PUBSUB"};
-static const char *const rk_client_no_evict_enabled_tokens[] = {"ON", "OFF"};
-static const char *const rk_client_tracking_status_tokens[] = {"ON", "OFF"};
+static const char *const rk_clientcaching_mode_tokens[] = {"YES", "NO"};
+static const char *const rk_clientkill_type_tokens[] = {"NORMAL", "MASTER", "SLAVE", "REPLICA",
+                                                        "PUBSUB"};
+static const char *const rk_clientlist_type_tokens[] = {"NORMAL", "MASTER", "REPLICA", "PUBSUB"};
+static const char *const rk_clientno_evict_enabled_tokens[] = {"ON", "OFF"};
+static const char *const rk_clienttracking_status_tokens[] = {"ON", "OFF"};
 
-static int build_auth(rk_cmd *cmd, const char *words, const char *password, size_t password_len,
-                      const rk_auth_opts *o) {
-    static const rk_auth_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    if (o->username != NULL) {
-        rk_cmd_str(cmd, o->username, o->username_len ? o->username_len : RK_CSTR);
+static void build_auth(rk_command_int *cmd, rk_str password, const rk_auth_opts *o) {
+    if (o->username.ptr != NULL) {
+        rk_arg_str(cmd, o->username);
     }
-    rk_cmd_str(cmd, password, password_len);
-    return cmd->err;
+    rk_arg_str(cmd, password);
 }
 
-int rk_auth(rk_conn *conn, const char *password, const rk_auth_opts *opts) {
-    return rk_auth_bin(conn, password, RK_CSTR, opts);
+rk_command *(rk_cmd_auth)(rk_command *cmd, rk_str password, const rk_auth_opts *opts,
+                          size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "AUTH", 16);
+    rk_auth_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_auth(cmd_in, password, &o);
+    return cmd;
 }
 
-int rk_auth_bin(rk_conn *conn, const char *password, size_t password_len,
-                const rk_auth_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, build_auth(&cmd, "AUTH", password, password_len,
-                     opts));
+int (rk_auth)(rk_conn *conn, const char *password, const rk_auth_opts *opts, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_conn_run(conn, (rk_cmd_auth)(&cmd, rk_cstr(password), opts, opts_size),
+                       &r), &r, "AUTH");
 }
 
-static int build_client_caching(rk_cmd *cmd, const char *words, rk_client_caching_mode mode) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_choice(cmd, (int)mode, rk_client_caching_mode_tokens, 2, "mode");
-    return cmd->err;
+static void build_clientcaching(rk_command_int *cmd, rk_clientcaching_mode mode) {
+    rk_arg_choice(cmd, (int)mode, rk_clientcaching_mode_tokens, 2, "mode");
 }
 
-int rk_client_caching(rk_conn *conn, rk_client_caching_mode mode, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CONN(conn), &cmd, build_client_caching(&cmd, "CLIENT CACHING",
-                        mode), reply);
+rk_command *rk_cmd_clientcaching(rk_command *cmd, rk_clientcaching_mode mode) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLIENT CACHING", 58);
+    if (cmd_in != NULL)
+        build_clientcaching(cmd_in, mode);
+    return cmd;
+}
+
+int rk_clientcaching(rk_conn *conn, rk_clientcaching_mode mode, rk_reply *reply) {
+    rk_command cmd;
+    return rk_conn_run(conn, rk_cmd_clientcaching(&cmd, mode), reply);
 }
 
 /* Builds CLIENT GETNAME, CLIENT GETREDIR, CLIENT HELP, CLIENT ID, CLIENT INFO, CLIENT UNPAUSE,
  * QUIT. */
-static int build_bare(rk_cmd *cmd, const char *words) {
-    rk_cmd_start(cmd, words);
-    return cmd->err;
+static void build_bare(rk_command_int *cmd) {
+    (void)cmd;
 }
 
-int rk_client_getname(rk_client *c, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLIENT GETNAME"), out, len);
+rk_command *rk_cmd_clientgetname(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLIENT GETNAME", 60);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_client_getname(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLIENT GETNAME"));
+int rk_clientgetname(rk_client *c, char **out, size_t *len) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_clientgetname(&cmd), &r), &r, "CLIENT GETNAME",
+                           out, len);
 }
 
-int rk_client_getredir(rk_client *c, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLIENT GETREDIR"), out);
+rk_command *rk_cmd_clientgetredir(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLIENT GETREDIR", 61);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_client_getredir(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLIENT GETREDIR"));
+int rk_clientgetredir(rk_client *c, long long *out) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_clientgetredir(&cmd), &r), &r,
+                            "CLIENT GETREDIR", out);
 }
 
-int rk_client_help(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLIENT HELP"), reply);
+rk_command *rk_cmd_clienthelp(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLIENT HELP", 62);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_client_help(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLIENT HELP"));
+int rk_clienthelp(rk_client *c, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_clienthelp(&cmd), reply);
 }
 
-int rk_client_id(rk_client *c, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLIENT ID"), out);
+rk_command *rk_cmd_clientid(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLIENT ID", 63);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_client_id(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLIENT ID"));
+int rk_clientid(rk_client *c, long long *out) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_clientid(&cmd), &r), &r, "CLIENT ID", out);
 }
 
-int rk_client_info(rk_client *c, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLIENT INFO"), out, len);
+rk_command *rk_cmd_clientinfo(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLIENT INFO", 64);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_client_info(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLIENT INFO"));
+int rk_clientinfo(rk_client *c, char **out, size_t *len) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_clientinfo(&cmd), &r), &r, "CLIENT INFO", out,
+                           len);
 }
 
-static void emit_client_kill_filter(rk_cmd *cmd, const rk_client_kill_filter *b) {
-    if ((b->id != 0 || b->id_set) + (b->type != 0) + (b->user != NULL) + (b->addr != NULL) +
-        (b->laddr != NULL) + (b->skipme != NULL) != 1)
-        rk_cmd_invalid(cmd,
+static void emit_clientkill_filter(rk_command_int *cmd, const rk_clientkill_filter *b) {
+    if ((b->id != 0 || b->id_set) + (b->type != 0) + (b->user.ptr != NULL) + (b->addr.ptr != NULL) +
+        (b->laddr.ptr != NULL) + (b->skipme.ptr != NULL) != 1)
+        rk_arg_invalid(cmd,
                        "each new-format needs exactly one of ID, TYPE, USER, ADDR, LADDR, SKIPME");
     if (b->id != 0 || b->id_set) {
-        rk_cmd_lit(cmd, "ID");
-        rk_cmd_int(cmd, b->id);
+        rk_arg_lit(cmd, "ID");
+        rk_arg_int(cmd, b->id);
     }
     if (b->type != 0) {
-        rk_cmd_lit(cmd, "TYPE");
-        rk_cmd_choice(cmd, (int)b->type, rk_client_kill_type_tokens, 5,
+        rk_arg_lit(cmd, "TYPE");
+        rk_arg_choice(cmd, (int)b->type, rk_clientkill_type_tokens, 5,
                       "normal_master_slave_pubsub");
     }
-    if (b->user != NULL) {
-        rk_cmd_lit(cmd, "USER");
-        rk_cmd_str(cmd, b->user, b->user_len ? b->user_len : RK_CSTR);
+    if (b->user.ptr != NULL) {
+        rk_arg_lit(cmd, "USER");
+        rk_arg_str(cmd, b->user);
     }
-    if (b->addr != NULL) {
-        rk_cmd_lit(cmd, "ADDR");
-        rk_cmd_str(cmd, b->addr, b->addr_len ? b->addr_len : RK_CSTR);
+    if (b->addr.ptr != NULL) {
+        rk_arg_lit(cmd, "ADDR");
+        rk_arg_str(cmd, b->addr);
     }
-    if (b->laddr != NULL) {
-        rk_cmd_lit(cmd, "LADDR");
-        rk_cmd_str(cmd, b->laddr, b->laddr_len ? b->laddr_len : RK_CSTR);
+    if (b->laddr.ptr != NULL) {
+        rk_arg_lit(cmd, "LADDR");
+        rk_arg_str(cmd, b->laddr);
     }
-    if (b->skipme != NULL) {
-        rk_cmd_lit(cmd, "SKIPME");
-        rk_cmd_str(cmd, b->skipme, b->skipme_len ? b->skipme_len : RK_CSTR);
+    if (b->skipme.ptr != NULL) {
+        rk_arg_lit(cmd, "SKIPME");
+        rk_arg_str(cmd, b->skipme);
     }
 }
 
-static int build_client_kill(rk_cmd *cmd, const char *words, const rk_client_kill_filter *filters,
+static void build_clientkill(rk_command_int *cmd, const rk_clientkill_filter *filters,
                              size_t nfilters) {
-    rk_cmd_start(cmd, words);
     if (nfilters == 0)
-        rk_cmd_invalid(cmd, "needs at least one new-format");
+        rk_arg_invalid(cmd, "needs at least one new-format");
     if (nfilters > 0 && filters == NULL) {
-        rk_cmd_invalid(cmd, "new-format list is NULL");
+        rk_arg_invalid(cmd, "new-format list is NULL");
     } else if (nfilters > 0) {
         for (size_t i = 0; i < nfilters; i++) {
-            emit_client_kill_filter(cmd, &filters[i]);
+            emit_clientkill_filter(cmd, &filters[i]);
         }
     }
-    return cmd->err;
 }
 
-int rk_client_kill(rk_client *c, const rk_client_kill_filter *filters, size_t nfilters,
-                   long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_client_kill(&cmd, "CLIENT KILL", filters,
-                          nfilters), out);
+rk_command *rk_cmd_clientkill(rk_command *cmd, const rk_clientkill_filter *filters,
+                              size_t nfilters) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLIENT KILL", 65);
+    if (cmd_in != NULL)
+        build_clientkill(cmd_in, filters, nfilters);
+    return cmd;
 }
 
-int rk_pipe_client_kill(rk_pipeline *p, const rk_client_kill_filter *filters, size_t nfilters) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_client_kill(&cmd, "CLIENT KILL", filters, nfilters));
+int rk_clientkill(rk_client *c, const rk_clientkill_filter *filters, size_t nfilters,
+                  long long *out) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_clientkill(&cmd, filters, nfilters), &r), &r,
+                            "CLIENT KILL", out);
 }
 
-static int build_client_list(rk_cmd *cmd, const char *words, const rk_client_list_opts *o) {
-    static const rk_client_list_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_clientlist(rk_command_int *cmd, const rk_clientlist_opts *o) {
     if (o->type != 0) {
-        rk_cmd_lit(cmd, "TYPE");
-        rk_cmd_choice(cmd, (int)o->type, rk_client_list_type_tokens, 4,
+        rk_arg_lit(cmd, "TYPE");
+        rk_arg_choice(cmd, (int)o->type, rk_clientlist_type_tokens, 4,
                       "normal_master_replica_pubsub");
     }
     if (o->nid > 0) {
-        rk_cmd_lit(cmd, "ID");
-        rk_cmd_ints(cmd, "client-id", NULL, o->id, o->nid);
+        rk_arg_lit(cmd, "ID");
+        rk_arg_ints(cmd, "client-id", NULL, o->id, o->nid);
     }
-    return cmd->err;
 }
 
-int rk_client_list(rk_client *c, const rk_client_list_opts *opts, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_client_list(&cmd, "CLIENT LIST", opts),
-                         out, len);
+rk_command *(rk_cmd_clientlist)(rk_command *cmd, const rk_clientlist_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLIENT LIST", 66);
+    rk_clientlist_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_clientlist(cmd_in, &o);
+    return cmd;
 }
 
-int rk_pipe_client_list(rk_pipeline *p, const rk_client_list_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_client_list(&cmd, "CLIENT LIST", opts));
+int (rk_clientlist)(rk_client *c, const rk_clientlist_opts *opts, char **out, size_t *len,
+                    size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, (rk_cmd_clientlist)(&cmd, opts, opts_size), &r), &r,
+                           "CLIENT LIST", out, len);
 }
 
-static int build_client_no_evict(rk_cmd *cmd, const char *words,
-                                 rk_client_no_evict_enabled enabled) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_choice(cmd, (int)enabled, rk_client_no_evict_enabled_tokens, 2, "enabled");
-    return cmd->err;
+static void build_clientno_evict(rk_command_int *cmd, rk_clientno_evict_enabled enabled) {
+    rk_arg_choice(cmd, (int)enabled, rk_clientno_evict_enabled_tokens, 2, "enabled");
 }
 
-int rk_client_no_evict(rk_conn *conn, rk_client_no_evict_enabled enabled) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, build_client_no_evict(&cmd, "CLIENT NO-EVICT",
-                     enabled));
+rk_command *rk_cmd_clientno_evict(rk_command *cmd, rk_clientno_evict_enabled enabled) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLIENT NO-EVICT", 67);
+    if (cmd_in != NULL)
+        build_clientno_evict(cmd_in, enabled);
+    return cmd;
 }
 
-static int build_client_pause(rk_cmd *cmd, const char *words, long long timeout,
-                              const rk_client_pause_opts *o) {
-    static const rk_client_pause_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+int rk_clientno_evict(rk_conn *conn, rk_clientno_evict_enabled enabled) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_conn_run(conn, rk_cmd_clientno_evict(&cmd, enabled), &r), &r,
+                       "CLIENT NO-EVICT");
+}
+
+static void build_clientpause(rk_command_int *cmd, long long timeout,
+                              const rk_clientpause_opts *o) {
     if ((o->write) + (o->all) > 1)
-        rk_cmd_invalid(cmd, "at most one of WRITE, ALL");
-    rk_cmd_int(cmd, timeout);
+        rk_arg_invalid(cmd, "at most one of WRITE, ALL");
+    rk_arg_int(cmd, timeout);
     if (o->write)
-        rk_cmd_lit(cmd, "WRITE");
+        rk_arg_lit(cmd, "WRITE");
     if (o->all)
-        rk_cmd_lit(cmd, "ALL");
-    return cmd->err;
+        rk_arg_lit(cmd, "ALL");
 }
 
-int rk_client_pause(rk_client *c, long long timeout, const rk_client_pause_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_client_pause(&cmd, "CLIENT PAUSE", timeout,
-                     opts));
+rk_command *(rk_cmd_clientpause)(rk_command *cmd, long long timeout,
+                                 const rk_clientpause_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLIENT PAUSE", 69);
+    rk_clientpause_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_clientpause(cmd_in, timeout, &o);
+    return cmd;
 }
 
-int rk_pipe_client_pause(rk_pipeline *p, long long timeout, const rk_client_pause_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_client_pause(&cmd, "CLIENT PAUSE", timeout, opts));
+int (rk_clientpause)(rk_client *c, long long timeout, const rk_clientpause_opts *opts,
+                     size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, (rk_cmd_clientpause)(&cmd, timeout, opts, opts_size), &r),
+                       &r, "CLIENT PAUSE");
 }
 
-static int build_client_setname(rk_cmd *cmd, const char *words, const char *connection_name,
-                                size_t connection_name_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, connection_name, connection_name_len);
-    return cmd->err;
+static void build_clientsetname(rk_command_int *cmd, rk_str connection_name) {
+    rk_arg_str(cmd, connection_name);
 }
 
-int rk_client_setname(rk_conn *conn, const char *connection_name) {
-    return rk_client_setname_bin(conn, connection_name, RK_CSTR);
+rk_command *rk_cmd_clientsetname(rk_command *cmd, rk_str connection_name) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLIENT SETNAME", 72);
+    if (cmd_in != NULL)
+        build_clientsetname(cmd_in, connection_name);
+    return cmd;
 }
 
-int rk_client_setname_bin(rk_conn *conn, const char *connection_name, size_t connection_name_len) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, build_client_setname(&cmd, "CLIENT SETNAME",
-                     connection_name, connection_name_len));
+int rk_clientsetname(rk_conn *conn, const char *connection_name) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_conn_run(conn, rk_cmd_clientsetname(&cmd, rk_cstr(connection_name)), &r),
+                       &r, "CLIENT SETNAME");
 }
 
-static int build_client_tracking(rk_cmd *cmd, const char *words, rk_client_tracking_status status,
-                                 const rk_client_tracking_opts *o) {
-    static const rk_client_tracking_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_choice(cmd, (int)status, rk_client_tracking_status_tokens, 2, "status");
+static void build_clienttracking(rk_command_int *cmd, rk_clienttracking_status status,
+                                 const rk_clienttracking_opts *o) {
+    rk_arg_choice(cmd, (int)status, rk_clienttracking_status_tokens, 2, "status");
     if (o->redirect != 0 || o->redirect_set) {
-        rk_cmd_lit(cmd, "REDIRECT");
-        rk_cmd_int(cmd, o->redirect);
+        rk_arg_lit(cmd, "REDIRECT");
+        rk_arg_int(cmd, o->redirect);
     }
-    rk_cmd_strs(cmd, "prefix", "PREFIX", o->prefix, o->prefix_lens, o->nprefix);
+    rk_arg_strs(cmd, "prefix", "PREFIX", o->prefix, o->nprefix, false);
     if (o->bcast)
-        rk_cmd_lit(cmd, "BCAST");
+        rk_arg_lit(cmd, "BCAST");
     if (o->optin)
-        rk_cmd_lit(cmd, "OPTIN");
+        rk_arg_lit(cmd, "OPTIN");
     if (o->optout)
-        rk_cmd_lit(cmd, "OPTOUT");
+        rk_arg_lit(cmd, "OPTOUT");
     if (o->noloop)
-        rk_cmd_lit(cmd, "NOLOOP");
-    return cmd->err;
+        rk_arg_lit(cmd, "NOLOOP");
 }
 
-int rk_client_tracking(rk_conn *conn, rk_client_tracking_status status,
-                       const rk_client_tracking_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CONN(conn), &cmd, build_client_tracking(&cmd, "CLIENT TRACKING",
-                        status, opts), reply);
+rk_command *(rk_cmd_clienttracking)(rk_command *cmd, rk_clienttracking_status status,
+                                    const rk_clienttracking_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLIENT TRACKING", 73);
+    rk_clienttracking_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_clienttracking(cmd_in, status, &o);
+    return cmd;
 }
 
-static int build_client_trackinginfo(rk_cmd *cmd, const char *words) {
-    rk_cmd_start(cmd, words);
+int (rk_clienttracking)(rk_conn *conn, rk_clienttracking_status status,
+                        const rk_clienttracking_opts *opts, rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_conn_run(conn, (rk_cmd_clienttracking)(&cmd, status, opts, opts_size), reply);
+}
+
+static void build_clienttrackinginfo(rk_command_int *cmd) {
     cmd->shape = "{flags=s}";
-    return cmd->err;
 }
 
-int rk_client_trackinginfo(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_client_trackinginfo(&cmd,
-                        "CLIENT TRACKINGINFO"), reply);
+rk_command *rk_cmd_clienttrackinginfo(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLIENT TRACKINGINFO", 74);
+    if (cmd_in != NULL)
+        build_clienttrackinginfo(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_client_trackinginfo(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_client_trackinginfo(&cmd, "CLIENT TRACKINGINFO"));
+int rk_clienttrackinginfo(rk_client *c, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_clienttrackinginfo(&cmd), reply);
 }
 
-static int build_client_unblock(rk_cmd *cmd, const char *words, long long client_id,
-                                const rk_client_unblock_opts *o) {
-    static const rk_client_unblock_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_clientunblock(rk_command_int *cmd, long long client_id,
+                                const rk_clientunblock_opts *o) {
     if ((o->timeout) + (o->error) > 1)
-        rk_cmd_invalid(cmd, "at most one of TIMEOUT, ERROR");
-    rk_cmd_int(cmd, client_id);
+        rk_arg_invalid(cmd, "at most one of TIMEOUT, ERROR");
+    rk_arg_int(cmd, client_id);
     if (o->timeout)
-        rk_cmd_lit(cmd, "TIMEOUT");
+        rk_arg_lit(cmd, "TIMEOUT");
     if (o->error)
-        rk_cmd_lit(cmd, "ERROR");
-    return cmd->err;
+        rk_arg_lit(cmd, "ERROR");
 }
 
-int rk_client_unblock(rk_client *c, long long client_id, const rk_client_unblock_opts *opts,
-                      long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_client_unblock(&cmd, "CLIENT UNBLOCK",
-                          client_id, opts), out);
+rk_command *(rk_cmd_clientunblock)(rk_command *cmd, long long client_id,
+                                   const rk_clientunblock_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLIENT UNBLOCK", 75);
+    rk_clientunblock_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_clientunblock(cmd_in, client_id, &o);
+    return cmd;
 }
 
-int rk_pipe_client_unblock(rk_pipeline *p, long long client_id,
-                           const rk_client_unblock_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_client_unblock(&cmd, "CLIENT UNBLOCK", client_id, opts));
+int (rk_clientunblock)(rk_client *c, long long client_id, const rk_clientunblock_opts *opts,
+                       long long *out, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, (rk_cmd_clientunblock)(&cmd, client_id, opts,
+                            opts_size), &r), &r, "CLIENT UNBLOCK", out);
 }
 
-int rk_client_unpause(rk_client *c) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CLIENT UNPAUSE"));
+rk_command *rk_cmd_clientunpause(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CLIENT UNPAUSE", 76);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_client_unpause(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CLIENT UNPAUSE"));
+int rk_clientunpause(rk_client *c) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_clientunpause(&cmd), &r), &r, "CLIENT UNPAUSE");
 }
 
-static int build_echo(rk_cmd *cmd, const char *words, const char *message, size_t message_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, message, message_len);
-    return cmd->err;
+static void build_echo(rk_command_int *cmd, rk_str message) {
+    rk_arg_str(cmd, message);
+}
+
+rk_command *rk_cmd_echo(rk_command *cmd, rk_str message) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ECHO", 135);
+    if (cmd_in != NULL)
+        build_echo(cmd_in, message);
+    return cmd;
 }
 
 int rk_echo(rk_client *c, const char *message, char **out, size_t *len) {
-    return rk_echo_bin(c, message, RK_CSTR, out, len);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_echo(&cmd, rk_cstr(message)), &r), &r, "ECHO",
+                           out, len);
 }
 
-int rk_echo_bin(rk_client *c, const char *message, size_t message_len, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_echo(&cmd, "ECHO", message, message_len),
-                         out, len);
+static void emit_hello_auth(rk_command_int *cmd, const rk_hello_auth *b) {
+    if (b->username.ptr == NULL)
+        rk_arg_invalid(cmd, "username is required");
+    rk_arg_str(cmd, b->username);
+    if (b->password.ptr == NULL)
+        rk_arg_invalid(cmd, "password is required");
+    rk_arg_str(cmd, b->password);
 }
 
-int rk_pipe_echo(rk_pipeline *p, const char *message) {
-    return rk_pipe_echo_bin(p, message, RK_CSTR);
-}
-
-int rk_pipe_echo_bin(rk_pipeline *p, const char *message, size_t message_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_echo(&cmd, "ECHO", message, message_len));
-}
-
-static void emit_hello_auth(rk_cmd *cmd, const rk_hello_auth *b) {
-    if (b->username == NULL)
-        rk_cmd_invalid(cmd, "username is required");
-    rk_cmd_str(cmd, b->username, b->username_len ? b->username_len : RK_CSTR);
-    if (b->password == NULL)
-        rk_cmd_invalid(cmd, "password is required");
-    rk_cmd_str(cmd, b->password, b->password_len ? b->password_len : RK_CSTR);
-}
-
-static void emit_hello_protover(rk_cmd *cmd, const rk_hello_protover *b) {
-    rk_cmd_int(cmd, b->protover);
+static void emit_hello_protover(rk_command_int *cmd, const rk_hello_protover *b) {
+    rk_arg_int(cmd, b->protover);
     if (b->auth != NULL) {
-        rk_cmd_lit(cmd, "AUTH");
+        rk_arg_lit(cmd, "AUTH");
         emit_hello_auth(cmd, b->auth);
     }
-    if (b->setname != NULL) {
-        rk_cmd_lit(cmd, "SETNAME");
-        rk_cmd_str(cmd, b->setname, b->setname_len ? b->setname_len : RK_CSTR);
+    if (b->setname.ptr != NULL) {
+        rk_arg_lit(cmd, "SETNAME");
+        rk_arg_str(cmd, b->setname);
     }
 }
 
-static int build_hello(rk_cmd *cmd, const char *words, const rk_hello_opts *o) {
-    static const rk_hello_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_hello(rk_command_int *cmd, const rk_hello_opts *o) {
     if (o->protover != NULL) {
         emit_hello_protover(cmd, o->protover);
     }
     cmd->shape = "{modules=a{}}";
-    return cmd->err;
 }
 
-int rk_hello(rk_conn *conn, const rk_hello_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CONN(conn), &cmd, build_hello(&cmd, "HELLO", opts), reply);
+rk_command *(rk_cmd_hello)(rk_command *cmd, const rk_hello_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "HELLO", 217);
+    rk_hello_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_hello(cmd_in, &o);
+    return cmd;
 }
 
-static int build_ping(rk_cmd *cmd, const char *words, const rk_ping_opts *o) {
-    static const rk_ping_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    if (o->message != NULL) {
-        rk_cmd_str(cmd, o->message, o->message_len ? o->message_len : RK_CSTR);
+int (rk_hello)(rk_conn *conn, const rk_hello_opts *opts, rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_conn_run(conn, (rk_cmd_hello)(&cmd, opts, opts_size), reply);
+}
+
+static void build_ping(rk_command_int *cmd, const rk_ping_opts *o) {
+    if (o->message.ptr != NULL) {
+        rk_arg_str(cmd, o->message);
     }
-    return cmd->err;
 }
 
-int rk_ping(rk_client *c, const rk_ping_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_ping(&cmd, "PING", opts), reply);
+rk_command *(rk_cmd_ping)(rk_command *cmd, const rk_ping_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "PING", 340);
+    rk_ping_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_ping(cmd_in, &o);
+    return cmd;
 }
 
-int rk_pipe_ping(rk_pipeline *p, const rk_ping_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_ping(&cmd, "PING", opts));
+int (rk_ping)(rk_client *c, const rk_ping_opts *opts, rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_ping)(&cmd, opts, opts_size), reply);
+}
+
+rk_command *rk_cmd_quit(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "QUIT", 354);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
 int rk_quit(rk_conn *conn) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, build_bare(&cmd, "QUIT"));
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_conn_run(conn, rk_cmd_quit(&cmd), &r), &r, "QUIT");
 }
 
-static int build_select(rk_cmd *cmd, const char *words, long long index) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_int(cmd, index);
-    return cmd->err;
+static void build_select(rk_command_int *cmd, long long index) {
+    rk_arg_int(cmd, index);
+}
+
+rk_command *rk_cmd_select(rk_command *cmd, long long index) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SELECT", 384);
+    if (cmd_in != NULL)
+        build_select(cmd_in, index);
+    return cmd;
 }
 
 int rk_select(rk_conn *conn, long long index) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, build_select(&cmd, "SELECT", index));
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_conn_run(conn, rk_cmd_select(&cmd, index), &r), &r, "SELECT");
 }

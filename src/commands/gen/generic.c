@@ -2,954 +2,743 @@
  * Redis 7.0.15; do not edit (make commands). */
 /* clang-format off */
 #include "rediskit/commands/generic.h"
-#include "commands/cmd_int.h"
+#include "commands/typed_int.h"
 
-static int build_copy(rk_cmd *cmd, const char *words, const char *source, size_t source_len,
-                      const char *destination, size_t destination_len, const rk_copy_opts *o) {
-    static const rk_copy_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, source, source_len);
-    rk_cmd_str(cmd, destination, destination_len);
+static void build_copy(rk_command_int *cmd, rk_str source, rk_str destination,
+                       const rk_copy_opts *o) {
+    rk_arg_key(cmd, source);
+    rk_arg_key(cmd, destination);
     if (o->db != 0 || o->db_set) {
-        rk_cmd_lit(cmd, "DB");
-        rk_cmd_int(cmd, o->db);
+        rk_arg_lit(cmd, "DB");
+        rk_arg_int(cmd, o->db);
     }
     if (o->replace)
-        rk_cmd_lit(cmd, "REPLACE");
-    return cmd->err;
+        rk_arg_lit(cmd, "REPLACE");
 }
 
-int rk_copy(rk_client *c, const char *source, const char *destination, const rk_copy_opts *opts,
-            long long *out) {
-    return rk_copy_bin(c, source, RK_CSTR, destination, RK_CSTR, opts, out);
+rk_command *(rk_cmd_copy)(rk_command *cmd, rk_str source, rk_str destination,
+                          const rk_copy_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "COPY", 127);
+    rk_copy_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_copy(cmd_in, source, destination, &o);
+    return cmd;
 }
 
-int rk_copy_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
-                size_t destination_len, const rk_copy_opts *opts, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_copy(&cmd, "COPY", source, source_len,
-                          destination, destination_len, opts), out);
-}
-
-int rk_pipe_copy(rk_pipeline *p, const char *source, const char *destination,
-                 const rk_copy_opts *opts) {
-    return rk_pipe_copy_bin(p, source, RK_CSTR, destination, RK_CSTR, opts);
-}
-
-int rk_pipe_copy_bin(rk_pipeline *p, const char *source, size_t source_len, const char *destination,
-                     size_t destination_len, const rk_copy_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_copy(&cmd, "COPY", source, source_len, destination,
-                        destination_len, opts));
+int (rk_copy)(rk_client *c, const char *source, const char *destination, const rk_copy_opts *opts,
+              long long *out, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, (rk_cmd_copy)(&cmd, rk_cstr(source),
+                            rk_cstr(destination), opts, opts_size), &r), &r, "COPY", out);
 }
 
 /* Builds DEL, EXISTS, TOUCH, UNLINK. */
-static int build_keys_2(rk_cmd *cmd, const char *words, const char *const *keys,
-                        const size_t *keys_lens, size_t nkeys) {
-    rk_cmd_start(cmd, words);
+static void build_keys_2(rk_command_int *cmd, const rk_str *keys, const char *const *keys_c,
+                         size_t nkeys) {
     if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
-    return cmd->err;
+        rk_arg_invalid(cmd, "needs at least one key");
+    rk_arg_list(cmd, "key", NULL, keys, keys_c, nkeys, true);
+}
+
+static rk_command *make_del(rk_command *cmd, const rk_str *keys, const char *const *keys_c,
+                            size_t nkeys) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "DEL", 132);
+    if (cmd_in != NULL)
+        build_keys_2(cmd_in, keys, keys_c, nkeys);
+    return cmd;
+}
+
+rk_command *rk_cmd_del(rk_command *cmd, const rk_str *keys, size_t nkeys) {
+    return make_del(cmd, keys, NULL, nkeys);
 }
 
 int rk_del(rk_client *c, const char *const *keys, size_t nkeys, long long *out) {
-    return rk_del_bin(c, keys, NULL, nkeys, out);
-}
-
-int rk_del_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-               long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_keys_2(&cmd, "DEL", keys, keys_lens,
-                          nkeys), out);
-}
-
-int rk_pipe_del(rk_pipeline *p, const char *const *keys, size_t nkeys) {
-    return rk_pipe_del_bin(p, keys, NULL, nkeys);
-}
-
-int rk_pipe_del_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                    size_t nkeys) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_keys_2(&cmd, "DEL", keys, keys_lens, nkeys));
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_del(&cmd, NULL, keys, nkeys), &r), &r, "DEL",
+                            out);
 }
 
 /* Builds DUMP, EXPIRETIME, OBJECT ENCODING, OBJECT FREQ, OBJECT IDLETIME, OBJECT REFCOUNT,
  * PERSIST, PEXPIRETIME, PTTL, TTL, TYPE. */
-static int build_key(rk_cmd *cmd, const char *words, const char *key, size_t key_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    return cmd->err;
+static void build_key(rk_command_int *cmd, rk_str key) {
+    rk_arg_key(cmd, key);
+}
+
+rk_command *rk_cmd_dump(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "DUMP", 134);
+    if (cmd_in != NULL)
+        build_key(cmd_in, key);
+    return cmd;
 }
 
 int rk_dump(rk_client *c, const char *key, char **out, size_t *len) {
-    return rk_dump_bin(c, key, RK_CSTR, out, len);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_dump(&cmd, rk_cstr(key)), &r), &r, "DUMP", out,
+                           len);
 }
 
-int rk_dump_bin(rk_client *c, const char *key, size_t key_len, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "DUMP", key, key_len), out,
-                         len);
+static rk_command *make_exists(rk_command *cmd, const rk_str *keys, const char *const *keys_c,
+                               size_t nkeys) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "EXISTS", 141);
+    if (cmd_in != NULL)
+        build_keys_2(cmd_in, keys, keys_c, nkeys);
+    return cmd;
 }
 
-int rk_pipe_dump(rk_pipeline *p, const char *key) {
-    return rk_pipe_dump_bin(p, key, RK_CSTR);
-}
-
-int rk_pipe_dump_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key(&cmd, "DUMP", key, key_len));
+rk_command *rk_cmd_exists(rk_command *cmd, const rk_str *keys, size_t nkeys) {
+    return make_exists(cmd, keys, NULL, nkeys);
 }
 
 int rk_exists(rk_client *c, const char *const *keys, size_t nkeys, long long *out) {
-    return rk_exists_bin(c, keys, NULL, nkeys, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_exists(&cmd, NULL, keys, nkeys), &r), &r,
+                            "EXISTS", out);
 }
 
-int rk_exists_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                  long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_keys_2(&cmd, "EXISTS", keys, keys_lens,
-                          nkeys), out);
-}
-
-int rk_pipe_exists(rk_pipeline *p, const char *const *keys, size_t nkeys) {
-    return rk_pipe_exists_bin(p, keys, NULL, nkeys);
-}
-
-int rk_pipe_exists_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                       size_t nkeys) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_keys_2(&cmd, "EXISTS", keys, keys_lens, nkeys));
-}
-
-static int build_expire(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                        long long seconds, const rk_expire_opts *o) {
-    static const rk_expire_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_expire(rk_command_int *cmd, rk_str key, long long seconds,
+                         const rk_expire_opts *o) {
     if (o->nx && (o->xx || o->gt || o->lt))
-        rk_cmd_invalid(cmd, "NX cannot be combined with XX, GT or LT");
+        rk_arg_invalid(cmd, "NX cannot be combined with XX, GT or LT");
     if (o->gt && o->lt)
-        rk_cmd_invalid(cmd, "GT and LT cannot be combined");
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, seconds);
+        rk_arg_invalid(cmd, "GT and LT cannot be combined");
+    rk_arg_key(cmd, key);
+    rk_arg_int(cmd, seconds);
     if (o->nx)
-        rk_cmd_lit(cmd, "NX");
+        rk_arg_lit(cmd, "NX");
     if (o->xx)
-        rk_cmd_lit(cmd, "XX");
+        rk_arg_lit(cmd, "XX");
     if (o->gt)
-        rk_cmd_lit(cmd, "GT");
+        rk_arg_lit(cmd, "GT");
     if (o->lt)
-        rk_cmd_lit(cmd, "LT");
-    return cmd->err;
+        rk_arg_lit(cmd, "LT");
 }
 
-int rk_expire(rk_client *c, const char *key, long long seconds, const rk_expire_opts *opts,
-              long long *out) {
-    return rk_expire_bin(c, key, RK_CSTR, seconds, opts, out);
+rk_command *(rk_cmd_expire)(rk_command *cmd, rk_str key, long long seconds,
+                            const rk_expire_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "EXPIRE", 142);
+    rk_expire_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_expire(cmd_in, key, seconds, &o);
+    return cmd;
 }
 
-int rk_expire_bin(rk_client *c, const char *key, size_t key_len, long long seconds,
-                  const rk_expire_opts *opts, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_expire(&cmd, "EXPIRE", key, key_len,
-                          seconds, opts), out);
+int (rk_expire)(rk_client *c, const char *key, long long seconds, const rk_expire_opts *opts,
+                long long *out, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, (rk_cmd_expire)(&cmd, rk_cstr(key), seconds, opts,
+                            opts_size), &r), &r, "EXPIRE", out);
 }
 
-int rk_pipe_expire(rk_pipeline *p, const char *key, long long seconds, const rk_expire_opts *opts) {
-    return rk_pipe_expire_bin(p, key, RK_CSTR, seconds, opts);
-}
-
-int rk_pipe_expire_bin(rk_pipeline *p, const char *key, size_t key_len, long long seconds,
-                       const rk_expire_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_expire(&cmd, "EXPIRE", key, key_len, seconds, opts));
-}
-
-static int build_expireat(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                          long long unix_time_seconds, const rk_expireat_opts *o) {
-    static const rk_expireat_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_expireat(rk_command_int *cmd, rk_str key, long long unix_time_seconds,
+                           const rk_expireat_opts *o) {
     if (o->nx && (o->xx || o->gt || o->lt))
-        rk_cmd_invalid(cmd, "NX cannot be combined with XX, GT or LT");
+        rk_arg_invalid(cmd, "NX cannot be combined with XX, GT or LT");
     if (o->gt && o->lt)
-        rk_cmd_invalid(cmd, "GT and LT cannot be combined");
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, unix_time_seconds);
+        rk_arg_invalid(cmd, "GT and LT cannot be combined");
+    rk_arg_key(cmd, key);
+    rk_arg_int(cmd, unix_time_seconds);
     if (o->nx)
-        rk_cmd_lit(cmd, "NX");
+        rk_arg_lit(cmd, "NX");
     if (o->xx)
-        rk_cmd_lit(cmd, "XX");
+        rk_arg_lit(cmd, "XX");
     if (o->gt)
-        rk_cmd_lit(cmd, "GT");
+        rk_arg_lit(cmd, "GT");
     if (o->lt)
-        rk_cmd_lit(cmd, "LT");
-    return cmd->err;
+        rk_arg_lit(cmd, "LT");
 }
 
-int rk_expireat(rk_client *c, const char *key, long long unix_time_seconds,
-                const rk_expireat_opts *opts, long long *out) {
-    return rk_expireat_bin(c, key, RK_CSTR, unix_time_seconds, opts, out);
+rk_command *(rk_cmd_expireat)(rk_command *cmd, rk_str key, long long unix_time_seconds,
+                              const rk_expireat_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "EXPIREAT", 143);
+    rk_expireat_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_expireat(cmd_in, key, unix_time_seconds, &o);
+    return cmd;
 }
 
-int rk_expireat_bin(rk_client *c, const char *key, size_t key_len, long long unix_time_seconds,
-                    const rk_expireat_opts *opts, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_expireat(&cmd, "EXPIREAT", key, key_len,
-                          unix_time_seconds, opts), out);
+int (rk_expireat)(rk_client *c, const char *key, long long unix_time_seconds,
+                  const rk_expireat_opts *opts, long long *out, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, (rk_cmd_expireat)(&cmd, rk_cstr(key),
+                            unix_time_seconds, opts, opts_size), &r), &r, "EXPIREAT", out);
 }
 
-int rk_pipe_expireat(rk_pipeline *p, const char *key, long long unix_time_seconds,
-                     const rk_expireat_opts *opts) {
-    return rk_pipe_expireat_bin(p, key, RK_CSTR, unix_time_seconds, opts);
-}
-
-int rk_pipe_expireat_bin(rk_pipeline *p, const char *key, size_t key_len,
-                         long long unix_time_seconds, const rk_expireat_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_expireat(&cmd, "EXPIREAT", key, key_len, unix_time_seconds,
-                        opts));
+rk_command *rk_cmd_expiretime(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "EXPIRETIME", 144);
+    if (cmd_in != NULL)
+        build_key(cmd_in, key);
+    return cmd;
 }
 
 int rk_expiretime(rk_client *c, const char *key, long long *out) {
-    return rk_expiretime_bin(c, key, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_expiretime(&cmd, rk_cstr(key)), &r), &r,
+                            "EXPIRETIME", out);
 }
 
-int rk_expiretime_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "EXPIRETIME", key, key_len),
-                          out);
+static void build_keys(rk_command_int *cmd, rk_str pattern) {
+    rk_arg_str(cmd, pattern);
 }
 
-int rk_pipe_expiretime(rk_pipeline *p, const char *key) {
-    return rk_pipe_expiretime_bin(p, key, RK_CSTR);
-}
-
-int rk_pipe_expiretime_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key(&cmd, "EXPIRETIME", key, key_len));
-}
-
-static int build_keys(rk_cmd *cmd, const char *words, const char *pattern, size_t pattern_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, pattern, pattern_len);
-    return cmd->err;
+rk_command *rk_cmd_keys(rk_command *cmd, rk_str pattern) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "KEYS", 280);
+    if (cmd_in != NULL)
+        build_keys(cmd_in, pattern);
+    return cmd;
 }
 
 int rk_keys(rk_client *c, const char *pattern, rk_reply *reply) {
-    return rk_keys_bin(c, pattern, RK_CSTR, reply);
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_keys(&cmd, rk_cstr(pattern)), reply);
 }
 
-int rk_keys_bin(rk_client *c, const char *pattern, size_t pattern_len, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_keys(&cmd, "KEYS", pattern, pattern_len),
-                        reply);
+static void emit_migrate_auth2(rk_command_int *cmd, const rk_migrate_auth2 *b) {
+    if (b->username.ptr == NULL)
+        rk_arg_invalid(cmd, "username is required");
+    rk_arg_str(cmd, b->username);
+    if (b->password.ptr == NULL)
+        rk_arg_invalid(cmd, "password is required");
+    rk_arg_str(cmd, b->password);
 }
 
-int rk_pipe_keys(rk_pipeline *p, const char *pattern) {
-    return rk_pipe_keys_bin(p, pattern, RK_CSTR);
-}
-
-int rk_pipe_keys_bin(rk_pipeline *p, const char *pattern, size_t pattern_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_keys(&cmd, "KEYS", pattern, pattern_len));
-}
-
-static void emit_migrate_auth2(rk_cmd *cmd, const rk_migrate_auth2 *b) {
-    if (b->username == NULL)
-        rk_cmd_invalid(cmd, "username is required");
-    rk_cmd_str(cmd, b->username, b->username_len ? b->username_len : RK_CSTR);
-    if (b->password == NULL)
-        rk_cmd_invalid(cmd, "password is required");
-    rk_cmd_str(cmd, b->password, b->password_len ? b->password_len : RK_CSTR);
-}
-
-static int build_migrate(rk_cmd *cmd, const char *words, const char *host, size_t host_len,
-                         long long port, const char *key, size_t key_len, long long destination_db,
-                         long long timeout, const rk_migrate_opts *o) {
-    static const rk_migrate_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    if ((o->auth != NULL) + (o->auth2 != NULL) > 1)
-        rk_cmd_invalid(cmd, "at most one of AUTH, AUTH2");
-    rk_cmd_str(cmd, host, host_len);
-    rk_cmd_int(cmd, port);
-    if (key)
-        rk_cmd_str(cmd, key, key_len);
+static void build_migrate(rk_command_int *cmd, rk_str host, long long port, rk_str key,
+                          long long destination_db, long long timeout, const rk_migrate_opts *o) {
+    if ((o->auth.ptr != NULL) + (o->auth2 != NULL) > 1)
+        rk_arg_invalid(cmd, "at most one of AUTH, AUTH2");
+    rk_arg_str(cmd, host);
+    rk_arg_int(cmd, port);
+    if (key.ptr)
+        rk_arg_key(cmd, key);
     else
-        rk_cmd_lit(cmd, "");
-    rk_cmd_int(cmd, destination_db);
-    rk_cmd_int(cmd, timeout);
+        rk_arg_lit(cmd, "");
+    rk_arg_int(cmd, destination_db);
+    rk_arg_int(cmd, timeout);
     if (o->copy)
-        rk_cmd_lit(cmd, "COPY");
+        rk_arg_lit(cmd, "COPY");
     if (o->replace)
-        rk_cmd_lit(cmd, "REPLACE");
-    if (o->auth != NULL) {
-        rk_cmd_lit(cmd, "AUTH");
-        rk_cmd_str(cmd, o->auth, o->auth_len ? o->auth_len : RK_CSTR);
+        rk_arg_lit(cmd, "REPLACE");
+    if (o->auth.ptr != NULL) {
+        rk_arg_lit(cmd, "AUTH");
+        rk_arg_str(cmd, o->auth);
     }
     if (o->auth2 != NULL) {
-        rk_cmd_lit(cmd, "AUTH2");
+        rk_arg_lit(cmd, "AUTH2");
         emit_migrate_auth2(cmd, o->auth2);
     }
     if (o->nkeys > 0) {
-        rk_cmd_lit(cmd, "KEYS");
-        rk_cmd_strs(cmd, "key", NULL, o->keys, o->keys_lens, o->nkeys);
+        rk_arg_lit(cmd, "KEYS");
+        rk_arg_strs(cmd, "key", NULL, o->keys, o->nkeys, true);
     }
-    return cmd->err;
 }
 
-int rk_migrate(rk_client *c, const char *host, long long port, const char *key,
-               long long destination_db, long long timeout, const rk_migrate_opts *opts,
-               rk_reply *reply) {
-    return rk_migrate_bin(c, host, RK_CSTR, port, key, RK_CSTR, destination_db, timeout, opts,
-                          reply);
+rk_command *(rk_cmd_migrate)(rk_command *cmd, rk_str host, long long port, rk_str key,
+                             long long destination_db, long long timeout,
+                             const rk_migrate_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "MIGRATE", 313);
+    rk_migrate_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_migrate(cmd_in, host, port, key, destination_db, timeout, &o);
+    return cmd;
 }
 
-int rk_migrate_bin(rk_client *c, const char *host, size_t host_len, long long port, const char *key,
-                   size_t key_len, long long destination_db, long long timeout,
-                   const rk_migrate_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_migrate(&cmd, "MIGRATE", host, host_len,
-                        port, key, key_len, destination_db, timeout, opts), reply);
+int (rk_migrate)(rk_client *c, const char *host, long long port, const char *key,
+                 long long destination_db, long long timeout, const rk_migrate_opts *opts,
+                 rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_migrate)(&cmd, rk_cstr(host), port, rk_cstr(key),
+                         destination_db, timeout, opts, opts_size), reply);
 }
 
-int rk_pipe_migrate(rk_pipeline *p, const char *host, long long port, const char *key,
-                    long long destination_db, long long timeout, const rk_migrate_opts *opts) {
-    return rk_pipe_migrate_bin(p, host, RK_CSTR, port, key, RK_CSTR, destination_db, timeout, opts);
+static void build_move(rk_command_int *cmd, rk_str key, long long db) {
+    rk_arg_key(cmd, key);
+    rk_arg_int(cmd, db);
 }
 
-int rk_pipe_migrate_bin(rk_pipeline *p, const char *host, size_t host_len, long long port,
-                        const char *key, size_t key_len, long long destination_db,
-                        long long timeout, const rk_migrate_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_migrate(&cmd, "MIGRATE", host, host_len, port, key, key_len,
-                        destination_db, timeout, opts));
-}
-
-static int build_move(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                      long long db) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, db);
-    return cmd->err;
+rk_command *rk_cmd_move(rk_command *cmd, rk_str key, long long db) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "MOVE", 321);
+    if (cmd_in != NULL)
+        build_move(cmd_in, key, db);
+    return cmd;
 }
 
 int rk_move(rk_client *c, const char *key, long long db, long long *out) {
-    return rk_move_bin(c, key, RK_CSTR, db, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_move(&cmd, rk_cstr(key), db), &r), &r, "MOVE",
+                            out);
 }
 
-int rk_move_bin(rk_client *c, const char *key, size_t key_len, long long db, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_move(&cmd, "MOVE", key, key_len, db),
-                          out);
+rk_command *rk_cmd_objectencoding(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "OBJECT ENCODING", 326);
+    if (cmd_in != NULL)
+        build_key(cmd_in, key);
+    return cmd;
 }
 
-int rk_pipe_move(rk_pipeline *p, const char *key, long long db) {
-    return rk_pipe_move_bin(p, key, RK_CSTR, db);
+int rk_objectencoding(rk_client *c, const char *key, char **out, size_t *len) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_objectencoding(&cmd, rk_cstr(key)), &r), &r,
+                           "OBJECT ENCODING", out, len);
 }
 
-int rk_pipe_move_bin(rk_pipeline *p, const char *key, size_t key_len, long long db) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_move(&cmd, "MOVE", key, key_len, db));
+rk_command *rk_cmd_objectfreq(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "OBJECT FREQ", 327);
+    if (cmd_in != NULL)
+        build_key(cmd_in, key);
+    return cmd;
 }
 
-int rk_object_encoding(rk_client *c, const char *key, char **out, size_t *len) {
-    return rk_object_encoding_bin(c, key, RK_CSTR, out, len);
-}
-
-int rk_object_encoding_bin(rk_client *c, const char *key, size_t key_len, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "OBJECT ENCODING", key,
-                         key_len), out, len);
-}
-
-int rk_pipe_object_encoding(rk_pipeline *p, const char *key) {
-    return rk_pipe_object_encoding_bin(p, key, RK_CSTR);
-}
-
-int rk_pipe_object_encoding_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key(&cmd, "OBJECT ENCODING", key, key_len));
-}
-
-int rk_object_freq(rk_client *c, const char *key, long long *out) {
-    return rk_object_freq_bin(c, key, RK_CSTR, out);
-}
-
-int rk_object_freq_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "OBJECT FREQ", key, key_len),
-                          out);
-}
-
-int rk_pipe_object_freq(rk_pipeline *p, const char *key) {
-    return rk_pipe_object_freq_bin(p, key, RK_CSTR);
-}
-
-int rk_pipe_object_freq_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key(&cmd, "OBJECT FREQ", key, key_len));
+int rk_objectfreq(rk_client *c, const char *key, long long *out) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_objectfreq(&cmd, rk_cstr(key)), &r), &r,
+                            "OBJECT FREQ", out);
 }
 
 /* Builds OBJECT HELP, RANDOMKEY. */
-static int build_bare(rk_cmd *cmd, const char *words) {
-    rk_cmd_start(cmd, words);
-    return cmd->err;
+static void build_bare(rk_command_int *cmd) {
+    (void)cmd;
 }
 
-int rk_object_help(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "OBJECT HELP"), reply);
+rk_command *rk_cmd_objecthelp(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "OBJECT HELP", 328);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_object_help(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "OBJECT HELP"));
+int rk_objecthelp(rk_client *c, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_objecthelp(&cmd), reply);
 }
 
-int rk_object_idletime(rk_client *c, const char *key, long long *out) {
-    return rk_object_idletime_bin(c, key, RK_CSTR, out);
+rk_command *rk_cmd_objectidletime(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "OBJECT IDLETIME", 329);
+    if (cmd_in != NULL)
+        build_key(cmd_in, key);
+    return cmd;
 }
 
-int rk_object_idletime_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "OBJECT IDLETIME", key,
-                          key_len), out);
+int rk_objectidletime(rk_client *c, const char *key, long long *out) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_objectidletime(&cmd, rk_cstr(key)), &r), &r,
+                            "OBJECT IDLETIME", out);
 }
 
-int rk_pipe_object_idletime(rk_pipeline *p, const char *key) {
-    return rk_pipe_object_idletime_bin(p, key, RK_CSTR);
+rk_command *rk_cmd_objectrefcount(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "OBJECT REFCOUNT", 330);
+    if (cmd_in != NULL)
+        build_key(cmd_in, key);
+    return cmd;
 }
 
-int rk_pipe_object_idletime_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key(&cmd, "OBJECT IDLETIME", key, key_len));
+int rk_objectrefcount(rk_client *c, const char *key, long long *out) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_objectrefcount(&cmd, rk_cstr(key)), &r), &r,
+                            "OBJECT REFCOUNT", out);
 }
 
-int rk_object_refcount(rk_client *c, const char *key, long long *out) {
-    return rk_object_refcount_bin(c, key, RK_CSTR, out);
-}
-
-int rk_object_refcount_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "OBJECT REFCOUNT", key,
-                          key_len), out);
-}
-
-int rk_pipe_object_refcount(rk_pipeline *p, const char *key) {
-    return rk_pipe_object_refcount_bin(p, key, RK_CSTR);
-}
-
-int rk_pipe_object_refcount_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key(&cmd, "OBJECT REFCOUNT", key, key_len));
+rk_command *rk_cmd_persist(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "PERSIST", 331);
+    if (cmd_in != NULL)
+        build_key(cmd_in, key);
+    return cmd;
 }
 
 int rk_persist(rk_client *c, const char *key, long long *out) {
-    return rk_persist_bin(c, key, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_persist(&cmd, rk_cstr(key)), &r), &r, "PERSIST",
+                            out);
 }
 
-int rk_persist_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "PERSIST", key, key_len), out);
-}
-
-int rk_pipe_persist(rk_pipeline *p, const char *key) {
-    return rk_pipe_persist_bin(p, key, RK_CSTR);
-}
-
-int rk_pipe_persist_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key(&cmd, "PERSIST", key, key_len));
-}
-
-static int build_pexpire(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                         long long milliseconds, const rk_pexpire_opts *o) {
-    static const rk_pexpire_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_pexpire(rk_command_int *cmd, rk_str key, long long milliseconds,
+                          const rk_pexpire_opts *o) {
     if (o->nx && (o->xx || o->gt || o->lt))
-        rk_cmd_invalid(cmd, "NX cannot be combined with XX, GT or LT");
+        rk_arg_invalid(cmd, "NX cannot be combined with XX, GT or LT");
     if (o->gt && o->lt)
-        rk_cmd_invalid(cmd, "GT and LT cannot be combined");
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, milliseconds);
+        rk_arg_invalid(cmd, "GT and LT cannot be combined");
+    rk_arg_key(cmd, key);
+    rk_arg_int(cmd, milliseconds);
     if (o->nx)
-        rk_cmd_lit(cmd, "NX");
+        rk_arg_lit(cmd, "NX");
     if (o->xx)
-        rk_cmd_lit(cmd, "XX");
+        rk_arg_lit(cmd, "XX");
     if (o->gt)
-        rk_cmd_lit(cmd, "GT");
+        rk_arg_lit(cmd, "GT");
     if (o->lt)
-        rk_cmd_lit(cmd, "LT");
-    return cmd->err;
+        rk_arg_lit(cmd, "LT");
 }
 
-int rk_pexpire(rk_client *c, const char *key, long long milliseconds, const rk_pexpire_opts *opts,
-               long long *out) {
-    return rk_pexpire_bin(c, key, RK_CSTR, milliseconds, opts, out);
+rk_command *(rk_cmd_pexpire)(rk_command *cmd, rk_str key, long long milliseconds,
+                             const rk_pexpire_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "PEXPIRE", 332);
+    rk_pexpire_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_pexpire(cmd_in, key, milliseconds, &o);
+    return cmd;
 }
 
-int rk_pexpire_bin(rk_client *c, const char *key, size_t key_len, long long milliseconds,
-                   const rk_pexpire_opts *opts, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_pexpire(&cmd, "PEXPIRE", key, key_len,
-                          milliseconds, opts), out);
+int (rk_pexpire)(rk_client *c, const char *key, long long milliseconds, const rk_pexpire_opts *opts,
+                 long long *out, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, (rk_cmd_pexpire)(&cmd, rk_cstr(key), milliseconds,
+                            opts, opts_size), &r), &r, "PEXPIRE", out);
 }
 
-int rk_pipe_pexpire(rk_pipeline *p, const char *key, long long milliseconds,
-                    const rk_pexpire_opts *opts) {
-    return rk_pipe_pexpire_bin(p, key, RK_CSTR, milliseconds, opts);
-}
-
-int rk_pipe_pexpire_bin(rk_pipeline *p, const char *key, size_t key_len, long long milliseconds,
-                        const rk_pexpire_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_pexpire(&cmd, "PEXPIRE", key, key_len, milliseconds, opts));
-}
-
-static int build_pexpireat(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                           long long unix_time_milliseconds, const rk_pexpireat_opts *o) {
-    static const rk_pexpireat_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_pexpireat(rk_command_int *cmd, rk_str key, long long unix_time_milliseconds,
+                            const rk_pexpireat_opts *o) {
     if (o->nx && (o->xx || o->gt || o->lt))
-        rk_cmd_invalid(cmd, "NX cannot be combined with XX, GT or LT");
+        rk_arg_invalid(cmd, "NX cannot be combined with XX, GT or LT");
     if (o->gt && o->lt)
-        rk_cmd_invalid(cmd, "GT and LT cannot be combined");
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, unix_time_milliseconds);
+        rk_arg_invalid(cmd, "GT and LT cannot be combined");
+    rk_arg_key(cmd, key);
+    rk_arg_int(cmd, unix_time_milliseconds);
     if (o->nx)
-        rk_cmd_lit(cmd, "NX");
+        rk_arg_lit(cmd, "NX");
     if (o->xx)
-        rk_cmd_lit(cmd, "XX");
+        rk_arg_lit(cmd, "XX");
     if (o->gt)
-        rk_cmd_lit(cmd, "GT");
+        rk_arg_lit(cmd, "GT");
     if (o->lt)
-        rk_cmd_lit(cmd, "LT");
-    return cmd->err;
+        rk_arg_lit(cmd, "LT");
 }
 
-int rk_pexpireat(rk_client *c, const char *key, long long unix_time_milliseconds,
-                 const rk_pexpireat_opts *opts, long long *out) {
-    return rk_pexpireat_bin(c, key, RK_CSTR, unix_time_milliseconds, opts, out);
+rk_command *(rk_cmd_pexpireat)(rk_command *cmd, rk_str key, long long unix_time_milliseconds,
+                               const rk_pexpireat_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "PEXPIREAT", 333);
+    rk_pexpireat_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_pexpireat(cmd_in, key, unix_time_milliseconds, &o);
+    return cmd;
 }
 
-int rk_pexpireat_bin(rk_client *c, const char *key, size_t key_len,
-                     long long unix_time_milliseconds, const rk_pexpireat_opts *opts,
-                     long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_pexpireat(&cmd, "PEXPIREAT", key,
-                          key_len, unix_time_milliseconds, opts), out);
+int (rk_pexpireat)(rk_client *c, const char *key, long long unix_time_milliseconds,
+                   const rk_pexpireat_opts *opts, long long *out, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, (rk_cmd_pexpireat)(&cmd, rk_cstr(key),
+                            unix_time_milliseconds, opts, opts_size), &r), &r, "PEXPIREAT", out);
 }
 
-int rk_pipe_pexpireat(rk_pipeline *p, const char *key, long long unix_time_milliseconds,
-                      const rk_pexpireat_opts *opts) {
-    return rk_pipe_pexpireat_bin(p, key, RK_CSTR, unix_time_milliseconds, opts);
-}
-
-int rk_pipe_pexpireat_bin(rk_pipeline *p, const char *key, size_t key_len,
-                          long long unix_time_milliseconds, const rk_pexpireat_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_pexpireat(&cmd, "PEXPIREAT", key, key_len,
-                        unix_time_milliseconds, opts));
+rk_command *rk_cmd_pexpiretime(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "PEXPIRETIME", 334);
+    if (cmd_in != NULL)
+        build_key(cmd_in, key);
+    return cmd;
 }
 
 int rk_pexpiretime(rk_client *c, const char *key, long long *out) {
-    return rk_pexpiretime_bin(c, key, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_pexpiretime(&cmd, rk_cstr(key)), &r), &r,
+                            "PEXPIRETIME", out);
 }
 
-int rk_pexpiretime_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "PEXPIRETIME", key, key_len),
-                          out);
-}
-
-int rk_pipe_pexpiretime(rk_pipeline *p, const char *key) {
-    return rk_pipe_pexpiretime_bin(p, key, RK_CSTR);
-}
-
-int rk_pipe_pexpiretime_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key(&cmd, "PEXPIRETIME", key, key_len));
+rk_command *rk_cmd_pttl(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "PTTL", 344);
+    if (cmd_in != NULL)
+        build_key(cmd_in, key);
+    return cmd;
 }
 
 int rk_pttl(rk_client *c, const char *key, long long *out) {
-    return rk_pttl_bin(c, key, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_pttl(&cmd, rk_cstr(key)), &r), &r, "PTTL", out);
 }
 
-int rk_pttl_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "PTTL", key, key_len), out);
-}
-
-int rk_pipe_pttl(rk_pipeline *p, const char *key) {
-    return rk_pipe_pttl_bin(p, key, RK_CSTR);
-}
-
-int rk_pipe_pttl_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key(&cmd, "PTTL", key, key_len));
+rk_command *rk_cmd_randomkey(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "RANDOMKEY", 355);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
 int rk_randomkey(rk_client *c, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "RANDOMKEY"), out, len);
-}
-
-int rk_pipe_randomkey(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "RANDOMKEY"));
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_randomkey(&cmd), &r), &r, "RANDOMKEY", out, len);
 }
 
 /* Builds RENAME, RENAMENX. */
-static int build_key_newkey(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                            const char *newkey, size_t newkey_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, newkey, newkey_len);
-    return cmd->err;
+static void build_key_newkey(rk_command_int *cmd, rk_str key, rk_str newkey) {
+    rk_arg_key(cmd, key);
+    rk_arg_key(cmd, newkey);
+}
+
+rk_command *rk_cmd_rename(rk_command *cmd, rk_str key, rk_str newkey) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "RENAME", 358);
+    if (cmd_in != NULL)
+        build_key_newkey(cmd_in, key, newkey);
+    return cmd;
 }
 
 int rk_rename(rk_client *c, const char *key, const char *newkey) {
-    return rk_rename_bin(c, key, RK_CSTR, newkey, RK_CSTR);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_rename(&cmd, rk_cstr(key), rk_cstr(newkey)), &r), &r,
+                       "RENAME");
 }
 
-int rk_rename_bin(rk_client *c, const char *key, size_t key_len, const char *newkey,
-                  size_t newkey_len) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_key_newkey(&cmd, "RENAME", key, key_len,
-                     newkey, newkey_len));
-}
-
-int rk_pipe_rename(rk_pipeline *p, const char *key, const char *newkey) {
-    return rk_pipe_rename_bin(p, key, RK_CSTR, newkey, RK_CSTR);
-}
-
-int rk_pipe_rename_bin(rk_pipeline *p, const char *key, size_t key_len, const char *newkey,
-                       size_t newkey_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_newkey(&cmd, "RENAME", key, key_len, newkey,
-                        newkey_len));
+rk_command *rk_cmd_renamenx(rk_command *cmd, rk_str key, rk_str newkey) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "RENAMENX", 359);
+    if (cmd_in != NULL)
+        build_key_newkey(cmd_in, key, newkey);
+    return cmd;
 }
 
 int rk_renamenx(rk_client *c, const char *key, const char *newkey, long long *out) {
-    return rk_renamenx_bin(c, key, RK_CSTR, newkey, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_renamenx(&cmd, rk_cstr(key), rk_cstr(newkey)),
+                            &r), &r, "RENAMENX", out);
 }
 
-int rk_renamenx_bin(rk_client *c, const char *key, size_t key_len, const char *newkey,
-                    size_t newkey_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key_newkey(&cmd, "RENAMENX", key,
-                          key_len, newkey, newkey_len), out);
-}
-
-int rk_pipe_renamenx(rk_pipeline *p, const char *key, const char *newkey) {
-    return rk_pipe_renamenx_bin(p, key, RK_CSTR, newkey, RK_CSTR);
-}
-
-int rk_pipe_renamenx_bin(rk_pipeline *p, const char *key, size_t key_len, const char *newkey,
-                         size_t newkey_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_newkey(&cmd, "RENAMENX", key, key_len, newkey,
-                        newkey_len));
-}
-
-static int build_restore(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                         long long ttl, const char *serialized_value, size_t serialized_value_len,
-                         const rk_restore_opts *o) {
-    static const rk_restore_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, ttl);
-    rk_cmd_str(cmd, serialized_value, serialized_value_len);
+static void build_restore(rk_command_int *cmd, rk_str key, long long ttl, rk_str serialized_value,
+                          const rk_restore_opts *o) {
+    rk_arg_key(cmd, key);
+    rk_arg_int(cmd, ttl);
+    rk_arg_str(cmd, serialized_value);
     if (o->replace)
-        rk_cmd_lit(cmd, "REPLACE");
+        rk_arg_lit(cmd, "REPLACE");
     if (o->absttl)
-        rk_cmd_lit(cmd, "ABSTTL");
+        rk_arg_lit(cmd, "ABSTTL");
     if (o->idletime != 0 || o->idletime_set) {
-        rk_cmd_lit(cmd, "IDLETIME");
-        rk_cmd_int(cmd, o->idletime);
+        rk_arg_lit(cmd, "IDLETIME");
+        rk_arg_int(cmd, o->idletime);
     }
     if (o->freq != 0 || o->freq_set) {
-        rk_cmd_lit(cmd, "FREQ");
-        rk_cmd_int(cmd, o->freq);
+        rk_arg_lit(cmd, "FREQ");
+        rk_arg_int(cmd, o->freq);
     }
-    return cmd->err;
 }
 
-int rk_restore(rk_client *c, const char *key, long long ttl, const char *serialized_value,
-               const rk_restore_opts *opts) {
-    return rk_restore_bin(c, key, RK_CSTR, ttl, serialized_value, RK_CSTR, opts);
+rk_command *(rk_cmd_restore)(rk_command *cmd, rk_str key, long long ttl, rk_str serialized_value,
+                             const rk_restore_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "RESTORE", 363);
+    rk_restore_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_restore(cmd_in, key, ttl, serialized_value, &o);
+    return cmd;
 }
 
-int rk_restore_bin(rk_client *c, const char *key, size_t key_len, long long ttl,
-                   const char *serialized_value, size_t serialized_value_len,
-                   const rk_restore_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_restore(&cmd, "RESTORE", key, key_len, ttl,
-                     serialized_value, serialized_value_len, opts));
+int (rk_restore)(rk_client *c, const char *key, long long ttl, const char *serialized_value,
+                 const rk_restore_opts *opts, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, (rk_cmd_restore)(&cmd, rk_cstr(key), ttl,
+                       rk_cstr(serialized_value), opts, opts_size), &r), &r, "RESTORE");
 }
 
-int rk_pipe_restore(rk_pipeline *p, const char *key, long long ttl, const char *serialized_value,
-                    const rk_restore_opts *opts) {
-    return rk_pipe_restore_bin(p, key, RK_CSTR, ttl, serialized_value, RK_CSTR, opts);
-}
-
-int rk_pipe_restore_bin(rk_pipeline *p, const char *key, size_t key_len, long long ttl,
-                        const char *serialized_value, size_t serialized_value_len,
-                        const rk_restore_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_restore(&cmd, "RESTORE", key, key_len, ttl, serialized_value,
-                        serialized_value_len, opts));
-}
-
-static int build_scan(rk_cmd *cmd, const char *words, unsigned long long cursor,
-                      const rk_scan_opts *o) {
-    static const rk_scan_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_uint(cmd, cursor);
-    if (o->match != NULL) {
-        rk_cmd_lit(cmd, "MATCH");
-        rk_cmd_str(cmd, o->match, o->match_len ? o->match_len : RK_CSTR);
+static void build_scan(rk_command_int *cmd, unsigned long long cursor, const rk_scan_opts *o) {
+    rk_arg_uint(cmd, cursor);
+    if (o->match.ptr != NULL) {
+        rk_arg_lit(cmd, "MATCH");
+        rk_arg_str(cmd, o->match);
     }
     if (o->count != 0 || o->count_set) {
-        rk_cmd_lit(cmd, "COUNT");
-        rk_cmd_int(cmd, o->count);
+        rk_arg_lit(cmd, "COUNT");
+        rk_arg_int(cmd, o->count);
     }
-    if (o->type != NULL) {
-        rk_cmd_lit(cmd, "TYPE");
-        rk_cmd_str(cmd, o->type, o->type_len ? o->type_len : RK_CSTR);
+    if (o->type.ptr != NULL) {
+        rk_arg_lit(cmd, "TYPE");
+        rk_arg_str(cmd, o->type);
     }
-    return cmd->err;
 }
 
-int rk_scan(rk_client *c, unsigned long long cursor, const rk_scan_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_scan(&cmd, "SCAN", cursor, opts), reply);
+rk_command *(rk_cmd_scan)(rk_command *cmd, unsigned long long cursor, const rk_scan_opts *opts,
+                          size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SCAN", 372);
+    rk_scan_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_scan(cmd_in, cursor, &o);
+    return cmd;
 }
 
-int rk_pipe_scan(rk_pipeline *p, unsigned long long cursor, const rk_scan_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_scan(&cmd, "SCAN", cursor, opts));
+int (rk_scan)(rk_client *c, unsigned long long cursor, const rk_scan_opts *opts, rk_reply *reply,
+              size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_scan)(&cmd, cursor, opts, opts_size), reply);
 }
 
-static void emit_sort_limit(rk_cmd *cmd, const rk_sort_limit *b) {
-    rk_cmd_int(cmd, b->offset);
-    rk_cmd_int(cmd, b->count);
+static void emit_sort_limit(rk_command_int *cmd, const rk_sort_limit *b) {
+    rk_arg_int(cmd, b->offset);
+    rk_arg_int(cmd, b->count);
 }
 
-static int build_sort(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                      const rk_sort_opts *o) {
-    static const rk_sort_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_sort(rk_command_int *cmd, rk_str key, const rk_sort_opts *o) {
     if ((o->asc) + (o->desc) > 1)
-        rk_cmd_invalid(cmd, "at most one of ASC, DESC");
-    rk_cmd_str(cmd, key, key_len);
-    if (o->by != NULL) {
-        rk_cmd_lit(cmd, "BY");
-        rk_cmd_str(cmd, o->by, o->by_len ? o->by_len : RK_CSTR);
+        rk_arg_invalid(cmd, "at most one of ASC, DESC");
+    rk_arg_key(cmd, key);
+    if (o->by.ptr != NULL) {
+        rk_arg_lit(cmd, "BY");
+        rk_arg_str(cmd, o->by);
     }
     if (o->limit != NULL) {
-        rk_cmd_lit(cmd, "LIMIT");
+        rk_arg_lit(cmd, "LIMIT");
         emit_sort_limit(cmd, o->limit);
     }
-    rk_cmd_strs(cmd, "pattern", "GET", o->get, o->get_lens, o->nget);
+    rk_arg_strs(cmd, "pattern", "GET", o->get, o->nget, false);
     if (o->asc)
-        rk_cmd_lit(cmd, "ASC");
+        rk_arg_lit(cmd, "ASC");
     if (o->desc)
-        rk_cmd_lit(cmd, "DESC");
+        rk_arg_lit(cmd, "DESC");
     if (o->alpha)
-        rk_cmd_lit(cmd, "ALPHA");
-    if (o->store != NULL) {
-        rk_cmd_lit(cmd, "STORE");
-        rk_cmd_str(cmd, o->store, o->store_len ? o->store_len : RK_CSTR);
+        rk_arg_lit(cmd, "ALPHA");
+    if (o->store.ptr != NULL) {
+        rk_arg_lit(cmd, "STORE");
+        rk_arg_key(cmd, o->store);
     }
-    return cmd->err;
 }
 
-int rk_sort(rk_client *c, const char *key, const rk_sort_opts *opts, rk_reply *reply) {
-    return rk_sort_bin(c, key, RK_CSTR, opts, reply);
+rk_command *(rk_cmd_sort)(rk_command *cmd, rk_str key, const rk_sort_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SORT", 430);
+    rk_sort_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_sort(cmd_in, key, &o);
+    return cmd;
 }
 
-int rk_sort_bin(rk_client *c, const char *key, size_t key_len, const rk_sort_opts *opts,
-                rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_sort(&cmd, "SORT", key, key_len, opts),
-                        reply);
+int (rk_sort)(rk_client *c, const char *key, const rk_sort_opts *opts, rk_reply *reply,
+              size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_sort)(&cmd, rk_cstr(key), opts, opts_size), reply);
 }
 
-int rk_pipe_sort(rk_pipeline *p, const char *key, const rk_sort_opts *opts) {
-    return rk_pipe_sort_bin(p, key, RK_CSTR, opts);
+static void emit_sort_ro_limit(rk_command_int *cmd, const rk_sort_ro_limit *b) {
+    rk_arg_int(cmd, b->offset);
+    rk_arg_int(cmd, b->count);
 }
 
-int rk_pipe_sort_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_sort_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_sort(&cmd, "SORT", key, key_len, opts));
-}
-
-static void emit_sort_ro_limit(rk_cmd *cmd, const rk_sort_ro_limit *b) {
-    rk_cmd_int(cmd, b->offset);
-    rk_cmd_int(cmd, b->count);
-}
-
-static int build_sort_ro(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                         const rk_sort_ro_opts *o) {
-    static const rk_sort_ro_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_sort_ro(rk_command_int *cmd, rk_str key, const rk_sort_ro_opts *o) {
     if ((o->asc) + (o->desc) > 1)
-        rk_cmd_invalid(cmd, "at most one of ASC, DESC");
-    rk_cmd_str(cmd, key, key_len);
-    if (o->by != NULL) {
-        rk_cmd_lit(cmd, "BY");
-        rk_cmd_str(cmd, o->by, o->by_len ? o->by_len : RK_CSTR);
+        rk_arg_invalid(cmd, "at most one of ASC, DESC");
+    rk_arg_key(cmd, key);
+    if (o->by.ptr != NULL) {
+        rk_arg_lit(cmd, "BY");
+        rk_arg_str(cmd, o->by);
     }
     if (o->limit != NULL) {
-        rk_cmd_lit(cmd, "LIMIT");
+        rk_arg_lit(cmd, "LIMIT");
         emit_sort_ro_limit(cmd, o->limit);
     }
-    rk_cmd_strs(cmd, "pattern", "GET", o->get, o->get_lens, o->nget);
+    rk_arg_strs(cmd, "pattern", "GET", o->get, o->nget, false);
     if (o->asc)
-        rk_cmd_lit(cmd, "ASC");
+        rk_arg_lit(cmd, "ASC");
     if (o->desc)
-        rk_cmd_lit(cmd, "DESC");
+        rk_arg_lit(cmd, "DESC");
     if (o->alpha)
-        rk_cmd_lit(cmd, "ALPHA");
-    return cmd->err;
+        rk_arg_lit(cmd, "ALPHA");
 }
 
-int rk_sort_ro(rk_client *c, const char *key, const rk_sort_ro_opts *opts, rk_reply *reply) {
-    return rk_sort_ro_bin(c, key, RK_CSTR, opts, reply);
+rk_command *(rk_cmd_sort_ro)(rk_command *cmd, rk_str key, const rk_sort_ro_opts *opts,
+                             size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SORT_RO", 431);
+    rk_sort_ro_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_sort_ro(cmd_in, key, &o);
+    return cmd;
 }
 
-int rk_sort_ro_bin(rk_client *c, const char *key, size_t key_len, const rk_sort_ro_opts *opts,
-                   rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_sort_ro(&cmd, "SORT_RO", key, key_len,
-                        opts), reply);
+int (rk_sort_ro)(rk_client *c, const char *key, const rk_sort_ro_opts *opts, rk_reply *reply,
+                 size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_sort_ro)(&cmd, rk_cstr(key), opts, opts_size), reply);
 }
 
-int rk_pipe_sort_ro(rk_pipeline *p, const char *key, const rk_sort_ro_opts *opts) {
-    return rk_pipe_sort_ro_bin(p, key, RK_CSTR, opts);
+static rk_command *make_touch(rk_command *cmd, const rk_str *keys, const char *const *keys_c,
+                              size_t nkeys) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "TOUCH", 476);
+    if (cmd_in != NULL)
+        build_keys_2(cmd_in, keys, keys_c, nkeys);
+    return cmd;
 }
 
-int rk_pipe_sort_ro_bin(rk_pipeline *p, const char *key, size_t key_len,
-                        const rk_sort_ro_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_sort_ro(&cmd, "SORT_RO", key, key_len, opts));
+rk_command *rk_cmd_touch(rk_command *cmd, const rk_str *keys, size_t nkeys) {
+    return make_touch(cmd, keys, NULL, nkeys);
 }
 
 int rk_touch(rk_client *c, const char *const *keys, size_t nkeys, long long *out) {
-    return rk_touch_bin(c, keys, NULL, nkeys, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_touch(&cmd, NULL, keys, nkeys), &r), &r, "TOUCH",
+                            out);
 }
 
-int rk_touch_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                 long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_keys_2(&cmd, "TOUCH", keys, keys_lens,
-                          nkeys), out);
-}
-
-int rk_pipe_touch(rk_pipeline *p, const char *const *keys, size_t nkeys) {
-    return rk_pipe_touch_bin(p, keys, NULL, nkeys);
-}
-
-int rk_pipe_touch_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                      size_t nkeys) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_keys_2(&cmd, "TOUCH", keys, keys_lens, nkeys));
+rk_command *rk_cmd_ttl(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "TTL", 494);
+    if (cmd_in != NULL)
+        build_key(cmd_in, key);
+    return cmd;
 }
 
 int rk_ttl(rk_client *c, const char *key, long long *out) {
-    return rk_ttl_bin(c, key, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_ttl(&cmd, rk_cstr(key)), &r), &r, "TTL", out);
 }
 
-int rk_ttl_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "TTL", key, key_len), out);
-}
-
-int rk_pipe_ttl(rk_pipeline *p, const char *key) {
-    return rk_pipe_ttl_bin(p, key, RK_CSTR);
-}
-
-int rk_pipe_ttl_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key(&cmd, "TTL", key, key_len));
+rk_command *rk_cmd_key_type(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "TYPE", 495);
+    if (cmd_in != NULL)
+        build_key(cmd_in, key);
+    return cmd;
 }
 
 int rk_key_type(rk_client *c, const char *key, char **out, size_t *len) {
-    return rk_key_type_bin(c, key, RK_CSTR, out, len);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_key_type(&cmd, rk_cstr(key)), &r), &r, "TYPE",
+                           out, len);
 }
 
-int rk_key_type_bin(rk_client *c, const char *key, size_t key_len, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "TYPE", key, key_len), out,
-                         len);
+static rk_command *make_unlink(rk_command *cmd, const rk_str *keys, const char *const *keys_c,
+                               size_t nkeys) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "UNLINK", 496);
+    if (cmd_in != NULL)
+        build_keys_2(cmd_in, keys, keys_c, nkeys);
+    return cmd;
 }
 
-int rk_pipe_key_type(rk_pipeline *p, const char *key) {
-    return rk_pipe_key_type_bin(p, key, RK_CSTR);
-}
-
-int rk_pipe_key_type_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key(&cmd, "TYPE", key, key_len));
+rk_command *rk_cmd_unlink(rk_command *cmd, const rk_str *keys, size_t nkeys) {
+    return make_unlink(cmd, keys, NULL, nkeys);
 }
 
 int rk_unlink(rk_client *c, const char *const *keys, size_t nkeys, long long *out) {
-    return rk_unlink_bin(c, keys, NULL, nkeys, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_unlink(&cmd, NULL, keys, nkeys), &r), &r,
+                            "UNLINK", out);
 }
 
-int rk_unlink_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                  long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_keys_2(&cmd, "UNLINK", keys, keys_lens,
-                          nkeys), out);
+static void build_wait(rk_command_int *cmd, long long numreplicas, long long timeout) {
+    rk_arg_int(cmd, numreplicas);
+    rk_arg_int(cmd, timeout);
+    cmd->block_ms = rk_command_block_ms(timeout, true);
 }
 
-int rk_pipe_unlink(rk_pipeline *p, const char *const *keys, size_t nkeys) {
-    return rk_pipe_unlink_bin(p, keys, NULL, nkeys);
-}
-
-int rk_pipe_unlink_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                       size_t nkeys) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_keys_2(&cmd, "UNLINK", keys, keys_lens, nkeys));
-}
-
-static int build_wait(rk_cmd *cmd, const char *words, long long numreplicas, long long timeout) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_int(cmd, numreplicas);
-    rk_cmd_int(cmd, timeout);
-    cmd->block_ms = rk_cmd_block_ms(timeout, true);
-    return cmd->err;
+rk_command *rk_cmd_wait(rk_command *cmd, long long numreplicas, long long timeout) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "WAIT", 512);
+    if (cmd_in != NULL)
+        build_wait(cmd_in, numreplicas, timeout);
+    return cmd;
 }
 
 int rk_wait(rk_client *c, long long numreplicas, long long timeout, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_wait(&cmd, "WAIT", numreplicas, timeout),
-                          out);
-}
-
-int rk_pipe_wait(rk_pipeline *p, long long numreplicas, long long timeout) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_wait(&cmd, "WAIT", numreplicas, timeout));
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_wait(&cmd, numreplicas, timeout), &r), &r,
+                            "WAIT", out);
 }

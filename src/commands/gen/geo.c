@@ -2,505 +2,401 @@
  * Redis 7.0.15; do not edit (make commands). */
 /* clang-format off */
 #include "rediskit/commands/geo.h"
-#include "commands/cmd_int.h"
+#include "commands/typed_int.h"
 
 static const char *const rk_geo_unit_tokens[] = {"M", "KM", "FT", "MI"};
 
-static void emit_geoadd_longitude_latitude_member(rk_cmd *cmd,
+static void emit_geoadd_longitude_latitude_member(rk_command_int *cmd,
                                                   const rk_geoadd_longitude_latitude_member *b) {
-    rk_cmd_double(cmd, b->longitude);
-    rk_cmd_double(cmd, b->latitude);
-    if (b->member == NULL)
-        rk_cmd_invalid(cmd, "member is required");
-    rk_cmd_str(cmd, b->member, b->member_len ? b->member_len : RK_CSTR);
+    rk_arg_double(cmd, b->longitude);
+    rk_arg_double(cmd, b->latitude);
+    if (b->member.ptr == NULL)
+        rk_arg_invalid(cmd, "member is required");
+    rk_arg_str(cmd, b->member);
 }
 
-static int build_geoadd(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                        const rk_geoadd_longitude_latitude_member *longitude_latitude_members,
-                        size_t nlongitude_latitude_members, const rk_geoadd_opts *o) {
-    static const rk_geoadd_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_geoadd(rk_command_int *cmd, rk_str key,
+                         const rk_geoadd_longitude_latitude_member *longitude_latitude_members,
+                         size_t nlongitude_latitude_members, const rk_geoadd_opts *o) {
     if ((o->nx) + (o->xx) > 1)
-        rk_cmd_invalid(cmd, "at most one of NX, XX");
-    rk_cmd_str(cmd, key, key_len);
+        rk_arg_invalid(cmd, "at most one of NX, XX");
+    rk_arg_key(cmd, key);
     if (o->nx)
-        rk_cmd_lit(cmd, "NX");
+        rk_arg_lit(cmd, "NX");
     if (o->xx)
-        rk_cmd_lit(cmd, "XX");
+        rk_arg_lit(cmd, "XX");
     if (o->ch)
-        rk_cmd_lit(cmd, "CH");
+        rk_arg_lit(cmd, "CH");
     if (nlongitude_latitude_members == 0)
-        rk_cmd_invalid(cmd, "needs at least one longitude_latitude_member");
+        rk_arg_invalid(cmd, "needs at least one longitude_latitude_member");
     if (nlongitude_latitude_members > 0 && longitude_latitude_members == NULL) {
-        rk_cmd_invalid(cmd, "longitude_latitude_member list is NULL");
+        rk_arg_invalid(cmd, "longitude_latitude_member list is NULL");
     } else if (nlongitude_latitude_members > 0) {
         for (size_t i = 0; i < nlongitude_latitude_members; i++) {
             emit_geoadd_longitude_latitude_member(cmd, &longitude_latitude_members[i]);
         }
     }
-    return cmd->err;
 }
 
-int rk_geoadd(rk_client *c, const char *key,
-              const rk_geoadd_longitude_latitude_member *longitude_latitude_members,
-              size_t nlongitude_latitude_members, const rk_geoadd_opts *opts, long long *out) {
-    return rk_geoadd_bin(c, key, RK_CSTR, longitude_latitude_members, nlongitude_latitude_members,
-                         opts, out);
+rk_command *(rk_cmd_geoadd)(rk_command *cmd, rk_str key,
+                            const rk_geoadd_longitude_latitude_member *longitude_latitude_members,
+                            size_t nlongitude_latitude_members, const rk_geoadd_opts *opts,
+                            size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "GEOADD", 200);
+    rk_geoadd_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_geoadd(cmd_in, key, longitude_latitude_members, nlongitude_latitude_members, &o);
+    return cmd;
 }
 
-int rk_geoadd_bin(rk_client *c, const char *key, size_t key_len,
-                  const rk_geoadd_longitude_latitude_member *longitude_latitude_members,
-                  size_t nlongitude_latitude_members, const rk_geoadd_opts *opts, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_geoadd(&cmd, "GEOADD", key, key_len,
-                          longitude_latitude_members, nlongitude_latitude_members, opts), out);
+int (rk_geoadd)(rk_client *c, const char *key,
+                const rk_geoadd_longitude_latitude_member *longitude_latitude_members,
+                size_t nlongitude_latitude_members, const rk_geoadd_opts *opts, long long *out,
+                size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, (rk_cmd_geoadd)(&cmd, rk_cstr(key),
+                            longitude_latitude_members, nlongitude_latitude_members, opts,
+                            opts_size), &r), &r, "GEOADD", out);
 }
 
-int rk_pipe_geoadd(rk_pipeline *p, const char *key,
-                   const rk_geoadd_longitude_latitude_member *longitude_latitude_members,
-                   size_t nlongitude_latitude_members, const rk_geoadd_opts *opts) {
-    return rk_pipe_geoadd_bin(p, key, RK_CSTR, longitude_latitude_members,
-                              nlongitude_latitude_members, opts);
-}
-
-int rk_pipe_geoadd_bin(rk_pipeline *p, const char *key, size_t key_len,
-                       const rk_geoadd_longitude_latitude_member *longitude_latitude_members,
-                       size_t nlongitude_latitude_members, const rk_geoadd_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_geoadd(&cmd, "GEOADD", key, key_len,
-                        longitude_latitude_members, nlongitude_latitude_members, opts));
-}
-
-static int build_geodist(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                         const char *member1, size_t member1_len, const char *member2,
-                         size_t member2_len, const rk_geodist_opts *o) {
-    static const rk_geodist_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, member1, member1_len);
-    rk_cmd_str(cmd, member2, member2_len);
+static void build_geodist(rk_command_int *cmd, rk_str key, rk_str member1, rk_str member2,
+                          const rk_geodist_opts *o) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, member1);
+    rk_arg_str(cmd, member2);
     if (o->unit != 0) {
-        rk_cmd_choice(cmd, (int)o->unit, rk_geo_unit_tokens, 4, "unit");
+        rk_arg_choice(cmd, (int)o->unit, rk_geo_unit_tokens, 4, "unit");
     }
     cmd->shape = "d";
-    return cmd->err;
 }
 
-int rk_geodist(rk_client *c, const char *key, const char *member1, const char *member2,
-               const rk_geodist_opts *opts, double *out) {
-    return rk_geodist_bin(c, key, RK_CSTR, member1, RK_CSTR, member2, RK_CSTR, opts, out);
+rk_command *(rk_cmd_geodist)(rk_command *cmd, rk_str key, rk_str member1, rk_str member2,
+                             const rk_geodist_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "GEODIST", 201);
+    rk_geodist_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_geodist(cmd_in, key, member1, member2, &o);
+    return cmd;
 }
 
-int rk_geodist_bin(rk_client *c, const char *key, size_t key_len, const char *member1,
-                   size_t member1_len, const char *member2, size_t member2_len,
-                   const rk_geodist_opts *opts, double *out) {
-    rk_cmd cmd;
-    return rk_cmd_number(RK_TARGET_CLIENT(c), &cmd, build_geodist(&cmd, "GEODIST", key, key_len,
-                         member1, member1_len, member2, member2_len, opts), out);
+int (rk_geodist)(rk_client *c, const char *key, const char *member1, const char *member2,
+                 const rk_geodist_opts *opts, double *out, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_number(rk_client_run(c, (rk_cmd_geodist)(&cmd, rk_cstr(key), rk_cstr(member1),
+                           rk_cstr(member2), opts, opts_size), &r), &r, "GEODIST", out);
 }
 
-int rk_pipe_geodist(rk_pipeline *p, const char *key, const char *member1, const char *member2,
-                    const rk_geodist_opts *opts) {
-    return rk_pipe_geodist_bin(p, key, RK_CSTR, member1, RK_CSTR, member2, RK_CSTR, opts);
-}
-
-int rk_pipe_geodist_bin(rk_pipeline *p, const char *key, size_t key_len, const char *member1,
-                        size_t member1_len, const char *member2, size_t member2_len,
-                        const rk_geodist_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_geodist(&cmd, "GEODIST", key, key_len, member1, member1_len,
-                        member2, member2_len, opts));
-}
-
-static int build_geohash(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                         const char *const *members, const size_t *members_lens, size_t nmembers) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_geohash(rk_command_int *cmd, rk_str key, const rk_str *members,
+                          const char *const *members_c, size_t nmembers) {
+    rk_arg_key(cmd, key);
     if (nmembers == 0)
-        rk_cmd_invalid(cmd, "needs at least one member");
-    rk_cmd_strs(cmd, "member", NULL, members, members_lens, nmembers);
-    return cmd->err;
+        rk_arg_invalid(cmd, "needs at least one member");
+    rk_arg_list(cmd, "member", NULL, members, members_c, nmembers, false);
+}
+
+static rk_command *make_geohash(rk_command *cmd, rk_str key, const rk_str *members,
+                                const char *const *members_c, size_t nmembers) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "GEOHASH", 202);
+    if (cmd_in != NULL)
+        build_geohash(cmd_in, key, members, members_c, nmembers);
+    return cmd;
+}
+
+rk_command *rk_cmd_geohash(rk_command *cmd, rk_str key, const rk_str *members, size_t nmembers) {
+    return make_geohash(cmd, key, members, NULL, nmembers);
 }
 
 int rk_geohash(rk_client *c, const char *key, const char *const *members, size_t nmembers,
                rk_reply *reply) {
-    return rk_geohash_bin(c, key, RK_CSTR, members, NULL, nmembers, reply);
+    rk_command cmd;
+    return rk_client_run(c, make_geohash(&cmd, rk_cstr(key), NULL, members, nmembers), reply);
 }
 
-int rk_geohash_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
-                   const size_t *members_lens, size_t nmembers, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_geohash(&cmd, "GEOHASH", key, key_len,
-                        members, members_lens, nmembers), reply);
-}
-
-int rk_pipe_geohash(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers) {
-    return rk_pipe_geohash_bin(p, key, RK_CSTR, members, NULL, nmembers);
-}
-
-int rk_pipe_geohash_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
-                        const size_t *members_lens, size_t nmembers) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_geohash(&cmd, "GEOHASH", key, key_len, members, members_lens,
-                        nmembers));
-}
-
-static int build_geopos(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                        const char *const *members, const size_t *members_lens, size_t nmembers) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_geopos(rk_command_int *cmd, rk_str key, const rk_str *members,
+                         const char *const *members_c, size_t nmembers) {
+    rk_arg_key(cmd, key);
     if (nmembers == 0)
-        rk_cmd_invalid(cmd, "needs at least one member");
-    rk_cmd_strs(cmd, "member", NULL, members, members_lens, nmembers);
+        rk_arg_invalid(cmd, "needs at least one member");
+    rk_arg_list(cmd, "member", NULL, members, members_c, nmembers, false);
     cmd->shape = "a(dd)";
-    return cmd->err;
+}
+
+static rk_command *make_geopos(rk_command *cmd, rk_str key, const rk_str *members,
+                               const char *const *members_c, size_t nmembers) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "GEOPOS", 203);
+    if (cmd_in != NULL)
+        build_geopos(cmd_in, key, members, members_c, nmembers);
+    return cmd;
+}
+
+rk_command *rk_cmd_geopos(rk_command *cmd, rk_str key, const rk_str *members, size_t nmembers) {
+    return make_geopos(cmd, key, members, NULL, nmembers);
 }
 
 int rk_geopos(rk_client *c, const char *key, const char *const *members, size_t nmembers,
               rk_reply *reply) {
-    return rk_geopos_bin(c, key, RK_CSTR, members, NULL, nmembers, reply);
+    rk_command cmd;
+    return rk_client_run(c, make_geopos(&cmd, rk_cstr(key), NULL, members, nmembers), reply);
 }
 
-int rk_geopos_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
-                  const size_t *members_lens, size_t nmembers, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_geopos(&cmd, "GEOPOS", key, key_len,
-                        members, members_lens, nmembers), reply);
-}
-
-int rk_pipe_geopos(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers) {
-    return rk_pipe_geopos_bin(p, key, RK_CSTR, members, NULL, nmembers);
-}
-
-int rk_pipe_geopos_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
-                       const size_t *members_lens, size_t nmembers) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_geopos(&cmd, "GEOPOS", key, key_len, members, members_lens,
-                        nmembers));
-}
-
-static void emit_georadius_count(rk_cmd *cmd, const rk_georadius_count *b) {
-    rk_cmd_lit(cmd, "COUNT");
-    rk_cmd_int(cmd, b->count);
+static void emit_georadius_count(rk_command_int *cmd, const rk_georadius_count *b) {
+    rk_arg_lit(cmd, "COUNT");
+    rk_arg_int(cmd, b->count);
     if (b->any)
-        rk_cmd_lit(cmd, "ANY");
+        rk_arg_lit(cmd, "ANY");
 }
 
-static int build_georadius(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                           double longitude, double latitude, double radius, rk_geo_unit unit,
-                           const rk_georadius_opts *o) {
-    static const rk_georadius_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_georadius(rk_command_int *cmd, rk_str key, double longitude, double latitude,
+                            double radius, rk_geo_unit unit, const rk_georadius_opts *o) {
     if ((o->asc) + (o->desc) > 1)
-        rk_cmd_invalid(cmd, "at most one of ASC, DESC");
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_double(cmd, longitude);
-    rk_cmd_double(cmd, latitude);
-    rk_cmd_double(cmd, radius);
-    rk_cmd_choice(cmd, (int)unit, rk_geo_unit_tokens, 4, "unit");
+        rk_arg_invalid(cmd, "at most one of ASC, DESC");
+    rk_arg_key(cmd, key);
+    rk_arg_double(cmd, longitude);
+    rk_arg_double(cmd, latitude);
+    rk_arg_double(cmd, radius);
+    rk_arg_choice(cmd, (int)unit, rk_geo_unit_tokens, 4, "unit");
     if (o->withcoord)
-        rk_cmd_lit(cmd, "WITHCOORD");
+        rk_arg_lit(cmd, "WITHCOORD");
     if (o->withdist)
-        rk_cmd_lit(cmd, "WITHDIST");
+        rk_arg_lit(cmd, "WITHDIST");
     if (o->withhash)
-        rk_cmd_lit(cmd, "WITHHASH");
+        rk_arg_lit(cmd, "WITHHASH");
     if (o->count != NULL) {
         emit_georadius_count(cmd, o->count);
     }
     if (o->asc)
-        rk_cmd_lit(cmd, "ASC");
+        rk_arg_lit(cmd, "ASC");
     if (o->desc)
-        rk_cmd_lit(cmd, "DESC");
-    if (o->store != NULL) {
-        rk_cmd_lit(cmd, "STORE");
-        rk_cmd_str(cmd, o->store, o->store_len ? o->store_len : RK_CSTR);
+        rk_arg_lit(cmd, "DESC");
+    if (o->store.ptr != NULL) {
+        rk_arg_lit(cmd, "STORE");
+        rk_arg_key(cmd, o->store);
     }
-    if (o->storedist != NULL) {
-        rk_cmd_lit(cmd, "STOREDIST");
-        rk_cmd_str(cmd, o->storedist, o->storedist_len ? o->storedist_len : RK_CSTR);
+    if (o->storedist.ptr != NULL) {
+        rk_arg_lit(cmd, "STOREDIST");
+        rk_arg_key(cmd, o->storedist);
     }
     cmd->shape = rk_geo_shape(o->withcoord, o->withdist, o->withhash);
-    return cmd->err;
 }
 
-int rk_georadius(rk_client *c, const char *key, double longitude, double latitude, double radius,
-                 rk_geo_unit unit, const rk_georadius_opts *opts, rk_reply *reply) {
-    return rk_georadius_bin(c, key, RK_CSTR, longitude, latitude, radius, unit, opts, reply);
+rk_command *(rk_cmd_georadius)(rk_command *cmd, rk_str key, double longitude, double latitude,
+                               double radius, rk_geo_unit unit, const rk_georadius_opts *opts,
+                               size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "GEORADIUS", 204);
+    rk_georadius_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_georadius(cmd_in, key, longitude, latitude, radius, unit, &o);
+    return cmd;
 }
 
-int rk_georadius_bin(rk_client *c, const char *key, size_t key_len, double longitude,
-                     double latitude, double radius, rk_geo_unit unit,
-                     const rk_georadius_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_georadius(&cmd, "GEORADIUS", key, key_len,
-                        longitude, latitude, radius, unit, opts), reply);
+int (rk_georadius)(rk_client *c, const char *key, double longitude, double latitude, double radius,
+                   rk_geo_unit unit, const rk_georadius_opts *opts, rk_reply *reply,
+                   size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_georadius)(&cmd, rk_cstr(key), longitude, latitude, radius,
+                         unit, opts, opts_size), reply);
 }
 
-int rk_pipe_georadius(rk_pipeline *p, const char *key, double longitude, double latitude,
-                      double radius, rk_geo_unit unit, const rk_georadius_opts *opts) {
-    return rk_pipe_georadius_bin(p, key, RK_CSTR, longitude, latitude, radius, unit, opts);
-}
-
-int rk_pipe_georadius_bin(rk_pipeline *p, const char *key, size_t key_len, double longitude,
-                          double latitude, double radius, rk_geo_unit unit,
-                          const rk_georadius_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_georadius(&cmd, "GEORADIUS", key, key_len, longitude,
-                        latitude, radius, unit, opts));
-}
-
-static void emit_georadius_ro_count(rk_cmd *cmd, const rk_georadius_ro_count *b) {
-    rk_cmd_lit(cmd, "COUNT");
-    rk_cmd_int(cmd, b->count);
+static void emit_georadius_ro_count(rk_command_int *cmd, const rk_georadius_ro_count *b) {
+    rk_arg_lit(cmd, "COUNT");
+    rk_arg_int(cmd, b->count);
     if (b->any)
-        rk_cmd_lit(cmd, "ANY");
+        rk_arg_lit(cmd, "ANY");
 }
 
-static int build_georadius_ro(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                              double longitude, double latitude, double radius, rk_geo_unit unit,
-                              const rk_georadius_ro_opts *o) {
-    static const rk_georadius_ro_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_georadius_ro(rk_command_int *cmd, rk_str key, double longitude, double latitude,
+                               double radius, rk_geo_unit unit, const rk_georadius_ro_opts *o) {
     if ((o->asc) + (o->desc) > 1)
-        rk_cmd_invalid(cmd, "at most one of ASC, DESC");
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_double(cmd, longitude);
-    rk_cmd_double(cmd, latitude);
-    rk_cmd_double(cmd, radius);
-    rk_cmd_choice(cmd, (int)unit, rk_geo_unit_tokens, 4, "unit");
+        rk_arg_invalid(cmd, "at most one of ASC, DESC");
+    rk_arg_key(cmd, key);
+    rk_arg_double(cmd, longitude);
+    rk_arg_double(cmd, latitude);
+    rk_arg_double(cmd, radius);
+    rk_arg_choice(cmd, (int)unit, rk_geo_unit_tokens, 4, "unit");
     if (o->withcoord)
-        rk_cmd_lit(cmd, "WITHCOORD");
+        rk_arg_lit(cmd, "WITHCOORD");
     if (o->withdist)
-        rk_cmd_lit(cmd, "WITHDIST");
+        rk_arg_lit(cmd, "WITHDIST");
     if (o->withhash)
-        rk_cmd_lit(cmd, "WITHHASH");
+        rk_arg_lit(cmd, "WITHHASH");
     if (o->count != NULL) {
         emit_georadius_ro_count(cmd, o->count);
     }
     if (o->asc)
-        rk_cmd_lit(cmd, "ASC");
+        rk_arg_lit(cmd, "ASC");
     if (o->desc)
-        rk_cmd_lit(cmd, "DESC");
+        rk_arg_lit(cmd, "DESC");
     cmd->shape = rk_geo_shape(o->withcoord, o->withdist, o->withhash);
-    return cmd->err;
 }
 
-int rk_georadius_ro(rk_client *c, const char *key, double longitude, double latitude, double radius,
-                    rk_geo_unit unit, const rk_georadius_ro_opts *opts, rk_reply *reply) {
-    return rk_georadius_ro_bin(c, key, RK_CSTR, longitude, latitude, radius, unit, opts, reply);
+rk_command *(rk_cmd_georadius_ro)(rk_command *cmd, rk_str key, double longitude, double latitude,
+                                  double radius, rk_geo_unit unit, const rk_georadius_ro_opts *opts,
+                                  size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "GEORADIUS_RO", 205);
+    rk_georadius_ro_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_georadius_ro(cmd_in, key, longitude, latitude, radius, unit, &o);
+    return cmd;
 }
 
-int rk_georadius_ro_bin(rk_client *c, const char *key, size_t key_len, double longitude,
-                        double latitude, double radius, rk_geo_unit unit,
-                        const rk_georadius_ro_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_georadius_ro(&cmd, "GEORADIUS_RO", key,
-                        key_len, longitude, latitude, radius, unit, opts), reply);
+int (rk_georadius_ro)(rk_client *c, const char *key, double longitude, double latitude,
+                      double radius, rk_geo_unit unit, const rk_georadius_ro_opts *opts,
+                      rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_georadius_ro)(&cmd, rk_cstr(key), longitude, latitude, radius,
+                         unit, opts, opts_size), reply);
 }
 
-int rk_pipe_georadius_ro(rk_pipeline *p, const char *key, double longitude, double latitude,
-                         double radius, rk_geo_unit unit, const rk_georadius_ro_opts *opts) {
-    return rk_pipe_georadius_ro_bin(p, key, RK_CSTR, longitude, latitude, radius, unit, opts);
-}
-
-int rk_pipe_georadius_ro_bin(rk_pipeline *p, const char *key, size_t key_len, double longitude,
-                             double latitude, double radius, rk_geo_unit unit,
-                             const rk_georadius_ro_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_georadius_ro(&cmd, "GEORADIUS_RO", key, key_len, longitude,
-                        latitude, radius, unit, opts));
-}
-
-static void emit_georadiusbymember_count(rk_cmd *cmd, const rk_georadiusbymember_count *b) {
-    rk_cmd_lit(cmd, "COUNT");
-    rk_cmd_int(cmd, b->count);
+static void emit_georadiusbymember_count(rk_command_int *cmd, const rk_georadiusbymember_count *b) {
+    rk_arg_lit(cmd, "COUNT");
+    rk_arg_int(cmd, b->count);
     if (b->any)
-        rk_cmd_lit(cmd, "ANY");
+        rk_arg_lit(cmd, "ANY");
 }
 
-static int build_georadiusbymember(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                                   const char *member, size_t member_len, double radius,
-                                   rk_geo_unit unit, const rk_georadiusbymember_opts *o) {
-    static const rk_georadiusbymember_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_georadiusbymember(rk_command_int *cmd, rk_str key, rk_str member, double radius,
+                                    rk_geo_unit unit, const rk_georadiusbymember_opts *o) {
     if ((o->asc) + (o->desc) > 1)
-        rk_cmd_invalid(cmd, "at most one of ASC, DESC");
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, member, member_len);
-    rk_cmd_double(cmd, radius);
-    rk_cmd_choice(cmd, (int)unit, rk_geo_unit_tokens, 4, "unit");
+        rk_arg_invalid(cmd, "at most one of ASC, DESC");
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, member);
+    rk_arg_double(cmd, radius);
+    rk_arg_choice(cmd, (int)unit, rk_geo_unit_tokens, 4, "unit");
     if (o->withcoord)
-        rk_cmd_lit(cmd, "WITHCOORD");
+        rk_arg_lit(cmd, "WITHCOORD");
     if (o->withdist)
-        rk_cmd_lit(cmd, "WITHDIST");
+        rk_arg_lit(cmd, "WITHDIST");
     if (o->withhash)
-        rk_cmd_lit(cmd, "WITHHASH");
+        rk_arg_lit(cmd, "WITHHASH");
     if (o->count != NULL) {
         emit_georadiusbymember_count(cmd, o->count);
     }
     if (o->asc)
-        rk_cmd_lit(cmd, "ASC");
+        rk_arg_lit(cmd, "ASC");
     if (o->desc)
-        rk_cmd_lit(cmd, "DESC");
-    if (o->store != NULL) {
-        rk_cmd_lit(cmd, "STORE");
-        rk_cmd_str(cmd, o->store, o->store_len ? o->store_len : RK_CSTR);
+        rk_arg_lit(cmd, "DESC");
+    if (o->store.ptr != NULL) {
+        rk_arg_lit(cmd, "STORE");
+        rk_arg_key(cmd, o->store);
     }
-    if (o->storedist != NULL) {
-        rk_cmd_lit(cmd, "STOREDIST");
-        rk_cmd_str(cmd, o->storedist, o->storedist_len ? o->storedist_len : RK_CSTR);
+    if (o->storedist.ptr != NULL) {
+        rk_arg_lit(cmd, "STOREDIST");
+        rk_arg_key(cmd, o->storedist);
     }
     cmd->shape = rk_geo_shape(o->withcoord, o->withdist, o->withhash);
-    return cmd->err;
 }
 
-int rk_georadiusbymember(rk_client *c, const char *key, const char *member, double radius,
-                         rk_geo_unit unit, const rk_georadiusbymember_opts *opts, rk_reply *reply) {
-    return rk_georadiusbymember_bin(c, key, RK_CSTR, member, RK_CSTR, radius, unit, opts, reply);
+rk_command *(rk_cmd_georadiusbymember)(rk_command *cmd, rk_str key, rk_str member, double radius,
+                                       rk_geo_unit unit, const rk_georadiusbymember_opts *opts,
+                                       size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "GEORADIUSBYMEMBER", 206);
+    rk_georadiusbymember_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_georadiusbymember(cmd_in, key, member, radius, unit, &o);
+    return cmd;
 }
 
-int rk_georadiusbymember_bin(rk_client *c, const char *key, size_t key_len, const char *member,
-                             size_t member_len, double radius, rk_geo_unit unit,
-                             const rk_georadiusbymember_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_georadiusbymember(&cmd,
-                        "GEORADIUSBYMEMBER", key, key_len, member, member_len, radius, unit, opts),
-                        reply);
+int (rk_georadiusbymember)(rk_client *c, const char *key, const char *member, double radius,
+                           rk_geo_unit unit, const rk_georadiusbymember_opts *opts, rk_reply *reply,
+                           size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_georadiusbymember)(&cmd, rk_cstr(key), rk_cstr(member), radius,
+                         unit, opts, opts_size), reply);
 }
 
-int rk_pipe_georadiusbymember(rk_pipeline *p, const char *key, const char *member, double radius,
-                              rk_geo_unit unit, const rk_georadiusbymember_opts *opts) {
-    return rk_pipe_georadiusbymember_bin(p, key, RK_CSTR, member, RK_CSTR, radius, unit, opts);
-}
-
-int rk_pipe_georadiusbymember_bin(rk_pipeline *p, const char *key, size_t key_len,
-                                  const char *member, size_t member_len, double radius,
-                                  rk_geo_unit unit, const rk_georadiusbymember_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_georadiusbymember(&cmd, "GEORADIUSBYMEMBER", key, key_len,
-                        member, member_len, radius, unit, opts));
-}
-
-static void emit_georadiusbymember_ro_count(rk_cmd *cmd, const rk_georadiusbymember_ro_count *b) {
-    rk_cmd_lit(cmd, "COUNT");
-    rk_cmd_int(cmd, b->count);
+static void emit_georadiusbymember_ro_count(rk_command_int *cmd,
+                                            const rk_georadiusbymember_ro_count *b) {
+    rk_arg_lit(cmd, "COUNT");
+    rk_arg_int(cmd, b->count);
     if (b->any)
-        rk_cmd_lit(cmd, "ANY");
+        rk_arg_lit(cmd, "ANY");
 }
 
-static int build_georadiusbymember_ro(rk_cmd *cmd, const char *words, const char *key,
-                                      size_t key_len, const char *member, size_t member_len,
-                                      double radius, rk_geo_unit unit,
-                                      const rk_georadiusbymember_ro_opts *o) {
-    static const rk_georadiusbymember_ro_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_georadiusbymember_ro(rk_command_int *cmd, rk_str key, rk_str member,
+                                       double radius, rk_geo_unit unit,
+                                       const rk_georadiusbymember_ro_opts *o) {
     if ((o->asc) + (o->desc) > 1)
-        rk_cmd_invalid(cmd, "at most one of ASC, DESC");
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, member, member_len);
-    rk_cmd_double(cmd, radius);
-    rk_cmd_choice(cmd, (int)unit, rk_geo_unit_tokens, 4, "unit");
+        rk_arg_invalid(cmd, "at most one of ASC, DESC");
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, member);
+    rk_arg_double(cmd, radius);
+    rk_arg_choice(cmd, (int)unit, rk_geo_unit_tokens, 4, "unit");
     if (o->withcoord)
-        rk_cmd_lit(cmd, "WITHCOORD");
+        rk_arg_lit(cmd, "WITHCOORD");
     if (o->withdist)
-        rk_cmd_lit(cmd, "WITHDIST");
+        rk_arg_lit(cmd, "WITHDIST");
     if (o->withhash)
-        rk_cmd_lit(cmd, "WITHHASH");
+        rk_arg_lit(cmd, "WITHHASH");
     if (o->count != NULL) {
         emit_georadiusbymember_ro_count(cmd, o->count);
     }
     if (o->asc)
-        rk_cmd_lit(cmd, "ASC");
+        rk_arg_lit(cmd, "ASC");
     if (o->desc)
-        rk_cmd_lit(cmd, "DESC");
+        rk_arg_lit(cmd, "DESC");
     cmd->shape = rk_geo_shape(o->withcoord, o->withdist, o->withhash);
-    return cmd->err;
 }
 
-int rk_georadiusbymember_ro(rk_client *c, const char *key, const char *member, double radius,
-                            rk_geo_unit unit, const rk_georadiusbymember_ro_opts *opts,
-                            rk_reply *reply) {
-    return rk_georadiusbymember_ro_bin(c, key, RK_CSTR, member, RK_CSTR, radius, unit, opts, reply);
+rk_command *(rk_cmd_georadiusbymember_ro)(rk_command *cmd, rk_str key, rk_str member, double radius,
+                                          rk_geo_unit unit,
+                                          const rk_georadiusbymember_ro_opts *opts,
+                                          size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "GEORADIUSBYMEMBER_RO", 207);
+    rk_georadiusbymember_ro_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_georadiusbymember_ro(cmd_in, key, member, radius, unit, &o);
+    return cmd;
 }
 
-int rk_georadiusbymember_ro_bin(rk_client *c, const char *key, size_t key_len, const char *member,
-                                size_t member_len, double radius, rk_geo_unit unit,
-                                const rk_georadiusbymember_ro_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_georadiusbymember_ro(&cmd,
-                        "GEORADIUSBYMEMBER_RO", key, key_len, member, member_len, radius, unit,
-                        opts), reply);
+int (rk_georadiusbymember_ro)(rk_client *c, const char *key, const char *member, double radius,
+                              rk_geo_unit unit, const rk_georadiusbymember_ro_opts *opts,
+                              rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_georadiusbymember_ro)(&cmd, rk_cstr(key), rk_cstr(member),
+                         radius, unit, opts, opts_size), reply);
 }
 
-int rk_pipe_georadiusbymember_ro(rk_pipeline *p, const char *key, const char *member, double radius,
-                                 rk_geo_unit unit, const rk_georadiusbymember_ro_opts *opts) {
-    return rk_pipe_georadiusbymember_ro_bin(p, key, RK_CSTR, member, RK_CSTR, radius, unit, opts);
+static void emit_geosearch_fromlonlat(rk_command_int *cmd, const rk_geosearch_fromlonlat *b) {
+    rk_arg_double(cmd, b->longitude);
+    rk_arg_double(cmd, b->latitude);
 }
 
-int rk_pipe_georadiusbymember_ro_bin(rk_pipeline *p, const char *key, size_t key_len,
-                                     const char *member, size_t member_len, double radius,
-                                     rk_geo_unit unit, const rk_georadiusbymember_ro_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_georadiusbymember_ro(&cmd, "GEORADIUSBYMEMBER_RO", key,
-                        key_len, member, member_len, radius, unit, opts));
+static void emit_geosearch_byradius(rk_command_int *cmd, const rk_geosearch_byradius *b) {
+    rk_arg_lit(cmd, "BYRADIUS");
+    rk_arg_double(cmd, b->byradius);
+    rk_arg_choice(cmd, (int)b->unit, rk_geo_unit_tokens, 4, "unit");
 }
 
-static void emit_geosearch_fromlonlat(rk_cmd *cmd, const rk_geosearch_fromlonlat *b) {
-    rk_cmd_double(cmd, b->longitude);
-    rk_cmd_double(cmd, b->latitude);
+static void emit_geosearch_bybox(rk_command_int *cmd, const rk_geosearch_bybox *b) {
+    rk_arg_lit(cmd, "BYBOX");
+    rk_arg_double(cmd, b->bybox);
+    rk_arg_double(cmd, b->height);
+    rk_arg_choice(cmd, (int)b->unit, rk_geo_unit_tokens, 4, "unit");
 }
 
-static void emit_geosearch_byradius(rk_cmd *cmd, const rk_geosearch_byradius *b) {
-    rk_cmd_lit(cmd, "BYRADIUS");
-    rk_cmd_double(cmd, b->byradius);
-    rk_cmd_choice(cmd, (int)b->unit, rk_geo_unit_tokens, 4, "unit");
-}
-
-static void emit_geosearch_bybox(rk_cmd *cmd, const rk_geosearch_bybox *b) {
-    rk_cmd_lit(cmd, "BYBOX");
-    rk_cmd_double(cmd, b->bybox);
-    rk_cmd_double(cmd, b->height);
-    rk_cmd_choice(cmd, (int)b->unit, rk_geo_unit_tokens, 4, "unit");
-}
-
-static void emit_geosearch_count(rk_cmd *cmd, const rk_geosearch_count *b) {
-    rk_cmd_lit(cmd, "COUNT");
-    rk_cmd_int(cmd, b->count);
+static void emit_geosearch_count(rk_command_int *cmd, const rk_geosearch_count *b) {
+    rk_arg_lit(cmd, "COUNT");
+    rk_arg_int(cmd, b->count);
     if (b->any)
-        rk_cmd_lit(cmd, "ANY");
+        rk_arg_lit(cmd, "ANY");
 }
 
-static int build_geosearch(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                           const rk_geosearch_opts *o) {
-    static const rk_geosearch_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    if ((o->frommember != NULL) + (o->fromlonlat != NULL) != 1)
-        rk_cmd_invalid(cmd, "needs exactly one of FROMMEMBER, FROMLONLAT");
+static void build_geosearch(rk_command_int *cmd, rk_str key, const rk_geosearch_opts *o) {
+    if ((o->frommember.ptr != NULL) + (o->fromlonlat != NULL) != 1)
+        rk_arg_invalid(cmd, "needs exactly one of FROMMEMBER, FROMLONLAT");
     if ((o->byradius != NULL) + (o->bybox != NULL) != 1)
-        rk_cmd_invalid(cmd, "needs exactly one of BYRADIUS, BYBOX");
+        rk_arg_invalid(cmd, "needs exactly one of BYRADIUS, BYBOX");
     if ((o->asc) + (o->desc) > 1)
-        rk_cmd_invalid(cmd, "at most one of ASC, DESC");
-    rk_cmd_str(cmd, key, key_len);
-    if (o->frommember != NULL) {
-        rk_cmd_lit(cmd, "FROMMEMBER");
-        rk_cmd_str(cmd, o->frommember, o->frommember_len ? o->frommember_len : RK_CSTR);
+        rk_arg_invalid(cmd, "at most one of ASC, DESC");
+    rk_arg_key(cmd, key);
+    if (o->frommember.ptr != NULL) {
+        rk_arg_lit(cmd, "FROMMEMBER");
+        rk_arg_str(cmd, o->frommember);
     }
     if (o->fromlonlat != NULL) {
-        rk_cmd_lit(cmd, "FROMLONLAT");
+        rk_arg_lit(cmd, "FROMLONLAT");
         emit_geosearch_fromlonlat(cmd, o->fromlonlat);
     }
     if (o->byradius != NULL) {
@@ -510,89 +406,78 @@ static int build_geosearch(rk_cmd *cmd, const char *words, const char *key, size
         emit_geosearch_bybox(cmd, o->bybox);
     }
     if (o->asc)
-        rk_cmd_lit(cmd, "ASC");
+        rk_arg_lit(cmd, "ASC");
     if (o->desc)
-        rk_cmd_lit(cmd, "DESC");
+        rk_arg_lit(cmd, "DESC");
     if (o->count != NULL) {
         emit_geosearch_count(cmd, o->count);
     }
     if (o->withcoord)
-        rk_cmd_lit(cmd, "WITHCOORD");
+        rk_arg_lit(cmd, "WITHCOORD");
     if (o->withdist)
-        rk_cmd_lit(cmd, "WITHDIST");
+        rk_arg_lit(cmd, "WITHDIST");
     if (o->withhash)
-        rk_cmd_lit(cmd, "WITHHASH");
+        rk_arg_lit(cmd, "WITHHASH");
     cmd->shape = rk_geo_shape(o->withcoord, o->withdist, o->withhash);
-    return cmd->err;
 }
 
-int rk_geosearch(rk_client *c, const char *key, const rk_geosearch_opts *opts, rk_reply *reply) {
-    return rk_geosearch_bin(c, key, RK_CSTR, opts, reply);
+rk_command *(rk_cmd_geosearch)(rk_command *cmd, rk_str key, const rk_geosearch_opts *opts,
+                               size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "GEOSEARCH", 208);
+    rk_geosearch_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_geosearch(cmd_in, key, &o);
+    return cmd;
 }
 
-int rk_geosearch_bin(rk_client *c, const char *key, size_t key_len, const rk_geosearch_opts *opts,
-                     rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_geosearch(&cmd, "GEOSEARCH", key, key_len,
-                        opts), reply);
+int (rk_geosearch)(rk_client *c, const char *key, const rk_geosearch_opts *opts, rk_reply *reply,
+                   size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_geosearch)(&cmd, rk_cstr(key), opts, opts_size), reply);
 }
 
-int rk_pipe_geosearch(rk_pipeline *p, const char *key, const rk_geosearch_opts *opts) {
-    return rk_pipe_geosearch_bin(p, key, RK_CSTR, opts);
+static void emit_geosearchstore_fromlonlat(rk_command_int *cmd,
+                                           const rk_geosearchstore_fromlonlat *b) {
+    rk_arg_double(cmd, b->longitude);
+    rk_arg_double(cmd, b->latitude);
 }
 
-int rk_pipe_geosearch_bin(rk_pipeline *p, const char *key, size_t key_len,
-                          const rk_geosearch_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_geosearch(&cmd, "GEOSEARCH", key, key_len, opts));
+static void emit_geosearchstore_byradius(rk_command_int *cmd, const rk_geosearchstore_byradius *b) {
+    rk_arg_lit(cmd, "BYRADIUS");
+    rk_arg_double(cmd, b->byradius);
+    rk_arg_choice(cmd, (int)b->unit, rk_geo_unit_tokens, 4, "unit");
 }
 
-static void emit_geosearchstore_fromlonlat(rk_cmd *cmd, const rk_geosearchstore_fromlonlat *b) {
-    rk_cmd_double(cmd, b->longitude);
-    rk_cmd_double(cmd, b->latitude);
+static void emit_geosearchstore_bybox(rk_command_int *cmd, const rk_geosearchstore_bybox *b) {
+    rk_arg_lit(cmd, "BYBOX");
+    rk_arg_double(cmd, b->bybox);
+    rk_arg_double(cmd, b->height);
+    rk_arg_choice(cmd, (int)b->unit, rk_geo_unit_tokens, 4, "unit");
 }
 
-static void emit_geosearchstore_byradius(rk_cmd *cmd, const rk_geosearchstore_byradius *b) {
-    rk_cmd_lit(cmd, "BYRADIUS");
-    rk_cmd_double(cmd, b->byradius);
-    rk_cmd_choice(cmd, (int)b->unit, rk_geo_unit_tokens, 4, "unit");
-}
-
-static void emit_geosearchstore_bybox(rk_cmd *cmd, const rk_geosearchstore_bybox *b) {
-    rk_cmd_lit(cmd, "BYBOX");
-    rk_cmd_double(cmd, b->bybox);
-    rk_cmd_double(cmd, b->height);
-    rk_cmd_choice(cmd, (int)b->unit, rk_geo_unit_tokens, 4, "unit");
-}
-
-static void emit_geosearchstore_count(rk_cmd *cmd, const rk_geosearchstore_count *b) {
-    rk_cmd_lit(cmd, "COUNT");
-    rk_cmd_int(cmd, b->count);
+static void emit_geosearchstore_count(rk_command_int *cmd, const rk_geosearchstore_count *b) {
+    rk_arg_lit(cmd, "COUNT");
+    rk_arg_int(cmd, b->count);
     if (b->any)
-        rk_cmd_lit(cmd, "ANY");
+        rk_arg_lit(cmd, "ANY");
 }
 
-static int build_geosearchstore(rk_cmd *cmd, const char *words, const char *destination,
-                                size_t destination_len, const char *source, size_t source_len,
-                                const rk_geosearchstore_opts *o) {
-    static const rk_geosearchstore_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    if ((o->frommember != NULL) + (o->fromlonlat != NULL) != 1)
-        rk_cmd_invalid(cmd, "needs exactly one of FROMMEMBER, FROMLONLAT");
+static void build_geosearchstore(rk_command_int *cmd, rk_str destination, rk_str source,
+                                 const rk_geosearchstore_opts *o) {
+    if ((o->frommember.ptr != NULL) + (o->fromlonlat != NULL) != 1)
+        rk_arg_invalid(cmd, "needs exactly one of FROMMEMBER, FROMLONLAT");
     if ((o->byradius != NULL) + (o->bybox != NULL) != 1)
-        rk_cmd_invalid(cmd, "needs exactly one of BYRADIUS, BYBOX");
+        rk_arg_invalid(cmd, "needs exactly one of BYRADIUS, BYBOX");
     if ((o->asc) + (o->desc) > 1)
-        rk_cmd_invalid(cmd, "at most one of ASC, DESC");
-    rk_cmd_str(cmd, destination, destination_len);
-    rk_cmd_str(cmd, source, source_len);
-    if (o->frommember != NULL) {
-        rk_cmd_lit(cmd, "FROMMEMBER");
-        rk_cmd_str(cmd, o->frommember, o->frommember_len ? o->frommember_len : RK_CSTR);
+        rk_arg_invalid(cmd, "at most one of ASC, DESC");
+    rk_arg_key(cmd, destination);
+    rk_arg_key(cmd, source);
+    if (o->frommember.ptr != NULL) {
+        rk_arg_lit(cmd, "FROMMEMBER");
+        rk_arg_str(cmd, o->frommember);
     }
     if (o->fromlonlat != NULL) {
-        rk_cmd_lit(cmd, "FROMLONLAT");
+        rk_arg_lit(cmd, "FROMLONLAT");
         emit_geosearchstore_fromlonlat(cmd, o->fromlonlat);
     }
     if (o->byradius != NULL) {
@@ -602,39 +487,29 @@ static int build_geosearchstore(rk_cmd *cmd, const char *words, const char *dest
         emit_geosearchstore_bybox(cmd, o->bybox);
     }
     if (o->asc)
-        rk_cmd_lit(cmd, "ASC");
+        rk_arg_lit(cmd, "ASC");
     if (o->desc)
-        rk_cmd_lit(cmd, "DESC");
+        rk_arg_lit(cmd, "DESC");
     if (o->count != NULL) {
         emit_geosearchstore_count(cmd, o->count);
     }
     if (o->storedist)
-        rk_cmd_lit(cmd, "STOREDIST");
-    return cmd->err;
+        rk_arg_lit(cmd, "STOREDIST");
 }
 
-int rk_geosearchstore(rk_client *c, const char *destination, const char *source,
-                      const rk_geosearchstore_opts *opts, long long *out) {
-    return rk_geosearchstore_bin(c, destination, RK_CSTR, source, RK_CSTR, opts, out);
+rk_command *(rk_cmd_geosearchstore)(rk_command *cmd, rk_str destination, rk_str source,
+                                    const rk_geosearchstore_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "GEOSEARCHSTORE", 209);
+    rk_geosearchstore_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_geosearchstore(cmd_in, destination, source, &o);
+    return cmd;
 }
 
-int rk_geosearchstore_bin(rk_client *c, const char *destination, size_t destination_len,
-                          const char *source, size_t source_len, const rk_geosearchstore_opts *opts,
-                          long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_geosearchstore(&cmd, "GEOSEARCHSTORE",
-                          destination, destination_len, source, source_len, opts), out);
-}
-
-int rk_pipe_geosearchstore(rk_pipeline *p, const char *destination, const char *source,
-                           const rk_geosearchstore_opts *opts) {
-    return rk_pipe_geosearchstore_bin(p, destination, RK_CSTR, source, RK_CSTR, opts);
-}
-
-int rk_pipe_geosearchstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
-                               const char *source, size_t source_len,
-                               const rk_geosearchstore_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_geosearchstore(&cmd, "GEOSEARCHSTORE", destination,
-                        destination_len, source, source_len, opts));
+int (rk_geosearchstore)(rk_client *c, const char *destination, const char *source,
+                        const rk_geosearchstore_opts *opts, long long *out, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, (rk_cmd_geosearchstore)(&cmd, rk_cstr(destination),
+                            rk_cstr(source), opts, opts_size), &r), &r, "GEOSEARCHSTORE", out);
 }

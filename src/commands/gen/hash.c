@@ -2,498 +2,358 @@
  * Redis 7.0.15; do not edit (make commands). */
 /* clang-format off */
 #include "rediskit/commands/hash.h"
-#include "commands/cmd_int.h"
+#include "commands/typed_int.h"
 
 /* Builds HDEL, HMGET. */
-static int build_key_fields(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                            const char *const *fields, const size_t *fields_lens, size_t nfields) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_key_fields(rk_command_int *cmd, rk_str key, const rk_str *fields,
+                             const char *const *fields_c, size_t nfields) {
+    rk_arg_key(cmd, key);
     if (nfields == 0)
-        rk_cmd_invalid(cmd, "needs at least one field");
-    rk_cmd_strs(cmd, "field", NULL, fields, fields_lens, nfields);
-    return cmd->err;
+        rk_arg_invalid(cmd, "needs at least one field");
+    rk_arg_list(cmd, "field", NULL, fields, fields_c, nfields, false);
+}
+
+static rk_command *make_hdel(rk_command *cmd, rk_str key, const rk_str *fields,
+                             const char *const *fields_c, size_t nfields) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "HDEL", 216);
+    if (cmd_in != NULL)
+        build_key_fields(cmd_in, key, fields, fields_c, nfields);
+    return cmd;
+}
+
+rk_command *rk_cmd_hdel(rk_command *cmd, rk_str key, const rk_str *fields, size_t nfields) {
+    return make_hdel(cmd, key, fields, NULL, nfields);
 }
 
 int rk_hdel(rk_client *c, const char *key, const char *const *fields, size_t nfields,
             long long *out) {
-    return rk_hdel_bin(c, key, RK_CSTR, fields, NULL, nfields, out);
-}
-
-int rk_hdel_bin(rk_client *c, const char *key, size_t key_len, const char *const *fields,
-                const size_t *fields_lens, size_t nfields, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key_fields(&cmd, "HDEL", key, key_len,
-                          fields, fields_lens, nfields), out);
-}
-
-int rk_pipe_hdel(rk_pipeline *p, const char *key, const char *const *fields, size_t nfields) {
-    return rk_pipe_hdel_bin(p, key, RK_CSTR, fields, NULL, nfields);
-}
-
-int rk_pipe_hdel_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *fields,
-                     const size_t *fields_lens, size_t nfields) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_fields(&cmd, "HDEL", key, key_len, fields, fields_lens,
-                        nfields));
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_hdel(&cmd, rk_cstr(key), NULL, fields, nfields),
+                            &r), &r, "HDEL", out);
 }
 
 /* Builds HEXISTS, HGET, HSTRLEN. */
-static int build_key_field(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                           const char *field, size_t field_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, field, field_len);
-    return cmd->err;
+static void build_key_field(rk_command_int *cmd, rk_str key, rk_str field) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, field);
+}
+
+rk_command *rk_cmd_hexists(rk_command *cmd, rk_str key, rk_str field) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "HEXISTS", 218);
+    if (cmd_in != NULL)
+        build_key_field(cmd_in, key, field);
+    return cmd;
 }
 
 int rk_hexists(rk_client *c, const char *key, const char *field, long long *out) {
-    return rk_hexists_bin(c, key, RK_CSTR, field, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_hexists(&cmd, rk_cstr(key), rk_cstr(field)),
+                            &r), &r, "HEXISTS", out);
 }
 
-int rk_hexists_bin(rk_client *c, const char *key, size_t key_len, const char *field,
-                   size_t field_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key_field(&cmd, "HEXISTS", key, key_len,
-                          field, field_len), out);
-}
-
-int rk_pipe_hexists(rk_pipeline *p, const char *key, const char *field) {
-    return rk_pipe_hexists_bin(p, key, RK_CSTR, field, RK_CSTR);
-}
-
-int rk_pipe_hexists_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
-                        size_t field_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_field(&cmd, "HEXISTS", key, key_len, field, field_len));
+rk_command *rk_cmd_hget(rk_command *cmd, rk_str key, rk_str field) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "HGET", 222);
+    if (cmd_in != NULL)
+        build_key_field(cmd_in, key, field);
+    return cmd;
 }
 
 int rk_hget(rk_client *c, const char *key, const char *field, char **out, size_t *len) {
-    return rk_hget_bin(c, key, RK_CSTR, field, RK_CSTR, out, len);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_hget(&cmd, rk_cstr(key), rk_cstr(field)), &r),
+                           &r, "HGET", out, len);
 }
 
-int rk_hget_bin(rk_client *c, const char *key, size_t key_len, const char *field, size_t field_len,
-                char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_key_field(&cmd, "HGET", key, key_len,
-                         field, field_len), out, len);
-}
-
-int rk_pipe_hget(rk_pipeline *p, const char *key, const char *field) {
-    return rk_pipe_hget_bin(p, key, RK_CSTR, field, RK_CSTR);
-}
-
-int rk_pipe_hget_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
-                     size_t field_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_field(&cmd, "HGET", key, key_len, field, field_len));
-}
-
-static int build_hgetall(rk_cmd *cmd, const char *words, const char *key, size_t key_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_hgetall(rk_command_int *cmd, rk_str key) {
+    rk_arg_key(cmd, key);
     cmd->shape = "m..";
-    return cmd->err;
+}
+
+rk_command *rk_cmd_hgetall(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "HGETALL", 223);
+    if (cmd_in != NULL)
+        build_hgetall(cmd_in, key);
+    return cmd;
 }
 
 int rk_hgetall(rk_client *c, const char *key, rk_reply *reply) {
-    return rk_hgetall_bin(c, key, RK_CSTR, reply);
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_hgetall(&cmd, rk_cstr(key)), reply);
 }
 
-int rk_hgetall_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_hgetall(&cmd, "HGETALL", key, key_len),
-                        reply);
+static void build_hincrby(rk_command_int *cmd, rk_str key, rk_str field, long long increment) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, field);
+    rk_arg_int(cmd, increment);
 }
 
-int rk_pipe_hgetall(rk_pipeline *p, const char *key) {
-    return rk_pipe_hgetall_bin(p, key, RK_CSTR);
-}
-
-int rk_pipe_hgetall_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_hgetall(&cmd, "HGETALL", key, key_len));
-}
-
-static int build_hincrby(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                         const char *field, size_t field_len, long long increment) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, field, field_len);
-    rk_cmd_int(cmd, increment);
-    return cmd->err;
+rk_command *rk_cmd_hincrby(rk_command *cmd, rk_str key, rk_str field, long long increment) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "HINCRBY", 224);
+    if (cmd_in != NULL)
+        build_hincrby(cmd_in, key, field, increment);
+    return cmd;
 }
 
 int rk_hincrby(rk_client *c, const char *key, const char *field, long long increment,
                long long *out) {
-    return rk_hincrby_bin(c, key, RK_CSTR, field, RK_CSTR, increment, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_hincrby(&cmd, rk_cstr(key), rk_cstr(field),
+                            increment), &r), &r, "HINCRBY", out);
 }
 
-int rk_hincrby_bin(rk_client *c, const char *key, size_t key_len, const char *field,
-                   size_t field_len, long long increment, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_hincrby(&cmd, "HINCRBY", key, key_len,
-                          field, field_len, increment), out);
-}
-
-int rk_pipe_hincrby(rk_pipeline *p, const char *key, const char *field, long long increment) {
-    return rk_pipe_hincrby_bin(p, key, RK_CSTR, field, RK_CSTR, increment);
-}
-
-int rk_pipe_hincrby_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
-                        size_t field_len, long long increment) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_hincrby(&cmd, "HINCRBY", key, key_len, field, field_len,
-                        increment));
-}
-
-static int build_hincrbyfloat(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                              const char *field, size_t field_len, double increment) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, field, field_len);
-    rk_cmd_double(cmd, increment);
+static void build_hincrbyfloat(rk_command_int *cmd, rk_str key, rk_str field, double increment) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, field);
+    rk_arg_double(cmd, increment);
     cmd->shape = "d";
-    return cmd->err;
+}
+
+rk_command *rk_cmd_hincrbyfloat(rk_command *cmd, rk_str key, rk_str field, double increment) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "HINCRBYFLOAT", 225);
+    if (cmd_in != NULL)
+        build_hincrbyfloat(cmd_in, key, field, increment);
+    return cmd;
 }
 
 int rk_hincrbyfloat(rk_client *c, const char *key, const char *field, double increment,
                     double *out) {
-    return rk_hincrbyfloat_bin(c, key, RK_CSTR, field, RK_CSTR, increment, out);
-}
-
-int rk_hincrbyfloat_bin(rk_client *c, const char *key, size_t key_len, const char *field,
-                        size_t field_len, double increment, double *out) {
-    rk_cmd cmd;
-    return rk_cmd_number(RK_TARGET_CLIENT(c), &cmd, build_hincrbyfloat(&cmd, "HINCRBYFLOAT", key,
-                         key_len, field, field_len, increment), out);
-}
-
-int rk_pipe_hincrbyfloat(rk_pipeline *p, const char *key, const char *field, double increment) {
-    return rk_pipe_hincrbyfloat_bin(p, key, RK_CSTR, field, RK_CSTR, increment);
-}
-
-int rk_pipe_hincrbyfloat_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
-                             size_t field_len, double increment) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_hincrbyfloat(&cmd, "HINCRBYFLOAT", key, key_len, field,
-                        field_len, increment));
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_number(rk_client_run(c, rk_cmd_hincrbyfloat(&cmd, rk_cstr(key), rk_cstr(field),
+                           increment), &r), &r, "HINCRBYFLOAT", out);
 }
 
 /* Builds HKEYS, HLEN, HVALS. */
-static int build_key(rk_cmd *cmd, const char *words, const char *key, size_t key_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    return cmd->err;
+static void build_key(rk_command_int *cmd, rk_str key) {
+    rk_arg_key(cmd, key);
+}
+
+rk_command *rk_cmd_hkeys(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "HKEYS", 226);
+    if (cmd_in != NULL)
+        build_key(cmd_in, key);
+    return cmd;
 }
 
 int rk_hkeys(rk_client *c, const char *key, rk_reply *reply) {
-    return rk_hkeys_bin(c, key, RK_CSTR, reply);
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_hkeys(&cmd, rk_cstr(key)), reply);
 }
 
-int rk_hkeys_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "HKEYS", key, key_len), reply);
-}
-
-int rk_pipe_hkeys(rk_pipeline *p, const char *key) {
-    return rk_pipe_hkeys_bin(p, key, RK_CSTR);
-}
-
-int rk_pipe_hkeys_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key(&cmd, "HKEYS", key, key_len));
+rk_command *rk_cmd_hlen(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "HLEN", 227);
+    if (cmd_in != NULL)
+        build_key(cmd_in, key);
+    return cmd;
 }
 
 int rk_hlen(rk_client *c, const char *key, long long *out) {
-    return rk_hlen_bin(c, key, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_hlen(&cmd, rk_cstr(key)), &r), &r, "HLEN", out);
 }
 
-int rk_hlen_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "HLEN", key, key_len), out);
+static rk_command *make_hmget(rk_command *cmd, rk_str key, const rk_str *fields,
+                              const char *const *fields_c, size_t nfields) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "HMGET", 228);
+    if (cmd_in != NULL)
+        build_key_fields(cmd_in, key, fields, fields_c, nfields);
+    return cmd;
 }
 
-int rk_pipe_hlen(rk_pipeline *p, const char *key) {
-    return rk_pipe_hlen_bin(p, key, RK_CSTR);
-}
-
-int rk_pipe_hlen_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key(&cmd, "HLEN", key, key_len));
+rk_command *rk_cmd_hmget(rk_command *cmd, rk_str key, const rk_str *fields, size_t nfields) {
+    return make_hmget(cmd, key, fields, NULL, nfields);
 }
 
 int rk_hmget(rk_client *c, const char *key, const char *const *fields, size_t nfields,
              rk_reply *reply) {
-    return rk_hmget_bin(c, key, RK_CSTR, fields, NULL, nfields, reply);
+    rk_command cmd;
+    return rk_client_run(c, make_hmget(&cmd, rk_cstr(key), NULL, fields, nfields), reply);
 }
 
-int rk_hmget_bin(rk_client *c, const char *key, size_t key_len, const char *const *fields,
-                 const size_t *fields_lens, size_t nfields, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_key_fields(&cmd, "HMGET", key, key_len,
-                        fields, fields_lens, nfields), reply);
+static void emit_hmset_field_value(rk_command_int *cmd, const rk_hmset_field_value *b) {
+    if (b->field.ptr == NULL)
+        rk_arg_invalid(cmd, "field is required");
+    rk_arg_str(cmd, b->field);
+    if (b->value.ptr == NULL)
+        rk_arg_invalid(cmd, "value is required");
+    rk_arg_str(cmd, b->value);
 }
 
-int rk_pipe_hmget(rk_pipeline *p, const char *key, const char *const *fields, size_t nfields) {
-    return rk_pipe_hmget_bin(p, key, RK_CSTR, fields, NULL, nfields);
-}
-
-int rk_pipe_hmget_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *fields,
-                      const size_t *fields_lens, size_t nfields) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_fields(&cmd, "HMGET", key, key_len, fields, fields_lens,
-                        nfields));
-}
-
-static void emit_hmset_field_value(rk_cmd *cmd, const rk_hmset_field_value *b) {
-    if (b->field == NULL)
-        rk_cmd_invalid(cmd, "field is required");
-    rk_cmd_str(cmd, b->field, b->field_len ? b->field_len : RK_CSTR);
-    if (b->value == NULL)
-        rk_cmd_invalid(cmd, "value is required");
-    rk_cmd_str(cmd, b->value, b->value_len ? b->value_len : RK_CSTR);
-}
-
-static int build_hmset(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                       const rk_hmset_field_value *field_values, size_t nfield_values) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_hmset(rk_command_int *cmd, rk_str key, const rk_hmset_field_value *field_values,
+                        size_t nfield_values) {
+    rk_arg_key(cmd, key);
     if (nfield_values == 0)
-        rk_cmd_invalid(cmd, "needs at least one field_value");
+        rk_arg_invalid(cmd, "needs at least one field_value");
     if (nfield_values > 0 && field_values == NULL) {
-        rk_cmd_invalid(cmd, "field_value list is NULL");
+        rk_arg_invalid(cmd, "field_value list is NULL");
     } else if (nfield_values > 0) {
         for (size_t i = 0; i < nfield_values; i++) {
             emit_hmset_field_value(cmd, &field_values[i]);
         }
     }
-    return cmd->err;
+}
+
+rk_command *rk_cmd_hmset(rk_command *cmd, rk_str key, const rk_hmset_field_value *field_values,
+                         size_t nfield_values) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "HMSET", 229);
+    if (cmd_in != NULL)
+        build_hmset(cmd_in, key, field_values, nfield_values);
+    return cmd;
 }
 
 int rk_hmset(rk_client *c, const char *key, const rk_hmset_field_value *field_values,
              size_t nfield_values) {
-    return rk_hmset_bin(c, key, RK_CSTR, field_values, nfield_values);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_hmset(&cmd, rk_cstr(key), field_values,
+                       nfield_values), &r), &r, "HMSET");
 }
 
-int rk_hmset_bin(rk_client *c, const char *key, size_t key_len,
-                 const rk_hmset_field_value *field_values, size_t nfield_values) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_hmset(&cmd, "HMSET", key, key_len,
-                     field_values, nfield_values));
-}
-
-int rk_pipe_hmset(rk_pipeline *p, const char *key, const rk_hmset_field_value *field_values,
-                  size_t nfield_values) {
-    return rk_pipe_hmset_bin(p, key, RK_CSTR, field_values, nfield_values);
-}
-
-int rk_pipe_hmset_bin(rk_pipeline *p, const char *key, size_t key_len,
-                      const rk_hmset_field_value *field_values, size_t nfield_values) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_hmset(&cmd, "HMSET", key, key_len, field_values,
-                        nfield_values));
-}
-
-static void emit_hrandfield_count(rk_cmd *cmd, const rk_hrandfield_count *b) {
-    rk_cmd_int(cmd, b->count);
+static void emit_hrandfield_count(rk_command_int *cmd, const rk_hrandfield_count *b) {
+    rk_arg_int(cmd, b->count);
     if (b->withvalues)
-        rk_cmd_lit(cmd, "WITHVALUES");
+        rk_arg_lit(cmd, "WITHVALUES");
 }
 
-static int build_hrandfield(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                            const rk_hrandfield_opts *o) {
-    static const rk_hrandfield_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_hrandfield(rk_command_int *cmd, rk_str key, const rk_hrandfield_opts *o) {
+    rk_arg_key(cmd, key);
     if (o->count != NULL) {
         emit_hrandfield_count(cmd, o->count);
     }
     cmd->shape = o->count && o->count->withvalues ? "p.." : ".";
-    return cmd->err;
 }
 
-int rk_hrandfield(rk_client *c, const char *key, const rk_hrandfield_opts *opts, rk_reply *reply) {
-    return rk_hrandfield_bin(c, key, RK_CSTR, opts, reply);
+rk_command *(rk_cmd_hrandfield)(rk_command *cmd, rk_str key, const rk_hrandfield_opts *opts,
+                                size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "HRANDFIELD", 235);
+    rk_hrandfield_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_hrandfield(cmd_in, key, &o);
+    return cmd;
 }
 
-int rk_hrandfield_bin(rk_client *c, const char *key, size_t key_len, const rk_hrandfield_opts *opts,
-                      rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_hrandfield(&cmd, "HRANDFIELD", key,
-                        key_len, opts), reply);
+int (rk_hrandfield)(rk_client *c, const char *key, const rk_hrandfield_opts *opts, rk_reply *reply,
+                    size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_hrandfield)(&cmd, rk_cstr(key), opts, opts_size), reply);
 }
 
-int rk_pipe_hrandfield(rk_pipeline *p, const char *key, const rk_hrandfield_opts *opts) {
-    return rk_pipe_hrandfield_bin(p, key, RK_CSTR, opts);
-}
-
-int rk_pipe_hrandfield_bin(rk_pipeline *p, const char *key, size_t key_len,
-                           const rk_hrandfield_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_hrandfield(&cmd, "HRANDFIELD", key, key_len, opts));
-}
-
-static int build_hscan(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                       unsigned long long cursor, const rk_hscan_opts *o) {
-    static const rk_hscan_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_uint(cmd, cursor);
-    if (o->match != NULL) {
-        rk_cmd_lit(cmd, "MATCH");
-        rk_cmd_str(cmd, o->match, o->match_len ? o->match_len : RK_CSTR);
+static void build_hscan(rk_command_int *cmd, rk_str key, unsigned long long cursor,
+                        const rk_hscan_opts *o) {
+    rk_arg_key(cmd, key);
+    rk_arg_uint(cmd, cursor);
+    if (o->match.ptr != NULL) {
+        rk_arg_lit(cmd, "MATCH");
+        rk_arg_str(cmd, o->match);
     }
     if (o->count != 0 || o->count_set) {
-        rk_cmd_lit(cmd, "COUNT");
-        rk_cmd_int(cmd, o->count);
+        rk_arg_lit(cmd, "COUNT");
+        rk_arg_int(cmd, o->count);
     }
     cmd->shape = "(.m..)";
-    return cmd->err;
 }
 
-int rk_hscan(rk_client *c, const char *key, unsigned long long cursor, const rk_hscan_opts *opts,
-             rk_reply *reply) {
-    return rk_hscan_bin(c, key, RK_CSTR, cursor, opts, reply);
+rk_command *(rk_cmd_hscan)(rk_command *cmd, rk_str key, unsigned long long cursor,
+                           const rk_hscan_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "HSCAN", 236);
+    rk_hscan_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_hscan(cmd_in, key, cursor, &o);
+    return cmd;
 }
 
-int rk_hscan_bin(rk_client *c, const char *key, size_t key_len, unsigned long long cursor,
-                 const rk_hscan_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_hscan(&cmd, "HSCAN", key, key_len, cursor,
-                        opts), reply);
+int (rk_hscan)(rk_client *c, const char *key, unsigned long long cursor, const rk_hscan_opts *opts,
+               rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_hscan)(&cmd, rk_cstr(key), cursor, opts, opts_size), reply);
 }
 
-int rk_pipe_hscan(rk_pipeline *p, const char *key, unsigned long long cursor,
-                  const rk_hscan_opts *opts) {
-    return rk_pipe_hscan_bin(p, key, RK_CSTR, cursor, opts);
+static void emit_hset_field_value(rk_command_int *cmd, const rk_hset_field_value *b) {
+    if (b->field.ptr == NULL)
+        rk_arg_invalid(cmd, "field is required");
+    rk_arg_str(cmd, b->field);
+    if (b->value.ptr == NULL)
+        rk_arg_invalid(cmd, "value is required");
+    rk_arg_str(cmd, b->value);
 }
 
-int rk_pipe_hscan_bin(rk_pipeline *p, const char *key, size_t key_len, unsigned long long cursor,
-                      const rk_hscan_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_hscan(&cmd, "HSCAN", key, key_len, cursor, opts));
-}
-
-static void emit_hset_field_value(rk_cmd *cmd, const rk_hset_field_value *b) {
-    if (b->field == NULL)
-        rk_cmd_invalid(cmd, "field is required");
-    rk_cmd_str(cmd, b->field, b->field_len ? b->field_len : RK_CSTR);
-    if (b->value == NULL)
-        rk_cmd_invalid(cmd, "value is required");
-    rk_cmd_str(cmd, b->value, b->value_len ? b->value_len : RK_CSTR);
-}
-
-static int build_hset(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                      const rk_hset_field_value *field_values, size_t nfield_values) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_hset(rk_command_int *cmd, rk_str key, const rk_hset_field_value *field_values,
+                       size_t nfield_values) {
+    rk_arg_key(cmd, key);
     if (nfield_values == 0)
-        rk_cmd_invalid(cmd, "needs at least one field_value");
+        rk_arg_invalid(cmd, "needs at least one field_value");
     if (nfield_values > 0 && field_values == NULL) {
-        rk_cmd_invalid(cmd, "field_value list is NULL");
+        rk_arg_invalid(cmd, "field_value list is NULL");
     } else if (nfield_values > 0) {
         for (size_t i = 0; i < nfield_values; i++) {
             emit_hset_field_value(cmd, &field_values[i]);
         }
     }
-    return cmd->err;
+}
+
+rk_command *rk_cmd_hset(rk_command *cmd, rk_str key, const rk_hset_field_value *field_values,
+                        size_t nfield_values) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "HSET", 237);
+    if (cmd_in != NULL)
+        build_hset(cmd_in, key, field_values, nfield_values);
+    return cmd;
 }
 
 int rk_hset(rk_client *c, const char *key, const rk_hset_field_value *field_values,
             size_t nfield_values, long long *out) {
-    return rk_hset_bin(c, key, RK_CSTR, field_values, nfield_values, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_hset(&cmd, rk_cstr(key), field_values,
+                            nfield_values), &r), &r, "HSET", out);
 }
 
-int rk_hset_bin(rk_client *c, const char *key, size_t key_len,
-                const rk_hset_field_value *field_values, size_t nfield_values, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_hset(&cmd, "HSET", key, key_len,
-                          field_values, nfield_values), out);
+static void build_hsetnx(rk_command_int *cmd, rk_str key, rk_str field, rk_str value) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, field);
+    rk_arg_str(cmd, value);
 }
 
-int rk_pipe_hset(rk_pipeline *p, const char *key, const rk_hset_field_value *field_values,
-                 size_t nfield_values) {
-    return rk_pipe_hset_bin(p, key, RK_CSTR, field_values, nfield_values);
-}
-
-int rk_pipe_hset_bin(rk_pipeline *p, const char *key, size_t key_len,
-                     const rk_hset_field_value *field_values, size_t nfield_values) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_hset(&cmd, "HSET", key, key_len, field_values,
-                        nfield_values));
-}
-
-static int build_hsetnx(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                        const char *field, size_t field_len, const char *value, size_t value_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, field, field_len);
-    rk_cmd_str(cmd, value, value_len);
-    return cmd->err;
+rk_command *rk_cmd_hsetnx(rk_command *cmd, rk_str key, rk_str field, rk_str value) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "HSETNX", 238);
+    if (cmd_in != NULL)
+        build_hsetnx(cmd_in, key, field, value);
+    return cmd;
 }
 
 int rk_hsetnx(rk_client *c, const char *key, const char *field, const char *value, long long *out) {
-    return rk_hsetnx_bin(c, key, RK_CSTR, field, RK_CSTR, value, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_hsetnx(&cmd, rk_cstr(key), rk_cstr(field),
+                            rk_cstr(value)), &r), &r, "HSETNX", out);
 }
 
-int rk_hsetnx_bin(rk_client *c, const char *key, size_t key_len, const char *field,
-                  size_t field_len, const char *value, size_t value_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_hsetnx(&cmd, "HSETNX", key, key_len,
-                          field, field_len, value, value_len), out);
-}
-
-int rk_pipe_hsetnx(rk_pipeline *p, const char *key, const char *field, const char *value) {
-    return rk_pipe_hsetnx_bin(p, key, RK_CSTR, field, RK_CSTR, value, RK_CSTR);
-}
-
-int rk_pipe_hsetnx_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
-                       size_t field_len, const char *value, size_t value_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_hsetnx(&cmd, "HSETNX", key, key_len, field, field_len, value,
-                        value_len));
+rk_command *rk_cmd_hstrlen(rk_command *cmd, rk_str key, rk_str field) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "HSTRLEN", 239);
+    if (cmd_in != NULL)
+        build_key_field(cmd_in, key, field);
+    return cmd;
 }
 
 int rk_hstrlen(rk_client *c, const char *key, const char *field, long long *out) {
-    return rk_hstrlen_bin(c, key, RK_CSTR, field, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_hstrlen(&cmd, rk_cstr(key), rk_cstr(field)),
+                            &r), &r, "HSTRLEN", out);
 }
 
-int rk_hstrlen_bin(rk_client *c, const char *key, size_t key_len, const char *field,
-                   size_t field_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key_field(&cmd, "HSTRLEN", key, key_len,
-                          field, field_len), out);
-}
-
-int rk_pipe_hstrlen(rk_pipeline *p, const char *key, const char *field) {
-    return rk_pipe_hstrlen_bin(p, key, RK_CSTR, field, RK_CSTR);
-}
-
-int rk_pipe_hstrlen_bin(rk_pipeline *p, const char *key, size_t key_len, const char *field,
-                        size_t field_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_field(&cmd, "HSTRLEN", key, key_len, field, field_len));
+rk_command *rk_cmd_hvals(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "HVALS", 241);
+    if (cmd_in != NULL)
+        build_key(cmd_in, key);
+    return cmd;
 }
 
 int rk_hvals(rk_client *c, const char *key, rk_reply *reply) {
-    return rk_hvals_bin(c, key, RK_CSTR, reply);
-}
-
-int rk_hvals_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "HVALS", key, key_len), reply);
-}
-
-int rk_pipe_hvals(rk_pipeline *p, const char *key) {
-    return rk_pipe_hvals_bin(p, key, RK_CSTR);
-}
-
-int rk_pipe_hvals_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key(&cmd, "HVALS", key, key_len));
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_hvals(&cmd, rk_cstr(key)), reply);
 }

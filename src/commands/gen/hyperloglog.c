@@ -2,147 +2,118 @@
  * Redis 7.0.15; do not edit (make commands). */
 /* clang-format off */
 #include "rediskit/commands/hyperloglog.h"
-#include "commands/cmd_int.h"
+#include "commands/typed_int.h"
 
-static int build_pfadd(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                       const char *const *elements, const size_t *elements_lens, size_t nelements) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_strs(cmd, "element", NULL, elements, elements_lens, nelements);
-    return cmd->err;
+static void build_pfadd(rk_command_int *cmd, rk_str key, const rk_str *elements,
+                        const char *const *elements_c, size_t nelements) {
+    rk_arg_key(cmd, key);
+    rk_arg_list(cmd, "element", NULL, elements, elements_c, nelements, false);
+}
+
+static rk_command *make_pfadd(rk_command *cmd, rk_str key, const rk_str *elements,
+                              const char *const *elements_c, size_t nelements) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "PFADD", 335);
+    if (cmd_in != NULL)
+        build_pfadd(cmd_in, key, elements, elements_c, nelements);
+    return cmd;
+}
+
+rk_command *rk_cmd_pfadd(rk_command *cmd, rk_str key, const rk_str *elements, size_t nelements) {
+    return make_pfadd(cmd, key, elements, NULL, nelements);
 }
 
 int rk_pfadd(rk_client *c, const char *key, const char *const *elements, size_t nelements,
              long long *out) {
-    return rk_pfadd_bin(c, key, RK_CSTR, elements, NULL, nelements, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_pfadd(&cmd, rk_cstr(key), NULL, elements,
+                            nelements), &r), &r, "PFADD", out);
 }
 
-int rk_pfadd_bin(rk_client *c, const char *key, size_t key_len, const char *const *elements,
-                 const size_t *elements_lens, size_t nelements, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_pfadd(&cmd, "PFADD", key, key_len,
-                          elements, elements_lens, nelements), out);
-}
-
-int rk_pipe_pfadd(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements) {
-    return rk_pipe_pfadd_bin(p, key, RK_CSTR, elements, NULL, nelements);
-}
-
-int rk_pipe_pfadd_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *elements,
-                      const size_t *elements_lens, size_t nelements) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_pfadd(&cmd, "PFADD", key, key_len, elements, elements_lens,
-                        nelements));
-}
-
-static int build_pfcount(rk_cmd *cmd, const char *words, const char *const *keys,
-                         const size_t *keys_lens, size_t nkeys) {
-    rk_cmd_start(cmd, words);
+static void build_pfcount(rk_command_int *cmd, const rk_str *keys, const char *const *keys_c,
+                          size_t nkeys) {
     if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
-    return cmd->err;
+        rk_arg_invalid(cmd, "needs at least one key");
+    rk_arg_list(cmd, "key", NULL, keys, keys_c, nkeys, true);
+}
+
+static rk_command *make_pfcount(rk_command *cmd, const rk_str *keys, const char *const *keys_c,
+                                size_t nkeys) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "PFCOUNT", 336);
+    if (cmd_in != NULL)
+        build_pfcount(cmd_in, keys, keys_c, nkeys);
+    return cmd;
+}
+
+rk_command *rk_cmd_pfcount(rk_command *cmd, const rk_str *keys, size_t nkeys) {
+    return make_pfcount(cmd, keys, NULL, nkeys);
 }
 
 int rk_pfcount(rk_client *c, const char *const *keys, size_t nkeys, long long *out) {
-    return rk_pfcount_bin(c, keys, NULL, nkeys, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_pfcount(&cmd, NULL, keys, nkeys), &r), &r,
+                            "PFCOUNT", out);
 }
 
-int rk_pfcount_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                   long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_pfcount(&cmd, "PFCOUNT", keys, keys_lens,
-                          nkeys), out);
+static void build_pfdebug(rk_command_int *cmd, rk_str subcommand, rk_str key) {
+    rk_arg_str(cmd, subcommand);
+    rk_arg_key(cmd, key);
 }
 
-int rk_pipe_pfcount(rk_pipeline *p, const char *const *keys, size_t nkeys) {
-    return rk_pipe_pfcount_bin(p, keys, NULL, nkeys);
-}
-
-int rk_pipe_pfcount_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                        size_t nkeys) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_pfcount(&cmd, "PFCOUNT", keys, keys_lens, nkeys));
-}
-
-static int build_pfdebug(rk_cmd *cmd, const char *words, const char *subcommand,
-                         size_t subcommand_len, const char *key, size_t key_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, subcommand, subcommand_len);
-    rk_cmd_str(cmd, key, key_len);
-    return cmd->err;
+rk_command *rk_cmd_pfdebug(rk_command *cmd, rk_str subcommand, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "PFDEBUG", 337);
+    if (cmd_in != NULL)
+        build_pfdebug(cmd_in, subcommand, key);
+    return cmd;
 }
 
 int rk_pfdebug(rk_client *c, const char *subcommand, const char *key, rk_reply *reply) {
-    return rk_pfdebug_bin(c, subcommand, RK_CSTR, key, RK_CSTR, reply);
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_pfdebug(&cmd, rk_cstr(subcommand), rk_cstr(key)), reply);
 }
 
-int rk_pfdebug_bin(rk_client *c, const char *subcommand, size_t subcommand_len, const char *key,
-                   size_t key_len, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_pfdebug(&cmd, "PFDEBUG", subcommand,
-                        subcommand_len, key, key_len), reply);
-}
-
-int rk_pipe_pfdebug(rk_pipeline *p, const char *subcommand, const char *key) {
-    return rk_pipe_pfdebug_bin(p, subcommand, RK_CSTR, key, RK_CSTR);
-}
-
-int rk_pipe_pfdebug_bin(rk_pipeline *p, const char *subcommand, size_t subcommand_len,
-                        const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_pfdebug(&cmd, "PFDEBUG", subcommand, subcommand_len, key,
-                        key_len));
-}
-
-static int build_pfmerge(rk_cmd *cmd, const char *words, const char *destkey, size_t destkey_len,
-                         const char *const *sourcekeys, const size_t *sourcekeys_lens,
-                         size_t nsourcekeys) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, destkey, destkey_len);
+static void build_pfmerge(rk_command_int *cmd, rk_str destkey, const rk_str *sourcekeys,
+                          const char *const *sourcekeys_c, size_t nsourcekeys) {
+    rk_arg_key(cmd, destkey);
     if (nsourcekeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one sourcekey");
-    rk_cmd_strs(cmd, "sourcekey", NULL, sourcekeys, sourcekeys_lens, nsourcekeys);
-    return cmd->err;
+        rk_arg_invalid(cmd, "needs at least one sourcekey");
+    rk_arg_list(cmd, "sourcekey", NULL, sourcekeys, sourcekeys_c, nsourcekeys, true);
+}
+
+static rk_command *make_pfmerge(rk_command *cmd, rk_str destkey, const rk_str *sourcekeys,
+                                const char *const *sourcekeys_c, size_t nsourcekeys) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "PFMERGE", 338);
+    if (cmd_in != NULL)
+        build_pfmerge(cmd_in, destkey, sourcekeys, sourcekeys_c, nsourcekeys);
+    return cmd;
+}
+
+rk_command *rk_cmd_pfmerge(rk_command *cmd, rk_str destkey, const rk_str *sourcekeys,
+                           size_t nsourcekeys) {
+    return make_pfmerge(cmd, destkey, sourcekeys, NULL, nsourcekeys);
 }
 
 int rk_pfmerge(rk_client *c, const char *destkey, const char *const *sourcekeys,
                size_t nsourcekeys) {
-    return rk_pfmerge_bin(c, destkey, RK_CSTR, sourcekeys, NULL, nsourcekeys);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, make_pfmerge(&cmd, rk_cstr(destkey), NULL, sourcekeys,
+                       nsourcekeys), &r), &r, "PFMERGE");
 }
 
-int rk_pfmerge_bin(rk_client *c, const char *destkey, size_t destkey_len,
-                   const char *const *sourcekeys, const size_t *sourcekeys_lens,
-                   size_t nsourcekeys) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_pfmerge(&cmd, "PFMERGE", destkey, destkey_len,
-                     sourcekeys, sourcekeys_lens, nsourcekeys));
+static void build_pfselftest(rk_command_int *cmd) {
+    (void)cmd;
 }
 
-int rk_pipe_pfmerge(rk_pipeline *p, const char *destkey, const char *const *sourcekeys,
-                    size_t nsourcekeys) {
-    return rk_pipe_pfmerge_bin(p, destkey, RK_CSTR, sourcekeys, NULL, nsourcekeys);
-}
-
-int rk_pipe_pfmerge_bin(rk_pipeline *p, const char *destkey, size_t destkey_len,
-                        const char *const *sourcekeys, const size_t *sourcekeys_lens,
-                        size_t nsourcekeys) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_pfmerge(&cmd, "PFMERGE", destkey, destkey_len, sourcekeys,
-                        sourcekeys_lens, nsourcekeys));
-}
-
-static int build_pfselftest(rk_cmd *cmd, const char *words) {
-    rk_cmd_start(cmd, words);
-    return cmd->err;
+rk_command *rk_cmd_pfselftest(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "PFSELFTEST", 339);
+    if (cmd_in != NULL)
+        build_pfselftest(cmd_in);
+    return cmd;
 }
 
 int rk_pfselftest(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_pfselftest(&cmd, "PFSELFTEST"), reply);
-}
-
-int rk_pipe_pfselftest(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_pfselftest(&cmd, "PFSELFTEST"));
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_pfselftest(&cmd), reply);
 }

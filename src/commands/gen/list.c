@@ -2,712 +2,514 @@
  * Redis 7.0.15; do not edit (make commands). */
 /* clang-format off */
 #include "rediskit/commands/list.h"
-#include "commands/cmd_int.h"
+#include "commands/typed_int.h"
 
 static const char *const rk_linsert_where_tokens[] = {"BEFORE", "AFTER"};
 static const char *const rk_side_tokens[] = {"LEFT", "RIGHT"};
 
-static int build_blmove(rk_cmd *cmd, const char *words, const char *source, size_t source_len,
-                        const char *destination, size_t destination_len, rk_side wherefrom,
-                        rk_side whereto, double timeout) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, source, source_len);
-    rk_cmd_str(cmd, destination, destination_len);
-    rk_cmd_choice(cmd, (int)wherefrom, rk_side_tokens, 2, "wherefrom");
-    rk_cmd_choice(cmd, (int)whereto, rk_side_tokens, 2, "whereto");
-    rk_cmd_double(cmd, timeout);
-    cmd->block_ms = rk_cmd_block_seconds(timeout);
-    return cmd->err;
+static void build_blmove(rk_command_int *cmd, rk_str source, rk_str destination, rk_side wherefrom,
+                         rk_side whereto, double timeout) {
+    rk_arg_key(cmd, source);
+    rk_arg_key(cmd, destination);
+    rk_arg_choice(cmd, (int)wherefrom, rk_side_tokens, 2, "wherefrom");
+    rk_arg_choice(cmd, (int)whereto, rk_side_tokens, 2, "whereto");
+    rk_arg_double(cmd, timeout);
+    cmd->block_ms = rk_command_block_seconds(timeout);
+}
+
+rk_command *rk_cmd_blmove(rk_command *cmd, rk_str source, rk_str destination, rk_side wherefrom,
+                          rk_side whereto, double timeout) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "BLMOVE", 35);
+    if (cmd_in != NULL)
+        build_blmove(cmd_in, source, destination, wherefrom, whereto, timeout);
+    return cmd;
 }
 
 int rk_blmove(rk_client *c, const char *source, const char *destination, rk_side wherefrom,
               rk_side whereto, double timeout, char **out, size_t *len) {
-    return rk_blmove_bin(c, source, RK_CSTR, destination, RK_CSTR, wherefrom, whereto, timeout, out,
-                         len);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_blmove(&cmd, rk_cstr(source),
+                           rk_cstr(destination), wherefrom, whereto, timeout), &r), &r, "BLMOVE",
+                           out, len);
 }
 
-int rk_blmove_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
-                  size_t destination_len, rk_side wherefrom, rk_side whereto, double timeout,
-                  char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_blmove(&cmd, "BLMOVE", source, source_len,
-                         destination, destination_len, wherefrom, whereto, timeout), out, len);
-}
-
-int rk_pipe_blmove(rk_pipeline *p, const char *source, const char *destination, rk_side wherefrom,
-                   rk_side whereto, double timeout) {
-    return rk_pipe_blmove_bin(p, source, RK_CSTR, destination, RK_CSTR, wherefrom, whereto,
-                              timeout);
-}
-
-int rk_pipe_blmove_bin(rk_pipeline *p, const char *source, size_t source_len,
-                       const char *destination, size_t destination_len, rk_side wherefrom,
-                       rk_side whereto, double timeout) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_blmove(&cmd, "BLMOVE", source, source_len, destination,
-                        destination_len, wherefrom, whereto, timeout));
-}
-
-static int build_blmpop(rk_cmd *cmd, const char *words, double timeout, const char *const *keys,
-                        const size_t *keys_lens, size_t nkeys, rk_side where,
-                        const rk_blmpop_opts *o) {
-    static const rk_blmpop_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_double(cmd, timeout);
-    rk_cmd_uint(cmd, nkeys);
+static void build_blmpop(rk_command_int *cmd, double timeout, const rk_str *keys,
+                         const char *const *keys_c, size_t nkeys, rk_side where,
+                         const rk_blmpop_opts *o) {
+    rk_arg_double(cmd, timeout);
+    rk_arg_uint(cmd, nkeys);
     if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
-    rk_cmd_choice(cmd, (int)where, rk_side_tokens, 2, "where");
+        rk_arg_invalid(cmd, "needs at least one key");
+    rk_arg_list(cmd, "key", NULL, keys, keys_c, nkeys, true);
+    rk_arg_choice(cmd, (int)where, rk_side_tokens, 2, "where");
     if (o->count != 0 || o->count_set) {
-        rk_cmd_lit(cmd, "COUNT");
-        rk_cmd_int(cmd, o->count);
+        rk_arg_lit(cmd, "COUNT");
+        rk_arg_int(cmd, o->count);
     }
-    cmd->block_ms = rk_cmd_block_seconds(timeout);
-    return cmd->err;
+    cmd->block_ms = rk_command_block_seconds(timeout);
 }
 
-int rk_blmpop(rk_client *c, double timeout, const char *const *keys, size_t nkeys, rk_side where,
-              const rk_blmpop_opts *opts, rk_reply *reply) {
-    return rk_blmpop_bin(c, timeout, keys, NULL, nkeys, where, opts, reply);
+static rk_command *make_blmpop(rk_command *cmd, double timeout, const rk_str *keys,
+                               const char *const *keys_c, size_t nkeys, rk_side where,
+                               const rk_blmpop_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "BLMPOP", 36);
+    rk_blmpop_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_blmpop(cmd_in, timeout, keys, keys_c, nkeys, where, &o);
+    return cmd;
 }
 
-int rk_blmpop_bin(rk_client *c, double timeout, const char *const *keys, const size_t *keys_lens,
-                  size_t nkeys, rk_side where, const rk_blmpop_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_blmpop(&cmd, "BLMPOP", timeout, keys,
-                        keys_lens, nkeys, where, opts), reply);
+rk_command *(rk_cmd_blmpop)(rk_command *cmd, double timeout, const rk_str *keys, size_t nkeys,
+                            rk_side where, const rk_blmpop_opts *opts, size_t opts_size) {
+    return make_blmpop(cmd, timeout, keys, NULL, nkeys, where, opts, opts_size);
 }
 
-int rk_pipe_blmpop(rk_pipeline *p, double timeout, const char *const *keys, size_t nkeys,
-                   rk_side where, const rk_blmpop_opts *opts) {
-    return rk_pipe_blmpop_bin(p, timeout, keys, NULL, nkeys, where, opts);
-}
-
-int rk_pipe_blmpop_bin(rk_pipeline *p, double timeout, const char *const *keys,
-                       const size_t *keys_lens, size_t nkeys, rk_side where,
-                       const rk_blmpop_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_blmpop(&cmd, "BLMPOP", timeout, keys, keys_lens, nkeys,
-                        where, opts));
+int (rk_blmpop)(rk_client *c, double timeout, const char *const *keys, size_t nkeys, rk_side where,
+                const rk_blmpop_opts *opts, rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, make_blmpop(&cmd, timeout, NULL, keys, nkeys, where, opts, opts_size),
+                         reply);
 }
 
 /* Builds BLPOP, BRPOP. */
-static int build_keys_timeout(rk_cmd *cmd, const char *words, const char *const *keys,
-                              const size_t *keys_lens, size_t nkeys, double timeout) {
-    rk_cmd_start(cmd, words);
+static void build_keys_timeout(rk_command_int *cmd, const rk_str *keys, const char *const *keys_c,
+                               size_t nkeys, double timeout) {
     if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
-    rk_cmd_double(cmd, timeout);
-    cmd->block_ms = rk_cmd_block_seconds(timeout);
-    return cmd->err;
+        rk_arg_invalid(cmd, "needs at least one key");
+    rk_arg_list(cmd, "key", NULL, keys, keys_c, nkeys, true);
+    rk_arg_double(cmd, timeout);
+    cmd->block_ms = rk_command_block_seconds(timeout);
+}
+
+static rk_command *make_blpop(rk_command *cmd, const rk_str *keys, const char *const *keys_c,
+                              size_t nkeys, double timeout) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "BLPOP", 37);
+    if (cmd_in != NULL)
+        build_keys_timeout(cmd_in, keys, keys_c, nkeys, timeout);
+    return cmd;
+}
+
+rk_command *rk_cmd_blpop(rk_command *cmd, const rk_str *keys, size_t nkeys, double timeout) {
+    return make_blpop(cmd, keys, NULL, nkeys, timeout);
 }
 
 int rk_blpop(rk_client *c, const char *const *keys, size_t nkeys, double timeout, rk_reply *reply) {
-    return rk_blpop_bin(c, keys, NULL, nkeys, timeout, reply);
+    rk_command cmd;
+    return rk_client_run(c, make_blpop(&cmd, NULL, keys, nkeys, timeout), reply);
 }
 
-int rk_blpop_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                 double timeout, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_keys_timeout(&cmd, "BLPOP", keys,
-                        keys_lens, nkeys, timeout), reply);
+static rk_command *make_brpop(rk_command *cmd, const rk_str *keys, const char *const *keys_c,
+                              size_t nkeys, double timeout) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "BRPOP", 38);
+    if (cmd_in != NULL)
+        build_keys_timeout(cmd_in, keys, keys_c, nkeys, timeout);
+    return cmd;
 }
 
-int rk_pipe_blpop(rk_pipeline *p, const char *const *keys, size_t nkeys, double timeout) {
-    return rk_pipe_blpop_bin(p, keys, NULL, nkeys, timeout);
-}
-
-int rk_pipe_blpop_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                      size_t nkeys, double timeout) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_keys_timeout(&cmd, "BLPOP", keys, keys_lens, nkeys,
-                        timeout));
+rk_command *rk_cmd_brpop(rk_command *cmd, const rk_str *keys, size_t nkeys, double timeout) {
+    return make_brpop(cmd, keys, NULL, nkeys, timeout);
 }
 
 int rk_brpop(rk_client *c, const char *const *keys, size_t nkeys, double timeout, rk_reply *reply) {
-    return rk_brpop_bin(c, keys, NULL, nkeys, timeout, reply);
+    rk_command cmd;
+    return rk_client_run(c, make_brpop(&cmd, NULL, keys, nkeys, timeout), reply);
 }
 
-int rk_brpop_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                 double timeout, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_keys_timeout(&cmd, "BRPOP", keys,
-                        keys_lens, nkeys, timeout), reply);
+static void build_brpoplpush(rk_command_int *cmd, rk_str source, rk_str destination,
+                             double timeout) {
+    rk_arg_key(cmd, source);
+    rk_arg_key(cmd, destination);
+    rk_arg_double(cmd, timeout);
+    cmd->block_ms = rk_command_block_seconds(timeout);
 }
 
-int rk_pipe_brpop(rk_pipeline *p, const char *const *keys, size_t nkeys, double timeout) {
-    return rk_pipe_brpop_bin(p, keys, NULL, nkeys, timeout);
-}
-
-int rk_pipe_brpop_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                      size_t nkeys, double timeout) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_keys_timeout(&cmd, "BRPOP", keys, keys_lens, nkeys,
-                        timeout));
-}
-
-static int build_brpoplpush(rk_cmd *cmd, const char *words, const char *source, size_t source_len,
-                            const char *destination, size_t destination_len, double timeout) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, source, source_len);
-    rk_cmd_str(cmd, destination, destination_len);
-    rk_cmd_double(cmd, timeout);
-    cmd->block_ms = rk_cmd_block_seconds(timeout);
-    return cmd->err;
+rk_command *rk_cmd_brpoplpush(rk_command *cmd, rk_str source, rk_str destination, double timeout) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "BRPOPLPUSH", 39);
+    if (cmd_in != NULL)
+        build_brpoplpush(cmd_in, source, destination, timeout);
+    return cmd;
 }
 
 int rk_brpoplpush(rk_client *c, const char *source, const char *destination, double timeout,
                   char **out, size_t *len) {
-    return rk_brpoplpush_bin(c, source, RK_CSTR, destination, RK_CSTR, timeout, out, len);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_brpoplpush(&cmd, rk_cstr(source),
+                           rk_cstr(destination), timeout), &r), &r, "BRPOPLPUSH", out, len);
 }
 
-int rk_brpoplpush_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
-                      size_t destination_len, double timeout, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_brpoplpush(&cmd, "BRPOPLPUSH", source,
-                         source_len, destination, destination_len, timeout), out, len);
+static void build_lindex(rk_command_int *cmd, rk_str key, long long index) {
+    rk_arg_key(cmd, key);
+    rk_arg_int(cmd, index);
 }
 
-int rk_pipe_brpoplpush(rk_pipeline *p, const char *source, const char *destination,
-                       double timeout) {
-    return rk_pipe_brpoplpush_bin(p, source, RK_CSTR, destination, RK_CSTR, timeout);
-}
-
-int rk_pipe_brpoplpush_bin(rk_pipeline *p, const char *source, size_t source_len,
-                           const char *destination, size_t destination_len, double timeout) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_brpoplpush(&cmd, "BRPOPLPUSH", source, source_len,
-                        destination, destination_len, timeout));
-}
-
-static int build_lindex(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                        long long index) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, index);
-    return cmd->err;
+rk_command *rk_cmd_lindex(rk_command *cmd, rk_str key, long long index) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "LINDEX", 291);
+    if (cmd_in != NULL)
+        build_lindex(cmd_in, key, index);
+    return cmd;
 }
 
 int rk_lindex(rk_client *c, const char *key, long long index, char **out, size_t *len) {
-    return rk_lindex_bin(c, key, RK_CSTR, index, out, len);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_lindex(&cmd, rk_cstr(key), index), &r), &r,
+                           "LINDEX", out, len);
 }
 
-int rk_lindex_bin(rk_client *c, const char *key, size_t key_len, long long index, char **out,
-                  size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_lindex(&cmd, "LINDEX", key, key_len,
-                         index), out, len);
+static void build_linsert(rk_command_int *cmd, rk_str key, rk_linsert_where where, rk_str pivot,
+                          rk_str element) {
+    rk_arg_key(cmd, key);
+    rk_arg_choice(cmd, (int)where, rk_linsert_where_tokens, 2, "where");
+    rk_arg_str(cmd, pivot);
+    rk_arg_str(cmd, element);
 }
 
-int rk_pipe_lindex(rk_pipeline *p, const char *key, long long index) {
-    return rk_pipe_lindex_bin(p, key, RK_CSTR, index);
-}
-
-int rk_pipe_lindex_bin(rk_pipeline *p, const char *key, size_t key_len, long long index) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_lindex(&cmd, "LINDEX", key, key_len, index));
-}
-
-static int build_linsert(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                         rk_linsert_where where, const char *pivot, size_t pivot_len,
-                         const char *element, size_t element_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_choice(cmd, (int)where, rk_linsert_where_tokens, 2, "where");
-    rk_cmd_str(cmd, pivot, pivot_len);
-    rk_cmd_str(cmd, element, element_len);
-    return cmd->err;
+rk_command *rk_cmd_linsert(rk_command *cmd, rk_str key, rk_linsert_where where, rk_str pivot,
+                           rk_str element) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "LINSERT", 292);
+    if (cmd_in != NULL)
+        build_linsert(cmd_in, key, where, pivot, element);
+    return cmd;
 }
 
 int rk_linsert(rk_client *c, const char *key, rk_linsert_where where, const char *pivot,
                const char *element, long long *out) {
-    return rk_linsert_bin(c, key, RK_CSTR, where, pivot, RK_CSTR, element, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_linsert(&cmd, rk_cstr(key), where,
+                            rk_cstr(pivot), rk_cstr(element)), &r), &r, "LINSERT", out);
 }
 
-int rk_linsert_bin(rk_client *c, const char *key, size_t key_len, rk_linsert_where where,
-                   const char *pivot, size_t pivot_len, const char *element, size_t element_len,
-                   long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_linsert(&cmd, "LINSERT", key, key_len,
-                          where, pivot, pivot_len, element, element_len), out);
+static void build_llen(rk_command_int *cmd, rk_str key) {
+    rk_arg_key(cmd, key);
 }
 
-int rk_pipe_linsert(rk_pipeline *p, const char *key, rk_linsert_where where, const char *pivot,
-                    const char *element) {
-    return rk_pipe_linsert_bin(p, key, RK_CSTR, where, pivot, RK_CSTR, element, RK_CSTR);
-}
-
-int rk_pipe_linsert_bin(rk_pipeline *p, const char *key, size_t key_len, rk_linsert_where where,
-                        const char *pivot, size_t pivot_len, const char *element,
-                        size_t element_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_linsert(&cmd, "LINSERT", key, key_len, where, pivot,
-                        pivot_len, element, element_len));
-}
-
-static int build_llen(rk_cmd *cmd, const char *words, const char *key, size_t key_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    return cmd->err;
+rk_command *rk_cmd_llen(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "LLEN", 293);
+    if (cmd_in != NULL)
+        build_llen(cmd_in, key);
+    return cmd;
 }
 
 int rk_llen(rk_client *c, const char *key, long long *out) {
-    return rk_llen_bin(c, key, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_llen(&cmd, rk_cstr(key)), &r), &r, "LLEN", out);
 }
 
-int rk_llen_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_llen(&cmd, "LLEN", key, key_len), out);
+static void build_lmove(rk_command_int *cmd, rk_str source, rk_str destination, rk_side wherefrom,
+                        rk_side whereto) {
+    rk_arg_key(cmd, source);
+    rk_arg_key(cmd, destination);
+    rk_arg_choice(cmd, (int)wherefrom, rk_side_tokens, 2, "wherefrom");
+    rk_arg_choice(cmd, (int)whereto, rk_side_tokens, 2, "whereto");
 }
 
-int rk_pipe_llen(rk_pipeline *p, const char *key) {
-    return rk_pipe_llen_bin(p, key, RK_CSTR);
-}
-
-int rk_pipe_llen_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_llen(&cmd, "LLEN", key, key_len));
-}
-
-static int build_lmove(rk_cmd *cmd, const char *words, const char *source, size_t source_len,
-                       const char *destination, size_t destination_len, rk_side wherefrom,
-                       rk_side whereto) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, source, source_len);
-    rk_cmd_str(cmd, destination, destination_len);
-    rk_cmd_choice(cmd, (int)wherefrom, rk_side_tokens, 2, "wherefrom");
-    rk_cmd_choice(cmd, (int)whereto, rk_side_tokens, 2, "whereto");
-    return cmd->err;
+rk_command *rk_cmd_lmove(rk_command *cmd, rk_str source, rk_str destination, rk_side wherefrom,
+                         rk_side whereto) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "LMOVE", 294);
+    if (cmd_in != NULL)
+        build_lmove(cmd_in, source, destination, wherefrom, whereto);
+    return cmd;
 }
 
 int rk_lmove(rk_client *c, const char *source, const char *destination, rk_side wherefrom,
              rk_side whereto, char **out, size_t *len) {
-    return rk_lmove_bin(c, source, RK_CSTR, destination, RK_CSTR, wherefrom, whereto, out, len);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_lmove(&cmd, rk_cstr(source),
+                           rk_cstr(destination), wherefrom, whereto), &r), &r, "LMOVE", out, len);
 }
 
-int rk_lmove_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
-                 size_t destination_len, rk_side wherefrom, rk_side whereto, char **out,
-                 size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_lmove(&cmd, "LMOVE", source, source_len,
-                         destination, destination_len, wherefrom, whereto), out, len);
-}
-
-int rk_pipe_lmove(rk_pipeline *p, const char *source, const char *destination, rk_side wherefrom,
-                  rk_side whereto) {
-    return rk_pipe_lmove_bin(p, source, RK_CSTR, destination, RK_CSTR, wherefrom, whereto);
-}
-
-int rk_pipe_lmove_bin(rk_pipeline *p, const char *source, size_t source_len,
-                      const char *destination, size_t destination_len, rk_side wherefrom,
-                      rk_side whereto) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_lmove(&cmd, "LMOVE", source, source_len, destination,
-                        destination_len, wherefrom, whereto));
-}
-
-static int build_lmpop(rk_cmd *cmd, const char *words, const char *const *keys,
-                       const size_t *keys_lens, size_t nkeys, rk_side where,
-                       const rk_lmpop_opts *o) {
-    static const rk_lmpop_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_uint(cmd, nkeys);
+static void build_lmpop(rk_command_int *cmd, const rk_str *keys, const char *const *keys_c,
+                        size_t nkeys, rk_side where, const rk_lmpop_opts *o) {
+    rk_arg_uint(cmd, nkeys);
     if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
-    rk_cmd_choice(cmd, (int)where, rk_side_tokens, 2, "where");
+        rk_arg_invalid(cmd, "needs at least one key");
+    rk_arg_list(cmd, "key", NULL, keys, keys_c, nkeys, true);
+    rk_arg_choice(cmd, (int)where, rk_side_tokens, 2, "where");
     if (o->count != 0 || o->count_set) {
-        rk_cmd_lit(cmd, "COUNT");
-        rk_cmd_int(cmd, o->count);
+        rk_arg_lit(cmd, "COUNT");
+        rk_arg_int(cmd, o->count);
     }
-    return cmd->err;
 }
 
-int rk_lmpop(rk_client *c, const char *const *keys, size_t nkeys, rk_side where,
-             const rk_lmpop_opts *opts, rk_reply *reply) {
-    return rk_lmpop_bin(c, keys, NULL, nkeys, where, opts, reply);
+static rk_command *make_lmpop(rk_command *cmd, const rk_str *keys, const char *const *keys_c,
+                              size_t nkeys, rk_side where, const rk_lmpop_opts *opts,
+                              size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "LMPOP", 295);
+    rk_lmpop_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_lmpop(cmd_in, keys, keys_c, nkeys, where, &o);
+    return cmd;
 }
 
-int rk_lmpop_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                 rk_side where, const rk_lmpop_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_lmpop(&cmd, "LMPOP", keys, keys_lens,
-                        nkeys, where, opts), reply);
+rk_command *(rk_cmd_lmpop)(rk_command *cmd, const rk_str *keys, size_t nkeys, rk_side where,
+                           const rk_lmpop_opts *opts, size_t opts_size) {
+    return make_lmpop(cmd, keys, NULL, nkeys, where, opts, opts_size);
 }
 
-int rk_pipe_lmpop(rk_pipeline *p, const char *const *keys, size_t nkeys, rk_side where,
-                  const rk_lmpop_opts *opts) {
-    return rk_pipe_lmpop_bin(p, keys, NULL, nkeys, where, opts);
+int (rk_lmpop)(rk_client *c, const char *const *keys, size_t nkeys, rk_side where,
+               const rk_lmpop_opts *opts, rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, make_lmpop(&cmd, NULL, keys, nkeys, where, opts, opts_size), reply);
 }
 
-int rk_pipe_lmpop_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                      size_t nkeys, rk_side where, const rk_lmpop_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_lmpop(&cmd, "LMPOP", keys, keys_lens, nkeys, where, opts));
-}
-
-static int build_lpop(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                      const rk_lpop_opts *o) {
-    static const rk_lpop_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_lpop(rk_command_int *cmd, rk_str key, const rk_lpop_opts *o) {
+    rk_arg_key(cmd, key);
     if (o->count != 0 || o->count_set) {
-        rk_cmd_int(cmd, o->count);
+        rk_arg_int(cmd, o->count);
     }
-    return cmd->err;
 }
 
-int rk_lpop(rk_client *c, const char *key, const rk_lpop_opts *opts, rk_reply *reply) {
-    return rk_lpop_bin(c, key, RK_CSTR, opts, reply);
+rk_command *(rk_cmd_lpop)(rk_command *cmd, rk_str key, const rk_lpop_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "LPOP", 297);
+    rk_lpop_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_lpop(cmd_in, key, &o);
+    return cmd;
 }
 
-int rk_lpop_bin(rk_client *c, const char *key, size_t key_len, const rk_lpop_opts *opts,
-                rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_lpop(&cmd, "LPOP", key, key_len, opts),
-                        reply);
+int (rk_lpop)(rk_client *c, const char *key, const rk_lpop_opts *opts, rk_reply *reply,
+              size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_lpop)(&cmd, rk_cstr(key), opts, opts_size), reply);
 }
 
-int rk_pipe_lpop(rk_pipeline *p, const char *key, const rk_lpop_opts *opts) {
-    return rk_pipe_lpop_bin(p, key, RK_CSTR, opts);
-}
-
-int rk_pipe_lpop_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_lpop_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_lpop(&cmd, "LPOP", key, key_len, opts));
-}
-
-static int build_lpos(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                      const char *element, size_t element_len, const rk_lpos_opts *o) {
-    static const rk_lpos_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, element, element_len);
+static void build_lpos(rk_command_int *cmd, rk_str key, rk_str element, const rk_lpos_opts *o) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, element);
     if (o->rank != 0 || o->rank_set) {
-        rk_cmd_lit(cmd, "RANK");
-        rk_cmd_int(cmd, o->rank);
+        rk_arg_lit(cmd, "RANK");
+        rk_arg_int(cmd, o->rank);
     }
     if (o->count != 0 || o->count_set) {
-        rk_cmd_lit(cmd, "COUNT");
-        rk_cmd_int(cmd, o->count);
+        rk_arg_lit(cmd, "COUNT");
+        rk_arg_int(cmd, o->count);
     }
     if (o->maxlen != 0 || o->maxlen_set) {
-        rk_cmd_lit(cmd, "MAXLEN");
-        rk_cmd_int(cmd, o->maxlen);
+        rk_arg_lit(cmd, "MAXLEN");
+        rk_arg_int(cmd, o->maxlen);
     }
-    return cmd->err;
 }
 
-int rk_lpos(rk_client *c, const char *key, const char *element, const rk_lpos_opts *opts,
-            rk_reply *reply) {
-    return rk_lpos_bin(c, key, RK_CSTR, element, RK_CSTR, opts, reply);
+rk_command *(rk_cmd_lpos)(rk_command *cmd, rk_str key, rk_str element, const rk_lpos_opts *opts,
+                          size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "LPOS", 298);
+    rk_lpos_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_lpos(cmd_in, key, element, &o);
+    return cmd;
 }
 
-int rk_lpos_bin(rk_client *c, const char *key, size_t key_len, const char *element,
-                size_t element_len, const rk_lpos_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_lpos(&cmd, "LPOS", key, key_len, element,
-                        element_len, opts), reply);
-}
-
-int rk_pipe_lpos(rk_pipeline *p, const char *key, const char *element, const rk_lpos_opts *opts) {
-    return rk_pipe_lpos_bin(p, key, RK_CSTR, element, RK_CSTR, opts);
-}
-
-int rk_pipe_lpos_bin(rk_pipeline *p, const char *key, size_t key_len, const char *element,
-                     size_t element_len, const rk_lpos_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_lpos(&cmd, "LPOS", key, key_len, element, element_len,
-                        opts));
+int (rk_lpos)(rk_client *c, const char *key, const char *element, const rk_lpos_opts *opts,
+              rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_lpos)(&cmd, rk_cstr(key), rk_cstr(element), opts, opts_size),
+                         reply);
 }
 
 /* Builds LPUSH, LPUSHX, RPUSH, RPUSHX. */
-static int build_key_elements(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                              const char *const *elements, const size_t *elements_lens,
-                              size_t nelements) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_key_elements(rk_command_int *cmd, rk_str key, const rk_str *elements,
+                               const char *const *elements_c, size_t nelements) {
+    rk_arg_key(cmd, key);
     if (nelements == 0)
-        rk_cmd_invalid(cmd, "needs at least one element");
-    rk_cmd_strs(cmd, "element", NULL, elements, elements_lens, nelements);
-    return cmd->err;
+        rk_arg_invalid(cmd, "needs at least one element");
+    rk_arg_list(cmd, "element", NULL, elements, elements_c, nelements, false);
+}
+
+static rk_command *make_lpush(rk_command *cmd, rk_str key, const rk_str *elements,
+                              const char *const *elements_c, size_t nelements) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "LPUSH", 299);
+    if (cmd_in != NULL)
+        build_key_elements(cmd_in, key, elements, elements_c, nelements);
+    return cmd;
+}
+
+rk_command *rk_cmd_lpush(rk_command *cmd, rk_str key, const rk_str *elements, size_t nelements) {
+    return make_lpush(cmd, key, elements, NULL, nelements);
 }
 
 int rk_lpush(rk_client *c, const char *key, const char *const *elements, size_t nelements,
              long long *out) {
-    return rk_lpush_bin(c, key, RK_CSTR, elements, NULL, nelements, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_lpush(&cmd, rk_cstr(key), NULL, elements,
+                            nelements), &r), &r, "LPUSH", out);
 }
 
-int rk_lpush_bin(rk_client *c, const char *key, size_t key_len, const char *const *elements,
-                 const size_t *elements_lens, size_t nelements, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key_elements(&cmd, "LPUSH", key, key_len,
-                          elements, elements_lens, nelements), out);
+static rk_command *make_lpushx(rk_command *cmd, rk_str key, const rk_str *elements,
+                               const char *const *elements_c, size_t nelements) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "LPUSHX", 300);
+    if (cmd_in != NULL)
+        build_key_elements(cmd_in, key, elements, elements_c, nelements);
+    return cmd;
 }
 
-int rk_pipe_lpush(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements) {
-    return rk_pipe_lpush_bin(p, key, RK_CSTR, elements, NULL, nelements);
-}
-
-int rk_pipe_lpush_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *elements,
-                      const size_t *elements_lens, size_t nelements) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_elements(&cmd, "LPUSH", key, key_len, elements,
-                        elements_lens, nelements));
+rk_command *rk_cmd_lpushx(rk_command *cmd, rk_str key, const rk_str *elements, size_t nelements) {
+    return make_lpushx(cmd, key, elements, NULL, nelements);
 }
 
 int rk_lpushx(rk_client *c, const char *key, const char *const *elements, size_t nelements,
               long long *out) {
-    return rk_lpushx_bin(c, key, RK_CSTR, elements, NULL, nelements, out);
-}
-
-int rk_lpushx_bin(rk_client *c, const char *key, size_t key_len, const char *const *elements,
-                  const size_t *elements_lens, size_t nelements, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key_elements(&cmd, "LPUSHX", key,
-                          key_len, elements, elements_lens, nelements), out);
-}
-
-int rk_pipe_lpushx(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements) {
-    return rk_pipe_lpushx_bin(p, key, RK_CSTR, elements, NULL, nelements);
-}
-
-int rk_pipe_lpushx_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *elements,
-                       const size_t *elements_lens, size_t nelements) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_elements(&cmd, "LPUSHX", key, key_len, elements,
-                        elements_lens, nelements));
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_lpushx(&cmd, rk_cstr(key), NULL, elements,
+                            nelements), &r), &r, "LPUSHX", out);
 }
 
 /* Builds LRANGE, LTRIM. */
-static int build_key_start_stop(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                                long long start, long long stop) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, start);
-    rk_cmd_int(cmd, stop);
-    return cmd->err;
+static void build_key_start_stop(rk_command_int *cmd, rk_str key, long long start, long long stop) {
+    rk_arg_key(cmd, key);
+    rk_arg_int(cmd, start);
+    rk_arg_int(cmd, stop);
+}
+
+rk_command *rk_cmd_lrange(rk_command *cmd, rk_str key, long long start, long long stop) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "LRANGE", 301);
+    if (cmd_in != NULL)
+        build_key_start_stop(cmd_in, key, start, stop);
+    return cmd;
 }
 
 int rk_lrange(rk_client *c, const char *key, long long start, long long stop, rk_reply *reply) {
-    return rk_lrange_bin(c, key, RK_CSTR, start, stop, reply);
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_lrange(&cmd, rk_cstr(key), start, stop), reply);
 }
 
-int rk_lrange_bin(rk_client *c, const char *key, size_t key_len, long long start, long long stop,
-                  rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_key_start_stop(&cmd, "LRANGE", key,
-                        key_len, start, stop), reply);
+static void build_lrem(rk_command_int *cmd, rk_str key, long long count, rk_str element) {
+    rk_arg_key(cmd, key);
+    rk_arg_int(cmd, count);
+    rk_arg_str(cmd, element);
 }
 
-int rk_pipe_lrange(rk_pipeline *p, const char *key, long long start, long long stop) {
-    return rk_pipe_lrange_bin(p, key, RK_CSTR, start, stop);
-}
-
-int rk_pipe_lrange_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
-                       long long stop) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_start_stop(&cmd, "LRANGE", key, key_len, start, stop));
-}
-
-static int build_lrem(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                      long long count, const char *element, size_t element_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, count);
-    rk_cmd_str(cmd, element, element_len);
-    return cmd->err;
+rk_command *rk_cmd_lrem(rk_command *cmd, rk_str key, long long count, rk_str element) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "LREM", 302);
+    if (cmd_in != NULL)
+        build_lrem(cmd_in, key, count, element);
+    return cmd;
 }
 
 int rk_lrem(rk_client *c, const char *key, long long count, const char *element, long long *out) {
-    return rk_lrem_bin(c, key, RK_CSTR, count, element, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_lrem(&cmd, rk_cstr(key), count,
+                            rk_cstr(element)), &r), &r, "LREM", out);
 }
 
-int rk_lrem_bin(rk_client *c, const char *key, size_t key_len, long long count, const char *element,
-                size_t element_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_lrem(&cmd, "LREM", key, key_len, count,
-                          element, element_len), out);
+static void build_lset(rk_command_int *cmd, rk_str key, long long index, rk_str element) {
+    rk_arg_key(cmd, key);
+    rk_arg_int(cmd, index);
+    rk_arg_str(cmd, element);
 }
 
-int rk_pipe_lrem(rk_pipeline *p, const char *key, long long count, const char *element) {
-    return rk_pipe_lrem_bin(p, key, RK_CSTR, count, element, RK_CSTR);
-}
-
-int rk_pipe_lrem_bin(rk_pipeline *p, const char *key, size_t key_len, long long count,
-                     const char *element, size_t element_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_lrem(&cmd, "LREM", key, key_len, count, element,
-                        element_len));
-}
-
-static int build_lset(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                      long long index, const char *element, size_t element_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, index);
-    rk_cmd_str(cmd, element, element_len);
-    return cmd->err;
+rk_command *rk_cmd_lset(rk_command *cmd, rk_str key, long long index, rk_str element) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "LSET", 303);
+    if (cmd_in != NULL)
+        build_lset(cmd_in, key, index, element);
+    return cmd;
 }
 
 int rk_lset(rk_client *c, const char *key, long long index, const char *element) {
-    return rk_lset_bin(c, key, RK_CSTR, index, element, RK_CSTR);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_lset(&cmd, rk_cstr(key), index, rk_cstr(element)),
+                       &r), &r, "LSET");
 }
 
-int rk_lset_bin(rk_client *c, const char *key, size_t key_len, long long index, const char *element,
-                size_t element_len) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_lset(&cmd, "LSET", key, key_len, index,
-                     element, element_len));
-}
-
-int rk_pipe_lset(rk_pipeline *p, const char *key, long long index, const char *element) {
-    return rk_pipe_lset_bin(p, key, RK_CSTR, index, element, RK_CSTR);
-}
-
-int rk_pipe_lset_bin(rk_pipeline *p, const char *key, size_t key_len, long long index,
-                     const char *element, size_t element_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_lset(&cmd, "LSET", key, key_len, index, element,
-                        element_len));
+rk_command *rk_cmd_ltrim(rk_command *cmd, rk_str key, long long start, long long stop) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "LTRIM", 304);
+    if (cmd_in != NULL)
+        build_key_start_stop(cmd_in, key, start, stop);
+    return cmd;
 }
 
 int rk_ltrim(rk_client *c, const char *key, long long start, long long stop) {
-    return rk_ltrim_bin(c, key, RK_CSTR, start, stop);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_ltrim(&cmd, rk_cstr(key), start, stop), &r), &r,
+                       "LTRIM");
 }
 
-int rk_ltrim_bin(rk_client *c, const char *key, size_t key_len, long long start, long long stop) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_key_start_stop(&cmd, "LTRIM", key, key_len,
-                     start, stop));
-}
-
-int rk_pipe_ltrim(rk_pipeline *p, const char *key, long long start, long long stop) {
-    return rk_pipe_ltrim_bin(p, key, RK_CSTR, start, stop);
-}
-
-int rk_pipe_ltrim_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
-                      long long stop) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_start_stop(&cmd, "LTRIM", key, key_len, start, stop));
-}
-
-static int build_rpop(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                      const rk_rpop_opts *o) {
-    static const rk_rpop_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_rpop(rk_command_int *cmd, rk_str key, const rk_rpop_opts *o) {
+    rk_arg_key(cmd, key);
     if (o->count != 0 || o->count_set) {
-        rk_cmd_int(cmd, o->count);
+        rk_arg_int(cmd, o->count);
     }
-    return cmd->err;
 }
 
-int rk_rpop(rk_client *c, const char *key, const rk_rpop_opts *opts, rk_reply *reply) {
-    return rk_rpop_bin(c, key, RK_CSTR, opts, reply);
+rk_command *(rk_cmd_rpop)(rk_command *cmd, rk_str key, const rk_rpop_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "RPOP", 366);
+    rk_rpop_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_rpop(cmd_in, key, &o);
+    return cmd;
 }
 
-int rk_rpop_bin(rk_client *c, const char *key, size_t key_len, const rk_rpop_opts *opts,
-                rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_rpop(&cmd, "RPOP", key, key_len, opts),
-                        reply);
+int (rk_rpop)(rk_client *c, const char *key, const rk_rpop_opts *opts, rk_reply *reply,
+              size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_rpop)(&cmd, rk_cstr(key), opts, opts_size), reply);
 }
 
-int rk_pipe_rpop(rk_pipeline *p, const char *key, const rk_rpop_opts *opts) {
-    return rk_pipe_rpop_bin(p, key, RK_CSTR, opts);
+static void build_rpoplpush(rk_command_int *cmd, rk_str source, rk_str destination) {
+    rk_arg_key(cmd, source);
+    rk_arg_key(cmd, destination);
 }
 
-int rk_pipe_rpop_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_rpop_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_rpop(&cmd, "RPOP", key, key_len, opts));
-}
-
-static int build_rpoplpush(rk_cmd *cmd, const char *words, const char *source, size_t source_len,
-                           const char *destination, size_t destination_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, source, source_len);
-    rk_cmd_str(cmd, destination, destination_len);
-    return cmd->err;
+rk_command *rk_cmd_rpoplpush(rk_command *cmd, rk_str source, rk_str destination) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "RPOPLPUSH", 367);
+    if (cmd_in != NULL)
+        build_rpoplpush(cmd_in, source, destination);
+    return cmd;
 }
 
 int rk_rpoplpush(rk_client *c, const char *source, const char *destination, char **out,
                  size_t *len) {
-    return rk_rpoplpush_bin(c, source, RK_CSTR, destination, RK_CSTR, out, len);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_rpoplpush(&cmd, rk_cstr(source),
+                           rk_cstr(destination)), &r), &r, "RPOPLPUSH", out, len);
 }
 
-int rk_rpoplpush_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
-                     size_t destination_len, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_rpoplpush(&cmd, "RPOPLPUSH", source,
-                         source_len, destination, destination_len), out, len);
+static rk_command *make_rpush(rk_command *cmd, rk_str key, const rk_str *elements,
+                              const char *const *elements_c, size_t nelements) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "RPUSH", 368);
+    if (cmd_in != NULL)
+        build_key_elements(cmd_in, key, elements, elements_c, nelements);
+    return cmd;
 }
 
-int rk_pipe_rpoplpush(rk_pipeline *p, const char *source, const char *destination) {
-    return rk_pipe_rpoplpush_bin(p, source, RK_CSTR, destination, RK_CSTR);
-}
-
-int rk_pipe_rpoplpush_bin(rk_pipeline *p, const char *source, size_t source_len,
-                          const char *destination, size_t destination_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_rpoplpush(&cmd, "RPOPLPUSH", source, source_len, destination,
-                        destination_len));
+rk_command *rk_cmd_rpush(rk_command *cmd, rk_str key, const rk_str *elements, size_t nelements) {
+    return make_rpush(cmd, key, elements, NULL, nelements);
 }
 
 int rk_rpush(rk_client *c, const char *key, const char *const *elements, size_t nelements,
              long long *out) {
-    return rk_rpush_bin(c, key, RK_CSTR, elements, NULL, nelements, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_rpush(&cmd, rk_cstr(key), NULL, elements,
+                            nelements), &r), &r, "RPUSH", out);
 }
 
-int rk_rpush_bin(rk_client *c, const char *key, size_t key_len, const char *const *elements,
-                 const size_t *elements_lens, size_t nelements, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key_elements(&cmd, "RPUSH", key, key_len,
-                          elements, elements_lens, nelements), out);
+static rk_command *make_rpushx(rk_command *cmd, rk_str key, const rk_str *elements,
+                               const char *const *elements_c, size_t nelements) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "RPUSHX", 369);
+    if (cmd_in != NULL)
+        build_key_elements(cmd_in, key, elements, elements_c, nelements);
+    return cmd;
 }
 
-int rk_pipe_rpush(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements) {
-    return rk_pipe_rpush_bin(p, key, RK_CSTR, elements, NULL, nelements);
-}
-
-int rk_pipe_rpush_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *elements,
-                      const size_t *elements_lens, size_t nelements) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_elements(&cmd, "RPUSH", key, key_len, elements,
-                        elements_lens, nelements));
+rk_command *rk_cmd_rpushx(rk_command *cmd, rk_str key, const rk_str *elements, size_t nelements) {
+    return make_rpushx(cmd, key, elements, NULL, nelements);
 }
 
 int rk_rpushx(rk_client *c, const char *key, const char *const *elements, size_t nelements,
               long long *out) {
-    return rk_rpushx_bin(c, key, RK_CSTR, elements, NULL, nelements, out);
-}
-
-int rk_rpushx_bin(rk_client *c, const char *key, size_t key_len, const char *const *elements,
-                  const size_t *elements_lens, size_t nelements, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key_elements(&cmd, "RPUSHX", key,
-                          key_len, elements, elements_lens, nelements), out);
-}
-
-int rk_pipe_rpushx(rk_pipeline *p, const char *key, const char *const *elements, size_t nelements) {
-    return rk_pipe_rpushx_bin(p, key, RK_CSTR, elements, NULL, nelements);
-}
-
-int rk_pipe_rpushx_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *elements,
-                       const size_t *elements_lens, size_t nelements) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_elements(&cmd, "RPUSHX", key, key_len, elements,
-                        elements_lens, nelements));
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_rpushx(&cmd, rk_cstr(key), NULL, elements,
+                            nelements), &r), &r, "RPUSHX", out);
 }

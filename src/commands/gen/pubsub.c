@@ -2,201 +2,165 @@
  * Redis 7.0.15; do not edit (make commands). */
 /* clang-format off */
 #include "rediskit/commands/pubsub.h"
-#include "commands/cmd_int.h"
+#include "commands/typed_int.h"
 
-static int build_publish(rk_cmd *cmd, const char *words, const char *channel, size_t channel_len,
-                         const char *message, size_t message_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, channel, channel_len);
-    rk_cmd_str(cmd, message, message_len);
-    return cmd->err;
+static void build_publish(rk_command_int *cmd, rk_str channel, rk_str message) {
+    rk_arg_str(cmd, channel);
+    rk_arg_str(cmd, message);
+}
+
+rk_command *rk_cmd_publish(rk_command *cmd, rk_str channel, rk_str message) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "PUBLISH", 345);
+    if (cmd_in != NULL)
+        build_publish(cmd_in, channel, message);
+    return cmd;
 }
 
 int rk_publish(rk_client *c, const char *channel, const char *message, long long *out) {
-    return rk_publish_bin(c, channel, RK_CSTR, message, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_publish(&cmd, rk_cstr(channel),
+                            rk_cstr(message)), &r), &r, "PUBLISH", out);
 }
 
-int rk_publish_bin(rk_client *c, const char *channel, size_t channel_len, const char *message,
-                   size_t message_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_publish(&cmd, "PUBLISH", channel,
-                          channel_len, message, message_len), out);
-}
-
-int rk_pipe_publish(rk_pipeline *p, const char *channel, const char *message) {
-    return rk_pipe_publish_bin(p, channel, RK_CSTR, message, RK_CSTR);
-}
-
-int rk_pipe_publish_bin(rk_pipeline *p, const char *channel, size_t channel_len,
-                        const char *message, size_t message_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_publish(&cmd, "PUBLISH", channel, channel_len, message,
-                        message_len));
-}
-
-static int build_pubsub_channels(rk_cmd *cmd, const char *words, const rk_pubsub_channels_opts *o) {
-    static const rk_pubsub_channels_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    if (o->pattern != NULL) {
-        rk_cmd_str(cmd, o->pattern, o->pattern_len ? o->pattern_len : RK_CSTR);
+static void build_pubsubchannels(rk_command_int *cmd, const rk_pubsubchannels_opts *o) {
+    if (o->pattern.ptr != NULL) {
+        rk_arg_str(cmd, o->pattern);
     }
-    return cmd->err;
 }
 
-int rk_pubsub_channels(rk_client *c, const rk_pubsub_channels_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_pubsub_channels(&cmd, "PUBSUB CHANNELS",
-                        opts), reply);
+rk_command *(rk_cmd_pubsubchannels)(rk_command *cmd, const rk_pubsubchannels_opts *opts,
+                                    size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "PUBSUB CHANNELS", 347);
+    rk_pubsubchannels_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_pubsubchannels(cmd_in, &o);
+    return cmd;
 }
 
-int rk_pipe_pubsub_channels(rk_pipeline *p, const rk_pubsub_channels_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_pubsub_channels(&cmd, "PUBSUB CHANNELS", opts));
+int (rk_pubsubchannels)(rk_client *c, const rk_pubsubchannels_opts *opts, rk_reply *reply,
+                        size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_pubsubchannels)(&cmd, opts, opts_size), reply);
 }
 
 /* Builds PUBSUB HELP, PUBSUB NUMPAT. */
-static int build_bare(rk_cmd *cmd, const char *words) {
-    rk_cmd_start(cmd, words);
-    return cmd->err;
+static void build_bare(rk_command_int *cmd) {
+    (void)cmd;
 }
 
-int rk_pubsub_help(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "PUBSUB HELP"), reply);
+rk_command *rk_cmd_pubsubhelp(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "PUBSUB HELP", 348);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_pubsub_help(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "PUBSUB HELP"));
+int rk_pubsubhelp(rk_client *c, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_pubsubhelp(&cmd), reply);
 }
 
-int rk_pubsub_numpat(rk_client *c, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "PUBSUB NUMPAT"), out);
+rk_command *rk_cmd_pubsubnumpat(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "PUBSUB NUMPAT", 349);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_pubsub_numpat(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "PUBSUB NUMPAT"));
+int rk_pubsubnumpat(rk_client *c, long long *out) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_pubsubnumpat(&cmd), &r), &r, "PUBSUB NUMPAT",
+                            out);
 }
 
-static int build_pubsub_numsub(rk_cmd *cmd, const char *words, const char *const *channels,
-                               const size_t *channels_lens, size_t nchannels) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_strs(cmd, "channel", NULL, channels, channels_lens, nchannels);
+static void build_pubsubnumsub(rk_command_int *cmd, const rk_str *channels,
+                               const char *const *channels_c, size_t nchannels) {
+    rk_arg_list(cmd, "channel", NULL, channels, channels_c, nchannels, false);
     cmd->shape = "m..";
-    return cmd->err;
 }
 
-int rk_pubsub_numsub(rk_client *c, const char *const *channels, size_t nchannels, rk_reply *reply) {
-    return rk_pubsub_numsub_bin(c, channels, NULL, nchannels, reply);
+static rk_command *make_pubsubnumsub(rk_command *cmd, const rk_str *channels,
+                                     const char *const *channels_c, size_t nchannels) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "PUBSUB NUMSUB", 350);
+    if (cmd_in != NULL)
+        build_pubsubnumsub(cmd_in, channels, channels_c, nchannels);
+    return cmd;
 }
 
-int rk_pubsub_numsub_bin(rk_client *c, const char *const *channels, const size_t *channels_lens,
-                         size_t nchannels, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_pubsub_numsub(&cmd, "PUBSUB NUMSUB",
-                        channels, channels_lens, nchannels), reply);
+rk_command *rk_cmd_pubsubnumsub(rk_command *cmd, const rk_str *channels, size_t nchannels) {
+    return make_pubsubnumsub(cmd, channels, NULL, nchannels);
 }
 
-int rk_pipe_pubsub_numsub(rk_pipeline *p, const char *const *channels, size_t nchannels) {
-    return rk_pipe_pubsub_numsub_bin(p, channels, NULL, nchannels);
+int rk_pubsubnumsub(rk_client *c, const char *const *channels, size_t nchannels, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, make_pubsubnumsub(&cmd, NULL, channels, nchannels), reply);
 }
 
-int rk_pipe_pubsub_numsub_bin(rk_pipeline *p, const char *const *channels,
-                              const size_t *channels_lens, size_t nchannels) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_pubsub_numsub(&cmd, "PUBSUB NUMSUB", channels, channels_lens,
-                        nchannels));
-}
-
-static int build_pubsub_shardchannels(rk_cmd *cmd, const char *words,
-                                      const rk_pubsub_shardchannels_opts *o) {
-    static const rk_pubsub_shardchannels_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    if (o->pattern != NULL) {
-        rk_cmd_str(cmd, o->pattern, o->pattern_len ? o->pattern_len : RK_CSTR);
+static void build_pubsubshardchannels(rk_command_int *cmd, const rk_pubsubshardchannels_opts *o) {
+    if (o->pattern.ptr != NULL) {
+        rk_arg_str(cmd, o->pattern);
     }
-    return cmd->err;
 }
 
-int rk_pubsub_shardchannels(rk_client *c, const rk_pubsub_shardchannels_opts *opts,
-                            rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_pubsub_shardchannels(&cmd,
-                        "PUBSUB SHARDCHANNELS", opts), reply);
+rk_command *(rk_cmd_pubsubshardchannels)(rk_command *cmd, const rk_pubsubshardchannels_opts *opts,
+                                         size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "PUBSUB SHARDCHANNELS", 351);
+    rk_pubsubshardchannels_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_pubsubshardchannels(cmd_in, &o);
+    return cmd;
 }
 
-int rk_pipe_pubsub_shardchannels(rk_pipeline *p, const rk_pubsub_shardchannels_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_pubsub_shardchannels(&cmd, "PUBSUB SHARDCHANNELS", opts));
+int (rk_pubsubshardchannels)(rk_client *c, const rk_pubsubshardchannels_opts *opts, rk_reply *reply,
+                             size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_pubsubshardchannels)(&cmd, opts, opts_size), reply);
 }
 
-static int build_pubsub_shardnumsub(rk_cmd *cmd, const char *words,
-                                    const char *const *shardchannels,
-                                    const size_t *shardchannels_lens, size_t nshardchannels) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_strs(cmd, "shardchannel", NULL, shardchannels, shardchannels_lens, nshardchannels);
+static void build_pubsubshardnumsub(rk_command_int *cmd, const rk_str *shardchannels,
+                                    const char *const *shardchannels_c, size_t nshardchannels) {
+    rk_arg_list(cmd, "shardchannel", NULL, shardchannels, shardchannels_c, nshardchannels, false);
     cmd->shape = "m..";
-    return cmd->err;
 }
 
-int rk_pubsub_shardnumsub(rk_client *c, const char *const *shardchannels, size_t nshardchannels,
-                          rk_reply *reply) {
-    return rk_pubsub_shardnumsub_bin(c, shardchannels, NULL, nshardchannels, reply);
+static rk_command *make_pubsubshardnumsub(rk_command *cmd, const rk_str *shardchannels,
+                                          const char *const *shardchannels_c,
+                                          size_t nshardchannels) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "PUBSUB SHARDNUMSUB", 352);
+    if (cmd_in != NULL)
+        build_pubsubshardnumsub(cmd_in, shardchannels, shardchannels_c, nshardchannels);
+    return cmd;
 }
 
-int rk_pubsub_shardnumsub_bin(rk_client *c, const char *const *shardchannels,
-                              const size_t *shardchannels_lens, size_t nshardchannels,
-                              rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_pubsub_shardnumsub(&cmd,
-                        "PUBSUB SHARDNUMSUB", shardchannels, shardchannels_lens, nshardchannels),
-                        reply);
+rk_command *rk_cmd_pubsubshardnumsub(rk_command *cmd, const rk_str *shardchannels,
+                                     size_t nshardchannels) {
+    return make_pubsubshardnumsub(cmd, shardchannels, NULL, nshardchannels);
 }
 
-int rk_pipe_pubsub_shardnumsub(rk_pipeline *p, const char *const *shardchannels,
-                               size_t nshardchannels) {
-    return rk_pipe_pubsub_shardnumsub_bin(p, shardchannels, NULL, nshardchannels);
+int rk_pubsubshardnumsub(rk_client *c, const char *const *shardchannels, size_t nshardchannels,
+                         rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, make_pubsubshardnumsub(&cmd, NULL, shardchannels, nshardchannels),
+                         reply);
 }
 
-int rk_pipe_pubsub_shardnumsub_bin(rk_pipeline *p, const char *const *shardchannels,
-                                   const size_t *shardchannels_lens, size_t nshardchannels) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_pubsub_shardnumsub(&cmd, "PUBSUB SHARDNUMSUB", shardchannels,
-                        shardchannels_lens, nshardchannels));
+static void build_spublish(rk_command_int *cmd, rk_str shardchannel, rk_str message) {
+    rk_arg_str(cmd, shardchannel);
+    rk_arg_str(cmd, message);
 }
 
-static int build_spublish(rk_cmd *cmd, const char *words, const char *shardchannel,
-                          size_t shardchannel_len, const char *message, size_t message_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, shardchannel, shardchannel_len);
-    rk_cmd_str(cmd, message, message_len);
-    return cmd->err;
+rk_command *rk_cmd_spublish(rk_command *cmd, rk_str shardchannel, rk_str message) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SPUBLISH", 433);
+    if (cmd_in != NULL)
+        build_spublish(cmd_in, shardchannel, message);
+    return cmd;
 }
 
 int rk_spublish(rk_client *c, const char *shardchannel, const char *message, long long *out) {
-    return rk_spublish_bin(c, shardchannel, RK_CSTR, message, RK_CSTR, out);
-}
-
-int rk_spublish_bin(rk_client *c, const char *shardchannel, size_t shardchannel_len,
-                    const char *message, size_t message_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_spublish(&cmd, "SPUBLISH", shardchannel,
-                          shardchannel_len, message, message_len), out);
-}
-
-int rk_pipe_spublish(rk_pipeline *p, const char *shardchannel, const char *message) {
-    return rk_pipe_spublish_bin(p, shardchannel, RK_CSTR, message, RK_CSTR);
-}
-
-int rk_pipe_spublish_bin(rk_pipeline *p, const char *shardchannel, size_t shardchannel_len,
-                         const char *message, size_t message_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_spublish(&cmd, "SPUBLISH", shardchannel, shardchannel_len,
-                        message, message_len));
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_spublish(&cmd, rk_cstr(shardchannel),
+                            rk_cstr(message)), &r), &r, "SPUBLISH", out);
 }

@@ -2,530 +2,450 @@
  * Redis 7.0.15; do not edit (make commands). */
 /* clang-format off */
 #include "rediskit/commands/scripting.h"
-#include "commands/cmd_int.h"
+#include "commands/typed_int.h"
 
-static const char *const rk_script_debug_mode_tokens[] = {"YES", "SYNC", "NO"};
+static const char *const rk_scriptdebug_mode_tokens[] = {"YES", "SYNC", "NO"};
 
 /* Builds EVAL, EVAL_RO. */
-static int build_script_keys_args(rk_cmd *cmd, const char *words, const char *script,
-                                  size_t script_len, const char *const *keys,
-                                  const size_t *keys_lens, size_t nkeys, const char *const *args,
-                                  const size_t *args_lens, size_t nargs) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, script, script_len);
-    rk_cmd_uint(cmd, nkeys);
-    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
-    rk_cmd_strs(cmd, "arg", NULL, args, args_lens, nargs);
-    return cmd->err;
+static void build_script_keys_args(rk_command_int *cmd, rk_str script, const rk_str *keys,
+                                   const char *const *keys_c, size_t nkeys, const rk_str *args,
+                                   const char *const *args_c, size_t nargs) {
+    rk_arg_str(cmd, script);
+    rk_arg_uint(cmd, nkeys);
+    rk_arg_list(cmd, "key", NULL, keys, keys_c, nkeys, true);
+    rk_arg_list(cmd, "arg", NULL, args, args_c, nargs, false);
+}
+
+static rk_command *make_eval(rk_command *cmd, rk_str script, const rk_str *keys,
+                             const char *const *keys_c, size_t nkeys, const rk_str *args,
+                             const char *const *args_c, size_t nargs) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "EVAL", 136);
+    if (cmd_in != NULL)
+        build_script_keys_args(cmd_in, script, keys, keys_c, nkeys, args, args_c, nargs);
+    return cmd;
+}
+
+rk_command *rk_cmd_eval(rk_command *cmd, rk_str script, const rk_str *keys, size_t nkeys,
+                        const rk_str *args, size_t nargs) {
+    return make_eval(cmd, script, keys, NULL, nkeys, args, NULL, nargs);
 }
 
 int rk_eval(rk_client *c, const char *script, const char *const *keys, size_t nkeys,
             const char *const *args, size_t nargs, rk_reply *reply) {
-    return rk_eval_bin(c, script, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs, reply);
+    rk_command cmd;
+    return rk_client_run(c, make_eval(&cmd, rk_cstr(script), NULL, keys, nkeys, NULL, args, nargs),
+                         reply);
 }
 
-int rk_eval_bin(rk_client *c, const char *script, size_t script_len, const char *const *keys,
-                const size_t *keys_lens, size_t nkeys, const char *const *args,
-                const size_t *args_lens, size_t nargs, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_script_keys_args(&cmd, "EVAL", script,
-                        script_len, keys, keys_lens, nkeys, args, args_lens, nargs), reply);
+static rk_command *make_eval_ro(rk_command *cmd, rk_str script, const rk_str *keys,
+                                const char *const *keys_c, size_t nkeys, const rk_str *args,
+                                const char *const *args_c, size_t nargs) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "EVAL_RO", 137);
+    if (cmd_in != NULL)
+        build_script_keys_args(cmd_in, script, keys, keys_c, nkeys, args, args_c, nargs);
+    return cmd;
 }
 
-int rk_pipe_eval(rk_pipeline *p, const char *script, const char *const *keys, size_t nkeys,
-                 const char *const *args, size_t nargs) {
-    return rk_pipe_eval_bin(p, script, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs);
-}
-
-int rk_pipe_eval_bin(rk_pipeline *p, const char *script, size_t script_len, const char *const *keys,
-                     const size_t *keys_lens, size_t nkeys, const char *const *args,
-                     const size_t *args_lens, size_t nargs) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_script_keys_args(&cmd, "EVAL", script, script_len, keys,
-                        keys_lens, nkeys, args, args_lens, nargs));
+rk_command *rk_cmd_eval_ro(rk_command *cmd, rk_str script, const rk_str *keys, size_t nkeys,
+                           const rk_str *args, size_t nargs) {
+    return make_eval_ro(cmd, script, keys, NULL, nkeys, args, NULL, nargs);
 }
 
 int rk_eval_ro(rk_client *c, const char *script, const char *const *keys, size_t nkeys,
                const char *const *args, size_t nargs, rk_reply *reply) {
-    return rk_eval_ro_bin(c, script, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs, reply);
-}
-
-int rk_eval_ro_bin(rk_client *c, const char *script, size_t script_len, const char *const *keys,
-                   const size_t *keys_lens, size_t nkeys, const char *const *args,
-                   const size_t *args_lens, size_t nargs, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_script_keys_args(&cmd, "EVAL_RO", script,
-                        script_len, keys, keys_lens, nkeys, args, args_lens, nargs), reply);
-}
-
-int rk_pipe_eval_ro(rk_pipeline *p, const char *script, const char *const *keys, size_t nkeys,
-                    const char *const *args, size_t nargs) {
-    return rk_pipe_eval_ro_bin(p, script, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs);
-}
-
-int rk_pipe_eval_ro_bin(rk_pipeline *p, const char *script, size_t script_len,
-                        const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                        const char *const *args, const size_t *args_lens, size_t nargs) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_script_keys_args(&cmd, "EVAL_RO", script, script_len, keys,
-                        keys_lens, nkeys, args, args_lens, nargs));
+    rk_command cmd;
+    return rk_client_run(c, make_eval_ro(&cmd, rk_cstr(script), NULL, keys, nkeys, NULL, args,
+                         nargs), reply);
 }
 
 /* Builds EVALSHA, EVALSHA_RO. */
-static int build_sha1_keys_args(rk_cmd *cmd, const char *words, const char *sha1, size_t sha1_len,
-                                const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                                const char *const *args, const size_t *args_lens, size_t nargs) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, sha1, sha1_len);
-    rk_cmd_uint(cmd, nkeys);
-    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
-    rk_cmd_strs(cmd, "arg", NULL, args, args_lens, nargs);
-    return cmd->err;
+static void build_sha1_keys_args(rk_command_int *cmd, rk_str sha1, const rk_str *keys,
+                                 const char *const *keys_c, size_t nkeys, const rk_str *args,
+                                 const char *const *args_c, size_t nargs) {
+    rk_arg_str(cmd, sha1);
+    rk_arg_uint(cmd, nkeys);
+    rk_arg_list(cmd, "key", NULL, keys, keys_c, nkeys, true);
+    rk_arg_list(cmd, "arg", NULL, args, args_c, nargs, false);
+}
+
+static rk_command *make_evalsha(rk_command *cmd, rk_str sha1, const rk_str *keys,
+                                const char *const *keys_c, size_t nkeys, const rk_str *args,
+                                const char *const *args_c, size_t nargs) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "EVALSHA", 138);
+    if (cmd_in != NULL)
+        build_sha1_keys_args(cmd_in, sha1, keys, keys_c, nkeys, args, args_c, nargs);
+    return cmd;
+}
+
+rk_command *rk_cmd_evalsha(rk_command *cmd, rk_str sha1, const rk_str *keys, size_t nkeys,
+                           const rk_str *args, size_t nargs) {
+    return make_evalsha(cmd, sha1, keys, NULL, nkeys, args, NULL, nargs);
 }
 
 int rk_evalsha(rk_client *c, const char *sha1, const char *const *keys, size_t nkeys,
                const char *const *args, size_t nargs, rk_reply *reply) {
-    return rk_evalsha_bin(c, sha1, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs, reply);
+    rk_command cmd;
+    return rk_client_run(c, make_evalsha(&cmd, rk_cstr(sha1), NULL, keys, nkeys, NULL, args, nargs),
+                         reply);
 }
 
-int rk_evalsha_bin(rk_client *c, const char *sha1, size_t sha1_len, const char *const *keys,
-                   const size_t *keys_lens, size_t nkeys, const char *const *args,
-                   const size_t *args_lens, size_t nargs, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_sha1_keys_args(&cmd, "EVALSHA", sha1,
-                        sha1_len, keys, keys_lens, nkeys, args, args_lens, nargs), reply);
+static rk_command *make_evalsha_ro(rk_command *cmd, rk_str sha1, const rk_str *keys,
+                                   const char *const *keys_c, size_t nkeys, const rk_str *args,
+                                   const char *const *args_c, size_t nargs) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "EVALSHA_RO", 139);
+    if (cmd_in != NULL)
+        build_sha1_keys_args(cmd_in, sha1, keys, keys_c, nkeys, args, args_c, nargs);
+    return cmd;
 }
 
-int rk_pipe_evalsha(rk_pipeline *p, const char *sha1, const char *const *keys, size_t nkeys,
-                    const char *const *args, size_t nargs) {
-    return rk_pipe_evalsha_bin(p, sha1, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs);
-}
-
-int rk_pipe_evalsha_bin(rk_pipeline *p, const char *sha1, size_t sha1_len, const char *const *keys,
-                        const size_t *keys_lens, size_t nkeys, const char *const *args,
-                        const size_t *args_lens, size_t nargs) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_sha1_keys_args(&cmd, "EVALSHA", sha1, sha1_len, keys,
-                        keys_lens, nkeys, args, args_lens, nargs));
+rk_command *rk_cmd_evalsha_ro(rk_command *cmd, rk_str sha1, const rk_str *keys, size_t nkeys,
+                              const rk_str *args, size_t nargs) {
+    return make_evalsha_ro(cmd, sha1, keys, NULL, nkeys, args, NULL, nargs);
 }
 
 int rk_evalsha_ro(rk_client *c, const char *sha1, const char *const *keys, size_t nkeys,
                   const char *const *args, size_t nargs, rk_reply *reply) {
-    return rk_evalsha_ro_bin(c, sha1, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs, reply);
-}
-
-int rk_evalsha_ro_bin(rk_client *c, const char *sha1, size_t sha1_len, const char *const *keys,
-                      const size_t *keys_lens, size_t nkeys, const char *const *args,
-                      const size_t *args_lens, size_t nargs, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_sha1_keys_args(&cmd, "EVALSHA_RO", sha1,
-                        sha1_len, keys, keys_lens, nkeys, args, args_lens, nargs), reply);
-}
-
-int rk_pipe_evalsha_ro(rk_pipeline *p, const char *sha1, const char *const *keys, size_t nkeys,
-                       const char *const *args, size_t nargs) {
-    return rk_pipe_evalsha_ro_bin(p, sha1, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs);
-}
-
-int rk_pipe_evalsha_ro_bin(rk_pipeline *p, const char *sha1, size_t sha1_len,
-                           const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                           const char *const *args, const size_t *args_lens, size_t nargs) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_sha1_keys_args(&cmd, "EVALSHA_RO", sha1, sha1_len, keys,
-                        keys_lens, nkeys, args, args_lens, nargs));
+    rk_command cmd;
+    return rk_client_run(c, make_evalsha_ro(&cmd, rk_cstr(sha1), NULL, keys, nkeys, NULL, args,
+                         nargs), reply);
 }
 
 /* Builds FCALL, FCALL_RO. */
-static int build_function_keys_args(rk_cmd *cmd, const char *words, const char *function,
-                                    size_t function_len, const char *const *keys,
-                                    const size_t *keys_lens, size_t nkeys, const char *const *args,
-                                    const size_t *args_lens, size_t nargs) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, function, function_len);
-    rk_cmd_uint(cmd, nkeys);
-    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
-    rk_cmd_strs(cmd, "arg", NULL, args, args_lens, nargs);
-    return cmd->err;
+static void build_function_keys_args(rk_command_int *cmd, rk_str function, const rk_str *keys,
+                                     const char *const *keys_c, size_t nkeys, const rk_str *args,
+                                     const char *const *args_c, size_t nargs) {
+    rk_arg_str(cmd, function);
+    rk_arg_uint(cmd, nkeys);
+    rk_arg_list(cmd, "key", NULL, keys, keys_c, nkeys, true);
+    rk_arg_list(cmd, "arg", NULL, args, args_c, nargs, false);
+}
+
+static rk_command *make_fcall(rk_command *cmd, rk_str function, const rk_str *keys,
+                              const char *const *keys_c, size_t nkeys, const rk_str *args,
+                              const char *const *args_c, size_t nargs) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "FCALL", 146);
+    if (cmd_in != NULL)
+        build_function_keys_args(cmd_in, function, keys, keys_c, nkeys, args, args_c, nargs);
+    return cmd;
+}
+
+rk_command *rk_cmd_fcall(rk_command *cmd, rk_str function, const rk_str *keys, size_t nkeys,
+                         const rk_str *args, size_t nargs) {
+    return make_fcall(cmd, function, keys, NULL, nkeys, args, NULL, nargs);
 }
 
 int rk_fcall(rk_client *c, const char *function, const char *const *keys, size_t nkeys,
              const char *const *args, size_t nargs, rk_reply *reply) {
-    return rk_fcall_bin(c, function, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs, reply);
+    rk_command cmd;
+    return rk_client_run(c, make_fcall(&cmd, rk_cstr(function), NULL, keys, nkeys, NULL, args,
+                         nargs), reply);
 }
 
-int rk_fcall_bin(rk_client *c, const char *function, size_t function_len, const char *const *keys,
-                 const size_t *keys_lens, size_t nkeys, const char *const *args,
-                 const size_t *args_lens, size_t nargs, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_function_keys_args(&cmd, "FCALL", function,
-                        function_len, keys, keys_lens, nkeys, args, args_lens, nargs), reply);
+static rk_command *make_fcall_ro(rk_command *cmd, rk_str function, const rk_str *keys,
+                                 const char *const *keys_c, size_t nkeys, const rk_str *args,
+                                 const char *const *args_c, size_t nargs) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "FCALL_RO", 147);
+    if (cmd_in != NULL)
+        build_function_keys_args(cmd_in, function, keys, keys_c, nkeys, args, args_c, nargs);
+    return cmd;
 }
 
-int rk_pipe_fcall(rk_pipeline *p, const char *function, const char *const *keys, size_t nkeys,
-                  const char *const *args, size_t nargs) {
-    return rk_pipe_fcall_bin(p, function, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs);
-}
-
-int rk_pipe_fcall_bin(rk_pipeline *p, const char *function, size_t function_len,
-                      const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                      const char *const *args, const size_t *args_lens, size_t nargs) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_function_keys_args(&cmd, "FCALL", function, function_len,
-                        keys, keys_lens, nkeys, args, args_lens, nargs));
+rk_command *rk_cmd_fcall_ro(rk_command *cmd, rk_str function, const rk_str *keys, size_t nkeys,
+                            const rk_str *args, size_t nargs) {
+    return make_fcall_ro(cmd, function, keys, NULL, nkeys, args, NULL, nargs);
 }
 
 int rk_fcall_ro(rk_client *c, const char *function, const char *const *keys, size_t nkeys,
                 const char *const *args, size_t nargs, rk_reply *reply) {
-    return rk_fcall_ro_bin(c, function, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs, reply);
+    rk_command cmd;
+    return rk_client_run(c, make_fcall_ro(&cmd, rk_cstr(function), NULL, keys, nkeys, NULL, args,
+                         nargs), reply);
 }
 
-int rk_fcall_ro_bin(rk_client *c, const char *function, size_t function_len,
-                    const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                    const char *const *args, const size_t *args_lens, size_t nargs,
-                    rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_function_keys_args(&cmd, "FCALL_RO",
-                        function, function_len, keys, keys_lens, nkeys, args, args_lens, nargs),
-                        reply);
+static void build_functiondelete(rk_command_int *cmd, rk_str library_name) {
+    rk_arg_str(cmd, library_name);
 }
 
-int rk_pipe_fcall_ro(rk_pipeline *p, const char *function, const char *const *keys, size_t nkeys,
-                     const char *const *args, size_t nargs) {
-    return rk_pipe_fcall_ro_bin(p, function, RK_CSTR, keys, NULL, nkeys, args, NULL, nargs);
+rk_command *rk_cmd_functiondelete(rk_command *cmd, rk_str library_name) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "FUNCTION DELETE", 191);
+    if (cmd_in != NULL)
+        build_functiondelete(cmd_in, library_name);
+    return cmd;
 }
 
-int rk_pipe_fcall_ro_bin(rk_pipeline *p, const char *function, size_t function_len,
-                         const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                         const char *const *args, const size_t *args_lens, size_t nargs) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_function_keys_args(&cmd, "FCALL_RO", function, function_len,
-                        keys, keys_lens, nkeys, args, args_lens, nargs));
-}
-
-static int build_function_delete(rk_cmd *cmd, const char *words, const char *library_name,
-                                 size_t library_name_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, library_name, library_name_len);
-    return cmd->err;
-}
-
-int rk_function_delete(rk_client *c, const char *library_name) {
-    return rk_function_delete_bin(c, library_name, RK_CSTR);
-}
-
-int rk_function_delete_bin(rk_client *c, const char *library_name, size_t library_name_len) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_function_delete(&cmd, "FUNCTION DELETE",
-                     library_name, library_name_len));
-}
-
-int rk_pipe_function_delete(rk_pipeline *p, const char *library_name) {
-    return rk_pipe_function_delete_bin(p, library_name, RK_CSTR);
-}
-
-int rk_pipe_function_delete_bin(rk_pipeline *p, const char *library_name, size_t library_name_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_function_delete(&cmd, "FUNCTION DELETE", library_name,
-                        library_name_len));
+int rk_functiondelete(rk_client *c, const char *library_name) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_functiondelete(&cmd, rk_cstr(library_name)), &r), &r,
+                       "FUNCTION DELETE");
 }
 
 /* Builds FUNCTION DUMP, FUNCTION HELP, FUNCTION KILL, SCRIPT HELP, SCRIPT KILL. */
-static int build_bare(rk_cmd *cmd, const char *words) {
-    rk_cmd_start(cmd, words);
-    return cmd->err;
+static void build_bare(rk_command_int *cmd) {
+    (void)cmd;
 }
 
-int rk_function_dump(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "FUNCTION DUMP"), reply);
+rk_command *rk_cmd_functiondump(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "FUNCTION DUMP", 192);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_function_dump(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "FUNCTION DUMP"));
+int rk_functiondump(rk_client *c, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_functiondump(&cmd), reply);
 }
 
-static int build_function_flush(rk_cmd *cmd, const char *words, const rk_function_flush_opts *o) {
-    static const rk_function_flush_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_functionflush(rk_command_int *cmd, const rk_functionflush_opts *o) {
     if ((o->async) + (o->sync) > 1)
-        rk_cmd_invalid(cmd, "at most one of ASYNC, SYNC");
+        rk_arg_invalid(cmd, "at most one of ASYNC, SYNC");
     if (o->async)
-        rk_cmd_lit(cmd, "ASYNC");
+        rk_arg_lit(cmd, "ASYNC");
     if (o->sync)
-        rk_cmd_lit(cmd, "SYNC");
-    return cmd->err;
+        rk_arg_lit(cmd, "SYNC");
 }
 
-int rk_function_flush(rk_client *c, const rk_function_flush_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_function_flush(&cmd, "FUNCTION FLUSH", opts));
+rk_command *(rk_cmd_functionflush)(rk_command *cmd, const rk_functionflush_opts *opts,
+                                   size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "FUNCTION FLUSH", 193);
+    rk_functionflush_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_functionflush(cmd_in, &o);
+    return cmd;
 }
 
-int rk_pipe_function_flush(rk_pipeline *p, const rk_function_flush_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_function_flush(&cmd, "FUNCTION FLUSH", opts));
+int (rk_functionflush)(rk_client *c, const rk_functionflush_opts *opts, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, (rk_cmd_functionflush)(&cmd, opts, opts_size), &r), &r,
+                       "FUNCTION FLUSH");
 }
 
-int rk_function_help(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "FUNCTION HELP"), reply);
+rk_command *rk_cmd_functionhelp(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "FUNCTION HELP", 194);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_function_help(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "FUNCTION HELP"));
+int rk_functionhelp(rk_client *c, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_functionhelp(&cmd), reply);
 }
 
-int rk_function_kill(rk_client *c) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "FUNCTION KILL"));
+rk_command *rk_cmd_functionkill(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "FUNCTION KILL", 195);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_function_kill(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "FUNCTION KILL"));
+int rk_functionkill(rk_client *c) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_functionkill(&cmd), &r), &r, "FUNCTION KILL");
 }
 
-static int build_function_list(rk_cmd *cmd, const char *words, const rk_function_list_opts *o) {
-    static const rk_function_list_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    if (o->libraryname != NULL) {
-        rk_cmd_lit(cmd, "LIBRARYNAME");
-        rk_cmd_str(cmd, o->libraryname, o->libraryname_len ? o->libraryname_len : RK_CSTR);
+static void build_functionlist(rk_command_int *cmd, const rk_functionlist_opts *o) {
+    if (o->libraryname.ptr != NULL) {
+        rk_arg_lit(cmd, "LIBRARYNAME");
+        rk_arg_str(cmd, o->libraryname);
     }
     if (o->withcode)
-        rk_cmd_lit(cmd, "WITHCODE");
+        rk_arg_lit(cmd, "WITHCODE");
     cmd->shape = "a{functions=a{flags=s}}";
-    return cmd->err;
 }
 
-int rk_function_list(rk_client *c, const rk_function_list_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_function_list(&cmd, "FUNCTION LIST", opts),
-                        reply);
+rk_command *(rk_cmd_functionlist)(rk_command *cmd, const rk_functionlist_opts *opts,
+                                  size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "FUNCTION LIST", 196);
+    rk_functionlist_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_functionlist(cmd_in, &o);
+    return cmd;
 }
 
-int rk_pipe_function_list(rk_pipeline *p, const rk_function_list_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_function_list(&cmd, "FUNCTION LIST", opts));
+int (rk_functionlist)(rk_client *c, const rk_functionlist_opts *opts, rk_reply *reply,
+                      size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_functionlist)(&cmd, opts, opts_size), reply);
 }
 
-static int build_function_load(rk_cmd *cmd, const char *words, const char *function_code,
-                               size_t function_code_len, const rk_function_load_opts *o) {
-    static const rk_function_load_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_functionload(rk_command_int *cmd, rk_str function_code,
+                               const rk_functionload_opts *o) {
     if (o->replace)
-        rk_cmd_lit(cmd, "REPLACE");
-    rk_cmd_str(cmd, function_code, function_code_len);
-    return cmd->err;
+        rk_arg_lit(cmd, "REPLACE");
+    rk_arg_str(cmd, function_code);
 }
 
-int rk_function_load(rk_client *c, const char *function_code, const rk_function_load_opts *opts,
-                     char **out, size_t *len) {
-    return rk_function_load_bin(c, function_code, RK_CSTR, opts, out, len);
+rk_command *(rk_cmd_functionload)(rk_command *cmd, rk_str function_code,
+                                  const rk_functionload_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "FUNCTION LOAD", 197);
+    rk_functionload_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_functionload(cmd_in, function_code, &o);
+    return cmd;
 }
 
-int rk_function_load_bin(rk_client *c, const char *function_code, size_t function_code_len,
-                         const rk_function_load_opts *opts, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_function_load(&cmd, "FUNCTION LOAD",
-                         function_code, function_code_len, opts), out, len);
+int (rk_functionload)(rk_client *c, const char *function_code, const rk_functionload_opts *opts,
+                      char **out, size_t *len, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, (rk_cmd_functionload)(&cmd, rk_cstr(function_code),
+                           opts, opts_size), &r), &r, "FUNCTION LOAD", out, len);
 }
 
-int rk_pipe_function_load(rk_pipeline *p, const char *function_code,
-                          const rk_function_load_opts *opts) {
-    return rk_pipe_function_load_bin(p, function_code, RK_CSTR, opts);
-}
-
-int rk_pipe_function_load_bin(rk_pipeline *p, const char *function_code, size_t function_code_len,
-                              const rk_function_load_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_function_load(&cmd, "FUNCTION LOAD", function_code,
-                        function_code_len, opts));
-}
-
-static int build_function_restore(rk_cmd *cmd, const char *words, const char *serialized_value,
-                                  size_t serialized_value_len, const rk_function_restore_opts *o) {
-    static const rk_function_restore_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_functionrestore(rk_command_int *cmd, rk_str serialized_value,
+                                  const rk_functionrestore_opts *o) {
     if ((o->flush) + (o->append) + (o->replace) > 1)
-        rk_cmd_invalid(cmd, "at most one of FLUSH, APPEND, REPLACE");
-    rk_cmd_str(cmd, serialized_value, serialized_value_len);
+        rk_arg_invalid(cmd, "at most one of FLUSH, APPEND, REPLACE");
+    rk_arg_str(cmd, serialized_value);
     if (o->flush)
-        rk_cmd_lit(cmd, "FLUSH");
+        rk_arg_lit(cmd, "FLUSH");
     if (o->append)
-        rk_cmd_lit(cmd, "APPEND");
+        rk_arg_lit(cmd, "APPEND");
     if (o->replace)
-        rk_cmd_lit(cmd, "REPLACE");
-    return cmd->err;
+        rk_arg_lit(cmd, "REPLACE");
 }
 
-int rk_function_restore(rk_client *c, const char *serialized_value,
-                        const rk_function_restore_opts *opts) {
-    return rk_function_restore_bin(c, serialized_value, RK_CSTR, opts);
+rk_command *(rk_cmd_functionrestore)(rk_command *cmd, rk_str serialized_value,
+                                     const rk_functionrestore_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "FUNCTION RESTORE", 198);
+    rk_functionrestore_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_functionrestore(cmd_in, serialized_value, &o);
+    return cmd;
 }
 
-int rk_function_restore_bin(rk_client *c, const char *serialized_value, size_t serialized_value_len,
-                            const rk_function_restore_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_function_restore(&cmd, "FUNCTION RESTORE",
-                     serialized_value, serialized_value_len, opts));
+int (rk_functionrestore)(rk_client *c, const char *serialized_value,
+                         const rk_functionrestore_opts *opts, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, (rk_cmd_functionrestore)(&cmd, rk_cstr(serialized_value),
+                       opts, opts_size), &r), &r, "FUNCTION RESTORE");
 }
 
-int rk_pipe_function_restore(rk_pipeline *p, const char *serialized_value,
-                             const rk_function_restore_opts *opts) {
-    return rk_pipe_function_restore_bin(p, serialized_value, RK_CSTR, opts);
-}
-
-int rk_pipe_function_restore_bin(rk_pipeline *p, const char *serialized_value,
-                                 size_t serialized_value_len,
-                                 const rk_function_restore_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_function_restore(&cmd, "FUNCTION RESTORE", serialized_value,
-                        serialized_value_len, opts));
-}
-
-static int build_function_stats(rk_cmd *cmd, const char *words) {
-    rk_cmd_start(cmd, words);
+static void build_functionstats(rk_command_int *cmd) {
     cmd->shape = "{running_script={},engines=m.{}}";
-    return cmd->err;
 }
 
-int rk_function_stats(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_function_stats(&cmd, "FUNCTION STATS"),
-                        reply);
+rk_command *rk_cmd_functionstats(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "FUNCTION STATS", 199);
+    if (cmd_in != NULL)
+        build_functionstats(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_function_stats(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_function_stats(&cmd, "FUNCTION STATS"));
+int rk_functionstats(rk_client *c, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_functionstats(&cmd), reply);
 }
 
-static int build_script_debug(rk_cmd *cmd, const char *words, rk_script_debug_mode mode) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_choice(cmd, (int)mode, rk_script_debug_mode_tokens, 3, "mode");
-    return cmd->err;
+static void build_scriptdebug(rk_command_int *cmd, rk_scriptdebug_mode mode) {
+    rk_arg_choice(cmd, (int)mode, rk_scriptdebug_mode_tokens, 3, "mode");
 }
 
-int rk_script_debug(rk_client *c, rk_script_debug_mode mode, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_script_debug(&cmd, "SCRIPT DEBUG", mode),
-                        reply);
+rk_command *rk_cmd_scriptdebug(rk_command *cmd, rk_scriptdebug_mode mode) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SCRIPT DEBUG", 375);
+    if (cmd_in != NULL)
+        build_scriptdebug(cmd_in, mode);
+    return cmd;
 }
 
-int rk_pipe_script_debug(rk_pipeline *p, rk_script_debug_mode mode) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_script_debug(&cmd, "SCRIPT DEBUG", mode));
+int rk_scriptdebug(rk_client *c, rk_scriptdebug_mode mode, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_scriptdebug(&cmd, mode), reply);
 }
 
-static int build_script_exists(rk_cmd *cmd, const char *words, const char *const *sha1s,
-                               const size_t *sha1s_lens, size_t nsha1s) {
-    rk_cmd_start(cmd, words);
+static void build_scriptexists(rk_command_int *cmd, const rk_str *sha1s, const char *const *sha1s_c,
+                               size_t nsha1s) {
     if (nsha1s == 0)
-        rk_cmd_invalid(cmd, "needs at least one sha1");
-    rk_cmd_strs(cmd, "sha1", NULL, sha1s, sha1s_lens, nsha1s);
-    return cmd->err;
+        rk_arg_invalid(cmd, "needs at least one sha1");
+    rk_arg_list(cmd, "sha1", NULL, sha1s, sha1s_c, nsha1s, false);
 }
 
-int rk_script_exists(rk_client *c, const char *const *sha1s, size_t nsha1s, rk_reply *reply) {
-    return rk_script_exists_bin(c, sha1s, NULL, nsha1s, reply);
+static rk_command *make_scriptexists(rk_command *cmd, const rk_str *sha1s,
+                                     const char *const *sha1s_c, size_t nsha1s) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SCRIPT EXISTS", 376);
+    if (cmd_in != NULL)
+        build_scriptexists(cmd_in, sha1s, sha1s_c, nsha1s);
+    return cmd;
 }
 
-int rk_script_exists_bin(rk_client *c, const char *const *sha1s, const size_t *sha1s_lens,
-                         size_t nsha1s, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_script_exists(&cmd, "SCRIPT EXISTS", sha1s,
-                        sha1s_lens, nsha1s), reply);
+rk_command *rk_cmd_scriptexists(rk_command *cmd, const rk_str *sha1s, size_t nsha1s) {
+    return make_scriptexists(cmd, sha1s, NULL, nsha1s);
 }
 
-int rk_pipe_script_exists(rk_pipeline *p, const char *const *sha1s, size_t nsha1s) {
-    return rk_pipe_script_exists_bin(p, sha1s, NULL, nsha1s);
+int rk_scriptexists(rk_client *c, const char *const *sha1s, size_t nsha1s, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, make_scriptexists(&cmd, NULL, sha1s, nsha1s), reply);
 }
 
-int rk_pipe_script_exists_bin(rk_pipeline *p, const char *const *sha1s, const size_t *sha1s_lens,
-                              size_t nsha1s) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_script_exists(&cmd, "SCRIPT EXISTS", sha1s, sha1s_lens,
-                        nsha1s));
-}
-
-static int build_script_flush(rk_cmd *cmd, const char *words, const rk_script_flush_opts *o) {
-    static const rk_script_flush_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_scriptflush(rk_command_int *cmd, const rk_scriptflush_opts *o) {
     if ((o->async) + (o->sync) > 1)
-        rk_cmd_invalid(cmd, "at most one of ASYNC, SYNC");
+        rk_arg_invalid(cmd, "at most one of ASYNC, SYNC");
     if (o->async)
-        rk_cmd_lit(cmd, "ASYNC");
+        rk_arg_lit(cmd, "ASYNC");
     if (o->sync)
-        rk_cmd_lit(cmd, "SYNC");
-    return cmd->err;
+        rk_arg_lit(cmd, "SYNC");
 }
 
-int rk_script_flush(rk_client *c, const rk_script_flush_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_script_flush(&cmd, "SCRIPT FLUSH", opts));
+rk_command *(rk_cmd_scriptflush)(rk_command *cmd, const rk_scriptflush_opts *opts,
+                                 size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SCRIPT FLUSH", 377);
+    rk_scriptflush_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_scriptflush(cmd_in, &o);
+    return cmd;
 }
 
-int rk_pipe_script_flush(rk_pipeline *p, const rk_script_flush_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_script_flush(&cmd, "SCRIPT FLUSH", opts));
+int (rk_scriptflush)(rk_client *c, const rk_scriptflush_opts *opts, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, (rk_cmd_scriptflush)(&cmd, opts, opts_size), &r), &r,
+                       "SCRIPT FLUSH");
 }
 
-int rk_script_help(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "SCRIPT HELP"), reply);
+rk_command *rk_cmd_scripthelp(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SCRIPT HELP", 378);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_script_help(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "SCRIPT HELP"));
+int rk_scripthelp(rk_client *c, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_scripthelp(&cmd), reply);
 }
 
-int rk_script_kill(rk_client *c) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "SCRIPT KILL"));
+rk_command *rk_cmd_scriptkill(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SCRIPT KILL", 379);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_script_kill(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "SCRIPT KILL"));
+int rk_scriptkill(rk_client *c) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_scriptkill(&cmd), &r), &r, "SCRIPT KILL");
 }
 
-static int build_script_load(rk_cmd *cmd, const char *words, const char *script,
-                             size_t script_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, script, script_len);
-    return cmd->err;
+static void build_scriptload(rk_command_int *cmd, rk_str script) {
+    rk_arg_str(cmd, script);
 }
 
-int rk_script_load(rk_client *c, const char *script, char **out, size_t *len) {
-    return rk_script_load_bin(c, script, RK_CSTR, out, len);
+rk_command *rk_cmd_scriptload(rk_command *cmd, rk_str script) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SCRIPT LOAD", 380);
+    if (cmd_in != NULL)
+        build_scriptload(cmd_in, script);
+    return cmd;
 }
 
-int rk_script_load_bin(rk_client *c, const char *script, size_t script_len, char **out,
-                       size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_script_load(&cmd, "SCRIPT LOAD", script,
-                         script_len), out, len);
-}
-
-int rk_pipe_script_load(rk_pipeline *p, const char *script) {
-    return rk_pipe_script_load_bin(p, script, RK_CSTR);
-}
-
-int rk_pipe_script_load_bin(rk_pipeline *p, const char *script, size_t script_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_script_load(&cmd, "SCRIPT LOAD", script, script_len));
+int rk_scriptload(rk_client *c, const char *script, char **out, size_t *len) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_scriptload(&cmd, rk_cstr(script)), &r), &r,
+                           "SCRIPT LOAD", out, len);
 }

@@ -2,143 +2,118 @@
  * Redis 7.0.15; do not edit (make commands). */
 /* clang-format off */
 #include "rediskit/commands/server.h"
-#include "commands/cmd_int.h"
+#include "commands/typed_int.h"
 
-static int build_acl_cat(rk_cmd *cmd, const char *words, const rk_acl_cat_opts *o) {
-    static const rk_acl_cat_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    if (o->categoryname != NULL) {
-        rk_cmd_str(cmd, o->categoryname, o->categoryname_len ? o->categoryname_len : RK_CSTR);
+static void build_aclcat(rk_command_int *cmd, const rk_aclcat_opts *o) {
+    if (o->categoryname.ptr != NULL) {
+        rk_arg_str(cmd, o->categoryname);
     }
-    return cmd->err;
 }
 
-int rk_acl_cat(rk_client *c, const rk_acl_cat_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_acl_cat(&cmd, "ACL CAT", opts), reply);
+rk_command *(rk_cmd_aclcat)(rk_command *cmd, const rk_aclcat_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ACL CAT", 1);
+    rk_aclcat_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_aclcat(cmd_in, &o);
+    return cmd;
 }
 
-int rk_pipe_acl_cat(rk_pipeline *p, const rk_acl_cat_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_acl_cat(&cmd, "ACL CAT", opts));
+int (rk_aclcat)(rk_client *c, const rk_aclcat_opts *opts, rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_aclcat)(&cmd, opts, opts_size), reply);
 }
 
-static int build_acl_deluser(rk_cmd *cmd, const char *words, const char *const *usernames,
-                             const size_t *usernames_lens, size_t nusernames) {
-    rk_cmd_start(cmd, words);
+static void build_acldeluser(rk_command_int *cmd, const rk_str *usernames,
+                             const char *const *usernames_c, size_t nusernames) {
     if (nusernames == 0)
-        rk_cmd_invalid(cmd, "needs at least one username");
-    rk_cmd_strs(cmd, "username", NULL, usernames, usernames_lens, nusernames);
-    return cmd->err;
+        rk_arg_invalid(cmd, "needs at least one username");
+    rk_arg_list(cmd, "username", NULL, usernames, usernames_c, nusernames, false);
 }
 
-int rk_acl_deluser(rk_client *c, const char *const *usernames, size_t nusernames, long long *out) {
-    return rk_acl_deluser_bin(c, usernames, NULL, nusernames, out);
+static rk_command *make_acldeluser(rk_command *cmd, const rk_str *usernames,
+                                   const char *const *usernames_c, size_t nusernames) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ACL DELUSER", 2);
+    if (cmd_in != NULL)
+        build_acldeluser(cmd_in, usernames, usernames_c, nusernames);
+    return cmd;
 }
 
-int rk_acl_deluser_bin(rk_client *c, const char *const *usernames, const size_t *usernames_lens,
-                       size_t nusernames, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_acl_deluser(&cmd, "ACL DELUSER",
-                          usernames, usernames_lens, nusernames), out);
+rk_command *rk_cmd_acldeluser(rk_command *cmd, const rk_str *usernames, size_t nusernames) {
+    return make_acldeluser(cmd, usernames, NULL, nusernames);
 }
 
-int rk_pipe_acl_deluser(rk_pipeline *p, const char *const *usernames, size_t nusernames) {
-    return rk_pipe_acl_deluser_bin(p, usernames, NULL, nusernames);
+int rk_acldeluser(rk_client *c, const char *const *usernames, size_t nusernames, long long *out) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_acldeluser(&cmd, NULL, usernames, nusernames),
+                            &r), &r, "ACL DELUSER", out);
 }
 
-int rk_pipe_acl_deluser_bin(rk_pipeline *p, const char *const *usernames,
-                            const size_t *usernames_lens, size_t nusernames) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_acl_deluser(&cmd, "ACL DELUSER", usernames, usernames_lens,
-                        nusernames));
+static void build_acldryrun(rk_command_int *cmd, rk_str username, rk_str command,
+                            const rk_str *args, const char *const *args_c, size_t nargs) {
+    rk_arg_str(cmd, username);
+    rk_arg_str(cmd, command);
+    rk_arg_list(cmd, "arg", NULL, args, args_c, nargs, false);
 }
 
-static int build_acl_dryrun(rk_cmd *cmd, const char *words, const char *username,
-                            size_t username_len, const char *command, size_t command_len,
-                            const char *const *args, const size_t *args_lens, size_t nargs) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, username, username_len);
-    rk_cmd_str(cmd, command, command_len);
-    rk_cmd_strs(cmd, "arg", NULL, args, args_lens, nargs);
-    return cmd->err;
+static rk_command *make_acldryrun(rk_command *cmd, rk_str username, rk_str command,
+                                  const rk_str *args, const char *const *args_c, size_t nargs) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ACL DRYRUN", 3);
+    if (cmd_in != NULL)
+        build_acldryrun(cmd_in, username, command, args, args_c, nargs);
+    return cmd;
 }
 
-int rk_acl_dryrun(rk_client *c, const char *username, const char *command, const char *const *args,
-                  size_t nargs, char **out, size_t *len) {
-    return rk_acl_dryrun_bin(c, username, RK_CSTR, command, RK_CSTR, args, NULL, nargs, out, len);
+rk_command *rk_cmd_acldryrun(rk_command *cmd, rk_str username, rk_str command, const rk_str *args,
+                             size_t nargs) {
+    return make_acldryrun(cmd, username, command, args, NULL, nargs);
 }
 
-int rk_acl_dryrun_bin(rk_client *c, const char *username, size_t username_len, const char *command,
-                      size_t command_len, const char *const *args, const size_t *args_lens,
-                      size_t nargs, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_acl_dryrun(&cmd, "ACL DRYRUN", username,
-                         username_len, command, command_len, args, args_lens, nargs), out, len);
+int rk_acldryrun(rk_client *c, const char *username, const char *command, const char *const *args,
+                 size_t nargs, char **out, size_t *len) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, make_acldryrun(&cmd, rk_cstr(username),
+                           rk_cstr(command), NULL, args, nargs), &r), &r, "ACL DRYRUN", out, len);
 }
 
-int rk_pipe_acl_dryrun(rk_pipeline *p, const char *username, const char *command,
-                       const char *const *args, size_t nargs) {
-    return rk_pipe_acl_dryrun_bin(p, username, RK_CSTR, command, RK_CSTR, args, NULL, nargs);
-}
-
-int rk_pipe_acl_dryrun_bin(rk_pipeline *p, const char *username, size_t username_len,
-                           const char *command, size_t command_len, const char *const *args,
-                           const size_t *args_lens, size_t nargs) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_acl_dryrun(&cmd, "ACL DRYRUN", username, username_len,
-                        command, command_len, args, args_lens, nargs));
-}
-
-static int build_acl_genpass(rk_cmd *cmd, const char *words, const rk_acl_genpass_opts *o) {
-    static const rk_acl_genpass_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_aclgenpass(rk_command_int *cmd, const rk_aclgenpass_opts *o) {
     if (o->bits != 0 || o->bits_set) {
-        rk_cmd_int(cmd, o->bits);
+        rk_arg_int(cmd, o->bits);
     }
-    return cmd->err;
 }
 
-int rk_acl_genpass(rk_client *c, const rk_acl_genpass_opts *opts, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_acl_genpass(&cmd, "ACL GENPASS", opts),
-                         out, len);
+rk_command *(rk_cmd_aclgenpass)(rk_command *cmd, const rk_aclgenpass_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ACL GENPASS", 4);
+    rk_aclgenpass_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_aclgenpass(cmd_in, &o);
+    return cmd;
 }
 
-int rk_pipe_acl_genpass(rk_pipeline *p, const rk_acl_genpass_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_acl_genpass(&cmd, "ACL GENPASS", opts));
+int (rk_aclgenpass)(rk_client *c, const rk_aclgenpass_opts *opts, char **out, size_t *len,
+                    size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, (rk_cmd_aclgenpass)(&cmd, opts, opts_size), &r), &r,
+                           "ACL GENPASS", out, len);
 }
 
-static int build_acl_getuser(rk_cmd *cmd, const char *words, const char *username,
-                             size_t username_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, username, username_len);
+static void build_aclgetuser(rk_command_int *cmd, rk_str username) {
+    rk_arg_str(cmd, username);
     cmd->shape = "{flags=s,selectors=a{}}";
-    return cmd->err;
 }
 
-int rk_acl_getuser(rk_client *c, const char *username, rk_reply *reply) {
-    return rk_acl_getuser_bin(c, username, RK_CSTR, reply);
+rk_command *rk_cmd_aclgetuser(rk_command *cmd, rk_str username) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ACL GETUSER", 5);
+    if (cmd_in != NULL)
+        build_aclgetuser(cmd_in, username);
+    return cmd;
 }
 
-int rk_acl_getuser_bin(rk_client *c, const char *username, size_t username_len, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_acl_getuser(&cmd, "ACL GETUSER", username,
-                        username_len), reply);
-}
-
-int rk_pipe_acl_getuser(rk_pipeline *p, const char *username) {
-    return rk_pipe_acl_getuser_bin(p, username, RK_CSTR);
-}
-
-int rk_pipe_acl_getuser_bin(rk_pipeline *p, const char *username, size_t username_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_acl_getuser(&cmd, "ACL GETUSER", username, username_len));
+int rk_aclgetuser(rk_client *c, const char *username, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_aclgetuser(&cmd, rk_cstr(username)), reply);
 }
 
 /* Builds ACL HELP, ACL LIST, ACL LOAD, ACL SAVE, ACL USERS, ACL WHOAMI, BGREWRITEAOF, COMMAND
@@ -146,1266 +121,1228 @@ int rk_pipe_acl_getuser_bin(rk_pipeline *p, const char *username, size_t usernam
  * LATENCY DOCTOR, LATENCY HELP, LATENCY LATEST, MEMORY DOCTOR, MEMORY HELP, MEMORY MALLOC-STATS,
  * MEMORY PURGE, MODULE HELP, REPLCONF, ROLE, SAVE, SLOWLOG HELP, SLOWLOG LEN, SLOWLOG RESET,
  * SYNC, TIME. */
-static int build_bare(rk_cmd *cmd, const char *words) {
-    rk_cmd_start(cmd, words);
-    return cmd->err;
+static void build_bare(rk_command_int *cmd) {
+    (void)cmd;
 }
 
-int rk_acl_help(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "ACL HELP"), reply);
+rk_command *rk_cmd_aclhelp(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ACL HELP", 6);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_acl_help(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "ACL HELP"));
+int rk_aclhelp(rk_client *c, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_aclhelp(&cmd), reply);
 }
 
-int rk_acl_list(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "ACL LIST"), reply);
+rk_command *rk_cmd_acllist(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ACL LIST", 7);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_acl_list(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "ACL LIST"));
+int rk_acllist(rk_client *c, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_acllist(&cmd), reply);
 }
 
-int rk_acl_load(rk_client *c) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "ACL LOAD"));
+rk_command *rk_cmd_aclload(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ACL LOAD", 8);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_acl_load(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "ACL LOAD"));
+int rk_aclload(rk_client *c) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_aclload(&cmd), &r), &r, "ACL LOAD");
 }
 
-static int build_acl_log(rk_cmd *cmd, const char *words, const rk_acl_log_opts *o) {
-    static const rk_acl_log_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_acllog(rk_command_int *cmd, const rk_acllog_opts *o) {
     if ((o->count != 0 || o->count_set) + (o->reset) > 1)
-        rk_cmd_invalid(cmd, "at most one of count, RESET");
+        rk_arg_invalid(cmd, "at most one of count, RESET");
     if (o->count != 0 || o->count_set) {
-        rk_cmd_int(cmd, o->count);
+        rk_arg_int(cmd, o->count);
     }
     if (o->reset)
-        rk_cmd_lit(cmd, "RESET");
+        rk_arg_lit(cmd, "RESET");
     cmd->shape = "a{age-seconds=d}";
-    return cmd->err;
 }
 
-int rk_acl_log(rk_client *c, const rk_acl_log_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_acl_log(&cmd, "ACL LOG", opts), reply);
+rk_command *(rk_cmd_acllog)(rk_command *cmd, const rk_acllog_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ACL LOG", 9);
+    rk_acllog_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_acllog(cmd_in, &o);
+    return cmd;
 }
 
-int rk_pipe_acl_log(rk_pipeline *p, const rk_acl_log_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_acl_log(&cmd, "ACL LOG", opts));
+int (rk_acllog)(rk_client *c, const rk_acllog_opts *opts, rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_acllog)(&cmd, opts, opts_size), reply);
 }
 
-int rk_acl_save(rk_client *c) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "ACL SAVE"));
+rk_command *rk_cmd_aclsave(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ACL SAVE", 10);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_acl_save(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "ACL SAVE"));
+int rk_aclsave(rk_client *c) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_aclsave(&cmd), &r), &r, "ACL SAVE");
 }
 
-static int build_acl_setuser(rk_cmd *cmd, const char *words, const char *username,
-                             size_t username_len, const char *const *rules,
-                             const size_t *rules_lens, size_t nrules) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, username, username_len);
-    rk_cmd_strs(cmd, "rule", NULL, rules, rules_lens, nrules);
-    return cmd->err;
+static void build_aclsetuser(rk_command_int *cmd, rk_str username, const rk_str *rules,
+                             const char *const *rules_c, size_t nrules) {
+    rk_arg_str(cmd, username);
+    rk_arg_list(cmd, "rule", NULL, rules, rules_c, nrules, false);
 }
 
-int rk_acl_setuser(rk_client *c, const char *username, const char *const *rules, size_t nrules) {
-    return rk_acl_setuser_bin(c, username, RK_CSTR, rules, NULL, nrules);
+static rk_command *make_aclsetuser(rk_command *cmd, rk_str username, const rk_str *rules,
+                                   const char *const *rules_c, size_t nrules) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ACL SETUSER", 11);
+    if (cmd_in != NULL)
+        build_aclsetuser(cmd_in, username, rules, rules_c, nrules);
+    return cmd;
 }
 
-int rk_acl_setuser_bin(rk_client *c, const char *username, size_t username_len,
-                       const char *const *rules, const size_t *rules_lens, size_t nrules) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_acl_setuser(&cmd, "ACL SETUSER", username,
-                     username_len, rules, rules_lens, nrules));
+rk_command *rk_cmd_aclsetuser(rk_command *cmd, rk_str username, const rk_str *rules,
+                              size_t nrules) {
+    return make_aclsetuser(cmd, username, rules, NULL, nrules);
 }
 
-int rk_pipe_acl_setuser(rk_pipeline *p, const char *username, const char *const *rules,
-                        size_t nrules) {
-    return rk_pipe_acl_setuser_bin(p, username, RK_CSTR, rules, NULL, nrules);
+int rk_aclsetuser(rk_client *c, const char *username, const char *const *rules, size_t nrules) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, make_aclsetuser(&cmd, rk_cstr(username), NULL, rules,
+                       nrules), &r), &r, "ACL SETUSER");
 }
 
-int rk_pipe_acl_setuser_bin(rk_pipeline *p, const char *username, size_t username_len,
-                            const char *const *rules, const size_t *rules_lens, size_t nrules) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_acl_setuser(&cmd, "ACL SETUSER", username, username_len,
-                        rules, rules_lens, nrules));
+rk_command *rk_cmd_aclusers(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ACL USERS", 12);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_acl_users(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "ACL USERS"), reply);
+int rk_aclusers(rk_client *c, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_aclusers(&cmd), reply);
 }
 
-int rk_pipe_acl_users(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "ACL USERS"));
+rk_command *rk_cmd_aclwhoami(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ACL WHOAMI", 13);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_acl_whoami(rk_client *c, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "ACL WHOAMI"), out, len);
+int rk_aclwhoami(rk_client *c, char **out, size_t *len) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_aclwhoami(&cmd), &r), &r, "ACL WHOAMI", out,
+                           len);
 }
 
-int rk_pipe_acl_whoami(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "ACL WHOAMI"));
+rk_command *rk_cmd_bgrewriteaof(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "BGREWRITEAOF", 28);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
 int rk_bgrewriteaof(rk_client *c, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "BGREWRITEAOF"), out, len);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_bgrewriteaof(&cmd), &r), &r, "BGREWRITEAOF", out,
+                           len);
 }
 
-int rk_pipe_bgrewriteaof(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "BGREWRITEAOF"));
-}
-
-static int build_bgsave(rk_cmd *cmd, const char *words, const rk_bgsave_opts *o) {
-    static const rk_bgsave_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_bgsave(rk_command_int *cmd, const rk_bgsave_opts *o) {
     if (o->schedule)
-        rk_cmd_lit(cmd, "SCHEDULE");
-    return cmd->err;
+        rk_arg_lit(cmd, "SCHEDULE");
 }
 
-int rk_bgsave(rk_client *c, const rk_bgsave_opts *opts, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_bgsave(&cmd, "BGSAVE", opts), out, len);
+rk_command *(rk_cmd_bgsave)(rk_command *cmd, const rk_bgsave_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "BGSAVE", 29);
+    rk_bgsave_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_bgsave(cmd_in, &o);
+    return cmd;
 }
 
-int rk_pipe_bgsave(rk_pipeline *p, const rk_bgsave_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bgsave(&cmd, "BGSAVE", opts));
+int (rk_bgsave)(rk_client *c, const rk_bgsave_opts *opts, char **out, size_t *len,
+                size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, (rk_cmd_bgsave)(&cmd, opts, opts_size), &r), &r,
+                           "BGSAVE", out, len);
 }
 
-static int build_commands(rk_cmd *cmd, const char *words) {
-    rk_cmd_start(cmd, words);
+static void build_commands(rk_command_int *cmd) {
     cmd->shape = "a$I";
-    return cmd->err;
+}
+
+rk_command *rk_cmd_commands(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "COMMAND", 113);
+    if (cmd_in != NULL)
+        build_commands(cmd_in);
+    return cmd;
 }
 
 int rk_commands(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_commands(&cmd, "COMMAND"), reply);
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_commands(&cmd), reply);
 }
 
-int rk_pipe_commands(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_commands(&cmd, "COMMAND"));
+rk_command *rk_cmd_commandcount(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "COMMAND COUNT", 114);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_command_count(rk_client *c, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "COMMAND COUNT"), out);
+int rk_commandcount(rk_client *c, long long *out) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_commandcount(&cmd), &r), &r, "COMMAND COUNT",
+                            out);
 }
 
-int rk_pipe_command_count(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "COMMAND COUNT"));
-}
-
-static int build_command_docs(rk_cmd *cmd, const char *words, const char *const *command_names,
-                              const size_t *command_names_lens, size_t ncommand_names) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_strs(cmd, "command-name", NULL, command_names, command_names_lens, ncommand_names);
+static void build_commanddocs(rk_command_int *cmd, const rk_str *command_names,
+                              const char *const *command_names_c, size_t ncommand_names) {
+    rk_arg_list(cmd, "command-name", NULL, command_names, command_names_c, ncommand_names, false);
     cmd->shape = "m.$D";
-    return cmd->err;
 }
 
-int rk_command_docs(rk_client *c, const char *const *command_names, size_t ncommand_names,
-                    rk_reply *reply) {
-    return rk_command_docs_bin(c, command_names, NULL, ncommand_names, reply);
+static rk_command *make_commanddocs(rk_command *cmd, const rk_str *command_names,
+                                    const char *const *command_names_c, size_t ncommand_names) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "COMMAND DOCS", 115);
+    if (cmd_in != NULL)
+        build_commanddocs(cmd_in, command_names, command_names_c, ncommand_names);
+    return cmd;
 }
 
-int rk_command_docs_bin(rk_client *c, const char *const *command_names,
-                        const size_t *command_names_lens, size_t ncommand_names, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_command_docs(&cmd, "COMMAND DOCS",
-                        command_names, command_names_lens, ncommand_names), reply);
+rk_command *rk_cmd_commanddocs(rk_command *cmd, const rk_str *command_names,
+                               size_t ncommand_names) {
+    return make_commanddocs(cmd, command_names, NULL, ncommand_names);
 }
 
-int rk_pipe_command_docs(rk_pipeline *p, const char *const *command_names, size_t ncommand_names) {
-    return rk_pipe_command_docs_bin(p, command_names, NULL, ncommand_names);
+int rk_commanddocs(rk_client *c, const char *const *command_names, size_t ncommand_names,
+                   rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, make_commanddocs(&cmd, NULL, command_names, ncommand_names), reply);
 }
 
-int rk_pipe_command_docs_bin(rk_pipeline *p, const char *const *command_names,
-                             const size_t *command_names_lens, size_t ncommand_names) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_command_docs(&cmd, "COMMAND DOCS", command_names,
-                        command_names_lens, ncommand_names));
+static void build_commandgetkeys(rk_command_int *cmd, rk_str command, const rk_str *args,
+                                 const char *const *args_c, size_t nargs) {
+    rk_arg_str(cmd, command);
+    rk_arg_list(cmd, "arg", NULL, args, args_c, nargs, false);
 }
 
-static int build_command_getkeys(rk_cmd *cmd, const char *words, const char *command,
-                                 size_t command_len, const char *const *args,
-                                 const size_t *args_lens, size_t nargs) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, command, command_len);
-    rk_cmd_strs(cmd, "arg", NULL, args, args_lens, nargs);
-    return cmd->err;
+static rk_command *make_commandgetkeys(rk_command *cmd, rk_str command, const rk_str *args,
+                                       const char *const *args_c, size_t nargs) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "COMMAND GETKEYS", 116);
+    if (cmd_in != NULL)
+        build_commandgetkeys(cmd_in, command, args, args_c, nargs);
+    return cmd;
 }
 
-int rk_command_getkeys(rk_client *c, const char *command, const char *const *args, size_t nargs,
-                       rk_reply *reply) {
-    return rk_command_getkeys_bin(c, command, RK_CSTR, args, NULL, nargs, reply);
+rk_command *rk_cmd_commandgetkeys(rk_command *cmd, rk_str command, const rk_str *args,
+                                  size_t nargs) {
+    return make_commandgetkeys(cmd, command, args, NULL, nargs);
 }
 
-int rk_command_getkeys_bin(rk_client *c, const char *command, size_t command_len,
-                           const char *const *args, const size_t *args_lens, size_t nargs,
-                           rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_command_getkeys(&cmd, "COMMAND GETKEYS",
-                        command, command_len, args, args_lens, nargs), reply);
+int rk_commandgetkeys(rk_client *c, const char *command, const char *const *args, size_t nargs,
+                      rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, make_commandgetkeys(&cmd, rk_cstr(command), NULL, args, nargs), reply);
 }
 
-int rk_pipe_command_getkeys(rk_pipeline *p, const char *command, const char *const *args,
-                            size_t nargs) {
-    return rk_pipe_command_getkeys_bin(p, command, RK_CSTR, args, NULL, nargs);
-}
-
-int rk_pipe_command_getkeys_bin(rk_pipeline *p, const char *command, size_t command_len,
-                                const char *const *args, const size_t *args_lens, size_t nargs) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_command_getkeys(&cmd, "COMMAND GETKEYS", command,
-                        command_len, args, args_lens, nargs));
-}
-
-static int build_command_getkeysandflags(rk_cmd *cmd, const char *words, const char *command,
-                                         size_t command_len, const char *const *args,
-                                         const size_t *args_lens, size_t nargs) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, command, command_len);
-    rk_cmd_strs(cmd, "arg", NULL, args, args_lens, nargs);
+static void build_commandgetkeysandflags(rk_command_int *cmd, rk_str command, const rk_str *args,
+                                         const char *const *args_c, size_t nargs) {
+    rk_arg_str(cmd, command);
+    rk_arg_list(cmd, "arg", NULL, args, args_c, nargs, false);
     cmd->shape = "a(.s)";
-    return cmd->err;
 }
 
-int rk_command_getkeysandflags(rk_client *c, const char *command, const char *const *args,
-                               size_t nargs, rk_reply *reply) {
-    return rk_command_getkeysandflags_bin(c, command, RK_CSTR, args, NULL, nargs, reply);
+static rk_command *make_commandgetkeysandflags(rk_command *cmd, rk_str command, const rk_str *args,
+                                               const char *const *args_c, size_t nargs) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "COMMAND GETKEYSANDFLAGS", 117);
+    if (cmd_in != NULL)
+        build_commandgetkeysandflags(cmd_in, command, args, args_c, nargs);
+    return cmd;
 }
 
-int rk_command_getkeysandflags_bin(rk_client *c, const char *command, size_t command_len,
-                                   const char *const *args, const size_t *args_lens, size_t nargs,
-                                   rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_command_getkeysandflags(&cmd,
-                        "COMMAND GETKEYSANDFLAGS", command, command_len, args, args_lens, nargs),
-                        reply);
+rk_command *rk_cmd_commandgetkeysandflags(rk_command *cmd, rk_str command, const rk_str *args,
+                                          size_t nargs) {
+    return make_commandgetkeysandflags(cmd, command, args, NULL, nargs);
 }
 
-int rk_pipe_command_getkeysandflags(rk_pipeline *p, const char *command, const char *const *args,
-                                    size_t nargs) {
-    return rk_pipe_command_getkeysandflags_bin(p, command, RK_CSTR, args, NULL, nargs);
+int rk_commandgetkeysandflags(rk_client *c, const char *command, const char *const *args,
+                              size_t nargs, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, make_commandgetkeysandflags(&cmd, rk_cstr(command), NULL, args, nargs),
+                         reply);
 }
 
-int rk_pipe_command_getkeysandflags_bin(rk_pipeline *p, const char *command, size_t command_len,
-                                        const char *const *args, const size_t *args_lens,
-                                        size_t nargs) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_command_getkeysandflags(&cmd, "COMMAND GETKEYSANDFLAGS",
-                        command, command_len, args, args_lens, nargs));
+rk_command *rk_cmd_commandhelp(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "COMMAND HELP", 118);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_command_help(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "COMMAND HELP"), reply);
+int rk_commandhelp(rk_client *c, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_commandhelp(&cmd), reply);
 }
 
-int rk_pipe_command_help(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "COMMAND HELP"));
-}
-
-static int build_command_info(rk_cmd *cmd, const char *words, const char *const *command_names,
-                              const size_t *command_names_lens, size_t ncommand_names) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_strs(cmd, "command-name", NULL, command_names, command_names_lens, ncommand_names);
+static void build_commandinfo(rk_command_int *cmd, const rk_str *command_names,
+                              const char *const *command_names_c, size_t ncommand_names) {
+    rk_arg_list(cmd, "command-name", NULL, command_names, command_names_c, ncommand_names, false);
     cmd->shape = "a$I";
-    return cmd->err;
 }
 
-int rk_command_info(rk_client *c, const char *const *command_names, size_t ncommand_names,
-                    rk_reply *reply) {
-    return rk_command_info_bin(c, command_names, NULL, ncommand_names, reply);
+static rk_command *make_commandinfo(rk_command *cmd, const rk_str *command_names,
+                                    const char *const *command_names_c, size_t ncommand_names) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "COMMAND INFO", 119);
+    if (cmd_in != NULL)
+        build_commandinfo(cmd_in, command_names, command_names_c, ncommand_names);
+    return cmd;
 }
 
-int rk_command_info_bin(rk_client *c, const char *const *command_names,
-                        const size_t *command_names_lens, size_t ncommand_names, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_command_info(&cmd, "COMMAND INFO",
-                        command_names, command_names_lens, ncommand_names), reply);
+rk_command *rk_cmd_commandinfo(rk_command *cmd, const rk_str *command_names,
+                               size_t ncommand_names) {
+    return make_commandinfo(cmd, command_names, NULL, ncommand_names);
 }
 
-int rk_pipe_command_info(rk_pipeline *p, const char *const *command_names, size_t ncommand_names) {
-    return rk_pipe_command_info_bin(p, command_names, NULL, ncommand_names);
+int rk_commandinfo(rk_client *c, const char *const *command_names, size_t ncommand_names,
+                   rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, make_commandinfo(&cmd, NULL, command_names, ncommand_names), reply);
 }
 
-int rk_pipe_command_info_bin(rk_pipeline *p, const char *const *command_names,
-                             const size_t *command_names_lens, size_t ncommand_names) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_command_info(&cmd, "COMMAND INFO", command_names,
-                        command_names_lens, ncommand_names));
-}
-
-static int build_command_list(rk_cmd *cmd, const char *words, const rk_command_list_opts *o) {
-    static const rk_command_list_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    if ((o->module != NULL) + (o->aclcat != NULL) + (o->pattern != NULL) > 1)
-        rk_cmd_invalid(cmd, "at most one of MODULE, ACLCAT, PATTERN");
-    if ((o->module != NULL) || (o->aclcat != NULL) || (o->pattern != NULL)) {
-        rk_cmd_lit(cmd, "FILTERBY");
+static void build_commandlist(rk_command_int *cmd, const rk_commandlist_opts *o) {
+    if ((o->module.ptr != NULL) + (o->aclcat.ptr != NULL) + (o->pattern.ptr != NULL) > 1)
+        rk_arg_invalid(cmd, "at most one of MODULE, ACLCAT, PATTERN");
+    if ((o->module.ptr != NULL) || (o->aclcat.ptr != NULL) || (o->pattern.ptr != NULL)) {
+        rk_arg_lit(cmd, "FILTERBY");
     }
-    if (o->module != NULL) {
-        rk_cmd_lit(cmd, "MODULE");
-        rk_cmd_str(cmd, o->module, o->module_len ? o->module_len : RK_CSTR);
+    if (o->module.ptr != NULL) {
+        rk_arg_lit(cmd, "MODULE");
+        rk_arg_str(cmd, o->module);
     }
-    if (o->aclcat != NULL) {
-        rk_cmd_lit(cmd, "ACLCAT");
-        rk_cmd_str(cmd, o->aclcat, o->aclcat_len ? o->aclcat_len : RK_CSTR);
+    if (o->aclcat.ptr != NULL) {
+        rk_arg_lit(cmd, "ACLCAT");
+        rk_arg_str(cmd, o->aclcat);
     }
-    if (o->pattern != NULL) {
-        rk_cmd_lit(cmd, "PATTERN");
-        rk_cmd_str(cmd, o->pattern, o->pattern_len ? o->pattern_len : RK_CSTR);
+    if (o->pattern.ptr != NULL) {
+        rk_arg_lit(cmd, "PATTERN");
+        rk_arg_str(cmd, o->pattern);
     }
-    return cmd->err;
 }
 
-int rk_command_list(rk_client *c, const rk_command_list_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_command_list(&cmd, "COMMAND LIST", opts),
-                        reply);
+rk_command *(rk_cmd_commandlist)(rk_command *cmd, const rk_commandlist_opts *opts,
+                                 size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "COMMAND LIST", 120);
+    rk_commandlist_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_commandlist(cmd_in, &o);
+    return cmd;
 }
 
-int rk_pipe_command_list(rk_pipeline *p, const rk_command_list_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_command_list(&cmd, "COMMAND LIST", opts));
+int (rk_commandlist)(rk_client *c, const rk_commandlist_opts *opts, rk_reply *reply,
+                     size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_commandlist)(&cmd, opts, opts_size), reply);
 }
 
-static int build_config_get(rk_cmd *cmd, const char *words, const char *const *parameters,
-                            const size_t *parameters_lens, size_t nparameters) {
-    rk_cmd_start(cmd, words);
+static void build_configget(rk_command_int *cmd, const rk_str *parameters,
+                            const char *const *parameters_c, size_t nparameters) {
     if (nparameters == 0)
-        rk_cmd_invalid(cmd, "needs at least one parameter");
-    rk_cmd_strs(cmd, "parameter", NULL, parameters, parameters_lens, nparameters);
+        rk_arg_invalid(cmd, "needs at least one parameter");
+    rk_arg_list(cmd, "parameter", NULL, parameters, parameters_c, nparameters, false);
     cmd->shape = "m..";
-    return cmd->err;
 }
 
-int rk_config_get(rk_client *c, const char *const *parameters, size_t nparameters,
-                  rk_reply *reply) {
-    return rk_config_get_bin(c, parameters, NULL, nparameters, reply);
+static rk_command *make_configget(rk_command *cmd, const rk_str *parameters,
+                                  const char *const *parameters_c, size_t nparameters) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CONFIG GET", 122);
+    if (cmd_in != NULL)
+        build_configget(cmd_in, parameters, parameters_c, nparameters);
+    return cmd;
 }
 
-int rk_config_get_bin(rk_client *c, const char *const *parameters, const size_t *parameters_lens,
-                      size_t nparameters, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_config_get(&cmd, "CONFIG GET", parameters,
-                        parameters_lens, nparameters), reply);
+rk_command *rk_cmd_configget(rk_command *cmd, const rk_str *parameters, size_t nparameters) {
+    return make_configget(cmd, parameters, NULL, nparameters);
 }
 
-int rk_pipe_config_get(rk_pipeline *p, const char *const *parameters, size_t nparameters) {
-    return rk_pipe_config_get_bin(p, parameters, NULL, nparameters);
+int rk_configget(rk_client *c, const char *const *parameters, size_t nparameters, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, make_configget(&cmd, NULL, parameters, nparameters), reply);
 }
 
-int rk_pipe_config_get_bin(rk_pipeline *p, const char *const *parameters,
-                           const size_t *parameters_lens, size_t nparameters) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_config_get(&cmd, "CONFIG GET", parameters, parameters_lens,
-                        nparameters));
+rk_command *rk_cmd_confighelp(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CONFIG HELP", 123);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_config_help(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CONFIG HELP"), reply);
+int rk_confighelp(rk_client *c, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_confighelp(&cmd), reply);
 }
 
-int rk_pipe_config_help(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CONFIG HELP"));
+rk_command *rk_cmd_configresetstat(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CONFIG RESETSTAT", 124);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_config_resetstat(rk_client *c) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CONFIG RESETSTAT"));
+int rk_configresetstat(rk_client *c) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_configresetstat(&cmd), &r), &r, "CONFIG RESETSTAT");
 }
 
-int rk_pipe_config_resetstat(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CONFIG RESETSTAT"));
+rk_command *rk_cmd_configrewrite(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CONFIG REWRITE", 125);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_config_rewrite(rk_client *c) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "CONFIG REWRITE"));
+int rk_configrewrite(rk_client *c) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_configrewrite(&cmd), &r), &r, "CONFIG REWRITE");
 }
 
-int rk_pipe_config_rewrite(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "CONFIG REWRITE"));
+static void emit_configset_parameter_value(rk_command_int *cmd,
+                                           const rk_configset_parameter_value *b) {
+    if (b->parameter.ptr == NULL)
+        rk_arg_invalid(cmd, "parameter is required");
+    rk_arg_str(cmd, b->parameter);
+    if (b->value.ptr == NULL)
+        rk_arg_invalid(cmd, "value is required");
+    rk_arg_str(cmd, b->value);
 }
 
-static void emit_config_set_parameter_value(rk_cmd *cmd, const rk_config_set_parameter_value *b) {
-    if (b->parameter == NULL)
-        rk_cmd_invalid(cmd, "parameter is required");
-    rk_cmd_str(cmd, b->parameter, b->parameter_len ? b->parameter_len : RK_CSTR);
-    if (b->value == NULL)
-        rk_cmd_invalid(cmd, "value is required");
-    rk_cmd_str(cmd, b->value, b->value_len ? b->value_len : RK_CSTR);
-}
-
-static int build_config_set(rk_cmd *cmd, const char *words,
-                            const rk_config_set_parameter_value *parameter_values,
+static void build_configset(rk_command_int *cmd,
+                            const rk_configset_parameter_value *parameter_values,
                             size_t nparameter_values) {
-    rk_cmd_start(cmd, words);
     if (nparameter_values == 0)
-        rk_cmd_invalid(cmd, "needs at least one parameter_value");
+        rk_arg_invalid(cmd, "needs at least one parameter_value");
     if (nparameter_values > 0 && parameter_values == NULL) {
-        rk_cmd_invalid(cmd, "parameter_value list is NULL");
+        rk_arg_invalid(cmd, "parameter_value list is NULL");
     } else if (nparameter_values > 0) {
         for (size_t i = 0; i < nparameter_values; i++) {
-            emit_config_set_parameter_value(cmd, &parameter_values[i]);
+            emit_configset_parameter_value(cmd, &parameter_values[i]);
         }
     }
-    return cmd->err;
 }
 
-int rk_config_set(rk_client *c, const rk_config_set_parameter_value *parameter_values,
-                  size_t nparameter_values) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_config_set(&cmd, "CONFIG SET",
-                     parameter_values, nparameter_values));
+rk_command *rk_cmd_configset(rk_command *cmd, const rk_configset_parameter_value *parameter_values,
+                             size_t nparameter_values) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "CONFIG SET", 126);
+    if (cmd_in != NULL)
+        build_configset(cmd_in, parameter_values, nparameter_values);
+    return cmd;
 }
 
-int rk_pipe_config_set(rk_pipeline *p, const rk_config_set_parameter_value *parameter_values,
-                       size_t nparameter_values) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_config_set(&cmd, "CONFIG SET", parameter_values,
-                        nparameter_values));
+int rk_configset(rk_client *c, const rk_configset_parameter_value *parameter_values,
+                 size_t nparameter_values) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_configset(&cmd, parameter_values, nparameter_values),
+                       &r), &r, "CONFIG SET");
+}
+
+rk_command *rk_cmd_dbsize(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "DBSIZE", 128);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
 int rk_dbsize(rk_client *c, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "DBSIZE"), out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_dbsize(&cmd), &r), &r, "DBSIZE", out);
 }
 
-int rk_pipe_dbsize(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "DBSIZE"));
+rk_command *rk_cmd_debug(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "DEBUG", 129);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
 int rk_debug(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "DEBUG"), reply);
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_debug(&cmd), reply);
 }
 
-int rk_pipe_debug(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "DEBUG"));
-}
-
-static void emit_failover_to(rk_cmd *cmd, const rk_failover_to *b) {
-    if (b->host == NULL)
-        rk_cmd_invalid(cmd, "host is required");
-    rk_cmd_str(cmd, b->host, b->host_len ? b->host_len : RK_CSTR);
-    rk_cmd_int(cmd, b->port);
+static void emit_failover_to(rk_command_int *cmd, const rk_failover_to *b) {
+    if (b->host.ptr == NULL)
+        rk_arg_invalid(cmd, "host is required");
+    rk_arg_str(cmd, b->host);
+    rk_arg_int(cmd, b->port);
     if (b->force)
-        rk_cmd_lit(cmd, "FORCE");
+        rk_arg_lit(cmd, "FORCE");
 }
 
-static int build_failover(rk_cmd *cmd, const char *words, const rk_failover_opts *o) {
-    static const rk_failover_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_failover(rk_command_int *cmd, const rk_failover_opts *o) {
     if (o->to != NULL) {
-        rk_cmd_lit(cmd, "TO");
+        rk_arg_lit(cmd, "TO");
         emit_failover_to(cmd, o->to);
     }
     if (o->abort)
-        rk_cmd_lit(cmd, "ABORT");
+        rk_arg_lit(cmd, "ABORT");
     if (o->timeout != 0 || o->timeout_set) {
-        rk_cmd_lit(cmd, "TIMEOUT");
-        rk_cmd_int(cmd, o->timeout);
+        rk_arg_lit(cmd, "TIMEOUT");
+        rk_arg_int(cmd, o->timeout);
     }
-    return cmd->err;
 }
 
-int rk_failover(rk_client *c, const rk_failover_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_failover(&cmd, "FAILOVER", opts));
+rk_command *(rk_cmd_failover)(rk_command *cmd, const rk_failover_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "FAILOVER", 145);
+    rk_failover_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_failover(cmd_in, &o);
+    return cmd;
 }
 
-int rk_pipe_failover(rk_pipeline *p, const rk_failover_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_failover(&cmd, "FAILOVER", opts));
+int (rk_failover)(rk_client *c, const rk_failover_opts *opts, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, (rk_cmd_failover)(&cmd, opts, opts_size), &r), &r,
+                       "FAILOVER");
 }
 
-static int build_flushall(rk_cmd *cmd, const char *words, const rk_flushall_opts *o) {
-    static const rk_flushall_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_flushall(rk_command_int *cmd, const rk_flushall_opts *o) {
     if ((o->async) + (o->sync) > 1)
-        rk_cmd_invalid(cmd, "at most one of ASYNC, SYNC");
+        rk_arg_invalid(cmd, "at most one of ASYNC, SYNC");
     if (o->async)
-        rk_cmd_lit(cmd, "ASYNC");
+        rk_arg_lit(cmd, "ASYNC");
     if (o->sync)
-        rk_cmd_lit(cmd, "SYNC");
-    return cmd->err;
+        rk_arg_lit(cmd, "SYNC");
 }
 
-int rk_flushall(rk_client *c, const rk_flushall_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_flushall(&cmd, "FLUSHALL", opts));
+rk_command *(rk_cmd_flushall)(rk_command *cmd, const rk_flushall_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "FLUSHALL", 148);
+    rk_flushall_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_flushall(cmd_in, &o);
+    return cmd;
 }
 
-int rk_pipe_flushall(rk_pipeline *p, const rk_flushall_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_flushall(&cmd, "FLUSHALL", opts));
+int (rk_flushall)(rk_client *c, const rk_flushall_opts *opts, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, (rk_cmd_flushall)(&cmd, opts, opts_size), &r), &r,
+                       "FLUSHALL");
 }
 
-static int build_flushdb(rk_cmd *cmd, const char *words, const rk_flushdb_opts *o) {
-    static const rk_flushdb_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_flushdb(rk_command_int *cmd, const rk_flushdb_opts *o) {
     if ((o->async) + (o->sync) > 1)
-        rk_cmd_invalid(cmd, "at most one of ASYNC, SYNC");
+        rk_arg_invalid(cmd, "at most one of ASYNC, SYNC");
     if (o->async)
-        rk_cmd_lit(cmd, "ASYNC");
+        rk_arg_lit(cmd, "ASYNC");
     if (o->sync)
-        rk_cmd_lit(cmd, "SYNC");
-    return cmd->err;
+        rk_arg_lit(cmd, "SYNC");
 }
 
-int rk_flushdb(rk_client *c, const rk_flushdb_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_flushdb(&cmd, "FLUSHDB", opts));
+rk_command *(rk_cmd_flushdb)(rk_command *cmd, const rk_flushdb_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "FLUSHDB", 149);
+    rk_flushdb_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_flushdb(cmd_in, &o);
+    return cmd;
 }
 
-int rk_pipe_flushdb(rk_pipeline *p, const rk_flushdb_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_flushdb(&cmd, "FLUSHDB", opts));
+int (rk_flushdb)(rk_client *c, const rk_flushdb_opts *opts, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, (rk_cmd_flushdb)(&cmd, opts, opts_size), &r), &r,
+                       "FLUSHDB");
 }
 
-static int build_info(rk_cmd *cmd, const char *words, const char *const *sections,
-                      const size_t *sections_lens, size_t nsections) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_strs(cmd, "section", NULL, sections, sections_lens, nsections);
+static void build_info(rk_command_int *cmd, const rk_str *sections, const char *const *sections_c,
+                       size_t nsections) {
+    rk_arg_list(cmd, "section", NULL, sections, sections_c, nsections, false);
     cmd->shape = "i";
-    return cmd->err;
+}
+
+static rk_command *make_info(rk_command *cmd, const rk_str *sections, const char *const *sections_c,
+                             size_t nsections) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "INFO", 245);
+    if (cmd_in != NULL)
+        build_info(cmd_in, sections, sections_c, nsections);
+    return cmd;
+}
+
+rk_command *rk_cmd_info(rk_command *cmd, const rk_str *sections, size_t nsections) {
+    return make_info(cmd, sections, NULL, nsections);
 }
 
 int rk_info(rk_client *c, const char *const *sections, size_t nsections, rk_reply *reply) {
-    return rk_info_bin(c, sections, NULL, nsections, reply);
+    rk_command cmd;
+    return rk_client_run(c, make_info(&cmd, NULL, sections, nsections), reply);
 }
 
-int rk_info_bin(rk_client *c, const char *const *sections, const size_t *sections_lens,
-                size_t nsections, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_info(&cmd, "INFO", sections, sections_lens,
-                        nsections), reply);
-}
-
-int rk_pipe_info(rk_pipeline *p, const char *const *sections, size_t nsections) {
-    return rk_pipe_info_bin(p, sections, NULL, nsections);
-}
-
-int rk_pipe_info_bin(rk_pipeline *p, const char *const *sections, const size_t *sections_lens,
-                     size_t nsections) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_info(&cmd, "INFO", sections, sections_lens, nsections));
+rk_command *rk_cmd_lastsave(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "LASTSAVE", 281);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
 int rk_lastsave(rk_client *c, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "LASTSAVE"), out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_lastsave(&cmd), &r), &r, "LASTSAVE", out);
 }
 
-int rk_pipe_lastsave(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "LASTSAVE"));
+rk_command *rk_cmd_latencydoctor(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "LATENCY DOCTOR", 283);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_latency_doctor(rk_client *c, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "LATENCY DOCTOR"), out, len);
-}
-
-int rk_pipe_latency_doctor(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "LATENCY DOCTOR"));
+int rk_latencydoctor(rk_client *c, char **out, size_t *len) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_latencydoctor(&cmd), &r), &r, "LATENCY DOCTOR",
+                           out, len);
 }
 
 /* Builds LATENCY GRAPH, LATENCY HISTORY. */
-static int build_event(rk_cmd *cmd, const char *words, const char *event, size_t event_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, event, event_len);
-    return cmd->err;
+static void build_event(rk_command_int *cmd, rk_str event) {
+    rk_arg_str(cmd, event);
 }
 
-int rk_latency_graph(rk_client *c, const char *event, char **out, size_t *len) {
-    return rk_latency_graph_bin(c, event, RK_CSTR, out, len);
+rk_command *rk_cmd_latencygraph(rk_command *cmd, rk_str event) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "LATENCY GRAPH", 284);
+    if (cmd_in != NULL)
+        build_event(cmd_in, event);
+    return cmd;
 }
 
-int rk_latency_graph_bin(rk_client *c, const char *event, size_t event_len, char **out,
-                         size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_event(&cmd, "LATENCY GRAPH", event,
-                         event_len), out, len);
+int rk_latencygraph(rk_client *c, const char *event, char **out, size_t *len) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_latencygraph(&cmd, rk_cstr(event)), &r), &r,
+                           "LATENCY GRAPH", out, len);
 }
 
-int rk_pipe_latency_graph(rk_pipeline *p, const char *event) {
-    return rk_pipe_latency_graph_bin(p, event, RK_CSTR);
+rk_command *rk_cmd_latencyhelp(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "LATENCY HELP", 285);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_latency_graph_bin(rk_pipeline *p, const char *event, size_t event_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_event(&cmd, "LATENCY GRAPH", event, event_len));
+int rk_latencyhelp(rk_client *c, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_latencyhelp(&cmd), reply);
 }
 
-int rk_latency_help(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "LATENCY HELP"), reply);
+static void build_latencyhistogram(rk_command_int *cmd, const rk_str *commands,
+                                   const char *const *commands_c, size_t ncommands) {
+    rk_arg_list(cmd, "command", NULL, commands, commands_c, ncommands, false);
 }
 
-int rk_pipe_latency_help(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "LATENCY HELP"));
+static rk_command *make_latencyhistogram(rk_command *cmd, const rk_str *commands,
+                                         const char *const *commands_c, size_t ncommands) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "LATENCY HISTOGRAM", 286);
+    if (cmd_in != NULL)
+        build_latencyhistogram(cmd_in, commands, commands_c, ncommands);
+    return cmd;
 }
 
-static int build_latency_histogram(rk_cmd *cmd, const char *words, const char *const *commands,
-                                   const size_t *commands_lens, size_t ncommands) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_strs(cmd, "command", NULL, commands, commands_lens, ncommands);
-    return cmd->err;
+rk_command *rk_cmd_latencyhistogram(rk_command *cmd, const rk_str *commands, size_t ncommands) {
+    return make_latencyhistogram(cmd, commands, NULL, ncommands);
 }
 
-int rk_latency_histogram(rk_client *c, const char *const *commands, size_t ncommands,
-                         rk_reply *reply) {
-    return rk_latency_histogram_bin(c, commands, NULL, ncommands, reply);
+int rk_latencyhistogram(rk_client *c, const char *const *commands, size_t ncommands,
+                        rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, make_latencyhistogram(&cmd, NULL, commands, ncommands), reply);
 }
 
-int rk_latency_histogram_bin(rk_client *c, const char *const *commands, const size_t *commands_lens,
-                             size_t ncommands, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_latency_histogram(&cmd,
-                        "LATENCY HISTOGRAM", commands, commands_lens, ncommands), reply);
+rk_command *rk_cmd_latencyhistory(rk_command *cmd, rk_str event) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "LATENCY HISTORY", 287);
+    if (cmd_in != NULL)
+        build_event(cmd_in, event);
+    return cmd;
 }
 
-int rk_pipe_latency_histogram(rk_pipeline *p, const char *const *commands, size_t ncommands) {
-    return rk_pipe_latency_histogram_bin(p, commands, NULL, ncommands);
+int rk_latencyhistory(rk_client *c, const char *event, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_latencyhistory(&cmd, rk_cstr(event)), reply);
 }
 
-int rk_pipe_latency_histogram_bin(rk_pipeline *p, const char *const *commands,
-                                  const size_t *commands_lens, size_t ncommands) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_latency_histogram(&cmd, "LATENCY HISTOGRAM", commands,
-                        commands_lens, ncommands));
+rk_command *rk_cmd_latencylatest(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "LATENCY LATEST", 288);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_latency_history(rk_client *c, const char *event, rk_reply *reply) {
-    return rk_latency_history_bin(c, event, RK_CSTR, reply);
+int rk_latencylatest(rk_client *c, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_latencylatest(&cmd), reply);
 }
 
-int rk_latency_history_bin(rk_client *c, const char *event, size_t event_len, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_event(&cmd, "LATENCY HISTORY", event,
-                        event_len), reply);
+static void build_latencyreset(rk_command_int *cmd, const rk_str *events,
+                               const char *const *events_c, size_t nevents) {
+    rk_arg_list(cmd, "event", NULL, events, events_c, nevents, false);
 }
 
-int rk_pipe_latency_history(rk_pipeline *p, const char *event) {
-    return rk_pipe_latency_history_bin(p, event, RK_CSTR);
+static rk_command *make_latencyreset(rk_command *cmd, const rk_str *events,
+                                     const char *const *events_c, size_t nevents) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "LATENCY RESET", 289);
+    if (cmd_in != NULL)
+        build_latencyreset(cmd_in, events, events_c, nevents);
+    return cmd;
 }
 
-int rk_pipe_latency_history_bin(rk_pipeline *p, const char *event, size_t event_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_event(&cmd, "LATENCY HISTORY", event, event_len));
+rk_command *rk_cmd_latencyreset(rk_command *cmd, const rk_str *events, size_t nevents) {
+    return make_latencyreset(cmd, events, NULL, nevents);
 }
 
-int rk_latency_latest(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "LATENCY LATEST"), reply);
+int rk_latencyreset(rk_client *c, const char *const *events, size_t nevents, long long *out) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_latencyreset(&cmd, NULL, events, nevents), &r),
+                            &r, "LATENCY RESET", out);
 }
 
-int rk_pipe_latency_latest(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "LATENCY LATEST"));
-}
-
-static int build_latency_reset(rk_cmd *cmd, const char *words, const char *const *events,
-                               const size_t *events_lens, size_t nevents) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_strs(cmd, "event", NULL, events, events_lens, nevents);
-    return cmd->err;
-}
-
-int rk_latency_reset(rk_client *c, const char *const *events, size_t nevents, long long *out) {
-    return rk_latency_reset_bin(c, events, NULL, nevents, out);
-}
-
-int rk_latency_reset_bin(rk_client *c, const char *const *events, const size_t *events_lens,
-                         size_t nevents, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_latency_reset(&cmd, "LATENCY RESET",
-                          events, events_lens, nevents), out);
-}
-
-int rk_pipe_latency_reset(rk_pipeline *p, const char *const *events, size_t nevents) {
-    return rk_pipe_latency_reset_bin(p, events, NULL, nevents);
-}
-
-int rk_pipe_latency_reset_bin(rk_pipeline *p, const char *const *events, const size_t *events_lens,
-                              size_t nevents) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_latency_reset(&cmd, "LATENCY RESET", events, events_lens,
-                        nevents));
-}
-
-static int build_lolwut(rk_cmd *cmd, const char *words, const rk_lolwut_opts *o) {
-    static const rk_lolwut_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_lolwut(rk_command_int *cmd, const rk_lolwut_opts *o) {
     if (o->version != 0 || o->version_set) {
-        rk_cmd_lit(cmd, "VERSION");
-        rk_cmd_int(cmd, o->version);
+        rk_arg_lit(cmd, "VERSION");
+        rk_arg_int(cmd, o->version);
     }
-    return cmd->err;
 }
 
-int rk_lolwut(rk_client *c, const rk_lolwut_opts *opts, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_lolwut(&cmd, "LOLWUT", opts), out, len);
+rk_command *(rk_cmd_lolwut)(rk_command *cmd, const rk_lolwut_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "LOLWUT", 296);
+    rk_lolwut_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_lolwut(cmd_in, &o);
+    return cmd;
 }
 
-int rk_pipe_lolwut(rk_pipeline *p, const rk_lolwut_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_lolwut(&cmd, "LOLWUT", opts));
+int (rk_lolwut)(rk_client *c, const rk_lolwut_opts *opts, char **out, size_t *len,
+                size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, (rk_cmd_lolwut)(&cmd, opts, opts_size), &r), &r,
+                           "LOLWUT", out, len);
 }
 
-int rk_memory_doctor(rk_client *c, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "MEMORY DOCTOR"), out, len);
+rk_command *rk_cmd_memorydoctor(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "MEMORY DOCTOR", 306);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_memory_doctor(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "MEMORY DOCTOR"));
+int rk_memorydoctor(rk_client *c, char **out, size_t *len) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_memorydoctor(&cmd), &r), &r, "MEMORY DOCTOR",
+                           out, len);
 }
 
-int rk_memory_help(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "MEMORY HELP"), reply);
+rk_command *rk_cmd_memoryhelp(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "MEMORY HELP", 307);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_memory_help(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "MEMORY HELP"));
+int rk_memoryhelp(rk_client *c, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_memoryhelp(&cmd), reply);
 }
 
-int rk_memory_malloc_stats(rk_client *c, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "MEMORY MALLOC-STATS"), out,
-                         len);
+rk_command *rk_cmd_memorymalloc_stats(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "MEMORY MALLOC-STATS", 308);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_memory_malloc_stats(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "MEMORY MALLOC-STATS"));
+int rk_memorymalloc_stats(rk_client *c, char **out, size_t *len) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_memorymalloc_stats(&cmd), &r), &r,
+                           "MEMORY MALLOC-STATS", out, len);
 }
 
-int rk_memory_purge(rk_client *c) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "MEMORY PURGE"));
+rk_command *rk_cmd_memorypurge(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "MEMORY PURGE", 309);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_memory_purge(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "MEMORY PURGE"));
+int rk_memorypurge(rk_client *c) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_memorypurge(&cmd), &r), &r, "MEMORY PURGE");
 }
 
-static int build_memory_stats(rk_cmd *cmd, const char *words) {
-    rk_cmd_start(cmd, words);
+static void build_memorystats(rk_command_int *cmd) {
     cmd->shape = "{db.*={},dataset.percentage=d,peak.percentage=d,allocator-fragmentation.ratio=d,allocator-rss.ratio=d,rss-overhead.ratio=d,fragmentation=d}";
-    return cmd->err;
 }
 
-int rk_memory_stats(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_memory_stats(&cmd, "MEMORY STATS"), reply);
+rk_command *rk_cmd_memorystats(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "MEMORY STATS", 310);
+    if (cmd_in != NULL)
+        build_memorystats(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_memory_stats(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_memory_stats(&cmd, "MEMORY STATS"));
+int rk_memorystats(rk_client *c, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_memorystats(&cmd), reply);
 }
 
-static int build_memory_usage(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                              const rk_memory_usage_opts *o) {
-    static const rk_memory_usage_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_memoryusage(rk_command_int *cmd, rk_str key, const rk_memoryusage_opts *o) {
+    rk_arg_key(cmd, key);
     if (o->samples != 0 || o->samples_set) {
-        rk_cmd_lit(cmd, "SAMPLES");
-        rk_cmd_int(cmd, o->samples);
+        rk_arg_lit(cmd, "SAMPLES");
+        rk_arg_int(cmd, o->samples);
     }
-    return cmd->err;
 }
 
-int rk_memory_usage(rk_client *c, const char *key, const rk_memory_usage_opts *opts,
-                    long long *out) {
-    return rk_memory_usage_bin(c, key, RK_CSTR, opts, out);
+rk_command *(rk_cmd_memoryusage)(rk_command *cmd, rk_str key, const rk_memoryusage_opts *opts,
+                                 size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "MEMORY USAGE", 311);
+    rk_memoryusage_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_memoryusage(cmd_in, key, &o);
+    return cmd;
 }
 
-int rk_memory_usage_bin(rk_client *c, const char *key, size_t key_len,
-                        const rk_memory_usage_opts *opts, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_memory_usage(&cmd, "MEMORY USAGE", key,
-                          key_len, opts), out);
+int (rk_memoryusage)(rk_client *c, const char *key, const rk_memoryusage_opts *opts, long long *out,
+                     size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, (rk_cmd_memoryusage)(&cmd, rk_cstr(key), opts,
+                            opts_size), &r), &r, "MEMORY USAGE", out);
 }
 
-int rk_pipe_memory_usage(rk_pipeline *p, const char *key, const rk_memory_usage_opts *opts) {
-    return rk_pipe_memory_usage_bin(p, key, RK_CSTR, opts);
+rk_command *rk_cmd_modulehelp(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "MODULE HELP", 315);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_memory_usage_bin(rk_pipeline *p, const char *key, size_t key_len,
-                             const rk_memory_usage_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_memory_usage(&cmd, "MEMORY USAGE", key, key_len, opts));
+int rk_modulehelp(rk_client *c, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_modulehelp(&cmd), reply);
 }
 
-int rk_module_help(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "MODULE HELP"), reply);
-}
-
-int rk_pipe_module_help(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "MODULE HELP"));
-}
-
-static int build_module_list(rk_cmd *cmd, const char *words) {
-    rk_cmd_start(cmd, words);
+static void build_modulelist(rk_command_int *cmd) {
     cmd->shape = "a{}";
-    return cmd->err;
 }
 
-int rk_module_list(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_module_list(&cmd, "MODULE LIST"), reply);
+rk_command *rk_cmd_modulelist(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "MODULE LIST", 316);
+    if (cmd_in != NULL)
+        build_modulelist(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_module_list(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_module_list(&cmd, "MODULE LIST"));
+int rk_modulelist(rk_client *c, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_modulelist(&cmd), reply);
 }
 
-static int build_module_load(rk_cmd *cmd, const char *words, const char *path, size_t path_len,
-                             const char *const *args, const size_t *args_lens, size_t nargs) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, path, path_len);
-    rk_cmd_strs(cmd, "arg", NULL, args, args_lens, nargs);
-    return cmd->err;
+static void build_moduleload(rk_command_int *cmd, rk_str path, const rk_str *args,
+                             const char *const *args_c, size_t nargs) {
+    rk_arg_str(cmd, path);
+    rk_arg_list(cmd, "arg", NULL, args, args_c, nargs, false);
 }
 
-int rk_module_load(rk_client *c, const char *path, const char *const *args, size_t nargs) {
-    return rk_module_load_bin(c, path, RK_CSTR, args, NULL, nargs);
+static rk_command *make_moduleload(rk_command *cmd, rk_str path, const rk_str *args,
+                                   const char *const *args_c, size_t nargs) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "MODULE LOAD", 317);
+    if (cmd_in != NULL)
+        build_moduleload(cmd_in, path, args, args_c, nargs);
+    return cmd;
 }
 
-int rk_module_load_bin(rk_client *c, const char *path, size_t path_len, const char *const *args,
-                       const size_t *args_lens, size_t nargs) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_module_load(&cmd, "MODULE LOAD", path,
-                     path_len, args, args_lens, nargs));
+rk_command *rk_cmd_moduleload(rk_command *cmd, rk_str path, const rk_str *args, size_t nargs) {
+    return make_moduleload(cmd, path, args, NULL, nargs);
 }
 
-int rk_pipe_module_load(rk_pipeline *p, const char *path, const char *const *args, size_t nargs) {
-    return rk_pipe_module_load_bin(p, path, RK_CSTR, args, NULL, nargs);
+int rk_moduleload(rk_client *c, const char *path, const char *const *args, size_t nargs) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, make_moduleload(&cmd, rk_cstr(path), NULL, args, nargs),
+                       &r), &r, "MODULE LOAD");
 }
 
-int rk_pipe_module_load_bin(rk_pipeline *p, const char *path, size_t path_len,
-                            const char *const *args, const size_t *args_lens, size_t nargs) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_module_load(&cmd, "MODULE LOAD", path, path_len, args,
-                        args_lens, nargs));
+static void emit_moduleloadex_config(rk_command_int *cmd, const rk_moduleloadex_config *b) {
+    if (b->name.ptr == NULL)
+        rk_arg_invalid(cmd, "name is required");
+    rk_arg_str(cmd, b->name);
+    if (b->value.ptr == NULL)
+        rk_arg_invalid(cmd, "value is required");
+    rk_arg_str(cmd, b->value);
 }
 
-static void emit_module_loadex_config(rk_cmd *cmd, const rk_module_loadex_config *b) {
-    if (b->name == NULL)
-        rk_cmd_invalid(cmd, "name is required");
-    rk_cmd_str(cmd, b->name, b->name_len ? b->name_len : RK_CSTR);
-    if (b->value == NULL)
-        rk_cmd_invalid(cmd, "value is required");
-    rk_cmd_str(cmd, b->value, b->value_len ? b->value_len : RK_CSTR);
-}
-
-static int build_module_loadex(rk_cmd *cmd, const char *words, const char *path, size_t path_len,
-                               const rk_module_loadex_opts *o) {
-    static const rk_module_loadex_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, path, path_len);
+static void build_moduleloadex(rk_command_int *cmd, rk_str path, const rk_moduleloadex_opts *o) {
+    rk_arg_str(cmd, path);
     if (o->nconfigs > 0 && o->configs == NULL) {
-        rk_cmd_invalid(cmd, "configs list is NULL");
+        rk_arg_invalid(cmd, "configs list is NULL");
     } else if (o->nconfigs > 0) {
         for (size_t i = 0; i < o->nconfigs; i++) {
-            rk_cmd_lit(cmd, "CONFIG");
-            emit_module_loadex_config(cmd, &o->configs[i]);
+            rk_arg_lit(cmd, "CONFIG");
+            emit_moduleloadex_config(cmd, &o->configs[i]);
         }
     }
     if (o->nargs > 0) {
-        rk_cmd_lit(cmd, "ARGS");
-        rk_cmd_strs(cmd, "arg", NULL, o->args, o->args_lens, o->nargs);
+        rk_arg_lit(cmd, "ARGS");
+        rk_arg_strs(cmd, "arg", NULL, o->args, o->nargs, false);
     }
-    return cmd->err;
 }
 
-int rk_module_loadex(rk_client *c, const char *path, const rk_module_loadex_opts *opts) {
-    return rk_module_loadex_bin(c, path, RK_CSTR, opts);
+rk_command *(rk_cmd_moduleloadex)(rk_command *cmd, rk_str path, const rk_moduleloadex_opts *opts,
+                                  size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "MODULE LOADEX", 318);
+    rk_moduleloadex_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_moduleloadex(cmd_in, path, &o);
+    return cmd;
 }
 
-int rk_module_loadex_bin(rk_client *c, const char *path, size_t path_len,
-                         const rk_module_loadex_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_module_loadex(&cmd, "MODULE LOADEX", path,
-                     path_len, opts));
+int (rk_moduleloadex)(rk_client *c, const char *path, const rk_moduleloadex_opts *opts,
+                      size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, (rk_cmd_moduleloadex)(&cmd, rk_cstr(path), opts, opts_size),
+                       &r), &r, "MODULE LOADEX");
 }
 
-int rk_pipe_module_loadex(rk_pipeline *p, const char *path, const rk_module_loadex_opts *opts) {
-    return rk_pipe_module_loadex_bin(p, path, RK_CSTR, opts);
+static void build_moduleunload(rk_command_int *cmd, rk_str name) {
+    rk_arg_str(cmd, name);
 }
 
-int rk_pipe_module_loadex_bin(rk_pipeline *p, const char *path, size_t path_len,
-                              const rk_module_loadex_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_module_loadex(&cmd, "MODULE LOADEX", path, path_len, opts));
+rk_command *rk_cmd_moduleunload(rk_command *cmd, rk_str name) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "MODULE UNLOAD", 319);
+    if (cmd_in != NULL)
+        build_moduleunload(cmd_in, name);
+    return cmd;
 }
 
-static int build_module_unload(rk_cmd *cmd, const char *words, const char *name, size_t name_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, name, name_len);
-    return cmd->err;
+int rk_moduleunload(rk_client *c, const char *name) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_moduleunload(&cmd, rk_cstr(name)), &r), &r,
+                       "MODULE UNLOAD");
 }
 
-int rk_module_unload(rk_client *c, const char *name) {
-    return rk_module_unload_bin(c, name, RK_CSTR);
+static void build_psync(rk_command_int *cmd, rk_str replicationid, long long offset) {
+    rk_arg_str(cmd, replicationid);
+    rk_arg_int(cmd, offset);
 }
 
-int rk_module_unload_bin(rk_client *c, const char *name, size_t name_len) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_module_unload(&cmd, "MODULE UNLOAD", name,
-                     name_len));
-}
-
-int rk_pipe_module_unload(rk_pipeline *p, const char *name) {
-    return rk_pipe_module_unload_bin(p, name, RK_CSTR);
-}
-
-int rk_pipe_module_unload_bin(rk_pipeline *p, const char *name, size_t name_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_module_unload(&cmd, "MODULE UNLOAD", name, name_len));
-}
-
-static int build_psync(rk_cmd *cmd, const char *words, const char *replicationid,
-                       size_t replicationid_len, long long offset) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, replicationid, replicationid_len);
-    rk_cmd_int(cmd, offset);
-    return cmd->err;
+rk_command *rk_cmd_psync(rk_command *cmd, rk_str replicationid, long long offset) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "PSYNC", 343);
+    if (cmd_in != NULL)
+        build_psync(cmd_in, replicationid, offset);
+    return cmd;
 }
 
 int rk_psync(rk_conn *conn, const char *replicationid, long long offset, rk_reply *reply) {
-    return rk_psync_bin(conn, replicationid, RK_CSTR, offset, reply);
+    rk_command cmd;
+    return rk_conn_run(conn, rk_cmd_psync(&cmd, rk_cstr(replicationid), offset), reply);
 }
 
-int rk_psync_bin(rk_conn *conn, const char *replicationid, size_t replicationid_len,
-                 long long offset, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CONN(conn), &cmd, build_psync(&cmd, "PSYNC", replicationid,
-                        replicationid_len, offset), reply);
+rk_command *rk_cmd_replconf(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "REPLCONF", 360);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
 int rk_replconf(rk_conn *conn, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CONN(conn), &cmd, build_bare(&cmd, "REPLCONF"), reply);
+    rk_command cmd;
+    return rk_conn_run(conn, rk_cmd_replconf(&cmd), reply);
 }
 
-static void emit_replicaof_host_port(rk_cmd *cmd, const rk_replicaof_host_port *b) {
-    if (b->host == NULL)
-        rk_cmd_invalid(cmd, "host is required");
-    rk_cmd_str(cmd, b->host, b->host_len ? b->host_len : RK_CSTR);
-    rk_cmd_int(cmd, b->port);
+static void emit_replicaof_host_port(rk_command_int *cmd, const rk_replicaof_host_port *b) {
+    if (b->host.ptr == NULL)
+        rk_arg_invalid(cmd, "host is required");
+    rk_arg_str(cmd, b->host);
+    rk_arg_int(cmd, b->port);
 }
 
-static int build_replicaof(rk_cmd *cmd, const char *words, const rk_replicaof_opts *o) {
-    static const rk_replicaof_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_replicaof(rk_command_int *cmd, const rk_replicaof_opts *o) {
     if ((o->host_port != NULL) + (o->no_one) != 1)
-        rk_cmd_invalid(cmd, "needs exactly one of host-port, NO");
+        rk_arg_invalid(cmd, "needs exactly one of host-port, NO");
     if (o->host_port != NULL) {
         emit_replicaof_host_port(cmd, o->host_port);
     }
     if (o->no_one) {
-        rk_cmd_lit(cmd, "NO");
-        rk_cmd_lit(cmd, "ONE");
+        rk_arg_lit(cmd, "NO");
+        rk_arg_lit(cmd, "ONE");
     }
-    return cmd->err;
 }
 
-int rk_replicaof(rk_client *c, const rk_replicaof_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_replicaof(&cmd, "REPLICAOF", opts));
+rk_command *(rk_cmd_replicaof)(rk_command *cmd, const rk_replicaof_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "REPLICAOF", 361);
+    rk_replicaof_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_replicaof(cmd_in, &o);
+    return cmd;
 }
 
-int rk_pipe_replicaof(rk_pipeline *p, const rk_replicaof_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_replicaof(&cmd, "REPLICAOF", opts));
+int (rk_replicaof)(rk_client *c, const rk_replicaof_opts *opts, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, (rk_cmd_replicaof)(&cmd, opts, opts_size), &r), &r,
+                       "REPLICAOF");
 }
 
-static int build_restore_asking(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                                long long ttl, const char *serialized_value,
-                                size_t serialized_value_len, const rk_restore_asking_opts *o) {
-    static const rk_restore_asking_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, ttl);
-    rk_cmd_str(cmd, serialized_value, serialized_value_len);
+static void build_restore_asking(rk_command_int *cmd, rk_str key, long long ttl,
+                                 rk_str serialized_value, const rk_restore_asking_opts *o) {
+    rk_arg_key(cmd, key);
+    rk_arg_int(cmd, ttl);
+    rk_arg_str(cmd, serialized_value);
     if (o->replace)
-        rk_cmd_lit(cmd, "REPLACE");
+        rk_arg_lit(cmd, "REPLACE");
     if (o->absttl)
-        rk_cmd_lit(cmd, "ABSTTL");
+        rk_arg_lit(cmd, "ABSTTL");
     if (o->idletime != 0 || o->idletime_set) {
-        rk_cmd_lit(cmd, "IDLETIME");
-        rk_cmd_int(cmd, o->idletime);
+        rk_arg_lit(cmd, "IDLETIME");
+        rk_arg_int(cmd, o->idletime);
     }
     if (o->freq != 0 || o->freq_set) {
-        rk_cmd_lit(cmd, "FREQ");
-        rk_cmd_int(cmd, o->freq);
+        rk_arg_lit(cmd, "FREQ");
+        rk_arg_int(cmd, o->freq);
     }
-    return cmd->err;
 }
 
-int rk_restore_asking(rk_client *c, const char *key, long long ttl, const char *serialized_value,
-                      const rk_restore_asking_opts *opts) {
-    return rk_restore_asking_bin(c, key, RK_CSTR, ttl, serialized_value, RK_CSTR, opts);
+rk_command *(rk_cmd_restore_asking)(rk_command *cmd, rk_str key, long long ttl,
+                                    rk_str serialized_value, const rk_restore_asking_opts *opts,
+                                    size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "RESTORE-ASKING", 364);
+    rk_restore_asking_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_restore_asking(cmd_in, key, ttl, serialized_value, &o);
+    return cmd;
 }
 
-int rk_restore_asking_bin(rk_client *c, const char *key, size_t key_len, long long ttl,
-                          const char *serialized_value, size_t serialized_value_len,
-                          const rk_restore_asking_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_restore_asking(&cmd, "RESTORE-ASKING", key,
-                     key_len, ttl, serialized_value, serialized_value_len, opts));
+int (rk_restore_asking)(rk_client *c, const char *key, long long ttl, const char *serialized_value,
+                        const rk_restore_asking_opts *opts, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, (rk_cmd_restore_asking)(&cmd, rk_cstr(key), ttl,
+                       rk_cstr(serialized_value), opts, opts_size), &r), &r, "RESTORE-ASKING");
 }
 
-int rk_pipe_restore_asking(rk_pipeline *p, const char *key, long long ttl,
-                           const char *serialized_value, const rk_restore_asking_opts *opts) {
-    return rk_pipe_restore_asking_bin(p, key, RK_CSTR, ttl, serialized_value, RK_CSTR, opts);
-}
-
-int rk_pipe_restore_asking_bin(rk_pipeline *p, const char *key, size_t key_len, long long ttl,
-                               const char *serialized_value, size_t serialized_value_len,
-                               const rk_restore_asking_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_restore_asking(&cmd, "RESTORE-ASKING", key, key_len, ttl,
-                        serialized_value, serialized_value_len, opts));
+rk_command *rk_cmd_role(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ROLE", 365);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
 int rk_role(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "ROLE"), reply);
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_role(&cmd), reply);
 }
 
-int rk_pipe_role(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "ROLE"));
+rk_command *rk_cmd_save(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SAVE", 371);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
 int rk_save(rk_client *c) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "SAVE"));
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_save(&cmd), &r), &r, "SAVE");
 }
 
-int rk_pipe_save(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "SAVE"));
-}
-
-static int build_shutdown(rk_cmd *cmd, const char *words, const rk_shutdown_opts *o) {
-    static const rk_shutdown_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_shutdown(rk_command_int *cmd, const rk_shutdown_opts *o) {
     if ((o->nosave) + (o->save) > 1)
-        rk_cmd_invalid(cmd, "at most one of NOSAVE, SAVE");
+        rk_arg_invalid(cmd, "at most one of NOSAVE, SAVE");
     if (o->nosave)
-        rk_cmd_lit(cmd, "NOSAVE");
+        rk_arg_lit(cmd, "NOSAVE");
     if (o->save)
-        rk_cmd_lit(cmd, "SAVE");
+        rk_arg_lit(cmd, "SAVE");
     if (o->now)
-        rk_cmd_lit(cmd, "NOW");
+        rk_arg_lit(cmd, "NOW");
     if (o->force)
-        rk_cmd_lit(cmd, "FORCE");
+        rk_arg_lit(cmd, "FORCE");
     if (o->abort)
-        rk_cmd_lit(cmd, "ABORT");
-    return cmd->err;
+        rk_arg_lit(cmd, "ABORT");
 }
 
-int rk_shutdown(rk_client *c, const rk_shutdown_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_shutdown(&cmd, "SHUTDOWN", opts), reply);
+rk_command *(rk_cmd_shutdown)(rk_command *cmd, const rk_shutdown_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SHUTDOWN", 416);
+    rk_shutdown_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_shutdown(cmd_in, &o);
+    return cmd;
 }
 
-int rk_pipe_shutdown(rk_pipeline *p, const rk_shutdown_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_shutdown(&cmd, "SHUTDOWN", opts));
+int (rk_shutdown)(rk_client *c, const rk_shutdown_opts *opts, rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_shutdown)(&cmd, opts, opts_size), reply);
 }
 
-static void emit_slaveof_host_port(rk_cmd *cmd, const rk_slaveof_host_port *b) {
-    if (b->host == NULL)
-        rk_cmd_invalid(cmd, "host is required");
-    rk_cmd_str(cmd, b->host, b->host_len ? b->host_len : RK_CSTR);
-    rk_cmd_int(cmd, b->port);
+static void emit_slaveof_host_port(rk_command_int *cmd, const rk_slaveof_host_port *b) {
+    if (b->host.ptr == NULL)
+        rk_arg_invalid(cmd, "host is required");
+    rk_arg_str(cmd, b->host);
+    rk_arg_int(cmd, b->port);
 }
 
-static int build_slaveof(rk_cmd *cmd, const char *words, const rk_slaveof_opts *o) {
-    static const rk_slaveof_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_slaveof(rk_command_int *cmd, const rk_slaveof_opts *o) {
     if ((o->host_port != NULL) + (o->no_one) != 1)
-        rk_cmd_invalid(cmd, "needs exactly one of host-port, NO");
+        rk_arg_invalid(cmd, "needs exactly one of host-port, NO");
     if (o->host_port != NULL) {
         emit_slaveof_host_port(cmd, o->host_port);
     }
     if (o->no_one) {
-        rk_cmd_lit(cmd, "NO");
-        rk_cmd_lit(cmd, "ONE");
+        rk_arg_lit(cmd, "NO");
+        rk_arg_lit(cmd, "ONE");
     }
-    return cmd->err;
 }
 
-int rk_slaveof(rk_client *c, const rk_slaveof_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_slaveof(&cmd, "SLAVEOF", opts));
+rk_command *(rk_cmd_slaveof)(rk_command *cmd, const rk_slaveof_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SLAVEOF", 421);
+    rk_slaveof_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_slaveof(cmd_in, &o);
+    return cmd;
 }
 
-int rk_pipe_slaveof(rk_pipeline *p, const rk_slaveof_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_slaveof(&cmd, "SLAVEOF", opts));
+int (rk_slaveof)(rk_client *c, const rk_slaveof_opts *opts, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, (rk_cmd_slaveof)(&cmd, opts, opts_size), &r), &r,
+                       "SLAVEOF");
 }
 
-static int build_slowlog_get(rk_cmd *cmd, const char *words, const rk_slowlog_get_opts *o) {
-    static const rk_slowlog_get_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_slowlogget(rk_command_int *cmd, const rk_slowlogget_opts *o) {
     if (o->count != 0 || o->count_set) {
-        rk_cmd_int(cmd, o->count);
+        rk_arg_int(cmd, o->count);
     }
-    return cmd->err;
 }
 
-int rk_slowlog_get(rk_client *c, const rk_slowlog_get_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_slowlog_get(&cmd, "SLOWLOG GET", opts),
-                        reply);
+rk_command *(rk_cmd_slowlogget)(rk_command *cmd, const rk_slowlogget_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SLOWLOG GET", 423);
+    rk_slowlogget_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_slowlogget(cmd_in, &o);
+    return cmd;
 }
 
-int rk_pipe_slowlog_get(rk_pipeline *p, const rk_slowlog_get_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_slowlog_get(&cmd, "SLOWLOG GET", opts));
+int (rk_slowlogget)(rk_client *c, const rk_slowlogget_opts *opts, rk_reply *reply,
+                    size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_slowlogget)(&cmd, opts, opts_size), reply);
 }
 
-int rk_slowlog_help(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "SLOWLOG HELP"), reply);
+rk_command *rk_cmd_slowloghelp(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SLOWLOG HELP", 424);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_slowlog_help(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "SLOWLOG HELP"));
+int rk_slowloghelp(rk_client *c, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_slowloghelp(&cmd), reply);
 }
 
-int rk_slowlog_len(rk_client *c, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "SLOWLOG LEN"), out);
+rk_command *rk_cmd_slowloglen(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SLOWLOG LEN", 425);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_slowlog_len(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "SLOWLOG LEN"));
+int rk_slowloglen(rk_client *c, long long *out) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_slowloglen(&cmd), &r), &r, "SLOWLOG LEN", out);
 }
 
-int rk_slowlog_reset(rk_client *c) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "SLOWLOG RESET"));
+rk_command *rk_cmd_slowlogreset(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SLOWLOG RESET", 426);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_slowlog_reset(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "SLOWLOG RESET"));
+int rk_slowlogreset(rk_client *c) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_slowlogreset(&cmd), &r), &r, "SLOWLOG RESET");
 }
 
-static int build_swapdb(rk_cmd *cmd, const char *words, long long index1, long long index2) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_int(cmd, index1);
-    rk_cmd_int(cmd, index2);
-    return cmd->err;
+static void build_swapdb(rk_command_int *cmd, long long index1, long long index2) {
+    rk_arg_int(cmd, index1);
+    rk_arg_int(cmd, index2);
+}
+
+rk_command *rk_cmd_swapdb(rk_command *cmd, long long index1, long long index2) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SWAPDB", 444);
+    if (cmd_in != NULL)
+        build_swapdb(cmd_in, index1, index2);
+    return cmd;
 }
 
 int rk_swapdb(rk_client *c, long long index1, long long index2) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_swapdb(&cmd, "SWAPDB", index1, index2));
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_swapdb(&cmd, index1, index2), &r), &r, "SWAPDB");
 }
 
-int rk_pipe_swapdb(rk_pipeline *p, long long index1, long long index2) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_swapdb(&cmd, "SWAPDB", index1, index2));
+rk_command *rk_cmd_sync(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SYNC", 445);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
 int rk_sync(rk_conn *conn, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CONN(conn), &cmd, build_bare(&cmd, "SYNC"), reply);
+    rk_command cmd;
+    return rk_conn_run(conn, rk_cmd_sync(&cmd), reply);
+}
+
+rk_command *rk_cmd_time(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "TIME", 460);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
 int rk_time(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "TIME"), reply);
-}
-
-int rk_pipe_time(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "TIME"));
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_time(&cmd), reply);
 }

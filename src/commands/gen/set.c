@@ -2,514 +2,385 @@
  * Redis 7.0.15; do not edit (make commands). */
 /* clang-format off */
 #include "rediskit/commands/set.h"
-#include "commands/cmd_int.h"
+#include "commands/typed_int.h"
 
 /* Builds SADD, SMISMEMBER, SREM. */
-static int build_key_members(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                             const char *const *members, const size_t *members_lens,
-                             size_t nmembers) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_key_members(rk_command_int *cmd, rk_str key, const rk_str *members,
+                              const char *const *members_c, size_t nmembers) {
+    rk_arg_key(cmd, key);
     if (nmembers == 0)
-        rk_cmd_invalid(cmd, "needs at least one member");
-    rk_cmd_strs(cmd, "member", NULL, members, members_lens, nmembers);
-    return cmd->err;
+        rk_arg_invalid(cmd, "needs at least one member");
+    rk_arg_list(cmd, "member", NULL, members, members_c, nmembers, false);
+}
+
+static rk_command *make_sadd(rk_command *cmd, rk_str key, const rk_str *members,
+                             const char *const *members_c, size_t nmembers) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SADD", 370);
+    if (cmd_in != NULL)
+        build_key_members(cmd_in, key, members, members_c, nmembers);
+    return cmd;
+}
+
+rk_command *rk_cmd_sadd(rk_command *cmd, rk_str key, const rk_str *members, size_t nmembers) {
+    return make_sadd(cmd, key, members, NULL, nmembers);
 }
 
 int rk_sadd(rk_client *c, const char *key, const char *const *members, size_t nmembers,
             long long *out) {
-    return rk_sadd_bin(c, key, RK_CSTR, members, NULL, nmembers, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_sadd(&cmd, rk_cstr(key), NULL, members, nmembers),
+                            &r), &r, "SADD", out);
 }
 
-int rk_sadd_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
-                const size_t *members_lens, size_t nmembers, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key_members(&cmd, "SADD", key, key_len,
-                          members, members_lens, nmembers), out);
+static void build_scard(rk_command_int *cmd, rk_str key) {
+    rk_arg_key(cmd, key);
 }
 
-int rk_pipe_sadd(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers) {
-    return rk_pipe_sadd_bin(p, key, RK_CSTR, members, NULL, nmembers);
-}
-
-int rk_pipe_sadd_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
-                     const size_t *members_lens, size_t nmembers) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_members(&cmd, "SADD", key, key_len, members,
-                        members_lens, nmembers));
-}
-
-static int build_scard(rk_cmd *cmd, const char *words, const char *key, size_t key_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    return cmd->err;
+rk_command *rk_cmd_scard(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SCARD", 373);
+    if (cmd_in != NULL)
+        build_scard(cmd_in, key);
+    return cmd;
 }
 
 int rk_scard(rk_client *c, const char *key, long long *out) {
-    return rk_scard_bin(c, key, RK_CSTR, out);
-}
-
-int rk_scard_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_scard(&cmd, "SCARD", key, key_len), out);
-}
-
-int rk_pipe_scard(rk_pipeline *p, const char *key) {
-    return rk_pipe_scard_bin(p, key, RK_CSTR);
-}
-
-int rk_pipe_scard_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_scard(&cmd, "SCARD", key, key_len));
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_scard(&cmd, rk_cstr(key)), &r), &r, "SCARD",
+                            out);
 }
 
 /* Builds SDIFF, SINTER, SUNION. */
-static int build_keys(rk_cmd *cmd, const char *words, const char *const *keys,
-                      const size_t *keys_lens, size_t nkeys) {
-    rk_cmd_start(cmd, words);
+static void build_keys(rk_command_int *cmd, const rk_str *keys, const char *const *keys_c,
+                       size_t nkeys) {
     if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
+        rk_arg_invalid(cmd, "needs at least one key");
+    rk_arg_list(cmd, "key", NULL, keys, keys_c, nkeys, true);
     cmd->shape = "s";
-    return cmd->err;
+}
+
+static rk_command *make_sdiff(rk_command *cmd, const rk_str *keys, const char *const *keys_c,
+                              size_t nkeys) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SDIFF", 382);
+    if (cmd_in != NULL)
+        build_keys(cmd_in, keys, keys_c, nkeys);
+    return cmd;
+}
+
+rk_command *rk_cmd_sdiff(rk_command *cmd, const rk_str *keys, size_t nkeys) {
+    return make_sdiff(cmd, keys, NULL, nkeys);
 }
 
 int rk_sdiff(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply) {
-    return rk_sdiff_bin(c, keys, NULL, nkeys, reply);
-}
-
-int rk_sdiff_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                 rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_keys(&cmd, "SDIFF", keys, keys_lens,
-                        nkeys), reply);
-}
-
-int rk_pipe_sdiff(rk_pipeline *p, const char *const *keys, size_t nkeys) {
-    return rk_pipe_sdiff_bin(p, keys, NULL, nkeys);
-}
-
-int rk_pipe_sdiff_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                      size_t nkeys) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_keys(&cmd, "SDIFF", keys, keys_lens, nkeys));
+    rk_command cmd;
+    return rk_client_run(c, make_sdiff(&cmd, NULL, keys, nkeys), reply);
 }
 
 /* Builds SDIFFSTORE, SINTERSTORE, SUNIONSTORE. */
-static int build_destination_keys(rk_cmd *cmd, const char *words, const char *destination,
-                                  size_t destination_len, const char *const *keys,
-                                  const size_t *keys_lens, size_t nkeys) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, destination, destination_len);
+static void build_destination_keys(rk_command_int *cmd, rk_str destination, const rk_str *keys,
+                                   const char *const *keys_c, size_t nkeys) {
+    rk_arg_key(cmd, destination);
     if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
-    return cmd->err;
+        rk_arg_invalid(cmd, "needs at least one key");
+    rk_arg_list(cmd, "key", NULL, keys, keys_c, nkeys, true);
+}
+
+static rk_command *make_sdiffstore(rk_command *cmd, rk_str destination, const rk_str *keys,
+                                   const char *const *keys_c, size_t nkeys) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SDIFFSTORE", 383);
+    if (cmd_in != NULL)
+        build_destination_keys(cmd_in, destination, keys, keys_c, nkeys);
+    return cmd;
+}
+
+rk_command *rk_cmd_sdiffstore(rk_command *cmd, rk_str destination, const rk_str *keys,
+                              size_t nkeys) {
+    return make_sdiffstore(cmd, destination, keys, NULL, nkeys);
 }
 
 int rk_sdiffstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                   long long *out) {
-    return rk_sdiffstore_bin(c, destination, RK_CSTR, keys, NULL, nkeys, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_sdiffstore(&cmd, rk_cstr(destination), NULL, keys,
+                            nkeys), &r), &r, "SDIFFSTORE", out);
 }
 
-int rk_sdiffstore_bin(rk_client *c, const char *destination, size_t destination_len,
-                      const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                      long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_destination_keys(&cmd, "SDIFFSTORE",
-                          destination, destination_len, keys, keys_lens, nkeys), out);
+static rk_command *make_sinter(rk_command *cmd, const rk_str *keys, const char *const *keys_c,
+                               size_t nkeys) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SINTER", 417);
+    if (cmd_in != NULL)
+        build_keys(cmd_in, keys, keys_c, nkeys);
+    return cmd;
 }
 
-int rk_pipe_sdiffstore(rk_pipeline *p, const char *destination, const char *const *keys,
-                       size_t nkeys) {
-    return rk_pipe_sdiffstore_bin(p, destination, RK_CSTR, keys, NULL, nkeys);
-}
-
-int rk_pipe_sdiffstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
-                           const char *const *keys, const size_t *keys_lens, size_t nkeys) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_destination_keys(&cmd, "SDIFFSTORE", destination,
-                        destination_len, keys, keys_lens, nkeys));
+rk_command *rk_cmd_sinter(rk_command *cmd, const rk_str *keys, size_t nkeys) {
+    return make_sinter(cmd, keys, NULL, nkeys);
 }
 
 int rk_sinter(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply) {
-    return rk_sinter_bin(c, keys, NULL, nkeys, reply);
+    rk_command cmd;
+    return rk_client_run(c, make_sinter(&cmd, NULL, keys, nkeys), reply);
 }
 
-int rk_sinter_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                  rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_keys(&cmd, "SINTER", keys, keys_lens,
-                        nkeys), reply);
-}
-
-int rk_pipe_sinter(rk_pipeline *p, const char *const *keys, size_t nkeys) {
-    return rk_pipe_sinter_bin(p, keys, NULL, nkeys);
-}
-
-int rk_pipe_sinter_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                       size_t nkeys) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_keys(&cmd, "SINTER", keys, keys_lens, nkeys));
-}
-
-static int build_sintercard(rk_cmd *cmd, const char *words, const char *const *keys,
-                            const size_t *keys_lens, size_t nkeys, const rk_sintercard_opts *o) {
-    static const rk_sintercard_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_uint(cmd, nkeys);
+static void build_sintercard(rk_command_int *cmd, const rk_str *keys, const char *const *keys_c,
+                             size_t nkeys, const rk_sintercard_opts *o) {
+    rk_arg_uint(cmd, nkeys);
     if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
+        rk_arg_invalid(cmd, "needs at least one key");
+    rk_arg_list(cmd, "key", NULL, keys, keys_c, nkeys, true);
     if (o->limit != 0 || o->limit_set) {
-        rk_cmd_lit(cmd, "LIMIT");
-        rk_cmd_int(cmd, o->limit);
+        rk_arg_lit(cmd, "LIMIT");
+        rk_arg_int(cmd, o->limit);
     }
-    return cmd->err;
 }
 
-int rk_sintercard(rk_client *c, const char *const *keys, size_t nkeys,
-                  const rk_sintercard_opts *opts, long long *out) {
-    return rk_sintercard_bin(c, keys, NULL, nkeys, opts, out);
+static rk_command *make_sintercard(rk_command *cmd, const rk_str *keys, const char *const *keys_c,
+                                   size_t nkeys, const rk_sintercard_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SINTERCARD", 418);
+    rk_sintercard_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_sintercard(cmd_in, keys, keys_c, nkeys, &o);
+    return cmd;
 }
 
-int rk_sintercard_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                      const rk_sintercard_opts *opts, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_sintercard(&cmd, "SINTERCARD", keys,
-                          keys_lens, nkeys, opts), out);
+rk_command *(rk_cmd_sintercard)(rk_command *cmd, const rk_str *keys, size_t nkeys,
+                                const rk_sintercard_opts *opts, size_t opts_size) {
+    return make_sintercard(cmd, keys, NULL, nkeys, opts, opts_size);
 }
 
-int rk_pipe_sintercard(rk_pipeline *p, const char *const *keys, size_t nkeys,
-                       const rk_sintercard_opts *opts) {
-    return rk_pipe_sintercard_bin(p, keys, NULL, nkeys, opts);
+int (rk_sintercard)(rk_client *c, const char *const *keys, size_t nkeys,
+                    const rk_sintercard_opts *opts, long long *out, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_sintercard(&cmd, NULL, keys, nkeys, opts,
+                            opts_size), &r), &r, "SINTERCARD", out);
 }
 
-int rk_pipe_sintercard_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                           size_t nkeys, const rk_sintercard_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_sintercard(&cmd, "SINTERCARD", keys, keys_lens, nkeys,
-                        opts));
+static rk_command *make_sinterstore(rk_command *cmd, rk_str destination, const rk_str *keys,
+                                    const char *const *keys_c, size_t nkeys) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SINTERSTORE", 419);
+    if (cmd_in != NULL)
+        build_destination_keys(cmd_in, destination, keys, keys_c, nkeys);
+    return cmd;
+}
+
+rk_command *rk_cmd_sinterstore(rk_command *cmd, rk_str destination, const rk_str *keys,
+                               size_t nkeys) {
+    return make_sinterstore(cmd, destination, keys, NULL, nkeys);
 }
 
 int rk_sinterstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                    long long *out) {
-    return rk_sinterstore_bin(c, destination, RK_CSTR, keys, NULL, nkeys, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_sinterstore(&cmd, rk_cstr(destination), NULL,
+                            keys, nkeys), &r), &r, "SINTERSTORE", out);
 }
 
-int rk_sinterstore_bin(rk_client *c, const char *destination, size_t destination_len,
-                       const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                       long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_destination_keys(&cmd, "SINTERSTORE",
-                          destination, destination_len, keys, keys_lens, nkeys), out);
+static void build_sismember(rk_command_int *cmd, rk_str key, rk_str member) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, member);
 }
 
-int rk_pipe_sinterstore(rk_pipeline *p, const char *destination, const char *const *keys,
-                        size_t nkeys) {
-    return rk_pipe_sinterstore_bin(p, destination, RK_CSTR, keys, NULL, nkeys);
-}
-
-int rk_pipe_sinterstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
-                            const char *const *keys, const size_t *keys_lens, size_t nkeys) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_destination_keys(&cmd, "SINTERSTORE", destination,
-                        destination_len, keys, keys_lens, nkeys));
-}
-
-static int build_sismember(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                           const char *member, size_t member_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, member, member_len);
-    return cmd->err;
+rk_command *rk_cmd_sismember(rk_command *cmd, rk_str key, rk_str member) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SISMEMBER", 420);
+    if (cmd_in != NULL)
+        build_sismember(cmd_in, key, member);
+    return cmd;
 }
 
 int rk_sismember(rk_client *c, const char *key, const char *member, long long *out) {
-    return rk_sismember_bin(c, key, RK_CSTR, member, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_sismember(&cmd, rk_cstr(key), rk_cstr(member)),
+                            &r), &r, "SISMEMBER", out);
 }
 
-int rk_sismember_bin(rk_client *c, const char *key, size_t key_len, const char *member,
-                     size_t member_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_sismember(&cmd, "SISMEMBER", key,
-                          key_len, member, member_len), out);
-}
-
-int rk_pipe_sismember(rk_pipeline *p, const char *key, const char *member) {
-    return rk_pipe_sismember_bin(p, key, RK_CSTR, member, RK_CSTR);
-}
-
-int rk_pipe_sismember_bin(rk_pipeline *p, const char *key, size_t key_len, const char *member,
-                          size_t member_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_sismember(&cmd, "SISMEMBER", key, key_len, member,
-                        member_len));
-}
-
-static int build_smembers(rk_cmd *cmd, const char *words, const char *key, size_t key_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_smembers(rk_command_int *cmd, rk_str key) {
+    rk_arg_key(cmd, key);
     cmd->shape = "s";
-    return cmd->err;
+}
+
+rk_command *rk_cmd_smembers(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SMEMBERS", 427);
+    if (cmd_in != NULL)
+        build_smembers(cmd_in, key);
+    return cmd;
 }
 
 int rk_smembers(rk_client *c, const char *key, rk_reply *reply) {
-    return rk_smembers_bin(c, key, RK_CSTR, reply);
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_smembers(&cmd, rk_cstr(key)), reply);
 }
 
-int rk_smembers_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_smembers(&cmd, "SMEMBERS", key, key_len),
-                        reply);
+static rk_command *make_smismember(rk_command *cmd, rk_str key, const rk_str *members,
+                                   const char *const *members_c, size_t nmembers) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SMISMEMBER", 428);
+    if (cmd_in != NULL)
+        build_key_members(cmd_in, key, members, members_c, nmembers);
+    return cmd;
 }
 
-int rk_pipe_smembers(rk_pipeline *p, const char *key) {
-    return rk_pipe_smembers_bin(p, key, RK_CSTR);
-}
-
-int rk_pipe_smembers_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_smembers(&cmd, "SMEMBERS", key, key_len));
+rk_command *rk_cmd_smismember(rk_command *cmd, rk_str key, const rk_str *members, size_t nmembers) {
+    return make_smismember(cmd, key, members, NULL, nmembers);
 }
 
 int rk_smismember(rk_client *c, const char *key, const char *const *members, size_t nmembers,
                   rk_reply *reply) {
-    return rk_smismember_bin(c, key, RK_CSTR, members, NULL, nmembers, reply);
+    rk_command cmd;
+    return rk_client_run(c, make_smismember(&cmd, rk_cstr(key), NULL, members, nmembers), reply);
 }
 
-int rk_smismember_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
-                      const size_t *members_lens, size_t nmembers, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_key_members(&cmd, "SMISMEMBER", key,
-                        key_len, members, members_lens, nmembers), reply);
+static void build_smove(rk_command_int *cmd, rk_str source, rk_str destination, rk_str member) {
+    rk_arg_key(cmd, source);
+    rk_arg_key(cmd, destination);
+    rk_arg_str(cmd, member);
 }
 
-int rk_pipe_smismember(rk_pipeline *p, const char *key, const char *const *members,
-                       size_t nmembers) {
-    return rk_pipe_smismember_bin(p, key, RK_CSTR, members, NULL, nmembers);
-}
-
-int rk_pipe_smismember_bin(rk_pipeline *p, const char *key, size_t key_len,
-                           const char *const *members, const size_t *members_lens,
-                           size_t nmembers) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_members(&cmd, "SMISMEMBER", key, key_len, members,
-                        members_lens, nmembers));
-}
-
-static int build_smove(rk_cmd *cmd, const char *words, const char *source, size_t source_len,
-                       const char *destination, size_t destination_len, const char *member,
-                       size_t member_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, source, source_len);
-    rk_cmd_str(cmd, destination, destination_len);
-    rk_cmd_str(cmd, member, member_len);
-    return cmd->err;
+rk_command *rk_cmd_smove(rk_command *cmd, rk_str source, rk_str destination, rk_str member) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SMOVE", 429);
+    if (cmd_in != NULL)
+        build_smove(cmd_in, source, destination, member);
+    return cmd;
 }
 
 int rk_smove(rk_client *c, const char *source, const char *destination, const char *member,
              long long *out) {
-    return rk_smove_bin(c, source, RK_CSTR, destination, RK_CSTR, member, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_smove(&cmd, rk_cstr(source),
+                            rk_cstr(destination), rk_cstr(member)), &r), &r, "SMOVE", out);
 }
 
-int rk_smove_bin(rk_client *c, const char *source, size_t source_len, const char *destination,
-                 size_t destination_len, const char *member, size_t member_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_smove(&cmd, "SMOVE", source, source_len,
-                          destination, destination_len, member, member_len), out);
-}
-
-int rk_pipe_smove(rk_pipeline *p, const char *source, const char *destination, const char *member) {
-    return rk_pipe_smove_bin(p, source, RK_CSTR, destination, RK_CSTR, member, RK_CSTR);
-}
-
-int rk_pipe_smove_bin(rk_pipeline *p, const char *source, size_t source_len,
-                      const char *destination, size_t destination_len, const char *member,
-                      size_t member_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_smove(&cmd, "SMOVE", source, source_len, destination,
-                        destination_len, member, member_len));
-}
-
-static int build_spop(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                      const rk_spop_opts *o) {
-    static const rk_spop_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_spop(rk_command_int *cmd, rk_str key, const rk_spop_opts *o) {
+    rk_arg_key(cmd, key);
     if (o->count != 0 || o->count_set) {
-        rk_cmd_int(cmd, o->count);
+        rk_arg_int(cmd, o->count);
     }
     cmd->shape = o->count != 0 || o->count_set ? "s" : ".";
-    return cmd->err;
 }
 
-int rk_spop(rk_client *c, const char *key, const rk_spop_opts *opts, rk_reply *reply) {
-    return rk_spop_bin(c, key, RK_CSTR, opts, reply);
+rk_command *(rk_cmd_spop)(rk_command *cmd, rk_str key, const rk_spop_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SPOP", 432);
+    rk_spop_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_spop(cmd_in, key, &o);
+    return cmd;
 }
 
-int rk_spop_bin(rk_client *c, const char *key, size_t key_len, const rk_spop_opts *opts,
-                rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_spop(&cmd, "SPOP", key, key_len, opts),
-                        reply);
+int (rk_spop)(rk_client *c, const char *key, const rk_spop_opts *opts, rk_reply *reply,
+              size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_spop)(&cmd, rk_cstr(key), opts, opts_size), reply);
 }
 
-int rk_pipe_spop(rk_pipeline *p, const char *key, const rk_spop_opts *opts) {
-    return rk_pipe_spop_bin(p, key, RK_CSTR, opts);
-}
-
-int rk_pipe_spop_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_spop_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_spop(&cmd, "SPOP", key, key_len, opts));
-}
-
-static int build_srandmember(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                             const rk_srandmember_opts *o) {
-    static const rk_srandmember_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_srandmember(rk_command_int *cmd, rk_str key, const rk_srandmember_opts *o) {
+    rk_arg_key(cmd, key);
     if (o->count != 0 || o->count_set) {
-        rk_cmd_int(cmd, o->count);
+        rk_arg_int(cmd, o->count);
     }
-    return cmd->err;
 }
 
-int rk_srandmember(rk_client *c, const char *key, const rk_srandmember_opts *opts,
-                   rk_reply *reply) {
-    return rk_srandmember_bin(c, key, RK_CSTR, opts, reply);
+rk_command *(rk_cmd_srandmember)(rk_command *cmd, rk_str key, const rk_srandmember_opts *opts,
+                                 size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SRANDMEMBER", 434);
+    rk_srandmember_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_srandmember(cmd_in, key, &o);
+    return cmd;
 }
 
-int rk_srandmember_bin(rk_client *c, const char *key, size_t key_len,
-                       const rk_srandmember_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_srandmember(&cmd, "SRANDMEMBER", key,
-                        key_len, opts), reply);
+int (rk_srandmember)(rk_client *c, const char *key, const rk_srandmember_opts *opts,
+                     rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_srandmember)(&cmd, rk_cstr(key), opts, opts_size), reply);
 }
 
-int rk_pipe_srandmember(rk_pipeline *p, const char *key, const rk_srandmember_opts *opts) {
-    return rk_pipe_srandmember_bin(p, key, RK_CSTR, opts);
+static rk_command *make_srem(rk_command *cmd, rk_str key, const rk_str *members,
+                             const char *const *members_c, size_t nmembers) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SREM", 435);
+    if (cmd_in != NULL)
+        build_key_members(cmd_in, key, members, members_c, nmembers);
+    return cmd;
 }
 
-int rk_pipe_srandmember_bin(rk_pipeline *p, const char *key, size_t key_len,
-                            const rk_srandmember_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_srandmember(&cmd, "SRANDMEMBER", key, key_len, opts));
+rk_command *rk_cmd_srem(rk_command *cmd, rk_str key, const rk_str *members, size_t nmembers) {
+    return make_srem(cmd, key, members, NULL, nmembers);
 }
 
 int rk_srem(rk_client *c, const char *key, const char *const *members, size_t nmembers,
             long long *out) {
-    return rk_srem_bin(c, key, RK_CSTR, members, NULL, nmembers, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_srem(&cmd, rk_cstr(key), NULL, members, nmembers),
+                            &r), &r, "SREM", out);
 }
 
-int rk_srem_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
-                const size_t *members_lens, size_t nmembers, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key_members(&cmd, "SREM", key, key_len,
-                          members, members_lens, nmembers), out);
-}
-
-int rk_pipe_srem(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers) {
-    return rk_pipe_srem_bin(p, key, RK_CSTR, members, NULL, nmembers);
-}
-
-int rk_pipe_srem_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
-                     const size_t *members_lens, size_t nmembers) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_members(&cmd, "SREM", key, key_len, members,
-                        members_lens, nmembers));
-}
-
-static int build_sscan(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                       unsigned long long cursor, const rk_sscan_opts *o) {
-    static const rk_sscan_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_uint(cmd, cursor);
-    if (o->match != NULL) {
-        rk_cmd_lit(cmd, "MATCH");
-        rk_cmd_str(cmd, o->match, o->match_len ? o->match_len : RK_CSTR);
+static void build_sscan(rk_command_int *cmd, rk_str key, unsigned long long cursor,
+                        const rk_sscan_opts *o) {
+    rk_arg_key(cmd, key);
+    rk_arg_uint(cmd, cursor);
+    if (o->match.ptr != NULL) {
+        rk_arg_lit(cmd, "MATCH");
+        rk_arg_str(cmd, o->match);
     }
     if (o->count != 0 || o->count_set) {
-        rk_cmd_lit(cmd, "COUNT");
-        rk_cmd_int(cmd, o->count);
+        rk_arg_lit(cmd, "COUNT");
+        rk_arg_int(cmd, o->count);
     }
-    return cmd->err;
 }
 
-int rk_sscan(rk_client *c, const char *key, unsigned long long cursor, const rk_sscan_opts *opts,
-             rk_reply *reply) {
-    return rk_sscan_bin(c, key, RK_CSTR, cursor, opts, reply);
+rk_command *(rk_cmd_sscan)(rk_command *cmd, rk_str key, unsigned long long cursor,
+                           const rk_sscan_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SSCAN", 436);
+    rk_sscan_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_sscan(cmd_in, key, cursor, &o);
+    return cmd;
 }
 
-int rk_sscan_bin(rk_client *c, const char *key, size_t key_len, unsigned long long cursor,
-                 const rk_sscan_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_sscan(&cmd, "SSCAN", key, key_len, cursor,
-                        opts), reply);
+int (rk_sscan)(rk_client *c, const char *key, unsigned long long cursor, const rk_sscan_opts *opts,
+               rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_sscan)(&cmd, rk_cstr(key), cursor, opts, opts_size), reply);
 }
 
-int rk_pipe_sscan(rk_pipeline *p, const char *key, unsigned long long cursor,
-                  const rk_sscan_opts *opts) {
-    return rk_pipe_sscan_bin(p, key, RK_CSTR, cursor, opts);
+static rk_command *make_sunion(rk_command *cmd, const rk_str *keys, const char *const *keys_c,
+                               size_t nkeys) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SUNION", 441);
+    if (cmd_in != NULL)
+        build_keys(cmd_in, keys, keys_c, nkeys);
+    return cmd;
 }
 
-int rk_pipe_sscan_bin(rk_pipeline *p, const char *key, size_t key_len, unsigned long long cursor,
-                      const rk_sscan_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_sscan(&cmd, "SSCAN", key, key_len, cursor, opts));
+rk_command *rk_cmd_sunion(rk_command *cmd, const rk_str *keys, size_t nkeys) {
+    return make_sunion(cmd, keys, NULL, nkeys);
 }
 
 int rk_sunion(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply) {
-    return rk_sunion_bin(c, keys, NULL, nkeys, reply);
+    rk_command cmd;
+    return rk_client_run(c, make_sunion(&cmd, NULL, keys, nkeys), reply);
 }
 
-int rk_sunion_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                  rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_keys(&cmd, "SUNION", keys, keys_lens,
-                        nkeys), reply);
+static rk_command *make_sunionstore(rk_command *cmd, rk_str destination, const rk_str *keys,
+                                    const char *const *keys_c, size_t nkeys) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SUNIONSTORE", 442);
+    if (cmd_in != NULL)
+        build_destination_keys(cmd_in, destination, keys, keys_c, nkeys);
+    return cmd;
 }
 
-int rk_pipe_sunion(rk_pipeline *p, const char *const *keys, size_t nkeys) {
-    return rk_pipe_sunion_bin(p, keys, NULL, nkeys);
-}
-
-int rk_pipe_sunion_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                       size_t nkeys) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_keys(&cmd, "SUNION", keys, keys_lens, nkeys));
+rk_command *rk_cmd_sunionstore(rk_command *cmd, rk_str destination, const rk_str *keys,
+                               size_t nkeys) {
+    return make_sunionstore(cmd, destination, keys, NULL, nkeys);
 }
 
 int rk_sunionstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                    long long *out) {
-    return rk_sunionstore_bin(c, destination, RK_CSTR, keys, NULL, nkeys, out);
-}
-
-int rk_sunionstore_bin(rk_client *c, const char *destination, size_t destination_len,
-                       const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                       long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_destination_keys(&cmd, "SUNIONSTORE",
-                          destination, destination_len, keys, keys_lens, nkeys), out);
-}
-
-int rk_pipe_sunionstore(rk_pipeline *p, const char *destination, const char *const *keys,
-                        size_t nkeys) {
-    return rk_pipe_sunionstore_bin(p, destination, RK_CSTR, keys, NULL, nkeys);
-}
-
-int rk_pipe_sunionstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
-                            const char *const *keys, const size_t *keys_lens, size_t nkeys) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_destination_keys(&cmd, "SUNIONSTORE", destination,
-                        destination_len, keys, keys_lens, nkeys));
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_sunionstore(&cmd, rk_cstr(destination), NULL,
+                            keys, nkeys), &r), &r, "SUNIONSTORE", out);
 }

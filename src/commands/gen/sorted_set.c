@@ -2,1386 +2,1030 @@
  * Redis 7.0.15; do not edit (make commands). */
 /* clang-format off */
 #include "rediskit/commands/sorted_set.h"
-#include "commands/cmd_int.h"
+#include "commands/typed_int.h"
 
 static const char *const rk_aggregate_tokens[] = {"SUM", "MIN", "MAX"};
 static const char *const rk_minmax_tokens[] = {"MIN", "MAX"};
 
-static int build_bzmpop(rk_cmd *cmd, const char *words, double timeout, const char *const *keys,
-                        const size_t *keys_lens, size_t nkeys, rk_minmax where,
-                        const rk_bzmpop_opts *o) {
-    static const rk_bzmpop_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_double(cmd, timeout);
-    rk_cmd_uint(cmd, nkeys);
+static void build_bzmpop(rk_command_int *cmd, double timeout, const rk_str *keys,
+                         const char *const *keys_c, size_t nkeys, rk_minmax where,
+                         const rk_bzmpop_opts *o) {
+    rk_arg_double(cmd, timeout);
+    rk_arg_uint(cmd, nkeys);
     if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
-    rk_cmd_choice(cmd, (int)where, rk_minmax_tokens, 2, "where");
+        rk_arg_invalid(cmd, "needs at least one key");
+    rk_arg_list(cmd, "key", NULL, keys, keys_c, nkeys, true);
+    rk_arg_choice(cmd, (int)where, rk_minmax_tokens, 2, "where");
     if (o->count != 0 || o->count_set) {
-        rk_cmd_lit(cmd, "COUNT");
-        rk_cmd_int(cmd, o->count);
+        rk_arg_lit(cmd, "COUNT");
+        rk_arg_int(cmd, o->count);
     }
     cmd->shape = "(.p.d)";
-    cmd->block_ms = rk_cmd_block_seconds(timeout);
-    return cmd->err;
+    cmd->block_ms = rk_command_block_seconds(timeout);
 }
 
-int rk_bzmpop(rk_client *c, double timeout, const char *const *keys, size_t nkeys, rk_minmax where,
-              const rk_bzmpop_opts *opts, rk_reply *reply) {
-    return rk_bzmpop_bin(c, timeout, keys, NULL, nkeys, where, opts, reply);
+static rk_command *make_bzmpop(rk_command *cmd, double timeout, const rk_str *keys,
+                               const char *const *keys_c, size_t nkeys, rk_minmax where,
+                               const rk_bzmpop_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "BZMPOP", 40);
+    rk_bzmpop_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_bzmpop(cmd_in, timeout, keys, keys_c, nkeys, where, &o);
+    return cmd;
 }
 
-int rk_bzmpop_bin(rk_client *c, double timeout, const char *const *keys, const size_t *keys_lens,
-                  size_t nkeys, rk_minmax where, const rk_bzmpop_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bzmpop(&cmd, "BZMPOP", timeout, keys,
-                        keys_lens, nkeys, where, opts), reply);
+rk_command *(rk_cmd_bzmpop)(rk_command *cmd, double timeout, const rk_str *keys, size_t nkeys,
+                            rk_minmax where, const rk_bzmpop_opts *opts, size_t opts_size) {
+    return make_bzmpop(cmd, timeout, keys, NULL, nkeys, where, opts, opts_size);
 }
 
-int rk_pipe_bzmpop(rk_pipeline *p, double timeout, const char *const *keys, size_t nkeys,
-                   rk_minmax where, const rk_bzmpop_opts *opts) {
-    return rk_pipe_bzmpop_bin(p, timeout, keys, NULL, nkeys, where, opts);
-}
-
-int rk_pipe_bzmpop_bin(rk_pipeline *p, double timeout, const char *const *keys,
-                       const size_t *keys_lens, size_t nkeys, rk_minmax where,
-                       const rk_bzmpop_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bzmpop(&cmd, "BZMPOP", timeout, keys, keys_lens, nkeys,
-                        where, opts));
+int (rk_bzmpop)(rk_client *c, double timeout, const char *const *keys, size_t nkeys,
+                rk_minmax where, const rk_bzmpop_opts *opts, rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, make_bzmpop(&cmd, timeout, NULL, keys, nkeys, where, opts, opts_size),
+                         reply);
 }
 
 /* Builds BZPOPMAX, BZPOPMIN. */
-static int build_keys_timeout(rk_cmd *cmd, const char *words, const char *const *keys,
-                              const size_t *keys_lens, size_t nkeys, double timeout) {
-    rk_cmd_start(cmd, words);
+static void build_keys_timeout(rk_command_int *cmd, const rk_str *keys, const char *const *keys_c,
+                               size_t nkeys, double timeout) {
     if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
-    rk_cmd_double(cmd, timeout);
+        rk_arg_invalid(cmd, "needs at least one key");
+    rk_arg_list(cmd, "key", NULL, keys, keys_c, nkeys, true);
+    rk_arg_double(cmd, timeout);
     cmd->shape = "(..d)";
-    cmd->block_ms = rk_cmd_block_seconds(timeout);
-    return cmd->err;
+    cmd->block_ms = rk_command_block_seconds(timeout);
+}
+
+static rk_command *make_bzpopmax(rk_command *cmd, const rk_str *keys, const char *const *keys_c,
+                                 size_t nkeys, double timeout) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "BZPOPMAX", 41);
+    if (cmd_in != NULL)
+        build_keys_timeout(cmd_in, keys, keys_c, nkeys, timeout);
+    return cmd;
+}
+
+rk_command *rk_cmd_bzpopmax(rk_command *cmd, const rk_str *keys, size_t nkeys, double timeout) {
+    return make_bzpopmax(cmd, keys, NULL, nkeys, timeout);
 }
 
 int rk_bzpopmax(rk_client *c, const char *const *keys, size_t nkeys, double timeout,
                 rk_reply *reply) {
-    return rk_bzpopmax_bin(c, keys, NULL, nkeys, timeout, reply);
+    rk_command cmd;
+    return rk_client_run(c, make_bzpopmax(&cmd, NULL, keys, nkeys, timeout), reply);
 }
 
-int rk_bzpopmax_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                    double timeout, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_keys_timeout(&cmd, "BZPOPMAX", keys,
-                        keys_lens, nkeys, timeout), reply);
+static rk_command *make_bzpopmin(rk_command *cmd, const rk_str *keys, const char *const *keys_c,
+                                 size_t nkeys, double timeout) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "BZPOPMIN", 42);
+    if (cmd_in != NULL)
+        build_keys_timeout(cmd_in, keys, keys_c, nkeys, timeout);
+    return cmd;
 }
 
-int rk_pipe_bzpopmax(rk_pipeline *p, const char *const *keys, size_t nkeys, double timeout) {
-    return rk_pipe_bzpopmax_bin(p, keys, NULL, nkeys, timeout);
-}
-
-int rk_pipe_bzpopmax_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                         size_t nkeys, double timeout) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_keys_timeout(&cmd, "BZPOPMAX", keys, keys_lens, nkeys,
-                        timeout));
+rk_command *rk_cmd_bzpopmin(rk_command *cmd, const rk_str *keys, size_t nkeys, double timeout) {
+    return make_bzpopmin(cmd, keys, NULL, nkeys, timeout);
 }
 
 int rk_bzpopmin(rk_client *c, const char *const *keys, size_t nkeys, double timeout,
                 rk_reply *reply) {
-    return rk_bzpopmin_bin(c, keys, NULL, nkeys, timeout, reply);
+    rk_command cmd;
+    return rk_client_run(c, make_bzpopmin(&cmd, NULL, keys, nkeys, timeout), reply);
 }
 
-int rk_bzpopmin_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                    double timeout, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_keys_timeout(&cmd, "BZPOPMIN", keys,
-                        keys_lens, nkeys, timeout), reply);
+static void emit_zadd_score_member(rk_command_int *cmd, const rk_zadd_score_member *b) {
+    rk_arg_double(cmd, b->score);
+    if (b->member.ptr == NULL)
+        rk_arg_invalid(cmd, "member is required");
+    rk_arg_str(cmd, b->member);
 }
 
-int rk_pipe_bzpopmin(rk_pipeline *p, const char *const *keys, size_t nkeys, double timeout) {
-    return rk_pipe_bzpopmin_bin(p, keys, NULL, nkeys, timeout);
-}
-
-int rk_pipe_bzpopmin_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                         size_t nkeys, double timeout) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_keys_timeout(&cmd, "BZPOPMIN", keys, keys_lens, nkeys,
-                        timeout));
-}
-
-static void emit_zadd_score_member(rk_cmd *cmd, const rk_zadd_score_member *b) {
-    rk_cmd_double(cmd, b->score);
-    if (b->member == NULL)
-        rk_cmd_invalid(cmd, "member is required");
-    rk_cmd_str(cmd, b->member, b->member_len ? b->member_len : RK_CSTR);
-}
-
-static int build_zadd(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                      const rk_zadd_score_member *score_members, size_t nscore_members,
-                      const rk_zadd_opts *o) {
-    static const rk_zadd_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_zadd(rk_command_int *cmd, rk_str key, const rk_zadd_score_member *score_members,
+                       size_t nscore_members, const rk_zadd_opts *o) {
     if ((o->nx) + (o->xx) > 1)
-        rk_cmd_invalid(cmd, "at most one of NX, XX");
+        rk_arg_invalid(cmd, "at most one of NX, XX");
     if ((o->gt) + (o->lt) > 1)
-        rk_cmd_invalid(cmd, "at most one of GT, LT");
+        rk_arg_invalid(cmd, "at most one of GT, LT");
     if (o->nx && (o->gt || o->lt))
-        rk_cmd_invalid(cmd, "GT, LT and NX cannot be combined");
-    rk_cmd_str(cmd, key, key_len);
+        rk_arg_invalid(cmd, "GT, LT and NX cannot be combined");
+    rk_arg_key(cmd, key);
     if (o->nx)
-        rk_cmd_lit(cmd, "NX");
+        rk_arg_lit(cmd, "NX");
     if (o->xx)
-        rk_cmd_lit(cmd, "XX");
+        rk_arg_lit(cmd, "XX");
     if (o->gt)
-        rk_cmd_lit(cmd, "GT");
+        rk_arg_lit(cmd, "GT");
     if (o->lt)
-        rk_cmd_lit(cmd, "LT");
+        rk_arg_lit(cmd, "LT");
     if (o->ch)
-        rk_cmd_lit(cmd, "CH");
+        rk_arg_lit(cmd, "CH");
     if (o->incr)
-        rk_cmd_lit(cmd, "INCR");
+        rk_arg_lit(cmd, "INCR");
     if (nscore_members == 0)
-        rk_cmd_invalid(cmd, "needs at least one score_member");
+        rk_arg_invalid(cmd, "needs at least one score_member");
     if (nscore_members > 0 && score_members == NULL) {
-        rk_cmd_invalid(cmd, "score_member list is NULL");
+        rk_arg_invalid(cmd, "score_member list is NULL");
     } else if (nscore_members > 0) {
         for (size_t i = 0; i < nscore_members; i++) {
             emit_zadd_score_member(cmd, &score_members[i]);
         }
     }
     cmd->shape = o->incr ? "d" : ".";
-    return cmd->err;
 }
 
-int rk_zadd(rk_client *c, const char *key, const rk_zadd_score_member *score_members,
-            size_t nscore_members, const rk_zadd_opts *opts, rk_reply *reply) {
-    return rk_zadd_bin(c, key, RK_CSTR, score_members, nscore_members, opts, reply);
+rk_command *(rk_cmd_zadd)(rk_command *cmd, rk_str key, const rk_zadd_score_member *score_members,
+                          size_t nscore_members, const rk_zadd_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZADD", 540);
+    rk_zadd_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_zadd(cmd_in, key, score_members, nscore_members, &o);
+    return cmd;
 }
 
-int rk_zadd_bin(rk_client *c, const char *key, size_t key_len,
-                const rk_zadd_score_member *score_members, size_t nscore_members,
-                const rk_zadd_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_zadd(&cmd, "ZADD", key, key_len,
-                        score_members, nscore_members, opts), reply);
+int (rk_zadd)(rk_client *c, const char *key, const rk_zadd_score_member *score_members,
+              size_t nscore_members, const rk_zadd_opts *opts, rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_zadd)(&cmd, rk_cstr(key), score_members, nscore_members, opts,
+                         opts_size), reply);
 }
 
-int rk_pipe_zadd(rk_pipeline *p, const char *key, const rk_zadd_score_member *score_members,
-                 size_t nscore_members, const rk_zadd_opts *opts) {
-    return rk_pipe_zadd_bin(p, key, RK_CSTR, score_members, nscore_members, opts);
+static void build_zcard(rk_command_int *cmd, rk_str key) {
+    rk_arg_key(cmd, key);
 }
 
-int rk_pipe_zadd_bin(rk_pipeline *p, const char *key, size_t key_len,
-                     const rk_zadd_score_member *score_members, size_t nscore_members,
-                     const rk_zadd_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_zadd(&cmd, "ZADD", key, key_len, score_members,
-                        nscore_members, opts));
-}
-
-static int build_zcard(rk_cmd *cmd, const char *words, const char *key, size_t key_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    return cmd->err;
+rk_command *rk_cmd_zcard(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZCARD", 541);
+    if (cmd_in != NULL)
+        build_zcard(cmd_in, key);
+    return cmd;
 }
 
 int rk_zcard(rk_client *c, const char *key, long long *out) {
-    return rk_zcard_bin(c, key, RK_CSTR, out);
-}
-
-int rk_zcard_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_zcard(&cmd, "ZCARD", key, key_len), out);
-}
-
-int rk_pipe_zcard(rk_pipeline *p, const char *key) {
-    return rk_pipe_zcard_bin(p, key, RK_CSTR);
-}
-
-int rk_pipe_zcard_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_zcard(&cmd, "ZCARD", key, key_len));
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_zcard(&cmd, rk_cstr(key)), &r), &r, "ZCARD",
+                            out);
 }
 
 /* Builds ZCOUNT, ZLEXCOUNT, ZREMRANGEBYLEX, ZREMRANGEBYSCORE. */
-static int build_key_min_max(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                             const char *min, size_t min_len, const char *max, size_t max_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, min, min_len);
-    rk_cmd_str(cmd, max, max_len);
-    return cmd->err;
+static void build_key_min_max(rk_command_int *cmd, rk_str key, rk_str min, rk_str max) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, min);
+    rk_arg_str(cmd, max);
+}
+
+rk_command *rk_cmd_zcount(rk_command *cmd, rk_str key, rk_str min, rk_str max) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZCOUNT", 542);
+    if (cmd_in != NULL)
+        build_key_min_max(cmd_in, key, min, max);
+    return cmd;
 }
 
 int rk_zcount(rk_client *c, const char *key, const char *min, const char *max, long long *out) {
-    return rk_zcount_bin(c, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_zcount(&cmd, rk_cstr(key), rk_cstr(min),
+                            rk_cstr(max)), &r), &r, "ZCOUNT", out);
 }
 
-int rk_zcount_bin(rk_client *c, const char *key, size_t key_len, const char *min, size_t min_len,
-                  const char *max, size_t max_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key_min_max(&cmd, "ZCOUNT", key, key_len,
-                          min, min_len, max, max_len), out);
-}
-
-int rk_pipe_zcount(rk_pipeline *p, const char *key, const char *min, const char *max) {
-    return rk_pipe_zcount_bin(p, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR);
-}
-
-int rk_pipe_zcount_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
-                       size_t min_len, const char *max, size_t max_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_min_max(&cmd, "ZCOUNT", key, key_len, min, min_len, max,
-                        max_len));
-}
-
-static int build_zdiff(rk_cmd *cmd, const char *words, const char *const *keys,
-                       const size_t *keys_lens, size_t nkeys, const rk_zdiff_opts *o) {
-    static const rk_zdiff_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_uint(cmd, nkeys);
+static void build_zdiff(rk_command_int *cmd, const rk_str *keys, const char *const *keys_c,
+                        size_t nkeys, const rk_zdiff_opts *o) {
+    rk_arg_uint(cmd, nkeys);
     if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
+        rk_arg_invalid(cmd, "needs at least one key");
+    rk_arg_list(cmd, "key", NULL, keys, keys_c, nkeys, true);
     if (o->withscores)
-        rk_cmd_lit(cmd, "WITHSCORES");
+        rk_arg_lit(cmd, "WITHSCORES");
     cmd->shape = o->withscores ? "p.d" : ".";
-    return cmd->err;
 }
 
-int rk_zdiff(rk_client *c, const char *const *keys, size_t nkeys, const rk_zdiff_opts *opts,
-             rk_reply *reply) {
-    return rk_zdiff_bin(c, keys, NULL, nkeys, opts, reply);
+static rk_command *make_zdiff(rk_command *cmd, const rk_str *keys, const char *const *keys_c,
+                              size_t nkeys, const rk_zdiff_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZDIFF", 543);
+    rk_zdiff_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_zdiff(cmd_in, keys, keys_c, nkeys, &o);
+    return cmd;
 }
 
-int rk_zdiff_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                 const rk_zdiff_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_zdiff(&cmd, "ZDIFF", keys, keys_lens,
-                        nkeys, opts), reply);
+rk_command *(rk_cmd_zdiff)(rk_command *cmd, const rk_str *keys, size_t nkeys,
+                           const rk_zdiff_opts *opts, size_t opts_size) {
+    return make_zdiff(cmd, keys, NULL, nkeys, opts, opts_size);
 }
 
-int rk_pipe_zdiff(rk_pipeline *p, const char *const *keys, size_t nkeys,
-                  const rk_zdiff_opts *opts) {
-    return rk_pipe_zdiff_bin(p, keys, NULL, nkeys, opts);
+int (rk_zdiff)(rk_client *c, const char *const *keys, size_t nkeys, const rk_zdiff_opts *opts,
+               rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, make_zdiff(&cmd, NULL, keys, nkeys, opts, opts_size), reply);
 }
 
-int rk_pipe_zdiff_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                      size_t nkeys, const rk_zdiff_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_zdiff(&cmd, "ZDIFF", keys, keys_lens, nkeys, opts));
-}
-
-static int build_zdiffstore(rk_cmd *cmd, const char *words, const char *destination,
-                            size_t destination_len, const char *const *keys,
-                            const size_t *keys_lens, size_t nkeys) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, destination, destination_len);
-    rk_cmd_uint(cmd, nkeys);
+static void build_zdiffstore(rk_command_int *cmd, rk_str destination, const rk_str *keys,
+                             const char *const *keys_c, size_t nkeys) {
+    rk_arg_key(cmd, destination);
+    rk_arg_uint(cmd, nkeys);
     if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
-    return cmd->err;
+        rk_arg_invalid(cmd, "needs at least one key");
+    rk_arg_list(cmd, "key", NULL, keys, keys_c, nkeys, true);
+}
+
+static rk_command *make_zdiffstore(rk_command *cmd, rk_str destination, const rk_str *keys,
+                                   const char *const *keys_c, size_t nkeys) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZDIFFSTORE", 544);
+    if (cmd_in != NULL)
+        build_zdiffstore(cmd_in, destination, keys, keys_c, nkeys);
+    return cmd;
+}
+
+rk_command *rk_cmd_zdiffstore(rk_command *cmd, rk_str destination, const rk_str *keys,
+                              size_t nkeys) {
+    return make_zdiffstore(cmd, destination, keys, NULL, nkeys);
 }
 
 int rk_zdiffstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
                   long long *out) {
-    return rk_zdiffstore_bin(c, destination, RK_CSTR, keys, NULL, nkeys, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_zdiffstore(&cmd, rk_cstr(destination), NULL, keys,
+                            nkeys), &r), &r, "ZDIFFSTORE", out);
 }
 
-int rk_zdiffstore_bin(rk_client *c, const char *destination, size_t destination_len,
-                      const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                      long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_zdiffstore(&cmd, "ZDIFFSTORE",
-                          destination, destination_len, keys, keys_lens, nkeys), out);
-}
-
-int rk_pipe_zdiffstore(rk_pipeline *p, const char *destination, const char *const *keys,
-                       size_t nkeys) {
-    return rk_pipe_zdiffstore_bin(p, destination, RK_CSTR, keys, NULL, nkeys);
-}
-
-int rk_pipe_zdiffstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
-                           const char *const *keys, const size_t *keys_lens, size_t nkeys) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_zdiffstore(&cmd, "ZDIFFSTORE", destination, destination_len,
-                        keys, keys_lens, nkeys));
-}
-
-static int build_zincrby(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                         double increment, const char *member, size_t member_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_double(cmd, increment);
-    rk_cmd_str(cmd, member, member_len);
+static void build_zincrby(rk_command_int *cmd, rk_str key, double increment, rk_str member) {
+    rk_arg_key(cmd, key);
+    rk_arg_double(cmd, increment);
+    rk_arg_str(cmd, member);
     cmd->shape = "d";
-    return cmd->err;
+}
+
+rk_command *rk_cmd_zincrby(rk_command *cmd, rk_str key, double increment, rk_str member) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZINCRBY", 545);
+    if (cmd_in != NULL)
+        build_zincrby(cmd_in, key, increment, member);
+    return cmd;
 }
 
 int rk_zincrby(rk_client *c, const char *key, double increment, const char *member, double *out) {
-    return rk_zincrby_bin(c, key, RK_CSTR, increment, member, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_number(rk_client_run(c, rk_cmd_zincrby(&cmd, rk_cstr(key), increment,
+                           rk_cstr(member)), &r), &r, "ZINCRBY", out);
 }
 
-int rk_zincrby_bin(rk_client *c, const char *key, size_t key_len, double increment,
-                   const char *member, size_t member_len, double *out) {
-    rk_cmd cmd;
-    return rk_cmd_number(RK_TARGET_CLIENT(c), &cmd, build_zincrby(&cmd, "ZINCRBY", key, key_len,
-                         increment, member, member_len), out);
-}
-
-int rk_pipe_zincrby(rk_pipeline *p, const char *key, double increment, const char *member) {
-    return rk_pipe_zincrby_bin(p, key, RK_CSTR, increment, member, RK_CSTR);
-}
-
-int rk_pipe_zincrby_bin(rk_pipeline *p, const char *key, size_t key_len, double increment,
-                        const char *member, size_t member_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_zincrby(&cmd, "ZINCRBY", key, key_len, increment, member,
-                        member_len));
-}
-
-static int build_zinter(rk_cmd *cmd, const char *words, const char *const *keys,
-                        const size_t *keys_lens, size_t nkeys, const rk_zinter_opts *o) {
-    static const rk_zinter_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_uint(cmd, nkeys);
+static void build_zinter(rk_command_int *cmd, const rk_str *keys, const char *const *keys_c,
+                         size_t nkeys, const rk_zinter_opts *o) {
+    rk_arg_uint(cmd, nkeys);
     if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
+        rk_arg_invalid(cmd, "needs at least one key");
+    rk_arg_list(cmd, "key", NULL, keys, keys_c, nkeys, true);
     if (o->nweights > 0) {
-        rk_cmd_lit(cmd, "WEIGHTS");
-        rk_cmd_doubles(cmd, "weight", NULL, o->weights, o->nweights);
+        rk_arg_lit(cmd, "WEIGHTS");
+        rk_arg_doubles(cmd, "weight", NULL, o->weights, o->nweights);
     }
     if (o->aggregate != 0) {
-        rk_cmd_lit(cmd, "AGGREGATE");
-        rk_cmd_choice(cmd, (int)o->aggregate, rk_aggregate_tokens, 3, "aggregate");
+        rk_arg_lit(cmd, "AGGREGATE");
+        rk_arg_choice(cmd, (int)o->aggregate, rk_aggregate_tokens, 3, "aggregate");
     }
     if (o->withscores)
-        rk_cmd_lit(cmd, "WITHSCORES");
+        rk_arg_lit(cmd, "WITHSCORES");
     cmd->shape = o->withscores ? "p.d" : ".";
-    return cmd->err;
 }
 
-int rk_zinter(rk_client *c, const char *const *keys, size_t nkeys, const rk_zinter_opts *opts,
-              rk_reply *reply) {
-    return rk_zinter_bin(c, keys, NULL, nkeys, opts, reply);
+static rk_command *make_zinter(rk_command *cmd, const rk_str *keys, const char *const *keys_c,
+                               size_t nkeys, const rk_zinter_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZINTER", 546);
+    rk_zinter_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_zinter(cmd_in, keys, keys_c, nkeys, &o);
+    return cmd;
 }
 
-int rk_zinter_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                  const rk_zinter_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_zinter(&cmd, "ZINTER", keys, keys_lens,
-                        nkeys, opts), reply);
+rk_command *(rk_cmd_zinter)(rk_command *cmd, const rk_str *keys, size_t nkeys,
+                            const rk_zinter_opts *opts, size_t opts_size) {
+    return make_zinter(cmd, keys, NULL, nkeys, opts, opts_size);
 }
 
-int rk_pipe_zinter(rk_pipeline *p, const char *const *keys, size_t nkeys,
-                   const rk_zinter_opts *opts) {
-    return rk_pipe_zinter_bin(p, keys, NULL, nkeys, opts);
+int (rk_zinter)(rk_client *c, const char *const *keys, size_t nkeys, const rk_zinter_opts *opts,
+                rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, make_zinter(&cmd, NULL, keys, nkeys, opts, opts_size), reply);
 }
 
-int rk_pipe_zinter_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                       size_t nkeys, const rk_zinter_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_zinter(&cmd, "ZINTER", keys, keys_lens, nkeys, opts));
-}
-
-static int build_zintercard(rk_cmd *cmd, const char *words, const char *const *keys,
-                            const size_t *keys_lens, size_t nkeys, const rk_zintercard_opts *o) {
-    static const rk_zintercard_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_uint(cmd, nkeys);
+static void build_zintercard(rk_command_int *cmd, const rk_str *keys, const char *const *keys_c,
+                             size_t nkeys, const rk_zintercard_opts *o) {
+    rk_arg_uint(cmd, nkeys);
     if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
+        rk_arg_invalid(cmd, "needs at least one key");
+    rk_arg_list(cmd, "key", NULL, keys, keys_c, nkeys, true);
     if (o->limit != 0 || o->limit_set) {
-        rk_cmd_lit(cmd, "LIMIT");
-        rk_cmd_int(cmd, o->limit);
+        rk_arg_lit(cmd, "LIMIT");
+        rk_arg_int(cmd, o->limit);
     }
-    return cmd->err;
 }
 
-int rk_zintercard(rk_client *c, const char *const *keys, size_t nkeys,
-                  const rk_zintercard_opts *opts, long long *out) {
-    return rk_zintercard_bin(c, keys, NULL, nkeys, opts, out);
+static rk_command *make_zintercard(rk_command *cmd, const rk_str *keys, const char *const *keys_c,
+                                   size_t nkeys, const rk_zintercard_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZINTERCARD", 547);
+    rk_zintercard_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_zintercard(cmd_in, keys, keys_c, nkeys, &o);
+    return cmd;
 }
 
-int rk_zintercard_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                      const rk_zintercard_opts *opts, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_zintercard(&cmd, "ZINTERCARD", keys,
-                          keys_lens, nkeys, opts), out);
+rk_command *(rk_cmd_zintercard)(rk_command *cmd, const rk_str *keys, size_t nkeys,
+                                const rk_zintercard_opts *opts, size_t opts_size) {
+    return make_zintercard(cmd, keys, NULL, nkeys, opts, opts_size);
 }
 
-int rk_pipe_zintercard(rk_pipeline *p, const char *const *keys, size_t nkeys,
-                       const rk_zintercard_opts *opts) {
-    return rk_pipe_zintercard_bin(p, keys, NULL, nkeys, opts);
+int (rk_zintercard)(rk_client *c, const char *const *keys, size_t nkeys,
+                    const rk_zintercard_opts *opts, long long *out, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_zintercard(&cmd, NULL, keys, nkeys, opts,
+                            opts_size), &r), &r, "ZINTERCARD", out);
 }
 
-int rk_pipe_zintercard_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                           size_t nkeys, const rk_zintercard_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_zintercard(&cmd, "ZINTERCARD", keys, keys_lens, nkeys,
-                        opts));
-}
-
-static int build_zinterstore(rk_cmd *cmd, const char *words, const char *destination,
-                             size_t destination_len, const char *const *keys,
-                             const size_t *keys_lens, size_t nkeys, const rk_zinterstore_opts *o) {
-    static const rk_zinterstore_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, destination, destination_len);
-    rk_cmd_uint(cmd, nkeys);
+static void build_zinterstore(rk_command_int *cmd, rk_str destination, const rk_str *keys,
+                              const char *const *keys_c, size_t nkeys,
+                              const rk_zinterstore_opts *o) {
+    rk_arg_key(cmd, destination);
+    rk_arg_uint(cmd, nkeys);
     if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
+        rk_arg_invalid(cmd, "needs at least one key");
+    rk_arg_list(cmd, "key", NULL, keys, keys_c, nkeys, true);
     if (o->nweights > 0) {
-        rk_cmd_lit(cmd, "WEIGHTS");
-        rk_cmd_doubles(cmd, "weight", NULL, o->weights, o->nweights);
+        rk_arg_lit(cmd, "WEIGHTS");
+        rk_arg_doubles(cmd, "weight", NULL, o->weights, o->nweights);
     }
     if (o->aggregate != 0) {
-        rk_cmd_lit(cmd, "AGGREGATE");
-        rk_cmd_choice(cmd, (int)o->aggregate, rk_aggregate_tokens, 3, "aggregate");
+        rk_arg_lit(cmd, "AGGREGATE");
+        rk_arg_choice(cmd, (int)o->aggregate, rk_aggregate_tokens, 3, "aggregate");
     }
-    return cmd->err;
 }
 
-int rk_zinterstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
-                   const rk_zinterstore_opts *opts, long long *out) {
-    return rk_zinterstore_bin(c, destination, RK_CSTR, keys, NULL, nkeys, opts, out);
+static rk_command *make_zinterstore(rk_command *cmd, rk_str destination, const rk_str *keys,
+                                    const char *const *keys_c, size_t nkeys,
+                                    const rk_zinterstore_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZINTERSTORE", 548);
+    rk_zinterstore_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_zinterstore(cmd_in, destination, keys, keys_c, nkeys, &o);
+    return cmd;
 }
 
-int rk_zinterstore_bin(rk_client *c, const char *destination, size_t destination_len,
-                       const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                       const rk_zinterstore_opts *opts, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_zinterstore(&cmd, "ZINTERSTORE",
-                          destination, destination_len, keys, keys_lens, nkeys, opts), out);
+rk_command *(rk_cmd_zinterstore)(rk_command *cmd, rk_str destination, const rk_str *keys,
+                                 size_t nkeys, const rk_zinterstore_opts *opts, size_t opts_size) {
+    return make_zinterstore(cmd, destination, keys, NULL, nkeys, opts, opts_size);
 }
 
-int rk_pipe_zinterstore(rk_pipeline *p, const char *destination, const char *const *keys,
-                        size_t nkeys, const rk_zinterstore_opts *opts) {
-    return rk_pipe_zinterstore_bin(p, destination, RK_CSTR, keys, NULL, nkeys, opts);
+int (rk_zinterstore)(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
+                     const rk_zinterstore_opts *opts, long long *out, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_zinterstore(&cmd, rk_cstr(destination), NULL,
+                            keys, nkeys, opts, opts_size), &r), &r, "ZINTERSTORE", out);
 }
 
-int rk_pipe_zinterstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
-                            const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                            const rk_zinterstore_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_zinterstore(&cmd, "ZINTERSTORE", destination,
-                        destination_len, keys, keys_lens, nkeys, opts));
+rk_command *rk_cmd_zlexcount(rk_command *cmd, rk_str key, rk_str min, rk_str max) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZLEXCOUNT", 549);
+    if (cmd_in != NULL)
+        build_key_min_max(cmd_in, key, min, max);
+    return cmd;
 }
 
 int rk_zlexcount(rk_client *c, const char *key, const char *min, const char *max, long long *out) {
-    return rk_zlexcount_bin(c, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_zlexcount(&cmd, rk_cstr(key), rk_cstr(min),
+                            rk_cstr(max)), &r), &r, "ZLEXCOUNT", out);
 }
 
-int rk_zlexcount_bin(rk_client *c, const char *key, size_t key_len, const char *min, size_t min_len,
-                     const char *max, size_t max_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key_min_max(&cmd, "ZLEXCOUNT", key,
-                          key_len, min, min_len, max, max_len), out);
-}
-
-int rk_pipe_zlexcount(rk_pipeline *p, const char *key, const char *min, const char *max) {
-    return rk_pipe_zlexcount_bin(p, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR);
-}
-
-int rk_pipe_zlexcount_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
-                          size_t min_len, const char *max, size_t max_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_min_max(&cmd, "ZLEXCOUNT", key, key_len, min, min_len,
-                        max, max_len));
-}
-
-static int build_zmpop(rk_cmd *cmd, const char *words, const char *const *keys,
-                       const size_t *keys_lens, size_t nkeys, rk_minmax where,
-                       const rk_zmpop_opts *o) {
-    static const rk_zmpop_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_uint(cmd, nkeys);
+static void build_zmpop(rk_command_int *cmd, const rk_str *keys, const char *const *keys_c,
+                        size_t nkeys, rk_minmax where, const rk_zmpop_opts *o) {
+    rk_arg_uint(cmd, nkeys);
     if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
-    rk_cmd_choice(cmd, (int)where, rk_minmax_tokens, 2, "where");
+        rk_arg_invalid(cmd, "needs at least one key");
+    rk_arg_list(cmd, "key", NULL, keys, keys_c, nkeys, true);
+    rk_arg_choice(cmd, (int)where, rk_minmax_tokens, 2, "where");
     if (o->count != 0 || o->count_set) {
-        rk_cmd_lit(cmd, "COUNT");
-        rk_cmd_int(cmd, o->count);
+        rk_arg_lit(cmd, "COUNT");
+        rk_arg_int(cmd, o->count);
     }
     cmd->shape = "(.p.d)";
-    return cmd->err;
 }
 
-int rk_zmpop(rk_client *c, const char *const *keys, size_t nkeys, rk_minmax where,
-             const rk_zmpop_opts *opts, rk_reply *reply) {
-    return rk_zmpop_bin(c, keys, NULL, nkeys, where, opts, reply);
+static rk_command *make_zmpop(rk_command *cmd, const rk_str *keys, const char *const *keys_c,
+                              size_t nkeys, rk_minmax where, const rk_zmpop_opts *opts,
+                              size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZMPOP", 550);
+    rk_zmpop_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_zmpop(cmd_in, keys, keys_c, nkeys, where, &o);
+    return cmd;
 }
 
-int rk_zmpop_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                 rk_minmax where, const rk_zmpop_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_zmpop(&cmd, "ZMPOP", keys, keys_lens,
-                        nkeys, where, opts), reply);
+rk_command *(rk_cmd_zmpop)(rk_command *cmd, const rk_str *keys, size_t nkeys, rk_minmax where,
+                           const rk_zmpop_opts *opts, size_t opts_size) {
+    return make_zmpop(cmd, keys, NULL, nkeys, where, opts, opts_size);
 }
 
-int rk_pipe_zmpop(rk_pipeline *p, const char *const *keys, size_t nkeys, rk_minmax where,
-                  const rk_zmpop_opts *opts) {
-    return rk_pipe_zmpop_bin(p, keys, NULL, nkeys, where, opts);
+int (rk_zmpop)(rk_client *c, const char *const *keys, size_t nkeys, rk_minmax where,
+               const rk_zmpop_opts *opts, rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, make_zmpop(&cmd, NULL, keys, nkeys, where, opts, opts_size), reply);
 }
 
-int rk_pipe_zmpop_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                      size_t nkeys, rk_minmax where, const rk_zmpop_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_zmpop(&cmd, "ZMPOP", keys, keys_lens, nkeys, where, opts));
-}
-
-static int build_zmscore(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                         const char *const *members, const size_t *members_lens, size_t nmembers) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_zmscore(rk_command_int *cmd, rk_str key, const rk_str *members,
+                          const char *const *members_c, size_t nmembers) {
+    rk_arg_key(cmd, key);
     if (nmembers == 0)
-        rk_cmd_invalid(cmd, "needs at least one member");
-    rk_cmd_strs(cmd, "member", NULL, members, members_lens, nmembers);
+        rk_arg_invalid(cmd, "needs at least one member");
+    rk_arg_list(cmd, "member", NULL, members, members_c, nmembers, false);
     cmd->shape = "ad";
-    return cmd->err;
+}
+
+static rk_command *make_zmscore(rk_command *cmd, rk_str key, const rk_str *members,
+                                const char *const *members_c, size_t nmembers) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZMSCORE", 551);
+    if (cmd_in != NULL)
+        build_zmscore(cmd_in, key, members, members_c, nmembers);
+    return cmd;
+}
+
+rk_command *rk_cmd_zmscore(rk_command *cmd, rk_str key, const rk_str *members, size_t nmembers) {
+    return make_zmscore(cmd, key, members, NULL, nmembers);
 }
 
 int rk_zmscore(rk_client *c, const char *key, const char *const *members, size_t nmembers,
                rk_reply *reply) {
-    return rk_zmscore_bin(c, key, RK_CSTR, members, NULL, nmembers, reply);
+    rk_command cmd;
+    return rk_client_run(c, make_zmscore(&cmd, rk_cstr(key), NULL, members, nmembers), reply);
 }
 
-int rk_zmscore_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
-                   const size_t *members_lens, size_t nmembers, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_zmscore(&cmd, "ZMSCORE", key, key_len,
-                        members, members_lens, nmembers), reply);
-}
-
-int rk_pipe_zmscore(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers) {
-    return rk_pipe_zmscore_bin(p, key, RK_CSTR, members, NULL, nmembers);
-}
-
-int rk_pipe_zmscore_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
-                        const size_t *members_lens, size_t nmembers) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_zmscore(&cmd, "ZMSCORE", key, key_len, members, members_lens,
-                        nmembers));
-}
-
-static int build_zpopmax(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                         const rk_zpopmax_opts *o) {
-    static const rk_zpopmax_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_zpopmax(rk_command_int *cmd, rk_str key, const rk_zpopmax_opts *o) {
+    rk_arg_key(cmd, key);
     if (o->count != 0 || o->count_set) {
-        rk_cmd_int(cmd, o->count);
+        rk_arg_int(cmd, o->count);
     }
     cmd->shape = "p.d";
-    return cmd->err;
 }
 
-int rk_zpopmax(rk_client *c, const char *key, const rk_zpopmax_opts *opts, rk_reply *reply) {
-    return rk_zpopmax_bin(c, key, RK_CSTR, opts, reply);
+rk_command *(rk_cmd_zpopmax)(rk_command *cmd, rk_str key, const rk_zpopmax_opts *opts,
+                             size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZPOPMAX", 552);
+    rk_zpopmax_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_zpopmax(cmd_in, key, &o);
+    return cmd;
 }
 
-int rk_zpopmax_bin(rk_client *c, const char *key, size_t key_len, const rk_zpopmax_opts *opts,
-                   rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_zpopmax(&cmd, "ZPOPMAX", key, key_len,
-                        opts), reply);
+int (rk_zpopmax)(rk_client *c, const char *key, const rk_zpopmax_opts *opts, rk_reply *reply,
+                 size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_zpopmax)(&cmd, rk_cstr(key), opts, opts_size), reply);
 }
 
-int rk_pipe_zpopmax(rk_pipeline *p, const char *key, const rk_zpopmax_opts *opts) {
-    return rk_pipe_zpopmax_bin(p, key, RK_CSTR, opts);
-}
-
-int rk_pipe_zpopmax_bin(rk_pipeline *p, const char *key, size_t key_len,
-                        const rk_zpopmax_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_zpopmax(&cmd, "ZPOPMAX", key, key_len, opts));
-}
-
-static int build_zpopmin(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                         const rk_zpopmin_opts *o) {
-    static const rk_zpopmin_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_zpopmin(rk_command_int *cmd, rk_str key, const rk_zpopmin_opts *o) {
+    rk_arg_key(cmd, key);
     if (o->count != 0 || o->count_set) {
-        rk_cmd_int(cmd, o->count);
+        rk_arg_int(cmd, o->count);
     }
     cmd->shape = "p.d";
-    return cmd->err;
 }
 
-int rk_zpopmin(rk_client *c, const char *key, const rk_zpopmin_opts *opts, rk_reply *reply) {
-    return rk_zpopmin_bin(c, key, RK_CSTR, opts, reply);
+rk_command *(rk_cmd_zpopmin)(rk_command *cmd, rk_str key, const rk_zpopmin_opts *opts,
+                             size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZPOPMIN", 553);
+    rk_zpopmin_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_zpopmin(cmd_in, key, &o);
+    return cmd;
 }
 
-int rk_zpopmin_bin(rk_client *c, const char *key, size_t key_len, const rk_zpopmin_opts *opts,
-                   rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_zpopmin(&cmd, "ZPOPMIN", key, key_len,
-                        opts), reply);
+int (rk_zpopmin)(rk_client *c, const char *key, const rk_zpopmin_opts *opts, rk_reply *reply,
+                 size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_zpopmin)(&cmd, rk_cstr(key), opts, opts_size), reply);
 }
 
-int rk_pipe_zpopmin(rk_pipeline *p, const char *key, const rk_zpopmin_opts *opts) {
-    return rk_pipe_zpopmin_bin(p, key, RK_CSTR, opts);
-}
-
-int rk_pipe_zpopmin_bin(rk_pipeline *p, const char *key, size_t key_len,
-                        const rk_zpopmin_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_zpopmin(&cmd, "ZPOPMIN", key, key_len, opts));
-}
-
-static void emit_zrandmember_count(rk_cmd *cmd, const rk_zrandmember_count *b) {
-    rk_cmd_int(cmd, b->count);
+static void emit_zrandmember_count(rk_command_int *cmd, const rk_zrandmember_count *b) {
+    rk_arg_int(cmd, b->count);
     if (b->withscores)
-        rk_cmd_lit(cmd, "WITHSCORES");
+        rk_arg_lit(cmd, "WITHSCORES");
 }
 
-static int build_zrandmember(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                             const rk_zrandmember_opts *o) {
-    static const rk_zrandmember_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_zrandmember(rk_command_int *cmd, rk_str key, const rk_zrandmember_opts *o) {
+    rk_arg_key(cmd, key);
     if (o->count != NULL) {
         emit_zrandmember_count(cmd, o->count);
     }
     cmd->shape = o->count && o->count->withscores ? "p.d" : ".";
-    return cmd->err;
 }
 
-int rk_zrandmember(rk_client *c, const char *key, const rk_zrandmember_opts *opts,
-                   rk_reply *reply) {
-    return rk_zrandmember_bin(c, key, RK_CSTR, opts, reply);
+rk_command *(rk_cmd_zrandmember)(rk_command *cmd, rk_str key, const rk_zrandmember_opts *opts,
+                                 size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZRANDMEMBER", 554);
+    rk_zrandmember_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_zrandmember(cmd_in, key, &o);
+    return cmd;
 }
 
-int rk_zrandmember_bin(rk_client *c, const char *key, size_t key_len,
-                       const rk_zrandmember_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_zrandmember(&cmd, "ZRANDMEMBER", key,
-                        key_len, opts), reply);
+int (rk_zrandmember)(rk_client *c, const char *key, const rk_zrandmember_opts *opts,
+                     rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_zrandmember)(&cmd, rk_cstr(key), opts, opts_size), reply);
 }
 
-int rk_pipe_zrandmember(rk_pipeline *p, const char *key, const rk_zrandmember_opts *opts) {
-    return rk_pipe_zrandmember_bin(p, key, RK_CSTR, opts);
+static void emit_zrange_limit(rk_command_int *cmd, const rk_zrange_limit *b) {
+    rk_arg_int(cmd, b->offset);
+    rk_arg_int(cmd, b->count);
 }
 
-int rk_pipe_zrandmember_bin(rk_pipeline *p, const char *key, size_t key_len,
-                            const rk_zrandmember_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_zrandmember(&cmd, "ZRANDMEMBER", key, key_len, opts));
-}
-
-static void emit_zrange_limit(rk_cmd *cmd, const rk_zrange_limit *b) {
-    rk_cmd_int(cmd, b->offset);
-    rk_cmd_int(cmd, b->count);
-}
-
-static int build_zrange(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                        const char *start, size_t start_len, const char *stop, size_t stop_len,
-                        const rk_zrange_opts *o) {
-    static const rk_zrange_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_zrange(rk_command_int *cmd, rk_str key, rk_str start, rk_str stop,
+                         const rk_zrange_opts *o) {
     if ((o->byscore) + (o->bylex) > 1)
-        rk_cmd_invalid(cmd, "at most one of BYSCORE, BYLEX");
+        rk_arg_invalid(cmd, "at most one of BYSCORE, BYLEX");
     if (o->limit && !o->byscore && !o->bylex)
-        rk_cmd_invalid(cmd, "LIMIT needs BYSCORE or BYLEX");
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, start, start_len);
-    rk_cmd_str(cmd, stop, stop_len);
+        rk_arg_invalid(cmd, "LIMIT needs BYSCORE or BYLEX");
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, start);
+    rk_arg_str(cmd, stop);
     if (o->byscore)
-        rk_cmd_lit(cmd, "BYSCORE");
+        rk_arg_lit(cmd, "BYSCORE");
     if (o->bylex)
-        rk_cmd_lit(cmd, "BYLEX");
+        rk_arg_lit(cmd, "BYLEX");
     if (o->rev)
-        rk_cmd_lit(cmd, "REV");
+        rk_arg_lit(cmd, "REV");
     if (o->limit != NULL) {
-        rk_cmd_lit(cmd, "LIMIT");
+        rk_arg_lit(cmd, "LIMIT");
         emit_zrange_limit(cmd, o->limit);
     }
     if (o->withscores)
-        rk_cmd_lit(cmd, "WITHSCORES");
+        rk_arg_lit(cmd, "WITHSCORES");
     cmd->shape = o->withscores ? "p.d" : ".";
-    return cmd->err;
 }
 
-int rk_zrange(rk_client *c, const char *key, const char *start, const char *stop,
-              const rk_zrange_opts *opts, rk_reply *reply) {
-    return rk_zrange_bin(c, key, RK_CSTR, start, RK_CSTR, stop, RK_CSTR, opts, reply);
+rk_command *(rk_cmd_zrange)(rk_command *cmd, rk_str key, rk_str start, rk_str stop,
+                            const rk_zrange_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZRANGE", 555);
+    rk_zrange_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_zrange(cmd_in, key, start, stop, &o);
+    return cmd;
 }
 
-int rk_zrange_bin(rk_client *c, const char *key, size_t key_len, const char *start,
-                  size_t start_len, const char *stop, size_t stop_len, const rk_zrange_opts *opts,
-                  rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_zrange(&cmd, "ZRANGE", key, key_len, start,
-                        start_len, stop, stop_len, opts), reply);
+int (rk_zrange)(rk_client *c, const char *key, const char *start, const char *stop,
+                const rk_zrange_opts *opts, rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_zrange)(&cmd, rk_cstr(key), rk_cstr(start), rk_cstr(stop), opts,
+                         opts_size), reply);
 }
 
-int rk_pipe_zrange(rk_pipeline *p, const char *key, const char *start, const char *stop,
-                   const rk_zrange_opts *opts) {
-    return rk_pipe_zrange_bin(p, key, RK_CSTR, start, RK_CSTR, stop, RK_CSTR, opts);
+static void emit_zrangebylex_limit(rk_command_int *cmd, const rk_zrangebylex_limit *b) {
+    rk_arg_int(cmd, b->offset);
+    rk_arg_int(cmd, b->count);
 }
 
-int rk_pipe_zrange_bin(rk_pipeline *p, const char *key, size_t key_len, const char *start,
-                       size_t start_len, const char *stop, size_t stop_len,
-                       const rk_zrange_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_zrange(&cmd, "ZRANGE", key, key_len, start, start_len, stop,
-                        stop_len, opts));
-}
-
-static void emit_zrangebylex_limit(rk_cmd *cmd, const rk_zrangebylex_limit *b) {
-    rk_cmd_int(cmd, b->offset);
-    rk_cmd_int(cmd, b->count);
-}
-
-static int build_zrangebylex(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                             const char *min, size_t min_len, const char *max, size_t max_len,
-                             const rk_zrangebylex_opts *o) {
-    static const rk_zrangebylex_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, min, min_len);
-    rk_cmd_str(cmd, max, max_len);
+static void build_zrangebylex(rk_command_int *cmd, rk_str key, rk_str min, rk_str max,
+                              const rk_zrangebylex_opts *o) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, min);
+    rk_arg_str(cmd, max);
     if (o->limit != NULL) {
-        rk_cmd_lit(cmd, "LIMIT");
+        rk_arg_lit(cmd, "LIMIT");
         emit_zrangebylex_limit(cmd, o->limit);
     }
-    return cmd->err;
 }
 
-int rk_zrangebylex(rk_client *c, const char *key, const char *min, const char *max,
-                   const rk_zrangebylex_opts *opts, rk_reply *reply) {
-    return rk_zrangebylex_bin(c, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR, opts, reply);
+rk_command *(rk_cmd_zrangebylex)(rk_command *cmd, rk_str key, rk_str min, rk_str max,
+                                 const rk_zrangebylex_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZRANGEBYLEX", 556);
+    rk_zrangebylex_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_zrangebylex(cmd_in, key, min, max, &o);
+    return cmd;
 }
 
-int rk_zrangebylex_bin(rk_client *c, const char *key, size_t key_len, const char *min,
-                       size_t min_len, const char *max, size_t max_len,
-                       const rk_zrangebylex_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_zrangebylex(&cmd, "ZRANGEBYLEX", key,
-                        key_len, min, min_len, max, max_len, opts), reply);
+int (rk_zrangebylex)(rk_client *c, const char *key, const char *min, const char *max,
+                     const rk_zrangebylex_opts *opts, rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_zrangebylex)(&cmd, rk_cstr(key), rk_cstr(min), rk_cstr(max),
+                         opts, opts_size), reply);
 }
 
-int rk_pipe_zrangebylex(rk_pipeline *p, const char *key, const char *min, const char *max,
-                        const rk_zrangebylex_opts *opts) {
-    return rk_pipe_zrangebylex_bin(p, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR, opts);
+static void emit_zrangebyscore_limit(rk_command_int *cmd, const rk_zrangebyscore_limit *b) {
+    rk_arg_int(cmd, b->offset);
+    rk_arg_int(cmd, b->count);
 }
 
-int rk_pipe_zrangebylex_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
-                            size_t min_len, const char *max, size_t max_len,
-                            const rk_zrangebylex_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_zrangebylex(&cmd, "ZRANGEBYLEX", key, key_len, min, min_len,
-                        max, max_len, opts));
-}
-
-static void emit_zrangebyscore_limit(rk_cmd *cmd, const rk_zrangebyscore_limit *b) {
-    rk_cmd_int(cmd, b->offset);
-    rk_cmd_int(cmd, b->count);
-}
-
-static int build_zrangebyscore(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                               const char *min, size_t min_len, const char *max, size_t max_len,
-                               const rk_zrangebyscore_opts *o) {
-    static const rk_zrangebyscore_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, min, min_len);
-    rk_cmd_str(cmd, max, max_len);
+static void build_zrangebyscore(rk_command_int *cmd, rk_str key, rk_str min, rk_str max,
+                                const rk_zrangebyscore_opts *o) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, min);
+    rk_arg_str(cmd, max);
     if (o->withscores)
-        rk_cmd_lit(cmd, "WITHSCORES");
+        rk_arg_lit(cmd, "WITHSCORES");
     if (o->limit != NULL) {
-        rk_cmd_lit(cmd, "LIMIT");
+        rk_arg_lit(cmd, "LIMIT");
         emit_zrangebyscore_limit(cmd, o->limit);
     }
     cmd->shape = o->withscores ? "p.d" : ".";
-    return cmd->err;
 }
 
-int rk_zrangebyscore(rk_client *c, const char *key, const char *min, const char *max,
-                     const rk_zrangebyscore_opts *opts, rk_reply *reply) {
-    return rk_zrangebyscore_bin(c, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR, opts, reply);
+rk_command *(rk_cmd_zrangebyscore)(rk_command *cmd, rk_str key, rk_str min, rk_str max,
+                                   const rk_zrangebyscore_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZRANGEBYSCORE", 557);
+    rk_zrangebyscore_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_zrangebyscore(cmd_in, key, min, max, &o);
+    return cmd;
 }
 
-int rk_zrangebyscore_bin(rk_client *c, const char *key, size_t key_len, const char *min,
-                         size_t min_len, const char *max, size_t max_len,
-                         const rk_zrangebyscore_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_zrangebyscore(&cmd, "ZRANGEBYSCORE", key,
-                        key_len, min, min_len, max, max_len, opts), reply);
+int (rk_zrangebyscore)(rk_client *c, const char *key, const char *min, const char *max,
+                       const rk_zrangebyscore_opts *opts, rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_zrangebyscore)(&cmd, rk_cstr(key), rk_cstr(min), rk_cstr(max),
+                         opts, opts_size), reply);
 }
 
-int rk_pipe_zrangebyscore(rk_pipeline *p, const char *key, const char *min, const char *max,
-                          const rk_zrangebyscore_opts *opts) {
-    return rk_pipe_zrangebyscore_bin(p, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR, opts);
+static void emit_zrangestore_limit(rk_command_int *cmd, const rk_zrangestore_limit *b) {
+    rk_arg_int(cmd, b->offset);
+    rk_arg_int(cmd, b->count);
 }
 
-int rk_pipe_zrangebyscore_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
-                              size_t min_len, const char *max, size_t max_len,
-                              const rk_zrangebyscore_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_zrangebyscore(&cmd, "ZRANGEBYSCORE", key, key_len, min,
-                        min_len, max, max_len, opts));
-}
-
-static void emit_zrangestore_limit(rk_cmd *cmd, const rk_zrangestore_limit *b) {
-    rk_cmd_int(cmd, b->offset);
-    rk_cmd_int(cmd, b->count);
-}
-
-static int build_zrangestore(rk_cmd *cmd, const char *words, const char *dst, size_t dst_len,
-                             const char *src, size_t src_len, const char *min, size_t min_len,
-                             const char *max, size_t max_len, const rk_zrangestore_opts *o) {
-    static const rk_zrangestore_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_zrangestore(rk_command_int *cmd, rk_str dst, rk_str src, rk_str min, rk_str max,
+                              const rk_zrangestore_opts *o) {
     if ((o->byscore) + (o->bylex) > 1)
-        rk_cmd_invalid(cmd, "at most one of BYSCORE, BYLEX");
+        rk_arg_invalid(cmd, "at most one of BYSCORE, BYLEX");
     if (o->limit && !o->byscore && !o->bylex)
-        rk_cmd_invalid(cmd, "LIMIT needs BYSCORE or BYLEX");
-    rk_cmd_str(cmd, dst, dst_len);
-    rk_cmd_str(cmd, src, src_len);
-    rk_cmd_str(cmd, min, min_len);
-    rk_cmd_str(cmd, max, max_len);
+        rk_arg_invalid(cmd, "LIMIT needs BYSCORE or BYLEX");
+    rk_arg_key(cmd, dst);
+    rk_arg_key(cmd, src);
+    rk_arg_str(cmd, min);
+    rk_arg_str(cmd, max);
     if (o->byscore)
-        rk_cmd_lit(cmd, "BYSCORE");
+        rk_arg_lit(cmd, "BYSCORE");
     if (o->bylex)
-        rk_cmd_lit(cmd, "BYLEX");
+        rk_arg_lit(cmd, "BYLEX");
     if (o->rev)
-        rk_cmd_lit(cmd, "REV");
+        rk_arg_lit(cmd, "REV");
     if (o->limit != NULL) {
-        rk_cmd_lit(cmd, "LIMIT");
+        rk_arg_lit(cmd, "LIMIT");
         emit_zrangestore_limit(cmd, o->limit);
     }
-    return cmd->err;
 }
 
-int rk_zrangestore(rk_client *c, const char *dst, const char *src, const char *min, const char *max,
-                   const rk_zrangestore_opts *opts, long long *out) {
-    return rk_zrangestore_bin(c, dst, RK_CSTR, src, RK_CSTR, min, RK_CSTR, max, RK_CSTR, opts, out);
+rk_command *(rk_cmd_zrangestore)(rk_command *cmd, rk_str dst, rk_str src, rk_str min, rk_str max,
+                                 const rk_zrangestore_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZRANGESTORE", 558);
+    rk_zrangestore_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_zrangestore(cmd_in, dst, src, min, max, &o);
+    return cmd;
 }
 
-int rk_zrangestore_bin(rk_client *c, const char *dst, size_t dst_len, const char *src,
-                       size_t src_len, const char *min, size_t min_len, const char *max,
-                       size_t max_len, const rk_zrangestore_opts *opts, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_zrangestore(&cmd, "ZRANGESTORE", dst,
-                          dst_len, src, src_len, min, min_len, max, max_len, opts), out);
-}
-
-int rk_pipe_zrangestore(rk_pipeline *p, const char *dst, const char *src, const char *min,
-                        const char *max, const rk_zrangestore_opts *opts) {
-    return rk_pipe_zrangestore_bin(p, dst, RK_CSTR, src, RK_CSTR, min, RK_CSTR, max, RK_CSTR, opts);
-}
-
-int rk_pipe_zrangestore_bin(rk_pipeline *p, const char *dst, size_t dst_len, const char *src,
-                            size_t src_len, const char *min, size_t min_len, const char *max,
-                            size_t max_len, const rk_zrangestore_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_zrangestore(&cmd, "ZRANGESTORE", dst, dst_len, src, src_len,
-                        min, min_len, max, max_len, opts));
+int (rk_zrangestore)(rk_client *c, const char *dst, const char *src, const char *min,
+                     const char *max, const rk_zrangestore_opts *opts, long long *out,
+                     size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, (rk_cmd_zrangestore)(&cmd, rk_cstr(dst), rk_cstr(src),
+                            rk_cstr(min), rk_cstr(max), opts, opts_size), &r), &r, "ZRANGESTORE",
+                            out);
 }
 
 /* Builds ZRANK, ZREVRANK. */
-static int build_key_member(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                            const char *member, size_t member_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, member, member_len);
-    return cmd->err;
+static void build_key_member(rk_command_int *cmd, rk_str key, rk_str member) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, member);
+}
+
+rk_command *rk_cmd_zrank(rk_command *cmd, rk_str key, rk_str member) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZRANK", 559);
+    if (cmd_in != NULL)
+        build_key_member(cmd_in, key, member);
+    return cmd;
 }
 
 int rk_zrank(rk_client *c, const char *key, const char *member, long long *out) {
-    return rk_zrank_bin(c, key, RK_CSTR, member, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_zrank(&cmd, rk_cstr(key), rk_cstr(member)), &r),
+                            &r, "ZRANK", out);
 }
 
-int rk_zrank_bin(rk_client *c, const char *key, size_t key_len, const char *member,
-                 size_t member_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key_member(&cmd, "ZRANK", key, key_len,
-                          member, member_len), out);
-}
-
-int rk_pipe_zrank(rk_pipeline *p, const char *key, const char *member) {
-    return rk_pipe_zrank_bin(p, key, RK_CSTR, member, RK_CSTR);
-}
-
-int rk_pipe_zrank_bin(rk_pipeline *p, const char *key, size_t key_len, const char *member,
-                      size_t member_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_member(&cmd, "ZRANK", key, key_len, member, member_len));
-}
-
-static int build_zrem(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                      const char *const *members, const size_t *members_lens, size_t nmembers) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_zrem(rk_command_int *cmd, rk_str key, const rk_str *members,
+                       const char *const *members_c, size_t nmembers) {
+    rk_arg_key(cmd, key);
     if (nmembers == 0)
-        rk_cmd_invalid(cmd, "needs at least one member");
-    rk_cmd_strs(cmd, "member", NULL, members, members_lens, nmembers);
-    return cmd->err;
+        rk_arg_invalid(cmd, "needs at least one member");
+    rk_arg_list(cmd, "member", NULL, members, members_c, nmembers, false);
+}
+
+static rk_command *make_zrem(rk_command *cmd, rk_str key, const rk_str *members,
+                             const char *const *members_c, size_t nmembers) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZREM", 560);
+    if (cmd_in != NULL)
+        build_zrem(cmd_in, key, members, members_c, nmembers);
+    return cmd;
+}
+
+rk_command *rk_cmd_zrem(rk_command *cmd, rk_str key, const rk_str *members, size_t nmembers) {
+    return make_zrem(cmd, key, members, NULL, nmembers);
 }
 
 int rk_zrem(rk_client *c, const char *key, const char *const *members, size_t nmembers,
             long long *out) {
-    return rk_zrem_bin(c, key, RK_CSTR, members, NULL, nmembers, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_zrem(&cmd, rk_cstr(key), NULL, members, nmembers),
+                            &r), &r, "ZREM", out);
 }
 
-int rk_zrem_bin(rk_client *c, const char *key, size_t key_len, const char *const *members,
-                const size_t *members_lens, size_t nmembers, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_zrem(&cmd, "ZREM", key, key_len, members,
-                          members_lens, nmembers), out);
-}
-
-int rk_pipe_zrem(rk_pipeline *p, const char *key, const char *const *members, size_t nmembers) {
-    return rk_pipe_zrem_bin(p, key, RK_CSTR, members, NULL, nmembers);
-}
-
-int rk_pipe_zrem_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *members,
-                     const size_t *members_lens, size_t nmembers) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_zrem(&cmd, "ZREM", key, key_len, members, members_lens,
-                        nmembers));
+rk_command *rk_cmd_zremrangebylex(rk_command *cmd, rk_str key, rk_str min, rk_str max) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZREMRANGEBYLEX", 561);
+    if (cmd_in != NULL)
+        build_key_min_max(cmd_in, key, min, max);
+    return cmd;
 }
 
 int rk_zremrangebylex(rk_client *c, const char *key, const char *min, const char *max,
                       long long *out) {
-    return rk_zremrangebylex_bin(c, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_zremrangebylex(&cmd, rk_cstr(key), rk_cstr(min),
+                            rk_cstr(max)), &r), &r, "ZREMRANGEBYLEX", out);
 }
 
-int rk_zremrangebylex_bin(rk_client *c, const char *key, size_t key_len, const char *min,
-                          size_t min_len, const char *max, size_t max_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key_min_max(&cmd, "ZREMRANGEBYLEX", key,
-                          key_len, min, min_len, max, max_len), out);
+static void build_zremrangebyrank(rk_command_int *cmd, rk_str key, long long start,
+                                  long long stop) {
+    rk_arg_key(cmd, key);
+    rk_arg_int(cmd, start);
+    rk_arg_int(cmd, stop);
 }
 
-int rk_pipe_zremrangebylex(rk_pipeline *p, const char *key, const char *min, const char *max) {
-    return rk_pipe_zremrangebylex_bin(p, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR);
-}
-
-int rk_pipe_zremrangebylex_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
-                               size_t min_len, const char *max, size_t max_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_min_max(&cmd, "ZREMRANGEBYLEX", key, key_len, min,
-                        min_len, max, max_len));
-}
-
-static int build_zremrangebyrank(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                                 long long start, long long stop) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, start);
-    rk_cmd_int(cmd, stop);
-    return cmd->err;
+rk_command *rk_cmd_zremrangebyrank(rk_command *cmd, rk_str key, long long start, long long stop) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZREMRANGEBYRANK", 562);
+    if (cmd_in != NULL)
+        build_zremrangebyrank(cmd_in, key, start, stop);
+    return cmd;
 }
 
 int rk_zremrangebyrank(rk_client *c, const char *key, long long start, long long stop,
                        long long *out) {
-    return rk_zremrangebyrank_bin(c, key, RK_CSTR, start, stop, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_zremrangebyrank(&cmd, rk_cstr(key), start,
+                            stop), &r), &r, "ZREMRANGEBYRANK", out);
 }
 
-int rk_zremrangebyrank_bin(rk_client *c, const char *key, size_t key_len, long long start,
-                           long long stop, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_zremrangebyrank(&cmd, "ZREMRANGEBYRANK",
-                          key, key_len, start, stop), out);
-}
-
-int rk_pipe_zremrangebyrank(rk_pipeline *p, const char *key, long long start, long long stop) {
-    return rk_pipe_zremrangebyrank_bin(p, key, RK_CSTR, start, stop);
-}
-
-int rk_pipe_zremrangebyrank_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
-                                long long stop) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_zremrangebyrank(&cmd, "ZREMRANGEBYRANK", key, key_len, start,
-                        stop));
+rk_command *rk_cmd_zremrangebyscore(rk_command *cmd, rk_str key, rk_str min, rk_str max) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZREMRANGEBYSCORE", 563);
+    if (cmd_in != NULL)
+        build_key_min_max(cmd_in, key, min, max);
+    return cmd;
 }
 
 int rk_zremrangebyscore(rk_client *c, const char *key, const char *min, const char *max,
                         long long *out) {
-    return rk_zremrangebyscore_bin(c, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_zremrangebyscore(&cmd, rk_cstr(key),
+                            rk_cstr(min), rk_cstr(max)), &r), &r, "ZREMRANGEBYSCORE", out);
 }
 
-int rk_zremrangebyscore_bin(rk_client *c, const char *key, size_t key_len, const char *min,
-                            size_t min_len, const char *max, size_t max_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key_min_max(&cmd, "ZREMRANGEBYSCORE",
-                          key, key_len, min, min_len, max, max_len), out);
-}
-
-int rk_pipe_zremrangebyscore(rk_pipeline *p, const char *key, const char *min, const char *max) {
-    return rk_pipe_zremrangebyscore_bin(p, key, RK_CSTR, min, RK_CSTR, max, RK_CSTR);
-}
-
-int rk_pipe_zremrangebyscore_bin(rk_pipeline *p, const char *key, size_t key_len, const char *min,
-                                 size_t min_len, const char *max, size_t max_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_min_max(&cmd, "ZREMRANGEBYSCORE", key, key_len, min,
-                        min_len, max, max_len));
-}
-
-static int build_zrevrange(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                           long long start, long long stop, const rk_zrevrange_opts *o) {
-    static const rk_zrevrange_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, start);
-    rk_cmd_int(cmd, stop);
+static void build_zrevrange(rk_command_int *cmd, rk_str key, long long start, long long stop,
+                            const rk_zrevrange_opts *o) {
+    rk_arg_key(cmd, key);
+    rk_arg_int(cmd, start);
+    rk_arg_int(cmd, stop);
     if (o->withscores)
-        rk_cmd_lit(cmd, "WITHSCORES");
+        rk_arg_lit(cmd, "WITHSCORES");
     cmd->shape = o->withscores ? "p.d" : ".";
-    return cmd->err;
 }
 
-int rk_zrevrange(rk_client *c, const char *key, long long start, long long stop,
-                 const rk_zrevrange_opts *opts, rk_reply *reply) {
-    return rk_zrevrange_bin(c, key, RK_CSTR, start, stop, opts, reply);
+rk_command *(rk_cmd_zrevrange)(rk_command *cmd, rk_str key, long long start, long long stop,
+                               const rk_zrevrange_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZREVRANGE", 564);
+    rk_zrevrange_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_zrevrange(cmd_in, key, start, stop, &o);
+    return cmd;
 }
 
-int rk_zrevrange_bin(rk_client *c, const char *key, size_t key_len, long long start, long long stop,
-                     const rk_zrevrange_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_zrevrange(&cmd, "ZREVRANGE", key, key_len,
-                        start, stop, opts), reply);
+int (rk_zrevrange)(rk_client *c, const char *key, long long start, long long stop,
+                   const rk_zrevrange_opts *opts, rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_zrevrange)(&cmd, rk_cstr(key), start, stop, opts, opts_size),
+                         reply);
 }
 
-int rk_pipe_zrevrange(rk_pipeline *p, const char *key, long long start, long long stop,
-                      const rk_zrevrange_opts *opts) {
-    return rk_pipe_zrevrange_bin(p, key, RK_CSTR, start, stop, opts);
+static void emit_zrevrangebylex_limit(rk_command_int *cmd, const rk_zrevrangebylex_limit *b) {
+    rk_arg_int(cmd, b->offset);
+    rk_arg_int(cmd, b->count);
 }
 
-int rk_pipe_zrevrange_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
-                          long long stop, const rk_zrevrange_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_zrevrange(&cmd, "ZREVRANGE", key, key_len, start, stop,
-                        opts));
-}
-
-static void emit_zrevrangebylex_limit(rk_cmd *cmd, const rk_zrevrangebylex_limit *b) {
-    rk_cmd_int(cmd, b->offset);
-    rk_cmd_int(cmd, b->count);
-}
-
-static int build_zrevrangebylex(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                                const char *max, size_t max_len, const char *min, size_t min_len,
-                                const rk_zrevrangebylex_opts *o) {
-    static const rk_zrevrangebylex_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, max, max_len);
-    rk_cmd_str(cmd, min, min_len);
+static void build_zrevrangebylex(rk_command_int *cmd, rk_str key, rk_str max, rk_str min,
+                                 const rk_zrevrangebylex_opts *o) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, max);
+    rk_arg_str(cmd, min);
     if (o->limit != NULL) {
-        rk_cmd_lit(cmd, "LIMIT");
+        rk_arg_lit(cmd, "LIMIT");
         emit_zrevrangebylex_limit(cmd, o->limit);
     }
-    return cmd->err;
 }
 
-int rk_zrevrangebylex(rk_client *c, const char *key, const char *max, const char *min,
-                      const rk_zrevrangebylex_opts *opts, rk_reply *reply) {
-    return rk_zrevrangebylex_bin(c, key, RK_CSTR, max, RK_CSTR, min, RK_CSTR, opts, reply);
+rk_command *(rk_cmd_zrevrangebylex)(rk_command *cmd, rk_str key, rk_str max, rk_str min,
+                                    const rk_zrevrangebylex_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZREVRANGEBYLEX", 565);
+    rk_zrevrangebylex_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_zrevrangebylex(cmd_in, key, max, min, &o);
+    return cmd;
 }
 
-int rk_zrevrangebylex_bin(rk_client *c, const char *key, size_t key_len, const char *max,
-                          size_t max_len, const char *min, size_t min_len,
-                          const rk_zrevrangebylex_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_zrevrangebylex(&cmd, "ZREVRANGEBYLEX", key,
-                        key_len, max, max_len, min, min_len, opts), reply);
+int (rk_zrevrangebylex)(rk_client *c, const char *key, const char *max, const char *min,
+                        const rk_zrevrangebylex_opts *opts, rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_zrevrangebylex)(&cmd, rk_cstr(key), rk_cstr(max), rk_cstr(min),
+                         opts, opts_size), reply);
 }
 
-int rk_pipe_zrevrangebylex(rk_pipeline *p, const char *key, const char *max, const char *min,
-                           const rk_zrevrangebylex_opts *opts) {
-    return rk_pipe_zrevrangebylex_bin(p, key, RK_CSTR, max, RK_CSTR, min, RK_CSTR, opts);
+static void emit_zrevrangebyscore_limit(rk_command_int *cmd, const rk_zrevrangebyscore_limit *b) {
+    rk_arg_int(cmd, b->offset);
+    rk_arg_int(cmd, b->count);
 }
 
-int rk_pipe_zrevrangebylex_bin(rk_pipeline *p, const char *key, size_t key_len, const char *max,
-                               size_t max_len, const char *min, size_t min_len,
-                               const rk_zrevrangebylex_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_zrevrangebylex(&cmd, "ZREVRANGEBYLEX", key, key_len, max,
-                        max_len, min, min_len, opts));
-}
-
-static void emit_zrevrangebyscore_limit(rk_cmd *cmd, const rk_zrevrangebyscore_limit *b) {
-    rk_cmd_int(cmd, b->offset);
-    rk_cmd_int(cmd, b->count);
-}
-
-static int build_zrevrangebyscore(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                                  const char *max, size_t max_len, const char *min, size_t min_len,
-                                  const rk_zrevrangebyscore_opts *o) {
-    static const rk_zrevrangebyscore_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, max, max_len);
-    rk_cmd_str(cmd, min, min_len);
+static void build_zrevrangebyscore(rk_command_int *cmd, rk_str key, rk_str max, rk_str min,
+                                   const rk_zrevrangebyscore_opts *o) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, max);
+    rk_arg_str(cmd, min);
     if (o->withscores)
-        rk_cmd_lit(cmd, "WITHSCORES");
+        rk_arg_lit(cmd, "WITHSCORES");
     if (o->limit != NULL) {
-        rk_cmd_lit(cmd, "LIMIT");
+        rk_arg_lit(cmd, "LIMIT");
         emit_zrevrangebyscore_limit(cmd, o->limit);
     }
     cmd->shape = o->withscores ? "p.d" : ".";
-    return cmd->err;
 }
 
-int rk_zrevrangebyscore(rk_client *c, const char *key, const char *max, const char *min,
-                        const rk_zrevrangebyscore_opts *opts, rk_reply *reply) {
-    return rk_zrevrangebyscore_bin(c, key, RK_CSTR, max, RK_CSTR, min, RK_CSTR, opts, reply);
+rk_command *(rk_cmd_zrevrangebyscore)(rk_command *cmd, rk_str key, rk_str max, rk_str min,
+                                      const rk_zrevrangebyscore_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZREVRANGEBYSCORE", 566);
+    rk_zrevrangebyscore_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_zrevrangebyscore(cmd_in, key, max, min, &o);
+    return cmd;
 }
 
-int rk_zrevrangebyscore_bin(rk_client *c, const char *key, size_t key_len, const char *max,
-                            size_t max_len, const char *min, size_t min_len,
-                            const rk_zrevrangebyscore_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_zrevrangebyscore(&cmd, "ZREVRANGEBYSCORE",
-                        key, key_len, max, max_len, min, min_len, opts), reply);
+int (rk_zrevrangebyscore)(rk_client *c, const char *key, const char *max, const char *min,
+                          const rk_zrevrangebyscore_opts *opts, rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_zrevrangebyscore)(&cmd, rk_cstr(key), rk_cstr(max),
+                         rk_cstr(min), opts, opts_size), reply);
 }
 
-int rk_pipe_zrevrangebyscore(rk_pipeline *p, const char *key, const char *max, const char *min,
-                             const rk_zrevrangebyscore_opts *opts) {
-    return rk_pipe_zrevrangebyscore_bin(p, key, RK_CSTR, max, RK_CSTR, min, RK_CSTR, opts);
-}
-
-int rk_pipe_zrevrangebyscore_bin(rk_pipeline *p, const char *key, size_t key_len, const char *max,
-                                 size_t max_len, const char *min, size_t min_len,
-                                 const rk_zrevrangebyscore_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_zrevrangebyscore(&cmd, "ZREVRANGEBYSCORE", key, key_len, max,
-                        max_len, min, min_len, opts));
+rk_command *rk_cmd_zrevrank(rk_command *cmd, rk_str key, rk_str member) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZREVRANK", 567);
+    if (cmd_in != NULL)
+        build_key_member(cmd_in, key, member);
+    return cmd;
 }
 
 int rk_zrevrank(rk_client *c, const char *key, const char *member, long long *out) {
-    return rk_zrevrank_bin(c, key, RK_CSTR, member, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_zrevrank(&cmd, rk_cstr(key), rk_cstr(member)),
+                            &r), &r, "ZREVRANK", out);
 }
 
-int rk_zrevrank_bin(rk_client *c, const char *key, size_t key_len, const char *member,
-                    size_t member_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key_member(&cmd, "ZREVRANK", key,
-                          key_len, member, member_len), out);
-}
-
-int rk_pipe_zrevrank(rk_pipeline *p, const char *key, const char *member) {
-    return rk_pipe_zrevrank_bin(p, key, RK_CSTR, member, RK_CSTR);
-}
-
-int rk_pipe_zrevrank_bin(rk_pipeline *p, const char *key, size_t key_len, const char *member,
-                         size_t member_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_member(&cmd, "ZREVRANK", key, key_len, member,
-                        member_len));
-}
-
-static int build_zscan(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                       unsigned long long cursor, const rk_zscan_opts *o) {
-    static const rk_zscan_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_uint(cmd, cursor);
-    if (o->match != NULL) {
-        rk_cmd_lit(cmd, "MATCH");
-        rk_cmd_str(cmd, o->match, o->match_len ? o->match_len : RK_CSTR);
+static void build_zscan(rk_command_int *cmd, rk_str key, unsigned long long cursor,
+                        const rk_zscan_opts *o) {
+    rk_arg_key(cmd, key);
+    rk_arg_uint(cmd, cursor);
+    if (o->match.ptr != NULL) {
+        rk_arg_lit(cmd, "MATCH");
+        rk_arg_str(cmd, o->match);
     }
     if (o->count != 0 || o->count_set) {
-        rk_cmd_lit(cmd, "COUNT");
-        rk_cmd_int(cmd, o->count);
+        rk_arg_lit(cmd, "COUNT");
+        rk_arg_int(cmd, o->count);
     }
     cmd->shape = "(.p.d)";
-    return cmd->err;
 }
 
-int rk_zscan(rk_client *c, const char *key, unsigned long long cursor, const rk_zscan_opts *opts,
-             rk_reply *reply) {
-    return rk_zscan_bin(c, key, RK_CSTR, cursor, opts, reply);
+rk_command *(rk_cmd_zscan)(rk_command *cmd, rk_str key, unsigned long long cursor,
+                           const rk_zscan_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZSCAN", 568);
+    rk_zscan_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_zscan(cmd_in, key, cursor, &o);
+    return cmd;
 }
 
-int rk_zscan_bin(rk_client *c, const char *key, size_t key_len, unsigned long long cursor,
-                 const rk_zscan_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_zscan(&cmd, "ZSCAN", key, key_len, cursor,
-                        opts), reply);
+int (rk_zscan)(rk_client *c, const char *key, unsigned long long cursor, const rk_zscan_opts *opts,
+               rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_zscan)(&cmd, rk_cstr(key), cursor, opts, opts_size), reply);
 }
 
-int rk_pipe_zscan(rk_pipeline *p, const char *key, unsigned long long cursor,
-                  const rk_zscan_opts *opts) {
-    return rk_pipe_zscan_bin(p, key, RK_CSTR, cursor, opts);
-}
-
-int rk_pipe_zscan_bin(rk_pipeline *p, const char *key, size_t key_len, unsigned long long cursor,
-                      const rk_zscan_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_zscan(&cmd, "ZSCAN", key, key_len, cursor, opts));
-}
-
-static int build_zscore(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                        const char *member, size_t member_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, member, member_len);
+static void build_zscore(rk_command_int *cmd, rk_str key, rk_str member) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, member);
     cmd->shape = "d";
-    return cmd->err;
+}
+
+rk_command *rk_cmd_zscore(rk_command *cmd, rk_str key, rk_str member) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZSCORE", 569);
+    if (cmd_in != NULL)
+        build_zscore(cmd_in, key, member);
+    return cmd;
 }
 
 int rk_zscore(rk_client *c, const char *key, const char *member, double *out) {
-    return rk_zscore_bin(c, key, RK_CSTR, member, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_number(rk_client_run(c, rk_cmd_zscore(&cmd, rk_cstr(key), rk_cstr(member)), &r),
+                           &r, "ZSCORE", out);
 }
 
-int rk_zscore_bin(rk_client *c, const char *key, size_t key_len, const char *member,
-                  size_t member_len, double *out) {
-    rk_cmd cmd;
-    return rk_cmd_number(RK_TARGET_CLIENT(c), &cmd, build_zscore(&cmd, "ZSCORE", key, key_len,
-                         member, member_len), out);
-}
-
-int rk_pipe_zscore(rk_pipeline *p, const char *key, const char *member) {
-    return rk_pipe_zscore_bin(p, key, RK_CSTR, member, RK_CSTR);
-}
-
-int rk_pipe_zscore_bin(rk_pipeline *p, const char *key, size_t key_len, const char *member,
-                       size_t member_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_zscore(&cmd, "ZSCORE", key, key_len, member, member_len));
-}
-
-static int build_zunion(rk_cmd *cmd, const char *words, const char *const *keys,
-                        const size_t *keys_lens, size_t nkeys, const rk_zunion_opts *o) {
-    static const rk_zunion_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_uint(cmd, nkeys);
+static void build_zunion(rk_command_int *cmd, const rk_str *keys, const char *const *keys_c,
+                         size_t nkeys, const rk_zunion_opts *o) {
+    rk_arg_uint(cmd, nkeys);
     if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
+        rk_arg_invalid(cmd, "needs at least one key");
+    rk_arg_list(cmd, "key", NULL, keys, keys_c, nkeys, true);
     if (o->nweights > 0) {
-        rk_cmd_lit(cmd, "WEIGHTS");
-        rk_cmd_doubles(cmd, "weight", NULL, o->weights, o->nweights);
+        rk_arg_lit(cmd, "WEIGHTS");
+        rk_arg_doubles(cmd, "weight", NULL, o->weights, o->nweights);
     }
     if (o->aggregate != 0) {
-        rk_cmd_lit(cmd, "AGGREGATE");
-        rk_cmd_choice(cmd, (int)o->aggregate, rk_aggregate_tokens, 3, "aggregate");
+        rk_arg_lit(cmd, "AGGREGATE");
+        rk_arg_choice(cmd, (int)o->aggregate, rk_aggregate_tokens, 3, "aggregate");
     }
     if (o->withscores)
-        rk_cmd_lit(cmd, "WITHSCORES");
+        rk_arg_lit(cmd, "WITHSCORES");
     cmd->shape = o->withscores ? "p.d" : ".";
-    return cmd->err;
 }
 
-int rk_zunion(rk_client *c, const char *const *keys, size_t nkeys, const rk_zunion_opts *opts,
-              rk_reply *reply) {
-    return rk_zunion_bin(c, keys, NULL, nkeys, opts, reply);
+static rk_command *make_zunion(rk_command *cmd, const rk_str *keys, const char *const *keys_c,
+                               size_t nkeys, const rk_zunion_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZUNION", 570);
+    rk_zunion_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_zunion(cmd_in, keys, keys_c, nkeys, &o);
+    return cmd;
 }
 
-int rk_zunion_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                  const rk_zunion_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_zunion(&cmd, "ZUNION", keys, keys_lens,
-                        nkeys, opts), reply);
+rk_command *(rk_cmd_zunion)(rk_command *cmd, const rk_str *keys, size_t nkeys,
+                            const rk_zunion_opts *opts, size_t opts_size) {
+    return make_zunion(cmd, keys, NULL, nkeys, opts, opts_size);
 }
 
-int rk_pipe_zunion(rk_pipeline *p, const char *const *keys, size_t nkeys,
-                   const rk_zunion_opts *opts) {
-    return rk_pipe_zunion_bin(p, keys, NULL, nkeys, opts);
+int (rk_zunion)(rk_client *c, const char *const *keys, size_t nkeys, const rk_zunion_opts *opts,
+                rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, make_zunion(&cmd, NULL, keys, nkeys, opts, opts_size), reply);
 }
 
-int rk_pipe_zunion_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                       size_t nkeys, const rk_zunion_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_zunion(&cmd, "ZUNION", keys, keys_lens, nkeys, opts));
-}
-
-static int build_zunionstore(rk_cmd *cmd, const char *words, const char *destination,
-                             size_t destination_len, const char *const *keys,
-                             const size_t *keys_lens, size_t nkeys, const rk_zunionstore_opts *o) {
-    static const rk_zunionstore_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, destination, destination_len);
-    rk_cmd_uint(cmd, nkeys);
+static void build_zunionstore(rk_command_int *cmd, rk_str destination, const rk_str *keys,
+                              const char *const *keys_c, size_t nkeys,
+                              const rk_zunionstore_opts *o) {
+    rk_arg_key(cmd, destination);
+    rk_arg_uint(cmd, nkeys);
     if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
+        rk_arg_invalid(cmd, "needs at least one key");
+    rk_arg_list(cmd, "key", NULL, keys, keys_c, nkeys, true);
     if (o->nweights > 0) {
-        rk_cmd_lit(cmd, "WEIGHTS");
-        rk_cmd_doubles(cmd, "weight", NULL, o->weights, o->nweights);
+        rk_arg_lit(cmd, "WEIGHTS");
+        rk_arg_doubles(cmd, "weight", NULL, o->weights, o->nweights);
     }
     if (o->aggregate != 0) {
-        rk_cmd_lit(cmd, "AGGREGATE");
-        rk_cmd_choice(cmd, (int)o->aggregate, rk_aggregate_tokens, 3, "aggregate");
+        rk_arg_lit(cmd, "AGGREGATE");
+        rk_arg_choice(cmd, (int)o->aggregate, rk_aggregate_tokens, 3, "aggregate");
     }
-    return cmd->err;
 }
 
-int rk_zunionstore(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
-                   const rk_zunionstore_opts *opts, long long *out) {
-    return rk_zunionstore_bin(c, destination, RK_CSTR, keys, NULL, nkeys, opts, out);
+static rk_command *make_zunionstore(rk_command *cmd, rk_str destination, const rk_str *keys,
+                                    const char *const *keys_c, size_t nkeys,
+                                    const rk_zunionstore_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "ZUNIONSTORE", 571);
+    rk_zunionstore_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_zunionstore(cmd_in, destination, keys, keys_c, nkeys, &o);
+    return cmd;
 }
 
-int rk_zunionstore_bin(rk_client *c, const char *destination, size_t destination_len,
-                       const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                       const rk_zunionstore_opts *opts, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_zunionstore(&cmd, "ZUNIONSTORE",
-                          destination, destination_len, keys, keys_lens, nkeys, opts), out);
+rk_command *(rk_cmd_zunionstore)(rk_command *cmd, rk_str destination, const rk_str *keys,
+                                 size_t nkeys, const rk_zunionstore_opts *opts, size_t opts_size) {
+    return make_zunionstore(cmd, destination, keys, NULL, nkeys, opts, opts_size);
 }
 
-int rk_pipe_zunionstore(rk_pipeline *p, const char *destination, const char *const *keys,
-                        size_t nkeys, const rk_zunionstore_opts *opts) {
-    return rk_pipe_zunionstore_bin(p, destination, RK_CSTR, keys, NULL, nkeys, opts);
-}
-
-int rk_pipe_zunionstore_bin(rk_pipeline *p, const char *destination, size_t destination_len,
-                            const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                            const rk_zunionstore_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_zunionstore(&cmd, "ZUNIONSTORE", destination,
-                        destination_len, keys, keys_lens, nkeys, opts));
+int (rk_zunionstore)(rk_client *c, const char *destination, const char *const *keys, size_t nkeys,
+                     const rk_zunionstore_opts *opts, long long *out, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_zunionstore(&cmd, rk_cstr(destination), NULL,
+                            keys, nkeys, opts, opts_size), &r), &r, "ZUNIONSTORE", out);
 }

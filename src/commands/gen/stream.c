@@ -2,991 +2,724 @@
  * Redis 7.0.15; do not edit (make commands). */
 /* clang-format off */
 #include "rediskit/commands/stream.h"
-#include "commands/cmd_int.h"
+#include "commands/typed_int.h"
 
 static const char *const rk_trim_tokens[] = {"MAXLEN", "MINID"};
 
-static int build_xack(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                      const char *group, size_t group_len, const char *const *ids,
-                      const size_t *ids_lens, size_t nids) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, group, group_len);
+static void build_xack(rk_command_int *cmd, rk_str key, rk_str group, const rk_str *ids,
+                       const char *const *ids_c, size_t nids) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, group);
     if (nids == 0)
-        rk_cmd_invalid(cmd, "needs at least one id");
-    rk_cmd_strs(cmd, "id", NULL, ids, ids_lens, nids);
-    return cmd->err;
+        rk_arg_invalid(cmd, "needs at least one id");
+    rk_arg_list(cmd, "id", NULL, ids, ids_c, nids, false);
+}
+
+static rk_command *make_xack(rk_command *cmd, rk_str key, rk_str group, const rk_str *ids,
+                             const char *const *ids_c, size_t nids) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "XACK", 515);
+    if (cmd_in != NULL)
+        build_xack(cmd_in, key, group, ids, ids_c, nids);
+    return cmd;
+}
+
+rk_command *rk_cmd_xack(rk_command *cmd, rk_str key, rk_str group, const rk_str *ids, size_t nids) {
+    return make_xack(cmd, key, group, ids, NULL, nids);
 }
 
 int rk_xack(rk_client *c, const char *key, const char *group, const char *const *ids, size_t nids,
             long long *out) {
-    return rk_xack_bin(c, key, RK_CSTR, group, RK_CSTR, ids, NULL, nids, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_xack(&cmd, rk_cstr(key), rk_cstr(group), NULL,
+                            ids, nids), &r), &r, "XACK", out);
 }
 
-int rk_xack_bin(rk_client *c, const char *key, size_t key_len, const char *group, size_t group_len,
-                const char *const *ids, const size_t *ids_lens, size_t nids, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_xack(&cmd, "XACK", key, key_len, group,
-                          group_len, ids, ids_lens, nids), out);
-}
-
-int rk_pipe_xack(rk_pipeline *p, const char *key, const char *group, const char *const *ids,
-                 size_t nids) {
-    return rk_pipe_xack_bin(p, key, RK_CSTR, group, RK_CSTR, ids, NULL, nids);
-}
-
-int rk_pipe_xack_bin(rk_pipeline *p, const char *key, size_t key_len, const char *group,
-                     size_t group_len, const char *const *ids, const size_t *ids_lens,
-                     size_t nids) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_xack(&cmd, "XACK", key, key_len, group, group_len, ids,
-                        ids_lens, nids));
-}
-
-static void emit_xadd_trim(rk_cmd *cmd, const rk_xadd_trim *b) {
+static void emit_xadd_trim(rk_command_int *cmd, const rk_xadd_trim *b) {
     if ((b->equal) + (b->approximately) > 1)
-        rk_cmd_invalid(cmd, "at most one of =, ~");
-    rk_cmd_choice(cmd, (int)b->strategy, rk_trim_tokens, 2, "strategy");
+        rk_arg_invalid(cmd, "at most one of =, ~");
+    rk_arg_choice(cmd, (int)b->strategy, rk_trim_tokens, 2, "strategy");
     if (b->equal)
-        rk_cmd_lit(cmd, "=");
+        rk_arg_lit(cmd, "=");
     if (b->approximately)
-        rk_cmd_lit(cmd, "~");
-    if (b->threshold == NULL)
-        rk_cmd_invalid(cmd, "threshold is required");
-    rk_cmd_str(cmd, b->threshold, b->threshold_len ? b->threshold_len : RK_CSTR);
+        rk_arg_lit(cmd, "~");
+    if (b->threshold.ptr == NULL)
+        rk_arg_invalid(cmd, "threshold is required");
+    rk_arg_str(cmd, b->threshold);
     if (b->limit != 0 || b->limit_set) {
-        rk_cmd_lit(cmd, "LIMIT");
-        rk_cmd_int(cmd, b->limit);
+        rk_arg_lit(cmd, "LIMIT");
+        rk_arg_int(cmd, b->limit);
     }
 }
 
-static void emit_xadd_field_value(rk_cmd *cmd, const rk_xadd_field_value *b) {
-    if (b->field == NULL)
-        rk_cmd_invalid(cmd, "field is required");
-    rk_cmd_str(cmd, b->field, b->field_len ? b->field_len : RK_CSTR);
-    if (b->value == NULL)
-        rk_cmd_invalid(cmd, "value is required");
-    rk_cmd_str(cmd, b->value, b->value_len ? b->value_len : RK_CSTR);
+static void emit_xadd_field_value(rk_command_int *cmd, const rk_xadd_field_value *b) {
+    if (b->field.ptr == NULL)
+        rk_arg_invalid(cmd, "field is required");
+    rk_arg_str(cmd, b->field);
+    if (b->value.ptr == NULL)
+        rk_arg_invalid(cmd, "value is required");
+    rk_arg_str(cmd, b->value);
 }
 
-static int build_xadd(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                      const char *id, size_t id_len, const rk_xadd_field_value *field_values,
-                      size_t nfield_values, const rk_xadd_opts *o) {
-    static const rk_xadd_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_xadd(rk_command_int *cmd, rk_str key, rk_str id,
+                       const rk_xadd_field_value *field_values, size_t nfield_values,
+                       const rk_xadd_opts *o) {
+    rk_arg_key(cmd, key);
     if (o->nomkstream)
-        rk_cmd_lit(cmd, "NOMKSTREAM");
+        rk_arg_lit(cmd, "NOMKSTREAM");
     if (o->trim != NULL) {
         emit_xadd_trim(cmd, o->trim);
     }
-    if (id)
-        rk_cmd_str(cmd, id, id_len);
+    if (id.ptr)
+        rk_arg_str(cmd, id);
     else
-        rk_cmd_lit(cmd, "*");
+        rk_arg_lit(cmd, "*");
     if (nfield_values == 0)
-        rk_cmd_invalid(cmd, "needs at least one field_value");
+        rk_arg_invalid(cmd, "needs at least one field_value");
     if (nfield_values > 0 && field_values == NULL) {
-        rk_cmd_invalid(cmd, "field_value list is NULL");
+        rk_arg_invalid(cmd, "field_value list is NULL");
     } else if (nfield_values > 0) {
         for (size_t i = 0; i < nfield_values; i++) {
             emit_xadd_field_value(cmd, &field_values[i]);
         }
     }
-    return cmd->err;
 }
 
-int rk_xadd(rk_client *c, const char *key, const char *id, const rk_xadd_field_value *field_values,
-            size_t nfield_values, const rk_xadd_opts *opts, char **out, size_t *len) {
-    return rk_xadd_bin(c, key, RK_CSTR, id, RK_CSTR, field_values, nfield_values, opts, out, len);
+rk_command *(rk_cmd_xadd)(rk_command *cmd, rk_str key, rk_str id,
+                          const rk_xadd_field_value *field_values, size_t nfield_values,
+                          const rk_xadd_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "XADD", 516);
+    rk_xadd_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_xadd(cmd_in, key, id, field_values, nfield_values, &o);
+    return cmd;
 }
 
-int rk_xadd_bin(rk_client *c, const char *key, size_t key_len, const char *id, size_t id_len,
-                const rk_xadd_field_value *field_values, size_t nfield_values,
-                const rk_xadd_opts *opts, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_xadd(&cmd, "XADD", key, key_len, id,
-                         id_len, field_values, nfield_values, opts), out, len);
+int (rk_xadd)(rk_client *c, const char *key, const char *id,
+              const rk_xadd_field_value *field_values, size_t nfield_values,
+              const rk_xadd_opts *opts, char **out, size_t *len, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, (rk_cmd_xadd)(&cmd, rk_cstr(key), rk_cstr(id),
+                           field_values, nfield_values, opts, opts_size), &r), &r, "XADD", out,
+                           len);
 }
 
-int rk_pipe_xadd(rk_pipeline *p, const char *key, const char *id,
-                 const rk_xadd_field_value *field_values, size_t nfield_values,
-                 const rk_xadd_opts *opts) {
-    return rk_pipe_xadd_bin(p, key, RK_CSTR, id, RK_CSTR, field_values, nfield_values, opts);
-}
-
-int rk_pipe_xadd_bin(rk_pipeline *p, const char *key, size_t key_len, const char *id, size_t id_len,
-                     const rk_xadd_field_value *field_values, size_t nfield_values,
-                     const rk_xadd_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_xadd(&cmd, "XADD", key, key_len, id, id_len, field_values,
-                        nfield_values, opts));
-}
-
-static int build_xautoclaim(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                            const char *group, size_t group_len, const char *consumer,
-                            size_t consumer_len, const char *min_idle_time,
-                            size_t min_idle_time_len, const char *start, size_t start_len,
-                            const rk_xautoclaim_opts *o) {
-    static const rk_xautoclaim_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, group, group_len);
-    rk_cmd_str(cmd, consumer, consumer_len);
-    rk_cmd_str(cmd, min_idle_time, min_idle_time_len);
-    rk_cmd_str(cmd, start, start_len);
+static void build_xautoclaim(rk_command_int *cmd, rk_str key, rk_str group, rk_str consumer,
+                             rk_str min_idle_time, rk_str start, const rk_xautoclaim_opts *o) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, group);
+    rk_arg_str(cmd, consumer);
+    rk_arg_str(cmd, min_idle_time);
+    rk_arg_str(cmd, start);
     if (o->count != 0 || o->count_set) {
-        rk_cmd_lit(cmd, "COUNT");
-        rk_cmd_int(cmd, o->count);
+        rk_arg_lit(cmd, "COUNT");
+        rk_arg_int(cmd, o->count);
     }
     if (o->justid)
-        rk_cmd_lit(cmd, "JUSTID");
+        rk_arg_lit(cmd, "JUSTID");
     cmd->shape = "(.a(.m..).)";
-    return cmd->err;
 }
 
-int rk_xautoclaim(rk_client *c, const char *key, const char *group, const char *consumer,
-                  const char *min_idle_time, const char *start, const rk_xautoclaim_opts *opts,
-                  rk_reply *reply) {
-    return rk_xautoclaim_bin(c, key, RK_CSTR, group, RK_CSTR, consumer, RK_CSTR, min_idle_time,
-                             RK_CSTR, start, RK_CSTR, opts, reply);
+rk_command *(rk_cmd_xautoclaim)(rk_command *cmd, rk_str key, rk_str group, rk_str consumer,
+                                rk_str min_idle_time, rk_str start, const rk_xautoclaim_opts *opts,
+                                size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "XAUTOCLAIM", 517);
+    rk_xautoclaim_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_xautoclaim(cmd_in, key, group, consumer, min_idle_time, start, &o);
+    return cmd;
 }
 
-int rk_xautoclaim_bin(rk_client *c, const char *key, size_t key_len, const char *group,
-                      size_t group_len, const char *consumer, size_t consumer_len,
-                      const char *min_idle_time, size_t min_idle_time_len, const char *start,
-                      size_t start_len, const rk_xautoclaim_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_xautoclaim(&cmd, "XAUTOCLAIM", key,
-                        key_len, group, group_len, consumer, consumer_len, min_idle_time,
-                        min_idle_time_len, start, start_len, opts), reply);
+int (rk_xautoclaim)(rk_client *c, const char *key, const char *group, const char *consumer,
+                    const char *min_idle_time, const char *start, const rk_xautoclaim_opts *opts,
+                    rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_xautoclaim)(&cmd, rk_cstr(key), rk_cstr(group),
+                         rk_cstr(consumer), rk_cstr(min_idle_time), rk_cstr(start), opts,
+                         opts_size), reply);
 }
 
-int rk_pipe_xautoclaim(rk_pipeline *p, const char *key, const char *group, const char *consumer,
-                       const char *min_idle_time, const char *start,
-                       const rk_xautoclaim_opts *opts) {
-    return rk_pipe_xautoclaim_bin(p, key, RK_CSTR, group, RK_CSTR, consumer, RK_CSTR, min_idle_time,
-                                  RK_CSTR, start, RK_CSTR, opts);
-}
-
-int rk_pipe_xautoclaim_bin(rk_pipeline *p, const char *key, size_t key_len, const char *group,
-                           size_t group_len, const char *consumer, size_t consumer_len,
-                           const char *min_idle_time, size_t min_idle_time_len, const char *start,
-                           size_t start_len, const rk_xautoclaim_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_xautoclaim(&cmd, "XAUTOCLAIM", key, key_len, group,
-                        group_len, consumer, consumer_len, min_idle_time, min_idle_time_len, start,
-                        start_len, opts));
-}
-
-static int build_xclaim(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                        const char *group, size_t group_len, const char *consumer,
-                        size_t consumer_len, const char *min_idle_time, size_t min_idle_time_len,
-                        const char *const *ids, const size_t *ids_lens, size_t nids,
-                        const rk_xclaim_opts *o) {
-    static const rk_xclaim_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, group, group_len);
-    rk_cmd_str(cmd, consumer, consumer_len);
-    rk_cmd_str(cmd, min_idle_time, min_idle_time_len);
+static void build_xclaim(rk_command_int *cmd, rk_str key, rk_str group, rk_str consumer,
+                         rk_str min_idle_time, const rk_str *ids, const char *const *ids_c,
+                         size_t nids, const rk_xclaim_opts *o) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, group);
+    rk_arg_str(cmd, consumer);
+    rk_arg_str(cmd, min_idle_time);
     if (nids == 0)
-        rk_cmd_invalid(cmd, "needs at least one id");
-    rk_cmd_strs(cmd, "id", NULL, ids, ids_lens, nids);
+        rk_arg_invalid(cmd, "needs at least one id");
+    rk_arg_list(cmd, "id", NULL, ids, ids_c, nids, false);
     if (o->idle != 0 || o->idle_set) {
-        rk_cmd_lit(cmd, "IDLE");
-        rk_cmd_int(cmd, o->idle);
+        rk_arg_lit(cmd, "IDLE");
+        rk_arg_int(cmd, o->idle);
     }
     if (o->time != 0 || o->time_set) {
-        rk_cmd_lit(cmd, "TIME");
-        rk_cmd_int(cmd, o->time);
+        rk_arg_lit(cmd, "TIME");
+        rk_arg_int(cmd, o->time);
     }
     if (o->retrycount != 0 || o->retrycount_set) {
-        rk_cmd_lit(cmd, "RETRYCOUNT");
-        rk_cmd_int(cmd, o->retrycount);
+        rk_arg_lit(cmd, "RETRYCOUNT");
+        rk_arg_int(cmd, o->retrycount);
     }
     if (o->force)
-        rk_cmd_lit(cmd, "FORCE");
+        rk_arg_lit(cmd, "FORCE");
     if (o->justid)
-        rk_cmd_lit(cmd, "JUSTID");
-    if (o->lastid != NULL) {
-        rk_cmd_lit(cmd, "LASTID");
-        rk_cmd_str(cmd, o->lastid, o->lastid_len ? o->lastid_len : RK_CSTR);
+        rk_arg_lit(cmd, "JUSTID");
+    if (o->lastid.ptr != NULL) {
+        rk_arg_lit(cmd, "LASTID");
+        rk_arg_str(cmd, o->lastid);
     }
     cmd->shape = "a(.m..)";
-    return cmd->err;
 }
 
-int rk_xclaim(rk_client *c, const char *key, const char *group, const char *consumer,
-              const char *min_idle_time, const char *const *ids, size_t nids,
-              const rk_xclaim_opts *opts, rk_reply *reply) {
-    return rk_xclaim_bin(c, key, RK_CSTR, group, RK_CSTR, consumer, RK_CSTR, min_idle_time, RK_CSTR,
-                         ids, NULL, nids, opts, reply);
+static rk_command *make_xclaim(rk_command *cmd, rk_str key, rk_str group, rk_str consumer,
+                               rk_str min_idle_time, const rk_str *ids, const char *const *ids_c,
+                               size_t nids, const rk_xclaim_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "XCLAIM", 518);
+    rk_xclaim_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_xclaim(cmd_in, key, group, consumer, min_idle_time, ids, ids_c, nids, &o);
+    return cmd;
 }
 
-int rk_xclaim_bin(rk_client *c, const char *key, size_t key_len, const char *group,
-                  size_t group_len, const char *consumer, size_t consumer_len,
-                  const char *min_idle_time, size_t min_idle_time_len, const char *const *ids,
-                  const size_t *ids_lens, size_t nids, const rk_xclaim_opts *opts,
-                  rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_xclaim(&cmd, "XCLAIM", key, key_len, group,
-                        group_len, consumer, consumer_len, min_idle_time, min_idle_time_len, ids,
-                        ids_lens, nids, opts), reply);
+rk_command *(rk_cmd_xclaim)(rk_command *cmd, rk_str key, rk_str group, rk_str consumer,
+                            rk_str min_idle_time, const rk_str *ids, size_t nids,
+                            const rk_xclaim_opts *opts, size_t opts_size) {
+    return make_xclaim(cmd, key, group, consumer, min_idle_time, ids, NULL, nids, opts, opts_size);
 }
 
-int rk_pipe_xclaim(rk_pipeline *p, const char *key, const char *group, const char *consumer,
-                   const char *min_idle_time, const char *const *ids, size_t nids,
-                   const rk_xclaim_opts *opts) {
-    return rk_pipe_xclaim_bin(p, key, RK_CSTR, group, RK_CSTR, consumer, RK_CSTR, min_idle_time,
-                              RK_CSTR, ids, NULL, nids, opts);
+int (rk_xclaim)(rk_client *c, const char *key, const char *group, const char *consumer,
+                const char *min_idle_time, const char *const *ids, size_t nids,
+                const rk_xclaim_opts *opts, rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, make_xclaim(&cmd, rk_cstr(key), rk_cstr(group), rk_cstr(consumer),
+                         rk_cstr(min_idle_time), NULL, ids, nids, opts, opts_size), reply);
 }
 
-int rk_pipe_xclaim_bin(rk_pipeline *p, const char *key, size_t key_len, const char *group,
-                       size_t group_len, const char *consumer, size_t consumer_len,
-                       const char *min_idle_time, size_t min_idle_time_len, const char *const *ids,
-                       const size_t *ids_lens, size_t nids, const rk_xclaim_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_xclaim(&cmd, "XCLAIM", key, key_len, group, group_len,
-                        consumer, consumer_len, min_idle_time, min_idle_time_len, ids, ids_lens,
-                        nids, opts));
-}
-
-static int build_xdel(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                      const char *const *ids, const size_t *ids_lens, size_t nids) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_xdel(rk_command_int *cmd, rk_str key, const rk_str *ids, const char *const *ids_c,
+                       size_t nids) {
+    rk_arg_key(cmd, key);
     if (nids == 0)
-        rk_cmd_invalid(cmd, "needs at least one id");
-    rk_cmd_strs(cmd, "id", NULL, ids, ids_lens, nids);
-    return cmd->err;
+        rk_arg_invalid(cmd, "needs at least one id");
+    rk_arg_list(cmd, "id", NULL, ids, ids_c, nids, false);
+}
+
+static rk_command *make_xdel(rk_command *cmd, rk_str key, const rk_str *ids,
+                             const char *const *ids_c, size_t nids) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "XDEL", 519);
+    if (cmd_in != NULL)
+        build_xdel(cmd_in, key, ids, ids_c, nids);
+    return cmd;
+}
+
+rk_command *rk_cmd_xdel(rk_command *cmd, rk_str key, const rk_str *ids, size_t nids) {
+    return make_xdel(cmd, key, ids, NULL, nids);
 }
 
 int rk_xdel(rk_client *c, const char *key, const char *const *ids, size_t nids, long long *out) {
-    return rk_xdel_bin(c, key, RK_CSTR, ids, NULL, nids, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, make_xdel(&cmd, rk_cstr(key), NULL, ids, nids), &r),
+                            &r, "XDEL", out);
 }
 
-int rk_xdel_bin(rk_client *c, const char *key, size_t key_len, const char *const *ids,
-                const size_t *ids_lens, size_t nids, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_xdel(&cmd, "XDEL", key, key_len, ids,
-                          ids_lens, nids), out);
-}
-
-int rk_pipe_xdel(rk_pipeline *p, const char *key, const char *const *ids, size_t nids) {
-    return rk_pipe_xdel_bin(p, key, RK_CSTR, ids, NULL, nids);
-}
-
-int rk_pipe_xdel_bin(rk_pipeline *p, const char *key, size_t key_len, const char *const *ids,
-                     const size_t *ids_lens, size_t nids) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_xdel(&cmd, "XDEL", key, key_len, ids, ids_lens, nids));
-}
-
-static int build_xgroup_create(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                               const char *groupname, size_t groupname_len, const char *id,
-                               size_t id_len, const rk_xgroup_create_opts *o) {
-    static const rk_xgroup_create_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, groupname, groupname_len);
-    if (id)
-        rk_cmd_str(cmd, id, id_len);
+static void build_xgroupcreate(rk_command_int *cmd, rk_str key, rk_str groupname, rk_str id,
+                               const rk_xgroupcreate_opts *o) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, groupname);
+    if (id.ptr)
+        rk_arg_str(cmd, id);
     else
-        rk_cmd_lit(cmd, "$");
+        rk_arg_lit(cmd, "$");
     if (o->mkstream)
-        rk_cmd_lit(cmd, "MKSTREAM");
+        rk_arg_lit(cmd, "MKSTREAM");
     if (o->entriesread != 0 || o->entriesread_set) {
-        rk_cmd_lit(cmd, "ENTRIESREAD");
-        rk_cmd_int(cmd, o->entriesread);
+        rk_arg_lit(cmd, "ENTRIESREAD");
+        rk_arg_int(cmd, o->entriesread);
     }
-    return cmd->err;
 }
 
-int rk_xgroup_create(rk_client *c, const char *key, const char *groupname, const char *id,
-                     const rk_xgroup_create_opts *opts) {
-    return rk_xgroup_create_bin(c, key, RK_CSTR, groupname, RK_CSTR, id, RK_CSTR, opts);
+rk_command *(rk_cmd_xgroupcreate)(rk_command *cmd, rk_str key, rk_str groupname, rk_str id,
+                                  const rk_xgroupcreate_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "XGROUP CREATE", 521);
+    rk_xgroupcreate_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_xgroupcreate(cmd_in, key, groupname, id, &o);
+    return cmd;
 }
 
-int rk_xgroup_create_bin(rk_client *c, const char *key, size_t key_len, const char *groupname,
-                         size_t groupname_len, const char *id, size_t id_len,
-                         const rk_xgroup_create_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_xgroup_create(&cmd, "XGROUP CREATE", key,
-                     key_len, groupname, groupname_len, id, id_len, opts));
-}
-
-int rk_pipe_xgroup_create(rk_pipeline *p, const char *key, const char *groupname, const char *id,
-                          const rk_xgroup_create_opts *opts) {
-    return rk_pipe_xgroup_create_bin(p, key, RK_CSTR, groupname, RK_CSTR, id, RK_CSTR, opts);
-}
-
-int rk_pipe_xgroup_create_bin(rk_pipeline *p, const char *key, size_t key_len,
-                              const char *groupname, size_t groupname_len, const char *id,
-                              size_t id_len, const rk_xgroup_create_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_xgroup_create(&cmd, "XGROUP CREATE", key, key_len, groupname,
-                        groupname_len, id, id_len, opts));
+int (rk_xgroupcreate)(rk_client *c, const char *key, const char *groupname, const char *id,
+                      const rk_xgroupcreate_opts *opts, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, (rk_cmd_xgroupcreate)(&cmd, rk_cstr(key),
+                       rk_cstr(groupname), rk_cstr(id), opts, opts_size), &r), &r, "XGROUP CREATE");
 }
 
 /* Builds XGROUP CREATECONSUMER, XGROUP DELCONSUMER. */
-static int build_key_groupname_consumername(rk_cmd *cmd, const char *words, const char *key,
-                                            size_t key_len, const char *groupname,
-                                            size_t groupname_len, const char *consumername,
-                                            size_t consumername_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, groupname, groupname_len);
-    rk_cmd_str(cmd, consumername, consumername_len);
-    return cmd->err;
+static void build_key_groupname_consumername(rk_command_int *cmd, rk_str key, rk_str groupname,
+                                             rk_str consumername) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, groupname);
+    rk_arg_str(cmd, consumername);
 }
 
-int rk_xgroup_createconsumer(rk_client *c, const char *key, const char *groupname,
-                             const char *consumername, long long *out) {
-    return rk_xgroup_createconsumer_bin(c, key, RK_CSTR, groupname, RK_CSTR, consumername, RK_CSTR,
-                                        out);
+rk_command *rk_cmd_xgroupcreateconsumer(rk_command *cmd, rk_str key, rk_str groupname,
+                                        rk_str consumername) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "XGROUP CREATECONSUMER", 522);
+    if (cmd_in != NULL)
+        build_key_groupname_consumername(cmd_in, key, groupname, consumername);
+    return cmd;
 }
 
-int rk_xgroup_createconsumer_bin(rk_client *c, const char *key, size_t key_len,
-                                 const char *groupname, size_t groupname_len,
-                                 const char *consumername, size_t consumername_len,
-                                 long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key_groupname_consumername(&cmd,
-                          "XGROUP CREATECONSUMER", key, key_len, groupname, groupname_len,
-                          consumername, consumername_len), out);
+int rk_xgroupcreateconsumer(rk_client *c, const char *key, const char *groupname,
+                            const char *consumername, long long *out) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_xgroupcreateconsumer(&cmd, rk_cstr(key),
+                            rk_cstr(groupname), rk_cstr(consumername)), &r), &r,
+                            "XGROUP CREATECONSUMER", out);
 }
 
-int rk_pipe_xgroup_createconsumer(rk_pipeline *p, const char *key, const char *groupname,
-                                  const char *consumername) {
-    return rk_pipe_xgroup_createconsumer_bin(p, key, RK_CSTR, groupname, RK_CSTR, consumername,
-                                             RK_CSTR);
+rk_command *rk_cmd_xgroupdelconsumer(rk_command *cmd, rk_str key, rk_str groupname,
+                                     rk_str consumername) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "XGROUP DELCONSUMER", 523);
+    if (cmd_in != NULL)
+        build_key_groupname_consumername(cmd_in, key, groupname, consumername);
+    return cmd;
 }
 
-int rk_pipe_xgroup_createconsumer_bin(rk_pipeline *p, const char *key, size_t key_len,
-                                      const char *groupname, size_t groupname_len,
-                                      const char *consumername, size_t consumername_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_groupname_consumername(&cmd, "XGROUP CREATECONSUMER",
-                        key, key_len, groupname, groupname_len, consumername, consumername_len));
+int rk_xgroupdelconsumer(rk_client *c, const char *key, const char *groupname,
+                         const char *consumername, long long *out) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_xgroupdelconsumer(&cmd, rk_cstr(key),
+                            rk_cstr(groupname), rk_cstr(consumername)), &r), &r,
+                            "XGROUP DELCONSUMER", out);
 }
 
-int rk_xgroup_delconsumer(rk_client *c, const char *key, const char *groupname,
-                          const char *consumername, long long *out) {
-    return rk_xgroup_delconsumer_bin(c, key, RK_CSTR, groupname, RK_CSTR, consumername, RK_CSTR,
-                                     out);
+static void build_xgroupdestroy(rk_command_int *cmd, rk_str key, rk_str groupname) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, groupname);
 }
 
-int rk_xgroup_delconsumer_bin(rk_client *c, const char *key, size_t key_len, const char *groupname,
-                              size_t groupname_len, const char *consumername,
-                              size_t consumername_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key_groupname_consumername(&cmd,
-                          "XGROUP DELCONSUMER", key, key_len, groupname, groupname_len,
-                          consumername, consumername_len), out);
+rk_command *rk_cmd_xgroupdestroy(rk_command *cmd, rk_str key, rk_str groupname) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "XGROUP DESTROY", 524);
+    if (cmd_in != NULL)
+        build_xgroupdestroy(cmd_in, key, groupname);
+    return cmd;
 }
 
-int rk_pipe_xgroup_delconsumer(rk_pipeline *p, const char *key, const char *groupname,
-                               const char *consumername) {
-    return rk_pipe_xgroup_delconsumer_bin(p, key, RK_CSTR, groupname, RK_CSTR, consumername,
-                                          RK_CSTR);
-}
-
-int rk_pipe_xgroup_delconsumer_bin(rk_pipeline *p, const char *key, size_t key_len,
-                                   const char *groupname, size_t groupname_len,
-                                   const char *consumername, size_t consumername_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_groupname_consumername(&cmd, "XGROUP DELCONSUMER", key,
-                        key_len, groupname, groupname_len, consumername, consumername_len));
-}
-
-static int build_xgroup_destroy(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                                const char *groupname, size_t groupname_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, groupname, groupname_len);
-    return cmd->err;
-}
-
-int rk_xgroup_destroy(rk_client *c, const char *key, const char *groupname, long long *out) {
-    return rk_xgroup_destroy_bin(c, key, RK_CSTR, groupname, RK_CSTR, out);
-}
-
-int rk_xgroup_destroy_bin(rk_client *c, const char *key, size_t key_len, const char *groupname,
-                          size_t groupname_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_xgroup_destroy(&cmd, "XGROUP DESTROY",
-                          key, key_len, groupname, groupname_len), out);
-}
-
-int rk_pipe_xgroup_destroy(rk_pipeline *p, const char *key, const char *groupname) {
-    return rk_pipe_xgroup_destroy_bin(p, key, RK_CSTR, groupname, RK_CSTR);
-}
-
-int rk_pipe_xgroup_destroy_bin(rk_pipeline *p, const char *key, size_t key_len,
-                               const char *groupname, size_t groupname_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_xgroup_destroy(&cmd, "XGROUP DESTROY", key, key_len,
-                        groupname, groupname_len));
+int rk_xgroupdestroy(rk_client *c, const char *key, const char *groupname, long long *out) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_xgroupdestroy(&cmd, rk_cstr(key),
+                            rk_cstr(groupname)), &r), &r, "XGROUP DESTROY", out);
 }
 
 /* Builds XGROUP HELP, XINFO HELP. */
-static int build_bare(rk_cmd *cmd, const char *words) {
-    rk_cmd_start(cmd, words);
-    return cmd->err;
+static void build_bare(rk_command_int *cmd) {
+    (void)cmd;
 }
 
-int rk_xgroup_help(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "XGROUP HELP"), reply);
+rk_command *rk_cmd_xgrouphelp(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "XGROUP HELP", 525);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_xgroup_help(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "XGROUP HELP"));
+int rk_xgrouphelp(rk_client *c, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_xgrouphelp(&cmd), reply);
 }
 
-static int build_xgroup_setid(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                              const char *groupname, size_t groupname_len, const char *id,
-                              size_t id_len, const rk_xgroup_setid_opts *o) {
-    static const rk_xgroup_setid_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, groupname, groupname_len);
-    if (id)
-        rk_cmd_str(cmd, id, id_len);
+static void build_xgroupsetid(rk_command_int *cmd, rk_str key, rk_str groupname, rk_str id,
+                              const rk_xgroupsetid_opts *o) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, groupname);
+    if (id.ptr)
+        rk_arg_str(cmd, id);
     else
-        rk_cmd_lit(cmd, "$");
+        rk_arg_lit(cmd, "$");
     if (o->entriesread != 0 || o->entriesread_set) {
-        rk_cmd_lit(cmd, "ENTRIESREAD");
-        rk_cmd_int(cmd, o->entriesread);
+        rk_arg_lit(cmd, "ENTRIESREAD");
+        rk_arg_int(cmd, o->entriesread);
     }
-    return cmd->err;
 }
 
-int rk_xgroup_setid(rk_client *c, const char *key, const char *groupname, const char *id,
-                    const rk_xgroup_setid_opts *opts) {
-    return rk_xgroup_setid_bin(c, key, RK_CSTR, groupname, RK_CSTR, id, RK_CSTR, opts);
+rk_command *(rk_cmd_xgroupsetid)(rk_command *cmd, rk_str key, rk_str groupname, rk_str id,
+                                 const rk_xgroupsetid_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "XGROUP SETID", 526);
+    rk_xgroupsetid_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_xgroupsetid(cmd_in, key, groupname, id, &o);
+    return cmd;
 }
 
-int rk_xgroup_setid_bin(rk_client *c, const char *key, size_t key_len, const char *groupname,
-                        size_t groupname_len, const char *id, size_t id_len,
-                        const rk_xgroup_setid_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_xgroup_setid(&cmd, "XGROUP SETID", key,
-                     key_len, groupname, groupname_len, id, id_len, opts));
+int (rk_xgroupsetid)(rk_client *c, const char *key, const char *groupname, const char *id,
+                     const rk_xgroupsetid_opts *opts, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, (rk_cmd_xgroupsetid)(&cmd, rk_cstr(key), rk_cstr(groupname),
+                       rk_cstr(id), opts, opts_size), &r), &r, "XGROUP SETID");
 }
 
-int rk_pipe_xgroup_setid(rk_pipeline *p, const char *key, const char *groupname, const char *id,
-                         const rk_xgroup_setid_opts *opts) {
-    return rk_pipe_xgroup_setid_bin(p, key, RK_CSTR, groupname, RK_CSTR, id, RK_CSTR, opts);
-}
-
-int rk_pipe_xgroup_setid_bin(rk_pipeline *p, const char *key, size_t key_len, const char *groupname,
-                             size_t groupname_len, const char *id, size_t id_len,
-                             const rk_xgroup_setid_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_xgroup_setid(&cmd, "XGROUP SETID", key, key_len, groupname,
-                        groupname_len, id, id_len, opts));
-}
-
-static int build_xinfo_consumers(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                                 const char *groupname, size_t groupname_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, groupname, groupname_len);
+static void build_xinfoconsumers(rk_command_int *cmd, rk_str key, rk_str groupname) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, groupname);
     cmd->shape = "am..";
-    return cmd->err;
 }
 
-int rk_xinfo_consumers(rk_client *c, const char *key, const char *groupname, rk_reply *reply) {
-    return rk_xinfo_consumers_bin(c, key, RK_CSTR, groupname, RK_CSTR, reply);
+rk_command *rk_cmd_xinfoconsumers(rk_command *cmd, rk_str key, rk_str groupname) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "XINFO CONSUMERS", 528);
+    if (cmd_in != NULL)
+        build_xinfoconsumers(cmd_in, key, groupname);
+    return cmd;
 }
 
-int rk_xinfo_consumers_bin(rk_client *c, const char *key, size_t key_len, const char *groupname,
-                           size_t groupname_len, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_xinfo_consumers(&cmd, "XINFO CONSUMERS",
-                        key, key_len, groupname, groupname_len), reply);
+int rk_xinfoconsumers(rk_client *c, const char *key, const char *groupname, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_xinfoconsumers(&cmd, rk_cstr(key), rk_cstr(groupname)), reply);
 }
 
-int rk_pipe_xinfo_consumers(rk_pipeline *p, const char *key, const char *groupname) {
-    return rk_pipe_xinfo_consumers_bin(p, key, RK_CSTR, groupname, RK_CSTR);
-}
-
-int rk_pipe_xinfo_consumers_bin(rk_pipeline *p, const char *key, size_t key_len,
-                                const char *groupname, size_t groupname_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_xinfo_consumers(&cmd, "XINFO CONSUMERS", key, key_len,
-                        groupname, groupname_len));
-}
-
-static int build_xinfo_groups(rk_cmd *cmd, const char *words, const char *key, size_t key_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_xinfogroups(rk_command_int *cmd, rk_str key) {
+    rk_arg_key(cmd, key);
     cmd->shape = "am..";
-    return cmd->err;
 }
 
-int rk_xinfo_groups(rk_client *c, const char *key, rk_reply *reply) {
-    return rk_xinfo_groups_bin(c, key, RK_CSTR, reply);
+rk_command *rk_cmd_xinfogroups(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "XINFO GROUPS", 529);
+    if (cmd_in != NULL)
+        build_xinfogroups(cmd_in, key);
+    return cmd;
 }
 
-int rk_xinfo_groups_bin(rk_client *c, const char *key, size_t key_len, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_xinfo_groups(&cmd, "XINFO GROUPS", key,
-                        key_len), reply);
+int rk_xinfogroups(rk_client *c, const char *key, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_xinfogroups(&cmd, rk_cstr(key)), reply);
 }
 
-int rk_pipe_xinfo_groups(rk_pipeline *p, const char *key) {
-    return rk_pipe_xinfo_groups_bin(p, key, RK_CSTR);
+rk_command *rk_cmd_xinfohelp(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "XINFO HELP", 530);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
-int rk_pipe_xinfo_groups_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_xinfo_groups(&cmd, "XINFO GROUPS", key, key_len));
+int rk_xinfohelp(rk_client *c, rk_reply *reply) {
+    rk_command cmd;
+    return rk_client_run(c, rk_cmd_xinfohelp(&cmd), reply);
 }
 
-int rk_xinfo_help(rk_client *c, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_bare(&cmd, "XINFO HELP"), reply);
-}
-
-int rk_pipe_xinfo_help(rk_pipeline *p) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_bare(&cmd, "XINFO HELP"));
-}
-
-static void emit_xinfo_stream_full(rk_cmd *cmd, const rk_xinfo_stream_full *b) {
+static void emit_xinfostream_full(rk_command_int *cmd, const rk_xinfostream_full *b) {
     if (b->count != 0 || b->count_set) {
-        rk_cmd_lit(cmd, "COUNT");
-        rk_cmd_int(cmd, b->count);
+        rk_arg_lit(cmd, "COUNT");
+        rk_arg_int(cmd, b->count);
     }
 }
 
-static int build_xinfo_stream(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                              const rk_xinfo_stream_opts *o) {
-    static const rk_xinfo_stream_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
+static void build_xinfostream(rk_command_int *cmd, rk_str key, const rk_xinfostream_opts *o) {
+    rk_arg_key(cmd, key);
     if (o->full != NULL) {
-        rk_cmd_lit(cmd, "FULL");
-        emit_xinfo_stream_full(cmd, o->full);
+        rk_arg_lit(cmd, "FULL");
+        emit_xinfostream_full(cmd, o->full);
     }
     cmd->shape = o->full ? "{entries=a(.m..),groups=a{consumers=a{}}}" : "{first-entry=(.m..),last-entry=(.m..)}";
-    return cmd->err;
 }
 
-int rk_xinfo_stream(rk_client *c, const char *key, const rk_xinfo_stream_opts *opts,
-                    rk_reply *reply) {
-    return rk_xinfo_stream_bin(c, key, RK_CSTR, opts, reply);
+rk_command *(rk_cmd_xinfostream)(rk_command *cmd, rk_str key, const rk_xinfostream_opts *opts,
+                                 size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "XINFO STREAM", 531);
+    rk_xinfostream_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_xinfostream(cmd_in, key, &o);
+    return cmd;
 }
 
-int rk_xinfo_stream_bin(rk_client *c, const char *key, size_t key_len,
-                        const rk_xinfo_stream_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_xinfo_stream(&cmd, "XINFO STREAM", key,
-                        key_len, opts), reply);
+int (rk_xinfostream)(rk_client *c, const char *key, const rk_xinfostream_opts *opts,
+                     rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_xinfostream)(&cmd, rk_cstr(key), opts, opts_size), reply);
 }
 
-int rk_pipe_xinfo_stream(rk_pipeline *p, const char *key, const rk_xinfo_stream_opts *opts) {
-    return rk_pipe_xinfo_stream_bin(p, key, RK_CSTR, opts);
+static void build_xlen(rk_command_int *cmd, rk_str key) {
+    rk_arg_key(cmd, key);
 }
 
-int rk_pipe_xinfo_stream_bin(rk_pipeline *p, const char *key, size_t key_len,
-                             const rk_xinfo_stream_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_xinfo_stream(&cmd, "XINFO STREAM", key, key_len, opts));
-}
-
-static int build_xlen(rk_cmd *cmd, const char *words, const char *key, size_t key_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    return cmd->err;
+rk_command *rk_cmd_xlen(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "XLEN", 532);
+    if (cmd_in != NULL)
+        build_xlen(cmd_in, key);
+    return cmd;
 }
 
 int rk_xlen(rk_client *c, const char *key, long long *out) {
-    return rk_xlen_bin(c, key, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_xlen(&cmd, rk_cstr(key)), &r), &r, "XLEN", out);
 }
 
-int rk_xlen_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_xlen(&cmd, "XLEN", key, key_len), out);
-}
-
-int rk_pipe_xlen(rk_pipeline *p, const char *key) {
-    return rk_pipe_xlen_bin(p, key, RK_CSTR);
-}
-
-int rk_pipe_xlen_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_xlen(&cmd, "XLEN", key, key_len));
-}
-
-static void emit_xpending_idle(rk_cmd *cmd, const rk_xpending_idle *b) {
+static void emit_xpending_idle(rk_command_int *cmd, const rk_xpending_idle *b) {
     if (b->idle != 0 || b->idle_set) {
-        rk_cmd_lit(cmd, "IDLE");
-        rk_cmd_int(cmd, b->idle);
+        rk_arg_lit(cmd, "IDLE");
+        rk_arg_int(cmd, b->idle);
     }
-    if (b->start == NULL)
-        rk_cmd_invalid(cmd, "start is required");
-    rk_cmd_str(cmd, b->start, b->start_len ? b->start_len : RK_CSTR);
-    if (b->end == NULL)
-        rk_cmd_invalid(cmd, "end is required");
-    rk_cmd_str(cmd, b->end, b->end_len ? b->end_len : RK_CSTR);
-    rk_cmd_int(cmd, b->count);
-    if (b->consumer != NULL) {
-        rk_cmd_str(cmd, b->consumer, b->consumer_len ? b->consumer_len : RK_CSTR);
+    if (b->start.ptr == NULL)
+        rk_arg_invalid(cmd, "start is required");
+    rk_arg_str(cmd, b->start);
+    if (b->end.ptr == NULL)
+        rk_arg_invalid(cmd, "end is required");
+    rk_arg_str(cmd, b->end);
+    rk_arg_int(cmd, b->count);
+    if (b->consumer.ptr != NULL) {
+        rk_arg_str(cmd, b->consumer);
     }
 }
 
-static int build_xpending(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                          const char *group, size_t group_len, const rk_xpending_opts *o) {
-    static const rk_xpending_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, group, group_len);
+static void build_xpending(rk_command_int *cmd, rk_str key, rk_str group,
+                           const rk_xpending_opts *o) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, group);
     if (o->idle != NULL) {
         emit_xpending_idle(cmd, o->idle);
     }
-    return cmd->err;
 }
 
-int rk_xpending(rk_client *c, const char *key, const char *group, const rk_xpending_opts *opts,
-                rk_reply *reply) {
-    return rk_xpending_bin(c, key, RK_CSTR, group, RK_CSTR, opts, reply);
+rk_command *(rk_cmd_xpending)(rk_command *cmd, rk_str key, rk_str group,
+                              const rk_xpending_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "XPENDING", 533);
+    rk_xpending_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_xpending(cmd_in, key, group, &o);
+    return cmd;
 }
 
-int rk_xpending_bin(rk_client *c, const char *key, size_t key_len, const char *group,
-                    size_t group_len, const rk_xpending_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_xpending(&cmd, "XPENDING", key, key_len,
-                        group, group_len, opts), reply);
+int (rk_xpending)(rk_client *c, const char *key, const char *group, const rk_xpending_opts *opts,
+                  rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_xpending)(&cmd, rk_cstr(key), rk_cstr(group), opts, opts_size),
+                         reply);
 }
 
-int rk_pipe_xpending(rk_pipeline *p, const char *key, const char *group,
-                     const rk_xpending_opts *opts) {
-    return rk_pipe_xpending_bin(p, key, RK_CSTR, group, RK_CSTR, opts);
-}
-
-int rk_pipe_xpending_bin(rk_pipeline *p, const char *key, size_t key_len, const char *group,
-                         size_t group_len, const rk_xpending_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_xpending(&cmd, "XPENDING", key, key_len, group, group_len,
-                        opts));
-}
-
-static int build_xrange(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                        const char *start, size_t start_len, const char *end, size_t end_len,
-                        const rk_xrange_opts *o) {
-    static const rk_xrange_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, start, start_len);
-    rk_cmd_str(cmd, end, end_len);
+static void build_xrange(rk_command_int *cmd, rk_str key, rk_str start, rk_str end,
+                         const rk_xrange_opts *o) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, start);
+    rk_arg_str(cmd, end);
     if (o->count != 0 || o->count_set) {
-        rk_cmd_lit(cmd, "COUNT");
-        rk_cmd_int(cmd, o->count);
+        rk_arg_lit(cmd, "COUNT");
+        rk_arg_int(cmd, o->count);
     }
     cmd->shape = "a(.m..)";
-    return cmd->err;
 }
 
-int rk_xrange(rk_client *c, const char *key, const char *start, const char *end,
-              const rk_xrange_opts *opts, rk_reply *reply) {
-    return rk_xrange_bin(c, key, RK_CSTR, start, RK_CSTR, end, RK_CSTR, opts, reply);
+rk_command *(rk_cmd_xrange)(rk_command *cmd, rk_str key, rk_str start, rk_str end,
+                            const rk_xrange_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "XRANGE", 534);
+    rk_xrange_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_xrange(cmd_in, key, start, end, &o);
+    return cmd;
 }
 
-int rk_xrange_bin(rk_client *c, const char *key, size_t key_len, const char *start,
-                  size_t start_len, const char *end, size_t end_len, const rk_xrange_opts *opts,
-                  rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_xrange(&cmd, "XRANGE", key, key_len, start,
-                        start_len, end, end_len, opts), reply);
+int (rk_xrange)(rk_client *c, const char *key, const char *start, const char *end,
+                const rk_xrange_opts *opts, rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_xrange)(&cmd, rk_cstr(key), rk_cstr(start), rk_cstr(end), opts,
+                         opts_size), reply);
 }
 
-int rk_pipe_xrange(rk_pipeline *p, const char *key, const char *start, const char *end,
-                   const rk_xrange_opts *opts) {
-    return rk_pipe_xrange_bin(p, key, RK_CSTR, start, RK_CSTR, end, RK_CSTR, opts);
-}
-
-int rk_pipe_xrange_bin(rk_pipeline *p, const char *key, size_t key_len, const char *start,
-                       size_t start_len, const char *end, size_t end_len,
-                       const rk_xrange_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_xrange(&cmd, "XRANGE", key, key_len, start, start_len, end,
-                        end_len, opts));
-}
-
-static int build_xread(rk_cmd *cmd, const char *words, const char *const *keys,
-                       const size_t *keys_lens, size_t nkeys, const char *const *ids,
-                       const size_t *ids_lens, size_t nids, const rk_xread_opts *o) {
-    static const rk_xread_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_xread(rk_command_int *cmd, const rk_str *keys, const char *const *keys_c,
+                        size_t nkeys, const rk_str *ids, const char *const *ids_c, size_t nids,
+                        const rk_xread_opts *o) {
     if (o->count != 0 || o->count_set) {
-        rk_cmd_lit(cmd, "COUNT");
-        rk_cmd_int(cmd, o->count);
+        rk_arg_lit(cmd, "COUNT");
+        rk_arg_int(cmd, o->count);
     }
     if (o->block != 0 || o->block_set) {
-        rk_cmd_lit(cmd, "BLOCK");
-        rk_cmd_int(cmd, o->block);
+        rk_arg_lit(cmd, "BLOCK");
+        rk_arg_int(cmd, o->block);
     }
-    rk_cmd_lit(cmd, "STREAMS");
+    rk_arg_lit(cmd, "STREAMS");
     if (nkeys != nids)
-        rk_cmd_invalid(cmd, "needs as many ids as keys");
+        rk_arg_invalid(cmd, "needs as many ids as keys");
     if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
+        rk_arg_invalid(cmd, "needs at least one key");
+    rk_arg_list(cmd, "key", NULL, keys, keys_c, nkeys, true);
     if (nids == 0)
-        rk_cmd_invalid(cmd, "needs at least one id");
-    rk_cmd_strs(cmd, "id", NULL, ids, ids_lens, nids);
+        rk_arg_invalid(cmd, "needs at least one id");
+    rk_arg_list(cmd, "id", NULL, ids, ids_c, nids, false);
     cmd->shape = "k.a(.m..)";
-    cmd->block_ms = rk_cmd_block_ms(o->block, o->block_set);
-    return cmd->err;
+    cmd->block_ms = rk_command_block_ms(o->block, o->block_set);
 }
 
-int rk_xread(rk_client *c, const char *const *keys, size_t nkeys, const char *const *ids,
-             size_t nids, const rk_xread_opts *opts, rk_reply *reply) {
-    return rk_xread_bin(c, keys, NULL, nkeys, ids, NULL, nids, opts, reply);
+static rk_command *make_xread(rk_command *cmd, const rk_str *keys, const char *const *keys_c,
+                              size_t nkeys, const rk_str *ids, const char *const *ids_c,
+                              size_t nids, const rk_xread_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "XREAD", 535);
+    rk_xread_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_xread(cmd_in, keys, keys_c, nkeys, ids, ids_c, nids, &o);
+    return cmd;
 }
 
-int rk_xread_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                 const char *const *ids, const size_t *ids_lens, size_t nids,
-                 const rk_xread_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_xread(&cmd, "XREAD", keys, keys_lens,
-                        nkeys, ids, ids_lens, nids, opts), reply);
+rk_command *(rk_cmd_xread)(rk_command *cmd, const rk_str *keys, size_t nkeys, const rk_str *ids,
+                           size_t nids, const rk_xread_opts *opts, size_t opts_size) {
+    return make_xread(cmd, keys, NULL, nkeys, ids, NULL, nids, opts, opts_size);
 }
 
-int rk_pipe_xread(rk_pipeline *p, const char *const *keys, size_t nkeys, const char *const *ids,
-                  size_t nids, const rk_xread_opts *opts) {
-    return rk_pipe_xread_bin(p, keys, NULL, nkeys, ids, NULL, nids, opts);
+int (rk_xread)(rk_client *c, const char *const *keys, size_t nkeys, const char *const *ids,
+               size_t nids, const rk_xread_opts *opts, rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, make_xread(&cmd, NULL, keys, nkeys, NULL, ids, nids, opts, opts_size),
+                         reply);
 }
 
-int rk_pipe_xread_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                      size_t nkeys, const char *const *ids, const size_t *ids_lens, size_t nids,
-                      const rk_xread_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_xread(&cmd, "XREAD", keys, keys_lens, nkeys, ids, ids_lens,
-                        nids, opts));
-}
-
-static int build_xreadgroup(rk_cmd *cmd, const char *words, const char *group, size_t group_len,
-                            const char *consumer, size_t consumer_len, const char *const *keys,
-                            const size_t *keys_lens, size_t nkeys, const char *const *ids,
-                            const size_t *ids_lens, size_t nids, const rk_xreadgroup_opts *o) {
-    static const rk_xreadgroup_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_lit(cmd, "GROUP");
-    rk_cmd_str(cmd, group, group_len);
-    rk_cmd_str(cmd, consumer, consumer_len);
+static void build_xreadgroup(rk_command_int *cmd, rk_str group, rk_str consumer, const rk_str *keys,
+                             const char *const *keys_c, size_t nkeys, const rk_str *ids,
+                             const char *const *ids_c, size_t nids, const rk_xreadgroup_opts *o) {
+    rk_arg_lit(cmd, "GROUP");
+    rk_arg_str(cmd, group);
+    rk_arg_str(cmd, consumer);
     if (o->count != 0 || o->count_set) {
-        rk_cmd_lit(cmd, "COUNT");
-        rk_cmd_int(cmd, o->count);
+        rk_arg_lit(cmd, "COUNT");
+        rk_arg_int(cmd, o->count);
     }
     if (o->block != 0 || o->block_set) {
-        rk_cmd_lit(cmd, "BLOCK");
-        rk_cmd_int(cmd, o->block);
+        rk_arg_lit(cmd, "BLOCK");
+        rk_arg_int(cmd, o->block);
     }
     if (o->noack)
-        rk_cmd_lit(cmd, "NOACK");
-    rk_cmd_lit(cmd, "STREAMS");
+        rk_arg_lit(cmd, "NOACK");
+    rk_arg_lit(cmd, "STREAMS");
     if (nkeys != nids)
-        rk_cmd_invalid(cmd, "needs as many ids as keys");
+        rk_arg_invalid(cmd, "needs as many ids as keys");
     if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
+        rk_arg_invalid(cmd, "needs at least one key");
+    rk_arg_list(cmd, "key", NULL, keys, keys_c, nkeys, true);
     if (nids == 0)
-        rk_cmd_invalid(cmd, "needs at least one id");
-    rk_cmd_strs(cmd, "id", NULL, ids, ids_lens, nids);
+        rk_arg_invalid(cmd, "needs at least one id");
+    rk_arg_list(cmd, "id", NULL, ids, ids_c, nids, false);
     cmd->shape = "k.a(.m..)";
-    cmd->block_ms = rk_cmd_block_ms(o->block, o->block_set);
-    return cmd->err;
+    cmd->block_ms = rk_command_block_ms(o->block, o->block_set);
 }
 
-int rk_xreadgroup(rk_client *c, const char *group, const char *consumer, const char *const *keys,
-                  size_t nkeys, const char *const *ids, size_t nids, const rk_xreadgroup_opts *opts,
-                  rk_reply *reply) {
-    return rk_xreadgroup_bin(c, group, RK_CSTR, consumer, RK_CSTR, keys, NULL, nkeys, ids, NULL,
-                             nids, opts, reply);
+static rk_command *make_xreadgroup(rk_command *cmd, rk_str group, rk_str consumer,
+                                   const rk_str *keys, const char *const *keys_c, size_t nkeys,
+                                   const rk_str *ids, const char *const *ids_c, size_t nids,
+                                   const rk_xreadgroup_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "XREADGROUP", 536);
+    rk_xreadgroup_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_xreadgroup(cmd_in, group, consumer, keys, keys_c, nkeys, ids, ids_c, nids, &o);
+    return cmd;
 }
 
-int rk_xreadgroup_bin(rk_client *c, const char *group, size_t group_len, const char *consumer,
-                      size_t consumer_len, const char *const *keys, const size_t *keys_lens,
-                      size_t nkeys, const char *const *ids, const size_t *ids_lens, size_t nids,
-                      const rk_xreadgroup_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_xreadgroup(&cmd, "XREADGROUP", group,
-                        group_len, consumer, consumer_len, keys, keys_lens, nkeys, ids, ids_lens,
-                        nids, opts), reply);
+rk_command *(rk_cmd_xreadgroup)(rk_command *cmd, rk_str group, rk_str consumer, const rk_str *keys,
+                                size_t nkeys, const rk_str *ids, size_t nids,
+                                const rk_xreadgroup_opts *opts, size_t opts_size) {
+    return make_xreadgroup(cmd, group, consumer, keys, NULL, nkeys, ids, NULL, nids, opts,
+                           opts_size);
 }
 
-int rk_pipe_xreadgroup(rk_pipeline *p, const char *group, const char *consumer,
-                       const char *const *keys, size_t nkeys, const char *const *ids, size_t nids,
-                       const rk_xreadgroup_opts *opts) {
-    return rk_pipe_xreadgroup_bin(p, group, RK_CSTR, consumer, RK_CSTR, keys, NULL, nkeys, ids,
-                                  NULL, nids, opts);
+int (rk_xreadgroup)(rk_client *c, const char *group, const char *consumer, const char *const *keys,
+                    size_t nkeys, const char *const *ids, size_t nids,
+                    const rk_xreadgroup_opts *opts, rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, make_xreadgroup(&cmd, rk_cstr(group), rk_cstr(consumer), NULL, keys,
+                         nkeys, NULL, ids, nids, opts, opts_size), reply);
 }
 
-int rk_pipe_xreadgroup_bin(rk_pipeline *p, const char *group, size_t group_len,
-                           const char *consumer, size_t consumer_len, const char *const *keys,
-                           const size_t *keys_lens, size_t nkeys, const char *const *ids,
-                           const size_t *ids_lens, size_t nids, const rk_xreadgroup_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_xreadgroup(&cmd, "XREADGROUP", group, group_len, consumer,
-                        consumer_len, keys, keys_lens, nkeys, ids, ids_lens, nids, opts));
-}
-
-static int build_xrevrange(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                           const char *end, size_t end_len, const char *start, size_t start_len,
-                           const rk_xrevrange_opts *o) {
-    static const rk_xrevrange_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, end, end_len);
-    rk_cmd_str(cmd, start, start_len);
+static void build_xrevrange(rk_command_int *cmd, rk_str key, rk_str end, rk_str start,
+                            const rk_xrevrange_opts *o) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, end);
+    rk_arg_str(cmd, start);
     if (o->count != 0 || o->count_set) {
-        rk_cmd_lit(cmd, "COUNT");
-        rk_cmd_int(cmd, o->count);
+        rk_arg_lit(cmd, "COUNT");
+        rk_arg_int(cmd, o->count);
     }
     cmd->shape = "a(.m..)";
-    return cmd->err;
 }
 
-int rk_xrevrange(rk_client *c, const char *key, const char *end, const char *start,
-                 const rk_xrevrange_opts *opts, rk_reply *reply) {
-    return rk_xrevrange_bin(c, key, RK_CSTR, end, RK_CSTR, start, RK_CSTR, opts, reply);
+rk_command *(rk_cmd_xrevrange)(rk_command *cmd, rk_str key, rk_str end, rk_str start,
+                               const rk_xrevrange_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "XREVRANGE", 537);
+    rk_xrevrange_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_xrevrange(cmd_in, key, end, start, &o);
+    return cmd;
 }
 
-int rk_xrevrange_bin(rk_client *c, const char *key, size_t key_len, const char *end, size_t end_len,
-                     const char *start, size_t start_len, const rk_xrevrange_opts *opts,
-                     rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_xrevrange(&cmd, "XREVRANGE", key, key_len,
-                        end, end_len, start, start_len, opts), reply);
+int (rk_xrevrange)(rk_client *c, const char *key, const char *end, const char *start,
+                   const rk_xrevrange_opts *opts, rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_xrevrange)(&cmd, rk_cstr(key), rk_cstr(end), rk_cstr(start),
+                         opts, opts_size), reply);
 }
 
-int rk_pipe_xrevrange(rk_pipeline *p, const char *key, const char *end, const char *start,
-                      const rk_xrevrange_opts *opts) {
-    return rk_pipe_xrevrange_bin(p, key, RK_CSTR, end, RK_CSTR, start, RK_CSTR, opts);
-}
-
-int rk_pipe_xrevrange_bin(rk_pipeline *p, const char *key, size_t key_len, const char *end,
-                          size_t end_len, const char *start, size_t start_len,
-                          const rk_xrevrange_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_xrevrange(&cmd, "XREVRANGE", key, key_len, end, end_len,
-                        start, start_len, opts));
-}
-
-static int build_xsetid(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                        const char *last_id, size_t last_id_len, const rk_xsetid_opts *o) {
-    static const rk_xsetid_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, last_id, last_id_len);
+static void build_xsetid(rk_command_int *cmd, rk_str key, rk_str last_id, const rk_xsetid_opts *o) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, last_id);
     if (o->entriesadded != 0 || o->entriesadded_set) {
-        rk_cmd_lit(cmd, "ENTRIESADDED");
-        rk_cmd_int(cmd, o->entriesadded);
+        rk_arg_lit(cmd, "ENTRIESADDED");
+        rk_arg_int(cmd, o->entriesadded);
     }
-    if (o->maxdeletedid != NULL) {
-        rk_cmd_lit(cmd, "MAXDELETEDID");
-        rk_cmd_str(cmd, o->maxdeletedid, o->maxdeletedid_len ? o->maxdeletedid_len : RK_CSTR);
+    if (o->maxdeletedid.ptr != NULL) {
+        rk_arg_lit(cmd, "MAXDELETEDID");
+        rk_arg_str(cmd, o->maxdeletedid);
     }
-    return cmd->err;
 }
 
-int rk_xsetid(rk_client *c, const char *key, const char *last_id, const rk_xsetid_opts *opts) {
-    return rk_xsetid_bin(c, key, RK_CSTR, last_id, RK_CSTR, opts);
+rk_command *(rk_cmd_xsetid)(rk_command *cmd, rk_str key, rk_str last_id, const rk_xsetid_opts *opts,
+                            size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "XSETID", 538);
+    rk_xsetid_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_xsetid(cmd_in, key, last_id, &o);
+    return cmd;
 }
 
-int rk_xsetid_bin(rk_client *c, const char *key, size_t key_len, const char *last_id,
-                  size_t last_id_len, const rk_xsetid_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_xsetid(&cmd, "XSETID", key, key_len, last_id,
-                     last_id_len, opts));
+int (rk_xsetid)(rk_client *c, const char *key, const char *last_id, const rk_xsetid_opts *opts,
+                size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, (rk_cmd_xsetid)(&cmd, rk_cstr(key), rk_cstr(last_id), opts,
+                       opts_size), &r), &r, "XSETID");
 }
 
-int rk_pipe_xsetid(rk_pipeline *p, const char *key, const char *last_id,
-                   const rk_xsetid_opts *opts) {
-    return rk_pipe_xsetid_bin(p, key, RK_CSTR, last_id, RK_CSTR, opts);
-}
-
-int rk_pipe_xsetid_bin(rk_pipeline *p, const char *key, size_t key_len, const char *last_id,
-                       size_t last_id_len, const rk_xsetid_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_xsetid(&cmd, "XSETID", key, key_len, last_id, last_id_len,
-                        opts));
-}
-
-static int build_xtrim(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                       rk_trim strategy, const char *threshold, size_t threshold_len,
-                       const rk_xtrim_opts *o) {
-    static const rk_xtrim_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_xtrim(rk_command_int *cmd, rk_str key, rk_trim strategy, rk_str threshold,
+                        const rk_xtrim_opts *o) {
     if ((o->equal) + (o->approximately) > 1)
-        rk_cmd_invalid(cmd, "at most one of =, ~");
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_choice(cmd, (int)strategy, rk_trim_tokens, 2, "strategy");
+        rk_arg_invalid(cmd, "at most one of =, ~");
+    rk_arg_key(cmd, key);
+    rk_arg_choice(cmd, (int)strategy, rk_trim_tokens, 2, "strategy");
     if (o->equal)
-        rk_cmd_lit(cmd, "=");
+        rk_arg_lit(cmd, "=");
     if (o->approximately)
-        rk_cmd_lit(cmd, "~");
-    rk_cmd_str(cmd, threshold, threshold_len);
+        rk_arg_lit(cmd, "~");
+    rk_arg_str(cmd, threshold);
     if (o->limit != 0 || o->limit_set) {
-        rk_cmd_lit(cmd, "LIMIT");
-        rk_cmd_int(cmd, o->limit);
+        rk_arg_lit(cmd, "LIMIT");
+        rk_arg_int(cmd, o->limit);
     }
-    return cmd->err;
 }
 
-int rk_xtrim(rk_client *c, const char *key, rk_trim strategy, const char *threshold,
-             const rk_xtrim_opts *opts, long long *out) {
-    return rk_xtrim_bin(c, key, RK_CSTR, strategy, threshold, RK_CSTR, opts, out);
+rk_command *(rk_cmd_xtrim)(rk_command *cmd, rk_str key, rk_trim strategy, rk_str threshold,
+                           const rk_xtrim_opts *opts, size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "XTRIM", 539);
+    rk_xtrim_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_xtrim(cmd_in, key, strategy, threshold, &o);
+    return cmd;
 }
 
-int rk_xtrim_bin(rk_client *c, const char *key, size_t key_len, rk_trim strategy,
-                 const char *threshold, size_t threshold_len, const rk_xtrim_opts *opts,
-                 long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_xtrim(&cmd, "XTRIM", key, key_len,
-                          strategy, threshold, threshold_len, opts), out);
-}
-
-int rk_pipe_xtrim(rk_pipeline *p, const char *key, rk_trim strategy, const char *threshold,
-                  const rk_xtrim_opts *opts) {
-    return rk_pipe_xtrim_bin(p, key, RK_CSTR, strategy, threshold, RK_CSTR, opts);
-}
-
-int rk_pipe_xtrim_bin(rk_pipeline *p, const char *key, size_t key_len, rk_trim strategy,
-                      const char *threshold, size_t threshold_len, const rk_xtrim_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_xtrim(&cmd, "XTRIM", key, key_len, strategy, threshold,
-                        threshold_len, opts));
+int (rk_xtrim)(rk_client *c, const char *key, rk_trim strategy, const char *threshold,
+               const rk_xtrim_opts *opts, long long *out, size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, (rk_cmd_xtrim)(&cmd, rk_cstr(key), strategy,
+                            rk_cstr(threshold), opts, opts_size), &r), &r, "XTRIM", out);
 }

@@ -2,666 +2,505 @@
  * Redis 7.0.15; do not edit (make commands). */
 /* clang-format off */
 #include "rediskit/commands/string.h"
-#include "commands/cmd_int.h"
+#include "commands/typed_int.h"
 
 /* Builds APPEND, GETSET, SETNX. */
-static int build_key_value(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                           const char *value, size_t value_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, value, value_len);
-    return cmd->err;
+static void build_key_value(rk_command_int *cmd, rk_str key, rk_str value) {
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, value);
+}
+
+rk_command *rk_cmd_append(rk_command *cmd, rk_str key, rk_str value) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "APPEND", 14);
+    if (cmd_in != NULL)
+        build_key_value(cmd_in, key, value);
+    return cmd;
 }
 
 int rk_append(rk_client *c, const char *key, const char *value, long long *out) {
-    return rk_append_bin(c, key, RK_CSTR, value, RK_CSTR, out);
-}
-
-int rk_append_bin(rk_client *c, const char *key, size_t key_len, const char *value,
-                  size_t value_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key_value(&cmd, "APPEND", key, key_len,
-                          value, value_len), out);
-}
-
-int rk_pipe_append(rk_pipeline *p, const char *key, const char *value) {
-    return rk_pipe_append_bin(p, key, RK_CSTR, value, RK_CSTR);
-}
-
-int rk_pipe_append_bin(rk_pipeline *p, const char *key, size_t key_len, const char *value,
-                       size_t value_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_value(&cmd, "APPEND", key, key_len, value, value_len));
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_append(&cmd, rk_cstr(key), rk_cstr(value)), &r),
+                            &r, "APPEND", out);
 }
 
 /* Builds DECR, GET, GETDEL, INCR, STRLEN. */
-static int build_key(rk_cmd *cmd, const char *words, const char *key, size_t key_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    return cmd->err;
+static void build_key(rk_command_int *cmd, rk_str key) {
+    rk_arg_key(cmd, key);
+}
+
+rk_command *rk_cmd_decr(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "DECR", 130);
+    if (cmd_in != NULL)
+        build_key(cmd_in, key);
+    return cmd;
 }
 
 int rk_decr(rk_client *c, const char *key, long long *out) {
-    return rk_decr_bin(c, key, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_decr(&cmd, rk_cstr(key)), &r), &r, "DECR", out);
 }
 
-int rk_decr_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "DECR", key, key_len), out);
+static void build_decrby(rk_command_int *cmd, rk_str key, long long decrement) {
+    rk_arg_key(cmd, key);
+    rk_arg_int(cmd, decrement);
 }
 
-int rk_pipe_decr(rk_pipeline *p, const char *key) {
-    return rk_pipe_decr_bin(p, key, RK_CSTR);
-}
-
-int rk_pipe_decr_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key(&cmd, "DECR", key, key_len));
-}
-
-static int build_decrby(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                        long long decrement) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, decrement);
-    return cmd->err;
+rk_command *rk_cmd_decrby(rk_command *cmd, rk_str key, long long decrement) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "DECRBY", 131);
+    if (cmd_in != NULL)
+        build_decrby(cmd_in, key, decrement);
+    return cmd;
 }
 
 int rk_decrby(rk_client *c, const char *key, long long decrement, long long *out) {
-    return rk_decrby_bin(c, key, RK_CSTR, decrement, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_decrby(&cmd, rk_cstr(key), decrement), &r), &r,
+                            "DECRBY", out);
 }
 
-int rk_decrby_bin(rk_client *c, const char *key, size_t key_len, long long decrement,
-                  long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_decrby(&cmd, "DECRBY", key, key_len,
-                          decrement), out);
-}
-
-int rk_pipe_decrby(rk_pipeline *p, const char *key, long long decrement) {
-    return rk_pipe_decrby_bin(p, key, RK_CSTR, decrement);
-}
-
-int rk_pipe_decrby_bin(rk_pipeline *p, const char *key, size_t key_len, long long decrement) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_decrby(&cmd, "DECRBY", key, key_len, decrement));
+rk_command *rk_cmd_get(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "GET", 210);
+    if (cmd_in != NULL)
+        build_key(cmd_in, key);
+    return cmd;
 }
 
 int rk_get(rk_client *c, const char *key, char **out, size_t *len) {
-    return rk_get_bin(c, key, RK_CSTR, out, len);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_get(&cmd, rk_cstr(key)), &r), &r, "GET", out,
+                           len);
 }
 
-int rk_get_bin(rk_client *c, const char *key, size_t key_len, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "GET", key, key_len), out, len);
-}
-
-int rk_pipe_get(rk_pipeline *p, const char *key) {
-    return rk_pipe_get_bin(p, key, RK_CSTR);
-}
-
-int rk_pipe_get_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key(&cmd, "GET", key, key_len));
+rk_command *rk_cmd_getdel(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "GETDEL", 212);
+    if (cmd_in != NULL)
+        build_key(cmd_in, key);
+    return cmd;
 }
 
 int rk_getdel(rk_client *c, const char *key, char **out, size_t *len) {
-    return rk_getdel_bin(c, key, RK_CSTR, out, len);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_getdel(&cmd, rk_cstr(key)), &r), &r, "GETDEL",
+                           out, len);
 }
 
-int rk_getdel_bin(rk_client *c, const char *key, size_t key_len, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "GETDEL", key, key_len), out,
-                         len);
-}
-
-int rk_pipe_getdel(rk_pipeline *p, const char *key) {
-    return rk_pipe_getdel_bin(p, key, RK_CSTR);
-}
-
-int rk_pipe_getdel_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key(&cmd, "GETDEL", key, key_len));
-}
-
-static int build_getex(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                       const rk_getex_opts *o) {
-    static const rk_getex_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_getex(rk_command_int *cmd, rk_str key, const rk_getex_opts *o) {
     if ((o->ex != 0 || o->ex_set) + (o->px != 0 || o->px_set) + (o->exat != 0 || o->exat_set) +
         (o->pxat != 0 || o->pxat_set) + (o->persist) > 1)
-        rk_cmd_invalid(cmd, "at most one of EX, PX, EXAT, PXAT, PERSIST");
-    rk_cmd_str(cmd, key, key_len);
+        rk_arg_invalid(cmd, "at most one of EX, PX, EXAT, PXAT, PERSIST");
+    rk_arg_key(cmd, key);
     if (o->ex != 0 || o->ex_set) {
-        rk_cmd_lit(cmd, "EX");
-        rk_cmd_int(cmd, o->ex);
+        rk_arg_lit(cmd, "EX");
+        rk_arg_int(cmd, o->ex);
     }
     if (o->px != 0 || o->px_set) {
-        rk_cmd_lit(cmd, "PX");
-        rk_cmd_int(cmd, o->px);
+        rk_arg_lit(cmd, "PX");
+        rk_arg_int(cmd, o->px);
     }
     if (o->exat != 0 || o->exat_set) {
-        rk_cmd_lit(cmd, "EXAT");
-        rk_cmd_int(cmd, o->exat);
+        rk_arg_lit(cmd, "EXAT");
+        rk_arg_int(cmd, o->exat);
     }
     if (o->pxat != 0 || o->pxat_set) {
-        rk_cmd_lit(cmd, "PXAT");
-        rk_cmd_int(cmd, o->pxat);
+        rk_arg_lit(cmd, "PXAT");
+        rk_arg_int(cmd, o->pxat);
     }
     if (o->persist)
-        rk_cmd_lit(cmd, "PERSIST");
-    return cmd->err;
+        rk_arg_lit(cmd, "PERSIST");
 }
 
-int rk_getex(rk_client *c, const char *key, const rk_getex_opts *opts, char **out, size_t *len) {
-    return rk_getex_bin(c, key, RK_CSTR, opts, out, len);
+rk_command *(rk_cmd_getex)(rk_command *cmd, rk_str key, const rk_getex_opts *opts,
+                           size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "GETEX", 213);
+    rk_getex_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_getex(cmd_in, key, &o);
+    return cmd;
 }
 
-int rk_getex_bin(rk_client *c, const char *key, size_t key_len, const rk_getex_opts *opts,
-                 char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_getex(&cmd, "GETEX", key, key_len, opts),
-                         out, len);
-}
-
-int rk_pipe_getex(rk_pipeline *p, const char *key, const rk_getex_opts *opts) {
-    return rk_pipe_getex_bin(p, key, RK_CSTR, opts);
-}
-
-int rk_pipe_getex_bin(rk_pipeline *p, const char *key, size_t key_len, const rk_getex_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_getex(&cmd, "GETEX", key, key_len, opts));
+int (rk_getex)(rk_client *c, const char *key, const rk_getex_opts *opts, char **out, size_t *len,
+               size_t opts_size) {
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, (rk_cmd_getex)(&cmd, rk_cstr(key), opts, opts_size),
+                           &r), &r, "GETEX", out, len);
 }
 
 /* Builds GETRANGE, SUBSTR. */
-static int build_key_start_end(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                               long long start, long long end) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, start);
-    rk_cmd_int(cmd, end);
-    return cmd->err;
+static void build_key_start_end(rk_command_int *cmd, rk_str key, long long start, long long end) {
+    rk_arg_key(cmd, key);
+    rk_arg_int(cmd, start);
+    rk_arg_int(cmd, end);
+}
+
+rk_command *rk_cmd_getrange(rk_command *cmd, rk_str key, long long start, long long end) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "GETRANGE", 214);
+    if (cmd_in != NULL)
+        build_key_start_end(cmd_in, key, start, end);
+    return cmd;
 }
 
 int rk_getrange(rk_client *c, const char *key, long long start, long long end, char **out,
                 size_t *len) {
-    return rk_getrange_bin(c, key, RK_CSTR, start, end, out, len);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_getrange(&cmd, rk_cstr(key), start, end), &r),
+                           &r, "GETRANGE", out, len);
 }
 
-int rk_getrange_bin(rk_client *c, const char *key, size_t key_len, long long start, long long end,
-                    char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_key_start_end(&cmd, "GETRANGE", key,
-                         key_len, start, end), out, len);
-}
-
-int rk_pipe_getrange(rk_pipeline *p, const char *key, long long start, long long end) {
-    return rk_pipe_getrange_bin(p, key, RK_CSTR, start, end);
-}
-
-int rk_pipe_getrange_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
-                         long long end) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_start_end(&cmd, "GETRANGE", key, key_len, start, end));
+rk_command *rk_cmd_getset(rk_command *cmd, rk_str key, rk_str value) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "GETSET", 215);
+    if (cmd_in != NULL)
+        build_key_value(cmd_in, key, value);
+    return cmd;
 }
 
 int rk_getset(rk_client *c, const char *key, const char *value, char **out, size_t *len) {
-    return rk_getset_bin(c, key, RK_CSTR, value, RK_CSTR, out, len);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_getset(&cmd, rk_cstr(key), rk_cstr(value)), &r),
+                           &r, "GETSET", out, len);
 }
 
-int rk_getset_bin(rk_client *c, const char *key, size_t key_len, const char *value,
-                  size_t value_len, char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_key_value(&cmd, "GETSET", key, key_len,
-                         value, value_len), out, len);
-}
-
-int rk_pipe_getset(rk_pipeline *p, const char *key, const char *value) {
-    return rk_pipe_getset_bin(p, key, RK_CSTR, value, RK_CSTR);
-}
-
-int rk_pipe_getset_bin(rk_pipeline *p, const char *key, size_t key_len, const char *value,
-                       size_t value_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_value(&cmd, "GETSET", key, key_len, value, value_len));
+rk_command *rk_cmd_incr(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "INCR", 242);
+    if (cmd_in != NULL)
+        build_key(cmd_in, key);
+    return cmd;
 }
 
 int rk_incr(rk_client *c, const char *key, long long *out) {
-    return rk_incr_bin(c, key, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_incr(&cmd, rk_cstr(key)), &r), &r, "INCR", out);
 }
 
-int rk_incr_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "INCR", key, key_len), out);
+static void build_incrby(rk_command_int *cmd, rk_str key, long long increment) {
+    rk_arg_key(cmd, key);
+    rk_arg_int(cmd, increment);
 }
 
-int rk_pipe_incr(rk_pipeline *p, const char *key) {
-    return rk_pipe_incr_bin(p, key, RK_CSTR);
-}
-
-int rk_pipe_incr_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key(&cmd, "INCR", key, key_len));
-}
-
-static int build_incrby(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                        long long increment) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, increment);
-    return cmd->err;
+rk_command *rk_cmd_incrby(rk_command *cmd, rk_str key, long long increment) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "INCRBY", 243);
+    if (cmd_in != NULL)
+        build_incrby(cmd_in, key, increment);
+    return cmd;
 }
 
 int rk_incrby(rk_client *c, const char *key, long long increment, long long *out) {
-    return rk_incrby_bin(c, key, RK_CSTR, increment, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_incrby(&cmd, rk_cstr(key), increment), &r), &r,
+                            "INCRBY", out);
 }
 
-int rk_incrby_bin(rk_client *c, const char *key, size_t key_len, long long increment,
-                  long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_incrby(&cmd, "INCRBY", key, key_len,
-                          increment), out);
-}
-
-int rk_pipe_incrby(rk_pipeline *p, const char *key, long long increment) {
-    return rk_pipe_incrby_bin(p, key, RK_CSTR, increment);
-}
-
-int rk_pipe_incrby_bin(rk_pipeline *p, const char *key, size_t key_len, long long increment) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_incrby(&cmd, "INCRBY", key, key_len, increment));
-}
-
-static int build_incrbyfloat(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                             double increment) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_double(cmd, increment);
+static void build_incrbyfloat(rk_command_int *cmd, rk_str key, double increment) {
+    rk_arg_key(cmd, key);
+    rk_arg_double(cmd, increment);
     cmd->shape = "d";
-    return cmd->err;
+}
+
+rk_command *rk_cmd_incrbyfloat(rk_command *cmd, rk_str key, double increment) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "INCRBYFLOAT", 244);
+    if (cmd_in != NULL)
+        build_incrbyfloat(cmd_in, key, increment);
+    return cmd;
 }
 
 int rk_incrbyfloat(rk_client *c, const char *key, double increment, double *out) {
-    return rk_incrbyfloat_bin(c, key, RK_CSTR, increment, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_number(rk_client_run(c, rk_cmd_incrbyfloat(&cmd, rk_cstr(key), increment), &r),
+                           &r, "INCRBYFLOAT", out);
 }
 
-int rk_incrbyfloat_bin(rk_client *c, const char *key, size_t key_len, double increment,
-                       double *out) {
-    rk_cmd cmd;
-    return rk_cmd_number(RK_TARGET_CLIENT(c), &cmd, build_incrbyfloat(&cmd, "INCRBYFLOAT", key,
-                         key_len, increment), out);
-}
-
-int rk_pipe_incrbyfloat(rk_pipeline *p, const char *key, double increment) {
-    return rk_pipe_incrbyfloat_bin(p, key, RK_CSTR, increment);
-}
-
-int rk_pipe_incrbyfloat_bin(rk_pipeline *p, const char *key, size_t key_len, double increment) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_incrbyfloat(&cmd, "INCRBYFLOAT", key, key_len, increment));
-}
-
-static int build_lcs(rk_cmd *cmd, const char *words, const char *key1, size_t key1_len,
-                     const char *key2, size_t key2_len, const rk_lcs_opts *o) {
-    static const rk_lcs_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_lcs(rk_command_int *cmd, rk_str key1, rk_str key2, const rk_lcs_opts *o) {
     if (o->len && o->idx)
-        rk_cmd_invalid(cmd, "LEN and IDX cannot be combined");
-    rk_cmd_str(cmd, key1, key1_len);
-    rk_cmd_str(cmd, key2, key2_len);
+        rk_arg_invalid(cmd, "LEN and IDX cannot be combined");
+    rk_arg_key(cmd, key1);
+    rk_arg_key(cmd, key2);
     if (o->len)
-        rk_cmd_lit(cmd, "LEN");
+        rk_arg_lit(cmd, "LEN");
     if (o->idx)
-        rk_cmd_lit(cmd, "IDX");
+        rk_arg_lit(cmd, "IDX");
     if (o->minmatchlen != 0 || o->minmatchlen_set) {
-        rk_cmd_lit(cmd, "MINMATCHLEN");
-        rk_cmd_int(cmd, o->minmatchlen);
+        rk_arg_lit(cmd, "MINMATCHLEN");
+        rk_arg_int(cmd, o->minmatchlen);
     }
     if (o->withmatchlen)
-        rk_cmd_lit(cmd, "WITHMATCHLEN");
+        rk_arg_lit(cmd, "WITHMATCHLEN");
     cmd->shape = "m..";
-    return cmd->err;
 }
 
-int rk_lcs(rk_client *c, const char *key1, const char *key2, const rk_lcs_opts *opts,
-           rk_reply *reply) {
-    return rk_lcs_bin(c, key1, RK_CSTR, key2, RK_CSTR, opts, reply);
+rk_command *(rk_cmd_lcs)(rk_command *cmd, rk_str key1, rk_str key2, const rk_lcs_opts *opts,
+                         size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "LCS", 290);
+    rk_lcs_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_lcs(cmd_in, key1, key2, &o);
+    return cmd;
 }
 
-int rk_lcs_bin(rk_client *c, const char *key1, size_t key1_len, const char *key2, size_t key2_len,
-               const rk_lcs_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_lcs(&cmd, "LCS", key1, key1_len, key2,
-                        key2_len, opts), reply);
+int (rk_lcs)(rk_client *c, const char *key1, const char *key2, const rk_lcs_opts *opts,
+             rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_lcs)(&cmd, rk_cstr(key1), rk_cstr(key2), opts, opts_size),
+                         reply);
 }
 
-int rk_pipe_lcs(rk_pipeline *p, const char *key1, const char *key2, const rk_lcs_opts *opts) {
-    return rk_pipe_lcs_bin(p, key1, RK_CSTR, key2, RK_CSTR, opts);
-}
-
-int rk_pipe_lcs_bin(rk_pipeline *p, const char *key1, size_t key1_len, const char *key2,
-                    size_t key2_len, const rk_lcs_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_lcs(&cmd, "LCS", key1, key1_len, key2, key2_len, opts));
-}
-
-static int build_mget(rk_cmd *cmd, const char *words, const char *const *keys,
-                      const size_t *keys_lens, size_t nkeys) {
-    rk_cmd_start(cmd, words);
+static void build_mget(rk_command_int *cmd, const rk_str *keys, const char *const *keys_c,
+                       size_t nkeys) {
     if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
-    return cmd->err;
+        rk_arg_invalid(cmd, "needs at least one key");
+    rk_arg_list(cmd, "key", NULL, keys, keys_c, nkeys, true);
+}
+
+static rk_command *make_mget(rk_command *cmd, const rk_str *keys, const char *const *keys_c,
+                             size_t nkeys) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "MGET", 312);
+    if (cmd_in != NULL)
+        build_mget(cmd_in, keys, keys_c, nkeys);
+    return cmd;
+}
+
+rk_command *rk_cmd_mget(rk_command *cmd, const rk_str *keys, size_t nkeys) {
+    return make_mget(cmd, keys, NULL, nkeys);
 }
 
 int rk_mget(rk_client *c, const char *const *keys, size_t nkeys, rk_reply *reply) {
-    return rk_mget_bin(c, keys, NULL, nkeys, reply);
+    rk_command cmd;
+    return rk_client_run(c, make_mget(&cmd, NULL, keys, nkeys), reply);
 }
 
-int rk_mget_bin(rk_client *c, const char *const *keys, const size_t *keys_lens, size_t nkeys,
-                rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_mget(&cmd, "MGET", keys, keys_lens, nkeys),
-                        reply);
+static void emit_mset_key_value(rk_command_int *cmd, const rk_mset_key_value *b) {
+    if (b->key.ptr == NULL)
+        rk_arg_invalid(cmd, "key is required");
+    rk_arg_key(cmd, b->key);
+    if (b->value.ptr == NULL)
+        rk_arg_invalid(cmd, "value is required");
+    rk_arg_str(cmd, b->value);
 }
 
-int rk_pipe_mget(rk_pipeline *p, const char *const *keys, size_t nkeys) {
-    return rk_pipe_mget_bin(p, keys, NULL, nkeys);
-}
-
-int rk_pipe_mget_bin(rk_pipeline *p, const char *const *keys, const size_t *keys_lens,
-                     size_t nkeys) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_mget(&cmd, "MGET", keys, keys_lens, nkeys));
-}
-
-static void emit_mset_key_value(rk_cmd *cmd, const rk_mset_key_value *b) {
-    if (b->key == NULL)
-        rk_cmd_invalid(cmd, "key is required");
-    rk_cmd_str(cmd, b->key, b->key_len ? b->key_len : RK_CSTR);
-    if (b->value == NULL)
-        rk_cmd_invalid(cmd, "value is required");
-    rk_cmd_str(cmd, b->value, b->value_len ? b->value_len : RK_CSTR);
-}
-
-static int build_mset(rk_cmd *cmd, const char *words, const rk_mset_key_value *key_values,
-                      size_t nkey_values) {
-    rk_cmd_start(cmd, words);
+static void build_mset(rk_command_int *cmd, const rk_mset_key_value *key_values,
+                       size_t nkey_values) {
     if (nkey_values == 0)
-        rk_cmd_invalid(cmd, "needs at least one key_value");
+        rk_arg_invalid(cmd, "needs at least one key_value");
     if (nkey_values > 0 && key_values == NULL) {
-        rk_cmd_invalid(cmd, "key_value list is NULL");
+        rk_arg_invalid(cmd, "key_value list is NULL");
     } else if (nkey_values > 0) {
         for (size_t i = 0; i < nkey_values; i++) {
             emit_mset_key_value(cmd, &key_values[i]);
         }
     }
-    return cmd->err;
+}
+
+rk_command *rk_cmd_mset(rk_command *cmd, const rk_mset_key_value *key_values, size_t nkey_values) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "MSET", 322);
+    if (cmd_in != NULL)
+        build_mset(cmd_in, key_values, nkey_values);
+    return cmd;
 }
 
 int rk_mset(rk_client *c, const rk_mset_key_value *key_values, size_t nkey_values) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_mset(&cmd, "MSET", key_values, nkey_values));
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_mset(&cmd, key_values, nkey_values), &r), &r,
+                       "MSET");
 }
 
-int rk_pipe_mset(rk_pipeline *p, const rk_mset_key_value *key_values, size_t nkey_values) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_mset(&cmd, "MSET", key_values, nkey_values));
+static void emit_msetnx_key_value(rk_command_int *cmd, const rk_msetnx_key_value *b) {
+    if (b->key.ptr == NULL)
+        rk_arg_invalid(cmd, "key is required");
+    rk_arg_key(cmd, b->key);
+    if (b->value.ptr == NULL)
+        rk_arg_invalid(cmd, "value is required");
+    rk_arg_str(cmd, b->value);
 }
 
-static void emit_msetnx_key_value(rk_cmd *cmd, const rk_msetnx_key_value *b) {
-    if (b->key == NULL)
-        rk_cmd_invalid(cmd, "key is required");
-    rk_cmd_str(cmd, b->key, b->key_len ? b->key_len : RK_CSTR);
-    if (b->value == NULL)
-        rk_cmd_invalid(cmd, "value is required");
-    rk_cmd_str(cmd, b->value, b->value_len ? b->value_len : RK_CSTR);
-}
-
-static int build_msetnx(rk_cmd *cmd, const char *words, const rk_msetnx_key_value *key_values,
-                        size_t nkey_values) {
-    rk_cmd_start(cmd, words);
+static void build_msetnx(rk_command_int *cmd, const rk_msetnx_key_value *key_values,
+                         size_t nkey_values) {
     if (nkey_values == 0)
-        rk_cmd_invalid(cmd, "needs at least one key_value");
+        rk_arg_invalid(cmd, "needs at least one key_value");
     if (nkey_values > 0 && key_values == NULL) {
-        rk_cmd_invalid(cmd, "key_value list is NULL");
+        rk_arg_invalid(cmd, "key_value list is NULL");
     } else if (nkey_values > 0) {
         for (size_t i = 0; i < nkey_values; i++) {
             emit_msetnx_key_value(cmd, &key_values[i]);
         }
     }
-    return cmd->err;
+}
+
+rk_command *rk_cmd_msetnx(rk_command *cmd, const rk_msetnx_key_value *key_values,
+                          size_t nkey_values) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "MSETNX", 323);
+    if (cmd_in != NULL)
+        build_msetnx(cmd_in, key_values, nkey_values);
+    return cmd;
 }
 
 int rk_msetnx(rk_client *c, const rk_msetnx_key_value *key_values, size_t nkey_values,
               long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_msetnx(&cmd, "MSETNX", key_values,
-                          nkey_values), out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_msetnx(&cmd, key_values, nkey_values), &r), &r,
+                            "MSETNX", out);
 }
 
-int rk_pipe_msetnx(rk_pipeline *p, const rk_msetnx_key_value *key_values, size_t nkey_values) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_msetnx(&cmd, "MSETNX", key_values, nkey_values));
+static void build_psetex(rk_command_int *cmd, rk_str key, long long milliseconds, rk_str value) {
+    rk_arg_key(cmd, key);
+    rk_arg_int(cmd, milliseconds);
+    rk_arg_str(cmd, value);
 }
 
-static int build_psetex(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                        long long milliseconds, const char *value, size_t value_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, milliseconds);
-    rk_cmd_str(cmd, value, value_len);
-    return cmd->err;
+rk_command *rk_cmd_psetex(rk_command *cmd, rk_str key, long long milliseconds, rk_str value) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "PSETEX", 341);
+    if (cmd_in != NULL)
+        build_psetex(cmd_in, key, milliseconds, value);
+    return cmd;
 }
 
 int rk_psetex(rk_client *c, const char *key, long long milliseconds, const char *value) {
-    return rk_psetex_bin(c, key, RK_CSTR, milliseconds, value, RK_CSTR);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_psetex(&cmd, rk_cstr(key), milliseconds,
+                       rk_cstr(value)), &r), &r, "PSETEX");
 }
 
-int rk_psetex_bin(rk_client *c, const char *key, size_t key_len, long long milliseconds,
-                  const char *value, size_t value_len) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_psetex(&cmd, "PSETEX", key, key_len,
-                     milliseconds, value, value_len));
-}
-
-int rk_pipe_psetex(rk_pipeline *p, const char *key, long long milliseconds, const char *value) {
-    return rk_pipe_psetex_bin(p, key, RK_CSTR, milliseconds, value, RK_CSTR);
-}
-
-int rk_pipe_psetex_bin(rk_pipeline *p, const char *key, size_t key_len, long long milliseconds,
-                       const char *value, size_t value_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_psetex(&cmd, "PSETEX", key, key_len, milliseconds, value,
-                        value_len));
-}
-
-static int build_set(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                     const char *value, size_t value_len, const rk_set_opts *o) {
-    static const rk_set_opts none;
-    if (o == NULL)
-        o = &none;
-    rk_cmd_start(cmd, words);
+static void build_set(rk_command_int *cmd, rk_str key, rk_str value, const rk_set_opts *o) {
     if ((o->nx) + (o->xx) > 1)
-        rk_cmd_invalid(cmd, "at most one of NX, XX");
+        rk_arg_invalid(cmd, "at most one of NX, XX");
     if ((o->ex != 0 || o->ex_set) + (o->px != 0 || o->px_set) + (o->exat != 0 || o->exat_set) +
         (o->pxat != 0 || o->pxat_set) + (o->keepttl) > 1)
-        rk_cmd_invalid(cmd, "at most one of EX, PX, EXAT, PXAT, KEEPTTL");
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_str(cmd, value, value_len);
+        rk_arg_invalid(cmd, "at most one of EX, PX, EXAT, PXAT, KEEPTTL");
+    rk_arg_key(cmd, key);
+    rk_arg_str(cmd, value);
     if (o->nx)
-        rk_cmd_lit(cmd, "NX");
+        rk_arg_lit(cmd, "NX");
     if (o->xx)
-        rk_cmd_lit(cmd, "XX");
+        rk_arg_lit(cmd, "XX");
     if (o->get)
-        rk_cmd_lit(cmd, "GET");
+        rk_arg_lit(cmd, "GET");
     if (o->ex != 0 || o->ex_set) {
-        rk_cmd_lit(cmd, "EX");
-        rk_cmd_int(cmd, o->ex);
+        rk_arg_lit(cmd, "EX");
+        rk_arg_int(cmd, o->ex);
     }
     if (o->px != 0 || o->px_set) {
-        rk_cmd_lit(cmd, "PX");
-        rk_cmd_int(cmd, o->px);
+        rk_arg_lit(cmd, "PX");
+        rk_arg_int(cmd, o->px);
     }
     if (o->exat != 0 || o->exat_set) {
-        rk_cmd_lit(cmd, "EXAT");
-        rk_cmd_int(cmd, o->exat);
+        rk_arg_lit(cmd, "EXAT");
+        rk_arg_int(cmd, o->exat);
     }
     if (o->pxat != 0 || o->pxat_set) {
-        rk_cmd_lit(cmd, "PXAT");
-        rk_cmd_int(cmd, o->pxat);
+        rk_arg_lit(cmd, "PXAT");
+        rk_arg_int(cmd, o->pxat);
     }
     if (o->keepttl)
-        rk_cmd_lit(cmd, "KEEPTTL");
-    return cmd->err;
+        rk_arg_lit(cmd, "KEEPTTL");
 }
 
-int rk_set(rk_client *c, const char *key, const char *value, const rk_set_opts *opts,
-           rk_reply *reply) {
-    return rk_set_bin(c, key, RK_CSTR, value, RK_CSTR, opts, reply);
+rk_command *(rk_cmd_set)(rk_command *cmd, rk_str key, rk_str value, const rk_set_opts *opts,
+                         size_t opts_size) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SET", 411);
+    rk_set_opts o;
+    if (rk_typed_opts(cmd_in, &o, sizeof(o), opts, opts_size))
+        build_set(cmd_in, key, value, &o);
+    return cmd;
 }
 
-int rk_set_bin(rk_client *c, const char *key, size_t key_len, const char *value, size_t value_len,
-               const rk_set_opts *opts, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CLIENT(c), &cmd, build_set(&cmd, "SET", key, key_len, value,
-                        value_len, opts), reply);
+int (rk_set)(rk_client *c, const char *key, const char *value, const rk_set_opts *opts,
+             rk_reply *reply, size_t opts_size) {
+    rk_command cmd;
+    return rk_client_run(c, (rk_cmd_set)(&cmd, rk_cstr(key), rk_cstr(value), opts, opts_size),
+                         reply);
 }
 
-int rk_pipe_set(rk_pipeline *p, const char *key, const char *value, const rk_set_opts *opts) {
-    return rk_pipe_set_bin(p, key, RK_CSTR, value, RK_CSTR, opts);
+static void build_setex(rk_command_int *cmd, rk_str key, long long seconds, rk_str value) {
+    rk_arg_key(cmd, key);
+    rk_arg_int(cmd, seconds);
+    rk_arg_str(cmd, value);
 }
 
-int rk_pipe_set_bin(rk_pipeline *p, const char *key, size_t key_len, const char *value,
-                    size_t value_len, const rk_set_opts *opts) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_set(&cmd, "SET", key, key_len, value, value_len, opts));
-}
-
-static int build_setex(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                       long long seconds, const char *value, size_t value_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, seconds);
-    rk_cmd_str(cmd, value, value_len);
-    return cmd->err;
+rk_command *rk_cmd_setex(rk_command *cmd, rk_str key, long long seconds, rk_str value) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SETEX", 413);
+    if (cmd_in != NULL)
+        build_setex(cmd_in, key, seconds, value);
+    return cmd;
 }
 
 int rk_setex(rk_client *c, const char *key, long long seconds, const char *value) {
-    return rk_setex_bin(c, key, RK_CSTR, seconds, value, RK_CSTR);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_client_run(c, rk_cmd_setex(&cmd, rk_cstr(key), seconds, rk_cstr(value)),
+                       &r), &r, "SETEX");
 }
 
-int rk_setex_bin(rk_client *c, const char *key, size_t key_len, long long seconds,
-                 const char *value, size_t value_len) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CLIENT(c), &cmd, build_setex(&cmd, "SETEX", key, key_len, seconds,
-                     value, value_len));
-}
-
-int rk_pipe_setex(rk_pipeline *p, const char *key, long long seconds, const char *value) {
-    return rk_pipe_setex_bin(p, key, RK_CSTR, seconds, value, RK_CSTR);
-}
-
-int rk_pipe_setex_bin(rk_pipeline *p, const char *key, size_t key_len, long long seconds,
-                      const char *value, size_t value_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_setex(&cmd, "SETEX", key, key_len, seconds, value,
-                        value_len));
+rk_command *rk_cmd_setnx(rk_command *cmd, rk_str key, rk_str value) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SETNX", 414);
+    if (cmd_in != NULL)
+        build_key_value(cmd_in, key, value);
+    return cmd;
 }
 
 int rk_setnx(rk_client *c, const char *key, const char *value, long long *out) {
-    return rk_setnx_bin(c, key, RK_CSTR, value, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_setnx(&cmd, rk_cstr(key), rk_cstr(value)), &r),
+                            &r, "SETNX", out);
 }
 
-int rk_setnx_bin(rk_client *c, const char *key, size_t key_len, const char *value, size_t value_len,
-                 long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key_value(&cmd, "SETNX", key, key_len,
-                          value, value_len), out);
+static void build_setrange(rk_command_int *cmd, rk_str key, long long offset, rk_str value) {
+    rk_arg_key(cmd, key);
+    rk_arg_int(cmd, offset);
+    rk_arg_str(cmd, value);
 }
 
-int rk_pipe_setnx(rk_pipeline *p, const char *key, const char *value) {
-    return rk_pipe_setnx_bin(p, key, RK_CSTR, value, RK_CSTR);
-}
-
-int rk_pipe_setnx_bin(rk_pipeline *p, const char *key, size_t key_len, const char *value,
-                      size_t value_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_value(&cmd, "SETNX", key, key_len, value, value_len));
-}
-
-static int build_setrange(rk_cmd *cmd, const char *words, const char *key, size_t key_len,
-                          long long offset, const char *value, size_t value_len) {
-    rk_cmd_start(cmd, words);
-    rk_cmd_str(cmd, key, key_len);
-    rk_cmd_int(cmd, offset);
-    rk_cmd_str(cmd, value, value_len);
-    return cmd->err;
+rk_command *rk_cmd_setrange(rk_command *cmd, rk_str key, long long offset, rk_str value) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SETRANGE", 415);
+    if (cmd_in != NULL)
+        build_setrange(cmd_in, key, offset, value);
+    return cmd;
 }
 
 int rk_setrange(rk_client *c, const char *key, long long offset, const char *value,
                 long long *out) {
-    return rk_setrange_bin(c, key, RK_CSTR, offset, value, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_setrange(&cmd, rk_cstr(key), offset,
+                            rk_cstr(value)), &r), &r, "SETRANGE", out);
 }
 
-int rk_setrange_bin(rk_client *c, const char *key, size_t key_len, long long offset,
-                    const char *value, size_t value_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_setrange(&cmd, "SETRANGE", key, key_len,
-                          offset, value, value_len), out);
-}
-
-int rk_pipe_setrange(rk_pipeline *p, const char *key, long long offset, const char *value) {
-    return rk_pipe_setrange_bin(p, key, RK_CSTR, offset, value, RK_CSTR);
-}
-
-int rk_pipe_setrange_bin(rk_pipeline *p, const char *key, size_t key_len, long long offset,
-                         const char *value, size_t value_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_setrange(&cmd, "SETRANGE", key, key_len, offset, value,
-                        value_len));
+rk_command *rk_cmd_strlen(rk_command *cmd, rk_str key) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "STRLEN", 438);
+    if (cmd_in != NULL)
+        build_key(cmd_in, key);
+    return cmd;
 }
 
 int rk_strlen(rk_client *c, const char *key, long long *out) {
-    return rk_strlen_bin(c, key, RK_CSTR, out);
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_integer(rk_client_run(c, rk_cmd_strlen(&cmd, rk_cstr(key)), &r), &r, "STRLEN",
+                            out);
 }
 
-int rk_strlen_bin(rk_client *c, const char *key, size_t key_len, long long *out) {
-    rk_cmd cmd;
-    return rk_cmd_integer(RK_TARGET_CLIENT(c), &cmd, build_key(&cmd, "STRLEN", key, key_len), out);
-}
-
-int rk_pipe_strlen(rk_pipeline *p, const char *key) {
-    return rk_pipe_strlen_bin(p, key, RK_CSTR);
-}
-
-int rk_pipe_strlen_bin(rk_pipeline *p, const char *key, size_t key_len) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key(&cmd, "STRLEN", key, key_len));
+rk_command *rk_cmd_substr(rk_command *cmd, rk_str key, long long start, long long end) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "SUBSTR", 440);
+    if (cmd_in != NULL)
+        build_key_start_end(cmd_in, key, start, end);
+    return cmd;
 }
 
 int rk_substr(rk_client *c, const char *key, long long start, long long end, char **out,
               size_t *len) {
-    return rk_substr_bin(c, key, RK_CSTR, start, end, out, len);
-}
-
-int rk_substr_bin(rk_client *c, const char *key, size_t key_len, long long start, long long end,
-                  char **out, size_t *len) {
-    rk_cmd cmd;
-    return rk_cmd_string(RK_TARGET_CLIENT(c), &cmd, build_key_start_end(&cmd, "SUBSTR", key,
-                         key_len, start, end), out, len);
-}
-
-int rk_pipe_substr(rk_pipeline *p, const char *key, long long start, long long end) {
-    return rk_pipe_substr_bin(p, key, RK_CSTR, start, end);
-}
-
-int rk_pipe_substr_bin(rk_pipeline *p, const char *key, size_t key_len, long long start,
-                       long long end) {
-    rk_cmd cmd;
-    return rk_cmd_queue(p, &cmd, build_key_start_end(&cmd, "SUBSTR", key, key_len, start, end));
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_string(rk_client_run(c, rk_cmd_substr(&cmd, rk_cstr(key), start, end), &r), &r,
+                           "SUBSTR", out, len);
 }

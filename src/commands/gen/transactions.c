@@ -2,49 +2,85 @@
  * Redis 7.0.15; do not edit (make commands). */
 /* clang-format off */
 #include "rediskit/commands/transactions.h"
-#include "commands/cmd_int.h"
+#include "commands/typed_int.h"
 
 /* Builds DISCARD, EXEC, MULTI, UNWATCH. */
-static int build_bare(rk_cmd *cmd, const char *words) {
-    rk_cmd_start(cmd, words);
-    return cmd->err;
+static void build_bare(rk_command_int *cmd) {
+    (void)cmd;
+}
+
+rk_command *rk_cmd_discard(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "DISCARD", 133);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
 int rk_discard(rk_conn *conn) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, build_bare(&cmd, "DISCARD"));
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_conn_run(conn, rk_cmd_discard(&cmd), &r), &r, "DISCARD");
+}
+
+rk_command *rk_cmd_exec(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "EXEC", 140);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
 int rk_exec(rk_conn *conn, rk_reply *reply) {
-    rk_cmd cmd;
-    return rk_cmd_reply(RK_TARGET_CONN(conn), &cmd, build_bare(&cmd, "EXEC"), reply);
+    rk_command cmd;
+    return rk_conn_run(conn, rk_cmd_exec(&cmd), reply);
+}
+
+rk_command *rk_cmd_multi(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "MULTI", 324);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
 int rk_multi(rk_conn *conn) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, build_bare(&cmd, "MULTI"));
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_conn_run(conn, rk_cmd_multi(&cmd), &r), &r, "MULTI");
+}
+
+rk_command *rk_cmd_unwatch(rk_command *cmd) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "UNWATCH", 498);
+    if (cmd_in != NULL)
+        build_bare(cmd_in);
+    return cmd;
 }
 
 int rk_unwatch(rk_conn *conn) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, build_bare(&cmd, "UNWATCH"));
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_conn_run(conn, rk_cmd_unwatch(&cmd), &r), &r, "UNWATCH");
 }
 
-static int build_watch(rk_cmd *cmd, const char *words, const char *const *keys,
-                       const size_t *keys_lens, size_t nkeys) {
-    rk_cmd_start(cmd, words);
+static void build_watch(rk_command_int *cmd, const rk_str *keys, const char *const *keys_c,
+                        size_t nkeys) {
     if (nkeys == 0)
-        rk_cmd_invalid(cmd, "needs at least one key");
-    rk_cmd_strs(cmd, "key", NULL, keys, keys_lens, nkeys);
-    return cmd->err;
+        rk_arg_invalid(cmd, "needs at least one key");
+    rk_arg_list(cmd, "key", NULL, keys, keys_c, nkeys, true);
+}
+
+static rk_command *make_watch(rk_command *cmd, const rk_str *keys, const char *const *keys_c,
+                              size_t nkeys) {
+    rk_command_int *cmd_in = rk_typed_begin(cmd, "WATCH", 514);
+    if (cmd_in != NULL)
+        build_watch(cmd_in, keys, keys_c, nkeys);
+    return cmd;
+}
+
+rk_command *rk_cmd_watch(rk_command *cmd, const rk_str *keys, size_t nkeys) {
+    return make_watch(cmd, keys, NULL, nkeys);
 }
 
 int rk_watch(rk_conn *conn, const char *const *keys, size_t nkeys) {
-    return rk_watch_bin(conn, keys, NULL, nkeys);
-}
-
-int rk_watch_bin(rk_conn *conn, const char *const *keys, const size_t *keys_lens, size_t nkeys) {
-    rk_cmd cmd;
-    return rk_cmd_ok(RK_TARGET_CONN(conn), &cmd, build_watch(&cmd, "WATCH", keys, keys_lens,
-                     nkeys));
+    rk_command cmd;
+    rk_reply r;
+    return rk_typed_ok(rk_conn_run(conn, make_watch(&cmd, NULL, keys, nkeys), &r), &r, "WATCH");
 }
