@@ -21,7 +21,6 @@
 #include <cmocka.h>
 
 #include "rediskit/rediskit.h"
-#include "resp/command_int.h"
 #include "rkt_fakeserver.h"
 #include "rkt_loops.h"
 #include "rkt_proxy.h"
@@ -508,8 +507,8 @@ static void test_async_liveness_declares_silent_connection_dead(void **state) {
     rkt_proxy_stop(p);
 }
 
-/* A command built once (rediskit/command.h) completes with the reply its
- * runners give: shaped, and nil as RK_NIL. */
+/* A typed command (its builder, rediskit/command.h) completes with the
+ * reply its other runners give: shaped, and nil as RK_NIL. */
 static void test_async_run_shapes_reply_like_every_runner(void **state) {
     rkt_shared_need();
     env e = {.k = *state};
@@ -517,13 +516,10 @@ static void test_async_run_shapes_reply_like_every_runner(void **state) {
     e.ac = new_client(&e, (rk_options){.port = rkt_server_port(&rkt_shared), .protocol = 2}, NULL);
     result hset = {0}, all = {0}, missing = {0};
     submit(&e, &hset, 0, CMD("HSET", "async:h", "f", "v"));
-    rk_command cmd; /* HGETALL as its typed builder makes it */
-    rk_command_int *c = rk_command_begin(&cmd, "HGETALL");
-    rk_arg_key(c, RK_STR("async:h"));
-    c->shape = "m..";
-    assert_true(rk_async_run(e.ac, &cmd, record, &all) > 0);
-    rk_str get[] = {RK_STR("GET"), RK_STR("async:no-such-key")};
-    assert_true(rk_async_run(e.ac, rk_command_argv(&cmd, get, 2), record, &missing) > 0);
+    rk_command cmd;
+    assert_true(rk_async_run(e.ac, rk_cmd_hgetall(&cmd, RK_STR("async:h")), record, &all) > 0);
+    assert_true(
+        rk_async_run(e.ac, rk_cmd_get(&cmd, RK_STR("async:no-such-key")), record, &missing) > 0);
     wait_count(&e, &missing.calls, 1);
     assert_int_equal(all.status, RK_OK);
     assert_int_equal(all.type, RK_REPLY_MAP); /* a map on RESP2 too */
