@@ -251,6 +251,32 @@ static void test_async_connection_lost_fails_inflight_once(void **state) {
     rkt_proxy_stop(p);
 }
 
+/* A command not yet sent when the connection broke never ran: it goes on
+ * the next connection instead of failing. */
+static void test_async_unsent_command_survives_lost_connection(void **state) {
+    rkt_shared_need();
+    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
+    assert_non_null(p);
+    env e = {.k = *state};
+    e.loop = e.k->create();
+    e.ac = new_client(&e, (rk_options){.port = rkt_proxy_port(p)},
+                      &(rk_async_options){.max_inflight = 1});
+    result slow = {0}, held = {0};
+    submit(&e, &slow, 0, CMD("DEBUG", "SLEEP", "1"));
+    submit(&e, &held, 0, CMD("PING")); /* held back by max_inflight */
+    run_for(&e, 100);
+    rkt_proxy_drop_all(p);
+    wait_count(&e, &held.calls, 1);
+    assert_int_equal(slow.status, RK_EIO);
+    assert_int_equal(held.status, RK_OK);
+    assert_string_equal(held.str, "PONG");
+    rk_async_stats st;
+    rk_async_get_stats(e.ac, &st);
+    assert_int_equal(st.connects, 2);
+    env_close(&e);
+    rkt_proxy_stop(p);
+}
+
 static void test_async_free_cancels_every_pending_command(void **state) {
     env e;
     env_open(&e, state, NULL);
@@ -629,6 +655,8 @@ static void test_async_post_from_threads_runs_callbacks_on_loop(void **state) {
             cmocka_unit_test_prestate(test_async_cancel_before_send_never_sends, (void *)(k)),     \
             cmocka_unit_test_prestate(test_async_cancel_after_send_drops_reply, (void *)(k)),      \
             cmocka_unit_test_prestate(test_async_connection_lost_fails_inflight_once,              \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_unsent_command_survives_lost_connection,          \
                                       (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_free_cancels_every_pending_command, (void *)(k)), \
             cmocka_unit_test_prestate(test_async_free_inside_callback_is_safe, (void *)(k)),       \
