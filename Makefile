@@ -26,18 +26,20 @@ WERROR ?= 0
 # The Debian packages each target needs, checked (and as root installed, with
 # --no-install-recommends) by scripts/deps.sh. gcc only recommends libc6-dev,
 # so it is named: without it no program links. LIB_PKGS builds the library,
-# the tools and the examples; pkg-config finds cmocka and hiredis; the tests
-# start redis-server, redis-sentinel and redis-cli, make TLS certificates with
-# openssl, rerun the command and metadata generators (python3), and make a
+# the tools and the examples; pkg-config finds cmocka and hiredis; the async
+# tests run on libevent, libuv and libev (LOOP_PKGS; the benchmark needs
+# libevent); the tests start redis-server, redis-sentinel and redis-cli, make
+# TLS certificates with openssl, rerun the command and metadata generators (python3), and make a
 # de_DE locale for the locale test (locales). make format needs clang-format.
 # The with-redis.sh wrapper waits for its server with redis-cli (redis-tools).
 # CC=clang adds clang to every list (CC_PKGS).
 LIB_PKGS = make gcc libc6-dev cmake libssl-dev $(CC_PKGS)
-BUILD_PKGS = $(LIB_PKGS) pkg-config libcmocka-dev
+BUILD_PKGS = $(LIB_PKGS) pkg-config libcmocka-dev $(LOOP_PKGS)
 SERVER_PKGS = redis-server redis-tools
+LOOP_PKGS = libevent-dev libuv1-dev libev-dev
 BASE_PKGS = $(BUILD_PKGS) libhiredis-dev $(SERVER_PKGS) redis-sentinel openssl python3 \
             locales
-BENCH_PKGS = $(LIB_PKGS) pkg-config libhiredis-dev $(SERVER_PKGS)
+BENCH_PKGS = $(LIB_PKGS) pkg-config libhiredis-dev libevent-dev $(SERVER_PKGS)
 CLANG_PKGS := clang libclang-rt-14-dev
 DEPS := scripts/deps.sh
 WITH_REDIS := scripts/with-redis.sh

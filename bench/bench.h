@@ -73,6 +73,26 @@ typedef struct bench_side {
  * keeps each side's best rate. */
 void bench_compare(const bench_opts *opts, bench_side *sides, int nsides);
 
+/* CPU seconds (user + system) the calling thread has used. */
+double bench_thread_cpu(void);
+
+/* ---- redis-benchmark (bench_server.c) --------------------------------- */
+
+/* What one redis-benchmark run said, and the CPU it used. */
+typedef struct bench_rb_result {
+    double set, get; /* requests per second */
+    double cpu;      /* seconds, user + system */
+} bench_rb_result;
+
+/* Runs `redis-benchmark -h HOST -p PORT -q -c 1 -t set,get -n N EXTRA`
+ * (HOST a plain name or address: it goes into a shell command line).
+ * Returns 0, or -1 after printing its output. */
+int bench_redis_benchmark(const char *host, int port, uint64_t n, const char *extra,
+                          bench_rb_result *res);
+
+/* The rate of n SETs then n GETs, given each one's rate. */
+double bench_mixed_rate(double set, double get);
+
 /* ---- allocation counting --------------------------------------------- */
 
 /* The program replaces malloc, calloc, realloc and free (hiredis calls

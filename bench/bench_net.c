@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/time.h>
 
 #include <hiredis/hiredis.h>
@@ -342,14 +341,6 @@ static uint64_t hi_pipelines(net_env *e, uint64_t rounds) {
 
 /* ---- measuring ----------------------------------------------------------- */
 
-/* CPU seconds this thread has used, user + system. */
-static double thread_cpu(void) {
-    struct rusage u;
-    getrusage(RUSAGE_THREAD, &u);
-    return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-           (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
-}
-
 /* One way of calling, as a side of bench_compare, which also keeps the
  * least CPU time per command over its runs (the calibration's first, very
  * short runs do not count; its last ones, warm, do). */
@@ -361,9 +352,9 @@ typedef struct net_side {
 
 static uint64_t side_rounds(void *ctx, uint64_t rounds) {
     net_side *s = ctx;
-    double t0 = bench_now(), c0 = thread_cpu();
+    double t0 = bench_now(), c0 = bench_thread_cpu();
     uint64_t ops = s->body(s->env, rounds);
-    double cpu = (thread_cpu() - c0) / (double)ops;
+    double cpu = (bench_thread_cpu() - c0) / (double)ops;
     if (bench_now() - t0 >= s->env->opts->rep_time / 20 &&
         (s->cpu_per_op == 0 || cpu < s->cpu_per_op))
         s->cpu_per_op = cpu;
@@ -489,65 +480,6 @@ static double measure_pipelined(net_env *e) {
 
 /* ---- redis-benchmark ------------------------------------------------------ */
 
-/* What one redis-benchmark run said, and the CPU it used. */
-typedef struct rb_result {
-    double set, get; /* requests per second */
-    double cpu;      /* seconds, user + system */
-} rb_result;
-
-/* The rate after the last "NAME: " that is followed by "<rate> requests
- * per second" (redis-benchmark -q overwrites progress lines with \r). */
-static double rb_rate(const char *out, const char *name) {
-    char pat[32];
-    snprintf(pat, sizeof(pat), "%s: ", name);
-    double rate = 0;
-    for (const char *p = strstr(out, pat); p; p = strstr(p + 1, pat)) {
-        char *end;
-        double v = strtod(p + strlen(pat), &end);
-        if (strncmp(end, " requests per second", 20) == 0)
-            rate = v;
-    }
-    return rate;
-}
-
-static double children_cpu(void) {
-    struct rusage u;
-    getrusage(RUSAGE_CHILDREN, &u);
-    return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-           (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
-}
-
-/* Runs `redis-benchmark -h HOST -p PORT -q -c 1 -t set,get -n N EXTRA`. */
-static int run_redis_benchmark(const server *s, uint64_t n, const char *extra, rb_result *res) {
-    char cmd[512], out[8192];
-    snprintf(cmd, sizeof(cmd),
-             "redis-benchmark -h %s -p %d -q -c 1 -t set,get -n %" PRIu64 " %s 2>&1", s->host,
-             s->port, n, extra);
-    fflush(stdout);
-    double c0 = children_cpu();
-    FILE *f = popen(cmd, "r");
-    if (f == NULL)
-        return -1;
-    size_t len = fread(out, 1, sizeof(out) - 1, f);
-    while (fread(cmd, 1, sizeof(cmd), f) > 0) /* the rest, unread */
-        ;
-    int status = pclose(f);
-    out[len] = '\0';
-    res->cpu = children_cpu() - c0;
-    res->set = rb_rate(out, "SET");
-    res->get = rb_rate(out, "GET");
-    if (status != 0 || res->set <= 0 || res->get <= 0) {
-        printf("  redis-benchmark failed (status %d):\n%s\n", status, out);
-        return -1;
-    }
-    return 0;
-}
-
-/* The rate of n SETs then n GETs, given each one's rate. */
-static double mixed_rate(double set, double get) {
-    return 2 / (1 / set + 1 / get);
-}
-
 /* rediskit's pipelines and redis-benchmark's, interleaved, on the same
  * number of commands; the best of each. */
 static int measure_vs_redis_benchmark(net_env *e, const server *s, double rk_rate) {
@@ -565,26 +497,26 @@ static int measure_vs_redis_benchmark(net_env *e, const server *s, double rk_rat
     char matched[64], plain[16];
     snprintf(matched, sizeof(matched), "-P %d -d %d -r %d", DEPTH, VALUE_LEN, KEYS);
     snprintf(plain, sizeof(plain), "-P %d", DEPTH);
-    rb_result best = {0}, literal = {0}, r;
+    bench_rb_result best = {0}, literal = {0}, r;
     double best_rb = 0, best_literal = 0, best_rk = 0, rk_cpu = 0;
     for (int i = 0; i < reps; i++) {
-        if (run_redis_benchmark(s, n, matched, &r) != 0)
+        if (bench_redis_benchmark(s->host, s->port, n, matched, &r) != 0)
             return -1;
-        if (mixed_rate(r.set, r.get) > best_rb)
-            best_rb = mixed_rate(r.set, r.get), best = r;
-        double t0 = bench_now(), c0 = thread_cpu();
+        if (bench_mixed_rate(r.set, r.get) > best_rb)
+            best_rb = bench_mixed_rate(r.set, r.get), best = r;
+        double t0 = bench_now(), c0 = bench_thread_cpu();
         uint64_t ops = rk_pipelines(e, n / DEPTH);
-        double dt = bench_now() - t0, cpu = (thread_cpu() - c0) / (double)ops;
+        double dt = bench_now() - t0, cpu = (bench_thread_cpu() - c0) / (double)ops;
         if ((double)ops / dt > best_rk)
             best_rk = (double)ops / dt;
         if (rk_cpu == 0 || cpu < rk_cpu)
             rk_cpu = cpu;
         if (i >= PLAIN_RB_REPS)
             continue;
-        if (run_redis_benchmark(s, n, plain, &r) != 0)
+        if (bench_redis_benchmark(s->host, s->port, n, plain, &r) != 0)
             return -1;
-        if (mixed_rate(r.set, r.get) > best_literal)
-            best_literal = mixed_rate(r.set, r.get), literal = r;
+        if (bench_mixed_rate(r.set, r.get) > best_literal)
+            best_literal = bench_mixed_rate(r.set, r.get), literal = r;
     }
     check_errors(e);
     char note[3][200];

@@ -12,7 +12,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/time.h>
 
 #include <hiredis/hiredis.h>
@@ -126,14 +125,6 @@ static void hi_subscribe(subscriber *s, const rk_options *o) {
 
 /* ---- runs ------------------------------------------------------------ */
 
-/* CPU time (user + system) of the calling thread, in seconds. */
-static double thread_cpu(void) {
-    struct rusage u;
-    getrusage(RUSAGE_THREAD, &u);
-    return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-           (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
-}
-
 /* Messages per second a subscriber received while `pub` published n, and
  * its CPU time per message in *cpu. With backlog, everything is published
  * (and queued by the server) first. */
@@ -143,17 +134,17 @@ static double run_once(subscriber *s, publisher *pub, uint64_t n, bool backlog, 
     double first = 0, last = 0, c0 = 0;
     if (backlog) {
         publish_all(pub);
-        c0 = thread_cpu();
+        c0 = bench_thread_cpu();
         s->receive(s, n, &first, &last);
     } else {
         pthread_t t;
         if (pthread_create(&t, NULL, publisher_main, pub) != 0)
             bench_die("pthread_create failed");
-        c0 = thread_cpu();
+        c0 = bench_thread_cpu();
         s->receive(s, n, &first, &last);
         pthread_join(t, NULL);
     }
-    *cpu = (thread_cpu() - c0) / (double)n;
+    *cpu = (bench_thread_cpu() - c0) / (double)n;
     return last > first ? (double)(n - 1) / (last - first) : 0;
 }
 

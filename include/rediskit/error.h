@@ -49,7 +49,9 @@ typedef enum rk_status {
     RK_EEXECABORT = -15, /**< EXEC refused: a queued command was rejected. */
     RK_ENOTOWNER = -16,  /**< Lock release/extend by someone not holding it. */
     RK_ELOCKED = -17,    /**< The lock is held by someone else. */
-    RK_EAGAIN = -18      /**< Would block; try again when ready. */
+    RK_EAGAIN = -18,     /**< Would block; try again when ready. */
+    RK_ECANCELED = -19   /**< The command was cancelled, or its async client
+                              freed, before it completed. */
 } rk_status;
 
 /** What rk_error_last() reports about the last failure on this thread. */

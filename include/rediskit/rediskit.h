@@ -7,12 +7,14 @@
 #define RK_REDISKIT_H
 
 #include "alloc.h"
+#include "async.h"
 #include "client.h"
 #include "command.h"
 #include "commands.h"
 #include "conn.h"
 #include "error.h"
 #include "lock.h"
+#include "loop.h"
 #include "options.h"
 #include "pipeline.h"
 #include "pubsub.h"

@@ -360,8 +360,12 @@ int rk_command_ready(rk_command *cmd, rk_command_int **out) {
 /* The one rule for nil across typed commands: a nil reply (a missing key,
  * SET NX that did not set, a blocking pop that timed out) is RK_NIL, a
  * positive code, whatever the runner. */
-int rk_command_finish(const rk_command_int *cmd, int rc, rk_reply *reply) {
-    if (rc == RK_OK && cmd->shape != NULL)
-        rc = rk_reshape(reply, cmd->shape);
+int rk_shape_finish(const char *shape, int rc, rk_reply *reply) {
+    if (rc == RK_OK && shape != NULL)
+        rc = rk_reshape(reply, shape);
     return rc == RK_OK && reply->type_ == RK_REPLY_NIL ? RK_NIL : rc;
+}
+
+int rk_command_finish(const rk_command_int *cmd, int rc, rk_reply *reply) {
+    return rk_shape_finish(cmd->shape, rc, reply);
 }

@@ -119,6 +119,9 @@ int rk_command_ready(rk_command *cmd, rk_command_int **out);
  * gives it the command's shape, then the nil rule (a nil reply is
  * RK_NIL). Returns the runner's result. */
 int rk_command_finish(const rk_command_int *cmd, int rc, rk_reply *reply);
+/* The same for a reply whose command is gone (the async client keeps only
+ * the shape, a static string, or NULL for none). */
+int rk_shape_finish(const char *shape, int rc, rk_reply *reply);
 
 #pragma GCC visibility pop
 

@@ -88,6 +88,7 @@ const char *rk_strerror(int code) {
     case RK_ENOTOWNER: return "lock not owned";
     case RK_ELOCKED: return "lock held by another owner";
     case RK_EAGAIN: return "try again";
+    case RK_ECANCELED: return "cancelled";
     default: return "unknown error";
     }
 }

@@ -1,0 +1,254 @@
+/** @file rediskit/async.h
+ * rediskit: the async client, driven by any event loop.
+ *
+ * An rk_async sends commands without ever blocking and calls a callback
+ * with each reply. It runs on an event loop through a small contract (the
+ * rk_loop_ops table below): the client tells the loop which readiness of
+ * which fd it wants and when its one timer must fire; the loop tells the
+ * client that the fd is readable or writable, or that the timer fired.
+ * The built-in loop (loop.h) and the adapters for libevent, libuv and
+ * libev (rediskit/adapters/ *.h, header-only) implement the contract.
+ *
+ *     rk_loop *loop = rk_loop_new(0);
+ *     rk_async *ac = rk_async_new(&(rk_options){.host = "127.0.0.1"}, NULL);
+ *     rk_loop_attach(loop, ac);
+ *     rk_async_command(ac, on_reply, NULL, "SET %s %s", "k", "v");
+ *     rk_loop_run(loop);
+ *
+ * Rules the client keeps:
+ * - Every command whose submission returned an id completes exactly once:
+ *   its callback runs with its reply (RK_OK, RK_ESERVER for an error
+ *   reply, RK_NIL for a nil reply to rk_async_run), or with a failure and no reply: RK_ETIMEOUT
+ * (its deadline passed), RK_ECANCELED (rk_async_cancel, or the client was freed), RK_ECLOSED
+ * (rk_async_disconnect), or what broke the connection (RK_EIO, RK_EPROTO, RK_ECONNECT, RK_ERESOLVE,
+ * RK_EAUTH...).
+ * - A command's deadline does not sever the connection: a late command
+ *   completes with RK_ETIMEOUT and its reply is read and dropped when it
+ *   comes. The connection is declared dead only by the liveness rule
+ *   (rk_async_options.liveness_ms) or a transport failure.
+ * - Callbacks run on the loop's thread, from the loop's inputs, or from
+ *   rk_async_cancel/rk_async_free for the commands they complete. Inside a
+ *   callback every call is allowed, rk_async_free and rk_async_disconnect
+ *   included: they take effect once the callback returns.
+ * - Nothing blocks: host names are resolved on a thread of the library's,
+ *   bounded by the connect timeout; TLS handshakes are driven by the loop.
+ * - Commands are pipelined automatically: a command submitted while
+ *   nothing is in flight is written at once; commands submitted while
+ *   others are in flight are written together, one writev per loop
+ *   iteration.
+ *
+ * An rk_async and its loop belong to one thread; other threads may only
+ * rk_async_post. */
+#ifndef RK_ASYNC_H
+#define RK_ASYNC_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "command.h"
+#include "conn.h"
+#include "error.h"
+#include "options.h"
+#include "reply.h"
+#include "str.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** An async client: one connection to one server, driven by a loop. */
+typedef struct rk_async rk_async;
+
+/** A submitted command's handle: > 0. Submission returns it, or a negative
+ *  RK_E... code when the command was refused (its callback never runs). */
+typedef int64_t rk_async_id;
+
+/** A command's completion. status is RK_OK with the reply, RK_ESERVER with
+ *  the server's error reply, or a failure with reply NULL (see the rules
+ *  above). The reply is the library's, valid until the callback returns:
+ *  keep a copy with rk_reply_dup. */
+typedef void (*rk_async_fn)(rk_async *ac, int status, rk_reply *reply, void *userdata);
+
+/* Defaults of rk_async_options. */
+#define RK_ASYNC_DEFAULT_MAX_INFLIGHT 4096                      /**< max_inflight */
+#define RK_ASYNC_DEFAULT_MAX_INFLIGHT_BYTES (64u * 1024 * 1024) /**< max_inflight_bytes */
+#define RK_ASYNC_DEFAULT_MAX_WRITE_BYTES (1024u * 1024)         /**< max_write_bytes */
+
+/** Settings of the async engine; zeroed fields mean the defaults beside
+ *  them. */
+typedef struct rk_async_options {
+    /** Commands sent and not yet answered, at most. Past it a command
+     *  waits unsent (bounded by its deadline). Default
+     *  RK_ASYNC_DEFAULT_MAX_INFLIGHT. */
+    int max_inflight;
+    /** Bytes of commands sent and not yet answered, at most (one command
+     *  larger than this is still sent, alone). Default
+     *  RK_ASYNC_DEFAULT_MAX_INFLIGHT_BYTES. */
+    size_t max_inflight_bytes;
+    /** Bytes written per loop iteration, at most; the rest goes in the
+     *  next. Default RK_ASYNC_DEFAULT_MAX_WRITE_BYTES. */
+    size_t max_write_bytes;
+    /** Liveness: when commands are outstanding and no byte came from the
+     *  server for this long, the connection is declared dead and its
+     *  commands fail with RK_EIO. Default 0: off (commands still have
+     *  their own deadlines). */
+    int liveness_ms;
+    /** Commands waiting unsent (connecting, disconnected, or held back by
+     *  the in-flight limits), at most; past it a submission is refused
+     *  with RK_EAGAIN. Default 0: no limit. */
+    int max_queued;
+    /** Bytes of those commands, at most (RK_EAGAIN past it). Default 0: no
+     *  limit. */
+    size_t max_queued_bytes;
+    /** While disconnected after a failed connect (waiting for the retry
+     *  policy's backoff before the next attempt), refuse new commands at
+     *  once with that connect's error instead of queueing them for the
+     *  next attempt. Default false: queue (bounded by max_queued). */
+    bool fail_fast;
+} rk_async_options;
+
+/* ---- the loop contract ------------------------------------------------ */
+
+/** What an event loop provides, as a table of operations the client calls
+ *  with the loop's `data` (given to rk_async_attach). The loop in turn
+ *  calls rk_async_on_readable/on_writable/on_timer.
+ *
+ *  watch and timer are required: rk_async_attach refuses a table without
+ *  them (a loop that cannot arm a timer would leave deadlines, connect
+ *  timeouts and resolution polling dead). */
+typedef struct rk_loop_ops {
+    /** Watch fd for events (RK_WANT_READ | RK_WANT_WRITE, conn.h),
+     *  replacing what was watched before; events 0 stops watching. The fd
+     *  changes across connections: a call with another fd means the old
+     *  one is no longer watched (the client always stops an fd, events 0,
+     *  before it uses another, even one with the same number). */
+    void (*watch)(void *data, int fd, int events);
+    /** Arm the one timer to fire once in delay_ms (>= 0), replacing the
+     *  previous one; -1 disarms it. */
+    void (*timer)(void *data, int64_t delay_ms);
+    /** Optional: from any thread, make the loop call rk_async_on_wake on
+     *  its own thread soon (rk_async_post needs it). Called with a lock of
+     *  the client's held: it must not call back into the client. */
+    void (*wake)(void *data);
+    /** Optional: the client no longer uses the loop (detached or freed):
+     *  release what the adapter holds for it. Called once, last. */
+    void (*detach)(void *data);
+} rk_loop_ops;
+
+/** Attaches the client to a loop. RK_EINVAL when ops lacks watch or timer,
+ *  or the client already has a loop. Usually called by a loop's own attach
+ *  function (rk_loop_attach, rk_libevent_attach...). */
+int rk_async_attach(rk_async *ac, const rk_loop_ops *ops, void *data);
+
+/** Detaches the client from its loop: the loop stops watching its fd and
+ *  its timer, and its detach operation runs. Commands stay queued; a later
+ *  rk_async_attach carries on. Inside a callback too. */
+void rk_async_detach(rk_async *ac);
+
+/** The loop's inputs, first: the fd is readable. After one of these
+ *  returns the client may be gone (a callback freed it): an adapter must
+ *  not touch the client, nor its own state for it, after the call unless
+ *  its detach has not run. */
+void rk_async_on_readable(rk_async *ac);
+/** The fd is writable (see rk_async_on_readable). */
+void rk_async_on_writable(rk_async *ac);
+/** The timer armed by the `timer` operation fired (see
+ *  rk_async_on_readable). */
+void rk_async_on_timer(rk_async *ac);
+/** The loop's answer to `wake`: on the loop's thread, takes in the commands
+ *  other threads posted. */
+void rk_async_on_wake(rk_async *ac);
+
+/* ---- the client ------------------------------------------------------ */
+
+/** A new client (no I/O yet; it connects when a command needs it, or at
+ *  rk_async_connect). opts as for rk_client_new (pool fields ignored);
+ *  aopts may be NULL. NULL with rk_error_last() on bad options or
+ *  RK_ENOMEM. */
+rk_async *rk_async_new(const rk_options *opts, const rk_async_options *aopts);
+
+/** Frees the client. Every command not yet completed completes with
+ *  RK_ECANCELED, from inside this call (these are the only callbacks that
+ *  run once free was asked for; in them the client refuses new commands
+ *  with RK_ECLOSED). Called from a callback, it takes effect once the
+ *  callback returns. NULL is allowed. */
+void rk_async_free(rk_async *ac);
+
+/** Starts connecting now instead of at the first command. RK_OK (also when
+ *  connected or connecting already), or RK_ECLOSED once freed. The outcome
+ *  shows in the commands' completions. */
+int rk_async_connect(rk_async *ac);
+
+/** Closes the connection: commands not yet completed complete with
+ *  RK_ECLOSED. A later command connects again. Inside a callback it takes
+ *  effect once the callback returns. */
+void rk_async_disconnect(rk_async *ac);
+
+/** Per-command settings for rk_async_submit. */
+typedef struct rk_async_call {
+    rk_async_fn callback; /**< Required. */
+    void *userdata;       /**< Passed to the callback. */
+    int timeout_ms;       /**< Deadline from submission; 0: the options'
+                               command_timeout_ms; negative: none. */
+} rk_async_call;
+
+/** Submits the command argv[0..argc) (binary safe). Returns its id (> 0),
+ *  or RK_EINVAL (no callback, no argument, a command that changes the
+ *  state of its connection such as SUBSCRIBE or MULTI), RK_ENOMEM, or
+ *  RK_ECLOSED once the client is being freed. */
+rk_async_id rk_async_submit(rk_async *ac, const rk_async_call *call, const rk_str *argv,
+                            size_t argc);
+
+/** As rk_async_submit, with the default deadline. */
+rk_async_id rk_async_command_argv(rk_async *ac, rk_async_fn cb, void *userdata, const rk_str *argv,
+                                  size_t argc);
+
+/** As rk_async_command_argv, the command from a printf-style format (see
+ *  rk_writer_format). */
+rk_async_id rk_async_command(rk_async *ac, rk_async_fn cb, void *userdata, const char *fmt, ...);
+/** As rk_async_command, with a va_list. */
+rk_async_id rk_async_vcommand(rk_async *ac, rk_async_fn cb, void *userdata, const char *fmt,
+                              va_list ap);
+
+/** Submits a built command (command.h: a typed builder's, or
+ *  rk_command_argv's) with the default deadline; its reply reaches the
+ *  callback shaped as every runner shapes it (a map for HGETALL on RESP2
+ *  too), and status RK_NIL when it is nil. The command is consumed (its
+ *  arguments are copied before this returns), whether it was accepted or
+ *  not. Returns as rk_async_submit, or the command's build error. */
+rk_async_id rk_async_run(rk_async *ac, rk_command *cmd, rk_async_fn cb, void *userdata);
+
+/** Thread-safe submission: from any thread, while the client's loop runs
+ *  on another. The command is encoded here, queued under a short lock, and
+ *  the loop woken (its wake operation: the built-in loop, libuv and libev
+ *  have one; libevent's adapter has none); it is submitted on the loop's
+ *  thread, where its callback runs. RK_OK, RK_EINVAL (as rk_async_submit,
+ *  or a loop without wake), RK_ENOMEM. No id: a posted command cannot be
+ *  cancelled. Must not race with rk_async_free. */
+int rk_async_post(rk_async *ac, const rk_async_call *call, const rk_str *argv, size_t argc);
+
+/** Cancels a command not yet completed: its callback runs with
+ *  RK_ECANCELED before this returns. A command not sent yet is never sent;
+ *  one already sent has its reply read and dropped. RK_OK, or RK_EINVAL
+ *  when id names no command waiting for completion. */
+int rk_async_cancel(rk_async *ac, rk_async_id id);
+
+/** Commands submitted and not yet completed. */
+size_t rk_async_pending(const rk_async *ac);
+
+/** What the client did, for tests and benchmarks. */
+typedef struct rk_async_stats {
+    uint64_t commands; /**< Commands sent. */
+    uint64_t writes;   /**< Write system calls (writev/send). */
+    uint64_t reads;    /**< Read system calls. */
+    uint64_t connects; /**< Connections made (handshake done). */
+} rk_async_stats;
+
+/** A snapshot of the counters. */
+void rk_async_get_stats(const rk_async *ac, rk_async_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,1019 @@
+/* rk_async: the async client, one connection driven by an event loop.
+ *
+ * Commands are encoded, in submission order, into a writer of the
+ * client's own (`out`), and recorded in a ring (`rec`): their callback,
+ * deadline, size and state. A record is QUEUED (its bytes still in `out`;
+ * the first may be partly written), SENT (awaiting its reply), or SKIPPED
+ * (completed before any byte of it was written: its bytes are dropped
+ * unsent). `done` says its callback has run: a SENT record that is done
+ * (timed out, cancelled) stays in the ring to eat its reply.
+ *
+ * Invariants: the ring is in submission order, ids are consecutive from
+ * head_id; records [0, sendi) were written out whole or skipped, those
+ * from sendi on are not; the SENT ones among [0, sendi) answer, in order,
+ * the replies the connection reads. `out` holds the bytes of records
+ * [sendi, count) minus the out_off already written of record sendi.
+ *
+ * Every entry point enters (depth++) and, leaving at depth 0, settles:
+ * deferred frees and disconnects happen, queued commands are written (at
+ * once for a lone command or at the end of a loop input; otherwise at the
+ * next writable), and the loop is told the fd interest and the earliest
+ * deadline. Callbacks run only with depth > 0, so a free or a disconnect
+ * inside one waits for the stack to unwind. */
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "async/resolve.h"
+#include "conn/conn_int.h"
+#include "conn/options_int.h"
+#include "meta/classes.h"
+#include "rediskit/async.h"
+#include "resp/command_int.h"
+#include "resp/writer_int.h"
+#include "util/common.h"
+
+enum cstate { C_IDLE, C_RESOLVING, C_CONNECTING, C_READY };
+enum rstate { R_QUEUED, R_SENT, R_SKIPPED };
+
+/* The first poll of a resolution, and the longest gap between polls. */
+#define RESOLVE_POLL_MIN_MS 1
+#define RESOLVE_POLL_MAX_MS 32
+
+typedef struct rec {
+    rk_async_fn cb;
+    void *ud;
+    const char *shape; /* a typed command's reply shape (static), or NULL */
+    int64_t deadline;  /* absolute ms, -1 for none */
+    size_t len;        /* encoded bytes */
+    uint8_t state;     /* enum rstate */
+    bool done;         /* the callback ran */
+} rec;
+
+/* A command posted from another thread: its bytes and how to complete it. */
+typedef struct posted {
+    struct posted *next;
+    rk_async_call call;
+    size_t len;
+    char bytes[];
+} posted;
+
+struct rk_async {
+    rk_options o; /* settled; strings in storage */
+    char *storage;
+    rk_tls_ctx *tls;
+    rk_options copt; /* the current connection's: o with one address */
+    rk_async_options ao;
+
+    const rk_loop_ops *ops;
+    void *ldata;
+    int watched_fd, watched_ev;
+    int64_t armed; /* the deadline the loop's timer is set for, -1 none */
+
+    enum cstate state;
+    rk_conn *conn;
+    rk_resolve *res;
+    int64_t res_next;
+    int res_gap;
+    char addrs[RK_RESOLVE_MAX][RK_ADDR_MAX];
+    int naddr, iaddr;
+    int64_t connect_deadline; /* of the attempt in progress, -1 none */
+    int64_t connect_at;       /* no new attempt before (backoff) */
+    int fails, backoff_prev;
+    int last_error; /* of the last failed connect */
+    unsigned seed;
+
+    rk_writer *out;
+    rec *ring;
+    size_t cap, head, count;
+    rk_async_id head_id;
+    size_t sendi, out_off;
+    size_t inflight, inflight_bytes; /* SENT records awaiting replies */
+    size_t live;                     /* records not done */
+    int64_t next_cmd_deadline;       /* <= the earliest live deadline, -1 none */
+    int64_t last_rx;
+    bool flush_wanted, write_blocked;
+
+    int depth;
+    bool free_pending, disconnect_pending, freeing;
+    rk_async_stats st;
+
+    /* Commands posted from other threads (rk_async_post), under `lock`:
+     * encoded by the poster, moved into the ring by the loop's thread. */
+    pthread_mutex_t lock;
+    posted *posts, **posts_tail;
+    bool woken; /* a wake-up is on its way */
+};
+
+static void settle(rk_async *ac, bool from_input);
+static void lost(rk_async *ac, int code);
+static rk_async_id queue_record(rk_async *ac, const rk_async_call *call, const char *shape,
+                                size_t prev);
+
+/* ---- the ring ---------------------------------------------------------- */
+
+static rec *at(const rk_async *ac, size_t i) {
+    return &ac->ring[(ac->head + i) & (ac->cap - 1)];
+}
+
+static int ring_reserve(rk_async *ac) {
+    if (ac->count < ac->cap)
+        return RK_OK;
+    size_t ncap = ac->cap ? ac->cap * 2 : 64;
+    rec *nr = rk_malloc(ncap * sizeof(*nr));
+    if (nr == NULL)
+        return rk_fail(RK_ENOMEM, "out of memory queueing a command");
+    for (size_t i = 0; i < ac->count; i++)
+        nr[i] = *at(ac, i);
+    rk_free(ac->ring);
+    ac->ring = nr;
+    ac->cap = ncap;
+    ac->head = 0;
+    return RK_OK;
+}
+
+static void pop_front(rk_async *ac) {
+    ac->head = (ac->head + 1) & (ac->cap - 1);
+    ac->count--;
+    ac->head_id++;
+    if (ac->sendi > 0)
+        ac->sendi--;
+}
+
+/* Completes record i with a failure (no reply): its callback runs now. A
+ * record none of whose bytes went out will never be sent. */
+static void finish(rk_async *ac, size_t i, int status) {
+    rec *r = at(ac, i);
+    rk_async_fn cb = r->cb;
+    void *ud = r->ud;
+    r->done = true;
+    ac->live--;
+    if (r->state == R_QUEUED && !(i == ac->sendi && ac->out_off > 0))
+        r->state = R_SKIPPED;
+    ac->depth++;
+    cb(ac, status, NULL, ud);
+    ac->depth--;
+}
+
+/* Fails the first n records that are not done with code, drops their
+ * unsent bytes and takes them out of the ring. Records submitted by the
+ * callbacks meanwhile stay. */
+static void drop_front(rk_async *ac, size_t n, int code) {
+    for (size_t i = 0; i < n; i++)
+        if (!at(ac, i)->done)
+            finish(ac, i, code);
+    if (ac->sendi < n) {
+        size_t bytes = 0;
+        for (size_t i = ac->sendi; i < n; i++)
+            bytes += at(ac, i)->len;
+        rk_writer_consume(ac->out, bytes - ac->out_off);
+        ac->out_off = 0;
+        ac->sendi = n;
+    }
+    for (size_t i = 0; i < n; i++)
+        pop_front(ac);
+}
+
+/* ---- the loop ---------------------------------------------------------- */
+
+static void unwatch(rk_async *ac) {
+    if (ac->watched_fd >= 0 && ac->ops)
+        ac->ops->watch(ac->ldata, ac->watched_fd, 0);
+    ac->watched_fd = -1;
+    ac->watched_ev = 0;
+}
+
+/* Tells the loop what the connection waits for. */
+static void update_interest(rk_async *ac) {
+    if (ac->ops == NULL)
+        return;
+    int fd = ac->conn ? rk_conn_fd(ac->conn) : -1, ev = 0;
+    if (ac->state == C_CONNECTING)
+        ev = rk_conn_want(ac->conn);
+    else if (ac->state == C_READY)
+        ev = RK_WANT_READ | (ac->write_blocked || ac->flush_wanted ? RK_WANT_WRITE : 0);
+    if (fd != ac->watched_fd)
+        unwatch(ac);
+    if (fd < 0 || ev == ac->watched_ev)
+        return;
+    ac->ops->watch(ac->ldata, fd, ev);
+    ac->watched_fd = ev ? fd : -1;
+    ac->watched_ev = ev;
+}
+
+static void min_in(int64_t *m, int64_t t) {
+    if (t >= 0 && (*m < 0 || t < *m))
+        *m = t;
+}
+
+/* The earliest moment something must happen without I/O. */
+static int64_t next_deadline(const rk_async *ac) {
+    int64_t n = -1;
+    min_in(&n, ac->next_cmd_deadline);
+    switch (ac->state) {
+    case C_RESOLVING:
+        min_in(&n, ac->res_next);
+        min_in(&n, ac->connect_deadline);
+        break;
+    case C_CONNECTING: min_in(&n, ac->connect_deadline); break;
+    case C_IDLE:
+        if (ac->live > 0)
+            min_in(&n, ac->connect_at);
+        break;
+    case C_READY:
+        if (ac->ao.liveness_ms > 0 && ac->inflight > 0)
+            min_in(&n, ac->last_rx + ac->ao.liveness_ms);
+        break;
+    }
+    return n;
+}
+
+/* Arms the loop's timer when the next deadline is earlier than the one it
+ * is armed for. A later one is left: the timer fires early, the client
+ * finds nothing due, and arms it again. */
+static void update_timer(rk_async *ac) {
+    if (ac->ops == NULL)
+        return;
+    int64_t next = next_deadline(ac);
+    if (next < 0 || (ac->armed >= 0 && ac->armed <= next))
+        return;
+    int64_t delay = next - rk_now_ms();
+    ac->ops->timer(ac->ldata, delay > 0 ? delay : 0);
+    ac->armed = next;
+}
+
+/* ---- connecting -------------------------------------------------------- */
+
+static void drop_conn(rk_async *ac) {
+    unwatch(ac);
+    rk_conn_free(ac->conn);
+    ac->conn = NULL;
+    ac->state = C_IDLE;
+    ac->inflight = ac->inflight_bytes = 0;
+    ac->write_blocked = ac->flush_wanted = false;
+}
+
+/* A connect that failed: every command waiting for it fails with code,
+ * and the next attempt waits for the retry policy's backoff. */
+static void connect_failed(rk_async *ac, int code) {
+    rk_resolve_abandon(ac->res);
+    ac->res = NULL;
+    drop_conn(ac);
+    ac->fails++;
+    ac->last_error = code;
+    ac->backoff_prev = rk_backoff_delay(&ac->o.retry, ac->fails, ac->backoff_prev, &ac->seed);
+    ac->connect_at = rk_now_ms() + ac->backoff_prev;
+    drop_front(ac, ac->count, code);
+}
+
+static void connected(rk_async *ac) {
+    ac->state = C_READY;
+    ac->fails = ac->backoff_prev = 0;
+    ac->st.connects++;
+}
+
+static void try_address(rk_async *ac, int i);
+
+/* Acts on what rk_conn_start/step answered. */
+static void step_result(rk_async *ac, int rc) {
+    if (rc == RK_OK) {
+        connected(ac);
+    } else if (rc == RK_ECONNECT && ac->iaddr + 1 < ac->naddr) {
+        drop_conn(ac);
+        try_address(ac, ac->iaddr + 1);
+    } else if (rc != RK_EAGAIN) {
+        connect_failed(ac, rc);
+    }
+}
+
+/* Connects to address i of those resolved, within what is left of the
+ * connect timeout. Over TLS the certificate is checked against the name
+ * asked for, not the address. */
+static void try_address(rk_async *ac, int i) {
+    ac->iaddr = i;
+    ac->copt = ac->o;
+    if (ac->o.unix_path == NULL) {
+        ac->copt.host = ac->addrs[i];
+        if (ac->o.tls.enabled && ac->o.tls.server_name == NULL)
+            ac->copt.tls.server_name = ac->o.host;
+    }
+    if (ac->connect_deadline >= 0) {
+        int64_t left = ac->connect_deadline - rk_now_ms();
+        if (left <= 0) {
+            connect_failed(ac, rk_fail(RK_ETIMEOUT, "timed out connecting to %s", ac->o.host));
+            return;
+        }
+        ac->copt.connect_timeout_ms = (int)RK_MIN(left, (int64_t)INT_MAX);
+    }
+    ac->conn = rk_conn_new_shared(&ac->copt, ac->tls);
+    if (ac->conn == NULL) {
+        connect_failed(ac, rk_error_last()->code);
+        return;
+    }
+    ac->state = C_CONNECTING;
+    step_result(ac, rk_conn_start(ac->conn));
+}
+
+static void start_connect(rk_async *ac) {
+    ac->connect_deadline = rk_net_deadline(ac->o.connect_timeout_ms);
+    if (ac->o.unix_path || rk_resolve_is_numeric(ac->o.host)) {
+        ac->naddr = 1;
+        if (ac->o.unix_path == NULL)
+            snprintf(ac->addrs[0], sizeof(ac->addrs[0]), "%s", ac->o.host);
+        try_address(ac, 0);
+        return;
+    }
+    ac->res = rk_resolve_start(ac->o.host);
+    if (ac->res == NULL) {
+        connect_failed(ac, rk_error_last()->code);
+        return;
+    }
+    ac->state = C_RESOLVING;
+    ac->res_gap = RESOLVE_POLL_MIN_MS;
+    ac->res_next = rk_now_ms() + ac->res_gap;
+}
+
+/* Polls the resolver from the timer; connects once it has answered. */
+static void poll_resolver(rk_async *ac, int64_t now) {
+    int rc = rk_resolve_poll(ac->res, ac->addrs, &ac->naddr);
+    if (rc == RK_EAGAIN) {
+        if (ac->connect_deadline >= 0 && now >= ac->connect_deadline) {
+            connect_failed(ac, rk_fail(RK_ETIMEOUT, "timed out resolving %s", ac->o.host));
+            return;
+        }
+        ac->res_gap = RK_MIN(ac->res_gap * 2, RESOLVE_POLL_MAX_MS);
+        ac->res_next = now + ac->res_gap;
+        return;
+    }
+    rk_resolve_abandon(ac->res);
+    ac->res = NULL;
+    if (rc != RK_OK) {
+        connect_failed(ac, rc);
+        return;
+    }
+    try_address(ac, 0);
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+/* Bytes of record k still to write, or 0 when the in-flight limits keep it
+ * back (a record already begun always goes on). */
+static size_t sendable(const rk_async *ac, size_t k, size_t infl, size_t inb) {
+    const rec *r = at(ac, k);
+    if (k == ac->sendi && ac->out_off > 0)
+        return r->len - ac->out_off;
+    if (infl >= (size_t)ac->ao.max_inflight)
+        return 0;
+    if (infl > 0 && inb + r->len > ac->ao.max_inflight_bytes)
+        return 0;
+    return r->len;
+}
+
+/* How many bytes from sendi on may go in one write: a run of records not
+ * skipped, within the limits and the budget (the first one whole). */
+static size_t gather(const rk_async *ac, size_t budget) {
+    size_t run = 0, infl = ac->inflight, inb = ac->inflight_bytes;
+    for (size_t k = ac->sendi; k < ac->count; k++) {
+        if (at(ac, k)->state == R_SKIPPED)
+            break;
+        size_t n = sendable(ac, k, infl, inb);
+        if (n == 0 || (run > 0 && run + n > budget))
+            break;
+        run += n;
+        infl++;
+        inb += at(ac, k)->len;
+    }
+    return run;
+}
+
+/* Counts w more bytes as written: the records they complete are SENT. */
+static size_t advance(rk_async *ac, size_t w) {
+    size_t sent = 0;
+    ac->out_off += w;
+    rk_writer_consume(ac->out, w);
+    while (ac->sendi < ac->count && ac->out_off >= at(ac, ac->sendi)->len) {
+        rec *r = at(ac, ac->sendi);
+        ac->out_off -= r->len;
+        r->state = R_SENT;
+        ac->inflight++;
+        ac->inflight_bytes += r->len;
+        ac->sendi++;
+        sent++;
+    }
+    return sent;
+}
+
+/* Drops the bytes of skipped records at the front of what is unsent. */
+static void skip_cancelled(rk_async *ac) {
+    while (ac->sendi < ac->count && at(ac, ac->sendi)->state == R_SKIPPED) {
+        rk_writer_consume(ac->out, at(ac, ac->sendi)->len);
+        ac->sendi++;
+    }
+}
+
+/* Writes what is queued: one writev per run of records (usually one in
+ * all), at most max_write_bytes per call; what is left waits for the next
+ * writable. */
+static void flush(rk_async *ac) {
+    size_t budget = ac->ao.max_write_bytes, sent = 0;
+    bool was_idle = ac->inflight == 0;
+    ac->flush_wanted = false;
+    for (;;) {
+        skip_cancelled(ac);
+        size_t run = gather(ac, budget);
+        if (run == 0)
+            break;
+        struct iovec iov[64];
+        int n = rk_writer_iov(ac->out, iov, (int)RK_ARRAY_LEN(iov));
+        size_t total = 0;
+        for (int i = 0; i < n; i++) {
+            if (total + iov[i].iov_len >= run) {
+                iov[i].iov_len = run - total;
+                n = i + 1;
+                break;
+            }
+            total += iov[i].iov_len;
+        }
+        size_t w = 0;
+        int rc = rk_conn_send_iov(ac->conn, iov, n, &w);
+        ac->st.writes++;
+        sent += advance(ac, w);
+        if (rc == RK_EAGAIN) {
+            ac->write_blocked = true;
+            break;
+        }
+        if (rc != RK_OK) {
+            lost(ac, rc);
+            return;
+        }
+        budget = w >= budget ? 0 : budget - w;
+        if (budget == 0) {
+            ac->flush_wanted = gather(ac, SIZE_MAX) > 0;
+            break;
+        }
+    }
+    if (sent == 0)
+        return;
+    ac->st.commands += sent;
+    rk_conn_queued(ac->conn, sent);
+    if (was_idle && ac->ao.liveness_ms > 0)
+        ac->last_rx = rk_now_ms(); /* liveness counts from the first send */
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+/* The connection broke (or was closed): commands it had begun to send or
+ * was awaiting replies for fail with code; commands not begun stay queued
+ * for the next connection. */
+static void lost(rk_async *ac, int code) {
+    size_t n = ac->sendi + (ac->out_off > 0 && ac->sendi < ac->count ? 1 : 0);
+    drop_conn(ac);
+    ac->connect_at = 0;
+    drop_front(ac, n, code);
+}
+
+/* The record the next reply answers: the first SENT one (skipped ones
+ * before it never got a reply, and go). NULL when none is awaited. */
+static rec *awaited(rk_async *ac) {
+    while (ac->sendi > 0 && at(ac, 0)->state == R_SKIPPED)
+        pop_front(ac);
+    return ac->sendi > 0 ? at(ac, 0) : NULL;
+}
+
+/* Hands one reply to the command at the head of the ring: its shape
+ * applied (typed commands), the nil rule too, as every runner does. */
+static void dispatch(rk_async *ac, rec r, rk_reply *reply) {
+    pop_front(ac);
+    ac->inflight--;
+    ac->inflight_bytes -= r.len;
+    if (r.done)
+        return;
+    ac->live--;
+    int status = rk_reply_is_error(reply) ? rk_conn_server_error(reply)
+                                          : rk_shape_finish(r.shape, RK_OK, reply);
+    ac->depth++;
+    r.cb(ac, status, reply, r.ud);
+    ac->depth--;
+}
+
+/* Reads what the socket has and completes the commands it answers. A
+ * reply is borrowed from the read buffer (no copy) unless a shape must be
+ * applied to it. */
+static void read_replies(rk_async *ac) {
+    int rc = rk_conn_read_some(ac->conn);
+    ac->st.reads++;
+    if (rc == RK_EAGAIN)
+        return;
+    if (rc != RK_OK) {
+        lost(ac, rc);
+        return;
+    }
+    if (ac->ao.liveness_ms > 0)
+        ac->last_rx = rk_now_ms();
+    while (!ac->free_pending && !ac->disconnect_pending) {
+        const rec *head = awaited(ac);
+        rec r = head ? *head : (rec){0};
+        rk_reply reply;
+        rc = rk_conn_next(ac->conn, &reply, r.shape == NULL || r.done);
+        if (rc == 0)
+            return;
+        if (rc < 0) {
+            lost(ac, rc);
+            return;
+        }
+        if (head == NULL) {
+            rk_reply_free(&reply);
+            lost(ac, rk_fail(RK_EPROTO, "protocol error: a reply nobody asked for"));
+            return;
+        }
+        dispatch(ac, r, &reply);
+        rk_reply_free(&reply);
+    }
+}
+
+/* ---- timers ------------------------------------------------------------ */
+
+/* Completes the commands whose deadline passed and notes the next one. */
+static void expire(rk_async *ac, int64_t now) {
+    int64_t next = -1;
+    for (size_t i = 0; i < ac->count; i++) {
+        const rec *r = at(ac, i);
+        if (r->done || r->deadline < 0)
+            continue;
+        if (r->deadline > now) {
+            min_in(&next, r->deadline);
+            continue;
+        }
+        rk_fail(RK_ETIMEOUT, "the command's deadline passed");
+        finish(ac, i, RK_ETIMEOUT);
+    }
+    ac->next_cmd_deadline = next;
+}
+
+static void check_liveness(rk_async *ac, int64_t now) {
+    if (ac->state != C_READY || ac->ao.liveness_ms <= 0 || ac->inflight == 0)
+        return;
+    if (now - ac->last_rx < ac->ao.liveness_ms)
+        return;
+    lost(ac, rk_fail(RK_EIO, "no byte from the server in %d ms with commands outstanding",
+                     ac->ao.liveness_ms));
+}
+
+/* ---- entering and leaving ---------------------------------------------- */
+
+/* Moves the commands other threads posted into the ring, in the order
+ * they were posted; one that finds no room fails with RK_ENOMEM. */
+static void take_posts(rk_async *ac) {
+    pthread_mutex_lock(&ac->lock);
+    posted *p = ac->posts;
+    ac->posts = NULL;
+    ac->posts_tail = &ac->posts;
+    ac->woken = false;
+    pthread_mutex_unlock(&ac->lock);
+    while (p) {
+        posted *next = p->next;
+        size_t prev = rk_writer_pending(ac->out);
+        int rc = ring_reserve(ac);
+        if (rc == RK_OK)
+            rc = rk_writer_raw(ac->out, p->bytes, p->len);
+        if (rc == RK_OK)
+            queue_record(ac, &p->call, NULL, prev);
+        else
+            p->call.callback(ac, rc, NULL, p->call.userdata);
+        rk_free(p);
+        p = next;
+    }
+}
+
+void rk_async_detach(rk_async *ac) {
+    if (ac == NULL || ac->ops == NULL)
+        return;
+    unwatch(ac);
+    if (ac->armed >= 0)
+        ac->ops->timer(ac->ldata, -1);
+    ac->armed = -1;
+    const rk_loop_ops *ops = ac->ops;
+    pthread_mutex_lock(&ac->lock);
+    ac->ops = NULL;
+    pthread_mutex_unlock(&ac->lock);
+    if (ops->detach)
+        ops->detach(ac->ldata);
+}
+
+static void really_free(rk_async *ac) {
+    ac->freeing = true;
+    rk_async_detach(ac);
+    rk_resolve_abandon(ac->res);
+    rk_conn_free(ac->conn);
+    ac->conn = NULL;
+    ac->depth++;
+    take_posts(ac);
+    for (size_t i = 0; i < ac->count; i++)
+        if (!at(ac, i)->done)
+            finish(ac, i, rk_fail(RK_ECANCELED, "the async client was freed"));
+    pthread_mutex_destroy(&ac->lock);
+    rk_free(ac->ring);
+    rk_writer_free(ac->out);
+    rk_tls_ctx_free(ac->tls);
+    rk_options_free_storage(&ac->o, ac->storage);
+    rk_free(ac);
+}
+
+static void do_disconnect(rk_async *ac) {
+    rk_fail(RK_ECLOSED, "the connection was closed (rk_async_disconnect)");
+    rk_resolve_abandon(ac->res);
+    ac->res = NULL;
+    drop_conn(ac);
+    drop_front(ac, ac->count, RK_ECLOSED);
+}
+
+/* After an entry point, at depth 0: see the comment at the top. Returns
+ * false when the client is gone. */
+static bool settled_step(rk_async *ac) {
+    if (ac->free_pending) {
+        really_free(ac);
+        return false;
+    }
+    return true;
+}
+
+static void settle(rk_async *ac, bool from_input) {
+    if (!settled_step(ac))
+        return;
+    if (ac->disconnect_pending) {
+        ac->disconnect_pending = false;
+        do_disconnect(ac);
+        if (!settled_step(ac))
+            return;
+    }
+    if (ac->ops && ac->state == C_IDLE && ac->live > 0 && rk_now_ms() >= ac->connect_at) {
+        start_connect(ac);
+        if (!settled_step(ac))
+            return;
+    }
+    if (ac->state == C_READY && ac->sendi < ac->count && !ac->write_blocked) {
+        if (from_input || ac->inflight == 0)
+            flush(ac);
+        else
+            ac->flush_wanted = true;
+        if (!settled_step(ac))
+            return;
+    }
+    update_interest(ac);
+    update_timer(ac);
+}
+
+/* Loop inputs are ignored while a callback runs (a loop run from inside a
+ * callback); the outer input sees the same readiness again. */
+static bool enter(rk_async *ac) {
+    if (ac == NULL || ac->depth > 0 || ac->freeing)
+        return false;
+    ac->depth++;
+    return true;
+}
+
+static void leave(rk_async *ac, bool from_input) {
+    if (--ac->depth == 0)
+        settle(ac, from_input);
+}
+
+void rk_async_on_readable(rk_async *ac) {
+    if (!enter(ac))
+        return;
+    if (ac->state == C_CONNECTING)
+        step_result(ac, rk_conn_step(ac->conn));
+    else if (ac->state == C_READY)
+        read_replies(ac);
+    leave(ac, true);
+}
+
+void rk_async_on_writable(rk_async *ac) {
+    if (!enter(ac))
+        return;
+    if (ac->state == C_CONNECTING) {
+        step_result(ac, rk_conn_step(ac->conn));
+    } else if (ac->state == C_READY) {
+        ac->write_blocked = false;
+        flush(ac);
+    }
+    leave(ac, true);
+}
+
+void rk_async_on_timer(rk_async *ac) {
+    if (!enter(ac))
+        return;
+    ac->armed = -1;
+    int64_t now = rk_now_ms();
+    if (ac->state == C_RESOLVING && now >= ac->res_next)
+        poll_resolver(ac, now);
+    if (ac->state == C_CONNECTING && ac->connect_deadline >= 0 && now >= ac->connect_deadline)
+        connect_failed(ac, rk_fail(RK_ETIMEOUT, "timed out connecting to %s", ac->o.host));
+    if (ac->next_cmd_deadline >= 0 && now >= ac->next_cmd_deadline)
+        expire(ac, now);
+    check_liveness(ac, now);
+    leave(ac, true);
+}
+
+void rk_async_on_wake(rk_async *ac) {
+    if (!enter(ac))
+        return;
+    take_posts(ac);
+    leave(ac, true);
+}
+
+/* ---- the public side --------------------------------------------------- */
+
+static void settle_options(rk_async_options *ao, const rk_async_options *in) {
+    if (in)
+        *ao = *in;
+    if (ao->max_inflight <= 0)
+        ao->max_inflight = RK_ASYNC_DEFAULT_MAX_INFLIGHT;
+    if (ao->max_inflight_bytes == 0)
+        ao->max_inflight_bytes = RK_ASYNC_DEFAULT_MAX_INFLIGHT_BYTES;
+    if (ao->max_write_bytes == 0)
+        ao->max_write_bytes = RK_ASYNC_DEFAULT_MAX_WRITE_BYTES;
+    if (ao->liveness_ms < 0)
+        ao->liveness_ms = 0;
+    if (ao->max_queued < 0)
+        ao->max_queued = 0;
+}
+
+rk_async *rk_async_new(const rk_options *opts, const rk_async_options *aopts) {
+    rk_async *ac = rk_calloc(1, sizeof(*ac));
+    if (ac == NULL) {
+        rk_fail(RK_ENOMEM, "out of memory creating an async client");
+        return NULL;
+    }
+    if (rk_options_settle(opts, &ac->o, &ac->storage) != RK_OK) {
+        rk_free(ac);
+        return NULL;
+    }
+    settle_options(&ac->ao, aopts);
+    ac->watched_fd = -1;
+    ac->armed = ac->next_cmd_deadline = ac->connect_deadline = -1;
+    ac->posts_tail = &ac->posts;
+    ac->head_id = 1;
+    ac->seed = (unsigned)(uintptr_t)ac ^ (unsigned)rk_now_us();
+    /* Copy every argument: a caller cannot know when it was sent. */
+    ac->out = rk_writer_new(&(rk_writer_opts){.ref_threshold = SIZE_MAX});
+    int rc = ac->out ? rk_options_tls_ctx(&ac->o, &ac->tls)
+                     : rk_fail(RK_ENOMEM, "out of memory creating an async client");
+    if (rc == RK_OK && pthread_mutex_init(&ac->lock, NULL) != 0) {
+        rk_tls_ctx_free(ac->tls);
+        rc = rk_fail(RK_ENOMEM, "no mutex for an async client");
+    }
+    if (rc != RK_OK) {
+        rk_writer_free(ac->out);
+        rk_options_free_storage(&ac->o, ac->storage);
+        rk_free(ac);
+        return NULL;
+    }
+    return ac;
+}
+
+void rk_async_free(rk_async *ac) {
+    if (ac == NULL || ac->freeing)
+        return;
+    if (ac->depth > 0) {
+        ac->free_pending = true;
+        return;
+    }
+    really_free(ac);
+}
+
+int rk_async_attach(rk_async *ac, const rk_loop_ops *ops, void *data) {
+    if (ac == NULL || ops == NULL)
+        return rk_fail(RK_EINVAL, "rk_async_attach: the client and the operations are required");
+    if (ops->watch == NULL || ops->timer == NULL)
+        return rk_fail(RK_EINVAL, "rk_async_attach: a loop must watch fds and arm a timer "
+                                  "(watch and timer are required)");
+    if (ac->ops != NULL)
+        return rk_fail(RK_EINVAL, "rk_async_attach: the client is attached to a loop already");
+    if (ac->freeing)
+        return rk_fail(RK_ECLOSED, "the async client is being freed");
+    pthread_mutex_lock(&ac->lock);
+    ac->ops = ops;
+    ac->ldata = data;
+    pthread_mutex_unlock(&ac->lock);
+    if (ac->depth == 0) {
+        ac->depth++;
+        leave(ac, false);
+    }
+    return RK_OK;
+}
+
+int rk_async_connect(rk_async *ac) {
+    if (ac == NULL || ac->freeing)
+        return rk_fail(RK_ECLOSED, "the async client is being freed");
+    if (ac->state != C_IDLE)
+        return RK_OK;
+    ac->depth++;
+    if (ac->ops)
+        start_connect(ac);
+    leave(ac, false);
+    return RK_OK;
+}
+
+void rk_async_disconnect(rk_async *ac) {
+    if (ac == NULL || ac->freeing)
+        return;
+    ac->disconnect_pending = true;
+    if (ac->depth == 0) {
+        ac->depth++;
+        leave(ac, false);
+    }
+}
+
+/* Records the command whose bytes were just appended to out (prev bytes
+ * were there before); the ring has room. Returns its id. */
+static rk_async_id queue_record(rk_async *ac, const rk_async_call *call, const char *shape,
+                                size_t prev) {
+    rec *r = at(ac, ac->count);
+    int timeout = call->timeout_ms ? call->timeout_ms : ac->o.command_timeout_ms;
+    *r = (rec){.cb = call->callback,
+               .ud = call->userdata,
+               .shape = shape,
+               .deadline = timeout > 0 ? rk_now_ms() + timeout : -1,
+               .len = rk_writer_pending(ac->out) - prev,
+               .state = R_QUEUED};
+    min_in(&ac->next_cmd_deadline, r->deadline);
+    ac->count++;
+    ac->live++;
+    return ac->head_id + (rk_async_id)ac->count - 1;
+}
+
+/* Refuses the command encoded last into w if it would change the state of
+ * its connection (taking it back out of w). */
+static int refuse_stateful(rk_writer *w, int rc) {
+    if (rc != RK_OK || !(rk_writer_last_flags(w, RK_CMD_STATEFUL) & RK_CMD_STATEFUL))
+        return rc;
+    rk_writer_unqueue_last(w);
+    return rk_fail(RK_EINVAL, "this command changes the state of its connection; the async "
+                              "client does not run it (use options for AUTH/SELECT/HELLO)");
+}
+
+/* Records the command just encoded into out, unless refused. */
+static rk_async_id queue_encoded(rk_async *ac, const rk_async_call *call, const char *shape,
+                                 size_t prev, int rc) {
+    rc = refuse_stateful(ac->out, rc);
+    return rc == RK_OK ? queue_record(ac, call, shape, prev) : rc;
+}
+
+/* The policy for commands that cannot be sent now (async.h: max_queued,
+ * max_queued_bytes, fail_fast). */
+static int check_queue(const rk_async *ac) {
+    if (ac->ao.fail_fast && ac->state == C_IDLE && ac->fails > 0)
+        return rk_fail(ac->last_error,
+                       "not connected: the last connect failed (%s), the next "
+                       "waits for its backoff",
+                       rk_strerror(ac->last_error));
+    if (ac->ao.max_queued > 0 && ac->count - ac->sendi >= (size_t)ac->ao.max_queued)
+        return rk_fail(RK_EAGAIN, "%d commands already wait to be sent", ac->ao.max_queued);
+    if (ac->ao.max_queued_bytes > 0 && rk_writer_pending(ac->out) >= ac->ao.max_queued_bytes)
+        return rk_fail(RK_EAGAIN, "%zu bytes of commands already wait to be sent",
+                       ac->ao.max_queued_bytes);
+    return RK_OK;
+}
+
+/* Checks what every submission needs; RK_OK or the refusal. */
+static int check_submit(rk_async *ac, const rk_async_call *call) {
+    if (ac == NULL || call == NULL || call->callback == NULL)
+        return rk_fail(RK_EINVAL, "a command needs a client and a callback");
+    if (ac->freeing)
+        return rk_fail(RK_ECLOSED, "the async client is being freed");
+    int rc = check_queue(ac);
+    return rc == RK_OK ? ring_reserve(ac) : rc;
+}
+
+rk_async_id rk_async_submit(rk_async *ac, const rk_async_call *call, const rk_str *argv,
+                            size_t argc) {
+    int rc = check_submit(ac, call);
+    if (rc != RK_OK)
+        return rc;
+    ac->depth++;
+    size_t prev = rk_writer_pending(ac->out);
+    rk_async_id id = queue_encoded(ac, call, NULL, prev, rk_writer_argv(ac->out, argv, argc));
+    leave(ac, false);
+    return id;
+}
+
+rk_async_id rk_async_command_argv(rk_async *ac, rk_async_fn cb, void *userdata, const rk_str *argv,
+                                  size_t argc) {
+    rk_async_call call = {.callback = cb, .userdata = userdata};
+    return rk_async_submit(ac, &call, argv, argc);
+}
+
+rk_async_id rk_async_vcommand(rk_async *ac, rk_async_fn cb, void *userdata, const char *fmt,
+                              va_list ap) {
+    rk_async_call call = {.callback = cb, .userdata = userdata};
+    int rc = check_submit(ac, &call);
+    if (rc != RK_OK)
+        return rc;
+    if (fmt == NULL)
+        return rk_fail(RK_EINVAL, "a command needs a format");
+    ac->depth++;
+    size_t prev = rk_writer_pending(ac->out);
+    rk_async_id id = queue_encoded(ac, &call, NULL, prev, rk_writer_vformat(ac->out, fmt, ap));
+    leave(ac, false);
+    return id;
+}
+
+rk_async_id rk_async_command(rk_async *ac, rk_async_fn cb, void *userdata, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    rk_async_id id = rk_async_vcommand(ac, cb, userdata, fmt, ap);
+    va_end(ap);
+    return id;
+}
+
+rk_async_id rk_async_run(rk_async *ac, rk_command *cmd, rk_async_fn cb, void *userdata) {
+    rk_async_call call = {.callback = cb, .userdata = userdata};
+    rk_command_int *c;
+    int rc = rk_command_ready(cmd, &c);
+    if (rc == RK_OK)
+        rc = check_submit(ac, &call);
+    if (rc != RK_OK) {
+        rk_command_release(cmd);
+        return rc;
+    }
+    ac->depth++;
+    size_t prev = rk_writer_pending(ac->out);
+    rk_async_id id =
+        queue_encoded(ac, &call, c->shape, prev, rk_writer_argv(ac->out, c->argv, c->argc));
+    rk_command_release(cmd);
+    leave(ac, false);
+    return id;
+}
+
+/* Encodes argv into a new post, in the caller's thread. */
+static posted *encode_post(const rk_async_call *call, const rk_str *argv, size_t argc, int *rc) {
+    rk_writer *w = rk_writer_new(&(rk_writer_opts){.ref_threshold = SIZE_MAX});
+    *rc = w ? refuse_stateful(w, rk_writer_argv(w, argv, argc))
+            : rk_fail(RK_ENOMEM, "out of memory posting a command");
+    size_t len = w ? rk_writer_pending(w) : 0;
+    posted *p = *rc == RK_OK ? rk_malloc(sizeof(*p) + len) : NULL;
+    if (*rc == RK_OK && p == NULL)
+        *rc = rk_fail(RK_ENOMEM, "out of memory posting a command");
+    if (p) {
+        *p = (posted){.call = *call, .len = len};
+        struct iovec iov[64];
+        int n = rk_writer_iov(w, iov, (int)RK_ARRAY_LEN(iov));
+        size_t off = 0;
+        for (int i = 0; i < n; i++) {
+            memcpy(p->bytes + off, iov[i].iov_base, iov[i].iov_len);
+            off += iov[i].iov_len;
+        }
+    }
+    rk_writer_free(w);
+    return p;
+}
+
+int rk_async_post(rk_async *ac, const rk_async_call *call, const rk_str *argv, size_t argc) {
+    if (ac == NULL || call == NULL || call->callback == NULL)
+        return rk_fail(RK_EINVAL, "a command needs a client and a callback");
+    int rc;
+    posted *p = encode_post(call, argv, argc, &rc);
+    if (p == NULL)
+        return rc;
+    pthread_mutex_lock(&ac->lock);
+    const rk_loop_ops *ops = ac->ops;
+    if (ops == NULL || ops->wake == NULL) {
+        pthread_mutex_unlock(&ac->lock);
+        rk_free(p);
+        return rk_fail(RK_EINVAL, "rk_async_post needs a loop that can be woken from another "
+                                  "thread (the built-in loop, libuv, libev)");
+    }
+    *ac->posts_tail = p;
+    ac->posts_tail = &p->next;
+    bool wake = !ac->woken;
+    ac->woken = true;
+    if (wake)
+        ops->wake(ac->ldata);
+    pthread_mutex_unlock(&ac->lock);
+    return RK_OK;
+}
+
+int rk_async_cancel(rk_async *ac, rk_async_id id) {
+    if (ac == NULL || id < ac->head_id || id - ac->head_id >= (rk_async_id)ac->count ||
+        at(ac, (size_t)(id - ac->head_id))->done)
+        return rk_fail(RK_EINVAL, "no command %lld waits for completion", (long long)id);
+    ac->depth++;
+    rk_fail(RK_ECANCELED, "the command was cancelled");
+    finish(ac, (size_t)(id - ac->head_id), RK_ECANCELED);
+    leave(ac, false);
+    return RK_OK;
+}
+
+size_t rk_async_pending(const rk_async *ac) {
+    return ac ? ac->live : 0;
+}
+
+void rk_async_get_stats(const rk_async *ac, rk_async_stats *out) {
+    if (out == NULL)
+        return;
+    memset(out, 0, sizeof(*out));
+    if (ac)
+        *out = ac->st;
+}

@@ -1,0 +1,699 @@
+/* The async client, the same suite on every loop: the built-in one (epoll
+ * and poll), libevent, libuv and libev. Against a real redis-server (and the
+ * fault proxy, the fake server and a black hole): every command completes
+ * exactly once (reply, timeout, cancel, connection lost, client freed),
+ * freeing and disconnecting inside a callback, a deadline that does not
+ * sever the connection, cancel before and after sending, hostile data,
+ * 1,000 commands in flight in order, automatic pipelining, timers armed on
+ * every loop. Needs redis-server; skips without it. */
+#define _GNU_SOURCE
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rediskit/rediskit.h"
+#include "rkt_fakeserver.h"
+#include "rkt_loops.h"
+#include "rkt_proxy.h"
+#include "rkt_server.h"
+#include "rkt_shared.h"
+#include "util/common.h"
+
+/* How long any wait below may take before the test fails. */
+#define WAIT_MS 10000
+
+/* ---- the harness ----------------------------------------------------------- */
+
+/* One test's loop and client. */
+typedef struct env {
+    const rkt_loop_kind *k;
+    void *loop;
+    rk_async *ac;
+} env;
+
+/* What a callback saw: how often it ran, and the last status and reply. */
+typedef struct result {
+    int calls;
+    int status;
+    rk_type type;
+    long long integer;
+    char str[128];
+    env *e;
+    int action; /* what the callback does besides recording (ACT_*) */
+} result;
+
+enum { ACT_NONE, ACT_FREE, ACT_DISCONNECT, ACT_SUBMIT };
+
+static void record(rk_async *ac, int status, rk_reply *r, void *ud) {
+    result *res = ud;
+    res->calls++;
+    res->status = status;
+    res->type = r ? rk_reply_type(r) : RK_REPLY_NIL;
+    res->str[0] = '\0';
+    if (r && rk_reply_type(r) == RK_REPLY_INTEGER)
+        res->integer = rk_reply_int(r);
+    if (r && rk_reply_str(r))
+        snprintf(res->str, sizeof(res->str), "%.*s", (int)rk_reply_len(r), rk_reply_str(r));
+    if (res->action == ACT_FREE) {
+        rk_async_free(ac);
+        res->e->ac = NULL;
+    } else if (res->action == ACT_DISCONNECT) {
+        rk_async_disconnect(ac);
+    }
+}
+
+static rk_async *new_client(env *e, rk_options o, const rk_async_options *ao) {
+    rk_async *ac = rk_async_new(&o, ao);
+    if (ac == NULL)
+        fail_msg("rk_async_new: %s", rk_error_last()->message);
+    assert_int_equal(e->k->attach(e->loop, ac), RK_OK);
+    return ac;
+}
+
+/* A loop of the test's kind and a client of the shared server. */
+static void env_open(env *e, void **state, const rk_async_options *ao) {
+    rkt_shared_need();
+    e->k = *state;
+    e->loop = e->k->create();
+    assert_non_null(e->loop);
+    e->ac = new_client(e, (rk_options){.port = rkt_server_port(&rkt_shared)}, ao);
+}
+
+static void env_close(env *e) {
+    rk_async_free(e->ac);
+    e->k->destroy(e->loop);
+}
+
+/* Runs the loop until *count reaches want; fails after WAIT_MS. */
+static void wait_count(env *e, const int *count, int want) {
+    int64_t end = rk_now_ms() + WAIT_MS;
+    while (*count < want) {
+        if (rk_now_ms() > end)
+            fail_msg("%s: waited %d ms for %d completions, saw %d", e->k->name, WAIT_MS, want,
+                     *count);
+        assert_int_equal(e->k->run_once(e->loop), 0);
+    }
+}
+
+/* Runs the loop about ms more, so that a second completion would show. */
+static void run_for(env *e, int ms) {
+    int64_t end = rk_now_ms() + ms;
+    while (rk_now_ms() < end)
+        assert_int_equal(e->k->run_once(e->loop), 0);
+}
+
+/* Runs the loop until the client has connected. */
+static void wait_connected(env *e) {
+    int64_t end = rk_now_ms() + WAIT_MS;
+    rk_async_stats st = {0};
+    while (st.connects == 0) {
+        if (rk_now_ms() > end)
+            fail_msg("%s: no connection after %d ms", e->k->name, WAIT_MS);
+        assert_int_equal(e->k->run_once(e->loop), 0);
+        rk_async_get_stats(e->ac, &st);
+    }
+}
+
+static rk_async_id submit(env *e, result *res, int timeout_ms, const char *const *words) {
+    rk_str argv[8];
+    size_t n = 0;
+    while (words[n]) {
+        argv[n] = rk_cstr(words[n]);
+        n++;
+    }
+    rk_async_call call = {.callback = record, .userdata = res, .timeout_ms = timeout_ms};
+    rk_async_id id = rk_async_submit(e->ac, &call, argv, n);
+    if (id <= 0)
+        fail_msg("rk_async_submit %s: %s", words[0], rk_error_last()->message);
+    return id;
+}
+
+#define CMD(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* ---- exactly once ------------------------------------------------------------- */
+
+static void test_async_reply_completes_once(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    result set = {0}, get = {0};
+    submit(&e, &set, 0, CMD("SET", "async:k", "v1"));
+    submit(&e, &get, 0, CMD("GET", "async:k"));
+    wait_count(&e, &get.calls, 1);
+    run_for(&e, 50);
+    assert_int_equal(set.calls, 1);
+    assert_int_equal(set.status, RK_OK);
+    assert_string_equal(set.str, "OK");
+    assert_int_equal(get.calls, 1);
+    assert_string_equal(get.str, "v1");
+    assert_int_equal(rk_async_pending(e.ac), 0);
+    env_close(&e);
+}
+
+static void test_async_server_error_reply_is_eserver(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    result set = {0}, bad = {0};
+    submit(&e, &set, 0, CMD("SET", "async:str", "x"));
+    submit(&e, &bad, 0, CMD("LPUSH", "async:str", "y"));
+    wait_count(&e, &bad.calls, 1);
+    assert_int_equal(bad.status, RK_ESERVER);
+    assert_int_equal(bad.type, RK_REPLY_ERROR);
+    assert_non_null(strstr(bad.str, "WRONGTYPE"));
+    env_close(&e);
+}
+
+static void test_async_deadline_does_not_sever_connection(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    result slow = {0}, ping = {0};
+    int64_t t0 = rk_now_ms();
+    submit(&e, &slow, 100, CMD("DEBUG", "SLEEP", "2"));
+    submit(&e, &ping, -1, CMD("PING"));
+    wait_count(&e, &slow.calls, 1);
+    /* The late command failed by its deadline, long before the server
+     * answered it (2 s)... */
+    assert_int_equal(slow.status, RK_ETIMEOUT);
+    assert_true(rk_now_ms() - t0 < 1500);
+    assert_int_equal(ping.calls, 0);
+    /* ...and the next command on the same connection got its own reply. */
+    wait_count(&e, &ping.calls, 1);
+    assert_int_equal(ping.status, RK_OK);
+    assert_string_equal(ping.str, "PONG");
+    run_for(&e, 50);
+    assert_int_equal(slow.calls, 1);
+    rk_async_stats st;
+    rk_async_get_stats(e.ac, &st);
+    assert_int_equal(st.connects, 1);
+    env_close(&e);
+}
+
+static void test_async_cancel_before_send_never_sends(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    result del = {0}, incr = {0}, get = {0};
+    submit(&e, &del, 0, CMD("DEL", "async:cancelled"));
+    rk_async_id id = submit(&e, &incr, 0, CMD("INCR", "async:cancelled"));
+    assert_int_equal(rk_async_cancel(e.ac, id), RK_OK);
+    assert_int_equal(incr.calls, 1); /* at once, inside the cancel */
+    assert_int_equal(incr.status, RK_ECANCELED);
+    assert_int_equal(rk_async_cancel(e.ac, id), RK_EINVAL); /* not twice */
+    submit(&e, &get, 0, CMD("GET", "async:cancelled"));
+    wait_count(&e, &get.calls, 1);
+    assert_int_equal(get.type, RK_REPLY_NIL); /* the INCR never ran */
+    assert_int_equal(incr.calls, 1);
+    env_close(&e);
+}
+
+static void test_async_cancel_after_send_drops_reply(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    result slow = {0}, ping = {0};
+    rk_async_id id = submit(&e, &slow, 0, CMD("DEBUG", "SLEEP", "0.2"));
+    run_for(&e, 50); /* sent */
+    assert_int_equal(rk_async_cancel(e.ac, id), RK_OK);
+    assert_int_equal(slow.status, RK_ECANCELED);
+    submit(&e, &ping, 0, CMD("PING"));
+    wait_count(&e, &ping.calls, 1);
+    assert_string_equal(ping.str, "PONG");
+    assert_int_equal(slow.calls, 1);
+    env_close(&e);
+}
+
+static void test_async_connection_lost_fails_inflight_once(void **state) {
+    rkt_shared_need();
+    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
+    assert_non_null(p);
+    env e = {.k = *state};
+    e.loop = e.k->create();
+    e.ac = new_client(&e, (rk_options){.port = rkt_proxy_port(p)}, NULL);
+    result slow = {0}, ping = {0};
+    submit(&e, &slow, 0, CMD("DEBUG", "SLEEP", "1"));
+    run_for(&e, 100);
+    rkt_proxy_drop_all(p);
+    wait_count(&e, &slow.calls, 1);
+    assert_int_equal(slow.status, RK_EIO);
+    /* The next command connects again. */
+    submit(&e, &ping, 0, CMD("PING"));
+    wait_count(&e, &ping.calls, 1);
+    assert_string_equal(ping.str, "PONG");
+    run_for(&e, 50);
+    assert_int_equal(slow.calls, 1);
+    env_close(&e);
+    rkt_proxy_stop(p);
+}
+
+/* A command not yet sent when the connection broke never ran: it goes on
+ * the next connection instead of failing. */
+static void test_async_unsent_command_survives_lost_connection(void **state) {
+    rkt_shared_need();
+    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
+    assert_non_null(p);
+    env e = {.k = *state};
+    e.loop = e.k->create();
+    e.ac = new_client(&e, (rk_options){.port = rkt_proxy_port(p)},
+                      &(rk_async_options){.max_inflight = 1});
+    result slow = {0}, held = {0};
+    submit(&e, &slow, 0, CMD("DEBUG", "SLEEP", "1"));
+    submit(&e, &held, 0, CMD("PING")); /* held back by max_inflight */
+    run_for(&e, 100);
+    rkt_proxy_drop_all(p);
+    wait_count(&e, &held.calls, 1);
+    assert_int_equal(slow.status, RK_EIO);
+    assert_int_equal(held.status, RK_OK);
+    assert_string_equal(held.str, "PONG");
+    rk_async_stats st;
+    rk_async_get_stats(e.ac, &st);
+    assert_int_equal(st.connects, 2);
+    env_close(&e);
+    rkt_proxy_stop(p);
+}
+
+static void test_async_free_cancels_every_pending_command(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    result r[3] = {{0}};
+    submit(&e, &r[0], 0, CMD("DEBUG", "SLEEP", "0.2"));
+    run_for(&e, 20);
+    submit(&e, &r[1], 0, CMD("PING"));
+    submit(&e, &r[2], 0, CMD("PING"));
+    rk_async_free(e.ac);
+    e.ac = NULL;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(r[i].calls, 1);
+        assert_int_equal(r[i].status, RK_ECANCELED);
+    }
+    run_for(&e, 50); /* nothing more arrives */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(r[i].calls, 1);
+    env_close(&e);
+}
+
+static void test_async_free_inside_callback_is_safe(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    result first = {.action = ACT_FREE, .e = &e}, rest[2] = {{0}};
+    submit(&e, &first, 0, CMD("PING"));
+    submit(&e, &rest[0], 0, CMD("PING"));
+    submit(&e, &rest[1], 0, CMD("DEBUG", "SLEEP", "0.1"));
+    wait_count(&e, &first.calls, 1);
+    assert_null(e.ac);
+    run_for(&e, 200);
+    assert_int_equal(first.calls, 1);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(rest[i].calls, 1); /* a reply, or cancelled by the free */
+        assert_true(rest[i].status == RK_OK || rest[i].status == RK_ECANCELED);
+    }
+    env_close(&e);
+}
+
+static void test_async_disconnect_inside_callback_is_safe(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    result first = {.action = ACT_DISCONNECT, .e = &e}, slow = {0}, again = {0};
+    submit(&e, &first, 0, CMD("PING"));
+    submit(&e, &slow, 0, CMD("DEBUG", "SLEEP", "0.3"));
+    wait_count(&e, &slow.calls, 1);
+    assert_int_equal(first.calls, 1);
+    assert_int_equal(slow.status, RK_ECLOSED);
+    submit(&e, &again, 0, CMD("PING"));
+    wait_count(&e, &again.calls, 1);
+    assert_string_equal(again.str, "PONG");
+    run_for(&e, 50);
+    assert_int_equal(slow.calls, 1);
+    env_close(&e);
+}
+
+/* ---- hostile data, limits, order ------------------------------------------- */
+
+static void test_async_garbage_from_server_fails_commands(void **state) {
+    rkt_shared_need();
+    static const rkt_fake_step steps[] = {{.reply = "@@not resp@@\r\n"}};
+    rkt_fake *f = rkt_fake_start(steps, 1, NULL);
+    assert_non_null(f);
+    env e = {.k = *state};
+    e.loop = e.k->create();
+    e.ac = new_client(&e, (rk_options){.port = rkt_fake_port(f)}, NULL);
+    result a = {0}, b = {0};
+    submit(&e, &a, 0, CMD("GET", "k"));
+    submit(&e, &b, 0, CMD("GET", "k2"));
+    wait_count(&e, &b.calls, 1);
+    assert_int_equal(a.status, RK_EPROTO);
+    run_for(&e, 50);
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(b.calls, 1);
+    env_close(&e);
+    rkt_fake_free(f);
+}
+
+/* Checks that replies come in submission order: each ECHO answers its
+ * number, and the counter must match it. */
+typedef struct order {
+    int next, bad;
+} order;
+
+static void in_order(rk_async *ac, int status, rk_reply *r, void *ud) {
+    (void)ac;
+    order *o = ud;
+    char want[16];
+    snprintf(want, sizeof(want), "%d", o->next++);
+    if (status != RK_OK || r == NULL || strcmp(rk_reply_str(r), want) != 0)
+        o->bad++;
+}
+
+static void submit_echoes(env *e, order *o, int n) {
+    for (int i = 0; i < n; i++) {
+        char num[16];
+        snprintf(num, sizeof(num), "%d", i);
+        rk_str argv[2] = {RK_STR("ECHO"), rk_cstr(num)};
+        assert_true(rk_async_command_argv(e->ac, in_order, o, argv, 2) > 0);
+    }
+}
+
+static void test_async_thousand_in_flight_in_order(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    order o = {0};
+    submit_echoes(&e, &o, 1000);
+    wait_count(&e, &o.next, 1000);
+    assert_int_equal(o.bad, 0);
+    env_close(&e);
+}
+
+static void test_async_inflight_limit_makes_commands_wait(void **state) {
+    env e;
+    env_open(&e, state, &(rk_async_options){.max_inflight = 2});
+    order o = {0};
+    submit_echoes(&e, &o, 50);
+    wait_count(&e, &o.next, 50);
+    assert_int_equal(o.bad, 0);
+    env_close(&e);
+}
+
+static void test_async_commands_in_flight_share_writes(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    result first = {0};
+    submit(&e, &first, 0, CMD("PING"));
+    wait_count(&e, &first.calls, 1);
+    rk_async_stats before, after;
+    rk_async_get_stats(e.ac, &before);
+    order o = {0};
+    submit_echoes(&e, &o, 64);
+    wait_count(&e, &o.next, 64);
+    rk_async_get_stats(e.ac, &after);
+    /* The first is written at once, the other 63 together. */
+    assert_int_equal(after.commands - before.commands, 64);
+    assert_true(after.writes - before.writes <= 3);
+    env_close(&e);
+}
+
+static void test_async_stateful_command_refused(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    result r = {0};
+    rk_str argv[2] = {RK_STR("SUBSCRIBE"), RK_STR("ch")};
+    assert_int_equal(rk_async_command_argv(e.ac, record, &r, argv, 2), RK_EINVAL);
+    assert_int_equal(rk_async_command(e.ac, record, &r, "%s", "MULTI"), RK_EINVAL);
+    assert_int_equal(rk_async_command(e.ac, NULL, &r, "PING"), RK_EINVAL);
+    run_for(&e, 20);
+    assert_int_equal(r.calls, 0);
+    assert_int_equal(rk_async_pending(e.ac), 0);
+    env_close(&e);
+}
+
+/* ---- connecting and timers ---------------------------------------------------- */
+
+static void test_async_connect_timeout_uses_the_loop_timer(void **state) {
+    rkt_shared_need();
+    rkt_blackhole *b = rkt_blackhole_start();
+    assert_non_null(b);
+    env e = {.k = *state};
+    e.loop = e.k->create();
+    e.ac = new_client(&e, (rk_options){.port = rkt_blackhole_port(b), .connect_timeout_ms = 200},
+                      NULL);
+    result r = {0};
+    int64_t t0 = rk_now_ms();
+    submit(&e, &r, 0, CMD("PING"));
+    wait_count(&e, &r.calls, 1);
+    assert_int_equal(r.status, RK_ETIMEOUT);
+    assert_true(rk_now_ms() - t0 < 3000);
+    env_close(&e);
+    rkt_blackhole_stop(b);
+}
+
+static void test_async_refused_connect_fails_command(void **state) {
+    rkt_shared_need();
+    env e = {.k = *state};
+    e.loop = e.k->create();
+    int port = rkt_free_port();
+    e.ac = new_client(&e, (rk_options){.port = port}, NULL);
+    result r = {0};
+    submit(&e, &r, 0, CMD("PING"));
+    wait_count(&e, &r.calls, 1);
+    assert_int_equal(r.status, RK_ECONNECT);
+    run_for(&e, 50);
+    assert_int_equal(r.calls, 1);
+    env_close(&e);
+}
+
+static void test_async_host_name_is_resolved_off_the_loop(void **state) {
+    rkt_shared_need();
+    env e = {.k = *state};
+    e.loop = e.k->create();
+    e.ac = new_client(&e, (rk_options){.host = "localhost", .port = rkt_server_port(&rkt_shared)},
+                      NULL);
+    result r = {0};
+    submit(&e, &r, 0, CMD("PING"));
+    wait_count(&e, &r.calls, 1);
+    assert_int_equal(r.status, RK_OK);
+    assert_string_equal(r.str, "PONG");
+    env_close(&e);
+}
+
+static void no_watch(void *data, int fd, int events) {
+    (void)data, (void)fd, (void)events;
+}
+
+static void test_async_loop_without_timer_refused(void **state) {
+    (void)state;
+    rk_async *ac = rk_async_new(NULL, NULL);
+    assert_non_null(ac);
+    rk_loop_ops ops = {.watch = no_watch};
+    assert_int_equal(rk_async_attach(ac, &ops, NULL), RK_EINVAL);
+    assert_non_null(strstr(rk_error_last()->message, "timer"));
+    rk_async_free(ac);
+}
+
+static void test_async_tls_handshake_driven_by_the_loop(void **state) {
+    rkt_shared_need();
+    if (rkt_server_tls_port(&rkt_shared) == 0)
+        skip(); /* no openssl to make certificates */
+    env e = {.k = *state};
+    e.loop = e.k->create();
+    rk_options o = {
+        .host = "localhost",
+        .port = rkt_server_tls_port(&rkt_shared),
+        .tls = {.enabled = true, .ca_file = rkt_server_tls_files(&rkt_shared)->ca_cert}};
+    e.ac = new_client(&e, o, NULL);
+    result r = {0};
+    submit(&e, &r, 0, CMD("PING"));
+    wait_count(&e, &r.calls, 1);
+    assert_int_equal(r.status, RK_OK);
+    assert_string_equal(r.str, "PONG");
+    env_close(&e);
+}
+
+static void test_async_liveness_declares_silent_connection_dead(void **state) {
+    rkt_shared_need();
+    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
+    assert_non_null(p);
+    rkt_proxy_set_mode(p, RKT_PROXY_DELAY, 1500);
+    env e = {.k = *state};
+    e.loop = e.k->create();
+    e.ac = new_client(&e, (rk_options){.port = rkt_proxy_port(p)},
+                      &(rk_async_options){.liveness_ms = 300});
+    assert_int_equal(rk_async_connect(e.ac), RK_OK);
+    wait_connected(&e); /* the handshake is slowed down too */
+    result r = {0};
+    int64_t t0 = rk_now_ms();
+    submit(&e, &r, -1, CMD("PING"));
+    wait_count(&e, &r.calls, 1);
+    assert_int_equal(r.status, RK_EIO); /* no byte for 300 ms: dead */
+    assert_true(rk_now_ms() - t0 < 1400);
+    env_close(&e);
+    rkt_proxy_stop(p);
+}
+
+/* A typed command (its builder, rediskit/command.h) completes with the
+ * reply its other runners give: shaped, and nil as RK_NIL. */
+static void test_async_run_shapes_reply_like_every_runner(void **state) {
+    rkt_shared_need();
+    env e = {.k = *state};
+    e.loop = e.k->create();
+    e.ac = new_client(&e, (rk_options){.port = rkt_server_port(&rkt_shared), .protocol = 2}, NULL);
+    result hset = {0}, all = {0}, missing = {0};
+    submit(&e, &hset, 0, CMD("HSET", "async:h", "f", "v"));
+    rk_command cmd;
+    assert_true(rk_async_run(e.ac, rk_cmd_hgetall(&cmd, RK_STR("async:h")), record, &all) > 0);
+    assert_true(
+        rk_async_run(e.ac, rk_cmd_get(&cmd, RK_STR("async:no-such-key")), record, &missing) > 0);
+    wait_count(&e, &missing.calls, 1);
+    assert_int_equal(all.status, RK_OK);
+    assert_int_equal(all.type, RK_REPLY_MAP); /* a map on RESP2 too */
+    assert_int_equal(missing.status, RK_NIL);
+    env_close(&e);
+}
+
+static void test_async_max_queued_refuses_past_limit(void **state) {
+    rkt_shared_need();
+    rkt_blackhole *b = rkt_blackhole_start();
+    assert_non_null(b);
+    env e = {.k = *state};
+    e.loop = e.k->create();
+    e.ac = new_client(&e, (rk_options){.port = rkt_blackhole_port(b)},
+                      &(rk_async_options){.max_queued = 2});
+    result r[2] = {{0}}, third = {0};
+    submit(&e, &r[0], 0, CMD("PING"));
+    submit(&e, &r[1], 0, CMD("PING"));
+    rk_str argv[1] = {RK_STR("PING")};
+    assert_int_equal(rk_async_command_argv(e.ac, record, &third, argv, 1), RK_EAGAIN);
+    run_for(&e, 50);
+    rk_async_free(e.ac); /* the two queued complete, cancelled */
+    e.ac = NULL;
+    assert_int_equal(r[0].status, RK_ECANCELED);
+    assert_int_equal(r[1].calls, 1);
+    assert_int_equal(third.calls, 0);
+    env_close(&e);
+    rkt_blackhole_stop(b);
+}
+
+static void test_async_fail_fast_refuses_while_disconnected(void **state) {
+    rkt_shared_need();
+    env e = {.k = *state};
+    e.loop = e.k->create();
+    rk_options o = {.port = rkt_free_port(),
+                    .retry = {.backoff = RK_BACKOFF_CONSTANT, .base_ms = 60000}};
+    e.ac = new_client(&e, o, &(rk_async_options){.fail_fast = true});
+    result first = {0};
+    submit(&e, &first, 0, CMD("PING"));
+    wait_count(&e, &first.calls, 1);
+    assert_int_equal(first.status, RK_ECONNECT);
+    rk_str argv[1] = {RK_STR("PING")};
+    result second = {0};
+    assert_int_equal(rk_async_command_argv(e.ac, record, &second, argv, 1), RK_ECONNECT);
+    assert_int_equal(rk_async_pending(e.ac), 0);
+    env_close(&e);
+}
+
+/* ---- other threads -------------------------------------------------------- */
+
+#define POSTERS 4
+#define POSTS 250
+
+typedef struct posts {
+    env *e;
+    pthread_t loop_thread;
+    int done, bad, refused;
+} posts;
+
+static void posted_done(rk_async *ac, int status, rk_reply *r, void *ud) {
+    (void)ac;
+    posts *p = ud;
+    p->done++;
+    if (status != RK_OK || r == NULL || !pthread_equal(pthread_self(), p->loop_thread))
+        p->bad++;
+}
+
+static void *poster_main(void *arg) {
+    posts *p = arg;
+    rk_async_call call = {.callback = posted_done, .userdata = p};
+    rk_str argv[2] = {RK_STR("ECHO"), RK_STR("from another thread")};
+    for (int i = 0; i < POSTS; i++)
+        if (rk_async_post(p->e->ac, &call, argv, 2) != RK_OK)
+            __atomic_add_fetch(&p->refused, 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+static void test_async_post_from_threads_runs_callbacks_on_loop(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    posts p = {.e = &e, .loop_thread = pthread_self()};
+    if (strcmp(e.k->name, "libevent") == 0) { /* its adapter cannot be woken */
+        rk_str argv[1] = {RK_STR("PING")};
+        rk_async_call call = {.callback = posted_done, .userdata = &p};
+        assert_int_equal(rk_async_post(e.ac, &call, argv, 1), RK_EINVAL);
+        env_close(&e);
+        return;
+    }
+    pthread_t t[POSTERS];
+    for (int i = 0; i < POSTERS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, poster_main, &p), 0);
+    wait_count(&e, &p.done, POSTERS * POSTS);
+    for (int i = 0; i < POSTERS; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(p.refused, 0);
+    assert_int_equal(p.bad, 0);
+    env_close(&e);
+}
+
+/* ---- main ------------------------------------------------------------------- */
+
+#define SUITE(k)                                                                                   \
+    {                                                                                              \
+        cmocka_unit_test_prestate(test_async_reply_completes_once, (void *)(k)),                   \
+            cmocka_unit_test_prestate(test_async_server_error_reply_is_eserver, (void *)(k)),      \
+            cmocka_unit_test_prestate(test_async_deadline_does_not_sever_connection, (void *)(k)), \
+            cmocka_unit_test_prestate(test_async_cancel_before_send_never_sends, (void *)(k)),     \
+            cmocka_unit_test_prestate(test_async_cancel_after_send_drops_reply, (void *)(k)),      \
+            cmocka_unit_test_prestate(test_async_connection_lost_fails_inflight_once,              \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_unsent_command_survives_lost_connection,          \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_free_cancels_every_pending_command, (void *)(k)), \
+            cmocka_unit_test_prestate(test_async_free_inside_callback_is_safe, (void *)(k)),       \
+            cmocka_unit_test_prestate(test_async_disconnect_inside_callback_is_safe, (void *)(k)), \
+            cmocka_unit_test_prestate(test_async_garbage_from_server_fails_commands, (void *)(k)), \
+            cmocka_unit_test_prestate(test_async_thousand_in_flight_in_order, (void *)(k)),        \
+            cmocka_unit_test_prestate(test_async_inflight_limit_makes_commands_wait, (void *)(k)), \
+            cmocka_unit_test_prestate(test_async_commands_in_flight_share_writes, (void *)(k)),    \
+            cmocka_unit_test_prestate(test_async_stateful_command_refused, (void *)(k)),           \
+            cmocka_unit_test_prestate(test_async_connect_timeout_uses_the_loop_timer,              \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_refused_connect_fails_command, (void *)(k)),      \
+            cmocka_unit_test_prestate(test_async_host_name_is_resolved_off_the_loop, (void *)(k)), \
+            cmocka_unit_test_prestate(test_async_loop_without_timer_refused, (void *)(k)),         \
+            cmocka_unit_test_prestate(test_async_tls_handshake_driven_by_the_loop, (void *)(k)),   \
+            cmocka_unit_test_prestate(test_async_liveness_declares_silent_connection_dead,         \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_run_shapes_reply_like_every_runner, (void *)(k)), \
+            cmocka_unit_test_prestate(test_async_max_queued_refuses_past_limit, (void *)(k)),      \
+            cmocka_unit_test_prestate(test_async_fail_fast_refuses_while_disconnected,             \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_post_from_threads_runs_callbacks_on_loop,         \
+                                      (void *)(k)),                                                \
+    }
+
+int main(void) {
+    static const char *const config[] = {"enable-debug-command yes", NULL}; /* DEBUG SLEEP */
+    rkt_shared_opts.config = config;
+    rkt_shared_opts.tls = rkt_have_binary("openssl");
+    int failed = 0;
+    for (size_t i = 0; rkt_loop_kinds[i]; i++) {
+        const rkt_loop_kind *k = rkt_loop_kinds[i];
+        const struct CMUnitTest tests[] = SUITE(k);
+        char name[64];
+        snprintf(name, sizeof(name), "async on %s", k->name);
+        failed += _cmocka_run_group_tests(name, tests, RK_ARRAY_LEN(tests), rkt_shared_setup,
+                                          rkt_shared_teardown);
+    }
+    return failed;
+}
