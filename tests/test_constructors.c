@@ -105,6 +105,18 @@ static void test_script_new_without_a_source_is_einval(void **state) {
     assert_einval(rk_script_new(NULL, 3));
 }
 
+static void test_async_new_with_a_bad_port_is_einval(void **state) {
+    (void)state;
+    rk_error_clear();
+    assert_einval(rk_async_new(&(rk_options){.port = 70000}, NULL));
+}
+
+static void test_loop_new_with_unknown_flags_is_einval(void **state) {
+    (void)state;
+    rk_error_clear();
+    assert_einval(rk_loop_new(1u << 30));
+}
+
 /* ---- out of memory: NULL and RK_ENOMEM ---------------------------------- */
 
 /* Makes one object (NULL on failure) with what it needs; frees it. */
@@ -154,6 +166,21 @@ static void *make_script(rk_client *c) {
     return rk_script_new("return 1", 8);
 }
 
+static void *make_async(rk_client *c) {
+    (void)c;
+    return rk_async_new(&(rk_options){.port = 1}, &(rk_async_options){.max_inflight = 8});
+}
+static void *make_loop(rk_client *c) {
+    (void)c;
+    return rk_loop_new(0);
+}
+
+static void drop_async(void *o) {
+    rk_async_free(o);
+}
+static void drop_loop(void *o) {
+    rk_loop_free(o);
+}
 static void drop_client(void *o) {
     rk_client_free(o);
 }
@@ -197,6 +224,8 @@ static const maker makers[] = {
     {"rk_reader_new", make_reader, drop_reader},
     {"rk_writer_new", make_writer, drop_writer},
     {"rk_script_new", make_script, drop_script},
+    {"rk_async_new", make_async, drop_async},
+    {"rk_loop_new", make_loop, drop_loop},
 };
 
 /* Makes the object with its 1st allocation failing, then its 2nd...: each
@@ -250,6 +279,8 @@ int main(void) {
         cmocka_unit_test(test_reader_new_with_too_deep_a_limit_is_einval),
         cmocka_unit_test(test_writer_new_with_options_of_size_zero_is_einval),
         cmocka_unit_test(test_script_new_without_a_source_is_einval),
+        cmocka_unit_test(test_async_new_with_a_bad_port_is_einval),
+        cmocka_unit_test(test_loop_new_with_unknown_flags_is_einval),
         cmocka_unit_test_setup_teardown(test_every_constructor_out_of_memory_is_null_with_enomem,
                                         rkt_alloc_setup, rkt_alloc_teardown),
     };

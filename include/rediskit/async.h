@@ -165,8 +165,12 @@ void rk_async_on_wake(rk_async *ac);
 /** A new client (no I/O yet; it connects when a command needs it, or at
  *  rk_async_connect). opts as for rk_client_new (pool fields ignored);
  *  aopts may be NULL. NULL with rk_error_last() on bad options or
- *  RK_ENOMEM. */
-rk_async *rk_async_new(const rk_options *opts, const rk_async_options *aopts);
+ *  RK_ENOMEM. Called as `rk_async_new(opts, aopts)`: the macro passes the
+ *  size of both structs as this header has them (see options.h), so they
+ *  can grow without breaking built programs. */
+rk_async *(rk_async_new)(const rk_options *opts, const rk_async_options *aopts, size_t opts_size,
+                         size_t aopts_size);
+#define rk_async_new(...) (rk_async_new)(__VA_ARGS__, sizeof(rk_options), sizeof(rk_async_options))
 
 /** Frees the client. Every command not yet completed completes with
  *  RK_ECANCELED, from inside this call (these are the only callbacks that

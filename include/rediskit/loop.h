@@ -28,7 +28,8 @@ enum {
     RK_LOOP_POLL = 1 /**< Use poll() even where epoll exists. */
 };
 
-/** A new loop, or NULL with rk_error_last() (RK_ENOMEM, RK_EIO). */
+/** A new loop, or NULL with rk_error_last() (RK_ENOMEM, RK_EIO; RK_EINVAL
+ *  for flags this version does not know). */
 rk_loop *rk_loop_new(unsigned flags);
 
 /** Frees the loop. Clients still attached are detached first (they stay

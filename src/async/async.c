@@ -740,17 +740,21 @@ static void settle_options(rk_async_options *ao, const rk_async_options *in) {
         ao->max_queued = 0;
 }
 
-rk_async *rk_async_new(const rk_options *opts, const rk_async_options *aopts) {
+rk_async *(rk_async_new)(const rk_options *opts, const rk_async_options *aopts, size_t opts_size,
+                         size_t aopts_size) {
+    rk_async_options in;
+    if (rk_opts_settle(&in, sizeof(in), aopts, aopts_size, "rk_async_options") != RK_OK)
+        return NULL;
     rk_async *ac = rk_calloc(1, sizeof(*ac));
     if (ac == NULL) {
         rk_fail(RK_ENOMEM, "out of memory creating an async client");
         return NULL;
     }
-    if (rk_options_settle(opts, &ac->o, &ac->storage) != RK_OK) {
+    if (rk_options_settle(opts, opts_size, &ac->o, &ac->storage) != RK_OK) {
         rk_free(ac);
         return NULL;
     }
-    settle_options(&ac->ao, aopts);
+    settle_options(&ac->ao, &in);
     ac->watched_fd = -1;
     ac->armed = ac->next_cmd_deadline = ac->connect_deadline = -1;
     ac->posts_tail = &ac->posts;

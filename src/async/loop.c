@@ -113,6 +113,10 @@ static int nonblocking_pipe(int fds[2]) {
 }
 
 rk_loop *rk_loop_new(unsigned flags) {
+    if (flags & ~(unsigned)RK_LOOP_POLL) {
+        rk_fail(RK_EINVAL, "rk_loop_new: unknown flags 0x%x", flags & ~(unsigned)RK_LOOP_POLL);
+        return NULL;
+    }
     rk_loop *l = rk_calloc(1, sizeof(*l));
     if (l == NULL) {
         rk_fail(RK_ENOMEM, "out of memory creating a loop");

@@ -37,6 +37,7 @@
     S(rk_scanner_opts, false)                                                                      \
     S(rk_writer_opts, false)                                                                       \
     S(rk_pool_stats, false)                                                                        \
+    S(rk_async_options, false)                                                                     \
     RK_ABI_COMMAND_STRUCTS(S)
 
 #define RK_ABI_FIELDS(F)                                                                           \
@@ -121,6 +122,13 @@
     F(rk_pool_stats, closed)                                                                       \
     F(rk_pool_stats, waits)                                                                        \
     F(rk_pool_stats, timeouts)                                                                     \
+    F(rk_async_options, max_inflight)                                                              \
+    F(rk_async_options, max_inflight_bytes)                                                        \
+    F(rk_async_options, max_write_bytes)                                                           \
+    F(rk_async_options, liveness_ms)                                                               \
+    F(rk_async_options, max_queued)                                                                \
+    F(rk_async_options, max_queued_bytes)                                                          \
+    F(rk_async_options, fail_fast)                                                                 \
     RK_ABI_COMMAND_FIELDS(F)
 
 #endif
