@@ -1209,6 +1209,24 @@ static int cleanup(void **state) {
 #f "/resp3", f, flush_shared, cleanup, (void *)&resp3                                      \
     }
 
+/* A blocking command queued in a pipeline waits its own time: the reply
+ * deadline is stretched as for a call, not cut at the command timeout. */
+static void test_a_blocking_command_in_a_pipeline_waits_its_time(void **state) {
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared),
+                                               .protocol = proto(state),
+                                               .command_timeout_ms = 200});
+    assert_non_null(c);
+    rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
+    assert_int_equal(rk_pipeline_append(p, "BLPOP pipe:blocking:none 1"), RK_OK);
+    assert_int_equal(rk_pipeline_append(p, "PING"), RK_OK);
+    assert_int_equal(rk_pipeline_exec(p), RK_OK);
+    assert_int_equal(rk_pipeline_status(p, 0), RK_OK);
+    assert_int_equal(rk_reply_type(rk_pipeline_reply(p, 0)), RK_REPLY_NIL);
+    assert_string_equal(rk_reply_str(rk_pipeline_reply(p, 1)), "PONG");
+    rk_pipeline_free(p);
+    rk_client_free(c);
+}
+
 int main(void) {
     static const rk_allocator counting = {bytes_malloc, bytes_calloc, bytes_realloc, bytes_free};
     rk_set_allocator(&counting);
@@ -1256,6 +1274,7 @@ int main(void) {
         BOTH(test_reset_gives_back_watched_connection),
         BOTH(test_free_gives_back_watched_connection),
         BOTH(test_reset_drops_watch_before_pooling_connection),
+        BOTH(test_a_blocking_command_in_a_pipeline_waits_its_time),
     };
     return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);
 }

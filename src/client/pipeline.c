@@ -12,6 +12,7 @@
 
 #include "client/client_int.h"
 #include "conn/conn_int.h"
+#include "meta/block.h"
 #include "meta/classes.h"
 #include "rediskit/pipeline.h"
 #include "resp/command_int.h"
@@ -40,11 +41,12 @@ typedef struct queued_cmd {
 struct rk_pipeline {
     rk_client *client;
     rk_pipeline_opts o;
-    rk_writer *queue; /* the encoded commands */
-    size_t count;     /* commands queued */
-    size_t end;       /* bytes of the queue they take */
-    bool unsafe;      /* some queued command is not safe to repeat */
-    queued_cmd *cmds; /* per queued command */
+    rk_writer *queue;   /* the encoded commands */
+    size_t count;       /* commands queued */
+    size_t end;         /* bytes of the queue they take */
+    long long block_ms; /* the longest server-side blocking among them; -1: for ever */
+    bool unsafe;        /* some queued command is not safe to repeat */
+    queued_cmd *cmds;   /* per queued command */
     size_t cmds_cap;
 
     rk_reply *replies; /* results of the last exec */
@@ -199,6 +201,11 @@ static int queued(rk_pipeline *p, int rc, bool typed) {
     size_t now = rk_writer_pending(p->queue);
     p->cmds[p->count] = (queued_cmd){.off = p->end, .len = now - p->end, .out = p->count};
     p->end = now;
+    long long block = rk_writer_last_block_ms(p->queue);
+    if (block < 0 || p->block_ms < 0)
+        p->block_ms = -1;
+    else if (block > p->block_ms)
+        p->block_ms = block;
     p->count++;
     p->unsafe |= (want & RK_CMD_SAFE) && !(flags & RK_CMD_SAFE);
     return RK_OK;
@@ -264,6 +271,7 @@ static void forget_queue(rk_pipeline *p) {
     rk_writer_clear(p->queue);
     p->count = 0;
     p->end = 0;
+    p->block_ms = 0;
     p->unsafe = false;
 }
 
@@ -344,8 +352,9 @@ static int run(rk_pipeline *p, rk_conn *conn, bool tx, size_t *got) {
     stream s = {.p = p, .tx = tx};
     s.total = rk_writer_pending(p->queue) + (tx ? MULTI_LEN + EXEC_LEN : 0);
     size_t expected = p->count + (tx ? 2 : 0), sent = 0;
-    int64_t deadline = rk_conn_deadline(conn, 0);
     rk_conn_queued(conn, expected);
+    rk_conn_add_block(conn, p->block_ms); /* the connection never saw them */
+    int64_t deadline = rk_conn_deadline(conn, 0);
     *got = 0;
     while (*got < expected) {
         bool progress = false;

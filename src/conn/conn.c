@@ -276,6 +276,13 @@ static void note_block(rk_conn *c) {
         c->block_ms = ms;
 }
 
+void rk_conn_add_block(rk_conn *c, long long ms) {
+    if (ms < 0 || c->block_ms < 0)
+        c->block_ms = -1;
+    else if (ms > c->block_ms)
+        c->block_ms = ms;
+}
+
 void rk_conn_queued(rk_conn *c, size_t commands) {
     if (commands > 0)
         note_block(c);

@@ -58,6 +58,11 @@ void rk_conn_touch(rk_conn *conn);
 rk_writer *rk_conn_writer(rk_conn *conn);
 void rk_conn_queued(rk_conn *conn, size_t commands);
 
+/* Counts ms (-1: for ever) of server-side blocking among the commands in
+ * flight, for commands queued without the connection seeing them (a
+ * pipeline sends its own copy): the reply deadlines wait that much more. */
+void rk_conn_add_block(rk_conn *conn, long long ms);
+
 /* Whether the connection may go back to a pool: not in a mode that a
  * command queued on it set (MONITOR, a SUBSCRIBE, CLIENT REPLY OFF or
  * SKIP, a RESET without its handshake; the connection follows these
