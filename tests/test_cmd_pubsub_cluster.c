@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "rkt_cluster.h"
 #include "rkt_cmd.h"
 
 /* Waits until the server has let go of the subscribers of earlier tests
@@ -141,31 +142,11 @@ static void test_pubsub_shard_channels_and_numsub(void **state) {
 
 /* ---- cluster ------------------------------------------------------------ */
 
-static rkt_cluster cluster;
-static bool cluster_up;
-
-/* Without the programs each test skips; a cluster that fails to start is a
- * failure, not a skip. */
-static int cluster_setup(void **state) {
-    (void)state;
-    if (!rkt_require_binaries("redis-server", "redis-cli", NULL))
-        return 0;
-    cluster_up = rkt_cluster_start(&cluster, 3, 0, NULL) == 0;
-    return cluster_up ? 0 : -1;
-}
-
-static int cluster_teardown(void **state) {
-    (void)state;
-    if (cluster_up)
-        rkt_cluster_stop(&cluster);
-    return 0;
-}
-
 /* A client of the cluster's first node, speaking the test's protocol. */
 static rk_client *node_client(void **state) {
-    if (!cluster_up)
+    if (!rkt_cluster3_up)
         skip();
-    rk_client *c = rk_client_new(&(rk_options){.port = rkt_server_port(&cluster.nodes[0]),
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_cluster3.nodes[0]),
                                                .protocol = rkt_cmd_protocol(state)});
     assert_non_null(c);
     return c;
@@ -327,6 +308,7 @@ int main(void) {
     };
     int failed =
         cmocka_run_group_tests_name("pubsub", pubsub, rkt_shared_setup, rkt_shared_teardown);
-    failed += cmocka_run_group_tests_name("cluster", clustered, cluster_setup, cluster_teardown);
+    failed += cmocka_run_group_tests_name("cluster", clustered, rkt_cluster3_setup,
+                                          rkt_cluster3_teardown);
     return failed;
 }

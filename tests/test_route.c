@@ -18,44 +18,25 @@
 
 #include "client/topology.h"
 #include "rediskit/rediskit.h"
+#include "rkt_cluster.h"
 #include "rkt_cmd.h"
 #include "rkt_fakeserver.h"
 #include "rkt_server.h"
 #include "util/common.h"
 
-static rkt_cluster cluster;
-static bool cluster_up;
-
-/* Without the programs each test skips; a cluster that fails to start is a
- * failure, not a skip. */
-static int cluster_setup(void **state) {
-    (void)state;
-    if (!rkt_require_binaries("redis-server", "redis-cli", NULL))
-        return 0;
-    cluster_up = rkt_cluster_start(&cluster, 3, 0, NULL) == 0;
-    return cluster_up ? 0 : -1;
-}
-
-static int cluster_teardown(void **state) {
-    (void)state;
-    if (cluster_up)
-        rkt_cluster_stop(&cluster);
-    return 0;
-}
-
 /* A client whose only configured server is node i of the cluster. */
 static rk_client *node_client(int i) {
-    if (!cluster_up)
+    if (!rkt_cluster3_up)
         skip();
-    rk_client *c = rk_client_new(&(rk_options){.port = rkt_server_port(&cluster.nodes[i])});
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_cluster3.nodes[i])});
     assert_non_null(c);
     return c;
 }
 
-/* The node (index into cluster.nodes) serving key's slot, asked of node 0
+/* The node (index into rkt_cluster3.nodes) serving key's slot, asked of node 0
  * with a connection that does not follow redirects. */
 static int owner_of(const char *key) {
-    rk_conn *conn = rk_conn_new(&(rk_options){.port = rkt_server_port(&cluster.nodes[0])});
+    rk_conn *conn = rk_conn_new(&(rk_options){.port = rkt_server_port(&rkt_cluster3.nodes[0])});
     assert_non_null(conn);
     RKT_OK(rk_conn_connect(conn));
     rk_reply r;
@@ -66,8 +47,8 @@ static int owner_of(const char *key) {
         assert_non_null(colon);
         int port = atoi(colon + 1);
         owner = -1;
-        for (int i = 0; i < cluster.n_nodes; i++)
-            if (rkt_server_port(&cluster.nodes[i]) == port)
+        for (int i = 0; i < rkt_cluster3.n_nodes; i++)
+            if (rkt_server_port(&rkt_cluster3.nodes[i]) == port)
                 owner = i;
     }
     assert_true(owner >= 0);
@@ -147,7 +128,7 @@ static void test_moved_is_followed_to_the_node_that_serves_the_slot(void **state
 
 /* The node id of cluster node i. */
 static void node_id(int i, char *out, size_t size) {
-    rk_conn *conn = rk_conn_new(&(rk_options){.port = rkt_server_port(&cluster.nodes[i])});
+    rk_conn *conn = rk_conn_new(&(rk_options){.port = rkt_server_port(&rkt_cluster3.nodes[i])});
     assert_non_null(conn);
     rk_reply r;
     RKT_OK(rk_conn_call(conn, &r, "CLUSTER MYID"));
@@ -157,7 +138,7 @@ static void node_id(int i, char *out, size_t size) {
 }
 
 static void setslot(int node, int slot, const char *how, const char *id) {
-    rk_conn *conn = rk_conn_new(&(rk_options){.port = rkt_server_port(&cluster.nodes[node])});
+    rk_conn *conn = rk_conn_new(&(rk_options){.port = rkt_server_port(&rkt_cluster3.nodes[node])});
     assert_non_null(conn);
     if (id)
         RKT_OK(rk_conn_call(conn, NULL, "CLUSTER SETSLOT %d %s %s", slot, how, id));
@@ -182,7 +163,7 @@ static void test_ask_is_followed_with_asking_on_the_importing_node(void **state)
     rk_reply r;
     int rc = rk_client_call(c, &r, "SET %s asked", key);
     rk_reply_free(&r);
-    rk_conn *conn = rk_conn_new(&(rk_options){.port = rkt_server_port(&cluster.nodes[to])});
+    rk_conn *conn = rk_conn_new(&(rk_options){.port = rkt_server_port(&rkt_cluster3.nodes[to])});
     assert_non_null(conn);
     RKT_OK(rk_conn_call(conn, NULL, "ASKING"));
     int got = rk_conn_call(conn, &r, "GET %s", key);
@@ -445,6 +426,7 @@ int main(void) {
         cmocka_unit_test(test_a_keyed_topology_gets_each_commands_slot),
     };
     int failed = cmocka_run_group_tests_name("fake servers", fakes, NULL, NULL);
-    failed += cmocka_run_group_tests_name("a real cluster", real, cluster_setup, cluster_teardown);
+    failed += cmocka_run_group_tests_name("a real cluster", real, rkt_cluster3_setup,
+                                          rkt_cluster3_teardown);
     return failed;
 }
