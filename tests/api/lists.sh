@@ -6,11 +6,13 @@
 # keeps what they declare themselves, and reads every parameter list there
 # (prototypes, function pointer types and members). It fails on
 #   - a count before its array: an integer parameter named like a count
-#     (n, count, argc, num..., nkeys, ..._count) followed by a pointer,
-#     as rk_pubsub_subscribe(ps, count, channels, lens) was;
+#     (n, count, argc, num..., nkeys, ..._count) that follows no array of
+#     its own and is followed by one, as in the old
+#     rk_pubsub_subscribe(ps, count, channels, lens);
 #   - a `const size_t *` parameter: a lengths array beside C strings, the
 #     old convention of binary-safe lists (an rk_str array replaces both).
-# Deliberate exceptions are listed in EXCEPTIONS below, each with a reason.
+# Deliberate exceptions are listed in EXCEPTIONS below, each with a reason
+# (there are none).
 #
 # usage: lists.sh CC SOURCE_DIR [HEADER...]
 #   With HEADERs, checks those instead of the public headers (the
