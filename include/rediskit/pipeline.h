@@ -178,9 +178,8 @@ typedef struct rk_transaction_opts {
 
 /** Runs fn as an optimistic transaction watching the n `keys` (binary
  *  safe; n 0 watches nothing, a NULL array with n > 0 is RK_EINVAL), as
- *  redis-py's
- *  Redis.transaction: WATCH, fn, EXEC; when a watched key changed, again,
- *  up to max_attempts. Returns the exec's result (RK_OK, RK_EWATCH after
+ *  redis-py's Redis.transaction: WATCH, fn, EXEC; when a watched key
+ *  changed, again, up to max_attempts. Returns the exec's result (RK_OK, RK_EWATCH after
  *  the last attempt, a failure), or fn's non-zero value. With result not
  *  NULL, *result receives the pipeline holding the EXEC replies (free it);
  *  it is NULL on failure. */

@@ -18,8 +18,9 @@
  *
  * Keys and arguments come as arrays of rk_str (binary safe), each followed
  * by its count; either array may be NULL when its count is 0 (a NULL array
- * with a count above 0, or an element whose ptr is NULL, is RK_EINVAL). Functions (Redis 7) are
- * loaded once per library with rk_functionload and called by name with rk_fcall (both generated, in
+ * with a count above 0, or an element whose ptr is NULL, is RK_EINVAL).
+ * Functions (Redis 7) are loaded once per library with rk_functionload and
+ * called by name with rk_fcall (both generated, in
  * rediskit/commands/scripting.h).
  *
  * An rk_script does not change once made: any number of threads may use
@@ -62,8 +63,8 @@ const char *rk_script_source(const rk_script *s, size_t *len);
  *  Returns as rk_client_call: RK_OK with the script's reply in *reply,
  *  RK_ESERVER with the error reply (a script that raised an error, or
  *  returned redis.error_reply) in *reply and rk_error_last(), or a failure
- *  (RK_EIO, RK_ETIMEOUT, RK_EINVAL for a NULL array with a count...) with *reply
- *  nil. A script may write, so a call that may have run is not retried;
+ *  (RK_EIO, RK_ETIMEOUT, RK_EINVAL for a NULL array with a count...)
+ *  with *reply nil. A script may write, so a call that may have run is not retried;
  *  see rk_script_run_opts. */
 int rk_script_run(rk_client *c, const rk_script *s, const rk_str *keys, size_t nkeys,
                   const rk_str *args, size_t nargs, rk_reply *reply);
