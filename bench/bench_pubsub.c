@@ -103,7 +103,8 @@ static void hi_receive(subscriber *s, uint64_t n, double *first, double *last) {
 
 static void rk_subscribe(subscriber *s, rk_client *c) {
     s->rk = rk_pubsub_new(c, NULL);
-    if (s->rk == NULL || rk_pubsub_subscribe(s->rk, 1, &s->channel, NULL) != RK_OK)
+    if (s->rk == NULL ||
+        rk_pubsub_subscribe(s->rk, (const rk_str[]){rk_cstr(s->channel)}, 1) != RK_OK)
         bench_die("rediskit subscribe: %s", rk_error_last()->message);
     rk_message m;
     if (rk_pubsub_get_message(s->rk, WAIT_MS, &m) != 1 || m.kind != RK_MSG_SUBSCRIBE)

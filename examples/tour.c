@@ -109,8 +109,8 @@ static int tour_transaction(rk_client *c) {
     step("8. A transaction with WATCH, rerun when a watched key changed");
     rk_client_call(c, NULL, "SET tour:stock 10");
     int runs = 0;
-    const char *keys[] = {"tour:stock"};
-    int rc = rk_transaction(c, 1, keys, NULL, take_one, &runs, NULL, NULL);
+    const rk_str keys[] = {RK_STR("tour:stock")};
+    int rc = rk_transaction(c, keys, 1, take_one, &runs, NULL, NULL);
     rk_reply r;
     rk_client_call(c, &r, "GET tour:stock");
     printf("rk_transaction: %s after %d runs; stock 10 - 2 sold = %s\n", rk_strerror(rc), runs,
@@ -123,8 +123,8 @@ static int tour_transaction(rk_client *c) {
 static int tour_pubsub(rk_client *c) {
     step("9. Pub/sub: a subscriber and a publisher");
     rk_pubsub *ps = rk_pubsub_new(c, &(rk_pubsub_opts){.ignore_confirmations = true});
-    const char *channels[] = {"tour:news"};
-    if (ps == NULL || rk_pubsub_subscribe(ps, 1, channels, NULL) != RK_OK)
+    const rk_str channels[] = {RK_STR("tour:news")};
+    if (ps == NULL || rk_pubsub_subscribe(ps, channels, 1) != RK_OK)
         return fail("rk_pubsub_subscribe");
     /* Until the server confirms, a message published now would be missed. */
     if (rk_pubsub_wait_active(ps, 2000) != RK_OK) {
@@ -258,11 +258,12 @@ static int tour_script(rk_client *c) {
         return fail("rk_script_new");
     printf("script %s\n", rk_script_sha(s));
     rk_client_call(c, NULL, "SCRIPT FLUSH");
-    const char *keys[] = {"tour:visits"}, *args[] = {"5"};
+    const rk_str keys[] = {RK_STR("tour:visits")};
+    const rk_str args[] = {RK_STR("5")};
     rk_reply r;
     int rc = RK_OK;
     for (int i = 1; i <= 2 && rc == RK_OK; i++) {
-        rc = rk_script_run(c, s, 1, keys, NULL, 1, args, NULL, &r);
+        rc = rk_script_run(c, s, keys, 1, args, 1, &r);
         printf("run %d (%s): INCRBY tour:visits 5 -> %lld\n", i,
                i == 1 ? "not cached: NOSCRIPT, then EVAL" : "cached: EVALSHA alone",
                rk_reply_int(&r));

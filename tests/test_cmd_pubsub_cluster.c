@@ -46,9 +46,8 @@ static rk_client *quiet_client(void **state) {
 static rk_pubsub *subscriber(rk_client *c, const char *channel, bool shard) {
     rk_pubsub *ps = rk_pubsub_new(c, NULL);
     assert_non_null(ps);
-    const char *names[] = {channel};
-    RKT_OK(shard ? rk_pubsub_ssubscribe(ps, 1, names, NULL)
-                 : rk_pubsub_subscribe(ps, 1, names, NULL));
+    const rk_str names[] = {rk_cstr(channel)};
+    RKT_OK(shard ? rk_pubsub_ssubscribe(ps, names, 1) : rk_pubsub_subscribe(ps, names, 1));
     return ps;
 }
 
@@ -115,7 +114,7 @@ static void test_pubsub_numpat_counts_pattern_subscriptions(void **state) {
     rk_client *c = quiet_client(state);
     rk_pubsub *ps = rk_pubsub_new(c, NULL);
     assert_non_null(ps);
-    RKT_OK(rk_pubsub_psubscribe(ps, 2, (const char *[]){"rkt:p1:*", "rkt:p2:*"}, NULL));
+    RKT_OK(rk_pubsub_psubscribe(ps, (const rk_str[]){RK_STR("rkt:p1:*"), RK_STR("rkt:p2:*")}, 2));
     long long n = -1;
     RKT_OK(rk_pubsubnumpat(c, &n));
     assert_int_equal(n, 2);

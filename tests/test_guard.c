@@ -357,7 +357,7 @@ static void test_pipeline_new_refuses_null_client(void **state) {
     assert_null(rk_pipeline_new(NULL, NULL));
     assert_int_equal(rk_error_last()->code, RK_EINVAL);
     assert_non_null(strstr(rk_error_last()->message, "NULL client"));
-    assert_int_equal(rk_transaction(NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL), RK_EINVAL);
+    assert_int_equal(rk_transaction(NULL, NULL, 0, NULL, NULL, NULL, NULL), RK_EINVAL);
 }
 
 static int pipe_vappend(rk_pipeline *p, const char *fmt, ...) {
@@ -371,7 +371,7 @@ static int pipe_vappend(rk_pipeline *p, const char *fmt, ...) {
 static void test_pipeline_functions_take_null_pipeline(void **state) {
     (void)state;
     const rk_str argv[] = {RK_STR("PING")};
-    const char *keys[] = {"k"};
+    const rk_str keys[] = {RK_STR("k")};
     rk_reply r;
     assert_int_equal(rk_pipeline_append(NULL, "PING"), RK_EINVAL);
     assert_non_null(strstr(rk_error_last()->message, "NULL pipeline"));
@@ -385,7 +385,7 @@ static void test_pipeline_functions_take_null_pipeline(void **state) {
     assert_int_equal(rk_pipeline_status(NULL, 0), RK_EINVAL);
     rk_pipeline_reset(NULL);
     rk_pipeline_free(NULL);
-    assert_int_equal(rk_pipeline_watch(NULL, 1, keys, NULL), RK_EINVAL);
+    assert_int_equal(rk_pipeline_watch(NULL, keys, 1), RK_EINVAL);
     assert_int_equal(rk_pipeline_unwatch(NULL), RK_EINVAL);
     r.type_ = RK_REPLY_STRING;
     assert_int_equal(rk_pipeline_call(NULL, &r, "GET k"), RK_EINVAL);
@@ -407,7 +407,8 @@ static void test_pipeline_null_arguments_are_einval(void **state) {
     assert_int_equal(
         rk_pipeline_append_argv(p, (const rk_str[]){RK_STR("GET"), (rk_str){0, NULL}}, 2),
         RK_EINVAL);
-    assert_int_equal(rk_pipeline_watch(p, 2, (const char *[]){"a", NULL}, NULL), RK_EINVAL);
+    assert_int_equal(rk_pipeline_watch(p, (const rk_str[]){RK_STR("a"), (rk_str){0, NULL}}, 2),
+                     RK_EINVAL);
     assert_int_equal(rk_pipeline_size(p), 0);
     rk_pipeline_free(p);
     rk_client_free(c);

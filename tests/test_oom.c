@@ -384,10 +384,10 @@ static int pipeline_calls(void *pipeline) {
 
 /* WATCH, a read at once, MULTI, queued commands, EXEC. */
 static int transaction_calls(void *pipeline) {
-    static const char *const keys[] = {"oom:t"};
+    const rk_str keys[] = {RK_STR("oom:t")};
     rk_pipeline *p = pipeline;
     rk_reply r = {0};
-    int rc = rk_pipeline_watch(p, 1, keys, NULL);
+    int rc = rk_pipeline_watch(p, keys, 1);
     RUN(rc, rk_pipeline_call(p, &r, "GET oom:t"));
     rk_reply_free(&r);
     RUN(rc, rk_pipeline_multi(p));
@@ -458,9 +458,9 @@ static int transaction_body(rk_pipeline *p, void *unused) {
 }
 
 static int transaction_helper_calls(void *client) {
-    static const char *const keys[] = {"oom:t"};
+    const rk_str keys[] = {RK_STR("oom:t")};
     rk_pipeline *result = NULL;
-    int rc = rk_transaction(client, 1, keys, NULL, transaction_body, NULL, NULL, &result);
+    int rc = rk_transaction(client, keys, 1, transaction_body, NULL, NULL, &result);
     rk_pipeline_free(result);
     return rc;
 }

@@ -568,14 +568,14 @@ static void test_transaction_of_large_values_runs_whole(void **state) {
 
 /* ---- WATCH ------------------------------------------------------------- */
 
-static const char *const watched[] = {"w"};
+static const rk_str watched[] = {{1, "w"}};
 
 static void test_watch_call_multi_exec_succeeds(void **state) {
     rkt_shared_need();
     server_set("w", "5");
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
-    assert_int_equal(rk_pipeline_watch(p, 1, watched, NULL), RK_OK);
+    assert_int_equal(rk_pipeline_watch(p, watched, 1), RK_OK);
     rk_reply r;
     assert_int_equal(rk_pipeline_call(p, &r, "GET w"), RK_OK); /* runs now */
     assert_string_equal(rk_reply_str(&r), "5");
@@ -596,7 +596,7 @@ static void test_watched_key_changed_elsewhere_is_ewatch_and_nothing_runs(void *
     server_set("w", "5");
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
-    assert_int_equal(rk_pipeline_watch(p, 1, watched, NULL), RK_OK);
+    assert_int_equal(rk_pipeline_watch(p, watched, 1), RK_OK);
     rk_reply r;
     assert_int_equal(rk_pipeline_call(p, &r, "GET w"), RK_OK);
     rk_reply_free(&r);
@@ -621,7 +621,7 @@ static void test_unwatch_lets_exec_succeed_after_change(void **state) {
     server_set("w", "5");
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
-    assert_int_equal(rk_pipeline_watch(p, 1, watched, NULL), RK_OK);
+    assert_int_equal(rk_pipeline_watch(p, watched, 1), RK_OK);
     server_set("w", "other");
     assert_int_equal(rk_pipeline_unwatch(p), RK_OK);
     assert_int_equal(rk_pipeline_multi(p), RK_OK);
@@ -639,7 +639,7 @@ static void test_append_while_watching_before_multi_is_einval(void **state) {
     rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
-    assert_int_equal(rk_pipeline_watch(p, 1, watched, NULL), RK_OK);
+    assert_int_equal(rk_pipeline_watch(p, watched, 1), RK_OK);
     assert_int_equal(rk_pipeline_append(p, "SET w 1"), RK_EINVAL);
     assert_int_equal(rk_pipeline_append_args(p, "SET", "w", "1", NULL), RK_EINVAL);
     assert_int_equal(rk_pipeline_size(p), 0);
@@ -662,7 +662,7 @@ static void test_call_after_unwatch_is_einval(void **state) {
     rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
-    assert_int_equal(rk_pipeline_watch(p, 1, watched, NULL), RK_OK);
+    assert_int_equal(rk_pipeline_watch(p, watched, 1), RK_OK);
     assert_int_equal(rk_pipeline_unwatch(p), RK_OK);
     rk_reply r;
     assert_int_equal(rk_pipeline_call(p, &r, "GET w"), RK_EINVAL);
@@ -675,7 +675,7 @@ static void test_call_after_multi_is_einval(void **state) {
     rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
-    assert_int_equal(rk_pipeline_watch(p, 1, watched, NULL), RK_OK);
+    assert_int_equal(rk_pipeline_watch(p, watched, 1), RK_OK);
     assert_int_equal(rk_pipeline_multi(p), RK_OK);
     rk_reply r;
     assert_int_equal(rk_pipeline_call(p, &r, "GET w"), RK_EINVAL);
@@ -699,15 +699,15 @@ static void test_failed_watch_leaves_no_key_watched(void **state) {
                                                .password = "pw",
                                                .pool_size = 1});
     assert_non_null(c);
-    const char *keys[65];
+    rk_str keys[65];
     char names[64][16];
     for (int i = 0; i < 64; i++) {
         snprintf(names[i], sizeof names[i], "a:%d", i);
-        keys[i] = names[i];
+        keys[i] = rk_cstr(names[i]);
     }
-    keys[64] = "b";
+    keys[64] = RK_STR("b");
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
-    assert_int_equal(rk_pipeline_watch(p, 65, keys, NULL), RK_ESERVER);
+    assert_int_equal(rk_pipeline_watch(p, keys, 65), RK_ESERVER);
     assert_string_equal(rk_error_last()->prefix, "NOPERM");
     assert_int_equal(in_use(c), 0);
     free(rkt_server_cmd(&fx_server, "SET", "a:0", "changed", NULL));
@@ -742,9 +742,9 @@ typedef struct incrementer {
 
 static void *increment_200(void *arg) {
     incrementer *inc = arg;
-    const char *const keys[] = {"counter"};
+    const rk_str keys[] = {RK_STR("counter")};
     for (int i = 0; i < 200; i++) {
-        int rc = rk_transaction(inc->client, 1, keys, NULL, increment_body, (void *)"counter",
+        int rc = rk_transaction(inc->client, keys, 1, increment_body, (void *)"counter",
                                 &(rk_transaction_opts){.max_attempts = 1000000}, NULL);
         if (rc == RK_OK) {
             inc->done++;
@@ -808,7 +808,7 @@ static void test_transaction_reruns_body_after_watched_key_changes(void **state)
     rk_client *c = shared_client(state);
     body_log log = {.changes = 1};
     rk_pipeline *result;
-    assert_int_equal(rk_transaction(c, 1, watched, NULL, racing_body, &log, NULL, &result), RK_OK);
+    assert_int_equal(rk_transaction(c, watched, 1, racing_body, &log, NULL, &result), RK_OK);
     assert_int_equal(log.runs, 2);
     assert_non_null(result);
     assert_int_equal(rk_pipeline_replies(result), 1);
@@ -820,12 +820,42 @@ static void test_transaction_reruns_body_after_watched_key_changes(void **state)
     rk_client_free(c);
 }
 
+/* A key with a NUL inside is watched whole: changing it, not the "w"
+ * before the NUL, aborts the transaction. */
+static void test_watched_binary_key_changed_elsewhere_is_ewatch(void **state) {
+    rkt_shared_need();
+    const rk_str key = rk_bin("w\0bin", 5);
+    rk_client *c = shared_client(state), *other = shared_client(state);
+    rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
+    assert_int_equal(rk_pipeline_watch(p, &key, 1), RK_OK);
+    const rk_str set[] = {RK_STR("SET"), key, RK_STR("other")};
+    assert_int_equal(rk_client_call_argv(other, NULL, set, 3), RK_OK);
+    assert_int_equal(rk_pipeline_multi(p), RK_OK);
+    append_ok(p, "SET side 1");
+    assert_int_equal(rk_pipeline_exec(p), RK_EWATCH);
+    rk_pipeline_free(p);
+    rk_client_free(other);
+    rk_client_free(c);
+}
+
+static void test_watch_null_keys_with_a_count_is_einval(void **state) {
+    rkt_shared_need();
+    rk_client *c = shared_client(state);
+    rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
+    assert_int_equal(rk_pipeline_watch(p, NULL, 1), RK_EINVAL);
+    assert_int_equal(in_use(c), 0);
+    assert_int_equal(rk_transaction(c, NULL, 1, racing_body, NULL, NULL, NULL), RK_EINVAL);
+    assert_non_null(strstr(rk_error_last()->message, "NULL keys"));
+    rk_pipeline_free(p);
+    rk_client_free(c);
+}
+
 static void test_transaction_body_error_value_aborts(void **state) {
     rkt_shared_need();
     rk_client *c = shared_client(state);
     body_log log = {.give_up = 42};
     rk_pipeline *result = (rk_pipeline *)&log; /* must be set to NULL */
-    assert_int_equal(rk_transaction(c, 1, watched, NULL, racing_body, &log, NULL, &result), 42);
+    assert_int_equal(rk_transaction(c, watched, 1, racing_body, &log, NULL, &result), 42);
     assert_int_equal(log.runs, 1);
     assert_null(result);
     assert_int_equal(in_use(c), 0);
@@ -837,7 +867,7 @@ static void test_transaction_gives_up_with_ewatch_after_max_attempts(void **stat
     rk_client *c = shared_client(state);
     body_log log = {.changes = 1000};
     rk_pipeline *result;
-    assert_int_equal(rk_transaction(c, 1, watched, NULL, racing_body, &log,
+    assert_int_equal(rk_transaction(c, watched, 1, racing_body, &log,
                                     &(rk_transaction_opts){.max_attempts = 3}, &result),
                      RK_EWATCH);
     assert_int_equal(log.runs, 3);
@@ -1131,7 +1161,7 @@ static void test_exec_after_watch_gives_connection_back(void **state) {
     rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
-    assert_int_equal(rk_pipeline_watch(p, 1, watched, NULL), RK_OK);
+    assert_int_equal(rk_pipeline_watch(p, watched, 1), RK_OK);
     assert_int_equal(in_use(c), 1);
     assert_int_equal(rk_pipeline_multi(p), RK_OK);
     append_ok(p, "SET w 1");
@@ -1145,7 +1175,7 @@ static void test_reset_gives_back_watched_connection(void **state) {
     rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
-    assert_int_equal(rk_pipeline_watch(p, 1, watched, NULL), RK_OK);
+    assert_int_equal(rk_pipeline_watch(p, watched, 1), RK_OK);
     assert_int_equal(in_use(c), 1);
     rk_pipeline_reset(p);
     assert_int_equal(in_use(c), 0);
@@ -1157,7 +1187,7 @@ static void test_free_gives_back_watched_connection(void **state) {
     rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
-    assert_int_equal(rk_pipeline_watch(p, 1, watched, NULL), RK_OK);
+    assert_int_equal(rk_pipeline_watch(p, watched, 1), RK_OK);
     assert_int_equal(in_use(c), 1);
     rk_pipeline_free(p);
     assert_int_equal(in_use(c), 0);
@@ -1170,7 +1200,7 @@ static void test_reset_drops_watch_before_pooling_connection(void **state) {
     rkt_shared_need();
     rk_client *c = shared_client(state);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
-    assert_int_equal(rk_pipeline_watch(p, 1, watched, NULL), RK_OK);
+    assert_int_equal(rk_pipeline_watch(p, watched, 1), RK_OK);
     rk_pipeline_reset(p);
     server_set("w", "changed");
     rk_pipeline *tx = pipeline_on(c, (rk_pipeline_opts){.transaction = true});
@@ -1258,6 +1288,8 @@ int main(void) {
         BOTH(test_failed_watch_leaves_no_key_watched),
         BOTH(test_transaction_counter_from_four_threads_ends_at_800),
         BOTH(test_transaction_reruns_body_after_watched_key_changes),
+        BOTH(test_watched_binary_key_changed_elsewhere_is_ewatch),
+        BOTH(test_watch_null_keys_with_a_count_is_einval),
         BOTH(test_transaction_body_error_value_aborts),
         BOTH(test_transaction_gives_up_with_ewatch_after_max_attempts),
         BOTH(test_cut_keeps_answered_replies_and_fails_the_rest),

@@ -82,7 +82,7 @@ static rk_message expect(rk_pubsub *ps, rk_msg_kind kind, const char *channel) {
 }
 
 static void subscribe_one(rk_pubsub *ps, const char *channel) {
-    assert_int_equal(rk_pubsub_subscribe(ps, 1, &channel, NULL), RK_OK);
+    assert_int_equal(rk_pubsub_subscribe(ps, (const rk_str[]){rk_cstr(channel)}, 1), RK_OK);
     expect(ps, RK_MSG_SUBSCRIBE, channel);
 }
 
@@ -223,10 +223,11 @@ static void pubsub_introspection_sees_the_subscriptions(int proto) {
     rk_client *c = client_for(&rkt_shared, proto);
     rk_pubsub *ps = pubsub_for(c, NULL);
     subscribe_one(ps, ch);
-    const char *pats[] = {pat}, *shards[] = {sch};
-    assert_int_equal(rk_pubsub_psubscribe(ps, 1, pats, NULL), RK_OK);
+    const rk_str pats[] = {rk_cstr(pat)};
+    const rk_str shards[] = {rk_cstr(sch)};
+    assert_int_equal(rk_pubsub_psubscribe(ps, pats, 1), RK_OK);
     expect(ps, RK_MSG_PSUBSCRIBE, pat);
-    assert_int_equal(rk_pubsub_ssubscribe(ps, 1, shards, NULL), RK_OK);
+    assert_int_equal(rk_pubsub_ssubscribe(ps, shards, 1), RK_OK);
     expect(ps, RK_MSG_SSUBSCRIBE, sch);
 
     rk_reply r;
@@ -254,7 +255,7 @@ static void pattern_message_carries_pattern_and_channel(int proto) {
     const char *p = pat;
     rk_client *c = client_for(&rkt_shared, proto);
     rk_pubsub *ps = pubsub_for(c, NULL);
-    assert_int_equal(rk_pubsub_psubscribe(ps, 1, &p, NULL), RK_OK);
+    assert_int_equal(rk_pubsub_psubscribe(ps, (const rk_str[]){rk_cstr(p)}, 1), RK_OK);
     rk_message m = expect(ps, RK_MSG_PSUBSCRIBE, pat);
     assert_int_equal(m.count, 1);
     assert_int_equal(publish(c, "PUBLISH", ch, "goal", 4), 1);
@@ -273,7 +274,7 @@ static void shard_channel_message_arrives(int proto) {
     const char *p = name(ch, sizeof ch, "shard", proto);
     rk_client *c = client_for(&rkt_shared, proto);
     rk_pubsub *ps = pubsub_for(c, NULL);
-    assert_int_equal(rk_pubsub_ssubscribe(ps, 1, &p, NULL), RK_OK);
+    assert_int_equal(rk_pubsub_ssubscribe(ps, (const rk_str[]){rk_cstr(p)}, 1), RK_OK);
     expect(ps, RK_MSG_SSUBSCRIBE, ch);
     assert_int_equal(rk_pubsub_shard_channel_count(ps), 1);
     assert_int_equal(numsub(c, "SHARDNUMSUB", ch), 1);
@@ -289,11 +290,10 @@ static void binary_payload_with_nul_bytes_arrives_whole(int proto) {
     rkt_shared_need();
     const char chan[] = {'b', 0, 'i', 'n', (char)('0' + proto)};
     const char data[] = {0, 'a', 0, '\r', '\n', (char)0xff, 0};
-    const char *names[] = {chan};
-    size_t lens[] = {sizeof chan};
+    const rk_str names[] = {rk_bin(chan, sizeof chan)};
     rk_client *c = client_for(&rkt_shared, proto);
     rk_pubsub *ps = pubsub_for(c, NULL);
-    assert_int_equal(rk_pubsub_subscribe(ps, 1, names, lens), RK_OK);
+    assert_int_equal(rk_pubsub_subscribe(ps, names, 1), RK_OK);
     rk_message m = next_message(ps);
     assert_true(bytes_equal(m.channel, m.channel_len, chan, sizeof chan));
     rk_reply r;
@@ -315,18 +315,19 @@ BOTH(binary_payload_with_nul_bytes_arrives_whole)
 static void confirmations_count_subscriptions(int proto) {
     rkt_shared_need();
     char a[32], b[32], p[32];
-    const char *chans[] = {name(a, sizeof a, "cnt-a", proto), name(b, sizeof b, "cnt-b", proto)};
+    const rk_str chans[] = {rk_cstr(name(a, sizeof a, "cnt-a", proto)),
+                            rk_cstr(name(b, sizeof b, "cnt-b", proto))};
     const char *pat = name(p, sizeof p, "cnt-*", proto);
     rk_client *c = client_for(&rkt_shared, proto);
     rk_pubsub *ps = pubsub_for(c, NULL);
-    assert_int_equal(rk_pubsub_subscribe(ps, 2, chans, NULL), RK_OK);
-    assert_int_equal(rk_pubsub_psubscribe(ps, 1, &pat, NULL), RK_OK);
+    assert_int_equal(rk_pubsub_subscribe(ps, chans, 2), RK_OK);
+    assert_int_equal(rk_pubsub_psubscribe(ps, (const rk_str[]){rk_cstr(pat)}, 1), RK_OK);
     assert_int_equal(expect(ps, RK_MSG_SUBSCRIBE, a).count, 1);
     assert_int_equal(expect(ps, RK_MSG_SUBSCRIBE, b).count, 2);
     assert_int_equal(expect(ps, RK_MSG_PSUBSCRIBE, p).count, 3);
     assert_int_equal(rk_pubsub_channel_count(ps), 2);
     assert_int_equal(rk_pubsub_pattern_count(ps), 1);
-    assert_int_equal(rk_pubsub_unsubscribe(ps, 1, chans, NULL), RK_OK);
+    assert_int_equal(rk_pubsub_unsubscribe(ps, chans, 1), RK_OK);
     assert_int_equal(expect(ps, RK_MSG_UNSUBSCRIBE, a).count, 2);
     assert_int_equal(rk_pubsub_channel_count(ps), 1);
     rk_pubsub_free(ps);
@@ -340,7 +341,7 @@ static void ignored_confirmations_are_not_returned(int proto) {
     const char *p = name(ch, sizeof ch, "quiet", proto);
     rk_client *c = client_for(&rkt_shared, proto);
     rk_pubsub *ps = pubsub_for(c, &(rk_pubsub_opts){.ignore_confirmations = true});
-    assert_int_equal(rk_pubsub_subscribe(ps, 1, &p, NULL), RK_OK);
+    assert_int_equal(rk_pubsub_subscribe(ps, (const rk_str[]){rk_cstr(p)}, 1), RK_OK);
     /* The PONG comes after the confirmation: once it is here, the
      * confirmation was read and skipped. */
     assert_int_equal(rk_pubsub_ping(ps, "after"), RK_OK);
@@ -357,13 +358,14 @@ BOTH(ignored_confirmations_are_not_returned)
 static void unsubscribe_all_drops_every_channel(int proto) {
     rkt_shared_need();
     char a[32], b[32];
-    const char *chans[] = {name(a, sizeof a, "all-a", proto), name(b, sizeof b, "all-b", proto)};
+    const rk_str chans[] = {rk_cstr(name(a, sizeof a, "all-a", proto)),
+                            rk_cstr(name(b, sizeof b, "all-b", proto))};
     rk_client *c = client_for(&rkt_shared, proto);
     rk_pubsub *ps = pubsub_for(c, NULL);
-    assert_int_equal(rk_pubsub_subscribe(ps, 2, chans, NULL), RK_OK);
+    assert_int_equal(rk_pubsub_subscribe(ps, chans, 2), RK_OK);
     expect(ps, RK_MSG_SUBSCRIBE, a);
     expect(ps, RK_MSG_SUBSCRIBE, b);
-    assert_int_equal(rk_pubsub_unsubscribe(ps, 0, NULL, NULL), RK_OK);
+    assert_int_equal(rk_pubsub_unsubscribe(ps, NULL, 0), RK_OK);
     expect(ps, RK_MSG_UNSUBSCRIBE, NULL);
     assert_int_equal(expect(ps, RK_MSG_UNSUBSCRIBE, NULL).count, 0);
     assert_int_equal(rk_pubsub_channel_count(ps), 0);
@@ -378,21 +380,21 @@ static void many_channels_are_counted_as_confirmed(int proto) {
     rkt_shared_need();
     enum { N = 300 };
     static char bufs[N][32];
-    const char *chans[N];
+    rk_str chans[N];
     for (int i = 0; i < N; i++) {
         snprintf(bufs[i], sizeof bufs[i], "many:%d:%d", proto, i);
-        chans[i] = bufs[i];
+        chans[i] = rk_cstr(bufs[i]);
     }
     rk_client *c = client_for(&rkt_shared, proto);
     rk_pubsub *ps = pubsub_for(c, &(rk_pubsub_opts){.ignore_confirmations = true});
-    assert_int_equal(rk_pubsub_subscribe(ps, N, chans, NULL), RK_OK);
+    assert_int_equal(rk_pubsub_subscribe(ps, chans, N), RK_OK);
     for (int i = 0; i < N; i += 2) /* every other one, in one call each */
-        assert_int_equal(rk_pubsub_unsubscribe(ps, 1, &chans[i], NULL), RK_OK);
+        assert_int_equal(rk_pubsub_unsubscribe(ps, &chans[i], 1), RK_OK);
     assert_int_equal(rk_pubsub_ping(ps, NULL), RK_OK);
     expect(ps, RK_MSG_PONG, NULL);
     assert_int_equal(rk_pubsub_channel_count(ps), N / 2);
     for (int i = 0; i < N; i++)
-        assert_int_equal(numsub(c, "NUMSUB", chans[i]), i % 2);
+        assert_int_equal(numsub(c, "NUMSUB", chans[i].ptr), i % 2);
     rk_pubsub_free(ps);
     rk_client_free(c);
 }
@@ -475,7 +477,7 @@ static void subscribe_to_payload(void *userdata, const rk_message *m) {
     chain *ch = userdata;
     snprintf(ch->next, sizeof ch->next, "%.*s", (int)m->data_len, m->data);
     const char *p = ch->next;
-    ch->rc = rk_pubsub_subscribe(ch->ps, 1, &p, NULL);
+    ch->rc = rk_pubsub_subscribe(ch->ps, (const rk_str[]){rk_cstr(p)}, 1);
 }
 
 static void handler_may_subscribe_from_inside(int proto) {
@@ -521,6 +523,46 @@ static void zero_timeout_polls_and_returns_zero_when_idle(int proto) {
 }
 BOTH(zero_timeout_polls_and_returns_zero_when_idle)
 
+/* One of the (un)subscribe calls. */
+typedef int (*subscribe_fn)(rk_pubsub *, const rk_str *, size_t);
+
+/* Unsubscribing "a\0b" drops that channel, not "a" (its bytes before the
+ * NUL): the name goes out whole. */
+static void test_unsubscribe_binary_channel_keeps_its_prefix(void **state) {
+    (void)state;
+    rkt_shared_need();
+    const rk_str both[] = {rk_bin("ub\0b", 4), RK_STR("ub")};
+    rk_client *c = client_for(&rkt_shared, 3);
+    rk_pubsub *ps = pubsub_for(c, &(rk_pubsub_opts){.ignore_confirmations = true});
+    assert_int_equal(rk_pubsub_subscribe(ps, both, 2), RK_OK);
+    assert_int_equal(rk_pubsub_unsubscribe(ps, &both[0], 1), RK_OK);
+    assert_int_equal(rk_pubsub_wait_active(ps, WAIT_MS), RK_OK);
+    assert_int_equal(rk_pubsub_channel_count(ps), 1);
+    assert_int_equal(numsub(c, "NUMSUB", "ub"), 1);
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+}
+
+/* Every (un)subscribe call refuses a NULL array with n > 0, connecting
+ * nothing. */
+static void test_null_names_with_a_count_are_einval(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_client *c = client_for(&rkt_shared, 3);
+    rk_pubsub *ps = pubsub_for(c, NULL);
+    const subscribe_fn calls[] = {rk_pubsub_subscribe,  rk_pubsub_unsubscribe,
+                                  rk_pubsub_psubscribe, rk_pubsub_punsubscribe,
+                                  rk_pubsub_ssubscribe, rk_pubsub_sunsubscribe};
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+        assert_int_equal(calls[i](ps, NULL, 1), RK_EINVAL);
+        assert_non_null(strstr(rk_error_last()->message, "NULL names"));
+    }
+    rk_message m;
+    assert_int_equal(rk_pubsub_get_message(ps, -1, &m), RK_EINVAL); /* nothing recorded */
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+}
+
 static void test_bad_arguments_are_einval(void **state) {
     (void)state;
     rkt_shared_need();
@@ -529,9 +571,9 @@ static void test_bad_arguments_are_einval(void **state) {
     rk_message m;
     /* Nothing subscribed: waiting forever would never end. */
     assert_int_equal(rk_pubsub_get_message(ps, -1, &m), RK_EINVAL);
-    assert_int_equal(rk_pubsub_subscribe(ps, 1, NULL, NULL), RK_EINVAL);
-    const char *null_name[] = {NULL};
-    assert_int_equal(rk_pubsub_subscribe(ps, 1, null_name, NULL), RK_EINVAL);
+    assert_int_equal(rk_pubsub_subscribe(ps, NULL, 1), RK_EINVAL);
+    const rk_str null_name[] = {(rk_str){0, NULL}};
+    assert_int_equal(rk_pubsub_subscribe(ps, null_name, 1), RK_EINVAL);
     assert_int_equal(rk_pubsub_on(ps, "x", NULL, NULL), RK_EINVAL);
     assert_null(rk_pubsub_new(NULL, NULL));
     assert_int_equal(rk_pubsub_channel_count(ps), 0);
@@ -588,9 +630,9 @@ static void restart_restores_every_subscription(int proto) {
                *c_sh = name(sh, sizeof sh, "rsh", proto);
     rk_client *c = own_client(proto, rkt_server_port(&own), 0);
     rk_pubsub *ps = pubsub_for(c, &(rk_pubsub_opts){.ignore_confirmations = true});
-    assert_int_equal(rk_pubsub_subscribe(ps, 1, &c_ch, NULL), RK_OK);
-    assert_int_equal(rk_pubsub_psubscribe(ps, 1, &c_pat, NULL), RK_OK);
-    assert_int_equal(rk_pubsub_ssubscribe(ps, 1, &c_sh, NULL), RK_OK);
+    assert_int_equal(rk_pubsub_subscribe(ps, (const rk_str[]){rk_cstr(c_ch)}, 1), RK_OK);
+    assert_int_equal(rk_pubsub_psubscribe(ps, (const rk_str[]){rk_cstr(c_pat)}, 1), RK_OK);
+    assert_int_equal(rk_pubsub_ssubscribe(ps, (const rk_str[]){rk_cstr(c_sh)}, 1), RK_OK);
     assert_int_equal(rk_pubsub_ping(ps, NULL), RK_OK);
     expect(ps, RK_MSG_PONG, NULL);
     assert_int_equal(rkt_server_restart(&own), 0);
@@ -618,7 +660,7 @@ static void wrong_password_fails_first_subscribe_with_eauth(int proto) {
     assert_non_null(c);
     rk_pubsub *ps = pubsub_for(c, NULL);
     const char *ch = "never";
-    assert_int_equal(rk_pubsub_subscribe(ps, 1, &ch, NULL), RK_EAUTH);
+    assert_int_equal(rk_pubsub_subscribe(ps, (const rk_str[]){rk_cstr(ch)}, 1), RK_EAUTH);
     assert_int_equal(rk_pubsub_channel_count(ps), 0);
     rk_message m;
     assert_int_equal(rk_pubsub_get_message(ps, -1, &m), RK_EINVAL); /* nothing recorded */
@@ -685,7 +727,7 @@ static void thread_dispatches_to_handlers_and_stops(int proto) {
     inbox_init(&handled);
     inbox_init(&fallback);
     assert_int_equal(rk_pubsub_on(ps, h, inbox_put, &handled), RK_OK);
-    assert_int_equal(rk_pubsub_subscribe(ps, 1, &o, NULL), RK_OK);
+    assert_int_equal(rk_pubsub_subscribe(ps, (const rk_str[]){rk_cstr(o)}, 1), RK_OK);
     assert_int_equal(rk_pubsub_start_thread(ps, inbox_put, &fallback), RK_OK);
     assert_int_equal(rk_pubsub_ping(ps, "sync"), RK_OK); /* both subscribed once it is back */
     assert_true(inbox_wait(&fallback, 1));
@@ -768,7 +810,7 @@ static void test_free_with_thread_running_stops_it(void **state) {
     rk_client *c = client_for(&rkt_shared, 3);
     rk_pubsub *ps = pubsub_for(c, NULL);
     const char *ch = "free-running";
-    assert_int_equal(rk_pubsub_subscribe(ps, 1, &ch, NULL), RK_OK);
+    assert_int_equal(rk_pubsub_subscribe(ps, (const rk_str[]){rk_cstr(ch)}, 1), RK_OK);
     assert_int_equal(rk_pubsub_start_thread(ps, NULL, NULL), RK_OK);
     assert_int_equal(rk_pubsub_start_thread(ps, NULL, NULL), RK_EINVAL);
     rk_pubsub_free(ps); /* joins the thread; sanitizers see any leak */
@@ -778,7 +820,6 @@ static void test_free_with_thread_running_stops_it(void **state) {
 /* ---- waiting for subscriptions to be active -------------------------- */
 
 /* The kinds of subscription and how to publish to each. */
-typedef int (*subscribe_fn)(rk_pubsub *, size_t, const char *const *, const size_t *);
 typedef struct sub_kind {
     const char *base;
     subscribe_fn subscribe, unsubscribe;
@@ -820,8 +861,8 @@ static void wait_active_with_thread_makes_next_publish_arrive(int proto) {
     for (int i = 0; i < ROUNDS; i++) {
         char sub[64], chan[64];
         const sub_kind *k = round_names(i, "thr", proto, sub, chan, sizeof sub);
-        const char *s = sub;
-        assert_int_equal(k->subscribe(ps, 1, &s, NULL), RK_OK);
+        const rk_str s = rk_cstr(sub);
+        assert_int_equal(k->subscribe(ps, &s, 1), RK_OK);
         assert_int_equal(rk_pubsub_wait_active(ps, WAIT_MS), RK_OK);
         if (publish(c, k->publish, chan, "now", 3) != 1)
             fail_msg("round %d: nobody subscribed to %s yet", i, sub);
@@ -848,8 +889,8 @@ static void wait_active_without_thread_keeps_messages_for_get_message(int proto)
     for (int i = 0; i < ROUNDS; i++) {
         char sub[64], chan[64];
         const sub_kind *k = round_names(i, "poll", proto, sub, chan, sizeof sub);
-        const char *s = sub;
-        assert_int_equal(k->subscribe(ps, 1, &s, NULL), RK_OK);
+        const rk_str s = rk_cstr(sub);
+        assert_int_equal(k->subscribe(ps, &s, 1), RK_OK);
         assert_int_equal(rk_pubsub_wait_active(ps, WAIT_MS), RK_OK);
         assert_int_equal(rk_pubsub_channel_count(ps) + rk_pubsub_pattern_count(ps) +
                              rk_pubsub_shard_channel_count(ps),
@@ -875,11 +916,11 @@ static void wait_active_after_unsubscribe_stops_delivery(int proto) {
     for (int i = 0; i < 3 * 10; i++) {
         char sub[64], chan[64];
         const sub_kind *k = round_names(i, "unsub", proto, sub, chan, sizeof sub);
-        const char *s = sub;
-        assert_int_equal(k->subscribe(ps, 1, &s, NULL), RK_OK);
+        const rk_str s = rk_cstr(sub);
+        assert_int_equal(k->subscribe(ps, &s, 1), RK_OK);
         assert_int_equal(rk_pubsub_wait_active(ps, WAIT_MS), RK_OK);
         assert_int_equal(publish(c, k->publish, chan, "in", 2), 1);
-        assert_int_equal(k->unsubscribe(ps, 1, &s, NULL), RK_OK);
+        assert_int_equal(k->unsubscribe(ps, &s, 1), RK_OK);
         assert_int_equal(rk_pubsub_wait_active(ps, WAIT_MS), RK_OK);
         if (publish(c, k->publish, chan, "out", 3) != 0)
             fail_msg("round %d: %s still subscribed", i, sub);
@@ -935,7 +976,7 @@ static void wait_active_times_out_when_server_is_silent(int proto) {
     subscribe_one(ps, "wa-silent-1");
     rkt_server_freeze(&own);
     const char *ch = "wa-silent-2";
-    assert_int_equal(rk_pubsub_subscribe(ps, 1, &ch, NULL), RK_OK);
+    assert_int_equal(rk_pubsub_subscribe(ps, (const rk_str[]){rk_cstr(ch)}, 1), RK_OK);
     assert_int_equal(rk_pubsub_wait_active(ps, 200), RK_ETIMEOUT);
     rkt_server_thaw(&own);
     assert_int_equal(rk_pubsub_wait_active(ps, WAIT_MS), RK_OK);
@@ -1088,7 +1129,7 @@ static void channel_refused_by_acl_stops_thread_with_noperm(int proto) {
     watched w;
     watched_start(&w, proto, "sub", "pw", "allowed:1");
     const char *ch = "forbidden";
-    assert_int_equal(rk_pubsub_subscribe(w.ps, 1, &ch, NULL), RK_OK);
+    assert_int_equal(rk_pubsub_subscribe(w.ps, (const rk_str[]){rk_cstr(ch)}, 1), RK_OK);
     assert_int_equal(rk_pubsub_wait_active(w.ps, WAIT_MS), RK_ESERVER);
     assert_string_equal(rk_error_last()->prefix, "NOPERM");
     expect_event(&w.ev, 0, RK_PUBSUB_FATAL);
@@ -1134,8 +1175,8 @@ static void *hammer_main(void *arg) {
         char ch[32];
         snprintf(ch, sizeof ch, "hammer:%d:%d", h->proto, i % 10);
         const char *p = ch;
-        int rc = i % 20 < 10 ? rk_pubsub_unsubscribe(h->ps, 1, &p, NULL)
-                             : rk_pubsub_subscribe(h->ps, 1, &p, NULL);
+        int rc = i % 20 < 10 ? rk_pubsub_unsubscribe(h->ps, (const rk_str[]){rk_cstr(p)}, 1)
+                             : rk_pubsub_subscribe(h->ps, (const rk_str[]){rk_cstr(p)}, 1);
         h->failures += rc != RK_OK;
     }
     return NULL;
@@ -1149,7 +1190,8 @@ static void subscribing_while_thread_starts_and_stops(int proto) {
     rk_client *c = client_for(&rkt_shared, proto);
     rk_pubsub *ps = pubsub_for(c, &(rk_pubsub_opts){.ignore_confirmations = true});
     const char *first = "hammer-first";
-    assert_int_equal(rk_pubsub_subscribe(ps, 1, &first, NULL), RK_OK); /* connected */
+    assert_int_equal(rk_pubsub_subscribe(ps, (const rk_str[]){rk_cstr(first)}, 1),
+                     RK_OK); /* connected */
     hammer h = {.ps = ps, .proto = proto};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, hammer_main, &h), 0);
@@ -1184,14 +1226,14 @@ static int subscriber_pass(rk_client *c) {
     if (ps == NULL)
         return rk_error_last()->code;
     char bufs[20][16];
-    const char *chans[20];
+    rk_str chans[20];
     for (int i = 0; i < 20; i++) {
         snprintf(bufs[i], sizeof bufs[i], "oom:%d", i);
-        chans[i] = bufs[i];
+        chans[i] = rk_cstr(bufs[i]);
     }
-    int rc = rk_pubsub_subscribe(ps, 20, chans, NULL);
+    int rc = rk_pubsub_subscribe(ps, chans, 20);
     if (rc == RK_OK)
-        rc = rk_pubsub_unsubscribe(ps, 5, chans, NULL);
+        rc = rk_pubsub_unsubscribe(ps, chans, 5);
     rk_message m;
     for (int i = 0; i < 25 && rc == RK_OK; i++) {
         int got = rk_pubsub_get_message(ps, 2000, &m);
@@ -1241,6 +1283,8 @@ int main(void) {
         BOTH_TESTS(handler_may_subscribe_from_inside),
         BOTH_TESTS(zero_timeout_polls_and_returns_zero_when_idle),
         cmocka_unit_test(test_bad_arguments_are_einval),
+        cmocka_unit_test(test_unsubscribe_binary_channel_keeps_its_prefix),
+        cmocka_unit_test(test_null_names_with_a_count_are_einval),
         BOTH_OWN_TESTS(restart_restores_every_subscription),
         BOTH_OWN_TESTS(wrong_password_fails_first_subscribe_with_eauth),
         BOTH_OWN_TESTS(refused_password_on_reconnect_is_eauth),

@@ -204,8 +204,9 @@ static void test_a_script_on_a_key_of_another_node_works(void **state) {
     assert_non_null(s);
     rk_client *c = node_client(0);
     rk_reply r;
-    const char *keys[] = {key}, *args[] = {"scripted"};
-    RKT_OK(rk_script_run(c, s, 1, keys, NULL, 1, args, NULL, &r));
+    const rk_str keys[] = {rk_cstr(key)};
+    const rk_str args[] = {RK_STR("scripted")};
+    RKT_OK(rk_script_run(c, s, keys, 1, args, 1, &r));
     assert_string_equal(rk_reply_str(&r), "scripted");
     rk_reply_free(&r);
     rk_script_free(s);

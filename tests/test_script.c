@@ -78,8 +78,8 @@ static void assert_reply_string(const rk_reply *r, const char *want, size_t len)
  * echo of arg (the scripts below return ARGV[1]). */
 static void run_echo(rk_client *c, const rk_script *s, const char *arg) {
     rk_reply r;
-    const char *args[] = {arg};
-    assert_int_equal(rk_script_run(c, s, 0, NULL, NULL, 1, args, NULL, &r), RK_OK);
+    const rk_str args[] = {rk_cstr(arg)};
+    assert_int_equal(rk_script_run(c, s, NULL, 0, args, 1, &r), RK_OK);
     assert_reply_string(&r, arg, strlen(arg));
     rk_reply_free(&r);
 }
@@ -184,8 +184,9 @@ static void test_run_without_reply_still_falls_back_to_eval(void **state) {
     rk_client *c = client_resp(3);
     rk_script *s = script_of("return redis.call('set', KEYS[1], ARGV[1])");
     server_run("SCRIPT", "FLUSH");
-    const char *keys[] = {"rkt-script-noreply"}, *args[] = {"v"};
-    assert_int_equal(rk_script_run(c, s, 1, keys, NULL, 1, args, NULL, NULL), RK_OK);
+    const rk_str keys[] = {RK_STR("rkt-script-noreply")};
+    const rk_str args[] = {RK_STR("v")};
+    assert_int_equal(rk_script_run(c, s, keys, 1, args, 1, NULL), RK_OK);
     assert_true(script_cached(rk_script_sha(s)));
     rk_reply r;
     assert_int_equal(rk_client_call_args(c, &r, "GET", "rkt-script-noreply", NULL), RK_OK);
@@ -202,10 +203,10 @@ static void test_keys_and_args_are_binary_safe(void **state) {
     rk_script *s = script_of("redis.call('set', KEYS[1], ARGV[1])\n"
                              "return {redis.call('get', KEYS[1]), KEYS[1]}");
     const char key[] = "rkt\0key\r\n", val[] = "v\0a\r\nl";
-    const char *keys[] = {key}, *args[] = {val};
-    const size_t keylens[] = {sizeof key - 1}, arglens[] = {sizeof val - 1};
+    const rk_str keys[] = {rk_bin(key, sizeof key - 1)};
+    const rk_str args[] = {rk_bin(val, sizeof val - 1)};
     rk_reply r;
-    assert_int_equal(rk_script_run(c, s, 1, keys, keylens, 1, args, arglens, &r), RK_OK);
+    assert_int_equal(rk_script_run(c, s, keys, 1, args, 1, &r), RK_OK);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_ARRAY);
     assert_reply_string(rk_reply_at(&r, 0), val, sizeof val - 1);
     assert_reply_string(rk_reply_at(&r, 1), key, sizeof key - 1);
@@ -219,11 +220,11 @@ static void test_many_keys_and_args_reach_script(void **state) {
     (void)state;
     rk_client *c = client_resp(3);
     rk_script *s = script_of("return #KEYS * 1000 + #ARGV");
-    const char *words[40];
+    rk_str words[40];
     for (int i = 0; i < 40; i++)
-        words[i] = "w";
+        words[i] = RK_STR("w");
     rk_reply r;
-    assert_int_equal(rk_script_run(c, s, 25, words, NULL, 40, words, NULL, &r), RK_OK);
+    assert_int_equal(rk_script_run(c, s, words, 25, words, 40, &r), RK_OK);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_INTEGER);
     assert_int_equal(rk_reply_int(&r), 25040);
     rk_reply_free(&r);
@@ -231,13 +232,25 @@ static void test_many_keys_and_args_reach_script(void **state) {
     rk_client_free(c);
 }
 
-static void test_negative_key_count_is_einval(void **state) {
+/* A NULL keys or arguments array with a count above 0 is refused before
+ * anything is sent, by rk_script_run and rk_script_append alike. */
+static void test_null_keys_or_args_with_a_count_is_einval(void **state) {
     (void)state;
     rk_client *c = client_resp(3);
     rk_script *s = script_of(echo_src);
+    const rk_str one[] = {RK_STR("x")};
     rk_reply r;
-    assert_int_equal(rk_script_run(c, s, -1, NULL, NULL, 0, NULL, NULL, &r), RK_EINVAL);
+    assert_int_equal(rk_script_run(c, s, NULL, 1, one, 1, &r), RK_EINVAL);
     assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
+    assert_non_null(strstr(rk_error_last()->message, "key list is NULL"));
+    assert_int_equal(rk_script_run(c, s, one, 1, NULL, 2, &r), RK_EINVAL);
+    assert_non_null(strstr(rk_error_last()->message, "argument list is NULL"));
+    rk_pipeline *p = rk_pipeline_new(c, NULL);
+    assert_non_null(p);
+    assert_int_equal(rk_script_append(p, s, NULL, 1, one, 1), RK_EINVAL);
+    assert_int_equal(rk_script_append(p, s, one, 1, NULL, 1), RK_EINVAL);
+    assert_int_equal(rk_pipeline_size(p), 0);
+    rk_pipeline_free(p);
     rk_script_free(s);
     rk_client_free(c);
 }
@@ -248,7 +261,7 @@ static void test_script_error_is_eserver_with_its_message(void **state) {
         rk_client *c = client_resp(protocol);
         rk_script *s = script_of("return redis.error_reply('MYERR it went wrong')");
         rk_reply r;
-        assert_int_equal(rk_script_run(c, s, 0, NULL, NULL, 0, NULL, NULL, &r), RK_ESERVER);
+        assert_int_equal(rk_script_run(c, s, NULL, 0, NULL, 0, &r), RK_ESERVER);
         assert_int_equal(rk_reply_type(&r), RK_REPLY_ERROR);
         assert_string_equal(rk_error_last()->prefix, "MYERR");
         assert_non_null(strstr(rk_error_last()->message, "it went wrong"));
@@ -292,9 +305,11 @@ static void test_pipeline_runs_loaded_script_by_evalsha(void **state) {
         assert_int_equal(rk_script_preload(c, s), RK_OK);
         rk_pipeline *p = rk_pipeline_new(c, NULL);
         assert_non_null(p);
-        const char *keys[] = {"k"}, *a1[] = {"one"}, *a2[] = {"two"};
-        assert_int_equal(rk_script_append(p, s, 1, keys, NULL, 1, a1, NULL), RK_OK);
-        assert_int_equal(rk_script_append(p, s, 1, keys, NULL, 1, a2, NULL), RK_OK);
+        const rk_str keys[] = {RK_STR("k")};
+        const rk_str a1[] = {RK_STR("one")};
+        const rk_str a2[] = {RK_STR("two")};
+        assert_int_equal(rk_script_append(p, s, keys, 1, a1, 1), RK_OK);
+        assert_int_equal(rk_script_append(p, s, keys, 1, a2, 1), RK_OK);
         assert_int_equal(rk_pipeline_exec(p), RK_OK);
         assert_int_equal(rk_pipeline_status(p, 0), RK_OK);
         assert_int_equal(rk_pipeline_status(p, 1), RK_OK);
@@ -316,8 +331,8 @@ static void test_pipeline_script_not_loaded_answers_noscript(void **state) {
     server_run("SCRIPT", "FLUSH");
     rk_pipeline *p = rk_pipeline_new(c, NULL);
     assert_non_null(p);
-    const char *args[] = {"x"};
-    assert_int_equal(rk_script_append(p, s, 0, NULL, NULL, 1, args, NULL), RK_OK);
+    const rk_str args[] = {RK_STR("x")};
+    assert_int_equal(rk_script_append(p, s, NULL, 0, args, 1), RK_OK);
     assert_int_equal(rk_pipeline_exec(p), RK_OK);
     assert_int_equal(rk_pipeline_status(p, 0), RK_ESERVER);
     const rk_reply *r = rk_pipeline_reply(p, 0);
@@ -407,7 +422,7 @@ int main(void) {
         cmocka_unit_test(test_run_without_reply_still_falls_back_to_eval),
         cmocka_unit_test(test_keys_and_args_are_binary_safe),
         cmocka_unit_test(test_many_keys_and_args_reach_script),
-        cmocka_unit_test(test_negative_key_count_is_einval),
+        cmocka_unit_test(test_null_keys_or_args_with_a_count_is_einval),
         cmocka_unit_test(test_script_error_is_eserver_with_its_message),
         cmocka_unit_test(test_script_load_caches_script_under_same_sha),
         cmocka_unit_test(test_script_load_of_bad_lua_is_eserver),

@@ -143,9 +143,10 @@ void rk_pipeline_reset(rk_pipeline *p);
 
 /* ---- optimistic transactions (WATCH) --------------------------------- */
 
-/** WATCHes keys (binary safe with lens, C strings with lens NULL) on a
- *  connection the pipeline now holds until exec or reset. */
-int rk_pipeline_watch(rk_pipeline *p, size_t count, const char *const *keys, const size_t *lens);
+/** WATCHes the n keys of the array (binary safe) on a connection the
+ *  pipeline now holds until exec or reset. RK_EINVAL for n 0, a NULL array
+ *  or a key whose ptr is NULL. */
+int rk_pipeline_watch(rk_pipeline *p, const rk_str *keys, size_t n);
 
 /** UNWATCHes every key (the connection stays held). */
 int rk_pipeline_unwatch(rk_pipeline *p);
@@ -175,15 +176,16 @@ typedef struct rk_transaction_opts {
                            RK_EWATCH; default 16. */
 } rk_transaction_opts;
 
-/** Runs fn as an optimistic transaction watching `keys`, as redis-py's
- *  Redis.transaction: WATCH, fn, EXEC; when a watched key changed, again,
- *  up to max_attempts. Returns the exec's result (RK_OK, RK_EWATCH after
+/** Runs fn as an optimistic transaction watching the n `keys` (binary
+ *  safe; n 0 watches nothing, a NULL array with n > 0 is RK_EINVAL), as
+ *  redis-py's Redis.transaction: WATCH, fn, EXEC; when a watched key
+ *  changed, again, up to max_attempts. Returns the exec's result (RK_OK, RK_EWATCH after
  *  the last attempt, a failure), or fn's non-zero value. With result not
  *  NULL, *result receives the pipeline holding the EXEC replies (free it);
  *  it is NULL on failure. */
-int(rk_transaction)(rk_client *client, size_t count, const char *const *keys, const size_t *lens,
-                    rk_transaction_fn fn, void *userdata, const rk_transaction_opts *opts,
-                    rk_pipeline **result, size_t opts_size);
+int(rk_transaction)(rk_client *client, const rk_str *keys, size_t n, rk_transaction_fn fn,
+                    void *userdata, const rk_transaction_opts *opts, rk_pipeline **result,
+                    size_t opts_size);
 #define rk_transaction(...) (rk_transaction)(__VA_ARGS__, sizeof(rk_transaction_opts))
 
 #ifdef __cplusplus

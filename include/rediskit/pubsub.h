@@ -42,6 +42,7 @@
 
 #include "client.h"
 #include "error.h"
+#include "str.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -142,13 +143,16 @@ rk_pubsub *(rk_pubsub_new)(rk_client *client, const rk_pubsub_opts *opts, size_t
  *  Not from a handler. NULL is allowed. */
 void rk_pubsub_free(rk_pubsub *ps);
 
-/** Subscribe to count channels (binary safe with lens, or C strings with
- *  lens NULL); all that follows holds as well for the unsubscribe, pattern
- *  and shard channel calls. Unsubscribing with count 0 drops every
- *  subscription of that kind; unsubscribing also drops the handlers of
- *  those channels or patterns. Returns once the command is sent
+/** Subscribe to the n channels of the array (binary safe: a name may hold
+ *  any bytes, NUL included); all that follows holds as well for the
+ *  unsubscribe, pattern and shard channel calls. A NULL array with n > 0,
+ *  or a name whose ptr is NULL, is RK_EINVAL. Unsubscribing with n 0 drops
+ *  every subscription of that kind; unsubscribing also drops the handlers
+ *  of those channels or patterns. Returns once the command is sent
  *  (confirmations arrive as messages; rk_pubsub_wait_active waits for
  *  them), blocking up to the command timeout.
+ *
+ *      rk_pubsub_subscribe(ps, (const rk_str[]){RK_STR("news"), rk_cstr(room)}, 2);
  *
  *  The first command connects, in the calling thread: its failures (e.g.
  *  RK_ECONNECT, RK_EAUTH) are returned and nothing is recorded. Later, the
@@ -156,29 +160,23 @@ void rk_pubsub_free(rk_pubsub *ps);
  *  when the connection is down (after the reconnect), when called from a
  *  handler, or while the background thread runs. If the connection fails
  *  while sending, the subscription is restored with the others. */
-int rk_pubsub_subscribe(rk_pubsub *ps, size_t count, const char *const *channels,
-                        const size_t *lens);
+int rk_pubsub_subscribe(rk_pubsub *ps, const rk_str *channels, size_t n);
 
-/** UNSUBSCRIBE, as rk_pubsub_subscribe(): count 0 drops every channel. */
-int rk_pubsub_unsubscribe(rk_pubsub *ps, size_t count, const char *const *channels,
-                          const size_t *lens);
+/** UNSUBSCRIBE, as rk_pubsub_subscribe(): n 0 drops every channel. */
+int rk_pubsub_unsubscribe(rk_pubsub *ps, const rk_str *channels, size_t n);
 
 /** PSUBSCRIBE to patterns, as rk_pubsub_subscribe(). */
-int rk_pubsub_psubscribe(rk_pubsub *ps, size_t count, const char *const *patterns,
-                         const size_t *lens);
+int rk_pubsub_psubscribe(rk_pubsub *ps, const rk_str *patterns, size_t n);
 
-/** PUNSUBSCRIBE, as rk_pubsub_subscribe(): count 0 drops every pattern. */
-int rk_pubsub_punsubscribe(rk_pubsub *ps, size_t count, const char *const *patterns,
-                           const size_t *lens);
+/** PUNSUBSCRIBE, as rk_pubsub_subscribe(): n 0 drops every pattern. */
+int rk_pubsub_punsubscribe(rk_pubsub *ps, const rk_str *patterns, size_t n);
 
 /** SSUBSCRIBE to shard channels, as rk_pubsub_subscribe(). */
-int rk_pubsub_ssubscribe(rk_pubsub *ps, size_t count, const char *const *channels,
-                         const size_t *lens);
+int rk_pubsub_ssubscribe(rk_pubsub *ps, const rk_str *channels, size_t n);
 
-/** SUNSUBSCRIBE, as rk_pubsub_subscribe(): count 0 drops every shard
+/** SUNSUBSCRIBE, as rk_pubsub_subscribe(): n 0 drops every shard
  *  channel. */
-int rk_pubsub_sunsubscribe(rk_pubsub *ps, size_t count, const char *const *channels,
-                           const size_t *lens);
+int rk_pubsub_sunsubscribe(rk_pubsub *ps, const rk_str *channels, size_t n);
 
 /** Waits up to timeout_ms (negative: forever) until every subscribe and
  *  unsubscribe call made before it (by any thread) is in force on the

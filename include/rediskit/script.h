@@ -9,18 +9,19 @@
  *
  *     static const char src[] = "return redis.call('incrby', KEYS[1], ARGV[1])";
  *     rk_script *s = rk_script_new(src, sizeof src - 1);
- *     const char *keys[] = {"counter"}, *args[] = {"5"};
+ *     rk_str keys[] = {RK_STR("counter")}, args[] = {RK_STR("5")};
  *     rk_reply r;
- *     if (rk_script_run(client, s, 1, keys, NULL, 1, args, NULL, &r) == RK_OK)
+ *     if (rk_script_run(client, s, keys, 1, args, 1, &r) == RK_OK)
  *         printf("%lld\n", rk_reply_int(&r));
  *     rk_reply_free(&r);
  *     rk_script_free(s);
  *
- * Keys and arguments come as arrays of pointers with an array of lengths
- * (binary safe), or C strings when the lengths are NULL; either array may
- * be NULL when its count is 0. Functions (Redis 7) are loaded once per
- * library with rk_functionload and called by name with rk_fcall (both
- * generated, in rediskit/commands/scripting.h).
+ * Keys and arguments come as arrays of rk_str (binary safe), each followed
+ * by its count; either array may be NULL when its count is 0 (a NULL array
+ * with a count above 0, or an element whose ptr is NULL, is RK_EINVAL).
+ * Functions (Redis 7) are loaded once per library with rk_functionload and
+ * called by name with rk_fcall (both generated, in
+ * rediskit/commands/scripting.h).
  *
  * An rk_script does not change once made: any number of threads may use
  * one at once. */
@@ -62,20 +63,18 @@ const char *rk_script_source(const rk_script *s, size_t *len);
  *  Returns as rk_client_call: RK_OK with the script's reply in *reply,
  *  RK_ESERVER with the error reply (a script that raised an error, or
  *  returned redis.error_reply) in *reply and rk_error_last(), or a failure
- *  (RK_EIO, RK_ETIMEOUT, RK_EINVAL for negative counts...) with *reply
- *  nil. A script may write, so a call that may have run is not retried;
+ *  (RK_EIO, RK_ETIMEOUT, RK_EINVAL for a NULL array with a count...)
+ *  with *reply nil. A script may write, so a call that may have run is not retried;
  *  see rk_script_run_opts. */
-int rk_script_run(rk_client *c, const rk_script *s, int nkeys, const char *const *keys,
-                  const size_t *keylens, int nargs, const char *const *args, const size_t *arglens,
-                  rk_reply *reply);
+int rk_script_run(rk_client *c, const rk_script *s, const rk_str *keys, size_t nkeys,
+                  const rk_str *args, size_t nargs, rk_reply *reply);
 
 /** As rk_script_run(), with per-call settings (NULL: the defaults): mark
  *  a script that only reads, or is safe to repeat, `idempotent` to have it
  *  retried after a connection failure. */
-int(rk_script_run_opts)(rk_client *c, const rk_script *s, const rk_call_opts *opts, int nkeys,
-                        const char *const *keys, const size_t *keylens, int nargs,
-                        const char *const *args, const size_t *arglens, rk_reply *reply,
-                        size_t opts_size);
+int(rk_script_run_opts)(rk_client *c, const rk_script *s, const rk_call_opts *opts,
+                        const rk_str *keys, size_t nkeys, const rk_str *args, size_t nargs,
+                        rk_reply *reply, size_t opts_size);
 #define rk_script_run_opts(...) (rk_script_run_opts)(__VA_ARGS__, sizeof(rk_call_opts))
 
 /** Loads the script into the server's cache (SCRIPT LOAD) without running
@@ -91,9 +90,8 @@ int rk_script_preload(rk_client *c, const rk_script *s);
  *  command gets a NOSCRIPT error reply (status RK_ESERVER). Keys and
  *  arguments are copied, as in rk_pipeline_append (unless the pipeline
  *  borrows large values). Returns RK_OK, or RK_EINVAL / RK_ENOMEM. */
-int rk_script_append(rk_pipeline *p, const rk_script *s, int nkeys, const char *const *keys,
-                     const size_t *keylens, int nargs, const char *const *args,
-                     const size_t *arglens);
+int rk_script_append(rk_pipeline *p, const rk_script *s, const rk_str *keys, size_t nkeys,
+                     const rk_str *args, size_t nargs);
 
 #ifdef __cplusplus
 }

@@ -558,19 +558,19 @@ int rk_pipeline_exec(rk_pipeline *p) {
 
 /* ---- WATCH ------------------------------------------------------------ */
 
-int rk_pipeline_watch(rk_pipeline *p, size_t count, const char *const *keys, const size_t *lens) {
+int rk_pipeline_watch(rk_pipeline *p, const rk_str *keys, size_t n) {
     if (p == NULL)
         return no_pipeline("rk_pipeline_watch");
-    if (count == 0 || keys == NULL)
+    if (n == 0 || keys == NULL)
         return rk_fail(RK_EINVAL, "rk_pipeline_watch needs at least one key");
-    for (size_t i = 0; i < count; i++)
-        if (keys[i] == NULL)
+    for (size_t i = 0; i < n; i++)
+        if (keys[i].ptr == NULL)
             return rk_fail(RK_EINVAL, "rk_pipeline_watch: key %zu is NULL", i);
     if (p->multi)
         return rk_fail(RK_EINVAL, "WATCH after MULTI is not allowed");
-    size_t len0 = lens ? lens[0] : strlen(keys[0]);
     int rc =
-        p->conn ? RK_OK : rk_client_acquire_for(p->client, rk_key_slot(keys[0], len0), &p->conn);
+        p->conn ? RK_OK
+                : rk_client_acquire_for(p->client, rk_key_slot(keys[0].ptr, keys[0].len), &p->conn);
     if (rc != RK_OK)
         return rc;
     /* Watching from the first batch on: if a later one fails, let_go
@@ -578,13 +578,12 @@ int rk_pipeline_watch(rk_pipeline *p, size_t count, const char *const *keys, con
      * connection. */
     p->watching = true;
     rk_str argv[1 + 64];
-    for (size_t done = 0; done < count && rc == RK_OK;) {
-        size_t n = RK_MIN(count - done, (size_t)64);
-        argv[0] = RK_STR("WATCH");
-        for (size_t i = 0; i < n; i++)
-            argv[1 + i] = lens ? rk_bin(keys[done + i], lens[done + i]) : rk_cstr(keys[done + i]);
-        rc = rk_conn_call_argv(p->conn, NULL, argv, 1 + n);
-        done += n;
+    argv[0] = RK_STR("WATCH");
+    for (size_t done = 0; done < n && rc == RK_OK;) {
+        size_t batch = RK_MIN(n - done, (size_t)64);
+        memcpy(argv + 1, keys + done, batch * sizeof(*keys));
+        rc = rk_conn_call_argv(p->conn, NULL, argv, 1 + batch);
+        done += batch;
     }
     if (rc != RK_OK)
         let_go(p);
@@ -648,13 +647,15 @@ int rk_pipeline_multi(rk_pipeline *p) {
 
 /* ---- the transaction helper ------------------------------------------ */
 
-int(rk_transaction)(rk_client *client, size_t count, const char *const *keys, const size_t *lens,
-                    rk_transaction_fn fn, void *userdata, const rk_transaction_opts *opts,
-                    rk_pipeline **result, size_t opts_size) {
+int(rk_transaction)(rk_client *client, const rk_str *keys, size_t n, rk_transaction_fn fn,
+                    void *userdata, const rk_transaction_opts *opts, rk_pipeline **result,
+                    size_t opts_size) {
     if (result)
         *result = NULL;
     if (fn == NULL)
         return rk_fail(RK_EINVAL, "rk_transaction needs a function");
+    if (n > 0 && keys == NULL)
+        return rk_fail(RK_EINVAL, "rk_transaction: NULL keys with a non-zero count");
     rk_transaction_opts o;
     int rc = rk_opts_settle(&o, sizeof(o), opts, opts_size, "rk_transaction_opts");
     if (rc != RK_OK)
@@ -664,9 +665,9 @@ int(rk_transaction)(rk_client *client, size_t count, const char *const *keys, co
     if (p == NULL)
         return rk_error_last()->code;
     rc = RK_EWATCH;
-    for (int n = 0; n < attempts && rc == RK_EWATCH; n++) {
+    for (int attempt = 0; attempt < attempts && rc == RK_EWATCH; attempt++) {
         rk_pipeline_reset(p);
-        if (count > 0 && (rc = rk_pipeline_watch(p, count, keys, lens)) != RK_OK)
+        if (n > 0 && (rc = rk_pipeline_watch(p, keys, n)) != RK_OK)
             break;
         if ((rc = fn(p, userdata)) != 0)
             break;

@@ -3,7 +3,6 @@
  * EVALSHA queued in pipelines. Every call is built into one rk_command
  * (command, name, key count, keys, arguments) and handed to
  * rk_client_call_argv_opts or rk_pipeline_add. */
-#include <stdio.h>
 #include <string.h>
 
 #include "commands/script_int.h"
@@ -51,25 +50,11 @@ const char *rk_script_source(const rk_script *s, size_t *len) {
 
 /* ---- building a call ---------------------------------------------------- */
 
-/* n strings: v[i] of lens[i] bytes, or C strings when lens is NULL. */
+/* A list: n strings at v. */
 typedef struct strs {
-    int n;
-    const char *const *v;
-    const size_t *lens;
+    const rk_str *v;
+    size_t n;
 } strs;
-
-static void put_strs(rk_command_int *cmd, const strs *s, const char *what, bool keys) {
-    if (s->n < 0) {
-        char msg[48];
-        snprintf(msg, sizeof msg, "needs a %s count of 0 or more", what);
-        rk_arg_invalid(cmd, msg);
-        return;
-    }
-    size_t first = cmd->argc;
-    rk_arg_vec(cmd, what, s->v, s->lens, (size_t)s->n);
-    for (size_t i = first; keys && i < cmd->argc; i++)
-        rk_arg_mark_key(cmd, i);
-}
 
 /* Builds `word name nkeys keys... args...`; release it with
  * rk_command_release, also after a failure. Returns its inside. */
@@ -77,9 +62,9 @@ static rk_command_int *build(rk_command *cmd, const char *word, const char *name
                              const strs *keys, const strs *args) {
     rk_command_int *c = rk_command_begin(cmd, word);
     rk_arg_str(c, rk_bin(name, name_len));
-    rk_arg_int(c, keys->n);
-    put_strs(c, keys, "key", true);
-    put_strs(c, args, "argument", false);
+    rk_arg_uint(c, keys->n);
+    rk_arg_strs(c, "key", NULL, keys->v, keys->n, true);
+    rk_arg_strs(c, "argument", NULL, args->v, args->n, false);
     return c;
 }
 
@@ -120,18 +105,16 @@ static int run_script(rk_client *c, const rk_script *s, const rk_call_opts *o, s
     return rc;
 }
 
-int(rk_script_run_opts)(rk_client *c, const rk_script *s, const rk_call_opts *opts, int nkeys,
-                        const char *const *keys, const size_t *keylens, int nargs,
-                        const char *const *args, const size_t *arglens, rk_reply *reply,
-                        size_t opts_size) {
-    strs k = {nkeys, keys, keylens}, v = {nargs, args, arglens};
+int(rk_script_run_opts)(rk_client *c, const rk_script *s, const rk_call_opts *opts,
+                        const rk_str *keys, size_t nkeys, const rk_str *args, size_t nargs,
+                        rk_reply *reply, size_t opts_size) {
+    strs k = {keys, nkeys}, v = {args, nargs};
     return run_script(c, s, opts, opts_size, &k, &v, reply);
 }
 
-int rk_script_run(rk_client *c, const rk_script *s, int nkeys, const char *const *keys,
-                  const size_t *keylens, int nargs, const char *const *args, const size_t *arglens,
-                  rk_reply *reply) {
-    return rk_script_run_opts(c, s, NULL, nkeys, keys, keylens, nargs, args, arglens, reply);
+int rk_script_run(rk_client *c, const rk_script *s, const rk_str *keys, size_t nkeys,
+                  const rk_str *args, size_t nargs, rk_reply *reply) {
+    return rk_script_run_opts(c, s, NULL, keys, nkeys, args, nargs, reply);
 }
 
 int rk_script_preload(rk_client *c, const rk_script *s) {
@@ -146,10 +129,9 @@ int rk_script_preload(rk_client *c, const rk_script *s) {
     return rc;
 }
 
-int rk_script_append(rk_pipeline *p, const rk_script *s, int nkeys, const char *const *keys,
-                     const size_t *keylens, int nargs, const char *const *args,
-                     const size_t *arglens) {
-    strs k = {nkeys, keys, keylens}, v = {nargs, args, arglens};
+int rk_script_append(rk_pipeline *p, const rk_script *s, const rk_str *keys, size_t nkeys,
+                     const rk_str *args, size_t nargs) {
+    strs k = {keys, nkeys}, v = {args, nargs};
     rk_command cmd;
     build(&cmd, "EVALSHA", s->sha, RK_SHA1_HEX_LEN, &k, &v);
     return rk_pipeline_add(p, &cmd);

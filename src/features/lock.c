@@ -64,11 +64,11 @@ static void scripts_init(void) {
 
 /* Runs s with args[0..nkeys-1] as its keys and the rest of the argc args
  * as its arguments (rk_script_run_opts); its integer answer goes to *out. */
-static int script_int(rk_client *c, const rk_call_opts *o, const rk_script *s, int argc,
-                      const char *const *args, int nkeys, long long *out) {
+static int script_int(rk_client *c, const rk_call_opts *o, const rk_script *s, const rk_str *args,
+                      size_t argc, size_t nkeys, long long *out) {
     pthread_once(&scripts_once, scripts_init);
     rk_reply r;
-    int rc = rk_script_run_opts(c, s, o, nkeys, args, NULL, argc - nkeys, args + nkeys, NULL, &r);
+    int rc = rk_script_run_opts(c, s, o, args, nkeys, args + nkeys, argc - nkeys, &r);
     if (rc == RK_OK && rk_reply_type(&r) != RK_REPLY_INTEGER)
         rc = rk_fail(RK_EPROTO, "lock script answered a %s, not an integer",
                      rk_type_name(rk_reply_type(&r)));
@@ -84,14 +84,15 @@ static int run_extend(rk_client *c, const rk_call_opts *o, const char *key, cons
                       long long ms, bool replace, long long *answer) {
     char num[24];
     snprintf(num, sizeof num, "%lld", ms);
-    const char *args[] = {key, token, num, replace ? "1" : "0"};
-    return script_int(c, o, &extend_script, 4, args, 1, answer);
+    const rk_str args[] = {rk_cstr(key), rk_cstr(token), rk_cstr(num),
+                           replace ? RK_STR("1") : RK_STR("0")};
+    return script_int(c, o, &extend_script, args, 4, 1, answer);
 }
 
 static int run_release(rk_client *c, const rk_call_opts *o, const char *key, const char *token,
                        long long *answer) {
-    const char *args[] = {key, token};
-    return script_int(c, o, &release_script, 2, args, 1, answer);
+    const rk_str args[] = {rk_cstr(key), rk_cstr(token)};
+    return script_int(c, o, &release_script, args, 2, 1, answer);
 }
 
 /* ---- randomness --------------------------------------------------------- */
@@ -377,8 +378,9 @@ static int try_acquire(rk_lock *l, const char *token, long long *fence) {
     char ttl[24];
     snprintf(ttl, sizeof ttl, "%d", l->o.ttl_ms > 0 ? l->o.ttl_ms : 0);
     if (l->o.fencing) {
-        const char *args[] = {l->name, l->o.fence_key, token, ttl};
-        int rc = script_int(l->client, NULL, &acquire_script, 4, args, 2, fence);
+        const rk_str args[] = {rk_cstr(l->name), rk_cstr(l->o.fence_key), rk_cstr(token),
+                               rk_cstr(ttl)};
+        int rc = script_int(l->client, NULL, &acquire_script, args, 4, 2, fence);
         return rc == RK_OK && *fence == 0 ? RK_ELOCKED : rc;
     }
     const rk_str argv[] = {RK_STR("SET"), rk_cstr(l->name), rk_cstr(token),

@@ -333,14 +333,13 @@ static void publish_counts(rk_pubsub *ps) {
 
 /* ---- commands -------------------------------------------------------- */
 
-/* Queues `cmd names...` (lens NULL: C strings) into w. */
-static int encode(rk_writer *w, const char *cmd, size_t count, const char *const *names,
-                  const size_t *lens) {
+/* Queues `cmd names...` into w. */
+static int encode(rk_writer *w, const char *cmd, const rk_str *names, size_t count) {
     if (count >= INT_MAX)
         return rk_fail(RK_EINVAL, "too many names in one command");
     rk_command built;
     rk_command_int *c = rk_command_begin(&built, cmd);
-    rk_arg_vec(c, "name", names, lens, count);
+    rk_arg_strs(c, "name", NULL, names, count, false);
     int rc = rk_command_ready(&built, &c);
     if (rc == RK_OK)
         rc = rk_writer_argv(w, c->argv, c->argc);
@@ -350,8 +349,7 @@ static int encode(rk_writer *w, const char *cmd, size_t count, const char *const
 
 /* Notes the wish in the tables (under mu): subscribe, or unsubscribe
  * (count 0: everything of the kind), which also drops the handlers. */
-static int record(rk_pubsub *ps, int k, bool sub, size_t count, const char *const *names,
-                  const size_t *lens) {
+static int record(rk_pubsub *ps, int k, bool sub, const rk_str *names, size_t count) {
     table *t = &ps->subs[k];
     table *h = k == SHARDS ? NULL : &ps->handlers[k];
     if (!sub && count == 0) {
@@ -362,24 +360,24 @@ static int record(rk_pubsub *ps, int k, bool sub, size_t count, const char *cons
             table_clear(h);
     }
     for (size_t i = 0; i < count; i++) {
-        size_t len = lens ? lens[i] : strlen(names[i]);
-        entry *e = sub ? table_add(t, names[i], len) : table_find(t, names[i], len);
+        rk_str n = names[i];
+        entry *e = sub ? table_add(t, n.ptr, n.len) : table_find(t, n.ptr, n.len);
         if (sub && e == NULL)
             return RK_ENOMEM;
         if (e)
             e->want = sub;
-        entry *he = (!sub && h) ? table_find(h, names[i], len) : NULL;
+        entry *he = (!sub && h) ? table_find(h, n.ptr, n.len) : NULL;
         if (he)
             table_remove(h, he);
     }
     return RK_OK;
 }
 
-static int check_names(size_t count, const char *const *names) {
+static int check_names(const rk_str *names, size_t count) {
     if (count > 0 && names == NULL)
         return rk_fail(RK_EINVAL, "NULL names with a non-zero count");
     for (size_t i = 0; i < count; i++)
-        if (names[i] == NULL)
+        if (names[i].ptr == NULL)
             return rk_fail(RK_EINVAL, "name %zu is NULL", i);
     return RK_OK;
 }
@@ -449,49 +447,42 @@ static int queued(rk_pubsub *ps, int rc) {
 }
 
 /* Records and queues one (un)subscribe command, then sends it. */
-static int command(rk_pubsub *ps, int k, bool sub, size_t count, const char *const *names,
-                   const size_t *lens) {
+static int command(rk_pubsub *ps, int k, bool sub, const rk_str *names, size_t count) {
     bool drives;
-    int rc = check_names(count, names);
+    int rc = check_names(names, count);
     if (rc != RK_OK || (rc = begin(ps, &drives)) != RK_OK)
         return rc;
     pthread_mutex_lock(&ps->mu);
-    rc = record(ps, k, sub, count, names, lens);
+    rc = record(ps, k, sub, names, count);
     if (rc == RK_OK)
-        rc = encode(ps->outbox, sub ? subscribe_cmd[k] : unsubscribe_cmd[k], count, names, lens);
+        rc = encode(ps->outbox, sub ? subscribe_cmd[k] : unsubscribe_cmd[k], names, count);
     rc = queued(ps, rc);
     pthread_mutex_unlock(&ps->mu);
     return finish(ps, drives, rc);
 }
 
-int rk_pubsub_subscribe(rk_pubsub *ps, size_t count, const char *const *channels,
-                        const size_t *lens) {
-    return command(ps, CHANNELS, true, count, channels, lens);
+int rk_pubsub_subscribe(rk_pubsub *ps, const rk_str *channels, size_t n) {
+    return command(ps, CHANNELS, true, channels, n);
 }
 
-int rk_pubsub_unsubscribe(rk_pubsub *ps, size_t count, const char *const *channels,
-                          const size_t *lens) {
-    return command(ps, CHANNELS, false, count, channels, lens);
+int rk_pubsub_unsubscribe(rk_pubsub *ps, const rk_str *channels, size_t n) {
+    return command(ps, CHANNELS, false, channels, n);
 }
 
-int rk_pubsub_psubscribe(rk_pubsub *ps, size_t count, const char *const *patterns,
-                         const size_t *lens) {
-    return command(ps, PATTERNS, true, count, patterns, lens);
+int rk_pubsub_psubscribe(rk_pubsub *ps, const rk_str *patterns, size_t n) {
+    return command(ps, PATTERNS, true, patterns, n);
 }
 
-int rk_pubsub_punsubscribe(rk_pubsub *ps, size_t count, const char *const *patterns,
-                           const size_t *lens) {
-    return command(ps, PATTERNS, false, count, patterns, lens);
+int rk_pubsub_punsubscribe(rk_pubsub *ps, const rk_str *patterns, size_t n) {
+    return command(ps, PATTERNS, false, patterns, n);
 }
 
-int rk_pubsub_ssubscribe(rk_pubsub *ps, size_t count, const char *const *channels,
-                         const size_t *lens) {
-    return command(ps, SHARDS, true, count, channels, lens);
+int rk_pubsub_ssubscribe(rk_pubsub *ps, const rk_str *channels, size_t n) {
+    return command(ps, SHARDS, true, channels, n);
 }
 
-int rk_pubsub_sunsubscribe(rk_pubsub *ps, size_t count, const char *const *channels,
-                           const size_t *lens) {
-    return command(ps, SHARDS, false, count, channels, lens);
+int rk_pubsub_sunsubscribe(rk_pubsub *ps, const rk_str *channels, size_t n) {
+    return command(ps, SHARDS, false, channels, n);
 }
 
 /* Registers fn for name in handlers[k] and subscribes to name. */
@@ -503,15 +494,16 @@ static int on(rk_pubsub *ps, int k, const char *name, rk_message_fn fn, void *us
     if (rc != RK_OK)
         return rc;
     pthread_mutex_lock(&ps->mu);
-    entry *h = table_add(&ps->handlers[k], name, strlen(name));
+    rk_str one = rk_cstr(name);
+    entry *h = table_add(&ps->handlers[k], one.ptr, one.len);
     rc = h ? RK_OK : RK_ENOMEM;
     if (h) {
         h->fn = fn;
         h->userdata = userdata;
-        rc = record(ps, k, true, 1, &name, NULL);
+        rc = record(ps, k, true, &one, 1);
     }
     if (rc == RK_OK)
-        rc = encode(ps->outbox, subscribe_cmd[k], 1, &name, NULL);
+        rc = encode(ps->outbox, subscribe_cmd[k], &one, 1);
     rc = queued(ps, rc);
     pthread_mutex_unlock(&ps->mu);
     return finish(ps, drives, rc);
@@ -531,7 +523,8 @@ int rk_pubsub_ping(rk_pubsub *ps, const char *payload) {
     if (rc != RK_OK)
         return rc;
     pthread_mutex_lock(&ps->mu);
-    rc = queued(ps, encode(ps->outbox, "PING", payload ? 1 : 0, &payload, NULL));
+    rk_str p = rk_cstr(payload);
+    rc = queued(ps, encode(ps->outbox, "PING", &p, payload ? 1 : 0));
     pthread_mutex_unlock(&ps->mu);
     return finish(ps, drives, rc);
 }
@@ -643,24 +636,17 @@ static int restore_kind(rk_pubsub *ps, int k, rk_writer *w, size_t *sent) {
     const table *t = &ps->subs[k];
     if (t->used == 0)
         return RK_OK;
-    const char **names = rk_malloc(t->used * sizeof(*names));
-    size_t *lens = rk_malloc(t->used * sizeof(*lens));
-    if (names == NULL || lens == NULL) {
-        rk_free(names);
-        rk_free(lens);
+    rk_str *names = rk_malloc(t->used * sizeof(*names));
+    if (names == NULL)
         return rk_fail(RK_ENOMEM, "out of memory resubscribing");
-    }
     size_t n = 0;
     for (size_t i = 0; i < t->cap; i++) {
         const entry *e = t->slots[i];
-        if (e != NULL && e->want) {
-            names[n] = e->name;
-            lens[n++] = e->len;
-        }
+        if (e != NULL && e->want)
+            names[n++] = rk_bin(e->name, e->len);
     }
-    int rc = n > 0 ? encode(w, subscribe_cmd[k], n, names, lens) : RK_OK;
+    int rc = n > 0 ? encode(w, subscribe_cmd[k], names, n) : RK_OK;
     rk_free(names);
-    rk_free(lens);
     *sent += n;
     return rc;
 }
@@ -1184,8 +1170,8 @@ static int queue_marker(rk_pubsub *ps, uint64_t *mark, bool *threaded) {
     pthread_mutex_lock(&ps->mu);
     char payload[sizeof(ACTIVE_PAYLOAD) + 24];
     snprintf(payload, sizeof(payload), ACTIVE_PAYLOAD "%llu", (unsigned long long)ps->queued + 1);
-    const char *p = payload;
-    rc = queued(ps, encode(ps->outbox, "PING", 1, &p, NULL));
+    rk_str p = rk_cstr(payload);
+    rc = queued(ps, encode(ps->outbox, "PING", &p, 1));
     if (rc == RK_OK)
         *mark = ++ps->queued;
     pthread_mutex_unlock(&ps->mu);

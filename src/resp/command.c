@@ -229,18 +229,6 @@ void rk_arg_cstrs(rk_command_int *cmd, const char *what, const char *each, const
     }
 }
 
-void rk_arg_vec(rk_command_int *cmd, const char *what, const char *const *v, const size_t *lens,
-                size_t n) {
-    if (lens == NULL) {
-        rk_arg_cstrs(cmd, what, NULL, v, n, false);
-        return;
-    }
-    if (!list_ok(cmd, what, v, n))
-        return;
-    for (size_t i = 0; i < n; i++)
-        rk_arg_str(cmd, rk_bin(v[i], lens[i]));
-}
-
 void rk_arg_ints(rk_command_int *cmd, const char *what, const char *each, const long long *v,
                  size_t n) {
     if (!list_ok(cmd, what, v, n))

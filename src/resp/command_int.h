@@ -89,10 +89,6 @@ void rk_arg_strs(rk_command_int *cmd, const char *what, const char *each, const 
 /* As rk_arg_strs, for C strings (a NULL one is RK_EINVAL). */
 void rk_arg_cstrs(rk_command_int *cmd, const char *what, const char *each, const char *const *v,
                   size_t n, bool key);
-/* As rk_arg_strs, for v[i] of lens[i] bytes, or C strings when lens is
- * NULL (the argument vectors of the call API). */
-void rk_arg_vec(rk_command_int *cmd, const char *what, const char *const *v, const size_t *lens,
-                size_t n);
 void rk_arg_ints(rk_command_int *cmd, const char *what, const char *each, const long long *v,
                  size_t n);
 void rk_arg_doubles(rk_command_int *cmd, const char *what, const char *each, const double *v,
