@@ -563,6 +563,22 @@ static void test_null_names_with_a_count_are_einval(void **state) {
     rk_client_free(c);
 }
 
+/* A name over RK_STR_MAX is refused before the subscription is
+ * remembered (else every reconnect would try it again). */
+static void test_a_name_too_long_is_einval_and_not_remembered(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_client *c = client_for(&rkt_shared, 3);
+    rk_pubsub *ps = pubsub_for(c, NULL);
+    rk_str huge = rk_bin("x", RK_STR_MAX + 1); /* refused before it is read */
+    assert_int_equal(rk_pubsub_subscribe(ps, &huge, 1), RK_EINVAL);
+    assert_non_null(strstr(rk_error_last()->message, "RK_STR_MAX"));
+    rk_message m;
+    assert_int_equal(rk_pubsub_get_message(ps, -1, &m), RK_EINVAL); /* nothing recorded */
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+}
+
 static void test_bad_arguments_are_einval(void **state) {
     (void)state;
     rkt_shared_need();
@@ -1285,6 +1301,7 @@ int main(void) {
         cmocka_unit_test(test_bad_arguments_are_einval),
         cmocka_unit_test(test_unsubscribe_binary_channel_keeps_its_prefix),
         cmocka_unit_test(test_null_names_with_a_count_are_einval),
+        cmocka_unit_test(test_a_name_too_long_is_einval_and_not_remembered),
         BOTH_OWN_TESTS(restart_restores_every_subscription),
         BOTH_OWN_TESTS(wrong_password_fails_first_subscribe_with_eauth),
         BOTH_OWN_TESTS(refused_password_on_reconnect_is_eauth),

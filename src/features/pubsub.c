@@ -376,9 +376,12 @@ static int record(rk_pubsub *ps, int k, bool sub, const rk_str *names, size_t co
 static int check_names(const rk_str *names, size_t count) {
     if (count > 0 && names == NULL)
         return rk_fail(RK_EINVAL, "NULL names with a non-zero count");
-    for (size_t i = 0; i < count; i++)
+    for (size_t i = 0; i < count; i++) {
         if (names[i].ptr == NULL)
             return rk_fail(RK_EINVAL, "name %zu is NULL", i);
+        if (names[i].len > RK_STR_MAX) /* refused before it is remembered */
+            return rk_fail(RK_EINVAL, "name %zu is longer than RK_STR_MAX", i);
+    }
     return RK_OK;
 }
 
