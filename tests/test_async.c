@@ -61,8 +61,12 @@ static void record(rk_async *ac, int status, rk_reply *r, void *ud) {
     res->str[0] = '\0';
     if (r && rk_reply_type(r) == RK_REPLY_INTEGER)
         res->integer = rk_reply_int(r);
-    if (r && rk_reply_str(r))
-        snprintf(res->str, sizeof(res->str), "%.*s", (int)rk_reply_len(r), rk_reply_str(r));
+    /* An array (BLPOP's) records its last element. */
+    const rk_reply *s = r && rk_reply_type(r) == RK_REPLY_ARRAY && rk_reply_len(r) > 0
+                            ? rk_reply_at(r, rk_reply_len(r) - 1)
+                            : r;
+    if (s && rk_reply_str(s))
+        snprintf(res->str, sizeof(res->str), "%.*s", (int)rk_reply_len(s), rk_reply_str(s));
     if (res->action == ACT_FREE) {
         rk_async_free(ac);
         res->e->ac = NULL;
@@ -645,6 +649,110 @@ static void test_async_post_from_threads_runs_callbacks_on_loop(void **state) {
     env_close(&e);
 }
 
+/* ---- dedicated connections --------------------------------------------------- */
+
+/* Submits 100 GETs of key (there is none) and waits for them all. */
+static void get_hundred(env *e, const char *key) {
+    result gets[100] = {{0}};
+    int done = 0;
+    for (int i = 0; i < 100; i++)
+        submit(e, &gets[i], 0, CMD("GET", key));
+    while (done < 100) {
+        wait_count(e, &gets[done].calls, 1);
+        assert_int_equal(gets[done].status, RK_NIL);
+        done++;
+    }
+}
+
+static void test_async_blocking_command_does_not_stall_others(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    result del = {0}, blpop = {0}, push = {0};
+    submit(&e, &del, 0, CMD("DEL", "async:bl"));
+    wait_count(&e, &del.calls, 1);
+    submit(&e, &blpop, 0, CMD("BLPOP", "async:bl", "2"));
+    get_hundred(&e, "async:nokey");
+    assert_int_equal(blpop.calls, 0); /* still blocked on its own connection */
+    rk_async *other = new_client(&e, (rk_options){.port = rkt_server_port(&rkt_shared)}, NULL);
+    rk_async_call call = {.callback = record, .userdata = &push};
+    rk_str argv[3] = {RK_STR("RPUSH"), RK_STR("async:bl"), RK_STR("x")};
+    assert_true(rk_async_submit(other, &call, argv, 3) > 0);
+    wait_count(&e, &blpop.calls, 1);
+    assert_int_equal(blpop.status, RK_OK);
+    assert_int_equal(blpop.type, RK_REPLY_ARRAY);
+    assert_string_equal(blpop.str, "x");
+    wait_count(&e, &push.calls, 1);
+    assert_int_equal(push.status, RK_OK);
+    rk_async_free(other);
+    env_close(&e);
+}
+
+static void test_async_blocking_deadline_is_block_time_plus_timeout(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    result blpop = {0};
+    int64_t t0 = rk_now_ms();
+    /* A 100 ms timeout and a 1 s block: the server answers nil after 1 s,
+     * before the deadline (1.1 s) passes. */
+    submit(&e, &blpop, 100, CMD("BLPOP", "async:bl-empty", "1"));
+    wait_count(&e, &blpop.calls, 1);
+    assert_int_equal(blpop.status, RK_NIL);
+    assert_int_equal(blpop.type, RK_REPLY_NIL);
+    assert_true(rk_now_ms() - t0 >= 900);
+    env_close(&e);
+}
+
+static void test_async_blocking_command_cancel_completes_it(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    result blpop = {0}, get = {0}, again = {0};
+    rk_async_id id = submit(&e, &blpop, 0, CMD("BLPOP", "async:bl-cancel", "0"));
+    run_for(&e, 50);
+    assert_int_equal(rk_async_cancel(e.ac, id), RK_OK);
+    assert_int_equal(blpop.calls, 1);
+    assert_int_equal(blpop.status, RK_ECANCELED);
+    assert_int_equal(rk_async_cancel(e.ac, id), RK_EINVAL);
+    submit(&e, &get, 0, CMD("GET", "async:nokey"));
+    wait_count(&e, &get.calls, 1);
+    /* The next blocking command gets a connection not stuck behind it. */
+    submit(&e, &again, 0, CMD("BLPOP", "async:bl-cancel", "0.1"));
+    wait_count(&e, &again.calls, 1);
+    assert_int_equal(again.type, RK_REPLY_NIL);
+    assert_int_equal(rk_async_pending(e.ac), 0);
+    run_for(&e, 50);
+    assert_int_equal(blpop.calls, 1);
+    env_close(&e);
+}
+
+static void test_async_free_inside_blocking_callback_is_safe(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    result blpop = {.e = &e, .action = ACT_FREE}, other = {0};
+    submit(&e, &blpop, 0, CMD("BLPOP", "async:bl-free", "0.1"));
+    submit(&e, &other, 0, CMD("BLPOP", "async:bl-free2", "0"));
+    wait_count(&e, &blpop.calls, 1);
+    assert_null(e.ac);
+    /* The other blocking command completed inside the free. */
+    assert_int_equal(other.calls, 1);
+    assert_int_equal(other.status, RK_ECANCELED);
+    run_for(&e, 50);
+    assert_int_equal(blpop.calls, 1);
+    env_close(&e);
+}
+
+static void test_async_free_cancels_blocking_commands(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    result blpop = {0};
+    submit(&e, &blpop, 0, CMD("BLPOP", "async:bl-free3", "0"));
+    run_for(&e, 50);
+    rk_async_free(e.ac);
+    e.ac = NULL;
+    assert_int_equal(blpop.calls, 1);
+    assert_int_equal(blpop.status, RK_ECANCELED);
+    env_close(&e);
+}
+
 /* ---- main ------------------------------------------------------------------- */
 
 #define SUITE(k)                                                                                   \
@@ -680,6 +788,15 @@ static void test_async_post_from_threads_runs_callbacks_on_loop(void **state) {
                                       (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_post_from_threads_runs_callbacks_on_loop,         \
                                       (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_blocking_command_does_not_stall_others,           \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_blocking_deadline_is_block_time_plus_timeout,     \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_blocking_command_cancel_completes_it,             \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_free_inside_blocking_callback_is_safe,            \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_free_cancels_blocking_commands, (void *)(k)),     \
     }
 
 int main(void) {

@@ -36,6 +36,17 @@
  *   nothing is in flight is written at once; commands submitted while
  *   others are in flight are written together, one writev per loop
  *   iteration.
+ * - A command that may block on the server (BLPOP, BLMOVE, XREAD BLOCK,
+ *   WAIT...: one with a block time) goes on a dedicated connection of its
+ *   own, driven by the same loop, so the multiplexed connection never
+ *   waits behind it. Its deadline is its block time plus its timeout (none
+ *   when it blocks for ever). Dedicated connections are made on demand;
+ *   up to RK_ASYNC_DEDICATED_IDLE_MAX idle ones are kept for the next
+ *   blocking command, and closed after RK_ASYNC_DEDICATED_IDLE_MS idle.
+ *   One whose command timed out or was cancelled is closed (the server may
+ *   still hold it). Needs the loop's attach_other operation; a command
+ *   posted from another thread (rk_async_post) stays on the multiplexed
+ *   connection.
  *
  * An rk_async and its loop belong to one thread; other threads may only
  * rk_async_post. */
@@ -74,6 +85,10 @@ typedef void (*rk_async_fn)(rk_async *ac, int status, rk_reply *reply, void *use
 #define RK_ASYNC_DEFAULT_MAX_INFLIGHT 4096                      /**< max_inflight */
 #define RK_ASYNC_DEFAULT_MAX_INFLIGHT_BYTES (64u * 1024 * 1024) /**< max_inflight_bytes */
 #define RK_ASYNC_DEFAULT_MAX_WRITE_BYTES (1024u * 1024)         /**< max_write_bytes */
+/** Idle dedicated connections (for blocking commands) kept, at most. */
+#define RK_ASYNC_DEDICATED_IDLE_MAX 2
+/** An idle dedicated connection is closed after this long. */
+#define RK_ASYNC_DEDICATED_IDLE_MS 30000
 
 /** Settings of the async engine; zeroed fields mean the defaults beside
  *  them. */
@@ -134,6 +149,12 @@ typedef struct rk_loop_ops {
     /** Optional: the client no longer uses the loop (detached or freed):
      *  release what the adapter holds for it. Called once, last. */
     void (*detach)(void *data);
+    /** Optional: attach another client, `other`, to the same loop (as the
+     *  loop's own attach function would), returning its answer. The client
+     *  makes its dedicated connections for blocking commands this way;
+     *  without it, blocking commands share the multiplexed connection (and
+     *  stall the commands behind them). */
+    int (*attach_other)(void *data, rk_async *other);
 } rk_loop_ops;
 
 /** Attaches the client to a loop. RK_EINVAL when ops lacks watch or timer,

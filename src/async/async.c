@@ -19,7 +19,15 @@
  * once for a lone command or at the end of a loop input; otherwise at the
  * next writable), and the loop is told the fd interest and the earliest
  * deadline. Callbacks run only with depth > 0, so a free or a disconnect
- * inside one waits for the stack to unwind. */
+ * inside one waits for the stack to unwind.
+ *
+ * A command with a block time goes to a dedicated connection instead: a
+ * client of its own (a kid: `parent` set, in the parent's `kids` list),
+ * attached to the same loop through the loop's attach_other. Its record's
+ * callback is relay_done, which calls the caller's with the parent. A kid
+ * runs one command at a time; with none (count 0) it is idle and may be
+ * taken for the next. Its ids are the kid's serial above KID_SHIFT bits
+ * and its own id below. */
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -29,6 +37,7 @@
 #include "async/resolve.h"
 #include "conn/conn_int.h"
 #include "conn/options_int.h"
+#include "meta/block.h"
 #include "meta/classes.h"
 #include "rediskit/async.h"
 #include "resp/command_int.h"
@@ -105,12 +114,20 @@ struct rk_async {
     pthread_mutex_t lock;
     posted *posts, **posts_tail;
     bool woken; /* a wake-up is on its way */
+
+    /* Dedicated connections (see the top). */
+    rk_async *parent, *kids, *kid_next;
+    uint32_t serial, next_serial;
+    int64_t idle_since; /* a kid's: when it last became idle */
 };
 
 static void settle(rk_async *ac, bool from_input);
 static void lost(rk_async *ac, int code);
 static rk_async_id queue_record(rk_async *ac, const rk_async_call *call, const char *shape,
                                 size_t prev);
+static void drop_kids(rk_async *ac, int code);
+static int64_t next_kid_expiry(const rk_async *ac);
+static void reap_idle_kids(rk_async *ac, int64_t now);
 
 /* ---- the ring ---------------------------------------------------------- */
 
@@ -212,6 +229,7 @@ static void min_in(int64_t *m, int64_t t) {
 static int64_t next_deadline(const rk_async *ac) {
     int64_t n = -1;
     min_in(&n, ac->next_cmd_deadline);
+    min_in(&n, next_kid_expiry(ac));
     switch (ac->state) {
     case C_RESOLVING:
         min_in(&n, ac->res_next);
@@ -610,6 +628,8 @@ static void really_free(rk_async *ac) {
     ac->conn = NULL;
     ac->depth++;
     take_posts(ac);
+    rk_fail(RK_ECANCELED, "the async client was freed");
+    drop_kids(ac, RK_ECANCELED);
     for (size_t i = 0; i < ac->count; i++)
         if (!at(ac, i)->done)
             finish(ac, i, rk_fail(RK_ECANCELED, "the async client was freed"));
@@ -626,6 +646,7 @@ static void do_disconnect(rk_async *ac) {
     rk_resolve_abandon(ac->res);
     ac->res = NULL;
     drop_conn(ac);
+    drop_kids(ac, RK_ECLOSED);
     drop_front(ac, ac->count, RK_ECLOSED);
 }
 
@@ -713,6 +734,7 @@ void rk_async_on_timer(rk_async *ac) {
     if (ac->next_cmd_deadline >= 0 && now >= ac->next_cmd_deadline)
         expire(ac, now);
     check_liveness(ac, now);
+    reap_idle_kids(ac, now);
     leave(ac, true);
 }
 
@@ -721,6 +743,181 @@ void rk_async_on_wake(rk_async *ac) {
         return;
     take_posts(ac);
     leave(ac, true);
+}
+
+/* ---- dedicated connections --------------------------------------------- */
+
+#define KID_SHIFT 40
+#define KID_LOCAL_MASK (((rk_async_id)1 << KID_SHIFT) - 1)
+
+/* A kid's command: whose it is, and the caller's callback. */
+typedef struct relay {
+    rk_async *parent;
+    rk_async_fn cb;
+    void *ud;
+} relay;
+
+/* Takes kid out of ac's list and frees it (once its own stack unwinds,
+ * when called from inside it). */
+static void retire_kid(rk_async *ac, rk_async *kid) {
+    for (rk_async **p = &ac->kids; *p; p = &(*p)->kid_next) {
+        if (*p == kid) {
+            *p = kid->kid_next;
+            break;
+        }
+    }
+    kid->kid_next = NULL;
+    kid->parent = NULL;
+    rk_async_free(kid);
+}
+
+/* Closes every kid, failing the commands they run with code (the error
+ * detail set by the caller); their callbacks run now. Kids made by those
+ * callbacks stay. */
+static void drop_kids(rk_async *ac, int code) {
+    rk_async *kid = ac->kids;
+    ac->kids = NULL;
+    ac->depth++;
+    while (kid) {
+        rk_async *next = kid->kid_next;
+        kid->kid_next = kid->parent = NULL;
+        for (size_t i = 0; i < kid->count; i++)
+            if (!at(kid, i)->done)
+                finish(kid, i, code);
+        rk_async_free(kid);
+        kid = next;
+    }
+    ac->depth--;
+}
+
+static size_t idle_kids(const rk_async *ac) {
+    size_t n = 0;
+    for (const rk_async *k = ac->kids; k; k = k->kid_next)
+        n += k->count == 0;
+    return n;
+}
+
+/* A kid whose command completed: kept idle for the next one, unless
+ * enough are, or its connection still owes a reply (a command that timed
+ * out or was cancelled: the server may hold it for long). */
+static void kid_went_idle(rk_async *ac, rk_async *kid) {
+    if (kid->count > 0 || idle_kids(ac) > RK_ASYNC_DEDICATED_IDLE_MAX) {
+        retire_kid(ac, kid);
+        return;
+    }
+    kid->idle_since = rk_now_ms();
+}
+
+static int64_t next_kid_expiry(const rk_async *ac) {
+    int64_t n = -1;
+    for (const rk_async *k = ac->kids; k; k = k->kid_next)
+        if (k->count == 0)
+            min_in(&n, k->idle_since + RK_ASYNC_DEDICATED_IDLE_MS);
+    return n;
+}
+
+static void reap_idle_kids(rk_async *ac, int64_t now) {
+    rk_async *k = ac->kids;
+    while (k) {
+        rk_async *next = k->kid_next;
+        if (k->count == 0 && now >= k->idle_since + RK_ASYNC_DEDICATED_IDLE_MS)
+            retire_kid(ac, k);
+        k = next;
+    }
+}
+
+/* A kid's completion, handed to the caller's callback with the parent. */
+static void relay_done(rk_async *kid, int status, rk_reply *reply, void *ud) {
+    relay rl = *(relay *)ud;
+    rk_free(ud);
+    rk_async *ac = rl.parent;
+    ac->depth++;
+    rl.cb(ac, status, reply, rl.ud);
+    if (kid->parent == ac && kid->live == 0)
+        kid_went_idle(ac, kid);
+    if (--ac->depth == 0 && !ac->freeing)
+        settle(ac, false);
+}
+
+/* An idle kid, or a new one attached to ac's loop; NULL with the error. */
+static rk_async *take_kid(rk_async *ac) {
+    for (rk_async *k = ac->kids; k; k = k->kid_next)
+        if (k->count == 0 && !k->free_pending)
+            return k;
+    rk_async *kid = rk_async_new(&ac->o, &ac->ao);
+    if (kid == NULL)
+        return NULL;
+    int rc = ac->ops->attach_other(ac->ldata, kid);
+    if (rc != RK_OK) {
+        rk_async_free(kid);
+        rk_fail(rc, "the loop could not take a dedicated connection");
+        return NULL;
+    }
+    kid->parent = ac;
+    kid->serial = ++ac->next_serial;
+    kid->kid_next = ac->kids;
+    ac->kids = kid;
+    return kid;
+}
+
+/* The deadline of a command that blocks block_ms (-1: for ever): its
+ * block time on top of its timeout, as the synchronous client does. */
+static int dedicated_timeout(const rk_async *ac, const rk_async_call *call, long long block_ms) {
+    int t = call->timeout_ms ? call->timeout_ms : ac->o.command_timeout_ms;
+    if (t <= 0 || block_ms < 0)
+        return -1;
+    return (int)RK_MIN((long long)t + block_ms, (long long)INT_MAX);
+}
+
+/* Copies the len bytes of w from offset prev on to the end of kid's out. */
+static int copy_tail(rk_writer *kw, const rk_writer *w, size_t prev, size_t len) {
+    int rc = RK_OK;
+    for (size_t off = 0; rc == RK_OK && off < len;) {
+        struct iovec iov[16];
+        int n = rk_writer_iov_at(w, prev + off, iov, (int)RK_ARRAY_LEN(iov));
+        for (int i = 0; rc == RK_OK && i < n && off < len; i++) {
+            size_t take = RK_MIN(iov[i].iov_len, len - off);
+            rc = rk_writer_raw(kw, iov[i].iov_base, take);
+            off += take;
+        }
+    }
+    return rc;
+}
+
+/* Moves the command just encoded into ac->out (from prev on) to a kid's
+ * queue. Returns its id, or the refusal (the command taken back). */
+static rk_async_id queue_dedicated(rk_async *ac, const rk_async_call *call, const char *shape,
+                                   size_t prev, long long block_ms) {
+    size_t len = rk_writer_pending(ac->out) - prev;
+    relay *rl = rk_malloc(sizeof(*rl));
+    rk_async *kid = rl ? take_kid(ac) : NULL;
+    int rc = kid  ? ring_reserve(kid)
+             : rl ? rk_error_last()->code
+                  : rk_fail(RK_ENOMEM, "out of memory queueing a command");
+    size_t kprev = kid ? rk_writer_pending(kid->out) : 0;
+    if (rc == RK_OK)
+        rc = copy_tail(kid->out, ac->out, prev, len);
+    rk_writer_unqueue_last(ac->out);
+    if (rc != RK_OK) {
+        rk_free(rl);
+        return rc;
+    }
+    *rl = (relay){.parent = ac, .cb = call->callback, .ud = call->userdata};
+    rk_async_call kc = {.callback = relay_done,
+                        .userdata = rl,
+                        .timeout_ms = dedicated_timeout(ac, call, block_ms)};
+    kid->depth++;
+    rk_async_id id = queue_record(kid, &kc, shape, kprev);
+    leave(kid, false);
+    return ((rk_async_id)kid->serial << KID_SHIFT) | id;
+}
+
+/* The kid that ran the command id, or NULL. */
+static rk_async *kid_of(const rk_async *ac, rk_async_id id) {
+    for (rk_async *k = ac->kids; k; k = k->kid_next)
+        if (k->serial == (uint32_t)(id >> KID_SHIFT))
+            return k;
+    return NULL;
 }
 
 /* ---- the public side --------------------------------------------------- */
@@ -862,7 +1059,12 @@ static int refuse_stateful(rk_writer *w, int rc) {
 static rk_async_id queue_encoded(rk_async *ac, const rk_async_call *call, const char *shape,
                                  size_t prev, int rc) {
     rc = refuse_stateful(ac->out, rc);
-    return rc == RK_OK ? queue_record(ac, call, shape, prev) : rc;
+    if (rc != RK_OK)
+        return rc;
+    long long block_ms = rk_writer_last_block_ms(ac->out);
+    if (block_ms != 0 && ac->parent == NULL && ac->ops && ac->ops->attach_other)
+        return queue_dedicated(ac, call, shape, prev, block_ms);
+    return queue_record(ac, call, shape, prev);
 }
 
 /* The policy for commands that cannot be sent now (async.h: max_queued,
@@ -1000,6 +1202,11 @@ int rk_async_post(rk_async *ac, const rk_async_call *call, const rk_str *argv, s
 }
 
 int rk_async_cancel(rk_async *ac, rk_async_id id) {
+    if (ac && id > KID_LOCAL_MASK) {
+        rk_async *kid = kid_of(ac, id);
+        if (kid)
+            return rk_async_cancel(kid, id & KID_LOCAL_MASK);
+    }
     if (ac == NULL || id < ac->head_id || id - ac->head_id >= (rk_async_id)ac->count ||
         at(ac, (size_t)(id - ac->head_id))->done)
         return rk_fail(RK_EINVAL, "no command %lld waits for completion", (long long)id);
@@ -1011,7 +1218,12 @@ int rk_async_cancel(rk_async *ac, rk_async_id id) {
 }
 
 size_t rk_async_pending(const rk_async *ac) {
-    return ac ? ac->live : 0;
+    if (ac == NULL)
+        return 0;
+    size_t n = ac->live;
+    for (const rk_async *k = ac->kids; k; k = k->kid_next)
+        n += k->live;
+    return n;
 }
 
 void rk_async_get_stats(const rk_async *ac, rk_async_stats *out) {
