@@ -753,6 +753,117 @@ static void test_async_free_cancels_blocking_commands(void **state) {
     env_close(&e);
 }
 
+/* ---- batches ----------------------------------------------------------------- */
+
+/* What a batch callback saw. */
+typedef struct batch_seen {
+    int calls, status, bad;
+    size_t replies;
+    env *e;
+    bool free_client;
+} batch_seen;
+
+/* Checks that reply i is ECHO's i, in order. */
+static void on_batch(rk_async *ac, int status, const rk_async_batch *b, void *ud) {
+    batch_seen *s = ud;
+    s->calls++;
+    s->status = status;
+    s->replies = rk_async_batch_replies(b);
+    for (size_t i = 0; i < s->replies; i++) {
+        char num[24];
+        snprintf(num, sizeof(num), "%zu", i);
+        const rk_reply *r = rk_async_batch_reply(b, i);
+        if (rk_async_batch_status(b, i) != RK_OK || strcmp(rk_reply_str(r), num) != 0)
+            s->bad++;
+    }
+    if (s->free_client) {
+        rk_async_free(ac);
+        s->e->ac = NULL;
+    }
+}
+
+static rk_async_batch *echo_batch(int n) {
+    rk_async_batch *b = rk_async_batch_new();
+    assert_non_null(b);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(rk_async_batch_append(b, "ECHO %d", i), RK_OK);
+    assert_int_equal(rk_async_batch_size(b), (size_t)n);
+    return b;
+}
+
+static void test_async_batch_of_thousand_in_order(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    batch_seen s = {0};
+    result ping = {0};
+    submit(&e, &ping, 0, CMD("PING"));
+    wait_count(&e, &ping.calls, 1);
+    rk_async_stats before, after;
+    rk_async_get_stats(e.ac, &before);
+    assert_true(rk_async_batch_submit(e.ac, echo_batch(1000), on_batch, &s, 0) > 0);
+    wait_count(&e, &s.calls, 1);
+    rk_async_get_stats(e.ac, &after);
+    assert_int_equal(s.status, RK_OK);
+    assert_int_equal(s.replies, 1000);
+    assert_int_equal(s.bad, 0);
+    assert_int_equal(after.writes - before.writes, 1); /* sent in one write */
+    assert_int_equal(rk_async_pending(e.ac), 0);
+    run_for(&e, 50);
+    assert_int_equal(s.calls, 1);
+    env_close(&e);
+}
+
+static void test_async_free_inside_batch_callback_is_safe(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    batch_seen s = {.e = &e, .free_client = true}, later = {0};
+    assert_true(rk_async_batch_submit(e.ac, echo_batch(10), on_batch, &s, 0) > 0);
+    assert_true(rk_async_batch_submit(e.ac, echo_batch(10), on_batch, &later, 0) > 0);
+    wait_count(&e, &s.calls, 1);
+    assert_null(e.ac);
+    assert_int_equal(s.status, RK_OK);
+    assert_int_equal(s.bad, 0);
+    /* The second batch completed, once, inside the free (or with its
+     * replies before it). */
+    assert_int_equal(later.calls, 1);
+    run_for(&e, 50);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(later.calls, 1);
+    env_close(&e);
+}
+
+static void test_async_batch_cancel_completes_once(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    batch_seen s = {0};
+    result ping = {0};
+    submit(&e, &ping, 0, CMD("DEBUG", "SLEEP", "0.2"));
+    rk_async_batch *b = echo_batch(5);
+    rk_async_id id = rk_async_batch_submit(e.ac, b, on_batch, &s, 0);
+    assert_true(id > 0);
+    assert_int_equal(rk_async_cancel(e.ac, id), RK_OK);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.status, RK_ECANCELED);
+    assert_int_equal(s.replies, 0);
+    assert_int_equal(rk_async_cancel(e.ac, id), RK_EINVAL);
+    wait_count(&e, &ping.calls, 1);
+    run_for(&e, 50);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(rk_async_pending(e.ac), 0);
+    env_close(&e);
+}
+
+static void test_async_batch_refuses_blocking_and_stateful(void **state) {
+    (void)state;
+    rk_async_batch *b = rk_async_batch_new();
+    assert_non_null(b);
+    assert_int_equal(rk_async_batch_append(b, "MULTI"), RK_EINVAL);
+    assert_int_equal(rk_async_batch_append(b, "BLPOP k 1"), RK_EINVAL);
+    assert_int_equal(rk_async_batch_append(b, "GET k"), RK_OK);
+    assert_int_equal(rk_async_batch_size(b), 1);
+    rk_async_batch_free(b);
+}
+
 /* ---- main ------------------------------------------------------------------- */
 
 #define SUITE(k)                                                                                   \
@@ -797,6 +908,11 @@ static void test_async_free_cancels_blocking_commands(void **state) {
             cmocka_unit_test_prestate(test_async_free_inside_blocking_callback_is_safe,            \
                                       (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_free_cancels_blocking_commands, (void *)(k)),     \
+            cmocka_unit_test_prestate(test_async_batch_of_thousand_in_order, (void *)(k)),         \
+            cmocka_unit_test_prestate(test_async_free_inside_batch_callback_is_safe, (void *)(k)), \
+            cmocka_unit_test_prestate(test_async_batch_cancel_completes_once, (void *)(k)),        \
+            cmocka_unit_test_prestate(test_async_batch_refuses_blocking_and_stateful,              \
+                                      (void *)(k)),                                                \
     }
 
 int main(void) {

@@ -259,6 +259,61 @@ int rk_async_post(rk_async *ac, const rk_async_call *call, const rk_str *argv, s
  *  when id names no command waiting for completion. */
 int rk_async_cancel(rk_async *ac, rk_async_id id);
 
+/* ---- batches ------------------------------------------------------- */
+
+/** A batch of commands (as an rk_pipeline, but submitted to an async
+ *  client): queued with rk_async_batch_append..., submitted once with
+ *  rk_async_batch_submit, sent together on the multiplexed connection (in
+ *  one write, within max_write_bytes and the in-flight limits), and
+ *  completed once with all its replies. */
+typedef struct rk_async_batch rk_async_batch;
+
+/** A batch's completion: status RK_OK with every reply in b (read them
+ *  with rk_async_batch_reply/_status until the callback returns; the
+ *  batch is freed after it), or the failure that completed the batch
+ *  with no reply and b NULL: RK_ETIMEOUT, RK_ECANCELED, RK_ECLOSED, what
+ *  broke the connection, as for a command (the rules at the top). */
+typedef void (*rk_async_batch_fn)(rk_async *ac, int status, const rk_async_batch *b,
+                                  void *userdata);
+
+/** A new, empty batch; NULL with RK_ENOMEM. */
+rk_async_batch *rk_async_batch_new(void);
+
+/** Frees a batch not submitted (submission takes it). NULL is allowed. */
+void rk_async_batch_free(rk_async_batch *b);
+
+/** Queues a command (see rk_writer_format for the format). RK_OK, or
+ *  RK_EINVAL for a command that changes its connection's state (MULTI,
+ *  SUBSCRIBE...) or blocks (BLPOP...: submit it alone, it gets a
+ *  connection of its own), or for a batch submitted already; RK_ENOMEM. */
+int rk_async_batch_append(rk_async_batch *b, const char *fmt, ...);
+/** As rk_async_batch_append, with a va_list. */
+int rk_async_batch_vappend(rk_async_batch *b, const char *fmt, va_list ap);
+/** As rk_async_batch_append, the command as argc binary-safe strings. */
+int rk_async_batch_append_argv(rk_async_batch *b, const rk_str *argv, size_t argc);
+/** Queues a built command and consumes it (its reply shaped as every
+ *  runner shapes it; status RK_NIL for nil). */
+int rk_async_batch_add(rk_async_batch *b, rk_command *cmd);
+
+/** Commands queued. */
+size_t rk_async_batch_size(const rk_async_batch *b);
+
+/** Submits the batch, which the client takes (freed after its callback,
+ *  or at once when refused). timeout_ms: the batch's deadline from now, 0
+ *  the options' command_timeout_ms, negative none. Returns an id for
+ *  rk_async_cancel (the batch completes with RK_ECANCELED), or the
+ *  refusal as rk_async_submit's (RK_EINVAL also for an empty batch). */
+rk_async_id rk_async_batch_submit(rk_async *ac, rk_async_batch *b, rk_async_batch_fn cb,
+                                  void *userdata, int timeout_ms);
+
+/** In the callback: replies the batch has (its size when status is RK_OK). */
+size_t rk_async_batch_replies(const rk_async_batch *b);
+/** Reply i, borrowed until the callback returns; NULL past the end. */
+const rk_reply *rk_async_batch_reply(const rk_async_batch *b, size_t i);
+/** Status of reply i: RK_OK, RK_ESERVER for an error reply, RK_NIL for a
+ *  built command's nil reply; RK_EINVAL past the end. */
+int rk_async_batch_status(const rk_async_batch *b, size_t i);
+
 /** Commands submitted and not yet completed. */
 size_t rk_async_pending(const rk_async *ac);
 

@@ -1233,3 +1233,263 @@ void rk_async_get_stats(const rk_async *ac, rk_async_stats *out) {
     if (ac)
         *out = ac->st;
 }
+
+/* ---- batches ------------------------------------------------------------ */
+
+/* A batch: its commands encoded into w (lens and shapes per command)
+ * until submitted; then its parts are consecutive records [first,
+ * first + n) of the client's ring, each completing into the batch. The
+ * first part to fail completes the batch and fails the others with it. */
+struct rk_async_batch {
+    rk_writer *w;
+    size_t n, cap;
+    size_t *lens;
+    const char **shapes;
+    /* Once submitted: */
+    rk_async *ac;
+    rk_async_batch_fn cb;
+    void *ud;
+    rk_async_id first;
+    size_t got;
+    bool done;
+    rk_reply *replies;
+    int *status;
+};
+
+rk_async_batch *rk_async_batch_new(void) {
+    rk_async_batch *b = rk_calloc(1, sizeof(*b));
+    if (b)
+        b->w = rk_writer_new(&(rk_writer_opts){.ref_threshold = SIZE_MAX});
+    if (b == NULL || b->w == NULL) {
+        rk_free(b);
+        rk_fail(RK_ENOMEM, "out of memory creating a batch");
+        return NULL;
+    }
+    return b;
+}
+
+void rk_async_batch_free(rk_async_batch *b) {
+    if (b == NULL)
+        return;
+    for (size_t i = 0; b->replies && i < b->got; i++)
+        rk_reply_free(&b->replies[i]);
+    rk_writer_free(b->w);
+    rk_free(b->lens);
+    rk_free(b->shapes);
+    rk_free(b->replies);
+    rk_free(b->status);
+    rk_free(b);
+}
+
+static int batch_grow(rk_async_batch *b) {
+    if (b->n < b->cap)
+        return RK_OK;
+    size_t ncap = b->cap ? b->cap * 2 : 16;
+    size_t *lens = rk_malloc(ncap * sizeof(*lens));
+    const char **shapes = lens ? rk_malloc(ncap * sizeof(*shapes)) : NULL;
+    if (shapes == NULL) {
+        rk_free(lens);
+        return rk_fail(RK_ENOMEM, "out of memory queueing into a batch");
+    }
+    if (b->n) {
+        memcpy(lens, b->lens, b->n * sizeof(*lens));
+        memcpy(shapes, b->shapes, b->n * sizeof(*shapes));
+    }
+    rk_free(b->lens);
+    rk_free(b->shapes);
+    b->lens = lens;
+    b->shapes = shapes;
+    b->cap = ncap;
+    return RK_OK;
+}
+
+/* Keeps the command just encoded into b->w (prev bytes were there), or
+ * takes it back out when refused: rc, a command that changes its
+ * connection's state, one that blocks (it would hold the multiplexed
+ * connection), or no room. */
+static int batch_keep(rk_async_batch *b, const char *shape, size_t prev, int rc) {
+    rc = refuse_stateful(b->w, rc);
+    if (rc != RK_OK)
+        return rc;
+    if (b->ac)
+        rc = rk_fail(RK_EINVAL, "the batch was submitted already");
+    else if (rk_writer_last_block_ms(b->w) != 0)
+        rc = rk_fail(RK_EINVAL, "a blocking command cannot go in a batch (it would hold the "
+                                "multiplexed connection): submit it alone");
+    else
+        rc = batch_grow(b);
+    if (rc != RK_OK) {
+        rk_writer_unqueue_last(b->w);
+        return rc;
+    }
+    b->lens[b->n] = rk_writer_pending(b->w) - prev;
+    b->shapes[b->n++] = shape;
+    return RK_OK;
+}
+
+int rk_async_batch_append_argv(rk_async_batch *b, const rk_str *argv, size_t argc) {
+    if (b == NULL)
+        return rk_fail(RK_EINVAL, "no batch");
+    size_t prev = rk_writer_pending(b->w);
+    return batch_keep(b, NULL, prev, rk_writer_argv(b->w, argv, argc));
+}
+
+int rk_async_batch_vappend(rk_async_batch *b, const char *fmt, va_list ap) {
+    if (b == NULL || fmt == NULL)
+        return rk_fail(RK_EINVAL, "a batch and a format are required");
+    size_t prev = rk_writer_pending(b->w);
+    return batch_keep(b, NULL, prev, rk_writer_vformat(b->w, fmt, ap));
+}
+
+int rk_async_batch_append(rk_async_batch *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = rk_async_batch_vappend(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int rk_async_batch_add(rk_async_batch *b, rk_command *cmd) {
+    rk_command_int *c;
+    int rc = b ? rk_command_ready(cmd, &c) : rk_fail(RK_EINVAL, "no batch");
+    if (rc == RK_OK) {
+        size_t prev = rk_writer_pending(b->w);
+        rc = batch_keep(b, c->shape, prev, rk_writer_argv(b->w, c->argv, c->argc));
+    }
+    rk_command_release(cmd);
+    return rc;
+}
+
+size_t rk_async_batch_size(const rk_async_batch *b) {
+    return b ? b->n : 0;
+}
+
+size_t rk_async_batch_replies(const rk_async_batch *b) {
+    return b && b->done ? b->got : 0;
+}
+
+const rk_reply *rk_async_batch_reply(const rk_async_batch *b, size_t i) {
+    return i < rk_async_batch_replies(b) ? &b->replies[i] : NULL;
+}
+
+int rk_async_batch_status(const rk_async_batch *b, size_t i) {
+    if (i >= rk_async_batch_replies(b))
+        return rk_fail(RK_EINVAL, "no reply %zu in the batch", i);
+    return b->status[i];
+}
+
+/* Completes the batch: its callback runs, then the batch is freed. */
+static void batch_complete(rk_async_batch *b, int status) {
+    b->done = true;
+    b->cb(b->ac, status, status == RK_OK ? b : NULL, b->ud);
+    rk_async_batch_free(b);
+}
+
+/* A part's completion: a reply is kept; a failure completes the batch
+ * with it and fails the parts still waiting (their replies are dropped
+ * when they come). */
+static void batch_part(rk_async *ac, int status, rk_reply *reply, void *ud) {
+    rk_async_batch *b = ud;
+    if (b->done)
+        return;
+    if (reply == NULL) {
+        b->done = true;
+        for (rk_async_id id = b->first; id < b->first + (rk_async_id)b->n; id++)
+            if (id >= ac->head_id && id - ac->head_id < (rk_async_id)ac->count &&
+                !at(ac, (size_t)(id - ac->head_id))->done)
+                finish(ac, (size_t)(id - ac->head_id), status);
+        for (size_t i = 0; i < b->got; i++) /* no reply is given with a failure */
+            rk_reply_free(&b->replies[i]);
+        b->got = 0;
+        batch_complete(b, status);
+        return;
+    }
+    if (rk_reply_dup(&b->replies[b->got], reply) != RK_OK)
+        status = RK_ENOMEM;
+    b->status[b->got++] = status;
+    if (b->got == b->n)
+        batch_complete(b, RK_OK);
+}
+
+/* Room for the batch's replies, and in the ring for its parts. */
+static int batch_reserve(rk_async *ac, rk_async_batch *b) {
+    b->replies = rk_calloc(b->n, sizeof(*b->replies));
+    b->status = rk_calloc(b->n, sizeof(*b->status));
+    if (b->replies == NULL || b->status == NULL)
+        return rk_fail(RK_ENOMEM, "out of memory submitting a batch");
+    while (ac->cap - ac->count < b->n) {
+        size_t had = ac->count;
+        ac->count = ac->cap; /* ring_reserve grows a full ring */
+        int rc = ring_reserve(ac);
+        ac->count = had;
+        if (rc != RK_OK)
+            return rc;
+    }
+    return RK_OK;
+}
+
+/* The bytes of w in one block of the caller's (NULL on RK_ENOMEM). */
+static char *flatten(const rk_writer *w, size_t len) {
+    char *buf = rk_malloc(len ? len : 1);
+    for (size_t off = 0; buf && off < len;) {
+        struct iovec iov[16];
+        int n = rk_writer_iov_at(w, off, iov, (int)RK_ARRAY_LEN(iov));
+        for (int i = 0; i < n; i++) {
+            memcpy(buf + off, iov[i].iov_base, iov[i].iov_len);
+            off += iov[i].iov_len;
+        }
+    }
+    return buf;
+}
+
+/* Queues the batch's parts (the batch is checked and has room); returns
+ * how many went in: fewer when out of memory. */
+static size_t batch_queue(rk_async *ac, rk_async_batch *b, const rk_async_call *call,
+                          const char *bytes) {
+    size_t off = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        size_t prev = rk_writer_pending(ac->out);
+        if (rk_writer_raw(ac->out, bytes + off, b->lens[i]) != RK_OK)
+            return i;
+        off += b->lens[i];
+        queue_record(ac, call, b->shapes[i], prev);
+    }
+    return b->n;
+}
+
+rk_async_id rk_async_batch_submit(rk_async *ac, rk_async_batch *b, rk_async_batch_fn cb, void *ud,
+                                  int timeout_ms) {
+    rk_async_call call = {.callback = batch_part, .userdata = b, .timeout_ms = timeout_ms};
+    int rc = b == NULL || cb == NULL || b->n == 0 || b->ac
+                 ? rk_fail(RK_EINVAL, "a batch needs commands and a callback, and runs once")
+                 : check_submit(ac, &call);
+    if (rc == RK_OK)
+        rc = batch_reserve(ac, b);
+    char *bytes = rc == RK_OK ? flatten(b->w, rk_writer_pending(b->w)) : NULL;
+    if (rc == RK_OK && bytes == NULL)
+        rc = rk_fail(RK_ENOMEM, "out of memory submitting a batch");
+    if (rc != RK_OK) {
+        rk_async_batch_free(b);
+        return rc;
+    }
+    rk_async_id first = ac->head_id + (rk_async_id)ac->count;
+    b->ac = ac;
+    b->cb = cb;
+    b->ud = ud;
+    b->first = first;
+    ac->depth++;
+    size_t queued = batch_queue(ac, b, &call, bytes);
+    rk_free(bytes);
+    if (queued == 0) {
+        rk_async_batch_free(b);
+        ac->depth--;
+        return rk_fail(RK_ENOMEM, "out of memory submitting a batch");
+    }
+    if (queued < b->n) { /* the parts queued fail, and the batch with them */
+        b->n = queued;
+        rk_fail(RK_ENOMEM, "out of memory submitting a batch");
+        finish(ac, ac->count - 1, RK_ENOMEM);
+    }
+    leave(ac, false);
+    return first + (rk_async_id)queued - 1;
+}
