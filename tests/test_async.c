@@ -753,6 +753,24 @@ static void test_async_free_cancels_blocking_commands(void **state) {
     env_close(&e);
 }
 
+static void test_async_detach_closes_blocking_commands(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    result blpop = {0}, get = {0};
+    submit(&e, &blpop, 0, CMD("BLPOP", "async:bl-detach", "0"));
+    run_for(&e, 50);
+    rk_async_detach(e.ac);
+    assert_int_equal(blpop.calls, 1);
+    assert_int_equal(blpop.status, RK_ECLOSED);
+    /* Attached again, the client carries on. */
+    assert_int_equal(e.k->attach(e.loop, e.ac), RK_OK);
+    submit(&e, &get, 0, CMD("GET", "async:nokey"));
+    wait_count(&e, &get.calls, 1);
+    assert_int_equal(get.status, RK_NIL);
+    assert_int_equal(blpop.calls, 1);
+    env_close(&e);
+}
+
 /* ---- batches ----------------------------------------------------------------- */
 
 /* What a batch callback saw. */
@@ -908,6 +926,7 @@ static void test_async_batch_refuses_blocking_and_stateful(void **state) {
             cmocka_unit_test_prestate(test_async_free_inside_blocking_callback_is_safe,            \
                                       (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_free_cancels_blocking_commands, (void *)(k)),     \
+            cmocka_unit_test_prestate(test_async_detach_closes_blocking_commands, (void *)(k)),    \
             cmocka_unit_test_prestate(test_async_batch_of_thousand_in_order, (void *)(k)),         \
             cmocka_unit_test_prestate(test_async_free_inside_batch_callback_is_safe, (void *)(k)), \
             cmocka_unit_test_prestate(test_async_batch_cancel_completes_once, (void *)(k)),        \

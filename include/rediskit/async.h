@@ -164,7 +164,9 @@ int rk_async_attach(rk_async *ac, const rk_loop_ops *ops, void *data);
 
 /** Detaches the client from its loop: the loop stops watching its fd and
  *  its timer, and its detach operation runs. Commands stay queued; a later
- *  rk_async_attach carries on. Inside a callback too. */
+ *  rk_async_attach carries on. Blocking commands on dedicated connections
+ *  (which belong to the loop) complete with RK_ECLOSED. Inside a callback
+ *  too. */
 void rk_async_detach(rk_async *ac);
 
 /** The loop's inputs, first: the fd is readable. After one of these

@@ -608,6 +608,12 @@ static void take_posts(rk_async *ac) {
 void rk_async_detach(rk_async *ac) {
     if (ac == NULL || ac->ops == NULL)
         return;
+    if (!ac->freeing && ac->kids) {
+        rk_fail(RK_ECLOSED, "the client left its loop, and its dedicated connections with it");
+        drop_kids(ac, RK_ECLOSED);
+        if (ac->ops == NULL) /* a callback detached it */
+            return;
+    }
     unwatch(ac);
     if (ac->armed >= 0)
         ac->ops->timer(ac->ldata, -1);
