@@ -882,6 +882,77 @@ static void test_async_batch_refuses_blocking_and_stateful(void **state) {
     rk_async_batch_free(b);
 }
 
+/* ---- transactions ------------------------------------------------------------ */
+
+/* A transaction watching key, its WATCH done. */
+static rk_async_tx *watching(env *e, const char *key) {
+    rk_async_tx *tx = rk_async_tx_new(e->ac);
+    assert_non_null(tx);
+    result watch = {0};
+    rk_str k = rk_cstr(key);
+    assert_true(rk_async_tx_watch(tx, record, &watch, &k, 1) > 0);
+    wait_count(e, &watch.calls, 1);
+    assert_int_equal(watch.status, RK_OK);
+    return tx;
+}
+
+static rk_async_batch *set_batch(const char *key, const char *value) {
+    rk_async_batch *b = rk_async_batch_new();
+    assert_non_null(b);
+    assert_int_equal(rk_async_batch_append(b, "SET %s %s", key, value), RK_OK);
+    return b;
+}
+
+static void test_async_transaction_watched_key_changed_is_ewatch(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_tx *tx = watching(&e, "async:tx");
+    result change = {0}, exec = {0}, get = {0};
+    submit(&e, &change, 0, CMD("SET", "async:tx", "theirs"));
+    wait_count(&e, &change.calls, 1);
+    assert_true(rk_async_tx_exec(tx, set_batch("async:tx", "mine"), record, &exec, 0) > 0);
+    wait_count(&e, &exec.calls, 1);
+    assert_int_equal(exec.status, RK_EWATCH);
+    submit(&e, &get, 0, CMD("GET", "async:tx"));
+    wait_count(&e, &get.calls, 1);
+    assert_string_equal(get.str, "theirs");
+    rk_async_tx_free(tx);
+    run_for(&e, 50);
+    assert_int_equal(exec.calls, 1);
+    env_close(&e);
+}
+
+static void test_async_transaction_runs_when_untouched(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_tx *tx = watching(&e, "async:tx2");
+    result exec = {0}, get = {0};
+    assert_true(rk_async_tx_exec(tx, set_batch("async:tx2", "mine"), record, &exec, 0) > 0);
+    wait_count(&e, &exec.calls, 1);
+    assert_int_equal(exec.status, RK_OK);
+    assert_int_equal(exec.type, RK_REPLY_ARRAY);
+    assert_string_equal(exec.str, "OK");
+    submit(&e, &get, 0, CMD("GET", "async:tx2"));
+    wait_count(&e, &get.calls, 1);
+    assert_string_equal(get.str, "mine");
+    rk_async_tx_free(tx);
+    env_close(&e);
+}
+
+static void test_async_free_with_transaction_pending(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_tx *tx = watching(&e, "async:tx3");
+    result exec = {0};
+    assert_true(rk_async_tx_exec(tx, set_batch("async:tx3", "x"), record, &exec, 0) > 0);
+    rk_async_free(e.ac);
+    e.ac = NULL;
+    assert_int_equal(exec.calls, 1);
+    assert_int_equal(exec.status, RK_ECANCELED);
+    rk_async_tx_free(tx); /* after the client: allowed */
+    env_close(&e);
+}
+
 /* ---- main ------------------------------------------------------------------- */
 
 #define SUITE(k)                                                                                   \
@@ -932,6 +1003,10 @@ static void test_async_batch_refuses_blocking_and_stateful(void **state) {
             cmocka_unit_test_prestate(test_async_batch_cancel_completes_once, (void *)(k)),        \
             cmocka_unit_test_prestate(test_async_batch_refuses_blocking_and_stateful,              \
                                       (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_transaction_watched_key_changed_is_ewatch,        \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_transaction_runs_when_untouched, (void *)(k)),    \
+            cmocka_unit_test_prestate(test_async_free_with_transaction_pending, (void *)(k)),      \
     }
 
 int main(void) {

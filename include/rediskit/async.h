@@ -316,6 +316,42 @@ const rk_reply *rk_async_batch_reply(const rk_async_batch *b, size_t i);
  *  built command's nil reply; RK_EINVAL past the end. */
 int rk_async_batch_status(const rk_async_batch *b, size_t i);
 
+/* ---- transactions -------------------------------------------------- */
+
+/** A transaction: MULTI/EXEC, with WATCH, on a dedicated connection held
+ *  for it (as rk_pipeline_watch/rk_pipeline_multi, asynchronously). Read
+ *  what it needs through the client once its WATCH completed, then EXEC a
+ *  batch. After EXEC (whatever its outcome) the keys are unwatched and the
+ *  transaction may WATCH again. A command of it that fails without a
+ *  reply (timeout, cancel, lost connection) closes its connection: later
+ *  calls are RK_ECLOSED. */
+typedef struct rk_async_tx rk_async_tx;
+
+/** A new transaction holding a connection of its own (made on the
+ *  client's loop). NULL with RK_EINVAL (no loop, or one without
+ *  attach_other) or RK_ENOMEM. */
+rk_async_tx *rk_async_tx_new(rk_async *ac);
+
+/** Closes its connection (commands of it not completed complete with
+ *  RK_ECANCELED now). Also after the client was freed (then only this).
+ *  NULL is allowed. */
+void rk_async_tx_free(rk_async_tx *tx);
+
+/** WATCHes keys on the transaction's connection; cb gets WATCH's reply.
+ *  Returns its id, or RK_EINVAL (no keys, no callback), RK_ECLOSED,
+ *  RK_ENOMEM. */
+rk_async_id rk_async_tx_watch(rk_async_tx *tx, rk_async_fn cb, void *userdata, const rk_str *keys,
+                              size_t count);
+
+/** Runs the batch b (taken, whatever the outcome) as MULTI ... EXEC; cb
+ *  completes once: RK_OK with EXEC's reply (an array, one reply per
+ *  command), RK_EWATCH (no reply) when a watched key changed, RK_ESERVER
+ *  with the error when the server refused the transaction (EXECABORT), or
+ *  a failure as for any command. timeout_ms as rk_async_call's. Returns
+ *  its id or the refusal (RK_EINVAL for an empty or submitted batch). */
+rk_async_id rk_async_tx_exec(rk_async_tx *tx, rk_async_batch *b, rk_async_fn cb, void *userdata,
+                             int timeout_ms);
+
 /** Commands submitted and not yet completed. */
 size_t rk_async_pending(const rk_async *ac);
 

@@ -119,6 +119,7 @@ struct rk_async {
     rk_async *parent, *kids, *kid_next;
     uint32_t serial, next_serial;
     int64_t idle_since; /* a kid's: when it last became idle */
+    rk_async_tx *tx;    /* a kid's: the transaction holding it, or NULL */
 };
 
 static void settle(rk_async *ac, bool from_input);
@@ -761,7 +762,13 @@ typedef struct relay {
     rk_async *parent;
     rk_async_fn cb;
     void *ud;
+    bool exec; /* a transaction's EXEC: nil is RK_EWATCH */
 } relay;
+
+/* A transaction: the kid it holds (NULL once lost). */
+struct rk_async_tx {
+    rk_async *ac, *kid;
+};
 
 /* Takes kid out of ac's list and frees it (once its own stack unwinds,
  * when called from inside it). */
@@ -774,6 +781,9 @@ static void retire_kid(rk_async *ac, rk_async *kid) {
     }
     kid->kid_next = NULL;
     kid->parent = NULL;
+    if (kid->tx)
+        kid->tx->kid = NULL;
+    kid->tx = NULL;
     rk_async_free(kid);
 }
 
@@ -787,6 +797,9 @@ static void drop_kids(rk_async *ac, int code) {
     while (kid) {
         rk_async *next = kid->kid_next;
         kid->kid_next = kid->parent = NULL;
+        if (kid->tx)
+            kid->tx->kid = NULL;
+        kid->tx = NULL;
         for (size_t i = 0; i < kid->count; i++)
             if (!at(kid, i)->done)
                 finish(kid, i, code);
@@ -799,7 +812,7 @@ static void drop_kids(rk_async *ac, int code) {
 static size_t idle_kids(const rk_async *ac) {
     size_t n = 0;
     for (const rk_async *k = ac->kids; k; k = k->kid_next)
-        n += k->count == 0;
+        n += k->count == 0 && k->tx == NULL;
     return n;
 }
 
@@ -817,7 +830,7 @@ static void kid_went_idle(rk_async *ac, rk_async *kid) {
 static int64_t next_kid_expiry(const rk_async *ac) {
     int64_t n = -1;
     for (const rk_async *k = ac->kids; k; k = k->kid_next)
-        if (k->count == 0)
+        if (k->count == 0 && k->tx == NULL)
             min_in(&n, k->idle_since + RK_ASYNC_DEDICATED_IDLE_MS);
     return n;
 }
@@ -826,20 +839,28 @@ static void reap_idle_kids(rk_async *ac, int64_t now) {
     rk_async *k = ac->kids;
     while (k) {
         rk_async *next = k->kid_next;
-        if (k->count == 0 && now >= k->idle_since + RK_ASYNC_DEDICATED_IDLE_MS)
+        if (k->count == 0 && k->tx == NULL && now >= k->idle_since + RK_ASYNC_DEDICATED_IDLE_MS)
             retire_kid(ac, k);
         k = next;
     }
 }
 
-/* A kid's completion, handed to the caller's callback with the parent. */
+/* A kid's completion, handed to the caller's callback with the parent. A
+ * transaction's kid that failed a command (no reply) is in no known state
+ * and is closed: the transaction is over. */
 static void relay_done(rk_async *kid, int status, rk_reply *reply, void *ud) {
     relay rl = *(relay *)ud;
     rk_free(ud);
     rk_async *ac = rl.parent;
+    if (rl.exec && status == RK_NIL) {
+        status = rk_fail(RK_EWATCH, "EXEC aborted: a watched key changed");
+        reply = NULL;
+    }
     ac->depth++;
     rl.cb(ac, status, reply, rl.ud);
-    if (kid->parent == ac && kid->live == 0)
+    if (kid->parent == ac && kid->tx && reply == NULL && status != RK_EWATCH)
+        retire_kid(ac, kid);
+    else if (kid->parent == ac && kid->live == 0 && kid->tx == NULL)
         kid_went_idle(ac, kid);
     if (--ac->depth == 0 && !ac->freeing)
         settle(ac, false);
@@ -848,7 +869,7 @@ static void relay_done(rk_async *kid, int status, rk_reply *reply, void *ud) {
 /* An idle kid, or a new one attached to ac's loop; NULL with the error. */
 static rk_async *take_kid(rk_async *ac) {
     for (rk_async *k = ac->kids; k; k = k->kid_next)
-        if (k->count == 0 && !k->free_pending)
+        if (k->count == 0 && k->tx == NULL && !k->free_pending)
             return k;
     rk_async *kid = rk_async_new(&ac->o, &ac->ao);
     if (kid == NULL)
@@ -890,6 +911,15 @@ static int copy_tail(rk_writer *kw, const rk_writer *w, size_t prev, size_t len)
     return rc;
 }
 
+/* Records the command just encoded into kid->out (from prev on), its
+ * completion relayed by rl; returns its id as the parent knows it. */
+static rk_async_id queue_relayed(rk_async *kid, relay *rl, const char *shape, size_t prev,
+                                 int timeout_ms) {
+    rk_async_call kc = {.callback = relay_done, .userdata = rl, .timeout_ms = timeout_ms};
+    rk_async_id id = queue_record(kid, &kc, shape, prev);
+    return ((rk_async_id)kid->serial << KID_SHIFT) | id;
+}
+
 /* Moves the command just encoded into ac->out (from prev on) to a kid's
  * queue. Returns its id, or the refusal (the command taken back). */
 static rk_async_id queue_dedicated(rk_async *ac, const rk_async_call *call, const char *shape,
@@ -909,13 +939,10 @@ static rk_async_id queue_dedicated(rk_async *ac, const rk_async_call *call, cons
         return rc;
     }
     *rl = (relay){.parent = ac, .cb = call->callback, .ud = call->userdata};
-    rk_async_call kc = {.callback = relay_done,
-                        .userdata = rl,
-                        .timeout_ms = dedicated_timeout(ac, call, block_ms)};
     kid->depth++;
-    rk_async_id id = queue_record(kid, &kc, shape, kprev);
+    rk_async_id id = queue_relayed(kid, rl, shape, kprev, dedicated_timeout(ac, call, block_ms));
     leave(kid, false);
-    return ((rk_async_id)kid->serial << KID_SHIFT) | id;
+    return id;
 }
 
 /* The kid that ran the command id, or NULL. */
@@ -1417,13 +1444,9 @@ static void batch_part(rk_async *ac, int status, rk_reply *reply, void *ud) {
         batch_complete(b, RK_OK);
 }
 
-/* Room for the batch's replies, and in the ring for its parts. */
-static int batch_reserve(rk_async *ac, rk_async_batch *b) {
-    b->replies = rk_calloc(b->n, sizeof(*b->replies));
-    b->status = rk_calloc(b->n, sizeof(*b->status));
-    if (b->replies == NULL || b->status == NULL)
-        return rk_fail(RK_ENOMEM, "out of memory submitting a batch");
-    while (ac->cap - ac->count < b->n) {
+/* Room in the ring for n more records. */
+static int ring_room(rk_async *ac, size_t n) {
+    while (ac->cap - ac->count < n) {
         size_t had = ac->count;
         ac->count = ac->cap; /* ring_reserve grows a full ring */
         int rc = ring_reserve(ac);
@@ -1432,6 +1455,15 @@ static int batch_reserve(rk_async *ac, rk_async_batch *b) {
             return rc;
     }
     return RK_OK;
+}
+
+/* Room for the batch's replies, and in the ring for its parts. */
+static int batch_reserve(rk_async *ac, rk_async_batch *b) {
+    b->replies = rk_calloc(b->n, sizeof(*b->replies));
+    b->status = rk_calloc(b->n, sizeof(*b->status));
+    if (b->replies == NULL || b->status == NULL)
+        return rk_fail(RK_ENOMEM, "out of memory submitting a batch");
+    return ring_room(ac, b->n);
 }
 
 /* The bytes of w in one block of the caller's (NULL on RK_ENOMEM). */
@@ -1498,4 +1530,121 @@ rk_async_id rk_async_batch_submit(rk_async *ac, rk_async_batch *b, rk_async_batc
     }
     leave(ac, false);
     return first + (rk_async_id)queued - 1;
+}
+
+/* ---- transactions ------------------------------------------------------- */
+
+rk_async_tx *rk_async_tx_new(rk_async *ac) {
+    if (ac == NULL || ac->freeing || ac->parent || ac->ops == NULL ||
+        ac->ops->attach_other == NULL) {
+        rk_fail(RK_EINVAL, "a transaction needs a client attached to a loop that can take "
+                           "another connection (attach_other)");
+        return NULL;
+    }
+    rk_async_tx *tx = rk_calloc(1, sizeof(*tx));
+    rk_async *kid = tx ? take_kid(ac) : NULL;
+    if (kid == NULL) {
+        if (tx == NULL)
+            rk_fail(RK_ENOMEM, "out of memory creating a transaction");
+        rk_free(tx);
+        return NULL;
+    }
+    *tx = (rk_async_tx){.ac = ac, .kid = kid};
+    kid->tx = tx;
+    return tx;
+}
+
+void rk_async_tx_free(rk_async_tx *tx) {
+    if (tx == NULL)
+        return;
+    if (tx->kid)
+        retire_kid(tx->ac, tx->kid);
+    rk_free(tx);
+}
+
+/* What every transaction call needs: a live transaction, a callback, ring
+ * room for n records and a relay; RK_OK or the refusal. */
+static int tx_check(rk_async_tx *tx, rk_async_fn cb, size_t n, relay **rl) {
+    if (tx == NULL || cb == NULL)
+        return rk_fail(RK_EINVAL, "a transaction and a callback are required");
+    if (tx->kid == NULL)
+        return rk_fail(RK_ECLOSED, "the transaction's connection was closed");
+    int rc = ring_room(tx->kid, n);
+    if (rc != RK_OK)
+        return rc;
+    *rl = rk_malloc(sizeof(**rl));
+    return *rl ? RK_OK : rk_fail(RK_ENOMEM, "out of memory in a transaction");
+}
+
+rk_async_id rk_async_tx_watch(rk_async_tx *tx, rk_async_fn cb, void *userdata, const rk_str *keys,
+                              size_t count) {
+    relay *rl = NULL;
+    int rc = count && keys ? tx_check(tx, cb, 1, &rl) : rk_fail(RK_EINVAL, "WATCH needs keys");
+    rk_str *argv = rc == RK_OK ? rk_malloc((count + 1) * sizeof(*argv)) : NULL;
+    if (rc == RK_OK && argv == NULL)
+        rc = rk_fail(RK_ENOMEM, "out of memory in a transaction");
+    rk_async *kid = rc == RK_OK ? tx->kid : NULL;
+    size_t prev = kid ? rk_writer_pending(kid->out) : 0;
+    if (rc == RK_OK) {
+        argv[0] = RK_STR("WATCH");
+        memcpy(argv + 1, keys, count * sizeof(*keys));
+        rc = rk_writer_argv(kid->out, argv, count + 1);
+    }
+    rk_free(argv);
+    if (rc != RK_OK) {
+        rk_free(rl);
+        return rc;
+    }
+    *rl = (relay){.parent = tx->ac, .cb = cb, .ud = userdata};
+    kid->depth++;
+    rk_async_id id = queue_relayed(kid, rl, NULL, prev, 0);
+    leave(kid, false);
+    return id;
+}
+
+static void tx_ignore(rk_async *kid, int status, rk_reply *reply, void *ud) {
+    (void)kid, (void)status, (void)reply, (void)ud;
+}
+
+/* Queues `len` bytes of MULTI, QUEUED commands (the batch's) or EXEC as
+ * a record of the kid whose completion is ignored. */
+static int tx_queue_quiet(rk_async *kid, const char *bytes, size_t len, int timeout_ms) {
+    size_t prev = rk_writer_pending(kid->out);
+    int rc = rk_writer_raw(kid->out, bytes, len);
+    if (rc == RK_OK)
+        queue_record(kid, &(rk_async_call){.callback = tx_ignore, .timeout_ms = timeout_ms}, NULL,
+                     prev);
+    return rc;
+}
+
+rk_async_id rk_async_tx_exec(rk_async_tx *tx, rk_async_batch *b, rk_async_fn cb, void *userdata,
+                             int timeout_ms) {
+    static const char multi[] = "*1\r\n$5\r\nMULTI\r\n", exec[] = "*1\r\n$4\r\nEXEC\r\n";
+    relay *rl = NULL;
+    int rc = b && b->n && !b->ac ? tx_check(tx, cb, b->n + 2, &rl)
+                                 : rk_fail(RK_EINVAL, "EXEC needs a batch not submitted");
+    char *bytes = rc == RK_OK ? flatten(b->w, rk_writer_pending(b->w)) : NULL;
+    if (rc == RK_OK && bytes == NULL)
+        rc = rk_fail(RK_ENOMEM, "out of memory in a transaction");
+    rk_async *kid = rc == RK_OK ? tx->kid : NULL;
+    int t = kid ? (timeout_ms ? timeout_ms : tx->ac->o.command_timeout_ms) : 0;
+    rc = rc == RK_OK ? tx_queue_quiet(kid, multi, sizeof(multi) - 1, t) : rc;
+    for (size_t i = 0, off = 0; rc == RK_OK && i < b->n; off += b->lens[i++])
+        rc = tx_queue_quiet(kid, bytes + off, b->lens[i], t);
+    size_t prev = kid ? rk_writer_pending(kid->out) : 0;
+    if (rc == RK_OK)
+        rc = rk_writer_raw(kid->out, exec, sizeof(exec) - 1);
+    rk_free(bytes);
+    rk_async_batch_free(b);
+    if (rc != RK_OK) {
+        rk_free(rl);
+        if (kid) /* part of it queued: the connection is in no known state */
+            retire_kid(tx->ac, kid);
+        return rc;
+    }
+    *rl = (relay){.parent = tx->ac, .cb = cb, .ud = userdata, .exec = true};
+    kid->depth++;
+    rk_async_id id = queue_relayed(kid, rl, NULL, prev, t);
+    leave(kid, false);
+    return id;
 }
