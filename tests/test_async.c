@@ -61,8 +61,12 @@ static void record(rk_async *ac, int status, rk_reply *r, void *ud) {
     res->str[0] = '\0';
     if (r && rk_reply_type(r) == RK_REPLY_INTEGER)
         res->integer = rk_reply_int(r);
-    if (r && rk_reply_str(r))
-        snprintf(res->str, sizeof(res->str), "%.*s", (int)rk_reply_len(r), rk_reply_str(r));
+    /* An array (BLPOP's) records its last element. */
+    const rk_reply *s = r && rk_reply_type(r) == RK_REPLY_ARRAY && rk_reply_len(r) > 0
+                            ? rk_reply_at(r, rk_reply_len(r) - 1)
+                            : r;
+    if (s && rk_reply_str(s))
+        snprintf(res->str, sizeof(res->str), "%.*s", (int)rk_reply_len(s), rk_reply_str(s));
     if (res->action == ACT_FREE) {
         rk_async_free(ac);
         res->e->ac = NULL;
@@ -645,6 +649,310 @@ static void test_async_post_from_threads_runs_callbacks_on_loop(void **state) {
     env_close(&e);
 }
 
+/* ---- dedicated connections --------------------------------------------------- */
+
+/* Submits 100 GETs of key (there is none) and waits for them all. */
+static void get_hundred(env *e, const char *key) {
+    result gets[100] = {{0}};
+    int done = 0;
+    for (int i = 0; i < 100; i++)
+        submit(e, &gets[i], 0, CMD("GET", key));
+    while (done < 100) {
+        wait_count(e, &gets[done].calls, 1);
+        assert_int_equal(gets[done].status, RK_NIL);
+        done++;
+    }
+}
+
+static void test_async_blocking_command_does_not_stall_others(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    result del = {0}, blpop = {0}, push = {0};
+    submit(&e, &del, 0, CMD("DEL", "async:bl"));
+    wait_count(&e, &del.calls, 1);
+    submit(&e, &blpop, 0, CMD("BLPOP", "async:bl", "2"));
+    get_hundred(&e, "async:nokey");
+    assert_int_equal(blpop.calls, 0); /* still blocked on its own connection */
+    rk_async *other = new_client(&e, (rk_options){.port = rkt_server_port(&rkt_shared)}, NULL);
+    rk_async_call call = {.callback = record, .userdata = &push};
+    rk_str argv[3] = {RK_STR("RPUSH"), RK_STR("async:bl"), RK_STR("x")};
+    assert_true(rk_async_submit(other, &call, argv, 3) > 0);
+    wait_count(&e, &blpop.calls, 1);
+    assert_int_equal(blpop.status, RK_OK);
+    assert_int_equal(blpop.type, RK_REPLY_ARRAY);
+    assert_string_equal(blpop.str, "x");
+    wait_count(&e, &push.calls, 1);
+    assert_int_equal(push.status, RK_OK);
+    rk_async_free(other);
+    env_close(&e);
+}
+
+static void test_async_blocking_deadline_is_block_time_plus_timeout(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    result blpop = {0};
+    int64_t t0 = rk_now_ms();
+    /* A 100 ms timeout and a 1 s block: the server answers nil after 1 s,
+     * before the deadline (1.1 s) passes. */
+    submit(&e, &blpop, 100, CMD("BLPOP", "async:bl-empty", "1"));
+    wait_count(&e, &blpop.calls, 1);
+    assert_int_equal(blpop.status, RK_NIL);
+    assert_int_equal(blpop.type, RK_REPLY_NIL);
+    assert_true(rk_now_ms() - t0 >= 900);
+    env_close(&e);
+}
+
+static void test_async_blocking_command_cancel_completes_it(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    result blpop = {0}, get = {0}, again = {0};
+    rk_async_id id = submit(&e, &blpop, 0, CMD("BLPOP", "async:bl-cancel", "0"));
+    run_for(&e, 50);
+    assert_int_equal(rk_async_cancel(e.ac, id), RK_OK);
+    assert_int_equal(blpop.calls, 1);
+    assert_int_equal(blpop.status, RK_ECANCELED);
+    assert_int_equal(rk_async_cancel(e.ac, id), RK_EINVAL);
+    submit(&e, &get, 0, CMD("GET", "async:nokey"));
+    wait_count(&e, &get.calls, 1);
+    /* The next blocking command gets a connection not stuck behind it. */
+    submit(&e, &again, 0, CMD("BLPOP", "async:bl-cancel", "0.1"));
+    wait_count(&e, &again.calls, 1);
+    assert_int_equal(again.type, RK_REPLY_NIL);
+    assert_int_equal(rk_async_pending(e.ac), 0);
+    run_for(&e, 50);
+    assert_int_equal(blpop.calls, 1);
+    env_close(&e);
+}
+
+static void test_async_free_inside_blocking_callback_is_safe(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    result blpop = {.e = &e, .action = ACT_FREE}, other = {0};
+    submit(&e, &blpop, 0, CMD("BLPOP", "async:bl-free", "0.1"));
+    submit(&e, &other, 0, CMD("BLPOP", "async:bl-free2", "0"));
+    wait_count(&e, &blpop.calls, 1);
+    assert_null(e.ac);
+    /* The other blocking command completed inside the free. */
+    assert_int_equal(other.calls, 1);
+    assert_int_equal(other.status, RK_ECANCELED);
+    run_for(&e, 50);
+    assert_int_equal(blpop.calls, 1);
+    env_close(&e);
+}
+
+static void test_async_free_cancels_blocking_commands(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    result blpop = {0};
+    submit(&e, &blpop, 0, CMD("BLPOP", "async:bl-free3", "0"));
+    run_for(&e, 50);
+    rk_async_free(e.ac);
+    e.ac = NULL;
+    assert_int_equal(blpop.calls, 1);
+    assert_int_equal(blpop.status, RK_ECANCELED);
+    env_close(&e);
+}
+
+static void test_async_detach_closes_blocking_commands(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    result blpop = {0}, get = {0};
+    submit(&e, &blpop, 0, CMD("BLPOP", "async:bl-detach", "0"));
+    run_for(&e, 50);
+    rk_async_detach(e.ac);
+    assert_int_equal(blpop.calls, 1);
+    assert_int_equal(blpop.status, RK_ECLOSED);
+    /* Attached again, the client carries on. */
+    assert_int_equal(e.k->attach(e.loop, e.ac), RK_OK);
+    submit(&e, &get, 0, CMD("GET", "async:nokey"));
+    wait_count(&e, &get.calls, 1);
+    assert_int_equal(get.status, RK_NIL);
+    assert_int_equal(blpop.calls, 1);
+    env_close(&e);
+}
+
+/* ---- batches ----------------------------------------------------------------- */
+
+/* What a batch callback saw. */
+typedef struct batch_seen {
+    int calls, status, bad;
+    size_t replies;
+    env *e;
+    bool free_client;
+} batch_seen;
+
+/* Checks that reply i is ECHO's i, in order. */
+static void on_batch(rk_async *ac, int status, const rk_async_batch *b, void *ud) {
+    batch_seen *s = ud;
+    s->calls++;
+    s->status = status;
+    s->replies = rk_async_batch_replies(b);
+    for (size_t i = 0; i < s->replies; i++) {
+        char num[24];
+        snprintf(num, sizeof(num), "%zu", i);
+        const rk_reply *r = rk_async_batch_reply(b, i);
+        if (rk_async_batch_status(b, i) != RK_OK || strcmp(rk_reply_str(r), num) != 0)
+            s->bad++;
+    }
+    if (s->free_client) {
+        rk_async_free(ac);
+        s->e->ac = NULL;
+    }
+}
+
+static rk_async_batch *echo_batch(int n) {
+    rk_async_batch *b = rk_async_batch_new();
+    assert_non_null(b);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(rk_async_batch_append(b, "ECHO %d", i), RK_OK);
+    assert_int_equal(rk_async_batch_size(b), (size_t)n);
+    return b;
+}
+
+static void test_async_batch_of_thousand_in_order(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    batch_seen s = {0};
+    result ping = {0};
+    submit(&e, &ping, 0, CMD("PING"));
+    wait_count(&e, &ping.calls, 1);
+    rk_async_stats before, after;
+    rk_async_get_stats(e.ac, &before);
+    assert_true(rk_async_batch_submit(e.ac, echo_batch(1000), on_batch, &s, 0) > 0);
+    wait_count(&e, &s.calls, 1);
+    rk_async_get_stats(e.ac, &after);
+    assert_int_equal(s.status, RK_OK);
+    assert_int_equal(s.replies, 1000);
+    assert_int_equal(s.bad, 0);
+    assert_int_equal(after.writes - before.writes, 1); /* sent in one write */
+    assert_int_equal(rk_async_pending(e.ac), 0);
+    run_for(&e, 50);
+    assert_int_equal(s.calls, 1);
+    env_close(&e);
+}
+
+static void test_async_free_inside_batch_callback_is_safe(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    batch_seen s = {.e = &e, .free_client = true}, later = {0};
+    assert_true(rk_async_batch_submit(e.ac, echo_batch(10), on_batch, &s, 0) > 0);
+    assert_true(rk_async_batch_submit(e.ac, echo_batch(10), on_batch, &later, 0) > 0);
+    wait_count(&e, &s.calls, 1);
+    assert_null(e.ac);
+    assert_int_equal(s.status, RK_OK);
+    assert_int_equal(s.bad, 0);
+    /* The second batch completed, once, inside the free (or with its
+     * replies before it). */
+    assert_int_equal(later.calls, 1);
+    run_for(&e, 50);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(later.calls, 1);
+    env_close(&e);
+}
+
+static void test_async_batch_cancel_completes_once(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    batch_seen s = {0};
+    result ping = {0};
+    submit(&e, &ping, 0, CMD("DEBUG", "SLEEP", "0.2"));
+    rk_async_batch *b = echo_batch(5);
+    rk_async_id id = rk_async_batch_submit(e.ac, b, on_batch, &s, 0);
+    assert_true(id > 0);
+    assert_int_equal(rk_async_cancel(e.ac, id), RK_OK);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.status, RK_ECANCELED);
+    assert_int_equal(s.replies, 0);
+    assert_int_equal(rk_async_cancel(e.ac, id), RK_EINVAL);
+    wait_count(&e, &ping.calls, 1);
+    run_for(&e, 50);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(rk_async_pending(e.ac), 0);
+    env_close(&e);
+}
+
+static void test_async_batch_refuses_blocking_and_stateful(void **state) {
+    (void)state;
+    rk_async_batch *b = rk_async_batch_new();
+    assert_non_null(b);
+    assert_int_equal(rk_async_batch_append(b, "MULTI"), RK_EINVAL);
+    assert_int_equal(rk_async_batch_append(b, "BLPOP k 1"), RK_EINVAL);
+    assert_int_equal(rk_async_batch_append(b, "GET k"), RK_OK);
+    assert_int_equal(rk_async_batch_size(b), 1);
+    rk_async_batch_free(b);
+}
+
+/* ---- transactions ------------------------------------------------------------ */
+
+/* A transaction watching key, its WATCH done. */
+static rk_async_tx *watching(env *e, const char *key) {
+    rk_async_tx *tx = rk_async_tx_new(e->ac);
+    assert_non_null(tx);
+    result watch = {0};
+    rk_str k = rk_cstr(key);
+    assert_true(rk_async_tx_watch(tx, record, &watch, &k, 1) > 0);
+    wait_count(e, &watch.calls, 1);
+    assert_int_equal(watch.status, RK_OK);
+    return tx;
+}
+
+static rk_async_batch *set_batch(const char *key, const char *value) {
+    rk_async_batch *b = rk_async_batch_new();
+    assert_non_null(b);
+    assert_int_equal(rk_async_batch_append(b, "SET %s %s", key, value), RK_OK);
+    return b;
+}
+
+static void test_async_transaction_watched_key_changed_is_ewatch(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_tx *tx = watching(&e, "async:tx");
+    result change = {0}, exec = {0}, get = {0};
+    submit(&e, &change, 0, CMD("SET", "async:tx", "theirs"));
+    wait_count(&e, &change.calls, 1);
+    assert_true(rk_async_tx_exec(tx, set_batch("async:tx", "mine"), record, &exec, 0) > 0);
+    wait_count(&e, &exec.calls, 1);
+    assert_int_equal(exec.status, RK_EWATCH);
+    submit(&e, &get, 0, CMD("GET", "async:tx"));
+    wait_count(&e, &get.calls, 1);
+    assert_string_equal(get.str, "theirs");
+    rk_async_tx_free(tx);
+    run_for(&e, 50);
+    assert_int_equal(exec.calls, 1);
+    env_close(&e);
+}
+
+static void test_async_transaction_runs_when_untouched(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_tx *tx = watching(&e, "async:tx2");
+    result exec = {0}, get = {0};
+    assert_true(rk_async_tx_exec(tx, set_batch("async:tx2", "mine"), record, &exec, 0) > 0);
+    wait_count(&e, &exec.calls, 1);
+    assert_int_equal(exec.status, RK_OK);
+    assert_int_equal(exec.type, RK_REPLY_ARRAY);
+    assert_string_equal(exec.str, "OK");
+    submit(&e, &get, 0, CMD("GET", "async:tx2"));
+    wait_count(&e, &get.calls, 1);
+    assert_string_equal(get.str, "mine");
+    rk_async_tx_free(tx);
+    env_close(&e);
+}
+
+static void test_async_free_with_transaction_pending(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_tx *tx = watching(&e, "async:tx3");
+    result exec = {0};
+    assert_true(rk_async_tx_exec(tx, set_batch("async:tx3", "x"), record, &exec, 0) > 0);
+    rk_async_free(e.ac);
+    e.ac = NULL;
+    assert_int_equal(exec.calls, 1);
+    assert_int_equal(exec.status, RK_ECANCELED);
+    rk_async_tx_free(tx); /* after the client: allowed */
+    env_close(&e);
+}
+
 /* ---- main ------------------------------------------------------------------- */
 
 #define SUITE(k)                                                                                   \
@@ -680,6 +988,25 @@ static void test_async_post_from_threads_runs_callbacks_on_loop(void **state) {
                                       (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_post_from_threads_runs_callbacks_on_loop,         \
                                       (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_blocking_command_does_not_stall_others,           \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_blocking_deadline_is_block_time_plus_timeout,     \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_blocking_command_cancel_completes_it,             \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_free_inside_blocking_callback_is_safe,            \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_free_cancels_blocking_commands, (void *)(k)),     \
+            cmocka_unit_test_prestate(test_async_detach_closes_blocking_commands, (void *)(k)),    \
+            cmocka_unit_test_prestate(test_async_batch_of_thousand_in_order, (void *)(k)),         \
+            cmocka_unit_test_prestate(test_async_free_inside_batch_callback_is_safe, (void *)(k)), \
+            cmocka_unit_test_prestate(test_async_batch_cancel_completes_once, (void *)(k)),        \
+            cmocka_unit_test_prestate(test_async_batch_refuses_blocking_and_stateful,              \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_transaction_watched_key_changed_is_ewatch,        \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_transaction_runs_when_untouched, (void *)(k)),    \
+            cmocka_unit_test_prestate(test_async_free_with_transaction_pending, (void *)(k)),      \
     }
 
 int main(void) {

@@ -36,6 +36,17 @@
  *   nothing is in flight is written at once; commands submitted while
  *   others are in flight are written together, one writev per loop
  *   iteration.
+ * - A command that may block on the server (BLPOP, BLMOVE, XREAD BLOCK,
+ *   WAIT...: one with a block time) goes on a dedicated connection of its
+ *   own, driven by the same loop, so the multiplexed connection never
+ *   waits behind it. Its deadline is its block time plus its timeout (none
+ *   when it blocks for ever). Dedicated connections are made on demand;
+ *   up to RK_ASYNC_DEDICATED_IDLE_MAX idle ones are kept for the next
+ *   blocking command, and closed after RK_ASYNC_DEDICATED_IDLE_MS idle.
+ *   One whose command timed out or was cancelled is closed (the server may
+ *   still hold it). Needs the loop's attach_other operation; a command
+ *   posted from another thread (rk_async_post) stays on the multiplexed
+ *   connection.
  *
  * An rk_async and its loop belong to one thread; other threads may only
  * rk_async_post. */
@@ -74,6 +85,10 @@ typedef void (*rk_async_fn)(rk_async *ac, int status, rk_reply *reply, void *use
 #define RK_ASYNC_DEFAULT_MAX_INFLIGHT 4096                      /**< max_inflight */
 #define RK_ASYNC_DEFAULT_MAX_INFLIGHT_BYTES (64u * 1024 * 1024) /**< max_inflight_bytes */
 #define RK_ASYNC_DEFAULT_MAX_WRITE_BYTES (1024u * 1024)         /**< max_write_bytes */
+/** Idle dedicated connections (for blocking commands) kept, at most. */
+#define RK_ASYNC_DEDICATED_IDLE_MAX 2
+/** An idle dedicated connection is closed after this long. */
+#define RK_ASYNC_DEDICATED_IDLE_MS 30000
 
 /** Settings of the async engine; zeroed fields mean the defaults beside
  *  them. */
@@ -134,6 +149,12 @@ typedef struct rk_loop_ops {
     /** Optional: the client no longer uses the loop (detached or freed):
      *  release what the adapter holds for it. Called once, last. */
     void (*detach)(void *data);
+    /** Optional: attach another client, `other`, to the same loop (as the
+     *  loop's own attach function would), returning its answer. The client
+     *  makes its dedicated connections for blocking commands this way;
+     *  without it, blocking commands share the multiplexed connection (and
+     *  stall the commands behind them). */
+    int (*attach_other)(void *data, rk_async *other);
 } rk_loop_ops;
 
 /** Attaches the client to a loop. RK_EINVAL when ops lacks watch or timer,
@@ -143,7 +164,9 @@ int rk_async_attach(rk_async *ac, const rk_loop_ops *ops, void *data);
 
 /** Detaches the client from its loop: the loop stops watching its fd and
  *  its timer, and its detach operation runs. Commands stay queued; a later
- *  rk_async_attach carries on. Inside a callback too. */
+ *  rk_async_attach carries on. Blocking commands on dedicated connections
+ *  (which belong to the loop) complete with RK_ECLOSED. Inside a callback
+ *  too. */
 void rk_async_detach(rk_async *ac);
 
 /** The loop's inputs, first: the fd is readable. After one of these
@@ -237,6 +260,97 @@ int rk_async_post(rk_async *ac, const rk_async_call *call, const rk_str *argv, s
  *  one already sent has its reply read and dropped. RK_OK, or RK_EINVAL
  *  when id names no command waiting for completion. */
 int rk_async_cancel(rk_async *ac, rk_async_id id);
+
+/* ---- batches ------------------------------------------------------- */
+
+/** A batch of commands (as an rk_pipeline, but submitted to an async
+ *  client): queued with rk_async_batch_append..., submitted once with
+ *  rk_async_batch_submit, sent together on the multiplexed connection (in
+ *  one write, within max_write_bytes and the in-flight limits), and
+ *  completed once with all its replies. */
+typedef struct rk_async_batch rk_async_batch;
+
+/** A batch's completion: status RK_OK with every reply in b (read them
+ *  with rk_async_batch_reply/_status until the callback returns; the
+ *  batch is freed after it), or the failure that completed the batch
+ *  with no reply and b NULL: RK_ETIMEOUT, RK_ECANCELED, RK_ECLOSED, what
+ *  broke the connection, as for a command (the rules at the top). */
+typedef void (*rk_async_batch_fn)(rk_async *ac, int status, const rk_async_batch *b,
+                                  void *userdata);
+
+/** A new, empty batch; NULL with RK_ENOMEM. */
+rk_async_batch *rk_async_batch_new(void);
+
+/** Frees a batch not submitted (submission takes it). NULL is allowed. */
+void rk_async_batch_free(rk_async_batch *b);
+
+/** Queues a command (see rk_writer_format for the format). RK_OK, or
+ *  RK_EINVAL for a command that changes its connection's state (MULTI,
+ *  SUBSCRIBE...) or blocks (BLPOP...: submit it alone, it gets a
+ *  connection of its own), or for a batch submitted already; RK_ENOMEM. */
+int rk_async_batch_append(rk_async_batch *b, const char *fmt, ...);
+/** As rk_async_batch_append, with a va_list. */
+int rk_async_batch_vappend(rk_async_batch *b, const char *fmt, va_list ap);
+/** As rk_async_batch_append, the command as argc binary-safe strings. */
+int rk_async_batch_append_argv(rk_async_batch *b, const rk_str *argv, size_t argc);
+/** Queues a built command and consumes it (its reply shaped as every
+ *  runner shapes it; status RK_NIL for nil). */
+int rk_async_batch_add(rk_async_batch *b, rk_command *cmd);
+
+/** Commands queued. */
+size_t rk_async_batch_size(const rk_async_batch *b);
+
+/** Submits the batch, which the client takes (freed after its callback,
+ *  or at once when refused). timeout_ms: the batch's deadline from now, 0
+ *  the options' command_timeout_ms, negative none. Returns an id for
+ *  rk_async_cancel (the batch completes with RK_ECANCELED), or the
+ *  refusal as rk_async_submit's (RK_EINVAL also for an empty batch). */
+rk_async_id rk_async_batch_submit(rk_async *ac, rk_async_batch *b, rk_async_batch_fn cb,
+                                  void *userdata, int timeout_ms);
+
+/** In the callback: replies the batch has (its size when status is RK_OK). */
+size_t rk_async_batch_replies(const rk_async_batch *b);
+/** Reply i, borrowed until the callback returns; NULL past the end. */
+const rk_reply *rk_async_batch_reply(const rk_async_batch *b, size_t i);
+/** Status of reply i: RK_OK, RK_ESERVER for an error reply, RK_NIL for a
+ *  built command's nil reply; RK_EINVAL past the end. */
+int rk_async_batch_status(const rk_async_batch *b, size_t i);
+
+/* ---- transactions -------------------------------------------------- */
+
+/** A transaction: MULTI/EXEC, with WATCH, on a dedicated connection held
+ *  for it (as rk_pipeline_watch/rk_pipeline_multi, asynchronously). Read
+ *  what it needs through the client once its WATCH completed, then EXEC a
+ *  batch. After EXEC (whatever its outcome) the keys are unwatched and the
+ *  transaction may WATCH again. A command of it that fails without a
+ *  reply (timeout, cancel, lost connection) closes its connection: later
+ *  calls are RK_ECLOSED. */
+typedef struct rk_async_tx rk_async_tx;
+
+/** A new transaction holding a connection of its own (made on the
+ *  client's loop). NULL with RK_EINVAL (no loop, or one without
+ *  attach_other) or RK_ENOMEM. */
+rk_async_tx *rk_async_tx_new(rk_async *ac);
+
+/** Closes its connection (commands of it not completed complete with
+ *  RK_ECANCELED now). Also after the client was freed (then only this).
+ *  NULL is allowed. */
+void rk_async_tx_free(rk_async_tx *tx);
+
+/** WATCHes keys on the transaction's connection; cb gets WATCH's reply.
+ *  Returns its id, or RK_EINVAL (no keys, no callback), RK_ECLOSED,
+ *  RK_ENOMEM. */
+rk_async_id rk_async_tx_watch(rk_async_tx *tx, rk_async_fn cb, void *userdata, const rk_str *keys,
+                              size_t count);
+
+/** Runs the batch b (taken, whatever the outcome) as MULTI ... EXEC; cb
+ *  completes once: RK_OK with EXEC's reply (an array, one reply per
+ *  command), RK_EWATCH (no reply) when a watched key changed, RK_ESERVER
+ *  with the error when the server refused the transaction (EXECABORT), or
+ *  a failure as for any command. timeout_ms as rk_async_call's. Returns
+ *  its id or the refusal (RK_EINVAL for an empty or submitted batch). */
+rk_async_id rk_async_tx_exec(rk_async_tx *tx, rk_async_batch *b, rk_async_fn cb, void *userdata,
+                             int timeout_ms);
 
 /** Commands submitted and not yet completed. */
 size_t rk_async_pending(const rk_async *ac);

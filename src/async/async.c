@@ -19,7 +19,15 @@
  * once for a lone command or at the end of a loop input; otherwise at the
  * next writable), and the loop is told the fd interest and the earliest
  * deadline. Callbacks run only with depth > 0, so a free or a disconnect
- * inside one waits for the stack to unwind. */
+ * inside one waits for the stack to unwind.
+ *
+ * A command with a block time goes to a dedicated connection instead: a
+ * client of its own (a kid: `parent` set, in the parent's `kids` list),
+ * attached to the same loop through the loop's attach_other. Its record's
+ * callback is relay_done, which calls the caller's with the parent. A kid
+ * runs one command at a time; with none (count 0) it is idle and may be
+ * taken for the next. Its ids are the kid's serial above KID_SHIFT bits
+ * and its own id below. */
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -29,6 +37,7 @@
 #include "async/resolve.h"
 #include "conn/conn_int.h"
 #include "conn/options_int.h"
+#include "meta/block.h"
 #include "meta/classes.h"
 #include "rediskit/async.h"
 #include "resp/command_int.h"
@@ -105,12 +114,21 @@ struct rk_async {
     pthread_mutex_t lock;
     posted *posts, **posts_tail;
     bool woken; /* a wake-up is on its way */
+
+    /* Dedicated connections (see the top). */
+    rk_async *parent, *kids, *kid_next;
+    uint32_t serial, next_serial;
+    int64_t idle_since; /* a kid's: when it last became idle */
+    rk_async_tx *tx;    /* a kid's: the transaction holding it, or NULL */
 };
 
 static void settle(rk_async *ac, bool from_input);
 static void lost(rk_async *ac, int code);
 static rk_async_id queue_record(rk_async *ac, const rk_async_call *call, const char *shape,
                                 size_t prev);
+static void drop_kids(rk_async *ac, int code);
+static int64_t next_kid_expiry(const rk_async *ac);
+static void reap_idle_kids(rk_async *ac, int64_t now);
 
 /* ---- the ring ---------------------------------------------------------- */
 
@@ -212,6 +230,7 @@ static void min_in(int64_t *m, int64_t t) {
 static int64_t next_deadline(const rk_async *ac) {
     int64_t n = -1;
     min_in(&n, ac->next_cmd_deadline);
+    min_in(&n, next_kid_expiry(ac));
     switch (ac->state) {
     case C_RESOLVING:
         min_in(&n, ac->res_next);
@@ -590,6 +609,12 @@ static void take_posts(rk_async *ac) {
 void rk_async_detach(rk_async *ac) {
     if (ac == NULL || ac->ops == NULL)
         return;
+    if (!ac->freeing && ac->kids) {
+        rk_fail(RK_ECLOSED, "the client left its loop, and its dedicated connections with it");
+        drop_kids(ac, RK_ECLOSED);
+        if (ac->ops == NULL) /* a callback detached it */
+            return;
+    }
     unwatch(ac);
     if (ac->armed >= 0)
         ac->ops->timer(ac->ldata, -1);
@@ -610,6 +635,8 @@ static void really_free(rk_async *ac) {
     ac->conn = NULL;
     ac->depth++;
     take_posts(ac);
+    rk_fail(RK_ECANCELED, "the async client was freed");
+    drop_kids(ac, RK_ECANCELED);
     for (size_t i = 0; i < ac->count; i++)
         if (!at(ac, i)->done)
             finish(ac, i, rk_fail(RK_ECANCELED, "the async client was freed"));
@@ -626,6 +653,7 @@ static void do_disconnect(rk_async *ac) {
     rk_resolve_abandon(ac->res);
     ac->res = NULL;
     drop_conn(ac);
+    drop_kids(ac, RK_ECLOSED);
     drop_front(ac, ac->count, RK_ECLOSED);
 }
 
@@ -713,6 +741,7 @@ void rk_async_on_timer(rk_async *ac) {
     if (ac->next_cmd_deadline >= 0 && now >= ac->next_cmd_deadline)
         expire(ac, now);
     check_liveness(ac, now);
+    reap_idle_kids(ac, now);
     leave(ac, true);
 }
 
@@ -721,6 +750,207 @@ void rk_async_on_wake(rk_async *ac) {
         return;
     take_posts(ac);
     leave(ac, true);
+}
+
+/* ---- dedicated connections --------------------------------------------- */
+
+#define KID_SHIFT 40
+#define KID_LOCAL_MASK (((rk_async_id)1 << KID_SHIFT) - 1)
+
+/* A kid's command: whose it is, and the caller's callback. */
+typedef struct relay {
+    rk_async *parent;
+    rk_async_fn cb;
+    void *ud;
+    bool exec; /* a transaction's EXEC: nil is RK_EWATCH */
+} relay;
+
+/* A transaction: the kid it holds (NULL once lost). */
+struct rk_async_tx {
+    rk_async *ac, *kid;
+};
+
+/* Takes kid out of ac's list and frees it (once its own stack unwinds,
+ * when called from inside it). */
+static void retire_kid(rk_async *ac, rk_async *kid) {
+    for (rk_async **p = &ac->kids; *p; p = &(*p)->kid_next) {
+        if (*p == kid) {
+            *p = kid->kid_next;
+            break;
+        }
+    }
+    kid->kid_next = NULL;
+    kid->parent = NULL;
+    if (kid->tx)
+        kid->tx->kid = NULL;
+    kid->tx = NULL;
+    rk_async_free(kid);
+}
+
+/* Closes every kid, failing the commands they run with code (the error
+ * detail set by the caller); their callbacks run now. Kids made by those
+ * callbacks stay. */
+static void drop_kids(rk_async *ac, int code) {
+    rk_async *kid = ac->kids;
+    ac->kids = NULL;
+    ac->depth++;
+    while (kid) {
+        rk_async *next = kid->kid_next;
+        kid->kid_next = kid->parent = NULL;
+        if (kid->tx)
+            kid->tx->kid = NULL;
+        kid->tx = NULL;
+        for (size_t i = 0; i < kid->count; i++)
+            if (!at(kid, i)->done)
+                finish(kid, i, code);
+        rk_async_free(kid);
+        kid = next;
+    }
+    ac->depth--;
+}
+
+static size_t idle_kids(const rk_async *ac) {
+    size_t n = 0;
+    for (const rk_async *k = ac->kids; k; k = k->kid_next)
+        n += k->count == 0 && k->tx == NULL;
+    return n;
+}
+
+/* A kid whose command completed: kept idle for the next one, unless
+ * enough are, or its connection still owes a reply (a command that timed
+ * out or was cancelled: the server may hold it for long). */
+static void kid_went_idle(rk_async *ac, rk_async *kid) {
+    if (kid->count > 0 || idle_kids(ac) > RK_ASYNC_DEDICATED_IDLE_MAX) {
+        retire_kid(ac, kid);
+        return;
+    }
+    kid->idle_since = rk_now_ms();
+}
+
+static int64_t next_kid_expiry(const rk_async *ac) {
+    int64_t n = -1;
+    for (const rk_async *k = ac->kids; k; k = k->kid_next)
+        if (k->count == 0 && k->tx == NULL)
+            min_in(&n, k->idle_since + RK_ASYNC_DEDICATED_IDLE_MS);
+    return n;
+}
+
+static void reap_idle_kids(rk_async *ac, int64_t now) {
+    rk_async *k = ac->kids;
+    while (k) {
+        rk_async *next = k->kid_next;
+        if (k->count == 0 && k->tx == NULL && now >= k->idle_since + RK_ASYNC_DEDICATED_IDLE_MS)
+            retire_kid(ac, k);
+        k = next;
+    }
+}
+
+/* A kid's completion, handed to the caller's callback with the parent. A
+ * transaction's kid that failed a command (no reply) is in no known state
+ * and is closed: the transaction is over. */
+static void relay_done(rk_async *kid, int status, rk_reply *reply, void *ud) {
+    relay rl = *(relay *)ud;
+    rk_free(ud);
+    rk_async *ac = rl.parent;
+    if (rl.exec && status == RK_NIL) {
+        status = rk_fail(RK_EWATCH, "EXEC aborted: a watched key changed");
+        reply = NULL;
+    }
+    ac->depth++;
+    rl.cb(ac, status, reply, rl.ud);
+    if (kid->parent == ac && kid->tx && reply == NULL && status != RK_EWATCH)
+        retire_kid(ac, kid);
+    else if (kid->parent == ac && kid->live == 0 && kid->tx == NULL)
+        kid_went_idle(ac, kid);
+    if (--ac->depth == 0 && !ac->freeing)
+        settle(ac, false);
+}
+
+/* An idle kid, or a new one attached to ac's loop; NULL with the error. */
+static rk_async *take_kid(rk_async *ac) {
+    for (rk_async *k = ac->kids; k; k = k->kid_next)
+        if (k->count == 0 && k->tx == NULL && !k->free_pending)
+            return k;
+    rk_async *kid = rk_async_new(&ac->o, &ac->ao);
+    if (kid == NULL)
+        return NULL;
+    int rc = ac->ops->attach_other(ac->ldata, kid);
+    if (rc != RK_OK) {
+        rk_async_free(kid);
+        rk_fail(rc, "the loop could not take a dedicated connection");
+        return NULL;
+    }
+    kid->parent = ac;
+    kid->serial = ++ac->next_serial;
+    kid->kid_next = ac->kids;
+    ac->kids = kid;
+    return kid;
+}
+
+/* The deadline of a command that blocks block_ms (-1: for ever): its
+ * block time on top of its timeout, as the synchronous client does. */
+static int dedicated_timeout(const rk_async *ac, const rk_async_call *call, long long block_ms) {
+    int t = call->timeout_ms ? call->timeout_ms : ac->o.command_timeout_ms;
+    if (t <= 0 || block_ms < 0)
+        return -1;
+    return (int)RK_MIN((long long)t + block_ms, (long long)INT_MAX);
+}
+
+/* Copies the len bytes of w from offset prev on to the end of kid's out. */
+static int copy_tail(rk_writer *kw, const rk_writer *w, size_t prev, size_t len) {
+    int rc = RK_OK;
+    for (size_t off = 0; rc == RK_OK && off < len;) {
+        struct iovec iov[16];
+        int n = rk_writer_iov_at(w, prev + off, iov, (int)RK_ARRAY_LEN(iov));
+        for (int i = 0; rc == RK_OK && i < n && off < len; i++) {
+            size_t take = RK_MIN(iov[i].iov_len, len - off);
+            rc = rk_writer_raw(kw, iov[i].iov_base, take);
+            off += take;
+        }
+    }
+    return rc;
+}
+
+/* Records the command just encoded into kid->out (from prev on), its
+ * completion relayed by rl; returns its id as the parent knows it. */
+static rk_async_id queue_relayed(rk_async *kid, relay *rl, const char *shape, size_t prev,
+                                 int timeout_ms) {
+    rk_async_call kc = {.callback = relay_done, .userdata = rl, .timeout_ms = timeout_ms};
+    rk_async_id id = queue_record(kid, &kc, shape, prev);
+    return ((rk_async_id)kid->serial << KID_SHIFT) | id;
+}
+
+/* Moves the command just encoded into ac->out (from prev on) to a kid's
+ * queue. Returns its id, or the refusal (the command taken back). */
+static rk_async_id queue_dedicated(rk_async *ac, const rk_async_call *call, const char *shape,
+                                   size_t prev, long long block_ms) {
+    size_t len = rk_writer_pending(ac->out) - prev;
+    relay *rl = rk_malloc(sizeof(*rl));
+    rk_async *kid = rl ? take_kid(ac) : NULL;
+    int rc = kid  ? ring_reserve(kid)
+             : rl ? rk_error_last()->code
+                  : rk_fail(RK_ENOMEM, "out of memory queueing a command");
+    size_t kprev = kid ? rk_writer_pending(kid->out) : 0;
+    if (rc == RK_OK)
+        rc = copy_tail(kid->out, ac->out, prev, len);
+    rk_writer_unqueue_last(ac->out);
+    if (rc != RK_OK) {
+        rk_free(rl);
+        return rc;
+    }
+    *rl = (relay){.parent = ac, .cb = call->callback, .ud = call->userdata};
+    kid->depth++;
+    rk_async_id id = queue_relayed(kid, rl, shape, kprev, dedicated_timeout(ac, call, block_ms));
+    leave(kid, false);
+    return id;
+}
+
+/* The kid that ran the command id, or NULL. */
+static rk_async *kid_of(const rk_async *ac, rk_async_id id) {
+    for (rk_async *k = ac->kids; k; k = k->kid_next)
+        if (k->serial == (uint32_t)(id >> KID_SHIFT))
+            return k;
+    return NULL;
 }
 
 /* ---- the public side --------------------------------------------------- */
@@ -862,7 +1092,12 @@ static int refuse_stateful(rk_writer *w, int rc) {
 static rk_async_id queue_encoded(rk_async *ac, const rk_async_call *call, const char *shape,
                                  size_t prev, int rc) {
     rc = refuse_stateful(ac->out, rc);
-    return rc == RK_OK ? queue_record(ac, call, shape, prev) : rc;
+    if (rc != RK_OK)
+        return rc;
+    long long block_ms = rk_writer_last_block_ms(ac->out);
+    if (block_ms != 0 && ac->parent == NULL && ac->ops && ac->ops->attach_other)
+        return queue_dedicated(ac, call, shape, prev, block_ms);
+    return queue_record(ac, call, shape, prev);
 }
 
 /* The policy for commands that cannot be sent now (async.h: max_queued,
@@ -1000,6 +1235,11 @@ int rk_async_post(rk_async *ac, const rk_async_call *call, const rk_str *argv, s
 }
 
 int rk_async_cancel(rk_async *ac, rk_async_id id) {
+    if (ac && id > KID_LOCAL_MASK) {
+        rk_async *kid = kid_of(ac, id);
+        if (kid)
+            return rk_async_cancel(kid, id & KID_LOCAL_MASK);
+    }
     if (ac == NULL || id < ac->head_id || id - ac->head_id >= (rk_async_id)ac->count ||
         at(ac, (size_t)(id - ac->head_id))->done)
         return rk_fail(RK_EINVAL, "no command %lld waits for completion", (long long)id);
@@ -1011,7 +1251,12 @@ int rk_async_cancel(rk_async *ac, rk_async_id id) {
 }
 
 size_t rk_async_pending(const rk_async *ac) {
-    return ac ? ac->live : 0;
+    if (ac == NULL)
+        return 0;
+    size_t n = ac->live;
+    for (const rk_async *k = ac->kids; k; k = k->kid_next)
+        n += k->live;
+    return n;
 }
 
 void rk_async_get_stats(const rk_async *ac, rk_async_stats *out) {
@@ -1020,4 +1265,386 @@ void rk_async_get_stats(const rk_async *ac, rk_async_stats *out) {
     memset(out, 0, sizeof(*out));
     if (ac)
         *out = ac->st;
+}
+
+/* ---- batches ------------------------------------------------------------ */
+
+/* A batch: its commands encoded into w (lens and shapes per command)
+ * until submitted; then its parts are consecutive records [first,
+ * first + n) of the client's ring, each completing into the batch. The
+ * first part to fail completes the batch and fails the others with it. */
+struct rk_async_batch {
+    rk_writer *w;
+    size_t n, cap;
+    size_t *lens;
+    const char **shapes;
+    /* Once submitted: */
+    rk_async *ac;
+    rk_async_batch_fn cb;
+    void *ud;
+    rk_async_id first;
+    size_t got;
+    bool done;
+    rk_reply *replies;
+    int *status;
+};
+
+rk_async_batch *rk_async_batch_new(void) {
+    rk_async_batch *b = rk_calloc(1, sizeof(*b));
+    if (b)
+        b->w = rk_writer_new(&(rk_writer_opts){.ref_threshold = SIZE_MAX});
+    if (b == NULL || b->w == NULL) {
+        rk_free(b);
+        rk_fail(RK_ENOMEM, "out of memory creating a batch");
+        return NULL;
+    }
+    return b;
+}
+
+void rk_async_batch_free(rk_async_batch *b) {
+    if (b == NULL)
+        return;
+    for (size_t i = 0; b->replies && i < b->got; i++)
+        rk_reply_free(&b->replies[i]);
+    rk_writer_free(b->w);
+    rk_free(b->lens);
+    rk_free(b->shapes);
+    rk_free(b->replies);
+    rk_free(b->status);
+    rk_free(b);
+}
+
+static int batch_grow(rk_async_batch *b) {
+    if (b->n < b->cap)
+        return RK_OK;
+    size_t ncap = b->cap ? b->cap * 2 : 16;
+    size_t *lens = rk_malloc(ncap * sizeof(*lens));
+    const char **shapes = lens ? rk_malloc(ncap * sizeof(*shapes)) : NULL;
+    if (shapes == NULL) {
+        rk_free(lens);
+        return rk_fail(RK_ENOMEM, "out of memory queueing into a batch");
+    }
+    if (b->n) {
+        memcpy(lens, b->lens, b->n * sizeof(*lens));
+        memcpy(shapes, b->shapes, b->n * sizeof(*shapes));
+    }
+    rk_free(b->lens);
+    rk_free(b->shapes);
+    b->lens = lens;
+    b->shapes = shapes;
+    b->cap = ncap;
+    return RK_OK;
+}
+
+/* Keeps the command just encoded into b->w (prev bytes were there), or
+ * takes it back out when refused: rc, a command that changes its
+ * connection's state, one that blocks (it would hold the multiplexed
+ * connection), or no room. */
+static int batch_keep(rk_async_batch *b, const char *shape, size_t prev, int rc) {
+    rc = refuse_stateful(b->w, rc);
+    if (rc != RK_OK)
+        return rc;
+    if (b->ac)
+        rc = rk_fail(RK_EINVAL, "the batch was submitted already");
+    else if (rk_writer_last_block_ms(b->w) != 0)
+        rc = rk_fail(RK_EINVAL, "a blocking command cannot go in a batch (it would hold the "
+                                "multiplexed connection): submit it alone");
+    else
+        rc = batch_grow(b);
+    if (rc != RK_OK) {
+        rk_writer_unqueue_last(b->w);
+        return rc;
+    }
+    b->lens[b->n] = rk_writer_pending(b->w) - prev;
+    b->shapes[b->n++] = shape;
+    return RK_OK;
+}
+
+int rk_async_batch_append_argv(rk_async_batch *b, const rk_str *argv, size_t argc) {
+    if (b == NULL)
+        return rk_fail(RK_EINVAL, "no batch");
+    size_t prev = rk_writer_pending(b->w);
+    return batch_keep(b, NULL, prev, rk_writer_argv(b->w, argv, argc));
+}
+
+int rk_async_batch_vappend(rk_async_batch *b, const char *fmt, va_list ap) {
+    if (b == NULL || fmt == NULL)
+        return rk_fail(RK_EINVAL, "a batch and a format are required");
+    size_t prev = rk_writer_pending(b->w);
+    return batch_keep(b, NULL, prev, rk_writer_vformat(b->w, fmt, ap));
+}
+
+int rk_async_batch_append(rk_async_batch *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = rk_async_batch_vappend(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int rk_async_batch_add(rk_async_batch *b, rk_command *cmd) {
+    rk_command_int *c;
+    int rc = b ? rk_command_ready(cmd, &c) : rk_fail(RK_EINVAL, "no batch");
+    if (rc == RK_OK) {
+        size_t prev = rk_writer_pending(b->w);
+        rc = batch_keep(b, c->shape, prev, rk_writer_argv(b->w, c->argv, c->argc));
+    }
+    rk_command_release(cmd);
+    return rc;
+}
+
+size_t rk_async_batch_size(const rk_async_batch *b) {
+    return b ? b->n : 0;
+}
+
+size_t rk_async_batch_replies(const rk_async_batch *b) {
+    return b && b->done ? b->got : 0;
+}
+
+const rk_reply *rk_async_batch_reply(const rk_async_batch *b, size_t i) {
+    return i < rk_async_batch_replies(b) ? &b->replies[i] : NULL;
+}
+
+int rk_async_batch_status(const rk_async_batch *b, size_t i) {
+    if (i >= rk_async_batch_replies(b))
+        return rk_fail(RK_EINVAL, "no reply %zu in the batch", i);
+    return b->status[i];
+}
+
+/* Completes the batch: its callback runs, then the batch is freed. */
+static void batch_complete(rk_async_batch *b, int status) {
+    b->done = true;
+    b->cb(b->ac, status, status == RK_OK ? b : NULL, b->ud);
+    rk_async_batch_free(b);
+}
+
+/* A part's completion: a reply is kept; a failure completes the batch
+ * with it and fails the parts still waiting (their replies are dropped
+ * when they come). */
+static void batch_part(rk_async *ac, int status, rk_reply *reply, void *ud) {
+    rk_async_batch *b = ud;
+    if (b->done)
+        return;
+    if (reply == NULL) {
+        b->done = true;
+        for (rk_async_id id = b->first; id < b->first + (rk_async_id)b->n; id++)
+            if (id >= ac->head_id && id - ac->head_id < (rk_async_id)ac->count &&
+                !at(ac, (size_t)(id - ac->head_id))->done)
+                finish(ac, (size_t)(id - ac->head_id), status);
+        for (size_t i = 0; i < b->got; i++) /* no reply is given with a failure */
+            rk_reply_free(&b->replies[i]);
+        b->got = 0;
+        batch_complete(b, status);
+        return;
+    }
+    if (rk_reply_dup(&b->replies[b->got], reply) != RK_OK)
+        status = RK_ENOMEM;
+    b->status[b->got++] = status;
+    if (b->got == b->n)
+        batch_complete(b, RK_OK);
+}
+
+/* Room in the ring for n more records. */
+static int ring_room(rk_async *ac, size_t n) {
+    while (ac->cap - ac->count < n) {
+        size_t had = ac->count;
+        ac->count = ac->cap; /* ring_reserve grows a full ring */
+        int rc = ring_reserve(ac);
+        ac->count = had;
+        if (rc != RK_OK)
+            return rc;
+    }
+    return RK_OK;
+}
+
+/* Room for the batch's replies, and in the ring for its parts. */
+static int batch_reserve(rk_async *ac, rk_async_batch *b) {
+    b->replies = rk_calloc(b->n, sizeof(*b->replies));
+    b->status = rk_calloc(b->n, sizeof(*b->status));
+    if (b->replies == NULL || b->status == NULL)
+        return rk_fail(RK_ENOMEM, "out of memory submitting a batch");
+    return ring_room(ac, b->n);
+}
+
+/* The bytes of w in one block of the caller's (NULL on RK_ENOMEM). */
+static char *flatten(const rk_writer *w, size_t len) {
+    char *buf = rk_malloc(len ? len : 1);
+    for (size_t off = 0; buf && off < len;) {
+        struct iovec iov[16];
+        int n = rk_writer_iov_at(w, off, iov, (int)RK_ARRAY_LEN(iov));
+        for (int i = 0; i < n; i++) {
+            memcpy(buf + off, iov[i].iov_base, iov[i].iov_len);
+            off += iov[i].iov_len;
+        }
+    }
+    return buf;
+}
+
+/* Queues the batch's parts (the batch is checked and has room); returns
+ * how many went in: fewer when out of memory. */
+static size_t batch_queue(rk_async *ac, rk_async_batch *b, const rk_async_call *call,
+                          const char *bytes) {
+    size_t off = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        size_t prev = rk_writer_pending(ac->out);
+        if (rk_writer_raw(ac->out, bytes + off, b->lens[i]) != RK_OK)
+            return i;
+        off += b->lens[i];
+        queue_record(ac, call, b->shapes[i], prev);
+    }
+    return b->n;
+}
+
+rk_async_id rk_async_batch_submit(rk_async *ac, rk_async_batch *b, rk_async_batch_fn cb, void *ud,
+                                  int timeout_ms) {
+    rk_async_call call = {.callback = batch_part, .userdata = b, .timeout_ms = timeout_ms};
+    int rc = b == NULL || cb == NULL || b->n == 0 || b->ac
+                 ? rk_fail(RK_EINVAL, "a batch needs commands and a callback, and runs once")
+                 : check_submit(ac, &call);
+    if (rc == RK_OK)
+        rc = batch_reserve(ac, b);
+    char *bytes = rc == RK_OK ? flatten(b->w, rk_writer_pending(b->w)) : NULL;
+    if (rc == RK_OK && bytes == NULL)
+        rc = rk_fail(RK_ENOMEM, "out of memory submitting a batch");
+    if (rc != RK_OK) {
+        rk_async_batch_free(b);
+        return rc;
+    }
+    rk_async_id first = ac->head_id + (rk_async_id)ac->count;
+    b->ac = ac;
+    b->cb = cb;
+    b->ud = ud;
+    b->first = first;
+    ac->depth++;
+    size_t queued = batch_queue(ac, b, &call, bytes);
+    rk_free(bytes);
+    if (queued == 0) {
+        rk_async_batch_free(b);
+        ac->depth--;
+        return rk_fail(RK_ENOMEM, "out of memory submitting a batch");
+    }
+    if (queued < b->n) { /* the parts queued fail, and the batch with them */
+        b->n = queued;
+        rk_fail(RK_ENOMEM, "out of memory submitting a batch");
+        finish(ac, ac->count - 1, RK_ENOMEM);
+    }
+    leave(ac, false);
+    return first + (rk_async_id)queued - 1;
+}
+
+/* ---- transactions ------------------------------------------------------- */
+
+rk_async_tx *rk_async_tx_new(rk_async *ac) {
+    if (ac == NULL || ac->freeing || ac->parent || ac->ops == NULL ||
+        ac->ops->attach_other == NULL) {
+        rk_fail(RK_EINVAL, "a transaction needs a client attached to a loop that can take "
+                           "another connection (attach_other)");
+        return NULL;
+    }
+    rk_async_tx *tx = rk_calloc(1, sizeof(*tx));
+    rk_async *kid = tx ? take_kid(ac) : NULL;
+    if (kid == NULL) {
+        if (tx == NULL)
+            rk_fail(RK_ENOMEM, "out of memory creating a transaction");
+        rk_free(tx);
+        return NULL;
+    }
+    *tx = (rk_async_tx){.ac = ac, .kid = kid};
+    kid->tx = tx;
+    return tx;
+}
+
+void rk_async_tx_free(rk_async_tx *tx) {
+    if (tx == NULL)
+        return;
+    if (tx->kid)
+        retire_kid(tx->ac, tx->kid);
+    rk_free(tx);
+}
+
+/* What every transaction call needs: a live transaction, a callback, ring
+ * room for n records and a relay; RK_OK or the refusal. */
+static int tx_check(rk_async_tx *tx, rk_async_fn cb, size_t n, relay **rl) {
+    if (tx == NULL || cb == NULL)
+        return rk_fail(RK_EINVAL, "a transaction and a callback are required");
+    if (tx->kid == NULL)
+        return rk_fail(RK_ECLOSED, "the transaction's connection was closed");
+    int rc = ring_room(tx->kid, n);
+    if (rc != RK_OK)
+        return rc;
+    *rl = rk_malloc(sizeof(**rl));
+    return *rl ? RK_OK : rk_fail(RK_ENOMEM, "out of memory in a transaction");
+}
+
+rk_async_id rk_async_tx_watch(rk_async_tx *tx, rk_async_fn cb, void *userdata, const rk_str *keys,
+                              size_t count) {
+    relay *rl = NULL;
+    int rc = count && keys ? tx_check(tx, cb, 1, &rl) : rk_fail(RK_EINVAL, "WATCH needs keys");
+    rk_str *argv = rc == RK_OK ? rk_malloc((count + 1) * sizeof(*argv)) : NULL;
+    if (rc == RK_OK && argv == NULL)
+        rc = rk_fail(RK_ENOMEM, "out of memory in a transaction");
+    rk_async *kid = rc == RK_OK ? tx->kid : NULL;
+    size_t prev = kid ? rk_writer_pending(kid->out) : 0;
+    if (rc == RK_OK) {
+        argv[0] = RK_STR("WATCH");
+        memcpy(argv + 1, keys, count * sizeof(*keys));
+        rc = rk_writer_argv(kid->out, argv, count + 1);
+    }
+    rk_free(argv);
+    if (rc != RK_OK) {
+        rk_free(rl);
+        return rc;
+    }
+    *rl = (relay){.parent = tx->ac, .cb = cb, .ud = userdata};
+    kid->depth++;
+    rk_async_id id = queue_relayed(kid, rl, NULL, prev, 0);
+    leave(kid, false);
+    return id;
+}
+
+static void tx_ignore(rk_async *kid, int status, rk_reply *reply, void *ud) {
+    (void)kid, (void)status, (void)reply, (void)ud;
+}
+
+/* Queues `len` bytes of MULTI, QUEUED commands (the batch's) or EXEC as
+ * a record of the kid whose completion is ignored. */
+static int tx_queue_quiet(rk_async *kid, const char *bytes, size_t len, int timeout_ms) {
+    size_t prev = rk_writer_pending(kid->out);
+    int rc = rk_writer_raw(kid->out, bytes, len);
+    if (rc == RK_OK)
+        queue_record(kid, &(rk_async_call){.callback = tx_ignore, .timeout_ms = timeout_ms}, NULL,
+                     prev);
+    return rc;
+}
+
+rk_async_id rk_async_tx_exec(rk_async_tx *tx, rk_async_batch *b, rk_async_fn cb, void *userdata,
+                             int timeout_ms) {
+    static const char multi[] = "*1\r\n$5\r\nMULTI\r\n", exec[] = "*1\r\n$4\r\nEXEC\r\n";
+    relay *rl = NULL;
+    int rc = b && b->n && !b->ac ? tx_check(tx, cb, b->n + 2, &rl)
+                                 : rk_fail(RK_EINVAL, "EXEC needs a batch not submitted");
+    char *bytes = rc == RK_OK ? flatten(b->w, rk_writer_pending(b->w)) : NULL;
+    if (rc == RK_OK && bytes == NULL)
+        rc = rk_fail(RK_ENOMEM, "out of memory in a transaction");
+    rk_async *kid = rc == RK_OK ? tx->kid : NULL;
+    int t = kid ? (timeout_ms ? timeout_ms : tx->ac->o.command_timeout_ms) : 0;
+    rc = rc == RK_OK ? tx_queue_quiet(kid, multi, sizeof(multi) - 1, t) : rc;
+    for (size_t i = 0, off = 0; rc == RK_OK && i < b->n; off += b->lens[i++])
+        rc = tx_queue_quiet(kid, bytes + off, b->lens[i], t);
+    size_t prev = kid ? rk_writer_pending(kid->out) : 0;
+    if (rc == RK_OK)
+        rc = rk_writer_raw(kid->out, exec, sizeof(exec) - 1);
+    rk_free(bytes);
+    rk_async_batch_free(b);
+    if (rc != RK_OK) {
+        rk_free(rl);
+        if (kid) /* part of it queued: the connection is in no known state */
+            retire_kid(tx->ac, kid);
+        return rc;
+    }
+    *rl = (relay){.parent = tx->ac, .cb = cb, .ud = userdata, .exec = true};
+    kid->depth++;
+    rk_async_id id = queue_relayed(kid, rl, NULL, prev, t);
+    leave(kid, false);
+    return id;
 }

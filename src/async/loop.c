@@ -93,11 +93,16 @@ static void loop_detach(void *data) {
     g->dead = true;
 }
 
+static int loop_attach_other(void *data, rk_async *other) {
+    return rk_loop_attach(((reg *)data)->loop, other);
+}
+
 static const rk_loop_ops loop_ops = {
     .watch = loop_watch,
     .timer = loop_timer,
     .wake = loop_wake,
     .detach = loop_detach,
+    .attach_other = loop_attach_other,
 };
 
 /* ---- life cycle ---------------------------------------------------------- */

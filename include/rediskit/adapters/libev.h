@@ -103,11 +103,18 @@ static void rk_libev_detach(void *data) {
     rk_libev_release(a);
 }
 
+static inline int rk_libev_attach(rk_async *ac, struct ev_loop *loop);
+
+static int rk_libev_attach_other(void *data, rk_async *other) {
+    return rk_libev_attach(other, ((rk_libev *)data)->loop);
+}
+
 /** @endcond */
 
 /** Attaches ac to loop. RK_OK, RK_ENOMEM, or rk_async_attach's refusal. */
 static inline int rk_libev_attach(rk_async *ac, struct ev_loop *loop) {
-    static const rk_loop_ops ops = {rk_libev_watch, rk_libev_timer, rk_libev_wake, rk_libev_detach};
+    static const rk_loop_ops ops = {rk_libev_watch, rk_libev_timer, rk_libev_wake, rk_libev_detach,
+                                    rk_libev_attach_other};
     rk_libev *a = (rk_libev *)rk_calloc(1, sizeof(*a));
     if (a == NULL)
         return RK_ENOMEM;

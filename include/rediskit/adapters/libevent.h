@@ -98,11 +98,18 @@ static void rk_libevent_detach(void *data) {
     rk_libevent_release(a);
 }
 
+static inline int rk_libevent_attach(rk_async *ac, struct event_base *base);
+
+static int rk_libevent_attach_other(void *data, rk_async *other) {
+    return rk_libevent_attach(other, ((rk_libevent *)data)->base);
+}
+
 /** @endcond */
 
 /** Attaches ac to base. RK_OK, RK_ENOMEM, or rk_async_attach's refusal. */
 static inline int rk_libevent_attach(rk_async *ac, struct event_base *base) {
-    static const rk_loop_ops ops = {rk_libevent_watch, rk_libevent_timer, NULL, rk_libevent_detach};
+    static const rk_loop_ops ops = {rk_libevent_watch, rk_libevent_timer, NULL, rk_libevent_detach,
+                                    rk_libevent_attach_other};
     rk_libevent *a = (rk_libevent *)rk_calloc(1, sizeof(*a));
     if (a == NULL)
         return RK_ENOMEM;

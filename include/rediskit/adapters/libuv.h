@@ -113,11 +113,18 @@ static void rk_libuv_detach(void *data) {
     uv_close((uv_handle_t *)&a->wake, rk_libuv_free_adapter);
 }
 
+static inline int rk_libuv_attach(rk_async *ac, uv_loop_t *loop);
+
+static int rk_libuv_attach_other(void *data, rk_async *other) {
+    return rk_libuv_attach(other, ((rk_libuv *)data)->loop);
+}
+
 /** @endcond */
 
 /** Attaches ac to loop. RK_OK, RK_ENOMEM, or rk_async_attach's refusal. */
 static inline int rk_libuv_attach(rk_async *ac, uv_loop_t *loop) {
-    static const rk_loop_ops ops = {rk_libuv_watch, rk_libuv_timer, rk_libuv_wake, rk_libuv_detach};
+    static const rk_loop_ops ops = {rk_libuv_watch, rk_libuv_timer, rk_libuv_wake, rk_libuv_detach,
+                                    rk_libuv_attach_other};
     rk_libuv *a = (rk_libuv *)rk_calloc(1, sizeof(*a));
     if (a == NULL)
         return RK_ENOMEM;
