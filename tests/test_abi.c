@@ -299,6 +299,54 @@ typedef struct recorded {
     size_t value; /* the offset, or the size of a frozen struct */
 } recorded;
 
+/* ---- a loop adapter built against an older header ----------------------- */
+
+/* rk_loop_ops as it was before attach_other was added: an adapter compiled
+ * then passes this shorter table. */
+typedef struct loop_ops_v1 {
+    void (*watch)(void *data, int fd, int events);
+    void (*timer)(void *data, int64_t delay_ms);
+    void (*wake)(void *data);
+    void (*detach)(void *data);
+} loop_ops_v1;
+
+static void no_watch(void *data, int fd, int events) {
+    (void)data, (void)fd, (void)events;
+}
+static void no_timer(void *data, int64_t delay_ms) {
+    (void)data, (void)delay_ms;
+}
+
+static void no_wake(void *data) {
+    (void)data;
+}
+
+static void test_an_older_loop_table_attaches(void **state) {
+    (void)state;
+    rk_async *ac = rk_async_new(NULL, NULL);
+    assert_non_null(ac);
+    loop_ops_v1 old = {.watch = no_watch, .timer = no_timer};
+    assert_int_equal(
+        (rk_async_attach)(ac, (const rk_loop_ops *)(const void *)&old, NULL, sizeof old), RK_OK);
+    rk_async_detach(ac);
+    rk_async_free(ac);
+}
+
+static void test_a_newer_loop_table_with_an_operation_set_is_einval(void **state) {
+    (void)state;
+    rk_async *ac = rk_async_new(NULL, NULL);
+    assert_non_null(ac);
+    struct {
+        rk_loop_ops known;
+        void (*later)(void *data);
+    } newer = {.known = {.watch = no_watch, .timer = no_timer}, .later = no_wake};
+    assert_int_equal((rk_async_attach)(ac, &newer.known, NULL, sizeof newer), RK_EINVAL);
+    newer.later = NULL;
+    assert_int_equal((rk_async_attach)(ac, &newer.known, NULL, sizeof newer), RK_OK);
+    rk_async_detach(ac);
+    rk_async_free(ac);
+}
+
 /* The lines of tests/abi/layout.txt into *out (free it); returns how many. */
 static size_t read_layout(recorded **out) {
     const char *dir = getenv("RK_TEST_SOURCE_DIR");
@@ -423,6 +471,8 @@ static void test_nested_options_structs_are_frozen(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_older_options_struct_gives_defaults_for_missing_fields),
+        cmocka_unit_test(test_an_older_loop_table_attaches),
+        cmocka_unit_test(test_a_newer_loop_table_with_an_operation_set_is_einval),
         cmocka_unit_test(test_url_into_an_older_options_struct_writes_only_its_bytes),
         cmocka_unit_test(test_url_option_an_older_struct_lacks_is_einval),
         cmocka_unit_test(test_pool_stats_into_an_older_struct_write_only_its_bytes),

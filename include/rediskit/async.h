@@ -160,7 +160,11 @@ typedef struct rk_loop_ops {
 /** Attaches the client to a loop. RK_EINVAL when ops lacks watch or timer,
  *  or the client already has a loop. Usually called by a loop's own attach
  *  function (rk_loop_attach, rk_libevent_attach...). */
-int rk_async_attach(rk_async *ac, const rk_loop_ops *ops, void *data);
+int(rk_async_attach)(rk_async *ac, const rk_loop_ops *ops, void *data, size_t ops_size);
+/* The table is copied, with the size the caller's header gave it: a loop
+ * adapter built against an older header (fewer operations) keeps working,
+ * the operations it does not have read as NULL. */
+#define rk_async_attach(...) (rk_async_attach)(__VA_ARGS__, sizeof(rk_loop_ops))
 
 /** Detaches the client from its loop: the loop stops watching its fd and
  *  its timer, and its detach operation runs. Commands stay queued; a later

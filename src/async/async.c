@@ -76,7 +76,8 @@ struct rk_async {
     rk_options copt; /* the current connection's: o with one address */
     rk_async_options ao;
 
-    const rk_loop_ops *ops;
+    const rk_loop_ops *ops; /* &ops_copy while attached, else NULL */
+    rk_loop_ops ops_copy;
     void *ldata;
     int watched_fd, watched_ev;
     int64_t armed; /* the deadline the loop's timer is set for, -1 none */
@@ -1017,9 +1018,13 @@ void rk_async_free(rk_async *ac) {
     really_free(ac);
 }
 
-int rk_async_attach(rk_async *ac, const rk_loop_ops *ops, void *data) {
-    if (ac == NULL || ops == NULL)
+int(rk_async_attach)(rk_async *ac, const rk_loop_ops *given, void *data, size_t ops_size) {
+    if (ac == NULL || given == NULL)
         return rk_fail(RK_EINVAL, "rk_async_attach: the client and the operations are required");
+    rk_loop_ops settled;
+    if (rk_opts_settle(&settled, sizeof(settled), given, ops_size, "rk_loop_ops") != RK_OK)
+        return RK_EINVAL;
+    const rk_loop_ops *ops = &settled;
     if (ops->watch == NULL || ops->timer == NULL)
         return rk_fail(RK_EINVAL, "rk_async_attach: a loop must watch fds and arm a timer "
                                   "(watch and timer are required)");
@@ -1028,7 +1033,8 @@ int rk_async_attach(rk_async *ac, const rk_loop_ops *ops, void *data) {
     if (ac->freeing)
         return rk_fail(RK_ECLOSED, "the async client is being freed");
     pthread_mutex_lock(&ac->lock);
-    ac->ops = ops;
+    ac->ops_copy = settled;
+    ac->ops = &ac->ops_copy;
     ac->ldata = data;
     pthread_mutex_unlock(&ac->lock);
     if (ac->depth == 0) {

@@ -38,6 +38,7 @@
     S(rk_writer_opts, false)                                                                       \
     S(rk_pool_stats, false)                                                                        \
     S(rk_async_options, false)                                                                     \
+    S(rk_loop_ops, false)                                                                          \
     RK_ABI_COMMAND_STRUCTS(S)
 
 #define RK_ABI_FIELDS(F)                                                                           \
@@ -129,6 +130,11 @@
     F(rk_async_options, max_queued)                                                                \
     F(rk_async_options, max_queued_bytes)                                                          \
     F(rk_async_options, fail_fast)                                                                 \
+    F(rk_loop_ops, watch)                                                                          \
+    F(rk_loop_ops, timer)                                                                          \
+    F(rk_loop_ops, wake)                                                                           \
+    F(rk_loop_ops, detach)                                                                         \
+    F(rk_loop_ops, attach_other)                                                                   \
     RK_ABI_COMMAND_FIELDS(F)
 
 #endif
