@@ -20,6 +20,7 @@
 #include <rediskit/commands/string.h>
 #include <rediskit/conn.h>
 #include <rediskit/error.h>
+#include <rediskit/options.h>
 #include <rediskit/version.h>
 
 #include "bench.h"
@@ -730,6 +731,20 @@ static int net_run(const bench_opts *opts, const char *url) {
     if (typed)
         measure_pair(&e, "net_unpipelined_typed", "rk_set/rk_get", rk_typed_round_trips,
                      hi_round_trips);
+    if (format || typed) {
+        /* Like for like: rediskit bounds every reply by its default command
+         * timeout (5 s), which makes each blocking read arm a kernel timer;
+         * hiredis by default waits for ever. The same two workloads with
+         * hiredis given the same timeout (redisSetTimeout). */
+        redisSetTimeout(e.hi, (struct timeval){.tv_sec = RK_DEFAULT_COMMAND_TIMEOUT_MS / 1000});
+        if (format)
+            measure_pair(&e, "net_unpipelined_format_same_timeout", "rk_client_call",
+                         rk_format_round_trips, hi_format_round_trips);
+        if (typed)
+            measure_pair(&e, "net_unpipelined_typed_same_timeout", "rk_set/rk_get",
+                         rk_typed_round_trips, hi_round_trips);
+        redisSetTimeout(e.hi, (struct timeval){0});
+    }
     if (piped)
         rk_rate = measure_pipelined(&e);
     if (vs_rb && measure_vs_redis_benchmark(&e, &s, rk_rate) != 0)
