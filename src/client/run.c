@@ -13,20 +13,10 @@
 #include "resp/command_int.h"
 #include "util/common.h"
 
+static int send_on_client(void *client, const rk_command_int *c, rk_reply *out) {
+    return rk_client_call_keyed(client, out, NULL, c->argv, c->argc, c->keys, c->nkeys);
+}
+
 int rk_client_run(rk_client *client, rk_command *cmd, rk_reply *reply) {
-    rk_reply tmp;
-    rk_reply *out = reply ? reply : &tmp;
-    memset(out, 0, sizeof(*out));
-    rk_command_int *c;
-    int rc = rk_command_ready(cmd, &c);
-    if (rc == RK_OK && client == NULL)
-        rc = rk_fail(RK_EINVAL, "%s: NULL client", c->name);
-    if (rc == RK_OK) {
-        rc = rk_client_call_keyed(client, out, NULL, c->argv, c->argc, c->keys, c->nkeys);
-        rc = rk_command_finish(c, rc, out);
-    }
-    rk_command_release(cmd);
-    if (out == &tmp)
-        rk_reply_free(&tmp);
-    return rc;
+    return rk_command_run_with(client, "client", cmd, reply, send_on_client);
 }

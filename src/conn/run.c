@@ -9,20 +9,10 @@
 #include "resp/command_int.h"
 #include "util/common.h"
 
+static int send_on_conn(void *conn, const rk_command_int *c, rk_reply *out) {
+    return rk_conn_call_argv(conn, out, c->argv, c->argc);
+}
+
 int rk_conn_run(rk_conn *conn, rk_command *cmd, rk_reply *reply) {
-    rk_reply tmp;
-    rk_reply *out = reply ? reply : &tmp;
-    memset(out, 0, sizeof(*out));
-    rk_command_int *c;
-    int rc = rk_command_ready(cmd, &c);
-    if (rc == RK_OK && conn == NULL)
-        rc = rk_fail(RK_EINVAL, "%s: NULL connection", c->name);
-    if (rc == RK_OK) {
-        rc = rk_conn_call_argv(conn, out, c->argv, c->argc);
-        rc = rk_command_finish(c, rc, out);
-    }
-    rk_command_release(cmd);
-    if (out == &tmp)
-        rk_reply_free(&tmp);
-    return rc;
+    return rk_command_run_with(conn, "connection", cmd, reply, send_on_conn);
 }

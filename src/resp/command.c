@@ -357,3 +357,20 @@ int rk_shape_finish(const char *shape, int rc, rk_reply *reply) {
 int rk_command_finish(const rk_command_int *cmd, int rc, rk_reply *reply) {
     return rk_shape_finish(cmd->shape, rc, reply);
 }
+
+int rk_command_run_with(void *target, const char *what, rk_command *cmd, rk_reply *reply,
+                        rk_command_send_fn send) {
+    rk_reply tmp;
+    rk_reply *out = reply ? reply : &tmp;
+    memset(out, 0, sizeof(*out));
+    rk_command_int *c;
+    int rc = rk_command_ready(cmd, &c);
+    if (rc == RK_OK && target == NULL)
+        rc = rk_fail(RK_EINVAL, "%s: NULL %s", c->name, what);
+    if (rc == RK_OK)
+        rc = rk_command_finish(c, send(target, c, out), out);
+    rk_command_release(cmd);
+    if (out == &tmp)
+        rk_reply_free(&tmp);
+    return rc;
+}

@@ -115,6 +115,14 @@ int rk_command_ready(rk_command *cmd, rk_command_int **out);
  * gives it the command's shape, then the nil rule (a nil reply is
  * RK_NIL). Returns the runner's result. */
 int rk_command_finish(const rk_command_int *cmd, int rc, rk_reply *reply);
+
+/* The body every synchronous runner shares: takes the built command (or
+ * its build error), refuses a NULL target (naming it, "client"...), sends
+ * it with send, finishes the reply (shape, nil rule), releases the command;
+ * reply NULL discards it. */
+typedef int (*rk_command_send_fn)(void *target, const rk_command_int *cmd, rk_reply *out);
+int rk_command_run_with(void *target, const char *what, rk_command *cmd, rk_reply *reply,
+                        rk_command_send_fn send);
 /* The same for a reply whose command is gone (the async client keeps only
  * the shape, a static string, or NULL for none). */
 int rk_shape_finish(const char *shape, int rc, rk_reply *reply);
