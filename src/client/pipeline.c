@@ -201,11 +201,7 @@ static int queued(rk_pipeline *p, int rc, bool typed) {
     size_t now = rk_writer_pending(p->queue);
     p->cmds[p->count] = (queued_cmd){.off = p->end, .len = now - p->end, .out = p->count};
     p->end = now;
-    long long block = rk_writer_last_block_ms(p->queue);
-    if (block < 0 || p->block_ms < 0)
-        p->block_ms = -1;
-    else if (block > p->block_ms)
-        p->block_ms = block;
+    p->block_ms = rk_block_max(p->block_ms, rk_writer_last_block_ms(p->queue));
     p->count++;
     p->unsafe |= (want & RK_CMD_SAFE) && !(flags & RK_CMD_SAFE);
     return RK_OK;
@@ -435,19 +431,12 @@ static int settle_transaction(rk_pipeline *p) {
     return RK_OK;
 }
 
-static bool is_redirect(const rk_reply *r) {
-    const char *s = rk_reply_str(r);
-    size_t n = rk_reply_len(r);
-    return r->type_ == RK_REPLY_ERROR &&
-           ((n > 6 && memcmp(s, "MOVED ", 6) == 0) || (n > 4 && memcmp(s, "ASK ", 4) == 0));
-}
-
 /* Commands the server redirected (MOVED, ASK: they did not run) are sent
  * again on their own to the node named, each result kept in its place. */
 static void resend_redirected(rk_pipeline *p) {
     for (size_t i = 0; i < p->count; i++) {
         const queued_cmd *q = &p->cmds[i];
-        if (p->status[q->out] != RK_ESERVER || !is_redirect(&p->replies[q->out]))
+        if (p->status[q->out] != RK_ESERVER || !rk_conn_is_redirect(&p->replies[q->out]))
             continue;
         rk_reply fresh;
         int rc = rk_client_resend(p->client, &p->replies[q->out], p->queue, q->off, q->len, &fresh);

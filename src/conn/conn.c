@@ -264,23 +264,16 @@ static void expect_reply(rk_conn *c) {
         c->pending++;
 }
 
+void rk_conn_add_block(rk_conn *c, long long ms) {
+    c->block_ms = rk_block_max(c->block_ms, ms);
+}
+
 /* Notes what the command just queued into c->wr may make the server
  * wait (rk_writer_last_block_ms), for the deadlines of its reply. */
 static void note_block(rk_conn *c) {
-    long long ms = rk_writer_last_block_ms(c->wr);
     if (c->pending == 0) /* nothing in flight: forget an earlier one */
         c->block_ms = 0;
-    if (ms < 0 || c->block_ms < 0)
-        c->block_ms = -1;
-    else if (ms > c->block_ms)
-        c->block_ms = ms;
-}
-
-void rk_conn_add_block(rk_conn *c, long long ms) {
-    if (ms < 0 || c->block_ms < 0)
-        c->block_ms = -1;
-    else if (ms > c->block_ms)
-        c->block_ms = ms;
+    rk_conn_add_block(c, rk_writer_last_block_ms(c->wr));
 }
 
 void rk_conn_queued(rk_conn *c, size_t commands) {
@@ -354,13 +347,20 @@ int64_t rk_conn_call_deadline(const rk_conn *c, int64_t deadline) {
     return deadline >= 0 ? deadline : rk_conn_deadline(c, 0);
 }
 
+bool rk_conn_is_redirect(const rk_reply *r) {
+    const char *s = rk_reply_str(r);
+    size_t n = rk_reply_len(r);
+    return r->type_ == RK_REPLY_ERROR &&
+           ((n >= 6 && memcmp(s, "MOVED ", 6) == 0) || (n >= 4 && memcmp(s, "ASK ", 4) == 0));
+}
+
 int rk_conn_server_error(const rk_reply *r) {
     const char *s = rk_reply_str(r);
     size_t n = rk_reply_len(r);
     int code = RK_ESERVER;
     if ((n >= 6 && memcmp(s, "NOAUTH", 6) == 0) || (n >= 9 && memcmp(s, "WRONGPASS", 9) == 0))
         code = RK_EAUTH;
-    else if ((n >= 6 && memcmp(s, "MOVED ", 6) == 0) || (n >= 4 && memcmp(s, "ASK ", 4) == 0))
+    else if (rk_conn_is_redirect(r))
         code = RK_EREDIRECT;
     return rk_fail_server(code, s, n);
 }

@@ -95,6 +95,9 @@ int64_t rk_conn_call_deadline(const rk_conn *conn, int64_t deadline);
  * records it for rk_error_last(). */
 int rk_conn_server_error(const rk_reply *reply);
 
+/* Whether an error reply is a cluster redirect (MOVED or ASK). */
+bool rk_conn_is_redirect(const rk_reply *reply);
+
 #pragma GCC visibility pop
 
 #endif

@@ -26,6 +26,11 @@ long long rk_meta_block_ms(const rk_str *argv, size_t argc);
  * comparisons. */
 long long rk_writer_last_block_ms(const rk_writer *writer);
 
+/* The longer of two blocking times, -1 (for ever) being the longest. */
+static inline long long rk_block_max(long long a, long long b) {
+    return a < 0 || b < 0 ? -1 : (a > b ? a : b);
+}
+
 #pragma GCC visibility pop
 
 #endif
