@@ -312,6 +312,22 @@ static void test_a_keyed_topology_gets_each_commands_slot(void **state) {
         assert_string_equal(rk_reply_str(&r), val);
         rk_reply_free(&r);
     }
+    /* A command of more than 16 keys, all in one slot off node 0. */
+    char tag[32];
+    for (int i = 0;; i++) {
+        snprintf(tag, sizeof tag, "{many%d}", i);
+        if (owner_of(tag) != 0)
+            break;
+    }
+    rk_str argv[1 + 2 * 20];
+    char keys[20][32];
+    argv[0] = RK_STR("MSET");
+    for (int i = 0; i < 20; i++) {
+        snprintf(keys[i], sizeof keys[i], "%s:%d", tag, i);
+        argv[1 + 2 * i] = rk_cstr(keys[i]);
+        argv[2 + 2 * i] = RK_STR("v");
+    }
+    RKT_OK(rk_client_call_argv(c, NULL, argv, 41));
     assert_int_equal(m->moved, 0);
     rk_client_free(c);
     free(m);

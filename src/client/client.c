@@ -510,20 +510,28 @@ int rk_client_call_keyed(rk_client *c, rk_reply *reply, const rk_call_opts *opts
 }
 
 /* The slot of a raw command's keys, found through the metadata table:
- * RK_SLOT_NONE for a command without keys or not known. */
+ * RK_SLOT_NONE for a command without keys or not known, RK_SLOT_CROSS when
+ * they span slots. Commands of many keys take a heap array (rare). */
 static int argv_slot(const rk_str *argv, size_t argc) {
     const rk_meta_command *row;
-    rk_key_ref refs[16];
+    rk_key_ref few[16], *refs = few;
     if (rk_meta_lookup_argv(argv, argc, &row) != RK_OK)
         return RK_SLOT_NONE;
-    int n = rk_meta_keys(row, argv, argc, refs, (int)RK_ARRAY_LEN(refs));
-    if (n <= 0)
-        return RK_SLOT_NONE;
-    uint32_t pos[RK_ARRAY_LEN(refs)];
-    for (int i = 0; i < n && i < (int)RK_ARRAY_LEN(refs); i++)
-        pos[i] = (uint32_t)refs[i].pos;
-    int slot = keys_slot(argv, argc, pos, (size_t)RK_MIN(n, (int)RK_ARRAY_LEN(refs)));
-    return n > (int)RK_ARRAY_LEN(refs) && slot >= 0 ? RK_SLOT_CROSS : slot;
+    int n = rk_meta_keys(row, argv, argc, few, (int)RK_ARRAY_LEN(few));
+    if (n > (int)RK_ARRAY_LEN(few) && (refs = rk_malloc((size_t)n * sizeof(*refs))) != NULL)
+        n = rk_meta_keys(row, argv, argc, refs, n);
+    int slot = RK_SLOT_NONE;
+    for (int i = 0; refs != NULL && i < n; i++) {
+        int s = rk_key_slot(argv[refs[i].pos].ptr, argv[refs[i].pos].len);
+        if (slot != RK_SLOT_NONE && s != slot) {
+            slot = RK_SLOT_CROSS;
+            break;
+        }
+        slot = s;
+    }
+    if (refs != few)
+        rk_free(refs);
+    return slot;
 }
 
 int(rk_client_call_argv_opts)(rk_client *c, rk_reply *reply, const rk_call_opts *opts,
