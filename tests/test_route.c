@@ -320,7 +320,7 @@ static void test_a_keyed_topology_gets_each_commands_slot(void **state) {
             break;
     }
     rk_str argv[1 + 2 * 20];
-    char keys[20][32];
+    char keys[20][48];
     argv[0] = RK_STR("MSET");
     for (int i = 0; i < 20; i++) {
         snprintf(keys[i], sizeof keys[i], "%s:%d", tag, i);
