@@ -146,8 +146,9 @@ typedef struct rk_pool_stats {
     size_t timeouts; /**< Waits that ended in RK_EPOOL. */
 } rk_pool_stats;
 
-/** Fills *stats with the pool's counters at this moment. Any thread may
- *  ask. A NULL client zeroes *stats; both record RK_EINVAL when NULL.
+/** Fills *stats with the pool counters at this moment, summed over every
+ *  node the client has a pool for (one, unless redirects or a topology
+ *  added nodes). Any thread may ask. A NULL client zeroes *stats; both record RK_EINVAL when NULL.
  *  Writes stats_size bytes, the caller's sizeof (the macro passes it; a
  *  counter the caller's older struct lacks is left out, one this library
  *  lacks reads 0), so the struct can grow as the options structs do. */
