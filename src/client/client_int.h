@@ -10,6 +10,7 @@
 #include "rediskit/client.h"
 #include "rediskit/pipeline.h"
 #include "rediskit/writer.h"
+#include "util/backoff.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -23,15 +24,6 @@ void rk_client_settled(rk_client *client, int slot, const rk_options **opts, rk_
  * the topology picks for keyless commands): transactions take their
  * connection where their keys live. */
 int rk_client_acquire_for(rk_client *client, int slot, rk_conn **out);
-
-/* Before retry number `attempt` (1 for the first): takes the next delay of
- * the policy into *delay (given the previous one there), tells on_retry,
- * and sleeps it. error is what made the attempt fail. */
-void rk_retry_pause(const rk_retry *policy, int attempt, int *delay, unsigned *seed, int error);
-
-/* Failures of the connection rather than of the command (I/O error,
- * timeout, refused, closed): the ones a retry may cure. */
-bool rk_connection_failure(int rc);
 
 /* Sends again, to the node a MOVED or ASK reply (redirected) names and
  * with the client's retry loop, a command already encoded: the len bytes

@@ -11,7 +11,7 @@ set -euo pipefail
 
 srcdir=${1:?usage: calls.sh SOURCE_DIR OBJECT_DIR}/src
 objdir=${2:?usage: calls.sh SOURCE_DIR OBJECT_DIR}/src
-LAYERS=(util resp meta net conn client async commands features)
+LAYERS=(util resp meta net conn async client commands features)
 
 # Known upward references, "object symbol": to be removed; the list may
 # only shrink (one that no longer happens is reported too).

@@ -6,8 +6,7 @@
 #include <limits.h>
 #include <stdint.h>
 
-#include "client/client_int.h"
-#include "rediskit/options.h"
+#include "util/backoff.h"
 #include "util/common.h"
 
 static int positive_or(int v, int fallback) {
