@@ -6,7 +6,8 @@
  * connecting by URL, commands and replies, typed commands, a server error,
  * a retry that survives a dropped connection, pipelines, transactions,
  * pub/sub (pulled, then pushed to handlers), locks with a watchdog,
- * Redlock, Lua scripts and SCAN iterators. */
+ * Redlock, Lua scripts and SCAN iterators; and last the async client on the
+ * built-in event loop. */
 #define _POSIX_C_SOURCE 200809L /* nanosleep */
 
 #include <stdatomic.h>
@@ -440,6 +441,138 @@ static int tour_client(const char *url) {
     return rc2;
 }
 
+/* ---- the async client ------------------------------------------------- */
+
+/* One step's state: the loop to stop once `waiting` callbacks came. */
+typedef struct tour_async {
+    rk_loop *loop;
+    int waiting;
+    int incrs_left;
+} tour_async;
+
+/* A callback's userdata: the step, and what to print before the reply. */
+typedef struct tour_async_note {
+    tour_async *t;
+    const char *label;
+} tour_async_note;
+
+static void async_done_one(tour_async *t) {
+    if (--t->waiting == 0)
+        rk_loop_stop(t->loop);
+}
+
+static void on_async_incr(rk_async *ac, int status, rk_reply *reply, void *userdata) {
+    (void)ac;
+    tour_async *t = userdata;
+    if (--t->incrs_left == 0)
+        printf("1,000 INCRs submitted at once, the last reply: %lld (%s)\n",
+               reply ? rk_reply_int(reply) : -1, rk_strerror(status));
+    async_done_one(t);
+}
+
+static void on_async_show(rk_async *ac, int status, rk_reply *reply, void *userdata) {
+    (void)ac;
+    tour_async_note *n = userdata;
+    char *text = reply ? rk_reply_format(reply, 0, NULL) : NULL;
+    printf("%s [%s]\n%s", n->label, rk_strerror(status), text ? text : "");
+    rk_free(text);
+    async_done_one(n->t);
+}
+
+static void on_async_batch(rk_async *ac, int status, const rk_async_batch *b, void *userdata) {
+    (void)ac;
+    tour_async *t = userdata;
+    printf("a batch of %zu commands completed once, %s:", b ? rk_async_batch_replies(b) : 0,
+           rk_strerror(status));
+    for (size_t i = 0; b && i < rk_async_batch_replies(b); i++) {
+        const rk_reply *r = rk_async_batch_reply(b, i);
+        printf(" %s", rk_reply_type(r) == RK_REPLY_INTEGER ? "(integer)" : rk_reply_str(r));
+    }
+    printf("\n");
+    async_done_one(t);
+}
+
+/* Runs the loop until the step's callbacks all came. */
+static void async_wait(tour_async *t, int callbacks) {
+    t->waiting = callbacks;
+    rk_loop_run(t->loop);
+}
+
+static int tour_async_client(const char *url) {
+    step("16. The async client on an event loop");
+    rk_options o = {0};
+    char *storage = NULL;
+    if (rk_options_from_url(url, &o, &storage) != RK_OK)
+        return fail("rk_options_from_url");
+    tour_async t = {.loop = rk_loop_new(0)};
+    rk_async *ac = rk_async_new(&o, NULL);
+    rk_free(storage);
+    if (t.loop == NULL || ac == NULL || rk_loop_attach(t.loop, ac) != RK_OK)
+        return fail("rk_async_new");
+    printf("rk_loop_new + rk_async_new + rk_loop_attach: no I/O until a command needs it\n");
+
+    /* Auto-pipelining: everything submitted while commands are in flight
+     * goes out together. */
+    rk_async_command(ac, on_async_incr, &t, "DEL tour:async:n");
+    t.incrs_left = 1001; /* the DEL, then the INCRs */
+    for (int i = 0; i < 1000; i++)
+        rk_async_command(ac, on_async_incr, &t, "INCR tour:async:n");
+    async_wait(&t, 1001);
+    rk_async_stats st;
+    rk_async_get_stats(ac, &st);
+    printf("the client sent %llu commands in %llu write call(s) and read the replies in %llu read "
+           "call(s)\n",
+           (unsigned long long)st.commands, (unsigned long long)st.writes,
+           (unsigned long long)st.reads);
+
+    /* The same built commands as the synchronous client, the same shapes. */
+    rk_command cmd;
+    const rk_hset_field_value fields[] = {{RK_STR("lang"), RK_STR("C")}};
+    rk_async_run(ac, rk_cmd_hset(&cmd, RK_STR("tour:async:h"), fields, 1), on_async_show,
+                 &(tour_async_note){&t, "rk_async_run(rk_cmd_hset) ->"});
+    async_wait(&t, 1);
+    rk_async_run(ac, rk_cmd_hgetall(&cmd, RK_STR("tour:async:h")), on_async_show,
+                 &(tour_async_note){&t, "rk_async_run(rk_cmd_hgetall) -> a map"});
+    async_wait(&t, 1);
+
+    /* A blocking command gets a connection of its own: the GET behind it
+     * is answered first, then the RPUSH wakes the BLPOP. */
+    rk_async_command(ac, on_async_show, &(tour_async_note){&t, "BLPOP tour:async:q 5 ->"},
+                     "BLPOP tour:async:q 5");
+    rk_async_command(ac, on_async_show,
+                     &(tour_async_note){&t, "GET tour:async:n, not stuck behind the BLPOP ->"},
+                     "GET tour:async:n");
+    rk_async_command(ac, on_async_show, &(tour_async_note){&t, "RPUSH tour:async:q job ->"},
+                     "RPUSH tour:async:q job");
+    async_wait(&t, 3);
+
+    /* A deadline fails the late command alone; the connection carries on
+     * (the late reply is read and dropped when it comes). */
+    rk_async_command(ac, on_async_show, &(tour_async_note){&t, "CLIENT PAUSE 300 ALL ->"},
+                     "CLIENT PAUSE 300 ALL");
+    rk_async_call late = {.callback = on_async_show,
+                          .userdata = &(tour_async_note){&t, "GET with a 50 ms deadline ->"},
+                          .timeout_ms = 50};
+    rk_str get[] = {RK_STR("GET"), RK_STR("tour:async:n")};
+    rk_async_submit(ac, &late, get, 2);
+    rk_async_command(ac, on_async_show,
+                     &(tour_async_note){&t, "GET with the default deadline, once unpaused ->"},
+                     "GET tour:async:n");
+    async_wait(&t, 3);
+
+    /* A batch: queued, submitted once, completed once with every reply. */
+    rk_async_batch *b = rk_async_batch_new();
+    rk_async_batch_append(b, "SET tour:async:s %s", "batched");
+    rk_async_batch_append(b, "GET tour:async:s");
+    rk_async_batch_append(b, "DEL tour:async:n tour:async:h tour:async:s");
+    rk_async_batch_submit(ac, b, on_async_batch, &t, 0);
+    async_wait(&t, 1);
+
+    rk_async_free(ac);
+    rk_loop_free(t.loop);
+    return 0;
+}
+
 int main(void) {
     printf("rediskit %s\n", rk_version());
     if (tour_protocol() != 0)
@@ -449,7 +582,7 @@ int main(void) {
         printf("\nREDIS_URL is not set: run `make demo` to start a server for the rest.\n");
         return 0;
     }
-    if (tour_client(url) != 0)
+    if (tour_client(url) != 0 || tour_async_client(url) != 0)
         return 1;
     printf("\nThe tour is over.\n");
     return 0;
