@@ -369,12 +369,10 @@ static void test_apubsub_tracking_survives_reconnect_resp2(void **state) {
 #define CONFIRM3 ">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"
 #define CONFIRM2 "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"
 
-/* A fake server confirming SUBSCRIBE ch, then sending `after`; the client
- * (protocol proto) subscribes. */
-static rkt_fake *fake_subscribed(env *e, void **state, int proto, const char *after, inbox *in,
+/* A fake server answering SUBSCRIBE ch with `reply` (raw RESP); the
+ * client (protocol proto) subscribes. */
+static rkt_fake *fake_subscribed(env *e, void **state, int proto, const char *reply, inbox *in,
                                  events *ev) {
-    char reply[256];
-    snprintf(reply, sizeof(reply), "%s%s", proto == 3 ? CONFIRM3 : CONFIRM2, after);
     static const char *const client_id[] = {"CLIENT", "ID", NULL};
     static const char *const expect[] = {"SUBSCRIBE", "ch", NULL};
     rkt_fake *f = rkt_fake_start(NULL, 0, NULL);
@@ -411,7 +409,9 @@ static void hostile_push_closes_connection(void **state, int proto) {
         env e;
         inbox in = {0};
         events ev = {0};
-        rkt_fake *f = fake_subscribed(&e, state, proto, pushes[i], &in, &ev);
+        char reply[256];
+        snprintf(reply, sizeof(reply), "%s%s", proto == 3 ? CONFIRM3 : CONFIRM2, pushes[i]);
+        rkt_fake *f = fake_subscribed(&e, state, proto, reply, &in, &ev);
         wait_count(&e, &ev.lost, 1);
         if (ev.lost_code != RK_EPROTO)
             fail_msg("push %zu: lost with %d, not RK_EPROTO", i, ev.lost_code);
@@ -429,13 +429,15 @@ static void test_apubsub_hostile_push_closes_connection_resp2(void **state) {
     hostile_push_closes_connection(state, 2);
 }
 
-/* A message on a channel nobody subscribed is harmless: dropped, and the
- * connection carries on. */
-static void test_apubsub_message_for_unknown_channel_dropped(void **state) {
+/* A message on a channel nobody subscribed, or a push of a kind pub/sub
+ * does not know, is harmless: dropped, and the connection carries on. */
+static void test_apubsub_harmless_pushes_dropped(void **state) {
     env e;
     inbox in = {0};
     events ev = {0};
-    rkt_fake *f = fake_subscribed(&e, state, 3, ">3\r\n$7\r\nmessage\r\n$5\r\nother\r\n$1\r\nx\r\n",
+    rkt_fake *f = fake_subscribed(&e, state, 3,
+                                  CONFIRM3 ">3\r\n$7\r\nmessage\r\n$5\r\nother\r\n$1\r\nx\r\n"
+                                           ">2\r\n$7\r\nunknown\r\n$1\r\nx\r\n",
                                   &in, &ev);
     wait_count(&e, &in.done.calls, 1);
     assert_int_equal(in.done.status, RK_OK);
@@ -446,6 +448,20 @@ static void test_apubsub_message_for_unknown_channel_dropped(void **state) {
     assert_string_equal(ping.str, "PONG");
     assert_int_equal(in.n, 0);
     assert_int_equal(ev.lost, 0);
+    env_close(&e);
+    rkt_fake_free(f);
+}
+
+/* A subscribe is answered by confirmations or an error reply: any other
+ * reply means the stream is out of step. */
+static void test_apubsub_plain_reply_to_subscribe_is_protocol_error(void **state) {
+    env e;
+    inbox in = {0};
+    events ev = {0};
+    rkt_fake *f = fake_subscribed(&e, state, 3, "+OK\r\n", &in, &ev);
+    wait_count(&e, &ev.lost, 1);
+    assert_int_equal(ev.lost_code, RK_EPROTO);
+    assert_true(in.done.calls == 0 || in.done.status != RK_OK); /* never taken as confirmed */
     env_close(&e);
     rkt_fake_free(f);
 }
@@ -534,7 +550,8 @@ static void test_apubsub_free_completes_pending_subscribe(void **state) {
             T(test_apubsub_tracking_survives_reconnect_resp2, k),                                  \
             T(test_apubsub_hostile_push_closes_connection_resp3, k),                               \
             T(test_apubsub_hostile_push_closes_connection_resp2, k),                               \
-            T(test_apubsub_message_for_unknown_channel_dropped, k),                                \
+            T(test_apubsub_harmless_pushes_dropped, k),                                            \
+            T(test_apubsub_plain_reply_to_subscribe_is_protocol_error, k),                         \
             T(test_apubsub_refused_subscribe_is_forgotten, k),                                     \
             T(test_apubsub_free_inside_message_handler_resp3, k),                                  \
             T(test_apubsub_free_inside_message_handler_resp2, k),                                  \

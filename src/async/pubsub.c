@@ -675,8 +675,12 @@ int rk_aps_reply(rk_async *link, const rk_reply *r, const void *head_ud) {
     rk_aps *ps = state_of(link);
     rk_type t = rk_reply_type(r);
     bool on_sub = link == ps->sub;
-    if (!(t == RK_REPLY_PUSH || (on_sub && t == RK_REPLY_ARRAY)))
+    if (!(t == RK_REPLY_PUSH || (on_sub && t == RK_REPLY_ARRAY))) {
+        const cmd *c = awaiting(ps, link); /* confirmations, or an error reply */
+        if (c && c == head_ud && t != RK_REPLY_ERROR)
+            return hostile("a reply that is not a confirmation to a subscribe");
         return RK_APS_PASS;
+    }
     rk_async *ac = ps->ac;
     if (link != ac)
         rk_async_hold(ac);
