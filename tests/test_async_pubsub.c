@@ -252,6 +252,34 @@ static void test_apubsub_unsubscribe_stops_delivery_resp2(void **state) {
     unsubscribe_stops_delivery(state, 2);
 }
 
+/* rk_async_disconnect forgets every subscription: one not yet confirmed
+ * completes with RK_ECLOSED, and the next connection holds none. */
+static void disconnect_forgets_subscriptions(void **state, int proto) {
+    env e;
+    open_shared(&e, state, proto);
+    inbox held = {0}, pending = {0};
+    subscribe_one(&e, &held, 0, "aps:dis1");
+    rk_str one = RK_STR("aps:dis2");
+    assert_int_equal(rk_async_subscribe(e.ac, &one, 1, on_message, record, &pending), RK_OK);
+    rk_async_disconnect(e.ac);
+    assert_int_equal(pending.done.calls, 1);
+    assert_int_equal(pending.done.status, RK_ECLOSED);
+    assert_int_equal(rk_async_subscriptions(e.ac), 0);
+    assert_int_equal(publish(&e, "PUBLISH", "aps:dis1", rk_cstr("x")), 0);
+    run_for(&e, 30);
+    assert_int_equal(held.n, 0);
+    assert_int_equal(pending.done.calls, 1);
+    env_close(&e);
+}
+
+static void test_apubsub_disconnect_forgets_subscriptions_resp3(void **state) {
+    disconnect_forgets_subscriptions(state, 3);
+}
+
+static void test_apubsub_disconnect_forgets_subscriptions_resp2(void **state) {
+    disconnect_forgets_subscriptions(state, 2);
+}
+
 /* ---- reconnect ---------------------------------------------------------------- */
 
 static void lost_connection_resubscribes_once(void **state, int proto) {
@@ -542,6 +570,8 @@ static void test_apubsub_free_completes_pending_subscribe(void **state) {
             T(test_apubsub_commands_share_the_subscribed_connection, k),                           \
             T(test_apubsub_unsubscribe_stops_delivery_resp3, k),                                   \
             T(test_apubsub_unsubscribe_stops_delivery_resp2, k),                                   \
+            T(test_apubsub_disconnect_forgets_subscriptions_resp3, k),                             \
+            T(test_apubsub_disconnect_forgets_subscriptions_resp2, k),                             \
             T(test_apubsub_lost_connection_resubscribes_once_resp3, k),                            \
             T(test_apubsub_lost_connection_resubscribes_once_resp2, k),                            \
             T(test_apubsub_tracked_key_change_invalidates_resp3, k),                               \

@@ -334,26 +334,43 @@ static void check_restored(rk_aps *ps) {
 
 /* A new connection of link: subscribes again to everything wanted,
  * enables tracking again. */
+static void note_restore_error(rk_aps *ps, int status) {
+    if (ps->restore_code != RK_OK)
+        return;
+    const rk_error *e = rk_error_last();
+    ps->restore_code = status;
+    snprintf(ps->restore_msg, sizeof(ps->restore_msg), "%s", e->message);
+    snprintf(ps->restore_prefix, sizeof(ps->restore_prefix), "%s", e->prefix);
+}
+
+/* Subscribes link again to every name of kind. */
+static int restore_kind(rk_aps *ps, rk_async *link, int kind) {
+    int rc;
+    size_t n;
+    rk_str *names = names_of(&ps->names[kind], &n, &rc);
+    if (n)
+        rc = send_names(ps, link, ROLE_RESTORE, NULL, kind, true, names, n);
+    rk_free(names);
+    return rc;
+}
+
 static void restore(rk_aps *ps, rk_async *link) {
     const rk_str client_id[] = {RK_STR("CLIENT"), RK_STR("ID")};
     const rk_str inv = RK_STR(INVALIDATE_CHANNEL);
+    int rc = RK_OK;
     if (link == subs_link(ps)) {
         if (ps->dedicated)
-            send_cmd(ps, link, ROLE_CLIENT_ID, NULL, NULL, 0, client_id, 2);
+            rc = send_cmd(ps, link, ROLE_CLIENT_ID, NULL, NULL, 0, client_id, 2);
         ps->inv_subscribed = ps->dedicated && ps->tracking;
-        if (ps->inv_subscribed)
-            send_names(ps, link, ROLE_RESTORE, NULL, CHANNELS, true, &inv, 1);
-        for (int k = 0; k < NKINDS; k++) {
-            int rc;
-            size_t n;
-            rk_str *names = names_of(&ps->names[k], &n, &rc);
-            if (n)
-                send_names(ps, link, ROLE_RESTORE, NULL, k, true, names, n);
-            rk_free(names);
-        }
+        if (rc == RK_OK && ps->inv_subscribed)
+            rc = send_names(ps, link, ROLE_RESTORE, NULL, CHANNELS, true, &inv, 1);
+        for (int k = 0; rc == RK_OK && k < NKINDS; k++)
+            rc = restore_kind(ps, link, k);
     }
-    if (link == ps->ac && ps->tracking && (!ps->dedicated || ps->sub_id > 0))
-        enable_tracking(ps, ROLE_RESTORE, NULL, false);
+    if (rc == RK_OK && link == ps->ac && ps->tracking && (!ps->dedicated || ps->sub_id > 0))
+        rc = enable_tracking(ps, ROLE_RESTORE, NULL, false);
+    if (rc != RK_OK) /* out of memory: told with the restore's end */
+        note_restore_error(ps, rc);
 }
 
 /* ---- hooks (async_int.h) --------------------------------------------------- */
@@ -504,15 +521,6 @@ static void forget_op_names(rk_aps *ps, const op *o) {
         }
         i++;
     }
-}
-
-static void note_restore_error(rk_aps *ps, int status) {
-    if (ps->restore_code != RK_OK)
-        return;
-    const rk_error *e = rk_error_last();
-    ps->restore_code = status;
-    snprintf(ps->restore_msg, sizeof(ps->restore_msg), "%s", e->message);
-    snprintf(ps->restore_prefix, sizeof(ps->restore_prefix), "%s", e->prefix);
 }
 
 /* CLIENT ID answered on the sub: tracking is pointed to it. */
