@@ -47,6 +47,13 @@
  *   still hold it). Needs the loop's attach_other operation; a command
  *   posted from another thread (rk_async_post) stays on the multiplexed
  *   connection.
+ * - Pub/sub and tracking (rk_async_subscribe, rk_async_tracking_on) keep
+ *   the client connected: a lost connection is made again, every
+ *   subscription restored and tracking enabled again, and the user told
+ *   (rk_async_on_event). A malformed push is a protocol error that closes
+ *   the connection (RK_EPROTO), never a crash; a harmless one (a message
+ *   for a channel no longer subscribed, a push kind pub/sub does not know,
+ *   which goes to the options' on_push) is dropped.
  *
  * An rk_async and its loop belong to one thread; other threads may only
  * rk_async_post. */
@@ -227,7 +234,8 @@ typedef struct rk_async_call {
 
 /** Submits the command argv[0..argc) (binary safe). Returns its id (> 0),
  *  or RK_EINVAL (no callback, no argument, a command that changes the
- *  state of its connection such as SUBSCRIBE or MULTI), RK_ENOMEM, or
+ *  state of its connection such as SUBSCRIBE, CLIENT TRACKING or MULTI:
+ *  see rk_async_subscribe, rk_async_tracking_on, rk_async_tx), RK_ENOMEM, or
  *  RK_ECLOSED once the client is being freed. */
 rk_async_id rk_async_submit(rk_async *ac, const rk_async_call *call, const rk_str *argv,
                             size_t argc);
@@ -382,6 +390,11 @@ typedef void (*rk_async_message_fn)(rk_async *ac, const rk_message *msg, void *u
  *  retry policy's backoff), every subscription restored, and
  *  RK_ASYNC_EVENT_RESTORED told (rk_async_on_event).
  *
+ *  A subscribe the server refuses on a restore (the first connection's
+ *  included, when the call came before it) completes with RK_ESERVER, its
+ *  channels forgotten; rk_error_last() in `done` has the error.
+ *  rk_async_disconnect forgets every subscription (and tracking).
+ *
  *  RK_OK when queued, or RK_EINVAL (no channel, a NULL name, one over
  *  RK_STR_MAX, no on_message, RESP2 on a loop without attach_other),
  *  RK_ECLOSED while freed, RK_ENOMEM. */
@@ -414,9 +427,9 @@ size_t rk_async_subscriptions(const rk_async *ac);
 /** What happened to the connections that carry subscriptions and
  *  tracking; see rk_async_on_event. */
 typedef enum rk_async_event {
-    /** A connection carrying subscriptions or tracking was lost (err says
-     *  why). Told once per outage, however many attempts the reconnect
-     *  takes. */
+    /** A connection carrying subscriptions or tracking was lost, or could
+     *  not be made (err says why). Told once per outage, however many
+     *  attempts the reconnect takes. */
     RK_ASYNC_EVENT_LOST = 1,
     /** Connected again, every subscription restored and tracking enabled
      *  again: messages published (and keys changed) meanwhile were missed.
