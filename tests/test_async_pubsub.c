@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "rediskit/rediskit.h"
+#include "rkt_alloc.h"
 #include "rkt_async_env.h"
 #include "rkt_fakeserver.h"
 #include "rkt_loops.h"
@@ -556,6 +557,71 @@ static void test_apubsub_free_completes_pending_subscribe(void **state) {
     env_close(&e);
 }
 
+/* ---- out of memory ---------------------------------------------------------------- */
+
+/* One round: subscribe, track, publish and wait (a bounded while) for the
+ * message, with some allocation failing; RK_OK when the message came. */
+static int oom_round(env *e, int proto) {
+    e->ac =
+        rk_async_new(&(rk_options){.port = rkt_server_port(&rkt_shared), .protocol = proto}, NULL);
+    if (e->ac == NULL)
+        return RK_ENOMEM;
+    inbox in = {.done.e = e};
+    invals iv = {0};
+    result pub = {0};
+    rk_str one = RK_STR("aps:oom");
+    rk_str argv[] = {RK_STR("PUBLISH"), RK_STR("aps:oom"), RK_STR("x")};
+    rk_async_tracking t = {.on_invalidate = on_invalidate, .userdata = &iv};
+    int rc = e->k->attach(e->loop, e->ac);
+    if (rc == RK_OK)
+        rc = rk_async_subscribe(e->ac, &one, 1, on_message, record, &in);
+    if (rc == RK_OK)
+        rc = rk_async_tracking_on(e->ac, &t, NULL, NULL);
+    for (int64_t end = rk_now_ms() + 300; rc == RK_OK && in.n == 0 && rk_now_ms() < end;) {
+        if (in.done.calls == 1 && pub.calls == 0 && pub.e == NULL) {
+            pub.e = e;
+            if (rk_async_command_argv(e->ac, record, &pub, argv, 3) < 0)
+                rc = RK_ENOMEM;
+        }
+        assert_int_equal(e->k->run_once(e->loop), 0);
+    }
+    rk_async_free(e->ac);
+    e->ac = NULL;
+    return rc == RK_OK && in.n == 1 ? RK_OK : RK_ENOMEM;
+}
+
+/* Every allocation of a subscribe, tracking and a message failing in turn:
+ * a failure or a late message, never a crash or a leak. The built-in loop
+ * only (the others allocate outside the library's allocator). */
+static void test_apubsub_survives_every_failed_allocation(void **state) {
+    rkt_shared_need();
+    env e = {.k = *state};
+    if (e.k != &rkt_loop_builtin)
+        skip();
+    e.loop = e.k->create();
+    assert_non_null(e.loop);
+    for (int proto = 2; proto <= 3; proto++) {
+        rkt_alloc_install();
+        assert_int_equal(oom_round(&e, proto), RK_OK); /* works with no failure */
+        run_for(&e, 5);
+        for (size_t n = 1;; n++) {
+            rkt_alloc_install(); /* counters from zero */
+            rkt_alloc_fail_nth(n);
+            oom_round(&e, proto);
+            run_for(&e, 5);
+            size_t failed = rkt_alloc_stats_now().failed;
+            rkt_alloc_fail_nth(0);
+            if (rkt_alloc_live() != 0)
+                fail_msg("RESP%d, allocation %zu failing: %ld blocks leaked", proto, n,
+                         rkt_alloc_live());
+            if (failed == 0)
+                break; /* every allocation of the round was tried */
+        }
+        rkt_alloc_uninstall();
+    }
+    e.k->destroy(e.loop);
+}
+
 /* ---- main ------------------------------------------------------------------------ */
 
 #define T(name, k) cmocka_unit_test_prestate(name, (void *)(k))
@@ -586,6 +652,7 @@ static void test_apubsub_free_completes_pending_subscribe(void **state) {
             T(test_apubsub_free_inside_message_handler_resp3, k),                                  \
             T(test_apubsub_free_inside_message_handler_resp2, k),                                  \
             T(test_apubsub_free_completes_pending_subscribe, k),                                   \
+            T(test_apubsub_survives_every_failed_allocation, k),                                   \
     }
 
 int main(void) {
