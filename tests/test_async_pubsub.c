@@ -484,15 +484,22 @@ static void test_apubsub_harmless_pushes_dropped(void **state) {
 /* A subscribe is answered by confirmations or an error reply: any other
  * reply means the stream is out of step. */
 static void test_apubsub_plain_reply_to_subscribe_is_protocol_error(void **state) {
-    env e;
-    inbox in = {0};
-    events ev = {0};
-    rkt_fake *f = fake_subscribed(&e, state, 3, "+OK\r\n", &in, &ev);
-    wait_count(&e, &ev.lost, 1);
-    assert_int_equal(ev.lost_code, RK_EPROTO);
-    assert_true(in.done.calls == 0 || in.done.status != RK_OK); /* never taken as confirmed */
-    env_close(&e);
-    rkt_fake_free(f);
+    static const struct {
+        int proto;
+        const char *reply;
+    } cases[] = {{3, "+OK\r\n"}, {2, "+OK\r\n"}, {2, "*2\r\n$4\r\npong\r\n$0\r\n\r\n"}};
+    for (size_t i = 0; i < RK_ARRAY_LEN(cases); i++) {
+        env e;
+        inbox in = {0};
+        events ev = {0};
+        rkt_fake *f = fake_subscribed(&e, state, cases[i].proto, cases[i].reply, &in, &ev);
+        wait_count(&e, &ev.lost, 1);
+        if (ev.lost_code != RK_EPROTO)
+            fail_msg("case %zu: lost with %d, not RK_EPROTO", i, ev.lost_code);
+        assert_true(in.done.calls == 0 || in.done.status != RK_OK); /* never taken as confirmed */
+        env_close(&e);
+        rkt_fake_free(f);
+    }
 }
 
 /* A subscribe the server refuses completes with its error and is

@@ -320,9 +320,11 @@ static void check_restored(rk_aps *ps) {
         if (ps->parked == NULL)
             ps->parked_end = &ps->parked;
         if (err.code != RK_OK && o->kind >= 0)
-            forget_op_names(ps, o); /* refused: never held */
-        if (err.code != RK_OK)
+            forget_op_names(ps, o);             /* refused: never held */
+        if (err.code != RK_OK && err.prefix[0]) /* a server's error reply */
             rk_fail_server(err.code, err.message, strlen(err.message));
+        else if (err.code != RK_OK)
+            rk_fail(err.code, "%s", err.message);
         complete(ps, o, err.code, NULL);
     }
     if (!ps->down)
@@ -332,8 +334,7 @@ static void check_restored(rk_aps *ps) {
     tell(ps, RK_ASYNC_EVENT_RESTORED, &err);
 }
 
-/* A new connection of link: subscribes again to everything wanted,
- * enables tracking again. */
+/* Keeps the restore's first failure (rk_error_last()'s detail). */
 static void note_restore_error(rk_aps *ps, int status) {
     if (ps->restore_code != RK_OK)
         return;
@@ -354,6 +355,8 @@ static int restore_kind(rk_aps *ps, rk_async *link, int kind) {
     return rc;
 }
 
+/* A new connection of link: subscribes again to everything wanted,
+ * enables tracking again. */
 static void restore(rk_aps *ps, rk_async *link) {
     const rk_str client_id[] = {RK_STR("CLIENT"), RK_STR("ID")};
     const rk_str inv = RK_STR(INVALIDATE_CHANNEL);
@@ -652,6 +655,15 @@ static int confirmed(rk_aps *ps, rk_async *link, const shape *sh, const rk_reply
     return ++c->got == c->expect ? RK_APS_PASS : RK_APS_TAKEN;
 }
 
+/* A reply for the command awaited: not for a subscribe awaiting
+ * confirmations, unless an error reply (the command refused). */
+static int pass(rk_aps *ps, rk_async *link, const rk_reply *r, const void *head_ud) {
+    const cmd *c = awaiting(ps, link);
+    if (c && c == head_ud && rk_reply_type(r) != RK_REPLY_ERROR)
+        return hostile("a reply that is not a confirmation to a subscribe");
+    return RK_APS_PASS;
+}
+
 /* A push (RESP3) or an array read on the sub (RESP2). */
 static int push(rk_aps *ps, rk_async *link, const rk_reply *r, const void *head_ud) {
     const char *kind;
@@ -662,7 +674,7 @@ static int push(rk_aps *ps, rk_async *link, const rk_reply *r, const void *head_
         return rk_reply_len(r) == 2 ? invalidation(ps, rk_reply_at(r, 1))
                                     : hostile("an invalidation of the wrong arity");
     if (len == 4 && memcmp(kind, "pong", 4) == 0 && rk_reply_type(r) == RK_REPLY_ARRAY)
-        return RK_APS_PASS; /* a PING's answer in RESP2 subscriber mode */
+        return pass(ps, link, r, head_ud); /* a PING's answer in RESP2 subscriber mode */
     for (size_t i = 0; i < RK_ARRAY_LEN(shapes); i++) {
         const shape *sh = &shapes[i];
         if (strlen(sh->name) != len || memcmp(sh->name, kind, len) != 0)
@@ -683,12 +695,8 @@ int rk_aps_reply(rk_async *link, const rk_reply *r, const void *head_ud) {
     rk_aps *ps = state_of(link);
     rk_type t = rk_reply_type(r);
     bool on_sub = link == ps->sub;
-    if (!(t == RK_REPLY_PUSH || (on_sub && t == RK_REPLY_ARRAY))) {
-        const cmd *c = awaiting(ps, link); /* confirmations, or an error reply */
-        if (c && c == head_ud && t != RK_REPLY_ERROR)
-            return hostile("a reply that is not a confirmation to a subscribe");
-        return RK_APS_PASS;
-    }
+    if (!(t == RK_REPLY_PUSH || (on_sub && t == RK_REPLY_ARRAY)))
+        return pass(ps, link, r, head_ud);
     rk_async *ac = ps->ac;
     if (link != ac)
         rk_async_hold(ac);
