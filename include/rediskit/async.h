@@ -460,7 +460,8 @@ enum {
     RK_TRACK_NOLOOP = 1 << 1, /**< Not the keys this client changes. */
 };
 
-/** What to track (rk_async_tracking_on). */
+/** What to track (rk_async_tracking_on); zeroed fields mean the defaults
+ *  beside them. */
 typedef struct rk_async_tracking {
     int flags;                            /**< RK_TRACK_* */
     const rk_str *prefixes;               /**< With RK_TRACK_BCAST: only keys under
@@ -479,8 +480,11 @@ typedef struct rk_async_tracking {
  *  call replaces the settings. `done` (may be NULL) completes as
  *  rk_async_subscribe's. RK_OK, RK_EINVAL (no on_invalidate, prefixes
  *  without BCAST), RK_ECLOSED, RK_ENOMEM. */
-int rk_async_tracking_on(rk_async *ac, const rk_async_tracking *t, rk_async_fn done,
-                         void *userdata);
+int(rk_async_tracking_on)(rk_async *ac, const rk_async_tracking *t, rk_async_fn done,
+                          void *userdata, size_t t_size);
+/* The macro passes the size of the struct as this header has it (see
+ * options.h), so that it can grow without breaking built programs. */
+#define rk_async_tracking_on(...) (rk_async_tracking_on)(__VA_ARGS__, sizeof(rk_async_tracking))
 
 /** Turns tracking off (CLIENT TRACKING OFF); on_invalidate is not called
  *  after this returns. `done` as for rk_async_tracking_on. */

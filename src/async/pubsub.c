@@ -878,9 +878,14 @@ static int check_tracking(const rk_async_tracking *t) {
     return check_names(t->prefixes, t->nprefixes);
 }
 
-int rk_async_tracking_on(rk_async *ac, const rk_async_tracking *t, rk_async_fn done,
-                         void *userdata) {
-    int rc = check_tracking(t);
+int(rk_async_tracking_on)(rk_async *ac, const rk_async_tracking *given, rk_async_fn done,
+                          void *userdata, size_t t_size) {
+    rk_async_tracking settled;
+    const rk_async_tracking *t = given ? &settled : NULL;
+    int rc = given ? rk_opts_settle(&settled, sizeof(settled), given, t_size, "rk_async_tracking")
+                   : RK_OK;
+    if (rc == RK_OK)
+        rc = check_tracking(t);
     rk_aps *ps = rc == RK_OK ? state_get(ac) : NULL;
     if (ps == NULL)
         return rc != RK_OK ? rc : rk_error_last()->code;
