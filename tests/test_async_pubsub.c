@@ -363,6 +363,39 @@ static void test_apubsub_tracked_key_change_invalidates_resp2(void **state) {
     tracked_key_change_invalidates(state, 2);
 }
 
+/* BCAST with a prefix: keys under it are invalidated though never read,
+ * others are not. */
+static void bcast_prefix_tracks_unread_keys(void **state, int proto) {
+    env e;
+    open_shared(&e, state, proto);
+    invals iv = {0};
+    result on = {0};
+    rk_str prefix = RK_STR("aps:b:");
+    rk_async_tracking t = {.flags = RK_TRACK_BCAST,
+                           .prefixes = &prefix,
+                           .nprefixes = 1,
+                           .on_invalidate = on_invalidate,
+                           .userdata = &iv};
+    assert_int_equal(rk_async_tracking_on(e.ac, &t, record, &on), RK_OK);
+    wait_count(&e, &on.calls, 1);
+    assert_int_equal(on.status, RK_OK);
+    change_elsewhere("aps:other");
+    change_elsewhere("aps:b:1");
+    wait_count(&e, &iv.n, 1);
+    assert_string_equal(iv.key, "aps:b:1");
+    run_for(&e, 30);
+    assert_int_equal(iv.n, 1);
+    env_close(&e);
+}
+
+static void test_apubsub_bcast_prefix_tracks_unread_keys_resp3(void **state) {
+    bcast_prefix_tracks_unread_keys(state, 3);
+}
+
+static void test_apubsub_bcast_prefix_tracks_unread_keys_resp2(void **state) {
+    bcast_prefix_tracks_unread_keys(state, 2);
+}
+
 static void tracking_survives_reconnect(void **state, int proto) {
     rkt_shared_need();
     rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
@@ -649,6 +682,8 @@ static void test_apubsub_survives_every_failed_allocation(void **state) {
             T(test_apubsub_lost_connection_resubscribes_once_resp2, k),                            \
             T(test_apubsub_tracked_key_change_invalidates_resp3, k),                               \
             T(test_apubsub_tracked_key_change_invalidates_resp2, k),                               \
+            T(test_apubsub_bcast_prefix_tracks_unread_keys_resp3, k),                              \
+            T(test_apubsub_bcast_prefix_tracks_unread_keys_resp2, k),                              \
             T(test_apubsub_tracking_survives_reconnect_resp3, k),                                  \
             T(test_apubsub_tracking_survives_reconnect_resp2, k),                                  \
             T(test_apubsub_hostile_push_closes_connection_resp3, k),                               \
