@@ -60,6 +60,9 @@ typedef struct op {
     uint64_t serial; /* the names it subscribed carry it */
 } op;
 
+/* A user's call (completes its op), a part of a restore (counted in
+ * `restoring`), or the dedicated connection's CLIENT ID (part of its
+ * restore too). */
 enum role { ROLE_OP, ROLE_RESTORE, ROLE_CLIENT_ID };
 
 /* A command pub/sub queued on one of its links. Freed by its record's
@@ -80,9 +83,9 @@ struct rk_aps {
     bool dedicated;
     rk_nameset names[NKINDS]; /* wanted: fn, userdata, serial of the op */
     uint64_t serial;
-    op *parked, **parked_end;
-    cmd live; /* the head of the list of live commands */
-    size_t restoring;
+    op *parked, **parked_end; /* complete at the end of the next restore */
+    cmd live;                 /* the head of the list of live commands */
+    size_t restoring;         /* restore commands not completed yet */
     int restore_code;
     char restore_msg[256], restore_prefix[32];
     bool down; /* RK_ASYNC_EVENT_LOST told, RESTORED not yet */
