@@ -21,127 +21,13 @@
 #include <cmocka.h>
 
 #include "rediskit/rediskit.h"
+#include "rkt_async_env.h"
 #include "rkt_fakeserver.h"
 #include "rkt_loops.h"
 #include "rkt_proxy.h"
 #include "rkt_server.h"
 #include "rkt_shared.h"
 #include "util/common.h"
-
-/* How long any wait below may take before the test fails. */
-#define WAIT_MS 10000
-
-/* ---- the harness ----------------------------------------------------------- */
-
-/* One test's loop and client. */
-typedef struct env {
-    const rkt_loop_kind *k;
-    void *loop;
-    rk_async *ac;
-} env;
-
-/* What a callback saw: how often it ran, and the last status and reply. */
-typedef struct result {
-    int calls;
-    int status;
-    rk_type type;
-    long long integer;
-    char str[128];
-    env *e;
-    int action; /* what the callback does besides recording (ACT_*) */
-} result;
-
-enum { ACT_NONE, ACT_FREE, ACT_DISCONNECT, ACT_SUBMIT };
-
-static void record(rk_async *ac, int status, rk_reply *r, void *ud) {
-    result *res = ud;
-    res->calls++;
-    res->status = status;
-    res->type = r ? rk_reply_type(r) : RK_REPLY_NIL;
-    res->str[0] = '\0';
-    if (r && rk_reply_type(r) == RK_REPLY_INTEGER)
-        res->integer = rk_reply_int(r);
-    /* An array (BLPOP's) records its last element. */
-    const rk_reply *s = r && rk_reply_type(r) == RK_REPLY_ARRAY && rk_reply_len(r) > 0
-                            ? rk_reply_at(r, rk_reply_len(r) - 1)
-                            : r;
-    if (s && rk_reply_str(s))
-        snprintf(res->str, sizeof(res->str), "%.*s", (int)rk_reply_len(s), rk_reply_str(s));
-    if (res->action == ACT_FREE) {
-        rk_async_free(ac);
-        res->e->ac = NULL;
-    } else if (res->action == ACT_DISCONNECT) {
-        rk_async_disconnect(ac);
-    }
-}
-
-static rk_async *new_client(env *e, rk_options o, const rk_async_options *ao) {
-    rk_async *ac = rk_async_new(&o, ao);
-    if (ac == NULL)
-        fail_msg("rk_async_new: %s", rk_error_last()->message);
-    assert_int_equal(e->k->attach(e->loop, ac), RK_OK);
-    return ac;
-}
-
-/* A loop of the test's kind and a client of the shared server. */
-static void env_open(env *e, void **state, const rk_async_options *ao) {
-    rkt_shared_need();
-    e->k = *state;
-    e->loop = e->k->create();
-    assert_non_null(e->loop);
-    e->ac = new_client(e, (rk_options){.port = rkt_server_port(&rkt_shared)}, ao);
-}
-
-static void env_close(env *e) {
-    rk_async_free(e->ac);
-    e->k->destroy(e->loop);
-}
-
-/* Runs the loop until *count reaches want; fails after WAIT_MS. */
-static void wait_count(env *e, const int *count, int want) {
-    int64_t end = rk_now_ms() + WAIT_MS;
-    while (*count < want) {
-        if (rk_now_ms() > end)
-            fail_msg("%s: waited %d ms for %d completions, saw %d", e->k->name, WAIT_MS, want,
-                     *count);
-        assert_int_equal(e->k->run_once(e->loop), 0);
-    }
-}
-
-/* Runs the loop about ms more, so that a second completion would show. */
-static void run_for(env *e, int ms) {
-    int64_t end = rk_now_ms() + ms;
-    while (rk_now_ms() < end)
-        assert_int_equal(e->k->run_once(e->loop), 0);
-}
-
-/* Runs the loop until the client has connected. */
-static void wait_connected(env *e) {
-    int64_t end = rk_now_ms() + WAIT_MS;
-    rk_async_stats st = {0};
-    while (st.connects == 0) {
-        if (rk_now_ms() > end)
-            fail_msg("%s: no connection after %d ms", e->k->name, WAIT_MS);
-        assert_int_equal(e->k->run_once(e->loop), 0);
-        rk_async_get_stats(e->ac, &st);
-    }
-}
-
-static rk_async_id submit(env *e, result *res, int timeout_ms, const char *const *words) {
-    rk_str argv[8];
-    size_t n = 0;
-    while (words[n]) {
-        argv[n] = rk_cstr(words[n]);
-        n++;
-    }
-    rk_async_call call = {.callback = record, .userdata = res, .timeout_ms = timeout_ms};
-    rk_async_id id = rk_async_submit(e->ac, &call, argv, n);
-    if (id <= 0)
-        fail_msg("rk_async_submit %s: %s", words[0], rk_error_last()->message);
-    return id;
-}
-
-#define CMD(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 /* ---- exactly once ------------------------------------------------------------- */
 

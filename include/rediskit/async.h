@@ -47,6 +47,13 @@
  *   still hold it). Needs the loop's attach_other operation; a command
  *   posted from another thread (rk_async_post) stays on the multiplexed
  *   connection.
+ * - Pub/sub and tracking (rk_async_subscribe, rk_async_tracking_on) keep
+ *   the client connected: a lost connection is made again, every
+ *   subscription restored and tracking enabled again, and the user told
+ *   (rk_async_on_event). A malformed push is a protocol error that closes
+ *   the connection (RK_EPROTO), never a crash; a harmless one (a message
+ *   for a channel no longer subscribed, a push kind pub/sub does not know,
+ *   which goes to the options' on_push) is dropped.
  *
  * An rk_async and its loop belong to one thread; other threads may only
  * rk_async_post. */
@@ -61,6 +68,7 @@
 #include "conn.h"
 #include "error.h"
 #include "options.h"
+#include "pubsub.h"
 #include "reply.h"
 #include "str.h"
 
@@ -226,7 +234,8 @@ typedef struct rk_async_call {
 
 /** Submits the command argv[0..argc) (binary safe). Returns its id (> 0),
  *  or RK_EINVAL (no callback, no argument, a command that changes the
- *  state of its connection such as SUBSCRIBE or MULTI), RK_ENOMEM, or
+ *  state of its connection such as SUBSCRIBE, CLIENT TRACKING or MULTI:
+ *  see rk_async_subscribe, rk_async_tracking_on, rk_async_tx), RK_ENOMEM, or
  *  RK_ECLOSED once the client is being freed. */
 rk_async_id rk_async_submit(rk_async *ac, const rk_async_call *call, const rk_str *argv,
                             size_t argc);
@@ -355,6 +364,131 @@ rk_async_id rk_async_tx_watch(rk_async_tx *tx, rk_async_fn cb, void *userdata, c
  *  its id or the refusal (RK_EINVAL for an empty or submitted batch). */
 rk_async_id rk_async_tx_exec(rk_async_tx *tx, rk_async_batch *b, rk_async_fn cb, void *userdata,
                              int timeout_ms);
+
+/* ---- pub/sub and tracking ------------------------------------------- */
+
+/** A message on a subscription, given to its handler. The message
+ *  (pubsub.h's rk_message: kind RK_MSG_MESSAGE, RK_MSG_PMESSAGE with
+ *  `pattern`, or RK_MSG_SMESSAGE; channel and data binary safe) is
+ *  borrowed until the handler returns. */
+typedef void (*rk_async_message_fn)(rk_async *ac, const rk_message *msg, void *userdata);
+
+/** Subscribes to the n channels (binary safe), each message on them going
+ *  to on_message with userdata (a second subscribe to a channel replaces
+ *  its handler). `done` (may be NULL) completes once with userdata: RK_OK
+ *  once the server confirmed every channel, RK_ESERVER with the error
+ *  reply when it refused the command (those channels are then forgotten),
+ *  RK_ECLOSED (rk_async_disconnect) or RK_ECANCELED (rk_async_free). A
+ *  connection lost or not yet made does not fail it: the subscription is
+ *  kept and `done` completes once the next connection restored it.
+ *
+ *  Over RESP3 the subscriptions live on the client's own connection, with
+ *  the commands (messages are push replies); over RESP2, which cannot mix
+ *  them, on a dedicated connection the client makes on its loop (which
+ *  needs attach_other). The client stays connected while it has
+ *  subscriptions: a lost connection is made again (at once, then with the
+ *  retry policy's backoff), every subscription restored, and
+ *  RK_ASYNC_EVENT_RESTORED told (rk_async_on_event).
+ *
+ *  A subscribe the server refuses on a restore (the first connection's
+ *  included, when the call came before it) completes with RK_ESERVER, its
+ *  channels forgotten; rk_error_last() in `done` has the error.
+ *  rk_async_disconnect forgets every subscription (and tracking).
+ *
+ *  RK_OK when queued, or RK_EINVAL (no channel, a NULL name, one over
+ *  RK_STR_MAX, no on_message, RESP2 on a loop without attach_other),
+ *  RK_ECLOSED while freed, RK_ENOMEM. */
+int rk_async_subscribe(rk_async *ac, const rk_str *channels, size_t n,
+                       rk_async_message_fn on_message, rk_async_fn done, void *userdata);
+/** As rk_async_subscribe, for patterns (PSUBSCRIBE): messages come as
+ *  RK_MSG_PMESSAGE with the pattern that matched. */
+int rk_async_psubscribe(rk_async *ac, const rk_str *patterns, size_t n,
+                        rk_async_message_fn on_message, rk_async_fn done, void *userdata);
+/** As rk_async_subscribe, for shard channels (SSUBSCRIBE). */
+int rk_async_ssubscribe(rk_async *ac, const rk_str *channels, size_t n,
+                        rk_async_message_fn on_message, rk_async_fn done, void *userdata);
+
+/** Unsubscribes from the n channels (n 0: from every channel), dropping
+ *  their handlers at once: no message on them reaches a handler after
+ *  this call. `done` (may be NULL) completes as rk_async_subscribe's. */
+int rk_async_unsubscribe(rk_async *ac, const rk_str *channels, size_t n, rk_async_fn done,
+                         void *userdata);
+/** As rk_async_unsubscribe, for patterns. */
+int rk_async_punsubscribe(rk_async *ac, const rk_str *patterns, size_t n, rk_async_fn done,
+                          void *userdata);
+/** As rk_async_unsubscribe, for shard channels. */
+int rk_async_sunsubscribe(rk_async *ac, const rk_str *channels, size_t n, rk_async_fn done,
+                          void *userdata);
+
+/** Channels, patterns and shard channels subscribed to (asked for, not
+ *  yet unsubscribed), in all. */
+size_t rk_async_subscriptions(const rk_async *ac);
+
+/** What happened to the connections that carry subscriptions and
+ *  tracking; see rk_async_on_event. */
+typedef enum rk_async_event {
+    /** A connection carrying subscriptions or tracking was lost, or could
+     *  not be made (err says why). Told once per outage, however many
+     *  attempts the reconnect takes. */
+    RK_ASYNC_EVENT_LOST = 1,
+    /** Connected again, every subscription restored and tracking enabled
+     *  again: messages published (and keys changed) meanwhile were missed.
+     *  err->code is RK_OK, or the error reply that refused a part of the
+     *  restore (those subscriptions are tried again at the next
+     *  reconnect). */
+    RK_ASYNC_EVENT_RESTORED
+} rk_async_event;
+
+/** Called on an event, on the loop's thread; err and its strings are valid
+ *  during the call. Every call is allowed in it (rk_async_free too). */
+typedef void (*rk_async_event_fn)(rk_async *ac, rk_async_event event, const rk_error *err,
+                                  void *userdata);
+
+/** Sets (fn NULL: clears) the client's event callback. */
+void rk_async_on_event(rk_async *ac, rk_async_event_fn fn, void *userdata);
+
+/** Invalidations of client-side caching: keys, an array reply of the keys
+ *  (strings) changed on the server, borrowed until the call returns; NULL
+ *  means everything may be stale (the server flushed, or a connection was
+ *  lost: this is told when it is lost and again once tracking is back). */
+typedef void (*rk_async_invalidate_fn)(rk_async *ac, const rk_reply *keys, void *userdata);
+
+/** Tracking modes (rk_async_tracking.flags), as CLIENT TRACKING's. */
+enum {
+    RK_TRACK_BCAST = 1 << 0,  /**< Every key (or every key under the
+                                   prefixes), read or not. */
+    RK_TRACK_NOLOOP = 1 << 1, /**< Not the keys this client changes. */
+};
+
+/** What to track (rk_async_tracking_on); zeroed fields mean the defaults
+ *  beside them. */
+typedef struct rk_async_tracking {
+    int flags;                            /**< RK_TRACK_* */
+    const rk_str *prefixes;               /**< With RK_TRACK_BCAST: only keys under
+                                               these (copied); NULL for every key. */
+    size_t nprefixes;                     /**< How many prefixes. */
+    rk_async_invalidate_fn on_invalidate; /**< Required. */
+    void *userdata;                       /**< Passed to on_invalidate. */
+} rk_async_tracking;
+
+/** Turns on server-assisted client-side caching (CLIENT TRACKING ON) for
+ *  the client's connection: the server then tells on_invalidate of the
+ *  keys it read (or, BCAST, of every key) that change. Over RESP3 the
+ *  invalidations come on the same connection; over RESP2 they are
+ *  redirected (REDIRECT) to the dedicated pub/sub connection, subscribed
+ *  to __redis__:invalidate. Enabled again after every reconnect. A second
+ *  call replaces the settings. `done` (may be NULL) completes as
+ *  rk_async_subscribe's. RK_OK, RK_EINVAL (no on_invalidate, prefixes
+ *  without BCAST), RK_ECLOSED, RK_ENOMEM. */
+int(rk_async_tracking_on)(rk_async *ac, const rk_async_tracking *t, rk_async_fn done,
+                          void *userdata, size_t t_size);
+/* The macro passes the size of the struct as this header has it (see
+ * options.h), so that it can grow without breaking built programs. */
+#define rk_async_tracking_on(...) (rk_async_tracking_on)(__VA_ARGS__, sizeof(rk_async_tracking))
+
+/** Turns tracking off (CLIENT TRACKING OFF); on_invalidate is not called
+ *  after this returns. `done` as for rk_async_tracking_on. */
+int rk_async_tracking_off(rk_async *ac, rk_async_fn done, void *userdata);
 
 /** Commands submitted and not yet completed. */
 size_t rk_async_pending(const rk_async *ac);

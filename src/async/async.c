@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "async/async_int.h"
 #include "async/resolve.h"
 #include "conn/conn_int.h"
 #include "conn/options_int.h"
@@ -127,6 +128,8 @@ struct rk_async {
     uint32_t serial, next_serial;
     int64_t idle_since; /* a kid's: when it last became idle */
     rk_async_tx *tx;    /* a kid's: the transaction holding it, or NULL */
+
+    rk_aps *aps; /* pub/sub and tracking (pubsub.c), NULL until used */
 };
 
 static void settle(rk_async *ac, bool from_input);
@@ -136,6 +139,12 @@ static rk_async_id queue_record(rk_async *ac, const rk_async_call *call, const c
 static void drop_kids(rk_async *ac, int code);
 static int64_t next_kid_expiry(const rk_async *ac);
 static void reap_idle_kids(rk_async *ac, int64_t now);
+
+/* Whether the client must be connected: commands wait, or pub/sub holds
+ * subscriptions or tracking. */
+static bool needs_conn(const rk_async *ac) {
+    return ac->live > 0 || (ac->aps && rk_aps_wants_link(ac));
+}
 
 /* ---- the ring ---------------------------------------------------------- */
 
@@ -245,7 +254,7 @@ static int64_t next_deadline(const rk_async *ac) {
         break;
     case C_CONNECTING: min_in(&n, ac->connect_deadline); break;
     case C_IDLE:
-        if (ac->live > 0)
+        if (needs_conn(ac))
             min_in(&n, ac->connect_at);
         break;
     case C_READY:
@@ -291,6 +300,8 @@ static void connect_failed(rk_async *ac, int code) {
     ac->last_error = code;
     ac->backoff_prev = rk_backoff_delay(&ac->o.retry, ac->fails, ac->backoff_prev, &ac->seed);
     ac->connect_at = rk_now_ms() + ac->backoff_prev;
+    if (ac->aps)
+        rk_aps_lost(ac, code);
     drop_front(ac, ac->count, code);
 }
 
@@ -298,6 +309,8 @@ static void connected(rk_async *ac) {
     ac->state = C_READY;
     ac->fails = ac->backoff_prev = 0;
     ac->st.connects++;
+    if (ac->aps)
+        rk_aps_connected(ac);
 }
 
 static void try_address(rk_async *ac, int i);
@@ -497,6 +510,8 @@ static void lost(rk_async *ac, int code) {
     size_t n = ac->sendi + (ac->out_off > 0 && ac->sendi < ac->count ? 1 : 0);
     drop_conn(ac);
     ac->connect_at = 0;
+    if (ac->aps)
+        rk_aps_lost(ac, code);
     drop_front(ac, n, code);
 }
 
@@ -548,6 +563,15 @@ static void read_replies(rk_async *ac) {
         if (rc < 0) {
             lost(ac, rc);
             return;
+        }
+        int taken = ac->aps ? rk_aps_reply(ac, &reply, head ? r.ud : NULL) : RK_APS_PASS;
+        if (taken != RK_APS_PASS) {
+            rk_reply_free(&reply);
+            if (taken < 0) {
+                lost(ac, taken);
+                return;
+            }
+            continue;
         }
         if (head == NULL) {
             rk_reply_free(&reply);
@@ -616,6 +640,8 @@ static void take_posts(rk_async *ac) {
 void rk_async_detach(rk_async *ac) {
     if (ac == NULL || ac->ops == NULL)
         return;
+    if (ac->aps)
+        rk_aps_detach(ac);
     if (!ac->freeing && ac->kids) {
         rk_fail(RK_ECLOSED, "the client left its loop, and its dedicated connections with it");
         drop_kids(ac, RK_ECLOSED);
@@ -636,6 +662,10 @@ void rk_async_detach(rk_async *ac) {
 
 static void really_free(rk_async *ac) {
     ac->freeing = true;
+    ac->depth++;
+    if (ac->aps)
+        rk_aps_close(ac, RK_ECANCELED);
+    ac->depth--;
     rk_async_detach(ac);
     rk_resolve_abandon(ac->res);
     rk_conn_free(ac->conn);
@@ -647,6 +677,8 @@ static void really_free(rk_async *ac) {
     for (size_t i = 0; i < ac->count; i++)
         if (!at(ac, i)->done)
             finish(ac, i, rk_fail(RK_ECANCELED, "the async client was freed"));
+    if (ac->aps)
+        rk_aps_free(ac);
     pthread_mutex_destroy(&ac->lock);
     rk_free(ac->ring);
     rk_writer_free(ac->out);
@@ -656,6 +688,10 @@ static void really_free(rk_async *ac) {
 }
 
 static void do_disconnect(rk_async *ac) {
+    ac->depth++;
+    if (ac->aps)
+        rk_aps_close(ac, RK_ECLOSED);
+    ac->depth--;
     rk_fail(RK_ECLOSED, "the connection was closed (rk_async_disconnect)");
     rk_resolve_abandon(ac->res);
     ac->res = NULL;
@@ -683,16 +719,27 @@ static void settle(rk_async *ac, bool from_input) {
         if (!settled_step(ac))
             return;
     }
-    if (ac->ops && ac->state == C_IDLE && ac->live > 0 && rk_now_ms() >= ac->connect_at) {
+    if (ac->aps) {
+        ac->depth++;
+        rk_aps_settle(ac);
+        ac->depth--;
+        if (!settled_step(ac))
+            return;
+    }
+    if (ac->ops && ac->state == C_IDLE && needs_conn(ac) && rk_now_ms() >= ac->connect_at) {
+        ac->depth++; /* the hooks of pub/sub run inside (async_int.h) */
         start_connect(ac);
+        ac->depth--;
         if (!settled_step(ac))
             return;
     }
     if (ac->state == C_READY && ac->sendi < ac->count && !ac->write_blocked) {
+        ac->depth++;
         if (from_input || ac->inflight == 0)
             flush(ac);
         else
             ac->flush_wanted = true;
+        ac->depth--;
         if (!settled_step(ac))
             return;
     }
@@ -887,15 +934,9 @@ static rk_async *take_kid(rk_async *ac) {
     for (rk_async *k = ac->kids; k; k = k->kid_next)
         if (k->count == 0 && k->tx == NULL && !k->free_pending)
             return k;
-    rk_async *kid = rk_async_new(&ac->o, &ac->ao);
+    rk_async *kid = rk_async_new_dedicated(ac);
     if (kid == NULL)
         return NULL;
-    int rc = ac->ops->attach_other(ac->ldata, kid);
-    if (rc != RK_OK) {
-        rk_async_free(kid);
-        rk_fail(rc, "the loop could not take a dedicated connection");
-        return NULL;
-    }
     kid->parent = ac;
     kid->serial = ++ac->next_serial;
     kid->kid_next = ac->kids;
@@ -1668,4 +1709,67 @@ rk_async_id rk_async_tx_exec(rk_async_tx *tx, rk_async_batch *b, rk_async_fn cb,
     rk_async_id id = queue_relayed(kid, rl, NULL, prev, t);
     leave(kid, false);
     return id;
+}
+
+/* ---- for pub/sub (async_int.h) ------------------------------------------ */
+
+rk_aps **rk_async_aps(rk_async *ac) {
+    return &ac->aps;
+}
+
+const rk_options *rk_async_options_of(const rk_async *ac) {
+    return &ac->o;
+}
+
+rk_conn *rk_async_ready_conn(const rk_async *ac) {
+    return ac->state == C_READY ? ac->conn : NULL;
+}
+
+bool rk_async_freeing(const rk_async *ac) {
+    return ac->freeing || ac->free_pending;
+}
+
+int rk_async_queue_own(rk_async *ac, const rk_str *argv, size_t argc, rk_async_fn cb, void *ud) {
+    int rc = ring_reserve(ac);
+    size_t prev = rk_writer_pending(ac->out);
+    if (rc == RK_OK)
+        rc = rk_writer_argv(ac->out, argv, argc);
+    if (rc != RK_OK)
+        return rc;
+    ac->depth++;
+    queue_record(ac, &(rk_async_call){.callback = cb, .userdata = ud, .timeout_ms = -1}, NULL,
+                 prev);
+    leave(ac, false);
+    return RK_OK;
+}
+
+void rk_async_hold(rk_async *ac) {
+    ac->depth++;
+}
+
+void rk_async_release(rk_async *ac) {
+    if (--ac->depth == 0 && !ac->freeing)
+        settle(ac, false);
+}
+
+bool rk_async_can_dedicate(const rk_async *ac) {
+    return ac->ops == NULL || ac->ops->attach_other != NULL;
+}
+
+rk_async *rk_async_new_dedicated(rk_async *ac) {
+    if (ac->ops == NULL || ac->ops->attach_other == NULL) {
+        rk_fail(RK_EINVAL, "a dedicated connection needs a loop that can take another client "
+                           "(attach_other)");
+        return NULL;
+    }
+    rk_async *d = rk_async_new(&ac->o, &ac->ao);
+    if (d == NULL)
+        return NULL;
+    int rc = ac->ops->attach_other(ac->ldata, d);
+    if (rc != RK_OK) {
+        rk_async_free(d);
+        rk_fail(rc, "the loop could not take a dedicated connection");
+        return NULL;
+    }
+    return d;
 }

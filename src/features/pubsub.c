@@ -28,6 +28,7 @@
 #include "rediskit/pubsub.h"
 #include "resp/command_int.h"
 #include "util/common.h"
+#include "util/nameset.h"
 
 /* Payloads of the loop's own PINGs; their answers never reach the caller. */
 #define HEALTH_PAYLOAD "rediskit-health-check"
@@ -41,121 +42,17 @@ static const char *const unsubscribe_cmd[NKINDS] = {"UNSUBSCRIBE", "PUNSUBSCRIBE
 
 /* ---- name tables ----------------------------------------------------- */
 
-/* One channel, pattern or shard channel: a subscription, or a handler. */
-typedef struct entry {
-    uint64_t hash;
-    size_t len;
-    bool want;        /* subscription asked for: restored on reconnect */
-    bool confirmed;   /* subscription confirmed on this connection */
-    rk_message_fn fn; /* handler tables: the handler */
-    void *userdata;
-    char name[]; /* len bytes, then a NUL */
-} entry;
+/* One channel, pattern or shard channel (util/nameset.h): a subscription
+ * (`want`: asked for, restored on reconnect; `confirmed` on this
+ * connection), or a handler (`fn`, an rk_message_fn, and `userdata`). */
+typedef rk_name entry;
+typedef rk_nameset table;
 
-/* A hash set of names, binary safe: open addressing with linear probing
- * and deletion by backward shift (no tombstones). cap is 0 or a power of
- * two; at most three quarters of the slots are used. */
-typedef struct table {
-    entry **slots;
-    size_t cap, used;
-    size_t confirmed; /* entries with `confirmed` set */
-} table;
-
-/* FNV-1a, 64 bits. */
-static uint64_t hash_name(const char *s, size_t n) {
-    uint64_t h = 14695981039346656037u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211u;
-    return h;
-}
-
-/* The slot holding the name, or the empty slot where it would go. */
-static size_t table_slot(const table *t, const char *name, size_t len, uint64_t h) {
-    size_t mask = t->cap - 1;
-    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
-        const entry *e = t->slots[i];
-        if (e == NULL || (e->hash == h && e->len == len && memcmp(e->name, name, len) == 0))
-            return i;
-    }
-}
-
-static entry *table_find(const table *t, const char *name, size_t len) {
-    if (t->used == 0)
-        return NULL;
-    return t->slots[table_slot(t, name, len, hash_name(name, len))];
-}
-
-static int table_grow(table *t) {
-    size_t cap = t->cap ? t->cap * 2 : 16;
-    entry **slots = rk_calloc(cap, sizeof(*slots));
-    if (slots == NULL)
-        return rk_fail(RK_ENOMEM, "out of memory recording a subscription");
-    table old = *t;
-    t->slots = slots;
-    t->cap = cap;
-    for (size_t i = 0; i < old.cap; i++) {
-        entry *e = old.slots[i];
-        if (e != NULL)
-            t->slots[table_slot(t, e->name, e->len, e->hash)] = e;
-    }
-    rk_free(old.slots);
-    return RK_OK;
-}
-
-/* The entry for name, added with every flag clear when missing; NULL with
- * RK_ENOMEM. */
-static entry *table_add(table *t, const char *name, size_t len) {
-    if ((t->used + 1) * 4 > t->cap * 3 && table_grow(t) != RK_OK)
-        return NULL;
-    uint64_t h = hash_name(name, len);
-    size_t i = table_slot(t, name, len, h);
-    if (t->slots[i] != NULL)
-        return t->slots[i];
-    entry *e = rk_calloc(1, sizeof(*e) + len + 1);
-    if (e == NULL) {
-        rk_fail(RK_ENOMEM, "out of memory recording a subscription");
-        return NULL;
-    }
-    e->hash = h;
-    e->len = len;
-    memcpy(e->name, name, len);
-    t->slots[i] = e;
-    t->used++;
-    return e;
-}
-
-/* Frees e. Entries after it in its probe run move back into the hole when
- * their home slot does not lie (cyclically) between the hole and them; so
- * an in-order sweep may see an entry twice but never skips one. */
-static void table_remove(table *t, entry *e) {
-    size_t mask = t->cap - 1;
-    size_t i = table_slot(t, e->name, e->len, e->hash);
-    t->confirmed -= e->confirmed;
-    t->used--;
-    rk_free(e);
-    t->slots[i] = NULL;
-    for (size_t j = (i + 1) & mask; t->slots[j] != NULL; j = (j + 1) & mask) {
-        size_t home = (size_t)t->slots[j]->hash & mask;
-        if (((j - home) & mask) >= ((j - i) & mask)) {
-            t->slots[i] = t->slots[j];
-            t->slots[j] = NULL;
-            i = j;
-        }
-    }
-}
-
-static void table_clear(table *t) {
-    for (size_t i = 0; i < t->cap; i++) {
-        rk_free(t->slots[i]);
-        t->slots[i] = NULL;
-    }
-    t->used = t->confirmed = 0;
-}
-
-static void table_free(table *t) {
-    table_clear(t);
-    rk_free(t->slots);
-}
+#define table_find rk_nameset_find
+#define table_add rk_nameset_add
+#define table_remove rk_nameset_remove
+#define table_clear rk_nameset_clear
+#define table_free rk_nameset_free
 
 /* ---- the object ------------------------------------------------------ */
 
@@ -501,7 +398,7 @@ static int on(rk_pubsub *ps, int k, const char *name, rk_message_fn fn, void *us
     entry *h = table_add(&ps->handlers[k], one.ptr, one.len);
     rc = h ? RK_OK : RK_ENOMEM;
     if (h) {
-        h->fn = fn;
+        h->fn = (void (*)(void))fn;
         h->userdata = userdata;
         rc = record(ps, k, true, &one, 1);
     }
@@ -859,7 +756,7 @@ static bool run_handler(rk_pubsub *ps, const rk_message *m) {
     pthread_mutex_lock(&ps->mu);
     const entry *h = by_pattern ? table_find(&ps->handlers[1], m->pattern, m->pattern_len)
                                 : table_find(&ps->handlers[0], m->channel, m->channel_len);
-    rk_message_fn fn = h ? h->fn : NULL;
+    rk_message_fn fn = h ? (rk_message_fn)h->fn : NULL;
     void *userdata = h ? h->userdata : NULL;
     pthread_mutex_unlock(&ps->mu);
     if (fn == NULL)

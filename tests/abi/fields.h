@@ -39,6 +39,7 @@
     S(rk_pool_stats, false)                                                                        \
     S(rk_async_options, false)                                                                     \
     S(rk_loop_ops, false)                                                                          \
+    S(rk_async_tracking, false)                                                                    \
     RK_ABI_COMMAND_STRUCTS(S)
 
 #define RK_ABI_FIELDS(F)                                                                           \
@@ -135,6 +136,11 @@
     F(rk_loop_ops, wake)                                                                           \
     F(rk_loop_ops, detach)                                                                         \
     F(rk_loop_ops, attach_other)                                                                   \
+    F(rk_async_tracking, flags)                                                                    \
+    F(rk_async_tracking, prefixes)                                                                 \
+    F(rk_async_tracking, nprefixes)                                                                \
+    F(rk_async_tracking, on_invalidate)                                                            \
+    F(rk_async_tracking, userdata)                                                                 \
     RK_ABI_COMMAND_FIELDS(F)
 
 #endif

@@ -1,0 +1,711 @@
+/* Pub/sub and tracking on the async client, the same suite on every loop
+ * (tests/async_loops/), over RESP3 (the client's own connection) and RESP2
+ * (a dedicated connection): messages on channels, patterns and shard
+ * channels; commands beside subscriptions; unsubscribe; a lost connection
+ * restored with one event; tracking invalidations, after a reconnect too;
+ * hostile pushes from the fake server; freeing from a message handler.
+ * Needs redis-server; skips without it. */
+#define _GNU_SOURCE
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rediskit/rediskit.h"
+#include "rkt_alloc.h"
+#include "rkt_async_env.h"
+#include "rkt_fakeserver.h"
+#include "rkt_loops.h"
+#include "rkt_proxy.h"
+#include "rkt_server.h"
+#include "rkt_shared.h"
+#include "util/common.h"
+
+/* ---- what the callbacks saw ------------------------------------------------ */
+
+/* A subscription's callbacks: `done` first, so that record() (which takes
+ * a result) completes into it; then the messages. */
+typedef struct inbox {
+    result done;
+    int n;
+    rk_msg_kind kind;
+    char channel[64], pattern[64], data[64];
+    size_t data_len;
+    bool free_client; /* the handler frees the client */
+} inbox;
+
+static void copy_str(char *dst, size_t size, const char *s, size_t n) {
+    size_t k = n < size - 1 ? n : size - 1;
+    if (s)
+        memcpy(dst, s, k);
+    dst[s ? k : 0] = '\0';
+}
+
+static void on_message(rk_async *ac, const rk_message *m, void *ud) {
+    inbox *in = ud;
+    in->n++;
+    in->kind = m->kind;
+    copy_str(in->channel, sizeof(in->channel), m->channel, m->channel_len);
+    copy_str(in->pattern, sizeof(in->pattern), m->pattern, m->pattern_len);
+    copy_str(in->data, sizeof(in->data), m->data, m->data_len);
+    in->data_len = m->data_len;
+    if (in->free_client) {
+        rk_async_free(ac);
+        in->done.e->ac = NULL;
+    }
+}
+
+typedef struct events {
+    int lost, restored;
+    int lost_code, restored_code;
+} events;
+
+static void on_event(rk_async *ac, rk_async_event ev, const rk_error *err, void *ud) {
+    (void)ac;
+    events *ev_seen = ud;
+    if (ev == RK_ASYNC_EVENT_LOST) {
+        ev_seen->lost++;
+        ev_seen->lost_code = err->code;
+    } else {
+        ev_seen->restored++;
+        ev_seen->restored_code = err->code;
+    }
+}
+
+typedef struct invals {
+    int n, flushes;
+    char key[64];
+} invals;
+
+static void on_invalidate(rk_async *ac, const rk_reply *keys, void *ud) {
+    (void)ac;
+    invals *iv = ud;
+    if (keys == NULL) {
+        iv->flushes++;
+        return;
+    }
+    iv->n++;
+    const rk_reply *k = rk_reply_at(keys, 0);
+    copy_str(iv->key, sizeof(iv->key), k ? rk_reply_str(k) : NULL, k ? rk_reply_len(k) : 0);
+}
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+/* A loop of the test's kind and a client of port speaking protocol proto. */
+static void open_at(env *e, void **state, int port, int proto) {
+    rkt_shared_need();
+    e->k = *state;
+    e->loop = e->k->create();
+    assert_non_null(e->loop);
+    e->ac = new_client(e, (rk_options){.port = port, .protocol = proto}, NULL);
+}
+
+static void open_shared(env *e, void **state, int proto) {
+    rkt_shared_need();
+    open_at(e, state, rkt_server_port(&rkt_shared), proto);
+}
+
+/* Subscribes to one name of the kind (0 channel, 1 pattern, 2 shard
+ * channel) and waits for the server's confirmation. */
+static void subscribe_one(env *e, inbox *in, int kind, const char *name) {
+    in->done.e = e;
+    rk_str one = rk_cstr(name);
+    int rc = kind == 0   ? rk_async_subscribe(e->ac, &one, 1, on_message, record, in)
+             : kind == 1 ? rk_async_psubscribe(e->ac, &one, 1, on_message, record, in)
+                         : rk_async_ssubscribe(e->ac, &one, 1, on_message, record, in);
+    assert_int_equal(rc, RK_OK);
+    wait_count(e, &in->done.calls, 1);
+    assert_int_equal(in->done.status, RK_OK);
+}
+
+/* Publishes payload (binary safe) with cmd (PUBLISH, SPUBLISH) through the
+ * client; waits for the reply (the receivers' count). */
+static long long publish(env *e, const char *cmd, const char *channel, rk_str payload) {
+    result res = {0};
+    rk_str argv[] = {rk_cstr(cmd), rk_cstr(channel), payload};
+    assert_true(rk_async_command_argv(e->ac, record, &res, argv, 3) > 0);
+    wait_count(e, &res.calls, 1);
+    assert_int_equal(res.status, RK_OK);
+    return res.integer;
+}
+
+/* ---- messages -------------------------------------------------------------- */
+
+static void channel_message_reaches_handler(void **state, int proto) {
+    env e;
+    open_shared(&e, state, proto);
+    inbox in = {0};
+    subscribe_one(&e, &in, 0, "aps:ch");
+    assert_int_equal(rk_async_subscriptions(e.ac), 1);
+    static const char payload[] = {'a', '\0', 'b'};
+    assert_int_equal(publish(&e, "PUBLISH", "aps:ch", rk_bin(payload, 3)), 1);
+    wait_count(&e, &in.n, 1);
+    assert_int_equal(in.kind, RK_MSG_MESSAGE);
+    assert_string_equal(in.channel, "aps:ch");
+    assert_int_equal(in.data_len, 3);
+    assert_memory_equal(in.data, payload, 3);
+    run_for(&e, 30);
+    assert_int_equal(in.done.calls, 1);
+    assert_int_equal(in.n, 1);
+    env_close(&e);
+}
+
+static void test_apubsub_channel_message_reaches_handler_resp3(void **state) {
+    channel_message_reaches_handler(state, 3);
+}
+
+static void test_apubsub_channel_message_reaches_handler_resp2(void **state) {
+    channel_message_reaches_handler(state, 2);
+}
+
+static void pattern_message_carries_pattern(void **state, int proto) {
+    env e;
+    open_shared(&e, state, proto);
+    inbox in = {0};
+    subscribe_one(&e, &in, 1, "aps:p:*");
+    assert_int_equal(publish(&e, "PUBLISH", "aps:p:x", rk_cstr("hi")), 1);
+    wait_count(&e, &in.n, 1);
+    assert_int_equal(in.kind, RK_MSG_PMESSAGE);
+    assert_string_equal(in.pattern, "aps:p:*");
+    assert_string_equal(in.channel, "aps:p:x");
+    assert_string_equal(in.data, "hi");
+    env_close(&e);
+}
+
+static void test_apubsub_pattern_message_carries_pattern_resp3(void **state) {
+    pattern_message_carries_pattern(state, 3);
+}
+
+static void test_apubsub_pattern_message_carries_pattern_resp2(void **state) {
+    pattern_message_carries_pattern(state, 2);
+}
+
+static void shard_message_reaches_handler(void **state, int proto) {
+    env e;
+    open_shared(&e, state, proto);
+    inbox in = {0};
+    subscribe_one(&e, &in, 2, "aps:shard");
+    assert_int_equal(publish(&e, "SPUBLISH", "aps:shard", rk_cstr("s1")), 1);
+    wait_count(&e, &in.n, 1);
+    assert_int_equal(in.kind, RK_MSG_SMESSAGE);
+    assert_string_equal(in.channel, "aps:shard");
+    assert_string_equal(in.data, "s1");
+    env_close(&e);
+}
+
+static void test_apubsub_shard_message_reaches_handler_resp3(void **state) {
+    shard_message_reaches_handler(state, 3);
+}
+
+static void test_apubsub_shard_message_reaches_handler_resp2(void **state) {
+    shard_message_reaches_handler(state, 2);
+}
+
+/* RESP3: subscribed, the client's one connection still runs commands. */
+static void test_apubsub_commands_share_the_subscribed_connection(void **state) {
+    env e;
+    open_shared(&e, state, 3);
+    inbox in = {0};
+    subscribe_one(&e, &in, 0, "aps:shared");
+    result set = {0}, get = {0};
+    submit(&e, &set, 0, CMD("SET", "aps:k", "v"));
+    submit(&e, &get, 0, CMD("GET", "aps:k"));
+    assert_int_equal(publish(&e, "PUBLISH", "aps:shared", rk_cstr("m")), 1);
+    wait_count(&e, &in.n, 1);
+    assert_int_equal(get.calls, 1);
+    assert_string_equal(get.str, "v");
+    rk_async_stats st;
+    rk_async_get_stats(e.ac, &st);
+    assert_int_equal(st.connects, 1);
+    env_close(&e);
+}
+
+static void unsubscribe_stops_delivery(void **state, int proto) {
+    env e;
+    open_shared(&e, state, proto);
+    inbox in = {0};
+    subscribe_one(&e, &in, 0, "aps:gone");
+    assert_int_equal(publish(&e, "PUBLISH", "aps:gone", rk_cstr("1")), 1);
+    wait_count(&e, &in.n, 1);
+    result unsub = {0};
+    rk_str one = RK_STR("aps:gone");
+    assert_int_equal(rk_async_unsubscribe(e.ac, &one, 1, record, &unsub), RK_OK);
+    assert_int_equal(rk_async_subscriptions(e.ac), 0);
+    wait_count(&e, &unsub.calls, 1);
+    assert_int_equal(unsub.status, RK_OK);
+    assert_int_equal(publish(&e, "PUBLISH", "aps:gone", rk_cstr("2")), 0); /* nobody */
+    run_for(&e, 30);
+    assert_int_equal(in.n, 1);
+    env_close(&e);
+}
+
+static void test_apubsub_unsubscribe_stops_delivery_resp3(void **state) {
+    unsubscribe_stops_delivery(state, 3);
+}
+
+static void test_apubsub_unsubscribe_stops_delivery_resp2(void **state) {
+    unsubscribe_stops_delivery(state, 2);
+}
+
+/* rk_async_disconnect forgets every subscription: one not yet confirmed
+ * completes with RK_ECLOSED, and the next connection holds none. */
+static void disconnect_forgets_subscriptions(void **state, int proto) {
+    env e;
+    open_shared(&e, state, proto);
+    inbox held = {0}, pending = {0};
+    subscribe_one(&e, &held, 0, "aps:dis1");
+    rk_str one = RK_STR("aps:dis2");
+    assert_int_equal(rk_async_subscribe(e.ac, &one, 1, on_message, record, &pending), RK_OK);
+    rk_async_disconnect(e.ac);
+    assert_int_equal(pending.done.calls, 1);
+    assert_int_equal(pending.done.status, RK_ECLOSED);
+    assert_int_equal(rk_async_subscriptions(e.ac), 0);
+    assert_int_equal(publish(&e, "PUBLISH", "aps:dis1", rk_cstr("x")), 0);
+    run_for(&e, 30);
+    assert_int_equal(held.n, 0);
+    assert_int_equal(pending.done.calls, 1);
+    env_close(&e);
+}
+
+static void test_apubsub_disconnect_forgets_subscriptions_resp3(void **state) {
+    disconnect_forgets_subscriptions(state, 3);
+}
+
+static void test_apubsub_disconnect_forgets_subscriptions_resp2(void **state) {
+    disconnect_forgets_subscriptions(state, 2);
+}
+
+/* ---- reconnect ---------------------------------------------------------------- */
+
+static void lost_connection_resubscribes_once(void **state, int proto) {
+    rkt_shared_need();
+    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
+    assert_non_null(p);
+    env e;
+    open_at(&e, state, rkt_proxy_port(p), proto);
+    events ev = {0};
+    rk_async_on_event(e.ac, on_event, &ev);
+    inbox in = {0};
+    subscribe_one(&e, &in, 0, "aps:re");
+    rkt_proxy_drop_all(p);
+    wait_count(&e, &ev.restored, 1);
+    assert_int_equal(ev.lost, 1);
+    assert_int_equal(ev.restored_code, RK_OK);
+    /* Subscribed again: what is published now arrives. */
+    assert_int_equal(publish(&e, "PUBLISH", "aps:re", rk_cstr("after")), 1);
+    wait_count(&e, &in.n, 1);
+    assert_string_equal(in.data, "after");
+    run_for(&e, 50);
+    assert_int_equal(ev.lost, 1);
+    assert_int_equal(ev.restored, 1);
+    assert_int_equal(in.done.calls, 1);
+    env_close(&e);
+    rkt_proxy_stop(p);
+}
+
+static void test_apubsub_lost_connection_resubscribes_once_resp3(void **state) {
+    lost_connection_resubscribes_once(state, 3);
+}
+
+static void test_apubsub_lost_connection_resubscribes_once_resp2(void **state) {
+    lost_connection_resubscribes_once(state, 2);
+}
+
+/* ---- tracking ----------------------------------------------------------------- */
+
+/* Another client of the server changes key. */
+static void change_elsewhere(const char *key) {
+    rk_conn *c = rk_conn_new(&(rk_options){.port = rkt_server_port(&rkt_shared)});
+    assert_non_null(c);
+    assert_int_equal(rk_conn_call(c, NULL, "SET %s %s", key, "changed"), RK_OK);
+    rk_conn_free(c);
+}
+
+/* Reads key on the client, so that the server tracks it for it. */
+static void read_key(env *e, const char *key) {
+    result get = {0};
+    submit(e, &get, 0, CMD("GET", key));
+    wait_count(e, &get.calls, 1);
+    assert_true(get.status == RK_OK || get.status == RK_NIL);
+}
+
+static void enable_tracking(env *e, invals *iv) {
+    result on = {0};
+    rk_async_tracking t = {.on_invalidate = on_invalidate, .userdata = iv};
+    assert_int_equal(rk_async_tracking_on(e->ac, &t, record, &on), RK_OK);
+    wait_count(e, &on.calls, 1);
+    assert_int_equal(on.status, RK_OK);
+}
+
+static void tracked_key_change_invalidates(void **state, int proto) {
+    env e;
+    open_shared(&e, state, proto);
+    invals iv = {0};
+    enable_tracking(&e, &iv);
+    read_key(&e, "aps:tracked");
+    change_elsewhere("aps:tracked");
+    wait_count(&e, &iv.n, 1);
+    assert_string_equal(iv.key, "aps:tracked");
+    env_close(&e);
+}
+
+static void test_apubsub_tracked_key_change_invalidates_resp3(void **state) {
+    tracked_key_change_invalidates(state, 3);
+}
+
+static void test_apubsub_tracked_key_change_invalidates_resp2(void **state) {
+    tracked_key_change_invalidates(state, 2);
+}
+
+/* BCAST with a prefix: keys under it are invalidated though never read,
+ * others are not. */
+static void bcast_prefix_tracks_unread_keys(void **state, int proto) {
+    env e;
+    open_shared(&e, state, proto);
+    invals iv = {0};
+    result on = {0};
+    rk_str prefix = RK_STR("aps:b:");
+    rk_async_tracking t = {.flags = RK_TRACK_BCAST,
+                           .prefixes = &prefix,
+                           .nprefixes = 1,
+                           .on_invalidate = on_invalidate,
+                           .userdata = &iv};
+    assert_int_equal(rk_async_tracking_on(e.ac, &t, record, &on), RK_OK);
+    wait_count(&e, &on.calls, 1);
+    assert_int_equal(on.status, RK_OK);
+    change_elsewhere("aps:other");
+    change_elsewhere("aps:b:1");
+    wait_count(&e, &iv.n, 1);
+    assert_string_equal(iv.key, "aps:b:1");
+    run_for(&e, 30);
+    assert_int_equal(iv.n, 1);
+    env_close(&e);
+}
+
+static void test_apubsub_bcast_prefix_tracks_unread_keys_resp3(void **state) {
+    bcast_prefix_tracks_unread_keys(state, 3);
+}
+
+static void test_apubsub_bcast_prefix_tracks_unread_keys_resp2(void **state) {
+    bcast_prefix_tracks_unread_keys(state, 2);
+}
+
+static void tracking_survives_reconnect(void **state, int proto) {
+    rkt_shared_need();
+    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
+    assert_non_null(p);
+    env e;
+    open_at(&e, state, rkt_proxy_port(p), proto);
+    events ev = {0};
+    rk_async_on_event(e.ac, on_event, &ev);
+    invals iv = {0};
+    enable_tracking(&e, &iv);
+    rkt_proxy_drop_all(p);
+    wait_count(&e, &ev.restored, 1);
+    assert_true(iv.flushes >= 1); /* everything may be stale */
+    read_key(&e, "aps:tracked2");
+    change_elsewhere("aps:tracked2");
+    wait_count(&e, &iv.n, 1);
+    assert_string_equal(iv.key, "aps:tracked2");
+    assert_int_equal(ev.lost, 1);
+    env_close(&e);
+    rkt_proxy_stop(p);
+}
+
+static void test_apubsub_tracking_survives_reconnect_resp3(void **state) {
+    tracking_survives_reconnect(state, 3);
+}
+
+static void test_apubsub_tracking_survives_reconnect_resp2(void **state) {
+    tracking_survives_reconnect(state, 2);
+}
+
+/* ---- hostile data -------------------------------------------------------------- */
+
+#define CONFIRM3 ">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"
+#define CONFIRM2 "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"
+
+/* A fake server answering SUBSCRIBE ch with `reply` (raw RESP); the
+ * client (protocol proto) subscribes. */
+static rkt_fake *fake_subscribed(env *e, void **state, int proto, const char *reply, inbox *in,
+                                 events *ev) {
+    static const char *const client_id[] = {"CLIENT", "ID", NULL};
+    static const char *const expect[] = {"SUBSCRIBE", "ch", NULL};
+    rkt_fake *f = rkt_fake_start(NULL, 0, NULL);
+    assert_non_null(f);
+    if (proto == 2) /* the dedicated connection's CLIENT ID first */
+        assert_int_equal(rkt_fake_add(f, &(rkt_fake_step){.expect = client_id, .reply = ":7\r\n"}),
+                         0);
+    assert_int_equal(rkt_fake_add(f, &(rkt_fake_step){.expect = expect, .reply = reply}), 0);
+    open_at(e, state, rkt_fake_port(f), proto);
+    rk_async_on_event(e->ac, on_event, ev);
+    in->done.e = e;
+    rk_str one = RK_STR("ch");
+    assert_int_equal(rk_async_subscribe(e->ac, &one, 1, on_message, record, in), RK_OK);
+    return f;
+}
+
+static void hostile_push_closes_connection(void **state, int proto) {
+    static const char *const pushes3[] = {
+        ">2\r\n$7\r\nmessage\r\n$2\r\nch\r\n",                   /* wrong arity */
+        ">3\r\n$7\r\nmessage\r\n:5\r\n$1\r\nx\r\n",              /* channel not a string */
+        ">3\r\n:1\r\n$2\r\nch\r\n$1\r\nx\r\n",                   /* kind not a string */
+        ">3\r\n$9\r\nsubscribe\r\n$2\r\nzz\r\n:2\r\n",           /* unasked confirmation */
+        ">2\r\n$10\r\ninvalidate\r\n:3\r\n",                     /* keys not an array */
+        ">4\r\n$8\r\npmessage\r\n$1\r\np\r\n$2\r\nch\r\n*0\r\n", /* payload an array */
+    };
+    static const char *const pushes2[] = {
+        "*2\r\n$7\r\nmessage\r\n$2\r\nch\r\n",        "*3\r\n$7\r\nmessage\r\n:5\r\n$1\r\nx\r\n",
+        "*3\r\n:1\r\n$2\r\nch\r\n$1\r\nx\r\n",        "*3\r\n$9\r\nsubscribe\r\n$2\r\nzz\r\n:2\r\n",
+        "*3\r\n$3\r\nfoo\r\n$2\r\nch\r\n$1\r\nx\r\n", /* unknown kind */
+    };
+    const char *const *pushes = proto == 3 ? pushes3 : pushes2;
+    size_t n = proto == 3 ? RK_ARRAY_LEN(pushes3) : RK_ARRAY_LEN(pushes2);
+    for (size_t i = 0; i < n; i++) {
+        env e;
+        inbox in = {0};
+        events ev = {0};
+        char reply[256];
+        snprintf(reply, sizeof(reply), "%s%s", proto == 3 ? CONFIRM3 : CONFIRM2, pushes[i]);
+        rkt_fake *f = fake_subscribed(&e, state, proto, reply, &in, &ev);
+        wait_count(&e, &ev.lost, 1);
+        if (ev.lost_code != RK_EPROTO)
+            fail_msg("push %zu: lost with %d, not RK_EPROTO", i, ev.lost_code);
+        assert_int_equal(in.n, 0);
+        env_close(&e);
+        rkt_fake_free(f);
+    }
+}
+
+static void test_apubsub_hostile_push_closes_connection_resp3(void **state) {
+    hostile_push_closes_connection(state, 3);
+}
+
+static void test_apubsub_hostile_push_closes_connection_resp2(void **state) {
+    hostile_push_closes_connection(state, 2);
+}
+
+/* A message on a channel nobody subscribed, or a push of a kind pub/sub
+ * does not know, is harmless: dropped, and the connection carries on. */
+static void test_apubsub_harmless_pushes_dropped(void **state) {
+    env e;
+    inbox in = {0};
+    events ev = {0};
+    rkt_fake *f = fake_subscribed(&e, state, 3,
+                                  CONFIRM3 ">3\r\n$7\r\nmessage\r\n$5\r\nother\r\n$1\r\nx\r\n"
+                                           ">2\r\n$7\r\nunknown\r\n$1\r\nx\r\n",
+                                  &in, &ev);
+    wait_count(&e, &in.done.calls, 1);
+    assert_int_equal(in.done.status, RK_OK);
+    assert_int_equal(rkt_fake_add(f, &(rkt_fake_step){.reply = "+PONG\r\n"}), 0);
+    result ping = {0};
+    submit(&e, &ping, 0, CMD("PING"));
+    wait_count(&e, &ping.calls, 1);
+    assert_string_equal(ping.str, "PONG");
+    assert_int_equal(in.n, 0);
+    assert_int_equal(ev.lost, 0);
+    env_close(&e);
+    rkt_fake_free(f);
+}
+
+/* A subscribe is answered by confirmations or an error reply: any other
+ * reply means the stream is out of step. */
+static void test_apubsub_plain_reply_to_subscribe_is_protocol_error(void **state) {
+    static const struct {
+        int proto;
+        const char *reply;
+    } cases[] = {{3, "+OK\r\n"}, {2, "+OK\r\n"}, {2, "*2\r\n$4\r\npong\r\n$0\r\n\r\n"}};
+    for (size_t i = 0; i < RK_ARRAY_LEN(cases); i++) {
+        env e;
+        inbox in = {0};
+        events ev = {0};
+        rkt_fake *f = fake_subscribed(&e, state, cases[i].proto, cases[i].reply, &in, &ev);
+        wait_count(&e, &ev.lost, 1);
+        if (ev.lost_code != RK_EPROTO)
+            fail_msg("case %zu: lost with %d, not RK_EPROTO", i, ev.lost_code);
+        assert_true(in.done.calls == 0 || in.done.status != RK_OK); /* never taken as confirmed */
+        env_close(&e);
+        rkt_fake_free(f);
+    }
+}
+
+/* A subscribe the server refuses completes with its error and is
+ * forgotten. */
+static void test_apubsub_refused_subscribe_is_forgotten(void **state) {
+    rkt_shared_need();
+    const char *const expect[] = {"SUBSCRIBE", "ch", NULL};
+    rkt_fake *f = rkt_fake_start(
+        &(rkt_fake_step){.expect = expect, .reply = "-NOPERM no channel for you\r\n"}, 1, NULL);
+    assert_non_null(f);
+    env e;
+    open_at(&e, state, rkt_fake_port(f), 3);
+    inbox in = {.done.e = &e};
+    rk_str one = RK_STR("ch");
+    assert_int_equal(rk_async_subscribe(e.ac, &one, 1, on_message, record, &in), RK_OK);
+    wait_count(&e, &in.done.calls, 1);
+    assert_int_equal(in.done.status, RK_ESERVER);
+    assert_int_equal(rk_async_subscriptions(e.ac), 0);
+    env_close(&e);
+    rkt_fake_free(f);
+}
+
+/* ---- freeing ---------------------------------------------------------------------- */
+
+static void free_inside_message_handler(void **state, int proto) {
+    env e;
+    open_shared(&e, state, proto);
+    inbox in = {.free_client = true};
+    subscribe_one(&e, &in, 0, "aps:free");
+    result pub = {.e = &e};
+    rk_str argv[] = {RK_STR("PUBLISH"), RK_STR("aps:free"), RK_STR("x")};
+    assert_true(rk_async_command_argv(e.ac, record, &pub, argv, 3) > 0);
+    wait_count(&e, &in.n, 1);
+    assert_null(e.ac);
+    run_for(&e, 30); /* nothing of the client is left to run */
+    assert_int_equal(in.n, 1);
+    env_close(&e);
+}
+
+static void test_apubsub_free_inside_message_handler_resp3(void **state) {
+    free_inside_message_handler(state, 3);
+}
+
+static void test_apubsub_free_inside_message_handler_resp2(void **state) {
+    free_inside_message_handler(state, 2);
+}
+
+/* A subscribe not yet confirmed when the client is freed completes with
+ * RK_ECANCELED, once. */
+static void test_apubsub_free_completes_pending_subscribe(void **state) {
+    env e;
+    open_shared(&e, state, 2);
+    inbox in = {0};
+    rk_str one = RK_STR("aps:pending");
+    assert_int_equal(rk_async_subscribe(e.ac, &one, 1, on_message, record, &in), RK_OK);
+    rk_async_free(e.ac);
+    e.ac = NULL;
+    assert_int_equal(in.done.calls, 1);
+    assert_int_equal(in.done.status, RK_ECANCELED);
+    run_for(&e, 30);
+    assert_int_equal(in.done.calls, 1);
+    env_close(&e);
+}
+
+/* ---- out of memory ---------------------------------------------------------------- */
+
+/* One round: subscribe, track, publish and wait (a bounded while) for the
+ * message, with some allocation failing; RK_OK when the message came. */
+static int oom_round(env *e, int proto) {
+    e->ac =
+        rk_async_new(&(rk_options){.port = rkt_server_port(&rkt_shared), .protocol = proto}, NULL);
+    if (e->ac == NULL)
+        return RK_ENOMEM;
+    inbox in = {.done.e = e};
+    invals iv = {0};
+    result pub = {0};
+    rk_str one = RK_STR("aps:oom");
+    rk_str argv[] = {RK_STR("PUBLISH"), RK_STR("aps:oom"), RK_STR("x")};
+    rk_async_tracking t = {.on_invalidate = on_invalidate, .userdata = &iv};
+    int rc = e->k->attach(e->loop, e->ac);
+    if (rc == RK_OK)
+        rc = rk_async_subscribe(e->ac, &one, 1, on_message, record, &in);
+    if (rc == RK_OK)
+        rc = rk_async_tracking_on(e->ac, &t, NULL, NULL);
+    for (int64_t end = rk_now_ms() + 300; rc == RK_OK && in.n == 0 && rk_now_ms() < end;) {
+        if (in.done.calls == 1 && pub.calls == 0 && pub.e == NULL) {
+            pub.e = e;
+            if (rk_async_command_argv(e->ac, record, &pub, argv, 3) < 0)
+                rc = RK_ENOMEM;
+        }
+        assert_int_equal(e->k->run_once(e->loop), 0);
+    }
+    rk_async_free(e->ac);
+    e->ac = NULL;
+    return rc == RK_OK && in.n == 1 ? RK_OK : RK_ENOMEM;
+}
+
+/* Every allocation of a subscribe, tracking and a message failing in turn:
+ * a failure or a late message, never a crash or a leak. The built-in loop
+ * only (the others allocate outside the library's allocator). */
+static void test_apubsub_survives_every_failed_allocation(void **state) {
+    rkt_shared_need();
+    env e = {.k = *state};
+    if (e.k != &rkt_loop_builtin)
+        skip();
+    e.loop = e.k->create();
+    assert_non_null(e.loop);
+    for (int proto = 2; proto <= 3; proto++) {
+        rkt_alloc_install();
+        assert_int_equal(oom_round(&e, proto), RK_OK); /* works with no failure */
+        run_for(&e, 5);
+        for (size_t n = 1;; n++) {
+            rkt_alloc_install(); /* counters from zero */
+            rkt_alloc_fail_nth(n);
+            oom_round(&e, proto);
+            run_for(&e, 5);
+            size_t failed = rkt_alloc_stats_now().failed;
+            rkt_alloc_fail_nth(0);
+            if (rkt_alloc_live() != 0)
+                fail_msg("RESP%d, allocation %zu failing: %ld blocks leaked", proto, n,
+                         rkt_alloc_live());
+            if (failed == 0)
+                break; /* every allocation of the round was tried */
+        }
+        rkt_alloc_uninstall();
+    }
+    e.k->destroy(e.loop);
+}
+
+/* ---- main ------------------------------------------------------------------------ */
+
+#define T(name, k) cmocka_unit_test_prestate(name, (void *)(k))
+#define SUITE(k)                                                                                   \
+    {                                                                                              \
+        T(test_apubsub_channel_message_reaches_handler_resp3, k),                                  \
+            T(test_apubsub_channel_message_reaches_handler_resp2, k),                              \
+            T(test_apubsub_pattern_message_carries_pattern_resp3, k),                              \
+            T(test_apubsub_pattern_message_carries_pattern_resp2, k),                              \
+            T(test_apubsub_shard_message_reaches_handler_resp3, k),                                \
+            T(test_apubsub_shard_message_reaches_handler_resp2, k),                                \
+            T(test_apubsub_commands_share_the_subscribed_connection, k),                           \
+            T(test_apubsub_unsubscribe_stops_delivery_resp3, k),                                   \
+            T(test_apubsub_unsubscribe_stops_delivery_resp2, k),                                   \
+            T(test_apubsub_disconnect_forgets_subscriptions_resp3, k),                             \
+            T(test_apubsub_disconnect_forgets_subscriptions_resp2, k),                             \
+            T(test_apubsub_lost_connection_resubscribes_once_resp3, k),                            \
+            T(test_apubsub_lost_connection_resubscribes_once_resp2, k),                            \
+            T(test_apubsub_tracked_key_change_invalidates_resp3, k),                               \
+            T(test_apubsub_tracked_key_change_invalidates_resp2, k),                               \
+            T(test_apubsub_bcast_prefix_tracks_unread_keys_resp3, k),                              \
+            T(test_apubsub_bcast_prefix_tracks_unread_keys_resp2, k),                              \
+            T(test_apubsub_tracking_survives_reconnect_resp3, k),                                  \
+            T(test_apubsub_tracking_survives_reconnect_resp2, k),                                  \
+            T(test_apubsub_hostile_push_closes_connection_resp3, k),                               \
+            T(test_apubsub_hostile_push_closes_connection_resp2, k),                               \
+            T(test_apubsub_harmless_pushes_dropped, k),                                            \
+            T(test_apubsub_plain_reply_to_subscribe_is_protocol_error, k),                         \
+            T(test_apubsub_refused_subscribe_is_forgotten, k),                                     \
+            T(test_apubsub_free_inside_message_handler_resp3, k),                                  \
+            T(test_apubsub_free_inside_message_handler_resp2, k),                                  \
+            T(test_apubsub_free_completes_pending_subscribe, k),                                   \
+            T(test_apubsub_survives_every_failed_allocation, k),                                   \
+    }
+
+int main(void) {
+    int failed = 0;
+    for (size_t i = 0; rkt_loop_kinds[i]; i++) {
+        const rkt_loop_kind *k = rkt_loop_kinds[i];
+        const struct CMUnitTest tests[] = SUITE(k);
+        char name[64];
+        snprintf(name, sizeof(name), "async pub/sub on %s", k->name);
+        failed += _cmocka_run_group_tests(name, tests, RK_ARRAY_LEN(tests), rkt_shared_setup,
+                                          rkt_shared_teardown);
+    }
+    return failed;
+}
