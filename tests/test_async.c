@@ -127,18 +127,24 @@ static void wait_connected(env *e) {
     }
 }
 
-static rk_async_id submit(env *e, result *res, int timeout_ms, const char *const *words) {
+/* Submits the words as a command with call's settings (its callback
+ * record, its userdata the result). */
+static rk_async_id submit_call(env *e, rk_async_call call, const char *const *words) {
     rk_str argv[8];
     size_t n = 0;
     while (words[n]) {
         argv[n] = rk_cstr(words[n]);
         n++;
     }
-    rk_async_call call = {.callback = record, .userdata = res, .timeout_ms = timeout_ms};
+    call.callback = record;
     rk_async_id id = rk_async_submit(e->ac, &call, argv, n);
     if (id <= 0)
         fail_msg("rk_async_submit %s: %s", words[0], rk_error_last()->message);
     return id;
+}
+
+static rk_async_id submit(env *e, result *res, int timeout_ms, const char *const *words) {
+    return submit_call(e, (rk_async_call){.userdata = res, .timeout_ms = timeout_ms}, words);
 }
 
 #define CMD(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -279,6 +285,159 @@ static void test_async_unsent_command_survives_lost_connection(void **state) {
     assert_int_equal(st.connects, 2);
     env_close(&e);
     rkt_proxy_stop(p);
+}
+
+/* ---- repeating after a lost connection ------------------------------------ */
+
+/* A loop of the test's kind and a client of the shared server through a
+ * fault proxy, with options o (the port set here), connected (so that a
+ * mode set next applies to the next connection). */
+static rkt_proxy *proxied_open(env *e, void **state, rk_options o) {
+    rkt_shared_need();
+    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
+    assert_non_null(p);
+    e->k = *state;
+    e->loop = e->k->create();
+    o.port = rkt_proxy_port(p);
+    e->ac = new_client(e, o, NULL);
+    assert_int_equal(rk_async_connect(e->ac), RK_OK);
+    wait_connected(e);
+    return p;
+}
+
+static void proxied_close(env *e, rkt_proxy *p) {
+    env_close(e);
+    rkt_proxy_stop(p);
+}
+
+/* Sends DEBUG SLEEP (0.3 s) so that the commands submitted next are sent
+ * and wait for their replies; sleeping is returned, to see it fail. */
+static void hold_server(env *e, result *sleeping) {
+    submit(e, sleeping, 0, CMD("DEBUG", "SLEEP", "0.3"));
+}
+
+/* Runs the loop until the commands submitted are written, then cuts the
+ * connection: they were in flight. */
+static void cut_in_flight(env *e, rkt_proxy *p) {
+    run_for(e, 100);
+    rkt_proxy_drop_all(p);
+}
+
+static void test_async_lost_connection_repeats_reads(void **state) {
+    env e;
+    rkt_proxy *p = proxied_open(&e, state, (rk_options){0});
+    result set = {0}, sleeping = {0}, gets[3] = {{0}};
+    submit(&e, &set, 0, CMD("SET", "async:repeat", "v"));
+    wait_count(&e, &set.calls, 1);
+    hold_server(&e, &sleeping);
+    for (int i = 0; i < 3; i++)
+        submit(&e, &gets[i], 0, CMD("GET", "async:repeat"));
+    cut_in_flight(&e, p);
+    wait_count(&e, &gets[2].calls, 1);
+    for (int i = 0; i < 3; i++) { /* answered, once, on the next connection */
+        assert_int_equal(gets[i].status, RK_OK);
+        assert_string_equal(gets[i].str, "v");
+    }
+    assert_int_equal(sleeping.status, RK_EIO); /* DEBUG is not a read */
+    run_for(&e, 50);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(gets[i].calls, 1);
+    rk_async_stats st;
+    rk_async_get_stats(e.ac, &st);
+    assert_int_equal(st.connects, 2);
+    proxied_close(&e, p);
+}
+
+static void test_async_lost_connection_fails_write_that_may_have_run(void **state) {
+    env e;
+    rkt_proxy *p = proxied_open(&e, state, (rk_options){0});
+    result del = {0}, sleeping = {0}, incr = {0}, get = {0};
+    submit(&e, &del, 0, CMD("DEL", "async:repeat-incr"));
+    wait_count(&e, &del.calls, 1);
+    hold_server(&e, &sleeping);
+    submit(&e, &incr, 0, CMD("INCR", "async:repeat-incr"));
+    cut_in_flight(&e, p);
+    wait_count(&e, &incr.calls, 1);
+    assert_int_equal(incr.status, RK_EIO);
+    run_for(&e, 400); /* the server wakes up and may run the INCR it got */
+    submit(&e, &get, 0, CMD("GET", "async:repeat-incr"));
+    wait_count(&e, &get.calls, 1);
+    assert_true(get.status == RK_NIL || strcmp(get.str, "1") == 0); /* at most once */
+    assert_int_equal(incr.calls, 1);
+    proxied_close(&e, p);
+}
+
+static void test_async_lost_connection_repeats_idempotent_write(void **state) {
+    env e;
+    rkt_proxy *p = proxied_open(&e, state, (rk_options){0});
+    result sleeping = {0}, set = {0}, get = {0};
+    hold_server(&e, &sleeping);
+    submit_call(&e, (rk_async_call){.userdata = &set, .idempotent = true},
+                CMD("SET", "async:repeat-set", "mine"));
+    cut_in_flight(&e, p);
+    wait_count(&e, &set.calls, 1);
+    assert_int_equal(set.status, RK_OK); /* repeated on the next connection */
+    assert_string_equal(set.str, "OK");
+    submit(&e, &get, 0, CMD("GET", "async:repeat-set"));
+    wait_count(&e, &get.calls, 1);
+    assert_string_equal(get.str, "mine");
+    assert_int_equal(set.calls, 1);
+    proxied_close(&e, p);
+}
+
+/* A read caught by the cut waits for the next connection, which hangs:
+ * its deadline completes it, once, with RK_ETIMEOUT (not the cut's
+ * RK_EIO), and nothing follows. */
+static void test_async_repeated_read_past_deadline_times_out_once(void **state) {
+    env e;
+    rkt_proxy *p = proxied_open(&e, state, (rk_options){0});
+    result sleeping = {0}, get = {0};
+    hold_server(&e, &sleeping);
+    submit(&e, &get, 600, CMD("GET", "async:repeat"));
+    rkt_proxy_set_mode(p, RKT_PROXY_BLACKHOLE, 0); /* the next connection */
+    cut_in_flight(&e, p);
+    wait_count(&e, &get.calls, 1);
+    assert_int_equal(get.status, RK_ETIMEOUT);
+    run_for(&e, 200);
+    assert_int_equal(get.calls, 1);
+    proxied_close(&e, p);
+}
+
+static void test_async_retry_attempts_one_never_repeats(void **state) {
+    env e;
+    rkt_proxy *p = proxied_open(&e, state, (rk_options){.retry = {.attempts = 1}});
+    result sleeping = {0}, get = {0};
+    hold_server(&e, &sleeping);
+    submit(&e, &get, 0, CMD("GET", "async:repeat"));
+    cut_in_flight(&e, p);
+    wait_count(&e, &get.calls, 1);
+    assert_int_equal(get.status, RK_EIO);
+    run_for(&e, 50);
+    assert_int_equal(get.calls, 1);
+    proxied_close(&e, p);
+}
+
+/* A read repeated after the cut finds the server refusing connections for
+ * a while: each failed reconnect counts as a try, and it waits out the
+ * backoff for the next while it has tries left. */
+static void test_async_repeated_read_waits_out_failed_reconnects(void **state) {
+    env e;
+    rk_options o = {.retry = {.attempts = 20, .backoff = RK_BACKOFF_CONSTANT, .base_ms = 50}};
+    rkt_proxy *p = proxied_open(&e, state, o);
+    result set = {0}, sleeping = {0}, get = {0};
+    submit(&e, &set, 0, CMD("SET", "async:repeat", "v"));
+    wait_count(&e, &set.calls, 1);
+    hold_server(&e, &sleeping);
+    submit(&e, &get, 0, CMD("GET", "async:repeat"));
+    rkt_proxy_set_mode(p, RKT_PROXY_RESET, 0);
+    cut_in_flight(&e, p);
+    run_for(&e, 200); /* a few reconnects fail */
+    assert_int_equal(get.calls, 0);
+    rkt_proxy_set_mode(p, RKT_PROXY_PASS, 0);
+    wait_count(&e, &get.calls, 1);
+    assert_int_equal(get.status, RK_OK);
+    assert_string_equal(get.str, "v");
+    proxied_close(&e, p);
 }
 
 static void test_async_free_cancels_every_pending_command(void **state) {
@@ -523,7 +682,9 @@ static void test_async_liveness_declares_silent_connection_dead(void **state) {
     rkt_proxy_set_mode(p, RKT_PROXY_DELAY, 1500);
     env e = {.k = *state};
     e.loop = e.k->create();
-    e.ac = new_client(&e, (rk_options){.port = rkt_proxy_port(p)},
+    /* Not repeated after the liveness rule cut the connection: the next
+     * one would be as slow. */
+    e.ac = new_client(&e, (rk_options){.port = rkt_proxy_port(p), .retry = {.attempts = 1}},
                       &(rk_async_options){.liveness_ms = 300});
     assert_int_equal(rk_async_connect(e.ac), RK_OK);
     wait_connected(&e); /* the handshake is slowed down too */
@@ -966,6 +1127,16 @@ static void test_async_free_with_transaction_pending(void **state) {
                                       (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_unsent_command_survives_lost_connection,          \
                                       (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_lost_connection_repeats_reads, (void *)(k)),      \
+            cmocka_unit_test_prestate(test_async_lost_connection_fails_write_that_may_have_run,    \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_lost_connection_repeats_idempotent_write,         \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_repeated_read_past_deadline_times_out_once,       \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_retry_attempts_one_never_repeats, (void *)(k)),   \
+            cmocka_unit_test_prestate(test_async_repeated_read_waits_out_failed_reconnects,        \
+                                      (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_free_cancels_every_pending_command, (void *)(k)), \
             cmocka_unit_test_prestate(test_async_free_inside_callback_is_safe, (void *)(k)),       \
             cmocka_unit_test_prestate(test_async_disconnect_inside_callback_is_safe, (void *)(k)), \
@@ -1013,14 +1184,23 @@ int main(void) {
     static const char *const config[] = {"enable-debug-command yes", NULL}; /* DEBUG SLEEP */
     rkt_shared_opts.config = config;
     rkt_shared_opts.tls = rkt_have_binary("openssl");
+    /* RKT_ASYNC_LOOP and RKT_ASYNC_TESTS (substrings of the names) pick
+     * a loop and tests, for working on one. */
+    const char *loop = getenv("RKT_ASYNC_LOOP"), *only = getenv("RKT_ASYNC_TESTS");
     int failed = 0;
     for (size_t i = 0; rkt_loop_kinds[i]; i++) {
         const rkt_loop_kind *k = rkt_loop_kinds[i];
-        const struct CMUnitTest tests[] = SUITE(k);
+        const struct CMUnitTest all[] = SUITE(k);
+        struct CMUnitTest tests[RK_ARRAY_LEN(all)];
+        size_t n = 0;
+        for (size_t t = 0; t < RK_ARRAY_LEN(all); t++)
+            if (only == NULL || strstr(all[t].name, only))
+                tests[n++] = all[t];
+        if (n == 0 || (loop && strcmp(loop, k->name) != 0))
+            continue;
         char name[64];
         snprintf(name, sizeof(name), "async on %s", k->name);
-        failed += _cmocka_run_group_tests(name, tests, RK_ARRAY_LEN(tests), rkt_shared_setup,
-                                          rkt_shared_teardown);
+        failed += _cmocka_run_group_tests(name, tests, n, rkt_shared_setup, rkt_shared_teardown);
     }
     return failed;
 }

@@ -22,6 +22,18 @@
  * (its deadline passed), RK_ECANCELED (rk_async_cancel, or the client was freed), RK_ECLOSED
  * (rk_async_disconnect), or what broke the connection (RK_EIO, RK_EPROTO, RK_ECONNECT, RK_ERESOLVE,
  * RK_EAUTH...).
+ * - A lost connection (I/O error, EOF, liveness) repeats, on the next
+ *   connection, the commands it had sent that are safe to repeat: read-only
+ *   per the command table (GET, HGETALL...; never a module's command) or
+ *   marked rk_async_call.idempotent, while the options' retry.attempts
+ *   (tries in all; 1 = never repeat) and their deadline allow. Any other
+ *   command it had begun to send fails with the connection's error: it
+ *   may have run. Commands not yet sent wait for the next connection.
+ *   Order is kept: the repeated commands go first, in their order. A
+ *   repeated command that finds the reconnect failing counts that as a
+ *   try, and waits for the next connect (after the retry policy's
+ *   backoff) while it has tries left. Batches, transactions and blocking
+ *   commands are not repeated.
  * - A command's deadline does not sever the connection: a late command
  *   completes with RK_ETIMEOUT and its reply is read and dropped when it
  *   comes. The connection is declared dead only by the liveness rule
@@ -222,6 +234,10 @@ typedef struct rk_async_call {
     void *userdata;       /**< Passed to the callback. */
     int timeout_ms;       /**< Deadline from submission; 0: the options'
                                command_timeout_ms; negative: none. */
+    bool idempotent;      /**< Safe to repeat even if it may have run:
+                               repeated after a lost connection like a
+                               read-only command (see the rules above).
+                               Default false. */
 } rk_async_call;
 
 /** Submits the command argv[0..argc) (binary safe). Returns its id (> 0),

@@ -42,6 +42,7 @@
 #include "rediskit/async.h"
 #include "resp/command_int.h"
 #include "resp/writer_int.h"
+#include "util/backoff.h"
 #include "util/common.h"
 
 enum cstate { C_IDLE, C_RESOLVING, C_CONNECTING, C_READY };
@@ -59,6 +60,8 @@ typedef struct rec {
     size_t len;        /* encoded bytes */
     uint8_t state;     /* enum rstate */
     bool done;         /* the callback ran */
+    bool keep;         /* safe to repeat: its bytes are also in `kept` */
+    int tries;         /* connections lost (or reconnects failed) under it */
 } rec;
 
 /* A command posted from another thread: its bytes and how to complete it. */
@@ -96,6 +99,7 @@ struct rk_async {
     unsigned seed;
 
     rk_writer *out;
+    rk_writer *kept; /* the bytes of the `keep` records in the ring, in order */
     rec *ring;
     size_t cap, head, count;
     rk_async_id head_id;
@@ -128,6 +132,8 @@ static void lost(rk_async *ac, int code);
 static rk_async_id queue_record(rk_async *ac, const rk_async_call *call, const char *shape,
                                 size_t prev);
 static void drop_kids(rk_async *ac, int code);
+static int copy_tail(rk_writer *kw, const rk_writer *w, size_t prev, size_t len);
+static void expire(rk_async *ac, int64_t now);
 static int64_t next_kid_expiry(const rk_async *ac);
 static void reap_idle_kids(rk_async *ac, int64_t now);
 
@@ -154,6 +160,8 @@ static int ring_reserve(rk_async *ac) {
 }
 
 static void pop_front(rk_async *ac) {
+    if (at(ac, 0)->keep)
+        rk_writer_consume(ac->kept, at(ac, 0)->len);
     ac->head = (ac->head + 1) & (ac->cap - 1);
     ac->count--;
     ac->head_id++;
@@ -193,6 +201,119 @@ static void drop_front(rk_async *ac, size_t n, int code) {
     }
     for (size_t i = 0; i < n; i++)
         pop_front(ac);
+}
+
+/* ---- repeating after a lost connection --------------------------------- */
+
+/* Whether record r, which a connection failure (code) caught, may be tried
+ * again: it is safe to repeat (read-only, or marked idempotent) and has
+ * tries left under the retry policy (rk_retry.attempts: tries in all). A
+ * deadline that passed meanwhile is expire's to report. */
+static bool repeatable(const rk_async *ac, const rec *r, int code) {
+    return !r->done && r->keep && rk_connection_failure(code) &&
+           r->tries + 1 < ac->o.retry.attempts;
+}
+
+/* Whether the command just encoded into out (from prev on) may be
+ * repeated: it is safe to (the metadata's read-only class, read back from
+ * out, which knows nothing of bytes appended raw; or the caller's word),
+ * and its bytes were copied into `kept`, since those in `out` go once
+ * written. Without memory for the copy it is not repeated (a lost
+ * connection fails it as any other command). Both writers hold copies
+ * only, one block each, so a copy is appended whole or not at all. */
+static bool keep_for_retry(rk_async *ac, const rk_async_call *call, size_t prev, size_t len) {
+    if (ac->o.retry.attempts <= 1)
+        return false;
+    if (!call->idempotent && !(rk_writer_last_flags(ac->out, RK_CMD_SAFE) & RK_CMD_SAFE))
+        return false;
+    return copy_tail(ac->kept, ac->out, prev, len) == RK_OK;
+}
+
+/* The bytes the next connection must send after the connection that had
+ * begun the first n records was lost: those of the records repeated, from
+ * `kept`, then the unsent ones (`out` past what was written of record
+ * sendi). *kept_out gets the new `kept`: the repeated records' bytes and
+ * those of the records after n. RK_OK, or RK_ENOMEM with nothing changed. */
+static int rebuild_queue(rk_async *ac, size_t n, int code, rk_writer **out, rk_writer **kept_out) {
+    rk_writer_opts wo = {.ref_threshold = SIZE_MAX};
+    rk_writer *w = rk_writer_new(&wo), *k = rk_writer_new(&wo);
+    size_t koff = 0, begun = ac->out_off > 0 ? at(ac, ac->sendi)->len - ac->out_off : 0;
+    int rc = w && k ? RK_OK : rk_fail(RK_ENOMEM, "out of memory repeating commands");
+    for (size_t i = 0; rc == RK_OK && i < n; i++) {
+        const rec *r = at(ac, i);
+        if (repeatable(ac, r, code)) {
+            rc = copy_tail(w, ac->kept, koff, r->len);
+            if (rc == RK_OK)
+                rc = copy_tail(k, ac->kept, koff, r->len);
+        }
+        koff += r->keep ? r->len : 0;
+    }
+    if (rc == RK_OK)
+        rc = copy_tail(w, ac->out, begun, rk_writer_pending(ac->out) - begun);
+    if (rc == RK_OK)
+        rc = copy_tail(k, ac->kept, koff, rk_writer_pending(ac->kept) - koff);
+    if (rc != RK_OK) {
+        rk_writer_free(w);
+        rk_writer_free(k);
+        return rc;
+    }
+    *out = w;
+    *kept_out = k;
+    return RK_OK;
+}
+
+/* The connection that had begun the first n records broke with code:
+ * those safe to repeat go first on the next connection, the others fail
+ * with code (they may have run), and the records done already (a reply
+ * to eat that will never come) go. Returns false when none is repeated
+ * (or no memory for it): the caller fails them all. */
+static bool repeat_lost(rk_async *ac, size_t n, int code) {
+    size_t again = 0;
+    for (size_t i = 0; i < n; i++)
+        again += repeatable(ac, at(ac, i), code);
+    rk_writer *out, *kept;
+    if (again == 0 || rebuild_queue(ac, n, code, &out, &kept) != RK_OK)
+        return false;
+    rk_writer_free(ac->out);
+    rk_writer_free(ac->kept);
+    ac->out = out;
+    ac->kept = kept;
+    ac->sendi = ac->out_off = 0;
+    for (size_t i = 0; i < n; i++) {
+        rec *r = at(ac, i);
+        if (repeatable(ac, r, code)) {
+            r->tries++;
+            r->state = R_QUEUED;
+            continue;
+        }
+        r->state = R_SKIPPED; /* its bytes are gone: nothing to skip */
+        r->len = 0;
+        r->keep = false;
+    }
+    /* Skipped and not done: to fail (a callback may cancel a repeated
+     * one meanwhile, which makes it skipped and done). */
+    for (size_t i = 0; i < n; i++)
+        if (at(ac, i)->state == R_SKIPPED && !at(ac, i)->done)
+            finish(ac, i, code);
+    expire(ac, rk_now_ms()); /* a deadline may have passed meanwhile */
+    return true;
+}
+
+/* A connect failed with code: the commands waiting for it fail, except
+ * those repeated after a lost connection that have tries left (the failed
+ * connect counts as one): they wait for the next connect. */
+static void fail_connect_waiters(rk_async *ac, int code) {
+    size_t n = ac->count, first_kept = n;
+    for (size_t i = 0; i < n; i++) {
+        rec *r = at(ac, i);
+        if (r->tries > 0 && repeatable(ac, r, code)) {
+            r->tries++;
+            first_kept = RK_MIN(first_kept, i);
+        } else if (first_kept < n && !r->done) {
+            finish(ac, i, code);
+        }
+    }
+    drop_front(ac, first_kept, code);
 }
 
 /* ---- the loop ---------------------------------------------------------- */
@@ -285,7 +406,7 @@ static void connect_failed(rk_async *ac, int code) {
     ac->last_error = code;
     ac->backoff_prev = rk_backoff_delay(&ac->o.retry, ac->fails, ac->backoff_prev, &ac->seed);
     ac->connect_at = rk_now_ms() + ac->backoff_prev;
-    drop_front(ac, ac->count, code);
+    fail_connect_waiters(ac, code);
 }
 
 static void connected(rk_async *ac) {
@@ -491,7 +612,8 @@ static void lost(rk_async *ac, int code) {
     size_t n = ac->sendi + (ac->out_off > 0 && ac->sendi < ac->count ? 1 : 0);
     drop_conn(ac);
     ac->connect_at = 0;
-    drop_front(ac, n, code);
+    if (!repeat_lost(ac, n, code))
+        drop_front(ac, n, code);
 }
 
 /* The record the next reply answers: the first SENT one (skipped ones
@@ -644,6 +766,7 @@ static void really_free(rk_async *ac) {
     pthread_mutex_destroy(&ac->lock);
     rk_free(ac->ring);
     rk_writer_free(ac->out);
+    rk_writer_free(ac->kept);
     rk_tls_ctx_free(ac->tls);
     rk_options_free_storage(&ac->o, ac->storage);
     rk_free(ac);
@@ -993,14 +1116,16 @@ rk_async *(rk_async_new)(const rk_options *opts, const rk_async_options *aopts, 
     ac->seed = (unsigned)(uintptr_t)ac ^ (unsigned)rk_now_us();
     /* Copy every argument: a caller cannot know when it was sent. */
     ac->out = rk_writer_new(&(rk_writer_opts){.ref_threshold = SIZE_MAX});
-    int rc = ac->out ? rk_options_tls_ctx(&ac->o, &ac->tls)
-                     : rk_fail(RK_ENOMEM, "out of memory creating an async client");
+    ac->kept = rk_writer_new(&(rk_writer_opts){.ref_threshold = SIZE_MAX});
+    int rc = ac->out && ac->kept ? rk_options_tls_ctx(&ac->o, &ac->tls)
+                                 : rk_fail(RK_ENOMEM, "out of memory creating an async client");
     if (rc == RK_OK && pthread_mutex_init(&ac->lock, NULL) != 0) {
         rk_tls_ctx_free(ac->tls);
         rc = rk_fail(RK_ENOMEM, "no mutex for an async client");
     }
     if (rc != RK_OK) {
         rk_writer_free(ac->out);
+        rk_writer_free(ac->kept);
         rk_options_free_storage(&ac->o, ac->storage);
         rk_free(ac);
         return NULL;
@@ -1072,12 +1197,14 @@ static rk_async_id queue_record(rk_async *ac, const rk_async_call *call, const c
                                 size_t prev) {
     rec *r = at(ac, ac->count);
     int timeout = call->timeout_ms ? call->timeout_ms : ac->o.command_timeout_ms;
+    size_t len = rk_writer_pending(ac->out) - prev;
     *r = (rec){.cb = call->callback,
                .ud = call->userdata,
                .shape = shape,
                .deadline = timeout > 0 ? rk_now_ms() + timeout : -1,
-               .len = rk_writer_pending(ac->out) - prev,
-               .state = R_QUEUED};
+               .len = len,
+               .state = R_QUEUED,
+               .keep = keep_for_retry(ac, call, prev, len)};
     min_in(&ac->next_cmd_deadline, r->deadline);
     ac->count++;
     ac->live++;
@@ -1203,6 +1330,8 @@ static posted *encode_post(const rk_async_call *call, const rk_str *argv, size_t
         *rc = rk_fail(RK_ENOMEM, "out of memory posting a command");
     if (p) {
         *p = (posted){.call = *call, .len = len};
+        /* Its bytes are appended raw on the loop's thread: judged here. */
+        p->call.idempotent |= (rk_writer_last_flags(w, RK_CMD_SAFE) & RK_CMD_SAFE) != 0;
         struct iovec iov[64];
         int n = rk_writer_iov(w, iov, (int)RK_ARRAY_LEN(iov));
         size_t off = 0;
