@@ -115,16 +115,22 @@ static void run_for(env *e, int ms) {
         assert_int_equal(e->k->run_once(e->loop), 0);
 }
 
-/* Runs the loop until the client has connected. */
-static void wait_connected(env *e) {
+/* Runs the loop until the client has made n connections. */
+static void wait_connects(env *e, uint64_t n) {
     int64_t end = rk_now_ms() + WAIT_MS;
     rk_async_stats st = {0};
-    while (st.connects == 0) {
+    while (st.connects < n) {
         if (rk_now_ms() > end)
-            fail_msg("%s: no connection after %d ms", e->k->name, WAIT_MS);
+            fail_msg("%s: %llu connections after %d ms, not %llu", e->k->name,
+                     (unsigned long long)st.connects, WAIT_MS, (unsigned long long)n);
         assert_int_equal(e->k->run_once(e->loop), 0);
         rk_async_get_stats(e->ac, &st);
     }
+}
+
+/* Runs the loop until the client has connected. */
+static void wait_connected(env *e) {
+    wait_connects(e, 1);
 }
 
 /* Submits the words as a command with call's settings (its callback
@@ -698,6 +704,54 @@ static void test_async_liveness_declares_silent_connection_dead(void **state) {
     rkt_proxy_stop(p);
 }
 
+/* An idle connection gets the engine's own PING (no callback, not
+ * pending), and one that answers is kept. */
+static void test_async_idle_connection_is_pinged_and_kept(void **state) {
+    rkt_shared_need();
+    env e = {.k = *state};
+    e.loop = e.k->create();
+    e.ac = new_client(
+        &e, (rk_options){.port = rkt_server_port(&rkt_shared), .health_check_ms = 100}, NULL);
+    assert_int_equal(rk_async_connect(e.ac), RK_OK);
+    wait_connected(&e);
+    run_for(&e, 600);
+    rk_async_stats st;
+    rk_async_get_stats(e.ac, &st);
+    assert_true(st.commands >= 1); /* PINGs, at most one per 100 ms idle */
+    assert_true(st.commands <= 6);
+    assert_int_equal(st.connects, 1);
+    assert_int_equal(rk_async_pending(e.ac), 0);
+    env_close(&e);
+}
+
+/* A link that takes the PING and never answers (a black hole) is found
+ * dead without any command of the caller's, and replaced. */
+static void test_async_unanswered_ping_declares_idle_connection_dead(void **state) {
+    rkt_shared_need();
+    static const char *const ping[] = {"PING", NULL}, *const get_k[] = {"GET", "k", NULL};
+    static const rkt_fake_step steps[] = {{.expect = ping}, /* no answer */
+                                          {.expect = get_k, .reply = "$1\r\nv\r\n"}};
+    rkt_fake *f = rkt_fake_start(steps, 2, NULL);
+    assert_non_null(f);
+    env e = {.k = *state};
+    e.loop = e.k->create();
+    rk_options o = {.port = rkt_fake_port(f), .health_check_ms = 200, .command_timeout_ms = 300};
+    e.ac = new_client(&e, o, NULL);
+    assert_int_equal(rk_async_connect(e.ac), RK_OK);
+    wait_connected(&e);
+    int64_t t0 = rk_now_ms();
+    wait_connects(&e, 2); /* PING after 200-400 ms idle, dead 300 ms later */
+    assert_true(rk_now_ms() - t0 < 3000);
+    result get = {0};
+    submit(&e, &get, 0, CMD("GET", "k"));
+    wait_count(&e, &get.calls, 1);
+    assert_int_equal(get.status, RK_OK);
+    assert_string_equal(get.str, "v");
+    assert_null(rkt_fake_error(f));
+    env_close(&e);
+    rkt_fake_free(f);
+}
+
 /* A typed command (its builder, rediskit/command.h) completes with the
  * reply its other runners give: shaped, and nil as RK_NIL. */
 static void test_async_run_shapes_reply_like_every_runner(void **state) {
@@ -1152,6 +1206,9 @@ static void test_async_free_with_transaction_pending(void **state) {
             cmocka_unit_test_prestate(test_async_loop_without_timer_refused, (void *)(k)),         \
             cmocka_unit_test_prestate(test_async_tls_handshake_driven_by_the_loop, (void *)(k)),   \
             cmocka_unit_test_prestate(test_async_liveness_declares_silent_connection_dead,         \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_idle_connection_is_pinged_and_kept, (void *)(k)), \
+            cmocka_unit_test_prestate(test_async_unanswered_ping_declares_idle_connection_dead,    \
                                       (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_run_shapes_reply_like_every_runner, (void *)(k)), \
             cmocka_unit_test_prestate(test_async_max_queued_refuses_past_limit, (void *)(k)),      \

@@ -37,7 +37,15 @@
  * - A command's deadline does not sever the connection: a late command
  *   completes with RK_ETIMEOUT and its reply is read and dropped when it
  *   comes. The connection is declared dead only by the liveness rule
- *   (rk_async_options.liveness_ms) or a transport failure.
+ *   (rk_async_options.liveness_ms), an unanswered health check or a
+ *   transport failure.
+ * - Health check: a connection idle (no byte either way, nothing in
+ *   flight) for rk_options.health_check_ms (30 s by default, negative:
+ *   never; noticed within twice that) gets a PING of the client's own
+ *   (no callback; not counted by rk_async_pending). No answer within
+ *   liveness_ms, else the command timeout, declares it dead: it is
+ *   replaced at once, without waiting for a command. While connected the
+ *   client therefore keeps its loop's timer armed.
  * - Callbacks run on the loop's thread, from the loop's inputs, or from
  *   rk_async_cancel/rk_async_free for the commands they complete. Inside a
  *   callback every call is allowed, rk_async_free and rk_async_disconnect

@@ -108,6 +108,15 @@ struct rk_async {
     size_t live;                     /* records not done */
     int64_t next_cmd_deadline;       /* <= the earliest live deadline, -1 none */
     int64_t last_rx;
+    /* The health check (rk_options.health_check_ms): no I/O (the read and
+     * write counters did not move from idle_mark) since idle_from, and
+     * nothing in flight, sends a PING of the engine's own (`own` counts
+     * such records, not the caller's). */
+    int64_t idle_from;
+    uint64_t idle_mark;
+    size_t own;
+    bool health_failed; /* the PING went unanswered: declare the connection dead */
+    bool reconnect;     /* connect at once even with nothing to send */
     bool flush_wanted, write_blocked;
 
     int depth;
@@ -134,6 +143,7 @@ static rk_async_id queue_record(rk_async *ac, const rk_async_call *call, const c
 static void drop_kids(rk_async *ac, int code);
 static int copy_tail(rk_writer *kw, const rk_writer *w, size_t prev, size_t len);
 static void expire(rk_async *ac, int64_t now);
+static int64_t next_health_check(const rk_async *ac);
 static int64_t next_kid_expiry(const rk_async *ac);
 static void reap_idle_kids(rk_async *ac, int64_t now);
 
@@ -366,6 +376,7 @@ static int64_t next_deadline(const rk_async *ac) {
     case C_READY:
         if (ac->ao.liveness_ms > 0 && ac->inflight > 0)
             min_in(&n, ac->last_rx + ac->ao.liveness_ms);
+        min_in(&n, next_health_check(ac));
         break;
     }
     return n;
@@ -403,16 +414,21 @@ static void connect_failed(rk_async *ac, int code) {
     ac->res = NULL;
     drop_conn(ac);
     ac->fails++;
+    ac->reconnect = false;
     ac->last_error = code;
     ac->backoff_prev = rk_backoff_delay(&ac->o.retry, ac->fails, ac->backoff_prev, &ac->seed);
     ac->connect_at = rk_now_ms() + ac->backoff_prev;
     fail_connect_waiters(ac, code);
 }
 
+static void idle_restart(rk_async *ac, int64_t now);
+
 static void connected(rk_async *ac) {
     ac->state = C_READY;
     ac->fails = ac->backoff_prev = 0;
+    ac->reconnect = false;
     ac->st.connects++;
+    idle_restart(ac, rk_now_ms());
 }
 
 static void try_address(rk_async *ac, int i);
@@ -694,13 +710,90 @@ static void expire(rk_async *ac, int64_t now) {
     ac->next_cmd_deadline = next;
 }
 
+/* The connection is declared dead though the transport noticed nothing
+ * (the liveness rule, an unanswered health check PING): dropped as if
+ * lost (its commands repeated or failed with code), and a new one made
+ * at once, even with nothing to send. What must follow a reconnect
+ * (re-subscribing...) hooks here and on the handshake's completion. */
+static void declare_dead(rk_async *ac, int code) {
+    lost(ac, code);
+    ac->reconnect = true;
+}
+
 static void check_liveness(rk_async *ac, int64_t now) {
     if (ac->state != C_READY || ac->ao.liveness_ms <= 0 || ac->inflight == 0)
         return;
     if (now - ac->last_rx < ac->ao.liveness_ms)
         return;
-    lost(ac, rk_fail(RK_EIO, "no byte from the server in %d ms with commands outstanding",
-                     ac->ao.liveness_ms));
+    declare_dead(ac, rk_fail(RK_EIO, "no byte from the server in %d ms with commands outstanding",
+                             ac->ao.liveness_ms));
+}
+
+/* ---- the health check ---------------------------------------------------- */
+
+/* Kids are left alone: an idle one is closed before long. */
+static bool health_on(const rk_async *ac) {
+    return ac->o.health_check_ms > 0 && ac->parent == NULL && ac->state == C_READY;
+}
+
+static void idle_restart(rk_async *ac, int64_t now) {
+    ac->idle_from = now;
+    ac->idle_mark = ac->st.reads + ac->st.writes;
+}
+
+static int64_t next_health_check(const rk_async *ac) {
+    return health_on(ac) ? ac->idle_from + ac->o.health_check_ms : -1;
+}
+
+/* How long the PING may take: the liveness bound, else the command
+ * timeout, else (none) the connect timeout, as the pooled check does. */
+static int health_bound(const rk_async *ac) {
+    if (ac->ao.liveness_ms > 0)
+        return ac->ao.liveness_ms;
+    if (ac->o.command_timeout_ms >= 0)
+        return ac->o.command_timeout_ms ? ac->o.command_timeout_ms : RK_DEFAULT_COMMAND_TIMEOUT_MS;
+    return ac->o.connect_timeout_ms > 0 ? ac->o.connect_timeout_ms : -1;
+}
+
+/* The engine's PING completed: unanswered in time, the connection is
+ * declared dead once the timer's work is done (not here, inside expire's
+ * walk of the ring). */
+static void health_done(rk_async *ac, int status, rk_reply *reply, void *ud) {
+    (void)reply, (void)ud;
+    ac->own--;
+    if (status == RK_ETIMEOUT)
+        ac->health_failed = true;
+}
+
+/* Queues the engine's PING (bytes appended raw: never repeated). */
+static void send_health_ping(rk_async *ac) {
+    static const char ping[] = "*1\r\n$4\r\nPING\r\n";
+    size_t prev = rk_writer_pending(ac->out);
+    if (ring_reserve(ac) != RK_OK || rk_writer_raw(ac->out, ping, sizeof(ping) - 1) != RK_OK)
+        return; /* no memory: the next check tries again */
+    rk_async_call call = {.callback = health_done, .timeout_ms = health_bound(ac)};
+    queue_record(ac, &call, NULL, prev);
+    ac->own++;
+}
+
+/* From the timer: declares the connection dead when the last PING went
+ * unanswered; otherwise, once the connection was idle (no read, no write,
+ * nothing in flight) for health_check_ms, PINGs it. Idleness is noticed
+ * at these checks, so the PING goes after one to two health_check_ms. */
+static void check_health(rk_async *ac, int64_t now) {
+    if (ac->health_failed) {
+        ac->health_failed = false;
+        if (ac->state == C_READY)
+            declare_dead(ac, rk_fail(RK_ETIMEOUT, "no answer to the health check's PING in %d ms",
+                                     health_bound(ac)));
+        return;
+    }
+    if (!health_on(ac) || now < ac->idle_from + ac->o.health_check_ms)
+        return;
+    bool busy = ac->st.reads + ac->st.writes != ac->idle_mark || ac->count > 0;
+    if (!busy)
+        send_health_ping(ac);
+    idle_restart(ac, now);
 }
 
 /* ---- entering and leaving ---------------------------------------------- */
@@ -776,6 +869,7 @@ static void do_disconnect(rk_async *ac) {
     rk_fail(RK_ECLOSED, "the connection was closed (rk_async_disconnect)");
     rk_resolve_abandon(ac->res);
     ac->res = NULL;
+    ac->reconnect = false;
     drop_conn(ac);
     drop_kids(ac, RK_ECLOSED);
     drop_front(ac, ac->count, RK_ECLOSED);
@@ -800,7 +894,8 @@ static void settle(rk_async *ac, bool from_input) {
         if (!settled_step(ac))
             return;
     }
-    if (ac->ops && ac->state == C_IDLE && ac->live > 0 && rk_now_ms() >= ac->connect_at) {
+    if (ac->ops && ac->state == C_IDLE && (ac->live > 0 || ac->reconnect) &&
+        rk_now_ms() >= ac->connect_at) {
         start_connect(ac);
         if (!settled_step(ac))
             return;
@@ -865,6 +960,7 @@ void rk_async_on_timer(rk_async *ac) {
     if (ac->next_cmd_deadline >= 0 && now >= ac->next_cmd_deadline)
         expire(ac, now);
     check_liveness(ac, now);
+    check_health(ac, now);
     reap_idle_kids(ac, now);
     leave(ac, true);
 }
@@ -1388,7 +1484,7 @@ int rk_async_cancel(rk_async *ac, rk_async_id id) {
 size_t rk_async_pending(const rk_async *ac) {
     if (ac == NULL)
         return 0;
-    size_t n = ac->live;
+    size_t n = ac->live - ac->own;
     for (const rk_async *k = ac->kids; k; k = k->kid_next)
         n += k->live;
     return n;
