@@ -276,8 +276,8 @@ rk_async_id rk_async_run(rk_async *ac, rk_command *cmd, rk_async_fn cb, void *us
 
 /** Thread-safe submission: from any thread, while the client's loop runs
  *  on another. The command is encoded here, queued under a short lock, and
- *  the loop woken (its wake operation: the built-in loop, libuv and libev
- *  have one; libevent's adapter has none); it is submitted on the loop's
+ *  the loop woken (its wake operation: the built-in loop and every adapter
+ *  here have one, libevent's without evthread); it is submitted on the loop's
  *  thread, where its callback runs. RK_OK, RK_EINVAL (as rk_async_submit,
  *  or a loop without wake), RK_ENOMEM. No id: a posted command cannot be
  *  cancelled. Must not race with rk_async_free. */

@@ -1453,7 +1453,7 @@ int rk_async_post(rk_async *ac, const rk_async_call *call, const rk_str *argv, s
         pthread_mutex_unlock(&ac->lock);
         rk_free(p);
         return rk_fail(RK_EINVAL, "rk_async_post needs a loop that can be woken from another "
-                                  "thread (the built-in loop, libuv, libev)");
+                                  "thread (the built-in loop and the adapters here have one)");
     }
     *ac->posts_tail = p;
     ac->posts_tail = &p->next;
