@@ -1161,6 +1161,225 @@ static void test_async_free_with_transaction_pending(void **state) {
     env_close(&e);
 }
 
+/* ---- the lock ---------------------------------------------------------------- */
+
+/* What a lock operation's callback saw. */
+typedef struct lock_seen {
+    int calls, status;
+} lock_seen;
+
+static void on_lock(rk_async_lock *l, int status, void *ud) {
+    (void)l;
+    lock_seen *s = ud;
+    s->calls++;
+    s->status = status;
+}
+
+/* Runs the words as a command and waits for its completion into *r. */
+static void run_cmd(env *e, result *r, const char *const *words) {
+    *r = (result){0};
+    submit(e, r, 0, words);
+    wait_count(e, &r->calls, 1);
+}
+
+/* A lock named key (deleted first: the loops share the server). */
+static rk_async_lock *new_lock(env *e, const char *key, rk_lock_opts o) {
+    result del;
+    run_cmd(e, &del, CMD("DEL", key));
+    rk_async_lock *l = rk_async_lock_new(e->ac, key, &o);
+    if (l == NULL)
+        fail_msg("rk_async_lock_new: %s", rk_error_last()->message);
+    return l;
+}
+
+/* Starts an acquire, release or extend (op 'a', 'r', 'e': by ms,
+ * replacing the TTL) and waits for its completion; returns its status. */
+static int lock_op(env *e, rk_async_lock *l, char op, int ms) {
+    lock_seen s = {0};
+    int rc = op == 'a'   ? rk_async_lock_acquire(l, on_lock, &s)
+             : op == 'r' ? rk_async_lock_release(l, on_lock, &s)
+                         : rk_async_lock_extend(l, ms, true, on_lock, &s);
+    assert_int_equal(rc, RK_OK);
+    wait_count(e, &s.calls, 1);
+    return s.status;
+}
+
+static void test_async_lock_acquire_sets_key_to_token(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_lock *l = new_lock(&e, "async:lock:a", (rk_lock_opts){0});
+    assert_int_equal(lock_op(&e, l, 'a', 0), RK_OK);
+    assert_non_null(rk_async_lock_token(l));
+    result get;
+    run_cmd(&e, &get, CMD("GET", "async:lock:a"));
+    assert_string_equal(get.str, rk_async_lock_token(l));
+    assert_int_equal(lock_op(&e, l, 'r', 0), RK_OK);
+    assert_null(rk_async_lock_token(l));
+    run_cmd(&e, &get, CMD("GET", "async:lock:a"));
+    assert_int_equal(get.status, RK_NIL);
+    rk_async_lock_free(l);
+    env_close(&e);
+}
+
+static void test_async_lock_nonblocking_acquire_of_held_lock_is_elocked(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_lock *a = new_lock(&e, "async:lock:b", (rk_lock_opts){0});
+    rk_async_lock *b =
+        rk_async_lock_new(e.ac, "async:lock:b", &(rk_lock_opts){.non_blocking = true});
+    assert_int_equal(lock_op(&e, a, 'a', 0), RK_OK);
+    assert_int_equal(lock_op(&e, b, 'a', 0), RK_ELOCKED);
+    assert_null(rk_async_lock_token(b));
+    assert_int_equal(lock_op(&e, a, 'r', 0), RK_OK);
+    rk_async_lock_free(a);
+    rk_async_lock_free(b);
+    env_close(&e);
+}
+
+static void test_async_lock_waiting_acquire_succeeds_after_release(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_lock *a = new_lock(&e, "async:lock:c", (rk_lock_opts){0});
+    rk_async_lock *b = rk_async_lock_new(
+        e.ac, "async:lock:c", &(rk_lock_opts){.blocking_timeout_ms = 5000, .sleep_ms = 20});
+    assert_int_equal(lock_op(&e, a, 'a', 0), RK_OK);
+    lock_seen waiting = {0};
+    assert_int_equal(rk_async_lock_acquire(b, on_lock, &waiting), RK_OK);
+    run_for(&e, 200); /* tries every 20 ms, held all along */
+    assert_int_equal(waiting.calls, 0);
+    assert_int_equal(lock_op(&e, a, 'r', 0), RK_OK);
+    wait_count(&e, &waiting.calls, 1);
+    assert_int_equal(waiting.status, RK_OK);
+    result get;
+    run_cmd(&e, &get, CMD("GET", "async:lock:c"));
+    assert_string_equal(get.str, rk_async_lock_token(b));
+    assert_int_equal(lock_op(&e, b, 'r', 0), RK_OK);
+    rk_async_lock_free(a);
+    rk_async_lock_free(b);
+    env_close(&e);
+}
+
+static void test_async_lock_waiting_acquire_gives_up_with_elocked(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_lock *a = new_lock(&e, "async:lock:d", (rk_lock_opts){0});
+    rk_async_lock *b = rk_async_lock_new(
+        e.ac, "async:lock:d", &(rk_lock_opts){.blocking_timeout_ms = 150, .sleep_ms = 20});
+    assert_int_equal(lock_op(&e, a, 'a', 0), RK_OK);
+    int64_t t0 = rk_now_ms();
+    assert_int_equal(lock_op(&e, b, 'a', 0), RK_ELOCKED);
+    assert_true(rk_now_ms() - t0 >= 150); /* its last try at or after the wait */
+    assert_int_equal(lock_op(&e, a, 'r', 0), RK_OK);
+    rk_async_lock_free(a);
+    rk_async_lock_free(b);
+    env_close(&e);
+}
+
+static void test_async_lock_extend_prolongs_ttl(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_lock *l = new_lock(&e, "async:lock:e", (rk_lock_opts){.ttl_ms = 1000});
+    assert_int_equal(lock_op(&e, l, 'a', 0), RK_OK);
+    assert_int_equal(lock_op(&e, l, 'e', 60000), RK_OK);
+    result pttl;
+    run_cmd(&e, &pttl, CMD("PTTL", "async:lock:e"));
+    assert_true(pttl.integer > 30000);
+    assert_int_equal(lock_op(&e, l, 'r', 0), RK_OK);
+    rk_async_lock_free(l);
+    env_close(&e);
+}
+
+/* A lock that expired and passed to another owner: the first owner's
+ * release is refused and leaves the second owner's key alone. */
+static void test_async_lock_release_of_lock_held_by_another_token_refused(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_lock *a = new_lock(&e, "async:lock:f", (rk_lock_opts){.ttl_ms = 100});
+    rk_async_lock *b =
+        rk_async_lock_new(e.ac, "async:lock:f", &(rk_lock_opts){.non_blocking = true});
+    assert_int_equal(lock_op(&e, a, 'a', 0), RK_OK);
+    run_for(&e, 250);
+    assert_int_equal(lock_op(&e, b, 'a', 0), RK_OK);
+    assert_int_equal(lock_op(&e, a, 'r', 0), RK_ENOTOWNER);
+    result get;
+    run_cmd(&e, &get, CMD("GET", "async:lock:f"));
+    assert_string_equal(get.str, rk_async_lock_token(b));
+    assert_int_equal(lock_op(&e, b, 'r', 0), RK_OK);
+    rk_async_lock_free(a);
+    rk_async_lock_free(b);
+    env_close(&e);
+}
+
+static void test_async_lock_expires_after_ttl(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_lock *l = new_lock(&e, "async:lock:g", (rk_lock_opts){.ttl_ms = 150});
+    assert_int_equal(lock_op(&e, l, 'a', 0), RK_OK);
+    result exists;
+    run_cmd(&e, &exists, CMD("EXISTS", "async:lock:g"));
+    assert_int_equal(exists.integer, 1);
+    run_for(&e, 400);
+    run_cmd(&e, &exists, CMD("EXISTS", "async:lock:g"));
+    assert_int_equal(exists.integer, 0);
+    assert_int_equal(lock_op(&e, l, 'e', 1000), RK_ENOTOWNER);
+    rk_async_lock_free(l);
+    env_close(&e);
+}
+
+static void test_async_lock_fencing_tokens_grow(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_lock *l = new_lock(&e, "async:lock:h", (rk_lock_opts){.fencing = true});
+    assert_int_equal(lock_op(&e, l, 'a', 0), RK_OK);
+    long long first = rk_async_lock_fence(l);
+    assert_true(first > 0);
+    assert_int_equal(lock_op(&e, l, 'r', 0), RK_OK);
+    assert_int_equal(lock_op(&e, l, 'a', 0), RK_OK);
+    assert_true(rk_async_lock_fence(l) > first);
+    assert_int_equal(lock_op(&e, l, 'r', 0), RK_OK);
+    rk_async_lock_free(l);
+    env_close(&e);
+}
+
+static void test_async_lock_free_while_waiting_completes_once(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_lock *a = new_lock(&e, "async:lock:i", (rk_lock_opts){0});
+    rk_async_lock *b = rk_async_lock_new(e.ac, "async:lock:i", &(rk_lock_opts){.sleep_ms = 20});
+    assert_int_equal(lock_op(&e, a, 'a', 0), RK_OK);
+    lock_seen waiting = {0};
+    assert_int_equal(rk_async_lock_acquire(b, on_lock, &waiting), RK_OK);
+    run_for(&e, 100);
+    rk_async_lock_free(b);
+    assert_int_equal(waiting.calls, 1);
+    assert_int_equal(waiting.status, RK_ECANCELED);
+    run_for(&e, 100);
+    assert_int_equal(waiting.calls, 1);
+    assert_int_equal(lock_op(&e, a, 'r', 0), RK_OK);
+    rk_async_lock_free(a);
+    env_close(&e);
+}
+
+/* The client freed while an acquire waits for its next try: the acquire
+ * completes, once, inside the free; the lock may be freed after. */
+static void test_async_lock_client_free_cancels_waiting_acquire(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_lock *a = new_lock(&e, "async:lock:j", (rk_lock_opts){.ttl_ms = 2000});
+    rk_async_lock *b = rk_async_lock_new(e.ac, "async:lock:j", &(rk_lock_opts){.sleep_ms = 1000});
+    assert_int_equal(lock_op(&e, a, 'a', 0), RK_OK);
+    lock_seen waiting = {0};
+    assert_int_equal(rk_async_lock_acquire(b, on_lock, &waiting), RK_OK);
+    run_for(&e, 100); /* answered "held": the next try is a second away */
+    rk_async_free(e.ac);
+    e.ac = NULL;
+    assert_int_equal(waiting.calls, 1);
+    assert_int_equal(waiting.status, RK_ECANCELED);
+    rk_async_lock_free(a); /* after the client: allowed */
+    rk_async_lock_free(b);
+    env_close(&e);
+}
+
 /* ---- main ------------------------------------------------------------------- */
 
 #define SUITE(k)                                                                                   \
@@ -1228,6 +1447,22 @@ static void test_async_free_with_transaction_pending(void **state) {
                                       (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_transaction_runs_when_untouched, (void *)(k)),    \
             cmocka_unit_test_prestate(test_async_free_with_transaction_pending, (void *)(k)),      \
+            cmocka_unit_test_prestate(test_async_lock_acquire_sets_key_to_token, (void *)(k)),     \
+            cmocka_unit_test_prestate(test_async_lock_nonblocking_acquire_of_held_lock_is_elocked, \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_lock_waiting_acquire_succeeds_after_release,      \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_lock_waiting_acquire_gives_up_with_elocked,       \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_lock_extend_prolongs_ttl, (void *)(k)),           \
+            cmocka_unit_test_prestate(                                                             \
+                test_async_lock_release_of_lock_held_by_another_token_refused, (void *)(k)),       \
+            cmocka_unit_test_prestate(test_async_lock_expires_after_ttl, (void *)(k)),             \
+            cmocka_unit_test_prestate(test_async_lock_fencing_tokens_grow, (void *)(k)),           \
+            cmocka_unit_test_prestate(test_async_lock_free_while_waiting_completes_once,           \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_lock_client_free_cancels_waiting_acquire,         \
+                                      (void *)(k)),                                                \
     }
 
 int main(void) {

@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "async/later.h"
 #include "async/resolve.h"
 #include "conn/conn_int.h"
 #include "conn/options_int.h"
@@ -63,6 +64,14 @@ typedef struct rec {
     bool keep;         /* safe to repeat: its bytes are also in `kept` */
     int tries;         /* connections lost (or reconnects failed) under it */
 } rec;
+
+/* A delayed call (later.h). */
+typedef struct later {
+    struct later *next;
+    int64_t id, due;
+    rk_async_later_fn fn;
+    void *ud;
+} later;
 
 /* A command posted from another thread: its bytes and how to complete it. */
 typedef struct posted {
@@ -117,6 +126,8 @@ struct rk_async {
     size_t own;
     bool health_failed; /* the PING went unanswered: declare the connection dead */
     bool reconnect;     /* connect at once even with nothing to send */
+    later *laters;      /* delayed calls, unordered (few) */
+    int64_t later_ids;
     bool flush_wanted, write_blocked;
 
     int depth;
@@ -144,6 +155,8 @@ static void drop_kids(rk_async *ac, int code);
 static int copy_tail(rk_writer *kw, const rk_writer *w, size_t prev, size_t len);
 static void expire(rk_async *ac, int64_t now);
 static int64_t next_health_check(const rk_async *ac);
+static int64_t next_later(const rk_async *ac);
+static void leave(rk_async *ac, bool from_input);
 static int64_t next_kid_expiry(const rk_async *ac);
 static void reap_idle_kids(rk_async *ac, int64_t now);
 
@@ -363,6 +376,7 @@ static int64_t next_deadline(const rk_async *ac) {
     int64_t n = -1;
     min_in(&n, ac->next_cmd_deadline);
     min_in(&n, next_kid_expiry(ac));
+    min_in(&n, next_later(ac));
     switch (ac->state) {
     case C_RESOLVING:
         min_in(&n, ac->res_next);
@@ -796,6 +810,77 @@ static void check_health(rk_async *ac, int64_t now) {
     idle_restart(ac, now);
 }
 
+/* ---- delayed calls ------------------------------------------------------ */
+
+static int64_t next_later(const rk_async *ac) {
+    int64_t n = -1;
+    for (const later *l = ac->laters; l; l = l->next)
+        min_in(&n, l->due);
+    return n;
+}
+
+/* Takes the first delayed call due by now (made before id `below`) out of
+ * the list; NULL when none. */
+static later *take_due(rk_async *ac, int64_t now, int64_t below) {
+    for (later **p = &ac->laters; *p; p = &(*p)->next) {
+        later *l = *p;
+        if (l->due <= now && l->id < below) {
+            *p = l->next;
+            return l;
+        }
+    }
+    return NULL;
+}
+
+/* Runs the delayed calls due, each once; those they make wait for the
+ * next timer. */
+static void run_laters(rk_async *ac, int64_t now) {
+    int64_t below = ac->later_ids + 1;
+    for (later *l; (l = take_due(ac, now, below)) != NULL;) {
+        l->fn(ac, RK_OK, l->ud);
+        rk_free(l);
+    }
+}
+
+/* The client is being freed: every delayed call runs with RK_ECANCELED. */
+static void cancel_laters(rk_async *ac) {
+    while (ac->laters) {
+        later *l = ac->laters;
+        ac->laters = l->next;
+        l->fn(ac, RK_ECANCELED, l->ud);
+        rk_free(l);
+    }
+}
+
+int64_t rk_async_later(rk_async *ac, int delay_ms, rk_async_later_fn fn, void *userdata) {
+    if (ac == NULL || fn == NULL || ac->freeing)
+        return rk_fail(RK_ECLOSED, "no async client to call back later");
+    later *l = rk_malloc(sizeof(*l));
+    if (l == NULL)
+        return rk_fail(RK_ENOMEM, "out of memory for a delayed call");
+    *l = (later){.next = ac->laters,
+                 .id = ++ac->later_ids,
+                 .due = rk_now_ms() + RK_MAX(delay_ms, 0),
+                 .fn = fn,
+                 .ud = userdata};
+    ac->laters = l;
+    ac->depth++;
+    leave(ac, false); /* arms the timer */
+    return l->id;
+}
+
+int rk_async_later_cancel(rk_async *ac, int64_t id) {
+    for (later **p = ac ? &ac->laters : NULL; p && *p; p = &(*p)->next) {
+        if ((*p)->id == id) {
+            later *l = *p;
+            *p = l->next;
+            rk_free(l);
+            return RK_OK;
+        }
+    }
+    return rk_fail(RK_EINVAL, "no delayed call %lld waits", (long long)id);
+}
+
 /* ---- entering and leaving ---------------------------------------------- */
 
 /* Moves the commands other threads posted into the ring, in the order
@@ -856,6 +941,7 @@ static void really_free(rk_async *ac) {
     for (size_t i = 0; i < ac->count; i++)
         if (!at(ac, i)->done)
             finish(ac, i, rk_fail(RK_ECANCELED, "the async client was freed"));
+    cancel_laters(ac);
     pthread_mutex_destroy(&ac->lock);
     rk_free(ac->ring);
     rk_writer_free(ac->out);
@@ -962,6 +1048,7 @@ void rk_async_on_timer(rk_async *ac) {
     check_liveness(ac, now);
     check_health(ac, now);
     reap_idle_kids(ac, now);
+    run_laters(ac, now);
     leave(ac, true);
 }
 

@@ -464,11 +464,11 @@ static int abandon(rk_lock *l, const char *token, int rc) {
     return rk_fail(rc, "%s", msg);
 }
 
-static int locked_elsewhere(const rk_lock *l) {
-    if (l->o.non_blocking)
-        return rk_fail(RK_ELOCKED, "lock \"%s\" is held by another owner", l->name);
-    return rk_fail(RK_ELOCKED, "lock \"%s\" was still held by another owner after %d ms", l->name,
-                   l->o.blocking_timeout_ms);
+int rk_lock_locked_elsewhere(const char *name, const rk_lock_opts *o) {
+    if (o->non_blocking)
+        return rk_fail(RK_ELOCKED, "lock \"%s\" is held by another owner", name);
+    return rk_fail(RK_ELOCKED, "lock \"%s\" was still held by another owner after %d ms", name,
+                   o->blocking_timeout_ms);
 }
 
 /* The lock is ours: records it and starts the watchdog. Without a
@@ -505,7 +505,7 @@ int rk_lock_acquire(rk_lock *l) {
             return abandon(l, token, rc);
         int64_t now = rk_now_ms();
         if (l->o.non_blocking || (deadline && now >= deadline))
-            return locked_elsewhere(l);
+            return rk_lock_locked_elsewhere(l->name, &l->o);
         rk_sleep_ms(deadline ? (int)RK_MIN(l->o.sleep_ms, deadline - now) : l->o.sleep_ms);
     }
 }

@@ -52,6 +52,10 @@ int rk_lock_extend_answer(const char *name, long long answer);
  * positive) or RK_ENOTOWNER (not held). */
 int rk_lock_extend_check(const char *name, int ttl_ms, long long ms, bool held);
 
+/* An acquire's RK_ELOCKED, with the message for a non-blocking try or a
+ * blocking one that ran out of time. */
+int rk_lock_locked_elsewhere(const char *name, const rk_lock_opts *o);
+
 /* A failure after which a command that was sent may have run (no reply
  * came): the lock may have been taken, and must be released. */
 bool rk_lock_may_have_run(int rc);
