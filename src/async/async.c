@@ -13,6 +13,8 @@
  * from sendi on are not; the SENT ones among [0, sendi) answer, in order,
  * the replies the connection reads. `out` holds the bytes of records
  * [sendi, count) minus the out_off already written of record sendi.
+ * `kept` holds the bytes of every record marked `keep` (safe to repeat
+ * after a lost connection), in ring order, until it leaves the ring.
  *
  * Every entry point enters (depth++) and, leaving at depth 0, settles:
  * deferred frees and disconnects happen, queued commands are written (at
