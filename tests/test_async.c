@@ -1360,6 +1360,27 @@ static void test_async_lock_free_while_waiting_completes_once(void **state) {
     env_close(&e);
 }
 
+/* A lock freed while its acquire is in flight: the acquire completes at
+ * once, and the SET it sent, which wins, is released when it answers. */
+static void test_async_lock_free_with_acquire_in_flight_releases_it(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_lock *l = new_lock(&e, "async:lock:k", (rk_lock_opts){0});
+    lock_seen seen = {0};
+    assert_int_equal(rk_async_lock_acquire(l, on_lock, &seen), RK_OK);
+    rk_async_lock_free(l);
+    assert_int_equal(seen.calls, 1);
+    assert_int_equal(seen.status, RK_ECANCELED);
+    result exists = {0};
+    int64_t end = rk_now_ms() + WAIT_MS;
+    do { /* the SET ran, then the release */
+        run_cmd(&e, &exists, CMD("EXISTS", "async:lock:k"));
+    } while (exists.integer != 0 && rk_now_ms() < end);
+    assert_int_equal(exists.integer, 0);
+    assert_int_equal(seen.calls, 1);
+    env_close(&e);
+}
+
 /* The client freed while an acquire waits for its next try: the acquire
  * completes, once, inside the free; the lock may be freed after. */
 static void test_async_lock_client_free_cancels_waiting_acquire(void **state) {
@@ -1462,6 +1483,8 @@ static void test_async_lock_client_free_cancels_waiting_acquire(void **state) {
             cmocka_unit_test_prestate(test_async_lock_free_while_waiting_completes_once,           \
                                       (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_lock_client_free_cancels_waiting_acquire,         \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_lock_free_with_acquire_in_flight_releases_it,     \
                                       (void *)(k)),                                                \
     }
 
