@@ -167,6 +167,159 @@ static void test_async_unsent_command_survives_lost_connection(void **state) {
     rkt_proxy_stop(p);
 }
 
+/* ---- repeating after a lost connection ------------------------------------ */
+
+/* A loop of the test's kind and a client of the shared server through a
+ * fault proxy, with options o (the port set here), connected (so that a
+ * mode set next applies to the next connection). */
+static rkt_proxy *proxied_open(env *e, void **state, rk_options o) {
+    rkt_shared_need();
+    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
+    assert_non_null(p);
+    e->k = *state;
+    e->loop = e->k->create();
+    o.port = rkt_proxy_port(p);
+    e->ac = new_client(e, o, NULL);
+    assert_int_equal(rk_async_connect(e->ac), RK_OK);
+    wait_connected(e);
+    return p;
+}
+
+static void proxied_close(env *e, rkt_proxy *p) {
+    env_close(e);
+    rkt_proxy_stop(p);
+}
+
+/* Sends DEBUG SLEEP (0.3 s) so that the commands submitted next are sent
+ * and wait for their replies; sleeping is returned, to see it fail. */
+static void hold_server(env *e, result *sleeping) {
+    submit(e, sleeping, 0, CMD("DEBUG", "SLEEP", "0.3"));
+}
+
+/* Runs the loop until the commands submitted are written, then cuts the
+ * connection: they were in flight. */
+static void cut_in_flight(env *e, rkt_proxy *p) {
+    run_for(e, 100);
+    rkt_proxy_drop_all(p);
+}
+
+static void test_async_lost_connection_repeats_reads(void **state) {
+    env e;
+    rkt_proxy *p = proxied_open(&e, state, (rk_options){0});
+    result set = {0}, sleeping = {0}, gets[3] = {{0}};
+    submit(&e, &set, 0, CMD("SET", "async:repeat", "v"));
+    wait_count(&e, &set.calls, 1);
+    hold_server(&e, &sleeping);
+    for (int i = 0; i < 3; i++)
+        submit(&e, &gets[i], 0, CMD("GET", "async:repeat"));
+    cut_in_flight(&e, p);
+    wait_count(&e, &gets[2].calls, 1);
+    for (int i = 0; i < 3; i++) { /* answered, once, on the next connection */
+        assert_int_equal(gets[i].status, RK_OK);
+        assert_string_equal(gets[i].str, "v");
+    }
+    assert_int_equal(sleeping.status, RK_EIO); /* DEBUG is not a read */
+    run_for(&e, 50);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(gets[i].calls, 1);
+    rk_async_stats st;
+    rk_async_get_stats(e.ac, &st);
+    assert_int_equal(st.connects, 2);
+    proxied_close(&e, p);
+}
+
+static void test_async_lost_connection_fails_write_that_may_have_run(void **state) {
+    env e;
+    rkt_proxy *p = proxied_open(&e, state, (rk_options){0});
+    result del = {0}, sleeping = {0}, incr = {0}, get = {0};
+    submit(&e, &del, 0, CMD("DEL", "async:repeat-incr"));
+    wait_count(&e, &del.calls, 1);
+    hold_server(&e, &sleeping);
+    submit(&e, &incr, 0, CMD("INCR", "async:repeat-incr"));
+    cut_in_flight(&e, p);
+    wait_count(&e, &incr.calls, 1);
+    assert_int_equal(incr.status, RK_EIO);
+    run_for(&e, 400); /* the server wakes up and may run the INCR it got */
+    submit(&e, &get, 0, CMD("GET", "async:repeat-incr"));
+    wait_count(&e, &get.calls, 1);
+    assert_true(get.status == RK_NIL || strcmp(get.str, "1") == 0); /* at most once */
+    assert_int_equal(incr.calls, 1);
+    proxied_close(&e, p);
+}
+
+static void test_async_lost_connection_repeats_idempotent_write(void **state) {
+    env e;
+    rkt_proxy *p = proxied_open(&e, state, (rk_options){0});
+    result sleeping = {0}, set = {0}, get = {0};
+    hold_server(&e, &sleeping);
+    submit_call(&e, (rk_async_call){.userdata = &set, .idempotent = true},
+                CMD("SET", "async:repeat-set", "mine"));
+    cut_in_flight(&e, p);
+    wait_count(&e, &set.calls, 1);
+    assert_int_equal(set.status, RK_OK); /* repeated on the next connection */
+    assert_string_equal(set.str, "OK");
+    submit(&e, &get, 0, CMD("GET", "async:repeat-set"));
+    wait_count(&e, &get.calls, 1);
+    assert_string_equal(get.str, "mine");
+    assert_int_equal(set.calls, 1);
+    proxied_close(&e, p);
+}
+
+/* A read caught by the cut waits for the next connection, which hangs:
+ * its deadline completes it, once, with RK_ETIMEOUT (not the cut's
+ * RK_EIO), and nothing follows. */
+static void test_async_repeated_read_past_deadline_times_out_once(void **state) {
+    env e;
+    rkt_proxy *p = proxied_open(&e, state, (rk_options){0});
+    result sleeping = {0}, get = {0};
+    hold_server(&e, &sleeping);
+    submit(&e, &get, 600, CMD("GET", "async:repeat"));
+    rkt_proxy_set_mode(p, RKT_PROXY_BLACKHOLE, 0); /* the next connection */
+    cut_in_flight(&e, p);
+    wait_count(&e, &get.calls, 1);
+    assert_int_equal(get.status, RK_ETIMEOUT);
+    run_for(&e, 200);
+    assert_int_equal(get.calls, 1);
+    proxied_close(&e, p);
+}
+
+static void test_async_retry_attempts_one_never_repeats(void **state) {
+    env e;
+    rkt_proxy *p = proxied_open(&e, state, (rk_options){.retry = {.attempts = 1}});
+    result sleeping = {0}, get = {0};
+    hold_server(&e, &sleeping);
+    submit(&e, &get, 0, CMD("GET", "async:repeat"));
+    cut_in_flight(&e, p);
+    wait_count(&e, &get.calls, 1);
+    assert_int_equal(get.status, RK_EIO);
+    run_for(&e, 50);
+    assert_int_equal(get.calls, 1);
+    proxied_close(&e, p);
+}
+
+/* A read repeated after the cut finds the server refusing connections for
+ * a while: each failed reconnect counts as a try, and it waits out the
+ * backoff for the next while it has tries left. */
+static void test_async_repeated_read_waits_out_failed_reconnects(void **state) {
+    env e;
+    rk_options o = {.retry = {.attempts = 20, .backoff = RK_BACKOFF_CONSTANT, .base_ms = 50}};
+    rkt_proxy *p = proxied_open(&e, state, o);
+    result set = {0}, sleeping = {0}, get = {0};
+    submit(&e, &set, 0, CMD("SET", "async:repeat", "v"));
+    wait_count(&e, &set.calls, 1);
+    hold_server(&e, &sleeping);
+    submit(&e, &get, 0, CMD("GET", "async:repeat"));
+    rkt_proxy_set_mode(p, RKT_PROXY_RESET, 0);
+    cut_in_flight(&e, p);
+    run_for(&e, 200); /* a few reconnects fail */
+    assert_int_equal(get.calls, 0);
+    rkt_proxy_set_mode(p, RKT_PROXY_PASS, 0);
+    wait_count(&e, &get.calls, 1);
+    assert_int_equal(get.status, RK_OK);
+    assert_string_equal(get.str, "v");
+    proxied_close(&e, p);
+}
+
 static void test_async_free_cancels_every_pending_command(void **state) {
     env e;
     env_open(&e, state, NULL);
@@ -409,7 +562,9 @@ static void test_async_liveness_declares_silent_connection_dead(void **state) {
     rkt_proxy_set_mode(p, RKT_PROXY_DELAY, 1500);
     env e = {.k = *state};
     e.loop = e.k->create();
-    e.ac = new_client(&e, (rk_options){.port = rkt_proxy_port(p)},
+    /* Not repeated after the liveness rule cut the connection: the next
+     * one would be as slow. */
+    e.ac = new_client(&e, (rk_options){.port = rkt_proxy_port(p), .retry = {.attempts = 1}},
                       &(rk_async_options){.liveness_ms = 300});
     assert_int_equal(rk_async_connect(e.ac), RK_OK);
     wait_connected(&e); /* the handshake is slowed down too */
@@ -421,6 +576,54 @@ static void test_async_liveness_declares_silent_connection_dead(void **state) {
     assert_true(rk_now_ms() - t0 < 1400);
     env_close(&e);
     rkt_proxy_stop(p);
+}
+
+/* An idle connection gets the engine's own PING (no callback, not
+ * pending), and one that answers is kept. */
+static void test_async_idle_connection_is_pinged_and_kept(void **state) {
+    rkt_shared_need();
+    env e = {.k = *state};
+    e.loop = e.k->create();
+    e.ac = new_client(
+        &e, (rk_options){.port = rkt_server_port(&rkt_shared), .health_check_ms = 100}, NULL);
+    assert_int_equal(rk_async_connect(e.ac), RK_OK);
+    wait_connected(&e);
+    run_for(&e, 600);
+    rk_async_stats st;
+    rk_async_get_stats(e.ac, &st);
+    assert_true(st.commands >= 1); /* PINGs, at most one per 100 ms idle */
+    assert_true(st.commands <= 6);
+    assert_int_equal(st.connects, 1);
+    assert_int_equal(rk_async_pending(e.ac), 0);
+    env_close(&e);
+}
+
+/* A link that takes the PING and never answers (a black hole) is found
+ * dead without any command of the caller's, and replaced. */
+static void test_async_unanswered_ping_declares_idle_connection_dead(void **state) {
+    rkt_shared_need();
+    static const char *const ping[] = {"PING", NULL}, *const get_k[] = {"GET", "k", NULL};
+    static const rkt_fake_step steps[] = {{.expect = ping}, /* no answer */
+                                          {.expect = get_k, .reply = "$1\r\nv\r\n"}};
+    rkt_fake *f = rkt_fake_start(steps, 2, NULL);
+    assert_non_null(f);
+    env e = {.k = *state};
+    e.loop = e.k->create();
+    rk_options o = {.port = rkt_fake_port(f), .health_check_ms = 200, .command_timeout_ms = 300};
+    e.ac = new_client(&e, o, NULL);
+    assert_int_equal(rk_async_connect(e.ac), RK_OK);
+    wait_connected(&e);
+    int64_t t0 = rk_now_ms();
+    wait_connects(&e, 2); /* PING after 200-400 ms idle, dead 300 ms later */
+    assert_true(rk_now_ms() - t0 < 3000);
+    result get = {0};
+    submit(&e, &get, 0, CMD("GET", "k"));
+    wait_count(&e, &get.calls, 1);
+    assert_int_equal(get.status, RK_OK);
+    assert_string_equal(get.str, "v");
+    assert_null(rkt_fake_error(f));
+    env_close(&e);
+    rkt_fake_free(f);
 }
 
 /* A typed command (its builder, rediskit/command.h) completes with the
@@ -517,13 +720,6 @@ static void test_async_post_from_threads_runs_callbacks_on_loop(void **state) {
     env e;
     env_open(&e, state, NULL);
     posts p = {.e = &e, .loop_thread = pthread_self()};
-    if (strcmp(e.k->name, "libevent") == 0) { /* its adapter cannot be woken */
-        rk_str argv[1] = {RK_STR("PING")};
-        rk_async_call call = {.callback = posted_done, .userdata = &p};
-        assert_int_equal(rk_async_post(e.ac, &call, argv, 1), RK_EINVAL);
-        env_close(&e);
-        return;
-    }
     pthread_t t[POSTERS];
     for (int i = 0; i < POSTERS; i++)
         assert_int_equal(pthread_create(&t[i], NULL, poster_main, &p), 0);
@@ -839,6 +1035,246 @@ static void test_async_free_with_transaction_pending(void **state) {
     env_close(&e);
 }
 
+/* ---- the lock ---------------------------------------------------------------- */
+
+/* What a lock operation's callback saw. */
+typedef struct lock_seen {
+    int calls, status;
+} lock_seen;
+
+static void on_lock(rk_async_lock *l, int status, void *ud) {
+    (void)l;
+    lock_seen *s = ud;
+    s->calls++;
+    s->status = status;
+}
+
+/* Runs the words as a command and waits for its completion into *r. */
+static void run_cmd(env *e, result *r, const char *const *words) {
+    *r = (result){0};
+    submit(e, r, 0, words);
+    wait_count(e, &r->calls, 1);
+}
+
+/* A lock named key (deleted first: the loops share the server). */
+static rk_async_lock *new_lock(env *e, const char *key, rk_lock_opts o) {
+    result del;
+    run_cmd(e, &del, CMD("DEL", key));
+    rk_async_lock *l = rk_async_lock_new(e->ac, key, &o);
+    if (l == NULL)
+        fail_msg("rk_async_lock_new: %s", rk_error_last()->message);
+    return l;
+}
+
+/* Starts an acquire, release or extend (op 'a', 'r', 'e': by ms,
+ * replacing the TTL) and waits for its completion; returns its status. */
+static int lock_op(env *e, rk_async_lock *l, char op, int ms) {
+    lock_seen s = {0};
+    int rc = op == 'a'   ? rk_async_lock_acquire(l, on_lock, &s)
+             : op == 'r' ? rk_async_lock_release(l, on_lock, &s)
+                         : rk_async_lock_extend(l, ms, true, on_lock, &s);
+    assert_int_equal(rc, RK_OK);
+    wait_count(e, &s.calls, 1);
+    return s.status;
+}
+
+static void test_async_lock_acquire_sets_key_to_token(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_lock *l = new_lock(&e, "async:lock:a", (rk_lock_opts){0});
+    assert_int_equal(lock_op(&e, l, 'a', 0), RK_OK);
+    assert_non_null(rk_async_lock_token(l));
+    result get;
+    run_cmd(&e, &get, CMD("GET", "async:lock:a"));
+    assert_string_equal(get.str, rk_async_lock_token(l));
+    assert_int_equal(lock_op(&e, l, 'r', 0), RK_OK);
+    assert_null(rk_async_lock_token(l));
+    run_cmd(&e, &get, CMD("GET", "async:lock:a"));
+    assert_int_equal(get.status, RK_NIL);
+    rk_async_lock_free(l);
+    env_close(&e);
+}
+
+static void test_async_lock_nonblocking_acquire_of_held_lock_is_elocked(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_lock *a = new_lock(&e, "async:lock:b", (rk_lock_opts){0});
+    rk_async_lock *b =
+        rk_async_lock_new(e.ac, "async:lock:b", &(rk_lock_opts){.non_blocking = true});
+    assert_int_equal(lock_op(&e, a, 'a', 0), RK_OK);
+    assert_int_equal(lock_op(&e, b, 'a', 0), RK_ELOCKED);
+    assert_null(rk_async_lock_token(b));
+    assert_int_equal(lock_op(&e, a, 'r', 0), RK_OK);
+    rk_async_lock_free(a);
+    rk_async_lock_free(b);
+    env_close(&e);
+}
+
+static void test_async_lock_waiting_acquire_succeeds_after_release(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_lock *a = new_lock(&e, "async:lock:c", (rk_lock_opts){0});
+    rk_async_lock *b = rk_async_lock_new(
+        e.ac, "async:lock:c", &(rk_lock_opts){.blocking_timeout_ms = 5000, .sleep_ms = 20});
+    assert_int_equal(lock_op(&e, a, 'a', 0), RK_OK);
+    lock_seen waiting = {0};
+    assert_int_equal(rk_async_lock_acquire(b, on_lock, &waiting), RK_OK);
+    run_for(&e, 200); /* tries every 20 ms, held all along */
+    assert_int_equal(waiting.calls, 0);
+    assert_int_equal(lock_op(&e, a, 'r', 0), RK_OK);
+    wait_count(&e, &waiting.calls, 1);
+    assert_int_equal(waiting.status, RK_OK);
+    result get;
+    run_cmd(&e, &get, CMD("GET", "async:lock:c"));
+    assert_string_equal(get.str, rk_async_lock_token(b));
+    assert_int_equal(lock_op(&e, b, 'r', 0), RK_OK);
+    rk_async_lock_free(a);
+    rk_async_lock_free(b);
+    env_close(&e);
+}
+
+static void test_async_lock_waiting_acquire_gives_up_with_elocked(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_lock *a = new_lock(&e, "async:lock:d", (rk_lock_opts){0});
+    rk_async_lock *b = rk_async_lock_new(
+        e.ac, "async:lock:d", &(rk_lock_opts){.blocking_timeout_ms = 150, .sleep_ms = 20});
+    assert_int_equal(lock_op(&e, a, 'a', 0), RK_OK);
+    int64_t t0 = rk_now_ms();
+    assert_int_equal(lock_op(&e, b, 'a', 0), RK_ELOCKED);
+    assert_true(rk_now_ms() - t0 >= 150); /* its last try at or after the wait */
+    assert_int_equal(lock_op(&e, a, 'r', 0), RK_OK);
+    rk_async_lock_free(a);
+    rk_async_lock_free(b);
+    env_close(&e);
+}
+
+static void test_async_lock_extend_prolongs_ttl(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_lock *l = new_lock(&e, "async:lock:e", (rk_lock_opts){.ttl_ms = 1000});
+    assert_int_equal(lock_op(&e, l, 'a', 0), RK_OK);
+    assert_int_equal(lock_op(&e, l, 'e', 60000), RK_OK);
+    result pttl;
+    run_cmd(&e, &pttl, CMD("PTTL", "async:lock:e"));
+    assert_true(pttl.integer > 30000);
+    assert_int_equal(lock_op(&e, l, 'r', 0), RK_OK);
+    rk_async_lock_free(l);
+    env_close(&e);
+}
+
+/* A lock that expired and passed to another owner: the first owner's
+ * release is refused and leaves the second owner's key alone. */
+static void test_async_lock_release_of_lock_held_by_another_token_refused(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_lock *a = new_lock(&e, "async:lock:f", (rk_lock_opts){.ttl_ms = 100});
+    rk_async_lock *b =
+        rk_async_lock_new(e.ac, "async:lock:f", &(rk_lock_opts){.non_blocking = true});
+    assert_int_equal(lock_op(&e, a, 'a', 0), RK_OK);
+    run_for(&e, 250);
+    assert_int_equal(lock_op(&e, b, 'a', 0), RK_OK);
+    assert_int_equal(lock_op(&e, a, 'r', 0), RK_ENOTOWNER);
+    result get;
+    run_cmd(&e, &get, CMD("GET", "async:lock:f"));
+    assert_string_equal(get.str, rk_async_lock_token(b));
+    assert_int_equal(lock_op(&e, b, 'r', 0), RK_OK);
+    rk_async_lock_free(a);
+    rk_async_lock_free(b);
+    env_close(&e);
+}
+
+static void test_async_lock_expires_after_ttl(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_lock *l = new_lock(&e, "async:lock:g", (rk_lock_opts){.ttl_ms = 150});
+    assert_int_equal(lock_op(&e, l, 'a', 0), RK_OK);
+    result exists;
+    run_cmd(&e, &exists, CMD("EXISTS", "async:lock:g"));
+    assert_int_equal(exists.integer, 1);
+    run_for(&e, 400);
+    run_cmd(&e, &exists, CMD("EXISTS", "async:lock:g"));
+    assert_int_equal(exists.integer, 0);
+    assert_int_equal(lock_op(&e, l, 'e', 1000), RK_ENOTOWNER);
+    rk_async_lock_free(l);
+    env_close(&e);
+}
+
+static void test_async_lock_fencing_tokens_grow(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_lock *l = new_lock(&e, "async:lock:h", (rk_lock_opts){.fencing = true});
+    assert_int_equal(lock_op(&e, l, 'a', 0), RK_OK);
+    long long first = rk_async_lock_fence(l);
+    assert_true(first > 0);
+    assert_int_equal(lock_op(&e, l, 'r', 0), RK_OK);
+    assert_int_equal(lock_op(&e, l, 'a', 0), RK_OK);
+    assert_true(rk_async_lock_fence(l) > first);
+    assert_int_equal(lock_op(&e, l, 'r', 0), RK_OK);
+    rk_async_lock_free(l);
+    env_close(&e);
+}
+
+static void test_async_lock_free_while_waiting_completes_once(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_lock *a = new_lock(&e, "async:lock:i", (rk_lock_opts){0});
+    rk_async_lock *b = rk_async_lock_new(e.ac, "async:lock:i", &(rk_lock_opts){.sleep_ms = 20});
+    assert_int_equal(lock_op(&e, a, 'a', 0), RK_OK);
+    lock_seen waiting = {0};
+    assert_int_equal(rk_async_lock_acquire(b, on_lock, &waiting), RK_OK);
+    run_for(&e, 100);
+    rk_async_lock_free(b);
+    assert_int_equal(waiting.calls, 1);
+    assert_int_equal(waiting.status, RK_ECANCELED);
+    run_for(&e, 100);
+    assert_int_equal(waiting.calls, 1);
+    assert_int_equal(lock_op(&e, a, 'r', 0), RK_OK);
+    rk_async_lock_free(a);
+    env_close(&e);
+}
+
+/* A lock freed while its acquire is in flight: the acquire completes at
+ * once, and the SET it sent, which wins, is released when it answers. */
+static void test_async_lock_free_with_acquire_in_flight_releases_it(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_lock *l = new_lock(&e, "async:lock:k", (rk_lock_opts){0});
+    lock_seen seen = {0};
+    assert_int_equal(rk_async_lock_acquire(l, on_lock, &seen), RK_OK);
+    rk_async_lock_free(l);
+    assert_int_equal(seen.calls, 1);
+    assert_int_equal(seen.status, RK_ECANCELED);
+    result exists = {0};
+    int64_t end = rk_now_ms() + WAIT_MS;
+    do { /* the SET ran, then the release */
+        run_cmd(&e, &exists, CMD("EXISTS", "async:lock:k"));
+    } while (exists.integer != 0 && rk_now_ms() < end);
+    assert_int_equal(exists.integer, 0);
+    assert_int_equal(seen.calls, 1);
+    env_close(&e);
+}
+
+/* The client freed while an acquire waits for its next try: the acquire
+ * completes, once, inside the free; the lock may be freed after. */
+static void test_async_lock_client_free_cancels_waiting_acquire(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_lock *a = new_lock(&e, "async:lock:j", (rk_lock_opts){.ttl_ms = 2000});
+    rk_async_lock *b = rk_async_lock_new(e.ac, "async:lock:j", &(rk_lock_opts){.sleep_ms = 1000});
+    assert_int_equal(lock_op(&e, a, 'a', 0), RK_OK);
+    lock_seen waiting = {0};
+    assert_int_equal(rk_async_lock_acquire(b, on_lock, &waiting), RK_OK);
+    run_for(&e, 100); /* answered "held": the next try is a second away */
+    rk_async_free(e.ac);
+    e.ac = NULL;
+    assert_int_equal(waiting.calls, 1);
+    assert_int_equal(waiting.status, RK_ECANCELED);
+    rk_async_lock_free(a); /* after the client: allowed */
+    rk_async_lock_free(b);
+    env_close(&e);
+}
+
 /* ---- main ------------------------------------------------------------------- */
 
 #define SUITE(k)                                                                                   \
@@ -851,6 +1287,16 @@ static void test_async_free_with_transaction_pending(void **state) {
             cmocka_unit_test_prestate(test_async_connection_lost_fails_inflight_once,              \
                                       (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_unsent_command_survives_lost_connection,          \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_lost_connection_repeats_reads, (void *)(k)),      \
+            cmocka_unit_test_prestate(test_async_lost_connection_fails_write_that_may_have_run,    \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_lost_connection_repeats_idempotent_write,         \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_repeated_read_past_deadline_times_out_once,       \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_retry_attempts_one_never_repeats, (void *)(k)),   \
+            cmocka_unit_test_prestate(test_async_repeated_read_waits_out_failed_reconnects,        \
                                       (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_free_cancels_every_pending_command, (void *)(k)), \
             cmocka_unit_test_prestate(test_async_free_inside_callback_is_safe, (void *)(k)),       \
@@ -867,6 +1313,9 @@ static void test_async_free_with_transaction_pending(void **state) {
             cmocka_unit_test_prestate(test_async_loop_without_timer_refused, (void *)(k)),         \
             cmocka_unit_test_prestate(test_async_tls_handshake_driven_by_the_loop, (void *)(k)),   \
             cmocka_unit_test_prestate(test_async_liveness_declares_silent_connection_dead,         \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_idle_connection_is_pinged_and_kept, (void *)(k)), \
+            cmocka_unit_test_prestate(test_async_unanswered_ping_declares_idle_connection_dead,    \
                                       (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_run_shapes_reply_like_every_runner, (void *)(k)), \
             cmocka_unit_test_prestate(test_async_max_queued_refuses_past_limit, (void *)(k)),      \
@@ -893,20 +1342,47 @@ static void test_async_free_with_transaction_pending(void **state) {
                                       (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_transaction_runs_when_untouched, (void *)(k)),    \
             cmocka_unit_test_prestate(test_async_free_with_transaction_pending, (void *)(k)),      \
+            cmocka_unit_test_prestate(test_async_lock_acquire_sets_key_to_token, (void *)(k)),     \
+            cmocka_unit_test_prestate(test_async_lock_nonblocking_acquire_of_held_lock_is_elocked, \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_lock_waiting_acquire_succeeds_after_release,      \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_lock_waiting_acquire_gives_up_with_elocked,       \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_lock_extend_prolongs_ttl, (void *)(k)),           \
+            cmocka_unit_test_prestate(                                                             \
+                test_async_lock_release_of_lock_held_by_another_token_refused, (void *)(k)),       \
+            cmocka_unit_test_prestate(test_async_lock_expires_after_ttl, (void *)(k)),             \
+            cmocka_unit_test_prestate(test_async_lock_fencing_tokens_grow, (void *)(k)),           \
+            cmocka_unit_test_prestate(test_async_lock_free_while_waiting_completes_once,           \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_lock_client_free_cancels_waiting_acquire,         \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_lock_free_with_acquire_in_flight_releases_it,     \
+                                      (void *)(k)),                                                \
     }
 
 int main(void) {
     static const char *const config[] = {"enable-debug-command yes", NULL}; /* DEBUG SLEEP */
     rkt_shared_opts.config = config;
     rkt_shared_opts.tls = rkt_have_binary("openssl");
+    /* RKT_ASYNC_LOOP and RKT_ASYNC_TESTS (substrings of the names) pick
+     * a loop and tests, for working on one. */
+    const char *loop = getenv("RKT_ASYNC_LOOP"), *only = getenv("RKT_ASYNC_TESTS");
     int failed = 0;
     for (size_t i = 0; rkt_loop_kinds[i]; i++) {
         const rkt_loop_kind *k = rkt_loop_kinds[i];
-        const struct CMUnitTest tests[] = SUITE(k);
+        const struct CMUnitTest all[] = SUITE(k);
+        struct CMUnitTest tests[RK_ARRAY_LEN(all)];
+        size_t n = 0;
+        for (size_t t = 0; t < RK_ARRAY_LEN(all); t++)
+            if (only == NULL || strstr(all[t].name, only))
+                tests[n++] = all[t];
+        if (n == 0 || (loop && strcmp(loop, k->name) != 0))
+            continue;
         char name[64];
         snprintf(name, sizeof(name), "async on %s", k->name);
-        failed += _cmocka_run_group_tests(name, tests, RK_ARRAY_LEN(tests), rkt_shared_setup,
-                                          rkt_shared_teardown);
+        failed += _cmocka_run_group_tests(name, tests, n, rkt_shared_setup, rkt_shared_teardown);
     }
     return failed;
 }

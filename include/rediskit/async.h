@@ -22,10 +22,30 @@
  * (its deadline passed), RK_ECANCELED (rk_async_cancel, or the client was freed), RK_ECLOSED
  * (rk_async_disconnect), or what broke the connection (RK_EIO, RK_EPROTO, RK_ECONNECT, RK_ERESOLVE,
  * RK_EAUTH...).
+ * - A lost connection (I/O error, EOF, liveness) repeats, on the next
+ *   connection, the commands it had sent that are safe to repeat: read-only
+ *   per the command table (GET, HGETALL...; never a module's command) or
+ *   marked rk_async_call.idempotent, while the options' retry.attempts
+ *   (tries in all; 1 = never repeat) and their deadline allow. Any other
+ *   command it had begun to send fails with the connection's error: it
+ *   may have run. Commands not yet sent wait for the next connection.
+ *   Order is kept: the repeated commands go first, in their order. A
+ *   repeated command that finds the reconnect failing counts that as a
+ *   try, and waits for the next connect (after the retry policy's
+ *   backoff) while it has tries left. Batches, transactions and blocking
+ *   commands are not repeated.
  * - A command's deadline does not sever the connection: a late command
  *   completes with RK_ETIMEOUT and its reply is read and dropped when it
  *   comes. The connection is declared dead only by the liveness rule
- *   (rk_async_options.liveness_ms) or a transport failure.
+ *   (rk_async_options.liveness_ms), an unanswered health check or a
+ *   transport failure.
+ * - Health check: a connection idle (no byte either way, nothing in
+ *   flight) for rk_options.health_check_ms (30 s by default, negative:
+ *   never; noticed within twice that) gets a PING of the client's own
+ *   (no callback; not counted by rk_async_pending). No answer within
+ *   liveness_ms, else the command timeout, declares it dead: it is
+ *   replaced at once, without waiting for a command. While connected the
+ *   client therefore keeps its loop's timer armed.
  * - Callbacks run on the loop's thread, from the loop's inputs, or from
  *   rk_async_cancel/rk_async_free for the commands they complete. Inside a
  *   callback every call is allowed, rk_async_free and rk_async_disconnect
@@ -230,6 +250,10 @@ typedef struct rk_async_call {
     void *userdata;       /**< Passed to the callback. */
     int timeout_ms;       /**< Deadline from submission; 0: the options'
                                command_timeout_ms; negative: none. */
+    bool idempotent;      /**< Safe to repeat even if it may have run:
+                               repeated after a lost connection like a
+                               read-only command (see the rules above).
+                               Default false. */
 } rk_async_call;
 
 /** Submits the command argv[0..argc) (binary safe). Returns its id (> 0),
@@ -261,8 +285,8 @@ rk_async_id rk_async_run(rk_async *ac, rk_command *cmd, rk_async_fn cb, void *us
 
 /** Thread-safe submission: from any thread, while the client's loop runs
  *  on another. The command is encoded here, queued under a short lock, and
- *  the loop woken (its wake operation: the built-in loop, libuv and libev
- *  have one; libevent's adapter has none); it is submitted on the loop's
+ *  the loop woken (its wake operation: the built-in loop and every adapter
+ *  here have one, libevent's without evthread); it is submitted on the loop's
  *  thread, where its callback runs. RK_OK, RK_EINVAL (as rk_async_submit,
  *  or a loop without wake), RK_ENOMEM. No id: a posted command cannot be
  *  cancelled. Must not race with rk_async_free. */

@@ -58,6 +58,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "async.h"
 #include "client.h"
 
 #ifdef __cplusplus
@@ -202,6 +203,70 @@ const char *rk_lock_token(const rk_lock *lock);
 
 /** The lock's name (its key). Borrowed, valid until rk_lock_free. */
 const char *rk_lock_name(const rk_lock *lock);
+
+/* ---- the lock from the async client ------------------------------------- */
+
+/** A lock on one server used from an async client (async.h): rk_lock's
+ *  key, token, commands, scripts and fencing, with every operation
+ *  returning at once and completing through a callback on the loop's
+ *  thread. A blocking acquire tries again every sleep_ms from the client's
+ *  timer; it never blocks the loop. No watchdog (extend it from a timer of
+ *  yours). One operation at a time per lock; the lock belongs to the
+ *  loop's thread, as its client does. */
+typedef struct rk_async_lock rk_async_lock;
+
+/** An operation's completion: status as the rk_lock function of the same
+ *  name returns it (RK_OK, RK_ELOCKED, RK_ENOTOWNER, RK_EINVAL, a transport
+ *  or server error, with rk_error_last() set), or RK_ECANCELED when the
+ *  lock or the client was freed first. Inside the callback the lock may
+ *  be used again, or freed. */
+typedef void (*rk_async_lock_fn)(rk_async_lock *lock, int status, void *userdata);
+
+/** A lock named `name` used through ac (borrowed: free the lock first, or
+ *  at least after its last operation completed). opts as rk_lock_new's,
+ *  without a watchdog. NULL with rk_error_last() on RK_EINVAL (no client,
+ *  empty name, a watchdog) or RK_ENOMEM. */
+rk_async_lock *(rk_async_lock_new)(rk_async *ac, const char *name, const rk_lock_opts *opts,
+                                   size_t opts_size);
+#define rk_async_lock_new(...) (rk_async_lock_new)(__VA_ARGS__, sizeof(rk_lock_opts))
+
+/** Frees the lock without releasing it (release first, or the key stays
+ *  until its TTL runs out). An operation in progress completes with
+ *  RK_ECANCELED from inside this call (the lock must not be used in that
+ *  callback); an acquire whose command was sent is released once its
+ *  answer comes, if it won. Allowed after the client was freed. NULL is
+ *  fine. */
+void rk_async_lock_free(rk_async_lock *lock);
+
+/** Acquires the lock with a new token, as rk_lock_acquire: RK_OK, or
+ *  RK_ELOCKED when held elsewhere (at once when non_blocking, else once
+ *  blocking_timeout_ms passed, trying every sleep_ms); after a failure
+ *  that may have let the SET run (RK_EIO, RK_ETIMEOUT, RK_ECLOSED,
+ *  RK_EPROTO, RK_ECANCELED) a release is sent. Returns RK_OK when the
+ *  operation started (cb will run exactly once, maybe before this returns
+ *  if the connection fails at once), or a refusal (cb never runs):
+ *  RK_EINVAL (no lock or callback, an operation in progress, this object
+ *  holds the lock already), or the client's refusal (RK_ECLOSED...). */
+int rk_async_lock_acquire(rk_async_lock *lock, rk_async_lock_fn cb, void *userdata);
+
+/** Releases the lock, as rk_lock_release (the token is forgotten
+ *  whatever the outcome): cb gets RK_OK, RK_ENOTOWNER when the key no
+ *  longer holds this owner's token (it expired, maybe passed to another),
+ *  or a failure. Refusals as rk_async_lock_acquire's, and RK_ENOTOWNER at
+ *  once when this object does not hold the lock. */
+int rk_async_lock_release(rk_async_lock *lock, rk_async_lock_fn cb, void *userdata);
+
+/** Extends the lock, as rk_lock_extend: cb gets RK_OK, RK_ENOTOWNER (the
+ *  token is gone; nothing changed), RK_EINVAL (the key lost its TTL), or a
+ *  failure. Refusals as rk_async_lock_acquire's; RK_EINVAL at once when
+ *  ms <= 0 or the lock has no TTL, RK_ENOTOWNER when not held. */
+int rk_async_lock_extend(rk_async_lock *lock, int ms, bool replace_ttl, rk_async_lock_fn cb,
+                         void *userdata);
+
+/** As rk_lock_fence, rk_lock_token and rk_lock_name. */
+long long rk_async_lock_fence(const rk_async_lock *lock);
+const char *rk_async_lock_token(const rk_async_lock *lock);
+const char *rk_async_lock_name(const rk_async_lock *lock);
 
 /* ---- Redlock ------------------------------------------------------------ */
 

@@ -13,6 +13,8 @@
  * from sendi on are not; the SENT ones among [0, sendi) answer, in order,
  * the replies the connection reads. `out` holds the bytes of records
  * [sendi, count) minus the out_off already written of record sendi.
+ * `kept` holds the bytes of every record marked `keep` (safe to repeat
+ * after a lost connection), in ring order, until it leaves the ring.
  *
  * Every entry point enters (depth++) and, leaving at depth 0, settles:
  * deferred frees and disconnects happen, queued commands are written (at
@@ -35,6 +37,7 @@
 #include <string.h>
 
 #include "async/async_int.h"
+#include "async/later.h"
 #include "async/resolve.h"
 #include "conn/conn_int.h"
 #include "conn/options_int.h"
@@ -43,6 +46,7 @@
 #include "rediskit/async.h"
 #include "resp/command_int.h"
 #include "resp/writer_int.h"
+#include "util/backoff.h"
 #include "util/common.h"
 
 enum cstate { C_IDLE, C_RESOLVING, C_CONNECTING, C_READY };
@@ -60,7 +64,17 @@ typedef struct rec {
     size_t len;        /* encoded bytes */
     uint8_t state;     /* enum rstate */
     bool done;         /* the callback ran */
+    bool keep;         /* safe to repeat: its bytes are also in `kept` */
+    int tries;         /* connections lost (or reconnects failed) under it */
 } rec;
+
+/* A delayed call (later.h). */
+typedef struct later {
+    struct later *next;
+    int64_t id, due;
+    rk_async_later_fn fn;
+    void *ud;
+} later;
 
 /* A command posted from another thread: its bytes and how to complete it. */
 typedef struct posted {
@@ -97,6 +111,7 @@ struct rk_async {
     unsigned seed;
 
     rk_writer *out;
+    rk_writer *kept; /* the bytes of the `keep` records in the ring, in order */
     rec *ring;
     size_t cap, head, count;
     rk_async_id head_id;
@@ -105,6 +120,17 @@ struct rk_async {
     size_t live;                     /* records not done */
     int64_t next_cmd_deadline;       /* <= the earliest live deadline, -1 none */
     int64_t last_rx;
+    /* The health check (rk_options.health_check_ms): no I/O (the read and
+     * write counters did not move from idle_mark) since idle_from, and
+     * nothing in flight, sends a PING of the engine's own (`own` counts
+     * such records, not the caller's). */
+    int64_t idle_from;
+    uint64_t idle_mark;
+    size_t own;
+    bool health_failed; /* the PING went unanswered: declare the connection dead */
+    bool reconnect;     /* connect at once even with nothing to send */
+    later *laters;      /* delayed calls, unordered (few) */
+    int64_t later_ids;
     bool flush_wanted, write_blocked;
 
     int depth;
@@ -137,13 +163,18 @@ static void lost(rk_async *ac, int code);
 static rk_async_id queue_record(rk_async *ac, const rk_async_call *call, const char *shape,
                                 size_t prev);
 static void drop_kids(rk_async *ac, int code);
+static int copy_tail(rk_writer *kw, const rk_writer *w, size_t prev, size_t len);
+static void expire(rk_async *ac, int64_t now);
+static int64_t next_health_check(const rk_async *ac);
+static int64_t next_later(const rk_async *ac);
+static void leave(rk_async *ac, bool from_input);
 static int64_t next_kid_expiry(const rk_async *ac);
 static void reap_idle_kids(rk_async *ac, int64_t now);
 
 /* Whether the client must be connected: commands wait, or pub/sub holds
  * subscriptions or tracking. */
 static bool needs_conn(const rk_async *ac) {
-    return ac->live > 0 || (ac->aps && rk_aps_wants_link(ac));
+    return ac->live > 0 || ac->reconnect || (ac->aps && rk_aps_wants_link(ac));
 }
 
 /* ---- the ring ---------------------------------------------------------- */
@@ -169,6 +200,8 @@ static int ring_reserve(rk_async *ac) {
 }
 
 static void pop_front(rk_async *ac) {
+    if (at(ac, 0)->keep)
+        rk_writer_consume(ac->kept, at(ac, 0)->len);
     ac->head = (ac->head + 1) & (ac->cap - 1);
     ac->count--;
     ac->head_id++;
@@ -210,6 +243,119 @@ static void drop_front(rk_async *ac, size_t n, int code) {
         pop_front(ac);
 }
 
+/* ---- repeating after a lost connection --------------------------------- */
+
+/* Whether record r, which a connection failure (code) caught, may be tried
+ * again: it is safe to repeat (read-only, or marked idempotent) and has
+ * tries left under the retry policy (rk_retry.attempts: tries in all). A
+ * deadline that passed meanwhile is expire's to report. */
+static bool repeatable(const rk_async *ac, const rec *r, int code) {
+    return !r->done && r->keep && rk_connection_failure(code) &&
+           r->tries + 1 < ac->o.retry.attempts;
+}
+
+/* Whether the command just encoded into out (from prev on) may be
+ * repeated: it is safe to (the metadata's read-only class, read back from
+ * out, which knows nothing of bytes appended raw; or the caller's word),
+ * and its bytes were copied into `kept`, since those in `out` go once
+ * written. Without memory for the copy it is not repeated (a lost
+ * connection fails it as any other command). Both writers hold copies
+ * only, one block each, so a copy is appended whole or not at all. */
+static bool keep_for_retry(rk_async *ac, const rk_async_call *call, size_t prev, size_t len) {
+    if (ac->o.retry.attempts <= 1)
+        return false;
+    if (!call->idempotent && !(rk_writer_last_flags(ac->out, RK_CMD_SAFE) & RK_CMD_SAFE))
+        return false;
+    return copy_tail(ac->kept, ac->out, prev, len) == RK_OK;
+}
+
+/* The bytes the next connection must send after the connection that had
+ * begun the first n records was lost: those of the records repeated, from
+ * `kept`, then the unsent ones (`out` past what was written of record
+ * sendi). *kept_out gets the new `kept`: the repeated records' bytes and
+ * those of the records after n. RK_OK, or RK_ENOMEM with nothing changed. */
+static int rebuild_queue(rk_async *ac, size_t n, int code, rk_writer **out, rk_writer **kept_out) {
+    rk_writer_opts wo = {.ref_threshold = SIZE_MAX};
+    rk_writer *w = rk_writer_new(&wo), *k = rk_writer_new(&wo);
+    size_t koff = 0, begun = ac->out_off > 0 ? at(ac, ac->sendi)->len - ac->out_off : 0;
+    int rc = w && k ? RK_OK : rk_fail(RK_ENOMEM, "out of memory repeating commands");
+    for (size_t i = 0; rc == RK_OK && i < n; i++) {
+        const rec *r = at(ac, i);
+        if (repeatable(ac, r, code)) {
+            rc = copy_tail(w, ac->kept, koff, r->len);
+            if (rc == RK_OK)
+                rc = copy_tail(k, ac->kept, koff, r->len);
+        }
+        koff += r->keep ? r->len : 0;
+    }
+    if (rc == RK_OK)
+        rc = copy_tail(w, ac->out, begun, rk_writer_pending(ac->out) - begun);
+    if (rc == RK_OK)
+        rc = copy_tail(k, ac->kept, koff, rk_writer_pending(ac->kept) - koff);
+    if (rc != RK_OK) {
+        rk_writer_free(w);
+        rk_writer_free(k);
+        return rc;
+    }
+    *out = w;
+    *kept_out = k;
+    return RK_OK;
+}
+
+/* The connection that had begun the first n records broke with code:
+ * those safe to repeat go first on the next connection, the others fail
+ * with code (they may have run), and the records done already (a reply
+ * to eat that will never come) go. Returns false when none is repeated
+ * (or no memory for it): the caller fails them all. */
+static bool repeat_lost(rk_async *ac, size_t n, int code) {
+    size_t again = 0;
+    for (size_t i = 0; i < n; i++)
+        again += repeatable(ac, at(ac, i), code);
+    rk_writer *out, *kept;
+    if (again == 0 || rebuild_queue(ac, n, code, &out, &kept) != RK_OK)
+        return false;
+    rk_writer_free(ac->out);
+    rk_writer_free(ac->kept);
+    ac->out = out;
+    ac->kept = kept;
+    ac->sendi = ac->out_off = 0;
+    for (size_t i = 0; i < n; i++) {
+        rec *r = at(ac, i);
+        if (repeatable(ac, r, code)) {
+            r->tries++;
+            r->state = R_QUEUED;
+            continue;
+        }
+        r->state = R_SKIPPED; /* its bytes are gone: nothing to skip */
+        r->len = 0;
+        r->keep = false;
+    }
+    /* Skipped and not done: to fail (a callback may cancel a repeated
+     * one meanwhile, which makes it skipped and done). */
+    for (size_t i = 0; i < n; i++)
+        if (at(ac, i)->state == R_SKIPPED && !at(ac, i)->done)
+            finish(ac, i, code);
+    expire(ac, rk_now_ms()); /* a deadline may have passed meanwhile */
+    return true;
+}
+
+/* A connect failed with code: the commands waiting for it fail, except
+ * those repeated after a lost connection that have tries left (the failed
+ * connect counts as one): they wait for the next connect. */
+static void fail_connect_waiters(rk_async *ac, int code) {
+    size_t n = ac->count, first_kept = n;
+    for (size_t i = 0; i < n; i++) {
+        rec *r = at(ac, i);
+        if (r->tries > 0 && repeatable(ac, r, code)) {
+            r->tries++;
+            first_kept = RK_MIN(first_kept, i);
+        } else if (first_kept < n && !r->done) {
+            finish(ac, i, code);
+        }
+    }
+    drop_front(ac, first_kept, code);
+}
+
 /* ---- the loop ---------------------------------------------------------- */
 
 static void unwatch(rk_async *ac) {
@@ -247,6 +393,7 @@ static int64_t next_deadline(const rk_async *ac) {
     int64_t n = -1;
     min_in(&n, ac->next_cmd_deadline);
     min_in(&n, next_kid_expiry(ac));
+    min_in(&n, next_later(ac));
     switch (ac->state) {
     case C_RESOLVING:
         min_in(&n, ac->res_next);
@@ -260,6 +407,7 @@ static int64_t next_deadline(const rk_async *ac) {
     case C_READY:
         if (ac->ao.liveness_ms > 0 && ac->inflight > 0)
             min_in(&n, ac->last_rx + ac->ao.liveness_ms);
+        min_in(&n, next_health_check(ac));
         break;
     }
     return n;
@@ -297,20 +445,25 @@ static void connect_failed(rk_async *ac, int code) {
     ac->res = NULL;
     drop_conn(ac);
     ac->fails++;
+    ac->reconnect = false;
     ac->last_error = code;
     ac->backoff_prev = rk_backoff_delay(&ac->o.retry, ac->fails, ac->backoff_prev, &ac->seed);
     ac->connect_at = rk_now_ms() + ac->backoff_prev;
     if (ac->aps)
         rk_aps_lost(ac, code);
-    drop_front(ac, ac->count, code);
+    fail_connect_waiters(ac, code);
 }
+
+static void idle_restart(rk_async *ac, int64_t now);
 
 static void connected(rk_async *ac) {
     ac->state = C_READY;
     ac->fails = ac->backoff_prev = 0;
+    ac->reconnect = false;
     ac->st.connects++;
     if (ac->aps)
         rk_aps_connected(ac);
+    idle_restart(ac, rk_now_ms());
 }
 
 static void try_address(rk_async *ac, int i);
@@ -512,7 +665,8 @@ static void lost(rk_async *ac, int code) {
     ac->connect_at = 0;
     if (ac->aps)
         rk_aps_lost(ac, code);
-    drop_front(ac, n, code);
+    if (!repeat_lost(ac, n, code))
+        drop_front(ac, n, code);
 }
 
 /* The record the next reply answers: the first SENT one (skipped ones
@@ -602,13 +756,161 @@ static void expire(rk_async *ac, int64_t now) {
     ac->next_cmd_deadline = next;
 }
 
+/* The connection is declared dead though the transport noticed nothing
+ * (the liveness rule, an unanswered health check PING): dropped as if
+ * lost (its commands repeated or failed with code), and a new one made
+ * at once, even with nothing to send. What must follow a reconnect
+ * (re-subscribing...) hooks here and on the handshake's completion. */
+static void declare_dead(rk_async *ac, int code) {
+    lost(ac, code);
+    ac->reconnect = true;
+}
+
 static void check_liveness(rk_async *ac, int64_t now) {
     if (ac->state != C_READY || ac->ao.liveness_ms <= 0 || ac->inflight == 0)
         return;
     if (now - ac->last_rx < ac->ao.liveness_ms)
         return;
-    lost(ac, rk_fail(RK_EIO, "no byte from the server in %d ms with commands outstanding",
-                     ac->ao.liveness_ms));
+    declare_dead(ac, rk_fail(RK_EIO, "no byte from the server in %d ms with commands outstanding",
+                             ac->ao.liveness_ms));
+}
+
+/* ---- the health check ---------------------------------------------------- */
+
+/* Kids are left alone: an idle one is closed before long. */
+static bool health_on(const rk_async *ac) {
+    return ac->o.health_check_ms > 0 && ac->parent == NULL && ac->state == C_READY;
+}
+
+static void idle_restart(rk_async *ac, int64_t now) {
+    ac->idle_from = now;
+    ac->idle_mark = ac->st.reads + ac->st.writes;
+}
+
+static int64_t next_health_check(const rk_async *ac) {
+    return health_on(ac) ? ac->idle_from + ac->o.health_check_ms : -1;
+}
+
+/* How long the PING may take: the liveness bound, else the command
+ * timeout, else (none) the connect timeout, as the pooled check does. */
+static int health_bound(const rk_async *ac) {
+    if (ac->ao.liveness_ms > 0)
+        return ac->ao.liveness_ms;
+    if (ac->o.command_timeout_ms >= 0)
+        return ac->o.command_timeout_ms ? ac->o.command_timeout_ms : RK_DEFAULT_COMMAND_TIMEOUT_MS;
+    return ac->o.connect_timeout_ms > 0 ? ac->o.connect_timeout_ms : -1;
+}
+
+/* The engine's PING completed: unanswered in time, the connection is
+ * declared dead once the timer's work is done (not here, inside expire's
+ * walk of the ring). */
+static void health_done(rk_async *ac, int status, rk_reply *reply, void *ud) {
+    (void)reply, (void)ud;
+    ac->own--;
+    if (status == RK_ETIMEOUT)
+        ac->health_failed = true;
+}
+
+/* Queues the engine's PING (bytes appended raw: never repeated). */
+static void send_health_ping(rk_async *ac) {
+    static const char ping[] = "*1\r\n$4\r\nPING\r\n";
+    size_t prev = rk_writer_pending(ac->out);
+    if (ring_reserve(ac) != RK_OK || rk_writer_raw(ac->out, ping, sizeof(ping) - 1) != RK_OK)
+        return; /* no memory: the next check tries again */
+    rk_async_call call = {.callback = health_done, .timeout_ms = health_bound(ac)};
+    queue_record(ac, &call, NULL, prev);
+    ac->own++;
+}
+
+/* From the timer: declares the connection dead when the last PING went
+ * unanswered; otherwise, once the connection was idle (no read, no write,
+ * nothing in flight) for health_check_ms, PINGs it. Idleness is noticed
+ * at these checks, so the PING goes after one to two health_check_ms. */
+static void check_health(rk_async *ac, int64_t now) {
+    if (ac->health_failed) {
+        ac->health_failed = false;
+        if (ac->state == C_READY)
+            declare_dead(ac, rk_fail(RK_ETIMEOUT, "no answer to the health check's PING in %d ms",
+                                     health_bound(ac)));
+        return;
+    }
+    if (!health_on(ac) || now < ac->idle_from + ac->o.health_check_ms)
+        return;
+    bool busy = ac->st.reads + ac->st.writes != ac->idle_mark || ac->count > 0;
+    if (!busy)
+        send_health_ping(ac);
+    idle_restart(ac, now);
+}
+
+/* ---- delayed calls ------------------------------------------------------ */
+
+static int64_t next_later(const rk_async *ac) {
+    int64_t n = -1;
+    for (const later *l = ac->laters; l; l = l->next)
+        min_in(&n, l->due);
+    return n;
+}
+
+/* Takes the first delayed call due by now (made before id `below`) out of
+ * the list; NULL when none. */
+static later *take_due(rk_async *ac, int64_t now, int64_t below) {
+    for (later **p = &ac->laters; *p; p = &(*p)->next) {
+        later *l = *p;
+        if (l->due <= now && l->id < below) {
+            *p = l->next;
+            return l;
+        }
+    }
+    return NULL;
+}
+
+/* Runs the delayed calls due, each once; those they make wait for the
+ * next timer. */
+static void run_laters(rk_async *ac, int64_t now) {
+    int64_t below = ac->later_ids + 1;
+    for (later *l; (l = take_due(ac, now, below)) != NULL;) {
+        l->fn(ac, RK_OK, l->ud);
+        rk_free(l);
+    }
+}
+
+/* The client is being freed: every delayed call runs with RK_ECANCELED. */
+static void cancel_laters(rk_async *ac) {
+    while (ac->laters) {
+        later *l = ac->laters;
+        ac->laters = l->next;
+        l->fn(ac, RK_ECANCELED, l->ud);
+        rk_free(l);
+    }
+}
+
+int64_t rk_async_later(rk_async *ac, int delay_ms, rk_async_later_fn fn, void *userdata) {
+    if (ac == NULL || fn == NULL || ac->freeing)
+        return rk_fail(RK_ECLOSED, "no async client to call back later");
+    later *l = rk_malloc(sizeof(*l));
+    if (l == NULL)
+        return rk_fail(RK_ENOMEM, "out of memory for a delayed call");
+    *l = (later){.next = ac->laters,
+                 .id = ++ac->later_ids,
+                 .due = rk_now_ms() + RK_MAX(delay_ms, 0),
+                 .fn = fn,
+                 .ud = userdata};
+    ac->laters = l;
+    ac->depth++;
+    leave(ac, false); /* arms the timer */
+    return l->id;
+}
+
+int rk_async_later_cancel(rk_async *ac, int64_t id) {
+    for (later **p = ac ? &ac->laters : NULL; p && *p; p = &(*p)->next) {
+        if ((*p)->id == id) {
+            later *l = *p;
+            *p = l->next;
+            rk_free(l);
+            return RK_OK;
+        }
+    }
+    return rk_fail(RK_EINVAL, "no delayed call %lld waits", (long long)id);
 }
 
 /* ---- entering and leaving ---------------------------------------------- */
@@ -679,9 +981,11 @@ static void really_free(rk_async *ac) {
             finish(ac, i, rk_fail(RK_ECANCELED, "the async client was freed"));
     if (ac->aps)
         rk_aps_free(ac);
+    cancel_laters(ac);
     pthread_mutex_destroy(&ac->lock);
     rk_free(ac->ring);
     rk_writer_free(ac->out);
+    rk_writer_free(ac->kept);
     rk_tls_ctx_free(ac->tls);
     rk_options_free_storage(&ac->o, ac->storage);
     rk_free(ac);
@@ -695,6 +999,7 @@ static void do_disconnect(rk_async *ac) {
     rk_fail(RK_ECLOSED, "the connection was closed (rk_async_disconnect)");
     rk_resolve_abandon(ac->res);
     ac->res = NULL;
+    ac->reconnect = false;
     drop_conn(ac);
     drop_kids(ac, RK_ECLOSED);
     drop_front(ac, ac->count, RK_ECLOSED);
@@ -804,7 +1109,9 @@ void rk_async_on_timer(rk_async *ac) {
     if (ac->next_cmd_deadline >= 0 && now >= ac->next_cmd_deadline)
         expire(ac, now);
     check_liveness(ac, now);
+    check_health(ac, now);
     reap_idle_kids(ac, now);
+    run_laters(ac, now);
     leave(ac, true);
 }
 
@@ -1049,14 +1356,16 @@ rk_async *(rk_async_new)(const rk_options *opts, const rk_async_options *aopts, 
     ac->seed = (unsigned)(uintptr_t)ac ^ (unsigned)rk_now_us();
     /* Copy every argument: a caller cannot know when it was sent. */
     ac->out = rk_writer_new(&(rk_writer_opts){.ref_threshold = SIZE_MAX});
-    int rc = ac->out ? rk_options_tls_ctx(&ac->o, &ac->tls)
-                     : rk_fail(RK_ENOMEM, "out of memory creating an async client");
+    ac->kept = rk_writer_new(&(rk_writer_opts){.ref_threshold = SIZE_MAX});
+    int rc = ac->out && ac->kept ? rk_options_tls_ctx(&ac->o, &ac->tls)
+                                 : rk_fail(RK_ENOMEM, "out of memory creating an async client");
     if (rc == RK_OK && pthread_mutex_init(&ac->lock, NULL) != 0) {
         rk_tls_ctx_free(ac->tls);
         rc = rk_fail(RK_ENOMEM, "no mutex for an async client");
     }
     if (rc != RK_OK) {
         rk_writer_free(ac->out);
+        rk_writer_free(ac->kept);
         rk_options_free_storage(&ac->o, ac->storage);
         rk_free(ac);
         return NULL;
@@ -1128,12 +1437,14 @@ static rk_async_id queue_record(rk_async *ac, const rk_async_call *call, const c
                                 size_t prev) {
     rec *r = at(ac, ac->count);
     int timeout = call->timeout_ms ? call->timeout_ms : ac->o.command_timeout_ms;
+    size_t len = rk_writer_pending(ac->out) - prev;
     *r = (rec){.cb = call->callback,
                .ud = call->userdata,
                .shape = shape,
                .deadline = timeout > 0 ? submit_now(ac) + timeout : -1,
-               .len = rk_writer_pending(ac->out) - prev,
-               .state = R_QUEUED};
+               .len = len,
+               .state = R_QUEUED,
+               .keep = keep_for_retry(ac, call, prev, len)};
     min_in(&ac->next_cmd_deadline, r->deadline);
     ac->count++;
     ac->live++;
@@ -1259,6 +1570,8 @@ static posted *encode_post(const rk_async_call *call, const rk_str *argv, size_t
         *rc = rk_fail(RK_ENOMEM, "out of memory posting a command");
     if (p) {
         *p = (posted){.call = *call, .len = len};
+        /* Its bytes are appended raw on the loop's thread: judged here. */
+        p->call.idempotent |= (rk_writer_last_flags(w, RK_CMD_SAFE) & RK_CMD_SAFE) != 0;
         struct iovec iov[64];
         int n = rk_writer_iov(w, iov, (int)RK_ARRAY_LEN(iov));
         size_t off = 0;
@@ -1284,7 +1597,7 @@ int rk_async_post(rk_async *ac, const rk_async_call *call, const rk_str *argv, s
         pthread_mutex_unlock(&ac->lock);
         rk_free(p);
         return rk_fail(RK_EINVAL, "rk_async_post needs a loop that can be woken from another "
-                                  "thread (the built-in loop, libuv, libev)");
+                                  "thread (the built-in loop and the adapters here have one)");
     }
     *ac->posts_tail = p;
     ac->posts_tail = &p->next;
@@ -1315,7 +1628,7 @@ int rk_async_cancel(rk_async *ac, rk_async_id id) {
 size_t rk_async_pending(const rk_async *ac) {
     if (ac == NULL)
         return 0;
-    size_t n = ac->live;
+    size_t n = ac->live - ac->own;
     for (const rk_async *k = ac->kids; k; k = k->kid_next)
         n += k->live;
     return n;

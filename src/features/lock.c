@@ -17,10 +17,11 @@
 #endif
 
 #include "commands/script_int.h"
+#include "features/lock_int.h"
 #include "rediskit/lock.h"
 #include "util/common.h"
 
-#define TOKEN_SIZE (RK_LOCK_TOKEN_LEN + 1)
+#define TOKEN_SIZE RK_LOCK_TOKEN_SIZE
 
 /* ---- scripts ------------------------------------------------------------ */
 
@@ -62,13 +63,66 @@ static void scripts_init(void) {
     rk_script_init(&acquire_script, acquire_src, sizeof acquire_src - 1);
 }
 
-/* Runs s with args[0..nkeys-1] as its keys and the rest of the argc args
- * as its arguments (rk_script_run_opts); its integer answer goes to *out. */
-static int script_int(rk_client *c, const rk_call_opts *o, const rk_script *s, const rk_str *args,
-                      size_t argc, size_t nkeys, long long *out) {
+static void script_cmd(rk_lock_cmd *c, const rk_script *s, size_t nkeys, size_t nargs) {
     pthread_once(&scripts_once, scripts_init);
+    c->script = s;
+    c->nkeys = nkeys;
+    c->nargs = nargs;
+}
+
+void rk_lock_acquire_cmd(rk_lock_cmd *c, const char *name, const char *fence_key, const char *token,
+                         int ttl_ms) {
+    snprintf(c->num, sizeof c->num, "%d", ttl_ms > 0 ? ttl_ms : 0);
+    if (fence_key) {
+        c->keys[0] = rk_cstr(name);
+        c->keys[1] = rk_cstr(fence_key);
+        c->args[0] = rk_cstr(token);
+        c->args[1] = rk_cstr(c->num);
+        script_cmd(c, &acquire_script, 2, 2);
+        return;
+    }
+    const rk_str set[] = {RK_STR("SET"), rk_cstr(name), rk_cstr(token),
+                          RK_STR("NX"),  RK_STR("PX"),  rk_cstr(c->num)};
+    memcpy(c->keys, set, sizeof set);
+    c->script = NULL;
+    c->nkeys = ttl_ms > 0 ? 6 : 4;
+    c->nargs = 0;
+}
+
+void rk_lock_release_cmd(rk_lock_cmd *c, const char *name, const char *token) {
+    c->keys[0] = rk_cstr(name);
+    c->args[0] = rk_cstr(token);
+    script_cmd(c, &release_script, 1, 1);
+}
+
+void rk_lock_extend_cmd(rk_lock_cmd *c, const char *name, const char *token, long long ms,
+                        bool replace) {
+    snprintf(c->num, sizeof c->num, "%lld", ms);
+    c->keys[0] = rk_cstr(name);
+    c->args[0] = rk_cstr(token);
+    c->args[1] = rk_cstr(c->num);
+    c->args[2] = replace ? RK_STR("1") : RK_STR("0");
+    script_cmd(c, &extend_script, 1, 3);
+}
+
+int rk_lock_release_answer(const char *name, long long answer) {
+    if (answer == 1)
+        return RK_OK;
+    return rk_fail(RK_ENOTOWNER, "lock \"%s\" is not held by this owner (it expired or was taken)",
+                   name);
+}
+
+int rk_lock_extend_answer(const char *name, long long answer) {
+    if (answer == 2)
+        return rk_fail(RK_EINVAL, "lock \"%s\" lost its TTL (PERSIST?); not extended", name);
+    return rk_lock_release_answer(name, answer);
+}
+
+/* Runs the script command c (rk_script_run_opts); its integer answer goes
+ * to *out. */
+static int script_int(rk_client *cl, const rk_call_opts *o, const rk_lock_cmd *c, long long *out) {
     rk_reply r;
-    int rc = rk_script_run_opts(c, s, o, args, nkeys, args + nkeys, argc - nkeys, &r);
+    int rc = rk_script_run_opts(cl, c->script, o, c->keys, c->nkeys, c->args, c->nargs, &r);
     if (rc == RK_OK && rk_reply_type(&r) != RK_REPLY_INTEGER)
         rc = rk_fail(RK_EPROTO, "lock script answered a %s, not an integer",
                      rk_type_name(rk_reply_type(&r)));
@@ -82,17 +136,16 @@ static int script_int(rk_client *c, const rk_call_opts *o, const rk_script *s, c
  * Returns its answer (0, 1, 2) in *answer. */
 static int run_extend(rk_client *c, const rk_call_opts *o, const char *key, const char *token,
                       long long ms, bool replace, long long *answer) {
-    char num[24];
-    snprintf(num, sizeof num, "%lld", ms);
-    const rk_str args[] = {rk_cstr(key), rk_cstr(token), rk_cstr(num),
-                           replace ? RK_STR("1") : RK_STR("0")};
-    return script_int(c, o, &extend_script, args, 4, 1, answer);
+    rk_lock_cmd cmd;
+    rk_lock_extend_cmd(&cmd, key, token, ms, replace);
+    return script_int(c, o, &cmd, answer);
 }
 
 static int run_release(rk_client *c, const rk_call_opts *o, const char *key, const char *token,
                        long long *answer) {
-    const rk_str args[] = {rk_cstr(key), rk_cstr(token)};
-    return script_int(c, o, &release_script, args, 2, 1, answer);
+    rk_lock_cmd cmd;
+    rk_lock_release_cmd(&cmd, key, token);
+    return script_int(c, o, &cmd, answer);
 }
 
 /* ---- randomness --------------------------------------------------------- */
@@ -136,8 +189,7 @@ static int random_bytes(void *buf, size_t n) {
 #endif
 }
 
-/* A new token: 128 random bits as 32 lowercase hex characters. */
-static int new_token(char out[TOKEN_SIZE]) {
+int rk_lock_new_token(char out[TOKEN_SIZE]) {
     static const char hex[] = "0123456789abcdef";
     unsigned char bits[RK_LOCK_TOKEN_LEN / 2];
     int rc = random_bytes(bits, sizeof bits);
@@ -192,11 +244,6 @@ static bool held(const rk_lock *l) {
     return l->token[0] != '\0';
 }
 
-static int not_owner(const rk_lock *l) {
-    return rk_fail(RK_ENOTOWNER, "lock \"%s\" is not held by this owner (it expired or was taken)",
-                   l->name);
-}
-
 /* Redis Cluster hashes only what lies between the first '{' and the next
  * '}', when that is not empty. */
 static bool has_hash_tag(const char *key) {
@@ -215,7 +262,13 @@ static void default_fence_key(const char *name, char *out, size_t size) {
         snprintf(out, size, "{%s}:fence", name);
 }
 
-static int settle_lock_opts(rk_lock_opts *o) {
+int rk_lock_settle(rk_lock_opts *o, const rk_lock_opts *opts, size_t opts_size, const char *name,
+                   size_t *names_size) {
+    int rc = rk_opts_settle(o, sizeof(*o), opts, opts_size, "rk_lock_opts");
+    if (rc != RK_OK)
+        return rc;
+    if (name == NULL || name[0] == '\0')
+        return rk_fail(RK_EINVAL, "a lock needs a non-empty name");
     if (o->ttl_ms == 0)
         o->ttl_ms = RK_LOCK_DEFAULT_TTL_MS;
     if (o->sleep_ms <= 0)
@@ -224,7 +277,21 @@ static int settle_lock_opts(rk_lock_opts *o) {
         return rk_fail(RK_EINVAL, "lock blocking_timeout_ms must not be negative");
     if (o->watchdog && o->ttl_ms < 3)
         return rk_fail(RK_EINVAL, "a lock watchdog needs a TTL of 3 ms or more");
+    size_t name_size = strlen(name) + 1;
+    *names_size = name_size + (o->fence_key ? strlen(o->fence_key) + 1 : name_size + 8);
     return RK_OK;
+}
+
+const char *rk_lock_copy_names(char *block, const char *name, rk_lock_opts *o) {
+    size_t name_size = strlen(name) + 1;
+    char *fence = block + name_size;
+    memcpy(block, name, name_size);
+    if (o->fence_key)
+        memcpy(fence, o->fence_key, strlen(o->fence_key) + 1);
+    else
+        default_fence_key(name, fence, name_size + 8);
+    o->fence_key = fence;
+    return block;
 }
 
 static int watchdog_init(watchdog *w) {
@@ -247,31 +314,21 @@ static int watchdog_init(watchdog *w) {
 rk_lock *(rk_lock_new)(rk_client *client, const char *name, const rk_lock_opts *opts,
                        size_t opts_size) {
     rk_lock_opts o;
-    if (rk_opts_settle(&o, sizeof(o), opts, opts_size, "rk_lock_opts") != RK_OK)
-        return NULL;
-    if (client == NULL || name == NULL || name[0] == '\0') {
+    size_t names_size;
+    if (client == NULL) {
         rk_fail(RK_EINVAL, "a lock needs a client and a non-empty name");
         return NULL;
     }
-    if (settle_lock_opts(&o) != RK_OK)
+    if (rk_lock_settle(&o, opts, opts_size, name, &names_size) != RK_OK)
         return NULL;
-    size_t name_size = strlen(name) + 1;
-    size_t fence_size = o.fence_key ? strlen(o.fence_key) + 1 : name_size + 8;
-    rk_lock *l = rk_calloc(1, sizeof(*l) + name_size + fence_size);
+    rk_lock *l = rk_calloc(1, sizeof(*l) + names_size);
     if (l == NULL) {
         rk_fail(RK_ENOMEM, "out of memory making a lock");
         return NULL;
     }
-    char *name_copy = (char *)(l + 1), *fence_copy = name_copy + name_size;
-    memcpy(name_copy, name, name_size);
-    if (o.fence_key)
-        memcpy(fence_copy, o.fence_key, fence_size);
-    else
-        default_fence_key(name, fence_copy, fence_size);
-    o.fence_key = fence_copy;
+    l->name = rk_lock_copy_names((char *)(l + 1), name, &o);
     l->client = client;
     l->o = o;
-    l->name = name_copy;
     atomic_init(&l->lost, false);
     if (o.watchdog && watchdog_init(&l->wd) != RK_OK) {
         rk_free(l);
@@ -375,18 +432,14 @@ void rk_lock_free(rk_lock *l) {
 
 /* One try: RK_OK (with *fence), RK_ELOCKED, or a failure. */
 static int try_acquire(rk_lock *l, const char *token, long long *fence) {
-    char ttl[24];
-    snprintf(ttl, sizeof ttl, "%d", l->o.ttl_ms > 0 ? l->o.ttl_ms : 0);
-    if (l->o.fencing) {
-        const rk_str args[] = {rk_cstr(l->name), rk_cstr(l->o.fence_key), rk_cstr(token),
-                               rk_cstr(ttl)};
-        int rc = script_int(l->client, NULL, &acquire_script, args, 4, 2, fence);
+    rk_lock_cmd cmd;
+    rk_lock_acquire_cmd(&cmd, l->name, l->o.fencing ? l->o.fence_key : NULL, token, l->o.ttl_ms);
+    if (cmd.script) {
+        int rc = script_int(l->client, NULL, &cmd, fence);
         return rc == RK_OK && *fence == 0 ? RK_ELOCKED : rc;
     }
-    const rk_str argv[] = {RK_STR("SET"), rk_cstr(l->name), rk_cstr(token),
-                           RK_STR("NX"),  RK_STR("PX"),     rk_cstr(ttl)};
     rk_reply r;
-    int rc = rk_client_call_argv_opts(l->client, &r, NULL, argv, l->o.ttl_ms > 0 ? 6 : 4);
+    int rc = rk_client_call_argv_opts(l->client, &r, NULL, cmd.keys, cmd.nkeys);
     if (rc == RK_OK && rk_reply_type(&r) == RK_REPLY_NIL)
         rc = RK_ELOCKED;
     rk_reply_free(&r);
@@ -394,16 +447,14 @@ static int try_acquire(rk_lock *l, const char *token, long long *fence) {
     return rc;
 }
 
-/* Failures after which a command may have run: it was sent, and no
- * reply came back. */
-static bool may_have_run(int rc) {
+bool rk_lock_may_have_run(int rc) {
     return rc == RK_EIO || rc == RK_ETIMEOUT || rc == RK_ECLOSED || rc == RK_EPROTO;
 }
 
 /* After a failed SET: when it may still have run, deletes the key if it
  * holds token, keeping the original failure as this thread's last error. */
 static int abandon(rk_lock *l, const char *token, int rc) {
-    if (!may_have_run(rc))
+    if (!rk_lock_may_have_run(rc))
         return rc;
     char msg[256];
     snprintf(msg, sizeof msg, "%s", rk_error_last()->message);
@@ -413,11 +464,11 @@ static int abandon(rk_lock *l, const char *token, int rc) {
     return rk_fail(rc, "%s", msg);
 }
 
-static int locked_elsewhere(const rk_lock *l) {
-    if (l->o.non_blocking)
-        return rk_fail(RK_ELOCKED, "lock \"%s\" is held by another owner", l->name);
-    return rk_fail(RK_ELOCKED, "lock \"%s\" was still held by another owner after %d ms", l->name,
-                   l->o.blocking_timeout_ms);
+int rk_lock_locked_elsewhere(const char *name, const rk_lock_opts *o) {
+    if (o->non_blocking)
+        return rk_fail(RK_ELOCKED, "lock \"%s\" is held by another owner", name);
+    return rk_fail(RK_ELOCKED, "lock \"%s\" was still held by another owner after %d ms", name,
+                   o->blocking_timeout_ms);
 }
 
 /* The lock is ours: records it and starts the watchdog. Without a
@@ -440,7 +491,7 @@ int rk_lock_acquire(rk_lock *l) {
         return rk_fail(RK_EINVAL, "lock \"%s\" is held by this object already", l->name);
     forget(l);
     char token[TOKEN_SIZE];
-    int rc = new_token(token);
+    int rc = rk_lock_new_token(token);
     if (rc != RK_OK)
         return rc;
     int64_t deadline = l->o.blocking_timeout_ms ? rk_now_ms() + l->o.blocking_timeout_ms : 0;
@@ -454,7 +505,7 @@ int rk_lock_acquire(rk_lock *l) {
             return abandon(l, token, rc);
         int64_t now = rk_now_ms();
         if (l->o.non_blocking || (deadline && now >= deadline))
-            return locked_elsewhere(l);
+            return rk_lock_locked_elsewhere(l->name, &l->o);
         rk_sleep_ms(deadline ? (int)RK_MIN(l->o.sleep_ms, deadline - now) : l->o.sleep_ms);
     }
 }
@@ -470,25 +521,23 @@ int rk_lock_release(rk_lock *l) {
     forget(l);
     long long answer;
     int rc = run_release(l->client, NULL, l->name, token, &answer);
-    if (rc != RK_OK)
-        return rc;
-    return answer == 1 ? RK_OK : not_owner(l);
+    return rc == RK_OK ? rk_lock_release_answer(l->name, answer) : rc;
+}
+
+int rk_lock_extend_check(const char *name, int ttl_ms, long long ms, bool held) {
+    if (ttl_ms < 0)
+        return rk_fail(RK_EINVAL, "lock \"%s\" has no TTL to extend", name);
+    if (ms <= 0)
+        return rk_fail(RK_EINVAL, "a lock is extended by a positive time, not %lld ms", ms);
+    return held ? RK_OK : rk_lock_release_answer(name, 0);
 }
 
 static int extend(rk_lock *l, long long ms, bool replace) {
-    if (l->o.ttl_ms < 0)
-        return rk_fail(RK_EINVAL, "lock \"%s\" has no TTL to extend", l->name);
-    if (ms <= 0)
-        return rk_fail(RK_EINVAL, "a lock is extended by a positive time, not %lld ms", ms);
-    if (!held(l))
-        return not_owner(l);
+    int rc = rk_lock_extend_check(l->name, l->o.ttl_ms, ms, held(l));
     long long answer;
-    int rc = run_extend(l->client, NULL, l->name, l->token, ms, replace, &answer);
-    if (rc != RK_OK)
-        return rc;
-    if (answer == 2)
-        return rk_fail(RK_EINVAL, "lock \"%s\" lost its TTL (PERSIST?); not extended", l->name);
-    return answer == 1 ? RK_OK : not_owner(l);
+    if (rc == RK_OK)
+        rc = run_extend(l->client, NULL, l->name, l->token, ms, replace, &answer);
+    return rc == RK_OK ? rk_lock_extend_answer(l->name, answer) : rc;
 }
 
 int rk_lock_extend(rk_lock *l, int ms, bool replace_ttl) {
@@ -702,7 +751,7 @@ int rk_redlock_acquire(rk_redlock *rl, long long *validity_ms) {
             random_pause(rl->o.retry_delay_ms);
         char token[TOKEN_SIZE];
         long long validity;
-        rc = new_token(token);
+        rc = rk_lock_new_token(token);
         if (rc == RK_OK)
             rc = acquire_round(rl, token, &validity);
         if (rc == RK_OK) {

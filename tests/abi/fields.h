@@ -38,6 +38,7 @@
     S(rk_writer_opts, false)                                                                       \
     S(rk_pool_stats, false)                                                                        \
     S(rk_async_options, false)                                                                     \
+    S(rk_async_call, false)                                                                        \
     S(rk_loop_ops, false)                                                                          \
     S(rk_async_tracking, false)                                                                    \
     RK_ABI_COMMAND_STRUCTS(S)
@@ -131,6 +132,10 @@
     F(rk_async_options, max_queued)                                                                \
     F(rk_async_options, max_queued_bytes)                                                          \
     F(rk_async_options, fail_fast)                                                                 \
+    F(rk_async_call, callback)                                                                     \
+    F(rk_async_call, userdata)                                                                     \
+    F(rk_async_call, timeout_ms)                                                                   \
+    F(rk_async_call, idempotent)                                                                   \
     F(rk_loop_ops, watch)                                                                          \
     F(rk_loop_ops, timer)                                                                          \
     F(rk_loop_ops, wake)                                                                           \

@@ -76,28 +76,38 @@ void run_for(env *e, int ms) {
         assert_int_equal(e->k->run_once(e->loop), 0);
 }
 
-/* Runs the loop until the client has connected. */
-void wait_connected(env *e) {
+/* Runs the loop until the client has made n connections. */
+void wait_connects(env *e, uint64_t n) {
     int64_t end = rk_now_ms() + WAIT_MS;
     rk_async_stats st = {0};
-    while (st.connects == 0) {
+    while (st.connects < n) {
         if (rk_now_ms() > end)
-            fail_msg("%s: no connection after %d ms", e->k->name, WAIT_MS);
+            fail_msg("%s: %llu connections after %d ms, not %llu", e->k->name,
+                     (unsigned long long)st.connects, WAIT_MS, (unsigned long long)n);
         assert_int_equal(e->k->run_once(e->loop), 0);
         rk_async_get_stats(e->ac, &st);
     }
 }
 
-rk_async_id submit(env *e, result *res, int timeout_ms, const char *const *words) {
+/* Runs the loop until the client has connected. */
+void wait_connected(env *e) {
+    wait_connects(e, 1);
+}
+
+rk_async_id submit_call(env *e, rk_async_call call, const char *const *words) {
     rk_str argv[8];
     size_t n = 0;
     while (words[n]) {
         argv[n] = rk_cstr(words[n]);
         n++;
     }
-    rk_async_call call = {.callback = record, .userdata = res, .timeout_ms = timeout_ms};
+    call.callback = record;
     rk_async_id id = rk_async_submit(e->ac, &call, argv, n);
     if (id <= 0)
         fail_msg("rk_async_submit %s: %s", words[0], rk_error_last()->message);
     return id;
+}
+
+rk_async_id submit(env *e, result *res, int timeout_ms, const char *const *words) {
+    return submit_call(e, (rk_async_call){.userdata = res, .timeout_ms = timeout_ms}, words);
 }

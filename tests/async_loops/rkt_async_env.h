@@ -5,6 +5,7 @@
 #define RKT_ASYNC_ENV_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "rediskit/rediskit.h"
 #include "rkt_loops.h"
@@ -51,8 +52,15 @@ void wait_count(env *e, const int *count, int want);
 /* Runs the loop about ms more, so that a second completion would show. */
 void run_for(env *e, int ms);
 
+/* Runs the loop until the client has made n connections. */
+void wait_connects(env *e, uint64_t n);
+
 /* Runs the loop until the client has connected. */
 void wait_connected(env *e);
+
+/* Submits the words as a command with call's settings (its callback
+ * record, its userdata the result). */
+rk_async_id submit_call(env *e, rk_async_call call, const char *const *words);
 
 /* Submits the command `words` (CMD(...)), recorded into res. */
 rk_async_id submit(env *e, result *res, int timeout_ms, const char *const *words);

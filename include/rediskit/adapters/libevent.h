@@ -6,8 +6,13 @@
  *     event_base_dispatch(base);
  *
  * One persistent event for the client's fd (replaced when the fd or the
- * events change) and one timer event. Link with -levent (or
- * -levent_core). *
+ * events change) and one timer event. rk_async_post wakes the loop
+ * without evthread: through a non-blocking pipe whose read end a
+ * persistent event on the base watches; a wake writes one byte, only when
+ * none is waiting already. (Dedicated connections, attached by the client
+ * itself, get no pipe: nothing is posted to them.) Link with -levent (or
+ * -levent_core).
+ *
  * libevent.h defines EV_READ and EV_WRITE as macros that clash with libev's
  * names: do not include this header and libev.h in one source file.
  */
@@ -15,6 +20,8 @@
 #define RK_ADAPTERS_LIBEVENT_H
 
 #include <event2/event.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "../alloc.h"
 #include "../async.h"
@@ -29,6 +36,9 @@ typedef struct rk_libevent {
     int fd, events;
     int busy; /* inside one of our callbacks */
     int dead; /* detached: free once no callback runs */
+    struct event *wake_ev;
+    int wake_rd, wake_wr; /* the wake pipe's ends, -1 without */
+    int signalled;        /* a byte waits in the pipe (atomic: any thread sets it) */
 } rk_libevent;
 
 static void rk_libevent_release(rk_libevent *a) {
@@ -57,6 +67,67 @@ static void rk_libevent_fire(evutil_socket_t fd, short what, void *arg) {
     a->busy--;
     if (a->dead)
         rk_libevent_release(a);
+}
+
+/* The wake pipe is readable: drain it, then take in what was posted. The
+ * flag is cleared first, so a wake that comes meanwhile writes again. */
+static void rk_libevent_woken(evutil_socket_t fd, short what, void *arg) {
+    rk_libevent *a = (rk_libevent *)arg;
+    char buf[64];
+    (void)what;
+    __atomic_store_n(&a->signalled, 0, __ATOMIC_SEQ_CST);
+    while (read(fd, buf, sizeof(buf)) > 0)
+        ;
+    a->busy++;
+    rk_async_on_wake(a->ac);
+    a->busy--;
+    if (a->dead)
+        rk_libevent_release(a);
+}
+
+/* From any thread (the client holds its lock, so detach cannot run
+ * meanwhile): one byte, unless one waits already. */
+static void rk_libevent_wake(void *data) {
+    rk_libevent *a = (rk_libevent *)data;
+    if (__atomic_exchange_n(&a->signalled, 1, __ATOMIC_SEQ_CST) == 0) {
+        char one = 1;
+        ssize_t n = write(a->wake_wr, &one, 1);
+        (void)n; /* full (it cannot be: one byte at most) or closed: nothing to do */
+    }
+}
+
+static void rk_libevent_close_wake(rk_libevent *a) {
+    if (a->wake_ev)
+        event_free(a->wake_ev);
+    if (a->wake_rd >= 0)
+        close(a->wake_rd);
+    if (a->wake_wr >= 0)
+        close(a->wake_wr);
+    a->wake_ev = NULL;
+    a->wake_rd = a->wake_wr = -1;
+}
+
+/* Makes the wake pipe (both ends non-blocking, close-on-exec) and its
+ * persistent event. RK_OK, RK_EIO (no pipe) or RK_ENOMEM. */
+static int rk_libevent_open_wake(rk_libevent *a) {
+    int fds[2];
+    if (pipe(fds) != 0)
+        return RK_EIO;
+    a->wake_rd = fds[0];
+    a->wake_wr = fds[1];
+    for (int i = 0; i < 2; i++) {
+        if (fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK) != 0 ||
+            fcntl(fds[i], F_SETFD, FD_CLOEXEC) != 0) {
+            rk_libevent_close_wake(a);
+            return RK_EIO;
+        }
+    }
+    a->wake_ev = event_new(a->base, a->wake_rd, EV_READ | EV_PERSIST, rk_libevent_woken, a);
+    if (a->wake_ev == NULL || event_add(a->wake_ev, NULL) != 0) {
+        rk_libevent_close_wake(a);
+        return RK_ENOMEM;
+    }
+    return RK_OK;
 }
 
 static void rk_libevent_watch(void *data, int fd, int events) {
@@ -94,39 +165,50 @@ static void rk_libevent_detach(void *data) {
         event_free(a->io);
     event_free(a->timer);
     a->io = a->timer = NULL;
+    rk_libevent_close_wake(a);
     a->dead = 1;
     rk_libevent_release(a);
 }
 
-static inline int rk_libevent_attach(rk_async *ac, struct event_base *base);
+static int rk_libevent_attach_with(rk_async *ac, struct event_base *base, int wakeable);
 
+/* A dedicated connection: nothing is ever posted to it, so no pipe. */
 static int rk_libevent_attach_other(void *data, rk_async *other) {
-    return rk_libevent_attach(other, ((rk_libevent *)data)->base);
+    return rk_libevent_attach_with(other, ((rk_libevent *)data)->base, 0);
 }
 
-/** @endcond */
-
-/** Attaches ac to base. RK_OK, RK_ENOMEM, or rk_async_attach's refusal. */
-static inline int rk_libevent_attach(rk_async *ac, struct event_base *base) {
-    static const rk_loop_ops ops = {rk_libevent_watch, rk_libevent_timer, NULL, rk_libevent_detach,
-                                    rk_libevent_attach_other};
+static int rk_libevent_attach_with(rk_async *ac, struct event_base *base, int wakeable) {
+    static const rk_loop_ops ops = {rk_libevent_watch, rk_libevent_timer, rk_libevent_wake,
+                                    rk_libevent_detach, rk_libevent_attach_other};
+    static const rk_loop_ops ops_no_wake = {rk_libevent_watch, rk_libevent_timer, NULL,
+                                            rk_libevent_detach, rk_libevent_attach_other};
     rk_libevent *a = (rk_libevent *)rk_calloc(1, sizeof(*a));
     if (a == NULL)
         return RK_ENOMEM;
     a->ac = ac;
     a->base = base;
-    a->fd = -1;
+    a->fd = a->wake_rd = a->wake_wr = -1;
     a->timer = evtimer_new(base, rk_libevent_fire, a);
-    if (a->timer == NULL) {
-        rk_free(a);
-        return RK_ENOMEM;
-    }
-    int rc = rk_async_attach(ac, &ops, a);
+    int rc = a->timer ? RK_OK : RK_ENOMEM;
+    if (rc == RK_OK && wakeable)
+        rc = rk_libevent_open_wake(a);
+    if (rc == RK_OK)
+        rc = rk_async_attach(ac, wakeable ? &ops : &ops_no_wake, a);
     if (rc != RK_OK) {
-        event_free(a->timer);
+        rk_libevent_close_wake(a);
+        if (a->timer)
+            event_free(a->timer);
         rk_free(a);
     }
     return rc;
+}
+
+/** @endcond */
+
+/** Attaches ac to base. RK_OK, RK_ENOMEM, RK_EIO (no pipe for
+ *  rk_async_post's wake-ups), or rk_async_attach's refusal. */
+static inline int rk_libevent_attach(rk_async *ac, struct event_base *base) {
+    return rk_libevent_attach_with(ac, base, 1);
 }
 
 #endif
