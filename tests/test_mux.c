@@ -192,6 +192,47 @@ static void test_command_timeout_bounds_multiplexed_calls(void **state) {
     rk_client_free(c);
 }
 
+typedef struct slow_call {
+    rk_client *c;
+    int rc;
+} slow_call;
+
+static void *sleep_half_second(void *arg) {
+    slow_call *s = arg;
+    s->rc = rk_client_call(s->c, NULL, "DEBUG SLEEP 0.5");
+    return NULL;
+}
+
+/* A call queued behind another one still in flight (which the engine
+ * waits for without a wake-up) still times out on time. */
+static void test_call_timeout_holds_behind_a_call_in_flight(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_client *c = mux_client(0, (rk_options){0});
+    assert_int_equal(rk_client_call(c, NULL, "PING"), RK_OK);
+    slow_call s = {.c = c};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, sleep_half_second, &s), 0);
+    sleep_ms(50);
+    rk_call_opts o = {.timeout_ms = 100, .no_retry = true};
+    const rk_str ping[] = {RK_STR("PING")};
+    long long start = now_ms();
+    assert_int_equal(rk_client_call_argv_opts(c, NULL, &o, ping, 1), RK_ETIMEOUT);
+    assert_true(now_ms() - start < 400); /* not when the sleep ends */
+    pthread_join(t, NULL);
+    assert_int_equal(s.rc, RK_OK);
+    rk_client_free(c);
+}
+
+static void test_bad_mode_options_are_refused(void **state) {
+    (void)state;
+    assert_null(rk_client_new(&(rk_options){.mode = (rk_mode)7}));
+    assert_int_equal(rk_error_last()->code, RK_EINVAL);
+    assert_non_null(strstr(rk_error_last()->message, "mode 7"));
+    assert_null(rk_client_new(&(rk_options){.mode = RK_MODE_MUX, .mux_connections = 65}));
+    assert_int_equal(rk_error_last()->code, RK_EINVAL);
+}
+
 /* ---- commands that need a connection of their own ------------------------ */
 
 typedef struct blpop_call {
@@ -437,6 +478,8 @@ int main(void) {
         cmocka_unit_test(test_typed_calls_keep_their_shapes_on_resp3),
         cmocka_unit_test(test_call_timeout_fails_slow_call_and_keeps_connection),
         cmocka_unit_test(test_command_timeout_bounds_multiplexed_calls),
+        cmocka_unit_test(test_call_timeout_holds_behind_a_call_in_flight),
+        cmocka_unit_test(test_bad_mode_options_are_refused),
         cmocka_unit_test(test_blocking_command_does_not_stall_other_calls),
         cmocka_unit_test(test_pipeline_runs_in_mux_mode),
         cmocka_unit_test(test_transaction_runs_in_mux_mode),

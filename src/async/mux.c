@@ -37,9 +37,15 @@
 /* The list's value once the engine has stopped. */
 #define CLOSED ((rk_async_job *)(uintptr_t)1)
 
+/* What the engine does in its loop (rk_mux.sleeping): runs, sleeps with
+ * nothing in flight (a push must wake it), or sleeps awaiting replies (it
+ * comes round within POLL_MS without a wake-up). */
+enum { AWAKE, SLEEP_IDLE, SLEEP_BUSY };
+#define POLL_MS 1
+
 struct rk_mux {
     _Atomic(rk_async_job *) jobs; /* pushed, newest first; CLOSED once stopped */
-    atomic_int sleeping;          /* the engine waits in its loop */
+    atomic_int sleeping;          /* AWAKE, SLEEP_IDLE or SLEEP_BUSY */
     atomic_bool stopping;
     rk_loop *loop;
     rk_async *ac[RK_MAX_MUX_CONNECTIONS];
@@ -173,25 +179,37 @@ static void cancel_all(rk_mux *m) {
     }
 }
 
-/* Runs the loop, taking jobs between iterations; sleeps in the loop only
- * when there is nothing to take (see the top). */
+/* Commands the engine's connections have not completed. */
+static size_t pending(const rk_mux *m) {
+    size_t n = 0;
+    for (int i = 0; i < m->n; i++)
+        n += rk_async_pending(m->ac[i]);
+    return n;
+}
+
+/* Runs the loop, taking jobs between iterations (see the top). With
+ * commands in flight the engine sleeps at most POLL_MS: their replies wake
+ * it, and jobs pushed meanwhile wait for that (SLEEP_BUSY: no wake-up),
+ * going out together in the next write. */
 static void *engine(void *arg) {
     rk_mux *m = arg;
     engine_here = m;
+#ifdef __linux__
+    pthread_setname_np(pthread_self(), "rk-mux");
+#endif
     while (!atomic_load(&m->stopping)) {
         rk_async_job *list = take(m, NULL);
-        if (list) {
+        if (list)
             submit(m, list);
+        int busy = pending(m) > 0 ? SLEEP_BUSY : SLEEP_IDLE;
+        atomic_store(&m->sleeping, busy);
+        if (atomic_load(&m->jobs) != NULL || atomic_load(&m->stopping)) {
+            atomic_store(&m->sleeping, AWAKE);
             rk_loop_run_once(m->loop, 0);
             continue;
         }
-        atomic_store(&m->sleeping, 1);
-        if (atomic_load(&m->jobs) != NULL || atomic_load(&m->stopping)) {
-            atomic_store(&m->sleeping, 0);
-            continue;
-        }
-        rk_loop_run_once(m->loop, -1);
-        atomic_store(&m->sleeping, 0);
+        rk_loop_run_once(m->loop, busy == SLEEP_BUSY ? POLL_MS : -1);
+        atomic_store(&m->sleeping, AWAKE);
     }
     cancel_all(m);
     return NULL;
@@ -301,7 +319,8 @@ static bool push(rk_mux *m, rk_async_job *job) {
             return false;
         job->next = head;
     } while (!atomic_compare_exchange_weak(&m->jobs, &head, job));
-    if (atomic_load(&m->sleeping) && atomic_exchange(&m->sleeping, 0))
+    if (atomic_load(&m->sleeping) == SLEEP_IDLE &&
+        atomic_exchange(&m->sleeping, AWAKE) == SLEEP_IDLE)
         rk_loop_wake(m->loop);
     return true;
 }
