@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -469,6 +471,28 @@ static void test_free_completes_calls_in_flight(void **state) {
     rk_client_free(sleeper);
 }
 
+/* ---- fork ---------------------------------------------------------------- */
+
+static void test_forked_child_gets_eclosed_and_parent_carries_on(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_client *c = mux_client(0, (rk_options){0});
+    assert_int_equal(rk_client_call(c, NULL, "PING"), RK_OK);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* no engine thread here: refused, not hung */
+        int rc = rk_client_call(c, NULL, "PING");
+        rk_client_free(c);
+        _exit(rc == RK_ECLOSED ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(rk_client_call(c, NULL, "PING"), RK_OK);
+    rk_client_free(c);
+}
+
 int main(void) {
     static const char *const config[] = {"enable-debug-command yes", NULL}; /* DEBUG SLEEP */
     rkt_shared_opts.config = config;
@@ -488,6 +512,7 @@ int main(void) {
         cmocka_unit_test(test_idempotent_write_is_repeated_after_connection_lost),
         cmocka_unit_test(test_url_mode_mux_selects_the_multiplexed_client),
         cmocka_unit_test(test_free_completes_calls_in_flight),
+        cmocka_unit_test(test_forked_child_gets_eclosed_and_parent_carries_on),
     };
     return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);
 }

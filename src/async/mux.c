@@ -15,7 +15,12 @@
  * and wakes its caller.
  *
  * Stopping swaps the list for CLOSED: jobs taken then are cancelled, and
- * pushes fail from then on. */
+ * pushes fail from then on.
+ *
+ * The engine thread does not survive fork(): in the child (a generation
+ * bumped by a pthread_atfork handler) calls fail with RK_ECLOSED, and
+ * freeing leaves the executor's insides alone (the engine may have been
+ * half-way through changing them when the parent forked). */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
@@ -53,7 +58,24 @@ struct rk_mux {
     pthread_t thread;
     bool running; /* the thread was started and not yet joined */
     pthread_mutex_t stop_mu;
+    unsigned generation; /* fork_generation when made */
 };
+
+static atomic_uint fork_generation;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void after_fork_in_child(void) {
+    atomic_fetch_add(&fork_generation, 1);
+}
+
+static void register_atfork(void) {
+    pthread_atfork(NULL, NULL, after_fork_in_child);
+}
+
+/* Whether m was made in another process (this is a forked child). */
+static bool forked(const rk_mux *m) {
+    return atomic_load_explicit(&fork_generation, memory_order_relaxed) != m->generation;
+}
 
 /* The executor whose engine runs on this thread, if any. */
 static _Thread_local const rk_mux *engine_here;
@@ -242,6 +264,8 @@ rk_mux *rk_mux_new(const rk_options *opts) {
         rk_fail(RK_ENOMEM, "no mutex for a multiplexed executor");
         return NULL;
     }
+    pthread_once(&atfork_once, register_atfork);
+    m->generation = atomic_load(&fork_generation);
     int rc = RK_OK;
     m->loop = rk_loop_new(0);
     if (m->loop == NULL)
@@ -261,7 +285,7 @@ rk_mux *rk_mux_new(const rk_options *opts) {
 }
 
 void rk_mux_stop(rk_mux *m) {
-    if (m == NULL)
+    if (m == NULL || forked(m))
         return;
     pthread_mutex_lock(&m->stop_mu);
     if (m->running) {
@@ -277,7 +301,7 @@ void rk_mux_stop(rk_mux *m) {
 }
 
 void rk_mux_free(rk_mux *m) {
-    if (m == NULL)
+    if (m == NULL || forked(m)) /* its insides may be half-changed: leaked */
         return;
     rk_mux_stop(m);
     rk_loop_free(m->loop);
@@ -340,6 +364,11 @@ static int answer(mux_call *mc, rk_reply *reply) {
 int rk_mux_call(rk_mux *m, rk_writer *w, int timeout_ms, rk_reply *reply, bool *sent) {
     memset(reply, 0, sizeof(*reply));
     *sent = false;
+    if (forked(m)) {
+        rk_writer_clear(w);
+        return rk_fail(RK_ECLOSED, "the multiplexed client's engine does not survive fork(): "
+                                   "make a new client in the child");
+    }
     if (engine_here == m) {
         rk_writer_clear(w);
         return rk_fail(RK_EINVAL, "a call on the multiplexed client from its own engine "
