@@ -11,7 +11,6 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -429,38 +428,52 @@ static void test_url_mode_mux_selects_the_multiplexed_client(void **state) {
 
 typedef struct stuck_call {
     rk_client *c;
-    atomic_int *started;
     int rc;
 } stuck_call;
 
+#define STUCK_GET "*2\r\n$3\r\nGET\r\n$9\r\nmux:stuck\r\n"
+
 static void *call_into_sleep(void *arg) {
     stuck_call *s = arg;
-    atomic_fetch_add(s->started, 1);
-    s->rc = rk_client_call(s->c, NULL, "GET mux:stuck");
+    const rk_str get[] = {RK_STR("GET"), RK_STR("mux:stuck")};
+    s->rc = rk_client_call_argv(s->c, NULL, get, 2);
     return NULL;
+}
+
+/* Waits until the proxy has forwarded `bytes` more than `from`. */
+static void await_forwarded(rkt_proxy *p, unsigned long long from, unsigned long long bytes) {
+    rkt_proxy_stats st;
+    for (long long deadline = now_ms() + 5000; now_ms() < deadline; sleep_ms(1)) {
+        rkt_proxy_get_stats(p, &st);
+        if (st.bytes_up >= from + bytes)
+            return;
+    }
+    fail_msg("the calls did not reach the server");
 }
 
 static void test_free_completes_calls_in_flight(void **state) {
     (void)state;
     rkt_shared_need();
-    rk_client *c = mux_client(0, (rk_options){.command_timeout_ms = 10000});
+    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
+    assert_non_null(p);
+    rk_client *c = mux_client(rkt_proxy_port(p), (rk_options){.command_timeout_ms = 10000});
     rk_client *sleeper = mux_client(0, (rk_options){0});
     assert_int_equal(rk_client_call(c, NULL, "PING"), RK_OK);
     /* The server sleeps 2 s: the GETs below wait in flight. */
-    atomic_int started = 0;
     rk_call_opts no_wait = {.timeout_ms = 50, .no_retry = true};
     const rk_str sleep[] = {RK_STR("DEBUG"), RK_STR("SLEEP"), RK_STR("2")};
     assert_int_equal(rk_client_call_argv_opts(sleeper, NULL, &no_wait, sleep, 3), RK_ETIMEOUT);
+    rkt_proxy_stats before;
+    rkt_proxy_get_stats(p, &before);
     enum { N = 4 };
     pthread_t t[N];
     stuck_call s[N];
     for (int i = 0; i < N; i++) {
-        s[i] = (stuck_call){.c = c, .started = &started};
+        s[i] = (stuck_call){.c = c};
         assert_int_equal(pthread_create(&t[i], NULL, call_into_sleep, &s[i]), 0);
     }
-    while (atomic_load(&started) < N)
-        sleep_ms(1);
-    sleep_ms(300); /* each is past its push and asleep */
+    /* Every call was sent: each is inside the client, waiting. */
+    await_forwarded(p, before.bytes_up, N * strlen(STUCK_GET));
     long long start = now_ms();
     rk_client_free(c);
     assert_true(now_ms() - start < 1500); /* not after the server's 2 s */
@@ -469,6 +482,47 @@ static void test_free_completes_calls_in_flight(void **state) {
         assert_int_equal(s[i].rc, RK_ECANCELED);
     }
     rk_client_free(sleeper);
+    rkt_proxy_stop(p);
+}
+
+/* ---- several connections ------------------------------------------------- */
+
+static void *get_a_few(void *arg) {
+    rk_client *c = arg;
+    for (int i = 0; i < 200; i++)
+        if (rk_client_call(c, NULL, "GET mux:few") != RK_OK)
+            return (void *)1;
+    return NULL;
+}
+
+/* The server's connections named name (CLIENT LIST). */
+static int connections_named(const char *name) {
+    char *list = rkt_server_cmd(&rkt_shared, "CLIENT", "LIST", NULL);
+    assert_non_null(list);
+    char needle[64];
+    snprintf(needle, sizeof needle, " name=%s ", name);
+    int n = 0;
+    for (const char *q = list; (q = strstr(q, needle)) != NULL; q++)
+        n++;
+    free(list);
+    return n;
+}
+
+static void test_calls_spread_over_mux_connections(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_client *c = mux_client(0, (rk_options){.mux_connections = 2, .client_name = "muxpair"});
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, get_a_few, c), 0);
+    for (int i = 0; i < 8; i++) {
+        void *failed;
+        pthread_join(t[i], &failed);
+        assert_null(failed);
+    }
+    assert_int_equal(connections_named("muxpair"), 2);
+    assert_int_equal(pooled_created(c), 0);
+    rk_client_free(c);
 }
 
 /* ---- fork ---------------------------------------------------------------- */
@@ -512,6 +566,7 @@ int main(void) {
         cmocka_unit_test(test_idempotent_write_is_repeated_after_connection_lost),
         cmocka_unit_test(test_url_mode_mux_selects_the_multiplexed_client),
         cmocka_unit_test(test_free_completes_calls_in_flight),
+        cmocka_unit_test(test_calls_spread_over_mux_connections),
         cmocka_unit_test(test_forked_child_gets_eclosed_and_parent_carries_on),
     };
     return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);
