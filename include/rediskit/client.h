@@ -21,9 +21,10 @@
  * transactions, pub/sub. Retries and timeouts follow the same rules,
  * except that the command timeout counts from the moment the call is
  * handed to the engine (connecting included); a late reply is read and
- * dropped without closing the connection. Push messages (on_push) are
- * delivered on the engine thread, which must not call the client (such a
- * call is refused with RK_EINVAL). The engine does not survive fork(): in
+ * dropped without closing the connection. The options' callbacks for the
+ * multiplexed connections (on_push, credentials) run on the engine
+ * thread, which must not call the client (such a call is refused with
+ * RK_EINVAL). The engine does not survive fork(): in
  * the child, multiplexed calls fail with RK_ECLOSED (make a new client
  * there). */
 #ifndef RK_CLIENT_H
