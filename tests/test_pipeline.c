@@ -28,6 +28,7 @@
 #include "rediskit/error.h"
 #include "rediskit/pipeline.h"
 #include "rediskit/reply.h"
+#include "rkt_dropper.h"
 #include "rkt_fakeserver.h"
 #include "rkt_proxy.h"
 #include "rkt_server.h"
@@ -1086,27 +1087,6 @@ static void test_pipeline_never_sent_is_retried(void **state) {
     rk_client_free(c);
 }
 
-/* Stops srv and waits until the process really is stopped, so that
- * nothing sent afterwards is answered before the thaw. */
-static void freeze(rkt_server *srv) {
-    rkt_server_freeze(srv);
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)rkt_server_pid(srv));
-    for (int tries = 0; tries < 5000; tries++) {
-        char line[512] = "";
-        FILE *f = fopen(path, "r");
-        if (f == NULL)
-            break;
-        bool got = fgets(line, sizeof line, f) != NULL;
-        fclose(f);
-        const char *end = strrchr(line, ')');
-        if (got && end && (end[2] == 'T' || end[2] == 't'))
-            return;
-        nanosleep(&(struct timespec){0, 1000000}, NULL);
-    }
-    fail_msg("server %d did not stop", (int)rkt_server_pid(srv));
-}
-
 static void test_unanswered_pipeline_times_out_every_command(void **state) {
     if (!rkt_require_binaries("redis-server", NULL))
         skip();
@@ -1117,7 +1097,7 @@ static void test_unanswered_pipeline_times_out_every_command(void **state) {
                                                .retry = {.attempts = 1}});
     assert_non_null(c);
     assert_int_equal(rk_client_call(c, NULL, "PING"), RK_OK); /* connected */
-    freeze(&fx_server);
+    assert_int_equal(rkt_server_freeze_stopped(&fx_server), 0);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
     for (int i = 0; i < 20; i++)
         append_ok(p, "GET k");
@@ -1242,9 +1222,8 @@ static int cleanup(void **state) {
 /* A blocking command queued in a pipeline waits its own time: the reply
  * deadline is stretched as for a call, not cut at the command timeout. */
 static void test_a_blocking_command_in_a_pipeline_waits_its_time(void **state) {
-    rk_client *c = rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared),
-                                               .protocol = proto(state),
-                                               .command_timeout_ms = 200});
+    rk_client *c = rk_client_new(&(rk_options){
+        .port = rkt_server_port(&rkt_shared), .protocol = proto(state), .command_timeout_ms = 200});
     assert_non_null(c);
     rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
     assert_int_equal(rk_pipeline_append(p, "BLPOP pipe:blocking:none 1"), RK_OK);

@@ -25,6 +25,7 @@
 #include "rediskit/error.h"
 #include "rediskit/reply.h"
 #include "rediskit/writer.h"
+#include "rkt_dropper.h"
 #include "rkt_fakeserver.h"
 #include "rkt_proxy.h"
 #include "rkt_server.h"
@@ -45,27 +46,6 @@ static long long now_ms(void) {
 static void sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
-}
-
-/* rkt_server_freeze, then waits until the process is really stopped, so
- * that nothing sent afterwards can be answered before the thaw. */
-static void freeze(rkt_server *srv) {
-    rkt_server_freeze(srv);
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)rkt_server_pid(srv));
-    for (long long deadline = now_ms() + 5000; now_ms() < deadline; sleep_ms(1)) {
-        char line[512] = "";
-        FILE *f = fopen(path, "r");
-        if (f == NULL)
-            break;
-        bool got = fgets(line, sizeof line, f) != NULL;
-        fclose(f);
-        const char *end = strrchr(line, ')');
-        if (got && end && (end[2] == 'T' || end[2] == 't'))
-            return;
-    }
-    rkt_server_thaw(srv);
-    fail_msg("server %d did not stop", (int)rkt_server_pid(srv));
 }
 
 /* What the on_retry hook saw, in order. */
@@ -126,47 +106,15 @@ static void server_del(const rkt_server *srv, const char *key) {
     free(rkt_server_cmd(srv, "DEL", key, NULL));
 }
 
-/* Drops the connections of a proxy right after a command went through it,
- * before the server can answer: the server is frozen until the drop, so the
- * command reaches it (and runs once thawed) but its reply never comes. */
-typedef struct dropper {
-    rkt_proxy *proxy;
-    rkt_server *srv;
-    unsigned long long bytes_up; /* forwarded before the command */
-    bool dropped;
-    pthread_t thread;
-} dropper;
-
-static void *drop_when_forwarded(void *arg) {
-    dropper *d = arg;
-    long long deadline = now_ms() + 10000;
-    rkt_proxy_stats st;
-    do {
-        sleep_ms(1);
-        rkt_proxy_get_stats(d->proxy, &st);
-    } while (st.bytes_up == d->bytes_up && now_ms() < deadline);
-    d->dropped = st.bytes_up > d->bytes_up;
-    rkt_proxy_drop_all(d->proxy);
-    rkt_server_thaw(d->srv);
-    return NULL;
+/* Drops the connections of a proxy right after the next command went
+ * through it, before the server can answer (rkt_dropper.h). */
+static void arm_dropper(rkt_dropper *d, rkt_proxy *p, rkt_server *srv) {
+    if (rkt_dropper_arm(d, p, srv) != 0)
+        fail_msg("cannot arm the dropper");
 }
 
-/* Freezes srv and arms the dropper for the next command sent through p. */
-static void arm_dropper(dropper *d, rkt_proxy *p, rkt_server *srv) {
-    rkt_proxy_stats st;
-    rkt_proxy_get_stats(p, &st);
-    *d = (dropper){.proxy = p, .srv = srv, .bytes_up = st.bytes_up};
-    freeze(srv);
-    if (pthread_create(&d->thread, NULL, drop_when_forwarded, d) != 0) {
-        rkt_server_thaw(srv); /* the tests after this one need it */
-        fail_msg("cannot start the dropper thread");
-    }
-}
-
-static void join_dropper(dropper *d) {
-    pthread_join(d->thread, NULL);
-    rkt_server_thaw(d->srv);
-    assert_true(d->dropped);
+static void join_dropper(rkt_dropper *d) {
+    assert_true(rkt_dropper_join(d));
 }
 
 /* A proxy to the shared server and a client through it with one warm
@@ -317,7 +265,7 @@ static void assert_get_retried_after_drop(const char *key, bool by_conversion) {
     retry_log log = {0};
     rkt_proxy *p;
     rk_client *c = client_via_proxy(&p, (rk_retry){.backoff = RK_BACKOFF_NONE}, &log);
-    dropper d;
+    rkt_dropper d;
     arm_dropper(&d, p, &rkt_shared);
     rk_reply r;
     int rc = by_conversion ? rk_client_call(c, &r, "%s %s", "GET", key)
@@ -351,7 +299,7 @@ static void test_lost_reply_of_incr_is_not_repeated(void **state) {
     retry_log log = {0};
     rkt_proxy *p;
     rk_client *c = client_via_proxy(&p, (rk_retry){.backoff = RK_BACKOFF_NONE}, &log);
-    dropper d;
+    rkt_dropper d;
     arm_dropper(&d, p, &rkt_shared);
     rk_reply r;
     int rc = rk_client_call(c, &r, "INCR lost-incr");
@@ -374,7 +322,7 @@ static void test_idempotent_call_is_retried_after_lost_reply(void **state) {
     retry_log log = {0};
     rkt_proxy *p;
     rk_client *c = client_via_proxy(&p, (rk_retry){.backoff = RK_BACKOFF_NONE}, &log);
-    dropper d;
+    rkt_dropper d;
     arm_dropper(&d, p, &rkt_shared);
     const rk_str argv[] = {RK_STR("INCR"), RK_STR("idem-incr")};
     rk_call_opts opts = {.idempotent = true};
@@ -397,7 +345,7 @@ static void test_no_retry_call_option_keeps_read_only_command_failed(void **stat
     retry_log log = {0};
     rkt_proxy *p;
     rk_client *c = client_via_proxy(&p, (rk_retry){.backoff = RK_BACKOFF_NONE}, &log);
-    dropper d;
+    rkt_dropper d;
     arm_dropper(&d, p, &rkt_shared);
     const rk_str argv[] = {RK_STR("GET"), RK_STR("whatever")};
     rk_call_opts opts = {.no_retry = true};
@@ -509,7 +457,7 @@ static void test_command_timeout_on_frozen_server_is_not_retried_for_incr(void *
         .retry = {.backoff = RK_BACKOFF_NONE, .on_retry = record_retry, .userdata = &log}});
     assert_non_null(c);
     assert_int_equal(rk_client_call(c, NULL, "PING"), RK_OK); /* connected */
-    freeze(&rkt_shared);
+    assert_int_equal(rkt_server_freeze_stopped(&rkt_shared), 0);
     long long start = now_ms();
     rk_reply r;
     int rc = rk_client_call(c, &r, "INCR frozen-incr");
@@ -531,7 +479,7 @@ static void test_call_timeout_overrides_longer_command_timeout(void **state) {
         &(rk_options){.port = rkt_server_port(&rkt_shared), .command_timeout_ms = 60000});
     assert_non_null(c);
     assert_int_equal(rk_client_call(c, NULL, "PING"), RK_OK);
-    freeze(&rkt_shared);
+    assert_int_equal(rkt_server_freeze_stopped(&rkt_shared), 0);
     const rk_str argv[] = {RK_STR("INCR"), RK_STR("override-incr")};
     rk_call_opts opts = {.timeout_ms = 200};
     long long start = now_ms();

@@ -314,6 +314,22 @@ static void test_option_pool(void **state) {
     assert_int_equal(opts.pool_size, 7);
 }
 
+static void test_option_mode(void **state) {
+    (void)state;
+    parse("redis://h?mode=mux&mux_connections=4");
+    assert_int_equal(opts.mode, RK_MODE_MUX);
+    assert_int_equal(opts.mux_connections, 4);
+    parse("redis://h?mode=POOL");
+    assert_int_equal(opts.mode, RK_MODE_POOL);
+}
+
+static void test_error_mode(void **state) {
+    (void)state;
+    expect_error("redis://h?mode=threads", "URL option 'mode' must be pool or mux, not 'threads'");
+    expect_error("redis://h?mux_connections=0", "'mux_connections' must be a number from 1 to 64");
+    expect_error("redis://h?mux_connections=65", "'mux_connections' must be a number from 1");
+}
+
 static void test_option_health_check_interval(void **state) {
     (void)state;
     parse("redis://h?health_check_interval=2.5");
@@ -606,6 +622,8 @@ int main(void) {
         T(test_fraction_of_a_millisecond_rounds_up),
         T(test_largest_timeout),
         T(test_option_pool),
+        T(test_option_mode),
+        T(test_error_mode),
         T(test_option_health_check_interval),
         T(test_option_retry_attempts),
         T(test_option_keepalive),

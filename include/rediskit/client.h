@@ -7,7 +7,26 @@
  * command, and gives the connection back. Connections are opened lazily;
  * a broken one is discarded; one idle for long is checked before use.
  * Failed commands are retried according to the retry policy in rk_options,
- * never repeating a command that may have run unless it is safe to. */
+ * never repeating a command that may have run unless it is safe to.
+ *
+ * Multiplexed mode (rk_options.mode = RK_MODE_MUX, URL `?mode=mux`):
+ * instead of a connection per caller, the calls of every thread share
+ * rk_options.mux_connections connections per server (default 1), carried
+ * by an engine thread the client starts (named "rk-mux"); each call sleeps
+ * until its own reply comes (no spinning), and the commands of many
+ * threads go out together in one write. rk_client_call*, rk_client_run
+ * and every typed function run that way. What needs a connection of its
+ * own still takes one from the pool, opened on first need: blocking
+ * commands (BLPOP, XREAD BLOCK, WAIT...), rk_client_acquire, pipelines,
+ * transactions, pub/sub. Retries and timeouts follow the same rules,
+ * except that the command timeout counts from the moment the call is
+ * handed to the engine (connecting included); a late reply is read and
+ * dropped without closing the connection. The options' callbacks for the
+ * multiplexed connections (on_push, credentials) run on the engine
+ * thread, which must not call the client (such a call is refused with
+ * RK_EINVAL). The engine does not survive fork(): in
+ * the child, multiplexed calls fail with RK_ECLOSED (make a new client
+ * there). */
 #ifndef RK_CLIENT_H
 #define RK_CLIENT_H
 
@@ -25,8 +44,8 @@
 extern "C" {
 #endif
 
-/** A client: a pool of connections to one server, that any number of
- *  threads may call at once. */
+/** A client: a pool of connections to one server (and, in RK_MODE_MUX, a
+ *  multiplexed engine), that any number of threads may call at once. */
 typedef struct rk_client rk_client;
 
 /** A client from options (NULL for every default). No connection is made
@@ -46,14 +65,20 @@ rk_client *(rk_client_new)(const rk_options *opts, size_t opts_size);
  *  pool_size (or max_connections), pool_timeout (seconds),
  *  health_check_interval (seconds), retry_attempts, keepalive (seconds),
  *  ssl_ca_certs, ssl_ca_path, ssl_certfile, ssl_keyfile,
- *  ssl_cert_reqs=none (insecure), ssl_server_name.
+ *  ssl_cert_reqs=none (insecure), ssl_server_name, mode (pool|mux),
+ *  mux_connections (1 to 64).
  *  A malformed URL or an unknown option is RK_EINVAL with a message
  *  saying what is wrong. `base` (may be NULL) supplies everything the URL
  *  does not say, e.g. callbacks. */
 rk_client *(rk_client_new_url)(const char *url, const rk_options *base, size_t base_size);
 #define rk_client_new_url(...) (rk_client_new_url)(__VA_ARGS__, sizeof(rk_options))
 
-/** Closes every connection and frees the client. No call may be running. */
+/** Closes every connection and frees the client. In RK_MODE_POOL no call
+ *  may be running. In RK_MODE_MUX, calls running on the multiplexed
+ *  connections when it is called complete with RK_ECANCELED (and this
+ *  waits until they have returned); calls on pooled connections (blocking
+ *  commands, rk_client_acquire, pipelines) must have returned first, and
+ *  no call may start once this has begun. */
 void rk_client_free(rk_client *client);
 
 /** Per-call settings for rk_client_call_argv_opts; NULL means all defaults. */

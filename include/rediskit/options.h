@@ -60,6 +60,21 @@ extern "C" {
 #define RK_DEFAULT_RETRY_ATTEMPTS 3        /**< Default of rk_retry.attempts. */
 #define RK_DEFAULT_RETRY_BASE_MS 8         /**< Default of rk_retry.base_ms. */
 #define RK_DEFAULT_RETRY_CAP_MS 512        /**< Default of rk_retry.cap_ms. */
+#define RK_DEFAULT_MUX_CONNECTIONS 1       /**< Default of rk_options.mux_connections. */
+#define RK_MAX_MUX_CONNECTIONS 64          /**< Most of rk_options.mux_connections. */
+
+/** How a client (rk_client) runs its calls; see rk_options.mode. */
+typedef enum rk_mode {
+    /** Each call takes a connection of the node's pool for itself (the
+     *  default). */
+    RK_MODE_POOL = 0,
+    /** Multiplexed: the calls of every thread share a few connections per
+     *  node, carried by an engine thread of the client's; each call waits
+     *  for its own reply. Commands that need a connection of their own
+     *  (blocking ones, pipelines, transactions, pub/sub, rk_client_acquire)
+     *  still use the pool. See rk_client_new in client.h. */
+    RK_MODE_MUX = 1
+} rk_mode;
 
 /** TLS settings. The server's certificate is verified, and its name
  *  checked, unless `insecure` is set explicitly. TLS 1.2 or newer.
@@ -198,6 +213,12 @@ typedef struct rk_options {
                               RK_DEFAULT_POOL_TIMEOUT_MS; negative: no
                               limit. */
     rk_retry retry;      /**< Retry policy; see rk_retry. */
+    rk_mode mode;        /**< RK_MODE_POOL (default) or RK_MODE_MUX; URL
+                              `mode=pool|mux`. */
+    int mux_connections; /**< RK_MODE_MUX: multiplexed connections per node,
+                              1 to RK_MAX_MUX_CONNECTIONS; default
+                              RK_DEFAULT_MUX_CONNECTIONS; URL
+                              `mux_connections=N`. */
 } rk_options;
 
 /** Reads a redis://, rediss:// or unix:// URL (the forms and options listed

@@ -66,6 +66,8 @@ typedef struct rec {
     bool done;         /* the callback ran */
     bool keep;         /* safe to repeat: its bytes are also in `kept` */
     int tries;         /* connections lost (or reconnects failed) under it */
+    bool own;          /* a job's (async_int.h): ud is the job, the reply
+                          is read as its own block and moved to it */
 } rec;
 
 /* A delayed call (later.h). */
@@ -219,6 +221,8 @@ static void finish(rk_async *ac, size_t i, int status) {
     ac->live--;
     if (r->state == R_QUEUED && !(i == ac->sendi && ac->out_off > 0))
         r->state = R_SKIPPED;
+    if (r->own)
+        ((rk_async_job *)ud)->sent = r->state != R_SKIPPED;
     ac->depth++;
     cb(ac, status, NULL, ud);
     ac->depth--;
@@ -711,7 +715,7 @@ static void read_replies(rk_async *ac) {
         const rec *head = awaited(ac);
         rec r = head ? *head : (rec){0};
         rk_reply reply;
-        rc = rk_conn_next(ac->conn, &reply, r.shape == NULL || r.done);
+        rc = rk_conn_next(ac->conn, &reply, (r.shape == NULL && !r.own) || r.done);
         if (rc == 0)
             return;
         if (rc < 0) {
@@ -2085,4 +2089,62 @@ rk_async *rk_async_new_dedicated(rk_async *ac) {
         return NULL;
     }
     return d;
+}
+
+/* ---- jobs (async_int.h) ------------------------------------------------ */
+
+/* A job's completion: the reply, read as a block of its own, is moved to
+ * the job (dispatch then frees an empty reply). */
+static void job_done(rk_async *ac, int status, rk_reply *reply, void *ud) {
+    RK_UNUSED(ac);
+    rk_async_job *job = ud;
+    job->status = status;
+    if (reply) {
+        job->sent = true;
+        job->reply = *reply;
+        memset(reply, 0, sizeof(*reply));
+    }
+    job->done(job);
+}
+
+/* Copies a job's command into out and records it. The command is one run
+ * of bytes (its writer copies its arguments). */
+static int queue_job(rk_async *ac, rk_async_job *job) {
+    struct iovec iov[2];
+    int n = rk_writer_iov(job->cmd, iov, 2);
+    if (n != 1)
+        return rk_fail(RK_EINVAL, "a job's command must be one run of bytes");
+    int rc = check_queue(ac);
+    if (rc == RK_OK)
+        rc = ring_reserve(ac);
+    size_t prev = rk_writer_pending(ac->out);
+    if (rc == RK_OK)
+        rc = rk_writer_raw(ac->out, iov[0].iov_base, iov[0].iov_len);
+    if (rc != RK_OK)
+        return rc;
+    rk_async_call call = {.callback = job_done, .userdata = job, .timeout_ms = job->timeout_ms};
+    queue_record(ac, &call, NULL, prev);
+    at(ac, ac->count - 1)->own = true;
+    return RK_OK;
+}
+
+size_t rk_async_take_jobs(rk_async *ac, rk_async_job *list) {
+    bool entered = enter(ac);
+    size_t queued = 0;
+    while (list) {
+        rk_async_job *job = list;
+        list = job->next;
+        int rc =
+            entered ? queue_job(ac, job) : rk_fail(RK_ECLOSED, "the async client is being freed");
+        if (rc == RK_OK) {
+            queued++;
+            continue;
+        }
+        job->status = rc;
+        job->sent = false;
+        job->done(job);
+    }
+    if (entered)
+        leave(ac, true);
+    return queued;
 }

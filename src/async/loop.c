@@ -18,6 +18,7 @@
 #include <sys/epoll.h>
 #endif
 
+#include "async/async_int.h"
 #include "rediskit/conn.h"
 #include "rediskit/loop.h"
 #include "util/common.h"
@@ -189,6 +190,10 @@ int rk_loop_attach(rk_loop *l, rk_async *ac) {
     if (rc != RK_OK)
         g->dead = true;
     return rc;
+}
+
+void rk_loop_wake(rk_loop *l) {
+    wake_up(l);
 }
 
 void rk_loop_stop(rk_loop *l) {

@@ -8,10 +8,19 @@
  * decides from what happened whether trying again is safe: never when the
  * command may have run and repeating it could change the result; always
  * when the server redirected it (MOVED, ASK: it did not run), to the node
- * the redirect names. */
+ * the redirect names.
+ *
+ * In RK_MODE_MUX a node also has a multiplexed executor (async/mux.h): an
+ * attempt of a command that needs no connection of its own (one that
+ * cannot block: stateful ones are refused anyway) is encoded into the
+ * calling thread's writer and carried there instead of on a pooled
+ * connection, under the same retry loop. The client then counts the calls
+ * inside it, so that rk_client_free can stop the executors (their calls
+ * complete with RK_ECANCELED) and wait for every caller to leave. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +30,7 @@
 #include "client/url.h"
 #include "conn/conn_int.h"
 #include "conn/options_int.h"
+#include "meta/block.h"
 #include "meta/classes.h"
 #include "meta/meta.h"
 #include "resp/reply_int.h"
@@ -39,9 +49,61 @@ struct rk_client {
     rk_nodes nodes;
     const rk_topology_ops *topo;
     void *topo_state;
+    /* RK_MODE_MUX: calls inside the client, and the free waiting for them
+     * to leave (see the top). */
+    atomic_int active;
+    atomic_bool closing;
+    pthread_mutex_t mu;
+    pthread_cond_t left;
 };
 
 /* ---- life cycle ------------------------------------------------------ */
+
+static int init_waiting(rk_client *c) {
+    if (pthread_mutex_init(&c->mu, NULL) != 0)
+        return RK_ENOMEM;
+    if (pthread_cond_init(&c->left, NULL) == 0)
+        return RK_OK;
+    pthread_mutex_destroy(&c->mu);
+    return RK_ENOMEM;
+}
+
+static void destroy_waiting(rk_client *c) {
+    pthread_cond_destroy(&c->left);
+    pthread_mutex_destroy(&c->mu);
+}
+
+/* A call enters the client (RK_MODE_MUX): false once it is being freed. */
+static bool call_enter(rk_client *c) {
+    atomic_fetch_add(&c->active, 1);
+    if (!atomic_load(&c->closing))
+        return true;
+    if (atomic_fetch_sub(&c->active, 1) == 1) {
+        pthread_mutex_lock(&c->mu);
+        pthread_cond_broadcast(&c->left);
+        pthread_mutex_unlock(&c->mu);
+    }
+    return false;
+}
+
+static void call_leave(rk_client *c) {
+    if (atomic_fetch_sub(&c->active, 1) == 1 && atomic_load(&c->closing)) {
+        pthread_mutex_lock(&c->mu);
+        pthread_cond_broadcast(&c->left);
+        pthread_mutex_unlock(&c->mu);
+    }
+}
+
+/* Stops the executors (their calls complete with RK_ECANCELED, new ones
+ * fail with RK_ECLOSED) and waits until no call is inside the client. */
+static void close_calls(rk_client *c) {
+    atomic_store(&c->closing, true);
+    rk_nodes_stop(&c->nodes);
+    pthread_mutex_lock(&c->mu);
+    while (atomic_load(&c->active) > 0)
+        pthread_cond_wait(&c->left, &c->mu);
+    pthread_mutex_unlock(&c->mu);
+}
 
 rk_client *(rk_client_new)(const rk_options *opts, size_t opts_size) {
     rk_client *c = rk_calloc(1, sizeof(*c));
@@ -52,8 +114,10 @@ rk_client *(rk_client_new)(const rk_options *opts, size_t opts_size) {
     int rc = rk_options_settle(opts, opts_size, &c->o, &c->storage);
     if (rc == RK_OK)
         rc = rk_options_tls_ctx(&c->o, &c->tls);
-    if (rc == RK_OK)
-        rc = rk_nodes_init(&c->nodes, &c->o, c->tls);
+    if (rc == RK_OK && init_waiting(c) != RK_OK)
+        rc = rk_fail(RK_ENOMEM, "no lock for a client");
+    if (rc == RK_OK && (rc = rk_nodes_init(&c->nodes, &c->o, c->tls)) != RK_OK)
+        destroy_waiting(c);
     if (rc != RK_OK) {
         rk_tls_ctx_free(c->tls);
         rk_options_free_storage(&c->o, c->storage);
@@ -86,8 +150,11 @@ rk_client *(rk_client_new_url)(const char *url, const rk_options *base, size_t b
 void rk_client_free(rk_client *c) {
     if (c == NULL)
         return;
+    if (c->o.mode == RK_MODE_MUX)
+        close_calls(c);
     c->topo->destroy(c->topo_state);
     rk_nodes_destroy(&c->nodes);
+    destroy_waiting(c);
     rk_tls_ctx_free(c->tls);
     rk_options_free_storage(&c->o, c->storage);
     rk_free(c);
@@ -240,7 +307,9 @@ typedef struct attempt {
     bool sent; /* some bytes of the command reached the socket */
 } attempt;
 
-static bool should_retry(const rk_client *c, const attempt *a, const rk_reply *reply, bool safe) {
+static bool should_retry(rk_client *c, const attempt *a, const rk_reply *reply, bool safe) {
+    if (atomic_load(&c->closing))
+        return false;
     if (a->rc == RK_ESERVER)
         return retryable_reply(c, reply);
     if (!rk_connection_failure(a->rc))
@@ -387,12 +456,48 @@ static int send_asking(rk_conn *conn, const encoder *e, rk_reply *reply, int64_t
     return rc;
 }
 
-/* One attempt on node: take a connection, send, read, give it back. A
- * per-call timeout bounds all of it, waiting for the pool and connecting
- * included; the command timeout starts when the command is sent. */
+/* The deadline of a multiplexed attempt, from submission: the call's
+ * timeout, else the command timeout (its default for 0); -1 for none. */
+static int mux_timeout(const rk_client *c, int timeout_ms) {
+    if (timeout_ms > 0)
+        return timeout_ms;
+    int t = c->o.command_timeout_ms;
+    return t == 0 ? RK_DEFAULT_COMMAND_TIMEOUT_MS : t > 0 ? t : -1;
+}
+
+/* One attempt on node's executor (RK_MODE_MUX). False, with nothing sent,
+ * for a command that needs a connection of its own: one that may block
+ * (BLPOP, XREAD BLOCK, WAIT...), which would stall every call behind it. */
+static bool try_mux(rk_client *c, rk_node *node, const encoder *e, rk_reply *reply, int timeout_ms,
+                    attempt *a) {
+    *a = (attempt){0};
+    rk_writer *w = rk_mux_writer();
+    if (w == NULL) {
+        a->rc = rk_error_last()->code;
+        return true;
+    }
+    a->rc = e->encode(e, w);
+    if (a->rc == RK_OK && rk_writer_last_block_ms(w) != 0) {
+        rk_writer_clear(w);
+        return false;
+    }
+    if (a->rc == RK_OK)
+        a->rc = rk_mux_call(node->mux, w, mux_timeout(c, timeout_ms), reply, &a->sent);
+    rk_writer_clear(w);
+    return true;
+}
+
+/* One attempt on node: take a connection, send, read, give it back (or,
+ * in RK_MODE_MUX, hand it to the node's executor). A per-call timeout
+ * bounds all of it, waiting for the pool and connecting included; the
+ * command timeout starts when the command is sent (multiplexed: when it
+ * is handed over). An ASK redirect's pair of commands goes on a pooled
+ * connection. */
 static attempt try_once(rk_client *c, rk_node *node, bool asking, const encoder *e, rk_reply *reply,
                         int timeout_ms) {
     attempt a = {0};
+    if (node->mux && !asking && try_mux(c, node, e, reply, timeout_ms, &a))
+        return a;
     rk_conn *conn;
     int64_t deadline = rk_net_deadline(timeout_ms); /* -1 without one */
     a.rc = acquire_until(c, node, &conn, deadline);
@@ -416,8 +521,8 @@ static attempt try_once(rk_client *c, rk_node *node, bool asking, const encoder 
 }
 
 /* The retry loop, starting on node (after ASKING when asking). */
-static int call_at(rk_client *c, rk_node *node, bool asking, rk_reply *reply,
-                   const rk_call_opts *opts, encoder *e) {
+static int retry_loop(rk_client *c, rk_node *node, bool asking, rk_reply *reply,
+                      const rk_call_opts *opts, encoder *e) {
     rk_reply tmp;
     rk_reply *out = reply ? reply : &tmp;
     const rk_retry *policy = &c->o.retry;
@@ -455,9 +560,28 @@ static int call_at(rk_client *c, rk_node *node, bool asking, rk_reply *reply,
     return a.rc;
 }
 
+/* retry_loop on node, or where the topology routes e when node is NULL;
+ * counted in RK_MODE_MUX (see close_calls). */
+static int call_at(rk_client *c, rk_node *node, bool asking, rk_reply *reply,
+                   const rk_call_opts *opts, encoder *e) {
+    bool counted = c->o.mode == RK_MODE_MUX;
+    if (counted && !call_enter(c)) {
+        if (reply)
+            memset(reply, 0, sizeof(*reply));
+        return rk_fail(RK_ECLOSED, "the client is being freed");
+    }
+    if (node == NULL) {
+        rk_route route = {.slot = e->slot};
+        node = c->topo->route(c->topo_state, &c->nodes, &route);
+    }
+    int rc = retry_loop(c, node, asking, reply, opts, e);
+    if (counted)
+        call_leave(c);
+    return rc;
+}
+
 static int call(rk_client *c, rk_reply *reply, const rk_call_opts *opts, encoder *e) {
-    rk_route route = {.slot = e->slot};
-    return call_at(c, c->topo->route(c->topo_state, &c->nodes, &route), false, reply, opts, e);
+    return call_at(c, NULL, false, reply, opts, e);
 }
 
 /* An encoding copied from bytes another writer holds: the command was

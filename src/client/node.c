@@ -1,10 +1,29 @@
 /* The nodes of a client (see node.h): the seed, and a short list of the
  * nodes learned since, searched by address under a mutex (only redirects
- * reach for it; routing to the seed takes no lock). */
+ * reach for it; routing to the seed takes no lock). In RK_MODE_MUX each
+ * node gets its executor when it is made. */
 #include <string.h>
 
 #include "client/node.h"
 #include "util/common.h"
+
+/* A node's pool, and its executor in RK_MODE_MUX (n->o set already). */
+static int node_init(rk_node *n) {
+    int rc = rk_pool_init(&n->pool, (size_t)n->o.pool_size);
+    if (rc != RK_OK || n->o.mode != RK_MODE_MUX)
+        return rc;
+    n->mux = rk_mux_new(&n->o);
+    if (n->mux != NULL)
+        return RK_OK;
+    rc = rk_error_last()->code;
+    rk_pool_destroy(&n->pool);
+    return rc;
+}
+
+static void node_destroy(rk_node *n) {
+    rk_mux_free(n->mux);
+    rk_pool_destroy(&n->pool);
+}
 
 int rk_nodes_init(rk_nodes *nodes, const rk_options *settled, rk_tls_ctx *tls) {
     memset(nodes, 0, sizeof(*nodes));
@@ -12,18 +31,26 @@ int rk_nodes_init(rk_nodes *nodes, const rk_options *settled, rk_tls_ctx *tls) {
     nodes->tls = tls;
     if (pthread_mutex_init(&nodes->mu, NULL) != 0)
         return rk_fail(RK_ENOMEM, "cannot create the client's node lock");
-    int rc = rk_pool_init(&nodes->seed.pool, (size_t)settled->pool_size);
+    int rc = node_init(&nodes->seed);
     if (rc != RK_OK)
         pthread_mutex_destroy(&nodes->mu);
     return rc;
 }
 
+void rk_nodes_stop(rk_nodes *nodes) {
+    rk_mux_stop(nodes->seed.mux);
+    pthread_mutex_lock(&nodes->mu);
+    for (rk_node *n = nodes->learned; n; n = n->next)
+        rk_mux_stop(n->mux);
+    pthread_mutex_unlock(&nodes->mu);
+}
+
 void rk_nodes_destroy(rk_nodes *nodes) {
-    rk_pool_destroy(&nodes->seed.pool);
+    node_destroy(&nodes->seed);
     while (nodes->learned) {
         rk_node *n = nodes->learned;
         nodes->learned = n->next;
-        rk_pool_destroy(&n->pool);
+        node_destroy(n);
         rk_free(n->host);
         rk_free(n);
     }
@@ -39,8 +66,7 @@ static bool same_address(const rk_node *n, const char *host, size_t host_len, in
 static rk_node *make_node(const rk_nodes *nodes, const char *host, size_t host_len, int port) {
     rk_node *n = rk_calloc(1, sizeof(*n));
     char *h = rk_malloc(host_len + 1);
-    if (n == NULL || h == NULL ||
-        rk_pool_init(&n->pool, (size_t)nodes->seed.o.pool_size) != RK_OK) {
+    if (n == NULL || h == NULL) {
         rk_free(n);
         rk_free(h);
         rk_fail(RK_ENOMEM, "out of memory adding node %.*s:%d", (int)host_len, host, port);
@@ -53,6 +79,11 @@ static rk_node *make_node(const rk_nodes *nodes, const char *host, size_t host_l
     n->o.host = h;
     n->o.port = port;
     n->o.unix_path = NULL;
+    if (node_init(n) != RK_OK) {
+        rk_free(h);
+        rk_free(n);
+        return NULL;
+    }
     return n;
 }
 

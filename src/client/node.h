@@ -3,7 +3,9 @@
  * A client talks to one or more servers: the one its options name (the
  * seed) and any other it learns of (a MOVED or ASK redirect today; a
  * cluster's slot map or a sentinel's master later). Each is an rk_node:
- * the client's settled options with the node's own address, and a pool.
+ * the client's settled options with the node's own address, a pool, and
+ * in RK_MODE_MUX a multiplexed executor (async/mux.h) for the calls that
+ * need no connection of their own.
  * Nodes are made on demand, found by address, and live as long as the
  * client (a topology that forgets nodes will add reference counts). */
 #ifndef RK_NODE_H
@@ -11,6 +13,7 @@
 
 #include <pthread.h>
 
+#include "async/mux.h"
 #include "client/pool.h"
 #include "net/net.h"
 #include "rediskit/options.h"
@@ -23,6 +26,7 @@ struct rk_node {
     rk_options o;  /* the client's settled options, this node's address */
     char *host;    /* owned copy of o.host; NULL for the seed */
     rk_pool pool;  /* this node's connections */
+    rk_mux *mux;   /* RK_MODE_MUX: this node's executor; else NULL */
     rk_node *next; /* in rk_nodes */
 };
 
@@ -37,6 +41,10 @@ typedef struct rk_nodes {
 /* Makes the seed node from the client's settled options (which must
  * outlive the nodes) and the client's TLS context. RK_ENOMEM. */
 int rk_nodes_init(rk_nodes *nodes, const rk_options *settled, rk_tls_ctx *tls);
+
+/* Stops every node's executor (RK_MODE_MUX): the calls in flight there
+ * complete with RK_ECANCELED, later ones fail with RK_ECLOSED. */
+void rk_nodes_stop(rk_nodes *nodes);
 
 /* Closes every node's idle connections and frees the learned nodes. */
 void rk_nodes_destroy(rk_nodes *nodes);

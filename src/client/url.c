@@ -271,6 +271,20 @@ static int set_cert_reqs(parser *ps, const url_option *opt, span value) {
     return RK_OK;
 }
 
+/* mode=pool or mode=mux (rk_options.mode). */
+static int set_mode(parser *ps, const url_option *opt, span value) {
+    char buf[8];
+    if (!decode_short(value, buf, sizeof(buf)))
+        return fail_value(opt, value);
+    if (strcasecmp(buf, "pool") == 0)
+        ps->opts.mode = RK_MODE_POOL;
+    else if (strcasecmp(buf, "mux") == 0)
+        ps->opts.mode = RK_MODE_MUX;
+    else
+        return fail_value(opt, value);
+    return RK_OK;
+}
+
 #define FIELD(f) offsetof(rk_options, f)
 #define SECONDS "a positive number of seconds"
 
@@ -293,6 +307,9 @@ static const url_option options[] = {
      "a number, at least 1"},
     {"keepalive", set_int, FIELD(keepalive_s), 0, INT_MAX, true, 0,
      "a whole number of seconds (0: off)"},
+    {"mode", set_mode, 0, 0, 0, false, 0, "pool or mux"},
+    {"mux_connections", set_int, FIELD(mux_connections), 1, RK_MAX_MUX_CONNECTIONS, false, 0,
+     "a number from 1 to 64"},
     {"ssl_ca_certs", set_tls_string, 0, 0, 0, false, STR_CA_FILE, NULL},
     {"ssl_ca_path", set_tls_string, 0, 0, 0, false, STR_CA_DIR, NULL},
     {"ssl_certfile", set_tls_string, 0, 0, 0, false, STR_CERT_FILE, NULL},

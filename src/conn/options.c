@@ -56,6 +56,12 @@ static int check(const rk_options *o) {
         return rk_fail(RK_EINVAL, "options: tls.cert_file and tls.key_file go together");
     if (o->pool_size < 0)
         return rk_fail(RK_EINVAL, "options: pool_size %d is negative", o->pool_size);
+    if (o->mode != RK_MODE_POOL && o->mode != RK_MODE_MUX)
+        return rk_fail(RK_EINVAL, "options: mode %d is neither RK_MODE_POOL nor RK_MODE_MUX",
+                       (int)o->mode);
+    if (o->mux_connections < 0 || o->mux_connections > RK_MAX_MUX_CONNECTIONS)
+        return rk_fail(RK_EINVAL, "options: mux_connections %d is not in 1..%d", o->mux_connections,
+                       RK_MAX_MUX_CONNECTIONS);
     if (o->retry.attempts < 0 || o->retry.base_ms < 0 || o->retry.cap_ms < 0)
         return rk_fail(RK_EINVAL, "options: retry values must not be negative");
     if (o->limits.max_depth > 4096) /* the reader's ceiling (reader.h) */
@@ -85,6 +91,8 @@ static void fill_defaults(rk_options *o) {
         o->pool_size = RK_DEFAULT_POOL_SIZE;
     if (o->pool_timeout_ms == 0)
         o->pool_timeout_ms = RK_DEFAULT_POOL_TIMEOUT_MS;
+    if (o->mux_connections == 0)
+        o->mux_connections = RK_DEFAULT_MUX_CONNECTIONS;
     if (o->retry.attempts == 0)
         o->retry.attempts = RK_DEFAULT_RETRY_ATTEMPTS;
     if (o->retry.base_ms == 0)

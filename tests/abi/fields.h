@@ -66,6 +66,8 @@
     F(rk_options, pool_size)                                                                       \
     F(rk_options, pool_timeout_ms)                                                                 \
     F(rk_options, retry)                                                                           \
+    F(rk_options, mode)                                                                            \
+    F(rk_options, mux_connections)                                                                 \
     F(rk_tls_options, enabled)                                                                     \
     F(rk_tls_options, ca_file)                                                                     \
     F(rk_tls_options, ca_dir)                                                                      \
