@@ -7,7 +7,7 @@
  * a retry that survives a dropped connection, pipelines, transactions,
  * pub/sub (pulled, then pushed to handlers), locks with a watchdog,
  * Redlock, Lua scripts and SCAN iterators; and last the async client on the
- * built-in event loop. */
+ * built-in event loop (pub/sub on it too) and the multiplexed mode. */
 #define _POSIX_C_SOURCE 200809L /* nanosleep */
 
 #include <stdatomic.h>
@@ -492,6 +492,21 @@ static void on_async_batch(rk_async *ac, int status, const rk_async_batch *b, vo
     async_done_one(t);
 }
 
+static void on_async_message(rk_async *ac, const rk_message *m, void *userdata) {
+    (void)ac;
+    printf("message on %.*s: %.*s\n", (int)m->channel_len, m->channel, (int)m->data_len, m->data);
+    async_done_one(userdata);
+}
+
+static void on_async_subscribed(rk_async *ac, int status, rk_reply *reply, void *userdata) {
+    (void)reply;
+    printf("rk_async_subscribe(tour:async:news) confirmed: %s\n", rk_strerror(status));
+    static tour_async_note publish; /* outlives this callback */
+    publish = (tour_async_note){userdata, "PUBLISH ->"};
+    rk_async_command(ac, on_async_show, &publish, "PUBLISH tour:async:news %s",
+                     "hello subscribers");
+}
+
 /* Runs the loop until the step's callbacks all came. */
 static void async_wait(tour_async *t, int callbacks) {
     t->waiting = callbacks;
@@ -568,8 +583,33 @@ static int tour_async_client(const char *url) {
     rk_async_batch_submit(ac, b, on_async_batch, &t, 0);
     async_wait(&t, 1);
 
+    /* Pub/sub on the same connection as commands (RESP3), restored after a
+     * reconnect: the PUBLISH's reply and the message both arrive. */
+    const rk_str news[] = {RK_STR("tour:async:news")};
+    rk_async_subscribe(ac, news, 1, on_async_message, on_async_subscribed, &t);
+    async_wait(&t, 2);
+
     rk_async_free(ac);
     rk_loop_free(t.loop);
+    return 0;
+}
+
+static int tour_mux(const char *url) {
+    step("17. Many threads, one connection: the multiplexed mode");
+    char murl[512];
+    snprintf(murl, sizeof murl, "%s%smode=mux", url, strchr(url, '?') ? "&" : "?");
+    rk_client *c = rk_client_new_url(murl, NULL);
+    if (c == NULL)
+        return fail("rk_client_new_url (mode=mux)");
+    long long n = 0;
+    for (int i = 0; i < 100; i++)
+        if (rk_incr(c, "tour:mux", &n) != RK_OK)
+            return fail("rk_incr (mux)");
+    printf("rk_client_new_url(\"...%smode=mux\"): 100 rk_incr -> %lld; every thread's calls\n"
+           "share one connection, each call still waits for its own reply\n",
+           strchr(url, '?') ? "&" : "?", n);
+    rk_client_call(c, NULL, "DEL tour:mux");
+    rk_client_free(c);
     return 0;
 }
 
@@ -582,7 +622,7 @@ int main(void) {
         printf("\nREDIS_URL is not set: run `make demo` to start a server for the rest.\n");
         return 0;
     }
-    if (tour_client(url) != 0 || tour_async_client(url) != 0)
+    if (tour_client(url) != 0 || tour_async_client(url) != 0 || tour_mux(url) != 0)
         return 1;
     printf("\nThe tour is over.\n");
     return 0;
