@@ -261,8 +261,11 @@ typedef struct rk_async_call {
  *  state of its connection such as SUBSCRIBE, CLIENT TRACKING or MULTI:
  *  see rk_async_subscribe, rk_async_tracking_on, rk_async_tx), RK_ENOMEM, or
  *  RK_ECLOSED once the client is being freed. */
-rk_async_id rk_async_submit(rk_async *ac, const rk_async_call *call, const rk_str *argv,
-                            size_t argc);
+rk_async_id(rk_async_submit)(rk_async *ac, const rk_async_call *call, const rk_str *argv,
+                             size_t argc, size_t call_size);
+/* The macro passes the size of rk_async_call as this header has it, so the
+ * struct can grow without breaking built programs (see options.h). */
+#define rk_async_submit(...) (rk_async_submit)(__VA_ARGS__, sizeof(rk_async_call))
 
 /** As rk_async_submit, with the default deadline. */
 rk_async_id rk_async_command_argv(rk_async *ac, rk_async_fn cb, void *userdata, const rk_str *argv,
@@ -290,7 +293,10 @@ rk_async_id rk_async_run(rk_async *ac, rk_command *cmd, rk_async_fn cb, void *us
  *  thread, where its callback runs. RK_OK, RK_EINVAL (as rk_async_submit,
  *  or a loop without wake), RK_ENOMEM. No id: a posted command cannot be
  *  cancelled. Must not race with rk_async_free. */
-int rk_async_post(rk_async *ac, const rk_async_call *call, const rk_str *argv, size_t argc);
+int(rk_async_post)(rk_async *ac, const rk_async_call *call, const rk_str *argv, size_t argc,
+                   size_t call_size);
+/* Sized as rk_async_submit. */
+#define rk_async_post(...) (rk_async_post)(__VA_ARGS__, sizeof(rk_async_call))
 
 /** Cancels a command not yet completed: its callback runs with
  *  RK_ECANCELED before this returns. A command not sent yet is never sent;

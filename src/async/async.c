@@ -1503,8 +1503,15 @@ static int check_submit(rk_async *ac, const rk_async_call *call) {
     return rc == RK_OK ? ring_reserve(ac) : rc;
 }
 
-rk_async_id rk_async_submit(rk_async *ac, const rk_async_call *call, const rk_str *argv,
-                            size_t argc) {
+rk_async_id(rk_async_submit)(rk_async *ac, const rk_async_call *given, const rk_str *argv,
+                             size_t argc, size_t call_size) {
+    rk_async_call settled;
+    const rk_async_call *call = NULL;
+    if (given &&
+        rk_opts_settle(&settled, sizeof(settled), given, call_size, "rk_async_call") != RK_OK)
+        return RK_EINVAL;
+    if (given)
+        call = &settled;
     int rc = check_submit(ac, call);
     if (rc != RK_OK)
         return rc;
@@ -1588,7 +1595,15 @@ static posted *encode_post(const rk_async_call *call, const rk_str *argv, size_t
     return p;
 }
 
-int rk_async_post(rk_async *ac, const rk_async_call *call, const rk_str *argv, size_t argc) {
+int(rk_async_post)(rk_async *ac, const rk_async_call *given, const rk_str *argv, size_t argc,
+                   size_t call_size) {
+    rk_async_call settled;
+    const rk_async_call *call = NULL;
+    if (given &&
+        rk_opts_settle(&settled, sizeof(settled), given, call_size, "rk_async_call") != RK_OK)
+        return RK_EINVAL;
+    if (given)
+        call = &settled;
     if (ac == NULL || call == NULL || call->callback == NULL)
         return rk_fail(RK_EINVAL, "a command needs a client and a callback");
     int rc;
