@@ -1503,15 +1503,25 @@ static int check_submit(rk_async *ac, const rk_async_call *call) {
     return rc == RK_OK ? ring_reserve(ac) : rc;
 }
 
+/* *call: the caller's rk_async_call (call_size bytes of it) as this
+ * library's struct, in *settled; NULL when given is. */
+static int settle_call(rk_async_call *settled, const rk_async_call **call,
+                       const rk_async_call *given, size_t call_size) {
+    *call = NULL;
+    if (given == NULL)
+        return RK_OK;
+    if (rk_opts_settle(settled, sizeof(*settled), given, call_size, "rk_async_call") != RK_OK)
+        return RK_EINVAL;
+    *call = settled;
+    return RK_OK;
+}
+
 rk_async_id(rk_async_submit)(rk_async *ac, const rk_async_call *given, const rk_str *argv,
                              size_t argc, size_t call_size) {
     rk_async_call settled;
-    const rk_async_call *call = NULL;
-    if (given &&
-        rk_opts_settle(&settled, sizeof(settled), given, call_size, "rk_async_call") != RK_OK)
+    const rk_async_call *call;
+    if (settle_call(&settled, &call, given, call_size) != RK_OK)
         return RK_EINVAL;
-    if (given)
-        call = &settled;
     int rc = check_submit(ac, call);
     if (rc != RK_OK)
         return rc;
@@ -1598,12 +1608,9 @@ static posted *encode_post(const rk_async_call *call, const rk_str *argv, size_t
 int(rk_async_post)(rk_async *ac, const rk_async_call *given, const rk_str *argv, size_t argc,
                    size_t call_size) {
     rk_async_call settled;
-    const rk_async_call *call = NULL;
-    if (given &&
-        rk_opts_settle(&settled, sizeof(settled), given, call_size, "rk_async_call") != RK_OK)
+    const rk_async_call *call;
+    if (settle_call(&settled, &call, given, call_size) != RK_OK)
         return RK_EINVAL;
-    if (given)
-        call = &settled;
     if (ac == NULL || call == NULL || call->callback == NULL)
         return rk_fail(RK_EINVAL, "a command needs a client and a callback");
     int rc;
