@@ -774,13 +774,15 @@ static void test_async_blocking_deadline_is_block_time_plus_timeout(void **state
     env_open(&e, state, NULL);
     result blpop = {0};
     int64_t t0 = rk_now_ms();
-    /* A 100 ms timeout and a 1 s block: the server answers nil after 1 s,
-     * before the deadline (1.1 s) passes. */
-    submit(&e, &blpop, 100, CMD("BLPOP", "async:bl-empty", "1"));
+    /* A 1 s timeout and a 2 s block: the server answers nil after 2 s,
+     * before the deadline (3 s) passes, though the timeout alone would
+     * have ended it at 1 s. The second of margin covers making the
+     * dedicated connection on a slow (sanitized, loaded) machine. */
+    submit(&e, &blpop, 1000, CMD("BLPOP", "async:bl-empty", "2"));
     wait_count(&e, &blpop.calls, 1);
     assert_int_equal(blpop.status, RK_NIL);
     assert_int_equal(blpop.type, RK_REPLY_NIL);
-    assert_true(rk_now_ms() - t0 >= 900);
+    assert_true(rk_now_ms() - t0 >= 1900);
     env_close(&e);
 }
 
