@@ -314,7 +314,7 @@ static int watchdog_init(watchdog *w) {
 rk_lock *(rk_lock_new)(rk_client *client, const char *name, const rk_lock_opts *opts,
                        size_t opts_size) {
     rk_lock_opts o;
-    size_t names_size;
+    size_t names_size = 0;
     if (client == NULL) {
         rk_fail(RK_EINVAL, "a lock needs a client and a non-empty name");
         return NULL;

@@ -228,7 +228,7 @@ static void on_reply(rk_async *ac, int status, rk_reply *reply, void *ud) {
 rk_async_lock *(rk_async_lock_new)(rk_async *ac, const char *name, const rk_lock_opts *opts,
                                    size_t opts_size) {
     rk_lock_opts o;
-    size_t names_size;
+    size_t names_size = 0;
     if (ac == NULL) {
         rk_fail(RK_EINVAL, "a lock needs a client and a non-empty name");
         return NULL;
