@@ -711,18 +711,6 @@ int rk_aps_reply(rk_async *link, const rk_reply *r, const void *head_ud) {
 
 /* ---- the public side -------------------------------------------------------- */
 
-static int check_names(const rk_str *names, size_t n) {
-    if (n > 0 && names == NULL)
-        return rk_fail(RK_EINVAL, "NULL names with a non-zero count");
-    for (size_t i = 0; i < n; i++) {
-        if (names[i].ptr == NULL)
-            return rk_fail(RK_EINVAL, "name %zu is NULL", i);
-        if (names[i].len > RK_STR_MAX)
-            return rk_fail(RK_EINVAL, "name %zu is longer than RK_STR_MAX", i);
-    }
-    return RK_OK;
-}
-
 /* A new op (NULL with RK_ENOMEM). */
 static op *new_op(rk_aps *ps, rk_async_fn done, void *ud, int kind) {
     op *o = rk_calloc(1, sizeof(*o));
@@ -750,7 +738,7 @@ static int send_or_park(rk_aps *ps, op *o, int kind, bool sub, const rk_str *nam
 
 static int subscribe(rk_async *ac, int kind, const rk_str *names, size_t n, rk_async_message_fn fn,
                      rk_async_fn done, void *ud) {
-    int rc = check_names(names, n);
+    int rc = rk_names_check(names, n);
     if (rc != RK_OK)
         return rc;
     if (n == 0 || fn == NULL)
@@ -800,7 +788,7 @@ int rk_async_ssubscribe(rk_async *ac, const rk_str *channels, size_t n,
  * bare command when there is none), then forgets the names. */
 static int unsubscribe(rk_async *ac, int kind, const rk_str *names, size_t n, rk_async_fn done,
                        void *ud) {
-    int rc = check_names(names, n);
+    int rc = rk_names_check(names, n);
     rk_aps *ps = rc == RK_OK ? state_get(ac) : NULL;
     if (ps == NULL)
         return rc != RK_OK ? rc : rk_error_last()->code;
@@ -878,7 +866,7 @@ static int check_tracking(const rk_async_tracking *t) {
         return rk_fail(RK_EINVAL, "tracking prefixes need RK_TRACK_BCAST");
     if (t->flags & ~(RK_TRACK_BCAST | RK_TRACK_NOLOOP))
         return rk_fail(RK_EINVAL, "unknown tracking flags 0x%x", (unsigned)t->flags);
-    return check_names(t->prefixes, t->nprefixes);
+    return rk_names_check(t->prefixes, t->nprefixes);
 }
 
 int(rk_async_tracking_on)(rk_async *ac, const rk_async_tracking *given, rk_async_fn done,

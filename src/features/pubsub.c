@@ -270,18 +270,6 @@ static int record(rk_pubsub *ps, int k, bool sub, const rk_str *names, size_t co
     return RK_OK;
 }
 
-static int check_names(const rk_str *names, size_t count) {
-    if (count > 0 && names == NULL)
-        return rk_fail(RK_EINVAL, "NULL names with a non-zero count");
-    for (size_t i = 0; i < count; i++) {
-        if (names[i].ptr == NULL)
-            return rk_fail(RK_EINVAL, "name %zu is NULL", i);
-        if (names[i].len > RK_STR_MAX) /* refused before it is remembered */
-            return rk_fail(RK_EINVAL, "name %zu is longer than RK_STR_MAX", i);
-    }
-    return RK_OK;
-}
-
 static void wake_loop(rk_pubsub *ps) {
     if (ps->wake[1] >= 0) {
         ssize_t n = write(ps->wake[1], "", 1); /* a full pipe wakes it as well */
@@ -349,7 +337,7 @@ static int queued(rk_pubsub *ps, int rc) {
 /* Records and queues one (un)subscribe command, then sends it. */
 static int command(rk_pubsub *ps, int k, bool sub, const rk_str *names, size_t count) {
     bool drives;
-    int rc = check_names(names, count);
+    int rc = rk_names_check(names, count);
     if (rc != RK_OK || (rc = begin(ps, &drives)) != RK_OK)
         return rc;
     pthread_mutex_lock(&ps->mu);

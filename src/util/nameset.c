@@ -99,3 +99,15 @@ void rk_nameset_free(rk_nameset *s) {
     rk_free(s->slots);
     *s = (rk_nameset){0};
 }
+
+int rk_names_check(const rk_str *names, size_t n) {
+    if (n > 0 && names == NULL)
+        return rk_fail(RK_EINVAL, "NULL names with a non-zero count");
+    for (size_t i = 0; i < n; i++) {
+        if (names[i].ptr == NULL)
+            return rk_fail(RK_EINVAL, "name %zu is NULL", i);
+        if (names[i].len > RK_STR_MAX)
+            return rk_fail(RK_EINVAL, "name %zu is longer than RK_STR_MAX", i);
+    }
+    return RK_OK;
+}

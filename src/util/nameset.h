@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rediskit/str.h"
+
 #pragma GCC visibility push(hidden)
 
 /* One name and what its owner keeps for it. */
@@ -48,6 +50,11 @@ void rk_nameset_clear(rk_nameset *s);
 
 /* Frees everything; the set is empty again. */
 void rk_nameset_free(rk_nameset *s);
+
+/* Checks names given to a (un)subscribe: RK_OK, or RK_EINVAL for a NULL
+ * array with a count, a NULL name, or one longer than RK_STR_MAX (refused
+ * before it is remembered). */
+int rk_names_check(const rk_str *names, size_t n);
 
 #pragma GCC visibility pop
 
