@@ -73,25 +73,21 @@ static void destroy_waiting(rk_client *c) {
     pthread_mutex_destroy(&c->mu);
 }
 
-/* A call enters the client (RK_MODE_MUX): false once it is being freed. */
-static bool call_enter(rk_client *c) {
-    atomic_fetch_add(&c->active, 1);
-    if (!atomic_load(&c->closing))
-        return true;
-    if (atomic_fetch_sub(&c->active, 1) == 1) {
-        pthread_mutex_lock(&c->mu);
-        pthread_cond_broadcast(&c->left);
-        pthread_mutex_unlock(&c->mu);
-    }
-    return false;
-}
-
 static void call_leave(rk_client *c) {
     if (atomic_fetch_sub(&c->active, 1) == 1 && atomic_load(&c->closing)) {
         pthread_mutex_lock(&c->mu);
         pthread_cond_broadcast(&c->left);
         pthread_mutex_unlock(&c->mu);
     }
+}
+
+/* A call enters the client (RK_MODE_MUX): false once it is being freed. */
+static bool call_enter(rk_client *c) {
+    atomic_fetch_add(&c->active, 1);
+    if (!atomic_load(&c->closing))
+        return true;
+    call_leave(c);
+    return false;
 }
 
 /* Stops the executors (their calls complete with RK_ECANCELED, new ones
