@@ -227,6 +227,49 @@ static void test_default_command_timeout_ends_a_conn_call_never_answered(void **
     rkt_fake_free(f);
 }
 
+/* What an async command completed with. */
+typedef struct async_result {
+    int calls;
+    int status;
+} async_result;
+
+static void async_record(rk_async *ac, int status, rk_reply *reply, void *userdata) {
+    (void)ac;
+    (void)reply;
+    async_result *r = userdata;
+    r->calls++;
+    r->status = status;
+}
+
+/* The async client takes the same default: a command left at 0 and an
+ * options' command timeout left at 0 end after RK_DEFAULT_COMMAND_TIMEOUT_MS
+ * (not never), and the connection is kept. */
+static void test_default_command_timeout_ends_an_async_command_never_answered(void **state) {
+    (void)state;
+    rkt_fake *f = never_answers_get();
+    rk_loop *loop = rk_loop_new(0);
+    assert_non_null(loop);
+    rk_async *ac = rk_async_new(&(rk_options){.port = rkt_fake_port(f)}, NULL);
+    assert_non_null(ac);
+    RKT_RC(rk_loop_attach(loop, ac), RK_OK);
+    async_result r = {0};
+    const rk_str get[] = {RK_STR("GET"), RK_STR("k")};
+    assert_true(rk_async_command_argv(ac, async_record, &r, get, 2) > 0);
+    int64_t start = rk_now_ms();
+    while (r.calls == 0 && rk_now_ms() - start < 3 * RK_DEFAULT_COMMAND_TIMEOUT_MS)
+        rk_loop_run_once(loop, 100);
+    int64_t took = rk_now_ms() - start;
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.status, RK_ETIMEOUT);
+    assert_true(took >= RK_DEFAULT_COMMAND_TIMEOUT_MS - 100);
+    rk_async_stats st;
+    rk_async_get_stats(ac, &st);
+    assert_int_equal(st.connects, 1); /* the late command did not cost the connection */
+    rk_async_free(ac);
+    rk_loop_free(loop);
+    rkt_fake_free(f);
+}
+
 /* Thaws the shared server after ms, from another thread. */
 typedef struct thawer {
     pthread_t thread;
@@ -426,6 +469,7 @@ int main(void) {
         cmocka_unit_test(test_conn_blpop_gets_an_element_pushed_after_the_command_timeout),
         cmocka_unit_test(test_default_command_timeout_ends_a_call_never_answered),
         cmocka_unit_test(test_default_command_timeout_ends_a_conn_call_never_answered),
+        cmocka_unit_test(test_default_command_timeout_ends_an_async_command_never_answered),
         cmocka_unit_test(test_conn_read_is_not_cut_by_the_default_command_timeout),
         cmocka_unit_test(test_blocking_timeout_past_long_long_counts_as_for_ever),
         cmocka_unit_test(test_command_timeout_int_max_lets_calls_work_over_tcp),

@@ -249,7 +249,9 @@ typedef struct rk_async_call {
     rk_async_fn callback; /**< Required. */
     void *userdata;       /**< Passed to the callback. */
     int timeout_ms;       /**< Deadline from submission; 0: the options'
-                               command_timeout_ms; negative: none. */
+                               command_timeout_ms (its own 0:
+                               RK_DEFAULT_COMMAND_TIMEOUT_MS); negative:
+                               none. */
     bool idempotent;      /**< Safe to repeat even if it may have run:
                                repeated after a lost connection like a
                                read-only command (see the rules above).

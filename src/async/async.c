@@ -1255,11 +1255,19 @@ static rk_async *take_kid(rk_async *ac) {
     return kid;
 }
 
+/* A command's timeout from its call's: 0 takes the options' command
+ * timeout, whose 0 is RK_DEFAULT_COMMAND_TIMEOUT_MS (as for the
+ * synchronous client); negative: none. */
+static int command_timeout(const rk_async *ac, int call_timeout_ms) {
+    int t = call_timeout_ms ? call_timeout_ms : ac->o.command_timeout_ms;
+    return t == 0 ? RK_DEFAULT_COMMAND_TIMEOUT_MS : t;
+}
+
 /* The deadline of a command that blocks block_ms (-1: for ever): its
  * block time on top of its timeout, as the synchronous client does. */
 static int dedicated_timeout(const rk_async *ac, const rk_async_call *call, long long block_ms) {
-    int t = call->timeout_ms ? call->timeout_ms : ac->o.command_timeout_ms;
-    if (t <= 0 || block_ms < 0)
+    int t = command_timeout(ac, call->timeout_ms);
+    if (t < 0 || block_ms < 0)
         return -1;
     return (int)RK_MIN((long long)t + block_ms, (long long)INT_MAX);
 }
@@ -1440,7 +1448,7 @@ void rk_async_disconnect(rk_async *ac) {
 static rk_async_id queue_record(rk_async *ac, const rk_async_call *call, const char *shape,
                                 size_t prev) {
     rec *r = at(ac, ac->count);
-    int timeout = call->timeout_ms ? call->timeout_ms : ac->o.command_timeout_ms;
+    int timeout = command_timeout(ac, call->timeout_ms);
     size_t len = rk_writer_pending(ac->out) - prev;
     *r = (rec){.cb = call->callback,
                .ud = call->userdata,
