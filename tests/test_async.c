@@ -127,7 +127,7 @@ static void test_async_connection_lost_fails_inflight_once(void **state) {
     e.ac = new_client(&e, (rk_options){.port = rkt_proxy_port(p)}, NULL);
     result slow = {0}, ping = {0};
     submit(&e, &slow, 0, CMD("DEBUG", "SLEEP", "1"));
-    run_for(&e, 100);
+    wait_sent(&e, 1);
     rkt_proxy_drop_all(p);
     wait_count(&e, &slow.calls, 1);
     assert_int_equal(slow.status, RK_EIO);
@@ -154,7 +154,7 @@ static void test_async_unsent_command_survives_lost_connection(void **state) {
     result slow = {0}, held = {0};
     submit(&e, &slow, 0, CMD("DEBUG", "SLEEP", "1"));
     submit(&e, &held, 0, CMD("PING")); /* held back by max_inflight */
-    run_for(&e, 100);
+    wait_sent(&e, 1);                  /* the DEBUG SLEEP is out, the PING not */
     rkt_proxy_drop_all(p);
     wait_count(&e, &held.calls, 1);
     assert_int_equal(slow.status, RK_EIO);

@@ -89,6 +89,19 @@ void wait_connects(env *e, uint64_t n) {
     }
 }
 
+/* Runs the loop until the client has sent n commands (rk_async_stats). */
+void wait_sent(env *e, uint64_t n) {
+    int64_t end = rk_now_ms() + WAIT_MS;
+    rk_async_stats st = {0};
+    while (st.commands < n) {
+        if (rk_now_ms() > end)
+            fail_msg("%s: %llu commands sent after %d ms, not %llu", e->k->name,
+                     (unsigned long long)st.commands, WAIT_MS, (unsigned long long)n);
+        assert_int_equal(e->k->run_once(e->loop), 0);
+        rk_async_get_stats(e->ac, &st);
+    }
+}
+
 /* Runs the loop until the client has connected. */
 void wait_connected(env *e) {
     wait_connects(e, 1);

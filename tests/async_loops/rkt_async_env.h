@@ -58,6 +58,9 @@ void wait_connects(env *e, uint64_t n);
 /* Runs the loop until the client has connected. */
 void wait_connected(env *e);
 
+/* Runs the loop until the client has sent n commands; fails after WAIT_MS. */
+void wait_sent(env *e, uint64_t n);
+
 /* Submits the words as a command with call's settings (its callback
  * record, its userdata the result). */
 rk_async_id submit_call(env *e, rk_async_call call, const char *const *words);
