@@ -626,6 +626,84 @@ static void test_async_unanswered_ping_declares_idle_connection_dead(void **stat
     rkt_fake_free(f);
 }
 
+/* A server that takes a command and never answers: the command times out,
+ * and once every command in flight is late and nothing came for the
+ * command timeout, the stall rule replaces the connection (no liveness_ms
+ * set), so the next command is answered. */
+static void test_async_stall_rule_replaces_silent_connection(void **state) {
+    rkt_shared_need();
+    static const char *const get_a[] = {"GET", "a", NULL}, *const get_b[] = {"GET", "b", NULL};
+    static const rkt_fake_step steps[] = {{.expect = get_a}, /* no answer */
+                                          {.expect = get_b, .reply = "$1\r\nv\r\n"}};
+    rkt_fake *f = rkt_fake_start(steps, 2, NULL);
+    assert_non_null(f);
+    env e = {.k = *state};
+    e.loop = e.k->create();
+    e.ac = new_client(&e, (rk_options){.port = rkt_fake_port(f), .command_timeout_ms = 300}, NULL);
+    result a = {0}, b = {0};
+    int64_t t0 = rk_now_ms();
+    submit(&e, &a, 0, CMD("GET", "a"));
+    wait_count(&e, &a.calls, 1);
+    assert_int_equal(a.status, RK_ETIMEOUT);
+    wait_connects(&e, 2); /* silent 300 ms with nothing in time: dead */
+    assert_true(rk_now_ms() - t0 < 3000);
+    submit(&e, &b, 0, CMD("GET", "b"));
+    wait_count(&e, &b.calls, 1);
+    assert_int_equal(b.status, RK_OK);
+    assert_string_equal(b.str, "v");
+    assert_int_equal(a.calls, 1); /* a late command is not repeated */
+    assert_null(rkt_fake_error(f));
+    env_close(&e);
+    rkt_fake_free(f);
+}
+
+/* liveness_ms negative: no rule declares the silent connection dead. */
+static void test_async_negative_liveness_keeps_silent_connection(void **state) {
+    rkt_shared_need();
+    static const char *const get_a[] = {"GET", "a", NULL};
+    static const rkt_fake_step steps[] = {{.expect = get_a}};
+    rkt_fake *f = rkt_fake_start(steps, 1, NULL);
+    assert_non_null(f);
+    env e = {.k = *state};
+    e.loop = e.k->create();
+    e.ac = new_client(&e, (rk_options){.port = rkt_fake_port(f), .command_timeout_ms = 100},
+                      &(rk_async_options){.liveness_ms = -1});
+    result a = {0};
+    submit(&e, &a, 0, CMD("GET", "a"));
+    wait_count(&e, &a.calls, 1);
+    assert_int_equal(a.status, RK_ETIMEOUT);
+    run_for(&e, 600);
+    rk_async_stats st;
+    rk_async_get_stats(e.ac, &st);
+    assert_int_equal(st.connects, 1);
+    env_close(&e);
+    rkt_fake_free(f);
+}
+
+/* Silence while a command may still be answered in time is no stall: a
+ * slow command with a long deadline keeps the connection though the
+ * command behind it, with the short command timeout, is late. */
+static void test_async_silence_with_a_command_in_time_keeps_connection(void **state) {
+    rkt_shared_need();
+    env e = {.k = *state};
+    e.loop = e.k->create();
+    e.ac = new_client(
+        &e, (rk_options){.port = rkt_server_port(&rkt_shared), .command_timeout_ms = 200}, NULL);
+    assert_int_equal(rk_async_connect(e.ac), RK_OK);
+    wait_connected(&e);
+    result slow = {0}, get = {0};
+    submit(&e, &slow, 5000, CMD("DEBUG", "SLEEP", "0.7"));
+    submit(&e, &get, 0, CMD("GET", "async:stall"));
+    wait_count(&e, &get.calls, 1);
+    assert_int_equal(get.status, RK_ETIMEOUT);
+    wait_count(&e, &slow.calls, 1);
+    assert_int_equal(slow.status, RK_OK);
+    rk_async_stats st;
+    rk_async_get_stats(e.ac, &st);
+    assert_int_equal(st.connects, 1);
+    env_close(&e);
+}
+
 /* A typed command (its builder, rediskit/command.h) completes with the
  * reply its other runners give: shaped, and nil as RK_NIL. */
 static void test_async_run_shapes_reply_like_every_runner(void **state) {
@@ -1318,6 +1396,12 @@ static void test_async_lock_client_free_cancels_waiting_acquire(void **state) {
                                       (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_idle_connection_is_pinged_and_kept, (void *)(k)), \
             cmocka_unit_test_prestate(test_async_unanswered_ping_declares_idle_connection_dead,    \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_stall_rule_replaces_silent_connection,            \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_negative_liveness_keeps_silent_connection,        \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_silence_with_a_command_in_time_keeps_connection,  \
                                       (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_run_shapes_reply_like_every_runner, (void *)(k)), \
             cmocka_unit_test_prestate(test_async_max_queued_refuses_past_limit, (void *)(k)),      \

@@ -25,6 +25,7 @@
 
 #include "rediskit/rediskit.h"
 #include "rkt_dropper.h"
+#include "rkt_fakeserver.h"
 #include "rkt_proxy.h"
 #include "rkt_server.h"
 #include "rkt_shared.h"
@@ -409,6 +410,38 @@ static void test_idempotent_write_is_repeated_after_connection_lost(void **state
 
 /* ---- the URL ------------------------------------------------------------ */
 
+/* How many connections reached f: its HELLOs. */
+static size_t handshakes(rkt_fake *f) {
+    size_t n = 0;
+    for (size_t i = 0; i < rkt_fake_commands(f); i++)
+        n += strncmp(rkt_fake_command(f, i), "HELLO", 5) == 0;
+    return n;
+}
+
+/* A server that takes a call and never answers: the call times out and
+ * the engine replaces the silent connection (the async client's stall
+ * rule), so the next call goes on a new one instead of queueing behind
+ * the dead link until TCP gives up. */
+static void test_silent_connection_is_replaced_after_a_late_call(void **state) {
+    (void)state;
+    static const char *const get_a[] = {"GET", "a", NULL}, *const get_b[] = {"GET", "b", NULL};
+    static const rkt_fake_step steps[] = {{.expect = get_a}, /* no answer */
+                                          {.expect = get_b, .reply = "$1\r\nv\r\n"}};
+    rkt_fake *f = rkt_fake_start(steps, 2, NULL);
+    assert_non_null(f);
+    rk_client *c =
+        mux_client(rkt_fake_port(f), (rk_options){.command_timeout_ms = 300, .retry.attempts = 1});
+    rk_reply r;
+    assert_int_equal(rk_client_call(c, &r, "GET a"), RK_ETIMEOUT);
+    assert_int_equal(rk_client_call(c, &r, "GET b"), RK_OK);
+    assert_string_equal(rk_reply_str(&r), "v");
+    rk_reply_free(&r);
+    assert_int_equal(handshakes(f), 2);
+    assert_null(rkt_fake_error(f));
+    rk_client_free(c);
+    rkt_fake_free(f);
+}
+
 static void test_url_mode_mux_selects_the_multiplexed_client(void **state) {
     (void)state;
     rkt_shared_need();
@@ -568,6 +601,7 @@ int main(void) {
         cmocka_unit_test(test_free_completes_calls_in_flight),
         cmocka_unit_test(test_calls_spread_over_mux_connections),
         cmocka_unit_test(test_forked_child_gets_eclosed_and_parent_carries_on),
+        cmocka_unit_test(test_silent_connection_is_replaced_after_a_late_call),
     };
     return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);
 }

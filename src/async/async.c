@@ -121,7 +121,8 @@ struct rk_async {
     size_t inflight, inflight_bytes; /* SENT records awaiting replies */
     size_t live;                     /* records not done */
     int64_t next_cmd_deadline;       /* <= the earliest live deadline, -1 none */
-    int64_t last_rx;
+    int64_t last_rx;                 /* the last read, or the first send after none in flight */
+    int64_t stall_at;                /* when the stall rule looks again; 0: not armed */
     /* The health check (rk_options.health_check_ms): no I/O (the read and
      * write counters did not move from idle_mark) since idle_from, and
      * nothing in flight, sends a PING of the engine's own (`own` counts
@@ -170,6 +171,7 @@ static void expire(rk_async *ac, int64_t now);
 static int64_t next_health_check(const rk_async *ac);
 static int64_t next_later(const rk_async *ac);
 static void leave(rk_async *ac, bool from_input);
+static int64_t submit_now(const rk_async *ac);
 static int64_t next_kid_expiry(const rk_async *ac);
 static void reap_idle_kids(rk_async *ac, int64_t now);
 
@@ -411,6 +413,8 @@ static int64_t next_deadline(const rk_async *ac) {
     case C_READY:
         if (ac->ao.liveness_ms > 0 && ac->inflight > 0)
             min_in(&n, ac->last_rx + ac->ao.liveness_ms);
+        if (ac->stall_at > 0)
+            min_in(&n, ac->stall_at);
         min_in(&n, next_health_check(ac));
         break;
     }
@@ -440,6 +444,7 @@ static void drop_conn(rk_async *ac) {
     ac->state = C_IDLE;
     ac->inflight = ac->inflight_bytes = 0;
     ac->write_blocked = ac->flush_wanted = false;
+    ac->stall_at = 0;
 }
 
 /* A connect that failed: every command waiting for it fails with code,
@@ -654,8 +659,8 @@ static void flush(rk_async *ac) {
         return;
     ac->st.commands += sent;
     rk_conn_queued(ac->conn, sent);
-    if (was_idle && ac->ao.liveness_ms > 0)
-        ac->last_rx = rk_now_ms(); /* liveness counts from the first send */
+    if (was_idle)
+        ac->last_rx = submit_now(ac); /* silence counts from the first send */
 }
 
 /* ---- reading ----------------------------------------------------------- */
@@ -709,8 +714,7 @@ static void read_replies(rk_async *ac) {
         lost(ac, rc);
         return;
     }
-    if (ac->ao.liveness_ms > 0)
-        ac->last_rx = rk_now_ms();
+    ac->last_rx = submit_now(ac);
     while (!ac->free_pending && !ac->disconnect_pending) {
         const rec *head = awaited(ac);
         rec r = head ? *head : (rec){0};
@@ -777,6 +781,54 @@ static void check_liveness(rk_async *ac, int64_t now) {
         return;
     declare_dead(ac, rk_fail(RK_EIO, "no byte from the server in %d ms with commands outstanding",
                              ac->ao.liveness_ms));
+}
+
+/* ---- the stall rule ------------------------------------------------------ */
+
+static int command_timeout(const rk_async *ac, int call_timeout_ms);
+
+/* The silence after which the stall rule declares the connection dead:
+ * the command timeout. Negative when the rule is off: liveness_ms set
+ * (its own rule, or none when negative), no command timeout, or a
+ * dedicated connection (closed anyway when its command is late). */
+static int stall_ms(const rk_async *ac) {
+    if (ac->ao.liveness_ms != 0 || ac->parent != NULL)
+        return -1;
+    return command_timeout(ac, 0);
+}
+
+/* Whether a command in flight may still be answered in time. */
+static bool live_in_flight(const rk_async *ac) {
+    for (size_t i = 0; i < ac->sendi; i++) {
+        const rec *r = at(ac, i);
+        if (r->state == R_SENT && !r->done)
+            return true;
+    }
+    return false;
+}
+
+/* The stall rule (liveness_ms 0, the default): when every command in
+ * flight has passed its deadline and no byte came from the server for the
+ * command timeout, the connection is declared dead, as a black-holed link
+ * or a server that froze would otherwise keep it (and every command
+ * behind the late ones) for as long as TCP takes to notice, which may be
+ * many minutes. One late command alone does not sever it (the silence
+ * must last the command timeout), nor does silence while a command may
+ * still be answered in time (a slow script with a long deadline). Looked
+ * at when a deadline passes, and again at stall_at. */
+static void check_stall(rk_async *ac, int64_t now) {
+    ac->stall_at = 0;
+    int t = stall_ms(ac);
+    if (t < 0 || ac->state != C_READY || ac->inflight == 0 || live_in_flight(ac))
+        return;
+    if (now - ac->last_rx < t) {
+        ac->stall_at = ac->last_rx + t;
+        return;
+    }
+    declare_dead(ac, rk_fail(RK_EIO,
+                             "every command in flight is late and no byte came from the "
+                             "server in %d ms",
+                             t));
 }
 
 /* ---- the health check ---------------------------------------------------- */
@@ -1110,8 +1162,11 @@ void rk_async_on_timer(rk_async *ac) {
         poll_resolver(ac, now);
     if (ac->state == C_CONNECTING && ac->connect_deadline >= 0 && now >= ac->connect_deadline)
         connect_failed(ac, rk_fail(RK_ETIMEOUT, "timed out connecting to %s", ac->o.host));
-    if (ac->next_cmd_deadline >= 0 && now >= ac->next_cmd_deadline)
+    bool expired = ac->next_cmd_deadline >= 0 && now >= ac->next_cmd_deadline;
+    if (expired)
         expire(ac, now);
+    if (expired || (ac->stall_at > 0 && now >= ac->stall_at))
+        check_stall(ac, now);
     check_liveness(ac, now);
     check_health(ac, now);
     reap_idle_kids(ac, now);
@@ -1341,7 +1396,7 @@ static void settle_options(rk_async_options *ao, const rk_async_options *in) {
     if (ao->max_write_bytes == 0)
         ao->max_write_bytes = RK_ASYNC_DEFAULT_MAX_WRITE_BYTES;
     if (ao->liveness_ms < 0)
-        ao->liveness_ms = 0;
+        ao->liveness_ms = -1; /* no rule at all, not even the stall rule */
     if (ao->max_queued < 0)
         ao->max_queued = 0;
 }
