@@ -451,6 +451,52 @@ static rkt_fake *fake_subscribed(env *e, void **state, int proto, const char *re
     return f;
 }
 
+/* A server without HELLO puts the client's connection on RESP2, which
+ * cannot mix subscriptions with commands: asked for RESP3, the client
+ * moves its subscriptions to a dedicated connection (CLIENT ID, then
+ * SUBSCRIBE there) and keeps commands on its own. */
+static void test_apubsub_server_without_hello_gets_a_dedicated_connection(void **state) {
+    static const char *const hello[] = {"HELLO", "3", NULL}, *const client_id[] = {"CLIENT", "ID",
+                                                                                   NULL};
+    static const char *const sub[] = {"SUBSCRIBE", "ch", NULL}, *const get[] = {"GET", "k", NULL};
+    static const char *const lib_name[] = {"CLIENT", "SETINFO", "LIB-NAME", "rediskit", NULL};
+    static const char *const lib_ver[] = {"CLIENT", "SETINFO", "LIB-VER", RK_VERSION_STRING, NULL};
+    static const char no_hello[] = "-ERR unknown command 'HELLO'\r\n";
+    const rkt_fake_step steps[] = {
+        {.expect = hello, .reply = no_hello}, /* the client's connection */
+        {.expect = hello, .reply = no_hello}, /* the dedicated one */
+        /* Its CLIENT SETINFO pair (LIB-NAME, LIB-VER): the next step
+         * expects a CLIENT command, so they take steps of their own. */
+        {.expect = lib_name, .reply = "+OK\r\n"},
+        {.expect = lib_ver, .reply = "+OK\r\n"},
+        {.expect = client_id, .reply = ":7\r\n"},
+        {.expect = sub, .reply = CONFIRM2 "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"},
+        {.expect = get, .reply = "$1\r\nv\r\n"}, /* on the client's connection */
+    };
+    rkt_fake *f = rkt_fake_start(steps, RK_ARRAY_LEN(steps), NULL);
+    assert_non_null(f);
+    env e;
+    open_at(&e, state, rkt_fake_port(f), 3);
+    inbox in = {0};
+    in.done.e = &e;
+    rk_str one = RK_STR("ch");
+    assert_int_equal(rk_async_subscribe(e.ac, &one, 1, on_message, record, &in), RK_OK);
+    wait_count(&e, &in.done.calls, 1);
+    assert_int_equal(in.done.status, RK_OK);
+    wait_count(&e, &in.n, 1);
+    assert_string_equal(in.data, "hi");
+    result r = {0};
+    rk_str argv[] = {RK_STR("GET"), RK_STR("k")};
+    assert_true(rk_async_command_argv(e.ac, record, &r, argv, 2) > 0);
+    wait_count(&e, &r.calls, 1);
+    assert_int_equal(r.status, RK_OK);
+    assert_string_equal(r.str, "v");
+    if (rkt_fake_error(f))
+        fail_msg("%s", rkt_fake_error(f));
+    env_close(&e);
+    rkt_fake_free(f);
+}
+
 static void hostile_push_closes_connection(void **state, int proto) {
     static const char *const pushes3[] = {
         ">2\r\n$7\r\nmessage\r\n$2\r\nch\r\n",                   /* wrong arity */
@@ -688,6 +734,7 @@ static void test_apubsub_survives_every_failed_allocation(void **state) {
             T(test_apubsub_tracking_survives_reconnect_resp2, k),                                  \
             T(test_apubsub_hostile_push_closes_connection_resp3, k),                               \
             T(test_apubsub_hostile_push_closes_connection_resp2, k),                               \
+            T(test_apubsub_server_without_hello_gets_a_dedicated_connection, k),                   \
             T(test_apubsub_harmless_pushes_dropped, k),                                            \
             T(test_apubsub_plain_reply_to_subscribe_is_protocol_error, k),                         \
             T(test_apubsub_refused_subscribe_is_forgotten, k),                                     \

@@ -2,7 +2,9 @@
  * live in name sets (util/nameset.h) with their handlers; they are held on
  * one link: over RESP3 the client's own connection (messages are pushes
  * among the replies), over RESP2 a dedicated client of the same loop (the
- * "sub"), since RESP2 cannot mix them.
+ * "sub"), since RESP2 cannot mix them. RESP2 is the one asked for, or the
+ * one a server without HELLO left the client's connection on (noticed
+ * when it connects, before anything is subscribed on it).
  *
  * A user's (un)subscribe is an op. When the link is ready its command goes
  * out as a record of the link's ring (rk_async_queue_own) and its op
@@ -111,6 +113,14 @@ static rk_aps *state_of(const rk_async *ac) {
     return *rk_async_aps((rk_async *)ac);
 }
 
+/* Whether subscriptions need a connection of their own: RESP2, asked
+ * for, or fallen back to on a server without HELLO (the connection's own
+ * protocol once it has one). */
+static bool needs_dedicated(rk_async *ac) {
+    rk_conn *conn = rk_async_ready_conn(ac);
+    return (conn ? rk_conn_protocol(conn) : rk_async_options_of(ac)->protocol) == 2;
+}
+
 static rk_aps *state_get(rk_async *ac) {
     if (ac == NULL) {
         rk_fail(RK_EINVAL, "no client");
@@ -129,7 +139,7 @@ static rk_aps *state_get(rk_async *ac) {
         return NULL;
     }
     ps->ac = ac;
-    ps->dedicated = rk_async_options_of(ac)->protocol == 2;
+    ps->dedicated = needs_dedicated(ac);
     ps->parked_end = &ps->parked;
     ps->live.next = ps->live.prev = &ps->live;
     *rk_async_aps(ac) = ps;
@@ -381,9 +391,25 @@ static void restore(rk_aps *ps, rk_async *link) {
 
 /* ---- hooks (async_int.h) --------------------------------------------------- */
 
+/* The client's connection came up on RESP2 (a server without HELLO)
+ * while the subscriptions were to share it: they move to a dedicated
+ * connection, made when the client settles (rk_aps_settle), as if RESP2
+ * had been asked for; they stay there. A loop that cannot take one ends
+ * them with RK_EPROTO. True when pub/sub goes on. */
+static bool fall_back_to_dedicated(rk_aps *ps) {
+    ps->dedicated = true;
+    if (rk_async_can_dedicate(ps->ac))
+        return true;
+    rk_aps_close(ps->ac, rk_fail(RK_EPROTO, "the server speaks RESP2 only, where pub/sub needs a "
+                                            "dedicated connection: the loop has no attach_other"));
+    return false;
+}
+
 void rk_aps_connected(rk_async *link) {
     rk_aps *ps = state_of(link);
     rk_async *ac = ps->ac;
+    if (link == ac && !ps->dedicated && needs_dedicated(ac) && !fall_back_to_dedicated(ps))
+        return;
     if (link == ac)
         ps->redirect_id = 0;
     if (link == subs_link(ps))
