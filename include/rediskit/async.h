@@ -37,8 +37,8 @@
  * - A command's deadline does not sever the connection: a late command
  *   completes with RK_ETIMEOUT and its reply is read and dropped when it
  *   comes. The connection is declared dead only by the liveness rules
- *   (rk_async_options.liveness_ms: by default, once every command in
- *   flight is late and no byte came for the command timeout), an
+ *   (rk_async_options.liveness_ms: by default, once the oldest command
+ *   in flight is late and no byte came for the command timeout), an
  *   unanswered health check or a transport failure.
  * - Health check: a connection idle (no byte either way, nothing in
  *   flight) for rk_options.health_check_ms (30 s by default, negative:
@@ -137,9 +137,10 @@ typedef struct rk_async_options {
      *  server for this long, the connection is declared dead and its
      *  commands fail with RK_EIO (or are repeated, as for any lost
      *  connection). Default 0: the stall rule, which declares it dead only
-     *  once every command in flight has passed its deadline and no byte
-     *  came for the command timeout (a black-holed link, a frozen server),
-     *  never while a command may still be answered in time. Negative:
+     *  once the oldest command in flight (whose reply comes first) has
+     *  passed its deadline and no byte came for the command timeout (a
+     *  black-holed link, a frozen server), never while that command may
+     *  still be answered in time. Negative:
      *  neither rule (a dead link is then found by TCP, which may take
      *  many minutes). */
     int liveness_ms;

@@ -797,36 +797,39 @@ static int stall_ms(const rk_async *ac) {
     return command_timeout(ac, 0);
 }
 
-/* Whether a command in flight may still be answered in time. */
-static bool live_in_flight(const rk_async *ac) {
+/* Whether the oldest command in flight, whose reply comes first, is done
+ * (late, or cancelled): the connection is then only awaited to drop it. */
+static bool head_done(const rk_async *ac) {
     for (size_t i = 0; i < ac->sendi; i++) {
         const rec *r = at(ac, i);
-        if (r->state == R_SENT && !r->done)
-            return true;
+        if (r->state == R_SENT)
+            return r->done;
     }
     return false;
 }
 
-/* The stall rule (liveness_ms 0, the default): when every command in
+/* The stall rule (liveness_ms 0, the default): when the oldest command in
  * flight has passed its deadline and no byte came from the server for the
  * command timeout, the connection is declared dead, as a black-holed link
- * or a server that froze would otherwise keep it (and every command
- * behind the late ones) for as long as TCP takes to notice, which may be
- * many minutes. One late command alone does not sever it (the silence
- * must last the command timeout), nor does silence while a command may
- * still be answered in time (a slow script with a long deadline). Looked
- * at when a deadline passes, and again at stall_at. */
+ * or a frozen server would otherwise keep it (and every command sent on
+ * it meanwhile) for as long as TCP takes to notice, which may be many
+ * minutes. Replies come in order, so new commands sent behind a late one
+ * cannot be answered first: under steady traffic the rule still fires.
+ * One late command alone does not sever the connection (the silence must
+ * last the command timeout), nor does a slow command still within its
+ * deadline at the head (a long script given a long timeout). Looked at
+ * when a deadline passes, and again at stall_at. */
 static void check_stall(rk_async *ac, int64_t now) {
     ac->stall_at = 0;
     int t = stall_ms(ac);
-    if (t < 0 || ac->state != C_READY || ac->inflight == 0 || live_in_flight(ac))
+    if (t < 0 || ac->state != C_READY || ac->inflight == 0 || !head_done(ac))
         return;
     if (now - ac->last_rx < t) {
         ac->stall_at = ac->last_rx + t;
         return;
     }
     declare_dead(ac, rk_fail(RK_EIO,
-                             "every command in flight is late and no byte came from the "
+                             "the oldest command in flight is late and no byte came from the "
                              "server in %d ms",
                              t));
 }
