@@ -76,30 +76,32 @@ void run_for(env *e, int ms) {
         assert_int_equal(e->k->run_once(e->loop), 0);
 }
 
+/* Runs the loop until the counter at `field` of the client's stats (an
+ * offset into rk_async_stats) reaches n; fails after WAIT_MS. */
+static void wait_stat(env *e, size_t field, uint64_t n, const char *what) {
+    int64_t end = rk_now_ms() + WAIT_MS;
+    for (;;) {
+        rk_async_stats st;
+        rk_async_get_stats(e->ac, &st);
+        uint64_t v;
+        memcpy(&v, (const char *)&st + field, sizeof(v));
+        if (v >= n)
+            return;
+        if (rk_now_ms() > end)
+            fail_msg("%s: %llu %s after %d ms, not %llu", e->k->name, (unsigned long long)v, what,
+                     WAIT_MS, (unsigned long long)n);
+        assert_int_equal(e->k->run_once(e->loop), 0);
+    }
+}
+
 /* Runs the loop until the client has made n connections. */
 void wait_connects(env *e, uint64_t n) {
-    int64_t end = rk_now_ms() + WAIT_MS;
-    rk_async_stats st = {0};
-    while (st.connects < n) {
-        if (rk_now_ms() > end)
-            fail_msg("%s: %llu connections after %d ms, not %llu", e->k->name,
-                     (unsigned long long)st.connects, WAIT_MS, (unsigned long long)n);
-        assert_int_equal(e->k->run_once(e->loop), 0);
-        rk_async_get_stats(e->ac, &st);
-    }
+    wait_stat(e, offsetof(rk_async_stats, connects), n, "connections");
 }
 
 /* Runs the loop until the client has sent n commands (rk_async_stats). */
 void wait_sent(env *e, uint64_t n) {
-    int64_t end = rk_now_ms() + WAIT_MS;
-    rk_async_stats st = {0};
-    while (st.commands < n) {
-        if (rk_now_ms() > end)
-            fail_msg("%s: %llu commands sent after %d ms, not %llu", e->k->name,
-                     (unsigned long long)st.commands, WAIT_MS, (unsigned long long)n);
-        assert_int_equal(e->k->run_once(e->loop), 0);
-        rk_async_get_stats(e->ac, &st);
-    }
+    wait_stat(e, offsetof(rk_async_stats, commands), n, "commands sent");
 }
 
 /* Runs the loop until the client has connected. */
