@@ -645,7 +645,7 @@ static void test_async_stall_rule_replaces_silent_connection(void **state) {
     submit(&e, &a, 0, CMD("GET", "a"));
     wait_count(&e, &a.calls, 1);
     assert_int_equal(a.status, RK_ETIMEOUT);
-    wait_connects(&e, 2); /* silent 300 ms with nothing in time: dead */
+    wait_connects(&e, 2); /* the late GET at the head, 1 s of silence: dead */
     assert_true(rk_now_ms() - t0 < 3000);
     submit(&e, &b, 0, CMD("GET", "b"));
     wait_count(&e, &b.calls, 1);

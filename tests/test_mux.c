@@ -421,9 +421,10 @@ static long long connection_id(rk_client *c) {
 
 /* The server stops answering (SIGSTOP: the link stays up, as a
  * black-holed one does): the calls time out, and the engine replaces the
- * silent connection (the async client's stall rule) instead of sending
- * every later call on it until TCP gives up. Once the server is back the
- * calls go on a new connection. */
+ * silent connection (the async client's stall rule: the oldest call late
+ * and 1 s of silence, twice the 300 ms command timeout but at least 1 s)
+ * instead of sending every later call on it until TCP gives up. Once the
+ * server is back the calls go on a new connection. */
 static void test_silent_connection_is_replaced_after_late_calls(void **state) {
     (void)state;
     rkt_server srv;
@@ -435,7 +436,7 @@ static void test_silent_connection_is_replaced_after_late_calls(void **state) {
     long long before = connection_id(c);
     assert_true(before > 0);
     rkt_server_freeze(&srv);
-    for (int i = 0; i < 4; i++) { /* late, or failed with the connection */
+    for (int i = 0; i < 6; i++) { /* late, or failed with the connection */
         rk_reply r;
         assert_int_not_equal(rk_client_call(c, &r, "GET k"), RK_OK);
         rk_reply_free(&r);

@@ -38,7 +38,8 @@
  *   completes with RK_ETIMEOUT and its reply is read and dropped when it
  *   comes. The connection is declared dead only by the liveness rules
  *   (rk_async_options.liveness_ms: by default, once the oldest command
- *   in flight is late and no byte came for the command timeout), an
+ *   in flight is late and no byte came for twice the command timeout,
+ *   at least 1 s), an
  *   unanswered health check or a transport failure.
  * - Health check: a connection idle (no byte either way, nothing in
  *   flight) for rk_options.health_check_ms (30 s by default, negative:
@@ -138,11 +139,10 @@ typedef struct rk_async_options {
      *  commands fail with RK_EIO (or are repeated, as for any lost
      *  connection). Default 0: the stall rule, which declares it dead only
      *  once the oldest command in flight (whose reply comes first) has
-     *  passed its deadline and no byte came for the command timeout (a
-     *  black-holed link, a frozen server), never while that command may
-     *  still be answered in time. Negative:
-     *  neither rule (a dead link is then found by TCP, which may take
-     *  many minutes). */
+     *  passed its deadline and no byte came for twice the command timeout,
+     *  at least 1 s (a black-holed link, a frozen server); never while that
+     *  command may still be answered in time. Negative: neither rule (a
+     *  dead link is then found by TCP, which may take many minutes). */
     int liveness_ms;
     /** Commands waiting unsent (connecting, disconnected, or held back by
      *  the in-flight limits), at most; past it a submission is refused

@@ -787,14 +787,21 @@ static void check_liveness(rk_async *ac, int64_t now) {
 
 static int command_timeout(const rk_async *ac, int call_timeout_ms);
 
+/* The least silence the stall rule waits for. */
+#define STALL_MIN_MS 1000
+
 /* The silence after which the stall rule declares the connection dead:
- * the command timeout. Negative when the rule is off: liveness_ms set
- * (its own rule, or none when negative), no command timeout, or a
- * dedicated connection (closed anyway when its command is late). */
+ * twice the command timeout, at least STALL_MIN_MS, so that a server
+ * busy for a few command timeouts (a slow script, DEBUG SLEEP) keeps its
+ * connection and the calls waiting behind it. Negative when the rule is
+ * off: liveness_ms set (its own rule, or none when negative), no command
+ * timeout, or a dedicated connection (closed anyway when its command is
+ * late). */
 static int stall_ms(const rk_async *ac) {
     if (ac->ao.liveness_ms != 0 || ac->parent != NULL)
         return -1;
-    return command_timeout(ac, 0);
+    int t = command_timeout(ac, 0);
+    return t < 0 ? -1 : (int)RK_MAX(RK_MIN(2 * (int64_t)t, INT_MAX), STALL_MIN_MS);
 }
 
 /* Whether the oldest command in flight, whose reply comes first, is done
