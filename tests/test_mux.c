@@ -118,6 +118,69 @@ static void test_threads_each_get_their_own_replies(void **state) {
     rk_client_free(c);
 }
 
+/* Calls of 32 threads, every other one with a 1 ms deadline: the late
+ * ones complete through the engine's timer, the others with replies, and
+ * both kinds reach their callers through the same wake-up chains. Every
+ * call returns once, with its own value or RK_ETIMEOUT. */
+#define DEADLINE_THREADS 32
+#define DEADLINE_ROUNDS 300
+
+typedef struct deadline_worker {
+    rk_client *c;
+    int id;
+    int ok, late, wrong;
+} deadline_worker;
+
+static void *get_with_deadlines(void *arg) {
+    deadline_worker *w = arg;
+    char key[32], val[32];
+    snprintf(key, sizeof key, "mux:deadline:%d", w->id);
+    snprintf(val, sizeof val, "v%d", w->id);
+    const rk_str set[] = {RK_STR("SET"), rk_cstr(key), rk_cstr(val)};
+    if (rk_client_call_argv(w->c, NULL, set, 3) != RK_OK) {
+        w->wrong++;
+        return NULL;
+    }
+    const rk_str get[] = {RK_STR("GET"), rk_cstr(key)};
+    for (int i = 0; i < DEADLINE_ROUNDS; i++) {
+        rk_call_opts o = {.timeout_ms = i % 2 ? 1 : 2000};
+        rk_reply r;
+        int rc = rk_client_call_argv_opts(w->c, &r, &o, get, 2);
+        if (rc == RK_OK && rk_reply_type(&r) == RK_REPLY_STRING &&
+            strcmp(rk_reply_str(&r), val) == 0)
+            w->ok++;
+        else if (rc == RK_ETIMEOUT && i % 2)
+            w->late++;
+        else
+            w->wrong++;
+        rk_reply_free(&r);
+    }
+    return NULL;
+}
+
+static void test_threads_with_short_deadlines_each_complete_once(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_client *c = mux_client(0, (rk_options){.retry.attempts = 1});
+    pthread_t t[DEADLINE_THREADS];
+    deadline_worker w[DEADLINE_THREADS];
+    for (int i = 0; i < DEADLINE_THREADS; i++) {
+        w[i] = (deadline_worker){.c = c, .id = i};
+        assert_int_equal(pthread_create(&t[i], NULL, get_with_deadlines, &w[i]), 0);
+    }
+    int ok = 0, late = 0;
+    for (int i = 0; i < DEADLINE_THREADS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].wrong, 0);
+        assert_int_equal(w[i].ok + w[i].late, DEADLINE_ROUNDS);
+        ok += w[i].ok;
+        late += w[i].late;
+    }
+    assert_true(ok >= DEADLINE_THREADS * DEADLINE_ROUNDS / 2); /* the 2 s ones at least */
+    print_message("      %d calls answered, %d late\n", ok, late);
+    rk_client_free(c);
+}
+
 /* ---- typed calls -------------------------------------------------------- */
 
 static void assert_typed_calls_keep_shapes(int protocol) {
@@ -597,6 +660,7 @@ int main(void) {
     rkt_shared_opts.config = config;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_threads_each_get_their_own_replies),
+        cmocka_unit_test(test_threads_with_short_deadlines_each_complete_once),
         cmocka_unit_test(test_typed_calls_keep_their_shapes_on_resp2),
         cmocka_unit_test(test_typed_calls_keep_their_shapes_on_resp3),
         cmocka_unit_test(test_call_timeout_fails_slow_call_and_keeps_connection),
