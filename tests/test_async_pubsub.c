@@ -497,6 +497,43 @@ static void test_apubsub_server_without_hello_gets_a_dedicated_connection(void *
     rkt_fake_free(f);
 }
 
+/* A SUBSCRIBE never confirmed (a link gone silent) has no deadline of its
+ * own; a command behind it times out, and the stall rule, which does not
+ * wait for the SUBSCRIBE, replaces the connection: the subscription is
+ * made on the next one. */
+static void test_apubsub_unconfirmed_subscribe_does_not_hold_a_silent_connection(void **state) {
+    static const char *const sub[] = {"SUBSCRIBE", "ch", NULL}, *const get[] = {"GET", "k", NULL};
+    const rkt_fake_step steps[] = {
+        {.expect = sub},                    /* never confirmed */
+        {.expect = get},                    /* never answered */
+        {.expect = sub, .reply = CONFIRM3}, /* the next connection */
+    };
+    rkt_fake *f = rkt_fake_start(steps, RK_ARRAY_LEN(steps), NULL);
+    assert_non_null(f);
+    env e;
+    rkt_shared_need();
+    e.k = *state;
+    e.loop = e.k->create();
+    e.ac = new_client(&e, (rk_options){.port = rkt_fake_port(f), .command_timeout_ms = 300}, NULL);
+    inbox in = {0};
+    in.done.e = &e;
+    rk_str one = RK_STR("ch");
+    assert_int_equal(rk_async_subscribe(e.ac, &one, 1, on_message, record, &in), RK_OK);
+    wait_connects(&e, 1);
+    result r = {0};
+    rk_str argv[] = {RK_STR("GET"), RK_STR("k")};
+    assert_true(rk_async_command_argv(e.ac, record, &r, argv, 2) > 0);
+    wait_count(&e, &r.calls, 1);
+    assert_int_equal(r.status, RK_ETIMEOUT);
+    wait_connects(&e, 2);
+    wait_count(&e, &in.done.calls, 1);
+    assert_int_equal(in.done.status, RK_OK);
+    assert_int_equal(rk_async_subscriptions(e.ac), 1);
+    assert_null(rkt_fake_error(f));
+    env_close(&e);
+    rkt_fake_free(f);
+}
+
 static void hostile_push_closes_connection(void **state, int proto) {
     static const char *const pushes3[] = {
         ">2\r\n$7\r\nmessage\r\n$2\r\nch\r\n",                   /* wrong arity */
@@ -735,6 +772,7 @@ static void test_apubsub_survives_every_failed_allocation(void **state) {
             T(test_apubsub_hostile_push_closes_connection_resp3, k),                               \
             T(test_apubsub_hostile_push_closes_connection_resp2, k),                               \
             T(test_apubsub_server_without_hello_gets_a_dedicated_connection, k),                   \
+            T(test_apubsub_unconfirmed_subscribe_does_not_hold_a_silent_connection, k),            \
             T(test_apubsub_harmless_pushes_dropped, k),                                            \
             T(test_apubsub_plain_reply_to_subscribe_is_protocol_error, k),                         \
             T(test_apubsub_refused_subscribe_is_forgotten, k),                                     \

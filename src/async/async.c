@@ -68,6 +68,8 @@ typedef struct rec {
     int tries;         /* connections lost (or reconnects failed) under it */
     bool own;          /* a job's (async_int.h): ud is the job, the reply
                           is read as its own block and moved to it */
+    bool quiet;        /* rk_async_queue_own's (pub/sub): no deadline of its
+                          own, so the stall rule does not wait for one */
 } rec;
 
 /* A delayed call (later.h). */
@@ -804,13 +806,15 @@ static int stall_ms(const rk_async *ac) {
     return t < 0 ? -1 : (int)RK_MAX(RK_MIN(2 * (int64_t)t, INT_MAX), STALL_MIN_MS);
 }
 
-/* Whether the oldest command in flight, whose reply comes first, is done
- * (late, or cancelled): the connection is then only awaited to drop it. */
+/* Whether the oldest command in flight, whose reply comes first, waits
+ * on no deadline of the caller's: it is done (late, or cancelled: only
+ * awaited to drop its reply), or a pub/sub command of the engine's, which
+ * has none. */
 static bool head_done(const rk_async *ac) {
     for (size_t i = 0; i < ac->sendi; i++) {
         const rec *r = at(ac, i);
         if (r->state == R_SENT)
-            return r->done;
+            return r->done || r->quiet;
     }
     return false;
 }
@@ -2151,6 +2155,7 @@ int rk_async_queue_own(rk_async *ac, const rk_str *argv, size_t argc, rk_async_f
     ac->depth++;
     queue_record(ac, &(rk_async_call){.callback = cb, .userdata = ud, .timeout_ms = -1}, NULL,
                  prev);
+    at(ac, ac->count - 1)->quiet = true;
     leave(ac, false);
     return RK_OK;
 }
