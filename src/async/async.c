@@ -820,14 +820,15 @@ static bool head_done(const rk_async *ac) {
 }
 
 /* The stall rule (liveness_ms 0, the default): when the oldest command in
- * flight has passed its deadline and no byte came from the server for the
- * command timeout, the connection is declared dead, as a black-holed link
+ * flight has passed its deadline (or has none of the caller's) and no
+ * byte came from the server for stall_ms, the connection is declared
+ * dead, as a black-holed link
  * or a frozen server would otherwise keep it (and every command sent on
  * it meanwhile) for as long as TCP takes to notice, which may be many
  * minutes. Replies come in order, so new commands sent behind a late one
  * cannot be answered first: under steady traffic the rule still fires.
  * One late command alone does not sever the connection (the silence must
- * last the command timeout), nor does a slow command still within its
+ * last twice the command timeout), nor does a slow command still within its
  * deadline at the head (a long script given a long timeout). Looked at
  * when a deadline passes, and again at stall_at. */
 static void check_stall(rk_async *ac, int64_t now) {
