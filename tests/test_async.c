@@ -627,9 +627,9 @@ static void test_async_unanswered_ping_declares_idle_connection_dead(void **stat
 }
 
 /* A server that takes a command and never answers: the command times out,
- * and once every command in flight is late and nothing came for the
- * command timeout, the stall rule replaces the connection (no liveness_ms
- * set), so the next command is answered. */
+ * and once the oldest command in flight is late and nothing came for twice
+ * the command timeout (at least 1 s), the stall rule replaces the
+ * connection (no liveness_ms set), so the next command is answered. */
 static void test_async_stall_rule_replaces_silent_connection(void **state) {
     rkt_shared_need();
     static const char *const get_a[] = {"GET", "a", NULL}, *const get_b[] = {"GET", "b", NULL};
@@ -657,7 +657,8 @@ static void test_async_stall_rule_replaces_silent_connection(void **state) {
     rkt_fake_free(f);
 }
 
-/* liveness_ms negative: no rule declares the silent connection dead. */
+/* liveness_ms negative: no rule declares the silent connection dead, not
+ * even after the stall rule's 1 s. */
 static void test_async_negative_liveness_keeps_silent_connection(void **state) {
     rkt_shared_need();
     static const char *const get_a[] = {"GET", "a", NULL};
@@ -672,7 +673,7 @@ static void test_async_negative_liveness_keeps_silent_connection(void **state) {
     submit(&e, &a, 0, CMD("GET", "a"));
     wait_count(&e, &a.calls, 1);
     assert_int_equal(a.status, RK_ETIMEOUT);
-    run_for(&e, 600);
+    run_for(&e, 1500);
     rk_async_stats st;
     rk_async_get_stats(e.ac, &st);
     assert_int_equal(st.connects, 1);
@@ -692,7 +693,7 @@ static void test_async_silence_with_a_command_in_time_keeps_connection(void **st
     assert_int_equal(rk_async_connect(e.ac), RK_OK);
     wait_connected(&e);
     result slow = {0}, get = {0};
-    submit(&e, &slow, 5000, CMD("DEBUG", "SLEEP", "0.7"));
+    submit(&e, &slow, 5000, CMD("DEBUG", "SLEEP", "1.5")); /* silent past the 1 s rule */
     submit(&e, &get, 0, CMD("GET", "async:stall"));
     wait_count(&e, &get.calls, 1);
     assert_int_equal(get.status, RK_ETIMEOUT);

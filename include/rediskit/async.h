@@ -39,8 +39,7 @@
  *   comes. The connection is declared dead only by the liveness rules
  *   (rk_async_options.liveness_ms: by default, once the oldest command
  *   in flight is late and no byte came for twice the command timeout,
- *   at least 1 s), an
- *   unanswered health check or a transport failure.
+ *   at least 1 s), an unanswered health check or a transport failure.
  * - Health check: a connection idle (no byte either way, nothing in
  *   flight) for rk_options.health_check_ms (30 s by default, negative:
  *   never; noticed within twice that) gets a PING of the client's own

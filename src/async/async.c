@@ -69,7 +69,7 @@ typedef struct rec {
     bool own;          /* a job's (async_int.h): ud is the job, the reply
                           is read as its own block and moved to it */
     bool quiet;        /* rk_async_queue_own's (pub/sub): no deadline of its
-                          own, so the stall rule does not wait for one */
+                          own, so the silence rule does not wait for one */
 } rec;
 
 /* A delayed call (later.h). */
@@ -124,7 +124,6 @@ struct rk_async {
     size_t live;                     /* records not done */
     int64_t next_cmd_deadline;       /* <= the earliest live deadline, -1 none */
     int64_t last_rx;                 /* the last read, or the first send after none in flight */
-    int64_t stall_at;                /* when the stall rule looks again; 0: not armed */
     /* The health check (rk_options.health_check_ms): no I/O (the read and
      * write counters did not move from idle_mark) since idle_from, and
      * nothing in flight, sends a PING of the engine's own (`own` counts
@@ -174,6 +173,7 @@ static int64_t next_health_check(const rk_async *ac);
 static int64_t next_later(const rk_async *ac);
 static void leave(rk_async *ac, bool from_input);
 static int64_t submit_now(const rk_async *ac);
+static int64_t silence_deadline(const rk_async *ac);
 static int64_t next_kid_expiry(const rk_async *ac);
 static void reap_idle_kids(rk_async *ac, int64_t now);
 
@@ -413,10 +413,7 @@ static int64_t next_deadline(const rk_async *ac) {
             min_in(&n, ac->connect_at);
         break;
     case C_READY:
-        if (ac->ao.liveness_ms > 0 && ac->inflight > 0)
-            min_in(&n, ac->last_rx + ac->ao.liveness_ms);
-        if (ac->stall_at > 0)
-            min_in(&n, ac->stall_at);
+        min_in(&n, silence_deadline(ac));
         min_in(&n, next_health_check(ac));
         break;
     }
@@ -446,7 +443,6 @@ static void drop_conn(rk_async *ac) {
     ac->state = C_IDLE;
     ac->inflight = ac->inflight_bytes = 0;
     ac->write_blocked = ac->flush_wanted = false;
-    ac->stall_at = 0;
 }
 
 /* A connect that failed: every command waiting for it fails with code,
@@ -776,41 +772,34 @@ static void declare_dead(rk_async *ac, int code) {
     ac->reconnect = true;
 }
 
-static void check_liveness(rk_async *ac, int64_t now) {
-    if (ac->state != C_READY || ac->ao.liveness_ms <= 0 || ac->inflight == 0)
-        return;
-    if (now - ac->last_rx < ac->ao.liveness_ms)
-        return;
-    declare_dead(ac, rk_fail(RK_EIO, "no byte from the server in %d ms with commands outstanding",
-                             ac->ao.liveness_ms));
-}
-
-/* ---- the stall rule ------------------------------------------------------ */
+/* ---- liveness ---------------------------------------------------------- */
 
 static int command_timeout(const rk_async *ac, int call_timeout_ms);
 
-/* The least silence the stall rule waits for. */
+/* The least silence the default rule waits for. */
 #define STALL_MIN_MS 1000
 
-/* The silence after which the stall rule declares the connection dead:
- * twice the command timeout, at least STALL_MIN_MS, so that a server
- * busy for a few command timeouts (a slow script, DEBUG SLEEP) keeps its
- * connection and the calls waiting behind it. Negative when the rule is
- * off: liveness_ms set (its own rule, or none when negative), no command
- * timeout, or a dedicated connection (closed anyway when its command is
- * late). */
-static int stall_ms(const rk_async *ac) {
-    if (ac->ao.liveness_ms != 0 || ac->parent != NULL)
+/* The silence, with commands outstanding, that declares the connection
+ * dead: liveness_ms when set; by default (the stall rule) twice the
+ * command timeout, at least STALL_MIN_MS, so that a server busy for a few
+ * command timeouts (a slow script, DEBUG SLEEP) keeps its connection and
+ * the calls waiting behind it. Negative: none (liveness_ms negative, no
+ * command timeout, or a dedicated connection under the default rule: it
+ * is closed anyway when its command is late). */
+static int silence_ms(const rk_async *ac) {
+    if (ac->ao.liveness_ms != 0)
+        return ac->ao.liveness_ms;
+    if (ac->parent != NULL)
         return -1;
     int t = command_timeout(ac, 0);
     return t < 0 ? -1 : (int)RK_MAX(RK_MIN(2 * (int64_t)t, INT_MAX), STALL_MIN_MS);
 }
 
-/* Whether the oldest command in flight, whose reply comes first, waits
- * on no deadline of the caller's: it is done (late, or cancelled: only
- * awaited to drop its reply), or a pub/sub command of the engine's, which
+/* Whether the oldest command in flight, whose reply comes first, waits on
+ * no deadline of the caller's: it is done (late, or cancelled: awaited
+ * only to drop its reply), or a pub/sub command of the engine's, which
  * has none. */
-static bool head_done(const rk_async *ac) {
+static bool head_unbounded(const rk_async *ac) {
     for (size_t i = 0; i < ac->sendi; i++) {
         const rec *r = at(ac, i);
         if (r->state == R_SENT)
@@ -819,31 +808,40 @@ static bool head_done(const rk_async *ac) {
     return false;
 }
 
-/* The stall rule (liveness_ms 0, the default): when the oldest command in
- * flight has passed its deadline (or has none of the caller's) and no
- * byte came from the server for stall_ms, the connection is declared
- * dead, as a black-holed link
- * or a frozen server would otherwise keep it (and every command sent on
- * it meanwhile) for as long as TCP takes to notice, which may be many
- * minutes. Replies come in order, so new commands sent behind a late one
- * cannot be answered first: under steady traffic the rule still fires.
- * One late command alone does not sever the connection (the silence must
- * last twice the command timeout), nor does a slow command still within its
- * deadline at the head (a long script given a long timeout). Looked at
- * when a deadline passes, and again at stall_at. */
-static void check_stall(rk_async *ac, int64_t now) {
-    ac->stall_at = 0;
-    int t = stall_ms(ac);
-    if (t < 0 || ac->state != C_READY || ac->inflight == 0 || !head_done(ac))
+/* Whether the silence rule applies now: commands are outstanding and,
+ * under the default rule, the oldest of them waits on no deadline. By
+ * default a black-holed link or a frozen server would otherwise keep the
+ * connection (and every command sent on it meanwhile) for as long as TCP
+ * takes to notice, which may be many minutes; replies come in order, so
+ * commands sent behind a late one cannot be answered first, and under
+ * steady traffic the rule still fires. One late command alone does not
+ * sever the connection (the silence must last twice the command timeout),
+ * nor does a slow command still within its deadline at the head (a long
+ * script given a long timeout). */
+static bool silence_counts(const rk_async *ac) {
+    return ac->state == C_READY && ac->inflight > 0 &&
+           (ac->ao.liveness_ms > 0 || head_unbounded(ac));
+}
+
+/* When the silence rule will declare the connection dead; -1 none. */
+static int64_t silence_deadline(const rk_async *ac) {
+    int t = silence_ms(ac);
+    return t >= 0 && silence_counts(ac) ? ac->last_rx + t : -1;
+}
+
+static void check_liveness(rk_async *ac, int64_t now) {
+    int64_t due = silence_deadline(ac);
+    if (due < 0 || now < due)
         return;
-    if (now - ac->last_rx < t) {
-        ac->stall_at = ac->last_rx + t;
-        return;
-    }
-    declare_dead(ac, rk_fail(RK_EIO,
-                             "the oldest command in flight is late and no byte came from the "
-                             "server in %d ms",
-                             t));
+    if (ac->ao.liveness_ms > 0)
+        declare_dead(ac,
+                     rk_fail(RK_EIO, "no byte from the server in %d ms with commands outstanding",
+                             ac->ao.liveness_ms));
+    else
+        declare_dead(ac, rk_fail(RK_EIO,
+                                 "the oldest command in flight is late and no byte came from the "
+                                 "server in %d ms",
+                                 silence_ms(ac)));
 }
 
 /* ---- the health check ---------------------------------------------------- */
@@ -1177,11 +1175,8 @@ void rk_async_on_timer(rk_async *ac) {
         poll_resolver(ac, now);
     if (ac->state == C_CONNECTING && ac->connect_deadline >= 0 && now >= ac->connect_deadline)
         connect_failed(ac, rk_fail(RK_ETIMEOUT, "timed out connecting to %s", ac->o.host));
-    bool expired = ac->next_cmd_deadline >= 0 && now >= ac->next_cmd_deadline;
-    if (expired)
+    if (ac->next_cmd_deadline >= 0 && now >= ac->next_cmd_deadline)
         expire(ac, now);
-    if (expired || (ac->stall_at > 0 && now >= ac->stall_at))
-        check_stall(ac, now);
     check_liveness(ac, now);
     check_health(ac, now);
     reap_idle_kids(ac, now);
