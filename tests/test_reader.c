@@ -933,6 +933,81 @@ static void test_free_of_borrowed_large_bulk_releases_nothing(void **state) {
     free(t.data);
 }
 
+/* ---- memory given back --------------------------------------------- */
+
+/* Feeds wire the way a connection does (rk_reader_space for 16 KiB, at
+ * most that much committed), taking the replies after each piece,
+ * borrowed or owned; returns how many it took. */
+static size_t read_like_a_connection(rk_reader *rd, const char *wire, size_t len, bool borrowed) {
+    size_t replies = 0;
+    while (len > 0) {
+        size_t avail;
+        char *dst = rk_reader_space(rd, 16 * 1024, &avail);
+        assert_non_null(dst);
+        size_t n = avail < len ? avail : len;
+        n = n < 16 * 1024 ? n : 16 * 1024;
+        memcpy(dst, wire, n);
+        assert_int_equal(rk_reader_commit(rd, n), RK_OK);
+        wire += n;
+        len -= n;
+        rk_reply r;
+        int rc;
+        while ((rc = borrowed ? rk_reader_next_borrowed(rd, &r) : rk_reader_next(rd, &r)) == 1) {
+            replies++;
+            rk_reply_free(&r);
+        }
+        assert_int_equal(rc, 0);
+    }
+    return replies;
+}
+
+/* An array of n five-byte bulks: about 11 n bytes, n tokens, n nodes. */
+static void text_array_of_bulks(text *t, size_t n) {
+    char head[32];
+    text_put(t, head, (size_t)snprintf(head, sizeof(head), "*%zu\r\n", n));
+    text_repeat(t, "$5\r\nhello\r\n", n);
+}
+
+static void test_reader_gives_back_what_one_large_reply_grew(void **state) {
+    (void)state;
+    text big = {0};
+    text_array_of_bulks(&big, 100000);
+    for (int borrowed = 0; borrowed <= 1; borrowed++) {
+        rk_reader *rd = reader_with(NULL);
+        assert_int_equal(read_like_a_connection(rd, LIT("+OK\r\n"), borrowed), 1);
+        long long small = rkt_alloc_stats_now().bytes;
+        assert_int_equal(read_like_a_connection(rd, big.data, big.len, borrowed), 1);
+        long long grown = rkt_alloc_stats_now().bytes;
+        assert_true(grown > small + 2 * 1024 * 1024); /* buffer and tape (and nodes) */
+        for (int i = 0; i < 64; i++) /* two windows of 32: the second needs little */
+            assert_int_equal(read_like_a_connection(rd, LIT(":1\r\n"), borrowed), 1);
+        long long after = rkt_alloc_stats_now().bytes;
+        if (after > small + 128 * 1024)
+            fail_msg("borrowed %d: %lld bytes after 64 small replies, %lld before the large one",
+                     borrowed, after, small);
+        rk_reader_free(rd);
+    }
+    free(big.data);
+}
+
+static void test_reader_keeps_its_memory_while_large_replies_keep_coming(void **state) {
+    (void)state;
+    text big = {0};
+    text_array_of_bulks(&big, 20000);
+    rk_reader *rd = reader_with(NULL);
+    size_t warm = 0;
+    for (int round = 0; round < 20; round++) {
+        if (round == 1)
+            warm = rkt_alloc_calls();
+        assert_int_equal(read_like_a_connection(rd, big.data, big.len, true), 1);
+        for (int i = 0; i < 10; i++)
+            assert_int_equal(read_like_a_connection(rd, LIT("+OK\r\n"), true), 1);
+    }
+    assert_int_equal(rkt_alloc_calls(), warm); /* nothing trimmed and grown again */
+    rk_reader_free(rd);
+    free(big.data);
+}
+
 /* ---- allocation counts --------------------------------------------- */
 
 /* Allocation calls rk_reader_next makes to hand out the one reply in wire,
@@ -1766,6 +1841,8 @@ int main(void) {
         TEST(test_dup_of_borrowed_reply_survives_further_feeding),
         TEST(test_free_of_borrowed_reply_releases_nothing),
         TEST(test_free_of_borrowed_large_bulk_releases_nothing),
+        TEST(test_reader_gives_back_what_one_large_reply_grew),
+        TEST(test_reader_keeps_its_memory_while_large_replies_keep_coming),
         TEST(test_status_ok_allocates_nothing),
         TEST(test_integer_allocates_nothing),
         TEST(test_nil_allocates_nothing),

@@ -40,6 +40,16 @@
  * a header that announces a huge bulk costs memory only as fast as its
  * bytes come; replies up to this size are received with no regrowth. */
 #define DIRECT_FIRST_BLOCK (4u * 1024 * 1024)
+/* Scratch memory a large reply grew is kept while the reads of the last
+ * window of TRIM_WINDOW times the buffer emptied needed it, and given back
+ * down to what they did need at the end of the first window that needed
+ * less (so after TRIM_WINDOW to twice that). The read buffer and the
+ * borrowed-reply areas are never trimmed below TRIM_KEEP bytes (an unused
+ * borrowed-reply area is freed), the tape never below TRIM_KEEP_TOKENS, so
+ * steady traffic of ordinary replies never reallocates. */
+#define TRIM_WINDOW 32
+#define TRIM_KEEP (64u * 1024)
+#define TRIM_KEEP_TOKENS 2048
 /* A length or count line longer than this cannot be valid. */
 #define MAX_NUMBER_LINE 21
 /* A double's text longer than this is refused (see rk_parse_double). */
@@ -109,6 +119,10 @@ struct rk_reader {
     char *bstr;
     size_t bstr_cap;
     char *lent_block;
+
+    /* The most each scratch area needed since the last trim (see trim). */
+    size_t peak_buf, peak_tape, peak_bnodes, peak_bstr;
+    unsigned empties; /* times the buffer emptied since the last trim */
 
     int failed; /* sticky RK_EPROTO / RK_ENOMEM once set */
     char failmsg[200];
@@ -332,6 +346,58 @@ static int direct_room(rk_reader *rd) {
     return RK_OK;
 }
 
+/* The smallest power of two times unit that holds need, at least unit. */
+static size_t fit_pow2(size_t need, size_t unit) {
+    size_t n = unit;
+    while (n < need)
+        n *= 2;
+    return n;
+}
+
+/* Shrinks *area to keep bytes, but not under TRIM_KEEP, or frees it when
+ * keep is 0 (the window did not use it). A refused realloc leaves it as it
+ * was: trimming is never an error. */
+static void trim_area(void **area, size_t *cap, size_t keep) {
+    if (keep != 0)
+        keep = RK_MAX(keep, (size_t)TRIM_KEEP);
+    if (*cap <= TRIM_KEEP || keep >= *cap)
+        return;
+    if (keep == 0) {
+        rk_free(*area);
+        *area = NULL;
+        *cap = 0;
+        return;
+    }
+    void *na = rk_realloc(*area, keep);
+    if (na != NULL) {
+        *area = na;
+        *cap = keep;
+    }
+}
+
+/* Called when the buffer has just emptied (no reply in progress, nothing
+ * lent out): every TRIM_WINDOW times, gives back what the areas grew past
+ * the most the window needed, so one large reply does not pin its memory
+ * for the life of the connection, while replies that keep coming large
+ * keep theirs. */
+static void trim(rk_reader *rd) {
+    if (++rd->empties < TRIM_WINDOW)
+        return;
+    trim_area((void **)&rd->buf, &rd->cap, fit_pow2(rd->peak_buf, TRIM_KEEP));
+    if (rd->ntape == 0 && rd->captape > TRIM_KEEP_TOKENS) {
+        size_t keep = RK_MAX(rd->peak_tape, (size_t)TRIM_KEEP_TOKENS);
+        token *nt = keep < rd->captape ? rk_realloc(rd->tape, keep * sizeof(token)) : NULL;
+        if (nt != NULL) {
+            rd->tape = nt;
+            rd->captape = keep;
+        }
+    }
+    trim_area((void **)&rd->bnodes, &rd->bnodes_cap, rd->peak_bnodes);
+    trim_area((void **)&rd->bstr, &rd->bstr_cap, rd->peak_bstr);
+    rd->empties = 0;
+    rd->peak_buf = rd->peak_tape = rd->peak_bnodes = rd->peak_bstr = 0;
+}
+
 void *rk_reader_space(rk_reader *rd, size_t want, size_t *avail) {
     if (refuse_if_failed(rd) != RK_OK)
         return NULL;
@@ -346,7 +412,9 @@ void *rk_reader_space(rk_reader *rd, size_t want, size_t *avail) {
     if (rd->rpos == rd->wpos) { /* nothing unread: start over at the front */
         rd->base += rd->wpos;
         rd->rpos = rd->wpos = rd->spos = rd->crscan = 0;
+        trim(rd);
     }
+    rd->peak_buf = RK_MAX(rd->peak_buf, rd->wpos - rd->rpos + want);
     /* Ask for a good amount so that one read can take a lot. */
     if (reserve(rd, RK_MAX(RK_MAX(want, 1), rd->cap ? 1 : INITIAL_BUFFER)) != RK_OK)
         return NULL;
@@ -525,6 +593,7 @@ grow_tape(rk_reader *rd, size_t wire) {
     }
     rd->tape_need = need;
     rd->tape_bytes = need * sizeof(token);
+    rd->peak_tape = RK_MAX(rd->peak_tape, need);
     return RK_OK;
 }
 
@@ -1047,6 +1116,8 @@ static int prepare(rk_reader *rd, builder *b, void **block) {
         return fail(rd, RK_ENOMEM, "reply too large");
     *block = NULL;
     if (b->borrowed) {
+        rd->peak_bnodes = RK_MAX(rd->peak_bnodes, node_bytes);
+        rd->peak_bstr = RK_MAX(rd->peak_bstr, rd->streambytes);
         int rc = grow_scratch(rd, (void **)&rd->bnodes, &rd->bnodes_cap, node_bytes);
         if (rc == RK_OK)
             rc = grow_scratch(rd, (void **)&rd->bstr, &rd->bstr_cap, rd->streambytes);
