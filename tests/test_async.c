@@ -865,6 +865,20 @@ static void test_async_blocking_deadline_is_block_time_plus_timeout(void **state
     env_close(&e);
 }
 
+static void test_async_blocking_for_ever_obeys_the_call_timeout(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    result blpop = {0}, get = {0};
+    /* BLPOP 0 would wait for ever; the caller's 300 ms bound it. */
+    submit(&e, &blpop, 300, CMD("BLPOP", "async:bl-forever", "0"));
+    wait_count(&e, &blpop.calls, 1);
+    assert_int_equal(blpop.status, RK_ETIMEOUT);
+    submit(&e, &get, 0, CMD("GET", "async:nokey"));
+    wait_count(&e, &get.calls, 1);
+    assert_int_equal(get.status, RK_NIL);
+    env_close(&e);
+}
+
 static void test_async_blocking_command_cancel_completes_it(void **state) {
     env e;
     env_open(&e, state, NULL);
@@ -1413,6 +1427,8 @@ static void test_async_lock_client_free_cancels_waiting_acquire(void **state) {
             cmocka_unit_test_prestate(test_async_blocking_command_does_not_stall_others,           \
                                       (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_blocking_deadline_is_block_time_plus_timeout,     \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_blocking_for_ever_obeys_the_call_timeout,         \
                                       (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_blocking_command_cancel_completes_it,             \
                                       (void *)(k)),                                                \

@@ -60,14 +60,12 @@
  * - A command that may block on the server (BLPOP, BLMOVE, XREAD BLOCK,
  *   WAIT...: one with a block time) goes on a dedicated connection of its
  *   own, driven by the same loop, so the multiplexed connection never
- *   waits behind it. Its deadline is its block time plus its timeout (none
- *   when it blocks for ever). Dedicated connections are made on demand;
- *   up to RK_ASYNC_DEDICATED_IDLE_MAX idle ones are kept for the next
- *   blocking command, and closed after RK_ASYNC_DEDICATED_IDLE_MS idle.
- *   One whose command timed out or was cancelled is closed (the server may
- *   still hold it). Needs the loop's attach_other operation; a command
- *   posted from another thread (rk_async_post) stays on the multiplexed
- *   connection.
+ *   waits behind it. Its deadline is its block time plus its timeout; when
+ *   it blocks for ever, only the call's own timeout_ms (none if 0). Dedicated connections are made
+ * on demand; up to RK_ASYNC_DEDICATED_IDLE_MAX idle ones are kept for the next blocking command,
+ * and closed after RK_ASYNC_DEDICATED_IDLE_MS idle. One whose command timed out or was cancelled is
+ * closed (the server may still hold it). Needs the loop's attach_other operation; a command posted
+ * from another thread (rk_async_post) stays on the multiplexed connection.
  * - Pub/sub and tracking (rk_async_subscribe, rk_async_tracking_on) keep
  *   the client connected: a lost connection is made again, every
  *   subscription restored and tracking enabled again, and the user told

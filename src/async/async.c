@@ -1329,9 +1329,13 @@ static int command_timeout(const rk_async *ac, int call_timeout_ms) {
 }
 
 /* The deadline of a command that blocks block_ms (-1: for ever): its
- * block time on top of its timeout, as the synchronous client does. */
+ * block time on top of its timeout, as the synchronous client does. One
+ * that blocks for ever has none, unless the call gave its own timeout: a
+ * caller who bounds BLPOP 0 is obeyed. */
 static int dedicated_timeout(const rk_async *ac, const rk_async_call *call, long long block_ms) {
     int t = command_timeout(ac, call->timeout_ms);
+    if (block_ms < 0 && call->timeout_ms > 0)
+        return call->timeout_ms;
     if (t < 0 || block_ms < 0)
         return -1;
     return (int)RK_MIN((long long)t + block_ms, (long long)INT_MAX);
