@@ -24,7 +24,8 @@
  * rediskit/commands/scripting.h).
  *
  * An rk_script does not change once made: any number of threads may use
- * one at once. */
+ * one at once. A NULL script is RK_EINVAL for the calls that return a
+ * code, and NULL from rk_script_sha and rk_script_source. */
 #ifndef RK_SCRIPT_H
 #define RK_SCRIPT_H
 

@@ -39,13 +39,18 @@ void rk_script_free(rk_script *s) {
 }
 
 const char *rk_script_sha(const rk_script *s) {
-    return s->sha;
+    return s ? s->sha : NULL;
 }
 
 const char *rk_script_source(const rk_script *s, size_t *len) {
     if (len)
-        *len = s->len;
-    return s->src;
+        *len = s ? s->len : 0;
+    return s ? s->src : NULL;
+}
+
+/* RK_EINVAL for a call given no script, naming the function. */
+static int no_script(const char *fn) {
+    return rk_fail(RK_EINVAL, "%s: NULL script", fn);
 }
 
 /* ---- building a call ---------------------------------------------------- */
@@ -85,6 +90,11 @@ static bool is_noscript(const rk_reply *r) {
 /* EVALSHA; on NOSCRIPT, EVAL with the same keys and arguments. */
 static int run_script(rk_client *c, const rk_script *s, const rk_call_opts *o, size_t o_size,
                       const strs *keys, const strs *args, rk_reply *reply) {
+    if (s == NULL) {
+        if (reply)
+            memset(reply, 0, sizeof(*reply));
+        return no_script("rk_script_run");
+    }
     rk_command cmd;
     rk_command_int *in = build(&cmd, "EVALSHA", s->sha, RK_SHA1_HEX_LEN, keys, args);
     rk_reply r = {0}; /* the caller's reply may be NULL; NOSCRIPT must be seen */
@@ -118,6 +128,8 @@ int rk_script_run(rk_client *c, const rk_script *s, const rk_str *keys, size_t n
 }
 
 int rk_script_preload(rk_client *c, const rk_script *s) {
+    if (s == NULL)
+        return no_script("rk_script_preload");
     const rk_str argv[] = {RK_STR("SCRIPT"), RK_STR("LOAD"), rk_bin(s->src, s->len)};
     rk_reply r;
     int rc = rk_client_call_argv_opts(c, &r, NULL, argv, 3);
@@ -131,6 +143,8 @@ int rk_script_preload(rk_client *c, const rk_script *s) {
 
 int rk_script_append(rk_pipeline *p, const rk_script *s, const rk_str *keys, size_t nkeys,
                      const rk_str *args, size_t nargs) {
+    if (s == NULL)
+        return no_script("rk_script_append");
     strs k = {keys, nkeys}, v = {args, nargs};
     rk_command cmd;
     build(&cmd, "EVALSHA", s->sha, RK_SHA1_HEX_LEN, &k, &v);
