@@ -115,6 +115,10 @@ size_t rk_pipeline_size(const rk_pipeline *p);
  *  - RK_EEXECABORT: the transaction did not run because the server refused
  *    a command while queueing (that command's status is RK_ESERVER with its
  *    error reply; the others' RK_EEXECABORT);
+ *  - RK_ESERVER (or RK_EAUTH) with MULTI's error in rk_error_last(): the
+ *    server refused MULTI itself (an ACL user without it), so the commands
+ *    DID run, one by one and not atomically: each has its own reply and
+ *    status, as in a plain pipeline;
  *  - a connection failure (RK_EIO, RK_ETIMEOUT...): every command that got
  *    no reply has that status. The command timeout bounds each wait for
  *    progress, not the whole pipeline;

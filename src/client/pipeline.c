@@ -8,6 +8,7 @@
  * is the same stream with MULTI before and EXEC after; its results are
  * views into the EXEC reply. */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "client/client_int.h"
@@ -53,6 +54,7 @@ struct rk_pipeline {
     int *status;
     size_t nresults, cap;
     rk_reply exec_reply; /* a transaction's EXEC reply, viewed by replies */
+    rk_reply multi_err;  /* MULTI's error reply, if it was refused; else nil */
 
     rk_conn *conn; /* held from watch to exec or reset */
     bool watching;
@@ -103,6 +105,7 @@ static void clear_results(rk_pipeline *p) {
                 rk_reply_free(&p->replies[i]);
         rk_reply_free(&p->exec_reply);
     }
+    rk_reply_free(&p->multi_err);
     p->nresults = 0;
 }
 
@@ -319,20 +322,21 @@ static int stream_iov(const stream *s, size_t offset, struct iovec *iov, int max
 }
 
 /* Where reply number r of a run goes. For a transaction: MULTI's reply is
- * dropped, the queueing replies go to the commands' slots, and EXEC's is
- * kept aside. */
-static rk_reply *reply_slot(rk_pipeline *p, bool tx, size_t r) {
+ * dropped unless it is an error (kept to tell that the commands then ran
+ * outside a transaction), the queueing replies go to the commands' slots,
+ * and EXEC's is kept aside. */
+static rk_reply *reply_slot(rk_pipeline *p, bool tx, size_t r, const rk_reply *reply) {
     if (!tx)
         return &p->replies[r];
     if (r == 0)
-        return NULL;
+        return reply->type_ == RK_REPLY_ERROR ? &p->multi_err : NULL;
     if (r <= p->count)
         return &p->replies[r - 1];
     return &p->exec_reply;
 }
 
 static void store(rk_pipeline *p, bool tx, size_t r, rk_reply *reply) {
-    rk_reply *slot = reply_slot(p, tx, r);
+    rk_reply *slot = reply_slot(p, tx, r, reply);
     if (slot == NULL) {
         rk_reply_free(reply);
         return;
@@ -384,9 +388,28 @@ static int run(rk_pipeline *p, rk_conn *conn, bool tx, size_t *got) {
     return RK_OK;
 }
 
+/* The server refused MULTI (an ACL without it, say), so each command ran
+ * on its own as it came and its reply is its result, as in a plain
+ * pipeline; EXEC's "without MULTI" error is dropped. Saying "aborted"
+ * here would tell the caller that nothing ran. */
+static int settle_refused_multi(rk_pipeline *p) {
+    rk_reply_free(&p->exec_reply); /* nil: clear_results frees every reply */
+    for (size_t i = 0; i < p->count; i++)
+        p->status[i] = p->replies[i].type_ == RK_REPLY_ERROR ? RK_ESERVER : RK_OK;
+    char why[512]; /* the server's words first: they give the error's prefix */
+    int n = snprintf(why, sizeof(why),
+                     "%s (MULTI refused: the %zu commands ran one by one, outside a "
+                     "transaction; each has its own reply)",
+                     rk_reply_str(&p->multi_err), p->count);
+    return rk_fail_server(rk_conn_server_error(&p->multi_err), why,
+                          RK_MIN((size_t)n, sizeof(why) - 1));
+}
+
 /* Turns a transaction's replies into per-command results. */
 static int settle_transaction(rk_pipeline *p) {
     const rk_reply *ex = &p->exec_reply;
+    if (p->multi_err.type_ == RK_REPLY_ERROR)
+        return settle_refused_multi(p);
     if (ex->type_ == RK_REPLY_NIL) {
         for (size_t i = 0; i < p->count; i++) {
             rk_reply_free(&p->replies[i]);
