@@ -149,6 +149,36 @@ static void test_transaction_whose_multi_is_refused_reports_the_commands_that_ra
     server_run("ACL", "DELUSER", "hostile-nomulti");
 }
 
+/* The connection a watching pipeline holds goes back to the pool at
+ * exec or reset, so a SELECT run on it through rk_pipeline_call would
+ * move every later call that gets it to another db: refused, as
+ * rk_client_call refuses it, and the next call reads db 0. */
+static void test_pipeline_call_refuses_select_on_the_held_connection(void **state) {
+    (void)state;
+    rkt_shared_need();
+    server_run("SET", "hostile:db", "zero");
+    rk_client *c =
+        rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared), .pool_size = 1});
+    assert_non_null(c);
+    rk_pipeline *p = rk_pipeline_new(c, NULL);
+    assert_non_null(p);
+    assert_int_equal(rk_pipeline_watch(p, (rk_str[]){RK_STR("hostile:db")}, 1), RK_OK);
+    rk_reply r;
+    assert_int_equal(rk_pipeline_call(p, &r, "SELECT %d", 1), RK_EINVAL);
+    assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
+    assert_int_equal(rk_pipeline_call_argv(p, &r, (rk_str[]){RK_STR("SELECT"), RK_STR("1")}, 2),
+                     RK_EINVAL);
+    assert_int_equal(rk_pipeline_call(p, &r, "GET hostile:db"), RK_OK); /* others still run */
+    assert_string_equal(rk_reply_str(&r), "zero");
+    rk_reply_free(&r);
+    rk_pipeline_reset(p);
+    assert_int_equal(rk_client_call(c, &r, "GET hostile:db"), RK_OK);
+    assert_string_equal(rk_reply_str(&r), "zero");
+    rk_reply_free(&r);
+    rk_pipeline_free(p);
+    rk_client_free(c);
+}
+
 /* ---- API misuse ----------------------------------------------------------- */
 
 /* A NULL script is bad input like any other: RK_EINVAL, not a crash. */
@@ -176,6 +206,8 @@ int main(void) {
                                   teardown),
         cmocka_unit_test_teardown(
             test_transaction_whose_multi_is_refused_reports_the_commands_that_ran, teardown),
+        cmocka_unit_test_teardown(test_pipeline_call_refuses_select_on_the_held_connection,
+                                  teardown),
         cmocka_unit_test_teardown(test_script_calls_with_null_script_are_einval, teardown),
     };
     return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);

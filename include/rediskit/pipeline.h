@@ -157,7 +157,9 @@ int rk_pipeline_unwatch(rk_pipeline *p);
 
 /** While watching: runs one command at once on the held connection and
  *  hands over its reply (returns as rk_client_call). RK_EINVAL when not
- *  watching or after rk_pipeline_multi. */
+ *  watching or after rk_pipeline_multi, and, as rk_client_call, for a
+ *  command that changes its connection's state (SELECT, MULTI, CLIENT
+ *  SETNAME...): the held connection goes back to the pool. */
 int rk_pipeline_call(rk_pipeline *p, rk_reply *reply, const char *fmt, ...);
 
 /** As rk_pipeline_call(), with the command as argc binary-safe strings

@@ -622,26 +622,50 @@ static int check_immediate(const rk_pipeline *p) {
     return RK_OK;
 }
 
+/* Judges a command run at once on the held connection, encoded (rc is the
+ * encoder's result) into the pipeline's queue and taken back out: the
+ * connection goes back to the pool afterwards, so one that would change
+ * its state (SELECT, MULTI, CLIENT SETNAME...) is refused, as
+ * rk_client_call refuses it. *reply is nil on a refusal. */
+static int immediate_ok(rk_pipeline *p, rk_reply *reply, int rc) {
+    if (rc == RK_OK) {
+        unsigned flags = rk_writer_last_flags(p->queue, RK_CMD_STATEFUL);
+        rk_writer_unqueue_last(p->queue);
+        if (flags & RK_CMD_STATEFUL)
+            rc = rk_fail(RK_EINVAL, "this command changes the state of its connection, which "
+                                    "goes back to the pool: rk_pipeline_call refuses it as "
+                                    "rk_client_call does");
+    }
+    if (rc != RK_OK && reply)
+        memset(reply, 0, sizeof(*reply));
+    return rc;
+}
+
 int rk_pipeline_call_argv(rk_pipeline *p, rk_reply *reply, const rk_str *argv, size_t argc) {
     int rc = check_immediate(p);
-    if (rc != RK_OK) {
-        if (reply)
-            memset(reply, 0, sizeof(*reply));
-        return rc;
-    }
-    return rk_conn_call_argv(p->conn, reply, argv, argc);
+    if (rc == RK_OK)
+        rc = immediate_ok(p, reply, rk_writer_argv(p->queue, argv, argc));
+    else if (reply)
+        memset(reply, 0, sizeof(*reply));
+    return rc != RK_OK ? rc : rk_conn_call_argv(p->conn, reply, argv, argc);
 }
 
 int rk_pipeline_call(rk_pipeline *p, rk_reply *reply, const char *fmt, ...) {
     int rc = check_immediate(p);
-    if (rc != RK_OK) {
-        if (reply)
-            memset(reply, 0, sizeof(*reply));
-        return rc;
-    }
+    if (rc == RK_OK && fmt == NULL)
+        rc = rk_fail(RK_EINVAL, "NULL command format");
     va_list ap;
     va_start(ap, fmt);
-    rc = rk_conn_vcall(p->conn, reply, fmt, ap);
+    if (rc == RK_OK) {
+        va_list aq;
+        va_copy(aq, ap);
+        rc = immediate_ok(p, reply, rk_writer_vformat(p->queue, fmt, aq));
+        va_end(aq);
+    } else if (reply) {
+        memset(reply, 0, sizeof(*reply));
+    }
+    if (rc == RK_OK)
+        rc = rk_conn_vcall(p->conn, reply, fmt, ap);
     va_end(ap);
     return rc;
 }
