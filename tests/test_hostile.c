@@ -179,6 +179,234 @@ static void test_pipeline_call_refuses_select_on_the_held_connection(void **stat
     rk_client_free(c);
 }
 
+/* A client of the proxy whose one pooled connection was accepted in CUT
+ * mode at `cut` bytes from the first reply; the proxy passes everything
+ * on the connections made after it. */
+static rk_client *client_with_cut_connection(long hs, long cut) {
+    rkt_proxy_set_mode(fx_proxy, RKT_PROXY_CUT, hs + cut);
+    rk_client *c = rk_client_new(
+        &(rk_options){.port = rkt_proxy_port(fx_proxy), .pool_size = 1, .retry = {.attempts = 3}});
+    assert_non_null(c);
+    rk_conn *conn;
+    assert_int_equal(rk_client_acquire(c, &conn), RK_OK);
+    rk_client_release(c, conn);
+    rkt_proxy_set_mode(fx_proxy, RKT_PROXY_PASS, 0);
+    return c;
+}
+
+static bool server_has(const char *key) {
+    char *r = rkt_server_cmd(&rkt_shared, "EXISTS", key, NULL);
+    assert_non_null(r);
+    bool has = strncmp(r, ":1", 2) == 0;
+    free(r);
+    return has;
+}
+
+/* The acquire's SET NX answers "+OK": cut at each of its bytes, the acquire
+ * fails (it may have run) and releases, so no lock is left behind for
+ * its TTL; it is not repeated (a repeat would say "held"). */
+static void test_lock_acquire_cut_at_every_reply_byte_leaves_no_lock(void **state) {
+    (void)state;
+    start_proxy();
+    long hs = handshake_bytes();
+    for (long cut = 0; cut < 5; cut++) {
+        server_run("DEL", "hostile:lock", NULL);
+        rk_client *c = client_with_cut_connection(hs, cut);
+        rk_lock *l =
+            rk_lock_new(c, "hostile:lock", &(rk_lock_opts){.ttl_ms = 60000, .non_blocking = true});
+        assert_non_null(l);
+        int rc = rk_lock_acquire(l);
+        if (rc != RK_EIO && rc != RK_ECLOSED)
+            fail_msg("cut at %ld: acquire said %s", cut, rk_strerror(rc));
+        if (server_has("hostile:lock"))
+            fail_msg("cut at %ld: a failed acquire left the lock held", cut);
+        assert_null(rk_lock_token(l));
+        rk_lock_free(l);
+        rk_client_free(c);
+    }
+}
+
+/* Release by EVALSHA, NOSCRIPT, then EVAL (the script cache is flushed
+ * first): cut at every byte of those replies, a release that says RK_OK
+ * did delete the key, and one cut short says so with a transport error. */
+static void test_lock_release_cut_at_every_reply_byte_is_reported(void **state) {
+    (void)state;
+    start_proxy();
+    long hs = handshake_bytes();
+    const long noscript = (long)strlen("-NOSCRIPT No matching script. Please use EVAL.\r\n");
+    long failed = 0;
+    for (long cut = 5; cut <= 5 + noscript + 4; cut++) {
+        server_run("DEL", "hostile:lock", NULL);
+        server_run("SCRIPT", "FLUSH", NULL);
+        rk_client *c = client_with_cut_connection(hs, cut);
+        rk_lock *l =
+            rk_lock_new(c, "hostile:lock", &(rk_lock_opts){.ttl_ms = 60000, .non_blocking = true});
+        assert_non_null(l);
+        assert_int_equal(rk_lock_acquire(l), RK_OK); /* "+OK": the first 5 bytes */
+        int rc = rk_lock_release(l);
+        bool held = server_has("hostile:lock");
+        if (rc == RK_OK && held)
+            fail_msg("cut at %ld: release said RK_OK but the key is still there", cut);
+        if (rc != RK_OK && rc != RK_EIO && rc != RK_ECLOSED)
+            fail_msg("cut at %ld: release said %s", cut, rk_strerror(rc));
+        if (rc == RK_OK && cut < 5 + noscript + 4)
+            fail_msg("cut at %ld: release said RK_OK without the whole reply", cut);
+        assert_null(rk_lock_token(l));
+        failed += rc != RK_OK;
+        rk_lock_free(l);
+        rk_client_free(c);
+    }
+    assert_int_equal(failed, noscript + 4); /* every cut but the last hit the release */
+}
+
+/* ---- hostile server data ------------------------------------------------ */
+
+/* A fake server answering the first command with `reply` (len bytes) and
+ * every later one with +PONG; the client speaks protocol. */
+static rk_client *fake_client(const char *reply, size_t len, int protocol) {
+    rkt_fake_step steps[] = {{.reply = reply, .reply_len = len}, {.reply = "+PONG\r\n"}};
+    fx_fake = rkt_fake_start(steps, 2, NULL);
+    assert_non_null(fx_fake);
+    rk_client *c = rk_client_new(&(rk_options){
+        .port = rkt_fake_port(fx_fake), .protocol = protocol, .retry = {.attempts = 1}});
+    assert_non_null(c);
+    return c;
+}
+
+/* After a hostile reply the client still answers right: the connection it
+ * came on was closed, not handed to the next call with bytes left in it. */
+static void expect_next_call_clean(rk_client *c) {
+    rk_reply r;
+    assert_int_equal(rk_client_call(c, &r, "PING"), RK_OK);
+    assert_int_equal(rk_reply_type(&r), RK_REPLY_STATUS);
+    assert_string_equal(rk_reply_str(&r), "PONG");
+    rk_reply_free(&r);
+}
+
+typedef struct hostile_case {
+    const char *what;
+    const char *reply;
+} hostile_case;
+
+/* Replies that break RESP, on both protocols: RK_EPROTO with a nil reply,
+ * never a crash or a value, and the next call gets its own answer. */
+static void test_malformed_replies_are_eproto_and_the_next_call_is_clean(void **state) {
+    (void)state;
+    static char deep[4 * 70 + 8];
+    deep[0] = '\0';
+    for (int i = 0; i < 70; i++)
+        strcat(deep, "*1\r\n");
+    strcat(deep, ":1\r\n");
+    const hostile_case cases[] = {
+        {"nesting past the depth limit", deep},
+        {"aggregate count past 2^32-1", "*4294967296\r\n"},
+        {"aggregate count past the memory limit", "*200000000\r\n"},
+        {"map count past the memory limit", "%200000000\r\n"},
+        {"negative bulk length", "$-7\r\n"},
+        {"negative aggregate count", "*-9\r\n"},
+        {"bulk length past 512 MiB", "$600000000\r\n"},
+        {"bulk longer than announced", "$2\r\nabc\r\n"},
+        {"integer with garbage", ":12x\r\n"},
+        {"integer past 64 bits", ":99999999999999999999\r\n"},
+        {"double that is no number", ",abc\r\n"},
+        {"boolean that is neither t nor f", "#x\r\n"},
+        {"big number with a letter", "(12a\r\n"},
+        {"unknown type byte", "?what\r\n"},
+        {"line ended by LF alone", "+OK\n"},
+        {"two attributes in a row", "|1\r\n+a\r\n+b\r\n|1\r\n+c\r\n+d\r\n+OK\r\n"},
+        {"length line past 21 bytes", "$0000000000000000000000001\r\na\r\n"},
+    };
+    for (int protocol = 2; protocol <= 3; protocol++) {
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            rk_client *c = fake_client(cases[i].reply, 0, protocol);
+            rk_reply r;
+            int rc = rk_client_call(c, &r, "GET k");
+            if (rc != RK_EPROTO)
+                fail_msg("%s (RESP%d): %s, not RK_EPROTO", cases[i].what, protocol,
+                         rk_strerror(rc));
+            assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
+            expect_next_call_clean(c);
+            rk_client_free(c);
+            rkt_fake_free(fx_fake);
+            fx_fake = NULL;
+        }
+    }
+}
+
+/* Typed calls given a reply of a type their command never sends: RK_EPROTO,
+ * never a value read from the wrong field. */
+static void test_typed_calls_refuse_replies_of_the_wrong_type(void **state) {
+    (void)state;
+    const char *int_replies[] = {"$2\r\n12\r\n", ",1.5\r\n", "*1\r\n:1\r\n", "%0\r\n",
+                                 "#t\r\n",       "(12\r\n",  "+12\r\n"};
+    for (size_t i = 0; i < sizeof(int_replies) / sizeof(int_replies[0]); i++) {
+        rk_client *c = fake_client(int_replies[i], 0, 3);
+        long long v = 777;
+        int rc = rk_incr(c, "k", &v);
+        if (rc != RK_EPROTO)
+            fail_msg("INCR answered %s: %s, not RK_EPROTO", int_replies[i], rk_strerror(rc));
+        expect_next_call_clean(c);
+        rk_client_free(c);
+        rkt_fake_free(fx_fake);
+        fx_fake = NULL;
+    }
+    const char *str_replies[] = {":5\r\n", "*1\r\n$1\r\na\r\n", "%1\r\n+a\r\n+b\r\n", ",1.5\r\n"};
+    for (size_t i = 0; i < sizeof(str_replies) / sizeof(str_replies[0]); i++) {
+        rk_client *c = fake_client(str_replies[i], 0, 3);
+        char *v = (char *)"untouched";
+        size_t len = 99;
+        int rc = rk_get(c, "k", &v, &len);
+        if (rc != RK_EPROTO)
+            fail_msg("GET answered %s: %s, not RK_EPROTO", str_replies[i], rk_strerror(rc));
+        assert_null(v);
+        rk_client_free(c);
+        rkt_fake_free(fx_fake);
+        fx_fake = NULL;
+    }
+    const char *num_replies[] = {"$3\r\nabc\r\n", "*0\r\n", "#f\r\n"};
+    for (size_t i = 0; i < sizeof(num_replies) / sizeof(num_replies[0]); i++) {
+        rk_client *c = fake_client(num_replies[i], 0, 2);
+        double d = 0;
+        int rc = rk_zscore(c, "k", "m", &d);
+        if (rc != RK_EPROTO)
+            fail_msg("ZSCORE answered %s: %s, not RK_EPROTO", num_replies[i], rk_strerror(rc));
+        rk_client_free(c);
+        rkt_fake_free(fx_fake);
+        fx_fake = NULL;
+    }
+}
+
+static void count_push(void *userdata, const rk_reply *push) {
+    (void)push;
+    (*(int *)userdata)++;
+}
+
+/* A push between two replies of a pipeline (RESP3 invalidation, say) is
+ * not taken for the second command's reply. */
+static void test_push_in_the_middle_of_a_pipeline_is_not_a_reply(void **state) {
+    (void)state;
+    static const char both[] = "$1\r\nA\r\n>2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n$1\r\nB\r\n";
+    rkt_fake_step steps[] = {{.reply = both}, {.reply = NULL}};
+    fx_fake = rkt_fake_start(steps, 2, NULL);
+    assert_non_null(fx_fake);
+    int pushes = 0;
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_fake_port(fx_fake),
+                                               .on_push = count_push,
+                                               .push_userdata = &pushes,
+                                               .retry = {.attempts = 1}});
+    assert_non_null(c);
+    rk_pipeline *p = rk_pipeline_new(c, NULL);
+    assert_non_null(p);
+    assert_int_equal(rk_pipeline_append(p, "GET a"), RK_OK);
+    assert_int_equal(rk_pipeline_append(p, "GET b"), RK_OK);
+    assert_int_equal(rk_pipeline_exec(p), RK_OK);
+    assert_string_equal(rk_reply_str(rk_pipeline_reply(p, 0)), "A");
+    assert_string_equal(rk_reply_str(rk_pipeline_reply(p, 1)), "B");
+    assert_int_equal(pushes, 1);
+    rk_pipeline_free(p);
+    rk_client_free(c);
+}
+
 /* ---- API misuse ----------------------------------------------------------- */
 
 /* A NULL script is bad input like any other: RK_EINVAL, not a crash. */
@@ -204,11 +432,18 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_transaction_cut_at_every_reply_byte_runs_once_and_fails,
                                   teardown),
+        cmocka_unit_test_teardown(test_lock_acquire_cut_at_every_reply_byte_leaves_no_lock,
+                                  teardown),
+        cmocka_unit_test_teardown(test_lock_release_cut_at_every_reply_byte_is_reported, teardown),
         cmocka_unit_test_teardown(
             test_transaction_whose_multi_is_refused_reports_the_commands_that_ran, teardown),
         cmocka_unit_test_teardown(test_pipeline_call_refuses_select_on_the_held_connection,
                                   teardown),
         cmocka_unit_test_teardown(test_script_calls_with_null_script_are_einval, teardown),
+        cmocka_unit_test_teardown(test_malformed_replies_are_eproto_and_the_next_call_is_clean,
+                                  teardown),
+        cmocka_unit_test_teardown(test_typed_calls_refuse_replies_of_the_wrong_type, teardown),
+        cmocka_unit_test_teardown(test_push_in_the_middle_of_a_pipeline_is_not_a_reply, teardown),
     };
     return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);
 }
