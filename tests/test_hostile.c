@@ -30,6 +30,12 @@ static rkt_proxy *fx_proxy;
 static rkt_fake *fx_fake;
 static rkt_server fx_server;
 
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int teardown(void **state) {
     (void)state;
     rkt_proxy_stop(fx_proxy);
@@ -259,6 +265,138 @@ static void test_lock_release_cut_at_every_reply_byte_is_reported(void **state) 
     assert_int_equal(failed, noscript + 4); /* every cut but the last hit the release */
 }
 
+/* ---- frozen server ------------------------------------------------------- */
+
+typedef int (*frozen_op)(rk_client *c);
+
+static int op_format(rk_client *c) {
+    return rk_client_call(c, NULL, "INCR hostile:f");
+}
+
+static int op_argv(rk_client *c) {
+    return rk_client_call_argv(c, NULL, (rk_str[]){RK_STR("GET"), RK_STR("hostile:f")}, 2);
+}
+
+static int op_typed(rk_client *c) {
+    long long v;
+    return rk_incr(c, "hostile:f", &v);
+}
+
+static int op_pipeline_or_tx(rk_client *c, bool tx) {
+    rk_pipeline *p = rk_pipeline_new(c, &(rk_pipeline_opts){.transaction = tx});
+    rk_pipeline_append(p, "INCR hostile:f");
+    rk_pipeline_append(p, "GET hostile:f");
+    int rc = rk_pipeline_exec(p);
+    rk_pipeline_free(p);
+    return rc;
+}
+
+static int op_pipeline(rk_client *c) {
+    return op_pipeline_or_tx(c, false);
+}
+
+static int op_transaction(rk_client *c) {
+    return op_pipeline_or_tx(c, true);
+}
+
+static int incr_body(rk_pipeline *p, void *ud) {
+    (void)ud;
+    return rk_pipeline_append(p, "INCR hostile:f");
+}
+
+static int op_watched_transaction(rk_client *c) {
+    return rk_transaction(c, (rk_str[]){RK_STR("hostile:f")}, 1, incr_body, NULL, NULL, NULL);
+}
+
+static int op_script(rk_client *c) {
+    static const char src[] = "return redis.call('incr', KEYS[1])";
+    rk_script *s = rk_script_new(src, sizeof(src) - 1);
+    int rc = rk_script_run(c, s, (rk_str[]){RK_STR("hostile:f")}, 1, NULL, 0, NULL);
+    rk_script_free(s);
+    return rc;
+}
+
+static int op_lock(rk_client *c) {
+    rk_lock *l = rk_lock_new(c, "hostile:flock", &(rk_lock_opts){.non_blocking = true});
+    int rc = rk_lock_acquire(l);
+    rk_lock_free(l);
+    return rc;
+}
+
+static int op_scan(rk_client *c) {
+    rk_scanner *it = rk_scanner_new(c, &(rk_scanner_opts){.match = "hostile:*"});
+    rk_scan_item item;
+    int rc = rk_scanner_next(it, &item);
+    rk_scanner_free(it);
+    return rc;
+}
+
+static int op_pubsub(rk_client *c) {
+    rk_pubsub *ps = rk_pubsub_new(c, NULL);
+    int rc = rk_pubsub_subscribe(ps, (rk_str[]){RK_STR("hostile:ch")}, 1);
+    if (rc == RK_OK)
+        rc = rk_pubsub_wait_active(ps, 300);
+    rk_pubsub_free(ps);
+    return rc;
+}
+
+/* Every API against a server frozen after the client connected (its pool
+ * holds live connections): a clear RK_ETIMEOUT well within the limit, and
+ * once the server thaws, with the late replies on their way, every call
+ * gets its own answer (no connection that timed out was pooled again). */
+static void test_frozen_server_times_out_every_api_and_late_replies_go_nowhere(void **state) {
+    (void)state;
+    if (rkt_server_start(&fx_server, NULL) != 0)
+        skip();
+    const struct {
+        const char *name;
+        frozen_op op;
+    } ops[] = {
+        {"printf-style call", op_format},
+        {"argv call", op_argv},
+        {"typed call", op_typed},
+        {"pipeline", op_pipeline},
+        {"transaction", op_transaction},
+        {"watched transaction", op_watched_transaction},
+        {"script", op_script},
+        {"lock acquire", op_lock},
+        {"scanner", op_scan},
+        {"pub/sub wait_active", op_pubsub},
+    };
+    const int n = (int)(sizeof(ops) / sizeof(ops[0]));
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_server_port(&fx_server),
+                                               .command_timeout_ms = 300,
+                                               .connect_timeout_ms = 300,
+                                               .pool_size = n,
+                                               .retry = {.attempts = 3}});
+    assert_non_null(c);
+    assert_int_equal(rk_client_call(c, NULL, "SET hostile:mine %s", "right"), RK_OK);
+    rk_conn *warm[16];
+    for (int i = 0; i < n; i++) /* n live pooled connections, as after use */
+        assert_int_equal(rk_client_acquire(c, &warm[i]), RK_OK);
+    for (int i = 0; i < n; i++)
+        rk_client_release(c, warm[i]);
+    rkt_server_freeze(&fx_server);
+    for (int i = 0; i < n; i++) {
+        int64_t t0 = now_ms();
+        int rc = ops[i].op(c);
+        int64_t took = now_ms() - t0;
+        if (rc != RK_ETIMEOUT)
+            fail_msg("%s on a frozen server: %s, not RK_ETIMEOUT", ops[i].name, rk_strerror(rc));
+        if (took > 3000) /* 300 ms a wait: a read retried 3 times, or a lock that releases */
+            fail_msg("%s on a frozen server took %lld ms", ops[i].name, (long long)took);
+    }
+    rkt_server_thaw(&fx_server);
+    for (int i = 0; i < 3 * n; i++) {
+        rk_reply r;
+        assert_int_equal(rk_client_call(c, &r, "GET hostile:mine"), RK_OK);
+        assert_int_equal(rk_reply_type(&r), RK_REPLY_STRING);
+        assert_string_equal(rk_reply_str(&r), "right");
+        rk_reply_free(&r);
+    }
+    rk_client_free(c);
+}
+
 /* ---- hostile server data ------------------------------------------------ */
 
 /* A fake server answering the first command with `reply` (len bytes) and
@@ -440,6 +578,8 @@ int main(void) {
         cmocka_unit_test_teardown(test_pipeline_call_refuses_select_on_the_held_connection,
                                   teardown),
         cmocka_unit_test_teardown(test_script_calls_with_null_script_are_einval, teardown),
+        cmocka_unit_test_teardown(
+            test_frozen_server_times_out_every_api_and_late_replies_go_nowhere, teardown),
         cmocka_unit_test_teardown(test_malformed_replies_are_eproto_and_the_next_call_is_clean,
                                   teardown),
         cmocka_unit_test_teardown(test_typed_calls_refuse_replies_of_the_wrong_type, teardown),
