@@ -545,6 +545,81 @@ static void test_push_in_the_middle_of_a_pipeline_is_not_a_reply(void **state) {
     rk_client_free(c);
 }
 
+/* NULL objects and arguments, zero counts, an empty key, a key with a NUL
+ * in it: each call answers RK_EINVAL (or works, for what is valid), and
+ * none crashes. */
+static void test_misuse_with_null_and_empty_arguments_is_einval(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_client *c = client_at(rkt_server_port(&rkt_shared), (rk_retry){0});
+    rk_reply r;
+    long long v;
+    char *out;
+    size_t len;
+    assert_int_equal(rk_client_call(c, &r, NULL), RK_EINVAL);
+    assert_int_equal(rk_client_call_argv(c, &r, NULL, 0), RK_EINVAL);
+    assert_int_equal(rk_client_call_argv(c, &r, (rk_str[]){RK_STR("GET"), {0}}, 2), RK_EINVAL);
+    assert_int_equal(rk_client_call(NULL, &r, "PING"), RK_EINVAL);
+    assert_int_equal(rk_incr(c, NULL, &v), RK_EINVAL);
+    assert_int_equal(rk_incr(NULL, "k", &v), RK_EINVAL);
+    assert_int_equal(rk_get(c, NULL, &out, &len), RK_EINVAL);
+    assert_int_equal(rk_exists(c, NULL, 1, &v), RK_EINVAL);
+    /* An empty key and a key with a NUL are keys like any other. */
+    assert_int_equal(
+        rk_client_call_argv(c, NULL, (rk_str[]){RK_STR("SET"), RK_STR(""), RK_STR("e")}, 3), RK_OK);
+    assert_int_equal(rk_get(c, "", &out, &len), RK_OK);
+    assert_string_equal(out, "e");
+    rk_free(out);
+    static const char nul_key[] = "hostile:\0nul";
+    const rk_str set_nul[] = {RK_STR("SET"), rk_bin(nul_key, sizeof(nul_key) - 1), RK_STR("n")};
+    assert_int_equal(rk_client_call_argv(c, NULL, set_nul, 3), RK_OK);
+    assert_int_equal(rk_get(c, "hostile:", &out, &len), RK_NIL); /* not cut at the NUL */
+    /* Pipelines. */
+    rk_pipeline *p = rk_pipeline_new(c, NULL);
+    assert_non_null(p);
+    assert_int_equal(rk_pipeline_append(p, NULL), RK_EINVAL);
+    assert_int_equal(rk_pipeline_append_argv(p, NULL, 0), RK_EINVAL);
+    assert_int_equal(rk_pipeline_append(NULL, "PING"), RK_EINVAL);
+    assert_int_equal(rk_pipeline_exec(NULL), RK_EINVAL);
+    assert_int_equal(rk_pipeline_size(p), 0);
+    assert_int_equal(rk_pipeline_exec(p), RK_OK); /* nothing queued */
+    assert_int_equal(rk_pipeline_replies(p), 0);
+    assert_int_equal(rk_pipeline_append(p, "PING"), RK_OK);
+    assert_int_equal(rk_pipeline_exec(p), RK_OK);
+    assert_int_equal(rk_pipeline_exec(p), RK_OK); /* reused after exec: an empty run */
+    assert_int_equal(rk_pipeline_replies(p), 0);
+    assert_null(rk_pipeline_reply(p, 0));
+    rk_pipeline_free(p);
+    /* Locks, scanners, pub/sub. */
+    assert_null(rk_lock_new(c, NULL, NULL));
+    assert_null(rk_lock_new(c, "", NULL));
+    assert_null(rk_lock_new(NULL, "l", NULL));
+    assert_int_equal(rk_lock_acquire(NULL), RK_EINVAL);
+    assert_int_equal(rk_lock_release(NULL), RK_EINVAL);
+    assert_int_equal(rk_lock_extend(NULL, 10, false), RK_EINVAL);
+    bool b;
+    assert_int_equal(rk_lock_owned(NULL, &b), RK_EINVAL);
+    assert_null(rk_scanner_new(c, NULL));
+    assert_null(rk_scanner_new(NULL, &(rk_scanner_opts){0}));
+    rk_scan_item item;
+    assert_int_equal(rk_scanner_next(NULL, &item), RK_EINVAL);
+    assert_null(rk_pubsub_new(NULL, NULL));
+    assert_int_equal(rk_pubsub_subscribe(NULL, (rk_str[]){RK_STR("ch")}, 1), RK_EINVAL);
+    rk_message m;
+    assert_int_equal(rk_pubsub_get_message(NULL, 0, &m), RK_EINVAL);
+    assert_int_equal(rk_pubsub_wait_active(NULL, 0), RK_EINVAL);
+    assert_int_equal(rk_pubsub_channel_count(NULL), 0);
+    assert_null(rk_lock_token(NULL));
+    assert_int_equal(rk_lock_fence(NULL), 0);
+    assert_int_equal(rk_scanner_cursor(NULL), 0);
+    /* A reply freed twice is a nil reply the second time. */
+    assert_int_equal(rk_client_call(c, &r, "PING"), RK_OK);
+    rk_reply_free(&r);
+    rk_reply_free(&r);
+    assert_int_equal(rk_reply_type(&r), RK_REPLY_NIL);
+    rk_client_free(c);
+}
+
 /* ---- API misuse ----------------------------------------------------------- */
 
 /* A NULL script is bad input like any other: RK_EINVAL, not a crash. */
@@ -578,6 +653,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_pipeline_call_refuses_select_on_the_held_connection,
                                   teardown),
         cmocka_unit_test_teardown(test_script_calls_with_null_script_are_einval, teardown),
+        cmocka_unit_test_teardown(test_misuse_with_null_and_empty_arguments_is_einval, teardown),
         cmocka_unit_test_teardown(
             test_frozen_server_times_out_every_api_and_late_replies_go_nowhere, teardown),
         cmocka_unit_test_teardown(test_malformed_replies_are_eproto_and_the_next_call_is_clean,

@@ -51,6 +51,10 @@
  *   that is internal and needs no care beyond what on_lost says.
  * - After fork(), a lock held by the parent stays the parent's: the child
  *   has no watchdog and must not use the object.
+ *
+ * A NULL rk_lock or rk_redlock (or a NULL answer pointer) is RK_EINVAL for
+ * the calls that return a code; rk_lock_fence gives 0 and the accessors
+ * that return a pointer NULL.
  */
 #ifndef RK_LOCK_H
 #define RK_LOCK_H

@@ -33,7 +33,9 @@
  * rk_pubsub_on_pattern, rk_pubsub_ping and rk_pubsub_wait_active, which are
  * then safe from other threads (also while the owner starts or stops the
  * thread), may be used on it (the counts rk_pubsub_channel_count... and
- * rk_pubsub_last_error are safe from any thread at any time). */
+ * rk_pubsub_last_error are safe from any thread at any time). A NULL
+ * rk_pubsub (or message pointer) is RK_EINVAL for the calls that return a
+ * code. */
 #ifndef RK_PUBSUB_H
 #define RK_PUBSUB_H
 

@@ -90,7 +90,8 @@ rk_scanner *(rk_scanner_new)(rk_client *client, const rk_scanner_opts *opts, siz
  *  as the command's reply should be, or any failure of rk_client_call_argv_opts
  *  (RK_EIO, RK_ETIMEOUT...). After a failure the iterator may be called
  *  again: it fetches the failed batch once more (repeating a SCAN is safe).
- *  A missing key is an empty walk. Blocks while a batch is fetched. */
+ *  A missing key is an empty walk. Blocks while a batch is fetched.
+ *  RK_EINVAL for a NULL iterator or item. */
 int rk_scanner_next(rk_scanner *it, rk_scan_item *item);
 
 /** A cursor from which a new iterator (rk_scanner_opts.cursor, same kind, key
@@ -98,7 +99,8 @@ int rk_scanner_next(rk_scanner *it, rk_scan_item *item);
  *  of the next batch once the current one is used up, else the cursor that
  *  fetched the current batch, whose elements already returned will then be
  *  returned again. 0 both before a walk from the start and after its end:
- *  rk_scanner_next() returning 0 is what says the walk is over. */
+ *  rk_scanner_next() returning 0 is what says the walk is over. 0 for a
+ *  NULL iterator. */
 unsigned long long rk_scanner_cursor(const rk_scanner *it);
 
 /** Frees the iterator and its batch. Safe on NULL. */

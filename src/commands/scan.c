@@ -109,6 +109,8 @@ void rk_scanner_free(rk_scanner *it) {
 }
 
 unsigned long long rk_scanner_cursor(const rk_scanner *it) {
+    if (it == NULL)
+        return 0;
     if (it->have_batch && it->pos < rk_reply_len(it->elems))
         return it->sent;
     return it->cursor;
@@ -248,6 +250,8 @@ static void take_item(rk_scanner *it, rk_scan_item *item) {
 /* Fetches until a batch has elements (MATCH and TYPE may leave batches
  * empty) or the server's cursor is back to 0. */
 int rk_scanner_next(rk_scanner *it, rk_scan_item *item) {
+    if (it == NULL || item == NULL)
+        return rk_fail(RK_EINVAL, "rk_scanner_next: NULL %s", it ? "item" : "iterator");
     for (;;) {
         if (it->have_batch && it->pos < rk_reply_len(it->elems)) {
             take_item(it, item);

@@ -486,7 +486,14 @@ static int won(rk_lock *l, const char *token, long long fence, int64_t sent_ms) 
     return rk_fail(RK_ENOMEM, "cannot start the watchdog thread of lock \"%s\"", l->name);
 }
 
+/* RK_EINVAL for a call given no lock (or no place for its answer). */
+static int no_lock(const char *fn) {
+    return rk_fail(RK_EINVAL, "%s: NULL lock or answer pointer", fn);
+}
+
 int rk_lock_acquire(rk_lock *l) {
+    if (l == NULL)
+        return no_lock("rk_lock_acquire");
     if (held(l) && !atomic_load(&l->lost))
         return rk_fail(RK_EINVAL, "lock \"%s\" is held by this object already", l->name);
     forget(l);
@@ -513,6 +520,8 @@ int rk_lock_acquire(rk_lock *l) {
 /* ---- release, extend, queries ---- */
 
 int rk_lock_release(rk_lock *l) {
+    if (l == NULL)
+        return no_lock("rk_lock_release");
     watchdog_stop(l);
     if (!held(l))
         return rk_fail(RK_ENOTOWNER, "lock \"%s\" is not held by this object", l->name);
@@ -541,14 +550,16 @@ static int extend(rk_lock *l, long long ms, bool replace) {
 }
 
 int rk_lock_extend(rk_lock *l, int ms, bool replace_ttl) {
-    return extend(l, ms, replace_ttl);
+    return l ? extend(l, ms, replace_ttl) : no_lock("rk_lock_extend");
 }
 
 int rk_lock_reacquire(rk_lock *l) {
-    return extend(l, l->o.ttl_ms, true);
+    return l ? extend(l, l->o.ttl_ms, true) : no_lock("rk_lock_reacquire");
 }
 
 int rk_lock_owned(rk_lock *l, bool *owned) {
+    if (l == NULL || owned == NULL)
+        return no_lock("rk_lock_owned");
     *owned = false;
     if (!held(l) || atomic_load(&l->lost))
         return RK_OK;
@@ -573,6 +584,8 @@ static int key_int(rk_lock *l, const char *cmd, long long *out) {
 }
 
 int rk_lock_locked(rk_lock *l, bool *locked) {
+    if (l == NULL || locked == NULL)
+        return no_lock("rk_lock_locked");
     long long n = 0;
     int rc = key_int(l, "EXISTS", &n);
     *locked = n > 0;
@@ -580,20 +593,22 @@ int rk_lock_locked(rk_lock *l, bool *locked) {
 }
 
 int rk_lock_ttl(rk_lock *l, long long *ttl_ms) {
+    if (l == NULL || ttl_ms == NULL)
+        return no_lock("rk_lock_ttl");
     *ttl_ms = -2;
     return key_int(l, "PTTL", ttl_ms);
 }
 
 long long rk_lock_fence(const rk_lock *l) {
-    return l->fence;
+    return l ? l->fence : 0;
 }
 
 const char *rk_lock_token(const rk_lock *l) {
-    return held(l) ? l->token : NULL;
+    return l && held(l) ? l->token : NULL;
 }
 
 const char *rk_lock_name(const rk_lock *l) {
-    return l->name;
+    return l ? l->name : NULL;
 }
 
 /* ---- rk_redlock --------------------------------------------------------- */
@@ -743,6 +758,8 @@ static int acquire_round(rk_redlock *rl, const char *token, long long *validity)
 }
 
 int rk_redlock_acquire(rk_redlock *rl, long long *validity_ms) {
+    if (rl == NULL)
+        return no_lock("rk_redlock_acquire");
     if (rl->token[0] != '\0')
         return rk_fail(RK_EINVAL, "redlock \"%s\" is held by this object already", rl->name);
     int rc = RK_ELOCKED;
@@ -765,6 +782,8 @@ int rk_redlock_acquire(rk_redlock *rl, long long *validity_ms) {
 }
 
 int rk_redlock_extend(rk_redlock *rl, int ttl_ms, long long *validity_ms) {
+    if (rl == NULL)
+        return no_lock("rk_redlock_extend");
     if (ttl_ms < 0)
         return rk_fail(RK_EINVAL, "a redlock TTL must be positive, not %d ms", ttl_ms);
     ttl_ms = ttl_ms ? ttl_ms : rl->o.ttl_ms;
@@ -788,6 +807,8 @@ int rk_redlock_extend(rk_redlock *rl, int ttl_ms, long long *validity_ms) {
 }
 
 int rk_redlock_release(rk_redlock *rl) {
+    if (rl == NULL)
+        return no_lock("rk_redlock_release");
     if (rl->token[0] == '\0')
         return rk_fail(RK_ENOTOWNER, "redlock \"%s\" is not held by this object", rl->name);
     char token[TOKEN_SIZE];
@@ -809,9 +830,9 @@ int rk_redlock_release(rk_redlock *rl) {
 }
 
 int rk_redlock_instance_status(const rk_redlock *rl, size_t i) {
-    return i < rl->n ? rl->status[i] : RK_EINVAL;
+    return rl && i < rl->n ? rl->status[i] : RK_EINVAL;
 }
 
 const char *rk_redlock_token(const rk_redlock *rl) {
-    return rl->token[0] != '\0' ? rl->token : NULL;
+    return rl && rl->token[0] != '\0' ? rl->token : NULL;
 }

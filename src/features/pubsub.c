@@ -210,15 +210,15 @@ void rk_pubsub_free(rk_pubsub *ps) {
 }
 
 size_t rk_pubsub_channel_count(const rk_pubsub *ps) {
-    return atomic_load(&ps->counts[CHANNELS]);
+    return ps ? atomic_load(&ps->counts[CHANNELS]) : 0;
 }
 
 size_t rk_pubsub_pattern_count(const rk_pubsub *ps) {
-    return atomic_load(&ps->counts[PATTERNS]);
+    return ps ? atomic_load(&ps->counts[PATTERNS]) : 0;
 }
 
 size_t rk_pubsub_shard_channel_count(const rk_pubsub *ps) {
-    return atomic_load(&ps->counts[SHARDS]);
+    return ps ? atomic_load(&ps->counts[SHARDS]) : 0;
 }
 
 /* Publishes subs[k].confirmed to other threads; under mu. */
@@ -295,11 +295,18 @@ static int connect_first(rk_pubsub *ps) {
     return link_up(ps);
 }
 
+/* RK_EINVAL for a call given no pubsub object. */
+static int no_pubsub(void) {
+    return rk_fail(RK_EINVAL, "NULL pubsub object");
+}
+
 /* Starts a call that queues a command: takes drive_mu and decides who
  * sends it, the caller (*drives: no thread reads the connection and no
  * handler runs on it; it connects first when it never did) or the loop.
  * On success drive_mu stays held until finish(). */
 static int begin(rk_pubsub *ps, bool *drives) {
+    if (ps == NULL)
+        return no_pubsub();
     pthread_mutex_lock(&ps->drive_mu);
     *drives = !atomic_load(&ps->threaded) && !ps->dispatching;
     int rc = *drives ? connect_first(ps) : RK_OK;
@@ -1026,7 +1033,11 @@ static int next_message(rk_pubsub *ps, int64_t until, rk_message *m) {
 }
 
 int rk_pubsub_get_message(rk_pubsub *ps, int timeout_ms, rk_message *msg) {
+    if (msg == NULL)
+        return rk_fail(RK_EINVAL, "rk_pubsub_get_message: NULL message");
     memset(msg, 0, sizeof(*msg));
+    if (ps == NULL)
+        return no_pubsub();
     if (atomic_load(&ps->threaded))
         return rk_fail(RK_EINVAL, "the background thread is reading this pubsub's messages");
     rk_reply_free(&ps->cur);
@@ -1108,6 +1119,8 @@ static int await_here(rk_pubsub *ps, uint64_t mark, int64_t until) {
 }
 
 int rk_pubsub_wait_active(rk_pubsub *ps, int timeout_ms) {
+    if (ps == NULL)
+        return no_pubsub();
     int64_t until = timeout_ms < 0 ? -1 : rk_now_ms() + timeout_ms;
     uint64_t mark;
     bool threaded;
@@ -1118,6 +1131,8 @@ int rk_pubsub_wait_active(rk_pubsub *ps, int timeout_ms) {
 }
 
 int rk_pubsub_last_error(rk_pubsub *ps, char *message, size_t size) {
+    if (ps == NULL)
+        return no_pubsub();
     pthread_mutex_lock(&ps->mu);
     int code = ps->fatal.code;
     if (message != NULL && size > 0)
@@ -1184,6 +1199,8 @@ static int start_locked(rk_pubsub *ps) {
 }
 
 int rk_pubsub_start_thread(rk_pubsub *ps, rk_message_fn fallback, void *userdata) {
+    if (ps == NULL)
+        return no_pubsub();
     if (!atomic_load(&ps->threaded) && ps->dispatching)
         return rk_fail(RK_EINVAL, "rk_pubsub_start_thread called from a handler");
     pthread_mutex_lock(&ps->drive_mu);
@@ -1197,6 +1214,8 @@ int rk_pubsub_start_thread(rk_pubsub *ps, rk_message_fn fallback, void *userdata
 }
 
 int rk_pubsub_stop_thread(rk_pubsub *ps) {
+    if (ps == NULL)
+        return no_pubsub();
     if (!atomic_load(&ps->threaded))
         return RK_OK;
     if (pthread_equal(pthread_self(), ps->thread))
