@@ -265,6 +265,86 @@ static void test_lock_release_cut_at_every_reply_byte_is_reported(void **state) 
     assert_int_equal(failed, noscript + 4); /* every cut but the last hit the release */
 }
 
+/* ---- the pool: connections given back in a changed state ---------------- */
+
+/* Takes the one pooled connection of c, runs `command` on it raw (as a
+ * user of rk_client_acquire may), and gives it back. */
+static void raw_on_pooled(rk_client *c, const char *command) {
+    rk_conn *conn;
+    assert_int_equal(rk_client_acquire(c, &conn), RK_OK);
+    rk_reply r;
+    int rc = rk_conn_call(conn, &r, command);
+    if (rc != RK_OK)
+        fail_msg("%s: %s", command, rk_error_last()->message);
+    rk_reply_free(&r);
+    rk_client_release(c, conn);
+}
+
+/* The next pooled call after a raw `command` reads hostile:db as db 0 has
+ * it, as the client's own user, outside any transaction. */
+static void expect_pool_unchanged_after(const char *command) {
+    rkt_shared_need();
+    server_run("SET", "hostile:db", "zero");
+    rk_client *c =
+        rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared), .pool_size = 1});
+    assert_non_null(c);
+    raw_on_pooled(c, command);
+    rk_reply r;
+    int rc = rk_client_call(c, &r, "GET hostile:db");
+    if (rc != RK_OK || rk_reply_type(&r) != RK_REPLY_STRING ||
+        strcmp(rk_reply_str(&r), "zero") != 0)
+        fail_msg("after a raw %s, GET answered %s: a %s \"%s\"", command, rk_strerror(rc),
+                 rk_type_name(rk_reply_type(&r)), rk_reply_str(&r));
+    rk_reply_free(&r);
+    rk_client_free(c);
+}
+
+static void test_connection_given_back_after_raw_select_is_not_pooled(void **state) {
+    (void)state;
+    expect_pool_unchanged_after("SELECT 1");
+}
+
+static void test_connection_given_back_inside_multi_is_not_pooled(void **state) {
+    (void)state;
+    expect_pool_unchanged_after("MULTI");
+}
+
+/* A user that may not read hostile:*: a later call that got the connection
+ * it AUTHed would run with that user's rights. */
+static void test_connection_given_back_after_raw_auth_is_not_pooled(void **state) {
+    (void)state;
+    rkt_shared_need();
+    char *r = rkt_server_cmd(&rkt_shared, "ACL", "SETUSER", "hostile-other", "on", ">pw",
+                             "~other:*", "+@all", NULL);
+    assert_non_null(r);
+    free(r);
+    expect_pool_unchanged_after("AUTH hostile-other pw");
+    server_run("ACL", "DELUSER", "hostile-other");
+}
+
+/* A connection that ran MULTI and then EXEC is in no transaction: pooled
+ * again as before (the same connection serves the next call). */
+static void test_connection_given_back_after_multi_and_exec_is_pooled(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_client *c =
+        rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared), .pool_size = 1});
+    assert_non_null(c);
+    rk_conn *conn;
+    assert_int_equal(rk_client_acquire(c, &conn), RK_OK);
+    rk_reply r;
+    assert_int_equal(rk_conn_call(conn, NULL, "MULTI"), RK_OK);
+    assert_int_equal(rk_conn_call(conn, NULL, "PING"), RK_OK);
+    assert_int_equal(rk_conn_call(conn, &r, "EXEC"), RK_OK);
+    rk_reply_free(&r);
+    rk_client_release(c, conn);
+    rk_pool_stats st;
+    rk_client_pool_stats(c, &st);
+    assert_int_equal(st.idle, 1);
+    assert_int_equal(st.closed, 0);
+    rk_client_free(c);
+}
+
 /* ---- frozen server ------------------------------------------------------- */
 
 typedef int (*frozen_op)(rk_client *c);
@@ -654,6 +734,13 @@ int main(void) {
                                   teardown),
         cmocka_unit_test_teardown(test_script_calls_with_null_script_are_einval, teardown),
         cmocka_unit_test_teardown(test_misuse_with_null_and_empty_arguments_is_einval, teardown),
+        cmocka_unit_test_teardown(test_connection_given_back_after_raw_select_is_not_pooled,
+                                  teardown),
+        cmocka_unit_test_teardown(test_connection_given_back_inside_multi_is_not_pooled, teardown),
+        cmocka_unit_test_teardown(test_connection_given_back_after_raw_auth_is_not_pooled,
+                                  teardown),
+        cmocka_unit_test_teardown(test_connection_given_back_after_multi_and_exec_is_pooled,
+                                  teardown),
         cmocka_unit_test_teardown(
             test_frozen_server_times_out_every_api_and_late_replies_go_nowhere, teardown),
         cmocka_unit_test_teardown(test_malformed_replies_are_eproto_and_the_next_call_is_clean,

@@ -152,11 +152,12 @@ int rk_client_run(rk_client *client, rk_command *cmd, rk_reply *reply);
 int rk_client_acquire(rk_client *client, rk_conn **conn);
 
 /** Returns a connection from rk_client_acquire; a broken one, one with
- *  replies still unread, or one left in a mode a later call would trip on
- *  (MONITOR, a SUBSCRIBE, CLIENT REPLY OFF or SKIP, a RESET sent as a plain
- *  command: the connection knows these however they were sent) is closed
- *  instead of being pooled; rk_reset() makes it poolable again. Give it
- *  back without an open MULTI or WATCH and in the same db, or rk_conn_close
+ *  replies still unread, or one left in a mode or state a later call would
+ *  trip on (MONITOR, a SUBSCRIBE, CLIENT REPLY OFF or SKIP, a RESET sent as
+ *  a plain command, a MULTI not ended by EXEC or DISCARD, and SELECT, AUTH,
+ *  HELLO or CLIENT SETNAME: the connection knows these however they were
+ *  sent) is closed instead of being pooled; rk_reset() makes it poolable
+ *  again. Give it back without an open WATCH (UNWATCH it), or rk_conn_close
  *  it first to have it discarded. NULL conn does nothing; a NULL client
  *  records RK_EINVAL and leaves conn alone. */
 void rk_client_release(rk_client *client, rk_conn *conn);

@@ -74,10 +74,12 @@ struct rk_conn {
      * last_unreplied says the command queued last expects no reply. */
     bool replies_off, last_unreplied;
     unsigned unreplied;
-    /* MONITOR, a SUBSCRIBE or a bare RESET was sent on it, and no
-     * handshake since: its state is not what its options say, and a pool
-     * must not hand it on (rk_conn_poolable). */
-    bool modal;
+    /* MONITOR, a SUBSCRIBE, a bare RESET, SELECT, AUTH, HELLO or CLIENT
+     * SETNAME was sent on it, and no handshake since: its state is not
+     * what its options say, and a pool must not hand it on
+     * (rk_conn_poolable). in_multi: a MULTI sent through its writer is
+     * not yet ended by EXEC or DISCARD (later commands would be QUEUED). */
+    bool modal, in_multi;
 };
 
 /* ---- life cycle ------------------------------------------------------ */
@@ -159,7 +161,7 @@ static void drop_all(rk_conn *c) {
     c->pending = 0;
     c->replies_off = c->last_unreplied = false; /* a new connection replies */
     c->unreplied = 0;
-    c->modal = false;
+    c->modal = c->in_multi = false;
 }
 
 void rk_conn_close(rk_conn *c) {
@@ -296,9 +298,13 @@ static void reply_mode(rk_conn *c, bool off, unsigned skip) {
  * whichever call queued it. */
 static void track_mode(rk_conn *c) {
     switch (rk_writer_last_mode(c->wr)) {
-    case RK_MODE_STREAM: c->modal = true; break;
+    case RK_MODE_STREAM:
+    case RK_MODE_SESSION: c->modal = true; break;
+    case RK_MODE_MULTI: c->in_multi = true; break;
+    case RK_MODE_TX_END: c->in_multi = false; break;
     case RK_MODE_RESET:
         c->modal = true; /* until rk_reset's handshake sets it up again */
+        c->in_multi = false;
         reply_mode(c, false, 0);
         break;
     case RK_MODE_REPLY_ON: reply_mode(c, false, 0); break;
@@ -311,7 +317,7 @@ static void track_mode(rk_conn *c) {
 }
 
 bool rk_conn_poolable(const rk_conn *c) {
-    return !c->modal && !c->pubsub && !c->replies_off && c->unreplied == 0;
+    return !c->modal && !c->in_multi && !c->pubsub && !c->replies_off && c->unreplied == 0;
 }
 
 /* The queue being sent: the handshake's until READY, then the user's. */
@@ -705,7 +711,7 @@ int rk_conn_connect_until(rk_conn *c, int64_t deadline) {
 int rk_conn_redo_handshake(rk_conn *c) {
     if (c->state != READY)
         return rk_fail(RK_ECLOSED, "the connection is not ready");
-    c->pubsub = c->replies_off = c->modal = false;
+    c->pubsub = c->replies_off = c->modal = c->in_multi = false;
     c->unreplied = 0;
     c->deadline = rk_net_deadline(c->o->connect_timeout_ms);
     int rc = load_credentials(c); /* the server forgot the user too */

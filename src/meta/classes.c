@@ -130,5 +130,12 @@ int rk_writer_last_mode(const rk_writer *w) {
         return RK_MODE_RESET;
     if (n >= 2 && is(words[0], "client") && is(words[1], "reply"))
         return reply_mode(n, words);
+    if (is(words[0], "select") || is(words[0], "auth") || is(words[0], "hello") ||
+        (n >= 2 && is(words[0], "client") && is(words[1], "setname")))
+        return RK_MODE_SESSION;
+    if (is(words[0], "multi"))
+        return RK_MODE_MULTI;
+    if (is(words[0], "exec") || is(words[0], "discard"))
+        return RK_MODE_TX_END;
     return RK_MODE_SAME;
 }

@@ -46,14 +46,20 @@ unsigned rk_writer_last_flags(const rk_writer *writer, unsigned want);
  * connection it is sent on: RK_MODE_STREAM for MONITOR and SUBSCRIBE,
  * PSUBSCRIBE, SSUBSCRIBE (the server may then send what no command asked
  * for), RK_MODE_RESET for RESET, RK_MODE_REPLY_* for CLIENT REPLY
- * ON/OFF/SKIP, RK_MODE_SAME for anything else. */
+ * ON/OFF/SKIP, RK_MODE_SESSION for SELECT, AUTH, HELLO and CLIENT SETNAME
+ * (the db, user, protocol or name are no longer what the options say),
+ * RK_MODE_MULTI for MULTI and RK_MODE_TX_END for EXEC and DISCARD,
+ * RK_MODE_SAME for anything else. */
 enum {
     RK_MODE_SAME,
     RK_MODE_STREAM,
     RK_MODE_RESET,
     RK_MODE_REPLY_ON,
     RK_MODE_REPLY_OFF,
-    RK_MODE_REPLY_SKIP
+    RK_MODE_REPLY_SKIP,
+    RK_MODE_SESSION,
+    RK_MODE_MULTI,
+    RK_MODE_TX_END
 };
 int rk_writer_last_mode(const rk_writer *writer);
 
