@@ -345,6 +345,61 @@ static void test_connection_given_back_after_multi_and_exec_is_pooled(void **sta
     rk_client_free(c);
 }
 
+/* Giving a connection back twice (while the pool holds it) must not put
+ * it in the pool twice: two later callers would share it and read each
+ * other's replies. The second release is refused and changes nothing. */
+static void test_connection_given_back_twice_is_pooled_once(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_client *c =
+        rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared), .pool_size = 2});
+    assert_non_null(c);
+    rk_conn *a, *b;
+    assert_int_equal(rk_client_acquire(c, &a), RK_OK);
+    rk_client_release(c, a);
+    rk_error_clear();
+    rk_client_release(c, a); /* the misuse */
+    assert_int_equal(rk_error_last()->code, RK_EINVAL);
+    assert_int_equal(rk_client_acquire(c, &a), RK_OK);
+    assert_int_equal(rk_client_acquire(c, &b), RK_OK);
+    assert_ptr_not_equal(a, b);
+    rk_pool_stats st;
+    rk_client_pool_stats(c, &st);
+    assert_int_equal(st.in_use, 2);
+    rk_client_release(c, a);
+    rk_client_release(c, b);
+    rk_client_free(c);
+}
+
+/* A connection the client never lent (made with rk_conn_new) is refused,
+ * not pushed past the end of the pool's stack of idle connections. */
+static void test_connection_not_from_the_pool_is_refused_by_release(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_client *c =
+        rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared), .pool_size = 1});
+    assert_non_null(c);
+    rk_conn *mine;
+    assert_int_equal(rk_client_acquire(c, &mine), RK_OK);
+    rk_client_release(c, mine); /* the pool's one idle slot is taken */
+    rk_conn *foreign[2];
+    for (int i = 0; i < 2; i++) {
+        foreign[i] = rk_conn_new(&(rk_options){.port = rkt_server_port(&rkt_shared)});
+        assert_non_null(foreign[i]);
+        assert_int_equal(rk_conn_connect(foreign[i]), RK_OK);
+        rk_error_clear();
+        rk_client_release(c, foreign[i]);
+        assert_int_equal(rk_error_last()->code, RK_EINVAL);
+    }
+    rk_pool_stats st;
+    rk_client_pool_stats(c, &st);
+    assert_int_equal(st.idle, 1);
+    assert_int_equal(st.in_use, 0);
+    rk_client_free(c);
+    for (int i = 0; i < 2; i++)
+        rk_conn_free(foreign[i]); /* still the caller's */
+}
+
 /* ---- frozen server ------------------------------------------------------- */
 
 typedef int (*frozen_op)(rk_client *c);
@@ -740,6 +795,9 @@ int main(void) {
         cmocka_unit_test_teardown(test_connection_given_back_after_raw_auth_is_not_pooled,
                                   teardown),
         cmocka_unit_test_teardown(test_connection_given_back_after_multi_and_exec_is_pooled,
+                                  teardown),
+        cmocka_unit_test_teardown(test_connection_given_back_twice_is_pooled_once, teardown),
+        cmocka_unit_test_teardown(test_connection_not_from_the_pool_is_refused_by_release,
                                   teardown),
         cmocka_unit_test_teardown(
             test_frozen_server_times_out_every_api_and_late_replies_go_nowhere, teardown),

@@ -159,7 +159,10 @@ int rk_client_acquire(rk_client *client, rk_conn **conn);
  *  sent) is closed instead of being pooled; rk_reset() makes it poolable
  *  again. Give it back without an open WATCH (UNWATCH it), or rk_conn_close
  *  it first to have it discarded. NULL conn does nothing; a NULL client
- *  records RK_EINVAL and leaves conn alone. */
+ *  records RK_EINVAL and leaves conn alone, and so does a connection the
+ *  client did not lend (rk_conn_new's) or one given back already while the
+ *  pool still holds it (a connection given back is the pool's: it may be
+ *  closed at once, so touching it again is a use after free). */
 void rk_client_release(rk_client *client, rk_conn *conn);
 
 /** Pool counters. */

@@ -210,6 +210,7 @@ static int acquire_until(rk_client *c, rk_node *node, rk_conn **out, int64_t dea
         if (rc != RK_OK)
             return rc;
         if (conn != NULL) {
+            rk_conn_set_owner(conn, node); /* lent again (see rk_client_release) */
             rc = rk_conn_check_idle(conn, deadline);
             if (rc == RK_OK) {
                 *out = conn;
@@ -259,7 +260,10 @@ int rk_client_acquire(rk_client *c, rk_conn **out) {
 
 /* Pools conn again unless it is broken, has replies unread or commands
  * unsent, or was left in a mode a later call would trip on (see
- * rk_conn_poolable): MONITOR, a subscription, CLIENT REPLY OFF/SKIP. */
+ * rk_conn_poolable): MONITOR, a subscription, CLIENT REPLY OFF/SKIP.
+ * A lent connection's owner is its node; an idle one has none, so a
+ * connection given back twice (two callers would then share it) or never
+ * lent (rk_conn_new) is refused, not pushed past the end of the pool. */
 void rk_client_release(rk_client *c, rk_conn *conn) {
     if (conn == NULL)
         return;
@@ -268,7 +272,13 @@ void rk_client_release(rk_client *c, rk_conn *conn) {
         return;
     }
     rk_node *node = rk_conn_owner(conn);
-    rk_pool *pool = node ? &node->pool : &c->nodes.seed.pool;
+    if (node == NULL) {
+        rk_fail(RK_EINVAL, "rk_client_release: a connection the client did not lend, or one "
+                           "given back already; it is left alone");
+        return;
+    }
+    rk_conn_set_owner(conn, NULL);
+    rk_pool *pool = &node->pool;
     if (!rk_conn_is_ready(conn) || !rk_conn_poolable(conn) || rk_conn_pending(conn) > 0 ||
         rk_writer_pending(rk_conn_writer(conn)) > 0) {
         rk_pool_drop(pool, conn);
