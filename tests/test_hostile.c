@@ -680,6 +680,23 @@ static void test_push_in_the_middle_of_a_pipeline_is_not_a_reply(void **state) {
     rk_client_free(c);
 }
 
+/* exec on a pipeline never given a command (plain or a transaction):
+ * RK_OK with no results. It passed a NULL array to memset (undefined
+ * behaviour that UBSan reports: the ASan build fails this test). */
+static void test_exec_of_a_pipeline_never_given_a_command_is_ok(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_client *c = client_at(rkt_server_port(&rkt_shared), (rk_retry){0});
+    for (int tx = 0; tx <= 1; tx++) {
+        rk_pipeline *p = rk_pipeline_new(c, &(rk_pipeline_opts){.transaction = tx});
+        assert_non_null(p);
+        assert_int_equal(rk_pipeline_exec(p), RK_OK);
+        assert_int_equal(rk_pipeline_replies(p), 0);
+        rk_pipeline_free(p);
+    }
+    rk_client_free(c);
+}
+
 /* NULL objects and arguments, zero counts, an empty key, a key with a NUL
  * in it: each call answers RK_EINVAL (or works, for what is valid), and
  * none crashes. */
@@ -788,6 +805,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_pipeline_call_refuses_select_on_the_held_connection,
                                   teardown),
         cmocka_unit_test_teardown(test_script_calls_with_null_script_are_einval, teardown),
+        cmocka_unit_test_teardown(test_exec_of_a_pipeline_never_given_a_command_is_ok, teardown),
         cmocka_unit_test_teardown(test_misuse_with_null_and_empty_arguments_is_einval, teardown),
         cmocka_unit_test_teardown(test_connection_given_back_after_raw_select_is_not_pooled,
                                   teardown),

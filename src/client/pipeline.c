@@ -469,6 +469,13 @@ static void resend_redirected(rk_pipeline *p) {
     }
 }
 
+/* Every result nil (no array yet when nothing was ever queued). */
+static void zero_results(rk_pipeline *p) {
+    if (p->count > 0)
+        memset(p->replies, 0, p->count * sizeof(*p->replies));
+    p->nresults = p->count;
+}
+
 /* Makes room for the results of count commands, all nil for now. */
 static int prepare_results(rk_pipeline *p) {
     if (p->count > p->cap) {
@@ -481,9 +488,8 @@ static int prepare_results(rk_pipeline *p) {
         p->status = st;
         p->cap = p->count;
     }
-    memset(p->replies, 0, p->count * sizeof(*p->replies));
+    zero_results(p);
     memset(&p->exec_reply, 0, sizeof(p->exec_reply));
-    p->nresults = p->count;
     return RK_OK;
 }
 
@@ -545,8 +551,7 @@ int rk_pipeline_exec(rk_pipeline *p) {
             break;
         rk_retry_pause(policy, n, &delay, &seed, rc);
         clear_results(p); /* what the failed run got is run again */
-        p->nresults = p->count;
-        memset(p->replies, 0, p->count * sizeof(*p->replies));
+        zero_results(p);
     }
     p->watching = p->multi = false; /* EXEC ends a watch, so does failing */
     if (rc == RK_OK && tx)
