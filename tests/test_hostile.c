@@ -649,6 +649,84 @@ static void test_typed_calls_refuse_replies_of_the_wrong_type(void **state) {
     }
 }
 
+/* SET NX answers +OK when it set the key and nil when it did not: any
+ * other answer (a QUEUED from a connection left inside MULTI, an integer
+ * from a broken proxy) must not be taken for an acquired lock. */
+static void test_lock_acquire_answered_neither_ok_nor_nil_is_eproto(void **state) {
+    (void)state;
+    const char *answers[] = {"+QUEUED\r\n", ":1\r\n", "$2\r\nOK\r\n", "*0\r\n"};
+    for (size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++) {
+        rkt_fake_step steps[] = {{.reply = answers[i]}, {.reply = ":0\r\n"}, {.reply = ":0\r\n"}};
+        fx_fake = rkt_fake_start(steps, 3, NULL); /* then the release: NOSCRIPT-free :0 */
+        assert_non_null(fx_fake);
+        rk_client *c = rk_client_new(&(rk_options){.port = rkt_fake_port(fx_fake)});
+        assert_non_null(c);
+        rk_lock *l = rk_lock_new(c, "hostile:fakelock", &(rk_lock_opts){.non_blocking = true});
+        assert_non_null(l);
+        int rc = rk_lock_acquire(l);
+        if (rc != RK_EPROTO)
+            fail_msg("SET NX answered %s: acquire said %s", answers[i], rk_strerror(rc));
+        assert_null(rk_lock_token(l));
+        rk_lock_free(l);
+        rk_client_free(c);
+        rkt_fake_free(fx_fake);
+        fx_fake = NULL;
+    }
+}
+
+/* The same for Redlock: an instance answering +QUEUED is not counted as
+ * locked, so one such instance of one is no quorum. */
+static void test_redlock_instance_answered_neither_ok_nor_nil_is_not_counted(void **state) {
+    (void)state;
+    rkt_fake_step steps[] = {{.reply = "+QUEUED\r\n"}, {.reply = ":0\r\n"}, {.reply = ":0\r\n"}};
+    fx_fake = rkt_fake_start(steps, 3, NULL);
+    assert_non_null(fx_fake);
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_fake_port(fx_fake)});
+    assert_non_null(c);
+    rk_redlock *rl =
+        rk_redlock_new(&c, 1, "hostile:fakeredlock", &(rk_redlock_opts){.attempts = 1});
+    assert_non_null(rl);
+    int rc = rk_redlock_acquire(rl, NULL);
+    if (rc == RK_OK)
+        fail_msg("redlock acquired on an instance that answered +QUEUED");
+    assert_int_equal(rk_redlock_instance_status(rl, 0), RK_EPROTO);
+    assert_null(rk_redlock_token(rl));
+    rk_redlock_free(rl);
+    rk_client_free(c);
+}
+
+static void on_async_lock(rk_async_lock *l, int status, void *ud) {
+    (void)l;
+    *(int *)ud = status;
+}
+
+/* And for the async lock, on the built-in loop. */
+static void test_async_lock_acquire_answered_neither_ok_nor_nil_is_eproto(void **state) {
+    (void)state;
+    rkt_fake_step steps[] = {{.reply = "+QUEUED\r\n"}, {.reply = ":0\r\n"}, {.reply = ":0\r\n"}};
+    fx_fake = rkt_fake_start(steps, 3, NULL);
+    assert_non_null(fx_fake);
+    rk_loop *loop = rk_loop_new(0);
+    assert_non_null(loop);
+    rk_async *ac = rk_async_new(&(rk_options){.port = rkt_fake_port(fx_fake)}, NULL);
+    assert_non_null(ac);
+    assert_int_equal(rk_loop_attach(loop, ac), RK_OK);
+    rk_async_lock *l =
+        rk_async_lock_new(ac, "hostile:fakelock", &(rk_lock_opts){.non_blocking = true});
+    assert_non_null(l);
+    int status = 1;
+    assert_int_equal(rk_async_lock_acquire(l, on_async_lock, &status), RK_OK);
+    int64_t until = now_ms() + 5000;
+    while (status == 1 && now_ms() < until)
+        rk_loop_run_once(loop, 100);
+    if (status != RK_EPROTO)
+        fail_msg("SET NX answered +QUEUED: the async acquire said %s", rk_strerror(status));
+    assert_null(rk_async_lock_token(l));
+    rk_async_lock_free(l);
+    rk_async_free(ac);
+    rk_loop_free(loop);
+}
+
 static void count_push(void *userdata, const rk_reply *push) {
     (void)push;
     (*(int *)userdata)++;
@@ -822,6 +900,12 @@ int main(void) {
         cmocka_unit_test_teardown(test_malformed_replies_are_eproto_and_the_next_call_is_clean,
                                   teardown),
         cmocka_unit_test_teardown(test_typed_calls_refuse_replies_of_the_wrong_type, teardown),
+        cmocka_unit_test_teardown(test_lock_acquire_answered_neither_ok_nor_nil_is_eproto,
+                                  teardown),
+        cmocka_unit_test_teardown(test_redlock_instance_answered_neither_ok_nor_nil_is_not_counted,
+                                  teardown),
+        cmocka_unit_test_teardown(test_async_lock_acquire_answered_neither_ok_nor_nil_is_eproto,
+                                  teardown),
         cmocka_unit_test_teardown(test_push_in_the_middle_of_a_pipeline_is_not_a_reply, teardown),
     };
     return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);

@@ -105,6 +105,16 @@ void rk_lock_extend_cmd(rk_lock_cmd *c, const char *name, const char *token, lon
     script_cmd(c, &extend_script, 1, 3);
 }
 
+int rk_lock_set_answer(const char *name, int status, const rk_reply *reply) {
+    if (status == RK_NIL || (status == RK_OK && rk_reply_type(reply) == RK_REPLY_NIL))
+        return RK_ELOCKED;
+    if (status != RK_OK ||
+        (rk_reply_type(reply) == RK_REPLY_STATUS && strcmp(rk_reply_str(reply), "OK") == 0))
+        return status;
+    return rk_fail(RK_EPROTO, "SET NX of lock \"%s\" answered a %s, not OK or nil", name,
+                   rk_type_name(rk_reply_type(reply)));
+}
+
 int rk_lock_release_answer(const char *name, long long answer) {
     if (answer == 1)
         return RK_OK;
@@ -440,8 +450,7 @@ static int try_acquire(rk_lock *l, const char *token, long long *fence) {
     }
     rk_reply r;
     int rc = rk_client_call_argv_opts(l->client, &r, NULL, cmd.keys, cmd.nkeys);
-    if (rc == RK_OK && rk_reply_type(&r) == RK_REPLY_NIL)
-        rc = RK_ELOCKED;
+    rc = rk_lock_set_answer(l->name, rc, &r);
     rk_reply_free(&r);
     *fence = 0;
     return rc;
@@ -684,8 +693,7 @@ static int instance_set(rk_redlock *rl, size_t i, const char *token) {
     rk_call_opts o = instance_opts(rl);
     rk_reply r;
     int rc = rk_client_call_argv_opts(rl->clients[i], &r, &o, argv, 6);
-    if (rc == RK_OK && rk_reply_type(&r) == RK_REPLY_NIL)
-        rc = RK_ELOCKED;
+    rc = rk_lock_set_answer(rl->name, rc, &r);
     rk_reply_free(&r);
     return rc;
 }

@@ -159,12 +159,12 @@ static void acquire_later(rk_async_lock *l) {
  * RK_NIL; or 0), or a failure (released when the SET may have run). */
 static void acquire_done(rk_async_lock *l, int status, const rk_reply *reply) {
     long long fence = 0;
-    bool won = status == RK_OK;
-    if (won && l->o.fencing) {
+    if (l->o.fencing && status == RK_OK)
         status = script_answer(status, reply, &fence);
-        won = status == RK_OK && fence > 0;
-    }
-    if (status == RK_NIL)
+    else if (!l->o.fencing)
+        status = rk_lock_set_answer(l->name, status, reply);
+    bool won = status == RK_OK && (!l->o.fencing || fence > 0);
+    if (status == RK_ELOCKED || status == RK_NIL)
         status = RK_OK;
     if (status != RK_OK) {
         if (rk_lock_may_have_run(status) || status == RK_ECANCELED)

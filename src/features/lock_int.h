@@ -43,6 +43,12 @@ void rk_lock_release_cmd(rk_lock_cmd *c, const char *name, const char *token);
 void rk_lock_extend_cmd(rk_lock_cmd *c, const char *name, const char *token, long long ms,
                         bool replace);
 
+/* What SET NX's answer means, given the status of its call (RK_NIL too):
+ * RK_OK for +OK (acquired), RK_ELOCKED for nil (held elsewhere), the
+ * status when it failed, and RK_EPROTO for anything else (a +QUEUED, an
+ * integer): never taken for an acquired lock. */
+int rk_lock_set_answer(const char *name, int status, const rk_reply *reply);
+
 /* What the answers mean: RK_OK, or RK_ENOTOWNER / RK_EINVAL with a
  * message naming the lock. */
 int rk_lock_release_answer(const char *name, long long answer);
