@@ -532,6 +532,39 @@ static void test_frozen_server_times_out_every_api_and_late_replies_go_nowhere(v
     rk_client_free(c);
 }
 
+/* A script that increments, run by EVALSHA, NOSCRIPT, then EVAL (the
+ * cache is flushed first), cut at every byte of those replies with three
+ * attempts allowed: it runs at most once, and a call whose reply was cut
+ * says so. */
+static void test_script_cut_at_every_reply_byte_runs_at_most_once(void **state) {
+    (void)state;
+    start_proxy();
+    long hs = handshake_bytes();
+    static const char src[] = "return redis.call('incr', KEYS[1])";
+    rk_script *s = rk_script_new(src, sizeof(src) - 1);
+    assert_non_null(s);
+    const long noscript = (long)strlen("-NOSCRIPT No matching script. Please use EVAL.\r\n");
+    for (long cut = 0; cut <= noscript + 4; cut++) {
+        server_run("SET", "hostile:script", "0");
+        server_run("SCRIPT", "FLUSH", NULL);
+        rk_client *c = client_with_cut_connection(hs, cut);
+        rk_reply r;
+        int rc = rk_script_run(c, s, (rk_str[]){RK_STR("hostile:script")}, 1, NULL, 0, &r);
+        long long ran = server_int("hostile:script");
+        if (ran > 1)
+            fail_msg("cut at %ld: the script ran %lld times", cut, ran);
+        if (rc == RK_OK && (ran != 1 || rk_reply_int(&r) != 1))
+            fail_msg("cut at %ld: RK_OK, but it ran %lld times", cut, ran);
+        if (rc != RK_OK && rc != RK_EIO && rc != RK_ECLOSED)
+            fail_msg("cut at %ld: %s", cut, rk_strerror(rc));
+        if (rc == RK_OK && cut < noscript + 4)
+            fail_msg("cut at %ld: RK_OK without the whole reply", cut);
+        rk_reply_free(&r);
+        rk_client_free(c);
+    }
+    rk_script_free(s);
+}
+
 /* ---- hostile server data ------------------------------------------------ */
 
 /* A fake server answering the first command with `reply` (len bytes) and
@@ -878,6 +911,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_lock_acquire_cut_at_every_reply_byte_leaves_no_lock,
                                   teardown),
         cmocka_unit_test_teardown(test_lock_release_cut_at_every_reply_byte_is_reported, teardown),
+        cmocka_unit_test_teardown(test_script_cut_at_every_reply_byte_runs_at_most_once, teardown),
         cmocka_unit_test_teardown(
             test_transaction_whose_multi_is_refused_reports_the_commands_that_ran, teardown),
         cmocka_unit_test_teardown(test_pipeline_call_refuses_select_on_the_held_connection,
