@@ -760,6 +760,47 @@ static void test_async_lock_acquire_answered_neither_ok_nor_nil_is_eproto(void *
     rk_loop_free(loop);
 }
 
+/* Redirects a server makes up: one that cannot be read is RK_EPROTO, a
+ * loop ends with RK_EREDIRECT after the few a call follows, and the
+ * command is sent again only for a redirect (it did not run). */
+static void test_hostile_redirects_end_in_eproto_or_eredirect(void **state) {
+    (void)state;
+    const char *unreadable[] = {"-MOVED\r\n",
+                                "-MOVED 99999 127.0.0.1:1\r\n",
+                                "-MOVED 1\r\n",
+                                "-MOVED 1 127.0.0.1:0\r\n",
+                                "-MOVED 1 127.0.0.1:70000\r\n",
+                                "-MOVED x 127.0.0.1:1\r\n",
+                                "-ASK 1 nohostport\r\n",
+                                "-MOVED -1 127.0.0.1:1\r\n"};
+    for (size_t i = 0; i < sizeof(unreadable) / sizeof(unreadable[0]); i++) {
+        rk_client *c = fake_client(unreadable[i], 0, 3);
+        rk_reply r;
+        int rc = rk_client_call(c, &r, "INCR k");
+        if (rc != RK_EPROTO && !(rc == RK_ESERVER && i == 0))
+            fail_msg("answered %s: %s (%s)", unreadable[i], rk_strerror(rc),
+                     rk_error_last()->message);
+        rk_reply_free(&r);
+        rk_client_free(c);
+        rkt_fake_free(fx_fake);
+        fx_fake = NULL;
+    }
+    /* A loop: every answer sends the command back to the same server. */
+    fx_fake = rkt_fake_start(NULL, 0, NULL);
+    assert_non_null(fx_fake);
+    char moved[64];
+    snprintf(moved, sizeof(moved), "-MOVED 1 127.0.0.1:%d\r\n", rkt_fake_port(fx_fake));
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(rkt_fake_add(fx_fake, &(rkt_fake_step){.reply = moved}), 0);
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_fake_port(fx_fake)});
+    assert_non_null(c);
+    rk_reply r;
+    assert_int_equal(rk_client_call(c, &r, "INCR k"), RK_EREDIRECT);
+    assert_int_equal(20 - rkt_fake_steps_left(fx_fake), 6); /* the first and 5 redirects */
+    rk_reply_free(&r);
+    rk_client_free(c);
+}
+
 static void count_push(void *userdata, const rk_reply *push) {
     (void)push;
     (*(int *)userdata)++;
@@ -940,6 +981,7 @@ int main(void) {
                                   teardown),
         cmocka_unit_test_teardown(test_async_lock_acquire_answered_neither_ok_nor_nil_is_eproto,
                                   teardown),
+        cmocka_unit_test_teardown(test_hostile_redirects_end_in_eproto_or_eredirect, teardown),
         cmocka_unit_test_teardown(test_push_in_the_middle_of_a_pipeline_is_not_a_reply, teardown),
     };
     return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);
