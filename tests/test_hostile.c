@@ -265,6 +265,32 @@ static void test_lock_release_cut_at_every_reply_byte_is_reported(void **state) 
     assert_int_equal(failed, noscript + 4); /* every cut but the last hit the release */
 }
 
+/* ---- a connection's own calls ------------------------------------------ */
+
+/* rk_conn_call reads and drops the replies of commands appended before it.
+ * One of them being an error reply must not stop that early: the call
+ * would then hand over the next earlier command's reply as its own. */
+static void test_conn_call_after_an_appended_error_gets_its_own_reply(void **state) {
+    (void)state;
+    rkt_shared_need();
+    server_run("SET", "hostile:str", "text");
+    server_run("SET", "hostile:a", "va");
+    server_run("SET", "hostile:b", "vb");
+    rk_conn *conn = rk_conn_new(&(rk_options){.port = rkt_server_port(&rkt_shared)});
+    assert_non_null(conn);
+    assert_int_equal(rk_conn_connect(conn), RK_OK);
+    assert_int_equal(rk_conn_append(conn, "INCR hostile:str"), RK_OK); /* an error reply */
+    assert_int_equal(rk_conn_append(conn, "GET hostile:a"), RK_OK);
+    rk_reply r;
+    assert_int_equal(rk_conn_call(conn, &r, "GET hostile:b"), RK_OK);
+    assert_string_equal(rk_reply_str(&r), "vb");
+    rk_reply_free(&r);
+    assert_int_equal(rk_conn_call(conn, &r, "PING"), RK_OK); /* nothing left unread */
+    assert_string_equal(rk_reply_str(&r), "PONG");
+    rk_reply_free(&r);
+    rk_conn_free(conn);
+}
+
 /* ---- the pool: connections given back in a changed state ---------------- */
 
 /* Takes the one pooled connection of c, runs `command` on it raw (as a
@@ -960,6 +986,8 @@ int main(void) {
         cmocka_unit_test_teardown(test_script_calls_with_null_script_are_einval, teardown),
         cmocka_unit_test_teardown(test_exec_of_a_pipeline_never_given_a_command_is_ok, teardown),
         cmocka_unit_test_teardown(test_misuse_with_null_and_empty_arguments_is_einval, teardown),
+        cmocka_unit_test_teardown(test_conn_call_after_an_appended_error_gets_its_own_reply,
+                                  teardown),
         cmocka_unit_test_teardown(test_connection_given_back_after_raw_select_is_not_pooled,
                                   teardown),
         cmocka_unit_test_teardown(test_connection_given_back_inside_multi_is_not_pooled, teardown),

@@ -907,13 +907,16 @@ static int call_queued(rk_conn *c, rk_reply *reply, int rc) {
             memset(reply, 0, sizeof(*reply));
         return rc == RK_OK ? rk_conn_flush(c) : rc;
     }
-    /* Replies to commands queued before this one are read and dropped. */
-    while (c->pending > 1 && rc == RK_OK)
+    /* Replies to commands queued before this one are read and dropped,
+     * error replies too: stopping at one would hand over the next earlier
+     * command's reply as this one's. */
+    while (c->pending > 1) {
         rc = rk_conn_roundtrip(c, NULL, deadline);
-    if (rc != RK_OK && rc != RK_ESERVER && rk_conn_is_broken(c)) {
-        if (reply)
-            memset(reply, 0, sizeof(*reply));
-        return rc;
+        if (rk_conn_is_broken(c)) {
+            if (reply)
+                memset(reply, 0, sizeof(*reply));
+            return rc;
+        }
     }
     return rk_conn_roundtrip(c, reply, deadline);
 }
