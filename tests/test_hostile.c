@@ -291,6 +291,27 @@ static void test_conn_call_after_an_appended_error_gets_its_own_reply(void **sta
     rk_conn_free(conn);
 }
 
+/* rk_reset leaves a connection "as freshly connected", whatever was
+ * appended before it and not read (an error reply among them too). */
+static void test_reset_drops_the_replies_of_commands_appended_before_it(void **state) {
+    (void)state;
+    rkt_shared_need();
+    server_run("SET", "hostile:str", "text");
+    rk_conn *conn = rk_conn_new(&(rk_options){.port = rkt_server_port(&rkt_shared)});
+    assert_non_null(conn);
+    assert_int_equal(rk_conn_connect(conn), RK_OK);
+    assert_int_equal(rk_conn_append(conn, "GET hostile:str"), RK_OK);
+    assert_int_equal(rk_conn_append(conn, "INCR hostile:str"), RK_OK); /* an error reply */
+    int rc = rk_reset(conn);
+    if (rc != RK_OK)
+        fail_msg("rk_reset: %s (%s)", rk_strerror(rc), rk_error_last()->message);
+    rk_reply r;
+    assert_int_equal(rk_conn_call(conn, &r, "PING"), RK_OK);
+    assert_string_equal(rk_reply_str(&r), "PONG");
+    rk_reply_free(&r);
+    rk_conn_free(conn);
+}
+
 /* ---- the pool: connections given back in a changed state ---------------- */
 
 /* Takes the one pooled connection of c, runs `command` on it raw (as a
@@ -987,6 +1008,8 @@ int main(void) {
         cmocka_unit_test_teardown(test_exec_of_a_pipeline_never_given_a_command_is_ok, teardown),
         cmocka_unit_test_teardown(test_misuse_with_null_and_empty_arguments_is_einval, teardown),
         cmocka_unit_test_teardown(test_conn_call_after_an_appended_error_gets_its_own_reply,
+                                  teardown),
+        cmocka_unit_test_teardown(test_reset_drops_the_replies_of_commands_appended_before_it,
                                   teardown),
         cmocka_unit_test_teardown(test_connection_given_back_after_raw_select_is_not_pooled,
                                   teardown),

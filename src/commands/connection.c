@@ -30,7 +30,13 @@ int rk_reset(rk_conn *conn) {
         rc = rk_conn_read(conn, &r);
         bool done = rc == RK_OK && rk_reply_type(&r) == RK_REPLY_STATUS &&
                     strcmp(rk_reply_str(&r), "RESET") == 0;
-        if (rc == RK_OK && !done && !streaming)
+        /* Replies still expected after this one: it answered a command
+         * appended before RESET, and is dropped (as rk_conn_call does),
+         * an error reply too. */
+        bool earlier = !streaming && rk_conn_pending(conn) > 0;
+        if (rc == RK_ESERVER && earlier && !rk_conn_is_broken(conn))
+            rc = RK_OK;
+        else if (rc == RK_OK && !done && !streaming && !earlier)
             rc = rk_fail(RK_EPROTO, "RESET: expected +RESET, got a %s reply",
                          rk_type_name(rk_reply_type(&r)));
         rk_reply_free(&r);
