@@ -848,6 +848,64 @@ static void test_hostile_redirects_end_in_eproto_or_eredirect(void **state) {
     rk_client_free(c);
 }
 
+/* A server that answers one command twice: the extra reply arrives with
+ * the first in one read and sits in the connection's buffer. Pooled with
+ * it, every later call on the connection would get the reply before its
+ * own. */
+static void test_extra_reply_is_never_taken_for_the_next_calls_reply(void **state) {
+    (void)state;
+    for (int protocol = 2; protocol <= 3; protocol++) {
+        rkt_fake_step steps[] = {{.reply = "$1\r\nA\r\n$1\r\nB\r\n"},
+                                 {.reply = "$1\r\nC\r\n"},
+                                 {.reply = "$1\r\nD\r\n"}};
+        fx_fake = rkt_fake_start(steps, 3, NULL);
+        assert_non_null(fx_fake);
+        rk_client *c = rk_client_new(&(rk_options){.port = rkt_fake_port(fx_fake),
+                                                   .protocol = protocol,
+                                                   .pool_size = 1,
+                                                   .retry = {.attempts = 1}});
+        assert_non_null(c);
+        rk_reply r;
+        assert_int_equal(rk_client_call(c, &r, "GET x"), RK_OK);
+        assert_string_equal(rk_reply_str(&r), "A");
+        rk_reply_free(&r);
+        for (int i = 0; i < 2; i++) {
+            int rc = rk_client_call(c, &r, "GET y");
+            if (rc == RK_OK && strcmp(rk_reply_str(&r), "B") == 0)
+                fail_msg("RESP%d: the extra reply B was handed to the next call", protocol);
+            rk_reply_free(&r);
+        }
+        rk_client_free(c);
+        rkt_fake_free(fx_fake);
+        fx_fake = NULL;
+    }
+}
+
+/* The same after a pipeline, which reads its replies its own way: the
+ * connection it gives back with an extra reply buffered is not pooled. */
+static void
+test_extra_reply_after_a_pipeline_is_never_taken_for_the_next_calls_reply(void **state) {
+    (void)state;
+    rkt_fake_step steps[] = {{.reply = "$1\r\nA\r\n$1\r\nB\r\n"}, {.reply = "$1\r\nC\r\n"}};
+    fx_fake = rkt_fake_start(steps, 2, NULL);
+    assert_non_null(fx_fake);
+    rk_client *c = rk_client_new(
+        &(rk_options){.port = rkt_fake_port(fx_fake), .pool_size = 1, .retry = {.attempts = 1}});
+    assert_non_null(c);
+    rk_pipeline *p = rk_pipeline_new(c, NULL);
+    assert_non_null(p);
+    assert_int_equal(rk_pipeline_append(p, "GET x"), RK_OK);
+    assert_int_equal(rk_pipeline_exec(p), RK_OK);
+    assert_string_equal(rk_reply_str(rk_pipeline_reply(p, 0)), "A");
+    rk_reply r;
+    int rc = rk_client_call(c, &r, "GET y");
+    if (rc == RK_OK && strcmp(rk_reply_str(&r), "B") == 0)
+        fail_msg("the extra reply B was handed to the call after the pipeline");
+    rk_reply_free(&r);
+    rk_pipeline_free(p);
+    rk_client_free(c);
+}
+
 static void count_push(void *userdata, const rk_reply *push) {
     (void)push;
     (*(int *)userdata)++;
@@ -1033,6 +1091,10 @@ int main(void) {
         cmocka_unit_test_teardown(test_async_lock_acquire_answered_neither_ok_nor_nil_is_eproto,
                                   teardown),
         cmocka_unit_test_teardown(test_hostile_redirects_end_in_eproto_or_eredirect, teardown),
+        cmocka_unit_test_teardown(test_extra_reply_is_never_taken_for_the_next_calls_reply,
+                                  teardown),
+        cmocka_unit_test_teardown(
+            test_extra_reply_after_a_pipeline_is_never_taken_for_the_next_calls_reply, teardown),
         cmocka_unit_test_teardown(test_push_in_the_middle_of_a_pipeline_is_not_a_reply, teardown),
     };
     return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);

@@ -260,9 +260,9 @@ int rk_client_acquire(rk_client *c, rk_conn **out) {
 
 /* Pools conn again unless it is broken, has replies unread or commands
  * unsent, or was left in a mode a later call would trip on (see
- * rk_conn_poolable): MONITOR, a subscription, CLIENT REPLY OFF/SKIP.
- * A lent connection's owner is its node; an idle one has none, so a
- * connection given back twice (two callers would then share it) or never
+ * rk_conn_poolable): MONITOR, a subscription, CLIENT REPLY OFF/SKIP; or
+ * holds a reply nobody asked for (rk_conn_has_stray). A lent connection's owner is its node; an
+ * idle one has none, so a connection given back twice (two callers would then share it) or never
  * lent (rk_conn_new) is refused, not pushed past the end of the pool. */
 void rk_client_release(rk_client *c, rk_conn *conn) {
     if (conn == NULL)
@@ -280,7 +280,7 @@ void rk_client_release(rk_client *c, rk_conn *conn) {
     rk_conn_set_owner(conn, NULL);
     rk_pool *pool = &node->pool;
     if (!rk_conn_is_ready(conn) || !rk_conn_poolable(conn) || rk_conn_pending(conn) > 0 ||
-        rk_writer_pending(rk_conn_writer(conn)) > 0) {
+        rk_writer_pending(rk_conn_writer(conn)) > 0 || rk_conn_has_stray(conn)) {
         rk_pool_drop(pool, conn);
         return;
     }

@@ -439,6 +439,13 @@ static int next_reply(rk_conn *c, rk_reply *out, bool borrowed) {
     }
 }
 
+bool rk_conn_has_stray(rk_conn *c) {
+    if (c->state != READY || c->pubsub || c->pending > 0 || rk_reader_buffered(c->rd) == 0)
+        return false;
+    rk_reply r;
+    return next_reply(c, &r, true) != 0; /* borrowed: nothing to free */
+}
+
 /* Waits for the socket, or fails the connection at the deadline. */
 static int wait_ready(rk_conn *c, int events, int64_t deadline) {
     int rc = rk_transport_wait(c->t, events, deadline);
@@ -803,6 +810,8 @@ static int read_until(rk_conn *c, rk_reply *out, int64_t deadline) {
     }
     if (c->pending > 0)
         c->pending--;
+    if (rk_conn_has_stray(c)) /* the stream is out of step: never reuse it */
+        broken(c, rk_fail(RK_EPROTO, "protocol error: a reply nobody asked for"));
     return out->type_ == RK_REPLY_ERROR ? rk_conn_server_error(out) : RK_OK;
 }
 

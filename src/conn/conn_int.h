@@ -65,9 +65,16 @@ void rk_conn_add_block(rk_conn *conn, long long ms);
 
 /* Whether the connection may go back to a pool: not in a mode that a
  * command queued on it set (MONITOR, a SUBSCRIBE, CLIENT REPLY OFF or
- * SKIP, a RESET without its handshake; the connection follows these
- * whichever call sent them) nor in subscriber mode. */
+ * SKIP, a RESET without its handshake, SELECT, AUTH, HELLO, CLIENT
+ * SETNAME, an open MULTI; the connection follows these whichever call
+ * sent them) nor in subscriber mode. */
 bool rk_conn_poolable(const rk_conn *conn);
+
+/* Whether the read buffer holds a whole reply that no command asked for
+ * (pushes there are delivered first), or bytes the reader refuses (the
+ * connection is then broken): a later call would take it for its own
+ * reply, so the connection must not be used again. */
+bool rk_conn_has_stray(rk_conn *conn);
 
 /* Whether the connection is in subscriber mode (rk_conn_set_pubsub). */
 bool rk_conn_in_pubsub(const rk_conn *conn);
