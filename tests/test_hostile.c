@@ -906,6 +906,34 @@ test_extra_reply_after_a_pipeline_is_never_taken_for_the_next_calls_reply(void *
     rk_client_free(c);
 }
 
+/* The same in the handshake: one reply more than the handshake reads,
+ * which the first call must not take. */
+static void test_extra_reply_in_the_handshake_is_never_taken_for_a_calls_reply(void **state) {
+    (void)state;
+    /* Every command takes a step: HELLO 3 gets its map, the two CLIENT
+     * SETINFO replies and one more in one write (so they arrive together),
+     * the SETINFOs nothing, then each GET its value. */
+    rkt_fake_step steps[] = {{.reply = "%1\r\n+proto\r\n:3\r\n+OK\r\n+OK\r\n+OK\r\n"},
+                             {.reply = NULL},
+                             {.reply = NULL},
+                             {.reply = "$1\r\nV\r\n"},
+                             {.reply = "$1\r\nW\r\n"}};
+    fx_fake = rkt_fake_start(steps, 5, &(rkt_fake_opts){.no_handshake = true});
+    assert_non_null(fx_fake);
+    rk_client *c = rk_client_new(
+        &(rk_options){.port = rkt_fake_port(fx_fake), .pool_size = 1, .retry = {.attempts = 1}});
+    assert_non_null(c);
+    for (int i = 0; i < 2; i++) {
+        rk_reply r;
+        int rc = rk_client_call(c, &r, "GET k");
+        if (rc == RK_OK && (rk_reply_type(&r) != RK_REPLY_STRING || rk_reply_len(&r) != 1))
+            fail_msg("call %d got a %s \"%s\", a handshake reply", i,
+                     rk_type_name(rk_reply_type(&r)), rk_reply_str(&r));
+        rk_reply_free(&r);
+    }
+    rk_client_free(c);
+}
+
 static void count_push(void *userdata, const rk_reply *push) {
     (void)push;
     (*(int *)userdata)++;
@@ -1095,6 +1123,8 @@ int main(void) {
                                   teardown),
         cmocka_unit_test_teardown(
             test_extra_reply_after_a_pipeline_is_never_taken_for_the_next_calls_reply, teardown),
+        cmocka_unit_test_teardown(
+            test_extra_reply_in_the_handshake_is_never_taken_for_a_calls_reply, teardown),
         cmocka_unit_test_teardown(test_push_in_the_middle_of_a_pipeline_is_not_a_reply, teardown),
     };
     return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);

@@ -617,6 +617,9 @@ static int hs_progress(rk_conn *c) {
     }
     forget_credentials(c);
     c->state = READY;
+    if (rk_conn_has_stray(c)) /* a reply more than the handshake asked for */
+        return broken(c, rk_fail(RK_EPROTO, "protocol error: a reply nobody asked for "
+                                            "after the handshake"));
     c->last_used = rk_now_ms_coarse();
     rk_transport_set_blocking(c->t); /* plain sockets: see read_blocking */
     return RK_OK;
