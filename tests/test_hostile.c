@@ -1057,6 +1057,38 @@ static void test_misuse_with_null_and_empty_arguments_is_einval(void **state) {
     rk_client_free(c);
 }
 
+/* A user the server lets run MULTI but not EXEC: the refused EXEC leaves
+ * the connection inside MULTI, so it must not go back to the pool, where
+ * the next call would be answered QUEUED. */
+static void test_transaction_whose_exec_is_refused_leaves_no_queued_connection(void **state) {
+    (void)state;
+    rkt_shared_need();
+    server_run("SET", "hostile:noexec", "v");
+    char *r0 = rkt_server_cmd(&rkt_shared, "ACL", "SETUSER", "hostile-noexec", "on", ">pw", "~*",
+                              "&*", "+@all", "-exec", NULL);
+    assert_non_null(r0);
+    free(r0);
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared),
+                                               .username = "hostile-noexec",
+                                               .password = "pw",
+                                               .pool_size = 1});
+    assert_non_null(c);
+    rk_pipeline *p = rk_pipeline_new(c, &(rk_pipeline_opts){.transaction = true});
+    assert_non_null(p);
+    assert_int_equal(rk_pipeline_append(p, "INCR hostile:noexec:n"), RK_OK);
+    int rc = rk_pipeline_exec(p);
+    assert_true(rc < 0);
+    rk_reply r;
+    rc = rk_client_call(c, &r, "GET hostile:noexec");
+    if (rc != RK_OK || rk_reply_type(&r) != RK_REPLY_STRING)
+        fail_msg("the call after a refused EXEC got %s: a %s \"%s\"", rk_strerror(rc),
+                 rk_type_name(rk_reply_type(&r)), rk_reply_str(&r));
+    rk_reply_free(&r);
+    rk_pipeline_free(p);
+    rk_client_free(c);
+    server_run("ACL", "DELUSER", "hostile-noexec");
+}
+
 /* ---- API misuse ----------------------------------------------------------- */
 
 /* A NULL script is bad input like any other: RK_EINVAL, not a crash. */
@@ -1088,6 +1120,8 @@ int main(void) {
         cmocka_unit_test_teardown(test_script_cut_at_every_reply_byte_runs_at_most_once, teardown),
         cmocka_unit_test_teardown(
             test_transaction_whose_multi_is_refused_reports_the_commands_that_ran, teardown),
+        cmocka_unit_test_teardown(
+            test_transaction_whose_exec_is_refused_leaves_no_queued_connection, teardown),
         cmocka_unit_test_teardown(test_pipeline_call_refuses_select_on_the_held_connection,
                                   teardown),
         cmocka_unit_test_teardown(test_script_calls_with_null_script_are_einval, teardown),
