@@ -1089,6 +1089,35 @@ static void test_transaction_whose_exec_is_refused_leaves_no_queued_connection(v
     server_run("ACL", "DELUSER", "hostile-noexec");
 }
 
+/* Subscribing to no channel at all is a bad argument: sent as a bare
+ * SUBSCRIBE, the server's "wrong number of arguments" ended the pubsub
+ * object for good (an error reply no retry cures), losing the channels it
+ * had. It is refused, and the subscription held goes on working. */
+static void test_subscribe_to_no_channel_is_einval_and_keeps_the_pubsub(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_client *c = client_at(rkt_server_port(&rkt_shared), (rk_retry){0});
+    rk_pubsub *ps = rk_pubsub_new(c, NULL);
+    assert_non_null(ps);
+    assert_int_equal(rk_pubsub_subscribe(ps, (rk_str[]){RK_STR("hostile:ch")}, 1), RK_OK);
+    assert_int_equal(rk_pubsub_wait_active(ps, 2000), RK_OK);
+    assert_int_equal(rk_pubsub_subscribe(ps, NULL, 0), RK_EINVAL);
+    assert_int_equal(rk_pubsub_psubscribe(ps, NULL, 0), RK_EINVAL);
+    assert_int_equal(rk_pubsub_ssubscribe(ps, NULL, 0), RK_EINVAL);
+    free(rkt_server_cmd(&rkt_shared, "PUBLISH", "hostile:ch", "hello", NULL));
+    rk_message m;
+    int rc = rk_pubsub_get_message(ps, 2000, &m);
+    while (rc == 1 && m.kind != RK_MSG_MESSAGE)
+        rc = rk_pubsub_get_message(ps, 2000, &m);
+    if (rc != 1)
+        fail_msg("no message after the empty subscribe: %s (%s)", rk_strerror(rc),
+                 rk_error_last()->message);
+    assert_int_equal(m.data_len, 5);
+    assert_memory_equal(m.data, "hello", 5);
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+}
+
 /* ---- API misuse ----------------------------------------------------------- */
 
 /* A NULL script is bad input like any other: RK_EINVAL, not a crash. */
@@ -1122,6 +1151,8 @@ int main(void) {
             test_transaction_whose_multi_is_refused_reports_the_commands_that_ran, teardown),
         cmocka_unit_test_teardown(
             test_transaction_whose_exec_is_refused_leaves_no_queued_connection, teardown),
+        cmocka_unit_test_teardown(test_subscribe_to_no_channel_is_einval_and_keeps_the_pubsub,
+                                  teardown),
         cmocka_unit_test_teardown(test_pipeline_call_refuses_select_on_the_held_connection,
                                   teardown),
         cmocka_unit_test_teardown(test_script_calls_with_null_script_are_einval, teardown),

@@ -148,7 +148,8 @@ void rk_pubsub_free(rk_pubsub *ps);
 /** Subscribe to the n channels of the array (binary safe: a name may hold
  *  any bytes, NUL included); all that follows holds as well for the
  *  unsubscribe, pattern and shard channel calls. A NULL array with n > 0,
- *  or a name whose ptr is NULL, is RK_EINVAL. Unsubscribing with n 0 drops
+ *  or a name whose ptr is NULL, is RK_EINVAL, and so is subscribing with
+ *  n 0 (nothing is sent). Unsubscribing with n 0 drops
  *  every subscription of that kind; unsubscribing also drops the handlers
  *  of those channels or patterns. Returns once the command is sent
  *  (confirmations arrive as messages; rk_pubsub_wait_active waits for

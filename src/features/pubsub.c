@@ -344,6 +344,8 @@ static int queued(rk_pubsub *ps, int rc) {
 /* Records and queues one (un)subscribe command, then sends it. */
 static int command(rk_pubsub *ps, int k, bool sub, const rk_str *names, size_t count) {
     bool drives;
+    if (sub && count == 0) /* a bare SUBSCRIBE: the server's error would be fatal */
+        return rk_fail(RK_EINVAL, "subscribing needs at least one name");
     int rc = rk_names_check(names, count);
     if (rc != RK_OK || (rc = begin(ps, &drives)) != RK_OK)
         return rc;
