@@ -259,11 +259,11 @@ int rk_client_acquire(rk_client *c, rk_conn **out) {
 }
 
 /* Pools conn again unless it is broken, has replies unread or commands
- * unsent, or was left in a mode a later call would trip on (see
- * rk_conn_poolable): MONITOR, a subscription, CLIENT REPLY OFF/SKIP; or
- * holds a reply nobody asked for (rk_conn_has_stray). A lent connection's owner is its node; an
- * idle one has none, so a connection given back twice (two callers would then share it) or never
- * lent (rk_conn_new) is refused, not pushed past the end of the pool. */
+ * unsent, holds a reply nobody asked for (rk_conn_has_stray), or was left
+ * in a mode a later call would trip on (see rk_conn_poolable). A lent
+ * connection's owner is its node and an idle one has none, so one given
+ * back twice (two callers would then share it) or never lent (rk_conn_new)
+ * is refused, not pushed past the end of the pool. */
 void rk_client_release(rk_client *c, rk_conn *conn) {
     if (conn == NULL)
         return;
