@@ -1,10 +1,12 @@
 /* Hostile tests of the synchronous client: what a reviewer trying to break
  * it would do. Connections cut at every byte of a reply (through the fault
- * proxy) with the server counting what ran, a transaction whose MULTI the
- * server refuses, frozen servers (SIGSTOP) under the feature APIs, a
- * scripted fake server answering with replies no real server sends, and
- * API misuse (NULL objects, a pipeline reused after exec). Needs
- * redis-server; the tests skip without it. */
+ * proxy) with the server counting what ran; transactions whose MULTI or
+ * EXEC the ACL refuses; connections given back to the pool in a changed
+ * state, twice, or never lent; a frozen server (SIGSTOP) under every API;
+ * a scripted fake server answering with replies no real server sends
+ * (malformed RESP, wrong types, a reply too many, made-up redirects); and
+ * API misuse (NULL objects, zero counts, a pipeline reused after exec).
+ * Needs redis-server; the tests skip without it. */
 #define _GNU_SOURCE
 
 #include <setjmp.h>
