@@ -587,12 +587,16 @@ static size_t gather(const rk_async *ac, size_t budget) {
     return run;
 }
 
-/* Counts w more bytes as written: the records they complete are SENT. */
+/* Counts w more bytes as written: the records they complete are SENT. A
+ * skipped record stops the walk (skip_cancelled drops it): one a lost
+ * connection failed has no bytes left (len 0) and would otherwise count
+ * as sent, and take the reply of the command after it. */
 static size_t advance(rk_async *ac, size_t w) {
     size_t sent = 0;
     ac->out_off += w;
     rk_writer_consume(ac->out, w);
-    while (ac->sendi < ac->count && ac->out_off >= at(ac, ac->sendi)->len) {
+    while (ac->sendi < ac->count && at(ac, ac->sendi)->state != R_SKIPPED &&
+           ac->out_off >= at(ac, ac->sendi)->len) {
         rec *r = at(ac, ac->sendi);
         ac->out_off -= r->len;
         r->state = R_SENT;
