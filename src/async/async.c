@@ -1558,17 +1558,40 @@ static rk_async_id queue_encoded(rk_async *ac, const rk_async_call *call, const 
     return queue_record(ac, call, shape, prev);
 }
 
+/* The commands that wait unsent, and their bytes: the records from sendi
+ * on not completed yet. One that timed out or was cancelled before its
+ * turn waits for nothing (it is skipped when its turn comes), though its
+ * record and bytes stay until then. */
+static void count_waiting(const rk_async *ac, size_t *n, size_t *bytes) {
+    *n = *bytes = 0;
+    for (size_t i = ac->sendi; i < ac->count; i++) {
+        const rec *r = at(ac, i);
+        if (r->done)
+            continue;
+        (*n)++;
+        *bytes += r->len - (i == ac->sendi ? ac->out_off : 0);
+    }
+}
+
 /* The policy for commands that cannot be sent now (async.h: max_queued,
- * max_queued_bytes, fail_fast). */
+ * max_queued_bytes, fail_fast). The waiting commands are counted (a walk)
+ * only when the records and bytes queued, completed ones included, reach
+ * a limit. */
 static int check_queue(const rk_async *ac) {
     if (ac->ao.fail_fast && ac->state == C_IDLE && ac->fails > 0)
         return rk_fail(ac->last_error,
                        "not connected: the last connect failed (%s), the next "
                        "waits for its backoff",
                        rk_strerror(ac->last_error));
-    if (ac->ao.max_queued > 0 && ac->count - ac->sendi >= (size_t)ac->ao.max_queued)
+    bool many = ac->ao.max_queued > 0 && ac->count - ac->sendi >= (size_t)ac->ao.max_queued;
+    bool big = ac->ao.max_queued_bytes > 0 && rk_writer_pending(ac->out) >= ac->ao.max_queued_bytes;
+    if (!many && !big)
+        return RK_OK;
+    size_t n, bytes;
+    count_waiting(ac, &n, &bytes);
+    if (many && n >= (size_t)ac->ao.max_queued)
         return rk_fail(RK_EAGAIN, "%d commands already wait to be sent", ac->ao.max_queued);
-    if (ac->ao.max_queued_bytes > 0 && rk_writer_pending(ac->out) >= ac->ao.max_queued_bytes)
+    if (big && bytes >= ac->ao.max_queued_bytes)
         return rk_fail(RK_EAGAIN, "%zu bytes of commands already wait to be sent",
                        ac->ao.max_queued_bytes);
     return RK_OK;
