@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "rediskit/rediskit.h"
+#include "rkt_alloc.h"
 #include "rkt_async_env.h"
 #include "rkt_fakeserver.h"
 #include "rkt_loops.h"
@@ -112,6 +113,99 @@ static void test_hostile_cancelled_commands_leave_queue_bytes(void **state) {
     assert_int_equal(last.status, RK_ECANCELED);
 }
 
+/* ---- freeing from every kind of callback ------------------------------------ */
+
+/* Installs the counting allocator, so that a test can see that a client
+ * freed from a callback was really freed (no block left). */
+static void count_blocks(void) {
+    rkt_alloc_install();
+}
+
+/* Fails when a block counted since count_blocks is still live. */
+static void assert_no_block_left(void) {
+    long live = rkt_alloc_live();
+    rkt_alloc_uninstall();
+    assert_int_equal(live, 0);
+}
+
+/* rk_async_detach completes a blocking command with RK_ECLOSED; its
+ * callback frees the client, which must then be freed once the detach
+ * is over, not left half-done (it leaked). */
+static void test_hostile_free_in_blocking_callback_during_detach(void **state) {
+    count_blocks();
+    env e;
+    env_open(&e, state, NULL);
+    result blpop = {.e = &e, .action = ACT_FREE};
+    submit(&e, &blpop, 0, CMD("BLPOP", "hostile:bl-detach", "0"));
+    run_for(&e, 50);
+    rk_async_detach(e.ac);
+    assert_int_equal(blpop.calls, 1);
+    assert_int_equal(blpop.status, RK_ECLOSED);
+    assert_null(e.ac);
+    env_close(&e);
+    assert_no_block_left();
+}
+
+static void free_on_lost(rk_async *ac, rk_async_event ev, const rk_error *err, void *ud) {
+    (void)err;
+    env *e = ud;
+    if (ev == RK_ASYNC_EVENT_LOST) {
+        rk_async_free(ac);
+        e->ac = NULL;
+    }
+}
+
+static void on_message_ignored(rk_async *ac, const rk_message *m, void *ud) {
+    (void)ac, (void)m, (void)ud;
+}
+
+/* Over RESP2 the subscriptions live on a dedicated connection of the
+ * loop's: a detach loses it and tells RK_ASYNC_EVENT_LOST, whose callback
+ * may free the client (it was freed under the detach's feet). */
+static void test_hostile_free_in_lost_event_during_detach(void **state) {
+    count_blocks();
+    env e;
+    rkt_shared_need();
+    e.k = *state;
+    e.loop = e.k->create();
+    e.ac = new_client(&e, (rk_options){.port = rkt_server_port(&rkt_shared), .protocol = 2}, NULL);
+    rk_async_on_event(e.ac, free_on_lost, &e);
+    result sub = {0};
+    rk_str ch = RK_STR("hostile:ch");
+    assert_int_equal(rk_async_subscribe(e.ac, &ch, 1, on_message_ignored, record, &sub), RK_OK);
+    wait_count(&e, &sub.calls, 1);
+    assert_int_equal(sub.status, RK_OK);
+    rk_async_detach(e.ac);
+    assert_null(e.ac);
+    env_close(&e);
+    assert_no_block_left();
+}
+
+/* rk_async_tx_free cancels the transaction's WATCH and EXEC; the WATCH's
+ * callback frees the client, and the EXEC's completion must not touch it
+ * afterwards. */
+static void test_hostile_free_in_transaction_callback_during_tx_free(void **state) {
+    count_blocks();
+    env e;
+    env_open(&e, state, NULL);
+    rk_async_tx *tx = rk_async_tx_new(e.ac);
+    assert_non_null(tx);
+    result watch = {.e = &e, .action = ACT_FREE}, exec = {0};
+    rk_str key = RK_STR("hostile:tx");
+    assert_true(rk_async_tx_watch(tx, record, &watch, &key, 1) > 0);
+    rk_async_batch *b = rk_async_batch_new();
+    assert_int_equal(rk_async_batch_append(b, "SET hostile:tx v"), RK_OK);
+    assert_true(rk_async_tx_exec(tx, b, record, &exec, 0) > 0);
+    rk_async_tx_free(tx);
+    assert_int_equal(watch.calls, 1);
+    assert_int_equal(watch.status, RK_ECANCELED);
+    assert_null(e.ac);
+    assert_int_equal(exec.calls, 1);
+    assert_int_equal(exec.status, RK_ECANCELED);
+    env_close(&e);
+    assert_no_block_left();
+}
+
 int main(void) {
     static const char *const config[] = {"enable-debug-command yes", NULL}; /* DEBUG SLEEP */
     rkt_shared_opts.config = config;
@@ -119,6 +213,9 @@ int main(void) {
         cmocka_unit_test(test_hostile_failed_write_behind_repeated_read_takes_no_reply),
         cmocka_unit_test(test_hostile_timed_out_commands_leave_queue_room),
         cmocka_unit_test(test_hostile_cancelled_commands_leave_queue_bytes),
+        cmocka_unit_test(test_hostile_free_in_blocking_callback_during_detach),
+        cmocka_unit_test(test_hostile_free_in_lost_event_during_detach),
+        cmocka_unit_test(test_hostile_free_in_transaction_callback_during_tx_free),
     };
     return rkt_async_run("async hostile", tests, RK_ARRAY_LEN(tests));
 }

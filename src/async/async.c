@@ -1012,9 +1012,10 @@ static void take_posts(rk_async *ac) {
     }
 }
 
-void rk_async_detach(rk_async *ac) {
-    if (ac == NULL || ac->ops == NULL)
-        return;
+/* rk_async_detach's work, with the client held: the callbacks it runs
+ * (blocking commands failed, the event of subscriptions lost) may free
+ * the client, which happens once it is done. */
+static void detach_held(rk_async *ac) {
     if (ac->aps)
         rk_aps_detach(ac);
     if (!ac->freeing && ac->kids) {
@@ -1033,6 +1034,14 @@ void rk_async_detach(rk_async *ac) {
     pthread_mutex_unlock(&ac->lock);
     if (ops->detach)
         ops->detach(ac->ldata);
+}
+
+void rk_async_detach(rk_async *ac) {
+    if (ac == NULL || ac->ops == NULL)
+        return;
+    rk_async_hold(ac);
+    detach_held(ac);
+    rk_async_release(ac); /* last: the client may be gone after */
 }
 
 static void really_free(rk_async *ac) {
@@ -1214,7 +1223,9 @@ struct rk_async_tx {
 };
 
 /* Takes kid out of ac's list and frees it (once its own stack unwinds,
- * when called from inside it). */
+ * when called from inside it). The commands it fails call back with ac
+ * held: one may free ac, which happens once the kid is gone (ac may be
+ * gone after this). */
 static void retire_kid(rk_async *ac, rk_async *kid) {
     for (rk_async **p = &ac->kids; *p; p = &(*p)->kid_next) {
         if (*p == kid) {
@@ -1227,7 +1238,9 @@ static void retire_kid(rk_async *ac, rk_async *kid) {
     if (kid->tx)
         kid->tx->kid = NULL;
     kid->tx = NULL;
+    rk_async_hold(ac);
     rk_async_free(kid);
+    rk_async_release(ac);
 }
 
 /* Closes every kid, failing the commands they run with code (the error
