@@ -206,6 +206,51 @@ static void test_hostile_free_in_transaction_callback_during_tx_free(void **stat
     assert_no_block_left();
 }
 
+/* A transaction's callback that frees another transaction. */
+typedef struct tx_pair {
+    rk_async_tx *other;
+    int calls, status;
+} tx_pair;
+
+static void free_other_tx(rk_async *ac, int status, rk_reply *r, void *ud) {
+    (void)ac, (void)r;
+    tx_pair *p = ud;
+    p->calls++;
+    p->status = status;
+    rk_async_tx_free(p->other);
+    p->other = NULL;
+}
+
+/* A transaction WATCHing hostile:tx-pair, its completion to cb. */
+static rk_async_tx *watch_pending(env *e, rk_async_fn cb, void *ud) {
+    rk_async_tx *tx = rk_async_tx_new(e->ac);
+    assert_non_null(tx);
+    rk_str key = RK_STR("hostile:tx-pair");
+    assert_true(rk_async_tx_watch(tx, cb, ud, &key, 1) > 0);
+    return tx;
+}
+
+/* Freeing the client fails every transaction's commands; the callback of
+ * one frees the other transaction (allowed after the client's free, so
+ * in it too), whose connection the free was about to close. */
+static void test_hostile_free_cancels_transaction_whose_callback_frees_another(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    tx_pair first = {0}, second = {0};
+    rk_async_tx *a = watch_pending(&e, free_other_tx, &first);
+    rk_async_tx *b = watch_pending(&e, free_other_tx, &second);
+    first.other = b;
+    second.other = a;
+    rk_async_free(e.ac);
+    e.ac = NULL;
+    assert_int_equal(first.calls + second.calls, 2);
+    assert_int_equal(first.status, RK_ECANCELED);
+    assert_int_equal(second.status, RK_ECANCELED);
+    rk_async_tx_free(first.other); /* the one neither callback freed */
+    rk_async_tx_free(second.other);
+    env_close(&e);
+}
+
 int main(void) {
     static const char *const config[] = {"enable-debug-command yes", NULL}; /* DEBUG SLEEP */
     rkt_shared_opts.config = config;
@@ -216,6 +261,7 @@ int main(void) {
         cmocka_unit_test(test_hostile_free_in_blocking_callback_during_detach),
         cmocka_unit_test(test_hostile_free_in_lost_event_during_detach),
         cmocka_unit_test(test_hostile_free_in_transaction_callback_during_tx_free),
+        cmocka_unit_test(test_hostile_free_cancels_transaction_whose_callback_frees_another),
     };
     return rkt_async_run("async hostile", tests, RK_ARRAY_LEN(tests));
 }

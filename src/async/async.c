@@ -1244,23 +1244,28 @@ static void retire_kid(rk_async *ac, rk_async *kid) {
 }
 
 /* Closes every kid, failing the commands they run with code (the error
- * detail set by the caller); their callbacks run now. Kids made by those
- * callbacks stay. */
+ * detail set by the caller); their callbacks run now. Every kid is cut
+ * from ac and from its transaction before the first callback runs: one
+ * may free another transaction (rk_async_tx_free), which must then not
+ * close a kid this walk is about to. Kids made by those callbacks stay. */
 static void drop_kids(rk_async *ac, int code) {
-    rk_async *kid = ac->kids;
+    rk_async *kids = ac->kids;
     ac->kids = NULL;
+    for (rk_async *k = kids; k; k = k->kid_next) {
+        k->parent = NULL;
+        if (k->tx)
+            k->tx->kid = NULL;
+        k->tx = NULL;
+    }
     ac->depth++;
-    while (kid) {
-        rk_async *next = kid->kid_next;
-        kid->kid_next = kid->parent = NULL;
-        if (kid->tx)
-            kid->tx->kid = NULL;
-        kid->tx = NULL;
+    while (kids) {
+        rk_async *kid = kids;
+        kids = kid->kid_next;
+        kid->kid_next = NULL;
         for (size_t i = 0; i < kid->count; i++)
             if (!at(kid, i)->done)
                 finish(kid, i, code);
         rk_async_free(kid);
-        kid = next;
     }
     ac->depth--;
 }
