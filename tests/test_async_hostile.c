@@ -251,6 +251,143 @@ static void test_hostile_free_cancels_transaction_whose_callback_frees_another(v
     env_close(&e);
 }
 
+/* ---- a hostile server ------------------------------------------------------- */
+
+/* A client of the test's loop to the fake server f, with opts (the port
+ * set here). */
+static void fake_open(env *e, void **state, rkt_fake *f, rk_options o) {
+    rkt_shared_need();
+    assert_non_null(f);
+    e->k = *state;
+    e->loop = e->k->create();
+    o.port = rkt_fake_port(f);
+    e->ac = new_client(e, o, NULL);
+}
+
+/* One reply of every RESP3 shape, and a push before a reply. */
+#define BIG_LEN 3000
+static const rkt_fake_step every_shape[] = {
+    {.expect = CMD("GET", "k"), .reply = "$5\r\nhello\r\n"},
+    {.expect = CMD("HGETALL", "h"), .reply = "%2\r\n$1\r\na\r\n:1\r\n$1\r\nb\r\n:2\r\n"},
+    {.expect = CMD("ECHO", "x"),
+     .reply = ">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$3\r\nhey\r\n$1\r\nx\r\n"},
+    {.expect = CMD("ZSCORE", "z", "m"), .reply = ",3.5\r\n"},
+    {.expect = CMD("GET", "attr"),
+     .reply = "|1\r\n+key-popularity\r\n%1\r\n$1\r\na\r\n,0.19\r\n$2\r\nok\r\n"},
+    {.expect = CMD("LRANGE", "l", "0", "-1"), .reply = "*3\r\n$1\r\na\r\n*1\r\n:7\r\n+last\r\n"},
+    {.expect = CMD("GET", "big")}, /* BIG_LEN bytes, filled in */
+};
+
+/* Runs every_shape's commands, pipelined, against a fake server that
+ * dribbles or not, and checks each reply reached its own command. */
+static void run_every_shape(void **state, bool dribble) {
+    static char big[BIG_LEN + 32];
+    int n = snprintf(big, sizeof(big), "$%d\r\n", BIG_LEN);
+    memset(big + n, 'y', BIG_LEN);
+    memcpy(big + n + BIG_LEN, "\r\n", 2);
+    rkt_fake_step steps[RK_ARRAY_LEN(every_shape)];
+    memcpy(steps, every_shape, sizeof(steps));
+    steps[RK_ARRAY_LEN(steps) - 1].reply = big;
+    steps[RK_ARRAY_LEN(steps) - 1].reply_len = (size_t)n + BIG_LEN + 2;
+    rkt_fake *f = rkt_fake_start(steps, RK_ARRAY_LEN(steps), &(rkt_fake_opts){.dribble = dribble});
+    env e;
+    fake_open(&e, state, f, (rk_options){0});
+    result r[RK_ARRAY_LEN(every_shape)] = {{0}};
+    for (size_t i = 0; i < RK_ARRAY_LEN(r); i++)
+        submit(&e, &r[i], -1, steps[i].expect);
+    wait_count(&e, &r[RK_ARRAY_LEN(r) - 1].calls, 1);
+    assert_string_equal(r[0].str, "hello");
+    assert_int_equal(r[1].type, RK_REPLY_MAP);
+    assert_string_equal(r[2].str, "x");
+    assert_int_equal(r[3].type, RK_REPLY_DOUBLE);
+    assert_string_equal(r[4].str, "ok");
+    assert_int_equal(r[5].type, RK_REPLY_ARRAY);
+    assert_string_equal(r[5].str, "last");
+    assert_int_equal(strlen(r[6].str), sizeof(r[6].str) - 1);
+    run_for(&e, 20);
+    for (size_t i = 0; i < RK_ARRAY_LEN(r); i++) {
+        assert_int_equal(r[i].calls, 1);
+        assert_true(r[i].status == RK_OK);
+    }
+    assert_null(rkt_fake_error(f));
+    env_close(&e);
+    rkt_fake_free(f);
+}
+
+static void test_hostile_replies_in_one_piece_reach_their_commands(void **state) {
+    run_every_shape(state, false);
+}
+
+static void test_hostile_replies_split_at_every_byte_reach_their_commands(void **state) {
+    run_every_shape(state, true);
+}
+
+/* What a hostile server answers to INCR, and how the INCR must end. */
+typedef struct hostile_case {
+    const char *what, *reply;
+    bool close_after;
+    int status;
+} hostile_case;
+
+static const hostile_case hostile_cases[] = {
+    {"garbage", "@@not resp@@\r\n", false, RK_EPROTO},
+    {"a bulk length past 64 bits", "$99999999999999999999999\r\n", false, RK_EPROTO},
+    {"a bulk over the limit", "$600000000\r\n", false, RK_EPROTO},
+    {"an aggregate too large", "*4294967295\r\n", false, RK_EPROTO},
+    {"a negative bulk length", "$-5\r\n", false, RK_EPROTO},
+    {"a negative count", "*-5\r\n", false, RK_EPROTO},
+    {"an integer past 64 bits", ":99999999999999999999999\r\n", false, RK_EPROTO},
+    {"a bad boolean", "#x\r\n", false, RK_EPROTO},
+    {"a bad double", ",abc\r\n", false, RK_EPROTO},
+    {"a verbatim string longer than said", "=5\r\ntxt:hello\r\n", false, RK_EPROTO},
+    {"a line without CR", "+OK\n", false, RK_EPROTO},
+    {"nesting past the limit",
+     "*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n"
+     "*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n"
+     "*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n"
+     "*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n"
+     "*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n"
+     ":1\r\n",
+     false, RK_EPROTO},
+    {"a close in mid-reply", "$10\r\nabc", true, RK_EIO},
+    {"a close in mid-aggregate", "*3\r\n:1\r\n", true, RK_EIO},
+    {"a close before any reply", NULL, true, RK_EIO},
+    {"a reply and one never asked for", ":12\r\n:13\r\n", false, RK_OK},
+    {"an empty error", "-\r\n", false, RK_ESERVER},
+};
+
+/* Each hostile answer ends the INCR once, with the status said (the
+ * connection closed where the stream can no longer be trusted), and the
+ * client carries on: the next command gets its own reply. */
+static void test_hostile_server_data_fails_command_once_and_client_recovers(void **state) {
+    for (size_t i = 0; i < RK_ARRAY_LEN(hostile_cases); i++) {
+        const hostile_case *c = &hostile_cases[i];
+        rkt_fake_step steps[] = {
+            {.expect = CMD("INCR", "n"), .reply = c->reply, .close_after = c->close_after},
+            {.expect = CMD("PING"), .reply = "+PONG\r\n"},
+        };
+        rkt_fake *f = rkt_fake_start(steps, RK_ARRAY_LEN(steps), NULL);
+        env e;
+        fake_open(&e, state, f, (rk_options){.command_timeout_ms = 3000});
+        result incr = {0}, ping = {0};
+        submit(&e, &incr, 0, CMD("INCR", "n"));
+        wait_count(&e, &incr.calls, 1);
+        if (incr.status != c->status)
+            fail_msg("%s: INCR ended with %s, not %s (%s)", c->what, rk_strerror(incr.status),
+                     rk_strerror(c->status), rk_error_last()->message);
+        submit(&e, &ping, 0, CMD("PING"));
+        wait_count(&e, &ping.calls, 1);
+        if (ping.status != RK_OK || strcmp(ping.str, "PONG") != 0)
+            fail_msg("%s: the next PING ended with %s (%s)", c->what, rk_strerror(ping.status),
+                     ping.str);
+        run_for(&e, 20);
+        assert_int_equal(incr.calls, 1);
+        assert_int_equal(ping.calls, 1);
+        env_close(&e);
+        rkt_fake_free(f);
+    }
+}
+
 int main(void) {
     static const char *const config[] = {"enable-debug-command yes", NULL}; /* DEBUG SLEEP */
     rkt_shared_opts.config = config;
@@ -262,6 +399,9 @@ int main(void) {
         cmocka_unit_test(test_hostile_free_in_lost_event_during_detach),
         cmocka_unit_test(test_hostile_free_in_transaction_callback_during_tx_free),
         cmocka_unit_test(test_hostile_free_cancels_transaction_whose_callback_frees_another),
+        cmocka_unit_test(test_hostile_replies_in_one_piece_reach_their_commands),
+        cmocka_unit_test(test_hostile_replies_split_at_every_byte_reach_their_commands),
+        cmocka_unit_test(test_hostile_server_data_fails_command_once_and_client_recovers),
     };
     return rkt_async_run("async hostile", tests, RK_ARRAY_LEN(tests));
 }
