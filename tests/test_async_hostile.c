@@ -58,6 +58,89 @@ static void test_hostile_failed_write_behind_repeated_read_takes_no_reply(void *
     proxied_close(&e, p);
 }
 
+/* What the pushes of the mixed test brought; done records the subscribe
+ * (whose userdata is the handler's too). */
+typedef struct pushes {
+    result done;
+    int messages, invalidations;
+} pushes;
+
+static void count_message(rk_async *ac, const rk_message *m, void *ud) {
+    (void)ac, (void)m;
+    ((pushes *)ud)->messages++;
+}
+
+static void count_invalidation(rk_async *ac, const rk_reply *keys, void *ud) {
+    (void)ac, (void)keys;
+    ((pushes *)ud)->invalidations++;
+}
+
+#define MIXED 420
+
+/* Over RESP3 the connection also carries pub/sub messages and tracking's
+ * invalidations (pushes, among the replies). Commands that time out
+ * (their replies come late), are cancelled before and after they were
+ * sent, and reads and writes that make invalidations, with messages
+ * published to the client itself: every checked ECHO gets its own reply,
+ * once, and every message arrives. */
+static void test_hostile_timeouts_cancels_and_pushes_keep_replies_in_order(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    pushes got = {.messages = 0};
+    result track = {0};
+    rk_str ch = RK_STR("hostile:mix");
+    assert_int_equal(rk_async_subscribe(e.ac, &ch, 1, count_message, record, &got), RK_OK);
+    rk_async_tracking t = {.on_invalidate = count_invalidation, .userdata = &got};
+    assert_int_equal(rk_async_tracking_on(e.ac, &t, record, &track), RK_OK);
+    wait_count(&e, &got.done.calls, 1);
+    wait_count(&e, &track.calls, 1);
+    assert_int_equal(got.done.status, RK_OK);
+    assert_int_equal(track.status, RK_OK);
+    result *echo = calloc(MIXED, sizeof(*echo)), *other = calloc(MIXED, sizeof(*other));
+    assert_true(echo && other);
+    int published = 0;
+    for (int i = 0; i < MIXED; i++) {
+        char num[16], key[32];
+        snprintf(num, sizeof(num), "%d", i);
+        snprintf(key, sizeof(key), "hostile:mix:%d", i % 5);
+        rk_async_id id = 0;
+        switch (i % 6) {
+        case 0: submit(&e, &other[i], 1, CMD("DEBUG", "SLEEP", "0.01")); break;
+        case 1: id = submit(&e, &other[i], 0, CMD("ECHO", "gone")); break;
+        case 2: submit(&e, &other[i], 0, CMD("GET", key)); break;
+        case 3: submit(&e, &other[i], 0, CMD("SET", key, num)); break;
+        case 4:
+            submit(&e, &other[i], 0, CMD("PUBLISH", "hostile:mix", num));
+            published++;
+            break;
+        default: id = submit(&e, &other[i], 0, CMD("ECHO", "late")); break;
+        }
+        if (i % 6 == 1)
+            assert_int_equal(rk_async_cancel(e.ac, id), RK_OK);
+        submit(&e, &echo[i], 0, CMD("ECHO", num));
+        if (i % 3 == 0)
+            assert_int_equal(e.k->run_once(e.loop), 0);
+        if (i % 6 == 5) /* sent or not by now */
+            assert_int_equal(rk_async_cancel(e.ac, id), RK_OK);
+    }
+    wait_count(&e, &echo[MIXED - 1].calls, 1);
+    wait_count(&e, &got.messages, published);
+    run_for(&e, 50);
+    for (int i = 0; i < MIXED; i++) {
+        char num[16];
+        snprintf(num, sizeof(num), "%d", i);
+        if (echo[i].calls != 1 || echo[i].status != RK_OK || strcmp(echo[i].str, num) != 0)
+            fail_msg("ECHO %d: %d calls, %s, \"%s\"", i, echo[i].calls, rk_strerror(echo[i].status),
+                     echo[i].str);
+        assert_int_equal(other[i].calls, 1);
+    }
+    assert_int_equal(got.messages, published);
+    assert_true(got.invalidations > 0);
+    free(echo);
+    free(other);
+    env_close(&e);
+}
+
 /* ---- the queue limits ----------------------------------------------------- */
 
 /* A client of the test's loop whose connects never complete (a black
@@ -393,6 +476,7 @@ int main(void) {
     rkt_shared_opts.config = config;
     static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hostile_failed_write_behind_repeated_read_takes_no_reply),
+        cmocka_unit_test(test_hostile_timeouts_cancels_and_pushes_keep_replies_in_order),
         cmocka_unit_test(test_hostile_timed_out_commands_leave_queue_room),
         cmocka_unit_test(test_hostile_cancelled_commands_leave_queue_bytes),
         cmocka_unit_test(test_hostile_free_in_blocking_callback_during_detach),
