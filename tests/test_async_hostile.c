@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -471,6 +472,169 @@ static void test_hostile_server_data_fails_command_once_and_client_recovers(void
     }
 }
 
+/* ---- other threads ---------------------------------------------------------- */
+
+#define POSTERS 4
+#define POSTS 400
+
+/* Commands posted from other threads while the connection is cut again
+ * and again: what completed, on which thread, and how. */
+typedef struct post_race {
+    env *e;
+    pthread_t loop_thread;
+    int done, ok, failed, off_loop;
+    int refused;
+} post_race;
+
+static void post_done(rk_async *ac, int status, rk_reply *r, void *ud) {
+    (void)ac, (void)r;
+    post_race *p = ud;
+    p->done++;
+    p->ok += status == RK_OK;
+    p->failed += status != RK_OK;
+    p->off_loop += !pthread_equal(pthread_self(), p->loop_thread);
+}
+
+static void *post_many(void *arg) {
+    post_race *p = arg;
+    rk_async_call call = {.callback = post_done, .userdata = p};
+    rk_str argv[2] = {RK_STR("INCR"), RK_STR("hostile:posted")};
+    for (int i = 0; i < POSTS; i++) {
+        if (rk_async_post(p->e->ac, &call, argv, 2) != RK_OK)
+            __atomic_add_fetch(&p->refused, 1, __ATOMIC_RELAXED);
+        if (i % 50 == 0)
+            nanosleep(&(struct timespec){.tv_nsec = 2000000}, NULL);
+    }
+    return NULL;
+}
+
+/* rk_async_post from four threads while the connection is cut under the
+ * commands five times: every posted command completes once, on the
+ * loop's thread (a reply, or the cut's error for one in flight). */
+static void test_hostile_posts_racing_reconnects_complete_once(void **state) {
+    env e;
+    rkt_proxy *p = proxied_open(&e, state, (rk_options){0});
+    post_race r = {.e = &e, .loop_thread = pthread_self()};
+    pthread_t t[POSTERS];
+    for (int i = 0; i < POSTERS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, post_many, &r), 0);
+    for (int cut = 0; cut < 5; cut++) {
+        run_for(&e, 30);
+        rkt_proxy_reset_all(p);
+    }
+    for (int i = 0; i < POSTERS; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(r.refused, 0);
+    wait_count(&e, &r.done, POSTERS * POSTS);
+    run_for(&e, 50);
+    assert_int_equal(r.done, POSTERS * POSTS);
+    assert_int_equal(r.off_loop, 0);
+    assert_true(r.ok > 0);
+    proxied_close(&e, p);
+}
+
+/* ---- the multiplexed mode ------------------------------------------------------ */
+
+#define MUX_THREADS 12
+
+static int64_t ms_now(void) {
+    return rk_now_ms();
+}
+
+/* A thread calling SET then GET of a key of its own until told to stop:
+ * each call returns once, with its own value or a clear failure. */
+typedef struct mux_worker {
+    rk_client *c;
+    int id;
+    volatile bool *stop;
+    int ok, failed, wrong, unclear;
+    int last_rc;
+} mux_worker;
+
+/* Whether a failed call said what happened, with a code a server going
+ * away can cause. */
+static bool clear_failure(int rc) {
+    const rk_error *e = rk_error_last();
+    bool known = rc == RK_EIO || rc == RK_ECONNECT || rc == RK_ETIMEOUT || rc == RK_ECLOSED;
+    return known && e->code == rc && e->message[0] != '\0';
+}
+
+static void *mux_set_get(void *arg) {
+    mux_worker *w = arg;
+    for (int i = 0; !__atomic_load_n(w->stop, __ATOMIC_ACQUIRE); i++) {
+        char key[32], val[32];
+        snprintf(key, sizeof key, "hostile:mux:%d", w->id);
+        snprintf(val, sizeof val, "%d", i);
+        const rk_str set[] = {RK_STR("SET"), rk_cstr(key), rk_cstr(val)};
+        const rk_str get[] = {RK_STR("GET"), rk_cstr(key)};
+        rk_reply r = {0};
+        int rc = rk_client_call_argv(w->c, NULL, set, 3);
+        if (rc == RK_OK)
+            rc = rk_client_call_argv(w->c, &r, get, 2);
+        w->last_rc = rc;
+        if (rc != RK_OK) {
+            w->failed++;
+            w->unclear += !clear_failure(rc);
+            continue;
+        }
+        w->ok++;
+        w->wrong += rk_reply_type(&r) != RK_REPLY_STRING || strcmp(rk_reply_str(&r), val) != 0;
+        rk_reply_free(&r);
+    }
+    return NULL;
+}
+
+/* Twelve threads share one multiplexed connection to a server that is
+ * killed and, a while later, started again: every call returns (none
+ * hangs), a failed one says why, none gets another's reply, and calls
+ * succeed again once the server is back. */
+static void test_hostile_mux_server_killed_and_restarted_under_threads(void **state) {
+    (void)state;
+    if (!rkt_require_binaries("redis-server", NULL))
+        skip();
+    rkt_server srv;
+    if (rkt_server_start(&srv, NULL) != 0)
+        fail_msg("no server of its own to kill");
+    rk_options o = {.port = rkt_server_port(&srv),
+                    .mode = RK_MODE_MUX,
+                    .command_timeout_ms = 500,
+                    .connect_timeout_ms = 500,
+                    .retry = {.backoff = RK_BACKOFF_CONSTANT, .base_ms = 20}};
+    rk_client *c = rk_client_new(&o);
+    assert_non_null(c);
+    volatile bool stop = false;
+    pthread_t t[MUX_THREADS];
+    mux_worker w[MUX_THREADS];
+    for (int i = 0; i < MUX_THREADS; i++) {
+        w[i] = (mux_worker){.c = c, .id = i, .stop = &stop};
+        assert_int_equal(pthread_create(&t[i], NULL, mux_set_get, &w[i]), 0);
+    }
+    nanosleep(&(struct timespec){.tv_nsec = 300000000}, NULL);
+    rkt_server_kill(&srv);
+    nanosleep(&(struct timespec){.tv_nsec = 500000000}, NULL);
+    assert_int_equal(rkt_server_restart(&srv), 0);
+    int64_t back = ms_now();
+    nanosleep(&(struct timespec){.tv_nsec = 700000000}, NULL);
+    __atomic_store_n(&stop, true, __ATOMIC_RELEASE);
+    for (int i = 0; i < MUX_THREADS; i++) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 10; /* every call is bounded by 500 ms timeouts */
+        if (pthread_timedjoin_np(t[i], NULL, &until) != 0)
+            fail_msg("thread %d is stuck in a call", i);
+    }
+    for (int i = 0; i < MUX_THREADS; i++) {
+        assert_true(w[i].ok > 0);
+        assert_true(w[i].failed > 0); /* the kill was felt */
+        assert_int_equal(w[i].unclear, 0);
+        assert_int_equal(w[i].wrong, 0);
+        assert_int_equal(w[i].last_rc, RK_OK); /* back once the server is */
+    }
+    assert_true(ms_now() - back < 10000);
+    rk_client_free(c);
+    rkt_server_stop(&srv);
+}
+
 int main(void) {
     static const char *const config[] = {"enable-debug-command yes", NULL}; /* DEBUG SLEEP */
     rkt_shared_opts.config = config;
@@ -486,6 +650,15 @@ int main(void) {
         cmocka_unit_test(test_hostile_replies_in_one_piece_reach_their_commands),
         cmocka_unit_test(test_hostile_replies_split_at_every_byte_reach_their_commands),
         cmocka_unit_test(test_hostile_server_data_fails_command_once_and_client_recovers),
+        cmocka_unit_test(test_hostile_posts_racing_reconnects_complete_once),
     };
-    return rkt_async_run("async hostile", tests, RK_ARRAY_LEN(tests));
+    static const struct CMUnitTest once[] = {
+        cmocka_unit_test(test_hostile_mux_server_killed_and_restarted_under_threads),
+    };
+    const char *only = getenv("RKT_ASYNC_TESTS");
+    int failed = rkt_async_run("async hostile", tests, RK_ARRAY_LEN(tests));
+    if (only == NULL || strstr(once[0].name, only))
+        failed += cmocka_run_group_tests_name("multiplexed hostile", once, rkt_shared_setup,
+                                              rkt_shared_teardown);
+    return failed;
 }
