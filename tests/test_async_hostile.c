@@ -533,6 +533,27 @@ static void test_hostile_posts_racing_reconnects_complete_once(void **state) {
     proxied_close(&e, p);
 }
 
+/* A command posted just before the client leaves its loop, and one posted
+ * once it is attached again: both complete (the wake-up of the first went
+ * to the loop left, and the client thought one was still on its way). */
+static void test_hostile_post_before_detach_completes_after_attach(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    result before = {0}, after = {0};
+    rk_str argv[1] = {RK_STR("PING")};
+    rk_async_call call = {.callback = record, .userdata = &before};
+    assert_int_equal(rk_async_post(e.ac, &call, argv, 1), RK_OK);
+    rk_async_detach(e.ac);
+    assert_int_equal(e.k->attach(e.loop, e.ac), RK_OK);
+    call.userdata = &after;
+    assert_int_equal(rk_async_post(e.ac, &call, argv, 1), RK_OK);
+    wait_count(&e, &after.calls, 1);
+    wait_count(&e, &before.calls, 1);
+    assert_string_equal(before.str, "PONG");
+    assert_string_equal(after.str, "PONG");
+    env_close(&e);
+}
+
 /* ---- the multiplexed mode ------------------------------------------------------ */
 
 #define MUX_THREADS 12
@@ -651,6 +672,7 @@ int main(void) {
         cmocka_unit_test(test_hostile_replies_split_at_every_byte_reach_their_commands),
         cmocka_unit_test(test_hostile_server_data_fails_command_once_and_client_recovers),
         cmocka_unit_test(test_hostile_posts_racing_reconnects_complete_once),
+        cmocka_unit_test(test_hostile_post_before_detach_completes_after_attach),
     };
     static const struct CMUnitTest once[] = {
         cmocka_unit_test(test_hostile_mux_server_killed_and_restarted_under_threads),

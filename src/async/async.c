@@ -1505,10 +1505,11 @@ int(rk_async_attach)(rk_async *ac, const rk_loop_ops *given, void *data, size_t 
     ac->ops = &ac->ops_copy;
     ac->ldata = data;
     pthread_mutex_unlock(&ac->lock);
-    if (ac->depth == 0) {
-        ac->depth++;
-        leave(ac, false);
-    }
+    /* Commands posted while on a loop left: their wake-up went there (and
+     * `woken` would keep later posts from waking this one). Taken now. */
+    ac->depth++;
+    take_posts(ac);
+    leave(ac, false);
     return RK_OK;
 }
 
