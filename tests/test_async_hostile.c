@@ -335,6 +335,118 @@ static void test_hostile_free_cancels_transaction_whose_callback_frees_another(v
     env_close(&e);
 }
 
+/* A pub/sub callback that frees or disconnects the client (action: ACT_FREE
+ * or ACT_DISCONNECT) the first time it runs. */
+typedef struct psub_act {
+    env *e;
+    int action;
+    int calls, subscribed;
+} psub_act;
+
+static void act_now(psub_act *a, rk_async *ac) {
+    if (a->calls++ > 0)
+        return;
+    if (a->action == ACT_FREE) {
+        rk_async_free(ac);
+        a->e->ac = NULL;
+    } else {
+        rk_async_disconnect(ac);
+    }
+}
+
+static void act_on_message(rk_async *ac, const rk_message *m, void *ud) {
+    (void)m;
+    act_now(ud, ac);
+}
+
+static void act_on_invalidate(rk_async *ac, const rk_reply *keys, void *ud) {
+    if (keys) /* not the flush-all of a lost connection */
+        act_now(ud, ac);
+}
+
+static void act_on_restored(rk_async *ac, rk_async_event ev, const rk_error *err, void *ud) {
+    (void)err;
+    if (ev == RK_ASYNC_EVENT_RESTORED)
+        act_now(ud, ac);
+}
+
+static void note_subscribed(rk_async *ac, int status, rk_reply *r, void *ud) {
+    (void)ac, (void)r;
+    psub_act *a = ud;
+    a->subscribed += status == RK_OK;
+}
+
+/* Which pub/sub callback acts. */
+enum { ON_MESSAGE, ON_INVALIDATE, ON_RESTORED };
+
+/* Runs the callback `where` with the action, on protocol proto: the client
+ * is then freed (no block left) or disconnected and still answers. */
+static void act_in_pubsub_callback(void **state, int where, int action, int proto) {
+    rkt_shared_need();
+    count_blocks();
+    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
+    assert_non_null(p);
+    env e = {.k = *state};
+    e.loop = e.k->create();
+    e.ac = new_client(&e, (rk_options){.port = rkt_proxy_port(p), .protocol = proto}, NULL);
+    psub_act a = {.e = &e, .action = action};
+    rk_str ch = RK_STR("hostile:act");
+    if (where == ON_INVALIDATE) {
+        rk_async_tracking t = {.on_invalidate = act_on_invalidate, .userdata = &a};
+        assert_int_equal(rk_async_tracking_on(e.ac, &t, note_subscribed, &a), RK_OK);
+    } else {
+        rk_async_on_event(e.ac, act_on_restored, &a);
+        assert_int_equal(rk_async_subscribe(e.ac, &ch, 1, act_on_message, note_subscribed, &a),
+                         RK_OK);
+    }
+    wait_count(&e, &a.subscribed, 1);
+    if (where == ON_INVALIDATE) {
+        result get = {0};
+        submit(&e, &get, 0, CMD("GET", "hostile:act-key"));
+        wait_count(&e, &get.calls, 1);
+        free(rkt_server_cmd(&rkt_shared, "SET", "hostile:act-key", "changed", NULL));
+    } else if (where == ON_MESSAGE) {
+        free(rkt_server_cmd(&rkt_shared, "PUBLISH", "hostile:act", "m", NULL));
+    } else {
+        rkt_proxy_drop_all(p);
+    }
+    wait_count(&e, &a.calls, 1);
+    if (action == ACT_DISCONNECT) {
+        result ping = {0};
+        assert_int_equal(rk_async_subscriptions(e.ac), 0);
+        submit(&e, &ping, 0, CMD("PING"));
+        wait_count(&e, &ping.calls, 1);
+        assert_string_equal(ping.str, "PONG");
+    }
+    run_for(&e, 30);
+    assert_int_equal(a.calls, 1);
+    assert_true(action != ACT_FREE || e.ac == NULL);
+    env_close(&e);
+    rkt_proxy_stop(p);
+    assert_no_block_left();
+}
+
+/* Every pub/sub callback may free or disconnect the client, on RESP2
+ * (the subscriptions on a connection of their own) and RESP3. */
+static void act_in_every_protocol(void **state, int where) {
+    for (int proto = 2; proto <= 3; proto++) {
+        act_in_pubsub_callback(state, where, ACT_FREE, proto);
+        act_in_pubsub_callback(state, where, ACT_DISCONNECT, proto);
+    }
+}
+
+static void test_hostile_free_or_disconnect_in_message_handler(void **state) {
+    act_in_every_protocol(state, ON_MESSAGE);
+}
+
+static void test_hostile_free_or_disconnect_in_invalidation(void **state) {
+    act_in_every_protocol(state, ON_INVALIDATE);
+}
+
+static void test_hostile_free_or_disconnect_in_restored_event(void **state) {
+    act_in_every_protocol(state, ON_RESTORED);
+}
+
 /* ---- a hostile server ------------------------------------------------------- */
 
 /* A client of the test's loop to the fake server f, with opts (the port
@@ -668,6 +780,9 @@ int main(void) {
         cmocka_unit_test(test_hostile_free_in_lost_event_during_detach),
         cmocka_unit_test(test_hostile_free_in_transaction_callback_during_tx_free),
         cmocka_unit_test(test_hostile_free_cancels_transaction_whose_callback_frees_another),
+        cmocka_unit_test(test_hostile_free_or_disconnect_in_message_handler),
+        cmocka_unit_test(test_hostile_free_or_disconnect_in_invalidation),
+        cmocka_unit_test(test_hostile_free_or_disconnect_in_restored_event),
         cmocka_unit_test(test_hostile_replies_in_one_piece_reach_their_commands),
         cmocka_unit_test(test_hostile_replies_split_at_every_byte_reach_their_commands),
         cmocka_unit_test(test_hostile_server_data_fails_command_once_and_client_recovers),
