@@ -142,6 +142,40 @@ static void test_hostile_timeouts_cancels_and_pushes_keep_replies_in_order(void 
     env_close(&e);
 }
 
+/* ---- callbacks run from the loop ----------------------------------------------- */
+
+/* A connect refused at once (a closed loopback port, a unix socket path
+ * that does not exist) fails the command from the loop, never from inside
+ * its submission: the caller has its id before the callback runs. */
+static void refused_connect_completes_from_the_loop(void **state, rk_options o) {
+    rkt_shared_need();
+    env e = {.k = *state};
+    e.loop = e.k->create();
+    e.ac = new_client(&e, o, NULL);
+    result r = {0}, blocking = {0};
+    submit(&e, &r, 0, CMD("PING"));
+    assert_int_equal(r.calls, 0);
+    submit(&e, &blocking, 0, CMD("BLPOP", "hostile:refused", "0"));
+    assert_int_equal(blocking.calls, 0);
+    wait_count(&e, &r.calls, 1);
+    wait_count(&e, &blocking.calls, 1);
+    assert_int_equal(r.status, RK_ECONNECT);
+    assert_int_equal(blocking.status, RK_ECONNECT);
+    run_for(&e, 30);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(blocking.calls, 1);
+    env_close(&e);
+}
+
+static void test_hostile_refused_tcp_connect_completes_from_the_loop(void **state) {
+    refused_connect_completes_from_the_loop(state, (rk_options){.port = rkt_free_port()});
+}
+
+static void test_hostile_missing_unix_socket_completes_from_the_loop(void **state) {
+    refused_connect_completes_from_the_loop(state,
+                                            (rk_options){.unix_path = "/nonexistent/hostile.sock"});
+}
+
 /* ---- the queue limits ----------------------------------------------------- */
 
 /* A client of the test's loop whose connects never complete (a black
@@ -774,6 +808,8 @@ int main(void) {
     static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hostile_failed_write_behind_repeated_read_takes_no_reply),
         cmocka_unit_test(test_hostile_timeouts_cancels_and_pushes_keep_replies_in_order),
+        cmocka_unit_test(test_hostile_refused_tcp_connect_completes_from_the_loop),
+        cmocka_unit_test(test_hostile_missing_unix_socket_completes_from_the_loop),
         cmocka_unit_test(test_hostile_timed_out_commands_leave_queue_room),
         cmocka_unit_test(test_hostile_cancelled_commands_leave_queue_bytes),
         cmocka_unit_test(test_hostile_free_in_blocking_callback_during_detach),

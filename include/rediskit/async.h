@@ -238,9 +238,11 @@ rk_async *(rk_async_new)(const rk_options *opts, const rk_async_options *aopts, 
  *  callback returns. NULL is allowed. */
 void rk_async_free(rk_async *ac);
 
-/** Starts connecting now instead of at the first command. RK_OK (also when
- *  connected or connecting already), or RK_ECLOSED once freed. The outcome
- *  shows in the commands' completions. */
+/** Starts connecting instead of waiting for the first command (at the
+ *  loop's next turn, as every connect: a connect that fails at once then
+ *  fails the commands waiting from the loop, never from inside this call
+ *  or a submission). RK_OK (also when connected or connecting already), or
+ *  RK_ECLOSED once freed. The outcome shows in the commands' completions. */
 int rk_async_connect(rk_async *ac);
 
 /** Closes the connection: commands not yet completed complete with

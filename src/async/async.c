@@ -1113,7 +1113,12 @@ static void settle(rk_async *ac, bool from_input) {
         if (!settled_step(ac))
             return;
     }
-    if (ac->ops && ac->state == C_IDLE && needs_conn(ac) && rk_now_ms() >= ac->connect_at) {
+    /* A connect starts from a loop input only (else the timer, armed for
+     * connect_at, brings one at once): one refused at once (a unix socket
+     * path that does not exist) fails the commands waiting for it, whose
+     * callbacks must not run inside their own submission. */
+    if (from_input && ac->ops && ac->state == C_IDLE && needs_conn(ac) &&
+        rk_now_ms() >= ac->connect_at) {
         ac->depth++; /* the hooks of pub/sub run inside (async_int.h) */
         start_connect(ac);
         ac->depth--;
@@ -1519,8 +1524,8 @@ int rk_async_connect(rk_async *ac) {
     if (ac->state != C_IDLE)
         return RK_OK;
     ac->depth++;
-    if (ac->ops)
-        start_connect(ac);
+    ac->reconnect = true; /* wanted with nothing to send, from the next input */
+    ac->connect_at = 0;
     leave(ac, false);
     return RK_OK;
 }
