@@ -142,6 +142,71 @@ static void test_hostile_timeouts_cancels_and_pushes_keep_replies_in_order(void 
     env_close(&e);
 }
 
+/* ---- the in-flight limits ------------------------------------------------- */
+
+#define LIMITED 120
+
+/* Under max_inflight 2 and max_inflight_bytes 64, small commands, ones
+ * larger than the byte limit (sent alone), late ones (still in flight
+ * after their deadline) and ones cancelled while held back: each checked
+ * ECHO gets its own reply once, in order, and none is lost. */
+static void test_hostile_inflight_limits_lose_and_reorder_nothing(void **state) {
+    env e;
+    env_open(&e, state, &(rk_async_options){.max_inflight = 2, .max_inflight_bytes = 64});
+    result *echo = calloc(LIMITED, sizeof(*echo)), *other = calloc(LIMITED, sizeof(*other));
+    assert_true(echo && other);
+    char big[128];
+    for (int i = 0; i < LIMITED; i++) {
+        char val[160];
+        memset(big, 'b', sizeof(big) - 1);
+        big[sizeof(big) - 1] = '\0';
+        snprintf(val, sizeof(val), "%d:%s", i, i % 4 == 1 ? big : "");
+        if (i % 10 == 0)
+            submit(&e, &other[i], 1, CMD("DEBUG", "SLEEP", "0.005"));
+        if (i % 10 == 5) {
+            rk_async_id id = submit(&e, &other[i], 0, CMD("ECHO", "cancelled"));
+            assert_int_equal(rk_async_cancel(e.ac, id), RK_OK);
+        }
+        submit(&e, &echo[i], 0, CMD("ECHO", val));
+    }
+    wait_count(&e, &echo[LIMITED - 1].calls, 1);
+    run_for(&e, 30);
+    for (int i = 0; i < LIMITED; i++) {
+        char want[16];
+        snprintf(want, sizeof(want), "%d:", i);
+        if (echo[i].calls != 1 || echo[i].status != RK_OK ||
+            strncmp(echo[i].str, want, strlen(want)) != 0)
+            fail_msg("ECHO %d: %d calls, %s, \"%.20s\"", i, echo[i].calls,
+                     rk_strerror(echo[i].status), echo[i].str);
+        assert_int_equal(other[i].calls, i % 5 == 0 ? 1 : 0);
+    }
+    assert_int_equal(rk_async_pending(e.ac), 0);
+    free(echo);
+    free(other);
+    env_close(&e);
+}
+
+/* A command held back by max_inflight waits unsent, bounded by its own
+ * deadline: it times out then, and is never sent. */
+static void test_hostile_held_back_command_times_out_unsent(void **state) {
+    env e;
+    env_open(&e, state, &(rk_async_options){.max_inflight = 1});
+    result slow = {0}, held = {0}, after = {0};
+    submit(&e, &slow, 0, CMD("DEBUG", "SLEEP", "1"));
+    wait_sent(&e, 1);
+    submit(&e, &held, 100, CMD("PING"));
+    wait_count(&e, &held.calls, 1);
+    assert_int_equal(held.status, RK_ETIMEOUT);
+    assert_int_equal(slow.calls, 0); /* its deadline, not the room it waited for */
+    submit(&e, &after, 0, CMD("ECHO", "after"));
+    wait_count(&e, &after.calls, 1);
+    assert_string_equal(after.str, "after");
+    rk_async_stats st;
+    rk_async_get_stats(e.ac, &st);
+    assert_int_equal(st.commands, 2); /* the DEBUG SLEEP and the ECHO */
+    env_close(&e);
+}
+
 /* ---- callbacks run from the loop ----------------------------------------------- */
 
 /* A connect refused at once (a closed loopback port, a unix socket path
@@ -808,6 +873,8 @@ int main(void) {
     static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hostile_failed_write_behind_repeated_read_takes_no_reply),
         cmocka_unit_test(test_hostile_timeouts_cancels_and_pushes_keep_replies_in_order),
+        cmocka_unit_test(test_hostile_inflight_limits_lose_and_reorder_nothing),
+        cmocka_unit_test(test_hostile_held_back_command_times_out_unsent),
         cmocka_unit_test(test_hostile_refused_tcp_connect_completes_from_the_loop),
         cmocka_unit_test(test_hostile_missing_unix_socket_completes_from_the_loop),
         cmocka_unit_test(test_hostile_timed_out_commands_leave_queue_room),
