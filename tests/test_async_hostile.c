@@ -617,6 +617,104 @@ static void test_hostile_replies_split_at_every_byte_reach_their_commands(void *
     run_every_shape(state, true);
 }
 
+/* A handshake refused (SELECT answered with an error) fails the commands
+ * waiting for it once, with the server's word, and the next command
+ * connects again after the backoff. */
+static void test_hostile_refused_handshake_fails_waiting_commands_once(void **state) {
+    const rkt_fake_step steps[] = {
+        {.expect = CMD("SELECT", "3"), .reply = "-ERR DB index is out of range\r\n"},
+        {.expect = CMD("PING"), .reply = "+PONG\r\n"},
+    };
+    rkt_fake *f = rkt_fake_start(steps, RK_ARRAY_LEN(steps), NULL);
+    env e;
+    fake_open(&e, state, f,
+              (rk_options){.db = 3, .retry = {.backoff = RK_BACKOFF_CONSTANT, .base_ms = 30}});
+    result first = {0}, second = {0};
+    submit(&e, &first, 0, CMD("PING"));
+    wait_count(&e, &first.calls, 1);
+    /* A failure without a reply, never RK_ESERVER (which comes with the
+     * error reply), saying what the server said. */
+    assert_int_equal(first.type, RK_REPLY_NIL);
+    assert_int_equal(first.status, RK_ECONNECT);
+    assert_non_null(strstr(first.str, "DB index is out of range"));
+    submit(&e, &second, 0, CMD("PING"));
+    wait_count(&e, &second.calls, 1);
+    assert_int_equal(second.status, RK_OK);
+    assert_string_equal(second.str, "PONG");
+    run_for(&e, 30);
+    assert_int_equal(first.calls, 1);
+    assert_null(rkt_fake_error(f));
+    env_close(&e);
+    rkt_fake_free(f);
+}
+
+/* What the subscriptions' events and messages brought. */
+typedef struct outage {
+    result done;
+    int lost, restored, restored_code, messages;
+    char last[32];
+} outage;
+
+static void outage_event(rk_async *ac, rk_async_event ev, const rk_error *err, void *ud) {
+    (void)ac;
+    outage *o = ud;
+    if (ev == RK_ASYNC_EVENT_LOST) {
+        o->lost++;
+        return;
+    }
+    o->restored++;
+    o->restored_code = err->code;
+}
+
+static void outage_message(rk_async *ac, const rk_message *m, void *ud) {
+    (void)ac;
+    outage *o = ud;
+    o->messages++;
+    snprintf(o->last, sizeof(o->last), "%.*s", (int)m->data_len, m->data);
+}
+
+#define CONFIRM_CH ">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"
+
+/* A subscribed connection lost, then two reconnects whose handshakes are
+ * refused, then one that works: the loss is told once for the outage, the
+ * restore once, the subscribe's own completion once, and the channel's
+ * messages arrive again. */
+static void test_hostile_outage_with_refused_handshakes_is_told_once(void **state) {
+    const rkt_fake_step steps[] = {
+        {.expect = CMD("SUBSCRIBE", "ch"), .reply = CONFIRM_CH, .close_after = true},
+        {.expect = CMD("SELECT", "3"), .reply = "-ERR DB index is out of range\r\n"},
+        {.expect = CMD("SELECT", "3"), .reply = "-ERR DB index is out of range\r\n"},
+        {.expect = CMD("SUBSCRIBE", "ch"), .reply = CONFIRM_CH},
+        {.expect = CMD("PING"),
+         .reply = ">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n+PONG\r\n"},
+    };
+    rkt_fake *f = rkt_fake_start(steps, RK_ARRAY_LEN(steps), NULL);
+    env e;
+    fake_open(&e, state, f,
+              (rk_options){.db = 3, .retry = {.backoff = RK_BACKOFF_CONSTANT, .base_ms = 30}});
+    outage o = {.lost = 0};
+    rk_async_on_event(e.ac, outage_event, &o);
+    rk_str ch = RK_STR("ch");
+    assert_int_equal(rk_async_subscribe(e.ac, &ch, 1, outage_message, record, &o), RK_OK);
+    wait_count(&e, &o.restored, 1);
+    assert_int_equal(o.lost, 1);
+    assert_int_equal(o.restored_code, RK_OK);
+    result ping = {0};
+    submit(&e, &ping, 0, CMD("PING"));
+    wait_count(&e, &ping.calls, 1);
+    assert_string_equal(ping.str, "PONG");
+    assert_int_equal(o.messages, 1);
+    assert_string_equal(o.last, "hi");
+    run_for(&e, 30);
+    assert_int_equal(o.lost, 1);
+    assert_int_equal(o.restored, 1);
+    assert_int_equal(o.done.calls, 1);
+    assert_int_equal(o.done.status, RK_OK);
+    assert_null(rkt_fake_error(f));
+    env_close(&e);
+    rkt_fake_free(f);
+}
+
 /* What a hostile server answers to INCR, and how the INCR must end. */
 typedef struct hostile_case {
     const char *what, *reply;
@@ -889,6 +987,8 @@ int main(void) {
         cmocka_unit_test(test_hostile_replies_in_one_piece_reach_their_commands),
         cmocka_unit_test(test_hostile_replies_split_at_every_byte_reach_their_commands),
         cmocka_unit_test(test_hostile_server_data_fails_command_once_and_client_recovers),
+        cmocka_unit_test(test_hostile_refused_handshake_fails_waiting_commands_once),
+        cmocka_unit_test(test_hostile_outage_with_refused_handshakes_is_told_once),
         cmocka_unit_test(test_hostile_posts_racing_reconnects_complete_once),
         cmocka_unit_test(test_hostile_post_before_detach_completes_after_attach),
     };

@@ -445,9 +445,21 @@ static void drop_conn(rk_async *ac) {
     ac->write_blocked = ac->flush_wanted = false;
 }
 
+/* A handshake the server refused with an error reply (SELECT on a db it
+ * lacks...) is a failed connect: RK_ECONNECT with the server's words.
+ * Never RK_ESERVER, which promises a callback the error reply itself. */
+static int connect_error(int code) {
+    if (code != RK_ESERVER && code != RK_EREDIRECT)
+        return code;
+    char said[512];
+    snprintf(said, sizeof(said), "%s", rk_error_last()->message);
+    return rk_fail(RK_ECONNECT, "the server refused the connection's handshake: %s", said);
+}
+
 /* A connect that failed: every command waiting for it fails with code,
  * and the next attempt waits for the retry policy's backoff. */
 static void connect_failed(rk_async *ac, int code) {
+    code = connect_error(code);
     rk_resolve_abandon(ac->res);
     ac->res = NULL;
     drop_conn(ac);

@@ -29,6 +29,8 @@ void record(rk_async *ac, int status, rk_reply *r, void *ud) {
                             : r;
     if (s && rk_reply_str(s))
         snprintf(res->str, sizeof(res->str), "%.*s", (int)rk_reply_len(s), rk_reply_str(s));
+    else if (r == NULL) /* a failure: what rk_error_last() said of it */
+        snprintf(res->str, sizeof(res->str), "%s", rk_error_last()->message);
     if (res->action == ACT_FREE) {
         rk_async_free(ac);
         res->e->ac = NULL;

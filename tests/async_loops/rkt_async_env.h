@@ -21,7 +21,8 @@ typedef struct env {
     rk_async *ac;
 } env;
 
-/* What a callback saw: how often it ran, and the last status and reply. */
+/* What a callback saw: how often it ran, and the last status and reply
+ * (str: the reply's string, or a failure's rk_error_last() message). */
 typedef struct result {
     int calls;
     int status;
