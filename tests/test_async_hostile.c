@@ -546,6 +546,54 @@ static void test_hostile_free_or_disconnect_in_restored_event(void **state) {
     act_in_every_protocol(state, ON_RESTORED);
 }
 
+/* A lock operation's callback that frees the client, or the lock. */
+typedef struct lock_act {
+    env *e;
+    bool free_lock;
+    int calls, status;
+} lock_act;
+
+static void lock_acts(rk_async_lock *l, int status, void *ud) {
+    lock_act *a = ud;
+    a->calls++;
+    a->status = status;
+    if (a->free_lock) {
+        rk_async_lock_free(l);
+        return;
+    }
+    rk_async_free(a->e->ac);
+    a->e->ac = NULL;
+}
+
+/* An acquire's callback frees the client (then the lock, later), or the
+ * lock itself: nothing is left, nothing is used after its free. */
+static void lock_callback_frees(void **state, bool free_lock) {
+    count_blocks();
+    env e;
+    env_open(&e, state, NULL);
+    result del = {0};
+    submit(&e, &del, 0, CMD("DEL", "hostile:lock"));
+    wait_count(&e, &del.calls, 1);
+    rk_async_lock *l = rk_async_lock_new(e.ac, "hostile:lock", NULL);
+    assert_non_null(l);
+    lock_act a = {.e = &e, .free_lock = free_lock};
+    assert_int_equal(rk_async_lock_acquire(l, lock_acts, &a), RK_OK);
+    wait_count(&e, &a.calls, 1);
+    assert_int_equal(a.status, RK_OK);
+    if (!free_lock)
+        rk_async_lock_free(l); /* after the client: allowed */
+    env_close(&e);
+    assert_no_block_left();
+}
+
+static void test_hostile_lock_callback_frees_the_client(void **state) {
+    lock_callback_frees(state, false);
+}
+
+static void test_hostile_lock_callback_frees_the_lock(void **state) {
+    lock_callback_frees(state, true);
+}
+
 /* ---- a hostile server ------------------------------------------------------- */
 
 /* A client of the test's loop to the fake server f, with opts (the port
@@ -984,6 +1032,8 @@ int main(void) {
         cmocka_unit_test(test_hostile_free_or_disconnect_in_message_handler),
         cmocka_unit_test(test_hostile_free_or_disconnect_in_invalidation),
         cmocka_unit_test(test_hostile_free_or_disconnect_in_restored_event),
+        cmocka_unit_test(test_hostile_lock_callback_frees_the_client),
+        cmocka_unit_test(test_hostile_lock_callback_frees_the_lock),
         cmocka_unit_test(test_hostile_replies_in_one_piece_reach_their_commands),
         cmocka_unit_test(test_hostile_replies_split_at_every_byte_reach_their_commands),
         cmocka_unit_test(test_hostile_server_data_fails_command_once_and_client_recovers),
