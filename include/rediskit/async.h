@@ -142,8 +142,9 @@ typedef struct rk_async_options {
      *  dead link is then found by TCP, which may take many minutes). */
     int liveness_ms;
     /** Commands waiting unsent (connecting, disconnected, or held back by
-     *  the in-flight limits), at most; past it a submission is refused
-     *  with RK_EAGAIN. Default 0: no limit. */
+     *  the in-flight limits; not those a deadline or a cancel completed
+     *  first), at most; past it a submission is refused with RK_EAGAIN.
+     *  Default 0: no limit. */
     int max_queued;
     /** Bytes of those commands, at most (RK_EAGAIN past it). Default 0: no
      *  limit. */
