@@ -763,6 +763,34 @@ static void test_hostile_outage_with_refused_handshakes_is_told_once(void **stat
     rkt_fake_free(f);
 }
 
+/* Subscribe confirmations and messages (pushes among the replies) read a
+ * byte at a time reach the subscribe's completion and the handler. */
+static void test_hostile_pushes_split_at_every_byte_reach_their_handler(void **state) {
+    const rkt_fake_step steps[] = {
+        {.expect = CMD("SUBSCRIBE", "ch"),
+         .reply = CONFIRM_CH ">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$3\r\none\r\n"},
+        {.expect = CMD("PING"),
+         .reply = ">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$3\r\ntwo\r\n+PONG\r\n"},
+    };
+    rkt_fake *f = rkt_fake_start(steps, RK_ARRAY_LEN(steps), &(rkt_fake_opts){.dribble = true});
+    env e;
+    fake_open(&e, state, f, (rk_options){0});
+    outage o = {.lost = 0};
+    rk_str ch = RK_STR("ch");
+    assert_int_equal(rk_async_subscribe(e.ac, &ch, 1, outage_message, record, &o), RK_OK);
+    wait_count(&e, &o.done.calls, 1);
+    assert_int_equal(o.done.status, RK_OK);
+    result ping = {0};
+    submit(&e, &ping, 0, CMD("PING"));
+    wait_count(&e, &ping.calls, 1);
+    assert_string_equal(ping.str, "PONG");
+    assert_int_equal(o.messages, 2);
+    assert_string_equal(o.last, "two");
+    assert_null(rkt_fake_error(f));
+    env_close(&e);
+    rkt_fake_free(f);
+}
+
 /* What a hostile server answers to INCR, and how the INCR must end. */
 typedef struct hostile_case {
     const char *what, *reply;
@@ -1041,6 +1069,7 @@ int main(void) {
         cmocka_unit_test(test_hostile_server_data_fails_command_once_and_client_recovers),
         cmocka_unit_test(test_hostile_refused_handshake_fails_waiting_commands_once),
         cmocka_unit_test(test_hostile_outage_with_refused_handshakes_is_told_once),
+        cmocka_unit_test(test_hostile_pushes_split_at_every_byte_reach_their_handler),
         cmocka_unit_test(test_hostile_posts_racing_reconnects_complete_once),
         cmocka_unit_test(test_hostile_post_before_detach_completes_after_attach),
     };
