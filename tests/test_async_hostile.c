@@ -721,6 +721,18 @@ static void outage_message(rk_async *ac, const rk_message *m, void *ud) {
     snprintf(o->last, sizeof(o->last), "%.*s", (int)m->data_len, m->data);
 }
 
+/* Sends the PING the fake server answers with a message and PONG: it gets
+ * its PONG, and the handler has seen `messages` messages, the last one
+ * `last`. */
+static void ping_brings_message(env *e, outage *o, int messages, const char *last) {
+    result ping = {0};
+    submit(e, &ping, 0, CMD("PING"));
+    wait_count(e, &ping.calls, 1);
+    assert_string_equal(ping.str, "PONG");
+    assert_int_equal(o->messages, messages);
+    assert_string_equal(o->last, last);
+}
+
 #define CONFIRM_CH ">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"
 
 /* A subscribed connection lost, then two reconnects whose handshakes are
@@ -747,12 +759,7 @@ static void test_hostile_outage_with_refused_handshakes_is_told_once(void **stat
     wait_count(&e, &o.restored, 1);
     assert_int_equal(o.lost, 1);
     assert_int_equal(o.restored_code, RK_OK);
-    result ping = {0};
-    submit(&e, &ping, 0, CMD("PING"));
-    wait_count(&e, &ping.calls, 1);
-    assert_string_equal(ping.str, "PONG");
-    assert_int_equal(o.messages, 1);
-    assert_string_equal(o.last, "hi");
+    ping_brings_message(&e, &o, 1, "hi");
     run_for(&e, 30);
     assert_int_equal(o.lost, 1);
     assert_int_equal(o.restored, 1);
@@ -780,12 +787,7 @@ static void test_hostile_pushes_split_at_every_byte_reach_their_handler(void **s
     assert_int_equal(rk_async_subscribe(e.ac, &ch, 1, outage_message, record, &o), RK_OK);
     wait_count(&e, &o.done.calls, 1);
     assert_int_equal(o.done.status, RK_OK);
-    result ping = {0};
-    submit(&e, &ping, 0, CMD("PING"));
-    wait_count(&e, &ping.calls, 1);
-    assert_string_equal(ping.str, "PONG");
-    assert_int_equal(o.messages, 2);
-    assert_string_equal(o.last, "two");
+    ping_brings_message(&e, &o, 2, "two");
     assert_null(rkt_fake_error(f));
     env_close(&e);
     rkt_fake_free(f);
