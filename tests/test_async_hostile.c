@@ -296,6 +296,28 @@ static void test_hostile_cancelled_commands_leave_queue_bytes(void **state) {
     assert_int_equal(last.status, RK_ECANCELED);
 }
 
+/* max_queued bounds what other threads post too: past it a posted
+ * command completes with RK_EAGAIN (from the loop) instead of growing the
+ * queue without bound. */
+static void test_hostile_posts_past_max_queued_are_refused(void **state) {
+    env e;
+    rkt_blackhole *b = stuck_open(&e, state, &(rk_async_options){.max_queued = 2});
+    result r[5] = {{0}};
+    rk_str argv[1] = {RK_STR("PING")};
+    for (int i = 0; i < 5; i++) {
+        rk_async_call call = {.callback = record, .userdata = &r[i]};
+        assert_int_equal(rk_async_post(e.ac, &call, argv, 1), RK_OK);
+    }
+    wait_count(&e, &r[4].calls, 1);
+    run_for(&e, 30);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(r[i].calls, i < 2 ? 0 : 1);
+    assert_int_equal(r[2].status, RK_EAGAIN);
+    assert_int_equal(rk_async_pending(e.ac), 2);
+    stuck_close(&e, b);
+    assert_int_equal(r[0].status, RK_ECANCELED);
+}
+
 /* ---- freeing from every kind of callback ------------------------------------ */
 
 /* Installs the counting allocator, so that a test can see that a client
@@ -1057,6 +1079,7 @@ int main(void) {
         cmocka_unit_test(test_hostile_missing_unix_socket_completes_from_the_loop),
         cmocka_unit_test(test_hostile_timed_out_commands_leave_queue_room),
         cmocka_unit_test(test_hostile_cancelled_commands_leave_queue_bytes),
+        cmocka_unit_test(test_hostile_posts_past_max_queued_are_refused),
         cmocka_unit_test(test_hostile_free_in_blocking_callback_during_detach),
         cmocka_unit_test(test_hostile_free_in_lost_event_during_detach),
         cmocka_unit_test(test_hostile_free_in_transaction_callback_during_tx_free),

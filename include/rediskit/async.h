@@ -300,8 +300,11 @@ rk_async_id rk_async_run(rk_async *ac, rk_command *cmd, rk_async_fn cb, void *us
  *  the loop woken (its wake operation: the built-in loop and every adapter
  *  here have one, libevent's without evthread); it is submitted on the loop's
  *  thread, where its callback runs. RK_OK, RK_EINVAL (as rk_async_submit,
- *  or a loop without wake), RK_ENOMEM. No id: a posted command cannot be
- *  cancelled. Must not race with rk_async_free. */
+ *  or a loop without wake), RK_ENOMEM. The queue's bounds (max_queued,
+ *  max_queued_bytes, fail_fast) are applied when the loop takes it in: a
+ *  command they refuse completes then with the refusal (RK_EAGAIN...). No
+ *  id: a posted command cannot be cancelled. Must not race with
+ *  rk_async_free. */
 int(rk_async_post)(rk_async *ac, const rk_async_call *call, const rk_str *argv, size_t argc,
                    size_t call_size);
 /* Sized as rk_async_submit. */

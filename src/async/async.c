@@ -1000,8 +1000,12 @@ int rk_async_later_cancel(rk_async *ac, int64_t id) {
 
 /* ---- entering and leaving ---------------------------------------------- */
 
+static int check_queue(const rk_async *ac);
+
 /* Moves the commands other threads posted into the ring, in the order
- * they were posted; one that finds no room fails with RK_ENOMEM. */
+ * they were posted. One the queue's bounds refuse (max_queued...: the
+ * poster could not be told) or that finds no room completes with that
+ * error; at the client's free they are all taken, to be cancelled. */
 static void take_posts(rk_async *ac) {
     pthread_mutex_lock(&ac->lock);
     posted *p = ac->posts;
@@ -1012,7 +1016,9 @@ static void take_posts(rk_async *ac) {
     while (p) {
         posted *next = p->next;
         size_t prev = rk_writer_pending(ac->out);
-        int rc = ring_reserve(ac);
+        int rc = ac->freeing ? RK_OK : check_queue(ac);
+        if (rc == RK_OK)
+            rc = ring_reserve(ac);
         if (rc == RK_OK)
             rc = rk_writer_raw(ac->out, p->bytes, p->len);
         if (rc == RK_OK)
