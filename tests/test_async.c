@@ -169,40 +169,6 @@ static void test_async_unsent_command_survives_lost_connection(void **state) {
 
 /* ---- repeating after a lost connection ------------------------------------ */
 
-/* A loop of the test's kind and a client of the shared server through a
- * fault proxy, with options o (the port set here), connected (so that a
- * mode set next applies to the next connection). */
-static rkt_proxy *proxied_open(env *e, void **state, rk_options o) {
-    rkt_shared_need();
-    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
-    assert_non_null(p);
-    e->k = *state;
-    e->loop = e->k->create();
-    o.port = rkt_proxy_port(p);
-    e->ac = new_client(e, o, NULL);
-    assert_int_equal(rk_async_connect(e->ac), RK_OK);
-    wait_connected(e);
-    return p;
-}
-
-static void proxied_close(env *e, rkt_proxy *p) {
-    env_close(e);
-    rkt_proxy_stop(p);
-}
-
-/* Sends DEBUG SLEEP (0.3 s) so that the commands submitted next are sent
- * and wait for their replies; sleeping is returned, to see it fail. */
-static void hold_server(env *e, result *sleeping) {
-    submit(e, sleeping, 0, CMD("DEBUG", "SLEEP", "0.3"));
-}
-
-/* Runs the loop until the commands submitted are written, then cuts the
- * connection: they were in flight. */
-static void cut_in_flight(env *e, rkt_proxy *p) {
-    run_for(e, 100);
-    rkt_proxy_drop_all(p);
-}
-
 static void test_async_lost_connection_repeats_reads(void **state) {
     env e;
     rkt_proxy *p = proxied_open(&e, state, (rk_options){0});

@@ -142,8 +142,9 @@ typedef struct rk_async_options {
      *  dead link is then found by TCP, which may take many minutes). */
     int liveness_ms;
     /** Commands waiting unsent (connecting, disconnected, or held back by
-     *  the in-flight limits), at most; past it a submission is refused
-     *  with RK_EAGAIN. Default 0: no limit. */
+     *  the in-flight limits; not those a deadline or a cancel completed
+     *  first), at most; past it a submission is refused with RK_EAGAIN.
+     *  Default 0: no limit. */
     int max_queued;
     /** Bytes of those commands, at most (RK_EAGAIN past it). Default 0: no
      *  limit. */
@@ -238,9 +239,11 @@ rk_async *(rk_async_new)(const rk_options *opts, const rk_async_options *aopts, 
  *  callback returns. NULL is allowed. */
 void rk_async_free(rk_async *ac);
 
-/** Starts connecting now instead of at the first command. RK_OK (also when
- *  connected or connecting already), or RK_ECLOSED once freed. The outcome
- *  shows in the commands' completions. */
+/** Starts connecting instead of waiting for the first command (at the
+ *  loop's next turn, as every connect: a connect that fails at once then
+ *  fails the commands waiting from the loop, never from inside this call
+ *  or a submission). RK_OK (also when connected or connecting already), or
+ *  RK_ECLOSED once freed. The outcome shows in the commands' completions. */
 int rk_async_connect(rk_async *ac);
 
 /** Closes the connection: commands not yet completed complete with
@@ -297,8 +300,11 @@ rk_async_id rk_async_run(rk_async *ac, rk_command *cmd, rk_async_fn cb, void *us
  *  the loop woken (its wake operation: the built-in loop and every adapter
  *  here have one, libevent's without evthread); it is submitted on the loop's
  *  thread, where its callback runs. RK_OK, RK_EINVAL (as rk_async_submit,
- *  or a loop without wake), RK_ENOMEM. No id: a posted command cannot be
- *  cancelled. Must not race with rk_async_free. */
+ *  or a loop without wake), RK_ENOMEM. The queue's bounds (max_queued,
+ *  max_queued_bytes, fail_fast) are applied when the loop takes it in: a
+ *  command they refuse completes then with the refusal (RK_EAGAIN...). No
+ *  id: a posted command cannot be cancelled. Must not race with
+ *  rk_async_free. */
 int(rk_async_post)(rk_async *ac, const rk_async_call *call, const rk_str *argv, size_t argc,
                    size_t call_size);
 /* Sized as rk_async_submit. */

@@ -445,9 +445,21 @@ static void drop_conn(rk_async *ac) {
     ac->write_blocked = ac->flush_wanted = false;
 }
 
+/* A handshake the server refused with an error reply (SELECT on a db it
+ * lacks...) is a failed connect: RK_ECONNECT with the server's words.
+ * Never RK_ESERVER, which promises a callback the error reply itself. */
+static int connect_error(int code) {
+    if (code != RK_ESERVER && code != RK_EREDIRECT)
+        return code;
+    char said[512];
+    snprintf(said, sizeof(said), "%s", rk_error_last()->message);
+    return rk_fail(RK_ECONNECT, "the server refused the connection's handshake: %s", said);
+}
+
 /* A connect that failed: every command waiting for it fails with code,
  * and the next attempt waits for the retry policy's backoff. */
 static void connect_failed(rk_async *ac, int code) {
+    code = connect_error(code);
     rk_resolve_abandon(ac->res);
     ac->res = NULL;
     drop_conn(ac);
@@ -587,12 +599,16 @@ static size_t gather(const rk_async *ac, size_t budget) {
     return run;
 }
 
-/* Counts w more bytes as written: the records they complete are SENT. */
+/* Counts w more bytes as written: the records they complete are SENT. A
+ * skipped record stops the walk (skip_cancelled drops it): one a lost
+ * connection failed has no bytes left (len 0) and would otherwise count
+ * as sent, and take the reply of the command after it. */
 static size_t advance(rk_async *ac, size_t w) {
     size_t sent = 0;
     ac->out_off += w;
     rk_writer_consume(ac->out, w);
-    while (ac->sendi < ac->count && ac->out_off >= at(ac, ac->sendi)->len) {
+    while (ac->sendi < ac->count && at(ac, ac->sendi)->state != R_SKIPPED &&
+           ac->out_off >= at(ac, ac->sendi)->len) {
         rec *r = at(ac, ac->sendi);
         ac->out_off -= r->len;
         r->state = R_SENT;
@@ -984,8 +1000,12 @@ int rk_async_later_cancel(rk_async *ac, int64_t id) {
 
 /* ---- entering and leaving ---------------------------------------------- */
 
+static int check_queue(const rk_async *ac);
+
 /* Moves the commands other threads posted into the ring, in the order
- * they were posted; one that finds no room fails with RK_ENOMEM. */
+ * they were posted. One the queue's bounds refuse (max_queued...: the
+ * poster could not be told) or that finds no room completes with that
+ * error; at the client's free they are all taken, to be cancelled. */
 static void take_posts(rk_async *ac) {
     pthread_mutex_lock(&ac->lock);
     posted *p = ac->posts;
@@ -996,7 +1016,9 @@ static void take_posts(rk_async *ac) {
     while (p) {
         posted *next = p->next;
         size_t prev = rk_writer_pending(ac->out);
-        int rc = ring_reserve(ac);
+        int rc = ac->freeing ? RK_OK : check_queue(ac);
+        if (rc == RK_OK)
+            rc = ring_reserve(ac);
         if (rc == RK_OK)
             rc = rk_writer_raw(ac->out, p->bytes, p->len);
         if (rc == RK_OK)
@@ -1008,9 +1030,10 @@ static void take_posts(rk_async *ac) {
     }
 }
 
-void rk_async_detach(rk_async *ac) {
-    if (ac == NULL || ac->ops == NULL)
-        return;
+/* rk_async_detach's work, with the client held: the callbacks it runs
+ * (blocking commands failed, the event of subscriptions lost) may free
+ * the client, which happens once it is done. */
+static void detach_held(rk_async *ac) {
     if (ac->aps)
         rk_aps_detach(ac);
     if (!ac->freeing && ac->kids) {
@@ -1029,6 +1052,14 @@ void rk_async_detach(rk_async *ac) {
     pthread_mutex_unlock(&ac->lock);
     if (ops->detach)
         ops->detach(ac->ldata);
+}
+
+void rk_async_detach(rk_async *ac) {
+    if (ac == NULL || ac->ops == NULL)
+        return;
+    rk_async_hold(ac);
+    detach_held(ac);
+    rk_async_release(ac); /* last: the client may be gone after */
 }
 
 static void really_free(rk_async *ac) {
@@ -1100,7 +1131,12 @@ static void settle(rk_async *ac, bool from_input) {
         if (!settled_step(ac))
             return;
     }
-    if (ac->ops && ac->state == C_IDLE && needs_conn(ac) && rk_now_ms() >= ac->connect_at) {
+    /* A connect starts from a loop input only (else the timer, armed for
+     * connect_at, brings one at once): one refused at once (a unix socket
+     * path that does not exist) fails the commands waiting for it, whose
+     * callbacks must not run inside their own submission. */
+    if (from_input && ac->ops && ac->state == C_IDLE && needs_conn(ac) &&
+        rk_now_ms() >= ac->connect_at) {
         ac->depth++; /* the hooks of pub/sub run inside (async_int.h) */
         start_connect(ac);
         ac->depth--;
@@ -1210,7 +1246,9 @@ struct rk_async_tx {
 };
 
 /* Takes kid out of ac's list and frees it (once its own stack unwinds,
- * when called from inside it). */
+ * when called from inside it). The commands it fails call back with ac
+ * held: one may free ac, which happens once the kid is gone (ac may be
+ * gone after this). */
 static void retire_kid(rk_async *ac, rk_async *kid) {
     for (rk_async **p = &ac->kids; *p; p = &(*p)->kid_next) {
         if (*p == kid) {
@@ -1223,27 +1261,34 @@ static void retire_kid(rk_async *ac, rk_async *kid) {
     if (kid->tx)
         kid->tx->kid = NULL;
     kid->tx = NULL;
+    rk_async_hold(ac);
     rk_async_free(kid);
+    rk_async_release(ac);
 }
 
 /* Closes every kid, failing the commands they run with code (the error
- * detail set by the caller); their callbacks run now. Kids made by those
- * callbacks stay. */
+ * detail set by the caller); their callbacks run now. Every kid is cut
+ * from ac and from its transaction before the first callback runs: one
+ * may free another transaction (rk_async_tx_free), which must then not
+ * close a kid this walk is about to. Kids made by those callbacks stay. */
 static void drop_kids(rk_async *ac, int code) {
-    rk_async *kid = ac->kids;
+    rk_async *kids = ac->kids;
     ac->kids = NULL;
+    for (rk_async *k = kids; k; k = k->kid_next) {
+        k->parent = NULL;
+        if (k->tx)
+            k->tx->kid = NULL;
+        k->tx = NULL;
+    }
     ac->depth++;
-    while (kid) {
-        rk_async *next = kid->kid_next;
-        kid->kid_next = kid->parent = NULL;
-        if (kid->tx)
-            kid->tx->kid = NULL;
-        kid->tx = NULL;
+    while (kids) {
+        rk_async *kid = kids;
+        kids = kid->kid_next;
+        kid->kid_next = NULL;
         for (size_t i = 0; i < kid->count; i++)
             if (!at(kid, i)->done)
                 finish(kid, i, code);
         rk_async_free(kid);
-        kid = next;
     }
     ac->depth--;
 }
@@ -1483,10 +1528,11 @@ int(rk_async_attach)(rk_async *ac, const rk_loop_ops *given, void *data, size_t 
     ac->ops = &ac->ops_copy;
     ac->ldata = data;
     pthread_mutex_unlock(&ac->lock);
-    if (ac->depth == 0) {
-        ac->depth++;
-        leave(ac, false);
-    }
+    /* Commands posted while on a loop left: their wake-up went there (and
+     * `woken` would keep later posts from waking this one). Taken now. */
+    ac->depth++;
+    take_posts(ac);
+    leave(ac, false);
     return RK_OK;
 }
 
@@ -1496,8 +1542,8 @@ int rk_async_connect(rk_async *ac) {
     if (ac->state != C_IDLE)
         return RK_OK;
     ac->depth++;
-    if (ac->ops)
-        start_connect(ac);
+    ac->reconnect = true; /* wanted with nothing to send, from the next input */
+    ac->connect_at = 0;
     leave(ac, false);
     return RK_OK;
 }
@@ -1554,17 +1600,40 @@ static rk_async_id queue_encoded(rk_async *ac, const rk_async_call *call, const 
     return queue_record(ac, call, shape, prev);
 }
 
+/* The commands that wait unsent, and their bytes: the records from sendi
+ * on not completed yet. One that timed out or was cancelled before its
+ * turn waits for nothing (it is skipped when its turn comes), though its
+ * record and bytes stay until then. */
+static void count_waiting(const rk_async *ac, size_t *n, size_t *bytes) {
+    *n = *bytes = 0;
+    for (size_t i = ac->sendi; i < ac->count; i++) {
+        const rec *r = at(ac, i);
+        if (r->done)
+            continue;
+        (*n)++;
+        *bytes += r->len - (i == ac->sendi ? ac->out_off : 0);
+    }
+}
+
 /* The policy for commands that cannot be sent now (async.h: max_queued,
- * max_queued_bytes, fail_fast). */
+ * max_queued_bytes, fail_fast). The waiting commands are counted (a walk)
+ * only when the records and bytes queued, completed ones included, reach
+ * a limit. */
 static int check_queue(const rk_async *ac) {
     if (ac->ao.fail_fast && ac->state == C_IDLE && ac->fails > 0)
         return rk_fail(ac->last_error,
                        "not connected: the last connect failed (%s), the next "
                        "waits for its backoff",
                        rk_strerror(ac->last_error));
-    if (ac->ao.max_queued > 0 && ac->count - ac->sendi >= (size_t)ac->ao.max_queued)
+    bool many = ac->ao.max_queued > 0 && ac->count - ac->sendi >= (size_t)ac->ao.max_queued;
+    bool big = ac->ao.max_queued_bytes > 0 && rk_writer_pending(ac->out) >= ac->ao.max_queued_bytes;
+    if (!many && !big)
+        return RK_OK;
+    size_t n, bytes;
+    count_waiting(ac, &n, &bytes);
+    if (many && n >= (size_t)ac->ao.max_queued)
         return rk_fail(RK_EAGAIN, "%d commands already wait to be sent", ac->ao.max_queued);
-    if (ac->ao.max_queued_bytes > 0 && rk_writer_pending(ac->out) >= ac->ao.max_queued_bytes)
+    if (big && bytes >= ac->ao.max_queued_bytes)
         return rk_fail(RK_EAGAIN, "%zu bytes of commands already wait to be sent",
                        ac->ao.max_queued_bytes);
     return RK_OK;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -28,6 +29,8 @@ void record(rk_async *ac, int status, rk_reply *r, void *ud) {
                             : r;
     if (s && rk_reply_str(s))
         snprintf(res->str, sizeof(res->str), "%.*s", (int)rk_reply_len(s), rk_reply_str(s));
+    else if (r == NULL) /* a failure: what rk_error_last() said of it */
+        snprintf(res->str, sizeof(res->str), "%s", rk_error_last()->message);
     if (res->action == ACT_FREE) {
         rk_async_free(ac);
         res->e->ac = NULL;
@@ -125,4 +128,55 @@ rk_async_id submit_call(env *e, rk_async_call call, const char *const *words) {
 
 rk_async_id submit(env *e, result *res, int timeout_ms, const char *const *words) {
     return submit_call(e, (rk_async_call){.userdata = res, .timeout_ms = timeout_ms}, words);
+}
+
+rkt_proxy *proxied_open(env *e, void **state, rk_options o) {
+    rkt_shared_need();
+    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
+    assert_non_null(p);
+    e->k = *state;
+    e->loop = e->k->create();
+    o.port = rkt_proxy_port(p);
+    e->ac = new_client(e, o, NULL);
+    assert_int_equal(rk_async_connect(e->ac), RK_OK);
+    wait_connected(e);
+    return p;
+}
+
+void proxied_close(env *e, rkt_proxy *p) {
+    env_close(e);
+    rkt_proxy_stop(p);
+}
+
+void hold_server(env *e, result *sleeping) {
+    submit(e, sleeping, 0, CMD("DEBUG", "SLEEP", "0.3"));
+}
+
+void cut_in_flight(env *e, rkt_proxy *p) {
+    run_for(e, 100);
+    rkt_proxy_drop_all(p);
+}
+
+int rkt_async_run(const char *what, const struct CMUnitTest *tests, size_t n) {
+    const char *loop = getenv("RKT_ASYNC_LOOP"), *only = getenv("RKT_ASYNC_TESTS");
+    struct CMUnitTest *picked = calloc(n ? n : 1, sizeof(*picked));
+    assert_non_null(picked);
+    int failed = 0;
+    for (size_t i = 0; rkt_loop_kinds[i]; i++) {
+        const rkt_loop_kind *k = rkt_loop_kinds[i];
+        size_t m = 0;
+        for (size_t t = 0; t < n; t++) {
+            if (only && !strstr(tests[t].name, only))
+                continue;
+            picked[m] = tests[t];
+            picked[m++].initial_state = (void *)k;
+        }
+        if (m == 0 || (loop && strcmp(loop, k->name) != 0))
+            continue;
+        char name[64];
+        snprintf(name, sizeof(name), "%s on %s", what, k->name);
+        failed += _cmocka_run_group_tests(name, picked, m, rkt_shared_setup, rkt_shared_teardown);
+    }
+    free(picked);
+    return failed;
 }

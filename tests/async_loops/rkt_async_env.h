@@ -9,6 +9,7 @@
 
 #include "rediskit/rediskit.h"
 #include "rkt_loops.h"
+#include "rkt_proxy.h"
 
 /* How long any wait below may take before the test fails. */
 #define WAIT_MS 10000
@@ -20,7 +21,8 @@ typedef struct env {
     rk_async *ac;
 } env;
 
-/* What a callback saw: how often it ran, and the last status and reply. */
+/* What a callback saw: how often it ran, and the last status and reply
+ * (str: the reply's string, or a failure's rk_error_last() message). */
 typedef struct result {
     int calls;
     int status;
@@ -67,6 +69,31 @@ rk_async_id submit_call(env *e, rk_async_call call, const char *const *words);
 
 /* Submits the command `words` (CMD(...)), recorded into res. */
 rk_async_id submit(env *e, result *res, int timeout_ms, const char *const *words);
+
+/* A loop of the test's kind and a client of the shared server through a
+ * fault proxy (returned), with options o (the port set here), connected
+ * (so that a mode set next applies to the next connection). */
+rkt_proxy *proxied_open(env *e, void **state, rk_options o);
+
+/* Frees the client, the loop and the proxy. */
+void proxied_close(env *e, rkt_proxy *p);
+
+/* Sends DEBUG SLEEP (0.3 s) so that the commands submitted next are sent
+ * and wait for their replies; sleeping is recorded, to see it fail. */
+void hold_server(env *e, result *sleeping);
+
+/* Runs the loop until the commands submitted are written, then cuts the
+ * connection: they were in flight. */
+void cut_in_flight(env *e, rkt_proxy *p);
+
+struct CMUnitTest;
+
+/* Runs the n tests on every loop kind (each test's state is its kind),
+ * a group per kind named "<what> on <kind>", with the shared server's
+ * fixtures. RKT_ASYNC_LOOP (a kind's name) and RKT_ASYNC_TESTS (a
+ * substring of the tests' names) pick, for working on one. Returns how
+ * many failed, for main. */
+int rkt_async_run(const char *what, const struct CMUnitTest *tests, size_t n);
 
 #define CMD(...) ((const char *const[]){__VA_ARGS__, NULL})
 

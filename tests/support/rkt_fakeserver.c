@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -62,6 +63,7 @@ struct rkt_fake {
     size_t nrecords;
     char *error;
     bool no_handshake;
+    bool dribble;
     int port;
     int listen_fd;
     int wake[2];
@@ -364,6 +366,19 @@ static int write_all(int fd, const char *buf, size_t len) {
     return 0;
 }
 
+/* Sends buf one byte per write, each pushed out at once (TCP_NODELAY)
+ * after a pause, so that the client reads the bytes one by one. */
+static int dribble_all(int fd, const char *buf, size_t len) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    for (size_t i = 0; i < len; i++) {
+        if (write_all(fd, buf + i, 1) != 0)
+            return -1;
+        nanosleep(&(struct timespec){.tv_nsec = RKT_FAKE_DRIBBLE_US * 1000L}, NULL);
+    }
+    return 0;
+}
+
 /* Records one command; NULL when out of memory. */
 static fake_record *record_command(rkt_fake *f, const char *frame, int argc) {
     fake_record rec = {.argc = argc};
@@ -393,7 +408,8 @@ static bool serve_command(rkt_fake *f, fake_client *c, const char *frame, int ar
     else
         set_error(f, "out of memory recording a command");
     pthread_mutex_unlock(&f->lock);
-    bool ok = rec != NULL && (a.len == 0 || write_all(c->fd, a.bytes, a.len) == 0);
+    int (*send_fn)(int, const char *, size_t) = f->dribble ? dribble_all : write_all;
+    bool ok = rec != NULL && (a.len == 0 || send_fn(c->fd, a.bytes, a.len) == 0);
     free(a.owned);
     return ok && !a.close_after;
 }
@@ -514,6 +530,7 @@ rkt_fake *rkt_fake_start(const rkt_fake_step *steps, size_t n, const rkt_fake_op
         return NULL;
     }
     f->no_handshake = opts && opts->no_handshake;
+    f->dribble = opts && opts->dribble;
     f->listen_fd = -1;
     f->wake[0] = f->wake[1] = -1;
     for (int i = 0; i < MAX_CLIENTS; i++)

@@ -40,7 +40,14 @@ typedef struct rkt_fake_opts {
      *  PONG, COMMAND with an empty array, the others with OK.
      *  true: every command uses a step. */
     bool no_handshake;
+    /** Send every reply one byte per write (TCP_NODELAY, a pause of
+     *  RKT_FAKE_DRIBBLE_US between bytes), so that the client reads it
+     *  in pieces split at every byte. false: each reply in one write. */
+    bool dribble;
 } rkt_fake_opts;
+
+/** The pause between the bytes of a dribbled reply, in microseconds. */
+#define RKT_FAKE_DRIBBLE_US 100
 
 typedef struct rkt_fake rkt_fake;
 
