@@ -231,6 +231,30 @@ static void test_async_lost_connection_repeats_idempotent_write(void **state) {
     proxied_close(&e, p);
 }
 
+static void test_async_lost_connection_fails_blocking_read_on_shared_connection(void **state) {
+    env e;
+    rkt_proxy *p = proxied_open(&e, state, (rk_options){0});
+    result xread = {0}, get = {0};
+    /* A posted command stays on the multiplexed connection even when it
+     * blocks; read-only as it is, a lost connection must fail it, not
+     * send it again to block anew. */
+    rk_async_call call = {.callback = record, .userdata = &xread};
+    rk_str argv[] = {RK_STR("XREAD"),
+                     RK_STR("BLOCK"),
+                     RK_STR("0"),
+                     RK_STR("STREAMS"),
+                     RK_STR("async:never-written"),
+                     RK_STR("$")};
+    assert_int_equal(rk_async_post(e.ac, &call, argv, 6), RK_OK);
+    cut_in_flight(&e, p);
+    wait_count(&e, &xread.calls, 1);
+    assert_int_equal(xread.status, RK_EIO);
+    submit(&e, &get, 0, CMD("GET", "async:nokey"));
+    wait_count(&e, &get.calls, 1);
+    assert_int_equal(get.status, RK_NIL);
+    proxied_close(&e, p);
+}
+
 /* A read caught by the cut waits for the next connection, which hangs:
  * its deadline completes it, once, with RK_ETIMEOUT (not the cut's
  * RK_EIO), and nothing follows. */
@@ -1352,6 +1376,8 @@ static void test_async_lock_client_free_cancels_waiting_acquire(void **state) {
             cmocka_unit_test_prestate(test_async_lost_connection_repeats_reads, (void *)(k)),      \
             cmocka_unit_test_prestate(test_async_lost_connection_fails_write_that_may_have_run,    \
                                       (void *)(k)),                                                \
+            cmocka_unit_test_prestate(                                                             \
+                test_async_lost_connection_fails_blocking_read_on_shared_connection, (void *)(k)), \
             cmocka_unit_test_prestate(test_async_lost_connection_repeats_idempotent_write,         \
                                       (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_repeated_read_past_deadline_times_out_once,       \

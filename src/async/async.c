@@ -265,14 +265,17 @@ static bool repeatable(const rk_async *ac, const rec *r, int code) {
 /* Whether the command just encoded into out (from prev on) may be
  * repeated: it is safe to (the metadata's read-only class, read back from
  * out, which knows nothing of bytes appended raw; or the caller's word),
- * and its bytes were copied into `kept`, since those in `out` go once
- * written. Without memory for the copy it is not repeated (a lost
+ * it does not block (one that does, kept on this connection for want of a
+ * dedicated one, is never repeated, as async.h promises), and its bytes were copied into `kept`,
+ * since those in `out` go once written. Without memory for the copy it is not repeated (a lost
  * connection fails it as any other command). Both writers hold copies
  * only, one block each, so a copy is appended whole or not at all. */
 static bool keep_for_retry(rk_async *ac, const rk_async_call *call, size_t prev, size_t len) {
     if (ac->o.retry.attempts <= 1)
         return false;
     if (!call->idempotent && !(rk_writer_last_flags(ac->out, RK_CMD_SAFE) & RK_CMD_SAFE))
+        return false;
+    if (rk_writer_last_block_ms(ac->out) != 0)
         return false;
     return copy_tail(ac->kept, ac->out, prev, len) == RK_OK;
 }
@@ -1737,8 +1740,11 @@ static posted *encode_post(const rk_async_call *call, const rk_str *argv, size_t
         *rc = rk_fail(RK_ENOMEM, "out of memory posting a command");
     if (p) {
         *p = (posted){.call = *call, .len = len};
-        /* Its bytes are appended raw on the loop's thread: judged here. */
+        /* Its bytes are appended raw on the loop's thread: judged here
+         * (as keep_for_retry does: one that blocks is never repeated). */
         p->call.idempotent |= (rk_writer_last_flags(w, RK_CMD_SAFE) & RK_CMD_SAFE) != 0;
+        if (rk_writer_last_block_ms(w) != 0)
+            p->call.idempotent = false;
         struct iovec iov[64];
         int n = rk_writer_iov(w, iov, (int)RK_ARRAY_LEN(iov));
         size_t off = 0;
