@@ -850,6 +850,23 @@ static void test_hostile_redirects_end_in_eproto_or_eredirect(void **state) {
     rk_client_free(c);
 }
 
+/* MONITOR's +OK and the first line it streams may come in one read: the
+ * line is the stream's, not a reply nobody asked for. */
+static void test_monitor_line_read_with_its_ok_is_handed_over(void **state) {
+    (void)state;
+    static const char both[] = "+OK\r\n+1700000000.000000 [0 127.0.0.1:1] \"PING\"\r\n";
+    rk_client *c = fake_client(both, sizeof(both) - 1, 2);
+    rk_conn *conn;
+    assert_int_equal(rk_client_acquire(c, &conn), RK_OK);
+    assert_int_equal(rk_monitor(conn), RK_OK);
+    rk_reply r;
+    assert_int_equal(rk_conn_read(conn, &r), RK_OK);
+    assert_non_null(strstr(rk_reply_str(&r), "\"PING\""));
+    rk_reply_free(&r);
+    rk_client_release(c, conn);
+    rk_client_free(c);
+}
+
 /* A server that answers one command twice: the extra reply arrives with
  * the first in one read and sits in the connection's buffer. Pooled with
  * it, every later call on the connection would get the reply before its
@@ -1186,6 +1203,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_async_lock_acquire_answered_neither_ok_nor_nil_is_eproto,
                                   teardown),
         cmocka_unit_test_teardown(test_hostile_redirects_end_in_eproto_or_eredirect, teardown),
+        cmocka_unit_test_teardown(test_monitor_line_read_with_its_ok_is_handed_over, teardown),
         cmocka_unit_test_teardown(test_extra_reply_is_never_taken_for_the_next_calls_reply,
                                   teardown),
         cmocka_unit_test_teardown(

@@ -78,8 +78,10 @@ struct rk_conn {
      * SETNAME was sent on it, and no handshake since: its state is not
      * what its options say, and a pool must not hand it on
      * (rk_conn_poolable). in_multi: a MULTI sent through its writer is
-     * not yet ended by EXEC or DISCARD (later commands would be QUEUED). */
-    bool modal, in_multi;
+     * not yet ended by EXEC or DISCARD (later commands would be QUEUED).
+     * streaming: MONITOR or a SUBSCRIBE was sent, so the server sends
+     * replies no command asked for (never taken for strays). */
+    bool modal, in_multi, streaming;
 };
 
 /* ---- life cycle ------------------------------------------------------ */
@@ -161,7 +163,7 @@ static void drop_all(rk_conn *c) {
     c->pending = 0;
     c->replies_off = c->last_unreplied = false; /* a new connection replies */
     c->unreplied = 0;
-    c->modal = c->in_multi = false;
+    c->modal = c->in_multi = c->streaming = false;
 }
 
 void rk_conn_close(rk_conn *c) {
@@ -298,13 +300,13 @@ static void reply_mode(rk_conn *c, bool off, unsigned skip) {
  * whichever call queued it. */
 static void track_mode(rk_conn *c) {
     switch (rk_writer_last_mode(c->wr)) {
-    case RK_MODE_STREAM:
+    case RK_MODE_STREAM: c->modal = c->streaming = true; break;
     case RK_MODE_SESSION: c->modal = true; break;
     case RK_MODE_MULTI: c->in_multi = true; break;
     case RK_MODE_TX_END: c->in_multi = false; break;
     case RK_MODE_RESET:
         c->modal = true; /* until rk_reset's handshake sets it up again */
-        c->in_multi = false;
+        c->in_multi = c->streaming = false;
         reply_mode(c, false, 0);
         break;
     case RK_MODE_REPLY_ON: reply_mode(c, false, 0); break;
@@ -440,7 +442,8 @@ static int next_reply(rk_conn *c, rk_reply *out, bool borrowed) {
 }
 
 bool rk_conn_has_stray(rk_conn *c) {
-    if (c->state != READY || c->pubsub || c->pending > 0 || rk_reader_buffered(c->rd) == 0)
+    if (c->state != READY || c->pubsub || c->streaming || c->pending > 0 ||
+        rk_reader_buffered(c->rd) == 0)
         return false;
     rk_reply r;
     return next_reply(c, &r, true) != 0; /* borrowed: nothing to free */
@@ -721,7 +724,7 @@ int rk_conn_connect_until(rk_conn *c, int64_t deadline) {
 int rk_conn_redo_handshake(rk_conn *c) {
     if (c->state != READY)
         return rk_fail(RK_ECLOSED, "the connection is not ready");
-    c->pubsub = c->replies_off = c->modal = c->in_multi = false;
+    c->pubsub = c->replies_off = c->modal = c->in_multi = c->streaming = false;
     c->unreplied = 0;
     c->deadline = rk_net_deadline(c->o->connect_timeout_ms);
     int rc = load_credentials(c); /* the server forgot the user too */

@@ -73,7 +73,8 @@ bool rk_conn_poolable(const rk_conn *conn);
 /* Whether the read buffer holds a whole reply that no command asked for
  * (pushes there are delivered first), or bytes the reader refuses (the
  * connection is then broken): a later call would take it for its own
- * reply, so the connection must not be used again. */
+ * reply, so the connection must not be used again. Never after MONITOR or
+ * a SUBSCRIBE, whose stream may come in the same read as their reply. */
 bool rk_conn_has_stray(rk_conn *conn);
 
 /* Whether the connection is in subscriber mode (rk_conn_set_pubsub). */
