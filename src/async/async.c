@@ -265,17 +265,14 @@ static bool repeatable(const rk_async *ac, const rec *r, int code) {
 /* Whether the command just encoded into out (from prev on) may be
  * repeated: it is safe to (the metadata's read-only class, read back from
  * out, which knows nothing of bytes appended raw; or the caller's word),
- * it does not block (one that does, kept on this connection for want of a
- * dedicated one, is never repeated, as async.h promises), and its bytes were copied into `kept`,
- * since those in `out` go once written. Without memory for the copy it is not repeated (a lost
+ * and its bytes were copied into `kept`, since those in `out` go once
+ * written. Without memory for the copy it is not repeated (a lost
  * connection fails it as any other command). Both writers hold copies
  * only, one block each, so a copy is appended whole or not at all. */
 static bool keep_for_retry(rk_async *ac, const rk_async_call *call, size_t prev, size_t len) {
     if (ac->o.retry.attempts <= 1)
         return false;
     if (!call->idempotent && !(rk_writer_last_flags(ac->out, RK_CMD_SAFE) & RK_CMD_SAFE))
-        return false;
-    if (rk_writer_last_block_ms(ac->out) != 0)
         return false;
     return copy_tail(ac->kept, ac->out, prev, len) == RK_OK;
 }
@@ -1562,9 +1559,10 @@ void rk_async_disconnect(rk_async *ac) {
 }
 
 /* Records the command whose bytes were just appended to out (prev bytes
- * were there before); the ring has room. Returns its id. */
-static rk_async_id queue_record(rk_async *ac, const rk_async_call *call, const char *shape,
-                                size_t prev) {
+ * were there before); the ring has room. Returns its id. may_repeat false:
+ * never repeated after a lost connection, whatever keep_for_retry says. */
+static rk_async_id record_command(rk_async *ac, const rk_async_call *call, const char *shape,
+                                  size_t prev, bool may_repeat) {
     rec *r = at(ac, ac->count);
     int timeout = command_timeout(ac, call->timeout_ms);
     size_t len = rk_writer_pending(ac->out) - prev;
@@ -1574,11 +1572,16 @@ static rk_async_id queue_record(rk_async *ac, const rk_async_call *call, const c
                .deadline = timeout > 0 ? submit_now(ac) + timeout : -1,
                .len = len,
                .state = R_QUEUED,
-               .keep = keep_for_retry(ac, call, prev, len)};
+               .keep = may_repeat && keep_for_retry(ac, call, prev, len)};
     min_in(&ac->next_cmd_deadline, r->deadline);
     ac->count++;
     ac->live++;
     return ac->head_id + (rk_async_id)ac->count - 1;
+}
+
+static rk_async_id queue_record(rk_async *ac, const rk_async_call *call, const char *shape,
+                                size_t prev) {
+    return record_command(ac, call, shape, prev, true);
 }
 
 /* Refuses the command encoded last into w if it would change the state of
@@ -1600,7 +1603,9 @@ static rk_async_id queue_encoded(rk_async *ac, const rk_async_call *call, const 
     long long block_ms = rk_writer_last_block_ms(ac->out);
     if (block_ms != 0 && ac->parent == NULL && ac->ops && ac->ops->attach_other)
         return queue_dedicated(ac, call, shape, prev, block_ms);
-    return queue_record(ac, call, shape, prev);
+    /* One that blocks, kept here for want of a dedicated connection, is
+     * never repeated (async.h): it would block anew. */
+    return record_command(ac, call, shape, prev, block_ms == 0);
 }
 
 /* The commands that wait unsent, and their bytes: the records from sendi
