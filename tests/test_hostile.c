@@ -821,7 +821,12 @@ static void test_hostile_redirects_end_in_eproto_or_eredirect(void **state) {
                                 "-MOVED 1 127.0.0.1:70000\r\n",
                                 "-MOVED x 127.0.0.1:1\r\n",
                                 "-ASK 1 nohostport\r\n",
-                                "-MOVED -1 127.0.0.1:1\r\n"};
+                                "-MOVED -1 127.0.0.1:1\r\n",
+                                "-MOVED 1 [::1\r\n",
+                                "-MOVED 1 [::1:6379\r\n",
+                                "-MOVED 1 ::1]:6379\r\n",
+                                "-MOVED 1 a b:6379\r\n",
+                                "-ASK 1 host/x:6379\r\n"};
     for (size_t i = 0; i < sizeof(unreadable) / sizeof(unreadable[0]); i++) {
         rk_client *c = fake_client(unreadable[i], 0, 3);
         rk_reply r;

@@ -404,6 +404,19 @@ typedef struct redirect {
     bool ask; /* ASK: this command only, after ASKING; MOVED: the slot moved */
 } redirect;
 
+/* Whether the n bytes at host can be a host name, an IPv4 address or an
+ * IPv6 one (unbracketed, a zone after '%' allowed): what a server names a
+ * node with. Anything else (a bracket left open, a space) is not read. */
+static bool host_readable(const char *host, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)host[i], lower = ch | 0x20;
+        bool word = (ch >= '0' && ch <= '9') || (lower >= 'a' && lower <= 'z');
+        if (!(word || ch == '.' || ch == '-' || ch == '_' || ch == ':' || ch == '%'))
+            return false;
+    }
+    return true;
+}
+
 /* Reads "MOVED 3999 10.0.0.2:6381" or "ASK 3999 [::1]:6381" (an empty host
  * means the host of the node that answered) into *r, the node made when
  * new. RK_EPROTO for an answer not of that form, RK_EINVAL or RK_ENOMEM
@@ -433,6 +446,8 @@ static int read_redirect(rk_client *c, const rk_node *from, const rk_reply *repl
         host++;
         host_len -= 2;
     }
+    if (!host_readable(host, host_len))
+        return rk_fail(RK_EPROTO, "cannot read the host in the redirect %.*s", (int)(end - s), s);
     if (host_len == 0) {
         host = from->o.host;
         host_len = strlen(host);
