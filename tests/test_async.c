@@ -800,6 +800,35 @@ static void test_async_post_from_threads_runs_callbacks_on_loop(void **state) {
     env_close(&e);
 }
 
+/* A posted command's deadline counts from its posting: one whose deadline
+ * passed while the loop was busy completes with RK_ETIMEOUT when the loop
+ * takes it in, and is never sent; one posted with it, whose deadline is
+ * still ahead, runs. */
+static void test_async_post_deadline_counts_from_posting(void **state) {
+    env e;
+    env_open(&e, state, NULL);
+    result del = {0}, late = {0}, timely = {0}, get = {0};
+    submit(&e, &del, 0, CMD("DEL", "async:post-late"));
+    wait_count(&e, &del.calls, 1);
+    rk_async_call late_call = {.callback = record, .userdata = &late, .timeout_ms = 50};
+    rk_async_call timely_call = {.callback = record, .userdata = &timely, .timeout_ms = 5000};
+    rk_str set[] = {RK_STR("SET"), RK_STR("async:post-late"), RK_STR("sent")};
+    rk_str ping[] = {RK_STR("PING")};
+    assert_int_equal(rk_async_post(e.ac, &late_call, set, 3), RK_OK);
+    assert_int_equal(rk_async_post(e.ac, &timely_call, ping, 1), RK_OK);
+    nanosleep(&(struct timespec){.tv_nsec = 150000000}, NULL); /* the loop is busy elsewhere */
+    wait_count(&e, &timely.calls, 1);
+    assert_int_equal(late.calls, 1);
+    assert_int_equal(late.status, RK_ETIMEOUT);
+    assert_int_equal(timely.status, RK_OK);
+    submit(&e, &get, 0, CMD("GET", "async:post-late"));
+    wait_count(&e, &get.calls, 1);
+    assert_int_equal(get.status, RK_NIL); /* the SET never reached the server */
+    run_for(&e, 50);
+    assert_int_equal(late.calls, 1);
+    env_close(&e);
+}
+
 /* ---- dedicated connections --------------------------------------------------- */
 
 /* Submits 100 GETs of key (there is none) and waits for them all. */
@@ -1416,6 +1445,7 @@ static void test_async_lock_client_free_cancels_waiting_acquire(void **state) {
                                       (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_post_from_threads_runs_callbacks_on_loop,         \
                                       (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_post_deadline_counts_from_posting, (void *)(k)),  \
             cmocka_unit_test_prestate(test_async_blocking_command_does_not_stall_others,           \
                                       (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_blocking_deadline_is_block_time_plus_timeout,     \

@@ -302,9 +302,10 @@ rk_async_id rk_async_run(rk_async *ac, rk_command *cmd, rk_async_fn cb, void *us
  *  thread, where its callback runs. RK_OK, RK_EINVAL (as rk_async_submit,
  *  or a loop without wake), RK_ENOMEM. The queue's bounds (max_queued,
  *  max_queued_bytes, fail_fast) are applied when the loop takes it in: a
- *  command they refuse completes then with the refusal (RK_EAGAIN...). No
- *  id: a posted command cannot be cancelled. Must not race with
- *  rk_async_free. */
+ *  command they refuse completes then with the refusal (RK_EAGAIN...). Its
+ *  deadline counts from this call: one whose deadline passed before the
+ *  loop took it in completes then with RK_ETIMEOUT, unsent. No id: a
+ *  posted command cannot be cancelled. Must not race with rk_async_free. */
 int(rk_async_post)(rk_async *ac, const rk_async_call *call, const rk_str *argv, size_t argc,
                    size_t call_size);
 /* Sized as rk_async_submit. */

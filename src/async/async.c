@@ -84,6 +84,7 @@ typedef struct later {
 typedef struct posted {
     struct posted *next;
     rk_async_call call;
+    int64_t at; /* when it was posted: its deadline counts from here */
     size_t len;
     char bytes[];
 } posted;
@@ -166,6 +167,9 @@ static void settle(rk_async *ac, bool from_input);
 static void lost(rk_async *ac, int code);
 static rk_async_id queue_record(rk_async *ac, const rk_async_call *call, const char *shape,
                                 size_t prev);
+static rk_async_id record_command(rk_async *ac, const rk_async_call *call, const char *shape,
+                                  size_t prev, bool may_repeat, int64_t since);
+static int command_timeout(const rk_async *ac, int call_timeout_ms);
 static void drop_kids(rk_async *ac, int code);
 static int copy_tail(rk_writer *kw, const rk_writer *w, size_t prev, size_t len);
 static void expire(rk_async *ac, int64_t now);
@@ -790,8 +794,6 @@ static void declare_dead(rk_async *ac, int code) {
 
 /* ---- liveness ---------------------------------------------------------- */
 
-static int command_timeout(const rk_async *ac, int call_timeout_ms);
-
 /* The least silence the default rule waits for. */
 #define STALL_MIN_MS 1000
 
@@ -1004,8 +1006,10 @@ static int check_queue(const rk_async *ac);
 
 /* Moves the commands other threads posted into the ring, in the order
  * they were posted. One the queue's bounds refuse (max_queued...: the
- * poster could not be told) or that finds no room completes with that
- * error; at the client's free they are all taken, to be cancelled. */
+ * poster could not be told), that finds no room, or whose deadline
+ * (counted from its posting) passed while it waited for the loop completes
+ * with that error, unsent; at the client's free they are all taken, to be
+ * cancelled. */
 static void take_posts(rk_async *ac) {
     pthread_mutex_lock(&ac->lock);
     posted *p = ac->posts;
@@ -1017,12 +1021,15 @@ static void take_posts(rk_async *ac) {
         posted *next = p->next;
         size_t prev = rk_writer_pending(ac->out);
         int rc = ac->freeing ? RK_OK : check_queue(ac);
+        int timeout = command_timeout(ac, p->call.timeout_ms);
+        if (rc == RK_OK && !ac->freeing && timeout > 0 && submit_now(ac) >= p->at + timeout)
+            rc = rk_fail(RK_ETIMEOUT, "the command's deadline passed before the loop took it in");
         if (rc == RK_OK)
             rc = ring_reserve(ac);
         if (rc == RK_OK)
             rc = rk_writer_raw(ac->out, p->bytes, p->len);
         if (rc == RK_OK)
-            queue_record(ac, &p->call, NULL, prev);
+            record_command(ac, &p->call, NULL, prev, true, p->at);
         else
             p->call.callback(ac, rc, NULL, p->call.userdata);
         rk_free(p);
@@ -1560,16 +1567,17 @@ void rk_async_disconnect(rk_async *ac) {
 
 /* Records the command whose bytes were just appended to out (prev bytes
  * were there before); the ring has room. Returns its id. may_repeat false:
- * never repeated after a lost connection, whatever keep_for_retry says. */
+ * never repeated after a lost connection, whatever keep_for_retry says.
+ * Its deadline counts from since (a posted command's: its posting). */
 static rk_async_id record_command(rk_async *ac, const rk_async_call *call, const char *shape,
-                                  size_t prev, bool may_repeat) {
+                                  size_t prev, bool may_repeat, int64_t since) {
     rec *r = at(ac, ac->count);
     int timeout = command_timeout(ac, call->timeout_ms);
     size_t len = rk_writer_pending(ac->out) - prev;
     *r = (rec){.cb = call->callback,
                .ud = call->userdata,
                .shape = shape,
-               .deadline = timeout > 0 ? submit_now(ac) + timeout : -1,
+               .deadline = timeout > 0 ? since + timeout : -1,
                .len = len,
                .state = R_QUEUED,
                .keep = may_repeat && keep_for_retry(ac, call, prev, len)};
@@ -1581,7 +1589,7 @@ static rk_async_id record_command(rk_async *ac, const rk_async_call *call, const
 
 static rk_async_id queue_record(rk_async *ac, const rk_async_call *call, const char *shape,
                                 size_t prev) {
-    return record_command(ac, call, shape, prev, true);
+    return record_command(ac, call, shape, prev, true, submit_now(ac));
 }
 
 /* Refuses the command encoded last into w if it would change the state of
@@ -1605,7 +1613,7 @@ static rk_async_id queue_encoded(rk_async *ac, const rk_async_call *call, const 
         return queue_dedicated(ac, call, shape, prev, block_ms);
     /* One that blocks, kept here for want of a dedicated connection, is
      * never repeated (async.h): it would block anew. */
-    return record_command(ac, call, shape, prev, block_ms == 0);
+    return record_command(ac, call, shape, prev, block_ms == 0, submit_now(ac));
 }
 
 /* The commands that wait unsent, and their bytes: the records from sendi
@@ -1744,7 +1752,7 @@ static posted *encode_post(const rk_async_call *call, const rk_str *argv, size_t
     if (*rc == RK_OK && p == NULL)
         *rc = rk_fail(RK_ENOMEM, "out of memory posting a command");
     if (p) {
-        *p = (posted){.call = *call, .len = len};
+        *p = (posted){.call = *call, .at = rk_now_ms(), .len = len};
         /* Its bytes are appended raw on the loop's thread: judged here
          * (as keep_for_retry does: one that blocks is never repeated). */
         p->call.idempotent |= (rk_writer_last_flags(w, RK_CMD_SAFE) & RK_CMD_SAFE) != 0;
