@@ -1108,6 +1108,92 @@ static void test_hostile_blocking_read_without_attach_other_is_not_repeated(void
     rkt_proxy_stop(p);
 }
 
+/* ---- a batch and memory running out ---------------------------------------- */
+
+typedef struct batch_seen {
+    bool submitting; /* inside rk_async_batch_submit */
+    int calls, inside, status;
+} batch_seen;
+
+static void batch_seen_done(rk_async *ac, int status, const rk_async_batch *b, void *ud) {
+    (void)ac, (void)b;
+    batch_seen *s = ud;
+    s->calls++;
+    s->inside += s->submitting;
+    s->status = status;
+}
+
+/* One client, one batch of three commands whose bytes outgrow the write
+ * buffer, submitted and run to its completion; RK_OK or the first
+ * failure. */
+static int batch_round(batch_seen *seen) {
+    rk_loop *loop = rk_loop_new(0);
+    rk_async *ac =
+        loop ? rk_async_new(
+                   &(rk_options){.host = "127.0.0.1", .port = rkt_server_port(&rkt_shared)}, NULL)
+             : NULL;
+    int rc = ac ? rk_loop_attach(loop, ac) : RK_ENOMEM;
+    rk_async_batch *b = rc == RK_OK ? rk_async_batch_new() : NULL;
+    char value[300];
+    memset(value, 'v', sizeof value - 1);
+    value[sizeof value - 1] = '\0';
+    if (rc == RK_OK)
+        rc = b ? rk_async_batch_append(b, "SET async:oom-batch %s", "short") : RK_ENOMEM;
+    if (rc == RK_OK)
+        rc = rk_async_batch_append(b, "SET async:oom-batch %s", value);
+    if (rc == RK_OK)
+        rc = rk_async_batch_append(b, "GET async:oom-batch");
+    if (rc == RK_OK) {
+        seen->submitting = true;
+        rk_async_id id = rk_async_batch_submit(ac, b, batch_seen_done, seen, 0);
+        seen->submitting = false;
+        b = NULL; /* taken, even when refused */
+        rc = id > 0 ? RK_OK : (int)id;
+        if (rc != RK_OK && seen->calls != 0)
+            fail_msg("a refused batch called back (%s)", rk_strerror(seen->status));
+        for (int64_t end = rk_now_ms() + WAIT_MS;
+             rc == RK_OK && seen->calls == 0 && rk_now_ms() < end;)
+            rk_loop_run_once(loop, 10);
+        if (rc == RK_OK)
+            rc = seen->calls == 1 ? seen->status : RK_ETIMEOUT;
+    }
+    rk_async_batch_free(b);
+    rk_async_free(ac);
+    rk_loop_free(loop);
+    return rc;
+}
+
+/* Memory that runs out at each allocation of a batch's life in turn: the
+ * batch is refused whole (its callback never runs), or it completes
+ * once, from the loop, never inside its submission; nothing leaks. */
+static void test_hostile_batch_out_of_memory_completes_once_from_the_loop(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rkt_alloc_install();
+    batch_seen seen = {0};
+    assert_int_equal(batch_round(&seen), RK_OK);
+    for (size_t n = 1;; n++) {
+        rkt_alloc_install(); /* counters from zero */
+        rkt_alloc_fail_nth(n);
+        seen = (batch_seen){0};
+        int rc = batch_round(&seen);
+        size_t failed = rkt_alloc_stats_now().failed;
+        rkt_alloc_fail_nth(0);
+        if (seen.inside != 0)
+            fail_msg("allocation %zu failing: the batch completed inside its submission", n);
+        if (seen.calls > 1)
+            fail_msg("allocation %zu failing: the batch completed %d times", n, seen.calls);
+        if (rc != RK_OK && rc != RK_ENOMEM && rc != RK_ECONNECT)
+            fail_msg("allocation %zu failing: %s (%s)", n, rk_strerror(rc),
+                     rk_error_last()->message);
+        if (rkt_alloc_live() != 0)
+            fail_msg("allocation %zu failing: %ld blocks leaked", n, rkt_alloc_live());
+        if (failed == 0)
+            break; /* every allocation of the round was tried */
+    }
+    rkt_alloc_uninstall();
+}
+
 /* Twelve threads share one multiplexed connection to a server that is
  * killed and, a while later, started again: every call returns (none
  * hangs), a failed one says why, none gets another's reply, and calls
@@ -1197,6 +1283,7 @@ int main(void) {
     static const struct CMUnitTest once[] = {
         cmocka_unit_test(test_hostile_mux_server_killed_and_restarted_under_threads),
         cmocka_unit_test(test_hostile_blocking_read_without_attach_other_is_not_repeated),
+        cmocka_unit_test(test_hostile_batch_out_of_memory_completes_once_from_the_loop),
     };
     const char *only = getenv("RKT_ASYNC_TESTS");
     int failed = rkt_async_run("async hostile", tests, RK_ARRAY_LEN(tests));

@@ -169,6 +169,8 @@ static rk_async_id queue_record(rk_async *ac, const rk_async_call *call, const c
                                 size_t prev);
 static rk_async_id record_command(rk_async *ac, const rk_async_call *call, const char *shape,
                                   size_t prev, bool may_repeat, int64_t since);
+static rk_async_id record_part(rk_async *ac, const rk_async_call *call, const char *shape,
+                               size_t prev, size_t len, bool may_repeat, int64_t since);
 static int command_timeout(const rk_async *ac, int call_timeout_ms);
 static void drop_kids(rk_async *ac, int code);
 static int copy_tail(rk_writer *kw, const rk_writer *w, size_t prev, size_t len);
@@ -1571,9 +1573,16 @@ void rk_async_disconnect(rk_async *ac) {
  * Its deadline counts from since (a posted command's: its posting). */
 static rk_async_id record_command(rk_async *ac, const rk_async_call *call, const char *shape,
                                   size_t prev, bool may_repeat, int64_t since) {
+    return record_part(ac, call, shape, prev, rk_writer_pending(ac->out) - prev, may_repeat,
+                       since);
+}
+
+/* As record_command, for the command whose bytes are the len from prev
+ * on (a batch appends all its commands' bytes first). */
+static rk_async_id record_part(rk_async *ac, const rk_async_call *call, const char *shape,
+                               size_t prev, size_t len, bool may_repeat, int64_t since) {
     rec *r = at(ac, ac->count);
     int timeout = command_timeout(ac, call->timeout_ms);
-    size_t len = rk_writer_pending(ac->out) - prev;
     *r = (rec){.cb = call->callback,
                .ud = call->userdata,
                .shape = shape,
@@ -2046,19 +2055,21 @@ static char *flatten(const rk_writer *w, size_t len) {
     return buf;
 }
 
-/* Queues the batch's parts (the batch is checked and has room); returns
- * how many went in: fewer when out of memory. */
-static size_t batch_queue(rk_async *ac, rk_async_batch *b, const rk_async_call *call,
-                          const char *bytes) {
-    size_t off = 0;
+/* Queues the batch's parts (the batch is checked and has room): all their
+ * bytes in one append, so that memory runs out for all or none of them
+ * (a part failed alone would complete the batch inside its submission). */
+static int batch_queue(rk_async *ac, rk_async_batch *b, const rk_async_call *call,
+                       const char *bytes, size_t len) {
+    size_t prev = rk_writer_pending(ac->out);
+    int rc = rk_writer_raw(ac->out, bytes, len);
+    if (rc != RK_OK)
+        return rc;
+    int64_t now = submit_now(ac);
     for (size_t i = 0; i < b->n; i++) {
-        size_t prev = rk_writer_pending(ac->out);
-        if (rk_writer_raw(ac->out, bytes + off, b->lens[i]) != RK_OK)
-            return i;
-        off += b->lens[i];
-        queue_record(ac, call, b->shapes[i], prev);
+        record_part(ac, call, b->shapes[i], prev, b->lens[i], true, now);
+        prev += b->lens[i];
     }
-    return b->n;
+    return RK_OK;
 }
 
 rk_async_id rk_async_batch_submit(rk_async *ac, rk_async_batch *b, rk_async_batch_fn cb, void *ud,
@@ -2069,7 +2080,8 @@ rk_async_id rk_async_batch_submit(rk_async *ac, rk_async_batch *b, rk_async_batc
                  : check_submit(ac, &call);
     if (rc == RK_OK)
         rc = batch_reserve(ac, b);
-    char *bytes = rc == RK_OK ? flatten(b->w, rk_writer_pending(b->w)) : NULL;
+    size_t len = rc == RK_OK ? rk_writer_pending(b->w) : 0;
+    char *bytes = rc == RK_OK ? flatten(b->w, len) : NULL;
     if (rc == RK_OK && bytes == NULL)
         rc = rk_fail(RK_ENOMEM, "out of memory submitting a batch");
     if (rc != RK_OK) {
@@ -2081,21 +2093,15 @@ rk_async_id rk_async_batch_submit(rk_async *ac, rk_async_batch *b, rk_async_batc
     b->cb = cb;
     b->ud = ud;
     b->first = first;
-    ac->depth++;
-    size_t queued = batch_queue(ac, b, &call, bytes);
+    rc = batch_queue(ac, b, &call, bytes, len);
     rk_free(bytes);
-    if (queued == 0) {
+    if (rc != RK_OK) {
         rk_async_batch_free(b);
-        ac->depth--;
-        return rk_fail(RK_ENOMEM, "out of memory submitting a batch");
+        return rc;
     }
-    if (queued < b->n) { /* the parts queued fail, and the batch with them */
-        b->n = queued;
-        rk_fail(RK_ENOMEM, "out of memory submitting a batch");
-        finish(ac, ac->count - 1, RK_ENOMEM);
-    }
+    ac->depth++;
     leave(ac, false);
-    return first + (rk_async_id)queued - 1;
+    return first + (rk_async_id)b->n - 1;
 }
 
 /* ---- transactions ------------------------------------------------------- */
