@@ -394,6 +394,89 @@ static void test_connection_given_back_after_multi_and_exec_is_pooled(void **sta
     rk_client_free(c);
 }
 
+/* Runs the raw commands (NULL-ended) on c's one pooled connection, gives
+ * it back, and returns whether the pool kept it (else it was closed). */
+static bool pooled_after(rk_client *c, const char *const *commands) {
+    rk_conn *conn;
+    assert_int_equal(rk_client_acquire(c, &conn), RK_OK);
+    for (size_t i = 0; commands[i]; i++) {
+        rk_reply r;
+        int rc = rk_conn_call(conn, &r, commands[i]);
+        if (rc != RK_OK && rc != RK_ESERVER)
+            fail_msg("%s: %s", commands[i], rk_error_last()->message);
+        rk_reply_free(&r);
+    }
+    rk_pool_stats before, after;
+    rk_client_pool_stats(c, &before);
+    rk_client_release(c, conn);
+    rk_client_pool_stats(c, &after);
+    return after.closed == before.closed;
+}
+
+#define RAW(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* A WATCH left open on a connection given back would abort the next
+ * user's transaction on it when the key changes (EXEC answering nil for
+ * no fault of theirs): such a connection is closed. One whose watch ended
+ * (UNWATCH, EXEC or DISCARD of a MULTI, RESET) is pooled again; a
+ * refused EXEC or DISCARD (no MULTI) ends nothing. */
+static void test_connection_given_back_with_an_open_watch_is_not_pooled(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_client *c =
+        rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared), .pool_size = 1});
+    assert_non_null(c);
+    assert_false(pooled_after(c, RAW("WATCH hostile:w")));
+    assert_false(pooled_after(c, RAW("WATCH hostile:w", "EXEC")));
+    assert_false(pooled_after(c, RAW("WATCH hostile:w", "DISCARD")));
+    assert_false(pooled_after(c, RAW("WATCH hostile:w", "MULTI", "UNWATCH")));
+    assert_true(pooled_after(c, RAW("WATCH hostile:w", "UNWATCH")));
+    assert_true(pooled_after(c, RAW("WATCH hostile:w", "MULTI", "PING", "EXEC")));
+    assert_true(pooled_after(c, RAW("WATCH hostile:w", "MULTI", "UNWATCH", "EXEC")));
+    assert_true(pooled_after(c, RAW("WATCH hostile:w", "MULTI", "DISCARD")));
+    assert_true(pooled_after(c, RAW("MULTI", "WATCH hostile:w", "DISCARD")));
+    /* The next user's transaction, on the connection the pool gives after
+     * an open watch, runs though the key changed meanwhile. */
+    assert_false(pooled_after(c, RAW("WATCH hostile:w")));
+    server_run("SET", "hostile:w", "changed");
+    rk_conn *conn;
+    assert_int_equal(rk_client_acquire(c, &conn), RK_OK);
+    rk_reply r;
+    assert_int_equal(rk_conn_call(conn, NULL, "MULTI"), RK_OK);
+    assert_int_equal(rk_conn_call(conn, NULL, "PING"), RK_OK);
+    assert_int_equal(rk_conn_call(conn, &r, "EXEC"), RK_OK);
+    assert_int_equal(rk_reply_type(&r), RK_REPLY_ARRAY); /* not nil: not aborted */
+    rk_reply_free(&r);
+    rk_client_release(c, conn);
+    rk_client_free(c);
+}
+
+/* A pipeline's transaction under rk_pipeline_watch ends its watch with
+ * its EXEC, which the connection never saw queued: the connection is
+ * pooled again, not closed (a reconnect per transaction). */
+static void test_connection_after_watched_pipeline_transaction_is_pooled(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_client *c =
+        rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared), .pool_size = 1});
+    assert_non_null(c);
+    rk_pipeline *p = rk_pipeline_new(c, NULL);
+    assert_non_null(p);
+    rk_str key = RK_STR("hostile:pw");
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(rk_pipeline_watch(p, &key, 1), RK_OK);
+        assert_int_equal(rk_pipeline_multi(p), RK_OK);
+        assert_int_equal(rk_pipeline_append(p, "INCR hostile:pw"), RK_OK);
+        assert_int_equal(rk_pipeline_exec(p), RK_OK);
+    }
+    rk_pipeline_free(p);
+    rk_pool_stats st;
+    rk_client_pool_stats(c, &st);
+    assert_int_equal(st.closed, 0);
+    assert_int_equal(st.idle, 1);
+    rk_client_free(c);
+}
+
 /* Giving a connection back twice (while the pool holds it) must not put
  * it in the pool twice: two later callers would share it and read each
  * other's replies. The second release is refused and changes nothing. */
@@ -1192,6 +1275,10 @@ int main(void) {
         cmocka_unit_test_teardown(test_connection_given_back_after_raw_auth_is_not_pooled,
                                   teardown),
         cmocka_unit_test_teardown(test_connection_given_back_after_multi_and_exec_is_pooled,
+                                  teardown),
+        cmocka_unit_test_teardown(test_connection_given_back_with_an_open_watch_is_not_pooled,
+                                  teardown),
+        cmocka_unit_test_teardown(test_connection_after_watched_pipeline_transaction_is_pooled,
                                   teardown),
         cmocka_unit_test_teardown(test_connection_given_back_twice_is_pooled_once, teardown),
         cmocka_unit_test_teardown(test_connection_not_from_the_pool_is_refused_by_release,

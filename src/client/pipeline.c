@@ -524,6 +524,10 @@ static int attempt(rk_pipeline *p, bool tx, bool *sent) {
     uint64_t before = rk_conn_bytes_sent(conn);
     size_t got = 0;
     rc = run(p, conn, tx, &got);
+    /* EXEC of a MULTI the server took ends the watch of rk_pipeline_watch
+     * (after a refused MULTI, EXEC is refused too, and the watch stays). */
+    if (tx && got == p->count + 2 && p->multi_err.type_ != RK_REPLY_ERROR)
+        rk_conn_exec_answered(conn);
     *sent = rk_conn_bytes_sent(conn) != before;
     if (rc != RK_OK)
         mark_unanswered(p, tx, got, rc);

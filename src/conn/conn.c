@@ -80,8 +80,10 @@ struct rk_conn {
      * (rk_conn_poolable). in_multi: a MULTI sent through its writer is
      * not yet ended by EXEC or DISCARD (later commands would be QUEUED).
      * streaming: MONITOR or a SUBSCRIBE was sent, so the server sends
-     * replies no command asked for (never taken for strays). */
-    bool modal, in_multi, streaming;
+     * replies no command asked for (never taken for strays). watching: a
+     * WATCH not yet ended by UNWATCH, an EXEC or DISCARD of a MULTI, or
+     * RESET (the next user's transaction would abort on its keys). */
+    bool modal, in_multi, streaming, watching;
 };
 
 /* ---- life cycle ------------------------------------------------------ */
@@ -163,7 +165,7 @@ static void drop_all(rk_conn *c) {
     c->pending = 0;
     c->replies_off = c->last_unreplied = false; /* a new connection replies */
     c->unreplied = 0;
-    c->modal = c->in_multi = c->streaming = false;
+    c->modal = c->in_multi = c->streaming = c->watching = false;
 }
 
 void rk_conn_close(rk_conn *c) {
@@ -303,10 +305,15 @@ static void track_mode(rk_conn *c) {
     case RK_MODE_STREAM: c->modal = c->streaming = true; break;
     case RK_MODE_SESSION: c->modal = true; break;
     case RK_MODE_MULTI: c->in_multi = true; break;
-    case RK_MODE_TX_END: c->in_multi = false; break;
+    case RK_MODE_TX_END: /* without a MULTI the server refuses it, keeping the watch */
+        c->watching = c->watching && !c->in_multi;
+        c->in_multi = false;
+        break;
+    case RK_MODE_WATCH: c->watching = c->watching || !c->in_multi; break;  /* refused in MULTI */
+    case RK_MODE_UNWATCH: c->watching = c->watching && c->in_multi; break; /* queued in MULTI */
     case RK_MODE_RESET:
         c->modal = true; /* until rk_reset's handshake sets it up again */
-        c->in_multi = c->streaming = false;
+        c->in_multi = c->streaming = c->watching = false;
         reply_mode(c, false, 0);
         break;
     case RK_MODE_REPLY_ON: reply_mode(c, false, 0); break;
@@ -319,7 +326,12 @@ static void track_mode(rk_conn *c) {
 }
 
 bool rk_conn_poolable(const rk_conn *c) {
-    return !c->modal && !c->in_multi && !c->pubsub && !c->replies_off && c->unreplied == 0;
+    return !c->modal && !c->in_multi && !c->watching && !c->pubsub && !c->replies_off &&
+           c->unreplied == 0;
+}
+
+void rk_conn_exec_answered(rk_conn *c) {
+    c->watching = false;
 }
 
 /* The queue being sent: the handshake's until READY, then the user's. */
@@ -724,7 +736,7 @@ int rk_conn_connect_until(rk_conn *c, int64_t deadline) {
 int rk_conn_redo_handshake(rk_conn *c) {
     if (c->state != READY)
         return rk_fail(RK_ECLOSED, "the connection is not ready");
-    c->pubsub = c->replies_off = c->modal = c->in_multi = c->streaming = false;
+    c->pubsub = c->replies_off = c->modal = c->in_multi = c->streaming = c->watching = false;
     c->unreplied = 0;
     c->deadline = rk_net_deadline(c->o->connect_timeout_ms);
     int rc = load_credentials(c); /* the server forgot the user too */

@@ -66,9 +66,14 @@ void rk_conn_add_block(rk_conn *conn, long long ms);
 /* Whether the connection may go back to a pool: not in a mode that a
  * command queued on it set (MONITOR, a SUBSCRIBE, CLIENT REPLY OFF or
  * SKIP, a RESET without its handshake, SELECT, AUTH, HELLO, CLIENT
- * SETNAME, an open MULTI; the connection follows these whichever call
- * sent them) nor in subscriber mode. */
+ * SETNAME, an open MULTI, a WATCH not ended; the connection follows these
+ * whichever call sent them) nor in subscriber mode. */
 bool rk_conn_poolable(const rk_conn *conn);
+
+/* An EXEC queued without the connection seeing it (a pipeline's
+ * transaction, sent as its own copy) was answered: the server dropped
+ * every WATCH of the connection. */
+void rk_conn_exec_answered(rk_conn *conn);
 
 /* Whether the read buffer holds a whole reply that no command asked for
  * (pushes there are delivered first), or bytes the reader refuses (the

@@ -137,5 +137,9 @@ int rk_writer_last_mode(const rk_writer *w) {
         return RK_MODE_MULTI;
     if (is(words[0], "exec") || is(words[0], "discard"))
         return RK_MODE_TX_END;
+    if (is(words[0], "watch"))
+        return RK_MODE_WATCH;
+    if (is(words[0], "unwatch"))
+        return RK_MODE_UNWATCH;
     return RK_MODE_SAME;
 }

@@ -49,7 +49,8 @@ unsigned rk_writer_last_flags(const rk_writer *writer, unsigned want);
  * ON/OFF/SKIP, RK_MODE_SESSION for SELECT, AUTH, HELLO and CLIENT SETNAME
  * (the db, user, protocol or name are no longer what the options say),
  * RK_MODE_MULTI for MULTI and RK_MODE_TX_END for EXEC and DISCARD,
- * RK_MODE_SAME for anything else. */
+ * RK_MODE_WATCH for WATCH and RK_MODE_UNWATCH for UNWATCH, RK_MODE_SAME
+ * for anything else. */
 enum {
     RK_MODE_SAME,
     RK_MODE_STREAM,
@@ -59,7 +60,9 @@ enum {
     RK_MODE_REPLY_SKIP,
     RK_MODE_SESSION,
     RK_MODE_MULTI,
-    RK_MODE_TX_END
+    RK_MODE_TX_END,
+    RK_MODE_WATCH,
+    RK_MODE_UNWATCH
 };
 int rk_writer_last_mode(const rk_writer *writer);
 
