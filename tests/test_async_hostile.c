@@ -9,6 +9,7 @@
  * redis-server; skips without it. */
 #define _GNU_SOURCE
 
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -1019,11 +1020,17 @@ static void *mux_set_get(void *arg) {
  * timer as poll's timeout; no wake, no attach_other. */
 typedef struct bare_loop {
     int fd, events;
-    int64_t due; /* the timer's time, -1 disarmed */
+    int64_t due;      /* the timer's time, -1 disarmed */
+    int stops;        /* watch(fd, 0) calls */
+    int stops_closed; /* ...of an fd closed already */
 } bare_loop;
 
 static void bare_watch(void *data, int fd, int events) {
     bare_loop *l = data;
+    if (events == 0 && fd >= 0) {
+        l->stops++;
+        l->stops_closed += fcntl(fd, F_GETFD) == -1;
+    }
     l->fd = events ? fd : -1;
     l->events = events;
 }
@@ -1105,6 +1112,42 @@ static void test_hostile_blocking_read_without_attach_other_is_not_repeated(void
     rk_async_get_stats(ac, &st);
     assert_int_equal(st.commands, 2); /* the XREAD was not sent again */
     rk_async_free(ac);
+    assert_int_equal(l.stops_closed, 0);
+    rkt_proxy_stop(p);
+}
+
+/* The loop is told to stop watching a socket while it is still open,
+ * however the connection ends: cut under a read, disconnected, freed. A
+ * stop after the close would reach whatever socket got the number next
+ * (another client's, on this loop or another thread's). */
+static void test_hostile_loop_stops_watching_a_socket_before_it_is_closed(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
+    assert_non_null(p);
+    bare_loop l = {.fd = -1, .due = -1};
+    rk_async *ac =
+        rk_async_new(&(rk_options){.host = "127.0.0.1", .port = rkt_proxy_port(p)}, NULL);
+    assert_non_null(ac);
+    rk_loop_ops ops = {.watch = bare_watch, .timer = bare_timer};
+    assert_int_equal(rk_async_attach(ac, &ops, &l), RK_OK);
+    rk_str ping[] = {RK_STR("PING")};
+    result r[3] = {{0}};
+    for (int i = 0; i < 3; i++) {
+        rk_async_call call = {.callback = record, .userdata = &r[i]};
+        assert_true(rk_async_submit(ac, &call, ping, 1) > 0);
+        bare_wait_count(&l, ac, &r[i].calls, 1);
+        assert_int_equal(r[i].status, RK_OK);
+        if (i == 0) {
+            rkt_proxy_drop_all(p); /* the next read finds the socket closed */
+            bare_run_for(&l, ac, 100);
+        } else if (i == 1) {
+            rk_async_disconnect(ac);
+        }
+    }
+    rk_async_free(ac);
+    assert_true(l.stops >= 3);
+    assert_int_equal(l.stops_closed, 0);
     rkt_proxy_stop(p);
 }
 
@@ -1283,6 +1326,7 @@ int main(void) {
     static const struct CMUnitTest once[] = {
         cmocka_unit_test(test_hostile_mux_server_killed_and_restarted_under_threads),
         cmocka_unit_test(test_hostile_blocking_read_without_attach_other_is_not_repeated),
+        cmocka_unit_test(test_hostile_loop_stops_watching_a_socket_before_it_is_closed),
         cmocka_unit_test(test_hostile_batch_out_of_memory_completes_once_from_the_loop),
     };
     const char *only = getenv("RKT_ASYNC_TESTS");

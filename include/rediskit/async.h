@@ -170,7 +170,10 @@ typedef struct rk_loop_ops {
      *  replacing what was watched before; events 0 stops watching. The fd
      *  changes across connections: a call with another fd means the old
      *  one is no longer watched (the client always stops an fd, events 0,
-     *  before it uses another, even one with the same number). */
+     *  before it uses another, even one with the same number). The stop
+     *  comes while the fd is still open: the client closes it only after,
+     *  so a loop may hand it to epoll_ctl, event_del, uv_poll_stop or
+     *  ev_io_stop safely. */
     void (*watch)(void *data, int fd, int events);
     /** Arm the one timer to fire once in delay_ms (>= 0), replacing the
      *  previous one; -1 disarms it. */

@@ -379,6 +379,15 @@ static void unwatch(rk_async *ac) {
     ac->watched_ev = 0;
 }
 
+/* The connection is about to close fd (rk_conn_on_close): the loop stops
+ * watching it first. Stopped after the close, its number may already be
+ * another socket's, which the loop would then stop watching instead. */
+static void conn_closing(void *ud, int fd) {
+    rk_async *ac = ud;
+    if (fd == ac->watched_fd)
+        unwatch(ac);
+}
+
 /* Tells the loop what the connection waits for. */
 static void update_interest(rk_async *ac) {
     if (ac->ops == NULL)
@@ -529,6 +538,7 @@ static void try_address(rk_async *ac, int i) {
         connect_failed(ac, rk_error_last()->code);
         return;
     }
+    rk_conn_on_close(ac->conn, conn_closing, ac);
     ac->state = C_CONNECTING;
     step_result(ac, rk_conn_start(ac->conn));
 }
@@ -1573,8 +1583,7 @@ void rk_async_disconnect(rk_async *ac) {
  * Its deadline counts from since (a posted command's: its posting). */
 static rk_async_id record_command(rk_async *ac, const rk_async_call *call, const char *shape,
                                   size_t prev, bool may_repeat, int64_t since) {
-    return record_part(ac, call, shape, prev, rk_writer_pending(ac->out) - prev, may_repeat,
-                       since);
+    return record_part(ac, call, shape, prev, rk_writer_pending(ac->out) - prev, may_repeat, since);
 }
 
 /* As record_command, for the command whose bytes are the len from prev

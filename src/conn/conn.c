@@ -84,6 +84,8 @@ struct rk_conn {
      * WATCH not yet ended by UNWATCH, an EXEC or DISCARD of a MULTI, or
      * RESET (the next user's transaction would abort on its keys). */
     bool modal, in_multi, streaming, watching;
+    void (*close_fn)(void *ud, int fd); /* rk_conn_on_close */
+    void *close_ud;
 };
 
 /* ---- life cycle ------------------------------------------------------ */
@@ -149,8 +151,20 @@ static void forget_credentials(rk_conn *c) {
 
 /* Closes the socket and forgets what was read and the handshake. Commands
  * the user queued are kept: they go out after the next handshake. */
-static void drop_socket(rk_conn *c) {
+/* Closes the socket, telling the one watching it first. */
+static void close_socket(rk_conn *c) {
+    if (c->t && c->close_fn)
+        c->close_fn(c->close_ud, rk_transport_fd(c->t));
     rk_transport_close(c->t);
+}
+
+void rk_conn_on_close(rk_conn *c, void (*fn)(void *ud, int fd), void *ud) {
+    c->close_fn = fn;
+    c->close_ud = ud;
+}
+
+static void drop_socket(rk_conn *c) {
+    close_socket(c);
     c->t = NULL;
     rk_reader_reset(c->rd);
     rk_writer_clear(c->hs_wr);
@@ -178,7 +192,7 @@ void rk_conn_close(rk_conn *c) {
 void rk_conn_free(rk_conn *c) {
     if (c == NULL)
         return;
-    rk_transport_close(c->t);
+    close_socket(c);
     rk_reader_free(c->rd);
     rk_writer_free(c->wr);
     rk_writer_free(c->hs_wr);

@@ -16,6 +16,13 @@
  * NULL), both owned by the caller and outliving the connection. */
 rk_conn *rk_conn_new_shared(const rk_options *o, rk_tls_ctx *tls);
 
+/* fn(ud, fd) runs just before the connection closes its socket, whatever
+ * closes it (a break inside a read or a connect step, rk_conn_close,
+ * rk_conn_free): an event loop watching fd must stop first, since the
+ * number may be reused at once, by another thread's socket too, and a
+ * stop after the close would act on that one. */
+void rk_conn_on_close(rk_conn *conn, void (*fn)(void *ud, int fd), void *ud);
+
 /* rk_conn_connect, but giving up at deadline (an absolute rk_now_ms time;
  * negative: only the connect timeout applies) if that comes first. */
 int rk_conn_connect_until(rk_conn *conn, int64_t deadline);
