@@ -1684,11 +1684,13 @@ static int check_submit(rk_async *ac, const rk_async_call *call) {
 }
 
 /* *call: the caller's rk_async_call (call_size bytes of it) as this
- * library's struct, in *settled; NULL when given is. */
+ * library's struct, in *settled; NULL when given is. A caller built
+ * against this header (every submission goes through here) is read in
+ * place. */
 static int settle_call(rk_async_call *settled, const rk_async_call **call,
                        const rk_async_call *given, size_t call_size) {
-    *call = NULL;
-    if (given == NULL)
+    *call = given;
+    if (given == NULL || call_size == sizeof(*given))
         return RK_OK;
     if (rk_opts_settle(settled, sizeof(*settled), given, call_size, "rk_async_call") != RK_OK)
         return RK_EINVAL;
