@@ -24,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "async/async_int.h"
 #include "rediskit/rediskit.h"
 #include "rkt_alloc.h"
 #include "rkt_async_env.h"
@@ -1237,6 +1238,62 @@ static void test_hostile_batch_out_of_memory_completes_once_from_the_loop(void *
     rkt_alloc_uninstall();
 }
 
+/* ---- the multiplexed client's jobs ------------------------------------------ */
+
+typedef struct job_seen {
+    rk_async_job job;
+    int calls, status;
+    bool sent;
+} job_seen;
+
+static void job_seen_done(rk_async_job *job) {
+    job_seen *s = (job_seen *)job; /* job is the first member */
+    s->calls++;
+    s->status = job->status;
+    s->sent = job->sent;
+    rk_reply_free(&job->reply);
+}
+
+/* A multiplexed call's deadline counts from the call, not from when its
+ * engine took it in: one whose deadline passed while the engine was busy
+ * fails with RK_ETIMEOUT, unsent; one with time left runs. */
+static void test_hostile_job_deadline_counts_from_its_submission(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_loop *loop = rk_loop_new(0);
+    assert_non_null(loop);
+    rk_async *ac = rk_async_new(
+        &(rk_options){.host = "127.0.0.1", .port = rkt_server_port(&rkt_shared)}, NULL);
+    assert_non_null(ac);
+    assert_int_equal(rk_loop_attach(loop, ac), RK_OK);
+    rk_writer *del = rk_writer_new(NULL), *set = rk_writer_new(NULL), *get = rk_writer_new(NULL);
+    assert_int_equal(rk_writer_args(del, "DEL", "async:job-late", NULL), RK_OK);
+    assert_int_equal(rk_writer_args(set, "SET", "async:job-late", "sent", NULL), RK_OK);
+    assert_int_equal(rk_writer_args(get, "GET", "async:job-late", NULL), RK_OK);
+    int64_t now = rk_now_ms();
+    job_seen d = {.job = {.cmd = del, .timeout_ms = 5000, .since = now, .done = job_seen_done}};
+    job_seen late = {
+        .job = {.cmd = set, .timeout_ms = 100, .since = now - 200, .done = job_seen_done}};
+    job_seen g = {
+        .job = {.cmd = get, .timeout_ms = 5000, .since = now - 200, .done = job_seen_done}};
+    d.job.next = &late.job;
+    late.job.next = &g.job;
+    assert_int_equal(rk_async_take_jobs(ac, &d.job), 2);
+    assert_int_equal(late.calls, 1); /* at once, refused */
+    assert_int_equal(late.status, RK_ETIMEOUT);
+    assert_false(late.sent);
+    for (int64_t end = rk_now_ms() + WAIT_MS; g.calls == 0 && rk_now_ms() < end;)
+        rk_loop_run_once(loop, 10);
+    assert_int_equal(d.status, RK_OK);
+    assert_int_equal(g.calls, 1);
+    assert_int_equal(g.status, RK_NIL); /* the SET never reached the server */
+    rk_async_free(ac);
+    rk_loop_free(loop);
+    rk_writer_free(del);
+    rk_writer_free(set);
+    rk_writer_free(get);
+}
+
 /* Twelve threads share one multiplexed connection to a server that is
  * killed and, a while later, started again: every call returns (none
  * hangs), a failed one says why, none gets another's reply, and calls
@@ -1327,6 +1384,7 @@ int main(void) {
         cmocka_unit_test(test_hostile_mux_server_killed_and_restarted_under_threads),
         cmocka_unit_test(test_hostile_blocking_read_without_attach_other_is_not_repeated),
         cmocka_unit_test(test_hostile_loop_stops_watching_a_socket_before_it_is_closed),
+        cmocka_unit_test(test_hostile_job_deadline_counts_from_its_submission),
         cmocka_unit_test(test_hostile_batch_out_of_memory_completes_once_from_the_loop),
     };
     const char *only = getenv("RKT_ASYNC_TESTS");

@@ -2313,12 +2313,17 @@ static void job_done(rk_async *ac, int status, rk_reply *reply, void *ud) {
 }
 
 /* Copies a job's command into out and records it. The command is one run
- * of bytes (its writer copies its arguments). */
+ * of bytes (its writer copies its arguments). One whose deadline passed
+ * before the loop took it in (a busy loop) fails with RK_ETIMEOUT, unsent,
+ * as a posted command does. */
 static int queue_job(rk_async *ac, rk_async_job *job) {
     struct iovec iov[2];
     int n = rk_writer_iov(job->cmd, iov, 2);
     if (n != 1)
         return rk_fail(RK_EINVAL, "a job's command must be one run of bytes");
+    int timeout = command_timeout(ac, job->timeout_ms);
+    if (timeout > 0 && submit_now(ac) >= job->since + timeout)
+        return rk_fail(RK_ETIMEOUT, "the command's deadline passed before the loop took it in");
     int rc = check_queue(ac);
     if (rc == RK_OK)
         rc = ring_reserve(ac);
@@ -2328,7 +2333,7 @@ static int queue_job(rk_async *ac, rk_async_job *job) {
     if (rc != RK_OK)
         return rc;
     rk_async_call call = {.callback = job_done, .userdata = job, .timeout_ms = job->timeout_ms};
-    queue_record(ac, &call, NULL, prev);
+    record_command(ac, &call, NULL, prev, true, job->since);
     at(ac, ac->count - 1)->own = true;
     return RK_OK;
 }

@@ -88,6 +88,8 @@ struct rk_async_job {
     const rk_writer *cmd; /* every byte pending in it is the command: copied
                              into the client's queue by rk_async_take_jobs */
     int timeout_ms;       /* deadline from submission; negative: none */
+    int64_t since;        /* the submission's time (rk_now_ms), which the
+                             deadline counts from */
     /* Runs once, on the loop's thread, with status (as an rk_async_fn's),
      * sent and reply filled in; the job may be gone once it returns. */
     void (*done)(rk_async_job *job);

@@ -434,7 +434,8 @@ int rk_mux_call(rk_mux *m, rk_writer *w, int timeout_ms, rk_reply *reply, bool *
         return rk_fail(RK_EINVAL, "a call on the multiplexed client from its own engine "
                                   "thread (a push callback) would wait for itself");
     }
-    mux_call mc = {.job = {.cmd = w, .timeout_ms = timeout_ms, .done = call_done}};
+    mux_call mc = {
+        .job = {.cmd = w, .timeout_ms = timeout_ms, .since = rk_now_ms(), .done = call_done}};
     atomic_init(&mc.state, W_PENDING);
 #ifndef __linux__
     pthread_mutex_init(&mc.mu, NULL);
