@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "client/node.h"
 #include "client/topology.h"
 #include "rediskit/rediskit.h"
 #include "rkt_cluster.h"
@@ -426,8 +427,28 @@ static void test_ask_sends_asking_and_the_command_together(void **state) {
     rkt_fake_free(to);
 }
 
+/* A server naming a new address in every redirect cannot grow the
+ * client's nodes without end: past RK_NODES_LEARNED_MAX a new one is
+ * refused with RK_EREDIRECT, and the nodes known are still found. */
+static void test_the_nodes_a_client_learns_are_bounded(void **state) {
+    (void)state;
+    rk_nodes nodes;
+    rk_options o = {.host = "127.0.0.1", .port = 1, .pool_size = 1};
+    assert_int_equal(rk_nodes_init(&nodes, &o, NULL), RK_OK);
+    rk_node *first = rk_nodes_at(&nodes, "127.0.0.1", 9, 2);
+    assert_non_null(first);
+    for (int i = 1; i < RK_NODES_LEARNED_MAX; i++)
+        assert_non_null(rk_nodes_at(&nodes, "127.0.0.1", 9, 2 + i));
+    assert_null(rk_nodes_at(&nodes, "127.0.0.1", 9, 2 + RK_NODES_LEARNED_MAX));
+    assert_int_equal(rk_error_last()->code, RK_EREDIRECT);
+    assert_ptr_equal(rk_nodes_at(&nodes, "127.0.0.1", 9, 2), first);
+    assert_ptr_equal(rk_nodes_at(&nodes, "127.0.0.1", 9, 1), &nodes.seed);
+    rk_nodes_destroy(&nodes);
+}
+
 int main(void) {
     const struct CMUnitTest fakes[] = {
+        cmocka_unit_test(test_the_nodes_a_client_learns_are_bounded),
         cmocka_unit_test(test_a_redirect_loop_gives_up_after_five_redirects),
         cmocka_unit_test(test_a_malformed_redirect_is_a_protocol_error),
         cmocka_unit_test(test_a_redirect_without_a_host_keeps_the_host),

@@ -419,8 +419,8 @@ static bool host_readable(const char *host, size_t n) {
 
 /* Reads "MOVED 3999 10.0.0.2:6381" or "ASK 3999 [::1]:6381" (an empty host
  * means the host of the node that answered) into *r, the node made when
- * new. RK_EPROTO for an answer not of that form, RK_EINVAL or RK_ENOMEM
- * from the node list. */
+ * new. RK_EPROTO for an answer not of that form; RK_EINVAL, RK_ENOMEM or
+ * RK_EREDIRECT (too many nodes) from the node list. */
 static int read_redirect(rk_client *c, const rk_node *from, const rk_reply *reply, redirect *r) {
     const char *s = rk_reply_str(reply);
     const char *end = s + rk_reply_len(reply);

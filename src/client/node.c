@@ -98,9 +98,13 @@ rk_node *rk_nodes_at(rk_nodes *nodes, const char *host, size_t host_len, int por
     rk_node *n = nodes->learned;
     while (n && !same_address(n, host, host_len, port))
         n = n->next;
-    if (n == NULL && (n = make_node(nodes, host, host_len, port)) != NULL) {
+    if (n == NULL && nodes->nlearned >= RK_NODES_LEARNED_MAX)
+        rk_fail(RK_EREDIRECT, "redirected to %.*s:%d, past the %d nodes a client learns",
+                (int)host_len, host, port, RK_NODES_LEARNED_MAX);
+    else if (n == NULL && (n = make_node(nodes, host, host_len, port)) != NULL) {
         n->next = nodes->learned;
         nodes->learned = n;
+        nodes->nlearned++;
     }
     pthread_mutex_unlock(&nodes->mu);
     return n;

@@ -31,10 +31,18 @@ struct rk_node {
 };
 
 /* Every node of a client: the seed first, then the learned ones. */
+/* The most nodes a client learns (beyond its seed). Nodes live as long as
+ * the client, so without a bound a server naming a new address in every
+ * redirect (hostile, or broken) would grow the list, and in RK_MODE_MUX
+ * start an engine thread per node, without end. A Redis Cluster has at
+ * most about a thousand masters. */
+#define RK_NODES_LEARNED_MAX 1024
+
 typedef struct rk_nodes {
     rk_node seed;
     pthread_mutex_t mu; /* guards the list after the seed */
     rk_node *learned;
+    size_t nlearned;
     rk_tls_ctx *tls; /* the client's, shared by every node */
 } rk_nodes;
 
@@ -50,7 +58,8 @@ void rk_nodes_stop(rk_nodes *nodes);
 void rk_nodes_destroy(rk_nodes *nodes);
 
 /* The node at host:port (TCP), made with an empty pool when it is new.
- * NULL with RK_ENOMEM or RK_EINVAL (a bad address). Thread safe. */
+ * NULL with RK_ENOMEM, RK_EINVAL (a bad address) or RK_EREDIRECT (a new
+ * node past RK_NODES_LEARNED_MAX). Thread safe. */
 rk_node *rk_nodes_at(rk_nodes *nodes, const char *host, size_t host_len, int port);
 
 /* The sum of every node's pool statistics. */
