@@ -1538,6 +1538,52 @@ static void test_reader_rejects_malformed_input_fed_byte_by_byte(void **state) {
     assert_int_equal(failures, 0);
 }
 
+/* A line's end is looked for 8 bytes at a time (reader.c): every length
+ * from empty to past three words, of a status, an integer, a double and
+ * a bulk's length, read whole and byte by byte, with a reply after it so
+ * that the search has bytes to spare; and a bare LF at every place is
+ * refused, never taken for the line's end nor skipped. */
+static void test_reader_finds_line_ends_at_every_position(void **state) {
+    (void)state;
+    for (size_t n = 0; n <= 30; n++) {
+        char wire[96], digits[32];
+        for (size_t i = 0; i < n; i++)
+            digits[i] = (char)('1' + i % 9);
+        digits[n] = '\0';
+        int len = snprintf(wire, sizeof wire, "+%s\r\n:7\r\n", digits);
+        rk_reader *rd = reader_with(NULL);
+        rk_reply r;
+        assert_int_equal(rk_reader_feed(rd, wire, (size_t)len), RK_OK);
+        assert_int_equal(rk_reader_next(rd, &r), 1);
+        assert_int_equal(rk_reply_len(&r), n);
+        assert_memory_equal(rk_reply_str(&r), digits, n);
+        rk_reply_free(&r);
+        assert_int_equal(rk_reader_next(rd, &r), 1);
+        assert_int_equal(rk_reply_int(&r), 7);
+        rk_reader_free(rd);
+        assert_int_equal(first_result_bytewise(wire, (size_t)len), 1);
+        if (n >= 1 && n <= 18) { /* an integer, and a bulk of that many digits' length */
+            len = snprintf(wire, sizeof wire, ":%s\r\n+OK\r\n", digits);
+            assert_int_equal(first_result(NULL, wire, (size_t)len), 1);
+            assert_int_equal(first_result_bytewise(wire, (size_t)len), 1);
+            len = snprintf(wire, sizeof wire, ",%s.5\r\n+OK\r\n", digits);
+            rd = reader_with(NULL);
+            assert_int_equal(rk_reader_feed(rd, wire, (size_t)len), RK_OK);
+            assert_int_equal(rk_reader_next(rd, &r), 1);
+            assert_int_equal(rk_reply_type(&r), RK_REPLY_DOUBLE);
+            rk_reply_free(&r);
+            rk_reader_free(rd);
+        }
+        for (size_t at = 0; at <= n; at++) { /* "+dd\ndd\r\n": a bare LF */
+            len = snprintf(wire, sizeof wire, "+%.*s\n%s\r\n:7\r\n", (int)at, digits, digits + at);
+            assert_int_equal(first_result(NULL, wire, (size_t)len), RK_EPROTO);
+            len = snprintf(wire, sizeof wire, "*1\r\n:%.*s\n%s\r\n:7\r\n", (int)at, digits,
+                           digits + at);
+            assert_int_equal(first_result(NULL, wire, (size_t)len), RK_EPROTO);
+        }
+    }
+}
+
 static void test_reader_rejects_lf_without_cr(void **state) {
     (void)state;
     assert_int_equal(first_result(NULL, LIT("+OK\n")), RK_EPROTO);
@@ -1878,6 +1924,7 @@ int main(void) {
         TEST(test_reader_top_level_bulk_grows_its_block_as_it_arrives),
         TEST(test_reader_rejects_malformed_input),
         TEST(test_reader_rejects_malformed_input_fed_byte_by_byte),
+        TEST(test_reader_finds_line_ends_at_every_position),
         TEST(test_reader_rejects_lf_without_cr),
         TEST(test_reader_rejects_bulk_followed_by_lf_without_cr),
         TEST(test_reader_rejects_overlong_length_line_without_waiting),

@@ -18,6 +18,7 @@
  * before anything is allocated past it (see check_memory). */
 #define _GNU_SOURCE
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -457,6 +458,34 @@ int rk_reader_feed(rk_reader *rd, const void *data, size_t len) {
 
 /* ---- tokens -------------------------------------------------------- */
 
+/* Lines are short (a length, an integer, OK): their end is looked for 8
+ * bytes at a time, one load and a few operations, rather than a byte at a
+ * time or a call to memchr that costs more than the search. A byte equal
+ * to c is a zero byte of x ^ c, which the borrow trick flags; the lowest
+ * flag is exact (only bytes after a true match may be flagged falsely),
+ * so the first match in load order is found. */
+static inline uint64_t flags_of(uint64_t x, unsigned char c) {
+    const uint64_t ones = 0x0101010101010101u;
+    uint64_t v = x ^ (ones * c);
+    return (v - ones) & ~v & (ones << 7);
+}
+
+/* The index of the first byte of the 8 at s that is c, or also d when
+ * both (d equal to c: only c), 8 when none is. */
+static inline size_t first_in_8(const char *s, unsigned char c, unsigned char d) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t x;
+    memcpy(&x, s, 8);
+    uint64_t z = flags_of(x, c) | flags_of(x, d);
+    return z ? (size_t)__builtin_ctzll(z) / 8 : 8;
+#else
+    for (size_t i = 0; i < 8; i++)
+        if ((unsigned char)s[i] == c || (unsigned char)s[i] == d)
+            return i;
+    return 8;
+#endif
+}
+
 /* The longest line a type can have before its CR, type byte included:
  * lengths and integers fit in 21 bytes, a double's text in the parser's
  * buffer; strings, errors and big numbers are bounded by max_buffer only. */
@@ -475,7 +504,15 @@ static size_t max_line(char type) {
  * or SIZE_MAX after recording a protocol error. */
 static size_t line_end(rk_reader *rd, size_t p) {
     size_t from = RK_MAX(p + 1, rd->crscan);
-    const char *cr = memchr(rd->buf + from, '\r', rd->wpos - from);
+    const char *cr = NULL;
+    size_t rest = from;
+    /* A number's line, or a double's, fits in 24 bytes; memchr after. */
+    for (int i = 0; i < 3 && cr == NULL && rest + 8 <= rd->wpos; i++, rest += 8) {
+        size_t k = first_in_8(rd->buf + rest, '\r', '\r');
+        cr = k < 8 ? rd->buf + rest + k : NULL;
+    }
+    if (cr == NULL && rest < rd->wpos)
+        cr = memchr(rd->buf + rest, '\r', rd->wpos - rest);
     if (cr == NULL) {
         if (memchr(rd->buf + from, '\n', rd->wpos - from) != NULL) {
             proto(rd, p, "line ended by LF without CR");
@@ -1024,8 +1061,11 @@ static int take_simple(rk_reader *rd, rk_reply *out, bool borrowed) {
     size_t lim = RK_MIN(rd->wpos, p + MAX_NUMBER_LINE + 1), cr = p + 1;
     if (t == '+' || t == '-')
         lim = RK_MIN(rd->wpos, p + SIMPLE_LINE);
-    while (cr < lim && buf[cr] != '\r' && buf[cr] != '\n')
-        cr++;
+    size_t k = cr + 8 <= lim ? first_in_8(buf + cr, '\r', '\n') : 0;
+    cr += k;
+    if (k == 0 || k == 8)
+        while (cr < lim && buf[cr] != '\r' && buf[cr] != '\n')
+            cr++;
     if (cr + 1 >= rd->wpos || buf[cr] != '\r' || buf[cr + 1] != '\n')
         return 0;
     char *s = buf + p + 1;
