@@ -194,6 +194,73 @@ static void test_async_lost_connection_repeats_reads(void **state) {
     proxied_close(&e, p);
 }
 
+/* What on_retry was told, and what it does: with free_ac, frees it. */
+typedef struct retries {
+    int calls, attempt, delay_ms, error;
+    rk_async **free_ac;
+} retries;
+
+static void count_retry(void *userdata, int attempt, int delay_ms, int error) {
+    retries *r = userdata;
+    r->calls++;
+    r->attempt = attempt;
+    r->delay_ms = delay_ms;
+    r->error = error;
+    if (r->free_ac && *r->free_ac) {
+        rk_async_free(*r->free_ac);
+        *r->free_ac = NULL;
+    }
+}
+
+/* The retry policy's on_retry hears of each read about to be sent again
+ * on the next connection (attempt 2, at once, and why), and of nothing
+ * that is not repeated. */
+static void test_async_repeated_reads_are_told_to_on_retry(void **state) {
+    env e;
+    retries told = {0};
+    rk_options o = {.retry = {.on_retry = count_retry, .userdata = &told}};
+    rkt_proxy *p = proxied_open(&e, state, o);
+    result set = {0}, sleeping = {0}, gets[3] = {{0}};
+    submit(&e, &set, 0, CMD("SET", "async:repeat", "v"));
+    wait_count(&e, &set.calls, 1);
+    hold_server(&e, &sleeping);
+    for (int i = 0; i < 3; i++)
+        submit(&e, &gets[i], 0, CMD("GET", "async:repeat"));
+    cut_in_flight(&e, p);
+    wait_count(&e, &gets[2].calls, 1);
+    assert_int_equal(gets[2].status, RK_OK);
+    assert_int_equal(told.calls, 3); /* the GETs, not DEBUG SLEEP */
+    assert_int_equal(told.attempt, 2);
+    assert_int_equal(told.delay_ms, 0);
+    assert_int_equal(told.error, RK_EIO);
+    proxied_close(&e, p);
+}
+
+/* Freeing the client from on_retry is as safe as from a callback: every
+ * command completes once (cancelled), nothing runs after. */
+static void test_async_free_inside_on_retry_is_safe(void **state) {
+    env e;
+    retries told = {0};
+    rk_options o = {.retry = {.on_retry = count_retry, .userdata = &told}};
+    rkt_proxy *p = proxied_open(&e, state, o);
+    told.free_ac = &e.ac;
+    result sleeping = {0}, gets[2] = {{0}};
+    hold_server(&e, &sleeping);
+    for (int i = 0; i < 2; i++)
+        submit(&e, &gets[i], 0, CMD("GET", "async:repeat"));
+    cut_in_flight(&e, p);
+    wait_count(&e, &told.calls, 2); /* both told, though the first freed it */
+    run_for(&e, 50);
+    assert_null(e.ac);
+    assert_int_equal(told.calls, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(gets[i].calls, 1);
+        assert_int_equal(gets[i].status, RK_ECANCELED);
+    }
+    assert_int_equal(sleeping.calls, 1);
+    proxied_close(&e, p);
+}
+
 static void test_async_lost_connection_fails_write_that_may_have_run(void **state) {
     env e;
     rkt_proxy *p = proxied_open(&e, state, (rk_options){0});
@@ -292,7 +359,12 @@ static void test_async_retry_attempts_one_never_repeats(void **state) {
  * backoff for the next while it has tries left. */
 static void test_async_repeated_read_waits_out_failed_reconnects(void **state) {
     env e;
-    rk_options o = {.retry = {.attempts = 20, .backoff = RK_BACKOFF_CONSTANT, .base_ms = 50}};
+    retries told = {0};
+    rk_options o = {.retry = {.attempts = 20,
+                              .backoff = RK_BACKOFF_CONSTANT,
+                              .base_ms = 50,
+                              .on_retry = count_retry,
+                              .userdata = &told}};
     rkt_proxy *p = proxied_open(&e, state, o);
     result set = {0}, sleeping = {0}, get = {0};
     submit(&e, &set, 0, CMD("SET", "async:repeat", "v"));
@@ -303,6 +375,11 @@ static void test_async_repeated_read_waits_out_failed_reconnects(void **state) {
     cut_in_flight(&e, p);
     run_for(&e, 200); /* a few reconnects fail */
     assert_int_equal(get.calls, 0);
+    /* told of each: the lost connection's repeat, then one per failed
+     * reconnect, each after the backoff */
+    assert_true(told.calls >= 2);
+    assert_int_equal(told.attempt, told.calls + 1);
+    assert_int_equal(told.delay_ms, 50);
     rkt_proxy_set_mode(p, RKT_PROXY_PASS, 0);
     wait_count(&e, &get.calls, 1);
     assert_int_equal(get.status, RK_OK);
@@ -1403,6 +1480,9 @@ static void test_async_lock_client_free_cancels_waiting_acquire(void **state) {
             cmocka_unit_test_prestate(test_async_unsent_command_survives_lost_connection,          \
                                       (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_lost_connection_repeats_reads, (void *)(k)),      \
+            cmocka_unit_test_prestate(test_async_repeated_reads_are_told_to_on_retry,              \
+                                      (void *)(k)),                                                \
+            cmocka_unit_test_prestate(test_async_free_inside_on_retry_is_safe, (void *)(k)),       \
             cmocka_unit_test_prestate(test_async_lost_connection_fails_write_that_may_have_run,    \
                                       (void *)(k)),                                                \
             cmocka_unit_test_prestate(                                                             \

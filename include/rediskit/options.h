@@ -129,7 +129,11 @@ typedef struct rk_retry {
     unsigned on_errors; /**< RK_RETRY_* mask; default LOADING |
                              MASTERDOWN | TRYAGAIN. */
     /** Called before each retry (attempt is 2 for the first retry), with
-     *  the delay about to be slept and the error that caused it. */
+     *  the delay about to be slept and the error that caused it. The async
+     *  client calls it on its loop's thread for each command it will send
+     *  again on a new connection, with the wait before that connection is
+     *  tried (0: at once), as it calls a command's callback (async.h: the
+     *  client may be freed from it). */
     void (*on_retry)(void *userdata, int attempt, int delay_ms, int error);
     void *userdata; /**< Passed to on_retry. */
 } rk_retry;

@@ -321,6 +321,21 @@ static int rebuild_queue(rk_async *ac, size_t n, int code, rk_writer **out, rk_w
  * with code (they may have run), and the records done already (a reply
  * to eat that will never come) go. Returns false when none is repeated
  * (or no memory for it): the caller fails them all. */
+/* Tells the retry policy's on_retry of every record among the first n that
+ * waits to be repeated (queued again, tries made): the attempt it makes
+ * next, the wait before the connection that carries it, and why. Called
+ * once the records are settled; each record is looked up afresh, since
+ * the callback may submit. */
+static void tell_retries(rk_async *ac, size_t n, int delay_ms, int code) {
+    if (ac->o.retry.on_retry == NULL)
+        return;
+    for (size_t i = 0; i < n && i < ac->count; i++) {
+        const rec *r = at(ac, i);
+        if (r->state == R_QUEUED && r->tries > 0 && !r->done)
+            ac->o.retry.on_retry(ac->o.retry.userdata, r->tries + 1, delay_ms, code);
+    }
+}
+
 static bool repeat_lost(rk_async *ac, size_t n, int code) {
     size_t again = 0;
     for (size_t i = 0; i < n; i++)
@@ -349,7 +364,8 @@ static bool repeat_lost(rk_async *ac, size_t n, int code) {
     for (size_t i = 0; i < n; i++)
         if (at(ac, i)->state == R_SKIPPED && !at(ac, i)->done)
             finish(ac, i, code);
-    expire(ac, rk_now_ms()); /* a deadline may have passed meanwhile */
+    expire(ac, rk_now_ms());      /* a deadline may have passed meanwhile */
+    tell_retries(ac, n, 0, code); /* the next connection is made at once */
     return true;
 }
 
@@ -368,6 +384,7 @@ static void fail_connect_waiters(rk_async *ac, int code) {
         }
     }
     drop_front(ac, first_kept, code);
+    tell_retries(ac, ac->count, ac->backoff_prev, code); /* kept ones are first now */
 }
 
 /* ---- the loop ---------------------------------------------------------- */
