@@ -375,6 +375,25 @@ static void test_a_malformed_redirect_is_a_protocol_error(void **state) {
     rkt_fake_free(f);
 }
 
+/* "?" is what a node set to announce hostnames sends when it has none: a
+ * redirect that cannot be followed (RK_EREDIRECT, saying why), not a host
+ * to look up nor a protocol error. */
+static void test_a_redirect_to_an_unknown_hostname_is_eredirect(void **state) {
+    (void)state;
+    rkt_fake *f = rkt_fake_start((rkt_fake_step[]){{.expect = (const char *[]){"GET", "k", NULL},
+                                                    .reply = "-MOVED 7 ?:6381\r\n"}},
+                                 1, NULL);
+    assert_non_null(f);
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_fake_port(f)});
+    assert_non_null(c);
+    rk_reply r;
+    assert_int_equal(rk_client_call(c, &r, "GET k"), RK_EREDIRECT);
+    assert_non_null(strstr(rk_error_last()->message, "no hostname"));
+    rk_reply_free(&r);
+    rk_client_free(c);
+    rkt_fake_free(f);
+}
+
 static void test_a_redirect_without_a_host_keeps_the_host(void **state) {
     (void)state;
     rkt_fake *to = rkt_fake_start(
@@ -451,6 +470,7 @@ int main(void) {
         cmocka_unit_test(test_the_nodes_a_client_learns_are_bounded),
         cmocka_unit_test(test_a_redirect_loop_gives_up_after_five_redirects),
         cmocka_unit_test(test_a_malformed_redirect_is_a_protocol_error),
+        cmocka_unit_test(test_a_redirect_to_an_unknown_hostname_is_eredirect),
         cmocka_unit_test(test_a_redirect_without_a_host_keeps_the_host),
         cmocka_unit_test(test_ask_sends_asking_and_the_command_together),
     };

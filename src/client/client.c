@@ -419,8 +419,10 @@ static bool host_readable(const char *host, size_t n) {
 
 /* Reads "MOVED 3999 10.0.0.2:6381" or "ASK 3999 [::1]:6381" (an empty host
  * means the host of the node that answered) into *r, the node made when
- * new. RK_EPROTO for an answer not of that form; RK_EINVAL, RK_ENOMEM or
- * RK_EREDIRECT (too many nodes) from the node list. */
+ * new. RK_EPROTO for an answer not of that form (a host that is no name
+ * nor address); RK_EREDIRECT for the host "?" (a node set to announce a
+ * hostname it lacks); RK_EINVAL, RK_ENOMEM or RK_EREDIRECT (too many
+ * nodes) from the node list. */
 static int read_redirect(rk_client *c, const rk_node *from, const rk_reply *reply, redirect *r) {
     const char *s = rk_reply_str(reply);
     const char *end = s + rk_reply_len(reply);
@@ -446,6 +448,12 @@ static int read_redirect(rk_client *c, const rk_node *from, const rk_reply *repl
         host++;
         host_len -= 2;
     }
+    if (host_len == 1 && host[0] == '?') /* a node set to announce a hostname it lacks */
+        return rk_fail(
+            RK_EREDIRECT,
+            "cannot follow the redirect %.*s: the node has no hostname to announce "
+            "(cluster-preferred-endpoint-type hostname without cluster-announce-hostname)",
+            (int)(end - s), s);
     if (!host_readable(host, host_len))
         return rk_fail(RK_EPROTO, "cannot read the host in the redirect %.*s", (int)(end - s), s);
     if (host_len == 0) {
