@@ -316,11 +316,6 @@ static int rebuild_queue(rk_async *ac, size_t n, int code, rk_writer **out, rk_w
     return RK_OK;
 }
 
-/* The connection that had begun the first n records broke with code:
- * those safe to repeat go first on the next connection, the others fail
- * with code (they may have run), and the records done already (a reply
- * to eat that will never come) go. Returns false when none is repeated
- * (or no memory for it): the caller fails them all. */
 /* Tells the retry policy's on_retry of every record among the first n that
  * waits to be repeated (queued again, tries made): the attempt it makes
  * next, the wait before the connection that carries it, and why. Called
@@ -336,6 +331,11 @@ static void tell_retries(rk_async *ac, size_t n, int delay_ms, int code) {
     }
 }
 
+/* The connection that had begun the first n records broke with code:
+ * those safe to repeat go first on the next connection, the others fail
+ * with code (they may have run), and the records done already (a reply
+ * to eat that will never come) go. Returns false when none is repeated
+ * (or no memory for it): the caller fails them all. */
 static bool repeat_lost(rk_async *ac, size_t n, int code) {
     size_t again = 0;
     for (size_t i = 0; i < n; i++)
@@ -1031,7 +1031,7 @@ int rk_async_later_cancel(rk_async *ac, int64_t id) {
 
 /* ---- entering and leaving ---------------------------------------------- */
 
-static int check_queue(const rk_async *ac);
+static int check_intake(const rk_async *ac, int timeout_ms, int64_t since);
 
 /* Moves the commands other threads posted into the ring, in the order
  * they were posted. One the queue's bounds refuse (max_queued...: the
@@ -1049,10 +1049,7 @@ static void take_posts(rk_async *ac) {
     while (p) {
         posted *next = p->next;
         size_t prev = rk_writer_pending(ac->out);
-        int rc = ac->freeing ? RK_OK : check_queue(ac);
-        int timeout = command_timeout(ac, p->call.timeout_ms);
-        if (rc == RK_OK && !ac->freeing && timeout > 0 && submit_now(ac) >= p->at + timeout)
-            rc = rk_fail(RK_ETIMEOUT, "the command's deadline passed before the loop took it in");
+        int rc = ac->freeing ? RK_OK : check_intake(ac, p->call.timeout_ms, p->at);
         if (rc == RK_OK)
             rc = ring_reserve(ac);
         if (rc == RK_OK)
@@ -1690,6 +1687,17 @@ static int check_queue(const rk_async *ac) {
     return RK_OK;
 }
 
+/* What a command handed over from another thread (a post, a multiplexed
+ * call) must pass when the loop takes it in: its deadline, counted from
+ * since (its posting, its call), not passed while it waited for the loop
+ * (RK_ETIMEOUT: it is never sent), and the queue's bounds. */
+static int check_intake(const rk_async *ac, int timeout_ms, int64_t since) {
+    int timeout = command_timeout(ac, timeout_ms);
+    if (timeout > 0 && submit_now(ac) >= since + timeout)
+        return rk_fail(RK_ETIMEOUT, "the command's deadline passed before the loop took it in");
+    return check_queue(ac);
+}
+
 /* Checks what every submission needs; RK_OK or the refusal. */
 static int check_submit(rk_async *ac, const rk_async_call *call) {
     if (ac == NULL || call == NULL || call->callback == NULL)
@@ -2069,27 +2077,13 @@ static int batch_reserve(rk_async *ac, rk_async_batch *b) {
     return ring_room(ac, b->n);
 }
 
-/* The bytes of w in one block of the caller's (NULL on RK_ENOMEM). */
-static char *flatten(const rk_writer *w, size_t len) {
-    char *buf = rk_malloc(len ? len : 1);
-    for (size_t off = 0; buf && off < len;) {
-        struct iovec iov[16];
-        int n = rk_writer_iov_at(w, off, iov, (int)RK_ARRAY_LEN(iov));
-        for (int i = 0; i < n; i++) {
-            memcpy(buf + off, iov[i].iov_base, iov[i].iov_len);
-            off += iov[i].iov_len;
-        }
-    }
-    return buf;
-}
-
 /* Queues the batch's parts (the batch is checked and has room): all their
- * bytes in one append, so that memory runs out for all or none of them
- * (a part failed alone would complete the batch inside its submission). */
-static int batch_queue(rk_async *ac, rk_async_batch *b, const rk_async_call *call,
-                       const char *bytes, size_t len) {
+ * bytes in one append (the batch's writer holds copies only, in one
+ * block), so that memory runs out for all or none of them (a part failed
+ * alone would complete the batch inside its submission). */
+static int batch_queue(rk_async *ac, rk_async_batch *b, const rk_async_call *call) {
     size_t prev = rk_writer_pending(ac->out);
-    int rc = rk_writer_raw(ac->out, bytes, len);
+    int rc = copy_tail(ac->out, b->w, 0, rk_writer_pending(b->w));
     if (rc != RK_OK)
         return rc;
     int64_t now = submit_now(ac);
@@ -2108,10 +2102,6 @@ rk_async_id rk_async_batch_submit(rk_async *ac, rk_async_batch *b, rk_async_batc
                  : check_submit(ac, &call);
     if (rc == RK_OK)
         rc = batch_reserve(ac, b);
-    size_t len = rc == RK_OK ? rk_writer_pending(b->w) : 0;
-    char *bytes = rc == RK_OK ? flatten(b->w, len) : NULL;
-    if (rc == RK_OK && bytes == NULL)
-        rc = rk_fail(RK_ENOMEM, "out of memory submitting a batch");
     if (rc != RK_OK) {
         rk_async_batch_free(b);
         return rc;
@@ -2121,8 +2111,7 @@ rk_async_id rk_async_batch_submit(rk_async *ac, rk_async_batch *b, rk_async_batc
     b->cb = cb;
     b->ud = ud;
     b->first = first;
-    rc = batch_queue(ac, b, &call, bytes, len);
-    rk_free(bytes);
+    rc = batch_queue(ac, b, &call);
     if (rc != RK_OK) {
         rk_async_batch_free(b);
         return rc;
@@ -2206,11 +2195,10 @@ static void tx_ignore(rk_async *kid, int status, rk_reply *reply, void *ud) {
     (void)kid, (void)status, (void)reply, (void)ud;
 }
 
-/* Queues `len` bytes of MULTI, QUEUED commands (the batch's) or EXEC as
- * a record of the kid whose completion is ignored. */
-static int tx_queue_quiet(rk_async *kid, const char *bytes, size_t len, int timeout_ms) {
-    size_t prev = rk_writer_pending(kid->out);
-    int rc = rk_writer_raw(kid->out, bytes, len);
+/* Records what was appended to kid's queue from prev on (MULTI, or a
+ * command of the batch, answered QUEUED), rc being the append's result,
+ * as a record of the kid whose completion is ignored. */
+static int tx_record_quiet(rk_async *kid, size_t prev, int rc, int timeout_ms) {
     if (rc == RK_OK)
         queue_record(kid, &(rk_async_call){.callback = tx_ignore, .timeout_ms = timeout_ms}, NULL,
                      prev);
@@ -2223,18 +2211,18 @@ rk_async_id rk_async_tx_exec(rk_async_tx *tx, rk_async_batch *b, rk_async_fn cb,
     relay *rl = NULL;
     int rc = b && b->n && !b->ac ? tx_check(tx, cb, b->n + 2, &rl)
                                  : rk_fail(RK_EINVAL, "EXEC needs a batch not submitted");
-    char *bytes = rc == RK_OK ? flatten(b->w, rk_writer_pending(b->w)) : NULL;
-    if (rc == RK_OK && bytes == NULL)
-        rc = rk_fail(RK_ENOMEM, "out of memory in a transaction");
     rk_async *kid = rc == RK_OK ? tx->kid : NULL;
     int t = kid ? (timeout_ms ? timeout_ms : tx->ac->o.command_timeout_ms) : 0;
-    rc = rc == RK_OK ? tx_queue_quiet(kid, multi, sizeof(multi) - 1, t) : rc;
-    for (size_t i = 0, off = 0; rc == RK_OK && i < b->n; off += b->lens[i++])
-        rc = tx_queue_quiet(kid, bytes + off, b->lens[i], t);
     size_t prev = kid ? rk_writer_pending(kid->out) : 0;
     if (rc == RK_OK)
+        rc = tx_record_quiet(kid, prev, rk_writer_raw(kid->out, multi, sizeof(multi) - 1), t);
+    for (size_t i = 0, off = 0; rc == RK_OK && i < b->n; off += b->lens[i++]) {
+        prev = rk_writer_pending(kid->out);
+        rc = tx_record_quiet(kid, prev, copy_tail(kid->out, b->w, off, b->lens[i]), t);
+    }
+    prev = kid ? rk_writer_pending(kid->out) : 0;
+    if (rc == RK_OK)
         rc = rk_writer_raw(kid->out, exec, sizeof(exec) - 1);
-    rk_free(bytes);
     rk_async_batch_free(b);
     if (rc != RK_OK) {
         rk_free(rl);
@@ -2338,10 +2326,7 @@ static int queue_job(rk_async *ac, rk_async_job *job) {
     int n = rk_writer_iov(job->cmd, iov, 2);
     if (n != 1)
         return rk_fail(RK_EINVAL, "a job's command must be one run of bytes");
-    int timeout = command_timeout(ac, job->timeout_ms);
-    if (timeout > 0 && submit_now(ac) >= job->since + timeout)
-        return rk_fail(RK_ETIMEOUT, "the command's deadline passed before the loop took it in");
-    int rc = check_queue(ac);
+    int rc = check_intake(ac, job->timeout_ms, job->since);
     if (rc == RK_OK)
         rc = ring_reserve(ac);
     size_t prev = rk_writer_pending(ac->out);
