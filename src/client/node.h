@@ -30,7 +30,6 @@ struct rk_node {
     rk_node *next; /* in rk_nodes */
 };
 
-/* Every node of a client: the seed first, then the learned ones. */
 /* The most nodes a client learns (beyond its seed). Nodes live as long as
  * the client, so without a bound a server naming a new address in every
  * redirect (hostile, or broken) would grow the list, and in RK_MODE_MUX
@@ -38,6 +37,7 @@ struct rk_node {
  * most about a thousand masters. */
 #define RK_NODES_LEARNED_MAX 1024
 
+/* Every node of a client: the seed first, then the learned ones. */
 typedef struct rk_nodes {
     rk_node seed;
     pthread_mutex_t mu; /* guards the list after the seed */

@@ -149,8 +149,6 @@ static void forget_credentials(rk_conn *c) {
     c->user = c->pass = NULL;
 }
 
-/* Closes the socket and forgets what was read and the handshake. Commands
- * the user queued are kept: they go out after the next handshake. */
 /* Closes the socket, telling the one watching it first. */
 static void close_socket(rk_conn *c) {
     if (c->t && c->close_fn)
@@ -163,6 +161,8 @@ void rk_conn_on_close(rk_conn *c, void (*fn)(void *ud, int fd), void *ud) {
     c->close_ud = ud;
 }
 
+/* Closes the socket and forgets what was read and the handshake. Commands
+ * the user queued are kept: they go out after the next handshake. */
 static void drop_socket(rk_conn *c) {
     close_socket(c);
     c->t = NULL;
@@ -172,14 +172,21 @@ static void drop_socket(rk_conn *c) {
     forget_credentials(c);
 }
 
+/* Forgets every mode the commands sent set (track_mode): a new socket, or
+ * the handshake run again, starts from what the options say. */
+static void forget_modes(rk_conn *c) {
+    c->replies_off = false; /* a new connection replies */
+    c->unreplied = 0;
+    c->modal = c->in_multi = c->streaming = c->watching = false;
+}
+
 /* drop_socket, and the user's queued commands and expected replies too. */
 static void drop_all(rk_conn *c) {
     drop_socket(c);
     rk_writer_clear(c->wr);
     c->pending = 0;
-    c->replies_off = c->last_unreplied = false; /* a new connection replies */
-    c->unreplied = 0;
-    c->modal = c->in_multi = c->streaming = c->watching = false;
+    c->last_unreplied = false;
+    forget_modes(c);
 }
 
 void rk_conn_close(rk_conn *c) {
@@ -750,8 +757,8 @@ int rk_conn_connect_until(rk_conn *c, int64_t deadline) {
 int rk_conn_redo_handshake(rk_conn *c) {
     if (c->state != READY)
         return rk_fail(RK_ECLOSED, "the connection is not ready");
-    c->pubsub = c->replies_off = c->modal = c->in_multi = c->streaming = c->watching = false;
-    c->unreplied = 0;
+    c->pubsub = false;
+    forget_modes(c);
     c->deadline = rk_net_deadline(c->o->connect_timeout_ms);
     int rc = load_credentials(c); /* the server forgot the user too */
     if (rc == RK_OK)
