@@ -169,9 +169,32 @@ static void test_async_unsent_command_survives_lost_connection(void **state) {
 
 /* ---- repeating after a lost connection ------------------------------------ */
 
+/* What on_retry was told, and what it does: with free_ac, frees it. */
+typedef struct retries {
+    int calls, attempt, delay_ms, error;
+    rk_async **free_ac;
+} retries;
+
+static void count_retry(void *userdata, int attempt, int delay_ms, int error) {
+    retries *r = userdata;
+    r->calls++;
+    r->attempt = attempt;
+    r->delay_ms = delay_ms;
+    r->error = error;
+    if (r->free_ac && *r->free_ac) {
+        rk_async_free(*r->free_ac);
+        *r->free_ac = NULL;
+    }
+}
+
+/* Reads caught by a cut are sent again on the next connection, and the
+ * retry policy's on_retry hears of each (attempt 2, at once, and why),
+ * and of nothing that is not repeated. */
 static void test_async_lost_connection_repeats_reads(void **state) {
     env e;
-    rkt_proxy *p = proxied_open(&e, state, (rk_options){0});
+    retries told = {0};
+    rk_options o = {.retry = {.on_retry = count_retry, .userdata = &told}};
+    rkt_proxy *p = proxied_open(&e, state, o);
     result set = {0}, sleeping = {0}, gets[3] = {{0}};
     submit(&e, &set, 0, CMD("SET", "async:repeat", "v"));
     wait_count(&e, &set.calls, 1);
@@ -191,44 +214,6 @@ static void test_async_lost_connection_repeats_reads(void **state) {
     rk_async_stats st;
     rk_async_get_stats(e.ac, &st);
     assert_int_equal(st.connects, 2);
-    proxied_close(&e, p);
-}
-
-/* What on_retry was told, and what it does: with free_ac, frees it. */
-typedef struct retries {
-    int calls, attempt, delay_ms, error;
-    rk_async **free_ac;
-} retries;
-
-static void count_retry(void *userdata, int attempt, int delay_ms, int error) {
-    retries *r = userdata;
-    r->calls++;
-    r->attempt = attempt;
-    r->delay_ms = delay_ms;
-    r->error = error;
-    if (r->free_ac && *r->free_ac) {
-        rk_async_free(*r->free_ac);
-        *r->free_ac = NULL;
-    }
-}
-
-/* The retry policy's on_retry hears of each read about to be sent again
- * on the next connection (attempt 2, at once, and why), and of nothing
- * that is not repeated. */
-static void test_async_repeated_reads_are_told_to_on_retry(void **state) {
-    env e;
-    retries told = {0};
-    rk_options o = {.retry = {.on_retry = count_retry, .userdata = &told}};
-    rkt_proxy *p = proxied_open(&e, state, o);
-    result set = {0}, sleeping = {0}, gets[3] = {{0}};
-    submit(&e, &set, 0, CMD("SET", "async:repeat", "v"));
-    wait_count(&e, &set.calls, 1);
-    hold_server(&e, &sleeping);
-    for (int i = 0; i < 3; i++)
-        submit(&e, &gets[i], 0, CMD("GET", "async:repeat"));
-    cut_in_flight(&e, p);
-    wait_count(&e, &gets[2].calls, 1);
-    assert_int_equal(gets[2].status, RK_OK);
     assert_int_equal(told.calls, 3); /* the GETs, not DEBUG SLEEP */
     assert_int_equal(told.attempt, 2);
     assert_int_equal(told.delay_ms, 0);
@@ -1480,8 +1465,6 @@ static void test_async_lock_client_free_cancels_waiting_acquire(void **state) {
             cmocka_unit_test_prestate(test_async_unsent_command_survives_lost_connection,          \
                                       (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_lost_connection_repeats_reads, (void *)(k)),      \
-            cmocka_unit_test_prestate(test_async_repeated_reads_are_told_to_on_retry,              \
-                                      (void *)(k)),                                                \
             cmocka_unit_test_prestate(test_async_free_inside_on_retry_is_safe, (void *)(k)),       \
             cmocka_unit_test_prestate(test_async_lost_connection_fails_write_that_may_have_run,    \
                                       (void *)(k)),                                                \

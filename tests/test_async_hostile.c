@@ -1059,6 +1059,21 @@ static void bare_run_once(bare_loop *l, rk_async *ac) {
     }
 }
 
+/* A client of the shared server through a new fault proxy (*p), attached
+ * to the bare loop *l (the client keeps a copy of the operations). */
+static rk_async *bare_client(bare_loop *l, rkt_proxy **p) {
+    rkt_shared_need();
+    *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
+    assert_non_null(*p);
+    *l = (bare_loop){.fd = -1, .due = -1};
+    rk_async *ac =
+        rk_async_new(&(rk_options){.host = "127.0.0.1", .port = rkt_proxy_port(*p)}, NULL);
+    assert_non_null(ac);
+    rk_loop_ops ops = {.watch = bare_watch, .timer = bare_timer};
+    assert_int_equal(rk_async_attach(ac, &ops, l), RK_OK);
+    return ac;
+}
+
 static void bare_wait_count(bare_loop *l, rk_async *ac, const int *count, int want) {
     int64_t end = rk_now_ms() + WAIT_MS;
     while (*count < want && rk_now_ms() < end)
@@ -1077,15 +1092,9 @@ static void bare_run_for(bare_loop *l, rk_async *ac, int ms) {
  * the commands after it go on. */
 static void test_hostile_blocking_read_without_attach_other_is_not_repeated(void **state) {
     (void)state;
-    rkt_shared_need();
-    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
-    assert_non_null(p);
-    bare_loop l = {.fd = -1, .due = -1};
-    rk_async *ac =
-        rk_async_new(&(rk_options){.host = "127.0.0.1", .port = rkt_proxy_port(p)}, NULL);
-    assert_non_null(ac);
-    rk_loop_ops ops = {.watch = bare_watch, .timer = bare_timer};
-    assert_int_equal(rk_async_attach(ac, &ops, &l), RK_OK);
+    rkt_proxy *p;
+    bare_loop l;
+    rk_async *ac = bare_client(&l, &p);
     result xread = {0}, get = {0};
     rk_async_call call = {.callback = record, .userdata = &xread};
     rk_str argv[] = {RK_STR("XREAD"),
@@ -1123,15 +1132,9 @@ static void test_hostile_blocking_read_without_attach_other_is_not_repeated(void
  * (another client's, on this loop or another thread's). */
 static void test_hostile_loop_stops_watching_a_socket_before_it_is_closed(void **state) {
     (void)state;
-    rkt_shared_need();
-    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
-    assert_non_null(p);
-    bare_loop l = {.fd = -1, .due = -1};
-    rk_async *ac =
-        rk_async_new(&(rk_options){.host = "127.0.0.1", .port = rkt_proxy_port(p)}, NULL);
-    assert_non_null(ac);
-    rk_loop_ops ops = {.watch = bare_watch, .timer = bare_timer};
-    assert_int_equal(rk_async_attach(ac, &ops, &l), RK_OK);
+    rkt_proxy *p;
+    bare_loop l;
+    rk_async *ac = bare_client(&l, &p);
     rk_str ping[] = {RK_STR("PING")};
     result r[3] = {{0}};
     for (int i = 0; i < 3; i++) {

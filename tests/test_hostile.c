@@ -157,6 +157,16 @@ static void test_transaction_whose_multi_is_refused_reports_the_commands_that_ra
     server_run("ACL", "DELUSER", "hostile-nomulti");
 }
 
+/* A client of the shared server whose pool holds one connection, so that
+ * every call and acquire gets the same one while the pool keeps it. */
+static rk_client *pool_of_one(void) {
+    rkt_shared_need();
+    rk_client *c =
+        rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared), .pool_size = 1});
+    assert_non_null(c);
+    return c;
+}
+
 /* The connection a watching pipeline holds goes back to the pool at
  * exec or reset, so a SELECT run on it through rk_pipeline_call would
  * move every later call that gets it to another db: refused, as
@@ -165,9 +175,7 @@ static void test_pipeline_call_refuses_select_on_the_held_connection(void **stat
     (void)state;
     rkt_shared_need();
     server_run("SET", "hostile:db", "zero");
-    rk_client *c =
-        rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared), .pool_size = 1});
-    assert_non_null(c);
+    rk_client *c = pool_of_one();
     rk_pipeline *p = rk_pipeline_new(c, NULL);
     assert_non_null(p);
     assert_int_equal(rk_pipeline_watch(p, (rk_str[]){RK_STR("hostile:db")}, 1), RK_OK);
@@ -334,9 +342,7 @@ static void raw_on_pooled(rk_client *c, const char *command) {
 static void expect_pool_unchanged_after(const char *command) {
     rkt_shared_need();
     server_run("SET", "hostile:db", "zero");
-    rk_client *c =
-        rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared), .pool_size = 1});
-    assert_non_null(c);
+    rk_client *c = pool_of_one();
     raw_on_pooled(c, command);
     rk_reply r;
     int rc = rk_client_call(c, &r, "GET hostile:db");
@@ -371,29 +377,6 @@ static void test_connection_given_back_after_raw_auth_is_not_pooled(void **state
     server_run("ACL", "DELUSER", "hostile-other");
 }
 
-/* A connection that ran MULTI and then EXEC is in no transaction: pooled
- * again as before (the same connection serves the next call). */
-static void test_connection_given_back_after_multi_and_exec_is_pooled(void **state) {
-    (void)state;
-    rkt_shared_need();
-    rk_client *c =
-        rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared), .pool_size = 1});
-    assert_non_null(c);
-    rk_conn *conn;
-    assert_int_equal(rk_client_acquire(c, &conn), RK_OK);
-    rk_reply r;
-    assert_int_equal(rk_conn_call(conn, NULL, "MULTI"), RK_OK);
-    assert_int_equal(rk_conn_call(conn, NULL, "PING"), RK_OK);
-    assert_int_equal(rk_conn_call(conn, &r, "EXEC"), RK_OK);
-    rk_reply_free(&r);
-    rk_client_release(c, conn);
-    rk_pool_stats st;
-    rk_client_pool_stats(c, &st);
-    assert_int_equal(st.idle, 1);
-    assert_int_equal(st.closed, 0);
-    rk_client_free(c);
-}
-
 /* Runs the raw commands (NULL-ended) on c's one pooled connection, gives
  * it back, and returns whether the pool kept it (else it was closed). */
 static bool pooled_after(rk_client *c, const char *const *commands) {
@@ -415,6 +398,18 @@ static bool pooled_after(rk_client *c, const char *const *commands) {
 
 #define RAW(...) ((const char *const[]){__VA_ARGS__, NULL})
 
+/* A connection that ran MULTI and then EXEC is in no transaction: pooled
+ * again as before (the same connection serves the next call). */
+static void test_connection_given_back_after_multi_and_exec_is_pooled(void **state) {
+    (void)state;
+    rk_client *c = pool_of_one();
+    assert_true(pooled_after(c, RAW("MULTI", "PING", "EXEC")));
+    rk_pool_stats st;
+    rk_client_pool_stats(c, &st);
+    assert_int_equal(st.idle, 1);
+    rk_client_free(c);
+}
+
 /* A WATCH left open on a connection given back would abort the next
  * user's transaction on it when the key changes (EXEC answering nil for
  * no fault of theirs): such a connection is closed. One whose watch ended
@@ -422,10 +417,7 @@ static bool pooled_after(rk_client *c, const char *const *commands) {
  * refused EXEC or DISCARD (no MULTI) ends nothing. */
 static void test_connection_given_back_with_an_open_watch_is_not_pooled(void **state) {
     (void)state;
-    rkt_shared_need();
-    rk_client *c =
-        rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared), .pool_size = 1});
-    assert_non_null(c);
+    rk_client *c = pool_of_one();
     assert_false(pooled_after(c, RAW("WATCH hostile:w")));
     assert_false(pooled_after(c, RAW("WATCH hostile:w", "EXEC")));
     assert_false(pooled_after(c, RAW("WATCH hostile:w", "DISCARD")));
@@ -456,10 +448,7 @@ static void test_connection_given_back_with_an_open_watch_is_not_pooled(void **s
  * pooled again, not closed (a reconnect per transaction). */
 static void test_connection_after_watched_pipeline_transaction_is_pooled(void **state) {
     (void)state;
-    rkt_shared_need();
-    rk_client *c =
-        rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared), .pool_size = 1});
-    assert_non_null(c);
+    rk_client *c = pool_of_one();
     rk_pipeline *p = rk_pipeline_new(c, NULL);
     assert_non_null(p);
     rk_str key = RK_STR("hostile:pw");
@@ -507,10 +496,7 @@ static void test_connection_given_back_twice_is_pooled_once(void **state) {
  * not pushed past the end of the pool's stack of idle connections. */
 static void test_connection_not_from_the_pool_is_refused_by_release(void **state) {
     (void)state;
-    rkt_shared_need();
-    rk_client *c =
-        rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared), .pool_size = 1});
-    assert_non_null(c);
+    rk_client *c = pool_of_one();
     rk_conn *mine;
     assert_int_equal(rk_client_acquire(c, &mine), RK_OK);
     rk_client_release(c, mine); /* the pool's one idle slot is taken */
