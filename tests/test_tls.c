@@ -174,6 +174,57 @@ static void test_hostname_mismatch_is_etls(void **state) {
     expect_connect_fails(&o, RK_ETLS);
 }
 
+/* A TLS server whose certificate names only wrong-name.invalid (signed by
+ * the trusted CA), reached at 127.0.0.1. */
+static void start_wrong_name_server(rkt_server *srv) {
+    rkt_tls_files wrong = *files();
+    memcpy(wrong.server_cert, wrong.wrong_name_cert, sizeof(wrong.server_cert));
+    memcpy(wrong.server_key, wrong.wrong_name_key, sizeof(wrong.server_key));
+    rkt_server_opts so = {.tls = true, .tls_files = &wrong};
+    if (rkt_server_start(srv, &so) != 0)
+        fail_msg("cannot start the wrong-name TLS server");
+}
+
+static void test_certificate_for_another_name_than_the_ip_is_etls(void **state) {
+    (void)state;
+    need_servers();
+    rkt_server wrong;
+    start_wrong_name_server(&wrong);
+    rk_options o = tls_opts();
+    o.port = rkt_server_tls_port(&wrong);
+    expect_connect_fails(&o, RK_ETLS);
+    o.tls.server_name = "wrong-name.invalid";
+    rk_conn *c = new_conn(&o);
+    rkt_connect_ok(c);
+    rk_conn_free(c);
+    rkt_server_stop(&wrong);
+}
+
+/* An empty server name must not turn the name check off: it is refused,
+ * where before a certificate for any name was accepted. */
+static void test_empty_server_name_is_einval_not_unchecked(void **state) {
+    (void)state;
+    need_servers();
+    rkt_server wrong;
+    start_wrong_name_server(&wrong);
+    rk_options o = tls_opts();
+    o.port = rkt_server_tls_port(&wrong);
+    o.tls.server_name = "";
+    rk_error_clear();
+    rk_conn *c = rk_conn_new(&o);
+    if (c != NULL) {
+        int rc = rk_conn_connect(c);
+        rk_conn_free(c);
+        rkt_server_stop(&wrong);
+        fail_msg("empty server_name accepted; connect to a wrong-name server: %s", rk_strerror(rc));
+    }
+    assert_int_equal(rk_error_last()->code, RK_EINVAL);
+    assert_non_null(strstr(rk_error_last()->message, "server_name"));
+    assert_null(rk_client_new(&o));
+    assert_int_equal(rk_error_last()->code, RK_EINVAL);
+    rkt_server_stop(&wrong);
+}
+
 static void test_insecure_connects_to_an_untrusted_server(void **state) {
     (void)state;
     need_servers();
@@ -520,6 +571,8 @@ int main(void) {
         cmocka_unit_test(test_tls_over_ipv6_loopback),
         cmocka_unit_test(test_server_signed_by_another_ca_is_etls),
         cmocka_unit_test(test_hostname_mismatch_is_etls),
+        cmocka_unit_test(test_certificate_for_another_name_than_the_ip_is_etls),
+        cmocka_unit_test(test_empty_server_name_is_einval_not_unchecked),
         cmocka_unit_test(test_insecure_connects_to_an_untrusted_server),
         cmocka_unit_test(test_plain_client_on_tls_port_fails_to_connect),
         cmocka_unit_test(test_tls_handshake_that_never_answers_times_out),

@@ -87,7 +87,7 @@ typedef struct rk_tls_options {
     const char *cert_file;   /**< Client certificate, for mutual TLS. */
     const char *key_file;    /**< Its private key; set both or neither. */
     const char *server_name; /**< SNI and the name verified; default the
-                                  host. */
+                                  host. "" is RK_EINVAL. */
     bool insecure;           /**< No certificate or name check at all. */
 } rk_tls_options;
 

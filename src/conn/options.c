@@ -52,6 +52,8 @@ static int check(const rk_options *o) {
         return rk_fail(RK_EINVAL, "options: empty host");
     if (o->unix_path && o->unix_path[0] == '\0')
         return rk_fail(RK_EINVAL, "options: empty unix_path");
+    if (o->tls.server_name && o->tls.server_name[0] == '\0') /* would check no name */
+        return rk_fail(RK_EINVAL, "options: empty tls.server_name (NULL means the host)");
     if ((o->tls.cert_file == NULL) != (o->tls.key_file == NULL))
         return rk_fail(RK_EINVAL, "options: tls.cert_file and tls.key_file go together");
     if (o->pool_size < 0)

@@ -225,6 +225,8 @@ static bool is_ip_literal(const char *name) {
 /* SNI for host names (RFC 6066 forbids IP literals) and the name the
  * certificate must carry, as a DNS name or an IP address. */
 static int set_server_name(SSL *ssl, const char *name, bool verify) {
+    if (name[0] == '\0') /* OpenSSL would take it as "check no name" */
+        return rk_fail(RK_EINVAL, "empty TLS server name");
     bool ip = is_ip_literal(name);
     if (!ip && !SSL_set_tlsext_host_name(ssl, name))
         return openssl_fail(RK_ETLS, "bad TLS server name ", name);
@@ -251,7 +253,7 @@ static int new_session(rk_transport *t, rk_tls_ctx *ctx, const char *server_name
     BIO_set_init(bio, 1);
     SSL_set_bio(ssl, bio, bio); /* ssl owns bio now */
     SSL_set_connect_state(ssl);
-    if (server_name != NULL && server_name[0] != '\0') {
+    if (server_name != NULL) {
         int rc = set_server_name(ssl, server_name, !ctx->insecure);
         if (rc != RK_OK) {
             SSL_free(ssl);
