@@ -559,6 +559,22 @@ static void test_error_message_never_quotes_the_password(void **state) {
     assert_null(strstr(rk_error_last()->message, "topsecret"));
 }
 
+/* A password with an unescaped '/' or '?' ends the host early; its rest
+ * must not come back quoted as a port, a db or an option. */
+static void test_error_password_with_unescaped_slash_or_question_mark(void **state) {
+    (void)state;
+    static const char *const urls[] = {
+        "redis://:s3cr3t?x@cache",          "redis://user:s3cr3t/x@cache:6379",
+        "redis://:12345/s3cr3t@cache:6379", "redis://:s3cr3t/b?c@cache",
+        "rediss://u:s3cr3t?x@cache/0",
+    };
+    for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+        expect_error(urls[i], "must be percent-escaped (%2F, %3F)");
+        if (strstr(rk_error_last()->message, "s3cr3t"))
+            fail_msg("%s: message quotes the password: %s", urls[i], rk_error_last()->message);
+    }
+}
+
 static void test_error_unix_path(void **state) {
     (void)state;
     char longpath[200] = "unix:///";
@@ -646,6 +662,7 @@ int main(void) {
         T(test_error_seconds),
         T(test_error_percent_escapes),
         T(test_error_message_never_quotes_the_password),
+        T(test_error_password_with_unescaped_slash_or_question_mark),
         T(test_error_unix_path),
         T(test_error_ssl_options_need_rediss),
         T(test_error_client_name),

@@ -473,11 +473,30 @@ static int parse_path_db(parser *ps, span p) {
     return RK_OK;
 }
 
+/* A password with an unescaped '/' or '?' ends the authority early, and
+ * its rest would be read, and quoted, as the port, the db or an option. An
+ * '@' where none can be (in the path, or in the query before its first
+ * '=') gives it away: refused without quoting anything. */
+static int check_stray_at(const parser *ps, const char *rest) {
+    size_t path = rest[0] == '/' ? strcspn(rest, "?") : 0;
+    const char *at = memchr(rest, '@', path);
+    if (at == NULL && rest[path] == '?')
+        at = memchr(rest + path, '@', strcspn(rest + path, "="));
+    if (at == NULL)
+        return RK_OK;
+    return rk_fail(RK_EINVAL,
+                   "unexpected '@' at offset %zu in URL: a password's '/' and '?' must be "
+                   "percent-escaped (%%2F, %%3F)",
+                   (size_t)(at - ps->url));
+}
+
 /* redis[s]://[userinfo@]host[:port][/db][?query] */
 static int parse_tcp(parser *ps, const char *s) {
     size_t n = strcspn(s, "/?");
     span authority = {s, n};
-    int rc = take_userinfo(ps, &authority);
+    int rc = check_stray_at(ps, s + n);
+    if (rc == RK_OK)
+        rc = take_userinfo(ps, &authority);
     if (rc == RK_OK)
         rc = parse_hostport(ps, authority);
     s += n;
