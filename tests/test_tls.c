@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -14,9 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/ssl.h>
 
+#include "net/net.h"
 #include "rediskit/rediskit.h"
 #include "rkt_check.h"
 #include "rkt_proxy.h"
@@ -352,6 +358,108 @@ static void test_mutual_tls_without_client_certificate_is_refused(void **state) 
     rk_conn_free(c);
 }
 
+/* ---- the name sent and checked, seen by a server of the test's own --------------- */
+
+/* A TLS server on a Unix socket, in a thread, with the test server's
+ * certificate (localhost, 127.0.0.1, ::1): it takes one handshake and notes
+ * the SNI the client sent. */
+typedef struct sni_server {
+    int lfd;
+    struct sockaddr_un sa;
+    SSL_CTX *ctx;
+    pthread_t thread;
+    bool sent_sni;
+    char sni[256];
+} sni_server;
+
+static int note_sni(SSL *ssl, int *alert, void *arg) {
+    (void)alert;
+    sni_server *s = arg;
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (name != NULL) {
+        s->sent_sni = true;
+        snprintf(s->sni, sizeof(s->sni), "%s", name);
+    }
+    return SSL_TLSEXT_ERR_OK;
+}
+
+static void *sni_serve(void *arg) {
+    sni_server *s = arg;
+    int fd = accept(s->lfd, NULL, NULL);
+    if (fd < 0)
+        return NULL;
+    struct timeval tv = {.tv_sec = 10};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    SSL *ssl = SSL_new(s->ctx);
+    SSL_set_fd(ssl, fd);
+    SSL_accept(ssl); /* fails when the client refuses the certificate */
+    SSL_free(ssl);
+    close(fd);
+    return NULL;
+}
+
+static void sni_server_start(sni_server *s) {
+    memset(s, 0, sizeof(*s));
+    s->sa.sun_family = AF_UNIX;
+    int n = snprintf(s->sa.sun_path, sizeof(s->sa.sun_path), "%.*s/sni.sock",
+                     (int)sizeof(s->sa.sun_path) - 10, files()->dir);
+    assert_true(n > 0 && (size_t)n < sizeof(s->sa.sun_path));
+    unlink(s->sa.sun_path);
+    s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(s->lfd >= 0);
+    assert_int_equal(bind(s->lfd, (struct sockaddr *)&s->sa, sizeof(s->sa)), 0);
+    assert_int_equal(listen(s->lfd, 1), 0);
+    s->ctx = SSL_CTX_new(TLS_server_method());
+    assert_non_null(s->ctx);
+    assert_int_equal(SSL_CTX_use_certificate_chain_file(s->ctx, files()->server_cert), 1);
+    assert_int_equal(SSL_CTX_use_PrivateKey_file(s->ctx, files()->server_key, SSL_FILETYPE_PEM), 1);
+    SSL_CTX_set_tlsext_servername_callback(s->ctx, note_sni);
+    SSL_CTX_set_tlsext_servername_arg(s->ctx, s);
+    assert_int_equal(pthread_create(&s->thread, NULL, sni_serve, s), 0);
+}
+
+/* Runs a TLS handshake with the server, checking the certificate against
+ * `name`; returns its result once the server is done. */
+static int handshake_as(sni_server *s, const char *name) {
+    rk_tls_ctx *ctx;
+    rk_tls_opts to = {.ca_file = files()->ca_cert};
+    assert_int_equal(rk_tls_ctx_new(&to, &ctx), RK_OK);
+    rk_transport *t;
+    assert_int_equal(rk_net_unix_start(s->sa.sun_path, NULL, &t), RK_OK);
+    int rc = rk_net_tls_start(t, ctx, name);
+    while (rc == RK_OK || rc == RK_EAGAIN) {
+        rc = rk_net_tls_handshake(t);
+        if (rc == RK_EAGAIN)
+            assert_int_equal(rk_transport_wait(t, rk_transport_want(t), rk_net_deadline(5000)),
+                             RK_OK);
+        else
+            break;
+    }
+    pthread_join(s->thread, NULL); /* before the close: its last writes need us */
+    rk_transport_close(t);
+    rk_tls_ctx_free(ctx);
+    close(s->lfd);
+    SSL_CTX_free(s->ctx);
+    unlink(s->sa.sun_path);
+    return rc;
+}
+
+static void test_sni_is_the_name_but_never_an_ip_address(void **state) {
+    (void)state;
+    need_servers();
+    static const char *const ips[] = {"127.0.0.1", "::1"};
+    sni_server s;
+    sni_server_start(&s);
+    assert_int_equal(handshake_as(&s, "localhost"), RK_OK);
+    assert_true(s.sent_sni);
+    assert_string_equal(s.sni, "localhost");
+    for (size_t i = 0; i < 2; i++) {
+        sni_server_start(&s);
+        assert_int_equal(handshake_as(&s, ips[i]), RK_OK);
+        assert_false(s.sent_sni);
+    }
+}
+
 /* ---- options --------------------------------------------------------------------- */
 
 static void test_certificate_without_key_is_einval_for_conn(void **state) {
@@ -574,6 +682,7 @@ int main(void) {
         cmocka_unit_test(test_certificate_for_another_name_than_the_ip_is_etls),
         cmocka_unit_test(test_empty_server_name_is_einval_not_unchecked),
         cmocka_unit_test(test_insecure_connects_to_an_untrusted_server),
+        cmocka_unit_test(test_sni_is_the_name_but_never_an_ip_address),
         cmocka_unit_test(test_plain_client_on_tls_port_fails_to_connect),
         cmocka_unit_test(test_tls_handshake_that_never_answers_times_out),
         cmocka_unit_test(test_client_reports_etls_for_an_untrusted_server),
