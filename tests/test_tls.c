@@ -460,6 +460,20 @@ static void test_sni_is_the_name_but_never_an_ip_address(void **state) {
     }
 }
 
+/* An IPv6 address with a zone ("fe80::1%eth0", as a URL's
+ * [fe80::1%25eth0] gives it) is an address: checked against the
+ * certificate's IP addresses, never sent as SNI. */
+static void test_ipv6_address_with_zone_is_checked_as_an_address(void **state) {
+    (void)state;
+    need_servers();
+    sni_server s;
+    sni_server_start(&s);
+    int rc = handshake_as(&s, "::1%lo");
+    if (rc != RK_OK)
+        fail_msg("handshake as ::1%%lo: %s (%s)", rk_strerror(rc), rk_error_last()->message);
+    assert_false(s.sent_sni);
+}
+
 /* ---- options --------------------------------------------------------------------- */
 
 static void test_certificate_without_key_is_einval_for_conn(void **state) {
@@ -683,6 +697,7 @@ int main(void) {
         cmocka_unit_test(test_empty_server_name_is_einval_not_unchecked),
         cmocka_unit_test(test_insecure_connects_to_an_untrusted_server),
         cmocka_unit_test(test_sni_is_the_name_but_never_an_ip_address),
+        cmocka_unit_test(test_ipv6_address_with_zone_is_checked_as_an_address),
         cmocka_unit_test(test_plain_client_on_tls_port_fails_to_connect),
         cmocka_unit_test(test_tls_handshake_that_never_answers_times_out),
         cmocka_unit_test(test_client_reports_etls_for_an_untrusted_server),

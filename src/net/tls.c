@@ -217,9 +217,19 @@ void rk_tls_ctx_free(rk_tls_ctx *c) {
 
 /* ---- per connection ---------------------------------------------------------- */
 
-static bool is_ip_literal(const char *name) {
+/* The address of an IP literal, in buf (size INET6_ADDRSTRLEN) without
+ * the zone of an IPv6 one ("fe80::1%eth0": a URL's [fe80::1%25eth0]);
+ * NULL for a host name. */
+static const char *ip_literal(const char *name, char *buf) {
     unsigned char addr[sizeof(struct in6_addr)];
-    return inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1;
+    if (inet_pton(AF_INET, name, addr) == 1)
+        return name;
+    size_t n = strcspn(name, "%");
+    if (n >= INET6_ADDRSTRLEN)
+        return NULL;
+    memcpy(buf, name, n);
+    buf[n] = '\0';
+    return inet_pton(AF_INET6, buf, addr) == 1 ? buf : NULL;
 }
 
 /* SNI for host names (RFC 6066 forbids IP literals) and the name the
@@ -227,15 +237,16 @@ static bool is_ip_literal(const char *name) {
 static int set_server_name(SSL *ssl, const char *name, bool verify) {
     if (name[0] == '\0') /* OpenSSL would take it as "check no name" */
         return rk_fail(RK_EINVAL, "empty TLS server name");
-    bool ip = is_ip_literal(name);
-    if (!ip && !SSL_set_tlsext_host_name(ssl, name))
+    char buf[INET6_ADDRSTRLEN];
+    const char *ip = ip_literal(name, buf);
+    if (ip == NULL && !SSL_set_tlsext_host_name(ssl, name))
         return openssl_fail(RK_ETLS, "bad TLS server name ", name);
     if (!verify)
         return RK_OK;
     X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
     X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    int ok = ip ? X509_VERIFY_PARAM_set1_ip_asc(param, name)
-                : X509_VERIFY_PARAM_set1_host(param, name, 0);
+    int ok =
+        ip ? X509_VERIFY_PARAM_set1_ip_asc(param, ip) : X509_VERIFY_PARAM_set1_host(param, name, 0);
     return ok ? RK_OK : openssl_fail(RK_ETLS, "bad TLS server name ", name);
 }
 
