@@ -474,6 +474,21 @@ static void test_ipv6_address_with_zone_is_checked_as_an_address(void **state) {
     assert_false(s.sent_sni);
 }
 
+/* A fully qualified name's final dot ("cache.example.com.", which
+ * resolves as well) is no part of the name: neither in SNI (RFC 6066)
+ * nor in the certificate. */
+static void test_name_with_a_final_dot_is_the_name(void **state) {
+    (void)state;
+    need_servers();
+    sni_server s;
+    sni_server_start(&s);
+    int rc = handshake_as(&s, "localhost.");
+    if (rc != RK_OK)
+        fail_msg("handshake as localhost.: %s (%s)", rk_strerror(rc), rk_error_last()->message);
+    assert_true(s.sent_sni);
+    assert_string_equal(s.sni, "localhost");
+}
+
 /* ---- options --------------------------------------------------------------------- */
 
 static void test_certificate_without_key_is_einval_for_conn(void **state) {
@@ -698,6 +713,7 @@ int main(void) {
         cmocka_unit_test(test_insecure_connects_to_an_untrusted_server),
         cmocka_unit_test(test_sni_is_the_name_but_never_an_ip_address),
         cmocka_unit_test(test_ipv6_address_with_zone_is_checked_as_an_address),
+        cmocka_unit_test(test_name_with_a_final_dot_is_the_name),
         cmocka_unit_test(test_plain_client_on_tls_port_fails_to_connect),
         cmocka_unit_test(test_tls_handshake_that_never_answers_times_out),
         cmocka_unit_test(test_client_reports_etls_for_an_untrusted_server),

@@ -232,15 +232,31 @@ static const char *ip_literal(const char *name, char *buf) {
     return inet_pton(AF_INET6, buf, addr) == 1 ? buf : NULL;
 }
 
+/* A fully qualified name's final dot ("cache.example.com.") is no part
+ * of the name in SNI (RFC 6066) nor in a certificate: name without it, in
+ * buf (size DNS_NAME_MAX) when it had one. */
+#define DNS_NAME_MAX 256
+static const char *without_final_dot(const char *name, char *buf) {
+    size_t n = strlen(name);
+    if (n < 2 || name[n - 1] != '.' || n > DNS_NAME_MAX)
+        return name;
+    memcpy(buf, name, n - 1);
+    buf[n - 1] = '\0';
+    return buf;
+}
+
 /* SNI for host names (RFC 6066 forbids IP literals) and the name the
  * certificate must carry, as a DNS name or an IP address. */
 static int set_server_name(SSL *ssl, const char *name, bool verify) {
     if (name[0] == '\0') /* OpenSSL would take it as "check no name" */
         return rk_fail(RK_EINVAL, "empty TLS server name");
-    char buf[INET6_ADDRSTRLEN];
+    char buf[INET6_ADDRSTRLEN], dns[DNS_NAME_MAX];
     const char *ip = ip_literal(name, buf);
-    if (ip == NULL && !SSL_set_tlsext_host_name(ssl, name))
-        return openssl_fail(RK_ETLS, "bad TLS server name ", name);
+    if (ip == NULL) {
+        name = without_final_dot(name, dns);
+        if (!SSL_set_tlsext_host_name(ssl, name))
+            return openssl_fail(RK_ETLS, "bad TLS server name ", name);
+    }
     if (!verify)
         return RK_OK;
     X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
