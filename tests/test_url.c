@@ -566,10 +566,11 @@ static void test_error_password_with_unescaped_slash_or_question_mark(void **sta
     static const char *const urls[] = {
         "redis://:s3cr3t?x@cache",          "redis://user:s3cr3t/x@cache:6379",
         "redis://:12345/s3cr3t@cache:6379", "redis://:s3cr3t/b?c@cache",
-        "rediss://u:s3cr3t?x@cache/0",
+        "rediss://u:s3cr3t?x@cache/0",      "redis://:s3cr3t?a=b@cache",
+        "redis://:s3cr3t/0?a=b@cache",
     };
     for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
-        expect_error(urls[i], "must be percent-escaped (%2F, %3F)");
+        expect_error(urls[i], "percent-escape the password's '/' and '?' as %2F and %3F");
         if (strstr(rk_error_last()->message, "s3cr3t"))
             fail_msg("%s: message quotes the password: %s", urls[i], rk_error_last()->message);
     }

@@ -474,19 +474,24 @@ static int parse_path_db(parser *ps, span p) {
 }
 
 /* A password with an unescaped '/' or '?' ends the authority early, and
- * its rest would be read, and quoted, as the port, the db or an option. An
- * '@' where none can be (in the path, or in the query before its first
- * '=') gives it away: refused without quoting anything. */
+ * its rest would be read, and quoted, as the port, the db or an option.
+ * An '@' where no valid URL has one (in the path, or in a query pair that
+ * is no known option) gives it away: refused without quoting anything. */
 static int check_stray_at(const parser *ps, const char *rest) {
-    size_t path = rest[0] == '/' ? strcspn(rest, "?") : 0;
-    const char *at = memchr(rest, '@', path);
-    if (at == NULL && rest[path] == '?')
-        at = memchr(rest + path, '@', strcspn(rest + path, "="));
+    size_t n = rest[0] == '/' ? strcspn(rest, "?") : 0;
+    const char *at = memchr(rest, '@', n);
+    for (const char *q = rest + n; at == NULL && *q != '\0'; q += n) {
+        q++; /* the '?' or '&' */
+        n = strcspn(q, "&");
+        const char *eq = memchr(q, '=', n);
+        if (find_option((span){q, eq ? (size_t)(eq - q) : n}) == NULL)
+            at = memchr(q, '@', n);
+    }
     if (at == NULL)
         return RK_OK;
     return rk_fail(RK_EINVAL,
-                   "unexpected '@' at offset %zu in URL: a password's '/' and '?' must be "
-                   "percent-escaped (%%2F, %%3F)",
+                   "unexpected '@' at offset %zu in URL (if it ends a password, "
+                   "percent-escape the password's '/' and '?' as %%2F and %%3F)",
                    (size_t)(at - ps->url));
 }
 
