@@ -7,6 +7,7 @@
  * Needs redis-server; skips without it. TLS is in test_tls.c. */
 #define _GNU_SOURCE
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -687,6 +688,46 @@ static void test_connect_to_unresponsive_listener_times_out(void **state) {
     rkt_blackhole_stop(b);
 }
 
+/* Descriptors this process has open. */
+static int open_fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        skip();
+    int n = 0;
+    while (readdir(d) != NULL)
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* Every way a connect can fail closes what it opened. */
+static void test_failed_connects_leave_no_descriptor_open(void **state) {
+    (void)state;
+    char long_path[200];
+    memset(long_path, 'a', sizeof(long_path) - 1);
+    long_path[0] = '/';
+    long_path[sizeof(long_path) - 1] = '\0';
+    rkt_blackhole *b = rkt_blackhole_start();
+    assert_non_null(b);
+    const rk_options failing[] = {
+        {.host = "127.0.0.1", .port = rkt_free_port()},
+        {.unix_path = "/nonexistent-dir/redis.sock"},
+        {.unix_path = long_path},
+        {.host = "no-such-host.invalid"},
+        {.host = "127.0.0.1", .port = rkt_blackhole_port(b), .connect_timeout_ms = 20},
+    };
+    int before = open_fds();
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < sizeof(failing) / sizeof(failing[0]); i++) {
+            rk_conn *c = new_conn(&failing[i]);
+            assert_int_not_equal(rk_conn_connect(c), RK_OK);
+            rk_conn_free(c);
+        }
+    }
+    assert_int_equal(open_fds(), before);
+    rkt_blackhole_stop(b);
+}
+
 static void test_handshake_that_never_answers_times_out(void **state) {
     (void)state;
     need_servers();
@@ -1097,6 +1138,7 @@ int main(void) {
         cmocka_unit_test(test_missing_unix_socket_is_econnect),
         cmocka_unit_test(test_unknown_host_is_eresolve),
         cmocka_unit_test(test_connect_to_unresponsive_listener_times_out),
+        cmocka_unit_test(test_failed_connects_leave_no_descriptor_open),
         cmocka_unit_test(test_handshake_that_never_answers_times_out),
         cmocka_unit_test(test_command_timeout_is_etimeout_and_breaks_connection),
         cmocka_unit_test(test_set_timeout_applies_to_later_calls),

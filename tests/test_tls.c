@@ -5,6 +5,7 @@
  * redis-server and openssl; skips without them. */
 #define _GNU_SOURCE
 
+#include <dirent.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "net/net.h"
@@ -254,6 +256,70 @@ static void test_plain_client_on_tls_port_fails_to_connect(void **state) {
     assert_int_not_equal(rk_conn_connect(c), RK_OK);
     assert_false(rk_conn_is_ready(c));
     rk_conn_free(c);
+}
+
+/* A plain server does not answer a ClientHello as TLS: the connect fails
+ * (within the connect timeout at worst) instead of hanging. */
+static void test_tls_client_on_plain_port_fails_to_connect(void **state) {
+    (void)state;
+    need_servers();
+    rk_options o = tls_opts();
+    o.port = rkt_server_port(&g_tls);
+    o.connect_timeout_ms = 300;
+    rk_conn *c = new_conn(&o);
+    int rc = rk_conn_connect(c);
+    assert_true(rc == RK_ETLS || rc == RK_ETIMEOUT);
+    assert_true(rk_conn_is_broken(c));
+    rk_conn_free(c);
+}
+
+/* Errors another TLS user left in this thread's OpenSSL queue are not
+ * taken for this connection's. */
+static void test_stale_openssl_error_does_not_fail_a_connection(void **state) {
+    (void)state;
+    need_servers();
+    rk_options o = tls_opts();
+    rk_conn *c = new_conn(&o);
+    ERR_raise(ERR_LIB_SSL, SSL_R_BAD_LENGTH);
+    rkt_connect_ok(c);
+    ERR_raise(ERR_LIB_SSL, SSL_R_BAD_LENGTH);
+    assert_int_equal(rk_conn_read_some(c), RK_EAGAIN); /* nothing came: no failure */
+    assert_true(rk_conn_is_ready(c));
+    ERR_raise(ERR_LIB_SSL, SSL_R_BAD_LENGTH);
+    rkt_expect_pong(c);
+    rk_conn_free(c);
+    ERR_clear_error();
+}
+
+static int open_fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        skip();
+    int n = 0;
+    while (readdir(d) != NULL)
+        n++;
+    closedir(d);
+    return n;
+}
+
+static void test_failed_tls_connects_leave_no_descriptor_open(void **state) {
+    (void)state;
+    need_servers();
+    rk_options untrusted = tls_opts(), wrong_name = tls_opts(), plain = tls_opts();
+    untrusted.tls.ca_file = files()->other_ca_cert;
+    wrong_name.tls.server_name = "wrong.example";
+    plain.port = rkt_server_port(&g_tls);
+    plain.connect_timeout_ms = 20;
+    const rk_options *failing[] = {&untrusted, &wrong_name, &plain};
+    int before = open_fds();
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < sizeof(failing) / sizeof(failing[0]); i++) {
+            rk_conn *c = new_conn(failing[i]);
+            assert_int_not_equal(rk_conn_connect(c), RK_OK);
+            rk_conn_free(c);
+        }
+    }
+    assert_int_equal(open_fds(), before);
 }
 
 static void test_tls_handshake_that_never_answers_times_out(void **state) {
@@ -715,6 +781,9 @@ int main(void) {
         cmocka_unit_test(test_ipv6_address_with_zone_is_checked_as_an_address),
         cmocka_unit_test(test_name_with_a_final_dot_is_the_name),
         cmocka_unit_test(test_plain_client_on_tls_port_fails_to_connect),
+        cmocka_unit_test(test_tls_client_on_plain_port_fails_to_connect),
+        cmocka_unit_test(test_stale_openssl_error_does_not_fail_a_connection),
+        cmocka_unit_test(test_failed_tls_connects_leave_no_descriptor_open),
         cmocka_unit_test(test_tls_handshake_that_never_answers_times_out),
         cmocka_unit_test(test_client_reports_etls_for_an_untrusted_server),
         cmocka_unit_test(test_tls_server_dying_mid_reply_is_eio),
