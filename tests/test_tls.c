@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <poll.h>
 #include <pthread.h>
+#include <pty.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -594,6 +596,56 @@ static void test_key_not_matching_certificate_fails_at_new(void **state) {
     assert_int_equal(rk_error_last()->code, RK_ETLS);
 }
 
+/* A key encrypted with a passphrase is refused (RK_ETLS, saying why);
+ * OpenSSL's default is to ask for the passphrase on the terminal, which
+ * a library must never do. rk_conn_new runs in a child whose controlling
+ * terminal is a pseudo-terminal we read: it must say nothing there. */
+static void test_encrypted_key_is_etls_without_asking_the_terminal(void **state) {
+    (void)state;
+    need_servers();
+    char key[RKT_PATH_MAX + 16], cmd[3 * RKT_PATH_MAX];
+    snprintf(key, sizeof(key), "%s/enc.key", files()->dir);
+    snprintf(cmd, sizeof(cmd),
+             "openssl ec -in '%s' -aes256 -passout pass:s3cr3t -out '%s' 2>/dev/null",
+             files()->client_key, key);
+    assert_int_equal(system(cmd), 0);
+    rk_options o = mtls_opts();
+    o.tls.cert_file = files()->client_cert;
+    o.tls.key_file = key;
+    int master;
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        rk_conn *c = rk_conn_new(&o);
+        printf("result %d: %s\n", c ? RK_OK : rk_error_last()->code,
+               c ? "" : rk_error_last()->message);
+        fflush(stdout);
+        _exit(0);
+    }
+    char out[2048] = "";
+    size_t len = 0;
+    while (len < sizeof(out) - 1 && !strstr(out, "\n") && !strstr(out, "pass phrase")) {
+        struct pollfd p = {.fd = master, .events = POLLIN};
+        if (poll(&p, 1, 10000) <= 0)
+            break;
+        ssize_t r = read(master, out + len, sizeof(out) - 1 - len);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+        out[len] = '\0';
+    }
+    out[len] = '\0';
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(master);
+    if (strstr(out, "pass phrase") != NULL)
+        fail_msg("rk_conn_new asked the terminal: %s", out);
+    char want[32];
+    snprintf(want, sizeof(want), "result %d: ", RK_ETLS);
+    if (strstr(out, want) == NULL || strstr(out, key) == NULL)
+        fail_msg("expected RK_ETLS naming the key, got: %s", out);
+}
+
 /* ---- the client and URLs --------------------------------------------------------- */
 
 static void test_rediss_url_with_ssl_ca_certs_works(void **state) {
@@ -793,6 +845,7 @@ int main(void) {
         cmocka_unit_test(test_certificate_without_key_is_einval_for_client),
         cmocka_unit_test(test_key_without_certificate_is_einval),
         cmocka_unit_test(test_key_not_matching_certificate_fails_at_new),
+        cmocka_unit_test(test_encrypted_key_is_etls_without_asking_the_terminal),
         cmocka_unit_test(test_rediss_url_with_ssl_ca_certs_works),
         cmocka_unit_test(test_rediss_url_with_client_certificate_for_mutual_tls),
         cmocka_unit_test(test_client_connections_share_tls_settings),

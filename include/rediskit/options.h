@@ -85,7 +85,9 @@ typedef struct rk_tls_options {
                                   or the system's trust store. */
     const char *ca_dir;      /**< Hashed directory of trusted CAs. */
     const char *cert_file;   /**< Client certificate, for mutual TLS. */
-    const char *key_file;    /**< Its private key; set both or neither. */
+    const char *key_file;    /**< Its private key, not encrypted (no
+                                  passphrase is asked); set both or
+                                  neither. */
     const char *server_name; /**< SNI and the name verified; default the
                                   host. "" is RK_EINVAL. */
     bool insecure;           /**< No certificate or name check at all. */

@@ -151,14 +151,40 @@ static int load_trust(SSL_CTX *sc, const rk_tls_opts *o) {
     return RK_OK;
 }
 
-static int load_client_cert(SSL_CTX *sc, const rk_tls_opts *o) {
+/* OpenSSL's default for an encrypted PEM file is to ask for the passphrase
+ * on the terminal and wait: a library must not. This one gives none, so
+ * such a key fails to load, and notes (in *userdata) that it was asked. */
+static int no_passphrase(char *buf, int size, int rwflag, void *userdata) {
+    RK_UNUSED(buf);
+    RK_UNUSED(size);
+    RK_UNUSED(rwflag);
+    if (userdata != NULL)
+        *(bool *)userdata = true;
+    return -1;
+}
+
+static int load_cert_and_key(SSL_CTX *sc, const rk_tls_opts *o, const bool *encrypted) {
     if (!SSL_CTX_use_certificate_chain_file(sc, o->cert_file))
         return openssl_fail(RK_ETLS, "cannot load TLS certificate ", o->cert_file);
-    if (!SSL_CTX_use_PrivateKey_file(sc, o->key_file, SSL_FILETYPE_PEM))
-        return openssl_fail(RK_ETLS, "cannot load TLS private key ", o->key_file);
+    if (!SSL_CTX_use_PrivateKey_file(sc, o->key_file, SSL_FILETYPE_PEM)) {
+        if (!*encrypted)
+            return openssl_fail(RK_ETLS, "cannot load TLS private key ", o->key_file);
+        ERR_clear_error();
+        return rk_fail(RK_ETLS, "TLS private key %s is encrypted: rediskit takes no passphrase",
+                       o->key_file);
+    }
     if (!SSL_CTX_check_private_key(sc))
         return openssl_fail(RK_ETLS, "TLS private key does not match ", o->cert_file);
     return RK_OK;
+}
+
+static int load_client_cert(SSL_CTX *sc, const rk_tls_opts *o) {
+    bool encrypted = false;
+    SSL_CTX_set_default_passwd_cb(sc, no_passphrase);
+    SSL_CTX_set_default_passwd_cb_userdata(sc, &encrypted);
+    int rc = load_cert_and_key(sc, o, &encrypted);
+    SSL_CTX_set_default_passwd_cb_userdata(sc, NULL); /* it pointed here */
+    return rc;
 }
 
 static int configure(rk_tls_ctx *c, const rk_tls_opts *o) {

@@ -20,7 +20,8 @@ typedef struct rk_tls_opts {
     const char *ca_dir;    /* hashed CA directory (c_rehash); with neither
                               set, the system's default trust store */
     const char *cert_file; /* client certificate chain (PEM) for mutual TLS */
-    const char *key_file;  /* its private key (PEM); set both or neither */
+    const char *key_file;  /* its private key (PEM, not encrypted); set both
+                              or neither */
     bool insecure;         /* no certificate or name check at all */
 } rk_tls_opts;
 
