@@ -37,10 +37,10 @@ void rk_tls_ctx_free(rk_tls_ctx *ctx);
 
 /* Puts TLS on a connected socket transport (no I/O). server_name is sent
  * as SNI unless it is an IP literal (an IPv6 one may carry a zone, which
- * the address check ignores; a name's final dot is dropped), and the certificate must match it (DNS
- * name or IP address) unless the context is insecure; NULL skips the name
- * check ("" is RK_EINVAL). Errors: RK_ETLS, RK_ENOMEM, RK_EINVAL (already
- * TLS, empty name), RK_ECLOSED
+ * the address check ignores; a name's final dot is dropped), and the
+ * certificate must match it (DNS name or IP address) unless the context
+ * is insecure; NULL skips the name check ("" is RK_EINVAL). Errors:
+ * RK_ETLS, RK_ENOMEM, RK_EINVAL (already TLS, empty name), RK_ECLOSED
  * (not connected yet). */
 int rk_net_tls_start(rk_transport *t, rk_tls_ctx *ctx, const char *server_name);
 
