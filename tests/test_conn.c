@@ -7,7 +7,6 @@
  * Needs redis-server; skips without it. TLS is in test_tls.c. */
 #define _GNU_SOURCE
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -688,18 +687,6 @@ static void test_connect_to_unresponsive_listener_times_out(void **state) {
     rkt_blackhole_stop(b);
 }
 
-/* Descriptors this process has open. */
-static int open_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    if (d == NULL)
-        skip();
-    int n = 0;
-    while (readdir(d) != NULL)
-        n++;
-    closedir(d);
-    return n;
-}
-
 /* Every way a connect can fail closes what it opened. */
 static void test_failed_connects_leave_no_descriptor_open(void **state) {
     (void)state;
@@ -716,7 +703,7 @@ static void test_failed_connects_leave_no_descriptor_open(void **state) {
         {.host = "no-such-host.invalid"},
         {.host = "127.0.0.1", .port = rkt_blackhole_port(b), .connect_timeout_ms = 20},
     };
-    int before = open_fds();
+    int before = rkt_open_fds();
     for (int round = 0; round < 3; round++) {
         for (size_t i = 0; i < sizeof(failing) / sizeof(failing[0]); i++) {
             rk_conn *c = new_conn(&failing[i]);
@@ -724,7 +711,7 @@ static void test_failed_connects_leave_no_descriptor_open(void **state) {
             rk_conn_free(c);
         }
     }
-    assert_int_equal(open_fds(), before);
+    assert_int_equal(rkt_open_fds(), before);
     rkt_blackhole_stop(b);
 }
 

@@ -5,7 +5,6 @@
  * redis-server and openssl; skips without them. */
 #define _GNU_SOURCE
 
-#include <dirent.h>
 #include <poll.h>
 #include <pthread.h>
 #include <pty.h>
@@ -293,17 +292,6 @@ static void test_stale_openssl_error_does_not_fail_a_connection(void **state) {
     ERR_clear_error();
 }
 
-static int open_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    if (d == NULL)
-        skip();
-    int n = 0;
-    while (readdir(d) != NULL)
-        n++;
-    closedir(d);
-    return n;
-}
-
 static void test_failed_tls_connects_leave_no_descriptor_open(void **state) {
     (void)state;
     need_servers();
@@ -313,7 +301,7 @@ static void test_failed_tls_connects_leave_no_descriptor_open(void **state) {
     plain.port = rkt_server_port(&g_tls);
     plain.connect_timeout_ms = 20;
     const rk_options *failing[] = {&untrusted, &wrong_name, &plain};
-    int before = open_fds();
+    int before = rkt_open_fds();
     for (int round = 0; round < 3; round++) {
         for (size_t i = 0; i < sizeof(failing) / sizeof(failing[0]); i++) {
             rk_conn *c = new_conn(failing[i]);
@@ -321,7 +309,7 @@ static void test_failed_tls_connects_leave_no_descriptor_open(void **state) {
             rk_conn_free(c);
         }
     }
-    assert_int_equal(open_fds(), before);
+    assert_int_equal(rkt_open_fds(), before);
 }
 
 static void test_tls_handshake_that_never_answers_times_out(void **state) {

@@ -1,6 +1,6 @@
 /* Assertion helpers for tests that drive connections: connect or fail
  * with the library's message, call and expect a reply, wait for a socket,
- * and make test data with every byte value. */
+ * make test data with every byte value, and count open descriptors. */
 #ifndef RKT_CHECK_H
 #define RKT_CHECK_H
 
@@ -30,5 +30,9 @@ void rkt_wait_conn(rk_conn *c);
 
 /* A malloc'd buffer of n bytes with every byte value, NULs included. */
 char *rkt_pattern(size_t n, unsigned seed);
+
+/* How many descriptors this process has open (for leak checks); skips the
+ * test where /proc/self/fd cannot be read. */
+int rkt_open_fds(void);
 
 #endif
