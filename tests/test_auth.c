@@ -30,6 +30,18 @@ static int server_setup(void **state) {
         password[i] = (char)('a' + i % 26);
     if (rkt_server_start(&server, NULL) != 0)
         return -1;
+    /* For test_user_without_password_is_that_user: a nopass user, and
+     * one with a password. */
+    const char *const users[2][4] = {{"alice", "nopass", "&*", "+@all"},
+                                     {"bob", ">bobs", "&*", "+@all"}};
+    for (int i = 0; i < 2; i++) {
+        char *set = rkt_server_cmd(&server, "ACL", "SETUSER", users[i][0], "on", users[i][1], "~*",
+                                   users[i][2], users[i][3], NULL);
+        bool done = set && strcmp(set, "+OK\r\n") == 0;
+        free(set);
+        if (!done)
+            return -1;
+    }
     char *ok = rkt_server_cmd(&server, "CONFIG", "SET", "requirepass", password, NULL);
     running = ok && strcmp(ok, "+OK\r\n") == 0;
     free(ok);
@@ -125,6 +137,31 @@ static void test_wrong_password_is_eauth(void **state) {
     rk_conn_free(c);
 }
 
+/* A user name given without a password is not dropped: the handshake
+ * authenticates as that user with an empty password, which a nopass user
+ * accepts and any other refuses, on RESP3's HELLO and RESP2's AUTH alike
+ * (a connection as the default user instead would be a silent wrong
+ * identity). */
+static void test_user_without_password_is_that_user(void **state) {
+    (void)state;
+    if (!running)
+        skip();
+    for (int protocol = 2; protocol <= 3; protocol++) {
+        rk_conn *c = conn_with((rk_options){.protocol = protocol, .username = "alice"});
+        rk_reply r;
+        int rc = rk_conn_call(c, &r, "ACL WHOAMI");
+        if (rc != RK_OK)
+            fail_msg("RESP%d: ACL WHOAMI: %s", protocol, rk_error_last()->message);
+        assert_string_equal(rk_reply_str(&r), "alice");
+        rk_reply_free(&r);
+        rk_conn_free(c);
+        c = conn_with((rk_options){.protocol = protocol, .username = "bob"});
+        assert_int_equal(rk_conn_connect(c), RK_EAUTH);
+        assert_string_equal(rk_error_last()->prefix, "WRONGPASS");
+        rk_conn_free(c);
+    }
+}
+
 /* RESET logs the connection out; the handshake that follows must send the
  * password again, after the first handshake was done with it. */
 static void test_reset_authenticates_again(void **state) {
@@ -146,6 +183,7 @@ int main(void) {
         cmocka_unit_test(test_missing_password_says_the_server_requires_one),
         cmocka_unit_test(test_wrong_password_is_eauth),
         cmocka_unit_test(test_reset_authenticates_again),
+        cmocka_unit_test(test_user_without_password_is_that_user),
     };
     return cmocka_run_group_tests(tests, server_setup, server_teardown);
 }

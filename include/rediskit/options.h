@@ -165,7 +165,10 @@ typedef struct rk_options {
     const char *host;              /**< Default RK_DEFAULT_HOST; IPv4, IPv6 or name. */
     int port;                      /**< Default RK_DEFAULT_PORT. */
     const char *unix_path;         /**< Connect to this Unix socket instead. */
-    const char *username;          /**< ACL user; default: the default user. */
+    const char *username;          /**< ACL user; default: the default user.
+                                        Given without a password, it is
+                                        sent with an empty one (a nopass
+                                        user; any other: WRONGPASS). */
     const char *password;          /**< Password, any length; default none.
                                         The settled copy is wiped when the
                                         client or connection is freed. */

@@ -548,10 +548,10 @@ static int hs_begin(rk_conn *c, bool fallback) {
     if (!fallback) {
         argv[argc++] = RK_STR("HELLO");
         argv[argc++] = rk_cstr(proto);
-        if (c->pass) {
+        if (c->user || c->pass) { /* a user alone: a nopass user, or WRONGPASS */
             argv[argc++] = RK_STR("AUTH");
             argv[argc++] = c->user ? rk_cstr(c->user) : RK_STR("default");
-            argv[argc++] = rk_cstr(c->pass);
+            argv[argc++] = c->pass ? rk_cstr(c->pass) : RK_STR("");
         }
         if (o->client_name) {
             argv[argc++] = RK_STR("SETNAME");
@@ -559,9 +559,11 @@ static int hs_begin(rk_conn *c, bool fallback) {
         }
         rc = hs_queue(c, HS_HELLO, argv, argc);
     } else {
-        if (c->pass && c->user)
+        if (c->user)
             rc = hs_queue(c, HS_AUTH,
-                          (const rk_str[]){RK_STR("AUTH"), rk_cstr(c->user), rk_cstr(c->pass)}, 3);
+                          (const rk_str[]){RK_STR("AUTH"), rk_cstr(c->user),
+                                           c->pass ? rk_cstr(c->pass) : RK_STR("")},
+                          3);
         else if (c->pass)
             rc = hs_queue(c, HS_AUTH, (const rk_str[]){RK_STR("AUTH"), rk_cstr(c->pass)}, 2);
         if (rc == RK_OK && o->client_name)
