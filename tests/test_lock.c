@@ -358,6 +358,23 @@ static void test_fencing_tokens_increase_across_owners(void **state) {
     rk_client_free(c);
 }
 
+/* A counter that INCR refuses (not a number) fails the acquire, and the
+ * SET the script made before it is undone: the lock stays free. */
+static void test_fenced_acquire_failing_at_counter_leaves_lock_free(void **state) {
+    (void)state;
+    rk_client *c = shared_client();
+    server_run(&rkt_shared, "DEL", "badfence", NULL);
+    server_run(&rkt_shared, "SET", "badfence:ctr", "not-a-number");
+    rk_lock *l =
+        lock_of(c, "badfence", (rk_lock_opts){.fencing = true, .fence_key = "badfence:ctr"});
+    assert_int_equal(rk_lock_acquire(l), RK_ESERVER);
+    assert_null(rk_lock_token(l));
+    assert_int_equal(server_int(&rkt_shared, "EXISTS", "badfence"), 0);
+    server_run(&rkt_shared, "DEL", "badfence:ctr", NULL);
+    rk_lock_free(l);
+    rk_client_free(c);
+}
+
 static void test_fence_counter_lives_in_companion_key(void **state) {
     (void)state;
     rk_client *c = shared_client();
@@ -985,6 +1002,7 @@ int main(void) {
         cmocka_unit_test(test_stale_owner_cannot_release_or_extend),
         cmocka_unit_test(test_fencing_tokens_increase_across_owners),
         cmocka_unit_test(test_fence_counter_lives_in_companion_key),
+        cmocka_unit_test(test_fenced_acquire_failing_at_counter_leaves_lock_free),
         cmocka_unit_test(test_extend_adds_to_time_left),
         cmocka_unit_test(test_extend_with_replace_sets_time_left),
         cmocka_unit_test(test_reacquire_resets_time_left_to_ttl),

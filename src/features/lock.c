@@ -42,7 +42,10 @@ static const char extend_src[] = "if redis.call('get', KEYS[1]) ~= ARGV[1] then 
                                  "return 1\n";
 
 /* KEYS[1] lock, KEYS[2] fence counter, ARGV[1] token, ARGV[2] TTL in ms
- * ("0": none). The fencing token, or 0 when the lock is held. */
+ * ("0": none). The fencing token, or 0 when the lock is held. A script is
+ * not rolled back when it raises an error, so an INCR the counter refuses
+ * (not a number, wrong type) deletes the lock it has just set before
+ * answering that error: a failed acquire must not leave the key taken. */
 static const char acquire_src[] =
     "local ok\n"
     "if ARGV[2] == '0' then\n"
@@ -51,7 +54,9 @@ static const char acquire_src[] =
     "  ok = redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])\n"
     "end\n"
     "if not ok then return 0 end\n"
-    "return redis.call('incr', KEYS[2])\n";
+    "local fence = redis.pcall('incr', KEYS[2])\n"
+    "if type(fence) == 'table' and fence.err then redis.call('del', KEYS[1]) end\n"
+    "return fence\n";
 
 /* The scripts above, named (SHA-1) once per process. */
 static rk_script release_script, extend_script, acquire_script;
