@@ -375,6 +375,27 @@ static void test_fenced_acquire_failing_at_counter_leaves_lock_free(void **state
     rk_client_free(c);
 }
 
+/* A counter at -1 would make the fencing token 0, the script's answer for
+ * "held elsewhere": the acquire would report a lock it has just taken as
+ * held by another. A token that is not positive fails the acquire, and the
+ * lock stays free. */
+static void test_fenced_acquire_with_counter_below_zero_leaves_lock_free(void **state) {
+    (void)state;
+    rk_client *c = shared_client();
+    server_run(&rkt_shared, "DEL", "negfence", NULL);
+    server_run(&rkt_shared, "SET", "negfence:ctr", "-1");
+    rk_lock *l =
+        lock_of(c, "negfence",
+                (rk_lock_opts){.fencing = true, .fence_key = "negfence:ctr", .non_blocking = true});
+    assert_int_equal(rk_lock_acquire(l), RK_ESERVER);
+    assert_non_null(strstr(rk_error_last()->message, "not positive"));
+    assert_null(rk_lock_token(l));
+    assert_int_equal(server_int(&rkt_shared, "EXISTS", "negfence"), 0);
+    server_run(&rkt_shared, "DEL", "negfence:ctr", NULL);
+    rk_lock_free(l);
+    rk_client_free(c);
+}
+
 static void test_fence_counter_lives_in_companion_key(void **state) {
     (void)state;
     rk_client *c = shared_client();
@@ -1002,6 +1023,7 @@ int main(void) {
         cmocka_unit_test(test_stale_owner_cannot_release_or_extend),
         cmocka_unit_test(test_fencing_tokens_increase_across_owners),
         cmocka_unit_test(test_fence_counter_lives_in_companion_key),
+        cmocka_unit_test(test_fenced_acquire_with_counter_below_zero_leaves_lock_free),
         cmocka_unit_test(test_fenced_acquire_failing_at_counter_leaves_lock_free),
         cmocka_unit_test(test_extend_adds_to_time_left),
         cmocka_unit_test(test_extend_with_replace_sets_time_left),

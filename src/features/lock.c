@@ -43,9 +43,11 @@ static const char extend_src[] = "if redis.call('get', KEYS[1]) ~= ARGV[1] then 
 
 /* KEYS[1] lock, KEYS[2] fence counter, ARGV[1] token, ARGV[2] TTL in ms
  * ("0": none). The fencing token, or 0 when the lock is held. A script is
- * not rolled back when it raises an error, so an INCR the counter refuses
- * (not a number, wrong type) deletes the lock it has just set before
- * answering that error: a failed acquire must not leave the key taken. */
+ * not rolled back when it raises an error, so when the counter cannot give
+ * a positive token (INCR refused it: not a number, wrong type; or someone
+ * set it below zero, and 0 would read as "held") the script deletes the
+ * lock it has just set before answering an error: a failed acquire must
+ * not leave the key taken. */
 static const char acquire_src[] =
     "local ok\n"
     "if ARGV[2] == '0' then\n"
@@ -55,8 +57,10 @@ static const char acquire_src[] =
     "end\n"
     "if not ok then return 0 end\n"
     "local fence = redis.pcall('incr', KEYS[2])\n"
-    "if type(fence) == 'table' and fence.err then redis.call('del', KEYS[1]) end\n"
-    "return fence\n";
+    "if type(fence) == 'number' and fence > 0 then return fence end\n"
+    "redis.call('del', KEYS[1])\n"
+    "if type(fence) == 'table' then return fence end\n"
+    "return redis.error_reply('ERR fencing counter ' .. KEYS[2] .. ' is not positive')\n";
 
 /* The scripts above, named (SHA-1) once per process. */
 static rk_script release_script, extend_script, acquire_script;
