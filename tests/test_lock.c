@@ -28,6 +28,7 @@
 #include "rediskit/error.h"
 #include "rediskit/lock.h"
 #include "rediskit/reply.h"
+#include "rkt_fakeserver.h"
 #include "rkt_proxy.h"
 #include "rkt_server.h"
 #include "rkt_shared.h"
@@ -981,6 +982,64 @@ static void test_redlock_extend_fails_without_majority(void **state) {
     assert_int_equal(rc, RK_ENOTOWNER);
 }
 
+/* ---- answers no real server sends ---------------------------------------- */
+
+/* A fake server answering each command with the next of replies. */
+static rkt_fake *fake_answering(const char *const *replies, size_t n) {
+    rkt_fake_step steps[8];
+    assert_true(n <= 8);
+    for (size_t i = 0; i < n; i++)
+        steps[i] = (rkt_fake_step){.reply = replies[i]};
+    rkt_fake *f = rkt_fake_start(steps, n, NULL);
+    assert_non_null(f);
+    return f;
+}
+
+/* The scripts answer 0, 1 (or 2 for extend); the fencing acquire 0 or a
+ * positive token. Any other number says the server is not running the
+ * script we sent: RK_EPROTO, not a lost lock or an acquired one. */
+static void test_lock_script_answer_out_of_range_is_eproto(void **state) {
+    (void)state;
+    static const char *const replies[] = {
+        "+OK\r\n", ":7\r\n", /* acquire; release */
+        "+OK\r\n", ":7\r\n", /* acquire; extend */
+        ":-3\r\n", ":1\r\n", /* fenced acquire; its release */
+    };
+    rkt_fake *f = fake_answering(replies, 6);
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_fake_port(f)});
+    assert_non_null(c);
+    rk_lock *l = lock_of(c, "odd", (rk_lock_opts){.non_blocking = true});
+    assert_int_equal(rk_lock_acquire(l), RK_OK);
+    assert_int_equal(rk_lock_release(l), RK_EPROTO);
+    assert_int_equal(rk_lock_acquire(l), RK_OK);
+    assert_int_equal(rk_lock_extend(l, 1000, false), RK_EPROTO);
+    rk_lock *fenced = lock_of(c, "odd2", (rk_lock_opts){.non_blocking = true, .fencing = true});
+    assert_int_equal(rk_lock_acquire(fenced), RK_EPROTO);
+    assert_null(rk_lock_token(fenced));
+    assert_int_equal(rkt_fake_steps_left(f), 0); /* the fenced SET was released */
+    assert_null(rkt_fake_error(f));
+    rk_lock_free(fenced);
+    rk_lock_free(l);
+    rk_client_free(c);
+    rkt_fake_free(f);
+}
+
+static void test_redlock_script_answer_out_of_range_is_eproto(void **state) {
+    (void)state;
+    static const char *const replies[] = {"+OK\r\n", ":7\r\n"}; /* acquire; release */
+    rkt_fake *f = fake_answering(replies, 2);
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_fake_port(f)});
+    assert_non_null(c);
+    rk_redlock *rl = rk_redlock_new(&c, 1, "odd", &redlock_defaults);
+    assert_non_null(rl);
+    assert_int_equal(rk_redlock_acquire(rl, NULL), RK_OK);
+    assert_int_equal(rk_redlock_release(rl), RK_EPROTO);
+    assert_int_equal(rk_redlock_instance_status(rl, 0), RK_EPROTO);
+    rk_redlock_free(rl);
+    rk_client_free(c);
+    rkt_fake_free(f);
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 static int setup(void **state) {
@@ -1045,6 +1104,8 @@ int main(void) {
         cmocka_unit_test(test_redlock_counts_slow_instance_as_failed),
         cmocka_unit_test(test_redlock_extend_renews_ttl_on_every_instance),
         cmocka_unit_test(test_redlock_extend_fails_without_majority),
+        cmocka_unit_test(test_lock_script_answer_out_of_range_is_eproto),
+        cmocka_unit_test(test_redlock_script_answer_out_of_range_is_eproto),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

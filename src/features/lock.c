@@ -124,9 +124,17 @@ int rk_lock_set_answer(const char *name, int status, const rk_reply *reply) {
                    rk_type_name(rk_reply_type(reply)));
 }
 
+/* RK_EPROTO for a script answer that none of our scripts gives. */
+static int odd_answer(const char *name, const char *what, long long answer) {
+    return rk_fail(RK_EPROTO, "the %s script of lock \"%s\" answered %lld, which it never does",
+                   what, name, answer);
+}
+
 int rk_lock_release_answer(const char *name, long long answer) {
     if (answer == 1)
         return RK_OK;
+    if (answer != 0)
+        return odd_answer(name, "release", answer);
     return rk_fail(RK_ENOTOWNER, "lock \"%s\" is not held by this owner (it expired or was taken)",
                    name);
 }
@@ -134,7 +142,15 @@ int rk_lock_release_answer(const char *name, long long answer) {
 int rk_lock_extend_answer(const char *name, long long answer) {
     if (answer == 2)
         return rk_fail(RK_EINVAL, "lock \"%s\" lost its TTL (PERSIST?); not extended", name);
+    if (answer != 0 && answer != 1)
+        return odd_answer(name, "extend", answer);
     return rk_lock_release_answer(name, answer);
+}
+
+int rk_lock_fence_answer(const char *name, long long fence) {
+    if (fence > 0)
+        return RK_OK;
+    return fence == 0 ? RK_ELOCKED : odd_answer(name, "fencing acquire", fence);
 }
 
 /* Runs the script command c (rk_script_run_opts); its integer answer goes
@@ -455,7 +471,7 @@ static int try_acquire(rk_lock *l, const char *token, long long *fence) {
     rk_lock_acquire_cmd(&cmd, l->name, l->o.fencing ? l->o.fence_key : NULL, token, l->o.ttl_ms);
     if (cmd.script) {
         int rc = script_int(l->client, NULL, &cmd, fence);
-        return rc == RK_OK && *fence == 0 ? RK_ELOCKED : rc;
+        return rc == RK_OK ? rk_lock_fence_answer(l->name, *fence) : rc;
     }
     rk_reply r;
     int rc = rk_client_call_argv_opts(l->client, &r, NULL, cmd.keys, cmd.nkeys);
@@ -707,12 +723,14 @@ static int instance_set(rk_redlock *rl, size_t i, const char *token) {
     return rc;
 }
 
-/* A script's answer on instance i as a status: 1 is RK_OK, 0 (the token is
- * gone) RK_ENOTOWNER, 2 (no TTL) RK_EINVAL. */
-static int answer_status(int rc, long long answer) {
+/* A release (or with extend, an extend) script's answer on an instance
+ * as a status: 1 is RK_OK, 0 (the token is gone) RK_ENOTOWNER, 2 (no TTL,
+ * extend only) RK_EINVAL, anything else RK_EPROTO. */
+static int answer_status(const rk_redlock *rl, int rc, long long answer, bool extend) {
     if (rc != RK_OK)
         return rc;
-    return answer == 1 ? RK_OK : answer == 0 ? RK_ENOTOWNER : RK_EINVAL;
+    return extend ? rk_lock_extend_answer(rl->name, answer)
+                  : rk_lock_release_answer(rl->name, answer);
 }
 
 /* Releases token on every instance; the statuses go to status (n of them).
@@ -723,7 +741,7 @@ static size_t release_all(rk_redlock *rl, const char *token, int *status) {
     for (size_t i = 0; i < rl->n; i++) {
         long long answer = 0;
         int rc = run_release(rl->clients[i], &o, rl->name, token, &answer);
-        status[i] = answer_status(rc, answer);
+        status[i] = answer_status(rl, rc, answer, false);
         released += status[i] == RK_OK;
     }
     return released;
@@ -812,7 +830,7 @@ int rk_redlock_extend(rk_redlock *rl, int ttl_ms, long long *validity_ms) {
     for (size_t i = 0; i < rl->n; i++) {
         long long answer = 0;
         int rc = run_extend(rl->clients[i], &o, rl->name, rl->token, ttl_ms, true, &answer);
-        rl->status[i] = answer_status(rc, answer);
+        rl->status[i] = answer_status(rl, rc, answer, true);
         ok += rl->status[i] == RK_OK;
     }
     long long validity = validity_after(start, ttl_ms);
