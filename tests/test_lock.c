@@ -1024,6 +1024,29 @@ static void test_lock_script_answer_out_of_range_is_eproto(void **state) {
     rkt_fake_free(f);
 }
 
+/* The key holding this owner's token followed by more bytes (after a NUL,
+ * which a C string compare stops at) is someone else's value. */
+static void test_owned_compares_the_whole_value(void **state) {
+    (void)state;
+    static const char *const set_ok[] = {"+OK\r\n"};
+    rkt_fake *f = fake_answering(set_ok, 1);
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_fake_port(f)});
+    assert_non_null(c);
+    rk_lock *l = lock_of(c, "longer", (rk_lock_opts){.non_blocking = true});
+    assert_int_equal(rk_lock_acquire(l), RK_OK);
+    char reply[64];
+    int n = snprintf(reply, sizeof reply, "$%d\r\n%s", RK_LOCK_TOKEN_LEN + 2, rk_lock_token(l));
+    memcpy(reply + n, "\0x\r\n", 5);
+    assert_int_equal(rkt_fake_add(f, &(rkt_fake_step){.reply = reply, .reply_len = (size_t)n + 5}),
+                     0);
+    bool owned = true;
+    assert_int_equal(rk_lock_owned(l, &owned), RK_OK);
+    assert_false(owned);
+    rk_lock_free(l);
+    rk_client_free(c);
+    rkt_fake_free(f);
+}
+
 static void test_redlock_script_answer_out_of_range_is_eproto(void **state) {
     (void)state;
     static const char *const replies[] = {"+OK\r\n", ":7\r\n"}; /* acquire; release */
@@ -1106,6 +1129,7 @@ int main(void) {
         cmocka_unit_test(test_redlock_extend_fails_without_majority),
         cmocka_unit_test(test_lock_script_answer_out_of_range_is_eproto),
         cmocka_unit_test(test_redlock_script_answer_out_of_range_is_eproto),
+        cmocka_unit_test(test_owned_compares_the_whole_value),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

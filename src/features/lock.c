@@ -600,7 +600,8 @@ int rk_lock_owned(rk_lock *l, bool *owned) {
     rk_reply r;
     int rc = rk_client_call_args(l->client, &r, "GET", l->name, NULL);
     if (rc == RK_OK)
-        *owned = rk_reply_type(&r) == RK_REPLY_STRING && strcmp(rk_reply_str(&r), l->token) == 0;
+        *owned = rk_reply_type(&r) == RK_REPLY_STRING && rk_reply_len(&r) == RK_LOCK_TOKEN_LEN &&
+                 memcmp(rk_reply_str(&r), l->token, RK_LOCK_TOKEN_LEN) == 0;
     rk_reply_free(&r);
     return rc;
 }
