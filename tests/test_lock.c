@@ -1047,6 +1047,34 @@ static void test_owned_compares_the_whole_value(void **state) {
     rkt_fake_free(f);
 }
 
+/* The watchdog's extension answered with a number the script never gives
+ * has not extended the lock: the watchdog tries again until the TTL has
+ * run out and then reports the lock lost with RK_EPROTO (it used to take
+ * any non-zero answer for a renewal and kept "holding" the lock). */
+static void test_watchdog_takes_odd_answer_for_no_renewal(void **state) {
+    (void)state;
+    static const char *const set_ok[] = {"+OK\r\n"};
+    rkt_fake *f = fake_answering(set_ok, 1);
+    for (int i = 0; i < 60; i++)
+        assert_int_equal(rkt_fake_add(f, &(rkt_fake_step){.reply = ":7\r\n"}), 0);
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_fake_port(f)});
+    assert_non_null(c);
+    lost_note note = {0};
+    rk_lock *l =
+        lock_of(c, "odd-wd",
+                (rk_lock_opts){
+                    .ttl_ms = 300, .watchdog = true, .on_lost = note_lost, .lost_userdata = &note});
+    assert_int_equal(rk_lock_acquire(l), RK_OK);
+    long long deadline = now_ms() + 30000;
+    while (atomic_load(&note.calls) == 0 && now_ms() < deadline)
+        sleep_ms(10);
+    assert_int_equal(atomic_load(&note.calls), 1);
+    assert_int_equal(atomic_load(&note.error), RK_EPROTO);
+    rk_lock_free(l);
+    rk_client_free(c);
+    rkt_fake_free(f);
+}
+
 static void test_redlock_script_answer_out_of_range_is_eproto(void **state) {
     (void)state;
     static const char *const replies[] = {"+OK\r\n", ":7\r\n"}; /* acquire; release */
@@ -1130,6 +1158,7 @@ int main(void) {
         cmocka_unit_test(test_lock_script_answer_out_of_range_is_eproto),
         cmocka_unit_test(test_redlock_script_answer_out_of_range_is_eproto),
         cmocka_unit_test(test_owned_compares_the_whole_value),
+        cmocka_unit_test(test_watchdog_takes_odd_answer_for_no_renewal),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -394,31 +394,38 @@ static void watchdog_lose(rk_lock *l, int error) {
 
 /* Resets the TTL every third of it. The lock is known to be held until
  * valid_until (the last successful reset's send time + TTL); a failed
- * reset is tried again every tenth of the TTL until then, each bounded by
- * the time left. A refusal (the token is gone), or reaching valid_until,
- * means it is lost. A key someone PERSISTed (answer 2) is still ours. */
+ * reset (a failure, or an answer the script never gives: RK_EPROTO) is
+ * tried again every tenth of the TTL until then, each bounded by the time
+ * left. A refusal (the token is gone), or reaching valid_until, means it
+ * is lost (told with RK_ENOTOWNER, or the last failed reset's code). A key
+ * someone PERSISTed (answer 2) is still ours. */
 static void *watchdog_main(void *arg) {
     rk_lock *l = arg;
     int64_t ttl = l->o.ttl_ms;
     int64_t valid_until = l->acquired_ms + ttl;
     int64_t next = l->acquired_ms + ttl / 3;
+    int failure = RK_ETIMEOUT; /* the last failed reset's */
     while (watchdog_wait(&l->wd, next)) {
         int64_t sent = rk_now_ms();
-        int rc = RK_ETIMEOUT;
+        int rc = failure;
         long long answer = 0;
         if (sent < valid_until) {
             rk_call_opts o = {.no_retry = true, .timeout_ms = (int)(valid_until - sent)};
             rc = run_extend(l->client, &o, l->name, l->token, ttl, true, &answer);
         }
-        if (rc == RK_OK && answer != 0) {
+        if (rc == RK_OK && (answer == 1 || answer == 2)) {
             valid_until = sent + ttl;
             next = sent + ttl / 3;
+            failure = RK_ETIMEOUT;
             continue;
         }
+        if (rc == RK_OK && answer != 0)
+            rc = rk_lock_extend_answer(l->name, answer); /* RK_EPROTO */
         if (rc == RK_OK || rk_now_ms() >= valid_until) {
             watchdog_lose(l, rc == RK_OK ? RK_ENOTOWNER : rc);
             break;
         }
+        failure = rc;
         next = rk_now_ms() + RK_MAX(ttl / 10, 1);
     }
     return NULL;
