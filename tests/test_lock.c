@@ -1060,10 +1060,10 @@ static void test_watchdog_takes_odd_answer_for_no_renewal(void **state) {
     rk_client *c = rk_client_new(&(rk_options){.port = rkt_fake_port(f)});
     assert_non_null(c);
     lost_note note = {0};
-    rk_lock *l =
-        lock_of(c, "odd-wd",
-                (rk_lock_opts){
-                    .ttl_ms = 300, .watchdog = true, .on_lost = note_lost, .lost_userdata = &note});
+    rk_lock *l = lock_of(
+        c, "odd-wd",
+        (rk_lock_opts){
+            .ttl_ms = 1000, .watchdog = true, .on_lost = note_lost, .lost_userdata = &note});
     assert_int_equal(rk_lock_acquire(l), RK_OK);
     long long deadline = now_ms() + 30000;
     while (atomic_load(&note.calls) == 0 && now_ms() < deadline)

@@ -397,17 +397,18 @@ static void watchdog_lose(rk_lock *l, int error) {
  * reset (a failure, or an answer the script never gives: RK_EPROTO) is
  * tried again every tenth of the TTL until then, each bounded by the time
  * left. A refusal (the token is gone), or reaching valid_until, means it
- * is lost (told with RK_ENOTOWNER, or the last failed reset's code). A key
- * someone PERSISTed (answer 2) is still ours. */
+ * is lost (told with RK_ENOTOWNER, or why the resets failed: the last
+ * failure other than a timeout, if any). A key someone PERSISTed (answer
+ * 2) is still ours. */
 static void *watchdog_main(void *arg) {
     rk_lock *l = arg;
     int64_t ttl = l->o.ttl_ms;
     int64_t valid_until = l->acquired_ms + ttl;
     int64_t next = l->acquired_ms + ttl / 3;
-    int failure = RK_ETIMEOUT; /* the last failed reset's */
+    int failure = RK_ETIMEOUT; /* why resets failed since the last success */
     while (watchdog_wait(&l->wd, next)) {
         int64_t sent = rk_now_ms();
-        int rc = failure;
+        int rc = RK_ETIMEOUT;
         long long answer = 0;
         if (sent < valid_until) {
             rk_call_opts o = {.no_retry = true, .timeout_ms = (int)(valid_until - sent)};
@@ -421,11 +422,18 @@ static void *watchdog_main(void *arg) {
         }
         if (rc == RK_OK && answer != 0)
             rc = rk_lock_extend_answer(l->name, answer); /* RK_EPROTO */
-        if (rc == RK_OK || rk_now_ms() >= valid_until) {
-            watchdog_lose(l, rc == RK_OK ? RK_ENOTOWNER : rc);
+        if (rc == RK_OK) {
+            watchdog_lose(l, RK_ENOTOWNER);
             break;
         }
-        failure = rc;
+        /* A try cut short by the little time left does not hide why the
+         * earlier ones failed. */
+        if (rc != RK_ETIMEOUT || failure == RK_ETIMEOUT)
+            failure = rc;
+        if (rk_now_ms() >= valid_until) {
+            watchdog_lose(l, failure);
+            break;
+        }
         next = rk_now_ms() + RK_MAX(ttl / 10, 1);
     }
     return NULL;
