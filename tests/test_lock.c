@@ -359,42 +359,38 @@ static void test_fencing_tokens_increase_across_owners(void **state) {
     rk_client_free(c);
 }
 
-/* A counter that INCR refuses (not a number) fails the acquire, and the
- * SET the script made before it is undone: the lock stays free. */
-static void test_fenced_acquire_failing_at_counter_leaves_lock_free(void **state) {
-    (void)state;
+/* A fenced acquire of lock "fenced-bad" with its counter set to value:
+ * refused by the server with a message holding why, and the lock, which
+ * the script had set before the counter failed, is free again. */
+static void fenced_acquire_refused(const char *value, const char *why) {
     rk_client *c = shared_client();
-    server_run(&rkt_shared, "DEL", "badfence", NULL);
-    server_run(&rkt_shared, "SET", "badfence:ctr", "not-a-number");
-    rk_lock *l =
-        lock_of(c, "badfence", (rk_lock_opts){.fencing = true, .fence_key = "badfence:ctr"});
+    server_run(&rkt_shared, "DEL", "fenced-bad", NULL);
+    server_run(&rkt_shared, "SET", "fenced-bad:ctr", value);
+    rk_lock *l = lock_of(
+        c, "fenced-bad",
+        (rk_lock_opts){.fencing = true, .fence_key = "fenced-bad:ctr", .non_blocking = true});
     assert_int_equal(rk_lock_acquire(l), RK_ESERVER);
+    assert_non_null(strstr(rk_error_last()->message, why));
     assert_null(rk_lock_token(l));
-    assert_int_equal(server_int(&rkt_shared, "EXISTS", "badfence"), 0);
-    server_run(&rkt_shared, "DEL", "badfence:ctr", NULL);
+    assert_int_equal(server_int(&rkt_shared, "EXISTS", "fenced-bad"), 0);
+    server_run(&rkt_shared, "DEL", "fenced-bad:ctr", NULL);
     rk_lock_free(l);
     rk_client_free(c);
 }
 
+/* A counter that INCR refuses (not a number): the script is not rolled
+ * back, so it must undo its SET itself. */
+static void test_fenced_acquire_failing_at_counter_leaves_lock_free(void **state) {
+    (void)state;
+    fenced_acquire_refused("not-a-number", "not an integer");
+}
+
 /* A counter at -1 would make the fencing token 0, the script's answer for
  * "held elsewhere": the acquire would report a lock it has just taken as
- * held by another. A token that is not positive fails the acquire, and the
- * lock stays free. */
+ * held by another. */
 static void test_fenced_acquire_with_counter_below_zero_leaves_lock_free(void **state) {
     (void)state;
-    rk_client *c = shared_client();
-    server_run(&rkt_shared, "DEL", "negfence", NULL);
-    server_run(&rkt_shared, "SET", "negfence:ctr", "-1");
-    rk_lock *l =
-        lock_of(c, "negfence",
-                (rk_lock_opts){.fencing = true, .fence_key = "negfence:ctr", .non_blocking = true});
-    assert_int_equal(rk_lock_acquire(l), RK_ESERVER);
-    assert_non_null(strstr(rk_error_last()->message, "not positive"));
-    assert_null(rk_lock_token(l));
-    assert_int_equal(server_int(&rkt_shared, "EXISTS", "negfence"), 0);
-    server_run(&rkt_shared, "DEL", "negfence:ctr", NULL);
-    rk_lock_free(l);
-    rk_client_free(c);
+    fenced_acquire_refused("-1", "not positive");
 }
 
 static void test_fence_counter_lives_in_companion_key(void **state) {
