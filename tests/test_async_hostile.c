@@ -690,6 +690,63 @@ static void test_hostile_replies_split_at_every_byte_reach_their_commands(void *
     run_every_shape(state, true);
 }
 
+/* What an async lock operation's callback saw. */
+typedef struct lock_done {
+    int calls, status;
+} lock_done;
+
+static void on_lock_done(rk_async_lock *l, int status, void *ud) {
+    (void)l;
+    lock_done *d = ud;
+    d->calls++;
+    d->status = status;
+}
+
+/* Runs one lock operation ('a' acquire, 'r' release) to its completion. */
+static int lock_step(env *e, rk_async_lock *l, char op) {
+    lock_done d = {0};
+    int rc = op == 'a' ? rk_async_lock_acquire(l, on_lock_done, &d)
+                       : rk_async_lock_release(l, on_lock_done, &d);
+    assert_int_equal(rc, RK_OK);
+    wait_count(e, &d.calls, 1);
+    return d.status;
+}
+
+/* The lock's scripts answer numbers of their own; any other one is
+ * RK_EPROTO: a fencing token below zero is no "held elsewhere" (and the
+ * SET that may have run is released), a release's 7 no lost lock. */
+static void test_hostile_lock_script_answer_out_of_range_is_eproto(void **state) {
+    const rkt_fake_step steps[] = {
+        {.reply = ":-3\r\n"}, /* EVALSHA: the fencing acquire */
+        {.reply = ":1\r\n"},  /* EVAL: its release */
+        {.reply = "+OK\r\n"}, /* SET NX */
+        {.reply = ":7\r\n"},  /* EVALSHA: the release */
+    };
+    rkt_fake *f = rkt_fake_start(steps, RK_ARRAY_LEN(steps), NULL);
+    env e;
+    fake_open(&e, state, f, (rk_options){0});
+    rk_async_lock *fenced =
+        rk_async_lock_new(e.ac, "odd", &(rk_lock_opts){.fencing = true, .non_blocking = true});
+    rk_async_lock *plain = rk_async_lock_new(e.ac, "odd", &(rk_lock_opts){.non_blocking = true});
+    assert_true(fenced && plain);
+    assert_int_equal(lock_step(&e, fenced, 'a'), RK_EPROTO);
+    assert_null(rk_async_lock_token(fenced));
+    assert_int_equal(lock_step(&e, plain, 'a'), RK_OK);
+    assert_int_equal(lock_step(&e, plain, 'r'), RK_EPROTO);
+    assert_true(rkt_fake_wait_done(f, WAIT_MS));
+    assert_null(rkt_fake_error(f));
+    size_t n = rkt_fake_commands(f);
+    assert_true(n >= 4);
+    assert_true(strncmp(rkt_fake_command(f, n - 4), "EVALSHA ", 8) == 0);
+    assert_true(strncmp(rkt_fake_command(f, n - 3), "EVAL ", 5) == 0);
+    assert_true(strncmp(rkt_fake_command(f, n - 2), "SET odd ", 8) == 0);
+    assert_true(strncmp(rkt_fake_command(f, n - 1), "EVALSHA ", 8) == 0);
+    rk_async_lock_free(fenced);
+    rk_async_lock_free(plain);
+    env_close(&e);
+    rkt_fake_free(f);
+}
+
 /* A handshake refused (SELECT answered with an error) fails the commands
  * waiting for it once, with the server's word, and the next command
  * connects again after the backoff. */
@@ -1377,6 +1434,7 @@ int main(void) {
         cmocka_unit_test(test_hostile_replies_in_one_piece_reach_their_commands),
         cmocka_unit_test(test_hostile_replies_split_at_every_byte_reach_their_commands),
         cmocka_unit_test(test_hostile_server_data_fails_command_once_and_client_recovers),
+        cmocka_unit_test(test_hostile_lock_script_answer_out_of_range_is_eproto),
         cmocka_unit_test(test_hostile_refused_handshake_fails_waiting_commands_once),
         cmocka_unit_test(test_hostile_outage_with_refused_handshakes_is_told_once),
         cmocka_unit_test(test_hostile_pushes_split_at_every_byte_reach_their_handler),

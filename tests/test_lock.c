@@ -28,6 +28,7 @@
 #include "rediskit/error.h"
 #include "rediskit/lock.h"
 #include "rediskit/reply.h"
+#include "rkt_fakeserver.h"
 #include "rkt_proxy.h"
 #include "rkt_server.h"
 #include "rkt_shared.h"
@@ -356,6 +357,40 @@ static void test_fencing_tokens_increase_across_owners(void **state) {
     for (int i = 0; i < 3; i++)
         rk_lock_free(owners[i]);
     rk_client_free(c);
+}
+
+/* A fenced acquire of lock "fenced-bad" with its counter set to value:
+ * refused by the server with a message holding why, and the lock, which
+ * the script had set before the counter failed, is free again. */
+static void fenced_acquire_refused(const char *value, const char *why) {
+    rk_client *c = shared_client();
+    server_run(&rkt_shared, "DEL", "fenced-bad", NULL);
+    server_run(&rkt_shared, "SET", "fenced-bad:ctr", value);
+    rk_lock *l = lock_of(
+        c, "fenced-bad",
+        (rk_lock_opts){.fencing = true, .fence_key = "fenced-bad:ctr", .non_blocking = true});
+    assert_int_equal(rk_lock_acquire(l), RK_ESERVER);
+    assert_non_null(strstr(rk_error_last()->message, why));
+    assert_null(rk_lock_token(l));
+    assert_int_equal(server_int(&rkt_shared, "EXISTS", "fenced-bad"), 0);
+    server_run(&rkt_shared, "DEL", "fenced-bad:ctr", NULL);
+    rk_lock_free(l);
+    rk_client_free(c);
+}
+
+/* A counter that INCR refuses (not a number): the script is not rolled
+ * back, so it must undo its SET itself. */
+static void test_fenced_acquire_failing_at_counter_leaves_lock_free(void **state) {
+    (void)state;
+    fenced_acquire_refused("not-a-number", "not an integer");
+}
+
+/* A counter at -1 would make the fencing token 0, the script's answer for
+ * "held elsewhere": the acquire would report a lock it has just taken as
+ * held by another. */
+static void test_fenced_acquire_with_counter_below_zero_leaves_lock_free(void **state) {
+    (void)state;
+    fenced_acquire_refused("-1", "not positive");
 }
 
 static void test_fence_counter_lives_in_companion_key(void **state) {
@@ -943,6 +978,115 @@ static void test_redlock_extend_fails_without_majority(void **state) {
     assert_int_equal(rc, RK_ENOTOWNER);
 }
 
+/* ---- answers no real server sends ---------------------------------------- */
+
+/* A fake server answering each command with the next of replies. */
+static rkt_fake *fake_answering(const char *const *replies, size_t n) {
+    rkt_fake_step steps[8];
+    assert_true(n <= 8);
+    for (size_t i = 0; i < n; i++)
+        steps[i] = (rkt_fake_step){.reply = replies[i]};
+    rkt_fake *f = rkt_fake_start(steps, n, NULL);
+    assert_non_null(f);
+    return f;
+}
+
+/* The scripts answer 0, 1 (or 2 for extend); the fencing acquire 0 or a
+ * positive token. Any other number says the server is not running the
+ * script we sent: RK_EPROTO, not a lost lock or an acquired one. */
+static void test_lock_script_answer_out_of_range_is_eproto(void **state) {
+    (void)state;
+    static const char *const replies[] = {
+        "+OK\r\n", ":7\r\n", /* acquire; release */
+        "+OK\r\n", ":7\r\n", /* acquire; extend */
+        ":-3\r\n", ":1\r\n", /* fenced acquire; its release */
+    };
+    rkt_fake *f = fake_answering(replies, 6);
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_fake_port(f)});
+    assert_non_null(c);
+    rk_lock *l = lock_of(c, "odd", (rk_lock_opts){.non_blocking = true});
+    assert_int_equal(rk_lock_acquire(l), RK_OK);
+    assert_int_equal(rk_lock_release(l), RK_EPROTO);
+    assert_int_equal(rk_lock_acquire(l), RK_OK);
+    assert_int_equal(rk_lock_extend(l, 1000, false), RK_EPROTO);
+    rk_lock *fenced = lock_of(c, "odd2", (rk_lock_opts){.non_blocking = true, .fencing = true});
+    assert_int_equal(rk_lock_acquire(fenced), RK_EPROTO);
+    assert_null(rk_lock_token(fenced));
+    assert_int_equal(rkt_fake_steps_left(f), 0); /* the fenced SET was released */
+    assert_null(rkt_fake_error(f));
+    rk_lock_free(fenced);
+    rk_lock_free(l);
+    rk_client_free(c);
+    rkt_fake_free(f);
+}
+
+/* The key holding this owner's token followed by more bytes (after a NUL,
+ * which a C string compare stops at) is someone else's value. */
+static void test_owned_compares_the_whole_value(void **state) {
+    (void)state;
+    static const char *const set_ok[] = {"+OK\r\n"};
+    rkt_fake *f = fake_answering(set_ok, 1);
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_fake_port(f)});
+    assert_non_null(c);
+    rk_lock *l = lock_of(c, "longer", (rk_lock_opts){.non_blocking = true});
+    assert_int_equal(rk_lock_acquire(l), RK_OK);
+    char reply[64];
+    int n = snprintf(reply, sizeof reply, "$%d\r\n%s", RK_LOCK_TOKEN_LEN + 2, rk_lock_token(l));
+    memcpy(reply + n, "\0x\r\n", 5);
+    assert_int_equal(rkt_fake_add(f, &(rkt_fake_step){.reply = reply, .reply_len = (size_t)n + 5}),
+                     0);
+    bool owned = true;
+    assert_int_equal(rk_lock_owned(l, &owned), RK_OK);
+    assert_false(owned);
+    rk_lock_free(l);
+    rk_client_free(c);
+    rkt_fake_free(f);
+}
+
+/* The watchdog's extension answered with a number the script never gives
+ * has not extended the lock: the watchdog tries again until the TTL has
+ * run out and then reports the lock lost with RK_EPROTO (it used to take
+ * any non-zero answer for a renewal and kept "holding" the lock). */
+static void test_watchdog_takes_odd_answer_for_no_renewal(void **state) {
+    (void)state;
+    static const char *const set_ok[] = {"+OK\r\n"};
+    rkt_fake *f = fake_answering(set_ok, 1);
+    for (int i = 0; i < 60; i++)
+        assert_int_equal(rkt_fake_add(f, &(rkt_fake_step){.reply = ":7\r\n"}), 0);
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_fake_port(f)});
+    assert_non_null(c);
+    lost_note note = {0};
+    rk_lock *l = lock_of(
+        c, "odd-wd",
+        (rk_lock_opts){
+            .ttl_ms = 1000, .watchdog = true, .on_lost = note_lost, .lost_userdata = &note});
+    assert_int_equal(rk_lock_acquire(l), RK_OK);
+    long long deadline = now_ms() + 30000;
+    while (atomic_load(&note.calls) == 0 && now_ms() < deadline)
+        sleep_ms(10);
+    assert_int_equal(atomic_load(&note.calls), 1);
+    assert_int_equal(atomic_load(&note.error), RK_EPROTO);
+    rk_lock_free(l);
+    rk_client_free(c);
+    rkt_fake_free(f);
+}
+
+static void test_redlock_script_answer_out_of_range_is_eproto(void **state) {
+    (void)state;
+    static const char *const replies[] = {"+OK\r\n", ":7\r\n"}; /* acquire; release */
+    rkt_fake *f = fake_answering(replies, 2);
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_fake_port(f)});
+    assert_non_null(c);
+    rk_redlock *rl = rk_redlock_new(&c, 1, "odd", &redlock_defaults);
+    assert_non_null(rl);
+    assert_int_equal(rk_redlock_acquire(rl, NULL), RK_OK);
+    assert_int_equal(rk_redlock_release(rl), RK_EPROTO);
+    assert_int_equal(rk_redlock_instance_status(rl, 0), RK_EPROTO);
+    rk_redlock_free(rl);
+    rk_client_free(c);
+    rkt_fake_free(f);
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 static int setup(void **state) {
@@ -985,6 +1129,8 @@ int main(void) {
         cmocka_unit_test(test_stale_owner_cannot_release_or_extend),
         cmocka_unit_test(test_fencing_tokens_increase_across_owners),
         cmocka_unit_test(test_fence_counter_lives_in_companion_key),
+        cmocka_unit_test(test_fenced_acquire_with_counter_below_zero_leaves_lock_free),
+        cmocka_unit_test(test_fenced_acquire_failing_at_counter_leaves_lock_free),
         cmocka_unit_test(test_extend_adds_to_time_left),
         cmocka_unit_test(test_extend_with_replace_sets_time_left),
         cmocka_unit_test(test_reacquire_resets_time_left_to_ttl),
@@ -1005,6 +1151,10 @@ int main(void) {
         cmocka_unit_test(test_redlock_counts_slow_instance_as_failed),
         cmocka_unit_test(test_redlock_extend_renews_ttl_on_every_instance),
         cmocka_unit_test(test_redlock_extend_fails_without_majority),
+        cmocka_unit_test(test_lock_script_answer_out_of_range_is_eproto),
+        cmocka_unit_test(test_redlock_script_answer_out_of_range_is_eproto),
+        cmocka_unit_test(test_owned_compares_the_whole_value),
+        cmocka_unit_test(test_watchdog_takes_odd_answer_for_no_renewal),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -440,6 +440,24 @@ static void test_malformed_batch_is_eproto(void **state) {
     }
 }
 
+/* A server that answers the cursor it was sent (with an empty batch)
+ * would keep the walk going for ever: its second such batch is refused. */
+static void test_cursor_that_does_not_move_is_eproto(void **state) {
+    const rkt_fake_step step = {.reply = "*2\r\n$1\r\n7\r\n*0\r\n"};
+    const rkt_fake_step steps[] = {step, step, step};
+    rkt_fake *f = rkt_fake_start(steps, 3, NULL);
+    assert_non_null(f);
+    rk_client *c = client_at(rkt_fake_port(f), proto(state));
+    rk_scanner *it = scan_new(c, (rk_scanner_opts){.match = "k*"});
+    rk_scan_item item;
+    assert_int_equal(rk_scanner_next(it, &item), RK_EPROTO);
+    assert_int_equal(rkt_fake_steps_left(f), 1); /* SCAN 0, then SCAN 7 once */
+    assert_int_equal(rk_scanner_cursor(it), 7);
+    rk_scanner_free(it);
+    rk_client_free(c);
+    rkt_fake_free(f);
+}
+
 static void test_zscan_scores_may_be_resp3_doubles(void **state) {
     rkt_fake *f = fake_with("*2\r\n$1\r\n0\r\n*4\r\n$1\r\na\r\n,-2.5\r\n$1\r\nb\r\n,inf\r\n");
     rk_client *c = client_at(rkt_fake_port(f), proto(state));
@@ -501,6 +519,7 @@ int main(void) {
         BOTH(test_failed_batch_is_fetched_again_on_next_call),
         BOTH(test_resuming_mid_batch_from_cursor_misses_no_key),
         BOTH(test_malformed_batch_is_eproto),
+        BOTH(test_cursor_that_does_not_move_is_eproto),
         BOTH(test_zscan_scores_may_be_resp3_doubles),
         BOTH(test_options_are_sent_in_order),
         cmocka_unit_test(test_bad_options_are_einval),

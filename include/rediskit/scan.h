@@ -87,7 +87,8 @@ rk_scanner *(rk_scanner_new)(rk_client *client, const rk_scanner_opts *opts, siz
  *  used up; later calls return 0 again); or a failure, with the detail in
  *  rk_error_last(): RK_ESERVER when the server refused the command (e.g.
  *  "WRONGTYPE" for SSCAN on a string), RK_EPROTO when a batch is not shaped
- *  as the command's reply should be, or any failure of rk_client_call_argv_opts
+ *  as the command's reply should be (or gives back the cursor it was sent,
+ *  which would never end the walk), or any failure of rk_client_call_argv_opts
  *  (RK_EIO, RK_ETIMEOUT...). After a failure the iterator may be called
  *  again: it fetches the failed batch once more (repeating a SCAN is safe).
  *  A missing key is an empty walk. Blocks while a batch is fetched.

@@ -2,8 +2,9 @@
  *
  * The iterator keeps the cursor to send next and the last batch's reply,
  * whose elements it hands out one (or one pair) at a time. A batch is
- * checked whole before any of it is handed out, so a malformed reply ends
- * in RK_EPROTO instead of a bad element or an endless walk. */
+ * checked whole before any of it is handed out, so a malformed reply (or a
+ * cursor that does not move) ends in RK_EPROTO instead of a bad element or
+ * an endless walk. */
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
@@ -174,6 +175,11 @@ static int check_batch(rk_scanner *it, unsigned long long *next) {
                        rk_reply_len(r));
     if (!parse_cursor(rk_reply_at(r, 0), next))
         return rk_fail(RK_EPROTO, "%s reply's cursor is not a decimal string", cmd);
+    /* A real server's cursor always moves (or ends at 0); one answered back
+     * unchanged would fetch the same batch for ever. */
+    if (*next != 0 && *next == it->cursor)
+        return rk_fail(RK_EPROTO, "%s reply's cursor %llu is the one sent: the walk would not end",
+                       cmd, *next);
     const rk_reply *elems = rk_reply_at(r, 1);
     rk_type t = rk_reply_type(elems);
     if (t != RK_REPLY_ARRAY && t != RK_REPLY_SET)

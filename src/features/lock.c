@@ -42,7 +42,12 @@ static const char extend_src[] = "if redis.call('get', KEYS[1]) ~= ARGV[1] then 
                                  "return 1\n";
 
 /* KEYS[1] lock, KEYS[2] fence counter, ARGV[1] token, ARGV[2] TTL in ms
- * ("0": none). The fencing token, or 0 when the lock is held. */
+ * ("0": none). The fencing token, or 0 when the lock is held. A script is
+ * not rolled back when it raises an error, so when the counter cannot give
+ * a positive token (INCR refused it: not a number, wrong type; or someone
+ * set it below zero, and 0 would read as "held") the script deletes the
+ * lock it has just set before answering an error: a failed acquire must
+ * not leave the key taken. */
 static const char acquire_src[] =
     "local ok\n"
     "if ARGV[2] == '0' then\n"
@@ -51,7 +56,11 @@ static const char acquire_src[] =
     "  ok = redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])\n"
     "end\n"
     "if not ok then return 0 end\n"
-    "return redis.call('incr', KEYS[2])\n";
+    "local fence = redis.pcall('incr', KEYS[2])\n"
+    "if type(fence) == 'number' and fence > 0 then return fence end\n"
+    "redis.call('del', KEYS[1])\n"
+    "if type(fence) == 'table' then return fence end\n"
+    "return redis.error_reply('ERR fencing counter ' .. KEYS[2] .. ' is not positive')\n";
 
 /* The scripts above, named (SHA-1) once per process. */
 static rk_script release_script, extend_script, acquire_script;
@@ -115,9 +124,17 @@ int rk_lock_set_answer(const char *name, int status, const rk_reply *reply) {
                    rk_type_name(rk_reply_type(reply)));
 }
 
+/* RK_EPROTO for a script answer that none of our scripts gives. */
+static int odd_answer(const char *name, const char *what, long long answer) {
+    return rk_fail(RK_EPROTO, "the %s script of lock \"%s\" answered %lld, which it never does",
+                   what, name, answer);
+}
+
 int rk_lock_release_answer(const char *name, long long answer) {
     if (answer == 1)
         return RK_OK;
+    if (answer != 0)
+        return odd_answer(name, "release", answer);
     return rk_fail(RK_ENOTOWNER, "lock \"%s\" is not held by this owner (it expired or was taken)",
                    name);
 }
@@ -125,7 +142,15 @@ int rk_lock_release_answer(const char *name, long long answer) {
 int rk_lock_extend_answer(const char *name, long long answer) {
     if (answer == 2)
         return rk_fail(RK_EINVAL, "lock \"%s\" lost its TTL (PERSIST?); not extended", name);
+    if (answer != 0 && answer != 1)
+        return odd_answer(name, "extend", answer);
     return rk_lock_release_answer(name, answer);
+}
+
+int rk_lock_fence_answer(const char *name, long long fence) {
+    if (fence > 0)
+        return RK_OK;
+    return fence == 0 ? RK_ELOCKED : odd_answer(name, "fencing acquire", fence);
 }
 
 /* Runs the script command c (rk_script_run_opts); its integer answer goes
@@ -369,14 +394,18 @@ static void watchdog_lose(rk_lock *l, int error) {
 
 /* Resets the TTL every third of it. The lock is known to be held until
  * valid_until (the last successful reset's send time + TTL); a failed
- * reset is tried again every tenth of the TTL until then, each bounded by
- * the time left. A refusal (the token is gone), or reaching valid_until,
- * means it is lost. A key someone PERSISTed (answer 2) is still ours. */
+ * reset (a failure, or an answer the script never gives: RK_EPROTO) is
+ * tried again every tenth of the TTL until then, each bounded by the time
+ * left. A refusal (the token is gone), or reaching valid_until, means it
+ * is lost (told with RK_ENOTOWNER, or why the resets failed: the last
+ * failure other than a timeout, if any). A key someone PERSISTed (answer
+ * 2) is still ours. */
 static void *watchdog_main(void *arg) {
     rk_lock *l = arg;
     int64_t ttl = l->o.ttl_ms;
     int64_t valid_until = l->acquired_ms + ttl;
     int64_t next = l->acquired_ms + ttl / 3;
+    int failure = RK_ETIMEOUT; /* why resets failed since the last success */
     while (watchdog_wait(&l->wd, next)) {
         int64_t sent = rk_now_ms();
         int rc = RK_ETIMEOUT;
@@ -385,13 +414,24 @@ static void *watchdog_main(void *arg) {
             rk_call_opts o = {.no_retry = true, .timeout_ms = (int)(valid_until - sent)};
             rc = run_extend(l->client, &o, l->name, l->token, ttl, true, &answer);
         }
-        if (rc == RK_OK && answer != 0) {
+        if (rc == RK_OK && (answer == 1 || answer == 2)) {
             valid_until = sent + ttl;
             next = sent + ttl / 3;
+            failure = RK_ETIMEOUT;
             continue;
         }
-        if (rc == RK_OK || rk_now_ms() >= valid_until) {
-            watchdog_lose(l, rc == RK_OK ? RK_ENOTOWNER : rc);
+        if (rc == RK_OK && answer != 0)
+            rc = rk_lock_extend_answer(l->name, answer); /* RK_EPROTO */
+        if (rc == RK_OK) {
+            watchdog_lose(l, RK_ENOTOWNER);
+            break;
+        }
+        /* A try cut short by the little time left does not hide why the
+         * earlier ones failed. */
+        if (rc != RK_ETIMEOUT || failure == RK_ETIMEOUT)
+            failure = rc;
+        if (rk_now_ms() >= valid_until) {
+            watchdog_lose(l, failure);
             break;
         }
         next = rk_now_ms() + RK_MAX(ttl / 10, 1);
@@ -446,7 +486,7 @@ static int try_acquire(rk_lock *l, const char *token, long long *fence) {
     rk_lock_acquire_cmd(&cmd, l->name, l->o.fencing ? l->o.fence_key : NULL, token, l->o.ttl_ms);
     if (cmd.script) {
         int rc = script_int(l->client, NULL, &cmd, fence);
-        return rc == RK_OK && *fence == 0 ? RK_ELOCKED : rc;
+        return rc == RK_OK ? rk_lock_fence_answer(l->name, *fence) : rc;
     }
     rk_reply r;
     int rc = rk_client_call_argv_opts(l->client, &r, NULL, cmd.keys, cmd.nkeys);
@@ -575,7 +615,8 @@ int rk_lock_owned(rk_lock *l, bool *owned) {
     rk_reply r;
     int rc = rk_client_call_args(l->client, &r, "GET", l->name, NULL);
     if (rc == RK_OK)
-        *owned = rk_reply_type(&r) == RK_REPLY_STRING && strcmp(rk_reply_str(&r), l->token) == 0;
+        *owned = rk_reply_type(&r) == RK_REPLY_STRING && rk_reply_len(&r) == RK_LOCK_TOKEN_LEN &&
+                 memcmp(rk_reply_str(&r), l->token, RK_LOCK_TOKEN_LEN) == 0;
     rk_reply_free(&r);
     return rc;
 }
@@ -698,12 +739,14 @@ static int instance_set(rk_redlock *rl, size_t i, const char *token) {
     return rc;
 }
 
-/* A script's answer on instance i as a status: 1 is RK_OK, 0 (the token is
- * gone) RK_ENOTOWNER, 2 (no TTL) RK_EINVAL. */
-static int answer_status(int rc, long long answer) {
+/* A release (or with extend, an extend) script's answer on an instance
+ * as a status: 1 is RK_OK, 0 (the token is gone) RK_ENOTOWNER, 2 (no TTL,
+ * extend only) RK_EINVAL, anything else RK_EPROTO. */
+static int answer_status(const rk_redlock *rl, int rc, long long answer, bool extend) {
     if (rc != RK_OK)
         return rc;
-    return answer == 1 ? RK_OK : answer == 0 ? RK_ENOTOWNER : RK_EINVAL;
+    return extend ? rk_lock_extend_answer(rl->name, answer)
+                  : rk_lock_release_answer(rl->name, answer);
 }
 
 /* Releases token on every instance; the statuses go to status (n of them).
@@ -714,7 +757,7 @@ static size_t release_all(rk_redlock *rl, const char *token, int *status) {
     for (size_t i = 0; i < rl->n; i++) {
         long long answer = 0;
         int rc = run_release(rl->clients[i], &o, rl->name, token, &answer);
-        status[i] = answer_status(rc, answer);
+        status[i] = answer_status(rl, rc, answer, false);
         released += status[i] == RK_OK;
     }
     return released;
@@ -803,7 +846,7 @@ int rk_redlock_extend(rk_redlock *rl, int ttl_ms, long long *validity_ms) {
     for (size_t i = 0; i < rl->n; i++) {
         long long answer = 0;
         int rc = run_extend(rl->clients[i], &o, rl->name, rl->token, ttl_ms, true, &answer);
-        rl->status[i] = answer_status(rc, answer);
+        rl->status[i] = answer_status(rl, rc, answer, true);
         ok += rl->status[i] == RK_OK;
     }
     long long validity = validity_after(start, ttl_ms);

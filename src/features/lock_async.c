@@ -113,9 +113,10 @@ static int send_op(rk_async_lock *l) {
     return send_cmd(l, &c, on_reply, l);
 }
 
-/* The integer a script answered, into *answer; status, or RK_EPROTO. */
+/* The integer a script answered, into *answer; status, or RK_EPROTO (a
+ * nil answer included). */
 static int script_answer(int status, const rk_reply *reply, long long *answer) {
-    if (status != RK_OK)
+    if (status != RK_OK && status != RK_NIL)
         return status;
     if (rk_reply_type(reply) != RK_REPLY_INTEGER)
         return rk_fail(RK_EPROTO, "lock script answered a %s, not an integer",
@@ -159,19 +160,19 @@ static void acquire_later(rk_async_lock *l) {
  * RK_NIL; or 0), or a failure (released when the SET may have run). */
 static void acquire_done(rk_async_lock *l, int status, const rk_reply *reply) {
     long long fence = 0;
-    if (l->o.fencing && status == RK_OK)
+    if (l->o.fencing) {
         status = script_answer(status, reply, &fence);
-    else if (!l->o.fencing)
+        if (status == RK_OK)
+            status = rk_lock_fence_answer(l->name, fence);
+    } else {
         status = rk_lock_set_answer(l->name, status, reply);
-    bool won = status == RK_OK && (!l->o.fencing || fence > 0);
-    if (status == RK_ELOCKED || status == RK_NIL)
-        status = RK_OK;
-    if (status != RK_OK) {
+    }
+    if (status == RK_ELOCKED) {
+        acquire_later(l);
+    } else if (status != RK_OK) {
         if (rk_lock_may_have_run(status) || status == RK_ECANCELED)
             abandon(l, l->op_token);
         complete(l, status);
-    } else if (!won) {
-        acquire_later(l);
     } else {
         memcpy(l->token, l->op_token, sizeof l->token);
         l->fence = fence;

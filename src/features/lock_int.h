@@ -49,10 +49,15 @@ void rk_lock_extend_cmd(rk_lock_cmd *c, const char *name, const char *token, lon
  * integer): never taken for an acquired lock. */
 int rk_lock_set_answer(const char *name, int status, const rk_reply *reply);
 
-/* What the answers mean: RK_OK, or RK_ENOTOWNER / RK_EINVAL with a
- * message naming the lock. */
+/* What the scripts' answers mean: RK_OK, or RK_ENOTOWNER / RK_EINVAL with
+ * a message naming the lock; a number the script never answers is
+ * RK_EPROTO. */
 int rk_lock_release_answer(const char *name, long long answer);
 int rk_lock_extend_answer(const char *name, long long answer);
+
+/* What the fencing acquire's answer means: RK_OK for a token (positive),
+ * RK_ELOCKED for 0 (held elsewhere), RK_EPROTO for anything else. */
+int rk_lock_fence_answer(const char *name, long long fence);
 
 /* Whether a lock may be extended by ms: RK_OK, RK_EINVAL (no TTL, ms not
  * positive) or RK_ENOTOWNER (not held). */
