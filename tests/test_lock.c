@@ -1087,6 +1087,34 @@ static void test_redlock_script_answer_out_of_range_is_eproto(void **state) {
     rkt_fake_free(f);
 }
 
+/* A TTL under the drift a Redlock allows (TTL/100 + 2 ms) plus the 1 ms a
+ * round counts at least could never give validity: every acquire would
+ * end in RK_ETIMEOUT. It is refused up front, at rk_redlock_new and at
+ * rk_redlock_extend; the first TTL that can leave validity, 4 ms, is
+ * taken. */
+static void test_redlock_ttl_that_leaves_no_validity_is_einval(void **state) {
+    (void)state;
+    static const char *const replies[] = {"+OK\r\n"}; /* never asked: no round runs */
+    rkt_fake *f = fake_answering(replies, 1);
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_fake_port(f)});
+    assert_non_null(c);
+    for (int ttl = 1; ttl <= 3; ttl++) {
+        rk_redlock_opts o = redlock_defaults;
+        o.ttl_ms = ttl;
+        assert_null(rk_redlock_new(&c, 1, "short", &o));
+        assert_int_equal(rk_error_last()->code, RK_EINVAL);
+        assert_non_null(strstr(rk_error_last()->message, "leaves no validity"));
+    }
+    rk_redlock_opts o = redlock_defaults;
+    o.ttl_ms = 4;
+    rk_redlock *rl = rk_redlock_new(&c, 1, "short", &o);
+    assert_non_null(rl);
+    assert_int_equal(rk_redlock_extend(rl, 3, NULL), RK_EINVAL);
+    rk_redlock_free(rl);
+    rk_client_free(c);
+    rkt_fake_free(f);
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 static int setup(void **state) {
@@ -1144,6 +1172,7 @@ int main(void) {
         cmocka_unit_test(test_watchdog_stops_after_release),
         cmocka_unit_test(test_watchdog_reports_lost_lock),
         cmocka_unit_test(test_redlock_acquires_on_all_with_validity_below_ttl),
+        cmocka_unit_test(test_redlock_ttl_that_leaves_no_validity_is_einval),
         cmocka_unit_test(test_redlock_release_frees_every_instance),
         cmocka_unit_test(test_redlock_held_elsewhere_is_elocked),
         cmocka_unit_test(test_redlock_acquires_with_two_instances_down),

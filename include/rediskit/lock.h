@@ -288,7 +288,11 @@ typedef struct rk_redlock rk_redlock;
 /** How an rk_redlock behaves. Zeroed fields mean the defaults beside them. */
 typedef struct rk_redlock_opts {
     int ttl_ms;              /**< The key's TTL on every instance; default
-                                  RK_LOCK_DEFAULT_TTL_MS; must be positive. */
+                                  RK_LOCK_DEFAULT_TTL_MS; 4 ms at least:
+                                  a TTL no longer than the drift allowed
+                                  (TTL/100 + 2 ms) plus 1 ms leaves no
+                                  validity and is RK_EINVAL, here and in
+                                  rk_redlock_extend. */
     int instance_timeout_ms; /**< Limit on each instance, far below the
                                   TTL, so that a dead instance costs little:
                                   it bounds waiting for a pooled connection,

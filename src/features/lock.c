@@ -674,6 +674,30 @@ struct rk_redlock {
     /* clients, status, scratch and name follow */
 };
 
+/* The clock drift a Redlock allows for a TTL of ttl_ms. */
+static long long drift_ms(int ttl_ms) {
+    return ttl_ms / 100 + 2;
+}
+
+/* The validity left after a round that began at start_us, for a key set
+ * with ttl_ms: the TTL less the time spent (at least 1 ms, rounded up)
+ * and the clock drift allowed. */
+static long long validity_after(int64_t start_us, int ttl_ms) {
+    long long spent_ms = (long long)(rk_now_us() - start_us + 999) / 1000;
+    return (long long)ttl_ms - spent_ms - drift_ms(ttl_ms);
+}
+
+/* RK_OK, or RK_EINVAL for a TTL that can leave no validity: one under
+ * the drift allowed plus the 1 ms a round counts at least. */
+static int check_redlock_ttl(int ttl_ms) {
+    if (ttl_ms <= 1 + drift_ms(ttl_ms))
+        return rk_fail(RK_EINVAL,
+                       "a redlock TTL of %d ms leaves no validity after the clock drift "
+                       "allowed (TTL/100 + 2 ms) and the time a round takes",
+                       ttl_ms);
+    return RK_OK;
+}
+
 rk_redlock *(rk_redlock_new)(rk_client *const *clients, size_t n, const char *name,
                              const rk_redlock_opts *opts, size_t opts_size) {
     rk_redlock_opts o;
@@ -690,6 +714,8 @@ rk_redlock *(rk_redlock_new)(rk_client *const *clients, size_t n, const char *na
         }
     }
     o.ttl_ms = o.ttl_ms ? o.ttl_ms : RK_LOCK_DEFAULT_TTL_MS;
+    if (check_redlock_ttl(o.ttl_ms) != RK_OK)
+        return NULL;
     o.instance_timeout_ms =
         o.instance_timeout_ms > 0 ? o.instance_timeout_ms : RK_REDLOCK_DEFAULT_INSTANCE_TIMEOUT_MS;
     o.attempts = o.attempts > 0 ? o.attempts : RK_REDLOCK_DEFAULT_ATTEMPTS;
@@ -763,13 +789,6 @@ static size_t release_all(rk_redlock *rl, const char *token, int *status) {
     return released;
 }
 
-/* The validity left after a round that began at start_us, for a key set
- * with ttl_ms: the TTL less the time spent and the clock drift allowed. */
-static long long validity_after(int64_t start_us, int ttl_ms) {
-    long long spent_ms = (long long)(rk_now_us() - start_us + 999) / 1000;
-    return (long long)ttl_ms - spent_ms - (ttl_ms / 100 + 2);
-}
-
 /* Why a round with `ok` successes failed, as one code with a message: a
  * refusal by some instance wins over transport failures. */
 static int round_failure(const rk_redlock *rl, const char *what, size_t ok, long long validity) {
@@ -838,6 +857,8 @@ int rk_redlock_extend(rk_redlock *rl, int ttl_ms, long long *validity_ms) {
     if (ttl_ms < 0)
         return rk_fail(RK_EINVAL, "a redlock TTL must be positive, not %d ms", ttl_ms);
     ttl_ms = ttl_ms ? ttl_ms : rl->o.ttl_ms;
+    if (check_redlock_ttl(ttl_ms) != RK_OK)
+        return RK_EINVAL;
     if (rl->token[0] == '\0')
         return rk_fail(RK_ENOTOWNER, "redlock \"%s\" is not held by this object", rl->name);
     rk_call_opts o = instance_opts(rl);
