@@ -24,6 +24,7 @@
 #include "rediskit/client.h"
 #include "rediskit/error.h"
 #include "rediskit/reply.h"
+#include "rediskit/script.h"
 #include "rediskit/writer.h"
 #include "rkt_dropper.h"
 #include "rkt_fakeserver.h"
@@ -290,6 +291,43 @@ static void test_read_only_command_is_retried_after_connection_drop(void **state
 static void test_read_only_command_named_by_conversion_is_retried(void **state) {
     (void)state;
     assert_get_retried_after_drop("ro-conv", true);
+}
+
+/* A script run read-only (EVALSHA_RO) whose connection is dropped once
+ * it is sent is repeated, as a read is; the same script by rk_script_run
+ * (EVALSHA, which may write) is not. */
+static void test_read_only_script_is_retried_after_connection_drop(void **state) {
+    (void)state;
+    rkt_shared_need();
+    free(rkt_server_cmd(&rkt_shared, "SET", "ro-script", "kept", NULL));
+    rk_script *s = rk_script_new("return redis.call('get', KEYS[1])", 33);
+    assert_non_null(s);
+    const rk_str keys[] = {RK_STR("ro-script")};
+    for (int read_only = 1; read_only >= 0; read_only--) {
+        retry_log log = {0};
+        rkt_proxy *p;
+        rk_client *c = client_via_proxy(&p, (rk_retry){.backoff = RK_BACKOFF_NONE}, &log);
+        assert_int_equal(rk_script_preload(c, s), RK_OK);
+        rkt_dropper d;
+        arm_dropper(&d, p, &rkt_shared);
+        rk_reply r;
+        int rc = read_only ? rk_script_run_ro(c, s, keys, 1, NULL, 0, &r)
+                           : rk_script_run(c, s, keys, 1, NULL, 0, &r);
+        join_dropper(&d);
+        if (read_only) {
+            assert_int_equal(rc, RK_OK);
+            assert_string_equal(rk_reply_str(&r), "kept");
+            assert_int_equal(log.n, 1);
+            assert_int_equal(log.error[0], RK_EIO);
+        } else {
+            assert_int_equal(rc, RK_EIO);
+            assert_int_equal(log.n, 0);
+        }
+        rk_reply_free(&r);
+        rk_client_free(c);
+        rkt_proxy_stop(p);
+    }
+    rk_script_free(s);
 }
 
 static void test_lost_reply_of_incr_is_not_repeated(void **state) {
@@ -724,6 +762,7 @@ int main(void) {
         cmocka_unit_test(test_dead_idle_connection_is_replaced_before_sending),
         cmocka_unit_test(test_read_only_command_is_retried_after_connection_drop),
         cmocka_unit_test(test_read_only_command_named_by_conversion_is_retried),
+        cmocka_unit_test(test_read_only_script_is_retried_after_connection_drop),
         cmocka_unit_test(test_lost_reply_of_incr_is_not_repeated),
         cmocka_unit_test(test_idempotent_call_is_retried_after_lost_reply),
         cmocka_unit_test(test_no_retry_call_option_keeps_read_only_command_failed),

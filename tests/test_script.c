@@ -196,6 +196,61 @@ static void test_run_without_reply_still_falls_back_to_eval(void **state) {
     rk_client_free(c);
 }
 
+/* rk_script_run_ro: EVALSHA_RO, then EVAL_RO on NOSCRIPT (which caches
+ * the script), and EVALSHA_RO alone once cached; on RESP2 and RESP3. */
+static void test_run_ro_reads_by_evalsha_ro_then_eval_ro(void **state) {
+    (void)state;
+    free(rkt_server_cmd(&rkt_shared, "SET", "rkt-script-ro", "seen", NULL));
+    for (int protocol = 2; protocol <= 3; protocol++) {
+        rk_client *c = client_resp(protocol);
+        rk_script *s = script_of("return redis.call('get', KEYS[1])");
+        const rk_str keys[] = {RK_STR("rkt-script-ro")};
+        server_run("SCRIPT", "FLUSH");
+        server_run("CONFIG", "RESETSTAT");
+        for (int run = 0; run < 2; run++) {
+            rk_reply r;
+            assert_int_equal(rk_script_run_ro(c, s, keys, 1, NULL, 0, &r), RK_OK);
+            assert_reply_string(&r, "seen", 4);
+            rk_reply_free(&r);
+        }
+        assert_int_equal(calls_of("evalsha_ro"), 2);
+        assert_int_equal(calls_of("eval_ro"), 1);
+        assert_int_equal(calls_of("evalsha"), 0);
+        assert_int_equal(calls_of("eval"), 0);
+        assert_true(script_cached(rk_script_sha(s)));
+        rk_script_free(s);
+        rk_client_free(c);
+    }
+}
+
+/* A script run read-only that writes is refused by the server, cached or
+ * not, and writes nothing. */
+static void test_run_ro_of_writing_script_is_eserver(void **state) {
+    (void)state;
+    rk_client *c = client_resp(3);
+    rk_script *s = script_of("return redis.call('set', KEYS[1], 'written')");
+    const rk_str keys[] = {RK_STR("rkt-script-ro-write")};
+    server_run("DEL", "rkt-script-ro-write");
+    for (int cached = 0; cached <= 1; cached++) {
+        if (!cached)
+            server_run("SCRIPT", "FLUSH");
+        else
+            assert_int_equal(rk_script_preload(c, s), RK_OK);
+        rk_reply r;
+        assert_int_equal(rk_script_run_ro(c, s, keys, 1, NULL, 0, &r), RK_ESERVER);
+        assert_int_equal(rk_reply_type(&r), RK_REPLY_ERROR);
+        assert_non_null(strstr(rk_reply_str(&r), "Write commands are not allowed"));
+        rk_reply_free(&r);
+    }
+    char *v = rkt_server_cmd(&rkt_shared, "EXISTS", "rkt-script-ro-write", NULL);
+    assert_string_equal(v, ":0\r\n");
+    free(v);
+    assert_int_equal(rk_script_run_ro(c, NULL, NULL, 0, NULL, 0, NULL), RK_EINVAL);
+    assert_non_null(strstr(rk_error_last()->message, "rk_script_run_ro"));
+    rk_script_free(s);
+    rk_client_free(c);
+}
+
 /* Keys and arguments with NUL, CR and LF bytes reach the script whole. */
 static void test_keys_and_args_are_binary_safe(void **state) {
     (void)state;
@@ -420,6 +475,8 @@ int main(void) {
         cmocka_unit_test(test_second_run_uses_evalsha_only),
         cmocka_unit_test(test_run_after_script_flush_loads_script_again),
         cmocka_unit_test(test_run_without_reply_still_falls_back_to_eval),
+        cmocka_unit_test(test_run_ro_reads_by_evalsha_ro_then_eval_ro),
+        cmocka_unit_test(test_run_ro_of_writing_script_is_eserver),
         cmocka_unit_test(test_keys_and_args_are_binary_safe),
         cmocka_unit_test(test_many_keys_and_args_reach_script),
         cmocka_unit_test(test_null_keys_or_args_with_a_count_is_einval),

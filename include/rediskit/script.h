@@ -1,5 +1,5 @@
 /** @file rediskit/script.h
- * rediskit: Lua scripts (EVAL, EVALSHA) and functions (FCALL).
+ * rediskit: Lua scripts (EVAL, EVALSHA and their _RO forms) and functions (FCALL).
  *
  * An rk_script is a Lua script and the SHA-1 of its text, the name the
  * server's script cache knows it by. rk_script_run follows redis-py's
@@ -77,6 +77,14 @@ int(rk_script_run_opts)(rk_client *c, const rk_script *s, const rk_call_opts *op
                         const rk_str *keys, size_t nkeys, const rk_str *args, size_t nargs,
                         rk_reply *reply, size_t opts_size);
 #define rk_script_run_opts(...) (rk_script_run_opts)(__VA_ARGS__, sizeof(rk_call_opts))
+
+/** As rk_script_run(), as a read-only script: EVALSHA_RO, then EVAL_RO on
+ *  NOSCRIPT (Redis 7.0 and later). The server refuses any write the script
+ *  tries (RK_ESERVER, "Write commands are not allowed from read-only
+ *  scripts"), so the call is retried after a connection failure like any
+ *  read. */
+int rk_script_run_ro(rk_client *c, const rk_script *s, const rk_str *keys, size_t nkeys,
+                     const rk_str *args, size_t nargs, rk_reply *reply);
 
 /** Loads the script into the server's cache (SCRIPT LOAD) without running
  *  it, and checks that the server names it by the same SHA-1: RK_EPROTO

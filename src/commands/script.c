@@ -87,23 +87,25 @@ static bool is_noscript(const rk_reply *r) {
            memcmp(rk_reply_str(r), "NOSCRIPT", 8) == 0;
 }
 
-/* EVALSHA; on NOSCRIPT, EVAL with the same keys and arguments. */
+/* EVALSHA (EVALSHA_RO when read_only); on NOSCRIPT, EVAL (EVAL_RO) with
+ * the same keys and arguments. */
 static int run_script(rk_client *c, const rk_script *s, const rk_call_opts *o, size_t o_size,
-                      const strs *keys, const strs *args, rk_reply *reply) {
+                      const strs *keys, const strs *args, bool read_only, rk_reply *reply) {
     if (s == NULL) {
         if (reply)
             memset(reply, 0, sizeof(*reply));
-        return no_script("rk_script_run");
+        return no_script(read_only ? "rk_script_run_ro" : "rk_script_run");
     }
     rk_command cmd;
-    rk_command_int *in = build(&cmd, "EVALSHA", s->sha, RK_SHA1_HEX_LEN, keys, args);
+    rk_command_int *in =
+        build(&cmd, read_only ? "EVALSHA_RO" : "EVALSHA", s->sha, RK_SHA1_HEX_LEN, keys, args);
     rk_reply r = {0}; /* the caller's reply may be NULL; NOSCRIPT must be seen */
     int rc = rk_command_ready(&cmd, &in);
     if (rc == RK_OK)
         rc = call(c, in, o, o_size, &r);
     if (rc == RK_ESERVER && is_noscript(&r)) {
         rk_reply_free(&r);
-        in->argv[0] = RK_STR("EVAL");
+        in->argv[0] = read_only ? RK_STR("EVAL_RO") : RK_STR("EVAL");
         in->argv[1] = rk_bin(s->src, s->len);
         rc = call(c, in, o, o_size, &r);
     }
@@ -119,12 +121,18 @@ int(rk_script_run_opts)(rk_client *c, const rk_script *s, const rk_call_opts *op
                         const rk_str *keys, size_t nkeys, const rk_str *args, size_t nargs,
                         rk_reply *reply, size_t opts_size) {
     strs k = {keys, nkeys}, v = {args, nargs};
-    return run_script(c, s, opts, opts_size, &k, &v, reply);
+    return run_script(c, s, opts, opts_size, &k, &v, false, reply);
 }
 
 int rk_script_run(rk_client *c, const rk_script *s, const rk_str *keys, size_t nkeys,
                   const rk_str *args, size_t nargs, rk_reply *reply) {
     return rk_script_run_opts(c, s, NULL, keys, nkeys, args, nargs, reply);
+}
+
+int rk_script_run_ro(rk_client *c, const rk_script *s, const rk_str *keys, size_t nkeys,
+                     const rk_str *args, size_t nargs, rk_reply *reply) {
+    strs k = {keys, nkeys}, v = {args, nargs};
+    return run_script(c, s, NULL, sizeof(rk_call_opts), &k, &v, true, reply);
 }
 
 int rk_script_preload(rk_client *c, const rk_script *s) {
