@@ -747,50 +747,38 @@ static void test_apubsub_survives_every_failed_allocation(void **state) {
 
 /* ---- main ------------------------------------------------------------------------ */
 
-#define T(name, k) cmocka_unit_test_prestate(name, (void *)(k))
-#define SUITE(k)                                                                                   \
-    {                                                                                              \
-        T(test_apubsub_channel_message_reaches_handler_resp3, k),                                  \
-            T(test_apubsub_channel_message_reaches_handler_resp2, k),                              \
-            T(test_apubsub_pattern_message_carries_pattern_resp3, k),                              \
-            T(test_apubsub_pattern_message_carries_pattern_resp2, k),                              \
-            T(test_apubsub_shard_message_reaches_handler_resp3, k),                                \
-            T(test_apubsub_shard_message_reaches_handler_resp2, k),                                \
-            T(test_apubsub_commands_share_the_subscribed_connection, k),                           \
-            T(test_apubsub_unsubscribe_stops_delivery_resp3, k),                                   \
-            T(test_apubsub_unsubscribe_stops_delivery_resp2, k),                                   \
-            T(test_apubsub_disconnect_forgets_subscriptions_resp3, k),                             \
-            T(test_apubsub_disconnect_forgets_subscriptions_resp2, k),                             \
-            T(test_apubsub_lost_connection_resubscribes_once_resp3, k),                            \
-            T(test_apubsub_lost_connection_resubscribes_once_resp2, k),                            \
-            T(test_apubsub_tracked_key_change_invalidates_resp3, k),                               \
-            T(test_apubsub_tracked_key_change_invalidates_resp2, k),                               \
-            T(test_apubsub_bcast_prefix_tracks_unread_keys_resp3, k),                              \
-            T(test_apubsub_bcast_prefix_tracks_unread_keys_resp2, k),                              \
-            T(test_apubsub_tracking_survives_reconnect_resp3, k),                                  \
-            T(test_apubsub_tracking_survives_reconnect_resp2, k),                                  \
-            T(test_apubsub_hostile_push_closes_connection_resp3, k),                               \
-            T(test_apubsub_hostile_push_closes_connection_resp2, k),                               \
-            T(test_apubsub_server_without_hello_gets_a_dedicated_connection, k),                   \
-            T(test_apubsub_unconfirmed_subscribe_does_not_hold_a_silent_connection, k),            \
-            T(test_apubsub_harmless_pushes_dropped, k),                                            \
-            T(test_apubsub_plain_reply_to_subscribe_is_protocol_error, k),                         \
-            T(test_apubsub_refused_subscribe_is_forgotten, k),                                     \
-            T(test_apubsub_free_inside_message_handler_resp3, k),                                  \
-            T(test_apubsub_free_inside_message_handler_resp2, k),                                  \
-            T(test_apubsub_free_completes_pending_subscribe, k),                                   \
-            T(test_apubsub_survives_every_failed_allocation, k),                                   \
-    }
-
 int main(void) {
-    int failed = 0;
-    for (size_t i = 0; rkt_loop_kinds[i]; i++) {
-        const rkt_loop_kind *k = rkt_loop_kinds[i];
-        const struct CMUnitTest tests[] = SUITE(k);
-        char name[64];
-        snprintf(name, sizeof(name), "async pub/sub on %s", k->name);
-        failed += _cmocka_run_group_tests(name, tests, RK_ARRAY_LEN(tests), rkt_shared_setup,
-                                          rkt_shared_teardown);
-    }
-    return failed;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_apubsub_channel_message_reaches_handler_resp3),
+        cmocka_unit_test(test_apubsub_channel_message_reaches_handler_resp2),
+        cmocka_unit_test(test_apubsub_pattern_message_carries_pattern_resp3),
+        cmocka_unit_test(test_apubsub_pattern_message_carries_pattern_resp2),
+        cmocka_unit_test(test_apubsub_shard_message_reaches_handler_resp3),
+        cmocka_unit_test(test_apubsub_shard_message_reaches_handler_resp2),
+        cmocka_unit_test(test_apubsub_commands_share_the_subscribed_connection),
+        cmocka_unit_test(test_apubsub_unsubscribe_stops_delivery_resp3),
+        cmocka_unit_test(test_apubsub_unsubscribe_stops_delivery_resp2),
+        cmocka_unit_test(test_apubsub_disconnect_forgets_subscriptions_resp3),
+        cmocka_unit_test(test_apubsub_disconnect_forgets_subscriptions_resp2),
+        cmocka_unit_test(test_apubsub_lost_connection_resubscribes_once_resp3),
+        cmocka_unit_test(test_apubsub_lost_connection_resubscribes_once_resp2),
+        cmocka_unit_test(test_apubsub_tracked_key_change_invalidates_resp3),
+        cmocka_unit_test(test_apubsub_tracked_key_change_invalidates_resp2),
+        cmocka_unit_test(test_apubsub_bcast_prefix_tracks_unread_keys_resp3),
+        cmocka_unit_test(test_apubsub_bcast_prefix_tracks_unread_keys_resp2),
+        cmocka_unit_test(test_apubsub_tracking_survives_reconnect_resp3),
+        cmocka_unit_test(test_apubsub_tracking_survives_reconnect_resp2),
+        cmocka_unit_test(test_apubsub_hostile_push_closes_connection_resp3),
+        cmocka_unit_test(test_apubsub_hostile_push_closes_connection_resp2),
+        cmocka_unit_test(test_apubsub_server_without_hello_gets_a_dedicated_connection),
+        cmocka_unit_test(test_apubsub_unconfirmed_subscribe_does_not_hold_a_silent_connection),
+        cmocka_unit_test(test_apubsub_harmless_pushes_dropped),
+        cmocka_unit_test(test_apubsub_plain_reply_to_subscribe_is_protocol_error),
+        cmocka_unit_test(test_apubsub_refused_subscribe_is_forgotten),
+        cmocka_unit_test(test_apubsub_free_inside_message_handler_resp3),
+        cmocka_unit_test(test_apubsub_free_inside_message_handler_resp2),
+        cmocka_unit_test(test_apubsub_free_completes_pending_subscribe),
+        cmocka_unit_test(test_apubsub_survives_every_failed_allocation),
+    };
+    return rkt_async_run("async pub/sub", tests, RK_ARRAY_LEN(tests));
 }
