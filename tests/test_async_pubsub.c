@@ -638,6 +638,57 @@ static void test_apubsub_refused_subscribe_is_forgotten(void **state) {
     rkt_fake_free(f);
 }
 
+/* A client of the shared server logged in as an ACL user who may use the
+ * channels aps:acl:* only. */
+static void open_acl_user(env *e, void **state, int proto) {
+    rkt_shared_need();
+    rk_conn *c = rk_conn_new(&(rk_options){.port = rkt_server_port(&rkt_shared)});
+    assert_non_null(c);
+    assert_int_equal(rk_conn_call(c, NULL,
+                                  "ACL SETUSER aps-acl on >pw resetchannels &aps:acl:* "
+                                  "~* +@all"),
+                     RK_OK);
+    rk_conn_free(c);
+    e->k = *state;
+    e->loop = e->k->create();
+    assert_non_null(e->loop);
+    e->ac = new_client(e,
+                       (rk_options){.port = rkt_server_port(&rkt_shared),
+                                    .protocol = proto,
+                                    .username = "aps-acl",
+                                    .password = "pw"},
+                       NULL);
+}
+
+/* A refused subscribe that named a channel already held changes nothing
+ * on the server: the channel stays subscribed, its messages still reach
+ * the handler, and it counts. */
+static void refused_subscribe_keeps_channels_held_before(void **state, int proto) {
+    env e;
+    open_acl_user(&e, state, proto);
+    inbox held = {0}, refused = {0};
+    subscribe_one(&e, &held, 0, "aps:acl:held");
+    rk_str both[] = {RK_STR("aps:acl:held"), RK_STR("aps:forbidden")};
+    refused.done.e = &e;
+    assert_int_equal(rk_async_subscribe(e.ac, both, 2, on_message, record, &refused), RK_OK);
+    wait_count(&e, &refused.done.calls, 1);
+    assert_int_equal(refused.done.status, RK_ESERVER);
+    assert_int_equal(rk_async_subscriptions(e.ac), 1);
+    assert_int_equal(publish(&e, "PUBLISH", "aps:acl:held", rk_cstr("still")), 1);
+    wait_count(&e, &held.n, 1);
+    assert_string_equal(held.data, "still");
+    assert_int_equal(refused.n, 0);
+    env_close(&e);
+}
+
+static void test_apubsub_refused_subscribe_keeps_channels_held_before_resp3(void **state) {
+    refused_subscribe_keeps_channels_held_before(state, 3);
+}
+
+static void test_apubsub_refused_subscribe_keeps_channels_held_before_resp2(void **state) {
+    refused_subscribe_keeps_channels_held_before(state, 2);
+}
+
 /* ---- freeing ---------------------------------------------------------------------- */
 
 static void free_inside_message_handler(void **state, int proto) {
@@ -775,6 +826,8 @@ int main(void) {
         cmocka_unit_test(test_apubsub_harmless_pushes_dropped),
         cmocka_unit_test(test_apubsub_plain_reply_to_subscribe_is_protocol_error),
         cmocka_unit_test(test_apubsub_refused_subscribe_is_forgotten),
+        cmocka_unit_test(test_apubsub_refused_subscribe_keeps_channels_held_before_resp3),
+        cmocka_unit_test(test_apubsub_refused_subscribe_keeps_channels_held_before_resp2),
         cmocka_unit_test(test_apubsub_free_inside_message_handler_resp3),
         cmocka_unit_test(test_apubsub_free_inside_message_handler_resp2),
         cmocka_unit_test(test_apubsub_free_completes_pending_subscribe),

@@ -423,7 +423,8 @@ typedef void (*rk_async_message_fn)(rk_async *ac, const rk_message *msg, void *u
  *  to on_message with userdata (a second subscribe to a channel replaces
  *  its handler). `done` (may be NULL) completes once with userdata: RK_OK
  *  once the server confirmed every channel, RK_ESERVER with the error
- *  reply when it refused the command (those channels are then forgotten),
+ *  reply when it refused the command (the channels it added are then
+ *  forgotten; those subscribed before stay, with their handler),
  *  RK_ECLOSED (rk_async_disconnect) or RK_ECANCELED (rk_async_free). A
  *  connection lost or not yet made does not fail it: the subscription is
  *  kept and `done` completes once the next connection restored it.

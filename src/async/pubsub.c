@@ -53,6 +53,16 @@ static const shape shapes[] = {
     {"sunsubscribe", SHARDS, false, false, 3},
 };
 
+/* A name a subscribe found wanted already, with what it had then: put
+ * back when the server refuses the subscribe, which left it held. */
+typedef struct prior {
+    const char *name; /* len bytes in the op's block */
+    size_t len;
+    void (*fn)(void);
+    void *userdata;
+    uint64_t serial;
+} prior;
+
 /* A user's call waiting for its completion. */
 typedef struct op {
     struct op *next; /* in the parked list */
@@ -60,6 +70,8 @@ typedef struct op {
     void *ud;
     int kind;        /* a subscribe's name set, or -1 */
     uint64_t serial; /* the names it subscribed carry it */
+    size_t npriors;
+    prior priors[]; /* then their names' bytes */
 } op;
 
 /* A user's call (completes its op), a part of a restore (counted in
@@ -541,10 +553,20 @@ void rk_aps_free(rk_async *ac) {
 
 /* ---- replies ----------------------------------------------------------------- */
 
-/* Forgets the names a refused subscribe added (not those subscribed again
- * since by another call). */
+/* Undoes a refused subscribe (not where another call subscribed the name
+ * again since): the names it found wanted get their handler back, since
+ * the refusal left them held; the names it added are forgotten. */
 static void forget_op_names(rk_aps *ps, const op *o) {
     rk_nameset *set = &ps->names[o->kind];
+    for (size_t i = 0; i < o->npriors; i++) {
+        const prior *p = &o->priors[i];
+        rk_name *e = rk_nameset_find(set, p->name, p->len);
+        if (e && e->serial == o->serial) {
+            e->fn = p->fn;
+            e->userdata = p->userdata;
+            e->serial = p->serial;
+        }
+    }
     for (size_t i = 0; i < set->cap;) {
         rk_name *e = set->slots[i];
         if (e && e->serial == o->serial) {
@@ -737,14 +759,48 @@ int rk_aps_reply(rk_async *link, const rk_reply *r, const void *head_ud) {
 
 /* ---- the public side -------------------------------------------------------- */
 
-/* A new op (NULL with RK_ENOMEM). */
-static op *new_op(rk_aps *ps, rk_async_fn done, void *ud, int kind) {
-    op *o = rk_calloc(1, sizeof(*o));
+/* A new op with room for n priors and their names' bytes (NULL with
+ * RK_ENOMEM). */
+static op *new_op_sized(rk_aps *ps, rk_async_fn done, void *ud, int kind, size_t n, size_t bytes) {
+    op *o = rk_calloc(1, sizeof(*o) + n * sizeof(prior) + bytes);
     if (o == NULL) {
         rk_fail(RK_ENOMEM, "out of memory in pub/sub");
         return NULL;
     }
     *o = (op){.done = done, .ud = ud, .kind = kind, .serial = ++ps->serial};
+    return o;
+}
+
+static op *new_op(rk_aps *ps, rk_async_fn done, void *ud, int kind) {
+    return new_op_sized(ps, done, ud, kind, 0, 0);
+}
+
+/* A subscribe's op, noting what the names already wanted have now. */
+static op *new_subscribe_op(rk_aps *ps, rk_async_fn done, void *ud, int kind, const rk_str *names,
+                            size_t n) {
+    const rk_nameset *set = &ps->names[kind];
+    size_t count = 0, bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        if (rk_nameset_find(set, names[i].ptr, names[i].len)) {
+            count++;
+            bytes += names[i].len;
+        }
+    op *o = new_op_sized(ps, done, ud, kind, count, bytes);
+    if (o == NULL)
+        return NULL;
+    char *at = (char *)(o->priors + count);
+    for (size_t i = 0; i < n; i++) {
+        const rk_name *e = rk_nameset_find(set, names[i].ptr, names[i].len);
+        if (e == NULL)
+            continue;
+        memcpy(at, names[i].ptr, names[i].len);
+        o->priors[o->npriors++] = (prior){.name = at,
+                                          .len = names[i].len,
+                                          .fn = e->fn,
+                                          .userdata = e->userdata,
+                                          .serial = e->serial};
+        at += names[i].len;
+    }
     return o;
 }
 
@@ -775,7 +831,7 @@ static int subscribe(rk_async *ac, int kind, const rk_str *names, size_t n, rk_a
     if (ps->dedicated && !rk_async_can_dedicate(ac))
         return rk_fail(RK_EINVAL, "pub/sub over RESP2 needs a dedicated connection: the loop "
                                   "has no attach_other");
-    op *o = new_op(ps, done, ud, kind);
+    op *o = new_subscribe_op(ps, done, ud, kind, names, n);
     if (o == NULL)
         return RK_ENOMEM;
     for (size_t i = 0; i < n; i++) {
