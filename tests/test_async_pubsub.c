@@ -396,6 +396,33 @@ static void test_apubsub_bcast_prefix_tracks_unread_keys_resp2(void **state) {
     bcast_prefix_tracks_unread_keys(state, 2);
 }
 
+/* Unsubscribing from every channel when none is held leaves tracking
+ * alone: over RESP2 its invalidations come on a channel of the dedicated
+ * connection, which is not the user's to drop. */
+static void unsubscribe_all_keeps_tracking(void **state, int proto) {
+    env e;
+    open_shared(&e, state, proto);
+    invals iv = {0};
+    enable_tracking(&e, &iv);
+    result unsub = {0};
+    assert_int_equal(rk_async_unsubscribe(e.ac, NULL, 0, record, &unsub), RK_OK);
+    wait_count(&e, &unsub.calls, 1);
+    assert_int_equal(unsub.status, RK_OK);
+    read_key(&e, "aps:tracked3");
+    change_elsewhere("aps:tracked3");
+    wait_count(&e, &iv.n, 1);
+    assert_string_equal(iv.key, "aps:tracked3");
+    env_close(&e);
+}
+
+static void test_apubsub_unsubscribe_all_keeps_tracking_resp3(void **state) {
+    unsubscribe_all_keeps_tracking(state, 3);
+}
+
+static void test_apubsub_unsubscribe_all_keeps_tracking_resp2(void **state) {
+    unsubscribe_all_keeps_tracking(state, 2);
+}
+
 static void tracking_survives_reconnect(void **state, int proto) {
     rkt_shared_need();
     rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
@@ -817,6 +844,8 @@ int main(void) {
         cmocka_unit_test(test_apubsub_tracked_key_change_invalidates_resp2),
         cmocka_unit_test(test_apubsub_bcast_prefix_tracks_unread_keys_resp3),
         cmocka_unit_test(test_apubsub_bcast_prefix_tracks_unread_keys_resp2),
+        cmocka_unit_test(test_apubsub_unsubscribe_all_keeps_tracking_resp3),
+        cmocka_unit_test(test_apubsub_unsubscribe_all_keeps_tracking_resp2),
         cmocka_unit_test(test_apubsub_tracking_survives_reconnect_resp3),
         cmocka_unit_test(test_apubsub_tracking_survives_reconnect_resp2),
         cmocka_unit_test(test_apubsub_hostile_push_closes_connection_resp3),

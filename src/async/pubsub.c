@@ -240,9 +240,15 @@ static const shape *confirmation(int kind, bool sub) {
     return NULL;
 }
 
-/* Sends `(UN)SUBSCRIBE names...` (n 0: the bare command, confirmed once). */
+/* Sends `(UN)SUBSCRIBE names...` (n 0: the bare command, confirmed once;
+ * but a PING where a bare UNSUBSCRIBE would also drop the invalidation
+ * channel of RESP2 tracking, which is not the user's). */
 static int send_names(rk_aps *ps, rk_async *link, enum role role, op *o, int kind, bool sub,
                       const rk_str *names, size_t n) {
+    if (n == 0 && !sub && kind == CHANNELS && link == ps->sub && ps->inv_subscribed) {
+        const rk_str ping = RK_STR("PING");
+        return send_cmd(ps, link, role, o, NULL, 0, &ping, 1);
+    }
     rk_str *argv = rk_malloc((n + 1) * sizeof(*argv));
     if (argv == NULL)
         return rk_fail(RK_ENOMEM, "out of memory sending a pub/sub command");
