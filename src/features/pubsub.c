@@ -694,6 +694,8 @@ static bool string_at(const rk_reply *r, size_t i, bool nil_ok, const char **s, 
     return true;
 }
 
+/* The shape named by the first element, whatever the arity; NULL when
+ * that is no string or names no shape. */
 static const shape *find_shape(const rk_reply *r) {
     const char *s;
     size_t n;
@@ -701,14 +703,17 @@ static const shape *find_shape(const rk_reply *r) {
         return NULL;
     for (size_t i = 0; i < RK_ARRAY_LEN(shapes); i++)
         if (shapes[i].len == n && memcmp(shapes[i].name, s, n) == 0)
-            return rk_reply_len(r) == shapes[i].elems ? &shapes[i] : NULL;
+            return &shapes[i];
     return NULL;
 }
 
-/* Fills m from an array or push of a known shape; false if malformed. */
+/* Fills m from an array or push of a known shape; false if malformed
+ * (the wrong arity, an element of the wrong type, a negative count). */
 static bool parse(const rk_reply *r, const shape *sh, rk_message *m) {
     memset(m, 0, sizeof(*m));
     m->kind = sh->kind;
+    if (rk_reply_len(r) != sh->elems)
+        return false;
     if (sh->kind == RK_MSG_PONG)
         return string_at(r, 1, false, &m->data, &m->data_len);
     if (sh->kind == RK_MSG_PMESSAGE)
@@ -718,7 +723,10 @@ static bool parse(const rk_reply *r, const shape *sh, rk_message *m) {
     if (sh->confirms == 0)
         return string_at(r, 1, false, &m->channel, &m->channel_len) &&
                string_at(r, 2, false, &m->data, &m->data_len);
-    m->count = rk_reply_int(rk_reply_at(r, 2));
+    const rk_reply *count = rk_reply_at(r, 2);
+    if (rk_reply_type(count) != RK_REPLY_INTEGER || rk_reply_int(count) < 0)
+        return false;
+    m->count = rk_reply_int(count);
     return string_at(r, 1, true, &m->channel, &m->channel_len);
 }
 
@@ -839,16 +847,29 @@ static bool describe(const rk_reply *r, rk_message *m, const shape **sh) {
     }
 }
 
-/* One reply: 1 to deliver *m, 0 when consumed, or an error reply's code. */
+/* A reply describe() did not take: a RESP3 push of a kind pub/sub does
+ * not know goes to the options' on_push (0); anything else (a known kind
+ * malformed, a reply no command of the loop asks for) means the stream is
+ * out of step: RK_EPROTO, which costs the connection. */
+static int undescribed(rk_pubsub *ps, const rk_reply *r) {
+    const rk_reply *kind = rk_reply_at(r, 0);
+    if (rk_reply_type(r) != RK_REPLY_PUSH || kind == NULL ||
+        rk_reply_type(kind) != RK_REPLY_STRING || find_shape(r) != NULL)
+        return rk_fail(RK_EPROTO, "protocol error: a malformed or unexpected reply on the "
+                                  "subscribed connection");
+    if (ps->o->on_push)
+        ps->o->on_push(ps->o->push_userdata, r);
+    return 0;
+}
+
+/* One reply: 1 to deliver *m, 0 when consumed, an error reply's code, or
+ * RK_EPROTO for a hostile one. */
 static int handle_reply(rk_pubsub *ps, const rk_reply *r, rk_message *m) {
     const shape *sh;
     if (rk_reply_type(r) == RK_REPLY_ERROR)
         return rk_conn_server_error(r);
-    if (!describe(r, m, &sh)) {
-        if (rk_reply_type(r) == RK_REPLY_PUSH && ps->o->on_push)
-            ps->o->on_push(ps->o->push_userdata, r); /* a push outside pub/sub */
-        return 0;
-    }
+    if (!describe(r, m, &sh))
+        return undescribed(ps, r);
     if (m->kind == RK_MSG_PONG)
         return pong(ps, m);
     if (sh->confirms == 0)
