@@ -624,13 +624,19 @@ static void test_apubsub_harmless_pushes_dropped(void **state) {
     rkt_fake_free(f);
 }
 
-/* A subscribe is answered by confirmations or an error reply: any other
- * reply means the stream is out of step. */
+/* A subscribe is answered by confirmations (a count of at least 0) or an
+ * error reply: any other reply means the stream is out of step. */
 static void test_apubsub_plain_reply_to_subscribe_is_protocol_error(void **state) {
     static const struct {
         int proto;
         const char *reply;
-    } cases[] = {{3, "+OK\r\n"}, {2, "+OK\r\n"}, {2, "*2\r\n$4\r\npong\r\n$0\r\n\r\n"}};
+    } cases[] = {
+        {3, "+OK\r\n"},
+        {2, "+OK\r\n"},
+        {2, "*2\r\n$4\r\npong\r\n$0\r\n\r\n"},
+        {3, ">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:-1\r\n"}, /* a negative count */
+        {2, "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:-1\r\n"},
+    };
     for (size_t i = 0; i < RK_ARRAY_LEN(cases); i++) {
         env e;
         inbox in = {0};

@@ -704,7 +704,9 @@ static int confirmed(rk_aps *ps, rk_async *link, const shape *sh, const rk_reply
                      const void *head_ud) {
     const char *name;
     size_t len;
-    if (!string_at(r, 1, true, &name, &len) || rk_reply_type(rk_reply_at(r, 2)) != RK_REPLY_INTEGER)
+    const rk_reply *count = rk_reply_at(r, 2);
+    if (!string_at(r, 1, true, &name, &len) || rk_reply_type(count) != RK_REPLY_INTEGER ||
+        rk_reply_int(count) < 0)
         return hostile("a malformed subscribe confirmation");
     cmd *c = awaiting(ps, link);
     if (c == NULL || c != head_ud || c->confirm != sh)
