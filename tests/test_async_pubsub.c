@@ -722,6 +722,35 @@ static void test_apubsub_refused_subscribe_keeps_channels_held_before_resp2(void
     refused_subscribe_keeps_channels_held_before(state, 2);
 }
 
+/* Calls made before the first connection are restored together, one
+ * command per kind: a refused PSUBSCRIBE fails the pattern's call alone,
+ * and the channel subscribed beside it is held and delivers. */
+static void restore_refused_for_one_kind_keeps_the_others(void **state, int proto) {
+    env e;
+    open_acl_user(&e, state, proto);
+    inbox ch = {.done.e = &e}, pat = {.done.e = &e};
+    rk_str one = RK_STR("aps:acl:kept"), bad = RK_STR("aps:forbidden:*");
+    assert_int_equal(rk_async_subscribe(e.ac, &one, 1, on_message, record, &ch), RK_OK);
+    assert_int_equal(rk_async_psubscribe(e.ac, &bad, 1, on_message, record, &pat), RK_OK);
+    wait_count(&e, &pat.done.calls, 1);
+    wait_count(&e, &ch.done.calls, 1);
+    assert_int_equal(pat.done.status, RK_ESERVER);
+    assert_int_equal(ch.done.status, RK_OK);
+    assert_int_equal(rk_async_subscriptions(e.ac), 1);
+    assert_int_equal(publish(&e, "PUBLISH", "aps:acl:kept", rk_cstr("here")), 1);
+    wait_count(&e, &ch.n, 1);
+    assert_string_equal(ch.data, "here");
+    env_close(&e);
+}
+
+static void test_apubsub_restore_refused_for_one_kind_keeps_the_others_resp3(void **state) {
+    restore_refused_for_one_kind_keeps_the_others(state, 3);
+}
+
+static void test_apubsub_restore_refused_for_one_kind_keeps_the_others_resp2(void **state) {
+    restore_refused_for_one_kind_keeps_the_others(state, 2);
+}
+
 /* ---- freeing ---------------------------------------------------------------------- */
 
 static void free_inside_message_handler(void **state, int proto) {
@@ -863,6 +892,8 @@ int main(void) {
         cmocka_unit_test(test_apubsub_refused_subscribe_is_forgotten),
         cmocka_unit_test(test_apubsub_refused_subscribe_keeps_channels_held_before_resp3),
         cmocka_unit_test(test_apubsub_refused_subscribe_keeps_channels_held_before_resp2),
+        cmocka_unit_test(test_apubsub_restore_refused_for_one_kind_keeps_the_others_resp3),
+        cmocka_unit_test(test_apubsub_restore_refused_for_one_kind_keeps_the_others_resp2),
         cmocka_unit_test(test_apubsub_free_inside_message_handler_resp3),
         cmocka_unit_test(test_apubsub_free_inside_message_handler_resp2),
         cmocka_unit_test(test_apubsub_free_completes_pending_subscribe),

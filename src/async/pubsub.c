@@ -75,9 +75,9 @@ typedef struct op {
 } op;
 
 /* A user's call (completes its op), a part of a restore (counted in
- * `restoring`), or the dedicated connection's CLIENT ID (part of its
- * restore too). */
-enum role { ROLE_OP, ROLE_RESTORE, ROLE_CLIENT_ID };
+ * `restoring`): the subscribe of a name set's every name, something else,
+ * or the dedicated connection's CLIENT ID. */
+enum role { ROLE_OP, ROLE_RESUBSCRIBE, ROLE_RESTORE, ROLE_CLIENT_ID };
 
 /* A command pub/sub queued on one of its links. Freed by its record's
  * completion (cmd_done), the only place that knows it is over. */
@@ -100,9 +100,10 @@ struct rk_aps {
     op *parked, **parked_end; /* complete at the end of the next restore */
     cmd live;                 /* the head of the list of live commands */
     size_t restoring;         /* restore commands not completed yet */
-    int restore_code;
+    int restore_code;         /* its first failure, */
     char restore_msg[256], restore_prefix[32];
-    bool down; /* RK_ASYNC_EVENT_LOST told, RESTORED not yet */
+    bool refused[NKINDS]; /* and the name sets whose subscribe it refused */
+    bool down;            /* RK_ASYNC_EVENT_LOST told, RESTORED not yet */
     rk_async_event_fn on_event;
     void *event_ud;
     /* Tracking. */
@@ -344,19 +345,25 @@ static void check_restored(rk_aps *ps) {
         return;
     rk_error err = {
         .code = ps->restore_code, .message = ps->restore_msg, .prefix = ps->restore_prefix};
+    bool refused[NKINDS];
+    memcpy(refused, ps->refused, sizeof(refused));
+    memset(ps->refused, 0, sizeof(ps->refused));
     ps->restore_code = RK_OK;
     while (ps->parked) {
         op *o = ps->parked;
         ps->parked = o->next;
         if (ps->parked == NULL)
             ps->parked_end = &ps->parked;
-        if (err.code != RK_OK && o->kind >= 0)
-            forget_op_names(ps, o);             /* refused: never held */
-        if (err.code != RK_OK && err.prefix[0]) /* a server's error reply */
-            rk_fail_server(err.code, err.message, strlen(err.message));
-        else if (err.code != RK_OK)
-            rk_fail(err.code, "%s", err.message);
-        complete(ps, o, err.code, NULL);
+        /* A subscribe fails with its own name set's refusal (its names
+         * were never held); other calls with the restore's failure. */
+        int code = o->kind < 0 || refused[o->kind] ? err.code : RK_OK;
+        if (code != RK_OK && o->kind >= 0)
+            forget_op_names(ps, o);
+        if (code != RK_OK && err.prefix[0]) /* a server's error reply */
+            rk_fail_server(code, err.message, strlen(err.message));
+        else if (code != RK_OK)
+            rk_fail(code, "%s", err.message);
+        complete(ps, o, code, NULL);
     }
     if (!ps->down)
         return;
@@ -381,7 +388,7 @@ static int restore_kind(rk_aps *ps, rk_async *link, int kind) {
     size_t n;
     rk_str *names = names_of(&ps->names[kind], &n, &rc);
     if (n)
-        rc = send_names(ps, link, ROLE_RESTORE, NULL, kind, true, names, n);
+        rc = send_names(ps, link, ROLE_RESUBSCRIBE, NULL, kind, true, names, n);
     rk_free(names);
     return rc;
 }
@@ -393,6 +400,8 @@ static void restore(rk_aps *ps, rk_async *link) {
     const rk_str inv = RK_STR(INVALIDATE_CHANNEL);
     int rc = RK_OK;
     if (link == subs_link(ps)) {
+        for (int k = 0; k < NKINDS; k++)
+            ps->refused[k] = false; /* a lost restore's refusals: tried again */
         if (ps->dedicated)
             rc = send_cmd(ps, link, ROLE_CLIENT_ID, NULL, NULL, 0, client_id, 2);
         ps->inv_subscribed = ps->dedicated && ps->tracking;
@@ -403,8 +412,11 @@ static void restore(rk_aps *ps, rk_async *link) {
     }
     if (rc == RK_OK && link == ps->ac && ps->tracking && (!ps->dedicated || ps->sub_id > 0))
         rc = enable_tracking(ps, ROLE_RESTORE, NULL, false);
-    if (rc != RK_OK) /* out of memory: told with the restore's end */
+    if (rc != RK_OK) { /* out of memory: told with the restore's end */
         note_restore_error(ps, rc);
+        for (int k = 0; k < NKINDS; k++)
+            ps->refused[k] = true; /* a kind's subscribe may be unsent */
+    }
 }
 
 /* ---- hooks (async_int.h) --------------------------------------------------- */
@@ -598,6 +610,8 @@ static void cmd_ended(rk_aps *ps, cmd *c, int status, rk_reply *reply) {
         ps->restoring--;
         if (reply && status != RK_OK)
             note_restore_error(ps, status);
+        if (reply && status != RK_OK && c->role == ROLE_RESUBSCRIBE)
+            ps->refused[c->confirm->kind] = true;
         if (c->role == ROLE_CLIENT_ID && status == RK_OK)
             got_client_id(ps, reply);
         check_restored(ps);
