@@ -858,6 +858,53 @@ static void test_apubsub_survives_every_failed_allocation(void **state) {
     e.k->destroy(e.loop);
 }
 
+/* A subscribe refused for want of memory holds nothing: its channels are
+ * not counted, nor subscribed by the next connection's restore. Each
+ * allocation of the call fails in turn, on a connected client. */
+static void failed_subscribe_is_not_remembered(void **state, int proto) {
+    rkt_shared_need();
+    env e = {.k = *state};
+    if (e.k != &rkt_loop_builtin)
+        skip();
+    e.loop = e.k->create();
+    assert_non_null(e.loop);
+    e.ac =
+        new_client(&e, (rk_options){.port = rkt_server_port(&rkt_shared), .protocol = proto}, NULL);
+    inbox held = {0};
+    subscribe_one(&e, &held, 0, "aps:oom:held");
+    rkt_alloc_install();
+    bool passed = false;
+    for (size_t n = 1; !passed; n++) {
+        inbox in = {0};
+        rk_str names[] = {RK_STR("aps:oom:held"), RK_STR("aps:oom:new")};
+        size_t failed = rkt_alloc_stats_now().failed;
+        rkt_alloc_fail_nth(n);
+        int rc = rk_async_subscribe(e.ac, names, 2, on_message, record, &in);
+        rkt_alloc_fail_nth(0);
+        passed = rkt_alloc_stats_now().failed == failed;
+        if (rc != RK_OK && rk_async_subscriptions(e.ac) != 1)
+            fail_msg("RESP%d, allocation %zu failing: %d, yet %zu names are wanted", proto, n, rc,
+                     rk_async_subscriptions(e.ac));
+        if (rc == RK_OK) {
+            in.done.e = &e;
+            wait_count(&e, &in.done.calls, 1);
+            result unsub = {0};
+            assert_int_equal(rk_async_unsubscribe(e.ac, &names[1], 1, record, &unsub), RK_OK);
+            wait_count(&e, &unsub.calls, 1);
+        }
+    }
+    rkt_alloc_uninstall();
+    env_close(&e);
+}
+
+static void test_apubsub_failed_subscribe_is_not_remembered_resp3(void **state) {
+    failed_subscribe_is_not_remembered(state, 3);
+}
+
+static void test_apubsub_failed_subscribe_is_not_remembered_resp2(void **state) {
+    failed_subscribe_is_not_remembered(state, 2);
+}
+
 /* ---- main ------------------------------------------------------------------------ */
 
 int main(void) {
@@ -898,6 +945,8 @@ int main(void) {
         cmocka_unit_test(test_apubsub_free_inside_message_handler_resp2),
         cmocka_unit_test(test_apubsub_free_completes_pending_subscribe),
         cmocka_unit_test(test_apubsub_survives_every_failed_allocation),
+        cmocka_unit_test(test_apubsub_failed_subscribe_is_not_remembered_resp3),
+        cmocka_unit_test(test_apubsub_failed_subscribe_is_not_remembered_resp2),
     };
     return rkt_async_run("async pub/sub", tests, RK_ARRAY_LEN(tests));
 }

@@ -827,17 +827,14 @@ static op *new_subscribe_op(rk_aps *ps, rk_async_fn done, void *ud, int kind, co
 }
 
 /* Sends the op's command on the link when it is ready, else parks the op
- * for the next restore. */
+ * for the next restore. On failure the op is still the caller's. */
 static int send_or_park(rk_aps *ps, op *o, int kind, bool sub, const rk_str *names, size_t n) {
     rk_async *link = subs_link(ps);
     if (!ready(link)) {
         park(ps, o);
         return RK_OK;
     }
-    int rc = send_names(ps, link, ROLE_OP, o, kind, sub, names, n);
-    if (rc != RK_OK)
-        rk_free(o);
-    return rc;
+    return send_names(ps, link, ROLE_OP, o, kind, sub, names, n);
 }
 
 static int subscribe(rk_async *ac, int kind, const rk_str *names, size_t n, rk_async_message_fn fn,
@@ -869,6 +866,10 @@ static int subscribe(rk_async *ac, int kind, const rk_str *names, size_t n, rk_a
     }
     rk_async_hold(ac);
     rc = send_or_park(ps, o, kind, true, names, n);
+    if (rc != RK_OK) { /* not sent: the names are as they were */
+        forget_op_names(ps, o);
+        rk_free(o);
+    }
     rk_async_release(ac);
     return rc;
 }
@@ -903,6 +904,8 @@ static int unsubscribe(rk_async *ac, int kind, const rk_str *names, size_t n, rk
     op *o = new_op(ps, done, ud, -1);
     rk_async_hold(ac);
     rc = o ? send_or_park(ps, o, kind, false, list, n) : RK_ENOMEM;
+    if (rc != RK_OK)
+        rk_free(o);
     if (rc == RK_OK && all)
         rk_nameset_clear(&ps->names[kind]);
     for (size_t i = 0; rc == RK_OK && !all && i < n; i++) {
