@@ -1365,6 +1365,48 @@ static int subscriber_pass(rk_client *c) {
     return rc;
 }
 
+/* A subscribe refused for want of memory holds nothing: once the
+ * connection is lost and made again, the restore subscribes to the
+ * channels held before it only. Each allocation of the call fails in
+ * turn. */
+static void test_failed_subscribe_is_not_restored(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rkt_proxy *px = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
+    assert_non_null(px);
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_proxy_port(px), .protocol = 3});
+    assert_non_null(c);
+    rk_pubsub *ps = pubsub_for(c, &(rk_pubsub_opts){.ignore_confirmations = true});
+    static char big[40000]; /* a name the outbox must grow for */
+    memset(big, 'n', sizeof big);
+    const rk_str held = RK_STR("oom-held"), names[] = {RK_STR("oom-held"), rk_bin(big, sizeof big)};
+    assert_int_equal(rk_pubsub_subscribe(ps, &held, 1), RK_OK);
+    assert_int_equal(rk_pubsub_wait_active(ps, WAIT_MS), RK_OK);
+    rkt_alloc_install();
+    bool passed = false;
+    for (size_t n = 1; !passed; n++) {
+        size_t failed = rkt_alloc_stats_now().failed;
+        rkt_alloc_fail_nth(n);
+        int rc = rk_pubsub_subscribe(ps, names, 2);
+        rkt_alloc_fail_nth(0);
+        passed = rkt_alloc_stats_now().failed == failed;
+        if (rc == RK_OK) {
+            assert_int_equal(rk_pubsub_unsubscribe(ps, &names[1], 1), RK_OK);
+            assert_int_equal(rk_pubsub_wait_active(ps, WAIT_MS), RK_OK);
+            continue;
+        }
+        rkt_proxy_drop_all(px);
+        expect(ps, RK_MSG_RECONNECTED, NULL);
+        if (rk_pubsub_channel_count(ps) != 1)
+            fail_msg("allocation %zu failing: %zu channels restored", n,
+                     rk_pubsub_channel_count(ps));
+    }
+    rkt_alloc_uninstall();
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+    rkt_proxy_stop(px);
+}
+
 static void test_out_of_memory_fails_cleanly(void **state) {
     (void)state;
     rkt_shared_need();
@@ -1429,6 +1471,7 @@ int main(void) {
         cmocka_unit_test(test_hostile_pushes_are_protocol_errors),
         cmocka_unit_test(test_unknown_push_kind_goes_to_on_push),
         cmocka_unit_test(test_out_of_memory_fails_cleanly),
+        cmocka_unit_test(test_failed_subscribe_is_not_restored),
     };
     return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);
 }
