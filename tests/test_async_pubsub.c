@@ -309,6 +309,64 @@ static void lost_connection_resubscribes_once(void **state, int proto) {
     rkt_proxy_stop(p);
 }
 
+/* What the outage handler of changes_while_down does. */
+typedef struct swap {
+    events ev;
+    inbox *a, *b;
+    result unsub;
+} swap;
+
+static void swap_on_lost(rk_async *ac, rk_async_event ev, const rk_error *err, void *ud) {
+    swap *s = ud;
+    on_event(ac, ev, err, &s->ev);
+    if (ev != RK_ASYNC_EVENT_LOST)
+        return;
+    rk_str a = RK_STR("aps:swap:a"), b = RK_STR("aps:swap:b");
+    assert_int_equal(rk_async_unsubscribe(ac, &a, 1, record, &s->unsub), RK_OK);
+    assert_int_equal(rk_async_subscribe(ac, &b, 1, on_message, record, s->b), RK_OK);
+}
+
+/* Changes made while the connection is down (here in the LOST event) are
+ * what the restore holds: the channel dropped then no longer delivers,
+ * the one added does, and each call completes once. */
+static void changes_while_down_are_restored(void **state, int proto) {
+    rkt_shared_need();
+    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
+    assert_non_null(p);
+    env e;
+    open_at(&e, state, rkt_proxy_port(p), proto);
+    inbox a = {0}, b = {.done.e = &e};
+    swap s = {.a = &a, .b = &b};
+    rk_async_on_event(e.ac, swap_on_lost, &s);
+    subscribe_one(&e, &a, 0, "aps:swap:a");
+    rkt_proxy_drop_all(p);
+    wait_count(&e, &s.ev.restored, 1);
+    wait_count(&e, &b.done.calls, 1);
+    wait_count(&e, &s.unsub.calls, 1);
+    assert_int_equal(b.done.status, RK_OK);
+    assert_int_equal(s.unsub.status, RK_OK);
+    assert_int_equal(rk_async_subscriptions(e.ac), 1);
+    assert_int_equal(publish(&e, "PUBLISH", "aps:swap:a", rk_cstr("x")), 0);
+    assert_int_equal(publish(&e, "PUBLISH", "aps:swap:b", rk_cstr("y")), 1);
+    wait_count(&e, &b.n, 1);
+    run_for(&e, 30);
+    assert_int_equal(a.n, 0);
+    assert_int_equal(b.done.calls, 1);
+    assert_int_equal(s.unsub.calls, 1);
+    assert_int_equal(s.ev.lost, 1);
+    assert_int_equal(s.ev.restored, 1);
+    env_close(&e);
+    rkt_proxy_stop(p);
+}
+
+static void test_apubsub_changes_while_down_are_restored_resp3(void **state) {
+    changes_while_down_are_restored(state, 3);
+}
+
+static void test_apubsub_changes_while_down_are_restored_resp2(void **state) {
+    changes_while_down_are_restored(state, 2);
+}
+
 static void test_apubsub_lost_connection_resubscribes_once_resp3(void **state) {
     lost_connection_resubscribes_once(state, 3);
 }
@@ -921,6 +979,8 @@ int main(void) {
         cmocka_unit_test(test_apubsub_disconnect_forgets_subscriptions_resp3),
         cmocka_unit_test(test_apubsub_disconnect_forgets_subscriptions_resp2),
         cmocka_unit_test(test_apubsub_lost_connection_resubscribes_once_resp3),
+        cmocka_unit_test(test_apubsub_changes_while_down_are_restored_resp3),
+        cmocka_unit_test(test_apubsub_changes_while_down_are_restored_resp2),
         cmocka_unit_test(test_apubsub_lost_connection_resubscribes_once_resp2),
         cmocka_unit_test(test_apubsub_tracked_key_change_invalidates_resp3),
         cmocka_unit_test(test_apubsub_tracked_key_change_invalidates_resp2),
