@@ -809,6 +809,63 @@ static void test_apubsub_restore_refused_for_one_kind_keeps_the_others_resp2(voi
     restore_refused_for_one_kind_keeps_the_others(state, 2);
 }
 
+/* A client of the shared server, through proxy p when not NULL, logged
+ * in as an ACL user who may use pub/sub (and PING) only: no CLIENT. */
+static void open_pubsub_only_user(env *e, void **state, int proto, rkt_proxy *p) {
+    rkt_shared_need();
+    rk_conn *c = rk_conn_new(&(rk_options){.port = rkt_server_port(&rkt_shared)});
+    assert_non_null(c);
+    assert_int_equal(rk_conn_call(c, NULL,
+                                  "ACL SETUSER aps-subonly on >pw resetchannels &aps:* "
+                                  "-@all +@pubsub +ping +hello +auth"),
+                     RK_OK);
+    rk_conn_free(c);
+    e->k = *state;
+    e->loop = e->k->create();
+    assert_non_null(e->loop);
+    int port = p ? rkt_proxy_port(p) : rkt_server_port(&rkt_shared);
+    e->ac = new_client(
+        e,
+        (rk_options){.port = port, .protocol = proto, .username = "aps-subonly", .password = "pw"},
+        NULL);
+}
+
+/* Over RESP2 the dedicated connection asks CLIENT ID for tracking's
+ * redirect. Without tracking a refusal of it is nothing to the
+ * subscriptions: they are made and restored, and the restore is told
+ * whole. */
+static void test_apubsub_refused_client_id_without_tracking_is_no_failure(void **state) {
+    rkt_shared_need();
+    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
+    assert_non_null(p);
+    env e;
+    open_pubsub_only_user(&e, state, 2, p);
+    events ev = {0};
+    rk_async_on_event(e.ac, on_event, &ev);
+    inbox in = {0};
+    subscribe_one(&e, &in, 0, "aps:subonly");
+    rkt_proxy_drop_all(p);
+    wait_count(&e, &ev.restored, 1);
+    assert_int_equal(ev.restored_code, RK_OK);
+    assert_int_equal(rk_async_subscriptions(e.ac), 1);
+    env_close(&e);
+    rkt_proxy_stop(p);
+}
+
+/* Tracking over RESP2 for a user who may not run CLIENT ID (nor CLIENT
+ * TRACKING): the call completes with the refusal, never waits for ever. */
+static void test_apubsub_refused_client_id_fails_resp2_tracking(void **state) {
+    env e;
+    open_pubsub_only_user(&e, state, 2, NULL);
+    invals iv = {0};
+    result on = {0};
+    rk_async_tracking t = {.on_invalidate = on_invalidate, .userdata = &iv};
+    assert_int_equal(rk_async_tracking_on(e.ac, &t, record, &on), RK_OK);
+    wait_count(&e, &on.calls, 1);
+    assert_int_equal(on.status, RK_ESERVER);
+    env_close(&e);
+}
+
 /* ---- freeing ---------------------------------------------------------------------- */
 
 static void free_inside_message_handler(void **state, int proto) {
@@ -1001,6 +1058,8 @@ int main(void) {
         cmocka_unit_test(test_apubsub_refused_subscribe_keeps_channels_held_before_resp2),
         cmocka_unit_test(test_apubsub_restore_refused_for_one_kind_keeps_the_others_resp3),
         cmocka_unit_test(test_apubsub_restore_refused_for_one_kind_keeps_the_others_resp2),
+        cmocka_unit_test(test_apubsub_refused_client_id_without_tracking_is_no_failure),
+        cmocka_unit_test(test_apubsub_refused_client_id_fails_resp2_tracking),
         cmocka_unit_test(test_apubsub_free_inside_message_handler_resp3),
         cmocka_unit_test(test_apubsub_free_inside_message_handler_resp2),
         cmocka_unit_test(test_apubsub_free_completes_pending_subscribe),

@@ -526,7 +526,9 @@ typedef struct rk_async_tracking {
  *  to __redis__:invalidate. Enabled again after every reconnect. A second
  *  call replaces the settings. `done` (may be NULL) completes as
  *  rk_async_subscribe's. RK_OK, RK_EINVAL (no on_invalidate, prefixes
- *  without BCAST), RK_ECLOSED, RK_ENOMEM. */
+ *  without BCAST), RK_ESERVER (RESP2: the server refused the dedicated
+ *  connection CLIENT ID, as for an ACL user without CLIENT; `done` gets
+ *  that refusal when it came later), RK_ECLOSED, RK_ENOMEM. */
 int(rk_async_tracking_on)(rk_async *ac, const rk_async_tracking *t, rk_async_fn done,
                           void *userdata, size_t t_size);
 /* The macro passes the size of the struct as this header has it (see

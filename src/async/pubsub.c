@@ -113,6 +113,7 @@ struct rk_aps {
     size_t nprefixes;
     rk_async_invalidate_fn on_invalidate;
     void *inv_ud;
+    bool id_refused;               /* the sub's CLIENT ID was refused */
     long long sub_id, redirect_id; /* RESP2: the sub's CLIENT ID; what
                                       tracking points to (0: none) */
 };
@@ -335,7 +336,8 @@ static bool restored(const rk_aps *ps) {
         return false;
     if (ps->tracking && !ready(ps->ac))
         return false;
-    return !(ps->tracking && ps->dedicated && (ps->sub_id <= 0 || ps->redirect_id != ps->sub_id));
+    return !(ps->tracking && ps->dedicated && !ps->id_refused &&
+             (ps->sub_id <= 0 || ps->redirect_id != ps->sub_id));
 }
 
 /* Once everything is back: the parked ops complete, and after an outage
@@ -400,6 +402,7 @@ static void restore(rk_aps *ps, rk_async *link) {
     const rk_str inv = RK_STR(INVALIDATE_CHANNEL);
     int rc = RK_OK;
     if (link == subs_link(ps)) {
+        ps->id_refused = false;
         for (int k = 0; k < NKINDS; k++)
             ps->refused[k] = false; /* a lost restore's refusals: tried again */
         if (ps->dedicated)
@@ -595,8 +598,16 @@ static void forget_op_names(rk_aps *ps, const op *o) {
     }
 }
 
-/* CLIENT ID answered on the sub: tracking is pointed to it. */
-static void got_client_id(rk_aps *ps, const rk_reply *reply) {
+/* CLIENT ID answered on the sub: tracking is pointed to it. Refused (an
+ * ACL user without CLIENT), it is a failure of the restore only when
+ * tracking needs it, which then cannot be enabled on this connection. */
+static void got_client_id(rk_aps *ps, int status, const rk_reply *reply) {
+    if (reply != NULL && status != RK_OK) {
+        ps->id_refused = true;
+        if (ps->tracking)
+            note_restore_error(ps, status);
+        return;
+    }
     if (reply == NULL || rk_reply_type(reply) != RK_REPLY_INTEGER)
         return;
     ps->sub_id = rk_reply_int(reply);
@@ -608,12 +619,12 @@ static void cmd_ended(rk_aps *ps, cmd *c, int status, rk_reply *reply) {
     op *o = c->op;
     if (c->role != ROLE_OP) {
         ps->restoring--;
-        if (reply && status != RK_OK)
+        if (c->role == ROLE_CLIENT_ID)
+            got_client_id(ps, status, reply);
+        else if (reply && status != RK_OK)
             note_restore_error(ps, status);
         if (reply && status != RK_OK && c->role == ROLE_RESUBSCRIBE)
             ps->refused[c->confirm->kind] = true;
-        if (c->role == ROLE_CLIENT_ID && status == RK_OK)
-            got_client_id(ps, reply);
         check_restored(ps);
         return;
     }
@@ -990,6 +1001,9 @@ int(rk_async_tracking_on)(rk_async *ac, const rk_async_tracking *given, rk_async
     if (ps->dedicated && !rk_async_can_dedicate(ac))
         return rk_fail(RK_EINVAL, "tracking over RESP2 needs a dedicated connection: the loop "
                                   "has no attach_other");
+    if (ps->dedicated && ps->id_refused && ready(ps->sub))
+        return rk_fail(RK_ESERVER, "tracking over RESP2 needs CLIENT ID, which the server "
+                                   "refused the dedicated connection");
     op *o = new_op(ps, done, userdata, -1);
     if (o == NULL || (rc = copy_prefixes(ps, t)) != RK_OK) {
         rk_free(o);
