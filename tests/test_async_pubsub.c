@@ -1020,6 +1020,73 @@ static void test_apubsub_failed_subscribe_is_not_remembered_resp2(void **state) 
     failed_subscribe_is_not_remembered(state, 2);
 }
 
+/* rk_async_tracking_on refused for want of memory leaves tracking as it
+ * was, off here: a lost connection tells on_invalidate nothing, and the
+ * restore does not turn it on; accepted, it is in force. Each allocation
+ * of the call fails in turn (a subscription keeps the client
+ * connected). */
+static void failed_tracking_on_is_not_remembered(void **state, int proto) {
+    rkt_shared_need();
+    env e = {.k = *state};
+    if (e.k != &rkt_loop_builtin)
+        skip();
+    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
+    assert_non_null(p);
+    e.loop = e.k->create();
+    assert_non_null(e.loop);
+    e.ac = new_client(&e, (rk_options){.port = rkt_proxy_port(p), .protocol = proto}, NULL);
+    events ev = {0};
+    rk_async_on_event(e.ac, on_event, &ev);
+    inbox held = {0};
+    subscribe_one(&e, &held, 0, "aps:oomt:held");
+    rk_str prefix = RK_STR("aps:oomt:");
+    invals iv = {0};
+    rk_async_tracking t = {.flags = RK_TRACK_BCAST,
+                           .prefixes = &prefix,
+                           .nprefixes = 1,
+                           .on_invalidate = on_invalidate,
+                           .userdata = &iv};
+    rkt_alloc_install();
+    bool passed = false;
+    for (size_t n = 1; !passed; n++) {
+        result on = {0};
+        size_t failed = rkt_alloc_stats_now().failed;
+        rkt_alloc_fail_nth(n);
+        int rc = rk_async_tracking_on(e.ac, &t, record, &on);
+        rkt_alloc_fail_nth(0);
+        passed = rkt_alloc_stats_now().failed == failed;
+        if (rc == RK_OK) { /* in force: a change under the prefix is told */
+            wait_count(&e, &on.calls, 1);
+            assert_int_equal(on.status, RK_OK);
+            int seen = iv.n;
+            change_elsewhere("aps:oomt:k");
+            wait_count(&e, &iv.n, seen + 1);
+            result off = {0};
+            assert_int_equal(rk_async_tracking_off(e.ac, record, &off), RK_OK);
+            wait_count(&e, &off.calls, 1);
+            iv.flushes = 0;
+            continue;
+        }
+        int restored = ev.restored;
+        rkt_proxy_drop_all(p);
+        wait_count(&e, &ev.restored, restored + 1);
+        if (iv.flushes != 0)
+            fail_msg("RESP%d, allocation %zu failing: %d, yet on_invalidate was told", proto, n,
+                     rc);
+    }
+    rkt_alloc_uninstall();
+    env_close(&e);
+    rkt_proxy_stop(p);
+}
+
+static void test_apubsub_failed_tracking_on_is_not_remembered_resp3(void **state) {
+    failed_tracking_on_is_not_remembered(state, 3);
+}
+
+static void test_apubsub_failed_tracking_on_is_not_remembered_resp2(void **state) {
+    failed_tracking_on_is_not_remembered(state, 2);
+}
+
 /* ---- main ------------------------------------------------------------------------ */
 
 int main(void) {
@@ -1066,6 +1133,8 @@ int main(void) {
         cmocka_unit_test(test_apubsub_survives_every_failed_allocation),
         cmocka_unit_test(test_apubsub_failed_subscribe_is_not_remembered_resp3),
         cmocka_unit_test(test_apubsub_failed_subscribe_is_not_remembered_resp2),
+        cmocka_unit_test(test_apubsub_failed_tracking_on_is_not_remembered_resp3),
+        cmocka_unit_test(test_apubsub_failed_tracking_on_is_not_remembered_resp2),
     };
     return rkt_async_run("async pub/sub", tests, RK_ARRAY_LEN(tests));
 }

@@ -957,8 +957,9 @@ void rk_async_on_event(rk_async *ac, rk_async_event_fn fn, void *userdata) {
     ps->event_ud = userdata;
 }
 
-/* Copies the prefixes into one block: the array, then their bytes. */
-static int copy_prefixes(rk_aps *ps, const rk_async_tracking *t) {
+/* Copies the prefixes into one block: the array, then their bytes (*out
+ * NULL when there are none). */
+static int copy_prefixes(const rk_async_tracking *t, rk_str **out) {
     size_t bytes = t->nprefixes * sizeof(rk_str);
     for (size_t i = 0; i < t->nprefixes; i++)
         bytes += t->prefixes[i].len;
@@ -971,10 +972,63 @@ static int copy_prefixes(rk_aps *ps, const rk_async_tracking *t) {
         v[i] = rk_bin(p, t->prefixes[i].len);
         p += t->prefixes[i].len;
     }
-    rk_free(ps->prefixes);
-    ps->prefixes = v;
-    ps->nprefixes = t->nprefixes;
+    *out = v;
     return RK_OK;
+}
+
+/* Tracking's settings, kept to be put back by a call that failed. */
+typedef struct tracking_settings {
+    bool tracking;
+    int tflags;
+    rk_str *prefixes;
+    size_t nprefixes;
+    rk_async_invalidate_fn on_invalidate;
+    void *inv_ud;
+} tracking_settings;
+
+static tracking_settings settings_of(const rk_aps *ps) {
+    return (tracking_settings){ps->tracking,  ps->tflags,        ps->prefixes,
+                               ps->nprefixes, ps->on_invalidate, ps->inv_ud};
+}
+
+static void set_settings(rk_aps *ps, tracking_settings s) {
+    ps->tracking = s.tracking;
+    ps->tflags = s.tflags;
+    ps->prefixes = s.prefixes;
+    ps->nprefixes = s.nprefixes;
+    ps->on_invalidate = s.on_invalidate;
+    ps->inv_ud = s.inv_ud;
+}
+
+/* Sends what turns tracking on with the new settings, now in ps; o
+ * completes with the ON. On failure the settings before (`old`) are put
+ * back, or, when an OFF went out already, tracking is off. */
+static int send_tracking_change(rk_aps *ps, op *o, bool off_first, tracking_settings old) {
+    const rk_str inv = RK_STR(INVALIDATE_CHANNEL);
+    int rc = RK_OK;
+    bool off_sent = false;
+    if (ps->dedicated && !ps->inv_subscribed) {
+        rc = send_names(ps, ps->sub, ROLE_RESTORE, NULL, CHANNELS, true, &inv, 1);
+        ps->inv_subscribed = rc == RK_OK;
+    }
+    if (rc == RK_OK && off_first) {
+        rc = send_tracking_off(ps, ROLE_RESTORE, NULL);
+        off_sent = rc == RK_OK;
+    }
+    if (rc == RK_OK)
+        rc = send_tracking_on(ps, ROLE_OP, o, ps->dedicated ? ps->sub_id : 0);
+    if (rc == RK_OK) {
+        ps->redirect_id = ps->dedicated ? ps->sub_id : 0;
+        rk_free(old.prefixes);
+        return RK_OK;
+    }
+    rk_free(ps->prefixes);
+    set_settings(ps, old);
+    if (off_sent) {
+        forget_tracking(ps);
+        ps->redirect_id = 0;
+    }
+    return rc;
 }
 
 static int check_tracking(const rk_async_tracking *t) {
@@ -1005,26 +1059,22 @@ int(rk_async_tracking_on)(rk_async *ac, const rk_async_tracking *given, rk_async
         return rk_fail(RK_ESERVER, "tracking over RESP2 needs CLIENT ID, which the server "
                                    "refused the dedicated connection");
     op *o = new_op(ps, done, userdata, -1);
-    if (o == NULL || (rc = copy_prefixes(ps, t)) != RK_OK) {
+    rk_str *prefixes = NULL;
+    if (o == NULL || (rc = copy_prefixes(t, &prefixes)) != RK_OK) {
         rk_free(o);
         return o ? rc : RK_ENOMEM;
     }
-    bool was_on = ps->tracking;
-    ps->tracking = true;
-    ps->tflags = t->flags;
-    ps->on_invalidate = t->on_invalidate;
-    ps->inv_ud = t->userdata;
+    tracking_settings old = settings_of(ps);
+    set_settings(ps, (tracking_settings){true, t->flags, prefixes, t->nprefixes, t->on_invalidate,
+                                         t->userdata});
     rk_async_hold(ac);
     bool now = ready(ps->ac) && (!ps->dedicated || (ready(ps->sub) && ps->sub_id > 0));
-    const rk_str inv = RK_STR(INVALIDATE_CHANNEL);
-    if (now && ps->dedicated && !ps->inv_subscribed) {
-        ps->inv_subscribed = true;
-        send_names(ps, ps->sub, ROLE_RESTORE, NULL, CHANNELS, true, &inv, 1);
-    }
-    if (now)
-        rc = enable_tracking(ps, ROLE_OP, o, was_on || ps->redirect_id != 0);
-    else
+    if (now) {
+        rc = send_tracking_change(ps, o, old.tracking || ps->redirect_id != 0, old);
+    } else {
+        rk_free(old.prefixes);
         park(ps, o);
+    }
     if (rc != RK_OK)
         rk_free(o);
     rk_async_release(ac);
