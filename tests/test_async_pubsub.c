@@ -780,6 +780,34 @@ static void test_apubsub_refused_subscribe_keeps_channels_held_before_resp2(void
     refused_subscribe_keeps_channels_held_before(state, 2);
 }
 
+/* Two subscribes naming the same new channel beside a forbidden one, both
+ * refused: the channel is forgotten, whether the calls were sent on a
+ * connection (connected first) or parked for its restore. */
+static void two_refused_subscribes_forget_their_channel(void **state, int proto, bool connected) {
+    env e;
+    open_acl_user(&e, state, proto);
+    inbox first = {0}, second = {.done.e = &e}, third = {.done.e = &e};
+    if (connected)
+        subscribe_one(&e, &first, 0, "aps:acl:first");
+    rk_str one[] = {RK_STR("aps:acl:both"), RK_STR("aps:forbidden:1")};
+    rk_str two[] = {RK_STR("aps:acl:both"), RK_STR("aps:forbidden:2")};
+    assert_int_equal(rk_async_subscribe(e.ac, one, 2, on_message, record, &second), RK_OK);
+    assert_int_equal(rk_async_subscribe(e.ac, two, 2, on_message, record, &third), RK_OK);
+    wait_count(&e, &second.done.calls, 1);
+    wait_count(&e, &third.done.calls, 1);
+    assert_int_equal(second.done.status, RK_ESERVER);
+    assert_int_equal(third.done.status, RK_ESERVER);
+    assert_int_equal(rk_async_subscriptions(e.ac), connected ? 1 : 0);
+    env_close(&e);
+}
+
+static void test_apubsub_two_refused_subscribes_forget_their_channel(void **state) {
+    two_refused_subscribes_forget_their_channel(state, 3, true);
+    two_refused_subscribes_forget_their_channel(state, 3, false);
+    two_refused_subscribes_forget_their_channel(state, 2, true);
+    two_refused_subscribes_forget_their_channel(state, 2, false);
+}
+
 /* Calls made before the first connection are restored together, one
  * command per kind: a refused PSUBSCRIBE fails the pattern's call alone,
  * and the channel subscribed beside it is held and delivers. */
@@ -1123,6 +1151,7 @@ int main(void) {
         cmocka_unit_test(test_apubsub_refused_subscribe_is_forgotten),
         cmocka_unit_test(test_apubsub_refused_subscribe_keeps_channels_held_before_resp3),
         cmocka_unit_test(test_apubsub_refused_subscribe_keeps_channels_held_before_resp2),
+        cmocka_unit_test(test_apubsub_two_refused_subscribes_forget_their_channel),
         cmocka_unit_test(test_apubsub_restore_refused_for_one_kind_keeps_the_others_resp3),
         cmocka_unit_test(test_apubsub_restore_refused_for_one_kind_keeps_the_others_resp2),
         cmocka_unit_test(test_apubsub_refused_client_id_without_tracking_is_no_failure),

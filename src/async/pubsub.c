@@ -574,6 +574,39 @@ void rk_aps_free(rk_async *ac) {
 
 /* ---- replies ----------------------------------------------------------------- */
 
+/* o's prior for the name, or NULL. */
+static const prior *prior_of(const op *o, const char *name, size_t len) {
+    for (size_t i = 0; i < o->npriors; i++)
+        if (o->priors[i].len == len && memcmp(o->priors[i].name, name, len) == 0)
+            return &o->priors[i];
+    return NULL;
+}
+
+/* Takes o, being undone, out of the undo chain of the calls subscribed
+ * after it: where one noted o's handler as a name's prior, it notes what
+ * o found instead (fn NULL: the name was not wanted, it goes). */
+static void splice_one(const op *o, op *later) {
+    if (later == o || later->kind != o->kind)
+        return;
+    for (size_t i = 0; i < later->npriors; i++) {
+        prior *p = &later->priors[i];
+        if (p->serial != o->serial)
+            continue;
+        const prior *before = prior_of(o, p->name, p->len);
+        p->fn = before ? before->fn : NULL;
+        p->userdata = before ? before->userdata : NULL;
+        p->serial = before ? before->serial : 0;
+    }
+}
+
+static void splice_priors(rk_aps *ps, const op *o) {
+    for (cmd *c = ps->live.next; c != &ps->live; c = c->next)
+        if (c->op)
+            splice_one(o, c->op);
+    for (op *p = ps->parked; p; p = p->next)
+        splice_one(o, p);
+}
+
 /* Undoes a refused subscribe (not where another call subscribed the name
  * again since): the names it found wanted get their handler back, since
  * the refusal left them held; the names it added are forgotten. */
@@ -582,12 +615,13 @@ static void forget_op_names(rk_aps *ps, const op *o) {
     for (size_t i = 0; i < o->npriors; i++) {
         const prior *p = &o->priors[i];
         rk_name *e = rk_nameset_find(set, p->name, p->len);
-        if (e && e->serial == o->serial) {
+        if (e && e->serial == o->serial && p->fn != NULL) {
             e->fn = p->fn;
             e->userdata = p->userdata;
             e->serial = p->serial;
         }
     }
+    splice_priors(ps, o);
     for (size_t i = 0; i < set->cap;) {
         rk_name *e = set->slots[i];
         if (e && e->serial == o->serial) {
