@@ -309,6 +309,64 @@ static void lost_connection_resubscribes_once(void **state, int proto) {
     rkt_proxy_stop(p);
 }
 
+/* What the outage handler of changes_while_down does. */
+typedef struct swap {
+    events ev;
+    inbox *a, *b;
+    result unsub;
+} swap;
+
+static void swap_on_lost(rk_async *ac, rk_async_event ev, const rk_error *err, void *ud) {
+    swap *s = ud;
+    on_event(ac, ev, err, &s->ev);
+    if (ev != RK_ASYNC_EVENT_LOST)
+        return;
+    rk_str a = RK_STR("aps:swap:a"), b = RK_STR("aps:swap:b");
+    assert_int_equal(rk_async_unsubscribe(ac, &a, 1, record, &s->unsub), RK_OK);
+    assert_int_equal(rk_async_subscribe(ac, &b, 1, on_message, record, s->b), RK_OK);
+}
+
+/* Changes made while the connection is down (here in the LOST event) are
+ * what the restore holds: the channel dropped then no longer delivers,
+ * the one added does, and each call completes once. */
+static void changes_while_down_are_restored(void **state, int proto) {
+    rkt_shared_need();
+    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
+    assert_non_null(p);
+    env e;
+    open_at(&e, state, rkt_proxy_port(p), proto);
+    inbox a = {0}, b = {.done.e = &e};
+    swap s = {.a = &a, .b = &b};
+    rk_async_on_event(e.ac, swap_on_lost, &s);
+    subscribe_one(&e, &a, 0, "aps:swap:a");
+    rkt_proxy_drop_all(p);
+    wait_count(&e, &s.ev.restored, 1);
+    wait_count(&e, &b.done.calls, 1);
+    wait_count(&e, &s.unsub.calls, 1);
+    assert_int_equal(b.done.status, RK_OK);
+    assert_int_equal(s.unsub.status, RK_OK);
+    assert_int_equal(rk_async_subscriptions(e.ac), 1);
+    assert_int_equal(publish(&e, "PUBLISH", "aps:swap:a", rk_cstr("x")), 0);
+    assert_int_equal(publish(&e, "PUBLISH", "aps:swap:b", rk_cstr("y")), 1);
+    wait_count(&e, &b.n, 1);
+    run_for(&e, 30);
+    assert_int_equal(a.n, 0);
+    assert_int_equal(b.done.calls, 1);
+    assert_int_equal(s.unsub.calls, 1);
+    assert_int_equal(s.ev.lost, 1);
+    assert_int_equal(s.ev.restored, 1);
+    env_close(&e);
+    rkt_proxy_stop(p);
+}
+
+static void test_apubsub_changes_while_down_are_restored_resp3(void **state) {
+    changes_while_down_are_restored(state, 3);
+}
+
+static void test_apubsub_changes_while_down_are_restored_resp2(void **state) {
+    changes_while_down_are_restored(state, 2);
+}
+
 static void test_apubsub_lost_connection_resubscribes_once_resp3(void **state) {
     lost_connection_resubscribes_once(state, 3);
 }
@@ -394,6 +452,33 @@ static void test_apubsub_bcast_prefix_tracks_unread_keys_resp3(void **state) {
 
 static void test_apubsub_bcast_prefix_tracks_unread_keys_resp2(void **state) {
     bcast_prefix_tracks_unread_keys(state, 2);
+}
+
+/* Unsubscribing from every channel when none is held leaves tracking
+ * alone: over RESP2 its invalidations come on a channel of the dedicated
+ * connection, which is not the user's to drop. */
+static void unsubscribe_all_keeps_tracking(void **state, int proto) {
+    env e;
+    open_shared(&e, state, proto);
+    invals iv = {0};
+    enable_tracking(&e, &iv);
+    result unsub = {0};
+    assert_int_equal(rk_async_unsubscribe(e.ac, NULL, 0, record, &unsub), RK_OK);
+    wait_count(&e, &unsub.calls, 1);
+    assert_int_equal(unsub.status, RK_OK);
+    read_key(&e, "aps:tracked3");
+    change_elsewhere("aps:tracked3");
+    wait_count(&e, &iv.n, 1);
+    assert_string_equal(iv.key, "aps:tracked3");
+    env_close(&e);
+}
+
+static void test_apubsub_unsubscribe_all_keeps_tracking_resp3(void **state) {
+    unsubscribe_all_keeps_tracking(state, 3);
+}
+
+static void test_apubsub_unsubscribe_all_keeps_tracking_resp2(void **state) {
+    unsubscribe_all_keeps_tracking(state, 2);
 }
 
 static void tracking_survives_reconnect(void **state, int proto) {
@@ -597,13 +682,19 @@ static void test_apubsub_harmless_pushes_dropped(void **state) {
     rkt_fake_free(f);
 }
 
-/* A subscribe is answered by confirmations or an error reply: any other
- * reply means the stream is out of step. */
+/* A subscribe is answered by confirmations (a count of at least 0) or an
+ * error reply: any other reply means the stream is out of step. */
 static void test_apubsub_plain_reply_to_subscribe_is_protocol_error(void **state) {
     static const struct {
         int proto;
         const char *reply;
-    } cases[] = {{3, "+OK\r\n"}, {2, "+OK\r\n"}, {2, "*2\r\n$4\r\npong\r\n$0\r\n\r\n"}};
+    } cases[] = {
+        {3, "+OK\r\n"},
+        {2, "+OK\r\n"},
+        {2, "*2\r\n$4\r\npong\r\n$0\r\n\r\n"},
+        {3, ">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:-1\r\n"}, /* a negative count */
+        {2, "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:-1\r\n"},
+    };
     for (size_t i = 0; i < RK_ARRAY_LEN(cases); i++) {
         env e;
         inbox in = {0};
@@ -636,6 +727,171 @@ static void test_apubsub_refused_subscribe_is_forgotten(void **state) {
     assert_int_equal(rk_async_subscriptions(e.ac), 0);
     env_close(&e);
     rkt_fake_free(f);
+}
+
+/* A client of the shared server logged in as an ACL user who may use the
+ * channels aps:acl:* only. */
+static void open_acl_user(env *e, void **state, int proto) {
+    rkt_shared_need();
+    rk_conn *c = rk_conn_new(&(rk_options){.port = rkt_server_port(&rkt_shared)});
+    assert_non_null(c);
+    assert_int_equal(rk_conn_call(c, NULL,
+                                  "ACL SETUSER aps-acl on >pw resetchannels &aps:acl:* "
+                                  "~* +@all"),
+                     RK_OK);
+    rk_conn_free(c);
+    e->k = *state;
+    e->loop = e->k->create();
+    assert_non_null(e->loop);
+    e->ac = new_client(e,
+                       (rk_options){.port = rkt_server_port(&rkt_shared),
+                                    .protocol = proto,
+                                    .username = "aps-acl",
+                                    .password = "pw"},
+                       NULL);
+}
+
+/* A refused subscribe that named a channel already held changes nothing
+ * on the server: the channel stays subscribed, its messages still reach
+ * the handler, and it counts. */
+static void refused_subscribe_keeps_channels_held_before(void **state, int proto) {
+    env e;
+    open_acl_user(&e, state, proto);
+    inbox held = {0}, refused = {0};
+    subscribe_one(&e, &held, 0, "aps:acl:held");
+    rk_str both[] = {RK_STR("aps:acl:held"), RK_STR("aps:forbidden")};
+    refused.done.e = &e;
+    assert_int_equal(rk_async_subscribe(e.ac, both, 2, on_message, record, &refused), RK_OK);
+    wait_count(&e, &refused.done.calls, 1);
+    assert_int_equal(refused.done.status, RK_ESERVER);
+    assert_int_equal(rk_async_subscriptions(e.ac), 1);
+    assert_int_equal(publish(&e, "PUBLISH", "aps:acl:held", rk_cstr("still")), 1);
+    wait_count(&e, &held.n, 1);
+    assert_string_equal(held.data, "still");
+    assert_int_equal(refused.n, 0);
+    env_close(&e);
+}
+
+static void test_apubsub_refused_subscribe_keeps_channels_held_before_resp3(void **state) {
+    refused_subscribe_keeps_channels_held_before(state, 3);
+}
+
+static void test_apubsub_refused_subscribe_keeps_channels_held_before_resp2(void **state) {
+    refused_subscribe_keeps_channels_held_before(state, 2);
+}
+
+/* Two subscribes naming the same new channel beside a forbidden one, both
+ * refused: the channel is forgotten, whether the calls were sent on a
+ * connection (connected first) or parked for its restore. */
+static void two_refused_subscribes_forget_their_channel(void **state, int proto, bool connected) {
+    env e;
+    open_acl_user(&e, state, proto);
+    inbox first = {0}, second = {.done.e = &e}, third = {.done.e = &e};
+    if (connected)
+        subscribe_one(&e, &first, 0, "aps:acl:first");
+    rk_str one[] = {RK_STR("aps:acl:both"), RK_STR("aps:forbidden:1")};
+    rk_str two[] = {RK_STR("aps:acl:both"), RK_STR("aps:forbidden:2")};
+    assert_int_equal(rk_async_subscribe(e.ac, one, 2, on_message, record, &second), RK_OK);
+    assert_int_equal(rk_async_subscribe(e.ac, two, 2, on_message, record, &third), RK_OK);
+    wait_count(&e, &second.done.calls, 1);
+    wait_count(&e, &third.done.calls, 1);
+    assert_int_equal(second.done.status, RK_ESERVER);
+    assert_int_equal(third.done.status, RK_ESERVER);
+    assert_int_equal(rk_async_subscriptions(e.ac), connected ? 1 : 0);
+    env_close(&e);
+}
+
+static void test_apubsub_two_refused_subscribes_forget_their_channel(void **state) {
+    two_refused_subscribes_forget_their_channel(state, 3, true);
+    two_refused_subscribes_forget_their_channel(state, 3, false);
+    two_refused_subscribes_forget_their_channel(state, 2, true);
+    two_refused_subscribes_forget_their_channel(state, 2, false);
+}
+
+/* Calls made before the first connection are restored together, one
+ * command per kind: a refused PSUBSCRIBE fails the pattern's call alone,
+ * and the channel subscribed beside it is held and delivers. */
+static void restore_refused_for_one_kind_keeps_the_others(void **state, int proto) {
+    env e;
+    open_acl_user(&e, state, proto);
+    inbox ch = {.done.e = &e}, pat = {.done.e = &e};
+    rk_str one = RK_STR("aps:acl:kept"), bad = RK_STR("aps:forbidden:*");
+    assert_int_equal(rk_async_subscribe(e.ac, &one, 1, on_message, record, &ch), RK_OK);
+    assert_int_equal(rk_async_psubscribe(e.ac, &bad, 1, on_message, record, &pat), RK_OK);
+    wait_count(&e, &pat.done.calls, 1);
+    wait_count(&e, &ch.done.calls, 1);
+    assert_int_equal(pat.done.status, RK_ESERVER);
+    assert_int_equal(ch.done.status, RK_OK);
+    assert_int_equal(rk_async_subscriptions(e.ac), 1);
+    assert_int_equal(publish(&e, "PUBLISH", "aps:acl:kept", rk_cstr("here")), 1);
+    wait_count(&e, &ch.n, 1);
+    assert_string_equal(ch.data, "here");
+    env_close(&e);
+}
+
+static void test_apubsub_restore_refused_for_one_kind_keeps_the_others_resp3(void **state) {
+    restore_refused_for_one_kind_keeps_the_others(state, 3);
+}
+
+static void test_apubsub_restore_refused_for_one_kind_keeps_the_others_resp2(void **state) {
+    restore_refused_for_one_kind_keeps_the_others(state, 2);
+}
+
+/* A client of the shared server, through proxy p when not NULL, logged
+ * in as an ACL user who may use pub/sub (and PING) only: no CLIENT. */
+static void open_pubsub_only_user(env *e, void **state, int proto, rkt_proxy *p) {
+    rkt_shared_need();
+    rk_conn *c = rk_conn_new(&(rk_options){.port = rkt_server_port(&rkt_shared)});
+    assert_non_null(c);
+    assert_int_equal(rk_conn_call(c, NULL,
+                                  "ACL SETUSER aps-subonly on >pw resetchannels &aps:* "
+                                  "-@all +@pubsub +ping +hello +auth"),
+                     RK_OK);
+    rk_conn_free(c);
+    e->k = *state;
+    e->loop = e->k->create();
+    assert_non_null(e->loop);
+    int port = p ? rkt_proxy_port(p) : rkt_server_port(&rkt_shared);
+    e->ac = new_client(
+        e,
+        (rk_options){.port = port, .protocol = proto, .username = "aps-subonly", .password = "pw"},
+        NULL);
+}
+
+/* Over RESP2 the dedicated connection asks CLIENT ID for tracking's
+ * redirect. Without tracking a refusal of it is nothing to the
+ * subscriptions: they are made and restored, and the restore is told
+ * whole. */
+static void test_apubsub_refused_client_id_without_tracking_is_no_failure(void **state) {
+    rkt_shared_need();
+    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
+    assert_non_null(p);
+    env e;
+    open_pubsub_only_user(&e, state, 2, p);
+    events ev = {0};
+    rk_async_on_event(e.ac, on_event, &ev);
+    inbox in = {0};
+    subscribe_one(&e, &in, 0, "aps:subonly");
+    rkt_proxy_drop_all(p);
+    wait_count(&e, &ev.restored, 1);
+    assert_int_equal(ev.restored_code, RK_OK);
+    assert_int_equal(rk_async_subscriptions(e.ac), 1);
+    env_close(&e);
+    rkt_proxy_stop(p);
+}
+
+/* Tracking over RESP2 for a user who may not run CLIENT ID (nor CLIENT
+ * TRACKING): the call completes with the refusal, never waits for ever. */
+static void test_apubsub_refused_client_id_fails_resp2_tracking(void **state) {
+    env e;
+    open_pubsub_only_user(&e, state, 2, NULL);
+    invals iv = {0};
+    result on = {0};
+    rk_async_tracking t = {.on_invalidate = on_invalidate, .userdata = &iv};
+    assert_int_equal(rk_async_tracking_on(e.ac, &t, record, &on), RK_OK);
+    wait_count(&e, &on.calls, 1);
+    assert_int_equal(on.status, RK_ESERVER);
+    env_close(&e);
 }
 
 /* ---- freeing ---------------------------------------------------------------------- */
@@ -745,52 +1001,169 @@ static void test_apubsub_survives_every_failed_allocation(void **state) {
     e.k->destroy(e.loop);
 }
 
+/* A subscribe refused for want of memory holds nothing: its channels are
+ * not counted, nor subscribed by the next connection's restore. Each
+ * allocation of the call fails in turn, on a connected client. */
+static void failed_subscribe_is_not_remembered(void **state, int proto) {
+    rkt_shared_need();
+    env e = {.k = *state};
+    if (e.k != &rkt_loop_builtin)
+        skip();
+    e.loop = e.k->create();
+    assert_non_null(e.loop);
+    e.ac =
+        new_client(&e, (rk_options){.port = rkt_server_port(&rkt_shared), .protocol = proto}, NULL);
+    inbox held = {0};
+    subscribe_one(&e, &held, 0, "aps:oom:held");
+    rkt_alloc_install();
+    bool passed = false;
+    for (size_t n = 1; !passed; n++) {
+        inbox in = {0};
+        rk_str names[] = {RK_STR("aps:oom:held"), RK_STR("aps:oom:new")};
+        size_t failed = rkt_alloc_stats_now().failed;
+        rkt_alloc_fail_nth(n);
+        int rc = rk_async_subscribe(e.ac, names, 2, on_message, record, &in);
+        rkt_alloc_fail_nth(0);
+        passed = rkt_alloc_stats_now().failed == failed;
+        if (rc != RK_OK && rk_async_subscriptions(e.ac) != 1)
+            fail_msg("RESP%d, allocation %zu failing: %d, yet %zu names are wanted", proto, n, rc,
+                     rk_async_subscriptions(e.ac));
+        if (rc == RK_OK) {
+            in.done.e = &e;
+            wait_count(&e, &in.done.calls, 1);
+            result unsub = {0};
+            assert_int_equal(rk_async_unsubscribe(e.ac, &names[1], 1, record, &unsub), RK_OK);
+            wait_count(&e, &unsub.calls, 1);
+        }
+    }
+    rkt_alloc_uninstall();
+    env_close(&e);
+}
+
+static void test_apubsub_failed_subscribe_is_not_remembered_resp3(void **state) {
+    failed_subscribe_is_not_remembered(state, 3);
+}
+
+static void test_apubsub_failed_subscribe_is_not_remembered_resp2(void **state) {
+    failed_subscribe_is_not_remembered(state, 2);
+}
+
+/* rk_async_tracking_on refused for want of memory leaves tracking as it
+ * was, off here: a lost connection tells on_invalidate nothing, and the
+ * restore does not turn it on; accepted, it is in force. Each allocation
+ * of the call fails in turn (a subscription keeps the client
+ * connected). */
+static void failed_tracking_on_is_not_remembered(void **state, int proto) {
+    rkt_shared_need();
+    env e = {.k = *state};
+    if (e.k != &rkt_loop_builtin)
+        skip();
+    rkt_proxy *p = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
+    assert_non_null(p);
+    e.loop = e.k->create();
+    assert_non_null(e.loop);
+    e.ac = new_client(&e, (rk_options){.port = rkt_proxy_port(p), .protocol = proto}, NULL);
+    events ev = {0};
+    rk_async_on_event(e.ac, on_event, &ev);
+    inbox held = {0};
+    subscribe_one(&e, &held, 0, "aps:oomt:held");
+    rk_str prefix = RK_STR("aps:oomt:");
+    invals iv = {0};
+    rk_async_tracking t = {.flags = RK_TRACK_BCAST,
+                           .prefixes = &prefix,
+                           .nprefixes = 1,
+                           .on_invalidate = on_invalidate,
+                           .userdata = &iv};
+    rkt_alloc_install();
+    bool passed = false;
+    for (size_t n = 1; !passed; n++) {
+        result on = {0};
+        size_t failed = rkt_alloc_stats_now().failed;
+        rkt_alloc_fail_nth(n);
+        int rc = rk_async_tracking_on(e.ac, &t, record, &on);
+        rkt_alloc_fail_nth(0);
+        passed = rkt_alloc_stats_now().failed == failed;
+        if (rc == RK_OK) { /* in force: a change under the prefix is told */
+            wait_count(&e, &on.calls, 1);
+            assert_int_equal(on.status, RK_OK);
+            int seen = iv.n;
+            change_elsewhere("aps:oomt:k");
+            wait_count(&e, &iv.n, seen + 1);
+            result off = {0};
+            assert_int_equal(rk_async_tracking_off(e.ac, record, &off), RK_OK);
+            wait_count(&e, &off.calls, 1);
+            iv.flushes = 0;
+            continue;
+        }
+        int restored = ev.restored;
+        rkt_proxy_drop_all(p);
+        wait_count(&e, &ev.restored, restored + 1);
+        if (iv.flushes != 0)
+            fail_msg("RESP%d, allocation %zu failing: %d, yet on_invalidate was told", proto, n,
+                     rc);
+    }
+    rkt_alloc_uninstall();
+    env_close(&e);
+    rkt_proxy_stop(p);
+}
+
+static void test_apubsub_failed_tracking_on_is_not_remembered_resp3(void **state) {
+    failed_tracking_on_is_not_remembered(state, 3);
+}
+
+static void test_apubsub_failed_tracking_on_is_not_remembered_resp2(void **state) {
+    failed_tracking_on_is_not_remembered(state, 2);
+}
+
 /* ---- main ------------------------------------------------------------------------ */
 
-#define T(name, k) cmocka_unit_test_prestate(name, (void *)(k))
-#define SUITE(k)                                                                                   \
-    {                                                                                              \
-        T(test_apubsub_channel_message_reaches_handler_resp3, k),                                  \
-            T(test_apubsub_channel_message_reaches_handler_resp2, k),                              \
-            T(test_apubsub_pattern_message_carries_pattern_resp3, k),                              \
-            T(test_apubsub_pattern_message_carries_pattern_resp2, k),                              \
-            T(test_apubsub_shard_message_reaches_handler_resp3, k),                                \
-            T(test_apubsub_shard_message_reaches_handler_resp2, k),                                \
-            T(test_apubsub_commands_share_the_subscribed_connection, k),                           \
-            T(test_apubsub_unsubscribe_stops_delivery_resp3, k),                                   \
-            T(test_apubsub_unsubscribe_stops_delivery_resp2, k),                                   \
-            T(test_apubsub_disconnect_forgets_subscriptions_resp3, k),                             \
-            T(test_apubsub_disconnect_forgets_subscriptions_resp2, k),                             \
-            T(test_apubsub_lost_connection_resubscribes_once_resp3, k),                            \
-            T(test_apubsub_lost_connection_resubscribes_once_resp2, k),                            \
-            T(test_apubsub_tracked_key_change_invalidates_resp3, k),                               \
-            T(test_apubsub_tracked_key_change_invalidates_resp2, k),                               \
-            T(test_apubsub_bcast_prefix_tracks_unread_keys_resp3, k),                              \
-            T(test_apubsub_bcast_prefix_tracks_unread_keys_resp2, k),                              \
-            T(test_apubsub_tracking_survives_reconnect_resp3, k),                                  \
-            T(test_apubsub_tracking_survives_reconnect_resp2, k),                                  \
-            T(test_apubsub_hostile_push_closes_connection_resp3, k),                               \
-            T(test_apubsub_hostile_push_closes_connection_resp2, k),                               \
-            T(test_apubsub_server_without_hello_gets_a_dedicated_connection, k),                   \
-            T(test_apubsub_unconfirmed_subscribe_does_not_hold_a_silent_connection, k),            \
-            T(test_apubsub_harmless_pushes_dropped, k),                                            \
-            T(test_apubsub_plain_reply_to_subscribe_is_protocol_error, k),                         \
-            T(test_apubsub_refused_subscribe_is_forgotten, k),                                     \
-            T(test_apubsub_free_inside_message_handler_resp3, k),                                  \
-            T(test_apubsub_free_inside_message_handler_resp2, k),                                  \
-            T(test_apubsub_free_completes_pending_subscribe, k),                                   \
-            T(test_apubsub_survives_every_failed_allocation, k),                                   \
-    }
-
 int main(void) {
-    int failed = 0;
-    for (size_t i = 0; rkt_loop_kinds[i]; i++) {
-        const rkt_loop_kind *k = rkt_loop_kinds[i];
-        const struct CMUnitTest tests[] = SUITE(k);
-        char name[64];
-        snprintf(name, sizeof(name), "async pub/sub on %s", k->name);
-        failed += _cmocka_run_group_tests(name, tests, RK_ARRAY_LEN(tests), rkt_shared_setup,
-                                          rkt_shared_teardown);
-    }
-    return failed;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_apubsub_channel_message_reaches_handler_resp3),
+        cmocka_unit_test(test_apubsub_channel_message_reaches_handler_resp2),
+        cmocka_unit_test(test_apubsub_pattern_message_carries_pattern_resp3),
+        cmocka_unit_test(test_apubsub_pattern_message_carries_pattern_resp2),
+        cmocka_unit_test(test_apubsub_shard_message_reaches_handler_resp3),
+        cmocka_unit_test(test_apubsub_shard_message_reaches_handler_resp2),
+        cmocka_unit_test(test_apubsub_commands_share_the_subscribed_connection),
+        cmocka_unit_test(test_apubsub_unsubscribe_stops_delivery_resp3),
+        cmocka_unit_test(test_apubsub_unsubscribe_stops_delivery_resp2),
+        cmocka_unit_test(test_apubsub_disconnect_forgets_subscriptions_resp3),
+        cmocka_unit_test(test_apubsub_disconnect_forgets_subscriptions_resp2),
+        cmocka_unit_test(test_apubsub_lost_connection_resubscribes_once_resp3),
+        cmocka_unit_test(test_apubsub_changes_while_down_are_restored_resp3),
+        cmocka_unit_test(test_apubsub_changes_while_down_are_restored_resp2),
+        cmocka_unit_test(test_apubsub_lost_connection_resubscribes_once_resp2),
+        cmocka_unit_test(test_apubsub_tracked_key_change_invalidates_resp3),
+        cmocka_unit_test(test_apubsub_tracked_key_change_invalidates_resp2),
+        cmocka_unit_test(test_apubsub_bcast_prefix_tracks_unread_keys_resp3),
+        cmocka_unit_test(test_apubsub_bcast_prefix_tracks_unread_keys_resp2),
+        cmocka_unit_test(test_apubsub_unsubscribe_all_keeps_tracking_resp3),
+        cmocka_unit_test(test_apubsub_unsubscribe_all_keeps_tracking_resp2),
+        cmocka_unit_test(test_apubsub_tracking_survives_reconnect_resp3),
+        cmocka_unit_test(test_apubsub_tracking_survives_reconnect_resp2),
+        cmocka_unit_test(test_apubsub_hostile_push_closes_connection_resp3),
+        cmocka_unit_test(test_apubsub_hostile_push_closes_connection_resp2),
+        cmocka_unit_test(test_apubsub_server_without_hello_gets_a_dedicated_connection),
+        cmocka_unit_test(test_apubsub_unconfirmed_subscribe_does_not_hold_a_silent_connection),
+        cmocka_unit_test(test_apubsub_harmless_pushes_dropped),
+        cmocka_unit_test(test_apubsub_plain_reply_to_subscribe_is_protocol_error),
+        cmocka_unit_test(test_apubsub_refused_subscribe_is_forgotten),
+        cmocka_unit_test(test_apubsub_refused_subscribe_keeps_channels_held_before_resp3),
+        cmocka_unit_test(test_apubsub_refused_subscribe_keeps_channels_held_before_resp2),
+        cmocka_unit_test(test_apubsub_two_refused_subscribes_forget_their_channel),
+        cmocka_unit_test(test_apubsub_restore_refused_for_one_kind_keeps_the_others_resp3),
+        cmocka_unit_test(test_apubsub_restore_refused_for_one_kind_keeps_the_others_resp2),
+        cmocka_unit_test(test_apubsub_refused_client_id_without_tracking_is_no_failure),
+        cmocka_unit_test(test_apubsub_refused_client_id_fails_resp2_tracking),
+        cmocka_unit_test(test_apubsub_free_inside_message_handler_resp3),
+        cmocka_unit_test(test_apubsub_free_inside_message_handler_resp2),
+        cmocka_unit_test(test_apubsub_free_completes_pending_subscribe),
+        cmocka_unit_test(test_apubsub_survives_every_failed_allocation),
+        cmocka_unit_test(test_apubsub_failed_subscribe_is_not_remembered_resp3),
+        cmocka_unit_test(test_apubsub_failed_subscribe_is_not_remembered_resp2),
+        cmocka_unit_test(test_apubsub_failed_tracking_on_is_not_remembered_resp3),
+        cmocka_unit_test(test_apubsub_failed_tracking_on_is_not_remembered_resp2),
+    };
+    return rkt_async_run("async pub/sub", tests, RK_ARRAY_LEN(tests));
 }

@@ -26,9 +26,11 @@
 #include "rediskit/error.h"
 #include "rediskit/pubsub.h"
 #include "rkt_alloc.h"
+#include "rkt_fakeserver.h"
 #include "rkt_proxy.h"
 #include "rkt_server.h"
 #include "rkt_shared.h"
+#include "util/common.h"
 
 /* How long a test waits for something that should come at once; only a
  * bound against hanging, never a timing assertion. */
@@ -1174,6 +1176,110 @@ static void revoked_channel_stops_thread_with_noperm(int proto) {
 }
 BOTH(revoked_channel_stops_thread_with_noperm)
 
+/* ---- hostile servers ------------------------------------------------- */
+
+#define CONFIRM3 ">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"
+#define CONFIRM2 "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"
+#define RESUBSCRIBED3 "$21\r\nrediskit-resubscribed\r\n"
+#define RESUBSCRIBED2 "*2\r\n$4\r\npong\r\n$21\r\nrediskit-resubscribed\r\n"
+
+/* A fake server that answers SUBSCRIBE ch with its confirmation and
+ * `garbage`, then takes the restore on the next connection. The
+ * subscriber must take the garbage for a broken stream (RK_EPROTO): lost,
+ * reconnected and restored, never a message made of it or one dropped
+ * without a word. */
+static void garbage_after_confirmation_is_lost_connection(int proto, const char *garbage) {
+    static const char *const sub[] = {"SUBSCRIBE", "ch", NULL};
+    static const char *const ping[] = {"PING", "rediskit-resubscribed", NULL};
+    char first[256];
+    snprintf(first, sizeof first, "%s%s", proto == 3 ? CONFIRM3 : CONFIRM2, garbage);
+    const rkt_fake_step steps[] = {
+        {.expect = sub, .reply = first},
+        {.expect = sub, .reply = proto == 3 ? CONFIRM3 : CONFIRM2},
+        {.expect = ping, .reply = proto == 3 ? RESUBSCRIBED3 : RESUBSCRIBED2},
+    };
+    rkt_fake *f = rkt_fake_start(steps, RK_ARRAY_LEN(steps), NULL);
+    assert_non_null(f);
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_fake_port(f), .protocol = proto});
+    assert_non_null(c);
+    events ev;
+    memset(&ev, 0, sizeof ev);
+    inbox_init(&ev.box);
+    rk_pubsub *ps = pubsub_for(
+        c, &(rk_pubsub_opts){.on_event = events_put, .event_userdata = &ev, .health_check_ms = -1});
+    subscribe_one(ps, "ch");
+    rk_message m = next_message(ps);
+    if (m.kind != RK_MSG_RECONNECTED)
+        fail_msg("RESP%d, garbage %s: message of kind %d, not RK_MSG_RECONNECTED", proto, garbage,
+                 (int)m.kind);
+    assert_int_equal(ev.box.count, 2);
+    assert_int_equal(ev.kind[0], RK_PUBSUB_LOST);
+    assert_int_equal(ev.code[0], RK_EPROTO);
+    assert_int_equal(ev.kind[1], RK_PUBSUB_RECONNECTED);
+    assert_int_equal(rk_pubsub_channel_count(ps), 1);
+    assert_null(rkt_fake_error(f));
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+    inbox_destroy(&ev.box);
+    rkt_fake_free(f);
+}
+
+static void test_hostile_pushes_are_protocol_errors(void **state) {
+    (void)state;
+    static const char *const pushes3[] = {
+        ">2\r\n$7\r\nmessage\r\n$2\r\nch\r\n",                   /* wrong arity */
+        ">3\r\n$7\r\nmessage\r\n:5\r\n$1\r\nx\r\n",              /* channel not a string */
+        ">3\r\n:1\r\n$2\r\nch\r\n$1\r\nx\r\n",                   /* kind not a string */
+        ">4\r\n$8\r\npmessage\r\n$1\r\np\r\n$2\r\nch\r\n*0\r\n", /* payload an array */
+        ">3\r\n$9\r\nsubscribe\r\n$2\r\nzz\r\n$1\r\n2\r\n",      /* count not an integer */
+        ">3\r\n$11\r\nunsubscribe\r\n$2\r\nch\r\n:-1\r\n",       /* negative count */
+        ":7\r\n",                                                /* a reply nobody asked for */
+    };
+    static const char *const pushes2[] = {
+        "*2\r\n$7\r\nmessage\r\n$2\r\nch\r\n",
+        "*3\r\n$7\r\nmessage\r\n:5\r\n$1\r\nx\r\n",
+        "*3\r\n:1\r\n$2\r\nch\r\n$1\r\nx\r\n",
+        "*3\r\n$3\r\nfoo\r\n$2\r\nch\r\n$1\r\nx\r\n", /* unknown kind */
+        "*3\r\n$9\r\nsubscribe\r\n$2\r\nzz\r\n$1\r\n2\r\n",
+        "+OK\r\n",
+    };
+    for (size_t i = 0; i < RK_ARRAY_LEN(pushes3); i++)
+        garbage_after_confirmation_is_lost_connection(3, pushes3[i]);
+    for (size_t i = 0; i < RK_ARRAY_LEN(pushes2); i++)
+        garbage_after_confirmation_is_lost_connection(2, pushes2[i]);
+}
+
+/* A RESP3 push of a kind pub/sub does not know is harmless: it goes to
+ * the client's on_push, and the connection carries on. */
+static void count_push(void *userdata, const rk_reply *push) {
+    (void)push;
+    ++*(int *)userdata;
+}
+
+static void test_unknown_push_kind_goes_to_on_push(void **state) {
+    (void)state;
+    static const char *const sub[] = {"SUBSCRIBE", "ch", NULL};
+    const rkt_fake_step steps[] = {
+        {.expect = sub,
+         .reply = CONFIRM3 ">2\r\n$7\r\nunknown\r\n$1\r\nx\r\n"
+                           ">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"},
+    };
+    rkt_fake *f = rkt_fake_start(steps, RK_ARRAY_LEN(steps), NULL);
+    assert_non_null(f);
+    int pushes = 0;
+    rk_client *c = rk_client_new(&(rk_options){
+        .port = rkt_fake_port(f), .protocol = 3, .on_push = count_push, .push_userdata = &pushes});
+    assert_non_null(c);
+    rk_pubsub *ps = pubsub_for(c, &(rk_pubsub_opts){.health_check_ms = -1});
+    subscribe_one(ps, "ch");
+    rk_message m = expect(ps, RK_MSG_MESSAGE, "ch");
+    assert_true(bytes_equal(m.data, m.data_len, "hi", 2));
+    assert_int_equal(pushes, 1);
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+    rkt_fake_free(f);
+}
+
 /* ---- who drives the connection --------------------------------------- */
 
 typedef struct hammer {
@@ -1259,6 +1365,48 @@ static int subscriber_pass(rk_client *c) {
     return rc;
 }
 
+/* A subscribe refused for want of memory holds nothing: once the
+ * connection is lost and made again, the restore subscribes to the
+ * channels held before it only. Each allocation of the call fails in
+ * turn. */
+static void test_failed_subscribe_is_not_restored(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rkt_proxy *px = rkt_proxy_start("127.0.0.1", rkt_server_port(&rkt_shared));
+    assert_non_null(px);
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_proxy_port(px), .protocol = 3});
+    assert_non_null(c);
+    rk_pubsub *ps = pubsub_for(c, &(rk_pubsub_opts){.ignore_confirmations = true});
+    static char big[40000]; /* a name the outbox must grow for */
+    memset(big, 'n', sizeof big);
+    const rk_str held = RK_STR("oom-held"), names[] = {RK_STR("oom-held"), rk_bin(big, sizeof big)};
+    assert_int_equal(rk_pubsub_subscribe(ps, &held, 1), RK_OK);
+    assert_int_equal(rk_pubsub_wait_active(ps, WAIT_MS), RK_OK);
+    rkt_alloc_install();
+    bool passed = false;
+    for (size_t n = 1; !passed; n++) {
+        size_t failed = rkt_alloc_stats_now().failed;
+        rkt_alloc_fail_nth(n);
+        int rc = rk_pubsub_subscribe(ps, names, 2);
+        rkt_alloc_fail_nth(0);
+        passed = rkt_alloc_stats_now().failed == failed;
+        if (rc == RK_OK) {
+            assert_int_equal(rk_pubsub_unsubscribe(ps, &names[1], 1), RK_OK);
+            assert_int_equal(rk_pubsub_wait_active(ps, WAIT_MS), RK_OK);
+            continue;
+        }
+        rkt_proxy_drop_all(px);
+        expect(ps, RK_MSG_RECONNECTED, NULL);
+        if (rk_pubsub_channel_count(ps) != 1)
+            fail_msg("allocation %zu failing: %zu channels restored", n,
+                     rk_pubsub_channel_count(ps));
+    }
+    rkt_alloc_uninstall();
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+    rkt_proxy_stop(px);
+}
+
 static void test_out_of_memory_fails_cleanly(void **state) {
     (void)state;
     rkt_shared_need();
@@ -1320,7 +1468,10 @@ int main(void) {
         BOTH_ACL_TESTS(channel_refused_by_acl_stops_thread_with_noperm),
         BOTH_ACL_TESTS(revoked_channel_stops_thread_with_noperm),
         BOTH_TESTS(subscribing_while_thread_starts_and_stops),
+        cmocka_unit_test(test_hostile_pushes_are_protocol_errors),
+        cmocka_unit_test(test_unknown_push_kind_goes_to_on_push),
         cmocka_unit_test(test_out_of_memory_fails_cleanly),
+        cmocka_unit_test(test_failed_subscribe_is_not_restored),
     };
     return cmocka_run_group_tests(tests, rkt_shared_setup, rkt_shared_teardown);
 }

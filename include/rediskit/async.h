@@ -423,7 +423,8 @@ typedef void (*rk_async_message_fn)(rk_async *ac, const rk_message *msg, void *u
  *  to on_message with userdata (a second subscribe to a channel replaces
  *  its handler). `done` (may be NULL) completes once with userdata: RK_OK
  *  once the server confirmed every channel, RK_ESERVER with the error
- *  reply when it refused the command (those channels are then forgotten),
+ *  reply when it refused the command (the channels it added are then
+ *  forgotten; those subscribed before stay, with their handler),
  *  RK_ECLOSED (rk_async_disconnect) or RK_ECANCELED (rk_async_free). A
  *  connection lost or not yet made does not fail it: the subscription is
  *  kept and `done` completes once the next connection restored it.
@@ -525,7 +526,9 @@ typedef struct rk_async_tracking {
  *  to __redis__:invalidate. Enabled again after every reconnect. A second
  *  call replaces the settings. `done` (may be NULL) completes as
  *  rk_async_subscribe's. RK_OK, RK_EINVAL (no on_invalidate, prefixes
- *  without BCAST), RK_ECLOSED, RK_ENOMEM. */
+ *  without BCAST), RK_ESERVER (RESP2: the server refused the dedicated
+ *  connection CLIENT ID, as for an ACL user without CLIENT; `done` gets
+ *  that refusal when it came later), RK_ECLOSED, RK_ENOMEM. */
 int(rk_async_tracking_on)(rk_async *ac, const rk_async_tracking *t, rk_async_fn done,
                           void *userdata, size_t t_size);
 /* The macro passes the size of the struct as this header has it (see

@@ -20,7 +20,11 @@
  * RK_PUBSUB_LOST, then RK_PUBSUB_RECONNECTED, to the options' on_event).
  * Messages published while the connection was down are lost: that is Redis
  * pub/sub's at-most-once delivery, not something a client can repair (use
- * streams for that). Failures a retry cannot cure (refused credentials,
+ * streams for that). A reply no server should send (a message of the
+ * wrong arity or types, a reply nothing asked for) is a protocol error
+ * that costs the connection (RK_PUBSUB_LOST with RK_EPROTO), made again
+ * as above; a RESP3 push of a kind pub/sub does not know goes to the
+ * client's on_push. Failures a retry cannot cure (refused credentials,
  * TLS, a subscription the server refuses such as NOPERM) are not retried:
  * they are returned, reported as RK_PUBSUB_FATAL, and stop the background
  * thread.

@@ -53,6 +53,16 @@ static const shape shapes[] = {
     {"sunsubscribe", SHARDS, false, false, 3},
 };
 
+/* A name a subscribe found wanted already, with what it had then: put
+ * back when the server refuses the subscribe, which left it held. */
+typedef struct prior {
+    const char *name; /* len bytes in the op's block */
+    size_t len;
+    void (*fn)(void);
+    void *userdata;
+    uint64_t serial;
+} prior;
+
 /* A user's call waiting for its completion. */
 typedef struct op {
     struct op *next; /* in the parked list */
@@ -60,12 +70,14 @@ typedef struct op {
     void *ud;
     int kind;        /* a subscribe's name set, or -1 */
     uint64_t serial; /* the names it subscribed carry it */
+    size_t npriors;
+    prior priors[]; /* then their names' bytes */
 } op;
 
 /* A user's call (completes its op), a part of a restore (counted in
- * `restoring`), or the dedicated connection's CLIENT ID (part of its
- * restore too). */
-enum role { ROLE_OP, ROLE_RESTORE, ROLE_CLIENT_ID };
+ * `restoring`): the subscribe of a name set's every name, something else,
+ * or the dedicated connection's CLIENT ID. */
+enum role { ROLE_OP, ROLE_RESUBSCRIBE, ROLE_RESTORE, ROLE_CLIENT_ID };
 
 /* A command pub/sub queued on one of its links. Freed by its record's
  * completion (cmd_done), the only place that knows it is over. */
@@ -88,9 +100,10 @@ struct rk_aps {
     op *parked, **parked_end; /* complete at the end of the next restore */
     cmd live;                 /* the head of the list of live commands */
     size_t restoring;         /* restore commands not completed yet */
-    int restore_code;
+    int restore_code;         /* its first failure, */
     char restore_msg[256], restore_prefix[32];
-    bool down; /* RK_ASYNC_EVENT_LOST told, RESTORED not yet */
+    bool refused[NKINDS]; /* and the name sets whose subscribe it refused */
+    bool down;            /* RK_ASYNC_EVENT_LOST told, RESTORED not yet */
     rk_async_event_fn on_event;
     void *event_ud;
     /* Tracking. */
@@ -100,6 +113,7 @@ struct rk_aps {
     size_t nprefixes;
     rk_async_invalidate_fn on_invalidate;
     void *inv_ud;
+    bool id_refused;               /* the sub's CLIENT ID was refused */
     long long sub_id, redirect_id; /* RESP2: the sub's CLIENT ID; what
                                       tracking points to (0: none) */
 };
@@ -228,9 +242,15 @@ static const shape *confirmation(int kind, bool sub) {
     return NULL;
 }
 
-/* Sends `(UN)SUBSCRIBE names...` (n 0: the bare command, confirmed once). */
+/* Sends `(UN)SUBSCRIBE names...` (n 0: the bare command, confirmed once;
+ * but a PING where a bare UNSUBSCRIBE would also drop the invalidation
+ * channel of RESP2 tracking, which is not the user's). */
 static int send_names(rk_aps *ps, rk_async *link, enum role role, op *o, int kind, bool sub,
                       const rk_str *names, size_t n) {
+    if (n == 0 && !sub && kind == CHANNELS && link == ps->sub && ps->inv_subscribed) {
+        const rk_str ping = RK_STR("PING");
+        return send_cmd(ps, link, role, o, NULL, 0, &ping, 1);
+    }
     rk_str *argv = rk_malloc((n + 1) * sizeof(*argv));
     if (argv == NULL)
         return rk_fail(RK_ENOMEM, "out of memory sending a pub/sub command");
@@ -316,7 +336,8 @@ static bool restored(const rk_aps *ps) {
         return false;
     if (ps->tracking && !ready(ps->ac))
         return false;
-    return !(ps->tracking && ps->dedicated && (ps->sub_id <= 0 || ps->redirect_id != ps->sub_id));
+    return !(ps->tracking && ps->dedicated && !ps->id_refused &&
+             (ps->sub_id <= 0 || ps->redirect_id != ps->sub_id));
 }
 
 /* Once everything is back: the parked ops complete, and after an outage
@@ -326,19 +347,25 @@ static void check_restored(rk_aps *ps) {
         return;
     rk_error err = {
         .code = ps->restore_code, .message = ps->restore_msg, .prefix = ps->restore_prefix};
+    bool refused[NKINDS];
+    memcpy(refused, ps->refused, sizeof(refused));
+    memset(ps->refused, 0, sizeof(ps->refused));
     ps->restore_code = RK_OK;
     while (ps->parked) {
         op *o = ps->parked;
         ps->parked = o->next;
         if (ps->parked == NULL)
             ps->parked_end = &ps->parked;
-        if (err.code != RK_OK && o->kind >= 0)
-            forget_op_names(ps, o);             /* refused: never held */
-        if (err.code != RK_OK && err.prefix[0]) /* a server's error reply */
-            rk_fail_server(err.code, err.message, strlen(err.message));
-        else if (err.code != RK_OK)
-            rk_fail(err.code, "%s", err.message);
-        complete(ps, o, err.code, NULL);
+        /* A subscribe fails with its own name set's refusal (its names
+         * were never held); other calls with the restore's failure. */
+        int code = o->kind < 0 || refused[o->kind] ? err.code : RK_OK;
+        if (code != RK_OK && o->kind >= 0)
+            forget_op_names(ps, o);
+        if (code != RK_OK && err.prefix[0]) /* a server's error reply */
+            rk_fail_server(code, err.message, strlen(err.message));
+        else if (code != RK_OK)
+            rk_fail(code, "%s", err.message);
+        complete(ps, o, code, NULL);
     }
     if (!ps->down)
         return;
@@ -363,7 +390,7 @@ static int restore_kind(rk_aps *ps, rk_async *link, int kind) {
     size_t n;
     rk_str *names = names_of(&ps->names[kind], &n, &rc);
     if (n)
-        rc = send_names(ps, link, ROLE_RESTORE, NULL, kind, true, names, n);
+        rc = send_names(ps, link, ROLE_RESUBSCRIBE, NULL, kind, true, names, n);
     rk_free(names);
     return rc;
 }
@@ -375,6 +402,9 @@ static void restore(rk_aps *ps, rk_async *link) {
     const rk_str inv = RK_STR(INVALIDATE_CHANNEL);
     int rc = RK_OK;
     if (link == subs_link(ps)) {
+        ps->id_refused = false;
+        for (int k = 0; k < NKINDS; k++)
+            ps->refused[k] = false; /* a lost restore's refusals: tried again */
         if (ps->dedicated)
             rc = send_cmd(ps, link, ROLE_CLIENT_ID, NULL, NULL, 0, client_id, 2);
         ps->inv_subscribed = ps->dedicated && ps->tracking;
@@ -385,8 +415,11 @@ static void restore(rk_aps *ps, rk_async *link) {
     }
     if (rc == RK_OK && link == ps->ac && ps->tracking && (!ps->dedicated || ps->sub_id > 0))
         rc = enable_tracking(ps, ROLE_RESTORE, NULL, false);
-    if (rc != RK_OK) /* out of memory: told with the restore's end */
+    if (rc != RK_OK) { /* out of memory: told with the restore's end */
         note_restore_error(ps, rc);
+        for (int k = 0; k < NKINDS; k++)
+            ps->refused[k] = true; /* a kind's subscribe may be unsent */
+    }
 }
 
 /* ---- hooks (async_int.h) --------------------------------------------------- */
@@ -541,10 +574,54 @@ void rk_aps_free(rk_async *ac) {
 
 /* ---- replies ----------------------------------------------------------------- */
 
-/* Forgets the names a refused subscribe added (not those subscribed again
- * since by another call). */
+/* o's prior for the name, or NULL. */
+static const prior *prior_of(const op *o, const char *name, size_t len) {
+    for (size_t i = 0; i < o->npriors; i++)
+        if (o->priors[i].len == len && memcmp(o->priors[i].name, name, len) == 0)
+            return &o->priors[i];
+    return NULL;
+}
+
+/* Takes o, being undone, out of the undo chain of the calls subscribed
+ * after it: where one noted o's handler as a name's prior, it notes what
+ * o found instead (fn NULL: the name was not wanted, it goes). */
+static void splice_one(const op *o, op *later) {
+    if (later == o || later->kind != o->kind)
+        return;
+    for (size_t i = 0; i < later->npriors; i++) {
+        prior *p = &later->priors[i];
+        if (p->serial != o->serial)
+            continue;
+        const prior *before = prior_of(o, p->name, p->len);
+        p->fn = before ? before->fn : NULL;
+        p->userdata = before ? before->userdata : NULL;
+        p->serial = before ? before->serial : 0;
+    }
+}
+
+static void splice_priors(rk_aps *ps, const op *o) {
+    for (cmd *c = ps->live.next; c != &ps->live; c = c->next)
+        if (c->op)
+            splice_one(o, c->op);
+    for (op *p = ps->parked; p; p = p->next)
+        splice_one(o, p);
+}
+
+/* Undoes a refused subscribe (not where another call subscribed the name
+ * again since): the names it found wanted get their handler back, since
+ * the refusal left them held; the names it added are forgotten. */
 static void forget_op_names(rk_aps *ps, const op *o) {
     rk_nameset *set = &ps->names[o->kind];
+    for (size_t i = 0; i < o->npriors; i++) {
+        const prior *p = &o->priors[i];
+        rk_name *e = rk_nameset_find(set, p->name, p->len);
+        if (e && e->serial == o->serial && p->fn != NULL) {
+            e->fn = p->fn;
+            e->userdata = p->userdata;
+            e->serial = p->serial;
+        }
+    }
+    splice_priors(ps, o);
     for (size_t i = 0; i < set->cap;) {
         rk_name *e = set->slots[i];
         if (e && e->serial == o->serial) {
@@ -555,8 +632,16 @@ static void forget_op_names(rk_aps *ps, const op *o) {
     }
 }
 
-/* CLIENT ID answered on the sub: tracking is pointed to it. */
-static void got_client_id(rk_aps *ps, const rk_reply *reply) {
+/* CLIENT ID answered on the sub: tracking is pointed to it. Refused (an
+ * ACL user without CLIENT), it is a failure of the restore only when
+ * tracking needs it, which then cannot be enabled on this connection. */
+static void got_client_id(rk_aps *ps, int status, const rk_reply *reply) {
+    if (reply != NULL && status != RK_OK) {
+        ps->id_refused = true;
+        if (ps->tracking)
+            note_restore_error(ps, status);
+        return;
+    }
     if (reply == NULL || rk_reply_type(reply) != RK_REPLY_INTEGER)
         return;
     ps->sub_id = rk_reply_int(reply);
@@ -568,10 +653,12 @@ static void cmd_ended(rk_aps *ps, cmd *c, int status, rk_reply *reply) {
     op *o = c->op;
     if (c->role != ROLE_OP) {
         ps->restoring--;
-        if (reply && status != RK_OK)
+        if (c->role == ROLE_CLIENT_ID)
+            got_client_id(ps, status, reply);
+        else if (reply && status != RK_OK)
             note_restore_error(ps, status);
-        if (c->role == ROLE_CLIENT_ID && status == RK_OK)
-            got_client_id(ps, reply);
+        if (reply && status != RK_OK && c->role == ROLE_RESUBSCRIBE)
+            ps->refused[c->confirm->kind] = true;
         check_restored(ps);
         return;
     }
@@ -676,7 +763,9 @@ static int confirmed(rk_aps *ps, rk_async *link, const shape *sh, const rk_reply
                      const void *head_ud) {
     const char *name;
     size_t len;
-    if (!string_at(r, 1, true, &name, &len) || rk_reply_type(rk_reply_at(r, 2)) != RK_REPLY_INTEGER)
+    const rk_reply *count = rk_reply_at(r, 2);
+    if (!string_at(r, 1, true, &name, &len) || rk_reply_type(count) != RK_REPLY_INTEGER ||
+        rk_reply_int(count) < 0)
         return hostile("a malformed subscribe confirmation");
     cmd *c = awaiting(ps, link);
     if (c == NULL || c != head_ud || c->confirm != sh)
@@ -737,9 +826,10 @@ int rk_aps_reply(rk_async *link, const rk_reply *r, const void *head_ud) {
 
 /* ---- the public side -------------------------------------------------------- */
 
-/* A new op (NULL with RK_ENOMEM). */
-static op *new_op(rk_aps *ps, rk_async_fn done, void *ud, int kind) {
-    op *o = rk_calloc(1, sizeof(*o));
+/* A new op with room for n priors and their names' bytes (NULL with
+ * RK_ENOMEM). */
+static op *new_op_sized(rk_aps *ps, rk_async_fn done, void *ud, int kind, size_t n, size_t bytes) {
+    op *o = rk_calloc(1, sizeof(*o) + n * sizeof(prior) + bytes);
     if (o == NULL) {
         rk_fail(RK_ENOMEM, "out of memory in pub/sub");
         return NULL;
@@ -748,18 +838,48 @@ static op *new_op(rk_aps *ps, rk_async_fn done, void *ud, int kind) {
     return o;
 }
 
+static op *new_op(rk_aps *ps, rk_async_fn done, void *ud, int kind) {
+    return new_op_sized(ps, done, ud, kind, 0, 0);
+}
+
+/* A subscribe's op, noting what the names already wanted have now. */
+static op *new_subscribe_op(rk_aps *ps, rk_async_fn done, void *ud, int kind, const rk_str *names,
+                            size_t n) {
+    const rk_nameset *set = &ps->names[kind];
+    size_t count = 0, bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        if (rk_nameset_find(set, names[i].ptr, names[i].len)) {
+            count++;
+            bytes += names[i].len;
+        }
+    op *o = new_op_sized(ps, done, ud, kind, count, bytes);
+    if (o == NULL)
+        return NULL;
+    char *at = (char *)(o->priors + count);
+    for (size_t i = 0; i < n; i++) {
+        const rk_name *e = rk_nameset_find(set, names[i].ptr, names[i].len);
+        if (e == NULL)
+            continue;
+        memcpy(at, names[i].ptr, names[i].len);
+        o->priors[o->npriors++] = (prior){.name = at,
+                                          .len = names[i].len,
+                                          .fn = e->fn,
+                                          .userdata = e->userdata,
+                                          .serial = e->serial};
+        at += names[i].len;
+    }
+    return o;
+}
+
 /* Sends the op's command on the link when it is ready, else parks the op
- * for the next restore. */
+ * for the next restore. On failure the op is still the caller's. */
 static int send_or_park(rk_aps *ps, op *o, int kind, bool sub, const rk_str *names, size_t n) {
     rk_async *link = subs_link(ps);
     if (!ready(link)) {
         park(ps, o);
         return RK_OK;
     }
-    int rc = send_names(ps, link, ROLE_OP, o, kind, sub, names, n);
-    if (rc != RK_OK)
-        rk_free(o);
-    return rc;
+    return send_names(ps, link, ROLE_OP, o, kind, sub, names, n);
 }
 
 static int subscribe(rk_async *ac, int kind, const rk_str *names, size_t n, rk_async_message_fn fn,
@@ -775,7 +895,7 @@ static int subscribe(rk_async *ac, int kind, const rk_str *names, size_t n, rk_a
     if (ps->dedicated && !rk_async_can_dedicate(ac))
         return rk_fail(RK_EINVAL, "pub/sub over RESP2 needs a dedicated connection: the loop "
                                   "has no attach_other");
-    op *o = new_op(ps, done, ud, kind);
+    op *o = new_subscribe_op(ps, done, ud, kind, names, n);
     if (o == NULL)
         return RK_ENOMEM;
     for (size_t i = 0; i < n; i++) {
@@ -791,6 +911,10 @@ static int subscribe(rk_async *ac, int kind, const rk_str *names, size_t n, rk_a
     }
     rk_async_hold(ac);
     rc = send_or_park(ps, o, kind, true, names, n);
+    if (rc != RK_OK) { /* not sent: the names are as they were */
+        forget_op_names(ps, o);
+        rk_free(o);
+    }
     rk_async_release(ac);
     return rc;
 }
@@ -825,6 +949,8 @@ static int unsubscribe(rk_async *ac, int kind, const rk_str *names, size_t n, rk
     op *o = new_op(ps, done, ud, -1);
     rk_async_hold(ac);
     rc = o ? send_or_park(ps, o, kind, false, list, n) : RK_ENOMEM;
+    if (rc != RK_OK)
+        rk_free(o);
     if (rc == RK_OK && all)
         rk_nameset_clear(&ps->names[kind]);
     for (size_t i = 0; rc == RK_OK && !all && i < n; i++) {
@@ -865,8 +991,9 @@ void rk_async_on_event(rk_async *ac, rk_async_event_fn fn, void *userdata) {
     ps->event_ud = userdata;
 }
 
-/* Copies the prefixes into one block: the array, then their bytes. */
-static int copy_prefixes(rk_aps *ps, const rk_async_tracking *t) {
+/* Copies the prefixes into one block: the array, then their bytes (*out
+ * NULL when there are none). */
+static int copy_prefixes(const rk_async_tracking *t, rk_str **out) {
     size_t bytes = t->nprefixes * sizeof(rk_str);
     for (size_t i = 0; i < t->nprefixes; i++)
         bytes += t->prefixes[i].len;
@@ -879,10 +1006,63 @@ static int copy_prefixes(rk_aps *ps, const rk_async_tracking *t) {
         v[i] = rk_bin(p, t->prefixes[i].len);
         p += t->prefixes[i].len;
     }
-    rk_free(ps->prefixes);
-    ps->prefixes = v;
-    ps->nprefixes = t->nprefixes;
+    *out = v;
     return RK_OK;
+}
+
+/* Tracking's settings, kept to be put back by a call that failed. */
+typedef struct tracking_settings {
+    bool tracking;
+    int tflags;
+    rk_str *prefixes;
+    size_t nprefixes;
+    rk_async_invalidate_fn on_invalidate;
+    void *inv_ud;
+} tracking_settings;
+
+static tracking_settings settings_of(const rk_aps *ps) {
+    return (tracking_settings){ps->tracking,  ps->tflags,        ps->prefixes,
+                               ps->nprefixes, ps->on_invalidate, ps->inv_ud};
+}
+
+static void set_settings(rk_aps *ps, tracking_settings s) {
+    ps->tracking = s.tracking;
+    ps->tflags = s.tflags;
+    ps->prefixes = s.prefixes;
+    ps->nprefixes = s.nprefixes;
+    ps->on_invalidate = s.on_invalidate;
+    ps->inv_ud = s.inv_ud;
+}
+
+/* Sends what turns tracking on with the new settings, now in ps; o
+ * completes with the ON. On failure the settings before (`old`) are put
+ * back, or, when an OFF went out already, tracking is off. */
+static int send_tracking_change(rk_aps *ps, op *o, bool off_first, tracking_settings old) {
+    const rk_str inv = RK_STR(INVALIDATE_CHANNEL);
+    int rc = RK_OK;
+    bool off_sent = false;
+    if (ps->dedicated && !ps->inv_subscribed) {
+        rc = send_names(ps, ps->sub, ROLE_RESTORE, NULL, CHANNELS, true, &inv, 1);
+        ps->inv_subscribed = rc == RK_OK;
+    }
+    if (rc == RK_OK && off_first) {
+        rc = send_tracking_off(ps, ROLE_RESTORE, NULL);
+        off_sent = rc == RK_OK;
+    }
+    if (rc == RK_OK)
+        rc = send_tracking_on(ps, ROLE_OP, o, ps->dedicated ? ps->sub_id : 0);
+    if (rc == RK_OK) {
+        ps->redirect_id = ps->dedicated ? ps->sub_id : 0;
+        rk_free(old.prefixes);
+        return RK_OK;
+    }
+    rk_free(ps->prefixes);
+    set_settings(ps, old);
+    if (off_sent) {
+        forget_tracking(ps);
+        ps->redirect_id = 0;
+    }
+    return rc;
 }
 
 static int check_tracking(const rk_async_tracking *t) {
@@ -909,27 +1089,26 @@ int(rk_async_tracking_on)(rk_async *ac, const rk_async_tracking *given, rk_async
     if (ps->dedicated && !rk_async_can_dedicate(ac))
         return rk_fail(RK_EINVAL, "tracking over RESP2 needs a dedicated connection: the loop "
                                   "has no attach_other");
+    if (ps->dedicated && ps->id_refused && ready(ps->sub))
+        return rk_fail(RK_ESERVER, "tracking over RESP2 needs CLIENT ID, which the server "
+                                   "refused the dedicated connection");
     op *o = new_op(ps, done, userdata, -1);
-    if (o == NULL || (rc = copy_prefixes(ps, t)) != RK_OK) {
+    rk_str *prefixes = NULL;
+    if (o == NULL || (rc = copy_prefixes(t, &prefixes)) != RK_OK) {
         rk_free(o);
         return o ? rc : RK_ENOMEM;
     }
-    bool was_on = ps->tracking;
-    ps->tracking = true;
-    ps->tflags = t->flags;
-    ps->on_invalidate = t->on_invalidate;
-    ps->inv_ud = t->userdata;
+    tracking_settings old = settings_of(ps);
+    set_settings(ps, (tracking_settings){true, t->flags, prefixes, t->nprefixes, t->on_invalidate,
+                                         t->userdata});
     rk_async_hold(ac);
     bool now = ready(ps->ac) && (!ps->dedicated || (ready(ps->sub) && ps->sub_id > 0));
-    const rk_str inv = RK_STR(INVALIDATE_CHANNEL);
-    if (now && ps->dedicated && !ps->inv_subscribed) {
-        ps->inv_subscribed = true;
-        send_names(ps, ps->sub, ROLE_RESTORE, NULL, CHANNELS, true, &inv, 1);
-    }
-    if (now)
-        rc = enable_tracking(ps, ROLE_OP, o, was_on || ps->redirect_id != 0);
-    else
+    if (now) {
+        rc = send_tracking_change(ps, o, old.tracking || ps->redirect_id != 0, old);
+    } else {
+        rk_free(old.prefixes);
         park(ps, o);
+    }
     if (rc != RK_OK)
         rk_free(o);
     rk_async_release(ac);

@@ -27,6 +27,7 @@
 #include "features/pubsub_int.h"
 #include "rediskit/pubsub.h"
 #include "resp/command_int.h"
+#include "resp/writer_int.h"
 #include "util/common.h"
 #include "util/nameset.h"
 
@@ -244,12 +245,42 @@ static int encode(rk_writer *w, const char *cmd, const rk_str *names, size_t cou
     return rc;
 }
 
-/* Notes the wish in the tables (under mu): subscribe, or unsubscribe
- * (count 0: everything of the kind), which also drops the handlers. */
+/* Marks the names wanted, all or none: on RK_ENOMEM the entries it added
+ * (marked by a serial of 1 meanwhile) go again, and only those: another
+ * may be named by a restore not yet sent. */
+static int want_all(table *t, const rk_str *names, size_t count) {
+    size_t added = 0;
+    for (; added < count; added++) {
+        entry *e = table_find(t, names[added].ptr, names[added].len);
+        if (e == NULL && (e = table_add(t, names[added].ptr, names[added].len)) != NULL)
+            e->serial = 1;
+        if (e == NULL)
+            break;
+    }
+    bool all = added == count;
+    for (size_t i = 0; i < added; i++) {
+        entry *e = table_find(t, names[i].ptr, names[i].len);
+        if (e == NULL) /* a name given twice, gone already */
+            continue;
+        if (!all && e->serial == 1) {
+            table_remove(t, e);
+            continue;
+        }
+        e->serial = 0;
+        e->want = e->want || all;
+    }
+    return all ? RK_OK : RK_ENOMEM;
+}
+
+/* Notes the wish in the tables (under mu): subscribe (all or none), or
+ * unsubscribe (count 0: everything of the kind), which also drops the
+ * handlers. */
 static int record(rk_pubsub *ps, int k, bool sub, const rk_str *names, size_t count) {
     table *t = &ps->subs[k];
     table *h = k == SHARDS ? NULL : &ps->handlers[k];
-    if (!sub && count == 0) {
+    if (sub)
+        return want_all(t, names, count);
+    if (count == 0) {
         for (size_t i = 0; i < t->cap; i++)
             if (t->slots[i])
                 t->slots[i]->want = false;
@@ -258,16 +289,24 @@ static int record(rk_pubsub *ps, int k, bool sub, const rk_str *names, size_t co
     }
     for (size_t i = 0; i < count; i++) {
         rk_str n = names[i];
-        entry *e = sub ? table_add(t, n.ptr, n.len) : table_find(t, n.ptr, n.len);
-        if (sub && e == NULL)
-            return RK_ENOMEM;
+        entry *e = table_find(t, n.ptr, n.len);
         if (e)
-            e->want = sub;
-        entry *he = (!sub && h) ? table_find(h, n.ptr, n.len) : NULL;
+            e->want = false;
+        entry *he = h ? table_find(h, n.ptr, n.len) : NULL;
         if (he)
             table_remove(h, he);
     }
     return RK_OK;
+}
+
+/* Queues `cmd names...` into the outbox and notes the wish (under mu):
+ * both or, on failure, neither (a subscribe that could not be sent was
+ * restored by the next connection behind the caller's back). */
+static int queue_and_record(rk_pubsub *ps, int k, bool sub, const rk_str *names, size_t count) {
+    int rc = encode(ps->outbox, sub ? subscribe_cmd[k] : unsubscribe_cmd[k], names, count);
+    if (rc == RK_OK && (rc = record(ps, k, sub, names, count)) != RK_OK)
+        rk_writer_unqueue_last(ps->outbox);
+    return rc;
 }
 
 static void wake_loop(rk_pubsub *ps) {
@@ -350,10 +389,7 @@ static int command(rk_pubsub *ps, int k, bool sub, const rk_str *names, size_t c
     if (rc != RK_OK || (rc = begin(ps, &drives)) != RK_OK)
         return rc;
     pthread_mutex_lock(&ps->mu);
-    rc = record(ps, k, sub, names, count);
-    if (rc == RK_OK)
-        rc = encode(ps->outbox, sub ? subscribe_cmd[k] : unsubscribe_cmd[k], names, count);
-    rc = queued(ps, rc);
+    rc = queued(ps, queue_and_record(ps, k, sub, names, count));
     pthread_mutex_unlock(&ps->mu);
     return finish(ps, drives, rc);
 }
@@ -392,15 +428,14 @@ static int on(rk_pubsub *ps, int k, const char *name, rk_message_fn fn, void *us
         return rc;
     pthread_mutex_lock(&ps->mu);
     rk_str one = rk_cstr(name);
-    entry *h = table_add(&ps->handlers[k], one.ptr, one.len);
-    rc = h ? RK_OK : RK_ENOMEM;
-    if (h) {
+    entry *h = table_add(&ps->handlers[k], one.ptr, one.len); /* fn NULL when new */
+    rc = h ? queue_and_record(ps, k, true, &one, 1) : RK_ENOMEM;
+    if (rc == RK_OK) {
         h->fn = (void (*)(void))fn;
         h->userdata = userdata;
-        rc = record(ps, k, true, &one, 1);
+    } else if (h != NULL && h->fn == NULL) {
+        table_remove(&ps->handlers[k], h);
     }
-    if (rc == RK_OK)
-        rc = encode(ps->outbox, subscribe_cmd[k], &one, 1);
     rc = queued(ps, rc);
     pthread_mutex_unlock(&ps->mu);
     return finish(ps, drives, rc);
@@ -694,6 +729,8 @@ static bool string_at(const rk_reply *r, size_t i, bool nil_ok, const char **s, 
     return true;
 }
 
+/* The shape named by the first element, whatever the arity; NULL when
+ * that is no string or names no shape. */
 static const shape *find_shape(const rk_reply *r) {
     const char *s;
     size_t n;
@@ -701,14 +738,17 @@ static const shape *find_shape(const rk_reply *r) {
         return NULL;
     for (size_t i = 0; i < RK_ARRAY_LEN(shapes); i++)
         if (shapes[i].len == n && memcmp(shapes[i].name, s, n) == 0)
-            return rk_reply_len(r) == shapes[i].elems ? &shapes[i] : NULL;
+            return &shapes[i];
     return NULL;
 }
 
-/* Fills m from an array or push of a known shape; false if malformed. */
+/* Fills m from an array or push of a known shape; false if malformed
+ * (the wrong arity, an element of the wrong type, a negative count). */
 static bool parse(const rk_reply *r, const shape *sh, rk_message *m) {
     memset(m, 0, sizeof(*m));
     m->kind = sh->kind;
+    if (rk_reply_len(r) != sh->elems)
+        return false;
     if (sh->kind == RK_MSG_PONG)
         return string_at(r, 1, false, &m->data, &m->data_len);
     if (sh->kind == RK_MSG_PMESSAGE)
@@ -718,7 +758,10 @@ static bool parse(const rk_reply *r, const shape *sh, rk_message *m) {
     if (sh->confirms == 0)
         return string_at(r, 1, false, &m->channel, &m->channel_len) &&
                string_at(r, 2, false, &m->data, &m->data_len);
-    m->count = rk_reply_int(rk_reply_at(r, 2));
+    const rk_reply *count = rk_reply_at(r, 2);
+    if (rk_reply_type(count) != RK_REPLY_INTEGER || rk_reply_int(count) < 0)
+        return false;
+    m->count = rk_reply_int(count);
     return string_at(r, 1, true, &m->channel, &m->channel_len);
 }
 
@@ -839,16 +882,29 @@ static bool describe(const rk_reply *r, rk_message *m, const shape **sh) {
     }
 }
 
-/* One reply: 1 to deliver *m, 0 when consumed, or an error reply's code. */
+/* A reply describe() did not take: a RESP3 push of a kind pub/sub does
+ * not know goes to the options' on_push (0); anything else (a known kind
+ * malformed, a reply no command of the loop asks for) means the stream is
+ * out of step: RK_EPROTO, which costs the connection. */
+static int undescribed(rk_pubsub *ps, const rk_reply *r) {
+    const rk_reply *kind = rk_reply_at(r, 0);
+    if (rk_reply_type(r) != RK_REPLY_PUSH || kind == NULL ||
+        rk_reply_type(kind) != RK_REPLY_STRING || find_shape(r) != NULL)
+        return rk_fail(RK_EPROTO, "protocol error: a malformed or unexpected reply on the "
+                                  "subscribed connection");
+    if (ps->o->on_push)
+        ps->o->on_push(ps->o->push_userdata, r);
+    return 0;
+}
+
+/* One reply: 1 to deliver *m, 0 when consumed, an error reply's code, or
+ * RK_EPROTO for a hostile one. */
 static int handle_reply(rk_pubsub *ps, const rk_reply *r, rk_message *m) {
     const shape *sh;
     if (rk_reply_type(r) == RK_REPLY_ERROR)
         return rk_conn_server_error(r);
-    if (!describe(r, m, &sh)) {
-        if (rk_reply_type(r) == RK_REPLY_PUSH && ps->o->on_push)
-            ps->o->on_push(ps->o->push_userdata, r); /* a push outside pub/sub */
-        return 0;
-    }
+    if (!describe(r, m, &sh))
+        return undescribed(ps, r);
     if (m->kind == RK_MSG_PONG)
         return pong(ps, m);
     if (sh->confirms == 0)
