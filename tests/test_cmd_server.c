@@ -952,6 +952,27 @@ static void test_latency_reset_clears_the_events(void **state) {
     rk_client_free(c);
 }
 
+/* LATENCY HISTOGRAM is a map of command to a map whose histogram_usec is
+ * a map of bucket to count, on RESP2 (flat arrays) as on RESP3. */
+static void test_latency_histogram_is_a_map_of_maps(void **state) {
+    rk_client *c = rkt_cmd_client(state);
+    set_key(c, "rkt_k", "v");
+    const char *cmds[] = {"set"};
+    rk_reply r;
+    RKT_OK(rk_latencyhistogram(c, cmds, 1, &r));
+    expect_type(&r, RK_REPLY_MAP);
+    const rk_reply *set = rkt_map_expect(&r, "set", NULL);
+    expect_type(set, RK_REPLY_MAP);
+    assert_true(rk_reply_int(rkt_map_expect(set, "calls", NULL)) >= 1);
+    const rk_reply *buckets = rkt_map_expect(set, "histogram_usec", NULL);
+    expect_type(buckets, RK_REPLY_MAP);
+    assert_true(rk_reply_len(buckets) >= 1);
+    expect_type(rk_reply_map_key(buckets, 0), RK_REPLY_INTEGER);
+    assert_true(rk_reply_int(rk_reply_map_value(buckets, 0)) >= 1);
+    rk_reply_free(&r);
+    rk_client_free(c);
+}
+
 /* ---- MEMORY, OBJECT ----------------------------------------------------- */
 
 static void test_memory_usage_of_key_and_of_missing_key(void **state) {
@@ -1515,6 +1536,7 @@ int main(void) {
         BOTH(test_slowlog_get_len_reset),
         BOTH(test_latency_latest_and_history_after_a_slow_command),
         BOTH(test_latency_reset_clears_the_events),
+        BOTH(test_latency_histogram_is_a_map_of_maps),
         BOTH(test_memory_usage_of_key_and_of_missing_key),
         BOTH(test_memory_stats_is_a_map),
         BOTH(test_memory_stats_db_is_a_map_and_ratios_doubles),
