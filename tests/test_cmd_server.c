@@ -1171,6 +1171,25 @@ static void test_command_docs_entries_are_maps(void **state) {
     rk_client_free(c);
 }
 
+/* A command's doc_flags and history are sets on RESP3; RESP2's arrays
+ * become sets too (history's entries stay [version, text] arrays). */
+static void test_command_docs_doc_flags_and_history_are_sets(void **state) {
+    rk_client *c = rkt_cmd_client(state);
+    const char *names[] = {"georadius"};
+    rk_reply r;
+    RKT_OK(rk_commanddocs(c, names, 1, &r));
+    const rk_reply *geo = rkt_map_expect(&r, "georadius", NULL);
+    const rk_reply *flags = rkt_map_expect(geo, "doc_flags", NULL);
+    rkt_expect_shape(flags, RK_REPLY_SET, 1);
+    assert_string_equal(rk_reply_str(rk_reply_at(flags, 0)), "deprecated");
+    const rk_reply *history = rkt_map_expect(geo, "history", NULL);
+    expect_type(history, RK_REPLY_SET);
+    assert_true(rk_reply_len(history) >= 1);
+    rkt_expect_shape(rk_reply_at(history, 0), RK_REPLY_ARRAY, 2);
+    rk_reply_free(&r);
+    rk_client_free(c);
+}
+
 /* COMMAND GETKEYS command [arg...]: the keys of a command. */
 static void test_command_getkeys_lists_the_keys_of_a_command(void **state) {
     rk_client *c = rkt_cmd_client(state);
@@ -1552,6 +1571,7 @@ int main(void) {
         BOTH(test_command_info_flags_are_sets),
         BOTH(test_command_docs_is_a_map_by_command),
         BOTH(test_command_docs_entries_are_maps),
+        BOTH(test_command_docs_doc_flags_and_history_are_sets),
         BOTH(test_command_getkeys_lists_the_keys_of_a_command),
         BOTH(test_echo_returns_the_message_binary_safe),
         BOTH(test_ping_with_and_without_message),

@@ -16,7 +16,8 @@
  *   SX     a set (an array becomes one) whose every element has shape X
  *   $N     the named shape N, for replies that nest themselves:
  *          $A  COMMAND DOCS arguments    a{flags=s,arguments=$A}
- *          $D  one command's COMMAND DOCS {arguments=$A,subcommands=m.$D}
+ *          $D  one command's COMMAND DOCS
+ *              {doc_flags=s,history=s,arguments=$A,subcommands=m.$D}
  *          $I  one command's COMMAND INFO (..s...ssS{...}S$I)
  *   kKV    a map from a list of [key, value] arrays (RESP2's XREAD)
  *   pXY    a list of pairs: a flat array [x1, y1, x2, y2...] becomes
@@ -73,7 +74,7 @@ static void arena_free(arena *a) {
 static const char *named(char name) {
     switch (name) {
     case 'A': return "a{flags=s,arguments=$A}";
-    case 'D': return "{arguments=$A,subcommands=m.$D}";
+    case 'D': return "{doc_flags=s,history=s,arguments=$A,subcommands=m.$D}";
     case 'I': return "(..s...ssS{flags=s,begin_search={spec={}},find_keys={spec={}}}S$I)";
     default: return NULL;
     }
