@@ -87,6 +87,7 @@ SHAPE = {
     "hello": '"{modules=a{}}"',
     "cluster|shards": '"a{nodes=a{}}"',
     "cluster|links": '"a{}"',
+    "cluster|slots": '"a(..*(...m..))"',
     "zmscore": '"ad"',
     "zscan": '"(.p.d)"',
     "hscan": '"(.m..)"',
