@@ -44,6 +44,10 @@ static const char *const shapes[] = {
      "allocator-rss.ratio=d,rss-overhead.ratio=d,fragmentation=d}"),
     "m.$D",
     "a$I",
+    "m.{histogram_usec=m..}",
+    "a(..*(...m..))",
+    "{first-entry=(.m..),last-entry=(.m..)}",
+    "{entries=a(.m..),groups=a{consumers=a{}}}",
 };
 
 /* Bends a copy of r into shape and checks what comes out. */

@@ -205,6 +205,27 @@ static void test_cluster_slots_cover_all_16384(void **state) {
     rk_client_free(c);
 }
 
+/* Each node of a CLUSTER SLOTS range ends with its networking metadata:
+ * a map on RESP3, a flat array on RESP2; a map on both through the typed
+ * call, for the master and any replica after it. */
+static void test_cluster_slots_node_metadata_is_a_map(void **state) {
+    rk_client *c = node_client(state);
+    rk_reply r;
+    RKT_OK(rk_clusterslots(c, &r));
+    assert_true(rk_reply_len(&r) >= 1);
+    for (size_t i = 0; i < rk_reply_len(&r); i++) {
+        const rk_reply *range = rk_reply_at(&r, i);
+        assert_true(rk_reply_len(range) >= 3);
+        for (size_t n = 2; n < rk_reply_len(range); n++) {
+            const rk_reply *node = rk_reply_at(range, n);
+            rkt_expect_shape(node, RK_REPLY_ARRAY, 4); /* host, port, id, metadata */
+            assert_int_equal(rk_reply_type(rk_reply_at(node, 3)), RK_REPLY_MAP);
+        }
+    }
+    rk_reply_free(&r);
+    rk_client_free(c);
+}
+
 /* CLUSTER SHARDS: maps on RESP3, flat arrays on RESP2; a map of maps on
  * both through the typed call. */
 static void test_cluster_shards_are_maps_with_node_maps(void **state) {
@@ -300,6 +321,7 @@ int main(void) {
         RKT_BOTH(test_cluster_myid_is_a_line_of_cluster_nodes),
         RKT_BOTH(test_cluster_keyslot_hashes_the_tag),
         RKT_BOTH(test_cluster_slots_cover_all_16384),
+        RKT_BOTH(test_cluster_slots_node_metadata_is_a_map),
         RKT_BOTH(test_cluster_shards_are_maps_with_node_maps),
         RKT_BOTH(test_cluster_links_are_maps),
         RKT_BOTH(test_cluster_countkeysinslot_and_getkeysinslot),

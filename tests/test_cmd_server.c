@@ -952,6 +952,27 @@ static void test_latency_reset_clears_the_events(void **state) {
     rk_client_free(c);
 }
 
+/* LATENCY HISTOGRAM is a map of command to a map whose histogram_usec is
+ * a map of bucket to count, on RESP2 (flat arrays) as on RESP3. */
+static void test_latency_histogram_is_a_map_of_maps(void **state) {
+    rk_client *c = rkt_cmd_client(state);
+    set_key(c, "rkt_k", "v");
+    const char *cmds[] = {"set"};
+    rk_reply r;
+    RKT_OK(rk_latencyhistogram(c, cmds, 1, &r));
+    expect_type(&r, RK_REPLY_MAP);
+    const rk_reply *set = rkt_map_expect(&r, "set", NULL);
+    expect_type(set, RK_REPLY_MAP);
+    assert_true(rk_reply_int(rkt_map_expect(set, "calls", NULL)) >= 1);
+    const rk_reply *buckets = rkt_map_expect(set, "histogram_usec", NULL);
+    expect_type(buckets, RK_REPLY_MAP);
+    assert_true(rk_reply_len(buckets) >= 1);
+    expect_type(rk_reply_map_key(buckets, 0), RK_REPLY_INTEGER);
+    assert_true(rk_reply_int(rk_reply_map_value(buckets, 0)) >= 1);
+    rk_reply_free(&r);
+    rk_client_free(c);
+}
+
 /* ---- MEMORY, OBJECT ----------------------------------------------------- */
 
 static void test_memory_usage_of_key_and_of_missing_key(void **state) {
@@ -1146,6 +1167,25 @@ static void test_command_docs_entries_are_maps(void **state) {
     const rk_reply *args = rkt_map_expect(get, "arguments", NULL);
     rkt_expect_shape(args, RK_REPLY_ARRAY, 1);
     rkt_map_expect(rk_reply_at(args, 0), "name", "key");
+    rk_reply_free(&r);
+    rk_client_free(c);
+}
+
+/* A command's doc_flags and history are sets on RESP3; RESP2's arrays
+ * become sets too (history's entries stay [version, text] arrays). */
+static void test_command_docs_doc_flags_and_history_are_sets(void **state) {
+    rk_client *c = rkt_cmd_client(state);
+    const char *names[] = {"georadius"};
+    rk_reply r;
+    RKT_OK(rk_commanddocs(c, names, 1, &r));
+    const rk_reply *geo = rkt_map_expect(&r, "georadius", NULL);
+    const rk_reply *flags = rkt_map_expect(geo, "doc_flags", NULL);
+    rkt_expect_shape(flags, RK_REPLY_SET, 1);
+    assert_string_equal(rk_reply_str(rk_reply_at(flags, 0)), "deprecated");
+    const rk_reply *history = rkt_map_expect(geo, "history", NULL);
+    expect_type(history, RK_REPLY_SET);
+    assert_true(rk_reply_len(history) >= 1);
+    rkt_expect_shape(rk_reply_at(history, 0), RK_REPLY_ARRAY, 2);
     rk_reply_free(&r);
     rk_client_free(c);
 }
@@ -1515,6 +1555,7 @@ int main(void) {
         BOTH(test_slowlog_get_len_reset),
         BOTH(test_latency_latest_and_history_after_a_slow_command),
         BOTH(test_latency_reset_clears_the_events),
+        BOTH(test_latency_histogram_is_a_map_of_maps),
         BOTH(test_memory_usage_of_key_and_of_missing_key),
         BOTH(test_memory_stats_is_a_map),
         BOTH(test_memory_stats_db_is_a_map_and_ratios_doubles),
@@ -1530,6 +1571,7 @@ int main(void) {
         BOTH(test_command_info_flags_are_sets),
         BOTH(test_command_docs_is_a_map_by_command),
         BOTH(test_command_docs_entries_are_maps),
+        BOTH(test_command_docs_doc_flags_and_history_are_sets),
         BOTH(test_command_getkeys_lists_the_keys_of_a_command),
         BOTH(test_echo_returns_the_message_binary_safe),
         BOTH(test_ping_with_and_without_message),

@@ -556,6 +556,29 @@ static void test_reader_accepts_long_double_split_before_its_cr(void **state) {
     rk_reader_free(rd);
 }
 
+/* A double's text is at most 351 bytes (rk_parse_double's limit): one
+ * longer is refused whether its CR comes in the same read or not, and
+ * one that long is read and converted, never kept to turn into NaN. */
+static void test_reader_refuses_overlong_double_however_it_arrives(void **state) {
+    (void)state;
+    char wire[400];
+    wire[0] = ',';
+    memset(wire + 1, '0', 352);
+    memcpy(wire + 353, "\r\n", 2);
+    assert_int_equal(first_result(NULL, wire, 355), RK_EPROTO);
+    assert_int_equal(first_result_bytewise(wire, 355), RK_EPROTO);
+    wire[351] = '1';
+    memcpy(wire + 352, "\r\n", 2); /* 351 bytes of text: the longest */
+    rk_reader *rd = reader_with(NULL);
+    rk_reply r;
+    assert_int_equal(rk_reader_feed(rd, wire, 354), RK_OK);
+    assert_int_equal(rk_reader_next(rd, &r), 1);
+    assert_true(rk_reply_double(&r) == 1.0);
+    rk_reply_free(&r);
+    rk_reader_free(rd);
+    assert_int_equal(first_result_bytewise(wire, 354), 1);
+}
+
 static void test_reader_accepts_long_big_number_split_before_its_cr(void **state) {
     (void)state;
     rk_reader *rd = reader_with(NULL);
@@ -1876,6 +1899,7 @@ int main(void) {
         TEST(test_reader_resumes_after_split_in_bulk_payload),
         TEST(test_reader_accepts_long_double_split_before_its_cr),
         TEST(test_reader_accepts_long_big_number_split_before_its_cr),
+        TEST(test_reader_refuses_overlong_double_however_it_arrives),
         TEST(test_corpus_fed_whole_gives_every_reply),
         TEST(test_corpus_fed_byte_by_byte_gives_the_same_replies),
         TEST(test_corpus_fed_in_random_chunks_gives_the_same_replies),

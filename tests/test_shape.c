@@ -11,9 +11,9 @@
 
 #include <cmocka.h>
 
-#include "resp/shape.h"
 #include "rediskit/alloc.h"
 #include "rediskit/error.h"
+#include "resp/shape.h"
 #include "rkt_alloc.h"
 #include "rkt_resp.h"
 
@@ -124,6 +124,19 @@ static void test_tuple_shapes_only_its_positions(void **state) {
                   "*4\r\n$1\r\nk\r\n$1\r\nm\r\n,3\r\n$1\r\n4\r\n");
 }
 
+/* A last part *X shapes its element and every one after it (CLUSTER
+ * SLOTS: start, end, then any number of nodes). */
+static void test_tuple_star_part_shapes_every_later_element(void **state) {
+    (void)state;
+    expect_shaped(
+        "*4\r\n:0\r\n:9\r\n*2\r\n$1\r\na\r\n*0\r\n*2\r\n$1\r\nb\r\n*2\r\n$1\r\nh\r\n$1\r\nx\r\n",
+        "(..*(.m..))",
+        "*4\r\n:0\r\n:9\r\n*2\r\n$1\r\na\r\n%0\r\n*2\r\n$1\r\nb\r\n%1\r\n$1\r\nh\r\n$1\r\nx\r\n");
+    expect_shaped("*3\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n", "(.*d)",
+                  "*3\r\n$1\r\n1\r\n,2\r\n,3\r\n");
+    expect_unchanged("*2\r\n:0\r\n:9\r\n", "(..*(.m..))");
+}
+
 static void test_keyed_map_shapes_values_by_key(void **state) {
     (void)state;
     expect_shaped("*6\r\n$5\r\nflags\r\n*1\r\n$2\r\non\r\n$4\r\nrate\r\n$3\r\n0.5\r\n"
@@ -215,6 +228,7 @@ int main(void) {
         cmocka_unit_test(test_pairs_among_other_elements),
         cmocka_unit_test(test_xread_matches_resp3),
         cmocka_unit_test(test_tuple_shapes_only_its_positions),
+        cmocka_unit_test(test_tuple_star_part_shapes_every_later_element),
         cmocka_unit_test(test_keyed_map_shapes_values_by_key),
         cmocka_unit_test(test_keyed_map_prefix_matches_every_key_it_starts),
         cmocka_unit_test(test_named_shape_recurses_into_nested_arguments),

@@ -573,8 +573,8 @@ static int check_line_scalar(rk_reader *rd, size_t p, size_t cr) {
     case '+':
     case '-': return memchr(s, '\n', n) ? proto(rd, p + 1, "LF inside a simple string") : RK_OK;
     case ':': return rk_parse_ll(s, n, &ll) == 0 ? RK_OK : proto(rd, p + 1, "invalid integer");
-    case ',':
-        if (rk_double_syntax_ok(s, n) || rk_parse_double(s, n, &d) == 0)
+    case ',': /* as long as line_end allows before the CR, whatever the split */
+        if (n < MAX_DOUBLE_LINE && (rk_double_syntax_ok(s, n) || rk_parse_double(s, n, &d) == 0))
             return RK_OK;
         return proto(rd, p + 1, "invalid double");
     case '#':

@@ -16,12 +16,14 @@
  *   SX     a set (an array becomes one) whose every element has shape X
  *   $N     the named shape N, for replies that nest themselves:
  *          $A  COMMAND DOCS arguments    a{flags=s,arguments=$A}
- *          $D  one command's COMMAND DOCS {arguments=$A,subcommands=m.$D}
+ *          $D  one command's COMMAND DOCS
+ *              {doc_flags=s,history=s,arguments=$A,subcommands=m.$D}
  *          $I  one command's COMMAND INFO (..s...ssS{...}S$I)
  *   kKV    a map from a list of [key, value] arrays (RESP2's XREAD)
  *   pXY    a list of pairs: a flat array [x1, y1, x2, y2...] becomes
  *          [[x1, y1], [x2, y2]...]; each pair's parts get X and Y
- *   (XY..) a tuple: element i gets the i-th shape, the rest are left
+ *   (XY..) a tuple: element i gets the i-th shape, the rest are left;
+ *          a last part *Z gives Z to that element and all after it
  *   i      INFO text becomes a map of sections, each a map of fields
  *
  * A reply that does not look as expected (nil, an error, another type) is
@@ -73,7 +75,7 @@ static void arena_free(arena *a) {
 static const char *named(char name) {
     switch (name) {
     case 'A': return "a{flags=s,arguments=$A}";
-    case 'D': return "{arguments=$A,subcommands=m.$D}";
+    case 'D': return "{doc_flags=s,history=s,arguments=$A,subcommands=m.$D}";
     case 'I': return "(..s...ssS{flags=s,begin_search={spec={}},find_keys={spec={}}}S$I)";
     default: return NULL;
     }
@@ -84,7 +86,8 @@ static const char *skip(const char *s) {
     switch (*s) {
     case '$': return s[1] ? s + 2 : s + 1;
     case 'a':
-    case 'S': return skip(s + 1);
+    case 'S':
+    case '*': return skip(s + 1);
     case 'm':
     case 'k':
     case 'p': return skip(skip(s + 1));
@@ -268,16 +271,21 @@ static bool view_pairs(rk_reply *dst, const rk_reply *src, const char *shape, ar
 static bool view_tuple(rk_reply *dst, const rk_reply *src, const char *shape, arena *a) {
     if (!is_list(src))
         return false;
-    const char *parts[16];
+    const char *parts[16], *rest = NULL;
     size_t n = 0;
-    for (const char *s = shape + 1; *s && *s != ')' && n < 16; s = skip(s))
+    for (const char *s = shape + 1; *s && *s != ')' && n < 16; s = skip(s)) {
+        if (*s == '*') { /* every element from here on */
+            rest = s + 1;
+            break;
+        }
         parts[n++] = s;
-    size_t count = src->len_ < n ? src->len_ : n;
+    }
+    size_t count = rest || src->len_ < n ? src->len_ : n;
     *dst = *src;
     rk_reply *out = NULL;
     for (size_t i = 0; i < count; i++) {
         rk_reply tmp;
-        if (view(&tmp, &src->u_.elem[i], parts[i], a) &&
+        if (view(&tmp, &src->u_.elem[i], i < n ? parts[i] : rest, a) &&
             !put_child(&out, src->u_.elem, src->len_, i, &tmp, a))
             return false;
     }

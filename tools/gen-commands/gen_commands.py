@@ -925,6 +925,10 @@ def describe_shape(s):
     if c == "(":
         parts = []
         while rest and rest[0] != ")":
+            if rest[0] == "*":
+                t, rest = describe_shape(rest[1:])
+                parts.append("then each " + t)
+                continue
             t, rest = describe_shape(rest)
             parts.append(t)
         return "an array [%s]" % ", ".join(parts), rest[1:]

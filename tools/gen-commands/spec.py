@@ -72,6 +72,7 @@ SHAPE = {
     "acl|getuser": '"{flags=s,selectors=a{}}"',
     "acl|log": '"a{age-seconds=d}"',
     "client|trackinginfo": '"{flags=s}"',
+    "latency|histogram": '"m.{histogram_usec=m..}"',
     "xinfo|stream": 'o->full ? "{entries=a(.m..),groups=a{consumers=a{}}}" '
     ': "{first-entry=(.m..),last-entry=(.m..)}"',
     "xinfo|groups": '"am.."',
@@ -86,6 +87,7 @@ SHAPE = {
     "hello": '"{modules=a{}}"',
     "cluster|shards": '"a{nodes=a{}}"',
     "cluster|links": '"a{}"',
+    "cluster|slots": '"a(..*(...m..))"',
     "zmscore": '"ad"',
     "zscan": '"(.p.d)"',
     "hscan": '"(.m..)"',

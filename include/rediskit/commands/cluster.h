@@ -510,7 +510,8 @@ int rk_clusterslaves(rk_client *c, const char *node_id, rk_reply *reply);
  *  Deprecated since 7.0.0; use CLUSTER SHARDS instead.
  *
  *  rk_cmd_clusterslots() builds the command (strings as rk_str) for rk_client_run(),
- *  rk_conn_run() or rk_pipeline_add().
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply an array, each element an array [as
+ *  sent, as sent, then each an array [as sent, as sent, as sent, a map]] on either protocol.
  *
  *  rk_clusterslots() runs it on the client, with C strings. Hands the reply to *reply (NULL
  *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().

@@ -715,7 +715,7 @@ int rk_latencyhelp(rk_client *c, rk_reply *reply);
  *  Since Redis 7.0.0 (server group).
  *
  *  rk_cmd_latencyhistogram() builds the command (strings as rk_str) for rk_client_run(),
- *  rk_conn_run() or rk_pipeline_add().
+ *  rk_conn_run() or rk_pipeline_add(), which give its reply a map on either protocol.
  *
  *  rk_latencyhistogram() runs it on the client, with C strings. Hands the reply to *reply (NULL
  *  discards it); returns RK_NIL when the reply is nil. Errors as rk_client_run().

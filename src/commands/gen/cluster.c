@@ -5,7 +5,7 @@
 #include "commands/typed_int.h"
 
 /* Builds ASKING, CLUSTER BUMPEPOCH, CLUSTER FLUSHSLOTS, CLUSTER HELP, CLUSTER INFO, CLUSTER
- * MYID, CLUSTER NODES, CLUSTER SAVECONFIG, CLUSTER SLOTS, READONLY, READWRITE. */
+ * MYID, CLUSTER NODES, CLUSTER SAVECONFIG, READONLY, READWRITE. */
 static void build_bare(rk_command_int *cmd) {
     (void)cmd;
 }
@@ -520,10 +520,14 @@ int rk_clusterslaves(rk_client *c, const char *node_id, rk_reply *reply) {
     return rk_client_run(c, rk_cmd_clusterslaves(&cmd, rk_cstr(node_id)), reply);
 }
 
+static void build_clusterslots(rk_command_int *cmd) {
+    cmd->shape = "a(..*(...m..))";
+}
+
 rk_command *rk_cmd_clusterslots(rk_command *cmd) {
     rk_command_int *cmd_in = rk_typed_begin(cmd, "CLUSTER SLOTS", 106);
     if (cmd_in != NULL)
-        build_bare(cmd_in);
+        build_clusterslots(cmd_in);
     return cmd;
 }
 

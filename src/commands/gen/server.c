@@ -762,6 +762,7 @@ int rk_latencyhelp(rk_client *c, rk_reply *reply) {
 static void build_latencyhistogram(rk_command_int *cmd, const rk_str *commands,
                                    const char *const *commands_c, size_t ncommands) {
     rk_arg_list(cmd, "command", NULL, commands, commands_c, ncommands, false);
+    cmd->shape = "m.{histogram_usec=m..}";
 }
 
 static rk_command *make_latencyhistogram(rk_command *cmd, const rk_str *commands,
