@@ -1110,6 +1110,32 @@ static void test_unanswered_pipeline_times_out_every_command(void **state) {
     rk_client_free(c);
 }
 
+/* A program built before borrow_large_values passes a shorter struct: what
+ * follows it is not the pipeline's to read, and arguments stay copied. */
+static void test_shorter_opts_struct_keeps_arguments_copied(void **state) {
+    rkt_shared_need();
+    rk_client *c = shared_client(state);
+    size_t older = offsetof(rk_pipeline_opts, borrow_large_values);
+    unsigned char raw[sizeof(rk_pipeline_opts)];
+    memset(raw, 1, sizeof raw); /* past the older struct: a "true" */
+    memset(raw, 0, older);
+    rk_pipeline *p = (rk_pipeline_new)(c, (const rk_pipeline_opts *)raw, older);
+    assert_non_null(p);
+    static char buf[20 * 1024]; /* past the 16 KiB reference threshold */
+    memset(buf, 'a', sizeof buf);
+    const rk_str argv[] = {RK_STR("SET"), RK_STR("pipe:older"), rk_bin(buf, sizeof buf)};
+    assert_int_equal(rk_pipeline_append_argv(p, argv, 3), RK_OK);
+    memset(buf, 'b', sizeof buf); /* reused at once, as copying allows */
+    exec_ok(p);
+    rk_reply r;
+    assert_int_equal(rk_client_call(c, &r, "GET pipe:older"), RK_OK);
+    assert_int_equal(rk_reply_len(&r), sizeof buf);
+    assert_int_equal(rk_reply_str(&r)[0], 'a');
+    rk_reply_free(&r);
+    rk_pipeline_free(p);
+    rk_client_free(c);
+}
+
 /* ---- the pool connection --------------------------------------------- */
 
 static void test_exec_gives_connection_back(void **state) {
@@ -1279,6 +1305,7 @@ int main(void) {
         BOTH(test_transaction_is_not_retried_after_cut_even_with_allow_retry),
         BOTH(test_pipeline_never_sent_is_retried),
         BOTH(test_unanswered_pipeline_times_out_every_command),
+        BOTH(test_shorter_opts_struct_keeps_arguments_copied),
         BOTH(test_exec_gives_connection_back),
         BOTH(test_failed_exec_gives_connection_back),
         BOTH(test_exec_after_watch_gives_connection_back),

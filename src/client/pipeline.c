@@ -81,10 +81,11 @@ rk_pipeline *(rk_pipeline_new)(rk_client *client, const rk_pipeline_opts *opts, 
     rk_pipeline *p = rk_calloc(1, sizeof(*p));
     /* Arguments are copied unless the caller opted into zero-copy: a
      * buffer reused between two appends must not be sent twice as last
-     * written. */
-    bool borrow = opts != NULL && opts->borrow_large_values;
+     * written. Read from the settled copy: an older caller's struct ends
+     * before the field. */
     if (p != NULL)
-        p->queue = rk_writer_new(&(rk_writer_opts){.ref_threshold = borrow ? 0 : SIZE_MAX});
+        p->queue =
+            rk_writer_new(&(rk_writer_opts){.ref_threshold = o.borrow_large_values ? 0 : SIZE_MAX});
     if (p == NULL || p->queue == NULL) {
         rk_free(p);
         rk_fail(RK_ENOMEM, "out of memory creating a pipeline");
