@@ -456,8 +456,14 @@ static int settle_transaction(rk_pipeline *p) {
 }
 
 /* Commands the server redirected (MOVED, ASK: they did not run) are sent
- * again on their own to the node named, each result kept in its place. */
-static void resend_redirected(rk_pipeline *p) {
+ * again on their own to the node named, each result kept in its place.
+ * Returns the first failure that left one without a reply (the node could
+ * not be reached, the redirect could not be read...), so that exec does
+ * not say RK_OK over it; a server's answer is a reply. */
+static int resend_redirected(rk_pipeline *p) {
+    int lost = RK_OK;
+    size_t which = 0;
+    char why[256] = "";
     for (size_t i = 0; i < p->count; i++) {
         const queued_cmd *q = &p->cmds[i];
         if (p->status[q->out] != RK_ESERVER || !rk_conn_is_redirect(&p->replies[q->out]))
@@ -467,7 +473,16 @@ static void resend_redirected(rk_pipeline *p) {
         rk_reply_free(&p->replies[q->out]);
         p->replies[q->out] = fresh;
         p->status[q->out] = rc;
+        if (rc != RK_OK && fresh.type_ != RK_REPLY_ERROR && lost == RK_OK) {
+            lost = rc;
+            which = q->out;
+            snprintf(why, sizeof(why), "%s", rk_error_last()->message);
+        }
     }
+    if (lost == RK_OK)
+        return RK_OK;
+    return rk_fail(lost, "pipeline command %zu of %zu was redirected and got no reply: %s", which,
+                   p->count, why);
 }
 
 /* Every result nil (no array yet when nothing was ever queued). */
@@ -561,10 +576,11 @@ int rk_pipeline_exec(rk_pipeline *p) {
     p->watching = p->multi = false; /* EXEC ends a watch, so does failing */
     if (rc == RK_OK && tx)
         rc = settle_transaction(p);
-    else if (rc == RK_OK)
-        resend_redirected(p);
+    int lost = rc == RK_OK && !tx ? resend_redirected(p) : RK_OK;
     if (rc == RK_OK)
         rc = shape_results(p);
+    if (rc == RK_OK)
+        rc = lost;
     if (rc == RK_OK && p->o.stop_on_error) {
         for (size_t i = 0; i < p->count; i++)
             if (p->status[i] != RK_OK) {
