@@ -443,6 +443,25 @@ static void test_connection_given_back_with_an_open_watch_is_not_pooled(void **s
     rk_client_free(c);
 }
 
+/* Every other command that changes its connection (the stateful ones
+ * rk_client_call refuses) leaves it unpoolable too: after QUIT the server
+ * has closed it (the next call on it would fail, an INCR unretried though
+ * it never ran); CLIENT TRACKING sends the next users invalidations,
+ * CLIENT NO-EVICT changes how the server treats it. */
+static void test_connection_given_back_after_quit_or_client_tracking_is_not_pooled(void **state) {
+    (void)state;
+    rk_client *c = pool_of_one();
+    assert_false(pooled_after(c, RAW("QUIT")));
+    assert_false(pooled_after(c, RAW("CLIENT TRACKING on")));
+    assert_false(pooled_after(c, RAW("CLIENT NO-EVICT on")));
+    assert_true(pooled_after(c, RAW("CLIENT ID")));
+    rk_pool_stats st;
+    rk_client_pool_stats(c, &st);
+    assert_int_equal(st.idle, 1);
+    assert_int_equal(rk_client_call(c, NULL, "INCR hostile:after-quit"), RK_OK);
+    rk_client_free(c);
+}
+
 /* A pipeline's transaction under rk_pipeline_watch ends its watch with
  * its EXEC, which the connection never saw queued: the connection is
  * pooled again, not closed (a reconnect per transaction). */
@@ -1264,6 +1283,8 @@ int main(void) {
                                   teardown),
         cmocka_unit_test_teardown(test_connection_given_back_with_an_open_watch_is_not_pooled,
                                   teardown),
+        cmocka_unit_test_teardown(
+            test_connection_given_back_after_quit_or_client_tracking_is_not_pooled, teardown),
         cmocka_unit_test_teardown(test_connection_after_watched_pipeline_transaction_is_pooled,
                                   teardown),
         cmocka_unit_test_teardown(test_connection_given_back_twice_is_pooled_once, teardown),
