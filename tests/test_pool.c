@@ -27,6 +27,7 @@
 #include "rediskit/client.h"
 #include "rediskit/conn.h"
 #include "rediskit/error.h"
+#include "rediskit/pipeline.h"
 #include "rediskit/reply.h"
 #include "rkt_proxy.h"
 #include "rkt_server.h"
@@ -202,6 +203,28 @@ static void test_exhausted_pool_fails_with_epool_after_timeout(void **state) {
     assert_int_equal(st.in_use, 2);
     rk_client_release(c, a);
     rk_client_release(c, b);
+    rk_client_free(c);
+}
+
+/* A pipeline that finds no free connection says so for every command: each
+ * status is RK_EPOOL, none left from the run before. */
+static void test_pipeline_on_exhausted_pool_fails_each_command_with_epool(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_client *c = pooled_client(rkt_server_port(&rkt_shared), 1, 100);
+    rk_pipeline *p = rk_pipeline_new(c, NULL);
+    assert_non_null(p);
+    assert_int_equal(rk_pipeline_append(p, "PING"), RK_OK);
+    assert_int_equal(rk_pipeline_exec(p), RK_OK); /* status 0: RK_OK */
+    rk_conn *a;
+    assert_int_equal(rk_client_acquire(c, &a), RK_OK);
+    assert_int_equal(rk_pipeline_append(p, "PING"), RK_OK);
+    assert_int_equal(rk_pipeline_exec(p), RK_EPOOL);
+    assert_int_equal(rk_pipeline_replies(p), 1);
+    assert_int_equal(rk_pipeline_status(p, 0), RK_EPOOL);
+    assert_int_equal(rk_reply_type(rk_pipeline_reply(p, 0)), RK_REPLY_NIL);
+    rk_client_release(c, a);
+    rk_pipeline_free(p);
     rk_client_free(c);
 }
 
@@ -603,6 +626,7 @@ int main(void) {
         cmocka_unit_test(test_threads_share_a_pool_of_16),
         cmocka_unit_test(test_exhausted_pool_fails_with_epool_after_timeout),
         cmocka_unit_test(test_acquire_on_exhausted_pool_fails_with_epool),
+        cmocka_unit_test(test_pipeline_on_exhausted_pool_fails_each_command_with_epool),
         cmocka_unit_test(test_release_wakes_a_waiting_call),
         cmocka_unit_test(test_new_client_opens_no_connection),
         cmocka_unit_test(test_stats_count_connections_in_use_and_idle),

@@ -534,8 +534,10 @@ static int attempt(rk_pipeline *p, bool tx, bool *sent) {
     rk_conn *conn = p->conn;
     int rc = conn ? RK_OK : rk_client_acquire(p->client, &conn);
     *sent = false;
-    if (rc != RK_OK)
+    if (rc != RK_OK) { /* RK_EPOOL, a refused connect...: nothing got a reply */
+        mark_unanswered(p, tx, 0, rc);
         return rc;
+    }
     p->conn = NULL;
     uint64_t before = rk_conn_bytes_sent(conn);
     size_t got = 0;
