@@ -542,6 +542,63 @@ static void test_connection_acquired_before_fork_is_closed_when_child_releases_i
     rk_client_free(c);
 }
 
+/* What a child does with a pipeline that was watching when it forked. */
+typedef enum { CHILD_FREES, CHILD_EXECS } child_use;
+
+/* Forks while p watches, lets the child use p (`use`), and returns the
+ * child's exit status: 0 when what it did was refused or sent nothing. */
+static int fork_with_watching_pipeline(rk_pipeline *p, child_use use) {
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return CHILD_NO_FORK;
+    if (pid == 0) {
+        int rc = RK_ECLOSED;
+        if (use == CHILD_EXECS) {
+            rk_pipeline_multi(p);
+            rk_pipeline_append(p, "SET pool:fork:watched child");
+            rc = rk_pipeline_exec(p);
+        }
+        rk_pipeline_free(p);
+        _exit(rc == RK_ECLOSED ? CHILD_OK : CHILD_CALL_FAILED);
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+/* The connection a watching pipeline holds is its parent's in a forked
+ * child: whatever the child does with the pipeline must not reach it. An
+ * UNWATCH (freeing it) or an EXEC (running it) from the child would end
+ * the parent's watch, and the parent's transaction would then run over a
+ * key changed meanwhile. */
+static void child_use_of_watching_pipeline_leaves_parents_watch(child_use use) {
+    rkt_shared_need();
+    rk_client *c = pooled_client(rkt_server_port(&rkt_shared), 4, 0);
+    rk_pipeline *p = rk_pipeline_new(c, NULL);
+    assert_non_null(p);
+    const rk_str key = RK_STR("pool:fork:watched");
+    assert_int_equal(rk_pipeline_watch(p, &key, 1), RK_OK);
+    assert_int_equal(fork_with_watching_pipeline(p, use), CHILD_OK);
+    free(rkt_server_cmd(&rkt_shared, "SET", "pool:fork:watched", "changed", NULL));
+    assert_int_equal(rk_pipeline_multi(p), RK_OK);
+    assert_int_equal(rk_pipeline_append(p, "SET pool:fork:watched parent"), RK_OK);
+    assert_int_equal(rk_pipeline_exec(p), RK_EWATCH);
+    rk_pipeline_free(p);
+    rk_client_free(c);
+}
+
+static void test_child_freeing_a_watching_pipeline_leaves_the_parents_watch(void **state) {
+    (void)state;
+    child_use_of_watching_pipeline_leaves_parents_watch(CHILD_FREES);
+}
+
+static void test_child_running_a_watching_pipeline_is_eclosed(void **state) {
+    (void)state;
+    child_use_of_watching_pipeline_leaves_parents_watch(CHILD_EXECS);
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 /* ---- the pool's lock failing ------------------------------------------- */
@@ -641,6 +698,8 @@ int main(void) {
         cmocka_unit_test(test_parent_connection_survives_forked_child),
         cmocka_unit_test(test_child_freeing_the_client_leaves_parent_connection_alone),
         cmocka_unit_test(test_connection_acquired_before_fork_is_closed_when_child_releases_it),
+        cmocka_unit_test(test_child_freeing_a_watching_pipeline_leaves_the_parents_watch),
+        cmocka_unit_test(test_child_running_a_watching_pipeline_is_eclosed),
         cmocka_unit_test(test_pool_init_whose_lock_fails_leaves_no_condition_variable),
         cmocka_unit_test(test_pool_reset_after_fork_reports_a_lock_it_could_not_make),
     };

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "client/client_int.h"
+#include "client/pool.h"
 #include "conn/conn_int.h"
 #include "meta/block.h"
 #include "meta/classes.h"
@@ -110,15 +111,28 @@ static void clear_results(rk_pipeline *p) {
     p->nresults = 0;
 }
 
-/* Gives back the held connection; a watch on it is dropped first. */
+/* Gives back the held connection; a watch on it is dropped first, unless
+ * this is a forked child and the connection (and its watch) the parent's:
+ * the pool then closes the child's copy without a word to the server. */
 static void let_go(rk_pipeline *p) {
     if (p->conn == NULL)
         return;
-    if (p->watching && rk_conn_is_ready(p->conn))
+    if (p->watching && rk_conn_is_ready(p->conn) && !rk_pool_conn_forked(p->conn))
         rk_conn_call_args(p->conn, NULL, "UNWATCH", NULL);
     rk_client_release(p->client, p->conn);
     p->conn = NULL;
     p->watching = false;
+}
+
+/* RK_ECLOSED, the held connection given back, when it was made before a
+ * fork() of this process: in the child it is the parent's, and a command
+ * sent on it would end the parent's watch or take the parent's replies. */
+static int held_here(rk_pipeline *p) {
+    if (p->conn == NULL || !rk_pool_conn_forked(p->conn))
+        return RK_OK;
+    let_go(p);
+    return rk_fail(RK_ECLOSED, "the pipeline holds a connection made before fork(): it is the "
+                               "parent's, and the child cannot use it (watch again there)");
 }
 
 void rk_pipeline_reset(rk_pipeline *p) {
@@ -521,9 +535,11 @@ static void mark_unanswered(rk_pipeline *p, bool tx, size_t got, int rc) {
         rk_reply_free(&p->exec_reply);
 }
 
-/* Whether a failed run may be run again on a new connection. */
-static bool may_retry(const rk_pipeline *p, bool tx, int rc, bool sent) {
-    if (p->watching || !rk_connection_failure(rc))
+/* Whether a failed run may be run again on a new connection: never one
+ * that ran under a watch (`watched`, as the exec began: a new connection
+ * would not have it). */
+static bool may_retry(const rk_pipeline *p, bool watched, bool tx, int rc, bool sent) {
+    if (watched || !rk_connection_failure(rc))
         return false;
     return !sent || (!tx && (!p->unsafe || p->o.allow_retry));
 }
@@ -531,8 +547,10 @@ static bool may_retry(const rk_pipeline *p, bool tx, int rc, bool sent) {
 /* One attempt: a connection (the held one, or one from the pool), a run,
  * the connection given back. */
 static int attempt(rk_pipeline *p, bool tx, bool *sent) {
+    int rc = held_here(p);
     rk_conn *conn = p->conn;
-    int rc = conn ? RK_OK : rk_client_acquire(p->client, &conn);
+    if (rc == RK_OK && conn == NULL)
+        rc = rk_client_acquire(p->client, &conn);
     *sent = false;
     if (rc != RK_OK) { /* RK_EPOOL, a refused connect...: nothing got a reply */
         mark_unanswered(p, tx, 0, rc);
@@ -565,11 +583,11 @@ int rk_pipeline_exec(rk_pipeline *p) {
         return rc;
     const rk_retry *policy = &rk_client_options(p->client)->retry;
     unsigned seed = (unsigned)rk_now_us();
-    bool sent;
+    bool sent, watched = p->watching;
     int delay = 0;
     for (int n = 1;; n++) {
         rc = attempt(p, tx, &sent);
-        if (rc == RK_OK || n >= policy->attempts || !may_retry(p, tx, rc, sent))
+        if (rc == RK_OK || n >= policy->attempts || !may_retry(p, watched, tx, rc, sent))
             break;
         rk_retry_pause(policy, n, &delay, &seed, rc);
         clear_results(p); /* what the failed run got is run again */
@@ -608,9 +626,12 @@ int rk_pipeline_watch(rk_pipeline *p, const rk_str *keys, size_t n) {
             return rk_fail(RK_EINVAL, "rk_pipeline_watch: key %zu is NULL", i);
     if (p->multi)
         return rk_fail(RK_EINVAL, "WATCH after MULTI is not allowed");
-    int rc =
-        p->conn ? RK_OK
-                : rk_client_acquire_for(p->client, rk_key_slot(keys[0].ptr, keys[0].len), &p->conn);
+    int rc = held_here(p);
+    if (rc != RK_OK)
+        return rc;
+    rc = p->conn
+             ? RK_OK
+             : rk_client_acquire_for(p->client, rk_key_slot(keys[0].ptr, keys[0].len), &p->conn);
     if (rc != RK_OK)
         return rc;
     /* Watching from the first batch on: if a later one fails, let_go
@@ -633,16 +654,20 @@ int rk_pipeline_watch(rk_pipeline *p, const rk_str *keys, size_t n) {
 int rk_pipeline_unwatch(rk_pipeline *p) {
     if (p == NULL)
         return no_pipeline("rk_pipeline_unwatch");
-    if (p->conn == NULL)
-        return RK_OK;
-    int rc = rk_conn_call_args(p->conn, NULL, "UNWATCH", NULL);
+    int rc = held_here(p);
+    if (rc != RK_OK || p->conn == NULL)
+        return rc;
+    rc = rk_conn_call_args(p->conn, NULL, "UNWATCH", NULL);
     p->watching = false;
     return rc;
 }
 
-static int check_immediate(const rk_pipeline *p) {
+static int check_immediate(rk_pipeline *p) {
     if (p == NULL)
         return no_pipeline("rk_pipeline_call");
+    int rc = held_here(p);
+    if (rc != RK_OK)
+        return rc;
     if (!p->watching || p->conn == NULL)
         return rk_fail(RK_EINVAL, "rk_pipeline_call runs commands only while watching");
     if (p->multi)

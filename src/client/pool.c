@@ -209,3 +209,7 @@ void rk_pool_get_stats(rk_pool *p, rk_pool_stats *out) {
     out->idle = p->nidle;
     pthread_mutex_unlock(&p->mu);
 }
+
+bool rk_pool_conn_forked(const rk_conn *conn) {
+    return rk_conn_tag(conn) != atomic_load(&fork_generation);
+}

@@ -8,6 +8,7 @@
 #define RK_POOL_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "rediskit/client.h"
@@ -53,6 +54,11 @@ void rk_pool_drop(rk_pool *pool, rk_conn *conn);
 void rk_pool_created(rk_pool *pool, rk_conn *conn);
 
 void rk_pool_get_stats(rk_pool *pool, rk_pool_stats *out);
+
+/* Whether conn, made by a pool, was made before a fork() of this process:
+ * in a child, a connection of its parent's, whose socket the child must
+ * not write to or read from. */
+bool rk_pool_conn_forked(const rk_conn *conn);
 
 #pragma GCC visibility pop
 
