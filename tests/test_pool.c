@@ -206,6 +206,28 @@ static void test_exhausted_pool_fails_with_epool_after_timeout(void **state) {
     rk_client_free(c);
 }
 
+/* A connection lent by one client and given back to another is refused
+ * and left alone, as the header says of any connection the client did
+ * not lend: the other client's pool (which may be gone by then) is not
+ * this one's to fill. Given back to its own client, it is pooled. */
+static void test_connection_given_back_to_another_client_is_refused(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_client *a = pooled_client(rkt_server_port(&rkt_shared), 2, 0);
+    rk_client *b = pooled_client(rkt_server_port(&rkt_shared), 2, 0);
+    rk_conn *conn;
+    assert_int_equal(rk_client_acquire(a, &conn), RK_OK);
+    rk_client_release(b, conn);
+    assert_int_equal(rk_error_last()->code, RK_EINVAL);
+    assert_int_equal(stats_of(a).in_use, 1);
+    assert_int_equal(stats_of(a).idle, 0);
+    rk_client_release(a, conn);
+    assert_int_equal(stats_of(a).in_use, 0);
+    assert_int_equal(stats_of(a).idle, 1);
+    rk_client_free(b);
+    rk_client_free(a);
+}
+
 /* A pipeline that finds no free connection says so for every command: each
  * status is RK_EPOOL, none left from the run before. */
 static void test_pipeline_on_exhausted_pool_fails_each_command_with_epool(void **state) {
@@ -684,6 +706,7 @@ int main(void) {
         cmocka_unit_test(test_exhausted_pool_fails_with_epool_after_timeout),
         cmocka_unit_test(test_acquire_on_exhausted_pool_fails_with_epool),
         cmocka_unit_test(test_pipeline_on_exhausted_pool_fails_each_command_with_epool),
+        cmocka_unit_test(test_connection_given_back_to_another_client_is_refused),
         cmocka_unit_test(test_release_wakes_a_waiting_call),
         cmocka_unit_test(test_new_client_opens_no_connection),
         cmocka_unit_test(test_stats_count_connections_in_use_and_idle),

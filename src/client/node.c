@@ -28,6 +28,7 @@ static void node_destroy(rk_node *n) {
 int rk_nodes_init(rk_nodes *nodes, const rk_options *settled, rk_tls_ctx *tls) {
     memset(nodes, 0, sizeof(*nodes));
     nodes->seed.o = *settled;
+    nodes->seed.nodes = nodes;
     nodes->tls = tls;
     if (pthread_mutex_init(&nodes->mu, NULL) != 0)
         return rk_fail(RK_ENOMEM, "cannot create the client's node lock");
@@ -79,6 +80,7 @@ static rk_node *make_node(const rk_nodes *nodes, const char *host, size_t host_l
     n->o.host = h;
     n->o.port = port;
     n->o.unix_path = NULL;
+    n->nodes = nodes;
     if (node_init(n) != RK_OK) {
         rk_free(h);
         rk_free(n);
