@@ -113,12 +113,15 @@ static void clear_results(rk_pipeline *p) {
 
 /* Gives back the held connection; a watch on it is dropped first, unless
  * this is a forked child and the connection (and its watch) the parent's:
- * the pool then closes the child's copy without a word to the server. */
+ * the pool then closes the child's copy without a word to the server. An
+ * UNWATCH that failed or was refused (an ACL without it) may leave the
+ * watch on: the connection is closed, never pooled. */
 static void let_go(rk_pipeline *p) {
     if (p->conn == NULL)
         return;
-    if (p->watching && rk_conn_is_ready(p->conn) && !rk_pool_conn_forked(p->conn))
-        rk_conn_call_args(p->conn, NULL, "UNWATCH", NULL);
+    if (p->watching && rk_conn_is_ready(p->conn) && !rk_pool_conn_forked(p->conn) &&
+        rk_conn_call_args(p->conn, NULL, "UNWATCH", NULL) != RK_OK)
+        rk_conn_close(p->conn);
     rk_client_release(p->client, p->conn);
     p->conn = NULL;
     p->watching = false;
@@ -658,7 +661,8 @@ int rk_pipeline_unwatch(rk_pipeline *p) {
     if (rc != RK_OK || p->conn == NULL)
         return rc;
     rc = rk_conn_call_args(p->conn, NULL, "UNWATCH", NULL);
-    p->watching = false;
+    if (rc == RK_OK) /* refused, the keys stay watched: so does the pipeline */
+        p->watching = false;
     return rc;
 }
 
