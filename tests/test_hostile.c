@@ -462,6 +462,28 @@ static void test_connection_given_back_after_quit_or_client_tracking_is_not_pool
     rk_client_free(c);
 }
 
+/* The server may refuse the UNWATCH or DISCARD that would end a watch or a
+ * MULTI (here NOPERM: an ACL user without them), and then the watch or the
+ * MULTI stays on the connection: it is closed, not pooled. */
+static void test_connection_whose_unwatch_or_discard_was_refused_is_not_pooled(void **state) {
+    (void)state;
+    rkt_shared_need();
+    char *r = rkt_server_cmd(&rkt_shared, "ACL", "SETUSER", "hostile-noend", "on", ">pw", "~*",
+                             "+@all", "-unwatch", "-discard", NULL);
+    assert_non_null(r);
+    free(r);
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared),
+                                               .username = "hostile-noend",
+                                               .password = "pw",
+                                               .pool_size = 1});
+    assert_non_null(c);
+    assert_false(pooled_after(c, RAW("WATCH hostile:w", "UNWATCH")));
+    assert_false(pooled_after(c, RAW("MULTI", "DISCARD")));
+    assert_true(pooled_after(c, RAW("MULTI", "PING", "EXEC")));
+    rk_client_free(c);
+    server_run("ACL", "DELUSER", "hostile-noend");
+}
+
 /* A pipeline's transaction under rk_pipeline_watch ends its watch with
  * its EXEC, which the connection never saw queued: the connection is
  * pooled again, not closed (a reconnect per transaction). */
@@ -1285,6 +1307,8 @@ int main(void) {
                                   teardown),
         cmocka_unit_test_teardown(
             test_connection_given_back_after_quit_or_client_tracking_is_not_pooled, teardown),
+        cmocka_unit_test_teardown(
+            test_connection_whose_unwatch_or_discard_was_refused_is_not_pooled, teardown),
         cmocka_unit_test_teardown(test_connection_after_watched_pipeline_transaction_is_pooled,
                                   teardown),
         cmocka_unit_test_teardown(test_connection_given_back_twice_is_pooled_once, teardown),
