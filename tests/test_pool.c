@@ -23,7 +23,9 @@
 
 #include <cmocka.h>
 
+#include "client/node.h"
 #include "client/pool.h"
+#include "client/topology.h"
 #include "rediskit/client.h"
 #include "rediskit/conn.h"
 #include "rediskit/error.h"
@@ -564,6 +566,66 @@ static void test_connection_acquired_before_fork_is_closed_when_child_releases_i
     rk_client_free(c);
 }
 
+/* A thread of the parent holding the client's node list lock. */
+typedef struct lock_holder {
+    pthread_mutex_t *mu;
+    pthread_mutex_t gate;
+    pthread_cond_t cv;
+    bool locked, release;
+} lock_holder;
+
+static void *hold_lock(void *arg) {
+    lock_holder *h = arg;
+    pthread_mutex_lock(h->mu);
+    pthread_mutex_lock(&h->gate);
+    h->locked = true;
+    pthread_cond_broadcast(&h->cv);
+    while (!h->release)
+        pthread_cond_wait(&h->cv, &h->gate);
+    pthread_mutex_unlock(&h->gate);
+    pthread_mutex_unlock(h->mu);
+    return NULL;
+}
+
+/* A fork while another thread holds the lock of the client's node list
+ * (reading the pool statistics, following a redirect): in the child that
+ * thread does not exist, and the lock must not stay held for ever. The
+ * child's statistics call returns (an alarm ends a child that hangs). */
+static void test_child_is_not_stuck_on_a_node_lock_held_at_fork(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_client *c = pooled_client(rkt_server_port(&rkt_shared), 4, 0);
+    lock_holder h = {.mu = &rk_client_nodes(c)->mu};
+    pthread_mutex_init(&h.gate, NULL);
+    pthread_cond_init(&h.cv, NULL);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, hold_lock, &h), 0);
+    pthread_mutex_lock(&h.gate);
+    while (!h.locked)
+        pthread_cond_wait(&h.cv, &h.gate);
+    pthread_mutex_unlock(&h.gate);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(10);
+        rk_pool_stats st;
+        rk_client_pool_stats(c, &st);
+        _exit(rk_client_call(c, NULL, "PING") == RK_OK ? CHILD_OK : CHILD_CALL_FAILED);
+    }
+    pthread_mutex_lock(&h.gate);
+    h.release = true;
+    pthread_cond_broadcast(&h.cv);
+    pthread_mutex_unlock(&h.gate);
+    pthread_join(t, NULL);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status)); /* not killed by the alarm */
+    assert_int_equal(WEXITSTATUS(status), CHILD_OK);
+    pthread_cond_destroy(&h.cv);
+    pthread_mutex_destroy(&h.gate);
+    rk_client_free(c);
+}
+
 /* What a child does with a pipeline that was watching when it forked. */
 typedef enum { CHILD_FREES, CHILD_EXECS } child_use;
 
@@ -723,6 +785,7 @@ int main(void) {
         cmocka_unit_test(test_connection_acquired_before_fork_is_closed_when_child_releases_it),
         cmocka_unit_test(test_child_freeing_a_watching_pipeline_leaves_the_parents_watch),
         cmocka_unit_test(test_child_running_a_watching_pipeline_is_eclosed),
+        cmocka_unit_test(test_child_is_not_stuck_on_a_node_lock_held_at_fork),
         cmocka_unit_test(test_pool_init_whose_lock_fails_leaves_no_condition_variable),
         cmocka_unit_test(test_pool_reset_after_fork_reports_a_lock_it_could_not_make),
     };

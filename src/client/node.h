@@ -42,7 +42,8 @@ struct rk_node {
 /* Every node of a client: the seed first, then the learned ones. */
 typedef struct rk_nodes {
     rk_node seed;
-    pthread_mutex_t mu; /* guards the list after the seed */
+    pthread_mutex_t mu;  /* guards the list after the seed */
+    unsigned generation; /* the fork generation mu was made in (made anew in a child) */
     rk_node *learned;
     size_t nlearned;
     rk_tls_ctx *tls; /* the client's, shared by every node */
