@@ -195,6 +195,32 @@ static void test_pipeline_call_refuses_select_on_the_held_connection(void **stat
     rk_client_free(c);
 }
 
+/* A built command may change its connection too (rk_cmd_select,
+ * rk_cmd_quit, rk_cmd_readonly...): queued with rk_pipeline_add it would
+ * run on the pooled connection, which never sees the pipeline's bytes, and
+ * every later call that got it would read another db. Refused as the
+ * formatted SELECT is, and the next call reads db 0. */
+static void test_pipeline_add_refuses_a_built_select(void **state) {
+    (void)state;
+    rkt_shared_need();
+    server_run("SET", "hostile:db", "zero");
+    rk_client *c = pool_of_one();
+    rk_pipeline *p = rk_pipeline_new(c, NULL);
+    assert_non_null(p);
+    rk_command cmd;
+    assert_int_equal(rk_pipeline_add(p, rk_cmd_select(&cmd, 1)), RK_EINVAL);
+    assert_int_equal(rk_pipeline_add(p, rk_cmd_quit(&cmd)), RK_EINVAL);
+    assert_int_equal(rk_pipeline_size(p), 0);
+    assert_int_equal(rk_pipeline_append(p, "PING"), RK_OK);
+    assert_int_equal(rk_pipeline_exec(p), RK_OK);
+    rk_reply r;
+    assert_int_equal(rk_client_call(c, &r, "GET hostile:db"), RK_OK);
+    assert_string_equal(rk_reply_str(&r), "zero");
+    rk_reply_free(&r);
+    rk_pipeline_free(p);
+    rk_client_free(c);
+}
+
 /* A client of the proxy whose one pooled connection was accepted in CUT
  * mode at `cut` bytes from the first reply; the proxy passes everything
  * on the connections made after it. */
@@ -1307,6 +1333,7 @@ int main(void) {
                                   teardown),
         cmocka_unit_test_teardown(
             test_connection_given_back_after_quit_or_client_tracking_is_not_pooled, teardown),
+        cmocka_unit_test_teardown(test_pipeline_add_refuses_a_built_select, teardown),
         cmocka_unit_test_teardown(
             test_connection_whose_unwatch_or_discard_was_refused_is_not_pooled, teardown),
         cmocka_unit_test_teardown(test_connection_after_watched_pipeline_transaction_is_pooled,

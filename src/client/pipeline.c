@@ -201,13 +201,13 @@ static int grow_cmds(rk_pipeline *p) {
  * built: one that would change the state of the pooled connection it runs
  * on (SELECT, MULTI, SUBSCRIBE...) is taken back out and refused. Once the
  * pipeline holds a command not safe to repeat, only that check is left,
- * and it rules most names out without a lookup; typed commands (`typed`),
- * which never change their connection, skip it. */
-static int queued(rk_pipeline *p, int rc, bool typed) {
+ * and it rules most names out without a lookup. Built commands are judged
+ * too: rk_cmd_select, rk_cmd_quit and rk_cmd_readonly build stateful ones. */
+static int queued(rk_pipeline *p, int rc) {
     if (rc != RK_OK)
         return rc;
-    unsigned want = (typed ? 0 : RK_CMD_STATEFUL) | (p->unsafe ? 0 : RK_CMD_SAFE);
-    unsigned flags = want ? rk_writer_last_flags(p->queue, want) : 0;
+    unsigned want = RK_CMD_STATEFUL | (p->unsafe ? 0 : RK_CMD_SAFE);
+    unsigned flags = rk_writer_last_flags(p->queue, want);
     if (flags & RK_CMD_STATEFUL) {
         rk_writer_unqueue_last(p->queue);
         return rk_fail(RK_EINVAL, "this command changes the state of its connection and cannot "
@@ -234,7 +234,7 @@ int rk_pipeline_vappend(rk_pipeline *p, const char *fmt, va_list ap) {
         return rc;
     if (fmt == NULL)
         return rk_fail(RK_EINVAL, "NULL command format");
-    return queued(p, rk_writer_vformat(p->queue, fmt, ap), false);
+    return queued(p, rk_writer_vformat(p->queue, fmt, ap));
 }
 
 int rk_pipeline_append(rk_pipeline *p, const char *fmt, ...) {
@@ -245,21 +245,17 @@ int rk_pipeline_append(rk_pipeline *p, const char *fmt, ...) {
     return rc;
 }
 
-static int append_argv(rk_pipeline *p, const rk_str *argv, size_t argc, bool typed) {
+int rk_pipeline_append_argv(rk_pipeline *p, const rk_str *argv, size_t argc) {
     int rc = can_queue(p);
     if (rc != RK_OK)
         return rc;
-    return queued(p, rk_writer_argv(p->queue, argv, argc), typed);
-}
-
-int rk_pipeline_append_argv(rk_pipeline *p, const rk_str *argv, size_t argc) {
-    return append_argv(p, argv, argc, false);
+    return queued(p, rk_writer_argv(p->queue, argv, argc));
 }
 
 /* Built commands (rk_pipeline_add) queue with the shape their reply takes
  * after the run; commands queued without one keep theirs as they come. */
 int rk_pipeline_append_shaped(rk_pipeline *p, const rk_str *argv, size_t argc, const char *shape) {
-    int rc = append_argv(p, argv, argc, true);
+    int rc = rk_pipeline_append_argv(p, argv, argc);
     if (rc == RK_OK)
         p->cmds[p->count - 1].shape = shape;
     return rc;
