@@ -195,6 +195,32 @@ static void test_pipeline_call_refuses_select_on_the_held_connection(void **stat
     rk_client_free(c);
 }
 
+/* A built command may change its connection too (rk_cmd_select,
+ * rk_cmd_quit, rk_cmd_readonly...): queued with rk_pipeline_add it would
+ * run on the pooled connection, which never sees the pipeline's bytes, and
+ * every later call that got it would read another db. Refused as the
+ * formatted SELECT is, and the next call reads db 0. */
+static void test_pipeline_add_refuses_a_built_select(void **state) {
+    (void)state;
+    rkt_shared_need();
+    server_run("SET", "hostile:db", "zero");
+    rk_client *c = pool_of_one();
+    rk_pipeline *p = rk_pipeline_new(c, NULL);
+    assert_non_null(p);
+    rk_command cmd;
+    assert_int_equal(rk_pipeline_add(p, rk_cmd_select(&cmd, 1)), RK_EINVAL);
+    assert_int_equal(rk_pipeline_add(p, rk_cmd_quit(&cmd)), RK_EINVAL);
+    assert_int_equal(rk_pipeline_size(p), 0);
+    assert_int_equal(rk_pipeline_append(p, "PING"), RK_OK);
+    assert_int_equal(rk_pipeline_exec(p), RK_OK);
+    rk_reply r;
+    assert_int_equal(rk_client_call(c, &r, "GET hostile:db"), RK_OK);
+    assert_string_equal(rk_reply_str(&r), "zero");
+    rk_reply_free(&r);
+    rk_pipeline_free(p);
+    rk_client_free(c);
+}
+
 /* A client of the proxy whose one pooled connection was accepted in CUT
  * mode at `cut` bytes from the first reply; the proxy passes everything
  * on the connections made after it. */
@@ -441,6 +467,47 @@ static void test_connection_given_back_with_an_open_watch_is_not_pooled(void **s
     rk_reply_free(&r);
     rk_client_release(c, conn);
     rk_client_free(c);
+}
+
+/* Every other command that changes its connection (the stateful ones
+ * rk_client_call refuses) leaves it unpoolable too: after QUIT the server
+ * has closed it (the next call on it would fail, an INCR unretried though
+ * it never ran); CLIENT TRACKING sends the next users invalidations,
+ * CLIENT NO-EVICT changes how the server treats it. */
+static void test_connection_given_back_after_quit_or_client_tracking_is_not_pooled(void **state) {
+    (void)state;
+    rk_client *c = pool_of_one();
+    assert_false(pooled_after(c, RAW("QUIT")));
+    assert_false(pooled_after(c, RAW("CLIENT TRACKING on")));
+    assert_false(pooled_after(c, RAW("CLIENT NO-EVICT on")));
+    assert_true(pooled_after(c, RAW("CLIENT ID")));
+    rk_pool_stats st;
+    rk_client_pool_stats(c, &st);
+    assert_int_equal(st.idle, 1);
+    assert_int_equal(rk_client_call(c, NULL, "INCR hostile:after-quit"), RK_OK);
+    rk_client_free(c);
+}
+
+/* The server may refuse the UNWATCH or DISCARD that would end a watch or a
+ * MULTI (here NOPERM: an ACL user without them), and then the watch or the
+ * MULTI stays on the connection: it is closed, not pooled. */
+static void test_connection_whose_unwatch_or_discard_was_refused_is_not_pooled(void **state) {
+    (void)state;
+    rkt_shared_need();
+    char *r = rkt_server_cmd(&rkt_shared, "ACL", "SETUSER", "hostile-noend", "on", ">pw", "~*",
+                             "+@all", "-unwatch", "-discard", NULL);
+    assert_non_null(r);
+    free(r);
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared),
+                                               .username = "hostile-noend",
+                                               .password = "pw",
+                                               .pool_size = 1});
+    assert_non_null(c);
+    assert_false(pooled_after(c, RAW("WATCH hostile:w", "UNWATCH")));
+    assert_false(pooled_after(c, RAW("MULTI", "DISCARD")));
+    assert_true(pooled_after(c, RAW("MULTI", "PING", "EXEC")));
+    rk_client_free(c);
+    server_run("ACL", "DELUSER", "hostile-noend");
 }
 
 /* A pipeline's transaction under rk_pipeline_watch ends its watch with
@@ -1264,6 +1331,11 @@ int main(void) {
                                   teardown),
         cmocka_unit_test_teardown(test_connection_given_back_with_an_open_watch_is_not_pooled,
                                   teardown),
+        cmocka_unit_test_teardown(
+            test_connection_given_back_after_quit_or_client_tracking_is_not_pooled, teardown),
+        cmocka_unit_test_teardown(test_pipeline_add_refuses_a_built_select, teardown),
+        cmocka_unit_test_teardown(
+            test_connection_whose_unwatch_or_discard_was_refused_is_not_pooled, teardown),
         cmocka_unit_test_teardown(test_connection_after_watched_pipeline_transaction_is_pooled,
                                   teardown),
         cmocka_unit_test_teardown(test_connection_given_back_twice_is_pooled_once, teardown),

@@ -720,6 +720,37 @@ static void test_failed_watch_leaves_no_key_watched(void **state) {
     rk_client_free(c);
 }
 
+/* When the server refuses the UNWATCH that gives a watched connection back
+ * (here NOPERM: the ACL user may WATCH but not UNWATCH), the watch stays
+ * on the connection: it is closed, not pooled, so no later transaction on
+ * it is aborted by a key it never watched. The same for an UNWATCH asked
+ * for with rk_pipeline_unwatch: refused, the pipeline still watches. */
+static void test_refused_unwatch_does_not_pool_a_watching_connection(void **state) {
+    if (!rkt_require_binaries("redis-server", NULL))
+        skip();
+    const char *const users[] = {"user nounwatch on >pw ~* +@all -unwatch", NULL};
+    assert_int_equal(rkt_server_start(&fx_server, &(rkt_server_opts){.acl_users = users}), 0);
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_server_port(&fx_server),
+                                               .protocol = proto(state),
+                                               .username = "nounwatch",
+                                               .password = "pw",
+                                               .pool_size = 1});
+    assert_non_null(c);
+    const rk_str key = RK_STR("w");
+    rk_pipeline *p = pipeline_on(c, (rk_pipeline_opts){0});
+    assert_int_equal(rk_pipeline_watch(p, &key, 1), RK_OK);
+    assert_int_equal(rk_pipeline_unwatch(p), RK_ESERVER);
+    assert_int_equal(rk_pipeline_call(p, NULL, "PING"), RK_OK); /* still watching */
+    rk_pipeline_reset(p);                                       /* its UNWATCH refused too */
+    free(rkt_server_cmd(&fx_server, "SET", "w", "changed", NULL));
+    rk_pipeline *tx = pipeline_on(c, (rk_pipeline_opts){.transaction = true});
+    append_ok(tx, "SET other 1");
+    exec_ok(tx); /* pool_size 1: a watching connection would abort it */
+    rk_pipeline_free(tx);
+    rk_pipeline_free(p);
+    rk_client_free(c);
+}
+
 /* ---- rk_transaction ------------------------------------------------------ */
 
 /* The read-modify-write body: GET the counter, then MULTI SET it + 1. */
@@ -1110,6 +1141,32 @@ static void test_unanswered_pipeline_times_out_every_command(void **state) {
     rk_client_free(c);
 }
 
+/* A program built before borrow_large_values passes a shorter struct: what
+ * follows it is not the pipeline's to read, and arguments stay copied. */
+static void test_shorter_opts_struct_keeps_arguments_copied(void **state) {
+    rkt_shared_need();
+    rk_client *c = shared_client(state);
+    size_t older = offsetof(rk_pipeline_opts, borrow_large_values);
+    unsigned char raw[sizeof(rk_pipeline_opts)];
+    memset(raw, 1, sizeof raw); /* past the older struct: a "true" */
+    memset(raw, 0, older);
+    rk_pipeline *p = (rk_pipeline_new)(c, (const rk_pipeline_opts *)raw, older);
+    assert_non_null(p);
+    static char buf[20 * 1024]; /* past the 16 KiB reference threshold */
+    memset(buf, 'a', sizeof buf);
+    const rk_str argv[] = {RK_STR("SET"), RK_STR("pipe:older"), rk_bin(buf, sizeof buf)};
+    assert_int_equal(rk_pipeline_append_argv(p, argv, 3), RK_OK);
+    memset(buf, 'b', sizeof buf); /* reused at once, as copying allows */
+    exec_ok(p);
+    rk_reply r;
+    assert_int_equal(rk_client_call(c, &r, "GET pipe:older"), RK_OK);
+    assert_int_equal(rk_reply_len(&r), sizeof buf);
+    assert_int_equal(rk_reply_str(&r)[0], 'a');
+    rk_reply_free(&r);
+    rk_pipeline_free(p);
+    rk_client_free(c);
+}
+
 /* ---- the pool connection --------------------------------------------- */
 
 static void test_exec_gives_connection_back(void **state) {
@@ -1265,6 +1322,7 @@ int main(void) {
         BOTH(test_call_after_unwatch_is_einval),
         BOTH(test_call_after_multi_is_einval),
         BOTH(test_failed_watch_leaves_no_key_watched),
+        BOTH(test_refused_unwatch_does_not_pool_a_watching_connection),
         BOTH(test_transaction_counter_from_four_threads_ends_at_800),
         BOTH(test_transaction_reruns_body_after_watched_key_changes),
         BOTH(test_watched_binary_key_changed_elsewhere_is_ewatch),
@@ -1279,6 +1337,7 @@ int main(void) {
         BOTH(test_transaction_is_not_retried_after_cut_even_with_allow_retry),
         BOTH(test_pipeline_never_sent_is_retried),
         BOTH(test_unanswered_pipeline_times_out_every_command),
+        BOTH(test_shorter_opts_struct_keeps_arguments_copied),
         BOTH(test_exec_gives_connection_back),
         BOTH(test_failed_exec_gives_connection_back),
         BOTH(test_exec_after_watch_gives_connection_back),

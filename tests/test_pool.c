@@ -23,10 +23,13 @@
 
 #include <cmocka.h>
 
+#include "client/node.h"
 #include "client/pool.h"
+#include "client/topology.h"
 #include "rediskit/client.h"
 #include "rediskit/conn.h"
 #include "rediskit/error.h"
+#include "rediskit/pipeline.h"
 #include "rediskit/reply.h"
 #include "rkt_proxy.h"
 #include "rkt_server.h"
@@ -202,6 +205,50 @@ static void test_exhausted_pool_fails_with_epool_after_timeout(void **state) {
     assert_int_equal(st.in_use, 2);
     rk_client_release(c, a);
     rk_client_release(c, b);
+    rk_client_free(c);
+}
+
+/* A connection lent by one client and given back to another is refused
+ * and left alone, as the header says of any connection the client did
+ * not lend: the other client's pool (which may be gone by then) is not
+ * this one's to fill. Given back to its own client, it is pooled. */
+static void test_connection_given_back_to_another_client_is_refused(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_client *a = pooled_client(rkt_server_port(&rkt_shared), 2, 0);
+    rk_client *b = pooled_client(rkt_server_port(&rkt_shared), 2, 0);
+    rk_conn *conn;
+    assert_int_equal(rk_client_acquire(a, &conn), RK_OK);
+    rk_client_release(b, conn);
+    assert_int_equal(rk_error_last()->code, RK_EINVAL);
+    assert_int_equal(stats_of(a).in_use, 1);
+    assert_int_equal(stats_of(a).idle, 0);
+    rk_client_release(a, conn);
+    assert_int_equal(stats_of(a).in_use, 0);
+    assert_int_equal(stats_of(a).idle, 1);
+    rk_client_free(b);
+    rk_client_free(a);
+}
+
+/* A pipeline that finds no free connection says so for every command: each
+ * status is RK_EPOOL, none left from the run before. */
+static void test_pipeline_on_exhausted_pool_fails_each_command_with_epool(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_client *c = pooled_client(rkt_server_port(&rkt_shared), 1, 100);
+    rk_pipeline *p = rk_pipeline_new(c, NULL);
+    assert_non_null(p);
+    assert_int_equal(rk_pipeline_append(p, "PING"), RK_OK);
+    assert_int_equal(rk_pipeline_exec(p), RK_OK); /* status 0: RK_OK */
+    rk_conn *a;
+    assert_int_equal(rk_client_acquire(c, &a), RK_OK);
+    assert_int_equal(rk_pipeline_append(p, "PING"), RK_OK);
+    assert_int_equal(rk_pipeline_exec(p), RK_EPOOL);
+    assert_int_equal(rk_pipeline_replies(p), 1);
+    assert_int_equal(rk_pipeline_status(p, 0), RK_EPOOL);
+    assert_int_equal(rk_reply_type(rk_pipeline_reply(p, 0)), RK_REPLY_NIL);
+    rk_client_release(c, a);
+    rk_pipeline_free(p);
     rk_client_free(c);
 }
 
@@ -519,6 +566,123 @@ static void test_connection_acquired_before_fork_is_closed_when_child_releases_i
     rk_client_free(c);
 }
 
+/* A thread of the parent holding the client's node list lock. */
+typedef struct lock_holder {
+    pthread_mutex_t *mu;
+    pthread_mutex_t gate;
+    pthread_cond_t cv;
+    bool locked, release;
+} lock_holder;
+
+static void *hold_lock(void *arg) {
+    lock_holder *h = arg;
+    pthread_mutex_lock(h->mu);
+    pthread_mutex_lock(&h->gate);
+    h->locked = true;
+    pthread_cond_broadcast(&h->cv);
+    while (!h->release)
+        pthread_cond_wait(&h->cv, &h->gate);
+    pthread_mutex_unlock(&h->gate);
+    pthread_mutex_unlock(h->mu);
+    return NULL;
+}
+
+/* A fork while another thread holds the lock of the client's node list
+ * (reading the pool statistics, following a redirect): in the child that
+ * thread does not exist, and the lock must not stay held for ever. The
+ * child's statistics call returns (an alarm ends a child that hangs). */
+static void test_child_is_not_stuck_on_a_node_lock_held_at_fork(void **state) {
+    (void)state;
+    rkt_shared_need();
+    rk_client *c = pooled_client(rkt_server_port(&rkt_shared), 4, 0);
+    lock_holder h = {.mu = &rk_client_nodes(c)->mu};
+    pthread_mutex_init(&h.gate, NULL);
+    pthread_cond_init(&h.cv, NULL);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, hold_lock, &h), 0);
+    pthread_mutex_lock(&h.gate);
+    while (!h.locked)
+        pthread_cond_wait(&h.cv, &h.gate);
+    pthread_mutex_unlock(&h.gate);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(10);
+        rk_pool_stats st;
+        rk_client_pool_stats(c, &st);
+        _exit(rk_client_call(c, NULL, "PING") == RK_OK ? CHILD_OK : CHILD_CALL_FAILED);
+    }
+    pthread_mutex_lock(&h.gate);
+    h.release = true;
+    pthread_cond_broadcast(&h.cv);
+    pthread_mutex_unlock(&h.gate);
+    pthread_join(t, NULL);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status)); /* not killed by the alarm */
+    assert_int_equal(WEXITSTATUS(status), CHILD_OK);
+    pthread_cond_destroy(&h.cv);
+    pthread_mutex_destroy(&h.gate);
+    rk_client_free(c);
+}
+
+/* What a child does with a pipeline that was watching when it forked. */
+typedef enum { CHILD_FREES, CHILD_EXECS } child_use;
+
+/* Forks while p watches, lets the child use p (`use`), and returns the
+ * child's exit status: 0 when what it did was refused or sent nothing. */
+static int fork_with_watching_pipeline(rk_pipeline *p, child_use use) {
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return CHILD_NO_FORK;
+    if (pid == 0) {
+        int rc = RK_ECLOSED;
+        if (use == CHILD_EXECS) {
+            rk_pipeline_multi(p);
+            rk_pipeline_append(p, "SET pool:fork:watched child");
+            rc = rk_pipeline_exec(p);
+        }
+        rk_pipeline_free(p);
+        _exit(rc == RK_ECLOSED ? CHILD_OK : CHILD_CALL_FAILED);
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+/* The connection a watching pipeline holds is its parent's in a forked
+ * child: whatever the child does with the pipeline must not reach it. An
+ * UNWATCH (freeing it) or an EXEC (running it) from the child would end
+ * the parent's watch, and the parent's transaction would then run over a
+ * key changed meanwhile. */
+static void child_use_of_watching_pipeline_leaves_parents_watch(child_use use) {
+    rkt_shared_need();
+    rk_client *c = pooled_client(rkt_server_port(&rkt_shared), 4, 0);
+    rk_pipeline *p = rk_pipeline_new(c, NULL);
+    assert_non_null(p);
+    const rk_str key = RK_STR("pool:fork:watched");
+    assert_int_equal(rk_pipeline_watch(p, &key, 1), RK_OK);
+    assert_int_equal(fork_with_watching_pipeline(p, use), CHILD_OK);
+    free(rkt_server_cmd(&rkt_shared, "SET", "pool:fork:watched", "changed", NULL));
+    assert_int_equal(rk_pipeline_multi(p), RK_OK);
+    assert_int_equal(rk_pipeline_append(p, "SET pool:fork:watched parent"), RK_OK);
+    assert_int_equal(rk_pipeline_exec(p), RK_EWATCH);
+    rk_pipeline_free(p);
+    rk_client_free(c);
+}
+
+static void test_child_freeing_a_watching_pipeline_leaves_the_parents_watch(void **state) {
+    (void)state;
+    child_use_of_watching_pipeline_leaves_parents_watch(CHILD_FREES);
+}
+
+static void test_child_running_a_watching_pipeline_is_eclosed(void **state) {
+    (void)state;
+    child_use_of_watching_pipeline_leaves_parents_watch(CHILD_EXECS);
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 /* ---- the pool's lock failing ------------------------------------------- */
@@ -603,6 +767,8 @@ int main(void) {
         cmocka_unit_test(test_threads_share_a_pool_of_16),
         cmocka_unit_test(test_exhausted_pool_fails_with_epool_after_timeout),
         cmocka_unit_test(test_acquire_on_exhausted_pool_fails_with_epool),
+        cmocka_unit_test(test_pipeline_on_exhausted_pool_fails_each_command_with_epool),
+        cmocka_unit_test(test_connection_given_back_to_another_client_is_refused),
         cmocka_unit_test(test_release_wakes_a_waiting_call),
         cmocka_unit_test(test_new_client_opens_no_connection),
         cmocka_unit_test(test_stats_count_connections_in_use_and_idle),
@@ -617,6 +783,9 @@ int main(void) {
         cmocka_unit_test(test_parent_connection_survives_forked_child),
         cmocka_unit_test(test_child_freeing_the_client_leaves_parent_connection_alone),
         cmocka_unit_test(test_connection_acquired_before_fork_is_closed_when_child_releases_it),
+        cmocka_unit_test(test_child_freeing_a_watching_pipeline_leaves_the_parents_watch),
+        cmocka_unit_test(test_child_running_a_watching_pipeline_is_eclosed),
+        cmocka_unit_test(test_child_is_not_stuck_on_a_node_lock_held_at_fork),
         cmocka_unit_test(test_pool_init_whose_lock_fails_leaves_no_condition_variable),
         cmocka_unit_test(test_pool_reset_after_fork_reports_a_lock_it_could_not_make),
     };

@@ -465,6 +465,44 @@ static void test_the_nodes_a_client_learns_are_bounded(void **state) {
     rk_nodes_destroy(&nodes);
 }
 
+/* A pipeline whose command is redirected to a node that cannot be reached
+ * (nothing listens on its port): `stop_on_error` set or not, exec returns
+ * the connection failure the resend met, which is also that command's
+ * status, never RK_OK or a server error with no reply behind it. */
+static void redirected_to_nowhere(bool stop_on_error) {
+    char moved[64];
+    snprintf(moved, sizeof moved, "-MOVED 7 127.0.0.1:%d\r\n", rkt_free_port());
+    rkt_fake *f = rkt_fake_start(
+        (rkt_fake_step[]){{.expect = (const char *[]){"GET", "k", NULL}, .reply = moved},
+                          {.expect = (const char *[]){"PING", NULL}, .reply = "+PONG\r\n"}},
+        2, NULL);
+    assert_non_null(f);
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_fake_port(f), .retry = {.attempts = 1}});
+    assert_non_null(c);
+    rk_pipeline *p = rk_pipeline_new(c, &(rk_pipeline_opts){.stop_on_error = stop_on_error});
+    assert_non_null(p);
+    RKT_OK(rk_pipeline_append(p, "GET k"));
+    RKT_OK(rk_pipeline_append(p, "PING"));
+    assert_int_equal(rk_pipeline_exec(p), RK_ECONNECT);
+    assert_int_equal(rk_pipeline_status(p, 0), RK_ECONNECT);
+    assert_int_equal(rk_reply_type(rk_pipeline_reply(p, 0)), RK_REPLY_NIL);
+    RKT_OK(rk_pipeline_status(p, 1));
+    assert_string_equal(rk_reply_str(rk_pipeline_reply(p, 1)), "PONG");
+    rk_pipeline_free(p);
+    rk_client_free(c);
+    rkt_fake_free(f);
+}
+
+static void test_a_pipeline_redirected_to_nowhere_fails_with_the_connection(void **state) {
+    (void)state;
+    redirected_to_nowhere(false);
+}
+
+static void test_stop_on_error_names_the_failure_of_a_redirected_command(void **state) {
+    (void)state;
+    redirected_to_nowhere(true);
+}
+
 int main(void) {
     const struct CMUnitTest fakes[] = {
         cmocka_unit_test(test_the_nodes_a_client_learns_are_bounded),
@@ -473,6 +511,8 @@ int main(void) {
         cmocka_unit_test(test_a_redirect_to_an_unknown_hostname_is_eredirect),
         cmocka_unit_test(test_a_redirect_without_a_host_keeps_the_host),
         cmocka_unit_test(test_ask_sends_asking_and_the_command_together),
+        cmocka_unit_test(test_a_pipeline_redirected_to_nowhere_fails_with_the_connection),
+        cmocka_unit_test(test_stop_on_error_names_the_failure_of_a_redirected_command),
     };
     const struct CMUnitTest real[] = {
         cmocka_unit_test(test_slot_matches_cluster_keyslot),

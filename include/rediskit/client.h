@@ -155,8 +155,10 @@ int rk_client_acquire(rk_client *client, rk_conn **conn);
  *  replies still unread, or one left in a mode or state a later call would
  *  trip on (MONITOR, a SUBSCRIBE, CLIENT REPLY OFF or SKIP, a RESET sent as
  *  a plain command, a MULTI not ended by EXEC or DISCARD, and SELECT, AUTH,
- *  HELLO or CLIENT SETNAME, a WATCH not ended by UNWATCH or a transaction's
- *  EXEC or DISCARD: the connection knows these however they were sent) is
+ *  HELLO, CLIENT SETNAME and every other command rk_client_call refuses
+ *  (QUIT, CLIENT TRACKING, READONLY...), a WATCH not ended by UNWATCH or a
+ *  transaction's EXEC or DISCARD: the connection knows these however they
+ *  were sent) is
  *  closed instead of being pooled; rk_reset() makes it poolable again.
  *  rk_conn_close it first to have it discarded. NULL conn does nothing; a NULL client
  *  records RK_EINVAL and leaves conn alone, and so does a connection the

@@ -119,9 +119,11 @@ size_t rk_pipeline_size(const rk_pipeline *p);
  *    server refused MULTI itself (an ACL user without it), so the commands
  *    DID run, one by one and not atomically: each has its own reply and
  *    status, as in a plain pipeline;
- *  - a connection failure (RK_EIO, RK_ETIMEOUT...): every command that got
- *    no reply has that status. The command timeout bounds each wait for
- *    progress, not the whole pipeline;
+ *  - a connection failure (RK_EIO, RK_ETIMEOUT, RK_ECONNECT...): every
+ *    command that got no reply has that status, a command the server
+ *    redirected (MOVED, ASK) and that could not be sent again to the node
+ *    named too. The command timeout bounds each wait for progress, not
+ *    the whole pipeline;
  *  - RK_ENOMEM: out of memory, possibly after every reply was read: a typed
  *    command whose reply could not be given its shape has status RK_ENOMEM
  *    and its reply as the server sent it; the others are kept. */

@@ -263,7 +263,8 @@ int rk_client_acquire(rk_client *c, rk_conn **out) {
  * in a mode a later call would trip on (see rk_conn_poolable). A lent
  * connection's owner is its node and an idle one has none, so one given
  * back twice (two callers would then share it) or never lent (rk_conn_new)
- * is refused, not pushed past the end of the pool. */
+ * is refused, not pushed past the end of the pool; so is one another
+ * client lent (its node is not in this client's list). */
 void rk_client_release(rk_client *c, rk_conn *conn) {
     if (conn == NULL)
         return;
@@ -272,7 +273,7 @@ void rk_client_release(rk_client *c, rk_conn *conn) {
         return;
     }
     rk_node *node = rk_conn_owner(conn);
-    if (node == NULL) {
+    if (node == NULL || node->nodes != &c->nodes) {
         rk_fail(RK_EINVAL, "rk_client_release: a connection the client did not lend, or one "
                            "given back already; it is left alone");
         return;

@@ -25,9 +25,17 @@ static void node_destroy(rk_node *n) {
     rk_pool_destroy(&n->pool);
 }
 
+/* Locks the list; in a forked child the lock is made anew first. */
+static void lock_nodes(rk_nodes *nodes) {
+    rk_mutex_after_fork(&nodes->mu, &nodes->generation);
+    pthread_mutex_lock(&nodes->mu);
+}
+
 int rk_nodes_init(rk_nodes *nodes, const rk_options *settled, rk_tls_ctx *tls) {
     memset(nodes, 0, sizeof(*nodes));
+    nodes->generation = rk_fork_generation();
     nodes->seed.o = *settled;
+    nodes->seed.nodes = nodes;
     nodes->tls = tls;
     if (pthread_mutex_init(&nodes->mu, NULL) != 0)
         return rk_fail(RK_ENOMEM, "cannot create the client's node lock");
@@ -39,7 +47,7 @@ int rk_nodes_init(rk_nodes *nodes, const rk_options *settled, rk_tls_ctx *tls) {
 
 void rk_nodes_stop(rk_nodes *nodes) {
     rk_mux_stop(nodes->seed.mux);
-    pthread_mutex_lock(&nodes->mu);
+    lock_nodes(nodes);
     for (rk_node *n = nodes->learned; n; n = n->next)
         rk_mux_stop(n->mux);
     pthread_mutex_unlock(&nodes->mu);
@@ -79,6 +87,7 @@ static rk_node *make_node(const rk_nodes *nodes, const char *host, size_t host_l
     n->o.host = h;
     n->o.port = port;
     n->o.unix_path = NULL;
+    n->nodes = nodes;
     if (node_init(n) != RK_OK) {
         rk_free(h);
         rk_free(n);
@@ -94,7 +103,7 @@ rk_node *rk_nodes_at(rk_nodes *nodes, const char *host, size_t host_len, int por
     }
     if (same_address(&nodes->seed, host, host_len, port))
         return &nodes->seed;
-    pthread_mutex_lock(&nodes->mu);
+    lock_nodes(nodes);
     rk_node *n = nodes->learned;
     while (n && !same_address(n, host, host_len, port))
         n = n->next;
@@ -121,7 +130,7 @@ static void add_stats(rk_pool_stats *sum, const rk_pool_stats *s) {
 
 void rk_nodes_stats(rk_nodes *nodes, rk_pool_stats *sum) {
     rk_pool_get_stats(&nodes->seed.pool, sum);
-    pthread_mutex_lock(&nodes->mu);
+    lock_nodes(nodes);
     for (rk_node *n = nodes->learned; n; n = n->next) {
         rk_pool_stats s;
         rk_pool_get_stats(&n->pool, &s);

@@ -21,13 +21,15 @@
 #pragma GCC visibility push(hidden)
 
 typedef struct rk_node rk_node;
+struct rk_nodes;
 
 struct rk_node {
-    rk_options o;  /* the client's settled options, this node's address */
-    char *host;    /* owned copy of o.host; NULL for the seed */
-    rk_pool pool;  /* this node's connections */
-    rk_mux *mux;   /* RK_MODE_MUX: this node's executor; else NULL */
-    rk_node *next; /* in rk_nodes */
+    rk_options o;                 /* the client's settled options, this node's address */
+    char *host;                   /* owned copy of o.host; NULL for the seed */
+    rk_pool pool;                 /* this node's connections */
+    rk_mux *mux;                  /* RK_MODE_MUX: this node's executor; else NULL */
+    rk_node *next;                /* in rk_nodes */
+    const struct rk_nodes *nodes; /* the client's list it is in */
 };
 
 /* The most nodes a client learns (beyond its seed). Nodes live as long as
@@ -40,7 +42,8 @@ struct rk_node {
 /* Every node of a client: the seed first, then the learned ones. */
 typedef struct rk_nodes {
     rk_node seed;
-    pthread_mutex_t mu; /* guards the list after the seed */
+    pthread_mutex_t mu;  /* guards the list after the seed */
+    unsigned generation; /* the fork generation mu was made in (made anew in a child) */
     rk_node *learned;
     size_t nlearned;
     rk_tls_ctx *tls; /* the client's, shared by every node */

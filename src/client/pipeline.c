@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "client/client_int.h"
+#include "client/pool.h"
 #include "conn/conn_int.h"
 #include "meta/block.h"
 #include "meta/classes.h"
@@ -81,10 +82,11 @@ rk_pipeline *(rk_pipeline_new)(rk_client *client, const rk_pipeline_opts *opts, 
     rk_pipeline *p = rk_calloc(1, sizeof(*p));
     /* Arguments are copied unless the caller opted into zero-copy: a
      * buffer reused between two appends must not be sent twice as last
-     * written. */
-    bool borrow = opts != NULL && opts->borrow_large_values;
+     * written. Read from the settled copy: an older caller's struct ends
+     * before the field. */
     if (p != NULL)
-        p->queue = rk_writer_new(&(rk_writer_opts){.ref_threshold = borrow ? 0 : SIZE_MAX});
+        p->queue =
+            rk_writer_new(&(rk_writer_opts){.ref_threshold = o.borrow_large_values ? 0 : SIZE_MAX});
     if (p == NULL || p->queue == NULL) {
         rk_free(p);
         rk_fail(RK_ENOMEM, "out of memory creating a pipeline");
@@ -109,15 +111,31 @@ static void clear_results(rk_pipeline *p) {
     p->nresults = 0;
 }
 
-/* Gives back the held connection; a watch on it is dropped first. */
+/* Gives back the held connection; a watch on it is dropped first, unless
+ * this is a forked child and the connection (and its watch) the parent's:
+ * the pool then closes the child's copy without a word to the server. An
+ * UNWATCH that failed or was refused (an ACL without it) may leave the
+ * watch on: the connection is closed, never pooled. */
 static void let_go(rk_pipeline *p) {
     if (p->conn == NULL)
         return;
-    if (p->watching && rk_conn_is_ready(p->conn))
-        rk_conn_call_args(p->conn, NULL, "UNWATCH", NULL);
+    if (p->watching && rk_conn_is_ready(p->conn) && !rk_pool_conn_forked(p->conn) &&
+        rk_conn_call_args(p->conn, NULL, "UNWATCH", NULL) != RK_OK)
+        rk_conn_close(p->conn);
     rk_client_release(p->client, p->conn);
     p->conn = NULL;
     p->watching = false;
+}
+
+/* RK_ECLOSED, the held connection given back, when it was made before a
+ * fork() of this process: in the child it is the parent's, and a command
+ * sent on it would end the parent's watch or take the parent's replies. */
+static int held_here(rk_pipeline *p) {
+    if (p->conn == NULL || !rk_pool_conn_forked(p->conn))
+        return RK_OK;
+    let_go(p);
+    return rk_fail(RK_ECLOSED, "the pipeline holds a connection made before fork(): it is the "
+                               "parent's, and the child cannot use it (watch again there)");
 }
 
 void rk_pipeline_reset(rk_pipeline *p) {
@@ -183,13 +201,13 @@ static int grow_cmds(rk_pipeline *p) {
  * built: one that would change the state of the pooled connection it runs
  * on (SELECT, MULTI, SUBSCRIBE...) is taken back out and refused. Once the
  * pipeline holds a command not safe to repeat, only that check is left,
- * and it rules most names out without a lookup; typed commands (`typed`),
- * which never change their connection, skip it. */
-static int queued(rk_pipeline *p, int rc, bool typed) {
+ * and it rules most names out without a lookup. Built commands are judged
+ * too: rk_cmd_select, rk_cmd_quit and rk_cmd_readonly build stateful ones. */
+static int queued(rk_pipeline *p, int rc) {
     if (rc != RK_OK)
         return rc;
-    unsigned want = (typed ? 0 : RK_CMD_STATEFUL) | (p->unsafe ? 0 : RK_CMD_SAFE);
-    unsigned flags = want ? rk_writer_last_flags(p->queue, want) : 0;
+    unsigned want = RK_CMD_STATEFUL | (p->unsafe ? 0 : RK_CMD_SAFE);
+    unsigned flags = rk_writer_last_flags(p->queue, want);
     if (flags & RK_CMD_STATEFUL) {
         rk_writer_unqueue_last(p->queue);
         return rk_fail(RK_EINVAL, "this command changes the state of its connection and cannot "
@@ -216,7 +234,7 @@ int rk_pipeline_vappend(rk_pipeline *p, const char *fmt, va_list ap) {
         return rc;
     if (fmt == NULL)
         return rk_fail(RK_EINVAL, "NULL command format");
-    return queued(p, rk_writer_vformat(p->queue, fmt, ap), false);
+    return queued(p, rk_writer_vformat(p->queue, fmt, ap));
 }
 
 int rk_pipeline_append(rk_pipeline *p, const char *fmt, ...) {
@@ -227,21 +245,17 @@ int rk_pipeline_append(rk_pipeline *p, const char *fmt, ...) {
     return rc;
 }
 
-static int append_argv(rk_pipeline *p, const rk_str *argv, size_t argc, bool typed) {
+int rk_pipeline_append_argv(rk_pipeline *p, const rk_str *argv, size_t argc) {
     int rc = can_queue(p);
     if (rc != RK_OK)
         return rc;
-    return queued(p, rk_writer_argv(p->queue, argv, argc), typed);
-}
-
-int rk_pipeline_append_argv(rk_pipeline *p, const rk_str *argv, size_t argc) {
-    return append_argv(p, argv, argc, false);
+    return queued(p, rk_writer_argv(p->queue, argv, argc));
 }
 
 /* Built commands (rk_pipeline_add) queue with the shape their reply takes
  * after the run; commands queued without one keep theirs as they come. */
 int rk_pipeline_append_shaped(rk_pipeline *p, const rk_str *argv, size_t argc, const char *shape) {
-    int rc = append_argv(p, argv, argc, true);
+    int rc = rk_pipeline_append_argv(p, argv, argc);
     if (rc == RK_OK)
         p->cmds[p->count - 1].shape = shape;
     return rc;
@@ -455,8 +469,14 @@ static int settle_transaction(rk_pipeline *p) {
 }
 
 /* Commands the server redirected (MOVED, ASK: they did not run) are sent
- * again on their own to the node named, each result kept in its place. */
-static void resend_redirected(rk_pipeline *p) {
+ * again on their own to the node named, each result kept in its place.
+ * Returns the first failure that left one without a reply (the node could
+ * not be reached, the redirect could not be read...), so that exec does
+ * not say RK_OK over it; a server's answer is a reply. */
+static int resend_redirected(rk_pipeline *p) {
+    int lost = RK_OK;
+    size_t which = 0;
+    char why[256] = "";
     for (size_t i = 0; i < p->count; i++) {
         const queued_cmd *q = &p->cmds[i];
         if (p->status[q->out] != RK_ESERVER || !rk_conn_is_redirect(&p->replies[q->out]))
@@ -466,7 +486,16 @@ static void resend_redirected(rk_pipeline *p) {
         rk_reply_free(&p->replies[q->out]);
         p->replies[q->out] = fresh;
         p->status[q->out] = rc;
+        if (rc != RK_OK && fresh.type_ != RK_REPLY_ERROR && lost == RK_OK) {
+            lost = rc;
+            which = q->out;
+            snprintf(why, sizeof(why), "%s", rk_error_last()->message);
+        }
     }
+    if (lost == RK_OK)
+        return RK_OK;
+    return rk_fail(lost, "pipeline command %zu of %zu was redirected and got no reply: %s", which,
+                   p->count, why);
 }
 
 /* Every result nil (no array yet when nothing was ever queued). */
@@ -505,9 +534,11 @@ static void mark_unanswered(rk_pipeline *p, bool tx, size_t got, int rc) {
         rk_reply_free(&p->exec_reply);
 }
 
-/* Whether a failed run may be run again on a new connection. */
-static bool may_retry(const rk_pipeline *p, bool tx, int rc, bool sent) {
-    if (p->watching || !rk_connection_failure(rc))
+/* Whether a failed run may be run again on a new connection: never one
+ * that ran under a watch (`watched`, as the exec began: a new connection
+ * would not have it). */
+static bool may_retry(const rk_pipeline *p, bool watched, bool tx, int rc, bool sent) {
+    if (watched || !rk_connection_failure(rc))
         return false;
     return !sent || (!tx && (!p->unsafe || p->o.allow_retry));
 }
@@ -515,11 +546,15 @@ static bool may_retry(const rk_pipeline *p, bool tx, int rc, bool sent) {
 /* One attempt: a connection (the held one, or one from the pool), a run,
  * the connection given back. */
 static int attempt(rk_pipeline *p, bool tx, bool *sent) {
+    int rc = held_here(p);
     rk_conn *conn = p->conn;
-    int rc = conn ? RK_OK : rk_client_acquire(p->client, &conn);
+    if (rc == RK_OK && conn == NULL)
+        rc = rk_client_acquire(p->client, &conn);
     *sent = false;
-    if (rc != RK_OK)
+    if (rc != RK_OK) { /* RK_EPOOL, a refused connect...: nothing got a reply */
+        mark_unanswered(p, tx, 0, rc);
         return rc;
+    }
     p->conn = NULL;
     uint64_t before = rk_conn_bytes_sent(conn);
     size_t got = 0;
@@ -547,11 +582,11 @@ int rk_pipeline_exec(rk_pipeline *p) {
         return rc;
     const rk_retry *policy = &rk_client_options(p->client)->retry;
     unsigned seed = (unsigned)rk_now_us();
-    bool sent;
+    bool sent, watched = p->watching;
     int delay = 0;
     for (int n = 1;; n++) {
         rc = attempt(p, tx, &sent);
-        if (rc == RK_OK || n >= policy->attempts || !may_retry(p, tx, rc, sent))
+        if (rc == RK_OK || n >= policy->attempts || !may_retry(p, watched, tx, rc, sent))
             break;
         rk_retry_pause(policy, n, &delay, &seed, rc);
         clear_results(p); /* what the failed run got is run again */
@@ -560,10 +595,11 @@ int rk_pipeline_exec(rk_pipeline *p) {
     p->watching = p->multi = false; /* EXEC ends a watch, so does failing */
     if (rc == RK_OK && tx)
         rc = settle_transaction(p);
-    else if (rc == RK_OK)
-        resend_redirected(p);
+    int lost = rc == RK_OK && !tx ? resend_redirected(p) : RK_OK;
     if (rc == RK_OK)
         rc = shape_results(p);
+    if (rc == RK_OK)
+        rc = lost;
     if (rc == RK_OK && p->o.stop_on_error) {
         for (size_t i = 0; i < p->count; i++)
             if (p->status[i] != RK_OK) {
@@ -589,9 +625,12 @@ int rk_pipeline_watch(rk_pipeline *p, const rk_str *keys, size_t n) {
             return rk_fail(RK_EINVAL, "rk_pipeline_watch: key %zu is NULL", i);
     if (p->multi)
         return rk_fail(RK_EINVAL, "WATCH after MULTI is not allowed");
-    int rc =
-        p->conn ? RK_OK
-                : rk_client_acquire_for(p->client, rk_key_slot(keys[0].ptr, keys[0].len), &p->conn);
+    int rc = held_here(p);
+    if (rc != RK_OK)
+        return rc;
+    rc = p->conn
+             ? RK_OK
+             : rk_client_acquire_for(p->client, rk_key_slot(keys[0].ptr, keys[0].len), &p->conn);
     if (rc != RK_OK)
         return rc;
     /* Watching from the first batch on: if a later one fails, let_go
@@ -614,16 +653,21 @@ int rk_pipeline_watch(rk_pipeline *p, const rk_str *keys, size_t n) {
 int rk_pipeline_unwatch(rk_pipeline *p) {
     if (p == NULL)
         return no_pipeline("rk_pipeline_unwatch");
-    if (p->conn == NULL)
-        return RK_OK;
-    int rc = rk_conn_call_args(p->conn, NULL, "UNWATCH", NULL);
-    p->watching = false;
+    int rc = held_here(p);
+    if (rc != RK_OK || p->conn == NULL)
+        return rc;
+    rc = rk_conn_call_args(p->conn, NULL, "UNWATCH", NULL);
+    if (rc == RK_OK) /* refused, the keys stay watched: so does the pipeline */
+        p->watching = false;
     return rc;
 }
 
-static int check_immediate(const rk_pipeline *p) {
+static int check_immediate(rk_pipeline *p) {
     if (p == NULL)
         return no_pipeline("rk_pipeline_call");
+    int rc = held_here(p);
+    if (rc != RK_OK)
+        return rc;
     if (!p->watching || p->conn == NULL)
         return rk_fail(RK_EINVAL, "rk_pipeline_call runs commands only while watching");
     if (p->multi)

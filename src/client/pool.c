@@ -209,3 +209,23 @@ void rk_pool_get_stats(rk_pool *p, rk_pool_stats *out) {
     out->idle = p->nidle;
     pthread_mutex_unlock(&p->mu);
 }
+
+bool rk_pool_conn_forked(const rk_conn *conn) {
+    return rk_conn_tag(conn) != atomic_load(&fork_generation);
+}
+
+unsigned rk_fork_generation(void) {
+    return atomic_load(&fork_generation);
+}
+
+void rk_mutex_after_fork(pthread_mutex_t *mu, unsigned *generation) {
+    unsigned gen = atomic_load(&fork_generation);
+    if (RK_LIKELY(__atomic_load_n(generation, __ATOMIC_ACQUIRE) == gen))
+        return;
+    pthread_mutex_lock(&fork_lock);
+    if (*generation != gen) {
+        pthread_mutex_init(mu, NULL);
+        __atomic_store_n(generation, gen, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&fork_lock);
+}

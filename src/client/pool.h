@@ -8,6 +8,7 @@
 #define RK_POOL_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "rediskit/client.h"
@@ -53,6 +54,19 @@ void rk_pool_drop(rk_pool *pool, rk_conn *conn);
 void rk_pool_created(rk_pool *pool, rk_conn *conn);
 
 void rk_pool_get_stats(rk_pool *pool, rk_pool_stats *out);
+
+/* The fork generation of this process: bumped in a child at fork(). */
+unsigned rk_fork_generation(void);
+
+/* Makes mu anew when *generation is older than this process's: in a forked
+ * child a lock of the parent's may be held by a thread that does not exist
+ * there, and would stay held for ever. Call before locking mu. */
+void rk_mutex_after_fork(pthread_mutex_t *mu, unsigned *generation);
+
+/* Whether conn, made by a pool, was made before a fork() of this process:
+ * in a child, a connection of its parent's, whose socket the child must
+ * not write to or read from. */
+bool rk_pool_conn_forked(const rk_conn *conn);
 
 #pragma GCC visibility pop
 

@@ -84,6 +84,7 @@ struct rk_conn {
      * WATCH not yet ended by UNWATCH, an EXEC or DISCARD of a MULTI, or
      * RESET (the next user's transaction would abort on its keys). */
     bool modal, in_multi, streaming, watching;
+    int last_mode;                      /* what the command queued last does (RK_MODE_*) */
     void (*close_fn)(void *ud, int fd); /* rk_conn_on_close */
     void *close_ud;
 };
@@ -178,6 +179,7 @@ static void forget_modes(rk_conn *c) {
     c->replies_off = false; /* a new connection replies */
     c->unreplied = 0;
     c->modal = c->in_multi = c->streaming = c->watching = false;
+    c->last_mode = RK_MODE_SAME;
 }
 
 /* drop_socket, and the user's queued commands and expected replies too. */
@@ -322,7 +324,8 @@ static void reply_mode(rk_conn *c, bool off, unsigned skip) {
 /* Follows what the command just queued does to the connection's mode,
  * whichever call queued it. */
 static void track_mode(rk_conn *c) {
-    switch (rk_writer_last_mode(c->wr)) {
+    c->last_mode = rk_writer_last_mode(c->wr);
+    switch (c->last_mode) {
     case RK_MODE_STREAM: c->modal = c->streaming = true; break;
     case RK_MODE_SESSION: c->modal = true; break;
     case RK_MODE_MULTI: c->in_multi = true; break;
@@ -943,6 +946,20 @@ int rk_conn_append_argv(rk_conn *c, const rk_str *argv, size_t argc) {
     return rc == RK_OK ? queued(c, rk_writer_argv(c->wr, argv, argc)) : rc;
 }
 
+/* The server refused the UNWATCH, EXEC or DISCARD just answered (rc a
+ * server error): track_mode took it as done, but a refused UNWATCH leaves
+ * the keys watched, and a refused DISCARD (an ACL without it) the MULTI
+ * open. Only an EXEC's EXECABORT ends the transaction for sure; after any
+ * other refusal the connection is no longer what it seems, and is never
+ * pooled again (rk_conn_poolable). */
+static void refused_mode_end(rk_conn *c, int rc) {
+    if ((rc != RK_ESERVER && rc != RK_EAUTH) || rk_conn_is_broken(c))
+        return;
+    if (c->last_mode == RK_MODE_UNWATCH ||
+        (c->last_mode == RK_MODE_TX_END && strcmp(rk_error_last()->prefix, "EXECABORT") != 0))
+        c->modal = true;
+}
+
 /* Runs the command queued last (after everything queued before it). */
 static int call_queued(rk_conn *c, rk_reply *reply, int rc) {
     if (rc != RK_OK) {
@@ -968,7 +985,9 @@ static int call_queued(rk_conn *c, rk_reply *reply, int rc) {
             return rc;
         }
     }
-    return rk_conn_roundtrip(c, reply, deadline);
+    rc = rk_conn_roundtrip(c, reply, deadline);
+    refused_mode_end(c, rc);
+    return rc;
 }
 
 int rk_conn_vcall(rk_conn *c, rk_reply *reply, const char *fmt, va_list ap) {

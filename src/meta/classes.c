@@ -141,5 +141,7 @@ int rk_writer_last_mode(const rk_writer *w) {
         return RK_MODE_WATCH;
     if (is(words[0], "unwatch"))
         return RK_MODE_UNWATCH;
-    return RK_MODE_SAME;
+    /* Any other stateful command (QUIT, CLIENT TRACKING, READONLY,
+     * ASKING...) leaves the connection other than its options say too. */
+    return lookup_last(w, RK_CMD_STATEFUL) ? RK_MODE_SESSION : RK_MODE_SAME;
 }
