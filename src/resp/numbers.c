@@ -44,28 +44,39 @@ int rk_parse_ll(const char *s, size_t len, long long *out) {
     return 0;
 }
 
-bool rk_double_syntax_ok(const char *s, size_t n) {
-    size_t i = 0, digits = 0;
-    if (i < n && (s[i] == '-' || s[i] == '+'))
-        i++;
-    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
-        digits++;
-    if (i < n && s[i] == '.')
-        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++)
-            digits++;
-    if (digits == 0)
+/* Whether c is a decimal digit; a CR is not, which ends every scan of
+ * rk_double_line_ok at the line's end. */
+static bool is_digit(char c) {
+    return (unsigned char)(c - '0') < 10;
+}
+
+bool rk_double_line_ok(const char *s, size_t n) {
+    const char *p = s, *end = s + n;
+    if (*p == '-' || *p == '+')
+        p++;
+    const char *digits = p;
+    while (is_digit(*p))
+        p++;
+    size_t count = (size_t)(p - digits);
+    if (*p == '.') {
+        digits = ++p;
+        while (is_digit(*p))
+            p++;
+        count += (size_t)(p - digits);
+    }
+    if (count == 0)
         return false;
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < n && (s[i] == '-' || s[i] == '+'))
-            i++;
-        size_t e = 0;
-        for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
-            e++;
-        if (e == 0)
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '-' || *p == '+')
+            p++;
+        digits = p;
+        while (is_digit(*p))
+            p++;
+        if (p == digits)
             return false;
     }
-    return i == n;
+    return p == end;
 }
 
 static locale_t c_locale;

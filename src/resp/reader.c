@@ -574,7 +574,7 @@ static int check_line_scalar(rk_reader *rd, size_t p, size_t cr) {
     case '-': return memchr(s, '\n', n) ? proto(rd, p + 1, "LF inside a simple string") : RK_OK;
     case ':': return rk_parse_ll(s, n, &ll) == 0 ? RK_OK : proto(rd, p + 1, "invalid integer");
     case ',': /* as long as line_end allows before the CR, whatever the split */
-        if (n < MAX_DOUBLE_LINE && (rk_double_syntax_ok(s, n) || rk_parse_double(s, n, &d) == 0))
+        if (n < MAX_DOUBLE_LINE && (rk_double_line_ok(s, n) || rk_parse_double(s, n, &d) == 0))
             return RK_OK;
         return proto(rd, p + 1, "invalid double");
     case '#':
@@ -587,24 +587,29 @@ static int check_line_scalar(rk_reader *rd, size_t p, size_t cr) {
     }
 }
 
+/* Each type byte's reply type, marked WIRE_KNOWN; a byte that starts no
+ * reply is 0. '_' (null) and '.' (the end of a streamed aggregate) are
+ * known bytes of type RK_REPLY_NIL. One load instead of a switch: every
+ * token asks, in both passes. */
+#define WIRE_KNOWN 0x80
+static const uint8_t wire_types[256] = {
+    ['+'] = WIRE_KNOWN | RK_REPLY_STATUS,   ['-'] = WIRE_KNOWN | RK_REPLY_ERROR,
+    ['!'] = WIRE_KNOWN | RK_REPLY_ERROR,    [':'] = WIRE_KNOWN | RK_REPLY_INTEGER,
+    [','] = WIRE_KNOWN | RK_REPLY_DOUBLE,   ['#'] = WIRE_KNOWN | RK_REPLY_BOOL,
+    ['('] = WIRE_KNOWN | RK_REPLY_BIGNUM,   ['$'] = WIRE_KNOWN | RK_REPLY_STRING,
+    ['='] = WIRE_KNOWN | RK_REPLY_VERBATIM, ['*'] = WIRE_KNOWN | RK_REPLY_ARRAY,
+    ['%'] = WIRE_KNOWN | RK_REPLY_MAP,      ['~'] = WIRE_KNOWN | RK_REPLY_SET,
+    ['>'] = WIRE_KNOWN | RK_REPLY_PUSH,     ['|'] = WIRE_KNOWN | RK_REPLY_ATTR,
+    ['_'] = WIRE_KNOWN | RK_REPLY_NIL,      ['.'] = WIRE_KNOWN | RK_REPLY_NIL,
+};
+
 static rk_type type_of(char c) {
-    switch (c) {
-    case '+': return RK_REPLY_STATUS;
-    case '-':
-    case '!': return RK_REPLY_ERROR;
-    case ':': return RK_REPLY_INTEGER;
-    case ',': return RK_REPLY_DOUBLE;
-    case '#': return RK_REPLY_BOOL;
-    case '(': return RK_REPLY_BIGNUM;
-    case '$': return RK_REPLY_STRING;
-    case '=': return RK_REPLY_VERBATIM;
-    case '*': return RK_REPLY_ARRAY;
-    case '%': return RK_REPLY_MAP;
-    case '~': return RK_REPLY_SET;
-    case '>': return RK_REPLY_PUSH;
-    case '|': return RK_REPLY_ATTR;
-    default: return RK_REPLY_NIL;
-    }
+    return (rk_type)(wire_types[(unsigned char)c] & ~WIRE_KNOWN);
+}
+
+/* Whether c is a type byte this reader knows. */
+static bool known_type_byte(char c) {
+    return (wire_types[(unsigned char)c] & WIRE_KNOWN) != 0;
 }
 
 /* ---- scan pass ----------------------------------------------------- */
@@ -881,8 +886,7 @@ static int scan(rk_reader *rd) {
         size_t p = rd->spos;
         if (p >= rd->wpos)
             return SCAN_MORE;
-        if (!rd->in_stream_str && type_of(rd->buf[p]) == RK_REPLY_NIL && rd->buf[p] != '_' &&
-            rd->buf[p] != '.')
+        if (!rd->in_stream_str && !known_type_byte(rd->buf[p]))
             return proto(rd, p, "unknown type byte");
         size_t cr = line_end(rd, p);
         if (cr == SIZE_MAX)

@@ -17,9 +17,12 @@ int rk_parse_ll(const char *s, size_t len, long long *out);
  * "-inf" or "nan". 0 on success. */
 int rk_parse_double(const char *s, size_t len, double *out);
 
-/* Whether s is a plain decimal or exponent number ("-1.5e3"), checked
- * without converting it (a fast accept for rk_parse_double's forms). */
-bool rk_double_syntax_ok(const char *s, size_t len);
+/* Whether the len bytes at s are a plain decimal or exponent number
+ * ("-1.5e3"), checked without converting it (a fast accept for
+ * rk_parse_double's forms). s[len] must be the line's CR, or any byte
+ * that is no digit, sign, '.' or 'e': it ends every scan, so no bound is
+ * checked byte by byte. */
+bool rk_double_line_ok(const char *s, size_t len);
 
 /* snprintf in the C locale, whatever locale the application set: '.'
  * for the decimal point and no digit grouping (the "'" flag). */
