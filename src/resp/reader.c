@@ -587,29 +587,36 @@ static int check_line_scalar(rk_reader *rd, size_t p, size_t cr) {
     }
 }
 
-/* Each type byte's reply type, marked WIRE_KNOWN; a byte that starts no
- * reply is 0. '_' (null) and '.' (the end of a streamed aggregate) are
- * known bytes of type RK_REPLY_NIL. One load instead of a switch: every
- * token asks, in both passes. */
-#define WIRE_KNOWN 0x80
+/* Each type byte's reply type (WIRE_TYPE bits) and how the scan pass
+ * reads it: WIRE_KNOWN for every byte that starts a reply (0 for the
+ * others), WIRE_BULK for a length and its bytes, WIRE_AGG for a count of
+ * elements, WIRE_END for '.', the end of a streamed aggregate; a line
+ * otherwise. '_' (null) and '.' are of type RK_REPLY_NIL. One load
+ * instead of a switch: every token asks, in both passes. */
+enum { WIRE_TYPE = 0x0f, WIRE_END = 0x10, WIRE_AGG = 0x20, WIRE_BULK = 0x40, WIRE_KNOWN = 0x80 };
+#define LINE(t) (WIRE_KNOWN | (t))
+#define BULK(t) (WIRE_KNOWN | WIRE_BULK | (t))
+#define AGG(t) (WIRE_KNOWN | WIRE_AGG | (t))
 static const uint8_t wire_types[256] = {
-    ['+'] = WIRE_KNOWN | RK_REPLY_STATUS,   ['-'] = WIRE_KNOWN | RK_REPLY_ERROR,
-    ['!'] = WIRE_KNOWN | RK_REPLY_ERROR,    [':'] = WIRE_KNOWN | RK_REPLY_INTEGER,
-    [','] = WIRE_KNOWN | RK_REPLY_DOUBLE,   ['#'] = WIRE_KNOWN | RK_REPLY_BOOL,
-    ['('] = WIRE_KNOWN | RK_REPLY_BIGNUM,   ['$'] = WIRE_KNOWN | RK_REPLY_STRING,
-    ['='] = WIRE_KNOWN | RK_REPLY_VERBATIM, ['*'] = WIRE_KNOWN | RK_REPLY_ARRAY,
-    ['%'] = WIRE_KNOWN | RK_REPLY_MAP,      ['~'] = WIRE_KNOWN | RK_REPLY_SET,
-    ['>'] = WIRE_KNOWN | RK_REPLY_PUSH,     ['|'] = WIRE_KNOWN | RK_REPLY_ATTR,
-    ['_'] = WIRE_KNOWN | RK_REPLY_NIL,      ['.'] = WIRE_KNOWN | RK_REPLY_NIL,
+    ['+'] = LINE(RK_REPLY_STATUS),  ['-'] = LINE(RK_REPLY_ERROR),
+    [':'] = LINE(RK_REPLY_INTEGER), [','] = LINE(RK_REPLY_DOUBLE),
+    ['#'] = LINE(RK_REPLY_BOOL),    ['('] = LINE(RK_REPLY_BIGNUM),
+    ['_'] = LINE(RK_REPLY_NIL),     ['$'] = BULK(RK_REPLY_STRING),
+    ['!'] = BULK(RK_REPLY_ERROR),   ['='] = BULK(RK_REPLY_VERBATIM),
+    ['*'] = AGG(RK_REPLY_ARRAY),    ['%'] = AGG(RK_REPLY_MAP),
+    ['~'] = AGG(RK_REPLY_SET),      ['>'] = AGG(RK_REPLY_PUSH),
+    ['|'] = AGG(RK_REPLY_ATTR),     ['.'] = WIRE_KNOWN | WIRE_END | RK_REPLY_NIL,
 };
+#undef LINE
+#undef BULK
+#undef AGG
 
-static rk_type type_of(char c) {
-    return (rk_type)(wire_types[(unsigned char)c] & ~WIRE_KNOWN);
+static uint8_t wire_of(char c) {
+    return wire_types[(unsigned char)c];
 }
 
-/* Whether c is a type byte this reader knows. */
-static bool known_type_byte(char c) {
-    return (wire_types[(unsigned char)c] & WIRE_KNOWN) != 0;
+static rk_type type_of(char c) {
+    return (rk_type)(wire_of(c) & WIRE_TYPE);
 }
 
 /* ---- scan pass ----------------------------------------------------- */
@@ -865,18 +872,14 @@ static int scan_line(rk_reader *rd, size_t p, size_t cr) {
 static int scan_token(rk_reader *rd, size_t p, size_t cr, size_t *next) {
     if (rd->in_stream_str)
         return scan_chunk(rd, p, cr, next);
-    switch (rd->buf[p]) {
-    case '$':
-    case '!':
-    case '=': return scan_bulk(rd, p, cr, next);
-    case '*':
-    case '%':
-    case '~':
-    case '>':
-    case '|': return scan_aggregate(rd, p, cr);
-    case '.': return scan_stream_end(rd, p, cr);
-    default: return scan_line(rd, p, cr);
-    }
+    uint8_t w = wire_of(rd->buf[p]);
+    if (w & WIRE_BULK)
+        return scan_bulk(rd, p, cr, next);
+    if (w & WIRE_AGG)
+        return scan_aggregate(rd, p, cr);
+    if (w & WIRE_END)
+        return scan_stream_end(rd, p, cr);
+    return scan_line(rd, p, cr);
 }
 
 /* Scans from spos. Returns SCAN_DONE when the reply [rpos, spos) is
@@ -886,7 +889,7 @@ static int scan(rk_reader *rd) {
         size_t p = rd->spos;
         if (p >= rd->wpos)
             return SCAN_MORE;
-        if (!rd->in_stream_str && !known_type_byte(rd->buf[p]))
+        if (!rd->in_stream_str && !(wire_of(rd->buf[p]) & WIRE_KNOWN))
             return proto(rd, p, "unknown type byte");
         size_t cr = line_end(rd, p);
         if (cr == SIZE_MAX)
