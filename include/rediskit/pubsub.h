@@ -166,7 +166,13 @@ void rk_pubsub_free(rk_pubsub *ps);
  *  command is only queued, and sent by the thread that reads messages,
  *  when the connection is down (after the reconnect), when called from a
  *  handler, or while the background thread runs. If the connection fails
- *  while sending, the subscription is restored with the others. */
+ *  while sending, the subscription is restored with the others.
+ *
+ *  A subscribe the server refuses (an error reply such as NOPERM) comes
+ *  back from the call that reads it (rk_pubsub_get_message, or the thread's
+ *  on_event as RK_PUBSUB_FATAL); its channels stay recorded, so nothing
+ *  sends them again until the connection is made anew (and refused again
+ *  then): unsubscribe them to drop them. */
 int rk_pubsub_subscribe(rk_pubsub *ps, const rk_str *channels, size_t n);
 
 /** UNSUBSCRIBE, as rk_pubsub_subscribe(): n 0 drops every channel. */
