@@ -63,6 +63,16 @@ typedef struct prior {
     uint64_t serial;
 } prior;
 
+/* Tracking's settings: a call that fails puts back the ones it found. */
+typedef struct tracking_settings {
+    bool tracking;
+    int tflags;
+    rk_str *prefixes; /* and their bytes after them, one block */
+    size_t nprefixes;
+    rk_async_invalidate_fn on_invalidate;
+    void *inv_ud;
+} tracking_settings;
+
 /* A user's call waiting for its completion. */
 typedef struct op {
     struct op *next; /* in the parked list */
@@ -107,12 +117,8 @@ struct rk_aps {
     rk_async_event_fn on_event;
     void *event_ud;
     /* Tracking. */
-    bool tracking, inv_subscribed;
-    int tflags;
-    rk_str *prefixes; /* and their bytes after them, one block */
-    size_t nprefixes;
-    rk_async_invalidate_fn on_invalidate;
-    void *inv_ud;
+    tracking_settings track;
+    bool inv_subscribed;
     bool id_refused;               /* the sub's CLIENT ID was refused */
     long long sub_id, redirect_id; /* RESP2: the sub's CLIENT ID; what
                                       tracking points to (0: none) */
@@ -196,8 +202,8 @@ static void tell(rk_aps *ps, rk_async_event ev, const rk_error *err) {
 }
 
 static void invalidate(rk_aps *ps, const rk_reply *keys) {
-    if (ps->tracking && ps->on_invalidate)
-        ps->on_invalidate(ps->ac, keys, ps->inv_ud);
+    if (ps->track.tracking && ps->track.on_invalidate)
+        ps->track.on_invalidate(ps->ac, keys, ps->track.inv_ud);
 }
 
 /* ---- commands ------------------------------------------------------------ */
@@ -282,7 +288,7 @@ static rk_str *names_of(const rk_nameset *set, size_t *n, int *rc) {
 
 /* CLIENT TRACKING ON with the settings (and REDIRECT id when > 0). */
 static int send_tracking_on(rk_aps *ps, enum role role, op *o, long long redirect) {
-    size_t max = 7 + 2 * ps->nprefixes, argc = 0;
+    size_t max = 7 + 2 * ps->track.nprefixes, argc = 0;
     rk_str *argv = rk_malloc(max * sizeof(*argv));
     if (argv == NULL)
         return rk_fail(RK_ENOMEM, "out of memory enabling tracking");
@@ -295,13 +301,13 @@ static int send_tracking_on(rk_aps *ps, enum role role, op *o, long long redirec
         argv[argc++] = RK_STR("REDIRECT");
         argv[argc++] = rk_cstr(id);
     }
-    if (ps->tflags & RK_TRACK_BCAST)
+    if (ps->track.tflags & RK_TRACK_BCAST)
         argv[argc++] = RK_STR("BCAST");
-    for (size_t i = 0; i < ps->nprefixes; i++) {
+    for (size_t i = 0; i < ps->track.nprefixes; i++) {
         argv[argc++] = RK_STR("PREFIX");
-        argv[argc++] = ps->prefixes[i];
+        argv[argc++] = ps->track.prefixes[i];
     }
-    if (ps->tflags & RK_TRACK_NOLOOP)
+    if (ps->track.tflags & RK_TRACK_NOLOOP)
         argv[argc++] = RK_STR("NOLOOP");
     int rc = send_cmd(ps, ps->ac, role, o, NULL, 0, argv, argc);
     rk_free(argv);
@@ -331,12 +337,12 @@ static int enable_tracking(rk_aps *ps, enum role role, op *o, bool off_first) {
 static bool restored(const rk_aps *ps) {
     if (ps->restoring > 0)
         return false;
-    if ((subscriptions(ps) > 0 || ps->parked || (ps->tracking && ps->dedicated)) &&
+    if ((subscriptions(ps) > 0 || ps->parked || (ps->track.tracking && ps->dedicated)) &&
         !ready(subs_link(ps)))
         return false;
-    if (ps->tracking && !ready(ps->ac))
+    if (ps->track.tracking && !ready(ps->ac))
         return false;
-    return !(ps->tracking && ps->dedicated && !ps->id_refused &&
+    return !(ps->track.tracking && ps->dedicated && !ps->id_refused &&
              (ps->sub_id <= 0 || ps->redirect_id != ps->sub_id));
 }
 
@@ -407,13 +413,13 @@ static void restore(rk_aps *ps, rk_async *link) {
             ps->refused[k] = false; /* a lost restore's refusals: tried again */
         if (ps->dedicated)
             rc = send_cmd(ps, link, ROLE_CLIENT_ID, NULL, NULL, 0, client_id, 2);
-        ps->inv_subscribed = ps->dedicated && ps->tracking;
+        ps->inv_subscribed = ps->dedicated && ps->track.tracking;
         if (rc == RK_OK && ps->inv_subscribed)
             rc = send_names(ps, link, ROLE_RESTORE, NULL, CHANNELS, true, &inv, 1);
         for (int k = 0; rc == RK_OK && k < NKINDS; k++)
             rc = restore_kind(ps, link, k);
     }
-    if (rc == RK_OK && link == ps->ac && ps->tracking && (!ps->dedicated || ps->sub_id > 0))
+    if (rc == RK_OK && link == ps->ac && ps->track.tracking && (!ps->dedicated || ps->sub_id > 0))
         rc = enable_tracking(ps, ROLE_RESTORE, NULL, false);
     if (rc != RK_OK) { /* out of memory: told with the restore's end */
         note_restore_error(ps, rc);
@@ -458,12 +464,12 @@ void rk_aps_connected(rk_async *link) {
 void rk_aps_lost(rk_async *link, int code) {
     rk_aps *ps = state_of(link);
     rk_async *ac = ps->ac;
-    bool carries = link == subs_link(ps) || (link == ac && ps->tracking);
+    bool carries = link == subs_link(ps) || (link == ac && ps->track.tracking);
     if (link == ps->sub)
         ps->sub_id = 0;
     if (link == ac)
         ps->redirect_id = 0;
-    if (!carries || ps->down || (subscriptions(ps) == 0 && !ps->tracking))
+    if (!carries || ps->down || (subscriptions(ps) == 0 && !ps->track.tracking))
         return;
     ps->down = true;
     const rk_error *last = rk_error_last();
@@ -480,15 +486,15 @@ bool rk_aps_wants_link(const rk_async *link) {
     const rk_aps *ps = state_of(link);
     bool subs = subscriptions(ps) > 0 || ps->parked != NULL;
     if (link != ps->ac)
-        return link == ps->sub && (subs || ps->tracking);
-    return ps->tracking || (!ps->dedicated && subs);
+        return link == ps->sub && (subs || ps->track.tracking);
+    return ps->track.tracking || (!ps->dedicated && subs);
 }
 
 void rk_aps_settle(rk_async *ac) {
     rk_aps *ps = state_of(ac);
     if (ac != ps->ac || !ps->dedicated || ps->sub || rk_async_freeing(ac))
         return;
-    if (subscriptions(ps) == 0 && ps->parked == NULL && !ps->tracking)
+    if (subscriptions(ps) == 0 && ps->parked == NULL && !ps->track.tracking)
         return;
     rk_async *sub = rk_async_new_dedicated(ac);
     if (sub == NULL)
@@ -513,7 +519,7 @@ void rk_aps_detach(rk_async *ac) {
     rk_aps *ps = state_of(ac);
     if (ac != ps->ac || ps->sub == NULL)
         return;
-    if (!ps->down && subscriptions(ps) + ps->tracking > 0) {
+    if (!ps->down && subscriptions(ps) + ps->track.tracking > 0) {
         ps->down = true;
         rk_error err = {.code = RK_ECLOSED, .message = "the client left its loop", .prefix = ""};
         tell(ps, RK_ASYNC_EVENT_LOST, &err);
@@ -522,11 +528,11 @@ void rk_aps_detach(rk_async *ac) {
 }
 
 static void forget_tracking(rk_aps *ps) {
-    ps->tracking = false;
-    rk_free(ps->prefixes);
-    ps->prefixes = NULL;
-    ps->nprefixes = 0;
-    ps->on_invalidate = NULL;
+    ps->track.tracking = false;
+    rk_free(ps->track.prefixes);
+    ps->track.prefixes = NULL;
+    ps->track.nprefixes = 0;
+    ps->track.on_invalidate = NULL;
 }
 
 void rk_aps_close(rk_async *ac, int code) {
@@ -638,14 +644,14 @@ static void forget_op_names(rk_aps *ps, const op *o) {
 static void got_client_id(rk_aps *ps, int status, const rk_reply *reply) {
     if (reply != NULL && status != RK_OK) {
         ps->id_refused = true;
-        if (ps->tracking)
+        if (ps->track.tracking)
             note_restore_error(ps, status);
         return;
     }
     if (reply == NULL || rk_reply_type(reply) != RK_REPLY_INTEGER)
         return;
     ps->sub_id = rk_reply_int(reply);
-    if (ps->tracking && ready(ps->ac) && ps->redirect_id != ps->sub_id)
+    if (ps->track.tracking && ready(ps->ac) && ps->redirect_id != ps->sub_id)
         enable_tracking(ps, ROLE_RESTORE, NULL, true);
 }
 
@@ -735,7 +741,7 @@ static int message(rk_aps *ps, const shape *sh, const rk_reply *r) {
         return hostile("a pmessage whose pattern is not a string");
     if (!string_at(r, at++, false, &m.channel, &m.channel_len))
         return hostile("a message whose channel is not a string");
-    if (ps->dedicated && ps->tracking && sh->kind == CHANNELS &&
+    if (ps->dedicated && ps->track.tracking && sh->kind == CHANNELS &&
         m.channel_len == sizeof(INVALIDATE_CHANNEL) - 1 &&
         memcmp(m.channel, INVALIDATE_CHANNEL, m.channel_len) == 0)
         return invalidation(ps, rk_reply_at(r, at));
@@ -1010,30 +1016,6 @@ static int copy_prefixes(const rk_async_tracking *t, rk_str **out) {
     return RK_OK;
 }
 
-/* Tracking's settings, kept to be put back by a call that failed. */
-typedef struct tracking_settings {
-    bool tracking;
-    int tflags;
-    rk_str *prefixes;
-    size_t nprefixes;
-    rk_async_invalidate_fn on_invalidate;
-    void *inv_ud;
-} tracking_settings;
-
-static tracking_settings settings_of(const rk_aps *ps) {
-    return (tracking_settings){ps->tracking,  ps->tflags,        ps->prefixes,
-                               ps->nprefixes, ps->on_invalidate, ps->inv_ud};
-}
-
-static void set_settings(rk_aps *ps, tracking_settings s) {
-    ps->tracking = s.tracking;
-    ps->tflags = s.tflags;
-    ps->prefixes = s.prefixes;
-    ps->nprefixes = s.nprefixes;
-    ps->on_invalidate = s.on_invalidate;
-    ps->inv_ud = s.inv_ud;
-}
-
 /* Sends what turns tracking on with the new settings, now in ps; o
  * completes with the ON. On failure the settings before (`old`) are put
  * back, or, when an OFF went out already, tracking is off. */
@@ -1056,8 +1038,8 @@ static int send_tracking_change(rk_aps *ps, op *o, bool off_first, tracking_sett
         rk_free(old.prefixes);
         return RK_OK;
     }
-    rk_free(ps->prefixes);
-    set_settings(ps, old);
+    rk_free(ps->track.prefixes);
+    ps->track = old;
     if (off_sent) {
         forget_tracking(ps);
         ps->redirect_id = 0;
@@ -1098,9 +1080,9 @@ int(rk_async_tracking_on)(rk_async *ac, const rk_async_tracking *given, rk_async
         rk_free(o);
         return o ? rc : RK_ENOMEM;
     }
-    tracking_settings old = settings_of(ps);
-    set_settings(ps, (tracking_settings){true, t->flags, prefixes, t->nprefixes, t->on_invalidate,
-                                         t->userdata});
+    tracking_settings old = ps->track;
+    ps->track =
+        (tracking_settings){true, t->flags, prefixes, t->nprefixes, t->on_invalidate, t->userdata};
     rk_async_hold(ac);
     bool now = ready(ps->ac) && (!ps->dedicated || (ready(ps->sub) && ps->sub_id > 0));
     if (now) {
