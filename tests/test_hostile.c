@@ -125,6 +125,33 @@ static void test_transaction_cut_at_every_reply_byte_runs_once_and_fails(void **
 
 /* ---- transactions -------------------------------------------------------- */
 
+/* A client of one pooled connection to the shared server, logged in as
+ * user (password "pw"; NULL: the default user). */
+static rk_client *pool_of_one_as(const char *user) {
+    rkt_shared_need();
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared),
+                                               .username = user,
+                                               .password = user ? "pw" : NULL,
+                                               .pool_size = 1});
+    assert_non_null(c);
+    return c;
+}
+
+static rk_client *pool_of_one(void) {
+    return pool_of_one_as(NULL);
+}
+
+/* Makes the ACL user (password "pw") that may run everything but the
+ * command deny, and deny2 unless NULL. */
+static void user_denied(const char *user, const char *deny, const char *deny2) {
+    rkt_shared_need();
+    char *r = rkt_server_cmd(&rkt_shared, "ACL", "SETUSER", user, "on", ">pw", "~*", "&*", "+@all",
+                             deny, deny2, NULL);
+    assert_non_null(r);
+    assert_string_equal(r, "+OK\r\n");
+    free(r);
+}
+
 /* A user the server lets run everything but MULTI: its commands then run
  * one by one as they come, and EXEC answers "EXEC without MULTI". The
  * pipeline must not call that an aborted transaction (the caller would
@@ -133,13 +160,8 @@ static void test_transaction_whose_multi_is_refused_reports_the_commands_that_ra
     (void)state;
     rkt_shared_need();
     server_run("DEL", "hostile:nomulti", NULL);
-    char *r = rkt_server_cmd(&rkt_shared, "ACL", "SETUSER", "hostile-nomulti", "on", ">pw", "~*",
-                             "&*", "+@all", "-multi", NULL);
-    assert_non_null(r);
-    free(r);
-    rk_client *c = rk_client_new(&(rk_options){
-        .port = rkt_server_port(&rkt_shared), .username = "hostile-nomulti", .password = "pw"});
-    assert_non_null(c);
+    user_denied("hostile-nomulti", "-multi", NULL);
+    rk_client *c = pool_of_one_as("hostile-nomulti");
     rk_pipeline *p = rk_pipeline_new(c, &(rk_pipeline_opts){.transaction = true});
     assert_non_null(p);
     assert_int_equal(rk_pipeline_append(p, "INCR hostile:nomulti"), RK_OK);
@@ -159,13 +181,6 @@ static void test_transaction_whose_multi_is_refused_reports_the_commands_that_ra
 
 /* A client of the shared server whose pool holds one connection, so that
  * every call and acquire gets the same one while the pool keeps it. */
-static rk_client *pool_of_one(void) {
-    rkt_shared_need();
-    rk_client *c =
-        rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared), .pool_size = 1});
-    assert_non_null(c);
-    return c;
-}
 
 /* The connection a watching pipeline holds goes back to the pool at
  * exec or reset, so a SELECT run on it through rk_pipeline_call would
@@ -494,15 +509,8 @@ static void test_connection_given_back_after_quit_or_client_tracking_is_not_pool
 static void test_connection_whose_unwatch_or_discard_was_refused_is_not_pooled(void **state) {
     (void)state;
     rkt_shared_need();
-    char *r = rkt_server_cmd(&rkt_shared, "ACL", "SETUSER", "hostile-noend", "on", ">pw", "~*",
-                             "+@all", "-unwatch", "-discard", NULL);
-    assert_non_null(r);
-    free(r);
-    rk_client *c = rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared),
-                                               .username = "hostile-noend",
-                                               .password = "pw",
-                                               .pool_size = 1});
-    assert_non_null(c);
+    user_denied("hostile-noend", "-unwatch", "-discard");
+    rk_client *c = pool_of_one_as("hostile-noend");
     assert_false(pooled_after(c, RAW("WATCH hostile:w", "UNWATCH")));
     assert_false(pooled_after(c, RAW("MULTI", "DISCARD")));
     assert_true(pooled_after(c, RAW("MULTI", "PING", "EXEC")));
@@ -1224,15 +1232,8 @@ static void test_transaction_whose_exec_is_refused_leaves_no_queued_connection(v
     (void)state;
     rkt_shared_need();
     server_run("SET", "hostile:noexec", "v");
-    char *r0 = rkt_server_cmd(&rkt_shared, "ACL", "SETUSER", "hostile-noexec", "on", ">pw", "~*",
-                              "&*", "+@all", "-exec", NULL);
-    assert_non_null(r0);
-    free(r0);
-    rk_client *c = rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared),
-                                               .username = "hostile-noexec",
-                                               .password = "pw",
-                                               .pool_size = 1});
-    assert_non_null(c);
+    user_denied("hostile-noexec", "-exec", NULL);
+    rk_client *c = pool_of_one_as("hostile-noexec");
     rk_pipeline *p = rk_pipeline_new(c, &(rk_pipeline_opts){.transaction = true});
     assert_non_null(p);
     assert_int_equal(rk_pipeline_append(p, "INCR hostile:noexec:n"), RK_OK);
