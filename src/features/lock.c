@@ -414,15 +414,15 @@ static void *watchdog_main(void *arg) {
             rk_call_opts o = {.no_retry = true, .timeout_ms = (int)(valid_until - sent)};
             rc = run_extend(l->client, &o, l->name, l->token, ttl, true, &answer);
         }
-        if (rc == RK_OK && (answer == 1 || answer == 2)) {
+        if (rc == RK_OK && answer != 2) /* 2: a PERSISTed key, still ours */
+            rc = rk_lock_extend_answer(l->name, answer);
+        if (rc == RK_OK) {
             valid_until = sent + ttl;
             next = sent + ttl / 3;
             failure = RK_ETIMEOUT;
             continue;
         }
-        if (rc == RK_OK && answer != 0)
-            rc = rk_lock_extend_answer(l->name, answer); /* RK_EPROTO */
-        if (rc == RK_OK) {
+        if (rc == RK_ENOTOWNER) {
             watchdog_lose(l, RK_ENOTOWNER);
             break;
         }
