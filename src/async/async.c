@@ -195,7 +195,7 @@ static rec *at(const rk_async *ac, size_t i) {
     return &ac->ring[(ac->head + i) & (ac->cap - 1)];
 }
 
-static int ring_reserve(rk_async *ac) {
+RK_HOT static int ring_reserve(rk_async *ac) {
     if (ac->count < ac->cap)
         return RK_OK;
     size_t ncap = ac->cap ? ac->cap * 2 : 64;
@@ -617,7 +617,7 @@ static size_t sendable(const rk_async *ac, size_t k, size_t infl, size_t inb) {
 
 /* How many bytes from sendi on may go in one write: a run of records not
  * skipped, within the limits and the budget (the first one whole). */
-static size_t gather(const rk_async *ac, size_t budget) {
+RK_HOT static size_t gather(const rk_async *ac, size_t budget) {
     size_t run = 0, infl = ac->inflight, inb = ac->inflight_bytes;
     for (size_t k = ac->sendi; k < ac->count; k++) {
         if (at(ac, k)->state == R_SKIPPED)
@@ -664,7 +664,7 @@ static void skip_cancelled(rk_async *ac) {
 /* Writes what is queued: one writev per run of records (usually one in
  * all), at most max_write_bytes per call; what is left waits for the next
  * writable. */
-static void flush(rk_async *ac) {
+RK_HOT static void flush(rk_async *ac) {
     size_t budget = ac->ao.max_write_bytes, sent = 0;
     bool was_idle = ac->inflight == 0;
     ac->flush_wanted = false;
@@ -1148,7 +1148,7 @@ static bool settled_step(rk_async *ac) {
     return true;
 }
 
-static void settle(rk_async *ac, bool from_input) {
+RK_HOT static void settle(rk_async *ac, bool from_input) {
     if (!settled_step(ac))
         return;
     if (ac->disconnect_pending) {
@@ -1213,7 +1213,7 @@ static int64_t submit_now(const rk_async *ac) {
     return ac->in_input ? ac->input_now : rk_now_ms();
 }
 
-void rk_async_on_readable(rk_async *ac) {
+RK_HOT void rk_async_on_readable(rk_async *ac) {
     if (!enter(ac))
         return;
     if (ac->state == C_CONNECTING)
@@ -1635,8 +1635,8 @@ static int refuse_stateful(rk_writer *w, int rc) {
 }
 
 /* Records the command just encoded into out, unless refused. */
-static rk_async_id queue_encoded(rk_async *ac, const rk_async_call *call, const char *shape,
-                                 size_t prev, int rc) {
+RK_HOT static rk_async_id queue_encoded(rk_async *ac, const rk_async_call *call, const char *shape,
+                                        size_t prev, int rc) {
     rc = refuse_stateful(ac->out, rc);
     if (rc != RK_OK)
         return rc;
@@ -1667,7 +1667,7 @@ static void count_waiting(const rk_async *ac, size_t *n, size_t *bytes) {
  * max_queued_bytes, fail_fast). The waiting commands are counted (a walk)
  * only when the records and bytes queued, completed ones included, reach
  * a limit. */
-static int check_queue(const rk_async *ac) {
+RK_HOT static int check_queue(const rk_async *ac) {
     if (ac->ao.fail_fast && ac->state == C_IDLE && ac->fails > 0)
         return rk_fail(ac->last_error,
                        "not connected: the last connect failed (%s), the next "
@@ -1739,8 +1739,8 @@ rk_async_id(rk_async_submit)(rk_async *ac, const rk_async_call *given, const rk_
     return id;
 }
 
-rk_async_id rk_async_command_argv(rk_async *ac, rk_async_fn cb, void *userdata, const rk_str *argv,
-                                  size_t argc) {
+RK_HOT rk_async_id rk_async_command_argv(rk_async *ac, rk_async_fn cb, void *userdata,
+                                         const rk_str *argv, size_t argc) {
     rk_async_call call = {.callback = cb, .userdata = userdata};
     return rk_async_submit(ac, &call, argv, argc);
 }

@@ -202,7 +202,7 @@ static int pool_wait(const rk_client *c, int64_t deadline) {
  * the pool and connect timeouts apply, and the command timeout to the
  * health check). A pooled connection that fails its idle check is dropped
  * for the next one, unless the check used up the call's time. */
-static int acquire_until(rk_client *c, rk_node *node, rk_conn **out, int64_t deadline) {
+RK_HOT static int acquire_until(rk_client *c, rk_node *node, rk_conn **out, int64_t deadline) {
     *out = NULL;
     for (;;) {
         rk_conn *conn;
@@ -265,7 +265,7 @@ int rk_client_acquire(rk_client *c, rk_conn **out) {
  * back twice (two callers would then share it) or never lent (rk_conn_new)
  * is refused, not pushed past the end of the pool; so is one another
  * client lent (its node is not in this client's list). */
-void rk_client_release(rk_client *c, rk_conn *conn) {
+RK_HOT void rk_client_release(rk_client *c, rk_conn *conn) {
     if (conn == NULL)
         return;
     if (c == NULL) {
@@ -384,11 +384,11 @@ static int judge(const encoder *e, rk_writer *w, int rc) {
     return refuse_stateful();
 }
 
-static int encode_argv(const encoder *e, rk_writer *w) {
+RK_HOT static int encode_argv(const encoder *e, rk_writer *w) {
     return judge(e, w, rk_writer_argv(w, e->argv, e->argc));
 }
 
-static int encode_format(const encoder *e, rk_writer *w) {
+RK_HOT static int encode_format(const encoder *e, rk_writer *w) {
     va_list aq;
     va_copy(aq, *e->ap);
     int rc = rk_writer_vformat(w, e->fmt, aq);
@@ -551,8 +551,8 @@ static attempt try_once(rk_client *c, rk_node *node, bool asking, const encoder 
 }
 
 /* The retry loop, starting on node (after ASKING when asking). */
-static int retry_loop(rk_client *c, rk_node *node, bool asking, rk_reply *reply,
-                      const rk_call_opts *opts, encoder *e) {
+RK_HOT static int retry_loop(rk_client *c, rk_node *node, bool asking, rk_reply *reply,
+                             const rk_call_opts *opts, encoder *e) {
     rk_reply tmp;
     rk_reply *out = reply ? reply : &tmp;
     const rk_retry *policy = &c->o.retry;
@@ -651,8 +651,9 @@ int rk_client_resend(rk_client *c, const rk_reply *redirected, const rk_writer *
     return call_at(c, r.to, r.ask, out, NULL, &e);
 }
 
-int rk_client_call_keyed(rk_client *c, rk_reply *reply, const rk_call_opts *opts,
-                         const rk_str *argv, size_t argc, const uint32_t *keys, size_t nkeys) {
+RK_HOT int rk_client_call_keyed(rk_client *c, rk_reply *reply, const rk_call_opts *opts,
+                                const rk_str *argv, size_t argc, const uint32_t *keys,
+                                size_t nkeys) {
     if (c == NULL)
         return refuse_call(reply, "NULL client");
     if (argc < 1 || argv == NULL)
@@ -715,7 +716,7 @@ rk_nodes *rk_client_nodes(rk_client *c) {
     return &c->nodes;
 }
 
-int rk_client_call_argv(rk_client *c, rk_reply *reply, const rk_str *argv, size_t argc) {
+RK_HOT int rk_client_call_argv(rk_client *c, rk_reply *reply, const rk_str *argv, size_t argc) {
     return rk_client_call_argv_opts(c, reply, NULL, argv, argc);
 }
 
@@ -733,7 +734,7 @@ int rk_client_call_args(rk_client *c, rk_reply *reply, const char *arg0, ...) {
     return rk_client_call_argv_opts(c, reply, NULL, argv, (size_t)argc);
 }
 
-int rk_client_vcall(rk_client *c, rk_reply *reply, const char *fmt, va_list ap) {
+RK_HOT int rk_client_vcall(rk_client *c, rk_reply *reply, const char *fmt, va_list ap) {
     if (c == NULL)
         return refuse_call(reply, "NULL client");
     if (fmt == NULL)
@@ -746,7 +747,7 @@ int rk_client_vcall(rk_client *c, rk_reply *reply, const char *fmt, va_list ap) 
     return rc;
 }
 
-int rk_client_call(rk_client *c, rk_reply *reply, const char *fmt, ...) {
+RK_HOT int rk_client_call(rk_client *c, rk_reply *reply, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     int rc = rk_client_vcall(c, reply, fmt, ap);

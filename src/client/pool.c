@@ -79,7 +79,7 @@ void rk_pool_destroy(rk_pool *p) {
 /* In a forked child, forgets everything the parent had. When the lock
  * cannot be made anew the pool stays of the old generation, unusable:
  * returns RK_ENOMEM, and the next use tries again. */
-static int reset_if_forked(rk_pool *p) {
+RK_HOT static int reset_if_forked(rk_pool *p) {
     unsigned gen = atomic_load(&fork_generation);
     if (RK_LIKELY(__atomic_load_n(&p->generation, __ATOMIC_ACQUIRE) == gen))
         return RK_OK;
@@ -117,7 +117,7 @@ static struct timespec deadline_after(int ms) {
     return ts;
 }
 
-int rk_pool_take(rk_pool *p, int timeout_ms, rk_conn **out) {
+RK_HOT int rk_pool_take(rk_pool *p, int timeout_ms, rk_conn **out) {
     *out = NULL;
     int rc = reset_if_forked(p);
     if (rc != RK_OK)
@@ -167,7 +167,7 @@ static bool from_before_fork(rk_pool *p, rk_conn *conn) {
     return true;
 }
 
-void rk_pool_put(rk_pool *p, rk_conn *conn) {
+RK_HOT void rk_pool_put(rk_pool *p, rk_conn *conn) {
     if (from_before_fork(p, conn))
         return;
     pthread_mutex_lock(&p->mu);

@@ -13,10 +13,10 @@
 #include "resp/command_int.h"
 #include "util/common.h"
 
-static int send_on_client(void *client, const rk_command_int *c, rk_reply *out) {
+RK_HOT static int send_on_client(void *client, const rk_command_int *c, rk_reply *out) {
     return rk_client_call_keyed(client, out, NULL, c->argv, c->argc, c->keys, c->nkeys);
 }
 
-int rk_client_run(rk_client *client, rk_command *cmd, rk_reply *reply) {
+RK_HOT int rk_client_run(rk_client *client, rk_command *cmd, rk_reply *reply) {
     return rk_command_run_with(client, "client", cmd, reply, send_on_client);
 }

@@ -2,7 +2,7 @@
 #include "client/topology.h"
 #include "util/common.h"
 
-static rk_node *standalone_route(void *state, rk_nodes *nodes, const rk_route *route) {
+RK_HOT static rk_node *standalone_route(void *state, rk_nodes *nodes, const rk_route *route) {
     RK_UNUSED(state);
     RK_UNUSED(route);
     return &nodes->seed;

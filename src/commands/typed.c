@@ -8,7 +8,7 @@
 #include "resp/reply_int.h"
 #include "util/common.h"
 
-rk_command_int *rk_typed_begin(rk_command *cmd, const char *words, int row) {
+RK_HOT rk_command_int *rk_typed_begin(rk_command *cmd, const char *words, int row) {
     rk_command_int *c = rk_command_begin(cmd, words);
     if (c == NULL || c->argc == 0)
         return c;
@@ -22,8 +22,8 @@ rk_command_int *rk_typed_begin(rk_command *cmd, const char *words, int row) {
     return c;
 }
 
-bool rk_typed_opts(rk_command_int *cmd, void *dst, size_t dst_size, const void *src,
-                   size_t src_size) {
+RK_HOT bool rk_typed_opts(rk_command_int *cmd, void *dst, size_t dst_size, const void *src,
+                          size_t src_size) {
     if (cmd == NULL)
         return false;
     if (rk_opts_settle(dst, dst_size, src, src_size, "options") == RK_OK)

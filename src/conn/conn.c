@@ -221,7 +221,7 @@ static int broken(rk_conn *c, int code) {
 
 /* ---- state ----------------------------------------------------------- */
 
-bool rk_conn_is_ready(const rk_conn *c) {
+RK_HOT bool rk_conn_is_ready(const rk_conn *c) {
     return c->state == READY;
 }
 
@@ -237,18 +237,18 @@ int rk_conn_fd(const rk_conn *c) {
     return c->t ? rk_transport_fd(c->t) : -1;
 }
 
-size_t rk_conn_pending(const rk_conn *c) {
+RK_HOT size_t rk_conn_pending(const rk_conn *c) {
     return c->pending;
 }
 
 /* The default bounds calls only: a reply read with rk_conn_read (a
  * MONITOR line, a message, a pipelined reply) may be long in coming. */
-void rk_conn_set_timeout(rk_conn *c, int timeout_ms) {
+RK_HOT void rk_conn_set_timeout(rk_conn *c, int timeout_ms) {
     c->timeout_ms = timeout_ms == 0 ? RK_DEFAULT_COMMAND_TIMEOUT_MS : timeout_ms;
     c->read_timeout_ms = timeout_ms;
 }
 
-uint64_t rk_conn_bytes_sent(const rk_conn *c) {
+RK_HOT uint64_t rk_conn_bytes_sent(const rk_conn *c) {
     return c->sent;
 }
 
@@ -260,7 +260,7 @@ bool rk_conn_in_pubsub(const rk_conn *c) {
     return c->pubsub;
 }
 
-unsigned rk_conn_tag(const rk_conn *c) {
+RK_HOT unsigned rk_conn_tag(const rk_conn *c) {
     return c->tag;
 }
 
@@ -268,19 +268,19 @@ void rk_conn_set_tag(rk_conn *c, unsigned tag) {
     c->tag = tag;
 }
 
-void *rk_conn_owner(const rk_conn *c) {
+RK_HOT void *rk_conn_owner(const rk_conn *c) {
     return c->owner;
 }
 
-void rk_conn_set_owner(rk_conn *c, void *owner) {
+RK_HOT void rk_conn_set_owner(rk_conn *c, void *owner) {
     c->owner = owner;
 }
 
-void rk_conn_touch(rk_conn *c) {
+RK_HOT void rk_conn_touch(rk_conn *c) {
     c->last_used = rk_now_ms_coarse();
 }
 
-rk_writer *rk_conn_writer(rk_conn *c) {
+RK_HOT rk_writer *rk_conn_writer(rk_conn *c) {
     return c->wr;
 }
 
@@ -305,7 +305,7 @@ static void note_block(rk_conn *c) {
     rk_conn_add_block(c, rk_writer_last_block_ms(c->wr));
 }
 
-void rk_conn_queued(rk_conn *c, size_t commands) {
+RK_HOT void rk_conn_queued(rk_conn *c, size_t commands) {
     if (commands > 0)
         note_block(c);
     for (size_t i = 0; i < commands; i++)
@@ -349,7 +349,7 @@ static void track_mode(rk_conn *c) {
     }
 }
 
-bool rk_conn_poolable(const rk_conn *c) {
+RK_HOT bool rk_conn_poolable(const rk_conn *c) {
     return !c->modal && !c->in_multi && !c->watching && !c->pubsub && !c->replies_off &&
            c->unreplied == 0;
 }
@@ -387,7 +387,7 @@ int64_t rk_conn_deadline(const rk_conn *c, int timeout_ms) {
     return deadline_after(c, timeout_ms > 0 ? timeout_ms : c->timeout_ms);
 }
 
-int64_t rk_conn_call_deadline(const rk_conn *c, int64_t deadline) {
+RK_HOT int64_t rk_conn_call_deadline(const rk_conn *c, int64_t deadline) {
     return deadline >= 0 ? deadline : rk_conn_deadline(c, 0);
 }
 
@@ -411,7 +411,7 @@ int rk_conn_server_error(const rk_reply *r) {
 
 /* ---- raw I/O --------------------------------------------------------- */
 
-int rk_conn_write_some(rk_conn *c) {
+RK_HOT int rk_conn_write_some(rk_conn *c) {
     if (c->t == NULL)
         return rk_fail(RK_ECLOSED, "connection is not open");
     rk_writer *wr = out_queue(c);
@@ -434,7 +434,7 @@ int rk_conn_write_some(rk_conn *c) {
 /* Reads once from the socket straight into the reader: without blocking,
  * or (block) waiting in recv until the deadline (negative: no limit).
  * RK_OK, RK_EAGAIN, or a failure that broke the connection. */
-static int fill(rk_conn *c, bool block, int64_t deadline) {
+RK_HOT static int fill(rk_conn *c, bool block, int64_t deadline) {
     size_t avail;
     void *space = rk_reader_space(c->rd, 16 * 1024, &avail);
     if (space == NULL)
@@ -464,7 +464,7 @@ int rk_conn_read_some(rk_conn *c) {
 }
 
 /* Takes the next reply, delivering pushes to the push callback. */
-static int next_reply(rk_conn *c, rk_reply *out, bool borrowed) {
+RK_HOT static int next_reply(rk_conn *c, rk_reply *out, bool borrowed) {
     for (;;) {
         int rc = borrowed ? rk_reader_next_borrowed(c->rd, out) : rk_reader_next(c->rd, out);
         if (rc <= 0)
@@ -477,7 +477,7 @@ static int next_reply(rk_conn *c, rk_reply *out, bool borrowed) {
     }
 }
 
-bool rk_conn_has_stray(rk_conn *c) {
+RK_HOT bool rk_conn_has_stray(rk_conn *c) {
     if (c->state != READY || c->pubsub || c->streaming || c->pending > 0 ||
         rk_reader_buffered(c->rd) == 0)
         return false;
@@ -796,7 +796,7 @@ static int ensure_ready(rk_conn *c) {
     return rk_conn_connect(c);
 }
 
-static int flush_until(rk_conn *c, int64_t deadline) {
+RK_HOT static int flush_until(rk_conn *c, int64_t deadline) {
     for (;;) {
         int rc = rk_conn_write_some(c);
         if (rc != RK_EAGAIN)
@@ -833,7 +833,7 @@ static int read_more(rk_conn *c, int64_t deadline, bool fresh) {
 }
 
 /* Reads the next reply for the user, waiting up to the deadline. */
-static int read_until(rk_conn *c, rk_reply *out, int64_t deadline) {
+RK_HOT static int read_until(rk_conn *c, rk_reply *out, int64_t deadline) {
     if (c->pending == 0 && !c->pubsub)
         return rk_fail(RK_EINVAL, "no reply is expected on this connection");
     int rc;
@@ -871,7 +871,7 @@ int rk_conn_read(rk_conn *c, rk_reply *reply) {
     return rc;
 }
 
-int rk_conn_roundtrip(rk_conn *c, rk_reply *reply, int64_t deadline) {
+RK_HOT int rk_conn_roundtrip(rk_conn *c, rk_reply *reply, int64_t deadline) {
     rk_reply tmp;
     rk_reply *out = reply ? reply : &tmp;
     memset(out, 0, sizeof(*out));
@@ -881,7 +881,7 @@ int rk_conn_roundtrip(rk_conn *c, rk_reply *reply, int64_t deadline) {
     return rc;
 }
 
-int rk_conn_next(rk_conn *c, rk_reply *reply, bool borrowed) {
+RK_HOT int rk_conn_next(rk_conn *c, rk_reply *reply, bool borrowed) {
     memset(reply, 0, sizeof(*reply));
     if (c->state != READY)
         return c->state == BROKEN ? rk_fail(RK_ECLOSED, "connection is broken") : 0;
@@ -1028,7 +1028,7 @@ static int64_t health_deadline(const rk_conn *c, int64_t deadline) {
     return rk_net_deadline(c->timeout_ms > 0 ? c->timeout_ms : c->o->connect_timeout_ms);
 }
 
-int rk_conn_check_idle(rk_conn *c, int64_t deadline) {
+RK_HOT int rk_conn_check_idle(rk_conn *c, int64_t deadline) {
     if (c->state != READY)
         return rk_fail(RK_ECLOSED, "connection is not ready");
     int64_t idle = rk_now_ms_coarse() - c->last_used;

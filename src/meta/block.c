@@ -96,7 +96,7 @@ static bool may_block(unsigned char first, size_t len) {
     }
 }
 
-long long rk_writer_last_block_ms(const rk_writer *w) {
+RK_HOT long long rk_writer_last_block_ms(const rk_writer *w) {
     unsigned char first;
     size_t len;
     if (!rk_writer_last_name(w, &first, &len) || !may_block(first, len))

@@ -89,13 +89,13 @@ static unsigned name_flags(const rk_str *words, size_t argc) {
 }
 
 /* The table lookup behind rk_writer_last_flags, out of its fast path. */
-static unsigned __attribute__((noinline)) lookup_last(const rk_writer *w, unsigned want) {
+RK_HOT static unsigned __attribute__((noinline)) lookup_last(const rk_writer *w, unsigned want) {
     rk_str words[RK_WRITER_WORDS];
     int n = rk_writer_last_words(w, words);
     return n > 0 ? name_flags(words, (size_t)RK_MIN(n, 2)) & want : 0;
 }
 
-unsigned rk_writer_last_flags(const rk_writer *w, unsigned want) {
+RK_HOT unsigned rk_writer_last_flags(const rk_writer *w, unsigned want) {
     if (!(want & RK_CMD_SAFE) && !maybe_stateful(w))
         return 0;
     return lookup_last(w, want);

@@ -23,8 +23,8 @@ static bool begins(const char *s, size_t n, const char *row) {
     return true;
 }
 
-bool rk_meta_name_is(const char *name, size_t len, const char *sub, size_t sublen,
-                     const char *row) {
+RK_HOT bool rk_meta_name_is(const char *name, size_t len, const char *sub, size_t sublen,
+                            const char *row) {
     if (!begins(name, len, row))
         return false;
     row += len;

@@ -303,7 +303,7 @@ static ssize_t socket_read(rk_transport *t, void *buf, size_t n) {
     return recv_result(t, rk_socket_recv(t->fd, buf, n));
 }
 
-static ssize_t socket_writev(rk_transport *t, const struct iovec *iov, int iovcnt) {
+RK_HOT static ssize_t socket_writev(rk_transport *t, const struct iovec *iov, int iovcnt) {
     ssize_t r;
     if (iovcnt == 1) { /* the common case; send spares the kernel a msghdr */
         r = rk_socket_send(t->fd, iov->iov_base, iov->iov_len);
@@ -363,7 +363,7 @@ static int set_rcvtimeo(rk_transport *t, sock *s, int ms) {
     return RK_OK;
 }
 
-static ssize_t socket_read_block(rk_transport *t, void *buf, size_t n, int64_t timeout_ms) {
+RK_HOT static ssize_t socket_read_block(rk_transport *t, void *buf, size_t n, int64_t timeout_ms) {
     int rc = set_rcvtimeo(t, t->impl, timeout_ms > 0 ? rcvtimeo_for(timeout_ms) : 0);
     if (rc != RK_OK)
         return rc;

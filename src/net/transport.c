@@ -59,7 +59,7 @@ ssize_t rk_transport_read(rk_transport *t, void *buf, size_t n) {
     return t->ops->read(t, buf, n);
 }
 
-ssize_t rk_transport_writev(rk_transport *t, const struct iovec *iov, int iovcnt) {
+RK_HOT ssize_t rk_transport_writev(rk_transport *t, const struct iovec *iov, int iovcnt) {
     int rc = check_open(t);
     if (rc != RK_OK)
         return rc;
@@ -90,7 +90,7 @@ int rk_transport_set_blocking(rk_transport *t) {
  * less than a tick, so a wait may end that much after its deadline, never
  * before it, and a call with a timeout pays one precise clock read (its
  * deadline), not two. */
-ssize_t rk_transport_read_block(rk_transport *t, void *buf, size_t n, int64_t deadline_ms) {
+RK_HOT ssize_t rk_transport_read_block(rk_transport *t, void *buf, size_t n, int64_t deadline_ms) {
     if (!t->blocking)
         return RK_EAGAIN;
     for (;;) {
@@ -108,7 +108,7 @@ ssize_t rk_transport_read_block(rk_transport *t, void *buf, size_t n, int64_t de
 
 /* ---- blocking helpers -------------------------------------------------------- */
 
-int64_t rk_net_deadline(int timeout_ms) {
+RK_HOT int64_t rk_net_deadline(int timeout_ms) {
     return timeout_ms > 0 ? rk_now_ms() + timeout_ms : -1;
 }
 

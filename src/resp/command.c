@@ -50,7 +50,7 @@ rk_command_int *rk_command_init(rk_command *cmd, const char *name) {
     return c;
 }
 
-rk_command_int *rk_command_begin(rk_command *cmd, const char *name) {
+RK_HOT rk_command_int *rk_command_begin(rk_command *cmd, const char *name) {
     rk_command_int *c = rk_command_init(cmd, name);
     if (c == NULL)
         return NULL;
@@ -94,7 +94,7 @@ static bool grow(rk_command_int *cmd, void **v, void *inline_v, size_t *cap, siz
     return true;
 }
 
-void rk_arg_str(rk_command_int *cmd, rk_str s) {
+RK_HOT void rk_arg_str(rk_command_int *cmd, rk_str s) {
     if (cmd == NULL || cmd->err != RK_OK)
         return;
     if (s.ptr == NULL) {
@@ -120,7 +120,7 @@ void rk_arg_mark_key(rk_command_int *cmd, size_t i) {
     cmd->keys[cmd->nkeys++] = (uint32_t)i;
 }
 
-void rk_arg_key(rk_command_int *cmd, rk_str s) {
+RK_HOT void rk_arg_key(rk_command_int *cmd, rk_str s) {
     rk_arg_str(cmd, s);
     if (cmd != NULL)
         rk_arg_mark_key(cmd, cmd->argc - 1);
@@ -348,7 +348,7 @@ int rk_command_ready(rk_command *cmd, rk_command_int **out) {
 /* The one rule for nil across typed commands: a nil reply (a missing key,
  * SET NX that did not set, a blocking pop that timed out) is RK_NIL, a
  * positive code, whatever the runner. */
-int rk_shape_finish(const char *shape, int rc, rk_reply *reply) {
+RK_HOT int rk_shape_finish(const char *shape, int rc, rk_reply *reply) {
     if (rc == RK_OK && shape != NULL)
         rc = rk_reshape(reply, shape);
     return rc == RK_OK && reply->type_ == RK_REPLY_NIL ? RK_NIL : rc;
@@ -358,8 +358,8 @@ int rk_command_finish(const rk_command_int *cmd, int rc, rk_reply *reply) {
     return rk_shape_finish(cmd->shape, rc, reply);
 }
 
-int rk_command_run_with(void *target, const char *what, rk_command *cmd, rk_reply *reply,
-                        rk_command_send_fn send) {
+RK_HOT int rk_command_run_with(void *target, const char *what, rk_command *cmd, rk_reply *reply,
+                               rk_command_send_fn send) {
     rk_reply tmp;
     rk_reply *out = reply ? reply : &tmp;
     memset(out, 0, sizeof(*out));

@@ -15,8 +15,9 @@
 #include <strings.h>
 
 #include "resp/resp_int.h"
+#include "util/common.h"
 
-int rk_parse_ll(const char *s, size_t len, long long *out) {
+RK_HOT int rk_parse_ll(const char *s, size_t len, long long *out) {
     size_t i = 0;
     int neg = 0;
     if (len > 0 && s[0] == '-') {
@@ -159,7 +160,7 @@ int rk_parse_double(const char *s, size_t len, double *out) {
     return 0;
 }
 
-size_t rk_digits_ull(unsigned long long v) {
+RK_HOT size_t rk_digits_ull(unsigned long long v) {
     for (size_t n = 1;; n += 4, v /= 10000) { /* a division per 4 digits */
         if (v < 10)
             return n;
@@ -172,7 +173,7 @@ size_t rk_digits_ull(unsigned long long v) {
     }
 }
 
-size_t rk_fmt_ull(char *dst, unsigned long long v) {
+RK_HOT size_t rk_fmt_ull(char *dst, unsigned long long v) {
     static const char pairs[] = "00010203040506070809101112131415161718192021222324"
                                 "25262728293031323334353637383940414243444546474849"
                                 "50515253545556575859606162636465666768697071727374"
@@ -194,7 +195,7 @@ size_t rk_fmt_ull(char *dst, unsigned long long v) {
     return n;
 }
 
-size_t rk_fmt_ll(char *dst, long long v) {
+RK_HOT size_t rk_fmt_ll(char *dst, long long v) {
     if (v >= 0)
         return rk_fmt_ull(dst, (unsigned long long)v);
     dst[0] = '-';

@@ -276,7 +276,7 @@ void rk_reader_reset(rk_reader *rd) {
     rd->failmsg[0] = '\0';
 }
 
-size_t rk_reader_buffered(const rk_reader *rd) {
+RK_HOT size_t rk_reader_buffered(const rk_reader *rd) {
     size_t n = rd->wpos - rd->rpos;
     if (rd->direct)
         n += rd->direct_hdr + rd->direct_got;
@@ -308,7 +308,7 @@ static void compact(rk_reader *rd) {
 
 /* Makes room for want more bytes after wpos, compacting first when that
  * frees enough, growing the buffer otherwise. */
-static int reserve(rk_reader *rd, size_t want) {
+RK_HOT static int reserve(rk_reader *rd, size_t want) {
     if (rd->cap - rd->wpos >= want)
         return RK_OK;
     size_t used = rd->wpos - rd->rpos;
@@ -399,7 +399,7 @@ static void trim(rk_reader *rd) {
     rd->peak_buf = rd->peak_tape = rd->peak_bnodes = rd->peak_bstr = 0;
 }
 
-void *rk_reader_space(rk_reader *rd, size_t want, size_t *avail) {
+RK_HOT void *rk_reader_space(rk_reader *rd, size_t want, size_t *avail) {
     if (refuse_if_failed(rd) != RK_OK)
         return NULL;
     end_loan(rd);
@@ -423,7 +423,7 @@ void *rk_reader_space(rk_reader *rd, size_t want, size_t *avail) {
     return rd->buf + rd->wpos;
 }
 
-int rk_reader_commit(rk_reader *rd, size_t n) {
+RK_HOT int rk_reader_commit(rk_reader *rd, size_t n) {
     int rc = refuse_if_failed(rd);
     if (rc != RK_OK)
         return rc;
@@ -1185,7 +1185,7 @@ static int prepare(rk_reader *rd, builder *b, void **block) {
     return RK_OK;
 }
 
-static int next_reply(rk_reader *rd, rk_reply *out, bool borrowed) {
+RK_HOT static int next_reply(rk_reader *rd, rk_reply *out, bool borrowed) {
     memset(out, 0, sizeof(*out));
     int rc = refuse_if_failed(rd);
     if (rc != RK_OK)
@@ -1218,10 +1218,10 @@ static int next_reply(rk_reader *rd, rk_reply *out, bool borrowed) {
     return 1;
 }
 
-int rk_reader_next(rk_reader *rd, rk_reply *out) {
+RK_HOT int rk_reader_next(rk_reader *rd, rk_reply *out) {
     return next_reply(rd, out, false);
 }
 
-int rk_reader_next_borrowed(rk_reader *rd, rk_reply *out) {
+RK_HOT int rk_reader_next_borrowed(rk_reader *rd, rk_reply *out) {
     return next_reply(rd, out, true);
 }

@@ -34,7 +34,7 @@ char *rk_reply_take_str(rk_reply *r) {
     return s;
 }
 
-void rk_reply_free(rk_reply *r) {
+RK_HOT void rk_reply_free(rk_reply *r) {
     if (r == NULL)
         return;
     if (r->flags_ & RK_RF_OWNED)
@@ -42,7 +42,7 @@ void rk_reply_free(rk_reply *r) {
     memset(r, 0, sizeof(*r));
 }
 
-rk_type rk_reply_type(const rk_reply *r) {
+RK_HOT rk_type rk_reply_type(const rk_reply *r) {
     return r ? (rk_type)r->type_ : RK_REPLY_NIL;
 }
 
@@ -67,7 +67,7 @@ const char *rk_reply_str(const rk_reply *r) {
     return rk_str_ptr(r);
 }
 
-size_t rk_reply_len(const rk_reply *r) {
+RK_HOT size_t rk_reply_len(const rk_reply *r) {
     if (r == NULL || !(rk_has_str(r->type_) || rk_is_aggregate(r->type_)))
         return 0;
     return r->len_;
@@ -148,7 +148,7 @@ const rk_reply *rk_reply_attr(const rk_reply *r) {
     return r ? r->attr_ : NULL;
 }
 
-bool rk_reply_is_error(const rk_reply *r) {
+RK_HOT bool rk_reply_is_error(const rk_reply *r) {
     return r && r->type_ == RK_REPLY_ERROR;
 }
 

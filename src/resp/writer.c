@@ -101,7 +101,7 @@ void rk_writer_clear(rk_writer *w) {
     w->pending = 0;
 }
 
-size_t rk_writer_pending(const rk_writer *w) {
+RK_HOT size_t rk_writer_pending(const rk_writer *w) {
     return w->pending;
 }
 
@@ -143,7 +143,7 @@ static void compact(rk_writer *w) {
     w->head = 0;
 }
 
-static int reserve(rk_writer *w, size_t n, size_t r) {
+RK_HOT static int reserve(rk_writer *w, size_t n, size_t r) {
     w->last.valid = false; /* offsets may move; encode_command records anew */
     if (w->pending == 0)
         rk_writer_clear(w);
@@ -266,7 +266,7 @@ static inline __attribute__((always_inline)) int encode_command(rk_writer *w, co
     return RK_OK;
 }
 
-bool rk_writer_last_name(const rk_writer *w, unsigned char *first, size_t *len) {
+RK_HOT bool rk_writer_last_name(const rk_writer *w, unsigned char *first, size_t *len) {
     if (!w->last.valid)
         return false;
     const rk_str *name = &w->last.word[0];
@@ -275,7 +275,7 @@ bool rk_writer_last_name(const rk_writer *w, unsigned char *first, size_t *len) 
     return true;
 }
 
-int rk_writer_last_words(const rk_writer *w, rk_str words[RK_WRITER_WORDS]) {
+RK_HOT int rk_writer_last_words(const rk_writer *w, rk_str words[RK_WRITER_WORDS]) {
     const last_cmd *last = &w->last;
     if (!last->valid)
         return 0;
@@ -340,7 +340,7 @@ static inline const char *get_string(const args *a, size_t i, size_t *len, bool 
     return s;
 }
 
-int rk_writer_argv(rk_writer *w, const rk_str *argv, size_t argc) {
+RK_HOT int rk_writer_argv(rk_writer *w, const rk_str *argv, size_t argc) {
     if (argc < 1 || argv == NULL)
         return rk_fail(RK_EINVAL, "rk_writer_argv: a command needs at least one argument");
     args a = {.count = argc, .argv = argv};
@@ -413,7 +413,8 @@ static int span_open(rk_writer *w) {
 
 /* span_add's slow path: s joins what the argument already holds, both
  * copied into the scratch area. */
-static int __attribute__((noinline)) span_join(rk_writer *w, span *sp, const char *s, size_t n) {
+RK_HOT static int __attribute__((noinline))
+span_join(rk_writer *w, span *sp, const char *s, size_t n) {
     int rc = RK_OK;
     if (sp->direct) {
         const char *d = sp->direct;
@@ -631,7 +632,7 @@ static inline const char *get_span(const args *a, size_t i, size_t *len, bool *m
 /* The bytes that end a word of a format: NUL, space and '%'. */
 static const bool word_end[256] = {[0] = true, [' '] = true, ['%'] = true};
 
-int rk_writer_vformat(rk_writer *w, const char *fmt, va_list ap) {
+RK_HOT int rk_writer_vformat(rk_writer *w, const char *fmt, va_list ap) {
     if (fmt == NULL)
         return rk_fail(RK_EINVAL, "rk_writer_format: NULL format");
     va_list aq;
@@ -675,7 +676,7 @@ int rk_writer_format(rk_writer *w, const char *fmt, ...) {
     return rc;
 }
 
-int rk_writer_raw(rk_writer *w, const void *data, size_t len) {
+RK_HOT int rk_writer_raw(rk_writer *w, const void *data, size_t len) {
     int rc = reserve(w, len, 0);
     if (rc != RK_OK)
         return rc;
@@ -701,7 +702,7 @@ static bool add_segment(struct iovec *iov, int max, int *n, const char *s, size_
     return true;
 }
 
-int rk_writer_iov_at(const rk_writer *w, size_t offset, struct iovec *iov, int max) {
+RK_HOT int rk_writer_iov_at(const rk_writer *w, size_t offset, struct iovec *iov, int max) {
     if (w->rhead == w->nrefs) { /* only copied bytes, the usual case: one segment */
         size_t left = w->len - w->head;
         if (offset >= left || max < 1)
@@ -723,11 +724,11 @@ int rk_writer_iov_at(const rk_writer *w, size_t offset, struct iovec *iov, int m
     return n;
 }
 
-int rk_writer_iov(const rk_writer *w, struct iovec *iov, int max) {
+RK_HOT int rk_writer_iov(const rk_writer *w, struct iovec *iov, int max) {
     return rk_writer_iov_at(w, 0, iov, max);
 }
 
-void rk_writer_consume(rk_writer *w, size_t n) {
+RK_HOT void rk_writer_consume(rk_writer *w, size_t n) {
     n = RK_MIN(n, w->pending);
     w->pending -= n;
     while (n > 0) {

@@ -16,7 +16,7 @@ int rk_set_allocator(const rk_allocator *a) {
     return RK_OK;
 }
 
-void *rk_malloc(size_t size) {
+RK_HOT void *rk_malloc(size_t size) {
     return allocator.malloc_fn(size);
 }
 
@@ -28,7 +28,7 @@ void *rk_realloc(void *ptr, size_t size) {
     return allocator.realloc_fn(ptr, size);
 }
 
-void rk_free(void *ptr) {
+RK_HOT void rk_free(void *ptr) {
     if (ptr)
         allocator.free_fn(ptr);
 }

@@ -79,6 +79,6 @@ void rk_retry_pause(const rk_retry *policy, int attempt, int *delay, unsigned *s
         rk_sleep_ms(*delay);
 }
 
-bool rk_connection_failure(int rc) {
+RK_HOT bool rk_connection_failure(int rc) {
     return rc == RK_EIO || rc == RK_ETIMEOUT || rc == RK_ECONNECT || rc == RK_ECLOSED;
 }

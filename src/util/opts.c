@@ -20,7 +20,8 @@ bool rk_bytes_zero(const void *p, size_t n) {
     return true;
 }
 
-int rk_opts_settle(void *dst, size_t dst_size, const void *src, size_t src_size, const char *what) {
+RK_HOT int rk_opts_settle(void *dst, size_t dst_size, const void *src, size_t src_size,
+                          const char *what) {
     memset(dst, 0, dst_size);
     if (src == NULL)
         return RK_OK;

@@ -11,11 +11,11 @@ int64_t rk_now_us(void) {
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-int64_t rk_now_ms(void) {
+RK_HOT int64_t rk_now_ms(void) {
     return rk_now_us() / 1000;
 }
 
-int64_t rk_now_ms_coarse(void) {
+RK_HOT int64_t rk_now_ms_coarse(void) {
 #ifdef CLOCK_MONOTONIC_COARSE
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
