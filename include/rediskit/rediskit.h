@@ -21,8 +21,8 @@
 #include "reader.h"
 #include "reply.h"
 #include "scan.h"
-#include "str.h"
 #include "script.h"
+#include "str.h"
 #include "version.h"
 #include "writer.h"
 

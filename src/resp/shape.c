@@ -33,9 +33,9 @@
  * rk_reply_dup, so the result keeps the one-block ownership rule. */
 #include <string.h>
 
-#include "resp/shape.h"
 #include "resp/reply_int.h"
 #include "resp/resp_int.h"
+#include "resp/shape.h"
 #include "util/common.h"
 
 /* Node arrays a view borrows until it is copied. */
