@@ -860,7 +860,10 @@ static const sub_kind *round_names(int i, const char *test, int proto, char *sub
     char *star = strchr(chan, '*');
     if (star != NULL)
         memmove(star, star + 1, strlen(star));
-    snprintf(sub, size, "%s%s", chan, k->pattern ? "*" : "");
+    size_t n = strlen(chan); /* below size: snprintf wrote it */
+    memcpy(sub, chan, n + 1);
+    if (k->pattern && n + 1 < size)
+        memcpy(sub + n, "*", 2);
     return k;
 }
 
