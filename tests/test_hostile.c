@@ -518,6 +518,43 @@ static void test_connection_whose_unwatch_or_discard_was_refused_is_not_pooled(v
     server_run("ACL", "DELUSER", "hostile-noend");
 }
 
+/* The CLIENT ID of the connection a call of c runs on. */
+static long long conn_id(rk_client *c) {
+    rk_reply r;
+    assert_int_equal(rk_client_call(c, &r, "CLIENT ID"), RK_OK);
+    long long id = rk_reply_int(&r);
+    rk_reply_free(&r);
+    return id;
+}
+
+/* An ACL user may be denied PING. The health check of a connection idle
+ * past health_check_ms then gets NOPERM: an answer all the same, so the
+ * connection is alive and is kept, not closed and made again (which
+ * would cost a reconnect per idle period, and lose nothing else). */
+static void test_health_check_answered_by_an_error_keeps_the_connection(void **state) {
+    (void)state;
+    rkt_shared_need();
+    user_denied("hostile-noping", "-ping", NULL);
+    rk_client *c = rk_client_new(&(rk_options){.port = rkt_server_port(&rkt_shared),
+                                               .username = "hostile-noping",
+                                               .password = "pw",
+                                               .pool_size = 1,
+                                               .health_check_ms = 150});
+    assert_non_null(c);
+    long long id = conn_id(c);
+    struct timespec pause = {0, 300 * 1000000L};
+    nanosleep(&pause, NULL);
+    assert_int_equal(rk_client_call(c, NULL, "SET hostile:noping 1"), RK_OK);
+    assert_int_equal(conn_id(c), id);
+    rk_pool_stats st;
+    rk_client_pool_stats(c, &st);
+    assert_int_equal(st.idle, 1);
+    assert_int_equal(rk_client_call(c, NULL, "PING"), RK_ESERVER); /* the ACL holds */
+    assert_string_equal(rk_error_last()->prefix, "NOPERM");
+    rk_client_free(c);
+    server_run("ACL", "DELUSER", "hostile-noping");
+}
+
 /* A pipeline's transaction under rk_pipeline_watch ends its watch with
  * its EXEC, which the connection never saw queued: the connection is
  * pooled again, not closed (a reconnect per transaction). */
@@ -1338,6 +1375,8 @@ int main(void) {
         cmocka_unit_test_teardown(
             test_connection_whose_unwatch_or_discard_was_refused_is_not_pooled, teardown),
         cmocka_unit_test_teardown(test_connection_after_watched_pipeline_transaction_is_pooled,
+                                  teardown),
+        cmocka_unit_test_teardown(test_health_check_answered_by_an_error_keeps_the_connection,
                                   teardown),
         cmocka_unit_test_teardown(test_connection_given_back_twice_is_pooled_once, teardown),
         cmocka_unit_test_teardown(test_connection_not_from_the_pool_is_refused_by_release,

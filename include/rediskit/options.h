@@ -208,7 +208,9 @@ typedef struct rk_options {
                                   command timeout, else the connect
                                   timeout; if not, the connection is
                                   dropped (and another tried while the
-                                  call has time left). */
+                                  call has time left). Any answer will
+                                  do: an error reply (NOPERM for a user
+                                  denied PING) keeps it. */
     rk_tls_options tls;      /**< TLS; off by default. */
     rk_reader_opts limits;   /**< Reply size limits (see reader.h). */
     rk_push_fn on_push;      /**< Push messages; default: dropped. */

@@ -1051,6 +1051,11 @@ RK_HOT int rk_conn_check_idle(rk_conn *c, int64_t deadline) {
         int rc = queued(c, rk_writer_args(c->wr, "PING", NULL));
         if (rc == RK_OK)
             rc = rk_conn_roundtrip(c, NULL, health_deadline(c, deadline));
+        /* An error reply is an answer: the server is there (an ACL user
+         * denied PING gets NOPERM, a busy script BUSY), and the command
+         * the connection was taken for will get its own answer. */
+        if (rc == RK_ESERVER && !rk_conn_is_broken(c))
+            rc = RK_OK;
         if (rc != RK_OK)
             return rk_conn_is_broken(c) ? rc : broken(c, rc);
     }
