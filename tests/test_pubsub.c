@@ -1138,7 +1138,8 @@ static int start_own_acl(void **state) {
     (void)state;
     if (!rkt_require_binaries("redis-server", NULL))
         return 0;
-    static const char *const users[] = {"user sub on >pw resetchannels &allowed* ~* +@all", NULL};
+    static const char *const users[] = {"user sub on >pw resetchannels &allowed* ~* +@all",
+                                        "user noping on >pw &* ~* +@all -ping", NULL};
     return rkt_server_start(&own, &(rkt_server_opts){.acl_users = users});
 }
 
@@ -1178,6 +1179,48 @@ static void revoked_channel_stops_thread_with_noperm(int proto) {
     watched_stop(&w);
 }
 BOTH(revoked_channel_stops_thread_with_noperm)
+
+/* A user the ACL denies PING gets NOPERM for every PING, the
+ * subscriber's own among them: the health check's, the restore's closing
+ * one and rk_pubsub_wait_active's markers. Those still tell what they are
+ * for (the server is there, the restore is done, the marker is reached),
+ * by their place in the line of PINGs sent; only the caller's own
+ * rk_pubsub_ping reports the refusal. Without this the health check gave
+ * the caller NOPERM every idle period, and a restore never ended. */
+static void ping_refused_by_acl_still_answers_the_loops_own_pings(int proto) {
+    if (own.pid == 0)
+        skip();
+    char ch[32];
+    name(ch, sizeof ch, "noping", proto);
+    rk_client *admin = client_for(&own, proto);
+    rk_client *c = rk_client_new(&(rk_options){
+        .port = rkt_server_port(&own), .protocol = proto, .username = "noping", .password = "pw"});
+    assert_non_null(c);
+    rk_pubsub *ps = pubsub_for(c, &(rk_pubsub_opts){.health_check_ms = 100});
+    subscribe_one(ps, ch);
+    assert_int_equal(rk_pubsub_wait_active(ps, WAIT_MS), RK_OK);
+    for (int i = 0; i < 8; i++) { /* 400 ms idle: health checks go out */
+        rk_message m;
+        int rc = rk_pubsub_get_message(ps, 50, &m);
+        if (rc != 0)
+            fail_msg("idle read %d: %d (%s)", i, rc, rk_error_last()->message);
+    }
+    assert_int_equal(publish(admin, "PUBLISH", ch, "idle", 4), 1);
+    expect(ps, RK_MSG_MESSAGE, ch);
+    assert_int_equal(rk_pubsub_ping(ps, "mine"), RK_OK);
+    rk_message m;
+    assert_int_equal(rk_pubsub_get_message(ps, WAIT_MS, &m), RK_ESERVER);
+    assert_string_equal(rk_error_last()->prefix, "NOPERM");
+    assert_int_equal(rk_client_call(admin, NULL, "CLIENT KILL USER noping"), RK_OK);
+    expect_reconnected(ps);
+    assert_int_equal(publish(admin, "PUBLISH", ch, "again", 5), 1);
+    m = expect(ps, RK_MSG_MESSAGE, ch);
+    assert_true(bytes_equal(m.data, m.data_len, "again", 5));
+    rk_pubsub_free(ps);
+    rk_client_free(c);
+    rk_client_free(admin);
+}
+BOTH(ping_refused_by_acl_still_answers_the_loops_own_pings)
 
 /* ---- hostile servers ------------------------------------------------- */
 
@@ -1469,6 +1512,7 @@ int main(void) {
         BOTH_OWN_TESTS(killed_connection_is_lost_then_reconnected),
         BOTH_OWN_TESTS(changed_password_stops_thread_with_eauth),
         BOTH_ACL_TESTS(channel_refused_by_acl_stops_thread_with_noperm),
+        BOTH_ACL_TESTS(ping_refused_by_acl_still_answers_the_loops_own_pings),
         BOTH_ACL_TESTS(revoked_channel_stops_thread_with_noperm),
         BOTH_TESTS(subscribing_while_thread_starts_and_stops),
         cmocka_unit_test(test_hostile_pushes_are_protocol_errors),

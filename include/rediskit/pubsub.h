@@ -231,7 +231,10 @@ int rk_pubsub_on_pattern(rk_pubsub *ps, const char *pattern, rk_message_fn fn, v
 
 /** Sends a PING on the subscribed connection (answered by an RK_MSG_PONG
  *  message carrying `payload`, which may be NULL), as the subscribe calls
- *  send their commands. */
+ *  send their commands. A user the ACL denies PING gets the server's
+ *  NOPERM (RK_ESERVER) from the call that reads the answer instead; the
+ *  health check, the restore and rk_pubsub_wait_active work for such a
+ *  user all the same. */
 int rk_pubsub_ping(rk_pubsub *ps, const char *payload);
 
 /** Waits up to timeout_ms (0 polls, negative waits forever) for the next

@@ -74,6 +74,22 @@ typedef struct held {
     rk_reply reply;   /* owned copy; the message is described from it again */
 } held;
 
+/* Whose PING a connection has not answered yet. A server that refuses
+ * PING (an ACL user denied it) answers NOPERM, an error with no payload
+ * to tell whose it was: its place in the line of PINGs sent does. */
+enum ping_kind { PING_HEALTH, PING_RESTORED, PING_MARKER, PING_USER };
+
+typedef struct ping_rec {
+    uint64_t marker; /* PING_MARKER's number */
+    enum ping_kind kind;
+} ping_rec;
+
+/* PINGs in the order they were queued, oldest at head. */
+typedef struct ping_line {
+    ping_rec *v;
+    size_t head, len, cap;
+} ping_line;
+
 struct rk_pubsub {
     const rk_options *o; /* the client's settled options */
     rk_conn *conn;
@@ -89,9 +105,10 @@ struct rk_pubsub {
 
     /* Shared with the callers of (un)subscribe: under mu. */
     pthread_mutex_t mu;
-    table subs[NKINDS]; /* what to hold (want) and what is held (confirmed) */
-    table handlers[2];  /* per channel, per pattern */
-    rk_writer *outbox;  /* commands not yet handed to the connection */
+    table subs[NKINDS];     /* what to hold (want) and what is held (confirmed) */
+    table handlers[2];      /* per channel, per pattern */
+    rk_writer *outbox;      /* commands not yet handed to the connection */
+    ping_line outbox_pings; /* the PINGs in the outbox */
     atomic_bool outbox_full;
     atomic_size_t counts[NKINDS]; /* subs[k].confirmed, for any thread */
     atomic_size_t nhandlers;
@@ -121,7 +138,8 @@ struct rk_pubsub {
     int64_t retry_at, connect_deadline;
     int64_t last_rx, ping_at; /* health check */
     bool ping_out;
-    rk_reply cur; /* the reply the last message points into */
+    ping_line wire_pings; /* the PINGs handed to the connection, unanswered */
+    rk_reply cur;         /* the reply the last message points into */
 
     /* The background thread. */
     pthread_t thread;
@@ -200,6 +218,8 @@ void rk_pubsub_free(rk_pubsub *ps) {
     }
     rk_conn_free(ps->conn);
     rk_writer_free(ps->outbox);
+    rk_free(ps->outbox_pings.v);
+    rk_free(ps->wire_pings.v);
     for (int k = 0; k < NKINDS; k++)
         table_free(&ps->subs[k]);
     table_free(&ps->handlers[0]);
@@ -242,6 +262,44 @@ static int encode(rk_writer *w, const char *cmd, const rk_str *names, size_t cou
     if (rc == RK_OK)
         rc = rk_writer_argv(w, c->argv, c->argc);
     rk_command_release(&built);
+    return rc;
+}
+
+/* Appends rec to line l. */
+static int line_push(ping_line *l, ping_rec rec) {
+    if (l->len == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        ping_rec *v = rk_malloc(cap * sizeof(*v));
+        if (v == NULL)
+            return rk_fail(RK_ENOMEM, "out of memory queueing a PING");
+        for (size_t i = 0; i < l->len; i++)
+            v[i] = l->v[(l->head + i) % l->cap];
+        rk_free(l->v);
+        *l = (ping_line){.v = v, .head = 0, .len = l->len, .cap = cap};
+    }
+    l->v[(l->head + l->len++) % l->cap] = rec;
+    return RK_OK;
+}
+
+/* Takes the oldest record of l into *rec; false when l is empty. */
+static bool line_pop(ping_line *l, ping_rec *rec) {
+    if (l->len == 0)
+        return false;
+    *rec = l->v[l->head];
+    l->head = (l->head + 1) % l->cap;
+    l->len--;
+    return true;
+}
+
+/* Queues a PING (payload: n of 0 or 1 strings) into w, and its record
+ * into l: both or neither. */
+static int queue_ping(rk_writer *w, ping_line *l, const rk_str *payload, size_t n, ping_rec rec) {
+    int rc = line_push(l, rec);
+    if (rc != RK_OK)
+        return rc;
+    rc = encode(w, "PING", payload, n);
+    if (rc != RK_OK)
+        l->len--;
     return rc;
 }
 
@@ -456,7 +514,8 @@ int rk_pubsub_ping(rk_pubsub *ps, const char *payload) {
         return rc;
     pthread_mutex_lock(&ps->mu);
     rk_str p = rk_cstr(payload);
-    rc = queued(ps, encode(ps->outbox, "PING", &p, payload ? 1 : 0));
+    rc = queued(ps, queue_ping(ps->outbox, &ps->outbox_pings, &p, payload ? 1 : 0,
+                               (ping_rec){.kind = PING_USER}));
     pthread_mutex_unlock(&ps->mu);
     return finish(ps, drives, rc);
 }
@@ -546,6 +605,7 @@ static void link_lost(rk_pubsub *ps) {
     pthread_mutex_unlock(&ps->mu);
     ps->link = LINK_DOWN;
     ps->restoring = ps->ping_out = false;
+    ps->wire_pings.len = 0; /* their answers went with the connection */
     schedule_retry(ps);
 }
 
@@ -596,7 +656,8 @@ static int restore(rk_pubsub *ps) {
     ps->restore_covers = ps->moved;
     pthread_mutex_unlock(&ps->mu);
     if (rc == RK_OK) {
-        rc = rk_writer_args(w, "PING", RESTORED_PAYLOAD, (const char *)NULL);
+        rk_str p = RK_STR(RESTORED_PAYLOAD);
+        rc = queue_ping(w, &ps->wire_pings, &p, 1, (ping_rec){.kind = PING_RESTORED});
         ps->restoring = rc == RK_OK;
     }
     if (rc != RK_OK)
@@ -638,6 +699,12 @@ static int link_step(rk_pubsub *ps) {
  * On failure the outbox is kept whole, for the next connection. */
 static int move_outbox(rk_pubsub *ps) {
     rk_writer *w = rk_conn_writer(ps->conn);
+    for (size_t i = 0; i < ps->outbox_pings.len; i++) {
+        ping_line *l = &ps->outbox_pings;
+        int rc = line_push(&ps->wire_pings, l->v[(l->head + i) % l->cap]);
+        if (rc != RK_OK)
+            return rc; /* the connection is dropped: the line goes with it */
+    }
     struct iovec iov[16];
     size_t done = 0;
     int n;
@@ -650,6 +717,7 @@ static int move_outbox(rk_pubsub *ps) {
         }
     }
     rk_writer_consume(ps->outbox, done);
+    ps->outbox_pings.len = 0;
     atomic_store(&ps->outbox_full, false);
     ps->moved = ps->queued;
     return RK_OK;
@@ -685,8 +753,9 @@ static void health_check(rk_pubsub *ps) {
         rk_fail(RK_ETIMEOUT, "the server did not answer the health check");
         link_lost(ps);
     } else if (!ps->ping_out && now - ps->last_rx >= ps->health_ms) {
-        if (rk_writer_args(rk_conn_writer(ps->conn), "PING", HEALTH_PAYLOAD, (const char *)NULL) ==
-            RK_OK) {
+        rk_str p = RK_STR(HEALTH_PAYLOAD);
+        if (queue_ping(rk_conn_writer(ps->conn), &ps->wire_pings, &p, 1,
+                       (ping_rec){.kind = PING_HEALTH}) == RK_OK) {
             ps->ping_out = true;
             ps->ping_at = now;
         }
@@ -833,18 +902,9 @@ static bool payload_is(const rk_message *m, const char *s, size_t n) {
     return m->data_len == n && memcmp(m->data, s, n) == 0;
 }
 
-/* A PONG: the loop's own are swallowed (the restore's becomes
- * RK_MSG_RECONNECTED, a marker's is noted). Returns 1 to deliver *m. */
-static int pong(rk_pubsub *ps, rk_message *m) {
-    size_t marker_len = sizeof(ACTIVE_PAYLOAD) - 1;
-    if (payload_is(m, HEALTH_PAYLOAD, sizeof(HEALTH_PAYLOAD) - 1))
-        return 0;
-    if (m->data_len > marker_len && memcmp(m->data, ACTIVE_PAYLOAD, marker_len) == 0) {
-        answer_markers(ps, strtoull(m->data + marker_len, NULL, 10));
-        return 0;
-    }
-    if (!payload_is(m, RESTORED_PAYLOAD, sizeof(RESTORED_PAYLOAD) - 1))
-        return 1;
+/* The restore's PING was answered: everything wanted is held again.
+ * Returns 1 to deliver *m (RK_MSG_RECONNECTED). */
+static int restored(rk_pubsub *ps, rk_message *m) {
     if (!ps->restoring)
         return 0;
     ps->restoring = false;
@@ -856,6 +916,46 @@ static int pong(rk_pubsub *ps, rk_message *m) {
     memset(m, 0, sizeof(*m));
     m->kind = RK_MSG_RECONNECTED;
     return 1;
+}
+
+/* A PONG: the loop's own are swallowed (the restore's becomes
+ * RK_MSG_RECONNECTED, a marker's is noted). Returns 1 to deliver *m. */
+static int pong(rk_pubsub *ps, rk_message *m) {
+    ping_rec done;
+    line_pop(&ps->wire_pings, &done); /* the payload says whose it is */
+    size_t marker_len = sizeof(ACTIVE_PAYLOAD) - 1;
+    if (payload_is(m, HEALTH_PAYLOAD, sizeof(HEALTH_PAYLOAD) - 1))
+        return 0;
+    if (m->data_len > marker_len && memcmp(m->data, ACTIVE_PAYLOAD, marker_len) == 0) {
+        answer_markers(ps, strtoull(m->data + marker_len, NULL, 10));
+        return 0;
+    }
+    if (!payload_is(m, RESTORED_PAYLOAD, sizeof(RESTORED_PAYLOAD) - 1))
+        return 1;
+    return restored(ps, m);
+}
+
+/* Whether error reply r is a PING refused by the ACL: NOPERM naming the
+ * command ("... no permissions to run the 'ping' command"). */
+static bool ping_refused(const rk_reply *r) {
+    const char *s = rk_reply_str(r);
+    size_t n = rk_reply_len(r);
+    return n > 6 && memcmp(s, "NOPERM", 6) == 0 && memmem(s, n, "'ping'", 6) != NULL;
+}
+
+/* A refused PING (ping_refused) still answers the oldest one sent: the
+ * loop's own then did their work (the server is there, the restore is
+ * done, a marker is reached); the caller's gets the error. */
+static int ping_refusal(rk_pubsub *ps, const rk_reply *r, rk_message *m) {
+    ping_rec done;
+    if (!line_pop(&ps->wire_pings, &done))
+        return rk_conn_server_error(r);
+    switch (done.kind) {
+    case PING_HEALTH: return 0;
+    case PING_RESTORED: return restored(ps, m);
+    case PING_MARKER: answer_markers(ps, done.marker); return 0;
+    default: return rk_conn_server_error(r);
+    }
 }
 
 /* What a reply says, without acting on it: true with *m filled for a
@@ -902,7 +1002,7 @@ static int undescribed(rk_pubsub *ps, const rk_reply *r) {
 static int handle_reply(rk_pubsub *ps, const rk_reply *r, rk_message *m) {
     const shape *sh;
     if (rk_reply_type(r) == RK_REPLY_ERROR)
-        return rk_conn_server_error(r);
+        return ping_refused(r) ? ping_refusal(ps, r, m) : rk_conn_server_error(r);
     if (!describe(r, m, &sh))
         return undescribed(ps, r);
     if (m->kind == RK_MSG_PONG)
@@ -1128,7 +1228,8 @@ static int queue_marker(rk_pubsub *ps, uint64_t *mark, bool *threaded) {
     char payload[sizeof(ACTIVE_PAYLOAD) + 24];
     snprintf(payload, sizeof(payload), ACTIVE_PAYLOAD "%llu", (unsigned long long)ps->queued + 1);
     rk_str p = rk_cstr(payload);
-    rc = queued(ps, encode(ps->outbox, "PING", &p, 1));
+    rc = queued(ps, queue_ping(ps->outbox, &ps->outbox_pings, &p, 1,
+                               (ping_rec){.kind = PING_MARKER, .marker = ps->queued + 1}));
     if (rc == RK_OK)
         *mark = ++ps->queued;
     pthread_mutex_unlock(&ps->mu);
