@@ -503,6 +503,26 @@ static void test_connection_given_back_after_quit_or_client_tracking_is_not_pool
     rk_client_free(c);
 }
 
+/* CLIENT KILL may name the connection it runs on (by its ID, its
+ * address, its user...): the server answers +OK and closes it. When the
+ * close comes after the connection was given back, the next call sent on
+ * it fails (an INCR, not repeated though it never ran): a connection that
+ * ran CLIENT KILL is closed, not pooled, whatever it named. */
+static void test_connection_given_back_after_client_kill_is_not_pooled(void **state) {
+    (void)state;
+    server_run("DEL", "hostile:killed", NULL);
+    rk_client *c = pool_of_one();
+    rk_reply r;
+    assert_int_equal(rk_client_call(c, &r, "CLIENT ID"), RK_OK);
+    long long id = rk_reply_int(&r);
+    rk_reply_free(&r);
+    assert_int_equal(rk_client_call(c, NULL, "CLIENT KILL ID %lld", id), RK_OK);
+    assert_int_equal(rk_client_call(c, NULL, "INCR hostile:killed"), RK_OK);
+    assert_int_equal(server_int("hostile:killed"), 1);
+    assert_false(pooled_after(c, RAW("CLIENT KILL ID 999999999")));
+    rk_client_free(c);
+}
+
 /* The server may refuse the UNWATCH or DISCARD that would end a watch or a
  * MULTI (here NOPERM: an ACL user without them), and then the watch or the
  * MULTI stays on the connection: it is closed, not pooled. */
@@ -1371,6 +1391,8 @@ int main(void) {
                                   teardown),
         cmocka_unit_test_teardown(
             test_connection_given_back_after_quit_or_client_tracking_is_not_pooled, teardown),
+        cmocka_unit_test_teardown(test_connection_given_back_after_client_kill_is_not_pooled,
+                                  teardown),
         cmocka_unit_test_teardown(test_pipeline_add_refuses_a_built_select, teardown),
         cmocka_unit_test_teardown(
             test_connection_whose_unwatch_or_discard_was_refused_is_not_pooled, teardown),

@@ -133,6 +133,11 @@ int rk_writer_last_mode(const rk_writer *w) {
     if (is(words[0], "select") || is(words[0], "auth") || is(words[0], "hello") ||
         (n >= 2 && is(words[0], "client") && is(words[1], "setname")))
         return RK_MODE_SESSION;
+    /* CLIENT KILL may name this very connection (its ID, its address, its
+     * user): the server then closes it after the +OK, maybe after it was
+     * given back and the next call was sent on it. */
+    if (n >= 2 && is(words[0], "client") && is(words[1], "kill"))
+        return RK_MODE_SESSION;
     if (is(words[0], "multi"))
         return RK_MODE_MULTI;
     if (is(words[0], "exec") || is(words[0], "discard"))

@@ -47,8 +47,9 @@ unsigned rk_writer_last_flags(const rk_writer *writer, unsigned want);
  * PSUBSCRIBE, SSUBSCRIBE (the server may then send what no command asked
  * for), RK_MODE_RESET for RESET, RK_MODE_REPLY_* for CLIENT REPLY
  * ON/OFF/SKIP, RK_MODE_SESSION for SELECT, AUTH, HELLO and CLIENT SETNAME
- * (the db, user, protocol or name are no longer what the options say) and
- * every other stateful command (QUIT, CLIENT TRACKING, READONLY, ASKING...),
+ * (the db, user, protocol or name are no longer what the options say),
+ * CLIENT KILL (it may close this very connection) and every other
+ * stateful command (QUIT, CLIENT TRACKING, READONLY, ASKING...),
  * RK_MODE_MULTI for MULTI and RK_MODE_TX_END for EXEC and DISCARD,
  * RK_MODE_WATCH for WATCH and RK_MODE_UNWATCH for UNWATCH, RK_MODE_SAME
  * for anything else. */
