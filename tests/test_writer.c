@@ -318,6 +318,28 @@ static void test_format_unknown_conversion_is_einval_and_changes_nothing(void **
     rk_writer_free(w);
 }
 
+/* A length modifier a floating conversion does not take ("%llf", "%hf",
+ * "%zg"...) is refused: printf would read a long double, or the C
+ * standard leaves it undefined, where the caller passed a double, and
+ * the command would carry garbage. "%lf" is a double, as in printf. */
+static void test_format_float_with_an_integer_length_is_einval_and_changes_nothing(void **state) {
+    (void)state;
+    rk_writer *w = writer_holding_ping();
+    static const char *const bad[] = {"SET k %llf", "SET k %hf", "SET k %hhg",
+                                      "SET k %ze",  "SET k %ta", "SET k %jG"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_refused_and_unchanged(w, rk_writer_format(w, bad[i], 1.5));
+        if (strstr(rk_error_last()->message, "length") == NULL)
+            fail_msg("%s: %s", bad[i], rk_error_last()->message);
+        assert_int_equal(rk_writer_args(w, "PING", NULL), RK_OK); /* the check drained it */
+    }
+    assert_int_equal(rk_writer_format(w, "SET k %lf", 1.5), RK_OK);
+    assert_int_equal(rk_writer_format(w, "SET k %Lf", (long double)2.5), RK_OK);
+    ASSERT_QUEUED(w, "*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$8\r\n1.500000\r\n"
+                     "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$8\r\n2.500000\r\n");
+    rk_writer_free(w);
+}
+
 static void test_format_null_s_is_einval_and_changes_nothing(void **state) {
     (void)state;
     rk_writer *w = writer_holding_ping();
@@ -732,6 +754,7 @@ int main(void) {
         TEST(test_format_lone_empty_s_is_an_empty_argument),
         TEST(test_format_empty_b_is_an_empty_argument),
         TEST(test_format_unknown_conversion_is_einval_and_changes_nothing),
+        TEST(test_format_float_with_an_integer_length_is_einval_and_changes_nothing),
         TEST(test_format_null_s_is_einval_and_changes_nothing),
         TEST(test_format_null_b_with_a_length_is_einval_and_changes_nothing),
         TEST(test_format_empty_is_einval_and_changes_nothing),

@@ -64,11 +64,12 @@ int rk_writer_vargs(rk_writer *writer, const char *arg0, va_list ap);
 /** Queues a command from a printf-style format, as hiredis does: spaces
  *  separate arguments; %s is a C string, %b a binary string given as a
  *  pointer and a size_t, %d %i %u %x %ld %lld %lu %llu %zu %zd (and the
- *  other C integer conversions) and %f %g %e (doubles) format numbers in
- *  the C locale (a '.' whatever setlocale chose; unlike hiredis), %% is a
- *  percent sign; text and conversions without a space between them
- *  form one argument ("key:%d" -> "key:42"). An unknown conversion is
- *  RK_EINVAL. */
+ *  other C integer conversions) and %f %g %e (doubles; %lf too, and %Lf
+ *  for a long double) format numbers in the C locale (a '.' whatever
+ *  setlocale chose; unlike hiredis), %% is a percent sign; text and
+ *  conversions without a space between them form one argument ("key:%d"
+ *  -> "key:42"). An unknown conversion, or a length modifier its
+ *  conversion does not take ("%llf"), is RK_EINVAL. */
 int rk_writer_format(rk_writer *writer, const char *fmt, ...);
 
 /** As rk_writer_format(), with a va_list. */

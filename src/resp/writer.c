@@ -616,6 +616,11 @@ static int add_conversion(rk_writer *w, const char **f, va_list *ap) {
                        (int)(p - *f + (*p != '\0')), *f);
     enum length len = length_of(mod, (size_t)(p - mod));
     char conv = *p;
+    if (is_float_conv(conv) && len != LEN_NONE && len != LEN_L && len != LEN_BIG_L)
+        return rk_fail(RK_EINVAL,
+                       "length modifier '%.*s' with %%%c in a command format: a "
+                       "double takes none (or l), a long double L",
+                       (int)(p - mod), mod, conv);
     *f = p + 1;
     if (plain && (conv == 'd' || conv == 'i' || conv == 'u') && len != LEN_BIG_L && len != LEN_BAD)
         return add_plain_int(w, len, conv, ap);
