@@ -248,7 +248,10 @@ int rk_pubsub_ping(rk_pubsub *ps, const char *payload);
  *  backoff for as long as it takes; failures retrying will not repair are
  *  returned (RK_EAUTH, RK_ETLS, RK_ESERVER for an error reply such as
  *  NOPERM, with rk_error_last() saying which) and told to on_event as
- *  RK_PUBSUB_FATAL, and the next call tries again after the backoff.
+ *  RK_PUBSUB_FATAL, and the next call tries again after the backoff: a
+ *  failed connect is tried again; names the server refused on a live
+ *  connection stay wanted, and are sent again by the next connection's
+ *  restore, not before.
  *  RK_EINVAL while the background thread runs (even one stopped by a fatal
  *  failure: call rk_pubsub_stop_thread first), or with a negative timeout
  *  when nothing is subscribed. */
