@@ -343,23 +343,34 @@ static uint64_t hi_pipelines(net_env *e, uint64_t rounds) {
 /* ---- measuring ----------------------------------------------------------- */
 
 /* One way of calling, as a side of bench_compare, which also keeps the
- * least CPU time per command over its runs (the calibration's first, very
- * short runs do not count; its last ones, warm, do). */
+ * least CPU time per command over its runs, and the sums behind the mean
+ * (the calibration's first, very short runs do not count; its last ones,
+ * warm, do). */
 typedef struct net_side {
     net_env *env;
     uint64_t (*body)(net_env *e, uint64_t rounds);
     double cpu_per_op; /* best, seconds; 0 until measured */
+    double cpu_sum;    /* seconds, over the runs counted */
+    uint64_t ops_sum;  /* commands, over the same runs */
 } net_side;
 
 static uint64_t side_rounds(void *ctx, uint64_t rounds) {
     net_side *s = ctx;
     double t0 = bench_now(), c0 = bench_thread_cpu();
     uint64_t ops = s->body(s->env, rounds);
-    double cpu = (bench_thread_cpu() - c0) / (double)ops;
-    if (bench_now() - t0 >= s->env->opts->rep_time / 20 &&
-        (s->cpu_per_op == 0 || cpu < s->cpu_per_op))
-        s->cpu_per_op = cpu;
+    double spent = bench_thread_cpu() - c0, cpu = spent / (double)ops;
+    if (bench_now() - t0 >= s->env->opts->rep_time / 20) {
+        if (s->cpu_per_op == 0 || cpu < s->cpu_per_op)
+            s->cpu_per_op = cpu;
+        s->cpu_sum += spent;
+        s->ops_sum += ops;
+    }
     return ops;
+}
+
+/* The mean CPU time per command over the runs counted (0: none). */
+static double cpu_mean(const net_side *s) {
+    return s->ops_sum > 0 ? s->cpu_sum / (double)s->ops_sum : 0;
 }
 
 /* Allocation calls per command, warm. */
@@ -384,8 +395,9 @@ static const char *cpu_note(char *buf, size_t size, const char *a, double ca, co
 }
 
 static void measure_unpipelined(net_env *e) {
-    net_side client = {e, rk_client_round_trips, 0}, conn = {e, rk_conn_round_trips, 0},
-             hi = {e, hi_round_trips, 0};
+    net_side client = {.env = e, .body = rk_client_round_trips},
+             conn = {.env = e, .body = rk_conn_round_trips},
+             hi = {.env = e, .body = hi_round_trips};
     double a_client = allocs_per_op(&client, 200), a_conn = allocs_per_op(&conn, 200),
            a_hi = allocs_per_op(&hi, 200);
     bench_side sides[3] = {
@@ -438,7 +450,7 @@ static void cpu_row(const char *name, const net_side *rk, const net_side *hi, do
 static void measure_pair(net_env *e, const char *name, const char *rk_label,
                          uint64_t (*rk_body)(net_env *e, uint64_t rounds),
                          uint64_t (*hi_body)(net_env *e, uint64_t rounds)) {
-    net_side rk = {e, rk_body, 0}, hi = {e, hi_body, 0};
+    net_side rk = {.env = e, .body = rk_body}, hi = {.env = e, .body = hi_body};
     double a_rk = allocs_per_op(&rk, 200), a_hi = allocs_per_op(&hi, 200);
     bench_side sides[2] = {{side_rounds, &rk, 0}, {side_rounds, &hi, 0}};
     bench_compare(e->opts, sides, 2);
@@ -452,14 +464,21 @@ static void measure_pair(net_env *e, const char *name, const char *rk_label,
                                  .ratio = true,
                                  .target_ratio = 1.0,
                                  .target_allocs = -1});
-    char note[160];
+    char note[160], mean[160];
     cpu_row(name, &rk, &hi, 1.0,
             cpu_note(note, sizeof(note), rk_label, rk.cpu_per_op, "hiredis", hi.cpu_per_op));
+    /* The least is what the row compares; the mean over the same
+     * interleaved runs says the same with less noise from one lucky run
+     * (informational, no target). */
+    double m_rk = cpu_mean(&rk), m_hi = cpu_mean(&hi);
+    snprintf(mean, sizeof(mean), "mean over the runs: %s %.3f us, hiredis %.3f us (ratio %.3f)",
+             rk_label, m_rk * 1e6, m_hi * 1e6, m_rk > 0 ? m_hi / m_rk : 0);
+    bench_note("%26s %s", "", mean);
 }
 
 /* Measures the pipelines; returns rediskit's best rate. */
 static double measure_pipelined(net_env *e) {
-    net_side rk = {e, rk_pipelines, 0}, hi = {e, hi_pipelines, 0};
+    net_side rk = {.env = e, .body = rk_pipelines}, hi = {.env = e, .body = hi_pipelines};
     double a_rk = allocs_per_op(&rk, 10), a_hi = allocs_per_op(&hi, 10);
     bench_side sides[2] = {{side_rounds, &rk, 0}, {side_rounds, &hi, 0}};
     bench_compare(e->opts, sides, 2);
@@ -692,7 +711,8 @@ static void describe(const bench_opts *fine, const server *s) {
                fine->reps, fine->rep_time, SPLIT);
     bench_note("    CPU: getrusage(RUSAGE_THREAD) user + sys around each run, the least per "
                "command;");
-    bench_note("    a NAME_cpu row's ratio is hiredis's CPU per command over rediskit's");
+    bench_note("    a NAME_cpu row's ratio is hiredis's CPU per command over rediskit's;");
+    bench_note("    the unpipelined pairs also print the mean over the same runs (no target)");
     bench_note("  vs redis-benchmark: rediskit's pipelines and redis-benchmark runs interleaved, "
                "the same");
     bench_note("    commands (n SETs, n GETs); its rate for the mix: 2 / (1/SET + 1/GET)");
