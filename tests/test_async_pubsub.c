@@ -729,26 +729,35 @@ static void test_apubsub_refused_subscribe_is_forgotten(void **state) {
     rkt_fake_free(f);
 }
 
-/* A client of the shared server logged in as an ACL user who may use the
- * channels aps:acl:* only. */
-static void open_acl_user(env *e, void **state, int proto) {
+/* A client of the shared server, through proxy p when not NULL, logged
+ * in as ACL user `user` (password "pw"), made with the rules `rules`. */
+static void open_as(env *e, void **state, int proto, rkt_proxy *p, const char *user,
+                    const char *rules) {
     rkt_shared_need();
     rk_conn *c = rk_conn_new(&(rk_options){.port = rkt_server_port(&rkt_shared)});
     assert_non_null(c);
-    assert_int_equal(rk_conn_call(c, NULL,
-                                  "ACL SETUSER aps-acl on >pw resetchannels &aps:acl:* "
-                                  "~* +@all"),
-                     RK_OK);
+    char words[256];
+    rk_str argv[24] = {RK_STR("ACL"), RK_STR("SETUSER"), rk_cstr(user), RK_STR("on"),
+                       RK_STR(">pw")};
+    size_t argc = 5;
+    snprintf(words, sizeof words, "%s", rules);
+    for (char *save, *w = strtok_r(words, " ", &save); w && argc < 24;
+         w = strtok_r(NULL, " ", &save))
+        argv[argc++] = rk_cstr(w);
+    assert_int_equal(rk_conn_call_argv(c, NULL, argv, argc), RK_OK);
     rk_conn_free(c);
     e->k = *state;
     e->loop = e->k->create();
     assert_non_null(e->loop);
-    e->ac = new_client(e,
-                       (rk_options){.port = rkt_server_port(&rkt_shared),
-                                    .protocol = proto,
-                                    .username = "aps-acl",
-                                    .password = "pw"},
-                       NULL);
+    int port = p ? rkt_proxy_port(p) : rkt_server_port(&rkt_shared);
+    e->ac = new_client(
+        e, (rk_options){.port = port, .protocol = proto, .username = user, .password = "pw"}, NULL);
+}
+
+/* A client of the shared server logged in as an ACL user who may use the
+ * channels aps:acl:* only. */
+static void open_acl_user(env *e, void **state, int proto) {
+    open_as(e, state, proto, NULL, "aps-acl", "resetchannels &aps:acl:* ~* +@all");
 }
 
 /* A refused subscribe that named a channel already held changes nothing
@@ -840,22 +849,29 @@ static void test_apubsub_restore_refused_for_one_kind_keeps_the_others_resp2(voi
 /* A client of the shared server, through proxy p when not NULL, logged
  * in as an ACL user who may use pub/sub (and PING) only: no CLIENT. */
 static void open_pubsub_only_user(env *e, void **state, int proto, rkt_proxy *p) {
-    rkt_shared_need();
-    rk_conn *c = rk_conn_new(&(rk_options){.port = rkt_server_port(&rkt_shared)});
-    assert_non_null(c);
-    assert_int_equal(rk_conn_call(c, NULL,
-                                  "ACL SETUSER aps-subonly on >pw resetchannels &aps:* "
-                                  "-@all +@pubsub +ping +hello +auth"),
-                     RK_OK);
-    rk_conn_free(c);
-    e->k = *state;
-    e->loop = e->k->create();
-    assert_non_null(e->loop);
-    int port = p ? rkt_proxy_port(p) : rkt_server_port(&rkt_shared);
-    e->ac = new_client(
-        e,
-        (rk_options){.port = port, .protocol = proto, .username = "aps-subonly", .password = "pw"},
-        NULL);
+    open_as(e, state, proto, p, "aps-subonly",
+            "resetchannels &aps:* -@all +@pubsub +ping +hello +auth");
+}
+
+/* Unsubscribing from every channel over RESP2 with tracking on and none
+ * held sends a PING in place of the bare UNSUBSCRIBE (which would drop
+ * tracking's channel). A user the ACL denies PING gets NOPERM for it: the
+ * refusal still answers it, and the call completes with RK_OK, tracking
+ * untouched. */
+static void test_apubsub_unsubscribe_all_without_ping_keeps_tracking_resp2(void **state) {
+    env e;
+    open_as(&e, state, 2, NULL, "aps-noping", "~* &* +@all -ping");
+    invals iv = {0};
+    enable_tracking(&e, &iv);
+    result unsub = {0};
+    assert_int_equal(rk_async_unsubscribe(e.ac, NULL, 0, record, &unsub), RK_OK);
+    wait_count(&e, &unsub.calls, 1);
+    assert_int_equal(unsub.status, RK_OK);
+    read_key(&e, "aps:tracked4");
+    change_elsewhere("aps:tracked4");
+    wait_count(&e, &iv.n, 1);
+    assert_string_equal(iv.key, "aps:tracked4");
+    env_close(&e);
 }
 
 /* Over RESP2 the dedicated connection asks CLIENT ID for tracking's
@@ -1140,6 +1156,7 @@ int main(void) {
         cmocka_unit_test(test_apubsub_bcast_prefix_tracks_unread_keys_resp2),
         cmocka_unit_test(test_apubsub_unsubscribe_all_keeps_tracking_resp3),
         cmocka_unit_test(test_apubsub_unsubscribe_all_keeps_tracking_resp2),
+        cmocka_unit_test(test_apubsub_unsubscribe_all_without_ping_keeps_tracking_resp2),
         cmocka_unit_test(test_apubsub_tracking_survives_reconnect_resp3),
         cmocka_unit_test(test_apubsub_tracking_survives_reconnect_resp2),
         cmocka_unit_test(test_apubsub_hostile_push_closes_connection_resp3),

@@ -99,6 +99,7 @@ typedef struct cmd {
     enum role role;
     const shape *confirm; /* the confirmation expected, or NULL */
     size_t expect, got;
+    bool stands_in; /* the PING sent in place of a bare UNSUBSCRIBE */
 } cmd;
 
 struct rk_aps {
@@ -221,7 +222,16 @@ static int send_cmd(rk_aps *ps, rk_async *link, enum role role, op *o, const sha
     cmd *c = rk_calloc(1, sizeof(*c));
     if (c == NULL)
         return rk_fail(RK_ENOMEM, "out of memory sending a pub/sub command");
-    *c = (cmd){.ps = ps, .link = link, .op = o, .role = role, .confirm = confirm, .expect = n};
+    /* The only PING the state sends stands in for a bare UNSUBSCRIBE
+     * (send_names). */
+    bool ping = argc == 1 && argv[0].len == 4 && memcmp(argv[0].ptr, "PING", 4) == 0;
+    *c = (cmd){.ps = ps,
+               .link = link,
+               .op = o,
+               .role = role,
+               .confirm = confirm,
+               .expect = n,
+               .stands_in = ping};
     c->prev = ps->live.prev; /* listed first: the queueing may complete it */
     c->next = &ps->live;
     ps->live.prev->next = c;
@@ -672,6 +682,10 @@ static void cmd_ended(rk_aps *ps, cmd *c, int status, rk_reply *reply) {
         return;
     if (reply == NULL) { /* lost with its connection: the restore completes it */
         park(ps, o);
+        return;
+    }
+    if (c->stands_in && rk_conn_refused_ping(reply)) { /* a user denied PING: done all the same */
+        complete(ps, o, RK_OK, NULL);
         return;
     }
     if (status != RK_OK && o->kind >= 0)

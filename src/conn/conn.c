@@ -409,6 +409,14 @@ int rk_conn_server_error(const rk_reply *r) {
     return rk_fail_server(code, s, n);
 }
 
+bool rk_conn_refused_ping(const rk_reply *r) {
+    if (rk_reply_type(r) != RK_REPLY_ERROR)
+        return false;
+    const char *s = rk_reply_str(r);
+    size_t n = rk_reply_len(r);
+    return n > 6 && memcmp(s, "NOPERM", 6) == 0 && memmem(s, n, "'ping'", 6) != NULL;
+}
+
 /* ---- raw I/O --------------------------------------------------------- */
 
 RK_HOT int rk_conn_write_some(rk_conn *c) {

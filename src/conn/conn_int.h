@@ -115,6 +115,11 @@ int64_t rk_conn_call_deadline(const rk_conn *conn, int64_t deadline);
  * records it for rk_error_last(). */
 int rk_conn_server_error(const rk_reply *reply);
 
+/* Whether an error reply is a PING the ACL refused ("NOPERM ... 'ping'
+ * ..."): an answer in the PING's place, with no payload to tell which PING
+ * it was. */
+bool rk_conn_refused_ping(const rk_reply *reply);
+
 /* Whether an error reply is a cluster redirect (MOVED or ASK). */
 bool rk_conn_is_redirect(const rk_reply *reply);
 

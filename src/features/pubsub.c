@@ -935,15 +935,7 @@ static int pong(rk_pubsub *ps, rk_message *m) {
     return restored(ps, m);
 }
 
-/* Whether error reply r is a PING refused by the ACL: NOPERM naming the
- * command ("... no permissions to run the 'ping' command"). */
-static bool ping_refused(const rk_reply *r) {
-    const char *s = rk_reply_str(r);
-    size_t n = rk_reply_len(r);
-    return n > 6 && memcmp(s, "NOPERM", 6) == 0 && memmem(s, n, "'ping'", 6) != NULL;
-}
-
-/* A refused PING (ping_refused) still answers the oldest one sent: the
+/* A refused PING (rk_conn_refused_ping) still answers the oldest one sent: the
  * loop's own then did their work (the server is there, the restore is
  * done, a marker is reached); the caller's gets the error. */
 static int ping_refusal(rk_pubsub *ps, const rk_reply *r, rk_message *m) {
@@ -1002,7 +994,7 @@ static int undescribed(rk_pubsub *ps, const rk_reply *r) {
 static int handle_reply(rk_pubsub *ps, const rk_reply *r, rk_message *m) {
     const shape *sh;
     if (rk_reply_type(r) == RK_REPLY_ERROR)
-        return ping_refused(r) ? ping_refusal(ps, r, m) : rk_conn_server_error(r);
+        return rk_conn_refused_ping(r) ? ping_refusal(ps, r, m) : rk_conn_server_error(r);
     if (!describe(r, m, &sh))
         return undescribed(ps, r);
     if (m->kind == RK_MSG_PONG)
