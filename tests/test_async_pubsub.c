@@ -457,20 +457,26 @@ static void test_apubsub_bcast_prefix_tracks_unread_keys_resp2(void **state) {
 /* Unsubscribing from every channel when none is held leaves tracking
  * alone: over RESP2 its invalidations come on a channel of the dedicated
  * connection, which is not the user's to drop. */
+/* Turns tracking on, unsubscribes from every channel, and checks that a
+ * change to key, read since, is still told; closes e. */
+static void unsubscribe_all_then_tracked_key_invalidates(env *e, const char *key) {
+    invals iv = {0};
+    enable_tracking(e, &iv);
+    result unsub = {0};
+    assert_int_equal(rk_async_unsubscribe(e->ac, NULL, 0, record, &unsub), RK_OK);
+    wait_count(e, &unsub.calls, 1);
+    assert_int_equal(unsub.status, RK_OK);
+    read_key(e, key);
+    change_elsewhere(key);
+    wait_count(e, &iv.n, 1);
+    assert_string_equal(iv.key, key);
+    env_close(e);
+}
+
 static void unsubscribe_all_keeps_tracking(void **state, int proto) {
     env e;
     open_shared(&e, state, proto);
-    invals iv = {0};
-    enable_tracking(&e, &iv);
-    result unsub = {0};
-    assert_int_equal(rk_async_unsubscribe(e.ac, NULL, 0, record, &unsub), RK_OK);
-    wait_count(&e, &unsub.calls, 1);
-    assert_int_equal(unsub.status, RK_OK);
-    read_key(&e, "aps:tracked3");
-    change_elsewhere("aps:tracked3");
-    wait_count(&e, &iv.n, 1);
-    assert_string_equal(iv.key, "aps:tracked3");
-    env_close(&e);
+    unsubscribe_all_then_tracked_key_invalidates(&e, "aps:tracked3");
 }
 
 static void test_apubsub_unsubscribe_all_keeps_tracking_resp3(void **state) {
@@ -861,17 +867,7 @@ static void open_pubsub_only_user(env *e, void **state, int proto, rkt_proxy *p)
 static void test_apubsub_unsubscribe_all_without_ping_keeps_tracking_resp2(void **state) {
     env e;
     open_as(&e, state, 2, NULL, "aps-noping", "~* &* +@all -ping");
-    invals iv = {0};
-    enable_tracking(&e, &iv);
-    result unsub = {0};
-    assert_int_equal(rk_async_unsubscribe(e.ac, NULL, 0, record, &unsub), RK_OK);
-    wait_count(&e, &unsub.calls, 1);
-    assert_int_equal(unsub.status, RK_OK);
-    read_key(&e, "aps:tracked4");
-    change_elsewhere("aps:tracked4");
-    wait_count(&e, &iv.n, 1);
-    assert_string_equal(iv.key, "aps:tracked4");
-    env_close(&e);
+    unsubscribe_all_then_tracked_key_invalidates(&e, "aps:tracked4");
 }
 
 /* Over RESP2 the dedicated connection asks CLIENT ID for tracking's
