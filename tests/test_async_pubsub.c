@@ -135,6 +135,16 @@ static long long publish(env *e, const char *cmd, const char *channel, rk_str pa
     return res.integer;
 }
 
+/* BOTH(x) makes the tests test_apubsub_x_resp3 and test_apubsub_x_resp2 of
+ * x(state, proto). */
+#define BOTH(x)                                                                                    \
+    static void test_apubsub_##x##_resp3(void **state) {                                           \
+        x(state, 3);                                                                               \
+    }                                                                                              \
+    static void test_apubsub_##x##_resp2(void **state) {                                           \
+        x(state, 2);                                                                               \
+    }
+
 /* ---- messages -------------------------------------------------------------- */
 
 static void channel_message_reaches_handler(void **state, int proto) {
@@ -156,13 +166,7 @@ static void channel_message_reaches_handler(void **state, int proto) {
     env_close(&e);
 }
 
-static void test_apubsub_channel_message_reaches_handler_resp3(void **state) {
-    channel_message_reaches_handler(state, 3);
-}
-
-static void test_apubsub_channel_message_reaches_handler_resp2(void **state) {
-    channel_message_reaches_handler(state, 2);
-}
+BOTH(channel_message_reaches_handler)
 
 static void pattern_message_carries_pattern(void **state, int proto) {
     env e;
@@ -178,13 +182,7 @@ static void pattern_message_carries_pattern(void **state, int proto) {
     env_close(&e);
 }
 
-static void test_apubsub_pattern_message_carries_pattern_resp3(void **state) {
-    pattern_message_carries_pattern(state, 3);
-}
-
-static void test_apubsub_pattern_message_carries_pattern_resp2(void **state) {
-    pattern_message_carries_pattern(state, 2);
-}
+BOTH(pattern_message_carries_pattern)
 
 static void shard_message_reaches_handler(void **state, int proto) {
     env e;
@@ -199,13 +197,7 @@ static void shard_message_reaches_handler(void **state, int proto) {
     env_close(&e);
 }
 
-static void test_apubsub_shard_message_reaches_handler_resp3(void **state) {
-    shard_message_reaches_handler(state, 3);
-}
-
-static void test_apubsub_shard_message_reaches_handler_resp2(void **state) {
-    shard_message_reaches_handler(state, 2);
-}
+BOTH(shard_message_reaches_handler)
 
 /* RESP3: subscribed, the client's one connection still runs commands. */
 static void test_apubsub_commands_share_the_subscribed_connection(void **state) {
@@ -245,13 +237,7 @@ static void unsubscribe_stops_delivery(void **state, int proto) {
     env_close(&e);
 }
 
-static void test_apubsub_unsubscribe_stops_delivery_resp3(void **state) {
-    unsubscribe_stops_delivery(state, 3);
-}
-
-static void test_apubsub_unsubscribe_stops_delivery_resp2(void **state) {
-    unsubscribe_stops_delivery(state, 2);
-}
+BOTH(unsubscribe_stops_delivery)
 
 /* rk_async_disconnect forgets every subscription: one not yet confirmed
  * completes with RK_ECLOSED, and the next connection holds none. */
@@ -273,13 +259,7 @@ static void disconnect_forgets_subscriptions(void **state, int proto) {
     env_close(&e);
 }
 
-static void test_apubsub_disconnect_forgets_subscriptions_resp3(void **state) {
-    disconnect_forgets_subscriptions(state, 3);
-}
-
-static void test_apubsub_disconnect_forgets_subscriptions_resp2(void **state) {
-    disconnect_forgets_subscriptions(state, 2);
-}
+BOTH(disconnect_forgets_subscriptions)
 
 /* ---- reconnect ---------------------------------------------------------------- */
 
@@ -359,21 +339,9 @@ static void changes_while_down_are_restored(void **state, int proto) {
     rkt_proxy_stop(p);
 }
 
-static void test_apubsub_changes_while_down_are_restored_resp3(void **state) {
-    changes_while_down_are_restored(state, 3);
-}
+BOTH(changes_while_down_are_restored)
 
-static void test_apubsub_changes_while_down_are_restored_resp2(void **state) {
-    changes_while_down_are_restored(state, 2);
-}
-
-static void test_apubsub_lost_connection_resubscribes_once_resp3(void **state) {
-    lost_connection_resubscribes_once(state, 3);
-}
-
-static void test_apubsub_lost_connection_resubscribes_once_resp2(void **state) {
-    lost_connection_resubscribes_once(state, 2);
-}
+BOTH(lost_connection_resubscribes_once)
 
 /* ---- tracking ----------------------------------------------------------------- */
 
@@ -413,13 +381,7 @@ static void tracked_key_change_invalidates(void **state, int proto) {
     env_close(&e);
 }
 
-static void test_apubsub_tracked_key_change_invalidates_resp3(void **state) {
-    tracked_key_change_invalidates(state, 3);
-}
-
-static void test_apubsub_tracked_key_change_invalidates_resp2(void **state) {
-    tracked_key_change_invalidates(state, 2);
-}
+BOTH(tracked_key_change_invalidates)
 
 /* BCAST with a prefix: keys under it are invalidated though never read,
  * others are not. */
@@ -446,13 +408,7 @@ static void bcast_prefix_tracks_unread_keys(void **state, int proto) {
     env_close(&e);
 }
 
-static void test_apubsub_bcast_prefix_tracks_unread_keys_resp3(void **state) {
-    bcast_prefix_tracks_unread_keys(state, 3);
-}
-
-static void test_apubsub_bcast_prefix_tracks_unread_keys_resp2(void **state) {
-    bcast_prefix_tracks_unread_keys(state, 2);
-}
+BOTH(bcast_prefix_tracks_unread_keys)
 
 /* Unsubscribing from every channel when none is held leaves tracking
  * alone: over RESP2 its invalidations come on a channel of the dedicated
@@ -479,13 +435,7 @@ static void unsubscribe_all_keeps_tracking(void **state, int proto) {
     unsubscribe_all_then_tracked_key_invalidates(&e, "aps:tracked3");
 }
 
-static void test_apubsub_unsubscribe_all_keeps_tracking_resp3(void **state) {
-    unsubscribe_all_keeps_tracking(state, 3);
-}
-
-static void test_apubsub_unsubscribe_all_keeps_tracking_resp2(void **state) {
-    unsubscribe_all_keeps_tracking(state, 2);
-}
+BOTH(unsubscribe_all_keeps_tracking)
 
 static void tracking_survives_reconnect(void **state, int proto) {
     rkt_shared_need();
@@ -509,13 +459,7 @@ static void tracking_survives_reconnect(void **state, int proto) {
     rkt_proxy_stop(p);
 }
 
-static void test_apubsub_tracking_survives_reconnect_resp3(void **state) {
-    tracking_survives_reconnect(state, 3);
-}
-
-static void test_apubsub_tracking_survives_reconnect_resp2(void **state) {
-    tracking_survives_reconnect(state, 2);
-}
+BOTH(tracking_survives_reconnect)
 
 /* ---- hostile data -------------------------------------------------------------- */
 
@@ -657,13 +601,7 @@ static void hostile_push_closes_connection(void **state, int proto) {
     }
 }
 
-static void test_apubsub_hostile_push_closes_connection_resp3(void **state) {
-    hostile_push_closes_connection(state, 3);
-}
-
-static void test_apubsub_hostile_push_closes_connection_resp2(void **state) {
-    hostile_push_closes_connection(state, 2);
-}
+BOTH(hostile_push_closes_connection)
 
 /* A message on a channel nobody subscribed, or a push of a kind pub/sub
  * does not know, is harmless: dropped, and the connection carries on. */
@@ -787,13 +725,7 @@ static void refused_subscribe_keeps_channels_held_before(void **state, int proto
     env_close(&e);
 }
 
-static void test_apubsub_refused_subscribe_keeps_channels_held_before_resp3(void **state) {
-    refused_subscribe_keeps_channels_held_before(state, 3);
-}
-
-static void test_apubsub_refused_subscribe_keeps_channels_held_before_resp2(void **state) {
-    refused_subscribe_keeps_channels_held_before(state, 2);
-}
+BOTH(refused_subscribe_keeps_channels_held_before)
 
 /* Two subscribes naming the same new channel beside a forbidden one, both
  * refused: the channel is forgotten, whether the calls were sent on a
@@ -844,13 +776,7 @@ static void restore_refused_for_one_kind_keeps_the_others(void **state, int prot
     env_close(&e);
 }
 
-static void test_apubsub_restore_refused_for_one_kind_keeps_the_others_resp3(void **state) {
-    restore_refused_for_one_kind_keeps_the_others(state, 3);
-}
-
-static void test_apubsub_restore_refused_for_one_kind_keeps_the_others_resp2(void **state) {
-    restore_refused_for_one_kind_keeps_the_others(state, 2);
-}
+BOTH(restore_refused_for_one_kind_keeps_the_others)
 
 /* A client of the shared server, through proxy p when not NULL, logged
  * in as an ACL user who may use pub/sub (and PING) only: no CLIENT. */
@@ -923,13 +849,7 @@ static void free_inside_message_handler(void **state, int proto) {
     env_close(&e);
 }
 
-static void test_apubsub_free_inside_message_handler_resp3(void **state) {
-    free_inside_message_handler(state, 3);
-}
-
-static void test_apubsub_free_inside_message_handler_resp2(void **state) {
-    free_inside_message_handler(state, 2);
-}
+BOTH(free_inside_message_handler)
 
 /* A subscribe not yet confirmed when the client is freed completes with
  * RK_ECANCELED, once. */
@@ -1052,13 +972,7 @@ static void failed_subscribe_is_not_remembered(void **state, int proto) {
     env_close(&e);
 }
 
-static void test_apubsub_failed_subscribe_is_not_remembered_resp3(void **state) {
-    failed_subscribe_is_not_remembered(state, 3);
-}
-
-static void test_apubsub_failed_subscribe_is_not_remembered_resp2(void **state) {
-    failed_subscribe_is_not_remembered(state, 2);
-}
+BOTH(failed_subscribe_is_not_remembered)
 
 /* rk_async_tracking_on refused for want of memory leaves tracking as it
  * was, off here: a lost connection tells on_invalidate nothing, and the
@@ -1119,13 +1033,7 @@ static void failed_tracking_on_is_not_remembered(void **state, int proto) {
     rkt_proxy_stop(p);
 }
 
-static void test_apubsub_failed_tracking_on_is_not_remembered_resp3(void **state) {
-    failed_tracking_on_is_not_remembered(state, 3);
-}
-
-static void test_apubsub_failed_tracking_on_is_not_remembered_resp2(void **state) {
-    failed_tracking_on_is_not_remembered(state, 2);
-}
+BOTH(failed_tracking_on_is_not_remembered)
 
 /* ---- main ------------------------------------------------------------------------ */
 
