@@ -179,9 +179,6 @@ static void test_transaction_whose_multi_is_refused_reports_the_commands_that_ra
     server_run("ACL", "DELUSER", "hostile-nomulti");
 }
 
-/* A client of the shared server whose pool holds one connection, so that
- * every call and acquire gets the same one while the pool keeps it. */
-
 /* The connection a watching pipeline holds goes back to the pool at
  * exec or reset, so a SELECT run on it through rk_pipeline_call would
  * move every later call that gets it to another db: refused, as
@@ -503,6 +500,15 @@ static void test_connection_given_back_after_quit_or_client_tracking_is_not_pool
     rk_client_free(c);
 }
 
+/* The CLIENT ID of the connection a call of c runs on. */
+static long long conn_id(rk_client *c) {
+    rk_reply r;
+    assert_int_equal(rk_client_call(c, &r, "CLIENT ID"), RK_OK);
+    long long id = rk_reply_int(&r);
+    rk_reply_free(&r);
+    return id;
+}
+
 /* CLIENT KILL may name the connection it runs on (by its ID, its
  * address, its user...): the server answers +OK and closes it. When the
  * close comes after the connection was given back, the next call sent on
@@ -512,11 +518,7 @@ static void test_connection_given_back_after_client_kill_is_not_pooled(void **st
     (void)state;
     server_run("DEL", "hostile:killed", NULL);
     rk_client *c = pool_of_one();
-    rk_reply r;
-    assert_int_equal(rk_client_call(c, &r, "CLIENT ID"), RK_OK);
-    long long id = rk_reply_int(&r);
-    rk_reply_free(&r);
-    assert_int_equal(rk_client_call(c, NULL, "CLIENT KILL ID %lld", id), RK_OK);
+    assert_int_equal(rk_client_call(c, NULL, "CLIENT KILL ID %lld", conn_id(c)), RK_OK);
     assert_int_equal(rk_client_call(c, NULL, "INCR hostile:killed"), RK_OK);
     assert_int_equal(server_int("hostile:killed"), 1);
     assert_false(pooled_after(c, RAW("CLIENT KILL ID 999999999")));
@@ -536,15 +538,6 @@ static void test_connection_whose_unwatch_or_discard_was_refused_is_not_pooled(v
     assert_true(pooled_after(c, RAW("MULTI", "PING", "EXEC")));
     rk_client_free(c);
     server_run("ACL", "DELUSER", "hostile-noend");
-}
-
-/* The CLIENT ID of the connection a call of c runs on. */
-static long long conn_id(rk_client *c) {
-    rk_reply r;
-    assert_int_equal(rk_client_call(c, &r, "CLIENT ID"), RK_OK);
-    long long id = rk_reply_int(&r);
-    rk_reply_free(&r);
-    return id;
 }
 
 /* An ACL user may be denied PING. The health check of a connection idle
