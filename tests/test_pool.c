@@ -683,8 +683,6 @@ static void test_child_running_a_watching_pipeline_is_eclosed(void **state) {
     child_use_of_watching_pipeline_leaves_parents_watch(CHILD_EXECS);
 }
 
-/* ---- main --------------------------------------------------------------- */
-
 /* ---- the pool's lock failing ------------------------------------------- */
 
 /* This file's pthread_mutex_init and pthread_cond_init/destroy stand in
@@ -760,6 +758,8 @@ static void test_pool_reset_after_fork_reports_a_lock_it_could_not_make(void **s
     assert_int_equal(WEXITSTATUS(status), 0);
     rk_pool_destroy(&p);
 }
+
+/* ---- main --------------------------------------------------------------- */
 
 int main(void) {
     const struct CMUnitTest tests[] = {
